@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+// bulkhead: a container-hardening sandbox launcher for Linux.
+// Module layering (dependencies point one way):
+//   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
+//                        \-> BulkheadModel <-/   (pure: no system calls)
+import PackageDescription
+
+let package = Package(
+    name: "bulkhead",
+    products: [
+        .executable(name: "bulkhead", targets: ["bulkhead"]),
+        .library(name: "Bulkhead", targets: ["Bulkhead"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // All C lives here: clone3 and the child-side step executor, the PID-1 init loop,
+        // the libseccomp and libcap bridges. Public headers include only libc/kernel headers.
+        .target(
+            name: "CShims",
+            path: "CShims",
+            publicHeadersPath: "include",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
+        ),
+        // Pure model: profiles, validation, Kubernetes quantities, capability and syscall
+        // tables, the seccomp policy model, the launch plan, report types. No system calls.
+        .target(
+            name: "BulkheadModel",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Typed Linux primitives: id maps, seccomp compilation, cgroups, host probing.
+        .target(
+            name: "BulkheadSystem",
+            dependencies: ["CShims", "BulkheadModel"]
+        ),
+        // Orchestration: the sandbox (launch, supervise, report).
+        .target(
+            name: "Bulkhead",
+            dependencies: [
+                "BulkheadModel", "BulkheadSystem", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: []
+        ),
+        .executableTarget(
+            name: "bulkhead",
+            dependencies: [
+                "Bulkhead", "BulkheadModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
+        .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,56 @@
+/// An error in a configuration document (a layer profile, a seccomp profile, a pod manifest):
+/// it names the file, the field path inside it, the line where known, and what is allowed.
+///
+/// Example: `Profiles/container.yaml:12: securityContext.capabilities.drop[1]: unknown capability
+/// "CAP_SYS_ADMN"; did you mean "CAP_SYS_ADMIN"?`
+public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The document's path, or `<embedded:NAME>` for a profile compiled into the binary.
+    public var file: String
+    /// Dotted field path with sequence indices, e.g. `syscalls[3].names[0]`; empty for the document.
+    public var field: String
+    /// 1-based line in the document, when the parser knows it.
+    public var line: Int?
+    /// What is wrong and what is allowed.
+    public var message: String
+
+    public init(file: String, field: String, line: Int? = nil, message: String) {
+        self.file = file
+        self.field = field
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        var s = file
+        if let line { s += ":\(line)" }
+        s += ": "
+        if !field.isEmpty { s += "\(field): " }
+        return s + message
+    }
+}
+
+/// Closest candidate by edit distance, for "did you mean" suggestions; nil when nothing is close.
+public func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
+    let w = Array(word.lowercased().utf8)
+    var best: (String, Int)?
+    for c in candidates {
+        let d = editDistance(w, Array(c.lowercased().utf8))
+        if d <= max(2, w.count / 3), best == nil || d < best!.1 { best = (c, d) }
+    }
+    return best?.0
+}
+
+func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    var cur = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        cur[0] = i
+        for j in 1...b.count {
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[b.count]
+}

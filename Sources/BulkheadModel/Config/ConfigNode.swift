@@ -1,0 +1,190 @@
+import Yams
+
+/// A node of a parsed YAML or JSON document with its field path, for strict decoding with
+/// precise errors. Every accessor throws a `ConfigError` naming the file and the field.
+///
+/// JSON documents are read through the same YAML parser (JSON is YAML's flow style), so the
+/// seccomp JSON of Docker, Podman and Kubernetes and the inline YAML form share one decoder.
+public struct ConfigNode {
+    public let node: Node
+    public let path: String
+    public let file: String
+
+    public init(node: Node, path: String = "", file: String) {
+        self.node = node
+        self.path = path
+        self.file = file
+    }
+
+    /// Parses a whole document; an empty document is an error.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let e as YamlError {
+            throw ConfigError(file: file, field: "", line: Self.line(of: e), message: "not valid YAML/JSON: \(Self.describe(e))")
+        } catch {
+            throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(error)")
+        }
+        guard let root else { throw ConfigError(file: file, field: "", message: "the document is empty") }
+        return ConfigNode(node: root, file: file)
+    }
+
+    public var line: Int? { node.mark.map { $0.line } }
+
+    public func error(_ message: String) -> ConfigError {
+        ConfigError(file: file, field: path, line: line, message: message)
+    }
+
+    func child(_ node: Node, key: String) -> ConfigNode {
+        ConfigNode(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    }
+
+    func child(_ node: Node, index: Int) -> ConfigNode {
+        ConfigNode(node: node, path: "\(path)[\(index)]", file: file)
+    }
+
+    public var isNull: Bool {
+        if case .scalar(let s) = node { return s.style == .plain && ["", "~", "null", "Null", "NULL"].contains(s.string) }
+        return false
+    }
+
+    // MARK: Mappings
+
+    /// The mapping's entries in document order, after checking every key against `allowed`
+    /// (nil allows any key). Unknown and duplicate keys are errors that list what is allowed.
+    public func mapping(allowed: [String]? = nil) throws(ConfigError) -> ConfigMapping {
+        guard case .mapping(let m) = node else { throw error("expected a mapping (key: value), found \(kind)") }
+        var entries: [(String, ConfigNode)] = []
+        var seen = Set<String>()
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else { throw error("mapping keys must be strings") }
+            let key = ks.string
+            let value = child(v, key: key)
+            if !seen.insert(key).inserted { throw value.error("duplicate key \"\(key)\"") }
+            if let allowed, !allowed.contains(key) {
+                var msg = "unknown field \"\(key)\""
+                if let s = closestMatch(to: key, in: allowed) { msg += "; did you mean \"\(s)\"?" }
+                msg += " Allowed here: \(allowed.joined(separator: ", "))"
+                throw value.error(msg)
+            }
+            entries.append((key, value))
+        }
+        return ConfigMapping(owner: self, entries: entries)
+    }
+
+    // MARK: Sequences
+
+    public func sequence() throws(ConfigError) -> [ConfigNode] {
+        guard case .sequence(let s) = node else { throw error("expected a list, found \(kind)") }
+        return s.enumerated().map { child($0.element, index: $0.offset) }
+    }
+
+    public func stringList() throws(ConfigError) -> [String] {
+        var out: [String] = []
+        for n in try sequence() { out.append(try n.string()) }
+        return out
+    }
+
+    // MARK: Scalars
+
+    public func scalarText() throws(ConfigError) -> String {
+        guard case .scalar(let s) = node else { throw error("expected a single value, found \(kind)") }
+        return s.string
+    }
+
+    public func string() throws(ConfigError) -> String {
+        guard case .scalar(let s) = node, !isNull else { throw error("expected a string, found \(kind)") }
+        return s.string
+    }
+
+    public func bool() throws(ConfigError) -> Bool {
+        let t = try scalarText()
+        switch t {
+        case "true", "True", "TRUE", "yes", "on": return true
+        case "false", "False", "FALSE", "no", "off": return false
+        default: throw error("expected true or false, found \"\(t)\"")
+        }
+    }
+
+    /// An integer in decimal, or hexadecimal with 0x (kernel constants are often written so).
+    public func int64(in range: ClosedRange<Int64> = Int64.min...Int64.max) throws(ConfigError) -> Int64 {
+        let t = try scalarText()
+        guard let v = Self.parseInteger(t) else { throw error("expected an integer, found \"\(t)\"") }
+        let i: Int64
+        if v.negative {
+            guard v.magnitude <= UInt64(Int64.max) + 1 else { throw error("\(t) is out of range") }
+            i = v.magnitude == UInt64(Int64.max) + 1 ? .min : -Int64(v.magnitude)
+        } else {
+            guard v.magnitude <= UInt64(Int64.max) else { throw error("\(t) is out of range") }
+            i = Int64(v.magnitude)
+        }
+        guard range.contains(i) else { throw error("\(i) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return i
+    }
+
+    public func uint64() throws(ConfigError) -> UInt64 {
+        let t = try scalarText()
+        guard let v = Self.parseInteger(t), !v.negative || v.magnitude == 0 else {
+            throw error("expected a non-negative integer (0...\(UInt64.max)), found \"\(t)\"")
+        }
+        return v.magnitude
+    }
+
+    public func int(in range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        Int(try int64(in: Int64(range.lowerBound)...Int64(range.upperBound)))
+    }
+
+    static func parseInteger(_ text: String) -> (negative: Bool, magnitude: UInt64)? {
+        var t = Substring(text)
+        var negative = false
+        if t.hasPrefix("-") { negative = true; t = t.dropFirst() } else if t.hasPrefix("+") { t = t.dropFirst() }
+        let mag: UInt64?
+        if t.hasPrefix("0x") || t.hasPrefix("0X") { mag = UInt64(t.dropFirst(2), radix: 16) }
+        else if t.hasPrefix("0o") { mag = UInt64(t.dropFirst(2), radix: 8) }
+        else { mag = t.isEmpty ? nil : UInt64(t, radix: 10) }
+        guard let mag else { return nil }
+        return (negative, mag)
+    }
+
+    var kind: String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let s): return isNull ? "null" : "\"\(s.string)\""
+        }
+    }
+
+    static func line(of e: YamlError) -> Int? {
+        switch e {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return nil
+        }
+    }
+
+    static func describe(_ e: YamlError) -> String {
+        switch e {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
+        default: return "\(e)"
+        }
+    }
+}
+
+/// A checked mapping: look up fields by name; each value carries its own path.
+public struct ConfigMapping {
+    public let owner: ConfigNode
+    public let entries: [(String, ConfigNode)]
+
+    public subscript(_ key: String) -> ConfigNode? {
+        guard let v = entries.first(where: { $0.0 == key })?.1, !v.isNull else { return nil }
+        return v
+    }
+
+    public func require(_ key: String) throws(ConfigError) -> ConfigNode {
+        guard let v = self[key] else { throw owner.error("missing required field \"\(key)\"") }
+        return v
+    }
+
+    public var keys: [String] { entries.map(\.0) }
+}
