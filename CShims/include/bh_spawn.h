@@ -1,0 +1,123 @@
+#ifndef BH_SPAWN_H
+#define BH_SPAWN_H
+/* The launcher's child side: everything between clone3 and execve.
+ *
+ * Swift builds a launch plan (an ordered list of steps), turns it into the plain C records
+ * below and calls bh_spawn(). The child runs the steps with raw system calls only: no
+ * allocation, no Swift, no locks (the parent may have had other threads). A failed step is
+ * reported to the parent as {step index, errno} on a close-on-exec pipe and the child exits;
+ * the workload is never executed after a failure.
+ *
+ * Process shape:
+ *   launcher (supervisor) --clone3(CLONE_NEW*)--> init (sandbox PID 1, this file's C loop)
+ *                                                  --fork--> workload --execve--> CMD
+ * Steps before BH_OP_FORK_WORKLOAD run in init (mounts, hostname, rlimits, identity,
+ * capabilities, no_new_privs); the steps after it run in the workload child only
+ * (working directory, fd hygiene, seccomp, execve). */
+#include "bh_common.h"
+#include <sys/types.h>
+
+/* One operation of the plan. Arguments: a, b, c, d are strings (NULL when unused),
+ * n1, n2, n3 are numbers; each op documents what it reads. */
+enum bh_step_op {
+    BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps (and joined v1 cgroups) */
+    BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
+    BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
+    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data) */
+    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine */
+    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file */
+    BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */
+    BH_OP_CHDIR,           /* chdir(b) */
+    BH_OP_PIVOT_ROOT,      /* pivot_root(a new_root, b put_old) */
+    BH_OP_UMOUNT,          /* umount2(b, n1 flags) */
+    BH_OP_SETATTR,         /* mount_setattr(b, n2 ? AT_RECURSIVE : 0, set n1 MOUNT_ATTR_*) */
+    BH_OP_NO_SYMLINK,      /* refuse if any component of b is a symlink (openat2 RESOLVE_NO_SYMLINKS);
+                              n1 = 1: a missing path is fine */
+    BH_OP_MASK,            /* hide b: a file gets a (a /dev/null path) bound over it, a directory a
+                              read-only empty tmpfs; a missing path is skipped */
+    BH_OP_READONLY,        /* bind b onto itself and make it read-only (recursive); missing: skip */
+    BH_OP_SETHOSTNAME,     /* sethostname(a) */
+    BH_OP_LOOPBACK_UP,     /* bring "lo" up in the new network namespace */
+    BH_OP_SETRLIMIT,       /* prlimit(0, n1 resource, {n2 soft, n3 hard}) */
+    BH_OP_CAPBSET,         /* drop every capability 0..cap_last_cap not in mask n1 from the bounding set */
+    BH_OP_KEEPCAPS,        /* prctl(PR_SET_KEEPCAPS, n1) */
+    BH_OP_SETGROUPS,       /* setgroups(n2 ? 1 : 0, {n1}) */
+    BH_OP_SETRESGID,       /* setresgid(n1, n1, n1) */
+    BH_OP_SETRESUID,       /* setresuid(n1, n1, n1) */
+    BH_OP_CAPSET,          /* capset(effective n1, permitted n2, inheritable n3); ambient cleared */
+    BH_OP_NO_NEW_PRIVS,    /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
+    BH_OP_FORK_WORKLOAD,   /* init forks the workload; the remaining steps run in the workload */
+    BH_OP_CLOSE_FDS,       /* every fd >= 3 close-on-exec except the config's preserve_fds */
+    BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
+    BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
+};
+
+typedef struct bh_step {
+    uint32_t op;
+    uint32_t reserved;
+    const char *_Nullable a;
+    const char *_Nullable b;
+    const char *_Nullable c;
+    const char *_Nullable d;
+    uint64_t n1;
+    uint64_t n2;
+    uint64_t n3;
+} bh_step;
+
+typedef struct bh_spawn_config {
+    uint64_t clone_flags;                   /* CLONE_NEW* only; CLONE_PIDFD is added here */
+    int32_t cgroup_fd;                      /* >= 0: CLONE_INTO_CGROUP with this directory fd */
+    int32_t fail_at_step;                   /* test-only fault injection: fail step N with ECANCELED; -1 off */
+    const bh_step *_Nonnull steps;
+    uint32_t step_count;
+    uint32_t seccomp_len;                   /* bytes of a classic BPF program (8 per instruction) */
+    const uint8_t *_Nullable seccomp_prog;
+    uint64_t seccomp_flags;                 /* SECCOMP_FILTER_FLAG_* */
+    const char *const _Nonnull *_Nonnull exec_paths; /* candidate paths for argv[0] */
+    uint32_t exec_path_count;
+    uint32_t preserve_fd_count;
+    const int32_t *_Nullable preserve_fds;
+    char *const _Nullable *_Nonnull argv;   /* NULL-terminated */
+    char *const _Nullable *_Nonnull envp;   /* NULL-terminated */
+} bh_spawn_config;
+
+/* What the sandbox's init tells the supervisor, one fixed record at a time. */
+enum bh_msg_kind {
+    BH_MSG_STEP_FAILED = 1, /* step = index into steps, err = errno; nothing was executed */
+    BH_MSG_EXEC_OK = 2,     /* the workload passed execve; value = its pid inside the sandbox */
+    BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
+};
+
+typedef struct bh_msg {
+    uint32_t kind;
+    int32_t step;
+    int32_t err;
+    int32_t value;
+} bh_msg;
+
+typedef struct bh_spawn_result {
+    int32_t pid;     /* the init's pid in the launcher's namespace */
+    int32_t pidfd;   /* pidfd of init (CLONE_PIDFD) */
+    int32_t msg_fd;  /* read end: bh_msg records, EOF when init has exited */
+    int32_t sync_fd; /* write end: write one byte once the id maps are written */
+} bh_spawn_result;
+
+/* Creates the sandbox's init with clone3. Returns 0, or a positive errno from pipe2/clone3
+ * (nothing was created then). The child waits at BH_OP_WAIT_PARENT until a byte arrives on
+ * sync_fd, or exits if the parent goes away. Compound shim: 0 or a positive errno. */
+int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull result);
+
+/* Highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap). */
+int bh_cap_last_cap(void);
+
+/* Wrappers kept -1/errno: pidfd_send_signal(2) and close_range(2). */
+int bh_pidfd_send_signal(int pidfd, int sig);
+
+/* Signal-mask helpers for the single-threaded supervisor (sigprocmask + signalfd). The set is
+ * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH. Returns a signalfd
+ * (close-on-exec, non-blocking) or -1/errno. */
+int bh_block_supervisor_signals(void);
+/* Reads one signal from the signalfd: the signal number, 0 when none is pending, -1/errno. */
+int bh_read_signalfd(int fd);
+
+#endif

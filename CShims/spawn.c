@@ -1,0 +1,482 @@
+/* The child side of a launch: clone3, the step executor, the sandbox's PID-1 init.
+ *
+ * Rules for everything below bh_spawn's clone3: raw system calls only (each one is
+ * async-signal-safe), no malloc, no stdio, no locks, and every path ends in _exit or execve.
+ * The parent process may have had threads (the Swift runtime), so the child owns nothing
+ * but this code and the plan it was handed. */
+#include "bh_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(bh_msg) == 16, "bh_msg is a fixed 16-byte record on the pipe");
+_Static_assert(sizeof(struct clone_args) >= 88, "clone_args with the cgroup field (Linux 5.7)");
+_Static_assert(sizeof(struct sock_filter) == 8, "classic BPF instructions are 8 bytes");
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL /* Linux 5.7 */
+#endif
+#ifndef MOUNT_ATTR_SIZE_VER0
+#define MOUNT_ATTR_SIZE_VER0 32
+#endif
+
+/* Signals the init forwards to the workload; the supervisor forwards the same set to init. */
+static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+#define FORWARDED_COUNT (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+
+/* ---------------------------------------------------------------- small raw helpers */
+
+static void send_msg(int fd, uint32_t kind, int32_t step, int32_t err, int32_t value) {
+    bh_msg m = {kind, step, err, value};
+    /* A 16-byte write to a pipe is atomic (< PIPE_BUF); retry only on EINTR. */
+    while (write(fd, &m, sizeof m) < 0 && errno == EINTR) {}
+}
+
+static int read_full(int fd, void *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (n == 0) return (int)got;
+        got += (size_t)n;
+    }
+    return (int)got;
+}
+
+static void reset_signal_dispositions(void) {
+    /* Handlers inherited from the parent's image would run non-async-signal-safe code:
+     * every signal goes back to its default action. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        sigaction(sig, &sa, NULL); /* fails harmlessly for the libc-reserved RT signals */
+    }
+}
+
+static void noop_handler(int sig) { (void)sig; }
+
+static int cap_last_cap_raw(void) {
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 40; /* CAP_CHECKPOINT_RESTORE, Linux 5.9 */
+    char buf[16];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 40;
+    int v = 0;
+    for (ssize_t i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (buf[i] - '0');
+    return v > 0 && v < 64 ? v : 40;
+}
+
+int bh_cap_last_cap(void) { return cap_last_cap_raw(); }
+
+int bh_pidfd_send_signal(int pidfd, int sig) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static void supervisor_sigset(sigset_t *set) {
+    sigemptyset(set);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaddset(set, forwarded_signals[i]);
+    sigaddset(set, SIGCHLD);
+}
+
+int bh_block_supervisor_signals(void) {
+    sigset_t set;
+    supervisor_sigset(&set);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int bh_read_signalfd(int fd) {
+    struct signalfd_siginfo si;
+    ssize_t n = read(fd, &si, sizeof si);
+    if (n < 0) return errno == EAGAIN ? 0 : -1;
+    if (n != (ssize_t)sizeof si) return 0;
+    return (int)si.ssi_signo;
+}
+
+/* ---------------------------------------------------------------- the steps */
+
+static int no_symlink(const char *path, int missing_ok) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    if (fd < 0) {
+        if (errno == ENOENT && missing_ok) return 0;
+        return errno; /* ELOOP: a component is a symlink (CVE-2019-19921 family) */
+    }
+    close(fd);
+    return 0;
+}
+
+static int set_mount_attr(const char *path, uint64_t attr_set, int recursive) {
+    struct mount_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = attr_set;
+    if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr, sizeof attr) < 0)
+        return errno;
+    return 0;
+}
+
+static int mask_path(const char *null_path, const char *path) {
+    struct stat st;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0500") < 0)
+            return errno;
+        return 0;
+    }
+    if (mount(null_path, path, NULL, MS_BIND, NULL) < 0) return errno;
+    return 0;
+}
+
+static int readonly_path(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) return errno;
+    return set_mount_attr(path, MOUNT_ATTR_RDONLY, 1);
+}
+
+static int loopback_up(void) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    int rc = 0;
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) rc = errno;
+    else {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) rc = errno;
+    }
+    close(s);
+    return rc;
+}
+
+static int drop_bounding(uint64_t keep) {
+    int last = cap_last_cap_raw();
+    for (int cap = 0; cap <= last; cap++) {
+        if (keep & (1ULL << cap)) continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return errno;
+    }
+    return 0;
+}
+
+static int set_caps(uint64_t eff, uint64_t prm, uint64_t inh) {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = (uint32_t)eff;
+    data[1].effective = (uint32_t)(eff >> 32);
+    data[0].permitted = (uint32_t)prm;
+    data[1].permitted = (uint32_t)(prm >> 32);
+    data[0].inheritable = (uint32_t)inh;
+    data[1].inheritable = (uint32_t)(inh >> 32);
+    if (syscall(SYS_capset, &hdr, data) < 0) return errno;
+    /* Ambient capabilities would survive execve for a non-root uid: none are granted. */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return errno;
+    return 0;
+}
+
+static int close_fds(const bh_spawn_config *cfg) {
+    /* Mark every fd >= 3 close-on-exec (CVE-2024-21626: a leaked directory fd is a way out),
+     * then clear the flag on the fds the user asked to pass. */
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return errno;
+    for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) {
+        int fd = cfg->preserve_fds[i];
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) return errno;
+    }
+    return 0;
+}
+
+static int load_seccomp(const bh_spawn_config *cfg) {
+    if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(cfg->seccomp_len / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)(uintptr_t)cfg->seccomp_prog;
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned int)cfg->seccomp_flags, &prog) < 0) return errno;
+    return 0;
+}
+
+static int exec_candidates(const bh_spawn_config *cfg) {
+    /* The PATH search of execvp(3), on paths the planner built: ENOENT and friends move on
+     * to the next candidate; EACCES is remembered as the answer if nothing else runs. */
+    int saw_eacces = 0, last = ENOENT;
+    for (uint32_t i = 0; i < cfg->exec_path_count; i++) {
+        execve(cfg->exec_paths[i], cfg->argv, cfg->envp);
+        last = errno;
+        switch (last) {
+        case EACCES: saw_eacces = 1; /* fallthrough */
+        case ENOENT: case ENOTDIR: case ELOOP: case ENAMETOOLONG: case ENODEV: case ETIMEDOUT: case ESTALE:
+            continue;
+        default:
+            return last;
+        }
+    }
+    return saw_eacces ? EACCES : last;
+}
+
+static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
+    switch (s->op) {
+    case BH_OP_WAIT_PARENT: {
+        char c;
+        int n = read_full(sync_fd, &c, 1);
+        close(sync_fd);
+        if (n != 1) return EPIPE; /* the launcher went away before releasing us */
+        return 0;
+    }
+    case BH_OP_DUMPABLE:
+        return prctl(PR_SET_DUMPABLE, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
+    case BH_OP_SETSID:
+        return setsid() < 0 ? errno : 0;
+    case BH_OP_MOUNT:
+        return mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) < 0 ? errno : 0;
+    case BH_OP_MKDIR:
+        return (mkdir(s->b, (mode_t)s->n1) < 0 && errno != EEXIST) ? errno : 0;
+    case BH_OP_CREATE_FILE: {
+        int fd = open(s->b, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) return errno;
+        close(fd);
+        return 0;
+    }
+    case BH_OP_SYMLINK:
+        return (symlink(s->a, s->b) < 0 && errno != EEXIST) ? errno : 0;
+    case BH_OP_CHDIR:
+        return chdir(s->b) < 0 ? errno : 0;
+    case BH_OP_PIVOT_ROOT:
+        return syscall(SYS_pivot_root, s->a, s->b) < 0 ? errno : 0;
+    case BH_OP_UMOUNT:
+        return umount2(s->b, (int)s->n1) < 0 ? errno : 0;
+    case BH_OP_SETATTR:
+        return set_mount_attr(s->b, s->n1, s->n2 != 0);
+    case BH_OP_NO_SYMLINK:
+        return no_symlink(s->b, s->n1 == 1);
+    case BH_OP_MASK:
+        return mask_path(s->a, s->b);
+    case BH_OP_READONLY:
+        return readonly_path(s->b);
+    case BH_OP_SETHOSTNAME:
+        return sethostname(s->a, strlen(s->a)) < 0 ? errno : 0;
+    case BH_OP_LOOPBACK_UP:
+        return loopback_up();
+    case BH_OP_SETRLIMIT: {
+        struct rlimit rl = {(rlim_t)s->n2, (rlim_t)s->n3};
+        return setrlimit((int)s->n1, &rl) < 0 ? errno : 0;
+    }
+    case BH_OP_CAPBSET:
+        return drop_bounding(s->n1);
+    case BH_OP_KEEPCAPS:
+        return prctl(PR_SET_KEEPCAPS, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
+    case BH_OP_SETGROUPS: {
+        gid_t g = (gid_t)s->n1;
+        /* Raw syscall: glibc's setgroups would broadcast to threads with a signal. */
+        return syscall(SYS_setgroups, s->n2 ? 1 : 0, &g) < 0 ? errno : 0;
+    }
+    case BH_OP_SETRESGID:
+        return syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0 ? errno : 0;
+    case BH_OP_SETRESUID:
+        return syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0 ? errno : 0;
+    case BH_OP_CAPSET:
+        return set_caps(s->n1, s->n2, s->n3);
+    case BH_OP_NO_NEW_PRIVS:
+        return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
+    case BH_OP_CLOSE_FDS:
+        return close_fds(cfg);
+    case BH_OP_SECCOMP:
+        return load_seccomp(cfg);
+    case BH_OP_EXEC:
+        return exec_candidates(cfg);
+    default:
+        return EINVAL;
+    }
+}
+
+/* Runs steps [from, count) and stops at BH_OP_FORK_WORKLOAD (returns its index) or the end
+ * (returns count). On failure reports {index, errno} on msg_fd and returns -1. */
+static int run_steps(const bh_spawn_config *cfg, uint32_t from, int msg_fd, int sync_fd) {
+    for (uint32_t i = from; i < cfg->step_count; i++) {
+        const bh_step *s = &cfg->steps[i];
+        if (s->op == BH_OP_FORK_WORKLOAD) return (int)i;
+        int err = ((int32_t)i == cfg->fail_at_step) ? ECANCELED : run_step(cfg, s, sync_fd);
+        if (err != 0) {
+            send_msg(msg_fd, BH_MSG_STEP_FAILED, (int32_t)i, err, 0);
+            return -1;
+        }
+    }
+    return (int)cfg->step_count;
+}
+
+static int exit_code_of(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return 125;
+}
+
+/* ---------------------------------------------------------------- the workload and init */
+
+__attribute__((noreturn)) static void workload_main(const bh_spawn_config *cfg, uint32_t from, int exec_fd) {
+    /* The workload starts with default dispositions and an empty mask, like any new process. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    run_steps(cfg, from, exec_fd, -1);
+    /* Reached only when a step failed (execve does not return on success). */
+    _exit(127);
+}
+
+__attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&all, &info);
+        if (sig < 0) continue;
+        if (sig == SIGCHLD) {
+            /* Reap every zombie: orphans re-parented to PID 1 as well as the workload. */
+            for (;;) {
+                int status;
+                pid_t p = waitpid(-1, &status, WNOHANG);
+                if (p <= 0) break;
+                if (p == workload) {
+                    send_msg(msg_fd, BH_MSG_EXITED, -1, 0, status);
+                    /* PID 1 leaving tears the PID namespace down: every other process in it
+                     * is killed by the kernel, as in a Kubernetes container. */
+                    _exit(exit_code_of(status));
+                }
+            }
+            continue;
+        }
+        for (size_t i = 0; i < FORWARDED_COUNT; i++)
+            if (sig == forwarded_signals[i]) kill(workload, sig);
+    }
+}
+
+__attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
+    /* If the launcher dies (even SIGKILL) the init dies, and with it the PID namespace. The
+     * launcher could have died before this line: BH_OP_WAIT_PARENT then reads EOF and fails. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    reset_signal_dispositions();
+
+    int at = run_steps(cfg, 0, msg_fd, sync_fd);
+    if (at < 0) _exit(125);
+    if ((uint32_t)at >= cfg->step_count) _exit(125); /* a plan always forks the workload */
+
+    /* Init receives the forwarded signals through sigwaitinfo. A PID 1 only gets signals
+     * from its parent namespace for which it has a handler (pid_namespaces(7)), hence the
+     * no-op handlers; the signals stay blocked and are taken synchronously. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = noop_handler;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &sa, NULL);
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    /* Outside a PID namespace the init still collects orphans. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+    int exec_pipe[2];
+    if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
+        _exit(125);
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
+        _exit(125);
+    }
+    if (pid == 0) {
+        close(exec_pipe[0]);
+        close(msg_fd);
+        workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
+    }
+    close(exec_pipe[1]);
+
+    /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
+     * a record means a workload step failed. */
+    bh_msg m;
+    int n = read_full(exec_pipe[0], &m, sizeof m);
+    close(exec_pipe[0]);
+    if (n == (int)sizeof m) {
+        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        _exit(125);
+    }
+    send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, pid);
+    init_loop(pid, msg_fd);
+}
+
+/* ---------------------------------------------------------------- the parent side */
+
+int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
+    int msg[2], sync[2];
+    if (pipe2(msg, O_CLOEXEC) < 0) return errno;
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(msg[0]);
+        close(msg[1]);
+        return e;
+    }
+    int pidfd = -1;
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = cfg->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    args.exit_signal = SIGCHLD;
+    if (cfg->cgroup_fd >= 0) {
+        /* Born inside its cgroup: the child never runs an instruction outside its limits. */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cfg->cgroup_fd;
+    }
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) {
+        int e = errno;
+        close(msg[0]); close(msg[1]); close(sync[0]); close(sync[1]);
+        return e;
+    }
+    if (pid == 0) {
+        close(msg[0]);
+        close(sync[1]);
+        child_main(cfg, msg[1], sync[0]);
+    }
+    close(msg[1]);
+    close(sync[0]);
+    out->pid = (int32_t)pid;
+    out->pidfd = pidfd;
+    out->msg_fd = msg[0];
+    out->sync_fd = sync[1];
+    return 0;
+}

@@ -1,0 +1,171 @@
+import BulkheadModel
+import BulkheadSystem
+import CShims
+import Glibc
+
+/// What `bulkhead run` was asked to do.
+public struct RunRequest: Sendable {
+    public var profile: String
+    /// The command line's settings: the top layer, over the profile.
+    public var overrides: ProfileLayer
+    public var command: [String]
+    public var timeoutSeconds: Double?
+    public var preserveFds: [Int32]
+    /// Test-only fault injection: make this plan step fail (ECANCELED) in the child.
+    public var failAtStep: Int?
+
+    public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
+                timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
+        self.profile = profile
+        self.overrides = overrides
+        self.command = command
+        self.timeoutSeconds = timeoutSeconds
+        self.preserveFds = preserveFds
+        self.failAtStep = failAtStep
+    }
+}
+
+/// Everything decided before any process or mount exists: the effective profile, the plan,
+/// the compiled seccomp program. Building it has no side effect, so bad input leaves nothing
+/// behind.
+public struct PreparedLaunch: Sendable {
+    public var request: RunRequest
+    public var profile: EffectiveProfile
+    public var plan: LaunchPlan
+    public var seccomp: CompiledSeccomp?
+}
+
+/// A launch that failed before the workload ran. Exit status 125.
+public struct LaunchError: Error, Sendable, CustomStringConvertible {
+    public var step: Int?
+    public var operation: String
+    public var errno: Errno?
+    public var hint: String?
+
+    public init(step: Int? = nil, operation: String, errno: Errno? = nil, hint: String? = nil) {
+        self.step = step; self.operation = operation; self.errno = errno; self.hint = hint
+    }
+
+    public init(_ e: ConfigError) { self.init(operation: e.description) }
+    public init(_ e: SystemError) { self.init(operation: e.operation, errno: e.errno, hint: e.hint) }
+
+    public var description: String {
+        var s = step.map { "step \($0) (\(operation))" } ?? operation
+        if let errno { s += ": \(errno)" }
+        if let hint { s += " — \(hint)" }
+        return s
+    }
+
+    var report: LaunchErrorReport {
+        LaunchErrorReport(step: step, operation: operation, errno: errno?.name, message: description)
+    }
+}
+
+public enum Sandbox {
+    // MARK: Prepare (no side effects)
+
+    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard()) throws(LaunchError) -> PreparedLaunch {
+        do {
+            var layers = try store.layers(for: request.profile)
+            var top = request.overrides
+            top.source = "<command line>"
+            layers.append(top)
+            let profile = try EffectiveProfile.resolve(layers)
+            try checkRlimits(profile)
+            let seccomp = try SeccompSetup.compile(profile, store: store)
+            let identity = HostIdentity.current()
+            var profileForPlan = profile
+            profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
+            let context = LaunchContext(
+                callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
+                defaultHostIDRange: identity.subordinateRange ?? EffectiveProfile.defaultHostIDRange,
+                preserveFds: request.preserveFds, hasSeccomp: seccomp != nil
+            )
+            let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
+            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp)
+        } catch let e as ConfigError {
+            throw LaunchError(e)
+        } catch let e as LaunchError {
+            throw e
+        } catch {
+            throw LaunchError(operation: "\(error)")
+        }
+    }
+
+    /// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; refuse
+    /// before anything starts rather than fail in the child.
+    static func checkRlimits(_ p: EffectiveProfile) throws(ConfigError) {
+        let canRaise = HostIdentity.hasEffectiveCapability(.sysResource)
+        for (r, l) in p.rlimits {
+            var cur = rlimit()
+            guard getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 else { continue }
+            let hard = UInt64(cur.rlim_max)
+            if l.hard > hard && !canRaise {
+                throw ConfigError(file: p.chain.last ?? p.name, field: "rlimits.\(r.rawValue)",
+                                  message: "hard limit \(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard)) exceeds the launcher's own hard limit \(hard == Rlimit.unlimited ? "unlimited" : String(hard)); raising it needs CAP_SYS_RESOURCE on the host, which this process does not have")
+            }
+        }
+    }
+
+    /// Bind sources are resolved on the host (symlinks included) before the plan: inside the
+    /// child the host's tree is reached through /oldroot, where absolute symlinks would not resolve.
+    static func resolveBindSource(_ b: BindMount) throws(ConfigError) -> BindMount {
+        guard let real = realpath(b.source, nil) else {
+            throw ConfigError(file: "<command line>", field: "filesystem.binds", message: "bind source \(b.source): \(Errno.current)")
+        }
+        defer { free(real) }
+        var r = b
+        r.source = String(cString: real)
+        return r
+    }
+
+    // MARK: Run
+
+    /// Launches and supervises the sandbox; returns its report. Never throws: a failure is a
+    /// report with reason `launch-failed` and exit status 125.
+    public static func run(_ prepared: PreparedLaunch) -> RunReport {
+        Supervisor(prepared: prepared).run()
+    }
+}
+
+/// The caller's identity and host facts that decide the id mapping.
+struct HostIdentity {
+    var uid: UInt32
+    var gid: UInt32
+    var privileged: Bool
+    var subordinateRange: IDRange?
+
+    static func current() -> HostIdentity {
+        let uid = geteuid(), gid = getegid()
+        let privileged = hasEffectiveCapability(.setuid) && hasEffectiveCapability(.setgid)
+        return HostIdentity(uid: uid, gid: gid, privileged: privileged, subordinateRange: subordinateRange(user: "bulkhead"))
+    }
+
+    /// The `bulkhead:START:COUNT` entry of /etc/subuid (the same range is used for gids).
+    static func subordinateRange(user: String) -> IDRange? {
+        guard let text = FileIO.read("/etc/subuid") else { return nil }
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: ":")
+            if f.count == 3, f[0] == user, let s = UInt32(f[1]), let c = UInt32(f[2]), s > 0, c > 0 {
+                return IDRange(hostStart: s, count: c)
+            }
+        }
+        return nil
+    }
+
+    static func hasEffectiveCapability(_ c: Capability) -> Bool {
+        guard let status = FileIO.read("/proc/self/status"),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: " \t"), radix: 16) else { return false }
+        return mask & (1 << UInt64(c.rawValue)) != 0
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,267 @@
+import BulkheadModel
+import BulkheadSystem
+import CShims
+import Glibc
+
+/// The launcher's side of a running sandbox: creates the init, writes the id maps, releases
+/// it, forwards signals, enforces the deadline, reaps the init and writes the report.
+/// Single-threaded and synchronous: one poll(2) loop over the init's message pipe, a
+/// signalfd and the init's pidfd.
+struct Supervisor {
+    let prepared: PreparedLaunch
+    let start = Monotonic.now()
+
+    private var plan: LaunchPlan { prepared.plan }
+
+    func run() -> RunReport {
+        // Signals are blocked before clone3, so the child starts with them blocked (its C code
+        // resets them) and the launcher takes them synchronously from the signalfd.
+        let sigfd = bh_block_supervisor_signals()
+        guard sigfd >= 0 else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
+        defer { close(sigfd) }
+
+        let child: SpawnedInit
+        do {
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
+                                           cgroupFD: nil, failAtStep: prepared.request.failAtStep)
+        } catch {
+            return failure(LaunchError(error))
+        }
+        defer { close(child.pidfd); close(child.messageFD) }
+
+        // Fault injection covers the launcher's own steps too: index -1 is "write the id maps".
+        var setupError: LaunchError?
+        if prepared.request.failAtStep == -2 {
+            setupError = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
+        } else if plan.namespaces.contains(.user) {
+            do {
+                try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
+            } catch {
+                setupError = LaunchError(error)
+            }
+        }
+        if let setupError {
+            // The child is still waiting at its first step: kill it, reap it, report.
+            _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
+            close(child.syncFD)
+            var status: Int32 = 0
+            _ = waitpid(child.pid, &status, 0)
+            return failure(setupError)
+        }
+        // Release the child: the maps are in place.
+        var one: UInt8 = 1
+        _ = Glibc.write(child.syncFD, &one, 1)
+        close(child.syncFD)
+
+        return supervise(child, sigfd: sigfd)
+    }
+
+    private func supervise(_ child: SpawnedInit, sigfd: Int32) -> RunReport {
+        let deadline = prepared.request.timeoutSeconds.map { start + $0 }
+        var stepFailure: (step: Int, errno: Errno)?
+        var execAt: Double?
+        var exitStatus: Int32?
+        var timedOut = false
+        var forwarded: [String] = []
+        var messagesOpen = true
+        var initExited = false
+
+        while !initExited {
+            var fds = [
+                pollfd(fd: messagesOpen ? child.messageFD : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
+            ]
+            var timeoutMs: Int32 = -1
+            if let deadline, !timedOut {
+                timeoutMs = Int32(max(0, min(Double(Int32.max), ((deadline - Monotonic.now()) * 1000).rounded(.up))))
+            }
+            let n = poll(&fds, nfds_t(fds.count), timeoutMs)
+            if n < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if n == 0, deadline != nil, !timedOut {
+                // The deadline: SIGKILL to the init tears down the whole PID namespace.
+                timedOut = true
+                _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
+                continue
+            }
+            if fds[0].revents != 0 {
+                switch readMessage(child.messageFD) {
+                case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
+                case .some(.execSucceeded): execAt = Monotonic.now()
+                case .some(.exited(let ws)): exitStatus = ws
+                case .none: messagesOpen = false
+                }
+            }
+            if fds[1].revents != 0 {
+                while true {
+                    let sig = bh_read_signalfd(sigfd)
+                    if sig <= 0 { break }
+                    if sig != SIGCHLD {
+                        _ = bh_pidfd_send_signal(child.pidfd, sig)
+                        forwarded.append(SignalName.name(sig))
+                    }
+                }
+            }
+            if fds[2].revents != 0 { initExited = true }
+        }
+        // The init has exited: whatever it wrote is in the pipe.
+        while messagesOpen {
+            switch readMessage(child.messageFD) {
+            case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
+            case .some(.execSucceeded): execAt = execAt ?? Monotonic.now()
+            case .some(.exited(let ws)): exitStatus = ws
+            case .none: messagesOpen = false
+            }
+        }
+        var initStatus: Int32 = 0
+        var usage = rusage()
+        while wait4(child.pid, &initStatus, 0, &usage) < 0 && errno == EINTR {}
+        let end = Monotonic.now()
+
+        var report = baseReport(end: end)
+        report.launchTimeMs = execAt.map { ($0 - start) * 1000 }
+        report.cpuUserMs = Double(usage.ru_utime.tv_sec) * 1000 + Double(usage.ru_utime.tv_usec) / 1000
+        report.cpuSystemMs = Double(usage.ru_stime.tv_sec) * 1000 + Double(usage.ru_stime.tv_usec) / 1000
+        report.maxRssKiB = usage.ru_maxrss
+        report.signalsForwarded = forwarded
+
+        if let f = stepFailure {
+            let step = f.step >= 0 && f.step < plan.steps.count ? plan.steps[f.step] : nil
+            if case .exec = step {
+                report.reason = .execFailed
+                report.exitCode = f.errno.rawValue == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
+                let what = f.errno.rawValue == ENOENT ? "command not found" : "command cannot be executed"
+                report.error = LaunchError(step: f.step, operation: "execve \(plan.argv[0]) (\(what))", errno: f.errno,
+                                           hint: f.errno.rawValue == ENOENT ? "searched \(plan.execPaths.joined(separator: ", "))" : nil).report
+            } else {
+                report.reason = .launchFailed
+                report.exitCode = ExitStatus.launchFailed
+                report.error = LaunchError(step: f.step, operation: step?.summary ?? "step \(f.step)", errno: f.errno,
+                                           hint: StepHints.hint(step, f.errno)).report
+            }
+        } else if timedOut {
+            report.reason = .timeout
+            report.exitCode = ExitStatus.timeout
+            report.signal = "SIGKILL"
+        } else if let ws = exitStatus {
+            apply(waitStatus: ws, to: &report)
+        } else {
+            // The init died without reporting (killed from outside): its own status is the answer.
+            apply(waitStatus: initStatus, to: &report)
+            if execAt == nil {
+                report.reason = .launchFailed
+                report.exitCode = ExitStatus.launchFailed
+                report.error = LaunchErrorReport(step: nil, operation: "sandbox init", errno: nil,
+                                                 message: "the sandbox's init ended before the workload started (status \(initStatus))")
+            }
+        }
+        return report
+    }
+
+    private func apply(waitStatus ws: Int32, to report: inout RunReport) {
+        let termsig = ws & 0x7f
+        if termsig == 0 {
+            report.reason = .exited
+            report.exitCode = (ws >> 8) & 0xff
+        } else {
+            report.reason = termsig == SIGSYS ? .seccompViolation : .signaled
+            report.signal = SignalName.name(termsig)
+            report.exitCode = 128 + termsig
+        }
+    }
+
+    private func readMessage(_ fd: Int32) -> InitMessage? {
+        (try? ChildSpawner.readMessage(fd: fd)) ?? nil
+    }
+
+    private func failure(_ e: LaunchError) -> RunReport {
+        var r = baseReport(end: Monotonic.now())
+        r.reason = .launchFailed
+        r.exitCode = ExitStatus.launchFailed
+        r.error = e.report
+        return r
+    }
+
+    private func baseReport(end: Double) -> RunReport {
+        let p = prepared.profile
+        let controls = AppliedControls(
+            namespaces: plan.namespaces.sorted().map(\.rawValue),
+            uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
+            gidMap: plan.gidMap.isEmpty ? nil : plan.gidMap.map { $0.line.dropLast() }.joined(separator: "; "),
+            runAsUser: p.runAsUser, runAsGroup: p.runAsGroup,
+            capabilities: p.capabilities.members.map(\.name),
+            noNewPrivs: p.noNewPrivs,
+            seccomp: prepared.seccomp?.control,
+            rootFilesystem: { if case .directory(let d) = p.root { return d }; return "host" }(),
+            readOnlyRootFilesystem: p.readOnlyRootFilesystem,
+            maskedPaths: p.maskedPaths, readonlyPaths: p.readonlyPaths,
+            tmpfs: p.tmpfs.map { TmpfsControl(path: $0.path, sizeBytes: p.tmpfsSize($0)) },
+            binds: p.binds.map { "\($0.source):\($0.destination):\($0.readOnly ? "ro" : "rw")" },
+            network: p.network.rawValue,
+            hostname: p.namespaces.contains(.uts) ? p.hostname : nil,
+            rlimits: Dictionary(uniqueKeysWithValues: p.rlimits.map { r, l in
+                (r.rawValue, "\(l.soft == Rlimit.unlimited ? "unlimited" : String(l.soft))/\(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard))")
+            })
+        )
+        return RunReport(
+            command: prepared.request.command, profile: p.name, profileChain: p.chain,
+            exitCode: 0, signal: nil, reason: .exited, error: nil,
+            wallTimeMs: (end - start) * 1000, launchTimeMs: nil, cpuUserMs: nil, cpuSystemMs: nil,
+            maxRssKiB: nil, signalsForwarded: [], controls: controls
+        )
+    }
+}
+
+/// CLOCK_MONOTONIC in seconds.
+enum Monotonic {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+}
+
+/// What to do about a failed step: the fix a user can act on.
+enum StepHints {
+    static func hint(_ step: PlanStep?, _ e: Errno) -> String? {
+        if e.rawValue == ECANCELED { return "fault injected for testing (--inject-fault)" }
+        guard let step else { return nil }
+        switch (step, e.rawValue) {
+        case (.waitForParent, _):
+            return "the launcher went away before releasing the sandbox"
+        case (.refuseSymlinks(let p, _), ELOOP):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"
+        case (.refuseSymlinks(let p, _), ENOENT):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) does not exist in the root filesystem; create it (a read-only root cannot get new mount points)"
+        case (.mount(_, _, "proc", _, _), EPERM):
+            return "mounting proc needs a PID namespace and a fully visible /proc on the host (no over-mounted /proc paths)"
+        case (.mount(_, _, "sysfs", _, _), EPERM):
+            return "mounting sysfs needs a network namespace owned by the sandbox's user namespace"
+        case (.mount, EACCES):
+            return "the sandbox's uid cannot reach the mount source; the host path must be searchable by others (o+x)"
+        case (.setMountAttributes, ENOSYS):
+            return "mount_setattr(2) needs Linux 5.12"
+        case (.setRlimit, EPERM):
+            return "raising a hard limit needs CAP_SYS_RESOURCE on the host"
+        case (.setUID, _), (.setGID, _):
+            return "the uid/gid must be inside the mapped range"
+        case (.loadSeccomp, EINVAL):
+            return "the kernel rejected the filter program; check the profile with `bulkhead profile lint`"
+        case (.loadSeccomp, EACCES):
+            return "loading a filter without no_new_privs needs CAP_SYS_ADMIN"
+        case (.pivotRoot, EINVAL):
+            return "pivot_root needs the new root to be a mount point on a non-shared mount"
+        default:
+            return nil
+        }
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String) -> String {
+        hasPrefix(prefix) ? (dropFirst(prefix.count).isEmpty ? "/" : String(dropFirst(prefix.count))) : self
+    }
+}

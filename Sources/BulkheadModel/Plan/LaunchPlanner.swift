@@ -1,0 +1,231 @@
+/// One line of /proc/PID/uid_map or gid_map: ids `inside..<inside+count` are `outside..` on the host.
+public struct IDMapEntry: Sendable, Equatable {
+    public var inside: UInt32
+    public var outside: UInt32
+    public var count: UInt32
+    public init(inside: UInt32, outside: UInt32, count: UInt32) { self.inside = inside; self.outside = outside; self.count = count }
+    public var line: String { "\(inside) \(outside) \(count)\n" }
+}
+
+/// Host facts the planner needs, gathered by the caller (the planner makes no system call).
+public struct LaunchContext: Sendable, Equatable {
+    public var callerUID: UInt32
+    public var callerGID: UInt32
+    /// The launcher has CAP_SETUID/CAP_SETGID on the host (it runs as root): it can map a range.
+    public var privileged: Bool
+    /// The range for a privileged launch when the profile names none (/etc/subuid or the default).
+    public var defaultHostIDRange: IDRange
+    /// Extra fds the user passes to the workload (`--preserve-fd`).
+    public var preserveFds: [Int32]
+    /// A seccomp program will be loaded (the profile is not Unconfined).
+    public var hasSeccomp: Bool
+
+    public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
+                defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
+                preserveFds: [Int32] = [], hasSeccomp: Bool) {
+        self.callerUID = callerUID
+        self.callerGID = callerGID
+        self.privileged = privileged
+        self.defaultHostIDRange = defaultHostIDRange
+        self.preserveFds = preserveFds
+        self.hasSeccomp = hasSeccomp
+    }
+}
+
+/// What the launcher executes: the namespaces to create, the id maps to write and the ordered
+/// steps for the child. A value: testable without a kernel.
+public struct LaunchPlan: Sendable, Equatable {
+    public var namespaces: Set<Namespace>
+    public var uidMap: [IDMapEntry]
+    public var gidMap: [IDMapEntry]
+    /// Write "deny" to /proc/PID/setgroups before gid_map (required for an unprivileged map).
+    public var denySetgroups: Bool
+    public var steps: [PlanStep]
+    public var argv: [String]
+    public var environment: [String]
+    /// Candidate paths for argv[0], tried in order inside the sandbox (the PATH search).
+    public var execPaths: [String]
+    public var preserveFds: [Int32]
+}
+
+public enum LaunchPlanner {
+    /// Staging paths inside the child's private mount namespace. The staging root is a tmpfs
+    /// mounted over the host's /tmp *inside* the new mount namespace; the host never sees it.
+    public static let stagingMountPoint = "/tmp"
+    public static let newRoot = "/newroot"
+    public static let oldRoot = "/oldroot"
+    /// Device nodes bind-mounted from the host into the sandbox's /dev (a user namespace
+    /// cannot mknod). Nothing else: no disks, no /dev/mem, no /dev/kmsg.
+    public static let devices = ["null", "zero", "full", "random", "urandom", "tty"]
+
+    public static func plan(profile p: EffectiveProfile, command: [String], context c: LaunchContext) throws(ConfigError) -> LaunchPlan {
+        func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: p.chain.last ?? p.name, field: field, message: msg) }
+        guard let argv0 = command.first, !argv0.isEmpty else { throw fail("command", "no command to run") }
+
+        // Identity: which host ids the sandbox's ids are.
+        var uidMap: [IDMapEntry] = [], gidMap: [IDMapEntry] = []
+        var denySetgroups = false
+        if p.namespaces.contains(.user) {
+            if c.privileged {
+                let r = p.hostIDRange ?? c.defaultHostIDRange
+                uidMap = [IDMapEntry(inside: 0, outside: r.hostStart, count: r.count)]
+                gidMap = uidMap
+                if UInt64(r.count) <= UInt64(max(p.runAsUser, p.runAsGroup)) {
+                    throw fail("securityContext.runAsUser", "uid/gid \(max(p.runAsUser, p.runAsGroup)) is outside the mapped host range \(r)")
+                }
+            } else {
+                // Rootless: the caller's own ids become root inside; nothing else is mapped.
+                uidMap = [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
+                gidMap = [IDMapEntry(inside: 0, outside: c.callerGID, count: 1)]
+                denySetgroups = true // user_namespaces(7): required before an unprivileged gid_map write
+                if p.runAsUser != 0 || p.runAsGroup != 0 {
+                    throw fail("securityContext.runAsUser", "a rootless sandbox maps only your own uid (as 0); runAsUser/runAsGroup must be 0 unless bulkhead runs as root")
+                }
+            }
+        } else if !c.privileged {
+            throw fail("namespaces.user", "without root, the sandbox needs a user namespace; set namespaces.user: true or run as root")
+        }
+
+        var s: [PlanStep] = []
+        // The id maps must exist before any step that needs a capability in the new user namespace.
+        s.append(.waitForParent)
+        if p.namespaces.contains(.user) {
+            // The child still holds the launcher's host ids, which the new namespace need not map
+            // (root launching onto a subordinate range): become the namespace's root, or files it
+            // creates fail with EOVERFLOW. Capabilities in the namespace are kept (the old ids
+            // were not the namespace's root), see capabilities(7), "Effect of user ID changes".
+            s.append(.setGID(0))
+            s.append(.setUID(0))
+        }
+        // Non-dumpable before anything of the sandbox exists: /proc/1/exe (the launcher's binary)
+        // can then not be opened from inside (CVE-2019-5736). Not earlier: an unprivileged map
+        // write needs the child's /proc files to belong to the caller, which dumpable gives.
+        s.append(.setDumpable(false))
+        // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
+        s.append(.newSession)
+        appendFilesystem(&s, p)
+        if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
+        if p.namespaces.contains(.network) { s.append(.loopbackUp) }
+        for (r, l) in p.rlimits { s.append(.setRlimit(r, l)) }
+        appendIdentity(&s, p, c)
+        if p.noNewPrivs { s.append(.noNewPrivileges) }
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN (seccomp(2)), so it is loaded
+        // while the init still has it, before the capability drop (runc does the same). The
+        // filter then also confines the init and the steps after it.
+        let earlySeccomp = c.hasSeccomp && !p.noNewPrivs
+        if earlySeccomp {
+            let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
+            s.insert(.loadSeccomp, at: capIndex)
+        }
+        s.append(.forkWorkload)
+        s.append(.changeDirectory(p.workingDir))
+        // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626).
+        s.append(.closeStrayFileDescriptors)
+        // Last before execve: every earlier step may use syscalls the filter forbids.
+        if c.hasSeccomp && !earlySeccomp { s.append(.loadSeccomp) }
+        s.append(.exec)
+
+        var env = p.env
+        if !env.contains(where: { $0.name == "HOME" }) { env.append(EnvVar(name: "HOME", value: p.runAsUser == 0 ? "/root" : "/")) }
+        if !env.contains(where: { $0.name == "HOSTNAME" }) && p.namespaces.contains(.uts) { env.append(EnvVar(name: "HOSTNAME", value: p.hostname)) }
+        let path = env.first(where: { $0.name == "PATH" })?.value ?? EffectiveProfile.defaultPath
+        let execPaths: [String] = argv0.contains("/")
+            ? [argv0]
+            : path.split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
+
+        return LaunchPlan(
+            namespaces: p.namespaces, uidMap: uidMap, gidMap: gidMap, denySetgroups: denySetgroups,
+            steps: s, argv: command, environment: env.map { "\($0.name)=\($0.value)" },
+            execPaths: execPaths, preserveFds: c.preserveFds
+        )
+    }
+
+    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile) {
+        let nr = newRoot, or = oldRoot
+        // Nothing mounted from here on propagates back to the host's mount namespace.
+        s.append(.mount(source: nil, target: "/", fstype: nil, flags: [.recursive, .slave], data: nil))
+        // A staging root: the new root is assembled under /newroot while the host's stays at /oldroot.
+        s.append(.mount(source: "tmpfs", target: stagingMountPoint, fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=0700,size=64k"))
+        s.append(.makeDirectory(stagingMountPoint + nr, mode: 0o755))
+        s.append(.makeDirectory(stagingMountPoint + or, mode: 0o700))
+        s.append(.pivotRoot(newRoot: stagingMountPoint, putOld: stagingMountPoint + or))
+        s.append(.changeDirectory("/"))
+        switch p.root {
+        case .host: s.append(.mount(source: or, target: nr, fstype: nil, flags: [.bind, .recursive], data: nil))
+        case .directory(let d):
+            s.append(.refuseSymlinks(or + d, missingOK: false))
+            s.append(.mount(source: or + d, target: nr, fstype: nil, flags: [.bind, .recursive], data: nil))
+        }
+        // One mount_setattr(2) makes the whole bound tree read-only, nosuid and nodev, before
+        // the sandbox's own writable mounts (/dev, /tmp, binds) are put on top of it.
+        var rootAttrs: MountAttributes = [.noSuid, .noDev]
+        if p.readOnlyRootFilesystem { rootAttrs.insert(.readOnly) }
+        s.append(.setMountAttributes(nr, rootAttrs, recursive: true))
+
+        // Every mount target inside a root filesystem is checked for symlinks first: a rootfs
+        // whose /proc points elsewhere must not redirect our mounts (CVE-2019-19921 family).
+        s.append(.refuseSymlinks(nr + "/proc", missingOK: false))
+        s.append(.mount(source: "proc", target: nr + "/proc", fstype: "proc", flags: [.noSuid, .noDev, .noExec], data: nil))
+
+        s.append(.refuseSymlinks(nr + "/dev", missingOK: false))
+        s.append(.mount(source: "tmpfs", target: nr + "/dev", fstype: "tmpfs", flags: [.noSuid, .noExec], data: "mode=0755,size=64k"))
+        for d in devices {
+            s.append(.createFile(nr + "/dev/" + d))
+            s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
+        }
+        s.append(.makeDirectory(nr + "/dev/pts", mode: 0o755))
+        s.append(.mount(source: "devpts", target: nr + "/dev/pts", fstype: "devpts", flags: [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620"))
+        s.append(.symlink(target: "pts/ptmx", at: nr + "/dev/ptmx"))
+        s.append(.makeDirectory(nr + "/dev/shm", mode: 0o1777))
+        s.append(.mount(source: "shm", target: nr + "/dev/shm", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(TmpfsMount(path: "/dev/shm")))"))
+        if p.namespaces.contains(.ipc) {
+            s.append(.makeDirectory(nr + "/dev/mqueue", mode: 0o755))
+            s.append(.mount(source: "mqueue", target: nr + "/dev/mqueue", fstype: "mqueue", flags: [.noSuid, .noDev, .noExec], data: nil))
+        }
+        for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+            s.append(.symlink(target: target, at: nr + "/dev/" + name))
+        }
+        if p.namespaces.contains(.network) {
+            // A sysfs of the sandbox's own network namespace (its /sys/class/net shows only lo),
+            // read-only; it also hides the host's cgroup mounts under /sys/fs/cgroup.
+            s.append(.refuseSymlinks(nr + "/sys", missingOK: false))
+            s.append(.mount(source: "sysfs", target: nr + "/sys", fstype: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec], data: nil))
+        }
+        for t in p.tmpfs {
+            s.append(.refuseSymlinks(nr + t.path, missingOK: false))
+            s.append(.mount(source: "tmpfs", target: nr + t.path, fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(t))"))
+        }
+        for b in p.binds {
+            s.append(.refuseSymlinks(nr + b.destination, missingOK: false))
+            s.append(.mount(source: or + b.source, target: nr + b.destination, fstype: nil, flags: [.bind, .recursive], data: nil))
+            s.append(.setMountAttributes(nr + b.destination, b.readOnly ? [.readOnly, .noSuid, .noDev] : [.noSuid, .noDev], recursive: true))
+        }
+        for m in p.maskedPaths { s.append(.mask(nr + m, nullDevice: nr + "/dev/null")) }
+        for r in p.readonlyPaths { s.append(.makeReadOnly(nr + r)) }
+        // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes
+        // the staging tmpfs and the host's tree with it (the runc idiom; pivot_root(2) NOTES).
+        s.append(.changeDirectory(nr))
+        s.append(.pivotRoot(newRoot: ".", putOld: "."))
+        s.append(.unmountDetached("."))
+        s.append(.changeDirectory("/"))
+    }
+
+    static func appendIdentity(_ s: inout [PlanStep], _ p: EffectiveProfile, _ c: LaunchContext) {
+        let keep = p.capabilities
+        // The bounding set first: it needs CAP_SETPCAP, which a uid change would take away.
+        s.append(.dropBoundingSet(keep: keep))
+        let switching = p.runAsUser != 0 || p.runAsGroup != 0
+        if switching { s.append(.keepCapabilities(true)) } // keep the permitted set across setresuid
+        // Supplementary groups: drop the launcher's (they would show as nobody inside). Not
+        // possible with setgroups denied (rootless), where the kernel already fixed them.
+        let canSetGroups = !(p.namespaces.contains(.user) && !c.privileged)
+        if canSetGroups { s.append(.setGroups(switching ? p.runAsGroup : nil)) }
+        if switching {
+            s.append(.setGID(p.runAsGroup)) // gid before uid: after the uid change setresgid is no longer allowed
+            s.append(.setUID(p.runAsUser))
+            s.append(.keepCapabilities(false))
+        }
+        // Inheritable stays empty (CVE-2022-29162); ambient is cleared by the same step.
+        s.append(.setCapabilities(effective: keep, permitted: keep, inheritable: CapabilitySet()))
+    }
+}

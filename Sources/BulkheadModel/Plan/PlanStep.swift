@@ -1,0 +1,105 @@
+/// mount(2) flags, with the kernel's values (include/uapi/linux/mount.h).
+public struct MountFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static let readOnly = MountFlags(rawValue: 1)        // MS_RDONLY
+    public static let noSuid = MountFlags(rawValue: 2)          // MS_NOSUID
+    public static let noDev = MountFlags(rawValue: 4)           // MS_NODEV
+    public static let noExec = MountFlags(rawValue: 8)          // MS_NOEXEC
+    public static let bind = MountFlags(rawValue: 4096)         // MS_BIND
+    public static let recursive = MountFlags(rawValue: 16384)   // MS_REC
+    public static let slave = MountFlags(rawValue: 1 << 19)     // MS_SLAVE
+}
+
+/// mount_setattr(2) attributes (MOUNT_ATTR_*).
+public struct MountAttributes: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static let readOnly = MountAttributes(rawValue: 0x1)
+    public static let noSuid = MountAttributes(rawValue: 0x2)
+    public static let noDev = MountAttributes(rawValue: 0x4)
+    public static let noExec = MountAttributes(rawValue: 0x8)
+}
+
+/// One step that the sandbox's child performs between clone3 and execve. Each maps onto one
+/// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
+public enum PlanStep: Sendable, Equatable {
+    case waitForParent
+    case setDumpable(Bool)
+    case newSession
+    case mount(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
+    case makeDirectory(String, mode: UInt32)
+    case createFile(String)
+    case symlink(target: String, at: String)
+    case changeDirectory(String)
+    case pivotRoot(newRoot: String, putOld: String)
+    case unmountDetached(String)
+    case setMountAttributes(String, MountAttributes, recursive: Bool)
+    case refuseSymlinks(String, missingOK: Bool)
+    case mask(String, nullDevice: String)
+    case makeReadOnly(String)
+    case setHostname(String)
+    case loopbackUp
+    case setRlimit(RlimitResource, Rlimit)
+    case dropBoundingSet(keep: CapabilitySet)
+    case keepCapabilities(Bool)
+    case setGroups(UInt32?)
+    case setGID(UInt32)
+    case setUID(UInt32)
+    case setCapabilities(effective: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet)
+    case noNewPrivileges
+    case forkWorkload
+    case closeStrayFileDescriptors
+    case loadSeccomp
+    case exec
+
+    /// What the step does, as a user reads it in an error ("mount proc on /proc").
+    public var summary: String {
+        func inside(_ p: String) -> String {
+            for prefix in [LaunchPlanner.newRoot, LaunchPlanner.oldRoot] where p.hasPrefix(prefix) {
+                let rest = String(p.dropFirst(prefix.count))
+                return prefix == LaunchPlanner.oldRoot ? "host:" + (rest.isEmpty ? "/" : rest) : (rest.isEmpty ? "/" : rest)
+            }
+            return p
+        }
+        switch self {
+        case .waitForParent: return "wait for the launcher to write the id maps"
+        case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
+        case .newSession: return "setsid (detach from the caller's terminal)"
+        case let .mount(source, target, fstype, flags, _):
+            if flags.contains(.bind) { return "bind-mount \(inside(source ?? "?")) on \(inside(target))" }
+            if flags.contains(.slave) { return "make the mount tree a slave of the host's (no propagation back)" }
+            return "mount \(fstype ?? "?") on \(inside(target))"
+        case .makeDirectory(let p, _): return "mkdir \(inside(p))"
+        case .createFile(let p): return "create mount point \(inside(p))"
+        case let .symlink(t, at): return "symlink \(inside(at)) -> \(t)"
+        case .changeDirectory(let p): return "chdir \(inside(p))"
+        case let .pivotRoot(n, o): return "pivot_root(\(n), \(o))"
+        case .unmountDetached(let p): return "detach the old root (umount2 \(p), MNT_DETACH)"
+        case let .setMountAttributes(p, a, _):
+            var names: [String] = []
+            if a.contains(.readOnly) { names.append("read-only") }
+            if a.contains(.noSuid) { names.append("nosuid") }
+            if a.contains(.noDev) { names.append("nodev") }
+            if a.contains(.noExec) { names.append("noexec") }
+            return "make \(inside(p)) \(names.joined(separator: ","))"
+        case .refuseSymlinks(let p, _): return "check that \(inside(p)) crosses no symlink"
+        case .mask(let p, _): return "mask \(inside(p))"
+        case .makeReadOnly(let p): return "make \(inside(p)) read-only"
+        case .setHostname(let h): return "sethostname \(h)"
+        case .loopbackUp: return "bring up the loopback interface"
+        case let .setRlimit(r, l): return "setrlimit \(r.rawValue) \(l.soft)/\(l.hard)"
+        case .dropBoundingSet: return "drop capabilities from the bounding set"
+        case .keepCapabilities(let on): return "prctl(PR_SET_KEEPCAPS, \(on ? 1 : 0))"
+        case .setGroups(let g): return g.map { "setgroups [\($0)]" } ?? "setgroups [] (drop supplementary groups)"
+        case .setGID(let g): return "setresgid \(g)"
+        case .setUID(let u): return "setresuid \(u)"
+        case .setCapabilities: return "capset (effective, permitted, inheritable; clear ambient)"
+        case .noNewPrivileges: return "prctl(PR_SET_NO_NEW_PRIVS)"
+        case .forkWorkload: return "fork the workload from the sandbox's init"
+        case .closeStrayFileDescriptors: return "close inherited file descriptors"
+        case .loadSeccomp: return "load the seccomp filter"
+        case .exec: return "execve the command"
+        }
+    }
+}

@@ -1,0 +1,172 @@
+/// A profile with every setting decided: the built-in defaults, then each parent, then the
+/// profile, then the command line, each layer overriding what it sets. Pure.
+public struct EffectiveProfile: Sendable, Equatable {
+    public var name: String
+    /// The layers that produced it, base first: `["container", "restricted", "<command line>"]`.
+    public var chain: [String]
+    public var description: String
+
+    public var namespaces: Set<Namespace>
+    /// The host range for the sandbox's ids when bulkhead runs as root; nil: the installation's
+    /// default (the `bulkhead` entry of /etc/subuid, else `defaultHostIDRange`).
+    public var hostIDRange: IDRange?
+
+    public var runAsUser: UInt32
+    public var runAsGroup: UInt32
+    public var runAsNonRoot: Bool
+    public var capabilitySpec: CapabilitySpec
+    public var capabilities: CapabilitySet
+    public var readOnlyRootFilesystem: Bool
+    public var allowPrivilegeEscalation: Bool
+    public var seccomp: SeccompSelection
+
+    public var limits: ResourceSpec
+    public var requests: ResourceSpec
+
+    public var root: RootFilesystem
+    public var tmpfs: [TmpfsMount]
+    public var maskedPaths: [String]
+    public var readonlyPaths: [String]
+    public var binds: [BindMount]
+
+    public var network: NetworkMode
+    public var hostname: String
+    public var workingDir: String
+    public var env: [EnvVar]
+    public var rlimits: [(RlimitResource, Rlimit)]
+
+    /// no_new_privs follows Kubernetes: `allowPrivilegeEscalation: false` sets it.
+    public var noNewPrivs: Bool { !allowPrivilegeEscalation }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.name == b.name && a.chain == b.chain && a.namespaces == b.namespaces && a.hostIDRange == b.hostIDRange
+            && a.runAsUser == b.runAsUser && a.runAsGroup == b.runAsGroup && a.runAsNonRoot == b.runAsNonRoot
+            && a.capabilities == b.capabilities && a.readOnlyRootFilesystem == b.readOnlyRootFilesystem
+            && a.allowPrivilegeEscalation == b.allowPrivilegeEscalation && a.seccomp == b.seccomp
+            && a.limits == b.limits && a.requests == b.requests && a.root == b.root && a.tmpfs == b.tmpfs
+            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds
+            && a.network == b.network && a.hostname == b.hostname && a.workingDir == b.workingDir
+            && a.env == b.env && a.rlimits.map(\.0) == b.rlimits.map(\.0) && a.rlimits.map(\.1) == b.rlimits.map(\.1)
+    }
+
+    // MARK: Built-in defaults
+
+    /// Used when running as root and neither the profile nor /etc/subuid names a range: far above
+    /// the ranges useradd(8) hands out from 100000, so sandbox ids own no host files.
+    public static let defaultHostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536)
+
+    /// The paths a container must not read (moby's and runc's default masked paths).
+    public static let defaultMaskedPaths = [
+        "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats",
+        "/sys/devices/virtual/powercap", "/sys/firmware", "/sys/kernel/security",
+    ]
+    /// The paths a container may read but not write (moby's default read-only paths).
+    public static let defaultReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+    public static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    /// The defaults are the hardened container layer: every setting a profile leaves out is
+    /// the safe one.
+    public static let defaults = EffectiveProfile(
+        name: "defaults", chain: [], description: "",
+        namespaces: [.user, .pid, .mount, .network, .ipc, .uts, .cgroup],
+        hostIDRange: nil,
+        runAsUser: 0, runAsGroup: 0, runAsNonRoot: false,
+        capabilitySpec: CapabilitySpec(drop: ["ALL"]), capabilities: CapabilitySet(),
+        readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, seccomp: .runtimeDefault,
+        limits: ResourceSpec(), requests: ResourceSpec(),
+        root: .host, tmpfs: [TmpfsMount(path: "/tmp")],
+        maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [],
+        network: .none, hostname: "sandbox", workingDir: "/",
+        env: [EnvVar(name: "PATH", value: defaultPath)],
+        rlimits: []
+    )
+
+    /// The default size of /tmp when neither the tmpfs entry nor ephemeral-storage names one.
+    public static let defaultTmpfsBytes: UInt64 = 64 << 20
+
+    // MARK: Merge
+
+    /// Applies `layers` (base first) over the built-in defaults and checks the result.
+    public static func resolve(_ layers: [ProfileLayer]) throws(ConfigError) -> EffectiveProfile {
+        var p = defaults
+        p.chain = []
+        for l in layers {
+            p.chain.append(l.name ?? l.source)
+            if let n = l.name { p.name = n }
+            if let d = l.description { p.description = d }
+            for (ns, on) in l.namespaces { if on { p.namespaces.insert(ns) } else { p.namespaces.remove(ns) } }
+            if let v = l.hostIDRange { p.hostIDRange = v }
+            if let v = l.runAsUser { p.runAsUser = v }
+            if let v = l.runAsGroup { p.runAsGroup = v }
+            if let v = l.runAsNonRoot { p.runAsNonRoot = v }
+            if let v = l.capabilities { p.capabilitySpec = v; p.capabilities = v.resolved }
+            if let v = l.readOnlyRootFilesystem { p.readOnlyRootFilesystem = v }
+            if let v = l.allowPrivilegeEscalation { p.allowPrivilegeEscalation = v }
+            if let v = l.seccomp { p.seccomp = v }
+            p.limits = l.limits.over(p.limits)
+            p.requests = l.requests.over(p.requests)
+            if let v = l.root { p.root = v }
+            if let v = l.tmpfs { p.tmpfs = v }
+            if let v = l.maskedPaths { p.maskedPaths = v }
+            if let v = l.readonlyPaths { p.readonlyPaths = v }
+            if let v = l.binds { p.binds = v }
+            if let v = l.network {
+                p.network = v
+                // The network mode decides the namespace unless this layer also sets it.
+                if l.namespaces[.network] == nil {
+                    if v == .host { p.namespaces.remove(.network) } else { p.namespaces.insert(.network) }
+                }
+            }
+            if let v = l.hostname { p.hostname = v }
+            if let v = l.workingDir { p.workingDir = v }
+            for e in l.env {
+                if let i = p.env.firstIndex(where: { $0.name == e.name }) { p.env[i] = e } else { p.env.append(e) }
+            }
+            for (r, v) in l.rlimits.sorted(by: { $0.key < $1.key }) {
+                if let i = p.rlimits.firstIndex(where: { $0.0 == r }) { p.rlimits[i].1 = v } else { p.rlimits.append((r, v)) }
+            }
+        }
+        try p.check(source: layers.last?.source ?? "<defaults>")
+        return p
+    }
+
+    /// Cross-field rules that no single field can check.
+    func check(source: String) throws(ConfigError) {
+        func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: source, field: field, message: msg) }
+        if runAsNonRoot && runAsUser == 0 {
+            throw fail("securityContext.runAsNonRoot", "runAsNonRoot is true but runAsUser is 0; set securityContext.runAsUser to a non-zero uid")
+        }
+        if !namespaces.contains(.mount) {
+            throw fail("namespaces.mount", "a sandbox needs its own mount namespace (read-only root, /proc, masked paths); it cannot be switched off")
+        }
+        if network == .none && !namespaces.contains(.network) {
+            throw fail("namespaces.network", "network mode none needs a network namespace; use network.mode: host to share the host's network")
+        }
+        if network == .host && namespaces.contains(.network) {
+            throw fail("network.mode", "network mode host cannot be combined with namespaces.network: true")
+        }
+        if let r = hostIDRange, UInt64(r.count) <= UInt64(max(runAsUser, runAsGroup)) {
+            throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the mapped range of \(r.count) ids")
+        }
+        for (r, l) in rlimits where l.soft > l.hard {
+            throw fail("rlimits.\(r.rawValue)", "soft limit \(l.soft) exceeds hard limit \(l.hard)")
+        }
+        var targets = Set<String>()
+        for b in binds {
+            if b.destination == "/" || b.destination == "/proc" || b.destination.hasPrefix("/proc/") || b.destination == "/dev" {
+                throw fail("filesystem.binds", "cannot bind over \(b.destination): bulkhead owns /, /proc and /dev")
+            }
+            if !targets.insert(b.destination).inserted { throw fail("filesystem.binds", "two binds target \(b.destination)") }
+        }
+        for t in tmpfs where t.path == "/" || t.path == "/proc" || t.path.hasPrefix("/proc/") {
+            throw fail("filesystem.tmpfs", "cannot mount a tmpfs over \(t.path)")
+        }
+    }
+
+    /// The size of a tmpfs mount: its own sizeLimit, else ephemeral-storage for /tmp, else 64Mi.
+    public func tmpfsSize(_ t: TmpfsMount) -> UInt64 {
+        t.sizeBytes ?? (t.path == "/tmp" ? limits.ephemeralStorageBytes : nil) ?? Self.defaultTmpfsBytes
+    }
+}

@@ -1,0 +1,95 @@
+extension EffectiveProfile {
+    /// The effective profile as a layer profile document: every setting spelled out, so it can
+    /// be saved and used as a profile of its own (`bulkhead profile show NAME --effective`).
+    public var yaml: String {
+        var y = "# effective profile: \(chain.joined(separator: " > ")) (later wins)\n"
+        y += "apiVersion: \(ProfileParser.apiVersion)\nkind: \(ProfileParser.kind)\n"
+        y += "metadata:\n  name: \(name)\n"
+        if !description.isEmpty { y += "  description: \(quote(description))\n" }
+        y += "namespaces:\n"
+        for ns in Namespace.allCases { y += "  \(ns.rawValue): \(namespaces.contains(ns))\n" }
+        if let r = hostIDRange { y += "userNamespace:\n  hostIDRange: \"\(r)\"\n" }
+        y += "securityContext:\n"
+        y += "  runAsUser: \(runAsUser)\n  runAsGroup: \(runAsGroup)\n  runAsNonRoot: \(runAsNonRoot)\n"
+        y += "  capabilities:\n    drop: [ALL]\n    add: [\(capabilities.members.map(\.kubernetesName).joined(separator: ", "))]\n"
+        y += "  readOnlyRootFilesystem: \(readOnlyRootFilesystem)\n  allowPrivilegeEscalation: \(allowPrivilegeEscalation)\n"
+        switch seccomp {
+        case .unconfined: y += "  seccompProfile:\n    type: Unconfined\n"
+        case .runtimeDefault: y += "  seccompProfile:\n    type: RuntimeDefault\n"
+        case .localhost(let path, let dir):
+            let full = path.hasPrefix("/") || dir == "<embedded>" ? path : "\(dir)/\(path)"
+            y += "  seccompProfile:\n    type: Localhost\n    localhostProfile: \(quote(full))\n"
+        case .inline(_, let file, let line): y += "  # seccomp: inline policy from \(file):\(line)\n"
+        }
+        func resources(_ r: ResourceSpec) -> String {
+            var s = ""
+            if let v = r.cpuMilli { s += "      cpu: \(Quantity.formatMilli(v))\n" }
+            if let v = r.memoryBytes { s += "      memory: \(Quantity.formatBytes(v))\n" }
+            if let v = r.pids { s += "      pids: \(v)\n" }
+            if let v = r.ephemeralStorageBytes { s += "      ephemeral-storage: \(Quantity.formatBytes(v))\n" }
+            return s
+        }
+        if !limits.isEmpty || !requests.isEmpty {
+            y += "resources:\n"
+            if !limits.isEmpty { y += "  limits:\n" + resources(limits).replacingIndent() }
+            if !requests.isEmpty { y += "  requests:\n" + resources(requests).replacingIndent() }
+        }
+        y += "filesystem:\n"
+        switch root {
+        case .host: y += "  root: host\n"
+        case .directory(let d): y += "  root: \(quote(d))\n"
+        }
+        y += "  tmpfs:\n" + tmpfs.map { "    - path: \($0.path)\n      sizeLimit: \(Quantity.formatBytes(tmpfsSize($0)))\n" }.joined()
+        y += "  maskedPaths:" + list(maskedPaths)
+        y += "  readonlyPaths:" + list(readonlyPaths)
+        y += "  binds:" + (binds.isEmpty ? " []\n" : "\n" + binds.map {
+            "    - source: \(quote($0.source))\n      destination: \(quote($0.destination))\n      readOnly: \($0.readOnly)\n"
+        }.joined())
+        y += "network:\n  mode: \(network.rawValue)\n"
+        y += "hostname: \(hostname)\nworkingDir: \(quote(workingDir))\n"
+        y += "env:" + (env.isEmpty ? " []\n" : "\n" + env.map { "  - name: \($0.name)\n    value: \(quote($0.value))\n" }.joined())
+        y += "rlimits:" + (rlimits.isEmpty ? " {}\n" : "\n" + rlimits.map { r, l in
+            func v(_ x: UInt64) -> String { x == Rlimit.unlimited ? "unlimited" : String(x) }
+            return "  \(r.rawValue):\n    soft: \(v(l.soft))\n    hard: \(v(l.hard))\n"
+        }.joined())
+        return y
+    }
+
+    private func list(_ items: [String]) -> String {
+        items.isEmpty ? " []\n" : "\n" + items.map { "    - \(quote($0))\n" }.joined()
+    }
+
+    private func quote(_ s: String) -> String {
+        let plain = s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } && !s.isEmpty
+        return plain ? s : "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+    }
+}
+
+extension String {
+    func replacingIndent() -> String {
+        split(separator: "\n").map { "  " + $0.dropFirst(2) }.joined(separator: "\n") + "\n"
+    }
+
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[..<r.lowerBound] + replacement
+            rest = rest[r.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    func range(of s: String) -> Range<Index>? {
+        guard !s.isEmpty, count >= s.count else { return nil }
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(s) { return i..<index(i, offsetBy: s.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

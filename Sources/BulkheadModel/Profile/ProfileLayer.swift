@@ -1,0 +1,173 @@
+/// One layer of profile settings, every field optional: a profile file, one of its parents
+/// (`extends:`), or the command line's overrides. Layers are merged with one precedence:
+/// flags > profile > parent profile > built-in defaults (`EffectiveProfile.resolve`).
+///
+/// Field names follow Kubernetes where Kubernetes has the concept (`securityContext`,
+/// `resources.limits`, `env`), so a profile reads like the pod spec it is exported to.
+public struct ProfileLayer: Sendable, Equatable {
+    public var name: String?
+    public var description: String?
+    public var extends: String?
+    /// Where the layer came from (a file path, `<embedded:NAME>` or `<command line>`).
+    public var source: String = "<command line>"
+
+    public var namespaces: [Namespace: Bool] = [:]
+    public var hostIDRange: IDRange?
+
+    public var runAsUser: UInt32?
+    public var runAsGroup: UInt32?
+    public var runAsNonRoot: Bool?
+    public var capabilities: CapabilitySpec?
+    public var readOnlyRootFilesystem: Bool?
+    public var allowPrivilegeEscalation: Bool?
+    public var seccomp: SeccompSelection?
+
+    public var limits: ResourceSpec = ResourceSpec()
+    public var requests: ResourceSpec = ResourceSpec()
+
+    public var root: RootFilesystem?
+    public var tmpfs: [TmpfsMount]?
+    public var maskedPaths: [String]?
+    public var readonlyPaths: [String]?
+    public var binds: [BindMount]?
+
+    public var network: NetworkMode?
+    public var hostname: String?
+    public var workingDir: String?
+    /// Environment entries, merged by name across layers.
+    public var env: [EnvVar] = []
+    /// Resource limits of setrlimit(2), merged by resource across layers.
+    public var rlimits: [RlimitResource: Rlimit] = [:]
+
+    public init() {}
+}
+
+public enum Namespace: String, CaseIterable, Sendable, Comparable {
+    case user, pid, mount, network, ipc, uts, cgroup, time
+    public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
+}
+
+/// A host uid/gid range that the sandbox's ids 0..<count map onto.
+public struct IDRange: Sendable, Equatable, CustomStringConvertible {
+    public var hostStart: UInt32
+    public var count: UInt32
+    public init(hostStart: UInt32, count: UInt32) { self.hostStart = hostStart; self.count = count }
+    public var description: String { "\(hostStart):\(count)" }
+}
+
+/// Kubernetes' `capabilities: {drop: [...], add: [...]}`. Without `ALL` in drop, the base set
+/// is the container runtimes' default set (what a pod gets when it says nothing).
+public struct CapabilitySpec: Sendable, Equatable {
+    public var add: [String]
+    public var drop: [String]
+    public init(add: [String] = [], drop: [String] = []) { self.add = add; self.drop = drop }
+
+    /// The runtimes' default set (containerd, CRI-O and Docker agree on these 14).
+    public static let runtimeDefault: [Capability] = [
+        .chown, .dacOverride, .fsetid, .fowner, .mknod, .netRaw, .setgid, .setuid, .setfcap,
+        .setpcap, .netBindService, .sysChroot, .kill, .auditWrite,
+    ]
+
+    /// The set a container keeps: (base − drop) ∪ add. Names were validated when parsed.
+    public var resolved: CapabilitySet {
+        var set = drop.contains(where: { $0.uppercased() == "ALL" }) ? CapabilitySet() : CapabilitySet(Self.runtimeDefault)
+        for d in drop where d.uppercased() != "ALL" { if let c = Capability(name: d) { set.mask &= ~CapabilitySet([c]).mask } }
+        if add.contains(where: { $0.uppercased() == "ALL" }) { return .all }
+        for a in add { if let c = Capability(name: a) { set.mask |= CapabilitySet([c]).mask } }
+        return set
+    }
+}
+
+/// Kubernetes' `seccompProfile`, plus bulkhead's inline form.
+public enum SeccompSelection: Sendable, Equatable {
+    /// No filter (`type: Unconfined`).
+    case unconfined
+    /// bulkhead's default allow-list, `Profiles/seccomp/container.json` (`type: RuntimeDefault`).
+    case runtimeDefault
+    /// A Docker/OCI JSON file (`type: Localhost`, `localhostProfile: PATH`), relative to the
+    /// profile search directory it was found in.
+    case localhost(path: String, relativeTo: String)
+    /// A policy written inline in the layer profile (`seccomp:`), kept as YAML text and its
+    /// position so errors point into the profile file.
+    case inline(text: String, file: String, line: Int)
+}
+
+/// `resources.limits` / `resources.requests`, already converted from Kubernetes quantities.
+public struct ResourceSpec: Sendable, Equatable {
+    /// Thousandths of a CPU (`500m` → 500).
+    public var cpuMilli: UInt64?
+    public var memoryBytes: UInt64?
+    public var pids: UInt64?
+    /// The writable scratch space (`ephemeral-storage`), enforced as the size of the /tmp tmpfs.
+    public var ephemeralStorageBytes: UInt64?
+    public init() {}
+    public var isEmpty: Bool { cpuMilli == nil && memoryBytes == nil && pids == nil && ephemeralStorageBytes == nil }
+
+    /// Fields set here win over `base`.
+    public func over(_ base: ResourceSpec) -> ResourceSpec {
+        var r = base
+        if let v = cpuMilli { r.cpuMilli = v }
+        if let v = memoryBytes { r.memoryBytes = v }
+        if let v = pids { r.pids = v }
+        if let v = ephemeralStorageBytes { r.ephemeralStorageBytes = v }
+        return r
+    }
+}
+
+public enum RootFilesystem: Sendable, Equatable {
+    /// The host's root, bind-mounted (read-only unless `readOnlyRootFilesystem: false`).
+    case host
+    /// A root filesystem directory on the host.
+    case directory(String)
+}
+
+public struct TmpfsMount: Sendable, Equatable {
+    public var path: String
+    /// Size limit in bytes; nil takes `resources.limits.ephemeral-storage` for /tmp.
+    public var sizeBytes: UInt64?
+    public init(path: String, sizeBytes: UInt64? = nil) { self.path = path; self.sizeBytes = sizeBytes }
+}
+
+public struct BindMount: Sendable, Equatable {
+    public var source: String
+    public var destination: String
+    public var readOnly: Bool
+    public init(source: String, destination: String, readOnly: Bool) {
+        self.source = source; self.destination = destination; self.readOnly = readOnly
+    }
+}
+
+public enum NetworkMode: String, Sendable, Equatable, CaseIterable {
+    /// A new network namespace with only loopback, up.
+    case none
+    /// The host's network namespace; allowed only when a profile says so explicitly.
+    case host
+}
+
+public struct EnvVar: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) { self.name = name; self.value = value }
+}
+
+/// setrlimit(2) resources, spelled as in prlimit(1) / OCI without the RLIMIT_ prefix.
+public enum RlimitResource: String, CaseIterable, Sendable, Comparable {
+    case cpu, fsize, data, stack, core, rss, nproc, nofile, memlock, `as`, locks, sigpending, msgqueue, nice, rtprio, rttime
+    /// The kernel's resource number (asm-generic/resource.h).
+    public var number: Int32 {
+        switch self {
+        case .cpu: 0; case .fsize: 1; case .data: 2; case .stack: 3; case .core: 4; case .rss: 5
+        case .nproc: 6; case .nofile: 7; case .memlock: 8; case .as: 9; case .locks: 10
+        case .sigpending: 11; case .msgqueue: 12; case .nice: 13; case .rtprio: 14; case .rttime: 15
+        }
+    }
+    public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
+}
+
+public struct Rlimit: Sendable, Equatable {
+    /// `UInt64.max` is RLIM_INFINITY ("unlimited").
+    public var soft: UInt64
+    public var hard: UInt64
+    public init(soft: UInt64, hard: UInt64) { self.soft = soft; self.hard = hard }
+    public static let unlimited = UInt64.max
+}

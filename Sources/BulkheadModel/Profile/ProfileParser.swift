@@ -1,0 +1,285 @@
+import Yams
+
+/// Reads a layer profile (YAML) strictly: unknown fields, wrong types, unknown capability
+/// names, malformed quantities and impossible values are `ConfigError`s naming the file, the
+/// field path and what is allowed. Pure: the caller reads the file.
+public enum ProfileParser {
+    public static let apiVersion = "bulkhead.dev/v1alpha1"
+    public static let kind = "LayerProfile"
+
+    static let topKeys = [
+        "apiVersion", "kind", "metadata", "extends", "namespaces", "userNamespace", "securityContext",
+        "resources", "filesystem", "network", "hostname", "workingDir", "env", "rlimits", "seccomp",
+    ]
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> ProfileLayer {
+        let doc = try ConfigNode.parse(text, file: file)
+        let top = try doc.mapping(allowed: topKeys)
+        var p = ProfileLayer()
+        p.source = file
+
+        if let v = top["apiVersion"], try v.string() != apiVersion {
+            throw v.error("unsupported apiVersion \"\(try v.string())\"; this bulkhead reads \(apiVersion)")
+        }
+        if let v = top["kind"], try v.string() != kind { throw v.error("kind must be \(kind)") }
+        if let md = top["metadata"] {
+            let m = try md.mapping(allowed: ["name", "description", "labels", "annotations"])
+            if let n = m["name"] {
+                let name = try n.string()
+                guard isValidName(name) else { throw n.error("a profile name is lower-case letters, digits and '-' (a DNS label), got \"\(name)\"") }
+                p.name = name
+            }
+            p.description = try m["description"]?.string()
+        }
+        if let e = top["extends"] { p.extends = try e.string() }
+
+        if let ns = top["namespaces"] {
+            for (key, v) in try ns.mapping(allowed: Namespace.allCases.map(\.rawValue)).entries {
+                p.namespaces[Namespace(rawValue: key)!] = try v.bool()
+            }
+        }
+        if let u = top["userNamespace"] {
+            let m = try u.mapping(allowed: ["hostIDRange"])
+            if let r = m["hostIDRange"] { p.hostIDRange = try parseRange(r) }
+        }
+        if let sc = top["securityContext"] { try parseSecurityContext(sc, into: &p) }
+        if let r = top["resources"] {
+            let m = try r.mapping(allowed: ["limits", "requests"])
+            if let l = m["limits"] { p.limits = try parseResources(l) }
+            if let q = m["requests"] { p.requests = try parseResources(q) }
+        }
+        if let fs = top["filesystem"] { try parseFilesystem(fs, into: &p) }
+        if let n = top["network"] {
+            let m = try n.mapping(allowed: ["mode"])
+            if let mode = m["mode"] {
+                let s = try mode.string()
+                guard let v = NetworkMode(rawValue: s) else {
+                    throw mode.error("unknown network mode \"\(s)\"; allowed: \(NetworkMode.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                p.network = v
+            }
+        }
+        if let h = top["hostname"] {
+            let s = try h.string()
+            guard !s.isEmpty, s.utf8.count <= 64, s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
+                throw h.error("a hostname is 1 to 64 letters, digits, '-' and '.'")
+            }
+            p.hostname = s
+        }
+        if let w = top["workingDir"] { p.workingDir = try absolutePath(w) }
+        if let e = top["env"] {
+            for item in try e.sequence() {
+                let m = try item.mapping(allowed: ["name", "value"])
+                let name = try m.require("name").string()
+                guard isValidEnvName(name) else { throw item.error("invalid environment variable name \"\(name)\"") }
+                p.env.append(EnvVar(name: name, value: try m["value"]?.scalarText() ?? ""))
+            }
+        }
+        if let r = top["rlimits"] {
+            for (key, v) in try r.mapping(allowed: RlimitResource.allCases.map(\.rawValue)).entries {
+                p.rlimits[RlimitResource(rawValue: key)!] = try parseRlimit(v)
+            }
+        }
+        if let s = top["seccomp"] {
+            if p.seccomp != nil {
+                throw s.error("give either securityContext.seccompProfile or an inline seccomp policy, not both")
+            }
+            let text: String
+            do { text = try Yams.serialize(node: s.node) } catch { throw s.error("cannot re-read the inline seccomp policy: \(error)") }
+            p.seccomp = .inline(text: text, file: file, line: s.line ?? 0)
+        }
+        return p
+    }
+
+    // MARK: securityContext
+
+    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
+        let m = try node.mapping(allowed: [
+            "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
+            "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
+        ])
+        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
+        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
+        if let v = m["runAsNonRoot"] { p.runAsNonRoot = try v.bool() }
+        if let v = m["readOnlyRootFilesystem"] { p.readOnlyRootFilesystem = try v.bool() }
+        if let v = m["allowPrivilegeEscalation"] { p.allowPrivilegeEscalation = try v.bool() }
+        if let v = m["privileged"], try v.bool() {
+            throw v.error("privileged containers are not supported: they undo every control bulkhead exists to apply")
+        }
+        if let v = m["procMount"], try v.string() != "Default" {
+            throw v.error("only procMount: Default is supported (masked and read-only /proc paths)")
+        }
+        if let c = m["capabilities"] {
+            let cm = try c.mapping(allowed: ["add", "drop"])
+            var spec = CapabilitySpec()
+            for (key, list) in [("add", cm["add"]), ("drop", cm["drop"])] {
+                guard let list else { continue }
+                var names: [String] = []
+                for item in try list.sequence() {
+                    let name = try item.string()
+                    guard name.uppercased() == "ALL" || Capability(name: name) != nil else {
+                        var msg = "unknown capability \"\(name)\""
+                        let candidates = Capability.allCases.map(\.kubernetesName) + Capability.allCases.map(\.name)
+                        if let s = closestMatch(to: name, in: candidates) { msg += "; did you mean \"\(s)\"?" }
+                        throw item.error(msg + " (see capabilities(7); Kubernetes spells them without CAP_)")
+                    }
+                    names.append(name)
+                }
+                if key == "add" { spec.add = names } else { spec.drop = names }
+            }
+            p.capabilities = spec
+        }
+        if let s = m["seccompProfile"] {
+            let sm = try s.mapping(allowed: ["type", "localhostProfile"])
+            let typeNode = try sm.require("type")
+            let type = try typeNode.string()
+            if type != "Localhost", let lp = sm["localhostProfile"] {
+                throw lp.error("localhostProfile is only valid with type: Localhost")
+            }
+            switch type {
+            case "RuntimeDefault": p.seccomp = .runtimeDefault
+            case "Unconfined": p.seccomp = .unconfined
+            case "Localhost":
+                let path = try sm.require("localhostProfile").string()
+                p.seccomp = .localhost(path: path, relativeTo: p.source.hasPrefix("<embedded") ? "<embedded>" : directoryOf(p.source))
+            default:
+                throw typeNode.error("unknown seccompProfile type \"\(type)\"; allowed: RuntimeDefault, Localhost, Unconfined")
+            }
+        }
+    }
+
+    // MARK: resources
+
+    static func parseResources(_ node: ConfigNode) throws(ConfigError) -> ResourceSpec {
+        var r = ResourceSpec()
+        for (key, v) in try node.mapping(allowed: ["cpu", "memory", "pids", "ephemeral-storage"]).entries {
+            let text = try v.scalarText()
+            switch key {
+            case "cpu":
+                guard let m = Quantity.milli(text), m > 0 else {
+                    throw v.error("expected a CPU quantity such as 500m, 1 or 1.5, got \"\(text)\"")
+                }
+                guard m >= 10 else { throw v.error("\(text) is below the smallest enforceable share (10m: cpu.max needs a quota of at least 1 ms per 100 ms)") }
+                r.cpuMilli = m
+            case "memory":
+                guard let b = Quantity.integer(text), b > 0 else { throw v.error("expected a memory quantity such as 256Mi or 1Gi, got \"\(text)\"") }
+                guard b >= 4 << 20 else { throw v.error("\(text) is too small to start a process; the smallest allowed limit is 4Mi") }
+                r.memoryBytes = b
+            case "pids":
+                guard let n = Quantity.integer(text), n > 0 else { throw v.error("expected a positive number of processes, got \"\(text)\"") }
+                guard n >= 2 else { throw v.error("pids must be at least 2 (the sandbox's init and the workload)") }
+                r.pids = n
+            default:
+                guard let b = Quantity.integer(text), b > 0 else { throw v.error("expected a size such as 64Mi, got \"\(text)\"") }
+                r.ephemeralStorageBytes = b
+            }
+        }
+        return r
+    }
+
+    // MARK: filesystem
+
+    static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
+        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds"])
+        if let r = m["root"] {
+            let s = try r.string()
+            p.root = s == "host" ? .host : .directory(try absolutePath(r))
+        }
+        if let t = m["tmpfs"] {
+            var mounts: [TmpfsMount] = []
+            for item in try t.sequence() {
+                let tm = try item.mapping(allowed: ["path", "sizeLimit"])
+                let path = try absolutePath(try tm.require("path"))
+                var size: UInt64?
+                if let s = tm["sizeLimit"] {
+                    guard let b = Quantity.integer(try s.scalarText()), b > 0 else { throw s.error("expected a size such as 64Mi") }
+                    size = b
+                }
+                mounts.append(TmpfsMount(path: path, sizeBytes: size))
+            }
+            p.tmpfs = mounts
+        }
+        if let v = m["maskedPaths"] { p.maskedPaths = try pathList(v) }
+        if let v = m["readonlyPaths"] { p.readonlyPaths = try pathList(v) }
+        if let b = m["binds"] {
+            var binds: [BindMount] = []
+            for item in try b.sequence() {
+                let bm = try item.mapping(allowed: ["source", "destination", "readOnly"])
+                let src = try absolutePath(try bm.require("source"))
+                let dst = try bm["destination"].map { (n) throws(ConfigError) in try absolutePath(n) } ?? src
+                binds.append(BindMount(source: src, destination: dst, readOnly: try bm["readOnly"]?.bool() ?? true))
+            }
+            p.binds = binds
+        }
+    }
+
+    // MARK: scalars
+
+    static func parseRange(_ node: ConfigNode) throws(ConfigError) -> IDRange {
+        let s = try node.scalarText()
+        let parts = s.split(separator: ":")
+        guard parts.count == 2, let start = UInt32(parts[0]), let count = UInt32(parts[1]), count > 0,
+              UInt64(start) + UInt64(count) <= UInt64(UInt32.max) else {
+            throw node.error("expected HOSTSTART:COUNT within 0..4294967295, such as 2000000000:65536, got \"\(s)\"")
+        }
+        guard start > 0 else { throw node.error("a host range starting at 0 would map the host's root into the sandbox") }
+        return IDRange(hostStart: start, count: count)
+    }
+
+    public static func parseRlimitValue(_ text: String) -> UInt64? {
+        text == "unlimited" || text == "infinity" ? Rlimit.unlimited : UInt64(text)
+    }
+
+    static func parseRlimit(_ node: ConfigNode) throws(ConfigError) -> Rlimit {
+        if case .mapping = node.node {
+            let m = try node.mapping(allowed: ["soft", "hard"])
+            let soft = try value(try m.require("soft"))
+            let hard = try value(try m.require("hard"))
+            guard soft <= hard else { throw node.error("soft limit \(soft) exceeds hard limit \(hard)") }
+            return Rlimit(soft: soft, hard: hard)
+        }
+        let v = try value(node)
+        return Rlimit(soft: v, hard: v)
+
+        func value(_ n: ConfigNode) throws(ConfigError) -> UInt64 {
+            let t = try n.scalarText()
+            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\", got \"\(t)\"") }
+            return v
+        }
+    }
+
+    static func pathList(_ node: ConfigNode) throws(ConfigError) -> [String] {
+        var out: [String] = []
+        for item in try node.sequence() { out.append(try absolutePath(item)) }
+        return out
+    }
+
+    static func absolutePath(_ node: ConfigNode) throws(ConfigError) -> String {
+        let s = try node.string()
+        guard s.hasPrefix("/") else { throw node.error("expected an absolute path, got \"\(s)\"") }
+        guard !s.split(separator: "/").contains("..") else { throw node.error("a path may not contain \"..\": \"\(s)\"") }
+        guard !s.utf8.contains(0) else { throw node.error("a path may not contain NUL") }
+        return normalize(s)
+    }
+
+    /// `/a//b/./c/` → `/a/b/c`.
+    public static func normalize(_ path: String) -> String {
+        let parts = path.split(separator: "/").filter { $0 != "." }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 63 && s.allSatisfy { ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "-" }
+            && s.first != "-" && s.last != "-" && s.allSatisfy(\.isASCII)
+    }
+
+    public static func isValidEnvName(_ s: String) -> Bool {
+        guard let f = s.first, f == "_" || f.isLetter else { return false }
+        return s.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && s.allSatisfy(\.isASCII)
+    }
+
+    static func directoryOf(_ path: String) -> String {
+        guard let i = path.lastIndex(of: "/") else { return "." }
+        return i == path.startIndex ? "/" : String(path[..<i])
+    }
+}

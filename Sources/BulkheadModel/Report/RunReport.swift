@@ -1,0 +1,133 @@
+/// Why a sandbox ended. Raw values are the report's spelling.
+public enum TerminationReason: String, Codable, Sendable {
+    /// The workload exited by itself; `exitCode` is its status.
+    case exited
+    /// The workload was killed by a signal; `signal` names it, `exitCode` is 128+N.
+    case signaled
+    /// The wall-clock limit (`--timeout`) was reached and the sandbox was killed (exit 124).
+    case timeout
+    /// A setup step failed before execve: nothing of the workload ran (exit 125).
+    case launchFailed = "launch-failed"
+    /// execve itself failed: not found (127) or not executable (126).
+    case execFailed = "exec-failed"
+    /// The memory limit killed the workload (cgroup memory events).
+    case oomKilled = "oom-killed"
+    /// The pids limit refused a fork while the workload ran.
+    case pidsLimit = "pids-limit"
+    /// The seccomp filter killed the workload (SIGSYS).
+    case seccompViolation = "seccomp-violation"
+}
+
+/// Exit codes of `bulkhead run`, as documented in the README.
+public enum ExitStatus {
+    public static let timeout: Int32 = 124
+    public static let launchFailed: Int32 = 125
+    public static let notExecutable: Int32 = 126
+    public static let notFound: Int32 = 127
+}
+
+/// The structured result of one sandbox run (`--report FILE|-`).
+public struct RunReport: Codable, Sendable {
+    public var bulkhead: String = BulkheadVersion.string
+    public var command: [String]
+    public var profile: String
+    public var profileChain: [String]
+    public var exitCode: Int32
+    public var signal: String?
+    public var reason: TerminationReason
+    public var error: LaunchErrorReport?
+    /// Launcher start to the workload's exit.
+    public var wallTimeMs: Double
+    /// Launcher start to the workload passing execve.
+    public var launchTimeMs: Double?
+    public var cpuUserMs: Double?
+    public var cpuSystemMs: Double?
+    /// Peak resident set of the sandbox's processes (getrusage of the init, KiB).
+    public var maxRssKiB: Int?
+    public var signalsForwarded: [String]
+    public var controls: AppliedControls
+
+    public init(command: [String], profile: String, profileChain: [String], exitCode: Int32, signal: String?,
+                reason: TerminationReason, error: LaunchErrorReport?, wallTimeMs: Double, launchTimeMs: Double?,
+                cpuUserMs: Double?, cpuSystemMs: Double?, maxRssKiB: Int?, signalsForwarded: [String],
+                controls: AppliedControls) {
+        self.command = command
+        self.profile = profile
+        self.profileChain = profileChain
+        self.exitCode = exitCode
+        self.signal = signal
+        self.reason = reason
+        self.error = error
+        self.wallTimeMs = wallTimeMs
+        self.launchTimeMs = launchTimeMs
+        self.cpuUserMs = cpuUserMs
+        self.cpuSystemMs = cpuSystemMs
+        self.maxRssKiB = maxRssKiB
+        self.signalsForwarded = signalsForwarded
+        self.controls = controls
+    }
+}
+
+public struct LaunchErrorReport: Codable, Sendable, Equatable {
+    /// Index of the failed plan step, when a step failed (`bulkhead profile show --plan` lists them).
+    public var step: Int?
+    public var operation: String
+    public var errno: String?
+    public var message: String
+    public init(step: Int?, operation: String, errno: String?, message: String) {
+        self.step = step; self.operation = operation; self.errno = errno; self.message = message
+    }
+}
+
+/// The controls that were in force for the workload: what the report promises was applied.
+public struct AppliedControls: Codable, Sendable, Equatable {
+    public var namespaces: [String]
+    public var uidMap: String?
+    public var gidMap: String?
+    public var runAsUser: UInt32
+    public var runAsGroup: UInt32
+    public var capabilities: [String]
+    public var noNewPrivs: Bool
+    public var seccomp: SeccompControl?
+    public var rootFilesystem: String
+    public var readOnlyRootFilesystem: Bool
+    public var maskedPaths: [String]
+    public var readonlyPaths: [String]
+    public var tmpfs: [TmpfsControl]
+    public var binds: [String]
+    public var network: String
+    public var hostname: String?
+    public var rlimits: [String: String]
+
+    public init(namespaces: [String], uidMap: String?, gidMap: String?, runAsUser: UInt32, runAsGroup: UInt32,
+                capabilities: [String], noNewPrivs: Bool, seccomp: SeccompControl?, rootFilesystem: String,
+                readOnlyRootFilesystem: Bool, maskedPaths: [String], readonlyPaths: [String], tmpfs: [TmpfsControl],
+                binds: [String], network: String, hostname: String?, rlimits: [String: String]) {
+        self.namespaces = namespaces; self.uidMap = uidMap; self.gidMap = gidMap; self.runAsUser = runAsUser
+        self.runAsGroup = runAsGroup; self.capabilities = capabilities; self.noNewPrivs = noNewPrivs
+        self.seccomp = seccomp; self.rootFilesystem = rootFilesystem; self.readOnlyRootFilesystem = readOnlyRootFilesystem
+        self.maskedPaths = maskedPaths; self.readonlyPaths = readonlyPaths; self.tmpfs = tmpfs; self.binds = binds
+        self.network = network; self.hostname = hostname; self.rlimits = rlimits
+    }
+}
+
+public struct SeccompControl: Codable, Sendable, Equatable {
+    /// RuntimeDefault, Localhost:PATH or inline.
+    public var source: String
+    public var defaultAction: String
+    public var rules: Int
+    public var bpfInstructions: Int
+    public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int) {
+        self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
+    }
+}
+
+public struct TmpfsControl: Codable, Sendable, Equatable {
+    public var path: String
+    public var sizeBytes: UInt64
+    public init(path: String, sizeBytes: UInt64) { self.path = path; self.sizeBytes = sizeBytes }
+}
+
+public enum BulkheadVersion {
+    public static let string = "0.1.0"
+}

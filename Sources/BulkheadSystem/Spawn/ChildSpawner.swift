@@ -1,0 +1,176 @@
+import BulkheadModel
+import CShims
+import Glibc
+
+/// The sandbox's init as the launcher sees it after clone3: its pid and pidfd, the message
+/// pipe from it and the pipe that releases it.
+public struct SpawnedInit: Sendable {
+    public let pid: Int32
+    public let pidfd: Int32
+    public let messageFD: Int32
+    public let syncFD: Int32
+}
+
+/// A record from the sandbox's init (`bh_msg`).
+public enum InitMessage: Sendable, Equatable {
+    case stepFailed(step: Int, errno: Errno)
+    case execSucceeded(pidInside: Int32)
+    case exited(waitStatus: Int32)
+}
+
+extension Namespace {
+    /// The clone(2) flag that creates this namespace.
+    public var cloneFlag: UInt64 {
+        switch self {
+        case .user: 0x1000_0000    // CLONE_NEWUSER
+        case .pid: 0x2000_0000     // CLONE_NEWPID
+        case .mount: 0x0002_0000   // CLONE_NEWNS
+        case .network: 0x4000_0000 // CLONE_NEWNET
+        case .ipc: 0x0800_0000     // CLONE_NEWIPC
+        case .uts: 0x0400_0000     // CLONE_NEWUTS
+        case .cgroup: 0x0200_0000  // CLONE_NEWCGROUP
+        case .time: 0x0000_0080    // CLONE_NEWTIME
+        }
+    }
+}
+
+/// Turns a `LaunchPlan` into the C records of bh_spawn.h and creates the sandbox's init.
+public enum ChildSpawner {
+    /// Creates the init with clone3. The C data is copied into the child's address space by
+    /// clone itself; the parent frees its copy when this returns.
+    /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
+    public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?) throws(SystemError) -> SpawnedInit {
+        let arena = CArena()
+        defer { arena.free() }
+        let steps = plan.steps.map { arena.step($0) }
+        let stepPtr = arena.array(steps)
+        let execPaths = arena.stringArray(plan.execPaths, terminated: false)
+        let argv = arena.stringArray(plan.argv, terminated: true)
+        let envp = arena.stringArray(plan.environment, terminated: true)
+        let fds = arena.array(plan.preserveFds)
+        let prog = seccompProgram.map { arena.array($0) }
+
+        var config = bh_spawn_config(
+            clone_flags: plan.namespaces.reduce(0) { $0 | $1.cloneFlag },
+            cgroup_fd: cgroupFD ?? -1,
+            fail_at_step: Int32(failAtStep ?? -1),
+            steps: UnsafePointer(stepPtr),
+            step_count: UInt32(steps.count),
+            seccomp_len: UInt32(seccompProgram?.count ?? 0),
+            seccomp_prog: prog.map { UnsafePointer($0) },
+            seccomp_flags: 0,
+            exec_paths: UnsafeRawPointer(execPaths).assumingMemoryBound(to: UnsafePointer<CChar>.self),
+            exec_path_count: UInt32(plan.execPaths.count),
+            preserve_fd_count: UInt32(plan.preserveFds.count),
+            preserve_fds: UnsafePointer(fds),
+            argv: UnsafePointer(argv),
+            envp: UnsafePointer(envp)
+        )
+
+        var result = bh_spawn_result()
+        let rc = bh_spawn(&config, &result)
+        guard rc == 0 else {
+            let names = plan.namespaces.sorted().map(\.rawValue).joined(separator: ",")
+            throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
+        }
+        return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
+    }
+
+    static func cloneHint(_ e: Errno) -> String {
+        switch e.rawValue {
+        case EPERM: return "user namespaces may be disabled: check user.max_user_namespaces (> 0) and kernel.unprivileged_userns_clone / kernel.apparmor_restrict_unprivileged_userns; `bulkhead doctor` shows them"
+        case ENOSPC, EUSERS: return "a namespace limit is reached (user.max_user_namespaces, user.max_*_namespaces)"
+        case ENOSYS: return "clone3 needs Linux 5.3 (CLONE_INTO_CGROUP 5.7)"
+        case EINVAL: return "a requested namespace is not supported by this kernel (time namespaces need 5.6)"
+        case ENOMEM, EAGAIN: return "the system is out of processes or memory"
+        default: return "run `bulkhead doctor`"
+        }
+    }
+
+    /// Reads one message from the init; nil on EOF.
+    public static func readMessage(fd: Int32) throws(SystemError) -> InitMessage? {
+        var m = bh_msg()
+        var got = 0
+        while got < MemoryLayout<bh_msg>.size {
+            let n = withUnsafeMutableBytes(of: &m) { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError("read from the sandbox's init", errno: .current) }
+            if n == 0 { if got == 0 { return nil }; throw SystemError("short message from the sandbox's init") }
+            got += n
+        }
+        switch Int(m.kind) {
+        case Int(BH_MSG_STEP_FAILED.rawValue): return .stepFailed(step: Int(m.step), errno: Errno(m.err))
+        case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
+        case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
+        default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
+        }
+    }
+}
+
+/// Owns the C copies of a plan for the duration of one bh_spawn call.
+final class CArena {
+    private var blocks: [UnsafeMutableRawPointer] = []
+
+    func string(_ s: String?) -> UnsafePointer<CChar>? {
+        guard let s else { return nil }
+        let p = strdup(s)!
+        blocks.append(UnsafeMutableRawPointer(p))
+        return UnsafePointer(p)
+    }
+
+    func array<T>(_ items: [T]) -> UnsafeMutablePointer<T> {
+        // malloc, not allocate(capacity:): every block of the arena is released with free(3).
+        let raw = malloc(MemoryLayout<T>.stride * max(items.count, 1))!
+        let p = raw.bindMemory(to: T.self, capacity: max(items.count, 1))
+        if !items.isEmpty { p.initialize(from: items, count: items.count) }
+        blocks.append(raw)
+        return p
+    }
+
+    func stringArray(_ items: [String], terminated: Bool) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+        var ptrs: [UnsafeMutablePointer<CChar>?] = items.map { UnsafeMutablePointer(mutating: string($0)) }
+        if terminated || ptrs.isEmpty { ptrs.append(nil) }
+        return array(ptrs)
+    }
+
+    func step(_ s: PlanStep) -> bh_step {
+        var r = bh_step()
+        func op(_ o: bh_step_op) { r.op = o.rawValue }
+        switch s {
+        case .waitForParent: op(BH_OP_WAIT_PARENT)
+        case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
+        case .newSession: op(BH_OP_SETSID)
+        case let .mount(source, target, fstype, flags, data):
+            op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
+        case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
+        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
+        case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
+        case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
+        case let .pivotRoot(n, o): op(BH_OP_PIVOT_ROOT); r.a = string(n); r.b = string(o)
+        case .unmountDetached(let p): op(BH_OP_UMOUNT); r.b = string(p); r.n1 = UInt64(MNT_DETACH)
+        case let .setMountAttributes(p, a, rec): op(BH_OP_SETATTR); r.b = string(p); r.n1 = a.rawValue; r.n2 = rec ? 1 : 0
+        case let .refuseSymlinks(p, missingOK): op(BH_OP_NO_SYMLINK); r.b = string(p); r.n1 = missingOK ? 1 : 0
+        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p)
+        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p)
+        case .setHostname(let h): op(BH_OP_SETHOSTNAME); r.a = string(h)
+        case .loopbackUp: op(BH_OP_LOOPBACK_UP)
+        case let .setRlimit(res, l): op(BH_OP_SETRLIMIT); r.n1 = UInt64(res.number); r.n2 = l.soft; r.n3 = l.hard
+        case .dropBoundingSet(let keep): op(BH_OP_CAPBSET); r.n1 = keep.mask
+        case .keepCapabilities(let on): op(BH_OP_KEEPCAPS); r.n1 = on ? 1 : 0
+        case .setGroups(let g): op(BH_OP_SETGROUPS); r.n1 = UInt64(g ?? 0); r.n2 = g == nil ? 0 : 1
+        case .setGID(let g): op(BH_OP_SETRESGID); r.n1 = UInt64(g)
+        case .setUID(let u): op(BH_OP_SETRESUID); r.n1 = UInt64(u)
+        case let .setCapabilities(e, p, i): op(BH_OP_CAPSET); r.n1 = e.mask; r.n2 = p.mask; r.n3 = i.mask
+        case .noNewPrivileges: op(BH_OP_NO_NEW_PRIVS)
+        case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
+        case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
+        case .loadSeccomp: op(BH_OP_SECCOMP)
+        case .exec: op(BH_OP_EXEC)
+        }
+        return r
+    }
+
+    func free() {
+        for b in blocks { Glibc.free(b) }
+        blocks.removeAll()
+    }
+}

@@ -1,0 +1,21 @@
+import BulkheadModel
+import Glibc
+
+/// Writes a child's user-namespace id maps (user_namespaces(7)).
+public enum IDMapWriter {
+    /// Writes setgroups (when asked), gid_map and uid_map of `pid`. The order matters: an
+    /// unprivileged writer must deny setgroups before it may write gid_map.
+    public static func write(pid: Int32, uidMap: [IDMapEntry], gidMap: [IDMapEntry], denySetgroups: Bool) throws(SystemError) {
+        let base = "/proc/\(pid)"
+        let hint = "the launcher needs CAP_SETUID/CAP_SETGID over the host range (run as root), or map only your own uid (rootless)"
+        if denySetgroups {
+            do { try FileIO.write("deny", to: "\(base)/setgroups") } catch { throw SystemError("write \(base)/setgroups", errno: error.errno, hint: hint) }
+        }
+        do { try FileIO.write(gidMap.map(\.line).joined(), to: "\(base)/gid_map") } catch {
+            throw SystemError("write gid_map \"\(gidMap.map(\.line).joined().dropLast())\"", errno: error.errno, hint: hint)
+        }
+        do { try FileIO.write(uidMap.map(\.line).joined(), to: "\(base)/uid_map") } catch {
+            throw SystemError("write uid_map \"\(uidMap.map(\.line).joined().dropLast())\"", errno: error.errno, hint: hint)
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Glibc
+
+@main
+struct BulkheadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bulkhead",
+        abstract: "Run commands under Kubernetes-style isolation layer profiles, and prove what each layer isolates.",
+        discussion: """
+        Exit status of `run`: the workload's own status, 128+N when it was killed by signal N,
+        124 on --timeout, 125 when bulkhead failed before the workload ran, 126 when the command
+        cannot be executed, 127 when it is not found.
+        """,
+        version: "0.1.0",
+        subcommands: [RunCommand.self, ProfileCommand.self]
+    )
+
+    static func main() {
+        // A workload must find 0, 1 and 2 open, and a pipe or file of ours must never land on
+        // them: open /dev/null on any that the caller closed.
+        for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 {
+            let n = open("/dev/null", O_RDWR)
+            if n >= 0 && n != fd { dup2(n, fd); close(n) }
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Prints to standard error with the program's prefix.
+func warn(_ message: String) {
+    var line = "bulkhead: " + message + "\n"
+    line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+}
+
+/// Writes text to standard output unbuffered (the workload shares the descriptor).
+func out(_ text: String) {
+    var t = text
+    t.withUTF8 { buf in
+        var off = 0
+        while off < buf.count {
+            let n = Glibc.write(1, buf.baseAddress! + off, buf.count - off)
+            if n <= 0 { if errno == EINTR { continue }; return }
+            off += n
+        }
+    }
+}

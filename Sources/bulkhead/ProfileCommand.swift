@@ -1,0 +1,87 @@
+import ArgumentParser
+import Bulkhead
+import BulkheadModel
+
+struct ProfileCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "profile",
+        abstract: "List, show and check layer profiles.",
+        subcommands: [List.self, Show.self, Lint.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the profiles on the search path and built in.")
+        func run() throws {
+            let store = ProfileStore.standard()
+            var rows = [("NAME", "SOURCE", "DESCRIPTION")]
+            for s in store.list() {
+                let desc = (try? ProfileParser.parse(s.text, file: s.location))?.description ?? "(does not parse: run `bulkhead profile lint \(s.location)`)"
+                rows.append((s.name, s.location, desc))
+            }
+            let w0 = rows.map(\.0.count).max() ?? 0, w1 = rows.map(\.1.count).max() ?? 0
+            for r in rows { out(r.0.padded(w0) + "  " + r.1.padded(w1) + "  " + r.2 + "\n") }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a profile: as written, as resolved (--effective), or as the launch plan (--plan).")
+        @Argument(help: "Profile name or YAML file.") var profile: String
+        @Flag(help: "Print the effective profile: defaults, parents, then this profile, merged.") var effective = false
+        @Flag(help: "Print the numbered steps the sandbox's child runs between clone3 and execve.") var plan = false
+
+        func run() throws {
+            let store = ProfileStore.standard()
+            do {
+                if plan {
+                    let prepared = try Sandbox.prepare(RunRequest(profile: profile, command: ["/bin/true"]), store: store)
+                    let p = prepared.plan
+                    out("# launch plan for profile \(prepared.profile.name) (\(prepared.profile.chain.joined(separator: " > ")))\n")
+                    out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
+                    if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
+                    if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
+                    var phase = "init (sandbox PID 1)"
+                    out("# in the \(phase):\n")
+                    for (i, step) in p.steps.enumerated() {
+                        out(String(i).leftPadded(3) + "  " + step.summary + "\n")
+                        if case .forkWorkload = step { phase = "workload"; out("# in the \(phase):\n") }
+                    }
+                } else if effective {
+                    let layers = try store.layers(for: profile)
+                    out(try EffectiveProfile.resolve(layers).yaml)
+                } else {
+                    out(try store.find(profile).text)
+                }
+            } catch let e as ConfigError {
+                warn(e.description)
+                throw ExitCode(1)
+            } catch let e as LaunchError {
+                warn(e.description)
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Lint: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check profiles: fields, names, quantities, parents and the seccomp policy.")
+        @Argument(help: "Profile files or names.") var profiles: [String]
+
+        func run() throws {
+            var failed = false
+            for p in profiles {
+                do {
+                    let prepared = try Sandbox.prepare(RunRequest(profile: p, command: ["/bin/true"]))
+                    out("\(p): ok (\(prepared.profile.chain.joined(separator: " > ")))\n")
+                } catch {
+                    warn("\(error)")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+}
+
+extension String {
+    func padded(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,214 @@
+import ArgumentParser
+import Bulkhead
+import BulkheadModel
+import Foundation
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command inside a sandbox built from a layer profile.",
+        discussion: """
+        Precedence: these flags > the profile > its parents (extends) > built-in defaults.
+        Example: bulkhead run --profile container --timeout 10s -- sh -c 'id; cat /proc/self/status'
+        """
+    )
+
+    @Option(name: .shortAndLong, help: "Layer profile: a name on the search path or built in, or a YAML file.")
+    var profile: String = "container"
+
+    @Option(help: ArgumentHelp("Write the JSON run report to FILE, or to standard output with '-'.", valueName: "FILE|-"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Kill the whole sandbox after this long (e.g. 500ms, 10s, 2m); exit status 124.", valueName: "DURATION"))
+    var timeout: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Set an environment variable; NAME alone copies it from the caller.", valueName: "NAME[=VALUE]"))
+    var env: [String] = []
+
+    @Option(help: ArgumentHelp("Bind a host path into the sandbox (read-write unless :ro).", valueName: "SRC:DST[:ro|rw]"))
+    var bind: [String] = []
+
+    @Option(help: ArgumentHelp("Mount a size-limited tmpfs (default size: ephemeral-storage, else 64Mi).", valueName: "PATH[:SIZE]"))
+    var tmpfs: [String] = []
+
+    @Option(help: "Hostname inside the sandbox.")
+    var hostname: String?
+
+    @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the sandbox.")
+    var workdir: String?
+
+    @Option(help: ArgumentHelp("Network: none (own namespace, loopback only) or host.", valueName: "none|host"))
+    var network: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox.", valueName: "UID[:GID]"))
+    var user: String?
+
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"))
+    var capAdd: [String] = []
+
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("Drop a capability, or ALL.", valueName: "CAP"))
+    var capDrop: [String] = []
+
+    @Option(help: ArgumentHelp("Set an rlimit, e.g. nofile=1024 or nofile=1024:4096.", valueName: "NAME=SOFT[:HARD]"))
+    var rlimit: [String] = []
+
+    @Option(name: .customLong("ephemeral-storage"), help: ArgumentHelp("Size of /tmp (the disk quota), e.g. 16Mi.", valueName: "SIZE"))
+    var ephemeralStorage: String?
+
+    @Option(help: ArgumentHelp("Seccomp policy: a Docker/OCI JSON file, RuntimeDefault, or Unconfined.", valueName: "FILE|RuntimeDefault|Unconfined"))
+    var seccomp: String?
+
+    @Option(name: .customLong("preserve-fd"), help: ArgumentHelp("Pass this open file descriptor to the workload.", valueName: "FD"))
+    var preserveFd: [Int32] = []
+
+    @Option(name: .customLong("inject-fault"), help: .hidden)
+    var injectFault: Int?
+
+    @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    func validate() throws {
+        if command.isEmpty { throw ValidationError("give the command after --, e.g. bulkhead run -- id") }
+    }
+
+    func run() throws {
+        let parsed: Result<(ProfileLayer, Double?), ConfigError> = Result { () throws(ConfigError) in
+            (try commandLineLayer(), try timeout.map { (t) throws(ConfigError) in try parseDuration(t) })
+        }
+        guard case .success(let (overrides, timeoutSeconds)) = parsed else {
+            if case .failure(let e) = parsed { warn(e.description) }
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        let request = RunRequest(profile: profile, overrides: overrides, command: command,
+                                 timeoutSeconds: timeoutSeconds, preserveFds: preserveFd, failAtStep: injectFault)
+        let prepared: PreparedLaunch
+        do {
+            prepared = try Sandbox.prepare(request)
+        } catch {
+            warn("cannot start the sandbox: \(error)")
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        // The report file is opened before the launch: a bad path must fail before anything runs.
+        var reportHandle: FileHandle?
+        if let report, report != "-" {
+            guard FileManager.default.createFile(atPath: report, contents: nil), let h = FileHandle(forWritingAtPath: report) else {
+                warn("cannot write the report to \(report)")
+                throw ExitCode(ExitStatus.launchFailed)
+            }
+            reportHandle = h
+        }
+        let result = Sandbox.run(prepared)
+        if let error = result.error {
+            warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
+        } else if result.reason == .timeout {
+            warn("timeout: the sandbox was killed after \(timeout ?? "")")
+        }
+        if let report {
+            let json = ReportJSON.encode(result)
+            if report == "-" { out(json + "\n") } else { reportHandle?.write(Data((json + "\n").utf8)); try? reportHandle?.close() }
+        }
+        throw ExitCode(result.exitCode)
+    }
+
+    /// The flags as the top profile layer.
+    func commandLineLayer() throws(ConfigError) -> ProfileLayer {
+        var l = ProfileLayer()
+        func bad(_ flag: String, _ msg: String) -> ConfigError { ConfigError(file: "<command line>", field: flag, message: msg) }
+        for e in env {
+            if let eq = e.firstIndex(of: "=") {
+                let name = String(e[..<eq])
+                guard ProfileParser.isValidEnvName(name) else { throw bad("--env", "invalid variable name \"\(name)\"") }
+                l.env.append(EnvVar(name: name, value: String(e[e.index(after: eq)...])))
+            } else if let v = ProcessInfo.processInfo.environment[e] {
+                l.env.append(EnvVar(name: e, value: v))
+            }
+        }
+        var binds: [BindMount] = []
+        for b in bind {
+            var parts = b.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            var ro = false
+            if parts.count == 3 {
+                guard parts[2] == "ro" || parts[2] == "rw" else { throw bad("--bind", "the third field is ro or rw, got \"\(parts[2])\"") }
+                ro = parts[2] == "ro"
+                parts.removeLast()
+            }
+            guard (1...2).contains(parts.count), parts.allSatisfy({ $0.hasPrefix("/") }), !parts.contains(where: { $0.split(separator: "/").contains("..") }) else {
+                throw bad("--bind", "expected SRC:DST[:ro|rw] with absolute paths, got \"\(b)\"")
+            }
+            binds.append(BindMount(source: ProfileParser.normalize(parts[0]), destination: ProfileParser.normalize(parts.last!), readOnly: ro))
+        }
+        if !binds.isEmpty { l.binds = binds }
+        if !tmpfs.isEmpty {
+            l.tmpfs = try tmpfs.map { t throws(ConfigError) in
+                let parts = t.split(separator: ":", maxSplits: 1).map(String.init)
+                guard parts[0].hasPrefix("/") else { throw bad("--tmpfs", "expected an absolute path, got \"\(parts[0])\"") }
+                var size: UInt64?
+                if parts.count == 2 {
+                    guard let s = Quantity.integer(parts[1]), s > 0 else { throw bad("--tmpfs", "expected a size such as 16Mi, got \"\(parts[1])\"") }
+                    size = s
+                }
+                return TmpfsMount(path: ProfileParser.normalize(parts[0]), sizeBytes: size)
+            }
+        }
+        if let hostname { l.hostname = hostname }
+        if let workdir {
+            guard workdir.hasPrefix("/") else { throw bad("--workdir", "expected an absolute path") }
+            l.workingDir = workdir
+        }
+        if let network {
+            guard let m = NetworkMode(rawValue: network) else { throw bad("--network", "expected none or host, got \"\(network)\"") }
+            l.network = m
+        }
+        if let user {
+            let parts = user.split(separator: ":").map(String.init)
+            guard (1...2).contains(parts.count), let u = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
+                throw bad("--user", "expected UID[:GID] as numbers, got \"\(user)\"")
+            }
+            l.runAsUser = u
+            l.runAsGroup = parts.count == 2 ? UInt32(parts[1])! : u
+        }
+        for c in capAdd + capDrop where c.uppercased() != "ALL" && Capability(name: c) == nil {
+            var msg = "unknown capability \"\(c)\""
+            if let s = closestMatch(to: c, in: Capability.allCases.map(\.kubernetesName)) { msg += "; did you mean \"\(s)\"?" }
+            throw bad(capAdd.contains(c) ? "--cap-add" : "--cap-drop", msg)
+        }
+        if !capAdd.isEmpty || !capDrop.isEmpty {
+            // Flags refine the profile's set: drop ALL unless told otherwise, then add.
+            l.capabilities = CapabilitySpec(add: capAdd, drop: capDrop.isEmpty ? ["ALL"] : capDrop)
+        }
+        for r in rlimit {
+            let kv = r.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2, let res = RlimitResource(rawValue: kv[0]) else {
+                throw bad("--rlimit", "expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(r)\"")
+            }
+            let v = kv[1].split(separator: ":").map(String.init)
+            guard (1...2).contains(v.count), let soft = ProfileParser.parseRlimitValue(v[0]),
+                  let hard = ProfileParser.parseRlimitValue(v.count == 2 ? v[1] : v[0]), soft <= hard else {
+                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard, got \"\(kv[1])\"")
+            }
+            l.rlimits[res] = Rlimit(soft: soft, hard: hard)
+        }
+        if let ephemeralStorage {
+            guard let b = Quantity.integer(ephemeralStorage), b > 0 else { throw bad("--ephemeral-storage", "expected a size such as 16Mi") }
+            l.limits.ephemeralStorageBytes = b
+        }
+        if let seccomp {
+            switch seccomp {
+            case "RuntimeDefault": l.seccomp = .runtimeDefault
+            case "Unconfined": l.seccomp = .unconfined
+            default: l.seccomp = .localhost(path: seccomp, relativeTo: FileManager.default.currentDirectoryPath)
+            }
+        }
+        return l
+    }
+}
+
+/// `500ms`, `10s`, `2m`, `1h`, or plain seconds.
+func parseDuration(_ s: String) throws(ConfigError) -> Double {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where s.hasSuffix(suffix) {
+        if let v = Double(s.dropLast(suffix.count)), v > 0, v.isFinite { return v * scale }
+    }
+    if let v = Double(s), v > 0, v.isFinite { return v }
+    throw ConfigError(file: "<command line>", field: "--timeout", message: "expected a duration such as 500ms, 10s or 2m, got \"\(s)\"")
+}
