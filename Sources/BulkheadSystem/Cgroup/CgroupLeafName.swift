@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The name of a sandbox's leaf cgroup, `c-<pid>-<starttime>-<n>`: it names the launcher
+/// that owns it (pid plus start time, field 22 of /proc/PID/stat, so a recycled pid does
+/// not count as alive) and a per-launcher sequence number. A later run can tell from the
+/// name alone whether the leaf's launcher is gone and the leaf is stale.
+public struct CgroupLeafName: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var launcherPID: Int32
+    public var launcherStartTime: UInt64
+    public var sequence: UInt64
+
+    public init(launcherPID: Int32, launcherStartTime: UInt64, sequence: UInt64) {
+        self.launcherPID = launcherPID
+        self.launcherStartTime = launcherStartTime
+        self.sequence = sequence
+    }
+
+    /// Parses a directory name; nil unless it is exactly `c-<pid>-<starttime>-<n>`.
+    public init?(parsing name: String) {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "c",
+              parts[1...].allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let pid = Int32(parts[1]), pid > 0,
+              let start = UInt64(parts[2]), let n = UInt64(parts[3]) else { return nil }
+        self.init(launcherPID: pid, launcherStartTime: start, sequence: n)
+    }
+
+    public var description: String { "c-\(launcherPID)-\(launcherStartTime)-\(sequence)" }
+
+    /// A name owned by the calling process.
+    public static func forCurrentProcess(sequence: UInt64) -> CgroupLeafName? {
+        let pid = getpid()
+        guard let start = startTime(of: pid) else { return nil }
+        return CgroupLeafName(launcherPID: pid, launcherStartTime: start, sequence: sequence)
+    }
+
+    /// Whether the launcher this name encodes still runs: /proc/PID/stat exists and shows
+    /// the same start time.
+    public var launcherIsAlive: Bool {
+        Self.startTime(of: launcherPID) == launcherStartTime
+    }
+
+    /// Field 22 of /proc/PID/stat, nil if there is no such process.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard case .success(let text) = CgroupFS.read("/proc/\(pid)/stat") else { return nil }
+        return ProcStat.startTime(fromStat: text)
+    }
+}

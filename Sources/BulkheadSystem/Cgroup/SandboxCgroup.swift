@@ -1,0 +1,564 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// One sandbox's cgroup: a leaf at `bulkhead/<path…>` in every hierarchy bulkhead uses on
+/// this host, with its limits written.
+///
+/// Drivers: a limit is enforced through cgroup v2 when the cgroup2 root offers its
+/// controller, else through the v1 hierarchy that carries it (the v1 fallback). On a
+/// hybrid host the cgroup2 tree is still used, without controllers, for three things v1
+/// lacks: `cgroup.kill` (an atomic kill of every member, immune to fork races),
+/// `cgroup.events` and a directory fd for clone3's `CLONE_INTO_CGROUP`.
+///
+/// Ownership is explicit: the handle closes its directory fd when it is released, but only
+/// `remove()` deletes the cgroups (a supervisor may hand the leaf to a later process).
+/// Not thread-safe: the launcher is single-threaded.
+public final class SandboxCgroup {
+    /// One directory of this cgroup in one hierarchy.
+    public struct Leaf: Sendable, Equatable {
+        public var target: CgroupTarget
+        public var directory: String
+        public var isUnified: Bool { target.hierarchy == "unified" }
+    }
+
+    /// The path below bulkhead's base, e.g. ["default", "default", "c-12-345-0"].
+    public let path: [String]
+    /// The leaf directory in each hierarchy, unified first.
+    public let leaves: [Leaf]
+    /// Each requested limit the kernel now enforces, with its driver and file.
+    public let enforced: [EnforcedLimit]
+    /// Requested limits that could not be enforced (only possible with best effort).
+    public let notEnforced: [NotEnforcedLimit]
+    /// The v2 controllers this cgroup's limits are enforced through.
+    public let v2Controllers: Set<String>
+    /// An O_RDONLY|O_DIRECTORY fd of the cgroup2 leaf, for clone3's `CLONE_INTO_CGROUP`
+    /// (Linux 5.7+): the child is born inside the leaf, so not one instruction of it runs
+    /// outside. On a hybrid host this places the child only in the cgroup2 leaf; the
+    /// launcher must still call `attach(pid:)` for the v1 hierarchies (`needsAttach`).
+    public private(set) var cloneIntoFD: Int32?
+    private var removed = false
+
+    /// Whether `attach(pid:)` is needed even when the child was cloned into `cloneIntoFD`:
+    /// true when any v1 hierarchy holds a leaf.
+    public var needsAttach: Bool { leaves.contains { !$0.isUnified } }
+
+    /// Every leaf directory.
+    public var directories: [String] { leaves.map(\.directory) }
+
+    /// The cgroup2 leaf, if there is one.
+    public var unifiedDirectory: String? { leaves.first(where: \.isUnified)?.directory }
+
+    private init(path: [String], leaves: [Leaf], enforced: [EnforcedLimit], notEnforced: [NotEnforcedLimit],
+                 v2Controllers: Set<String>, cloneIntoFD: Int32?) {
+        self.path = path
+        self.leaves = leaves
+        self.enforced = enforced
+        self.notEnforced = notEnforced
+        self.v2Controllers = v2Controllers
+        self.cloneIntoFD = cloneIntoFD
+    }
+
+    deinit {
+        if let fd = cloneIntoFD { close(fd) }
+    }
+
+    // MARK: - Creation
+
+    /// Creates `bulkhead/<path…>` in each hierarchy bulkhead uses and writes `limits`.
+    ///
+    /// The last path component is the sandbox's own leaf and must not exist yet; use
+    /// `CgroupLeafName` for it so that `collectStale` can recognise it later. Ancestors are
+    /// created as needed and shared. A limit that cannot be enforced throws, unless
+    /// `bestEffort`, in which case it is listed in `notEnforced`. On a throw nothing this
+    /// call created is left behind.
+    public static func create(host: CgroupHost, path: [String], limits: CgroupLimits,
+                              bestEffort: Bool) throws(CgroupError) -> SandboxCgroup {
+        try validate(path: path)
+        try limits.validate()
+
+        // 1. Choose a driver for each requested limit, before touching anything.
+        var assignments: [(CgroupLimitKind, Driver)] = []
+        var notEnforced: [NotEnforcedLimit] = []
+        for kind in limits.requested {
+            switch driver(for: kind, host: host, limits: limits) {
+            case .success(let d): assignments.append((kind, d))
+            case .failure(let error):
+                if bestEffort {
+                    notEnforced.append(NotEnforcedLimit(limit: kind, reason: error.description))
+                } else {
+                    throw error
+                }
+            }
+        }
+        let v2Controllers = Set(assignments.compactMap { $0.1 == .v2 ? $0.0.controller : nil })
+
+        // 2. Which hierarchies get a leaf: the cgroup2 tree whenever it is writable (kill,
+        // events, CLONE_INTO_CGROUP), the v1 hierarchies that enforce a limit, and the v1
+        // hierarchies whose statistics the run report needs.
+        var targets: [CgroupTarget] = []
+        if let unified = host.unifiedTarget, unified.writable { targets.append(unified) }
+        var v1Wanted: [String] = []
+        for (kind, d) in assignments where d == .v1 { v1Wanted.append(v1Controller(kind.controller)) }
+        for c in ["memory", "cpu", "cpuacct", "pids"] where !v2Controllers.contains(c == "cpuacct" ? "cpu" : c) {
+            v1Wanted.append(c)
+        }
+        for c in v1Wanted {
+            guard let t = host.v1Target(for: c), !targets.contains(t) else { continue }
+            if t.writable || assignments.contains(where: { $0.1 == .v1 && v1Controller($0.0.controller) == c }) {
+                targets.append(t)
+            }
+        }
+        if targets.isEmpty {
+            throw CgroupError(code: .createFailed, operation: "find a writable cgroup hierarchy",
+                              path: host.unifiedTarget?.baseDirectory ?? host.targets.first?.baseDirectory ?? "/sys/fs/cgroup",
+                              errno: EACCES, fix: "run as root, or delegate a cgroup subtree to this user (chown it); run `bulkhead doctor`")
+        }
+
+        // 3. Create the directories.
+        var leaves: [Leaf] = []
+        for t in targets {
+            do throws(CgroupError) {
+                let dir = try makeLeaf(base: t.baseDirectory, path: path)
+                leaves.append(Leaf(target: t, directory: dir))
+            } catch {
+                rollback(leaves, path: path)
+                throw error
+            }
+        }
+        let cgroup = SandboxCgroup(path: path, leaves: leaves, enforced: [], notEnforced: [], v2Controllers: [], cloneIntoFD: nil)
+
+        // 4. Enable controllers (v2), write limits.
+        var enforced: [EnforcedLimit] = []
+        var v2Enforcing: Set<String> = []
+        do throws(CgroupError) {
+            if let unified = leaves.first(where: \.isUnified), !v2Controllers.isEmpty {
+                for c in v2Controllers.sorted() {
+                    do throws(CgroupError) {
+                        try enableV2Controller(c, mountPoint: unified.target.mountPoint, leaf: unified.directory)
+                        v2Enforcing.insert(c)
+                    } catch {
+                        if !bestEffort { throw error }
+                    }
+                }
+            }
+            for (kind, d) in assignments {
+                do throws(CgroupError) {
+                    if d == .v2 && !v2Enforcing.contains(kind.controller) {
+                        throw CgroupError(code: .enableControllerFailed, operation: "enable the \(kind.controller) controller",
+                                          path: cgroup.unifiedDirectory ?? "", fix: "run `bulkhead doctor`")
+                    }
+                    enforced += try cgroup.write(kind, limits: limits, driver: d)
+                } catch {
+                    if bestEffort {
+                        notEnforced.append(NotEnforcedLimit(limit: kind, reason: error.description))
+                    } else {
+                        throw error
+                    }
+                }
+            }
+        } catch {
+            rollback(leaves, path: path)
+            throw error
+        }
+
+        // 5. The fd for CLONE_INTO_CGROUP.
+        var fd: Int32?
+        if let unified = leaves.first(where: \.isUnified) {
+            switch CgroupFS.openDirectory(unified.directory) {
+            case .success(let opened): fd = opened
+            case .failure(let e):
+                rollback(leaves, path: path)
+                throw CgroupError(code: .createFailed, operation: "open the cgroup directory", path: unified.directory,
+                                  errno: e.code, fix: "run `bulkhead doctor`")
+            }
+        }
+        return SandboxCgroup(path: path, leaves: leaves, enforced: enforced, notEnforced: notEnforced,
+                             v2Controllers: v2Enforcing, cloneIntoFD: fd)
+    }
+
+    enum Driver: Equatable { case v1, v2 }
+
+    /// The v1 name of a v2 controller.
+    static func v1Controller(_ v2: String) -> String { v2 == "io" ? "blkio" : v2 }
+
+    static func validate(path: [String]) throws(CgroupError) {
+        guard !path.isEmpty else {
+            throw CgroupError(code: .invalidArgument, operation: "name the cgroup", path: "",
+                              fix: "give at least the leaf's name, e.g. c-<pid>-<starttime>-<n>")
+        }
+        for part in path {
+            if part.isEmpty || part == "." || part == ".." || part.contains("/") || part.contains("\n")
+                || part.hasPrefix("cgroup.") || part.utf8.count > 255 {
+                throw CgroupError(code: .invalidArgument, operation: "name the cgroup \"\(part)\"",
+                                  path: path.joined(separator: "/"),
+                                  fix: "use names without '/', not '.', '..' or starting with 'cgroup.'")
+            }
+        }
+    }
+
+    static func driver(for kind: CgroupLimitKind, host: CgroupHost,
+                       limits: CgroupLimits) -> Result<Driver, CgroupError> {
+        let c = kind.controller
+        if let unified = host.unifiedTarget, unified.controllers.contains(c) {
+            if unified.writable { return .success(.v2) }
+            return .failure(CgroupError(
+                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: unified.baseDirectory, errno: EACCES,
+                fix: "bulkhead cannot create cgroups here; run as root or delegate this subtree to the user (chown); run `bulkhead doctor`"))
+        }
+        if let t = host.v1Target(for: v1Controller(c)) {
+            if kind == .memoryHigh {
+                return .failure(CgroupError(
+                    code: .controllerUnavailable, operation: "set memory.high", path: t.baseDirectory,
+                    fix: "cgroup v1 has no memory.high (soft_limit_in_bytes means something else); use memoryMax, or a cgroup v2 host"))
+            }
+            if kind == .memorySwapMax && limits.memoryMax == nil {
+                return .failure(CgroupError(
+                    code: .controllerUnavailable, operation: "set a swap limit without a memory limit", path: t.baseDirectory,
+                    fix: "cgroup v1 limits memory+swap together (memory.memsw.limit_in_bytes); also set memoryMax"))
+            }
+            if t.writable { return .success(.v1) }
+            return .failure(CgroupError(
+                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: t.baseDirectory, errno: EACCES,
+                fix: "bulkhead cannot create cgroups in the v1 \(t.hierarchy) hierarchy; run as root or chown \(t.baseDirectory) to the user"))
+        }
+        let place = host.unifiedTarget.map { $0.mountPoint + "/cgroup.controllers" } ?? "/proc/self/mountinfo"
+        return .failure(CgroupError(
+            code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: place,
+            fix: "the \(c) controller is neither offered by cgroup2 nor mounted as a v1 hierarchy on this host; run `bulkhead doctor`"))
+    }
+
+    /// mkdir -p base/path…; the leaf itself must be new. A missing parent (ENOENT) is
+    /// retried: another launcher's cleanup may have pruned a shared ancestor meanwhile.
+    static func makeLeaf(base: String, path: [String]) throws(CgroupError) -> String {
+        var attempt = 0
+        while true {
+            attempt += 1
+            var dir = base
+            var retry = false
+            for (i, part) in ([nil] + path.map(Optional.some)).enumerated() {
+                if let part { dir += "/" + part }
+                let isLeaf = i == path.count
+                switch CgroupFS.makeDirectory(dir) {
+                case .success(let created):
+                    if isLeaf && !created {
+                        throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: EEXIST,
+                                          fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead doctor --clean`)")
+                    }
+                case .failure(let e) where e.code == ENOENT && attempt < 5:
+                    retry = true
+                case .failure(let e):
+                    throw CgroupError(code: .createFailed, operation: "create a cgroup directory", path: dir, errno: e.code,
+                                      fix: e.code == EACCES || e.code == EPERM
+                                          ? "run as root, or delegate the subtree to this user (chown); run `bulkhead doctor`"
+                                          : "run `bulkhead doctor`")
+                }
+                if retry { break }
+            }
+            if !retry { return dir }
+        }
+    }
+
+    /// Enables `controller` in the cgroup.subtree_control of every ancestor of `leaf` from
+    /// the cgroup2 root down, where it is not yet enabled (a controller reaches a cgroup
+    /// only if every ancestor enables it for its children).
+    static func enableV2Controller(_ controller: String, mountPoint: String, leaf: String) throws(CgroupError) {
+        let relative = leaf.dropFirst(mountPoint.count).split(separator: "/").map(String.init)
+        var dir = mountPoint
+        for part in relative {
+            let file = dir + "/cgroup.subtree_control"
+            if !CgroupHost.readControllers(file).contains(controller) {
+                if case .failure(let e) = CgroupFS.write(file, "+" + controller) {
+                    let fix: String
+                    switch e.code {
+                    case EBUSY:
+                        fix = "\(dir) holds processes, and cgroup v2 forbids enabling controllers for the children of a cgroup with processes; move them to a leaf, or run bulkhead from a delegated cgroup whose processes live in a child"
+                    case ENOENT, EINVAL:
+                        fix = "the \(controller) controller is not available in \(dir)/cgroup.controllers (bound to a v1 hierarchy?); run `bulkhead doctor`"
+                    default:
+                        fix = "the \(controller) controller is not enabled in \(file); run `bulkhead doctor`"
+                    }
+                    throw CgroupError(code: .enableControllerFailed, operation: "enable +\(controller)", path: file,
+                                      errno: e.code, fix: fix)
+                }
+            }
+            dir += "/" + part
+        }
+    }
+
+    static func rollback(_ leaves: [Leaf], path: [String]) {
+        for leaf in leaves.reversed() {
+            _ = removeTree(leaf.directory)
+            pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory)
+        }
+    }
+
+    // MARK: - Limits
+
+    private func leaf(_ driver: Driver, controller: String) -> Leaf? {
+        switch driver {
+        case .v2: leaves.first(where: \.isUnified)
+        case .v1: leaves.first { !$0.isUnified && $0.target.controllers.contains(Self.v1Controller(controller)) }
+        }
+    }
+
+    /// Writes one limit with its driver; returns what was enforced.
+    private func write(_ kind: CgroupLimitKind, limits l: CgroupLimits, driver: Driver) throws(CgroupError) -> [EnforcedLimit] {
+        guard let leaf = leaf(driver, controller: kind.controller) else {
+            throw CgroupError(code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: path.joined(separator: "/"),
+                              fix: "no writable hierarchy carries the \(kind.controller) controller; run `bulkhead doctor`")
+        }
+        let dir = leaf.directory
+        let kindOf: CgroupDriverKind = driver == .v2 ? .v2 : .v1
+        func put(_ file: String, _ value: String) throws(CgroupError) -> EnforcedLimit {
+            try Self.writeLimit(dir + "/" + file, value, controller: kind.controller)
+            return EnforcedLimit(limit: kind, value: value, driver: kindOf, file: dir + "/" + file)
+        }
+        switch (kind, driver) {
+        case (.cpuMax, .v2):
+            let quota = l.cpuQuotaMicros.map(String.init) ?? "max"
+            return [try put("cpu.max", "\(quota) \(l.cpuPeriodMicros ?? 100_000)")]
+        case (.cpuMax, .v1):
+            // The period first: the kernel checks the quota against the current period.
+            let period = try put("cpu.cfs_period_us", String(l.cpuPeriodMicros ?? 100_000))
+            let quota = try put("cpu.cfs_quota_us", l.cpuQuotaMicros.map(String.init) ?? "-1")
+            return [quota, period]
+        case (.cpuWeight, .v2):
+            return [try put("cpu.weight", String(l.cpuWeight!))]
+        case (.cpuWeight, .v1):
+            return [try put("cpu.shares", String(CgroupConversions.cpuShares(fromWeight: l.cpuWeight!)))]
+        case (.memoryMax, .v2):
+            return [try put("memory.max", String(l.memoryMax!))]
+        case (.memoryMax, .v1):
+            return [try put("memory.limit_in_bytes", String(l.memoryMax!))]
+        case (.memoryHigh, .v2):
+            return [try put("memory.high", String(l.memoryHigh!))]
+        case (.memorySwapMax, .v2):
+            return [try put("memory.swap.max", String(l.memorySwapMax!))]
+        case (.memorySwapMax, .v1):
+            // memsw counts memory + swap, and must be written after limit_in_bytes
+            // (the kernel requires memsw >= the memory limit at every step).
+            guard CgroupFS.exists(dir + "/memory.memsw.limit_in_bytes") else {
+                throw CgroupError(code: .controllerUnavailable, operation: "set the swap limit",
+                                  path: dir + "/memory.memsw.limit_in_bytes", errno: ENOENT,
+                                  fix: "swap accounting is off; boot with swapaccount=1 or use a cgroup v2 host")
+            }
+            let (sum, overflow) = l.memoryMax!.addingReportingOverflow(l.memorySwapMax!)
+            return [try put("memory.memsw.limit_in_bytes", overflow ? "-1" : String(sum))]
+        case (.pidsMax, _):
+            return [try put("pids.max", String(l.pidsMax!))]
+        case (.ioWeight, .v2):
+            return [try put("io.weight", "default \(l.ioWeight!)")]
+        case (.ioWeight, .v1):
+            let v1 = String(CgroupConversions.blkioWeight(fromIOWeight: l.ioWeight!))
+            for file in ["blkio.weight", "blkio.bfq.weight"] where CgroupFS.exists(dir + "/" + file) {
+                return [try put(file, v1)]
+            }
+            throw CgroupError(code: .controllerUnavailable, operation: "set the IO weight", path: dir + "/blkio.weight",
+                              errno: ENOENT, fix: "this kernel's blkio controller has no proportional weight (it needs the BFQ scheduler); use ioMax, or a cgroup v2 host with io.weight")
+        case (.ioMax, .v2):
+            var done: [EnforcedLimit] = []
+            for entry in l.ioMax { done.append(try put("io.max", entry.v2Line)) }
+            return done
+        case (.ioMax, .v1):
+            var done: [EnforcedLimit] = []
+            for e in l.ioMax {
+                let device = "\(e.major):\(e.minor)"
+                let pairs: [(String, UInt64?)] = [
+                    ("blkio.throttle.read_bps_device", e.readBytesPerSecond),
+                    ("blkio.throttle.write_bps_device", e.writeBytesPerSecond),
+                    ("blkio.throttle.read_iops_device", e.readIOPerSecond),
+                    ("blkio.throttle.write_iops_device", e.writeIOPerSecond),
+                ]
+                for (file, value) in pairs { if let value { done.append(try put(file, "\(device) \(value)")) } }
+            }
+            return done
+        case (.memoryHigh, .v1):
+            throw CgroupError(code: .controllerUnavailable, operation: "set memory.high", path: dir,
+                              fix: "cgroup v1 has no memory.high; use memoryMax, or a cgroup v2 host")
+        }
+    }
+
+    static func writeLimit(_ file: String, _ value: String, controller: String) throws(CgroupError) {
+        guard case .failure(let e) = CgroupFS.write(file, value) else { return }
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        let fix: String
+        switch e.code {
+        case ENOENT:
+            fix = "\(name) does not exist: the \(controller) controller is not enabled for this cgroup (check the parent's cgroup.subtree_control); run `bulkhead doctor`"
+        case EACCES, EPERM:
+            fix = "run as root, or delegate the cgroup subtree to this user (chown)"
+        case EINVAL, ERANGE:
+            fix = "the kernel rejected the value \"\(value)\"; check the limit's unit and range"
+        case EBUSY:
+            fix = "the value conflicts with the current usage or a related limit (e.g. memsw below the memory limit)"
+        default:
+            fix = "run `bulkhead doctor`"
+        }
+        throw CgroupError(code: .writeFailed, operation: "write \(name)", path: file, errno: e.code, fix: fix)
+    }
+
+    // MARK: - Members
+
+    /// Moves `pid` into this cgroup in every hierarchy (writes it to each leaf's
+    /// cgroup.procs). The launcher calls this before it lets the child execve.
+    public func attach(pid: Int32) throws(CgroupError) {
+        guard !removed else {
+            throw CgroupError(code: .alreadyRemoved, operation: "attach pid \(pid)", path: path.joined(separator: "/"),
+                              fix: "create a new SandboxCgroup")
+        }
+        for leaf in leaves {
+            let file = leaf.directory + "/cgroup.procs"
+            if case .failure(let e) = CgroupFS.write(file, String(pid)) {
+                throw CgroupError(code: .attachFailed, operation: "move pid \(pid) into the cgroup", path: file, errno: e.code,
+                                  fix: e.code == ESRCH ? "the process has exited"
+                                      : "the caller needs write access to cgroup.procs of the common ancestor; run as root or from inside the delegated subtree")
+            }
+        }
+    }
+
+    /// The pids in this cgroup (any hierarchy, including nested child cgroups).
+    public func memberPIDs() -> Set<Int32> {
+        var pids: Set<Int32> = []
+        for leaf in leaves { pids.formUnion(Self.members(ofTree: leaf.directory)) }
+        return pids
+    }
+
+    /// Kills every process in the cgroup and waits (at most about 2 s) until it is empty.
+    /// cgroup2's `cgroup.kill` (Linux 5.14+) where present, which the kernel applies to
+    /// every member atomically, including ones forking at that moment; otherwise (v1) a
+    /// bounded loop that reads cgroup.procs and sends SIGKILL until nothing is left. A
+    /// fork bomb can outrun one round of that loop but not pids.max, so the loop ends.
+    /// Returns whether the cgroup is empty.
+    @discardableResult
+    public func killAll() -> Bool {
+        var usedKill = false
+        if let unified = leaves.first(where: \.isUnified), CgroupFS.exists(unified.directory + "/cgroup.kill") {
+            usedKill = (try? CgroupFS.write(unified.directory + "/cgroup.kill", "1").get()) != nil
+        }
+        return Self.killLoop(directories: directories, signalFirst: !usedKill)
+    }
+
+    static func killLoop(directories: [String], signalFirst: Bool) -> Bool {
+        for round in 0..<200 {
+            var pids: Set<Int32> = []
+            for d in directories { pids.formUnion(members(ofTree: d)) }
+            if pids.isEmpty { return true }
+            if signalFirst || round > 0 {
+                for pid in pids where pid > 1 && pid != getpid() { kill(pid, SIGKILL) }
+            }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    /// The pids listed in cgroup.procs of `dir` and of every cgroup below it.
+    static func members(ofTree dir: String) -> Set<Int32> {
+        var pids: Set<Int32> = []
+        if case .success(let text) = CgroupFS.read(dir + "/cgroup.procs") {
+            for line in text.split(separator: "\n") { if let p = Int32(line) { pids.insert(p) } }
+        }
+        for child in CgroupFS.subdirectories(dir) { pids.formUnion(members(ofTree: dir + "/" + child)) }
+        return pids
+    }
+
+    // MARK: - Statistics
+
+    /// Reads what the kernel measured. A figure the host does not provide stays nil.
+    public func stats() -> CgroupStats {
+        var s = CgroupStats()
+        let unified = leaves.first(where: \.isUnified)?.directory
+        func v1(_ controller: String) -> String? {
+            leaves.first { !$0.isUnified && $0.target.controllers.contains(controller) }?.directory
+        }
+        func read(_ dir: String?, _ file: String) -> String? {
+            guard let dir, case .success(let text) = CgroupFS.read(dir + "/" + file) else { return nil }
+            return text
+        }
+        func number(_ dir: String?, _ file: String) -> UInt64? {
+            guard let text = read(dir, file), case .value(let v)? = CgroupStatParser.singleValue(text) else { return nil }
+            return v
+        }
+
+        // Memory: the v2 files only exist where the memory controller is enabled.
+        s.memoryPeakBytes = number(unified, "memory.peak") ?? number(v1("memory"), "memory.max_usage_in_bytes")
+        s.memoryCurrentBytes = number(unified, "memory.current") ?? number(v1("memory"), "memory.usage_in_bytes")
+        if let text = read(unified, "memory.events") {
+            s.oomKills = CgroupStatParser.memoryEvents(text).oomKill
+        } else if let text = read(v1("memory"), "memory.oom_control") {
+            s.oomKills = CgroupStatParser.memoryOOMControl(text).oomKill
+        }
+
+        // CPU: cgroup2's cpu.stat always has usage_usec (even without the cpu controller);
+        // the bandwidth fields come from whichever hierarchy enforces cpu.
+        let v2cpu = read(unified, "cpu.stat").map(CgroupStatParser.cpuStat) ?? CpuStat()
+        let v1cpu = read(v1("cpu"), "cpu.stat").map(CgroupStatParser.cpuStat) ?? CpuStat()
+        s.cpuUsageMicros = v2cpu.usageMicros ?? number(v1("cpuacct"), "cpuacct.usage").map { $0 / 1000 }
+        s.cpuPeriods = v2cpu.periods ?? v1cpu.periods
+        s.cpuThrottledPeriods = v2cpu.throttledPeriods ?? v1cpu.throttledPeriods
+        s.cpuThrottledMicros = v2cpu.throttledMicros ?? v1cpu.throttledMicros
+
+        // pids.
+        if let text = read(unified, "pids.events") ?? read(v1("pids"), "pids.events") {
+            s.pidsMaxHits = CgroupStatParser.pidsMaxEvents(text)
+        }
+        s.pidsCurrent = number(unified, "pids.current") ?? number(v1("pids"), "pids.current")
+        return s
+    }
+
+    // MARK: - Removal
+
+    /// Removes the leaf in every hierarchy (with any cgroups nested below it), then each
+    /// ancestor up to and including bulkhead's base directory that is now empty; an
+    /// ancestor that still has children (another sandbox's) stays. rmdir(2) fails with
+    /// EBUSY while a member is still exiting, so that is retried for about a second.
+    /// Call `killAll()` first.
+    public func remove() throws(CgroupError) {
+        guard !removed else { return }
+        if let fd = cloneIntoFD {
+            close(fd)
+            cloneIntoFD = nil
+        }
+        var firstError: CgroupError?
+        for leaf in leaves.reversed() {
+            if case .failure(let e) = Self.removeTree(leaf.directory) {
+                firstError = firstError ?? CgroupError(
+                    code: .removeFailed, operation: "remove the sandbox cgroup", path: leaf.directory, errno: e.code,
+                    fix: e.code == EBUSY ? "processes are still inside: call killAll() first (members: \(memberPIDs().sorted()))"
+                        : "run `bulkhead doctor`")
+                continue
+            }
+            Self.pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory)
+        }
+        if let firstError { throw firstError }
+        removed = true
+    }
+
+    /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
+    static func removeTree(_ dir: String) -> Result<Void, CgroupErrno> {
+        for child in CgroupFS.subdirectories(dir) {
+            if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
+        }
+        for _ in 0..<100 {
+            switch CgroupFS.removeDirectory(dir) {
+            case .success: return .success(())
+            case .failure(let e) where e.code == ENOENT: return .success(())
+            case .failure(let e) where e.code == EBUSY: usleep(10_000)
+            case .failure(let e): return .failure(e)
+            }
+        }
+        return .failure(CgroupErrno(EBUSY))
+    }
+
+    /// rmdir each ancestor of `dir` up to and including `base` until one is still in use.
+    static func pruneAncestors(of dir: String, base: String) {
+        var current = dir
+        while current.count > base.count, let slash = current.lastIndex(of: "/") {
+            current = String(current[..<slash])
+            guard current.count >= base.count, current.hasPrefix(base) else { return }
+            if case .failure(let e) = CgroupFS.removeDirectory(current), e.code != ENOENT { return }
+        }
+    }
+}
