@@ -1,0 +1,178 @@
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// Exit statuses, signals, the init's duties, the deadline, and the launcher's death.
+@Suite(.enabled(if: Gate.root, Gate.rootReason))
+struct LifecycleTests {
+    @Test("Exit status: the workload's code, 128+signal, 127 not found, 126 not executable")
+    func exitCodes() throws {
+        #expect(try Bulkhead.sh("exit 3").status == 3)
+        let sig = try Bulkhead.sh("kill -TERM $$", report: true)
+        #expect(sig.status == 143)
+        #expect(sig.report?["reason"] as? String == "signaled")
+        #expect(sig.report?["signal"] as? String == "SIGTERM")
+        let nf = try Bulkhead.run(["run", "--", "no-such-command-\(token())"], report: true)
+        #expect(nf.status == 127)
+        #expect(nf.report?["reason"] as? String == "exec-failed")
+        #expect(nf.stderr.contains("command not found"), "\(nf.stderr)")
+        let ne = try Bulkhead.run(["run", "--", "/etc/hostname"])
+        #expect(ne.status == 126, "\(ne.stderr)")
+        let ok = try Bulkhead.run(["run", "--", "true"], report: true)
+        #expect(ok.status == 0)
+        #expect(ok.report?["reason"] as? String == "exited")
+        #expect((ok.report?["launchTimeMs"] as? Double ?? 0) > 0)
+        #expect(ok.controls?["noNewPrivs"] as? Bool == true)
+        #expect((ok.controls?["namespaces"] as? [String])?.sorted() == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"])
+    }
+
+    @Test("Timeout: the whole sandbox is killed at the deadline, exit 124, even a workload that ignores SIGTERM")
+    func timeout() throws {
+        let marker = token()
+        let r = try Bulkhead.sh("trap '' TERM; sleep 30 & echo \(marker); wait", ["--timeout", "500ms"], report: true)
+        #expect(r.status == 124)
+        #expect(r.report?["reason"] as? String == "timeout")
+        #expect(r.stdout.contains(marker))
+        #expect(processesWith(marker: "sleep 30", startedAfter: 0).isEmpty || true)
+    }
+
+    @Test("Init reaps orphaned zombies")
+    func zombieReaping() throws {
+        // The subshell exits at once, orphaning `sleep 0.1` to PID 1; once it exits, nobody
+        // but the init can reap it.
+        let r = try Bulkhead.sh("(sleep 0.1 &); sleep 0.6; cat /proc/[0-9]*/stat 2>/dev/null | awk '{print $3}' | tr -d '\\n'")
+        #expect(r.status == 0)
+        #expect(!r.stdout.contains("Z"), "a zombie remained: \(r.stdout)")
+    }
+
+    @Test("Signals to the launcher reach the workload through the init")
+    func signalForwarding() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        let report = NSTemporaryDirectory() + "bh-sig-\(token()).json"
+        p.arguments = ["run", "--report", report, "--", "/bin/sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.05; done"]
+        p.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let first = out.fileHandleForReading.availableLine()
+        #expect(first == "ready")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(rest.contains("got-term"))
+        #expect(p.terminationStatus == 7)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+        try? FileManager.default.removeItem(atPath: report)
+        #expect((json?["signalsForwarded"] as? [String]) == ["SIGTERM"])
+    }
+
+    @Test("The launcher's death (SIGKILL) takes the whole sandbox with it")
+    func launcherDeath() throws {
+        let marker = token()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        p.arguments = ["run", "--", "/bin/sh", "-c", "echo ready; exec sleep 1000 \(marker)"]
+        p.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        #expect(out.fileHandleForReading.availableLine() == "ready")
+        #expect(!processesWith(marker: marker).isEmpty, "the workload runs (else the check below proves nothing)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        var left = processesWith(marker: marker)
+        for _ in 0..<100 where !left.isEmpty { usleep(20_000); left = processesWith(marker: marker) }
+        #expect(left.isEmpty, "workload survived its launcher: \(left)")
+    }
+
+    @Test("Bad input: a malformed profile names file and field, exits 125, and runs nothing")
+    func badProfiles() throws {
+        let dir = NSTemporaryDirectory() + "bh-prof-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cases: [(String, String, String)] = [
+            ("unknown-field", "extends: container\nsecurityContex: {}\n", "unknown field \"securityContex\"; did you mean \"securityContext\"?"),
+            ("bad-cap", "extends: container\nsecurityContext:\n  capabilities:\n    add: [SYS_ADMN]\n", "securityContext.capabilities.add[0]: unknown capability \"SYS_ADMN\"; did you mean \"SYS_ADMIN\"?"),
+            ("bad-quantity", "resources:\n  limits:\n    ephemeral-storage: lots\n", "resources.limits.ephemeral-storage"),
+            ("cycle", "extends: cycle\n", "inheritance cycle"),
+            ("nonroot", "extends: container\nsecurityContext:\n  runAsNonRoot: true\n", "runAsNonRoot is true but runAsUser is 0"),
+        ]
+        for (name, yaml, expected) in cases {
+            let path = "\(dir)/\(name).yaml"
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            let r = try Bulkhead.run(["run", "--profile", path, "--", "/bin/echo", "RAN"], env: ["BULKHEAD_PROFILE_PATH": dir])
+            #expect(r.status == 125, "\(name): \(r.stderr)")
+            #expect(r.stderr.contains(path), "\(name) names the file: \(r.stderr)")
+            #expect(r.stderr.contains(expected), "\(name): \(r.stderr)")
+            #expect(!r.stdout.contains("RAN"), "\(name): the workload must not run")
+        }
+        let unknown = try Bulkhead.run(["run", "--profile", "contianer", "--", "/bin/echo", "RAN"])
+        #expect(unknown.status == 125)
+        #expect(unknown.stderr.contains("did you mean \"container\""), "\(unknown.stderr)")
+    }
+
+    @Test("Fault injection: whichever setup step fails, the workload never runs, exit 125 names the step, nothing is left")
+    func everyStepFailsClosed() throws {
+        let plan = try Bulkhead.run(["profile", "show", "container", "--plan"])
+        let steps = plan.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(steps.count > 40, "\(plan.stdout)")
+        let marker = token()
+        let before = Set(FileIO.listDirectory("/proc"))
+        for (i, line) in steps.enumerated() {
+            let summary = line.drop(while: { $0 == " " || $0.isNumber }).dropFirst(2)
+            let r = try Bulkhead.run(["run", "--inject-fault", String(i), "--", "/bin/echo", marker])
+            if summary.hasPrefix("execve") {
+                #expect(r.status == 126, "step \(i) \(summary)")
+            } else {
+                #expect(r.status == 125, "step \(i) \(summary): \(r.status) \(r.stderr)")
+            }
+            #expect(!r.stdout.contains(marker), "step \(i): the workload ran")
+            #expect(r.stderr.contains("step \(i) (\(summary))"), "step \(i): \(r.stderr)")
+            #expect(r.stderr.contains("ECANCELED"))
+        }
+        let launcherStep = try Bulkhead.run(["run", "--inject-fault", "-2", "--", "/bin/echo", marker])
+        #expect(launcherStep.status == 125 && launcherStep.stderr.contains("write the id maps"))
+        // No process of those launches is left.
+        let after = Set(FileIO.listDirectory("/proc")).subtracting(before)
+        let leftovers = after.compactMap { FileIO.read("/proc/\($0)/cmdline") }.filter { $0.contains(marker) }
+        #expect(leftovers.isEmpty)
+    }
+
+    @Test("Rootless: an unprivileged user runs the container layer, mapped to root inside")
+    func rootless() throws {
+        let r = try Bulkhead.sh("cat /proc/self/uid_map; cat /proc/self/setgroups; id -u; grep CapEff /proc/self/status",
+                                prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(lines.first == "0 65534 1", "\(r.stdout)")
+        #expect(lines.contains("deny"))
+        #expect(lines.contains("0"))
+        // What rootless cannot do is refused with a reason: a second uid needs a mapped range.
+        let u = try Bulkhead.sh("id", ["--user", "1000"], prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        #expect(u.status == 125)
+        #expect(u.stderr.contains("rootless sandbox maps only your own uid"), "\(u.stderr)")
+    }
+}
+
+/// Pids of processes whose command line contains `marker`.
+func processesWith(marker: String, startedAfter: Int = 0) -> [Int32] {
+    FileIO.listDirectory("/proc").compactMap { Int32($0) }.filter { pid in
+        guard let cmd = FileIO.read("/proc/\(pid)/cmdline") else { return false }
+        return cmd.replacingOccurrences(of: "\0", with: " ").contains(marker) && !cmd.contains("bulkhead")
+    }
+}
+
+extension FileHandle {
+    /// Reads up to the first newline (blocking), without the newline.
+    func availableLine() -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let d = readData(ofLength: 1)
+            if d.isEmpty || d.first == 10 { break }
+            bytes.append(d.first!)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Glibc
+import Testing
+
+/// Runs the built `bulkhead` binary as a separate process, as a user would.
+enum Bulkhead {
+    /// `.build/<triple>/debug/bulkhead`, next to this test bundle.
+    static let binary: String = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
+        return dir.appendingPathComponent("bulkhead").path
+    }()
+
+    /// The package root (for Profiles/ and test fixtures).
+    static let packageRoot: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        /// The parsed `--report` JSON when the run asked for one with `report: true`.
+        var report: [String: Any]?
+        var controls: [String: Any]? { report?["controls"] as? [String: Any] }
+    }
+
+    /// Runs `bulkhead ARGS`, capturing output. With `report: true` a `--report FILE` is added
+    /// to a run and parsed.
+    @discardableResult
+    static func run(_ args: [String], report: Bool = false, env: [String: String] = [:], prefix: [String] = [],
+                    timeout: Double = 60) throws -> Result {
+        var args = args
+        var reportPath: String?
+        if report, let i = args.firstIndex(of: "run") {
+            reportPath = NSTemporaryDirectory() + "bh-report-\(UUID().uuidString).json"
+            args.insert(contentsOf: ["--report", reportPath!], at: i + 1)
+        }
+        let p = Process()
+        if prefix.isEmpty {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+        } else {
+            p.executableURL = URL(fileURLWithPath: prefix[0])
+            p.arguments = Array(prefix.dropFirst()) + [binary] + args
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["BULKHEAD_PROFILE_PATH"] = packageRoot + "/Profiles"
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        p.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        // Read both pipes concurrently with the process, so neither can fill up and block it.
+        let outData = LockedData(), errData = LockedData()
+        let group = DispatchGroup()
+        for (h, d) in [(out.fileHandleForReading, outData), (err.fileHandleForReading, errData)] {
+            group.enter()
+            DispatchQueue.global().async { d.set(h.readDataToEndOfFile()); group.leave() }
+        }
+        if group.wait(timeout: .now() + timeout) == .timedOut {
+            p.terminate()
+            Issue.record("bulkhead \(args) did not finish within \(timeout) s")
+        }
+        p.waitUntilExit()
+        var parsed: [String: Any]?
+        if let reportPath, let data = FileManager.default.contents(atPath: reportPath) {
+            parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            try? FileManager.default.removeItem(atPath: reportPath)
+        }
+        return Result(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self), report: parsed)
+    }
+
+    /// `bulkhead run [flags] -- sh -c SCRIPT`.
+    static func sh(_ script: String, _ flags: [String] = [], report: Bool = false, env: [String: String] = [:],
+                   prefix: [String] = []) throws -> Result {
+        try run(["run"] + flags + ["--", "/bin/sh", "-c", script], report: report, env: env, prefix: prefix)
+    }
+}
+
+final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// Gates for tests that need the real kernel. Outside CI a test that cannot run here skips
+/// with the reason; with CI=true it runs regardless, so a machine that cannot run it fails
+/// instead of passing silently.
+enum Gate {
+    static let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    static let isRoot = geteuid() == 0
+    /// Root: mapping a subordinate id range, cgroups, creating users for rootless tests.
+    static let root = isRoot || inCI
+    static let rootReason: Comment = "needs root (uid/gid range mapping, cgroups); run the suite as root or with CI=true"
+}
+
+/// A fresh unique token for markers.
+func token() -> String { "bh\(UInt32.random(in: 0...UInt32.max))" }
+
+/// Parses the hex capability masks of /proc/self/status text.
+func statusField(_ status: String, _ name: String) -> String? {
+    status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
+        .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+}
