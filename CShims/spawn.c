@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -243,13 +244,25 @@ static int exec_candidates(const bh_spawn_config *cfg) {
     return saw_eacces ? EACCES : last;
 }
 
+/* A change of euid/egid/fsuid/fsgid clears the parent-death signal and resets dumpable
+ * (kernel/cred.c, commit_creds). Re-arm both, then make sure the launcher did not die in
+ * between: it holds the write end of sync_fd open for the sandbox's lifetime, so POLLHUP on
+ * our read end means it is gone (and PDEATHSIG, armed before the check, cannot be missed). */
+static int rearm_after_credential_change(int sync_fd) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return errno;
+    if (sync_fd >= 0) {
+        struct pollfd p = {sync_fd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) return EPIPE;
+    }
+    return 0;
+}
+
 static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     switch (s->op) {
     case BH_OP_WAIT_PARENT: {
         char c;
-        int n = read_full(sync_fd, &c, 1);
-        close(sync_fd);
-        if (n != 1) return EPIPE; /* the launcher went away before releasing us */
+        if (read_full(sync_fd, &c, 1) != 1) return EPIPE; /* the launcher went away before releasing us */
         return 0;
     }
     case BH_OP_DUMPABLE:
@@ -300,9 +313,11 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return syscall(SYS_setgroups, s->n2 ? 1 : 0, &g) < 0 ? errno : 0;
     }
     case BH_OP_SETRESGID:
-        return syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0 ? errno : 0;
+        if (syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0) return errno;
+        return rearm_after_credential_change(sync_fd);
     case BH_OP_SETRESUID:
-        return syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0 ? errno : 0;
+        if (syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0) return errno;
+        return rearm_after_credential_change(sync_fd);
     case BH_OP_CAPSET:
         return set_caps(s->n1, s->n2, s->n3);
     case BH_OP_NO_NEW_PRIVS:
@@ -408,6 +423,10 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
     int exec_pipe[2];
+    if (at == cfg->fail_at_step) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, at, ECANCELED, 0);
+        _exit(125);
+    }
     if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
         _exit(125);
@@ -420,6 +439,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     if (pid == 0) {
         close(exec_pipe[0]);
         close(msg_fd);
+        close(sync_fd);
         workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
     }
     close(exec_pipe[1]);

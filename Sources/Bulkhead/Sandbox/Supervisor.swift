@@ -48,10 +48,11 @@ struct Supervisor {
             _ = waitpid(child.pid, &status, 0)
             return failure(setupError)
         }
-        // Release the child: the maps are in place.
+        // Release the child: the maps are in place. The write end stays open while the sandbox
+        // lives: the init checks it for hang-up to learn that the launcher died.
         var one: UInt8 = 1
         _ = Glibc.write(child.syncFD, &one, 1)
-        close(child.syncFD)
+        defer { close(child.syncFD) }
 
         return supervise(child, sigfd: sigfd)
     }

@@ -128,7 +128,12 @@ public struct EffectiveProfile: Sendable, Equatable {
                 if let i = p.rlimits.firstIndex(where: { $0.0 == r }) { p.rlimits[i].1 = v } else { p.rlimits.append((r, v)) }
             }
         }
-        try p.check(source: layers.last?.source ?? "<defaults>")
+        // Cross-field errors name the profile file; the command line when only it is involved.
+        let empty = ProfileLayer()
+        let files = layers.filter { $0.source != empty.source }
+        var source = files.last?.source ?? "<command line>"
+        if let top = layers.last, top.source == empty.source, top != empty, !files.isEmpty { source += " (with command-line overrides)" }
+        try p.check(source: source)
         return p
     }
 
