@@ -1,0 +1,30 @@
+# Sourced by every scenario (busybox ash). SCEN is the scenario's name.
+BH=/usr/bin/bulkhead
+HOG=/usr/bin/hog
+CG=/sys/fs/cgroup
+W=/tmp/$SCEN; mkdir -p "$W"; chmod 1777 "$W"
+
+_res() { st=$1; shift; echo "BHLANE $st $SCEN $*"; echo "$st $SCEN" >> /tmp/lane-results; }
+pass() { _res PASS "$@"; }
+fail() { _res FAIL "$@"; }
+# A scenario that needs an interface bulkhead does not have yet (checked at run time, so the
+# scenario turns green by itself once the flag lands).
+needs() { _res FAIL "needs bulkhead flag $*"; }
+has_run_flag() { $BH run --help 2>&1 | grep -q -- "$1"; }
+has_subcommand() { $BH --help 2>&1 | grep -qE "^  $1( |$)"; }
+
+# jtop FILE KEY: a top-level scalar of a pretty-printed report (two-space indent).
+jtop() { sed -n "s/^  \"$2\" : \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1" | head -1; }
+# jany FILE KEY: the first scalar with that key at any depth (for unique nested keys).
+jany() { sed -n "s/^ *\"$2\" : \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1" | head -1; }
+# jin FILE OBJECT KEY: the first scalar KEY inside the top-level OBJECT (e.g. cgroup path).
+jin() { awk -v o="  \"$2\" : {" -v k="\"$3\" : " 'index($0,o)==1{f=1;next} f&&/^  [^ ]/{exit} f&&index($0,k){sub(/^ *"[^"]*" : "?/,"");sub(/"?,?$/,"");print;exit}' "$1"; }
+# calc EXPR: floating point through awk.
+calc() { awk "BEGIN{print $*}"; }
+# ok EXPR: awk condition as exit status.
+ok() { awk "BEGIN{exit !($*)}"; }
+# hogval TEXT KEY: KEY=value from a "hog:" line.
+hogval() { echo "$1" | sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" | head -1; }
+# cgval FILE KEY: "key value" lines of cgroup stat files.
+cgval() { awk -v k="$2" '$1==k{print $2}' "$1"; }
+leaves() { find $CG/bulkhead -type d -name 'c-*' 2>/dev/null; }

@@ -1,0 +1,147 @@
+#!/bin/bash
+# The cgroup v2 test lane: boots Debian's cloud kernel under QEMU TCG with an initramfs that
+# holds busybox, a statically linked bulkhead and the scenarios of Tests/vm/scenarios, and
+# checks the machine-readable result lines the VM prints on its serial console:
+#   BHLANE PASS|FAIL <scenario> <detail>     one per scenario
+#   BHLANE DONE <n_pass> <n_fail>            last line before poweroff
+# Exit status 0 only when DONE was seen with 0 failures.
+#
+# Environment (all optional):
+#   BULKHEAD_VM_CACHE      kernel cache (default /var/cache/bulkhead-vm)
+#   BULKHEAD_VM_OUT        work directory for initramfs, disk image, log (default .build-vm/lane)
+#   BULKHEAD_VM_BULKHEAD   use this static bulkhead binary instead of building one
+#   BULKHEAD_VM_ONLY       comma-separated scenario names to run (default: all)
+#   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
+# Needs: apt-get (first run only), swift, gcc + static glibc, busybox-static, cpio, mke2fs,
+# qemu-system-x86_64.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache=${BULKHEAD_VM_CACHE:-/var/cache/bulkhead-vm}
+out=${BULKHEAD_VM_OUT:-$repo/.build-vm/lane}
+vm_timeout=${BULKHEAD_VM_TIMEOUT:-600}
+mkdir -p "$cache" "$out"
+
+now() { date +%s.%N; }
+phase_start=0
+begin() { phase_start=$(now); echo "lane: $1 ..."; }
+end() { printf 'lane: phase %-10s %6.1f s\n' "$1" "$(echo "$(now) - $phase_start" | bc)"; }
+die() { echo "lane: error: $*" >&2; exit 2; }
+lane_start=$(now)
+
+need_tools() {
+    local missing=()
+    command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+    command -v cpio >/dev/null || missing+=(cpio)
+    command -v mke2fs >/dev/null || missing+=(e2fsprogs)
+    command -v bc >/dev/null || missing+=(bc)
+    [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || missing+=(busybox-static)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "lane: installing ${missing[*]}"
+        apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+    fi
+}
+command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
+need_tools
+
+# --- 1. kernel -----------------------------------------------------------------------------
+# The package linux-image-cloud-amd64 depends on (linux-image-<abi>-cloud-amd64). Its config
+# has CGROUPS, MEMCG, CGROUP_PIDS, CFS_BANDWIDTH, BLK_DEV_THROTTLING, USER_NS, SECCOMP_FILTER,
+# DEVTMPFS, EXT4 (for ext2), SERIAL_8250_CONSOLE and SECURITY_LANDLOCK built in (=y); virtio
+# is modular (VIRTIO, VIRTIO_PCI, VIRTIO_BLK =m): the .ko files of the same package go into
+# the initramfs and /lane/init2 insmods them.
+begin kernel
+resolve_kernel_pkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -1; }
+kpkg=$(resolve_kernel_pkg)
+if [ -z "$kpkg" ]; then apt-get update -q >/dev/null 2>&1 || true; kpkg=$(resolve_kernel_pkg); fi
+if [ -z "$kpkg" ]; then
+    # Offline: reuse the newest kernel already in the cache.
+    kpkg=$(ls -1 "$cache" 2>/dev/null | grep '^linux-image-.*-cloud-amd64$' | sort -V | tail -1)
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 and nothing is cached in $cache"
+    echo "lane: apt-cache cannot resolve linux-image-cloud-amd64; using cached $kpkg"
+fi
+kdir=$cache/$kpkg
+if ! ls "$kdir"/boot/vmlinuz-* >/dev/null 2>&1; then
+    tmp=$(mktemp -d "$cache/dl.XXXXXX"); chmod 755 "$tmp"
+    (cd "$tmp" && apt-get download -q "$kpkg" 2>&1 | grep -v 'unsandboxed' || true)
+    deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1) || true
+    [ -n "$deb" ] || die "apt-get download $kpkg failed"
+    rm -rf "$kdir.part"; dpkg -x "$deb" "$kdir.part"
+    cp "$deb" "$kdir.part/"
+    mv "$kdir.part" "$kdir"; rm -rf "$tmp"
+fi
+vmlinuz=$(ls "$kdir"/boot/vmlinuz-* | head -1)
+kver=${vmlinuz##*/vmlinuz-}
+kdeb=$(ls "$kdir"/*.deb 2>/dev/null | head -1); kdeb=${kdeb##*/}
+moddir=$kdir/lib/modules/$kver/kernel
+for k in CONFIG_CGROUPS CONFIG_MEMCG CONFIG_CGROUP_PIDS CONFIG_CFS_BANDWIDTH CONFIG_BLK_DEV_THROTTLING CONFIG_USER_NS CONFIG_SECCOMP_FILTER CONFIG_DEVTMPFS; do
+    grep -q "^$k=y" "$kdir/boot/config-$kver" || die "$kpkg: $k is not built in"
+done
+echo "lane: kernel $kpkg ($kdeb)"
+end kernel
+
+# --- 2. static bulkhead and the hog --------------------------------------------------------
+begin build
+if [ -n "${BULKHEAD_VM_BULKHEAD:-}" ]; then
+    bh=$BULKHEAD_VM_BULKHEAD
+else
+    # -static-executable links glibc, the Swift runtime, Foundation, libseccomp.a and libcap.a
+    # into one file (the linker warns that getpwnam/dlopen need glibc at run time: unused here).
+    (cd "$repo" && swift build -c release --scratch-path .build-vm -Xswiftc -static-executable --product bulkhead) \
+        > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; die "static build failed (log: $out/build.log)"; }
+    bh=$repo/.build-vm/release/bulkhead
+fi
+file -L "$bh" | grep -q 'statically linked' || die "$bh is not statically linked"
+gcc -static -O2 -Wall -o "$out/hog" "$here/hog.c" || die "cannot build hog.c statically (libc6-dev?)"
+end build
+
+# --- 3. initramfs and disk -----------------------------------------------------------------
+begin initramfs
+root=$out/root
+rm -rf "$root"; mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lane,etc,lib/modules,mnt/w,shared,proc,sys,dev,tmp}
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list-full); do
+    [ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+strip -o "$root/usr/bin/bulkhead" "$bh"
+cp "$out/hog" "$root/usr/bin/hog"
+cp -r "$repo/Profiles" "$root/lane/Profiles"
+cp "$here/init" "$root/init"
+cp "$here/init2" "$here/lib.sh" "$root/lane/"
+cp -r "$here/scenarios" "$root/lane/scenarios"
+for m in virtio/virtio_ring virtio/virtio virtio/virtio_pci_modern_dev virtio/virtio_pci_legacy_dev virtio/virtio_pci block/virtio_blk; do
+    cp "$moddir/drivers/$m.ko" "$root/lib/modules/" || die "module $m.ko not in $kpkg"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+chmod -R a+rX "$root"; chmod 1777 "$root/tmp"
+(cd "$root" && find . | cpio -o -H newc --owner=0:0 --quiet | gzip -1) > "$out/initramfs.gz"
+rm -f "$out/disk.img"; truncate -s 64M "$out/disk.img"; mke2fs -q -F -t ext2 "$out/disk.img"
+echo "lane: initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
+end initramfs
+
+# --- 4. boot and run -----------------------------------------------------------------------
+begin boot
+log=$out/console.log
+append="console=ttyS0 quiet panic=-1"
+[ -n "${BULKHEAD_VM_ONLY:-}" ] && append="$append bhlane.only=$BULKHEAD_VM_ONLY"
+set +e
+timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
+    -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
+    -drive file="$out/disk.img",if=virtio,format=raw \
+    </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
+qrc=${PIPESTATUS[0]}
+set -e
+end boot
+
+echo "lane: console log $log"
+printf 'lane: whole lane %.1f s\n' "$(echo "$(now) - $lane_start" | bc)"
+[ "$qrc" = 124 ] && echo "lane: the VM was killed after $vm_timeout s"
+needs=$(grep -ao 'BHLANE FAIL .* needs bulkhead flag.*' "$log" | sed 's/^BHLANE FAIL \([^ ]*\) needs bulkhead flag \(.*\)/  \1: \2/' || true)
+[ -n "$needs" ] && { echo "lane: scenarios waiting for bulkhead interfaces:"; echo "$needs"; }
+done_line=$(grep -ao 'BHLANE DONE [0-9]* [0-9]*' "$log" | tail -1 || true)
+[ -n "$done_line" ] || { echo "lane: FAILED: no DONE line (qemu exit $qrc); tail of the console:"; tail -20 "$log"; exit 1; }
+set -- $done_line
+echo "lane: $3 passed, $4 failed (kernel $kpkg)"
+[ "$4" = 0 ] || exit 1
