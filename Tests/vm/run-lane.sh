@@ -10,6 +10,9 @@
 #   BULKHEAD_VM_CACHE      kernel cache (default /var/cache/bulkhead-vm)
 #   BULKHEAD_VM_OUT        work directory for initramfs, disk image, log (default .build-vm/lane)
 #   BULKHEAD_VM_BULKHEAD   use this static bulkhead binary instead of building one
+#   BULKHEAD_VM_SCRATCH    SwiftPM scratch path of the static build (default .build-vm; must not
+#                          be the scratch path of a `swift test` that runs this script: SwiftPM
+#                          holds that lock while tests run)
 #   BULKHEAD_VM_ONLY       comma-separated scenario names to run (default: all)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
 # Needs: apt-get (first run only), swift, gcc + static glibc, busybox-static, cpio, mke2fs,
@@ -88,9 +91,10 @@ if [ -n "${BULKHEAD_VM_BULKHEAD:-}" ]; then
 else
     # -static-executable links glibc, the Swift runtime, Foundation, libseccomp.a and libcap.a
     # into one file (the linker warns that getpwnam/dlopen need glibc at run time: unused here).
-    (cd "$repo" && swift build -c release --scratch-path .build-vm -Xswiftc -static-executable --product bulkhead) \
+    scratch=${BULKHEAD_VM_SCRATCH:-.build-vm}
+    (cd "$repo" && swift build -c release --scratch-path "$scratch" -Xswiftc -static-executable --product bulkhead) \
         > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; die "static build failed (log: $out/build.log)"; }
-    bh=$repo/.build-vm/release/bulkhead
+    case $scratch in /*) bh=$scratch/release/bulkhead ;; *) bh=$repo/$scratch/release/bulkhead ;; esac
 fi
 file -L "$bh" | grep -q 'statically linked' || die "$bh is not statically linked"
 gcc -static -O2 -Wall -o "$out/hog" "$here/hog.c" || die "cannot build hog.c statically (libc6-dev?)"
