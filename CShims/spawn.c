@@ -328,6 +328,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
+    case BH_OP_UNSHARE:
+        return unshare((int)s->n1) < 0 ? errno : 0;
     default:
         return EINVAL;
     }

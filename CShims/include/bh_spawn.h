@@ -50,6 +50,7 @@ enum bh_step_op {
     BH_OP_CLOSE_FDS,       /* every fd >= 3 close-on-exec except the config's preserve_fds */
     BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
     BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
+    BH_OP_UNSHARE,         /* unshare(n1 CLONE_NEW* flags) */
 };
 
 typedef struct bh_step {

@@ -35,7 +35,14 @@ public struct LaunchContext: Sendable, Equatable {
 /// What the launcher executes: the namespaces to create, the id maps to write and the ordered
 /// steps for the child. A value: testable without a kernel.
 public struct LaunchPlan: Sendable, Equatable {
+    /// Every namespace the sandbox gets.
     public var namespaces: Set<Namespace>
+    /// The ones clone3 creates; the rest are unshared by a step.
+    public var cloneNamespaces: Set<Namespace> {
+        var ns = namespaces
+        for case .unshareNamespaces(let later) in steps { ns.subtract(later) }
+        return ns
+    }
     public var uidMap: [IDMapEntry]
     public var gidMap: [IDMapEntry]
     /// Write "deny" to /proc/PID/setgroups before gid_map (required for an unprivileged map).
@@ -96,6 +103,12 @@ public enum LaunchPlanner {
             // were not the namespace's root), see capabilities(7), "Effect of user ID changes".
             s.append(.setGID(0))
             s.append(.setUID(0))
+        }
+        if p.namespaces.contains(.cgroup) {
+            // After the release, when the launcher has moved the child into its v1 cgroups too:
+            // the namespace's root is then the sandbox's own cgroup in every hierarchy, not the
+            // launcher's (clone3's CLONE_INTO_CGROUP only covers the unified one).
+            s.append(.unshareNamespaces([.cgroup]))
         }
         // Non-dumpable before anything of the sandbox exists: /proc/1/exe (the launcher's binary)
         // can then not be opened from inside (CVE-2019-5736). Not earlier: an unprivileged map

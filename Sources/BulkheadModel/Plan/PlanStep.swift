@@ -25,6 +25,7 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 /// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
     case waitForParent
+    case unshareNamespaces(Set<Namespace>)
     case setDumpable(Bool)
     case newSession
     case mount(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
@@ -64,6 +65,7 @@ public enum PlanStep: Sendable, Equatable {
         }
         switch self {
         case .waitForParent: return "wait for the launcher to write the id maps"
+        case .unshareNamespaces(let ns): return "unshare \(ns.sorted().map(\.rawValue).joined(separator: ","))) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"
         case let .mount(source, target, fstype, flags, _):

@@ -24,6 +24,11 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var limits: ResourceSpec = ResourceSpec()
     public var requests: ResourceSpec = ResourceSpec()
+    /// `resources.io`: the io controller's weight and throttles (no Kubernetes field exists).
+    public var ioWeight: UInt64?
+    public var ioMax: [IOThrottle]?
+    /// `resources.enforcement`: whether a limit the host cannot enforce is an error.
+    public var enforcement: LimitEnforcement?
 
     public var root: RootFilesystem?
     public var tmpfs: [TmpfsMount]?
@@ -112,6 +117,59 @@ public struct ResourceSpec: Sendable, Equatable {
         if let v = ephemeralStorageBytes { r.ephemeralStorageBytes = v }
         return r
     }
+}
+
+/// One `io.max` line: `MAJ:MIN rbps=N wbps=N riops=N wiops=N` (cgroup-v2.rst).
+public struct IOThrottle: Sendable, Equatable {
+    public var major: UInt32
+    public var minor: UInt32
+    public var readBytesPerSecond: UInt64?
+    public var writeBytesPerSecond: UInt64?
+    public var readIOPerSecond: UInt64?
+    public var writeIOPerSecond: UInt64?
+
+    public init(major: UInt32, minor: UInt32, readBytesPerSecond: UInt64? = nil, writeBytesPerSecond: UInt64? = nil,
+                readIOPerSecond: UInt64? = nil, writeIOPerSecond: UInt64? = nil) {
+        self.major = major; self.minor = minor
+        self.readBytesPerSecond = readBytesPerSecond; self.writeBytesPerSecond = writeBytesPerSecond
+        self.readIOPerSecond = readIOPerSecond; self.writeIOPerSecond = writeIOPerSecond
+    }
+
+    /// Parses `8:0 wbps=1048576 riops=100`; nil with the reason on error.
+    public static func parse(_ text: String) -> Result<IOThrottle, Invalid> {
+        let parts = text.split(separator: " ")
+        guard let dev = parts.first, case let mm = dev.split(separator: ":"), mm.count == 2,
+              let major = UInt32(mm[0]), let minor = UInt32(mm[1]) else {
+            return .failure(Invalid("expected MAJOR:MINOR followed by rbps=, wbps=, riops= or wiops=, got \"\(text)\""))
+        }
+        var t = IOThrottle(major: major, minor: minor)
+        guard parts.count > 1 else { return .failure(Invalid("no limit given for \(dev) (rbps=, wbps=, riops=, wiops=)")) }
+        for kv in parts.dropFirst() {
+            let f = kv.split(separator: "=", maxSplits: 1)
+            guard f.count == 2, let v = Quantity.integer(String(f[1])), v > 0 else { return .failure(Invalid("bad io limit \"\(kv)\"")) }
+            switch f[0] {
+            case "rbps": t.readBytesPerSecond = v
+            case "wbps": t.writeBytesPerSecond = v
+            case "riops": t.readIOPerSecond = v
+            case "wiops": t.writeIOPerSecond = v
+            default: return .failure(Invalid("unknown io limit \"\(f[0])\"; allowed: rbps, wbps, riops, wiops"))
+            }
+        }
+        return .success(t)
+    }
+
+    public struct Invalid: Error, Sendable {
+        public var message: String
+        init(_ message: String) { self.message = message }
+    }
+}
+
+/// What happens when the host cannot enforce a requested limit.
+public enum LimitEnforcement: String, Sendable, Equatable, CaseIterable {
+    /// Refuse to start (the default): a limit that cannot be enforced is an error.
+    case strict
+    /// Start anyway; the report lists what was not enforced and why.
+    case bestEffort = "best-effort"
 }
 
 public enum RootFilesystem: Sendable, Equatable {

@@ -51,7 +51,7 @@ public enum ChildSpawner {
         let prog = seccompProgram.map { arena.array($0) }
 
         var config = bh_spawn_config(
-            clone_flags: plan.namespaces.reduce(0) { $0 | $1.cloneFlag },
+            clone_flags: plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag },
             cgroup_fd: cgroupFD ?? -1,
             fail_at_step: Int32(failAtStep ?? -1),
             steps: UnsafePointer(stepPtr),
@@ -137,6 +137,7 @@ final class CArena {
         func op(_ o: bh_step_op) { r.op = o.rawValue }
         switch s {
         case .waitForParent: op(BH_OP_WAIT_PARENT)
+        case .unshareNamespaces(let ns): op(BH_OP_UNSHARE); r.n1 = ns.reduce(0) { $0 | $1.cloneFlag }
         case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
