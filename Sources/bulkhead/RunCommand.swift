@@ -120,6 +120,11 @@ struct RunCommand: ParsableCommand {
             warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
         } else if result.reason == .timeout {
             warn("timeout: the sandbox was killed after \(timeout ?? "")")
+        } else if result.reason == .oomKilled {
+            let limit = prepared.profile.limits.memoryBytes.map { Quantity.formatBytes($0) } ?? "?"
+            warn("out of memory: the OOM killer ended a process of the sandbox (memory limit \(limit))")
+        } else if result.reason == .pidsLimit {
+            warn("the pids limit (\(prepared.profile.limits.pids.map(String.init) ?? "?")) refused a fork in the sandbox")
         }
         if let report {
             let json = ReportJSON.encode(result)

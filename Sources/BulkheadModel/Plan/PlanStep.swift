@@ -65,7 +65,7 @@ public enum PlanStep: Sendable, Equatable {
         }
         switch self {
         case .waitForParent: return "wait for the launcher to write the id maps"
-        case .unshareNamespaces(let ns): return "unshare \(ns.sorted().map(\.rawValue).joined(separator: ","))) namespace"
+        case .unshareNamespaces(let ns): return "unshare the \(ns.sorted().map(\.rawValue).joined(separator: ",")) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"
         case let .mount(source, target, fstype, flags, _):
