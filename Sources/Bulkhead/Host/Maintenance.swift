@@ -3,6 +3,8 @@ import BulkheadSystem
 
 /// The host's readiness for sandboxes (`bulkhead doctor`).
 public typealias HostReport = BulkheadSystem.HostReport
+/// Compiled seccomp programs by content hash.
+public typealias SeccompCache = BulkheadSystem.SeccompCache
 
 public enum Maintenance {
     /// Probes the kernel features bulkhead uses; each check says what is missing and the fix.

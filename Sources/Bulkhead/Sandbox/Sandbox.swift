@@ -64,7 +64,10 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 public enum Sandbox {
     // MARK: Prepare (no side effects)
 
-    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard()) throws(LaunchError) -> PreparedLaunch {
+    /// - Parameter seccompCache: where compiled filters are cached; nil always parses, validates
+    ///   and compiles (what `profile lint` needs).
+    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
+                               seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         do {
             var layers = try store.layers(for: request.profile)
             var top = request.overrides
@@ -72,7 +75,7 @@ public enum Sandbox {
             layers.append(top)
             let profile = try EffectiveProfile.resolve(layers)
             try checkRlimits(profile)
-            let seccomp = try SeccompSetup.compile(profile, store: store)
+            let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }

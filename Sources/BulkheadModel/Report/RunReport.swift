@@ -180,8 +180,11 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     public var defaultAction: String
     public var rules: Int
     public var bpfInstructions: Int
-    public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int) {
+    /// The compiled program came from the content-addressed cache.
+    public var cached: Bool
+    public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
+        self.cached = cached
     }
 }
 
