@@ -33,6 +33,8 @@ public struct PreparedLaunch: Sendable {
     public var profile: EffectiveProfile
     public var plan: LaunchPlan
     public var seccomp: CompiledSeccomp?
+    /// The Landlock ABI the rules were built for, when the profile has rules.
+    public var landlockABI: Int?
 }
 
 /// A launch that failed before the workload ran. Exit status 125.
@@ -82,10 +84,11 @@ public enum Sandbox {
             let context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: identity.subordinateRange ?? EffectiveProfile.defaultHostIDRange,
-                preserveFds: request.preserveFds, hasSeccomp: seccomp != nil
+                preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
+                landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp)
+            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI)
         } catch let e as ConfigError {
             throw LaunchError(e)
         } catch let e as LaunchError {

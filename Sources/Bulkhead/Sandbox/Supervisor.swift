@@ -225,7 +225,7 @@ struct Supervisor {
 
     private func baseReport(end: Double) -> RunReport {
         let p = prepared.profile
-        let controls = AppliedControls(
+        var controls = AppliedControls(
             namespaces: plan.namespaces.sorted().map(\.rawValue),
             uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
             gidMap: plan.gidMap.isEmpty ? nil : plan.gidMap.map { $0.line.dropLast() }.joined(separator: "; "),
@@ -244,6 +244,9 @@ struct Supervisor {
                 (r.rawValue, "\(l.soft == Rlimit.unlimited ? "unlimited" : String(l.soft))/\(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard))")
             })
         )
+        if let l = p.landlock, let abi = prepared.landlockABI {
+            controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
+        }
         return RunReport(
             command: prepared.request.command, profile: p.name, profileChain: p.chain,
             exitCode: 0, signal: nil, reason: .exited, error: nil,

@@ -49,6 +49,10 @@ public enum PlanStep: Sendable, Equatable {
     case setUID(UInt32)
     case setCapabilities(effective: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet)
     case noNewPrivileges
+    case landlockCreateRuleset(handledFilesystem: UInt64, handledNetwork: UInt64)
+    case landlockAllowPath(String, access: UInt64)
+    case landlockAllowPort(UInt16, access: UInt64)
+    case landlockRestrictSelf
     case forkWorkload
     case closeStrayFileDescriptors
     case loadSeccomp
@@ -98,6 +102,12 @@ public enum PlanStep: Sendable, Equatable {
         case .setUID(let u): return "setresuid \(u)"
         case .setCapabilities: return "capset (effective, permitted, inheritable; clear ambient)"
         case .noNewPrivileges: return "prctl(PR_SET_NO_NEW_PRIVS)"
+        case .landlockCreateRuleset: return "create the Landlock ruleset"
+        case let .landlockAllowPath(p, access):
+            return "Landlock: allow \(access & LandlockRights.writeFile != 0 ? "read-write" : "read-only") beneath \(p)"
+        case let .landlockAllowPort(port, access):
+            return "Landlock: allow TCP \(access & LandlockRights.bindTCP != 0 ? "bind" : "connect") on port \(port)"
+        case .landlockRestrictSelf: return "enforce the Landlock ruleset"
         case .forkWorkload: return "fork the workload from the sandbox's init"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
         case .loadSeccomp: return "load the seccomp filter"

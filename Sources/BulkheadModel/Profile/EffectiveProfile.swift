@@ -31,6 +31,7 @@ public struct EffectiveProfile: Sendable, Equatable {
     public var maskedPaths: [String]
     public var readonlyPaths: [String]
     public var binds: [BindMount]
+    public var landlock: LandlockSpec?
 
     public var network: NetworkMode
     public var hostname: String
@@ -48,7 +49,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             && a.allowPrivilegeEscalation == b.allowPrivilegeEscalation && a.seccomp == b.seccomp
             && a.limits == b.limits && a.requests == b.requests && a.ioWeight == b.ioWeight && a.ioMax == b.ioMax
             && a.enforcement == b.enforcement && a.root == b.root && a.tmpfs == b.tmpfs
-            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds
+            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds && a.landlock == b.landlock
             && a.network == b.network && a.hostname == b.hostname && a.workingDir == b.workingDir
             && a.env == b.env && a.rlimits.map(\.0) == b.rlimits.map(\.0) && a.rlimits.map(\.1) == b.rlimits.map(\.1)
     }
@@ -81,7 +82,7 @@ public struct EffectiveProfile: Sendable, Equatable {
         readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, seccomp: .runtimeDefault,
         limits: ResourceSpec(), requests: ResourceSpec(), ioWeight: nil, ioMax: [], enforcement: .strict,
         root: .host, tmpfs: [TmpfsMount(path: "/tmp")],
-        maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [],
+        maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [], landlock: nil,
         network: .none, hostname: "sandbox", workingDir: "/",
         env: [EnvVar(name: "PATH", value: defaultPath)],
         rlimits: []
@@ -119,6 +120,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
             if let v = l.binds { p.binds = v }
+            if let v = l.landlock { p.landlock = v }
             if let v = l.network {
                 p.network = v
                 // The network mode decides the namespace unless this layer also sets it.
@@ -171,6 +173,9 @@ public struct EffectiveProfile: Sendable, Equatable {
                 throw fail("filesystem.binds", "cannot bind over \(b.destination): bulkhead owns /, /proc and /dev")
             }
             if !targets.insert(b.destination).inserted { throw fail("filesystem.binds", "two binds target \(b.destination)") }
+        }
+        if landlock != nil && allowPrivilegeEscalation {
+            throw fail("filesystem.landlock", "Landlock needs no_new_privs: set securityContext.allowPrivilegeEscalation: false")
         }
         for t in tmpfs where t.path == "/" || t.path == "/proc" || t.path.hasPrefix("/proc/") {
             throw fail("filesystem.tmpfs", "cannot mount a tmpfs over \(t.path)")

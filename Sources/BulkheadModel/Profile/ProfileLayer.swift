@@ -35,6 +35,8 @@ public struct ProfileLayer: Sendable, Equatable {
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
     public var binds: [BindMount]?
+    /// `filesystem.landlock`: the only paths (and TCP ports) the workload may use.
+    public var landlock: LandlockSpec?
 
     public var network: NetworkMode?
     public var hostname: String?
@@ -192,6 +194,19 @@ public struct BindMount: Sendable, Equatable {
     public var readOnly: Bool
     public init(source: String, destination: String, readOnly: Bool) {
         self.source = source; self.destination = destination; self.readOnly = readOnly
+    }
+}
+
+/// Landlock rules (landlock(7)): with them, the workload may read only beneath `readOnly`
+/// and `readWrite` paths, write only beneath `readWrite`, and (Landlock ABI 4+) bind and
+/// connect only the listed TCP ports when either list is given.
+public struct LandlockSpec: Sendable, Equatable {
+    public var readOnly: [String]
+    public var readWrite: [String]
+    public var bindTCP: [UInt16]?
+    public var connectTCP: [UInt16]?
+    public init(readOnly: [String] = [], readWrite: [String] = [], bindTCP: [UInt16]? = nil, connectTCP: [UInt16]? = nil) {
+        self.readOnly = readOnly; self.readWrite = readWrite; self.bindTCP = bindTCP; self.connectTCP = connectTCP
     }
 }
 

@@ -197,7 +197,19 @@ public enum ProfileParser {
     // MARK: filesystem
 
     static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
-        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds"])
+        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        if let l = m["landlock"] {
+            let lm = try l.mapping(allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
+            var spec = LandlockSpec()
+            if let v = lm["readOnly"] { spec.readOnly = try pathList(v) }
+            if let v = lm["readWrite"] { spec.readWrite = try pathList(v) }
+            if let v = lm["bindTCP"] { spec.bindTCP = try v.sequence().map { (n) throws(ConfigError) in UInt16(try n.int64(in: 0...65535)) } }
+            if let v = lm["connectTCP"] { spec.connectTCP = try v.sequence().map { (n) throws(ConfigError) in UInt16(try n.int64(in: 0...65535)) } }
+            guard !spec.readOnly.isEmpty || !spec.readWrite.isEmpty else {
+                throw l.error("give at least one path in readOnly or readWrite; with none the workload could not even load its own binary")
+            }
+            p.landlock = spec
+        }
         if let r = m["root"] {
             let s = try r.string()
             p.root = s == "host" ? .host : .directory(try absolutePath(r))

@@ -158,6 +158,8 @@ public struct AppliedControls: Codable, Sendable, Equatable {
     public var readonlyPaths: [String]
     public var tmpfs: [TmpfsControl]
     public var binds: [String]
+    /// Landlock rules in force, and the ABI version they were built for.
+    public var landlock: LandlockControl?
     public var network: String
     public var hostname: String?
     public var rlimits: [String: String]
@@ -171,6 +173,17 @@ public struct AppliedControls: Codable, Sendable, Equatable {
         self.seccomp = seccomp; self.rootFilesystem = rootFilesystem; self.readOnlyRootFilesystem = readOnlyRootFilesystem
         self.maskedPaths = maskedPaths; self.readonlyPaths = readonlyPaths; self.tmpfs = tmpfs; self.binds = binds
         self.network = network; self.hostname = hostname; self.rlimits = rlimits
+    }
+}
+
+public struct LandlockControl: Codable, Sendable, Equatable {
+    public var abi: Int
+    public var readOnly: [String]
+    public var readWrite: [String]
+    public var bindTCP: [UInt16]?
+    public var connectTCP: [UInt16]?
+    public init(abi: Int, readOnly: [String], readWrite: [String], bindTCP: [UInt16]?, connectTCP: [UInt16]?) {
+        self.abi = abi; self.readOnly = readOnly; self.readWrite = readWrite; self.bindTCP = bindTCP; self.connectTCP = connectTCP
     }
 }
 

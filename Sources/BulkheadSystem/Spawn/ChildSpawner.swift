@@ -162,6 +162,10 @@ final class CArena {
         case .setUID(let u): op(BH_OP_SETRESUID); r.n1 = UInt64(u)
         case let .setCapabilities(e, p, i): op(BH_OP_CAPSET); r.n1 = e.mask; r.n2 = p.mask; r.n3 = i.mask
         case .noNewPrivileges: op(BH_OP_NO_NEW_PRIVS)
+        case let .landlockCreateRuleset(fs, net): op(BH_OP_LANDLOCK_CREATE); r.n1 = fs; r.n2 = net
+        case let .landlockAllowPath(p, access): op(BH_OP_LANDLOCK_PATH); r.b = string(p); r.n1 = access
+        case let .landlockAllowPort(port, access): op(BH_OP_LANDLOCK_PORT); r.n1 = access; r.n2 = UInt64(port)
+        case .landlockRestrictSelf: op(BH_OP_LANDLOCK_RESTRICT)
         case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
         case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
         case .loadSeccomp: op(BH_OP_SECCOMP)
