@@ -244,6 +244,67 @@ static int exec_candidates(const bh_spawn_config *cfg) {
     return saw_eacces ? EACCES : last;
 }
 
+/* ---------------------------------------------------------------- Landlock (landlock(7))
+ * The uapi structs are spelled out here so the shim builds against older kernel headers;
+ * their layout is the kernel's ABI. */
+struct bh_landlock_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net; /* ABI 4 */
+};
+struct bh_landlock_path_beneath_attr {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
+struct bh_landlock_net_port_attr {
+    uint64_t allowed_access;
+    uint64_t port;
+};
+_Static_assert(sizeof(struct bh_landlock_path_beneath_attr) == 12, "landlock_path_beneath_attr is packed");
+#define BH_LANDLOCK_RULE_PATH_BENEATH 1
+#define BH_LANDLOCK_RULE_NET_PORT 2
+#define BH_SYS_landlock_create_ruleset 444
+#define BH_SYS_landlock_add_rule 445
+#define BH_SYS_landlock_restrict_self 446
+/* Rights that apply to a file (not a directory): execute, write, read, truncate, ioctl_dev. */
+#define BH_LANDLOCK_FILE_RIGHTS ((1ULL << 0) | (1ULL << 1) | (1ULL << 2) | (1ULL << 14) | (1ULL << 15))
+
+static int landlock_fd = -1; /* the child's own copy of this variable: one ruleset per launch */
+
+static int landlock_create(uint64_t fs, uint64_t net) {
+    struct bh_landlock_ruleset_attr attr = {fs, net};
+    /* Without network rights, pass the ABI 1 size so kernels before 6.7 accept it. */
+    size_t size = net ? sizeof attr : sizeof attr.handled_access_fs;
+    int fd = (int)syscall(BH_SYS_landlock_create_ruleset, &attr, size, 0);
+    if (fd < 0) return errno;
+    landlock_fd = fd;
+    return 0;
+}
+
+static int landlock_path(const char *path, uint64_t access) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) return errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) { int e = errno; close(fd); return e; }
+    struct bh_landlock_path_beneath_attr rule = {S_ISDIR(st.st_mode) ? access : (access & BH_LANDLOCK_FILE_RIGHTS), fd};
+    int rc = (int)syscall(BH_SYS_landlock_add_rule, landlock_fd, BH_LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+    int e = errno;
+    close(fd);
+    return rc < 0 ? e : 0;
+}
+
+static int landlock_port(uint64_t access, uint64_t port) {
+    struct bh_landlock_net_port_attr rule = {access, port};
+    return syscall(BH_SYS_landlock_add_rule, landlock_fd, BH_LANDLOCK_RULE_NET_PORT, &rule, 0) < 0 ? errno : 0;
+}
+
+static int landlock_restrict(void) {
+    int rc = (int)syscall(BH_SYS_landlock_restrict_self, landlock_fd, 0);
+    int e = errno;
+    close(landlock_fd);
+    landlock_fd = -1;
+    return rc < 0 ? e : 0;
+}
+
 /* A change of euid/egid/fsuid/fsgid clears the parent-death signal and resets dumpable
  * (kernel/cred.c, commit_creds). Re-arm both, then make sure the launcher did not die in
  * between: it holds the write end of sync_fd open for the sandbox's lifetime, so POLLHUP on
@@ -328,6 +389,16 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
+    case BH_OP_UNSHARE:
+        return unshare((int)s->n1) < 0 ? errno : 0;
+    case BH_OP_LANDLOCK_CREATE:
+        return landlock_create(s->n1, s->n2);
+    case BH_OP_LANDLOCK_PATH:
+        return landlock_path(s->b, s->n1);
+    case BH_OP_LANDLOCK_PORT:
+        return landlock_port(s->n1, s->n2);
+    case BH_OP_LANDLOCK_RESTRICT:
+        return landlock_restrict();
     default:
         return EINVAL;
     }

@@ -50,6 +50,11 @@ enum bh_step_op {
     BH_OP_CLOSE_FDS,       /* every fd >= 3 close-on-exec except the config's preserve_fds */
     BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
     BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
+    BH_OP_UNSHARE,         /* unshare(n1 CLONE_NEW* flags) */
+    BH_OP_LANDLOCK_CREATE, /* landlock_create_ruleset(handled fs n1, handled net n2) */
+    BH_OP_LANDLOCK_PATH,   /* allow n1 beneath path b (file rights only, if b is not a directory) */
+    BH_OP_LANDLOCK_PORT,   /* allow n1 (bind/connect) on TCP port n2 */
+    BH_OP_LANDLOCK_RESTRICT, /* landlock_restrict_self, then close the ruleset */
 };
 
 typedef struct bh_step {

@@ -69,7 +69,7 @@ struct ProfileCommand: ParsableCommand {
             var failed = false
             for p in profiles {
                 do {
-                    let prepared = try Sandbox.prepare(RunRequest(profile: p, command: ["/bin/true"]))
+                    let prepared = try Sandbox.prepare(RunRequest(profile: p, command: ["/bin/true"]), seccompCache: nil)
                     out("\(p): ok (\(prepared.profile.chain.joined(separator: " > ")))\n")
                 } catch {
                     warn("\(error)")

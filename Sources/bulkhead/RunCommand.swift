@@ -55,6 +55,24 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("ephemeral-storage"), help: ArgumentHelp("Size of /tmp (the disk quota), e.g. 16Mi.", valueName: "SIZE"))
     var ephemeralStorage: String?
 
+    @Option(help: ArgumentHelp("CPU limit in CPUs or Kubernetes units (0.5, 500m): cpu.max.", valueName: "CPUS"))
+    var cpus: String?
+
+    @Option(help: ArgumentHelp("Memory limit (256Mi, 1Gi): memory.max; past it the OOM killer ends the workload.", valueName: "SIZE"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("Limit on processes and threads: pids.max.", valueName: "N"))
+    var pids: String?
+
+    @Option(name: .customLong("io-weight"), help: ArgumentHelp("Relative disk I/O weight, 1-10000: io.weight.", valueName: "N"))
+    var ioWeight: UInt64?
+
+    @Option(name: .customLong("io-max"), help: ArgumentHelp("Disk I/O throttle, as in io.max.", valueName: "'MAJ:MIN wbps=N rbps=N …'"))
+    var ioMax: [String] = []
+
+    @Option(help: ArgumentHelp("strict: refuse to start when a limit cannot be enforced (default); best-effort: start and report it.", valueName: "strict|best-effort"))
+    var limits: String?
+
     @Option(help: ArgumentHelp("Seccomp policy: a Docker/OCI JSON file, RuntimeDefault, or Unconfined.", valueName: "FILE|RuntimeDefault|Unconfined"))
     var seccomp: String?
 
@@ -102,6 +120,11 @@ struct RunCommand: ParsableCommand {
             warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
         } else if result.reason == .timeout {
             warn("timeout: the sandbox was killed after \(timeout ?? "")")
+        } else if result.reason == .oomKilled {
+            let limit = prepared.profile.limits.memoryBytes.map { Quantity.formatBytes($0) } ?? "?"
+            warn("out of memory: the OOM killer ended a process of the sandbox (memory limit \(limit))")
+        } else if result.reason == .pidsLimit {
+            warn("the pids limit (\(prepared.profile.limits.pids.map(String.init) ?? "?")) refused a fork in the sandbox")
         }
         if let report {
             let json = ReportJSON.encode(result)
@@ -187,6 +210,34 @@ struct RunCommand: ParsableCommand {
                 throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard, got \"\(kv[1])\"")
             }
             l.rlimits[res] = Rlimit(soft: soft, hard: hard)
+        }
+        if let cpus {
+            guard let m = Quantity.milli(cpus), m >= 10 else { throw bad("--cpus", "expected CPUs such as 0.5, 2 or 500m (at least 10m), got \"\(cpus)\"") }
+            l.limits.cpuMilli = m
+        }
+        if let memory {
+            guard let b = Quantity.integer(memory), b >= 4 << 20 else { throw bad("--memory", "expected a size of at least 4Mi such as 256Mi, got \"\(memory)\"") }
+            l.limits.memoryBytes = b
+        }
+        if let pids {
+            guard let n = Quantity.integer(pids), n >= 2 else { throw bad("--pids", "expected a number of at least 2 (the init and the workload), got \"\(pids)\"") }
+            l.limits.pids = n
+        }
+        if let ioWeight {
+            guard (1...10000).contains(ioWeight) else { throw bad("--io-weight", "expected 1 to 10000") }
+            l.ioWeight = ioWeight
+        }
+        if !ioMax.isEmpty {
+            l.ioMax = try ioMax.map { (t) throws(ConfigError) in
+                switch IOThrottle.parse(t) {
+                case .success(let v): return v
+                case .failure(let e): throw bad("--io-max", e.message)
+                }
+            }
+        }
+        if let limits {
+            guard let mode = LimitEnforcement(rawValue: limits) else { throw bad("--limits", "expected strict or best-effort, got \"\(limits)\"") }
+            l.enforcement = mode
         }
         if let ephemeralStorage {
             guard let b = Quantity.integer(ephemeralStorage), b > 0 else { throw bad("--ephemeral-storage", "expected a size such as 16Mi") }

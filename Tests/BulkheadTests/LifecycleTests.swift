@@ -146,15 +146,24 @@ struct LifecycleTests {
 
     @Test("Rootless: an unprivileged user runs the container layer, mapped to root inside")
     func rootless() throws {
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+        // Without a delegated cgroup subtree the profile's limits cannot be enforced: refused,
+        // with the reason and the fix, and nothing runs.
+        let strict = try Bulkhead.sh("echo RAN", prefix: nobody)
+        #expect(strict.status == 125)
+        #expect(strict.stderr.contains("best-effort"), "\(strict.stderr)")
+        #expect(!strict.stdout.contains("RAN"))
         let r = try Bulkhead.sh("cat /proc/self/uid_map; cat /proc/self/setgroups; id -u; grep CapEff /proc/self/status",
-                                prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+                                ["--limits", "best-effort"], report: true, prefix: nobody)
+        let notEnforced = (r.report?["limits"] as? [String: Any])?["notEnforced"] as? [[String: Any]] ?? []
+        #expect(Set(notEnforced.compactMap { $0["limit"] as? String }) == ["cpu.max", "memory.max", "pids.max"], "the report says which limits were not enforced")
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         #expect(lines.first == "0 65534 1", "\(r.stdout)")
         #expect(lines.contains("deny"))
         #expect(lines.contains("0"))
         // What rootless cannot do is refused with a reason: a second uid needs a mapped range.
-        let u = try Bulkhead.sh("id", ["--user", "1000"], prefix: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        let u = try Bulkhead.sh("id", ["--user", "1000", "--limits", "best-effort"], prefix: nobody)
         #expect(u.status == 125)
         #expect(u.stderr.contains("rootless sandbox maps only your own uid"), "\(u.stderr)")
     }

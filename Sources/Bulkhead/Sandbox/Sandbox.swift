@@ -33,6 +33,8 @@ public struct PreparedLaunch: Sendable {
     public var profile: EffectiveProfile
     public var plan: LaunchPlan
     public var seccomp: CompiledSeccomp?
+    /// The Landlock ABI the rules were built for, when the profile has rules.
+    public var landlockABI: Int?
 }
 
 /// A launch that failed before the workload ran. Exit status 125.
@@ -64,7 +66,10 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 public enum Sandbox {
     // MARK: Prepare (no side effects)
 
-    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard()) throws(LaunchError) -> PreparedLaunch {
+    /// - Parameter seccompCache: where compiled filters are cached; nil always parses, validates
+    ///   and compiles (what `profile lint` needs).
+    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
+                               seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         do {
             var layers = try store.layers(for: request.profile)
             var top = request.overrides
@@ -72,17 +77,18 @@ public enum Sandbox {
             layers.append(top)
             let profile = try EffectiveProfile.resolve(layers)
             try checkRlimits(profile)
-            let seccomp = try SeccompSetup.compile(profile, store: store)
+            let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
             let context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: identity.subordinateRange ?? EffectiveProfile.defaultHostIDRange,
-                preserveFds: request.preserveFds, hasSeccomp: seccomp != nil
+                preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
+                landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp)
+            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI)
         } catch let e as ConfigError {
             throw LaunchError(e)
         } catch let e as LaunchError {

@@ -3,49 +3,72 @@ import BulkheadSystem
 
 /// A seccomp filter ready for the child: the classic BPF program and what the report says of it.
 public struct CompiledSeccomp: Sendable {
-    public var policy: SeccompPolicy
     public var program: [UInt8]
     public var control: SeccompControl
+    /// The program came from the content-addressed cache (no parse, no compile).
+    public var cached: Bool
 }
 
 enum SeccompSetup {
     /// The built-in allow-list behind `seccompProfile.type: RuntimeDefault`.
     static let runtimeDefaultPath = "seccomp/container.json"
 
-    /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
-    static func policy(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
-        let text: String, file: String, source: String
+    /// The policy's text, where it came from, and the context its Docker conditions resolve in.
+    struct Source {
+        var text: String
+        var file: String
+        var label: String
+        var context: SeccompContext
+    }
+
+    static func source(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> Source? {
+        let text: String, file: String, label: String
         switch p.seccomp {
         case .unconfined:
             return nil
         case .runtimeDefault:
             (file, text) = try store.readReferenced(runtimeDefaultPath, relativeTo: "<embedded>")
-            source = "RuntimeDefault"
+            label = "RuntimeDefault"
         case let .localhost(path, dir):
             (file, text) = try store.readReferenced(path, relativeTo: dir)
-            source = "Localhost:\(file)"
+            label = "Localhost:\(file)"
         case let .inline(t, f, line):
             (file, text) = ("\(f) (inline seccomp policy at line \(line))", t)
-            source = "inline:\(f)"
+            label = "inline:\(f)"
         }
         // Docker's conditional rules (includes/excludes on capabilities) are resolved against the
         // capabilities this sandbox keeps, on the machine's own architecture.
         let context = SeccompContext(capabilities: Set(p.capabilities.members.map(\.name)),
                                      architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil)
-        return (try SeccompPolicyParser.parse(text: text, file: file, context: context), source)
+        return Source(text: text, file: file, label: label, context: context)
     }
 
-    /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on).
-    static func compile(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> CompiledSeccomp? {
-        guard let (policy, source) = try policy(p, store: store) else { return nil }
+    /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
+    static func policy(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
+        guard let src = try source(p, store: store) else { return nil }
+        return (try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context), src.label)
+    }
+
+    /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
+    /// same program from the content-addressed cache.
+    static func compile(_ p: EffectiveProfile, store: ProfileStore, cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
+        guard let src = try source(p, store: store) else { return nil }
+        let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
+                                   architecture: src.context.architecture.rawValue)
+        if let hit = cache?.load(key: key) {
+            return CompiledSeccomp(program: hit.program, control: SeccompControl(
+                source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
+        }
+        let policy = try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
         let program: [UInt8]
         do {
             program = try SeccompCompiler.compile(policy)
         } catch {
-            throw ConfigError(file: source, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
+            throw ConfigError(file: src.file, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
         }
-        let control = SeccompControl(source: source, defaultAction: policy.defaultAction.rawValue,
+        cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count))
+        let control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
-        return CompiledSeccomp(policy: policy, program: program, control: control)
+        return CompiledSeccomp(program: program, control: control, cached: false)
     }
 }

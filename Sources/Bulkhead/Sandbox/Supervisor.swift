@@ -20,10 +20,35 @@ struct Supervisor {
         guard sigfd >= 0 else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
         defer { close(sigfd) }
 
+        // The cgroup exists before the child: it is born inside it (CLONE_INTO_CGROUP).
+        let cgroup: CgroupSetup
+        do throws(LaunchError) {
+            if prepared.request.failAtStep == -3 {
+                throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
+            }
+            cgroup = try CgroupSetup.create(prepared.profile)
+        } catch {
+            return failure(error)
+        }
+        var report = launch(sigfd: sigfd, cgroup: cgroup)
+        // Every path ends here: measure, kill what is left, remove the cgroup.
+        report.limits = cgroup.limits
+        report.cgroup = cgroup.finish()
+        if report.reason == .exited || report.reason == .signaled {
+            if let s = report.cgroup?.stats, (s.oomKills ?? 0) > 0 {
+                report.reason = .oomKilled
+            } else if let s = report.cgroup?.stats, (s.pidsMaxHits ?? 0) > 0 {
+                report.reason = .pidsLimit
+            }
+        }
+        return report
+    }
+
+    private func launch(sigfd: Int32, cgroup: CgroupSetup) -> RunReport {
         let child: SpawnedInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: nil, failAtStep: prepared.request.failAtStep)
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep)
         } catch {
             return failure(LaunchError(error))
         }
@@ -38,6 +63,18 @@ struct Supervisor {
                 try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
             } catch {
                 setupError = LaunchError(error)
+            }
+        }
+        // v1 hierarchies cannot be entered at clone time: the child joins them here, before it
+        // is released, so the workload never runs outside its limits.
+        if setupError == nil, let cg = cgroup.cgroup, cg.needsAttach {
+            do throws(CgroupError) {
+                if prepared.request.failAtStep == -4 {
+                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "cgroup.procs", errno: ECANCELED, fix: "")
+                }
+                try cg.attach(pid: child.pid)
+            } catch {
+                setupError = LaunchError(operation: "move the sandbox into its cgroups: \(error.description)")
             }
         }
         if let setupError {
@@ -188,7 +225,7 @@ struct Supervisor {
 
     private func baseReport(end: Double) -> RunReport {
         let p = prepared.profile
-        let controls = AppliedControls(
+        var controls = AppliedControls(
             namespaces: plan.namespaces.sorted().map(\.rawValue),
             uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
             gidMap: plan.gidMap.isEmpty ? nil : plan.gidMap.map { $0.line.dropLast() }.joined(separator: "; "),
@@ -207,6 +244,9 @@ struct Supervisor {
                 (r.rawValue, "\(l.soft == Rlimit.unlimited ? "unlimited" : String(l.soft))/\(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard))")
             })
         )
+        if let l = p.landlock, let abi = prepared.landlockABI {
+            controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
+        }
         return RunReport(
             command: prepared.request.command, profile: p.name, profileChain: p.chain,
             exitCode: 0, signal: nil, reason: .exited, error: nil,

@@ -19,23 +19,33 @@ public struct LaunchContext: Sendable, Equatable {
     public var preserveFds: [Int32]
     /// A seccomp program will be loaded (the profile is not Unconfined).
     public var hasSeccomp: Bool
+    /// The kernel's Landlock ABI version; nil when Landlock is unavailable.
+    public var landlockABI: Int?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
-                preserveFds: [Int32] = [], hasSeccomp: Bool) {
+                preserveFds: [Int32] = [], hasSeccomp: Bool, landlockABI: Int? = nil) {
         self.callerUID = callerUID
         self.callerGID = callerGID
         self.privileged = privileged
         self.defaultHostIDRange = defaultHostIDRange
         self.preserveFds = preserveFds
         self.hasSeccomp = hasSeccomp
+        self.landlockABI = landlockABI
     }
 }
 
 /// What the launcher executes: the namespaces to create, the id maps to write and the ordered
 /// steps for the child. A value: testable without a kernel.
 public struct LaunchPlan: Sendable, Equatable {
+    /// Every namespace the sandbox gets.
     public var namespaces: Set<Namespace>
+    /// The ones clone3 creates; the rest are unshared by a step.
+    public var cloneNamespaces: Set<Namespace> {
+        var ns = namespaces
+        for case .unshareNamespaces(let later) in steps { ns.subtract(later) }
+        return ns
+    }
     public var uidMap: [IDMapEntry]
     public var gidMap: [IDMapEntry]
     /// Write "deny" to /proc/PID/setgroups before gid_map (required for an unprivileged map).
@@ -97,6 +107,12 @@ public enum LaunchPlanner {
             s.append(.setGID(0))
             s.append(.setUID(0))
         }
+        if p.namespaces.contains(.cgroup) {
+            // After the release, when the launcher has moved the child into its v1 cgroups too:
+            // the namespace's root is then the sandbox's own cgroup in every hierarchy, not the
+            // launcher's (clone3's CLONE_INTO_CGROUP only covers the unified one).
+            s.append(.unshareNamespaces([.cgroup]))
+        }
         // Non-dumpable before anything of the sandbox exists: /proc/1/exe (the launcher's binary)
         // can then not be opened from inside (CVE-2019-5736). Not earlier: an unprivileged map
         // write needs the child's /proc files to belong to the caller, which dumpable gives.
@@ -121,6 +137,9 @@ public enum LaunchPlanner {
         s.append(.changeDirectory(p.workingDir))
         // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626).
         s.append(.closeStrayFileDescriptors)
+        // Landlock after the final root and working directory exist (its rules name paths in
+        // them) and before seccomp (whose allow-list need not contain the landlock calls).
+        if let l = p.landlock { try appendLandlock(&s, l, abi: c.landlockABI, fail: fail) }
         // Last before execve: every earlier step may use syscalls the filter forbids.
         if c.hasSeccomp && !earlySeccomp { s.append(.loadSeccomp) }
         s.append(.exec)
@@ -208,6 +227,23 @@ public enum LaunchPlanner {
         s.append(.pivotRoot(newRoot: ".", putOld: "."))
         s.append(.unmountDetached("."))
         s.append(.changeDirectory("/"))
+    }
+
+    static func appendLandlock(_ s: inout [PlanStep], _ l: LandlockSpec, abi: Int?, fail: (String, String) -> ConfigError) throws(ConfigError) {
+        guard let abi, abi >= 1 else {
+            throw fail("filesystem.landlock", "Landlock is not available on this kernel (needs Linux 5.13 with the landlock LSM enabled, lsm=...,landlock); `bulkhead doctor` shows it")
+        }
+        let wantsNetwork = l.bindTCP != nil || l.connectTCP != nil
+        if wantsNetwork && abi < LandlockRights.networkABI {
+            throw fail("filesystem.landlock", "TCP port rules need Landlock ABI \(LandlockRights.networkABI) (Linux 6.7); this kernel has ABI \(abi)")
+        }
+        s.append(.landlockCreateRuleset(handledFilesystem: LandlockRights.handledFilesystem(abi: abi),
+                                        handledNetwork: wantsNetwork ? LandlockRights.bindTCP | LandlockRights.connectTCP : 0))
+        for p in l.readOnly { s.append(.landlockAllowPath(p, access: LandlockRights.readOnly(abi: abi))) }
+        for p in l.readWrite { s.append(.landlockAllowPath(p, access: LandlockRights.readWrite(abi: abi))) }
+        for port in l.bindTCP ?? [] { s.append(.landlockAllowPort(port, access: LandlockRights.bindTCP)) }
+        for port in l.connectTCP ?? [] { s.append(.landlockAllowPort(port, access: LandlockRights.connectTCP)) }
+        s.append(.landlockRestrictSelf)
     }
 
     static func appendIdentity(_ s: inout [PlanStep], _ p: EffectiveProfile, _ c: LaunchContext) {

@@ -25,6 +25,7 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 /// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
     case waitForParent
+    case unshareNamespaces(Set<Namespace>)
     case setDumpable(Bool)
     case newSession
     case mount(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
@@ -48,6 +49,10 @@ public enum PlanStep: Sendable, Equatable {
     case setUID(UInt32)
     case setCapabilities(effective: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet)
     case noNewPrivileges
+    case landlockCreateRuleset(handledFilesystem: UInt64, handledNetwork: UInt64)
+    case landlockAllowPath(String, access: UInt64)
+    case landlockAllowPort(UInt16, access: UInt64)
+    case landlockRestrictSelf
     case forkWorkload
     case closeStrayFileDescriptors
     case loadSeccomp
@@ -64,6 +69,7 @@ public enum PlanStep: Sendable, Equatable {
         }
         switch self {
         case .waitForParent: return "wait for the launcher to write the id maps"
+        case .unshareNamespaces(let ns): return "unshare the \(ns.sorted().map(\.rawValue).joined(separator: ",")) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"
         case let .mount(source, target, fstype, flags, _):
@@ -96,6 +102,12 @@ public enum PlanStep: Sendable, Equatable {
         case .setUID(let u): return "setresuid \(u)"
         case .setCapabilities: return "capset (effective, permitted, inheritable; clear ambient)"
         case .noNewPrivileges: return "prctl(PR_SET_NO_NEW_PRIVS)"
+        case .landlockCreateRuleset: return "create the Landlock ruleset"
+        case let .landlockAllowPath(p, access):
+            return "Landlock: allow \(access & LandlockRights.writeFile != 0 ? "read-write" : "read-only") beneath \(p)"
+        case let .landlockAllowPort(port, access):
+            return "Landlock: allow TCP \(access & LandlockRights.bindTCP != 0 ? "bind" : "connect") on port \(port)"
+        case .landlockRestrictSelf: return "enforce the Landlock ruleset"
         case .forkWorkload: return "fork the workload from the sandbox's init"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
         case .loadSeccomp: return "load the seccomp filter"

@@ -22,12 +22,16 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var limits: ResourceSpec
     public var requests: ResourceSpec
+    public var ioWeight: UInt64?
+    public var ioMax: [IOThrottle]
+    public var enforcement: LimitEnforcement
 
     public var root: RootFilesystem
     public var tmpfs: [TmpfsMount]
     public var maskedPaths: [String]
     public var readonlyPaths: [String]
     public var binds: [BindMount]
+    public var landlock: LandlockSpec?
 
     public var network: NetworkMode
     public var hostname: String
@@ -43,8 +47,9 @@ public struct EffectiveProfile: Sendable, Equatable {
             && a.runAsUser == b.runAsUser && a.runAsGroup == b.runAsGroup && a.runAsNonRoot == b.runAsNonRoot
             && a.capabilities == b.capabilities && a.readOnlyRootFilesystem == b.readOnlyRootFilesystem
             && a.allowPrivilegeEscalation == b.allowPrivilegeEscalation && a.seccomp == b.seccomp
-            && a.limits == b.limits && a.requests == b.requests && a.root == b.root && a.tmpfs == b.tmpfs
-            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds
+            && a.limits == b.limits && a.requests == b.requests && a.ioWeight == b.ioWeight && a.ioMax == b.ioMax
+            && a.enforcement == b.enforcement && a.root == b.root && a.tmpfs == b.tmpfs
+            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds && a.landlock == b.landlock
             && a.network == b.network && a.hostname == b.hostname && a.workingDir == b.workingDir
             && a.env == b.env && a.rlimits.map(\.0) == b.rlimits.map(\.0) && a.rlimits.map(\.1) == b.rlimits.map(\.1)
     }
@@ -75,9 +80,9 @@ public struct EffectiveProfile: Sendable, Equatable {
         runAsUser: 0, runAsGroup: 0, runAsNonRoot: false,
         capabilitySpec: CapabilitySpec(drop: ["ALL"]), capabilities: CapabilitySet(),
         readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, seccomp: .runtimeDefault,
-        limits: ResourceSpec(), requests: ResourceSpec(),
+        limits: ResourceSpec(), requests: ResourceSpec(), ioWeight: nil, ioMax: [], enforcement: .strict,
         root: .host, tmpfs: [TmpfsMount(path: "/tmp")],
-        maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [],
+        maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [], landlock: nil,
         network: .none, hostname: "sandbox", workingDir: "/",
         env: [EnvVar(name: "PATH", value: defaultPath)],
         rlimits: []
@@ -107,11 +112,15 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.seccomp { p.seccomp = v }
             p.limits = l.limits.over(p.limits)
             p.requests = l.requests.over(p.requests)
+            if let v = l.ioWeight { p.ioWeight = v }
+            if let v = l.ioMax { p.ioMax = v }
+            if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
             if let v = l.tmpfs { p.tmpfs = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
             if let v = l.binds { p.binds = v }
+            if let v = l.landlock { p.landlock = v }
             if let v = l.network {
                 p.network = v
                 // The network mode decides the namespace unless this layer also sets it.
@@ -165,9 +174,18 @@ public struct EffectiveProfile: Sendable, Equatable {
             }
             if !targets.insert(b.destination).inserted { throw fail("filesystem.binds", "two binds target \(b.destination)") }
         }
+        if landlock != nil && allowPrivilegeEscalation {
+            throw fail("filesystem.landlock", "Landlock needs no_new_privs: set securityContext.allowPrivilegeEscalation: false")
+        }
         for t in tmpfs where t.path == "/" || t.path == "/proc" || t.path.hasPrefix("/proc/") {
             throw fail("filesystem.tmpfs", "cannot mount a tmpfs over \(t.path)")
         }
+    }
+
+    /// Any cgroup limit is asked for (ephemeral-storage is a tmpfs size, not a cgroup limit).
+    public var requestsCgroupLimits: Bool {
+        limits.cpuMilli != nil || limits.memoryBytes != nil || limits.pids != nil || requests.cpuMilli != nil
+            || ioWeight != nil || !ioMax.isEmpty
     }
 
     /// The size of a tmpfs mount: its own sizeLimit, else ephemeral-storage for /tmp, else 64Mi.

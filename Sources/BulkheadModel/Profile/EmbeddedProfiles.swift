@@ -7,7 +7,8 @@ public enum EmbeddedProfiles {
         ("container.yaml", #"""
 # The hardened container layer: what one Kubernetes container should get.
 # Every namespace but time, the host root read-only, /proc with masked and read-only paths,
-# a minimal /dev, a 64Mi /tmp (the ephemeral-storage quota), no capabilities,
+# a minimal /dev, a 64Mi /tmp (the ephemeral-storage quota), cgroup limits of one CPU,
+# 1Gi of memory and 1024 processes, no capabilities,
 # no_new_privs, and the default seccomp allow-list (Profiles/seccomp/container.json).
 apiVersion: bulkhead.dev/v1alpha1
 kind: LayerProfile
@@ -34,7 +35,13 @@ securityContext:
     type: Localhost
     localhostProfile: seccomp/container.json
 resources:
+  # Enforced through the sandbox's own cgroup (v2, or v1 on older and hybrid hosts). A limit
+  # the host cannot enforce stops the launch unless enforcement is best-effort
+  # (--limits best-effort): rootless callers need a delegated cgroup subtree.
   limits:
+    cpu: "1"
+    memory: 1Gi
+    pids: 1024
     ephemeral-storage: 64Mi
 filesystem:
   root: host

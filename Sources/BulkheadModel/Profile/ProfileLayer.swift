@@ -24,12 +24,19 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var limits: ResourceSpec = ResourceSpec()
     public var requests: ResourceSpec = ResourceSpec()
+    /// `resources.io`: the io controller's weight and throttles (no Kubernetes field exists).
+    public var ioWeight: UInt64?
+    public var ioMax: [IOThrottle]?
+    /// `resources.enforcement`: whether a limit the host cannot enforce is an error.
+    public var enforcement: LimitEnforcement?
 
     public var root: RootFilesystem?
     public var tmpfs: [TmpfsMount]?
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
     public var binds: [BindMount]?
+    /// `filesystem.landlock`: the only paths (and TCP ports) the workload may use.
+    public var landlock: LandlockSpec?
 
     public var network: NetworkMode?
     public var hostname: String?
@@ -114,6 +121,59 @@ public struct ResourceSpec: Sendable, Equatable {
     }
 }
 
+/// One `io.max` line: `MAJ:MIN rbps=N wbps=N riops=N wiops=N` (cgroup-v2.rst).
+public struct IOThrottle: Sendable, Equatable {
+    public var major: UInt32
+    public var minor: UInt32
+    public var readBytesPerSecond: UInt64?
+    public var writeBytesPerSecond: UInt64?
+    public var readIOPerSecond: UInt64?
+    public var writeIOPerSecond: UInt64?
+
+    public init(major: UInt32, minor: UInt32, readBytesPerSecond: UInt64? = nil, writeBytesPerSecond: UInt64? = nil,
+                readIOPerSecond: UInt64? = nil, writeIOPerSecond: UInt64? = nil) {
+        self.major = major; self.minor = minor
+        self.readBytesPerSecond = readBytesPerSecond; self.writeBytesPerSecond = writeBytesPerSecond
+        self.readIOPerSecond = readIOPerSecond; self.writeIOPerSecond = writeIOPerSecond
+    }
+
+    /// Parses `8:0 wbps=1048576 riops=100`; nil with the reason on error.
+    public static func parse(_ text: String) -> Result<IOThrottle, Invalid> {
+        let parts = text.split(separator: " ")
+        guard let dev = parts.first, case let mm = dev.split(separator: ":"), mm.count == 2,
+              let major = UInt32(mm[0]), let minor = UInt32(mm[1]) else {
+            return .failure(Invalid("expected MAJOR:MINOR followed by rbps=, wbps=, riops= or wiops=, got \"\(text)\""))
+        }
+        var t = IOThrottle(major: major, minor: minor)
+        guard parts.count > 1 else { return .failure(Invalid("no limit given for \(dev) (rbps=, wbps=, riops=, wiops=)")) }
+        for kv in parts.dropFirst() {
+            let f = kv.split(separator: "=", maxSplits: 1)
+            guard f.count == 2, let v = Quantity.integer(String(f[1])), v > 0 else { return .failure(Invalid("bad io limit \"\(kv)\"")) }
+            switch f[0] {
+            case "rbps": t.readBytesPerSecond = v
+            case "wbps": t.writeBytesPerSecond = v
+            case "riops": t.readIOPerSecond = v
+            case "wiops": t.writeIOPerSecond = v
+            default: return .failure(Invalid("unknown io limit \"\(f[0])\"; allowed: rbps, wbps, riops, wiops"))
+            }
+        }
+        return .success(t)
+    }
+
+    public struct Invalid: Error, Sendable {
+        public var message: String
+        init(_ message: String) { self.message = message }
+    }
+}
+
+/// What happens when the host cannot enforce a requested limit.
+public enum LimitEnforcement: String, Sendable, Equatable, CaseIterable {
+    /// Refuse to start (the default): a limit that cannot be enforced is an error.
+    case strict
+    /// Start anyway; the report lists what was not enforced and why.
+    case bestEffort = "best-effort"
+}
+
 public enum RootFilesystem: Sendable, Equatable {
     /// The host's root, bind-mounted (read-only unless `readOnlyRootFilesystem: false`).
     case host
@@ -134,6 +194,19 @@ public struct BindMount: Sendable, Equatable {
     public var readOnly: Bool
     public init(source: String, destination: String, readOnly: Bool) {
         self.source = source; self.destination = destination; self.readOnly = readOnly
+    }
+}
+
+/// Landlock rules (landlock(7)): with them, the workload may read only beneath `readOnly`
+/// and `readWrite` paths, write only beneath `readWrite`, and (Landlock ABI 4+) bind and
+/// connect only the listed TCP ports when either list is given.
+public struct LandlockSpec: Sendable, Equatable {
+    public var readOnly: [String]
+    public var readWrite: [String]
+    public var bindTCP: [UInt16]?
+    public var connectTCP: [UInt16]?
+    public init(readOnly: [String] = [], readWrite: [String] = [], bindTCP: [UInt16]? = nil, connectTCP: [UInt16]? = nil) {
+        self.readOnly = readOnly; self.readWrite = readWrite; self.bindTCP = bindTCP; self.connectTCP = connectTCP
     }
 }
 

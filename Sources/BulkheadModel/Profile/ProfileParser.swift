@@ -44,9 +44,26 @@ public enum ProfileParser {
         }
         if let sc = top["securityContext"] { try parseSecurityContext(sc, into: &p) }
         if let r = top["resources"] {
-            let m = try r.mapping(allowed: ["limits", "requests"])
+            let m = try r.mapping(allowed: ["limits", "requests", "io", "enforcement"])
             if let l = m["limits"] { p.limits = try parseResources(l) }
             if let q = m["requests"] { p.requests = try parseResources(q) }
+            if let io = m["io"] {
+                let im = try io.mapping(allowed: ["weight", "max"])
+                if let w = im["weight"] { p.ioWeight = UInt64(try w.int64(in: 1...10000)) }
+                if let mx = im["max"] {
+                    p.ioMax = try mx.sequence().map { (n) throws(ConfigError) in
+                        switch IOThrottle.parse(try n.string()) {
+                        case .success(let t): return t
+                        case .failure(let e): throw n.error(e.message)
+                        }
+                    }
+                }
+            }
+            if let e = m["enforcement"] {
+                let v = try e.string()
+                guard let mode = LimitEnforcement(rawValue: v) else { throw e.error("expected strict or best-effort, got \"\(v)\"") }
+                p.enforcement = mode
+            }
         }
         if let fs = top["filesystem"] { try parseFilesystem(fs, into: &p) }
         if let n = top["network"] {
@@ -180,7 +197,19 @@ public enum ProfileParser {
     // MARK: filesystem
 
     static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
-        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds"])
+        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        if let l = m["landlock"] {
+            let lm = try l.mapping(allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
+            var spec = LandlockSpec()
+            if let v = lm["readOnly"] { spec.readOnly = try pathList(v) }
+            if let v = lm["readWrite"] { spec.readWrite = try pathList(v) }
+            if let v = lm["bindTCP"] { spec.bindTCP = try v.sequence().map { (n) throws(ConfigError) in UInt16(try n.int64(in: 0...65535)) } }
+            if let v = lm["connectTCP"] { spec.connectTCP = try v.sequence().map { (n) throws(ConfigError) in UInt16(try n.int64(in: 0...65535)) } }
+            guard !spec.readOnly.isEmpty || !spec.readWrite.isEmpty else {
+                throw l.error("give at least one path in readOnly or readWrite; with none the workload could not even load its own binary")
+            }
+            p.landlock = spec
+        }
         if let r = m["root"] {
             let s = try r.string()
             p.root = s == "host" ? .host : .directory(try absolutePath(r))

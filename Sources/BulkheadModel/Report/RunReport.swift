@@ -46,6 +46,10 @@ public struct RunReport: Codable, Sendable {
     public var maxRssKiB: Int?
     public var signalsForwarded: [String]
     public var controls: AppliedControls
+    /// The cgroup limits asked for, which were enforced and how (nil: none asked, no cgroup).
+    public var limits: LimitsReport?
+    /// The sandbox's cgroup and what it measured.
+    public var cgroup: CgroupReport?
 
     public init(command: [String], profile: String, profileChain: [String], exitCode: Int32, signal: String?,
                 reason: TerminationReason, error: LaunchErrorReport?, wallTimeMs: Double, launchTimeMs: Double?,
@@ -65,6 +69,65 @@ public struct RunReport: Codable, Sendable {
         self.maxRssKiB = maxRssKiB
         self.signalsForwarded = signalsForwarded
         self.controls = controls
+    }
+}
+
+public struct LimitsReport: Codable, Sendable, Equatable {
+    /// strict or best-effort.
+    public var enforcement: String
+    /// v2, v1, or "v1+v2" on a hybrid host.
+    public var driver: String?
+    public var enforced: [EnforcedLimitReport]
+    public var notEnforced: [NotEnforcedLimitReport]
+    public init(enforcement: String, driver: String?, enforced: [EnforcedLimitReport], notEnforced: [NotEnforcedLimitReport]) {
+        self.enforcement = enforcement; self.driver = driver; self.enforced = enforced; self.notEnforced = notEnforced
+    }
+}
+
+public struct EnforcedLimitReport: Codable, Sendable, Equatable {
+    public var limit: String
+    public var value: String
+    public var driver: String
+    public var file: String
+    public init(limit: String, value: String, driver: String, file: String) {
+        self.limit = limit; self.value = value; self.driver = driver; self.file = file
+    }
+}
+
+public struct NotEnforcedLimitReport: Codable, Sendable, Equatable {
+    public var limit: String
+    public var reason: String
+    public init(limit: String, reason: String) { self.limit = limit; self.reason = reason }
+}
+
+public struct CgroupReport: Codable, Sendable, Equatable {
+    /// `bulkhead/<tenant>/<pod>/<leaf>`, relative to each hierarchy's base.
+    public var path: String?
+    public var directories: [String]
+    public var stats: CgroupUsage?
+    /// Why there is no cgroup, or what went wrong removing it.
+    public var note: String?
+    public init(path: String?, directories: [String], stats: CgroupUsage?, note: String?) {
+        self.path = path; self.directories = directories; self.stats = stats; self.note = note
+    }
+}
+
+/// What the sandbox's cgroup measured (fields absent where the host has no such file).
+public struct CgroupUsage: Codable, Sendable, Equatable {
+    public var memoryPeakBytes: UInt64?
+    public var cpuUsageMicros: UInt64?
+    public var cpuPeriods: UInt64?
+    public var cpuThrottledPeriods: UInt64?
+    public var cpuThrottledMicros: UInt64?
+    public var oomKills: UInt64?
+    public var pidsMaxHits: UInt64?
+    public var pidsPeak: UInt64?
+    public init(memoryPeakBytes: UInt64? = nil, cpuUsageMicros: UInt64? = nil, cpuPeriods: UInt64? = nil,
+                cpuThrottledPeriods: UInt64? = nil, cpuThrottledMicros: UInt64? = nil, oomKills: UInt64? = nil,
+                pidsMaxHits: UInt64? = nil, pidsPeak: UInt64? = nil) {
+        self.memoryPeakBytes = memoryPeakBytes; self.cpuUsageMicros = cpuUsageMicros; self.cpuPeriods = cpuPeriods
+        self.cpuThrottledPeriods = cpuThrottledPeriods; self.cpuThrottledMicros = cpuThrottledMicros
+        self.oomKills = oomKills; self.pidsMaxHits = pidsMaxHits; self.pidsPeak = pidsPeak
     }
 }
 
@@ -95,6 +158,8 @@ public struct AppliedControls: Codable, Sendable, Equatable {
     public var readonlyPaths: [String]
     public var tmpfs: [TmpfsControl]
     public var binds: [String]
+    /// Landlock rules in force, and the ABI version they were built for.
+    public var landlock: LandlockControl?
     public var network: String
     public var hostname: String?
     public var rlimits: [String: String]
@@ -111,14 +176,28 @@ public struct AppliedControls: Codable, Sendable, Equatable {
     }
 }
 
+public struct LandlockControl: Codable, Sendable, Equatable {
+    public var abi: Int
+    public var readOnly: [String]
+    public var readWrite: [String]
+    public var bindTCP: [UInt16]?
+    public var connectTCP: [UInt16]?
+    public init(abi: Int, readOnly: [String], readWrite: [String], bindTCP: [UInt16]?, connectTCP: [UInt16]?) {
+        self.abi = abi; self.readOnly = readOnly; self.readWrite = readWrite; self.bindTCP = bindTCP; self.connectTCP = connectTCP
+    }
+}
+
 public struct SeccompControl: Codable, Sendable, Equatable {
     /// RuntimeDefault, Localhost:PATH or inline.
     public var source: String
     public var defaultAction: String
     public var rules: Int
     public var bpfInstructions: Int
-    public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int) {
+    /// The compiled program came from the content-addressed cache.
+    public var cached: Bool
+    public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
+        self.cached = cached
     }
 }
 

@@ -51,7 +51,7 @@ public enum ChildSpawner {
         let prog = seccompProgram.map { arena.array($0) }
 
         var config = bh_spawn_config(
-            clone_flags: plan.namespaces.reduce(0) { $0 | $1.cloneFlag },
+            clone_flags: plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag },
             cgroup_fd: cgroupFD ?? -1,
             fail_at_step: Int32(failAtStep ?? -1),
             steps: UnsafePointer(stepPtr),
@@ -137,6 +137,7 @@ final class CArena {
         func op(_ o: bh_step_op) { r.op = o.rawValue }
         switch s {
         case .waitForParent: op(BH_OP_WAIT_PARENT)
+        case .unshareNamespaces(let ns): op(BH_OP_UNSHARE); r.n1 = ns.reduce(0) { $0 | $1.cloneFlag }
         case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
@@ -161,6 +162,10 @@ final class CArena {
         case .setUID(let u): op(BH_OP_SETRESUID); r.n1 = UInt64(u)
         case let .setCapabilities(e, p, i): op(BH_OP_CAPSET); r.n1 = e.mask; r.n2 = p.mask; r.n3 = i.mask
         case .noNewPrivileges: op(BH_OP_NO_NEW_PRIVS)
+        case let .landlockCreateRuleset(fs, net): op(BH_OP_LANDLOCK_CREATE); r.n1 = fs; r.n2 = net
+        case let .landlockAllowPath(p, access): op(BH_OP_LANDLOCK_PATH); r.b = string(p); r.n1 = access
+        case let .landlockAllowPort(port, access): op(BH_OP_LANDLOCK_PORT); r.n1 = access; r.n2 = UInt64(port)
+        case .landlockRestrictSelf: op(BH_OP_LANDLOCK_RESTRICT)
         case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
         case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
         case .loadSeccomp: op(BH_OP_SECCOMP)

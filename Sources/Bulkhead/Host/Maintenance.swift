@@ -1,0 +1,20 @@
+import BulkheadModel
+import BulkheadSystem
+
+/// The host's readiness for sandboxes (`bulkhead doctor`).
+public typealias HostReport = BulkheadSystem.HostReport
+/// Compiled seccomp programs by content hash.
+public typealias SeccompCache = BulkheadSystem.SeccompCache
+
+public enum Maintenance {
+    /// Probes the kernel features bulkhead uses; each check says what is missing and the fix.
+    public static func doctor() -> HostReport { HostReport.probe() }
+
+    /// Removes the cgroups of sandboxes whose launcher is gone (`bulkhead gc`); a live
+    /// launcher's cgroup is never touched. Returns the directories removed.
+    public static func collectGarbage() throws(LaunchError) -> [String] {
+        let host: CgroupHost
+        do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
+        return SandboxCgroup.collectStale(host: host)
+    }
+}

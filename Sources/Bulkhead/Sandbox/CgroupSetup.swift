@@ -1,0 +1,99 @@
+import BulkheadModel
+import BulkheadSystem
+import Glibc
+
+/// The sandbox's cgroup: limits from the profile, created before clone3, measured and
+/// removed after the sandbox ends. The tree mirrors the layers: bulkhead/<tenant>/<pod>/<leaf>;
+/// a plain `run` uses the tenant and pod "default".
+struct CgroupSetup {
+    let cgroup: SandboxCgroup?
+    let limits: LimitsReport?
+    let note: String?
+
+    /// The cgroup limits of an effective profile, in the driver's terms.
+    static func limits(_ p: EffectiveProfile) -> CgroupLimits {
+        var l = CgroupLimits()
+        if let milli = p.limits.cpuMilli {
+            // cpu.max "QUOTA PERIOD": 1000m is one full period of 100 ms.
+            l.cpuPeriodMicros = 100_000
+            l.cpuQuotaMicros = milli * 100
+        }
+        if let milli = p.requests.cpuMilli {
+            // requests.cpu becomes a relative weight the way the kubelet and runc map it:
+            // shares = milli * 1024 / 1000, then weight = 1 + (shares - 2) * 9999 / 262142.
+            let shares = max(2, min(262_144, milli * 1024 / 1000))
+            l.cpuWeight = 1 + (shares - 2) * 9999 / 262_142
+        }
+        l.memoryMax = p.limits.memoryBytes
+        l.pidsMax = p.limits.pids
+        l.ioWeight = p.ioWeight
+        l.ioMax = p.ioMax.map {
+            IOMaxEntry(major: $0.major, minor: $0.minor, readBytesPerSecond: $0.readBytesPerSecond,
+                       writeBytesPerSecond: $0.writeBytesPerSecond, readIOPerSecond: $0.readIOPerSecond,
+                       writeIOPerSecond: $0.writeIOPerSecond)
+        }
+        return l
+    }
+
+    /// Creates the sandbox's cgroup and writes its limits. Throws when a requested limit cannot
+    /// be enforced (strict) or the cgroup cannot be created while limits were asked for. Without
+    /// limits a cgroup is still made where possible (for cgroup.kill and the statistics).
+    static func create(_ p: EffectiveProfile, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
+        let wanted = limits(p)
+        let asked = p.requestsCgroupLimits
+        let bestEffort = p.enforcement == .bestEffort
+        let host: CgroupHost
+        do {
+            host = try CgroupHost.detect()
+        } catch {
+            if asked && !bestEffort { throw LaunchError(operation: "detect the host's cgroups: \(error)", hint: "run `bulkhead doctor`") }
+            return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
+                               note: "no cgroup: \(error)")
+        }
+        // Leftovers of launchers that were killed are collected before a new leaf is made.
+        SandboxCgroup.collectStale(host: host)
+        guard let leaf = CgroupLeafName.forCurrentProcess(sequence: 0) else {
+            throw LaunchError(operation: "name the sandbox's cgroup (read /proc/self/stat)")
+        }
+        do {
+            let cg = try SandboxCgroup.create(host: host, path: pod + [leaf.description], limits: wanted, bestEffort: bestEffort)
+            return CgroupSetup(cgroup: cg, limits: asked ? report(p, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
+        } catch {
+            if asked && !bestEffort {
+                throw LaunchError(operation: "set up the sandbox's cgroup: \(error.description)",
+                                  hint: "or pass --limits best-effort to run without the limits that cannot be enforced")
+            }
+            return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: error.description) : nil,
+                               note: "no cgroup: \(error.description)")
+        }
+    }
+
+    static func report(_ p: EffectiveProfile, _ cg: SandboxCgroup?, notEnforcedAll: CgroupLimits?, reason: String?) -> LimitsReport {
+        guard let cg else {
+            let kinds = notEnforcedAll?.requested ?? []
+            return LimitsReport(enforcement: p.enforcement.rawValue, driver: nil, enforced: [],
+                                notEnforced: kinds.map { NotEnforcedLimitReport(limit: $0.rawValue, reason: reason ?? "no cgroup") })
+        }
+        let drivers = Set(cg.enforced.map(\.driver.rawValue)).sorted()
+        return LimitsReport(
+            enforcement: p.enforcement.rawValue,
+            driver: drivers.isEmpty ? nil : drivers.joined(separator: "+"),
+            enforced: cg.enforced.map { EnforcedLimitReport(limit: $0.limit.rawValue, value: $0.value, driver: $0.driver.rawValue, file: $0.file) },
+            notEnforced: cg.notEnforced.map { NotEnforcedLimitReport(limit: $0.limit.rawValue, reason: $0.reason) }
+        )
+    }
+
+    /// Statistics, then kill whatever is left and remove the cgroup. Every exit path of the
+    /// supervisor ends here.
+    func finish() -> CgroupReport {
+        guard let cg = cgroup else { return CgroupReport(path: nil, directories: [], stats: nil, note: note) }
+        let s = cg.stats()
+        let usage = CgroupUsage(memoryPeakBytes: s.memoryPeakBytes, cpuUsageMicros: s.cpuUsageMicros, cpuPeriods: s.cpuPeriods,
+                                cpuThrottledPeriods: s.cpuThrottledPeriods, cpuThrottledMicros: s.cpuThrottledMicros,
+                                oomKills: s.oomKills, pidsMaxHits: s.pidsMaxHits, pidsPeak: nil)
+        var problem: String?
+        if !cg.killAll() { problem = "processes remained in the cgroup after SIGKILL" }
+        do { try cg.remove() } catch { problem = "cannot remove the cgroup: \(error.description)" }
+        return CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories, stats: usage, note: problem)
+    }
+}

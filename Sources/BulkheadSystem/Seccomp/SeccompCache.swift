@@ -1,0 +1,107 @@
+import BulkheadModel
+import CShims
+import Glibc
+
+/// Compiled seccomp programs, content-addressed: a repeated launch with the same policy text,
+/// capabilities, architecture, bulkhead and libseccomp versions loads the BPF instead of
+/// parsing and compiling again.
+///
+/// A cached program is loaded into sandboxes, so whoever can write the cache could weaken their
+/// filter. The directory must belong to the caller and be writable by nobody else, entries are
+/// opened without following symlinks and must be regular files owned by the caller; anything
+/// else is ignored (and recompiled).
+public struct SeccompCache: Sendable {
+    public let directory: String
+
+    /// A cached program and what the report says of it.
+    public struct Entry: Sendable, Equatable {
+        public var program: [UInt8]
+        public var defaultAction: String
+        public var rules: Int
+        public init(program: [UInt8], defaultAction: String, rules: Int) {
+            self.program = program; self.defaultAction = defaultAction; self.rules = rules
+        }
+    }
+
+    public init(directory: String) { self.directory = directory }
+
+    /// `/var/cache/bulkhead/seccomp` for root, else `$XDG_CACHE_HOME/bulkhead/seccomp` or
+    /// `~/.cache/bulkhead/seccomp`; nil when `BULKHEAD_SECCOMP_CACHE=off`.
+    public static func standard() -> SeccompCache? {
+        if let v = getenv("BULKHEAD_SECCOMP_CACHE") {
+            let s = String(cString: v)
+            if s == "off" { return nil }
+            if s.hasPrefix("/") { return SeccompCache(directory: s) }
+        }
+        if geteuid() == 0 { return SeccompCache(directory: "/var/cache/bulkhead/seccomp") }
+        if let x = getenv("XDG_CACHE_HOME"), x.pointee == UInt8(ascii: "/") { return SeccompCache(directory: String(cString: x) + "/bulkhead/seccomp") }
+        if let h = getenv("HOME"), h.pointee == UInt8(ascii: "/") { return SeccompCache(directory: String(cString: h) + "/.cache/bulkhead/seccomp") }
+        return nil
+    }
+
+    /// The key: everything that decides the compiled program.
+    public static func key(policyText: String, capabilities: [String], architecture: String) -> String {
+        var h = SHA256()
+        h.update("bulkhead \(BulkheadVersion.string)\nlibseccomp \(libseccompVersion)\narch \(architecture)\n")
+        h.update("caps \(capabilities.sorted().joined(separator: ","))\n")
+        h.update(policyText)
+        return h.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    static var libseccompVersion: String {
+        var major: UInt32 = 0, minor: UInt32 = 0, micro: UInt32 = 0
+        bh_seccomp_library_version(&major, &minor, &micro)
+        return "\(major).\(minor).\(micro)"
+    }
+
+    static let magic = "BHSECCOMP1"
+
+    public func load(key: String) -> Entry? {
+        guard directoryIsPrivate() else { return nil }
+        let fd = open("\(directory)/\(key)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == geteuid(),
+              st.st_mode & 0o022 == 0, st.st_size < 1 << 20 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count, let nl = bytes.firstIndex(of: 10) else { return nil }
+        let header = String(decoding: bytes[..<nl], as: UTF8.self).split(separator: " ")
+        guard header.count == 3, header[0] == Self.magic, let rules = Int(header[2]) else { return nil }
+        let program = Array(bytes[(nl + 1)...])
+        guard !program.isEmpty, program.count % 8 == 0 else { return nil }
+        return Entry(program: program, defaultAction: String(header[1]), rules: rules)
+    }
+
+    /// Stores an entry atomically (write a temporary file, rename). Failures are ignored: the
+    /// cache only saves time.
+    public func store(key: String, _ e: Entry) {
+        guard ensureDirectory() else { return }
+        let tmp = "\(directory)/.\(key).\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        var data = Array("\(Self.magic) \(e.defaultAction) \(e.rules)\n".utf8) + e.program
+        let n = data.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if n != data.count || rename(tmp, "\(directory)/\(key)") != 0 { unlink(tmp) }
+    }
+
+    func directoryIsPrivate() -> Bool {
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
+    }
+
+    func ensureDirectory() -> Bool {
+        if directoryIsPrivate() { return true }
+        // Create missing parents (shared, 0755) and the cache directory itself (private, 0700).
+        var path = ""
+        let parts = directory.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            path += "/" + part
+            if mkdir(path, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST { return false }
+        }
+        return directoryIsPrivate()
+    }
+}

@@ -1,0 +1,119 @@
+import Testing
+@testable import BulkheadModel
+
+struct PlanTests {
+    static let root = LaunchContext(callerUID: 0, callerGID: 0, privileged: true, hasSeccomp: true)
+
+    func plan(_ layer: ProfileLayer = ProfileLayer(), context: LaunchContext = root, command: [String] = ["id"]) throws -> LaunchPlan {
+        try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([layer]), command: command, context: context)
+    }
+
+    func index(_ p: LaunchPlan, _ match: (PlanStep) -> Bool) -> Int? { p.steps.firstIndex(where: match) }
+
+    @Test("Ordering constraints the kernel imposes")
+    func ordering() throws {
+        let p = try plan()
+        let s = p.steps
+        #expect(s.first == .waitForParent, "no step may need the id maps before they exist")
+        let fork = try #require(index(p) { $0 == .forkWorkload })
+        let seccomp = try #require(index(p) { $0 == .loadSeccomp })
+        #expect(s.last == .exec && seccomp == s.count - 2, "the filter is the last step before execve")
+        #expect(seccomp > fork, "the init is not confined by the workload's filter")
+        let dumpable = try #require(index(p) { $0 == .setDumpable(false) })
+        let firstMount = try #require(index(p) { if case .mount = $0 { return true }; return false })
+        #expect(dumpable < firstMount, "non-dumpable before anything of the sandbox exists")
+        let proc = try #require(index(p) { if case .mount(_, _, "proc", _, _) = $0 { return true }; return false })
+        let firstMask = try #require(index(p) { if case .mask = $0 { return true }; return false })
+        #expect(proc < firstMask, "masks go over the new /proc")
+        let pivots = s.indices.filter { if case .pivotRoot = s[$0] { return true }; return false }
+        #expect(pivots.count == 2)
+        #expect(s.indices.filter { if case .mount = s[$0] { return true }; if case .mask = s[$0] { return true }; return false }.allSatisfy { $0 < pivots[1] }, "all mounts before the final pivot")
+        let bounding = try #require(index(p) { if case .dropBoundingSet = $0 { return true }; return false })
+        let capset = try #require(index(p) { if case .setCapabilities = $0 { return true }; return false })
+        let nnp = try #require(index(p) { $0 == .noNewPrivileges })
+        #expect(pivots[1] < bounding && bounding < capset && capset < nnp && nnp < fork)
+        let close = try #require(index(p) { $0 == .closeStrayFileDescriptors })
+        #expect(fork < close && close < seccomp)
+        let unshare = try #require(index(p) { $0 == .unshareNamespaces([.cgroup]) })
+        #expect(unshare < firstMount && !p.cloneNamespaces.contains(.cgroup) && p.namespaces.contains(.cgroup))
+    }
+
+    @Test("Every mount target inside the root is checked for symlinks first")
+    func symlinkChecks() throws {
+        var l = ProfileLayer()
+        l.binds = [BindMount(source: "/srv/data", destination: "/data", readOnly: true)]
+        l.root = .directory("/images/alpine")
+        let s = try plan(l).steps
+        // Targets under the sandbox's own /dev tmpfs were created by bulkhead itself; every
+        // other mount inside the new root must be preceded by a symlink check of its target.
+        let ownDev = LaunchPlanner.newRoot + "/dev/"
+        for (i, step) in s.enumerated() {
+            guard case let .mount(_, target, _, _, _) = step, target.hasPrefix(LaunchPlanner.newRoot + "/"),
+                  !target.hasPrefix(ownDev) else { continue }
+            #expect(s[..<i].contains(.refuseSymlinks(target, missingOK: false)), "\(target) is mounted without a symlink check")
+        }
+        #expect(s.contains(.refuseSymlinks(LaunchPlanner.oldRoot + "/images/alpine", missingOK: false)))
+    }
+
+    @Test func identityAsRootMapsTheRange() throws {
+        let p = try plan()
+        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_000, count: 65536)])
+        #expect(!p.denySetgroups)
+        #expect(p.steps.contains(.setGroups(nil)), "the launcher's supplementary groups are dropped")
+    }
+
+    @Test func rootlessMapsOnlyTheCaller() throws {
+        let ctx = LaunchContext(callerUID: 1000, callerGID: 1000, privileged: false, hasSeccomp: true)
+        let p = try plan(context: ctx)
+        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 1000, count: 1)])
+        #expect(p.gidMap == [IDMapEntry(inside: 0, outside: 1000, count: 1)])
+        #expect(p.denySetgroups)
+        #expect(!p.steps.contains { if case .setGroups = $0 { return true }; return false }, "setgroups is denied")
+        var l = ProfileLayer()
+        l.runAsUser = 1000
+        #expect(throws: ConfigError.self) { try plan(l, context: ctx) }
+    }
+
+    @Test func runAsUserSwitchesGroupBeforeUserAndKeepsCaps() throws {
+        var l = ProfileLayer()
+        l.runAsUser = 1000
+        l.runAsGroup = 1000
+        l.capabilities = CapabilitySpec(add: ["NET_BIND_SERVICE"], drop: ["ALL"])
+        let s = try plan(l).steps
+        let gid = try #require(s.firstIndex(of: .setGID(1000)))
+        let uid = try #require(s.firstIndex(of: .setUID(1000)))
+        let keep = try #require(s.firstIndex(of: .keepCapabilities(true)))
+        #expect(keep < gid && gid < uid)
+        #expect(s.contains(.setCapabilities(effective: CapabilitySet([.netBindService]), permitted: CapabilitySet([.netBindService]), inheritable: CapabilitySet())))
+    }
+
+    @Test("Without no_new_privs the filter is loaded while CAP_SYS_ADMIN is still held")
+    func seccompWithoutNoNewPrivs() throws {
+        var l = ProfileLayer()
+        l.allowPrivilegeEscalation = true
+        let s = try plan(l).steps
+        let seccomp = try #require(s.firstIndex(of: .loadSeccomp))
+        let bounding = try #require(s.firstIndex { if case .dropBoundingSet = $0 { return true }; return false })
+        #expect(seccomp < bounding)
+        #expect(!s.contains(.noNewPrivileges))
+    }
+
+    @Test func pathSearch() throws {
+        #expect(try plan(command: ["/bin/true"]).execPaths == ["/bin/true"])
+        let p = try plan(command: ["true"])
+        #expect(p.execPaths.first == "/usr/local/sbin/true" && p.execPaths.contains("/bin/true"))
+        #expect(throws: ConfigError.self) { try plan(command: []) }
+    }
+
+    @Test func unconfinedAndNoNetwork() throws {
+        var l = ProfileLayer()
+        l.network = .host
+        l.seccomp = .unconfined
+        let p = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([l]), command: ["id"],
+                                       context: LaunchContext(callerUID: 0, callerGID: 0, privileged: true, hasSeccomp: false))
+        #expect(!p.steps.contains(.loadSeccomp))
+        #expect(!p.steps.contains(.loopbackUp))
+        #expect(!p.namespaces.contains(.network))
+        #expect(!p.steps.contains { if case .mount(_, _, "sysfs", _, _) = $0 { return true }; return false })
+    }
+}

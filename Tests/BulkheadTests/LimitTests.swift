@@ -1,0 +1,156 @@
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// cgroup limits through `bulkhead run`, on this host's driver (v1 on hybrid hosts; the v2
+/// driver runs in the virtual-machine lane). Assertions are on the cgroup's own counters.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct LimitTests {
+    static func stats(_ r: Bulkhead.Result) -> [String: Any] {
+        ((r.report?["cgroup"] as? [String: Any])?["stats"] as? [String: Any]) ?? [:]
+    }
+
+    static func directories(_ r: Bulkhead.Result) -> [String] {
+        ((r.report?["cgroup"] as? [String: Any])?["directories"] as? [String]) ?? []
+    }
+
+    @Test("memory: a workload past memory.max is OOM-killed alone; the peak is the limit; a neighbour keeps running")
+    func memoryLimit() throws {
+        let neighbour = try BackgroundRun(["run", "--memory", "64Mi", "--", "/bin/sh", "-c", "sleep 1.5; echo alive"])
+        let r = try Bulkhead.run(["run", "--memory", "32Mi", "--", "python3", "-c", "x = bytearray(256 << 20)"], report: true)
+        #expect(r.status == 137, "SIGKILL from the OOM killer: \(r.stderr)")
+        #expect(r.report?["reason"] as? String == "oom-killed")
+        let s = Self.stats(r)
+        #expect((s["oomKills"] as? Int ?? 0) > 0)
+        let peak = Double(s["memoryPeakBytes"] as? Int ?? 0)
+        #expect(abs(peak - Double(32 << 20)) <= 0.05 * Double(32 << 20), "peak \(peak) within 5% of 32Mi")
+        let n = try neighbour.finish()
+        #expect(n.status == 0 && n.stdout.contains("alive"), "the neighbour is untouched: \(n.stdout) \(n.stderr)")
+        #expect(Self.directories(r).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "cgroup removed")
+    }
+
+    @Test("cpu: a busy loop under cpus 0.5 gets 45-55% of a core (cpu.stat), and is throttled")
+    func cpuLimit() throws {
+        let spin = "import time\nend = time.monotonic() + 2.5\nwhile time.monotonic() < end: pass"
+        let r = try Bulkhead.run(["run", "--cpus", "0.5", "--", "python3", "-c", spin], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let s = Self.stats(r)
+        let usage = Double(s["cpuUsageMicros"] as? Int ?? 0)
+        let periods = Double(s["cpuPeriods"] as? Int ?? 0)
+        // Each enforcement period is 100 ms of a runnable cgroup: usage per period is the share.
+        let share = usage / (periods * 100_000)
+        #expect(periods >= 15, "periods \(periods)")
+        #expect(share >= 0.45 && share <= 0.55, "share of one core: \(share) (usage \(usage) us over \(periods) periods)")
+        #expect((s["cpuThrottledPeriods"] as? Int ?? 0) > 0)
+    }
+
+    @Test("pids: a fork bomb stops at pids.max with EAGAIN; a neighbour still forks")
+    func pidsLimit() throws {
+        let bomb = """
+            import os, errno, time
+            n = 0
+            while True:
+                try:
+                    if os.fork() == 0:
+                        time.sleep(5); os._exit(0)
+                    n += 1
+                except OSError as e:
+                    print("EAGAIN" if e.errno == errno.EAGAIN else e, "after", n); break
+            """
+        let neighbour = try BackgroundRun(["run", "--", "/bin/sh", "-c", "sleep 0.5; for i in 1 2 3 4 5 6 7 8 9 10; do /bin/true & done; wait; echo forked"])
+        let r = try Bulkhead.run(["run", "--pids", "32", "--timeout", "4s", "--", "python3", "-c", bomb], report: true)
+        #expect(r.stdout.contains("EAGAIN after"), "\(r.stdout) \(r.stderr)")
+        let forks = Int(r.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        #expect(forks >= 25 && forks <= 31, "stopped at the limit (32 minus init and workload): \(forks)")
+        #expect((Self.stats(r)["pidsMaxHits"] as? Int ?? 0) > 0)
+        #expect(r.report?["reason"] as? String == "pids-limit")
+        let n = try neighbour.finish()
+        #expect(n.stdout.contains("forked"), "\(n.stdout) \(n.stderr)")
+    }
+
+    @Test("No leftovers: after an exit and after a timeout the cgroup is gone; after a SIGKILLed launcher, gc removes it")
+    func noLeftovers() throws {
+        let a = try Bulkhead.run(["run", "--pids", "16", "--", "true"], report: true)
+        #expect(!Self.directories(a).isEmpty)
+        #expect(Self.directories(a).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        let t = try Bulkhead.run(["run", "--pids", "16", "--timeout", "300ms", "--", "sleep", "10"], report: true)
+        #expect(t.status == 124)
+        #expect(Self.directories(t).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        p.arguments = ["run", "--pids", "16", "--", "/bin/sh", "-c", "echo ready; sleep 100"]
+        p.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        #expect(out.fileHandleForReading.availableLine() == "ready")
+        let leaf = "c-\(p.processIdentifier)-"
+        let pidsDir = "/sys/fs/cgroup/pids/bulkhead/default/default"
+        #expect(FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "the live sandbox has its cgroup")
+        // gc never touches a live launcher's cgroup.
+        _ = try Bulkhead.run(["gc"])
+        #expect(FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "gc left the live sandbox alone")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let g = try Bulkhead.run(["gc"])
+        #expect(g.status == 0, "\(g.stderr)")
+        #expect(!FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "gc removed the dead launcher's cgroup: \(g.stdout)")
+    }
+
+    @Test("Rootless with a delegated cgroup subtree: the limits are enforced")
+    func rootlessDelegated() throws {
+        // Delegation as systemd's Delegate=yes does it: a subtree in each hierarchy owned by the
+        // user, and the user's processes inside it.
+        let name = "bh-deleg-\(token())"
+        var dirs: [String] = []
+        for line in (FileIO.read("/proc/self/cgroup") ?? "").split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            let ctrl = f[1].isEmpty ? "unified" : String(f[1])
+            guard ["unified", "cpu", "cpuacct", "memory", "pids"].contains(ctrl) else { continue }
+            let base = "/sys/fs/cgroup/\(ctrl)" + (f[2] == "/" ? "" : String(f[2]))
+            dirs.append("\(base)/\(name)")
+        }
+        try #require(dirs.count == 5, "hybrid host layout: \(dirs)")
+        for d in dirs {
+            try #require(mkdir(d, 0o755) == 0, "mkdir \(d): \(errno)")
+            for entry in ["", "/cgroup.procs", "/tasks", "/cgroup.subtree_control"] where FileManager.default.fileExists(atPath: d + entry) {
+                chown(d + entry, 65534, 65534)
+            }
+        }
+        defer { for d in dirs { rmdir(d) } }
+        let join = dirs.map { "echo $$ > \($0)/cgroup.procs" }.joined(separator: "; ")
+        let r = try Bulkhead.sh("python3 -c 'x = bytearray(128 << 20)'", ["--memory", "48Mi"], report: true,
+                                prefix: ["/bin/sh", "-c", "\(join); exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups \"$0\" \"$@\""])
+        #expect(r.controls?["uidMap"] as? String == "0 65534 1", "ran unprivileged: \(String(describing: r.controls?["uidMap"]))")
+        #expect(r.report?["reason"] as? String == "oom-killed", "\(r.stderr)")
+        let limits = r.report?["limits"] as? [String: Any]
+        #expect((limits?["notEnforced"] as? [Any])?.isEmpty == true, "\(String(describing: limits))")
+        #expect(Self.directories(r).allSatisfy { $0.contains(name) }, "inside the delegated subtree: \(Self.directories(r))")
+    }
+}
+
+/// A `bulkhead` run in the background, for neighbours.
+final class BackgroundRun {
+    let process = Process()
+    let out = Pipe(), err = Pipe()
+
+    init(_ args: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        process.arguments = args
+        process.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+    }
+
+    func finish() throws -> Bulkhead.Result {
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Bulkhead.Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                               stderr: String(decoding: e, as: UTF8.self), report: nil)
+    }
+}

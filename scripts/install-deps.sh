@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what bulkhead needs to build and to run its tests, from Debian's archive.
+# Idempotent; needs root (apt-get). The Swift toolchain is expected on the machine.
+set -euo pipefail
+packages=(
+  libseccomp-dev libcap-dev      # linked by CShims (seccomp compilation, capability names)
+  python3 util-linux procps      # test workloads, setpriv for rootless tests, ps
+  bubblewrap runc                # independent consumers of exported seccomp profiles
+  busybox-static qemu-system-x86 cpio gzip   # the cgroup v2 virtual-machine test lane
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

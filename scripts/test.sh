@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds bulkhead and its tests, and runs the whole suite.
+# Kernel tests need root; with CI=true no test that this machine can run may skip.
+# BULKHEAD_VM_LANE=1 (implied by CI=true) also boots the cgroup v2 virtual machine lane.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+swift build --build-tests
+swift test --skip-build
