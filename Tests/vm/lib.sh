@@ -28,3 +28,7 @@ hogval() { echo "$1" | sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" | head -1; }
 # cgval FILE KEY: "key value" lines of cgroup stat files.
 cgval() { awk -v k="$2" '$1==k{print $2}' "$1"; }
 leaves() { find $CG/bulkhead -type d -name 'c-*' 2>/dev/null; }
+# jblock FILE OBJECT: the lines of a top-level object, flattened to one line.
+jblock() { awk -v o="  \"$2\" : " 'index($0,o)==1{f=1} f{printf "%s", $0} f&&/^  [}\]]/{exit}' "$1" | tr -s ' '; }
+# show FILE: the report on the console (for a failing scenario's diagnosis), one line.
+show() { echo "BHLANE INFO $SCEN report $(tr -s ' \n' ' ' < "$1" | head -c 3000)"; }
