@@ -113,6 +113,9 @@ struct CgroupV2LaneTests {
         }
         let fails = run.results.filter { !$0.value.passed }.map(\.key).sorted()
         let waiting = run.results.filter { $0.value.detail.hasPrefix("needs bulkhead flag") }.map { "\($0.key) (\($0.value.detail))" }.sorted()
+        for line in run.output.split(separator: "\n") where line.hasPrefix("lane: phase") || line.hasPrefix("lane: kernel ") {
+            print(line)
+        }
         print("cgroup v2 lane: \(done.pass) passed, \(done.fail) failed in \(Int(run.seconds)) s; waiting for bulkhead: \(waiting.isEmpty ? "none" : waiting.joined(separator: ", "))")
         #expect(done.fail == fails.count, "DONE says \(done.fail) failures, result lines show \(fails)")
         #expect(done.pass + done.fail == VMLane.scenarios.count, "every scenario reports once")
