@@ -1,7 +1,8 @@
 # bulkhead --pids 16: a fork loop meets EAGAIN inside; the report says pids-limit.
 has_run_flag --pids || { needs "--pids (report: reason pids-limit, cgroup.stats.pidsMaxHits)"; exit 0; }
 $BH run --pids 16 --report $W/p.json -- $HOG fork > $W/p.out 2>&1; rc=$?
+left=$(leaves | sed "s|$CG/||" | tr '\n' ' ')   # no leaf left behind, before any later run collects it
 reason=$(jtop $W/p.json reason); hits=$(jany $W/p.json pidsMaxHits)
-d="exit=$rc reason=$reason pidsMaxHits=$hits $(grep 'hog:' $W/p.out)"
-if grep -q 'hog: fork.*EAGAIN' $W/p.out && [ "${hits:-0}" -gt 0 ] && [ "$reason" = pids-limit ]; then pass "$d"
+d="left=[$left] exit=$rc reason=$reason pidsMaxHits=$hits $(grep 'hog:' $W/p.out)"
+if [ -z "$left" ] && grep -q 'hog: fork.*EAGAIN' $W/p.out && [ "${hits:-0}" -gt 0 ] && [ "$reason" = pids-limit ]; then pass "$d"
 else fail "$d; $(tail -c 300 $W/p.out)"; fi

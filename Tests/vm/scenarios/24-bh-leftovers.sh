@@ -1,5 +1,6 @@
 # Every run gets its own leaf under /sys/fs/cgroup/bulkhead while it runs, and nothing is
-# left behind after it ends (normal exit, OOM kill, fork bomb: earlier scenarios ran too).
+# left behind after it ends. (Each launch also collects leaves of dead launchers, which could
+# hide a leak: the limit scenarios therefore check for leaves right after their own runs.)
 $BH run --report $W/r.json -- /bin/true > /dev/null 2>&1
 path=$(jin $W/r.json cgroup path)
 if [ -z "$path" ]; then needs "--memory/--cpus/--pids (cgroup placement: the report has no cgroup.path)"; exit 0; fi
