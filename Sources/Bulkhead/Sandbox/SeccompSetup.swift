@@ -13,7 +13,10 @@ enum SeccompSetup {
     static let runtimeDefaultPath = "seccomp/container.json"
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
-    static func policy(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
+    /// `conflicts` decides what two contradicting unconditional rules mean (Podman's profile
+    /// needs `.firstRuleWins`); the launch path always refuses them.
+    static func policy(_ p: EffectiveProfile, store: ProfileStore,
+                       conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
         let text: String, file: String, source: String
         switch p.seccomp {
         case .unconfined:
@@ -31,7 +34,8 @@ enum SeccompSetup {
         // Docker's conditional rules (includes/excludes on capabilities) are resolved against the
         // capabilities this sandbox keeps, on the machine's own architecture.
         let context = SeccompContext(capabilities: Set(p.capabilities.members.map(\.name)),
-                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil)
+                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
+                                     conflictingRules: conflicts)
         return (try SeccompPolicyParser.parse(text: text, file: file, context: context), source)
     }
 
