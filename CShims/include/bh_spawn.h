@@ -15,6 +15,7 @@
  * capabilities, no_new_privs); the steps after it run in the workload child only
  * (working directory, fd hygiene, seccomp, execve). */
 #include "bh_common.h"
+#include "bh_recorder.h"
 #include <sys/types.h>
 
 /* One operation of the plan. Arguments: a, b, c, d are strings (NULL when unused),
@@ -50,6 +51,7 @@ enum bh_step_op {
     BH_OP_CLOSE_FDS,       /* every fd >= 3 close-on-exec except the config's preserve_fds */
     BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
     BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
+    BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
 };
 
 typedef struct bh_step {
@@ -79,6 +81,9 @@ typedef struct bh_spawn_config {
     const int32_t *_Nullable preserve_fds;
     char *const _Nullable *_Nonnull argv;   /* NULL-terminated */
     char *const _Nullable *_Nonnull envp;   /* NULL-terminated */
+    /* Record mode (`bulkhead seccomp record`): a MAP_SHARED table the init fills by tracing the
+     * workload (bh_recorder.h); NULL for an ordinary launch. */
+    struct bh_record_table *_Nullable record_table;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */

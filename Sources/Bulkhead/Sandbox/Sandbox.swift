@@ -33,6 +33,8 @@ public struct PreparedLaunch: Sendable {
     public var profile: EffectiveProfile
     public var plan: LaunchPlan
     public var seccomp: CompiledSeccomp?
+    /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
+    public var recorder: SyscallRecorderTable? = nil
 }
 
 /// A launch that failed before the workload ran. Exit status 125.

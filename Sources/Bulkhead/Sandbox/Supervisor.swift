@@ -23,7 +23,8 @@ struct Supervisor {
         let child: SpawnedInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: nil, failAtStep: prepared.request.failAtStep)
+                                           cgroupFD: nil, failAtStep: prepared.request.failAtStep,
+                                           recordTable: prepared.recorder?.pointer)
         } catch {
             return failure(LaunchError(error))
         }

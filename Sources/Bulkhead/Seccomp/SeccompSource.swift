@@ -60,3 +60,23 @@ public enum SeccompSource {
         try SeccompCompiler.unplaceable(policy)
     }
 }
+
+extension SeccompSource {
+    /// An input of `seccomp record --merge`: a recording report or a seccomp policy.
+    public enum MergeInput: Sendable {
+        case recording(SyscallRecording)
+        case policy(SeccompPolicy)
+    }
+
+    /// Reads FILE as a recording report (`"kind": "bulkhead-syscall-recording"`) or, failing
+    /// that, as a runtime-spec/Docker/Podman seccomp policy.
+    public static func mergeInput(file: String, conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> MergeInput {
+        guard let text = FileIO.read(file) else {
+            throw ConfigError(file: file, field: "", message: "cannot read: \(Errno.current)")
+        }
+        let node = try ConfigNode.parse(text, file: file)
+        if SyscallRecordingReport.isReport(node) { return .recording(try SyscallRecordingReport.parse(node)) }
+        let context = SeccompContext(architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, conflictingRules: conflicts)
+        return .policy(try SeccompPolicyParser.parse(node, context: context))
+    }
+}

@@ -47,12 +47,10 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
         let limits = resourceLines(p.limits), requests = resourceLines(p.requests)
         y += limits.isEmpty ? "  limits: {}\n" : "  limits:\n" + limits
         if !requests.isEmpty { y += "  requests:\n" + requests }
-        for (label, spec) in [("limits", p.limits), ("requests", p.requests)] {
-            if let pids = spec.pids {
-                y += "  # pids \(label.dropLast()) \(pids): Kubernetes has no per-container pids limit; the kubelet's podPidsLimit\n"
-                y += "  #   (KubeletConfiguration) bounds each pod as a whole\n"
-            }
-        }
+        // Kubernetes has no per-container pids limit: the kubelet's podPidsLimit bounds a pod.
+        let pids = p.limits.pids.map { "pids limit \($0)" } ?? "no pids limit in this profile"
+        y += "  # \(pids): Kubernetes has no per-container pids field; the kubelet's podPidsLimit\n"
+        y += "  #   (KubeletConfiguration) bounds each pod as a whole\n"
         y += notes
         return y
     }
@@ -75,8 +73,8 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
             let r = p.rlimits.map { "\($0.0.rawValue)=\($0.1.soft == Rlimit.unlimited ? "unlimited" : String($0.1.soft))" }.joined(separator: ", ")
             n.append("rlimits (\(r)) have no Kubernetes field; they come from the container runtime's configuration")
         }
-        if !p.readOnlyRootFilesystem || p.tmpfs.contains(where: { $0.path == "/tmp" }) {
-            n.append("/tmp: mount an emptyDir (medium: Memory, sizeLimit: ephemeral-storage) when readOnlyRootFilesystem is true")
+        if let t = p.tmpfs.first(where: { $0.path == "/tmp" }) {
+            n.append("/tmp is a \(Quantity.formatBytes(p.tmpfsSize(t))) tmpfs here: mount an emptyDir at /tmp (medium: Memory, sizeLimit: \(Quantity.formatBytes(p.tmpfsSize(t))))")
         }
         return n.map { "# \($0)\n" }.joined()
     }
