@@ -2,6 +2,8 @@ import ArgumentParser
 import Bulkhead
 import BulkheadModel
 
+extension ContainerRuntime: ExpressibleByArgument {}
+
 extension SeccompCommand {
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -50,6 +52,9 @@ extension SeccompCommand {
         @Flag(name: .customLong("no-argument-rules"), help: "Allow socket, personality, clone and ioctl unconditionally when seen.")
         var noArgumentRules = false
 
+        @Option(help: ArgumentHelp("Also allow what this runtime's own init does after loading the filter (needed to run the policy under runc).", valueName: "runc"))
+        var runtime: ContainerRuntime?
+
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
 
@@ -94,7 +99,7 @@ extension SeccompCommand {
             var policy: SeccompPolicy
             var built: RecordedPolicy?
             if !recordings.isEmpty {
-                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules)
+                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules, runtime: runtime)
                 built = b
                 policy = b.policy
                 if !policies.isEmpty {

@@ -112,7 +112,7 @@ extension RecordedPolicy {
     ///   to calls without namespace flags when none were used, and `ioctl` refuses TIOCSTI
     ///   and TIOCLINUX (whatever the upper bits) unless the recording used them.
     public static func build(_ recordings: [SyscallRecording], native: SeccompArch = .x86_64,
-                             argumentRules: Bool = true) -> RecordedPolicy {
+                             argumentRules: Bool = true, runtime: ContainerRuntime? = nil) -> RecordedPolicy {
         var names = Set<String>()
         var arches = Set<SeccompArch>([native])
         var families = Set<UInt64>(), familiesComplete = true
@@ -143,6 +143,11 @@ extension RecordedPolicy {
         ensure("rt_sigreturn", "returning from a signal handler must never be refused")
         if architectures.contains(.x86) { ensure("sigreturn", "i386's signal return must never be refused") }
         ensure("restart_syscall", "the kernel's continuation of an interrupted call that was allowed")
+        if let runtime {
+            for n in runtime.callsAfterFilter {
+                ensure(n, "\(runtime.rawValue)'s own init makes this call after it loads the filter, before the workload's execve")
+            }
+        }
 
         var rules: [SeccompRule] = []
         var notes: [String] = []
@@ -264,5 +269,30 @@ extension SyscallRecording {
         m.stats = stats
         m.exitCode = Set(recordings.map(\.exitCode)).count == 1 ? m.exitCode : nil
         return m
+    }
+}
+
+/// A container runtime whose own code runs under the filter between loading it and the
+/// workload's execve: a recorded policy must allow those calls too, or the container never
+/// starts (runc 1.1 fails with "ensure /proc/self/fd is on procfs: operation not permitted").
+/// bulkhead itself loads the filter as the last step before execve, so it needs none of these.
+public enum ContainerRuntime: String, CaseIterable, Sendable {
+    case runc
+
+    /// runc 1.1 (Debian 12's 1.1.5) with `noNewPrivileges: true` loads the filter in its Go init
+    /// and then closes fds, opens and writes the exec fifo, checks /proc/self/fd with fstatfs,
+    /// and its Go runtime keeps running (futex, nanosleep, epoll, signals for preemption).
+    /// Measured with `strace -f` over five `runc run`s (the calls of the init's threads between
+    /// prctl(PR_SET_SECCOMP) and the workload's execve), plus the Go runtime calls that appear
+    /// only sometimes (tgkill, sigaltstack, rt_sigprocmask, mmap, munmap, madvise, gettid).
+    public var callsAfterFilter: [String] {
+        switch self {
+        case .runc:
+            return [
+                "close", "epoll_ctl", "epoll_pwait", "execve", "exit", "exit_group", "fcntl", "fstat", "fstatfs", "futex",
+                "getdents64", "getpid", "gettid", "madvise", "mmap", "munmap", "nanosleep", "newfstatat", "openat", "openat2",
+                "read", "rt_sigprocmask", "rt_sigreturn", "sched_yield", "shutdown", "sigaltstack", "tgkill", "write",
+            ]
+        }
     }
 }
