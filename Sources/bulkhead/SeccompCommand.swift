@@ -35,6 +35,18 @@ struct SeccompCommand: ParsableCommand {
         }
 
         func load() throws(ConfigError) -> SeccompSource.Loaded? {
+            do {
+                return try loadPolicy()
+            } catch {
+                var e = error
+                if conflicts == .refuse, e.message.contains("already has an unconditional rule") {
+                    e.message += " (or pass --conflicts first-wins to keep the first rule, as runc does)"
+                }
+                throw e
+            }
+        }
+
+        func loadPolicy() throws(ConfigError) -> SeccompSource.Loaded? {
             if let seccomp {
                 let caps = try profile.map { (p) throws(ConfigError) in try SeccompSource.capabilities(profile: p) } ?? CapabilitySet()
                 return try SeccompSource.policy(file: seccomp, capabilities: caps, conflicts: conflicts.resolution)

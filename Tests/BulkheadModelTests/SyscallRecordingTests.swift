@@ -97,8 +97,7 @@ private func allowed(_ p: SeccompPolicy, _ name: String) -> Bool {
         #expect(text.contains("{\"arch\": \"x32\", \"name\": \"getpid\", \"number\": 1073741863, \"count\": 3, \"firstExecutable\": null}"))
         let node = try ConfigNode.parse(text, file: "r.json")
         #expect(SyscallRecordingReport.isReport(node))
-        var back = try SyscallRecordingReport.parse(node)
-        back.stats = r.stats
+        let back = try SyscallRecordingReport.parse(node)
         var expected = r
         expected.calls = SyscallRecordingReport.sorted(r.calls)
         #expect(back == expected)

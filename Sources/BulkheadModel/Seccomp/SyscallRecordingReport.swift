@@ -120,6 +120,14 @@ public enum SyscallRecordingReport {
             r.personalitiesComplete = false
             r.cloneFlags = r.names.contains("clone") ? RecordedPolicy.cloneNamespaceMask : nil
         }
+        if let rec = try m["recorder"]?.mapping() {
+            r.stats.syscallEntries = try rec["syscallEntries"]?.uint64() ?? 0
+            r.stats.ptraceStops = try rec["ptraceStops"]?.uint64() ?? 0
+            r.stats.tasks = try rec["tasks"]?.uint64() ?? 0
+            r.stats.execs = try rec["execs"]?.uint64() ?? 0
+            r.stats.unknownArchitecture = try rec["unknownArchitecture"]?.uint64() ?? 0
+            r.stats.outOfRange = try rec["outOfRange"]?.uint64() ?? 0
+        }
         if let e = m["exitCode"], !e.isNull { r.exitCode = Int32(truncatingIfNeeded: try e.int64(in: Int64(Int32.min)...Int64(Int32.max))) }
         return r
     }
