@@ -38,6 +38,8 @@ public struct PreparedLaunch: Sendable {
     /// When preparation started and ended (CLOCK_MONOTONIC seconds), for the report's phases.
     public var preparedFrom: Double = 0
     public var preparedAt: Double = 0
+    /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
+    public var recorder: SyscallRecorderTable? = nil
 }
 
 /// A launch that failed before the workload ran. Exit status 125.

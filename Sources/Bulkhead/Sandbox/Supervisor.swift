@@ -66,7 +66,8 @@ final class Supervisor {
         let child: SpawnedInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep)
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
+                                           recordTable: prepared.recorder?.pointer)
         } catch {
             return failure(LaunchError(error))
         }
