@@ -399,6 +399,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return landlock_port(s->n1, s->n2);
     case BH_OP_LANDLOCK_RESTRICT:
         return landlock_restrict();
+    case BH_OP_TRACEME:
+        return bh_record_traceme();
     default:
         return EINVAL;
     }
@@ -514,6 +516,10 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
     }
     close(exec_pipe[1]);
+    /* Record mode: the init traces the workload instead of waiting on the exec pipe (the
+     * workload stops before execve until the tracer resumes it). */
+    if (cfg->record_table != NULL)
+        bh_record_init_loop(cfg->record_table, pid, msg_fd, exec_pipe[0], forwarded_signals, (uint32_t)FORWARDED_COUNT);
 
     /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
      * a record means a workload step failed. */

@@ -15,6 +15,7 @@
  * capabilities, no_new_privs); the steps after it run in the workload child only
  * (working directory, fd hygiene, seccomp, execve). */
 #include "bh_common.h"
+#include "bh_recorder.h"
 #include <sys/types.h>
 
 /* One operation of the plan. Arguments: a, b, c, d are strings (NULL when unused),
@@ -55,6 +56,7 @@ enum bh_step_op {
     BH_OP_LANDLOCK_PATH,   /* allow n1 beneath path b (file rights only, if b is not a directory) */
     BH_OP_LANDLOCK_PORT,   /* allow n1 (bind/connect) on TCP port n2 */
     BH_OP_LANDLOCK_RESTRICT, /* landlock_restrict_self, then close the ruleset */
+    BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
 };
 
 typedef struct bh_step {
@@ -84,6 +86,9 @@ typedef struct bh_spawn_config {
     const int32_t *_Nullable preserve_fds;
     char *const _Nullable *_Nonnull argv;   /* NULL-terminated */
     char *const _Nullable *_Nonnull envp;   /* NULL-terminated */
+    /* Record mode (`bulkhead seccomp record`): a MAP_SHARED table the init fills by tracing the
+     * workload (bh_recorder.h); NULL for an ordinary launch. */
+    struct bh_record_table *_Nullable record_table;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */

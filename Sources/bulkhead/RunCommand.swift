@@ -31,6 +31,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Mount a size-limited tmpfs (default size: ephemeral-storage, else 64Mi).", valueName: "PATH[:SIZE]"))
     var tmpfs: [String] = []
 
+    @Option(help: ArgumentHelp("Use this directory as the root filesystem instead of the host's root.", valueName: "DIR"))
+    var rootfs: String?
+
     @Option(help: "Hostname inside the sandbox.")
     var hostname: String?
 
@@ -172,6 +175,10 @@ struct RunCommand: ParsableCommand {
                 }
                 return TmpfsMount(path: ProfileParser.normalize(parts[0]), sizeBytes: size)
             }
+        }
+        if let rootfs {
+            guard rootfs.hasPrefix("/"), !rootfs.split(separator: "/").contains("..") else { throw bad("--rootfs", "expected an absolute path without \"..\"") }
+            l.root = rootfs == "/" ? .host : .directory(ProfileParser.normalize(rootfs))
         }
         if let hostname { l.hostname = hostname }
         if let workdir {

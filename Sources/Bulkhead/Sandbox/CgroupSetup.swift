@@ -93,7 +93,7 @@ struct CgroupSetup {
                                 oomKills: s.oomKills, pidsMaxHits: s.pidsMaxHits, pidsPeak: nil)
         var problem: String?
         if !cg.killAll() { problem = "processes remained in the cgroup after SIGKILL" }
-        do { try cg.remove() } catch { problem = "cannot remove the cgroup: \(error.description)" }
+        do { try cg.remove(pruneAncestors: false) } catch { problem = "cannot remove the cgroup: \(error.description)" }
         return CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories, stats: usage, note: problem)
     }
 }

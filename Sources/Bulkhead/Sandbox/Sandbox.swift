@@ -35,6 +35,11 @@ public struct PreparedLaunch: Sendable {
     public var seccomp: CompiledSeccomp?
     /// The Landlock ABI the rules were built for, when the profile has rules.
     public var landlockABI: Int?
+    /// When preparation started and ended (CLOCK_MONOTONIC seconds), for the report's phases.
+    public var preparedFrom: Double = 0
+    public var preparedAt: Double = 0
+    /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
+    public var recorder: SyscallRecorderTable? = nil
 }
 
 /// A launch that failed before the workload ran. Exit status 125.
@@ -70,6 +75,7 @@ public enum Sandbox {
     ///   and compiles (what `profile lint` needs).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
+        let t0 = Monotonic.now()
         do {
             var layers = try store.layers(for: request.profile)
             var top = request.overrides
@@ -88,7 +94,8 @@ public enum Sandbox {
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI)
+            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
+                                  preparedFrom: t0, preparedAt: Monotonic.now())
         } catch let e as ConfigError {
             throw LaunchError(e)
         } catch let e as LaunchError {

@@ -21,7 +21,10 @@ enum SeccompSetup {
         var context: SeccompContext
     }
 
-    static func source(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> Source? {
+    /// `conflicts` decides what two contradicting unconditional rules mean (Podman's profile
+    /// needs `.firstRuleWins`); the launch path always refuses them.
+    static func source(_ p: EffectiveProfile, store: ProfileStore,
+                       conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
         switch p.seccomp {
         case .unconfined:
@@ -39,13 +42,15 @@ enum SeccompSetup {
         // Docker's conditional rules (includes/excludes on capabilities) are resolved against the
         // capabilities this sandbox keeps, on the machine's own architecture.
         let context = SeccompContext(capabilities: Set(p.capabilities.members.map(\.name)),
-                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil)
+                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
+                                     conflictingRules: conflicts)
         return Source(text: text, file: file, label: label, context: context)
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
-    static func policy(_ p: EffectiveProfile, store: ProfileStore) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
-        guard let src = try source(p, store: store) else { return nil }
+    static func policy(_ p: EffectiveProfile, store: ProfileStore,
+                       conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
+        guard let src = try source(p, store: store, conflicts: conflicts) else { return nil }
         return (try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context), src.label)
     }
 

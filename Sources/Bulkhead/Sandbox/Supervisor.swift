@@ -7,9 +7,24 @@ import Glibc
 /// it, forwards signals, enforces the deadline, reaps the init and writes the report.
 /// Single-threaded and synchronous: one poll(2) loop over the init's message pipe, a
 /// signalfd and the init's pidfd.
-struct Supervisor {
+final class Supervisor {
     let prepared: PreparedLaunch
-    let start = Monotonic.now()
+    let start: Double
+    /// Phase boundaries for the report: (name, end time).
+    private var marks: [(String, Double)] = []
+
+    init(prepared: PreparedLaunch) {
+        self.prepared = prepared
+        self.start = prepared.preparedFrom > 0 ? prepared.preparedFrom : Monotonic.now()
+        if prepared.preparedAt > 0 { marks.append(("prepare (profile, plan, seccomp)", prepared.preparedAt)) }
+    }
+
+    private func mark(_ phase: String) { marks.append((phase, Monotonic.now())) }
+
+    private var phases: [PhaseTiming] {
+        var last = start
+        return marks.map { name, t in defer { last = t }; return PhaseTiming(phase: name, ms: ((t - last) * 1e6).rounded() / 1000) }
+    }
 
     private var plan: LaunchPlan { prepared.plan }
 
@@ -30,10 +45,13 @@ struct Supervisor {
         } catch {
             return failure(error)
         }
+        mark("cgroup create and limits")
         var report = launch(sigfd: sigfd, cgroup: cgroup)
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()
+        mark("cgroup stats, kill, remove")
+        report.phasesMs = phases
         if report.reason == .exited || report.reason == .signaled {
             if let s = report.cgroup?.stats, (s.oomKills ?? 0) > 0 {
                 report.reason = .oomKilled
@@ -48,10 +66,12 @@ struct Supervisor {
         let child: SpawnedInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep)
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
+                                           recordTable: prepared.recorder?.pointer)
         } catch {
             return failure(LaunchError(error))
         }
+        mark("clone3")
         defer { close(child.pidfd); close(child.messageFD) }
 
         // Fault injection covers the launcher's own steps too: index -1 is "write the id maps".
@@ -65,6 +85,7 @@ struct Supervisor {
                 setupError = LaunchError(error)
             }
         }
+        mark("id maps")
         // v1 hierarchies cannot be entered at clone time: the child joins them here, before it
         // is released, so the workload never runs outside its limits.
         if setupError == nil, let cg = cgroup.cgroup, cg.needsAttach {
@@ -87,6 +108,7 @@ struct Supervisor {
         }
         // Release the child: the maps are in place. The write end stays open while the sandbox
         // lives: the init checks it for hang-up to learn that the launcher died.
+        mark("v1 cgroup attach")
         var one: UInt8 = 1
         _ = Glibc.write(child.syncFD, &one, 1)
         defer { close(child.syncFD) }
@@ -128,7 +150,7 @@ struct Supervisor {
             if fds[0].revents != 0 {
                 switch readMessage(child.messageFD) {
                 case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
-                case .some(.execSucceeded): execAt = Monotonic.now()
+                case .some(.execSucceeded): execAt = Monotonic.now(); mark("child setup to execve")
                 case .some(.exited(let ws)): exitStatus = ws
                 case .none: messagesOpen = false
                 }
@@ -157,6 +179,7 @@ struct Supervisor {
         var initStatus: Int32 = 0
         var usage = rusage()
         while wait4(child.pid, &initStatus, 0, &usage) < 0 && errno == EINTR {}
+        mark("workload run, reap")
         let end = Monotonic.now()
 
         var report = baseReport(end: end)
@@ -199,7 +222,7 @@ struct Supervisor {
         return report
     }
 
-    private func apply(waitStatus ws: Int32, to report: inout RunReport) {
+    fileprivate func apply(waitStatus ws: Int32, to report: inout RunReport) {
         let termsig = ws & 0x7f
         if termsig == 0 {
             report.reason = .exited

@@ -57,6 +57,9 @@ public enum PlanStep: Sendable, Equatable {
     case closeStrayFileDescriptors
     case loadSeccomp
     case exec
+    /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
+    /// execve on (`bulkhead seccomp record`).
+    case traceSyscalls
 
     /// What the step does, as a user reads it in an error ("mount proc on /proc").
     public var summary: String {
@@ -112,6 +115,7 @@ public enum PlanStep: Sendable, Equatable {
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"
+        case .traceSyscalls: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }
     }
 }

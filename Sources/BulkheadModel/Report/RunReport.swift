@@ -45,6 +45,8 @@ public struct RunReport: Codable, Sendable {
     /// Peak resident set of the sandbox's processes (getrusage of the init, KiB).
     public var maxRssKiB: Int?
     public var signalsForwarded: [String]
+    /// Milliseconds spent in each launcher phase, in order (where a launch's time goes).
+    public var phasesMs: [PhaseTiming] = []
     public var controls: AppliedControls
     /// The cgroup limits asked for, which were enforced and how (nil: none asked, no cgroup).
     public var limits: LimitsReport?
@@ -70,6 +72,12 @@ public struct RunReport: Codable, Sendable {
         self.signalsForwarded = signalsForwarded
         self.controls = controls
     }
+}
+
+public struct PhaseTiming: Codable, Sendable, Equatable {
+    public var phase: String
+    public var ms: Double
+    public init(phase: String, ms: Double) { self.phase = phase; self.ms = ms }
 }
 
 public struct LimitsReport: Codable, Sendable, Equatable {

@@ -515,7 +515,10 @@ public final class SandboxCgroup {
     /// ancestor that still has children (another sandbox's) stays. rmdir(2) fails with
     /// EBUSY while a member is still exiting, so that is retried for about a second.
     /// Call `killAll()` first.
-    public func remove() throws(CgroupError) {
+    /// - Parameter pruneAncestors: also remove emptied shared ancestors (`bulkhead/<tenant>/<pod>`).
+    ///   A launcher keeps them (creating and removing them on every run costs milliseconds and
+    ///   races with concurrent launches); `collectStale` prunes them.
+    public func remove(pruneAncestors: Bool = true) throws(CgroupError) {
         guard !removed else { return }
         if let fd = cloneIntoFD {
             close(fd)
@@ -530,7 +533,7 @@ public final class SandboxCgroup {
                         : "run `bulkhead doctor`")
                 continue
             }
-            Self.pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory)
+            if pruneAncestors { Self.pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory) }
         }
         if let firstError { throw firstError }
         removed = true

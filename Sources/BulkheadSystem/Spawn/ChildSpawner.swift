@@ -39,7 +39,9 @@ public enum ChildSpawner {
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
-    public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?) throws(SystemError) -> SpawnedInit {
+    /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
+    public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?,
+                             recordTable: UnsafeMutablePointer<bh_record_table>? = nil) throws(SystemError) -> SpawnedInit {
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -64,7 +66,8 @@ public enum ChildSpawner {
             preserve_fd_count: UInt32(plan.preserveFds.count),
             preserve_fds: UnsafePointer(fds),
             argv: UnsafePointer(argv),
-            envp: UnsafePointer(envp)
+            envp: UnsafePointer(envp),
+            record_table: recordTable
         )
 
         var result = bh_spawn_result()
@@ -170,6 +173,7 @@ final class CArena {
         case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
         case .loadSeccomp: op(BH_OP_SECCOMP)
         case .exec: op(BH_OP_EXEC)
+        case .traceSyscalls: op(BH_OP_TRACEME)
         }
         return r
     }

@@ -1,0 +1,82 @@
+import BulkheadModel
+import BulkheadSystem
+
+/// Where a seccomp policy for `bulkhead seccomp …` comes from: a layer profile's
+/// `seccompProfile`, or a Docker/OCI/Podman JSON file. Library API, so that a caller other than
+/// the command line gets the same resolution.
+public enum SeccompSource {
+    /// A loaded policy and a name for it (the profile's or the file's).
+    public struct Loaded: Sendable {
+        public var policy: SeccompPolicy
+        /// "RuntimeDefault", "Localhost:PATH", or the file path.
+        public var source: String
+        /// The name the exported file would get: the profile's name or the file's base name.
+        public var suggestedName: String
+    }
+
+    /// The seccomp policy of layer profile `profile`; nil when it is Unconfined.
+    public static func policy(profile: String, store: ProfileStore = .standard(),
+                              conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Loaded? {
+        let effective = try EffectiveProfile.resolve(try store.layers(for: profile))
+        guard let (policy, source) = try SeccompSetup.policy(effective, store: store, conflicts: conflicts) else { return nil }
+        return Loaded(policy: policy, source: source, suggestedName: KubernetesName.sanitized(effective.name))
+    }
+
+    /// A policy file in the runtime-spec, Docker or Podman format. Docker's `includes`/`excludes`
+    /// are resolved for a container holding `capabilities` (none by default: the container layer)
+    /// on this machine's architecture.
+    public static func policy(file: String, capabilities: CapabilitySet = CapabilitySet(),
+                              conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Loaded {
+        guard let text = FileIO.read(file) else {
+            throw ConfigError(file: file, field: "", message: "cannot read the seccomp profile: \(Errno.current)")
+        }
+        let context = SeccompContext(capabilities: Set(capabilities.members.map(\.name)),
+                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
+                                     conflictingRules: conflicts)
+        let policy = try SeccompPolicyParser.parse(text: text, file: file, context: context)
+        var base = String(file.split(separator: "/").last ?? "bulkhead")
+        if base.hasSuffix(".json") { base.removeLast(5) }
+        return Loaded(policy: policy, source: file, suggestedName: KubernetesName.sanitized(base))
+    }
+
+    /// The effective capabilities of a layer profile (to resolve a Docker profile's conditions).
+    public static func capabilities(profile: String, store: ProfileStore = .standard()) throws(ConfigError) -> CapabilitySet {
+        try EffectiveProfile.resolve(try store.layers(for: profile)).capabilities
+    }
+
+    /// The classic BPF program libseccomp builds for `policy` (8 bytes per instruction): what
+    /// `bwrap --seccomp FD` and `seccomp(SECCOMP_SET_MODE_FILTER)` load.
+    public static func bpf(_ policy: SeccompPolicy) throws(SeccompCompileError) -> [UInt8] {
+        try SeccompCompiler.compile(policy)
+    }
+
+    /// libseccomp's pseudo filter code for `policy`.
+    public static func pfc(_ policy: SeccompPolicy) throws(SeccompCompileError) -> String {
+        try SeccompCompiler.pfc(policy)
+    }
+
+    /// (architecture, name) pairs the installed libseccomp cannot place; they fall to the default.
+    public static func unplaceable(_ policy: SeccompPolicy) throws(SeccompCompileError) -> [(SeccompArch, String)] {
+        try SeccompCompiler.unplaceable(policy)
+    }
+}
+
+extension SeccompSource {
+    /// An input of `seccomp record --merge`: a recording report or a seccomp policy.
+    public enum MergeInput: Sendable {
+        case recording(SyscallRecording)
+        case policy(SeccompPolicy)
+    }
+
+    /// Reads FILE as a recording report (`"kind": "bulkhead-syscall-recording"`) or, failing
+    /// that, as a runtime-spec/Docker/Podman seccomp policy.
+    public static func mergeInput(file: String, conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> MergeInput {
+        guard let text = FileIO.read(file) else {
+            throw ConfigError(file: file, field: "", message: "cannot read: \(Errno.current)")
+        }
+        let node = try ConfigNode.parse(text, file: file)
+        if SyscallRecordingReport.isReport(node) { return .recording(try SyscallRecordingReport.parse(node)) }
+        let context = SeccompContext(architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, conflictingRules: conflicts)
+        return .policy(try SeccompPolicyParser.parse(node, context: context))
+    }
+}

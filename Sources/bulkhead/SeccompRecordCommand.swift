@@ -1,0 +1,149 @@
+import ArgumentParser
+import Bulkhead
+import BulkheadModel
+
+extension ContainerRuntime: ExpressibleByArgument {}
+
+extension SeccompCommand {
+    struct Record: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a command in the sandbox, record every system call it makes, and write the minimal allow-list policy.",
+            discussion: """
+            The command runs under the layer profile (default: container) with seccomp Unconfined, so
+            it can make any call; the sandbox's init traces it with ptrace from its execve on, with
+            every thread and child (no root, no eBPF needed). The policy: default SCMP_ACT_ERRNO
+            (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall,
+            execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen),
+            personality (values seen), clone (no namespace flags unless seen) and ioctl (never
+            TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional.
+            --merge unites earlier reports (--report) and seccomp policies with this recording; with
+            no command it only merges.
+            Example: bulkhead seccomp record -o sh.json --report sh-report.json -- sh -c 'ls / && cat /etc/hostname'
+            """
+        )
+
+        @Option(name: .shortAndLong, help: "Layer profile to run the command under (its seccomp policy is switched off).")
+        var profile: String = "container"
+
+        @Option(help: ArgumentHelp("Format of the policy written.", valueName: "kubernetes|oci|docker|spo"))
+        var format: SeccompExportFormat = .kubernetes
+
+        @Option(help: "Name of the policy (SPO metadata.name; NAME.json on a node).")
+        var name: String = "recorded"
+
+        @Flag(help: "Also write the filter flags.")
+        var flags = false
+
+        @Option(name: .customLong("spo-version"), help: ArgumentHelp("SeccompProfile API version for --format spo.", valueName: "v1|v1beta1"))
+        var spoVersion: SPOAPIVersion = .v1
+
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the policy to FILE (default: standard output, after the command's own output).", valueName: "FILE"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("Write the JSON report (each call with architecture, count and first executable; the safety set) to FILE.", valueName: "FILE"))
+        var report: String?
+
+        @Option(parsing: .upToNextOption, help: ArgumentHelp("Recording reports or seccomp policies to unite with this recording.", valueName: "FILE"))
+        var merge: [String] = []
+
+        @Option(help: ArgumentHelp("For merged policy files: refuse (default) or first-wins.", valueName: "refuse|first-wins"))
+        var conflicts: Conflicts = .refuse
+
+        @Flag(name: .customLong("no-argument-rules"), help: "Allow socket, personality, clone and ioctl unconditionally when seen.")
+        var noArgumentRules = false
+
+        @Option(help: ArgumentHelp("Also allow what this runtime's own init does after loading the filter (needed to run the policy under runc).", valueName: "runc"))
+        var runtime: ContainerRuntime?
+
+        @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
+        var timeout: String?
+
+        @Argument(parsing: .postTerminator, help: "The command to record and its arguments, after --.")
+        var command: [String] = []
+
+        func validate() throws {
+            if command.isEmpty && merge.isEmpty { throw ValidationError("give the command after --, or files to --merge") }
+            if let problem = KubernetesName.problem(name) { throw ValidationError("--name \"\(name)\" \(problem)") }
+        }
+
+        func run() throws {
+            var recordings: [SyscallRecording] = []
+            var policies: [SeccompPolicy] = []
+            for f in merge {
+                switch try orExit({ () throws(ConfigError) in try SeccompSource.mergeInput(file: f, conflicts: conflicts.resolution) }) {
+                case .recording(let r): recordings.append(r)
+                case .policy(let p): policies.append(p)
+                }
+            }
+            var status: Int32 = 0
+            if !command.isEmpty {
+                let seconds = try orExit { () throws(ConfigError) in try timeout.map { (t) throws(ConfigError) in try parseDuration(t) } }
+                let prepared: PreparedLaunch
+                do {
+                    prepared = try SyscallRecorder.prepare(RunRequest(profile: profile, command: command, timeoutSeconds: seconds))
+                } catch {
+                    warn("cannot start the sandbox: \(error)")
+                    throw ExitCode(ExitStatus.launchFailed)
+                }
+                let result = SyscallRecorder.run(prepared)
+                if let error = result.report.error {
+                    warn(result.report.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
+                    throw ExitCode(result.report.exitCode)
+                }
+                status = result.report.exitCode
+                if result.report.reason == .timeout { warn("timeout: the command was killed; the recording holds what it did until then") }
+                if status != 0 { warn("the command ended with status \(status); the recording covers only the paths it took") }
+                recordings.insert(result.recording, at: 0)
+            }
+            let merged = SyscallRecording.merged(recordings)
+            var policy: SeccompPolicy
+            var built: RecordedPolicy?
+            if !recordings.isEmpty {
+                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules, runtime: runtime)
+                built = b
+                policy = b.policy
+                if !policies.isEmpty {
+                    policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union([b.policy] + policies) }
+                }
+            } else {
+                policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union(policies) }
+            }
+            let text: String
+            do {
+                text = try policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
+            } catch {
+                warn(error.description)
+                throw ExitCode(1)
+            }
+            try emit(Array(text.utf8), to: output)
+            if let report {
+                guard !recordings.isEmpty else {
+                    warn("--report needs a recording (a command, or a report among --merge)")
+                    throw ExitCode(1)
+                }
+                try emit(Array(SyscallRecordingReport.json(merged, policy: built).utf8), to: report)
+            }
+            note(summary(merged, built, policy))
+            if status != 0 { throw ExitCode(status) }
+        }
+
+        func summary(_ r: SyscallRecording, _ b: RecordedPolicy?, _ policy: SeccompPolicy) -> String {
+            var s = ""
+            if !r.calls.isEmpty {
+                let archs = r.architectures.map { SyscallRecordingReport.archName($0) }.joined(separator: ", ")
+                s += "# recorded \(r.calls.count) distinct calls (\(archs)), \(r.stats.syscallEntries) calls in all, from \(r.stats.tasks) tasks and \(r.stats.execs) execs\n"
+            }
+            if let b {
+                if !b.safetySet.isEmpty {
+                    s += "# safety set added: " + b.safetySet.map { $0.action == .allow ? $0.name : "\($0.name) (\($0.action.rawValue) \($0.errnoRet ?? 1))" }.joined(separator: ", ") + "\n"
+                }
+                for a in b.argumentRules { s += "# argument rule: \(a)\n" }
+                for u in b.unnamed { s += "# not in the policy (no name for number \(u.number) on \(SyscallRecordingReport.archName(u.arch))): it gets EPERM\n" }
+            }
+            let allowed = Set(policy.rules.filter { $0.action.letsCallRun }.flatMap(\.names))
+            s += "# policy: \(allowed.count) calls allowed, default \(policy.defaultAction.rawValue)\(output.map { ", written to \($0)" } ?? "")\n"
+            if format == .kubernetes, output != nil { s += KubernetesSeccompInstall.instructions(name: name) }
+            return s
+        }
+    }
+}
