@@ -2,6 +2,18 @@ import BulkheadModel
 import BulkheadSystem
 import Glibc
 
+/// Whether io.weight can have an effect on this host.
+enum IOWeightSupport {
+    /// nil when some block device uses the BFQ scheduler or iocost is enabled; else the reason.
+    static func unsupportedReason() -> String? {
+        for dev in FileIO.listDirectory("/sys/block") {
+            if let sched = FileIO.read("/sys/block/\(dev)/queue/scheduler"), sched.contains("[bfq]") { return nil }
+        }
+        if let qos = FileIO.read("/sys/fs/cgroup/io.cost.qos"), qos.contains("enable=1") { return nil }
+        return "no block device uses the BFQ scheduler and iocost is not enabled, so io.weight would have no effect"
+    }
+}
+
 /// The sandbox's cgroup: limits from the profile, created before clone3, measured and
 /// removed after the sandbox ends. The tree mirrors the layers: bulkhead/<tenant>/<pod>/<leaf>;
 /// a plain `run` uses the tenant and pod "default".
@@ -39,7 +51,27 @@ struct CgroupSetup {
     /// be enforced (strict) or the cgroup cannot be created while limits were asked for. Without
     /// limits a cgroup is still made where possible (for cgroup.kill and the statistics).
     static func create(_ p: EffectiveProfile, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
-        let wanted = limits(p)
+        var wanted = limits(p)
+        // io.weight is only a number in a file unless a proportional I/O policy reads it (BFQ
+        // on the device, or iocost): never report it as enforced when nothing enforces it.
+        var ioWeightIgnored: NotEnforcedLimitReport?
+        if wanted.ioWeight != nil, let why = IOWeightSupport.unsupportedReason() {
+            if p.enforcement == .strict {
+                throw LaunchError(operation: "enforce io.weight: \(why)",
+                                  hint: "use --io-max for a hard bound, or pass --limits best-effort")
+            }
+            wanted.ioWeight = nil
+            ioWeightIgnored = NotEnforcedLimitReport(limit: "io.weight", reason: why)
+        }
+        var setup = try createCgroup(p, wanted: wanted, pod: pod)
+        if let ignored = ioWeightIgnored, var l = setup.limits {
+            l.notEnforced.append(ignored)
+            setup = CgroupSetup(cgroup: setup.cgroup, limits: l, note: setup.note)
+        }
+        return setup
+    }
+
+    private static func createCgroup(_ p: EffectiveProfile, wanted: CgroupLimits, pod: [String]) throws(LaunchError) -> CgroupSetup {
         let asked = p.requestsCgroupLimits
         let bestEffort = p.enforcement == .bestEffort
         let host: CgroupHost

@@ -1,17 +1,13 @@
 # The whole limits interface on a pure cgroup v2 host: every limit enforced by the v2 driver,
 # strictly, in its own file, and nothing in notEnforced.
 mm=$(cat /sys/block/vda/dev 2>/dev/null || echo 254:0)
-$BH run --memory 64Mi --cpus 0.5 --pids 32 --io-weight 100 --io-max "$mm wbps=1048576" \
+$BH run --memory 64Mi --cpus 0.5 --pids 32 --io-max "$mm wbps=1048576" \
     --report $W/r.json -- /bin/true > $W/out 2>&1; rc=$?
 drv=$(jin $W/r.json limits driver); enf=$(jin $W/r.json limits enforcement)
 lim=$(jblock $W/r.json limits)
 missing=""
-for f in memory.max cpu.max pids.max io.weight io.max; do echo "$lim" | grep -q "\"file\" : \"[^\"]*$f\"" || missing="$missing $f"; done
+for f in memory.max cpu.max pids.max io.max; do echo "$lim" | grep -q "\"file\" : \"[^\"]*$f\"" || missing="$missing $f"; done
 ne=$(echo "$lim" | sed -n 's/.*"notEnforced" : \[\([^]]*\)\].*/\1/p' | tr -d ' ')
 d="exit=$rc driver=$drv enforcement=$enf files:$(echo "$lim" | grep -o '"file" : "[^"]*"' | sed 's/.*\///;s/"$//' | tr '\n' ' ')notEnforced=[$ne]"
-# Informational: io.weight is only acted on by iocost (enabled per device in the root's
-# io.cost.qos) or BFQ (a module here, not loaded); neither is on, so the weight is written
-# but inert in this VM.
-qos=$(grep "^$mm " $CG/io.cost.qos 2>/dev/null | grep -o 'enable=[01]'); d="$d io.cost.qos[$mm]:${qos:-unset}"
 if [ $rc -eq 0 ] && [ "$drv" = v2 ] && [ "$enf" = strict ] && [ -z "$missing" ] && [ -z "$ne" ]; then pass "$d"
 else fail "$d missing:$missing; $(head -c 300 $W/out)"; show $W/r.json; fi
