@@ -48,8 +48,7 @@ struct CgroupSetup {
     }
 
     /// Creates the sandbox's cgroup and writes its limits. Throws when a requested limit cannot
-    /// be enforced (strict) or the cgroup cannot be created while limits were asked for. Without
-    /// limits a cgroup is still made where possible (for cgroup.kill and the statistics).
+    /// be enforced (strict) or the cgroup cannot be created. Without limits no cgroup is made.
     static func create(_ p: EffectiveProfile, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
         var wanted = limits(p)
         // io.weight is only a number in a file unless a proportional I/O policy reads it (BFQ
@@ -73,6 +72,10 @@ struct CgroupSetup {
 
     private static func createCgroup(_ p: EffectiveProfile, wanted: CgroupLimits, pod: [String]) throws(LaunchError) -> CgroupSetup {
         let asked = p.requestsCgroupLimits
+        // Without limits there is no cgroup: the PID namespace's teardown already kills every
+        // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
+        // would only add the cost of creating, joining (slow on v1) and removing it.
+        guard asked else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
         let bestEffort = p.enforcement == .bestEffort
         let host: CgroupHost
         do {

@@ -1094,25 +1094,48 @@ env:
 """#),
         ("unconfined.yaml", #"""
 # Namespaces only: no seccomp filter, no capability drop, no no_new_privs, no masked paths,
-# a writable root (still only as the unprivileged host uid range). This is the control
-# profile: a probe that is refused under `container` must get past this one, or the probe
-# proves nothing.
+# no cgroup limits, a writable root (still only as the unprivileged host uid range). This is
+# the control profile: a probe that is refused under `container` must get past this one, or
+# the probe proves nothing. It is also the "namespaces only" row of the benchmark.
 apiVersion: bulkhead.dev/v1alpha1
 kind: LayerProfile
 metadata:
   name: unconfined
-  description: Namespaces only - no seccomp, no capability drop, no masking (the control for probes)
-extends: container
+  description: Namespaces only - no seccomp, no capability drop, no masking, no limits (the control for probes)
+namespaces:
+  user: true
+  pid: true
+  mount: true
+  network: true
+  ipc: true
+  uts: true
+  cgroup: true
+  time: false
 securityContext:
+  runAsUser: 0
+  runAsGroup: 0
   capabilities:
     add: [ALL]
   readOnlyRootFilesystem: false
   allowPrivilegeEscalation: true
   seccompProfile:
     type: Unconfined
+resources:
+  limits:
+    ephemeral-storage: 64Mi
 filesystem:
+  root: host
+  tmpfs:
+    - path: /tmp
   maskedPaths: []
   readonlyPaths: []
+network:
+  mode: none
+hostname: sandbox
+workingDir: /
+env:
+  - name: PATH
+    value: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 """#),
     ]
 }
