@@ -105,6 +105,7 @@ struct SeccompCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             try emit(Array(text.utf8), to: output)
+            warnAboutOldLibseccomp(loaded.policy)
             if format == .kubernetes {
                 var msg = output.map { "# wrote \($0)\n" } ?? ""
                 msg += KubernetesSeccompInstall.instructions(name: name)
@@ -222,4 +223,23 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
 /// Text for the user on standard error, without the "bulkhead:" prefix (instructions, snippets).
 func note(_ text: String) {
     writeAll(2, Array(text.utf8))
+}
+
+/// Names newer than libseccomp 2.5 (Linux 6.7+) are dropped, with a warning, by runtimes
+/// linked against libseccomp < 2.6 (runc and crun on Debian 12, for instance): say which rules
+/// a node might lose and what that means.
+func warnAboutOldLibseccomp(_ policy: SeccompPolicy) {
+    var allowLost: Set<String> = [], refuseLost: Set<String> = []
+    for rule in policy.rules {
+        for n in rule.names where SyscallTable.namesUnknownToLibseccomp2_5.contains(n) {
+            if rule.action.letsCallRun { allowLost.insert(n) } else { refuseLost.insert(n) }
+        }
+    }
+    if !allowLost.isEmpty {
+        warn("note: a runtime linked with libseccomp < 2.6 drops the rules for \(allowLost.sorted().joined(separator: ", ")) (newer than Linux 6.7): those calls then get the default action \(policy.defaultAction.rawValue)")
+    }
+    if !refuseLost.isEmpty {
+        let danger = policy.defaultAction.letsCallRun ? " — and the default action lets them run" : ""
+        warn("warning: a runtime linked with libseccomp < 2.6 drops the refusing rules for \(refuseLost.sorted().joined(separator: ", "))\(danger)")
+    }
 }

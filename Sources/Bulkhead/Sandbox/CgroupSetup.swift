@@ -22,6 +22,11 @@ struct CgroupSetup {
     let limits: LimitsReport?
     let note: String?
 
+    /// /proc/swaps lists a swap area beyond its header line.
+    static var hostHasActiveSwap: Bool {
+        (FileIO.read("/proc/swaps") ?? "").split(separator: "\n").count > 1
+    }
+
     /// The cgroup limits of an effective profile, in the driver's terms.
     static func limits(_ p: EffectiveProfile) -> CgroupLimits {
         var l = CgroupLimits()
@@ -37,6 +42,10 @@ struct CgroupSetup {
             l.cpuWeight = 1 + (shares - 2) * 9999 / 262_142
         }
         l.memoryMax = p.limits.memoryBytes
+        // Kubernetes runs containers without swap: with a memory limit, swap is bounded to 0 so
+        // that memory.max is the whole bound. Only where swap is active; without it there is
+        // nothing to bound (and hosts without swap accounting would fail for nothing).
+        if l.memoryMax != nil && hostHasActiveSwap { l.memorySwapMax = 0 }
         l.pidsMax = p.limits.pids
         l.ioWeight = p.ioWeight
         l.ioMax = p.ioMax.map {
