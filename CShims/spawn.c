@@ -96,6 +96,8 @@ static int cap_last_cap_raw(void) {
 
 int bh_cap_last_cap(void) { return cap_last_cap_raw(); }
 
+int bh_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
 int bh_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
@@ -389,6 +391,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
+    case BH_OP_PAUSE: /* handled by run_steps: it reports readiness first */
+        for (;;) pause();
     case BH_OP_UNSHARE:
         return unshare((int)s->n1) < 0 ? errno : 0;
     case BH_OP_LANDLOCK_CREATE:
@@ -412,6 +416,11 @@ static int run_steps(const bh_spawn_config *cfg, uint32_t from, int msg_fd, int 
     for (uint32_t i = from; i < cfg->step_count; i++) {
         const bh_step *s = &cfg->steps[i];
         if (s->op == BH_OP_FORK_WORKLOAD) return (int)i;
+        if (s->op == BH_OP_PAUSE && (int32_t)i != cfg->fail_at_step) {
+            /* A pod's holder: every step before this one succeeded; say so and wait. */
+            send_msg(msg_fd, BH_MSG_EXEC_OK, (int32_t)i, 0, (int32_t)getpid());
+            for (;;) pause();
+        }
         int err = ((int32_t)i == cfg->fail_at_step) ? ECANCELED : run_step(cfg, s, sync_fd);
         if (err != 0) {
             send_msg(msg_fd, BH_MSG_STEP_FAILED, (int32_t)i, err, 0);
@@ -473,8 +482,10 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
 
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     /* If the launcher dies (even SIGKILL) the init dies, and with it the PID namespace. The
-     * launcher could have died before this line: BH_OP_WAIT_PARENT then reads EOF and fails. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+     * launcher could have died before this line: BH_OP_WAIT_PARENT then reads EOF and fails.
+     * In pod mode the parent is the trampoline, which exits at once: the signal is armed after
+     * the release instead (rearm_after_credential_change), when the launcher is the parent. */
+    if (cfg->join_count == 0) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     reset_signal_dispositions();
 
     int at = run_steps(cfg, 0, msg_fd, sync_fd);
@@ -538,6 +549,83 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
 
 /* ---------------------------------------------------------------- the parent side */
 
+/* clone3 of the sandbox's init: the child runs child_main; returns the pid (and the pidfd in
+ * *pidfd) or -errno. */
+static long clone_init(const bh_spawn_config *cfg, int *pidfd, int msg[2], int sync[2]) {
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.flags = cfg->clone_flags | CLONE_PIDFD;
+    args.pidfd = (uint64_t)(uintptr_t)pidfd;
+    args.exit_signal = SIGCHLD;
+    if (cfg->cgroup_fd >= 0) {
+        /* Born inside its cgroup: the child never runs an instruction outside its limits. */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)cfg->cgroup_fd;
+    }
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) return -errno;
+    if (pid == 0) {
+        close(msg[0]);
+        close(sync[1]);
+        child_main(cfg, msg[1], sync[0]);
+    }
+    return pid;
+}
+
+/* Pod mode. The trampoline joins the pod's namespaces (the user namespace first: joining it
+ * grants the capabilities that the other setns calls and the new namespaces need), creates the
+ * init, reports the init's pid, waits until the launcher holds a pidfd of it, and exits. */
+static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_spawn_result *out) {
+    int tramp[2], ack[2];
+    if (pipe2(tramp, O_CLOEXEC) < 0) return errno;
+    if (pipe2(ack, O_CLOEXEC) < 0) { int e = errno; close(tramp[0]); close(tramp[1]); return e; }
+    long t = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (t < 0) { int e = errno; close(tramp[0]); close(tramp[1]); close(ack[0]); close(ack[1]); return e; }
+    if (t == 0) {
+        close(tramp[0]);
+        close(ack[1]);
+        reset_signal_dispositions();
+        int32_t report[2] = {0, 0}; /* {pid, -errno} */
+        for (uint32_t i = 0; i < cfg->join_count && report[1] == 0; i++)
+            if (setns(cfg->join_fds[i], cfg->join_types[i]) < 0) report[1] = -errno;
+        int pidfd = -1;
+        if (report[1] == 0) {
+            long pid = clone_init(cfg, &pidfd, msg, sync);
+            if (pid < 0) report[1] = (int32_t)pid; else report[0] = (int32_t)pid;
+        }
+        while (write(tramp[1], report, sizeof report) < 0 && errno == EINTR) {}
+        char c;
+        (void)read_full(ack[0], &c, 1);
+        _exit(0);
+    }
+    close(tramp[1]);
+    close(ack[0]);
+    int32_t report[2] = {0, -EPIPE};
+    int n = read_full(tramp[0], report, sizeof report);
+    close(tramp[0]);
+    int err = 0, pidfd = -1;
+    if (n != (int)sizeof report) err = EPIPE;
+    else if (report[1] != 0) err = -report[1];
+    else {
+        /* The init cannot exit before its release, and the trampoline has not been reaped,
+         * so the pid still names the init. */
+        pidfd = (int)syscall(SYS_pidfd_open, report[0], 0);
+        if (pidfd < 0) err = errno;
+    }
+    char one = 1;
+    while (write(ack[1], &one, 1) < 0 && errno == EINTR) {}
+    close(ack[1]);
+    int status;
+    while (waitpid((pid_t)t, &status, 0) < 0 && errno == EINTR) {}
+    if (err) {
+        if (pidfd >= 0) { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0); close(pidfd); }
+        return err;
+    }
+    out->pid = report[0];
+    out->pidfd = pidfd;
+    return 0;
+}
+
 int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     int msg[2], sync[2];
     if (pipe2(msg, O_CLOEXEC) < 0) return errno;
@@ -547,32 +635,21 @@ int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
         close(msg[1]);
         return e;
     }
-    int pidfd = -1;
-    struct clone_args args;
-    memset(&args, 0, sizeof args);
-    args.flags = cfg->clone_flags | CLONE_PIDFD;
-    args.pidfd = (uint64_t)(uintptr_t)&pidfd;
-    args.exit_signal = SIGCHLD;
-    if (cfg->cgroup_fd >= 0) {
-        /* Born inside its cgroup: the child never runs an instruction outside its limits. */
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = (uint64_t)cfg->cgroup_fd;
+    int rc = 0;
+    if (cfg->join_count > 0) {
+        rc = spawn_joined(cfg, msg, sync, out);
+    } else {
+        int pidfd = -1;
+        long pid = clone_init(cfg, &pidfd, msg, sync);
+        if (pid < 0) rc = (int)-pid;
+        else { out->pid = (int32_t)pid; out->pidfd = pidfd; }
     }
-    long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) {
-        int e = errno;
+    if (rc != 0) {
         close(msg[0]); close(msg[1]); close(sync[0]); close(sync[1]);
-        return e;
-    }
-    if (pid == 0) {
-        close(msg[0]);
-        close(sync[1]);
-        child_main(cfg, msg[1], sync[0]);
+        return rc;
     }
     close(msg[1]);
     close(sync[0]);
-    out->pid = (int32_t)pid;
-    out->pidfd = pidfd;
     out->msg_fd = msg[0];
     out->sync_fd = sync[1];
     return 0;

@@ -56,6 +56,7 @@ enum bh_step_op {
     BH_OP_LANDLOCK_PATH,   /* allow n1 beneath path b (file rights only, if b is not a directory) */
     BH_OP_LANDLOCK_PORT,   /* allow n1 (bind/connect) on TCP port n2 */
     BH_OP_LANDLOCK_RESTRICT, /* landlock_restrict_self, then close the ruleset */
+    BH_OP_PAUSE,           /* a pod's holder: wait, doing nothing, until killed (the pause container) */
     BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
 };
 
@@ -89,6 +90,14 @@ typedef struct bh_spawn_config {
     /* Record mode (`bulkhead seccomp record`): a MAP_SHARED table the init fills by tracing the
      * workload (bh_recorder.h); NULL for an ordinary launch. */
     struct bh_record_table *_Nullable record_table;
+    /* Pod mode: namespaces to join before clone3, as (fd, CLONE_NEW* type) pairs, the user
+     * namespace first. The sandbox is then created by a single-threaded trampoline that
+     * setns()es into them, so that the namespaces clone3 creates are owned by the joined user
+     * namespace; the trampoline exits and the init is re-parented to the launcher, which must be
+     * a child subreaper (PR_SET_CHILD_SUBREAPER). */
+    uint32_t join_count;
+    const int32_t *_Nullable join_fds;
+    const int32_t *_Nullable join_types;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */
@@ -116,6 +125,10 @@ typedef struct bh_spawn_result {
  * (nothing was created then). The child waits at BH_OP_WAIT_PARENT until a byte arrives on
  * sync_fd, or exits if the parent goes away. Compound shim: 0 or a positive errno. */
 int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull result);
+
+/* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
+ * exits, are re-parented to it. -1/errno. */
+int bh_become_subreaper(void);
 
 /* Highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap). */
 int bh_cap_last_cap(void);

@@ -15,6 +15,6 @@ public enum Maintenance {
     public static func collectGarbage() throws(LaunchError) -> [String] {
         let host: CgroupHost
         do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
-        return SandboxCgroup.collectStale(host: host)
+        return SandboxCgroup.collectStale(host: host) + PodState.collectStale()
     }
 }

@@ -13,6 +13,8 @@ public struct RunRequest: Sendable {
     public var preserveFds: [Int32]
     /// Test-only fault injection: make this plan step fail (ECANCELED) in the child.
     public var failAtStep: Int?
+    /// A pod's container: the holder's namespaces that it joins instead of creating.
+    public var joinNamespaces: Set<Namespace> = []
 
     public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
@@ -87,12 +89,13 @@ public enum Sandbox {
             let identity = HostIdentity.current()
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
-            let context = LaunchContext(
+            var context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: identity.subordinateRange ?? EffectiveProfile.defaultHostIDRange,
                 preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
+            context.joinedNamespaces = request.joinNamespaces
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
             return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
                                   preparedFrom: t0, preparedAt: Monotonic.now())
@@ -129,6 +132,8 @@ public enum Sandbox {
         defer { free(real) }
         var r = b
         r.source = String(cString: real)
+        var st = stat()
+        r.sourceIsFile = stat(real, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR
         return r
     }
 
@@ -138,6 +143,11 @@ public enum Sandbox {
     /// report with reason `launch-failed` and exit status 125.
     public static func run(_ prepared: PreparedLaunch) -> RunReport {
         Supervisor(prepared: prepared).run()
+    }
+
+    /// Runs one container of a pod: joins the holder's namespaces, lives in the pod's cgroup.
+    static func run(_ prepared: PreparedLaunch, pod: PodAttachment) -> RunReport {
+        Supervisor(prepared: prepared, pod: pod).run()
     }
 }
 

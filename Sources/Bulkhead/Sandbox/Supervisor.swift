@@ -9,12 +9,14 @@ import Glibc
 /// signalfd and the init's pidfd.
 final class Supervisor {
     let prepared: PreparedLaunch
+    let pod: PodAttachment?
     let start: Double
     /// Phase boundaries for the report: (name, end time).
     private var marks: [(String, Double)] = []
 
-    init(prepared: PreparedLaunch) {
+    init(prepared: PreparedLaunch, pod: PodAttachment? = nil) {
         self.prepared = prepared
+        self.pod = pod
         self.start = prepared.preparedFrom > 0 ? prepared.preparedFrom : Monotonic.now()
         if prepared.preparedAt > 0 { marks.append(("prepare (profile, plan, seccomp)", prepared.preparedAt)) }
     }
@@ -31,9 +33,11 @@ final class Supervisor {
     func run() -> RunReport {
         // Signals are blocked before clone3, so the child starts with them blocked (its C code
         // resets them) and the launcher takes them synchronously from the signalfd.
-        let sigfd = bh_block_supervisor_signals()
-        guard sigfd >= 0 else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
-        defer { close(sigfd) }
+        // In a pod the pod runner owns the signals (one signalfd for the process) and forwards
+        // them to every container's init; poll ignores the negative fd.
+        let sigfd = pod == nil ? bh_block_supervisor_signals() : -1
+        guard sigfd >= 0 || pod != nil else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
+        defer { if sigfd >= 0 { close(sigfd) } }
 
         // The cgroup exists before the child: it is born inside it (CLONE_INTO_CGROUP).
         let cgroup: CgroupSetup
@@ -41,7 +45,7 @@ final class Supervisor {
             if prepared.request.failAtStep == -3 {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared.profile)
+            cgroup = try CgroupSetup.create(prepared.profile, pod: pod?.cgroupPath ?? ["default", "default"])
         } catch {
             return failure(error)
         }
@@ -67,18 +71,19 @@ final class Supervisor {
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
-                                           recordTable: prepared.recorder?.pointer)
+                                           recordTable: prepared.recorder?.pointer, join: pod?.join ?? [])
         } catch {
             return failure(LaunchError(error))
         }
         mark("clone3")
-        defer { close(child.pidfd); close(child.messageFD) }
+        pod?.signals.register(child.pidfd)
+        defer { pod?.signals.unregister(child.pidfd); close(child.pidfd); close(child.messageFD) }
 
         // Fault injection covers the launcher's own steps too: index -1 is "write the id maps".
         var setupError: LaunchError?
         if prepared.request.failAtStep == -2 {
             setupError = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
-        } else if plan.namespaces.contains(.user) {
+        } else if plan.cloneNamespaces.contains(.user) {
             do {
                 try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
             } catch {
@@ -129,7 +134,7 @@ final class Supervisor {
         while !initExited {
             var fds = [
                 pollfd(fd: messagesOpen ? child.messageFD : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0), // -1 in a pod: ignored
                 pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
             ]
             var timeoutMs: Int32 = -1

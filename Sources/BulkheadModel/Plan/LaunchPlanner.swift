@@ -21,6 +21,8 @@ public struct LaunchContext: Sendable, Equatable {
     public var hasSeccomp: Bool
     /// The kernel's Landlock ABI version; nil when Landlock is unavailable.
     public var landlockABI: Int?
+    /// Pod mode: namespaces the sandbox joins (the pod holder's) instead of creating them.
+    public var joinedNamespaces: Set<Namespace> = []
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -40,9 +42,11 @@ public struct LaunchContext: Sendable, Equatable {
 public struct LaunchPlan: Sendable, Equatable {
     /// Every namespace the sandbox gets.
     public var namespaces: Set<Namespace>
-    /// The ones clone3 creates; the rest are unshared by a step.
+    /// Namespaces entered rather than created (a pod's user, network and IPC namespaces).
+    public var joinedNamespaces: Set<Namespace> = []
+    /// The ones clone3 creates; the rest are joined, or unshared by a step.
     public var cloneNamespaces: Set<Namespace> {
-        var ns = namespaces
+        var ns = namespaces.subtracting(joinedNamespaces)
         for case .unshareNamespaces(let later) in steps { ns.subtract(later) }
         return ns
     }
@@ -75,7 +79,9 @@ public enum LaunchPlanner {
         // Identity: which host ids the sandbox's ids are.
         var uidMap: [IDMapEntry] = [], gidMap: [IDMapEntry] = []
         var denySetgroups = false
-        if p.namespaces.contains(.user) {
+        if p.namespaces.contains(.user) && c.joinedNamespaces.contains(.user) {
+            // A pod's container: the holder's user namespace, with its maps, is joined.
+        } else if p.namespaces.contains(.user) {
             if c.privileged {
                 let r = p.hostIDRange ?? c.defaultHostIDRange
                 uidMap = [IDMapEntry(inside: 0, outside: r.hostStart, count: r.count)]
@@ -121,7 +127,7 @@ public enum LaunchPlanner {
         s.append(.newSession)
         appendFilesystem(&s, p)
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
-        if p.namespaces.contains(.network) { s.append(.loopbackUp) }
+        if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits { s.append(.setRlimit(r, l)) }
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }
@@ -152,11 +158,13 @@ public enum LaunchPlanner {
             ? [argv0]
             : path.split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
 
-        return LaunchPlan(
+        var plan = LaunchPlan(
             namespaces: p.namespaces, uidMap: uidMap, gidMap: gidMap, denySetgroups: denySetgroups,
             steps: s, argv: command, environment: env.map { "\($0.name)=\($0.value)" },
             execPaths: execPaths, preserveFds: c.preserveFds
         )
+        plan.joinedNamespaces = c.joinedNamespaces.intersection(p.namespaces)
+        return plan
     }
 
     static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile) {
@@ -215,6 +223,17 @@ public enum LaunchPlanner {
             s.append(.mount(source: "tmpfs", target: nr + t.path, fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(t))"))
         }
         for b in p.binds {
+            // A destination below one of the sandbox's own tmpfs mounts gets its mount point
+            // created there (the read-only root cannot get new ones).
+            if let t = p.tmpfs.first(where: { b.destination.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }) {
+                let rest = b.destination.dropFirst(t.path.count).split(separator: "/")
+                var path = nr + t.path
+                for component in rest.dropLast() {
+                    path += "/" + component
+                    s.append(.makeDirectory(path, mode: 0o755))
+                }
+                s.append(b.sourceIsFile ? .createFile(nr + b.destination) : .makeDirectory(nr + b.destination, mode: 0o755))
+            }
             s.append(.refuseSymlinks(nr + b.destination, missingOK: false))
             s.append(.mount(source: or + b.source, target: nr + b.destination, fstype: nil, flags: [.bind, .recursive], data: nil))
             s.append(.setMountAttributes(nr + b.destination, b.readOnly ? [.readOnly, .noSuid, .noDev] : [.noSuid, .noDev], recursive: true))
@@ -227,6 +246,21 @@ public enum LaunchPlanner {
         s.append(.pivotRoot(newRoot: ".", putOld: "."))
         s.append(.unmountDetached("."))
         s.append(.changeDirectory("/"))
+    }
+
+    /// A pod's holder (the pause container): it creates the namespaces the pod's containers
+    /// share, brings up the pod's loopback, gives up every privilege and waits until killed.
+    public static func holderPlan(namespaces: Set<Namespace>, hostIDRange: IDRange, context c: LaunchContext) -> LaunchPlan {
+        let map = c.privileged
+            ? [IDMapEntry(inside: 0, outside: hostIDRange.hostStart, count: hostIDRange.count)]
+            : [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
+        let gmap = c.privileged ? map : [IDMapEntry(inside: 0, outside: c.callerGID, count: 1)]
+        var s: [PlanStep] = [.waitForParent, .setGID(0), .setUID(0), .setDumpable(false), .newSession]
+        if namespaces.contains(.network) { s.append(.loopbackUp) }
+        s += [.dropBoundingSet(keep: CapabilitySet()), .setCapabilities(effective: CapabilitySet(), permitted: CapabilitySet(), inheritable: CapabilitySet()),
+              .noNewPrivileges, .pause]
+        return LaunchPlan(namespaces: namespaces.union([.user]), uidMap: map, gidMap: gmap, denySetgroups: !c.privileged,
+                          steps: s, argv: ["pause"], environment: [], execPaths: [], preserveFds: [])
     }
 
     static func appendLandlock(_ s: inout [PlanStep], _ l: LandlockSpec, abi: Int?, fail: (String, String) -> ConfigError) throws(ConfigError) {

@@ -54,6 +54,7 @@ public enum PlanStep: Sendable, Equatable {
     case landlockAllowPort(UInt16, access: UInt64)
     case landlockRestrictSelf
     case forkWorkload
+    case pause
     case closeStrayFileDescriptors
     case loadSeccomp
     case exec
@@ -112,6 +113,7 @@ public enum PlanStep: Sendable, Equatable {
             return "Landlock: allow TCP \(access & LandlockRights.bindTCP != 0 ? "bind" : "connect") on port \(port)"
         case .landlockRestrictSelf: return "enforce the Landlock ruleset"
         case .forkWorkload: return "fork the workload from the sandbox's init"
+        case .pause: return "hold the pod's namespaces (pause)"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"

@@ -61,6 +61,7 @@ filesystem:
     - /sys/devices/virtual/powercap
     - /sys/firmware
     - /sys/kernel/security
+    - /run/bulkhead
   readonlyPaths:
     - /proc/bus
     - /proc/fs

@@ -192,8 +192,11 @@ public struct BindMount: Sendable, Equatable {
     public var source: String
     public var destination: String
     public var readOnly: Bool
-    public init(source: String, destination: String, readOnly: Bool) {
-        self.source = source; self.destination = destination; self.readOnly = readOnly
+    /// The source is a file (a mount point under a sandbox tmpfs is then created as a file).
+    /// Filled in by the launcher, which looks at the host; the planner only reads it.
+    public var sourceIsFile: Bool
+    public init(source: String, destination: String, readOnly: Bool, sourceIsFile: Bool = false) {
+        self.source = source; self.destination = destination; self.readOnly = readOnly; self.sourceIsFile = sourceIsFile
     }
 }
 

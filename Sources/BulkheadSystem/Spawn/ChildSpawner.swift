@@ -40,8 +40,11 @@ public enum ChildSpawner {
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
     /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
+    /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace); the
+    ///   user namespace must come first. The caller must be a child subreaper (`becomeSubreaper`).
     public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?,
-                             recordTable: UnsafeMutablePointer<bh_record_table>? = nil) throws(SystemError) -> SpawnedInit {
+                             recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
+                             join: [(fd: Int32, namespace: Namespace)] = []) throws(SystemError) -> SpawnedInit {
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -67,7 +70,10 @@ public enum ChildSpawner {
             preserve_fds: UnsafePointer(fds),
             argv: UnsafePointer(argv),
             envp: UnsafePointer(envp),
-            record_table: recordTable
+            record_table: recordTable,
+            join_count: UInt32(join.count),
+            join_fds: UnsafePointer(arena.array(join.map(\.fd))),
+            join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) }))
         )
 
         var result = bh_spawn_result()
@@ -77,6 +83,11 @@ public enum ChildSpawner {
             throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
         }
         return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
+    }
+
+    /// Makes this process a child subreaper (pod mode: a container's init is re-parented here).
+    public static func becomeSubreaper() throws(SystemError) {
+        guard bh_become_subreaper() == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)", errno: .current) }
     }
 
     static func cloneHint(_ e: Errno) -> String {
@@ -169,6 +180,7 @@ final class CArena {
         case let .landlockAllowPath(p, access): op(BH_OP_LANDLOCK_PATH); r.b = string(p); r.n1 = access
         case let .landlockAllowPort(port, access): op(BH_OP_LANDLOCK_PORT); r.n1 = access; r.n2 = UInt64(port)
         case .landlockRestrictSelf: op(BH_OP_LANDLOCK_RESTRICT)
+        case .pause: op(BH_OP_PAUSE)
         case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
         case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
         case .loadSeccomp: op(BH_OP_SECCOMP)

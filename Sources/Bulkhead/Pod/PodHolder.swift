@@ -1,0 +1,77 @@
+import BulkheadModel
+import BulkheadSystem
+import CShims
+import Glibc
+
+/// A pod's holder, the pause container's analogue: a process that owns the pod's user,
+/// network and IPC namespaces (and the PID namespace when the pod shares it), so that the pod's
+/// containers can join them and the namespaces outlive any one container.
+final class PodHolder {
+    let pid: Int32
+    let pidfd: Int32
+    private let messageFD: Int32
+    private let syncFD: Int32
+    /// The holder's namespaces as open fds, the user namespace first (the order setns needs).
+    private(set) var namespaceFDs: [(fd: Int32, namespace: Namespace)] = []
+    private var stopped = false
+
+    private init(pid: Int32, pidfd: Int32, messageFD: Int32, syncFD: Int32) {
+        self.pid = pid; self.pidfd = pidfd; self.messageFD = messageFD; self.syncFD = syncFD
+    }
+
+    /// Starts the holder and waits until its namespaces are ready (ids mapped, loopback up,
+    /// privileges dropped). Signals must already be blocked by the caller.
+    static func start(namespaces: Set<Namespace>, hostIDRange: IDRange) throws(LaunchError) -> PodHolder {
+        let identity = HostIdentity.current()
+        let context = LaunchContext(callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
+                                    defaultHostIDRange: hostIDRange, hasSeccomp: false)
+        let plan = LaunchPlanner.holderPlan(namespaces: namespaces, hostIDRange: hostIDRange, context: context)
+        let child: SpawnedInit
+        do {
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil)
+        } catch {
+            throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
+        }
+        let holder = PodHolder(pid: child.pid, pidfd: child.pidfd, messageFD: child.messageFD, syncFD: child.syncFD)
+        do throws(LaunchError) {
+            do {
+                try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
+            } catch {
+                throw LaunchError(operation: "the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
+            }
+            var one: UInt8 = 1
+            _ = Glibc.write(child.syncFD, &one, 1)
+            switch try? ChildSpawner.readMessage(fd: child.messageFD) {
+            case .some(.execSucceeded): break
+            case .some(.stepFailed(let step, let e)):
+                let what = step >= 0 && step < plan.steps.count ? plan.steps[step].summary : "step \(step)"
+                throw LaunchError(operation: "the pod's holder: \(what)", errno: e)
+            default:
+                throw LaunchError(operation: "the pod's holder ended before its namespaces were ready")
+            }
+            // The user namespace first: joining it grants what joining the others needs.
+            for ns in [Namespace.user, .network, .ipc, .pid] where plan.namespaces.contains(ns) {
+                let name = ["user": "user", "network": "net", "ipc": "ipc", "pid": "pid"][ns.rawValue]!
+                let fd = open("/proc/\(child.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw LaunchError(operation: "open the pod's \(name) namespace", errno: .current) }
+                holder.namespaceFDs.append((fd, ns))
+            }
+        } catch {
+            holder.stop()
+            throw error
+        }
+        return holder
+    }
+
+    /// Kills the holder (its namespaces go with it once no container is left in them) and reaps it.
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        _ = bh_pidfd_send_signal(pidfd, SIGKILL)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        for (fd, _) in namespaceFDs { close(fd) }
+        namespaceFDs = []
+        close(pidfd); close(messageFD); close(syncFD)
+    }
+}
