@@ -1,0 +1,103 @@
+/// A field of a manifest that bulkhead accepted but does not act on, because it only means
+/// something to a cluster (scheduling, image pulling, bookkeeping). Reported, never dropped
+/// without a trace.
+public struct IgnoredField: Sendable, Equatable, CustomStringConvertible {
+    /// The field path, e.g. `spec.containers[0].imagePullPolicy`.
+    public var path: String
+    /// Why ignoring it cannot weaken isolation.
+    public var reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path) (\(reason))" }
+}
+
+/// `metadata:` of a Kubernetes object, the part bulkhead reads.
+public struct ObjectMeta: Sendable, Equatable {
+    /// A DNS-1123 label (it becomes a cgroup and host name).
+    public var name: String
+    /// The tenant; "default" when absent, as in Kubernetes.
+    public var namespace: String
+    public var labels: [String: String]
+    public var annotations: [String: String]
+    public init(name: String, namespace: String = "default", labels: [String: String] = [:], annotations: [String: String] = [:]) {
+        self.name = name; self.namespace = namespace; self.labels = labels; self.annotations = annotations
+    }
+}
+
+/// Strict mapping access for manifests: fields are supported, known-but-refused (each with
+/// the reason), cluster-only (accepted and listed as ignored), or unknown (an error).
+struct ManifestFields {
+    var supported: [String]
+    var refused: [String: String] = [:]
+    var clusterOnly: [String: String] = [:]
+
+    /// The mapping's supported entries; refused fields throw with their reason, cluster-only
+    /// ones are appended to `ignored`, anything else is an "unknown field" error.
+    /// A refused field that is null or an empty list/mapping asks for nothing and is accepted.
+    func mapping(_ node: ConfigNode, ignored: inout [IgnoredField]) throws(ConfigError) -> ConfigMapping {
+        let all = try node.mapping()
+        var kept: [(String, ConfigNode)] = []
+        for (key, value) in all.entries {
+            if supported.contains(key) { kept.append((key, value)); continue }
+            if let reason = refused[key] {
+                if value.isEmptyValue { continue }
+                throw value.error(reason)
+            }
+            if let reason = clusterOnly[key] { ignored.append(IgnoredField(path: value.path, reason: reason)); continue }
+            let known = supported + clusterOnly.keys.sorted()
+            var msg = "unknown field \"\(key)\""
+            if let s = closestMatch(to: key, in: known + refused.keys.sorted()) { msg += "; did you mean \"\(s)\"?" }
+            msg += " Supported here: \(supported.joined(separator: ", "))"
+            throw value.error(msg)
+        }
+        return ConfigMapping(owner: node, entries: kept)
+    }
+
+    static let objectTop = ManifestFields(
+        supported: ["apiVersion", "kind", "metadata", "spec"],
+        clusterOnly: ["status": "written by the cluster, not by the author"])
+
+    static let metadata = ManifestFields(
+        supported: ["name", "namespace", "labels", "annotations"],
+        clusterOnly: [
+            "uid": "cluster bookkeeping", "resourceVersion": "cluster bookkeeping", "generation": "cluster bookkeeping",
+            "creationTimestamp": "cluster bookkeeping", "deletionTimestamp": "cluster bookkeeping",
+            "deletionGracePeriodSeconds": "cluster bookkeeping", "managedFields": "cluster bookkeeping",
+            "selfLink": "cluster bookkeeping", "ownerReferences": "garbage collection in the cluster",
+            "finalizers": "deletion hooks of the cluster's controllers", "generateName": "the API server's name generator; metadata.name is required here",
+        ])
+
+    /// Reads `metadata` (name required, namespace defaulting to "default").
+    static func parseMetadata(_ node: ConfigNode?, owner: ConfigNode, ignored: inout [IgnoredField]) throws(ConfigError) -> ObjectMeta {
+        guard let node else { throw owner.error("missing required field \"metadata\" (metadata.name names the object)") }
+        let m = try metadata.mapping(node, ignored: &ignored)
+        let nameNode = try m.require("name")
+        let name = try nameNode.string()
+        if let p = KubernetesLabels.dnsLabelProblem(name) { throw nameNode.error("name \"\(name)\" \(p)") }
+        var meta = ObjectMeta(name: name)
+        if let n = m["namespace"] {
+            let ns = try n.string()
+            if let p = KubernetesLabels.dnsLabelProblem(ns) { throw n.error("namespace \"\(ns)\" \(p)") }
+            meta.namespace = ns
+        }
+        if let l = m["labels"] { meta.labels = try KubernetesLabels.parseLabels(l) }
+        if let a = m["annotations"] { meta.annotations = try KubernetesLabels.parseAnnotations(a) }
+        return meta
+    }
+}
+
+extension ConfigNode {
+    /// Null, an empty list or an empty mapping: the field asks for nothing.
+    var isEmptyValue: Bool {
+        if isNull { return true }
+        switch node {
+        case .sequence(let s): return s.isEmpty
+        case .mapping(let m): return m.isEmpty
+        default: return false
+        }
+    }
+
+    /// A boolean field that is refused when true (hostNetwork, hostUsers...); false is accepted.
+    func refuseTrue(_ reason: String) throws(ConfigError) {
+        if try bool() { throw error(reason) }
+    }
+}

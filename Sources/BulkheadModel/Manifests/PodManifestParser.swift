@@ -1,0 +1,517 @@
+import Yams
+
+/// Reads a Kubernetes Pod manifest strictly (see `PodManifest`): unknown fields, wrong types
+/// and every isolation-relevant field bulkhead cannot honour are `ConfigError`s naming the
+/// file, the field path and the reason. Cluster-only fields are accepted and listed in
+/// `PodManifest.ignoredFields`. Pure: the caller reads the file.
+public enum PodManifestParser {
+    public static let apiVersion = "v1"
+    public static let kind = "Pod"
+
+    // MARK: Annotations
+
+    /// Pod-wide layer profile; `bulkhead.dev/profile.<container>` for one container.
+    public static let profileAnnotation = "bulkhead.dev/profile"
+    /// Root filesystem directory; `bulkhead.dev/rootfs.<container>` for one container.
+    public static let rootfsAnnotation = "bulkhead.dev/rootfs"
+    /// `cpu=1,memory=512Mi,pids=256`: the pod cgroup's limits instead of the containers' sum.
+    public static let podLimitsAnnotation = "bulkhead.dev/pod-limits"
+    /// The CNI bandwidth plugin's annotations (bits per second, as a quantity: `10M`).
+    public static let ingressBandwidthAnnotation = "kubernetes.io/ingress-bandwidth"
+    public static let egressBandwidthAnnotation = "kubernetes.io/egress-bandwidth"
+
+    /// Parses one document. `ManifestSet.parse` reads multi-document files.
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> PodManifest {
+        try parse(try ConfigNode.parse(text, file: file))
+    }
+
+    // MARK: Field tables
+
+    static let podSpecFields = ManifestFields(
+        supported: [
+            "containers", "volumes", "restartPolicy", "shareProcessNamespace", "hostUsers", "hostNetwork", "hostPID",
+            "hostIPC", "securityContext", "hostname", "activeDeadlineSeconds", "automountServiceAccountToken", "os",
+        ],
+        refused: [
+            "initContainers": "initContainers are not supported: they run workload code before the containers, so ignoring them would change what the pod does; run the setup in the container's command or as its own pod",
+            "ephemeralContainers": "ephemeralContainers (debug containers) are not supported",
+            "runtimeClassName": "runtimeClassName asks for another runtime's isolation (gVisor, Kata); bulkhead cannot provide it",
+            "resources": "pod-level resources are not supported; use the annotation bulkhead.dev/pod-limits (cpu=…,memory=…,pids=…)",
+            "resourceClaims": "resourceClaims (dynamic resource allocation) need a cluster",
+        ],
+        clusterOnly: [
+            "nodeSelector": "scheduling", "nodeName": "scheduling", "affinity": "scheduling", "tolerations": "scheduling",
+            "topologySpreadConstraints": "scheduling", "schedulerName": "scheduling", "schedulingGates": "scheduling",
+            "priorityClassName": "scheduling priority", "priority": "scheduling priority", "preemptionPolicy": "scheduling priority",
+            "serviceAccountName": "the cluster's API identity; bulkhead writes its own per-pod identity token",
+            "serviceAccount": "the cluster's API identity (deprecated alias of serviceAccountName)",
+            "imagePullSecrets": "image pulling; bulkhead pulls no images",
+            "dnsPolicy": "cluster DNS; bulkhead runs no cluster DNS", "dnsConfig": "cluster DNS; bulkhead runs no cluster DNS",
+            "hostAliases": "/etc/hosts entries written by the kubelet", "subdomain": "cluster DNS", "setHostnameAsFQDN": "cluster DNS",
+            "enableServiceLinks": "Service environment variables; bulkhead has no Services",
+            "terminationGracePeriodSeconds": "graceful deletion by the kubelet", "readinessGates": "Service readiness",
+            "overhead": "set by the RuntimeClass admission controller",
+        ])
+
+    static let containerFields = ManifestFields(
+        supported: [
+            "name", "image", "command", "args", "env", "resources", "securityContext", "volumeMounts", "workingDir",
+            "ports", "stdin", "stdinOnce", "tty",
+        ],
+        refused: [
+            "envFrom": "envFrom reads ConfigMaps and Secrets from the cluster; give env entries with literal values",
+            "volumeDevices": "volumeDevices (raw block devices) are not supported",
+            "restartPolicy": "a container restartPolicy (sidecar init containers) is not supported",
+        ],
+        clusterOnly: [
+            "imagePullPolicy": "image pulling; bulkhead pulls no images",
+            "terminationMessagePath": "the kubelet's termination message", "terminationMessagePolicy": "the kubelet's termination message",
+            "livenessProbe": "health checks by the kubelet", "readinessProbe": "health checks by the kubelet",
+            "startupProbe": "health checks by the kubelet", "lifecycle": "postStart/preStop hooks run by the kubelet",
+            "resizePolicy": "in-place resize by the kubelet",
+        ])
+
+    static let podSecurityContextFields = ManifestFields(
+        supported: ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile"],
+        refused: [
+            "fsGroup": "fsGroup (volume group ownership and a supplementary group) is not supported",
+            "fsGroupChangePolicy": "fsGroupChangePolicy is not supported",
+            "supplementalGroups": "supplementalGroups are not supported: bulkhead sets no supplementary groups",
+            "supplementalGroupsPolicy": "supplementalGroupsPolicy is not supported",
+            "sysctls": "sysctls are not supported: bulkhead changes no kernel parameters",
+            "seLinuxOptions": "SELinux is not available to bulkhead; Landlock rules come from the layer profile",
+            "seLinuxChangePolicy": "SELinux is not available to bulkhead",
+            "appArmorProfile": "AppArmor is not available to bulkhead; Landlock rules come from the layer profile",
+            "windowsOptions": "windowsOptions apply to Windows containers only",
+        ])
+
+    /// Container securityContext: the layer profile's fields (ProfileParser.parseSecurityContext
+    /// decides them); Kubernetes fields with no bulkhead equivalent are refused here first.
+    static let containerSecurityContextRefused: [String: String] = [
+        "seLinuxOptions": "SELinux is not available to bulkhead; Landlock rules come from the layer profile",
+        "appArmorProfile": "AppArmor is not available to bulkhead; Landlock rules come from the layer profile",
+        "windowsOptions": "windowsOptions apply to Windows containers only",
+    ]
+
+    static let volumeTypes = [
+        "hostPath", "configMap", "secret", "persistentVolumeClaim", "projected", "downwardAPI", "nfs", "csi", "ephemeral",
+        "image", "iscsi", "fc", "rbd", "cephfs", "glusterfs", "awsElasticBlockStore", "gcePersistentDisk", "azureDisk",
+        "azureFile", "gitRepo", "flexVolume", "cinder", "vsphereVolume", "quobyte", "portworxVolume", "scaleIO",
+        "storageos", "photonPersistentDisk", "flocker",
+    ]
+
+    // MARK: Document
+
+    public static func parse(_ doc: ConfigNode) throws(ConfigError) -> PodManifest {
+        var ignored: [IgnoredField] = []
+        var notes: [String] = []
+        let top = try ManifestFields.objectTop.mapping(doc, ignored: &ignored)
+        try checkType(top, apiVersion: apiVersion, kind: kind, owner: doc)
+        let (meta, annotationNodes) = try ManifestFields.parseMetadataWithNodes(top["metadata"], owner: doc, ignored: &ignored)
+        let specNode = try top.require("spec")
+        let spec = try podSpecFields.mapping(specNode, ignored: &ignored)
+
+        // Namespaces and identity: bulkhead always isolates these.
+        try spec["hostUsers"]?.refuseTrue("hostUsers: true is not supported: bulkhead always runs a pod in its own user namespace")
+        try spec["hostNetwork"]?.refuseTrue("hostNetwork: true is not supported: every pod gets its own network namespace on bulkhead's node bridge")
+        try spec["hostPID"]?.refuseTrue("hostPID: true is not supported: every pod gets its own PID namespace")
+        try spec["hostIPC"]?.refuseTrue("hostIPC: true is not supported: every pod gets its own IPC namespace")
+        if let os = spec["os"] {
+            let om = try os.mapping(allowed: ["name"])
+            let n = try om.require("name")
+            guard try n.string() == "linux" else { throw n.error("only linux pods run here") }
+        }
+
+        var pod = PodManifest(metadata: meta, containers: [], file: doc.file)
+        if let v = spec["shareProcessNamespace"] { pod.shareProcessNamespace = try v.bool() }
+        if let v = spec["automountServiceAccountToken"] { pod.automountServiceAccountToken = try v.bool() }
+        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(UInt32.max))) }
+        if let h = spec["hostname"] {
+            let s = try h.string()
+            if let p = KubernetesLabels.dnsLabelProblem(s) { throw h.error("hostname \"\(s)\" \(p)") }
+            pod.hostname = s
+        }
+        if let r = spec["restartPolicy"] {
+            let s = try r.string()
+            if s == "Always" {
+                throw r.error("restartPolicy: Always is not supported: bulkhead runs a pod to completion; use Never or OnFailure")
+            }
+            guard let p = PodRestartPolicy(rawValue: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
+            pod.restartPolicy = p
+        } else {
+            notes.append("restartPolicy is not set: Kubernetes would default to Always; bulkhead runs the pod once (Never)")
+        }
+        if let sc = spec["securityContext"] {
+            _ = try podSecurityContextFields.mapping(sc, ignored: &ignored)
+            var layer = ProfileLayer()
+            layer.source = doc.file
+            try ProfileParser.parseSecurityContext(sc, into: &layer)
+            pod.podSecurityContext = layer
+        }
+
+        // Volumes first: mounts refer to them.
+        if let vs = spec["volumes"] { pod.volumes = try parseVolumes(vs) }
+
+        let containersNode = try spec.require("containers")
+        let items = try containersNode.sequence()
+        guard !items.isEmpty else { throw containersNode.error("a pod needs at least one container") }
+        var names = Set<String>()
+        for item in items {
+            let c = try parseContainer(item, volumes: pod.volumes, file: doc.file, ignored: &ignored)
+            guard names.insert(c.name).inserted else { throw item.error("two containers are named \"\(c.name)\"; container names must be unique in a pod") }
+            pod.containers.append(c)
+        }
+
+        try applyAnnotations(meta.annotations, nodes: annotationNodes, to: &pod)
+
+        for c in pod.containers {
+            if c.runsOnHostRoot {
+                notes.append("container \(c.name): image \(c.image) is not pulled; it runs on the host's root filesystem, read-only (set \(rootfsAnnotation).\(c.name) to a root filesystem directory)")
+            } else {
+                notes.append("container \(c.name): image \(c.image) is not pulled; it runs on the root filesystem directory \(c.rootfs!)")
+            }
+        }
+        pod.ignoredFields = ignored
+        pod.notes = notes
+        return pod
+    }
+
+    static func checkType(_ top: ConfigMapping, apiVersion: String, kind: String, owner: ConfigNode) throws(ConfigError) {
+        let av = try top.require("apiVersion")
+        guard try av.string() == apiVersion else { throw av.error("expected apiVersion \(apiVersion) for kind \(kind), got \"\(try av.string())\"") }
+        let k = try top.require("kind")
+        guard try k.string() == kind else { throw k.error("expected kind \(kind), got \"\(try k.string())\"") }
+    }
+
+    // MARK: Containers
+
+    static func parseContainer(_ node: ConfigNode, volumes: [PodVolume], file: String, ignored: inout [IgnoredField]) throws(ConfigError) -> PodContainer {
+        let m = try containerFields.mapping(node, ignored: &ignored)
+        let nameNode = try m.require("name")
+        let name = try nameNode.string()
+        if let p = KubernetesLabels.dnsLabelProblem(name) { throw nameNode.error("container name \"\(name)\" \(p)") }
+        let imageNode = try m.require("image")
+        let image = try imageNode.string()
+        guard !image.isEmpty else { throw imageNode.error("image may not be empty") }
+        var c = PodContainer(name: name, image: image)
+
+        for key in ["stdin", "stdinOnce", "tty"] {
+            try m[key]?.refuseTrue("\(key): true is not supported: a bulkhead container has no terminal or attached standard input")
+        }
+        if let ports = m["ports"] {
+            for p in try ports.sequence() {
+                let pm = try p.mapping(allowed: ["name", "containerPort", "protocol", "hostPort", "hostIP"])
+                if let hp = pm["hostPort"], try hp.int64() != 0 {
+                    throw hp.error("hostPort is not supported: it would expose the pod on the host's network")
+                }
+                if let hip = pm["hostIP"] { throw hip.error("hostIP is not supported: it would expose the pod on the host's network") }
+                _ = try pm.require("containerPort").int64(in: 1...65535)
+            }
+            ignored.append(IgnoredField(path: ports.path, reason: "informational in Kubernetes as well: a container port is reachable without it (NetworkPolicy named ports are refused)"))
+        }
+
+        // env first: command and args expand $(VAR) from it.
+        if let e = m["env"] {
+            var defined: [String: String] = [:]
+            for item in try e.sequence() {
+                let em = try item.mapping(allowed: ["name", "value", "valueFrom"])
+                let nNode = try em.require("name")
+                let n = try nNode.string()
+                guard isValidKubernetesEnvName(n) else {
+                    throw nNode.error("invalid environment variable name \"\(n)\"; letters, digits, '_', '-' and '.', not starting with a digit")
+                }
+                if let vf = em["valueFrom"] {
+                    throw vf.error("valueFrom is not supported: it reads from the cluster (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef); give a literal value")
+                }
+                let raw = try em["value"]?.scalarText() ?? ""
+                let value = KubernetesExpansion.expand(raw) { defined[$0] }
+                defined[n] = value
+                c.env.append(EnvVar(name: n, value: value))
+            }
+        }
+        let envMap = Dictionary(c.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
+        if let cmd = m["command"] { c.command = try cmd.stringList().map { KubernetesExpansion.expand($0) { envMap[$0] } } }
+        if let a = m["args"] { c.args = try a.stringList().map { KubernetesExpansion.expand($0) { envMap[$0] } } }
+        guard !c.command.isEmpty else {
+            throw (m["command"] ?? node).error(m["command"] == nil
+                ? "missing required field \"command\": bulkhead reads no image metadata, so it cannot know the image's ENTRYPOINT"
+                : "command may not be empty")
+        }
+        c.argv = c.command + c.args
+        if let w = m["workingDir"] { c.workingDir = try ProfileParser.absolutePath(w) }
+
+        if let r = m["resources"] {
+            let rm = try ManifestFields(
+                supported: ["limits", "requests"],
+                refused: ["claims": "resources.claims (dynamic resource allocation) need a cluster"]
+            ).mapping(r, ignored: &ignored)
+            if let l = rm["limits"] { c.limits = try parseContainerResources(l) }
+            if let q = rm["requests"] { c.requests = try parseContainerResources(q) }
+            // Kubernetes defaults each request to its limit when only the limit is given.
+            c.requests = c.requests.over(c.limits)
+            let checks: [(String, UInt64?, UInt64?, (UInt64) -> String)] = [
+                ("cpu", c.requests.cpuMilli, c.limits.cpuMilli, Quantity.formatMilli),
+                ("memory", c.requests.memoryBytes, c.limits.memoryBytes, Quantity.formatBytes),
+                ("ephemeral-storage", c.requests.ephemeralStorageBytes, c.limits.ephemeralStorageBytes, Quantity.formatBytes),
+            ]
+            for (key, req, lim, fmt) in checks {
+                if let req, let lim, req > lim {
+                    let at = rm["requests"].map { (n: ConfigNode) in n } ?? r
+                    throw ConfigError(file: file, field: "\(at.path).\(key)", line: at.line,
+                                      message: "request \(fmt(req)) exceeds the limit \(fmt(lim)); a request must be less than or equal to its limit")
+                }
+            }
+        }
+
+        if let sc = m["securityContext"] {
+            let all = try sc.mapping()
+            for (key, v) in all.entries {
+                if let reason = containerSecurityContextRefused[key], !v.isEmptyValue { throw v.error(reason) }
+            }
+            let filtered = ConfigNode(node: stripping(sc.node, keys: Set(containerSecurityContextRefused.keys)), path: sc.path, file: sc.file)
+            var layer = ProfileLayer()
+            layer.source = file
+            try ProfileParser.parseSecurityContext(filtered, into: &layer)
+            c.securityContext = layer
+        }
+
+        if let vm = m["volumeMounts"] {
+            var paths = Set<String>()
+            for item in try vm.sequence() {
+                let mm = try ManifestFields(
+                    supported: ["name", "mountPath", "readOnly", "mountPropagation", "recursiveReadOnly"],
+                    refused: [
+                        "subPath": "subPath is not supported: mount the whole volume",
+                        "subPathExpr": "subPathExpr is not supported: mount the whole volume",
+                    ]
+                ).mapping(item, ignored: &ignored)
+                let vNode = try mm.require("name")
+                let vname = try vNode.string()
+                guard volumes.contains(where: { $0.name == vname }) else {
+                    var msg = "no volume named \"\(vname)\" in spec.volumes"
+                    if let s = closestMatch(to: vname, in: volumes.map(\.name)) { msg += "; did you mean \"\(s)\"?" }
+                    throw vNode.error(msg)
+                }
+                let pNode = try mm.require("mountPath")
+                let path = try ProfileParser.absolutePath(pNode)
+                if path == "/" || path == "/proc" || path.hasPrefix("/proc/") || path == "/dev" || path.hasPrefix("/dev/") {
+                    throw pNode.error("cannot mount a volume at \(path): bulkhead owns /, /proc and /dev")
+                }
+                guard paths.insert(path).inserted else { throw pNode.error("two volumeMounts of this container use \(path)") }
+                if let mp = mm["mountPropagation"], try mp.string() != "None" {
+                    throw mp.error("mountPropagation \(try mp.string()) is not supported: mounts never propagate between a bulkhead container and the host (None)")
+                }
+                if let rr = mm["recursiveReadOnly"], try rr.string() != "Disabled" {
+                    throw rr.error("recursiveReadOnly is not supported (an emptyDir has no submounts to make read-only)")
+                }
+                c.volumeMounts.append(PodVolumeMount(name: vname, mountPath: path, readOnly: try mm["readOnly"]?.bool() ?? false))
+            }
+        }
+        return c
+    }
+
+    /// Container `resources.limits` / `requests`: cpu, memory and ephemeral-storage.
+    static func parseContainerResources(_ node: ConfigNode) throws(ConfigError) -> ResourceSpec {
+        for (key, v) in try node.mapping().entries {
+            switch key {
+            case "cpu", "memory", "ephemeral-storage": continue
+            case "pids":
+                throw v.error("Kubernetes has no per-container pids resource; set resources.limits.pids in the layer profile or pids= in the annotation \(podLimitsAnnotation)")
+            default:
+                if key.hasPrefix("hugepages-") { throw v.error("hugepages limits are not supported") }
+                var msg = "unknown or unsupported resource \"\(key)\""
+                if let s = closestMatch(to: key, in: ["cpu", "memory", "ephemeral-storage"]) { msg += "; did you mean \"\(s)\"?" }
+                throw v.error(msg + " Supported: cpu, memory, ephemeral-storage")
+            }
+        }
+        return try ProfileParser.parseResources(node)
+    }
+
+    /// Kubernetes' classic env name rule: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+    static func isValidKubernetesEnvName(_ s: String) -> Bool {
+        guard let f = s.utf8.first else { return false }
+        func letter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 }
+        return letter(f) && s.utf8.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
+    }
+
+    /// A copy of a mapping node without `keys` (already checked and refused when set).
+    static func stripping(_ node: Node, keys: Set<String>) -> Node {
+        guard case .mapping(let m) = node else { return node }
+        let kept = m.filter { pair in
+            if case .scalar(let k) = pair.key { return !keys.contains(k.string) }
+            return true
+        }
+        return .mapping(Node.Mapping(kept.map { ($0.key, $0.value) }, m.tag, m.style, m.mark, m.anchor))
+    }
+
+    // MARK: Volumes
+
+    static func parseVolumes(_ node: ConfigNode) throws(ConfigError) -> [PodVolume] {
+        var out: [PodVolume] = []
+        for item in try node.sequence() {
+            let all = try item.mapping()
+            for (key, v) in all.entries where key != "name" && key != "emptyDir" {
+                if volumeTypes.contains(key) {
+                    throw v.error("\(key) volumes are not supported: only emptyDir (with sizeLimit and medium) is; a \(key) volume would need the cluster or expose host state")
+                }
+                var msg = "unknown field \"\(key)\""
+                if let s = closestMatch(to: key, in: ["name", "emptyDir"] + volumeTypes) { msg += "; did you mean \"\(s)\"?" }
+                throw v.error(msg + " Supported here: name, emptyDir")
+            }
+            let nNode = try all.require("name")
+            let name = try nNode.string()
+            if let p = KubernetesLabels.dnsLabelProblem(name) { throw nNode.error("volume name \"\(name)\" \(p)") }
+            guard !out.contains(where: { $0.name == name }) else { throw nNode.error("two volumes are named \"\(name)\"") }
+            // A volume with no source is an emptyDir, as the API server defaults it.
+            var vol = PodVolume(name: name)
+            if let e = all["emptyDir"] {
+                let em = try e.mapping(allowed: ["medium", "sizeLimit"])
+                if let md = em["medium"] {
+                    let s = try md.isNull ? "" : md.scalarText()
+                    guard let medium = EmptyDirMedium(rawValue: s) else {
+                        throw md.error("unsupported emptyDir medium \"\(s)\"; allowed: \"\" (disk) or Memory (HugePages is not supported)")
+                    }
+                    vol.medium = medium
+                }
+                if let sl = em["sizeLimit"] {
+                    let t = try sl.scalarText()
+                    guard let b = Quantity.integer(t), b > 0 else { throw sl.error("expected a size such as 64Mi, got \"\(t)\"") }
+                    vol.sizeLimitBytes = b
+                }
+            }
+            out.append(vol)
+        }
+        return out
+    }
+
+    // MARK: Annotations
+
+    static func applyAnnotations(_ annotations: [String: String], nodes: [String: ConfigNode], to pod: inout PodManifest) throws(ConfigError) {
+        let containerNames = pod.containers.map(\.name)
+        for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
+            let node = nodes[key]!
+            if key == ingressBandwidthAnnotation || key == egressBandwidthAnnotation {
+                let bps = try bandwidth(value, node: node)
+                if key == ingressBandwidthAnnotation { pod.ingressBitsPerSecond = bps } else { pod.egressBitsPerSecond = bps }
+                continue
+            }
+            guard key.hasPrefix("bulkhead.dev/") else { continue }
+            if key == podLimitsAnnotation {
+                pod.podLimitsOverride = try podLimits(value, node: node)
+                continue
+            }
+            var base = key, container: String?
+            for a in [profileAnnotation, rootfsAnnotation] where key.hasPrefix(a + ".") {
+                base = a
+                container = String(key.dropFirst(a.count + 1))
+            }
+            guard base == profileAnnotation || base == rootfsAnnotation else {
+                var msg = "unknown bulkhead annotation \"\(key)\""
+                let known = [profileAnnotation, rootfsAnnotation, podLimitsAnnotation]
+                if let s = closestMatch(to: key, in: known) { msg += "; did you mean \"\(s)\"?" }
+                throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation)")
+            }
+            if let container, !containerNames.contains(container) {
+                var msg = "no container named \"\(container)\" in this pod"
+                if let s = closestMatch(to: container, in: containerNames) { msg += "; did you mean \"\(s)\"?" }
+                throw node.error(msg)
+            }
+            guard !value.isEmpty else { throw node.error("\(base) needs a value") }
+            var setting = value
+            if base == rootfsAnnotation {
+                setting = try ProfileParser.absolutePath(node)
+            }
+            for i in pod.containers.indices where container == nil || pod.containers[i].name == container {
+                // A per-container annotation wins over the pod-wide one, whichever comes first.
+                if base == profileAnnotation {
+                    if container != nil || pod.containers[i].profile == nil { pod.containers[i].profile = setting }
+                } else if container != nil || pod.containers[i].rootfs == nil {
+                    pod.containers[i].rootfs = setting
+                }
+            }
+            if container == nil, base == profileAnnotation { pod.profile = setting }
+        }
+    }
+
+    /// The CNI bandwidth plugin's value: a quantity in bits per second, 1k to 1P
+    /// (the kubelet's ExtractPodBandwidthResources bounds).
+    static func bandwidth(_ text: String, node: ConfigNode) throws(ConfigError) -> UInt64 {
+        guard let v = Quantity.integer(text) else {
+            throw node.error("expected a bandwidth in bits per second as a quantity such as 10M (10 Mbit/s), got \"\(text)\"")
+        }
+        guard v >= 1000 else { throw node.error("\(text) is unreasonably small (< 1kbit/s, the kubelet's lower bound)") }
+        guard v <= 1_000_000_000_000_000 else { throw node.error("\(text) is unreasonably large (> 1Pbit/s, the kubelet's upper bound)") }
+        return v
+    }
+
+    /// `cpu=1,memory=512Mi,pids=256` (any subset, no repeats).
+    static func podLimits(_ text: String, node: ConfigNode) throws(ConfigError) -> ResourceSpec {
+        var r = ResourceSpec()
+        var seen = Set<Substring>()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = part.trimmingSpaces.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { throw node.error("expected cpu=…,memory=…,pids=… (any of them), got \"\(text)\"") }
+            let key = kv[0], value = String(kv[1])
+            guard seen.insert(key).inserted else { throw node.error("\(key) is given twice") }
+            switch key {
+            case "cpu":
+                guard let m = Quantity.milli(value), m >= 10 else { throw node.error("cpu=\(value): expected a CPU quantity of at least 10m") }
+                r.cpuMilli = m
+            case "memory":
+                guard let b = Quantity.integer(value), b >= 4 << 20 else { throw node.error("memory=\(value): expected a memory quantity of at least 4Mi") }
+                r.memoryBytes = b
+            case "pids":
+                guard let n = Quantity.integer(value), n >= 2 else { throw node.error("pids=\(value): expected a number of processes, at least 2") }
+                r.pids = n
+            default:
+                throw node.error("unknown pod limit \"\(key)\"; allowed: cpu, memory, pids")
+            }
+        }
+        return r
+    }
+}
+
+extension ManifestFields {
+    /// `parseMetadata`, plus each annotation's node so annotation errors can point at it.
+    static func parseMetadataWithNodes(_ node: ConfigNode?, owner: ConfigNode, ignored: inout [IgnoredField]) throws(ConfigError) -> (ObjectMeta, [String: ConfigNode]) {
+        let meta = try parseMetadata(node, owner: owner, ignored: &ignored)
+        var nodes: [String: ConfigNode] = [:]
+        if let node, let a = try node.mapping()["annotations"] {
+            for (k, v) in try a.mapping().entries { nodes[k] = v }
+        }
+        return (meta, nodes)
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s.removeFirst() }
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
+
+/// Kubernetes' `$(VAR)` expansion in command, args and env values
+/// (third_party/forked/golang/expansion): `$(NAME)` becomes the variable's value when it is
+/// defined and stays as written when not; `$$` is a literal `$`.
+public enum KubernetesExpansion {
+    public static func expand(_ input: String, _ lookup: (String) -> String?) -> String {
+        let s = Array(input.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < s.count {
+            guard s[i] == "$", i + 1 < s.count else { out.append(s[i]); i += 1; continue }
+            let next = s[i + 1]
+            if next == "$" { out.append("$"); i += 2; continue }
+            if next == "(", let close = s[(i + 2)...].firstIndex(of: ")") {
+                let name = String(String.UnicodeScalarView(s[(i + 2)..<close]))
+                if let v = lookup(name) { out.append(contentsOf: v.unicodeScalars) } else { out.append(contentsOf: s[i...close]) }
+                i = close + 1
+                continue
+            }
+            out.append(s[i]); out.append(next); i += 2
+        }
+        return String(out)
+    }
+}
