@@ -43,6 +43,11 @@ public struct PodRequest: Sendable {
     /// Restarts per container at most (OnFailure).
     public var maxRestarts: Int
     public var timeoutSeconds: Double?
+    /// Mount the pod's identity token (`automountServiceAccountToken`, default true).
+    public var mountToken = true
+    /// Manifest fields accepted but meaningless on one machine, for the report.
+    public var ignoredFields: [String] = []
+    public var notes: [String] = []
 
     public init(name: String, tenant: String = "default", containers: [PodContainerRequest], shareProcessNamespace: Bool = false,
                 volumes: [(name: String, sizeBytes: UInt64)] = [], podLimits: ResourceSpec = ResourceSpec(),
@@ -77,6 +82,8 @@ public struct PodReport: Codable, Sendable {
     public var containers: [Container]
     public var wallTimeMs: Double
     public var signalsForwarded: [String]
+    public var ignoredFields: [String] = []
+    public var notes: [String] = []
 }
 
 public enum PodRunner {
@@ -91,6 +98,8 @@ public enum PodRunner {
         var report = PodReport(pod: request.name, tenant: request.tenant, exitCode: 0, phase: "Pending", error: nil,
                                sharedNamespaces: [], uidMap: "", volumes: [:], tokenPath: nil, podCgroup: nil, podLimits: nil,
                                containers: [], wallTimeMs: 0, signalsForwarded: [])
+        report.ignoredFields = request.ignoredFields
+        report.notes = request.notes
         func fail(_ e: LaunchError) -> PodReport {
             report.phase = "Failed"; report.error = e.description; report.exitCode = ExitStatus.launchFailed
             report.wallTimeMs = (Monotonic.now() - start) * 1000
@@ -106,7 +115,7 @@ public enum PodRunner {
         do { state = try PodState.create(request) } catch { return fail(error) }
         defer { state.remove() }
         report.volumes = state.volumeDirectories
-        report.tokenPath = tokenMountPath
+        report.tokenPath = request.mountToken ? tokenMountPath : nil
 
         // 2. The pod's cgroup, bounding the sum of its containers.
         let cgroupName = state.directoryName
@@ -152,7 +161,7 @@ public enum PodRunner {
                 }
                 binds.append(BindMount(source: dir, destination: m.path, readOnly: m.readOnly))
             }
-            binds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true))
+            if request.mountToken { binds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
             overrides.binds = binds
             if overrides.hostname == nil { overrides.hostname = request.name }
             var r = RunRequest(profile: c.profile, overrides: overrides, command: c.command, timeoutSeconds: request.timeoutSeconds)
@@ -234,8 +243,7 @@ struct PodState {
 
     static func create(_ r: PodRequest) throws(LaunchError) -> PodState {
         guard let owner = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw LaunchError(operation: "read /proc/self/stat") }
-        let name = "\(r.tenant)_\(r.name)_\(owner.launcherPID)-\(owner.launcherStartTime)"
-        let dir = "\(PodRunner.stateRoot)/\(name)"
+        let dir = path(tenant: r.tenant, pod: r.name)
         for d in ["/run/bulkhead", PodRunner.stateRoot] where mkdir(d, 0o711) != 0 && errno != EEXIST {
             throw LaunchError(operation: "mkdir \(d)", errno: .current, hint: "pods need root (tmpfs volumes are mounted on the host)")
         }
@@ -266,6 +274,12 @@ struct PodState {
             throw error
         }
         return state
+    }
+
+    /// The pod's directory for this launcher: /run/bulkhead/pods/<tenant>_<pod>_<pid>-<starttime>.
+    static func path(tenant: String, pod: String) -> String {
+        let owner = CgroupLeafName.forCurrentProcess(sequence: 0)
+        return "\(PodRunner.stateRoot)/\(tenant)_\(pod)_\(owner?.launcherPID ?? getpid())-\(owner?.launcherStartTime ?? 0)"
     }
 
     static func writeFile(_ path: String, _ text: String, mode: mode_t, owner: UInt32) throws(LaunchError) {

@@ -2,6 +2,21 @@ import BulkheadModel
 import BulkheadSystem
 import Glibc
 
+/// A launcher running several sandboxes (a pod) names each leaf with its own sequence number.
+enum LeafSequence {
+    nonisolated(unsafe) private static var value: UInt64 = 0
+    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    private static let initialized: Bool = { pthread_mutex_init(&lock, nil); return true }()
+
+    static func next() -> UInt64 {
+        _ = initialized
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        value += 1
+        return value - 1
+    }
+}
+
 /// Whether io.weight can have an effect on this host.
 enum IOWeightSupport {
     /// nil when some block device uses the BFQ scheduler or iocost is enabled; else the reason.
@@ -96,7 +111,7 @@ struct CgroupSetup {
         }
         // Leftovers of launchers that were killed are collected before a new leaf is made.
         SandboxCgroup.collectStale(host: host)
-        guard let leaf = CgroupLeafName.forCurrentProcess(sequence: 0) else {
+        guard let leaf = CgroupLeafName.forCurrentProcess(sequence: LeafSequence.next()) else {
             throw LaunchError(operation: "name the sandbox's cgroup (read /proc/self/stat)")
         }
         do {

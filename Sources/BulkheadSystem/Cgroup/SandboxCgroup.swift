@@ -245,7 +245,7 @@ public final class SandboxCgroup {
                 case .success(let created):
                     if isLeaf && !created {
                         throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: EEXIST,
-                                          fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead doctor --clean`)")
+                                          fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead gc`)")
                     }
                 case .failure(let e) where e.code == ENOENT && attempt < 5:
                     retry = true

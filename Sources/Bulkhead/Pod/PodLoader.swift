@@ -1,0 +1,60 @@
+import BulkheadModel
+import BulkheadSystem
+import Glibc
+
+/// From manifest files to a `PodRequest`: the Pod (and optionally its Tenant and quotas) read,
+/// mapped onto profiles, admitted into the tenant. No side effects.
+public enum PodLoader {
+    public struct Loaded: Sendable {
+        public var request: PodRequest
+        public var spec: PodLaunchSpec
+    }
+
+    /// - Parameter files: manifest files (`---`-separated documents); exactly one Pod among them.
+    public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
+        var set = ManifestSet()
+        do {
+            for f in files {
+                guard let text = FileIO.read(f) else { throw ConfigError(file: f, field: "", message: "cannot read: \(Errno.current)") }
+                let s = try ManifestSet.parse(text, file: f)
+                set.pods += s.pods; set.tenants += s.tenants; set.resourceQuotas += s.resourceQuotas
+                set.networkPolicies += s.networkPolicies
+            }
+            try set.validate()
+        } catch let e as ConfigError { throw LaunchError(e) } catch { throw LaunchError(operation: "\(error)") }
+        guard set.pods.count == 1, let pod = set.pods.first else {
+            throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")
+        }
+        let tenant = set.tenant(pod.namespace)
+        let range = tenant?.hostIDRange ?? PodRequest.defaultTenantRange
+        let volumeDirectory = PodState.path(tenant: pod.namespace, pod: pod.name) + "/volumes"
+        let spec: PodLaunchSpec
+        do {
+            spec = try pod.launchSpec(volumeDirectory: volumeDirectory) { (name: String) throws(ConfigError) -> [ProfileLayer] in
+                try store.layers(for: name)
+            }
+        } catch { throw LaunchError(error) }
+        if let tenant {
+            let decision = TenantAdmission.admit(spec, tenant: tenant, quotas: set.quotas(pod.namespace))
+            guard decision.isAllowed else {
+                throw LaunchError(operation: "admission to tenant \(tenant.name) refused: \(decision.reasons.joined(separator: "; "))")
+            }
+        } else if pod.namespace != "default" {
+            throw LaunchError(operation: "pod \(pod.name) is in namespace \(pod.namespace), but no Tenant of that name was given",
+                              hint: "pass the tenant's manifest too (kind: Tenant), or use namespace default")
+        }
+        let containers = spec.containers.map {
+            PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+        }
+        var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,
+                                 shareProcessNamespace: spec.shareProcessNamespace,
+                                 volumes: spec.volumes.map { ($0.name, $0.sizeLimitBytes ?? EffectiveProfile.defaultTmpfsBytes) },
+                                 podLimits: spec.podLimits, hostIDRange: range,
+                                 restartPolicy: spec.restartPolicy == .onFailure ? .onFailure : .never,
+                                 timeoutSeconds: spec.activeDeadlineSeconds.map(Double.init))
+        request.mountToken = spec.mountsIdentityToken
+        request.ignoredFields = spec.ignoredFields.map { "\($0)" }
+        request.notes = spec.notes
+        return Loaded(request: request, spec: spec)
+    }
+}
