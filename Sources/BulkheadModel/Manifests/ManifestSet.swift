@@ -23,18 +23,17 @@ public struct ManifestSet: Sendable, Equatable {
         var set = ManifestSet()
         var docs: YamlSequence<Node>
         do { docs = try Yams.compose_all(yaml: text) } catch { throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(error)") }
-        var count = 0
-        while let node = docs.next() {
-            count += 1
-            try set.add(ConfigNode(node: node, file: file))
-        }
+        // Read every document before interpreting any: a syntax error anywhere comes first.
+        var nodes: [Node] = []
+        while let node = docs.next() { nodes.append(node) }
         if let e = docs.error {
             if let y = e as? YamlError {
                 throw ConfigError(file: file, field: "", line: ConfigNode.line(of: y), message: "not valid YAML/JSON: \(ConfigNode.describe(y))")
             }
             throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(e)")
         }
-        guard count > 0 else { throw ConfigError(file: file, field: "", message: "the file holds no manifest") }
+        guard !nodes.isEmpty else { throw ConfigError(file: file, field: "", message: "the file holds no manifest") }
+        for node in nodes { try set.add(ConfigNode(node: node, file: file)) }
         return set
     }
 

@@ -88,7 +88,8 @@ extension PodManifest {
             let field = "spec.containers[\(i)]"
             let profileName = c.profile ?? Self.defaultProfile
             func fail(_ msg: String) -> ConfigError { ConfigError(file: file, field: field, message: "container \(c.name), profile \(profileName): \(msg)") }
-            let base = try profileLayers(profileName)
+            let base: [ProfileLayer]
+            do { base = try profileLayers(profileName) } catch { throw fail(error.description) }
             let baseEffective: EffectiveProfile
             do { baseEffective = try EffectiveProfile.resolve(base) } catch { throw fail(error.description) }
 
