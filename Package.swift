@@ -53,6 +53,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The security probe program (C): run inside sandboxes by SecurityProbeTests, built next
+        // to `bulkhead`. Not part of any product.
+        .executableTarget(
+            name: "bh-probe",
+            path: "Tests/Probes",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
         .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]),
     ],
