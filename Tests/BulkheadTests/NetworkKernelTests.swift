@@ -199,6 +199,31 @@ struct NetworkKernelTests {
         for inode in ours { #expect(!netnsUsedByAProcess(inode: inode)) }
     }
 
+    @Test func everyRuleShapeIsAcceptedByNft() throws {
+        let node = try NetworkNamespace.create(PodNetworkFixture.name("node"))
+        defer { try? node.delete() }
+        let policy = try #require(BridgeFilterPolicy(rules: [
+            .init(sources: [IPv4CIDR("10.244.0.2/32")!], destinations: [IPv4CIDR("10.244.0.0/24")!, IPv4CIDR("10.244.1.0/24")!],
+                  proto: .tcp, port: 8080),
+            .init(sources: [], destinations: [IPv4CIDR("10.244.0.3/32")!], proto: .udp, port: nil),
+            .init(sources: [IPv4CIDR("10.244.0.0/16")!], destinations: [], proto: .udp, port: 53),
+        ], defaultAction: .drop))
+        try node.apply(policy)
+        try node.apply(policy)   // replacing is idempotent
+        let listed = try node.nftRuleset()
+        #expect(listed.contains("tcp dport 8080 accept"), "\(listed)")
+        #expect(listed.contains("udp sport 53 accept"), "\(listed)")
+        #expect(listed.components(separatedBy: "hook forward").count == 2, "the table was not replaced: \(listed)")
+        // nft refuses a broken script with its own message; nothing is applied.
+        #expect { try node.runNftables("add rule bridge nosuch forward drop") } throws: {
+            let e = $0 as? NetworkError
+            return e?.code == .nftables && e?.detail.contains("Error") == true
+        }
+        try node.removeBridgeFilter()
+        try node.removeBridgeFilter()   // fine when there is none
+        #expect(try !node.nftRuleset().contains("bulkhead"))
+    }
+
     @Test func deletingAPodNamespaceRemovesItsVethFromTheNode() throws {
         let net = try PodNetworkFixture()
         defer { net.teardown() }
