@@ -45,6 +45,29 @@ struct NetworkKernelTests {
         #expect { try ns.routeSocket() } throws: { ($0 as? NetworkError)?.code == .closed }
     }
 
+    /// Prints what the primitives cost (for docs/network.md); asserts only that they work.
+    @Test func primitiveCosts() throws {
+        var create = 0.0, socket = 0.0, request = 0.0, delete = 0.0
+        let rounds = 10
+        for _ in 0..<rounds {
+            var t = TCP.now()
+            let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
+            create += TCP.now() - t
+            t = TCP.now()
+            let r = try ns.routeSocket()
+            socket += TCP.now() - t
+            t = TCP.now()
+            try r.setUp(try r.linkIndex(named: "lo"))
+            request += TCP.now() - t
+            r.close()
+            t = TCP.now()
+            try ns.delete()
+            delete += TCP.now() - t
+        }
+        func ms(_ x: Double) -> String { String(format: "%.3f ms", x * 1000 / Double(rounds)) }
+        print("network: create namespace \(ms(create)), rtnetlink socket inside it \(ms(socket)), lookup + set up lo \(ms(request)), delete \(ms(delete))")
+    }
+
     @Test func kernelErrorsCarryTheExtendedAck() throws {
         let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
         defer { try? ns.delete() }
