@@ -68,6 +68,38 @@ struct NetworkKernelTests {
         print("network: create namespace \(ms(create)), rtnetlink socket inside it \(ms(socket)), lookup + set up lo \(ms(request)), delete \(ms(delete))")
     }
 
+    /// A process in another mount namespace (a copy of ours with slave propagation, as a
+    /// sandbox's is) sees the nsfs mount; deleting the namespace here must unmount its copy
+    /// too, or that process would keep the namespace alive.
+    @Test func deleteUnmountsCopiesInSlaveMountNamespaces() throws {
+        let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
+        var deleted = false
+        defer { if !deleted { try? ns.delete() } }
+        let inode = try #require(ns.inode)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        holder.arguments = ["--mount", "--propagation", "slave", "/bin/sleep", "30"]
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        let pid = holder.processIdentifier
+        func copyPresent() -> Bool { (FileIO.read("/proc/\(pid)/mountinfo") ?? "").contains("net:[\(inode)]") }
+        // unshare(1) copies the mount table before it execs sleep; wait for that (bounded).
+        var seen = false
+        for _ in 0..<100 where !seen {
+            seen = FileIO.readLink("/proc/\(pid)/exe") == "/usr/bin/sleep" && copyPresent()
+            if !seen { usleep(20_000) }
+        }
+        #expect(seen, "the holder's mount namespace has no copy of the namespace mount")
+        try ns.delete()
+        deleted = true
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = !copyPresent()
+            if !gone { usleep(20_000) }
+        }
+        #expect(gone, "the copy in a slave mount namespace survived the delete")
+    }
+
     @Test func kernelErrorsCarryTheExtendedAck() throws {
         let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
         defer { try? ns.delete() }

@@ -38,6 +38,7 @@ public final class NetworkNamespace {
     /// /proc/thread-self/ns/net; the caller's own namespace is untouched.
     public static func create(_ name: NetworkNamespaceName, in directory: String = defaultDirectory) throws(NetworkError) -> NetworkNamespace {
         try makeDirectory(directory)
+        try makeShared(directory)
         let path = directory + "/" + name.description
         let rc = bh_netns_create(path)
         guard rc == 0 else {
@@ -150,6 +151,23 @@ public final class NetworkNamespace {
         }
         if unlink(path) != 0, Glibc.errno != ENOENT {
             throw NetworkError(code: .namespace, operation: "remove \(path)", errno: Glibc.errno)
+        }
+    }
+
+    /// Makes `directory` a shared mount point, as `ip netns add` does for /run/netns: try
+    /// MS_SHARED; if it is not a mount point yet (EINVAL), bind it onto itself first. Why:
+    /// a sandbox whose root is a recursive bind of the host's `/` (made a slave first) gets
+    /// copies of the nsfs mounts here; with a shared directory the copies are slaves of it,
+    /// so unmounting a namespace here unmounts the copies too and the namespace can die,
+    /// instead of living on until every such sandbox has ended.
+    static func makeShared(_ directory: String) throws(NetworkError) {
+        if mount("", directory, "none", UInt(MS_SHARED | MS_REC), nil) == 0 { return }
+        guard Glibc.errno == EINVAL else {
+            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: Glibc.errno)
+        }
+        guard mount(directory, directory, "none", UInt(MS_BIND | MS_REC), nil) == 0,
+              mount("", directory, "none", UInt(MS_SHARED | MS_REC), nil) == 0 else {
+            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: Glibc.errno)
         }
     }
 
