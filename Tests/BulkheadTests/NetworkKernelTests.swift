@@ -254,6 +254,32 @@ struct NetworkKernelTests {
         for inode in ours { #expect(!netnsUsedByAProcess(inode: inode)) }
     }
 
+    @Test func moveRenameReleaseAndSetDown() throws {
+        let node = try NetworkNamespace.create(PodNetworkFixture.name("node"))
+        defer { try? node.delete() }
+        let pod = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
+        defer { try? pod.delete() }
+        let r = try node.routeSocket()
+        defer { r.close() }
+        let br = try r.createBridge(named: "bh0")
+        let v = try r.createVethPair(named: "vbh0", peerName: "vbh0p", peerNamespace: nil)
+        let peer = try r.linkIndex(named: "vbh0p")
+        try r.moveLink(peer, to: pod, renamingTo: "eth1")
+        #expect(try !r.links().contains { $0.name == "vbh0p" })
+        let rp = try pod.routeSocket()
+        defer { rp.close() }
+        #expect(try rp.links().contains { $0.name == "eth1" && $0.kind == "veth" })
+        try r.setMaster(v, master: br)
+        try r.setUp(v)
+        #expect(try r.links().first { $0.index == v }.map { $0.master == br && $0.isUp } == true)
+        try r.setMaster(v, master: nil)
+        try r.setUp(v, false)
+        #expect(try r.links().first { $0.index == v }.map { $0.master == nil && !$0.isUp } == true)
+        // Deleting one end deletes the pair, in both namespaces.
+        try r.deleteLink(v)
+        #expect(try !rp.links().contains { $0.name == "eth1" })
+    }
+
     @Test func everyRuleShapeIsAcceptedByNft() throws {
         let node = try NetworkNamespace.create(PodNetworkFixture.name("node"))
         defer { try? node.delete() }
