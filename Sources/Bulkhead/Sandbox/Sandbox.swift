@@ -78,7 +78,7 @@ public enum Sandbox {
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
-        do {
+        do throws(ConfigError) {
             var layers = try store.layers(for: request.profile)
             var top = request.overrides
             top.source = "<command line>"
@@ -99,12 +99,8 @@ public enum Sandbox {
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
             return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
                                   preparedFrom: t0, preparedAt: Monotonic.now())
-        } catch let e as ConfigError {
-            throw LaunchError(e)
-        } catch let e as LaunchError {
-            throw e
         } catch {
-            throw LaunchError(operation: "\(error)")
+            throw LaunchError(error)
         }
     }
 
