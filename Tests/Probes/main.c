@@ -182,11 +182,15 @@ static int do_personality(void) {
 static char *read_file(const char *path, char *buf, size_t n, int *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) { *err = errno; return NULL; }
-    ssize_t k = read(fd, buf, n - 1);
+    /* procfs hands out a page per read(2) (seq_file): read until EOF, or mountinfo and other
+     * long files would be cut at 4 KiB. */
+    size_t got = 0;
+    ssize_t k = 0;
+    while (got < n - 1 && (k = read(fd, buf + got, n - 1 - got)) > 0) got += (size_t)k;
     *err = k < 0 ? errno : 0;
     close(fd);
     if (k < 0) return NULL;
-    buf[k] = 0;
+    buf[got] = 0;
     return buf;
 }
 

@@ -31,11 +31,14 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Closest candidate by edit distance, for "did you mean" suggestions; nil when nothing is close.
 public func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
+    // Names are short: a long word has no close match, and the distance is quadratic.
+    guard word.utf8.count <= 64 else { return nil }
     let w = Array(word.lowercased().utf8)
+    let limit = max(2, w.count / 3)
     var best: (String, Int)?
-    for c in candidates {
+    for c in candidates where abs(c.utf8.count - w.count) <= limit {
         let d = editDistance(w, Array(c.lowercased().utf8))
-        if d <= max(2, w.count / 3), best == nil || d < best!.1 { best = (c, d) }
+        if d <= limit, best == nil || d < best!.1 { best = (c, d) }
     }
     return best?.0
 }

@@ -47,6 +47,11 @@ filesystem:
   root: host
   tmpfs:
     - path: /tmp
+    # The host's /run holds its sockets (dbus, container runtimes): connecting to a path
+    # socket needs only write permission on it, which a read-only mount does not remove,
+    # so the sandbox gets a /run of its own.
+    - path: /run
+      sizeLimit: 1Mi
   maskedPaths:
     - /proc/acpi
     - /proc/asound

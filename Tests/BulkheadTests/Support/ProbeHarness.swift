@@ -79,6 +79,8 @@ final class HostSockets {
     let dir = "/run/bh-probe-\(token())"
     private var fds: [Int32] = []
     var paths: [String] = []
+    /// Names the sockets to bh-probe, which connects to each (ENOENT where it is not visible).
+    var probeArgs: [String] { paths.flatMap { ["--socket", $0] } }
 
     init() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
