@@ -1,0 +1,197 @@
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// The pod layer on one machine: containers of a pod share the network and IPC namespaces (and
+/// the identity token and emptyDir volumes); pods do not.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct PodTests {
+    /// Writes a manifest and runs `bulkhead pod run` on it with a report.
+    static func runPod(_ yaml: String, extra: [String] = []) throws -> (status: Int32, report: [String: Any], stderr: String) {
+        let dir = NSTemporaryDirectory() + "bh-pod-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/pod.yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try Bulkhead.run(["pod", "run", path, "--report", dir + "/report.json"] + extra)
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) ?? Data("{}".utf8)
+        return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
+    }
+
+    static func output(_ report: [String: Any], _ container: String) -> (exit: Int, stdout: String?) {
+        let c = (report["containers"] as? [[String: Any]])?.first { $0["name"] as? String == container }
+        let r = c?["report"] as? [String: Any]
+        return (r?["exitCode"] as? Int ?? -1, nil)
+    }
+
+    /// A pod whose containers write their findings into a shared emptyDir, read back by a last step.
+    static func pod(name: String, namespace: String = "default", containers: [(String, String)], volumes: String = "",
+                    annotations: String = "") -> String {
+        var y = """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: \(name)
+              namespace: \(namespace)
+            \(annotations.isEmpty ? "" : "  annotations:\n" + annotations)
+            spec:
+              restartPolicy: Never
+              volumes:
+                - name: out
+                  emptyDir: {sizeLimit: 2Mi}
+            \(volumes)
+              containers:
+
+            """
+        for (cname, script) in containers {
+            y += """
+                  - name: \(cname)
+                    image: busybox
+                    command: ["/bin/sh", "-c", \(jsonString(script))]
+                    volumeMounts:
+                      - {name: out, mountPath: /mnt}
+
+                """
+        }
+        return y
+    }
+
+    static func jsonString(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s])
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+
+    @Test("Two containers of one pod share loopback, the port space and SysV IPC; the token and emptyDir are shared")
+    func containersShareThePodsNamespaces() throws {
+        let listen = "python3 -c 'import socket,sys\ns=socket.socket(); s.bind((\"127.0.0.1\", 8081)); s.listen(1); open(\"/mnt/listening\",\"w\").write(\"1\")\nc,_=s.accept(); c.sendall(b\"pong\")'"
+        let server = "\(listen); ipcmk -M 4096 | awk '{print $NF}' > /mnt/shmid; readlink /proc/self/ns/net > /mnt/net.server; cat /run/secrets/kubernetes.io/serviceaccount/token > /mnt/token.server; sleep 0.5"
+        let client = """
+            while [ ! -e /mnt/listening ]; do sleep 0.05; done
+            python3 -c 'import socket,errno
+            s=socket.socket()
+            try:
+                s.bind(("127.0.0.1", 8081)); print("bound")
+            except OSError as e: print(errno.errorcode[e.errno])' > /mnt/bind.client
+            python3 -c 'import socket; print(socket.create_connection(("127.0.0.1", 8081)).recv(10).decode())' > /mnt/connect.client
+            while [ ! -s /mnt/shmid ]; do sleep 0.05; done
+            grep -c " $(cat /mnt/shmid) " /proc/sysvipc/shm > /mnt/shm.client
+            readlink /proc/self/ns/net > /mnt/net.client; readlink /proc/self/ns/pid > /mnt/pid.client
+            cat /run/secrets/kubernetes.io/serviceaccount/token > /mnt/token.client
+            """
+        let check = "sleep 1.5; cd /mnt; for f in connect.client bind.client shm.client; do echo \"$f=$(cat $f)\"; done; [ \"$(cat net.server)\" = \"$(cat net.client)\" ] && echo same-net; cmp -s token.server token.client && echo same-token; wc -c < token.client"
+        let r = try Self.runPod(Self.pod(name: "shared", containers: [("server", server), ("client", client), ("check", "{ " + check + "; } >&2")]))
+        let exits = (r.report["containers"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? ""):\((($0["report"] as? [String: Any])?["exitCode"]) ?? "")" }
+        #expect(r.status == 0, "\(r.report["error"] ?? "") \(exits) \(r.stderr)")
+        #expect(r.report["phase"] as? String == "Succeeded")
+        #expect((r.report["sharedNamespaces"] as? [String])?.sorted() == ["ipc", "network", "user"])
+        #expect(r.stderr.contains("connect.client=pong"), "shared loopback: \(r.stderr)")
+        #expect(r.stderr.contains("bind.client=EADDRINUSE"), "shared port space: \(r.stderr)")
+        #expect(r.stderr.contains("shm.client=1"), "shared SysV IPC: \(r.stderr)")
+        #expect(r.stderr.contains("same-net"))
+        #expect(r.stderr.contains("same-token"), "every container reads the pod's token")
+        #expect(r.stderr.contains("65"), "a 32-byte token in hex plus a newline")
+        // Nothing of the pod is left.
+        #expect(FileIO.listDirectory("/run/bulkhead/pods").filter { $0.hasPrefix("default_shared_") }.isEmpty)
+    }
+
+    @Test("Two pods do not share: own loopback and port space, own SysV IPC, own token")
+    func podsAreIsolatedFromEachOther() throws {
+        // Pod A listens and creates a segment, then stays up while pod B probes.
+        let marker = "/tmp/bh-podA-\(token())"
+        try FileManager.default.createDirectory(atPath: marker, withIntermediateDirectories: true)
+        chmod(marker, 0o777)
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let a = BackgroundRunPod(yaml: Self.pod(name: "pod-a", containers: [("a", """
+            python3 -c 'import socket,time
+            s=socket.socket(); s.bind(("127.0.0.1", 8082)); s.listen(1); time.sleep(4)' &
+            ipcmk -M 4096 | awk '{print $NF}' > /mnt/id; cat /run/secrets/kubernetes.io/serviceaccount/token | head -c 16; wait
+            """)]))
+        usleep(1_500_000)
+        let b = try Self.runPod(Self.pod(name: "pod-b", containers: [("b", """
+            python3 -c 'import socket,errno
+            s=socket.socket(); s.settimeout(1)
+            try:
+                s.connect(("127.0.0.1", 8082)); print("connect=ok")
+            except OSError as e: print("connect=" + errno.errorcode[e.errno])
+            t=socket.socket()
+            try:
+                t.bind(("127.0.0.1", 8082)); print("bind=ok")
+            except OSError as e: print("bind=" + errno.errorcode[e.errno])' >&2
+            echo "shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)" >&2
+            """)]))
+        _ = try a.finish()
+        #expect(b.status == 0, "\(b.report["error"] ?? "") \(b.stderr)")
+        #expect(b.stderr.contains("connect=ECONNREFUSED"), "pod B's loopback is its own: \(b.stderr)")
+        #expect(b.stderr.contains("bind=ok"), "the same port is free in pod B: \(b.stderr)")
+        #expect(b.stderr.contains("shm=0"), "pod A's segment is invisible: \(b.stderr)")
+    }
+
+    @Test("emptyDir sizeLimit is enforced: writing past it gives ENOSPC")
+    func emptyDirQuota() throws {
+        let r = try Self.runPod(Self.pod(name: "quota", containers: [("w", "dd if=/dev/zero of=/mnt/fill bs=1M count=8 2>&1 | grep -o 'No space left on device' >&2; df -k /mnt | tail -1 | awk '{print \"size=\" $2}' >&2")]))
+        #expect(r.stderr.contains("No space left on device"), "\(r.stderr)")
+        #expect(r.stderr.contains("size=2048"), "\(r.stderr)")
+    }
+
+    @Test("The pod cgroup bounds the sum of its containers' memory")
+    func podCgroupBoundsTheSum() throws {
+        // Two containers, each under its own 48Mi limit, together over the pod's 64Mi.
+        let hog = "python3 -c 'import time; x = bytearray(40 << 20); time.sleep(1.5)'"
+        var y = Self.pod(name: "sum", containers: [("one", hog), ("two", "sleep 0.3; " + hog)],
+                         annotations: "    bulkhead.dev/pod-limits: \"memory=64Mi\"\n")
+        y = y.replacingOccurrences(of: "    volumeMounts:", with: "    resources: {limits: {memory: 48Mi}}\n    volumeMounts:")
+        let r = try Self.runPod(y)
+        let limits = r.report["podLimits"] as? [String: Any]
+        #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "memory.max" } == true, "\(String(describing: limits)) \(r.stderr)")
+        // The OOM killer ended a container below its own 48Mi limit: the pod's bound did it.
+        // (cgroup v1 counts the kill in the victim's own memory cgroup, v2 also in the pod's.)
+        let killed = (r.report["containers"] as? [[String: Any]] ?? []).compactMap { $0["report"] as? [String: Any] }
+            .first { $0["exitCode"] as? Int == 137 }
+        #expect(killed?["reason"] as? String == "oom-killed", "\(r.stderr)")
+        let peak = ((killed?["cgroup"] as? [String: Any])?["stats"] as? [String: Any])?["memoryPeakBytes"] as? Int ?? Int.max
+        #expect(peak < 48 << 20, "killed at \(peak) bytes, under its own 48Mi limit")
+    }
+
+    @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
+    func tenantRangeAndAdmission() throws {
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata:
+              name: team-a
+            spec:
+              hostIDRange: "2100000000:65536"
+              allowedProfiles: [restricted]
+              secretsDirectory: /var/lib/bulkhead/secrets/team-a
+            ---
+
+            """
+        let ok = try Self.runPod(tenant + Self.pod(name: "t", namespace: "team-a", containers: [("c", "cat /proc/self/uid_map >&2")],
+                                                   annotations: "    bulkhead.dev/profile: restricted\n"))
+        #expect(ok.status == 0, "\(ok.report["error"] ?? "") \(ok.stderr)")
+        #expect(ok.stderr.contains("2100000000"), "the tenant's range: \(ok.stderr)")
+        #expect(ok.report["uidMap"] as? String == "0 2100000000 65536")
+        let refused = try Self.runPod(tenant + Self.pod(name: "t2", namespace: "team-a", containers: [("c", "true")]))
+        #expect(refused.status == 125)
+        #expect(refused.stderr.contains("profile container is not allowed in tenant team-a"), "\(refused.stderr)")
+    }
+}
+
+/// `bulkhead pod run` in the background.
+final class BackgroundRunPod {
+    let run: BackgroundRun
+    let dir: String
+
+    init(yaml: String) {
+        dir = NSTemporaryDirectory() + "bh-podbg-\(token())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try? yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
+        run = try! BackgroundRun(["pod", "run", dir + "/pod.yaml"])
+    }
+
+    func finish() throws -> Bulkhead.Result {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        return try run.finish()
+    }
+}
