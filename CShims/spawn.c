@@ -332,8 +332,9 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return prctl(PR_SET_DUMPABLE, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_SETSID:
         return setsid() < 0 ? errno : 0;
-    case BH_OP_MOUNT:
-        return mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) < 0 ? errno : 0;
+    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped */
+        if (mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) == 0) return 0;
+        return (errno == ENOENT && s->n2 == 1) ? 0 : errno;
     case BH_OP_MKDIR:
         return (mkdir(s->b, (mode_t)s->n1) < 0 && errno != EEXIST) ? errno : 0;
     case BH_OP_CREATE_FILE: {

@@ -24,7 +24,7 @@ enum bh_step_op {
     BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps (and joined v1 cgroups) */
     BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
     BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
-    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data) */
+    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target */
     BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine */
     BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file */
     BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */

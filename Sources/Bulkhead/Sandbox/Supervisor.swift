@@ -31,6 +31,10 @@ final class Supervisor {
     private var plan: LaunchPlan { prepared.plan }
 
     func run() -> RunReport {
+        // A child that fails early closes its end of the release pipe: the launcher must get
+        // EPIPE there, not die of SIGPIPE. (The child resets every disposition to the default,
+        // so the workload's own SIGPIPE is unaffected.)
+        signal(SIGPIPE, SIG_IGN)
         // Signals are blocked before clone3, so the child starts with them blocked (its C code
         // resets them) and the launcher takes them synchronously from the signalfd.
         // In a pod the pod runner owns the signals (one signalfd for the process) and forwards
@@ -91,18 +95,6 @@ final class Supervisor {
             }
         }
         mark("id maps")
-        // v1 hierarchies cannot be entered at clone time: the child joins them here, before it
-        // is released, so the workload never runs outside its limits.
-        if setupError == nil, let cg = cgroup.cgroup, cg.needsAttach {
-            do throws(CgroupError) {
-                if prepared.request.failAtStep == -4 {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "cgroup.procs", errno: ECANCELED, fix: "")
-                }
-                try cg.attach(pid: child.pid)
-            } catch {
-                setupError = LaunchError(operation: "move the sandbox into its cgroups: \(error.description)")
-            }
-        }
         if let setupError {
             // The child is still waiting at its first step: kill it, reap it, report.
             _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
@@ -111,12 +103,29 @@ final class Supervisor {
             _ = waitpid(child.pid, &status, 0)
             return failure(setupError)
         }
-        // Release the child: the maps are in place. The write end stays open while the sandbox
-        // lives: the init checks it for hang-up to learn that the launcher died.
-        mark("v1 cgroup attach")
+        // First release: the maps are in place; the init sets up its mounts and identity.
         var one: UInt8 = 1
         _ = Glibc.write(child.syncFD, &one, 1)
+        // The write end stays open while the sandbox lives: the init checks it for hang-up to
+        // learn that the launcher died.
         defer { close(child.syncFD) }
+        // Meanwhile the launcher moves it into its v1 cgroups (cgroup v2 needs nothing: the
+        // child was born in its cgroup); the workload is forked only after the second release.
+        if let cg = cgroup.cgroup, cg.needsAttach {
+            do throws(CgroupError) {
+                if prepared.request.failAtStep == -4 {
+                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "cgroup.procs", errno: ECANCELED, fix: "")
+                }
+                try cg.attach(pid: child.pid)
+            } catch {
+                _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
+                var status: Int32 = 0
+                _ = waitpid(child.pid, &status, 0)
+                return failure(LaunchError(operation: "move the sandbox into its cgroups: \(error.description)"))
+            }
+        }
+        mark("v1 cgroup attach")
+        _ = Glibc.write(child.syncFD, &one, 1)
 
         return supervise(child, sigfd: sigfd)
     }

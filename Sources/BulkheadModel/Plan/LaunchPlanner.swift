@@ -113,12 +113,6 @@ public enum LaunchPlanner {
             s.append(.setGID(0))
             s.append(.setUID(0))
         }
-        if p.namespaces.contains(.cgroup) {
-            // After the release, when the launcher has moved the child into its v1 cgroups too:
-            // the namespace's root is then the sandbox's own cgroup in every hierarchy, not the
-            // launcher's (clone3's CLONE_INTO_CGROUP only covers the unified one).
-            s.append(.unshareNamespaces([.cgroup]))
-        }
         // Non-dumpable before anything of the sandbox exists: /proc/1/exe (the launcher's binary)
         // can then not be opened from inside (CVE-2019-5736). Not earlier: an unprivileged map
         // write needs the child's /proc files to belong to the caller, which dumpable gives.
@@ -129,6 +123,15 @@ public enum LaunchPlanner {
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits { s.append(.setRlimit(r, l)) }
+        // Joining cgroup v1 hierarchies takes milliseconds (an RCU grace period in the kernel): the
+        // launcher does it while the steps above run, and releases the init a second time here.
+        s.append(.waitForCgroups)
+        if p.namespaces.contains(.cgroup) {
+            // After the init is in all its cgroups (v1 ones included; CLONE_INTO_CGROUP covers only
+            // the unified one): the namespace's root is then the sandbox's own cgroup everywhere.
+            // Before the capability drop: unshare(CLONE_NEWCGROUP) needs CAP_SYS_ADMIN.
+            s.append(.unshareNamespaces([.cgroup]))
+        }
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN (seccomp(2)), so it is loaded
@@ -219,8 +222,11 @@ public enum LaunchPlanner {
             s.append(.mount(source: "sysfs", target: nr + "/sys", fstype: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec], data: nil))
         }
         for t in p.tmpfs {
-            s.append(.refuseSymlinks(nr + t.path, missingOK: false))
-            s.append(.mount(source: "tmpfs", target: nr + t.path, fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(t))"))
+            s.append(.refuseSymlinks(nr + t.path, missingOK: t.optional))
+            let data = "mode=1777,size=\(p.tmpfsSize(t))"
+            s.append(t.optional
+                ? .mountIfPresent(source: "tmpfs", target: nr + t.path, fstype: "tmpfs", flags: [.noSuid, .noDev], data: data)
+                : .mount(source: "tmpfs", target: nr + t.path, fstype: "tmpfs", flags: [.noSuid, .noDev], data: data))
         }
         for b in p.binds {
             // A destination below one of the sandbox's own tmpfs mounts gets its mount point

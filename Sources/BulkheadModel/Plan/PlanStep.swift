@@ -25,10 +25,14 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 /// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
     case waitForParent
+    /// The second release: the launcher has placed the sandbox in all its cgroups.
+    case waitForCgroups
     case unshareNamespaces(Set<Namespace>)
     case setDumpable(Bool)
     case newSession
     case mount(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
+    /// A mount that is skipped when its target does not exist.
+    case mountIfPresent(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
     case makeDirectory(String, mode: UInt32)
     case createFile(String)
     case symlink(target: String, at: String)
@@ -73,6 +77,7 @@ public enum PlanStep: Sendable, Equatable {
         }
         switch self {
         case .waitForParent: return "wait for the launcher to write the id maps"
+        case .waitForCgroups: return "wait for the launcher to place the sandbox in its cgroups"
         case .unshareNamespaces(let ns): return "unshare the \(ns.sorted().map(\.rawValue).joined(separator: ",")) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"
@@ -80,6 +85,7 @@ public enum PlanStep: Sendable, Equatable {
             if flags.contains(.bind) { return "bind-mount \(inside(source ?? "?")) on \(inside(target))" }
             if flags.contains(.slave) { return "make the mount tree a slave of the host's (no propagation back)" }
             return "mount \(fstype ?? "?") on \(inside(target))"
+        case let .mountIfPresent(_, target, fstype, _, _): return "mount \(fstype ?? "?") on \(inside(target)) if it exists"
         case .makeDirectory(let p, _): return "mkdir \(inside(p))"
         case .createFile(let p): return "create mount point \(inside(p))"
         case let .symlink(t, at): return "symlink \(inside(at)) -> \(t)"

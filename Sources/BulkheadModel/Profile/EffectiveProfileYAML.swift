@@ -39,7 +39,7 @@ extension EffectiveProfile {
         case .host: y += "  root: host\n"
         case .directory(let d): y += "  root: \(quote(d))\n"
         }
-        y += "  tmpfs:\n" + tmpfs.map { "    - path: \($0.path)\n      sizeLimit: \(Quantity.formatBytes(tmpfsSize($0)))\n" }.joined()
+        y += "  tmpfs:\n" + tmpfs.map { "    - path: \($0.path)\n      sizeLimit: \(Quantity.formatBytes(tmpfsSize($0)))\n" + ($0.optional ? "      optional: true\n" : "") }.joined()
         y += "  maskedPaths:" + list(maskedPaths)
         y += "  readonlyPaths:" + list(readonlyPaths)
         y += "  binds:" + (binds.isEmpty ? " []\n" : "\n" + binds.map {

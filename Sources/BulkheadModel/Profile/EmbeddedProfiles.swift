@@ -52,6 +52,7 @@ filesystem:
     # so the sandbox gets a /run of its own.
     - path: /run
       sizeLimit: 1Mi
+      optional: true
   maskedPaths:
     - /proc/acpi
     - /proc/asound

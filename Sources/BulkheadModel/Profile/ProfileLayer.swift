@@ -185,7 +185,12 @@ public struct TmpfsMount: Sendable, Equatable {
     public var path: String
     /// Size limit in bytes; nil takes `resources.limits.ephemeral-storage` for /tmp.
     public var sizeBytes: UInt64?
-    public init(path: String, sizeBytes: UInt64? = nil) { self.path = path; self.sizeBytes = sizeBytes }
+    /// Mount only where the path exists in the root filesystem (e.g. /run, which hides the
+    /// host's sockets but which a minimal root filesystem may not have).
+    public var optional: Bool
+    public init(path: String, sizeBytes: UInt64? = nil, optional: Bool = false) {
+        self.path = path; self.sizeBytes = sizeBytes; self.optional = optional
+    }
 }
 
 public struct BindMount: Sendable, Equatable {

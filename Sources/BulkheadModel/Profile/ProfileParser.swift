@@ -217,14 +217,14 @@ public enum ProfileParser {
         if let t = m["tmpfs"] {
             var mounts: [TmpfsMount] = []
             for item in try t.sequence() {
-                let tm = try item.mapping(allowed: ["path", "sizeLimit"])
+                let tm = try item.mapping(allowed: ["path", "sizeLimit", "optional"])
                 let path = try absolutePath(try tm.require("path"))
                 var size: UInt64?
                 if let s = tm["sizeLimit"] {
                     guard let b = Quantity.integer(try s.scalarText()), b > 0 else { throw s.error("expected a size such as 64Mi") }
                     size = b
                 }
-                mounts.append(TmpfsMount(path: path, sizeBytes: size))
+                mounts.append(TmpfsMount(path: path, sizeBytes: size, optional: try tm["optional"]?.bool() ?? false))
             }
             p.tmpfs = mounts
         }

@@ -150,12 +150,14 @@ final class CArena {
         var r = bh_step()
         func op(_ o: bh_step_op) { r.op = o.rawValue }
         switch s {
-        case .waitForParent: op(BH_OP_WAIT_PARENT)
+        case .waitForParent, .waitForCgroups: op(BH_OP_WAIT_PARENT)
         case .unshareNamespaces(let ns): op(BH_OP_UNSHARE); r.n1 = ns.reduce(0) { $0 | $1.cloneFlag }
         case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
+        case let .mountIfPresent(source, target, fstype, flags, data):
+            op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
         case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
         case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
