@@ -123,6 +123,8 @@ struct LifecycleTests {
         #expect(steps.count > 40, "\(plan.stdout)")
         let marker = token()
         let before = Set(FileIO.listDirectory("/proc"))
+        let leaves = { FileIO.listDirectory("/sys/fs/cgroup/pids/bulkhead/default/default").filter { $0.hasPrefix("c-") } }
+        let leavesBefore = Set(leaves())
         for (i, line) in steps.enumerated() {
             let summary = line.drop(while: { $0 == " " }).drop(while: { $0.isNumber }).dropFirst(2)
             let r = try Bulkhead.run(["run", "--inject-fault", String(i), "--", "/bin/echo", marker])
@@ -142,6 +144,14 @@ struct LifecycleTests {
         let after = Set(FileIO.listDirectory("/proc")).subtracting(before)
         let leftovers = after.compactMap { FileIO.read("/proc/\($0)/cmdline") }.filter { $0.contains(marker) }
         #expect(leftovers.isEmpty)
+        // And no cgroup: every failed launch removed the one it had made (the profile has limits).
+        #expect(Set(leaves()).subtracting(leavesBefore).isEmpty, "cgroups left: \(Set(leaves()).subtracting(leavesBefore))")
+        for fault in ["-3", "-4"] {
+            let r = try Bulkhead.run(["run", "--inject-fault=\(fault)", "--", "/bin/echo", marker])
+            #expect(r.status == 125 && !r.stdout.contains(marker), "launcher step \(fault): \(r.stderr)")
+            #expect(r.stderr.contains("cgroup"), "\(r.stderr)")
+        }
+        #expect(Set(leaves()).subtracting(leavesBefore).isEmpty)
     }
 
     @Test("Rootless: an unprivileged user runs the container layer, mapped to root inside")
