@@ -256,7 +256,7 @@ struct SecurityProbeTests {
 
     @Test("Row 28: fork bomb, fd loop, add_key loop stop at their limits; a neighbour still forks and opens files")
     func resourceLoops() throws {
-        let hold = try BackgroundRun(["run", "--profile", Self.profile, "--pids", "32", "--rlimit", "nofile=64:64", "--", Probe.binary,
+        let hold = try BackgroundRun(["run"] + Probe.bindFlags + ["--profile", Self.profile, "--pids", "32", "--rlimit", "nofile=64:64", "--", Probe.binary,
                                       "--only", "28", "--hold", "2500", "--inotify-max", "0"])
         usleep(1_000_000)
         let neighbour = try Bulkhead.sh("for i in 1 2 3 4 5 6 7 8; do /bin/true & done; wait; exec 3</etc/hostname 4</etc/passwd && echo opened")
@@ -274,7 +274,7 @@ struct SecurityProbeTests {
 
     @Test("Row 28: an inotify_init loop stops at the per-user instance limit")
     func inotifyLoop() throws {
-        let hold = try BackgroundRun(["run", "--profile", Self.profile, "--", Probe.binary,
+        let hold = try BackgroundRun(["run"] + Probe.bindFlags + ["--profile", Self.profile, "--", Probe.binary,
                                       "--only", "28", "--hold", "2500", "--fd-max", "0", "--fork-max", "0", "--addkey-max", "0"])
         usleep(1_200_000)
         // While the first sandbox holds its instances: a neighbour sandbox, and the host's root.

@@ -38,9 +38,16 @@ enum Probe {
         return out
     }
 
+    /// Binds the probe's directory at the same path: the build directory may be under /tmp (a
+    /// fresh clone there, as CI may make), which every sandbox replaces with its own tmpfs.
+    static var bindFlags: [String] {
+        let dir = URL(fileURLWithPath: binary).deletingLastPathComponent().path
+        return ["--bind", "\(dir):\(dir):ro"]
+    }
+
     /// `bulkhead run FLAGS -- bh-probe ARGS`.
     static func run(_ flags: [String], _ args: [String] = [], report: Bool = false) throws -> Run {
-        let r = try Bulkhead.run(["run"] + flags + ["--", binary] + args, report: report, timeout: 120)
+        let r = try Bulkhead.run(["run"] + bindFlags + flags + ["--", binary] + args, report: report, timeout: 120)
         return Run(lines: parse(r.stdout), raw: r)
     }
 
