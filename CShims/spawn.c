@@ -22,6 +22,8 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -95,6 +97,20 @@ static int cap_last_cap_raw(void) {
 }
 
 int bh_cap_last_cap(void) { return cap_last_cap_raw(); }
+
+int bh_open_pty(int *master, int *slave) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return errno;
+    if (grantpt(m) < 0 || unlockpt(m) < 0) { int e = errno; close(m); return e; }
+    int n = 0;
+    if (ioctl(m, TIOCGPTN, &n) < 0) { int e = errno; close(m); return e; }
+    /* TIOCGPTPEER opens the slave from the master itself, without a path lookup. */
+    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (sl < 0) { int e = errno; close(m); return e; }
+    *master = m;
+    *slave = sl;
+    return 0;
+}
 
 int bh_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
@@ -394,6 +410,15 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return exec_candidates(cfg);
     case BH_OP_PAUSE: /* handled by run_steps: it reports readiness first */
         for (;;) pause();
+    case BH_OP_ATTACH_TTY: {
+        int fd = (int)s->n1;
+        if (setsid() < 0) return errno;
+        if (ioctl(fd, TIOCSCTTY, 0) < 0) return errno;
+        for (int i = 0; i < 3; i++)
+            if (dup2(fd, i) < 0) return errno;
+        if (fd > 2) close(fd);
+        return 0;
+    }
     case BH_OP_UNSHARE:
         return unshare((int)s->n1) < 0 ? errno : 0;
     case BH_OP_LANDLOCK_CREATE:

@@ -57,6 +57,7 @@ enum bh_step_op {
     BH_OP_LANDLOCK_PORT,   /* allow n1 (bind/connect) on TCP port n2 */
     BH_OP_LANDLOCK_RESTRICT, /* landlock_restrict_self, then close the ruleset */
     BH_OP_PAUSE,           /* a pod's holder: wait, doing nothing, until killed (the pause container) */
+    BH_OP_ATTACH_TTY,      /* setsid, TIOCSCTTY on fd n1, dup2 it onto 0, 1, 2, close it */
     BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
 };
 
@@ -129,6 +130,10 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. -1/errno. */
 int bh_become_subreaper(void);
+
+/* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
+ * Compound shim: 0 or a positive errno. */
+int bh_open_pty(int *_Nonnull master, int *_Nonnull slave);
 
 /* Highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap). */
 int bh_cap_last_cap(void);

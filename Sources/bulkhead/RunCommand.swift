@@ -79,6 +79,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seccomp policy: a Docker/OCI JSON file, RuntimeDefault, or Unconfined.", valueName: "FILE|RuntimeDefault|Unconfined"))
     var seccomp: String?
 
+    @Flag(name: .shortAndLong, help: "Give the workload a pty of bulkhead's own as its controlling terminal and stdio (never the caller's terminal).")
+    var tty = false
+
     @Option(name: .customLong("preserve-fd"), help: ArgumentHelp("Pass this open file descriptor to the workload.", valueName: "FD"))
     var preserveFd: [Int32] = []
 
@@ -100,8 +103,9 @@ struct RunCommand: ParsableCommand {
             if case .failure(let e) = parsed { warn(e.description) }
             throw ExitCode(ExitStatus.launchFailed)
         }
-        let request = RunRequest(profile: profile, overrides: overrides, command: command,
+        var request = RunRequest(profile: profile, overrides: overrides, command: command,
                                  timeoutSeconds: timeoutSeconds, preserveFds: preserveFd, failAtStep: injectFault)
+        request.tty = tty
         let prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request)

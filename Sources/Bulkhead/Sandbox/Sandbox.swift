@@ -15,6 +15,8 @@ public struct RunRequest: Sendable {
     public var failAtStep: Int?
     /// A pod's container: the holder's namespaces that it joins instead of creating.
     public var joinNamespaces: Set<Namespace> = []
+    /// `--tty`: give the workload a pty of bulkhead's own.
+    public var tty = false
 
     public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
@@ -40,6 +42,8 @@ public struct PreparedLaunch: Sendable {
     /// When preparation started and ended (CLOCK_MONOTONIC seconds), for the report's phases.
     public var preparedFrom: Double = 0
     public var preparedAt: Double = 0
+    /// `--tty`: the pty (an fd pair of this process; nothing on the system to clean up).
+    var terminal: TerminalRelay?
     /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
     public var recorder: SyscallRecorderTable? = nil
 }
@@ -96,9 +100,18 @@ public enum Sandbox {
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             context.joinedNamespaces = request.joinNamespaces
+            var terminal: TerminalRelay?
+            if request.tty {
+                do { terminal = try TerminalRelay() } catch {
+                    throw ConfigError(file: "<command line>", field: "--tty", message: error.description)
+                }
+                context.terminalFD = terminal?.slave
+            }
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            return PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
-                                  preparedFrom: t0, preparedAt: Monotonic.now())
+            var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
+                                          preparedFrom: t0, preparedAt: Monotonic.now())
+            prepared.terminal = terminal
+            return prepared
         } catch {
             throw LaunchError(error)
         }

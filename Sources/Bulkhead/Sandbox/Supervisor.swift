@@ -80,6 +80,8 @@ final class Supervisor {
             return failure(LaunchError(error))
         }
         mark("clone3")
+        prepared.terminal?.childStarted()
+        defer { prepared.terminal?.restoreTerminal() }
         pod?.signals.register(child.pidfd)
         defer { pod?.signals.unregister(child.pidfd); close(child.pidfd); close(child.messageFD) }
 
@@ -145,7 +147,7 @@ final class Supervisor {
                 pollfd(fd: messagesOpen ? child.messageFD : -1, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0), // -1 in a pod: ignored
                 pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
-            ]
+            ] + (prepared.terminal?.pollFDs ?? [])
             var timeoutMs: Int32 = -1
             if let deadline, !timedOut {
                 timeoutMs = Int32(max(0, min(Double(Int32.max), ((deadline - Monotonic.now()) * 1000).rounded(.up))))
@@ -173,14 +175,18 @@ final class Supervisor {
                 while true {
                     let sig = bh_read_signalfd(sigfd)
                     if sig <= 0 { break }
-                    if sig != SIGCHLD {
+                    if sig == SIGWINCH, let t = prepared.terminal {
+                        t.resize() // the pty tells the workload itself
+                    } else if sig != SIGCHLD {
                         _ = bh_pidfd_send_signal(child.pidfd, sig)
                         forwarded.append(SignalName.name(sig))
                     }
                 }
             }
             if fds[2].revents != 0 { initExited = true }
+            if let t = prepared.terminal { t.handle(fds[3...]) }
         }
+        prepared.terminal?.drain()
         // The init has exited: whatever it wrote is in the pipe.
         while messagesOpen {
             switch readMessage(child.messageFD) {

@@ -23,6 +23,8 @@ public struct LaunchContext: Sendable, Equatable {
     public var landlockABI: Int?
     /// Pod mode: namespaces the sandbox joins (the pod holder's) instead of creating them.
     public var joinedNamespaces: Set<Namespace> = []
+    /// `--tty`: the fd of a pty slave to become the workload's terminal.
+    public var terminalFD: Int32?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -144,6 +146,9 @@ public enum LaunchPlanner {
         }
         s.append(.forkWorkload)
         s.append(.changeDirectory(p.workingDir))
+        // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
+        // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
+        if let fd = c.terminalFD { s.append(.attachTerminal(fd: fd)) }
         // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626).
         s.append(.closeStrayFileDescriptors)
         // Landlock after the final root and working directory exist (its rules name paths in

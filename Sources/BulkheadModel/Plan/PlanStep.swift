@@ -60,6 +60,9 @@ public enum PlanStep: Sendable, Equatable {
     case forkWorkload
     case pause
     case closeStrayFileDescriptors
+    /// `--tty`: make `fd` (a pty slave that bulkhead owns the master of) the workload's
+    /// controlling terminal and its standard input, output and error.
+    case attachTerminal(fd: Int32)
     case loadSeccomp
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
@@ -121,6 +124,7 @@ public enum PlanStep: Sendable, Equatable {
         case .forkWorkload: return "fork the workload from the sandbox's init"
         case .pause: return "hold the pod's namespaces (pause)"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
+        case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"
         case .traceSyscalls: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"

@@ -185,6 +185,7 @@ final class CArena {
         case .pause: op(BH_OP_PAUSE)
         case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
         case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
+        case .attachTerminal(let fd): op(BH_OP_ATTACH_TTY); r.n1 = UInt64(fd)
         case .loadSeccomp: op(BH_OP_SECCOMP)
         case .exec: op(BH_OP_EXEC)
         case .traceSyscalls: op(BH_OP_TRACEME)
