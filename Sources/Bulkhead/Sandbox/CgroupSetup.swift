@@ -63,11 +63,7 @@ struct CgroupSetup {
         if l.memoryMax != nil && hostHasActiveSwap { l.memorySwapMax = 0 }
         l.pidsMax = p.limits.pids
         l.ioWeight = p.ioWeight
-        l.ioMax = p.ioMax.map {
-            IOMaxEntry(major: $0.major, minor: $0.minor, readBytesPerSecond: $0.readBytesPerSecond,
-                       writeBytesPerSecond: $0.writeBytesPerSecond, readIOPerSecond: $0.readIOPerSecond,
-                       writeIOPerSecond: $0.writeIOPerSecond)
-        }
+        l.ioMax = p.ioMax
         return l
     }
 

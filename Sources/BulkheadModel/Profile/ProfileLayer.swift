@@ -137,6 +137,16 @@ public struct IOThrottle: Sendable, Equatable {
         self.readIOPerSecond = readIOPerSecond; self.writeIOPerSecond = writeIOPerSecond
     }
 
+    /// The io.max line: `MAJ:MIN rbps=… wbps=… riops=… wiops=…` (only the keys set).
+    public var v2Line: String {
+        var parts = ["\(major):\(minor)"]
+        if let v = readBytesPerSecond { parts.append("rbps=\(v)") }
+        if let v = writeBytesPerSecond { parts.append("wbps=\(v)") }
+        if let v = readIOPerSecond { parts.append("riops=\(v)") }
+        if let v = writeIOPerSecond { parts.append("wiops=\(v)") }
+        return parts.joined(separator: " ")
+    }
+
     /// Parses `8:0 wbps=1048576 riops=100`; nil with the reason on error.
     public static func parse(_ text: String) -> Result<IOThrottle, Invalid> {
         let parts = text.split(separator: " ")

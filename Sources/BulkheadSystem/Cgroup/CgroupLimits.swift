@@ -1,3 +1,5 @@
+import BulkheadModel
+
 /// The resource limits of one cgroup, in kernel units. Every field is optional: `nil`
 /// means "leave the kernel's default" (no limit).
 public struct CgroupLimits: Sendable, Equatable {
@@ -86,35 +88,9 @@ public struct CgroupLimits: Sendable, Equatable {
     }
 }
 
-/// One device's line of io.max.
-public struct IOMaxEntry: Sendable, Equatable {
-    public var major: UInt32
-    public var minor: UInt32
-    public var readBytesPerSecond: UInt64?
-    public var writeBytesPerSecond: UInt64?
-    public var readIOPerSecond: UInt64?
-    public var writeIOPerSecond: UInt64?
-
-    public init(major: UInt32, minor: UInt32, readBytesPerSecond: UInt64? = nil, writeBytesPerSecond: UInt64? = nil,
-                readIOPerSecond: UInt64? = nil, writeIOPerSecond: UInt64? = nil) {
-        self.major = major
-        self.minor = minor
-        self.readBytesPerSecond = readBytesPerSecond
-        self.writeBytesPerSecond = writeBytesPerSecond
-        self.readIOPerSecond = readIOPerSecond
-        self.writeIOPerSecond = writeIOPerSecond
-    }
-
-    /// The io.max line: `MAJ:MIN rbps=… wbps=… riops=… wiops=…` (only the keys set).
-    public var v2Line: String {
-        var parts = ["\(major):\(minor)"]
-        if let v = readBytesPerSecond { parts.append("rbps=\(v)") }
-        if let v = writeBytesPerSecond { parts.append("wbps=\(v)") }
-        if let v = readIOPerSecond { parts.append("riops=\(v)") }
-        if let v = writeIOPerSecond { parts.append("wiops=\(v)") }
-        return parts.joined(separator: " ")
-    }
-}
+/// One device's line of io.max: the model's `IOThrottle` (one type for the profile, the
+/// command line and the driver).
+public typealias IOMaxEntry = IOThrottle
 
 /// The kinds of limit, named by their cgroup v2 file.
 public enum CgroupLimitKind: String, Sendable, Codable, CaseIterable {
