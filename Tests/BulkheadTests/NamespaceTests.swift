@@ -100,4 +100,17 @@ struct NamespaceTests {
         #expect(fields[2] == ["0"])
         #expect(fields[3] == ["65534"], "host root's files belong to the overflow uid inside")
     }
+
+    @Test("Time namespace: off by default, its own when the profile switches it on")
+    func timeNamespace() throws {
+        let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/time")
+        let path = NSTemporaryDirectory() + "bh-timens-\(token()).yaml"
+        try "extends: container\nnamespaces:\n  time: true\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let on = try Bulkhead.sh("readlink /proc/self/ns/time", ["--profile", path])
+        #expect(on.status == 0, "\(on.stderr)")
+        #expect(on.stdout.hasPrefix("time:[") && !on.stdout.contains(host), "\(on.stdout) vs host \(host)")
+        let off = try Bulkhead.sh("readlink /proc/self/ns/time")
+        #expect(off.stdout.contains(host), "the default shares the host's clocks: \(off.stdout)")
+    }
 }
