@@ -14,7 +14,15 @@ struct SeccompConsumerTests {
 
     /// A scratch directory for this test process (outside /tmp: the sandbox mounts its own /tmp).
     static let work: String = {
-        let d = "/var/tmp/bulkhead-seccomp-tests-\(getpid())"
+        // Directories of earlier test processes that have exited are collected here (a static
+        // scratch directory has no teardown of its own), so at most the last run's remains.
+        let prefix = "bulkhead-seccomp-tests-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/var/tmp")) ?? [] where name.hasPrefix(prefix) {
+            if let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: "/var/tmp/" + name)
+            }
+        }
+        let d = "/var/tmp/\(prefix)\(getpid())"
         try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         return d
     }()
