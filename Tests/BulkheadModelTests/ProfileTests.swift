@@ -110,7 +110,7 @@ struct ProfileParserTests {
         #expect(e.env.first { $0.name == "B" }?.value == "child")
         #expect(e.env.first { $0.name == "PATH" }?.value == EffectiveProfile.defaultPath, "built-in default")
         #expect(e.limits.memoryBytes == 256 << 20 && e.limits.pids == 8)
-        #expect(e.rlimits.first { $0.0 == .nofile }?.1 == Rlimit(soft: 100, hard: 100))
+        #expect(e.rlimits[.nofile] == Rlimit(soft: 100, hard: 100))
         #expect(e.capabilities.isEmpty && e.noNewPrivs && e.readOnlyRootFilesystem, "hardened defaults")
     }
 

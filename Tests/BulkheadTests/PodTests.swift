@@ -19,12 +19,6 @@ struct PodTests {
         return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
     }
 
-    static func output(_ report: [String: Any], _ container: String) -> (exit: Int, stdout: String?) {
-        let c = (report["containers"] as? [[String: Any]])?.first { $0["name"] as? String == container }
-        let r = c?["report"] as? [String: Any]
-        return (r?["exitCode"] as? Int ?? -1, nil)
-    }
-
     /// A pod whose containers write their findings into a shared emptyDir, read back by a last step.
     static func pod(name: String, namespace: String = "default", containers: [(String, String)], volumes: String = "",
                     annotations: String = "") -> String {

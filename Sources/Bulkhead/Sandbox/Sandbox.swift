@@ -120,8 +120,8 @@ public enum Sandbox {
     /// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; refuse
     /// before anything starts rather than fail in the child.
     static func checkRlimits(_ p: EffectiveProfile) throws(ConfigError) {
-        let canRaise = HostIdentity.hasEffectiveCapability(.sysResource)
-        for (r, l) in p.rlimits {
+        let canRaise = HostIdentity.effectiveCapabilities().contains(.sysResource)
+        for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) {
             var cur = rlimit()
             guard getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 else { continue }
             let hard = UInt64(cur.rlim_max)
@@ -169,7 +169,8 @@ struct HostIdentity {
 
     static func current() -> HostIdentity {
         let uid = geteuid(), gid = getegid()
-        let privileged = hasEffectiveCapability(.setuid) && hasEffectiveCapability(.setgid)
+        let caps = effectiveCapabilities()
+        let privileged = caps.contains(.setuid) && caps.contains(.setgid)
         return HostIdentity(uid: uid, gid: gid, privileged: privileged, subordinateRange: subordinateRange(user: "bulkhead"))
     }
 
@@ -185,11 +186,12 @@ struct HostIdentity {
         return nil
     }
 
-    static func hasEffectiveCapability(_ c: Capability) -> Bool {
+    /// The launcher's effective capabilities (CapEff of /proc/self/status).
+    static func effectiveCapabilities() -> CapabilitySet {
         guard let status = FileIO.read("/proc/self/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: " \t"), radix: 16) else { return false }
-        return mask & (1 << UInt64(c.rawValue)) != 0
+              let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: " \t"), radix: 16) else { return CapabilitySet() }
+        return CapabilitySet(mask: mask)
     }
 }
 

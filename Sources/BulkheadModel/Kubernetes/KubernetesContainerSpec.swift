@@ -70,7 +70,7 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
         if p.namespaces.contains(.user) { n.append("pod spec: hostUsers: false (a user namespace per pod, Kubernetes 1.30+)") }
         n.append("pod spec: hostNetwork: \(!p.namespaces.contains(.network)), hostPID: \(!p.namespaces.contains(.pid)), hostIPC: \(!p.namespaces.contains(.ipc))")
         if !p.rlimits.isEmpty {
-            let r = p.rlimits.map { "\($0.0.rawValue)=\($0.1.soft == Rlimit.unlimited ? "unlimited" : String($0.1.soft))" }.joined(separator: ", ")
+            let r = p.rlimits.sorted(by: { $0.key < $1.key }).map { "\($0.0.rawValue)=\($0.1.soft == Rlimit.unlimited ? "unlimited" : String($0.1.soft))" }.joined(separator: ", ")
             n.append("rlimits (\(r)) have no Kubernetes field; they come from the container runtime's configuration")
         }
         if let t = p.tmpfs.first(where: { $0.path == "/tmp" }) {

@@ -124,7 +124,7 @@ public enum LaunchPlanner {
         appendFilesystem(&s, p)
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
-        for (r, l) in p.rlimits { s.append(.setRlimit(r, l)) }
+        for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
         // Joining cgroup v1 hierarchies takes milliseconds (an RCU grace period in the kernel): the
         // launcher does it while the steps above run, and releases the init a second time here.
         s.append(.waitForCgroups)

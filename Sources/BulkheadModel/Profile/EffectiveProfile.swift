@@ -37,22 +37,10 @@ public struct EffectiveProfile: Sendable, Equatable {
     public var hostname: String
     public var workingDir: String
     public var env: [EnvVar]
-    public var rlimits: [(RlimitResource, Rlimit)]
+    public var rlimits: [RlimitResource: Rlimit]
 
     /// no_new_privs follows Kubernetes: `allowPrivilegeEscalation: false` sets it.
     public var noNewPrivs: Bool { !allowPrivilegeEscalation }
-
-    public static func == (a: Self, b: Self) -> Bool {
-        a.name == b.name && a.chain == b.chain && a.namespaces == b.namespaces && a.hostIDRange == b.hostIDRange
-            && a.runAsUser == b.runAsUser && a.runAsGroup == b.runAsGroup && a.runAsNonRoot == b.runAsNonRoot
-            && a.capabilities == b.capabilities && a.readOnlyRootFilesystem == b.readOnlyRootFilesystem
-            && a.allowPrivilegeEscalation == b.allowPrivilegeEscalation && a.seccomp == b.seccomp
-            && a.limits == b.limits && a.requests == b.requests && a.ioWeight == b.ioWeight && a.ioMax == b.ioMax
-            && a.enforcement == b.enforcement && a.root == b.root && a.tmpfs == b.tmpfs
-            && a.maskedPaths == b.maskedPaths && a.readonlyPaths == b.readonlyPaths && a.binds == b.binds && a.landlock == b.landlock
-            && a.network == b.network && a.hostname == b.hostname && a.workingDir == b.workingDir
-            && a.env == b.env && a.rlimits.map(\.0) == b.rlimits.map(\.0) && a.rlimits.map(\.1) == b.rlimits.map(\.1)
-    }
 
     // MARK: Built-in defaults
 
@@ -85,7 +73,7 @@ public struct EffectiveProfile: Sendable, Equatable {
         maskedPaths: defaultMaskedPaths, readonlyPaths: defaultReadonlyPaths, binds: [], landlock: nil,
         network: .none, hostname: "sandbox", workingDir: "/",
         env: [EnvVar(name: "PATH", value: defaultPath)],
-        rlimits: []
+        rlimits: [:]
     )
 
     /// The default size of /tmp when neither the tmpfs entry nor ephemeral-storage names one.
@@ -133,9 +121,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             for e in l.env {
                 if let i = p.env.firstIndex(where: { $0.name == e.name }) { p.env[i] = e } else { p.env.append(e) }
             }
-            for (r, v) in l.rlimits.sorted(by: { $0.key < $1.key }) {
-                if let i = p.rlimits.firstIndex(where: { $0.0 == r }) { p.rlimits[i].1 = v } else { p.rlimits.append((r, v)) }
-            }
+            p.rlimits.merge(l.rlimits) { _, layer in layer }
         }
         // Cross-field errors name the profile file; the command line when only it is involved.
         let empty = ProfileLayer()
@@ -164,7 +150,7 @@ public struct EffectiveProfile: Sendable, Equatable {
         if let r = hostIDRange, UInt64(r.count) <= UInt64(max(runAsUser, runAsGroup)) {
             throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the mapped range of \(r.count) ids")
         }
-        for (r, l) in rlimits where l.soft > l.hard {
+        for (r, l) in rlimits.sorted(by: { $0.key < $1.key }) where l.soft > l.hard {
             throw fail("rlimits.\(r.rawValue)", "soft limit \(l.soft) exceeds hard limit \(l.hard)")
         }
         var targets = Set<String>()

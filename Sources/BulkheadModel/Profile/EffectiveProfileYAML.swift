@@ -48,7 +48,7 @@ extension EffectiveProfile {
         y += "network:\n  mode: \(network.rawValue)\n"
         y += "hostname: \(hostname)\nworkingDir: \(quote(workingDir))\n"
         y += "env:" + (env.isEmpty ? " []\n" : "\n" + env.map { "  - name: \($0.name)\n    value: \(quote($0.value))\n" }.joined())
-        y += "rlimits:" + (rlimits.isEmpty ? " {}\n" : "\n" + rlimits.map { r, l in
+        y += "rlimits:" + (rlimits.isEmpty ? " {}\n" : "\n" + rlimits.sorted(by: { $0.key < $1.key }).map { r, l in
             func v(_ x: UInt64) -> String { x == Rlimit.unlimited ? "unlimited" : String(x) }
             return "  \(r.rawValue):\n    soft: \(v(l.soft))\n    hard: \(v(l.hard))\n"
         }.joined())
