@@ -8,6 +8,8 @@ packages=(
   python3 util-linux procps      # test workloads, setpriv for rootless tests, ps
   bubblewrap runc                # independent consumers of exported seccomp profiles
   busybox-static qemu-system-x86 cpio gzip   # the cgroup v2 virtual-machine test lane
+  iperf3 fio stress-ng           # load generators of the isolation experiments (bench)
+  chromium                       # renders the bench HTML report in a test
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -94,7 +94,11 @@ import Testing
 
     @Test func volumes() {
         check(podYAML(spec: "  volumes:\n  - name: h\n    hostPath: {path: /etc}\n"), "spec.volumes[0].hostPath", "hostPath volumes are not supported")
-        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {secretName: x}\n"), "spec.volumes[0].secret", "secret volumes are not supported")
+        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {secretName: x, items: [{key: a, path: b}]}\n"), "spec.volumes[0].secret.items", "the whole secret is mounted")
+        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {secretName: x, optional: true}\n"), "spec.volumes[0].secret.optional", "optional secrets are not supported")
+        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {secretName: ../x}\n"), "spec.volumes[0].secret.secretName", "secret name")
+        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {}\n"), "spec.volumes[0].secret", "secretName")
+        check(podYAML(spec: "  volumes:\n  - name: s\n    secret: {secretName: x}\n    emptyDir: {}\n"), "spec.volumes[0].secret", "either emptyDir or secret")
         check(podYAML(spec: "  volumes:\n  - name: s\n    persistentVolumeClaim: {claimName: x}\n"), "spec.volumes[0].persistentVolumeClaim", "only emptyDir")
         check(podYAML(spec: "  volumes:\n  - name: s\n    emptyDri: {}\n"), "spec.volumes[0].emptyDri", "did you mean \"emptyDir\"")
         check(podYAML(spec: "  volumes:\n  - name: s\n    emptyDir: {medium: HugePages}\n"), "spec.volumes[0].emptyDir.medium", "HugePages is not supported")

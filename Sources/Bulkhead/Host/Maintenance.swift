@@ -15,6 +15,8 @@ public enum Maintenance {
     public static func collectGarbage() throws(LaunchError) -> [String] {
         let host: CgroupHost
         do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
-        return SandboxCgroup.collectStale(host: host) + PodState.collectStale()
+        // Pod directories first: their volumes are unmounted before the node and cgroups go.
+        let pods = PodState.collectStale()
+        return pods + NodeNetwork.collectStale() + SandboxCgroup.collectStale(host: host)
     }
 }

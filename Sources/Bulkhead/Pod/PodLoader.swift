@@ -35,7 +35,12 @@ public enum PodLoader {
             }
         } catch { throw LaunchError(error) }
         if let tenant {
-            let decision = TenantAdmission.admit(spec, tenant: tenant, quotas: set.quotas(pod.namespace))
+            // The tenant's running pods are charged against its quotas. Two launchers admitting
+            // at the same moment may both pass; the tenant's cgroup bounds them even then.
+            let running = PodRunner.list().filter { $0.namespace == pod.namespace }.map {
+                PodUsage(name: $0.pod, cpuMilli: $0.limitsCPUMilli, memoryBytes: $0.limitsMemoryBytes)
+            }
+            let decision = TenantAdmission.admit(spec, tenant: tenant, quotas: set.quotas(pod.namespace), running: running)
             guard decision.isAllowed else {
                 throw LaunchError(operation: "admission to tenant \(tenant.name) refused: \(decision.reasons.joined(separator: "; "))")
             }
@@ -53,6 +58,19 @@ public enum PodLoader {
                                  restartPolicy: spec.restartPolicy == .onFailure ? .onFailure : .never,
                                  timeoutSeconds: spec.activeDeadlineSeconds.map(Double.init))
         request.mountToken = spec.mountsIdentityToken
+        request.labels = pod.metadata.labels
+        request.namespaceLabels = tenant?.labels ?? [:]
+        request.ingressBitsPerSecond = spec.ingressBitsPerSecond
+        request.egressBitsPerSecond = spec.egressBitsPerSecond
+        request.tenantLimits = QuotaLimits.tightest(set.quotas(pod.namespace).map(\.hard)).tenantCgroupLimits
+        for v in spec.volumes {
+            guard let secret = v.secretName else { continue }
+            guard let tenant else {
+                throw LaunchError(operation: "volume \(v.name) of pod \(pod.name) asks for secret \(secret), but namespace \(pod.namespace) has no Tenant",
+                                  hint: "secrets come from a tenant's secretsDirectory: pass the Tenant manifest of \(pod.namespace)")
+            }
+            request.secretSources[v.name] = tenant.secretsDirectory + "/" + secret
+        }
         request.ignoredFields = spec.ignoredFields.map { "\($0)" }
         request.notes = spec.notes
         return Loaded(request: request, spec: spec)

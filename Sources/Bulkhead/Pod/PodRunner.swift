@@ -33,8 +33,21 @@ public struct PodRequest: Sendable {
     public var tenant: String
     public var containers: [PodContainerRequest]
     public var shareProcessNamespace: Bool
-    /// emptyDir volumes: name and size limit (a tmpfs of that size; ENOSPC past it).
+    /// emptyDir volumes: name and size limit (a tmpfs of that size; ENOSPC past it), and
+    /// for a secret volume the tenant's directory whose files are copied in.
     public var volumes: [(name: String, sizeBytes: UInt64)]
+    /// Secret volumes: volume name → the secret's directory on the host.
+    public var secretSources: [String: String] = [:]
+    /// The pod's labels and its tenant's, for network policy.
+    public var labels: [String: String] = [:]
+    public var namespaceLabels: [String: String] = [:]
+    /// Put the pod on bulkhead's node network (a veth and an address on the node bridge).
+    public var nodeNetwork = true
+    /// `kubernetes.io/ingress-bandwidth` and `egress-bandwidth`, bits per second.
+    public var ingressBitsPerSecond: UInt64?
+    public var egressBitsPerSecond: UInt64?
+    /// The tenant's aggregate limits (its ResourceQuotas), on the tenant's cgroup.
+    public var tenantLimits = ResourceSpec()
     /// The pod cgroup's limits, bounding the sum of its containers.
     public var podLimits: ResourceSpec
     /// The host range of the pod's user namespace (per tenant).
@@ -77,6 +90,10 @@ public struct PodReport: Codable, Sendable {
     public var uidMap: String
     public var volumes: [String: String]
     public var tokenPath: String?
+    /// The pod's address on the node bridge, its node-side veth and its bandwidth limits.
+    public var network: PodNetworkReport?
+    /// The tenant's cgroup and the quota limits on it.
+    public var tenantLimits: LimitsReport?
     public var podCgroup: CgroupReport?
     public var podLimits: LimitsReport?
     public var containers: [Container]
@@ -86,11 +103,22 @@ public struct PodReport: Codable, Sendable {
     public var notes: [String] = []
 }
 
+public struct PodNetworkReport: Codable, Sendable {
+    public var ip: String
+    public var gateway: String
+    public var nodeNamespace: String
+    public var veth: String
+    public var ingressBitsPerSecond: UInt64?
+    public var egressBitsPerSecond: UInt64?
+}
+
 public enum PodRunner {
     /// Where pods keep their emptyDir volumes and identity token: /run/bulkhead/pods/<tenant>_<pod>_<owner>.
     public static let stateRoot = "/run/bulkhead/pods"
     /// Inside every container of a pod: the pod's identity token (the service-account analogue).
     public static let tokenMountPath = "/run/secrets/kubernetes.io/serviceaccount/token"
+    /// Inside every container of a pod on the node network: the pod's address.
+    public static let podIPVariable = "BULKHEAD_POD_IP"
 
     /// Runs the pod to completion. Never throws: a failure is a report with phase Failed.
     public static func run(_ request: PodRequest) -> PodReport {
@@ -114,28 +142,52 @@ public enum PodRunner {
         let state: PodState
         do { state = try PodState.create(request) } catch { return fail(error) }
         defer { state.remove() }
+        do { try state.writeInfo(request, launcher: getpid(), ip: nil) } catch { return fail(error) }
         report.volumes = state.volumeDirectories
         report.tokenPath = request.mountToken ? tokenMountPath : nil
 
-        // 2. The pod's cgroup, bounding the sum of its containers.
+        // 2. The tenant's cgroup with its quota, and the pod's, bounding the sum of its
+        // containers. Under the node lock: another launcher's pod of the same tenant may be
+        // leaving, and pruning the tenant's cgroup, at this moment.
         let cgroupName = state.directoryName
         var podCgroup: SandboxCgroup?
-        if !request.podLimits.isEmpty {
-            var p = EffectiveProfile.defaults
-            p.limits = request.podLimits
-            let wanted = CgroupSetup.limits(p)
-            do {
-                let host = try CgroupHost.detect()
-                podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: wanted, bestEffort: false)
-                report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil)
-            } catch {
-                return fail(LaunchError(operation: "set up the pod's cgroup: \(error)"))
+        var tenantCgroup: SandboxCgroup?
+        do throws(LaunchError) {
+            let lock = try NodeNetwork.lock()
+            defer { lock.unlock() }
+            let host: CgroupHost
+            do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
+            if !request.tenantLimits.isEmpty {
+                var p = EffectiveProfile.defaults
+                p.limits = request.tenantLimits
+                do {
+                    tenantCgroup = try SandboxCgroup.create(host: host, path: [request.tenant], limits: CgroupSetup.limits(p),
+                                                            bestEffort: false, shared: true)
+                } catch { throw LaunchError(operation: "set up tenant \(request.tenant)'s cgroup: \(error)") }
+                report.tenantLimits = CgroupSetup.report(p, tenantCgroup, notEnforcedAll: nil, reason: nil)
             }
+            // The pod's cgroup, with or without limits: the pod owns the directory its
+            // containers' leaves go in, and removes it. Made here under the lock, so a
+            // tenant's cgroup is never empty (and so never pruned) while this pod runs.
+            do {
+                var p = EffectiveProfile.defaults
+                p.limits = request.podLimits
+                do {
+                    podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: CgroupSetup.limits(p), bestEffort: false)
+                } catch { throw LaunchError(operation: "set up the pod's cgroup: \(error)") }
+                if !request.podLimits.isEmpty { report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil) }
+            }
+        } catch {
+            if let t = tenantCgroup { t.removeIfUnused() }
+            return fail(error)
         }
         defer {
             if let cg = podCgroup {
                 _ = cg.killAll()
-                try? cg.remove()
+                let lock = try? NodeNetwork.lock()
+                try? cg.remove(pruneAncestors: false)
+                tenantCgroup?.removeIfUnused()
+                lock?.unlock()
             }
         }
 
@@ -147,6 +199,20 @@ public enum PodRunner {
         defer { holder.stop() }
         report.sharedNamespaces = shared.sorted().map(\.rawValue)
         report.uidMap = "0 \(request.hostIDRange.hostStart) \(request.hostIDRange.count)"
+
+        // 3b. The pod on the node network: a veth and an address on the node bridge.
+        var nodeEntry: NodeNetwork.Entry?
+        if request.nodeNetwork {
+            let spec = NodeNetwork.PodSpec(pod: request.name, namespace: request.tenant, labels: request.labels,
+                                           namespaceLabels: request.namespaceLabels,
+                                           ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
+            do { nodeEntry = try NodeNetwork.attach(spec, holderPID: holder.pid) } catch { return fail(error) }
+            report.network = PodNetworkReport(ip: nodeEntry!.ip, gateway: NodeNetwork.gateway.address.description,
+                                              nodeNamespace: NodeNetwork.namespacePath, veth: nodeEntry!.veth,
+                                              ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
+        }
+        defer { if let e = nodeEntry { NodeNetwork.detach(e) } }
+        do { try state.writeInfo(request, launcher: getpid(), ip: nodeEntry?.ip) } catch { return fail(error) }
 
         // 4. The containers, each a sandbox of its profile joining the holder's namespaces.
         let router = SignalRouter()
@@ -164,6 +230,7 @@ public enum PodRunner {
             if request.mountToken { binds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
             overrides.binds = binds
             if overrides.hostname == nil { overrides.hostname = request.name }
+            if let e = nodeEntry { overrides.env.append(EnvVar(name: podIPVariable, value: e.ip)) }
             var r = RunRequest(profile: c.profile, overrides: overrides, command: c.command, timeoutSeconds: request.timeoutSeconds)
             r.joinNamespaces = shared
             do {
@@ -267,6 +334,9 @@ struct PodState {
                 guard mount("bulkhead-emptydir", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), opts) == 0 else {
                     throw LaunchError(operation: "mount the tmpfs of emptyDir \(v.name)", errno: .current)
                 }
+                if let source = r.secretSources[v.name] {
+                    try copySecret(from: source, to: path, owner: r.hostIDRange.hostStart, volume: v.name)
+                }
             }
             state = PodState(directory: dir, directoryName: state.directoryName, tokenFile: state.tokenFile, volumeDirectories: vols)
         } catch {
@@ -280,6 +350,48 @@ struct PodState {
     static func path(tenant: String, pod: String) -> String {
         let owner = CgroupLeafName.forCurrentProcess(sequence: 0)
         return "\(PodRunner.stateRoot)/\(tenant)_\(pod)_\(owner?.launcherPID ?? getpid())-\(owner?.launcherStartTime ?? 0)"
+    }
+
+    /// A secret volume: the regular files of the tenant's secret directory copied into the
+    /// volume's tmpfs, mode 0400 and owned by the pod's root, then the tmpfs made read-only.
+    /// As the kubelet does with a Secret's data: the pod never sees the tenant's directory.
+    static func copySecret(from source: String, to volume: String, owner: UInt32, volume name: String) throws(LaunchError) {
+        var st = stat()
+        guard lstat(source, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+            throw LaunchError(operation: "secret volume \(name): read \(source)", errno: .current,
+                              hint: "create the secret as a directory of files in the tenant's secretsDirectory")
+        }
+        for file in FileIO.listDirectory(source) {
+            let from = "\(source)/\(file)"
+            guard lstat(from, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+            // Sandboxes on the host's root see the host's files read-only: a secret readable
+            // by others would be readable by every such sandbox.
+            guard st.st_mode & 0o077 == 0 else {
+                throw LaunchError(operation: "secret volume \(name): \(from) has mode \(String(st.st_mode & 0o777, radix: 8))",
+                                  hint: "make it readable by its owner only (chmod 600): sandboxes on the host's root would see it")
+            }
+            guard let text = FileIO.read(from, limit: Int(PodVolume.secretSizeLimit) + 1) else {
+                throw LaunchError(operation: "secret volume \(name): read \(from)", errno: .current)
+            }
+            guard text.utf8.count <= Int(PodVolume.secretSizeLimit) else {
+                throw LaunchError(operation: "secret volume \(name): \(from) is larger than a Secret may be (1 MiB)")
+            }
+            try writeFile("\(volume)/\(file)", text, mode: 0o400, owner: owner)
+        }
+        guard mount("", volume, "", UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil) == 0 else {
+            throw LaunchError(operation: "secret volume \(name): make its tmpfs read-only", errno: .current)
+        }
+    }
+
+    /// `info.json`: what `bulkhead pod ls` shows of this pod.
+    func writeInfo(_ r: PodRequest, launcher: Int32, ip: String?) throws(LaunchError) {
+        let info = PodInfo(pod: r.name, namespace: r.tenant, ip: ip, launcherPID: launcher,
+                           containers: r.containers.map(\.name), started: Date().timeIntervalSince1970,
+                           limitsCPUMilli: r.podLimits.cpuMilli, limitsMemoryBytes: r.podLimits.memoryBytes)
+        guard let data = try? JSONEncoder.sorted.encode(info),
+              FileManager.default.createFile(atPath: directory + "/info.json", contents: data) else {
+            throw LaunchError(operation: "write \(directory)/info.json", errno: .current)
+        }
     }
 
     static func writeFile(_ path: String, _ text: String, mode: mode_t, owner: UInt32) throws(LaunchError) {
@@ -298,6 +410,7 @@ struct PodState {
         for entry in FileIO.listDirectory("\(directory)/volumes") { umount2("\(directory)/volumes/\(entry)", Int32(MNT_DETACH)); rmdir("\(directory)/volumes/\(entry)") }
         rmdir("\(directory)/volumes")
         unlink(tokenFile)
+        unlink(directory + "/info.json")
         rmdir(directory)
     }
 
@@ -313,5 +426,56 @@ struct PodState {
             removed.append(dir)
         }
         return removed
+    }
+}
+
+/// A running pod as `bulkhead pod ls` shows it (`info.json` in the pod's directory).
+public struct PodInfo: Codable, Sendable {
+    public var pod: String
+    public var namespace: String
+    public var ip: String?
+    public var launcherPID: Int32
+    public var containers: [String]
+    /// Seconds since the epoch.
+    public var started: Double
+    /// The pod's limits, charged against its tenant's quota at the next pod's admission.
+    public var limitsCPUMilli: UInt64?
+    public var limitsMemoryBytes: UInt64?
+}
+
+extension PodRunner {
+    /// The pods whose launcher runs, from their directories.
+    public static func list() -> [PodInfo] {
+        FileIO.listDirectory(stateRoot).compactMap { name in
+            guard let owner = name.split(separator: "_").last, case let f = owner.split(separator: "-"), f.count == 2,
+                  let pid = Int32(f[0]), let st = UInt64(f[1]),
+                  CgroupLeafName(launcherPID: pid, launcherStartTime: st, sequence: 0).launcherIsAlive,
+                  let text = FileIO.read("\(stateRoot)/\(name)/info.json") else { return nil }
+            return try? JSONDecoder().decode(PodInfo.self, from: Data(text.utf8))
+        }.sorted { ($0.namespace, $0.pod) < ($1.namespace, $1.pod) }
+    }
+
+    /// Stops the pod: SIGTERM to its launcher, which forwards it to every container and
+    /// removes what it made; SIGKILL to the launcher after `grace` seconds, and the
+    /// leftovers collected. Returns the pods stopped.
+    public static func stop(pod: String, namespace: String, grace: Double) throws(LaunchError) -> [PodInfo] {
+        let matching = list().filter { $0.pod == pod && $0.namespace == namespace }
+        guard !matching.isEmpty else {
+            throw LaunchError(operation: "stop pod \(namespace)/\(pod)", errno: Errno(ESRCH),
+                              hint: "no such pod is running; `bulkhead pod ls` lists them")
+        }
+        for p in matching {
+            guard let start = CgroupLeafName.startTime(of: p.launcherPID) else { continue }
+            let leaf = CgroupLeafName(launcherPID: p.launcherPID, launcherStartTime: start, sequence: 0)
+            kill(p.launcherPID, SIGTERM)
+            let deadline = Monotonic.now() + grace
+            while leaf.launcherIsAlive && Monotonic.now() < deadline { usleep(20_000) }
+            if leaf.launcherIsAlive {
+                kill(p.launcherPID, SIGKILL)
+                while leaf.launcherIsAlive { usleep(10_000) }
+                _ = try? Maintenance.collectGarbage()
+            }
+        }
+        return matching
     }
 }

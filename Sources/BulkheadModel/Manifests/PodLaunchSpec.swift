@@ -65,6 +65,8 @@ public struct PodVolumeLaunch: Sendable, Equatable {
     public var sizeLimitBytes: UInt64?
     /// `<volumeDirectory>/<name>`: the directory bound into every container that mounts it.
     public var hostPath: String
+    /// A secret volume: the tenant's secret copied in (see `PodVolume.secretName`).
+    public var secretName: String? = nil
 }
 
 extension PodManifest {
@@ -82,7 +84,8 @@ extension PodManifest {
         profileLayers: (String) throws(ConfigError) -> [ProfileLayer]
     ) throws(ConfigError) -> PodLaunchSpec {
         let vdir = ProfileParser.normalize(volumeDirectory)
-        let volumesOut = volumes.map { PodVolumeLaunch(name: $0.name, medium: $0.medium, sizeLimitBytes: $0.sizeLimitBytes, hostPath: vdir + "/" + $0.name) }
+        let volumesOut = volumes.map { PodVolumeLaunch(name: $0.name, medium: $0.medium, sizeLimitBytes: $0.sizeLimitBytes, hostPath: vdir + "/" + $0.name,
+                                                   secretName: $0.secretName) }
         var out: [ContainerLaunchSpec] = []
         for (i, c) in containers.enumerated() {
             let field = "spec.containers[\(i)]"

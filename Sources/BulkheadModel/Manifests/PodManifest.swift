@@ -110,8 +110,14 @@ public struct PodVolume: Sendable, Equatable {
     /// `emptyDir.sizeLimit` in bytes; nil: no limit of its own (bounded by the pod's memory
     /// for medium Memory).
     public var sizeLimitBytes: UInt64?
-    public init(name: String, medium: EmptyDirMedium = .disk, sizeLimitBytes: UInt64? = nil) {
-        self.name = name; self.medium = medium; self.sizeLimitBytes = sizeLimitBytes
+    /// A `secret` volume: the secret of this name from the tenant's secrets directory
+    /// (`<secretsDirectory>/<secretName>/`), copied into a read-only tmpfs of the pod as the
+    /// kubelet copies a Secret's data; nil for an emptyDir.
+    public var secretName: String?
+    /// A Secret holds at most 1 MiB in Kubernetes; so does a secret volume here.
+    public static let secretSizeLimit: UInt64 = 1 << 20
+    public init(name: String, medium: EmptyDirMedium = .disk, sizeLimitBytes: UInt64? = nil, secretName: String? = nil) {
+        self.name = name; self.medium = medium; self.sizeLimitBytes = sizeLimitBytes; self.secretName = secretName
     }
 }
 

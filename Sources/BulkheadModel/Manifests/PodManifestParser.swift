@@ -304,7 +304,10 @@ public enum PodManifestParser {
                 if let rr = mm["recursiveReadOnly"], try rr.string() != "Disabled" {
                     throw rr.error("recursiveReadOnly is not supported (an emptyDir has no submounts to make read-only)")
                 }
-                c.volumeMounts.append(PodVolumeMount(name: vname, mountPath: path, readOnly: try mm["readOnly"]?.bool() ?? false))
+                // A secret volume is always read-only, as the kubelet mounts it.
+                let isSecret = volumes.first { $0.name == vname }?.secretName != nil
+                let readOnly = try mm["readOnly"]?.bool() ?? false
+                c.volumeMounts.append(PodVolumeMount(name: vname, mountPath: path, readOnly: isSecret || readOnly))
             }
         }
         return c
@@ -350,14 +353,15 @@ public enum PodManifestParser {
         var out: [PodVolume] = []
         for item in try node.sequence() {
             let all = try item.mapping()
-            for (key, v) in all.entries where key != "name" && key != "emptyDir" {
+            for (key, v) in all.entries where key != "name" && key != "emptyDir" && key != "secret" {
                 if volumeTypes.contains(key) {
-                    throw v.error("\(key) volumes are not supported: only emptyDir (with sizeLimit and medium) is; a \(key) volume would need the cluster or expose host state")
+                    throw v.error("\(key) volumes are not supported: only emptyDir (with sizeLimit and medium) and secret (from the tenant's secrets directory) are; a \(key) volume would need the cluster or expose host state")
                 }
                 var msg = "unknown field \"\(key)\""
                 if let s = closestMatch(to: key, in: ["name", "emptyDir"] + volumeTypes) { msg += "; did you mean \"\(s)\"?" }
-                throw v.error(msg + " Supported here: name, emptyDir")
+                throw v.error(msg + " Supported here: name, emptyDir, secret")
             }
+            if all["emptyDir"] != nil, let s = all["secret"] { throw s.error("a volume is either emptyDir or secret, not both") }
             let nNode = try all.require("name")
             let name = try nNode.string()
             if let p = KubernetesLabels.dnsLabelProblem(name) { throw nNode.error("volume name \"\(name)\" \(p)") }
@@ -378,6 +382,18 @@ public enum PodManifestParser {
                     guard let b = Quantity.integer(t), b > 0 else { throw sl.error("expected a size such as 64Mi, got \"\(t)\"") }
                     vol.sizeLimitBytes = b
                 }
+            }
+            if let sec = all["secret"] {
+                let sm = try sec.mapping(allowed: ["secretName", "optional", "defaultMode", "items"])
+                if let i = sm["items"] { throw i.error("secret items are not supported: the whole secret is mounted") }
+                if let o = sm["optional"], try o.bool() { throw o.error("optional secrets are not supported: a secret the tenant does not hold is an error") }
+                if let m = sm["defaultMode"] { throw m.error("defaultMode is not supported: secret files are mode 0400, owned by the pod's root") }
+                let snNode = try sm.require("secretName")
+                let secretName = try snNode.string()
+                if let p = KubernetesLabels.dnsLabelProblem(secretName) { throw snNode.error("secret name \"\(secretName)\" \(p)") }
+                vol.secretName = secretName
+                vol.medium = .memory
+                vol.sizeLimitBytes = PodVolume.secretSizeLimit
             }
             out.append(vol)
         }

@@ -22,7 +22,8 @@ public struct QuotaLimits: Sendable, Equatable {
     public var limitsMemoryBytes: UInt64?
     /// `pods`: how many pods may run at once.
     public var pods: UInt64?
-    /// `bulkhead.dev/pids`: the sum of the pods' pids limits (the tenant cgroup's pids.max).
+    /// `bulkhead.dev/pids`: a ceiling on all processes of the tenant's pods together, enforced
+    /// by the kernel on the tenant cgroup (pids.max); not charged at admission.
     public var pids: UInt64?
     public init(limitsCPUMilli: UInt64? = nil, limitsMemoryBytes: UInt64? = nil, pods: UInt64? = nil, pids: UInt64? = nil) {
         self.limitsCPUMilli = limitsCPUMilli; self.limitsMemoryBytes = limitsMemoryBytes; self.pods = pods; self.pids = pids

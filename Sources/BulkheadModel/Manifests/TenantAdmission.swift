@@ -57,6 +57,11 @@ public enum TenantAdmission {
         return reasons.isEmpty ? .allowed : .refused(reasons)
     }
 
+    /// `pods`, `limits.cpu` and `limits.memory` are charged here, as Kubernetes charges them:
+    /// the pod's limits plus the running pods' must fit. `bulkhead.dev/pids` is not: it is no
+    /// Kubernetes quota but a ceiling on the tenant's processes that the kernel enforces on
+    /// the tenant's cgroup (pids.max), whatever the pods' own limits add up to; a sum of
+    /// generous per-container pid limits would refuse pods that run a dozen processes.
     static func quotaReasons(_ pod: PodLaunchSpec, quota q: ResourceQuotaManifest, running: [PodUsage]) -> [String] {
         var reasons: [String] = []
         let use = pod.usage
@@ -66,7 +71,6 @@ public enum TenantAdmission {
         let checks: [(String, String, KeyPath<PodUsage, UInt64?>, UInt64?, (UInt64) -> String)] = [
             ("limits.cpu", "cpu", \.cpuMilli, q.hard.limitsCPUMilli, Quantity.formatMilli),
             ("limits.memory", "memory", \.memoryBytes, q.hard.limitsMemoryBytes, Quantity.formatBytes),
-            (ResourceQuotaParser.pidsKey, "pids", \.pids, q.hard.pids, { String($0) }),
         ]
         for (key, resource, path, hard, fmt) in checks {
             guard let hard else { continue }
@@ -74,8 +78,7 @@ public enum TenantAdmission {
                 let without = pod.containers.filter { c in
                     switch resource {
                     case "cpu": c.effective.limits.cpuMilli == nil
-                    case "memory": c.effective.limits.memoryBytes == nil
-                    default: c.effective.limits.pids == nil
+                    default: c.effective.limits.memoryBytes == nil
                     }
                 }.map(\.name)
                 reasons.append("quota \(q.name): \(key) is limited, so every container needs a \(resource) limit; \(without.joined(separator: ", ")) has none")

@@ -41,7 +41,14 @@ public struct CgroupLeafName: Sendable, Equatable, Hashable, CustomStringConvert
     /// Whether the launcher this name encodes still runs: /proc/PID/stat exists and shows
     /// the same start time.
     public var launcherIsAlive: Bool {
-        Self.startTime(of: launcherPID) == launcherStartTime
+        Self.isRunning(launcherPID, startTime: launcherStartTime)
+    }
+
+    /// Whether process `pid` runs and started at `startTime`. A zombie counts as gone: it
+    /// will clean up nothing, and its parent may not reap it for a while.
+    public static func isRunning(_ pid: Int32, startTime: UInt64) -> Bool {
+        guard case .success(let text) = CgroupFS.read("/proc/\(pid)/stat") else { return false }
+        return ProcStat.startTime(fromStat: text) == startTime && !ProcStat.hasExited(fromStat: text)
     }
 
     /// Field 22 of /proc/PID/stat, nil if there is no such process.

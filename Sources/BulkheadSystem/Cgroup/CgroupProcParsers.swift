@@ -107,4 +107,11 @@ public enum ProcStat {
         guard rest.count > 19 else { return nil }
         return UInt64(rest[19])
     }
+
+    /// Whether the state (field 3) is Z (zombie) or X (dead): the process has exited.
+    public static func hasExited(fromStat text: String) -> Bool {
+        guard let close = text.lastIndex(of: ")") else { return false }
+        let state = text[text.index(after: close)...].drop { $0 == " " }.first
+        return state == "Z" || state == "X"
+    }
 }

@@ -74,8 +74,10 @@ public final class SandboxCgroup {
     /// created as needed and shared. A limit that cannot be enforced throws, unless
     /// `bestEffort`, in which case it is listed in `notEnforced`. On a throw nothing this
     /// call created is left behind.
+    /// - Parameter shared: the cgroup is shared by several launchers (a tenant's): it may
+    ///   exist already, its limits are (re)written, and a failure removes it only if empty.
     public static func create(host: CgroupHost, path: [String], limits: CgroupLimits,
-                              bestEffort: Bool) throws(CgroupError) -> SandboxCgroup {
+                              bestEffort: Bool, shared: Bool = false) throws(CgroupError) -> SandboxCgroup {
         try validate(path: path)
         try limits.validate()
 
@@ -121,10 +123,10 @@ public final class SandboxCgroup {
         var leaves: [Leaf] = []
         for t in targets {
             do throws(CgroupError) {
-                let dir = try makeLeaf(base: t.baseDirectory, path: path)
+                let dir = try makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
                 leaves.append(Leaf(target: t, directory: dir))
             } catch {
-                rollback(leaves, path: path)
+                rollback(leaves, path: path, shared: shared)
                 throw error
             }
         }
@@ -160,7 +162,7 @@ public final class SandboxCgroup {
                 }
             }
         } catch {
-            rollback(leaves, path: path)
+            rollback(leaves, path: path, shared: shared)
             throw error
         }
 
@@ -170,7 +172,7 @@ public final class SandboxCgroup {
             switch CgroupFS.openDirectory(unified.directory) {
             case .success(let opened): fd = opened
             case .failure(let e):
-                rollback(leaves, path: path)
+                rollback(leaves, path: path, shared: shared)
                 throw CgroupError(code: .createFailed, operation: "open the cgroup directory", path: unified.directory,
                                   errno: e.code, fix: "run `bulkhead doctor`")
             }
@@ -232,7 +234,7 @@ public final class SandboxCgroup {
 
     /// mkdir -p base/path…; the leaf itself must be new. A missing parent (ENOENT) is
     /// retried: another launcher's cleanup may have pruned a shared ancestor meanwhile.
-    static func makeLeaf(base: String, path: [String]) throws(CgroupError) -> String {
+    static func makeLeaf(base: String, path: [String], allowExisting: Bool = false) throws(CgroupError) -> String {
         var attempt = 0
         while true {
             attempt += 1
@@ -243,7 +245,7 @@ public final class SandboxCgroup {
                 let isLeaf = i == path.count
                 switch CgroupFS.makeDirectory(dir) {
                 case .success(let created):
-                    if isLeaf && !created {
+                    if isLeaf && !created && !allowExisting {
                         throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: EEXIST,
                                           fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead gc`)")
                     }
@@ -288,7 +290,11 @@ public final class SandboxCgroup {
         }
     }
 
-    static func rollback(_ leaves: [Leaf], path: [String]) {
+    static func rollback(_ leaves: [Leaf], path: [String], shared: Bool = false) {
+        if shared {
+            for leaf in leaves.reversed() { _ = CgroupFS.removeDirectory(leaf.directory) }
+            return
+        }
         for leaf in leaves.reversed() {
             _ = removeTree(leaf.directory)
             pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory)
@@ -537,6 +543,17 @@ public final class SandboxCgroup {
         }
         if let firstError { throw firstError }
         removed = true
+    }
+
+    /// A shared cgroup (a tenant's): removed when no other cgroup or process is left in it,
+    /// else kept; one rmdir(2) per hierarchy, never recursive, so another launcher's pod
+    /// inside is never touched. The caller holds the lock that orders such launchers.
+    public func removeIfUnused() {
+        if let fd = cloneIntoFD {
+            close(fd)
+            cloneIntoFD = nil
+        }
+        for leaf in leaves.reversed() { _ = CgroupFS.removeDirectory(leaf.directory) }
     }
 
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.

@@ -37,9 +37,19 @@ public final class NetworkNamespace {
     /// and opens it. unshare(2) on a helper thread, then a bind mount of
     /// /proc/thread-self/ns/net; the caller's own namespace is untouched.
     public static func create(_ name: NetworkNamespaceName, in directory: String = defaultDirectory) throws(NetworkError) -> NetworkNamespace {
+        try create(path: directory + "/" + name.description)
+    }
+
+    /// Creates a namespace kept alive at `path`, whose directory is made a shared mount
+    /// first. For namespaces not owned by one process (bulkhead's node namespace), which
+    /// `collectStale` therefore never removes: their owner must.
+    public static func create(path: String) throws(NetworkError) -> NetworkNamespace {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else {
+            throw NetworkError(code: .invalidArgument, operation: "create network namespace \(path)")
+        }
+        let directory = String(path[..<slash])
         try makeDirectory(directory)
         try makeShared(directory)
-        let path = directory + "/" + name.description
         let rc = bh_netns_create(path)
         guard rc == 0 else {
             throw NetworkError(code: .namespace, operation: "create network namespace \(path)", errno: rc,
