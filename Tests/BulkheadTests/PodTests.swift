@@ -147,6 +147,22 @@ struct PodTests {
         #expect(peak < 48 << 20, "killed at \(peak) bytes, under its own 48Mi limit")
     }
 
+    @Test("The pod cgroup bounds the sum of its containers' processes: the second container's forks fail at the pod's pids.max")
+    func podCgroupBoundsThePids() throws {
+        // Container one holds 15 processes and says so in the shared volume; container two
+        // then forks 15 under the pod's 24.
+        let fork = { (wait: String) in
+            "\(wait) python3 -c 'import os, sys, time\nfor i in range(15):\n    try:\n        pid = os.fork()\n    except BlockingIOError:\n        sys.exit(7)\n    if pid == 0:\n        time.sleep(3); os._exit(0)\nopen(\"/mnt/holding\", \"w\").close()\ntime.sleep(3.5)'"
+        }
+        let y = Self.pod(name: "pids", containers: [("one", fork("")), ("two", fork("for i in $(seq 100); do [ -e /mnt/holding ] && break; sleep 0.05; done;"))],
+                         annotations: "    bulkhead.dev/pod-limits: \"pids=24\"\n")
+        let r = try Self.runPod(y)
+        let statuses = (r.report["containers"] as? [[String: Any]] ?? []).compactMap { ($0["report"] as? [String: Any])?["exitCode"] as? Int }
+        #expect(statuses.sorted() == [0, 7], "one container forked all, the other hit the pod's ceiling: \(statuses) \(r.stderr)")
+        let limits = r.report["podLimits"] as? [String: Any]
+        #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "pids.max" } == true, "\(String(describing: limits))")
+    }
+
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
     func tenantRangeAndAdmission() throws {
         let tenant = """
