@@ -109,12 +109,28 @@ struct PodNetworkTests {
         #expect(r.status == 0, "policy apply: \(r.stderr)")
     }
 
-    /// Every cgroup directory under bulkhead's base whose name contains `part`, in any hierarchy.
+    /// bulkhead's base directory in every hierarchy this process (and so a launcher it
+    /// starts) belongs to, from /proc/self/cgroup.
+    static var bulkheadBases: [String] {
+        var out: [String] = []
+        for line in (FileIO.read("/proc/self/cgroup") ?? "").split(separator: "\n") {
+            let f = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard f.count == 3 else { continue }
+            let path = f[2] == "/" ? "" : String(f[2])
+            let mounts = f[1].isEmpty ? ["unified", ""] : [String(f[1])] + f[1].split(separator: ",").map(String.init)
+            if let m = mounts.map({ "/sys/fs/cgroup" + ($0.isEmpty ? "" : "/" + $0) }).first(where: { FileIO.exists($0 + "/cgroup.procs") }) {
+                out.append(m + path + "/bulkhead")
+            }
+        }
+        return out
+    }
+
+    /// Every cgroup directory under bulkhead's bases whose name contains `part`: tenants and the
+    /// pods inside them.
     static func cgroupDirectories(containing part: String) -> [String] {
         var out: [String] = []
-        for h in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup"] {
-            let base = h + "/bulkhead"
-            for tenant in FileIO.listDirectory(base) where (try? FileManager.default.attributesOfItem(atPath: base + "/" + tenant))?[.type] as? FileAttributeType == .typeDirectory {
+        for base in bulkheadBases {
+            for tenant in FileIO.listDirectory(base) where FileIO.exists(base + "/" + tenant + "/cgroup.procs") {
                 if tenant.contains(part) { out.append(base + "/" + tenant) }
                 for sub in FileIO.listDirectory(base + "/" + tenant) where sub.contains(part) { out.append(base + "/" + tenant + "/" + sub) }
             }
@@ -188,6 +204,7 @@ struct PodNetworkTests {
         #expect(FileIO.listDirectory(Self.nodePods).isEmpty)
         #expect(!(FileIO.read("/proc/self/mountinfo") ?? "").contains("/run/bulkhead/netns/node"))
         #expect(Self.cgroupDirectories(containing: "srv-\(t)").isEmpty, "\(Self.cgroupDirectories(containing: "srv-\(t)"))")
+        #expect(Self.cgroupDirectories(containing: "other-\(t)").isEmpty, "\(Self.cgroupDirectories(containing: "other-\(t)"))")
     }
 
     @Test("kubernetes.io/egress-bandwidth and ingress-bandwidth shape the pod's veth: iperf3 between pods stays near the limit, and far above it without")
@@ -261,9 +278,9 @@ struct PodNetworkTests {
         // The tenant's cgroup holds the quota (v1 drivers on this host, v2 in the VM lane).
         let pidsDir = try #require(tenantDirs.first { $0.hasPrefix("/sys/fs/cgroup/pids/") }, "\(tenantDirs)")
         #expect(FileIO.read(pidsDir + "/pids.max")?.trimmingCharacters(in: .whitespacesAndNewlines) == "40")
-        if let mem = tenantDirs.first(where: { $0.hasPrefix("/sys/fs/cgroup/memory/") }) {
-            #expect(FileIO.read(mem + "/memory.limit_in_bytes")?.trimmingCharacters(in: .whitespacesAndNewlines) == String(512 << 20))
-        }
+        let mem = try #require(tenantDirs.first { FileIO.exists($0 + "/memory.limit_in_bytes") || FileIO.exists($0 + "/memory.max") }, "\(tenantDirs)")
+        let memLimit = FileIO.read(mem + "/memory.limit_in_bytes") ?? FileIO.read(mem + "/memory.max")
+        #expect(memLimit?.trimmingCharacters(in: .whitespacesAndNewlines) == String(512 << 20))
 
         // Pod B forks 25 children: the tenant's ceiling of 40 stops it, though its own pod
         // limit (1024 per container) would not.
@@ -324,6 +341,24 @@ struct PodNetworkTests {
         let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqs s3cret /etc /run /var/tmp"])]),
                                 extraFiles: [tenantA])
         #expect(c.status == 0, "a pod without the secret volume found it: \(c.stdout) \(c.stderr)")
+        #expect(Self.cgroupDirectories(containing: "sa-\(t)").isEmpty, "a tenant's cgroup outlived its last pod: \(Self.cgroupDirectories(containing: "sa-\(t)"))")
+    }
+
+    @Test("Pods started at the same moment by separate launchers get distinct addresses, and reach each other")
+    func concurrentLaunchers() throws {
+        let t = token()
+        let names = (0..<3).map { "c\($0)-\(t)" }
+        let pods = names.map { BackgroundRunPod(yaml: Self.pod($0, containers: [("s", Self.server)])) }
+        defer { for (n, p) in zip(names, pods) { _ = try? Self.stop(n, p) } }
+        let ips = try zip(names, pods).map { try Self.waitForPod($0, $1) }
+        #expect(Set(ips).count == 3, "\(ips)")
+        #expect(FileIO.listDirectory(Self.nodePods).count == 3)
+        usleep(500_000)
+        // Each pod reaches the next by address.
+        for ip in ips {
+            let r = try Self.runPod(Self.pod("probe-\(t)", containers: [("c", Self.connect(ip, 8080))]))
+            #expect(r.status == 0, "\(ip): \(r.status) \(r.stderr)")
+        }
     }
 
     @Test("A killed launcher's pod: gc removes its node entry, veth, node namespace, cgroups and pod directory")

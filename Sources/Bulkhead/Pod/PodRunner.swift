@@ -98,6 +98,10 @@ public struct PodReport: Codable, Sendable {
     public var podLimits: LimitsReport?
     public var containers: [Container]
     public var wallTimeMs: Double
+    /// Milliseconds from the start of `run` at which each setup phase ended, in order:
+    /// state, cgroups, holder, network, prepare (the containers' plans), running (the last
+    /// container ended).
+    public var phasesMs: [String: Double] = [:]
     public var signalsForwarded: [String]
     public var ignoredFields: [String] = []
     public var notes: [String] = []
@@ -146,6 +150,7 @@ public enum PodRunner {
         report.volumes = state.volumeDirectories
         report.tokenPath = request.mountToken ? tokenMountPath : nil
 
+        report.phasesMs["state"] = (Monotonic.now() - start) * 1000
         // 2. The tenant's cgroup with its quota, and the pod's, bounding the sum of its
         // containers. Under the node lock: another launcher's pod of the same tenant may be
         // leaving, and pruning the tenant's cgroup, at this moment.
@@ -184,13 +189,14 @@ public enum PodRunner {
         defer {
             if let cg = podCgroup {
                 _ = cg.killAll()
+                // Under the lock, the tenant's cgroup goes with its last pod (pruned when empty).
                 let lock = try? NodeNetwork.lock()
-                try? cg.remove(pruneAncestors: false)
-                tenantCgroup?.removeIfUnused()
+                try? cg.remove()
                 lock?.unlock()
             }
         }
 
+        report.phasesMs["cgroups"] = (Monotonic.now() - start) * 1000
         // 3. The holder: the pod's user, network and IPC namespaces (and PID when shared).
         var shared: Set<Namespace> = [.user, .network, .ipc]
         if request.shareProcessNamespace { shared.insert(.pid) }
@@ -200,6 +206,7 @@ public enum PodRunner {
         report.sharedNamespaces = shared.sorted().map(\.rawValue)
         report.uidMap = "0 \(request.hostIDRange.hostStart) \(request.hostIDRange.count)"
 
+        report.phasesMs["holder"] = (Monotonic.now() - start) * 1000
         // 3b. The pod on the node network: a veth and an address on the node bridge.
         var nodeEntry: NodeNetwork.Entry?
         if request.nodeNetwork {
@@ -214,10 +221,12 @@ public enum PodRunner {
         defer { if let e = nodeEntry { NodeNetwork.detach(e) } }
         do { try state.writeInfo(request, launcher: getpid(), ip: nodeEntry?.ip) } catch { return fail(error) }
 
+        report.phasesMs["network"] = (Monotonic.now() - start) * 1000
         // 4. The containers, each a sandbox of its profile joining the holder's namespaces.
         let router = SignalRouter()
         let attachment = PodAttachment(join: holder.namespaceFDs, cgroupPath: [request.tenant, cgroupName], signals: router)
         var prepared: [(PodContainerRequest, PreparedLaunch)] = []
+        let store = ProfileStore.standard()
         for c in request.containers {
             var overrides = c.overrides
             var binds = overrides.binds ?? []
@@ -237,15 +246,19 @@ public enum PodRunner {
                 // A fresh /run in every container, on top of the profile's own tmpfs mounts: the
                 // token's mount point lives there, and the host's /run (runtime sockets, other
                 // pods' state) is not visible.
-                let base = try Sandbox.prepare(r)
-                r.overrides.tmpfs = base.profile.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
-                let p = try Sandbox.prepare(r)
+                let base: EffectiveProfile
+                do throws(ConfigError) {
+                    base = try EffectiveProfile.resolve(try store.layers(for: c.profile) + [r.overrides])
+                } catch { throw LaunchError(error) }
+                r.overrides.tmpfs = base.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
+                let p = try Sandbox.prepare(r, store: store)
                 prepared.append((c, p))
             } catch {
                 return fail(LaunchError(operation: "container \(c.name): \(error)"))
             }
         }
 
+        report.phasesMs["prepare"] = (Monotonic.now() - start) * 1000
         report.phase = "Running"
         let results = ContainerResults(count: prepared.count)
         let done = DispatchGroup()
@@ -272,6 +285,7 @@ public enum PodRunner {
                 if sig != SIGCHLD { router.forward(sig) }
             }
         }
+        report.phasesMs["running"] = (Monotonic.now() - start) * 1000
         report.containers = results.all()
         report.signalsForwarded = router.forwarded
         let failing = report.containers.first { $0.report.exitCode != 0 }
