@@ -124,6 +124,7 @@ import Testing
         check(podYAML(annotations: "    bulkhead.dev/rootfs: relative/dir\n"), "\(a).bulkhead.dev/rootfs", "absolute path")
         check(podYAML(annotations: "    bulkhead.dev/profil: x\n"), "\(a).bulkhead.dev/profil", "did you mean \"bulkhead.dev/profile\"")
         check(podYAML(annotations: "    bulkhead.dev/profile: \"\"\n"), "\(a).bulkhead.dev/profile", "needs a value")
+        check(podYAML(annotations: "    bulkhead.dev/network: host\n"), "\(a).bulkhead.dev/network", "expected node")
         check(podYAML(annotations: "    kubernetes.io/ingress-bandwidth: fast\n"), "\(a).kubernetes.io/ingress-bandwidth", "bits per second")
         check(podYAML(annotations: "    kubernetes.io/egress-bandwidth: \"100\"\n"), "\(a).kubernetes.io/egress-bandwidth", "unreasonably small")
         check(podYAML(annotations: "    kubernetes.io/egress-bandwidth: 2P\n"), "\(a).kubernetes.io/egress-bandwidth", "unreasonably large")

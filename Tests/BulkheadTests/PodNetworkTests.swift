@@ -344,6 +344,18 @@ struct PodNetworkTests {
         #expect(Self.cgroupDirectories(containing: "sa-\(t)").isEmpty, "a tenant's cgroup outlived its last pod: \(Self.cgroupDirectories(containing: "sa-\(t)"))")
     }
 
+    @Test("bulkhead.dev/network: none keeps the pod on loopback: no eth0, no node entry; bandwidth then is an error")
+    func networkNone() throws {
+        let r = try Self.runPod(Self.pod("lo-\(token())", annotations: ["bulkhead.dev/network": "none"],
+                                         containers: [("c", ["sh", "-c", "cat /proc/net/dev; test -z \"$BULKHEAD_POD_IP\""])]))
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("lo:") && !r.stdout.contains("eth0"), "\(r.stdout)")
+        #expect(r.report["network"] == nil)
+        let bad = try Self.runPod(Self.pod("lo-\(token())", annotations: ["bulkhead.dev/network": "none", "kubernetes.io/egress-bandwidth": "1M"],
+                                           containers: [("c", ["true"])]))
+        #expect(bad.status == 125 && bad.stderr.contains("has no veth to shape"), "\(bad.stderr)")
+    }
+
     @Test("Pods started at the same moment by separate launchers get distinct addresses, and reach each other")
     func concurrentLaunchers() throws {
         let t = token()

@@ -60,6 +60,7 @@ public enum PodLoader {
         request.mountToken = spec.mountsIdentityToken
         request.labels = pod.metadata.labels
         request.namespaceLabels = tenant?.labels ?? [:]
+        request.nodeNetwork = spec.nodeNetwork
         request.ingressBitsPerSecond = spec.ingressBitsPerSecond
         request.egressBitsPerSecond = spec.egressBitsPerSecond
         request.tenantLimits = QuotaLimits.tightest(set.quotas(pod.namespace).map(\.hard)).tenantCgroupLimits

@@ -19,6 +19,8 @@ public struct PodLaunchSpec: Sendable, Equatable {
     /// `kubernetes.io/ingress-bandwidth` / `egress-bandwidth`).
     public var ingressBitsPerSecond: UInt64?
     public var egressBitsPerSecond: UInt64?
+    /// On bulkhead's node network (`bulkhead.dev/network: node`, the default), or loopback only.
+    public var nodeNetwork = true
     /// The pod cgroup's limits (cpu, memory, pids); nil fields mean no pod-level limit.
     public var podLimits: ResourceSpec
     /// Where each of `podLimits` came from.
@@ -170,11 +172,17 @@ extension PodManifest {
                 notes.append("container \(c.name): image \(c.image) is not pulled; it runs on the root filesystem directory \(d)")
             }
         }
-        return PodLaunchSpec(
+        if !nodeNetwork && (ingressBitsPerSecond != nil || egressBitsPerSecond != nil) {
+            throw ConfigError(file: file, field: "metadata.annotations.\(PodManifestParser.networkAnnotation)",
+                              message: "a pod without the node network (none) has no veth to shape; remove the bandwidth annotations or use node")
+        }
+        var spec = PodLaunchSpec(
             name: name, namespace: namespace, hostname: hostname, containers: out, volumes: volumesOut,
             shareProcessNamespace: shareProcessNamespace, restartPolicy: restartPolicy,
             activeDeadlineSeconds: activeDeadlineSeconds, mountsIdentityToken: automountServiceAccountToken,
             ingressBitsPerSecond: ingressBitsPerSecond, egressBitsPerSecond: egressBitsPerSecond,
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
+        spec.nodeNetwork = nodeNetwork
+        return spec
     }
 }

@@ -26,6 +26,8 @@ public struct PodManifest: Sendable, Equatable {
     public var egressBitsPerSecond: UInt64?
     /// `bulkhead.dev/pod-limits`: limits for the pod's cgroup; nil: the sum of the containers'.
     public var podLimitsOverride: ResourceSpec?
+    /// `bulkhead.dev/network`: on the node bridge (true, the default) or loopback only.
+    public var nodeNetwork = true
     /// Accepted cluster-only fields, with their paths.
     public var ignoredFields: [IgnoredField]
     /// Things a report should say about how the pod differs from a cluster run

@@ -16,6 +16,9 @@ public enum PodManifestParser {
     public static let rootfsAnnotation = "bulkhead.dev/rootfs"
     /// `cpu=1,memory=512Mi,pids=256`: the pod cgroup's limits instead of the containers' sum.
     public static let podLimitsAnnotation = "bulkhead.dev/pod-limits"
+    /// `node` (the default: a veth and an address on bulkhead's node bridge) or `none` (the
+    /// pod's own network namespace with loopback only).
+    public static let networkAnnotation = "bulkhead.dev/network"
     /// The CNI bandwidth plugin's annotations (bits per second, as a quantity: `10M`).
     public static let ingressBandwidthAnnotation = "kubernetes.io/ingress-bandwidth"
     public static let egressBandwidthAnnotation = "kubernetes.io/egress-bandwidth"
@@ -416,6 +419,13 @@ public enum PodManifestParser {
                 pod.podLimitsOverride = try podLimits(value, node: node)
                 continue
             }
+            if key == networkAnnotation {
+                guard value == "node" || value == "none" else {
+                    throw node.error("expected node (a veth and an address on the node bridge) or none (loopback only), got \"\(value)\"")
+                }
+                pod.nodeNetwork = value == "node"
+                continue
+            }
             var base = key, container: String?
             for a in [profileAnnotation, rootfsAnnotation] where key.hasPrefix(a + ".") {
                 base = a
@@ -423,9 +433,9 @@ public enum PodManifestParser {
             }
             guard base == profileAnnotation || base == rootfsAnnotation else {
                 var msg = "unknown bulkhead annotation \"\(key)\""
-                let known = [profileAnnotation, rootfsAnnotation, podLimitsAnnotation]
+                let known = [profileAnnotation, rootfsAnnotation, podLimitsAnnotation, networkAnnotation]
                 if let s = closestMatch(to: key, in: known) { msg += "; did you mean \"\(s)\"?" }
-                throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation)")
+                throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation), \(networkAnnotation)")
             }
             if let container, !containerNames.contains(container) {
                 var msg = "no container named \"\(container)\" in this pod"
