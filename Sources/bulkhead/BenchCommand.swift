@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Prove the isolation matrix: one victim/aggressor experiment per cell, with a verdict and its evidence.",
         discussion: """
         Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup
-        (half the default CPU weight, 768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
+        (768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
         Cells: RESOURCE/LAYER, e.g. memory/pod; a RESOURCE alone selects its row. See docs/bench.md.
         Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise.
         """
@@ -41,7 +41,11 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let cells: [BenchCellID]
-        do { cells = try BenchCatalogue.select(layer: layer.flatMap(BenchLayer.init(rawValue:)), only: only) } catch {
+        let named: Set<BenchCellID>
+        do {
+            cells = try BenchCatalogue.select(layer: layer.flatMap(BenchLayer.init(rawValue:)), only: only)
+            named = try BenchCatalogue.named(only)
+        } catch {
             warn(error.description); throw ExitCode(2)
         }
         if list {
@@ -55,7 +59,7 @@ struct BenchCommand: ParsableCommand {
         defer { context.close() }
         let terminal = isatty(2) == 1
         var index = 0
-        let report = BenchCatalogue.run(cells, context: context) { cell, result in
+        let report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
             guard let result else {
                 index += 1
                 if terminal { warnRaw("bulkhead: [\(index)/\(cells.count)] \(cell) …") }

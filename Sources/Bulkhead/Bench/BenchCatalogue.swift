@@ -14,7 +14,7 @@ public enum BenchCatalogue {
         }
         e.append(tenantQuota(.cpu, claim: "the tenant cgroup's weight decides the share, not the pod count"))
         e.append(.notRun(.cpu, .node, expect: .can, claim: "a host reserve keeps CPU for the host", .skipped,
-                         "bulkhead has no node reserve setting; the bench itself runs every experiment under an outer cgroup with half the default CPU weight and 768 MiB, which is such a reserve in practice", keyFigure: "see method"))
+                         "bulkhead has no node reserve setting; the bench bounds its own experiments (an outer cgroup of 768 MiB and 1024 tasks, hogs under cpu.max)", keyFigure: "see method"))
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(ComputeExperiments.cacheBandwidth(layer)) }
         for layer in [BenchLayer.container, .pod] { e.append(ComputeExperiments.memory(layer)) }
         e.append(tenantQuota(.memory, claim: "a tenant memory.max bounds the tenant's pods together"))
@@ -65,6 +65,12 @@ public enum BenchCatalogue {
         var chosen = cells
         if let layer { chosen = chosen.filter { $0.layer == layer } }
         guard !only.isEmpty else { return chosen }
+        let keep = try named(only)
+        return chosen.filter { keep.contains($0) }
+    }
+
+    /// The cells that `--only` names, directly or by their row.
+    public static func named(_ only: [String]) throws(BenchError) -> Set<BenchCellID> {
         var keep = Set<BenchCellID>()
         for o in only {
             if let id = BenchCellID(parsing: o) {
@@ -76,17 +82,21 @@ public enum BenchCatalogue {
                 throw BenchError("unknown cell \(o): give RESOURCE/LAYER or RESOURCE, with RESOURCE one of \(BenchResource.allCases.map(\.rawValue).joined(separator: ", "))")
             }
         }
-        return chosen.filter { keep.contains($0) }
+        return keep
     }
 
     /// Runs the chosen cells one after another; `progress` hears of each start and result.
-    public static func run(_ cells: [BenchCellID], context: BenchContext,
+    /// A cell that takes a budget others share runs only when it is in `named`.
+    public static func run(_ cells: [BenchCellID], named: Set<BenchCellID> = [], context: BenchContext,
                            progress: (BenchCellID, BenchResult?) -> Void = { _, _ in }) -> BenchMatrixReport {
         let started = Date()
         let start = Monotonic.now()
         var results: [BenchResult] = []
-        for exp in experiments where cells.contains(exp.cell) {
+        for var exp in experiments where cells.contains(exp.cell) {
             progress(exp.cell, nil)
+            if let why = exp.onlyWhenNamed, !named.contains(exp.cell) {
+                exp = .notRun(exp.cell.resource, exp.cell.layer, expect: exp.expected, claim: exp.claim, .skipped, why, keyFigure: "--only \(exp.cell)")
+            }
             let r = exp.run(context)
             results.append(r)
             progress(exp.cell, r)

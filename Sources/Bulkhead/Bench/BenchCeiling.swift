@@ -3,19 +3,19 @@ import Glibc
 
 /// The outer cgroup of one experiment: everything the experiment launches is born inside it
 /// (the launcher joins it before exec), so a bomb that escaped its own limit still meets this
-/// one, and under contention the rest of a shared machine keeps precedence for CPU.
+/// one.
 ///
 /// Its name is a `CgroupLeafName` of the bench process, so when the bench is killed the next
 /// bulkhead launch collects it (`SandboxCgroup.collectStale`), members and all.
 struct BenchCeiling {
-    /// Half the default CPU weight, 768 MiB and 1024 tasks: room for a victim and an aggressor,
-    /// never the whole machine's memory or task table. CPU is a weight, not a quota: on cgroup v1
-    /// a child's cfs quota may not exceed its parent's (EINVAL), and a pod's default limit is the
-    /// sum of its containers' (1 CPU each in the container profile), so a quota ceiling below
-    /// the machine would refuse ordinary pods. The CPU experiments bound their hogs themselves.
+    /// 768 MiB and 1024 tasks: room for a victim and an aggressor, never the whole machine's
+    /// memory or task table. No CPU bound: on cgroup v1 a child's cfs quota may not exceed its
+    /// parent's (EINVAL), and a pod's default limit is the sum of its containers' (1 CPU each in
+    /// the container profile), so a quota ceiling below the machine would refuse ordinary pods;
+    /// a lower weight would only split the experiment's share under other load and blur the
+    /// CPU cells. The experiments bound their own hogs with cpu.max and time limits.
     static let limits: CgroupLimits = {
         var l = CgroupLimits()
-        l.cpuWeight = 50
         l.memoryMax = 768 << 20
         l.pidsMax = 1024
         return l

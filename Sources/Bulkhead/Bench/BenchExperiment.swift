@@ -21,6 +21,8 @@ struct BenchExperiment: Sendable {
     let body: @Sendable (BenchContext) throws -> BenchOutcome
     /// False for cells that run nothing here (blocked, or evidence elsewhere).
     var runsWorkloads = true
+    /// Why the cell runs only when `--only` names it (it briefly takes a budget others share).
+    var onlyWhenNamed: String?
 
     init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String,
          body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {

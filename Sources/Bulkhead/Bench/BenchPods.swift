@@ -10,6 +10,8 @@ struct BenchWorkload {
     var script: String
     /// Container `resources.limits` (cpu, memory, ephemeral-storage).
     var limits: [String: String] = [:]
+    /// Container `resources.requests` (cpu becomes the cgroup's CPU weight, as in the kubelet).
+    var requests: [String: String] = [:]
     /// `bulkhead.dev/pod-limits` of the pod that holds this workload (`cpu=500m,pids=64`).
     var podLimits: String?
 }
@@ -53,6 +55,17 @@ struct BenchPods {
         return [:]
     }
 
+    /// CPU share of the named containers together: their usage over the longest run of
+    /// enforcement periods (100 ms each), from each container's own cgroup. The pod cgroup's
+    /// own statistics come back empty from `pod run` in this build, so the sum stands in.
+    func cpuShare(ofContainers names: [String]) -> (share: Double, throttled: Double) {
+        let stats = names.map(containerStats)
+        let usage = stats.compactMap { number($0, "cpuUsageMicros") }.reduce(0, +)
+        let periods = stats.compactMap { number($0, "cpuPeriods") }.max() ?? 0
+        let throttled = stats.compactMap { number($0, "cpuThrottledPeriods") }.reduce(0, +)
+        return (usage / max(1, periods * 100_000), throttled)
+    }
+
     /// The exit code of container `name`.
     func exitCode(_ name: String) -> Int? {
         for r in reports {
@@ -86,19 +99,25 @@ extension BenchContext {
     /// by a deadline; returns when all pods have ended.
     func runPods(_ placement: BenchPlacement, _ workloads: [BenchWorkload], emptyDir: String = "16Mi",
                  seconds: Double? = nil) throws -> BenchPods {
-        let deadline = Int((seconds ?? phaseSeconds * 3 + 6).rounded(.up))
-        var groups: [[BenchWorkload]]
         switch placement {
-        case .samePod: groups = [workloads]
-        case .ownPods, .ownTenants: groups = workloads.map { [$0] }
+        case .samePod: try runPodGroups([workloads], emptyDir: emptyDir, seconds: seconds)
+        case .ownPods: try runPodGroups(workloads.map { [$0] }, emptyDir: emptyDir, seconds: seconds)
+        case .ownTenants: try runPodGroups(workloads.map { [$0] }, tenants: true, emptyDir: emptyDir, seconds: seconds)
         }
+    }
+
+    /// Runs one pod per group at once (each group's workloads are its containers); with
+    /// `tenants`, each pod in a tenant of its own.
+    func runPodGroups(_ groups: [[BenchWorkload]], tenants: Bool = false, emptyDir: String = "16Mi",
+                      seconds: Double? = nil) throws -> BenchPods {
+        let deadline = Int((seconds ?? phaseSeconds * 3 + 6).rounded(.up))
         var argLists: [[String]] = []
         var reportPaths: [String] = []
         for (i, group) in groups.enumerated() {
-            let tenant = placement == .ownTenants ? "bench-t\(i)" : "default"
+            let tenant = tenants ? "bench-t\(i)" : "default"
             let podName = "bench-\(getpid())-\(group.map(\.name).joined(separator: "-"))"
             var yaml = ""
-            if placement == .ownTenants {
+            if tenants {
                 yaml += """
                     apiVersion: bulkhead.dev/v1alpha1
                     kind: Tenant
@@ -141,9 +160,10 @@ extension BenchContext {
         for w in group {
             y += "    - name: \(w.name)\n      image: busybox\n      command: [\"/bin/sh\", \"-c\", \(jsonString(w.script))]\n"
             y += "      volumeMounts:\n        - {name: shared, mountPath: /mnt}\n"
-            if !w.limits.isEmpty {
-                y += "      resources:\n        limits:\n"
-                for (k, v) in w.limits.sorted(by: { $0.key < $1.key }) { y += "          \(k): \(v)\n" }
+            if !w.limits.isEmpty || !w.requests.isEmpty { y += "      resources:\n" }
+            for (section, values) in [("limits", w.limits), ("requests", w.requests)] where !values.isEmpty {
+                y += "        \(section):\n"
+                for (k, v) in values.sorted(by: { $0.key < $1.key }) { y += "          \(k): \(v)\n" }
             }
         }
         return y
