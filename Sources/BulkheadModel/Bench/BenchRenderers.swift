@@ -11,7 +11,7 @@ public enum BenchRender {
         let resources = BenchResource.allCases.filter { r in report.results.contains { $0.cell.resource == r } }
         let first = max(8, resources.map(\.title.count).max() ?? 8)
         func pad(_ s: String, _ n: Int) -> String {
-            s.count >= n ? String(s.prefix(n - 1)) + "…" : s + String(repeating: " ", count: n - s.count)
+            s.count > n ? String(s.prefix(n - 1)) + "…" : s + String(repeating: " ", count: n - s.count)
         }
         var lines = [pad("", first) + " | " + layers.map { pad($0.rawValue, width) }.joined(separator: " | ")]
         lines.append(String(repeating: "-", count: first) + "-+-" + layers.map { _ in String(repeating: "-", count: width) }.joined(separator: "-+-"))
