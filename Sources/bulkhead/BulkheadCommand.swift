@@ -12,7 +12,7 @@ struct BulkheadCommand: ParsableCommand {
         cannot be executed, 127 when it is not found.
         """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, DoctorCommand.self, GCCommand.self]
+        subcommands: [RunCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
     )
 
     static func main() {

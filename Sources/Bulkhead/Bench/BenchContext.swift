@@ -1,0 +1,137 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// What experiments run with: the `bulkhead` binary to launch sandboxes and pods with (as a
+/// user would, so the bench measures the installed tool), the length of a measured phase,
+/// a scratch directory, and the experiment's outer cgroup.
+public final class BenchContext: @unchecked Sendable {
+    /// The `bulkhead` binary experiments launch.
+    public let binary: String
+    /// Seconds of one measured phase (victim alone, or victim with aggressor).
+    public let phaseSeconds: Double
+    /// Scratch directory on the real disk (the disk experiments need one), removed by `close()`.
+    public let scratch: String
+    /// Extra environment for launched processes (the tests point the profile search path).
+    public let environment: [String: String]
+    private(set) var ceiling: BenchCeiling?
+    /// Failures of launched processes during the current experiment (status and stderr), for
+    /// the evidence of an experiment that did not observe its effect.
+    var failures: [String] = []
+
+    public init(binary: String, phaseSeconds: Double, environment: [String: String] = [:]) throws(BenchError) {
+        self.binary = binary
+        self.phaseSeconds = phaseSeconds
+        self.environment = environment
+        let dir = "/var/tmp/bh-bench-\(getpid())"
+        guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { throw BenchError("create \(dir): \(Errno.current)") }
+        chmod(dir, 0o777)
+        scratch = dir
+    }
+
+    /// Removes the scratch directory (and any ceiling still standing).
+    public func close() {
+        ceiling?.remove(); ceiling = nil
+        _ = try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    /// Runs `body` inside a fresh outer cgroup, removed afterwards on every path.
+    func withCeiling<T>(_ body: () throws -> T) throws -> T {
+        let c = try BenchCeiling.create()
+        ceiling = c
+        defer { c.remove(); ceiling = nil }
+        return try body()
+    }
+
+    // MARK: launching
+
+    /// A launched `bulkhead` process whose output goes to files (never a pipe that could fill).
+    final class Launched {
+        let process: Process
+        let outPath: String
+        let errPath: String
+        let deadline: Double
+        init(process: Process, outPath: String, errPath: String, deadline: Double) {
+            self.process = process; self.outPath = outPath; self.errPath = errPath; self.deadline = deadline
+        }
+    }
+
+    /// The result of a finished `bulkhead` process.
+    struct Finished {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var timedOut: Bool
+        /// `BH key=value` lines of the workloads' output.
+        var values: [String: String] { BenchContext.values(stdout + "\n" + stderr) }
+    }
+
+    /// Starts `bulkhead ARGS` inside the current ceiling: a shell writes its own pid into the
+    /// ceiling's cgroup.procs files, then execs bulkhead, so nothing runs outside it.
+    func launch(_ args: [String], timeout: Double) throws -> Launched {
+        guard let ceiling else { throw BenchError("no experiment cgroup") }
+        let id = UUID().uuidString.prefix(8)
+        let out = scratch + "/out-\(id)", err = scratch + "/err-\(id)"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let join = #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#
+        p.arguments = ["-c", join, "sh"] + ceiling.procsFiles + ["--", binary] + args
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        p.currentDirectoryURL = URL(fileURLWithPath: "/")
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        p.standardError = FileHandle(forWritingAtPath: err)
+        try p.run()
+        return Launched(process: p, outPath: out, errPath: err, deadline: Monotonic.now() + timeout)
+    }
+
+    /// Waits for a launched process; past its deadline it is sent SIGTERM (bulkhead forwards
+    /// it and cleans up), and SIGKILL a second later.
+    func finish(_ l: Launched) -> Finished {
+        var timedOut = false
+        var termAt: Double?
+        while l.process.isRunning {
+            let now = Monotonic.now()
+            if now > l.deadline && termAt == nil { timedOut = true; termAt = now; kill(l.process.processIdentifier, SIGTERM) }
+            if let t = termAt, now > t + 1 { kill(l.process.processIdentifier, SIGKILL) }
+            usleep(20_000)
+        }
+        let o = FileIO.read(l.outPath) ?? "", e = FileIO.read(l.errPath) ?? ""
+        unlink(l.outPath); unlink(l.errPath)
+        let status = l.process.terminationStatus
+        if status != 0 || timedOut {
+            let detail = e.split(separator: "\n").filter { !$0.hasPrefix("BH ") && !$0.contains(": note: ") }.prefix(4).joined(separator: " / ")
+            failures.append("\(l.process.arguments?.dropFirst(3).first { $0 == "pod" || $0 == "run" } ?? "bulkhead") exited \(status)\(timedOut ? " (timeout)" : ""): \(detail.prefix(400))")
+        }
+        return Finished(status: l.process.terminationStatus, stdout: o, stderr: e, timedOut: timedOut)
+    }
+
+    /// Launches every argument list at once and waits for all of them.
+    func runAll(_ argLists: [[String]], timeout: Double) throws -> [Finished] {
+        let launched = try argLists.map { try launch($0, timeout: timeout) }
+        return launched.map { finish($0) }
+    }
+
+    /// `KEY=VALUE` pairs from lines of the form `BH KEY=VALUE [KEY=VALUE…]`.
+    static func values(_ text: String) -> [String: String] {
+        var v: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("BH ") {
+            for pair in line.dropFirst(3).split(separator: " ") {
+                guard let eq = pair.firstIndex(of: "=") else { continue }
+                v[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            }
+        }
+        return v
+    }
+
+    /// Whether a host tool is on PATH.
+    static func hasTool(_ name: String) -> Bool {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").contains { access("\($0)/\(name)", X_OK) == 0 }
+    }
+}

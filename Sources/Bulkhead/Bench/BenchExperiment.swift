@@ -1,0 +1,85 @@
+import BulkheadModel
+import BulkheadSystem
+import Glibc
+
+/// What an experiment's body found: the verdict and the evidence behind it.
+struct BenchOutcome {
+    var verdict: BenchVerdict
+    var keyFigure: String
+    var measurements: [BenchMeasurement] = []
+    var evidence: [String] = []
+    var chartMetric: String?
+}
+
+/// One cell's experiment: the claim from LAYERS.md, how it is tested, and the body that runs
+/// it inside its own outer cgroup.
+struct BenchExperiment: Sendable {
+    let cell: BenchCellID
+    let expected: BenchVerdictKind
+    let claim: String
+    let method: String
+    let body: @Sendable (BenchContext) throws -> BenchOutcome
+    /// False for cells that run nothing here (blocked, or evidence elsewhere).
+    var runsWorkloads = true
+    /// Why the cell runs only when `--only` names it (it briefly takes a budget others share).
+    var onlyWhenNamed: String?
+
+    init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String,
+         body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {
+        cell = BenchCellID(resource, layer); expected = expect; self.claim = claim; self.method = method; self.body = body
+    }
+
+    /// Runs the body in a fresh outer cgroup; a failure of the bench itself is reported as
+    /// not observed, never as a pass.
+    func run(_ ctx: BenchContext) -> BenchResult {
+        let start = Monotonic.now()
+        var o: BenchOutcome
+        ctx.failures = []
+        do {
+            o = runsWorkloads ? try ctx.withCeiling { try body(ctx) } : try body(ctx)
+        } catch {
+            o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the experiment could not run: \(error)"), keyFigure: "error")
+        }
+        if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+        // A figure a workload did not report is absent, not NaN (JSON has no NaN).
+        o.measurements = o.measurements.filter(\.value.isFinite)
+        return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,
+                           method: method, measurements: o.measurements, evidence: o.evidence, chartMetric: o.chartMetric,
+                           seconds: Monotonic.now() - start)
+    }
+
+    /// A cell whose evidence is elsewhere, or that needs what is not there: no body runs.
+    static func notRun(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String,
+                       _ kind: BenchVerdictKind, _ reason: String, keyFigure: String) -> BenchExperiment {
+        var e = BenchExperiment(resource, layer, expect: expect, claim: claim, method: reason) { _ in
+            BenchOutcome(verdict: BenchVerdict(kind, reason), keyFigure: keyFigure)
+        }
+        e.runsWorkloads = false
+        return e
+    }
+}
+
+/// The ratio of a victim's loaded figure to its baseline.
+func ratio(_ loaded: Double?, _ baseline: Double?) -> Double? {
+    guard let l = loaded, let b = baseline, b > 0 else { return nil }
+    return l / b
+}
+
+extension BenchContext {
+    /// The "cannot" shape of a rate: the victim alone, then next to the aggressor. The shared
+    /// effect is observed when the victim's `key` falls to `atMost` of its baseline.
+    func measureSlowdown(_ placement: BenchPlacement, victim: BenchWorkload, aggressor: BenchWorkload, key: String,
+                         metric: String, unit: String, atMost: Double, what: String) throws -> BenchOutcome {
+        let base = try runPods(placement, [victim])
+        let loaded = try runPods(placement, [aggressor, victim])
+        let r = ratio(loaded.double(key), base.double(key))
+        var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: atMost, what: what),
+                             keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?")", chartMetric: metric)
+        o.measurements = [
+            BenchMeasurement(metric, .baseline, base.double(key) ?? .nan, unit),
+            BenchMeasurement(metric, .loaded, loaded.double(key) ?? .nan, unit),
+        ]
+        if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
+        return o
+    }
+}

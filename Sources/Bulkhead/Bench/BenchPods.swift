@@ -1,0 +1,189 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// One workload of an experiment (a victim or an aggressor): a shell script run as a container.
+struct BenchWorkload {
+    /// Container name (a DNS label); also the pod name's suffix when it gets a pod of its own.
+    var name: String
+    var script: String
+    /// Container `resources.limits` (cpu, memory, ephemeral-storage).
+    var limits: [String: String] = [:]
+    /// Container `resources.requests` (cpu becomes the cgroup's CPU weight, as in the kubelet).
+    var requests: [String: String] = [:]
+    /// `bulkhead.dev/pod-limits` of the pod that holds this workload (`cpu=500m,pids=64`).
+    var podLimits: String?
+}
+
+/// Where the layer's boundary runs between the workloads of an experiment.
+enum BenchPlacement {
+    /// All workloads are containers of one pod.
+    case samePod
+    /// Each workload is a pod of its own, in one tenant.
+    case ownPods
+    /// Each workload is a pod of its own, each in its own tenant.
+    case ownTenants
+
+    init(_ layer: BenchLayer) {
+        switch layer {
+        case .container: self = .samePod
+        case .pod: self = .ownPods
+        case .namespace, .node: self = .ownTenants
+        }
+    }
+}
+
+/// The finished pods of one phase: their workloads' `BH` values and their reports.
+struct BenchPods {
+    var runs: [BenchContext.Finished]
+    var reports: [[String: Any]]
+
+    var values: [String: String] {
+        runs.reduce(into: [:]) { acc, r in acc.merge(r.values) { a, _ in a } }
+    }
+
+    func double(_ key: String) -> Double? { values[key].flatMap(Double.init) }
+
+    /// The cgroup statistics of container `name`, from whichever pod report holds it.
+    func containerStats(_ name: String) -> [String: Any] {
+        for r in reports {
+            for c in r["containers"] as? [[String: Any]] ?? [] where c["name"] as? String == name {
+                return ((c["report"] as? [String: Any])?["cgroup"] as? [String: Any])?["stats"] as? [String: Any] ?? [:]
+            }
+        }
+        return [:]
+    }
+
+    /// CPU share of the named containers together: their usage over the longest run of
+    /// enforcement periods (100 ms each), from each container's own cgroup. The pod cgroup's
+    /// own statistics come back empty from `pod run` in this build, so the sum stands in.
+    func cpuShare(ofContainers names: [String]) -> (share: Double, throttled: Double) {
+        let stats = names.map(containerStats)
+        let usage = stats.compactMap { number($0, "cpuUsageMicros") }.reduce(0, +)
+        let periods = stats.compactMap { number($0, "cpuPeriods") }.max() ?? 0
+        let throttled = stats.compactMap { number($0, "cpuThrottledPeriods") }.reduce(0, +)
+        return (usage / max(1, periods * 100_000), throttled)
+    }
+
+    /// The exit code of container `name`.
+    func exitCode(_ name: String) -> Int? {
+        for r in reports {
+            for c in r["containers"] as? [[String: Any]] ?? [] where c["name"] as? String == name {
+                return (c["report"] as? [String: Any])?["exitCode"] as? Int
+            }
+        }
+        return nil
+    }
+
+    /// The pod cgroup's statistics of the pod holding container `name`.
+    func podStats(holding name: String) -> [String: Any] {
+        for r in reports where (r["containers"] as? [[String: Any]] ?? []).contains(where: { $0["name"] as? String == name }) {
+            return ((r["podCgroup"] as? [String: Any])?["stats"] as? [String: Any]) ?? [:]
+        }
+        return [:]
+    }
+
+    /// Launch errors and stderr, for an experiment's evidence when a pod failed to start.
+    var problems: String {
+        runs.map { $0.stderr.split(separator: "\n").filter { !$0.hasPrefix("BH ") && !$0.contains(": note: ") }.prefix(3).joined(separator: " ") }
+            .filter { !$0.isEmpty }.joined(separator: " | ")
+    }
+}
+
+extension BenchContext {
+    /// Tenants used by `ownTenants` placement: ids far from the default tenants' and the examples'.
+    static func tenantRange(_ i: Int) -> String { "\(3_900_000_000 + i * 65536):65536" }
+
+    /// Runs the workloads at once, placed across `placement`'s boundary, each pod bounded
+    /// by a deadline; returns when all pods have ended.
+    func runPods(_ placement: BenchPlacement, _ workloads: [BenchWorkload], emptyDir: String = "16Mi",
+                 seconds: Double? = nil) throws -> BenchPods {
+        switch placement {
+        case .samePod: try runPodGroups([workloads], emptyDir: emptyDir, seconds: seconds)
+        case .ownPods: try runPodGroups(workloads.map { [$0] }, emptyDir: emptyDir, seconds: seconds)
+        case .ownTenants: try runPodGroups(workloads.map { [$0] }, tenants: true, emptyDir: emptyDir, seconds: seconds)
+        }
+    }
+
+    /// Runs one pod per group at once (each group's workloads are its containers); with
+    /// `tenants`, each pod in a tenant of its own.
+    func runPodGroups(_ groups: [[BenchWorkload]], tenants: Bool = false, emptyDir: String = "16Mi",
+                      seconds: Double? = nil) throws -> BenchPods {
+        let deadline = Int((seconds ?? phaseSeconds * 3 + 6).rounded(.up))
+        var argLists: [[String]] = []
+        var reportPaths: [String] = []
+        for (i, group) in groups.enumerated() {
+            let tenant = tenants ? "bench-t\(i)" : "default"
+            let podName = "bench-\(getpid())-\(group.map(\.name).joined(separator: "-"))"
+            var yaml = ""
+            if tenants {
+                yaml += """
+                    apiVersion: bulkhead.dev/v1alpha1
+                    kind: Tenant
+                    metadata: {name: \(tenant)}
+                    spec:
+                      hostIDRange: "\(Self.tenantRange(i))"
+                      allowedProfiles: [container]
+                      secretsDirectory: \(scratch)/secrets-\(i)
+                    ---
+
+                    """
+            }
+            yaml += Self.podYAML(name: String(podName.prefix(63)), namespace: tenant, group: group, emptyDir: emptyDir,
+                                 deadline: deadline)
+            let file = scratch + "/pod-\(i)-\(UUID().uuidString.prefix(6)).yaml"
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            let report = file + ".report.json"
+            reportPaths.append(report)
+            argLists.append(["pod", "run", file, "--report", report])
+        }
+        let runs = try runAll(argLists, timeout: Double(deadline) + 10)
+        let reports = reportPaths.map { p -> [String: Any] in
+            defer { unlink(p); unlink(String(p.dropLast(".report.json".count))) }
+            guard let d = FileManager.default.contents(atPath: p) else { return [:] }
+            return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
+        }
+        return BenchPods(runs: runs, reports: reports)
+    }
+
+    static func podYAML(name: String, namespace: String, group: [BenchWorkload], emptyDir: String, deadline: Int) -> String {
+        var y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \(name)\n  namespace: \(namespace)\n"
+        if let limits = group.compactMap(\.podLimits).first {
+            y += "  annotations:\n    bulkhead.dev/pod-limits: \"\(limits)\"\n"
+        }
+        // No activeDeadlineSeconds: in this build a pod's containers time out at once with it
+        // (exit 124 before the command runs). The bench's own deadline (SIGTERM, then SIGKILL,
+        // then the outer cgroup's kill) bounds every pod instead.
+        y += "spec:\n  restartPolicy: Never\n"
+        y += "  volumes:\n    - name: shared\n      emptyDir: {sizeLimit: \(emptyDir)}\n  containers:\n"
+        for w in group {
+            y += "    - name: \(w.name)\n      image: busybox\n      command: [\"/bin/sh\", \"-c\", \(jsonString(w.script))]\n"
+            y += "      volumeMounts:\n        - {name: shared, mountPath: /mnt}\n"
+            if !w.limits.isEmpty || !w.requests.isEmpty { y += "      resources:\n" }
+            for (section, values) in [("limits", w.limits), ("requests", w.requests)] where !values.isEmpty {
+                y += "        \(section):\n"
+                for (k, v) in values.sorted(by: { $0.key < $1.key }) { y += "          \(k): \(v)\n" }
+            }
+        }
+        return y
+    }
+
+    /// A JSON string literal (valid YAML) for a script.
+    static func jsonString(_ s: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [s])) ?? Data("[\"\"]".utf8)
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+
+    /// `bulkhead run ARGS` side by side (plain sandboxes, e.g. with a host directory bound in).
+    func runSandboxes(_ argLists: [[String]], seconds: Double? = nil) throws -> [Finished] {
+        try runAll(argLists.map { ["run"] + $0 }, timeout: seconds ?? phaseSeconds * 3 + 10)
+    }
+}
+
+/// Reads a number out of a loosely typed report dictionary.
+func number(_ d: [String: Any], _ key: String) -> Double? {
+    if let i = d[key] as? Int { return Double(i) }
+    if let x = d[key] as? Double { return x }
+    return nil
+}

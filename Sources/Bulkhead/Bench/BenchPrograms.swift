@@ -1,0 +1,165 @@
+/// The victims and aggressors, as shell scripts over python3 and busybox tools of the host
+/// (containers run on the host's root, read-only). Every program is bounded in time and
+/// size; each reports its figures as one `BH KEY=VALUE…` line on standard output.
+enum BenchPrograms {
+    static func fmt(_ x: Double) -> String { String((x * 1000).rounded() / 1000) }
+
+    /// After `delay` s, counts CPU work units for `seconds` s: `BH KEY=units per second`.
+    static func cpuRate(_ key: String, seconds: Double, delay: Double) -> String {
+        """
+        python3 -c 'import time
+        time.sleep(\(fmt(delay))); n=0; end=time.monotonic()+\(fmt(seconds))
+        while time.monotonic()<end:
+            for _ in range(2000): pass
+            n+=1
+        print("BH \(key)=%.1f" % (n/\(fmt(seconds))), flush=True)'
+        """
+    }
+
+    /// `procs` busy loops for `seconds` s.
+    static func cpuHog(procs: Int, seconds: Double) -> String {
+        """
+        i=0; while [ $i -lt \(procs) ]; do python3 -c 'import time
+        end=time.monotonic()+\(fmt(seconds))
+        while time.monotonic()<end: pass' & i=$((i+1)); done; wait
+        """
+    }
+
+    /// After `delay` s, sweeps a 16 MiB buffer (one write per 64-byte line) for `seconds` s:
+    /// `BH KEY=MB swept per second`. Memory-bound once the buffer exceeds the caches.
+    static func memorySweep(_ key: String, seconds: Double, delay: Double) -> String {
+        """
+        python3 -c 'import time
+        b=bytearray(16<<20); time.sleep(\(fmt(delay))); n=0; end=time.monotonic()+\(fmt(seconds))
+        while time.monotonic()<end:
+            b[0::64]=bytes(len(b)//64); n+=1
+        print("BH \(key)=%.1f" % (n*16/\(fmt(seconds))), flush=True)'
+        """
+    }
+
+    /// Allocates 8 MiB at a time (touched), up to `maxMiB`, within `seconds` s; prints what it held.
+    static func memoryBomb(maxMiB: Int, seconds: Double) -> String {
+        """
+        python3 -c 'import time
+        x=[]; end=time.monotonic()+\(fmt(seconds))
+        while time.monotonic()<end and len(x)*8<\(maxMiB):
+            x.append(bytearray(8<<20)); print("BH bomb_mib=%d" % (len(x)*8), flush=True)
+        time.sleep(max(0, end-time.monotonic()))'
+        """
+    }
+
+    /// Forks children that sleep `hold` s, until a fork fails or `max` forks:
+    /// `BH bomb_forks=N bomb_errno=NAME`.
+    static func forkBomb(max: Int, hold: Double) -> String {
+        """
+        python3 -c 'import os,errno,time
+        n=0; err="none"
+        while n<\(max):
+            try:
+                if os.fork()==0:
+                    time.sleep(\(fmt(hold))); os._exit(0)
+                n+=1
+            except OSError as e:
+                err=errno.errorcode[e.errno]; break
+        print("BH bomb_forks=%d bomb_errno=%s" % (n, err), flush=True)
+        time.sleep(\(fmt(hold)))'
+        """
+    }
+
+    /// After `delay` s, forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
+    static func forkProbe(_ key: String, delay: Double) -> String {
+        """
+        python3 -c 'import os,errno,time
+        time.sleep(\(fmt(delay))); ok=0; err="none"
+        for i in range(20):
+            try:
+                pid=os.fork()
+                if pid==0: os._exit(0)
+                os.waitpid(pid,0); ok+=1
+            except OSError as e: err=errno.errorcode[e.errno]
+        print("BH \(key)_ok=%d \(key)_errno=%s" % (ok, err), flush=True)'
+        """
+    }
+
+    /// fs.file-nr's allocated count at `at` seconds after start, and again at `again` s:
+    /// `BH KEY0=N KEY1=N`.
+    static func fileNr(_ key: String, at: Double, again: Double) -> String {
+        """
+        python3 -c 'import time
+        t=time.monotonic(); time.sleep(\(fmt(at))); a=open("/proc/sys/fs/file-nr").read().split()[0]
+        time.sleep(max(0, t+\(fmt(again))-time.monotonic())); b=open("/proc/sys/fs/file-nr").read().split()[0]
+        print("BH \(key)0=%s \(key)1=%s" % (a, b), flush=True)'
+        """
+    }
+
+    /// After `delay` s, `procs` processes each open up to `each` descriptors (within their
+    /// own RLIMIT_NOFILE, raised to its hard limit) and hold them until `until` s; the first
+    /// then goes on past its rlimit. `BH hog_opened=TOTAL` as soon as all hold theirs.
+    static func fdHog(procs: Int, each: Int, delay: Double, until: Double) -> String {
+        """
+        python3 -c 'import os,time,errno,resource
+        t=time.monotonic(); time.sleep(\(fmt(delay)))
+        soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard)); soft=hard
+        except (ValueError, OSError): pass
+        each=min(\(each), soft-64); r,w=os.pipe(); pids=[]
+        for i in range(\(procs)):
+            p=os.fork()
+            if p==0:
+                fds=[]
+                try:
+                    while len(fds)<each: fds.append(os.open("/dev/null",os.O_RDONLY))
+                except OSError: pass
+                os.write(w, b"%d\\n" % len(fds))
+                if i==0:
+                    extra=[]
+                    try:
+                        while True: extra.append(os.open("/dev/null",os.O_RDONLY))
+                    except OSError as e: print("BH hog_errno=%s hog_rlimit=%d" % (errno.errorcode[e.errno], soft), flush=True)
+                    for f in extra: os.close(f)
+                time.sleep(max(0, t+\(fmt(until))-time.monotonic())); os._exit(0)
+            pids.append(p)
+        os.close(w); f=os.fdopen(r); total=sum(int(f.readline()) for _ in pids)
+        print("BH hog_opened=%d" % total, flush=True)
+        for p in pids: os.waitpid(p,0)'
+        """
+    }
+
+    /// After `delay` s, `seconds` s of 4 KiB write + fsync to `file`:
+    /// `BH KEY_p50=ms KEY_p90=ms KEY_ops=N`.
+    static func fsyncLatency(_ key: String, file: String, seconds: Double, delay: Double) -> String {
+        """
+        python3 -c 'import os,time
+        fd=os.open("\(file)",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); time.sleep(\(fmt(delay)))
+        lat=[]; end=time.monotonic()+\(fmt(seconds)); buf=b"x"*4096
+        while time.monotonic()<end:
+            s=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-s)*1000)
+        os.close(fd); os.unlink("\(file)"); lat.sort()
+        print("BH \(key)_p50=%.3f \(key)_p90=%.3f \(key)_ops=%d" % (lat[len(lat)//2], lat[len(lat)*9//10], len(lat)), flush=True)'
+        """
+    }
+
+    /// Writes `mib` MiB files with fsync again and again for `seconds` s, then removes them.
+    static func diskWriter(dir: String, name: String, mib: Int, seconds: Double) -> String {
+        """
+        end=$(( $(date +%s) + \(Int(seconds.rounded(.up))) )); n=0
+        while [ $(date +%s) -lt $end ]; do dd if=/dev/zero of=\(dir)/\(name) bs=1M count=\(mib) conv=fsync 2>/dev/null; n=$((n+1)); done
+        rm -f \(dir)/\(name); echo "BH \(name)_rounds=$n"
+        """
+    }
+
+    /// Fills the file `dir/name` with 1 MiB writes until an error or `maxMiB`: `BH KEY_mib=N KEY_errno=NAME`.
+    static func fill(_ key: String, dir: String, name: String = "fill", maxMiB: Int) -> String {
+        """
+        python3 -c 'import os,errno
+        n=0; err="none"
+        try:
+            with open("\(dir)/\(name)","wb") as f:
+                while n<\(maxMiB):
+                    f.write(b"x"*(1<<20)); f.flush(); n+=1
+        except OSError as e: err=errno.errorcode[e.errno]
+        print("BH \(key)_mib=%d \(key)_errno=%s" % (n, err), flush=True)'
+        """
+    }
+}

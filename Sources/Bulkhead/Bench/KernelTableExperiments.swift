@@ -1,0 +1,169 @@
+import BulkheadModel
+
+/// PIDs, file descriptors and per-user kernel budgets: the kernel's tables, which cgroups
+/// bound only in part (pids.max) or not at all (open files, inotify instances).
+enum KernelTableExperiments {
+    static func pidsContainer() -> BenchExperiment {
+        BenchExperiment(.pids, .container, expect: .can,
+            claim: "with pids.max a fork bomb stops at the limit and a neighbour forks fine; without it, inside a shared parent (the pod cgroup) the bomb starves the neighbour's fork (EAGAIN)",
+            method: "Part 1: a fork bomb in a sandbox with --pids 32 next to a sandbox forking 20 children. Part 2: the same bomb without its own limit, in a pod with bulkhead.dev/pod-limits pids=48, next to a sibling container forking 20 children.") { ctx in
+            let bomb = BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5)
+            let probe = BenchPrograms.forkProbe("n", delay: 0.8)
+            let part1 = try ctx.runSandboxes([["--pids", "32", "--", "/bin/sh", "-c", bomb], ["--", "/bin/sh", "-c", probe]])
+            let v1 = part1.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            let part2 = try ctx.runPods(.samePod, [BenchWorkload(name: "bomb", script: bomb, podLimits: "pids=48"),
+                                                   BenchWorkload(name: "victim", script: probe)])
+            let v2 = part2.values
+            let forks = Double(v1["bomb_forks"] ?? "") ?? .nan
+            let stopped = v1["bomb_errno"] == "EAGAIN" && forks < 32
+            let neighbourOK = v1["n_ok"] == "20"
+            let starved = v2["n_errno"] == "EAGAIN"
+            let verdict: BenchVerdict
+            let summary = "limited bomb: \(v1["bomb_errno"] ?? "?") after \(v1["bomb_forks"] ?? "?") forks, neighbour forked \(v1["n_ok"] ?? "?")/20; shared parent: neighbour forked \(v2["n_ok"] ?? "?")/20 (\(v2["n_errno"] ?? "?"))"
+            if stopped && neighbourOK && starved {
+                verdict = BenchVerdict(.can, summary)
+            } else {
+                verdict = BenchVerdict(.notObserved, summary)
+            }
+            var o = BenchOutcome(verdict: verdict, keyFigure: "bomb stops at \(v1["bomb_forks"] ?? "?"); unbounded: \(v2["n_errno"] ?? "?")")
+            o.measurements = [
+                BenchMeasurement("bomb forks before EAGAIN (pids.max 32)", .contained, forks, "forks"),
+                BenchMeasurement("neighbour forks that succeeded", .contained, Double(v1["n_ok"] ?? "") ?? .nan, "of 20"),
+                BenchMeasurement("neighbour forks that succeeded, shared parent pids.max 48", .loaded, Double(v2["n_ok"] ?? "") ?? .nan, "of 20"),
+            ]
+            o.evidence = ["bomb: \(v1["bomb_errno"] ?? "?")", "neighbour under the shared parent: \(v2["n_errno"] ?? "?")"]
+            return o
+        }
+    }
+
+    static func pidsPod() -> BenchExperiment {
+        BenchExperiment(.pids, .pod, expect: .can,
+            claim: "a pod pids.max stops a fork bomb inside its pod; a neighbour pod forks fine",
+            method: "Aggressor: a pod with bulkhead.dev/pod-limits pids=32 running a fork bomb; victim: a neighbour pod forking 20 children.") { ctx in
+            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5), podLimits: "pids=32")
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", delay: 0.8))
+            let run = try ctx.runPods(.ownPods, [bomb, victim])
+            let v = run.values
+            let hits = number(run.podStats(holding: "bomb"), "pidsMaxHits") ?? 0
+            let ok = v["bomb_errno"] == "EAGAIN" && v["n_ok"] == "20"
+            let summary = "bomb: \(v["bomb_errno"] ?? "?") after \(v["bomb_forks"] ?? "?") forks (pids.events max \(Int(hits))); neighbour pod forked \(v["n_ok"] ?? "?")/20"
+            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, summary),
+                                 keyFigure: "bomb stops at \(v["bomb_forks"] ?? "?"), neighbour \(v["n_ok"] ?? "?")/20")
+            o.measurements = [
+                BenchMeasurement("bomb forks before EAGAIN", .contained, Double(v["bomb_forks"] ?? "") ?? .nan, "forks"),
+                BenchMeasurement("pod pids.events max", .evidence, hits, ""),
+                BenchMeasurement("neighbour forks that succeeded", .contained, Double(v["n_ok"] ?? "") ?? .nan, "of 20"),
+            ]
+            return o
+        }
+    }
+
+    /// kernel.pid_max and threads-max are one table: another tenant's task count moves the
+    /// global count every tenant sees (/proc/loadavg's total is not namespaced).
+    static func pidsNode() -> BenchExperiment {
+        BenchExperiment(.pids, .node, expect: .cannot,
+            claim: "threads-max and pid_max are kernel-global: tasks in one tenant count against the table every tenant shares",
+            method: "Aggressor: a tenant's pod holding 200 sleeping children; victim: a pod of another tenant reading the kernel's total task count (/proc/loadavg) before and during. Exhausting the table is done only in a VM.") { ctx in
+            let reader = """
+                python3 -c 'import time
+                t=time.monotonic(); time.sleep(0.3); a=open("/proc/loadavg").read().split()[3].split("/")[1]
+                time.sleep(max(0,t+1.6-time.monotonic())); b=open("/proc/loadavg").read().split()[3].split("/")[1]
+                print("BH t0=%s t1=%s" % (a,b), flush=True)'
+                """
+            let victim = BenchWorkload(name: "victim", script: reader)
+            let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0))
+            let base = try ctx.runPods(.ownTenants, [victim])
+            let loaded = try ctx.runPods(.ownTenants, [bomb, victim])
+            func delta(_ p: BenchPods) -> Double? {
+                guard let a = p.double("t0"), let b = p.double("t1") else { return nil }
+                return b - a
+            }
+            let forks = loaded.double("bomb_forks") ?? 0
+            let rise = (delta(loaded) ?? .nan) - (delta(base) ?? 0)
+            let observed = forks >= 200 && rise >= 0.8 * forks
+            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(observed, .cannot,
+                                    "another tenant saw the kernel's task count rise by \(Int(rise.isFinite ? rise : -1)) while the aggressor held \(Int(forks)) children"),
+                                 keyFigure: "tasks +\(rise.isFinite ? String(Int(rise)) : "?")", chartMetric: "kernel task count change seen by the victim")
+            o.measurements = [
+                BenchMeasurement("kernel task count change seen by the victim", .baseline, delta(base) ?? .nan, "tasks"),
+                BenchMeasurement("kernel task count change seen by the victim", .loaded, delta(loaded) ?? .nan, "tasks"),
+                BenchMeasurement("aggressor children", .evidence, forks, "tasks"),
+            ]
+            o.evidence = ["VM lane exhausts pids inside its own kernel: Tests/vm/scenarios/03-vm-pids.sh, 22-bh-pids.sh"]
+            return o
+        }
+    }
+
+    /// No cgroup counts open files: N processes each within RLIMIT_NOFILE raise the global
+    /// fs.file-nr that a sandbox across the layer's boundary reads.
+    static func fileDescriptors(_ layer: BenchLayer) -> BenchExperiment {
+        BenchExperiment(.fileDescriptors, layer, expect: .cannot,
+            claim: "no cgroup bounds open files as a whole: RLIMIT_NOFILE is per process (EMFILE), and every layer shares the kernel's file table (fs.file-nr)",
+            method: "Aggressor: 6 processes each opening up to 1500 descriptors within RLIMIT_NOFILE (one then goes on to EMFILE), across the \(layer.rawValue) boundary from the victim, which reads fs.file-nr before and while they hold them. Far below fs.file-max; the real exhaustion (ENFILE for a neighbour) runs in the VM lane.") { ctx in
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.8))
+            let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, delay: 0.7, until: 2.6))
+            let placement = BenchPlacement(layer)
+            let base = try ctx.runPods(placement, [victim])
+            let loaded = try ctx.runPods(placement, [hog, victim])
+            func delta(_ p: BenchPods) -> Double? {
+                guard let a = p.double("nr0"), let b = p.double("nr1") else { return nil }
+                return b - a
+            }
+            let opened = loaded.double("hog_opened") ?? 0
+            let rise = (delta(loaded) ?? .nan) - (delta(base) ?? 0)
+            let observed = opened > 0 && rise >= 0.8 * opened
+            let v = loaded.values
+            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(observed, .cannot,
+                                    "fs.file-nr seen across the boundary rose by \(rise.isFinite ? String(Int(rise)) : "?") while the aggressor held \(Int(opened)); one process alone hit \(v["hog_errno"] ?? "?") at its RLIMIT_NOFILE \(v["hog_rlimit"] ?? "?")"),
+                                 keyFigure: "file-nr +\(rise.isFinite ? String(Int(rise)) : "?")", chartMetric: "fs.file-nr change seen by the victim")
+            o.measurements = [
+                BenchMeasurement("fs.file-nr change seen by the victim", .baseline, delta(base) ?? .nan, "files"),
+                BenchMeasurement("fs.file-nr change seen by the victim", .loaded, delta(loaded) ?? .nan, "files"),
+                BenchMeasurement("descriptors the aggressor held", .evidence, opened, "files"),
+                BenchMeasurement("one aggressor process's RLIMIT_NOFILE", .evidence, Double(v["hog_rlimit"] ?? "") ?? .nan, "files"),
+            ]
+            o.evidence = ["per process: \(v["hog_errno"] ?? "?")", "node cell: Tests/vm/scenarios/30-node-fd-exhaustion.sh (ENFILE in the VM's own kernel)"]
+            if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
+            return o
+        }
+    }
+
+    /// inotify instances are counted per user, and hierarchically: a user namespace's
+    /// charges also count against the user that created it, in every ancestor namespace
+    /// (kernel/ucount.c, inc_ucount). bulkhead creates every sandbox's user namespace as root,
+    /// so distinct uid ranges do not separate the budget: every sandbox draws on host root's
+    /// fs.inotify.max_user_instances. The aggressor therefore exhausts root's budget for about
+    /// a second, which is why these cells run only when named (`--only inotify`).
+    static func inotify(_ layer: BenchLayer) -> BenchExperiment {
+        let claim = layer == .container
+            ? "containers that share a host uid share its inotify budget (fs.inotify.max_user_instances)"
+            : "tenants run under distinct host uid ranges, so one tenant's inotify budget is not another's"
+        var e = BenchExperiment(.kernelBudgets, layer, expect: layer == .container ? .cannot : .can, claim: claim,
+            method: "Aggressor: creates inotify instances until the kernel refuses (EMFILE) and holds them for a second; victim across the \(layer.rawValue) boundary creates one meanwhile. The verdict is what the victim saw: EMFILE is cannot, success is can.") { ctx in
+            let hog = BenchWorkload(name: "hog", script: """
+                python3 -c 'import ctypes,errno,time
+                libc=ctypes.CDLL(None,use_errno=True); n=0; time.sleep(0.2)
+                while n<100000 and libc.inotify_init()>=0: n+=1
+                print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True); time.sleep(1.0)'
+                """)
+            let victim = BenchWorkload(name: "victim", script: """
+                python3 -c 'import ctypes,errno,time
+                time.sleep(0.7); libc=ctypes.CDLL(None,use_errno=True); fd=libc.inotify_init()
+                print("BH v_inotify=%s" % ("ok" if fd>=0 else errno.errorcode.get(ctypes.get_errno(),"?")), flush=True)'
+                """)
+            let v = try ctx.runPods(BenchPlacement(layer), [hog, victim]).values
+            let exhausted = v["hog_errno"] == "EMFILE"
+            let summary = "the aggressor made \(v["hog_instances"] ?? "?") instances (then \(v["hog_errno"] ?? "?")); the victim's inotify_init: \(v["v_inotify"] ?? "?")"
+            let verdict: BenchVerdict
+            if exhausted && v["v_inotify"] == "EMFILE" { verdict = BenchVerdict(.cannot, summary) }
+            else if exhausted && v["v_inotify"] == "ok" { verdict = BenchVerdict(.can, summary) }
+            else { verdict = BenchVerdict(.notObserved, summary) }
+            var o = BenchOutcome(verdict: verdict, keyFigure: "victim: \(v["v_inotify"] ?? "?")")
+            o.measurements = [BenchMeasurement("aggressor inotify instances", .evidence, Double(v["hog_instances"] ?? "") ?? .nan, "")]
+            o.evidence = ["user namespaces created by root charge root's budget in the initial namespace (kernel/ucount.c)"]
+            return o
+        }
+        e.onlyWhenNamed = "exhausts host root's inotify instance budget for about a second, which every root-created sandbox shares; run with --only inotify"
+        return e
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// The matrix as text, JSON and a self-contained HTML page. Pure functions of the report.
+public enum BenchRender {
+    // MARK: text
+
+    /// Rows are resources, columns layers; each cell its verdict and key figure. A cell
+    /// whose verdict differs from the matrix's claim is marked with `!`.
+    public static func table(_ report: BenchMatrixReport, width: Int = 30) -> String {
+        let layers = BenchLayer.allCases.filter { l in report.results.contains { $0.cell.layer == l } }
+        let resources = BenchResource.allCases.filter { r in report.results.contains { $0.cell.resource == r } }
+        let first = max(8, resources.map(\.title.count).max() ?? 8)
+        func pad(_ s: String, _ n: Int) -> String {
+            s.count > n ? String(s.prefix(n - 1)) + "…" : s + String(repeating: " ", count: n - s.count)
+        }
+        var lines = [pad("", first) + " | " + layers.map { pad($0.rawValue, width) }.joined(separator: " | ")]
+        lines.append(String(repeating: "-", count: first) + "-+-" + layers.map { _ in String(repeating: "-", count: width) }.joined(separator: "-+-"))
+        for r in resources {
+            let cells = layers.map { l -> String in
+                guard let res = report.result(BenchCellID(r, l)) else { return pad("", width) }
+                return pad(cellText(res), width)
+            }
+            lines.append(pad(r.title, first) + " | " + cells.joined(separator: " | "))
+        }
+        let confirmed = report.results.filter(\.confirmsClaim).count
+        lines.append("")
+        lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked {
+            lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// "can: victim 96%" / "blocked".
+    public static func cellText(_ r: BenchResult) -> String {
+        let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked ? "" : "!"
+        let fig = r.keyFigure.isEmpty ? "" : ": " + r.keyFigure
+        return mark + r.verdict.kind.rawValue + fig
+    }
+
+    // MARK: JSON
+
+    public static func json(_ report: BenchMatrixReport) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return (try? String(decoding: e.encode(report), as: UTF8.self)) ?? "{}"
+    }
+
+    // MARK: HTML
+
+    static func escape(_ s: String) -> String {
+        var o = ""
+        for c in s {
+            switch c {
+            case "&": o += "&amp;"
+            case "<": o += "&lt;"
+            case ">": o += "&gt;"
+            case "\"": o += "&quot;"
+            default: o.append(c)
+            }
+        }
+        return o
+    }
+
+    static func color(_ k: BenchVerdictKind) -> String {
+        switch k {
+        case .can: "#d7f0d2"
+        case .cannot: "#f8d9c4"
+        case .notObserved: "#f3c6c6"
+        case .blocked: "#e4e4f4"
+        case .skipped: "#eeeeee"
+        }
+    }
+
+    static let phaseColors: [BenchPhase: String] = [.baseline: "#4a7ab5", .loaded: "#c9643b", .contained: "#4f9a57"]
+    static let phaseLabels: [BenchPhase: String] = [.baseline: "victim alone", .loaded: "with aggressor", .contained: "with aggressor, contained"]
+
+    /// A horizontal bar chart of the chart metric per phase, as inline SVG; nil without bars.
+    public static func chart(_ r: BenchResult) -> String? {
+        let bars = r.chartBars
+        guard !bars.isEmpty, let unit = bars.first?.unit else { return nil }
+        let maxV = max(bars.map(\.value).max() ?? 1, 1e-9)
+        let rowH = 28, labelW = 190, barW = 330
+        let h = bars.count * rowH + 26
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 110)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
+        for (i, b) in bars.enumerated() {
+            let y = i * rowH + 4
+            let w = max(1, Int(Double(barW) * b.value / maxV))
+            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(phaseLabels[b.phase] ?? b.phase.rawValue))</text>"
+            s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(phaseColors[b.phase] ?? "#888")\"/>"
+            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
+        }
+        s += "<text x=\"\(labelW)\" y=\"\(h - 4)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))</text>"
+        return s + "</svg>"
+    }
+
+    /// A self-contained page: how to read it, the matrix, then one section per experiment.
+    public static func html(_ report: BenchMatrixReport) -> String {
+        let layers = BenchLayer.allCases.filter { l in report.results.contains { $0.cell.layer == l } }
+        let resources = BenchResource.allCases.filter { r in report.results.contains { $0.cell.resource == r } }
+        var h = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>bulkhead bench: what each isolation layer isolates</title>
+            <style>
+            body{font-family:system-ui,sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
+            table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:6px 8px;vertical-align:top;font-size:14px}
+            th{background:#f4f4f4;text-align:left}.legend span{display:inline-block;padding:2px 8px;margin-right:6px;border:1px solid #bbb}
+            section{border-top:1px solid #ddd;margin-top:18px;padding-top:6px}.mismatch{outline:3px solid #b00}
+            code{background:#f4f4f4;padding:0 3px}.small{color:#555;font-size:13px}
+            </style></head><body>
+            <h1>What each isolation layer isolates, measured</h1>
+            <p>Each cell of the matrix is an experiment on this machine. A <em>victim</em> workload is measured
+            alone (baseline), then next to an <em>aggressor</em> (a CPU hog, memory bomb, fork bomb, descriptor hog,
+            disk writer or network flood) placed across one layer's boundary: two containers of one pod, two pods
+            of one tenant, or two tenants. <b>can</b> means the victim stayed within its band and the aggressor was
+            contained (its own cgroup counters show it); <b>cannot</b> means the shared effect was observed (the
+            victim slowed or was denied, or a global counter moved). <b>not-observed</b> means the experiment did not
+            see what either claim needs, and never counts as a pass. A red outline marks a verdict that differs from
+            the claim in the design.</p>
+            <p class="legend">
+            """
+        for k in BenchVerdictKind.allCases { h += "<span style=\"background:\(color(k))\">\(k.rawValue)</span>" }
+        h += "</p>\n<p class=\"small\">Host: kernel \(escape(report.host.kernel)), cgroups \(escape(report.host.cgroupMode)), \(report.host.cpuCount) CPUs"
+        if let m = report.host.memoryBytes { h += ", \(m >> 20) MiB memory" }
+        h += "; bulkhead \(escape(report.host.bulkheadVersion)); started \(escape(report.startedAt)); \(Int(report.totalSeconds.rounded())) s in total, \(BenchFormat.value(report.phaseSeconds, "s")) per measured phase.</p>\n"
+        h += "<h2>The matrix</h2>\n<table><tr><th>resource</th>"
+        for l in layers { h += "<th>\(l.rawValue)</th>" }
+        h += "</tr>\n"
+        for r in resources {
+            h += "<tr><th>\(escape(r.title))</th>"
+            for l in layers {
+                guard let res = report.result(BenchCellID(r, l)) else { h += "<td></td>"; continue }
+                let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked ? "" : " class=\"mismatch\""
+                h += "<td\(cls) style=\"background:\(color(res.verdict.kind))\"><a href=\"#\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><b>\(res.verdict.kind.rawValue)</b></a>"
+                if !res.keyFigure.isEmpty { h += "<br>\(escape(res.keyFigure))" }
+                h += "</td>"
+            }
+            h += "</tr>\n"
+        }
+        h += "</table>\n<h2>The experiments</h2>\n"
+        for res in report.results {
+            h += "<section id=\"\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><h3>\(escape(res.cell.resource.title)) — \(res.cell.layer.rawValue) layer</h3>"
+            h += "<p><b>Claim:</b> \(escape(res.claim)) (expected: <b>\(res.expected.rawValue)</b>)</p>"
+            h += "<p><b>Method:</b> \(escape(res.method))</p>"
+            h += "<p style=\"background:\(color(res.verdict.kind));padding:4px 8px\"><b>Verdict: \(res.verdict.kind.rawValue).</b> \(escape(res.verdict.reason))</p>"
+            if let svg = chart(res) { h += svg }
+            if !res.measurements.isEmpty {
+                h += "<table><tr><th>measurement</th><th>phase</th><th>value</th></tr>"
+                for m in res.measurements {
+                    h += "<tr><td>\(escape(m.name))</td><td>\(m.phase.rawValue)</td><td>\(escape(BenchFormat.value(m.value, m.unit)))</td></tr>"
+                }
+                h += "</table>"
+            }
+            if !res.evidence.isEmpty {
+                h += "<ul>" + res.evidence.map { "<li><code>\(escape($0))</code></li>" }.joined() + "</ul>"
+            }
+            h += "<p class=\"small\">\(BenchFormat.value(res.seconds, "s"))</p></section>\n"
+        }
+        return h + "</body></html>\n"
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Bulkhead
+import BulkheadModel
+import Foundation
+import Glibc
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Prove the isolation matrix: one victim/aggressor experiment per cell, with a verdict and its evidence.",
+        discussion: """
+        Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup
+        (768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
+        Cells: RESOURCE/LAYER, e.g. memory/pod; a RESOURCE alone selects its row. See docs/bench.md.
+        Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Only this layer's column.", valueName: "container|pod|namespace|node"))
+    var layer: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these cells (RESOURCE/LAYER or RESOURCE).", valueName: "CELL"))
+    var only: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds of each measured phase (0.5-30).", valueName: "S"))
+    var duration: Double = 1.5
+
+    @Option(help: ArgumentHelp("Write every cell with its measurements and the host's facts as JSON.", valueName: "FILE"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write a self-contained HTML report with a chart per experiment.", valueName: "FILE"))
+    var html: String?
+
+    @Flag(help: "List the cells and exit.")
+    var list = false
+
+    func validate() throws {
+        if let layer, BenchLayer(rawValue: layer) == nil { throw ValidationError("--layer: one of container, pod, namespace, node") }
+        if !(0.5...30).contains(duration) { throw ValidationError("--duration: between 0.5 and 30 seconds") }
+    }
+
+    func run() throws {
+        let cells: [BenchCellID]
+        let named: Set<BenchCellID>
+        do {
+            cells = try BenchCatalogue.select(layer: layer.flatMap(BenchLayer.init(rawValue:)), only: only)
+            named = try BenchCatalogue.named(only)
+        } catch {
+            warn(error.description); throw ExitCode(2)
+        }
+        if list {
+            out(cells.map(\.description).joined(separator: "\n") + "\n")
+            return
+        }
+        if geteuid() != 0 { warn("bench needs root: it creates cgroups and maps uid ranges"); throw ExitCode(2) }
+        let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let context: BenchContext
+        do { context = try BenchContext(binary: binary, phaseSeconds: duration) } catch { warn(error.description); throw ExitCode(2) }
+        defer { context.close() }
+        let terminal = isatty(2) == 1
+        var index = 0
+        let report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
+            guard let result else {
+                index += 1
+                if terminal { warnRaw("bulkhead: [\(index)/\(cells.count)] \(cell) …") }
+                return
+            }
+            let line = "[\(index)/\(cells.count)] \(cell): \(BenchRender.cellText(result)) (\(BenchFormat.value(result.seconds, "s")))"
+            if terminal { warnRaw("\r\u{1B}[K" + "bulkhead: " + line + "\n") } else { warn(line) }
+        }
+        out(BenchRender.table(report))
+        if let json { try writeFile(json, BenchRender.json(report) + "\n") }
+        if let html { try writeFile(html, BenchRender.html(report)) }
+        let ran = report.results.filter { $0.verdict.kind != .skipped && $0.verdict.kind != .blocked }
+        if !ran.allSatisfy(\.confirmsClaim) { throw ExitCode(1) }
+    }
+
+    func writeFile(_ path: String, _ text: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            warn("cannot write \(path)"); throw ExitCode(2)
+        }
+    }
+}
+
+/// Writes to standard error as is (progress lines that redraw themselves).
+func warnRaw(_ text: String) {
+    var t = text
+    t.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+}
