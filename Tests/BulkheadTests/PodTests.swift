@@ -163,6 +163,21 @@ struct PodTests {
         #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "pids.max" } == true, "\(String(describing: limits))")
     }
 
+    @Test("activeDeadlineSeconds ends a pod that outlives it (exit 124), and leaves one that finishes in time alone")
+    func activeDeadline() throws {
+        let within = Self.pod(name: "dl1", containers: [("c", "sleep 0.2; echo ok > /mnt/ok")])
+            .replacingOccurrences(of: "  restartPolicy: Never\n", with: "  restartPolicy: Never\n  activeDeadlineSeconds: 30\n")
+        let ok = try Self.runPod(within)
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let over = Self.pod(name: "dl2", containers: [("c", "sleep 10")])
+            .replacingOccurrences(of: "  restartPolicy: Never\n", with: "  restartPolicy: Never\n  activeDeadlineSeconds: 1\n")
+        let r = try Self.runPod(over)
+        #expect(r.status == 124, "\(r.stderr)")
+        let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
+        let wall = c?["wallTimeMs"] as? Double ?? 0
+        #expect(c?["reason"] as? String == "timeout" && wall >= 1000, "ended at \(wall) ms")
+    }
+
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
     func tenantRangeAndAdmission() throws {
         let tenant = """

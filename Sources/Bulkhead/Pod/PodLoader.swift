@@ -56,7 +56,7 @@ public enum PodLoader {
                                  volumes: spec.volumes.map { ($0.name, $0.sizeLimitBytes ?? EffectiveProfile.defaultTmpfsBytes) },
                                  podLimits: spec.podLimits, hostIDRange: range,
                                  restartPolicy: spec.restartPolicy == .onFailure ? .onFailure : .never,
-                                 timeoutSeconds: spec.activeDeadlineSeconds.map(Double.init))
+                                 timeoutSeconds: spec.activeDeadlineSeconds.map { Double($0) })   // not map(Double.init): that picks init(bitPattern:)
         request.mountToken = spec.mountsIdentityToken
         request.labels = pod.metadata.labels
         request.namespaceLabels = tenant?.labels ?? [:]
