@@ -163,6 +163,17 @@ struct PodTests {
         #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "pids.max" } == true, "\(String(describing: limits))")
     }
 
+    @Test("A container whose CPU limit is above its pod's starts, held to the pod's rate (cgroup v1 refuses such a quota; v2 enforces the parent's)")
+    func containerCPUAbovePod() throws {
+        let r = try Self.runPod(Self.pod(name: "cpu", containers: [("c", "true")], annotations: "    bulkhead.dev/pod-limits: \"cpu=500m\"\n"))
+        #expect(r.status == 0, "\(r.stderr)")
+        let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
+        let enforced = ((c?["limits"] as? [String: Any])?["enforced"] as? [[String: Any]]) ?? []
+        let quota = enforced.first { ($0["file"] as? String)?.hasSuffix("cpu.cfs_quota_us") == true || ($0["file"] as? String)?.hasSuffix("cpu.max") == true }
+        let value = quota?["value"] as? String ?? ""
+        #expect(value == "50000" || value.hasPrefix("100000 ") || value.hasPrefix("max "), "container quota \(value)")
+    }
+
     @Test("activeDeadlineSeconds ends a pod that outlives it (exit 124), and leaves one that finishes in time alone")
     func activeDeadline() throws {
         let within = Self.pod(name: "dl1", containers: [("c", "sleep 0.2; echo ok > /mnt/ok")])

@@ -328,8 +328,17 @@ public final class SandboxCgroup {
             return [try put("cpu.max", "\(quota) \(l.cpuPeriodMicros ?? 100_000)")]
         case (.cpuMax, .v1):
             // The period first: the kernel checks the quota against the current period.
-            let period = try put("cpu.cfs_period_us", String(l.cpuPeriodMicros ?? 100_000))
-            let quota = try put("cpu.cfs_quota_us", l.cpuQuotaMicros.map(String.init) ?? "-1")
+            let periodMicros = l.cpuPeriodMicros ?? 100_000
+            let period = try put("cpu.cfs_period_us", String(periodMicros))
+            // v1 refuses (EINVAL) a quota whose rate exceeds an ancestor's; v2 accepts it and
+            // enforces the ancestor's. Write what v2 would enforce: a container at 1 CPU in a
+            // pod of 500m gets the pod's 500m.
+            var quotaMicros = l.cpuQuotaMicros
+            if let q = quotaMicros, let cap = Self.v1AncestorCPURate(above: dir, mountPoint: leaf.target.mountPoint),
+               Double(q) / Double(periodMicros) > cap {
+                quotaMicros = max(1000, UInt64((cap * Double(periodMicros)).rounded(.down)))
+            }
+            let quota = try put("cpu.cfs_quota_us", quotaMicros.map(String.init) ?? "-1")
             return [quota, period]
         case (.cpuWeight, .v2):
             return [try put("cpu.weight", String(l.cpuWeight!))]
@@ -385,6 +394,23 @@ public final class SandboxCgroup {
             throw CgroupError(code: .controllerUnavailable, operation: "set memory.high", path: dir,
                               fix: "cgroup v1 has no memory.high; use memoryMax, or a cgroup v2 host")
         }
+    }
+
+    /// The tightest CPU rate (quota / period) of the v1 cgroups above `dir`, up to the
+    /// hierarchy's mount point; nil when none has a quota.
+    static func v1AncestorCPURate(above dir: String, mountPoint: String) -> Double? {
+        var rate: Double?
+        var current = dir
+        while let slash = current.lastIndex(of: "/"), current.count > mountPoint.count {
+            current = String(current[..<slash])
+            guard current.hasPrefix(mountPoint) else { break }
+            guard case .success(let q) = CgroupFS.read(current + "/cpu.cfs_quota_us"),
+                  case .success(let p) = CgroupFS.read(current + "/cpu.cfs_period_us"),
+                  let quota = Int64(q.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let period = Int64(p.trimmingCharacters(in: .whitespacesAndNewlines)), quota > 0, period > 0 else { continue }
+            rate = min(rate ?? .infinity, Double(quota) / Double(period))
+        }
+        return rate
     }
 
     static func writeLimit(_ file: String, _ value: String, controller: String) throws(CgroupError) {
