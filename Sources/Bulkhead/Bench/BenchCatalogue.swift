@@ -5,24 +5,22 @@ import Glibc
 
 /// Every cell of the matrix with its experiment, in the matrix's order, and the runner.
 public enum BenchCatalogue {
-    static let tenantQuotaReason = "needs tenant cgroup quotas (ResourceQuota → the tenant's parent cgroup), which this build does not create yet"
-
     static let experiments: [BenchExperiment] = {
         var e: [BenchExperiment] = []
         for layer in [BenchLayer.container, .pod] {
             e.append(ComputeExperiments.cpu(layer))
         }
-        e.append(tenantQuota(.cpu, claim: "the tenant cgroup's weight decides the share, not the pod count"))
+        e.append(TenantExperiments.cpu())
         e.append(.notRun(.cpu, .node, expect: .can, claim: "a host reserve keeps CPU for the host", .skipped,
                          "bulkhead has no node reserve setting; the bench bounds its own experiments (an outer cgroup of 768 MiB and 1024 tasks, hogs under cpu.max)", keyFigure: "see method"))
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(ComputeExperiments.cacheBandwidth(layer)) }
         for layer in [BenchLayer.container, .pod] { e.append(ComputeExperiments.memory(layer)) }
-        e.append(tenantQuota(.memory, claim: "a tenant memory.max bounds the tenant's pods together"))
+        e.append(TenantExperiments.memory())
         e.append(.notRun(.memory, .node, expect: .can, claim: "a host reserve; global reclaim still slows everyone", .skipped,
                          "see VM lane: Tests/vm/scenarios/02-vm-memory-oom.sh and 20-bh-memory.sh (CgroupV2LaneTests)", keyFigure: "see VM lane"))
         e.append(KernelTableExperiments.pidsContainer())
         e.append(KernelTableExperiments.pidsPod())
-        e.append(tenantQuota(.pids, claim: "a tenant pids quota (bulkhead.dev/pids) bounds the tenant's pods together"))
+        e.append(TenantExperiments.pids())
         e.append(KernelTableExperiments.pidsNode())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(KernelTableExperiments.fileDescriptors(layer)) }
         e.append(.notRun(.fileDescriptors, .node, expect: .cannot, claim: "one kernel, one file table: only a VM's own kernel separates it", .skipped,
@@ -31,16 +29,11 @@ public enum BenchCatalogue {
         e.append(StorageExperiments.diskSpacePod())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(StorageExperiments.diskBandwidth(layer)) }
         e.append(NetworkExperiments.bandwidthContainer())
-        e.append(NetworkExperiments.needsNodeNetwork(.networkBandwidth, .pod, expect: .can,
-            claim: "pods on one bottleneck link share it without shaping (the victim's throughput falls); a per-pod token bucket (kubernetes.io/egress-bandwidth) holds it",
-            method: "Two pods on the node bridge with a shaped bottleneck: the victim's throughput alone, next to a flooding pod, and with the flooder shaped by its egress-bandwidth annotation."))
-        e.append(NetworkExperiments.needsNodeNetwork(.networkBandwidth, .namespace, expect: .can,
-            claim: "only per-tenant shaping holds a tenant's bandwidth", method: "As the pod cell, with the pods in two tenants."))
+        e.append(NetworkExperiments.bandwidthPod())
+        e.append(NetworkExperiments.bandwidthNamespace())
         e.append(NetworkExperiments.ports(.container))
         e.append(NetworkExperiments.ports(.pod))
-        e.append(NetworkExperiments.needsNodeNetwork(.networkObjects, .namespace, expect: .can,
-            claim: "network policy between tenants decides which pods reach each other",
-            method: "A pod of one tenant connects to a pod of another with and without a NetworkPolicy (bulkhead policy apply)."))
+        e.append(NetworkExperiments.policyNamespace())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(SurfaceExperiments.ipc(layer)) }
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(SurfaceExperiments.identity(layer)) }
         e.append(KernelTableExperiments.inotify(.container))
@@ -52,10 +45,6 @@ public enum BenchCatalogue {
         e.append(SurfaceExperiments.procSys())
         return e
     }()
-
-    static func tenantQuota(_ r: BenchResource, claim: String) -> BenchExperiment {
-        .notRun(r, .namespace, expect: .can, claim: claim, .blocked, tenantQuotaReason, keyFigure: "needs tenant quotas")
-    }
 
     /// The cells, in the matrix's order.
     public static var cells: [BenchCellID] { experiments.map(\.cell) }

@@ -16,6 +16,18 @@ struct BenchWorkload {
     var podLimits: String?
 }
 
+/// One pod of an experiment: its containers, its tenant (an index: `bench-tN`, with a
+/// ResourceQuota when `quota` gives its `spec.hard` as flow YAML), its annotations and labels.
+struct BenchPodSpec {
+    var group: [BenchWorkload]
+    var tenant: Int?
+    var quota: String?
+    var annotations: [String: String] = [:]
+    var labels: [String: String] = [:]
+    /// The pod name's suffix; the containers' names by default.
+    var name: String?
+}
+
 /// Where the layer's boundary runs between the workloads of an experiment.
 enum BenchPlacement {
     /// All workloads are containers of one pod.
@@ -110,36 +122,64 @@ extension BenchContext {
     /// `tenants`, each pod in a tenant of its own.
     func runPodGroups(_ groups: [[BenchWorkload]], tenants: Bool = false, emptyDir: String = "16Mi",
                       seconds: Double? = nil) throws -> BenchPods {
+        let specs = groups.enumerated().map { i, g in BenchPodSpec(group: g, tenant: tenants ? i : nil) }
+        return try runPodSpecs(specs, emptyDir: emptyDir, seconds: seconds)
+    }
+
+    /// Runs the pods at once and waits for all of them.
+    func runPodSpecs(_ specs: [BenchPodSpec], emptyDir: String = "16Mi", seconds: Double? = nil) throws -> BenchPods {
+        let started = try startPods(specs, emptyDir: emptyDir, seconds: seconds)
+        return finishPods(started)
+    }
+
+    /// Pods launched and not yet waited for.
+    struct StartedPods {
+        var launched: [Launched]
+        var reportPaths: [String]
+        var names: [String]
+    }
+
+    /// Launches one pod per spec (with its tenant and quota manifests), each bounded by a
+    /// deadline; `finishPods` waits for them.
+    func startPods(_ specs: [BenchPodSpec], emptyDir: String = "16Mi", seconds: Double? = nil) throws -> StartedPods {
         let deadline = Int((seconds ?? phaseSeconds * 3 + 6).rounded(.up))
-        var argLists: [[String]] = []
-        var reportPaths: [String] = []
-        for (i, group) in groups.enumerated() {
-            let tenant = tenants ? "bench-t\(i)" : "default"
-            let podName = "bench-\(getpid())-\(group.map(\.name).joined(separator: "-"))"
+        var started = StartedPods(launched: [], reportPaths: [], names: [])
+        for (i, spec) in specs.enumerated() {
+            let tenant = spec.tenant.map { "bench-t\($0)" } ?? "default"
+            let podName = String("bench-\(getpid())-\(spec.name ?? spec.group.map(\.name).joined(separator: "-"))".prefix(63))
             var yaml = ""
-            if tenants {
+            if let t = spec.tenant {
                 yaml += """
                     apiVersion: bulkhead.dev/v1alpha1
                     kind: Tenant
                     metadata: {name: \(tenant)}
                     spec:
-                      hostIDRange: "\(Self.tenantRange(i))"
+                      hostIDRange: "\(Self.tenantRange(t))"
                       allowedProfiles: [container]
-                      secretsDirectory: \(scratch)/secrets-\(i)
+                      secretsDirectory: \(scratch)/secrets-\(t)
                     ---
 
                     """
+                if let hard = spec.quota {
+                    yaml += "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: \(tenant)}\nspec: {hard: \(hard)}\n---\n"
+                }
             }
-            yaml += Self.podYAML(name: String(podName.prefix(63)), namespace: tenant, group: group, emptyDir: emptyDir,
-                                 deadline: deadline)
+            yaml += Self.podYAML(name: podName, namespace: tenant, group: spec.group, emptyDir: emptyDir,
+                                 deadline: deadline, annotations: spec.annotations, labels: spec.labels)
             let file = scratch + "/pod-\(i)-\(UUID().uuidString.prefix(6)).yaml"
             try yaml.write(toFile: file, atomically: true, encoding: .utf8)
             let report = file + ".report.json"
-            reportPaths.append(report)
-            argLists.append(["pod", "run", file, "--report", report])
+            started.reportPaths.append(report)
+            started.names.append(podName)
+            started.launched.append(try launch(["pod", "run", file, "--report", report], timeout: Double(deadline) + 10))
         }
-        let runs = try runAll(argLists, timeout: Double(deadline) + 10)
-        let reports = reportPaths.map { p -> [String: Any] in
+        return started
+    }
+
+    /// Waits for started pods; their workloads' values and reports.
+    func finishPods(_ started: StartedPods) -> BenchPods {
+        let runs = started.launched.map { finish($0) }
+        let reports = started.reportPaths.map { p -> [String: Any] in
             defer { unlink(p); unlink(String(p.dropLast(".report.json".count))) }
             guard let d = FileManager.default.contents(atPath: p) else { return [:] }
             return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
@@ -147,15 +187,41 @@ extension BenchContext {
         return BenchPods(runs: runs, reports: reports)
     }
 
-    static func podYAML(name: String, namespace: String, group: [BenchWorkload], emptyDir: String, deadline: Int) -> String {
-        var y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \(name)\n  namespace: \(namespace)\n"
-        if let limits = group.compactMap(\.podLimits).first {
-            y += "  annotations:\n    bulkhead.dev/pod-limits: \"\(limits)\"\n"
+    /// Ends started pods early: SIGTERM to their launchers (which forward it and clean up),
+    /// then waits for them.
+    @discardableResult
+    func stopPods(_ started: StartedPods) -> BenchPods {
+        for l in started.launched where l.process.isRunning { kill(l.process.processIdentifier, SIGTERM) }
+        let out = finishPods(started)
+        // A stopped pod is not a failure of the experiment.
+        failures.removeAll { $0.contains("exited 143") }
+        return out
+    }
+
+    /// The node-bridge address of a started pod, once it has one (nil after `timeout` s).
+    func address(ofPod name: String, timeout: Double = 10) -> String? {
+        let end = Monotonic.now() + timeout
+        while Monotonic.now() < end {
+            if let ip = PodRunner.list().first(where: { $0.pod == name })?.ip { return ip }
+            usleep(20_000)
         }
-        // No activeDeadlineSeconds: in this build a pod's containers time out at once with it
-        // (exit 124 before the command runs). The bench's own deadline (SIGTERM, then SIGKILL,
-        // then the outer cgroup's kill) bounds every pod instead.
-        y += "spec:\n  restartPolicy: Never\n"
+        return nil
+    }
+
+    static func podYAML(name: String, namespace: String, group: [BenchWorkload], emptyDir: String, deadline: Int,
+                        annotations: [String: String] = [:], labels: [String: String] = [:]) -> String {
+        var y = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: \(name)\n  namespace: \(namespace)\n"
+        if !labels.isEmpty {
+            y += "  labels:\n" + labels.sorted { $0.key < $1.key }.map { "    \($0.key): \(jsonString($0.value))\n" }.joined()
+        }
+        var notes = annotations
+        if let limits = group.compactMap(\.podLimits).first { notes["bulkhead.dev/pod-limits"] = limits }
+        if !notes.isEmpty {
+            y += "  annotations:\n" + notes.sorted { $0.key < $1.key }.map { "    \($0.key): \(jsonString($0.value))\n" }.joined()
+        }
+        // The bench's own deadline (SIGTERM, then SIGKILL, then the outer cgroup's kill)
+        // bounds every pod, and activeDeadlineSeconds too.
+        y += "spec:\n  restartPolicy: Never\n  activeDeadlineSeconds: \(deadline)\n"
         y += "  volumes:\n    - name: shared\n      emptyDir: {sizeLimit: \(emptyDir)}\n  containers:\n"
         for w in group {
             y += "    - name: \(w.name)\n      image: busybox\n      command: [\"/bin/sh\", \"-c\", \(jsonString(w.script))]\n"

@@ -1,4 +1,5 @@
 import BulkheadModel
+import Glibc
 
 /// Network bandwidth and network objects (ports, loopback).
 enum NetworkExperiments {
@@ -42,23 +43,169 @@ enum NetworkExperiments {
         }
     }
 
-    /// Whether pods get an address on bulkhead's node bridge (the lead's node network):
-    /// a container sees BULKHEAD_POD_IP. Returns the address, or nil.
-    static func nodeNetworkAddress(_ ctx: BenchContext) throws -> String? {
-        let probe = try ctx.runPods(.ownPods, [BenchWorkload(name: "probe", script: "echo \"BH ip=${BULKHEAD_POD_IP:-none}\"")])
-        let ip = probe.values["ip"]
-        return ip == nil || ip == "none" ? nil : ip
+    // MARK: Pods on the node bridge
+
+    /// The bottleneck: every byte into the sink pod passes a token bucket of this rate on the
+    /// sink's veth (kubernetes.io/ingress-bandwidth), a link all senders share.
+    static let bottleneck = "20M"
+    static let bottleneckBits = 20e6
+
+    /// A sink pod: three iperf3 servers (5201 for the victim, 5202 and 5203 for floods; an
+    /// iperf3 server serves one test at a time) for `seconds` s.
+    static func sink(seconds: Double) -> BenchWorkload {
+        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; sleep \(BenchPrograms.fmt(seconds))")
     }
 
-    /// Cells that need pods on a shared node bridge: blocked until the node network exists.
-    static func needsNodeNetwork(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String) -> BenchExperiment {
-        BenchExperiment(resource, layer, expect: expect, claim: claim, method: method) { ctx in
-            if let ip = try nodeNetworkAddress(ctx) {
-                return BenchOutcome(verdict: BenchVerdict(.blocked, "the node network is present (a pod got \(ip)), but this experiment is not written yet: it needs the sink pod's address from `bulkhead pod ls --json`"),
-                                    keyFigure: "blocked")
+    /// An iperf3 client to `ip:port` for `seconds` s with `streams` streams, after `delay` s:
+    /// `BH KEY=Mbit/s` as the receiver counted it.
+    static func client(_ key: String, ip: String, port: Int, seconds: Double, streams: Int = 1, delay: Double = 0) -> String {
+        """
+        sleep \(BenchPrograms.fmt(delay)); for i in 1 2 3 4 5 6 7 8 9 10; do \
+        iperf3 -c \(ip) -p \(port) -t \(BenchPrograms.fmt(seconds)) -P \(streams) -J > /tmp/iperf.json 2>/dev/null && break; sleep 0.2; done; \
+        python3 -c 'import json; d=json.load(open("/tmp/iperf.json")); print("BH \(key)=%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e6), flush=True)'
+        """
+    }
+
+    /// Starts the sink pod (in tenant `tenant`) and returns it with its address.
+    static func startSink(_ ctx: BenchContext, seconds: Double, tenant: Int?) throws -> (BenchContext.StartedPods, String) {
+        let started = try ctx.startPods([BenchPodSpec(group: [sink(seconds: seconds)], tenant: tenant,
+                                                      annotations: ["kubernetes.io/ingress-bandwidth": bottleneck])],
+                                        seconds: seconds + 10)
+        guard let ip = ctx.address(ofPod: started.names[0]) else {
+            ctx.stopPods(started)
+            throw BenchError("the sink pod got no address on the node bridge")
+        }
+        return (started, ip)
+    }
+
+    /// Runs `body` with a sink pod behind the bottleneck (its phase length and address),
+    /// stopped afterwards; skipped without iperf3.
+    static func withSink(_ ctx: BenchContext, phases: Int, tenant: Int?,
+                         _ body: (Double, String) throws -> BenchOutcome) throws -> BenchOutcome {
+        guard BenchContext.hasTool("iperf3") else {
+            return BenchOutcome(verdict: BenchVerdict(.skipped, "iperf3 is not installed (apt-get install iperf3)"), keyFigure: "needs iperf3")
+        }
+        let t = max(1.5, ctx.phaseSeconds)
+        let (sinkPod, ip) = try startSink(ctx, seconds: Double(phases) * (t + 3) + 6, tenant: tenant)
+        defer { ctx.stopPods(sinkPod) }
+        return try body(t, ip)
+    }
+
+    static func bandwidthPod() -> BenchExperiment {
+        BenchExperiment(.networkBandwidth, .pod, expect: .can,
+            claim: "pods on one bottleneck link share it without shaping (a flooding neighbour takes the victim's throughput); a per-pod token bucket (kubernetes.io/egress-bandwidth) holds it",
+            method: "A sink pod behind a \(bottleneck)bit/s token bucket (its ingress-bandwidth) on the node bridge. Victim: a pod sending one iperf3 stream to it. Aggressor: a pod sending eight streams. Phases: the victim alone; next to the flood; next to the flood shaped by egress-bandwidth 4M. Receiver-side Mbit/s.") { ctx in
+            try withSink(ctx, phases: 3, tenant: nil) { t, ip in
+                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let flood = BenchWorkload(name: "flood", script: client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
+                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim])])
+                let loaded = try ctx.runPodSpecs([BenchPodSpec(group: [flood]), BenchPodSpec(group: [victim])])
+                let shaped = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
+                                                  BenchPodSpec(group: [victim])])
+                let b = alone.double("v"), l = loaded.double("v"), c = shaped.double("v"), f = shaped.double("f")
+                let fell = ratio(l, b).map { $0 <= 0.75 } ?? false
+                let floodHeld = f.map { $0 <= 4 * 1.2 } ?? false
+                var o = BenchOutcome(
+                    verdict: BenchVerdict.judgeCan(victimRatio: ratio(c, b), band: 0.75, contained: fell && floodHeld,
+                                                   containment: "unshaped, the flood took the victim to \(ratio(l, b).map(BenchFormat.percent) ?? "?"); shaped at 4M it sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")"),
+                    keyFigure: "victim \(b.map { BenchFormat.value($0, "") } ?? "?") → \(l.map { BenchFormat.value($0, "") } ?? "?") → \(c.map { BenchFormat.value($0, "") } ?? "?") Mbit/s",
+                    chartMetric: "victim throughput")
+                o.measurements = [
+                    BenchMeasurement("victim throughput", .baseline, b ?? .nan, "Mbit/s"),
+                    BenchMeasurement("victim throughput", .loaded, l ?? .nan, "Mbit/s"),
+                    BenchMeasurement("victim throughput", .contained, c ?? .nan, "Mbit/s"),
+                    BenchMeasurement("flood throughput, unshaped", .evidence, loaded.double("f") ?? .nan, "Mbit/s"),
+                    BenchMeasurement("flood throughput, egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s"),
+                ]
+                for p in [alone, loaded, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
+                return o
             }
-            return BenchOutcome(verdict: BenchVerdict(.blocked, "needs node network: pods get no address on a node bridge in this build (no BULKHEAD_POD_IP)"),
-                                keyFigure: "needs node network")
+        }
+    }
+
+    static func bandwidthNamespace() -> BenchExperiment {
+        BenchExperiment(.networkBandwidth, .namespace, expect: .cannot,
+            claim: "only per-tenant shaping would hold a tenant's bandwidth; bulkhead shapes per pod, so a tenant's share grows with its pod count",
+            method: "The sink pod behind a \(bottleneck)bit/s bucket, and a victim pod, in tenant A. Tenant B runs two flooding pods, each shaped by egress-bandwidth 4M (two streams each). The victim alone, then next to tenant B; the tenant's total is the sum of its pods' limits.") { ctx in
+            try withSink(ctx, phases: 2, tenant: 0) { t, ip in
+                // The victim sends to 5201, the two flooding pods to 5202 and 5203.
+                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
+                let floods = (1...2).map { i in
+                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
+                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "4M"])
+                }
+                let loaded = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)])
+                let b = alone.double("v"), l = loaded.double("v")
+                let tenantTotal = (loaded.double("f1") ?? 0) + (loaded.double("f2") ?? 0)
+                let r = ratio(l, b)
+                let scaled = tenantTotal >= 1.5 * 4 && (r ?? 1) <= 0.8
+                let summary = "tenant B's two pods, each shaped at 4M, took \(BenchFormat.value(tenantTotal, "Mbit/s")) together; the victim fell to \(r.map(BenchFormat.percent) ?? "?")"
+                var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(scaled, .cannot, summary),
+                                     keyFigure: "tenant B \(BenchFormat.value(tenantTotal, "Mbit/s")) (2 × 4M), victim \(r.map(BenchFormat.percent) ?? "?")",
+                                     chartMetric: "victim throughput")
+                o.measurements = [
+                    BenchMeasurement("victim throughput", .baseline, b ?? .nan, "Mbit/s"),
+                    BenchMeasurement("victim throughput", .loaded, l ?? .nan, "Mbit/s"),
+                    BenchMeasurement("tenant B's total (two pods at 4M each)", .evidence, tenantTotal, "Mbit/s"),
+                ]
+                for p in [alone, loaded] where !p.problems.isEmpty { o.evidence.append(p.problems) }
+                return o
+            }
+        }
+    }
+
+    static func policyNamespace() -> BenchExperiment {
+        BenchExperiment(.networkObjects, .namespace, expect: .can,
+            claim: "network policy between tenants decides which pods reach each other",
+            method: "A server pod of tenant A; a client pod of tenant B and one of tenant A connect to it by pod IP, before and after a NetworkPolicy in tenant A that admits only its own namespace (bulkhead policy apply; nftables on the node bridge).") { ctx in
+            let t = ctx.phaseSeconds
+            let server = BenchWorkload(name: "server", script: """
+                python3 -c 'import socket,time
+                s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0",8080)); s.listen(8); s.settimeout(0.5)
+                end=time.monotonic()+\(BenchPrograms.fmt(2 * t + 12))
+                while time.monotonic()<end:
+                    try:
+                        c,_=s.accept(); c.sendall(b"pong"); c.close()
+                    except OSError: pass'
+                """)
+            let started = try ctx.startPods([BenchPodSpec(group: [server], tenant: 0)], seconds: 2 * t + 20)
+            defer { ctx.stopPods(started) }
+            guard let ip = ctx.address(ofPod: started.names[0]) else { throw BenchError("the server pod got no address") }
+            func connect(_ key: String) -> BenchWorkload {
+                BenchWorkload(name: key, script: """
+                    python3 -c 'import socket,errno
+                    for i in range(20):
+                        c=socket.socket(); c.settimeout(1.5)
+                        try:
+                            c.connect(("\(ip)",8080)); r=c.recv(4).decode() or "empty"; break
+                        except socket.timeout: r="timeout"; break
+                        except OSError as e:
+                            r=errno.errorcode[e.errno]
+                            import time; time.sleep(0.1)
+                    print("BH \(key)=%s" % r, flush=True)'
+                    """)
+            }
+            let clients = { try ctx.runPodSpecs([BenchPodSpec(group: [connect("other")], tenant: 1), BenchPodSpec(group: [connect("own")], tenant: 0)]) }
+            let before = try clients()
+            let name = "bench-\(getpid())-own-namespace"
+            let policy = try NetworkPolicyParser.parse("""
+                apiVersion: networking.k8s.io/v1
+                kind: NetworkPolicy
+                metadata: {name: \(name), namespace: bench-t0}
+                spec:
+                  podSelector: {}
+                  ingress:
+                  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: bench-t0}}}]
+                """, file: "<bench>")
+            try NodeNetwork.apply(policies: [policy])
+            defer { _ = try? NodeNetwork.delete(policies: [("bench-t0", name)]) }
+            let after = try clients()
+            let summary = "without policy: tenant B's pod \(before.values["other"] ?? "?"), tenant A's \(before.values["own"] ?? "?"); with tenant A's policy: B's \(after.values["other"] ?? "?"), A's \(after.values["own"] ?? "?")"
+            let ok = before.values["other"] == "pong" && before.values["own"] == "pong" && after.values["other"] == "timeout" && after.values["own"] == "pong"
+            return BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, summary),
+                                keyFigure: "other tenant: \(before.values["other"] ?? "?") → \(after.values["other"] ?? "?")",
+                                evidence: [summary])
         }
     }
 

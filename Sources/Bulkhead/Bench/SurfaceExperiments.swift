@@ -10,7 +10,7 @@ enum SurfaceExperiments {
             claim: shared ? "containers of a pod share the IPC namespace: a sibling sees a SysV shared-memory segment"
                           : "a pod has its own IPC namespace: another pod sees none of its segments",
             method: "Owner: creates a SysV shared-memory segment (ipcmk) and holds it; peer across the \(layer.rawValue) boundary counts the segments in /proc/sysvipc/shm.") { ctx in
-            let owner = BenchWorkload(name: "owner", script: "id=$(ipcmk -M 4096 | awk '{print $NF}'); echo \"BH o_shm=$id\"; sleep 2; ipcrm -m $id")
+            let owner = BenchWorkload(name: "owner", script: "id=$(ipcmk -M 4096 | awk '{print $NF}'); echo \"BH o_shm=$id\"; sleep 1.6; ipcrm -m $id")
             let peer = BenchWorkload(name: "peer", script: "sleep 1; echo \"BH p_shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)\"")
             let v = try ctx.runPods(BenchPlacement(layer), [owner, peer]).values
             let created = !(v["o_shm"] ?? "").isEmpty
@@ -88,10 +88,10 @@ enum SurfaceExperiments {
     static func processes(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.processVisibility, layer, expect: .can,
             claim: "every container has its own PID namespace: a neighbour's processes are invisible and cannot be signalled",
-            method: "Owner: runs `sleep 2.718` and checks it sees it in /proc (the control); peer across the \(layer.rawValue) boundary looks for it in /proc and counts the processes it sees.") { ctx in
-            let find = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 2.718'"
-            let owner = BenchWorkload(name: "owner", script: "sleep 2.718 & sleep 0.3; echo \"BH o_sees=$(\(find))\"; wait")
-            let peer = BenchWorkload(name: "peer", script: "sleep 1; echo \"BH p_sees=$(\(find)) p_procs=$(ls -d /proc/[0-9]* | wc -l)\"")
+            method: "Owner: runs `sleep 1.414` and checks it sees it in /proc (the control); peer across the \(layer.rawValue) boundary looks for it in /proc and counts the processes it sees.") { ctx in
+            let find = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 1.414'"
+            let owner = BenchWorkload(name: "owner", script: "sleep 1.414 & sleep 0.3; echo \"BH o_sees=$(\(find))\"; wait")
+            let peer = BenchWorkload(name: "peer", script: "sleep 0.6; echo \"BH p_sees=$(\(find)) p_procs=$(ls -d /proc/[0-9]* | wc -l)\"")
             let v = try ctx.runPods(BenchPlacement(layer), [owner, peer]).values
             let ok = v["o_sees"] == "1" && v["p_sees"] == "0"
             return BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, "the owner sees its sleep \(v["o_sees"] ?? "?") time(s); the peer \(v["p_sees"] ?? "?") time(s), among \(v["p_procs"] ?? "?") processes it can see"),
