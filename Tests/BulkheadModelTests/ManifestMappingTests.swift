@@ -87,6 +87,17 @@ import Testing
         #expect(s.usage == PodUsage(name: "web", cpuMilli: 750, memoryBytes: 192 << 20, pids: 2048))
     }
 
+    @Test("The pod's CPU weight is the sum of its containers' requests.cpu, as the kubelet sets a pod's cpu.shares")
+    func podRequestsAreTheSum() throws {
+        let base = try spec()
+        let each = base.containers.map { $0.effective.requests.cpuMilli }
+        #expect(base.podRequests.cpuMilli == (each.allSatisfy { $0 == nil } ? nil : each.reduce(0) { $0 + ($1 ?? 0) }))
+        let y = Self.twoContainers.replacingOccurrences(of: "limits: {cpu: 250m, memory: 64Mi}", with: "limits: {cpu: 250m, memory: 64Mi}\n      requests: {cpu: 100m}")
+        let s = try spec(y)
+        #expect(s.containers[1].effective.requests.cpuMilli == 100)
+        #expect(s.podRequests.cpuMilli == (each[0] ?? 0) + 100, "the sum; a container without requests counts 0")
+    }
+
     @Test func podLimitsAnnotationOverridesPerResource() throws {
         let y = Self.twoContainers.replacingOccurrences(of: "    kubernetes.io/ingress-bandwidth: 10M\n", with: "    bulkhead.dev/pod-limits: \"memory=128Mi, pids=200\"\n")
         let s = try spec(y)

@@ -61,6 +61,7 @@ public enum PodLoader {
         request.labels = pod.metadata.labels
         request.namespaceLabels = tenant?.labels ?? [:]
         request.nodeNetwork = spec.nodeNetwork
+        request.podRequests = spec.podRequests
         request.ingressBitsPerSecond = spec.ingressBitsPerSecond
         request.egressBitsPerSecond = spec.egressBitsPerSecond
         request.tenantLimits = QuotaLimits.tightest(set.quotas(pod.namespace).map(\.hard)).tenantCgroupLimits

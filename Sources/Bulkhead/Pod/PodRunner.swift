@@ -50,6 +50,8 @@ public struct PodRequest: Sendable {
     public var tenantLimits = ResourceSpec()
     /// The pod cgroup's limits, bounding the sum of its containers.
     public var podLimits: ResourceSpec
+    /// The pod cgroup's requests (the sum of the containers' requests.cpu: its CPU weight).
+    public var podRequests = ResourceSpec()
     /// The host range of the pod's user namespace (per tenant).
     public var hostIDRange: IDRange
     public var restartPolicy: RestartPolicy
@@ -177,10 +179,13 @@ public enum PodRunner {
             do {
                 var p = EffectiveProfile.defaults
                 p.limits = request.podLimits
+                p.requests = request.podRequests
                 do {
                     podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: CgroupSetup.limits(p), bestEffort: false)
                 } catch { throw LaunchError(operation: "set up the pod's cgroup: \(error)") }
-                if !request.podLimits.isEmpty { report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil) }
+                if !request.podLimits.isEmpty || request.podRequests.cpuMilli != nil {
+                    report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil)
+                }
             }
         } catch {
             if let t = tenantCgroup { t.removeIfUnused() }

@@ -23,6 +23,10 @@ public struct PodLaunchSpec: Sendable, Equatable {
     public var nodeNetwork = true
     /// The pod cgroup's limits (cpu, memory, pids); nil fields mean no pod-level limit.
     public var podLimits: ResourceSpec
+    /// The pod cgroup's requests: `cpuMilli` is the sum of the containers' requests.cpu (a
+    /// container without one counts 0), which becomes the pod cgroup's CPU weight, as the
+    /// kubelet sets a pod's cpu.shares; nil when no container requests CPU.
+    public var podRequests = ResourceSpec()
     /// Where each of `podLimits` came from.
     public var podLimitsSource: PodLimitsSource
     public var ignoredFields: [IgnoredField]
@@ -183,6 +187,9 @@ extension PodManifest {
             ingressBitsPerSecond: ingressBitsPerSecond, egressBitsPerSecond: egressBitsPerSecond,
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
         spec.nodeNetwork = nodeNetwork
+        if out.contains(where: { $0.effective.requests.cpuMilli != nil }) {
+            spec.podRequests.cpuMilli = out.reduce(0) { $0 + ($1.effective.requests.cpuMilli ?? 0) }
+        }
         return spec
     }
 }
