@@ -27,13 +27,15 @@ enum BenchPrograms {
 
     /// After `delay` s, sweeps a 16 MiB buffer (one write per 64-byte line) for `seconds` s:
     /// `BH KEY=MB swept per second`. Memory-bound once the buffer exceeds the caches.
-    static func memorySweep(_ key: String, seconds: Double, delay: Double) -> String {
+    /// With `perCPUSecond`, the rate is per second of the sweeper's own CPU time.
+    static func memorySweep(_ key: String, seconds: Double, delay: Double, mebibytes: Int = 16, perCPUSecond: Bool = false) -> String {
         """
         python3 -c 'import time
-        b=bytearray(16<<20); time.sleep(\(fmt(delay))); n=0; end=time.monotonic()+\(fmt(seconds))
+        b=bytearray(\(mebibytes)<<20); time.sleep(\(fmt(delay))); n=0; end=time.monotonic()+\(fmt(seconds)); c0=time.process_time()
         while time.monotonic()<end:
             b[0::64]=bytes(len(b)//64); n+=1
-        print("BH \(key)=%.1f" % (n*16/\(fmt(seconds))), flush=True)'
+        spent=\(perCPUSecond ? "max(1e-3, time.process_time()-c0)" : fmt(seconds))
+        print("BH \(key)=%.1f" % (n*\(mebibytes)/spent), flush=True)'
         """
     }
 

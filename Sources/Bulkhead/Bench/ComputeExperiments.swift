@@ -107,12 +107,13 @@ enum ComputeExperiments {
     static func cacheBandwidth(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
-            method: "Victim: sweeps a 16 MiB buffer (MB/s). Aggressor: a process sweeping its own 16 MiB buffer, limited to 0.5 CPU so that victim and aggressor fit in 2 CPUs and the victim loses no CPU time to it; "
+            method: "Victim: sweeps a 16 MiB buffer, in MB per second of its own CPU time (so that CPU time it loses to anything else on the machine does not count). Aggressor: two processes sweeping 64 MiB buffers of their own; "
                 + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
             let s = ctx.phaseSeconds
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0.4))
-            var hog = BenchWorkload(name: "hog", script: BenchPrograms.memorySweep("a_sweep", seconds: s + 0.8, delay: 0))
-            hog.limits = ["cpu": "500m"]
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0.4, perCPUSecond: true))
+            let sweep = BenchPrograms.memorySweep("a_sweep", seconds: s + 0.8, delay: 0, mebibytes: 64)
+            var hog = BenchWorkload(name: "hog", script: "(\(sweep)) & (\(sweep)) & wait")
+            hog.limits = ["cpu": "2"]
             return try ctx.measureSlowdown(BenchPlacement(layer), victim: victim, aggressor: hog, key: "v_sweep", metric: "victim sweep rate",
                                            unit: "MB/s", atMost: 0.9, what: "memory sweep next to a sweeping neighbour")
         }
