@@ -130,6 +130,8 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. -1/errno. */
 int bh_become_subreaper(void);
+/* prctl(PR_SET_DUMPABLE, 1): after a launcher's own euid round trip. 0 or -1 with errno. */
+int bh_set_dumpable(void);
 
 /* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
  * Compound shim: 0 or a positive errno. */

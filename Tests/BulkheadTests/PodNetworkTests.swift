@@ -356,6 +356,42 @@ struct PodNetworkTests {
         #expect(bad.status == 125 && bad.stderr.contains("has no veth to shape"), "\(bad.stderr)")
     }
 
+    @Test("A pod's user namespace is owned by its tenant's host uid: a pod that uses up its inotify budget leaves host root's, and other tenants', untouched")
+    func inotifyBudgetIsTheTenants() throws {
+        let t = token()
+        let hog = ["python3", "-c", """
+            import ctypes, errno, time
+            libc = ctypes.CDLL(None, use_errno=True); n = 0
+            while n < 100000 and libc.inotify_init() >= 0: n += 1
+            open("/mnt/done", "w").write("%d %s" % (n, errno.errorcode.get(ctypes.get_errno(), "?")))
+            time.sleep(3)
+            """]
+        let tenant = Self.tenant("in-\(t)", range: "2150000000:65536", secrets: "/var/lib/bulkhead/secrets/in-\(t)")
+        let dir = NSTemporaryDirectory() + "bh-in-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try tenant.write(toFile: dir + "/t.yaml", atomically: true, encoding: .utf8)
+        try Self.pod("hog-\(t)", namespace: "in-\(t)", containers: [("h", hog)],
+                     extraSpec: "  volumes: [{name: out, emptyDir: {sizeLimit: 1Mi}}]\n", containerExtra: "    volumeMounts: [{name: out, mountPath: /mnt}]\n")
+            .write(toFile: dir + "/p.yaml", atomically: true, encoding: .utf8)
+        let bg = try BackgroundRun(["pod", "run", dir + "/p.yaml", dir + "/t.yaml"])
+        defer { _ = try? bg.finish() }
+        var done: String?
+        for _ in 0..<200 {
+            let vols = FileIO.listDirectory("/run/bulkhead/pods").filter { $0.contains("hog-\(t)") }
+            if let v = vols.first, let text = FileIO.read("/run/bulkhead/pods/\(v)/volumes/out/done") { done = text; break }
+            usleep(25_000)
+        }
+        let found = try #require(done, "the hog never reported")
+        #expect(found.hasSuffix(" EMFILE"), "the hog ran its own budget out: \(found)")
+        // Meanwhile host root, and another tenant's pod, still get instances.
+        let fd = inotify_init1(Int32(IN_CLOEXEC))
+        #expect(fd >= 0, "host root's inotify budget was taken: \(Errno.current)")
+        if fd >= 0 { close(fd) }
+        let other = try Self.runPod(Self.pod("ok-\(t)", containers: [("c", ["python3", "-c", "import ctypes, sys; sys.exit(0 if ctypes.CDLL(None).inotify_init() >= 0 else 1)"])]))
+        #expect(other.status == 0, "another tenant's pod: \(other.stderr)")
+    }
+
     @Test("Pods started at the same moment by separate launchers get distinct addresses, and reach each other")
     func concurrentLaunchers() throws {
         let t = token()

@@ -138,7 +138,7 @@ enum KernelTableExperiments {
         let claim = layer == .container
             ? "containers that share a host uid share its inotify budget (fs.inotify.max_user_instances)"
             : "tenants run under distinct host uid ranges, so one tenant's inotify budget is not another's"
-        var e = BenchExperiment(.kernelBudgets, layer, expect: layer == .container ? .cannot : .can, claim: claim,
+        let e = BenchExperiment(.kernelBudgets, layer, expect: layer == .container ? .cannot : .can, claim: claim,
             method: "Aggressor: creates inotify instances until the kernel refuses (EMFILE) and holds them for a second; victim across the \(layer.rawValue) boundary creates one meanwhile. The verdict is what the victim saw: EMFILE is cannot, success is can.") { ctx in
             let hog = BenchWorkload(name: "hog", script: """
                 python3 -c 'import ctypes,errno,time
@@ -160,10 +160,9 @@ enum KernelTableExperiments {
             else { verdict = BenchVerdict(.notObserved, summary) }
             var o = BenchOutcome(verdict: verdict, keyFigure: "victim: \(v["v_inotify"] ?? "?")")
             o.measurements = [BenchMeasurement("aggressor inotify instances", .evidence, Double(v["hog_instances"] ?? "") ?? .nan, "")]
-            o.evidence = ["user namespaces created by root charge root's budget in the initial namespace (kernel/ucount.c)"]
+            o.evidence = ["a user namespace's charges go to its owner in the initial namespace (kernel/ucount.c); a pod's user namespace is owned by its tenant's first host uid, so the aggressor exhausts its own tenant's budget, never host root's"]
             return o
         }
-        e.onlyWhenNamed = "exhausts host root's inotify instance budget for about a second, which every root-created sandbox shares; run with --only inotify"
         return e
     }
 }
