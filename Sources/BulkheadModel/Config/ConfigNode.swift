@@ -17,10 +17,15 @@ public struct ConfigNode {
     }
 
     /// Parses a whole document; an empty document is an error.
+    ///
+    /// Scalars are read as text by the accessors below (`bool()`, `int64()`, `isNull`), never
+    /// through their resolved YAML tags, so the document is composed with Yams' `basic`
+    /// resolver. Its `default` resolver would compile seven NSRegularExpressions (ICU) on first
+    /// use: about a millisecond of every launch, for tags nothing reads.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, .basic)
         } catch let e as YamlError {
             throw ConfigError(file: file, field: "", line: Self.line(of: e), message: "not valid YAML/JSON: \(Self.describe(e))")
         } catch {
