@@ -23,11 +23,22 @@ struct BulkheadCommand: ParsableCommand {
             if n >= 0 && n != fd { dup2(n, fd); close(n) }
         }
         do {
-            var command = try parseAsRoot()
+            var command = try parseRunFast() ?? parseAsRoot()
             try command.run()
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `bulkhead run …`, the latency-critical path, parsed with `run` alone as the command tree:
+    /// ArgumentParser then reflects on one command instead of every subcommand (about a
+    /// millisecond, see BENCHMARKS.md). Anything that does not parse cleanly (an error, --help, a
+    /// completion request) returns nil and goes through the whole tree, so messages, usage
+    /// lines and exit statuses are exactly those of `parseAsRoot()`.
+    static func parseRunFast() -> ParsableCommand? {
+        let args = CommandLine.arguments.dropFirst()
+        guard args.first == RunCommand.configuration.commandName else { return nil }
+        return try? RunCommand.parseAsRoot(Array(args.dropFirst()))
     }
 }
 
