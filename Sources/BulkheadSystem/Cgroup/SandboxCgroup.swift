@@ -233,6 +233,9 @@ public final class SandboxCgroup {
     /// mkdir -p base/path…; the leaf itself must be new. A missing parent (ENOENT) is
     /// retried: another launcher's cleanup may have pruned a shared ancestor meanwhile.
     static func makeLeaf(base: String, path: [String]) throws(CgroupError) -> String {
+        // The ancestors usually exist (launchers keep them): one mkdir(2) instead of one per level.
+        let leaf = base + "/" + path.joined(separator: "/")
+        if case .success(true) = CgroupFS.makeDirectory(leaf) { return leaf }
         var attempt = 0
         while true {
             attempt += 1
