@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulkheadModel
 import Glibc
 
 @main
@@ -23,6 +24,10 @@ struct BulkheadCommand: ParsableCommand {
             if n >= 0 && n != fd { dup2(n, fd); close(n) }
         }
         do {
+            let args = CommandLine.arguments.dropFirst()
+            if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {
+                try RunCommand.launch(invocation, overrides: ProfileLayer(), timeoutSeconds: nil)
+            }
             var command = try parseRunFast() ?? parseAsRoot()
             try command.run()
         } catch {
@@ -30,7 +35,7 @@ struct BulkheadCommand: ParsableCommand {
         }
     }
 
-    /// `bulkhead run …`, the latency-critical path, parsed with `run` alone as the command tree:
+    /// `bulkhead run …` with flags beyond RunFastPath's, parsed with `run` alone as the command tree:
     /// ArgumentParser then reflects on one command instead of every subcommand (about a
     /// millisecond, see BENCHMARKS.md). Anything that does not parse cleanly (an error, --help, a
     /// completion request) returns nil and goes through the whole tree, so messages, usage
