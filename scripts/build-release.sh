@@ -19,5 +19,7 @@ stamp=.build/release-flags
 if [ "$(cat "$stamp" 2>/dev/null)" != "${flags[*]}" ]; then
   rm -rf .build/release .build/x86_64-unknown-linux-gnu/release .build/aarch64-unknown-linux-gnu/release
 fi
+# Nor does it relink when only launch-order.txt changed: the link is cheap, always redo it.
+rm -f .build/release/bulkhead
 swift build -c release "${flags[@]}" "$@"
 mkdir -p .build && echo "${flags[*]}" > "$stamp"
