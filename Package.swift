@@ -61,7 +61,7 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
-        .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]),
+        .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "bulkhead"]),
     ],
     swiftLanguageModes: [.v6]
 )

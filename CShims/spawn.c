@@ -236,6 +236,20 @@ static int close_fds(const bh_spawn_config *cfg) {
     return 0;
 }
 
+static int join_cgroups(const bh_spawn_config *cfg) {
+    /* "0" names the calling thread; the init is single-threaded, so the whole process moves,
+     * and everything it forks later is born inside. Fail closed: an error stops the launch. */
+    for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) {
+        int fd = cfg->cgroup_join_fds[i];
+        ssize_t n;
+        while ((n = write(fd, "0", 1)) < 0 && errno == EINTR) {}
+        int e = errno;
+        close(fd);
+        if (n < 0) return e;
+    }
+    return 0;
+}
+
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
     struct sock_fprog prog;
@@ -405,6 +419,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_CLOSE_FDS:
         return close_fds(cfg);
+    case BH_OP_JOIN_CGROUPS:
+        return join_cgroups(cfg);
     case BH_OP_SECCOMP:
         return load_seccomp(cfg);
     case BH_OP_EXEC:

@@ -21,7 +21,7 @@
 /* One operation of the plan. Arguments: a, b, c, d are strings (NULL when unused),
  * n1, n2, n3 are numbers; each op documents what it reads. */
 enum bh_step_op {
-    BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps (and joined v1 cgroups) */
+    BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps */
     BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
     BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
     BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target */
@@ -59,6 +59,7 @@ enum bh_step_op {
     BH_OP_PAUSE,           /* a pod's holder: wait, doing nothing, until killed (the pause container) */
     BH_OP_ATTACH_TTY,      /* setsid, TIOCSCTTY on fd n1, dup2 it onto 0, 1, 2, close it */
     BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
+    BH_OP_JOIN_CGROUPS,    /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
 };
 
 typedef struct bh_step {
@@ -99,6 +100,13 @@ typedef struct bh_spawn_config {
     uint32_t join_count;
     const int32_t *_Nullable join_fds;
     const int32_t *_Nullable join_types;
+    /* cgroup v1: the sandbox's `tasks` files, opened for writing by the launcher. At
+     * BH_OP_JOIN_CGROUPS the init writes "0" to each: the kernel moves the calling thread
+     * without taking the global cgroup_threadgroup_rwsem (Linux 6.0, "cgroup: Optimize single
+     * thread migration"), whose write side waits for an RCU grace period (milliseconds) when the
+     * launcher moves the process by pid. The write is checked against the opener's credentials. */
+    uint32_t cgroup_join_count;
+    const int32_t *_Nullable cgroup_join_fds;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */

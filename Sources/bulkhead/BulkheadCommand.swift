@@ -1,4 +1,5 @@
 import ArgumentParser
+import BulkheadModel
 import Glibc
 
 @main
@@ -23,11 +24,31 @@ struct BulkheadCommand: ParsableCommand {
             if n >= 0 && n != fd { dup2(n, fd); close(n) }
         }
         do {
-            var command = try parseAsRoot()
+            let args = CommandLine.arguments.dropFirst()
+            if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {
+                try RunCommand.launch(invocation, overrides: ProfileLayer(), timeoutSeconds: nil)
+            }
+            var command = try parseRunFast() ?? parseAsRoot()
             try command.run()
+        } catch let status as ExitCode {
+            // Every `run` ends here with the workload's status. ArgumentParser's exit(withError:)
+            // prints nothing for an ExitCode either, but first builds the command's help text
+            // (reflection over every option): about a fifth of a launch's instructions.
+            Glibc.exit(status.rawValue)
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// `bulkhead run …` with flags beyond RunFastPath's, parsed with `run` alone as the command tree:
+    /// ArgumentParser then reflects on one command instead of every subcommand (about a
+    /// millisecond, see BENCHMARKS.md). Anything that does not parse cleanly (an error, --help, a
+    /// completion request) returns nil and goes through the whole tree, so messages, usage
+    /// lines and exit statuses are exactly those of `parseAsRoot()`.
+    static func parseRunFast() -> ParsableCommand? {
+        let args = CommandLine.arguments.dropFirst()
+        guard args.first == RunCommand.configuration.commandName else { return nil }
+        return try? RunCommand.parseAsRoot(Array(args.dropFirst()))
     }
 }
 

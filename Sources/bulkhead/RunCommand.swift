@@ -103,9 +103,18 @@ struct RunCommand: ParsableCommand {
             if case .failure(let e) = parsed { warn(e.description) }
             throw ExitCode(ExitStatus.launchFailed)
         }
+        let invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
+                                       tty: tty, preserveFds: preserveFd, failAtStep: injectFault)
+        try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Prepares, launches, supervises and reports; always ends by throwing the exit status.
+    /// Shared by `run()` and `RunFastPath`.
+    static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
+        let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
         var request = RunRequest(profile: profile, overrides: overrides, command: command,
-                                 timeoutSeconds: timeoutSeconds, preserveFds: preserveFd, failAtStep: injectFault)
-        request.tty = tty
+                                 timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, failAtStep: invocation.failAtStep)
+        request.tty = invocation.tty
         let prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request)

@@ -34,8 +34,8 @@ struct PlanTests {
         #expect(pivots[1] < bounding && bounding < capset && capset < nnp && nnp < fork)
         let close = try #require(index(p) { $0 == .closeStrayFileDescriptors })
         #expect(fork < close && close < seccomp)
-        // The cgroup namespace is created after the launcher placed the init in all its cgroups
-        // (the second release) and while CAP_SYS_ADMIN is still held; the workload after both.
+        // The cgroup namespace is created after the init joined all its cgroups (v1 included)
+        // and while CAP_SYS_ADMIN is still held; the workload after both.
         let unshare = try #require(index(p) { $0 == .unshareNamespaces([.cgroup]) })
         let cgroups = try #require(index(p) { $0 == .waitForCgroups })
         #expect(cgroups < unshare && unshare < bounding && cgroups < fork)

@@ -21,8 +21,9 @@ public struct ProfileStore: Sendable {
         }
         dirs.append("./Profiles")
         if let exe = FileIO.readLink("/proc/self/exe") {
-            let bin = exe.split(separator: "/").dropLast().joined(separator: "/")
-            dirs.append("/" + bin + "/../share/bulkhead/profiles")
+            // The binary's directory, e.g. /usr/local/bin (a plain slice: this runs on every launch).
+            let bin = exe.lastIndex(of: "/").map { exe[..<$0] } ?? ""
+            dirs.append(bin + "/../share/bulkhead/profiles")
         }
         dirs.append("/usr/local/share/bulkhead/profiles")
         return ProfileStore(searchPath: dirs)

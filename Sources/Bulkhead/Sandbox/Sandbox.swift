@@ -177,8 +177,8 @@ struct HostIdentity {
     /// The `bulkhead:START:COUNT` entry of /etc/subuid (the same range is used for gids).
     static func subordinateRange(user: String) -> IDRange? {
         guard let text = FileIO.read("/etc/subuid") else { return nil }
-        for line in text.split(separator: "\n") {
-            let f = line.split(separator: ":")
+        for line in text.asciiSplit("\n") {
+            let f = line.asciiSplit(":")
             if f.count == 3, f[0] == user, let s = UInt32(f[1]), let c = UInt32(f[2]), s > 0, c > 0 {
                 return IDRange(hostStart: s, count: c)
             }
@@ -189,7 +189,7 @@ struct HostIdentity {
     /// The launcher's effective capabilities (CapEff of /proc/self/status).
     static func effectiveCapabilities() -> CapabilitySet {
         guard let status = FileIO.read("/proc/self/status"),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
+              let line = status.asciiSplit("\n").first(where: { $0.hasPrefix("CapEff:") }),
               let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: " \t"), radix: 16) else { return CapabilitySet() }
         return CapabilitySet(mask: mask)
     }

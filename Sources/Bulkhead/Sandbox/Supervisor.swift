@@ -71,11 +71,27 @@ final class Supervisor {
     }
 
     private func launch(sigfd: Int32, cgroup: CgroupSetup) -> RunReport {
+        // cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the init joins
+        // the v1 hierarchies itself, through these files, before it forks the workload.
+        var joinFDs: [Int32] = []
+        if let cg = cgroup.cgroup, cg.needsAttach {
+            do throws(CgroupError) {
+                if prepared.request.failAtStep == -4 {
+                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: ECANCELED, fix: "")
+                }
+                joinFDs = try cg.openJoinFiles()
+            } catch {
+                return failure(LaunchError(operation: "move the sandbox into its cgroups: \(error.description)"))
+            }
+        }
         let child: SpawnedInit
         do {
+            // The child has its own copies of the join files; the launcher's go at once.
+            defer { for fd in joinFDs { close(fd) } }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
-                                           recordTable: prepared.recorder?.pointer, join: pod?.join ?? [])
+                                           recordTable: prepared.recorder?.pointer, join: pod?.join ?? [],
+                                           cgroupJoinFDs: joinFDs)
         } catch {
             return failure(LaunchError(error))
         }
@@ -105,29 +121,12 @@ final class Supervisor {
             _ = waitpid(child.pid, &status, 0)
             return failure(setupError)
         }
-        // First release: the maps are in place; the init sets up its mounts and identity.
+        // The release: the maps are in place; the init sets up its mounts, cgroups and identity.
         var one: UInt8 = 1
         _ = Glibc.write(child.syncFD, &one, 1)
         // The write end stays open while the sandbox lives: the init checks it for hang-up to
         // learn that the launcher died.
         defer { close(child.syncFD) }
-        // Meanwhile the launcher moves it into its v1 cgroups (cgroup v2 needs nothing: the
-        // child was born in its cgroup); the workload is forked only after the second release.
-        if let cg = cgroup.cgroup, cg.needsAttach {
-            do throws(CgroupError) {
-                if prepared.request.failAtStep == -4 {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "cgroup.procs", errno: ECANCELED, fix: "")
-                }
-                try cg.attach(pid: child.pid)
-            } catch {
-                _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
-                var status: Int32 = 0
-                _ = waitpid(child.pid, &status, 0)
-                return failure(LaunchError(operation: "move the sandbox into its cgroups: \(error.description)"))
-            }
-        }
-        mark("v1 cgroup attach")
-        _ = Glibc.write(child.syncFD, &one, 1)
 
         return supervise(child, sigfd: sigfd)
     }
@@ -316,6 +315,8 @@ enum StepHints {
         switch (step, e.rawValue) {
         case (.waitForParent, _):
             return "the launcher went away before releasing the sandbox"
+        case (.waitForCgroups, _):
+            return "the kernel refused to move the sandbox into its cgroup v1 hierarchies; run `bulkhead doctor`"
         case (.refuseSymlinks(let p, _), ELOOP):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"
         case (.refuseSymlinks(let p, _), ENOENT):

@@ -17,10 +17,17 @@ public struct ConfigNode {
     }
 
     /// Parses a whole document; an empty document is an error.
+    ///
+    /// Scalars are read as text by the accessors below (`bool()`, `int64()`, `isNull`), never
+    /// through their resolved YAML tags or constructed values, so the document is composed with
+    /// Yams' `basic` resolver and an empty constructor. The defaults would compile seven
+    /// NSRegularExpressions (ICU) and build Yams' tag-to-type tables on first use: more than a
+    /// millisecond of every launch, for values nothing reads. The encoding is given (a Swift
+    /// string is UTF-8) because Yams' default reads the whole process environment to find it.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ConfigNode {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            root = try Yams.compose(yaml: text, .basic, Self.textOnlyConstructor(), .utf8)
         } catch let e as YamlError {
             throw ConfigError(file: file, field: "", line: Self.line(of: e), message: "not valid YAML/JSON: \(Self.describe(e))")
         } catch {
@@ -29,6 +36,9 @@ public struct ConfigNode {
         guard let root else { throw ConfigError(file: file, field: "", message: "the document is empty") }
         return ConfigNode(node: root, file: file)
     }
+
+    /// A Yams constructor that constructs nothing: see `parse`.
+    static func textOnlyConstructor() -> Constructor { Constructor([:], [:], [:]) }
 
     public var line: Int? { node.mark.map { $0.line } }
 

@@ -22,7 +22,8 @@ public struct ManifestSet: Sendable, Equatable {
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ManifestSet {
         var set = ManifestSet()
         var docs: YamlSequence<Node>
-        do { docs = try Yams.compose_all(yaml: text) } catch { throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(error)") }
+        // Tags and constructed values are never read (see ConfigNode.parse).
+        do { docs = try Yams.compose_all(yaml: text, .basic, ConfigNode.textOnlyConstructor(), .utf8) } catch { throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(error)") }
         // Read every document before interpreting any: a syntax error anywhere comes first.
         var nodes: [Node] = []
         while let node = docs.next() { nodes.append(node) }

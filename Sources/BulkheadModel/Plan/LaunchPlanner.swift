@@ -125,8 +125,9 @@ public enum LaunchPlanner {
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
-        // Joining cgroup v1 hierarchies takes milliseconds (an RCU grace period in the kernel): the
-        // launcher does it while the steps above run, and releases the init a second time here.
+        // The init joins its cgroup v1 hierarchies itself, by writing "0" to `tasks` files the
+        // launcher opened: a thread moving itself skips the kernel's global threadgroup lock, whose
+        // write side waits for an RCU grace period (milliseconds) when the launcher moves it by pid.
         s.append(.waitForCgroups)
         if p.namespaces.contains(.cgroup) {
             // After the init is in all its cgroups (v1 ones included; CLONE_INTO_CGROUP covers only

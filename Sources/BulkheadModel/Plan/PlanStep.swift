@@ -25,7 +25,8 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 /// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
     case waitForParent
-    /// The second release: the launcher has placed the sandbox in all its cgroups.
+    /// The init joins the sandbox's cgroup v1 hierarchies itself, through `tasks` files the
+    /// launcher opened (cgroup v2 needs nothing: the init is born in its cgroup).
     case waitForCgroups
     case unshareNamespaces(Set<Namespace>)
     case setDumpable(Bool)
@@ -80,7 +81,7 @@ public enum PlanStep: Sendable, Equatable {
         }
         switch self {
         case .waitForParent: return "wait for the launcher to write the id maps"
-        case .waitForCgroups: return "wait for the launcher to place the sandbox in its cgroups"
+        case .waitForCgroups: return "join the sandbox's cgroup v1 hierarchies"
         case .unshareNamespaces(let ns): return "unshare the \(ns.sorted().map(\.rawValue).joined(separator: ",")) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"

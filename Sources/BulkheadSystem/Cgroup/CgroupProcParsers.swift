@@ -1,3 +1,5 @@
+import BulkheadModel
+
 /// One line of /proc/PID/cgroup: `hierarchy-ID:controller-list:cgroup-path` (cgroups(7)).
 ///
 /// The cgroup v2 line has ID 0 and an empty controller list; a named v1 hierarchy lists
@@ -18,11 +20,11 @@ public struct ProcCgroupEntry: Sendable, Equatable {
 
     /// Parses the whole of /proc/PID/cgroup; malformed lines are skipped.
     public static func parse(_ text: String) -> [ProcCgroupEntry] {
-        text.split(separator: "\n").compactMap { line in
+        text.asciiSplit("\n").compactMap { line in
             // The path may itself contain ':', so split into at most three fields.
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            let fields = line.asciiSplit(":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3, let id = Int(fields[0]) else { return nil }
-            let controllers = fields[1].split(separator: ",").map(String.init)
+            let controllers = fields[1].asciiSplit(",").map(String.init)
             return ProcCgroupEntry(hierarchyID: id, controllers: controllers, path: String(fields[2]))
         }
     }
@@ -57,8 +59,8 @@ public struct MountInfoEntry: Sendable, Equatable {
 
     /// Parses the whole of /proc/PID/mountinfo; malformed lines are skipped.
     public static func parse(_ text: String) -> [MountInfoEntry] {
-        text.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        text.asciiSplit("\n").compactMap { line in
+            let fields = line.asciiSplit(" ")
             // 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
             guard fields.count >= 7, let dash = fields.firstIndex(of: "-"), dash >= 6,
                   fields.count >= dash + 3 else { return nil }
@@ -66,14 +68,14 @@ public struct MountInfoEntry: Sendable, Equatable {
                 root: unescape(fields[3]),
                 mountPoint: unescape(fields[4]),
                 fileSystemType: String(fields[dash + 1]),
-                superOptions: fields.count > dash + 3 ? fields[dash + 3].split(separator: ",").map(String.init) : []
+                superOptions: fields.count > dash + 3 ? fields[dash + 3].asciiSplit(",").map(String.init) : []
             )
         }
     }
 
     /// Decodes the `\ooo` octal escapes the kernel uses for space, tab, newline and '\'.
     static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
+        guard field.utf8.contains(UInt8(ascii: "\\")) else { return String(field) }
         var out: [UInt8] = []
         let bytes = Array(field.utf8)
         var i = 0
@@ -101,8 +103,9 @@ public enum ProcStat {
     /// (field 2) is in parentheses and may contain spaces and ')', so fields are counted
     /// from the last ')'.
     public static func startTime(fromStat text: String) -> UInt64? {
-        guard let close = text.lastIndex(of: ")") else { return nil }
-        let rest = text[text.index(after: close)...].split(separator: " ", omittingEmptySubsequences: true)
+        // Byte-wise: a backward search by Character re-segments graphemes at every step.
+        guard let close = text.utf8.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let rest = text[text.utf8.index(after: close)...].asciiSplit(" ")
         // rest[0] is field 3 (state); field 22 is rest[19].
         guard rest.count > 19 else { return nil }
         return UInt64(rest[19])

@@ -1,3 +1,5 @@
+import BulkheadModel
+
 /// Pure parsers of the cgroup statistics files, v1 and v2. Each takes the file's text and
 /// returns a typed value; a key that is absent stays `nil`, so a caller can tell "zero"
 /// from "this kernel does not report it".
@@ -7,8 +9,8 @@ public enum CgroupStatParser {
     /// unsigned integer are skipped.
     public static func flatKeyed(_ text: String) -> [String: UInt64] {
         var result: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        for line in text.asciiSplit("\n") {
+            let fields = line.asciiSplit(" ")
             guard fields.count == 2, let value = UInt64(fields[1]) else { continue }
             result[String(fields[0])] = value
         }

@@ -36,8 +36,8 @@ public final class SandboxCgroup {
     public let v2Controllers: Set<String>
     /// An O_RDONLY|O_DIRECTORY fd of the cgroup2 leaf, for clone3's `CLONE_INTO_CGROUP`
     /// (Linux 5.7+): the child is born inside the leaf, so not one instruction of it runs
-    /// outside. On a hybrid host this places the child only in the cgroup2 leaf; the
-    /// launcher must still call `attach(pid:)` for the v1 hierarchies (`needsAttach`).
+    /// outside. On a hybrid host this places the child only in the cgroup2 leaf; the v1
+    /// hierarchies still need `attach(pid:)` or `openJoinFiles()` (`needsAttach`).
     public private(set) var cloneIntoFD: Int32?
     private var removed = false
 
@@ -235,6 +235,13 @@ public final class SandboxCgroup {
     /// mkdir -p base/path…; the leaf itself must be new. A missing parent (ENOENT) is
     /// retried: another launcher's cleanup may have pruned a shared ancestor meanwhile.
     static func makeLeaf(base: String, path: [String], allowExisting: Bool = false) throws(CgroupError) -> String {
+        // The ancestors usually exist (launchers keep them): one mkdir(2) instead of one per level.
+        let leaf = base + "/" + path.joined(separator: "/")
+        switch CgroupFS.makeDirectory(leaf) {
+        case .success(true): return leaf
+        case .success(false) where allowExisting: return leaf
+        default: break
+        }
         var attempt = 0
         while true {
             attempt += 1
@@ -449,6 +456,32 @@ public final class SandboxCgroup {
                                       : "the caller needs write access to cgroup.procs of the common ancestor; run as root or from inside the delegated subtree")
             }
         }
+    }
+
+    /// The `tasks` file of every v1 leaf, opened for writing (close-on-exec), for a child that
+    /// joins them itself (`ChildSpawner.spawn(cgroupJoinFDs:)`): a thread that writes "0" there
+    /// moves itself without the kernel's global threadgroup lock (Linux 6.0), which `attach(pid:)`
+    /// takes and whose write side waits for an RCU grace period, milliseconds on a busy host. The
+    /// kernel checks the write against the credentials of this open (cgroup-v1.c), so a child in
+    /// a user namespace may use them. The caller owns the fds. Empty on a pure cgroup v2 host.
+    public func openJoinFiles() throws(CgroupError) -> [Int32] {
+        guard !removed else {
+            throw CgroupError(code: .alreadyRemoved, operation: "open the cgroup's tasks files", path: path.joined(separator: "/"),
+                              fix: "create a new SandboxCgroup")
+        }
+        var fds: [Int32] = []
+        for leaf in leaves where !leaf.isUnified {
+            let file = leaf.directory + "/tasks"
+            let fd = open(file, O_WRONLY | O_CLOEXEC)
+            if fd < 0 {
+                let e = errno
+                for f in fds { close(f) }
+                throw CgroupError(code: .attachFailed, operation: "open the cgroup's tasks file", path: file, errno: e,
+                                  fix: "the caller needs write access to the sandbox's cgroup; run as root or from inside the delegated subtree")
+            }
+            fds.append(fd)
+        }
+        return fds
     }
 
     /// The pids in this cgroup (any hierarchy, including nested child cgroups).

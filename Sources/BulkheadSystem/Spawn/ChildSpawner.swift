@@ -42,9 +42,13 @@ public enum ChildSpawner {
     /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
     /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace); the
     ///   user namespace must come first. The caller must be a child subreaper (`becomeSubreaper`).
+    /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
+    ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
+    ///   `.waitForCgroups` step. The child's copies are closed there; the caller closes its own.
     public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?,
                              recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
-                             join: [(fd: Int32, namespace: Namespace)] = []) throws(SystemError) -> SpawnedInit {
+                             join: [(fd: Int32, namespace: Namespace)] = [],
+                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -73,7 +77,9 @@ public enum ChildSpawner {
             record_table: recordTable,
             join_count: UInt32(join.count),
             join_fds: UnsafePointer(arena.array(join.map(\.fd))),
-            join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) }))
+            join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
+            cgroup_join_count: UInt32(cgroupJoinFDs.count),
+            cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs))
         )
 
         var result = bh_spawn_result()
@@ -150,7 +156,8 @@ final class CArena {
         var r = bh_step()
         func op(_ o: bh_step_op) { r.op = o.rawValue }
         switch s {
-        case .waitForParent, .waitForCgroups: op(BH_OP_WAIT_PARENT)
+        case .waitForParent: op(BH_OP_WAIT_PARENT)
+        case .waitForCgroups: op(BH_OP_JOIN_CGROUPS)
         case .unshareNamespaces(let ns): op(BH_OP_UNSHARE); r.n1 = ns.reduce(0) { $0 | $1.cloneFlag }
         case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
         case .newSession: op(BH_OP_SETSID)

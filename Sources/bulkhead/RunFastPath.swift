@@ -1,0 +1,58 @@
+/// What `run` acts on once its flags are parsed, apart from the profile overrides.
+struct RunInvocation: Equatable {
+    var profile = "container"
+    var report: String?
+    var timeout: String?
+    var command: [String] = []
+    var tty = false
+    var preserveFds: [Int32] = []
+    var failAtStep: Int?
+}
+
+/// `bulkhead run [--profile NAME] [--report FILE|-] -- CMD…`, the launch-latency path, read
+/// without ArgumentParser.
+///
+/// ArgumentParser reflects on every `@Option` of `RunCommand` (type metadata by mangled name,
+/// protocol-conformance scans over a binary that carries Foundation): about 1.3 ms of CPU, the
+/// largest user-space cost of a launch after process start (BENCHMARKS.md). This reader accepts
+/// only the unambiguous subset above and returns nil for anything else (any other flag, a
+/// repeated flag, a value that looks like a flag, no `--`, no command), which then goes through
+/// ArgumentParser as before, so every error, help text and other flag keeps its one definition
+/// in `RunCommand`. RunFastPathTests checks that both readers agree.
+enum RunFastPath {
+    static func parse(_ args: ArraySlice<String>) -> RunInvocation? {
+        var invocation = RunInvocation()
+        var seen: Set<String> = []
+        var i = args.startIndex
+        while i < args.endIndex {
+            let arg = args[i]
+            if arg == "--" {
+                invocation.command = Array(args[(i + 1)...])
+                return invocation.command.isEmpty ? nil : invocation
+            }
+            var name = arg, value: String?
+            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
+                name = String(arg[..<eq])
+                value = String(arg[arg.index(after: eq)...])
+            } else if i + 1 < args.endIndex {
+                value = args[i + 1]
+                i += 1
+            }
+            // "-" is standard output for --report; any other dash-led value is left to
+            // ArgumentParser (which refuses an option where a value belongs).
+            guard let value, !value.isEmpty, value == "-" || !value.hasPrefix("-") else { return nil }
+            switch name {
+            case "--profile", "-p":
+                guard seen.insert("profile").inserted else { return nil }
+                invocation.profile = value
+            case "--report":
+                guard seen.insert("report").inserted else { return nil }
+                invocation.report = value
+            default:
+                return nil
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# gen-launch-order.sh [BIN] - regenerates scripts/launch-order.txt: every function (and datum) the launcher
+# executes in a few representative launches, for the linker to place side by side
+# (--symbol-ordering-file, see scripts/build-release.sh). The code a launch runs is then a few
+# contiguous megabytes instead of pages scattered over the runtime, Foundation, Yams and
+# ArgumentParser: fewer page faults at start and a smaller peak RSS (BENCHMARKS.md). A stale list
+# is harmless (names that no longer exist are skipped), only less effective.
+# Needs valgrind; run as root on a host where `bulkhead run` works.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$root/.build/release/bulkhead}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# valgrind cannot read the debug info of the static binary (about 80 MB of DWARF): strip it.
+strip --strip-debug -o "$tmp/bulkhead" "$BIN"
+i=0
+for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --report - -- /bin/true" "run --timeout 10s -e A=1 -- /bin/true"; do
+  i=$((i+1))
+  # valgrind cannot emulate clone3 (ENOSYS): each launch stops there and exits 125 after removing
+  # its cgroup, which still covers start, parsing, preparation, cgroup setup and exit.
+  # shellcheck disable=SC2086
+  valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$tmp/cg.$i" "$tmp/bulkhead" $args >/dev/null 2>&1 || true
+done
+# Function names as callgrind first names them (fn= and cfn= records), first seen first.
+cat "$tmp"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' | sed -E "s/'[0-9]+$//" | grep -v '^0x' > "$tmp/names"
+# What runs after clone3 (supervision, the report, the init's C code) from samples of real launches.
+if perf record -q -F 20000 -o "$tmp/perf.data" -- sh -c "for i in \$(seq 100); do '$tmp/bulkhead' run -- /bin/true; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
+  perf report -i "$tmp/perf.data" --no-demangle --dso bulkhead --sort sym -g none 2>/dev/null | sed -nE 's/^ +[0-9.]+% +\[\.\] ([^ ]+).*$/\1/p' >> "$tmp/names"
+fi
+# Data: the variables and constants (type metadata, descriptors, caches) a launch reads or
+# writes in the binary's writable segment, from valgrind's memory trace, placed side by side too.
+if command -v python3 >/dev/null; then
+  valgrind --tool=lackey --trace-mem=yes --log-file="$tmp/trace" "$tmp/bulkhead" run -- /bin/true >/dev/null 2>&1 || true
+  nm -n -S --defined-only "$BIN" > "$tmp/nm" 2>/dev/null || true
+  readelf -lW "$BIN" > "$tmp/segments"
+  python3 - "$tmp/trace" "$tmp/nm" "$tmp/segments" >> "$tmp/names" <<'PY'
+import bisect, re, sys
+trace, nm, segments = sys.argv[1:4]
+ranges = []  # writable LOAD segments (data, bss)
+for line in open(segments):
+    f = line.split()
+    if f and f[0] == "LOAD" and "W" in "".join(f[6:-1]):
+        start, memsz = int(f[2], 16), int(f[5], 16)
+        ranges.append((start, start + memsz))
+inside = lambda a: any(lo <= a < hi for lo, hi in ranges)
+syms = sorted((int(a, 16), int(s, 16), n) for a, s, t, n in (l.split() for l in open(nm) if len(l.split()) == 4)
+              if int(s, 16) > 0 and inside(int(a, 16)))
+starts = [x[0] for x in syms]
+seen = set()
+for line in open(trace):
+    if len(line) < 4 or line[0] != " " or line[1] not in "LSM":
+        continue
+    addr = int(line[3:line.index(",")], 16)
+    if not inside(addr):
+        continue
+    i = bisect.bisect_right(starts, addr) - 1
+    if i >= 0 and syms[i][0] <= addr < syms[i][0] + syms[i][1] and syms[i][2] not in seen:
+        seen.add(syms[i][2])
+        print(syms[i][2])
+PY
+fi
+grep -v '^0x' "$tmp/names" | awk '!seen[$0]++' > "$root/scripts/launch-order.txt"
+echo "$(wc -l < "$root/scripts/launch-order.txt") symbols (functions, then data) written to scripts/launch-order.txt"
