@@ -76,7 +76,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func writeFile(_ path: String, _ text: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        guard OutputFile.write(text, to: path) else {
             warn("cannot write \(path)"); throw ExitCode(2)
         }
     }

@@ -38,7 +38,7 @@ struct PodCommand: ParsableCommand {
             if let report {
                 let json = ReportJSON.encode(result) + "\n"
                 if report == "-" { out(json) } else {
-                    guard FileManager.default.createFile(atPath: report, contents: Data(json.utf8)) else {
+                    guard OutputFile.write(json, to: report) else {
                         warn("cannot write the report to \(report)")
                         throw ExitCode(ExitStatus.launchFailed)
                     }

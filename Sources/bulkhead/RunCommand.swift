@@ -125,7 +125,7 @@ struct RunCommand: ParsableCommand {
         // The report file is opened before the launch: a bad path must fail before anything runs.
         var reportHandle: FileHandle?
         if let report, report != "-" {
-            guard FileManager.default.createFile(atPath: report, contents: nil), let h = FileHandle(forWritingAtPath: report) else {
+            guard let h = OutputFile.open(report) else {
                 warn("cannot write the report to \(report)")
                 throw ExitCode(ExitStatus.launchFailed)
             }
