@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-swift build -c release --static-swift-stdlib 2>&1 | tail -1
+./scripts/build-release.sh 2>&1 | tail -1
 exec .build/release/bulkhead run -- /bin/sh -c '
   echo "pid inside:     $$   (PID 1: $(cat /proc/1/comm), the sandbox init)"
   echo "uid inside:     $(id -u)   uid_map: $(tr -s " " < /proc/self/uid_map)"
