@@ -28,9 +28,11 @@ enum BenchPrograms {
     /// After `delay` s, sweeps a 16 MiB buffer (one write per 64-byte line) for `seconds` s:
     /// `BH KEY=MB swept per second`. Memory-bound once the buffer exceeds the caches.
     /// With `perCPUSecond`, the rate is per second of the sweeper's own CPU time.
-    static func memorySweep(_ key: String, seconds: Double, delay: Double, mebibytes: Int = 16, perCPUSecond: Bool = false) -> String {
+    /// With `cpu`, the sweeper runs on that CPU only.
+    static func memorySweep(_ key: String, seconds: Double, delay: Double, mebibytes: Int = 16, perCPUSecond: Bool = false, cpu: Int? = nil) -> String {
         """
-        python3 -c 'import time
+        python3 -c 'import time,os
+        \(cpu.map { "os.sched_setaffinity(0, {\($0)})" } ?? "pass")
         b=bytearray(\(mebibytes)<<20); time.sleep(\(fmt(delay))); n=0; end=time.monotonic()+\(fmt(seconds)); c0=time.process_time()
         while time.monotonic()<end:
             b[0::64]=bytes(len(b)//64); n+=1
