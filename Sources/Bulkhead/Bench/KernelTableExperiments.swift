@@ -100,8 +100,8 @@ enum KernelTableExperiments {
         BenchExperiment(.fileDescriptors, layer, expect: .cannot,
             claim: "no cgroup bounds open files as a whole: RLIMIT_NOFILE is per process (EMFILE), and every layer shares the kernel's file table (fs.file-nr)",
             method: "Aggressor: 6 processes each opening up to 1500 descriptors within RLIMIT_NOFILE (one then goes on to EMFILE), across the \(layer.rawValue) boundary from the victim, which reads fs.file-nr before and while they hold them. Far below fs.file-max; the real exhaustion (ENFILE for a neighbour) runs in the VM lane.") { ctx in
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.8))
-            let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, delay: 0.7, until: 2.6))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.3))
+            let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, delay: 0.5, until: 1.8))
             let placement = BenchPlacement(layer)
             let base = try ctx.runPods(placement, [victim])
             let loaded = try ctx.runPods(placement, [hog, victim])
