@@ -3,43 +3,27 @@ import Glibc
 
 /// Network bandwidth and network objects (ports, loopback).
 enum NetworkExperiments {
-    /// After `delay` s, `streams` TCP streams over the pod's loopback for `seconds` s, each
-    /// with its own sink: `BH KEY=MB/s` (the sum).
-    static func tcpStream(_ key: String, streams: Int, seconds: Double, delay: Double) -> String {
-        let f = BenchPrograms.fmt
-        return """
-            python3 -c 'import socket,os,time
-            def one(w):
-                s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); port=s.getsockname()[1]
-                if os.fork()==0:
-                    c,_=s.accept()
-                    while c.recv(1<<20): pass
-                    os._exit(0)
-                time.sleep(\(f(delay))); c=socket.create_connection(("127.0.0.1",port)); buf=b"x"*(1<<16); n=0
-                end=time.monotonic()+\(f(seconds))
-                while time.monotonic()<end: c.sendall(buf); n+=len(buf)
-                c.close(); os.write(w, b"%d\\n" % n); os._exit(0)
-            r,w=os.pipe(); kids=[]
-            for i in range(\(streams)):
-                p=os.fork()
-                if p==0: one(w)
-                kids.append(p)
-            os.close(w); total=sum(int(x) for x in os.fdopen(r).read().split())
-            print("BH \(key)=%.1f" % (total/\(f(seconds))/1e6), flush=True)'
-            """
-    }
-
     static func bandwidthContainer() -> BenchExperiment {
         BenchExperiment(.networkBandwidth, .container, expect: .cannot,
             claim: "containers of a pod share the link: a flood from a sibling takes the victim's throughput",
-            method: "Victim: one TCP stream over the pod's shared loopback (MB/s); aggressor: a sibling container with three streams over the same loopback. Loopback's capacity is CPU time of the pod's network stack, so the flood takes it as on a shared veth. The effect must be a fall to 80% or less.") { ctx in
-            let s = ctx.phaseSeconds
-            let victim = BenchWorkload(name: "victim", script: tcpStream("v_mbps", streams: 1, seconds: s, delay: 0.5))
-            let flood = BenchWorkload(name: "flood", script: tcpStream("a_mbps", streams: 3, seconds: s + 1, delay: 0.1))
-            var o = try ctx.measureSlowdown(.samePod, victim: victim, aggressor: flood, key: "v_mbps", metric: "victim throughput",
-                                            unit: "MB/s", atMost: 0.8, what: "throughput next to a flooding sibling")
-            o.evidence.insert("flood over the same loopback: 3 streams from a sibling container", at: 0)
-            return o
+            method: "A pod whose link is a \(bottleneck)bit/s token bucket (its egress-bandwidth: the pod's one veth), sending to a sink pod on the node bridge. Victim: one iperf3 stream from one container, alone; then next to a sibling container of the same pod sending eight streams. Receiver-side Mbit/s. (Over loopback the containers' own CPU limits would decide instead: loopback has no capacity but CPU time.) The effect must be a fall to 75% or less.") { ctx in
+            try withSink(ctx, phases: 2, tenant: nil) { t, ip in
+                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let flood = BenchWorkload(name: "flood", script: client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
+                let link = ["kubernetes.io/egress-bandwidth": bottleneck]
+                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], annotations: link)])
+                let loaded = try ctx.runPodSpecs([BenchPodSpec(group: [flood, victim], annotations: link)])
+                let r = ratio(loaded.double("v"), alone.double("v"))
+                var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: 0.75, what: "throughput next to a flooding sibling on the pod's link"),
+                                     keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?")", chartMetric: "victim throughput")
+                o.measurements = [
+                    BenchMeasurement("victim throughput", .baseline, alone.double("v") ?? .nan, "Mbit/s"),
+                    BenchMeasurement("victim throughput", .loaded, loaded.double("v") ?? .nan, "Mbit/s"),
+                    BenchMeasurement("sibling's flood", .evidence, loaded.double("f") ?? .nan, "Mbit/s"),
+                ]
+                for p in [alone, loaded] where !p.problems.isEmpty { o.evidence.append(p.problems) }
+                return o
+            }
         }
     }
 
