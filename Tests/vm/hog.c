@@ -3,7 +3,7 @@
  * Built with `gcc -static -O2` at lane build time and run inside the VM, inside and outside
  * bulkhead sandboxes. Every mode prints one line starting with "hog:" that the scenarios parse.
  *
- *   hog mem MIB            allocate and touch MIB MiB, 1 MiB at a time; prints progress
+ *   hog mem MIB [HOLD_S]   allocate and touch MIB MiB, 1 MiB at a time; prints progress; then holds it HOLD_S s
  *   hog fork [MAX]         fork sleeping children until fork fails (or MAX); prints the errno
  *   hog cpu SECONDS        spin one thread for SECONDS of wall time; prints wall and own CPU time
  *   hog write FILE MIB     write MIB MiB with O_DIRECT in 64 KiB blocks, fsync; prints KiB/s
@@ -79,7 +79,7 @@ static void mark(const char *dir, const char *name) {
     mkdir(p, 0777); /* mkdir allocates no struct file: works with the file table full */
 }
 
-static int mode_mem(long mib) {
+static int mode_mem(long mib, long hold) {
     long done = 0;
     for (; done < mib; done++) {
         char *p = malloc(1 << 20);
@@ -88,6 +88,7 @@ static int mode_mem(long mib) {
         if ((done + 1) % 8 == 0) say("hog: mem touched %ld MiB", done + 1);
     }
     say("hog: mem done %ld MiB", done);
+    if (hold > 0) { sleep((unsigned)hold); say("hog: mem held %ld MiB for %ld s", done, hold); }
     return 0;
 }
 
@@ -170,13 +171,13 @@ static int mode_open(const char *file, const char *dir) {
 
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc >= 3 && !strcmp(argv[1], "mem")) return mode_mem(atol(argv[2]));
+    if (argc >= 3 && !strcmp(argv[1], "mem")) return mode_mem(atol(argv[2]), argc >= 4 ? atol(argv[3]) : 0);
     if (argc >= 2 && !strcmp(argv[1], "fork")) return mode_fork(argc >= 3 ? atol(argv[2]) : 100000);
     if (argc >= 3 && !strcmp(argv[1], "cpu")) return mode_cpu(atof(argv[2]));
     if (argc >= 4 && !strcmp(argv[1], "write")) return mode_write(argv[2], atol(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "fds")) return mode_fds(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "open")) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "sleep")) { sleep((unsigned)atoi(argv[2])); say("hog: slept"); return 0; }
-    say("usage: hog mem MIB | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | open FILE [DIR] | sleep SECONDS");
+    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | open FILE [DIR] | sleep SECONDS");
     return 2;
 }

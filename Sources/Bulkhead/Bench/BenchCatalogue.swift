@@ -17,7 +17,7 @@ public enum BenchCatalogue {
         for layer in [BenchLayer.container, .pod] { e.append(ComputeExperiments.memory(layer)) }
         e.append(TenantExperiments.memory())
         e.append(.notRun(.memory, .node, expect: .can, claim: "a host reserve; global reclaim still slows everyone", .skipped,
-                         "see VM lane: Tests/vm/scenarios/02-vm-memory-oom.sh and 20-bh-memory.sh (CgroupV2LaneTests)", keyFigure: "see VM lane"))
+                         "see VM lane: Tests/vm/scenarios/31-node-memory.sh (the node's reserve, a parent cgroup bounding every workload, OOM-kills a limitless sandbox at its bound while a host process keeps its memory; the node's PSI is recorded; CgroupV2LaneTests)", keyFigure: "see VM lane"))
         e.append(KernelTableExperiments.pidsContainer())
         e.append(KernelTableExperiments.pidsPod())
         e.append(TenantExperiments.pids())

@@ -1,0 +1,23 @@
+# Node layer, memory: the node's reserve is a parent cgroup that bounds every workload together
+# (the kubelet's allocatable: capacity minus system-reserved). A sandbox without a memory limit
+# of its own, launched inside it, allocates 900 MiB of the VM's 1 GiB: the OOM killer ends it at
+# the reserve's bound, inside it, while a host process outside holds its 200 MiB throughout.
+# The node's PSI (/proc/pressure/memory) is recorded: pressure is felt node-wide.
+d=$CG/node-allocatable
+mkdir $d $d/launcher
+echo $((384 << 20)) > $d/memory.max; echo 0 > $d/memory.swap.max 2>/dev/null
+psi() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/memory; }
+p0=$(psi)
+$HOG mem 200 4 > $W/host.out 2>&1 &
+hpid=$!
+i=0; while ! grep -q 'mem done' $W/host.out && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+sh -c "echo \$\$ > $d/launcher/cgroup.procs; exec $BH run --profile unconfined --report $W/r.json -- $HOG mem 900" > $W/w.out 2>&1; rc=$?
+wait $hpid; hrc=$?
+p1=$(psi)
+k=$(cgval $d/memory.events oom_kill); peak=$(cat $d/memory.peak 2>/dev/null)
+rmdir $d/launcher $d
+last=$(grep 'hog: mem touched' $W/w.out | tail -1)
+d="workload exit=$rc oom_kill=$k peak=$peak (bound 402653184) last='$last'; host: exit=$hrc $(grep -c 'mem held 200' $W/host.out) held; node PSI some total +$((p1 - p0)) us"
+if [ $rc -eq 137 ] && [ "${k:-0}" -ge 1 ] && [ -n "$peak" ] && ok "$peak <= 1.02 * 402653184" \
+   && [ $hrc -eq 0 ] && grep -q 'mem held 200' $W/host.out; then pass "$d"
+else fail "$d; $(tail -c 300 $W/w.out)"; fi
