@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/securebits.h>
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
@@ -113,7 +114,6 @@ int bh_open_pty(int *master, int *slave) {
 }
 
 int bh_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
-int bh_set_dumpable(void) { return prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); }
 
 int bh_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
@@ -605,13 +605,39 @@ static long clone_init(const bh_spawn_config *cfg, int *pidfd, int msg[2], int s
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = (uint64_t)cfg->cgroup_fd;
     }
+    /* The user namespace's owner: the thread takes the owner's euid for the clone alone (raw
+     * setresuid: this thread only, no glibc broadcast), keeping its capabilities
+     * (SECBIT_NO_SETUID_FIXUP), which CLONE_INTO_CGROUP's permission check needs. */
+    int as_owner = cfg->userns_owner >= 0 && (cfg->clone_flags & CLONE_NEWUSER) && geteuid() == 0;
+    int bits = 0, dumpable = 1;
+    if (as_owner) {
+        bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+        dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        if (bits < 0 || prctl(PR_SET_SECUREBITS, (unsigned long)bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0) return -errno;
+        if (syscall(SYS_setresuid, -1, (uid_t)cfg->userns_owner, -1) < 0) {
+            int e = errno;
+            prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
+            return -e;
+        }
+    }
     long pid = syscall(SYS_clone3, &args, sizeof args);
-    if (pid < 0) return -errno;
+    int clone_errno = errno;
     if (pid == 0) {
+        /* The child: the launcher's securebits again (it has every capability in its new user
+         * namespace, CAP_SETPCAP included); the euid stays the owner's, which the id map makes
+         * the namespace's root. */
+        if (as_owner && prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0) < 0) _exit(125);
         close(msg[0]);
         close(sync[1]);
         child_main(cfg, msg[1], sync[0]);
     }
+    if (as_owner) {
+        /* Back to root. A euid change makes the process non-dumpable; it was not before. */
+        if (syscall(SYS_setresuid, -1, 0, -1) < 0) abort();
+        prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
+        if (dumpable > 0) prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0, 0, 0);
+    }
+    if (pid < 0) return -clone_errno;
     return pid;
 }
 

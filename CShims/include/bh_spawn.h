@@ -107,6 +107,13 @@ typedef struct bh_spawn_config {
      * launcher moves the process by pid. The write is checked against the opener's credentials. */
     uint32_t cgroup_join_count;
     const int32_t *_Nullable cgroup_join_fds;
+    /* >= 0, a new user namespace in clone_flags and a launcher running as euid 0: clone3 runs
+     * with this host uid as its effective uid (the calling thread only, capabilities kept with
+     * SECBIT_NO_SETUID_FIXUP), so the user namespace is owned by it and not by root. The kernel
+     * charges per-user budgets of everything inside (inotify instances and watches, user
+     * namespaces; kernel/ucount.c) to the owner in the initial namespace. -1: owned by the
+     * launcher's euid. */
+    int64_t userns_owner;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */
@@ -138,8 +145,6 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. -1/errno. */
 int bh_become_subreaper(void);
-/* prctl(PR_SET_DUMPABLE, 1): after a launcher's own euid round trip. 0 or -1 with errno. */
-int bh_set_dumpable(void);
 
 /* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
  * Compound shim: 0 or a positive errno. */

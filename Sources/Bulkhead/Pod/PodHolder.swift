@@ -26,31 +26,12 @@ final class PodHolder {
         let context = LaunchContext(callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                                     defaultHostIDRange: hostIDRange, hasSeccomp: false)
         let plan = LaunchPlanner.holderPlan(namespaces: namespaces, hostIDRange: hostIDRange, context: context)
+        // The pod's user namespace is owned by the pod's host uid, not root (ChildSpawner's
+        // userNamespaceOwner): per-user kernel budgets inside it are the tenant's.
         let child: SpawnedInit
-        // The pod's user namespace is created with the pod's host uid as its owner, not root:
-        // the kernel charges per-user budgets of everything inside it (inotify instances and
-        // watches, user namespaces; kernel/ucount.c) to the namespace's owner in the initial
-        // namespace. Owned by root, every pod of every tenant would share host root's budget.
-        // clone3 runs with that effective uid (and so with no effective capability in the
-        // initial namespace); root comes back right after. The holder needs nothing of the
-        // initial namespace: the launcher writes its id maps, and root keeps every capability
-        // in the new namespace.
-        let asOwner = identity.privileged && geteuid() == 0
-        if asOwner {
-            guard seteuid(hostIDRange.hostStart) == 0 else {
-                throw LaunchError(operation: "take the pod's host uid \(hostIDRange.hostStart) to create its user namespace", errno: .current)
-            }
-        }
-        let spawned: Result<SpawnedInit, SystemError>
-        do { spawned = .success(try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil)) } catch { spawned = .failure(error) }
-        if asOwner {
-            // Back to root; the uid change made the process non-dumpable, which it was not.
-            guard seteuid(0) == 0 else { fatalError("cannot return to euid 0: \(Errno.current)") }
-            _ = bh_set_dumpable()
-        }
-        switch spawned {
-        case .success(let c): child = c
-        case .failure(let error):
+        do {
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil)
+        } catch {
             throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
         }
         let holder = PodHolder(pid: child.pid, pidfd: child.pidfd, messageFD: child.messageFD, syncFD: child.syncFD)

@@ -79,7 +79,8 @@ public enum ChildSpawner {
             join_fds: UnsafePointer(arena.array(join.map(\.fd))),
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
             cgroup_join_count: UInt32(cgroupJoinFDs.count),
-            cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs))
+            cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs)),
+            userns_owner: Self.userNamespaceOwner(plan).map(Int64.init) ?? -1
         )
 
         var result = bh_spawn_result()
@@ -89,6 +90,16 @@ public enum ChildSpawner {
             throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
         }
         return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
+    }
+
+    /// The host uid that owns a new user namespace: the one the namespace's root maps to, so
+    /// that per-user kernel budgets of the sandbox are its range's and not host root's. Nil
+    /// (the launcher's euid) when no user namespace is created or the namespace's root is host
+    /// root.
+    static func userNamespaceOwner(_ plan: LaunchPlan) -> UInt32? {
+        guard plan.cloneNamespaces.contains(.user),
+              let root = plan.uidMap.first(where: { $0.inside == 0 }), root.outside != 0 else { return nil }
+        return root.outside
     }
 
     /// Makes this process a child subreaper (pod mode: a container's init is re-parented here).
