@@ -87,10 +87,14 @@ enum NetworkExperiments {
                 let shaped = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
                                                   BenchPodSpec(group: [victim])])
                 let b = alone.double("v"), l = loaded.double("v"), c = shaped.double("v"), f = shaped.double("f")
+                // The flood must have taken the victim's throughput, and shaping must give back a
+                // clear part of it: the shaped flood's queue still sits in the bottleneck's FIFO,
+                // so the victim does not get all of its fair 16 of 20 Mbit/s (67% to 87% here).
                 let fell = ratio(l, b).map { $0 <= 0.75 } ?? false
+                let improved = (ratio(c, b) ?? 0) >= (ratio(l, b) ?? 1) + 0.1
                 let floodHeld = f.map { $0 <= 4 * 1.2 } ?? false
                 var o = BenchOutcome(
-                    verdict: BenchVerdict.judgeCan(victimRatio: ratio(c, b), band: 0.75, contained: fell && floodHeld,
+                    verdict: BenchVerdict.judgeCan(victimRatio: ratio(c, b), band: 0.6, contained: fell && floodHeld && improved,
                                                    containment: "unshaped, the flood took the victim to \(ratio(l, b).map(BenchFormat.percent) ?? "?"); shaped at 4M it sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")"),
                     keyFigure: "victim \(b.map { BenchFormat.value($0, "") } ?? "?") → \(l.map { BenchFormat.value($0, "") } ?? "?") → \(c.map { BenchFormat.value($0, "") } ?? "?") Mbit/s",
                     chartMetric: "victim throughput")
