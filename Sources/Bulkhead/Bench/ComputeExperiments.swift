@@ -107,12 +107,12 @@ enum ComputeExperiments {
     static func cacheBandwidth(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
-            method: "Victim: sweeps a 16 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in two windows of one run: alone, then with the aggressor started between them. Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
+            method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in two windows of one run: alone, then with the aggressor started between them. Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
                 + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
             let s = ctx.phaseSeconds
             let second = 0.4 + s + 0.3
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, perCPUSecond: true, cpu: 0) + "; "
-                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, perCPUSecond: true, cpu: 0))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; "
+                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, mebibytes: 24, perCPUSecond: true, cpu: 0))
             let hog = BenchWorkload(name: "hog", script: "sleep \(BenchPrograms.fmt(second - 0.2)); "
                                     + BenchPrograms.memorySweep("a_sweep", seconds: s + 0.6, delay: 0, mebibytes: 64, cpu: 0))
             let run = try ctx.runPods(BenchPlacement(layer), [hog, victim])
