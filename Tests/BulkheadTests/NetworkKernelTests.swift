@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadModel
 @testable import BulkheadSystem
 #if canImport(Glibc)
 import Glibc
@@ -173,17 +174,18 @@ struct NetworkKernelTests {
         #expect(try connectAB(port: 8081) == Errno(ECONNREFUSED))
 
         // --- policy: default drop between pods ---
-        let dropAll = try #require(BridgeFilterPolicy(rules: [], defaultAction: .drop))
-        try net.node.apply(dropAll)
+        // The node's generator (NodeFirewall), as `pod run` applies it: B isolated, no hole.
+        let podA = RunningPod(name: "a", namespace: "t", ip: a.description)
+        let podB = RunningPod(name: "b", namespace: "t", ip: b.description)
+        try net.node.runNftables(NodeFirewall.script(NetworkPolicyResolution(ingressIsolated: [podB], egressIsolated: [], flows: [])))
         let listed = try net.node.nftRuleset()
         #expect(listed.contains("table bridge bulkhead") && listed.contains("hook forward"), "\(listed)")
         #expect(try connectAB(timeoutMs: 1000) == Errno(ETIMEDOUT), "default drop let the connection through")
 
         // --- an allow rule for A -> B:8080 restores it, and only it ---
-        let allow = try #require(BridgeFilterPolicy(rules: [
-            .init(sources: [PodNetworkFixture.podAddresses[0].address.host], destinations: [b.host], proto: .tcp, port: port),
-        ], defaultAction: .drop))
-        try net.node.apply(allow)
+        try net.node.runNftables(NodeFirewall.script(NetworkPolicyResolution(
+            ingressIsolated: [podB], egressIsolated: [],
+            flows: [AllowedFlow(direction: .ingress, source: podA.ip, destination: podB.ip, protocol: .tcp, port: port)])))
         #expect(try connectAB() == nil, "the allow rule did not restore A -> B:\(port)")
         #expect(try connectAB(timeoutMs: 1000, port: 8081) == Errno(ETIMEDOUT), "a port the policy does not allow got an answer")
         // B may not open a connection to A from the allowed port (the reply rule is not a hole).
@@ -283,17 +285,25 @@ struct NetworkKernelTests {
     @Test func everyRuleShapeIsAcceptedByNft() throws {
         let node = try NetworkNamespace.create(PodNetworkFixture.name("node"))
         defer { try? node.delete() }
-        let policy = try #require(BridgeFilterPolicy(rules: [
-            .init(sources: [IPv4CIDR("10.244.0.2/32")!], destinations: [IPv4CIDR("10.244.0.0/24")!, IPv4CIDR("10.244.1.0/24")!],
-                  proto: .tcp, port: 8080),
-            .init(sources: [], destinations: [IPv4CIDR("10.244.0.3/32")!], proto: .udp, port: nil),
-            .init(sources: [IPv4CIDR("10.244.0.0/16")!], destinations: [], proto: .udp, port: 53),
-        ], defaultAction: .drop))
-        try node.apply(policy)
-        try node.apply(policy)   // replacing is idempotent
+        // Every shape NodeFirewall emits: port, range, any port of a protocol, any protocol,
+        // any peer, ingress and egress isolation together.
+        let pod = { (ip: String) in RunningPod(name: ip, namespace: "t", ip: ip) }
+        let script = NodeFirewall.script(NetworkPolicyResolution(
+            ingressIsolated: [pod("10.244.0.3"), pod("10.244.0.4")], egressIsolated: [pod("10.244.0.2")],
+            flows: [
+                AllowedFlow(direction: .ingress, source: "10.244.0.2", destination: "10.244.0.3", protocol: .tcp, port: 8080),
+                AllowedFlow(direction: .ingress, source: nil, destination: "10.244.0.4", protocol: .udp, port: 5000, endPort: 5010),
+                AllowedFlow(direction: .ingress, source: "10.244.0.2", destination: "10.244.0.4"),
+                AllowedFlow(direction: .egress, source: "10.244.0.2", destination: nil, protocol: .udp, port: 53),
+                AllowedFlow(direction: .egress, source: "10.244.0.2", destination: "10.244.0.3", protocol: .tcp),
+            ]))
+        try node.runNftables(script)
+        try node.runNftables(script)   // replacing is idempotent
         let listed = try node.nftRuleset()
-        #expect(listed.contains("tcp dport 8080 accept"), "\(listed)")
+        #expect(listed.contains("tcp dport 8080 return"), "\(listed)")
+        #expect(listed.contains("udp dport 5000-5010 return"), "\(listed)")
         #expect(listed.contains("udp sport 53 accept"), "\(listed)")
+        #expect(listed.contains("jump egress_policy"), "\(listed)")
         #expect(listed.components(separatedBy: "hook forward").count == 2, "the table was not replaced: \(listed)")
         // nft refuses a broken script with its own message; nothing is applied.
         #expect { try node.runNftables("add rule bridge nosuch forward drop") } throws: {

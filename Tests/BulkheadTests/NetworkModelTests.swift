@@ -75,34 +75,6 @@ struct NetworkModelTests {
         #expect(PodBandwidth.shapedEnd(for: .ingress) == .node)
     }
 
-    @Test func policyScript() throws {
-        let p = try #require(BridgeFilterPolicy(rules: [
-            .init(sources: [IPv4CIDR("10.244.0.2/32")!], destinations: [IPv4CIDR("10.244.0.3/24")!, IPv4CIDR("10.244.1.0/24")!],
-                  proto: .tcp, port: 8080),
-            .init(sources: [], destinations: [IPv4CIDR("10.244.0.3/32")!], proto: .udp, port: nil),
-        ], defaultAction: .drop))
-        #expect(p.nftScript == """
-        add table bridge bulkhead
-        delete table bridge bulkhead
-        table bridge bulkhead {
-        \tchain forward {
-        \t\ttype filter hook forward priority filter; policy accept;
-        \t\tip saddr { 10.244.0.2/32 } ip daddr { 10.244.0.0/24, 10.244.1.0/24 } tcp dport 8080 accept
-        \t\tip saddr { 10.244.0.0/24, 10.244.1.0/24 } ip daddr { 10.244.0.2/32 } tcp sport 8080 tcp flags & (syn | ack) != syn accept
-        \t\tip daddr { 10.244.0.3/32 } ip protocol udp accept
-        \t\tip saddr { 10.244.0.3/32 } ip protocol udp accept
-        \t\tether type { ip, ip6 } drop
-        \t}
-        }
-
-        """)
-        let open = try #require(BridgeFilterPolicy(table: "t_1", rules: [], defaultAction: .accept))
-        #expect(!open.nftScript.contains("drop"))
-        #expect(BridgeFilterPolicy(table: "bad-name", rules: [], defaultAction: .drop) == nil)
-        #expect(BridgeFilterPolicy(table: "x; flush ruleset", rules: [], defaultAction: .drop) == nil)
-        #expect(BridgeFilterPolicy.deleteScript(table: "t_1") == "add table bridge t_1\ndelete table bridge t_1\n")
-    }
-
     @Test func errorsSayWhatFailedAndWhere() {
         let e = NetworkError(code: .netlink, operation: "add default route via 10.244.9.9", namespace: "/run/bulkhead/netns/pod-1-2-3",
                              errno: 101, detail: "Nexthop has invalid gateway")

@@ -68,8 +68,7 @@ struct BenchPods {
     }
 
     /// CPU share of the named containers together: their usage over the longest run of
-    /// enforcement periods (100 ms each), from each container's own cgroup. The pod cgroup's
-    /// own statistics come back empty from `pod run` in this build, so the sum stands in.
+    /// enforcement periods (100 ms each), from each container's own cgroup.
     func cpuShare(ofContainers names: [String]) -> (share: Double, throttled: Double) {
         let stats = names.map(containerStats)
         let usage = stats.compactMap { number($0, "cpuUsageMicros") }.reduce(0, +)

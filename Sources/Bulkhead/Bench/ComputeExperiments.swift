@@ -29,9 +29,7 @@ enum ComputeExperiments {
             let loaded: BenchPods
             if podLevel {
                 // A pod of three hog containers of 0.5 CPU each under pod-limits cpu=500m: the pod
-                // bounds their sum of 1.5. (Each container's own limit must not exceed the pod's:
-                // on cgroup v1 the kernel refuses a child quota above its parent's, EINVAL, so the
-                // container profile's default of 1 CPU cannot start under a 500m pod there.)
+                // bounds their sum of 1.5, which their own limits would allow.
                 let hogs = (1...3).map { BenchWorkload(name: "hog\($0)", script: hogScript(1), limits: ["cpu": "500m"], requests: ["cpu": "100m"]) }
                 loaded = try ctx.runPodGroups([hogs.map { var h = $0; h.podLimits = "cpu=500m"; return h }, [victim]])
             } else {
@@ -43,7 +41,7 @@ enum ComputeExperiments {
             let hogNames = podLevel ? ["hog1", "hog2", "hog3"] : ["hog"]
             let (share, throttled) = loaded.cpuShare(ofContainers: hogNames)
             let r = ratio(loaded.double("v_rate1"), base.double("v_rate0"))
-            // In the pod the throttling happens in the pod cgroup, whose counters are not reported.
+            // In the pod the throttling happens in the pod cgroup, not in the containers' own.
             let contained = (podLevel || throttled > 0) && share <= 0.65
             var o = BenchOutcome(
                 verdict: BenchVerdict.judgeCan(victimRatio: r, band: band, contained: contained,

@@ -52,8 +52,7 @@ enum TenantExperiments {
             let quota = "{limits.memory: 96Mi}"
             let holder = BenchWorkload(name: "holder", script: "python3 -c 'import time; x=bytearray(40<<20); time.sleep(\(BenchPrograms.fmt(s + 1.5)))'",
                                        limits: ["memory": "48Mi"])
-            let victim = BenchWorkload(name: "victim", script: "sleep 0.8; " + BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0)
-                                       .replacingOccurrences(of: "bytearray(16<<20)", with: "bytearray(64<<20)"))
+            let victim = BenchWorkload(name: "victim", script: "sleep 0.8; " + BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0, mebibytes: 64))
             let first = try ctx.startPods([BenchPodSpec(group: [holder], tenant: 1, quota: quota),
                                            BenchPodSpec(group: [victim], tenant: 0)])
             _ = ctx.address(ofPod: first.names[0], timeout: 5)
@@ -71,7 +70,7 @@ enum TenantExperiments {
             var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, summary),
                                  keyFigure: ok ? "refused past 96Mi" : "see evidence")
             o.measurements = [
-                BenchMeasurement("tenant memory limit (cgroup)", .evidence, Double(tenantLimit ?? "") .map { $0 / 1_048_576 } ?? .nan, "MiB"),
+                BenchMeasurement("tenant memory limit (cgroup)", .evidence, Double(tenantLimit ?? "").map { $0 / 1_048_576 } ?? .nan, "MiB"),
                 BenchMeasurement("victim sweep rate", .contained, run.double("v_sweep") ?? .nan, "MB/s"),
             ]
             if let refusal { o.evidence.append(refusal) }

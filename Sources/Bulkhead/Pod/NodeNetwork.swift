@@ -79,7 +79,7 @@ public enum NodeNetwork {
         guard let owner = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw LaunchError(operation: "read /proc/self/stat") }
         let ip = try allocateAddress()
         let veth = vethName(for: ip)
-        var entry = Entry(ip: ip.description, pod: spec.pod, namespace: spec.namespace, labels: spec.labels,
+        let entry = Entry(ip: ip.description, pod: spec.pod, namespace: spec.namespace, labels: spec.labels,
                           namespaceLabels: spec.namespaceLabels, veth: veth, launcherPID: owner.launcherPID,
                           launcherStartTime: owner.launcherStartTime,
                           ingressBitsPerSecond: spec.ingressBitsPerSecond, egressBitsPerSecond: spec.egressBitsPerSecond)
@@ -109,7 +109,6 @@ public enum NodeNetwork {
             }
             try applyFirewall(node)
         } catch {
-            entry.veth = veth
             remove(entry, nodeRoute: nodeRoute)
             try? applyFirewall(node)
             throw error

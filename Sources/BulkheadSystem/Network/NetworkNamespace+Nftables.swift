@@ -1,3 +1,4 @@
+import BulkheadModel
 import CShims
 #if canImport(Glibc)
 import Glibc
@@ -31,17 +32,9 @@ extension NetworkNamespace {
         return String(decoding: out.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Installs `policy` on the bridge of this (node) namespace, replacing an earlier one.
-    public func apply(_ policy: BridgeFilterPolicy) throws(NetworkError) {
-        try runNftables(policy.nftScript)
-    }
-
-    /// Removes the policy table `table`; fine when there is none.
-    public func removeBridgeFilter(table: String = "bulkhead") throws(NetworkError) {
-        guard BridgeFilterPolicy.isValidTableName(table) else {
-            throw NetworkError(code: .invalidArgument, operation: "remove nft table \"\(table)\"", namespace: path)
-        }
-        try runNftables(BridgeFilterPolicy.deleteScript(table: table))
+    /// Removes the node's policy table (`NodeFirewall.table`); fine when there is none.
+    public func removeBridgeFilter() throws(NetworkError) {
+        try runNftables(NodeFirewall.deleteScript)
     }
 
     /// `list ruleset` of this namespace, as nft prints it.
