@@ -56,7 +56,9 @@ public enum PodLoader {
             }
         }
         let containers = spec.containers.map {
-            PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            var c = PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            c.admitted = PodSecurityControls($0.effective, podDirectory: PodState.path(tenant: pod.namespace, pod: pod.name))
+            return c
         }
         var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,
                                  shareProcessNamespace: spec.shareProcessNamespace,

@@ -265,3 +265,33 @@ public struct PodSecurityPolicy: Sendable, Equatable {
         return p
     }
 }
+
+/// What the Pod Security Standards read of one container's effective profile. `pod run`
+/// admits the profiles it read from disk, then reads them again to launch; the launcher
+/// compares these for every container and refuses to start one whose profile changed in
+/// between, so what runs is what was admitted. Binds whose source is under the pod's own state
+/// directory (its volumes, its token) are the launcher's and are left out.
+public struct PodSecurityControls: Sendable, Equatable {
+    var namespaces: Set<Namespace>
+    var network: NetworkMode
+    var hostIDRange: IDRange?
+    var runAsUser: UInt32, runAsGroup: UInt32, runAsNonRoot: Bool
+    var capabilitySpec: CapabilitySpec, capabilities: CapabilitySet
+    var allowPrivilegeEscalation: Bool
+    var seccomp: SeccompSelection
+    var maskedPaths: Set<String>, readonlyPaths: Set<String>
+    var hostBinds: [String]
+    var root: RootFilesystem
+    var landlock: LandlockSpec?
+
+    public init(_ e: EffectiveProfile, podDirectory: String) {
+        namespaces = e.namespaces; network = e.network; hostIDRange = e.hostIDRange
+        runAsUser = e.runAsUser; runAsGroup = e.runAsGroup; runAsNonRoot = e.runAsNonRoot
+        capabilitySpec = e.capabilitySpec; capabilities = e.capabilities
+        allowPrivilegeEscalation = e.allowPrivilegeEscalation; seccomp = e.seccomp
+        maskedPaths = Set(e.maskedPaths); readonlyPaths = Set(e.readonlyPaths)
+        let own = podDirectory.hasSuffix("/") ? podDirectory : podDirectory + "/"
+        hostBinds = e.binds.filter { !$0.source.hasPrefix(own) }.map { "\($0.source):\($0.destination):\($0.readOnly)" }.sorted()
+        root = e.root; landlock = e.landlock
+    }
+}
