@@ -370,28 +370,36 @@ import Testing
         #expect(TenantAdmission.podSecurityWarnings(ok, policy: t.podSecurity).isEmpty)
     }
     /// pod run reads the profiles again to launch: what the launcher compares with what was
-    /// admitted catches every control a changed profile could loosen, and ignores the binds
-    /// the launcher adds under the pod's own directory.
+    /// admitted catches every control a changed profile could loosen, and ignores exactly the
+    /// binds the launcher adds (the pod's token and volumes), not binds near them.
     @Test func controlsSeeEveryLoosening() throws {
         let s = try spec(podYAML(annotations: "    bulkhead.dev/profile: restricted\n"))
         let e = s.containers[0].effective
         let dir = "/run/bulkhead/pods/default_web_1-2"
-        let admitted = PodSecurityControls(e, podDirectory: dir)
+        let admitted = PodSecurityControls(e)
         var launched = e
-        launched.binds += [BindMount(source: dir + "/token", destination: "/run/secrets/token", readOnly: true), BindMount(source: dir + "/volumes/d", destination: "/d", readOnly: false)]
-        #expect(PodSecurityControls(launched, podDirectory: dir) == admitted)
+        let mine = [BindMount(source: dir + "/token", destination: "/run/secrets/token", readOnly: true), BindMount(source: dir + "/volumes/d", destination: "/d", readOnly: false)]
+        launched.binds += mine
+        #expect(PodSecurityControls(launched, launcherBinds: mine) == admitted)
+        #expect(PodSecurityControls(launched) != admitted)
+        // The launcher fills in sourceIsFile: not a difference.
+        launched.binds[0].sourceIsFile = true
+        #expect(PodSecurityControls(launched, launcherBinds: mine) == admitted)
         let loosenings: [(String, (inout EffectiveProfile) -> Void)] = [
             ("namespace", { $0.namespaces.remove(.cgroup) }), ("uid", { $0.runAsUser = 0 }), ("nonroot", { $0.runAsNonRoot = false }),
             ("caps", { $0.capabilities = .all }), ("cap spec", { $0.capabilitySpec = CapabilitySpec() }), ("ape", { $0.allowPrivilegeEscalation = true }),
             ("seccomp", { $0.seccomp = .unconfined }), ("masked", { $0.maskedPaths = [] }), ("readonly", { $0.readonlyPaths = [] }),
             ("host bind", { $0.binds.append(BindMount(source: "/", destination: "/host", readOnly: false)) }),
             ("bind beside the pod dir", { $0.binds.append(BindMount(source: dir + "-other/x", destination: "/x", readOnly: false)) }),
+            ("bind out of the pod dir", { $0.binds.append(BindMount(source: dir + "/volumes/../../../../etc", destination: "/x", readOnly: false)) }),
+            ("bind of the pod dir", { $0.binds.append(BindMount(source: dir + "/volumes/..", destination: "/x", readOnly: false)) }),
+            ("bind in the pod dir", { $0.binds.append(BindMount(source: dir + "/holder", destination: "/x", readOnly: false)) }),
             ("range", { $0.hostIDRange = IDRange(hostStart: 1000, count: 10) }), ("root", { $0.root = .directory("/") }),
             ("network", { $0.network = .host }),
         ]
         for (what, f) in loosenings {
             var l = launched; f(&l)
-            #expect(PodSecurityControls(l, podDirectory: dir) != admitted, "\(what)")
+            #expect(PodSecurityControls(l, launcherBinds: mine) != admitted, "\(what)")
         }
     }
 }

@@ -119,7 +119,7 @@ struct TrustAdmissionTests {
         #expect(seen2.isEmpty, "the refused pod left traces: \(seen2)")
     }
 
-    @Test("A pod the level admits still runs (the control): restricted profile in a restricted tenant")
+    @Test("A pod the level admits still runs (the control): restricted profile in a restricted tenant, with a volume and the token")
     func admittedPodRuns() throws {
         let tenant = """
             apiVersion: bulkhead.dev/v1alpha1
@@ -142,10 +142,12 @@ struct TrustAdmissionTests {
               annotations: {bulkhead.dev/network: none, bulkhead.dev/profile: restricted}
             spec:
               restartPolicy: Never
+              volumes: [{name: scratch, emptyDir: {sizeLimit: 1Mi}}]
               containers:
               - name: app
                 image: busybox
-                command: [/bin/sh, -c, "{ id -u; grep CapEff /proc/self/status; } >&2; sleep 0.3", \(marker)]
+                command: [/bin/sh, -c, "{ id -u; grep CapEff /proc/self/status; } >&2; echo ok > /mnt/f; sleep 0.3", \(marker)]
+                volumeMounts: [{name: scratch, mountPath: /mnt}]
 
             """
         let (r, seen) = try Self.runWatching(yaml, pod: pod, marker: marker)

@@ -57,7 +57,7 @@ public enum PodLoader {
         }
         let containers = spec.containers.map {
             var c = PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
-            c.admitted = PodSecurityControls($0.effective, podDirectory: PodState.path(tenant: pod.namespace, pod: pod.name))
+            c.admitted = PodSecurityControls($0.effective)
             return c
         }
         var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,

@@ -238,6 +238,7 @@ public enum PodRunner {
         for c in request.containers {
             var overrides = c.overrides
             var binds = overrides.binds ?? []
+            let admittedBinds = binds.count
             for m in c.volumeMounts {
                 guard let dir = state.volumeDirectories[m.volume] else {
                     return fail(LaunchError(operation: "container \(c.name): volumeMount names no volume \"\(m.volume)\""))
@@ -260,7 +261,7 @@ public enum PodRunner {
                 } catch { throw LaunchError(error) }
                 r.overrides.tmpfs = base.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
                 let p = try Sandbox.prepare(r, store: store)
-                if let a = c.admitted, PodSecurityControls(p.profile, podDirectory: state.directory) != a {
+                if let a = c.admitted, PodSecurityControls(p.profile, launcherBinds: Array(binds[admittedBinds...])) != a {
                     throw LaunchError(operation: "profile \(c.profile) changed between admission and launch; nothing of the pod was started with it",
                                       hint: "run the pod again: it is admitted on the profile as it is then")
                 }

@@ -269,8 +269,8 @@ public struct PodSecurityPolicy: Sendable, Equatable {
 /// What the Pod Security Standards read of one container's effective profile. `pod run`
 /// admits the profiles it read from disk, then reads them again to launch; the launcher
 /// compares these for every container and refuses to start one whose profile changed in
-/// between, so what runs is what was admitted. Binds whose source is under the pod's own state
-/// directory (its volumes, its token) are the launcher's and are left out.
+/// between, so what runs is what was admitted. The binds the launcher adds itself (the pod's
+/// token, its volumes) are left out.
 public struct PodSecurityControls: Sendable, Equatable {
     var namespaces: Set<Namespace>
     var network: NetworkMode
@@ -284,14 +284,18 @@ public struct PodSecurityControls: Sendable, Equatable {
     var root: RootFilesystem
     var landlock: LandlockSpec?
 
-    public init(_ e: EffectiveProfile, podDirectory: String) {
+    /// - Parameter launcherBinds: the binds the launcher itself added (the pod's token, its
+    ///   volumes), left out: each removes one bind with the same source, destination and mode.
+    public init(_ e: EffectiveProfile, launcherBinds: [BindMount] = []) {
         namespaces = e.namespaces; network = e.network; hostIDRange = e.hostIDRange
         runAsUser = e.runAsUser; runAsGroup = e.runAsGroup; runAsNonRoot = e.runAsNonRoot
         capabilitySpec = e.capabilitySpec; capabilities = e.capabilities
         allowPrivilegeEscalation = e.allowPrivilegeEscalation; seccomp = e.seccomp
         maskedPaths = Set(e.maskedPaths); readonlyPaths = Set(e.readonlyPaths)
-        let own = podDirectory.hasSuffix("/") ? podDirectory : podDirectory + "/"
-        hostBinds = e.binds.filter { !$0.source.hasPrefix(own) }.map { "\($0.source):\($0.destination):\($0.readOnly)" }.sorted()
+        func key(_ b: BindMount) -> String { "\(b.source):\(b.destination):\(b.readOnly)" }
+        var binds = e.binds.map(key)
+        for l in launcherBinds.map(key) { if let i = binds.firstIndex(of: l) { binds.remove(at: i) } }
+        hostBinds = binds.sorted()
         root = e.root; landlock = e.landlock
     }
 }
