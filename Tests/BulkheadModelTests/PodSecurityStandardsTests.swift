@@ -350,6 +350,17 @@ import Testing
         }
     }
 
+    /// A Tenant named default sets the default namespace's level (what `pod run` looks up).
+    @Test func defaultTenantSetsTheDefaultNamespacesLevel() throws {
+        let text = "apiVersion: bulkhead.dev/v1alpha1\nkind: Tenant\nmetadata: {name: default}\nspec:\n  hostIDRange: \"3000000000:100000\"\n  podSecurity: {enforce: restricted}\n  secretsDirectory: /s/default\n---\n" + podYAML()
+        let set = try ManifestSet.parse(text, file: "all.yaml")
+        try set.validate()
+        let t = try #require(set.tenant("default"))
+        let s = try set.pods[0].launchSpec(volumeDirectory: "/v", profileLayers: embeddedLayers)
+        #expect(TenantAdmission.admitToDefaultNamespace(s) == .allowed)                    // baseline without the Tenant
+        #expect(TenantAdmission.admit(s, tenant: t).reasons.first?.contains("violates PodSecurity \"restricted:latest\"") == true)
+    }
+
     /// Both the level and the allowed profiles must pass; warn and audit only report.
     @Test func levelAndAllowedProfilesBothApply() throws {
         var t = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 100_000), allowedProfiles: ["restricted"],
