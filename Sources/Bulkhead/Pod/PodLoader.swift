@@ -47,9 +47,18 @@ public enum PodLoader {
         } else if pod.namespace != "default" {
             throw LaunchError(operation: "pod \(pod.name) is in namespace \(pod.namespace), but no Tenant of that name was given",
                               hint: "pass the tenant's manifest too (kind: Tenant), or use namespace default")
+        } else {
+            // The default namespace without a Tenant named default: Pod Security Standards baseline.
+            let decision = TenantAdmission.admitToDefaultNamespace(spec)
+            guard decision.isAllowed else {
+                throw LaunchError(operation: "admission to namespace default refused: \(decision.reasons.joined(separator: "; "))",
+                                  hint: "change the pod, or pass a Tenant named default with spec.podSecurity.enforce")
+            }
         }
         let containers = spec.containers.map {
-            PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            var c = PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            c.admitted = PodSecurityControls($0.effective)
+            return c
         }
         var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,
                                  shareProcessNamespace: spec.shareProcessNamespace,
@@ -74,7 +83,7 @@ public enum PodLoader {
             request.secretSources[v.name] = tenant.secretsDirectory + "/" + secret
         }
         request.ignoredFields = spec.ignoredFields.map { "\($0)" }
-        request.notes = spec.notes
+        request.notes = spec.notes + TenantAdmission.podSecurityWarnings(spec, policy: tenant?.podSecurity ?? PodSecurityPolicy())
         return Loaded(request: request, spec: spec)
     }
 }

@@ -13,6 +13,9 @@ public struct PodContainerRequest: Sendable {
     public var command: [String]
     /// emptyDir volumes mounted into this container: (volume name, mount path, read-only).
     public var volumeMounts: [(volume: String, path: String, readOnly: Bool)]
+    /// What admission saw of this container's profile; the launch refuses a profile that no
+    /// longer matches it (it was read again from disk in between).
+    public var admitted: PodSecurityControls? = nil
 
     public init(name: String, profile: String, overrides: ProfileLayer, command: [String],
                 volumeMounts: [(volume: String, path: String, readOnly: Bool)] = []) {
@@ -235,6 +238,7 @@ public enum PodRunner {
         for c in request.containers {
             var overrides = c.overrides
             var binds = overrides.binds ?? []
+            let admittedBinds = binds.count
             for m in c.volumeMounts {
                 guard let dir = state.volumeDirectories[m.volume] else {
                     return fail(LaunchError(operation: "container \(c.name): volumeMount names no volume \"\(m.volume)\""))
@@ -257,6 +261,10 @@ public enum PodRunner {
                 } catch { throw LaunchError(error) }
                 r.overrides.tmpfs = base.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
                 let p = try Sandbox.prepare(r, store: store)
+                if let a = c.admitted, PodSecurityControls(p.profile, launcherBinds: Array(binds[admittedBinds...])) != a {
+                    throw LaunchError(operation: "profile \(c.profile) changed between admission and launch; nothing of the pod was started with it",
+                                      hint: "run the pod again: it is admitted on the profile as it is then")
+                }
                 prepared.append((c, p))
             } catch {
                 return fail(LaunchError(operation: "container \(c.name): \(error)"))

@@ -31,6 +31,8 @@ public struct PodLaunchSpec: Sendable, Equatable {
     public var podLimitsSource: PodLimitsSource
     public var ignoredFields: [IgnoredField]
     public var notes: [String]
+    /// `metadata.annotations`, for the admission checks that read them (AppArmor).
+    public var annotations: [String: String] = [:]
 }
 
 /// How the pod cgroup's limits were decided.
@@ -187,6 +189,7 @@ extension PodManifest {
             ingressBitsPerSecond: ingressBitsPerSecond, egressBitsPerSecond: egressBitsPerSecond,
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
         spec.nodeNetwork = nodeNetwork
+        spec.annotations = metadata.annotations
         if out.contains(where: { $0.effective.requests.cpuMilli != nil }) {
             spec.podRequests.cpuMilli = out.reduce(0) { $0 + ($1.effective.requests.cpuMilli ?? 0) }
         }
