@@ -36,6 +36,9 @@ extension Namespace {
 
 /// Turns a `LaunchPlan` into the C records of bh_spawn.h and creates the sandbox's init.
 public enum ChildSpawner {
+    /// The most `--preserve-fd` descriptors a launch passes (the init's keep-list is a fixed array).
+    public static let maxPreservedFDs = 64
+
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
@@ -49,6 +52,13 @@ public enum ChildSpawner {
                              recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
                              cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
+        // The init keeps only its pipes, these and a few more (bh_spawn.h, BH_KEEP_MAX); an fd
+        // bulkhead itself hands to clone3 is never the workload's.
+        let own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        if plan.preserveFds.count > maxPreservedFDs || plan.preserveFds.contains(where: { $0 < 0 || own.contains($0) }) {
+            throw SystemError("pass --preserve-fd \(plan.preserveFds.map(String.init).joined(separator: ","))", errno: Errno(EBADF),
+                              hint: "at most \(maxPreservedFDs) descriptors, each open in the caller, not one of bulkhead's own")
+        }
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -180,12 +190,13 @@ final class CArena {
         case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
         case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
+        case .enterWorkingDirectory(let p): op(BH_OP_WORKDIR); r.b = string(p)
         case let .pivotRoot(n, o): op(BH_OP_PIVOT_ROOT); r.a = string(n); r.b = string(o)
         case .unmountDetached(let p): op(BH_OP_UMOUNT); r.b = string(p); r.n1 = UInt64(MNT_DETACH)
         case let .setMountAttributes(p, a, rec): op(BH_OP_SETATTR); r.b = string(p); r.n1 = a.rawValue; r.n2 = rec ? 1 : 0
         case let .refuseSymlinks(p, missingOK): op(BH_OP_NO_SYMLINK); r.b = string(p); r.n1 = missingOK ? 1 : 0
-        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p)
-        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p)
+        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p); r.c = string(Self.resolutionRoot(p))
+        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p); r.c = string(Self.resolutionRoot(p))
         case .setHostname(let h): op(BH_OP_SETHOSTNAME); r.a = string(h)
         case .loopbackUp: op(BH_OP_LOOPBACK_UP)
         case let .setRlimit(res, l): op(BH_OP_SETRLIMIT); r.n1 = UInt64(res.number); r.n2 = l.soft; r.n3 = l.hard
@@ -209,6 +220,12 @@ final class CArena {
         case .traceSyscalls: op(BH_OP_TRACEME)
         }
         return r
+    }
+
+    /// The root a mask or read-only target is resolved in (RESOLVE_IN_ROOT): the new root for a
+    /// path beneath it.
+    static func resolutionRoot(_ path: String) -> String? {
+        path.hasPrefix(LaunchPlanner.newRoot + "/") ? LaunchPlanner.newRoot : nil
     }
 
     func free() {
