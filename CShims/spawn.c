@@ -167,10 +167,10 @@ static int set_mount_attr(const char *path, uint64_t attr_set, int recursive) {
 
 /* A mount target inside the new root, as an O_PATH fd: resolved without following any symlink
  * or magic link, so what was checked is what gets the mount (a writable rootfs cannot swap a
- * directory for a symlink between a check and a mount by path). With root (the new root's
- * path, a prefix of path) the walk is also confined to it (RESOLVE_IN_ROOT). Returns the fd
- * or -errno; ELOOP: a component is a symlink. */
-static int open_mount_target(const char *root, const char *path) {
+ * directory for a symlink between a check and a mount by path). The first rootlen bytes of
+ * path name the new root: the walk below it is confined to it (RESOLVE_IN_ROOT). Returns the
+ * fd or -errno; ELOOP: a component is a symlink. */
+static int open_mount_target(const char *path, size_t rootlen) {
     struct open_how how;
     memset(&how, 0, sizeof how);
     /* No O_NOFOLLOW: with it a trailing symlink would be opened itself instead of refused. */
@@ -178,17 +178,27 @@ static int open_mount_target(const char *root, const char *path) {
     how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     int dirfd = AT_FDCWD;
     const char *rest = path;
-    size_t rl = root ? strlen(root) : 0;
-    if (rl > 0 && strncmp(path, root, rl) == 0 && path[rl] == '/') {
+    if (rootlen > 0) {
+        char root[4096];
+        if (rootlen >= sizeof root || strlen(path) <= rootlen || path[rootlen] != '/') return -EINVAL;
+        memcpy(root, path, rootlen);
+        root[rootlen] = 0;
         dirfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dirfd < 0) return -errno;
         how.resolve |= RESOLVE_IN_ROOT;
-        rest = path + rl;
+        rest = path + rootlen;
     }
     int fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof how);
     int e = errno;
     if (dirfd >= 0) close(dirfd);
     return fd < 0 ? -e : fd;
+}
+
+/* The length of the root prefix a mask/read-only step names in c (NULL: none). */
+static size_t root_prefix(const char *root, const char *path) {
+    if (root == NULL) return 0;
+    size_t n = strlen(root);
+    return strncmp(path, root, n) == 0 && path[n] == '/' ? n : 0;
 }
 
 /* Attaches the detached mount tree mnt onto the object target_fd names (move_mount(2) with
@@ -201,7 +211,7 @@ static int attach_on_fd(int mnt, int target_fd) {
 }
 
 static int mask_path(const char *root, const char *null_path, const char *path) {
-    int fd = open_mount_target(root, path);
+    int fd = open_mount_target(path, root_prefix(root, path));
     if (fd == -ENOENT) return 0;
     if (fd < 0) return -fd;
     struct stat st;
@@ -234,7 +244,7 @@ static int mask_path(const char *root, const char *null_path, const char *path) 
 }
 
 static int readonly_path(const char *root, const char *path) {
-    int fd = open_mount_target(root, path);
+    int fd = open_mount_target(path, root_prefix(root, path));
     if (fd == -ENOENT) return 0;
     if (fd < 0) return -fd;
     int rc = 0;
@@ -251,6 +261,87 @@ static int readonly_path(const char *root, const char *path) {
         } else rc = attach_on_fd(mnt, fd);
     }
     close(fd);
+    return rc;
+}
+
+/* MS_* flags a new mount can carry, as MOUNT_ATTR_* for fsmount/mount_setattr. */
+static uint64_t attrs_of(unsigned long flags) {
+    uint64_t a = 0;
+    if (flags & MS_RDONLY) a |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) a |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) a |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) a |= MOUNT_ATTR_NOEXEC;
+    return a;
+}
+
+/* fsconfig(2) for each "key=value" or "flag" of a mount(2) data string. */
+static int configure_fs(int fs, const char *data) {
+    if (data == NULL) return 0;
+    char buf[512];
+    size_t len = strlen(data);
+    if (len >= sizeof buf) return E2BIG;
+    memcpy(buf, data, len + 1);
+    char *p = buf;
+    while (*p) {
+        char *end = p;
+        while (*end && *end != ',') end++;
+        int last = *end == 0;
+        *end = 0;
+        if (*p) {
+            char *eq = p;
+            while (*eq && *eq != '=') eq++;
+            long r;
+            if (*eq) { *eq = 0; r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, p, eq + 1, 0); }
+            else r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, p, NULL, 0);
+            if (r < 0) return errno;
+        }
+        if (last) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* BH_OP_MOUNT on a target inside the new root (n3 = the root prefix's length): the target is
+ * opened as BH_OP_MASK's is, the new mount is made detached (open_tree for a bind, fsopen,
+ * fsconfig and fsmount for a filesystem) and attached to the target's fd with move_mount. No
+ * path is resolved twice, so the symlink check that precedes the step cannot be raced. */
+static int mount_on_fd(const bh_step *s) {
+    int tfd = open_mount_target(s->b, (size_t)s->n3);
+    if (tfd < 0) return (tfd == -ENOENT && s->n2 == 1) ? 0 : -tfd;
+    unsigned long flags = (unsigned long)s->n1;
+    uint64_t attr = attrs_of(flags);
+    int rc = 0, mnt = -1;
+    if (flags & MS_BIND) {
+        int rec = (flags & MS_REC) != 0;
+        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, s->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+        if (mnt < 0) rc = errno;
+        else if (attr) {
+            struct mount_attr ma;
+            memset(&ma, 0, sizeof ma);
+            ma.attr_set = attr;
+            if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &ma, sizeof ma) < 0) rc = errno;
+        }
+    } else if (s->c == NULL) {
+        rc = EINVAL;
+    } else {
+        int fs = (int)syscall(SYS_fsopen, s->c, FSOPEN_CLOEXEC);
+        if (fs < 0) rc = errno;
+        else {
+            if (s->a && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", s->a, 0) < 0) rc = errno;
+            if (!rc && (flags & MS_RDONLY) && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0) rc = errno;
+            if (!rc) rc = configure_fs(fs, s->d);
+            if (!rc && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
+            if (!rc) {
+                mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned int)attr);
+                if (mnt < 0) rc = errno;
+            }
+            close(fs);
+        }
+    }
+    if (rc) {
+        if (mnt >= 0) close(mnt);
+    } else rc = attach_on_fd(mnt, tfd);
+    close(tfd);
     return rc;
 }
 
@@ -505,7 +596,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return prctl(PR_SET_DUMPABLE, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_SETSID:
         return setsid() < 0 ? errno : 0;
-    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped */
+    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped; n3 > 0: a target inside the new root */
+        if (s->n3 > 0) return mount_on_fd(s);
         if (mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) == 0) return 0;
         return (errno == ENOENT && s->n2 == 1) ? 0 : errno;
     case BH_OP_MKDIR:

@@ -26,7 +26,10 @@ enum bh_step_op {
     BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps */
     BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
     BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
-    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target */
+    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target.
+                              n3 > 0: b is inside the new root, whose path is b's first n3 bytes: b is
+                              opened as BH_OP_MASK's and the mount attached to the fd (open_tree or
+                              fsopen/fsmount, then move_mount); a symlink on the way is ELOOP */
     BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine */
     BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file */
     BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */

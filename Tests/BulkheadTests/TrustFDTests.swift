@@ -159,7 +159,7 @@ struct TrustFDTests {
         #expect(Set(workload.keys) == [0, 1, 2, 7], "the workload's fds: \(workload)")
     }
 
-    @Test("The workload's steps are fd-based: fds closed before the cwd is entered, masks resolved in the new root")
+    @Test("The steps are fd-based: fds closed before the cwd is entered; mounts, masks and read-only paths resolved in the new root")
     func planIsFDBased() throws {
         let profile = try EffectiveProfile.resolve([ProfileLayer()])
         let s = try LaunchPlanner.plan(profile: profile, command: ["/bin/true"], context: LaunchContext(callerUID: 0, callerGID: 0, privileged: true, hasSeccomp: true)).steps
@@ -174,6 +174,30 @@ struct TrustFDTests {
             let r = CArena().step(m)
             #expect(r.c.map { String(cString: $0) } == LaunchPlanner.newRoot, "\(m) is not resolved in the new root")
         }
+        // Every mount onto a target inside the new root is attached to an fd of its target,
+        // resolved there without symlinks (n3: the root prefix's length), so the symlink check
+        // before it cannot be raced; mounts outside it (staging, "/") stay by path.
+        var l = ProfileLayer()
+        l.binds = [BindMount(source: "/srv/data", destination: "/data", readOnly: true)]
+        l.root = .directory("/images/alpine")
+        let all = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([l]), command: ["/bin/true"],
+                                         context: LaunchContext(callerUID: 0, callerGID: 0, privileged: true, hasSeccomp: true)).steps
+        var inside = 0
+        for m in all {
+            let target: String
+            switch m {
+            case let .mount(_, t, _, _, _), let .mountIfPresent(_, t, _, _, _): target = t
+            default: continue
+            }
+            let r = CArena().step(m)
+            if target.hasPrefix(LaunchPlanner.newRoot + "/") {
+                inside += 1
+                #expect(r.n3 == UInt64(LaunchPlanner.newRoot.utf8.count), "\(m) is mounted by path")
+            } else {
+                #expect(r.n3 == 0, "\(m)")
+            }
+        }
+        #expect(inside >= 10, "proc, dev, devices, sys, tmpfs and the bind")
         let w = CArena().step(.enterWorkingDirectory("/srv"))
         #expect(w.op == BH_OP_WORKDIR.rawValue)
     }

@@ -184,8 +184,10 @@ final class CArena {
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
         case let .mountIfPresent(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
         case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
         case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
@@ -222,8 +224,8 @@ final class CArena {
         return r
     }
 
-    /// The root a mask or read-only target is resolved in (RESOLVE_IN_ROOT): the new root for a
-    /// path beneath it.
+    /// The root a mount, mask or read-only target is resolved in (RESOLVE_IN_ROOT, no symlinks,
+    /// and the mount attached to the resolved fd): the new root for a path beneath it.
     static func resolutionRoot(_ path: String) -> String? {
         path.hasPrefix(LaunchPlanner.newRoot + "/") ? LaunchPlanner.newRoot : nil
     }
