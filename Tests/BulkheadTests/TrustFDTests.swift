@@ -85,6 +85,25 @@ struct TrustFDTests {
         #expect(WorkingDirectory.problem("srv") != nil && WorkingDirectory.problem("/a/../proc") != nil)
     }
 
+    @Test("--preserve-fd N (N = 3...64) that the caller did not open is refused: bulkhead's own fds (its cgroup directory) never reach the workload")
+    func preserveFDOfTheLauncher() throws {
+        let bait = try Bait()
+        defer { bait.remove() }
+        // The caller closes 3...64 first (a test runner may leak a pipe or two): none of them is the caller's.
+        let closeAll = ["/bin/bash", "-c", "for i in {3..64}; do eval \"exec $i>&-\"; done; exec \"$0\" \"$@\""]
+        for n in 3...64 {
+            let climb = "/proc/self/fd/\(n)/" + String(repeating: "../", count: 24) + "tmp/bh-bait-\(bait.token)"
+            let r = try Bulkhead.run(["run", "--preserve-fd", String(n), "--", "/bin/sh", "-c", "cat \(climb) 2>/dev/null; ls -l /proc/self/fd"],
+                                     prefix: closeAll)
+            #expect(!r.stdout.contains(bait.token), "fd \(n): the workload read the host's file through a launcher fd: \(r.stdout)")
+            #expect(r.status == 125 && r.stderr.contains("--preserve-fd \(n)"), "fd \(n): \(r.status) \(r.stdout) \(r.stderr)")
+        }
+        // The control: an fd the caller did open passes, and only it.
+        let ok = try Bulkhead.run(["run", "--preserve-fd", "7", "--", "/bin/sh", "-c", "ls /proc/self/fd | tr '\\n' ' '"],
+                                  prefix: ["/bin/sh", "-c", "exec 7</etc/passwd; exec \"$0\" \"$@\""])
+        #expect(ok.status == 0 && ok.stdout == "0 1 2 3 7 ", "\(ok.status) \(ok.stdout) \(ok.stderr)")
+    }
+
     /// A directory of symlinks fdN -> /proc/self/fd/N, bound into the sandbox: a path the model
     /// cannot see through. Only the kernel-side resolution (no magic links) stops these.
     @Test("A working directory that is a symlink to /proc/self/fd/N fails closed, even for a directory fd the caller passes")

@@ -52,12 +52,21 @@ public enum ChildSpawner {
                              recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
                              cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
-        // The init keeps only its pipes, these and a few more (bh_spawn.h, BH_KEEP_MAX); an fd
-        // bulkhead itself hands to clone3 is never the workload's.
-        let own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
-        if plan.preserveFds.count > maxPreservedFDs || plan.preserveFds.contains(where: { $0 < 0 || own.contains($0) }) {
-            throw SystemError("pass --preserve-fd \(plan.preserveFds.map(String.init).joined(separator: ","))", errno: Errno(EBADF),
-                              hint: "at most \(maxPreservedFDs) descriptors, each open in the caller, not one of bulkhead's own")
+        // A --preserve-fd must be a descriptor the caller handed down: open, and not
+        // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
+        // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
+        // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
+        // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
+        // fixed array).
+        var own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
+        let foreign = plan.preserveFds.filter { fd in
+            let flags = fcntl(fd, F_GETFD)
+            return fd < 0 || flags < 0 || flags & FD_CLOEXEC != 0 || own.contains(fd)
+        }
+        if plan.preserveFds.count > maxPreservedFDs || !foreign.isEmpty {
+            throw SystemError("pass --preserve-fd \((foreign.isEmpty ? plan.preserveFds : foreign).map(String.init).joined(separator: ","))", errno: Errno(EBADF),
+                              hint: "a preserved descriptor must be open in the caller that runs bulkhead (not one bulkhead opened itself); at most \(maxPreservedFDs)")
         }
         let arena = CArena()
         defer { arena.free() }
