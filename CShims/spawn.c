@@ -264,6 +264,32 @@ static int readonly_path(const char *root, const char *path) {
     return rc;
 }
 
+/* BH_OP_MKDIR / BH_OP_CREATE_FILE inside the new root (rootlen = the root prefix's length): the
+ * parent is opened as a mount target is (no symlink, no magic link, inside the root) and the
+ * entry made relative to it with mkdirat, or mknodat for an empty regular file (no open: a FIFO
+ * planted there cannot block). EEXIST is fine: the mount that follows is attached through an
+ * fd and refuses a symlink. */
+static int make_in_root(const char *path, size_t rootlen, int directory, mode_t mode) {
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || (size_t)(slash - path) < rootlen || slash[1] == 0) return EINVAL;
+    size_t plen = (size_t)(slash - path);
+    if (plen >= sizeof parent) return ENAMETOOLONG;
+    memcpy(parent, path, plen);
+    parent[plen] = 0;
+    int pfd = plen == rootlen ? open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : open_mount_target(parent, rootlen);
+    if (plen == rootlen && pfd < 0) pfd = -errno;
+    if (pfd < 0) return -pfd;
+    int rc = 0;
+    if (directory) {
+        if (mkdirat(pfd, slash + 1, mode) < 0 && errno != EEXIST) rc = errno;
+    } else if (mknodat(pfd, slash + 1, S_IFREG | 0644, 0) < 0 && errno != EEXIST) {
+        rc = errno;
+    }
+    close(pfd);
+    return rc;
+}
+
 /* MS_* flags a new mount can carry, as MOUNT_ATTR_* for fsmount/mount_setattr. */
 static uint64_t attrs_of(unsigned long flags) {
     uint64_t a = 0;
@@ -601,8 +627,10 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         if (mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) == 0) return 0;
         return (errno == ENOENT && s->n2 == 1) ? 0 : errno;
     case BH_OP_MKDIR:
+        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 1, (mode_t)s->n1);
         return (mkdir(s->b, (mode_t)s->n1) < 0 && errno != EEXIST) ? errno : 0;
     case BH_OP_CREATE_FILE: {
+        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 0, 0644);
         int fd = open(s->b, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) return errno;
         close(fd);

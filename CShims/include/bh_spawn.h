@@ -30,8 +30,10 @@ enum bh_step_op {
                               n3 > 0: b is inside the new root, whose path is b's first n3 bytes: b is
                               opened as BH_OP_MASK's and the mount attached to the fd (open_tree or
                               fsopen/fsmount, then move_mount); a symlink on the way is ELOOP */
-    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine */
-    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file */
+    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine. n3 > 0: as BH_OP_MOUNT's, b's parent is
+                              opened inside the new root without symlinks and mkdirat used */
+    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file. n3 > 0: mknodat of
+                              an empty regular file in b's parent, opened as BH_OP_MKDIR's */
     BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */
     BH_OP_CHDIR,           /* chdir(b) */
     BH_OP_PIVOT_ROOT,      /* pivot_root(a new_root, b put_old) */

@@ -205,7 +205,7 @@ struct TrustFDTests {
         for m in all {
             let target: String
             switch m {
-            case let .mount(_, t, _, _, _), let .mountIfPresent(_, t, _, _, _): target = t
+            case let .mount(_, t, _, _, _), let .mountIfPresent(_, t, _, _, _), let .makeDirectory(t, _), let .createFile(t): target = t
             default: continue
             }
             let r = CArena().step(m)
@@ -216,9 +216,30 @@ struct TrustFDTests {
                 #expect(r.n3 == 0, "\(m)")
             }
         }
-        #expect(inside >= 10, "proc, dev, devices, sys, tmpfs and the bind")
+        #expect(inside >= 20, "proc, dev, devices and their mount points, sys, tmpfs and the bind")
         let w = CArena().step(.enterWorkingDirectory("/srv"))
         #expect(w.op == BH_OP_WORKDIR.rawValue)
+    }
+
+    /// Two binds, the second's mount point below the first (a directory a local user owns):
+    /// the user plants `b -> /oldroot/<host dir>` there; creating /tmp/a/b/c by path would follow
+    /// it and make a directory on the host before any check.
+    @Test("A bind mount point is created through an fd of its parent: a planted symlink is refused, nothing is created on the host")
+    func mountPointCreationDoesNotFollowSymlinks() throws {
+        let owned = NSTemporaryDirectory() + "bh-owned-\(token())"
+        let hostDir = NSTemporaryDirectory() + "bh-victim-\(token())"
+        let src = NSTemporaryDirectory() + "bh-src-\(token())"
+        for d in [owned, hostDir, src] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false); chmod(d, 0o777) }
+        defer { for d in [owned, hostDir, src] { try? FileManager.default.removeItem(atPath: d) } }
+        symlink(LaunchPlanner.oldRoot + hostDir, "\(owned)/b")
+        let r = try Bulkhead.run(["run", "--bind", "\(owned):/tmp/a:rw", "--bind", "\(src):/tmp/a/b/c:ro", "--", "/bin/true"])
+        #expect(r.status == 125, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("ELOOP"), "\(r.stderr)")
+        #expect(FileIO.listDirectory(hostDir).isEmpty, "created on the host through the symlink: \(FileIO.listDirectory(hostDir))")
+        // The control: with a real directory there the nested bind works.
+        unlink("\(owned)/b")
+        let ok = try Bulkhead.run(["run", "--bind", "\(owned):/tmp/a:rw", "--bind", "\(src):/tmp/a/b/c:ro", "--", "/bin/true"])
+        #expect(ok.status == 0, "\(ok.status) \(ok.stderr)")
     }
 
     /// A directory bound into the sandbox holds `secret -> ../../etc/hostname`: a mask or a

@@ -197,8 +197,9 @@ final class CArena {
         case let .mountIfPresent(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
             r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
-        case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
-        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
+        case let .makeDirectory(p, mode):
+            op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
+        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
         case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
         case .enterWorkingDirectory(let p): op(BH_OP_WORKDIR); r.b = string(p)
