@@ -15,7 +15,7 @@
  * cgroup files, the pty slave and the preserve_fds (a failure there is reported as step -1).
  * Steps before BH_OP_FORK_WORKLOAD run in init (mounts, hostname, rlimits, identity,
  * capabilities, no_new_privs); the steps after it run in the workload child only
- * (working directory, fd hygiene, seccomp, execve). */
+ * (fd hygiene, then the working directory, seccomp, execve). */
 #include "bh_common.h"
 #include "bh_recorder.h"
 #include <sys/types.h>
