@@ -156,7 +156,7 @@ struct TrustFDTests {
         }
         // Wait (by polling state, not time) until the workload is sleep itself: the init has
         // then closed its exec pipe and holds only what it keeps for the sandbox's life.
-        for _ in 0..<500 {
+        for _ in 0..<3000 {
             if let initPID = children(p.processIdentifier).first, let w = children(initPID).first,
                FileIO.read("/proc/\(w)/cmdline")?.hasPrefix("/bin/sleep") == true {
                 return (fds(initPID), fds(w))
