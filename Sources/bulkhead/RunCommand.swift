@@ -195,8 +195,8 @@ struct RunCommand: ParsableCommand {
         }
         if let hostname { l.hostname = hostname }
         if let workdir {
-            guard workdir.hasPrefix("/") else { throw bad("--workdir", "expected an absolute path") }
-            l.workingDir = workdir
+            if let problem = WorkingDirectory.problem(workdir) { throw bad("--workdir", problem) }
+            l.workingDir = ProfileParser.normalize(workdir)
         }
         if let network {
             guard let m = NetworkMode(rawValue: network) else { throw bad("--network", "expected none or host, got \"\(network)\"") }

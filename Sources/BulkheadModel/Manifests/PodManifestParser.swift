@@ -241,7 +241,7 @@ public enum PodManifestParser {
                 : "command may not be empty")
         }
         c.argv = c.command + c.args
-        if let w = m["workingDir"] { c.workingDir = try ProfileParser.absolutePath(w) }
+        if let w = m["workingDir"] { c.workingDir = try ProfileParser.workingDirectory(w) }
 
         if let r = m["resources"] {
             let rm = try ManifestFields(

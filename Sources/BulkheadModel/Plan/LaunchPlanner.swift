@@ -77,6 +77,8 @@ public enum LaunchPlanner {
     public static func plan(profile p: EffectiveProfile, command: [String], context c: LaunchContext) throws(ConfigError) -> LaunchPlan {
         func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: p.chain.last ?? p.name, field: field, message: msg) }
         guard let argv0 = command.first, !argv0.isEmpty else { throw fail("command", "no command to run") }
+        // Checked again here, whatever built the profile (the parsers check it first).
+        if let problem = WorkingDirectory.problem(p.workingDir) { throw fail("workingDir", problem) }
 
         // Identity: which host ids the sandbox's ids are.
         var uidMap: [IDMapEntry] = [], gidMap: [IDMapEntry] = []
@@ -146,12 +148,13 @@ public enum LaunchPlanner {
             s.insert(.loadSeccomp, at: capIndex)
         }
         s.append(.forkWorkload)
-        s.append(.changeDirectory(p.workingDir))
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
         if let fd = c.terminalFD { s.append(.attachTerminal(fd: fd)) }
-        // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626).
+        // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626), closed
+        // before the working directory is entered: no launcher fd is left to lead out.
         s.append(.closeStrayFileDescriptors)
+        s.append(.enterWorkingDirectory(p.workingDir))
         // Landlock after the final root and working directory exist (its rules name paths in
         // them) and before seccomp (whose allow-list need not contain the landlock calls).
         if let l = p.landlock { try appendLandlock(&s, l, abi: c.landlockABI, fail: fail) }

@@ -83,7 +83,7 @@ public enum ProfileParser {
             }
             p.hostname = s
         }
-        if let w = top["workingDir"] { p.workingDir = try absolutePath(w) }
+        if let w = top["workingDir"] { p.workingDir = try workingDirectory(w) }
         if let e = top["env"] {
             for item in try e.sequence() {
                 let m = try item.mapping(allowed: ["name", "value"])
@@ -288,6 +288,14 @@ public enum ProfileParser {
         guard s.hasPrefix("/") else { throw node.error("expected an absolute path, got \"\(s)\"") }
         guard !s.split(separator: "/").contains("..") else { throw node.error("a path may not contain \"..\": \"\(s)\"") }
         guard !s.utf8.contains(0) else { throw node.error("a path may not contain NUL") }
+        return normalize(s)
+    }
+
+    /// A `workingDir` field (a profile's or a Pod container's): `WorkingDirectory.problem`'s
+    /// rule, normalized.
+    static func workingDirectory(_ node: ConfigNode) throws(ConfigError) -> String {
+        let s = try node.string()
+        if let problem = WorkingDirectory.problem(s) { throw node.error(problem) }
         return normalize(s)
     }
 

@@ -36,6 +36,9 @@ extension Namespace {
 
 /// Turns a `LaunchPlan` into the C records of bh_spawn.h and creates the sandbox's init.
 public enum ChildSpawner {
+    /// The most `--preserve-fd` descriptors a launch passes (the init's keep-list is a fixed array).
+    public static let maxPreservedFDs = 64
+
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
@@ -49,6 +52,22 @@ public enum ChildSpawner {
                              recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
                              cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
+        // A --preserve-fd must be a descriptor the caller handed down: open, and not
+        // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
+        // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
+        // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
+        // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
+        // fixed array).
+        var own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
+        let foreign = plan.preserveFds.filter { fd in
+            let flags = fcntl(fd, F_GETFD)
+            return fd < 0 || flags < 0 || flags & FD_CLOEXEC != 0 || own.contains(fd)
+        }
+        if plan.preserveFds.count > maxPreservedFDs || !foreign.isEmpty {
+            throw SystemError("pass --preserve-fd \((foreign.isEmpty ? plan.preserveFds : foreign).map(String.init).joined(separator: ","))", errno: Errno(EBADF),
+                              hint: "a preserved descriptor must be open in the caller that runs bulkhead (not one bulkhead opened itself); at most \(maxPreservedFDs)")
+        }
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -174,18 +193,22 @@ final class CArena {
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
         case let .mountIfPresent(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
-        case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
-        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
+        case let .makeDirectory(p, mode):
+            op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
+        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
         case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
+        case .enterWorkingDirectory(let p): op(BH_OP_WORKDIR); r.b = string(p)
         case let .pivotRoot(n, o): op(BH_OP_PIVOT_ROOT); r.a = string(n); r.b = string(o)
         case .unmountDetached(let p): op(BH_OP_UMOUNT); r.b = string(p); r.n1 = UInt64(MNT_DETACH)
         case let .setMountAttributes(p, a, rec): op(BH_OP_SETATTR); r.b = string(p); r.n1 = a.rawValue; r.n2 = rec ? 1 : 0
         case let .refuseSymlinks(p, missingOK): op(BH_OP_NO_SYMLINK); r.b = string(p); r.n1 = missingOK ? 1 : 0
-        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p)
-        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p)
+        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p); r.c = string(Self.resolutionRoot(p))
+        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p); r.c = string(Self.resolutionRoot(p))
         case .setHostname(let h): op(BH_OP_SETHOSTNAME); r.a = string(h)
         case .loopbackUp: op(BH_OP_LOOPBACK_UP)
         case let .setRlimit(res, l): op(BH_OP_SETRLIMIT); r.n1 = UInt64(res.number); r.n2 = l.soft; r.n3 = l.hard
@@ -209,6 +232,12 @@ final class CArena {
         case .traceSyscalls: op(BH_OP_TRACEME)
         }
         return r
+    }
+
+    /// The root a mount, mask or read-only target is resolved in (RESOLVE_IN_ROOT, no symlinks,
+    /// and the mount attached to the resolved fd): the new root for a path beneath it.
+    static func resolutionRoot(_ path: String) -> String? {
+        path.hasPrefix(LaunchPlanner.newRoot + "/") ? LaunchPlanner.newRoot : nil
     }
 
     func free() {
