@@ -15,13 +15,13 @@ public enum PodLoader {
         var set = ManifestSet()
         do {
             for f in files {
-                guard let text = FileIO.read(f) else { throw ConfigError(file: f, field: "", message: "cannot read: \(Errno.current)") }
-                let s = try ManifestSet.parse(text, file: f)
+                let c = try ProfileStore.readChecked(f, what: "manifest")
+                let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
                 set.pods += s.pods; set.tenants += s.tenants; set.resourceQuotas += s.resourceQuotas
                 set.networkPolicies += s.networkPolicies
             }
             try set.validate()
-        } catch let e as ConfigError { throw LaunchError(e) } catch { throw LaunchError(operation: "\(error)") }
+        } catch { throw LaunchError(error) }
         guard set.pods.count == 1, let pod = set.pods.first else {
             throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")
         }
