@@ -59,7 +59,7 @@ public struct ProfileStore: Sendable {
     }
 
     /// Reads a file through the checks; a failed check is a ConfigError naming the file.
-    static func readChecked(_ path: String, what: String, limit: Int = TrustedFile.configLimit) throws(ConfigError) -> TrustedFile.Contents {
+    public static func readChecked(_ path: String, what: String, limit: Int = TrustedFile.configLimit) throws(ConfigError) -> TrustedFile.Contents {
         do { return try TrustedFile.read(path, what: what, limit: limit) } catch {
             throw ConfigError(file: path, field: "", message: "\(error)")
         }
@@ -124,7 +124,7 @@ public struct ProfileStore: Sendable {
 
     /// Parses with `body`; for a private file, an error keeps its place (line, column, field)
     /// but none of the file's text.
-    static func parsing<T>(private isPrivate: Bool, _ body: () throws(ConfigError) -> T) throws(ConfigError) -> T {
+    public static func parsing<T>(private isPrivate: Bool, _ body: () throws(ConfigError) -> T) throws(ConfigError) -> T {
         do { return try body() } catch { throw isPrivate ? error.withoutContent() : error }
     }
 

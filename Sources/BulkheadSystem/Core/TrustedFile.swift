@@ -180,7 +180,10 @@ public enum TrustedFile {
                 }
                 remaining += target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed()
             case S_IFDIR:
-                do { try checkOwnerAndMode(st, path: here, what: "directory", sticky: true) } catch { close(fd); closeAll(); throw error }
+                do { try checkOwnerAndMode(st, path: here, what: "directory", sticky: true) } catch {
+                    close(fd); closeAll()
+                    throw SystemError("\(what) \(path): \(error.operation)", errno: error.errno, hint: error.hint)
+                }
                 stack.append(fd)
                 names.append(c)
             default:
