@@ -1,4 +1,4 @@
-import Bulkhead
+@testable import Bulkhead
 import BulkheadModel
 import BulkheadSystem
 import Foundation
@@ -31,7 +31,8 @@ struct TrustFileTests {
     func bulkhead(_ args: [String], cwd: String = "/", env: [String: String] = [:], unset: [String] = [],
                   timeout: Double = 30) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        // BULKHEAD_TEST_BINARY: run these attacks against another build (e.g. main's, to see them fail there).
+        p.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] ?? Bulkhead.binary)
         p.arguments = args
         var e = ProcessInfo.processInfo.environment
         e["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
@@ -319,6 +320,57 @@ struct TrustFileTests {
         #expect(try bulkhead(["run", "--report", file, "--", "/bin/true"]).status == 0)
         let text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(text.hasPrefix("{"))
+    }
+
+    // MARK: the secret copy
+
+    enum SecretAttack: String, CaseIterable, Sendable {
+        case directoryOwnedByNobody, fileOwnedByNobody, symlinkToShadow, fifo, tooLarge
+    }
+
+    /// A tenant's secret directory or a file in it that another user controls, a symlink to a
+    /// root-only file, a FIFO, an oversized file: refused (no hang), nothing copied, nothing of the
+    /// file in the error. Before the fix a symlink or FIFO was skipped silently and a directory or
+    /// file owned by nobody was copied.
+    @Test(arguments: SecretAttack.allCases)
+    func secretCopyRefusesUntrustedFiles(attack: SecretAttack) throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let secrets = dir + "/secret", volume = dir + "/volume"
+        mkdir(secrets, 0o700); mkdir(volume, 0o700)
+        try #require(mount("bh-trust-test", volume, "tmpfs", 0, "size=4m,mode=0700") == 0)
+        defer { umount2(volume, Int32(MNT_DETACH)) }
+        try write("good-\(token())", secrets + "/a-good", mode: 0o600)
+        switch attack {
+        case .directoryOwnedByNobody: chown(secrets, Self.nobody, Self.nobody)
+        case .fileOwnedByNobody: try write("x", secrets + "/b", mode: 0o600, owner: Self.nobody)
+        case .symlinkToShadow: symlink("/etc/shadow", secrets + "/b"); lchown(secrets + "/b", Self.nobody, Self.nobody)
+        case .fifo: mkfifo(secrets + "/b", 0o600)
+        case .tooLarge: try write(String(repeating: "x", count: (1 << 20) + 1), secrets + "/b", mode: 0o600)
+        }
+        do {
+            try PodState.copySecret(from: secrets, to: volume, owner: 0, volume: "s")
+            Issue.record("the secret directory was copied")
+        } catch {
+            expectNoShadow("\(error)", "the secret copy's error")
+        }
+        #expect(!FileManager.default.fileExists(atPath: volume + "/b"), "the untrusted entry was copied")
+    }
+
+    /// A good secret is copied byte for byte (binary too), mode 0400, and the volume made read-only.
+    @Test func secretCopyCopiesBytes() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let secrets = dir + "/secret", volume = dir + "/volume"
+        mkdir(secrets, 0o700); mkdir(volume, 0o700)
+        try #require(mount("bh-trust-test", volume, "tmpfs", 0, "size=4m,mode=0700") == 0)
+        defer { umount2(volume, Int32(MNT_DETACH)) }
+        let bytes: [UInt8] = [0, 0xff, 0xfe, 0x80, 10, 65]
+        FileManager.default.createFile(atPath: secrets + "/bin", contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        try PodState.copySecret(from: secrets, to: volume, owner: 0, volume: "s")
+        #expect(FileManager.default.contents(atPath: volume + "/bin").map { [UInt8]($0) } == bytes)
+        var st = stat()
+        #expect(stat(volume + "/bin", &st) == 0 && st.st_mode & 0o777 == 0o400)
     }
 
     // MARK: TrustedFile itself
