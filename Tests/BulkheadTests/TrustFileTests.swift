@@ -322,6 +322,25 @@ struct TrustFileTests {
         #expect(text.hasPrefix("{"))
     }
 
+    // MARK: rootfs directories
+
+    /// A rootfs directory another user owns, or that its group can write: refused before
+    /// anything runs (before the fix it was used: its owner could swap what root mounts there).
+    @Test(arguments: [true, false])
+    func untrustedRootfsIsRefused(ownedByNobody: Bool) throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = dir + "/rootfs"
+        for d in ["", "/bin", "/proc", "/dev", "/sys", "/tmp", "/etc"] { mkdir(root + d, 0o755) }
+        for tool in ["/bin/sh", "/bin/true"] where FileManager.default.fileExists(atPath: "/bin/busybox") {
+            try? FileManager.default.copyItem(atPath: "/bin/busybox", toPath: root + tool)
+        }
+        if ownedByNobody { chown(root, Self.nobody, Self.nobody) } else { chmod(root, 0o775) }
+        let r = try bulkhead(["run", "--rootfs", root, "--env", "PATH=/bin", "--", "/bin/true"])
+        #expect(r.status != 0, "the rootfs was used")
+        #expect(r.stderr.contains("rootfs") && (r.stderr.contains("owned by uid 65534") || r.stderr.contains("writable by its group")), "\(r.stderr)")
+    }
+
     // MARK: the secret copy
 
     enum SecretAttack: String, CaseIterable, Sendable {

@@ -122,6 +122,18 @@ public struct ProfileStore: Sendable {
         return chain
     }
 
+    /// Checks a directory root uses for someone (a rootfs): it and every directory above it owned by
+    /// root or the caller and not writable by others (`TrustedFile.openDirectory`). Someone else who
+    /// could write it could swap what root mounts or reads there while the sandbox is set up.
+    public static func checkDirectory(_ path: String, what: String, field: String) throws(ConfigError) {
+        do {
+            let d = try TrustedFile.openDirectory(path, what: what)
+            close(d.fd)
+        } catch {
+            throw ConfigError(file: "<\(what)>", field: field, message: "\(error)")
+        }
+    }
+
     /// Parses with `body`; for a private file, an error keeps its place (line, column, field)
     /// but none of the file's text.
     public static func parsing<T>(private isPrivate: Bool, _ body: () throws(ConfigError) -> T) throws(ConfigError) -> T {
