@@ -29,11 +29,12 @@ struct TrustFileTests {
     /// Runs the built binary with working directory `cwd`, with `env` set and `unset` removed;
     /// a run that does not end within `timeout` is killed and recorded as a failure (a hang).
     func bulkhead(_ args: [String], cwd: String = "/", env: [String: String] = [:], unset: [String] = [],
-                  timeout: Double = 30) throws -> (status: Int32, stdout: String, stderr: String) {
+                  prefix: [String] = [], timeout: Double = 30) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         // BULKHEAD_TEST_BINARY: run these attacks against another build (e.g. main's, to see them fail there).
-        p.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] ?? Bulkhead.binary)
-        p.arguments = args
+        let binary = ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] ?? Bulkhead.binary
+        p.executableURL = URL(fileURLWithPath: prefix.first ?? binary)
+        p.arguments = prefix.isEmpty ? args : Array(prefix.dropFirst()) + [binary] + args
         var e = ProcessInfo.processInfo.environment
         e["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
         for (k, v) in env { e[k] = v }
@@ -115,6 +116,26 @@ struct TrustFileTests {
         #expect(decoded.controls.namespaces.contains("user"), "the planted profile turned the user namespace off")
         let show = try bulkhead(["profile", "show", "container", "--effective"], cwd: dir, unset: ["BULKHEAD_PROFILE_PATH"])
         #expect(!show.stdout.contains("Unconfined") && !show.stdout.contains("LD_PRELOAD"), "\(show.stdout)")
+    }
+
+    /// An ordinary user keeps `./Profiles` (the sandbox runs with that user's own privileges),
+    /// but only files the user (or root) owns: a `Profiles/container.yaml` another user planted
+    /// in the directory is refused, not used.
+    @Test func ordinaryUserTakesOnlyOwnProfilesFromWorkingDirectory() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chown(dir, Self.nobody, Self.nobody)
+        mkdir(dir + "/Profiles", 0o755); chown(dir + "/Profiles", Self.nobody, Self.nobody)
+        let marker = "planted-\(token())"
+        try write(Self.plantedProfile.replacingOccurrences(of: "metadata: {name: container}", with: "metadata: {name: container, description: \(marker)}"),
+                  dir + "/Profiles/container.yaml", owner: Self.nobody)
+        let asNobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        let own = try bulkhead(["profile", "show", "container"], cwd: dir, unset: ["BULKHEAD_PROFILE_PATH"], prefix: asNobody)
+        #expect(own.status == 0 && own.stdout.contains(marker), "the user's own ./Profiles was not used: \(own.stderr)")
+        chown(dir + "/Profiles/container.yaml", 1, 1)   // another user's (daemon's) file
+        let other = try bulkhead(["profile", "show", "container"], cwd: dir, unset: ["BULKHEAD_PROFILE_PATH"], prefix: asNobody)
+        #expect(other.status != 0 && !other.stdout.contains(marker), "another user's planted profile was used")
+        #expect(other.stderr.contains("owned by uid 1"), "\(other.stderr)")
     }
 
     // MARK: item 4: profiles and policies named by path

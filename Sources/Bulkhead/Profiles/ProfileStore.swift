@@ -71,6 +71,9 @@ public struct ProfileStore: Sendable {
         let opened: (fd: Int32, path: String)
         let parent = name.lastIndex(of: "/").map { String(name[..<$0]) }
         let leaf = name.lastIndex(of: "/").map { String(name[name.index(after: $0)...]) } ?? name
+        // A search directory that is not there is skipped before any check: an ordinary user's
+        // `./Profiles` in a directory others can write (where it does not exist) is no error.
+        guard FileIO.exists(parent.map { "\(dir)/\($0)" } ?? dir) else { return nil }
         do { opened = try TrustedFile.openDirectory(parent.map { "\(dir)/\($0)" } ?? dir, what: "profile directory") } catch {
             if error.errno?.rawValue == ENOENT { return nil }
             throw ConfigError(file: "\(dir)/\(name)", field: "", message: "\(error)")
