@@ -431,6 +431,10 @@ struct TrustFileTests {
         #expect(try TrustedFile.read(dir + "/via/b/f.yaml", what: "test").path == dir + "/a/b/f.yaml")
         lchown(dir + "/via", Self.nobody, Self.nobody)
         #expect(throws: SystemError.self) { try TrustedFile.read(dir + "/via/b/f.yaml", what: "test") }
+        // Not a regular file: a device is not even opened for reading, a FIFO does not block.
+        #expect(throws: SystemError.self) { try TrustedFile.read("/dev/zero", what: "test") }
+        mkfifo(dir + "/a/b/fifo", 0o644)
+        #expect(throws: SystemError.self) { try TrustedFile.read(dir + "/a/b/fifo", what: "test") }
         // The size cap.
         #expect(throws: SystemError.self) { try TrustedFile.read(dir + "/a/b/f.yaml", what: "test", limit: 2) }
     }

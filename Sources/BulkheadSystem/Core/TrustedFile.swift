@@ -11,9 +11,10 @@ import Glibc
 /// - a symbolic link on the way is followed only when it belongs to root or the caller (its
 ///   target is then read from the very link that was checked, `readlinkat(fd, "")`); a final
 ///   component that is a link is refused (`O_NOFOLLOW`);
-/// - the file is opened `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC` (a FIFO cannot hang the
-///   launcher), then `fstat`: a regular file, owned by root or the caller, not writable by group
-///   or others, at most `limit` bytes.
+/// - the file is first opened `O_PATH|O_NOFOLLOW` (which opens no device and waits on no FIFO)
+///   and must be a regular file; then opened for reading `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY|O_CLOEXEC`
+///   and `fstat`ed: the same inode, owned by root or the caller, not writable by group or others,
+///   at most `limit` bytes.
 ///
 /// Errors name the path, the owner, the mode, the type or the errno, and the fix; never a byte
 /// of the file.
@@ -56,21 +57,31 @@ public enum TrustedFile {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
             throw SystemError("\(what) \(path): not a file name", errno: Errno(EINVAL))
         }
-        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = Errno.current
-            if e.rawValue == ELOOP {
-                throw SystemError("\(what) \(path) is a symbolic link", errno: e,
-                                  hint: "name the file it points to; root does not follow a link as the last component of a path")
-            }
-            throw SystemError("open \(what) \(path)", errno: e)
+        // First an O_PATH handle, which opens nothing: a device's open(2) can act (a watchdog
+        // starts, a tape rewinds), and only a regular file is read.
+        let handle = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        guard handle >= 0 else { throw SystemError("open \(what) \(path)", errno: .current) }
+        var first = stat()
+        let statted = fstat(handle, &first) == 0
+        close(handle)
+        guard statted else { throw SystemError("fstat \(what) \(path)", errno: .current) }
+        if first.st_mode & S_IFMT == S_IFLNK {
+            throw SystemError("\(what) \(path) is a symbolic link", errno: Errno(ELOOP),
+                              hint: "name the file it points to; root does not follow a link as the last component of a path")
         }
+        guard first.st_mode & S_IFMT == S_IFREG else {
+            throw SystemError("\(what) \(path) is \(typeName(first.st_mode)), not a regular file", errno: nil,
+                              hint: "give a regular file")
+        }
+        // Then the read handle (O_NONBLOCK and O_NOFOLLOW still: the name may have been replaced),
+        // which must be the same inode.
+        let fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(what) \(path)", errno: .current) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SystemError("fstat \(what) \(path)", errno: .current) }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw SystemError("\(what) \(path) is \(typeName(st.st_mode)), not a regular file", errno: nil,
-                              hint: "give a regular file")
+        guard st.st_mode & S_IFMT == S_IFREG, st.st_dev == first.st_dev, st.st_ino == first.st_ino else {
+            throw SystemError("\(what) \(path) changed while it was opened", errno: nil, hint: "try again; if it recurs, someone is replacing the file")
         }
         try checkOwnerAndMode(st, path: path, what: what, sticky: false)
         guard st.st_size <= limit else {
