@@ -289,6 +289,45 @@ struct TrustFileTests {
         #expect(throws: LaunchError.self) { try PodLoader.load(files: [path], store: store) }
     }
 
+    /// A Tenant whose secretsDirectory is /etc and a pod that mounts secret `ssh`: refused (before
+    /// the fix /etc/ssh, host keys included, was copied into the pod).
+    @Test func tenantSecretsOutsideTheSecretsRootAreRefused() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let yaml = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: team-x}
+            spec:
+              hostIDRange: "2200000000:65536"
+              allowedProfiles: [restricted, container]
+              secretsDirectory: /etc
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: s, namespace: team-x}
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: app
+                image: busybox
+                command: [/bin/true]
+                volumeMounts: [{name: keys, mountPath: /keys}]
+              volumes:
+              - name: keys
+                secret: {secretName: ssh}
+
+            """
+        try write(yaml, dir + "/pod.yaml")
+        let store = ProfileStore(searchPath: [Bulkhead.packageRoot + "/Profiles"])
+        do {
+            let loaded = try PodLoader.load(files: [dir + "/pod.yaml"], store: store)
+            Issue.record("loaded, secret source \(loaded.request.secretSources)")
+        } catch {
+            #expect("\(error)".contains("secretsDirectory"), "\(error)")
+        }
+    }
+
     // MARK: item 9: output files
 
     /// `--report /tmp/x` (and `seccomp export -o /tmp/x`) where nobody planted /tmp/x as a symlink

@@ -5,6 +5,9 @@ import Glibc
 /// From manifest files to a `PodRequest`: the Pod (and optionally its Tenant and quotas) read,
 /// mapped onto profiles, admitted into the tenant. No side effects.
 public enum PodLoader {
+    /// The only place secret volumes are copied from: a Tenant's secretsDirectory must be inside.
+    public static let secretsRoot = "/var/lib/bulkhead/secrets"
+
     public struct Loaded: Sendable {
         public var request: PodRequest
         public var spec: PodLaunchSpec
@@ -71,7 +74,15 @@ public enum PodLoader {
                 throw LaunchError(operation: "volume \(v.name) of pod \(pod.name) asks for secret \(secret), but namespace \(pod.namespace) has no Tenant",
                                   hint: "secrets come from a tenant's secretsDirectory: pass the Tenant manifest of \(pod.namespace)")
             }
-            request.secretSources[v.name] = tenant.secretsDirectory + "/" + secret
+            // A Tenant's author names its secretsDirectory: only a directory under the node's
+            // secrets root may be copied into a pod (not /etc, whose ssh/ holds host keys). The
+            // copy then checks owner, mode and type of the directory and each file.
+            let dir = ProfileParser.normalize(tenant.secretsDirectory)
+            guard dir.hasPrefix(secretsRoot + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
+                throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not under \(secretsRoot)",
+                                  hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
+            }
+            request.secretSources[v.name] = dir + "/" + secret
         }
         request.ignoredFields = spec.ignoredFields.map { "\($0)" }
         request.notes = spec.notes
