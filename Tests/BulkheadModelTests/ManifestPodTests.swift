@@ -118,7 +118,7 @@ import Testing
         #expect(web.securityContext.runAsUser == 1001)
         #expect(web.securityContext.allowPrivilegeEscalation == false && web.securityContext.readOnlyRootFilesystem == true)
         #expect(web.securityContext.capabilities == CapabilitySpec(add: ["NET_BIND_SERVICE"], drop: ["ALL"]))
-        #expect(web.securityContext.seccomp == .localhost(path: "seccomp/web.json", relativeTo: "/m"))
+        #expect(web.securityContext.seccomp == .localhost(path: "seccomp/web.json", relativeTo: ProfileLayer.seccompRootMarker))
         #expect(web.volumeMounts == [PodVolumeMount(name: "cache", mountPath: "/var/cache/nginx"), PodVolumeMount(name: "scratch", mountPath: "/scratch", readOnly: true)])
         #expect(web.profile == "restricted" && web.rootfs == "/srv/rootfs/alpine")
         let side = p.containers[1]

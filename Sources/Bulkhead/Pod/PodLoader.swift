@@ -5,6 +5,9 @@ import Glibc
 /// From manifest files to a `PodRequest`: the Pod (and optionally its Tenant and quotas) read,
 /// mapped onto profiles, admitted into the tenant. No side effects.
 public enum PodLoader {
+    /// The only place secret volumes are copied from: a Tenant's secretsDirectory must be inside.
+    public static let secretsRoot = "/var/lib/bulkhead/secrets"
+
     public struct Loaded: Sendable {
         public var request: PodRequest
         public var spec: PodLaunchSpec
@@ -15,13 +18,13 @@ public enum PodLoader {
         var set = ManifestSet()
         do {
             for f in files {
-                guard let text = FileIO.read(f) else { throw ConfigError(file: f, field: "", message: "cannot read: \(Errno.current)") }
-                let s = try ManifestSet.parse(text, file: f)
+                let c = try ProfileStore.readChecked(f, what: "manifest")
+                let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
                 set.pods += s.pods; set.tenants += s.tenants; set.resourceQuotas += s.resourceQuotas
                 set.networkPolicies += s.networkPolicies
             }
             try set.validate()
-        } catch let e as ConfigError { throw LaunchError(e) } catch { throw LaunchError(operation: "\(error)") }
+        } catch { throw LaunchError(error) }
         guard set.pods.count == 1, let pod = set.pods.first else {
             throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")
         }
@@ -80,7 +83,15 @@ public enum PodLoader {
                 throw LaunchError(operation: "volume \(v.name) of pod \(pod.name) asks for secret \(secret), but namespace \(pod.namespace) has no Tenant",
                                   hint: "secrets come from a tenant's secretsDirectory: pass the Tenant manifest of \(pod.namespace)")
             }
-            request.secretSources[v.name] = tenant.secretsDirectory + "/" + secret
+            // A Tenant's author names its secretsDirectory: only a directory under the node's
+            // secrets root may be copied into a pod (not /etc, whose ssh/ holds host keys). The
+            // copy then checks owner, mode and type of the directory and each file.
+            let dir = ProfileParser.normalize(tenant.secretsDirectory)
+            guard dir.hasPrefix(secretsRoot + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
+                throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not under \(secretsRoot)",
+                                  hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
+            }
+            request.secretSources[v.name] = dir + "/" + secret
         }
         request.ignoredFields = spec.ignoredFields.map { "\($0)" }
         request.notes = spec.notes + TenantAdmission.podSecurityWarnings(spec, policy: tenant?.podSecurity ?? PodSecurityPolicy())

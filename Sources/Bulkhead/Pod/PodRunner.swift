@@ -382,28 +382,34 @@ struct PodState {
     /// A secret volume: the regular files of the tenant's secret directory copied into the
     /// volume's tmpfs, mode 0400 and owned by the pod's root, then the tmpfs made read-only.
     /// As the kubelet does with a Secret's data: the pod never sees the tenant's directory.
+    ///
+    /// The directory is opened through `TrustedFile` (it and every directory above it owned by
+    /// root or the caller, not writable by others) and each file is opened relative to that fd,
+    /// `O_NOFOLLOW|O_NONBLOCK`: a regular file owned by root or the caller, readable by its owner
+    /// only, at most 1 MiB. Anything else in the directory (a link, a FIFO, a subdirectory) is
+    /// refused, not skipped; no error shows a byte of a secret.
     static func copySecret(from source: String, to volume: String, owner: UInt32, volume name: String) throws(LaunchError) {
-        var st = stat()
-        guard lstat(source, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-            throw LaunchError(operation: "secret volume \(name): read \(source)", errno: .current,
-                              hint: "create the secret as a directory of files in the tenant's secretsDirectory")
+        let dir: (fd: Int32, path: String)
+        do { dir = try TrustedFile.openDirectory(source, what: "secret directory") } catch {
+            throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno,
+                              hint: error.hint ?? "create the secret as a directory of files in the tenant's secretsDirectory")
         }
-        for file in FileIO.listDirectory(source) {
-            let from = "\(source)/\(file)"
-            guard lstat(from, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+        defer { close(dir.fd) }
+        for file in TrustedFile.list(dir.fd) {
+            let c: TrustedFile.Contents
+            do {
+                c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "secret file",
+                                         limit: Int(PodVolume.secretSizeLimit))
+            } catch {
+                throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno, hint: error.hint)
+            }
             // Sandboxes on the host's root see the host's files read-only: a secret readable
             // by others would be readable by every such sandbox.
-            guard st.st_mode & 0o077 == 0 else {
-                throw LaunchError(operation: "secret volume \(name): \(from) has mode \(String(st.st_mode & 0o777, radix: 8))",
+            guard c.mode & 0o077 == 0 else {
+                throw LaunchError(operation: "secret volume \(name): \(c.path) has mode \(String(c.mode, radix: 8))",
                                   hint: "make it readable by its owner only (chmod 600): sandboxes on the host's root would see it")
             }
-            guard let text = FileIO.read(from, limit: Int(PodVolume.secretSizeLimit) + 1) else {
-                throw LaunchError(operation: "secret volume \(name): read \(from)", errno: .current)
-            }
-            guard text.utf8.count <= Int(PodVolume.secretSizeLimit) else {
-                throw LaunchError(operation: "secret volume \(name): \(from) is larger than a Secret may be (1 MiB)")
-            }
-            try writeFile("\(volume)/\(file)", text, mode: 0o400, owner: owner)
+            try writeFile("\(volume)/\(file)", bytes: c.bytes, mode: 0o400, owner: owner)
         }
         guard mount("", volume, "", UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil) == 0 else {
             throw LaunchError(operation: "secret volume \(name): make its tmpfs read-only", errno: .current)
@@ -422,11 +428,15 @@ struct PodState {
     }
 
     static func writeFile(_ path: String, _ text: String, mode: mode_t, owner: UInt32) throws(LaunchError) {
+        try writeFile(path, bytes: Array(text.utf8), mode: mode, owner: owner)
+    }
+
+    static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t, owner: UInt32) throws(LaunchError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw LaunchError(operation: "create \(path)", errno: .current) }
         defer { close(fd) }
-        var b = Array(text.utf8)
-        guard Glibc.write(fd, &b, b.count) == b.count, fchown(fd, owner, owner) == 0 else {
+        var b = bytes
+        guard b.isEmpty || Glibc.write(fd, &b, b.count) == b.count, fchown(fd, owner, owner) == 0 else {
             throw LaunchError(operation: "write \(path)", errno: .current)
         }
     }

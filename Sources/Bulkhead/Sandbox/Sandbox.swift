@@ -88,6 +88,7 @@ public enum Sandbox {
             top.source = "<command line>"
             layers.append(top)
             let profile = try EffectiveProfile.resolve(layers)
+            if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()

@@ -148,7 +148,7 @@ public enum PodManifestParser {
             _ = try podSecurityContextFields.mapping(sc, ignored: &ignored)
             var layer = ProfileLayer()
             layer.source = doc.file
-            try ProfileParser.parseSecurityContext(sc, into: &layer)
+            try ProfileParser.parseSecurityContext(sc, into: &layer, manifest: true)
             pod.podSecurityContext = layer
         }
 
@@ -274,7 +274,7 @@ public enum PodManifestParser {
             let filtered = ConfigNode(node: stripping(sc.node, keys: Set(containerSecurityContextRefused.keys)), path: sc.path, file: sc.file)
             var layer = ProfileLayer()
             layer.source = file
-            try ProfileParser.parseSecurityContext(filtered, into: &layer)
+            try ProfileParser.parseSecurityContext(filtered, into: &layer, manifest: true)
             c.securityContext = layer
         }
 
@@ -446,6 +446,10 @@ public enum PodManifestParser {
             var setting = value
             if base == rootfsAnnotation {
                 setting = try ProfileParser.absolutePath(node)
+            } else if !ProfileParser.isValidProfileName(value) {
+                // A name on the node's profile path, never a file: a manifest's author does not
+                // choose which of the node's files root reads.
+                throw node.error("expected a profile name (letters, digits, -, _ and .; no / and no .yaml), as `bulkhead profile list` shows them; a pod annotation cannot name a file")
             }
             for i in pod.containers.indices where container == nil || pod.containers[i].name == container {
                 // A per-container annotation wins over the pod-wide one, whichever comes first.
