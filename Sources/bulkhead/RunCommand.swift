@@ -122,6 +122,7 @@ struct RunCommand: ParsableCommand {
             warn("cannot start the sandbox: \(error)")
             throw ExitCode(ExitStatus.launchFailed)
         }
+        for w in prepared.warnings { warn(w) }
         // The report file is opened before the launch: a bad path must fail before anything runs.
         var reportHandle: FileHandle?
         if let report, report != "-" {

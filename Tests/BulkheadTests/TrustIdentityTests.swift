@@ -1,5 +1,6 @@
-import BulkheadSystem
+@testable import Bulkhead
 import BulkheadModel
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -178,5 +179,60 @@ struct TrustIdentityTests {
         #expect(lines.count == 2)
         #expect(lines.first == ["0", "\(u.hostStart + 1)", "\(u.count - 1)"], "\(r.stdout)")
         #expect(lines.last == ["0", "\(g.hostStart + 1)", "\(g.count - 1)"], "\(r.stdout)")
+    }
+
+    @Test("A rootless caller's supplementary groups, which it cannot drop, are reported and warned about, never hidden")
+    func rootlessSupplementaryGroups() throws {
+        let gid: UInt32 = 4242
+        let file = "/var/tmp/bh-grp-\(token())"
+        try "GROUPSECRET\n".write(toFile: file, atomically: false, encoding: .utf8)
+        defer { unlink(file) }
+        chown(file, 0, gid)
+        chmod(file, 0o640)
+        let reportPath = NSTemporaryDirectory() + "bh-groups-\(token()).json"
+        defer { unlink(reportPath) }
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--groups=\(gid)", "--inh-caps=-all"]
+        let r = try Bulkhead.run(["run", "--limits", "best-effort", "--report", reportPath, "--",
+                                  "/bin/sh", "-c", "grep ^Groups: /proc/self/status; cat \(file)"], prefix: nobody)
+        #expect(r.status == 0, "\(r.stderr)")
+        // The kernel: the group is still held (shown as the overflow gid inside) and still reads
+        // a file of that group on the host. That is what the report must say.
+        #expect(r.stdout.contains("Groups:\t65534"), "\(r.stdout)")
+        #expect(r.stdout.contains("GROUPSECRET"), "the kept group grants its access: \(r.stdout)")
+        let report = try JSONDecoder().decode(RunReport.self, from: try Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        #expect(report.controls.supplementaryGroupsKept == [gid], "\(String(describing: report.controls.supplementaryGroupsKept))")
+        #expect(r.stderr.contains("keeps your supplementary groups \(gid)"), "\(r.stderr)")
+        // Without groups there is nothing to report.
+        let clear = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+        let c = try Bulkhead.run(["run", "--limits", "best-effort", "--report", reportPath, "--", "/bin/sh", "-c", "cat \(file)"], prefix: clear)
+        #expect(c.status != 0 || !c.stdout.contains("GROUPSECRET"), "without the group the file is not readable")
+        let cr = try JSONDecoder().decode(RunReport.self, from: try Data(contentsOf: URL(fileURLWithPath: reportPath)))
+        #expect(cr.controls.supplementaryGroupsKept == nil)
+        #expect(!c.stderr.contains("supplementary groups"))
+    }
+
+    @Test("/etc/subuid and /etc/subgid are trusted only as root's files: another owner, group/other write, a symlink or a FIFO is refused without reading it")
+    func subordinateFilesMustBeRoots() throws {
+        let dir = "/var/tmp/bh-subid-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = dir + "/good", planted = dir + "/planted", writable = dir + "/writable", link = dir + "/link", fifo = dir + "/fifo"
+        for f in [good, planted, writable] { try "bulkhead:2000000000:65536\n".write(toFile: f, atomically: false, encoding: .utf8) }
+        chmod(good, 0o644)
+        chown(planted, 65534, 65534); chmod(planted, 0o644)
+        chmod(writable, 0o664)
+        symlink(good, link)
+        mkfifo(fifo, 0o644)
+        #expect(try HostIdentity.readRootFile(good) == "bulkhead:2000000000:65536\n")
+        #expect(try HostIdentity.readRootFile(dir + "/missing") == nil, "a missing file is an empty one")
+        for (path, message) in [(planted, "owned by uid 65534"), (writable, "mode 664"), (link, "symlink"), (fifo, "not a regular file")] {
+            do {
+                _ = try HostIdentity.readRootFile(path)
+                Issue.record("\(path) was trusted")
+            } catch {
+                #expect(error.file == path && error.message.contains(message), "\(error)")
+                #expect(!error.description.contains("2000000000"), "no content in the error: \(error)")
+            }
+        }
     }
 }

@@ -46,6 +46,11 @@ public struct PreparedLaunch: Sendable {
     var terminal: TerminalRelay?
     /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
     public var recorder: SyscallRecorderTable? = nil
+    /// Rootless: the caller's supplementary groups that the workload keeps (see
+    /// `AppliedControls.supplementaryGroupsKept`); empty when there are none or they are dropped.
+    public var supplementaryGroupsKept: [UInt32] = []
+    /// What the caller should know before the workload runs (printed on stderr by the CLI).
+    public var warnings: [String] = []
 }
 
 /// A launch that failed before the workload ran. Exit status 125.
@@ -115,6 +120,16 @@ public enum Sandbox {
             var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
+            // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
+            // cannot be dropped in the sandbox (user_namespaces(7); bubblewrap and runc rootless
+            // keep them too). Said in the report and on stderr, not hidden.
+            if plan.denySetgroups {
+                let kept = HostIdentity.supplementaryGroups().filter { $0 != identity.gid }
+                if !kept.isEmpty {
+                    prepared.supplementaryGroupsKept = kept
+                    prepared.warnings.append("warning: rootless: the workload keeps your supplementary groups \(kept.map(String.init).joined(separator: ",")) (shown as 65534 inside, they still grant access to files of those groups on the host); an unprivileged launcher cannot drop them. Run it with `setpriv --clear-groups`, or run bulkhead as root")
+                }
+            }
             return prepared
         } catch {
             throw LaunchError(error)
@@ -215,6 +230,15 @@ struct HostIdentity {
         }
         guard out.count <= limit else { throw ConfigError(file: path, field: "", message: "larger than \(limit) bytes") }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The launcher's supplementary groups (getgroups(2)), host gids.
+    static func supplementaryGroups() -> [UInt32] {
+        let n = getgroups(0, nil)
+        guard n > 0 else { return [] }
+        var groups = [gid_t](repeating: 0, count: Int(n))
+        let got = getgroups(n, &groups)
+        return got > 0 ? Array(groups[0..<Int(got)]) : []
     }
 
     /// The launcher's effective capabilities (CapEff of /proc/self/status).
