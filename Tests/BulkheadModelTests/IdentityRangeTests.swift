@@ -84,6 +84,23 @@ struct IdentityRangeTests {
         #expect(TenantAdmission.admit(edge, tenant: tenant).reasons.contains { $0.contains("runs as uid 999 gid 999, outside the 999 ids tenant team-a maps") })
     }
 
+    @Test("A profile's range may be a reserved range or apart from it, never overlap it")
+    func pinnedRangesDoNotOverlapReserved() throws {
+        let a = IDRange(hostStart: 2_000_000_000, count: 65536)
+        #expect(!a.conflicts(with: a))
+        #expect(IDRange(hostStart: 1_999_999_999, count: 2).conflicts(with: a), "maps a's owner")
+        #expect(IDRange(hostStart: 2_000_000_100, count: 10).conflicts(with: a), "nested: a maps its owner")
+        #expect(!IDRange(hostStart: 1_999_999_998, count: 2).conflicts(with: a), "ends right before a")
+        #expect(!IDRange(hostStart: 2_000_065_536, count: 2).conflicts(with: a), "starts right after a")
+        var c = Self.root
+        c.reservedHostIDRanges = [ReservedIDRange("the default sandbox range", a)]
+        var l = ProfileLayer()
+        l.hostIDRange = IDRange(hostStart: 1_999_999_000, count: 5000)
+        expectConfigError(field: "userNamespace.hostIDRange", contains: "overlap the default sandbox range", file: "<command line>") { () throws(ConfigError) in try plan(l, context: c) }
+        l.hostIDRange = a
+        #expect(try plan(l, context: c).userNamespaceOwner == a.hostStart)
+    }
+
     // MARK: /etc/subuid and /etc/subgid
 
     @Test("subuid/subgid: each file gives its own map; the first bulkhead line counts")

@@ -235,4 +235,44 @@ struct TrustIdentityTests {
             }
         }
     }
+
+    @Test("A profile or a tenant cannot pick a range that maps another range's owner")
+    func overlappingRangesAreRefused() throws {
+        // The profile's range ends one id into the default range: its uid 1 would be host uid
+        // 2000000000, the owner of every plain sandbox's user namespace.
+        let path = "/var/tmp/bh-overlap-\(token()).yaml"
+        try "extends: container\nuserNamespace:\n  hostIDRange: \"1999999998:10\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        let r = try Bulkhead.sh("echo RAN", ["--profile", path])
+        #expect(r.status == 125 && !r.stdout.contains("RAN"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("overlap the default sandbox range"), "\(r.stderr)")
+        // The default range itself is fine (the same owner, mapped by neither).
+        try "extends: container\nuserNamespace:\n  hostIDRange: \"\(EffectiveProfile.defaultHostIDRange)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try Bulkhead.sh("echo RAN", ["--profile", path]).stdout.contains("RAN"))
+        // A tenant whose range lies inside the default namespace's pod range (whose pods map its owner).
+        let dir = "/var/tmp/bh-overlap-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let owner = PodRequest.defaultTenantRange.hostStart
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: team-x}
+            spec: {hostIDRange: "\(owner + 10):100", allowedProfiles: [container], secretsDirectory: /var/lib/bulkhead/secrets/team-x}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p, namespace: team-x}
+            spec:
+              containers:
+              - {name: c, image: x, command: ["true"]}
+
+            """.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
+        do {
+            _ = try PodLoader.load(files: [dir + "/pod.yaml"])
+            Issue.record("a tenant range over the default pod range's owner was accepted")
+        } catch {
+            #expect(error.description.contains("overlap the default namespace's pod range"), "\(error)")
+        }
+    }
 }

@@ -98,8 +98,8 @@ public enum Sandbox {
             let identity = HostIdentity.current()
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
-            // /etc/subuid and /etc/subgid are read only when their ranges are the ones mapped.
-            let subordinate = identity.privileged && profile.namespaces.contains(.user) && profile.hostIDRange == nil
+            // /etc/subuid and /etc/subgid are read only when a root launcher maps a range.
+            let subordinate = identity.privileged && profile.namespaces.contains(.user)
                 && !request.joinNamespaces.contains(.user) ? try HostIdentity.subordinateRanges() : nil
             var context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
@@ -108,6 +108,7 @@ public enum Sandbox {
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             context.defaultHostGIDRange = subordinate?.gid
+            context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate)
             context.joinedNamespaces = request.joinNamespaces
             var terminal: TerminalRelay?
             if request.tty {
@@ -198,6 +199,16 @@ struct HostIdentity {
     static func subordinateRanges() throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
         try SubordinateIDs.ranges(subuid: try readRootFile(SubordinateIDs.subuidPath),
                                   subgid: try readRootFile(SubordinateIDs.subgidPath))
+    }
+
+    /// The ranges a profile's or tenant's own range must not overlap (unless it is one of them):
+    /// the ranges bulkhead itself hands out. Tenants' ranges are checked against each other
+    /// when given together (`Tenant.validate`).
+    static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?) -> [ReservedIDRange] {
+        var r = [ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
+                 ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
+        if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
+        return r
     }
 
     /// A system file root trusts: nil when it does not exist; its text when it is a regular file

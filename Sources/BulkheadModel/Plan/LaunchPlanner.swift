@@ -7,6 +7,13 @@ public struct IDMapEntry: Sendable, Equatable {
     public var line: String { "\(inside) \(outside) \(count)\n" }
 }
 
+/// A host id range that other sandboxes use, and what it is (for errors).
+public struct ReservedIDRange: Sendable, Equatable {
+    public var name: String
+    public var range: IDRange
+    public init(_ name: String, _ range: IDRange) { self.name = name; self.range = range }
+}
+
 /// Host facts the planner needs, gathered by the caller (the planner makes no system call).
 public struct LaunchContext: Sendable, Equatable {
     public var callerUID: UInt32
@@ -17,6 +24,9 @@ public struct LaunchContext: Sendable, Equatable {
     public var defaultHostIDRange: IDRange
     /// The gid range for that launch (/etc/subgid); nil: the same as `defaultHostIDRange`.
     public var defaultHostGIDRange: IDRange? = nil
+    /// Ranges other sandboxes use (the default ranges of plain runs and pods, /etc/subuid's),
+    /// by name: a profile's own range may be one of them but may not overlap one otherwise.
+    public var reservedHostIDRanges: [ReservedIDRange] = []
     /// Extra fds the user passes to the workload (`--preserve-fd`).
     public var preserveFds: [Int32]
     /// A seccomp program will be loaded (the profile is not Unconfined).
@@ -96,6 +106,9 @@ public enum LaunchPlanner {
                 let g = p.hostIDRange ?? c.defaultHostGIDRange ?? r
                 for (range, what) in [(r, "uid"), (g, "gid")] where !range.isValid {
                     throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and not host id 0")
+                }
+                if let pinned = p.hostIDRange, let other = c.reservedHostIDRanges.first(where: { pinned.conflicts(with: $0.range) }) {
+                    throw fail("userNamespace.hostIDRange", "host ids \(pinned) overlap \(other.name) (\(other.range)) without being it: one range would map the other's user-namespace owner (its first id); use that range exactly or one that does not overlap it")
                 }
                 // The range's first id owns the namespace and is never mapped (see IDRange).
                 uidMap = [r.idMap]

@@ -85,6 +85,13 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public var idMap: IDMapEntry { IDMapEntry(inside: 0, outside: mappedRoot, count: mappedCount) }
     /// The id (inside the sandbox) is one of the range's mapped ids.
     public func maps(_ id: UInt32) -> Bool { UInt64(id) < UInt64(mappedCount) }
+    /// The two ranges share ids without being the same range: then one maps the other's owner
+    /// (its first id), or both map some ids, and the owner rule (never mapped) breaks. The same
+    /// range twice shares its owner, which neither maps.
+    public func conflicts(with other: IDRange) -> Bool {
+        self != other && UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count)
+            && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
+    }
     /// Usable: at least `minimumCount` ids, none past UInt32.max, host root not among them.
     public var isValid: Bool {
         hostStart > 0 && count >= Self.minimumCount && UInt64(hostStart) + UInt64(count) <= UInt64(UInt32.max)
