@@ -99,6 +99,10 @@ struct IdentityRangeTests {
         expectConfigError(field: "userNamespace.hostIDRange", contains: "overlap the default sandbox range", file: "<command line>") { () throws(ConfigError) in try plan(l, context: c) }
         l.hostIDRange = a
         #expect(try plan(l, context: c).userNamespaceOwner == a.hostStart)
+        // The installation's range (/etc/subuid) is checked the same way.
+        c.defaultHostIDRange = IDRange(hostStart: 2_000_065_000, count: 65536)
+        c.reservedHostIDRanges.append(ReservedIDRange("the bulkhead range of /etc/subuid", c.defaultHostIDRange))
+        expectConfigError(field: "userNamespace.hostIDRange", contains: "/etc/subuid, used for this sandbox) overlap the default sandbox range", file: "<command line>") { () throws(ConfigError) in try plan(context: c) }
     }
 
     // MARK: /etc/subuid and /etc/subgid

@@ -107,8 +107,10 @@ public enum LaunchPlanner {
                 for (range, what) in [(r, "uid"), (g, "gid")] where !range.isValid {
                     throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and not host id 0")
                 }
-                if let pinned = p.hostIDRange, let other = c.reservedHostIDRanges.first(where: { pinned.conflicts(with: $0.range) }) {
-                    throw fail("userNamespace.hostIDRange", "host ids \(pinned) overlap \(other.name) (\(other.range)) without being it: one range would map the other's user-namespace owner (its first id); use that range exactly or one that does not overlap it")
+                // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
+                if let other = c.reservedHostIDRanges.first(where: { r.conflicts(with: $0.range) }) {
+                    let source = p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
+                    throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: one range would map the other's user-namespace owner (its first id); use that range exactly or one that does not overlap it")
                 }
                 // The range's first id owns the namespace and is never mapped (see IDRange).
                 uidMap = [r.idMap]
