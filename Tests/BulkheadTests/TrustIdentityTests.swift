@@ -202,9 +202,14 @@ struct TrustIdentityTests {
         let report = try JSONDecoder().decode(RunReport.self, from: try Data(contentsOf: URL(fileURLWithPath: reportPath)))
         #expect(report.controls.supplementaryGroupsKept == [gid], "\(String(describing: report.controls.supplementaryGroupsKept))")
         #expect(r.stderr.contains("keeps your supplementary groups \(gid)"), "\(r.stderr)")
+        // Under --supplementary-groups refuse, nothing runs.
+        let strict = try Bulkhead.run(["run", "--limits", "best-effort", "--supplementary-groups", "refuse", "--",
+                                       "/bin/sh", "-c", "echo RAN; cat \(file)"], prefix: nobody)
+        #expect(strict.status == 125 && !strict.stdout.contains("RAN"), "\(strict.stdout) \(strict.stderr)")
+        #expect(strict.stderr.contains("--supplementary-groups") && strict.stderr.contains("\(gid)"), "\(strict.stderr)")
         // Without groups there is nothing to report.
         let clear = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
-        let c = try Bulkhead.run(["run", "--limits", "best-effort", "--report", reportPath, "--", "/bin/sh", "-c", "cat \(file)"], prefix: clear)
+        let c = try Bulkhead.run(["run", "--limits", "best-effort", "--supplementary-groups", "refuse", "--report", reportPath, "--", "/bin/sh", "-c", "cat \(file)"], prefix: clear)
         #expect(c.status != 0 || !c.stdout.contains("GROUPSECRET"), "without the group the file is not readable")
         let cr = try JSONDecoder().decode(RunReport.self, from: try Data(contentsOf: URL(fileURLWithPath: reportPath)))
         #expect(cr.controls.supplementaryGroupsKept == nil)

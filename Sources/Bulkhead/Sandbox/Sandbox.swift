@@ -17,6 +17,9 @@ public struct RunRequest: Sendable {
     public var joinNamespaces: Set<Namespace> = []
     /// `--tty`: give the workload a pty of bulkhead's own.
     public var tty = false
+    /// `--supplementary-groups refuse`: a rootless launch whose caller's supplementary groups
+    /// cannot be dropped does not start.
+    public var refuseKeptGroups = false
 
     public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
@@ -126,6 +129,10 @@ public enum Sandbox {
             // keep them too). Said in the report and on stderr, not hidden.
             if plan.denySetgroups {
                 let kept = HostIdentity.supplementaryGroups().filter { $0 != identity.gid }
+                if !kept.isEmpty && request.refuseKeptGroups {
+                    throw ConfigError(file: "<command line>", field: "--supplementary-groups",
+                                      message: "the workload would keep your supplementary groups \(kept.map(String.init).joined(separator: ",")) (an unprivileged launcher must deny setgroups to map its gids); start it under `setpriv --clear-groups`, run bulkhead as root, or pass --supplementary-groups keep")
+                }
                 if !kept.isEmpty {
                     prepared.supplementaryGroupsKept = kept
                     prepared.warnings.append("warning: rootless: the workload keeps your supplementary groups \(kept.map(String.init).joined(separator: ",")) (shown as 65534 inside, they still grant access to files of those groups on the host); an unprivileged launcher cannot drop them. Run it with `setpriv --clear-groups`, or run bulkhead as root")
