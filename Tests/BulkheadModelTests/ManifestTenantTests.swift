@@ -144,7 +144,7 @@ import Testing
         #expect(TenantAdmission.admit(other, tenant: try tenant()).reasons == ["pod web is in namespace default, not in tenant team-a"])
         let small = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 1000), allowedProfiles: ["restricted"], secretsDirectory: "/s")
         let big = try pod(teamPod(extra: "    securityContext: {runAsUser: 5000}\n"))
-        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 1000 ids tenant team-a maps (host 3000000000:1000)"])
+        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 999 ids tenant team-a maps (host 3000000000:1000)"])
         // A profile pinned to host ids outside the tenant's range.
         let pinned = ProfileLayer.with { $0.name = "restricted"; $0.hostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536) }
         let pp = try PodManifestParser.parse(teamPod(), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { _ throws(ConfigError) in [pinned] }

@@ -61,7 +61,10 @@ struct PlanTests {
 
     @Test func identityAsRootMapsTheRange() throws {
         let p = try plan()
-        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_000, count: 65536)])
+        // The range's first id owns the user namespace and is never mapped.
+        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_001, count: 65535)])
+        #expect(p.gidMap == p.uidMap)
+        #expect(p.userNamespaceOwner == 2_000_000_000)
         #expect(!p.denySetgroups)
         #expect(p.steps.contains(.setGroups(nil)), "the launcher's supplementary groups are dropped")
     }

@@ -24,6 +24,10 @@ public enum PodLoader {
                 set.networkPolicies += s.networkPolicies
             }
             try set.validate()
+            // A tenant's range may not overlap the ranges bulkhead hands out itself: one range
+            // would map the other's user-namespace owner (IDRange).
+            let reserved = HostIdentity.reservedRanges(subordinate: try HostIdentity.subordinateRanges())
+            try Tenant.validate(set.tenants, reserved: reserved.map { ($0.name, $0.range) })
         } catch { throw LaunchError(error) }
         guard set.pods.count == 1, let pod = set.pods.first else {
             throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")

@@ -212,7 +212,7 @@ public enum PodRunner {
         do { holder = try PodHolder.start(namespaces: shared, hostIDRange: request.hostIDRange) } catch { return fail(error) }
         defer { holder.stop() }
         report.sharedNamespaces = shared.sorted().map(\.rawValue)
-        report.uidMap = "0 \(request.hostIDRange.hostStart) \(request.hostIDRange.count)"
+        report.uidMap = String(request.hostIDRange.idMap.line.dropLast())
 
         report.phasesMs["holder"] = (Monotonic.now() - start) * 1000
         // 3b. The pod on the node network: a veth and an address on the node bridge.
@@ -348,7 +348,7 @@ struct PodState {
             var rng = SystemRandomNumberGenerator() // getrandom(2)
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let token = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + "\n"
-            try writeFile(state.tokenFile, token, mode: 0o400, owner: r.hostIDRange.hostStart)
+            try writeFile(state.tokenFile, token, mode: 0o400, owner: r.hostIDRange.mappedRoot)
             mkdir("\(dir)/volumes", 0o711)
             var vols: [String: String] = [:]
             for v in r.volumes {
@@ -357,12 +357,12 @@ struct PodState {
                 vols[v.name] = path
                 // A tmpfs of the volume's size: writing past sizeLimit gives ENOSPC, as the
                 // kubelet's sizeLimit promises (and enforces only by eviction).
-                let opts = "size=\(v.sizeBytes),mode=1777,uid=\(r.hostIDRange.hostStart),gid=\(r.hostIDRange.hostStart)"
+                let opts = "size=\(v.sizeBytes),mode=1777,uid=\(r.hostIDRange.mappedRoot),gid=\(r.hostIDRange.mappedRoot)"
                 guard mount("bulkhead-emptydir", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), opts) == 0 else {
                     throw LaunchError(operation: "mount the tmpfs of emptyDir \(v.name)", errno: .current)
                 }
                 if let source = r.secretSources[v.name] {
-                    try copySecret(from: source, to: path, owner: r.hostIDRange.hostStart, volume: v.name)
+                    try copySecret(from: source, to: path, owner: r.hostIDRange.mappedRoot, volume: v.name)
                 }
             }
             state = PodState(directory: dir, directoryName: state.directoryName, tokenFile: state.tokenFile, volumeDirectories: vols)

@@ -287,6 +287,7 @@ final class Supervisor {
                 (r.rawValue, "\(l.soft == Rlimit.unlimited ? "unlimited" : String(l.soft))/\(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard))")
             })
         )
+        if !prepared.supplementaryGroupsKept.isEmpty { controls.supplementaryGroupsKept = prepared.supplementaryGroupsKept }
         if let l = p.landlock, let abi = prepared.landlockABI {
             controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
         }

@@ -67,12 +67,12 @@ public enum TenantAdmission {
                 reasons.append("container \(c.name): profile \(c.profileName) is not allowed in tenant \(tenant.name) (allowed: \(allowed.joined(separator: ", ")))")
             }
             let p = c.effective
-            let count = UInt64(tenant.hostIDRange.count)
-            if UInt64(p.runAsUser) >= count || UInt64(p.runAsGroup) >= count {
+            let count = UInt64(tenant.hostIDRange.mappedCount)   // the range's first id owns the namespace
+            if !tenant.hostIDRange.maps(p.runAsUser) || !tenant.hostIDRange.maps(p.runAsGroup) {
                 reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup), outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
             }
             if let r = p.hostIDRange {
-                let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + count
+                let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + UInt64(tenant.hostIDRange.count)
                 if r.hostStart < tenant.hostIDRange.hostStart || end > tEnd {
                     reasons.append("container \(c.name): profile \(c.profileName) maps onto host ids \(r), outside tenant \(tenant.name)'s \(tenant.hostIDRange)")
                 }

@@ -268,7 +268,10 @@ public enum ProfileParser {
               UInt64(start) + UInt64(count) <= UInt64(UInt32.max) else {
             throw node.error("expected HOSTSTART:COUNT within 0..4294967295, such as 2000000000:65536, got \"\(s)\"")
         }
-        guard start > 0 else { throw node.error("a host range starting at 0 would map the host's root into the sandbox") }
+        guard start > 0 else { throw node.error("a host range starting at 0 would make the host's root own the sandbox's user namespace") }
+        guard count >= IDRange.minimumCount else {
+            throw node.error("a range needs at least \(IDRange.minimumCount) ids: its first host id owns the sandbox's user namespace and is never mapped, the sandbox's ids start at the second")
+        }
         return IDRange(hostStart: start, count: count)
     }
 

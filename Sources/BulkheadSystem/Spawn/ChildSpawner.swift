@@ -68,6 +68,7 @@ public enum ChildSpawner {
             throw SystemError("pass --preserve-fd \((foreign.isEmpty ? plan.preserveFds : foreign).map(String.init).joined(separator: ","))", errno: Errno(EBADF),
                               hint: "a preserved descriptor must be open in the caller that runs bulkhead (not one bulkhead opened itself); at most \(maxPreservedFDs)")
         }
+        let owner = try userNamespaceOwner(plan)
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -99,7 +100,7 @@ public enum ChildSpawner {
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
             cgroup_join_count: UInt32(cgroupJoinFDs.count),
             cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs)),
-            userns_owner: Self.userNamespaceOwner(plan).map(Int64.init) ?? -1
+            userns_owner: owner.map(Int64.init) ?? -1
         )
 
         var result = bh_spawn_result()
@@ -111,14 +112,20 @@ public enum ChildSpawner {
         return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
     }
 
-    /// The host uid that owns a new user namespace: the one the namespace's root maps to, so
-    /// that per-user kernel budgets of the sandbox are its range's and not host root's. Nil
-    /// (the launcher's euid) when no user namespace is created or the namespace's root is host
-    /// root.
-    static func userNamespaceOwner(_ plan: LaunchPlan) -> UInt32? {
-        guard plan.cloneNamespaces.contains(.user),
-              let root = plan.uidMap.first(where: { $0.inside == 0 }), root.outside != 0 else { return nil }
-        return root.outside
+    /// The host uid that owns a new user namespace: the planner's choice, the reserved first id
+    /// of the sandbox's range (`IDRange`), which no id map contains, so that no process of any
+    /// sandbox can ever be the owner, while per-user kernel budgets stay the range's and not host
+    /// root's. Nil (the launcher's euid) when no user namespace is created. A plan whose owner is
+    /// host root or a host id its own maps contain is refused (fail closed; the planner never
+    /// makes one).
+    static func userNamespaceOwner(_ plan: LaunchPlan) throws(SystemError) -> UInt32? {
+        guard plan.cloneNamespaces.contains(.user), let owner = plan.userNamespaceOwner else { return nil }
+        let mapped = (plan.uidMap).contains { UInt64(owner) >= UInt64($0.outside) && UInt64(owner) < UInt64($0.outside) + UInt64($0.count) }
+        guard owner != 0, !mapped else {
+            throw SystemError("choose the user namespace's owner", errno: Errno(EINVAL),
+                              hint: "host uid \(owner) is root or mapped into the sandbox; a range's first id owns its namespaces and is never mapped")
+        }
+        return owner
     }
 
     /// Makes this process a child subreaper (pod mode: a container's init is re-parented here).
