@@ -40,7 +40,7 @@ _Static_assert(sizeof(struct tc_tbf_qopt) == 36, "tc_tbf_qopt is the kernel's la
 
 /* ---- helper thread: run one job inside a network namespace ------------------------- */
 
-enum ns_job_kind { JOB_CREATE, JOB_CREATE_FD, JOB_SYSFS, JOB_SOCKET, JOB_NFT };
+enum ns_job_kind { JOB_CREATE, JOB_CREATE_FD, JOB_SYSFS, JOB_SYSCTL, JOB_SOCKET, JOB_NFT };
 
 struct ns_job {
     enum ns_job_kind kind;
@@ -80,6 +80,15 @@ static void *ns_thread(void *arg) {
         return NULL;
     }
     if (job->nsfd >= 0 && setns(job->nsfd, CLONE_NEWNET) != 0) { job->result = errno; return NULL; }
+    if (job->kind == JOB_SYSCTL) {
+        int fd = open(job->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) { job->result = errno; return NULL; }
+        size_t len = strlen(job->commands);
+        ssize_t n = write(fd, job->commands, len);
+        job->result = n == (ssize_t)len ? 0 : (n < 0 ? errno : EIO);
+        close(fd);
+        return NULL;
+    }
     if (job->kind == JOB_SYSFS) {
         unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
         job->result = mount("sysfs", job->path, "sysfs", flags, NULL) == 0 ? 0 : errno;
@@ -125,6 +134,12 @@ int bh_netns_create_fd(int *out_fd) {
 
 int bh_netns_mount_sysfs(int nsfd, const char *target) {
     struct ns_job job = { .kind = JOB_SYSFS, .nsfd = nsfd, .path = target };
+    return run_on_helper_thread(&job);
+}
+
+int bh_netns_write_sysctl(int nsfd, const char *path, const char *value) {
+    if (strncmp(path, "/proc/sys/net/", 14) != 0) return EINVAL;
+    struct ns_job job = { .kind = JOB_SYSCTL, .nsfd = nsfd, .path = path, .commands = value };
     return run_on_helper_thread(&job);
 }
 

@@ -50,6 +50,11 @@ int bh_netns_create_fd(int *_Nonnull out_fd);
  * network namespace's owner): it bind-mounts this one. */
 int bh_netns_mount_sysfs(int nsfd, const char *_Nonnull target);
 
+/* Writes `value` to the sysctl file `path` (/proc/sys/net/...) of the network namespace
+ * `nsfd`: open(2) and write(2) on a helper thread that joined it (a net sysctl file belongs to
+ * the namespace of whoever opens it). */
+int bh_netns_write_sysctl(int nsfd, const char *_Nonnull path, const char *_Nonnull value);
+
 /* The hardware address of link `name` in the namespace of socket `sock` (SIOCGIFHWADDR). */
 int bh_link_hwaddr(int sock, const char *_Nonnull name, unsigned char *_Nonnull out6);
 

@@ -332,6 +332,10 @@ extension PodRunner {
                 let r = try ns.routeSocket()
                 defer { r.close() }
                 try r.setUp(try r.linkIndex(named: "lo"))
+                // NET_RAW in the pod no longer opens raw sockets here (the namespace is not the
+                // pod's): ping works through ICMP echo sockets instead, for every group, as
+                // container runtimes set it.
+                try ns.writeSysctl("/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
             }
         } catch {
             made?.close()

@@ -93,6 +93,13 @@ public final class NetworkNamespace {
         }
     }
 
+    /// Writes `value` to the net sysctl `path` (`/proc/sys/net/...`) of this namespace.
+    public func writeSysctl(_ path: String, _ value: String) throws(NetworkError) {
+        guard fd >= 0 else { throw NetworkError(code: .closed, operation: "write \(path)", namespace: self.path) }
+        let rc = bh_netns_write_sysctl(fd, path, value)
+        guard rc == 0 else { throw NetworkError(code: .namespace, operation: "write \(value) to \(path)", namespace: self.path, errno: rc) }
+    }
+
     /// The hardware (MAC) address of link `name` in this namespace, as `aa:bb:cc:dd:ee:ff`.
     public func hardwareAddress(of name: String) throws(NetworkError) -> String {
         let s = try openSocket(domain: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
