@@ -210,6 +210,39 @@ struct TrustPodTests {
         finished = true
     }
 
+    @Test("The pod's network namespace has no bind mount: it dies with the pod; a failed setup and a killed launcher (after gc) leave no mount, directory or namespace")
+    func podNetworkNamespaceLeavesNothing() throws {
+        let t = token()
+        // A container that cannot start (its mount point does not exist): every setup step ran.
+        let failed = try PodNetworkTests.runPod(PodNetworkTests.pod("fail-\(t)", containers: [("c", ["true"])], extraSpec: Self.outVolume,
+                                                                    containerExtra: "    volumeMounts: [{name: out, mountPath: /nonexistent-\(t)}]\n"))
+        #expect(failed.status != 0)
+        #expect(!(FileIO.read("/proc/self/mountinfo") ?? "").contains("fail-\(t)"))
+        #expect(Self.podDirectory("fail-\(t)") == nil)
+
+        let name = "k-\(t)"
+        let bg = BackgroundRunPod(yaml: PodNetworkTests.pod(name, containers: [("s", ["sleep", "60"])]))
+        _ = try PodNetworkTests.waitForPod(name, bg)
+        let pid = try #require(Self.hostPID(ofPod: name))
+        let inode = try #require(FileIO.readLink("/proc/\(pid)/ns/net"))
+        // Nothing under /run/bulkhead/netns but the node.
+        #expect(FileIO.listDirectory(NetworkNamespace.defaultDirectory) == ["node"])
+        kill(bg.run.process.processIdentifier, SIGKILL)
+        _ = try bg.finish()
+        let gc = try Bulkhead.run(["gc"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        #expect(!(FileIO.read("/proc/self/mountinfo") ?? "").contains(name))
+        #expect(Self.podDirectory(name) == nil)
+        // No process is left in the pod's namespace (PDEATHSIG took the holder and containers).
+        var left = true
+        for _ in 0..<100 {
+            left = FileIO.listDirectory("/proc").contains { $0.allSatisfy(\.isNumber) && FileIO.readLink("/proc/\($0)/ns/net") == inode }
+            if !left { break }
+            usleep(20_000)
+        }
+        #expect(!left, "a process of the killed pod is still in its network namespace \(inode)")
+    }
+
     @Test("While a pod runs, a local unprivileged user (nobody) can neither list nor write its emptyDir nor read its secret or token")
     func localUsersCannotReachAPodsVolumes() throws {
         let t = token()
