@@ -123,4 +123,17 @@ struct PlanTests {
         #expect(!p.namespaces.contains(.network))
         #expect(!p.steps.contains { if case .mount(_, _, "sysfs", _, _) = $0 { return true }; return false })
     }
+
+    @Test("A pod's container joins a network namespace it does not own: no sysfs mount of its own (EPERM), no loopback step; a plain sandbox mounts its own")
+    func podContainerBindsThePodsSysfs() throws {
+        func isSysfs(_ s: PlanStep) -> Bool { if case .mount(_, _, "sysfs", _, _) = s { return true }; return false }
+        let own = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([ProfileLayer()]), command: ["id"], context: Self.root)
+        #expect(own.steps.contains(where: isSysfs) && own.steps.contains(.loopbackUp))
+        var c = Self.root
+        c.joinedNamespaces = [.user, .network, .ipc]
+        let pod = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([ProfileLayer()]), command: ["id"], context: c)
+        #expect(!pod.steps.contains(where: isSysfs))
+        #expect(!pod.steps.contains(.loopbackUp))
+        #expect(!pod.cloneNamespaces.contains(.network))
+    }
 }

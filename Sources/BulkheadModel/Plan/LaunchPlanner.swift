@@ -154,7 +154,7 @@ public enum LaunchPlanner {
         s.append(.setDumpable(false))
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
-        appendFilesystem(&s, p)
+        appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network))
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
@@ -211,7 +211,10 @@ public enum LaunchPlanner {
         return plan
     }
 
-    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile) {
+    /// `ownNetwork` false: a pod's container, whose network namespace belongs to the initial
+    /// user namespace; it cannot mount a sysfs of it (EPERM) and binds the pod's instead (a
+    /// bind onto /sys among its binds, see PodRunner).
+    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile, ownNetwork: Bool = true) {
         let nr = newRoot, or = oldRoot
         // Nothing mounted from here on propagates back to the host's mount namespace.
         s.append(.mount(source: nil, target: "/", fstype: nil, flags: [.recursive, .slave], data: nil))
@@ -256,7 +259,7 @@ public enum LaunchPlanner {
         for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
             s.append(.symlink(target: target, at: nr + "/dev/" + name))
         }
-        if p.namespaces.contains(.network) {
+        if p.namespaces.contains(.network) && ownNetwork {
             // A sysfs of the sandbox's own network namespace (its /sys/class/net shows only lo),
             // read-only; it also hides the host's cgroup mounts under /sys/fs/cgroup.
             s.append(.refuseSymlinks(nr + "/sys", missingOK: false))

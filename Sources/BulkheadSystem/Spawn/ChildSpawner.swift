@@ -43,8 +43,10 @@ public enum ChildSpawner {
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
     /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
-    /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace); the
-    ///   user namespace must come first. The caller must be a child subreaper (`becomeSubreaper`).
+    /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace), in
+    ///   order: those owned by the initial user namespace (a pod's network namespace) first,
+    ///   while the trampoline is still root there, then the user namespace, then the ones it
+    ///   owns. The caller must be a child subreaper (`becomeSubreaper`).
     /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
     ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
     ///   `.waitForCgroups` step. The child's copies are closed there; the caller closes its own.
