@@ -69,8 +69,7 @@ struct PodNetworkTests {
         let dir = NSTemporaryDirectory() + "bh-podnet-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        var files = [dir + "/pod.yaml"]
+        var files = try PodManifestFiles.write(yaml, into: dir)
         for (i, f) in extraFiles.enumerated() {
             try f.write(toFile: dir + "/extra\(i).yaml", atomically: true, encoding: .utf8)
             files.append(dir + "/extra\(i).yaml")

@@ -12,9 +12,8 @@ struct PodTests {
         let dir = NSTemporaryDirectory() + "bh-pod-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/pod.yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let r = try Bulkhead.run(["pod", "run", path, "--report", dir + "/report.json"] + extra)
+        let files = try PodManifestFiles.write(yaml, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"] + extra)
         let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) ?? Data("{}".utf8)
         return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
     }
@@ -222,8 +221,8 @@ final class BackgroundRunPod {
     init(yaml: String) {
         dir = NSTemporaryDirectory() + "bh-podbg-\(token())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try? yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        run = try! BackgroundRun(["pod", "run", dir + "/pod.yaml"])
+        let files = (try? PodManifestFiles.write(yaml, into: dir)) ?? [dir + "/pod.yaml"]
+        run = try! BackgroundRun(["pod", "run"] + files)
     }
 
     func finish() throws -> Bulkhead.Result {

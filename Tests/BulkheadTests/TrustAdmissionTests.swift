@@ -2,6 +2,7 @@ import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
+@testable import Bulkhead
 
 /// Pod Security Admission on `bulkhead pod run`: a pod that asks for uid 0, every capability,
 /// privilege escalation and no seccomp is refused before anything of it exists. Its pods use
@@ -66,8 +67,8 @@ struct TrustAdmissionTests {
         let dir = NSTemporaryDirectory() + "bh-admit-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        let run = try BackgroundRun(["pod", "run", dir + "/pod.yaml", "--report", dir + "/report.json"])
+        let files = try PodManifestFiles.write(yaml, into: dir)
+        let run = try BackgroundRun(["pod", "run"] + files + ["--report", dir + "/report.json"])
         var seen = Set<String>()
         func look() {
             for p in processes(with: marker) { seen.insert("process \(p)") }
@@ -117,6 +118,36 @@ struct TrustAdmissionTests {
             #expect(r2.stderr.contains(part), "\(part): \(r2.stderr)")
         }
         #expect(seen2.isEmpty, "the refused pod left traces: \(seen2)")
+    }
+
+    @Test("A Pod's file cannot define the Tenant or quota it is admitted by: a Tenant named default at privileged beside the attack pod is refused")
+    func podFileCannotChooseItsLevel() throws {
+        let dir = NSTemporaryDirectory() + "bh-ownlevel-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: default, labels: {pod-security.kubernetes.io/enforce: privileged}}
+            spec: {hostIDRange: "2310000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/default}
+            """
+        let quota = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: default}\nspec: {hard: {pods: \"100\"}}\n"
+        let pod = Self.attackPod(name: "own-level", namespace: "default", marker: "bh-marker-\(token())")
+        let store = ProfileStore(searchPath: [Bulkhead.packageRoot + "/Profiles"])
+        for (i, extra) in [tenant, quota].enumerated() {
+            let path = dir + "/pod\(i).yaml"
+            try (extra + "\n---\n" + pod).write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try PodLoader.load(files: [path], store: store)
+                Issue.record("a Pod's file chose its own \(i == 0 ? "Tenant" : "quota")")
+            } catch {
+                #expect("\(error)".contains("cannot define the Tenant or quota it is admitted by"), "\(error)")
+            }
+        }
+        // The administrator's Tenant in a file of its own is honoured (here: privileged admits it).
+        let files = try PodManifestFiles.write(tenant + "\n---\n" + pod, into: dir)
+        #expect(files.count == 2)
+        #expect(throws: Never.self) { _ = try PodLoader.load(files: files, store: store) }
     }
 
     @Test("A pod the level admits still runs (the control): restricted profile in a restricted tenant, with a volume and the token")

@@ -318,10 +318,10 @@ struct TrustFileTests {
                 secret: {secretName: ssh}
 
             """
-        try write(yaml, dir + "/pod.yaml")
+        let files = try PodManifestFiles.write(yaml, into: dir)
         let store = ProfileStore(searchPath: [Bulkhead.packageRoot + "/Profiles"])
         do {
-            let loaded = try PodLoader.load(files: [dir + "/pod.yaml"], store: store)
+            let loaded = try PodLoader.load(files: files, store: store)
             Issue.record("loaded, secret source \(loaded.request.secretSources)")
         } catch {
             #expect("\(error)".contains("secretsDirectory"), "\(error)")

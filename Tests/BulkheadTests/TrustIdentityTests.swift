@@ -259,7 +259,7 @@ struct TrustIdentityTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let owner = PodRequest.defaultTenantRange.hostStart
-        try """
+        let yaml = """
             apiVersion: bulkhead.dev/v1alpha1
             kind: Tenant
             metadata: {name: team-x}
@@ -272,9 +272,10 @@ struct TrustIdentityTests {
               containers:
               - {name: c, image: x, command: ["true"]}
 
-            """.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
+            """
+        let files = try PodManifestFiles.write(yaml, into: dir)
         do {
-            _ = try PodLoader.load(files: [dir + "/pod.yaml"])
+            _ = try PodLoader.load(files: files)
             Issue.record("a tenant range over the default pod range's owner was accepted")
         } catch {
             #expect(error.description.contains("overlap the default namespace's pod range"), "\(error)")

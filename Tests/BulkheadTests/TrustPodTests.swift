@@ -279,8 +279,7 @@ struct TrustPodTests {
         let pod = PodNetworkTests.pod(name, namespace: tenantName, containers: [("c", ["sh", "-c", "echo data > /mnt/f; touch /mnt/ready; sleep 30"])],
                                       extraSpec: Self.outVolume + "  - name: db\n    secret: {secretName: db}\n",
                                       containerExtra: "    volumeMounts: [{name: out, mountPath: /mnt}, {name: db, mountPath: /run/db}]\n")
-        try (tenant + "\n---\n" + pod).write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        let bg = try BackgroundRun(["pod", "run", dir + "/pod.yaml"])
+        let bg = try BackgroundRun(["pod", "run"] + PodManifestFiles.write(tenant + "\n---\n" + pod, into: dir))
         var finished = false
         defer { if !finished { _ = try? Bulkhead.run(["pod", "stop", name, "-n", tenantName, "--grace", "5"]); _ = try? bg.finish() } }
         var podDir: String?

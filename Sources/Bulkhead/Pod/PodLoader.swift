@@ -16,10 +16,17 @@ public enum PodLoader {
     /// - Parameter files: manifest files (`---`-separated documents); exactly one Pod among them.
     public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
         var set = ManifestSet()
-        do {
+        do throws(ConfigError) {
             for f in files {
                 let c = try ProfileStore.readChecked(f, what: "manifest")
                 let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
+                // The namespace's Tenant (its Pod Security level, ids, secrets) and quotas are the
+                // administrator's, as a Kubernetes namespace's labels and ResourceQuotas are: a
+                // file that holds a Pod cannot also choose the rules that Pod is admitted by.
+                if !s.pods.isEmpty && !(s.tenants.isEmpty && s.resourceQuotas.isEmpty) {
+                    throw ConfigError(file: f, field: "kind",
+                                      message: "this file holds a Pod and also a \(s.tenants.isEmpty ? "ResourceQuota" : "Tenant"): a Pod's file cannot define the Tenant or quota it is admitted by; put them in a file of their own and pass both (`bulkhead pod run POD.yaml TENANT.yaml`)")
+                }
                 set.pods += s.pods; set.tenants += s.tenants; set.resourceQuotas += s.resourceQuotas
                 set.networkPolicies += s.networkPolicies
             }
