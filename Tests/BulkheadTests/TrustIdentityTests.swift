@@ -230,7 +230,7 @@ struct TrustIdentityTests {
         mkfifo(fifo, 0o644)
         #expect(try HostIdentity.readRootFile(good) == "bulkhead:2000000000:65536\n")
         #expect(try HostIdentity.readRootFile(dir + "/missing") == nil, "a missing file is an empty one")
-        for (path, message) in [(planted, "owned by uid 65534"), (writable, "mode 664"), (link, "symlink"), (fifo, "not a regular file")] {
+        for (path, message) in [(planted, "owned by uid 65534"), (writable, "writable by its group"), (link, "is a symbolic link"), (fifo, "not a regular file")] {
             do {
                 _ = try HostIdentity.readRootFile(path)
                 Issue.record("\(path) was trusted")

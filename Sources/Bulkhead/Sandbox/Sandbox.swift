@@ -219,36 +219,19 @@ struct HostIdentity {
         return r
     }
 
-    /// A system file root trusts: nil when it does not exist; its text when it is a regular file
-    /// owned by root, writable by nobody else, at most 1 MiB. Opened without following a
-    /// symlink and without blocking (a FIFO is refused by the fstat, not waited on). Errors name
-    /// the file and the fix, never its content. (A private check: the project's shared helper
-    /// for root-read files, when there is one, should replace it.)
+    /// A system file root trusts (/etc/subuid, /etc/subgid): nil when it does not exist; its
+    /// text when `TrustedFile` takes it (no symlink, no FIFO, checked directories, at most
+    /// 1 MiB) and root owns it. Errors name the file and the fix, never its content.
     static func readRootFile(_ path: String) throws(ConfigError) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        guard fd >= 0 else {
-            if errno == ENOENT { return nil }
-            throw ConfigError(file: path, field: "", message: "cannot open: \(Errno.current) (a symlink is refused)")
+        let c: TrustedFile.Contents
+        do { c = try TrustedFile.read(path, what: "system file", limit: 1 << 20) } catch {
+            if error.errno?.rawValue == ENOENT { return nil }
+            throw ConfigError(file: path, field: "", message: error.description)
         }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ConfigError(file: path, field: "", message: "fstat: \(Errno.current)") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ConfigError(file: path, field: "", message: "not a regular file") }
-        guard st.st_uid == 0, st.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw ConfigError(file: path, field: "", message: "owned by uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8)): root uses it only when root owns it and neither group nor others can write it (chown root:root \(path); chmod 644 \(path))")
+        guard c.owner == 0 else {
+            throw ConfigError(file: path, field: "", message: "owned by uid \(c.owner): root uses it only when root owns it (chown root:root \(path); chmod 644 \(path))")
         }
-        let limit = 1 << 20
-        guard st.st_size <= limit else { throw ConfigError(file: path, field: "", message: "larger than \(limit) bytes") }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while out.count <= limit {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw ConfigError(file: path, field: "", message: "read: \(Errno.current)") }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        guard out.count <= limit else { throw ConfigError(file: path, field: "", message: "larger than \(limit) bytes") }
-        return String(decoding: out, as: UTF8.self)
+        return c.text
     }
 
     /// The launcher's supplementary groups (getgroups(2)), host gids.
