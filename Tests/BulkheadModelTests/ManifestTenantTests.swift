@@ -136,7 +136,7 @@ import Testing
     }
 
     @Test func profileAndNamespaceAndUIDRefusals() throws {
-        let d = TenantAdmission.admit(try pod(teamPod(profile: "unconfined", extra: "").replacingOccurrences(of: "annotations:\n", with: "annotations:\n    bulkhead.dev/rootfs: /srv/r\n")), tenant: try tenant())
+        let d = TenantAdmission.admit(try pod(teamPod(profile: "unconfined", extra: "").replacingOccurrences(of: "annotations:\n", with: "annotations:\n    bulkhead.dev/rootfs: /var/lib/bulkhead/rootfs/r\n")), tenant: try tenant())
         // The profile is not allowed, and what it turns off violates the tenant's level (baseline).
         #expect(d.reasons.count == 2 && d.reasons[1] == "container app: profile unconfined is not allowed in tenant team-a (allowed: restricted, container)", "\(d.reasons)")
         #expect(d.reasons[0].hasPrefix("pods \"web\" is forbidden: violates PodSecurity \"baseline:latest\": non-default capabilities"), "\(d.reasons)")

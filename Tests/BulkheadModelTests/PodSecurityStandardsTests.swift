@@ -8,7 +8,7 @@ import Testing
     static let attackSC = "    securityContext: {runAsUser: 0, allowPrivilegeEscalation: true, capabilities: {add: [ALL]}, seccompProfile: {type: Unconfined}}\n"
     /// A container securityContext that restricted admits (on the container profile).
     static let restrictedSC = "    securityContext: {runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}\n"
-    static let rootfs = "    bulkhead.dev/rootfs: /srv/r\n"
+    static let rootfs = "    bulkhead.dev/rootfs: /var/lib/bulkhead/rootfs/r\n"
 
     func spec(_ yaml: String, layers: (String) throws(ConfigError) -> [ProfileLayer] = embeddedLayers) throws -> PodLaunchSpec {
         try PodManifestParser.parse(yaml, file: "pod.yaml").launchSpec(volumeDirectory: "/v", profileLayers: layers)

@@ -14,6 +14,10 @@ public enum PodManifestParser {
     public static let profileAnnotation = "bulkhead.dev/profile"
     /// Root filesystem directory; `bulkhead.dev/rootfs.<container>` for one container.
     public static let rootfsAnnotation = "bulkhead.dev/rootfs"
+    /// Where a Pod's root filesystem directories live (the node's image store, as the kubelet's
+    /// runtime keeps its own): a manifest's author names a directory beneath it, never any
+    /// directory of the host (`/`, `/etc` or `/root` as a writable root would be the host's).
+    public static let rootfsRoot = "/var/lib/bulkhead/rootfs"
     /// `cpu=1,memory=512Mi,pids=256`: the pod cgroup's limits instead of the containers' sum.
     public static let podLimitsAnnotation = "bulkhead.dev/pod-limits"
     /// `node` (the default: a veth and an address on bulkhead's node bridge) or `none` (the
@@ -446,6 +450,9 @@ public enum PodManifestParser {
             var setting = value
             if base == rootfsAnnotation {
                 setting = try ProfileParser.absolutePath(node)
+                guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
+                    throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
+                }
             } else if !ProfileParser.isValidProfileName(value) {
                 // A name on the node's profile path, never a file: a manifest's author does not
                 // choose which of the node's files root reads.
