@@ -68,6 +68,52 @@ struct RedTeamLaunchTests {
         }
     }
 
+    @Test("No host id range maps the host's own accounts (ids below 65536): not a tenant's, not a profile's")
+    func rangeOverHostAccounts() throws {
+        // A tenant (or profile) author picks any range that does not start at 0: "1:65536" runs
+        // the pods' uid 999 as host uid 1000 and owns their user namespace with host uid 1
+        // (daemon); pods read the host's root filesystem, so they read those users' private files.
+        // Shown on the kernel with a profile: uid 3 inside is host uid 65534 (nobody), and reads
+        // a file only nobody may read.
+        let dir = "/var/tmp/bh-redlow-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chown(dir, 65534, 65534)
+        let secret = "nobody-\(token())"
+        #expect(try Self.asNobody("umask 077; echo \(secret) > \(dir)/s") == 0)
+        let low = try Self.profileFile("userNamespace: {hostIDRange: \"65530:10\"}\n")
+        defer { try? FileManager.default.removeItem(atPath: low.dir) }
+        let r = try Bulkhead.sh("cat \(dir)/s", ["--profile", low.path, "--user", "3:3"])
+        #expect(!r.stdout.contains(secret), "the sandbox's uid 3 is host uid 65534 and read its private file")
+        #expect(r.status == 125, "\(r.stderr)")
+        #expect(r.stderr.contains("hostIDRange"), "\(r.stderr)")
+
+        // A tenant's range, as `pod run` loads it (no pod is started).
+        let mdir = "/var/tmp/bh-redlow-\(token())"
+        try FileManager.default.createDirectory(atPath: mdir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: mdir) }
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: team-low}
+            spec: {hostIDRange: "1:65536", allowedProfiles: [container], secretsDirectory: /var/lib/bulkhead/secrets/team-low}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p, namespace: team-low}
+            spec:
+              containers:
+              - {name: c, image: x, command: ["true"]}
+
+            """.write(toFile: mdir + "/pod.yaml", atomically: true, encoding: .utf8)
+        do {
+            let l = try PodLoader.load(files: [mdir + "/pod.yaml"])
+            Issue.record("a tenant range over the host's accounts was accepted: uid map \(l.request.hostIDRange.idMap.line)")
+        } catch {
+            #expect(error.description.contains("hostIDRange"), "\(error)")
+        }
+    }
+
     // MARK: (a)/(d) bind sources
 
     @Test("A bind source is not followed through a link or a directory another user controls")
