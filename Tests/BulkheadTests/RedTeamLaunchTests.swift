@@ -151,4 +151,31 @@ struct RedTeamLaunchTests {
         let okFile = try Bulkhead.sh("cat /tmp/f", ["--bind", "\(mine)/f:/tmp/f:ro"])
         #expect(okFile.status == 0 && okFile.stdout.contains("ok"), "\(okFile.stdout) \(okFile.stderr)")
     }
+
+    // MARK: (d) output files
+
+    @Test("--report does not follow a directory link another user planted on the way to the file")
+    func reportThroughAnotherUsersDirectoryLink() throws {
+        // Root writes `--report /tmp/<nobody's dir>/x/report.json`; nobody makes x a link to a
+        // root-only directory. The final component is no link and the file there is root's own,
+        // so the checks on the last component pass: root's file is truncated and overwritten
+        // (and a missing one is created in a directory nobody chose).
+        let victim = "/var/tmp/bh-redout-victim-\(token())"
+        try FileManager.default.createDirectory(atPath: victim, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: victim) }
+        try "root-only content\n".write(toFile: victim + "/report.json", atomically: false, encoding: .utf8)
+        chmod(victim + "/report.json", 0o600)
+        let base = "/tmp/bh-redout-\(token())"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        chown(base, 65534, 65534)
+        #expect(try Self.asNobody("ln -s \(victim) \(base)/x") == 0)
+
+        let r = try Bulkhead.run(["run", "--report", base + "/x/report.json", "--", "/bin/true"])
+        #expect(try String(contentsOfFile: victim + "/report.json", encoding: .utf8) == "root-only content\n",
+                "root's file was overwritten through nobody's directory link")
+        #expect(r.stderr.contains("65534"), "the refusal names the other user: \(r.stderr)")
+        _ = try Bulkhead.run(["run", "--report", base + "/x/new.json", "--", "/bin/true"])
+        #expect(!FileManager.default.fileExists(atPath: victim + "/new.json"), "root created a file in a directory nobody chose")
+    }
 }
