@@ -16,7 +16,7 @@ struct IdentityRangeTests {
 
     @Test("The owner of a sandbox's user namespace is the range's first id, which no map contains")
     func ownerIsNeverMapped() throws {
-        for range in [EffectiveProfile.defaultHostIDRange, IDRange(hostStart: 1, count: 2), IDRange(hostStart: 4_294_967_293, count: 2)] {
+        for range in [EffectiveProfile.defaultHostIDRange, IDRange(hostStart: IDRange.firstHostID, count: 2), IDRange(hostStart: 4_294_967_293, count: 2)] {
             var l = ProfileLayer()
             l.hostIDRange = range
             let p = try plan(l)
@@ -130,7 +130,8 @@ struct IdentityRangeTests {
             try SubordinateIDs.ranges(subuid: nil, subgid: "bulkhead:2000000000:65536\n")
         }
         let cases: [(String, String)] = [
-            ("bulkhead:0:65536", "START > 0"),                 // host root would own the namespace
+            ("bulkhead:0:65536", "START >= 65536"),            // host root would own the namespace
+            ("bulkhead:1000:65536", "START >= 65536"),         // the host's own accounts
             ("bulkhead:2000000000:1", "COUNT >= 2"),           // only the owner, nothing to map
             ("bulkhead:4294967295:2", "START+COUNT"),          // past the last id
             ("bulkhead:-1:SECRET-TEXT", "decimal"),

@@ -84,7 +84,7 @@ import Testing
         expectConfigError(field: "spec.hostIDRange", contains: "overlap the default sandbox range", file: "b.yaml") { () throws(ConfigError) in
             try Tenant.validate([a, b], reserved: [("the default sandbox range", EffectiveProfile.defaultHostIDRange)])
         }
-        b.hostIDRange = IDRange(hostStart: 10_000, count: 10)
+        b.hostIDRange = IDRange(hostStart: 100_000, count: 10)
         b.secretsDirectory = "/s/a/b"
         expectConfigError(field: "spec.secretsDirectory", contains: "shares a tree", file: "b.yaml") { () throws(ConfigError) in try Tenant.validate([a, b]) }
         b.secretsDirectory = "/s/ab"

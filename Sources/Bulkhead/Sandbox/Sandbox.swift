@@ -162,16 +162,41 @@ public enum Sandbox {
 
     /// Bind sources are resolved on the host (symlinks included) before the plan: inside the
     /// child the host's tree is reached through /oldroot, where absolute symlinks would not resolve.
+    /// Resolved as root resolves every path someone else may control (`TrustedFile.walk`): each
+    /// directory on the way owned by root or the caller and writable by no one else (or sticky),
+    /// a link followed only when root or the caller made it. No other user can then point the
+    /// bind elsewhere with a link, nor swap the source between this check and the init's bind.
+    /// The source itself may belong to anyone (a pod's volume belongs to its ids).
     static func resolveBindSource(_ b: BindMount) throws(ConfigError) -> BindMount {
-        guard let real = realpath(b.source, nil) else {
-            throw ConfigError(file: "<command line>", field: "filesystem.binds", message: "bind source \(b.source): \(Errno.current)")
+        func fail(_ e: SystemError) -> ConfigError {
+            ConfigError(file: "<command line>", field: "filesystem.binds", message: "\(e)")
         }
-        defer { free(real) }
         var r = b
-        r.source = String(cString: real)
-        var st = stat()
-        r.sourceIsFile = stat(real, &st) == 0 && (st.st_mode & S_IFMT) != S_IFDIR
-        return r
+        var path = b.source
+        for _ in 0..<40 {
+            if path.split(separator: "/").isEmpty { r.source = "/"; r.sourceIsFile = false; return r }
+            let walked: (fd: Int32, path: String, name: String)
+            do { walked = try TrustedFile.walk(path, what: "bind source", final: false) } catch { throw fail(error) }
+            defer { close(walked.fd) }
+            let full = walked.path == "/" ? "/" + walked.name : walked.path + "/" + walked.name
+            var st = stat()
+            guard fstatat(walked.fd, walked.name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { throw fail(SystemError("bind source \(b.source): stat \(full)", errno: .current)) }
+            guard st.st_mode & S_IFMT == S_IFLNK else {
+                r.source = full
+                r.sourceIsFile = st.st_mode & S_IFMT != S_IFDIR
+                return r
+            }
+            guard TrustedFile.trustedOwners.contains(st.st_uid) else {
+                throw fail(SystemError("bind source \(b.source): the symbolic link \(full) belongs to uid \(st.st_uid)", errno: Errno(ELOOP),
+                                       hint: "name the real path; root follows only links that root or the caller made"))
+            }
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlinkat(walked.fd, walked.name, &buf, buf.count - 1)
+            guard n > 0 else { throw fail(SystemError("bind source \(b.source): readlink \(full)", errno: .current)) }
+            let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            path = target.hasPrefix("/") ? target : walked.path + "/" + target
+        }
+        throw fail(SystemError("bind source \(b.source): too many symbolic links", errno: Errno(ELOOP)))
     }
 
     // MARK: Run

@@ -107,7 +107,7 @@ public enum LaunchPlanner {
                 let r = p.hostIDRange ?? c.defaultHostIDRange
                 let g = p.hostIDRange ?? c.defaultHostGIDRange ?? r
                 for (range, what) in [(r, "uid"), (g, "gid")] where !range.isValid {
-                    throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and not host id 0")
+                    throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and none below \(IDRange.firstHostID) (the host's own accounts)")
                 }
                 // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
                 if let other = c.reservedHostIDRanges.first(where: { r.conflicts(with: $0.range) }) {

@@ -20,7 +20,7 @@ public enum SubordinateIDs {
             let r = IDRange(hostStart: s, count: c)
             guard r.isValid else {
                 throw ConfigError(file: file, field: user, line: lineNumber,
-                                  message: "the range is not usable: it needs START > 0, COUNT >= \(IDRange.minimumCount) (the first id owns the sandbox's user namespace and is never mapped) and START+COUNT <= 4294967295")
+                                  message: "the range is not usable: it needs START >= \(IDRange.firstHostID) (ids below are the host's own accounts), COUNT >= \(IDRange.minimumCount) (the first id owns the sandbox's user namespace and is never mapped) and START+COUNT <= 4294967295")
             }
             return r
         }

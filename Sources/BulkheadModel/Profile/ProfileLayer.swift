@@ -75,6 +75,10 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
 
     /// The fewest ids a range may have: its owner and one id to map.
     public static let minimumCount: UInt32 = 2
+    /// The lowest host id a range may contain: ids below are the host's own accounts (system
+    /// users, login users up to login.defs' UID_MAX 60000, nobody 65534), whose files a sandbox
+    /// would own and whose processes would own the sandbox's user namespace.
+    public static let firstHostID: UInt32 = 65536
     /// The host id that owns the range's user namespaces; never mapped.
     public var ownerHostID: UInt32 { hostStart }
     /// How many ids a sandbox of this range has (0..<mappedCount inside).
@@ -92,9 +96,10 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
         self != other && UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count)
             && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
     }
-    /// Usable: at least `minimumCount` ids, none past UInt32.max, host root not among them.
+    /// Usable: at least `minimumCount` ids, none past UInt32.max, none of the host's own
+    /// accounts (below `firstHostID`, host root included) among them.
     public var isValid: Bool {
-        hostStart > 0 && count >= Self.minimumCount && UInt64(hostStart) + UInt64(count) <= UInt64(UInt32.max)
+        hostStart >= Self.firstHostID && count >= Self.minimumCount && UInt64(hostStart) + UInt64(count) <= UInt64(UInt32.max)
     }
 }
 
