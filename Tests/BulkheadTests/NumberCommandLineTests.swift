@@ -3,7 +3,7 @@ import Glibc
 import Testing
 @testable import Bulkhead
 import BulkheadModel
-import BulkheadSystem
+@testable import BulkheadSystem
 @testable import bulkhead
 
 /// Issue 12, item 8, on the command line and the kernel: every numeric flag of `bulkhead run`
@@ -106,6 +106,18 @@ import BulkheadSystem
         e.requests.cpuMilli = UInt64.max
         let over = CgroupSetup.limits(e)
         #expect(throws: CgroupError.self) { try over.validate() }
+    }
+
+    @Test("The largest bandwidth a manifest may ask for is one the node can shape; read-back figures saturate, never trap")
+    func bandwidthBound() throws {
+        #expect(NumberField.bandwidth.range.upperBound == NumberField.maxBandwidth)
+        let b = try NodeNetwork.bucket(NumberField.maxBandwidth)
+        #expect(b.rateBitsPerSecond == NumberField.maxBandwidth)
+        // What the kernel reports back is 64-bit: no product of it may trap.
+        let r = TokenBucketReading(rateBytesPerSecond: UInt64.max, limitBytes: UInt32.max, bufferTicks: UInt32.max)
+        #expect(r.rateBitsPerSecond == UInt64.max && r.burstBytes == UInt64.max)
+        let small = TokenBucketReading(rateBytesPerSecond: 125_000, limitBytes: 1, bufferTicks: 15_625)
+        #expect(small.burstBytes == 125 && small.rateBitsPerSecond == 1_000_000)
     }
 
     // MARK: the kernel: the two commands of the report

@@ -72,12 +72,15 @@ public struct NumberField: Sendable {
     public static let quotaPids = NumberField(
         "a number of processes", .quantity, 0...maxPids, format: .plain, highReason: "the kernel's PID_MAX_LIMIT")
     /// The CNI bandwidth plugin's rates (kubernetes.io/ingress-bandwidth, egress-bandwidth),
-    /// in bits per second: 1k to 1P, the kubelet's ExtractPodBandwidthResources bounds.
+    /// in bits per second. The kubelet's ExtractPodBandwidthResources takes 1k to 1P; the
+    /// upper bound here is what the node's token bucket can hold: its queue limit (25 ms at
+    /// the rate plus a 20 ms burst, NodeNetwork.bucket) is 32 bits, which ends near 763G.
+    public static let maxBandwidth: UInt64 = 700_000_000_000
     public static let bandwidth = NumberField(
         "a bandwidth in bits per second as a quantity such as 10M (10 Mbit/s)", .quantity,
-        1000...1_000_000_000_000_000, format: .plain,
+        1000...maxBandwidth, format: .plain,
         lowReason: "unreasonably small (< 1kbit/s, the kubelet's lower bound)",
-        highReason: "unreasonably large (> 1Pbit/s, the kubelet's upper bound)")
+        highReason: "unreasonably large: a token bucket's queue limit of 45 ms at the rate must fit in 32 bits")
     /// io.max rbps/wbps.
     public static let ioBytesPerSecond = NumberField(
         "bytes per second such as 10M", .quantity, 1...maxBytes, format: .plain, highReason: "4Ei per second")
