@@ -198,6 +198,81 @@ import Testing
         }
     }
 
+    // MARK: integers: ids, id ranges, deadlines, ports
+
+    /// Integer fields that ConfigNode checks against a range: each either parses within its
+    /// range, or is a ConfigError at the field (these name "out of range" or the format).
+    static func fuzzInteger(_ name: String, field: String, range: ClosedRange<UInt64>, _ body: (String) throws(ConfigError) -> UInt64?) {
+        var rng = SplitMix64(seed: seed ^ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
+        var parsed = 0, refused = 0
+        for v in specials + (0..<iterations).map({ _ in value(&rng) }) {
+            do throws(ConfigError) {
+                let got = try body(v)
+                parsed += 1
+                #expect(got.map { range.contains($0) } ?? true, "\(name) \(v) took \(String(describing: got)), outside \(range)")
+            } catch {
+                refused += 1
+                #expect(error.field.hasPrefix(field), "\(name) \(v): \(error)")
+            }
+        }
+        #expect(parsed > 0 && refused > 0, "\(name): parsed \(parsed), refused \(refused)")
+    }
+
+    @Test("Integers: runAsUser/runAsGroup (profiles and pods), hostIDRange (profiles and tenants), activeDeadlineSeconds, ports")
+    func integers() {
+        let ids: ClosedRange<UInt64> = 0...4_294_967_294
+        for key in ["runAsUser", "runAsGroup"] {
+            Self.fuzzInteger("profile.\(key)", field: "securityContext.\(key)", range: ids) { v throws(ConfigError) in
+                let l = try ProfileParser.parse("securityContext:\n  \(key): \(v.isEmpty ? "\"\"" : v)\n", file: "fuzz.yaml")
+                return UInt64(key == "runAsUser" ? l.runAsUser ?? 0 : l.runAsGroup ?? 0)
+            }
+            Self.fuzzInteger("pod.\(key)", field: "spec.containers[0].securityContext.\(key)", range: ids) { v throws(ConfigError) in
+                let s = try Self.pod(podYAML(container: "    securityContext: {\(key): \(Self.quoted(v))}\n"))
+                return UInt64(key == "runAsUser" ? s.containers[0].effective.runAsUser : s.containers[0].effective.runAsGroup)
+            }
+        }
+        // START:COUNT, both random: the end must stay within 32 bits.
+        var rng = SplitMix64(seed: Self.seed ^ 0x1D)
+        for _ in 0..<Self.iterations {
+            let text = "\(Self.value(&rng)):\(Self.value(&rng))"
+            for (doc, file) in [("userNamespace:\n  hostIDRange: \(Self.quoted(text))\n", "p"),
+                                ("apiVersion: bulkhead.dev/v1alpha1\nkind: Tenant\nmetadata: {name: t}\nspec:\n  hostIDRange: \(Self.quoted(text))\n  allowedProfiles: [restricted]\n  secretsDirectory: /s\n", "t")] {
+                do throws(ConfigError) {
+                    let r = file == "p" ? try ProfileParser.parse(doc, file: "p.yaml").hostIDRange : try TenantParser.parse(doc, file: "t.yaml").hostIDRange
+                    if let r { #expect(UInt64(r.hostStart) + UInt64(r.count) <= UInt64(UInt32.max), "\(text) took \(r)") }
+                } catch {
+                    #expect(error.field.hasSuffix("hostIDRange"), "\(text): \(error)")
+                }
+            }
+        }
+        Self.fuzzInteger("pod.activeDeadlineSeconds", field: "spec.activeDeadlineSeconds", range: 1...4_294_967_295) { v throws(ConfigError) in
+            try Self.pod(podYAML(spec: "  activeDeadlineSeconds: \(v.isEmpty ? "\"\"" : v)\n")).activeDeadlineSeconds
+        }
+        for key in ["bindTCP", "connectTCP"] {
+            Self.fuzzInteger("profile.\(key)", field: "filesystem.landlock.\(key)", range: 0...65535) { v throws(ConfigError) in
+                let l = try ProfileParser.parse("filesystem:\n  landlock:\n    readOnly: [/]\n    \(key): [\(v.isEmpty ? "\"\"" : v)]\n", file: "fuzz.yaml")
+                return (key == "bindTCP" ? l.landlock?.bindTCP : l.landlock?.connectTCP)?.first.map(UInt64.init)
+            }
+        }
+        for key in ["port", "endPort"] {
+            Self.fuzzInteger("networkpolicy.\(key)", field: "spec.ingress[0].ports[0]", range: 0...65535) { v throws(ConfigError) in
+                let extra = key == "endPort" ? "port: 1, endPort: \(v.isEmpty ? "\"\"" : v)" : "port: \(v.isEmpty ? "\"\"" : v)"
+                let p = try NetworkPolicyParser.parse("""
+                    apiVersion: networking.k8s.io/v1
+                    kind: NetworkPolicy
+                    metadata: {name: n}
+                    spec:
+                      podSelector: {}
+                      ingress:
+                      - ports:
+                        - {\(extra)}
+                    """, file: "np.yaml")
+                let port = p.ingress.first?.ports.first
+                return (key == "port" ? port?.port : port?.endPort).map(UInt64.init)
+            }
+        }
+    }
+
     // MARK: Tenants and ResourceQuotas
 
     static func quotaYAML(_ key: String, _ v: String) -> String {
