@@ -218,14 +218,14 @@ struct RunCommand: ParsableCommand {
             l.capabilities = CapabilitySpec(add: capAdd, drop: capDrop.isEmpty ? ["ALL"] : capDrop)
         }
         for r in rlimit {
-            let kv = r.split(separator: "=", maxSplits: 1).map(String.init)
+            let kv = r.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard kv.count == 2, let res = RlimitResource(rawValue: kv[0]) else {
                 throw bad("--rlimit", "expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(r)\"")
             }
             let v = kv[1].split(separator: ":").map(String.init)
             guard (1...2).contains(v.count), let soft = ProfileParser.parseRlimitValue(v[0]),
                   let hard = ProfileParser.parseRlimitValue(v.count == 2 ? v[1] : v[0]), soft <= hard else {
-                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard, got \"\(kv[1])\"")
+                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard; accepted: 0 to 18446744073709551615 or unlimited, got \"\(kv[1])\"")
             }
             l.rlimits[res] = Rlimit(soft: soft, hard: hard)
         }

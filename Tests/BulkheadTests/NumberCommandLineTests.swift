@@ -61,9 +61,7 @@ import BulkheadModel
                 if let error {
                     refused += 1
                     #expect(error.field == flag, "\(flag) \(v): \(error)")
-                    if flag != "--rlimit" && flag != "--io-max" {
-                        #expect(error.message.contains("accepted"), "\(flag) \(v): no range in \(error)")
-                    }
+                    #expect(error.message.contains("accepted"), "\(flag) \(v): no range in \(error)")
                 } else if let layer {
                     parsed += 1
                     #expect((layer.limits.cpuMilli ?? 0) <= 1_000_000_000, "\(flag) \(v)")

@@ -255,7 +255,7 @@ public enum ProfileParser {
 
         func value(_ n: ConfigNode) throws(ConfigError) -> UInt64 {
             let t = try n.scalarText()
-            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\", got \"\(t)\"") }
+            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\"; accepted: 0 to 18446744073709551615 or unlimited, got \"\(t)\"") }
             return v
         }
     }
