@@ -198,6 +198,29 @@ import Testing
         }
     }
 
+    @Test("NumberField and DurationField: the bounds, the refusal texts, and the sums")
+    func rules() {
+        #expect(NumberField.cpu.parse("1000000") == .success(1_000_000_000))
+        #expect(NumberField.cpu.parse("1000000.001") == .failure(.init(message: "1000000.001 is above the maximum: it must be at most 1000000 (1000000 CPUs); accepted: 10m to 1000000")))
+        #expect(NumberField.cpu.parse("18446744073709551.999") == .failure(.init(message: "expected a CPU quantity such as 500m, 1 or 1.5; accepted: 10m to 1000000, got \"18446744073709551.999\"")))
+        #expect(NumberField.memory.parse("4Ei") == .success(1 << 62))
+        #expect(NumberField.memory.parse("3Mi").failureMessage?.contains("at least 4Mi") == true)
+        #expect(NumberField.pids.parse("4194305").failureMessage?.contains("PID_MAX_LIMIT") == true)
+        #expect(NumberField.id.parse("4294967295").failureMessage?.contains("(uid_t)-1") == true)
+        #expect(NumberField.id.parse("+1").failureMessage != nil && NumberField.id.parse("4294967294") == .success(4_294_967_294))
+        #expect(NumberField.bandwidth.parse("700G") == .success(700_000_000_000))
+        #expect(NumberField.cpu.sum([NumberField.maxCPUMilli, 1]) == nil)
+        #expect(NumberField.cpu.sum([UInt64.max, 2]) == nil)
+        #expect(NumberField.memory.sum([1 << 61, 1 << 61]) == 1 << 62)
+        #expect(DurationField.seconds("500ms") == .success(0.5))
+        #expect(DurationField.seconds("4294967295s") == .success(4_294_967_295))
+        for bad in ["4294967296s", "1193047h", "1e308h", "nan", "inf", "-1s", "0", "0x10", "1e3", "1..2s", "", "s", "0.0001ms"] {
+            #expect(DurationField.seconds(bad).failureMessage?.contains("accepted: 1ms to 4294967295s") == true, "\(bad)")
+        }
+        #expect(Checked.uint64(.nan) == nil && Checked.uint64(.infinity) == nil && Checked.uint64(-1) == nil)
+        #expect(Checked.uint64(18_446_744_073_709_551_616.0) == nil && Checked.uint64(2.9) == 2)
+    }
+
     // MARK: integers: ids, id ranges, deadlines, ports
 
     /// Integer fields that ConfigNode checks against a range: each either parses within its
@@ -317,4 +340,8 @@ import Testing
         let d = TenantAdmission.admit(pod, tenant: Self.tenant, quotas: [q], running: running)
         #expect(!d.isAllowed, "a wrapped sum admitted the pod: \(d)")
     }
+}
+
+extension Result where Failure == NumberField.Refusal {
+    var failureMessage: String? { if case .failure(let r) = self { r.message } else { nil } }
 }

@@ -128,7 +128,7 @@ public enum PodManifestParser {
         var pod = PodManifest(metadata: meta, containers: [], file: doc.file)
         if let v = spec["shareProcessNamespace"] { pod.shareProcessNamespace = try v.bool() }
         if let v = spec["automountServiceAccountToken"] { pod.automountServiceAccountToken = try v.bool() }
-        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(UInt32.max))) }
+        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(DurationField.maxSeconds))) }
         if let h = spec["hostname"] {
             let s = try h.string()
             if let p = KubernetesLabels.dnsLabelProblem(s) { throw h.error("hostname \"\(s)\" \(p)") }

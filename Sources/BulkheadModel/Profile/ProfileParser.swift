@@ -115,8 +115,8 @@ public enum ProfileParser {
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
         ])
-        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
-        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
+        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
+        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
         if let v = m["runAsNonRoot"] { p.runAsNonRoot = try v.bool() }
         if let v = m["readOnlyRootFilesystem"] { p.readOnlyRootFilesystem = try v.bool() }
         if let v = m["allowPrivilegeEscalation"] { p.allowPrivilegeEscalation = try v.bool() }

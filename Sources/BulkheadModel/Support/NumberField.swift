@@ -93,12 +93,6 @@ public struct NumberField: Sendable {
         "a numeric uid or gid", .digits, 0...maxID, format: .plain,
         highReason: "4294967295 is (uid_t)-1, which set*id calls read as \"unchanged\"")
 
-    /// The same field with a higher lower bound.
-    public func atLeast(_ low: UInt64, because reason: String? = nil) -> NumberField {
-        NumberField(what, unit, max(low, range.lowerBound)...range.upperBound, format: format,
-                    lowReason: reason ?? lowReason, highReason: highReason)
-    }
-
     // MARK: parsing
 
     public struct Refusal: Error, Sendable, Equatable {
@@ -172,7 +166,8 @@ public struct NumberField: Sendable {
 public enum DurationField {
     /// 1 ms to 2^32 - 1 s (136 years, activeDeadlineSeconds' bound): the supervisor turns the
     /// remaining time into poll(2) milliseconds and a monotonic deadline, both far from overflow.
-    public static let range: ClosedRange<Double> = 0.001...Double(UInt32.max)
+    public static let maxSeconds: UInt64 = UInt64(UInt32.max)
+    public static let range: ClosedRange<Double> = 0.001...Double(maxSeconds)
     public static let rangeText = "1ms to 4294967295s"
 
     public static func seconds(_ text: String) -> Result<Double, NumberField.Refusal> {
