@@ -78,6 +78,44 @@ struct TerminalTests {
         #expect(clean.contains("END-OF-OUTPUT"))
     }
 
+    /// Runs `bulkhead ARGS` with stdin = /dev/zero and stdout = a pipe nobody reads; prints
+    /// "LAUNCHER-STUCK" and exits 99 when the launcher has not ended after 30 s (a hang guard,
+    /// not a timing assertion: a launcher that honours --timeout 2s ends long before).
+    static let stuckReaderWrapper = """
+        import os, sys, signal
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(w, 1)
+            fd = os.open("/dev/zero", os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.execv(sys.argv[1], sys.argv[1:])
+        os.close(w)
+        def stuck(*_):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sys.stderr.write("LAUNCHER-STUCK\\n")
+            os._exit(99)
+        signal.signal(signal.SIGALRM, stuck)
+        # The test runner's threads block most signals, and exec keeps the mask.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
+        signal.alarm(30)
+        _, st = os.waitpid(pid, 0)
+        sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
+        """
+
+    @Test("--tty with a stdout nobody reads: the relay never blocks the supervisor, the deadline still ends the run")
+    func stuckStdoutKeepsTheDeadline() throws {
+        let reportPath = NSTemporaryDirectory() + "bh-tty-stuck-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: reportPath) }
+        let r = try Bulkhead.run(["run", "--tty", "--timeout", "2s", "--report", reportPath, "--", "yes"],
+                                 prefix: ["/usr/bin/python3", "-c", Self.stuckReaderWrapper])
+        #expect(!r.stderr.contains("LAUNCHER-STUCK"), "the launcher hung writing to its stdout: \(r.stderr.suffix(300))")
+        #expect(r.status == ExitStatus.timeout, "status \(r.status): \(r.stderr.suffix(300))")
+        let data = try #require(FileManager.default.contents(atPath: reportPath), "no report")
+        #expect(try JSONDecoder().decode(RunReport.self, from: data).reason == .timeout)
+    }
+
     @Test("The terminal step fails closed")
     func attachFailsClosed() throws {
         let plan = try Bulkhead.run(["profile", "show", "container", "--plan"])
