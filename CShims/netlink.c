@@ -40,7 +40,7 @@ _Static_assert(sizeof(struct tc_tbf_qopt) == 36, "tc_tbf_qopt is the kernel's la
 
 /* ---- helper thread: run one job inside a network namespace ------------------------- */
 
-enum ns_job_kind { JOB_CREATE, JOB_SOCKET, JOB_NFT };
+enum ns_job_kind { JOB_CREATE, JOB_CREATE_FD, JOB_SYSFS, JOB_SYSCTL, JOB_SOCKET, JOB_NFT };
 
 struct ns_job {
     enum ns_job_kind kind;
@@ -71,7 +71,29 @@ static void *ns_thread(void *arg) {
         job->result = 0;
         return NULL;
     }
+    if (job->kind == JOB_CREATE_FD) {
+        if (unshare(CLONE_NEWNET) != 0) { job->result = errno; return NULL; }
+        int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { job->result = errno; return NULL; }
+        job->out_fd = fd;
+        job->result = 0;
+        return NULL;
+    }
     if (job->nsfd >= 0 && setns(job->nsfd, CLONE_NEWNET) != 0) { job->result = errno; return NULL; }
+    if (job->kind == JOB_SYSCTL) {
+        int fd = open(job->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) { job->result = errno; return NULL; }
+        size_t len = strlen(job->commands);
+        ssize_t n = write(fd, job->commands, len);
+        job->result = n == (ssize_t)len ? 0 : (n < 0 ? errno : EIO);
+        close(fd);
+        return NULL;
+    }
+    if (job->kind == JOB_SYSFS) {
+        unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        job->result = mount("sysfs", job->path, "sysfs", flags, NULL) == 0 ? 0 : errno;
+        return NULL;
+    }
     if (job->kind == JOB_SOCKET) {
         int fd = socket(job->domain, job->type | SOCK_CLOEXEC, job->protocol);
         if (fd < 0) { job->result = errno; return NULL; }
@@ -101,6 +123,34 @@ int bh_netns_create(const char *path) {
     int rc = run_on_helper_thread(&job);
     if (rc != 0) unlink(path);
     return rc;
+}
+
+int bh_netns_create_fd(int *out_fd) {
+    struct ns_job job = { .kind = JOB_CREATE_FD, .nsfd = -1, .out_fd = -1 };
+    int rc = run_on_helper_thread(&job);
+    if (rc == 0) *out_fd = job.out_fd;
+    return rc;
+}
+
+int bh_netns_mount_sysfs(int nsfd, const char *target) {
+    struct ns_job job = { .kind = JOB_SYSFS, .nsfd = nsfd, .path = target };
+    return run_on_helper_thread(&job);
+}
+
+int bh_netns_write_sysctl(int nsfd, const char *path, const char *value) {
+    if (strncmp(path, "/proc/sys/net/", 14) != 0) return EINVAL;
+    struct ns_job job = { .kind = JOB_SYSCTL, .nsfd = nsfd, .path = path, .commands = value };
+    return run_on_helper_thread(&job);
+}
+
+int bh_link_hwaddr(int sock, const char *name, unsigned char *out6) {
+    struct ifreq r;
+    memset(&r, 0, sizeof r);
+    if (strlen(name) >= IFNAMSIZ) return EINVAL;
+    strncpy(r.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFHWADDR, &r) != 0) return errno;
+    memcpy(out6, r.ifr_hwaddr.sa_data, 6);
+    return 0;
 }
 
 int bh_netns_socket(int nsfd, int domain, int type, int protocol, int *out_fd) {

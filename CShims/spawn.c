@@ -165,23 +165,210 @@ static int set_mount_attr(const char *path, uint64_t attr_set, int recursive) {
     return 0;
 }
 
-static int mask_path(const char *null_path, const char *path) {
-    struct stat st;
-    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
-    if (S_ISDIR(st.st_mode)) {
-        if (mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=0500") < 0)
-            return errno;
-        return 0;
+/* A mount target inside the new root, as an O_PATH fd: resolved without following any symlink
+ * or magic link, so what was checked is what gets the mount (a writable rootfs cannot swap a
+ * directory for a symlink between a check and a mount by path). The first rootlen bytes of
+ * path name the new root: the walk below it is confined to it (RESOLVE_IN_ROOT). Returns the
+ * fd or -errno; ELOOP: a component is a symlink. */
+static int open_mount_target(const char *path, size_t rootlen) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    /* No O_NOFOLLOW: with it a trailing symlink would be opened itself instead of refused. */
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int dirfd = AT_FDCWD;
+    const char *rest = path;
+    if (rootlen > 0) {
+        char root[4096];
+        if (rootlen >= sizeof root || strlen(path) <= rootlen || path[rootlen] != '/') return -EINVAL;
+        memcpy(root, path, rootlen);
+        root[rootlen] = 0;
+        dirfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dirfd < 0) return -errno;
+        how.resolve |= RESOLVE_IN_ROOT;
+        rest = path + rootlen;
     }
-    if (mount(null_path, path, NULL, MS_BIND, NULL) < 0) return errno;
+    int fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof how);
+    int e = errno;
+    if (dirfd >= 0) close(dirfd);
+    return fd < 0 ? -e : fd;
+}
+
+/* The length of the root prefix a mask/read-only step names in c (NULL: none). */
+static size_t root_prefix(const char *root, const char *path) {
+    if (root == NULL) return 0;
+    size_t n = strlen(root);
+    return strncmp(path, root, n) == 0 && path[n] == '/' ? n : 0;
+}
+
+/* Attaches the detached mount tree mnt onto the object target_fd names (move_mount(2) with
+ * both ends as fds: no path is resolved again), then closes mnt. */
+static int attach_on_fd(int mnt, int target_fd) {
+    int rc = 0;
+    if (syscall(SYS_move_mount, mnt, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) rc = errno;
+    close(mnt);
+    return rc;
+}
+
+static int mask_path(const char *root, const char *null_path, const char *path) {
+    int fd = open_mount_target(path, root_prefix(root, path));
+    if (fd == -ENOENT) return 0;
+    if (fd < 0) return -fd;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0) rc = errno;
+    else if (S_ISDIR(st.st_mode)) {
+        /* A read-only, empty tmpfs: fsopen/fsconfig/fsmount, then onto the fd. */
+        int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0) rc = errno;
+        else {
+            if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) < 0 ||
+                syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+                syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0 ||
+                syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0500", 0) < 0 ||
+                syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
+            int mnt = rc ? -1 : (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
+                                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+            if (!rc && mnt < 0) rc = errno;
+            close(fs);
+            if (!rc) rc = attach_on_fd(mnt, fd);
+        }
+    } else {
+        /* Anything else gets the null device bound over it (a clone of the sandbox's own). */
+        int mnt = (int)syscall(SYS_open_tree, AT_FDCWD, null_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        if (mnt < 0) rc = errno;
+        else rc = attach_on_fd(mnt, fd);
+    }
+    close(fd);
+    return rc;
+}
+
+static int readonly_path(const char *root, const char *path) {
+    int fd = open_mount_target(path, root_prefix(root, path));
+    if (fd == -ENOENT) return 0;
+    if (fd < 0) return -fd;
+    int rc = 0;
+    /* A recursive clone of the tree at the fd, made read-only while detached, put back on it. */
+    int mnt = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (mnt < 0) rc = errno;
+    else {
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+            rc = errno;
+            close(mnt);
+        } else rc = attach_on_fd(mnt, fd);
+    }
+    close(fd);
+    return rc;
+}
+
+/* BH_OP_MKDIR / BH_OP_CREATE_FILE inside the new root (rootlen = the root prefix's length): the
+ * parent is opened as a mount target is (no symlink, no magic link, inside the root) and the
+ * entry made relative to it with mkdirat, or mknodat for an empty regular file (no open: a FIFO
+ * planted there cannot block). EEXIST is fine: the mount that follows is attached through an
+ * fd and refuses a symlink. */
+static int make_in_root(const char *path, size_t rootlen, int directory, mode_t mode) {
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || (size_t)(slash - path) < rootlen || slash[1] == 0) return EINVAL;
+    size_t plen = (size_t)(slash - path);
+    if (plen >= sizeof parent) return ENAMETOOLONG;
+    memcpy(parent, path, plen);
+    parent[plen] = 0;
+    int pfd = plen == rootlen ? open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : open_mount_target(parent, rootlen);
+    if (plen == rootlen && pfd < 0) pfd = -errno;
+    if (pfd < 0) return -pfd;
+    int rc = 0;
+    if (directory) {
+        if (mkdirat(pfd, slash + 1, mode) < 0 && errno != EEXIST) rc = errno;
+    } else if (mknodat(pfd, slash + 1, S_IFREG | 0644, 0) < 0 && errno != EEXIST) {
+        rc = errno;
+    }
+    close(pfd);
+    return rc;
+}
+
+/* MS_* flags a new mount can carry, as MOUNT_ATTR_* for fsmount/mount_setattr. */
+static uint64_t attrs_of(unsigned long flags) {
+    uint64_t a = 0;
+    if (flags & MS_RDONLY) a |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) a |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) a |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) a |= MOUNT_ATTR_NOEXEC;
+    return a;
+}
+
+/* fsconfig(2) for each "key=value" or "flag" of a mount(2) data string. */
+static int configure_fs(int fs, const char *data) {
+    if (data == NULL) return 0;
+    char buf[512];
+    size_t len = strlen(data);
+    if (len >= sizeof buf) return E2BIG;
+    memcpy(buf, data, len + 1);
+    char *p = buf;
+    while (*p) {
+        char *end = p;
+        while (*end && *end != ',') end++;
+        int last = *end == 0;
+        *end = 0;
+        if (*p) {
+            char *eq = p;
+            while (*eq && *eq != '=') eq++;
+            long r;
+            if (*eq) { *eq = 0; r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, p, eq + 1, 0); }
+            else r = syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, p, NULL, 0);
+            if (r < 0) return errno;
+        }
+        if (last) break;
+        p = end + 1;
+    }
     return 0;
 }
 
-static int readonly_path(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : errno;
-    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) return errno;
-    return set_mount_attr(path, MOUNT_ATTR_RDONLY, 1);
+/* BH_OP_MOUNT on a target inside the new root (n3 = the root prefix's length): the target is
+ * opened as BH_OP_MASK's is, the new mount is made detached (open_tree for a bind, fsopen,
+ * fsconfig and fsmount for a filesystem) and attached to the target's fd with move_mount. No
+ * path is resolved twice, so the symlink check that precedes the step cannot be raced. */
+static int mount_on_fd(const bh_step *s) {
+    int tfd = open_mount_target(s->b, (size_t)s->n3);
+    if (tfd < 0) return (tfd == -ENOENT && s->n2 == 1) ? 0 : -tfd;
+    unsigned long flags = (unsigned long)s->n1;
+    uint64_t attr = attrs_of(flags);
+    int rc = 0, mnt = -1;
+    if (flags & MS_BIND) {
+        int rec = (flags & MS_REC) != 0;
+        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, s->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+        if (mnt < 0) rc = errno;
+        else if (attr) {
+            struct mount_attr ma;
+            memset(&ma, 0, sizeof ma);
+            ma.attr_set = attr;
+            if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &ma, sizeof ma) < 0) rc = errno;
+        }
+    } else if (s->c == NULL) {
+        rc = EINVAL;
+    } else {
+        int fs = (int)syscall(SYS_fsopen, s->c, FSOPEN_CLOEXEC);
+        if (fs < 0) rc = errno;
+        else {
+            if (s->a && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", s->a, 0) < 0) rc = errno;
+            if (!rc && (flags & MS_RDONLY) && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0) rc = errno;
+            if (!rc) rc = configure_fs(fs, s->d);
+            if (!rc && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
+            if (!rc) {
+                mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned int)attr);
+                if (mnt < 0) rc = errno;
+            }
+            close(fs);
+        }
+    }
+    if (rc) {
+        if (mnt >= 0) close(mnt);
+    } else rc = attach_on_fd(mnt, tfd);
+    close(tfd);
+    return rc;
 }
 
 static int loopback_up(void) {
@@ -224,16 +411,88 @@ static int set_caps(uint64_t eff, uint64_t prm, uint64_t inh) {
     return 0;
 }
 
+/* Closes (not marks) every fd except the keep[n] listed ones, without allocating: the list is
+ * sorted in place (it lives on the caller's stack) and close_range(2) closes each gap. */
+static int close_all_except(int *keep, uint32_t n) {
+    for (uint32_t i = 1; i < n; i++)
+        for (uint32_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) { int t = keep[j]; keep[j] = keep[j - 1]; keep[j - 1] = t; }
+    unsigned int next = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned int)keep[i] < next) continue; /* unused slot or duplicate */
+        if ((unsigned int)keep[i] > next && syscall(SYS_close_range, next, (unsigned int)keep[i] - 1, 0U) < 0) return errno;
+        next = (unsigned int)keep[i] + 1;
+    }
+    if (syscall(SYS_close_range, next, ~0U, 0U) < 0) return errno;
+    return 0;
+}
+
+/* The most fds a sandbox keeps across its init: 0-2, the two pipes, a tty, the v1 cgroup
+ * files and the --preserve-fd ones (ChildSpawner refuses more). */
+#define BH_KEEP_MAX 128
+
+/* The workload's exec pipe (the workload's own copy of this variable): close-on-exec, it
+ * reports a failed step and must survive BH_OP_CLOSE_FDS. */
+static int workload_exec_fd = -1;
+
 static int close_fds(const bh_spawn_config *cfg) {
-    /* Mark every fd >= 3 close-on-exec (CVE-2024-21626: a leaked directory fd is a way out),
-     * then clear the flag on the fds the user asked to pass. */
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return errno;
+    /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
+     * inherited directory fd is a way out through /proc/self/fd/N). Closed, not only marked
+     * close-on-exec: the steps before execve (chdir) must not reach them either. */
+    int keep[BH_KEEP_MAX];
+    uint32_t n = 0;
+    keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
+    keep[n++] = workload_exec_fd;
+    if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
+    for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
+    int rc = close_all_except(keep, n);
+    if (rc) return rc;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) {
         int fd = cfg->preserve_fds[i];
         int flags = fcntl(fd, F_GETFD);
         if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) return errno;
     }
     return 0;
+}
+
+/* The init's first action: close every fd it neither needs nor passes on (the launcher's
+ * cgroup directory, signalfd, pidfds, a pod's other pipes ...), before any step runs. Kept:
+ * 0-2, its own message and sync pipes, the v1 cgroup `tasks` files (closed once joined), the
+ * pty slave of BH_OP_ATTACH_TTY and the --preserve-fd fds. */
+static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
+    int keep[BH_KEEP_MAX];
+    uint32_t n = 0;
+    keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
+    keep[n++] = msg_fd; keep[n++] = sync_fd;
+    for (uint32_t i = 0; i < cfg->step_count; i++)
+        if (cfg->steps[i].op == BH_OP_ATTACH_TTY) { keep[n++] = (int)cfg->steps[i].n1; break; }
+    if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
+    for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) keep[n++] = cfg->cgroup_join_fds[i];
+    if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
+    for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
+    return close_all_except(keep, n);
+}
+
+/* The workload's working directory, resolved inside the sandbox's root with no magic link
+ * (a /proc/self/fd/N path, or a rootfs symlink to one, would lead out: CVE-2024-21626), then
+ * checked to be inside the root, as runc does since its fix: getcwd(2) of a directory the
+ * root cannot reach starts with "(unreachable)". */
+static int enter_workdir(const char *path) {
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return errno;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof how);
+    int e = errno;
+    close(root);
+    if (fd < 0) return e;
+    int rc = fchdir(fd) < 0 ? errno : 0;
+    close(fd);
+    if (rc) return rc;
+    char cwd[4096];
+    if (syscall(SYS_getcwd, cwd, sizeof cwd) < 0) return errno;
+    return cwd[0] == '/' ? 0 : EXDEV;
 }
 
 static int join_cgroups(const bh_spawn_config *cfg) {
@@ -363,12 +622,15 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return prctl(PR_SET_DUMPABLE, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_SETSID:
         return setsid() < 0 ? errno : 0;
-    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped */
+    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped; n3 > 0: a target inside the new root */
+        if (s->n3 > 0) return mount_on_fd(s);
         if (mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) == 0) return 0;
         return (errno == ENOENT && s->n2 == 1) ? 0 : errno;
     case BH_OP_MKDIR:
+        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 1, (mode_t)s->n1);
         return (mkdir(s->b, (mode_t)s->n1) < 0 && errno != EEXIST) ? errno : 0;
     case BH_OP_CREATE_FILE: {
+        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 0, 0644);
         int fd = open(s->b, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) return errno;
         close(fd);
@@ -387,9 +649,11 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     case BH_OP_NO_SYMLINK:
         return no_symlink(s->b, s->n1 == 1);
     case BH_OP_MASK:
-        return mask_path(s->a, s->b);
+        return mask_path(s->c, s->a, s->b);
     case BH_OP_READONLY:
-        return readonly_path(s->b);
+        return readonly_path(s->c, s->b);
+    case BH_OP_WORKDIR:
+        return enter_workdir(s->b);
     case BH_OP_SETHOSTNAME:
         return sethostname(s->a, strlen(s->a)) < 0 ? errno : 0;
     case BH_OP_LOOPBACK_UP:
@@ -491,6 +755,7 @@ __attribute__((noreturn)) static void workload_main(const bh_spawn_config *cfg, 
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    workload_exec_fd = exec_fd;
     run_steps(cfg, from, exec_fd, -1);
     /* Reached only when a step failed (execve does not return on success). */
     _exit(127);
@@ -524,6 +789,13 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
 }
 
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
+    /* First of all: every fd the init does not need or pass on is closed. A failure here is
+     * reported as step -1 (no step of the plan has run). */
+    int rc = init_close_inherited(cfg, msg_fd, sync_fd);
+    if (rc != 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, -1, rc, 0);
+        _exit(125);
+    }
     /* If the launcher dies (even SIGKILL) the init dies, and with it the PID namespace. The
      * launcher could have died before this line: BH_OP_WAIT_PARENT then reads EOF and fails.
      * In pod mode the parent is the trampoline, which exits at once: the signal is armed after

@@ -37,6 +37,27 @@
  * On failure the file is removed again. */
 int bh_netns_create(const char *_Nonnull path);
 
+/* Creates a new network namespace owned by the caller's user namespace (the initial one for
+ * bulkhead as root) with no bind mount: *out_fd (close-on-exec) is its only reference until a
+ * process joins it, so it dies with its last fd or member and nothing is left to collect.
+ * unshare(CLONE_NEWNET) on a helper thread, then open(/proc/thread-self/ns/net). */
+int bh_netns_create_fd(int *_Nonnull out_fd);
+
+/* Mounts a sysfs of the network namespace `nsfd` (its /sys/class/net shows that namespace's
+ * links) at `target`, read-only, nosuid, nodev, noexec, in the caller's mount namespace:
+ * mount(2) on a helper thread that joined `nsfd`. A sandbox whose network namespace belongs
+ * to another user namespace cannot mount one itself (sysfs checks CAP_SYS_ADMIN against the
+ * network namespace's owner): it bind-mounts this one. */
+int bh_netns_mount_sysfs(int nsfd, const char *_Nonnull target);
+
+/* Writes `value` to the sysctl file `path` (/proc/sys/net/...) of the network namespace
+ * `nsfd`: open(2) and write(2) on a helper thread that joined it (a net sysctl file belongs to
+ * the namespace of whoever opens it). */
+int bh_netns_write_sysctl(int nsfd, const char *_Nonnull path, const char *_Nonnull value);
+
+/* The hardware address of link `name` in the namespace of socket `sock` (SIOCGIFHWADDR). */
+int bh_link_hwaddr(int sock, const char *_Nonnull name, unsigned char *_Nonnull out6);
+
 /* Creates socket(domain, type | SOCK_CLOEXEC, protocol) inside the network namespace
  * `nsfd` (an open /proc/PID/ns/net or bind-mount of one) and stores it in *out_fd. */
 int bh_netns_socket(int nsfd, int domain, int type, int protocol, int *_Nonnull out_fd);

@@ -11,9 +11,11 @@
  * Process shape:
  *   launcher (supervisor) --clone3(CLONE_NEW*)--> init (sandbox PID 1, this file's C loop)
  *                                                  --fork--> workload --execve--> CMD
+ * The init's first action, before any step, closes every fd but 0-2, its two pipes, the v1
+ * cgroup files, the pty slave and the preserve_fds (a failure there is reported as step -1).
  * Steps before BH_OP_FORK_WORKLOAD run in init (mounts, hostname, rlimits, identity,
  * capabilities, no_new_privs); the steps after it run in the workload child only
- * (working directory, fd hygiene, seccomp, execve). */
+ * (fd hygiene, then the working directory, seccomp, execve). */
 #include "bh_common.h"
 #include "bh_recorder.h"
 #include <sys/types.h>
@@ -24,9 +26,14 @@ enum bh_step_op {
     BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps */
     BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
     BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
-    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target */
-    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine */
-    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file */
+    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target.
+                              n3 > 0: b is inside the new root, whose path is b's first n3 bytes: b is
+                              opened as BH_OP_MASK's and the mount attached to the fd (open_tree or
+                              fsopen/fsmount, then move_mount); a symlink on the way is ELOOP */
+    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine. n3 > 0: as BH_OP_MOUNT's, b's parent is
+                              opened inside the new root without symlinks and mkdirat used */
+    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file. n3 > 0: mknodat of
+                              an empty regular file in b's parent, opened as BH_OP_MKDIR's */
     BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */
     BH_OP_CHDIR,           /* chdir(b) */
     BH_OP_PIVOT_ROOT,      /* pivot_root(a new_root, b put_old) */
@@ -35,8 +42,11 @@ enum bh_step_op {
     BH_OP_NO_SYMLINK,      /* refuse if any component of b is a symlink (openat2 RESOLVE_NO_SYMLINKS);
                               n1 = 1: a missing path is fine */
     BH_OP_MASK,            /* hide b: a file gets a (a /dev/null path) bound over it, a directory a
-                              read-only empty tmpfs; a missing path is skipped */
-    BH_OP_READONLY,        /* bind b onto itself and make it read-only (recursive); missing: skip */
+                              read-only empty tmpfs; a missing path is skipped. b is opened O_PATH
+                              with no symlink or magic link (c: the root b is resolved in) and the
+                              mount goes onto that fd (move_mount): a symlink is refused (ELOOP) */
+    BH_OP_READONLY,        /* bind b onto itself and make it read-only (recursive); missing: skip.
+                              Resolved and mounted through an fd as BH_OP_MASK */
     BH_OP_SETHOSTNAME,     /* sethostname(a) */
     BH_OP_LOOPBACK_UP,     /* bring "lo" up in the new network namespace */
     BH_OP_SETRLIMIT,       /* prlimit(0, n1 resource, {n2 soft, n3 hard}) */
@@ -48,7 +58,8 @@ enum bh_step_op {
     BH_OP_CAPSET,          /* capset(effective n1, permitted n2, inheritable n3); ambient cleared */
     BH_OP_NO_NEW_PRIVS,    /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
     BH_OP_FORK_WORKLOAD,   /* init forks the workload; the remaining steps run in the workload */
-    BH_OP_CLOSE_FDS,       /* every fd >= 3 close-on-exec except the config's preserve_fds */
+    BH_OP_CLOSE_FDS,       /* close every fd but 0, 1, 2, the workload's exec pipe and the config's
+                              preserve_fds (whose close-on-exec flag is cleared) */
     BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
     BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
     BH_OP_UNSHARE,         /* unshare(n1 CLONE_NEW* flags) */
@@ -60,6 +71,8 @@ enum bh_step_op {
     BH_OP_ATTACH_TTY,      /* setsid, TIOCSCTTY on fd n1, dup2 it onto 0, 1, 2, close it */
     BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
     BH_OP_JOIN_CGROUPS,    /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
+    BH_OP_WORKDIR,         /* the workload's cwd: openat2(b, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+                              from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
 };
 
 typedef struct bh_step {

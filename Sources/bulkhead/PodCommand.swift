@@ -109,10 +109,8 @@ struct PolicyCommand: ParsableCommand {
             var policies: [NetworkPolicyManifest] = []
             do {
                 for f in files {
-                    guard let text = try? String(contentsOfFile: f, encoding: .utf8) else {
-                        throw ConfigError(file: f, field: "", message: "cannot read the file")
-                    }
-                    let set = try ManifestSet.parse(text, file: f)
+                    let c = try ProfileStore.readChecked(f, what: "manifest")
+                    let set = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
                     guard set.pods.isEmpty, set.tenants.isEmpty, set.resourceQuotas.isEmpty else {
                         throw ConfigError(file: f, field: "kind", message: "policy apply takes NetworkPolicy documents only")
                     }

@@ -49,7 +49,12 @@ struct ProfileCommand: ParsableCommand {
                     let layers = try store.layers(for: profile)
                     out(try EffectiveProfile.resolve(layers).yaml)
                 } else {
-                    out(try store.find(profile).text)
+                    let src = try store.find(profile)
+                    // Root prints no file that not everyone could read (a root-only file named as a profile).
+                    guard !src.isPrivate else {
+                        throw ConfigError(file: src.location, field: "", message: "the file is not readable by everyone, so `profile show` does not print it; read it yourself, or use --effective")
+                    }
+                    out(src.text)
                 }
             } catch let e as ConfigError {
                 warn(e.description)

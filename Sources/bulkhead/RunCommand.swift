@@ -85,6 +85,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("preserve-fd"), help: ArgumentHelp("Pass this open file descriptor to the workload.", valueName: "FD"))
     var preserveFd: [Int32] = []
 
+    @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"))
+    var supplementaryGroups: String?
+
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: Int?
 
@@ -103,8 +106,15 @@ struct RunCommand: ParsableCommand {
             if case .failure(let e) = parsed { warn(e.description) }
             throw ExitCode(ExitStatus.launchFailed)
         }
-        let invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
+        var invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
                                        tty: tty, preserveFds: preserveFd, failAtStep: injectFault)
+        switch supplementaryGroups {
+        case nil, "keep": break
+        case "refuse": invocation.refuseKeptGroups = true
+        case let other?:
+            warn(ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
     }
 
@@ -115,6 +125,7 @@ struct RunCommand: ParsableCommand {
         var request = RunRequest(profile: profile, overrides: overrides, command: command,
                                  timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, failAtStep: invocation.failAtStep)
         request.tty = invocation.tty
+        request.refuseKeptGroups = invocation.refuseKeptGroups
         let prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request)
@@ -122,6 +133,7 @@ struct RunCommand: ParsableCommand {
             warn("cannot start the sandbox: \(error)")
             throw ExitCode(ExitStatus.launchFailed)
         }
+        for w in prepared.warnings { warn(w) }
         // The report file is opened before the launch: a bad path must fail before anything runs.
         var reportHandle: FileHandle?
         if let report, report != "-" {
@@ -194,8 +206,8 @@ struct RunCommand: ParsableCommand {
         }
         if let hostname { l.hostname = hostname }
         if let workdir {
-            guard workdir.hasPrefix("/") else { throw bad("--workdir", "expected an absolute path") }
-            l.workingDir = workdir
+            if let problem = WorkingDirectory.problem(workdir) { throw bad("--workdir", problem) }
+            l.workingDir = ProfileParser.normalize(workdir)
         }
         if let network {
             guard let m = NetworkMode(rawValue: network) else { throw bad("--network", "expected none or host, got \"\(network)\"") }

@@ -7,6 +7,8 @@ struct RunInvocation: Equatable {
     var tty = false
     var preserveFds: [Int32] = []
     var failAtStep: Int?
+    /// `--supplementary-groups refuse` (only the full parser reads it).
+    var refuseKeptGroups = false
 }
 
 /// `bulkhead run [--profile NAME] [--report FILE|-] -- CMD…`, the launch-latency path, read

@@ -189,15 +189,18 @@ func orExit<T>(_ body: () throws(ConfigError) -> T) throws -> T {
     }
 }
 
-/// Writes bytes to FILE (created 0644, truncated), or to standard output for nil or "-".
+/// Writes bytes to FILE (opened as `OutputFile` opens it: created 0644, or the caller's own file
+/// truncated in place; never another user's file or link), or to standard output for nil or "-".
 func emit(_ bytes: [UInt8], to path: String?) throws {
     guard let path, path != "-" else {
         writeAll(1, bytes)
         return
     }
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-        warn("cannot write \(path): \(String(cString: strerror(errno)))")
+    let fd: Int32
+    switch OutputFile.openChecked(path) {
+    case .success(let f): fd = f
+    case .failure(let reason):
+        warn("cannot write \(path): \(reason)")
         throw ExitCode(1)
     }
     defer { close(fd) }

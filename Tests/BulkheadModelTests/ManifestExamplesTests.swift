@@ -25,6 +25,9 @@ import Testing
         #expect(s.ingressBitsPerSecond == 10_000_000 && s.egressBitsPerSecond == 10_000_000)
         #expect(s.podLimits.cpuMilli == 750 && s.podLimits.memoryBytes == 192 << 20)
         #expect(!s.mountsIdentityToken && s.activeDeadlineSeconds == 60)
+        // Admitted into the default namespace (baseline), and it meets restricted as well.
+        #expect(TenantAdmission.admitToDefaultNamespace(s) == .allowed)
+        #expect(PodSecurityStandards.evaluate(s, level: .restricted).isEmpty)
     }
 
     @Test func denyAllPlusOnePort() throws {
@@ -48,6 +51,7 @@ import Testing
         set.merge(try load("network-policy.yaml"))
         try set.validate()
         let tenant = try #require(set.tenant("team-a"))
+        #expect(tenant.podSecurity == PodSecurityPolicy(enforce: .baseline))
         let quotas = set.quotas("team-a")
         #expect(quotas.first?.hard == QuotaLimits(limitsCPUMilli: 1000, limitsMemoryBytes: 512 << 20, pods: 4, pids: 4096))
         // server and client: 250m/64Mi each, 1024 pids each (the container profile's).

@@ -10,7 +10,7 @@ import Testing
       namespace: team-a
       annotations:
         bulkhead.dev/profile: restricted
-        bulkhead.dev/rootfs.side: /srv/rootfs/busybox
+        bulkhead.dev/rootfs.side: /var/lib/bulkhead/rootfs/busybox
         kubernetes.io/ingress-bandwidth: 10M
     spec:
       restartPolicy: Never
@@ -71,9 +71,9 @@ import Testing
         #expect(app.effective.binds == [BindMount(source: "/run/bulkhead/pods/web/volumes/shared", destination: "/var/shared", readOnly: false)])
         #expect(side.effective.binds == [BindMount(source: "/run/bulkhead/pods/web/volumes/shared", destination: "/shared", readOnly: true)])
         #expect(app.runsOnHostRoot && app.effective.root == .host && app.effective.readOnlyRootFilesystem)
-        #expect(!side.runsOnHostRoot && side.effective.root == .directory("/srv/rootfs/busybox"))
+        #expect(!side.runsOnHostRoot && side.effective.root == .directory("/var/lib/bulkhead/rootfs/busybox"))
         #expect(s.notes.contains { $0.hasPrefix("container app: image nginx is not pulled; it runs on the host's root filesystem, read-only") })
-        #expect(s.notes.contains { $0.hasPrefix("container side: image busybox is not pulled; it runs on the root filesystem directory /srv/rootfs/busybox") })
+        #expect(s.notes.contains { $0.hasPrefix("container side: image busybox is not pulled; it runs on the root filesystem directory /var/lib/bulkhead/rootfs/busybox") })
     }
 
     @Test func podLevelValues() throws {
@@ -126,7 +126,7 @@ import Testing
             try mapped(podYAML(container: "    securityContext: {readOnlyRootFilesystem: false}\n"))
         }
         // With a root filesystem directory, a writable root is fine.
-        let ok = try mapped(podYAML(container: "    securityContext: {readOnlyRootFilesystem: false}\n", annotations: "    bulkhead.dev/rootfs.app: /srv/r\n"))
+        let ok = try mapped(podYAML(container: "    securityContext: {readOnlyRootFilesystem: false}\n", annotations: "    bulkhead.dev/rootfs.app: /var/lib/bulkhead/rootfs/r\n"))
         #expect(!ok.containers[0].effective.readOnlyRootFilesystem)
         expectConfigError(field: "spec.containers[0]", contains: "runAsNonRoot") { () throws(ConfigError) in
             try mapped(podYAML(spec: "  securityContext: {runAsNonRoot: true}\n"))

@@ -122,6 +122,9 @@ import Testing
         check(podYAML(annotations: "    bulkhead.dev/profile.nope: restricted\n"), "\(a).bulkhead.dev/profile.nope", "no container named \"nope\"")
         check(podYAML(annotations: "    bulkhead.dev/profile.ap: restricted\n"), "\(a).bulkhead.dev/profile.ap", "did you mean \"app\"")
         check(podYAML(annotations: "    bulkhead.dev/rootfs: relative/dir\n"), "\(a).bulkhead.dev/rootfs", "absolute path")
+        // A manifest cannot make a host directory its root: only the node's image store.
+        check(podYAML(annotations: "    bulkhead.dev/rootfs: /etc\n"), "\(a).bulkhead.dev/rootfs", "under /var/lib/bulkhead/rootfs")
+        check(podYAML(annotations: "    bulkhead.dev/rootfs: /var/lib/bulkhead/rootfs/../../../etc\n"), "\(a).bulkhead.dev/rootfs", "may not contain \"..\"")
         check(podYAML(annotations: "    bulkhead.dev/profil: x\n"), "\(a).bulkhead.dev/profil", "did you mean \"bulkhead.dev/profile\"")
         check(podYAML(annotations: "    bulkhead.dev/profile: \"\"\n"), "\(a).bulkhead.dev/profile", "needs a value")
         check(podYAML(annotations: "    bulkhead.dev/network: host\n"), "\(a).bulkhead.dev/network", "expected node")

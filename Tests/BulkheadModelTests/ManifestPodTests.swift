@@ -28,8 +28,8 @@ import Testing
           annotations:
             bulkhead.dev/profile: restricted
             bulkhead.dev/profile.side: container
-            bulkhead.dev/rootfs: /srv/rootfs/alpine
-            bulkhead.dev/rootfs.side: /srv/rootfs/busybox
+            bulkhead.dev/rootfs: /var/lib/bulkhead/rootfs/alpine
+            bulkhead.dev/rootfs.side: /var/lib/bulkhead/rootfs/busybox
             bulkhead.dev/pod-limits: "cpu=1500m,pids=300"
             kubernetes.io/ingress-bandwidth: 10M
             kubernetes.io/egress-bandwidth: 1Mi
@@ -118,11 +118,11 @@ import Testing
         #expect(web.securityContext.runAsUser == 1001)
         #expect(web.securityContext.allowPrivilegeEscalation == false && web.securityContext.readOnlyRootFilesystem == true)
         #expect(web.securityContext.capabilities == CapabilitySpec(add: ["NET_BIND_SERVICE"], drop: ["ALL"]))
-        #expect(web.securityContext.seccomp == .localhost(path: "seccomp/web.json", relativeTo: "/m"))
+        #expect(web.securityContext.seccomp == .localhost(path: "seccomp/web.json", relativeTo: ProfileLayer.seccompRootMarker))
         #expect(web.volumeMounts == [PodVolumeMount(name: "cache", mountPath: "/var/cache/nginx"), PodVolumeMount(name: "scratch", mountPath: "/scratch", readOnly: true)])
-        #expect(web.profile == "restricted" && web.rootfs == "/srv/rootfs/alpine")
+        #expect(web.profile == "restricted" && web.rootfs == "/var/lib/bulkhead/rootfs/alpine")
         let side = p.containers[1]
-        #expect(side.profile == "container" && side.rootfs == "/srv/rootfs/busybox", "per-container annotations win")
+        #expect(side.profile == "container" && side.rootfs == "/var/lib/bulkhead/rootfs/busybox", "per-container annotations win")
         #expect(p.ignoredFields.map(\.path) == ["spec.containers[0].ports"])
     }
 

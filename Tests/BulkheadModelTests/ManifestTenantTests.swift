@@ -136,13 +136,15 @@ import Testing
     }
 
     @Test func profileAndNamespaceAndUIDRefusals() throws {
-        let d = TenantAdmission.admit(try pod(teamPod(profile: "unconfined", extra: "").replacingOccurrences(of: "annotations:\n", with: "annotations:\n    bulkhead.dev/rootfs: /srv/r\n")), tenant: try tenant())
-        #expect(d.reasons == ["container app: profile unconfined is not allowed in tenant team-a (allowed: restricted, container)"])
+        let d = TenantAdmission.admit(try pod(teamPod(profile: "unconfined", extra: "").replacingOccurrences(of: "annotations:\n", with: "annotations:\n    bulkhead.dev/rootfs: /var/lib/bulkhead/rootfs/r\n")), tenant: try tenant())
+        // The profile is not allowed, and what it turns off violates the tenant's level (baseline).
+        #expect(d.reasons.count == 2 && d.reasons[1] == "container app: profile unconfined is not allowed in tenant team-a (allowed: restricted, container)", "\(d.reasons)")
+        #expect(d.reasons[0].hasPrefix("pods \"web\" is forbidden: violates PodSecurity \"baseline:latest\": non-default capabilities"), "\(d.reasons)")
         let other = try pod(podYAML(container: "    resources: {limits: {cpu: 1}}\n"))
         #expect(TenantAdmission.admit(other, tenant: try tenant()).reasons == ["pod web is in namespace default, not in tenant team-a"])
         let small = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 1000), allowedProfiles: ["restricted"], secretsDirectory: "/s")
         let big = try pod(teamPod(extra: "    securityContext: {runAsUser: 5000}\n"))
-        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 1000 ids tenant team-a maps (host 3000000000:1000)"])
+        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 999 ids tenant team-a maps (host 3000000000:1000)"])
         // A profile pinned to host ids outside the tenant's range.
         let pinned = ProfileLayer.with { $0.name = "restricted"; $0.hostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536) }
         let pp = try PodManifestParser.parse(teamPod(), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { _ throws(ConfigError) in [pinned] }

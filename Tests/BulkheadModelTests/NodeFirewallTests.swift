@@ -23,6 +23,10 @@ import Testing
             add table bridge bulkhead
             delete table bridge bulkhead
             table bridge bulkhead {
+            \tchain prerouting {
+            \t\ttype filter hook prerouting priority filter; policy accept;
+            \t\tiifname "bhv*" drop
+            \t}
             \tchain ingress_policy {
             \t\tip saddr 10.244.0.2 ip daddr 10.244.0.3 tcp dport 8080 return
             \t\tdrop
@@ -60,5 +64,34 @@ import Testing
         #expect(s.contains("\t\tip saddr 10.244.0.3 ip daddr 10.244.0.2 meta l4proto != tcp accept\n"))
         #expect(s.contains("\t\tip saddr 10.244.0.2 meta l4proto tcp return\n"))
         #expect(s.contains("ip saddr { 10.244.0.2 } jump egress_policy"))
+    }
+
+    @Test("Anti-spoofing: a pod's veth passes only IPv4 from the pod's address and ARP whose sender is the pod; every other frame from a bhv port drops")
+    func antiSpoofing() {
+        let ports = [NodeFirewall.Port(veth: "bhv0003", ip: "10.244.0.3", mac: nil),
+                     NodeFirewall.Port(veth: "bhv0002", ip: "10.244.0.2", mac: "02:aa:bb:cc:dd:ee")]
+        let s = NodeFirewall.script(NetworkPolicyResolution(ingressIsolated: [], egressIsolated: [], flows: []), ports: ports)
+        let expected = """
+            \tchain prerouting {
+            \t\ttype filter hook prerouting priority filter; policy accept;
+            \t\tiifname "bhv0002" ether saddr 02:aa:bb:cc:dd:ee ip saddr 10.244.0.2 accept
+            \t\tiifname "bhv0002" ether saddr 02:aa:bb:cc:dd:ee arp htype 1 arp ptype 0x0800 arp hlen 6 arp plen 4 arp saddr ether 02:aa:bb:cc:dd:ee arp saddr ip 10.244.0.2 accept
+            \t\tiifname "bhv0003" ip saddr 10.244.0.3 accept
+            \t\tiifname "bhv0003" arp htype 1 arp ptype 0x0800 arp hlen 6 arp plen 4 arp saddr ip 10.244.0.3 accept
+            \t\tiifname "bhv*" drop
+            \t}
+
+            """
+        #expect(s.contains(expected), "\(s)")
+        // The prerouting chain comes before the policy chains: spoofed frames never reach them.
+        #expect(s.range(of: "chain prerouting")!.lowerBound < s.range(of: "chain forward")!.lowerBound)
+        // No accept for one pod names another pod's address.
+        for line in s.split(separator: "\n") where line.contains("iifname \"bhv0002\"") { #expect(!line.contains("10.244.0.3")) }
+    }
+
+    @Test("No pod on the node: every frame from a bhv port is dropped (an unknown veth sends nothing)")
+    func unknownPortDrops() {
+        let s = NodeFirewall.script(NetworkPolicyResolution(ingressIsolated: [], egressIsolated: [], flows: []))
+        #expect(s.contains("\tchain prerouting {\n\t\ttype filter hook prerouting priority filter; policy accept;\n\t\tiifname \"bhv*\" drop\n\t}\n"))
     }
 }

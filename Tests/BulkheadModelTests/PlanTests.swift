@@ -61,7 +61,10 @@ struct PlanTests {
 
     @Test func identityAsRootMapsTheRange() throws {
         let p = try plan()
-        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_000, count: 65536)])
+        // The range's first id owns the user namespace and is never mapped.
+        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_001, count: 65535)])
+        #expect(p.gidMap == p.uidMap)
+        #expect(p.userNamespaceOwner == 2_000_000_000)
         #expect(!p.denySetgroups)
         #expect(p.steps.contains(.setGroups(nil)), "the launcher's supplementary groups are dropped")
     }
@@ -119,5 +122,18 @@ struct PlanTests {
         #expect(!p.steps.contains(.loopbackUp))
         #expect(!p.namespaces.contains(.network))
         #expect(!p.steps.contains { if case .mount(_, _, "sysfs", _, _) = $0 { return true }; return false })
+    }
+
+    @Test("A pod's container joins a network namespace it does not own: no sysfs mount of its own (EPERM), no loopback step; a plain sandbox mounts its own")
+    func podContainerBindsThePodsSysfs() throws {
+        func isSysfs(_ s: PlanStep) -> Bool { if case .mount(_, _, "sysfs", _, _) = s { return true }; return false }
+        let own = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([ProfileLayer()]), command: ["id"], context: Self.root)
+        #expect(own.steps.contains(where: isSysfs) && own.steps.contains(.loopbackUp))
+        var c = Self.root
+        c.joinedNamespaces = [.user, .network, .ipc]
+        let pod = try LaunchPlanner.plan(profile: try EffectiveProfile.resolve([ProfileLayer()]), command: ["id"], context: c)
+        #expect(!pod.steps.contains(where: isSysfs))
+        #expect(!pod.steps.contains(.loopbackUp))
+        #expect(!pod.cloneNamespaces.contains(.network))
     }
 }

@@ -69,8 +69,7 @@ struct PodNetworkTests {
         let dir = NSTemporaryDirectory() + "bh-podnet-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        var files = [dir + "/pod.yaml"]
+        var files = try PodManifestFiles.write(yaml, into: dir)
         for (i, f) in extraFiles.enumerated() {
             try f.write(toFile: dir + "/extra\(i).yaml", atomically: true, encoding: .utf8)
             files.append(dir + "/extra\(i).yaml")
@@ -193,7 +192,7 @@ struct PodNetworkTests {
         let foreign = try Self.runPod(Self.pod("cli-\(t)", namespace: "other-\(t)", labels: ["app": "cli-\(t)"], containers: [("c", Self.connect(ip, 8080))]),
                                       extraFiles: [tenant])
         #expect(foreign.status == 3, "a pod of another namespace got through: \(foreign.status) \(foreign.stderr)")
-        #expect(foreign.report["uidMap"] as? String == "0 2110000000 65536", "the other tenant's own host ids")
+        #expect(foreign.report["uidMap"] as? String == "0 2110000001 65535", "the other tenant's own host ids")
         #expect(foreign.report["uidMap"] as? String != (try Self.runPod(Self.pod("ids-\(t)", containers: [("c", ["true"])]))).report["uidMap"] as? String)
 
         // pod stop: the containers get SIGTERM, and the node goes with the last pod.
@@ -318,7 +317,7 @@ struct PodNetworkTests {
     @Test("A tenant's secret is mounted read-only into its pods that ask for it; another tenant cannot name it, and a pod without the volume does not see it")
     func tenantSecrets() throws {
         let t = token()
-        let root = "/var/tmp/bh-secrets-\(t)"
+        let root = "/var/lib/bulkhead/secrets/bh-test-\(t)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/a/db", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/b", withIntermediateDirectories: true)
@@ -336,9 +335,9 @@ struct PodNetworkTests {
         // Tenant B names the same secret: it resolves in B's own directory, where there is none.
         let b = try Self.runPod(Self.pod("sec-\(t)", namespace: "sb-\(t)", containers: [("r", reader)], extraSpec: volume, containerExtra: mount),
                                 extraFiles: [tenantB])
-        #expect(b.status == 125 && b.stderr.contains("secret volume db: read \(root)/b/db"), "\(b.stderr)")
+        #expect(b.status == 125 && b.stderr.contains("secret volume db: secret directory \(root)/b/db") && b.stderr.contains("ENOENT"), "\(b.stderr)")
         // A pod of tenant A without the volume sees no secret anywhere.
-        let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqs s3cret /etc /run /var/tmp"])]),
+        let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqs s3cret /etc /run /var/tmp /var/lib/bulkhead"])]),
                                 extraFiles: [tenantA])
         #expect(c.status == 0, "a pod without the secret volume found it: \(c.stdout) \(c.stderr)")
         #expect(Self.cgroupDirectories(containing: "sa-\(t)").isEmpty, "a tenant's cgroup outlived its last pod: \(Self.cgroupDirectories(containing: "sa-\(t)"))")

@@ -12,9 +12,8 @@ struct PodTests {
         let dir = NSTemporaryDirectory() + "bh-pod-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let path = dir + "/pod.yaml"
-        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        let r = try Bulkhead.run(["pod", "run", path, "--report", dir + "/report.json"] + extra)
+        let files = try PodManifestFiles.write(yaml, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"] + extra)
         let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) ?? Data("{}".utf8)
         return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
     }
@@ -206,8 +205,8 @@ struct PodTests {
         let ok = try Self.runPod(tenant + Self.pod(name: "t", namespace: "team-a", containers: [("c", "cat /proc/self/uid_map >&2")],
                                                    annotations: "    bulkhead.dev/profile: restricted\n"))
         #expect(ok.status == 0, "\(ok.report["error"] ?? "") \(ok.stderr)")
-        #expect(ok.stderr.contains("2100000000"), "the tenant's range: \(ok.stderr)")
-        #expect(ok.report["uidMap"] as? String == "0 2100000000 65536")
+        #expect(ok.stderr.contains("2100000001"), "the tenant's range after its reserved first id: \(ok.stderr)")
+        #expect(ok.report["uidMap"] as? String == "0 2100000001 65535")
         let refused = try Self.runPod(tenant + Self.pod(name: "t2", namespace: "team-a", containers: [("c", "true")]))
         #expect(refused.status == 125)
         #expect(refused.stderr.contains("profile container is not allowed in tenant team-a"), "\(refused.stderr)")
@@ -222,8 +221,8 @@ final class BackgroundRunPod {
     init(yaml: String) {
         dir = NSTemporaryDirectory() + "bh-podbg-\(token())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try? yaml.write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
-        run = try! BackgroundRun(["pod", "run", dir + "/pod.yaml"])
+        let files = (try? PodManifestFiles.write(yaml, into: dir)) ?? [dir + "/pod.yaml"]
+        run = try! BackgroundRun(["pod", "run"] + files)
     }
 
     func finish() throws -> Bulkhead.Result {

@@ -120,7 +120,7 @@ struct TerminalTests {
     func attachFailsClosed() throws {
         let plan = try Bulkhead.run(["profile", "show", "container", "--plan"])
         let steps = plan.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
-        // --tty adds one step after the workload's chdir: it is where close-fds stands without it.
+        // --tty adds one step right after the fork: it is where close-fds stands without it.
         let close = try #require(steps.firstIndex { $0.contains("close inherited file descriptors") })
         let r = try Bulkhead.run(["run", "--tty", "--inject-fault", String(close), "--", "/bin/echo", "RAN"])
         #expect(r.status == 125, "\(r.stderr)")

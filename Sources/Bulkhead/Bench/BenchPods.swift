@@ -146,9 +146,12 @@ extension BenchContext {
         for (i, spec) in specs.enumerated() {
             let tenant = spec.tenant.map { "bench-t\($0)" } ?? "default"
             let podName = String("bench-\(getpid())-\(spec.name ?? spec.group.map(\.name).joined(separator: "-"))".prefix(63))
+            // The namespace's manifests in a file of their own: a Pod's file may not define the
+            // Tenant or quota it is admitted by (PodLoader).
             var yaml = ""
+            var namespaceYAML = ""
             if let t = spec.tenant {
-                yaml += """
+                namespaceYAML += """
                     apiVersion: bulkhead.dev/v1alpha1
                     kind: Tenant
                     metadata: {name: \(tenant)}
@@ -160,17 +163,23 @@ extension BenchContext {
 
                     """
                 if let hard = spec.quota {
-                    yaml += "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: \(tenant)}\nspec: {hard: \(hard)}\n---\n"
+                    namespaceYAML += "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q, namespace: \(tenant)}\nspec: {hard: \(hard)}\n---\n"
                 }
             }
             yaml += Self.podYAML(name: podName, namespace: tenant, group: spec.group, emptyDir: emptyDir,
                                  deadline: deadline, annotations: spec.annotations, labels: spec.labels)
             let file = scratch + "/pod-\(i)-\(UUID().uuidString.prefix(6)).yaml"
             try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            var files = [file]
+            if namespaceYAML.hasSuffix("---\n") { namespaceYAML.removeLast(4) }
+            if !namespaceYAML.isEmpty {
+                try namespaceYAML.write(toFile: file + ".namespace.yaml", atomically: true, encoding: .utf8)
+                files.append(file + ".namespace.yaml")
+            }
             let report = file + ".report.json"
             started.reportPaths.append(report)
             started.names.append(podName)
-            started.launched.append(try launch(["pod", "run", file, "--report", report], timeout: Double(deadline) + 10))
+            started.launched.append(try launch(["pod", "run"] + files + ["--report", report], timeout: Double(deadline) + 10))
         }
         return started
     }
@@ -179,7 +188,10 @@ extension BenchContext {
     func finishPods(_ started: StartedPods) -> BenchPods {
         let runs = started.launched.map { finish($0) }
         let reports = started.reportPaths.map { p -> [String: Any] in
-            defer { unlink(p); unlink(String(p.dropLast(".report.json".count))) }
+            defer {
+                let manifest = String(p.dropLast(".report.json".count))
+                unlink(p); unlink(manifest); unlink(manifest + ".namespace.yaml")
+            }
             guard let d = FileManager.default.contents(atPath: p) else { return [:] }
             return (try? JSONSerialization.jsonObject(with: d) as? [String: Any]) ?? [:]
         }

@@ -42,6 +42,8 @@ public enum NodeNetwork {
         public var launcherStartTime: UInt64
         public var ingressBitsPerSecond: UInt64?
         public var egressBitsPerSecond: UInt64?
+        /// The pod's eth0 hardware address, which the node pins (`NodeFirewall.Port`).
+        public var mac: String?
 
         public var launcherIsAlive: Bool { CgroupLeafName.isRunning(launcherPID, startTime: launcherStartTime) }
         var running: RunningPod { RunningPod(name: pod, namespace: namespace, labels: labels, ip: ip) }
@@ -67,10 +69,12 @@ public enum NodeNetwork {
 
     // MARK: - Pods
 
-    /// Puts the pod whose network namespace `holderPID` holds on the node: an address, the
-    /// veth pair, the default route, the bandwidth limits, the registry entry and the
-    /// firewall. On a throw nothing of this pod is left on the node. Takes the lock.
-    public static func attach(_ spec: PodSpec, holderPID: Int32) throws(LaunchError) -> Entry {
+    /// Puts the pod whose network namespace is `pod` on the node: an address, the veth pair,
+    /// the default route, the bandwidth limits, the registry entry and the firewall (which
+    /// pins the pod's veth to its address and MAC). `pod` must belong to the initial user
+    /// namespace (`NetworkNamespace.createAnonymous`), so that nothing in the pod can change
+    /// what is set here. On a throw nothing of this pod is left on the node. Takes the lock.
+    public static func attach(_ spec: PodSpec, podNamespace pod: NetworkNamespace) throws(LaunchError) -> Entry {
         let held = try lock()
         defer { held.unlock() }
         _ = collectStaleEntries()
@@ -79,7 +83,7 @@ public enum NodeNetwork {
         guard let owner = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw LaunchError(operation: "read /proc/self/stat") }
         let ip = try allocateAddress()
         let veth = vethName(for: ip)
-        let entry = Entry(ip: ip.description, pod: spec.pod, namespace: spec.namespace, labels: spec.labels,
+        var entry = Entry(ip: ip.description, pod: spec.pod, namespace: spec.namespace, labels: spec.labels,
                           namespaceLabels: spec.namespaceLabels, veth: veth, launcherPID: owner.launcherPID,
                           launcherStartTime: owner.launcherStartTime,
                           ingressBitsPerSecond: spec.ingressBitsPerSecond, egressBitsPerSecond: spec.egressBitsPerSecond)
@@ -91,8 +95,6 @@ public enum NodeNetwork {
             // after this launcher should it be killed half-way.
             try write(entry)
             try step("connect the pod to the node bridge") { () throws(NetworkError) in
-                let pod = try NetworkNamespace.open(path: "/proc/\(holderPID)/ns/net")
-                defer { pod.close() }
                 let nodeEnd = try nodeRoute.createVethPair(named: veth, peerName: "eth0", peerNamespace: pod)
                 try nodeRoute.setMaster(nodeEnd, master: try nodeRoute.linkIndex(named: bridgeName))
                 try nodeRoute.setUp(nodeEnd)
@@ -106,7 +108,9 @@ public enum NodeNetwork {
                 // eth0, ingress through the node end (see PodBandwidth).
                 if let bps = spec.egressBitsPerSecond { try r.setTokenBucket(try bucket(bps), on: eth0) }
                 if let bps = spec.ingressBitsPerSecond { try nodeRoute.setTokenBucket(try bucket(bps), on: nodeEnd) }
+                entry.mac = try pod.hardwareAddress(of: "eth0")
             }
+            try write(entry, replacing: true)
             try applyFirewall(node)
         } catch {
             remove(entry, nodeRoute: nodeRoute)
@@ -249,10 +253,17 @@ public enum NodeNetwork {
         throw LaunchError(operation: "allocate a pod address", errno: Errno(EADDRNOTAVAIL), hint: "every address of \(podNetwork) is in use")
     }
 
-    static func write(_ entry: Entry) throws(LaunchError) {
+    static func write(_ entry: Entry, replacing: Bool = false) throws(LaunchError) {
         let data: Data
         do { data = try JSONEncoder.sorted.encode(entry) } catch { throw LaunchError(operation: "encode the node entry: \(error)") }
         let path = entryPath(entry.ip)
+        if replacing {
+            guard FileManager.default.createFile(atPath: path + ".new", contents: data), rename(path + ".new", path) == 0 else {
+                unlink(path + ".new")
+                throw LaunchError(operation: "register the pod in \(path)", errno: .current)
+            }
+            return
+        }
         guard FileManager.default.createFile(atPath: path, contents: data) else {
             throw LaunchError(operation: "register the pod in \(path)", errno: .current)
         }
@@ -316,7 +327,10 @@ public enum NodeNetwork {
     static let appliedRulesetPath = stateDirectory + "/ruleset.nft"
 
     static func applyFirewall(_ node: NetworkNamespace, force: Bool = false) throws(LaunchError) {
-        let script = NodeFirewall.script(try resolution())
+        // Every registered pod's port, a dead launcher's too (its veth may not be gone yet):
+        // a port's rules only let its own pod's address through.
+        let ports = entries().map { NodeFirewall.Port(veth: $0.veth, ip: $0.ip, mac: $0.mac) }
+        let script = NodeFirewall.script(try resolution(), ports: ports)
         if !force, FileIO.read(appliedRulesetPath) == script { return }
         unlink(appliedRulesetPath)
         try step("apply the network policies to the node bridge") { () throws(NetworkError) in try node.runNftables(script) }

@@ -3,15 +3,25 @@ import BulkheadSystem
 import CShims
 import Glibc
 
-/// A pod's holder, the pause container's analogue: a process that owns the pod's user,
-/// network and IPC namespaces (and the PID namespace when the pod shares it), so that the pod's
-/// containers can join them and the namespaces outlive any one container.
+/// A pod's holder, the pause container's analogue: a process that owns the pod's user and IPC
+/// namespaces (and the PID namespace when the pod shares it), so that the pod's containers can
+/// join them and the namespaces outlive any one container.
+///
+/// The pod's network namespace is not the holder's: the launcher creates it as root (owned by
+/// the initial user namespace, `NetworkNamespace.createAnonymous`) and the holder joins it
+/// before it creates its user namespace, as a CNI runtime creates the netns and the pause
+/// container joins it by path. Capabilities inside the pod's user namespace, NET_ADMIN
+/// included, then count for nothing there: the kernel checks them against the network
+/// namespace's owner, so no container can change its qdiscs, addresses, routes or neighbours.
 final class PodHolder {
     let pid: Int32
     let pidfd: Int32
     private let messageFD: Int32
     private let syncFD: Int32
-    /// The holder's namespaces as open fds, the user namespace first (the order setns needs).
+    /// The namespaces the pod's containers join, as open fds, in the order setns needs: the
+    /// network namespace first (joined while the container's trampoline is still root in the
+    /// initial user namespace, the only one with CAP_SYS_ADMIN over it), then the user
+    /// namespace (which grants what joining the rest needs), IPC and PID.
     private(set) var namespaceFDs: [(fd: Int32, namespace: Namespace)] = []
     private var stopped = false
 
@@ -19,22 +29,36 @@ final class PodHolder {
         self.pid = pid; self.pidfd = pidfd; self.messageFD = messageFD; self.syncFD = syncFD
     }
 
-    /// Starts the holder and waits until its namespaces are ready (ids mapped, loopback up,
-    /// privileges dropped). Signals must already be blocked by the caller.
-    static func start(namespaces: Set<Namespace>, hostIDRange: IDRange) throws(LaunchError) -> PodHolder {
+    /// Starts the holder inside `network` (when given; loopback is the caller's to bring up)
+    /// and waits until its namespaces are ready (ids mapped, privileges dropped). Signals must
+    /// already be blocked by the caller.
+    static func start(namespaces requested: Set<Namespace>, hostIDRange: IDRange, network: NetworkNamespace?) throws(LaunchError) -> PodHolder {
+        // With a network namespace given, the holder joins it rather than creating its own.
+        let namespaces = network == nil ? requested : requested.subtracting([.network])
+        var join: [(fd: Int32, namespace: Namespace)] = []
+        if let network {
+            guard let fd = network.fileDescriptor else { throw LaunchError(operation: "join the pod's network namespace: it is closed") }
+            // The holder's own copy: `stop` closes every fd of namespaceFDs.
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else { throw LaunchError(operation: "duplicate the pod's network namespace fd", errno: .current) }
+            join = [(copy, .network)]
+        }
         let identity = HostIdentity.current()
         let context = LaunchContext(callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                                     defaultHostIDRange: hostIDRange, hasSeccomp: false)
         let plan = LaunchPlanner.holderPlan(namespaces: namespaces, hostIDRange: hostIDRange, context: context)
-        // The pod's user namespace is owned by the pod's host uid, not root (ChildSpawner's
-        // userNamespaceOwner): per-user kernel budgets inside it are the tenant's.
+        // The pod's user namespace is owned by the first host uid of the tenant's range, which is
+        // never mapped (IDRange): not root, so per-user kernel budgets inside it are the tenant's,
+        // and no process of any pod is the owner (holderPlan's userNamespaceOwner).
         let child: SpawnedInit
         do {
-            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil)
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil, join: join)
         } catch {
+            for (fd, _) in join { close(fd) }
             throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
         }
         let holder = PodHolder(pid: child.pid, pidfd: child.pidfd, messageFD: child.messageFD, syncFD: child.syncFD)
+        holder.namespaceFDs = join
         do throws(LaunchError) {
             do {
                 try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
@@ -51,7 +75,8 @@ final class PodHolder {
             default:
                 throw LaunchError(operation: "the pod's holder ended before its namespaces were ready")
             }
-            // The user namespace first: joining it grants what joining the others needs.
+            // After the network namespace, the user namespace: joining it grants what joining
+            // the others needs.
             for ns in [Namespace.user, .network, .ipc, .pid] where plan.namespaces.contains(ns) {
                 let name = ["user": "user", "network": "net", "ipc": "ipc", "pid": "pid"][ns.rawValue]!
                 let fd = open("/proc/\(child.pid)/ns/\(name)", O_RDONLY | O_CLOEXEC)

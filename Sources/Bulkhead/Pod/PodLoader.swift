@@ -5,6 +5,9 @@ import Glibc
 /// From manifest files to a `PodRequest`: the Pod (and optionally its Tenant and quotas) read,
 /// mapped onto profiles, admitted into the tenant. No side effects.
 public enum PodLoader {
+    /// The only place secret volumes are copied from: a Tenant's secretsDirectory must be inside.
+    public static let secretsRoot = "/var/lib/bulkhead/secrets"
+
     public struct Loaded: Sendable {
         public var request: PodRequest
         public var spec: PodLaunchSpec
@@ -13,15 +16,26 @@ public enum PodLoader {
     /// - Parameter files: manifest files (`---`-separated documents); exactly one Pod among them.
     public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
         var set = ManifestSet()
-        do {
+        do throws(ConfigError) {
             for f in files {
-                guard let text = FileIO.read(f) else { throw ConfigError(file: f, field: "", message: "cannot read: \(Errno.current)") }
-                let s = try ManifestSet.parse(text, file: f)
+                let c = try ProfileStore.readChecked(f, what: "manifest")
+                let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
+                // The namespace's Tenant (its Pod Security level, ids, secrets) and quotas are the
+                // administrator's, as a Kubernetes namespace's labels and ResourceQuotas are: a
+                // file that holds a Pod cannot also choose the rules that Pod is admitted by.
+                if !s.pods.isEmpty && !(s.tenants.isEmpty && s.resourceQuotas.isEmpty) {
+                    throw ConfigError(file: f, field: "kind",
+                                      message: "this file holds a Pod and also a \(s.tenants.isEmpty ? "ResourceQuota" : "Tenant"): a Pod's file cannot define the Tenant or quota it is admitted by; put them in a file of their own and pass both (`bulkhead pod run POD.yaml TENANT.yaml`)")
+                }
                 set.pods += s.pods; set.tenants += s.tenants; set.resourceQuotas += s.resourceQuotas
                 set.networkPolicies += s.networkPolicies
             }
             try set.validate()
-        } catch let e as ConfigError { throw LaunchError(e) } catch { throw LaunchError(operation: "\(error)") }
+            // A tenant's range may not overlap the ranges bulkhead hands out itself: one range
+            // would map the other's user-namespace owner (IDRange).
+            let reserved = HostIdentity.reservedRanges(subordinate: try HostIdentity.subordinateRanges())
+            try Tenant.validate(set.tenants, reserved: reserved.map { ($0.name, $0.range) })
+        } catch { throw LaunchError(error) }
         guard set.pods.count == 1, let pod = set.pods.first else {
             throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")
         }
@@ -47,9 +61,18 @@ public enum PodLoader {
         } else if pod.namespace != "default" {
             throw LaunchError(operation: "pod \(pod.name) is in namespace \(pod.namespace), but no Tenant of that name was given",
                               hint: "pass the tenant's manifest too (kind: Tenant), or use namespace default")
+        } else {
+            // The default namespace without a Tenant named default: Pod Security Standards baseline.
+            let decision = TenantAdmission.admitToDefaultNamespace(spec)
+            guard decision.isAllowed else {
+                throw LaunchError(operation: "admission to namespace default refused: \(decision.reasons.joined(separator: "; "))",
+                                  hint: "change the pod, or pass a Tenant named default with spec.podSecurity.enforce")
+            }
         }
         let containers = spec.containers.map {
-            PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            var c = PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
+            c.admitted = PodSecurityControls($0.effective)
+            return c
         }
         var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,
                                  shareProcessNamespace: spec.shareProcessNamespace,
@@ -71,10 +94,18 @@ public enum PodLoader {
                 throw LaunchError(operation: "volume \(v.name) of pod \(pod.name) asks for secret \(secret), but namespace \(pod.namespace) has no Tenant",
                                   hint: "secrets come from a tenant's secretsDirectory: pass the Tenant manifest of \(pod.namespace)")
             }
-            request.secretSources[v.name] = tenant.secretsDirectory + "/" + secret
+            // A Tenant's author names its secretsDirectory: only a directory under the node's
+            // secrets root may be copied into a pod (not /etc, whose ssh/ holds host keys). The
+            // copy then checks owner, mode and type of the directory and each file.
+            let dir = ProfileParser.normalize(tenant.secretsDirectory)
+            guard dir.hasPrefix(secretsRoot + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
+                throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not under \(secretsRoot)",
+                                  hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
+            }
+            request.secretSources[v.name] = dir + "/" + secret
         }
         request.ignoredFields = spec.ignoredFields.map { "\($0)" }
-        request.notes = spec.notes
+        request.notes = spec.notes + TenantAdmission.podSecurityWarnings(spec, policy: tenant?.podSecurity ?? PodSecurityPolicy())
         return Loaded(request: request, spec: spec)
     }
 }

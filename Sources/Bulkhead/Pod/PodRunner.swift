@@ -13,6 +13,9 @@ public struct PodContainerRequest: Sendable {
     public var command: [String]
     /// emptyDir volumes mounted into this container: (volume name, mount path, read-only).
     public var volumeMounts: [(volume: String, path: String, readOnly: Bool)]
+    /// What admission saw of this container's profile; the launch refuses a profile that no
+    /// longer matches it (it was read again from disk in between).
+    public var admitted: PodSecurityControls? = nil
 
     public init(name: String, profile: String, overrides: ProfileLayer, command: [String],
                 volumeMounts: [(volume: String, path: String, readOnly: Bool)] = []) {
@@ -202,14 +205,21 @@ public enum PodRunner {
         }
 
         report.phasesMs["cgroups"] = (Monotonic.now() - start) * 1000
-        // 3. The holder: the pod's user, network and IPC namespaces (and PID when shared).
+        // 3. The pod's network namespace, the launcher's (owned by the initial user namespace:
+        // no capability of the pod's changes it), with loopback up and a sysfs of it for the
+        // containers' /sys; then the holder: the pod's user and IPC namespaces (and PID when
+        // shared), inside that network namespace.
         var shared: Set<Namespace> = [.user, .network, .ipc]
         if request.shareProcessNamespace { shared.insert(.pid) }
+        let network: NetworkNamespace
+        do { network = try createNetworkNamespace(request) } catch { return fail(error) }
+        defer { network.close() }
+        do { try state.mountSysfs(of: network) } catch { return fail(error) }
         let holder: PodHolder
-        do { holder = try PodHolder.start(namespaces: shared, hostIDRange: request.hostIDRange) } catch { return fail(error) }
+        do { holder = try PodHolder.start(namespaces: shared, hostIDRange: request.hostIDRange, network: network) } catch { return fail(error) }
         defer { holder.stop() }
         report.sharedNamespaces = shared.sorted().map(\.rawValue)
-        report.uidMap = "0 \(request.hostIDRange.hostStart) \(request.hostIDRange.count)"
+        report.uidMap = String(request.hostIDRange.idMap.line.dropLast())
 
         report.phasesMs["holder"] = (Monotonic.now() - start) * 1000
         // 3b. The pod on the node network: a veth and an address on the node bridge.
@@ -218,7 +228,7 @@ public enum PodRunner {
             let spec = NodeNetwork.PodSpec(pod: request.name, namespace: request.tenant, labels: request.labels,
                                            namespaceLabels: request.namespaceLabels,
                                            ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
-            do { nodeEntry = try NodeNetwork.attach(spec, holderPID: holder.pid) } catch { return fail(error) }
+            do { nodeEntry = try NodeNetwork.attach(spec, podNamespace: network) } catch { return fail(error) }
             report.network = PodNetworkReport(ip: nodeEntry!.ip, gateway: NodeNetwork.gateway.address.description,
                                               nodeNamespace: NodeNetwork.namespacePath, veth: nodeEntry!.veth,
                                               ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
@@ -235,6 +245,7 @@ public enum PodRunner {
         for c in request.containers {
             var overrides = c.overrides
             var binds = overrides.binds ?? []
+            let admittedBinds = binds.count
             for m in c.volumeMounts {
                 guard let dir = state.volumeDirectories[m.volume] else {
                     return fail(LaunchError(operation: "container \(c.name): volumeMount names no volume \"\(m.volume)\""))
@@ -242,6 +253,9 @@ public enum PodRunner {
                 binds.append(BindMount(source: dir, destination: m.path, readOnly: m.readOnly))
             }
             if request.mountToken { binds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
+            // The pod network's sysfs (the container cannot mount one of a namespace it does
+            // not own; see LaunchPlanner.appendFilesystem).
+            binds.append(BindMount(source: state.sysDirectory, destination: "/sys", readOnly: true))
             overrides.binds = binds
             if overrides.hostname == nil { overrides.hostname = request.name }
             if let e = nodeEntry { overrides.env.append(EnvVar(name: podIPVariable, value: e.ip)) }
@@ -257,6 +271,10 @@ public enum PodRunner {
                 } catch { throw LaunchError(error) }
                 r.overrides.tmpfs = base.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
                 let p = try Sandbox.prepare(r, store: store)
+                if let a = c.admitted, PodSecurityControls(p.profile, launcherBinds: Array(binds[admittedBinds...])) != a {
+                    throw LaunchError(operation: "profile \(c.profile) changed between admission and launch; nothing of the pod was started with it",
+                                      hint: "run the pod again: it is admitted on the profile as it is then")
+                }
                 prepared.append((c, p))
             } catch {
                 return fail(LaunchError(operation: "container \(c.name): \(error)"))
@@ -309,6 +327,32 @@ public enum PodRunner {
     }
 }
 
+extension PodRunner {
+    /// The pod's network namespace: created by the launcher as root, so owned by the initial
+    /// user namespace (see PodHolder), kept alive by the returned handle and the pod's
+    /// processes only (no bind mount: a killed launcher leaves nothing), loopback up.
+    static func createNetworkNamespace(_ request: PodRequest) throws(LaunchError) -> NetworkNamespace {
+        var made: NetworkNamespace?
+        do throws(LaunchError) {
+            try NodeNetwork.step("create the pod's network namespace") { () throws(NetworkError) in
+                let ns = try NetworkNamespace.createAnonymous(label: "pod \(request.tenant)/\(request.name)")
+                made = ns
+                let r = try ns.routeSocket()
+                defer { r.close() }
+                try r.setUp(try r.linkIndex(named: "lo"))
+                // NET_RAW in the pod no longer opens raw sockets here (the namespace is not the
+                // pod's): ping works through ICMP echo sockets instead, for every group, as
+                // container runtimes set it.
+                try ns.writeSysctl("/proc/sys/net/ipv4/ping_group_range", "0 2147483647")
+            }
+        } catch {
+            made?.close()
+            throw error
+        }
+        return made!
+    }
+}
+
 /// Results of the container threads.
 final class ContainerResults: @unchecked Sendable {
     private var lock = pthread_mutex_t()
@@ -318,14 +362,26 @@ final class ContainerResults: @unchecked Sendable {
     func all() -> [PodReport.Container] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return items.compactMap { $0 } }
 }
 
-/// The pod's directory on the host: emptyDir volumes as size-limited tmpfs mounts, and the
-/// identity token. Every container of the pod gets them bound in; no other pod can see them
-/// (each container's /run is its own tmpfs, and the directory is private to the pod's uid range).
+/// The pod's directory on the host: emptyDir volumes as size-limited tmpfs mounts, the
+/// identity token and a sysfs of the pod's network. Every container of the pod gets them bound
+/// in; no other pod can see them (each container's /run is its own tmpfs).
+///
+/// Who reaches what: the directory is root's, mode 0710, group the pod's mapped root group
+/// (the host gid its gid 0 maps to): root and the pod's own ids can pass through it (a
+/// container's mount steps run as the pod's root, which must reach the bind sources), no
+/// other local user can list, read or write anything below it. Inside, an emptyDir's tmpfs is
+/// mode 1777 as Kubernetes' emptyDir is world-writable: any uid of the pod may use it, and
+/// that is safe only because nothing outside the pod reaches it through the 0710 directory. A
+/// secret volume is filled in `staging` (0700 root: no one but root sees it), made read-only,
+/// and only then bound to its place under `volumes`.
 struct PodState {
     let directory: String
     let directoryName: String
     let tokenFile: String
     let volumeDirectories: [String: String]
+    /// Where the pod network's sysfs is mounted (`mountSysfs`).
+    var sysDirectory: String { directory + "/sys" }
+    var stagingDirectory: String { directory + "/staging" }
 
     static func create(_ r: PodRequest) throws(LaunchError) -> PodState {
         guard let owner = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw LaunchError(operation: "read /proc/self/stat") }
@@ -333,29 +389,54 @@ struct PodState {
         for d in ["/run/bulkhead", PodRunner.stateRoot] where mkdir(d, 0o711) != 0 && errno != EEXIST {
             throw LaunchError(operation: "mkdir \(d)", errno: .current, hint: "pods need root (tmpfs volumes are mounted on the host)")
         }
-        guard mkdir(dir, 0o711) == 0 else { throw LaunchError(operation: "mkdir \(dir)", errno: .current) }
+        // 0700 until its group is the pod's, then 0710 (see the type's comment).
+        let group = r.hostIDRange.mappedRoot
+        guard mkdir(dir, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(dir)", errno: .current) }
         var state = PodState(directory: dir, directoryName: "\(r.name)-\(owner.launcherPID)", tokenFile: "\(dir)/token", volumeDirectories: [:])
         do throws(LaunchError) {
+            try makePrivate(dir, group: group)
+            mkdir("\(dir)/volumes", 0o700)
+            try makePrivate("\(dir)/volumes", group: group)
+            guard mkdir(state.sysDirectory, 0o700) == 0, mkdir(state.stagingDirectory, 0o700) == 0 else {
+                throw LaunchError(operation: "mkdir in \(dir)", errno: .current)
+            }
             // The token: 32 random bytes, readable by the pod's uid 0 only.
             var rng = SystemRandomNumberGenerator() // getrandom(2)
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let token = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + "\n"
-            try writeFile(state.tokenFile, token, mode: 0o400, owner: r.hostIDRange.hostStart)
-            mkdir("\(dir)/volumes", 0o711)
+            try writeFile(state.tokenFile, token, mode: 0o400, owner: r.hostIDRange.mappedRoot)
             var vols: [String: String] = [:]
             for v in r.volumes {
                 let path = "\(dir)/volumes/\(v.name)"
                 guard mkdir(path, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(path)", errno: .current) }
                 vols[v.name] = path
+                state = PodState(directory: dir, directoryName: state.directoryName, tokenFile: state.tokenFile, volumeDirectories: vols)
                 // A tmpfs of the volume's size: writing past sizeLimit gives ENOSPC, as the
                 // kubelet's sizeLimit promises (and enforces only by eviction).
-                let opts = "size=\(v.sizeBytes),mode=1777,uid=\(r.hostIDRange.hostStart),gid=\(r.hostIDRange.hostStart)"
-                guard mount("bulkhead-emptydir", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), opts) == 0 else {
-                    throw LaunchError(operation: "mount the tmpfs of emptyDir \(v.name)", errno: .current)
+                guard let source = r.secretSources[v.name] else {
+                    let opts = "size=\(v.sizeBytes),mode=1777,uid=\(r.hostIDRange.mappedRoot),gid=\(r.hostIDRange.mappedRoot)"
+                    guard mount("bulkhead-emptydir", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), opts) == 0 else {
+                        throw LaunchError(operation: "mount the tmpfs of emptyDir \(v.name)", errno: .current)
+                    }
+                    continue
                 }
-                if let source = r.secretSources[v.name] {
-                    try copySecret(from: source, to: path, owner: r.hostIDRange.hostStart, volume: v.name)
+                // A secret: filled and made read-only in the private staging directory, then
+                // bound into place. Its root is root's and 0555 (the pod reads, no one writes).
+                let staging = "\(state.stagingDirectory)/\(v.name)"
+                guard mkdir(staging, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(staging)", errno: .current) }
+                guard mount("bulkhead-secret", staging, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "size=\(v.sizeBytes),mode=0555,uid=0,gid=0") == 0 else {
+                    throw LaunchError(operation: "mount the tmpfs of secret volume \(v.name)", errno: .current)
                 }
+                try copySecret(from: source, to: staging, owner: r.hostIDRange.mappedRoot, volume: v.name)
+                var st = statvfs()
+                guard statvfs(staging, &st) == 0, st.f_flag & 1 != 0 else { // ST_RDONLY
+                    throw LaunchError(operation: "secret volume \(v.name): its tmpfs is not read-only", errno: .current)
+                }
+                guard mount(staging, path, nil, UInt(MS_BIND), nil) == 0 else {
+                    throw LaunchError(operation: "secret volume \(v.name): bind it into \(path)", errno: .current)
+                }
+                umount2(staging, Int32(MNT_DETACH))
+                rmdir(staging)
             }
             state = PodState(directory: dir, directoryName: state.directoryName, tokenFile: state.tokenFile, volumeDirectories: vols)
         } catch {
@@ -374,32 +455,52 @@ struct PodState {
     /// A secret volume: the regular files of the tenant's secret directory copied into the
     /// volume's tmpfs, mode 0400 and owned by the pod's root, then the tmpfs made read-only.
     /// As the kubelet does with a Secret's data: the pod never sees the tenant's directory.
+    ///
+    /// The directory is opened through `TrustedFile` (it and every directory above it owned by
+    /// root or the caller, not writable by others) and each file is opened relative to that fd,
+    /// `O_NOFOLLOW|O_NONBLOCK`: a regular file owned by root or the caller, readable by its owner
+    /// only, at most 1 MiB. Anything else in the directory (a link, a FIFO, a subdirectory) is
+    /// refused, not skipped; no error shows a byte of a secret.
     static func copySecret(from source: String, to volume: String, owner: UInt32, volume name: String) throws(LaunchError) {
-        var st = stat()
-        guard lstat(source, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-            throw LaunchError(operation: "secret volume \(name): read \(source)", errno: .current,
-                              hint: "create the secret as a directory of files in the tenant's secretsDirectory")
+        let dir: (fd: Int32, path: String)
+        do { dir = try TrustedFile.openDirectory(source, what: "secret directory") } catch {
+            throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno,
+                              hint: error.hint ?? "create the secret as a directory of files in the tenant's secretsDirectory")
         }
-        for file in FileIO.listDirectory(source) {
-            let from = "\(source)/\(file)"
-            guard lstat(from, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+        defer { close(dir.fd) }
+        for file in TrustedFile.list(dir.fd) {
+            let c: TrustedFile.Contents
+            do {
+                c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "secret file",
+                                         limit: Int(PodVolume.secretSizeLimit))
+            } catch {
+                throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno, hint: error.hint)
+            }
             // Sandboxes on the host's root see the host's files read-only: a secret readable
             // by others would be readable by every such sandbox.
-            guard st.st_mode & 0o077 == 0 else {
-                throw LaunchError(operation: "secret volume \(name): \(from) has mode \(String(st.st_mode & 0o777, radix: 8))",
+            guard c.mode & 0o077 == 0 else {
+                throw LaunchError(operation: "secret volume \(name): \(c.path) has mode \(String(c.mode, radix: 8))",
                                   hint: "make it readable by its owner only (chmod 600): sandboxes on the host's root would see it")
             }
-            guard let text = FileIO.read(from, limit: Int(PodVolume.secretSizeLimit) + 1) else {
-                throw LaunchError(operation: "secret volume \(name): read \(from)", errno: .current)
-            }
-            guard text.utf8.count <= Int(PodVolume.secretSizeLimit) else {
-                throw LaunchError(operation: "secret volume \(name): \(from) is larger than a Secret may be (1 MiB)")
-            }
-            try writeFile("\(volume)/\(file)", text, mode: 0o400, owner: owner)
+            try writeFile("\(volume)/\(file)", bytes: c.bytes, mode: 0o400, owner: owner)
         }
         guard mount("", volume, "", UInt(MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV), nil) == 0 else {
             throw LaunchError(operation: "secret volume \(name): make its tmpfs read-only", errno: .current)
         }
+    }
+
+    /// Root's, mode 0710, group `group` (the pod's mapped root group): chown before chmod, so
+    /// the directory is never open to a group it does not belong to.
+    static func makePrivate(_ path: String, group: UInt32) throws(LaunchError) {
+        guard chown(path, 0, group) == 0, chmod(path, 0o710) == 0 else {
+            throw LaunchError(operation: "make \(path) private to root and the pod (0710)", errno: .current)
+        }
+    }
+
+    /// Mounts a read-only sysfs of the pod's network namespace on `sysDirectory`, which every
+    /// container binds onto its /sys. Unmounted by `remove` (it holds the namespace alive).
+    func mountSysfs(of network: NetworkNamespace) throws(LaunchError) {
+        do { try network.mountSysfs(at: sysDirectory) } catch { throw LaunchError(operation: "\(error)") }
     }
 
     /// `info.json`: what `bulkhead pod ls` shows of this pod.
@@ -414,20 +515,29 @@ struct PodState {
     }
 
     static func writeFile(_ path: String, _ text: String, mode: mode_t, owner: UInt32) throws(LaunchError) {
+        try writeFile(path, bytes: Array(text.utf8), mode: mode, owner: owner)
+    }
+
+    static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t, owner: UInt32) throws(LaunchError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
         guard fd >= 0 else { throw LaunchError(operation: "create \(path)", errno: .current) }
         defer { close(fd) }
-        var b = Array(text.utf8)
-        guard Glibc.write(fd, &b, b.count) == b.count, fchown(fd, owner, owner) == 0 else {
+        var b = bytes
+        guard b.isEmpty || Glibc.write(fd, &b, b.count) == b.count, fchown(fd, owner, owner) == 0 else {
             throw LaunchError(operation: "write \(path)", errno: .current)
         }
     }
 
-    /// Unmounts the volumes and removes the directory; idempotent.
+    /// Unmounts the volumes, the staging mounts and the sysfs, and removes the directory;
+    /// idempotent.
     func remove() {
         for (_, v) in volumeDirectories { umount2(v, Int32(MNT_DETACH)); rmdir(v) }
-        for entry in FileIO.listDirectory("\(directory)/volumes") { umount2("\(directory)/volumes/\(entry)", Int32(MNT_DETACH)); rmdir("\(directory)/volumes/\(entry)") }
-        rmdir("\(directory)/volumes")
+        for sub in ["volumes", "staging"] {
+            for entry in FileIO.listDirectory("\(directory)/\(sub)") { umount2("\(directory)/\(sub)/\(entry)", Int32(MNT_DETACH)); rmdir("\(directory)/\(sub)/\(entry)") }
+            rmdir("\(directory)/\(sub)")
+        }
+        umount2(sysDirectory, Int32(MNT_DETACH))
+        rmdir(sysDirectory)
         unlink(tokenFile)
         unlink(directory + "/info.json")
         rmdir(directory)

@@ -17,6 +17,9 @@ public struct RunRequest: Sendable {
     public var joinNamespaces: Set<Namespace> = []
     /// `--tty`: give the workload a pty of bulkhead's own.
     public var tty = false
+    /// `--supplementary-groups refuse`: a rootless launch whose caller's supplementary groups
+    /// cannot be dropped does not start.
+    public var refuseKeptGroups = false
 
     public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
@@ -46,6 +49,11 @@ public struct PreparedLaunch: Sendable {
     var terminal: TerminalRelay?
     /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
     public var recorder: SyscallRecorderTable? = nil
+    /// Rootless: the caller's supplementary groups that the workload keeps (see
+    /// `AppliedControls.supplementaryGroupsKept`); empty when there are none or they are dropped.
+    public var supplementaryGroupsKept: [UInt32] = []
+    /// What the caller should know before the workload runs (printed on stderr by the CLI).
+    public var warnings: [String] = []
 }
 
 /// A launch that failed before the workload ran. Exit status 125.
@@ -88,17 +96,23 @@ public enum Sandbox {
             top.source = "<command line>"
             layers.append(top)
             let profile = try EffectiveProfile.resolve(layers)
+            if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
+            // /etc/subuid and /etc/subgid are read only when a root launcher maps a range.
+            let subordinate = identity.privileged && profile.namespaces.contains(.user)
+                && !request.joinNamespaces.contains(.user) ? try HostIdentity.subordinateRanges() : nil
             var context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
-                defaultHostIDRange: identity.subordinateRange ?? EffectiveProfile.defaultHostIDRange,
+                defaultHostIDRange: subordinate?.uid ?? EffectiveProfile.defaultHostIDRange,
                 preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
+            context.defaultHostGIDRange = subordinate?.gid
+            context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate)
             context.joinedNamespaces = request.joinNamespaces
             var terminal: TerminalRelay?
             if request.tty {
@@ -111,6 +125,20 @@ public enum Sandbox {
             var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
+            // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
+            // cannot be dropped in the sandbox (user_namespaces(7); bubblewrap and runc rootless
+            // keep them too). Said in the report and on stderr, not hidden.
+            if plan.denySetgroups {
+                let kept = HostIdentity.supplementaryGroups().filter { $0 != identity.gid }
+                if !kept.isEmpty && request.refuseKeptGroups {
+                    throw ConfigError(file: "<command line>", field: "--supplementary-groups",
+                                      message: "the workload would keep your supplementary groups \(kept.map(String.init).joined(separator: ",")) (an unprivileged launcher must deny setgroups to map its gids); start it under `setpriv --clear-groups`, run bulkhead as root, or pass --supplementary-groups keep")
+                }
+                if !kept.isEmpty {
+                    prepared.supplementaryGroupsKept = kept
+                    prepared.warnings.append("warning: rootless: the workload keeps your supplementary groups \(kept.map(String.init).joined(separator: ",")) (shown as 65534 inside, they still grant access to files of those groups on the host); an unprivileged launcher cannot drop them. Run it with `setpriv --clear-groups`, or run bulkhead as root")
+                }
+            }
             return prepared
         } catch {
             throw LaunchError(error)
@@ -165,25 +193,54 @@ struct HostIdentity {
     var uid: UInt32
     var gid: UInt32
     var privileged: Bool
-    var subordinateRange: IDRange?
 
     static func current() -> HostIdentity {
         let uid = geteuid(), gid = getegid()
         let caps = effectiveCapabilities()
         let privileged = caps.contains(.setuid) && caps.contains(.setgid)
-        return HostIdentity(uid: uid, gid: gid, privileged: privileged, subordinateRange: subordinateRange(user: "bulkhead"))
+        return HostIdentity(uid: uid, gid: gid, privileged: privileged)
     }
 
-    /// The `bulkhead:START:COUNT` entry of /etc/subuid (the same range is used for gids).
-    static func subordinateRange(user: String) -> IDRange? {
-        guard let text = FileIO.read("/etc/subuid") else { return nil }
-        for line in text.asciiSplit("\n") {
-            let f = line.asciiSplit(":")
-            if f.count == 3, f[0] == user, let s = UInt32(f[1]), let c = UInt32(f[2]), s > 0, c > 0 {
-                return IDRange(hostStart: s, count: c)
-            }
+    /// The `bulkhead` ranges of /etc/subuid (uids) and /etc/subgid (gids), each for its own map;
+    /// nil when neither names bulkhead. Both are root's files: one that is not owned by root,
+    /// writable by group or others, or not a regular file is refused, as a missing half is.
+    static func subordinateRanges() throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
+        try SubordinateIDs.ranges(subuid: try readRootFile(SubordinateIDs.subuidPath),
+                                  subgid: try readRootFile(SubordinateIDs.subgidPath))
+    }
+
+    /// The ranges a profile's or tenant's own range must not overlap (unless it is one of them):
+    /// the ranges bulkhead itself hands out. Tenants' ranges are checked against each other
+    /// when given together (`Tenant.validate`).
+    static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?) -> [ReservedIDRange] {
+        var r = [ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
+                 ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
+        if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
+        return r
+    }
+
+    /// A system file root trusts (/etc/subuid, /etc/subgid): nil when it does not exist; its
+    /// text when `TrustedFile` takes it (no symlink, no FIFO, checked directories, at most
+    /// 1 MiB) and root owns it. Errors name the file and the fix, never its content.
+    static func readRootFile(_ path: String) throws(ConfigError) -> String? {
+        let c: TrustedFile.Contents
+        do { c = try TrustedFile.read(path, what: "system file", limit: 1 << 20) } catch {
+            if error.errno?.rawValue == ENOENT { return nil }
+            throw ConfigError(file: path, field: "", message: error.description)
         }
-        return nil
+        guard c.owner == 0 else {
+            throw ConfigError(file: path, field: "", message: "owned by uid \(c.owner): root uses it only when root owns it (chown root:root \(path); chmod 644 \(path))")
+        }
+        return c.text
+    }
+
+    /// The launcher's supplementary groups (getgroups(2)), host gids.
+    static func supplementaryGroups() -> [UInt32] {
+        let n = getgroups(0, nil)
+        guard n > 0 else { return [] }
+        var groups = [gid_t](repeating: 0, count: Int(n))
+        let got = getgroups(n, &groups)
+        return got > 0 ? Array(groups[0..<Int(got)]) : []
     }
 
     /// The launcher's effective capabilities (CapEff of /proc/self/status).

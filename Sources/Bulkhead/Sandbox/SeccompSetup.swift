@@ -19,6 +19,8 @@ enum SeccompSetup {
         var file: String
         var label: String
         var context: SeccompContext
+        /// Read from a file not everyone can read: a parse error shows none of its text.
+        var isPrivate = false
     }
 
     /// `conflicts` decides what two contradicting unconditional rules mean (Podman's profile
@@ -26,14 +28,17 @@ enum SeccompSetup {
     static func source(_ p: EffectiveProfile, store: ProfileStore,
                        conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
+        var isPrivate = false
         switch p.seccomp {
         case .unconfined:
             return nil
         case .runtimeDefault:
-            (file, text) = try store.readReferenced(runtimeDefaultPath, relativeTo: "<embedded>")
+            let r = try store.readReferenced(runtimeDefaultPath, relativeTo: "<embedded>")
+            (file, text, isPrivate) = (r.location, r.text, r.isPrivate)
             label = "RuntimeDefault"
         case let .localhost(path, dir):
-            (file, text) = try store.readReferenced(path, relativeTo: dir)
+            let r = try store.readReferenced(path, relativeTo: dir)
+            (file, text, isPrivate) = (r.location, r.text, r.isPrivate)
             label = "Localhost:\(file)"
         case let .inline(t, f, line):
             (file, text) = ("\(f) (inline seccomp policy at line \(line))", t)
@@ -44,14 +49,17 @@ enum SeccompSetup {
         let context = SeccompContext(capabilities: Set(p.capabilities.members.map(\.name)),
                                      architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
                                      conflictingRules: conflicts)
-        return Source(text: text, file: file, label: label, context: context)
+        return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate)
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
     static func policy(_ p: EffectiveProfile, store: ProfileStore,
                        conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
         guard let src = try source(p, store: store, conflicts: conflicts) else { return nil }
-        return (try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context), src.label)
+        let policy = try ProfileStore.parsing(private: src.isPrivate) { () throws(ConfigError) in
+            try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
+        }
+        return (policy, src.label)
     }
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
@@ -64,7 +72,9 @@ enum SeccompSetup {
             return CompiledSeccomp(program: hit.program, control: SeccompControl(
                 source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
         }
-        let policy = try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
+        let policy = try ProfileStore.parsing(private: src.isPrivate) { () throws(ConfigError) in
+            try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
+        }
         let program: [UInt8]
         do {
             program = try SeccompCompiler.compile(policy)

@@ -221,7 +221,8 @@ final class Supervisor {
             } else {
                 report.reason = .launchFailed
                 report.exitCode = ExitStatus.launchFailed
-                report.error = LaunchError(step: f.step, operation: step?.summary ?? "step \(f.step)", errno: f.errno,
+                let operation = step?.summary ?? (f.step == -1 ? "close the launcher's file descriptors in the sandbox's init" : "step \(f.step)")
+                report.error = LaunchError(step: f.step, operation: operation, errno: f.errno,
                                            hint: StepHints.hint(step, f.errno)).report
             }
         } else if timedOut {
@@ -288,6 +289,7 @@ final class Supervisor {
                 (r.rawValue, "\(l.soft == Rlimit.unlimited ? "unlimited" : String(l.soft))/\(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard))")
             })
         )
+        if !prepared.supplementaryGroupsKept.isEmpty { controls.supplementaryGroupsKept = prepared.supplementaryGroupsKept }
         if let l = p.landlock, let abi = prepared.landlockABI {
             controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
         }
@@ -323,6 +325,12 @@ enum StepHints {
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"
         case (.refuseSymlinks(let p, _), ENOENT):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) does not exist in the root filesystem; create it (a read-only root cannot get new mount points)"
+        case (.mask(let p, _), ELOOP), (.makeReadOnly(let p), ELOOP), (.mount(_, let p, _, _, _), ELOOP), (.mountIfPresent(_, let p, _, _, _), ELOOP):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; mount targets, masked and read-only paths are opened without following any (a symlink could be swapped in between a check and the mount)"
+        case (.enterWorkingDirectory(let p), ELOOP):
+            return "\(p) leads through a /proc magic link (such as /proc/self/fd/N) or too many symlinks; the working directory is resolved inside the sandbox's root without magic links (CVE-2024-21626)"
+        case (.enterWorkingDirectory(let p), EXDEV):
+            return "\(p) resolved to a directory outside the sandbox's root"
         case (.mount(_, _, "proc", _, _), EPERM):
             return "mounting proc needs a PID namespace and a fully visible /proc on the host (no over-mounted /proc paths)"
         case (.mount(_, _, "sysfs", _, _), EPERM):

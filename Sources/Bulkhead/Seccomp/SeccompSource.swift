@@ -27,13 +27,13 @@ public enum SeccompSource {
     /// on this machine's architecture.
     public static func policy(file: String, capabilities: CapabilitySet = CapabilitySet(),
                               conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Loaded {
-        guard let text = FileIO.read(file) else {
-            throw ConfigError(file: file, field: "", message: "cannot read the seccomp profile: \(Errno.current)")
-        }
+        let c = try ProfileStore.readChecked(file, what: "seccomp policy")
         let context = SeccompContext(capabilities: Set(capabilities.members.map(\.name)),
                                      architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
                                      conflictingRules: conflicts)
-        let policy = try SeccompPolicyParser.parse(text: text, file: file, context: context)
+        let policy = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in
+            try SeccompPolicyParser.parse(text: c.text, file: file, context: context)
+        }
         var base = String(file.split(separator: "/").last ?? "bulkhead")
         if base.hasSuffix(".json") { base.removeLast(5) }
         return Loaded(policy: policy, source: file, suggestedName: KubernetesName.sanitized(base))
@@ -71,12 +71,12 @@ extension SeccompSource {
     /// Reads FILE as a recording report (`"kind": "bulkhead-syscall-recording"`) or, failing
     /// that, as a runtime-spec/Docker/Podman seccomp policy.
     public static func mergeInput(file: String, conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> MergeInput {
-        guard let text = FileIO.read(file) else {
-            throw ConfigError(file: file, field: "", message: "cannot read: \(Errno.current)")
+        let c = try ProfileStore.readChecked(file, what: "seccomp policy or recording")
+        return try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) -> MergeInput in
+            let node = try ConfigNode.parse(c.text, file: file)
+            if SyscallRecordingReport.isReport(node) { return .recording(try SyscallRecordingReport.parse(node)) }
+            let context = SeccompContext(architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, conflictingRules: conflicts)
+            return .policy(try SeccompPolicyParser.parse(node, context: context))
         }
-        let node = try ConfigNode.parse(text, file: file)
-        if SyscallRecordingReport.isReport(node) { return .recording(try SyscallRecordingReport.parse(node)) }
-        let context = SeccompContext(architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, conflictingRules: conflicts)
-        return .policy(try SeccompPolicyParser.parse(node, context: context))
     }
 }

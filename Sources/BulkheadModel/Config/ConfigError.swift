@@ -12,12 +12,30 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var line: Int?
     /// What is wrong and what is allowed.
     public var message: String
+    /// 1-based column of the offending node, when the parser knows it.
+    public var column: Int?
 
-    public init(file: String, field: String, line: Int? = nil, message: String) {
+    public init(file: String, field: String, line: Int? = nil, column: Int? = nil, message: String) {
         self.file = file
         self.field = field
         self.line = line
+        self.column = column
         self.message = message
+    }
+
+    /// The same error with nothing taken from the document: for a file that root read and the
+    /// reader of the error may not see (a root-only file named as a profile). It keeps the file,
+    /// the line and column and the field path (less the last key when that key is the unknown or
+    /// duplicate one, which is the file's own text).
+    public func withoutContent() -> ConfigError {
+        var f = field
+        if message.hasPrefix("unknown field") || message.hasPrefix("duplicate key") {
+            if let dot = f.lastIndex(of: ".") { f = String(f[..<dot]) } else { f = "" }
+        }
+        var at = ""
+        if let line { at = " at line \(line)" + (column.map { ", column \($0)" } ?? "") }
+        return ConfigError(file: file, field: f, line: line, column: column,
+                           message: "the file is not a valid document of this kind\(at); nothing of its text is shown, because it is not readable by everyone (open it yourself to see what is wrong there)")
     }
 
     public var description: String {

@@ -29,9 +29,10 @@ public struct ConfigNode {
         do {
             root = try Yams.compose(yaml: text, .basic, Self.textOnlyConstructor(), .utf8)
         } catch let e as YamlError {
-            throw ConfigError(file: file, field: "", line: Self.line(of: e), message: "not valid YAML/JSON: \(Self.describe(e))")
+            throw ConfigError(file: file, field: "", line: Self.line(of: e), column: Self.column(of: e), message: "not valid YAML/JSON: \(Self.describe(e))")
         } catch {
-            throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(error)")
+            // Not `\(error)`: a decoding error may quote the document.
+            throw ConfigError(file: file, field: "", message: "not valid YAML/JSON (\(type(of: error)))")
         }
         guard let root else { throw ConfigError(file: file, field: "", message: "the document is empty") }
         return ConfigNode(node: root, file: file)
@@ -41,9 +42,10 @@ public struct ConfigNode {
     static func textOnlyConstructor() -> Constructor { Constructor([:], [:], [:]) }
 
     public var line: Int? { node.mark.map { $0.line } }
+    public var column: Int? { node.mark.map { $0.column } }
 
     public func error(_ message: String) -> ConfigError {
-        ConfigError(file: file, field: path, line: line, message: message)
+        ConfigError(file: file, field: path, line: line, column: column, message: message)
     }
 
     func child(_ node: Node, key: String) -> ConfigNode {
@@ -173,10 +175,24 @@ public struct ConfigNode {
         }
     }
 
+    static func column(of e: YamlError) -> Int? {
+        switch e {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.column
+        default: return nil
+        }
+    }
+
+    /// libyaml's description of the problem, never the document's text (Yams' own description
+    /// of a reader error or of duplicate keys quotes the document).
     static func describe(_ e: YamlError) -> String {
         switch e {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
-        default: return "\(e)"
+        case .reader(let problem, let offset, _, _): return problem + (offset.map { " at byte \($0)" } ?? "")
+        case .duplicatedKeysInMapping: return "duplicate keys in a mapping"
+        case .no: return "no error"
+        case .memory: return "out of memory"
+        case .dataCouldNotBeDecoded: return "the data could not be decoded"
+        default: return "the document could not be read"
         }
     }
 }

@@ -12,15 +12,47 @@
 /// flow also lets its replies back (from the destination's port to the source). A TCP reply
 /// must not be a bare SYN, so the destination cannot open a connection of its own from the
 /// allowed port; a UDP "reply" cannot be told from a datagram the destination starts, which
-/// is the one hole a stateless filter leaves (documented in docs/network.md). ARP always
-/// passes. The node network is IPv4 only: IPv6 frames between pods are dropped.
+/// is the one hole a stateless filter leaves (documented in docs/network.md). The node
+/// network is IPv4 only: IPv6 frames between pods are dropped.
+///
+/// Policies match on source addresses, so the node first makes them true: the `prerouting`
+/// chain (every frame entering the bridge from a port, to another pod or to the node itself)
+/// accepts from a pod's veth only IPv4 whose source is the pod's address and ARP whose
+/// sender is the pod (IP, and MAC when known: the Ethernet source too), and drops every other
+/// frame from any `bhv*` port: spoofed IPv4 and ARP, IPv6, VLAN tags, other ethertypes, and
+/// anything from a veth the node does not know.
 public enum NodeFirewall {
     /// The table bulkhead owns in the node namespace.
     public static let table = "bulkhead"
+    /// Every pod's node-side veth starts with this (`NodeNetwork.vethName`).
+    public static let portPrefix = "bhv"
+
+    /// A pod's port on the bridge: its node-side veth and what the pod may send from it.
+    public struct Port: Sendable, Equatable {
+        public var veth: String
+        public var ip: String
+        /// The pod's eth0 address (`aa:bb:cc:dd:ee:ff`); nil: the Ethernet source is not pinned.
+        public var mac: String?
+        public init(veth: String, ip: String, mac: String?) { self.veth = veth; self.ip = ip; self.mac = mac }
+    }
+
+    /// The anti-spoofing rules for `ports` (one accept per pod and protocol, then the drop).
+    static func antiSpoofing(_ ports: [Port]) -> [String] {
+        var rules = ["type filter hook prerouting priority filter; policy accept;"]
+        for p in ports.sorted(by: { $0.veth < $1.veth }) {
+            let ether = p.mac.map { "ether saddr \($0) " } ?? ""
+            rules.append("iifname \"\(p.veth)\" \(ether)ip saddr \(p.ip) accept")
+            // Ethernet/IPv4 ARP only (the fixed offsets nft reads assume it), sender = the pod.
+            rules.append("iifname \"\(p.veth)\" \(ether)arp htype 1 arp ptype 0x0800 arp hlen 6 arp plen 4 "
+                         + (p.mac.map { "arp saddr ether \($0) " } ?? "") + "arp saddr ip \(p.ip) accept")
+        }
+        rules.append("iifname \"\(portPrefix)*\" drop")
+        return rules
+    }
 
     /// One nft transaction that replaces the table whole (`add` then `delete` so that the
     /// delete cannot fail on a first run): all of it applies, or nothing changes.
-    public static func script(_ resolution: NetworkPolicyResolution) -> String {
+    public static func script(_ resolution: NetworkPolicyResolution, ports: [Port] = []) -> String {
         var ingress: [String] = [], egress: [String] = [], replies: [String] = []
         for flow in resolution.flows {
             let rule = match(saddr: flow.source, daddr: flow.destination) + portMatch(flow, "dport")
@@ -35,6 +67,7 @@ public enum NodeFirewall {
             }
         }
         var lines = ["add table bridge \(table)", "delete table bridge \(table)", "table bridge \(table) {"]
+        lines += chain("prerouting", antiSpoofing(ports))
         lines += chain("ingress_policy", ingress + ["drop"])
         lines += chain("egress_policy", egress + ["drop"])
         var forward = [

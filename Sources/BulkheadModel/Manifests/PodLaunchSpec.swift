@@ -31,6 +31,8 @@ public struct PodLaunchSpec: Sendable, Equatable {
     public var podLimitsSource: PodLimitsSource
     public var ignoredFields: [IgnoredField]
     public var notes: [String]
+    /// `metadata.annotations`, for the admission checks that read them (AppArmor).
+    public var annotations: [String: String] = [:]
 }
 
 /// How the pod cgroup's limits were decided.
@@ -191,6 +193,7 @@ extension PodManifest {
             ingressBitsPerSecond: ingressBitsPerSecond, egressBitsPerSecond: egressBitsPerSecond,
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
         spec.nodeNetwork = nodeNetwork
+        spec.annotations = metadata.annotations
         spec.podRequests.cpuMilli = requestsCPU
         return spec
     }

@@ -14,6 +14,10 @@ public enum PodManifestParser {
     public static let profileAnnotation = "bulkhead.dev/profile"
     /// Root filesystem directory; `bulkhead.dev/rootfs.<container>` for one container.
     public static let rootfsAnnotation = "bulkhead.dev/rootfs"
+    /// Where a Pod's root filesystem directories live (the node's image store, as the kubelet's
+    /// runtime keeps its own): a manifest's author names a directory beneath it, never any
+    /// directory of the host (`/`, `/etc` or `/root` as a writable root would be the host's).
+    public static let rootfsRoot = "/var/lib/bulkhead/rootfs"
     /// `cpu=1,memory=512Mi,pids=256`: the pod cgroup's limits instead of the containers' sum.
     public static let podLimitsAnnotation = "bulkhead.dev/pod-limits"
     /// `node` (the default: a veth and an address on bulkhead's node bridge) or `none` (the
@@ -148,7 +152,7 @@ public enum PodManifestParser {
             _ = try podSecurityContextFields.mapping(sc, ignored: &ignored)
             var layer = ProfileLayer()
             layer.source = doc.file
-            try ProfileParser.parseSecurityContext(sc, into: &layer)
+            try ProfileParser.parseSecurityContext(sc, into: &layer, manifest: true)
             pod.podSecurityContext = layer
         }
 
@@ -241,7 +245,7 @@ public enum PodManifestParser {
                 : "command may not be empty")
         }
         c.argv = c.command + c.args
-        if let w = m["workingDir"] { c.workingDir = try ProfileParser.absolutePath(w) }
+        if let w = m["workingDir"] { c.workingDir = try ProfileParser.workingDirectory(w) }
 
         if let r = m["resources"] {
             let rm = try ManifestFields(
@@ -274,7 +278,7 @@ public enum PodManifestParser {
             let filtered = ConfigNode(node: stripping(sc.node, keys: Set(containerSecurityContextRefused.keys)), path: sc.path, file: sc.file)
             var layer = ProfileLayer()
             layer.source = file
-            try ProfileParser.parseSecurityContext(filtered, into: &layer)
+            try ProfileParser.parseSecurityContext(filtered, into: &layer, manifest: true)
             c.securityContext = layer
         }
 
@@ -442,6 +446,13 @@ public enum PodManifestParser {
             var setting = value
             if base == rootfsAnnotation {
                 setting = try ProfileParser.absolutePath(node)
+                guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
+                    throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
+                }
+            } else if !ProfileParser.isValidProfileName(value) {
+                // A name on the node's profile path, never a file: a manifest's author does not
+                // choose which of the node's files root reads.
+                throw node.error("expected a profile name (letters, digits, -, _ and .; no / and no .yaml), as `bulkhead profile list` shows them; a pod annotation cannot name a file")
             }
             for i in pod.containers.indices where container == nil || pod.containers[i].name == container {
                 // A per-container annotation wins over the pod-wide one, whichever comes first.

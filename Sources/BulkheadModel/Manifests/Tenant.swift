@@ -6,7 +6,8 @@
 /// metadata: {name: team-a, labels: {team: red}}
 /// spec:
 ///   hostIDRange: "3000000000:1000000"     # host uids and gids of the tenant's pods
-///   allowedProfiles: [restricted]         # the Pod Security Admission analogue
+///   podSecurity: {enforce: restricted}    # Pod Security Standards level (default baseline)
+///   allowedProfiles: [restricted]         # optional: the profiles its pods may name
 ///   secretsDirectory: /var/lib/bulkhead/secrets/team-a
 /// ```
 ///
@@ -17,16 +18,21 @@ public struct Tenant: Sendable, Equatable {
     public var labels: [String: String]
     /// Host uids and gids owned by this tenant alone: a pod's ids 0..<count map onto them.
     public var hostIDRange: IDRange
-    /// The layer profiles its pods may use (by name, as in `bulkhead.dev/profile`).
-    public var allowedProfiles: [String]
+    /// The layer profiles its pods may use (by name, as in `bulkhead.dev/profile`); nil: any
+    /// profile, the Pod Security Standards level alone decides.
+    public var allowedProfiles: [String]?
+    /// The Pod Security Admission modes (`spec.podSecurity` or the
+    /// `pod-security.kubernetes.io/*` labels); enforce defaults to baseline.
+    public var podSecurity: PodSecurityPolicy
     /// The host directory holding the tenant's secrets (absolute).
     public var secretsDirectory: String
     /// The file it was read from, for errors across tenants.
     public var file: String
 
-    public init(name: String, labels: [String: String] = [:], hostIDRange: IDRange, allowedProfiles: [String],
-                secretsDirectory: String, file: String = "<tenant>") {
+    public init(name: String, labels: [String: String] = [:], hostIDRange: IDRange, allowedProfiles: [String]?,
+                podSecurity: PodSecurityPolicy = PodSecurityPolicy(), secretsDirectory: String, file: String = "<tenant>") {
         self.name = name; self.labels = labels; self.hostIDRange = hostIDRange; self.allowedProfiles = allowedProfiles
+        self.podSecurity = podSecurity
         self.secretsDirectory = secretsDirectory; self.file = file
     }
 
@@ -82,16 +88,21 @@ public enum TenantParser {
         if let p = KubernetesLabels.dnsLabelProblem(name) { throw nameNode.error("tenant name \"\(name)\" \(p) (it is a namespace name)") }
         let labels = try md["labels"].map { (n) throws(ConfigError) in try KubernetesLabels.parseLabels(n) } ?? [:]
         _ = try md["annotations"].map { (n) throws(ConfigError) in try KubernetesLabels.parseAnnotations(n) }
-        let spec = try top.require("spec").mapping(allowed: ["hostIDRange", "allowedProfiles", "secretsDirectory"])
+        let spec = try top.require("spec").mapping(allowed: ["hostIDRange", "allowedProfiles", "podSecurity", "secretsDirectory"])
         let range = try ProfileParser.parseRange(try spec.require("hostIDRange"))
-        let apNode = try spec.require("allowedProfiles")
-        let profiles = try apNode.stringList()
-        guard !profiles.isEmpty else { throw apNode.error("list at least one profile; a tenant that may use none could run no pod") }
-        for (i, p) in profiles.enumerated() where p.isEmpty || profiles[..<i].contains(p) {
-            throw try apNode.sequence()[i].error(p.isEmpty ? "a profile name may not be empty" : "\(p) is listed twice")
+        let podSecurity = try PodSecurityPolicy.parse(spec: spec["podSecurity"], labels: labels, labelsNode: md["labels"])
+        var profiles: [String]?
+        if let apNode = spec["allowedProfiles"] {
+            let list = try apNode.stringList()
+            guard !list.isEmpty else { throw apNode.error("list at least one profile (or leave allowedProfiles out: the podSecurity level alone decides)") }
+            for (i, p) in list.enumerated() where p.isEmpty || list[..<i].contains(p) {
+                throw try apNode.sequence()[i].error(p.isEmpty ? "a profile name may not be empty" : "\(p) is listed twice")
+            }
+            profiles = list
         }
         let secrets = try ProfileParser.absolutePath(try spec.require("secretsDirectory"))
         guard secrets != "/" else { throw try spec.require("secretsDirectory").error("the secrets directory cannot be /") }
-        return Tenant(name: name, labels: labels, hostIDRange: range, allowedProfiles: profiles, secretsDirectory: secrets, file: doc.file)
+        return Tenant(name: name, labels: labels, hostIDRange: range, allowedProfiles: profiles, podSecurity: podSecurity,
+                      secretsDirectory: secrets, file: doc.file)
     }
 }

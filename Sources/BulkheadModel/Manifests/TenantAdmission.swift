@@ -26,26 +26,53 @@ public enum AdmissionDecision: Sendable, Equatable {
     public var reasons: [String] { if case .refused(let r) = self { return r }; return [] }
 }
 
-/// Admission of a pod into a tenant, pure: the Pod Security Admission analogue (allowed
-/// profiles), the tenant's host id range, and ResourceQuota arithmetic over the running pods.
+/// Admission of a pod into a tenant, pure: Pod Security Admission (the tenant's Pod Security
+/// Standards level on the effective profiles, `PodSecurityStandards`), the allowed profiles,
+/// the tenant's host id range, and ResourceQuota arithmetic over the running pods.
 public enum TenantAdmission {
+    /// A pod of the default namespace when no Tenant named `default` is given: the Pod
+    /// Security Standards level `PodSecurityPolicy.defaultLevel` (baseline), nothing else.
+    public static func admitToDefaultNamespace(_ pod: PodLaunchSpec) -> AdmissionDecision {
+        var reasons: [String] = []
+        if pod.namespace != "default" { reasons.append("pod \(pod.name) is in namespace \(pod.namespace), not in namespace default") }
+        reasons += podSecurityReasons(pod, level: PodSecurityPolicy.defaultLevel)
+        return reasons.isEmpty ? .allowed : .refused(reasons)
+    }
+
+    /// The enforce level's refusal, as one PSA message listing every violation.
+    public static func podSecurityReasons(_ pod: PodLaunchSpec, level: PodSecurityLevel) -> [String] {
+        let v = PodSecurityStandards.evaluate(pod, level: level)
+        return v.isEmpty ? [] : [PodSecurityStandards.message(pod: pod.name, level: level, v)]
+    }
+
+    /// What the `warn` and `audit` modes report (nothing is refused for them).
+    public static func podSecurityWarnings(_ pod: PodLaunchSpec, policy: PodSecurityPolicy) -> [String] {
+        [("warn", policy.warn), ("audit", policy.audit)].compactMap { mode, level in
+            guard let level else { return nil }
+            let v = PodSecurityStandards.evaluate(pod, level: level)
+            return v.isEmpty ? nil : "PodSecurity \(mode): would violate PodSecurity \"\(level.rawValue):\(PodSecurityStandards.version)\": "
+                + v.map { "\($0.reason) (\($0.details.joined(separator: "; ")))" }.joined(separator: ", ")
+        }
+    }
+
     public static func admit(_ pod: PodLaunchSpec, tenant: Tenant, quotas: [ResourceQuotaManifest] = [],
                              running: [PodUsage] = []) -> AdmissionDecision {
         var reasons: [String] = []
         if pod.namespace != tenant.name {
             reasons.append("pod \(pod.name) is in namespace \(pod.namespace), not in tenant \(tenant.name)")
         }
+        reasons += podSecurityReasons(pod, level: tenant.podSecurity.enforce)
         for c in pod.containers {
-            if !tenant.allowedProfiles.contains(c.profileName) {
-                reasons.append("container \(c.name): profile \(c.profileName) is not allowed in tenant \(tenant.name) (allowed: \(tenant.allowedProfiles.joined(separator: ", ")))")
+            if let allowed = tenant.allowedProfiles, !allowed.contains(c.profileName) {
+                reasons.append("container \(c.name): profile \(c.profileName) is not allowed in tenant \(tenant.name) (allowed: \(allowed.joined(separator: ", ")))")
             }
             let p = c.effective
-            let count = UInt64(tenant.hostIDRange.count)
-            if UInt64(p.runAsUser) >= count || UInt64(p.runAsGroup) >= count {
+            let count = UInt64(tenant.hostIDRange.mappedCount)   // the range's first id owns the namespace
+            if !tenant.hostIDRange.maps(p.runAsUser) || !tenant.hostIDRange.maps(p.runAsGroup) {
                 reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup), outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
             }
             if let r = p.hostIDRange {
-                let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + count
+                let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + UInt64(tenant.hostIDRange.count)
                 if r.hostStart < tenant.hostIDRange.hostStart || end > tEnd {
                     reasons.append("container \(c.name): profile \(c.profileName) maps onto host ids \(r), outside tenant \(tenant.name)'s \(tenant.hostIDRange)")
                 }

@@ -7,6 +7,13 @@ public struct IDMapEntry: Sendable, Equatable {
     public var line: String { "\(inside) \(outside) \(count)\n" }
 }
 
+/// A host id range that other sandboxes use, and what it is (for errors).
+public struct ReservedIDRange: Sendable, Equatable {
+    public var name: String
+    public var range: IDRange
+    public init(_ name: String, _ range: IDRange) { self.name = name; self.range = range }
+}
+
 /// Host facts the planner needs, gathered by the caller (the planner makes no system call).
 public struct LaunchContext: Sendable, Equatable {
     public var callerUID: UInt32
@@ -15,6 +22,11 @@ public struct LaunchContext: Sendable, Equatable {
     public var privileged: Bool
     /// The range for a privileged launch when the profile names none (/etc/subuid or the default).
     public var defaultHostIDRange: IDRange
+    /// The gid range for that launch (/etc/subgid); nil: the same as `defaultHostIDRange`.
+    public var defaultHostGIDRange: IDRange? = nil
+    /// Ranges other sandboxes use (the default ranges of plain runs and pods, /etc/subuid's),
+    /// by name: a profile's own range may be one of them but may not overlap one otherwise.
+    public var reservedHostIDRanges: [ReservedIDRange] = []
     /// Extra fds the user passes to the workload (`--preserve-fd`).
     public var preserveFds: [Int32]
     /// A seccomp program will be loaded (the profile is not Unconfined).
@@ -56,6 +68,9 @@ public struct LaunchPlan: Sendable, Equatable {
     public var gidMap: [IDMapEntry]
     /// Write "deny" to /proc/PID/setgroups before gid_map (required for an unprivileged map).
     public var denySetgroups: Bool
+    /// The host uid that creates (and so owns) the new user namespace; nil: the launcher's euid
+    /// (rootless, or no user namespace created). Never an id the maps contain (`IDRange`).
+    public var userNamespaceOwner: UInt32? = nil
     public var steps: [PlanStep]
     public var argv: [String]
     public var environment: [String]
@@ -77,19 +92,37 @@ public enum LaunchPlanner {
     public static func plan(profile p: EffectiveProfile, command: [String], context c: LaunchContext) throws(ConfigError) -> LaunchPlan {
         func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: p.chain.last ?? p.name, field: field, message: msg) }
         guard let argv0 = command.first, !argv0.isEmpty else { throw fail("command", "no command to run") }
+        // Checked again here, whatever built the profile (the parsers check it first).
+        if let problem = WorkingDirectory.problem(p.workingDir) { throw fail("workingDir", problem) }
 
         // Identity: which host ids the sandbox's ids are.
         var uidMap: [IDMapEntry] = [], gidMap: [IDMapEntry] = []
         var denySetgroups = false
+        var owner: UInt32?
         if p.namespaces.contains(.user) && c.joinedNamespaces.contains(.user) {
             // A pod's container: the holder's user namespace, with its maps, is joined.
         } else if p.namespaces.contains(.user) {
             if c.privileged {
+                // A profile's own range is used for uids and gids; else /etc/subuid and /etc/subgid.
                 let r = p.hostIDRange ?? c.defaultHostIDRange
-                uidMap = [IDMapEntry(inside: 0, outside: r.hostStart, count: r.count)]
-                gidMap = uidMap
-                if UInt64(r.count) <= UInt64(max(p.runAsUser, p.runAsGroup)) {
-                    throw fail("securityContext.runAsUser", "uid/gid \(max(p.runAsUser, p.runAsGroup)) is outside the mapped host range \(r)")
+                let g = p.hostIDRange ?? c.defaultHostGIDRange ?? r
+                for (range, what) in [(r, "uid"), (g, "gid")] where !range.isValid {
+                    throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and not host id 0")
+                }
+                // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
+                if let other = c.reservedHostIDRanges.first(where: { r.conflicts(with: $0.range) }) {
+                    let source = p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
+                    throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: one range would map the other's user-namespace owner (its first id); use that range exactly or one that does not overlap it")
+                }
+                // The range's first id owns the namespace and is never mapped (see IDRange).
+                uidMap = [r.idMap]
+                gidMap = [g.idMap]
+                owner = r.ownerHostID
+                if !r.maps(p.runAsUser) {
+                    throw fail("securityContext.runAsUser", "uid \(p.runAsUser) is outside the \(r.mappedCount) ids the host uid range \(r) maps (its first id owns the user namespace)")
+                }
+                if !g.maps(p.runAsGroup) {
+                    throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) is outside the \(g.mappedCount) ids the host gid range \(g) maps (its first id is reserved)")
                 }
             } else {
                 // Rootless: the caller's own ids become root inside; nothing else is mapped.
@@ -121,7 +154,7 @@ public enum LaunchPlanner {
         s.append(.setDumpable(false))
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
-        appendFilesystem(&s, p)
+        appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network))
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
@@ -146,12 +179,13 @@ public enum LaunchPlanner {
             s.insert(.loadSeccomp, at: capIndex)
         }
         s.append(.forkWorkload)
-        s.append(.changeDirectory(p.workingDir))
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
         if let fd = c.terminalFD { s.append(.attachTerminal(fd: fd)) }
-        // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626).
+        // Only 0, 1, 2 and the declared fds cross into the workload (CVE-2024-21626), closed
+        // before the working directory is entered: no launcher fd is left to lead out.
         s.append(.closeStrayFileDescriptors)
+        s.append(.enterWorkingDirectory(p.workingDir))
         // Landlock after the final root and working directory exist (its rules name paths in
         // them) and before seccomp (whose allow-list need not contain the landlock calls).
         if let l = p.landlock { try appendLandlock(&s, l, abi: c.landlockABI, fail: fail) }
@@ -173,10 +207,14 @@ public enum LaunchPlanner {
             execPaths: execPaths, preserveFds: c.preserveFds
         )
         plan.joinedNamespaces = c.joinedNamespaces.intersection(p.namespaces)
+        plan.userNamespaceOwner = owner
         return plan
     }
 
-    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile) {
+    /// `ownNetwork` false: a pod's container, whose network namespace belongs to the initial
+    /// user namespace; it cannot mount a sysfs of it (EPERM) and binds the pod's instead (a
+    /// bind onto /sys among its binds, see PodRunner).
+    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile, ownNetwork: Bool = true) {
         let nr = newRoot, or = oldRoot
         // Nothing mounted from here on propagates back to the host's mount namespace.
         s.append(.mount(source: nil, target: "/", fstype: nil, flags: [.recursive, .slave], data: nil))
@@ -221,7 +259,7 @@ public enum LaunchPlanner {
         for (name, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
             s.append(.symlink(target: target, at: nr + "/dev/" + name))
         }
-        if p.namespaces.contains(.network) {
+        if p.namespaces.contains(.network) && ownNetwork {
             // A sysfs of the sandbox's own network namespace (its /sys/class/net shows only lo),
             // read-only; it also hides the host's cgroup mounts under /sys/fs/cgroup.
             s.append(.refuseSymlinks(nr + "/sys", missingOK: false))
@@ -263,16 +301,19 @@ public enum LaunchPlanner {
     /// A pod's holder (the pause container): it creates the namespaces the pod's containers
     /// share, brings up the pod's loopback, gives up every privilege and waits until killed.
     public static func holderPlan(namespaces: Set<Namespace>, hostIDRange: IDRange, context c: LaunchContext) -> LaunchPlan {
+        // The range's first id owns the pod's user namespace and is never mapped (see IDRange).
         let map = c.privileged
-            ? [IDMapEntry(inside: 0, outside: hostIDRange.hostStart, count: hostIDRange.count)]
+            ? [hostIDRange.idMap]
             : [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
         let gmap = c.privileged ? map : [IDMapEntry(inside: 0, outside: c.callerGID, count: 1)]
         var s: [PlanStep] = [.waitForParent, .setGID(0), .setUID(0), .setDumpable(false), .newSession]
         if namespaces.contains(.network) { s.append(.loopbackUp) }
         s += [.dropBoundingSet(keep: CapabilitySet()), .setCapabilities(effective: CapabilitySet(), permitted: CapabilitySet(), inheritable: CapabilitySet()),
               .noNewPrivileges, .pause]
-        return LaunchPlan(namespaces: namespaces.union([.user]), uidMap: map, gidMap: gmap, denySetgroups: !c.privileged,
-                          steps: s, argv: ["pause"], environment: [], execPaths: [], preserveFds: [])
+        var plan = LaunchPlan(namespaces: namespaces.union([.user]), uidMap: map, gidMap: gmap, denySetgroups: !c.privileged,
+                              steps: s, argv: ["pause"], environment: [], execPaths: [], preserveFds: [])
+        plan.userNamespaceOwner = c.privileged ? hostIDRange.ownerHostID : nil
+        return plan
     }
 
     static func appendLandlock(_ s: inout [PlanStep], _ l: LandlockSpec, abi: Int?, fail: (String, String) -> ConfigError) throws(ConfigError) {

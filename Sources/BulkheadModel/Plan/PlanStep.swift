@@ -38,6 +38,10 @@ public enum PlanStep: Sendable, Equatable {
     case createFile(String)
     case symlink(target: String, at: String)
     case changeDirectory(String)
+    /// The workload's working directory: resolved inside the sandbox's root with no magic link
+    /// (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), entered with fchdir and checked to be
+    /// inside the root (CVE-2024-21626).
+    case enterWorkingDirectory(String)
     case pivotRoot(newRoot: String, putOld: String)
     case unmountDetached(String)
     case setMountAttributes(String, MountAttributes, recursive: Bool)
@@ -94,6 +98,7 @@ public enum PlanStep: Sendable, Equatable {
         case .createFile(let p): return "create mount point \(inside(p))"
         case let .symlink(t, at): return "symlink \(inside(at)) -> \(t)"
         case .changeDirectory(let p): return "chdir \(inside(p))"
+        case .enterWorkingDirectory(let p): return "chdir \(p) (resolved inside the root, no magic links)"
         case let .pivotRoot(n, o): return "pivot_root(\(n), \(o))"
         case .unmountDetached(let p): return "detach the old root (umount2 \(p), MNT_DETACH)"
         case let .setMountAttributes(p, a, _):

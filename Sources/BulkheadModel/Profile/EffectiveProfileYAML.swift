@@ -17,7 +17,7 @@ extension EffectiveProfile {
         case .unconfined: y += "  seccompProfile:\n    type: Unconfined\n"
         case .runtimeDefault: y += "  seccompProfile:\n    type: RuntimeDefault\n"
         case .localhost(let path, let dir):
-            let full = path.hasPrefix("/") || dir == "<embedded>" ? path : "\(dir)/\(path)"
+            let full = path.hasPrefix("/") || dir == "<embedded>" || dir == ProfileLayer.seccompRootMarker ? path : "\(dir)/\(path)"
             y += "  seccompProfile:\n    type: Localhost\n    localhostProfile: \(quote(full))\n"
         case .inline(_, let file, let line): y += "  # seccomp: inline policy from \(file):\(line)\n"
         }

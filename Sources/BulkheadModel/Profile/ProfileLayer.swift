@@ -54,12 +54,48 @@ public enum Namespace: String, CaseIterable, Sendable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
-/// A host uid/gid range that the sandbox's ids 0..<count map onto.
+/// A host uid/gid range `hostStart..<hostStart+count` given to sandboxes.
+///
+/// Its first id is reserved: it owns the user namespaces of the range's sandboxes and is never
+/// mapped into one; the sandbox's ids `0..<count-1` are host ids `hostStart+1...` (`idMap`).
+/// Why: the kernel gives a user namespace's owner (its creator's euid in the parent namespace)
+/// every capability over the namespace (capabilities(7), "the parent user namespace's owner").
+/// When the owner was the host id of root inside, a workload that escaped to the host as that
+/// uid, or a process it left behind, could setns into and ptrace every sandbox of the range.
+/// The owner must still be a uid *of the range* and not one shared uid: the kernel charges
+/// per-user budgets of everything inside (inotify instances and watches, user namespaces;
+/// kernel/ucount.c) to the owner, and ranges keep them apart (one sandbox cannot exhaust host
+/// root's inotify budget, nor another tenant's). Ranges of different tenants never overlap
+/// (`Tenant.validate`), so an owner is outside every range that maps ids.
 public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public var hostStart: UInt32
     public var count: UInt32
     public init(hostStart: UInt32, count: UInt32) { self.hostStart = hostStart; self.count = count }
     public var description: String { "\(hostStart):\(count)" }
+
+    /// The fewest ids a range may have: its owner and one id to map.
+    public static let minimumCount: UInt32 = 2
+    /// The host id that owns the range's user namespaces; never mapped.
+    public var ownerHostID: UInt32 { hostStart }
+    /// How many ids a sandbox of this range has (0..<mappedCount inside).
+    public var mappedCount: UInt32 { count > 0 ? count - 1 : 0 }
+    /// The host id of the sandbox's id 0. (A valid range ends at or below UInt32.max: no overflow.)
+    public var mappedRoot: UInt32 { hostStart &+ 1 }
+    /// The one line of uid_map/gid_map for this range: 0..<mappedCount onto hostStart+1...
+    public var idMap: IDMapEntry { IDMapEntry(inside: 0, outside: mappedRoot, count: mappedCount) }
+    /// The id (inside the sandbox) is one of the range's mapped ids.
+    public func maps(_ id: UInt32) -> Bool { UInt64(id) < UInt64(mappedCount) }
+    /// The two ranges share ids without being the same range: then one maps the other's owner
+    /// (its first id), or both map some ids, and the owner rule (never mapped) breaks. The same
+    /// range twice shares its owner, which neither maps.
+    public func conflicts(with other: IDRange) -> Bool {
+        self != other && UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count)
+            && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
+    }
+    /// Usable: at least `minimumCount` ids, none past UInt32.max, host root not among them.
+    public var isValid: Bool {
+        hostStart > 0 && count >= Self.minimumCount && UInt64(hostStart) + UInt64(count) <= UInt64(UInt32.max)
+    }
 }
 
 /// Kubernetes' `capabilities: {drop: [...], add: [...]}`. Without `ALL` in drop, the base set

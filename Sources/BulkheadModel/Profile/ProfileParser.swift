@@ -83,7 +83,7 @@ public enum ProfileParser {
             }
             p.hostname = s
         }
-        if let w = top["workingDir"] { p.workingDir = try absolutePath(w) }
+        if let w = top["workingDir"] { p.workingDir = try workingDirectory(w) }
         if let e = top["env"] {
             for item in try e.sequence() {
                 let m = try item.mapping(allowed: ["name", "value"])
@@ -110,7 +110,10 @@ public enum ProfileParser {
 
     // MARK: securityContext
 
-    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
+    /// - Parameter manifest: a Pod manifest's securityContext, whose `localhostProfile` is relative to
+    ///   the seccomp root (`ProfileLayer.seccompRootMarker`), as the kubelet's is; a layer
+    ///   profile's is relative to the profile's own directory (or absolute: profiles are the admin's).
+    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false) throws(ConfigError) {
         let m = try node.mapping(allowed: [
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
@@ -157,8 +160,22 @@ public enum ProfileParser {
             case "RuntimeDefault": p.seccomp = .runtimeDefault
             case "Unconfined": p.seccomp = .unconfined
             case "Localhost":
-                let path = try sm.require("localhostProfile").string()
-                p.seccomp = .localhost(path: path, relativeTo: p.source.hasPrefix("<embedded") ? "<embedded>" : directoryOf(p.source))
+                let lpNode = try sm.require("localhostProfile")
+                let path = try lpNode.string()
+                guard !path.utf8.contains(0), !path.isEmpty else { throw lpNode.error("expected a file name") }
+                let climbs = path.split(separator: "/").contains("..")
+                if manifest {
+                    guard !path.hasPrefix("/") else {
+                        throw lpNode.error("must be a path relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription)), as the kubelet's is; an absolute path is not allowed")
+                    }
+                    guard !climbs else { throw lpNode.error("may not contain \"..\": it is relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription))") }
+                    p.seccomp = .localhost(path: path, relativeTo: ProfileLayer.seccompRootMarker)
+                } else {
+                    guard path.hasPrefix("/") || !climbs else {
+                        throw lpNode.error("a relative path may not contain \"..\": it is relative to the profile's directory")
+                    }
+                    p.seccomp = .localhost(path: path, relativeTo: p.source.hasPrefix("<embedded") ? "<embedded>" : directoryOf(p.source))
+                }
             default:
                 throw typeNode.error("unknown seccompProfile type \"\(type)\"; allowed: RuntimeDefault, Localhost, Unconfined")
             }
@@ -234,7 +251,10 @@ public enum ProfileParser {
               UInt64(start) + UInt64(count) <= UInt64(UInt32.max) else {
             throw node.error("expected HOSTSTART:COUNT within 0..4294967295, such as 2000000000:65536, got \"\(s)\"")
         }
-        guard start > 0 else { throw node.error("a host range starting at 0 would map the host's root into the sandbox") }
+        guard start > 0 else { throw node.error("a host range starting at 0 would make the host's root own the sandbox's user namespace") }
+        guard count >= IDRange.minimumCount else {
+            throw node.error("a range needs at least \(IDRange.minimumCount) ids: its first host id owns the sandbox's user namespace and is never mapped, the sandbox's ids start at the second")
+        }
         return IDRange(hostStart: start, count: count)
     }
 
@@ -274,10 +294,25 @@ public enum ProfileParser {
         return normalize(s)
     }
 
+    /// A `workingDir` field (a profile's or a Pod container's): `WorkingDirectory.problem`'s
+    /// rule, normalized.
+    static func workingDirectory(_ node: ConfigNode) throws(ConfigError) -> String {
+        let s = try node.string()
+        if let problem = WorkingDirectory.problem(s) { throw node.error(problem) }
+        return normalize(s)
+    }
+
     /// `/a//b/./c/` → `/a/b/c`.
     public static func normalize(_ path: String) -> String {
         let parts = path.split(separator: "/").filter { $0 != "." }
         return "/" + parts.joined(separator: "/")
+    }
+
+    /// A name `ProfileStore` looks up on its search path, never a path: letters, digits, `-`, `_`
+    /// and `.`, not starting with `.`, not ending in `.yaml`/`.yml`.
+    public static func isValidProfileName(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 253 && s.first != "." && !s.hasSuffix(".yaml") && !s.hasSuffix(".yml")
+            && s.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 
     static func isValidName(_ s: String) -> Bool {
@@ -294,4 +329,11 @@ public enum ProfileParser {
         guard let i = path.lastIndex(of: "/") else { return "." }
         return i == path.startIndex ? "/" : String(path[..<i])
     }
+}
+
+extension ProfileLayer {
+    /// `SeccompSelection.localhost`'s `relativeTo` for a Pod manifest: the node's seccomp root,
+    /// not a directory the manifest chose.
+    public static let seccompRootMarker = "<seccomp-root>"
+    public static let seccompRootDescription = "/etc/bulkhead/seccomp, then seccomp/ in each profile directory"
 }

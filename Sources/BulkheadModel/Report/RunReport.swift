@@ -155,6 +155,11 @@ public struct AppliedControls: Codable, Sendable, Equatable {
     public var namespaces: [String]
     public var uidMap: String?
     public var gidMap: String?
+    /// Rootless only: the caller's supplementary groups (host gids) that the workload still
+    /// holds. An unprivileged launcher must deny setgroups(2) to write its gid map, so they
+    /// cannot be dropped (they show as 65534 inside, but grant their access on host files).
+    /// Nil when none are kept.
+    public var supplementaryGroupsKept: [UInt32]?
     public var runAsUser: UInt32
     public var runAsGroup: UInt32
     public var capabilities: [String]

@@ -1,6 +1,8 @@
 import Glibc
 
 /// Small file helpers for /proc and /sys files: one open, one read or write, one close.
+/// A file root reads on a user's behalf (a profile, a policy, a manifest, a secret) goes
+/// through `TrustedFile` instead.
 public enum FileIO {
     /// Writes `text` with a single write(2), as the kernel's control files require
     /// (uid_map, setgroups, cgroup files).

@@ -22,10 +22,13 @@ public final class NetworkNamespace {
     /// The file name in the directory.
     public var name: String { String(path.split(separator: "/").last ?? "") }
     private var fd: Int32
+    /// Kept alive by its fd (and whoever joins it), not by a bind mount: `delete` only closes.
+    public let anonymous: Bool
 
-    private init(path: String, fd: Int32) {
+    private init(path: String, fd: Int32, anonymous: Bool = false) {
         self.path = path
         self.fd = fd
+        self.anonymous = anonymous
     }
 
     deinit { close() }
@@ -64,6 +67,51 @@ public final class NetworkNamespace {
         }
     }
 
+    /// Creates a new network namespace with no bind mount (only `lo`, down), owned by the
+    /// caller's user namespace: for bulkhead as root the initial one, so that no capability a
+    /// process holds in a user namespace of its own changes the namespace's links, addresses,
+    /// routes, neighbours or qdiscs (the kernel checks CAP_NET_ADMIN against the owner). The
+    /// returned handle's fd is its only reference until a process joins it: it never outlives
+    /// its users, and a killed owner leaves nothing behind. `label` names it in errors.
+    public static func createAnonymous(label: String) throws(NetworkError) -> NetworkNamespace {
+        var out: Int32 = -1
+        let rc = bh_netns_create_fd(&out)
+        guard rc == 0 else {
+            throw NetworkError(code: .namespace, operation: "create network namespace \(label)", errno: rc,
+                               fix: rc == EPERM ? "creating network namespaces needs CAP_SYS_ADMIN (run as root)" : "")
+        }
+        return NetworkNamespace(path: label, fd: out, anonymous: true)
+    }
+
+    /// Mounts a read-only sysfs of this namespace at `target` (an existing directory) in the
+    /// caller's mount namespace; the caller unmounts it. See bh_netns_mount_sysfs.
+    public func mountSysfs(at target: String) throws(NetworkError) {
+        guard fd >= 0 else { throw NetworkError(code: .closed, operation: "mount sysfs", namespace: path) }
+        let rc = bh_netns_mount_sysfs(fd, target)
+        guard rc == 0 else {
+            throw NetworkError(code: .namespace, operation: "mount a sysfs of the namespace at \(target)", namespace: path, errno: rc)
+        }
+    }
+
+    /// Writes `value` to the net sysctl `path` (`/proc/sys/net/...`) of this namespace.
+    public func writeSysctl(_ path: String, _ value: String) throws(NetworkError) {
+        guard fd >= 0 else { throw NetworkError(code: .closed, operation: "write \(path)", namespace: self.path) }
+        let rc = bh_netns_write_sysctl(fd, path, value)
+        guard rc == 0 else { throw NetworkError(code: .namespace, operation: "write \(value) to \(path)", namespace: self.path, errno: rc) }
+    }
+
+    /// The hardware (MAC) address of link `name` in this namespace, as `aa:bb:cc:dd:ee:ff`.
+    public func hardwareAddress(of name: String) throws(NetworkError) -> String {
+        let s = try openSocket(domain: AF_INET, type: Int32(SOCK_DGRAM.rawValue))
+        defer { Glibc.close(s) }
+        var mac = [UInt8](repeating: 0, count: 6)
+        let rc = bh_link_hwaddr(s, name, &mac)
+        guard rc == 0 else {
+            throw NetworkError(code: .socket, operation: "read the hardware address of \(name)", namespace: path, errno: rc)
+        }
+        return mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
+    }
+
     /// Opens an existing namespace file (a bind mount made by `create` or `ip netns add`).
     public static func open(path: String) throws(NetworkError) -> NetworkNamespace {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
@@ -95,6 +143,7 @@ public final class NetworkNamespace {
     /// no process, socket or open fd refers to it any more.
     public func delete() throws(NetworkError) {
         close()
+        if anonymous { return }
         try Self.remove(path: path)
     }
 

@@ -36,12 +36,17 @@ extension Namespace {
 
 /// Turns a `LaunchPlan` into the C records of bh_spawn.h and creates the sandbox's init.
 public enum ChildSpawner {
+    /// The most `--preserve-fd` descriptors a launch passes (the init's keep-list is a fixed array).
+    public static let maxPreservedFDs = 64
+
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
     /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
     /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
-    /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace); the
-    ///   user namespace must come first. The caller must be a child subreaper (`becomeSubreaper`).
+    /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace), in
+    ///   order: those owned by the initial user namespace (a pod's network namespace) first,
+    ///   while the trampoline is still root there, then the user namespace, then the ones it
+    ///   owns. The caller must be a child subreaper (`becomeSubreaper`).
     /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
     ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
     ///   `.waitForCgroups` step. The child's copies are closed there; the caller closes its own.
@@ -49,6 +54,23 @@ public enum ChildSpawner {
                              recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
                              cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
+        // A --preserve-fd must be a descriptor the caller handed down: open, and not
+        // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
+        // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
+        // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
+        // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
+        // fixed array).
+        var own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
+        let foreign = plan.preserveFds.filter { fd in
+            let flags = fcntl(fd, F_GETFD)
+            return fd < 0 || flags < 0 || flags & FD_CLOEXEC != 0 || own.contains(fd)
+        }
+        if plan.preserveFds.count > maxPreservedFDs || !foreign.isEmpty {
+            throw SystemError("pass --preserve-fd \((foreign.isEmpty ? plan.preserveFds : foreign).map(String.init).joined(separator: ","))", errno: Errno(EBADF),
+                              hint: "a preserved descriptor must be open in the caller that runs bulkhead (not one bulkhead opened itself); at most \(maxPreservedFDs)")
+        }
+        let owner = try userNamespaceOwner(plan)
         let arena = CArena()
         defer { arena.free() }
         let steps = plan.steps.map { arena.step($0) }
@@ -80,7 +102,7 @@ public enum ChildSpawner {
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
             cgroup_join_count: UInt32(cgroupJoinFDs.count),
             cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs)),
-            userns_owner: Self.userNamespaceOwner(plan).map(Int64.init) ?? -1
+            userns_owner: owner.map(Int64.init) ?? -1
         )
 
         var result = bh_spawn_result()
@@ -92,14 +114,20 @@ public enum ChildSpawner {
         return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
     }
 
-    /// The host uid that owns a new user namespace: the one the namespace's root maps to, so
-    /// that per-user kernel budgets of the sandbox are its range's and not host root's. Nil
-    /// (the launcher's euid) when no user namespace is created or the namespace's root is host
-    /// root.
-    static func userNamespaceOwner(_ plan: LaunchPlan) -> UInt32? {
-        guard plan.cloneNamespaces.contains(.user),
-              let root = plan.uidMap.first(where: { $0.inside == 0 }), root.outside != 0 else { return nil }
-        return root.outside
+    /// The host uid that owns a new user namespace: the planner's choice, the reserved first id
+    /// of the sandbox's range (`IDRange`), which no id map contains, so that no process of any
+    /// sandbox can ever be the owner, while per-user kernel budgets stay the range's and not host
+    /// root's. Nil (the launcher's euid) when no user namespace is created. A plan whose owner is
+    /// host root or a host id its own maps contain is refused (fail closed; the planner never
+    /// makes one).
+    static func userNamespaceOwner(_ plan: LaunchPlan) throws(SystemError) -> UInt32? {
+        guard plan.cloneNamespaces.contains(.user), let owner = plan.userNamespaceOwner else { return nil }
+        let mapped = (plan.uidMap).contains { UInt64(owner) >= UInt64($0.outside) && UInt64(owner) < UInt64($0.outside) + UInt64($0.count) }
+        guard owner != 0, !mapped else {
+            throw SystemError("choose the user namespace's owner", errno: Errno(EINVAL),
+                              hint: "host uid \(owner) is root or mapped into the sandbox; a range's first id owns its namespaces and is never mapped")
+        }
+        return owner
     }
 
     /// Makes this process a child subreaper (pod mode: a container's init is re-parented here).
@@ -174,18 +202,22 @@ final class CArena {
         case .newSession: op(BH_OP_SETSID)
         case let .mount(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
         case let .mountIfPresent(source, target, fstype, flags, data):
             op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
-        case let .makeDirectory(p, mode): op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode)
-        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p)
+            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
+        case let .makeDirectory(p, mode):
+            op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
+        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
         case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
         case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
+        case .enterWorkingDirectory(let p): op(BH_OP_WORKDIR); r.b = string(p)
         case let .pivotRoot(n, o): op(BH_OP_PIVOT_ROOT); r.a = string(n); r.b = string(o)
         case .unmountDetached(let p): op(BH_OP_UMOUNT); r.b = string(p); r.n1 = UInt64(MNT_DETACH)
         case let .setMountAttributes(p, a, rec): op(BH_OP_SETATTR); r.b = string(p); r.n1 = a.rawValue; r.n2 = rec ? 1 : 0
         case let .refuseSymlinks(p, missingOK): op(BH_OP_NO_SYMLINK); r.b = string(p); r.n1 = missingOK ? 1 : 0
-        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p)
-        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p)
+        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p); r.c = string(Self.resolutionRoot(p))
+        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p); r.c = string(Self.resolutionRoot(p))
         case .setHostname(let h): op(BH_OP_SETHOSTNAME); r.a = string(h)
         case .loopbackUp: op(BH_OP_LOOPBACK_UP)
         case let .setRlimit(res, l): op(BH_OP_SETRLIMIT); r.n1 = UInt64(res.number); r.n2 = l.soft; r.n3 = l.hard
@@ -209,6 +241,12 @@ final class CArena {
         case .traceSyscalls: op(BH_OP_TRACEME)
         }
         return r
+    }
+
+    /// The root a mount, mask or read-only target is resolved in (RESOLVE_IN_ROOT, no symlinks,
+    /// and the mount attached to the resolved fd): the new root for a path beneath it.
+    static func resolutionRoot(_ path: String) -> String? {
+        path.hasPrefix(LaunchPlanner.newRoot + "/") ? LaunchPlanner.newRoot : nil
     }
 
     func free() {

@@ -114,3 +114,21 @@ func statusField(_ status: String, _ name: String) -> String? {
     status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
         .map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
 }
+
+/// Manifests for `bulkhead pod run`: a Pod's file may not define the Tenant or ResourceQuota it
+/// is admitted by, so a test's multi-document YAML is written as two files, the Pods' documents
+/// and the rest.
+enum PodManifestFiles {
+    /// Writes `yaml`'s documents into `dir` (pod.yaml, and namespace.yaml when there are others);
+    /// returns the files for the command line, the Pod's first.
+    static func write(_ yaml: String, into dir: String) throws -> [String] {
+        var pods: [String] = [], rest: [String] = []
+        for doc in yaml.components(separatedBy: "\n---\n") where !doc.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            if doc.split(separator: "\n").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "kind: Pod" }) { pods.append(doc) } else { rest.append(doc) }
+        }
+        try pods.joined(separator: "\n---\n").write(toFile: dir + "/pod.yaml", atomically: true, encoding: .utf8)
+        guard !rest.isEmpty else { return [dir + "/pod.yaml"] }
+        try rest.joined(separator: "\n---\n").write(toFile: dir + "/namespace.yaml", atomically: true, encoding: .utf8)
+        return [dir + "/pod.yaml", dir + "/namespace.yaml"]
+    }
+}

@@ -1,0 +1,48 @@
+/// The `bulkhead` entries of /etc/subuid and /etc/subgid (subuid(5), subgid(5)): the host
+/// ranges a root launcher maps plain sandboxes onto when the profile names none. Pure: the
+/// caller reads the files (and checks that root owns them).
+public enum SubordinateIDs {
+    public static let subuidPath = "/etc/subuid"
+    public static let subgidPath = "/etc/subgid"
+
+    /// The first `user:START:COUNT` line of `text` (subuid(5): one range a line; a user may have
+    /// several, the first is used); nil when the user has none. A malformed entry for `user`
+    /// is an error naming the line, never its content; other users' lines are not looked at.
+    public static func range(in text: String, user: String, file: String) throws(ConfigError) -> IDRange? {
+        var lineNumber = 0
+        for line in text.asciiSplit("\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let f = line.asciiSplit(":", omittingEmptySubsequences: false)
+            guard f.first.map(String.init) == user else { continue }
+            guard f.count == 3, let s = UInt32(f[1]), let c = UInt32(f[2]) else {
+                throw ConfigError(file: file, field: user, line: lineNumber, message: "expected \(user):START:COUNT with decimal START and COUNT")
+            }
+            let r = IDRange(hostStart: s, count: c)
+            guard r.isValid else {
+                throw ConfigError(file: file, field: user, line: lineNumber,
+                                  message: "the range is not usable: it needs START > 0, COUNT >= \(IDRange.minimumCount) (the first id owns the sandbox's user namespace and is never mapped) and START+COUNT <= 4294967295")
+            }
+            return r
+        }
+        return nil
+    }
+
+    /// The uid and gid ranges for `user`, each from its own file; nil when neither file names
+    /// the user (the built-in default is then used for both). One file naming the user and the
+    /// other not is refused: mapping gids onto a range the administrator never gave out (or
+    /// uids onto one) is the misconfiguration that would go unnoticed. A missing file is empty.
+    public static func ranges(subuid: String?, subgid: String?, user: String = "bulkhead") throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
+        let u = try range(in: subuid ?? "", user: user, file: subuidPath)
+        let g = try range(in: subgid ?? "", user: user, file: subgidPath)
+        switch (u, g) {
+        case (nil, nil): return nil
+        case let (u?, g?): return (u, g)
+        case (_?, nil):
+            throw ConfigError(file: subgidPath, field: user,
+                              message: "\(subuidPath) gives \(user) host uids but \(subgidPath) gives it no gids: add a \(user):START:COUNT line to \(subgidPath) (usermod --add-subgids), or remove the one in \(subuidPath)")
+        case (nil, _?):
+            throw ConfigError(file: subuidPath, field: user,
+                              message: "\(subgidPath) gives \(user) host gids but \(subuidPath) gives it no uids: add a \(user):START:COUNT line to \(subuidPath) (usermod --add-subuids), or remove the one in \(subgidPath)")
+        }
+    }
+}
