@@ -72,6 +72,13 @@ struct PodCommand: ParsableCommand {
         @Option(name: [.short, .customLong("namespace")], help: "The pod's namespace (tenant).") var namespace = "default"
         @Option(help: ArgumentHelp("Seconds to wait before SIGKILL.", valueName: "S")) var grace: Double = 10
 
+        func validate() throws {
+            // A Double option takes nan and inf: the wait must be a real duration.
+            guard grace.isFinite, grace >= 0, grace <= DurationField.range.upperBound else {
+                throw ValidationError("--grace: expected seconds from 0 to 4294967295, got \(grace)")
+            }
+        }
+
         func run() throws {
             do {
                 for p in try PodRunner.stop(pod: name, namespace: namespace, grace: grace) {

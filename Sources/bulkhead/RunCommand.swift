@@ -195,8 +195,7 @@ struct RunCommand: ParsableCommand {
                 guard parts[0].hasPrefix("/") else { throw bad("--tmpfs", "expected an absolute path, got \"\(parts[0])\"") }
                 var size: UInt64?
                 if parts.count == 2 {
-                    guard let s = Quantity.integer(parts[1]), s > 0 else { throw bad("--tmpfs", "expected a size such as 16Mi, got \"\(parts[1])\"") }
-                    size = s
+                    size = try NumberField.storage.parse(parts[1], file: "<command line>", field: "--tmpfs")
                 }
                 return TmpfsMount(path: ProfileParser.normalize(parts[0]), sizeBytes: size)
             }
@@ -216,11 +215,10 @@ struct RunCommand: ParsableCommand {
         }
         if let user {
             let parts = user.split(separator: ":").map(String.init)
-            guard (1...2).contains(parts.count), let u = UInt32(parts[0]), parts.count == 1 || UInt32(parts[1]) != nil else {
-                throw bad("--user", "expected UID[:GID] as numbers, got \"\(user)\"")
-            }
+            guard (1...2).contains(parts.count) else { throw bad("--user", "expected UID[:GID] as numbers; accepted: \(NumberField.id.rangeText) each, got \"\(user)\"") }
+            let u = UInt32(try NumberField.id.parse(parts[0], file: "<command line>", field: "--user"))
             l.runAsUser = u
-            l.runAsGroup = parts.count == 2 ? UInt32(parts[1])! : u
+            l.runAsGroup = parts.count == 2 ? UInt32(try NumberField.id.parse(parts[1], file: "<command line>", field: "--user")) : u
         }
         for c in capAdd + capDrop where c.uppercased() != "ALL" && Capability(name: c) == nil {
             var msg = "unknown capability \"\(c)\""
@@ -232,28 +230,25 @@ struct RunCommand: ParsableCommand {
             l.capabilities = CapabilitySpec(add: capAdd, drop: capDrop.isEmpty ? ["ALL"] : capDrop)
         }
         for r in rlimit {
-            let kv = r.split(separator: "=", maxSplits: 1).map(String.init)
+            let kv = r.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard kv.count == 2, let res = RlimitResource(rawValue: kv[0]) else {
                 throw bad("--rlimit", "expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(r)\"")
             }
             let v = kv[1].split(separator: ":").map(String.init)
             guard (1...2).contains(v.count), let soft = ProfileParser.parseRlimitValue(v[0]),
                   let hard = ProfileParser.parseRlimitValue(v.count == 2 ? v[1] : v[0]), soft <= hard else {
-                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard, got \"\(kv[1])\"")
+                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard; accepted: 0 to 18446744073709551615 or unlimited, got \"\(kv[1])\"")
             }
             l.rlimits[res] = Rlimit(soft: soft, hard: hard)
         }
         if let cpus {
-            guard let m = Quantity.milli(cpus), m >= 10 else { throw bad("--cpus", "expected CPUs such as 0.5, 2 or 500m (at least 10m), got \"\(cpus)\"") }
-            l.limits.cpuMilli = m
+            l.limits.cpuMilli = try NumberField.cpu.parse(cpus, file: "<command line>", field: "--cpus")
         }
         if let memory {
-            guard let b = Quantity.integer(memory), b >= 4 << 20 else { throw bad("--memory", "expected a size of at least 4Mi such as 256Mi, got \"\(memory)\"") }
-            l.limits.memoryBytes = b
+            l.limits.memoryBytes = try NumberField.memory.parse(memory, file: "<command line>", field: "--memory")
         }
         if let pids {
-            guard let n = Quantity.integer(pids), n >= 2 else { throw bad("--pids", "expected a number of at least 2 (the init and the workload), got \"\(pids)\"") }
-            l.limits.pids = n
+            l.limits.pids = try NumberField.pids.parse(pids, file: "<command line>", field: "--pids")
         }
         if let ioWeight {
             guard (1...10000).contains(ioWeight) else { throw bad("--io-weight", "expected 1 to 10000") }
@@ -272,8 +267,7 @@ struct RunCommand: ParsableCommand {
             l.enforcement = mode
         }
         if let ephemeralStorage {
-            guard let b = Quantity.integer(ephemeralStorage), b > 0 else { throw bad("--ephemeral-storage", "expected a size such as 16Mi") }
-            l.limits.ephemeralStorageBytes = b
+            l.limits.ephemeralStorageBytes = try NumberField.storage.parse(ephemeralStorage, file: "<command line>", field: "--ephemeral-storage")
         }
         if let seccomp {
             switch seccomp {
@@ -287,11 +281,10 @@ struct RunCommand: ParsableCommand {
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or plain seconds.
+/// The rule is DurationField's (BulkheadModel): 1ms to 4294967295s.
 func parseDuration(_ s: String) throws(ConfigError) -> Double {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-    for (suffix, scale) in units where s.hasSuffix(suffix) {
-        if let v = Double(s.dropLast(suffix.count)), v > 0, v.isFinite { return v * scale }
+    switch DurationField.seconds(s) {
+    case .success(let v): return v
+    case .failure(let r): throw ConfigError(file: "<command line>", field: "--timeout", message: r.message)
     }
-    if let v = Double(s), v > 0, v.isFinite { return v }
-    throw ConfigError(file: "<command line>", field: "--timeout", message: "expected a duration such as 500ms, 10s or 2m, got \"\(s)\"")
 }

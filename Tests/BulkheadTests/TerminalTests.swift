@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import BulkheadModel
 
 /// `--tty`: the workload's terminal is a pty that bulkhead owns, never the caller's.
 @Suite(.enabled(if: Gate.root, Gate.rootReason))
@@ -34,6 +35,85 @@ struct TerminalTests {
                                  prefix: ["/bin/sh", "-c", "echo hello | \"$0\" \"$@\""])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("got:hello"), "\(r.stdout)")
+    }
+
+    /// Runs `bulkhead ARGS` with stdin = /dev/zero under a python wrapper that reaps it with
+    /// wait4 and prints its CPU time in clock ticks ("LAUNCHER-TICKS N") on stderr.
+    static let floodWrapper = """
+        import os, sys
+        pid = os.fork()
+        if pid == 0:
+            fd = os.open("/dev/zero", os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.execv(sys.argv[1], sys.argv[1:])
+        _, st, ru = os.wait4(pid, 0)
+        ticks = int((ru.ru_utime + ru.ru_stime) * os.sysconf("SC_CLK_TCK"))
+        sys.stderr.write("LAUNCHER-TICKS %d\\n" % ticks)
+        sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
+        """
+
+    @Test("--tty under input pressure (stdin = /dev/zero): the deadline wins, the relay does not spin, output arrives intact")
+    func floodedInputKeepsTheDeadline() throws {
+        let reportPath = NSTemporaryDirectory() + "bh-tty-flood-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: reportPath) }
+        let lines = 2000
+        let script = "i=1; while [ $i -le \(lines) ]; do echo line-$i; i=$((i+1)); done; echo END-OF-OUTPUT; sleep 8"
+        let r = try Bulkhead.run(["run", "--tty", "--timeout", "2s", "--report", reportPath, "--", "/bin/sh", "-c", script],
+                                 prefix: ["/usr/bin/python3", "-c", Self.floodWrapper])
+        #expect(r.status == ExitStatus.timeout, "the workload outlived --timeout: status \(r.status), \(r.stderr.suffix(500))")
+        let data = try #require(FileManager.default.contents(atPath: reportPath), "no report: \(r.stderr.suffix(500))")
+        let report = try JSONDecoder().decode(RunReport.self, from: data)
+        #expect(report.reason == .timeout, "\(report.reason)")
+        #expect(report.exitCode == ExitStatus.timeout)
+        // CPU ticks, not wall-clock: a relay spinning on EAGAIN burns a core until the workload
+        // ends (about 8 s of CPU); one that waits in poll(2) uses a small fraction of a second.
+        let ticksLine = try #require(r.stderr.split(separator: "\n").last { $0.hasPrefix("LAUNCHER-TICKS ") }, "\(r.stderr.suffix(500))")
+        let ticks = try #require(Int(ticksLine.dropFirst("LAUNCHER-TICKS ".count)))
+        let hz = sysconf(Int32(_SC_CLK_TCK))
+        #expect(ticks < Int(hz) * 3 / 2, "the launcher used \(ticks) CPU ticks (\(hz)/s) relaying a flood: it spins")
+        // The workload's output arrives whole and in order, whatever the pty echoes of the NULs.
+        let clean = r.stdout.replacingOccurrences(of: "^@", with: "").replacingOccurrences(of: "\r", with: "")
+        let got = clean.components(separatedBy: "line-").dropFirst().map { String($0.prefix { $0.isNumber }) + ($0.dropFirst($0.prefix { $0.isNumber }.count).hasPrefix("\n") ? "" : "?") }
+        #expect(got == (1...lines).map(String.init), "lines lost or garbled: \(got.count) of \(lines)")
+        #expect(clean.contains("END-OF-OUTPUT"))
+    }
+
+    /// Runs `bulkhead ARGS` with stdin = /dev/zero and stdout = a pipe nobody reads; prints
+    /// "LAUNCHER-STUCK" and exits 99 when the launcher has not ended after 30 s (a hang guard,
+    /// not a timing assertion: a launcher that honours --timeout 2s ends long before).
+    static let stuckReaderWrapper = """
+        import os, sys, signal
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.dup2(w, 1)
+            fd = os.open("/dev/zero", os.O_RDONLY)
+            os.dup2(fd, 0)
+            os.execv(sys.argv[1], sys.argv[1:])
+        os.close(w)
+        def stuck(*_):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            sys.stderr.write("LAUNCHER-STUCK\\n")
+            os._exit(99)
+        signal.signal(signal.SIGALRM, stuck)
+        # The test runner's threads block most signals, and exec keeps the mask.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
+        signal.alarm(30)
+        _, st = os.waitpid(pid, 0)
+        sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
+        """
+
+    @Test("--tty with a stdout nobody reads: the relay never blocks the supervisor, the deadline still ends the run")
+    func stuckStdoutKeepsTheDeadline() throws {
+        let reportPath = NSTemporaryDirectory() + "bh-tty-stuck-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: reportPath) }
+        let r = try Bulkhead.run(["run", "--tty", "--timeout", "2s", "--report", reportPath, "--", "yes"],
+                                 prefix: ["/usr/bin/python3", "-c", Self.stuckReaderWrapper])
+        #expect(!r.stderr.contains("LAUNCHER-STUCK"), "the launcher hung writing to its stdout: \(r.stderr.suffix(300))")
+        #expect(r.status == ExitStatus.timeout, "status \(r.status): \(r.stderr.suffix(300))")
+        let data = try #require(FileManager.default.contents(atPath: reportPath), "no report")
+        #expect(try JSONDecoder().decode(RunReport.self, from: data).reason == .timeout)
     }
 
     @Test("The terminal step fails closed")

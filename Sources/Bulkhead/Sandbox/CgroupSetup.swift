@@ -48,12 +48,14 @@ struct CgroupSetup {
         if let milli = p.limits.cpuMilli {
             // cpu.max "QUOTA PERIOD": 1000m is one full period of 100 ms.
             l.cpuPeriodMicros = 100_000
-            l.cpuQuotaMicros = milli * 100
+            // The parsers bound milli (NumberField.maxCPUMilli); beyond 64 bits the quota is
+            // UInt64.max, which validate() refuses by name instead of trapping here.
+            l.cpuQuotaMicros = Checked.product(milli, 100) ?? UInt64.max
         }
         if let milli = p.requests.cpuMilli {
             // requests.cpu becomes a relative weight the way the kubelet and runc map it:
             // shares = milli * 1024 / 1000, then weight = 1 + (shares - 2) * 9999 / 262142.
-            let shares = max(2, min(262_144, milli * 1024 / 1000))
+            let shares = max(2, min(262_144, (Checked.product(milli, 1024) ?? UInt64.max) / 1000))
             l.cpuWeight = 1 + (shares - 2) * 9999 / 262_142
         }
         l.memoryMax = p.limits.memoryBytes

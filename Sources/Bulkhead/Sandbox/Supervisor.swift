@@ -156,7 +156,9 @@ final class Supervisor {
                 if errno == EINTR { continue }
                 break
             }
-            if n == 0, deadline != nil, !timedOut {
+            // The deadline wins on every iteration, not only when poll times out: a flood of
+            // ready fds (a relay under input pressure) must not keep it from firing.
+            if let deadline, !timedOut, n == 0 || Monotonic.now() >= deadline {
                 // The deadline: SIGKILL to the init tears down the whole PID namespace.
                 timedOut = true
                 _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)

@@ -53,38 +53,127 @@ final class TerminalRelay: @unchecked Sendable {
         }
     }
 
+    /// Bytes in flight each way. Bounded: while a buffer is full the relay stops reading its
+    /// source, so input pressure (stdin = /dev/zero) never grows memory and never makes the
+    /// relay spin; it waits in the supervisor's poll(2) like everything else.
+    static let bufferCapacity = 64 << 10
+    /// At most this much is written to the caller's stdout per POLLOUT: stdout may be a
+    /// blocking pipe, and a pipe that polls writable takes PIPE_BUF bytes without blocking.
+    static let stdoutChunk = 4096
+    private var toMaster = ByteQueue(capacity: bufferCapacity)
+    private var toStdout = ByteQueue(capacity: bufferCapacity)
+    private var stdoutOpen = true
+
+    /// The relay's pollfds (master, stdin, stdout): each asks only for what the relay can act
+    /// on now, so a ready fd always leads to progress and poll never returns for nothing.
+    /// The master is read only while the stdout buffer has room and written (POLLOUT) only
+    /// while input is pending; stdin is read only while the input buffer has room.
     var pollFDs: [pollfd] {
-        [pollfd(fd: masterOpen ? master : -1, events: Int16(POLLIN), revents: 0),
-         pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0)]
+        var m: Int16 = 0
+        if masterOpen && toStdout.hasRoom {
+            m = Int16(POLLIN)
+            if !toMaster.isEmpty { m |= Int16(POLLOUT) }
+        }
+        return [pollfd(fd: m != 0 ? master : -1, events: m, revents: 0),
+                pollfd(fd: stdinOpen && masterOpen && toMaster.hasRoom ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: stdoutOpen && !toStdout.isEmpty ? 1 : -1, events: Int16(POLLOUT), revents: 0)]
     }
 
-    /// Handles the revents of `pollFDs`, in the same order.
+    /// Handles the revents of `pollFDs`, in the same order: at most one read and one write
+    /// per fd, never a retry loop, so the supervisor is back at its deadline check at once.
     func handle(_ fds: ArraySlice<pollfd>) {
-        let m = fds[fds.startIndex], i = fds[fds.startIndex + 1]
-        if m.revents != 0 { pump(from: master, to: 1, open: &masterOpen) }
-        if i.revents != 0 { pump(from: 0, to: master, open: &stdinOpen) }
+        let m = fds[fds.startIndex], i = fds[fds.startIndex + 1], o = fds[fds.startIndex + 2]
+        if m.fd >= 0 && m.revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 && !toMaster.isEmpty { writeMaster() }
+        if m.fd >= 0 && m.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 { readMaster() }
+        if i.fd >= 0 && i.revents != 0 { readStdin() }
+        if o.fd >= 0 && o.revents != 0 { writeStdout(upTo: Self.stdoutChunk) }
     }
 
-    /// What the workload wrote and the launcher has not copied yet.
-    func drain() { while masterOpen && pump(from: master, to: 1, open: &masterOpen) {} }
+    /// After the sandbox ended: what the workload wrote and the launcher has not copied yet.
+    /// Nothing of the workload can write any more, so the master ends with EAGAIN or EIO.
+    func drain() {
+        flush()
+        while masterOpen && readMaster() { flush() }
+        flush()
+    }
+
+    /// Empties the stdout buffer; a reader that takes nothing for a second loses the rest
+    /// rather than holding the launcher.
+    private func flush() {
+        while stdoutOpen && !toStdout.isEmpty {
+            var p = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+            guard poll(&p, 1, 1000) > 0 else { stdoutOpen = false; toStdout.removeAll(); return }
+            writeStdout(upTo: Self.stdoutChunk)
+        }
+    }
 
     func restoreTerminal() {
         if var t = saved { _ = tcsetattr(0, TCSANOW, &t); saved = nil }
     }
 
-    /// One read and its write; false when nothing was read.
+    /// One read of the master into the stdout buffer; false when nothing was read.
     @discardableResult
-    private func pump(from: Int32, to: Int32, open: inout Bool) -> Bool {
-        var buf = [UInt8](repeating: 0, count: 16384)
-        let n = buf.withUnsafeMutableBytes { read(from, $0.baseAddress, $0.count) }
+    private func readMaster() -> Bool {
+        let n = toStdout.fill { read(master, $0, $1) }
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return false }
-        if n <= 0 { open = false; return false } // EOF, or EIO once every slave is closed
-        var off = 0
-        while off < n {
-            let w = buf.withUnsafeBytes { write(to, $0.baseAddress! + off, n - off) }
-            if w < 0 { if errno == EINTR || errno == EAGAIN { continue }; break }
-            off += w
-        }
+        if n <= 0 { masterOpen = false; toMaster.removeAll(); return false } // EIO once every slave is closed
         return true
+    }
+
+    private func readStdin() {
+        let n = toMaster.fill { read(0, $0, $1) }
+        if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+        if n <= 0 { stdinOpen = false }
+    }
+
+    /// One write of pending input to the (non-blocking) master.
+    private func writeMaster() {
+        let w = toMaster.drain(upTo: toMaster.count) { write(master, $0, $1) }
+        if w < 0 && errno != EAGAIN && errno != EINTR { masterOpen = false; toMaster.removeAll() }
+    }
+
+    private func writeStdout(upTo limit: Int) {
+        let w = toStdout.drain(upTo: limit) { write(1, $0, $1) }
+        if w < 0 && errno != EAGAIN && errno != EINTR { stdoutOpen = false; toStdout.removeAll() }
+    }
+}
+
+/// A bounded byte FIFO for the relay.
+struct ByteQueue {
+    private var bytes: [UInt8]
+    private var head = 0
+    private var tail = 0
+    init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
+
+    var count: Int { tail - head }
+    var isEmpty: Bool { head == tail }
+    var hasRoom: Bool { count < bytes.count }
+    mutating func removeAll() { head = 0; tail = 0 }
+
+    /// Reads once into the free space; returns what `read` returned.
+    mutating func fill(_ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
+        if head > 0 && tail == bytes.count {
+            bytes.withUnsafeMutableBytes { b in
+                if tail > head { b.baseAddress!.copyMemory(from: b.baseAddress! + head, byteCount: tail - head) }
+            }
+            tail -= head; head = 0
+        }
+        if head == tail { head = 0; tail = 0 }
+        let room = bytes.count - tail
+        guard room > 0 else { return 0 }
+        let t = tail
+        let n = bytes.withUnsafeMutableBytes { read($0.baseAddress! + t, room) }
+        if n > 0 { tail += n }
+        return n
+    }
+
+    /// Writes once from the front, at most `limit` bytes; returns what `write` returned.
+    mutating func drain(upTo limit: Int, _ write: (UnsafeRawPointer, Int) -> Int) -> Int {
+        let len = min(limit, count)
+        guard len > 0 else { return 0 }
+        let h = head
+        let n = bytes.withUnsafeBytes { write($0.baseAddress! + h, len) }
+        if n > 0 { head += n; if head == tail { head = 0; tail = 0 } }
+        return n
     }
 }

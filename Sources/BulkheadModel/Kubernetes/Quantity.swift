@@ -20,8 +20,9 @@ public enum Quantity {
         var f = frac
         for _ in fracDigits..<3 { f *= 10 }
         let (w, o) = whole.multipliedReportingOverflow(by: 1000)
-        guard !o else { return nil }
-        return w + f
+        let (sum, o2) = w.addingReportingOverflow(f)
+        guard !o, !o2 else { return nil }
+        return sum
     }
 
     /// A quantity in whole units (bytes for memory and storage, a count for pids): `256Mi`,

@@ -150,18 +150,22 @@ extension PodManifest {
         }
 
         var limits = ResourceSpec()
-        func sum(_ key: KeyPath<ResourceSpec, UInt64?>) -> UInt64? {
-            var total: UInt64 = 0
-            for c in out {
-                guard let v = c.effective.limits[keyPath: key] else { return nil }
-                let (s, o) = total.addingReportingOverflow(v)
-                total = o ? UInt64.max : s
+        // The pod's limits are the sums of its containers'; a sum beyond the field's range is
+        // refused here, named, rather than saturated or wrapped.
+        func sum(_ key: KeyPath<ResourceSpec, UInt64?>, _ f: NumberField, _ name: String, requests: Bool = false) throws(ConfigError) -> UInt64? {
+            let values = out.map { requests ? $0.effective.requests[keyPath: key] : $0.effective.limits[keyPath: key] }
+            if !requests && values.contains(where: { $0 == nil }) { return nil }
+            if requests && !values.contains(where: { $0 != nil }) { return nil }
+            guard let total = f.sum(values.compactMap { $0 }) else {
+                throw ConfigError(file: file, field: "spec.containers[*].resources.\(requests ? "requests" : "limits").\(name)",
+                                  message: "the containers' \(name) \(requests ? "requests" : "limits") add up to more than the pod may have; accepted: \(f.rangeText) for the sum")
             }
             return total
         }
-        limits.cpuMilli = sum(\.cpuMilli)
-        limits.memoryBytes = sum(\.memoryBytes)
-        limits.pids = sum(\.pids)
+        limits.cpuMilli = try sum(\.cpuMilli, .cpu, "cpu")
+        limits.memoryBytes = try sum(\.memoryBytes, .memory, "memory")
+        limits.pids = try sum(\.pids, .pids, "pids")
+        let requestsCPU = try sum(\.cpuMilli, .cpu, "cpu", requests: true)
         var source = PodLimitsSource.sumOfContainers
         if let o = podLimitsOverride {
             limits = o.over(limits)
@@ -190,9 +194,7 @@ extension PodManifest {
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
         spec.nodeNetwork = nodeNetwork
         spec.annotations = metadata.annotations
-        if out.contains(where: { $0.effective.requests.cpuMilli != nil }) {
-            spec.podRequests.cpuMilli = out.reduce(0) { $0 + ($1.effective.requests.cpuMilli ?? 0) }
-        }
+        spec.podRequests.cpuMilli = requestsCPU
         return spec
     }
 }

@@ -132,7 +132,7 @@ public enum PodManifestParser {
         var pod = PodManifest(metadata: meta, containers: [], file: doc.file)
         if let v = spec["shareProcessNamespace"] { pod.shareProcessNamespace = try v.bool() }
         if let v = spec["automountServiceAccountToken"] { pod.automountServiceAccountToken = try v.bool() }
-        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(UInt32.max))) }
+        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(DurationField.maxSeconds))) }
         if let h = spec["hostname"] {
             let s = try h.string()
             if let p = KubernetesLabels.dnsLabelProblem(s) { throw h.error("hostname \"\(s)\" \(p)") }
@@ -384,11 +384,7 @@ public enum PodManifestParser {
                     }
                     vol.medium = medium
                 }
-                if let sl = em["sizeLimit"] {
-                    let t = try sl.scalarText()
-                    guard let b = Quantity.integer(t), b > 0 else { throw sl.error("expected a size such as 64Mi, got \"\(t)\"") }
-                    vol.sizeLimitBytes = b
-                }
+                if let sl = em["sizeLimit"] { vol.sizeLimitBytes = try NumberField.storage.parse(sl) }
             }
             if let sec = all["secret"] {
                 let sm = try sec.mapping(allowed: ["secretName", "optional", "defaultMode", "items"])
@@ -473,12 +469,10 @@ public enum PodManifestParser {
     /// The CNI bandwidth plugin's value: a quantity in bits per second, 1k to 1P
     /// (the kubelet's ExtractPodBandwidthResources bounds).
     static func bandwidth(_ text: String, node: ConfigNode) throws(ConfigError) -> UInt64 {
-        guard let v = Quantity.integer(text) else {
-            throw node.error("expected a bandwidth in bits per second as a quantity such as 10M (10 Mbit/s), got \"\(text)\"")
+        switch NumberField.bandwidth.parse(text) {
+        case .success(let v): return v
+        case .failure(let r): throw node.error(r.message)
         }
-        guard v >= 1000 else { throw node.error("\(text) is unreasonably small (< 1kbit/s, the kubelet's lower bound)") }
-        guard v <= 1_000_000_000_000_000 else { throw node.error("\(text) is unreasonably large (> 1Pbit/s, the kubelet's upper bound)") }
-        return v
     }
 
     /// `cpu=1,memory=512Mi,pids=256` (any subset, no repeats).
@@ -486,25 +480,29 @@ public enum PodManifestParser {
         var r = ResourceSpec()
         var seen = Set<Substring>()
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            let kv = part.trimmingSpaces.split(separator: "=", maxSplits: 1)
+            let kv = part.trimmingSpaces.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard kv.count == 2 else { throw node.error("expected cpu=…,memory=…,pids=… (any of them), got \"\(text)\"") }
             let key = kv[0], value = String(kv[1])
             guard seen.insert(key).inserted else { throw node.error("\(key) is given twice") }
             switch key {
             case "cpu":
-                guard let m = Quantity.milli(value), m >= 10 else { throw node.error("cpu=\(value): expected a CPU quantity of at least 10m") }
-                r.cpuMilli = m
+                r.cpuMilli = try podLimit(.cpu, key, value, node)
             case "memory":
-                guard let b = Quantity.integer(value), b >= 4 << 20 else { throw node.error("memory=\(value): expected a memory quantity of at least 4Mi") }
-                r.memoryBytes = b
+                r.memoryBytes = try podLimit(.memory, key, value, node)
             case "pids":
-                guard let n = Quantity.integer(value), n >= 2 else { throw node.error("pids=\(value): expected a number of processes, at least 2") }
-                r.pids = n
+                r.pids = try podLimit(.pids, key, value, node)
             default:
                 throw node.error("unknown pod limit \"\(key)\"; allowed: cpu, memory, pids")
             }
         }
         return r
+
+        func podLimit(_ f: NumberField, _ key: Substring, _ value: String, _ node: ConfigNode) throws(ConfigError) -> UInt64 {
+            switch f.parse(value) {
+            case .success(let v): return v
+            case .failure(let r): throw node.error("\(key)=\(value): \(r.message)")
+            }
+        }
     }
 }
 

@@ -69,20 +69,11 @@ public enum ResourceQuotaParser {
         let hardNode = try spec.require("hard")
         var hard = QuotaLimits()
         for (key, v) in try hardNode.mapping().entries {
-            let text = try v.scalarText()
             switch key {
-            case "limits.cpu":
-                guard let m = Quantity.milli(text) else { throw v.error("expected a CPU quantity such as 2 or 1500m, got \"\(text)\"") }
-                hard.limitsCPUMilli = m
-            case "limits.memory":
-                guard let b = Quantity.integer(text) else { throw v.error("expected a memory quantity such as 4Gi, got \"\(text)\"") }
-                hard.limitsMemoryBytes = b
-            case "pods":
-                guard let n = Quantity.integer(text) else { throw v.error("expected a number of pods, got \"\(text)\"") }
-                hard.pods = n
-            case pidsKey:
-                guard let n = Quantity.integer(text) else { throw v.error("expected a number of processes, got \"\(text)\"") }
-                hard.pids = n
+            case "limits.cpu": hard.limitsCPUMilli = try NumberField.quotaCPU.parse(v)
+            case "limits.memory": hard.limitsMemoryBytes = try NumberField.quotaMemory.parse(v)
+            case "pods": hard.pods = try NumberField.quotaPods.parse(v)
+            case pidsKey: hard.pids = try NumberField.quotaPids.parse(v)
             default:
                 var msg = "quota on \"\(key)\" is not supported"
                 if key == "cpu" || key == "memory" || key.hasPrefix("requests.") {

@@ -111,11 +111,12 @@ public enum TenantAdmission {
                 reasons.append("quota \(q.name): \(key) is limited, so every container needs a \(resource) limit; \(without.joined(separator: ", ")) has none")
                 continue
             }
-            var used: UInt64 = 0
-            for r in running { used = used.addingReportingOverflow(r[keyPath: path] ?? 0).partialValue }
-            let (total, overflow) = used.addingReportingOverflow(asked)
-            if overflow || total > hard {
-                reasons.append("quota \(q.name): \(key) would be \(overflow ? "beyond range" : fmt(total)), over the hard limit \(fmt(hard)) (running pods use \(fmt(used)), this pod asks \(fmt(asked)))")
+            // Checked sums: a wrapped total would let a pod through a full quota.
+            var used: UInt64? = 0
+            for r in running { used = used.flatMap { u in let (t, o) = u.addingReportingOverflow(r[keyPath: path] ?? 0); return o ? nil : t } }
+            let total = used.flatMap { u in let (t, o) = u.addingReportingOverflow(asked); return o ? nil : t }
+            if total == nil || total! > hard {
+                reasons.append("quota \(q.name): \(key) would be \(total.map(fmt) ?? "beyond range"), over the hard limit \(fmt(hard)) (running pods use \(used.map(fmt) ?? "beyond range"), this pod asks \(fmt(asked)))")
             }
         }
         return reasons

@@ -224,14 +224,24 @@ public struct IOThrottle: Sendable, Equatable {
         var t = IOThrottle(major: major, minor: minor)
         guard parts.count > 1 else { return .failure(Invalid("no limit given for \(dev) (rbps=, wbps=, riops=, wiops=)")) }
         for kv in parts.dropFirst() {
-            let f = kv.split(separator: "=", maxSplits: 1)
-            guard f.count == 2, let v = Quantity.integer(String(f[1])), v > 0 else { return .failure(Invalid("bad io limit \"\(kv)\"")) }
+            let f = kv.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard f.count == 2 else { return .failure(Invalid("bad io limit \"\(kv)\"; expected KEY=VALUE")) }
+            let field: NumberField
+            switch f[0] {
+            case "rbps", "wbps": field = .ioBytesPerSecond
+            case "riops", "wiops": field = .ioPerSecond
+            default: return .failure(Invalid("unknown io limit \"\(f[0])\"; allowed: rbps, wbps, riops, wiops"))
+            }
+            let v: UInt64
+            switch field.parse(String(f[1])) {
+            case .success(let x): v = x
+            case .failure(let r): return .failure(Invalid("\(f[0]): \(r.message)"))
+            }
             switch f[0] {
             case "rbps": t.readBytesPerSecond = v
             case "wbps": t.writeBytesPerSecond = v
             case "riops": t.readIOPerSecond = v
-            case "wiops": t.writeIOPerSecond = v
-            default: return .failure(Invalid("unknown io limit \"\(f[0])\"; allowed: rbps, wbps, riops, wiops"))
+            default: t.writeIOPerSecond = v
             }
         }
         return .success(t)

@@ -118,8 +118,8 @@ public enum ProfileParser {
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
         ])
-        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
-        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(UInt32.max - 1))) }
+        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
+        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
         if let v = m["runAsNonRoot"] { p.runAsNonRoot = try v.bool() }
         if let v = m["readOnlyRootFilesystem"] { p.readOnlyRootFilesystem = try v.bool() }
         if let v = m["allowPrivilegeEscalation"] { p.allowPrivilegeEscalation = try v.bool() }
@@ -187,25 +187,11 @@ public enum ProfileParser {
     static func parseResources(_ node: ConfigNode) throws(ConfigError) -> ResourceSpec {
         var r = ResourceSpec()
         for (key, v) in try node.mapping(allowed: ["cpu", "memory", "pids", "ephemeral-storage"]).entries {
-            let text = try v.scalarText()
             switch key {
-            case "cpu":
-                guard let m = Quantity.milli(text), m > 0 else {
-                    throw v.error("expected a CPU quantity such as 500m, 1 or 1.5, got \"\(text)\"")
-                }
-                guard m >= 10 else { throw v.error("\(text) is below the smallest enforceable share (10m: cpu.max needs a quota of at least 1 ms per 100 ms)") }
-                r.cpuMilli = m
-            case "memory":
-                guard let b = Quantity.integer(text), b > 0 else { throw v.error("expected a memory quantity such as 256Mi or 1Gi, got \"\(text)\"") }
-                guard b >= 4 << 20 else { throw v.error("\(text) is too small to start a process; the smallest allowed limit is 4Mi") }
-                r.memoryBytes = b
-            case "pids":
-                guard let n = Quantity.integer(text), n > 0 else { throw v.error("expected a positive number of processes, got \"\(text)\"") }
-                guard n >= 2 else { throw v.error("pids must be at least 2 (the sandbox's init and the workload)") }
-                r.pids = n
-            default:
-                guard let b = Quantity.integer(text), b > 0 else { throw v.error("expected a size such as 64Mi, got \"\(text)\"") }
-                r.ephemeralStorageBytes = b
+            case "cpu": r.cpuMilli = try NumberField.cpu.parse(v)
+            case "memory": r.memoryBytes = try NumberField.memory.parse(v)
+            case "pids": r.pids = try NumberField.pids.parse(v)
+            default: r.ephemeralStorageBytes = try NumberField.storage.parse(v)
             }
         }
         return r
@@ -237,10 +223,7 @@ public enum ProfileParser {
                 let tm = try item.mapping(allowed: ["path", "sizeLimit", "optional"])
                 let path = try absolutePath(try tm.require("path"))
                 var size: UInt64?
-                if let s = tm["sizeLimit"] {
-                    guard let b = Quantity.integer(try s.scalarText()), b > 0 else { throw s.error("expected a size such as 64Mi") }
-                    size = b
-                }
+                if let s = tm["sizeLimit"] { size = try NumberField.storage.parse(s) }
                 mounts.append(TmpfsMount(path: path, sizeBytes: size, optional: try tm["optional"]?.bool() ?? false))
             }
             p.tmpfs = mounts
@@ -289,7 +272,7 @@ public enum ProfileParser {
 
         func value(_ n: ConfigNode) throws(ConfigError) -> UInt64 {
             let t = try n.scalarText()
-            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\", got \"\(t)\"") }
+            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\"; accepted: 0 to 18446744073709551615 or unlimited, got \"\(t)\"") }
             return v
         }
     }

@@ -56,6 +56,9 @@ public struct CgroupLimits: Sendable, Equatable {
         return kinds
     }
 
+    /// The kernel's bound on a CFS quota (kernel/sched/core.c max_cfs_runtime: 2^44 - 1 µs).
+    public static let maxCPUQuotaMicros: UInt64 = (1 << 44) - 1
+
     /// Rejects values the kernel would reject, before any directory is created.
     public func validate() throws(CgroupError) {
         func invalid(_ what: String, _ fix: String) -> CgroupError {
@@ -66,6 +69,9 @@ public struct CgroupLimits: Sendable, Equatable {
         }
         if let q = cpuQuotaMicros, q < 1_000 {
             throw invalid("cpu quota \(q)µs", "the CFS quota must be at least 1000 µs")
+        }
+        if let q = cpuQuotaMicros, q > Self.maxCPUQuotaMicros {
+            throw invalid("cpu quota \(q)µs", "the CFS quota must be at most \(Self.maxCPUQuotaMicros) µs (the kernel's max_cfs_runtime)")
         }
         if let w = cpuWeight, !(1...10_000).contains(w) {
             throw invalid("cpu weight \(w)", "cpu.weight must be between 1 and 10000")

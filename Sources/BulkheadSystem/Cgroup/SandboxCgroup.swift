@@ -1,3 +1,4 @@
+import BulkheadModel
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -343,7 +344,8 @@ public final class SandboxCgroup {
             var quotaMicros = l.cpuQuotaMicros
             if let q = quotaMicros, let cap = Self.v1AncestorCPURate(above: dir, mountPoint: leaf.target.mountPoint),
                Double(q) / Double(periodMicros) > cap {
-                quotaMicros = max(1000, UInt64((cap * Double(periodMicros)).rounded(.down)))
+                // The rate comes from files: a conversion that cannot fit keeps the asked quota.
+                quotaMicros = max(1000, Checked.uint64(cap * Double(periodMicros)) ?? q)
             }
             let quota = try put("cpu.cfs_quota_us", quotaMicros.map(String.init) ?? "-1")
             return [quota, period]

@@ -61,9 +61,18 @@ public struct TokenBucketReading: Sendable, Equatable {
     public var limitBytes: UInt32
     public var bufferTicks: UInt32
 
-    public var rateBitsPerSecond: UInt64 { rateBytesPerSecond * 8 }
-    /// The bucket in bytes, recomputed from the buffer time and the rate.
-    public var burstBytes: UInt64 { UInt64(bufferTicks) * 64 * rateBytesPerSecond / 1_000_000_000 }
+    /// The kernel's values are 64-bit: the derived figures saturate rather than trap.
+    public var rateBitsPerSecond: UInt64 {
+        let (v, o) = rateBytesPerSecond.multipliedReportingOverflow(by: 8)
+        return o ? UInt64.max : v
+    }
+    /// The bucket in bytes, recomputed from the buffer time and the rate (128-bit product).
+    public var burstBytes: UInt64 {
+        let ticksNs = UInt64(bufferTicks) * 64 // < 2^38
+        let p = ticksNs.multipliedFullWidth(by: rateBytesPerSecond)
+        guard p.high < 1_000_000_000 else { return UInt64.max }
+        return UInt64(1_000_000_000).dividingFullWidth((high: p.high, low: p.low)).quotient
+    }
 }
 
 /// Where a pod's bandwidth limit is applied. A qdisc shapes what *leaves* a link, so each
