@@ -120,16 +120,9 @@ public enum TrustedFile {
     /// The names in a directory opened by `openDirectory` (no "." or ".."), sorted.
     public static func list(_ dir: Int32) -> [String] {
         let fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0, let d = fdopendir(fd) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out.sorted()
+        guard fd >= 0 else { return [] }
+        guard let d = fdopendir(fd) else { close(fd); return [] }
+        return FileIO.names(d)
     }
 
     /// Walks `path` from `/`. With `final: false`, returns the checked directory holding the last
