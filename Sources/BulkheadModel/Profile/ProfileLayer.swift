@@ -225,6 +225,10 @@ public enum RootFilesystem: Sendable, Equatable {
     case host
     /// A root filesystem directory on the host.
     case directory(String)
+
+    /// A normalized absolute path as a root: `/` is the host's root, whatever names it, so that
+    /// the rules for the host's root (never writable in a pod) apply to it.
+    public init(path: String) { self = path == "/" ? .host : .directory(path) }
 }
 
 public struct TmpfsMount: Sendable, Equatable {
