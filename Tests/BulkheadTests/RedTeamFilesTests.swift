@@ -1,0 +1,60 @@
+@testable import Bulkhead
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// Red team of issue 12 (files root reads or writes for a user), attacked again after the fix:
+/// a local unprivileged user (`nobody`) plants links where root writes; whoever names a file
+/// gets root to show a file they cannot read. Each test failed on 0739fca.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct RedTeamFilesTests {
+    static let nobody: uid_t = 65534
+    let t = TrustFileTests()
+
+    /// A root-only directory holding a root-only `report.json` (the victim).
+    func victim() throws -> (dir: String, file: String) {
+        let dir = try t.scratch()
+        chmod(dir, 0o700)
+        let file = dir + "/report.json"
+        try t.write("root-only content\n", file, mode: 0o600)
+        return (dir, file)
+    }
+
+    /// `--report /tmp/shared/out/report.json` (and `seccomp export -o`, and a relative
+    /// `out/report.json` run from a directory nobody owns) where nobody made `out` a symlink to a
+    /// root-only directory. Only the last component was checked on 0739fca: root followed
+    /// nobody's link on the way and truncated and overwrote /root-only-dir/report.json.
+    @Test(arguments: [false, true])
+    func outputDoesNotFollowAnotherUsersLinkOnTheWay(relative: Bool) throws {
+        let v = try victim()
+        let shared = try t.scratch()
+        defer { for d in [v.dir, shared] { try? FileManager.default.removeItem(atPath: d) } }
+        if relative { chown(shared, Self.nobody, Self.nobody) } else { chmod(shared, 0o1777) }
+        symlink(v.dir, shared + "/out")
+        lchown(shared + "/out", Self.nobody, Self.nobody)
+        let path = relative ? "out/report.json" : shared + "/out/report.json"
+        for args in [["run", "--report", path, "--", "/bin/true"], ["seccomp", "export", "--profile", "container", "-o", path]] {
+            let r = try t.bulkhead(args, cwd: shared)
+            #expect(r.status != 0, "\(args[0]) wrote through nobody's link")
+            #expect(try String(contentsOfFile: v.file, encoding: .utf8) == "root-only content\n", "\(args[0]) overwrote the root-only file")
+        }
+    }
+
+    /// A file readable by everyone by its mode, in a directory only root can enter (/root/x.yaml
+    /// mode 0644 in /root 0700): nobody can read it, yet on 0739fca `isPrivate` looked at the
+    /// file's mode only, so `run --profile` echoed its first line in the error and
+    /// `profile show` printed it whole.
+    @Test func fileInARootOnlyDirectoryIsPrivate() throws {
+        let dir = try t.scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o700)
+        let file = dir + "/shadow-copy"
+        try t.write("root:$6$REDTEAMSECRETHASH:19000:0:99999:7:::\n", file, mode: 0o644)
+        for args in [["run", "--profile", file, "--", "/bin/true"], ["profile", "show", file], ["profile", "lint", file]] {
+            let r = try t.bulkhead(args)
+            #expect(!(r.stdout + r.stderr).contains("REDTEAMSECRET"), "\(args[0...1]) shows the file: \(r.stdout) \(r.stderr)")
+        }
+    }
+}
