@@ -7,6 +7,8 @@ import Glibc
 /// against a file that is not the caller's:
 /// - `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N` are the launcher's own
 ///   descriptors: duplicated, not reopened (they are links, and magic ones);
+/// - the directory is walked through `TrustedFile` (no directory on the way that someone else
+///   owns or can write, no link on the way that someone else made) and the file opened from it;
 /// - a symbolic link as the last component is followed only when it belongs to the caller (the
 ///   real uid: root when root runs it) and points straight at its target (that target opened
 ///   `O_NOFOLLOW`); a link planted by someone else in a shared directory (/tmp) is refused;
@@ -59,12 +61,27 @@ enum OutputFile {
             let fd = fcntl(n, F_DUPFD_CLOEXEC, 3)
             return fd >= 0 ? .success(fd) : .failure(Refusal("duplicate descriptor \(n)", errno: errno))
         }
+        // The directory is walked through TrustedFile (every directory on the way owned by root or
+        // the caller and not writable by others unless sticky; a link on the way followed only when
+        // it is root's or the caller's) and the file is opened relative to the fd checked: a link
+        // someone else made on the way (/tmp/shared/out -> /root) cannot redirect the write.
+        var dir: Int32 = -1
+        defer { if dir >= 0 { close(dir) } }
+        var name = ""
+        func enter(_ p: String) -> Refusal? {
+            if dir >= 0 { close(dir); dir = -1 }
+            do { (dir, _, name) = try TrustedFile.walk(p, what: "output file", final: false) } catch {
+                return Refusal("\(error)")
+            }
+            return nil
+        }
+        if let refusal = enter(path) { return .failure(refusal) }
         var target = path
         var st = stat()
-        if lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFLNK {
+        if fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFLNK {
             // Read the link through an O_PATH fd of the link itself: the owner checked is the
             // owner of the link whose target is used.
-            let l = Glibc.open(path, TrustedFile.O_PATH | O_NOFOLLOW | O_CLOEXEC)
+            let l = openat(dir, name, TrustedFile.O_PATH | O_NOFOLLOW | O_CLOEXEC)
             guard l >= 0 else { return .failure(Refusal("open the link", errno: errno)) }
             defer { close(l) }
             guard fstat(l, &st) == 0 else { return .failure(Refusal("fstat the link", errno: errno)) }
@@ -83,20 +100,21 @@ enum OutputFile {
                 let fd = fcntl(n, F_DUPFD_CLOEXEC, 3)
                 return fd >= 0 ? .success(fd) : .failure(Refusal("duplicate descriptor \(n)", errno: errno))
             }
+            if let refusal = enter(target) { return .failure(refusal) }
         }
         let base = O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC
         var created = true
-        var fd = Glibc.open(target, base | O_CREAT | O_EXCL, 0o644)
+        var fd = openat(dir, name, base | O_CREAT | O_EXCL, 0o644)
         if fd < 0 && errno == EEXIST {
             created = false
             // Non-blocking, so that a FIFO without a reader cannot hang the check; see below.
-            fd = Glibc.open(target, base | O_NONBLOCK)
+            fd = openat(dir, name, base | O_NONBLOCK)
             if fd < 0 && errno == ENXIO {
                 // A FIFO with no reader yet: wait for one, as `>` does, if the FIFO is the caller's.
-                guard lstat(target, &st) == 0, st.st_mode & S_IFMT == S_IFIFO, st.st_uid == caller else {
+                guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFIFO, st.st_uid == caller else {
                     return .failure(Refusal("a FIFO owned by uid \(st.st_uid), not by the caller (uid \(caller))"))
                 }
-                fd = Glibc.open(target, base)
+                fd = openat(dir, name, base)
             }
         }
         guard fd >= 0 else {
