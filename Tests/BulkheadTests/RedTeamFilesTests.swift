@@ -57,4 +57,33 @@ struct RedTeamFilesTests {
             #expect(!(r.stdout + r.stderr).contains("REDTEAMSECRET"), "\(args[0...1]) shows the file: \(r.stdout) \(r.stderr)")
         }
     }
+
+    /// A pod of the default namespace (baseline) names the host's root as its root filesystem
+    /// directory, writable: `bulkhead.dev/rootfs: /` with `readOnlyRootFilesystem: false`. On
+    /// 0739fca it ran with the host's root bound read-write and created a file in the host's
+    /// /var/tmp (as uid 2000065537); a pod never writes to the host's root.
+    @Test func podCannotWriteTheHostRootThroughRootfsSlash() throws {
+        let dir = try t.scratch()
+        let marker = "/var/tmp/bh-red-\(token())"
+        defer { try? FileManager.default.removeItem(atPath: dir); unlink(marker) }
+        let pod = dir + "/pod.yaml"
+        try t.write("""
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: red-rootfs
+              annotations: {bulkhead.dev/network: none, bulkhead.dev/rootfs: "/"}
+            spec:
+              restartPolicy: Never
+              containers:
+                - name: c
+                  image: busybox
+                  securityContext: {readOnlyRootFilesystem: false}
+                  command: [/bin/sh, -c, "touch \(marker)"]
+            """, pod)
+        let r = try t.bulkhead(["pod", "run", pod], timeout: 60)
+        #expect(r.status != 0, "the pod ran on a writable host root")
+        #expect(access(marker, F_OK) != 0, "the pod created \(marker) on the host")
+        #expect(r.stderr.contains("a pod never writes to the host's root"), "\(r.stderr)")
+    }
 }
