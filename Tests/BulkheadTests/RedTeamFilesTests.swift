@@ -86,4 +86,57 @@ struct RedTeamFilesTests {
         #expect(access(marker, F_OK) != 0, "the pod created \(marker) on the host")
         #expect(r.stderr.contains("a pod never writes to the host's root"), "\(r.stderr)")
     }
+
+    /// A profile's `userNamespace.hostIDRange` or a Tenant's `spec.hostIDRange` that covers a
+    /// local account: "65533:3" maps the sandbox's root onto host uid 65534 (nobody). On 0739fca
+    /// only the range's own owner, uid 0 and bulkhead's own ranges were kept out, so the workload
+    /// ran as nobody and read nobody's mode-0600 file through the read-only host root (and nobody
+    /// could signal or ptrace it). Ranges must stay clear of the host's own accounts (0-65535).
+    @Test(arguments: [false, true])
+    func rangeCannotMapALocalAccount(pod: Bool) throws {
+        let dir = "/var/tmp/bh-red-\(token())"
+        mkdir(dir, 0o755)
+        chmod(dir, 0o755)
+        let scratch = try t.scratch()
+        defer { for d in [dir, scratch] { try? FileManager.default.removeItem(atPath: d) } }
+        let secret = dir + "/nobody-secret"
+        try t.write("NOBODY-PRIVATE\n", secret, mode: 0o600, owner: Self.nobody)
+        let r: (status: Int32, stdout: String, stderr: String)
+        if pod {
+            try t.write("""
+                apiVersion: bulkhead.dev/v1alpha1
+                kind: Tenant
+                metadata: {name: team-red}
+                spec:
+                  hostIDRange: "65533:3"
+                  secretsDirectory: /var/lib/bulkhead/secrets/team-red
+                """, scratch + "/tenant.yaml")
+            try t.write("""
+                apiVersion: v1
+                kind: Pod
+                metadata:
+                  name: red-range
+                  namespace: team-red
+                  annotations: {bulkhead.dev/network: none}
+                spec:
+                  restartPolicy: Never
+                  containers:
+                    - name: c
+                      image: busybox
+                      command: [/bin/cat, \(secret)]
+                """, scratch + "/pod.yaml")
+            r = try t.bulkhead(["pod", "run", scratch + "/pod.yaml", scratch + "/tenant.yaml"], timeout: 60)
+        } else {
+            try t.write("""
+                apiVersion: bulkhead.dev/v1alpha1
+                kind: LayerProfile
+                extends: container
+                userNamespace: {hostIDRange: "65533:3"}
+                """, scratch + "/p.yaml")
+            r = try t.bulkhead(["run", "--profile", scratch + "/p.yaml", "--", "/bin/cat", secret])
+        }
+        #expect(!r.stdout.contains("NOBODY-PRIVATE"), "the workload ran as nobody and read nobody's file")
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("host's own accounts"), "\(r.stderr)")
+    }
 }
