@@ -73,6 +73,9 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public init(hostStart: UInt32, count: UInt32) { self.hostStart = hostStart; self.count = count }
     public var description: String { "\(hostStart):\(count)" }
 
+    /// The host's own accounts: no range may share an id with them.
+    public static let hostAccounts = IDRange(hostStart: 0, count: 65536)
+
     /// The fewest ids a range may have: its owner and one id to map.
     public static let minimumCount: UInt32 = 2
     /// The host id that owns the range's user namespaces; never mapped.
