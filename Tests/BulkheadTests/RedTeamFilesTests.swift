@@ -139,4 +139,21 @@ struct RedTeamFilesTests {
         #expect(r.status != 0)
         #expect(r.stderr.contains("host's own accounts"), "\(r.stderr)")
     }
+
+    /// A kernel file whose content depends on who reads it: /proc/PID/maps of a root process is
+    /// mode 0444, yet nobody gets EACCES (the kernel checks ptrace access at open). On 0739fca
+    /// `isPrivate` trusted the mode, so `profile show` printed root's memory map (its ASLR
+    /// layout) and `run --profile` and `profile lint` quoted it in their errors.
+    @Test func procfsFileIsPrivate() throws {
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+        let maps = "/proc/\(sleeper.processIdentifier)/maps"
+        for args in [["profile", "show", maps], ["run", "--profile", maps, "--", "/bin/true"], ["profile", "lint", maps]] {
+            let r = try t.bulkhead(args)
+            #expect(!(r.stdout + r.stderr).contains("r-xp"), "\(args[0...1]) shows root's memory map: \((r.stdout + r.stderr).prefix(200))")
+        }
+    }
 }
