@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 
 /// The one way root opens a file or directory on someone's behalf: a profile, a seccomp policy,
@@ -103,8 +104,10 @@ public enum TrustedFile {
             }
         }
         let caller = getuid()
-        // Readable by everyone only when everyone can also reach it: /root/x mode 0644 is not.
-        let isPrivate = (st.st_mode & 0o004 == 0 || !everyoneCanEnter(dir)) && !(caller != 0 && st.st_uid == caller)
+        // Readable by everyone only when everyone can also reach it (/root/x mode 0644 is not),
+        // and when everyone reads the same bytes (/proc/PID/maps, mode 0444, is root's only).
+        let isPrivate = (st.st_mode & 0o004 == 0 || !everyoneCanEnter(dir) || onKernelFilesystem(fd))
+            && !(caller != 0 && st.st_uid == caller)
         return Contents(path: path, bytes: out, isPrivate: isPrivate, mode: st.st_mode & 0o7777, owner: st.st_uid)
     }
 
@@ -123,6 +126,15 @@ public enum TrustedFile {
             cur = up
         }
         return false
+    }
+
+    /// On a filesystem the kernel fills for each reader (procfs, sysfs, debugfs, tracefs,
+    /// securityfs, bpf): its mode says nothing of what another user would read there.
+    static func onKernelFilesystem(_ fd: Int32) -> Bool {
+        var type = 0
+        guard bh_fstatfs_type(fd, &type) == 0 else { return true }
+        let kernel = [0x9fa0, 0x6265_6572, 0x6462_6720, 0x7472_6163, 0x7363_6673, 0xcafe_4a11]
+        return kernel.contains(type)
     }
 
     /// Opens a directory through the checks: an `O_PATH|O_DIRECTORY` fd (the caller closes it)
