@@ -1,6 +1,7 @@
 #include "bh_host_probe.h"
 
 #include <sys/prctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -44,4 +45,11 @@ int bh_prctl_get_seccomp(void) {
 
 int bh_prctl_get_no_new_privs(void) {
     return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
+}
+
+int bh_fstatfs_type(int fd, long *type) {
+    struct statfs fs;
+    if (fstatfs(fd, &fs) != 0) return -1;
+    *type = (long)fs.f_type;
+    return 0;
 }

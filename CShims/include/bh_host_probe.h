@@ -26,4 +26,7 @@ int bh_prctl_get_seccomp(void);
 /* prctl(PR_GET_NO_NEW_PRIVS): 0 or 1, -1/EINVAL on kernels before 3.5. */
 int bh_prctl_get_no_new_privs(void);
 
+/* fstatfs(2): the filesystem's magic number (f_type) in *type; 0 or -1/errno. */
+int bh_fstatfs_type(int fd, long *_Nonnull type);
+
 #endif

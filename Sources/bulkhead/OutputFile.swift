@@ -7,6 +7,8 @@ import Glibc
 /// against a file that is not the caller's:
 /// - `/dev/stdout`, `/dev/stderr`, `/dev/fd/N` and `/proc/self/fd/N` are the launcher's own
 ///   descriptors: duplicated, not reopened (they are links, and magic ones);
+/// - the directory is walked through `TrustedFile` (no directory on the way that someone else
+///   owns or can write, no link on the way that someone else made) and the file opened from it;
 /// - a symbolic link as the last component is followed only when it belongs to the caller (the
 ///   real uid: root when root runs it) and points straight at its target (that target opened
 ///   `O_NOFOLLOW`); a link planted by someone else in a shared directory (/tmp) is refused;
@@ -59,48 +61,60 @@ enum OutputFile {
             let fd = fcntl(n, F_DUPFD_CLOEXEC, 3)
             return fd >= 0 ? .success(fd) : .failure(Refusal("duplicate descriptor \(n)", errno: errno))
         }
-        // The directory the file is in, walked from / as root walks any path someone else may
-        // control (TrustedFile.walk): every directory on the way owned by root or the caller and
-        // writable by no one else (or sticky), a link on the way followed only when root or the
-        // caller made it. The file is then opened relative to that directory: no one can move
-        // it into another directory by swapping one on the way for a link.
-        var dir: (fd: Int32, path: String, name: String)
-        do { dir = try TrustedFile.walk(path, what: "output file", final: false) } catch { return .failure(Refusal("\(error)")) }
-        defer { close(dir.fd) }
+        // The directory is walked through TrustedFile (every directory on the way owned by root or
+        // the caller and not writable by others unless sticky; a link on the way followed only when
+        // it is root's or the caller's) and the file is opened relative to the fd checked: a link
+        // someone else made on the way (/tmp/shared/out -> /root) cannot redirect the write.
+        var dir: Int32 = -1
+        defer { if dir >= 0 { close(dir) } }
+        var name = ""
+        func enter(_ p: String) -> Refusal? {
+            if dir >= 0 { close(dir); dir = -1 }
+            do { (dir, _, name) = try TrustedFile.walk(p, what: "output file", final: false) } catch {
+                return Refusal("\(error)")
+            }
+            return nil
+        }
+        if let refusal = enter(path) { return .failure(refusal) }
         var target = path
         var st = stat()
-        if fstatat(dir.fd, dir.name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFLNK {
-            // The directory is checked: the link read is the link whose owner was checked.
-            guard st.st_uid == caller else {
+        if fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFLNK {
+            // Read the link through an O_PATH fd of the link itself: the owner checked is the
+            // owner of the link whose target is used.
+            let l = openat(dir, name, TrustedFile.O_PATH | O_NOFOLLOW | O_CLOEXEC)
+            guard l >= 0 else { return .failure(Refusal("open the link", errno: errno)) }
+            defer { close(l) }
+            guard fstat(l, &st) == 0 else { return .failure(Refusal("fstat the link", errno: errno)) }
+            guard st.st_mode & S_IFMT == S_IFLNK, st.st_uid == caller else {
                 return .failure(Refusal("a symbolic link owned by uid \(st.st_uid), not by the caller (uid \(caller)): refused, a link in a shared directory may point at any file; name the file itself, or /dev/stdout"))
             }
             var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlinkat(dir.fd, dir.name, &buf, buf.count - 1)
+            let n = readlinkat(l, "", &buf, buf.count - 1)
             guard n > 0 else { return .failure(Refusal("readlink", errno: errno)) }
             let dest = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            target = dest.hasPrefix("/") ? dest : (dir.path == "/" ? "/" : dir.path + "/") + dest
+            if dest.hasPrefix("/") { target = dest } else {
+                let dir = path.lastIndex(of: "/").map { String(path[...$0]) } ?? ""
+                target = dir + dest
+            }
             if let n = standardDescriptor(target) {
                 let fd = fcntl(n, F_DUPFD_CLOEXEC, 3)
                 return fd >= 0 ? .success(fd) : .failure(Refusal("duplicate descriptor \(n)", errno: errno))
             }
-            let next: (fd: Int32, path: String, name: String)
-            do { next = try TrustedFile.walk(target, what: "output file", final: false) } catch { return .failure(Refusal("\(error)")) }
-            close(dir.fd)
-            dir = next
+            if let refusal = enter(target) { return .failure(refusal) }
         }
         let base = O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC
         var created = true
-        var fd = openat(dir.fd, dir.name, base | O_CREAT | O_EXCL, 0o644)
+        var fd = openat(dir, name, base | O_CREAT | O_EXCL, 0o644)
         if fd < 0 && errno == EEXIST {
             created = false
             // Non-blocking, so that a FIFO without a reader cannot hang the check; see below.
-            fd = openat(dir.fd, dir.name, base | O_NONBLOCK)
+            fd = openat(dir, name, base | O_NONBLOCK)
             if fd < 0 && errno == ENXIO {
                 // A FIFO with no reader yet: wait for one, as `>` does, if the FIFO is the caller's.
-                guard fstatat(dir.fd, dir.name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFIFO, st.st_uid == caller else {
+                guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0, st.st_mode & S_IFMT == S_IFIFO, st.st_uid == caller else {
                     return .failure(Refusal("a FIFO owned by uid \(st.st_uid), not by the caller (uid \(caller))"))
                 }
-                fd = openat(dir.fd, dir.name, base)
+                fd = openat(dir, name, base)
             }
         }
         guard fd >= 0 else {

@@ -317,14 +317,15 @@ struct PodNetworkTests {
     @Test("A tenant's secret is mounted read-only into its pods that ask for it; another tenant cannot name it, and a pod without the volume does not see it")
     func tenantSecrets() throws {
         let t = token()
-        let root = "/var/lib/bulkhead/secrets/bh-test-\(t)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        try FileManager.default.createDirectory(atPath: root + "/a/db", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: root + "/b", withIntermediateDirectories: true)
-        try "s3cret-\(t)".write(toFile: root + "/a/db/password", atomically: true, encoding: .utf8)
-        chmod(root + "/a/db/password", 0o600)
-        let tenantA = Self.tenant("sa-\(t)", range: "2130000000:65536", secrets: root + "/a")
-        let tenantB = Self.tenant("sb-\(t)", range: "2130065536:65536", secrets: root + "/b")
+        // Each tenant's secrets are its own directory under the node's secrets root.
+        let dirA = PodLoader.secretsRoot + "/sa-\(t)", dirB = PodLoader.secretsRoot + "/sb-\(t)"
+        defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
+        try FileManager.default.createDirectory(atPath: dirA + "/db", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dirB, withIntermediateDirectories: true)
+        try "s3cret-\(t)".write(toFile: dirA + "/db/password", atomically: true, encoding: .utf8)
+        chmod(dirA + "/db/password", 0o600)
+        let tenantA = Self.tenant("sa-\(t)", range: "2130000000:65536", secrets: dirA)
+        let tenantB = Self.tenant("sb-\(t)", range: "2130065536:65536", secrets: dirB)
         let volume = "  volumes:\n  - name: db\n    secret: {secretName: db}\n"
         let mount = "    volumeMounts: [{name: db, mountPath: /mnt}]\n"
         let reader = ["sh", "-c", "cat /mnt/password; echo; stat -c '%a %u' /mnt/password; touch /mnt/x 2>/dev/null && echo writable || echo read-only"]
@@ -335,7 +336,7 @@ struct PodNetworkTests {
         // Tenant B names the same secret: it resolves in B's own directory, where there is none.
         let b = try Self.runPod(Self.pod("sec-\(t)", namespace: "sb-\(t)", containers: [("r", reader)], extraSpec: volume, containerExtra: mount),
                                 extraFiles: [tenantB])
-        #expect(b.status == 125 && b.stderr.contains("secret volume db: secret directory \(root)/b/db") && b.stderr.contains("ENOENT"), "\(b.stderr)")
+        #expect(b.status == 125 && b.stderr.contains("secret volume db: secret directory \(dirB)/db") && b.stderr.contains("ENOENT"), "\(b.stderr)")
         // A pod of tenant A without the volume sees no secret anywhere.
         let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqs s3cret /etc /run /var/tmp /var/lib/bulkhead"])]),
                                 extraFiles: [tenantA])

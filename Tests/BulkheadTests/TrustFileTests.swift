@@ -290,8 +290,10 @@ struct TrustFileTests {
     }
 
     /// A Tenant whose secretsDirectory is /etc and a pod that mounts secret `ssh`: refused (before
-    /// the fix /etc/ssh, host keys included, was copied into the pod).
-    @Test func tenantSecretsOutsideTheSecretsRootAreRefused() throws {
+    /// the fix /etc/ssh, host keys included, was copied into the pod). Another tenant's directory
+    /// under the secrets root is refused the same way: a tenant's secrets are its own directory.
+    @Test(arguments: ["/etc", "/var/lib/bulkhead/secrets/team-y", "/var/lib/bulkhead/secrets/team-x/../team-y"])
+    func tenantSecretsOutsideTheSecretsRootAreRefused(_ secretsDirectory: String) throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let yaml = """
@@ -301,7 +303,7 @@ struct TrustFileTests {
             spec:
               hostIDRange: "2200000000:65536"
               allowedProfiles: [restricted, container]
-              secretsDirectory: /etc
+              secretsDirectory: \(secretsDirectory)
             ---
             apiVersion: v1
             kind: Pod

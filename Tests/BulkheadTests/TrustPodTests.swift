@@ -265,7 +265,7 @@ struct TrustPodTests {
     @Test("While a pod runs, a local unprivileged user (nobody) can neither list nor write its emptyDir nor read its secret or token")
     func localUsersCannotReachAPodsVolumes() throws {
         let t = token()
-        let root = "/var/lib/bulkhead/secrets/bh-test-trust-\(t)"
+        let root = PodLoader.secretsRoot + "/tv-\(t)"
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/db", withIntermediateDirectories: true)
         try "s3cret-\(t)".write(toFile: root + "/db/password", atomically: true, encoding: .utf8)

@@ -94,12 +94,14 @@ public enum PodLoader {
                 throw LaunchError(operation: "volume \(v.name) of pod \(pod.name) asks for secret \(secret), but namespace \(pod.namespace) has no Tenant",
                                   hint: "secrets come from a tenant's secretsDirectory: pass the Tenant manifest of \(pod.namespace)")
             }
-            // A Tenant's author names its secretsDirectory: only a directory under the node's
-            // secrets root may be copied into a pod (not /etc, whose ssh/ holds host keys). The
-            // copy then checks owner, mode and type of the directory and each file.
+            // A Tenant's author names its secretsDirectory: only the tenant's own directory under
+            // the node's secrets root may be copied into its pods (not /etc, whose ssh/ holds host
+            // keys, nor another tenant's directory). The copy then checks owner, mode and type of
+            // the directory and each file.
             let dir = ProfileParser.normalize(tenant.secretsDirectory)
-            guard dir.hasPrefix(secretsRoot + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
-                throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not under \(secretsRoot)",
+            let own = secretsRoot + "/" + tenant.name
+            guard dir == own || dir.hasPrefix(own + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
+                throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not the tenant's own \(own)",
                                   hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
             }
             request.secretSources[v.name] = dir + "/" + secret

@@ -238,7 +238,10 @@ struct HostIdentity {
     /// the ranges bulkhead itself hands out. Tenants' ranges are checked against each other
     /// when given together (`Tenant.validate`).
     static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?) -> [ReservedIDRange] {
-        var r = [ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
+        // Ids 0-65535 are the host's own accounts (system users, people, nobody), as the kubelet
+        // keeps them: a range over one would run the workload as that account on the host.
+        var r = [ReservedIDRange("the host's own accounts (ids 0-65535)", IDRange.hostAccounts),
+                 ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
                  ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
         if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
         return r

@@ -120,7 +120,7 @@ extension PodManifest {
             top.env = c.env
             top.workingDir = c.workingDir
             top.hostname = hostname
-            if let r = c.rootfs { top.root = .directory(r) }
+            if let r = c.rootfs { top.root = RootFilesystem(path: r) }
             if !c.volumeMounts.isEmpty {
                 // binds replace the profile's list, so the profile's own binds come first.
                 top.binds = baseEffective.binds + c.volumeMounts.map { m in

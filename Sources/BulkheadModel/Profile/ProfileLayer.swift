@@ -80,6 +80,9 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public init(hostStart: UInt32, count: UInt32) { self.hostStart = hostStart; self.count = count }
     public var description: String { "\(hostStart):\(count)" }
 
+    /// The host's own accounts: no range may share an id with them.
+    public static let hostAccounts = IDRange(hostStart: 0, count: 65536)
+
     /// The fewest ids a range may have.
     public static let minimumCount: UInt32 = 1
     /// The lowest host id a range may contain: ids below are the host's own accounts (system
@@ -266,6 +269,10 @@ public enum RootFilesystem: Sendable, Equatable {
     case host
     /// A root filesystem directory on the host.
     case directory(String)
+
+    /// A normalized absolute path as a root: `/` is the host's root, whatever names it, so that
+    /// the rules for the host's root (never writable in a pod) apply to it.
+    public init(path: String) { self = path == "/" ? .host : .directory(path) }
 }
 
 public struct TmpfsMount: Sendable, Equatable {

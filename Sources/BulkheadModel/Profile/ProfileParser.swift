@@ -215,7 +215,7 @@ public enum ProfileParser {
         }
         if let r = m["root"] {
             let s = try r.string()
-            p.root = s == "host" ? .host : .directory(try absolutePath(r))
+            p.root = s == "host" ? .host : RootFilesystem(path: try absolutePath(r))
         }
         if let t = m["tmpfs"] {
             var mounts: [TmpfsMount] = []

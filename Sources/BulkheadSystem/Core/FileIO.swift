@@ -46,6 +46,11 @@ extension FileIO {
     /// The names in a directory (no "." or ".."); empty when it cannot be read.
     public static func listDirectory(_ path: String) -> [String] {
         guard let d = opendir(path) else { return [] }
+        return names(d)
+    }
+
+    /// The names of an open directory stream (no "." or ".."), sorted; closes the stream.
+    static func names(_ d: OpaquePointer) -> [String] {
         defer { closedir(d) }
         var out: [String] = []
         while let e = readdir(d) {

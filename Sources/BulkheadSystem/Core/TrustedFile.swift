@@ -1,3 +1,4 @@
+import CShims
 import Glibc
 
 /// The one way root opens a file or directory on someone's behalf: a profile, a seccomp policy,
@@ -27,7 +28,8 @@ public enum TrustedFile {
         /// The path as walked (absolute).
         public var path: String
         public var bytes: [UInt8]
-        /// Not readable by everyone, and not the caller's own file: an error about its content
+        /// Not readable by everyone (by its mode, or in a directory others cannot enter), and not
+        /// the caller's own file: an error about its content
         /// must not show any of it (it may be a root-only file named by someone who cannot read it).
         public var isPrivate: Bool
         /// The file's mode bits (permissions, setuid/setgid/sticky) and owner, from the fstat of the fd read.
@@ -102,8 +104,37 @@ public enum TrustedFile {
             }
         }
         let caller = getuid()
-        let isPrivate = st.st_mode & 0o004 == 0 && !(caller != 0 && st.st_uid == caller)
+        // Readable by everyone only when everyone can also reach it (/root/x mode 0644 is not),
+        // and when everyone reads the same bytes (/proc/PID/maps, mode 0444, is root's only).
+        let isPrivate = (st.st_mode & 0o004 == 0 || !everyoneCanEnter(dir) || onKernelFilesystem(fd))
+            && !(caller != 0 && st.st_uid == caller)
         return Contents(path: path, bytes: out, isPrivate: isPrivate, mode: st.st_mode & 0o7777, owner: st.st_uid)
+    }
+
+    /// Whether everyone can reach the entries of `dir`: it and every directory above it, up to
+    /// `/`, searchable by others (o+x), climbed with `..` from the fd itself.
+    static func everyoneCanEnter(_ dir: Int32) -> Bool {
+        var root = stat(), st = stat()
+        guard stat("/", &root) == 0 else { return false }
+        var cur = openat(dir, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)
+        defer { if cur >= 0 { close(cur) } }
+        for _ in 0..<4096 {
+            guard cur >= 0, fstat(cur, &st) == 0, st.st_mode & 0o001 != 0 else { return false }
+            if st.st_dev == root.st_dev && st.st_ino == root.st_ino { return true }
+            let up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC)
+            close(cur)
+            cur = up
+        }
+        return false
+    }
+
+    /// On a filesystem the kernel fills for each reader (procfs, sysfs, debugfs, tracefs,
+    /// securityfs, bpf): its mode says nothing of what another user would read there.
+    static func onKernelFilesystem(_ fd: Int32) -> Bool {
+        var type = 0
+        guard bh_fstatfs_type(fd, &type) == 0 else { return true }
+        let kernel = [0x9fa0, 0x6265_6572, 0x6462_6720, 0x7472_6163, 0x7363_6673, 0xcafe_4a11]
+        return kernel.contains(type)
     }
 
     /// Opens a directory through the checks: an `O_PATH|O_DIRECTORY` fd (the caller closes it)
@@ -120,16 +151,9 @@ public enum TrustedFile {
     /// The names in a directory opened by `openDirectory` (no "." or ".."), sorted.
     public static func list(_ dir: Int32) -> [String] {
         let fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0, let d = fdopendir(fd) else { return [] }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out.sorted()
+        guard fd >= 0 else { return [] }
+        guard let d = fdopendir(fd) else { close(fd); return [] }
+        return FileIO.names(d)
     }
 
     /// Walks `path` from `/`. With `final: false`, returns the checked directory holding the last
