@@ -46,6 +46,7 @@ import Testing
         for (from, to, field, text) in [
             ("\"3000000000:100000\"", "\"0:10\"", "spec.hostIDRange", "host's root"),
             ("\"3000000000:100000\"", "\"4294967000:1000\"", "spec.hostIDRange", "HOSTSTART:COUNT"),
+            ("\"3000000000:100000\"", "\"4199999999:2\"", "spec.hostIDRange", "must end at or below 4200000000"),
             ("[restricted, container]", "[]", "spec.allowedProfiles", "at least one profile"),
             ("[restricted, container]", "[restricted, restricted]", "spec.allowedProfiles[1]", "listed twice"),
             ("/var/lib/bulkhead/secrets/team-a/", "secrets", "spec.secretsDirectory", "absolute path"),
@@ -144,7 +145,7 @@ import Testing
         #expect(TenantAdmission.admit(other, tenant: try tenant()).reasons == ["pod web is in namespace default, not in tenant team-a"])
         let small = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 1000), allowedProfiles: ["restricted"], secretsDirectory: "/s")
         let big = try pod(teamPod(extra: "    securityContext: {runAsUser: 5000}\n"))
-        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 999 ids tenant team-a maps (host 3000000000:1000)"])
+        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 1000 ids tenant team-a maps (host 3000000000:1000)"])
         // A profile pinned to host ids outside the tenant's range.
         let pinned = ProfileLayer.with { $0.name = "restricted"; $0.hostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536) }
         let pp = try PodManifestParser.parse(teamPod(), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { _ throws(ConfigError) in [pinned] }

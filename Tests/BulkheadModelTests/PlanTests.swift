@@ -61,10 +61,10 @@ struct PlanTests {
 
     @Test func identityAsRootMapsTheRange() throws {
         let p = try plan()
-        // The range's first id owns the user namespace and is never mapped.
-        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_001, count: 65535)])
+        // The whole range is mapped; its owner is the range's uid in the owner band, never mapped.
+        #expect(p.uidMap == [IDMapEntry(inside: 0, outside: 2_000_000_000, count: 65536)])
         #expect(p.gidMap == p.uidMap)
-        #expect(p.userNamespaceOwner == 2_000_000_000)
+        #expect(p.userNamespaceOwner == UInt32(4_200_030_517), "4200000000 + 2000000000 / 65536")
         #expect(!p.denySetgroups)
         #expect(p.steps.contains(.setGroups(nil)), "the launcher's supplementary groups are dropped")
     }

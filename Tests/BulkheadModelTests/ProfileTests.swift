@@ -76,6 +76,7 @@ struct ProfileParserTests {
         expectError("securityContext:\n  seccompProfile: {type: Default}\n", field: "securityContext.seccompProfile.type", contains: "RuntimeDefault")
         expectError("securityContext:\n  seccompProfile: {type: RuntimeDefault, localhostProfile: x.json}\n", field: "securityContext.seccompProfile.localhostProfile", contains: "only valid with type: Localhost")
         expectError("userNamespace:\n  hostIDRange: \"0:65536\"\n", field: "userNamespace.hostIDRange", contains: "host's root")
+        expectError("userNamespace:\n  hostIDRange: \"4199934465:65536\"\n", field: "userNamespace.hostIDRange", contains: "must end at or below 4200000000")
         expectError("apiVersion: v1\n", field: "apiVersion", contains: "bulkhead.dev/v1alpha1")
         expectError("hostname: \"bad host\"\n", field: "hostname", contains: "hostname")
         expectError("env:\n  - name: 1X\n", field: "env[0]", contains: "invalid environment variable name")

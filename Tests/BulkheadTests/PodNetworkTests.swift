@@ -192,7 +192,7 @@ struct PodNetworkTests {
         let foreign = try Self.runPod(Self.pod("cli-\(t)", namespace: "other-\(t)", labels: ["app": "cli-\(t)"], containers: [("c", Self.connect(ip, 8080))]),
                                       extraFiles: [tenant])
         #expect(foreign.status == 3, "a pod of another namespace got through: \(foreign.status) \(foreign.stderr)")
-        #expect(foreign.report["uidMap"] as? String == "0 2110000001 65535", "the other tenant's own host ids")
+        #expect(foreign.report["uidMap"] as? String == "0 2110000000 65536", "the other tenant's own host ids")
         #expect(foreign.report["uidMap"] as? String != (try Self.runPod(Self.pod("ids-\(t)", containers: [("c", ["true"])]))).report["uidMap"] as? String)
 
         // pod stop: the containers get SIGTERM, and the node goes with the last pod.

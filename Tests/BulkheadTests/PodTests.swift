@@ -205,8 +205,8 @@ struct PodTests {
         let ok = try Self.runPod(tenant + Self.pod(name: "t", namespace: "team-a", containers: [("c", "cat /proc/self/uid_map >&2")],
                                                    annotations: "    bulkhead.dev/profile: restricted\n"))
         #expect(ok.status == 0, "\(ok.report["error"] ?? "") \(ok.stderr)")
-        #expect(ok.stderr.contains("2100000001"), "the tenant's range after its reserved first id: \(ok.stderr)")
-        #expect(ok.report["uidMap"] as? String == "0 2100000001 65535")
+        #expect(ok.stderr.contains("2100000000"), "the tenant's range, whole: \(ok.stderr)")
+        #expect(ok.report["uidMap"] as? String == "0 2100000000 65536")
         let refused = try Self.runPod(tenant + Self.pod(name: "t2", namespace: "team-a", containers: [("c", "true")]))
         #expect(refused.status == 125)
         #expect(refused.stderr.contains("profile container is not allowed in tenant team-a"), "\(refused.stderr)")

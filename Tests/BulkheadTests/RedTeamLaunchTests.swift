@@ -36,11 +36,11 @@ struct RedTeamLaunchTests {
     @Test("A profile's range that is none of the built-in ones cannot map the owner of another live sandbox's user namespace")
     func profileRangeMapsAnotherSandboxesOwner() throws {
         // Two profiles, neither overlapping a built-in range: X's range A, and Y's range, which
-        // starts one id before A. Y's id 0 is then host uid A.hostStart, the owner of every user
-        // namespace of X's sandboxes, which the rule "an owner is never mapped" is about: a host
-        // process under Y's mapped root (an escaped workload, or one it left behind) has every
-        // capability over X's sandboxes. Only the built-in ranges are checked
-        // (HostIdentity.reservedRanges), so Y is accepted.
+        // starts one id before A (only the built-in ranges and those of one invocation are
+        // checked against each other, HostIdentity.reservedRanges, so Y is accepted). When the
+        // owner of X's user namespaces was A's first id, Y's id 1 was that host uid: a host
+        // process under it (an escaped workload of Y, or one it left behind) had every
+        // capability over X's sandboxes. No uid Y maps may own X's namespace, nor enter it.
         let start = UInt32(3_500_000_000) + UInt32.random(in: 0..<1000) * 131_072
         let x = try Self.profileFile("userNamespace: {hostIDRange: \"\(start):65536\"}\n")
         defer { try? FileManager.default.removeItem(atPath: x.dir) }
@@ -51,7 +51,8 @@ struct RedTeamLaunchTests {
         defer { s.stop() }
         let target = try #require(s.sleeper)
         let owner = try #require(TrustIdentityTests.ownerUID(target))
-        #expect(owner == start, "X's user namespace is owned by its range's first id")
+        #expect(owner == IDRange(hostStart: start, count: 65536).ownerHostID && owner >= IDRange.ownerBandStart,
+                "X's user namespace is owned by its range's uid in the owner band, not \(owner)")
 
         let r = try Bulkhead.sh("cat /proc/self/uid_map", ["--profile", y.path])
         let maps = r.stdout.split(separator: "\n").compactMap { line -> (UInt64, UInt64)? in
@@ -61,10 +62,12 @@ struct RedTeamLaunchTests {
         let mapsOwner = maps.contains { UInt64(owner) >= $0.0 && UInt64(owner) < $0.0 + $0.1 }
         #expect(r.status != 0 || !mapsOwner,
                 "profile Y's sandbox maps host uid \(owner), the owner of X's live user namespace: \(r.stdout)")
-        // What that uid can do to X (the attacker: a host process under Y's mapped root).
-        let e = try TrustIdentityTests.asHostUID(UInt64(owner), ["/usr/bin/nsenter", "--user=/proc/\(target)/ns/user", "--preserve-credentials", "--", "/bin/true"])
-        if r.status == 0 && mapsOwner {
-            #expect(e.status != 0, "host uid \(owner), Y's root, entered X's user namespace with every capability")
+        // What Y's uids can do to X (the attacker: a host process under a uid Y maps): Y's root,
+        // Y's uid 1 (X's first id, the owner before the band) and Y's last id. None may enter.
+        let yRange = maps.first ?? (UInt64(start - 1), 65536)
+        for uid in [yRange.0, yRange.0 + 1, yRange.0 + yRange.1 - 1] {
+            let e = try TrustIdentityTests.asHostUID(uid, ["/usr/bin/nsenter", "--user=/proc/\(target)/ns/user", "--preserve-credentials", "--", "/bin/true"])
+            #expect(e.status != 0, "host uid \(uid), mapped by Y, entered X's user namespace with every capability")
         }
     }
 

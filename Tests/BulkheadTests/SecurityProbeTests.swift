@@ -286,10 +286,12 @@ struct SecurityProbeTests {
         let p = Probe.parse(r.stdout)
         #expect(p["inotify_loop"]?.errno == "EMFILE", "\(String(describing: p["inotify_loop"]))")
         // The kernel charges inotify instances to the user namespace's owner in the initial
-        // namespace too (kernel/ucount.c). bulkhead creates a sandbox's user namespace with the
-        // first host uid of its range as owner, so host root's budget is untouched...
+        // namespace too (kernel/ucount.c). bulkhead creates a sandbox's user namespace with its
+        // range's uid in the owner band (IDRange.ownerHostID) as owner, so host root's budget is
+        // untouched...
         #expect(hostFD >= 0, "the host's root: inotify_init1 errno \(hostErrno)")
-        // ...but plain sandboxes share the default range, so they share its owner's budget.
+        // ...but plain sandboxes share the default range (and ranges starting in one 65,536-id
+        // block share an owner), so they share its owner's budget.
         withKnownIssue("sandboxes that share a host uid range share its inotify budget (fs.inotify.max_user_instances, 128): give a profile its own hostIDRange to separate them (see docs/security-probes.md)") {
             #expect(neighbour["inotify_loop"].result == "not-stopped", "a neighbour sandbox: \(neighbour["inotify_loop"])")
         }

@@ -104,7 +104,7 @@ struct TrustIdentityTests {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
-    @Test("The user namespace's owner is a host uid that no process of the sandbox has and no map contains; it is the range's own (the id before the mapped ones)")
+    @Test("The user namespace's owner is the range's host uid in the owner band: no process of the sandbox has it, no map contains it; the map is the whole range")
     func ownerIsOutsideTheMaps() throws {
         let s = try Running()
         defer { s.stop() }
@@ -113,11 +113,17 @@ struct TrustIdentityTests {
         #expect(uidMap.count == 1 && gidMap.count == 1, "\(uidMap) \(gidMap)")
         let owner = try #require(Self.ownerUID(shell), "NS_GET_OWNER_UID: \(Errno.current)")
         #expect(owner != 0, "host root does not own the namespace (its inotify budget stays its own)")
-        for m in uidMap {
+        for m in uidMap + gidMap {
             #expect(!(m.outside...(m.outside + m.count - 1)).contains(UInt64(owner)), "owner \(owner) is mapped: \(m)")
-            // The owner is the range's reserved first id: per-user budgets stay per range.
-            #expect(UInt64(owner) + 1 == m.outside, "owner \(owner), map \(m)")
+            // No range may reach the band, so no sandbox of any range maps an owner.
+            #expect(m.outside + m.count <= UInt64(IDRange.ownerBandStart), "map \(m) reaches the owner band")
         }
+        // The owner is the range's id in the band: per-user budgets stay per 65,536-id block.
+        let m = try #require(uidMap.first)
+        #expect(m.inside == 0, "\(m)")
+        let range = IDRange(hostStart: UInt32(m.outside), count: UInt32(m.count))
+        #expect(owner == IDRange.ownerBandStart + range.hostStart / 65536 && owner == range.ownerHostID, "owner \(owner), map \(m)")
+        #expect(owner >= IDRange.ownerBandStart, "owner \(owner) is below the owner band")
         #expect(s.pids.count >= 2, "init and workload: \(s.pids)")
         for pid in s.pids {
             let u = Self.uids(pid)
@@ -131,7 +137,9 @@ struct TrustIdentityTests {
         // as the attacker. Opening its namespace file needs ptrace read access, which across user
         // namespaces needs CAP_SYS_PTRACE in the sandbox's (security/commoncap.c
         // cap_ptrace_access_check), and setns needs CAP_SYS_ADMIN there: the namespace's owner
-        // has both, so before the owner was moved out of the map this entered the namespace.
+        // has both, so before the owner was moved out of the map this entered the namespace. The
+        // map is whole again: the attacker is the range's first host id, which owned the
+        // namespace before issue 12.
         let s = try Running()
         defer { s.stop() }
         let target = try #require(s.sleeper)
@@ -165,7 +173,7 @@ struct TrustIdentityTests {
         #expect(e.status != 0)
     }
 
-    @Test("The gid map is the bulkhead entry of /etc/subgid when there is one, else the same range as the uids; both skip the reserved first id")
+    @Test("The gid map is the bulkhead entry of /etc/subgid when there is one, else the same range as the uids; both whole")
     func gidMapFromSubgid() throws {
         // The real files (not edited by the test): with no bulkhead entry in either, both maps
         // are the built-in range; with entries, each map is its own file's.
@@ -177,8 +185,8 @@ struct TrustIdentityTests {
         let u = (subuid ?? nil) ?? EffectiveProfile.defaultHostIDRange
         let g = (subgid ?? nil) ?? EffectiveProfile.defaultHostIDRange
         #expect(lines.count == 2)
-        #expect(lines.first == ["0", "\(u.hostStart + 1)", "\(u.count - 1)"], "\(r.stdout)")
-        #expect(lines.last == ["0", "\(g.hostStart + 1)", "\(g.count - 1)"], "\(r.stdout)")
+        #expect(lines.first == ["0", "\(u.hostStart)", "\(u.count)"], "\(r.stdout)")
+        #expect(lines.last == ["0", "\(g.hostStart)", "\(g.count)"], "\(r.stdout)")
     }
 
     @Test("A rootless caller's supplementary groups, which it cannot drop, are reported and warned about, never hidden")
@@ -241,29 +249,29 @@ struct TrustIdentityTests {
         }
     }
 
-    @Test("A profile or a tenant cannot pick a range that maps another range's owner")
+    @Test("A profile or a tenant cannot pick a range that shares host ids with a range bulkhead hands out")
     func overlappingRangesAreRefused() throws {
         // The profile's range ends one id into the default range: its uid 1 would be host uid
-        // 2000000000, the owner of every plain sandbox's user namespace.
+        // 2000000000, the root of every plain sandbox (the same host files).
         let path = "/var/tmp/bh-overlap-\(token()).yaml"
         try "extends: container\nuserNamespace:\n  hostIDRange: \"1999999998:10\"\n".write(toFile: path, atomically: true, encoding: .utf8)
         defer { unlink(path) }
         let r = try Bulkhead.sh("echo RAN", ["--profile", path])
         #expect(r.status == 125 && !r.stdout.contains("RAN"), "\(r.stdout) \(r.stderr)")
         #expect(r.stderr.contains("overlap the default sandbox range"), "\(r.stderr)")
-        // The default range itself is fine (the same owner, mapped by neither).
+        // The default range itself is fine (the same ids and owner, which neither maps).
         try "extends: container\nuserNamespace:\n  hostIDRange: \"\(EffectiveProfile.defaultHostIDRange)\"\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try Bulkhead.sh("echo RAN", ["--profile", path]).stdout.contains("RAN"))
-        // A tenant whose range lies inside the default namespace's pod range (whose pods map its owner).
+        // A tenant whose range lies inside the default namespace's pod range (shared host ids).
         let dir = "/var/tmp/bh-overlap-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let owner = PodRequest.defaultTenantRange.hostStart
+        let podStart = PodRequest.defaultTenantRange.hostStart
         let yaml = """
             apiVersion: bulkhead.dev/v1alpha1
             kind: Tenant
             metadata: {name: team-x}
-            spec: {hostIDRange: "\(owner + 10):100", allowedProfiles: [container], secretsDirectory: /var/lib/bulkhead/secrets/team-x}
+            spec: {hostIDRange: "\(podStart + 10):100", allowedProfiles: [container], secretsDirectory: /var/lib/bulkhead/secrets/team-x}
             ---
             apiVersion: v1
             kind: Pod
@@ -276,7 +284,7 @@ struct TrustIdentityTests {
         let files = try PodManifestFiles.write(yaml, into: dir)
         do {
             _ = try PodLoader.load(files: files)
-            Issue.record("a tenant range over the default pod range's owner was accepted")
+            Issue.record("a tenant range inside the default pod range was accepted")
         } catch {
             #expect(error.description.contains("overlap the default namespace's pod range"), "\(error)")
         }

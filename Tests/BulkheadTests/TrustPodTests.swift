@@ -310,7 +310,7 @@ struct TrustPodTests {
         // The refusal is the directory's: EACCES at the pod's directory.
         #expect(try asNobody("test -x \(d)") != 0)
         var st = stat()
-        #expect(stat(d, &st) == 0 && st.st_uid == 0 && st.st_gid == 2_140_000_001 && st.st_mode & 0o7777 == 0o710,
+        #expect(stat(d, &st) == 0 && st.st_uid == 0 && st.st_gid == 2_140_000_000 && st.st_mode & 0o7777 == 0o710,
                 "the pod's directory: uid \(st.st_uid) gid \(st.st_gid) mode \(String(st.st_mode & 0o7777, radix: 8))")
         // The secret's tmpfs is read-only before the container ever runs, and nobody planted anything.
         var fs = statvfs()

@@ -103,7 +103,9 @@ struct BenchPods {
 }
 
 extension BenchContext {
-    /// Tenants used by `ownTenants` placement: ids far from the default tenants' and the examples'.
+    /// Tenants used by `ownTenants` placement: ids far from the default tenants' and the examples',
+    /// one 65536-aligned block each (an owner of its own, `IDRange.ownerHostID`); they end below
+    /// the owner band (`IDRange.ownerBandStart`, 4.2e9) for i < 4577.
     static func tenantRange(_ i: Int) -> String { "\(3_900_000_000 + i * 65536):65536" }
 
     /// Runs the workloads at once, placed across `placement`'s boundary, each pod bounded

@@ -160,7 +160,7 @@ enum KernelTableExperiments {
             else { verdict = BenchVerdict(.notObserved, summary) }
             var o = BenchOutcome(verdict: verdict, keyFigure: "victim: \(v["v_inotify"] ?? "?")")
             o.measurements = [BenchMeasurement("aggressor inotify instances", .evidence, Double(v["hog_instances"] ?? "") ?? .nan, "")]
-            o.evidence = ["a user namespace's charges go to its owner in the initial namespace (kernel/ucount.c); a pod's user namespace is owned by its tenant's first host uid, so the aggressor exhausts its own tenant's budget, never host root's"]
+            o.evidence = ["a user namespace's charges go to its owner in the initial namespace (kernel/ucount.c); a pod's user namespace is owned by its tenant range's uid in the owner band (one per 65,536-id block), so the aggressor exhausts its own tenant's budget, never host root's"]
             return o
         }
         return e

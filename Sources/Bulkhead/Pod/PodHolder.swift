@@ -47,9 +47,9 @@ final class PodHolder {
         let context = LaunchContext(callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                                     defaultHostIDRange: hostIDRange, hasSeccomp: false)
         let plan = LaunchPlanner.holderPlan(namespaces: namespaces, hostIDRange: hostIDRange, context: context)
-        // The pod's user namespace is owned by the first host uid of the tenant's range, which is
-        // never mapped (IDRange): not root, so per-user kernel budgets inside it are the tenant's,
-        // and no process of any pod is the owner (holderPlan's userNamespaceOwner).
+        // The pod's user namespace is owned by the tenant range's uid in the owner band, which no
+        // range maps (IDRange): not root, so per-user kernel budgets inside it are the range's
+        // block's, and no process of any pod is the owner (holderPlan's userNamespaceOwner).
         let child: SpawnedInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil, join: join)

@@ -31,8 +31,8 @@ public enum PodLoader {
                 set.networkPolicies += s.networkPolicies
             }
             try set.validate()
-            // A tenant's range may not overlap the ranges bulkhead hands out itself: one range
-            // would map the other's user-namespace owner (IDRange).
+            // A tenant's range may not overlap the ranges bulkhead hands out itself: sandboxes of
+            // both would own the same host files. (Owners are in the owner band: IDRange.)
             let reserved = HostIdentity.reservedRanges(subordinate: try HostIdentity.subordinateRanges())
             try Tenant.validate(set.tenants, reserved: reserved.map { ($0.name, $0.range) })
         } catch { throw LaunchError(error) }

@@ -5,7 +5,7 @@
 /// kind: Tenant
 /// metadata: {name: team-a, labels: {team: red}}
 /// spec:
-///   hostIDRange: "3000000000:1000000"     # host uids and gids of the tenant's pods
+///   hostIDRange: "3000041472:1000000"     # host uids and gids of the tenant's pods (65536-aligned)
 ///   podSecurity: {enforce: restricted}    # Pod Security Standards level (default baseline)
 ///   allowedProfiles: [restricted]         # optional: the profiles its pods may name
 ///   secretsDirectory: /var/lib/bulkhead/secrets/team-a
@@ -41,8 +41,10 @@ public struct Tenant: Sendable, Equatable {
     public var namespaceLabels: NamespaceLabels { NamespaceLabels(name: name, labels: labels) }
 
     /// Checks a set of tenants against each other: unique names, host id ranges that do not
-    /// overlap each other or `reserved` (ranges other sandboxes use), and secrets
-    /// directories that are distinct and not nested in one another.
+    /// overlap each other or `reserved` (ranges other sandboxes use: shared ids would make two
+    /// tenants' sandboxes owners of the same host files; user-namespace owners are never among
+    /// any range's ids, see `IDRange`), and secrets directories that are distinct and not
+    /// nested in one another.
     public static func validate(_ tenants: [Tenant], reserved: [(name: String, range: IDRange)] = []) throws(ConfigError) {
         func overlap(_ a: IDRange, _ b: IDRange) -> Bool {
             UInt64(a.hostStart) < UInt64(b.hostStart) + UInt64(b.count) && UInt64(b.hostStart) < UInt64(a.hostStart) + UInt64(a.count)

@@ -67,7 +67,7 @@ public enum TenantAdmission {
                 reasons.append("container \(c.name): profile \(c.profileName) is not allowed in tenant \(tenant.name) (allowed: \(allowed.joined(separator: ", ")))")
             }
             let p = c.effective
-            let count = UInt64(tenant.hostIDRange.mappedCount)   // the range's first id owns the namespace
+            let count = UInt64(tenant.hostIDRange.mappedCount)
             if !tenant.hostIDRange.maps(p.runAsUser) || !tenant.hostIDRange.maps(p.runAsGroup) {
                 reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup), outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
             }

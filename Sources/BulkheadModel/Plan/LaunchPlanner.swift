@@ -106,23 +106,25 @@ public enum LaunchPlanner {
                 // A profile's own range is used for uids and gids; else /etc/subuid and /etc/subgid.
                 let r = p.hostIDRange ?? c.defaultHostIDRange
                 let g = p.hostIDRange ?? c.defaultHostGIDRange ?? r
-                for (range, what) in [(r, "uid"), (g, "gid")] where !range.isValid {
-                    throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: it needs at least \(IDRange.minimumCount) ids (the first owns the user namespace), none past 4294967295 and none below \(IDRange.firstHostID) (the host's own accounts)")
+                for (range, what) in [(r, "uid"), (g, "gid")] {
+                    if let problem = IDRange.problem(hostStart: range.hostStart, count: range.count) {
+                        throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: \(problem)")
+                    }
                 }
                 // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
                 if let other = c.reservedHostIDRanges.first(where: { r.conflicts(with: $0.range) }) {
                     let source = p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
-                    throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: one range would map the other's user-namespace owner (its first id); use that range exactly or one that does not overlap it")
+                    throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: sandboxes of both would own the same host files; use that range exactly or one that does not overlap it")
                 }
-                // The range's first id owns the namespace and is never mapped (see IDRange).
+                // The whole range is mapped; the namespace's owner is in the owner band (see IDRange).
                 uidMap = [r.idMap]
                 gidMap = [g.idMap]
                 owner = r.ownerHostID
                 if !r.maps(p.runAsUser) {
-                    throw fail("securityContext.runAsUser", "uid \(p.runAsUser) is outside the \(r.mappedCount) ids the host uid range \(r) maps (its first id owns the user namespace)")
+                    throw fail("securityContext.runAsUser", "uid \(p.runAsUser) is outside the \(r.mappedCount) ids the host uid range \(r) maps")
                 }
                 if !g.maps(p.runAsGroup) {
-                    throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) is outside the \(g.mappedCount) ids the host gid range \(g) maps (its first id is reserved)")
+                    throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) is outside the \(g.mappedCount) ids the host gid range \(g) maps")
                 }
             } else {
                 // Rootless: the caller's own ids become root inside; nothing else is mapped.
@@ -301,7 +303,8 @@ public enum LaunchPlanner {
     /// A pod's holder (the pause container): it creates the namespaces the pod's containers
     /// share, brings up the pod's loopback, gives up every privilege and waits until killed.
     public static func holderPlan(namespaces: Set<Namespace>, hostIDRange: IDRange, context c: LaunchContext) -> LaunchPlan {
-        // The range's first id owns the pod's user namespace and is never mapped (see IDRange).
+        // The whole range is mapped; the pod's user namespace is owned by the range's id in the
+        // owner band, which no range maps (see IDRange).
         let map = c.privileged
             ? [hostIDRange.idMap]
             : [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]

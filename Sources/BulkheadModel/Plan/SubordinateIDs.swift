@@ -17,12 +17,10 @@ public enum SubordinateIDs {
             guard f.count == 3, let s = UInt32(f[1]), let c = UInt32(f[2]) else {
                 throw ConfigError(file: file, field: user, line: lineNumber, message: "expected \(user):START:COUNT with decimal START and COUNT")
             }
-            let r = IDRange(hostStart: s, count: c)
-            guard r.isValid else {
-                throw ConfigError(file: file, field: user, line: lineNumber,
-                                  message: "the range is not usable: it needs START >= \(IDRange.firstHostID) (ids below are the host's own accounts), COUNT >= \(IDRange.minimumCount) (the first id owns the sandbox's user namespace and is never mapped) and START+COUNT <= 4294967295")
+            if let problem = IDRange.problem(hostStart: s, count: c) {
+                throw ConfigError(file: file, field: user, line: lineNumber, message: "the range is not usable: \(problem)")
             }
-            return r
+            return IDRange(hostStart: s, count: c)
         }
         return nil
     }

@@ -9,7 +9,8 @@ public struct EffectiveProfile: Sendable, Equatable {
     public var namespaces: Set<Namespace>
     /// The host range for the sandbox's uids and gids when bulkhead runs as root; nil: the
     /// installation's default (the `bulkhead` entries of /etc/subuid and /etc/subgid, else
-    /// `defaultHostIDRange`). Its first id owns the user namespace; ids 0.. map from the second.
+    /// `defaultHostIDRange`). Ids 0..<count map onto it; the user namespace's owner is the
+    /// range's id in the owner band (`IDRange.ownerHostID`), never mapped.
     public var hostIDRange: IDRange?
 
     public var runAsUser: UInt32
@@ -149,7 +150,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             throw fail("network.mode", "network mode host cannot be combined with namespaces.network: true")
         }
         if let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
-            throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the \(r.mappedCount) ids the range \(r) maps (its first host id owns the user namespace and is never mapped)")
+            throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the \(r.mappedCount) ids the range \(r) maps")
         }
         for (r, l) in rlimits.sorted(by: { $0.key < $1.key }) where l.soft > l.hard {
             throw fail("rlimits.\(r.rawValue)", "soft limit \(l.soft) exceeds hard limit \(l.hard)")

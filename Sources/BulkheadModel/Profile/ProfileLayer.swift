@@ -54,19 +54,26 @@ public enum Namespace: String, CaseIterable, Sendable, Comparable {
     public static func < (a: Self, b: Self) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
 }
 
-/// A host uid/gid range `hostStart..<hostStart+count` given to sandboxes.
+/// A host uid/gid range `hostStart..<hostStart+count` given to sandboxes: the sandbox's ids
+/// `0..<count` are host ids `hostStart...` (`idMap`, one line `0 START COUNT`).
 ///
-/// Its first id is reserved: it owns the user namespaces of the range's sandboxes and is never
-/// mapped into one; the sandbox's ids `0..<count-1` are host ids `hostStart+1...` (`idMap`).
+/// The owner of the range's user namespaces is not one of its ids but a host uid of the owner
+/// band, `ownerBandStart + hostStart / 65536` (`ownerHostID`), which no range may reach.
 /// Why: the kernel gives a user namespace's owner (its creator's euid in the parent namespace)
 /// every capability over the namespace (capabilities(7), "the parent user namespace's owner").
-/// When the owner was the host id of root inside, a workload that escaped to the host as that
-/// uid, or a process it left behind, could setns into and ptrace every sandbox of the range.
-/// The owner must still be a uid *of the range* and not one shared uid: the kernel charges
-/// per-user budgets of everything inside (inotify instances and watches, user namespaces;
-/// kernel/ucount.c) to the owner, and ranges keep them apart (one sandbox cannot exhaust host
-/// root's inotify budget, nor another tenant's). Ranges of different tenants never overlap
-/// (`Tenant.validate`), so an owner is outside every range that maps ids.
+/// When the owner was a host id some range maps (its own root's, or, with the first id of each
+/// range reserved, an id that another profile's range `S-1:N` maps), a process running as that
+/// uid on the host (an escaped workload, or one it left behind) could setns into and ptrace
+/// every sandbox of the range. Owners live above every range, so no process under any mapped
+/// host uid is ever an owner, whatever ranges other profiles, tenants or invocations use.
+///
+/// The owner is still not one shared uid: the kernel charges per-user budgets of everything
+/// inside (inotify instances and watches, user namespaces; kernel/ucount.c) to the owner, so a
+/// sandbox cannot exhaust host root's budget. Ranges whose starts lie in the same 65,536-id
+/// block (`hostStart / 65536`) share an owner and so those budgets; ranges of different tenants
+/// normally lie in different blocks (65536-aligned ranges never share one: docs/manifests.md).
+/// Overlap between ranges (`conflicts(with:)`, `Tenant.validate`) is still refused: shared ids
+/// would give two sandboxes the same host owner for their files.
 public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public var hostStart: UInt32
     public var count: UInt32
@@ -76,33 +83,52 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     /// The host's own accounts: no range may share an id with them.
     public static let hostAccounts = IDRange(hostStart: 0, count: 65536)
 
-    /// The fewest ids a range may have: its owner and one id to map.
-    public static let minimumCount: UInt32 = 2
+    /// The fewest ids a range may have.
+    public static let minimumCount: UInt32 = 1
     /// The lowest host id a range may contain: ids below are the host's own accounts (system
     /// users, login users up to login.defs' UID_MAX 60000, nobody 65534), whose files a sandbox
-    /// would own and whose processes would own the sandbox's user namespace.
+    /// would own.
     public static let firstHostID: UInt32 = 65536
-    /// The host id that owns the range's user namespaces; never mapped.
-    public var ownerHostID: UInt32 { hostStart }
-    /// How many ids a sandbox of this range has (0..<mappedCount inside).
-    public var mappedCount: UInt32 { count > 0 ? count - 1 : 0 }
-    /// The host id of the sandbox's id 0. (A valid range ends at or below UInt32.max: no overflow.)
-    public var mappedRoot: UInt32 { hostStart &+ 1 }
-    /// The one line of uid_map/gid_map for this range: 0..<mappedCount onto hostStart+1...
+    /// The first host uid of the owner band: the owners of user namespaces (`ownerHostID`) are
+    /// `ownerBandStart...ownerBandStart+64086`; no range may contain an id at or above it.
+    public static let ownerBandStart: UInt32 = 4_200_000_000
+    /// The ids of one owner block: ranges starting in the same block share an owner.
+    public static let ownerBlockSize: UInt32 = 65536
+    /// The host uid that owns the range's user namespaces: in the owner band, one per 65,536-id
+    /// block of `hostStart`, never mapped by any valid range. (A valid range starts below
+    /// `ownerBandStart`, so this is at most 4_200_064_086: no overflow.)
+    public var ownerHostID: UInt32 { Self.ownerBandStart &+ hostStart / Self.ownerBlockSize }
+    /// How many ids a sandbox of this range has (0..<mappedCount inside): all of them.
+    public var mappedCount: UInt32 { count }
+    /// The host id of the sandbox's id 0: the range's first id.
+    public var mappedRoot: UInt32 { hostStart }
+    /// The one line of uid_map/gid_map for this range: 0..<count onto hostStart...
     public var idMap: IDMapEntry { IDMapEntry(inside: 0, outside: mappedRoot, count: mappedCount) }
     /// The id (inside the sandbox) is one of the range's mapped ids.
     public func maps(_ id: UInt32) -> Bool { UInt64(id) < UInt64(mappedCount) }
-    /// The two ranges share ids without being the same range: then one maps the other's owner
-    /// (its first id), or both map some ids, and the owner rule (never mapped) breaks. The same
-    /// range twice shares its owner, which neither maps.
+    /// The two ranges share ids without being the same range: two sandboxes of different ranges
+    /// would then own the same host files. (Owners are never among the ids: see above.)
     public func conflicts(with other: IDRange) -> Bool {
         self != other && UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count)
             && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
     }
-    /// Usable: at least `minimumCount` ids, none past UInt32.max, none of the host's own
-    /// accounts (below `firstHostID`, host root included) among them.
-    public var isValid: Bool {
-        hostStart >= Self.firstHostID && count >= Self.minimumCount && UInt64(hostStart) + UInt64(count) <= UInt64(UInt32.max)
+    /// Usable: at least `minimumCount` ids, none of the host's own accounts (below
+    /// `firstHostID`, host root included) and none in the owner band (at or above
+    /// `ownerBandStart`) among them.
+    public var isValid: Bool { Self.problem(hostStart: hostStart, count: count) == nil }
+
+    /// Why `hostStart:count` is not a usable range, or nil; the one wording the parsers and the
+    /// planner use.
+    public static func problem(hostStart: UInt32, count: UInt32) -> String? {
+        if count < minimumCount { return "a range needs at least \(minimumCount) id" }
+        if hostStart == 0 { return "a host range starting at 0 would map the host's root into the sandbox; start at or above \(firstHostID)" }
+        if hostStart < firstHostID {
+            return "a host range may not start below \(firstHostID): those ids are the host's own accounts (root included), whose files the sandbox would own"
+        }
+        if UInt64(hostStart) + UInt64(count) > UInt64(ownerBandStart) {
+            return "a host range must end at or below \(ownerBandStart) (START+COUNT): host uids from \(ownerBandStart) on are the owners of sandboxes' user namespaces, and a sandbox whose ids include one would hold every capability over other sandboxes"
+        }
+        return nil
     }
 }
 

@@ -251,13 +251,7 @@ public enum ProfileParser {
               UInt64(start) + UInt64(count) <= UInt64(UInt32.max) else {
             throw node.error("expected HOSTSTART:COUNT within 0..4294967295, such as 2000000000:65536, got \"\(s)\"")
         }
-        guard start > 0 else { throw node.error("a host range starting at 0 would make the host's root own the sandbox's user namespace") }
-        guard start >= IDRange.firstHostID else {
-            throw node.error("a host range may not start below \(IDRange.firstHostID): those ids are the host's own accounts, whose files the sandbox would own and whose processes would own its user namespace")
-        }
-        guard count >= IDRange.minimumCount else {
-            throw node.error("a range needs at least \(IDRange.minimumCount) ids: its first host id owns the sandbox's user namespace and is never mapped, the sandbox's ids start at the second")
-        }
+        if let problem = IDRange.problem(hostStart: start, count: count) { throw node.error(problem) }
         return IDRange(hostStart: start, count: count)
     }
 

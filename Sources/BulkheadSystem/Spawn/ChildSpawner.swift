@@ -114,18 +114,18 @@ public enum ChildSpawner {
         return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
     }
 
-    /// The host uid that owns a new user namespace: the planner's choice, the reserved first id
-    /// of the sandbox's range (`IDRange`), which no id map contains, so that no process of any
-    /// sandbox can ever be the owner, while per-user kernel budgets stay the range's and not host
-    /// root's. Nil (the launcher's euid) when no user namespace is created. A plan whose owner is
-    /// host root or a host id its own maps contain is refused (fail closed; the planner never
-    /// makes one).
+    /// The host uid that owns a new user namespace: the planner's choice, the range's uid in the
+    /// owner band (`IDRange.ownerHostID`), which no range may reach, so that no process under any
+    /// mapped host uid can ever be the owner, while per-user kernel budgets stay the range's
+    /// block's and not host root's. Nil (the launcher's euid) when no user namespace is created.
+    /// A plan whose owner is outside the band or a host id its own maps contain is refused (fail
+    /// closed; the planner never makes one).
     static func userNamespaceOwner(_ plan: LaunchPlan) throws(SystemError) -> UInt32? {
         guard plan.cloneNamespaces.contains(.user), let owner = plan.userNamespaceOwner else { return nil }
-        let mapped = (plan.uidMap).contains { UInt64(owner) >= UInt64($0.outside) && UInt64(owner) < UInt64($0.outside) + UInt64($0.count) }
-        guard owner != 0, !mapped else {
+        let mapped = (plan.uidMap + plan.gidMap).contains { UInt64(owner) >= UInt64($0.outside) && UInt64(owner) < UInt64($0.outside) + UInt64($0.count) }
+        guard owner >= IDRange.ownerBandStart, !mapped else {
             throw SystemError("choose the user namespace's owner", errno: Errno(EINVAL),
-                              hint: "host uid \(owner) is root or mapped into the sandbox; a range's first id owns its namespaces and is never mapped")
+                              hint: "host uid \(owner) is below the owner band (\(IDRange.ownerBandStart)...) or mapped into the sandbox; a range's namespaces are owned by its uid in the band, which no range maps")
         }
         return owner
     }

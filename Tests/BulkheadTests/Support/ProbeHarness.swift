@@ -55,7 +55,7 @@ enum Probe {
     static let sandboxRootHostUID: uid_t = {
         let r = try? Bulkhead.run(["run", "--", "true"], report: true)
         let map = (r?.controls?["uidMap"] as? String)?.split(separator: " ") ?? []
-        return map.count == 3 ? uid_t(map[1]) ?? 2_000_000_001 : 2_000_000_001
+        return map.count == 3 ? uid_t(map[1]) ?? 2_000_000_000 : 2_000_000_000
     }()
 }
 
