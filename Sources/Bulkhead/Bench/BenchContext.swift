@@ -12,7 +12,12 @@ public final class BenchContext: @unchecked Sendable {
     /// Seconds of one measured phase (victim alone, or victim with aggressor).
     public let phaseSeconds: Double
     /// Scratch directory on the real disk (the disk experiments need one), removed by `close()`.
+    /// Root's own directory (0755): manifests, reports and the launched processes' output. The
+    /// launcher reads manifests only from directories no one else can write.
     public let scratch: String
+    /// `scratch/shared` (sticky, 01777): a directory of the host's disk the sandboxes' mapped
+    /// users write into when it is bound in (the disk cells).
+    public var shared: String { scratch + "/shared" }
     /// Extra environment for launched processes (the tests point the profile search path).
     public let environment: [String: String]
     private(set) var ceiling: BenchCeiling?
@@ -26,7 +31,9 @@ public final class BenchContext: @unchecked Sendable {
         self.environment = environment
         let dir = "/var/tmp/bh-bench-\(getpid())"
         guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { throw BenchError("create \(dir): \(Errno.current)") }
-        chmod(dir, 0o777)
+        chmod(dir, 0o755)
+        guard mkdir(dir + "/shared", 0o755) == 0 || errno == EEXIST else { throw BenchError("create \(dir)/shared: \(Errno.current)") }
+        chmod(dir + "/shared", 0o1777)
         scratch = dir
     }
 

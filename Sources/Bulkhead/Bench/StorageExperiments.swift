@@ -9,7 +9,7 @@ enum StorageExperiments {
             claim: "a writer slows a neighbour's fsync latency: the node's disk is shared by every layer unless io.max bounds the writer",
             method: "Victim: a sandbox writing 4 KiB and fsync'ing in a loop (ops/s, p50/p90 latency), in a directory of the host's disk bound in; aggressor: a second sandbox with two writers of 64 MiB files with fsync (dd conv=fsync) on the same disk. Slowed means: fsync rate or p90 latency at most 67% as good as alone. Neither has an I/O limit, as by default at every layer; io.max containment: Tests/vm/scenarios/23-bh-io.sh.") { ctx in
             let s = ctx.phaseSeconds
-            let bind = ["--bind", "\(ctx.scratch):/mnt"]
+            let bind = ["--bind", "\(ctx.shared):/mnt"]
             let victim = bind + ["--", "/bin/sh", "-c", BenchPrograms.fsyncLatency("v", file: "/mnt/victim-\(layer.rawValue)", seconds: s, delay: 0.5)]
             let writer = bind + ["--", "/bin/sh", "-c", "(\(BenchPrograms.diskWriter(dir: "/mnt", name: "w1", mib: 64, seconds: s + 1))) & (\(BenchPrograms.diskWriter(dir: "/mnt", name: "w2", mib: 64, seconds: s + 1))) & wait"]
             let base = try ctx.runSandboxes([victim])
