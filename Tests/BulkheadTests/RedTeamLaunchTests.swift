@@ -9,17 +9,7 @@ import Testing
 /// an attack that went through on 0739fca.
 @Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
 struct RedTeamLaunchTests {
-    /// A profile as root writes one: owned by root, mode 0644, in a fresh root-only directory.
-    static func profileFile(_ body: String) throws -> (path: String, dir: String) {
-        let dir = NSTemporaryDirectory() + "bh-redlaunch-\(token())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let path = dir + "/p.yaml"
-        let text = "apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nmetadata:\n  name: p\nextends: container\n" + body
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        chown(path, 0, 0)
-        chmod(path, 0o644)
-        return (path, dir)
-    }
+    static func profileFile(_ body: String) throws -> (path: String, dir: String) { try RootProfileFile.write(body, name: "p") }
 
     /// Runs `argv` as nobody (65534), no groups.
     static func asNobody(_ script: String) throws -> Int32 {

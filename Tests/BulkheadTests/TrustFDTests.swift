@@ -25,17 +25,7 @@ struct TrustFDTests {
         func remove() { unlink(path) }
     }
 
-    /// A profile file as root writes one: owned by root, mode 0644, in a fresh root-only directory.
-    static func profileFile(_ body: String) throws -> (path: String, dir: String) {
-        let dir = NSTemporaryDirectory() + "bh-trustfd-\(token())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        let path = dir + "/attack.yaml"
-        let text = "apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nmetadata:\n  name: attack\nextends: container\n" + body
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        chown(path, 0, 0)
-        chmod(path, 0o644)
-        return (path, dir)
-    }
+    static func profileFile(_ body: String) throws -> (path: String, dir: String) { try RootProfileFile.write(body, name: "attack") }
 
     @Test("--workdir /proc/self/fd/N (N = 3...64) never reaches a host file: refused, naming --workdir")
     func workdirFlagThroughInheritedFD() throws {

@@ -132,3 +132,18 @@ enum PodManifestFiles {
         return [dir + "/pod.yaml", dir + "/namespace.yaml"]
     }
 }
+
+/// A layer profile as root writes one: owned by root, mode 0644, in a fresh root-only directory
+/// (the checks `TrustedFile` makes pass), extending `container` with `body`.
+enum RootProfileFile {
+    static func write(_ body: String, name: String = "attack") throws -> (path: String, dir: String) {
+        let dir = NSTemporaryDirectory() + "bh-profile-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let path = dir + "/\(name).yaml"
+        let text = "apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nmetadata:\n  name: \(name)\nextends: container\n" + body
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        chown(path, 0, 0)
+        chmod(path, 0o644)
+        return (path, dir)
+    }
+}
