@@ -87,6 +87,69 @@ struct RedTeamPodTests {
         finished = true
     }
 
+    // MARK: the node network
+
+    @Test("An ingress-isolated pod (deny all) receives no broadcast: UDP to 10.244.255.255 or 255.255.255.255 from another pod is dropped like unicast")
+    func broadcastReachesAnIngressIsolatedPod() throws {
+        // The forward chain sends a frame to ingress_policy when its IPv4 destination is an
+        // isolated pod's address; a broadcast's destination is the broadcast address, so the
+        // bridge floods it to every port, the isolated pod's included, unfiltered.
+        let t = token()
+        let ns = "rbc-\(t)"
+        let range = "\(UInt32(3_850_000_000) + UInt32.random(in: 0..<300) * 131_072):65536"
+        try PodNetworkTests.applyPolicy("""
+            apiVersion: networking.k8s.io/v1
+            kind: NetworkPolicy
+            metadata: {name: deny-\(t), namespace: \(ns)}
+            spec:
+              podSelector: {matchLabels: {app: victim}}
+              policyTypes: [Ingress]
+
+            """)
+        defer { _ = try? Bulkhead.run(["policy", "delete", "deny-\(t)", "-n", ns]) }
+        let listener = """
+            import socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9999)); s.settimeout(0.5)
+            end = time.monotonic() + 8
+            while time.monotonic() < end:
+                try:
+                    d, a = s.recvfrom(100); print("GOT", d.decode(), flush=True)
+                except socket.timeout: pass
+            print("LISTENED", flush=True)
+            """
+        let victim = BackgroundRunPod(yaml: Self.tenant(ns, range: range)
+                                      + PodNetworkTests.pod("victim", namespace: ns, labels: ["app": "victim"],
+                                                            containers: [("c", ["python3", "-c", listener])]))
+        var finished = false
+        defer { if !finished { _ = try? PodNetworkTests.stop("victim", namespace: ns, victim) } }
+        let ip = try PodNetworkTests.waitForPod("victim", namespace: ns, victim)
+
+        let sender = """
+            import socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            time.sleep(1)
+            for _ in range(5):
+                for m, to in (("unicast", "\(ip)"), ("broadcast", "10.244.255.255"), ("limited", "255.255.255.255")):
+                    s.sendto(m.encode(), (to, 9999))
+                time.sleep(0.3)
+            print("SENT", flush=True)
+            """
+        let dir = NSTemporaryDirectory() + "bh-redpod-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = try PodManifestFiles.write(Self.tenant(ns, range: range)
+                                               + PodNetworkTests.pod("sender", namespace: ns, labels: ["app": "sender"],
+                                                                     containers: [("c", ["python3", "-c", sender])]), into: dir)
+        let s = try Bulkhead.run(["pod", "run"] + files)
+        #expect(s.status == 0 && s.stdout.contains("SENT"), "the sender did not run: \(s.stderr.suffix(300))")
+        let v = try victim.finish()
+        finished = true
+        #expect(v.stdout.contains("LISTENED"), "the victim did not run: \(v.stderr.suffix(300))")
+        #expect(!v.stdout.contains("GOT unicast"), "the policy is not in force: \(v.stdout)")
+        #expect(!v.stdout.contains("GOT broadcast") && !v.stdout.contains("GOT limited"),
+                "broadcast datagrams reached the ingress-isolated pod: \(v.stdout)")
+    }
+
     // MARK: the --tty relay
 
     /// Runs `bulkhead ARGS` with stdin = /dev/null and stdout = a pty slave whose master
