@@ -1,0 +1,60 @@
+import Testing
+@testable import BulkheadModel
+
+/// Issue 12, attacked again after the fix: sizes a manifest's author controls in the root
+/// launcher. Each test is an attack that went through on 2ecd866.
+@Suite struct RedTeamNumberTests {
+    /// A pod whose container has `env` (YAML lines under `env:`) and `command`.
+    static func pod(env: String, command: String = "[\"true\"]") -> String {
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: lol}
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: c
+            image: x
+            command: \(command)
+            env:
+        \(env)
+        """
+    }
+
+    /// `A0` is 1000 bytes; each next variable is 32 references to the one before.
+    static func doubling(levels: Int) -> String {
+        var env = "    - {name: A0, value: '" + String(repeating: "x", count: 1000) + "'}\n"
+        for i in 1...levels {
+            env += "    - {name: A\(i), value: '" + String(repeating: "$(A\(i - 1))", count: 32) + "'}\n"
+        }
+        return env
+    }
+
+    func expectRefused(_ yaml: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let p = try PodManifestParser.parse(yaml, file: "pod.yaml")
+            let sizes = p.containers.flatMap { $0.env.map(\.value.utf8.count) + $0.argv.map(\.utf8.count) }
+            Issue.record("accepted: the largest value is \(sizes.max() ?? 0) bytes, \(sizes.reduce(0, +)) in all, from \(yaml.utf8.count) bytes of YAML",
+                         sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.field.hasPrefix("spec.containers[0]"), "\(error)", sourceLocation: sourceLocation)
+            #expect(error.message.contains("E2BIG"), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("$(VAR) expansion cannot grow a manifest into a value execve refuses: each line multiplies the size (1.8 KB of YAML held 32 MiB, one more line 1 GiB, in the root launcher before admission)")
+    func envExpansionIsBounded() {
+        // Two levels: a 1 MiB value from 1.3 KB of YAML (the kernel's MAX_ARG_STRLEN is 128 KiB).
+        expectRefused(Self.pod(env: Self.doubling(levels: 2)))
+        // Many values each under 128 KiB, together past what any execve takes (6 MiB).
+        var env = Self.doubling(levels: 1)
+        for i in 0..<70 { env += "    - {name: B\(i), value: '$(A1)$(A1)$(A1)'}\n" }
+        expectRefused(Self.pod(env: env))
+        // The same through command and args.
+        expectRefused(Self.pod(env: Self.doubling(levels: 1), command: "[\"" + String(repeating: "$(A1)", count: 8) + "\"]"))
+        // What runs is untouched: a value of 100 KiB, expanded.
+        let ok = Self.pod(env: "    - {name: A, value: '" + String(repeating: "y", count: 25_000) + "'}\n    - {name: B, value: '$(A)$(A)$(A)$(A)'}\n",
+                          command: "[\"echo\", \"$(B)\"]")
+        #expect(throws: Never.self) { _ = try PodManifestParser.parse(ok, file: "pod.yaml") }
+    }
+}
