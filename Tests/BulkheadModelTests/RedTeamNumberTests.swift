@@ -86,4 +86,25 @@ import Testing
         #expect(flows == 25, "every pod may reach every pod on port 80")
         #expect(cpu < 2, "resolving \(yaml.utf8.count) bytes of policy for 5 pods took \(cpu) s of CPU")
     }
+
+    @Test("Anchors and aliases cannot expand a document past twice its size: a 2 KB policy is not stored as a million selector values that every pod's attach parses again")
+    func aliasesDoNotAmplify() throws {
+        // `policy apply` stores a policy as JSON with its aliases written out, and every pod's
+        // attach and detach parses the stored policies again under the node lock. Three levels
+        // of 100 aliases: 1.9 KB of YAML, 10^6 values once expanded.
+        let values = "[&v x" + String(repeating: ", *v", count: 99) + "]"
+        let peers = "[&f {podSelector: {matchExpressions: [{key: k, operator: In, values: \(values)}]}}" + String(repeating: ", *f", count: 99) + "]"
+        let yaml = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n    - &r {from: \(peers)}\n"
+            + String(repeating: "    - *r\n", count: 99)
+        do {
+            let p = try NetworkPolicyParser.parse(yaml, file: "p.yaml")
+            let n = p.ingress.reduce(0) { $0 + $1.peers.reduce(0) { $0 + ($1.podSelector?.matchExpressions.reduce(0) { $0 + $1.values.count } ?? 0) } }
+            Issue.record("accepted: \(yaml.utf8.count) bytes of YAML hold \(n) selector values")
+        } catch {
+            #expect(error.message.contains("aliases"), "\(error)")
+        }
+        // A document that uses an anchor modestly still parses.
+        let modest = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n  ingress:\n    - from: [&f {podSelector: {matchLabels: {app: web}}}]\n    - from: [*f]\n      ports: [{protocol: TCP, port: 80}]\n"
+        #expect(throws: Never.self) { _ = try NetworkPolicyParser.parse(modest, file: "p.yaml") }
+    }
 }
