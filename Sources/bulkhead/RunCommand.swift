@@ -191,8 +191,8 @@ struct RunCommand: ParsableCommand {
         if !binds.isEmpty { l.binds = binds }
         if !tmpfs.isEmpty {
             l.tmpfs = try tmpfs.map { t throws(ConfigError) in
-                let parts = t.split(separator: ":", maxSplits: 1).map(String.init)
-                guard parts[0].hasPrefix("/") else { throw bad("--tmpfs", "expected an absolute path, got \"\(parts[0])\"") }
+                let parts = t.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+                guard parts[0].hasPrefix("/") else { throw bad("--tmpfs", "expected PATH[:SIZE] with an absolute path, got \"\(t)\"") }
                 var size: UInt64?
                 if parts.count == 2 {
                     size = try NumberField.storage.parse(parts[1], file: "<command line>", field: "--tmpfs")

@@ -507,7 +507,8 @@ struct PodState {
     func writeInfo(_ r: PodRequest, launcher: Int32, ip: String?) throws(LaunchError) {
         let info = PodInfo(pod: r.name, namespace: r.tenant, ip: ip, launcherPID: launcher,
                            containers: r.containers.map(\.name), started: Date().timeIntervalSince1970,
-                           limitsCPUMilli: r.podLimits.cpuMilli, limitsMemoryBytes: r.podLimits.memoryBytes)
+                           limitsCPUMilli: r.podLimits.cpuMilli, limitsMemoryBytes: r.podLimits.memoryBytes,
+                           hostIDStart: r.hostIDRange.hostStart, hostIDCount: r.hostIDRange.count)
         guard let data = try? JSONEncoder.sorted.encode(info),
               FileManager.default.createFile(atPath: directory + "/info.json", contents: data) else {
             throw LaunchError(operation: "write \(directory)/info.json", errno: .current)
@@ -570,6 +571,15 @@ public struct PodInfo: Codable, Sendable {
     /// The pod's limits, charged against its tenant's quota at the next pod's admission.
     public var limitsCPUMilli: UInt64?
     public var limitsMemoryBytes: UInt64?
+    /// The host id range of the pod's user namespace (its tenant's): another tenant's range
+    /// may not overlap it while the pod runs (PodLoader).
+    public var hostIDStart: UInt32?
+    public var hostIDCount: UInt32?
+
+    public var hostIDRange: IDRange? {
+        guard let hostIDStart, let hostIDCount else { return nil }
+        return IDRange(hostStart: hostIDStart, count: hostIDCount)
+    }
 }
 
 extension PodRunner {

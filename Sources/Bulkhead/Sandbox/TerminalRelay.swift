@@ -11,6 +11,13 @@ final class TerminalRelay: @unchecked Sendable {
     /// The slave, inherited by the sandbox; the launcher closes its copy once the child exists.
     private(set) var slave: Int32
     private var saved: termios?
+    /// Where the workload's output goes: the caller's stdout, or, when that is a terminal, a
+    /// non-blocking description of the same terminal of our own. A terminal polls writable
+    /// while it has any room, and a blocking write(2) then waits until all of it is taken: a
+    /// terminal that stops reading would hold the supervisor, and the deadline with it. (A
+    /// pipe polls writable only with PIPE_BUF free, which a stdoutChunk write never exceeds.)
+    /// Our own description, so the caller's stays as it was.
+    private let output: Int32
     private var stdinOpen = true
     private(set) var masterOpen = true
 
@@ -20,12 +27,15 @@ final class TerminalRelay: @unchecked Sendable {
         guard rc == 0 else { throw SystemError("open a pty for --tty", errno: Errno(rc)) }
         master = m
         slave = s
+        let tty = isatty(1) == 1 ? open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1
+        output = tty >= 0 ? tty : 1
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 
     deinit {
         restoreTerminal()
         if slave >= 0 { close(slave) }
+        if output != 1 { close(output) }
         close(master)
     }
 
@@ -76,7 +86,7 @@ final class TerminalRelay: @unchecked Sendable {
         }
         return [pollfd(fd: m != 0 ? master : -1, events: m, revents: 0),
                 pollfd(fd: stdinOpen && masterOpen && toMaster.hasRoom ? 0 : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: stdoutOpen && !toStdout.isEmpty ? 1 : -1, events: Int16(POLLOUT), revents: 0)]
+                pollfd(fd: stdoutOpen && !toStdout.isEmpty ? output : -1, events: Int16(POLLOUT), revents: 0)]
     }
 
     /// Handles the revents of `pollFDs`, in the same order: at most one read and one write
@@ -101,7 +111,7 @@ final class TerminalRelay: @unchecked Sendable {
     /// rather than holding the launcher.
     private func flush() {
         while stdoutOpen && !toStdout.isEmpty {
-            var p = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+            var p = pollfd(fd: output, events: Int16(POLLOUT), revents: 0)
             guard poll(&p, 1, 1000) > 0 else { stdoutOpen = false; toStdout.removeAll(); return }
             writeStdout(upTo: Self.stdoutChunk)
         }
@@ -133,7 +143,7 @@ final class TerminalRelay: @unchecked Sendable {
     }
 
     private func writeStdout(upTo limit: Int) {
-        let w = toStdout.drain(upTo: limit) { write(1, $0, $1) }
+        let w = toStdout.drain(upTo: limit) { write(output, $0, $1) }
         if w < 0 && errno != EAGAIN && errno != EINTR { stdoutOpen = false; toStdout.removeAll() }
     }
 }

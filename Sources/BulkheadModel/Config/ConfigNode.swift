@@ -35,7 +35,30 @@ public struct ConfigNode {
             throw ConfigError(file: file, field: "", message: "not valid YAML/JSON (\(type(of: error)))")
         }
         guard let root else { throw ConfigError(file: file, field: "", message: "the document is empty") }
+        // Composing shares an anchored node among its aliases, but every walk over the document
+        // (and a policy stored as JSON) sees each alias as a copy: a few lines of nested
+        // aliases are a million nodes. Without aliases a document has fewer nodes than bytes.
+        let limit = 2 * text.utf8.count + 1024
+        guard expandedCount(root, limit: limit) <= limit else {
+            throw ConfigError(file: file, field: "", message: "its anchors and aliases expand the document to more than \(limit) nodes (twice its size); write the repeated parts out")
+        }
         return ConfigNode(node: root, file: file)
+    }
+
+    /// How many nodes `root` has with its aliases expanded, counting no further than `limit + 1`.
+    static func expandedCount(_ root: Node, limit: Int) -> Int {
+        var count = 0
+        var stack = [root]
+        while let n = stack.popLast() {
+            count += 1
+            if count > limit { break }
+            switch n {
+            case .mapping(let m): for (k, v) in m { stack.append(k); stack.append(v) }
+            case .sequence(let q): stack.append(contentsOf: q)
+            default: break
+            }
+        }
+        return count
     }
 
     /// A Yams constructor that constructs nothing: see `parse`.

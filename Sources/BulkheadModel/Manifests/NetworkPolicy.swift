@@ -30,7 +30,7 @@ public enum NetworkPolicyType: String, Sendable, Hashable, CaseIterable, Compara
 }
 
 /// One `ingress[]` or `egress[]` rule: traffic matching some peer AND some port is allowed.
-public struct NetworkPolicyRule: Sendable, Equatable {
+public struct NetworkPolicyRule: Sendable, Hashable {
     /// `from` (ingress) or `to` (egress). Empty: every peer, inside or outside the node.
     public var peers: [NetworkPolicyPeer]
     /// Empty: every protocol and port.
@@ -41,7 +41,7 @@ public struct NetworkPolicyRule: Sendable, Equatable {
 /// A peer: pods matching `podSelector` in namespaces matching `namespaceSelector` (both
 /// given: AND). Only podSelector: pods of the policy's own namespace. Only
 /// namespaceSelector: every pod of the matching namespaces.
-public struct NetworkPolicyPeer: Sendable, Equatable {
+public struct NetworkPolicyPeer: Sendable, Hashable {
     public var podSelector: LabelSelector?
     public var namespaceSelector: LabelSelector?
     public init(podSelector: LabelSelector? = nil, namespaceSelector: LabelSelector? = nil) {

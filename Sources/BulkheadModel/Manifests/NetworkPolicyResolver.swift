@@ -127,13 +127,23 @@ public enum NetworkPolicyResolver {
                 let applying = selecting.filter { $0.policyTypes.contains(direction) }
                 guard !applying.isEmpty else { continue }
                 if direction == .ingress { ingressIsolated.append(pod) } else { egressIsolated.append(pod) }
+                // Each distinct rule once, its peers as distinct addresses and its ports distinct:
+                // the product below is then bounded by the pods and the distinct ports, never by
+                // how often a manifest repeats them (anchors, aliases, or written out).
+                var seen = Set<NetworkPolicyRule>()
                 for policy in applying {
-                    for rule in direction == .ingress ? policy.ingress : policy.egress {
+                    for rule in direction == .ingress ? policy.ingress : policy.egress where seen.insert(rule).inserted {
                         // nil: any peer (the rule has no from/to).
-                        let peers: [String?] = rule.peers.isEmpty
-                            ? [nil]
-                            : rule.peers.flatMap { peerPods($0, policyNamespace: policy.namespace).map { Optional($0.ip) } }
-                        let ports: [NetworkPolicyPort?] = rule.ports.isEmpty ? [nil] : rule.ports.map { Optional($0) }
+                        var peers: [String?] = []
+                        if rule.peers.isEmpty { peers = [nil] } else {
+                            var ips = Set<String>()
+                            for peer in Set(rule.peers) { for p in peerPods(peer, policyNamespace: policy.namespace) where ips.insert(p.ip).inserted { peers.append(p.ip) } }
+                        }
+                        var ports: [NetworkPolicyPort?] = []
+                        if rule.ports.isEmpty { ports = [nil] } else {
+                            var distinct = Set<NetworkPolicyPort>()
+                            for p in rule.ports where distinct.insert(p).inserted { ports.append(p) }
+                        }
                         for peer in peers {
                             for port in ports {
                                 flows.insert(AllowedFlow(

@@ -78,6 +78,11 @@ public enum NodeFirewall {
         forward += unique(replies)
         let inIPs = unique(resolution.ingressIsolated.map(\.ip)), outIPs = unique(resolution.egressIsolated.map(\.ip))
         if !inIPs.isEmpty { forward.append("ip daddr { \(inIPs.joined(separator: ", ")) } jump ingress_policy") }
+        // By port as well: a broadcast or multicast frame is flooded to every port with a
+        // destination address that is no pod's. Through an isolated pod's port it passes only
+        // what the pod's ingress rules allow (they name its address: a broadcast drops).
+        let inPorts = unique(inIPs.compactMap { ip in ports.first { $0.ip == ip }.map { "\"\($0.veth)\"" } })
+        if !inPorts.isEmpty { forward.append("oifname { \(inPorts.joined(separator: ", ")) } jump ingress_policy") }
         if !outIPs.isEmpty { forward.append("ip saddr { \(outIPs.joined(separator: ", ")) } jump egress_policy") }
         lines += chain("forward", forward)
         lines += ["}", ""]

@@ -217,7 +217,17 @@ public enum PodManifestParser {
             ignored.append(IgnoredField(path: ports.path, reason: "informational in Kubernetes as well: a container port is reachable without it (NetworkPolicy named ports are refused)"))
         }
 
-        // env first: command and args expand $(VAR) from it.
+        // env first: command and args expand $(VAR) from it. Every value, expanded, within what
+        // execve takes: each reference copies a value, so a few lines would otherwise grow
+        // into gigabytes in the root launcher.
+        var budget = KubernetesExpansion.maxTotalBytes
+        func expanded(_ raw: String, at n: ConfigNode, _ lookup: (String) -> String?) throws(ConfigError) -> String {
+            guard let v = KubernetesExpansion.expand(raw, limit: min(KubernetesExpansion.maxStringBytes, budget), lookup) else {
+                throw n.error("expands to more than execve takes: \(KubernetesExpansion.maxStringBytes) bytes in one value (MAX_ARG_STRLEN), \(KubernetesExpansion.maxTotalBytes) in the command, args and env together; the container could never start (E2BIG)")
+            }
+            budget -= v.utf8.count
+            return v
+        }
         if let e = m["env"] {
             var defined: [String: String] = [:]
             for item in try e.sequence() {
@@ -231,14 +241,14 @@ public enum PodManifestParser {
                     throw vf.error("valueFrom is not supported: it reads from the cluster (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef); give a literal value")
                 }
                 let raw = try em["value"]?.scalarText() ?? ""
-                let value = KubernetesExpansion.expand(raw) { defined[$0] }
+                let value = try expanded(raw, at: em["value"] ?? item) { defined[$0] }
                 defined[n] = value
                 c.env.append(EnvVar(name: n, value: value))
             }
         }
         let envMap = Dictionary(c.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        if let cmd = m["command"] { c.command = try cmd.stringList().map { KubernetesExpansion.expand($0) { envMap[$0] } } }
-        if let a = m["args"] { c.args = try a.stringList().map { KubernetesExpansion.expand($0) { envMap[$0] } } }
+        if let cmd = m["command"] { for x in try cmd.stringList() { c.command.append(try expanded(x, at: cmd) { envMap[$0] }) } }
+        if let a = m["args"] { for x in try a.stringList() { c.args.append(try expanded(x, at: a) { envMap[$0] }) } }
         guard !c.command.isEmpty else {
             throw (m["command"] ?? node).error(m["command"] == nil
                 ? "missing required field \"command\": bulkhead reads no image metadata, so it cannot know the image's ENTRYPOINT"
@@ -531,21 +541,46 @@ extension Substring {
 /// (third_party/forked/golang/expansion): `$(NAME)` becomes the variable's value when it is
 /// defined and stays as written when not; `$$` is a literal `$`.
 public enum KubernetesExpansion {
+    /// The kernel's MAX_ARG_STRLEN (32 pages): execve refuses a longer argument or
+    /// environment string with E2BIG.
+    public static let maxStringBytes = 32 * 4096
+    /// The most execve takes in argv and envp together, whatever RLIMIT_STACK says (3/4 of
+    /// _STK_LIM, fs/exec.c).
+    public static let maxTotalBytes = 6 << 20
+
     public static func expand(_ input: String, _ lookup: (String) -> String?) -> String {
+        expand(input, limit: Int.max, lookup)!
+    }
+
+    /// nil as soon as the result passes `limit` bytes (UTF-8): a reference copies a whole
+    /// value, so the result can be far larger than the input.
+    public static func expand(_ input: String, limit: Int, _ lookup: (String) -> String?) -> String? {
         let s = Array(input.unicodeScalars)
         var out = String.UnicodeScalarView()
+        var bytes = 0
+        func add(_ scalars: some Sequence<Unicode.Scalar>) -> Bool {
+            for u in scalars { bytes += UTF8.width(u) }
+            guard bytes <= limit else { return false }
+            out.append(contentsOf: scalars)
+            return true
+        }
         var i = 0
         while i < s.count {
-            guard s[i] == "$", i + 1 < s.count else { out.append(s[i]); i += 1; continue }
+            guard s[i] == "$", i + 1 < s.count else { guard add([s[i]]) else { return nil }; i += 1; continue }
             let next = s[i + 1]
-            if next == "$" { out.append("$"); i += 2; continue }
+            if next == "$" { guard add(["$"]) else { return nil }; i += 2; continue }
             if next == "(", let close = s[(i + 2)...].firstIndex(of: ")") {
                 let name = String(String.UnicodeScalarView(s[(i + 2)..<close]))
-                if let v = lookup(name) { out.append(contentsOf: v.unicodeScalars) } else { out.append(contentsOf: s[i...close]) }
+                if let v = lookup(name) {
+                    guard v.utf8.count <= limit - bytes, add(v.unicodeScalars) else { return nil }
+                } else {
+                    guard add(s[i...close]) else { return nil }
+                }
                 i = close + 1
                 continue
             }
-            out.append(s[i]); out.append(next); i += 2
+            guard add([s[i], next]) else { return nil }
+            i += 2
         }
         return String(out)
     }
