@@ -44,10 +44,11 @@ struct RedTeamPodTests {
 
     @Test("A tenant's range cannot map the owner of a running pod's user namespace (another tenant's range, given in another invocation)")
     func tenantRangeMapsARunningPodsOwner() throws {
-        // Tenant A runs a pod on range START:65536; its user namespace is owned by host uid
-        // START. Tenant B's author picks START-1:65536: B's id 0 is then host uid START. The
-        // tenants are checked against each other only when given in one invocation
-        // (Tenant.validate), and against the built-in ranges, never against the pods that run.
+        // Tenant A runs a pod on range START:65536. Tenant B's author picks START-1:65536, in
+        // another invocation: B's ids would be A's host ids (and, before the owner band, B's
+        // uid 1 was host uid START, the owner of A's user namespace). The tenants were checked
+        // against each other only when given in one invocation (Tenant.validate), and against
+        // the built-in ranges, never against the pods that run.
         let start = UInt32(3_700_000_000) + UInt32.random(in: 0..<1000) * 131_072
         let t = token()
         let (na, nb) = ("rta-\(t)", "rtb-\(t)")
@@ -58,7 +59,7 @@ struct RedTeamPodTests {
         for _ in 0..<200 where target == nil {
             // The workload (dumpable, unlike the container's init), in a namespace A's range owns.
             target = FileIO.listDirectory("/proc").compactMap { Int32($0) }.first { pid in
-                FileIO.read("/proc/\(pid)/comm") == "sleep\n" && TrustIdentityTests.ownerUID(pid) == start
+                FileIO.read("/proc/\(pid)/comm") == "sleep\n" && TrustIdentityTests.ownerUID(pid) == IDRange(hostStart: start, count: 65536).ownerHostID
             }
             if target == nil { usleep(50_000) }
         }
@@ -74,7 +75,8 @@ struct RedTeamPodTests {
             let f = line.split(separator: " ").compactMap { UInt64($0) }
             return f.count == 3 ? (f[1], f[2]) : nil
         }
-        let mapsOwner = maps.contains { UInt64(start) >= $0.0 && UInt64(start) < $0.0 + $0.1 }
+        let owner = UInt64(IDRange(hostStart: start, count: 65536).ownerHostID)
+        let mapsOwner = maps.contains { line in [UInt64(start), owner].contains { $0 >= line.0 && $0 < line.0 + line.1 } }
         #expect(r.status != 0 && !mapsOwner,
                 "tenant \(nb)'s pod ran with host uid \(start), the owner of tenant \(na)'s running pod's user namespace: \(r.stdout) \(r.stderr.suffix(300))")
         #expect(r.status == 0 || r.stderr.contains("hostIDRange") || r.stderr.contains("\(start)"), "\(r.stderr.suffix(300))")
