@@ -46,10 +46,16 @@ let package = Package(
             ],
             resources: []
         ),
+        // The isolation bench (`bulkhead bench`): victim/aggressor experiments per matrix cell.
+        // Built on the public and `package` API of the layers below; no C of its own.
+        .target(
+            name: "BulkheadBench",
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]
+        ),
         .executableTarget(
             name: "bulkhead",
             dependencies: [
-                "Bulkhead", "BulkheadModel",
+                "Bulkhead", "BulkheadBench", "BulkheadModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,3 +1,4 @@
+import Bulkhead
 import BulkheadSystem
 import Glibc
 

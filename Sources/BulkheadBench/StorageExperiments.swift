@@ -1,3 +1,4 @@
+import Bulkhead
 import BulkheadModel
 
 /// Disk bandwidth and disk space.
