@@ -66,8 +66,19 @@ let package = Package(
             path: "Tests/Probes",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // Test-only C (a seccomp probe child, a clone3-into-cgroup exec): used by BulkheadTests
+        // only, so the shipped binary does not link it. Depends on libc and kernel headers only.
+        .target(
+            name: "CShimsTesting",
+            path: "Tests/CShimsTesting",
+            publicHeadersPath: "include",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
-        .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "bulkhead"]),
+        .testTarget(
+            name: "BulkheadTests",
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
