@@ -3,6 +3,9 @@
 // Module layering (dependencies point one way):
 //   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
 //                        \-> BulkheadModel <-/   (pure: no system calls)
+//   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel (never CShims)
+// Test-only code ships in no product: CShimsTesting (C, Tests/CShimsTesting) is linked by
+// BulkheadTests only; bh-probe is built for SecurityProbeTests.
 import PackageDescription
 
 let package = Package(

@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadModel
 import BulkheadSystem
 import Foundation

@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadSystem
 import Glibc
 

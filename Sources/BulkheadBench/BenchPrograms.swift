@@ -1,4 +1,3 @@
-import Bulkhead
 /// The victims and aggressors, as shell scripts over python3 and busybox tools of the host
 /// (containers run on the host's root, read-only). Every program is bounded in time and
 /// size; each reports its figures as one `BH KEY=VALUE…` line on standard output.

@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadModel
 
 /// CPU time, caches and memory bandwidth, memory: a victim's work rate alone and next to a

@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadModel
 
 /// PIDs, file descriptors and per-user kernel budgets: the kernel's tables, which cgroups

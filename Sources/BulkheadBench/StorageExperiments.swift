@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadModel
 
 /// Disk bandwidth and disk space.

@@ -1,4 +1,3 @@
-import Bulkhead
 import BulkheadModel
 
 /// Kernel surfaces a namespace or a control hides or not: IPC, identity, privileged
