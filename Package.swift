@@ -3,6 +3,9 @@
 // Module layering (dependencies point one way):
 //   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
 //                        \-> BulkheadModel <-/   (pure: no system calls)
+//   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel (never CShims)
+// Test-only code ships in no product: CShimsTesting (C, Tests/CShimsTesting) is linked by
+// BulkheadTests only; bh-probe is built for SecurityProbeTests.
 import PackageDescription
 
 let package = Package(
@@ -46,10 +49,16 @@ let package = Package(
             ],
             resources: []
         ),
+        // The isolation bench (`bulkhead bench`): victim/aggressor experiments per matrix cell.
+        // Built on the public and `package` API of the layers below; no C of its own.
+        .target(
+            name: "BulkheadBench",
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]
+        ),
         .executableTarget(
             name: "bulkhead",
             dependencies: [
-                "Bulkhead", "BulkheadModel",
+                "Bulkhead", "BulkheadBench", "BulkheadModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,8 +69,19 @@ let package = Package(
             path: "Tests/Probes",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        // Test-only C (a seccomp probe child, a clone3-into-cgroup exec): used by BulkheadTests
+        // only, so the shipped binary does not link it. Depends on libc and kernel headers only.
+        .target(
+            name: "CShimsTesting",
+            path: "Tests/CShimsTesting",
+            publicHeadersPath: "include",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
         .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
-        .testTarget(name: "BulkheadTests", dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "bulkhead"]),
+        .testTarget(
+            name: "BulkheadTests",
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

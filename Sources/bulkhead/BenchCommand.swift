@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bulkhead
+import BulkheadBench
 import BulkheadModel
 import Foundation
 import Glibc

@@ -1,6 +1,6 @@
 import Testing
 @testable import BulkheadSystem
-import CShims
+import CShimsTesting
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import BulkheadModel
 import BulkheadSystem
 import CShims
+import CShimsTesting
 import Glibc
 import Testing
 

@@ -302,15 +302,6 @@ final class Supervisor {
     }
 }
 
-/// CLOCK_MONOTONIC in seconds.
-enum Monotonic {
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-}
-
 /// What to do about a failed step: the fix a user can act on.
 enum StepHints {
     static func hint(_ step: PlanStep?, _ e: Errno) -> String? {
