@@ -80,8 +80,8 @@ public final class BenchContext: @unchecked Sendable {
         guard let ceiling else { throw BenchError("no experiment cgroup") }
         let id = UUID().uuidString.prefix(8)
         let out = scratch + "/out-\(id)", err = scratch + "/err-\(id)"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         let join = #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#

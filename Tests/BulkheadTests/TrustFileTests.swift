@@ -447,7 +447,7 @@ struct TrustFileTests {
         try #require(mount("bh-trust-test", volume, "tmpfs", 0, "size=4m,mode=0700") == 0)
         defer { umount2(volume, Int32(MNT_DETACH)) }
         let bytes: [UInt8] = [0, 0xff, 0xfe, 0x80, 10, 65]
-        FileManager.default.createFile(atPath: secrets + "/bin", contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        #expect(FileManager.default.createFile(atPath: secrets + "/bin", contents: Data(bytes), attributes: [.posixPermissions: 0o600]))
         try PodState.copySecret(from: secrets, to: volume, owner: 0, volume: "s")
         #expect(FileManager.default.contents(atPath: volume + "/bin").map { [UInt8]($0) } == bytes)
         var st = stat()
