@@ -14,6 +14,66 @@ struct RedTeamFinalTests {
         return s[s.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
+    /// `bulkhead ARGS` under strace, stopped (SIGSTOP, injected by strace) at its first
+    /// `syscall` touching `path`: a deterministic window between two steps of the launcher.
+    /// `held` runs while it is stopped; then it continues and its result is returned.
+    static func held(at syscall: String, path: String, _ args: [String], while held: () throws -> Void) throws -> Bulkhead.Result {
+        let strace = Process()
+        strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        strace.arguments = ["-o", "/dev/null", "-P", path, "-e", "trace=\(syscall)",
+                            "-e", "inject=\(syscall):signal=SIGSTOP:when=1", "--", Bulkhead.binary] + args
+        strace.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
+        strace.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe(), err = Pipe()
+        strace.standardOutput = out
+        strace.standardError = err
+        strace.standardInput = FileHandle.nullDevice
+        try strace.run()
+        defer { if strace.isRunning { kill(strace.processIdentifier, SIGKILL) } }
+        var launcher: Int32?
+        for _ in 0..<600 where launcher == nil {
+            let children = FileIO.read("/proc/\(strace.processIdentifier)/task/\(strace.processIdentifier)/children") ?? ""
+            if let pid = children.split(separator: " ").first.flatMap({ Int32($0) }),
+               let s = state(pid), s == "t" || s == "T" { launcher = pid } else { usleep(50_000) }
+        }
+        let pid = try #require(launcher, "the launcher never reached \(syscall) on \(path)")
+        do { try held() } catch { kill(pid, SIGCONT); throw error }
+        kill(pid, SIGCONT)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        strace.waitUntilExit()
+        return Bulkhead.Result(status: strace.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                               stderr: String(decoding: e, as: UTF8.self), report: nil)
+    }
+
+    static func asNobody(_ script: String) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sh", "-c", script]
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    @Test("A bind source a local user owns cannot be swapped for a link between its check and the init's bind")
+    func bindSourceSwappedForALinkAfterItsCheck() throws {
+        // resolveBindSource walks the source's directories through TrustedFile, but the source
+        // itself "may belong to anyone", and the init binds it by path (open_tree without
+        // AT_SYMLINK_NOFOLLOW). Its owner may replace it, in sticky /tmp, after the check: root
+        // then binds the directory the owner's link names (here the host's /etc, read-write),
+        // "a host directory of their choosing", which the walk was there to prevent.
+        let dir = "/tmp/bh-redfinal-bind-\(token())"
+        let made = try Self.asNobody("mkdir \(dir)")
+        #expect(made == 0)
+        defer { unlink(dir); rmdir(dir) }
+        // Held after the binds were resolved, at its first read under /etc (/etc/subuid).
+        let r = try Self.held(at: "openat", path: "/etc", ["run", "--bind", "\(dir):/mnt", "--", "sh", "-c", "cat /mnt/passwd; ls /mnt | head -3"]) {
+            let swapped = try Self.asNobody("rmdir \(dir) && ln -s ../etc \(dir)")
+            #expect(swapped == 0)
+        }
+        #expect(!r.stdout.contains("root:x:0:0"), "nobody's link made root bind the host's /etc: \(r.stdout.prefix(300))")
+    }
+
     @Test("A tenant's range cannot overlap a running pod's when the two launches interleave (the check and info.json are not one step)")
     func rangeCheckRacesTheRunningPodsInfo() throws {
         // PodLoader checks a tenant's range against PodRunner.list() (the info.json of running
@@ -30,47 +90,24 @@ struct RedTeamFinalTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let files = try PodManifestFiles.write(RedTeamPodTests.tenant(nb, range: "\(start - 1):65536")
                                                + RedTeamPodTests.pod("b", namespace: nb, "cat /proc/self/uid_map"), into: dir)
-        let strace = Process()
-        strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        strace.arguments = ["-o", "/dev/null", "-P", "/run/bulkhead", "-e", "trace=mkdir",
-                            "-e", "inject=mkdir:signal=SIGSTOP:when=1", "--", Bulkhead.binary, "pod", "run"] + files
-        strace.environment = ["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles", "PATH": "/usr/bin:/bin"]
-        let out = Pipe(), err = Pipe()
-        strace.standardOutput = out
-        strace.standardError = err
-        try strace.run()
-        defer { if strace.isRunning { kill(strace.processIdentifier, SIGKILL) } }
-        // B's launcher, stopped past its admission.
-        var launcher: Int32?
-        for _ in 0..<300 where launcher == nil {
-            let children = FileIO.read("/proc/\(strace.processIdentifier)/task/\(strace.processIdentifier)/children") ?? ""
-            if let pid = children.split(separator: " ").first.flatMap({ Int32($0) }),
-               let s = Self.state(pid), s == "t" || s == "T" { launcher = pid } else { usleep(50_000) }
+        var a: BackgroundRunPod?
+        defer { if let a { _ = try? PodNetworkTests.stop("a", namespace: na, a) } }
+        // B's launcher, held past its admission at its first mkdir under /run/bulkhead, while A starts.
+        let r = try Self.held(at: "mkdir", path: "/run/bulkhead", ["pod", "run"] + files) {
+            a = BackgroundRunPod(yaml: RedTeamPodTests.tenant(na, range: "\(start):65536") + RedTeamPodTests.pod("a", namespace: na, "sleep 30"))
+            var running = false
+            for _ in 0..<300 where !running {
+                running = PodRunner.list().contains { $0.namespace == na && $0.hostIDRange?.hostStart == start }
+                if !running { usleep(50_000) }
+            }
+            #expect(running, "tenant \(na)'s pod never ran")
         }
-        let b = try #require(launcher, "tenant \(nb)'s launcher never reached its pod directory")
-
-        let a = BackgroundRunPod(yaml: RedTeamPodTests.tenant(na, range: "\(start):65536") + RedTeamPodTests.pod("a", namespace: na, "sleep 30"))
-        var finished = false
-        defer { if !finished { _ = try? PodNetworkTests.stop("a", namespace: na, a) } }
-        var running = false
-        for _ in 0..<300 where !running {
-            running = PodRunner.list().contains { $0.namespace == na && $0.hostIDRange?.hostStart == start }
-            if !running { usleep(50_000) }
-        }
-        #expect(running, "tenant \(na)'s pod never ran")
-
-        kill(b, SIGCONT)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        strace.waitUntilExit()
-        let (stdout, stderr) = (String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let (stdout, stderr) = (r.stdout, r.stderr)
         let overlaps = stdout.split(separator: "\n").contains { line in
             let f = line.split(separator: " ").compactMap { UInt64($0) }
             return f.count == 3 && f[1] < UInt64(start) + 65536 && UInt64(start) < f[1] + f[2]
         }
         #expect(!overlaps, "tenant \(nb)'s pod ran on host ids of tenant \(na)'s running pod (\(start):65536): \(stdout) \(stderr.suffix(300))")
         #expect(overlaps || stderr.contains("hostIDRange") || stderr.contains("\(start)"), "\(stderr.suffix(400))")
-        _ = try PodNetworkTests.stop("a", namespace: na, a)
-        finished = true
     }
 }
