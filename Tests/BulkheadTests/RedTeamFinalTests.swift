@@ -111,3 +111,42 @@ struct RedTeamFinalTests {
         #expect(overlaps || stderr.contains("hostIDRange") || stderr.contains("\(start)"), "\(stderr.suffix(400))")
     }
 }
+
+/// Ids /etc/subuid and /etc/subgid delegate to local users (newuidmap(1), newgidmap(1)).
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct RedTeamFinalSubordinateTests {
+    @Test("A tenant's or profile's range cannot be ids /etc/subuid and /etc/subgid give a local user")
+    func rangeDelegatedToALocalUser() throws {
+        // useradd gives every new user 65,536 subordinate ids (100000:65536, 165536:65536, ...),
+        // and newuidmap/newgidmap let that user run processes under them: a pod on such a range
+        // runs as host ids that user also holds (kill and ptrace its processes, its pod
+        // directory's group, its volumes and token). Only /etc/subuid's "bulkhead:" line was
+        // looked at; other users' lines were not.
+        let start = UInt32(1_500_000_000) + UInt32.random(in: 0..<1000) * 65536
+        var saved: [String: String?] = [:]
+        for f in [SubordinateIDs.subuidPath, SubordinateIDs.subgidPath] {
+            saved[f] = FileIO.read(f)
+            try ((FileIO.read(f) ?? "") + "nobody:\(start):65536\n").write(toFile: f, atomically: true, encoding: .utf8)
+            chmod(f, 0o644)
+        }
+        defer {
+            for (f, text) in saved {
+                if let text { try? text.write(toFile: f, atomically: true, encoding: .utf8); chmod(f, 0o644) } else { unlink(f) }
+            }
+        }
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-redfinal-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let files = try PodManifestFiles.write(RedTeamPodTests.tenant("rfs-\(t)", range: "\(start):65536")
+                                               + RedTeamPodTests.pod("p", namespace: "rfs-\(t)", "cat /proc/self/uid_map"), into: dir)
+        let pod = try Bulkhead.run(["pod", "run"] + files)
+        #expect(pod.status != 0 && !pod.stdout.contains("\(start)"), "the pod ran on nobody's subordinate ids: \(pod.stdout)")
+        #expect(pod.stderr.contains("/etc/subuid"), "\(pod.stderr.suffix(300))")
+        let profile = dir + "/p.yaml"
+        try "extends: container\nuserNamespace:\n  hostIDRange: \"\(start):65536\"\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        let run = try Bulkhead.sh("cat /proc/self/uid_map", ["--profile", profile])
+        #expect(run.status == 125 && !run.stdout.contains("\(start)"), "the sandbox ran on nobody's subordinate ids: \(run.stdout)")
+        #expect(run.stderr.contains("/etc/subuid"), "\(run.stderr.suffix(300))")
+    }
+}
