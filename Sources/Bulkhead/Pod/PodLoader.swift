@@ -33,7 +33,8 @@ public enum PodLoader {
             try set.validate()
             // A tenant's range may not overlap the ranges bulkhead hands out itself: sandboxes of
             // both would own the same host files. (Owners are in the owner band: IDRange.)
-            let reserved = HostIdentity.reservedRanges(subordinate: try HostIdentity.subordinateRanges())
+            let files = try HostIdentity.subordinateFiles()
+            let reserved = HostIdentity.reservedRanges(subordinate: files.bulkhead, delegated: files.delegated)
             // Nor the range of a pod that runs, unless it is that pod's own tenant with the same
             // range: tenants given in other invocations are never checked against each other,
             // and B's id 0 on A's first id is a host uid that owns A's user namespaces.
