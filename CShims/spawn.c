@@ -339,8 +339,15 @@ static int mount_on_fd(const bh_step *s) {
     int rc = 0, mnt = -1;
     if (flags & MS_BIND) {
         int rec = (flags & MS_REC) != 0;
-        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, s->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+        /* The source was resolved on the host (every link root trusts followed) before the
+         * plan, and its directories are root's or the caller's; its last component may be
+         * anyone's (a pod's volume), so a link there was put there since by its owner: refused,
+         * not followed (the link itself is what open_tree takes with AT_SYMLINK_NOFOLLOW). */
+        struct stat st;
+        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, s->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW | (rec ? AT_RECURSIVE : 0));
         if (mnt < 0) rc = errno;
+        else if (fstat(mnt, &st) < 0) rc = errno;
+        else if (S_ISLNK(st.st_mode)) rc = ELOOP;
         else if (attr) {
             struct mount_attr ma;
             memset(&ma, 0, sizeof ma);

@@ -10,6 +10,7 @@ packages=(
   busybox-static qemu-system-x86 cpio gzip   # the cgroup v2 virtual-machine test lane
   iperf3 fio stress-ng           # load generators of the isolation experiments (bench)
   iproute2                       # ip and tc in the NET_ADMIN pod attacks (TrustPodTests)
+  strace                         # holds a launcher between two steps (RedTeamFinalTests)
   chromium                       # renders the bench HTML report in a test
 )
 missing=()

@@ -33,14 +33,14 @@ public enum PodLoader {
             try set.validate()
             // A tenant's range may not overlap the ranges bulkhead hands out itself: sandboxes of
             // both would own the same host files. (Owners are in the owner band: IDRange.)
-            let reserved = HostIdentity.reservedRanges(subordinate: try HostIdentity.subordinateRanges())
+            let files = try HostIdentity.subordinateFiles()
+            let reserved = HostIdentity.reservedRanges(subordinate: files.bulkhead, delegated: files.delegated)
             // Nor the range of a pod that runs, unless it is that pod's own tenant with the same
             // range: tenants given in other invocations are never checked against each other,
             // and B's id 0 on A's first id is a host uid that owns A's user namespaces.
-            let running: [(name: String, range: IDRange)] = PodRunner.list().compactMap { p in
-                guard let r = p.hostIDRange, !set.tenants.contains(where: { $0.name == p.namespace && $0.hostIDRange == r }) else { return nil }
-                return ("running pod \(p.namespace)/\(p.pod) of tenant \(p.namespace)", r)
-            }
+            // (Checked here to fail early; PodRunner.run checks again under the node lock, in
+            // one step with writing the pod's own info.json.)
+            let running = PodRunner.runningRanges { namespace, r in set.tenants.contains { $0.name == namespace && $0.hostIDRange == r } }
             try Tenant.validate(set.tenants, reserved: reserved.map { ($0.name, $0.range) } + running)
         } catch { throw LaunchError(error) }
         guard set.pods.count == 1, let pod = set.pods.first else {

@@ -151,7 +151,19 @@ public enum PodRunner {
         let state: PodState
         do { state = try PodState.create(request) } catch { return fail(error) }
         defer { state.remove() }
-        do { try state.writeInfo(request, launcher: getpid(), ip: nil) } catch { return fail(error) }
+        // The range check and this pod's info.json, in one step under the node lock: checked
+        // only at admission (PodLoader, no lock), two launchers each past its check before the
+        // other's info.json existed would both run, one tenant's ids on the other's host ids.
+        do throws(LaunchError) {
+            let lock = try NodeNetwork.lock()
+            defer { lock.unlock() }
+            let own = { (namespace: String, r: IDRange) in namespace == request.tenant && r == request.hostIDRange }
+            if let other = runningRanges(excluding: own).first(where: { $0.range.overlaps(request.hostIDRange) }) {
+                throw LaunchError(operation: "tenant \(request.tenant): spec.hostIDRange: host ids \(request.hostIDRange) overlap \(other.name) (\(other.range))",
+                                  hint: "give the tenant ids of its own, or run it when that pod has ended")
+            }
+            try state.writeInfo(request, launcher: getpid(), ip: nil)
+        } catch { return fail(error) }
         report.volumes = state.volumeDirectories
         report.tokenPath = request.mountToken ? tokenMountPath : nil
 
@@ -592,6 +604,17 @@ extension PodRunner {
                   let text = FileIO.read("\(stateRoot)/\(name)/info.json") else { return nil }
             return try? JSONDecoder().decode(PodInfo.self, from: Data(text.utf8))
         }.sorted { ($0.namespace, $0.pod) < ($1.namespace, $1.pod) }
+    }
+
+    /// The host id ranges of the pods that run, named for errors, but those `excluding`
+    /// (namespace, range) says are the launching tenant's own: a tenant's range may overlap no
+    /// running pod's but its own pods' on the same range (PodLoader, and PodRunner.run under the
+    /// node lock).
+    static func runningRanges(excluding own: (String, IDRange) -> Bool) -> [(name: String, range: IDRange)] {
+        list().compactMap { p in
+            guard let r = p.hostIDRange, !own(p.namespace, r) else { return nil }
+            return ("running pod \(p.namespace)/\(p.pod) of tenant \(p.namespace)", r)
+        }
     }
 
     /// Stops the pod: SIGTERM to its launcher, which forwards it to every container and

@@ -103,8 +103,9 @@ public enum Sandbox {
             var profileForPlan = profile
             profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
             // /etc/subuid and /etc/subgid are read only when a root launcher maps a range.
-            let subordinate = identity.privileged && profile.namespaces.contains(.user)
-                && !request.joinNamespaces.contains(.user) ? try HostIdentity.subordinateRanges() : nil
+            let files = identity.privileged && profile.namespaces.contains(.user)
+                && !request.joinNamespaces.contains(.user) ? try HostIdentity.subordinateFiles() : nil
+            let subordinate = files?.bulkhead
             var context = LaunchContext(
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: subordinate?.uid ?? EffectiveProfile.defaultHostIDRange,
@@ -112,7 +113,7 @@ public enum Sandbox {
                 landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
             )
             context.defaultHostGIDRange = subordinate?.gid
-            context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate)
+            context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate, delegated: files?.delegated ?? [])
             context.joinedNamespaces = request.joinNamespaces
             var terminal: TerminalRelay?
             if request.tty {
@@ -230,21 +231,34 @@ struct HostIdentity {
     /// nil when neither names bulkhead. Both are root's files: one that is not owned by root,
     /// writable by group or others, or not a regular file is refused, as a missing half is.
     static func subordinateRanges() throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
-        try SubordinateIDs.ranges(subuid: try readRootFile(SubordinateIDs.subuidPath),
-                                  subgid: try readRootFile(SubordinateIDs.subgidPath))
+        try subordinateFiles().bulkhead
+    }
+
+    /// /etc/subuid and /etc/subgid, each read once: bulkhead's ranges, and the ranges they give
+    /// every other user, which that user can run processes under (newuidmap(1), newgidmap(1)):
+    /// reserved for them, not to be shared by any sandbox (`ReservedIDRange.shareable` false).
+    static func subordinateFiles() throws(ConfigError) -> (bulkhead: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange]) {
+        let subuid = try readRootFile(SubordinateIDs.subuidPath), subgid = try readRootFile(SubordinateIDs.subgidPath)
+        var delegated: [ReservedIDRange] = []
+        for (path, text) in [(SubordinateIDs.subuidPath, subuid), (SubordinateIDs.subgidPath, subgid)] {
+            delegated += SubordinateIDs.delegated(in: text ?? "").map {
+                ReservedIDRange("the ids line \($0.line) of \(path) gives another user (newuidmap/newgidmap run processes under them)", $0.range, shareable: false)
+            }
+        }
+        return (try SubordinateIDs.ranges(subuid: subuid, subgid: subgid), delegated)
     }
 
     /// The ranges a profile's or tenant's own range must not overlap (unless it is one of them):
     /// the ranges bulkhead itself hands out. Tenants' ranges are checked against each other
     /// when given together (`Tenant.validate`).
-    static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?) -> [ReservedIDRange] {
+    static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange] = []) -> [ReservedIDRange] {
         // Ids 0-65535 are the host's own accounts (system users, people, nobody), as the kubelet
         // keeps them: a range over one would run the workload as that account on the host.
         var r = [ReservedIDRange("the host's own accounts (ids 0-65535)", IDRange.hostAccounts),
                  ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
                  ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
         if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
-        return r
+        return r + delegated
     }
 
     /// A system file root trusts (/etc/subuid, /etc/subgid): nil when it does not exist; its

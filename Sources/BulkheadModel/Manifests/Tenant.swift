@@ -46,9 +46,7 @@ public struct Tenant: Sendable, Equatable {
     /// any range's ids, see `IDRange`), and secrets directories that are distinct and not
     /// nested in one another.
     public static func validate(_ tenants: [Tenant], reserved: [(name: String, range: IDRange)] = []) throws(ConfigError) {
-        func overlap(_ a: IDRange, _ b: IDRange) -> Bool {
-            UInt64(a.hostStart) < UInt64(b.hostStart) + UInt64(b.count) && UInt64(b.hostStart) < UInt64(a.hostStart) + UInt64(a.count)
-        }
+        func overlap(_ a: IDRange, _ b: IDRange) -> Bool { a.overlaps(b) }
         func inside(_ a: String, _ b: String) -> Bool { a == b || a.hasPrefix(b == "/" ? "/" : b + "/") }
         for (i, t) in tenants.enumerated() {
             for (name, r) in reserved where overlap(t.hostIDRange, r) {

@@ -11,7 +11,11 @@ public struct IDMapEntry: Sendable, Equatable {
 public struct ReservedIDRange: Sendable, Equatable {
     public var name: String
     public var range: IDRange
-    public init(_ name: String, _ range: IDRange) { self.name = name; self.range = range }
+    /// A range bulkhead hands out itself, which a profile may use exactly (its sandboxes are
+    /// bulkhead's too); false for ids someone else holds (another user's /etc/subuid range):
+    /// no sandbox may use any of them.
+    public var shareable: Bool
+    public init(_ name: String, _ range: IDRange, shareable: Bool = true) { self.name = name; self.range = range; self.shareable = shareable }
 }
 
 /// Host facts the planner needs, gathered by the caller (the planner makes no system call).
@@ -112,7 +116,7 @@ public enum LaunchPlanner {
                     }
                 }
                 // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
-                if let other = c.reservedHostIDRanges.first(where: { r.conflicts(with: $0.range) }) {
+                if let other = c.reservedHostIDRanges.first(where: { $0.shareable ? r.conflicts(with: $0.range) : (r.overlaps($0.range) || g.overlaps($0.range)) }) {
                     let source = p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
                     throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: sandboxes of both would own the same host files; use that range exactly or one that does not overlap it")
                 }

@@ -43,4 +43,20 @@ public enum SubordinateIDs {
                               message: "\(subgidPath) gives \(user) host gids but \(subuidPath) gives it no uids: add a \(user):START:COUNT line to \(subuidPath) (usermod --add-subuids), or remove the one in \(subgidPath)")
         }
     }
+
+    /// The ranges `text` gives to anyone but `user` (one per `NAME:START:COUNT` line, with the
+    /// line number): with newuidmap(1) and newgidmap(1) each such user runs processes under
+    /// those host ids, so no sandbox may use them. A line that is not three fields with decimal
+    /// START and COUNT is skipped (newuidmap skips it too); a range is cut at 2^32.
+    public static func delegated(in text: String, except user: String = "bulkhead") -> [(line: Int, range: IDRange)] {
+        var out: [(line: Int, range: IDRange)] = []
+        var lineNumber = 0
+        for line in text.asciiSplit("\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let f = line.asciiSplit(":", omittingEmptySubsequences: false)
+            guard f.count == 3, f[0] != user, let s = UInt32(f[1]), let c = UInt64(f[2]), c > 0 else { continue }
+            out.append((lineNumber, IDRange(hostStart: s, count: UInt32(min(c, UInt64(UInt32.max) - UInt64(s) + 1, UInt64(UInt32.max))))))
+        }
+        return out
+    }
 }

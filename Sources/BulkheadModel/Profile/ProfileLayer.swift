@@ -80,6 +80,11 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
     public init(hostStart: UInt32, count: UInt32) { self.hostStart = hostStart; self.count = count }
     public var description: String { "\(hostStart):\(count)" }
 
+    /// Whether the two ranges share a host id.
+    public func overlaps(_ other: IDRange) -> Bool {
+        UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count) && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
+    }
+
     /// The host's own accounts: no range may share an id with them.
     public static let hostAccounts = IDRange(hostStart: 0, count: 65536)
 
