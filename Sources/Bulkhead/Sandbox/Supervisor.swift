@@ -81,7 +81,7 @@ final class Supervisor {
                 }
                 joinFDs = try cg.openJoinFiles()
             } catch {
-                return failure(LaunchError(operation: "move the sandbox into its cgroups: \(error.description)"))
+                return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
             }
         }
         let child: SpawnedInit

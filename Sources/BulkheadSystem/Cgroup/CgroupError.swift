@@ -46,8 +46,14 @@ public struct CgroupError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         var text = "cannot \(operation) (\(path))"
-        if errno != 0 { text += ": \(CgroupFS.errnoName(errno))" }
+        if errno != 0 { text += ": \(Errno(errno))" }
         if !fix.isEmpty { text += "; \(fix)" }
         return text
+    }
+}
+
+extension CgroupError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError(operation, path: path, errno: Errno(nonzero: errno), hint: fix.isEmpty ? nil : fix)
     }
 }

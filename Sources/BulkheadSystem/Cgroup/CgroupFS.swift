@@ -96,19 +96,6 @@ enum CgroupFS {
         if fd < 0 { return .failure(CgroupErrno(Glibc.errno)) }
         return .success(fd)
     }
-
-    /// The symbolic name of an errno with its message, e.g. "EBUSY (Device or resource busy)".
-    static func errnoName(_ code: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
-            EBADF: "EBADF", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
-            EBUSY: "EBUSY", EEXIST: "EEXIST", ENOTDIR: "ENOTDIR", EINVAL: "EINVAL",
-            ENOSPC: "ENOSPC", EROFS: "EROFS", ENOTEMPTY: "ENOTEMPTY", ENOSYS: "ENOSYS",
-            EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV", ERANGE: "ERANGE",
-        ]
-        let message = String(cString: strerror(code))
-        return "\(names[code] ?? "errno \(code)") (\(message))"
-    }
 }
 
 /// An errno carried as a typed failure inside `CgroupFS` results.

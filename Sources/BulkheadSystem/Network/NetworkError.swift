@@ -47,3 +47,10 @@ public struct NetworkError: Error, Sendable, Equatable, CustomStringConvertible 
         return text
     }
 }
+
+extension NetworkError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError(detail.isEmpty ? operation : "\(operation): \(detail)", path: namespace.isEmpty ? nil : namespace,
+                    errno: Errno(nonzero: errno), hint: fix.isEmpty ? nil : fix)
+    }
+}

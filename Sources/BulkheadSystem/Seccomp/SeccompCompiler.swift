@@ -23,6 +23,12 @@ public struct SeccompCompileError: Error, CustomStringConvertible, Equatable, Se
     }
 }
 
+extension SeccompCompileError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError("seccomp \(operation): \(message)", errno: errno.flatMap { Errno(nonzero: $0) })
+    }
+}
+
 /// Compiles a `SeccompPolicy` into the classic BPF program the kernel loads, through
 /// libseccomp (binary-tree optimisation on). The program is only exported here; the launcher's
 /// child loads it after setting no_new_privs.
