@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Bulkhead
 @testable import BulkheadModel
 @testable import BulkheadSystem
 #if canImport(Glibc)
@@ -99,6 +100,29 @@ struct NetworkKernelTests {
             if !gone { usleep(20_000) }
         }
         #expect(gone, "the copy in a slave mount namespace survived the delete")
+    }
+
+    @Test("A failed network setup step keeps the kernel's errno: the launch error wraps it, the report names it")
+    func failedSetupStepReportsErrno() throws {
+        let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
+        defer { try? ns.delete() }
+        let r = try ns.routeSocket()
+        defer { r.close() }
+        try NodeNetwork.step("create the node bridge") { () throws(NetworkError) in _ = try r.createBridge(named: "br0") }
+        var kernel: NetworkError?
+        do throws(NetworkError) { _ = try r.createBridge(named: "br0") } catch { kernel = error }
+        let cause = try #require(kernel)
+        #expect(cause.errno == EEXIST)
+        var launch: LaunchError?
+        do throws(LaunchError) {
+            try NodeNetwork.step("create the node bridge") { () throws(NetworkError) in _ = try r.createBridge(named: "br0") }
+        } catch { launch = error }
+        let error = try #require(launch)
+        // What goes into the run report, through its Codable form.
+        let report = try JSONDecoder().decode(LaunchErrorReport.self, from: JSONEncoder().encode(error.report))
+        #expect(report.errno == "EEXIST", "\(report)")
+        #expect(report.operation == "create the node bridge")
+        #expect(report.message == "create the node bridge: \(cause)", "the message is the text it always was")
     }
 
     @Test func kernelErrorsCarryTheExtendedAck() throws {
