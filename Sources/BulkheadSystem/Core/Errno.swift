@@ -70,14 +70,6 @@ extension SystemError: SystemErrorConvertible {
     public var systemError: SystemError { self }
 }
 
-extension Errno {
-    /// `Errno(code)` for a kernel errno, nil for 0 (the "no errno" of the C-shaped errors).
-    public init?(nonzero code: Int32) {
-        guard code != 0 else { return nil }
-        self.init(code)
-    }
-}
-
 /// Signal names for reports (`SIGTERM`).
 public enum SignalName {
     static let names: [Int32: String] = [
