@@ -1,3 +1,4 @@
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -152,6 +153,22 @@ struct LifecycleTests {
             #expect(r.stderr.contains("cgroup"), "\(r.stderr)")
         }
         #expect(Set(leaves()).subtracting(leavesBefore).isEmpty)
+    }
+
+    @Test("A failed cgroup step's report names its errno: the error is wrapped, not turned into text")
+    func cgroupFailureReportsErrno() throws {
+        // Fault -4 fails the move into the v1 hierarchies (a v2 host's child is born in its
+        // cgroup, so there is nothing to move); -3 fails the cgroup's creation on either.
+        let v1 = FileIO.listDirectory("/sys/fs/cgroup/pids").contains("cgroup.procs")
+        for fault in v1 ? ["-3", "-4"] : ["-3"] {
+            let r = try Bulkhead.run(["run", "--inject-fault=\(fault)", "--", "/bin/true"], report: true)
+            #expect(r.status == 125, "\(fault): \(r.stderr)")
+            let data = try #require(r.reportData, "\(fault): no report")
+            let error = try #require(try JSONDecoder().decode(RunReport.self, from: data).error, "\(fault): the report has no error")
+            #expect(error.errno == "ECANCELED", "\(fault): \(error)")
+            #expect(error.message.contains("ECANCELED"), "\(fault): \(error.message)")
+            #expect(!error.operation.contains("ECANCELED"), "\(fault): the errno is a field, not part of the operation: \(error.operation)")
+        }
     }
 
     @Test("Rootless: an unprivileged user runs the container layer, mapped to root inside")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Bulkhead
 @testable import BulkheadModel
 @testable import BulkheadSystem
 #if canImport(Glibc)
@@ -29,7 +30,7 @@ struct NetworkKernelTests {
         again.close()
         #expect(throws: NetworkError.self) { try NetworkNamespace.open(path: "/proc/self/status") }
         // Creating it twice is refused with EEXIST.
-        #expect { try NetworkNamespace.create(name) } throws: { ($0 as? NetworkError)?.errno == EEXIST }
+        #expect { try NetworkNamespace.create(name) } throws: { ($0 as? NetworkError)?.errno == Errno(EEXIST) }
         // A fresh namespace has only lo, down, and no addresses.
         let r = try ns.routeSocket()
         let links = try r.links()
@@ -101,21 +102,44 @@ struct NetworkKernelTests {
         #expect(gone, "the copy in a slave mount namespace survived the delete")
     }
 
+    @Test("A failed network setup step keeps the kernel's errno: the launch error wraps it, the report names it")
+    func failedSetupStepReportsErrno() throws {
+        let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
+        defer { try? ns.delete() }
+        let r = try ns.routeSocket()
+        defer { r.close() }
+        try NodeNetwork.step("create the node bridge") { () throws(NetworkError) in _ = try r.createBridge(named: "br0") }
+        var kernel: NetworkError?
+        do throws(NetworkError) { _ = try r.createBridge(named: "br0") } catch { kernel = error }
+        let cause = try #require(kernel)
+        #expect(cause.errno == Errno(EEXIST))
+        var launch: LaunchError?
+        do throws(LaunchError) {
+            try NodeNetwork.step("create the node bridge") { () throws(NetworkError) in _ = try r.createBridge(named: "br0") }
+        } catch { launch = error }
+        let error = try #require(launch)
+        // What goes into the run report, through its Codable form.
+        let report = try JSONDecoder().decode(LaunchErrorReport.self, from: JSONEncoder().encode(error.report))
+        #expect(report.errno == "EEXIST", "\(report)")
+        #expect(report.operation == "create the node bridge")
+        #expect(report.message == "create the node bridge: \(cause)", "the message is the text it always was")
+    }
+
     @Test func kernelErrorsCarryTheExtendedAck() throws {
         let ns = try NetworkNamespace.create(PodNetworkFixture.name("pod"))
         defer { try? ns.delete() }
         let r = try ns.routeSocket()
         defer { r.close() }
-        #expect { try r.linkIndex(named: "nosuch0") } throws: { ($0 as? NetworkError)?.errno == ENODEV }
+        #expect { try r.linkIndex(named: "nosuch0") } throws: { ($0 as? NetworkError)?.errno == Errno(ENODEV) }
         let br = try r.createBridge(named: "br0")
-        #expect { try r.createBridge(named: "br0") } throws: { ($0 as? NetworkError)?.errno == EEXIST }
+        #expect { try r.createBridge(named: "br0") } throws: { ($0 as? NetworkError)?.errno == Errno(EEXIST) }
         #expect { try r.createBridge(named: "bad name") } throws: { ($0 as? NetworkError)?.code == .invalidArgument }
         // A default route via an unreachable gateway: the kernel says why.
         do {
             try r.addDefaultRoute(via: IPv4Address(10, 244, 9, 9))
             Issue.record("a default route via an unreachable gateway was accepted")
         } catch {
-            #expect(error.errno == ENETUNREACH)
+            #expect(error.errno == Errno(ENETUNREACH))
             #expect(!error.detail.isEmpty, "no extended ack text: \(error)")
         }
         try r.deleteLink(br)
@@ -225,7 +249,7 @@ struct NetworkKernelTests {
         #expect(reading.rateBitsPerSecond == 8_000_000)
         #expect(reading.limitBytes == bucket.limitBytes)
         #expect(abs(Int(reading.burstBytes) - Int(bucket.burstBytes)) <= 64, "burst read back \(reading.burstBytes)")
-        #expect { try rA.setTokenBucket(bucket, on: eth0A) } throws: { ($0 as? NetworkError)?.errno == EEXIST }
+        #expect { try rA.setTokenBucket(bucket, on: eth0A) } throws: { ($0 as? NetworkError)?.errno == Errno(EEXIST) }
         let shaped = try throughput()
         let after = try #require(try rA.qdiscs().first { $0.index == eth0A && $0.isRoot })
         #expect(after.bytes >= UInt64(bytes), "the tbf did not see the transfer")

@@ -77,7 +77,7 @@ struct NetworkModelTests {
 
     @Test func errorsSayWhatFailedAndWhere() {
         let e = NetworkError(code: .netlink, operation: "add default route via 10.244.9.9", namespace: "/run/bulkhead/netns/pod-1-2-3",
-                             errno: 101, detail: "Nexthop has invalid gateway")
+                             errno: Errno(101), detail: "Nexthop has invalid gateway")
         #expect(e.description == "cannot add default route via 10.244.9.9 (in /run/bulkhead/netns/pod-1-2-3): ENETUNREACH (Network is unreachable): Nexthop has invalid gateway")
     }
 }

@@ -14,7 +14,7 @@ public enum Maintenance {
     /// launcher's cgroup is never touched. Returns the directories removed.
     public static func collectGarbage() throws(LaunchError) -> [String] {
         let host: CgroupHost
-        do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
+        do { host = try CgroupHost.detect() } catch { throw LaunchError("detect the host's cgroups", wrapping: error) }
         // Pod directories first: their volumes are unmounted before the node and cgroups go.
         let pods = PodState.collectStale()
         return pods + NodeNetwork.collectStale() + SandboxCgroup.collectStale(host: host)

@@ -88,7 +88,7 @@ public enum NodeNetwork {
                           launcherStartTime: owner.launcherStartTime,
                           ingressBitsPerSecond: spec.ingressBitsPerSecond, egressBitsPerSecond: spec.egressBitsPerSecond)
         let nodeRoute: RouteSocket
-        do { nodeRoute = try node.routeSocket() } catch { throw LaunchError(operation: "\(error)") }
+        do { nodeRoute = try node.routeSocket() } catch { throw LaunchError(wrapping: error) }
         defer { nodeRoute.close() }
         do throws(LaunchError) {
             // The registry entry first: it reserves the address, and it is what cleans up
@@ -161,7 +161,7 @@ public enum NodeNetwork {
     public static func ruleset() throws(LaunchError) -> String? {
         guard let node = try openNode(create: false) else { return nil }
         defer { node.close() }
-        do { return try node.nftRuleset() } catch { throw LaunchError(operation: "\(error)") }
+        do { return try node.nftRuleset() } catch { throw LaunchError(wrapping: error) }
     }
 
     // MARK: - Policies
@@ -173,7 +173,7 @@ public enum NodeNetwork {
         defer { held.unlock() }
         for p in policies {
             let data: Data
-            do { data = try JSONEncoder.sorted.encode(StoredPolicy(p)) } catch { throw LaunchError(operation: "encode policy \(p.name): \(error)") }
+            do { data = try JSONEncoder.sorted.encode(StoredPolicy(p)) } catch { throw LaunchError("encode policy \(p.name)", wrapping: error) }
             let path = policyPath(namespace: p.namespace, name: p.name)
             guard FileManager.default.createFile(atPath: path + ".new", contents: data), rename(path + ".new", path) == 0 else {
                 throw LaunchError(operation: "store policy \(p.namespace)/\(p.name) in \(path)", errno: .current)
@@ -255,7 +255,7 @@ public enum NodeNetwork {
 
     static func write(_ entry: Entry, replacing: Bool = false) throws(LaunchError) {
         let data: Data
-        do { data = try JSONEncoder.sorted.encode(entry) } catch { throw LaunchError(operation: "encode the node entry: \(error)") }
+        do { data = try JSONEncoder.sorted.encode(entry) } catch { throw LaunchError("encode the node entry", wrapping: error) }
         let path = entryPath(entry.ip)
         if replacing {
             guard FileManager.default.createFile(atPath: path + ".new", contents: data), rename(path + ".new", path) == 0 else {
@@ -345,7 +345,7 @@ public enum NodeNetwork {
 
     static func step(_ what: String, _ body: () throws(NetworkError) -> Void) throws(LaunchError) {
         do { try body() } catch {
-            throw LaunchError(operation: "\(what): \(error)", hint: error.code == .nftables ? "install libnftables1" : nil)
+            throw LaunchError(what, wrapping: error, hint: error.code == .nftables ? "install libnftables1" : nil)
         }
     }
 }

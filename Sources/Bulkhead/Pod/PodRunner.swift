@@ -178,14 +178,14 @@ public enum PodRunner {
             let lock = try NodeNetwork.lock()
             defer { lock.unlock() }
             let host: CgroupHost
-            do { host = try CgroupHost.detect() } catch { throw LaunchError(operation: "detect the host's cgroups: \(error)") }
+            do { host = try CgroupHost.detect() } catch { throw LaunchError("detect the host's cgroups", wrapping: error) }
             if !request.tenantLimits.isEmpty {
                 var p = EffectiveProfile.defaults
                 p.limits = request.tenantLimits
                 do {
                     tenantCgroup = try SandboxCgroup.create(host: host, path: [request.tenant], limits: CgroupSetup.limits(p),
                                                             bestEffort: false, shared: true)
-                } catch { throw LaunchError(operation: "set up tenant \(request.tenant)'s cgroup: \(error)") }
+                } catch { throw LaunchError("set up tenant \(request.tenant)'s cgroup", wrapping: error) }
                 report.tenantLimits = CgroupSetup.report(p, tenantCgroup, notEnforcedAll: nil, reason: nil)
             }
             // The pod's cgroup, with or without limits: the pod owns the directory its
@@ -197,7 +197,7 @@ public enum PodRunner {
                 p.requests = request.podRequests
                 do {
                     podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: CgroupSetup.limits(p), bestEffort: false)
-                } catch { throw LaunchError(operation: "set up the pod's cgroup: \(error)") }
+                } catch { throw LaunchError("set up the pod's cgroup", wrapping: error) }
                 if !request.podLimits.isEmpty || request.podRequests.cpuMilli != nil {
                     report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil)
                 }
@@ -289,7 +289,7 @@ public enum PodRunner {
                 }
                 prepared.append((c, p))
             } catch {
-                return fail(LaunchError(operation: "container \(c.name): \(error)"))
+                return fail(LaunchError("container \(c.name)", wrapping: error))
             }
         }
 
@@ -512,7 +512,7 @@ struct PodState {
     /// Mounts a read-only sysfs of the pod's network namespace on `sysDirectory`, which every
     /// container binds onto its /sys. Unmounted by `remove` (it holds the namespace alive).
     func mountSysfs(of network: NetworkNamespace) throws(LaunchError) {
-        do { try network.mountSysfs(at: sysDirectory) } catch { throw LaunchError(operation: "\(error)") }
+        do { try network.mountSysfs(at: sysDirectory) } catch { throw LaunchError(wrapping: error) }
     }
 
     /// `info.json`: what `bulkhead pod ls` shows of this pod.

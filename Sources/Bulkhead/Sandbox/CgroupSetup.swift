@@ -103,7 +103,7 @@ struct CgroupSetup {
         do {
             host = try CgroupHost.detect()
         } catch {
-            if asked && !bestEffort { throw LaunchError(operation: "detect the host's cgroups: \(error)", hint: "run `bulkhead doctor`") }
+            if asked && !bestEffort { throw LaunchError("detect the host's cgroups", wrapping: error, hint: "run `bulkhead doctor`") }
             return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
         }
@@ -117,7 +117,7 @@ struct CgroupSetup {
             return CgroupSetup(cgroup: cg, limits: asked ? report(p, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
             if asked && !bestEffort {
-                throw LaunchError(operation: "set up the sandbox's cgroup: \(error.description)",
+                throw LaunchError("set up the sandbox's cgroup", wrapping: error,
                                   hint: "or pass --limits best-effort to run without the limits that cannot be enforced")
             }
             return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: error.description) : nil,

@@ -62,17 +62,44 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var errno: Errno?
     public var hint: String?
+    /// The error this one wraps (a `CgroupError`, `NetworkError`, `SystemError`, another
+    /// `LaunchError` ...): its text follows the operation in `description`, and its errno is
+    /// this error's `errno`, so the report names it.
+    public var underlying: (any Error)?
+    /// False when the operation is the underlying error's own (`LaunchError(wrapping:)`), so
+    /// `description` does not say it twice.
+    private var operationInText = true
 
     public init(step: Int? = nil, operation: String, errno: Errno? = nil, hint: String? = nil) {
         self.step = step; self.operation = operation; self.errno = errno; self.hint = hint
     }
 
+    /// `context: <the error's text>`, with the error's errno. Without a context the message is
+    /// the error's text alone and the operation is the error's own.
+    public init(_ context: String? = nil, wrapping error: any Error, hint: String? = nil) {
+        let system = Self.systemError(of: error)
+        self.init(operation: context ?? system?.operation ?? "\(error)", errno: system?.errno, hint: hint)
+        underlying = error
+        operationInText = context != nil
+    }
+
     public init(_ e: ConfigError) { self.init(operation: e.description) }
     public init(_ e: SystemError) { self.init(operation: e.operation, errno: e.errno, hint: e.hint) }
 
+    /// What a wrapped error says as a system error, when it says anything: its errno is what
+    /// the report's `error.errno` shows.
+    static func systemError(of error: any Error) -> SystemError? {
+        if let e = error as? LaunchError { return SystemError(e.operation, errno: e.errno, hint: e.hint) }
+        return (error as? any SystemErrorConvertible)?.systemError
+    }
+
     public var description: String {
         var s = step.map { "step \($0) (\(operation))" } ?? operation
-        if let errno { s += ": \(errno)" }
+        if let underlying {
+            s = operationInText ? "\(s): \(underlying)" : "\(underlying)"
+        } else if let errno {
+            s += ": \(errno)"
+        }
         if let hint { s += " — \(hint)" }
         return s
     }

@@ -77,11 +77,11 @@ final class Supervisor {
         if let cg = cgroup.cgroup, cg.needsAttach {
             do throws(CgroupError) {
                 if prepared.request.failAtStep == -4 {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: ECANCELED, fix: "")
+                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
                 }
                 joinFDs = try cg.openJoinFiles()
             } catch {
-                return failure(LaunchError(operation: "move the sandbox into its cgroups: \(error.description)"))
+                return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
             }
         }
         let child: SpawnedInit

@@ -1,7 +1,7 @@
 /// A cgroup operation that failed, with what failed, where, the kernel's errno, and a fix
 /// the user can act on.
 ///
-/// `errno` is 0 when the failure did not come from a system call (an invalid argument,
+/// `errno` is nil when the failure did not come from a system call (an invalid argument,
 /// a controller that is missing on this host).
 public struct CgroupError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What kind of failure this is; raw values are stable for reports.
@@ -31,12 +31,12 @@ public struct CgroupError: Error, Sendable, Equatable, CustomStringConvertible {
     public var operation: String
     /// The file or directory the operation was on.
     public var path: String
-    /// The errno the kernel returned, 0 if none.
-    public var errno: Int32
+    /// The errno the kernel returned, nil if none.
+    public var errno: Errno?
     /// What the user can do about it.
     public var fix: String
 
-    public init(code: Code, operation: String, path: String, errno: Int32 = 0, fix: String) {
+    public init(code: Code, operation: String, path: String, errno: Errno? = nil, fix: String) {
         self.code = code
         self.operation = operation
         self.path = path
@@ -46,8 +46,14 @@ public struct CgroupError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         var text = "cannot \(operation) (\(path))"
-        if errno != 0 { text += ": \(CgroupFS.errnoName(errno))" }
+        if let errno { text += ": \(errno)" }
         if !fix.isEmpty { text += "; \(fix)" }
         return text
+    }
+}
+
+extension CgroupError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError(operation, path: path, errno: errno, hint: fix.isEmpty ? nil : fix)
     }
 }

@@ -11,9 +11,9 @@ import Musl
 /// value is written with exactly one `write`; a short write is reported as `EIO`.
 enum CgroupFS {
     /// Reads a whole (small) file: open(2), read(2) until EOF.
-    static func read(_ path: String) -> Result<String, CgroupErrno> {
+    static func read(_ path: String) -> Result<String, Errno> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return .failure(CgroupErrno(Glibc.errno)) }
+        if fd < 0 { return .failure(Errno.current) }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16_384)
@@ -22,7 +22,7 @@ enum CgroupFS {
             if n < 0 {
                 let e = Glibc.errno
                 if e == EINTR { continue }
-                return .failure(CgroupErrno(e))
+                return .failure(Errno(e))
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
@@ -31,9 +31,9 @@ enum CgroupFS {
     }
 
     /// Writes `value` to a cgroup control file with one write(2).
-    static func write(_ path: String, _ value: String) -> Result<Void, CgroupErrno> {
+    static func write(_ path: String, _ value: String) -> Result<Void, Errno> {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { return .failure(CgroupErrno(Glibc.errno)) }
+        if fd < 0 { return .failure(Errno.current) }
         defer { close(fd) }
         var utf8 = Array(value.utf8)
         while true {
@@ -41,25 +41,25 @@ enum CgroupFS {
             if n < 0 {
                 let e = Glibc.errno
                 if e == EINTR { continue }
-                return .failure(CgroupErrno(e))
+                return .failure(Errno(e))
             }
-            if n != utf8.count { return .failure(CgroupErrno(EIO)) }
+            if n != utf8.count { return .failure(Errno(EIO)) }
             return .success(())
         }
     }
 
     /// mkdir(2) with mode 0755. `.success(false)` when the directory already existed.
-    static func makeDirectory(_ path: String) -> Result<Bool, CgroupErrno> {
+    static func makeDirectory(_ path: String) -> Result<Bool, Errno> {
         if mkdir(path, 0o755) == 0 { return .success(true) }
         let e = Glibc.errno
         if e == EEXIST { return .success(false) }
-        return .failure(CgroupErrno(e))
+        return .failure(Errno(e))
     }
 
     /// rmdir(2). A cgroup directory is removable once it has no member and no child.
-    static func removeDirectory(_ path: String) -> Result<Void, CgroupErrno> {
+    static func removeDirectory(_ path: String) -> Result<Void, Errno> {
         if rmdir(path) == 0 { return .success(()) }
-        return .failure(CgroupErrno(Glibc.errno))
+        return .failure(Errno.current)
     }
 
     /// access(2) with F_OK.
@@ -91,28 +91,9 @@ enum CgroupFS {
     /// CLONE_INTO_CGROUP takes. (The kernel takes it with fget_raw(), so O_PATH would do
     /// too, but Glibc's Swift module does not export the GNU-only O_PATH; cgroup
     /// directories are world-readable, so O_RDONLY costs nothing.)
-    static func openDirectory(_ path: String) -> Result<Int32, CgroupErrno> {
+    static func openDirectory(_ path: String) -> Result<Int32, Errno> {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd < 0 { return .failure(CgroupErrno(Glibc.errno)) }
+        if fd < 0 { return .failure(Errno.current) }
         return .success(fd)
     }
-
-    /// The symbolic name of an errno with its message, e.g. "EBUSY (Device or resource busy)".
-    static func errnoName(_ code: Int32) -> String {
-        let names: [Int32: String] = [
-            EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO",
-            EBADF: "EBADF", EAGAIN: "EAGAIN", ENOMEM: "ENOMEM", EACCES: "EACCES",
-            EBUSY: "EBUSY", EEXIST: "EEXIST", ENOTDIR: "ENOTDIR", EINVAL: "EINVAL",
-            ENOSPC: "ENOSPC", EROFS: "EROFS", ENOTEMPTY: "ENOTEMPTY", ENOSYS: "ENOSYS",
-            EOPNOTSUPP: "EOPNOTSUPP", ENODEV: "ENODEV", ERANGE: "ERANGE",
-        ]
-        let message = String(cString: strerror(code))
-        return "\(names[code] ?? "errno \(code)") (\(message))"
-    }
-}
-
-/// An errno carried as a typed failure inside `CgroupFS` results.
-struct CgroupErrno: Error, Equatable {
-    var code: Int32
-    init(_ code: Int32) { self.code = code }
 }

@@ -61,14 +61,14 @@ public struct CgroupHost: Sendable, Equatable {
         case .success(let text): mountinfo = text
         case .failure(let e):
             throw CgroupError(code: .hostDetection, operation: "read mount table", path: "/proc/self/mountinfo",
-                              errno: e.code, fix: "mount /proc")
+                              errno: e, fix: "mount /proc")
         }
         let procCgroup: String
         switch CgroupFS.read("/proc/self/cgroup") {
         case .success(let text): procCgroup = text
         case .failure(let e):
             throw CgroupError(code: .hostDetection, operation: "read own cgroups", path: "/proc/self/cgroup",
-                              errno: e.code, fix: "mount /proc; the kernel needs CONFIG_CGROUPS")
+                              errno: e, fix: "mount /proc; the kernel needs CONFIG_CGROUPS")
         }
         let layout = CgroupLayout.resolve(mounts: MountInfoEntry.parse(mountinfo),
                                           membership: ProcCgroupEntry.parse(procCgroup))

@@ -117,7 +117,7 @@ public final class SandboxCgroup {
         if targets.isEmpty {
             throw CgroupError(code: .createFailed, operation: "find a writable cgroup hierarchy",
                               path: host.unifiedTarget?.baseDirectory ?? host.targets.first?.baseDirectory ?? "/sys/fs/cgroup",
-                              errno: EACCES, fix: "run as root, or delegate a cgroup subtree to this user (chown it); run `bulkhead doctor`")
+                              errno: Errno(EACCES), fix: "run as root, or delegate a cgroup subtree to this user (chown it); run `bulkhead doctor`")
         }
 
         // 3. Create the directories.
@@ -175,7 +175,7 @@ public final class SandboxCgroup {
             case .failure(let e):
                 rollback(leaves, path: path, shared: shared)
                 throw CgroupError(code: .createFailed, operation: "open the cgroup directory", path: unified.directory,
-                                  errno: e.code, fix: "run `bulkhead doctor`")
+                                  errno: e, fix: "run `bulkhead doctor`")
             }
         }
         return SandboxCgroup(path: path, leaves: leaves, enforced: enforced, notEnforced: notEnforced,
@@ -208,7 +208,7 @@ public final class SandboxCgroup {
         if let unified = host.unifiedTarget, unified.controllers.contains(c) {
             if unified.writable { return .success(.v2) }
             return .failure(CgroupError(
-                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: unified.baseDirectory, errno: EACCES,
+                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: unified.baseDirectory, errno: Errno(EACCES),
                 fix: "bulkhead cannot create cgroups here; run as root or delegate this subtree to the user (chown); run `bulkhead doctor`"))
         }
         if let t = host.v1Target(for: v1Controller(c)) {
@@ -224,7 +224,7 @@ public final class SandboxCgroup {
             }
             if t.writable { return .success(.v1) }
             return .failure(CgroupError(
-                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: t.baseDirectory, errno: EACCES,
+                code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: t.baseDirectory, errno: Errno(EACCES),
                 fix: "bulkhead cannot create cgroups in the v1 \(t.hierarchy) hierarchy; run as root or chown \(t.baseDirectory) to the user"))
         }
         let place = host.unifiedTarget.map { $0.mountPoint + "/cgroup.controllers" } ?? "/proc/self/mountinfo"
@@ -254,14 +254,14 @@ public final class SandboxCgroup {
                 switch CgroupFS.makeDirectory(dir) {
                 case .success(let created):
                     if isLeaf && !created && !allowExisting {
-                        throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: EEXIST,
+                        throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: Errno(EEXIST),
                                           fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead gc`)")
                     }
-                case .failure(let e) where e.code == ENOENT && attempt < 5:
+                case .failure(let e) where e.rawValue == ENOENT && attempt < 5:
                     retry = true
                 case .failure(let e):
-                    throw CgroupError(code: .createFailed, operation: "create a cgroup directory", path: dir, errno: e.code,
-                                      fix: e.code == EACCES || e.code == EPERM
+                    throw CgroupError(code: .createFailed, operation: "create a cgroup directory", path: dir, errno: e,
+                                      fix: e.rawValue == EACCES || e.rawValue == EPERM
                                           ? "run as root, or delegate the subtree to this user (chown); run `bulkhead doctor`"
                                           : "run `bulkhead doctor`")
                 }
@@ -282,7 +282,7 @@ public final class SandboxCgroup {
             if !CgroupHost.readControllers(file).contains(controller) {
                 if case .failure(let e) = CgroupFS.write(file, "+" + controller) {
                     let fix: String
-                    switch e.code {
+                    switch e.rawValue {
                     case EBUSY:
                         fix = "\(dir) holds processes, and cgroup v2 forbids enabling controllers for the children of a cgroup with processes; move them to a leaf, or run bulkhead from a delegated cgroup whose processes live in a child"
                     case ENOENT, EINVAL:
@@ -291,7 +291,7 @@ public final class SandboxCgroup {
                         fix = "the \(controller) controller is not enabled in \(file); run `bulkhead doctor`"
                     }
                     throw CgroupError(code: .enableControllerFailed, operation: "enable +\(controller)", path: file,
-                                      errno: e.code, fix: fix)
+                                      errno: e, fix: fix)
                 }
             }
             dir += "/" + part
@@ -366,7 +366,7 @@ public final class SandboxCgroup {
             // (the kernel requires memsw >= the memory limit at every step).
             guard CgroupFS.exists(dir + "/memory.memsw.limit_in_bytes") else {
                 throw CgroupError(code: .controllerUnavailable, operation: "set the swap limit",
-                                  path: dir + "/memory.memsw.limit_in_bytes", errno: ENOENT,
+                                  path: dir + "/memory.memsw.limit_in_bytes", errno: Errno(ENOENT),
                                   fix: "swap accounting is off; boot with swapaccount=1 or use a cgroup v2 host")
             }
             let (sum, overflow) = l.memoryMax!.addingReportingOverflow(l.memorySwapMax!)
@@ -381,7 +381,7 @@ public final class SandboxCgroup {
                 return [try put(file, v1)]
             }
             throw CgroupError(code: .controllerUnavailable, operation: "set the IO weight", path: dir + "/blkio.weight",
-                              errno: ENOENT, fix: "this kernel's blkio controller has no proportional weight (it needs the BFQ scheduler); use ioMax, or a cgroup v2 host with io.weight")
+                              errno: Errno(ENOENT), fix: "this kernel's blkio controller has no proportional weight (it needs the BFQ scheduler); use ioMax, or a cgroup v2 host with io.weight")
         case (.ioMax, .v2):
             var done: [EnforcedLimit] = []
             for entry in l.ioMax { done.append(try put("io.max", entry.v2Line)) }
@@ -426,7 +426,7 @@ public final class SandboxCgroup {
         guard case .failure(let e) = CgroupFS.write(file, value) else { return }
         let name = file.split(separator: "/").last.map(String.init) ?? file
         let fix: String
-        switch e.code {
+        switch e.rawValue {
         case ENOENT:
             fix = "\(name) does not exist: the \(controller) controller is not enabled for this cgroup (check the parent's cgroup.subtree_control); run `bulkhead doctor`"
         case EACCES, EPERM:
@@ -438,7 +438,7 @@ public final class SandboxCgroup {
         default:
             fix = "run `bulkhead doctor`"
         }
-        throw CgroupError(code: .writeFailed, operation: "write \(name)", path: file, errno: e.code, fix: fix)
+        throw CgroupError(code: .writeFailed, operation: "write \(name)", path: file, errno: e, fix: fix)
     }
 
     // MARK: - Members
@@ -453,8 +453,8 @@ public final class SandboxCgroup {
         for leaf in leaves {
             let file = leaf.directory + "/cgroup.procs"
             if case .failure(let e) = CgroupFS.write(file, String(pid)) {
-                throw CgroupError(code: .attachFailed, operation: "move pid \(pid) into the cgroup", path: file, errno: e.code,
-                                  fix: e.code == ESRCH ? "the process has exited"
+                throw CgroupError(code: .attachFailed, operation: "move pid \(pid) into the cgroup", path: file, errno: e,
+                                  fix: e.rawValue == ESRCH ? "the process has exited"
                                       : "the caller needs write access to cgroup.procs of the common ancestor; run as root or from inside the delegated subtree")
             }
         }
@@ -478,7 +478,7 @@ public final class SandboxCgroup {
             if fd < 0 {
                 let e = errno
                 for f in fds { close(f) }
-                throw CgroupError(code: .attachFailed, operation: "open the cgroup's tasks file", path: file, errno: e,
+                throw CgroupError(code: .attachFailed, operation: "open the cgroup's tasks file", path: file, errno: Errno(e),
                                   fix: "the caller needs write access to the sandbox's cgroup; run as root or from inside the delegated subtree")
             }
             fds.append(fd)
@@ -595,8 +595,8 @@ public final class SandboxCgroup {
         for leaf in leaves.reversed() {
             if case .failure(let e) = Self.removeTree(leaf.directory) {
                 firstError = firstError ?? CgroupError(
-                    code: .removeFailed, operation: "remove the sandbox cgroup", path: leaf.directory, errno: e.code,
-                    fix: e.code == EBUSY ? "processes are still inside: call killAll() first (members: \(memberPIDs().sorted()))"
+                    code: .removeFailed, operation: "remove the sandbox cgroup", path: leaf.directory, errno: e,
+                    fix: e.rawValue == EBUSY ? "processes are still inside: call killAll() first (members: \(memberPIDs().sorted()))"
                         : "run `bulkhead doctor`")
                 continue
             }
@@ -618,19 +618,19 @@ public final class SandboxCgroup {
     }
 
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
-    static func removeTree(_ dir: String) -> Result<Void, CgroupErrno> {
+    static func removeTree(_ dir: String) -> Result<Void, Errno> {
         for child in CgroupFS.subdirectories(dir) {
             if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
         }
         for _ in 0..<100 {
             switch CgroupFS.removeDirectory(dir) {
             case .success: return .success(())
-            case .failure(let e) where e.code == ENOENT: return .success(())
-            case .failure(let e) where e.code == EBUSY: usleep(10_000)
+            case .failure(let e) where e.rawValue == ENOENT: return .success(())
+            case .failure(let e) where e.rawValue == EBUSY: usleep(10_000)
             case .failure(let e): return .failure(e)
             }
         }
-        return .failure(CgroupErrno(EBUSY))
+        return .failure(Errno(EBUSY))
     }
 
     /// rmdir each ancestor of `dir` up to and including `base` until one is still in use.
@@ -639,7 +639,7 @@ public final class SandboxCgroup {
         while current.count > base.count, let slash = current.lastIndex(of: "/") {
             current = String(current[..<slash])
             guard current.count >= base.count, current.hasPrefix(base) else { return }
-            if case .failure(let e) = CgroupFS.removeDirectory(current), e.code != ENOENT { return }
+            if case .failure(let e) = CgroupFS.removeDirectory(current), e.rawValue != ENOENT { return }
         }
     }
 }

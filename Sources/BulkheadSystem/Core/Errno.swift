@@ -34,14 +34,20 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A failed system operation: what was attempted, the errno, and what the user can do.
+/// A failed system operation: what was attempted, on which path, the errno, and what the user
+/// can do. The subsystems' own errors (`CgroupError`, `NetworkError`, `SeccompCompileError`)
+/// keep their codes and message texts and read as one of these through `systemError`.
 public struct SystemError: Error, Sendable, CustomStringConvertible {
     public var operation: String
+    /// The file, directory or namespace the operation was on, when there is one. Not part of
+    /// `description`: callers that want it in the message put it in `operation`.
+    public var path: String?
     public var errno: Errno?
     public var hint: String?
 
-    public init(_ operation: String, errno: Errno? = nil, hint: String? = nil) {
+    public init(_ operation: String, path: String? = nil, errno: Errno? = nil, hint: String? = nil) {
         self.operation = operation
+        self.path = path
         self.errno = errno
         self.hint = hint
     }
@@ -52,6 +58,16 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
         if let hint { s += " — \(hint)" }
         return s
     }
+}
+
+/// An error that can be read as a `SystemError`: what the launcher reads to fill a report's
+/// errno, whatever subsystem failed.
+public protocol SystemErrorConvertible: Error {
+    var systemError: SystemError { get }
+}
+
+extension SystemError: SystemErrorConvertible {
+    public var systemError: SystemError { self }
 }
 
 /// Signal names for reports (`SIGTERM`).

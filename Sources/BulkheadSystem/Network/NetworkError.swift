@@ -22,14 +22,14 @@ public struct NetworkError: Error, Sendable, Equatable, CustomStringConvertible 
     public var operation: String
     /// The namespace (its path) the operation ran in, "" if none.
     public var namespace: String
-    /// The errno the kernel returned, 0 if none.
-    public var errno: Int32
+    /// The errno the kernel returned, nil if none.
+    public var errno: Errno?
     /// The kernel's extended-ack message or nft's error text, "" if none.
     public var detail: String
     /// What the user can do about it, "" if nothing specific.
     public var fix: String
 
-    public init(code: Code, operation: String, namespace: String = "", errno: Int32 = 0, detail: String = "", fix: String = "") {
+    public init(code: Code, operation: String, namespace: String = "", errno: Errno? = nil, detail: String = "", fix: String = "") {
         self.code = code
         self.operation = operation
         self.namespace = namespace
@@ -41,9 +41,16 @@ public struct NetworkError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String {
         var text = "cannot \(operation)"
         if !namespace.isEmpty { text += " (in \(namespace))" }
-        if errno != 0 { text += ": \(Errno(errno))" }
+        if let errno { text += ": \(errno)" }
         if !detail.isEmpty { text += ": \(detail)" }
         if !fix.isEmpty { text += "; \(fix)" }
         return text
+    }
+}
+
+extension NetworkError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError(detail.isEmpty ? operation : "\(operation): \(detail)", path: namespace.isEmpty ? nil : namespace,
+                    errno: errno, hint: fix.isEmpty ? nil : fix)
     }
 }

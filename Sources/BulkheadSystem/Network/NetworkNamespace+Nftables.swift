@@ -25,7 +25,7 @@ extension NetworkNamespace {
         let errText = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard rc == 0 else {
             let first = commands.split(separator: "\n").first.map(String.init) ?? ""
-            throw NetworkError(code: .nftables, operation: "run nft \"\(first)…\"", namespace: path, errno: rc,
+            throw NetworkError(code: .nftables, operation: "run nft \"\(first)…\"", namespace: path, errno: Errno(rc),
                                detail: errText.trimmingTrailingNewlines(),
                                fix: rc == ELIBACC ? "install libnftables1 (apt-get install libnftables1)" : "")
         }

@@ -55,7 +55,7 @@ public final class NetworkNamespace {
         try makeShared(directory)
         let rc = bh_netns_create(path)
         guard rc == 0 else {
-            throw NetworkError(code: .namespace, operation: "create network namespace \(path)", errno: rc,
+            throw NetworkError(code: .namespace, operation: "create network namespace \(path)", errno: Errno(rc),
                                fix: rc == EEXIST ? "a namespace of that name exists; delete it or run `collectStale`"
                                    : rc == EPERM ? "creating network namespaces needs CAP_SYS_ADMIN (run as root)" : "")
         }
@@ -77,7 +77,7 @@ public final class NetworkNamespace {
         var out: Int32 = -1
         let rc = bh_netns_create_fd(&out)
         guard rc == 0 else {
-            throw NetworkError(code: .namespace, operation: "create network namespace \(label)", errno: rc,
+            throw NetworkError(code: .namespace, operation: "create network namespace \(label)", errno: Errno(rc),
                                fix: rc == EPERM ? "creating network namespaces needs CAP_SYS_ADMIN (run as root)" : "")
         }
         return NetworkNamespace(path: label, fd: out, anonymous: true)
@@ -89,7 +89,7 @@ public final class NetworkNamespace {
         guard fd >= 0 else { throw NetworkError(code: .closed, operation: "mount sysfs", namespace: path) }
         let rc = bh_netns_mount_sysfs(fd, target)
         guard rc == 0 else {
-            throw NetworkError(code: .namespace, operation: "mount a sysfs of the namespace at \(target)", namespace: path, errno: rc)
+            throw NetworkError(code: .namespace, operation: "mount a sysfs of the namespace at \(target)", namespace: path, errno: Errno(rc))
         }
     }
 
@@ -97,7 +97,7 @@ public final class NetworkNamespace {
     public func writeSysctl(_ path: String, _ value: String) throws(NetworkError) {
         guard fd >= 0 else { throw NetworkError(code: .closed, operation: "write \(path)", namespace: self.path) }
         let rc = bh_netns_write_sysctl(fd, path, value)
-        guard rc == 0 else { throw NetworkError(code: .namespace, operation: "write \(value) to \(path)", namespace: self.path, errno: rc) }
+        guard rc == 0 else { throw NetworkError(code: .namespace, operation: "write \(value) to \(path)", namespace: self.path, errno: Errno(rc)) }
     }
 
     /// The hardware (MAC) address of link `name` in this namespace, as `aa:bb:cc:dd:ee:ff`.
@@ -107,7 +107,7 @@ public final class NetworkNamespace {
         var mac = [UInt8](repeating: 0, count: 6)
         let rc = bh_link_hwaddr(s, name, &mac)
         guard rc == 0 else {
-            throw NetworkError(code: .socket, operation: "read the hardware address of \(name)", namespace: path, errno: rc)
+            throw NetworkError(code: .socket, operation: "read the hardware address of \(name)", namespace: path, errno: Errno(rc))
         }
         return mac.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
     }
@@ -116,13 +116,13 @@ public final class NetworkNamespace {
     public static func open(path: String) throws(NetworkError) -> NetworkNamespace {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw NetworkError(code: .namespace, operation: "open network namespace \(path)", errno: Glibc.errno)
+            throw NetworkError(code: .namespace, operation: "open network namespace \(path)", errno: .current)
         }
         // A plain file (a creation interrupted before its mount) is no namespace: refuse it
         // rather than let setns fail later with EINVAL.
         if bh_netns_check(fd) != 0 {
             Glibc.close(fd)
-            throw NetworkError(code: .namespace, operation: "open network namespace \(path)", errno: EINVAL,
+            throw NetworkError(code: .namespace, operation: "open network namespace \(path)", errno: Errno(EINVAL),
                                detail: "not a network namespace (no nsfs mount there)")
         }
         return NetworkNamespace(path: path, fd: fd)
@@ -161,7 +161,7 @@ public final class NetworkNamespace {
         var out: Int32 = -1
         let rc = bh_netns_socket(fd, domain, type, proto, &out)
         guard rc == 0 else {
-            throw NetworkError(code: .socket, operation: "open socket(\(domain), \(type), \(proto))", namespace: path, errno: rc)
+            throw NetworkError(code: .socket, operation: "open socket(\(domain), \(type), \(proto))", namespace: path, errno: Errno(rc))
         }
         return out
     }
@@ -173,7 +173,7 @@ public final class NetworkNamespace {
         var s: Int32 = -1
         let rc = bh_rtnl_open(fd, timeoutMilliseconds, &s)
         guard rc == 0 else {
-            throw NetworkError(code: .socket, operation: "open an rtnetlink socket", namespace: path, errno: rc)
+            throw NetworkError(code: .socket, operation: "open an rtnetlink socket", namespace: path, errno: Errno(rc))
         }
         return RouteSocket(fd: s, namespace: path)
     }
@@ -205,11 +205,11 @@ public final class NetworkNamespace {
         if umount2(path, Int32(MNT_DETACH)) != 0 {
             let e = Glibc.errno
             guard e == EINVAL || e == ENOENT else {
-                throw NetworkError(code: .namespace, operation: "unmount network namespace \(path)", errno: e)
+                throw NetworkError(code: .namespace, operation: "unmount network namespace \(path)", errno: Errno(e))
             }
         }
         if unlink(path) != 0, Glibc.errno != ENOENT {
-            throw NetworkError(code: .namespace, operation: "remove \(path)", errno: Glibc.errno)
+            throw NetworkError(code: .namespace, operation: "remove \(path)", errno: .current)
         }
     }
 
@@ -222,11 +222,11 @@ public final class NetworkNamespace {
     static func makeShared(_ directory: String) throws(NetworkError) {
         if mount("", directory, "none", UInt(MS_SHARED | MS_REC), nil) == 0 { return }
         guard Glibc.errno == EINVAL else {
-            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: Glibc.errno)
+            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: .current)
         }
         guard mount(directory, directory, "none", UInt(MS_BIND | MS_REC), nil) == 0,
               mount("", directory, "none", UInt(MS_SHARED | MS_REC), nil) == 0 else {
-            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: Glibc.errno)
+            throw NetworkError(code: .namespace, operation: "make \(directory) a shared mount", errno: .current)
         }
     }
 
@@ -236,7 +236,7 @@ public final class NetworkNamespace {
         for part in directory.split(separator: "/") {
             prefix += "/" + part
             if mkdir(prefix, 0o755) != 0, Glibc.errno != EEXIST {
-                throw NetworkError(code: .namespace, operation: "create directory \(prefix)", errno: Glibc.errno)
+                throw NetworkError(code: .namespace, operation: "create directory \(prefix)", errno: .current)
             }
         }
     }

@@ -156,7 +156,7 @@ public final class RouteSocket {
         guard rc == 0 else {
             // Read at once: the extended ack is kept per thread until the next request.
             let detail = String(cString: bh_rtnl_last_error_message())
-            throw NetworkError(code: .netlink, operation: operation, namespace: namespace, errno: rc, detail: detail,
+            throw NetworkError(code: .netlink, operation: operation, namespace: namespace, errno: Errno(rc), detail: detail,
                                fix: rc == EPERM ? "rtnetlink changes need CAP_NET_ADMIN over the namespace (run as root)" : "")
         }
     }
@@ -174,7 +174,7 @@ public final class RouteSocket {
             if count <= capacity { return Array(records.prefix(Int(count))) }
             capacity = count + 64
         }
-        throw NetworkError(code: .netlink, operation: operation, namespace: namespace, errno: EAGAIN,
+        throw NetworkError(code: .netlink, operation: operation, namespace: namespace, errno: Errno(EAGAIN),
                            detail: "the number of records kept changing")
     }
 

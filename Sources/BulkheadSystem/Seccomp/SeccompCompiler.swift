@@ -7,10 +7,10 @@ public struct SeccompCompileError: Error, CustomStringConvertible, Equatable, Se
     /// What was being done: "validate", "resolve", "compile", "export".
     public var operation: String
     /// The errno libseccomp (or the system) returned, when there is one.
-    public var errno: Int32?
+    public var errno: Errno?
     public var message: String
 
-    public init(operation: String, errno: Int32? = nil, message: String) {
+    public init(operation: String, errno: Errno? = nil, message: String) {
         self.operation = operation
         self.errno = errno
         self.message = message
@@ -18,8 +18,14 @@ public struct SeccompCompileError: Error, CustomStringConvertible, Equatable, Se
 
     public var description: String {
         var s = "seccomp \(operation): \(message)"
-        if let errno { s += " (errno \(errno))" }
+        if let errno { s += " (\(errno.name))" }
         return s
+    }
+}
+
+extension SeccompCompileError: SystemErrorConvertible {
+    public var systemError: SystemError {
+        SystemError("seccomp \(operation): \(message)", errno: errno)
     }
 }
 
@@ -182,7 +188,7 @@ public enum SeccompCompiler {
         for r in plan.records {
             let cname: UnsafeMutablePointer<CChar>
             if let p = names[r.name] { cname = p } else {
-                guard let p = strdup(r.name) else { throw SeccompCompileError(operation: "compile", errno: ENOMEM, message: "out of memory") }
+                guard let p = strdup(r.name) else { throw SeccompCompileError(operation: "compile", errno: Errno(ENOMEM), message: "out of memory") }
                 names[r.name] = p
                 cname = p
             }
@@ -219,7 +225,7 @@ public enum SeccompCompiler {
                     + "\(String(cString: strerror(rc)))"
                 if rc == EINVAL { msg += "; check its argument conditions" }
             }
-            throw SeccompCompileError(operation: pfc ? "export" : "compile", errno: rc, message: msg)
+            throw SeccompCompileError(operation: pfc ? "export" : "compile", errno: Errno(rc), message: msg)
         }
         return Array(UnsafeBufferPointer(start: out, count: len))
     }

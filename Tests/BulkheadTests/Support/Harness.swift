@@ -25,6 +25,8 @@ enum Bulkhead {
         /// The parsed `--report` JSON when the run asked for one with `report: true`.
         var report: [String: Any]?
         var controls: [String: Any]? { report?["controls"] as? [String: Any] }
+        /// The `--report` file's bytes, for decoding as the typed `RunReport`.
+        var reportData: Data?
     }
 
     /// Runs `bulkhead ARGS`, capturing output. With `report: true` a `--report FILE` is added
@@ -69,12 +71,14 @@ enum Bulkhead {
         }
         p.waitUntilExit()
         var parsed: [String: Any]?
+        var reportData: Data?
         if let reportPath, let data = FileManager.default.contents(atPath: reportPath) {
+            reportData = data
             parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any]
             try? FileManager.default.removeItem(atPath: reportPath)
         }
         return Result(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
-                      stderr: String(decoding: errData.get(), as: UTF8.self), report: parsed)
+                      stderr: String(decoding: errData.get(), as: UTF8.self), report: parsed, reportData: reportData)
     }
 
     /// `bulkhead run [flags] -- sh -c SCRIPT`.
