@@ -9,8 +9,6 @@ import Glibc
 /// hierarchies. Off such a host they skip with that reason, except with CI=true, where
 /// they run and fail: a green CI run means the kernel behaviour was really checked.
 enum CgroupKernelGate {
-    static let isCI: Bool = getenv("CI").map { String(cString: $0) } == "true"
-
     static let skipReason: String? = {
         if geteuid() != 0 { return "requires root: the test creates cgroups under /sys/fs/cgroup" }
         guard let host = try? CgroupHost.detect() else { return "no cgroup file system is mounted" }
@@ -22,7 +20,7 @@ enum CgroupKernelGate {
         return nil
     }()
 
-    static var enabled: Bool { skipReason == nil || isCI }
+    static var enabled: Bool { skipReason == nil || Gate.inCI }
 
     /// Fails the test (under CI=true) when the host cannot run it.
     static func require() throws {

@@ -9,8 +9,7 @@ import Testing
 /// fails with "needs bulkhead flag X".
 enum VMLane {
     static let enabled: Bool = {
-        let env = ProcessInfo.processInfo.environment
-        return env["BULKHEAD_VM_LANE"] == "1" || env["CI"] == "true"
+        ProcessInfo.processInfo.environment["BULKHEAD_VM_LANE"] == "1" || Gate.inCI
     }()
 
     static let packageRoot: String = {

@@ -124,7 +124,10 @@ struct LifecycleTests {
         #expect(steps.count > 40, "\(plan.stdout)")
         let marker = token()
         let before = Set(FileIO.listDirectory("/proc"))
-        let leaves = { FileIO.listDirectory("/sys/fs/cgroup/pids/bulkhead/default/default").filter { $0.hasPrefix("c-") } }
+        // Every hierarchy a launch of this profile uses: the directories a good run's report
+        // names, plus every mounted hierarchy (v1 or v2) that has a bulkhead subtree.
+        let parents = try LeftoverCgroups.parents()
+        let leaves = { LeftoverCgroups.leaves(under: parents) }
         let leavesBefore = Set(leaves())
         for (i, line) in steps.enumerated() {
             let summary = line.drop(while: { $0 == " " }).drop(while: { $0.isNumber }).dropFirst(2)
@@ -221,5 +224,36 @@ extension FileHandle {
             bytes.append(d.first!)
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The cgroup leaves (`c-…`) of `bulkhead run` launches, in every hierarchy they use, so that a
+/// leftover check means something on a v1, hybrid or v2 host alike.
+enum LeftoverCgroups {
+    /// The directories holding the default tenant's leaves: the parents of the directories a
+    /// successful run's typed report names (there must be some: the profile has limits), and
+    /// `bulkhead/default/default` of every mounted hierarchy under /sys/fs/cgroup.
+    static func parents() throws -> [String] {
+        let probe = try Bulkhead.run(["run", "--", "/bin/true"], report: true)
+        try #require(probe.status == 0, "\(probe.stderr)")
+        let data = try #require(probe.reportData, "the run wrote no report")
+        let cgroup = try #require(try JSONDecoder().decode(RunReport.self, from: data).cgroup, "the report has no cgroup")
+        try #require(!cgroup.directories.isEmpty, "the report names no cgroup directory: \(cgroup)")
+        var parents = Set(cgroup.directories.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
+        for h in [""] + FileIO.listDirectory("/sys/fs/cgroup").map({ "/" + $0 }) {
+            let dir = "/sys/fs/cgroup\(h)/bulkhead/default/default"
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue { parents.insert(dir) }
+        }
+        // The run removed its own leaf in each of them.
+        for d in cgroup.directories {
+            #expect(!FileManager.default.fileExists(atPath: d), "the good run left \(d)")
+        }
+        return parents.sorted()
+    }
+
+    /// Every `c-…` leaf under `parents`, as a full path.
+    static func leaves(under parents: [String]) -> [String] {
+        parents.flatMap { p in FileIO.listDirectory(p).filter { $0.hasPrefix("c-") }.map { p + "/" + $0 } }
     }
 }

@@ -1,3 +1,4 @@
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -7,12 +8,36 @@ import Testing
 /// driver runs in the virtual-machine lane). Assertions are on the cgroup's own counters.
 @Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
 struct LimitTests {
-    static func stats(_ r: Bulkhead.Result) -> [String: Any] {
-        ((r.report?["cgroup"] as? [String: Any])?["stats"] as? [String: Any]) ?? [:]
+    /// The run's `--report`, decoded as the typed `RunReport`: a renamed or retyped field fails
+    /// the decoding instead of reading as absent.
+    static func report(_ r: Bulkhead.Result) throws -> RunReport {
+        let data = try #require(r.reportData, "the run wrote no report: \(r.stderr)")
+        return try JSONDecoder().decode(RunReport.self, from: data)
     }
 
-    static func directories(_ r: Bulkhead.Result) -> [String] {
-        ((r.report?["cgroup"] as? [String: Any])?["directories"] as? [String]) ?? []
+    /// The report's cgroup stats; a run under a limit must have them.
+    static func stats(_ rep: RunReport) throws -> CgroupUsage {
+        try #require(rep.cgroup?.stats, "the report has no cgroup stats: \(String(describing: rep.cgroup))")
+    }
+
+    /// The report's cgroup directories; a run under a limit must have at least one, so that
+    /// "all removed" cannot pass on an empty list.
+    static func directories(_ rep: RunReport) throws -> [String] {
+        let dirs = rep.cgroup?.directories ?? []
+        try #require(!dirs.isEmpty, "the report names no cgroup directory: \(String(describing: rep.cgroup))")
+        return dirs
+    }
+
+    /// Checks that `limit` is reported enforced with `value` (in the driver's unit) through a
+    /// file inside one of the run's cgroup directories, and that no limit went unenforced.
+    static func expectEnforced(_ rep: RunReport, _ limit: String, _ value: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let limits = try #require(rep.limits, "the report has no limits", sourceLocation: sourceLocation)
+        #expect(limits.notEnforced.isEmpty, "\(limits.notEnforced)", sourceLocation: sourceLocation)
+        let entries = limits.enforced.filter { $0.limit == limit }
+        #expect(entries.contains { $0.value == value }, "\(limit) = \(value) enforced: \(limits.enforced)", sourceLocation: sourceLocation)
+        let dirs = try directories(rep)
+        #expect(!entries.isEmpty && entries.allSatisfy { e in dirs.contains { e.file.hasPrefix($0 + "/") } },
+                "\(limit) is written in the run's own cgroup: \(entries) in \(dirs)", sourceLocation: sourceLocation)
     }
 
     @Test("memory: a workload past memory.max is OOM-killed alone; the peak is the limit; a neighbour keeps running")
@@ -20,14 +45,16 @@ struct LimitTests {
         let neighbour = try BackgroundRun(["run", "--memory", "64Mi", "--", "/bin/sh", "-c", "sleep 1.5; echo alive"])
         let r = try Bulkhead.run(["run", "--memory", "32Mi", "--", "python3", "-c", "x = bytearray(256 << 20)"], report: true)
         #expect(r.status == 137, "SIGKILL from the OOM killer: \(r.stderr)")
-        #expect(r.report?["reason"] as? String == "oom-killed")
-        let s = Self.stats(r)
-        #expect((s["oomKills"] as? Int ?? 0) > 0)
-        let peak = Double(s["memoryPeakBytes"] as? Int ?? 0)
+        let rep = try Self.report(r)
+        #expect(rep.reason == .oomKilled)
+        try Self.expectEnforced(rep, "memory.max", String(32 << 20))
+        let s = try Self.stats(rep)
+        #expect((s.oomKills ?? 0) > 0)
+        let peak = Double(s.memoryPeakBytes ?? 0)
         #expect(abs(peak - Double(32 << 20)) <= 0.05 * Double(32 << 20), "peak \(peak) within 5% of 32Mi")
         let n = try neighbour.finish()
         #expect(n.status == 0 && n.stdout.contains("alive"), "the neighbour is untouched: \(n.stdout) \(n.stderr)")
-        #expect(Self.directories(r).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "cgroup removed")
+        #expect(try Self.directories(rep).allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "cgroup removed")
     }
 
     @Test("cpu: a busy loop under cpus 0.5 gets 45-55% of a core (cpu.stat), and is throttled")
@@ -35,14 +62,16 @@ struct LimitTests {
         let spin = "import time\nend = time.monotonic() + 2.5\nwhile time.monotonic() < end: pass"
         let r = try Bulkhead.run(["run", "--cpus", "0.5", "--", "python3", "-c", spin], report: true)
         #expect(r.status == 0, "\(r.stderr)")
-        let s = Self.stats(r)
-        let usage = Double(s["cpuUsageMicros"] as? Int ?? 0)
-        let periods = Double(s["cpuPeriods"] as? Int ?? 0)
+        let rep = try Self.report(r)
+        try Self.expectEnforced(rep, "cpu.max", "50000")
+        let s = try Self.stats(rep)
+        let usage = Double(s.cpuUsageMicros ?? 0)
+        let periods = Double(s.cpuPeriods ?? 0)
         // Each enforcement period is 100 ms of a runnable cgroup: usage per period is the share.
         let share = usage / (periods * 100_000)
         #expect(periods >= 15, "periods \(periods)")
         #expect(share >= 0.45 && share <= 0.55, "share of one core: \(share) (usage \(usage) us over \(periods) periods)")
-        #expect((s["cpuThrottledPeriods"] as? Int ?? 0) > 0)
+        #expect((s.cpuThrottledPeriods ?? 0) > 0)
     }
 
     @Test("pids: a fork bomb stops at pids.max with EAGAIN; a neighbour still forks")
@@ -63,8 +92,10 @@ struct LimitTests {
         #expect(r.stdout.contains("EAGAIN after"), "\(r.stdout) \(r.stderr)")
         let forks = Int(r.stdout.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         #expect(forks >= 25 && forks <= 31, "stopped at the limit (32 minus init and workload): \(forks)")
-        #expect((Self.stats(r)["pidsMaxHits"] as? Int ?? 0) > 0)
-        #expect(r.report?["reason"] as? String == "pids-limit")
+        let rep = try Self.report(r)
+        try Self.expectEnforced(rep, "pids.max", "32")
+        #expect((try Self.stats(rep).pidsMaxHits ?? 0) > 0)
+        #expect(rep.reason == .pidsLimit)
         let n = try neighbour.finish()
         #expect(n.stdout.contains("forked"), "\(n.stdout) \(n.stderr)")
     }
@@ -72,11 +103,12 @@ struct LimitTests {
     @Test("No leftovers: after an exit and after a timeout the cgroup is gone; after a SIGKILLed launcher, gc removes it")
     func noLeftovers() throws {
         let a = try Bulkhead.run(["run", "--pids", "16", "--", "true"], report: true)
-        #expect(!Self.directories(a).isEmpty)
-        #expect(Self.directories(a).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        let aDirs = try Self.directories(Self.report(a))
+        #expect(aDirs.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(aDirs)")
         let t = try Bulkhead.run(["run", "--pids", "16", "--timeout", "300ms", "--", "sleep", "10"], report: true)
         #expect(t.status == 124)
-        #expect(Self.directories(t).allSatisfy { !FileManager.default.fileExists(atPath: $0) })
+        let tDirs = try Self.directories(Self.report(t))
+        #expect(tDirs.allSatisfy { !FileManager.default.fileExists(atPath: $0) }, "\(tDirs)")
 
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
@@ -87,16 +119,18 @@ struct LimitTests {
         try p.run()
         #expect(out.fileHandleForReading.availableLine() == "ready")
         let leaf = "c-\(p.processIdentifier)-"
-        let pidsDir = "/sys/fs/cgroup/pids/bulkhead/default/default"
-        #expect(FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "the live sandbox has its cgroup")
+        // Every hierarchy a launch uses, from the first run's report (not one fixed v1 path).
+        let parents = Set(aDirs.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }).sorted()
+        let present = { parents.filter { FileIO.listDirectory($0).contains { $0.hasPrefix(leaf) } } }
+        #expect(present() == parents, "the live sandbox has its cgroup in every hierarchy")
         // gc never touches a live launcher's cgroup.
         _ = try Bulkhead.run(["gc"])
-        #expect(FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "gc left the live sandbox alone")
+        #expect(present() == parents, "gc left the live sandbox alone")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         let g = try Bulkhead.run(["gc"])
         #expect(g.status == 0, "\(g.stderr)")
-        #expect(!FileIO.listDirectory(pidsDir).contains { $0.hasPrefix(leaf) }, "gc removed the dead launcher's cgroup: \(g.stdout)")
+        #expect(present().isEmpty, "gc removed the dead launcher's cgroup everywhere: \(present()) \(g.stdout)")
     }
 
     @Test("Rootless with a delegated cgroup subtree: the limits are enforced")
@@ -125,10 +159,11 @@ struct LimitTests {
         let r = try Bulkhead.sh("python3 -c 'x = bytearray(128 << 20)'", ["--memory", "48Mi"], report: true,
                                 prefix: ["/bin/sh", "-c", "\(join); exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups \"$0\" \"$@\""])
         #expect(r.controls?["uidMap"] as? String == "0 65534 1", "ran unprivileged: \(String(describing: r.controls?["uidMap"]))")
-        #expect(r.report?["reason"] as? String == "oom-killed", "\(r.stderr)")
-        let limits = r.report?["limits"] as? [String: Any]
-        #expect((limits?["notEnforced"] as? [Any])?.isEmpty == true, "\(String(describing: limits))")
-        #expect(Self.directories(r).allSatisfy { $0.contains(name) }, "inside the delegated subtree: \(Self.directories(r))")
+        let rep = try Self.report(r)
+        #expect(rep.reason == .oomKilled, "\(r.stderr)")
+        try Self.expectEnforced(rep, "memory.max", String(48 << 20))
+        let cgroupDirs = try Self.directories(rep)
+        #expect(cgroupDirs.allSatisfy { $0.contains(name) }, "inside the delegated subtree: \(cgroupDirs)")
     }
 }
 

@@ -99,6 +99,8 @@ final class LockedData: @unchecked Sendable {
 /// with the reason; with CI=true it runs regardless, so a machine that cannot run it fails
 /// instead of passing silently.
 enum Gate {
+    /// The one reading of `CI` in the test targets: every gate (root, cgroup kernel tests, the
+    /// VM lane) asks this.
     static let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
     static let isRoot = geteuid() == 0
     /// Root: mapping a subordinate id range, cgroups, creating users for rootless tests.
