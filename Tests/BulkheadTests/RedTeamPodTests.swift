@@ -171,17 +171,7 @@ struct RedTeamPodTests {
             os.close(m)
             os.execv(sys.argv[1], sys.argv[1:])
         os.close(s)
-        def stuck(*_):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            sys.stderr.write("LAUNCHER-STUCK\\n")
-            os._exit(99)
-        signal.signal(signal.SIGALRM, stuck)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
-        signal.alarm(15)
-        _, st = os.waitpid(pid, 0)
-        sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
-        """
+        """ + TerminalTests.watchdog(seconds: 15)
 
     @Test("--tty with a terminal as stdout that stops reading: the relay never blocks in write(2), the deadline still ends the run")
     func stuckTerminalKeepsTheDeadline() throws {

@@ -91,6 +91,13 @@ struct TerminalTests {
             os.dup2(fd, 0)
             os.execv(sys.argv[1], sys.argv[1:])
         os.close(w)
+        """ + watchdog(seconds: 30)
+
+    /// The end of a wrapper that forked the launcher as `pid`: if the launcher has not ended
+    /// after `seconds`, it is killed and "LAUNCHER-STUCK" printed (exit 99); else its status.
+    static func watchdog(seconds: Int) -> String {
+        """
+
         def stuck(*_):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -99,10 +106,11 @@ struct TerminalTests {
         signal.signal(signal.SIGALRM, stuck)
         # The test runner's threads block most signals, and exec keeps the mask.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGALRM])
-        signal.alarm(30)
+        signal.alarm(\(seconds))
         _, st = os.waitpid(pid, 0)
         sys.exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
         """
+    }
 
     @Test("--tty with a stdout nobody reads: the relay never blocks the supervisor, the deadline still ends the run")
     func stuckStdoutKeepsTheDeadline() throws {
