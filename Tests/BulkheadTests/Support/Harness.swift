@@ -5,8 +5,11 @@ import Testing
 
 /// Runs the built `bulkhead` binary as a separate process, as a user would.
 enum Bulkhead {
-    /// `.build/<triple>/debug/bulkhead`, next to this test bundle.
+    /// `.build/<triple>/debug/bulkhead`, next to this test bundle; BULKHEAD_TEST_BINARY names
+    /// another build (main's, to see an attack fail there; or /bin/false, to find tests that
+    /// pass with a binary that does nothing).
     static let binary: String = {
+        if let other = ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] { return other }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
