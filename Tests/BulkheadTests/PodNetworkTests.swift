@@ -273,12 +273,13 @@ struct PodNetworkTests {
         var tenantDirs: [String] = []
         for _ in 0..<100 {
             tenantDirs = Self.cgroupDirectories(containing: tenantName).filter { $0.hasSuffix("/" + tenantName) }
-            let pids = tenantDirs.first { $0.hasPrefix("/sys/fs/cgroup/pids/") }.flatMap { FileIO.read($0 + "/pids.current") }
+            let pids = tenantDirs.first { FileIO.exists($0 + "/pids.max") }.flatMap { FileIO.read($0 + "/pids.current") }
             if let n = Int((pids ?? "").trimmingCharacters(in: .whitespacesAndNewlines)), n >= 26 { break }
             usleep(50_000)
         }
-        // The tenant's cgroup holds the quota (v1 drivers on this host, v2 in the VM lane).
-        let pidsDir = try #require(tenantDirs.first { $0.hasPrefix("/sys/fs/cgroup/pids/") }, "\(tenantDirs)")
+        // The tenant's cgroup holds the quota (v1 drivers on this host, v2 in the VM lane): the
+        // directory with the pids controller's files, whichever hierarchy carries it.
+        let pidsDir = try #require(tenantDirs.first { FileIO.exists($0 + "/pids.max") }, "\(tenantDirs)")
         #expect(FileIO.read(pidsDir + "/pids.max")?.trimmingCharacters(in: .whitespacesAndNewlines) == "40")
         let mem = try #require(tenantDirs.first { FileIO.exists($0 + "/memory.limit_in_bytes") || FileIO.exists($0 + "/memory.max") }, "\(tenantDirs)")
         let memLimit = FileIO.read(mem + "/memory.limit_in_bytes") ?? FileIO.read(mem + "/memory.max")
