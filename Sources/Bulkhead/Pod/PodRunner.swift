@@ -179,27 +179,25 @@ public enum PodRunner {
             defer { lock.unlock() }
             let host: CgroupHost
             do { host = try CgroupHost.detect() } catch { throw LaunchError("detect the host's cgroups", wrapping: error) }
+            let boundSwap = CgroupSetup.hostHasActiveSwap
             if !request.tenantLimits.isEmpty {
-                var p = EffectiveProfile.defaults
-                p.limits = request.tenantLimits
+                let limits = CgroupLimits(limits: request.tenantLimits, boundSwap: boundSwap)
                 do {
-                    tenantCgroup = try SandboxCgroup.create(host: host, path: [request.tenant], limits: CgroupSetup.limits(p),
+                    tenantCgroup = try SandboxCgroup.create(host: host, path: [request.tenant], limits: limits,
                                                             bestEffort: false, shared: true)
                 } catch { throw LaunchError("set up tenant \(request.tenant)'s cgroup", wrapping: error) }
-                report.tenantLimits = CgroupSetup.report(p, tenantCgroup, notEnforcedAll: nil, reason: nil)
+                report.tenantLimits = CgroupSetup.report(.strict, tenantCgroup, notEnforcedAll: nil, reason: nil)
             }
             // The pod's cgroup, with or without limits: the pod owns the directory its
             // containers' leaves go in, and removes it. Made here under the lock, so a
             // tenant's cgroup is never empty (and so never pruned) while this pod runs.
             do {
-                var p = EffectiveProfile.defaults
-                p.limits = request.podLimits
-                p.requests = request.podRequests
+                let limits = CgroupLimits(limits: request.podLimits, requests: request.podRequests, boundSwap: boundSwap)
                 do {
-                    podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: CgroupSetup.limits(p), bestEffort: false)
+                    podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: limits, bestEffort: false)
                 } catch { throw LaunchError("set up the pod's cgroup", wrapping: error) }
                 if !request.podLimits.isEmpty || request.podRequests.cpuMilli != nil {
-                    report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil)
+                    report.podLimits = CgroupSetup.report(.strict, podCgroup, notEnforcedAll: nil, reason: nil)
                 }
             }
         } catch {
@@ -327,12 +325,8 @@ public enum PodRunner {
         report.exitCode = failing?.report.exitCode ?? 0
         report.phase = failing == nil ? "Succeeded" : "Failed"
         if let cg = podCgroup {
-            let s = cg.stats()
             report.podCgroup = CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories,
-                                            stats: CgroupUsage(memoryPeakBytes: s.memoryPeakBytes, cpuUsageMicros: s.cpuUsageMicros,
-                                                               cpuPeriods: s.cpuPeriods, cpuThrottledPeriods: s.cpuThrottledPeriods,
-                                                               cpuThrottledMicros: s.cpuThrottledMicros, oomKills: s.oomKills,
-                                                               pidsMaxHits: s.pidsMaxHits), note: nil)
+                                            stats: cg.stats(), note: nil)
         }
         report.wallTimeMs = (Monotonic.now() - start) * 1000
         return report

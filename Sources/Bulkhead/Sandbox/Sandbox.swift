@@ -33,12 +33,15 @@ public struct RunRequest: Sendable {
 }
 
 /// Everything decided before any process or mount exists: the effective profile, the plan,
-/// the compiled seccomp program. Building it has no side effect, so bad input leaves nothing
-/// behind.
+/// the cgroup limits, the compiled seccomp program. Building it has no side effect, so bad
+/// input leaves nothing behind.
 public struct PreparedLaunch: Sendable {
     public var request: RunRequest
     public var profile: EffectiveProfile
     public var plan: LaunchPlan
+    /// The sandbox cgroup's limits, from the profile's resources (empty: no limit asked, no
+    /// cgroup). `CgroupSetup` writes them; nothing maps the profile to cgroup values again.
+    public var cgroupLimits: CgroupLimits
     public var seccomp: CompiledSeccomp?
     /// The Landlock ABI the rules were built for, when the profile has rules.
     public var landlockABI: Int?
@@ -150,7 +153,9 @@ public enum Sandbox {
                 context.terminalFD = terminal?.slave
             }
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
+            let cgroupLimits = CgroupLimits(profile: profile, boundSwap: CgroupSetup.hostHasActiveSwap)
+            var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, cgroupLimits: cgroupLimits,
+                                          seccomp: seccomp, landlockABI: context.landlockABI,
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
             // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups

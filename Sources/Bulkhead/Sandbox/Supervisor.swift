@@ -49,7 +49,7 @@ final class Supervisor {
             if prepared.request.failAtStep == -3 {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared.profile, pod: pod?.cgroupPath ?? ["default", "default"])
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? ["default", "default"])
         } catch {
             return failure(error)
         }
