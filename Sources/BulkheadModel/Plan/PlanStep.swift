@@ -22,8 +22,11 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 }
 
 /// One step that the sandbox's child performs between clone3 and execve. Each maps onto one
-/// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
+/// `bh_step` record of CShims/include/bh_spawn.h, named alike: case `fooBar` is op
+/// `BH_OP_FOO_BAR` with its arguments in `args.foo_bar` (`.mountIfPresent` is
+/// `BH_OP_MOUNT_IF_PRESENT` and shares `args.mount`); the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
+    /// The init waits for the launcher's release: the id maps are written.
     case waitForRelease
     /// The init joins the sandbox's cgroup v1 hierarchies itself, through `tasks` files the
     /// launcher opened (cgroup v2 needs nothing: the init is born in its cgroup).
