@@ -57,18 +57,19 @@ static void send_msg(int fd, uint32_t kind, int32_t step, int32_t err, int32_t v
     while (write(fd, &m, sizeof m) < 0 && errno == EINTR) {}
 }
 
-static int read_full(int fd, void *buf, size_t len) {
+/* Reads exactly len bytes: 0, EPIPE at end of file before len bytes, or read(2)'s errno. */
+static int read_exact(int fd, void *buf, size_t len) {
     size_t got = 0;
     while (got < len) {
         ssize_t n = read(fd, (char *)buf + got, len - got);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return -1;
+            return errno;
         }
-        if (n == 0) return (int)got;
+        if (n == 0) return EPIPE;
         got += (size_t)n;
     }
-    return (int)got;
+    return 0;
 }
 
 static void reset_signal_dispositions(void) {
@@ -621,7 +622,7 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     switch (s->op) {
     case BH_OP_WAIT_FOR_RELEASE: {
         char c;
-        if (read_full(sync_fd, &c, 1) != 1) return EPIPE; /* the launcher went away before releasing us */
+        if (read_exact(sync_fd, &c, 1) != 0) return EPIPE; /* the launcher went away before releasing us */
         return 0;
     }
     case BH_OP_SET_DUMPABLE:
@@ -868,9 +869,9 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
      * a record means a workload step failed. */
     bh_msg m;
-    int n = read_full(exec_pipe[0], &m, sizeof m);
+    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
     close(exec_pipe[0]);
-    if (n == (int)sizeof m) {
+    if (rc_read == 0) {
         send_msg(msg_fd, m.kind, m.step, m.err, m.value);
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
@@ -956,18 +957,16 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
         }
         while (write(tramp[1], report, sizeof report) < 0 && errno == EINTR) {}
         char c;
-        (void)read_full(ack[0], &c, 1);
+        (void)read_exact(ack[0], &c, 1);
         _exit(0);
     }
     close(tramp[1]);
     close(ack[0]);
     int32_t report[2] = {0, EPIPE};
-    int n = read_full(tramp[0], report, sizeof report);
+    int err = read_exact(tramp[0], report, sizeof report) != 0 ? EPIPE : report[1];
     close(tramp[0]);
-    int err = 0, pidfd = -1;
-    if (n != (int)sizeof report) err = EPIPE;
-    else if (report[1] != 0) err = report[1];
-    else {
+    int pidfd = -1;
+    if (err == 0) {
         /* The init cannot exit before its release, and the trampoline has not been reaped,
          * so the pid still names the init. */
         pidfd = (int)syscall(SYS_pidfd_open, report[0], 0);
