@@ -88,8 +88,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"))
     var supplementaryGroups: String?
 
+    /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
-    var injectFault: Int?
+    var injectFault: FaultPoint?
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -107,7 +108,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(ExitStatus.launchFailed)
         }
         var invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
-                                       tty: tty, preserveFds: preserveFd, failAtStep: injectFault)
+                                       tty: tty, preserveFds: preserveFd, injectFault: injectFault)
         switch supplementaryGroups {
         case nil, "keep": break
         case "refuse": invocation.refuseKeptGroups = true
@@ -123,7 +124,7 @@ struct RunCommand: ParsableCommand {
     static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
         let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
         var request = RunRequest(profile: profile, overrides: overrides, command: command,
-                                 timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, failAtStep: invocation.failAtStep)
+                                 timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
         request.tty = invocation.tty
         request.refuseKeptGroups = invocation.refuseKeptGroups
         let prepared: PreparedLaunch
@@ -194,3 +195,6 @@ struct RunCommand: ParsableCommand {
 func parseDuration(_ s: String) throws(ConfigError) -> Double {
     try DurationField.seconds(s).at(flag: "--timeout")
 }
+
+/// `--inject-fault`: FaultPoint(argument:) is the one reader of its spellings.
+extension FaultPoint: ExpressibleByArgument {}

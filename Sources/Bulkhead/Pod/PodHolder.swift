@@ -52,7 +52,7 @@ final class PodHolder {
         // block's, and no process of any pod is the owner (holderPlan's userNamespaceOwner).
         let child: SpawnedInit
         do {
-            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil, join: join)
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, join: join)
         } catch {
             for (fd, _) in join { close(fd) }
             throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)

@@ -143,8 +143,9 @@ public enum PodRunner {
             return report
         }
         do { try ChildSpawner.becomeSubreaper() } catch { return fail(LaunchError(error)) }
-        let sigfd = bh_block_supervisor_signals()
-        guard sigfd >= 0 else { return fail(LaunchError(operation: "signalfd", errno: .current)) }
+        var sigfd: Int32 = -1
+        let sigrc = bh_block_supervisor_signals(&sigfd)
+        guard sigrc == 0 else { return fail(LaunchError(operation: "signalfd", errno: Errno(sigrc))) }
         defer { close(sigfd) }
 
         // 1. The pod's directory: emptyDir volumes (size-limited tmpfs) and the identity token.
@@ -313,8 +314,8 @@ public enum PodRunner {
         // The launcher's own signals go to every container's init.
         while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
             while true {
-                let sig = bh_read_signalfd(sigfd)
-                if sig <= 0 { break }
+                var sig: Int32 = 0
+                guard bh_read_signalfd(sigfd, &sig) == 0, sig > 0 else { break }
                 if sig != SIGCHLD { router.forward(sig) }
             }
         }

@@ -11,8 +11,8 @@ public struct RunRequest: Sendable {
     public var command: [String]
     public var timeoutSeconds: Double?
     public var preserveFds: [Int32]
-    /// Test-only fault injection: make this plan step fail (ECANCELED) in the child.
-    public var failAtStep: Int?
+    /// Test-only fault injection: make this plan step or launcher step fail (ECANCELED).
+    public var injectFault: FaultPoint?
     /// A pod's container: the holder's namespaces that it joins instead of creating.
     public var joinNamespaces: Set<Namespace> = []
     /// `--tty`: give the workload a pty of bulkhead's own.
@@ -22,13 +22,13 @@ public struct RunRequest: Sendable {
     public var refuseKeptGroups = false
 
     public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
-                timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
+                timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
         self.profile = profile
         self.overrides = overrides
         self.command = command
         self.timeoutSeconds = timeoutSeconds
         self.preserveFds = preserveFds
-        self.failAtStep = failAtStep
+        self.injectFault = injectFault
     }
 }
 

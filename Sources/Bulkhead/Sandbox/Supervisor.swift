@@ -39,14 +39,17 @@ final class Supervisor {
         // resets them) and the launcher takes them synchronously from the signalfd.
         // In a pod the pod runner owns the signals (one signalfd for the process) and forwards
         // them to every container's init; poll ignores the negative fd.
-        let sigfd = pod == nil ? bh_block_supervisor_signals() : -1
-        guard sigfd >= 0 || pod != nil else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
+        var sigfd: Int32 = -1
+        if pod == nil {
+            let rc = bh_block_supervisor_signals(&sigfd)
+            guard rc == 0 else { return failure(LaunchError(operation: "signalfd", errno: Errno(rc))) }
+        }
         defer { if sigfd >= 0 { close(sigfd) } }
 
         // The cgroup exists before the child: it is born inside it (CLONE_INTO_CGROUP).
         let cgroup: CgroupSetup
         do throws(LaunchError) {
-            if prepared.request.failAtStep == -3 {
+            if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
             cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? ["default", "default"])
@@ -76,7 +79,7 @@ final class Supervisor {
         var joinFDs: [Int32] = []
         if let cg = cgroup.cgroup, cg.needsAttach {
             do throws(CgroupError) {
-                if prepared.request.failAtStep == -4 {
+                if prepared.request.injectFault == .cgroupAttach {
                     throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
                 }
                 joinFDs = try cg.openJoinFiles()
@@ -89,7 +92,7 @@ final class Supervisor {
             // The child has its own copies of the join files; the launcher's go at once.
             defer { for fd in joinFDs { close(fd) } }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
                                            recordTable: prepared.recorder?.pointer, join: pod?.join ?? [],
                                            cgroupJoinFDs: joinFDs)
         } catch {
@@ -101,9 +104,9 @@ final class Supervisor {
         pod?.signals.register(child.pidfd)
         defer { pod?.signals.unregister(child.pidfd); close(child.pidfd); close(child.messageFD) }
 
-        // Fault injection covers the launcher's own steps too: index -1 is "write the id maps".
+        // Fault injection covers the launcher's own steps too.
         var setupError: LaunchError?
-        if prepared.request.failAtStep == -2 {
+        if prepared.request.injectFault == .idMaps {
             setupError = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
         } else if plan.cloneNamespaces.contains(.user) {
             do {
@@ -174,8 +177,8 @@ final class Supervisor {
             }
             if fds[1].revents != 0 {
                 while true {
-                    let sig = bh_read_signalfd(sigfd)
-                    if sig <= 0 { break }
+                    var sig: Int32 = 0
+                    guard bh_read_signalfd(sigfd, &sig) == 0, sig > 0 else { break }
                     if sig == SIGWINCH, let t = prepared.terminal {
                         t.resize() // the pty tells the workload itself
                     } else if sig != SIGCHLD {
@@ -308,9 +311,9 @@ enum StepHints {
         if e.rawValue == ECANCELED { return "fault injected for testing (--inject-fault)" }
         guard let step else { return nil }
         switch (step, e.rawValue) {
-        case (.waitForParent, _):
+        case (.waitForRelease, _):
             return "the launcher went away before releasing the sandbox"
-        case (.waitForCgroups, _):
+        case (.joinCgroups, _):
             return "the kernel refused to move the sandbox into its cgroup v1 hierarchies; run `bulkhead doctor`"
         case (.refuseSymlinks(let p, _), ELOOP):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"
