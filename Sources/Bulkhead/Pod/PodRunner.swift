@@ -1,6 +1,5 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Foundation
 import Glibc
 
@@ -143,9 +142,9 @@ public enum PodRunner {
             return report
         }
         do { try ChildSpawner.becomeSubreaper() } catch { return fail(LaunchError(error)) }
-        let sigfd = bh_block_supervisor_signals()
-        guard sigfd >= 0 else { return fail(LaunchError(operation: "signalfd", errno: .current)) }
-        defer { close(sigfd) }
+        let signals: SignalFD
+        do { signals = try SignalFD.blockSupervisorSignals() } catch { return fail(LaunchError(error)) }
+        defer { signals.close() }
 
         // 1. The pod's directory: emptyDir volumes (size-limited tmpfs) and the identity token.
         let state: PodState
@@ -314,9 +313,7 @@ public enum PodRunner {
         }
         // The launcher's own signals go to every container's init.
         while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-            while true {
-                let sig = bh_read_signalfd(sigfd)
-                if sig <= 0 { break }
+            while let sig = signals.next() {
                 if sig != SIGCHLD { router.forward(sig) }
             }
         }
