@@ -169,7 +169,8 @@ int bh_cap_last_cap(void);
 /* Wrappers kept -1/errno: pidfd_send_signal(2) and close_range(2). */
 int bh_pidfd_send_signal(int pidfd, int sig);
 
-/* Signal-mask helpers for the single-threaded supervisor (sigprocmask + signalfd). The set is
+/* Signal-mask helpers for the launcher (sigprocmask + signalfd), called on its main thread before
+ * it starts any other, so that a pod's container threads inherit the mask. The set is
  * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH. Returns a signalfd
  * (close-on-exec, non-blocking) or -1/errno. */
 int bh_block_supervisor_signals(void);

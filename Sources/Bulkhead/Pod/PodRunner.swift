@@ -2,6 +2,7 @@ import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
+import Synchronization
 
 /// One container of a pod, ready to run: its profile, its own settings as the top layer, the
 /// command.
@@ -362,13 +363,13 @@ extension PodRunner {
     }
 }
 
-/// Results of the container threads.
-final class ContainerResults: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var items: [PodReport.Container?]
-    init(count: Int) { items = Array(repeating: nil, count: count); pthread_mutex_init(&lock, nil) }
-    func set(_ i: Int, _ c: PodReport.Container) { pthread_mutex_lock(&lock); items[i] = c; pthread_mutex_unlock(&lock) }
-    func all() -> [PodReport.Container] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return items.compactMap { $0 } }
+/// Results of the container threads: each sets its own slot, the pod runner's thread reads
+/// them all; under a `Mutex`.
+final class ContainerResults: Sendable {
+    private let items: Mutex<[PodReport.Container?]>
+    init(count: Int) { items = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ c: PodReport.Container) { items.withLock { $0[i] = c } }
+    func all() -> [PodReport.Container] { items.withLock { $0.compactMap { $0 } } }
 }
 
 /// The pod's directory on the host: emptyDir volumes as size-limited tmpfs mounts, the
