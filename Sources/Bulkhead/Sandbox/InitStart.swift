@@ -26,7 +26,7 @@ extension LaunchError {
     /// summary, its errno and the fix a user can act on (`StepHints`); a failed execve names
     /// the command and, when it was not found, where it was searched.
     init(stepFailed index: Int, errno: Errno, in plan: LaunchPlan) {
-        let step = index >= 0 && index < plan.steps.count ? plan.steps[index] : nil
+        let step = plan.step(at: index)
         if case .exec = step {
             let notFound = errno.rawValue == ENOENT
             self.init(step: index, operation: "execve \(plan.argv[0]) (\(notFound ? "command not found" : "command cannot be executed"))",
@@ -35,5 +35,13 @@ extension LaunchError {
             let operation = step?.summary ?? (index == -1 ? "close the launcher's file descriptors in the sandbox's init" : "step \(index)")
             self.init(step: index, operation: operation, errno: errno, hint: StepHints.hint(step, errno))
         }
+    }
+}
+
+extension LaunchPlan {
+    /// The step at `index`, as the init numbers them; nil for an index of its own (-1: closing
+    /// the launcher's descriptors before the first step).
+    func step(at index: Int) -> PlanStep? {
+        steps.indices.contains(index) ? steps[index] : nil
     }
 }

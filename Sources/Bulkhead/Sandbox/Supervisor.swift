@@ -204,7 +204,7 @@ final class Supervisor {
 
         if let f = stepFailure {
             report.error = LaunchError(stepFailed: f.step, errno: f.errno, in: plan).report
-            if f.step >= 0 && f.step < plan.steps.count, case .exec = plan.steps[f.step] {
+            if case .exec? = plan.step(at: f.step) {
                 report.reason = .execFailed
                 report.exitCode = f.errno.rawValue == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
             } else {
