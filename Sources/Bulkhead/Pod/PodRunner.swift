@@ -1,8 +1,8 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Foundation
 import Glibc
+import Synchronization
 
 /// One container of a pod, ready to run: its profile, its own settings as the top layer, the
 /// command.
@@ -143,10 +143,9 @@ public enum PodRunner {
             return report
         }
         do { try ChildSpawner.becomeSubreaper() } catch { return fail(LaunchError(error)) }
-        var sigfd: Int32 = -1
-        let sigrc = bh_block_supervisor_signals(&sigfd)
-        guard sigrc == 0 else { return fail(LaunchError(operation: "signalfd", errno: Errno(sigrc))) }
-        defer { close(sigfd) }
+        let signals: SignalFD
+        do { signals = try SignalFD.blockSupervisorSignals() } catch { return fail(LaunchError(error)) }
+        defer { signals.close() }
 
         // 1. The pod's directory: emptyDir volumes (size-limited tmpfs) and the identity token.
         let state: PodState
@@ -313,9 +312,7 @@ public enum PodRunner {
         }
         // The launcher's own signals go to every container's init.
         while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-            while true {
-                var sig: Int32 = 0
-                guard bh_read_signalfd(sigfd, &sig) == 0, sig > 0 else { break }
+            while let sig = signals.next() {
                 if sig != SIGCHLD { router.forward(sig) }
             }
         }
@@ -360,13 +357,13 @@ extension PodRunner {
     }
 }
 
-/// Results of the container threads.
-final class ContainerResults: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var items: [PodReport.Container?]
-    init(count: Int) { items = Array(repeating: nil, count: count); pthread_mutex_init(&lock, nil) }
-    func set(_ i: Int, _ c: PodReport.Container) { pthread_mutex_lock(&lock); items[i] = c; pthread_mutex_unlock(&lock) }
-    func all() -> [PodReport.Container] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return items.compactMap { $0 } }
+/// Results of the container threads: each sets its own slot, the pod runner's thread reads
+/// them all; under a `Mutex`.
+final class ContainerResults: Sendable {
+    private let items: Mutex<[PodReport.Container?]>
+    init(count: Int) { items = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ c: PodReport.Container) { items.withLock { $0[i] = c } }
+    func all() -> [PodReport.Container] { items.withLock { $0.compactMap { $0 } } }
 }
 
 /// The pod's directory on the host: emptyDir volumes as size-limited tmpfs mounts, the

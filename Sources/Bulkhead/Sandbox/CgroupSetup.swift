@@ -1,19 +1,15 @@
 import BulkheadModel
 import BulkheadSystem
 import Glibc
+import Synchronization
 
 /// A launcher running several sandboxes (a pod) names each leaf with its own sequence number.
+/// Shared by the pod's supervisor threads (one per container): an atomic counter.
 enum LeafSequence {
-    nonisolated(unsafe) private static var value: UInt64 = 0
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    private static let initialized: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    private static let value = Atomic<UInt64>(0)
 
     static func next() -> UInt64 {
-        _ = initialized
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        value += 1
-        return value - 1
+        value.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 }
 

@@ -1,6 +1,5 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Glibc
 
 /// What `bulkhead run` was asked to do.
@@ -140,7 +139,7 @@ public enum Sandbox {
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: subordinate?.uid ?? EffectiveProfile.defaultHostIDRange,
                 preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
-                landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
+                landlockABI: profile.landlock == nil ? nil : (try? HostFacts.landlockABI().get()).flatMap { $0 > 0 ? $0 : nil }
             )
             context.defaultHostGIDRange = subordinate?.gid
             context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate, delegated: files?.delegated ?? [])

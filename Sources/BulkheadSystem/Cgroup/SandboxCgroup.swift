@@ -16,7 +16,8 @@ import Musl
 ///
 /// Ownership is explicit: the handle closes its directory fd when it is released, but only
 /// `remove()` deletes the cgroups (a supervisor may hand the leaf to a later process).
-/// Not thread-safe: the launcher is single-threaded.
+/// Not thread-safe, and not shared: one owner per handle (a run's supervisor; in a pod, each
+/// container's supervisor thread its own leaf, the pod runner's thread the pod's and tenant's).
 public final class SandboxCgroup {
     /// One directory of this cgroup in one hierarchy.
     public struct Leaf: Sendable, Equatable {

@@ -2,22 +2,6 @@ import BulkheadModel
 import CShims
 import Glibc
 
-/// The sandbox's init as the launcher sees it after clone3: its pid and pidfd, the message
-/// pipe from it and the pipe that releases it.
-public struct SpawnedInit: Sendable {
-    public let pid: Int32
-    public let pidfd: Int32
-    public let messageFD: Int32
-    public let syncFD: Int32
-}
-
-/// A record from the sandbox's init (`bh_msg`).
-public enum InitMessage: Sendable, Equatable {
-    case stepFailed(step: Int, errno: Errno)
-    case execSucceeded(pidInside: Int32)
-    case exited(waitStatus: Int32)
-}
-
 extension Namespace {
     /// The clone(2) flag that creates this namespace.
     public var cloneFlag: UInt64 {
@@ -51,10 +35,12 @@ public enum ChildSpawner {
     /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
     ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
     ///   `.joinCgroups` step. The child's copies are closed there; the caller closes its own.
+    /// - Returns: the init, waiting at its first step for `SandboxInit.release`; the caller
+    ///   owns it and closes it (`SandboxInit.close`).
     public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, fault: FaultPoint? = nil,
-                             recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
+                             recordTable: SyscallRecorderTable? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
-                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
+                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SandboxInit {
         // A --preserve-fd must be a descriptor the caller handed down: open, and not
         // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
         // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
@@ -97,7 +83,7 @@ public enum ChildSpawner {
             preserve_fds: UnsafePointer(fds),
             argv: UnsafePointer(argv),
             envp: UnsafePointer(envp),
-            record_table: recordTable,
+            record_table: recordTable?.pointer,
             join_count: UInt32(join.count),
             join_fds: UnsafePointer(arena.array(join.map(\.fd))),
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
@@ -112,7 +98,7 @@ public enum ChildSpawner {
             let names = plan.namespaces.sorted().map(\.rawValue).joined(separator: ",")
             throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
         }
-        return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
+        return SandboxInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, releaseFD: result.sync_fd)
     }
 
     /// The host uid that owns a new user namespace: the planner's choice, the range's uid in the
@@ -145,24 +131,6 @@ public enum ChildSpawner {
         case EINVAL: return "a requested namespace is not supported by this kernel (time namespaces need 5.6)"
         case ENOMEM, EAGAIN: return "the system is out of processes or memory"
         default: return "run `bulkhead doctor`"
-        }
-    }
-
-    /// Reads one message from the init; nil on EOF.
-    public static func readMessage(fd: Int32) throws(SystemError) -> InitMessage? {
-        var m = bh_msg()
-        var got = 0
-        while got < MemoryLayout<bh_msg>.size {
-            let n = withUnsafeMutableBytes(of: &m) { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError("read from the sandbox's init", errno: .current) }
-            if n == 0 { if got == 0 { return nil }; throw SystemError("short message from the sandbox's init") }
-            got += n
-        }
-        switch Int(m.kind) {
-        case Int(BH_MSG_STEP_FAILED.rawValue): return .stepFailed(step: Int(m.step), errno: Errno(m.err))
-        case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
-        case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
-        default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
         }
     }
 }
