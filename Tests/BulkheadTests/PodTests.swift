@@ -1,3 +1,5 @@
+import Bulkhead
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -186,6 +188,34 @@ struct PodTests {
         let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
         let wall = c?["wallTimeMs"] as? Double ?? 0
         #expect(c?["reason"] as? String == "timeout" && wall >= 1000, "ended at \(wall) ms")
+    }
+
+    @Test("A pod whose setup fails at a system step reports the step and the kernel's errno (the typed PodReport's error)")
+    func failedSetupReportsErrno() throws {
+        let t = token()
+        let tenantName = "se-\(t)"
+        // The tenant's secrets directory exists; the secret the pod names does not, so opening
+        // it while the pod's directory is set up fails with ENOENT.
+        let secrets = PodLoader.secretsRoot + "/" + tenantName
+        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: secrets) }
+        let dir = NSTemporaryDirectory() + "bh-pod-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pod = PodNetworkTests.pod("se-\(t)", namespace: tenantName, containers: [("c", ["true"])],
+                                      extraSpec: "  volumes:\n  - name: db\n    secret: {secretName: missing}\n",
+                                      containerExtra: "    volumeMounts: [{name: db, mountPath: /mnt}]\n")
+        let tenant = PodNetworkTests.tenant(tenantName, range: "2160000000:65536", secrets: secrets)
+        let files = try PodManifestFiles.write(tenant + "\n---\n" + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"])
+        #expect(r.status == 125, "\(r.stderr)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        #expect(report.phase == "Failed" && report.exitCode == 125 && report.containers.isEmpty)
+        let error = try #require(report.error, "the report of a pod that could not start has no error")
+        #expect(error.errno == "ENOENT", "\(error)")
+        #expect(error.operation == "secret volume db", "\(error)")
+        #expect(error.message.contains("secret directory \(secrets)/missing") && error.message.contains("ENOENT"), "\(error.message)")
+        #expect(r.stderr.contains(error.message), "the CLI says what the report says: \(r.stderr)")
     }
 
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")

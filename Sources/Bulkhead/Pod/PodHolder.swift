@@ -55,7 +55,7 @@ final class PodHolder {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil, join: join)
         } catch {
             for (fd, _) in join { close(fd) }
-            throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
+            throw LaunchError("start the pod's holder", wrapping: error)
         }
         let holder = PodHolder(pid: child.pid, pidfd: child.pidfd, messageFD: child.messageFD, syncFD: child.syncFD)
         holder.namespaceFDs = join
@@ -63,7 +63,7 @@ final class PodHolder {
             do {
                 try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
             } catch {
-                throw LaunchError(operation: "the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
+                throw LaunchError("the pod's holder", wrapping: error)
             }
             var one: UInt8 = 1
             _ = Glibc.write(child.syncFD, &one, 1)

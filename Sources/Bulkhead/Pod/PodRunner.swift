@@ -16,7 +16,8 @@ public struct PodReport: Codable, Sendable {
     /// 0 when every container exited 0; else the first failing container's status.
     public var exitCode: Int32
     public var phase: String
-    public var error: String?
+    /// Why the pod could not be started (a container's own failure is in its report).
+    public var error: LaunchErrorReport?
     public var sharedNamespaces: [String]
     public var uidMap: String
     public var volumes: [String: String]
@@ -71,7 +72,7 @@ public enum PodRunner {
         report.ignoredFields = spec.ignoredFields.map { "\($0)" }
         report.notes = pod.notes
         func fail(_ e: LaunchError) -> PodReport {
-            report.phase = "Failed"; report.error = e.description; report.exitCode = ExitStatus.launchFailed
+            report.phase = "Failed"; report.error = e.report; report.exitCode = ExitStatus.launchFailed
             report.wallTimeMs = (Monotonic.now() - start) * 1000
             return report
         }
@@ -404,8 +405,8 @@ struct PodState {
     static func copySecret(from source: String, to volume: String, owner: UInt32, volume name: String) throws(LaunchError) {
         let dir: (fd: Int32, path: String)
         do { dir = try TrustedFile.openDirectory(source, what: "secret directory") } catch {
-            throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno,
-                              hint: error.hint ?? "create the secret as a directory of files in the tenant's secretsDirectory")
+            throw LaunchError("secret volume \(name)", wrapping: error,
+                              hint: error.hint == nil ? "create the secret as a directory of files in the tenant's secretsDirectory" : nil)
         }
         defer { close(dir.fd) }
         for file in TrustedFile.list(dir.fd) {
@@ -414,7 +415,7 @@ struct PodState {
                 c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "secret file",
                                          limit: Int(PodVolume.secretSizeLimit))
             } catch {
-                throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno, hint: error.hint)
+                throw LaunchError("secret volume \(name)", wrapping: error)
             }
             // Sandboxes on the host's root see the host's files read-only: a secret readable
             // by others would be readable by every such sandbox.
