@@ -218,6 +218,45 @@ struct PodTests {
         #expect(r.stderr.contains(error.message), "the CLI says what the report says: \(r.stderr)")
     }
 
+    @Test("A container launches on the profile admission read: its profile's binds without volume mounts, the profile chain as `run` reports it")
+    func containerLaunchesOnTheAdmittedProfile() throws {
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-podprof-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/d", withIntermediateDirectories: true)
+        try "mark-\(t)\n".write(toFile: dir + "/d/mark", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: LayerProfile
+            metadata: {name: withbind}
+            extends: container
+            filesystem:
+              binds:
+                - {source: \(dir)/d, destination: /mnt, readOnly: true}
+            """.write(toFile: dir + "/withbind.yaml", atomically: true, encoding: .utf8)
+        // A host bind is refused at baseline: the tenant is privileged.
+        let tenantName = "pb-\(t)"
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
+            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
+            ---
+
+            """
+        let pod = PodNetworkTests.pod("pb-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "withbind"],
+                                      containers: [("c", ["cat", "/mnt/mark"])])
+        let files = try PodManifestFiles.write(tenant + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"], env: ["BULKHEAD_PROFILE_PATH": dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "mark-\(t)\n", "\(r.stdout)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        let c = try #require(report.containers.first?.report, "no container report: \(r.stderr)")
+        #expect(c.profile == "withbind" && c.profileChain == ["container", "withbind", "<command line>"], "\(c.profileChain)")
+        #expect(c.controls.binds.contains("\(dir)/d:/mnt:ro"), "\(c.controls.binds)")
+    }
+
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
     func tenantRangeAndAdmission() throws {
         let tenant = """
