@@ -191,9 +191,9 @@ public enum PodRunner {
         let store = ProfileStore.standard()
         let timeout = spec.activeDeadlineSeconds.map { Double($0) }   // not map(Double.init): that picks init(bitPattern:)
         for c in spec.containers {
-            // The container's own layer carries its volumes' binds (after the profile's: see
-            // PodManifest.launchSpec); the pod adds its token and its network's sysfs (the
-            // container cannot mount one of a namespace it does not own; see
+            // The admitted binds (the profile's, then the container's volumes: see
+            // PodManifest.launchSpec), then the pod's own: its token and its network's sysfs
+            // (the container cannot mount one of a namespace it does not own; see
             // LaunchPlanner.appendFilesystem).
             var launcherBinds: [BindMount] = []
             if spec.mountsIdentityToken { launcherBinds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
@@ -212,7 +212,7 @@ public enum PodRunner {
                 // What launches is what was admitted, but for the pod's own binds: checked, so
                 // that nothing the pod adds can loosen a control admission decided on.
                 if PodSecurityControls(p.profile, launcherBinds: launcherBinds) != PodSecurityControls(c.effective) {
-                    throw LaunchError(operation: "container \(c.name): its launch differs from what admission saw of profile \(c.profileName); nothing of the pod was started with it")
+                    throw LaunchError(operation: "its launch differs from what admission saw of profile \(c.profileName); nothing of the pod was started with it")
                 }
                 prepared.append((c, p))
             } catch {
