@@ -123,13 +123,15 @@ struct RunCommand: ParsableCommand {
     /// Shared by `run()` and `RunFastPath`.
     static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
         let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
-        var request = RunRequest(profile: profile, overrides: overrides, command: command,
-                                 timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
-        request.tty = invocation.tty
-        request.refuseKeptGroups = invocation.refuseKeptGroups
+        let store = ProfileStore.standard()
         let prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request)
+            // The profile is read here, once, through the store's checks; the sandbox gets its layers.
+            var request = RunRequest(layers: try store.layers(for: profile), overrides: overrides, command: command,
+                                     timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
+            request.tty = invocation.tty
+            request.refuseKeptGroups = invocation.refuseKeptGroups
+            prepared = try Sandbox.prepare(request, store: store)
         } catch {
             warn("cannot start the sandbox: \(error)")
             throw ExitCode(ExitStatus.launchFailed)

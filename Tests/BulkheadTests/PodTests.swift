@@ -1,3 +1,5 @@
+import Bulkhead
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -186,6 +188,73 @@ struct PodTests {
         let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
         let wall = c?["wallTimeMs"] as? Double ?? 0
         #expect(c?["reason"] as? String == "timeout" && wall >= 1000, "ended at \(wall) ms")
+    }
+
+    @Test("A pod whose setup fails at a system step reports the step and the kernel's errno (the typed PodReport's error)")
+    func failedSetupReportsErrno() throws {
+        let t = token()
+        let tenantName = "se-\(t)"
+        // The tenant's secrets directory exists; the secret the pod names does not, so opening
+        // it while the pod's directory is set up fails with ENOENT.
+        let secrets = PodLoader.secretsRoot + "/" + tenantName
+        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: secrets) }
+        let dir = NSTemporaryDirectory() + "bh-pod-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pod = PodNetworkTests.pod("se-\(t)", namespace: tenantName, containers: [("c", ["true"])],
+                                      extraSpec: "  volumes:\n  - name: db\n    secret: {secretName: missing}\n",
+                                      containerExtra: "    volumeMounts: [{name: db, mountPath: /mnt}]\n")
+        let tenant = PodNetworkTests.tenant(tenantName, range: "2160000000:65536", secrets: secrets)
+        let files = try PodManifestFiles.write(tenant + "\n---\n" + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"])
+        #expect(r.status == 125, "\(r.stderr)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        #expect(report.phase == "Failed" && report.exitCode == 125 && report.containers.isEmpty)
+        let error = try #require(report.error, "the report of a pod that could not start has no error")
+        #expect(error.errno == "ENOENT", "\(error)")
+        #expect(error.operation == "secret volume db", "\(error)")
+        #expect(error.message.contains("secret directory \(secrets)/missing") && error.message.contains("ENOENT"), "\(error.message)")
+        #expect(r.stderr.contains(error.message), "the CLI says what the report says: \(r.stderr)")
+    }
+
+    @Test("A container launches on the profile admission read: its profile's binds without volume mounts, the profile chain as `run` reports it")
+    func containerLaunchesOnTheAdmittedProfile() throws {
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-podprof-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/d", withIntermediateDirectories: true)
+        try "mark-\(t)\n".write(toFile: dir + "/d/mark", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: LayerProfile
+            metadata: {name: withbind}
+            extends: container
+            filesystem:
+              binds:
+                - {source: \(dir)/d, destination: /mnt, readOnly: true}
+            """.write(toFile: dir + "/withbind.yaml", atomically: true, encoding: .utf8)
+        // A host bind is refused at baseline: the tenant is privileged.
+        let tenantName = "pb-\(t)"
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
+            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
+            ---
+
+            """
+        let pod = PodNetworkTests.pod("pb-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "withbind"],
+                                      containers: [("c", ["cat", "/mnt/mark"])])
+        let files = try PodManifestFiles.write(tenant + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"], env: ["BULKHEAD_PROFILE_PATH": dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "mark-\(t)\n", "\(r.stdout)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        let c = try #require(report.containers.first?.report, "no container report: \(r.stderr)")
+        #expect(c.profile == "withbind" && c.profileChain == ["container", "withbind", "<command line>"], "\(c.profileChain)")
+        #expect(c.controls.binds.contains("\(dir)/d:/mnt:ro"), "\(c.controls.binds)")
     }
 
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")

@@ -4,8 +4,12 @@ import Glibc
 
 /// What `bulkhead run` was asked to do.
 public struct RunRequest: Sendable {
-    public var profile: String
-    /// The command line's settings: the top layer, over the profile.
+    /// The profile's layers, base first, as `ProfileStore.layers(for:)` read them. The caller
+    /// reads the profile once (`bulkhead run`, `PodLoader`) and hands the layers over;
+    /// `Sandbox.prepare` merges them with `overrides` and reads no profile again.
+    public var layers: [ProfileLayer]
+    /// The command line's settings (a pod's: the container's own layer and what the pod adds):
+    /// the top layer, over the profile.
     public var overrides: ProfileLayer
     public var command: [String]
     public var timeoutSeconds: Double?
@@ -20,9 +24,9 @@ public struct RunRequest: Sendable {
     /// cannot be dropped does not start.
     public var refuseKeptGroups = false
 
-    public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
+    public init(layers: [ProfileLayer], overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
-        self.profile = profile
+        self.layers = layers
         self.overrides = overrides
         self.command = command
         self.timeoutSeconds = timeoutSeconds
@@ -114,17 +118,18 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 public enum Sandbox {
     // MARK: Prepare (no side effects)
 
-    /// - Parameter seccompCache: where compiled filters are cached; nil always parses, validates
-    ///   and compiles (what `profile lint` needs).
+    /// - Parameters:
+    ///   - store: where the profile's seccomp policy file is looked up (the profile itself is
+    ///     already read: `request.layers`).
+    ///   - seccompCache: where compiled filters are cached; nil always parses, validates and
+    ///     compiles (what `profile lint` needs).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do throws(ConfigError) {
-            var layers = try store.layers(for: request.profile)
             var top = request.overrides
             top.source = "<command line>"
-            layers.append(top)
-            let profile = try EffectiveProfile.resolve(layers)
+            let profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
@@ -287,7 +292,7 @@ struct HostIdentity {
         // keeps them: a range over one would run the workload as that account on the host.
         var r = [ReservedIDRange("the host's own accounts (ids 0-65535)", IDRange.hostAccounts),
                  ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
-                 ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
+                 ReservedIDRange("the default namespace's pod range", PodAdmission.defaultTenantRange)]
         if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
         return r + delegated
     }
