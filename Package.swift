@@ -4,6 +4,8 @@
 //   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
 //                        \-> BulkheadModel <-/   (pure: no system calls)
 //   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel (never CShims)
+// Only BulkheadSystem imports CShims: Bulkhead (orchestration) reaches the kernel through its
+// types (SandboxInit, SignalFD, PseudoTerminal, HostFacts.landlockABI, ...), never the C.
 // Test-only code ships in no product: CShimsTesting (C, Tests/CShimsTesting) is linked by
 // BulkheadTests only; bh-probe is built for SecurityProbeTests.
 import PackageDescription
@@ -44,7 +46,7 @@ let package = Package(
         .target(
             name: "Bulkhead",
             dependencies: [
-                "BulkheadModel", "BulkheadSystem", "CShims",
+                "BulkheadModel", "BulkheadSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: []

@@ -1,5 +1,6 @@
 #include "bh_host_probe.h"
 
+#include <errno.h>
 #include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -49,7 +50,7 @@ int bh_prctl_get_no_new_privs(void) {
 
 int bh_fstatfs_type(int fd, long *type) {
     struct statfs fs;
-    if (fstatfs(fd, &fs) != 0) return -1;
+    if (fstatfs(fd, &fs) != 0) return errno;
     *type = (long)fs.f_type;
     return 0;
 }

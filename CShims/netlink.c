@@ -294,7 +294,9 @@ out:
     return rc;
 }
 
-int bh_rtnl_configure(int sock, int timeout_ms) {
+/* Prepares a NETLINK_ROUTE socket from bh_netns_socket: binds it, asks for extended acks
+ * and capped acks, and sets a receive timeout of `timeout_ms`. */
+static int rtnl_configure(int sock, int timeout_ms) {
     struct sockaddr_nl local = { .nl_family = AF_NETLINK };
     if (bind(sock, (struct sockaddr *)&local, sizeof local) != 0) return errno;
     int one = 1;
@@ -311,7 +313,7 @@ int bh_rtnl_open(int nsfd, int timeout_ms, int *out_fd) {
     int fd = -1;
     int rc = bh_netns_socket(nsfd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, &fd);
     if (rc) return rc;
-    rc = bh_rtnl_configure(fd, timeout_ms);
+    rc = rtnl_configure(fd, timeout_ms);
     if (rc) { close(fd); return rc; }
     *out_fd = fd;
     return 0;

@@ -57,18 +57,19 @@ static void send_msg(int fd, uint32_t kind, int32_t step, int32_t err, int32_t v
     while (write(fd, &m, sizeof m) < 0 && errno == EINTR) {}
 }
 
-static int read_full(int fd, void *buf, size_t len) {
+/* Reads exactly len bytes: 0, EPIPE at end of file before len bytes, or read(2)'s errno. */
+static int read_exact(int fd, void *buf, size_t len) {
     size_t got = 0;
     while (got < len) {
         ssize_t n = read(fd, (char *)buf + got, len - got);
         if (n < 0) {
             if (errno == EINTR) continue;
-            return -1;
+            return errno;
         }
-        if (n == 0) return (int)got;
+        if (n == 0) return EPIPE;
         got += (size_t)n;
     }
-    return (int)got;
+    return 0;
 }
 
 static void reset_signal_dispositions(void) {
@@ -97,8 +98,6 @@ static int cap_last_cap_raw(void) {
     return v > 0 && v < 64 ? v : 40;
 }
 
-int bh_cap_last_cap(void) { return cap_last_cap_raw(); }
-
 int bh_open_pty(int *master, int *slave) {
     int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (m < 0) return errno;
@@ -113,7 +112,7 @@ int bh_open_pty(int *master, int *slave) {
     return 0;
 }
 
-int bh_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+int bh_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ? errno : 0; }
 
 int bh_pidfd_send_signal(int pidfd, int sig) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
@@ -125,19 +124,23 @@ static void supervisor_sigset(sigset_t *set) {
     sigaddset(set, SIGCHLD);
 }
 
-int bh_block_supervisor_signals(void) {
+int bh_block_supervisor_signals(int *fd) {
     sigset_t set;
     supervisor_sigset(&set);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return errno;
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) return errno;
+    *fd = sfd;
+    return 0;
 }
 
-int bh_read_signalfd(int fd) {
+int bh_read_signalfd(int fd, int *signo) {
     struct signalfd_siginfo si;
+    *signo = 0;
     ssize_t n = read(fd, &si, sizeof si);
-    if (n < 0) return errno == EAGAIN ? 0 : -1;
-    if (n != (ssize_t)sizeof si) return 0;
-    return (int)si.ssi_signo;
+    if (n < 0) return errno == EAGAIN ? 0 : errno;
+    if (n == (ssize_t)sizeof si) *signo = (int)si.ssi_signo;
+    return 0;
 }
 
 /* ---------------------------------------------------------------- the steps */
@@ -168,9 +171,9 @@ static int set_mount_attr(const char *path, uint64_t attr_set, int recursive) {
 /* A mount target inside the new root, as an O_PATH fd: resolved without following any symlink
  * or magic link, so what was checked is what gets the mount (a writable rootfs cannot swap a
  * directory for a symlink between a check and a mount by path). The first rootlen bytes of
- * path name the new root: the walk below it is confined to it (RESOLVE_IN_ROOT). Returns the
- * fd or -errno; ELOOP: a component is a symlink. */
-static int open_mount_target(const char *path, size_t rootlen) {
+ * path name the new root: the walk below it is confined to it (RESOLVE_IN_ROOT). Stores the
+ * fd in *out; 0 or a positive errno (ELOOP: a component is a symlink). */
+static int open_mount_target(const char *path, size_t rootlen, int *out) {
     struct open_how how;
     memset(&how, 0, sizeof how);
     /* No O_NOFOLLOW: with it a trailing symlink would be opened itself instead of refused. */
@@ -180,25 +183,20 @@ static int open_mount_target(const char *path, size_t rootlen) {
     const char *rest = path;
     if (rootlen > 0) {
         char root[4096];
-        if (rootlen >= sizeof root || strlen(path) <= rootlen || path[rootlen] != '/') return -EINVAL;
+        if (rootlen >= sizeof root || strlen(path) <= rootlen || path[rootlen] != '/') return EINVAL;
         memcpy(root, path, rootlen);
         root[rootlen] = 0;
         dirfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dirfd < 0) return -errno;
+        if (dirfd < 0) return errno;
         how.resolve |= RESOLVE_IN_ROOT;
         rest = path + rootlen;
     }
     int fd = (int)syscall(SYS_openat2, dirfd, rest, &how, sizeof how);
     int e = errno;
     if (dirfd >= 0) close(dirfd);
-    return fd < 0 ? -e : fd;
-}
-
-/* The length of the root prefix a mask/read-only step names in c (NULL: none). */
-static size_t root_prefix(const char *root, const char *path) {
-    if (root == NULL) return 0;
-    size_t n = strlen(root);
-    return strncmp(path, root, n) == 0 && path[n] == '/' ? n : 0;
+    if (fd < 0) return e;
+    *out = fd;
+    return 0;
 }
 
 /* Attaches the detached mount tree mnt onto the object target_fd names (move_mount(2) with
@@ -210,12 +208,11 @@ static int attach_on_fd(int mnt, int target_fd) {
     return rc;
 }
 
-static int mask_path(const char *root, const char *null_path, const char *path) {
-    int fd = open_mount_target(path, root_prefix(root, path));
-    if (fd == -ENOENT) return 0;
-    if (fd < 0) return -fd;
+static int mask_path(const struct bh_mask_args *m) {
+    int fd = -1;
+    int rc = open_mount_target(m->path, m->root_len, &fd);
+    if (rc) return rc == ENOENT ? 0 : rc;
     struct stat st;
-    int rc = 0;
     if (fstat(fd, &st) < 0) rc = errno;
     else if (S_ISDIR(st.st_mode)) {
         /* A read-only, empty tmpfs: fsopen/fsconfig/fsmount, then onto the fd. */
@@ -235,7 +232,7 @@ static int mask_path(const char *root, const char *null_path, const char *path) 
         }
     } else {
         /* Anything else gets the null device bound over it (a clone of the sandbox's own). */
-        int mnt = (int)syscall(SYS_open_tree, AT_FDCWD, null_path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+        int mnt = (int)syscall(SYS_open_tree, AT_FDCWD, m->null_device, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
         if (mnt < 0) rc = errno;
         else rc = attach_on_fd(mnt, fd);
     }
@@ -243,11 +240,10 @@ static int mask_path(const char *root, const char *null_path, const char *path) 
     return rc;
 }
 
-static int readonly_path(const char *root, const char *path) {
-    int fd = open_mount_target(path, root_prefix(root, path));
-    if (fd == -ENOENT) return 0;
-    if (fd < 0) return -fd;
-    int rc = 0;
+static int make_read_only(const struct bh_make_read_only_args *r) {
+    int fd = -1;
+    int rc = open_mount_target(r->path, r->root_len, &fd);
+    if (rc) return rc == ENOENT ? 0 : rc;
     /* A recursive clone of the tree at the fd, made read-only while detached, put back on it. */
     int mnt = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
     if (mnt < 0) rc = errno;
@@ -264,7 +260,7 @@ static int readonly_path(const char *root, const char *path) {
     return rc;
 }
 
-/* BH_OP_MKDIR / BH_OP_CREATE_FILE inside the new root (rootlen = the root prefix's length): the
+/* BH_OP_MAKE_DIRECTORY / BH_OP_CREATE_FILE inside the new root (rootlen = the root prefix's length): the
  * parent is opened as a mount target is (no symlink, no magic link, inside the root) and the
  * entry made relative to it with mkdirat, or mknodat for an empty regular file (no open: a FIFO
  * planted there cannot block). EEXIST is fine: the mount that follows is attached through an
@@ -277,10 +273,13 @@ static int make_in_root(const char *path, size_t rootlen, int directory, mode_t 
     if (plen >= sizeof parent) return ENAMETOOLONG;
     memcpy(parent, path, plen);
     parent[plen] = 0;
-    int pfd = plen == rootlen ? open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : open_mount_target(parent, rootlen);
-    if (plen == rootlen && pfd < 0) pfd = -errno;
-    if (pfd < 0) return -pfd;
-    int rc = 0;
+    int pfd = -1, rc = 0;
+    if (plen == rootlen) {
+        pfd = open(parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pfd < 0) return errno;
+    } else if ((rc = open_mount_target(parent, rootlen, &pfd)) != 0) {
+        return rc;
+    }
     if (directory) {
         if (mkdirat(pfd, slash + 1, mode) < 0 && errno != EEXIST) rc = errno;
     } else if (mknodat(pfd, slash + 1, S_IFREG | 0644, 0) < 0 && errno != EEXIST) {
@@ -327,16 +326,16 @@ static int configure_fs(int fs, const char *data) {
     return 0;
 }
 
-/* BH_OP_MOUNT on a target inside the new root (n3 = the root prefix's length): the target is
- * opened as BH_OP_MASK's is, the new mount is made detached (open_tree for a bind, fsopen,
+/* BH_OP_MOUNT on a target inside the new root (root_len > 0): the target is opened as
+ * BH_OP_MASK's is, the new mount is made detached (open_tree for a bind, fsopen,
  * fsconfig and fsmount for a filesystem) and attached to the target's fd with move_mount. No
  * path is resolved twice, so the symlink check that precedes the step cannot be raced. */
-static int mount_on_fd(const bh_step *s) {
-    int tfd = open_mount_target(s->b, (size_t)s->n3);
-    if (tfd < 0) return (tfd == -ENOENT && s->n2 == 1) ? 0 : -tfd;
-    unsigned long flags = (unsigned long)s->n1;
+static int mount_on_fd(const struct bh_mount_args *m, int skip_missing) {
+    int tfd = -1, mnt = -1;
+    int rc = open_mount_target(m->target, m->root_len, &tfd);
+    if (rc) return (rc == ENOENT && skip_missing) ? 0 : rc;
+    unsigned long flags = (unsigned long)m->flags;
     uint64_t attr = attrs_of(flags);
-    int rc = 0, mnt = -1;
     if (flags & MS_BIND) {
         int rec = (flags & MS_REC) != 0;
         /* The source was resolved on the host (every link root trusts followed) before the
@@ -344,7 +343,7 @@ static int mount_on_fd(const bh_step *s) {
          * anyone's (a pod's volume), so a link there was put there since by its owner: refused,
          * not followed (the link itself is what open_tree takes with AT_SYMLINK_NOFOLLOW). */
         struct stat st;
-        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, s->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW | (rec ? AT_RECURSIVE : 0));
+        mnt = (int)syscall(SYS_open_tree, AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW | (rec ? AT_RECURSIVE : 0));
         if (mnt < 0) rc = errno;
         else if (fstat(mnt, &st) < 0) rc = errno;
         else if (S_ISLNK(st.st_mode)) rc = ELOOP;
@@ -354,15 +353,15 @@ static int mount_on_fd(const bh_step *s) {
             ma.attr_set = attr;
             if (syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &ma, sizeof ma) < 0) rc = errno;
         }
-    } else if (s->c == NULL) {
+    } else if (m->fstype == NULL) {
         rc = EINVAL;
     } else {
-        int fs = (int)syscall(SYS_fsopen, s->c, FSOPEN_CLOEXEC);
+        int fs = (int)syscall(SYS_fsopen, m->fstype, FSOPEN_CLOEXEC);
         if (fs < 0) rc = errno;
         else {
-            if (s->a && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", s->a, 0) < 0) rc = errno;
+            if (m->source && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", m->source, 0) < 0) rc = errno;
             if (!rc && (flags & MS_RDONLY) && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0) rc = errno;
-            if (!rc) rc = configure_fs(fs, s->d);
+            if (!rc) rc = configure_fs(fs, m->data);
             if (!rc && syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
             if (!rc) {
                 mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, (unsigned int)attr);
@@ -394,7 +393,7 @@ static int loopback_up(void) {
     return rc;
 }
 
-static int drop_bounding(uint64_t keep) {
+static int drop_bounding_set(uint64_t keep) {
     int last = cap_last_cap_raw();
     for (int cap = 0; cap <= last; cap++) {
         if (keep & (1ULL << cap)) continue;
@@ -438,7 +437,7 @@ static int close_all_except(int *keep, uint32_t n) {
 #define BH_KEEP_MAX 128
 
 /* The workload's exec pipe (the workload's own copy of this variable): close-on-exec, it
- * reports a failed step and must survive BH_OP_CLOSE_FDS. */
+ * reports a failed step and must survive BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. */
 static int workload_exec_fd = -1;
 
 static int close_fds(const bh_spawn_config *cfg) {
@@ -464,14 +463,14 @@ static int close_fds(const bh_spawn_config *cfg) {
 /* The init's first action: close every fd it neither needs nor passes on (the launcher's
  * cgroup directory, signalfd, pidfds, a pod's other pipes ...), before any step runs. Kept:
  * 0-2, its own message and sync pipes, the v1 cgroup `tasks` files (closed once joined), the
- * pty slave of BH_OP_ATTACH_TTY and the --preserve-fd fds. */
+ * pty slave of BH_OP_ATTACH_TERMINAL and the --preserve-fd fds. */
 static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     int keep[BH_KEEP_MAX];
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = msg_fd; keep[n++] = sync_fd;
     for (uint32_t i = 0; i < cfg->step_count; i++)
-        if (cfg->steps[i].op == BH_OP_ATTACH_TTY) { keep[n++] = (int)cfg->steps[i].n1; break; }
+        if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) keep[n++] = cfg->cgroup_join_fds[i];
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
@@ -569,7 +568,7 @@ _Static_assert(sizeof(struct bh_landlock_path_beneath_attr) == 12, "landlock_pat
 
 static int landlock_fd = -1; /* the child's own copy of this variable: one ruleset per launch */
 
-static int landlock_create(uint64_t fs, uint64_t net) {
+static int landlock_create_ruleset(uint64_t fs, uint64_t net) {
     struct bh_landlock_ruleset_attr attr = {fs, net};
     /* Without network rights, pass the ABI 1 size so kernels before 6.7 accept it. */
     size_t size = net ? sizeof attr : sizeof attr.handled_access_fs;
@@ -579,7 +578,7 @@ static int landlock_create(uint64_t fs, uint64_t net) {
     return 0;
 }
 
-static int landlock_path(const char *path, uint64_t access) {
+static int landlock_allow_path(const char *path, uint64_t access) {
     int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0) return errno;
     struct stat st;
@@ -591,12 +590,12 @@ static int landlock_path(const char *path, uint64_t access) {
     return rc < 0 ? e : 0;
 }
 
-static int landlock_port(uint64_t access, uint64_t port) {
+static int landlock_allow_port(uint64_t access, uint64_t port) {
     struct bh_landlock_net_port_attr rule = {access, port};
     return syscall(BH_SYS_landlock_add_rule, landlock_fd, BH_LANDLOCK_RULE_NET_PORT, &rule, 0) < 0 ? errno : 0;
 }
 
-static int landlock_restrict(void) {
+static int landlock_restrict_self(void) {
     int rc = (int)syscall(BH_SYS_landlock_restrict_self, landlock_fd, 0);
     int e = errno;
     close(landlock_fd);
@@ -619,87 +618,99 @@ static int rearm_after_credential_change(int sync_fd) {
 }
 
 static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
+    const union bh_step_args *a = &s->args;
     switch (s->op) {
-    case BH_OP_WAIT_PARENT: {
+    case BH_OP_WAIT_FOR_RELEASE: {
         char c;
-        if (read_full(sync_fd, &c, 1) != 1) return EPIPE; /* the launcher went away before releasing us */
+        if (read_exact(sync_fd, &c, 1) != 0) return EPIPE; /* the launcher went away before releasing us */
         return 0;
     }
-    case BH_OP_DUMPABLE:
-        return prctl(PR_SET_DUMPABLE, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
-    case BH_OP_SETSID:
+    case BH_OP_SET_DUMPABLE:
+        return prctl(PR_SET_DUMPABLE, (unsigned long)a->set_dumpable.on, 0, 0, 0) < 0 ? errno : 0;
+    case BH_OP_NEW_SESSION:
         return setsid() < 0 ? errno : 0;
-    case BH_OP_MOUNT: /* n2 = 1: a missing target is skipped; n3 > 0: a target inside the new root */
-        if (s->n3 > 0) return mount_on_fd(s);
-        if (mount(s->a, s->b, s->c, (unsigned long)s->n1, s->d) == 0) return 0;
-        return (errno == ENOENT && s->n2 == 1) ? 0 : errno;
-    case BH_OP_MKDIR:
-        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 1, (mode_t)s->n1);
-        return (mkdir(s->b, (mode_t)s->n1) < 0 && errno != EEXIST) ? errno : 0;
+    case BH_OP_MOUNT:
+    case BH_OP_MOUNT_IF_PRESENT: {
+        const struct bh_mount_args *m = &a->mount;
+        int skip_missing = s->op == BH_OP_MOUNT_IF_PRESENT;
+        if (m->root_len > 0) return mount_on_fd(m, skip_missing);
+        if (mount(m->source, m->target, m->fstype, (unsigned long)m->flags, m->data) == 0) return 0;
+        return (errno == ENOENT && skip_missing) ? 0 : errno;
+    }
+    case BH_OP_MAKE_DIRECTORY: {
+        const struct bh_make_directory_args *d = &a->make_directory;
+        if (d->root_len > 0) return make_in_root(d->path, d->root_len, 1, (mode_t)d->mode);
+        return (mkdir(d->path, (mode_t)d->mode) < 0 && errno != EEXIST) ? errno : 0;
+    }
     case BH_OP_CREATE_FILE: {
-        if (s->n3 > 0) return make_in_root(s->b, (size_t)s->n3, 0, 0644);
-        int fd = open(s->b, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        const struct bh_create_file_args *f = &a->create_file;
+        if (f->root_len > 0) return make_in_root(f->path, f->root_len, 0, 0644);
+        int fd = open(f->path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) return errno;
         close(fd);
         return 0;
     }
     case BH_OP_SYMLINK:
-        return (symlink(s->a, s->b) < 0 && errno != EEXIST) ? errno : 0;
-    case BH_OP_CHDIR:
-        return chdir(s->b) < 0 ? errno : 0;
+        return (symlink(a->symlink.target, a->symlink.link_path) < 0 && errno != EEXIST) ? errno : 0;
+    case BH_OP_CHANGE_DIRECTORY:
+        return chdir(a->change_directory.path) < 0 ? errno : 0;
     case BH_OP_PIVOT_ROOT:
-        return syscall(SYS_pivot_root, s->a, s->b) < 0 ? errno : 0;
-    case BH_OP_UMOUNT:
-        return umount2(s->b, (int)s->n1) < 0 ? errno : 0;
-    case BH_OP_SETATTR:
-        return set_mount_attr(s->b, s->n1, s->n2 != 0);
-    case BH_OP_NO_SYMLINK:
-        return no_symlink(s->b, s->n1 == 1);
+        return syscall(SYS_pivot_root, a->pivot_root.new_root, a->pivot_root.put_old) < 0 ? errno : 0;
+    case BH_OP_UNMOUNT_DETACHED:
+        return umount2(a->unmount_detached.path, MNT_DETACH) < 0 ? errno : 0;
+    case BH_OP_SET_MOUNT_ATTRIBUTES:
+        return set_mount_attr(a->set_mount_attributes.path, a->set_mount_attributes.attr_set, a->set_mount_attributes.recursive != 0);
+    case BH_OP_REFUSE_SYMLINKS:
+        return no_symlink(a->refuse_symlinks.path, a->refuse_symlinks.missing_ok != 0);
     case BH_OP_MASK:
-        return mask_path(s->c, s->a, s->b);
-    case BH_OP_READONLY:
-        return readonly_path(s->c, s->b);
-    case BH_OP_WORKDIR:
-        return enter_workdir(s->b);
-    case BH_OP_SETHOSTNAME:
-        return sethostname(s->a, strlen(s->a)) < 0 ? errno : 0;
+        return mask_path(&a->mask);
+    case BH_OP_MAKE_READ_ONLY:
+        return make_read_only(&a->make_read_only);
+    case BH_OP_ENTER_WORKING_DIRECTORY:
+        return enter_workdir(a->enter_working_directory.path);
+    case BH_OP_SET_HOSTNAME:
+        return sethostname(a->set_hostname.name, strlen(a->set_hostname.name)) < 0 ? errno : 0;
     case BH_OP_LOOPBACK_UP:
         return loopback_up();
-    case BH_OP_SETRLIMIT: {
-        struct rlimit rl = {(rlim_t)s->n2, (rlim_t)s->n3};
-        return setrlimit((int)s->n1, &rl) < 0 ? errno : 0;
+    case BH_OP_SET_RLIMIT: {
+        struct rlimit rl = {(rlim_t)a->set_rlimit.soft, (rlim_t)a->set_rlimit.hard};
+        return setrlimit((int)a->set_rlimit.resource, &rl) < 0 ? errno : 0;
     }
-    case BH_OP_CAPBSET:
-        return drop_bounding(s->n1);
-    case BH_OP_KEEPCAPS:
-        return prctl(PR_SET_KEEPCAPS, (unsigned long)s->n1, 0, 0, 0) < 0 ? errno : 0;
-    case BH_OP_SETGROUPS: {
-        gid_t g = (gid_t)s->n1;
+    case BH_OP_DROP_BOUNDING_SET:
+        return drop_bounding_set(a->drop_bounding_set.keep);
+    case BH_OP_KEEP_CAPABILITIES:
+        return prctl(PR_SET_KEEPCAPS, (unsigned long)a->keep_capabilities.on, 0, 0, 0) < 0 ? errno : 0;
+    case BH_OP_SET_GROUPS: {
+        gid_t g = (gid_t)a->set_groups.gid;
         /* Raw syscall: glibc's setgroups would broadcast to threads with a signal. */
-        return syscall(SYS_setgroups, s->n2 ? 1 : 0, &g) < 0 ? errno : 0;
+        return syscall(SYS_setgroups, a->set_groups.count ? 1 : 0, &g) < 0 ? errno : 0;
     }
-    case BH_OP_SETRESGID:
-        if (syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0) return errno;
+    case BH_OP_SET_GID: {
+        gid_t g = (gid_t)a->set_gid.id;
+        if (syscall(SYS_setresgid, g, g, g) < 0) return errno;
         return rearm_after_credential_change(sync_fd);
-    case BH_OP_SETRESUID:
-        if (syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0) return errno;
+    }
+    case BH_OP_SET_UID: {
+        uid_t u = (uid_t)a->set_uid.id;
+        if (syscall(SYS_setresuid, u, u, u) < 0) return errno;
         return rearm_after_credential_change(sync_fd);
-    case BH_OP_CAPSET:
-        return set_caps(s->n1, s->n2, s->n3);
-    case BH_OP_NO_NEW_PRIVS:
+    }
+    case BH_OP_SET_CAPABILITIES:
+        return set_caps(a->set_capabilities.effective, a->set_capabilities.permitted, a->set_capabilities.inheritable);
+    case BH_OP_NO_NEW_PRIVILEGES:
         return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
-    case BH_OP_CLOSE_FDS:
+    case BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS:
         return close_fds(cfg);
     case BH_OP_JOIN_CGROUPS:
         return join_cgroups(cfg);
-    case BH_OP_SECCOMP:
+    case BH_OP_LOAD_SECCOMP:
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
     case BH_OP_PAUSE: /* handled by run_steps: it reports readiness first */
         for (;;) pause();
-    case BH_OP_ATTACH_TTY: {
-        int fd = (int)s->n1;
+    case BH_OP_ATTACH_TERMINAL: {
+        int fd = a->attach_terminal.fd;
         if (setsid() < 0) return errno;
         if (ioctl(fd, TIOCSCTTY, 0) < 0) return errno;
         for (int i = 0; i < 3; i++)
@@ -707,21 +718,22 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         if (fd > 2) close(fd);
         return 0;
     }
-    case BH_OP_UNSHARE:
-        return unshare((int)s->n1) < 0 ? errno : 0;
-    case BH_OP_LANDLOCK_CREATE:
-        return landlock_create(s->n1, s->n2);
-    case BH_OP_LANDLOCK_PATH:
-        return landlock_path(s->b, s->n1);
-    case BH_OP_LANDLOCK_PORT:
-        return landlock_port(s->n1, s->n2);
-    case BH_OP_LANDLOCK_RESTRICT:
-        return landlock_restrict();
-    case BH_OP_TRACEME:
+    case BH_OP_UNSHARE_NAMESPACES:
+        return unshare((int)a->unshare_namespaces.clone_flags) < 0 ? errno : 0;
+    case BH_OP_LANDLOCK_CREATE_RULESET:
+        return landlock_create_ruleset(a->landlock_create_ruleset.handled_filesystem, a->landlock_create_ruleset.handled_network);
+    case BH_OP_LANDLOCK_ALLOW_PATH:
+        return landlock_allow_path(a->landlock_allow_path.path, a->landlock_allow_path.access);
+    case BH_OP_LANDLOCK_ALLOW_PORT:
+        return landlock_allow_port(a->landlock_allow_port.access, a->landlock_allow_port.port);
+    case BH_OP_LANDLOCK_RESTRICT_SELF:
+        return landlock_restrict_self();
+    case BH_OP_BECOME_TRACEE:
         return bh_record_traceme();
-    default:
+    case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */
         return EINVAL;
     }
+    return EINVAL; /* an op this executor does not know */
 }
 
 /* Runs steps [from, count) and stops at BH_OP_FORK_WORKLOAD (returns its index) or the end
@@ -804,7 +816,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         _exit(125);
     }
     /* If the launcher dies (even SIGKILL) the init dies, and with it the PID namespace. The
-     * launcher could have died before this line: BH_OP_WAIT_PARENT then reads EOF and fails.
+     * launcher could have died before this line: BH_OP_WAIT_FOR_RELEASE then reads EOF and fails.
      * In pod mode the parent is the trampoline, which exits at once: the signal is armed after
      * the release instead (rearm_after_credential_change), when the launcher is the parent. */
     if (cfg->join_count == 0) prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -857,9 +869,9 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
      * a record means a workload step failed. */
     bh_msg m;
-    int n = read_full(exec_pipe[0], &m, sizeof m);
+    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
     close(exec_pipe[0]);
-    if (n == (int)sizeof m) {
+    if (rc_read == 0) {
         send_msg(msg_fd, m.kind, m.step, m.err, m.value);
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
@@ -871,9 +883,9 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
 
 /* ---------------------------------------------------------------- the parent side */
 
-/* clone3 of the sandbox's init: the child runs child_main; returns the pid (and the pidfd in
- * *pidfd) or -errno. */
-static long clone_init(const bh_spawn_config *cfg, int *pidfd, int msg[2], int sync[2]) {
+/* clone3 of the sandbox's init: the child runs child_main; stores the pid in *pid and the pidfd
+ * in *pidfd. 0 or a positive errno. */
+static int clone_init(const bh_spawn_config *cfg, pid_t *pid_out, int *pidfd, int msg[2], int sync[2]) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
     args.flags = cfg->clone_flags | CLONE_PIDFD;
@@ -892,11 +904,11 @@ static long clone_init(const bh_spawn_config *cfg, int *pidfd, int msg[2], int s
     if (as_owner) {
         bits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
         dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
-        if (bits < 0 || prctl(PR_SET_SECUREBITS, (unsigned long)bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0) return -errno;
+        if (bits < 0 || prctl(PR_SET_SECUREBITS, (unsigned long)bits | SECBIT_NO_SETUID_FIXUP, 0, 0, 0) < 0) return errno;
         if (syscall(SYS_setresuid, -1, (uid_t)cfg->userns_owner, -1) < 0) {
             int e = errno;
             prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
-            return -e;
+            return e;
         }
     }
     long pid = syscall(SYS_clone3, &args, sizeof args);
@@ -916,8 +928,9 @@ static long clone_init(const bh_spawn_config *cfg, int *pidfd, int msg[2], int s
         prctl(PR_SET_SECUREBITS, (unsigned long)bits, 0, 0, 0);
         if (dumpable > 0) prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0, 0, 0);
     }
-    if (pid < 0) return -clone_errno;
-    return pid;
+    if (pid < 0) return clone_errno;
+    *pid_out = (pid_t)pid;
+    return 0;
 }
 
 /* Pod mode. The trampoline joins the pod's namespaces (the user namespace first: joining it
@@ -933,28 +946,27 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
         close(tramp[0]);
         close(ack[1]);
         reset_signal_dispositions();
-        int32_t report[2] = {0, 0}; /* {pid, -errno} */
+        int32_t report[2] = {0, 0}; /* {pid, errno} */
         for (uint32_t i = 0; i < cfg->join_count && report[1] == 0; i++)
-            if (setns(cfg->join_fds[i], cfg->join_types[i]) < 0) report[1] = -errno;
+            if (setns(cfg->join_fds[i], cfg->join_types[i]) < 0) report[1] = errno;
         int pidfd = -1;
+        pid_t pid = 0;
         if (report[1] == 0) {
-            long pid = clone_init(cfg, &pidfd, msg, sync);
-            if (pid < 0) report[1] = (int32_t)pid; else report[0] = (int32_t)pid;
+            report[1] = clone_init(cfg, &pid, &pidfd, msg, sync);
+            report[0] = (int32_t)pid;
         }
         while (write(tramp[1], report, sizeof report) < 0 && errno == EINTR) {}
         char c;
-        (void)read_full(ack[0], &c, 1);
+        (void)read_exact(ack[0], &c, 1);
         _exit(0);
     }
     close(tramp[1]);
     close(ack[0]);
-    int32_t report[2] = {0, -EPIPE};
-    int n = read_full(tramp[0], report, sizeof report);
+    int32_t report[2] = {0, EPIPE};
+    int err = read_exact(tramp[0], report, sizeof report) != 0 ? EPIPE : report[1];
     close(tramp[0]);
-    int err = 0, pidfd = -1;
-    if (n != (int)sizeof report) err = EPIPE;
-    else if (report[1] != 0) err = -report[1];
-    else {
+    int pidfd = -1;
+    if (err == 0) {
         /* The init cannot exit before its release, and the trampoline has not been reaped,
          * so the pid still names the init. */
         pidfd = (int)syscall(SYS_pidfd_open, report[0], 0);
@@ -988,9 +1000,9 @@ int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
         rc = spawn_joined(cfg, msg, sync, out);
     } else {
         int pidfd = -1;
-        long pid = clone_init(cfg, &pidfd, msg, sync);
-        if (pid < 0) rc = (int)-pid;
-        else { out->pid = (int32_t)pid; out->pidfd = pidfd; }
+        pid_t pid = 0;
+        rc = clone_init(cfg, &pid, &pidfd, msg, sync);
+        if (rc == 0) { out->pid = (int32_t)pid; out->pidfd = pidfd; }
     }
     if (rc != 0) {
         close(msg[0]); close(msg[1]); close(sync[0]); close(sync[1]);

@@ -1,8 +1,10 @@
 #ifndef BH_HOST_PROBE_H
 #define BH_HOST_PROBE_H
 /* Raw system calls that `bulkhead doctor` uses to ask the kernel what it supports.
- * Each shim wraps one system call and keeps the -1/errno convention; call them only
- * through a Swift helper that captures errno at once. None of them changes any state. */
+ * Each shim wraps one system call and keeps the -1/errno convention (bh_common.h: the
+ * exception for one-call wrappers), except bh_fstatfs_type, which returns 0 or a positive
+ * errno; call them only through a Swift helper that captures errno at once. None of them
+ * changes any state. */
 #include <sys/types.h>
 
 /* landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION): the Landlock ABI
@@ -26,7 +28,7 @@ int bh_prctl_get_seccomp(void);
 /* prctl(PR_GET_NO_NEW_PRIVS): 0 or 1, -1/EINVAL on kernels before 3.5. */
 int bh_prctl_get_no_new_privs(void);
 
-/* fstatfs(2): the filesystem's magic number (f_type) in *type; 0 or -1/errno. */
+/* fstatfs(2): the filesystem's magic number (f_type) in *type; 0 or a positive errno. */
 int bh_fstatfs_type(int fd, long *_Nonnull type);
 
 #endif

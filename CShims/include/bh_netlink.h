@@ -68,14 +68,10 @@ int bh_netns_check(int fd);
 
 /* ---- rtnetlink --------------------------------------------------------------------- */
 
-/* A NETLINK_ROUTE socket inside the namespace `nsfd` (bh_netns_socket), configured with
- * bh_rtnl_configure. */
-int bh_rtnl_open(int nsfd, int timeout_ms, int *_Nonnull out_fd);
-
-/* Prepares a NETLINK_ROUTE socket from bh_netns_socket: binds it, asks for extended acks
- * and capped acks, and sets a receive timeout of `timeout_ms` so no request can block
+/* A NETLINK_ROUTE socket inside the namespace `nsfd` (bh_netns_socket), bound, asking for
+ * extended and capped acks, with a receive timeout of `timeout_ms` so no request can block
  * forever. */
-int bh_rtnl_configure(int sock, int timeout_ms);
+int bh_rtnl_open(int nsfd, int timeout_ms, int *_Nonnull out_fd);
 
 /* The kernel's extended-ack message for the last failed request on this thread. */
 const char *_Nonnull bh_rtnl_last_error_message(void);

@@ -3,7 +3,7 @@
 /* The system-call recorder of `bulkhead seccomp record`.
  *
  * The sandbox's init is the workload's parent, so it is the tracer: the workload stops itself
- * with PTRACE_TRACEME + SIGSTOP right before execve (plan step BH_OP_TRACEME), and the init runs
+ * with PTRACE_TRACEME + SIGSTOP right before execve (plan step BH_OP_BECOME_TRACEE), and the init runs
  * bh_record_init_loop instead of its usual loop. The loop steps every task of the workload with
  * PTRACE_SYSCALL (children and threads are attached by PTRACE_O_TRACEFORK|VFORK|CLONE), reads
  * each system-call entry with PTRACE_GET_SYSCALL_INFO (Linux 5.3), and counts it in the table

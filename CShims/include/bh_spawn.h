@@ -20,77 +20,136 @@
 #include "bh_recorder.h"
 #include <sys/types.h>
 
-/* One operation of the plan. Arguments: a, b, c, d are strings (NULL when unused),
- * n1, n2, n3 are numbers; each op documents what it reads. */
+/* One operation of the plan. Each op's name is its PlanStep case's (BulkheadModel/Plan/
+ * PlanStep.swift) in C spelling: `.joinCgroups` is BH_OP_JOIN_CGROUPS, and an op that takes
+ * arguments reads them from the bh_step_args member of the same name (`args.join_cgroups` would
+ * be it; BH_OP_MOUNT_IF_PRESENT shares `args.mount`). Every string may be NULL only where its
+ * comment says so.
+ *
+ * Paths inside the new root (`root_len` > 0 in mount, make_directory, create_file, mask,
+ * make_read_only): the first root_len bytes of the path name the new root; the rest is resolved
+ * beneath it (openat2 RESOLVE_IN_ROOT) without following any symlink or magic link, and the
+ * mount is attached to the fd so resolved (open_tree or fsopen/fsmount, then move_mount). A
+ * symlink on the way is ELOOP. root_len 0: the path is used as it is. */
 enum bh_step_op {
-    BH_OP_WAIT_PARENT = 1, /* block until the parent has written the id maps */
-    BH_OP_DUMPABLE,        /* prctl(PR_SET_DUMPABLE, n1) */
-    BH_OP_SETSID,          /* setsid(): no controlling terminal (TIOCSTI) */
-    BH_OP_MOUNT,           /* mount(a source, b target, c fstype, n1 flags, d data); n2 = 1: skip a missing target.
-                              n3 > 0: b is inside the new root, whose path is b's first n3 bytes: b is
-                              opened as BH_OP_MASK's and the mount attached to the fd (open_tree or
-                              fsopen/fsmount, then move_mount); a symlink on the way is ELOOP */
-    BH_OP_MKDIR,           /* mkdir(b, n1 mode); EEXIST is fine. n3 > 0: as BH_OP_MOUNT's, b's parent is
-                              opened inside the new root without symlinks and mkdirat used */
-    BH_OP_CREATE_FILE,     /* open(b, O_CREAT) then close: a bind target for a file. n3 > 0: mknodat of
-                              an empty regular file in b's parent, opened as BH_OP_MKDIR's */
-    BH_OP_SYMLINK,         /* symlink(a target, b linkpath) */
-    BH_OP_CHDIR,           /* chdir(b) */
-    BH_OP_PIVOT_ROOT,      /* pivot_root(a new_root, b put_old) */
-    BH_OP_UMOUNT,          /* umount2(b, n1 flags) */
-    BH_OP_SETATTR,         /* mount_setattr(b, n2 ? AT_RECURSIVE : 0, set n1 MOUNT_ATTR_*) */
-    BH_OP_NO_SYMLINK,      /* refuse if any component of b is a symlink (openat2 RESOLVE_NO_SYMLINKS);
-                              n1 = 1: a missing path is fine */
-    BH_OP_MASK,            /* hide b: a file gets a (a /dev/null path) bound over it, a directory a
-                              read-only empty tmpfs; a missing path is skipped. b is opened O_PATH
-                              with no symlink or magic link (c: the root b is resolved in) and the
-                              mount goes onto that fd (move_mount): a symlink is refused (ELOOP) */
-    BH_OP_READONLY,        /* bind b onto itself and make it read-only (recursive); missing: skip.
-                              Resolved and mounted through an fd as BH_OP_MASK */
-    BH_OP_SETHOSTNAME,     /* sethostname(a) */
-    BH_OP_LOOPBACK_UP,     /* bring "lo" up in the new network namespace */
-    BH_OP_SETRLIMIT,       /* prlimit(0, n1 resource, {n2 soft, n3 hard}) */
-    BH_OP_CAPBSET,         /* drop every capability 0..cap_last_cap not in mask n1 from the bounding set */
-    BH_OP_KEEPCAPS,        /* prctl(PR_SET_KEEPCAPS, n1) */
-    BH_OP_SETGROUPS,       /* setgroups(n2 ? 1 : 0, {n1}) */
-    BH_OP_SETRESGID,       /* setresgid(n1, n1, n1) */
-    BH_OP_SETRESUID,       /* setresuid(n1, n1, n1) */
-    BH_OP_CAPSET,          /* capset(effective n1, permitted n2, inheritable n3); ambient cleared */
-    BH_OP_NO_NEW_PRIVS,    /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
-    BH_OP_FORK_WORKLOAD,   /* init forks the workload; the remaining steps run in the workload */
-    BH_OP_CLOSE_FDS,       /* close every fd but 0, 1, 2, the workload's exec pipe and the config's
-                              preserve_fds (whose close-on-exec flag is cleared) */
-    BH_OP_SECCOMP,         /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
-    BH_OP_EXEC,            /* execve each of the config's exec_paths in turn (PATH search) */
-    BH_OP_UNSHARE,         /* unshare(n1 CLONE_NEW* flags) */
-    BH_OP_LANDLOCK_CREATE, /* landlock_create_ruleset(handled fs n1, handled net n2) */
-    BH_OP_LANDLOCK_PATH,   /* allow n1 beneath path b (file rights only, if b is not a directory) */
-    BH_OP_LANDLOCK_PORT,   /* allow n1 (bind/connect) on TCP port n2 */
-    BH_OP_LANDLOCK_RESTRICT, /* landlock_restrict_self, then close the ruleset */
-    BH_OP_PAUSE,           /* a pod's holder: wait, doing nothing, until killed (the pause container) */
-    BH_OP_ATTACH_TTY,      /* setsid, TIOCSCTTY on fd n1, dup2 it onto 0, 1, 2, close it */
-    BH_OP_TRACEME,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
-    BH_OP_JOIN_CGROUPS,    /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
-    BH_OP_WORKDIR,         /* the workload's cwd: openat2(b, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
-                              from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
+    BH_OP_WAIT_FOR_RELEASE = 1,  /* block until the launcher has written the id maps and releases the init */
+    BH_OP_SET_DUMPABLE,          /* prctl(PR_SET_DUMPABLE, dumpable) */
+    BH_OP_NEW_SESSION,           /* setsid(): no controlling terminal (TIOCSTI) */
+    BH_OP_MOUNT,                 /* mount(source, target, fstype, flags, data) */
+    BH_OP_MOUNT_IF_PRESENT,      /* BH_OP_MOUNT, skipped when the target does not exist */
+    BH_OP_MAKE_DIRECTORY,        /* mkdir(path, mode); EEXIST is fine. Inside the root: mkdirat in the
+                                    parent, opened as a mount target is */
+    BH_OP_CREATE_FILE,           /* an empty regular file, a bind target (O_CREAT | O_NOFOLLOW). Inside
+                                    the root: mknodat in the parent, opened as a mount target is */
+    BH_OP_SYMLINK,               /* symlink(target, link_path); EEXIST is fine */
+    BH_OP_CHANGE_DIRECTORY,      /* chdir(path) */
+    BH_OP_PIVOT_ROOT,            /* pivot_root(new_root, put_old) */
+    BH_OP_UNMOUNT_DETACHED,      /* umount2(path, MNT_DETACH) */
+    BH_OP_SET_MOUNT_ATTRIBUTES,  /* mount_setattr(path, recursive ? AT_RECURSIVE : 0, set attr_set MOUNT_ATTR_*) */
+    BH_OP_REFUSE_SYMLINKS,       /* refuse if any component of path is a symlink (openat2
+                                    RESOLVE_NO_SYMLINKS); missing_ok: a missing path is fine */
+    BH_OP_MASK,                  /* hide path: a file gets null_device (a /dev/null path) bound over it, a
+                                    directory a read-only empty tmpfs; a missing path is skipped */
+    BH_OP_MAKE_READ_ONLY,        /* bind path onto itself, read-only (recursive); a missing path is skipped */
+    BH_OP_SET_HOSTNAME,          /* sethostname(name) */
+    BH_OP_LOOPBACK_UP,           /* bring "lo" up in the new network namespace */
+    BH_OP_SET_RLIMIT,            /* setrlimit(resource, {soft, hard}) */
+    BH_OP_DROP_BOUNDING_SET,     /* drop every capability 0..cap_last_cap not in keep from the bounding set */
+    BH_OP_KEEP_CAPABILITIES,     /* prctl(PR_SET_KEEPCAPS, keep) */
+    BH_OP_SET_GROUPS,            /* setgroups(count, {gid}): count 0 drops every supplementary group */
+    BH_OP_SET_GID,               /* setresgid(gid, gid, gid) */
+    BH_OP_SET_UID,               /* setresuid(uid, uid, uid) */
+    BH_OP_SET_CAPABILITIES,      /* capset(effective, permitted, inheritable); ambient cleared */
+    BH_OP_NO_NEW_PRIVILEGES,     /* prctl(PR_SET_NO_NEW_PRIVS, 1) */
+    BH_OP_FORK_WORKLOAD,         /* init forks the workload; the remaining steps run in the workload */
+    BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS, /* close every fd but 0, 1, 2, the workload's exec pipe and the
+                                    config's preserve_fds (whose close-on-exec flag is cleared) */
+    BH_OP_LOAD_SECCOMP,          /* seccomp(SECCOMP_SET_MODE_FILTER) with the config's program */
+    BH_OP_EXEC,                  /* execve each of the config's exec_paths in turn (PATH search) */
+    BH_OP_UNSHARE_NAMESPACES,    /* unshare(clone_flags, CLONE_NEW* only) */
+    BH_OP_LANDLOCK_CREATE_RULESET, /* landlock_create_ruleset(handled_filesystem, handled_network) */
+    BH_OP_LANDLOCK_ALLOW_PATH,   /* allow access beneath path (file rights only, if path is not a directory) */
+    BH_OP_LANDLOCK_ALLOW_PORT,   /* allow access (bind/connect) on TCP port */
+    BH_OP_LANDLOCK_RESTRICT_SELF, /* landlock_restrict_self, then close the ruleset */
+    BH_OP_PAUSE,                 /* a pod's holder: wait, doing nothing, until killed (the pause container) */
+    BH_OP_ATTACH_TERMINAL,       /* setsid, TIOCSCTTY on fd, dup2 it onto 0, 1, 2, close it */
+    BH_OP_BECOME_TRACEE,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
+    BH_OP_JOIN_CGROUPS,          /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
+    BH_OP_ENTER_WORKING_DIRECTORY, /* the workload's cwd: openat2(path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+                                    from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
 };
 
+/* The arguments of each op that has any: the member named after the op. */
+struct bh_mount_args {
+    const char *_Nullable source;   /* NULL: none (a filesystem without a source) */
+    const char *_Nullable target;
+    const char *_Nullable fstype;   /* NULL with MS_BIND only */
+    const char *_Nullable data;     /* "key=value,flag" options, NULL: none */
+    uint64_t flags;                 /* MS_* */
+    uint32_t root_len;
+};
+struct bh_make_directory_args { const char *_Nullable path; uint32_t mode; uint32_t root_len; };
+struct bh_create_file_args { const char *_Nullable path; uint32_t root_len; };
+struct bh_symlink_args { const char *_Nullable target; const char *_Nullable link_path; };
+struct bh_path_args { const char *_Nullable path; };
+struct bh_pivot_root_args { const char *_Nullable new_root; const char *_Nullable put_old; };
+struct bh_set_mount_attributes_args { const char *_Nullable path; uint64_t attr_set; uint32_t recursive; };
+struct bh_refuse_symlinks_args { const char *_Nullable path; uint32_t missing_ok; };
+struct bh_mask_args { const char *_Nullable path; const char *_Nullable null_device; uint32_t root_len; };
+struct bh_make_read_only_args { const char *_Nullable path; uint32_t root_len; };
+struct bh_set_hostname_args { const char *_Nullable name; };
+struct bh_set_rlimit_args { uint32_t resource; uint64_t soft; uint64_t hard; }; /* RLIMIT_*, RLIM_INFINITY = ~0 */
+struct bh_capability_mask_args { uint64_t keep; };                              /* bit n: capability n */
+struct bh_flag_args { uint32_t on; };
+struct bh_set_groups_args { uint32_t gid; uint32_t count; };                    /* count 0 or 1 */
+struct bh_id_args { uint32_t id; };
+struct bh_set_capabilities_args { uint64_t effective; uint64_t permitted; uint64_t inheritable; };
+struct bh_unshare_namespaces_args { uint64_t clone_flags; };
+struct bh_landlock_create_ruleset_args { uint64_t handled_filesystem; uint64_t handled_network; };
+struct bh_landlock_allow_path_args { const char *_Nullable path; uint64_t access; };
+struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
+struct bh_attach_terminal_args { int32_t fd; };
+
+union bh_step_args {
+    struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
+    struct bh_make_directory_args make_directory;
+    struct bh_create_file_args create_file;
+    struct bh_symlink_args symlink;
+    struct bh_path_args change_directory;
+    struct bh_path_args enter_working_directory;
+    struct bh_pivot_root_args pivot_root;
+    struct bh_path_args unmount_detached;
+    struct bh_set_mount_attributes_args set_mount_attributes;
+    struct bh_refuse_symlinks_args refuse_symlinks;
+    struct bh_mask_args mask;
+    struct bh_make_read_only_args make_read_only;
+    struct bh_set_hostname_args set_hostname;
+    struct bh_set_rlimit_args set_rlimit;
+    struct bh_capability_mask_args drop_bounding_set;
+    struct bh_flag_args set_dumpable;
+    struct bh_flag_args keep_capabilities;
+    struct bh_set_groups_args set_groups;
+    struct bh_id_args set_gid;
+    struct bh_id_args set_uid;
+    struct bh_set_capabilities_args set_capabilities;
+    struct bh_unshare_namespaces_args unshare_namespaces;
+    struct bh_landlock_create_ruleset_args landlock_create_ruleset;
+    struct bh_landlock_allow_path_args landlock_allow_path;
+    struct bh_landlock_allow_port_args landlock_allow_port;
+    struct bh_attach_terminal_args attach_terminal;
+};
+
+/* A step: the op and its arguments (ops without arguments leave args zeroed). */
 typedef struct bh_step {
-    uint32_t op;
-    uint32_t reserved;
-    const char *_Nullable a;
-    const char *_Nullable b;
-    const char *_Nullable c;
-    const char *_Nullable d;
-    uint64_t n1;
-    uint64_t n2;
-    uint64_t n3;
+    enum bh_step_op op;
+    union bh_step_args args;
 } bh_step;
 
 typedef struct bh_spawn_config {
     uint64_t clone_flags;                   /* CLONE_NEW* only; CLONE_PIDFD is added here */
     int32_t cgroup_fd;                      /* >= 0: CLONE_INTO_CGROUP with this directory fd */
-    int32_t fail_at_step;                   /* test-only fault injection: fail step N with ECANCELED; -1 off */
+    int32_t fail_at_step;                   /* test-only fault injection: fail the step at this index of
+                                               steps with ECANCELED; -1: none (FaultPoint.step) */
     const bh_step *_Nonnull steps;
     uint32_t step_count;
     uint32_t seccomp_len;                   /* bytes of a classic BPF program (8 per instruction) */
@@ -150,30 +209,33 @@ typedef struct bh_spawn_result {
     int32_t sync_fd; /* write end: write one byte once the id maps are written */
 } bh_spawn_result;
 
+/* Return convention (bh_common.h): every compound shim here returns 0 or a positive errno and
+ * hands values back through out-parameters; bh_pidfd_send_signal, which wraps one system call,
+ * keeps the kernel's -1/errno. The child side reports a failed step's positive errno to the
+ * parent in bh_msg.err. */
+
 /* Creates the sandbox's init with clone3. Returns 0, or a positive errno from pipe2/clone3
- * (nothing was created then). The child waits at BH_OP_WAIT_PARENT until a byte arrives on
- * sync_fd, or exits if the parent goes away. Compound shim: 0 or a positive errno. */
+ * (nothing was created then). The child waits at BH_OP_WAIT_FOR_RELEASE until a byte arrives
+ * on sync_fd, or exits if the parent goes away. */
 int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull result);
 
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
- * exits, are re-parented to it. -1/errno. */
+ * exits, are re-parented to it. 0 or a positive errno. */
 int bh_become_subreaper(void);
 
 /* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
- * Compound shim: 0 or a positive errno. */
+ * 0 or a positive errno. */
 int bh_open_pty(int *_Nonnull master, int *_Nonnull slave);
 
-/* Highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap). */
-int bh_cap_last_cap(void);
-
-/* Wrappers kept -1/errno: pidfd_send_signal(2) and close_range(2). */
+/* pidfd_send_signal(2): a wrapper of one system call, -1/errno. */
 int bh_pidfd_send_signal(int pidfd, int sig);
 
-/* Signal-mask helpers for the single-threaded supervisor (sigprocmask + signalfd). The set is
- * SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH. Returns a signalfd
- * (close-on-exec, non-blocking) or -1/errno. */
-int bh_block_supervisor_signals(void);
-/* Reads one signal from the signalfd: the signal number, 0 when none is pending, -1/errno. */
-int bh_read_signalfd(int fd);
+/* Signal-mask helpers for the supervisor (sigprocmask + signalfd). The set is SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH. Blocks them and stores a signalfd
+ * (close-on-exec, non-blocking) in *fd; 0 or a positive errno. */
+int bh_block_supervisor_signals(int *_Nonnull fd);
+/* Reads one signal from the signalfd into *signo (0 when none is pending); 0 or a positive
+ * errno. */
+int bh_read_signalfd(int fd, int *_Nonnull signo);
 
 #endif

@@ -1,3 +1,4 @@
+import BulkheadModel
 import BulkheadSystem
 import Glibc
 

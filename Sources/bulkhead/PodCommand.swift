@@ -29,9 +29,9 @@ struct PodCommand: ParsableCommand {
                 warn("cannot start the pod: \(error)")
                 throw ExitCode(ExitStatus.launchFailed)
             }
-            for note in loaded.request.notes { warn("note: \(note)") }
-            let result = PodRunner.run(loaded.request)
-            if let error = result.error { warn("pod \(result.pod): \(error)") }
+            for note in loaded.notes { warn("note: \(note)") }
+            let result = PodRunner.run(loaded)
+            if let error = result.error { warn("pod \(result.pod): \(error.message)") }
             for c in result.containers where c.report.exitCode != 0 {
                 warn("container \(c.name): exit \(c.report.exitCode) (\(c.report.reason.rawValue))\(c.report.error.map { ": \($0.message)" } ?? "")")
             }

@@ -33,7 +33,7 @@ struct ProfileCommand: ParsableCommand {
             let store = ProfileStore.standard()
             do {
                 if plan {
-                    let prepared = try Sandbox.prepare(RunRequest(profile: profile, command: ["/bin/true"]), store: store)
+                    let prepared = try Sandbox.prepare(RunRequest(layers: try store.layers(for: profile), command: ["/bin/true"]), store: store)
                     let p = prepared.plan
                     out("# launch plan for profile \(prepared.profile.name) (\(prepared.profile.chain.joined(separator: " > ")))\n")
                     out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
@@ -72,9 +72,10 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             var failed = false
+            let store = ProfileStore.standard()
             for p in profiles {
                 do {
-                    let prepared = try Sandbox.prepare(RunRequest(profile: p, command: ["/bin/true"]), seccompCache: nil)
+                    let prepared = try Sandbox.prepare(RunRequest(layers: try store.layers(for: p), command: ["/bin/true"]), store: store, seccompCache: nil)
                     out("\(p): ok (\(prepared.profile.chain.joined(separator: " > ")))\n")
                 } catch {
                     warn("\(error)")

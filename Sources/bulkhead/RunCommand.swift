@@ -88,8 +88,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"))
     var supplementaryGroups: String?
 
+    /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
-    var injectFault: Int?
+    var injectFault: FaultPoint?
 
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.")
     var command: [String] = []
@@ -107,7 +108,7 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(ExitStatus.launchFailed)
         }
         var invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
-                                       tty: tty, preserveFds: preserveFd, failAtStep: injectFault)
+                                       tty: tty, preserveFds: preserveFd, injectFault: injectFault)
         switch supplementaryGroups {
         case nil, "keep": break
         case "refuse": invocation.refuseKeptGroups = true
@@ -122,13 +123,15 @@ struct RunCommand: ParsableCommand {
     /// Shared by `run()` and `RunFastPath`.
     static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
         let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
-        var request = RunRequest(profile: profile, overrides: overrides, command: command,
-                                 timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, failAtStep: invocation.failAtStep)
-        request.tty = invocation.tty
-        request.refuseKeptGroups = invocation.refuseKeptGroups
+        let store = ProfileStore.standard()
         let prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request)
+            // The profile is read here, once, through the store's checks; the sandbox gets its layers.
+            var request = RunRequest(layers: try store.layers(for: profile), overrides: overrides, command: command,
+                                     timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
+            request.tty = invocation.tty
+            request.refuseKeptGroups = invocation.refuseKeptGroups
+            prepared = try Sandbox.prepare(request, store: store)
         } catch {
             warn("cannot start the sandbox: \(error)")
             throw ExitCode(ExitStatus.launchFailed)
@@ -161,130 +164,39 @@ struct RunCommand: ParsableCommand {
         throw ExitCode(result.exitCode)
     }
 
-    /// The flags as the top profile layer.
+    /// The flags as the top profile layer: collected here, checked and built by the model's
+    /// `CommandLineLayer` with the field rules profiles and manifests use.
     func commandLineLayer() throws(ConfigError) -> ProfileLayer {
-        var l = ProfileLayer()
-        func bad(_ flag: String, _ msg: String) -> ConfigError { ConfigError(file: "<command line>", field: flag, message: msg) }
-        for e in env {
-            if let eq = e.firstIndex(of: "=") {
-                let name = String(e[..<eq])
-                guard ProfileParser.isValidEnvName(name) else { throw bad("--env", "invalid variable name \"\(name)\"") }
-                l.env.append(EnvVar(name: name, value: String(e[e.index(after: eq)...])))
-            } else if let v = ProcessInfo.processInfo.environment[e] {
-                l.env.append(EnvVar(name: e, value: v))
-            }
-        }
-        var binds: [BindMount] = []
-        for b in bind {
-            var parts = b.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            var ro = false
-            if parts.count == 3 {
-                guard parts[2] == "ro" || parts[2] == "rw" else { throw bad("--bind", "the third field is ro or rw, got \"\(parts[2])\"") }
-                ro = parts[2] == "ro"
-                parts.removeLast()
-            }
-            guard (1...2).contains(parts.count), parts.allSatisfy({ $0.hasPrefix("/") }), !parts.contains(where: { $0.split(separator: "/").contains("..") }) else {
-                throw bad("--bind", "expected SRC:DST[:ro|rw] with absolute paths, got \"\(b)\"")
-            }
-            binds.append(BindMount(source: ProfileParser.normalize(parts[0]), destination: ProfileParser.normalize(parts.last!), readOnly: ro))
-        }
-        if !binds.isEmpty { l.binds = binds }
-        if !tmpfs.isEmpty {
-            l.tmpfs = try tmpfs.map { t throws(ConfigError) in
-                let parts = t.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-                guard parts[0].hasPrefix("/") else { throw bad("--tmpfs", "expected PATH[:SIZE] with an absolute path, got \"\(t)\"") }
-                var size: UInt64?
-                if parts.count == 2 {
-                    size = try NumberField.storage.parse(parts[1], file: "<command line>", field: "--tmpfs")
-                }
-                return TmpfsMount(path: ProfileParser.normalize(parts[0]), sizeBytes: size)
-            }
-        }
-        if let rootfs {
-            guard rootfs.hasPrefix("/"), !rootfs.split(separator: "/").contains("..") else { throw bad("--rootfs", "expected an absolute path without \"..\"") }
-            l.root = rootfs == "/" ? .host : .directory(ProfileParser.normalize(rootfs))
-        }
-        if let hostname { l.hostname = hostname }
-        if let workdir {
-            if let problem = WorkingDirectory.problem(workdir) { throw bad("--workdir", problem) }
-            l.workingDir = ProfileParser.normalize(workdir)
-        }
-        if let network {
-            guard let m = NetworkMode(rawValue: network) else { throw bad("--network", "expected none or host, got \"\(network)\"") }
-            l.network = m
-        }
-        if let user {
-            let parts = user.split(separator: ":").map(String.init)
-            guard (1...2).contains(parts.count) else { throw bad("--user", "expected UID[:GID] as numbers; accepted: \(NumberField.id.rangeText) each, got \"\(user)\"") }
-            let u = UInt32(try NumberField.id.parse(parts[0], file: "<command line>", field: "--user"))
-            l.runAsUser = u
-            l.runAsGroup = parts.count == 2 ? UInt32(try NumberField.id.parse(parts[1], file: "<command line>", field: "--user")) : u
-        }
-        for c in capAdd + capDrop where c.uppercased() != "ALL" && Capability(name: c) == nil {
-            var msg = "unknown capability \"\(c)\""
-            if let s = closestMatch(to: c, in: Capability.allCases.map(\.kubernetesName)) { msg += "; did you mean \"\(s)\"?" }
-            throw bad(capAdd.contains(c) ? "--cap-add" : "--cap-drop", msg)
-        }
-        if !capAdd.isEmpty || !capDrop.isEmpty {
-            // Flags refine the profile's set: drop ALL unless told otherwise, then add.
-            l.capabilities = CapabilitySpec(add: capAdd, drop: capDrop.isEmpty ? ["ALL"] : capDrop)
-        }
-        for r in rlimit {
-            let kv = r.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-            guard kv.count == 2, let res = RlimitResource(rawValue: kv[0]) else {
-                throw bad("--rlimit", "expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(r)\"")
-            }
-            let v = kv[1].split(separator: ":").map(String.init)
-            guard (1...2).contains(v.count), let soft = ProfileParser.parseRlimitValue(v[0]),
-                  let hard = ProfileParser.parseRlimitValue(v.count == 2 ? v[1] : v[0]), soft <= hard else {
-                throw bad("--rlimit", "expected SOFT[:HARD] numbers or unlimited with soft <= hard; accepted: 0 to 18446744073709551615 or unlimited, got \"\(kv[1])\"")
-            }
-            l.rlimits[res] = Rlimit(soft: soft, hard: hard)
-        }
-        if let cpus {
-            l.limits.cpuMilli = try NumberField.cpu.parse(cpus, file: "<command line>", field: "--cpus")
-        }
-        if let memory {
-            l.limits.memoryBytes = try NumberField.memory.parse(memory, file: "<command line>", field: "--memory")
-        }
-        if let pids {
-            l.limits.pids = try NumberField.pids.parse(pids, file: "<command line>", field: "--pids")
-        }
-        if let ioWeight {
-            guard (1...10000).contains(ioWeight) else { throw bad("--io-weight", "expected 1 to 10000") }
-            l.ioWeight = ioWeight
-        }
-        if !ioMax.isEmpty {
-            l.ioMax = try ioMax.map { (t) throws(ConfigError) in
-                switch IOThrottle.parse(t) {
-                case .success(let v): return v
-                case .failure(let e): throw bad("--io-max", e.message)
-                }
-            }
-        }
-        if let limits {
-            guard let mode = LimitEnforcement(rawValue: limits) else { throw bad("--limits", "expected strict or best-effort, got \"\(limits)\"") }
-            l.enforcement = mode
-        }
-        if let ephemeralStorage {
-            l.limits.ephemeralStorageBytes = try NumberField.storage.parse(ephemeralStorage, file: "<command line>", field: "--ephemeral-storage")
-        }
-        if let seccomp {
-            switch seccomp {
-            case "RuntimeDefault": l.seccomp = .runtimeDefault
-            case "Unconfined": l.seccomp = .unconfined
-            default: l.seccomp = .localhost(path: seccomp, relativeTo: FileManager.default.currentDirectoryPath)
-            }
-        }
-        return l
+        var flags = CommandLineLayer()
+        flags.env = env
+        flags.binds = bind
+        flags.tmpfs = tmpfs
+        flags.rootfs = rootfs
+        flags.hostname = hostname
+        flags.workdir = workdir
+        flags.network = network
+        flags.user = user
+        flags.capAdd = capAdd
+        flags.capDrop = capDrop
+        flags.rlimits = rlimit
+        flags.ephemeralStorage = ephemeralStorage
+        flags.cpus = cpus
+        flags.memory = memory
+        flags.pids = pids
+        flags.ioWeight = ioWeight.map { String($0) }
+        flags.ioMax = ioMax
+        flags.limits = limits
+        flags.seccomp = seccomp
+        return try flags.layer(environment: ProcessInfo.processInfo.environment,
+                               currentDirectory: FileManager.default.currentDirectoryPath)
     }
 }
 
 /// `500ms`, `10s`, `2m`, `1h`, or plain seconds.
 /// The rule is DurationField's (BulkheadModel): 1ms to 4294967295s.
 func parseDuration(_ s: String) throws(ConfigError) -> Double {
-    switch DurationField.seconds(s) {
-    case .success(let v): return v
-    case .failure(let r): throw ConfigError(file: "<command line>", field: "--timeout", message: r.message)
-    }
+    try DurationField.seconds(s).at(flag: "--timeout")
 }
+
+/// `--inject-fault`: FaultPoint(argument:) is the one reader of its spellings.
+extension FaultPoint: ExpressibleByArgument {}

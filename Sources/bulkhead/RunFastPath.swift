@@ -1,3 +1,5 @@
+import BulkheadModel
+
 /// What `run` acts on once its flags are parsed, apart from the profile overrides.
 struct RunInvocation: Equatable {
     var profile = "container"
@@ -6,7 +8,7 @@ struct RunInvocation: Equatable {
     var command: [String] = []
     var tty = false
     var preserveFds: [Int32] = []
-    var failAtStep: Int?
+    var injectFault: FaultPoint?
     /// `--supplementary-groups refuse` (only the full parser reads it).
     var refuseKeptGroups = false
 }

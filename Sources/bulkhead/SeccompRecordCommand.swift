@@ -80,7 +80,8 @@ extension SeccompCommand {
                 let seconds = try orExit { () throws(ConfigError) in try timeout.map { (t) throws(ConfigError) in try parseDuration(t) } }
                 let prepared: PreparedLaunch
                 do {
-                    prepared = try SyscallRecorder.prepare(RunRequest(profile: profile, command: command, timeoutSeconds: seconds))
+                    let store = ProfileStore.standard()
+                    prepared = try SyscallRecorder.prepare(RunRequest(layers: try store.layers(for: profile), command: command, timeoutSeconds: seconds), store: store)
                 } catch {
                     warn("cannot start the sandbox: \(error)")
                     throw ExitCode(ExitStatus.launchFailed)

@@ -49,7 +49,7 @@ import Testing
             check(podYAML(spec: "  securityContext:\n    \(key)\n"), field, text)
         }
         check(podYAML(spec: "  securityContext:\n    privileged: false\n"), "spec.securityContext.privileged", "unknown field")
-        check(podYAML(spec: "  securityContext:\n    runAsUser: -1\n"), "spec.securityContext.runAsUser", "out of range")
+        check(podYAML(spec: "  securityContext:\n    runAsUser: -1\n"), "spec.securityContext.runAsUser", "accepted: 0 to 4294967294")
         check(podYAML(spec: "  securityContext:\n    seccompProfile: {type: Nope}\n"), "spec.securityContext.seccompProfile.type", "RuntimeDefault")
     }
 

@@ -5,9 +5,9 @@ import Testing
 /// Issue 12, item 8: every number a profile, a Pod manifest, a Tenant or a ResourceQuota
 /// carries is refused with a ConfigError naming the field and the accepted range, or taken
 /// within that range; nothing traps (a Swift overflow trap kills the test process, so a trap
-/// fails this suite by crashing it, as it crashed the root launcher). The command line's
-/// parsing function is fuzzed the same way in BulkheadTests (CommandLineNumberTests), where
-/// the executable's RunCommand can be imported.
+/// fails this suite by crashing it, as it crashed the root launcher). The command line's flags
+/// are fuzzed here through `CommandLineLayer`, and from argv through ArgumentParser in
+/// BulkheadTests (NumberCommandLineTests).
 ///
 /// Values come from a fixed seed (`BULKHEAD_FUZZ_SEED`), `BULKHEAD_FUZZ_ITERATIONS` per field.
 @Suite struct NumberFuzzTests {
@@ -98,6 +98,35 @@ import Testing
         _ = KubernetesContainerSpec(profile: e).yaml
         _ = e.yaml
         return e
+    }
+
+    // MARK: the command line
+
+    @Test("Command line: every numeric flag, built by CommandLineLayer, is refused by name and range or taken within range")
+    func commandLineFlags() {
+        let flags: [(String, (String) -> CommandLineLayer)] = [
+            ("--cpus", { v in var f = CommandLineLayer(); f.cpus = v; return f }),
+            ("--memory", { v in var f = CommandLineLayer(); f.memory = v; return f }),
+            ("--pids", { v in var f = CommandLineLayer(); f.pids = v; return f }),
+            ("--ephemeral-storage", { v in var f = CommandLineLayer(); f.ephemeralStorage = v; return f }),
+            ("--tmpfs", { v in var f = CommandLineLayer(); f.tmpfs = ["/scratch:" + v]; return f }),
+            ("--user", { v in var f = CommandLineLayer(); f.user = "0:" + v; return f }),
+            ("--rlimit", { v in var f = CommandLineLayer(); f.rlimits = ["nofile=" + v]; return f }),
+            ("--io-weight", { v in var f = CommandLineLayer(); f.ioWeight = v; return f }),
+            ("--io-max", { v in var f = CommandLineLayer(); f.ioMax = ["8:0 wbps=" + v]; return f }),
+        ]
+        for (flag, make) in flags {
+            Self.fuzz("flag\(flag)", field: flag) { v throws(ConfigError) in
+                let l = try make(v).layer(environment: [:], currentDirectory: "/")
+                let e = try EffectiveProfile.resolve(Self.containerLayers + [l])
+                _ = e.requestsCgroupLimits
+                _ = e.yaml
+                #expect((l.limits.cpuMilli ?? 0) <= Self.maxCPUMilli && (l.limits.pids ?? 0) <= Self.maxPids, "\(flag) \(v)")
+                #expect((l.limits.memoryBytes ?? 0) <= Self.maxBytes && (l.limits.ephemeralStorageBytes ?? 0) <= Self.maxBytes, "\(flag) \(v)")
+                #expect(e.tmpfs.allSatisfy { e.tmpfsSize($0) <= Self.maxBytes } && (l.ioWeight ?? 1) <= 10_000, "\(flag) \(v)")
+                #expect(l.runAsGroup != UInt32.max, "\(flag) \(v): (gid_t)-1 taken")
+            }
+        }
     }
 
     // MARK: profiles

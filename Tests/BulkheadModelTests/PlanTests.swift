@@ -14,7 +14,7 @@ struct PlanTests {
     func ordering() throws {
         let p = try plan()
         let s = p.steps
-        #expect(s.first == .waitForParent, "no step may need the id maps before they exist")
+        #expect(s.first == .waitForRelease, "no step may need the id maps before they exist")
         let fork = try #require(index(p) { $0 == .forkWorkload })
         let seccomp = try #require(index(p) { $0 == .loadSeccomp })
         #expect(s.last == .exec && seccomp == s.count - 2, "the filter is the last step before execve")
@@ -37,7 +37,7 @@ struct PlanTests {
         // The cgroup namespace is created after the init joined all its cgroups (v1 included)
         // and while CAP_SYS_ADMIN is still held; the workload after both.
         let unshare = try #require(index(p) { $0 == .unshareNamespaces([.cgroup]) })
-        let cgroups = try #require(index(p) { $0 == .waitForCgroups })
+        let cgroups = try #require(index(p) { $0 == .joinCgroups })
         #expect(cgroups < unshare && unshare < bounding && cgroups < fork)
         #expect(!p.cloneNamespaces.contains(.cgroup) && p.namespaces.contains(.cgroup))
     }
@@ -135,5 +135,25 @@ struct PlanTests {
         #expect(!pod.steps.contains(where: isSysfs))
         #expect(!pod.steps.contains(.loopbackUp))
         #expect(!pod.cloneNamespaces.contains(.network))
+    }
+
+    @Test("--inject-fault spellings: step:N or N is a plan step; the launcher's points by name, the old numbers -2, -3, -4 as aliases")
+    func faultPointSpellings() {
+        let read: [(String, FaultPoint?)] = [
+            ("0", .step(0)), ("17", .step(17)), ("step:3", .step(3)), ("step:0", .step(0)),
+            ("id-maps", .idMaps), ("-2", .idMaps),
+            ("cgroup-create", .cgroupCreate), ("-3", .cgroupCreate),
+            ("cgroup-attach", .cgroupAttach), ("-4", .cgroupAttach),
+            // Not a fault point: -1 was "off" and -5 nothing; a step index is a plain number.
+            ("-1", nil), ("-5", nil), ("", nil), ("step:", nil), ("step:-1", nil), ("step:x", nil),
+            ("+3", nil), ("3 ", nil), ("id_maps", nil), ("٣", nil),
+        ]
+        for (text, expected) in read {
+            #expect(FaultPoint(argument: text) == expected, "\(text)")
+        }
+        for point in [FaultPoint.step(5), .idMaps, .cgroupCreate, .cgroupAttach] {
+            #expect(FaultPoint(argument: point.argument) == point, "\(point.argument) reads back")
+            #expect(point.planStep == (point == .step(5) ? 5 : nil), "only a plan step reaches the child: \(point)")
+        }
     }
 }

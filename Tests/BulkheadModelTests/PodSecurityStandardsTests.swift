@@ -380,7 +380,7 @@ import Testing
         #expect(w.count == 1 && w[0].hasPrefix("PodSecurity warn: would violate PodSecurity \"restricted:latest\": runAsNonRoot != true"), "\(w)")
         #expect(TenantAdmission.podSecurityWarnings(ok, policy: t.podSecurity).isEmpty)
     }
-    /// pod run reads the profiles again to launch: what the launcher compares with what was
+    /// pod run adds its own binds to launch: what the launcher compares with what was
     /// admitted catches every control a changed profile could loosen, and ignores exactly the
     /// binds the launcher adds (the pod's token and volumes), not binds near them.
     @Test func controlsSeeEveryLoosening() throws {

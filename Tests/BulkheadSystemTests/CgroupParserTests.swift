@@ -1,4 +1,5 @@
 import Testing
+import BulkheadModel
 @testable import BulkheadSystem
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Testing
+import BulkheadModel
 @testable import BulkheadSystem
 import CShimsTesting
 #if canImport(Glibc)
@@ -92,7 +93,8 @@ struct CgroupKernelTests {
         #expect(cg.memberPIDs() == [child])
 
         let stats = cg.stats()
-        #expect(stats.pidsCurrent == 1)
+        // pids.peak (Linux 6.1+, v1 and v2): the one child, the only task the leaf ever held.
+        #expect(stats.pidsPeak == 1)
         #expect(stats.memoryPeakBytes != nil)
         #expect(stats.cpuUsageMicros != nil)
         #expect(stats.oomKills == 0)
@@ -159,8 +161,11 @@ struct CgroupKernelTests {
         bomb.release()
         let status = try #require(bomb.wait(timeoutSeconds: 8), "the fork loop did not finish within 8 s")
         #expect(exitCode(status) == 42, "status \(status): 42 = EAGAIN after 15 children, 43 = other errno, 44 = wrong count")
-        let hits = try #require(cg.stats().pidsMaxHits)
+        let stats = cg.stats()
+        let hits = try #require(stats.pidsMaxHits)
         #expect(hits > 0)
+        // The loop filled the cgroup: its peak is the limit itself (the loop and 15 children).
+        #expect(stats.pidsPeak == 16)
     }
 
     @Test func cpuQuotaHoldsABusyLoopToHalfACore() throws {

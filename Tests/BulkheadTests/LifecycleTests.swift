@@ -139,7 +139,7 @@ struct LifecycleTests {
         let leavesBefore = Set(leaves())
         for (i, line) in steps.enumerated() {
             let summary = line.drop(while: { $0 == " " }).drop(while: { $0.isNumber }).dropFirst(2)
-            let r = try Bulkhead.run(["run", "--inject-fault", String(i), "--", "/bin/echo", marker])
+            let r = try Bulkhead.run(["run", "--inject-fault", "step:\(i)", "--", "/bin/echo", marker])
             if summary.hasPrefix("execve") {
                 #expect(r.status == 126, "step \(i) \(summary)")
             } else {
@@ -150,7 +150,7 @@ struct LifecycleTests {
             #expect(r.stderr.contains(named), "step \(i): \(r.stderr)")
             #expect(r.stderr.contains("ECANCELED"))
         }
-        let launcherStep = try Bulkhead.run(["run", "--inject-fault=-2", "--", "/bin/echo", marker])
+        let launcherStep = try Bulkhead.run(["run", "--inject-fault=id-maps", "--", "/bin/echo", marker])
         #expect(launcherStep.status == 125 && launcherStep.stderr.contains("write the id maps"))
         // No process of those launches is left.
         let after = Set(FileIO.listDirectory("/proc")).subtracting(before)
@@ -158,7 +158,7 @@ struct LifecycleTests {
         #expect(leftovers.isEmpty)
         // And no cgroup: every failed launch removed the one it had made (the profile has limits).
         #expect(Set(leaves()).subtracting(leavesBefore).isEmpty, "cgroups left: \(Set(leaves()).subtracting(leavesBefore))")
-        for fault in ["-3", "-4"] {
+        for fault in ["cgroup-create", "cgroup-attach"] {
             let r = try Bulkhead.run(["run", "--inject-fault=\(fault)", "--", "/bin/echo", marker])
             #expect(r.status == 125 && !r.stdout.contains(marker), "launcher step \(fault): \(r.stderr)")
             #expect(r.stderr.contains("cgroup"), "\(r.stderr)")
@@ -168,10 +168,11 @@ struct LifecycleTests {
 
     @Test("A failed cgroup step's report names its errno: the error is wrapped, not turned into text")
     func cgroupFailureReportsErrno() throws {
-        // Fault -4 fails the move into the v1 hierarchies (a v2 host's child is born in its
-        // cgroup, so there is nothing to move); -3 fails the cgroup's creation on either.
+        // cgroup-attach fails the move into the v1 hierarchies (a v2 host's child is born in its
+        // cgroup, so there is nothing to move); cgroup-create fails the cgroup's creation on
+        // either. The old numbers (-4, -3) are aliases of the names.
         let v1 = FileIO.listDirectory("/sys/fs/cgroup/pids").contains("cgroup.procs")
-        for fault in v1 ? ["-3", "-4"] : ["-3"] {
+        for fault in v1 ? ["cgroup-create", "-4"] : ["cgroup-create"] {
             let r = try Bulkhead.run(["run", "--inject-fault=\(fault)", "--", "/bin/true"], report: true)
             #expect(r.status == 125, "\(fault): \(r.stderr)")
             let data = try #require(r.reportData, "\(fault): no report")
@@ -194,7 +195,7 @@ struct LifecycleTests {
         let r = try Bulkhead.sh("cat /proc/self/uid_map; cat /proc/self/setgroups; id -u; grep CapEff /proc/self/status",
                                 ["--limits", "best-effort"], report: true, prefix: nobody)
         let limits = try #require(r.report?.limits, "the report names the limits: \(r.stderr)")
-        #expect(Set(limits.notEnforced.map(\.limit)) == ["cpu.max", "memory.max", "pids.max"], "the report says which limits were not enforced")
+        #expect(Set(limits.notEnforced.map(\.limit.rawValue)) == ["cpu.max", "memory.max", "pids.max"], "the report says which limits were not enforced")
         #expect(limits.enforced.isEmpty && limits.enforcement == "best-effort", "\(limits)")
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }

@@ -16,7 +16,7 @@ struct LimitTests {
     }
 
     /// The report's cgroup stats; a run under a limit must have them.
-    static func stats(_ rep: RunReport) throws -> CgroupUsage {
+    static func stats(_ rep: RunReport) throws -> CgroupStats {
         try #require(rep.cgroup?.stats, "the report has no cgroup stats: \(String(describing: rep.cgroup))")
     }
 
@@ -33,7 +33,7 @@ struct LimitTests {
     static func expectEnforced(_ rep: RunReport, _ limit: String, _ value: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let limits = try #require(rep.limits, "the report has no limits", sourceLocation: sourceLocation)
         #expect(limits.notEnforced.isEmpty, "\(limits.notEnforced)", sourceLocation: sourceLocation)
-        let entries = limits.enforced.filter { $0.limit == limit }
+        let entries = limits.enforced.filter { $0.limit.rawValue == limit }
         #expect(entries.contains { $0.value == value }, "\(limit) = \(value) enforced: \(limits.enforced)", sourceLocation: sourceLocation)
         let dirs = try directories(rep)
         #expect(!entries.isEmpty && entries.allSatisfy { e in dirs.contains { e.file.hasPrefix($0 + "/") } },
@@ -95,9 +95,29 @@ struct LimitTests {
         let rep = try Self.report(r)
         try Self.expectEnforced(rep, "pids.max", "32")
         #expect((try Self.stats(rep).pidsMaxHits ?? 0) > 0)
+        // The bomb filled the cgroup: its peak (pids.peak) is the limit.
+        #expect(try Self.stats(rep).pidsPeak == 32)
         #expect(rep.reason == .pidsLimit)
         let n = try neighbour.finish()
         #expect(n.stdout.contains("forked"), "\(n.stdout) \(n.stderr)")
+    }
+
+    @Test("pids: the report's pidsPeak is the kernel's pids.peak: a shell with N children at once peaks at N+1 or more")
+    func pidsPeak() throws {
+        let children = 8
+        let r = try Bulkhead.run(["run", "--pids", "64", "--", "/bin/sh", "-c",
+                                  "for i in $(seq \(children)); do sleep 1 & done; wait; echo done"], report: true)
+        #expect(r.status == 0 && r.stdout.contains("done"), "\(r.stdout) \(r.stderr)")
+        let stats = try Self.stats(try Self.report(r))
+        let peak = try #require(stats.pidsPeak, "no pidsPeak: pids.peak is Linux 6.1+ (v1 and v2), this is \(Self.kernelRelease)")
+        #expect(peak >= UInt64(children) + 1, "the shell and its \(children) sleeps were in the cgroup at once: peak \(peak)")
+        #expect(peak < 64 && stats.pidsMaxHits == 0, "below the limit: peak \(peak), hits \(String(describing: stats.pidsMaxHits))")
+    }
+
+    static var kernelRelease: String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
     @Test("No leftovers: after an exit and after a timeout the cgroup is gone; after a SIGKILLed launcher, gc removes it")

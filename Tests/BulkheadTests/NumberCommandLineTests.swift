@@ -38,7 +38,7 @@ import BulkheadModel
         do throws(ConfigError) {
             let layer = try c.commandLineLayer()
             let e = try EffectiveProfile.resolve([layer])
-            let limits = CgroupSetup.limits(e)
+            let limits = CgroupLimits(profile: e, boundSwap: true)
             try? limits.validate()
             _ = e.yaml
             return (layer, nil)
@@ -95,14 +95,14 @@ import BulkheadModel
         var e = try EffectiveProfile.resolve([ProfileLayer()])
         e.limits.cpuMilli = 1_000_000_000
         e.requests.cpuMilli = 1_000_000_000
-        let l = CgroupSetup.limits(e)
+        let l = CgroupLimits(profile: e, boundSwap: true)
         #expect(l.cpuQuotaMicros == 100_000_000_000)
         #expect(l.cpuWeight == 10_000)
         #expect(throws: Never.self) { try l.validate() }
         // What no parser lets through is still refused by name, not trapped on.
         e.limits.cpuMilli = UInt64.max
         e.requests.cpuMilli = UInt64.max
-        let over = CgroupSetup.limits(e)
+        let over = CgroupLimits(profile: e, boundSwap: true)
         #expect(throws: CgroupError.self) { try over.validate() }
     }
 

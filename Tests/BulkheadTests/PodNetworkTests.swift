@@ -303,7 +303,7 @@ struct PodNetworkTests {
         let b = try Self.runPod(Self.pod("fork-\(t)", namespace: tenantName, containers: [("f", forker)], containerExtra: limits), extraFiles: manifests)
         #expect(b.status == 7, "the second pod forked past the tenant's ceiling: \(b.status) \(b.stdout) \(b.stderr)")
         let tenantLimits = try #require(b.report?.tenantLimits, "the tenant's limits are reported: \(b.stderr)")
-        #expect(tenantLimits.enforced.contains { $0.limit == "pids.max" }, "\(tenantLimits)")
+        #expect(tenantLimits.enforced.contains { $0.limit.rawValue == "pids.max" }, "\(tenantLimits)")
 
         // Admission charges the running pod's limits: a pod asking more than is left is refused.
         let big = try Self.runPod(Self.pod("big-\(t)", namespace: tenantName, containers: [("b", ["true"])],

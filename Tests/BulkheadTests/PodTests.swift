@@ -78,7 +78,7 @@ struct PodTests {
         let r = try Self.runPod(Self.pod(name: "shared", containers: [("server", server), ("client", client), ("check", "{ " + check + "; } >&2")]))
         let report = try #require(r.report, "no pod report: \(r.stderr)")
         let exits = report.containers.map { "\($0.name):\($0.report.exitCode)" }
-        #expect(r.status == 0, "\(report.error ?? "") \(exits) \(r.stderr)")
+        #expect(r.status == 0, "\(report.error?.message ?? "") \(exits) \(r.stderr)")
         #expect(exits.sorted() == ["check:0", "client:0", "server:0"], "every container ran and exited 0")
         #expect(report.phase == "Succeeded")
         #expect(report.sharedNamespaces.sorted() == ["ipc", "network", "user"])
@@ -118,7 +118,7 @@ struct PodTests {
             echo "shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)" >&2
             """)]))
         _ = try a.finish()
-        #expect(b.status == 0, "\(b.report?.error ?? "") \(b.stderr)")
+        #expect(b.status == 0, "\(b.report?.error?.message ?? "") \(b.stderr)")
         #expect(b.stderr.contains("connect=ECONNREFUSED"), "pod B's loopback is its own: \(b.stderr)")
         #expect(b.stderr.contains("bind=ok"), "the same port is free in pod B: \(b.stderr)")
         #expect(b.stderr.contains("shm=0"), "pod A's segment is invisible: \(b.stderr)")
@@ -141,7 +141,7 @@ struct PodTests {
         let r = try Self.runPod(y)
         let report = try #require(r.report, "no pod report: \(r.stderr)")
         let limits = try #require(report.podLimits, "the pod's limits are reported: \(r.stderr)")
-        #expect(limits.enforced.contains { $0.limit == "memory.max" && $0.value == String(64 << 20) }, "\(limits) \(r.stderr)")
+        #expect(limits.enforced.contains { $0.limit.rawValue == "memory.max" && $0.value == String(64 << 20) }, "\(limits) \(r.stderr)")
         // The OOM killer ended a container below its own 48Mi limit: the pod's bound did it.
         // (cgroup v1 counts the kill in the victim's own memory cgroup, v2 also in the pod's.)
         let killed = try #require(report.containers.map(\.report).first { $0.exitCode == 137 },
@@ -165,7 +165,7 @@ struct PodTests {
         let statuses = report.containers.map(\.report.exitCode)
         #expect(statuses.sorted() == [0, 7], "one container forked all, the other hit the pod's ceiling: \(statuses) \(r.stderr)")
         let limits = try #require(report.podLimits, "the pod's limits are reported: \(r.stderr)")
-        #expect(limits.enforced.contains { $0.limit == "pids.max" && $0.value == "24" }, "\(limits)")
+        #expect(limits.enforced.contains { $0.limit.rawValue == "pids.max" && $0.value == "24" }, "\(limits)")
     }
 
     @Test("A container whose CPU limit is above its pod's starts, held to the pod's rate (cgroup v1 refuses such a quota; v2 enforces the parent's)")
@@ -193,6 +193,73 @@ struct PodTests {
         #expect(c.reason == .timeout && c.wallTimeMs >= 1000, "ended at \(c.wallTimeMs) ms")
     }
 
+    @Test("A pod whose setup fails at a system step reports the step and the kernel's errno (the typed PodReport's error)")
+    func failedSetupReportsErrno() throws {
+        let t = token()
+        let tenantName = "se-\(t)"
+        // The tenant's secrets directory exists; the secret the pod names does not, so opening
+        // it while the pod's directory is set up fails with ENOENT.
+        let secrets = PodLoader.secretsRoot + "/" + tenantName
+        try FileManager.default.createDirectory(atPath: secrets, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: secrets) }
+        let dir = NSTemporaryDirectory() + "bh-pod-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pod = PodNetworkTests.pod("se-\(t)", namespace: tenantName, containers: [("c", ["true"])],
+                                      extraSpec: "  volumes:\n  - name: db\n    secret: {secretName: missing}\n",
+                                      containerExtra: "    volumeMounts: [{name: db, mountPath: /mnt}]\n")
+        let tenant = PodNetworkTests.tenant(tenantName, range: "2160000000:65536", secrets: secrets)
+        let files = try PodManifestFiles.write(tenant + "\n---\n" + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"])
+        #expect(r.status == 125, "\(r.stderr)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        #expect(report.phase == "Failed" && report.exitCode == 125 && report.containers.isEmpty)
+        let error = try #require(report.error, "the report of a pod that could not start has no error")
+        #expect(error.errno == "ENOENT", "\(error)")
+        #expect(error.operation == "secret volume db", "\(error)")
+        #expect(error.message.contains("secret directory \(secrets)/missing") && error.message.contains("ENOENT"), "\(error.message)")
+        #expect(r.stderr.contains(error.message), "the CLI says what the report says: \(r.stderr)")
+    }
+
+    @Test("A container launches on the profile admission read: its profile's binds without volume mounts, the profile chain as `run` reports it")
+    func containerLaunchesOnTheAdmittedProfile() throws {
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-podprof-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/d", withIntermediateDirectories: true)
+        try "mark-\(t)\n".write(toFile: dir + "/d/mark", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: LayerProfile
+            metadata: {name: withbind}
+            extends: container
+            filesystem:
+              binds:
+                - {source: \(dir)/d, destination: /mnt, readOnly: true}
+            """.write(toFile: dir + "/withbind.yaml", atomically: true, encoding: .utf8)
+        // A host bind is refused at baseline: the tenant is privileged.
+        let tenantName = "pb-\(t)"
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
+            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
+            ---
+
+            """
+        let pod = PodNetworkTests.pod("pb-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "withbind"],
+                                      containers: [("c", ["cat", "/mnt/mark"])])
+        let files = try PodManifestFiles.write(tenant + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"], env: ["BULKHEAD_PROFILE_PATH": dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == "mark-\(t)\n", "\(r.stdout)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        let c = try #require(report.containers.first?.report, "no container report: \(r.stderr)")
+        #expect(c.profile == "withbind" && c.profileChain == ["container", "withbind", "<command line>"], "\(c.profileChain)")
+        #expect(c.controls.binds.contains("\(dir)/d:/mnt:ro"), "\(c.controls.binds)")
+    }
+
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
     func tenantRangeAndAdmission() throws {
         let tenant = """
@@ -209,7 +276,7 @@ struct PodTests {
             """
         let ok = try Self.runPod(tenant + Self.pod(name: "t", namespace: "team-a", containers: [("c", "cat /proc/self/uid_map >&2")],
                                                    annotations: "    bulkhead.dev/profile: restricted\n"))
-        #expect(ok.status == 0, "\(ok.report?.error ?? "") \(ok.stderr)")
+        #expect(ok.status == 0, "\(ok.report?.error?.message ?? "") \(ok.stderr)")
         #expect(ok.stderr.contains("2100000000"), "the tenant's range, whole: \(ok.stderr)")
         #expect(ok.report?.uidMap == "0 2100000000 65536")
         #expect(ok.report?.tenant == "team-a")

@@ -101,7 +101,7 @@ struct RedTeamLaunchTests {
             """.write(toFile: mdir + "/pod.yaml", atomically: true, encoding: .utf8)
         do {
             let l = try PodLoader.load(files: [mdir + "/pod.yaml"])
-            Issue.record("a tenant range over the host's accounts was accepted: uid map \(l.request.hostIDRange.idMap.line)")
+            Issue.record("a tenant range over the host's accounts was accepted: uid map \(l.admission.hostIDRange.idMap.line)")
         } catch {
             #expect(error.description.contains("hostIDRange"), "\(error)")
         }

@@ -11,7 +11,7 @@ struct RunFastPathTests {
         guard let c = try? RunCommand.parseAsRoot(args) as? RunCommand,
               let layer = try? c.commandLineLayer(), layer == ProfileLayer() else { return nil }
         return RunInvocation(profile: c.profile, report: c.report, timeout: c.timeout, command: c.command,
-                             tty: c.tty, preserveFds: c.preserveFd, failAtStep: c.injectFault)
+                             tty: c.tty, preserveFds: c.preserveFd, injectFault: c.injectFault)
     }
 
     @Test("Accepted argument vectors read exactly as ArgumentParser reads them", arguments: [
@@ -37,5 +37,20 @@ struct RunFastPathTests {
     ])
     func refused(_ args: [String]) {
         #expect(RunFastPath.parse(args[...]) == nil)
+    }
+
+    @Test("The hidden --inject-fault flag reads every FaultPoint spelling; the fast reader leaves it to ArgumentParser")
+    func injectFaultSpellings() throws {
+        let spellings: [(String, FaultPoint)] = [
+            ("step:4", .step(4)), ("4", .step(4)), ("id-maps", .idMaps), ("-2", .idMaps),
+            ("cgroup-create", .cgroupCreate), ("-3", .cgroupCreate), ("cgroup-attach", .cgroupAttach), ("-4", .cgroupAttach),
+        ]
+        for (text, point) in spellings {
+            let args = ["--inject-fault=\(text)", "--", "/bin/true"]
+            let c = try #require(try RunCommand.parseAsRoot(args) as? RunCommand, "\(text)")
+            #expect(c.injectFault == point, "\(text)")
+            #expect(RunFastPath.parse(args[...]) == nil)
+        }
+        #expect(throws: (any Error).self) { try RunCommand.parseAsRoot(["--inject-fault=-1", "--", "/bin/true"]) }
     }
 }

@@ -180,11 +180,10 @@ struct TrustFDTests {
         let masks = s.filter { if case .mask = $0 { return true }; if case .makeReadOnly = $0 { return true }; return false }
         #expect(!masks.isEmpty)
         for m in masks {
-            let r = CArena().step(m)
-            #expect(r.c.map { String(cString: $0) } == LaunchPlanner.newRoot, "\(m) is not resolved in the new root")
+            #expect(Self.rootLength(CArena().step(m)) == UInt32(LaunchPlanner.newRoot.utf8.count), "\(m) is not resolved in the new root")
         }
         // Every mount onto a target inside the new root is attached to an fd of its target,
-        // resolved there without symlinks (n3: the root prefix's length), so the symlink check
+        // resolved there without symlinks (root_len: the root prefix's length), so the symlink check
         // before it cannot be raced; mounts outside it (staging, "/") stay by path.
         var l = ProfileLayer()
         l.binds = [BindMount(source: "/srv/data", destination: "/data", readOnly: true)]
@@ -201,14 +200,27 @@ struct TrustFDTests {
             let r = CArena().step(m)
             if target.hasPrefix(LaunchPlanner.newRoot + "/") {
                 inside += 1
-                #expect(r.n3 == UInt64(LaunchPlanner.newRoot.utf8.count), "\(m) is mounted by path")
+                #expect(Self.rootLength(r) == UInt32(LaunchPlanner.newRoot.utf8.count), "\(m) is mounted by path")
             } else {
-                #expect(r.n3 == 0, "\(m)")
+                #expect(Self.rootLength(r) == 0, "\(m)")
             }
         }
         #expect(inside >= 20, "proc, dev, devices and their mount points, sys, tmpfs and the bind")
         let w = CArena().step(.enterWorkingDirectory("/srv"))
-        #expect(w.op == BH_OP_WORKDIR.rawValue)
+        #expect(w.op == BH_OP_ENTER_WORKING_DIRECTORY)
+        #expect(w.args.enter_working_directory.path.map { String(cString: $0) } == "/srv")
+    }
+
+    /// The `root_len` member of a step record whose op has one (bh_spawn.h), nil for other ops.
+    static func rootLength(_ r: bh_step) -> UInt32? {
+        switch r.op {
+        case BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT: r.args.mount.root_len
+        case BH_OP_MAKE_DIRECTORY: r.args.make_directory.root_len
+        case BH_OP_CREATE_FILE: r.args.create_file.root_len
+        case BH_OP_MASK: r.args.mask.root_len
+        case BH_OP_MAKE_READ_ONLY: r.args.make_read_only.root_len
+        default: nil
+        }
     }
 
     /// Two binds, the second's mount point below the first (a directory a local user owns):

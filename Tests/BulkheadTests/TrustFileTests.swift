@@ -324,7 +324,7 @@ struct TrustFileTests {
         let store = ProfileStore(searchPath: [Bulkhead.packageRoot + "/Profiles"])
         do {
             let loaded = try PodLoader.load(files: files, store: store)
-            Issue.record("loaded, secret source \(loaded.request.secretSources)")
+            Issue.record("loaded, secret source \(loaded.admission.secretSources)")
         } catch {
             #expect("\(error)".contains("secretsDirectory"), "\(error)")
         }

@@ -266,7 +266,7 @@ struct TrustIdentityTests {
         let dir = "/var/tmp/bh-overlap-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let podStart = PodRequest.defaultTenantRange.hostStart
+        let podStart = PodAdmission.defaultTenantRange.hostStart
         let yaml = """
             apiVersion: bulkhead.dev/v1alpha1
             kind: Tenant

@@ -1,34 +1,43 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Glibc
+import Synchronization
 
 /// What a container of a pod needs from its pod: the holder's namespaces to join, the pod's
-/// cgroup to live under, and the pod's signal router.
-struct PodAttachment: @unchecked Sendable {
-    /// (fd, namespace), the user namespace first; the fds belong to the pod runner.
+/// cgroup to live under, and the pod's signal router. One value, copied to every container's
+/// supervisor thread.
+struct PodAttachment: Sendable {
+    /// (fd, namespace), the user namespace first. The fds belong to the pod runner (its
+    /// `PodHolder`), which closes them after every container thread is done; the threads only
+    /// read the numbers (setns in the trampoline).
     var join: [(fd: Int32, namespace: Namespace)]
     /// [tenant, pod]: the container's cgroup is bulkhead/<tenant>/<pod>/<leaf>.
     var cgroupPath: [String]
     var signals: SignalRouter
 }
 
-/// Forwards the signals the pod runner receives to every running container's init.
-final class SignalRouter: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var pidfds: Set<Int32> = []
-    private(set) var forwarded: [String] = []
+/// Forwards the signals the pod runner receives to every running container's init. Shared by
+/// the pod runner's thread (`forward`) and every container's supervisor thread (`register`,
+/// `unregister`): the set of inits and the names forwarded are under one `Mutex`. A supervisor
+/// unregisters its init before it closes it, and `SandboxInit.kill` after a close reports
+/// ESRCH, so a signal never reaches a descriptor or pid that is no longer the init's.
+final class SignalRouter: Sendable {
+    private struct State {
+        var inits: [ObjectIdentifier: SandboxInit] = [:]
+        var forwarded: [String] = []
+    }
+    private let state = Mutex(State())
 
-    init() { pthread_mutex_init(&lock, nil) }
-    deinit { pthread_mutex_destroy(&lock) }
+    func register(_ init_: SandboxInit) { state.withLock { $0.inits[ObjectIdentifier(init_)] = init_ } }
+    func unregister(_ init_: SandboxInit) { state.withLock { _ = $0.inits.removeValue(forKey: ObjectIdentifier(init_)) } }
 
-    func register(_ fd: Int32) { pthread_mutex_lock(&lock); pidfds.insert(fd); pthread_mutex_unlock(&lock) }
-    func unregister(_ fd: Int32) { pthread_mutex_lock(&lock); pidfds.remove(fd); pthread_mutex_unlock(&lock) }
+    /// The signals forwarded so far, by name, in order.
+    var forwarded: [String] { state.withLock { $0.forwarded } }
 
     func forward(_ sig: Int32) {
-        pthread_mutex_lock(&lock)
-        for fd in pidfds { _ = bh_pidfd_send_signal(fd, sig) }
-        forwarded.append(SignalName.name(sig))
-        pthread_mutex_unlock(&lock)
+        state.withLock { s in
+            for i in s.inits.values { try? i.kill(sig) }
+            s.forwarded.append(SignalName.name(sig))
+        }
     }
 }

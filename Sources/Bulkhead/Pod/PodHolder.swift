@@ -1,6 +1,5 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Glibc
 
 /// A pod's holder, the pause container's analogue: a process that owns the pod's user and IPC
@@ -13,11 +12,12 @@ import Glibc
 /// container joins it by path. Capabilities inside the pod's user namespace, NET_ADMIN
 /// included, then count for nothing there: the kernel checks them against the network
 /// namespace's owner, so no container can change its qdiscs, addresses, routes or neighbours.
+///
+/// Owned by the pod runner's thread: the container threads get only copies of the
+/// `namespaceFDs` numbers (`PodAttachment`), which `stop` closes after every container is done.
 final class PodHolder {
-    let pid: Int32
-    let pidfd: Int32
-    private let messageFD: Int32
-    private let syncFD: Int32
+    /// The holder's process (its pidfd and pipes), closed by `stop`.
+    private let process: SandboxInit
     /// The namespaces the pod's containers join, as open fds, in the order setns needs: the
     /// network namespace first (joined while the container's trampoline is still root in the
     /// initial user namespace, the only one with CAP_SYS_ADMIN over it), then the user
@@ -25,9 +25,7 @@ final class PodHolder {
     private(set) var namespaceFDs: [(fd: Int32, namespace: Namespace)] = []
     private var stopped = false
 
-    private init(pid: Int32, pidfd: Int32, messageFD: Int32, syncFD: Int32) {
-        self.pid = pid; self.pidfd = pidfd; self.messageFD = messageFD; self.syncFD = syncFD
-    }
+    private init(process: SandboxInit) { self.process = process }
 
     /// Starts the holder inside `network` (when given; loopback is the caller's to bring up)
     /// and waits until its namespaces are ready (ids mapped, privileges dropped). Signals must
@@ -50,28 +48,22 @@ final class PodHolder {
         // The pod's user namespace is owned by the tenant range's uid in the owner band, which no
         // range maps (IDRange): not root, so per-user kernel budgets inside it are the range's
         // block's, and no process of any pod is the owner (holderPlan's userNamespaceOwner).
-        let child: SpawnedInit
+        let child: SandboxInit
         do {
-            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, failAtStep: nil, join: join)
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: nil, cgroupFD: nil, join: join)
         } catch {
             for (fd, _) in join { close(fd) }
-            throw LaunchError(operation: "start the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
+            throw LaunchError("start the pod's holder", wrapping: error)
         }
-        let holder = PodHolder(pid: child.pid, pidfd: child.pidfd, messageFD: child.messageFD, syncFD: child.syncFD)
+        let holder = PodHolder(process: child)
         holder.namespaceFDs = join
         do throws(LaunchError) {
-            do {
-                try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
-            } catch {
-                throw LaunchError(operation: "the pod's holder: \(error.operation)", errno: error.errno, hint: error.hint)
-            }
-            var one: UInt8 = 1
-            _ = Glibc.write(child.syncFD, &one, 1)
-            switch try? ChildSpawner.readMessage(fd: child.messageFD) {
+            // The id maps and the release, then the holder's one message: as every init's.
+            do throws(LaunchError) { try child.mapIDsAndRelease(plan) } catch { throw LaunchError("the pod's holder", wrapping: error) }
+            switch try? child.nextMessage() {
             case .some(.execSucceeded): break
             case .some(.stepFailed(let step, let e)):
-                let what = step >= 0 && step < plan.steps.count ? plan.steps[step].summary : "step \(step)"
-                throw LaunchError(operation: "the pod's holder: \(what)", errno: e)
+                throw LaunchError("the pod's holder", wrapping: LaunchError(stepFailed: step, errno: e, in: plan))
             default:
                 throw LaunchError(operation: "the pod's holder ended before its namespaces were ready")
             }
@@ -94,11 +86,10 @@ final class PodHolder {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        _ = bh_pidfd_send_signal(pidfd, SIGKILL)
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        try? process.kill(SIGKILL)
+        _ = process.reap()
         for (fd, _) in namespaceFDs { close(fd) }
         namespaceFDs = []
-        close(pidfd); close(messageFD); close(syncFD)
+        process.close()
     }
 }

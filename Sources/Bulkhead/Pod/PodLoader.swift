@@ -2,15 +2,43 @@ import BulkheadModel
 import BulkheadSystem
 import Glibc
 
-/// From manifest files to a `PodRequest`: the Pod (and optionally its Tenant and quotas) read,
-/// mapped onto profiles, admitted into the tenant. No side effects.
+/// What admitting a pod into its tenant adds to its `PodLaunchSpec` for the launch: the
+/// values that come from the tenant and its quotas, not from the Pod's manifest.
+public struct PodAdmission: Sendable {
+    /// Pods of the default tenant: the range after the one plain `bulkhead run` sandboxes use,
+    /// so that no plain sandbox shares a uid (and so a file or a per-uid budget) with a pod.
+    public static let defaultTenantRange = IDRange(hostStart: 2_000_065_536, count: 65536)
+
+    /// The host range of the pod's user namespace: its tenant's, else `defaultTenantRange`.
+    public var hostIDRange: IDRange
+    /// The tenant's aggregate limits (its ResourceQuotas), on the tenant's cgroup.
+    public var tenantLimits = ResourceSpec()
+    /// Secret volumes: volume name → the secret's directory on the host, inside the tenant's
+    /// own directory under `PodLoader.secretsRoot`.
+    public var secretSources: [String: String] = [:]
+    /// The tenant's labels, for network policy (namespaceSelector).
+    public var namespaceLabels: [String: String] = [:]
+    /// What the tenant's Pod Security `warn` level says of the pod (the report's notes).
+    public var warnings: [String] = []
+
+    public init(hostIDRange: IDRange = Self.defaultTenantRange) { self.hostIDRange = hostIDRange }
+}
+
+/// From manifest files to a pod ready to launch: the Pod (and optionally its Tenant and quotas)
+/// read, mapped onto profiles (`PodLaunchSpec`, each profile read once), admitted into the
+/// tenant (`PodAdmission`). No side effects.
 public enum PodLoader {
     /// The only place secret volumes are copied from: a Tenant's secretsDirectory must be inside.
     public static let secretsRoot = "/var/lib/bulkhead/secrets"
 
+    /// What `PodRunner.run` launches.
     public struct Loaded: Sendable {
-        public var request: PodRequest
         public var spec: PodLaunchSpec
+        public var admission: PodAdmission
+        /// For the caller and the report: the mapping's notes, then the Pod Security warnings.
+        public var notes: [String] { spec.notes + admission.warnings }
+
+        public init(spec: PodLaunchSpec, admission: PodAdmission) { self.spec = spec; self.admission = admission }
     }
 
     /// - Parameter files: manifest files (`---`-separated documents); exactly one Pod among them.
@@ -47,7 +75,6 @@ public enum PodLoader {
             throw LaunchError(operation: "expected exactly one Pod in \(files.joined(separator: ", ")), found \(set.pods.count)")
         }
         let tenant = set.tenant(pod.namespace)
-        let range = tenant?.hostIDRange ?? PodRequest.defaultTenantRange
         let volumeDirectory = PodState.path(tenant: pod.namespace, pod: pod.name) + "/volumes"
         let spec: PodLaunchSpec
         do {
@@ -76,25 +103,9 @@ public enum PodLoader {
                                   hint: "change the pod, or pass a Tenant named default with spec.podSecurity.enforce")
             }
         }
-        let containers = spec.containers.map {
-            var c = PodContainerRequest(name: $0.name, profile: $0.profileName, overrides: $0.containerLayer, command: $0.argv)
-            c.admitted = PodSecurityControls($0.effective)
-            return c
-        }
-        var request = PodRequest(name: pod.name, tenant: pod.namespace, containers: containers,
-                                 shareProcessNamespace: spec.shareProcessNamespace,
-                                 volumes: spec.volumes.map { ($0.name, $0.sizeLimitBytes ?? EffectiveProfile.defaultTmpfsBytes) },
-                                 podLimits: spec.podLimits, hostIDRange: range,
-                                 restartPolicy: spec.restartPolicy == .onFailure ? .onFailure : .never,
-                                 timeoutSeconds: spec.activeDeadlineSeconds.map { Double($0) })   // not map(Double.init): that picks init(bitPattern:)
-        request.mountToken = spec.mountsIdentityToken
-        request.labels = pod.metadata.labels
-        request.namespaceLabels = tenant?.labels ?? [:]
-        request.nodeNetwork = spec.nodeNetwork
-        request.podRequests = spec.podRequests
-        request.ingressBitsPerSecond = spec.ingressBitsPerSecond
-        request.egressBitsPerSecond = spec.egressBitsPerSecond
-        request.tenantLimits = QuotaLimits.tightest(set.quotas(pod.namespace).map(\.hard)).tenantCgroupLimits
+        var admission = PodAdmission(hostIDRange: tenant?.hostIDRange ?? PodAdmission.defaultTenantRange)
+        admission.namespaceLabels = tenant?.labels ?? [:]
+        admission.tenantLimits = QuotaLimits.tightest(set.quotas(pod.namespace).map(\.hard)).tenantCgroupLimits
         for v in spec.volumes {
             guard let secret = v.secretName else { continue }
             guard let tenant else {
@@ -111,10 +122,9 @@ public enum PodLoader {
                 throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not the tenant's own \(own)",
                                   hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
             }
-            request.secretSources[v.name] = dir + "/" + secret
+            admission.secretSources[v.name] = dir + "/" + secret
         }
-        request.ignoredFields = spec.ignoredFields.map { "\($0)" }
-        request.notes = spec.notes + TenantAdmission.podSecurityWarnings(spec, policy: tenant?.podSecurity ?? PodSecurityPolicy())
-        return Loaded(request: request, spec: spec)
+        admission.warnings = TenantAdmission.podSecurityWarnings(spec, policy: tenant?.podSecurity ?? PodSecurityPolicy())
+        return Loaded(spec: spec, admission: admission)
     }
 }

@@ -1,82 +1,8 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Foundation
 import Glibc
-
-/// One container of a pod, ready to run: its profile, its own settings as the top layer, the
-/// command.
-public struct PodContainerRequest: Sendable {
-    public var name: String
-    public var profile: String
-    public var overrides: ProfileLayer
-    public var command: [String]
-    /// emptyDir volumes mounted into this container: (volume name, mount path, read-only).
-    public var volumeMounts: [(volume: String, path: String, readOnly: Bool)]
-    /// What admission saw of this container's profile; the launch refuses a profile that no
-    /// longer matches it (it was read again from disk in between).
-    public var admitted: PodSecurityControls? = nil
-
-    public init(name: String, profile: String, overrides: ProfileLayer, command: [String],
-                volumeMounts: [(volume: String, path: String, readOnly: Bool)] = []) {
-        self.name = name; self.profile = profile; self.overrides = overrides; self.command = command
-        self.volumeMounts = volumeMounts
-    }
-}
-
-/// A pod, ready to run: what the manifest says, resolved to bulkhead's terms.
-public struct PodRequest: Sendable {
-    public enum RestartPolicy: String, Sendable { case never = "Never", onFailure = "OnFailure" }
-
-    /// Pods of the default tenant: the range after the one plain `bulkhead run` sandboxes use,
-    /// so that no plain sandbox shares a uid (and so a file or a per-uid budget) with a pod.
-    public static let defaultTenantRange = IDRange(hostStart: 2_000_065_536, count: 65536)
-
-    public var name: String
-    public var tenant: String
-    public var containers: [PodContainerRequest]
-    public var shareProcessNamespace: Bool
-    /// emptyDir volumes: name and size limit (a tmpfs of that size; ENOSPC past it), and
-    /// for a secret volume the tenant's directory whose files are copied in.
-    public var volumes: [(name: String, sizeBytes: UInt64)]
-    /// Secret volumes: volume name → the secret's directory on the host.
-    public var secretSources: [String: String] = [:]
-    /// The pod's labels and its tenant's, for network policy.
-    public var labels: [String: String] = [:]
-    public var namespaceLabels: [String: String] = [:]
-    /// Put the pod on bulkhead's node network (a veth and an address on the node bridge).
-    public var nodeNetwork = true
-    /// `kubernetes.io/ingress-bandwidth` and `egress-bandwidth`, bits per second.
-    public var ingressBitsPerSecond: UInt64?
-    public var egressBitsPerSecond: UInt64?
-    /// The tenant's aggregate limits (its ResourceQuotas), on the tenant's cgroup.
-    public var tenantLimits = ResourceSpec()
-    /// The pod cgroup's limits, bounding the sum of its containers.
-    public var podLimits: ResourceSpec
-    /// The pod cgroup's requests (the sum of the containers' requests.cpu: its CPU weight).
-    public var podRequests = ResourceSpec()
-    /// The host range of the pod's user namespace (per tenant).
-    public var hostIDRange: IDRange
-    public var restartPolicy: RestartPolicy
-    /// Restarts per container at most (OnFailure).
-    public var maxRestarts: Int
-    public var timeoutSeconds: Double?
-    /// Mount the pod's identity token (`automountServiceAccountToken`, default true).
-    public var mountToken = true
-    /// Manifest fields accepted but meaningless on one machine, for the report.
-    public var ignoredFields: [String] = []
-    public var notes: [String] = []
-
-    public init(name: String, tenant: String = "default", containers: [PodContainerRequest], shareProcessNamespace: Bool = false,
-                volumes: [(name: String, sizeBytes: UInt64)] = [], podLimits: ResourceSpec = ResourceSpec(),
-                hostIDRange: IDRange = PodRequest.defaultTenantRange, restartPolicy: RestartPolicy = .never,
-                maxRestarts: Int = 3, timeoutSeconds: Double? = nil) {
-        self.name = name; self.tenant = tenant; self.containers = containers
-        self.shareProcessNamespace = shareProcessNamespace; self.volumes = volumes; self.podLimits = podLimits
-        self.hostIDRange = hostIDRange; self.restartPolicy = restartPolicy; self.maxRestarts = maxRestarts
-        self.timeoutSeconds = timeoutSeconds
-    }
-}
+import Synchronization
 
 /// The result of a pod run: one report per container and the pod's own facts.
 public struct PodReport: Codable, Sendable {
@@ -90,7 +16,8 @@ public struct PodReport: Codable, Sendable {
     /// 0 when every container exited 0; else the first failing container's status.
     public var exitCode: Int32
     public var phase: String
-    public var error: String?
+    /// Why the pod could not be started (a container's own failure is in its report).
+    public var error: LaunchErrorReport?
     public var sharedNamespaces: [String]
     public var uidMap: String
     public var volumes: [String: String]
@@ -128,28 +55,35 @@ public enum PodRunner {
     public static let tokenMountPath = "/run/secrets/kubernetes.io/serviceaccount/token"
     /// Inside every container of a pod on the node network: the pod's address.
     public static let podIPVariable = "BULKHEAD_POD_IP"
+    /// Restarts per container at most (restartPolicy OnFailure).
+    static let maxRestarts = 3
 
     /// Runs the pod to completion. Never throws: a failure is a report with phase Failed.
-    public static func run(_ request: PodRequest) -> PodReport {
+    ///
+    /// Each container launches on the layers admission read (`ContainerLaunchSpec`): no
+    /// profile is read again, so what runs is what was admitted, with the pod's own additions
+    /// (its token, /sys, /run, its address) on top.
+    public static func run(_ pod: PodLoader.Loaded) -> PodReport {
         let start = Monotonic.now()
-        var report = PodReport(pod: request.name, tenant: request.tenant, exitCode: 0, phase: "Pending", error: nil,
+        let (spec, admission) = (pod.spec, pod.admission)
+        var report = PodReport(pod: spec.name, tenant: spec.namespace, exitCode: 0, phase: "Pending", error: nil,
                                sharedNamespaces: [], uidMap: "", volumes: [:], tokenPath: nil, podCgroup: nil, podLimits: nil,
                                containers: [], wallTimeMs: 0, signalsForwarded: [])
-        report.ignoredFields = request.ignoredFields
-        report.notes = request.notes
+        report.ignoredFields = spec.ignoredFields.map { "\($0)" }
+        report.notes = pod.notes
         func fail(_ e: LaunchError) -> PodReport {
-            report.phase = "Failed"; report.error = e.description; report.exitCode = ExitStatus.launchFailed
+            report.phase = "Failed"; report.error = e.report; report.exitCode = ExitStatus.launchFailed
             report.wallTimeMs = (Monotonic.now() - start) * 1000
             return report
         }
         do { try ChildSpawner.becomeSubreaper() } catch { return fail(LaunchError(error)) }
-        let sigfd = bh_block_supervisor_signals()
-        guard sigfd >= 0 else { return fail(LaunchError(operation: "signalfd", errno: .current)) }
-        defer { close(sigfd) }
+        let signals: SignalFD
+        do { signals = try SignalFD.blockSupervisorSignals() } catch { return fail(LaunchError(error)) }
+        defer { signals.close() }
 
         // 1. The pod's directory: emptyDir volumes (size-limited tmpfs) and the identity token.
         let state: PodState
-        do { state = try PodState.create(request) } catch { return fail(error) }
+        do { state = try PodState.create(pod) } catch { return fail(error) }
         defer { state.remove() }
         // The range check and this pod's info.json, in one step under the node lock: checked
         // only at admission (PodLoader, no lock), two launchers each past its check before the
@@ -157,15 +91,15 @@ public enum PodRunner {
         do throws(LaunchError) {
             let lock = try NodeNetwork.lock()
             defer { lock.unlock() }
-            let own = { (namespace: String, r: IDRange) in namespace == request.tenant && r == request.hostIDRange }
-            if let other = runningRanges(excluding: own).first(where: { $0.range.overlaps(request.hostIDRange) }) {
-                throw LaunchError(operation: "tenant \(request.tenant): spec.hostIDRange: host ids \(request.hostIDRange) overlap \(other.name) (\(other.range))",
+            let own = { (namespace: String, r: IDRange) in namespace == spec.namespace && r == admission.hostIDRange }
+            if let other = runningRanges(excluding: own).first(where: { $0.range.overlaps(admission.hostIDRange) }) {
+                throw LaunchError(operation: "tenant \(spec.namespace): spec.hostIDRange: host ids \(admission.hostIDRange) overlap \(other.name) (\(other.range))",
                                   hint: "give the tenant ids of its own, or run it when that pod has ended")
             }
-            try state.writeInfo(request, launcher: getpid(), ip: nil)
+            try state.writeInfo(pod, launcher: getpid(), ip: nil)
         } catch { return fail(error) }
         report.volumes = state.volumeDirectories
-        report.tokenPath = request.mountToken ? tokenMountPath : nil
+        report.tokenPath = spec.mountsIdentityToken ? tokenMountPath : nil
 
         report.phasesMs["state"] = (Monotonic.now() - start) * 1000
         // 2. The tenant's cgroup with its quota, and the pod's, bounding the sum of its
@@ -179,27 +113,25 @@ public enum PodRunner {
             defer { lock.unlock() }
             let host: CgroupHost
             do { host = try CgroupHost.detect() } catch { throw LaunchError("detect the host's cgroups", wrapping: error) }
-            if !request.tenantLimits.isEmpty {
-                var p = EffectiveProfile.defaults
-                p.limits = request.tenantLimits
+            let boundSwap = CgroupSetup.hostHasActiveSwap
+            if !admission.tenantLimits.isEmpty {
+                let limits = CgroupLimits(limits: admission.tenantLimits, boundSwap: boundSwap)
                 do {
-                    tenantCgroup = try SandboxCgroup.create(host: host, path: [request.tenant], limits: CgroupSetup.limits(p),
+                    tenantCgroup = try SandboxCgroup.create(host: host, path: [spec.namespace], limits: limits,
                                                             bestEffort: false, shared: true)
-                } catch { throw LaunchError("set up tenant \(request.tenant)'s cgroup", wrapping: error) }
-                report.tenantLimits = CgroupSetup.report(p, tenantCgroup, notEnforcedAll: nil, reason: nil)
+                } catch { throw LaunchError("set up tenant \(spec.namespace)'s cgroup", wrapping: error) }
+                report.tenantLimits = CgroupSetup.report(.strict, tenantCgroup, notEnforcedAll: nil, reason: nil)
             }
             // The pod's cgroup, with or without limits: the pod owns the directory its
             // containers' leaves go in, and removes it. Made here under the lock, so a
             // tenant's cgroup is never empty (and so never pruned) while this pod runs.
             do {
-                var p = EffectiveProfile.defaults
-                p.limits = request.podLimits
-                p.requests = request.podRequests
+                let limits = CgroupLimits(limits: spec.podLimits, requests: spec.podRequests, boundSwap: boundSwap)
                 do {
-                    podCgroup = try SandboxCgroup.create(host: host, path: [request.tenant, cgroupName], limits: CgroupSetup.limits(p), bestEffort: false)
+                    podCgroup = try SandboxCgroup.create(host: host, path: [spec.namespace, cgroupName], limits: limits, bestEffort: false)
                 } catch { throw LaunchError("set up the pod's cgroup", wrapping: error) }
-                if !request.podLimits.isEmpty || request.podRequests.cpuMilli != nil {
-                    report.podLimits = CgroupSetup.report(p, podCgroup, notEnforcedAll: nil, reason: nil)
+                if !spec.podLimits.isEmpty || spec.podRequests.cpuMilli != nil {
+                    report.podLimits = CgroupSetup.report(.strict, podCgroup, notEnforcedAll: nil, reason: nil)
                 }
             }
         } catch {
@@ -222,70 +154,63 @@ public enum PodRunner {
         // containers' /sys; then the holder: the pod's user and IPC namespaces (and PID when
         // shared), inside that network namespace.
         var shared: Set<Namespace> = [.user, .network, .ipc]
-        if request.shareProcessNamespace { shared.insert(.pid) }
+        if spec.shareProcessNamespace { shared.insert(.pid) }
         let network: NetworkNamespace
-        do { network = try createNetworkNamespace(request) } catch { return fail(error) }
+        do { network = try createNetworkNamespace(spec) } catch { return fail(error) }
         defer { network.close() }
         do { try state.mountSysfs(of: network) } catch { return fail(error) }
         let holder: PodHolder
-        do { holder = try PodHolder.start(namespaces: shared, hostIDRange: request.hostIDRange, network: network) } catch { return fail(error) }
+        do { holder = try PodHolder.start(namespaces: shared, hostIDRange: admission.hostIDRange, network: network) } catch { return fail(error) }
         defer { holder.stop() }
         report.sharedNamespaces = shared.sorted().map(\.rawValue)
-        report.uidMap = String(request.hostIDRange.idMap.line.dropLast())
+        report.uidMap = String(admission.hostIDRange.idMap.line.dropLast())
 
         report.phasesMs["holder"] = (Monotonic.now() - start) * 1000
         // 3b. The pod on the node network: a veth and an address on the node bridge.
         var nodeEntry: NodeNetwork.Entry?
-        if request.nodeNetwork {
-            let spec = NodeNetwork.PodSpec(pod: request.name, namespace: request.tenant, labels: request.labels,
-                                           namespaceLabels: request.namespaceLabels,
-                                           ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
-            do { nodeEntry = try NodeNetwork.attach(spec, podNamespace: network) } catch { return fail(error) }
+        if spec.nodeNetwork {
+            let entry = NodeNetwork.PodSpec(pod: spec.name, namespace: spec.namespace, labels: spec.labels,
+                                            namespaceLabels: admission.namespaceLabels,
+                                            ingressBitsPerSecond: spec.ingressBitsPerSecond, egressBitsPerSecond: spec.egressBitsPerSecond)
+            do { nodeEntry = try NodeNetwork.attach(entry, podNamespace: network) } catch { return fail(error) }
             report.network = PodNetworkReport(ip: nodeEntry!.ip, gateway: NodeNetwork.gateway.address.description,
                                               nodeNamespace: NodeNetwork.namespacePath, veth: nodeEntry!.veth,
-                                              ingressBitsPerSecond: request.ingressBitsPerSecond, egressBitsPerSecond: request.egressBitsPerSecond)
+                                              ingressBitsPerSecond: spec.ingressBitsPerSecond, egressBitsPerSecond: spec.egressBitsPerSecond)
         }
         defer { if let e = nodeEntry { NodeNetwork.detach(e) } }
-        do { try state.writeInfo(request, launcher: getpid(), ip: nodeEntry?.ip) } catch { return fail(error) }
+        do { try state.writeInfo(pod, launcher: getpid(), ip: nodeEntry?.ip) } catch { return fail(error) }
 
         report.phasesMs["network"] = (Monotonic.now() - start) * 1000
         // 4. The containers, each a sandbox of its profile joining the holder's namespaces.
         let router = SignalRouter()
-        let attachment = PodAttachment(join: holder.namespaceFDs, cgroupPath: [request.tenant, cgroupName], signals: router)
-        var prepared: [(PodContainerRequest, PreparedLaunch)] = []
+        let attachment = PodAttachment(join: holder.namespaceFDs, cgroupPath: [spec.namespace, cgroupName], signals: router)
+        var prepared: [(ContainerLaunchSpec, PreparedLaunch)] = []
+        // For the seccomp policy files; the profiles themselves were read once, by PodLoader.
         let store = ProfileStore.standard()
-        for c in request.containers {
-            var overrides = c.overrides
-            var binds = overrides.binds ?? []
-            let admittedBinds = binds.count
-            for m in c.volumeMounts {
-                guard let dir = state.volumeDirectories[m.volume] else {
-                    return fail(LaunchError(operation: "container \(c.name): volumeMount names no volume \"\(m.volume)\""))
-                }
-                binds.append(BindMount(source: dir, destination: m.path, readOnly: m.readOnly))
-            }
-            if request.mountToken { binds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
-            // The pod network's sysfs (the container cannot mount one of a namespace it does
-            // not own; see LaunchPlanner.appendFilesystem).
-            binds.append(BindMount(source: state.sysDirectory, destination: "/sys", readOnly: true))
-            overrides.binds = binds
-            if overrides.hostname == nil { overrides.hostname = request.name }
+        let timeout = spec.activeDeadlineSeconds.map { Double($0) }   // not map(Double.init): that picks init(bitPattern:)
+        for c in spec.containers {
+            // The admitted binds (the profile's, then the container's volumes: see
+            // PodManifest.launchSpec), then the pod's own: its token and its network's sysfs
+            // (the container cannot mount one of a namespace it does not own; see
+            // LaunchPlanner.appendFilesystem).
+            var launcherBinds: [BindMount] = []
+            if spec.mountsIdentityToken { launcherBinds.append(BindMount(source: state.tokenFile, destination: tokenMountPath, readOnly: true, sourceIsFile: true)) }
+            launcherBinds.append(BindMount(source: state.sysDirectory, destination: "/sys", readOnly: true))
+            var overrides = c.containerLayer
+            overrides.binds = c.effective.binds + launcherBinds
             if let e = nodeEntry { overrides.env.append(EnvVar(name: podIPVariable, value: e.ip)) }
-            var r = RunRequest(profile: c.profile, overrides: overrides, command: c.command, timeoutSeconds: request.timeoutSeconds)
+            // A fresh /run in every container, on top of the profile's own tmpfs mounts: the
+            // token's mount point lives there, and the host's /run (runtime sockets, other
+            // pods' state) is not visible.
+            overrides.tmpfs = c.effective.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
+            var r = RunRequest(layers: c.profileLayers, overrides: overrides, command: c.argv, timeoutSeconds: timeout)
             r.joinNamespaces = shared
             do {
-                // A fresh /run in every container, on top of the profile's own tmpfs mounts: the
-                // token's mount point lives there, and the host's /run (runtime sockets, other
-                // pods' state) is not visible.
-                let base: EffectiveProfile
-                do throws(ConfigError) {
-                    base = try EffectiveProfile.resolve(try store.layers(for: c.profile) + [r.overrides])
-                } catch { throw LaunchError(error) }
-                r.overrides.tmpfs = base.tmpfs.filter { $0.path != "/run" } + [TmpfsMount(path: "/run", sizeBytes: 1 << 20)]
                 let p = try Sandbox.prepare(r, store: store)
-                if let a = c.admitted, PodSecurityControls(p.profile, launcherBinds: Array(binds[admittedBinds...])) != a {
-                    throw LaunchError(operation: "profile \(c.profile) changed between admission and launch; nothing of the pod was started with it",
-                                      hint: "run the pod again: it is admitted on the profile as it is then")
+                // What launches is what was admitted, but for the pod's own binds: checked, so
+                // that nothing the pod adds can loosen a control admission decided on.
+                if PodSecurityControls(p.profile, launcherBinds: launcherBinds) != PodSecurityControls(c.effective) {
+                    throw LaunchError(operation: "its launch differs from what admission saw of profile \(c.profileName); nothing of the pod was started with it")
                 }
                 prepared.append((c, p))
             } catch {
@@ -299,7 +224,7 @@ public enum PodRunner {
         let done = DispatchGroup()
         for (i, (c, p)) in prepared.enumerated() {
             done.enter()
-            let policy = request.restartPolicy, maxRestarts = request.maxRestarts
+            let policy = spec.restartPolicy, maxRestarts = Self.maxRestarts
             Thread.detachNewThread {
                 var restarts = 0
                 var r = Sandbox.run(p, pod: attachment)
@@ -314,9 +239,7 @@ public enum PodRunner {
         }
         // The launcher's own signals go to every container's init.
         while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-            while true {
-                let sig = bh_read_signalfd(sigfd)
-                if sig <= 0 { break }
+            while let sig = signals.next() {
                 if sig != SIGCHLD { router.forward(sig) }
             }
         }
@@ -327,12 +250,8 @@ public enum PodRunner {
         report.exitCode = failing?.report.exitCode ?? 0
         report.phase = failing == nil ? "Succeeded" : "Failed"
         if let cg = podCgroup {
-            let s = cg.stats()
             report.podCgroup = CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories,
-                                            stats: CgroupUsage(memoryPeakBytes: s.memoryPeakBytes, cpuUsageMicros: s.cpuUsageMicros,
-                                                               cpuPeriods: s.cpuPeriods, cpuThrottledPeriods: s.cpuThrottledPeriods,
-                                                               cpuThrottledMicros: s.cpuThrottledMicros, oomKills: s.oomKills,
-                                                               pidsMaxHits: s.pidsMaxHits), note: nil)
+                                            stats: cg.stats(), note: nil)
         }
         report.wallTimeMs = (Monotonic.now() - start) * 1000
         return report
@@ -343,11 +262,11 @@ extension PodRunner {
     /// The pod's network namespace: created by the launcher as root, so owned by the initial
     /// user namespace (see PodHolder), kept alive by the returned handle and the pod's
     /// processes only (no bind mount: a killed launcher leaves nothing), loopback up.
-    static func createNetworkNamespace(_ request: PodRequest) throws(LaunchError) -> NetworkNamespace {
+    static func createNetworkNamespace(_ spec: PodLaunchSpec) throws(LaunchError) -> NetworkNamespace {
         var made: NetworkNamespace?
         do throws(LaunchError) {
             try NodeNetwork.step("create the pod's network namespace") { () throws(NetworkError) in
-                let ns = try NetworkNamespace.createAnonymous(label: "pod \(request.tenant)/\(request.name)")
+                let ns = try NetworkNamespace.createAnonymous(label: "pod \(spec.namespace)/\(spec.name)")
                 made = ns
                 let r = try ns.routeSocket()
                 defer { r.close() }
@@ -365,13 +284,13 @@ extension PodRunner {
     }
 }
 
-/// Results of the container threads.
-final class ContainerResults: @unchecked Sendable {
-    private var lock = pthread_mutex_t()
-    private var items: [PodReport.Container?]
-    init(count: Int) { items = Array(repeating: nil, count: count); pthread_mutex_init(&lock, nil) }
-    func set(_ i: Int, _ c: PodReport.Container) { pthread_mutex_lock(&lock); items[i] = c; pthread_mutex_unlock(&lock) }
-    func all() -> [PodReport.Container] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return items.compactMap { $0 } }
+/// Results of the container threads: each sets its own slot, the pod runner's thread reads
+/// them all; under a `Mutex`.
+final class ContainerResults: Sendable {
+    private let items: Mutex<[PodReport.Container?]>
+    init(count: Int) { items = Mutex(Array(repeating: nil, count: count)) }
+    func set(_ i: Int, _ c: PodReport.Container) { items.withLock { $0[i] = c } }
+    func all() -> [PodReport.Container] { items.withLock { $0.compactMap { $0 } } }
 }
 
 /// The pod's directory on the host: emptyDir volumes as size-limited tmpfs mounts, the
@@ -395,14 +314,15 @@ struct PodState {
     var sysDirectory: String { directory + "/sys" }
     var stagingDirectory: String { directory + "/staging" }
 
-    static func create(_ r: PodRequest) throws(LaunchError) -> PodState {
+    static func create(_ pod: PodLoader.Loaded) throws(LaunchError) -> PodState {
+        let (r, range) = (pod.spec, pod.admission.hostIDRange)
         guard let owner = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw LaunchError(operation: "read /proc/self/stat") }
-        let dir = path(tenant: r.tenant, pod: r.name)
+        let dir = path(tenant: r.namespace, pod: r.name)
         for d in ["/run/bulkhead", PodRunner.stateRoot] where mkdir(d, 0o711) != 0 && errno != EEXIST {
             throw LaunchError(operation: "mkdir \(d)", errno: .current, hint: "pods need root (tmpfs volumes are mounted on the host)")
         }
         // 0700 until its group is the pod's, then 0710 (see the type's comment).
-        let group = r.hostIDRange.mappedRoot
+        let group = range.mappedRoot
         guard mkdir(dir, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(dir)", errno: .current) }
         var state = PodState(directory: dir, directoryName: "\(r.name)-\(owner.launcherPID)", tokenFile: "\(dir)/token", volumeDirectories: [:])
         do throws(LaunchError) {
@@ -416,7 +336,7 @@ struct PodState {
             var rng = SystemRandomNumberGenerator() // getrandom(2)
             let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let token = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + "\n"
-            try writeFile(state.tokenFile, token, mode: 0o400, owner: r.hostIDRange.mappedRoot)
+            try writeFile(state.tokenFile, token, mode: 0o400, owner: range.mappedRoot)
             var vols: [String: String] = [:]
             for v in r.volumes {
                 let path = "\(dir)/volumes/\(v.name)"
@@ -425,8 +345,9 @@ struct PodState {
                 state = PodState(directory: dir, directoryName: state.directoryName, tokenFile: state.tokenFile, volumeDirectories: vols)
                 // A tmpfs of the volume's size: writing past sizeLimit gives ENOSPC, as the
                 // kubelet's sizeLimit promises (and enforces only by eviction).
-                guard let source = r.secretSources[v.name] else {
-                    let opts = "size=\(v.sizeBytes),mode=1777,uid=\(r.hostIDRange.mappedRoot),gid=\(r.hostIDRange.mappedRoot)"
+                let sizeBytes = v.sizeLimitBytes ?? EffectiveProfile.defaultTmpfsBytes
+                guard let source = pod.admission.secretSources[v.name] else {
+                    let opts = "size=\(sizeBytes),mode=1777,uid=\(range.mappedRoot),gid=\(range.mappedRoot)"
                     guard mount("bulkhead-emptydir", path, "tmpfs", UInt(MS_NOSUID | MS_NODEV), opts) == 0 else {
                         throw LaunchError(operation: "mount the tmpfs of emptyDir \(v.name)", errno: .current)
                     }
@@ -436,10 +357,10 @@ struct PodState {
                 // bound into place. Its root is root's and 0555 (the pod reads, no one writes).
                 let staging = "\(state.stagingDirectory)/\(v.name)"
                 guard mkdir(staging, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(staging)", errno: .current) }
-                guard mount("bulkhead-secret", staging, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "size=\(v.sizeBytes),mode=0555,uid=0,gid=0") == 0 else {
+                guard mount("bulkhead-secret", staging, "tmpfs", UInt(MS_NOSUID | MS_NODEV), "size=\(sizeBytes),mode=0555,uid=0,gid=0") == 0 else {
                     throw LaunchError(operation: "mount the tmpfs of secret volume \(v.name)", errno: .current)
                 }
-                try copySecret(from: source, to: staging, owner: r.hostIDRange.mappedRoot, volume: v.name)
+                try copySecret(from: source, to: staging, owner: range.mappedRoot, volume: v.name)
                 var st = statvfs()
                 guard statvfs(staging, &st) == 0, st.f_flag & 1 != 0 else { // ST_RDONLY
                     throw LaunchError(operation: "secret volume \(v.name): its tmpfs is not read-only", errno: .current)
@@ -476,8 +397,8 @@ struct PodState {
     static func copySecret(from source: String, to volume: String, owner: UInt32, volume name: String) throws(LaunchError) {
         let dir: (fd: Int32, path: String)
         do { dir = try TrustedFile.openDirectory(source, what: "secret directory") } catch {
-            throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno,
-                              hint: error.hint ?? "create the secret as a directory of files in the tenant's secretsDirectory")
+            throw LaunchError("secret volume \(name)", wrapping: error,
+                              hint: error.hint == nil ? "create the secret as a directory of files in the tenant's secretsDirectory" : nil)
         }
         defer { close(dir.fd) }
         for file in TrustedFile.list(dir.fd) {
@@ -486,7 +407,7 @@ struct PodState {
                 c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "secret file",
                                          limit: Int(PodVolume.secretSizeLimit))
             } catch {
-                throw LaunchError(operation: "secret volume \(name): \(error.operation)", errno: error.errno, hint: error.hint)
+                throw LaunchError("secret volume \(name)", wrapping: error)
             }
             // Sandboxes on the host's root see the host's files read-only: a secret readable
             // by others would be readable by every such sandbox.
@@ -516,11 +437,12 @@ struct PodState {
     }
 
     /// `info.json`: what `bulkhead pod ls` shows of this pod.
-    func writeInfo(_ r: PodRequest, launcher: Int32, ip: String?) throws(LaunchError) {
-        let info = PodInfo(pod: r.name, namespace: r.tenant, ip: ip, launcherPID: launcher,
+    func writeInfo(_ pod: PodLoader.Loaded, launcher: Int32, ip: String?) throws(LaunchError) {
+        let (r, range) = (pod.spec, pod.admission.hostIDRange)
+        let info = PodInfo(pod: r.name, namespace: r.namespace, ip: ip, launcherPID: launcher,
                            containers: r.containers.map(\.name), started: Date().timeIntervalSince1970,
                            limitsCPUMilli: r.podLimits.cpuMilli, limitsMemoryBytes: r.podLimits.memoryBytes,
-                           hostIDStart: r.hostIDRange.hostStart, hostIDCount: r.hostIDRange.count)
+                           hostIDStart: range.hostStart, hostIDCount: range.count)
         guard let data = try? JSONEncoder.sorted.encode(info),
               FileManager.default.createFile(atPath: directory + "/info.json", contents: data) else {
             throw LaunchError(operation: "write \(directory)/info.json", errno: .current)

@@ -25,7 +25,7 @@ public enum SyscallRecorder {
             throw LaunchError(operation: "plan a recording: the launch plan has no execve step")
         }
         // Last before execve: the steps before it are the launcher's, not the workload's.
-        prepared.plan.steps.insert(.traceSyscalls, at: exec)
+        prepared.plan.steps.insert(.becomeTracee, at: exec)
         do {
             prepared.recorder = try SyscallRecorderTable()
         } catch {

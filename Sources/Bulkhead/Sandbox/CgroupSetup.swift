@@ -1,19 +1,15 @@
 import BulkheadModel
 import BulkheadSystem
 import Glibc
+import Synchronization
 
 /// A launcher running several sandboxes (a pod) names each leaf with its own sequence number.
+/// Shared by the pod's supervisor threads (one per container): an atomic counter.
 enum LeafSequence {
-    nonisolated(unsafe) private static var value: UInt64 = 0
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
-    private static let initialized: Bool = { pthread_mutex_init(&lock, nil); return true }()
+    private static let value = Atomic<UInt64>(0)
 
     static func next() -> UInt64 {
-        _ = initialized
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        value += 1
-        return value - 1
+        value.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 }
 
@@ -42,49 +38,25 @@ struct CgroupSetup {
         (FileIO.read("/proc/swaps") ?? "").split(separator: "\n").count > 1
     }
 
-    /// The cgroup limits of an effective profile, in the driver's terms.
-    static func limits(_ p: EffectiveProfile) -> CgroupLimits {
-        var l = CgroupLimits()
-        if let milli = p.limits.cpuMilli {
-            // cpu.max "QUOTA PERIOD": 1000m is one full period of 100 ms.
-            l.cpuPeriodMicros = 100_000
-            // The parsers bound milli (NumberField.maxCPUMilli); beyond 64 bits the quota is
-            // UInt64.max, which validate() refuses by name instead of trapping here.
-            l.cpuQuotaMicros = Checked.product(milli, 100) ?? UInt64.max
-        }
-        if let milli = p.requests.cpuMilli {
-            // requests.cpu becomes a relative weight the way the kubelet and runc map it:
-            // shares = milli * 1024 / 1000, then weight = 1 + (shares - 2) * 9999 / 262142.
-            let shares = max(2, min(262_144, (Checked.product(milli, 1024) ?? UInt64.max) / 1000))
-            l.cpuWeight = 1 + (shares - 2) * 9999 / 262_142
-        }
-        l.memoryMax = p.limits.memoryBytes
-        // Kubernetes runs containers without swap: with a memory limit, swap is bounded to 0 so
-        // that memory.max is the whole bound. Only where swap is active; without it there is
-        // nothing to bound (and hosts without swap accounting would fail for nothing).
-        if l.memoryMax != nil && hostHasActiveSwap { l.memorySwapMax = 0 }
-        l.pidsMax = p.limits.pids
-        l.ioWeight = p.ioWeight
-        l.ioMax = p.ioMax
-        return l
-    }
-
-    /// Creates the sandbox's cgroup and writes its limits. Throws when a requested limit cannot
-    /// be enforced (strict) or the cgroup cannot be created. Without limits no cgroup is made.
-    static func create(_ p: EffectiveProfile, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
-        var wanted = limits(p)
+    /// Creates the sandbox's cgroup and writes the launch's limits (`PreparedLaunch.cgroupLimits`,
+    /// decided from the profile in `Sandbox.prepare`). Throws when a requested limit cannot be
+    /// enforced (strict) or the cgroup cannot be created. Without limits no cgroup is made.
+    static func create(_ prepared: PreparedLaunch, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
+        var wanted = prepared.cgroupLimits
+        let asked = !wanted.requested.isEmpty
+        let enforcement = prepared.profile.enforcement
         // io.weight is only a number in a file unless a proportional I/O policy reads it (BFQ
         // on the device, or iocost): never report it as enforced when nothing enforces it.
-        var ioWeightIgnored: NotEnforcedLimitReport?
+        var ioWeightIgnored: NotEnforcedLimit?
         if wanted.ioWeight != nil, let why = IOWeightSupport.unsupportedReason() {
-            if p.enforcement == .strict {
+            if enforcement == .strict {
                 throw LaunchError(operation: "enforce io.weight: \(why)",
                                   hint: "use --io-max for a hard bound, or pass --limits best-effort")
             }
             wanted.ioWeight = nil
-            ioWeightIgnored = NotEnforcedLimitReport(limit: "io.weight", reason: why)
+            ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
-        var setup = try createCgroup(p, wanted: wanted, pod: pod)
+        var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
             setup = CgroupSetup(cgroup: setup.cgroup, limits: l, note: setup.note)
@@ -92,19 +64,19 @@ struct CgroupSetup {
         return setup
     }
 
-    private static func createCgroup(_ p: EffectiveProfile, wanted: CgroupLimits, pod: [String]) throws(LaunchError) -> CgroupSetup {
-        let asked = p.requestsCgroupLimits
+    private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
+                                     pod: [String]) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it.
         guard asked else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
-        let bestEffort = p.enforcement == .bestEffort
+        let bestEffort = enforcement == .bestEffort
         let host: CgroupHost
         do {
             host = try CgroupHost.detect()
         } catch {
             if asked && !bestEffort { throw LaunchError("detect the host's cgroups", wrapping: error, hint: "run `bulkhead doctor`") }
-            return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
+            return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
         }
         // Leftovers of launchers that were killed are collected before a new leaf is made.
@@ -114,43 +86,38 @@ struct CgroupSetup {
         }
         do {
             let cg = try SandboxCgroup.create(host: host, path: pod + [leaf.description], limits: wanted, bestEffort: bestEffort)
-            return CgroupSetup(cgroup: cg, limits: asked ? report(p, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
+            return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
             if asked && !bestEffort {
                 throw LaunchError("set up the sandbox's cgroup", wrapping: error,
                                   hint: "or pass --limits best-effort to run without the limits that cannot be enforced")
             }
-            return CgroupSetup(cgroup: nil, limits: asked ? report(p, nil, notEnforcedAll: wanted, reason: error.description) : nil,
+            return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: error.description) : nil,
                                note: "no cgroup: \(error.description)")
         }
     }
 
-    static func report(_ p: EffectiveProfile, _ cg: SandboxCgroup?, notEnforcedAll: CgroupLimits?, reason: String?) -> LimitsReport {
+    /// The report's `limits`: what `cg` enforced, or without a cgroup every limit of
+    /// `notEnforcedAll` as not enforced, for `reason`.
+    static func report(_ enforcement: LimitEnforcement, _ cg: SandboxCgroup?, notEnforcedAll: CgroupLimits?, reason: String?) -> LimitsReport {
         guard let cg else {
             let kinds = notEnforcedAll?.requested ?? []
-            return LimitsReport(enforcement: p.enforcement.rawValue, driver: nil, enforced: [],
-                                notEnforced: kinds.map { NotEnforcedLimitReport(limit: $0.rawValue, reason: reason ?? "no cgroup") })
+            return LimitsReport(enforcement: enforcement.rawValue, driver: nil, enforced: [],
+                                notEnforced: kinds.map { NotEnforcedLimit(limit: $0, reason: reason ?? "no cgroup") })
         }
         let drivers = Set(cg.enforced.map(\.driver.rawValue)).sorted()
-        return LimitsReport(
-            enforcement: p.enforcement.rawValue,
-            driver: drivers.isEmpty ? nil : drivers.joined(separator: "+"),
-            enforced: cg.enforced.map { EnforcedLimitReport(limit: $0.limit.rawValue, value: $0.value, driver: $0.driver.rawValue, file: $0.file) },
-            notEnforced: cg.notEnforced.map { NotEnforcedLimitReport(limit: $0.limit.rawValue, reason: $0.reason) }
-        )
+        return LimitsReport(enforcement: enforcement.rawValue, driver: drivers.isEmpty ? nil : drivers.joined(separator: "+"),
+                            enforced: cg.enforced, notEnforced: cg.notEnforced)
     }
 
     /// Statistics, then kill whatever is left and remove the cgroup. Every exit path of the
     /// supervisor ends here.
     func finish() -> CgroupReport {
         guard let cg = cgroup else { return CgroupReport(path: nil, directories: [], stats: nil, note: note) }
-        let s = cg.stats()
-        let usage = CgroupUsage(memoryPeakBytes: s.memoryPeakBytes, cpuUsageMicros: s.cpuUsageMicros, cpuPeriods: s.cpuPeriods,
-                                cpuThrottledPeriods: s.cpuThrottledPeriods, cpuThrottledMicros: s.cpuThrottledMicros,
-                                oomKills: s.oomKills, pidsMaxHits: s.pidsMaxHits, pidsPeak: nil)
+        let stats = cg.stats()
         var problem: String?
         if !cg.killAll() { problem = "processes remained in the cgroup after SIGKILL" }
         do { try cg.remove(pruneAncestors: false) } catch { problem = "cannot remove the cgroup: \(error.description)" }
-        return CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories, stats: usage, note: problem)
+        return CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories, stats: stats, note: problem)
     }
 }

@@ -1,18 +1,21 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Glibc
 
 /// What `bulkhead run` was asked to do.
 public struct RunRequest: Sendable {
-    public var profile: String
-    /// The command line's settings: the top layer, over the profile.
+    /// The profile's layers, base first, as `ProfileStore.layers(for:)` read them. The caller
+    /// reads the profile once (`bulkhead run`, `PodLoader`) and hands the layers over;
+    /// `Sandbox.prepare` merges them with `overrides` and reads no profile again.
+    public var layers: [ProfileLayer]
+    /// The command line's settings (a pod's: the container's own layer and what the pod adds):
+    /// the top layer, over the profile.
     public var overrides: ProfileLayer
     public var command: [String]
     public var timeoutSeconds: Double?
     public var preserveFds: [Int32]
-    /// Test-only fault injection: make this plan step fail (ECANCELED) in the child.
-    public var failAtStep: Int?
+    /// Test-only fault injection: make this plan step or launcher step fail (ECANCELED).
+    public var injectFault: FaultPoint?
     /// A pod's container: the holder's namespaces that it joins instead of creating.
     public var joinNamespaces: Set<Namespace> = []
     /// `--tty`: give the workload a pty of bulkhead's own.
@@ -21,24 +24,27 @@ public struct RunRequest: Sendable {
     /// cannot be dropped does not start.
     public var refuseKeptGroups = false
 
-    public init(profile: String = "container", overrides: ProfileLayer = ProfileLayer(), command: [String],
-                timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], failAtStep: Int? = nil) {
-        self.profile = profile
+    public init(layers: [ProfileLayer], overrides: ProfileLayer = ProfileLayer(), command: [String],
+                timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
+        self.layers = layers
         self.overrides = overrides
         self.command = command
         self.timeoutSeconds = timeoutSeconds
         self.preserveFds = preserveFds
-        self.failAtStep = failAtStep
+        self.injectFault = injectFault
     }
 }
 
 /// Everything decided before any process or mount exists: the effective profile, the plan,
-/// the compiled seccomp program. Building it has no side effect, so bad input leaves nothing
-/// behind.
+/// the cgroup limits, the compiled seccomp program. Building it has no side effect, so bad
+/// input leaves nothing behind.
 public struct PreparedLaunch: Sendable {
     public var request: RunRequest
     public var profile: EffectiveProfile
     public var plan: LaunchPlan
+    /// The sandbox cgroup's limits, from the profile's resources (empty: no limit asked, no
+    /// cgroup). `CgroupSetup` writes them; nothing maps the profile to cgroup values again.
+    public var cgroupLimits: CgroupLimits
     public var seccomp: CompiledSeccomp?
     /// The Landlock ABI the rules were built for, when the profile has rules.
     public var landlockABI: Int?
@@ -112,17 +118,18 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 public enum Sandbox {
     // MARK: Prepare (no side effects)
 
-    /// - Parameter seccompCache: where compiled filters are cached; nil always parses, validates
-    ///   and compiles (what `profile lint` needs).
+    /// - Parameters:
+    ///   - store: where the profile's seccomp policy file is looked up (the profile itself is
+    ///     already read: `request.layers`).
+    ///   - seccompCache: where compiled filters are cached; nil always parses, validates and
+    ///     compiles (what `profile lint` needs).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do throws(ConfigError) {
-            var layers = try store.layers(for: request.profile)
             var top = request.overrides
             top.source = "<command line>"
-            layers.append(top)
-            let profile = try EffectiveProfile.resolve(layers)
+            let profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
@@ -137,7 +144,7 @@ public enum Sandbox {
                 callerUID: identity.uid, callerGID: identity.gid, privileged: identity.privileged,
                 defaultHostIDRange: subordinate?.uid ?? EffectiveProfile.defaultHostIDRange,
                 preserveFds: request.preserveFds, hasSeccomp: seccomp != nil,
-                landlockABI: profile.landlock == nil ? nil : { let v = bh_landlock_abi_version(); return v > 0 ? Int(v) : nil }()
+                landlockABI: profile.landlock == nil ? nil : (try? HostFacts.landlockABI().get()).flatMap { $0 > 0 ? $0 : nil }
             )
             context.defaultHostGIDRange = subordinate?.gid
             context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate, delegated: files?.delegated ?? [])
@@ -150,7 +157,9 @@ public enum Sandbox {
                 context.terminalFD = terminal?.slave
             }
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
-            var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, seccomp: seccomp, landlockABI: context.landlockABI,
+            let cgroupLimits = CgroupLimits(profile: profile, boundSwap: CgroupSetup.hostHasActiveSwap)
+            var prepared = PreparedLaunch(request: request, profile: profile, plan: plan, cgroupLimits: cgroupLimits,
+                                          seccomp: seccomp, landlockABI: context.landlockABI,
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
             // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
@@ -283,7 +292,7 @@ struct HostIdentity {
         // keeps them: a range over one would run the workload as that account on the host.
         var r = [ReservedIDRange("the host's own accounts (ids 0-65535)", IDRange.hostAccounts),
                  ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
-                 ReservedIDRange("the default namespace's pod range", PodRequest.defaultTenantRange)]
+                 ReservedIDRange("the default namespace's pod range", PodAdmission.defaultTenantRange)]
         if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
         return r + delegated
     }

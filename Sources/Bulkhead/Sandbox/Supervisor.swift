@@ -1,12 +1,18 @@
 import BulkheadModel
 import BulkheadSystem
-import CShims
 import Glibc
 
 /// The launcher's side of a running sandbox: creates the init, writes the id maps, releases
 /// it, forwards signals, enforces the deadline, reaps the init and writes the report.
-/// Single-threaded and synchronous: one poll(2) loop over the init's message pipe, a
-/// signalfd and the init's pidfd.
+/// Synchronous, on the calling thread: one poll(2) loop over the init's message pipe, a
+/// signalfd and the init's pidfd (`SandboxInit`, owned and closed here).
+///
+/// A `run` has one Supervisor; a pod runs one per container, each on a thread of its own.
+/// Nothing of a Supervisor is shared but its `PodAttachment`: the holder's namespace fds (read
+/// only; the pod runner closes them after every container thread is done) and the pod's
+/// `SignalRouter`, through which the pod runner's thread signals this Supervisor's init (the
+/// router's set is under a `Mutex`, and `SandboxInit.kill` and `close` serialize on the
+/// init's own). The cgroup leaf names' sequence is an `Atomic` (`LeafSequence`).
 final class Supervisor {
     let prepared: PreparedLaunch
     let pod: PodAttachment?
@@ -38,23 +44,25 @@ final class Supervisor {
         // Signals are blocked before clone3, so the child starts with them blocked (its C code
         // resets them) and the launcher takes them synchronously from the signalfd.
         // In a pod the pod runner owns the signals (one signalfd for the process) and forwards
-        // them to every container's init; poll ignores the negative fd.
-        let sigfd = pod == nil ? bh_block_supervisor_signals() : -1
-        guard sigfd >= 0 || pod != nil else { return failure(LaunchError(operation: "signalfd", errno: .current)) }
-        defer { if sigfd >= 0 { close(sigfd) } }
+        // them to every container's init.
+        var signals: SignalFD?
+        if pod == nil {
+            do { signals = try SignalFD.blockSupervisorSignals() } catch { return failure(LaunchError(error)) }
+        }
+        defer { signals?.close() }
 
         // The cgroup exists before the child: it is born inside it (CLONE_INTO_CGROUP).
         let cgroup: CgroupSetup
         do throws(LaunchError) {
-            if prepared.request.failAtStep == -3 {
+            if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared.profile, pod: pod?.cgroupPath ?? ["default", "default"])
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? ["default", "default"])
         } catch {
             return failure(error)
         }
         mark("cgroup create and limits")
-        var report = launch(sigfd: sigfd, cgroup: cgroup)
+        var report = launch(signals: signals, cgroup: cgroup)
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()
@@ -70,13 +78,13 @@ final class Supervisor {
         return report
     }
 
-    private func launch(sigfd: Int32, cgroup: CgroupSetup) -> RunReport {
+    private func launch(signals: SignalFD?, cgroup: CgroupSetup) -> RunReport {
         // cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the init joins
         // the v1 hierarchies itself, through these files, before it forks the workload.
         var joinFDs: [Int32] = []
         if let cg = cgroup.cgroup, cg.needsAttach {
             do throws(CgroupError) {
-                if prepared.request.failAtStep == -4 {
+                if prepared.request.injectFault == .cgroupAttach {
                     throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
                 }
                 joinFDs = try cg.openJoinFiles()
@@ -84,13 +92,13 @@ final class Supervisor {
                 return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
             }
         }
-        let child: SpawnedInit
+        let child: SandboxInit
         do {
             // The child has its own copies of the join files; the launcher's go at once.
             defer { for fd in joinFDs { close(fd) } }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
-                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, failAtStep: prepared.request.failAtStep,
-                                           recordTable: prepared.recorder?.pointer, join: pod?.join ?? [],
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
+                                           recordTable: prepared.recorder, join: pod?.join ?? [],
                                            cgroupJoinFDs: joinFDs)
         } catch {
             return failure(LaunchError(error))
@@ -98,40 +106,28 @@ final class Supervisor {
         mark("clone3")
         prepared.terminal?.childStarted()
         defer { prepared.terminal?.restoreTerminal() }
-        pod?.signals.register(child.pidfd)
-        defer { pod?.signals.unregister(child.pidfd); close(child.pidfd); close(child.messageFD) }
+        pod?.signals.register(child)
+        // Every path from here closes the init's descriptors once, after it was reaped.
+        defer { pod?.signals.unregister(child); child.close() }
 
-        // Fault injection covers the launcher's own steps too: index -1 is "write the id maps".
-        var setupError: LaunchError?
-        if prepared.request.failAtStep == -2 {
-            setupError = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
-        } else if plan.cloneNamespaces.contains(.user) {
-            do {
-                try IDMapWriter.write(pid: child.pid, uidMap: plan.uidMap, gidMap: plan.gidMap, denySetgroups: plan.denySetgroups)
-            } catch {
-                setupError = LaunchError(error)
-            }
+        // Fault injection covers the launcher's own steps too.
+        var idMapFault: LaunchError?
+        if prepared.request.injectFault == .idMaps {
+            idMapFault = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
+        }
+        // The id maps, then the release: the init sets up its mounts, cgroups and identity. On
+        // failure the init (still waiting at its first step) is killed and reaped.
+        do throws(LaunchError) {
+            try child.mapIDsAndRelease(plan, fault: idMapFault)
+        } catch {
+            mark("id maps")
+            return failure(error)
         }
         mark("id maps")
-        if let setupError {
-            // The child is still waiting at its first step: kill it, reap it, report.
-            _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
-            close(child.syncFD)
-            var status: Int32 = 0
-            _ = waitpid(child.pid, &status, 0)
-            return failure(setupError)
-        }
-        // The release: the maps are in place; the init sets up its mounts, cgroups and identity.
-        var one: UInt8 = 1
-        _ = Glibc.write(child.syncFD, &one, 1)
-        // The write end stays open while the sandbox lives: the init checks it for hang-up to
-        // learn that the launcher died.
-        defer { close(child.syncFD) }
-
-        return supervise(child, sigfd: sigfd)
+        return supervise(child, signals: signals)
     }
 
-    private func supervise(_ child: SpawnedInit, sigfd: Int32) -> RunReport {
+    private func supervise(_ child: SandboxInit, signals: SignalFD?) -> RunReport {
         let deadline = prepared.request.timeoutSeconds.map { start + $0 }
         var stepFailure: (step: Int, errno: Errno)?
         var execAt: Double?
@@ -143,9 +139,9 @@ final class Supervisor {
 
         while !initExited {
             var fds = [
-                pollfd(fd: messagesOpen ? child.messageFD : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0), // -1 in a pod: ignored
-                pollfd(fd: child.pidfd, events: Int16(POLLIN), revents: 0),
+                child.messagesPollFD(open: messagesOpen),
+                signals?.pollFD ?? pollfd(fd: -1, events: 0, revents: 0), // none in a pod: ignored
+                child.exitPollFD,
             ] + (prepared.terminal?.pollFDs ?? [])
             var timeoutMs: Int32 = -1
             if let deadline, !timedOut {
@@ -161,25 +157,23 @@ final class Supervisor {
             if let deadline, !timedOut, n == 0 || Monotonic.now() >= deadline {
                 // The deadline: SIGKILL to the init tears down the whole PID namespace.
                 timedOut = true
-                _ = bh_pidfd_send_signal(child.pidfd, SIGKILL)
+                try? child.kill(SIGKILL)
                 continue
             }
             if fds[0].revents != 0 {
-                switch readMessage(child.messageFD) {
+                switch readMessage(child) {
                 case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
                 case .some(.execSucceeded): execAt = Monotonic.now(); mark("child setup to execve")
                 case .some(.exited(let ws)): exitStatus = ws
                 case .none: messagesOpen = false
                 }
             }
-            if fds[1].revents != 0 {
-                while true {
-                    let sig = bh_read_signalfd(sigfd)
-                    if sig <= 0 { break }
+            if fds[1].revents != 0, let signals {
+                while let sig = signals.next() {
                     if sig == SIGWINCH, let t = prepared.terminal {
                         t.resize() // the pty tells the workload itself
                     } else if sig != SIGCHLD {
-                        _ = bh_pidfd_send_signal(child.pidfd, sig)
+                        try? child.kill(sig)
                         forwarded.append(SignalName.name(sig))
                     }
                 }
@@ -190,16 +184,14 @@ final class Supervisor {
         prepared.terminal?.drain()
         // The init has exited: whatever it wrote is in the pipe.
         while messagesOpen {
-            switch readMessage(child.messageFD) {
+            switch readMessage(child) {
             case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
             case .some(.execSucceeded): execAt = execAt ?? Monotonic.now()
             case .some(.exited(let ws)): exitStatus = ws
             case .none: messagesOpen = false
             }
         }
-        var initStatus: Int32 = 0
-        var usage = rusage()
-        while wait4(child.pid, &initStatus, 0, &usage) < 0 && errno == EINTR {}
+        let (initStatus, usage) = child.reap()
         mark("workload run, reap")
         let end = Monotonic.now()
 
@@ -211,19 +203,13 @@ final class Supervisor {
         report.signalsForwarded = forwarded
 
         if let f = stepFailure {
-            let step = f.step >= 0 && f.step < plan.steps.count ? plan.steps[f.step] : nil
-            if case .exec = step {
+            report.error = LaunchError(stepFailed: f.step, errno: f.errno, in: plan).report
+            if case .exec? = plan.step(at: f.step) {
                 report.reason = .execFailed
                 report.exitCode = f.errno.rawValue == ENOENT ? ExitStatus.notFound : ExitStatus.notExecutable
-                let what = f.errno.rawValue == ENOENT ? "command not found" : "command cannot be executed"
-                report.error = LaunchError(step: f.step, operation: "execve \(plan.argv[0]) (\(what))", errno: f.errno,
-                                           hint: f.errno.rawValue == ENOENT ? "searched \(plan.execPaths.joined(separator: ", "))" : nil).report
             } else {
                 report.reason = .launchFailed
                 report.exitCode = ExitStatus.launchFailed
-                let operation = step?.summary ?? (f.step == -1 ? "close the launcher's file descriptors in the sandbox's init" : "step \(f.step)")
-                report.error = LaunchError(step: f.step, operation: operation, errno: f.errno,
-                                           hint: StepHints.hint(step, f.errno)).report
             }
         } else if timedOut {
             report.reason = .timeout
@@ -256,8 +242,8 @@ final class Supervisor {
         }
     }
 
-    private func readMessage(_ fd: Int32) -> InitMessage? {
-        (try? ChildSpawner.readMessage(fd: fd)) ?? nil
+    private func readMessage(_ child: SandboxInit) -> InitMessage? {
+        (try? child.nextMessage()) ?? nil
     }
 
     private func failure(_ e: LaunchError) -> RunReport {
@@ -308,9 +294,9 @@ enum StepHints {
         if e.rawValue == ECANCELED { return "fault injected for testing (--inject-fault)" }
         guard let step else { return nil }
         switch (step, e.rawValue) {
-        case (.waitForParent, _):
+        case (.waitForRelease, _):
             return "the launcher went away before releasing the sandbox"
-        case (.waitForCgroups, _):
+        case (.joinCgroups, _):
             return "the kernel refused to move the sandbox into its cgroup v1 hierarchies; run `bulkhead doctor`"
         case (.refuseSymlinks(let p, _), ELOOP):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"

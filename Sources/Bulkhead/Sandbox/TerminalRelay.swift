@@ -1,5 +1,4 @@
 import BulkheadSystem
-import CShims
 import Glibc
 
 /// `--tty`: a pty that bulkhead owns. The workload gets the slave as its controlling terminal
@@ -22,11 +21,7 @@ final class TerminalRelay: @unchecked Sendable {
     private(set) var masterOpen = true
 
     init() throws(SystemError) {
-        var m: Int32 = -1, s: Int32 = -1
-        let rc = bh_open_pty(&m, &s)
-        guard rc == 0 else { throw SystemError("open a pty for --tty", errno: Errno(rc)) }
-        master = m
-        slave = s
+        (master, slave) = try PseudoTerminal.open()
         let tty = isatty(1) == 1 ? open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1
         output = tty >= 0 ? tty : 1
         _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)

@@ -33,6 +33,8 @@ public struct PodLaunchSpec: Sendable, Equatable {
     public var notes: [String]
     /// `metadata.annotations`, for the admission checks that read them (AppArmor).
     public var annotations: [String: String] = [:]
+    /// `metadata.labels`, for network policy (podSelector).
+    public var labels: [String: String] = [:]
 }
 
 /// How the pod cgroup's limits were decided.
@@ -54,6 +56,9 @@ public struct ContainerLaunchSpec: Sendable, Equatable {
     public var profileName: String
     /// The profile's layers (base first) and, last, the container's own layer.
     public var layers: [ProfileLayer]
+    /// The profile's layers alone, base first (`layers` without the container's own): what
+    /// the launch merges again with the container's layer and what the pod layer adds to it.
+    public var profileLayers: [ProfileLayer] { Array(layers.dropLast()) }
     /// The container's own layer: its securityContext over the pod's, resources, env,
     /// workingDir, hostname, root filesystem and volume binds.
     public var containerLayer: ProfileLayer
@@ -194,6 +199,7 @@ extension PodManifest {
             podLimits: limits, podLimitsSource: source, ignoredFields: ignoredFields, notes: notes)
         spec.nodeNetwork = nodeNetwork
         spec.annotations = metadata.annotations
+        spec.labels = metadata.labels
         spec.podRequests.cpuMilli = requestsCPU
         return spec
     }

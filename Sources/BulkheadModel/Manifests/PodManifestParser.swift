@@ -233,10 +233,7 @@ public enum PodManifestParser {
             for item in try e.sequence() {
                 let em = try item.mapping(allowed: ["name", "value", "valueFrom"])
                 let nNode = try em.require("name")
-                let n = try nNode.string()
-                guard isValidKubernetesEnvName(n) else {
-                    throw nNode.error("invalid environment variable name \"\(n)\"; letters, digits, '_', '-' and '.', not starting with a digit")
-                }
+                let n = try FieldRules.kubernetesEnvName(try nNode.string()).at(nNode)
                 if let vf = em["valueFrom"] {
                     throw vf.error("valueFrom is not supported: it reads from the cluster (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef); give a literal value")
                 }
@@ -347,13 +344,6 @@ public enum PodManifestParser {
         return try ProfileParser.parseResources(node)
     }
 
-    /// Kubernetes' classic env name rule: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
-    static func isValidKubernetesEnvName(_ s: String) -> Bool {
-        guard let f = s.utf8.first else { return false }
-        func letter(_ c: UInt8) -> Bool { (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45 || c == 46 }
-        return letter(f) && s.utf8.allSatisfy { letter($0) || ($0 >= 48 && $0 <= 57) }
-    }
-
     /// A copy of a mapping node without `keys` (already checked and refused when set).
     static func stripping(_ node: Node, keys: Set<String>) -> Node {
         guard case .mapping(let m) = node else { return node }
@@ -420,7 +410,7 @@ public enum PodManifestParser {
         for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
             let node = nodes[key]!
             if key == ingressBandwidthAnnotation || key == egressBandwidthAnnotation {
-                let bps = try bandwidth(value, node: node)
+                let bps = try NumberField.bandwidth.parse(value).at(node)
                 if key == ingressBandwidthAnnotation { pod.ingressBitsPerSecond = bps } else { pod.egressBitsPerSecond = bps }
                 continue
             }
@@ -476,15 +466,6 @@ public enum PodManifestParser {
         }
     }
 
-    /// The CNI bandwidth plugin's value: a quantity in bits per second, 1k to 1P
-    /// (the kubelet's ExtractPodBandwidthResources bounds).
-    static func bandwidth(_ text: String, node: ConfigNode) throws(ConfigError) -> UInt64 {
-        switch NumberField.bandwidth.parse(text) {
-        case .success(let v): return v
-        case .failure(let r): throw node.error(r.message)
-        }
-    }
-
     /// `cpu=1,memory=512Mi,pids=256` (any subset, no repeats).
     static func podLimits(_ text: String, node: ConfigNode) throws(ConfigError) -> ResourceSpec {
         var r = ResourceSpec()
@@ -494,25 +475,22 @@ public enum PodManifestParser {
             guard kv.count == 2 else { throw node.error("expected cpu=…,memory=…,pids=… (any of them), got \"\(text)\"") }
             let key = kv[0], value = String(kv[1])
             guard seen.insert(key).inserted else { throw node.error("\(key) is given twice") }
+            // The same fields as a profile's resources.limits, with the key in the message.
+            let field: NumberField
             switch key {
-            case "cpu":
-                r.cpuMilli = try podLimit(.cpu, key, value, node)
-            case "memory":
-                r.memoryBytes = try podLimit(.memory, key, value, node)
-            case "pids":
-                r.pids = try podLimit(.pids, key, value, node)
-            default:
-                throw node.error("unknown pod limit \"\(key)\"; allowed: cpu, memory, pids")
+            case "cpu": field = .cpu
+            case "memory": field = .memory
+            case "pids": field = .pids
+            default: throw node.error("unknown pod limit \"\(key)\"; allowed: cpu, memory, pids")
+            }
+            let v = try field.parse(value).mapError { FieldRefusal(message: "\(key)=\(value): \($0.message)") }.at(node)
+            switch key {
+            case "cpu": r.cpuMilli = v
+            case "memory": r.memoryBytes = v
+            default: r.pids = v
             }
         }
         return r
-
-        func podLimit(_ f: NumberField, _ key: Substring, _ value: String, _ node: ConfigNode) throws(ConfigError) -> UInt64 {
-            switch f.parse(value) {
-            case .success(let v): return v
-            case .failure(let r): throw node.error("\(key)=\(value): \(r.message)")
-            }
-        }
     }
 }
 

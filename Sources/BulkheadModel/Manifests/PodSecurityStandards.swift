@@ -267,10 +267,10 @@ public struct PodSecurityPolicy: Sendable, Equatable {
 }
 
 /// What the Pod Security Standards read of one container's effective profile. `pod run`
-/// admits the profiles it read from disk, then reads them again to launch; the launcher
-/// compares these for every container and refuses to start one whose profile changed in
-/// between, so what runs is what was admitted. The binds the launcher adds itself (the pod's
-/// token, its volumes) are left out.
+/// admits the profiles it read from disk and launches on the same layers with the pod's own
+/// additions on top; the launcher compares these for every container and refuses to start
+/// one whose launch differs from what was admitted, so what runs is what was admitted. The
+/// binds the launcher adds itself (the pod's token, its sysfs) are left out.
 public struct PodSecurityControls: Sendable, Equatable {
     var namespaces: Set<Namespace>
     var network: NetworkMode

@@ -145,7 +145,7 @@ public enum LaunchPlanner {
 
         var s: [PlanStep] = []
         // The id maps must exist before any step that needs a capability in the new user namespace.
-        s.append(.waitForParent)
+        s.append(.waitForRelease)
         if p.namespaces.contains(.user) {
             // The child still holds the launcher's host ids, which the new namespace need not map
             // (root launching onto a subordinate range): become the namespace's root, or files it
@@ -167,7 +167,7 @@ public enum LaunchPlanner {
         // The init joins its cgroup v1 hierarchies itself, by writing "0" to `tasks` files the
         // launcher opened: a thread moving itself skips the kernel's global threadgroup lock, whose
         // write side waits for an RCU grace period (milliseconds) when the launcher moves it by pid.
-        s.append(.waitForCgroups)
+        s.append(.joinCgroups)
         if p.namespaces.contains(.cgroup) {
             // After the init is in all its cgroups (v1 ones included; CLONE_INTO_CGROUP covers only
             // the unified one): the namespace's root is then the sandbox's own cgroup everywhere.
@@ -313,7 +313,7 @@ public enum LaunchPlanner {
             ? [hostIDRange.idMap]
             : [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
         let gmap = c.privileged ? map : [IDMapEntry(inside: 0, outside: c.callerGID, count: 1)]
-        var s: [PlanStep] = [.waitForParent, .setGID(0), .setUID(0), .setDumpable(false), .newSession]
+        var s: [PlanStep] = [.waitForRelease, .setGID(0), .setUID(0), .setDumpable(false), .newSession]
         if namespaces.contains(.network) { s.append(.loopbackUp) }
         s += [.dropBoundingSet(keep: CapabilitySet()), .setCapabilities(effective: CapabilitySet(), permitted: CapabilitySet(), inheritable: CapabilitySet()),
               .noNewPrivileges, .pause]

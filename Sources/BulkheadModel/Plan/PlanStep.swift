@@ -22,12 +22,15 @@ public struct MountAttributes: OptionSet, Sendable, Hashable {
 }
 
 /// One step that the sandbox's child performs between clone3 and execve. Each maps onto one
-/// `bh_step` record of CShims/include/bh_spawn.h; the C side runs them in order.
+/// `bh_step` record of CShims/include/bh_spawn.h, named alike: case `fooBar` is op
+/// `BH_OP_FOO_BAR` with its arguments in `args.foo_bar` (`.mountIfPresent` is
+/// `BH_OP_MOUNT_IF_PRESENT` and shares `args.mount`); the C side runs them in order.
 public enum PlanStep: Sendable, Equatable {
-    case waitForParent
+    /// The init waits for the launcher's release: the id maps are written.
+    case waitForRelease
     /// The init joins the sandbox's cgroup v1 hierarchies itself, through `tasks` files the
     /// launcher opened (cgroup v2 needs nothing: the init is born in its cgroup).
-    case waitForCgroups
+    case joinCgroups
     case unshareNamespaces(Set<Namespace>)
     case setDumpable(Bool)
     case newSession
@@ -72,7 +75,7 @@ public enum PlanStep: Sendable, Equatable {
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
     /// execve on (`bulkhead seccomp record`).
-    case traceSyscalls
+    case becomeTracee
 
     /// What the step does, as a user reads it in an error ("mount proc on /proc").
     public var summary: String {
@@ -84,8 +87,8 @@ public enum PlanStep: Sendable, Equatable {
             return p
         }
         switch self {
-        case .waitForParent: return "wait for the launcher to write the id maps"
-        case .waitForCgroups: return "join the sandbox's cgroup v1 hierarchies"
+        case .waitForRelease: return "wait for the launcher to write the id maps"
+        case .joinCgroups: return "join the sandbox's cgroup v1 hierarchies"
         case .unshareNamespaces(let ns): return "unshare the \(ns.sorted().map(\.rawValue).joined(separator: ",")) namespace"
         case .setDumpable(let on): return "prctl(PR_SET_DUMPABLE, \(on ? 1 : 0))"
         case .newSession: return "setsid (detach from the caller's terminal)"
@@ -133,7 +136,7 @@ public enum PlanStep: Sendable, Equatable {
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"
-        case .traceSyscalls: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
+        case .becomeTracee: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }
     }
 }

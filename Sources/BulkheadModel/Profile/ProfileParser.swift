@@ -49,46 +49,24 @@ public enum ProfileParser {
             if let q = m["requests"] { p.requests = try parseResources(q) }
             if let io = m["io"] {
                 let im = try io.mapping(allowed: ["weight", "max"])
-                if let w = im["weight"] { p.ioWeight = UInt64(try w.int64(in: 1...10000)) }
+                if let w = im["weight"] { p.ioWeight = try NumberField.ioWeight.parse(w) }
                 if let mx = im["max"] {
-                    p.ioMax = try mx.sequence().map { (n) throws(ConfigError) in
-                        switch IOThrottle.parse(try n.string()) {
-                        case .success(let t): return t
-                        case .failure(let e): throw n.error(e.message)
-                        }
-                    }
+                    p.ioMax = try mx.sequence().map { (n) throws(ConfigError) in try FieldRules.ioThrottle(try n.string()).at(n) }
                 }
             }
-            if let e = m["enforcement"] {
-                let v = try e.string()
-                guard let mode = LimitEnforcement(rawValue: v) else { throw e.error("expected strict or best-effort, got \"\(v)\"") }
-                p.enforcement = mode
-            }
+            if let e = m["enforcement"] { p.enforcement = try FieldRules.enforcement(try e.string()).at(e) }
         }
         if let fs = top["filesystem"] { try parseFilesystem(fs, into: &p) }
         if let n = top["network"] {
             let m = try n.mapping(allowed: ["mode"])
-            if let mode = m["mode"] {
-                let s = try mode.string()
-                guard let v = NetworkMode(rawValue: s) else {
-                    throw mode.error("unknown network mode \"\(s)\"; allowed: \(NetworkMode.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                p.network = v
-            }
+            if let mode = m["mode"] { p.network = try FieldRules.networkMode(try mode.string()).at(mode) }
         }
-        if let h = top["hostname"] {
-            let s = try h.string()
-            guard !s.isEmpty, s.utf8.count <= 64, s.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
-                throw h.error("a hostname is 1 to 64 letters, digits, '-' and '.'")
-            }
-            p.hostname = s
-        }
+        if let h = top["hostname"] { p.hostname = try FieldRules.hostname(try h.string()).at(h) }
         if let w = top["workingDir"] { p.workingDir = try workingDirectory(w) }
         if let e = top["env"] {
             for item in try e.sequence() {
                 let m = try item.mapping(allowed: ["name", "value"])
-                let name = try m.require("name").string()
-                guard isValidEnvName(name) else { throw item.error("invalid environment variable name \"\(name)\"") }
+                let name = try FieldRules.envName(try m.require("name").string()).at(item)
                 p.env.append(EnvVar(name: name, value: try m["value"]?.scalarText() ?? ""))
             }
         }
@@ -118,8 +96,8 @@ public enum ProfileParser {
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
         ])
-        if let v = m["runAsUser"] { p.runAsUser = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
-        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try v.int64(in: 0...Int64(NumberField.maxID))) }
+        if let v = m["runAsUser"] { p.runAsUser = UInt32(try NumberField.id.parse(v)) }
+        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try NumberField.id.parse(v)) }
         if let v = m["runAsNonRoot"] { p.runAsNonRoot = try v.bool() }
         if let v = m["readOnlyRootFilesystem"] { p.readOnlyRootFilesystem = try v.bool() }
         if let v = m["allowPrivilegeEscalation"] { p.allowPrivilegeEscalation = try v.bool() }
@@ -135,16 +113,7 @@ public enum ProfileParser {
             for (key, list) in [("add", cm["add"]), ("drop", cm["drop"])] {
                 guard let list else { continue }
                 var names: [String] = []
-                for item in try list.sequence() {
-                    let name = try item.string()
-                    guard name.uppercased() == "ALL" || Capability(name: name) != nil else {
-                        var msg = "unknown capability \"\(name)\""
-                        let candidates = Capability.allCases.map(\.kubernetesName) + Capability.allCases.map(\.name)
-                        if let s = closestMatch(to: name, in: candidates) { msg += "; did you mean \"\(s)\"?" }
-                        throw item.error(msg + " (see capabilities(7); Kubernetes spells them without CAP_)")
-                    }
-                    names.append(name)
-                }
+                for item in try list.sequence() { names.append(try FieldRules.capabilityName(try item.string()).at(item)) }
                 if key == "add" { spec.add = names } else { spec.drop = names }
             }
             p.capabilities = spec
@@ -214,8 +183,7 @@ public enum ProfileParser {
             p.landlock = spec
         }
         if let r = m["root"] {
-            let s = try r.string()
-            p.root = s == "host" ? .host : RootFilesystem(path: try absolutePath(r))
+            p.root = try FieldRules.rootFilesystem(try r.string()).at(r)
         }
         if let t = m["tmpfs"] {
             var mounts: [TmpfsMount] = []
@@ -255,26 +223,17 @@ public enum ProfileParser {
         return IDRange(hostStart: start, count: count)
     }
 
-    public static func parseRlimitValue(_ text: String) -> UInt64? {
-        text == "unlimited" || text == "infinity" ? Rlimit.unlimited : UInt64(text)
-    }
-
     static func parseRlimit(_ node: ConfigNode) throws(ConfigError) -> Rlimit {
         if case .mapping = node.node {
             let m = try node.mapping(allowed: ["soft", "hard"])
             let soft = try value(try m.require("soft"))
             let hard = try value(try m.require("hard"))
-            guard soft <= hard else { throw node.error("soft limit \(soft) exceeds hard limit \(hard)") }
-            return Rlimit(soft: soft, hard: hard)
+            return try FieldRules.rlimit(soft: soft, hard: hard).at(node)
         }
         let v = try value(node)
         return Rlimit(soft: v, hard: v)
 
-        func value(_ n: ConfigNode) throws(ConfigError) -> UInt64 {
-            let t = try n.scalarText()
-            guard let v = parseRlimitValue(t) else { throw n.error("expected a number or \"unlimited\"; accepted: 0 to 18446744073709551615 or unlimited, got \"\(t)\"") }
-            return v
-        }
+        func value(_ n: ConfigNode) throws(ConfigError) -> UInt64 { try FieldRules.rlimitValue(try n.scalarText()).at(n) }
     }
 
     static func pathList(_ node: ConfigNode) throws(ConfigError) -> [String] {
@@ -283,27 +242,18 @@ public enum ProfileParser {
         return out
     }
 
+    /// A path field of a profile, a manifest or a Tenant: `FieldRules.absolutePath`.
     static func absolutePath(_ node: ConfigNode) throws(ConfigError) -> String {
-        let s = try node.string()
-        guard s.hasPrefix("/") else { throw node.error("expected an absolute path, got \"\(s)\"") }
-        guard !s.split(separator: "/").contains("..") else { throw node.error("a path may not contain \"..\": \"\(s)\"") }
-        guard !s.utf8.contains(0) else { throw node.error("a path may not contain NUL") }
-        return normalize(s)
+        try FieldRules.absolutePath(try node.string()).at(node)
     }
 
-    /// A `workingDir` field (a profile's or a Pod container's): `WorkingDirectory.problem`'s
-    /// rule, normalized.
+    /// A `workingDir` field (a profile's or a Pod container's): `FieldRules.workingDirectory`.
     static func workingDirectory(_ node: ConfigNode) throws(ConfigError) -> String {
-        let s = try node.string()
-        if let problem = WorkingDirectory.problem(s) { throw node.error(problem) }
-        return normalize(s)
+        try FieldRules.workingDirectory(try node.string()).at(node)
     }
 
-    /// `/a//b/./c/` → `/a/b/c`.
-    public static func normalize(_ path: String) -> String {
-        let parts = path.split(separator: "/").filter { $0 != "." }
-        return "/" + parts.joined(separator: "/")
-    }
+    /// `/a//b/./c/` → `/a/b/c` (`FieldRules.normalize`).
+    public static func normalize(_ path: String) -> String { FieldRules.normalize(path) }
 
     /// A name `ProfileStore` looks up on its search path, never a path: letters, digits, `-`, `_`
     /// and `.`, not starting with `.`, not ending in `.yaml`/`.yml`.
@@ -315,11 +265,6 @@ public enum ProfileParser {
     static func isValidName(_ s: String) -> Bool {
         !s.isEmpty && s.count <= 63 && s.allSatisfy { ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "-" }
             && s.first != "-" && s.last != "-" && s.allSatisfy(\.isASCII)
-    }
-
-    public static func isValidEnvName(_ s: String) -> Bool {
-        guard let f = s.first, f == "_" || f.isLetter else { return false }
-        return s.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber } && s.allSatisfy(\.isASCII)
     }
 
     static func directoryOf(_ path: String) -> String {

@@ -13,11 +13,11 @@ public enum WorkingDirectory {
     /// What is wrong with `path` as a working directory, or nil when it is acceptable:
     /// absolute, no NUL, no `..`, and not /proc or beneath it (nor /dev/fd and its kin).
     public static func problem(_ path: String) -> String? {
-        guard path.hasPrefix("/") else { return "expected an absolute path" }
-        guard !path.utf8.contains(0) else { return "a path may not contain NUL" }
-        let parts = path.split(separator: "/")
-        guard !parts.contains("..") else { return "a path may not contain \"..\"" }
-        let normal = "/" + parts.filter { $0 != "." }.joined(separator: "/")
+        let normal: String
+        switch FieldRules.absolutePath(path) {
+        case .success(let p): normal = p
+        case .failure(let r): return r.message
+        }
         for t in refusedTrees where normal == t || normal.hasPrefix(t + "/") {
             return "the working directory may not be \(t) or beneath it (a /proc/self/fd/N path leads to a descriptor of the launcher, CVE-2024-21626)"
         }

@@ -85,50 +85,47 @@ public struct LimitsReport: Codable, Sendable, Equatable {
     public var enforcement: String
     /// v2, v1, or "v1+v2" on a hybrid host.
     public var driver: String?
-    public var enforced: [EnforcedLimitReport]
-    public var notEnforced: [NotEnforcedLimitReport]
-    public init(enforcement: String, driver: String?, enforced: [EnforcedLimitReport], notEnforced: [NotEnforcedLimitReport]) {
+    /// What the cgroup driver wrote, as `SandboxCgroup` returned it.
+    public var enforced: [EnforcedLimit]
+    public var notEnforced: [NotEnforcedLimit]
+    public init(enforcement: String, driver: String?, enforced: [EnforcedLimit], notEnforced: [NotEnforcedLimit]) {
         self.enforcement = enforcement; self.driver = driver; self.enforced = enforced; self.notEnforced = notEnforced
     }
-}
-
-public struct EnforcedLimitReport: Codable, Sendable, Equatable {
-    public var limit: String
-    public var value: String
-    public var driver: String
-    public var file: String
-    public init(limit: String, value: String, driver: String, file: String) {
-        self.limit = limit; self.value = value; self.driver = driver; self.file = file
-    }
-}
-
-public struct NotEnforcedLimitReport: Codable, Sendable, Equatable {
-    public var limit: String
-    public var reason: String
-    public init(limit: String, reason: String) { self.limit = limit; self.reason = reason }
 }
 
 public struct CgroupReport: Codable, Sendable, Equatable {
     /// `bulkhead/<tenant>/<pod>/<leaf>`, relative to each hierarchy's base.
     public var path: String?
     public var directories: [String]
-    public var stats: CgroupUsage?
+    public var stats: CgroupStats?
     /// Why there is no cgroup, or what went wrong removing it.
     public var note: String?
-    public init(path: String?, directories: [String], stats: CgroupUsage?, note: String?) {
+    public init(path: String?, directories: [String], stats: CgroupStats?, note: String?) {
         self.path = path; self.directories = directories; self.stats = stats; self.note = note
     }
 }
 
-/// What the sandbox's cgroup measured (fields absent where the host has no such file).
-public struct CgroupUsage: Codable, Sendable, Equatable {
+/// What a cgroup measured: `SandboxCgroup.stats()` reads it, the report's `cgroup.stats`
+/// shows it. `nil` (absent from the report) means the host did not provide that figure.
+public struct CgroupStats: Codable, Sendable, Equatable {
+    /// Highest memory usage seen: memory.peak (v2, Linux 5.19+) or
+    /// memory.max_usage_in_bytes (v1).
     public var memoryPeakBytes: UInt64?
+    /// CPU time used: cpu.stat usage_usec (v2) or cpuacct.usage / 1000 (v1).
     public var cpuUsageMicros: UInt64?
+    /// Enforcement periods elapsed and throttled (cpu.stat, v1 and v2).
     public var cpuPeriods: UInt64?
     public var cpuThrottledPeriods: UInt64?
+    /// Time throttled: throttled_usec (v2) or throttled_time / 1000 (v1, nanoseconds).
     public var cpuThrottledMicros: UInt64?
+    /// Processes the OOM killer killed: memory.events oom_kill (v2),
+    /// memory.oom_control oom_kill (v1).
     public var oomKills: UInt64?
+    /// Forks refused at pids.max: pids.events max.
     public var pidsMaxHits: UInt64?
+    /// The most tasks (processes and threads) the cgroup held at once: pids.peak (Linux 6.1+,
+    /// v2 and the v1 pids controller alike). nil on older kernels, and on a cgroup v2 host
+    /// when the leaf has no pids controller (bulkhead enables it there only for a pids limit).
     public var pidsPeak: UInt64?
     public init(memoryPeakBytes: UInt64? = nil, cpuUsageMicros: UInt64? = nil, cpuPeriods: UInt64? = nil,
                 cpuThrottledPeriods: UInt64? = nil, cpuThrottledMicros: UInt64? = nil, oomKills: UInt64? = nil,

@@ -88,6 +88,10 @@ public struct NumberField: Sendable {
     public static let ioPerSecond = NumberField(
         "operations per second such as 1000", .quantity, 1...UInt64(UInt32.max), format: .plain,
         highReason: "the kernel keeps io.max iops in 32 bits")
+    /// io.weight (cgroup-v2.rst: 1 to 10000): a profile's `resources.io.weight`, `--io-weight`.
+    public static let ioWeight = NumberField(
+        "a relative I/O weight such as 100", .digits, 1...10000, format: .plain,
+        highReason: "the kernel's io.weight range")
     /// A uid or gid.
     public static let id = NumberField(
         "a numeric uid or gid", .digits, 0...maxID, format: .plain,
@@ -133,21 +137,10 @@ public struct NumberField: Sendable {
         return .success(value)
     }
 
-    /// Parses a scalar node; a refusal is a `ConfigError` at the node.
+    /// Parses a scalar node; a refusal is a `ConfigError` at the node. (A flag's value:
+    /// `parse(text).at(flag:)`.)
     public func parse(_ node: ConfigNode) throws(ConfigError) -> UInt64 {
-        let text = try node.scalarText()
-        switch parse(text) {
-        case .success(let v): return v
-        case .failure(let r): throw node.error(r.message)
-        }
-    }
-
-    /// Parses a value outside any document (a flag, an annotation's part).
-    public func parse(_ text: String, file: String, field: String) throws(ConfigError) -> UInt64 {
-        switch parse(text) {
-        case .success(let v): return v
-        case .failure(let r): throw ConfigError(file: file, field: field, message: r.message)
-        }
+        try parse(try node.scalarText()).at(node)
     }
 
     /// The sum of values of this field, or nil when it leaves the field's range (or 64 bits).

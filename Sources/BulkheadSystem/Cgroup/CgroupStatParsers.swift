@@ -100,28 +100,3 @@ public struct MemoryEvents: Sendable, Equatable {
         self.oomKill = oomKill
     }
 }
-
-/// What a sandbox's cgroup measured. `nil` means the host did not provide that figure.
-public struct CgroupStats: Sendable, Equatable, Codable {
-    /// Highest memory usage seen: memory.peak (v2, Linux 5.19+) or
-    /// memory.max_usage_in_bytes (v1).
-    public var memoryPeakBytes: UInt64?
-    /// Current memory usage: memory.current (v2) or memory.usage_in_bytes (v1).
-    public var memoryCurrentBytes: UInt64?
-    /// CPU time used: cpu.stat usage_usec (v2) or cpuacct.usage / 1000 (v1).
-    public var cpuUsageMicros: UInt64?
-    /// Enforcement periods elapsed and throttled (cpu.stat, v1 and v2).
-    public var cpuPeriods: UInt64?
-    public var cpuThrottledPeriods: UInt64?
-    /// Time throttled: throttled_usec (v2) or throttled_time / 1000 (v1, nanoseconds).
-    public var cpuThrottledMicros: UInt64?
-    /// Processes the OOM killer killed: memory.events oom_kill (v2),
-    /// memory.oom_control oom_kill (v1).
-    public var oomKills: UInt64?
-    /// Forks refused at pids.max: pids.events max.
-    public var pidsMaxHits: UInt64?
-    /// Tasks in the cgroup now: pids.current.
-    public var pidsCurrent: UInt64?
-
-    public init() {}
-}

@@ -16,7 +16,8 @@ import Musl
 ///
 /// Ownership is explicit: the handle closes its directory fd when it is released, but only
 /// `remove()` deletes the cgroups (a supervisor may hand the leaf to a later process).
-/// Not thread-safe: the launcher is single-threaded.
+/// Not thread-safe, and not shared: one owner per handle (a run's supervisor; in a pod, each
+/// container's supervisor thread its own leaf, the pod runner's thread the pod's and tenant's).
 public final class SandboxCgroup {
     /// One directory of this cgroup in one hierarchy.
     public struct Leaf: Sendable, Equatable {
@@ -551,7 +552,6 @@ public final class SandboxCgroup {
 
         // Memory: the v2 files only exist where the memory controller is enabled.
         s.memoryPeakBytes = number(unified, "memory.peak") ?? number(v1("memory"), "memory.max_usage_in_bytes")
-        s.memoryCurrentBytes = number(unified, "memory.current") ?? number(v1("memory"), "memory.usage_in_bytes")
         if let text = read(unified, "memory.events") {
             s.oomKills = CgroupStatParser.memoryEvents(text).oomKill
         } else if let text = read(v1("memory"), "memory.oom_control") {
@@ -567,11 +567,12 @@ public final class SandboxCgroup {
         s.cpuThrottledPeriods = v2cpu.throttledPeriods ?? v1cpu.throttledPeriods
         s.cpuThrottledMicros = v2cpu.throttledMicros ?? v1cpu.throttledMicros
 
-        // pids.
+        // pids: the files exist where the pids controller reaches the leaf (v2: enabled for a
+        // pids limit; v1: the pids hierarchy's leaf). pids.peak is Linux 6.1+ on both.
         if let text = read(unified, "pids.events") ?? read(v1("pids"), "pids.events") {
             s.pidsMaxHits = CgroupStatParser.pidsMaxEvents(text)
         }
-        s.pidsCurrent = number(unified, "pids.current") ?? number(v1("pids"), "pids.current")
+        s.pidsPeak = number(unified, "pids.peak") ?? number(v1("pids"), "pids.peak")
         return s
     }
 

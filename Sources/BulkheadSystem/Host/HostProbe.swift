@@ -31,10 +31,7 @@ extension HostFacts {
             seccompActions: (readText("/proc/sys/kernel/seccomp/actions_avail") ?? "")
                 .split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init),
             noNewPrivs: { let r = bh_prctl_get_no_new_privs(); return r < 0 ? nil : Int(r) }(),
-            landlockABI: {
-                let r = bh_landlock_abi_version()
-                return r < 0 ? .failure(HostProbeErrno(errno)) : .success(Int(r))
-            }(),
+            landlockABI: landlockABI(),
             clone3: classify(result: bh_clone3_probe(), expected: [EINVAL, EFAULT, E2BIG]),
             pidfdOpen: {
                 let fd = bh_pidfd_open(getpid(), 0)
@@ -44,6 +41,15 @@ extension HostFacts {
             mountSetattr: classify(result: bh_mount_setattr_probe(), expected: [EINVAL, EBADF, EFAULT, E2BIG]),
             effectiveUID: geteuid()
         )
+    }
+
+    /// The running kernel's Landlock ABI version (landlock_create_ruleset with
+    /// LANDLOCK_CREATE_RULESET_VERSION), or the errno that says why there is none (EOPNOTSUPP:
+    /// built but not enabled; ENOSYS: not built). The one probe: `doctor` reports it, the
+    /// planner builds a profile's rules for it.
+    public static func landlockABI() -> Result<Int, HostProbeErrno> {
+        let r = bh_landlock_abi_version()
+        return r < 0 ? .failure(HostProbeErrno(errno)) : .success(Int(r))
     }
 
     /// A probe call's verdict from its result and errno (read at once): success or an

@@ -7,8 +7,8 @@ import Glibc
 /// init (a separate process after clone3) writes into memory this process reads once the init
 /// has exited. One owner: the mapping is released in `deinit`.
 public final class SyscallRecorderTable: @unchecked Sendable {
-    /// The table, for `ChildSpawner.spawn(recordTable:)`.
-    public let pointer: UnsafeMutablePointer<bh_record_table>
+    /// The table, for `ChildSpawner.spawn(recordTable:)` (the C type stays in this layer).
+    package let pointer: UnsafeMutablePointer<bh_record_table>
     private let size = MemoryLayout<bh_record_table>.size
 
     /// Maps a zeroed table and fills in the numbers of the calls whose arguments are recorded.

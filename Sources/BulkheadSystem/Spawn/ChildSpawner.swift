@@ -2,22 +2,6 @@ import BulkheadModel
 import CShims
 import Glibc
 
-/// The sandbox's init as the launcher sees it after clone3: its pid and pidfd, the message
-/// pipe from it and the pipe that releases it.
-public struct SpawnedInit: Sendable {
-    public let pid: Int32
-    public let pidfd: Int32
-    public let messageFD: Int32
-    public let syncFD: Int32
-}
-
-/// A record from the sandbox's init (`bh_msg`).
-public enum InitMessage: Sendable, Equatable {
-    case stepFailed(step: Int, errno: Errno)
-    case execSucceeded(pidInside: Int32)
-    case exited(waitStatus: Int32)
-}
-
 extension Namespace {
     /// The clone(2) flag that creates this namespace.
     public var cloneFlag: UInt64 {
@@ -41,7 +25,8 @@ public enum ChildSpawner {
 
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
-    /// - Parameter failAtStep: test-only fault injection: the child fails that step with ECANCELED.
+    /// - Parameter fault: test-only fault injection: at `.step(n)` the child fails plan step n
+    ///   with ECANCELED; the launcher's own fault points are not the spawner's and are ignored.
     /// - Parameter recordTable: record mode: the shared table the init fills (see `SyscallRecorderTable`).
     /// - Parameter join: pod mode: namespaces to enter before clone3, as (fd, namespace), in
     ///   order: those owned by the initial user namespace (a pod's network namespace) first,
@@ -49,11 +34,13 @@ public enum ChildSpawner {
     ///   owns. The caller must be a child subreaper (`becomeSubreaper`).
     /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
     ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
-    ///   `.waitForCgroups` step. The child's copies are closed there; the caller closes its own.
-    public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, failAtStep: Int?,
-                             recordTable: UnsafeMutablePointer<bh_record_table>? = nil,
+    ///   `.joinCgroups` step. The child's copies are closed there; the caller closes its own.
+    /// - Returns: the init, waiting at its first step for `SandboxInit.release`; the caller
+    ///   owns it and closes it (`SandboxInit.close`).
+    public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, fault: FaultPoint? = nil,
+                             recordTable: SyscallRecorderTable? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
-                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SpawnedInit {
+                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SandboxInit {
         // A --preserve-fd must be a descriptor the caller handed down: open, and not
         // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
         // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
@@ -84,7 +71,7 @@ public enum ChildSpawner {
         var config = bh_spawn_config(
             clone_flags: plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag },
             cgroup_fd: cgroupFD ?? -1,
-            fail_at_step: Int32(failAtStep ?? -1),
+            fail_at_step: Int32(clamping: fault?.planStep ?? -1),
             steps: UnsafePointer(stepPtr),
             step_count: UInt32(steps.count),
             seccomp_len: UInt32(seccompProgram?.count ?? 0),
@@ -96,7 +83,7 @@ public enum ChildSpawner {
             preserve_fds: UnsafePointer(fds),
             argv: UnsafePointer(argv),
             envp: UnsafePointer(envp),
-            record_table: recordTable,
+            record_table: recordTable?.pointer,
             join_count: UInt32(join.count),
             join_fds: UnsafePointer(arena.array(join.map(\.fd))),
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
@@ -111,7 +98,7 @@ public enum ChildSpawner {
             let names = plan.namespaces.sorted().map(\.rawValue).joined(separator: ",")
             throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
         }
-        return SpawnedInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, syncFD: result.sync_fd)
+        return SandboxInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, releaseFD: result.sync_fd)
     }
 
     /// The host uid that owns a new user namespace: the planner's choice, the range's uid in the
@@ -132,7 +119,8 @@ public enum ChildSpawner {
 
     /// Makes this process a child subreaper (pod mode: a container's init is re-parented here).
     public static func becomeSubreaper() throws(SystemError) {
-        guard bh_become_subreaper() == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)", errno: .current) }
+        let rc = bh_become_subreaper()
+        guard rc == 0 else { throw SystemError("prctl(PR_SET_CHILD_SUBREAPER)", errno: Errno(rc)) }
     }
 
     static func cloneHint(_ e: Errno) -> String {
@@ -143,24 +131,6 @@ public enum ChildSpawner {
         case EINVAL: return "a requested namespace is not supported by this kernel (time namespaces need 5.6)"
         case ENOMEM, EAGAIN: return "the system is out of processes or memory"
         default: return "run `bulkhead doctor`"
-        }
-    }
-
-    /// Reads one message from the init; nil on EOF.
-    public static func readMessage(fd: Int32) throws(SystemError) -> InitMessage? {
-        var m = bh_msg()
-        var got = 0
-        while got < MemoryLayout<bh_msg>.size {
-            let n = withUnsafeMutableBytes(of: &m) { Glibc.read(fd, $0.baseAddress! + got, $0.count - got) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError("read from the sandbox's init", errno: .current) }
-            if n == 0 { if got == 0 { return nil }; throw SystemError("short message from the sandbox's init") }
-            got += n
-        }
-        switch Int(m.kind) {
-        case Int(BH_MSG_STEP_FAILED.rawValue): return .stepFailed(step: Int(m.step), errno: Errno(m.err))
-        case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
-        case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
-        default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
         }
     }
 }
@@ -191,62 +161,77 @@ final class CArena {
         return array(ptrs)
     }
 
+    /// The C record of one step: its op and the named arguments of that op (bh_spawn.h). Each
+    /// PlanStep case `fooBar` is op BH_OP_FOO_BAR and fills `args.foo_bar` (`.mountIfPresent`
+    /// shares `args.mount`).
     func step(_ s: PlanStep) -> bh_step {
-        var r = bh_step()
-        func op(_ o: bh_step_op) { r.op = o.rawValue }
-        switch s {
-        case .waitForParent: op(BH_OP_WAIT_PARENT)
-        case .waitForCgroups: op(BH_OP_JOIN_CGROUPS)
-        case .unshareNamespaces(let ns): op(BH_OP_UNSHARE); r.n1 = ns.reduce(0) { $0 | $1.cloneFlag }
-        case .setDumpable(let on): op(BH_OP_DUMPABLE); r.n1 = on ? 1 : 0
-        case .newSession: op(BH_OP_SETSID)
-        case let .mount(source, target, fstype, flags, data):
-            op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue
-            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
-        case let .mountIfPresent(source, target, fstype, flags, data):
-            op(BH_OP_MOUNT); r.a = string(source); r.b = string(target); r.c = string(fstype); r.d = string(data); r.n1 = flags.rawValue; r.n2 = 1
-            r.n3 = UInt64(Self.resolutionRoot(target)?.utf8.count ?? 0)
-        case let .makeDirectory(p, mode):
-            op(BH_OP_MKDIR); r.b = string(p); r.n1 = UInt64(mode); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
-        case .createFile(let p): op(BH_OP_CREATE_FILE); r.b = string(p); r.n3 = UInt64(Self.resolutionRoot(p)?.utf8.count ?? 0)
-        case let .symlink(target, at): op(BH_OP_SYMLINK); r.a = string(target); r.b = string(at)
-        case .changeDirectory(let p): op(BH_OP_CHDIR); r.b = string(p)
-        case .enterWorkingDirectory(let p): op(BH_OP_WORKDIR); r.b = string(p)
-        case let .pivotRoot(n, o): op(BH_OP_PIVOT_ROOT); r.a = string(n); r.b = string(o)
-        case .unmountDetached(let p): op(BH_OP_UMOUNT); r.b = string(p); r.n1 = UInt64(MNT_DETACH)
-        case let .setMountAttributes(p, a, rec): op(BH_OP_SETATTR); r.b = string(p); r.n1 = a.rawValue; r.n2 = rec ? 1 : 0
-        case let .refuseSymlinks(p, missingOK): op(BH_OP_NO_SYMLINK); r.b = string(p); r.n1 = missingOK ? 1 : 0
-        case let .mask(p, null): op(BH_OP_MASK); r.a = string(null); r.b = string(p); r.c = string(Self.resolutionRoot(p))
-        case .makeReadOnly(let p): op(BH_OP_READONLY); r.b = string(p); r.c = string(Self.resolutionRoot(p))
-        case .setHostname(let h): op(BH_OP_SETHOSTNAME); r.a = string(h)
-        case .loopbackUp: op(BH_OP_LOOPBACK_UP)
-        case let .setRlimit(res, l): op(BH_OP_SETRLIMIT); r.n1 = UInt64(res.number); r.n2 = l.soft; r.n3 = l.hard
-        case .dropBoundingSet(let keep): op(BH_OP_CAPBSET); r.n1 = keep.mask
-        case .keepCapabilities(let on): op(BH_OP_KEEPCAPS); r.n1 = on ? 1 : 0
-        case .setGroups(let g): op(BH_OP_SETGROUPS); r.n1 = UInt64(g ?? 0); r.n2 = g == nil ? 0 : 1
-        case .setGID(let g): op(BH_OP_SETRESGID); r.n1 = UInt64(g)
-        case .setUID(let u): op(BH_OP_SETRESUID); r.n1 = UInt64(u)
-        case let .setCapabilities(e, p, i): op(BH_OP_CAPSET); r.n1 = e.mask; r.n2 = p.mask; r.n3 = i.mask
-        case .noNewPrivileges: op(BH_OP_NO_NEW_PRIVS)
-        case let .landlockCreateRuleset(fs, net): op(BH_OP_LANDLOCK_CREATE); r.n1 = fs; r.n2 = net
-        case let .landlockAllowPath(p, access): op(BH_OP_LANDLOCK_PATH); r.b = string(p); r.n1 = access
-        case let .landlockAllowPort(port, access): op(BH_OP_LANDLOCK_PORT); r.n1 = access; r.n2 = UInt64(port)
-        case .landlockRestrictSelf: op(BH_OP_LANDLOCK_RESTRICT)
-        case .pause: op(BH_OP_PAUSE)
-        case .forkWorkload: op(BH_OP_FORK_WORKLOAD)
-        case .closeStrayFileDescriptors: op(BH_OP_CLOSE_FDS)
-        case .attachTerminal(let fd): op(BH_OP_ATTACH_TTY); r.n1 = UInt64(fd)
-        case .loadSeccomp: op(BH_OP_SECCOMP)
-        case .exec: op(BH_OP_EXEC)
-        case .traceSyscalls: op(BH_OP_TRACEME)
+        func path(_ p: String) -> bh_path_args { bh_path_args(path: string(p)) }
+        func flag(_ on: Bool) -> bh_flag_args { bh_flag_args(on: on ? 1 : 0) }
+        func mount(_ source: String?, _ target: String, _ fstype: String?, _ flags: MountFlags, _ data: String?) -> bh_step_args {
+            bh_step_args(mount: bh_mount_args(source: string(source), target: string(target), fstype: string(fstype),
+                                              data: string(data), flags: flags.rawValue, root_len: Self.rootLength(target)))
         }
-        return r
+        let (op, args): (bh_step_op, bh_step_args) = switch s {
+        case .waitForRelease: (BH_OP_WAIT_FOR_RELEASE, bh_step_args())
+        case .joinCgroups: (BH_OP_JOIN_CGROUPS, bh_step_args())
+        case .unshareNamespaces(let ns):
+            (BH_OP_UNSHARE_NAMESPACES, bh_step_args(unshare_namespaces: bh_unshare_namespaces_args(clone_flags: ns.reduce(0) { $0 | $1.cloneFlag })))
+        case .setDumpable(let on): (BH_OP_SET_DUMPABLE, bh_step_args(set_dumpable: flag(on)))
+        case .newSession: (BH_OP_NEW_SESSION, bh_step_args())
+        case let .mount(source, target, fstype, flags, data): (BH_OP_MOUNT, mount(source, target, fstype, flags, data))
+        case let .mountIfPresent(source, target, fstype, flags, data): (BH_OP_MOUNT_IF_PRESENT, mount(source, target, fstype, flags, data))
+        case let .makeDirectory(p, mode):
+            (BH_OP_MAKE_DIRECTORY, bh_step_args(make_directory: bh_make_directory_args(path: string(p), mode: mode, root_len: Self.rootLength(p))))
+        case .createFile(let p): (BH_OP_CREATE_FILE, bh_step_args(create_file: bh_create_file_args(path: string(p), root_len: Self.rootLength(p))))
+        case let .symlink(target, at): (BH_OP_SYMLINK, bh_step_args(symlink: bh_symlink_args(target: string(target), link_path: string(at))))
+        case .changeDirectory(let p): (BH_OP_CHANGE_DIRECTORY, bh_step_args(change_directory: path(p)))
+        case .enterWorkingDirectory(let p): (BH_OP_ENTER_WORKING_DIRECTORY, bh_step_args(enter_working_directory: path(p)))
+        case let .pivotRoot(n, o): (BH_OP_PIVOT_ROOT, bh_step_args(pivot_root: bh_pivot_root_args(new_root: string(n), put_old: string(o))))
+        case .unmountDetached(let p): (BH_OP_UNMOUNT_DETACHED, bh_step_args(unmount_detached: path(p)))
+        case let .setMountAttributes(p, a, rec):
+            (BH_OP_SET_MOUNT_ATTRIBUTES, bh_step_args(set_mount_attributes: bh_set_mount_attributes_args(path: string(p), attr_set: a.rawValue, recursive: rec ? 1 : 0)))
+        case let .refuseSymlinks(p, missingOK):
+            (BH_OP_REFUSE_SYMLINKS, bh_step_args(refuse_symlinks: bh_refuse_symlinks_args(path: string(p), missing_ok: missingOK ? 1 : 0)))
+        case let .mask(p, null): (BH_OP_MASK, bh_step_args(mask: bh_mask_args(path: string(p), null_device: string(null), root_len: Self.rootLength(p))))
+        case .makeReadOnly(let p): (BH_OP_MAKE_READ_ONLY, bh_step_args(make_read_only: bh_make_read_only_args(path: string(p), root_len: Self.rootLength(p))))
+        case .setHostname(let h): (BH_OP_SET_HOSTNAME, bh_step_args(set_hostname: bh_set_hostname_args(name: string(h))))
+        case .loopbackUp: (BH_OP_LOOPBACK_UP, bh_step_args())
+        case let .setRlimit(res, l): (BH_OP_SET_RLIMIT, bh_step_args(set_rlimit: bh_set_rlimit_args(resource: UInt32(res.number), soft: l.soft, hard: l.hard)))
+        case .dropBoundingSet(let keep): (BH_OP_DROP_BOUNDING_SET, bh_step_args(drop_bounding_set: bh_capability_mask_args(keep: keep.mask)))
+        case .keepCapabilities(let on): (BH_OP_KEEP_CAPABILITIES, bh_step_args(keep_capabilities: flag(on)))
+        case .setGroups(let g): (BH_OP_SET_GROUPS, bh_step_args(set_groups: bh_set_groups_args(gid: g ?? 0, count: g == nil ? 0 : 1)))
+        case .setGID(let g): (BH_OP_SET_GID, bh_step_args(set_gid: bh_id_args(id: g)))
+        case .setUID(let u): (BH_OP_SET_UID, bh_step_args(set_uid: bh_id_args(id: u)))
+        case let .setCapabilities(e, p, i):
+            (BH_OP_SET_CAPABILITIES, bh_step_args(set_capabilities: bh_set_capabilities_args(effective: e.mask, permitted: p.mask, inheritable: i.mask)))
+        case .noNewPrivileges: (BH_OP_NO_NEW_PRIVILEGES, bh_step_args())
+        case let .landlockCreateRuleset(fs, net):
+            (BH_OP_LANDLOCK_CREATE_RULESET, bh_step_args(landlock_create_ruleset: bh_landlock_create_ruleset_args(handled_filesystem: fs, handled_network: net)))
+        case let .landlockAllowPath(p, access):
+            (BH_OP_LANDLOCK_ALLOW_PATH, bh_step_args(landlock_allow_path: bh_landlock_allow_path_args(path: string(p), access: access)))
+        case let .landlockAllowPort(port, access):
+            (BH_OP_LANDLOCK_ALLOW_PORT, bh_step_args(landlock_allow_port: bh_landlock_allow_port_args(port: port, access: access)))
+        case .landlockRestrictSelf: (BH_OP_LANDLOCK_RESTRICT_SELF, bh_step_args())
+        case .pause: (BH_OP_PAUSE, bh_step_args())
+        case .forkWorkload: (BH_OP_FORK_WORKLOAD, bh_step_args())
+        case .closeStrayFileDescriptors: (BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS, bh_step_args())
+        case .attachTerminal(let fd): (BH_OP_ATTACH_TERMINAL, bh_step_args(attach_terminal: bh_attach_terminal_args(fd: fd)))
+        case .loadSeccomp: (BH_OP_LOAD_SECCOMP, bh_step_args())
+        case .exec: (BH_OP_EXEC, bh_step_args())
+        case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
+        }
+        return bh_step(op: op, args: args)
     }
 
     /// The root a mount, mask or read-only target is resolved in (RESOLVE_IN_ROOT, no symlinks,
     /// and the mount attached to the resolved fd): the new root for a path beneath it.
     static func resolutionRoot(_ path: String) -> String? {
         path.hasPrefix(LaunchPlanner.newRoot + "/") ? LaunchPlanner.newRoot : nil
+    }
+
+    /// `root_len` of a path argument (bh_spawn.h): the length of its resolution root, 0 for none.
+    static func rootLength(_ path: String) -> UInt32 {
+        UInt32(resolutionRoot(path)?.utf8.count ?? 0)
     }
 
     func free() {

@@ -1,0 +1,44 @@
+/// Test-only fault injection (`bulkhead run --inject-fault`): where a launch is made to fail
+/// with ECANCELED, to show that every setup step fails closed (exit 125, the step named, the
+/// workload not run, nothing left behind).
+public enum FaultPoint: Sendable, Hashable {
+    /// The plan step at this index (`LaunchPlan.steps`) fails in the sandbox's child.
+    case step(Int)
+    /// The launcher's write of the id maps, between clone3 and the release.
+    case idMaps
+    /// The creation of the sandbox's cgroup, before clone3.
+    case cgroupCreate
+    /// The launcher's opening of the cgroup v1 `tasks` files the init joins (cgroup v1 only).
+    case cgroupAttach
+
+    /// The spellings `--inject-fault` accepts: `step:N` or a bare `N` (N >= 0) for a plan step,
+    /// and `id-maps`, `cgroup-create`, `cgroup-attach`, with the old numbers -2, -3 and -4 as
+    /// aliases. Nil for anything else.
+    public init?(argument: String) {
+        switch argument {
+        case "id-maps", "-2": self = .idMaps
+        case "cgroup-create", "-3": self = .cgroupCreate
+        case "cgroup-attach", "-4": self = .cgroupAttach
+        default:
+            let digits = argument.hasPrefix("step:") ? argument.dropFirst("step:".count) : Substring(argument)
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let n = Int(digits) else { return nil }
+            self = .step(n)
+        }
+    }
+
+    /// The plan step that fails in the child, if this is one.
+    public var planStep: Int? {
+        if case .step(let n) = self { return n }
+        return nil
+    }
+
+    /// The spelling `init(argument:)` reads back to this point.
+    public var argument: String {
+        switch self {
+        case .step(let n): "step:\(n)"
+        case .idMaps: "id-maps"
+        case .cgroupCreate: "cgroup-create"
+        case .cgroupAttach: "cgroup-attach"
+        }
+    }
+}
