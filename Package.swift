@@ -80,6 +80,10 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
+        // The system layer's pure parsers and values (mountinfo, /proc/PID/cgroup and stat, cgroup
+        // stat files, kernel versions, /proc/PID/status, the errno table, netlink dump records,
+        // network names and addresses, TrustedFile's owner/mode rule): no root, no launch.
+        .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel"]),
         .testTarget(
             name: "BulkheadTests",
             dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead"]

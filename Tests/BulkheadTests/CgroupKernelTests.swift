@@ -17,7 +17,17 @@ struct CgroupKernelTests {
         try CgroupKernelGate.require()
         let host = try CgroupHost.detect()
         // Every usable hierarchy has its bulkhead base below the caller's own cgroup (v1)
-        // or at the cgroup2 root.
+        // or at the cgroup2 root; the gate's controllers each have one, on v1, hybrid or v2.
+        #expect(!host.targets.isEmpty, "no hierarchy for sandboxes")
+        for c in ["memory", "cpu", "pids"] {
+            #expect(host.v1Target(for: c) != nil || host.unifiedTarget?.controllers.contains(c) == true, "no hierarchy carries \(c)")
+        }
+        if host.mode != .legacy {
+            let unified = try #require(host.unifiedTarget, "cgroup2 is mounted but has no target")
+            #expect(unified.mountPoint == host.unifiedMountPoint)
+            // Root hangs the v2 subtree from the top of the tree.
+            #expect(unified.baseDirectory == unified.mountPoint + "/bulkhead", "\(unified.baseDirectory)")
+        }
         for t in host.targets {
             #expect(t.baseDirectory.hasPrefix(t.mountPoint))
             #expect(t.baseDirectory.hasSuffix("/bulkhead"))

@@ -12,20 +12,23 @@ struct LifecycleTests {
         #expect(try Bulkhead.sh("exit 3").status == 3)
         let sig = try Bulkhead.sh("kill -TERM $$", report: true)
         #expect(sig.status == 143)
-        #expect(sig.report?["reason"] as? String == "signaled")
-        #expect(sig.report?["signal"] as? String == "SIGTERM")
+        let sigReport = try #require(sig.report, "no report: \(sig.stderr)")
+        #expect(sigReport.reason == .signaled)
+        #expect(sigReport.signal == "SIGTERM")
+        #expect(sigReport.exitCode == 143)
         let nf = try Bulkhead.run(["run", "--", "no-such-command-\(token())"], report: true)
         #expect(nf.status == 127)
-        #expect(nf.report?["reason"] as? String == "exec-failed")
+        #expect(try #require(nf.report, "no report: \(nf.stderr)").reason == .execFailed)
         #expect(nf.stderr.contains("command not found"), "\(nf.stderr)")
         let ne = try Bulkhead.run(["run", "--", "/etc/hostname"])
         #expect(ne.status == 126, "\(ne.stderr)")
         let ok = try Bulkhead.run(["run", "--", "true"], report: true)
         #expect(ok.status == 0)
-        #expect(ok.report?["reason"] as? String == "exited")
-        #expect((ok.report?["launchTimeMs"] as? Double ?? 0) > 0)
-        #expect(ok.controls?["noNewPrivs"] as? Bool == true)
-        #expect((ok.controls?["namespaces"] as? [String])?.sorted() == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"])
+        let okReport = try #require(ok.report, "no report: \(ok.stderr)")
+        #expect(okReport.reason == .exited && okReport.exitCode == 0 && okReport.signal == nil)
+        #expect((okReport.launchTimeMs ?? 0) > 0)
+        #expect(okReport.controls.noNewPrivs)
+        #expect(okReport.controls.namespaces.sorted() == ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"])
     }
 
     @Test("Timeout: the whole sandbox is killed at the deadline, exit 124, even a workload that ignores SIGTERM")
@@ -33,7 +36,8 @@ struct LifecycleTests {
         let marker = token()
         let r = try Bulkhead.sh("trap '' TERM; sleep 30 & echo ready; wait # \(marker)", ["--timeout", "500ms"], report: true)
         #expect(r.status == 124)
-        #expect(r.report?["reason"] as? String == "timeout")
+        let report = try #require(r.report, "no report: \(r.stderr)")
+        #expect(report.reason == .timeout && report.exitCode == ExitStatus.timeout)
         #expect(r.stdout.contains("ready"), "the workload ran until the deadline")
         #expect(processesWith(marker: marker).isEmpty, "the TERM-ignoring workload is gone after the deadline")
     }
@@ -44,6 +48,9 @@ struct LifecycleTests {
         // but the init can reap it.
         let r = try Bulkhead.sh("(sleep 0.1 &); sleep 0.6; cat /proc/[0-9]*/stat 2>/dev/null | awk '{print $3}' | tr -d '\\n'")
         #expect(r.status == 0)
+        // One state letter per process: at least the init, the shell and cat itself were read,
+        // so an empty listing (no /proc, a failed cat) cannot pass.
+        #expect(r.stdout.count >= 3 && r.stdout.allSatisfy { "RSDIZTtXWPK".contains($0) }, "process states: \(r.stdout)")
         #expect(!r.stdout.contains("Z"), "a zombie remained: \(r.stdout)")
     }
 
@@ -64,9 +71,10 @@ struct LifecycleTests {
         let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(rest.contains("got-term"))
         #expect(p.terminationStatus == 7)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
-        try? FileManager.default.removeItem(atPath: report)
-        #expect((json?["signalsForwarded"] as? [String]) == ["SIGTERM"])
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let decoded = try #require(try ReportFile.decode(RunReport.self, at: report), "no report")
+        #expect(decoded.signalsForwarded == ["SIGTERM"])
+        #expect(decoded.reason == .exited && decoded.exitCode == 7)
     }
 
     @Test("The launcher's death (SIGKILL) takes the whole sandbox with it")
@@ -186,8 +194,9 @@ struct LifecycleTests {
         #expect(!strict.stdout.contains("RAN"))
         let r = try Bulkhead.sh("cat /proc/self/uid_map; cat /proc/self/setgroups; id -u; grep CapEff /proc/self/status",
                                 ["--limits", "best-effort"], report: true, prefix: nobody)
-        let notEnforced = (r.report?["limits"] as? [String: Any])?["notEnforced"] as? [[String: Any]] ?? []
-        #expect(Set(notEnforced.compactMap { $0["limit"] as? String }) == ["cpu.max", "memory.max", "pids.max"], "the report says which limits were not enforced")
+        let limits = try #require(r.report?.limits, "the report names the limits: \(r.stderr)")
+        #expect(Set(limits.notEnforced.map(\.limit.rawValue)) == ["cpu.max", "memory.max", "pids.max"], "the report says which limits were not enforced")
+        #expect(limits.enforced.isEmpty && limits.enforcement == "best-effort", "\(limits)")
         #expect(r.status == 0, "\(r.stderr)")
         let lines = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         #expect(lines.first == "0 65534 1", "\(r.stdout)")

@@ -178,7 +178,7 @@ struct LimitTests {
         let join = dirs.map { "echo $$ > \($0)/cgroup.procs" }.joined(separator: "; ")
         let r = try Bulkhead.sh("python3 -c 'x = bytearray(128 << 20)'", ["--memory", "48Mi"], report: true,
                                 prefix: ["/bin/sh", "-c", "\(join); exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups \"$0\" \"$@\""])
-        #expect(r.controls?["uidMap"] as? String == "0 65534 1", "ran unprivileged: \(String(describing: r.controls?["uidMap"]))")
+        #expect(r.controls?.uidMap == "0 65534 1", "ran unprivileged: \(String(describing: r.controls?.uidMap))")
         let rep = try Self.report(r)
         #expect(rep.reason == .oomKilled, "\(r.stderr)")
         try Self.expectEnforced(rep, "memory.max", String(48 << 20))

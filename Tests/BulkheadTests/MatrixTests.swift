@@ -1,3 +1,5 @@
+import BulkheadModel
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -33,13 +35,12 @@ struct MatrixTests {
         (try? Bulkhead.run(["bench", "--list"]).stdout.split(separator: "\n").map(String.init)) ?? []
     }()
 
-    /// Runs cells through the binary and returns the JSON report.
-    static func bench(_ cells: [String], extra: [String] = []) throws -> (status: Int32, report: [String: Any], stderr: String) {
+    /// Runs cells through the binary and returns the typed JSON report (nil when none was written).
+    static func bench(_ cells: [String], extra: [String] = []) throws -> (status: Int32, report: BenchMatrixReport?, stderr: String) {
         let path = NSTemporaryDirectory() + "bh-bench-\(token()).json"
         defer { unlink(path) }
         let r = try Bulkhead.run(["bench", "--only"] + cells + ["--duration", "1", "--json", path] + extra, timeout: 120)
-        let data = FileManager.default.contents(atPath: path) ?? Data("{}".utf8)
-        return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
+        return (r.status, try ReportFile.decode(BenchMatrixReport.self, at: path), r.stderr)
     }
 
     @Test("Every cell the binary lists has an expected verdict here, and the other way round")
@@ -55,24 +56,23 @@ struct MatrixTests {
         // Rounds with confidence intervals (issue 18) are the real answer to the noise.
         var earlier: [String] = []
         var run = try Self.bench([cell])
+        let id = try #require(BenchCellID(parsing: cell), "not RESOURCE/LAYER: \(cell)")
         for _ in 0..<1 {
-            let first = (run.report["results"] as? [[String: Any]] ?? []).first { $0["cell"] as? String == cell }
-            let v = (first?["verdict"] as? [String: Any])?["kind"] as? String
-            guard v == "not-observed", Self.expected[cell] != "not-observed" else { break }
-            earlier.append(((first?["verdict"] as? [String: Any])?["reason"] as? String) ?? "?")
+            let first = run.report?.result(id)
+            guard first?.verdict.kind == .notObserved, Self.expected[cell] != "not-observed" else { break }
+            earlier.append(first?.verdict.reason ?? "?")
             run = try Self.bench([cell])
         }
         let r = run
-        let results = r.report["results"] as? [[String: Any]] ?? []
-        let result = try #require(results.first { $0["cell"] as? String == cell }, "no result for \(cell): \(r.stderr)")
-        let verdict = result["verdict"] as? [String: Any] ?? [:]
-        let kind = verdict["kind"] as? String ?? ""
-        let reason = verdict["reason"] as? String ?? ""
-        #expect(kind == Self.expected[cell], "\(cell): \(kind): \(reason); evidence \(result["evidence"] ?? []); an earlier run: \(earlier)")
+        let report = try #require(r.report, "no bench report for \(cell): \(r.stderr)")
+        let result = try #require(report.result(id), "no result for \(cell): \(r.stderr)")
+        let kind = result.verdict.kind.rawValue
+        let reason = result.verdict.reason
+        #expect(kind == Self.expected[cell], "\(cell): \(kind): \(reason); evidence \(result.evidence); an earlier run: \(earlier)")
         #expect(!reason.isEmpty, "every verdict says why")
         if kind == "can" || kind == "cannot" {
-            let measured = (result["measurements"] as? [Any] ?? []).count + (result["evidence"] as? [Any] ?? []).count
-            #expect(measured > 0 || !(result["keyFigure"] as? String ?? "").contains("?"), "a finding comes with its evidence")
+            let measured = result.measurements.count + result.evidence.count
+            #expect(measured > 0 || !result.keyFigure.contains("?"), "a finding comes with its evidence")
         }
         if kind == "blocked" { #expect(reason.contains("needs"), "blocked names what it needs: \(reason)") }
     }
@@ -87,14 +87,18 @@ struct MatrixTests {
                 return kill(pid, 0) != 0
             }
         #expect(leftovers.isEmpty, "\(leftovers)")
-        for hierarchy in ["pids", "cpu"] {
-            let dirs = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup/\(hierarchy)/bulkhead")) ?? []
+        // The experiments' ceilings sit right under bulkhead's base in every hierarchy the host
+        // gives it (v1, hybrid or v2 alike): look there, not at v1 paths a v2 host lacks.
+        let targets = try CgroupHost.detect().targets
+        try #require(!targets.isEmpty, "no cgroup hierarchy to look in")
+        for target in targets {
+            let dirs = FileIO.listDirectory(target.baseDirectory)
             let dead = dirs.filter { d in
                 let parts = d.split(separator: "-")
                 guard parts.count == 4, parts[0] == "c", let pid = Int32(parts[1]), let seq = Int(parts[3]), seq >= 1_000_000 else { return false }
                 return kill(pid, 0) != 0
             }
-            #expect(dead.isEmpty, "experiment cgroups of finished benches in \(hierarchy): \(dead)")
+            #expect(dead.isEmpty, "experiment cgroups of finished benches in \(target.baseDirectory): \(dead)")
         }
     }
 

@@ -15,7 +15,10 @@ struct NamespaceTests {
         #expect(r.stdout.contains("bulkhead"), "PID 1 is bulkhead's init: \(r.stdout)")
         #expect(!r.stdout.contains("HOSTPID-VISIBLE"))
         let pids = r.stdout.split(separator: "\n").last?.split(separator: " ").compactMap { Int($0) } ?? []
-        #expect(pids.allSatisfy { $0 < 50 }, "only the sandbox's own few processes: \(pids)")
+        // The list is the sandbox's own: the init (1) and the shell (2) are in it, nothing else
+        // but the pipeline's few, so an empty or unreadable /proc cannot pass.
+        #expect(pids.contains(1) && pids.contains(2), "the init and the shell are listed: \(pids)")
+        #expect(pids.count <= 8 && pids.allSatisfy { $0 < 50 }, "only the sandbox's own few processes: \(pids)")
     }
 
     @Test("Mount namespace: a mount made inside is invisible outside; the root is read-only")
@@ -53,9 +56,13 @@ struct NamespaceTests {
         let hostHas = FileIO.read("/proc/sysvipc/shm")?.contains(String(key)) ?? false
         #expect(hostHas, "the host sees its own segment (the check below would prove nothing otherwise)")
         let r = try Bulkhead.sh("cat /proc/sysvipc/shm; readlink /proc/self/ns/ipc")
+        // The sandbox did read the table (its header) and its namespace: an empty output, which
+        // shows no segment either, fails.
+        #expect(r.status == 0 && r.stdout.contains("key") && r.stdout.contains("shmid"), "the sandbox's shm table: \(r.stdout) \(r.stderr)")
         #expect(!r.stdout.contains(String(key)), "\(r.stdout)")
         let hostNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/ipc")
-        #expect(!r.stdout.contains(hostNS))
+        let sandboxNS = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(sandboxNS.hasPrefix("ipc:[") && sandboxNS != hostNS, "sandbox \(sandboxNS), host \(hostNS)")
     }
 
     @Test("Network namespace: only lo, and it is up; the host's loopback services are unreachable")

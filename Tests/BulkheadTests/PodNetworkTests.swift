@@ -65,7 +65,7 @@ struct PodNetworkTests {
     }
 
     /// Runs a pod to completion: its status, report and output.
-    static func runPod(_ yaml: String, extraFiles: [String] = []) throws -> (status: Int32, report: [String: Any], stdout: String, stderr: String) {
+    static func runPod(_ yaml: String, extraFiles: [String] = []) throws -> (status: Int32, report: PodReport?, stdout: String, stderr: String) {
         let dir = NSTemporaryDirectory() + "bh-podnet-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -75,16 +75,16 @@ struct PodNetworkTests {
             files.append(dir + "/extra\(i).yaml")
         }
         let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"])
-        let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) ?? Data("{}".utf8)
-        return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stdout, r.stderr)
+        return (r.status, try ReportFile.decode(PodReport.self, at: dir + "/report.json"), r.stdout, r.stderr)
     }
 
     /// Waits until `bulkhead pod ls` shows the pod; returns its IP.
     static func waitForPod(_ name: String, namespace: String = "default", _ background: BackgroundRunPod) throws -> String {
         for _ in 0..<200 {
             let ls = try Bulkhead.run(["pod", "ls", "--json"])
-            let pods = (try? JSONSerialization.jsonObject(with: Data(ls.stdout.utf8)) as? [[String: Any]]) ?? []
-            if let p = pods.first(where: { $0["pod"] as? String == name && $0["namespace"] as? String == namespace }), let ip = p["ip"] as? String {
+            #expect(ls.status == 0, "pod ls: \(ls.stderr)")
+            let pods = try JSONDecoder().decode([PodInfo].self, from: Data(ls.stdout.utf8))
+            if let p = pods.first(where: { $0.pod == name && $0.namespace == namespace }), let ip = p.ip {
                 return ip
             }
             if !background.run.process.isRunning { break }
@@ -192,8 +192,11 @@ struct PodNetworkTests {
         let foreign = try Self.runPod(Self.pod("cli-\(t)", namespace: "other-\(t)", labels: ["app": "cli-\(t)"], containers: [("c", Self.connect(ip, 8080))]),
                                       extraFiles: [tenant])
         #expect(foreign.status == 3, "a pod of another namespace got through: \(foreign.status) \(foreign.stderr)")
-        #expect(foreign.report["uidMap"] as? String == "0 2110000000 65536", "the other tenant's own host ids")
-        #expect(foreign.report["uidMap"] as? String != (try Self.runPod(Self.pod("ids-\(t)", containers: [("c", ["true"])]))).report["uidMap"] as? String)
+        let foreignMap = try #require(foreign.report?.uidMap, "no pod report: \(foreign.stderr)")
+        #expect(foreignMap == "0 2110000000 65536", "the other tenant's own host ids")
+        let own = try Self.runPod(Self.pod("ids-\(t)", containers: [("c", ["true"])]))
+        let ownMap = try #require(own.report?.uidMap, "no pod report: \(own.stderr)")
+        #expect(foreignMap != ownMap)
 
         // pod stop: the containers get SIGTERM, and the node goes with the last pod.
         let r = try Self.stop("srv-\(t)", srv)
@@ -270,12 +273,13 @@ struct PodNetworkTests {
         var tenantDirs: [String] = []
         for _ in 0..<100 {
             tenantDirs = Self.cgroupDirectories(containing: tenantName).filter { $0.hasSuffix("/" + tenantName) }
-            let pids = tenantDirs.first { $0.hasPrefix("/sys/fs/cgroup/pids/") }.flatMap { FileIO.read($0 + "/pids.current") }
+            let pids = tenantDirs.first { FileIO.exists($0 + "/pids.max") }.flatMap { FileIO.read($0 + "/pids.current") }
             if let n = Int((pids ?? "").trimmingCharacters(in: .whitespacesAndNewlines)), n >= 26 { break }
             usleep(50_000)
         }
-        // The tenant's cgroup holds the quota (v1 drivers on this host, v2 in the VM lane).
-        let pidsDir = try #require(tenantDirs.first { $0.hasPrefix("/sys/fs/cgroup/pids/") }, "\(tenantDirs)")
+        // The tenant's cgroup holds the quota (v1 drivers on this host, v2 in the VM lane): the
+        // directory with the pids controller's files, whichever hierarchy carries it.
+        let pidsDir = try #require(tenantDirs.first { FileIO.exists($0 + "/pids.max") }, "\(tenantDirs)")
         #expect(FileIO.read(pidsDir + "/pids.max")?.trimmingCharacters(in: .whitespacesAndNewlines) == "40")
         let mem = try #require(tenantDirs.first { FileIO.exists($0 + "/memory.limit_in_bytes") || FileIO.exists($0 + "/memory.max") }, "\(tenantDirs)")
         let memLimit = FileIO.read(mem + "/memory.limit_in_bytes") ?? FileIO.read(mem + "/memory.max")
@@ -298,8 +302,8 @@ struct PodNetworkTests {
             """]
         let b = try Self.runPod(Self.pod("fork-\(t)", namespace: tenantName, containers: [("f", forker)], containerExtra: limits), extraFiles: manifests)
         #expect(b.status == 7, "the second pod forked past the tenant's ceiling: \(b.status) \(b.stdout) \(b.stderr)")
-        let tenantReport = b.report["tenantLimits"] as? [String: Any]
-        #expect((tenantReport?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "pids.max" } == true, "\(String(describing: tenantReport))")
+        let tenantLimits = try #require(b.report?.tenantLimits, "the tenant's limits are reported: \(b.stderr)")
+        #expect(tenantLimits.enforced.contains { $0.limit.rawValue == "pids.max" }, "\(tenantLimits)")
 
         // Admission charges the running pod's limits: a pod asking more than is left is refused.
         let big = try Self.runPod(Self.pod("big-\(t)", namespace: tenantName, containers: [("b", ["true"])],
@@ -350,7 +354,9 @@ struct PodNetworkTests {
                                          containers: [("c", ["sh", "-c", "cat /proc/net/dev; test -z \"$BULKHEAD_POD_IP\""])]))
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("lo:") && !r.stdout.contains("eth0"), "\(r.stdout)")
-        #expect(r.report["network"] == nil)
+        let report = try #require(r.report, "no pod report: \(r.stderr)")
+        #expect(report.network == nil, "a pod without a network has no address: \(String(describing: report.network))")
+        #expect(report.phase == "Succeeded")
         let bad = try Self.runPod(Self.pod("lo-\(token())", annotations: ["bulkhead.dev/network": "none", "kubernetes.io/egress-bandwidth": "1M"],
                                            containers: [("c", ["true"])]))
         #expect(bad.status == 125 && bad.stderr.contains("has no veth to shape"), "\(bad.stderr)")

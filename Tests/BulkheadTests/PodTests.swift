@@ -9,15 +9,15 @@ import Testing
 /// the identity token and emptyDir volumes); pods do not.
 @Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
 struct PodTests {
-    /// Writes a manifest and runs `bulkhead pod run` on it with a report.
-    static func runPod(_ yaml: String, extra: [String] = []) throws -> (status: Int32, report: [String: Any], stderr: String) {
+    /// Writes a manifest and runs `bulkhead pod run` on it with a report, decoded as the typed
+    /// `PodReport` (nil when the run wrote none).
+    static func runPod(_ yaml: String, extra: [String] = []) throws -> (status: Int32, report: PodReport?, stderr: String) {
         let dir = NSTemporaryDirectory() + "bh-pod-\(token())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let files = try PodManifestFiles.write(yaml, into: dir)
         let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"] + extra)
-        let data = (try? Data(contentsOf: URL(fileURLWithPath: dir + "/report.json"))) ?? Data("{}".utf8)
-        return (r.status, (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:], r.stderr)
+        return (r.status, try ReportFile.decode(PodReport.self, at: dir + "/report.json"), r.stderr)
     }
 
     /// A pod whose containers write their findings into a shared emptyDir, read back by a last step.
@@ -76,10 +76,12 @@ struct PodTests {
             """
         let check = "sleep 1.5; cd /mnt; for f in connect.client bind.client shm.client; do echo \"$f=$(cat $f)\"; done; [ \"$(cat net.server)\" = \"$(cat net.client)\" ] && echo same-net; cmp -s token.server token.client && echo same-token; wc -c < token.client"
         let r = try Self.runPod(Self.pod(name: "shared", containers: [("server", server), ("client", client), ("check", "{ " + check + "; } >&2")]))
-        let exits = (r.report["containers"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? ""):\((($0["report"] as? [String: Any])?["exitCode"]) ?? "")" }
-        #expect(r.status == 0, "\(r.report["error"] ?? "") \(exits) \(r.stderr)")
-        #expect(r.report["phase"] as? String == "Succeeded")
-        #expect((r.report["sharedNamespaces"] as? [String])?.sorted() == ["ipc", "network", "user"])
+        let report = try #require(r.report, "no pod report: \(r.stderr)")
+        let exits = report.containers.map { "\($0.name):\($0.report.exitCode)" }
+        #expect(r.status == 0, "\(report.error?.message ?? "") \(exits) \(r.stderr)")
+        #expect(exits.sorted() == ["check:0", "client:0", "server:0"], "every container ran and exited 0")
+        #expect(report.phase == "Succeeded")
+        #expect(report.sharedNamespaces.sorted() == ["ipc", "network", "user"])
         #expect(r.stderr.contains("connect.client=pong"), "shared loopback: \(r.stderr)")
         #expect(r.stderr.contains("bind.client=EADDRINUSE"), "shared port space: \(r.stderr)")
         #expect(r.stderr.contains("shm.client=1"), "shared SysV IPC: \(r.stderr)")
@@ -116,7 +118,7 @@ struct PodTests {
             echo "shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)" >&2
             """)]))
         _ = try a.finish()
-        #expect(b.status == 0, "\(b.report["error"] ?? "") \(b.stderr)")
+        #expect(b.status == 0, "\(b.report?.error?.message ?? "") \(b.stderr)")
         #expect(b.stderr.contains("connect=ECONNREFUSED"), "pod B's loopback is its own: \(b.stderr)")
         #expect(b.stderr.contains("bind=ok"), "the same port is free in pod B: \(b.stderr)")
         #expect(b.stderr.contains("shm=0"), "pod A's segment is invisible: \(b.stderr)")
@@ -137,14 +139,15 @@ struct PodTests {
                          annotations: "    bulkhead.dev/pod-limits: \"memory=64Mi\"\n")
         y = y.replacingOccurrences(of: "    volumeMounts:", with: "    resources: {limits: {memory: 48Mi}}\n    volumeMounts:")
         let r = try Self.runPod(y)
-        let limits = r.report["podLimits"] as? [String: Any]
-        #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "memory.max" } == true, "\(String(describing: limits)) \(r.stderr)")
+        let report = try #require(r.report, "no pod report: \(r.stderr)")
+        let limits = try #require(report.podLimits, "the pod's limits are reported: \(r.stderr)")
+        #expect(limits.enforced.contains { $0.limit.rawValue == "memory.max" && $0.value == String(64 << 20) }, "\(limits) \(r.stderr)")
         // The OOM killer ended a container below its own 48Mi limit: the pod's bound did it.
         // (cgroup v1 counts the kill in the victim's own memory cgroup, v2 also in the pod's.)
-        let killed = (r.report["containers"] as? [[String: Any]] ?? []).compactMap { $0["report"] as? [String: Any] }
-            .first { $0["exitCode"] as? Int == 137 }
-        #expect(killed?["reason"] as? String == "oom-killed", "\(r.stderr)")
-        let peak = ((killed?["cgroup"] as? [String: Any])?["stats"] as? [String: Any])?["memoryPeakBytes"] as? Int ?? Int.max
+        let killed = try #require(report.containers.map(\.report).first { $0.exitCode == 137 },
+                                  "no container was killed: \(report.containers.map { "\($0.name):\($0.report.exitCode)" }) \(r.stderr)")
+        #expect(killed.reason == .oomKilled, "\(r.stderr)")
+        let peak = try #require(killed.cgroup?.stats?.memoryPeakBytes, "the killed container's memory peak is reported")
         #expect(peak < 48 << 20, "killed at \(peak) bytes, under its own 48Mi limit")
     }
 
@@ -158,20 +161,21 @@ struct PodTests {
         let y = Self.pod(name: "pids", containers: [("one", fork("")), ("two", fork("for i in $(seq 100); do [ -e /mnt/holding ] && break; sleep 0.05; done;"))],
                          annotations: "    bulkhead.dev/pod-limits: \"pids=24\"\n")
         let r = try Self.runPod(y)
-        let statuses = (r.report["containers"] as? [[String: Any]] ?? []).compactMap { ($0["report"] as? [String: Any])?["exitCode"] as? Int }
+        let report = try #require(r.report, "no pod report: \(r.stderr)")
+        let statuses = report.containers.map(\.report.exitCode)
         #expect(statuses.sorted() == [0, 7], "one container forked all, the other hit the pod's ceiling: \(statuses) \(r.stderr)")
-        let limits = r.report["podLimits"] as? [String: Any]
-        #expect((limits?["enforced"] as? [[String: Any]])?.contains { $0["limit"] as? String == "pids.max" } == true, "\(String(describing: limits))")
+        let limits = try #require(report.podLimits, "the pod's limits are reported: \(r.stderr)")
+        #expect(limits.enforced.contains { $0.limit.rawValue == "pids.max" && $0.value == "24" }, "\(limits)")
     }
 
     @Test("A container whose CPU limit is above its pod's starts, held to the pod's rate (cgroup v1 refuses such a quota; v2 enforces the parent's)")
     func containerCPUAbovePod() throws {
         let r = try Self.runPod(Self.pod(name: "cpu", containers: [("c", "true")], annotations: "    bulkhead.dev/pod-limits: \"cpu=500m\"\n"))
         #expect(r.status == 0, "\(r.stderr)")
-        let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
-        let enforced = ((c?["limits"] as? [String: Any])?["enforced"] as? [[String: Any]]) ?? []
-        let quota = enforced.first { ($0["file"] as? String)?.hasSuffix("cpu.cfs_quota_us") == true || ($0["file"] as? String)?.hasSuffix("cpu.max") == true }
-        let value = quota?["value"] as? String ?? ""
+        let c = try #require(r.report?.containers.first?.report, "no container report: \(r.stderr)")
+        let enforced = try #require(c.limits?.enforced, "the container's limits are reported")
+        let quota = try #require(enforced.first { $0.file.hasSuffix("cpu.cfs_quota_us") || $0.file.hasSuffix("cpu.max") }, "no cpu quota: \(enforced)")
+        let value = quota.value
         #expect(value == "50000" || value.hasPrefix("100000 ") || value.hasPrefix("max "), "container quota \(value)")
     }
 
@@ -185,9 +189,8 @@ struct PodTests {
             .replacingOccurrences(of: "  restartPolicy: Never\n", with: "  restartPolicy: Never\n  activeDeadlineSeconds: 1\n")
         let r = try Self.runPod(over)
         #expect(r.status == 124, "\(r.stderr)")
-        let c = (r.report["containers"] as? [[String: Any]])?.first?["report"] as? [String: Any]
-        let wall = c?["wallTimeMs"] as? Double ?? 0
-        #expect(c?["reason"] as? String == "timeout" && wall >= 1000, "ended at \(wall) ms")
+        let c = try #require(r.report?.containers.first?.report, "no container report: \(r.stderr)")
+        #expect(c.reason == .timeout && c.wallTimeMs >= 1000, "ended at \(c.wallTimeMs) ms")
     }
 
     @Test("A pod whose setup fails at a system step reports the step and the kernel's errno (the typed PodReport's error)")
@@ -273,9 +276,10 @@ struct PodTests {
             """
         let ok = try Self.runPod(tenant + Self.pod(name: "t", namespace: "team-a", containers: [("c", "cat /proc/self/uid_map >&2")],
                                                    annotations: "    bulkhead.dev/profile: restricted\n"))
-        #expect(ok.status == 0, "\(ok.report["error"] ?? "") \(ok.stderr)")
+        #expect(ok.status == 0, "\(ok.report?.error?.message ?? "") \(ok.stderr)")
         #expect(ok.stderr.contains("2100000000"), "the tenant's range, whole: \(ok.stderr)")
-        #expect(ok.report["uidMap"] as? String == "0 2100000000 65536")
+        #expect(ok.report?.uidMap == "0 2100000000 65536")
+        #expect(ok.report?.tenant == "team-a")
         let refused = try Self.runPod(tenant + Self.pod(name: "t2", namespace: "team-a", containers: [("c", "true")]))
         #expect(refused.status == 125)
         #expect(refused.stderr.contains("profile container is not allowed in tenant team-a"), "\(refused.stderr)")

@@ -38,6 +38,8 @@ struct RedTeamFilesTests {
         for args in [["run", "--report", path, "--", "/bin/true"], ["seccomp", "export", "--profile", "container", "-o", path]] {
             let r = try t.bulkhead(args, cwd: shared)
             #expect(r.status != 0, "\(args[0]) wrote through nobody's link")
+            // Refused for nobody's link or directory (named), not for some other reason.
+            #expect(r.stderr.contains("uid \(Self.nobody)"), "\(args[0]): \(r.stderr)")
             #expect(try String(contentsOfFile: v.file, encoding: .utf8) == "root-only content\n", "\(args[0]) overwrote the root-only file")
         }
     }
@@ -55,6 +57,8 @@ struct RedTeamFilesTests {
         for args in [["run", "--profile", file, "--", "/bin/true"], ["profile", "show", file], ["profile", "lint", file]] {
             let r = try t.bulkhead(args)
             #expect(!(r.stdout + r.stderr).contains("REDTEAMSECRET"), "\(args[0...1]) shows the file: \(r.stdout) \(r.stderr)")
+            // Refused as a private file, not for some other reason that would also show nothing.
+            #expect(r.status != 0 && r.stderr.contains("not readable by everyone"), "\(args[0...1]): \(r.status) \(r.stderr)")
         }
     }
 
@@ -154,6 +158,8 @@ struct RedTeamFilesTests {
         for args in [["profile", "show", maps], ["run", "--profile", maps, "--", "/bin/true"], ["profile", "lint", maps]] {
             let r = try t.bulkhead(args)
             #expect(!(r.stdout + r.stderr).contains("r-xp"), "\(args[0...1]) shows root's memory map: \((r.stdout + r.stderr).prefix(200))")
+            // Refused as a private file, not for some other reason that would also show nothing.
+            #expect(r.status != 0 && r.stderr.contains("not readable by everyone"), "\(args[0...1]): \(r.status) \(r.stderr)")
         }
     }
 }

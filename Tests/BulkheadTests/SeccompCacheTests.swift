@@ -9,8 +9,7 @@ struct SeccompCacheTests {
     func run(_ dir: String) throws -> (cached: Bool?, status: Int32, stdout: String) {
         let r = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "grep Seccomp: /proc/self/status"], report: true,
                                  env: ["BULKHEAD_SECCOMP_CACHE": dir])
-        let s = (r.controls?["seccomp"] as? [String: Any])?["cached"] as? Bool
-        return (s, r.status, r.stdout)
+        return (r.controls?.seccomp?.cached, r.status, r.stdout)
     }
 
     @Test("A repeated launch loads the compiled program from the cache")

@@ -1,3 +1,4 @@
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -50,7 +51,7 @@ struct SoakTests {
         var wrong: [String] = []
         for i in 0..<Self.concurrent {
             let r = results.get(i)
-            if r?.status != Int32(i % 100) || r?.report?["reason"] as? String != "exited" || r?.report?["exitCode"] as? Int != i % 100 {
+            if r?.status != Int32(i % 100) || r?.report?.reason != .exited || r?.report?.exitCode != Int32(i % 100) {
                 wrong.append("#\(i): \(String(describing: r?.status)) \(r?.stderr ?? "no result")")
             }
         }
@@ -149,9 +150,8 @@ struct SoakTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         #expect(!start.isEmpty && start.count == late.count, "fds at start \(start.count), after 40 signals \(late.count): \(start) / \(late)")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
-        try? FileManager.default.removeItem(atPath: report)
-        let forwarded = json?["signalsForwarded"] as? [String] ?? []
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let forwarded = try #require(try ReportFile.decode(RunReport.self, at: report), "no report").signalsForwarded
         #expect(!forwarded.isEmpty && forwarded.allSatisfy { $0 == "SIGUSR1" }, "\(forwarded)")
         print("soak launcher fds: \(start.count) at start, \(late.count) after \(forwarded.count) forwarded signals")
     }
@@ -173,9 +173,8 @@ struct SoakTests {
         let rest = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(rest.contains(name == "SIGINT" ? "got-INT" : "got-TERM"), "\(rest)")
         #expect(p.terminationStatus == code)
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
-        try? FileManager.default.removeItem(atPath: report)
-        #expect(json?["signalsForwarded"] as? [String] == [name])
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        #expect(try #require(try ReportFile.decode(RunReport.self, at: report), "no report").signalsForwarded == [name])
     }
 
     @Test("A workload that ignores a forwarded SIGTERM is killed at --timeout")
@@ -196,10 +195,10 @@ struct SoakTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 124)
         #expect(Date().timeIntervalSince(t0) > 0.5, "the TERM was ignored; the deadline ended it")
-        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
-        try? FileManager.default.removeItem(atPath: report)
-        #expect(json?["reason"] as? String == "timeout")
-        #expect(json?["signalsForwarded"] as? [String] == ["SIGTERM"])
+        defer { try? FileManager.default.removeItem(atPath: report) }
+        let decoded = try #require(try ReportFile.decode(RunReport.self, at: report), "no report")
+        #expect(decoded.reason == .timeout)
+        #expect(decoded.signalsForwarded == ["SIGTERM"])
         #expect(Self.anyProcess(with: marker).isEmpty)
     }
 }

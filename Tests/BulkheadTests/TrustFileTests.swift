@@ -31,8 +31,8 @@ struct TrustFileTests {
     func bulkhead(_ args: [String], cwd: String = "/", env: [String: String] = [:], unset: [String] = [],
                   prefix: [String] = [], timeout: Double = 30) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
-        // BULKHEAD_TEST_BINARY: run these attacks against another build (e.g. main's, to see them fail there).
-        let binary = ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] ?? Bulkhead.binary
+        // BULKHEAD_TEST_BINARY (read by Bulkhead.binary): run these attacks against another build.
+        let binary = Bulkhead.binary
         p.executableURL = URL(fileURLWithPath: prefix.first ?? binary)
         p.arguments = prefix.isEmpty ? args : Array(prefix.dropFirst()) + [binary] + args
         var e = ProcessInfo.processInfo.environment
@@ -366,6 +366,8 @@ struct TrustFileTests {
         }
         let r = try bulkhead(["run", "--report", file, "--", "/bin/true"])
         #expect(r.status != 0, "the report overwrote another user's file")
+        // Refused for that reason, named: not a run that failed for another one.
+        #expect(r.stderr.contains(hardLink ? "with 2 hard links: refused" : "owned by uid \(Self.nobody)"), "\(r.stderr)")
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "root-only content\n")
     }
 

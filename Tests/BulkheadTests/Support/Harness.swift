@@ -1,11 +1,15 @@
+import BulkheadModel
 import Foundation
 import Glibc
 import Testing
 
 /// Runs the built `bulkhead` binary as a separate process, as a user would.
 enum Bulkhead {
-    /// `.build/<triple>/debug/bulkhead`, next to this test bundle.
+    /// `.build/<triple>/debug/bulkhead`, next to this test bundle; BULKHEAD_TEST_BINARY names
+    /// another build (main's, to see an attack fail there; or /bin/false, to find tests that
+    /// pass with a binary that does nothing).
     static let binary: String = {
+        if let other = ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] { return other }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
@@ -22,15 +26,16 @@ enum Bulkhead {
         var status: Int32
         var stdout: String
         var stderr: String
-        /// The parsed `--report` JSON when the run asked for one with `report: true`.
-        var report: [String: Any]?
-        var controls: [String: Any]? { report?["controls"] as? [String: Any] }
-        /// The `--report` file's bytes, for decoding as the typed `RunReport`.
+        /// The `--report` file decoded as the typed `RunReport`, when the run asked for one with
+        /// `report: true` (a file that does not decode fails the run: a renamed field is caught).
+        var report: RunReport?
+        var controls: AppliedControls? { report?.controls }
+        /// The `--report` file's bytes.
         var reportData: Data?
     }
 
     /// Runs `bulkhead ARGS`, capturing output. With `report: true` a `--report FILE` is added
-    /// to a run and parsed.
+    /// to a run and decoded.
     @discardableResult
     static func run(_ args: [String], report: Bool = false, env: [String: String] = [:], prefix: [String] = [],
                     timeout: Double = 60) throws -> Result {
@@ -70,12 +75,12 @@ enum Bulkhead {
             Issue.record("bulkhead \(args) did not finish within \(timeout) s")
         }
         p.waitUntilExit()
-        var parsed: [String: Any]?
+        var parsed: RunReport?
         var reportData: Data?
         if let reportPath, let data = FileManager.default.contents(atPath: reportPath) {
             reportData = data
-            parsed = try JSONSerialization.jsonObject(with: data) as? [String: Any]
             try? FileManager.default.removeItem(atPath: reportPath)
+            parsed = try JSONDecoder().decode(RunReport.self, from: data)
         }
         return Result(status: p.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
                       stderr: String(decoding: errData.get(), as: UTF8.self), report: parsed, reportData: reportData)
@@ -85,6 +90,16 @@ enum Bulkhead {
     static func sh(_ script: String, _ flags: [String] = [], report: Bool = false, env: [String: String] = [:],
                    prefix: [String] = []) throws -> Result {
         try run(["run"] + flags + ["--", "/bin/sh", "-c", script], report: report, env: env, prefix: prefix)
+    }
+}
+
+/// A report file a command wrote (`--report FILE`, `bench --json`), decoded as its typed,
+/// Codable report: nil when the command wrote none; a file that does not decode fails the
+/// test, so a renamed or retyped field is caught instead of reading as absent.
+enum ReportFile {
+    static func decode<T: Decodable>(_ type: T.Type, at path: String) throws -> T? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try JSONDecoder().decode(T.self, from: data)
     }
 }
 

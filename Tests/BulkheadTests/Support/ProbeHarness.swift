@@ -54,7 +54,7 @@ enum Probe {
     /// The host uid that the sandbox's root maps to, from a report's `uidMap` ("0 HOSTID COUNT").
     static let sandboxRootHostUID: uid_t = {
         let r = try? Bulkhead.run(["run", "--", "true"], report: true)
-        let map = (r?.controls?["uidMap"] as? String)?.split(separator: " ") ?? []
+        let map = r?.controls?.uidMap?.split(separator: " ") ?? []
         return map.count == 3 ? uid_t(map[1]) ?? 2_000_000_000 : 2_000_000_000
     }()
 }
