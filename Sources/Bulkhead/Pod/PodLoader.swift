@@ -44,9 +44,11 @@ public enum PodLoader {
     /// - Parameter files: manifest files (`---`-separated documents); exactly one Pod among them.
     public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
         var set = ManifestSet()
+        var privateFiles: Set<String> = []
         do throws(ConfigError) {
             for f in files {
                 let c = try ProfileStore.readChecked(f, what: "manifest")
+                if c.isPrivate { privateFiles.insert(f) }
                 let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
                 // The namespace's Tenant (its Pod Security level, ids, secrets) and quotas are the
                 // administrator's, as a Kubernetes namespace's labels and ResourceQuotas are: a
@@ -76,12 +78,23 @@ public enum PodLoader {
         }
         let tenant = set.tenant(pod.namespace)
         let volumeDirectory = PodState.path(tenant: pod.namespace, pod: pod.name) + "/volumes"
-        let spec: PodLaunchSpec
+        var spec: PodLaunchSpec
+        // A root-only manifest: the mapping's errors show none of its text, and its containers'
+        // layers stay private through the launch (ProfileLayer.isPrivate), as a profile's do.
+        let manifestIsPrivate = privateFiles.contains(pod.file)
         do {
-            spec = try pod.launchSpec(volumeDirectory: volumeDirectory) { (name: String) throws(ConfigError) -> [ProfileLayer] in
-                try store.layers(for: name)
+            spec = try ProfileStore.parsing(private: manifestIsPrivate) { () throws(ConfigError) in
+                try pod.launchSpec(volumeDirectory: volumeDirectory) { (name: String) throws(ConfigError) -> [ProfileLayer] in
+                    try store.layers(for: name)
+                }
             }
         } catch { throw LaunchError(error) }
+        if manifestIsPrivate {
+            for i in spec.containers.indices {
+                spec.containers[i].containerLayer.isPrivate = true
+                spec.containers[i].layers[spec.containers[i].layers.count - 1].isPrivate = true
+            }
+        }
         if let tenant {
             // The tenant's running pods are charged against its quotas. Two launchers admitting
             // at the same moment may both pass; the tenant's cgroup bounds them even then.

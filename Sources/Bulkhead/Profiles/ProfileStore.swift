@@ -119,6 +119,7 @@ public struct ProfileStore: Sendable {
             seen.append(src.location)
             var layer = try Self.parsing(private: src.isPrivate) { () throws(ConfigError) in try ProfileParser.parse(src.text, file: src.location) }
             if layer.name == nil { layer.name = src.name }
+            layer.isPrivate = src.isPrivate
             chain.insert(layer, at: 0)
             next = layer.extends
         }

@@ -178,7 +178,9 @@ public enum Sandbox {
             }
             return prepared
         } catch {
-            throw LaunchError(error)
+            // After the layers were read, a private layer's values stay out of every message
+            // (the rootfs path, the seccomp policy's name, the merge): ProfileLayer.isPrivate.
+            throw LaunchError(error.withoutContent(ifAnyPrivate: request.layers + [request.overrides]))
         }
     }
 

@@ -38,6 +38,18 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
                            message: "the file is not a valid document of this kind\(at); nothing of its text is shown, because it is not readable by everyone (open it yourself to see what is wrong there)")
     }
 
+    /// For an error raised after `layers` were parsed (their merge, the launch prepared from
+    /// them): unchanged when every layer is readable by everyone; else `withoutContent()`, named
+    /// after the private layer's file when the error names a file of its own (a root directory,
+    /// a seccomp policy: paths the private file gave).
+    public func withoutContent(ifAnyPrivate layers: [ProfileLayer]) -> ConfigError {
+        guard let hidden = layers.last(where: \.isPrivate) else { return self }
+        guard layers.contains(where: { $0.source == file }) else {
+            return ConfigError(file: hidden.source, field: field, message: message).withoutContent()
+        }
+        return withoutContent()
+    }
+
     public var description: String {
         var s = file
         if let line { s += ":\(line)" }

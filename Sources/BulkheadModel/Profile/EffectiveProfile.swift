@@ -130,7 +130,8 @@ public struct EffectiveProfile: Sendable, Equatable {
         let files = layers.filter { $0.source != empty.source }
         var source = files.last?.source ?? "<command line>"
         if let top = layers.last, top.source == empty.source, top != empty, !files.isEmpty { source += " (with command-line overrides)" }
-        try p.check(source: source)
+        // A private layer's values stay out of the message (ProfileLayer.isPrivate).
+        do { try p.check(source: source) } catch { throw error.withoutContent(ifAnyPrivate: layers) }
         return p
     }
 

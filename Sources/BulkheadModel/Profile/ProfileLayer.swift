@@ -10,6 +10,12 @@ public struct ProfileLayer: Sendable, Equatable {
     public var extends: String?
     /// Where the layer came from (a file path, `<embedded:NAME>` or `<command line>`).
     public var source: String = "<command line>"
+    /// Read by root from a file not everyone can read (`TrustedFile`): every error that involves
+    /// this layer after it was parsed (the merge, the launch prepared from it) shows none of its
+    /// text, as the parse's own errors do (`ConfigError.withoutContent(ifAnyPrivate:)`). Set by
+    /// the reader (`ProfileStore.layers(for:)`); the layer carries it through every seam
+    /// (`RunRequest.layers`, a pod's `ContainerLaunchSpec.layers`).
+    public var isPrivate = false
 
     public var namespaces: [Namespace: Bool] = [:]
     public var hostIDRange: IDRange?
