@@ -260,6 +260,55 @@ struct PodTests {
         #expect(c.controls.binds.contains("\(dir)/d:/mnt:ro"), "\(c.controls.binds)")
     }
 
+    @Test("A pod's container whose profile has no cgroup limits still runs in the pod's cgroup, under its tenant's")
+    func containerWithoutLimitsIsInThePodCgroup() throws {
+        // Before: a container whose profile sets no cgroup limit got no cgroup at all, and so
+        // escaped the pod's limits and its tenant's quota (the tenant's pids ceiling included).
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-podnolim-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: LayerProfile
+            metadata: {name: nolimits}
+            namespaces: {user: true, pid: true, mount: true, network: true, ipc: true, uts: true, cgroup: true}
+            securityContext:
+              capabilities: {drop: [ALL]}
+              readOnlyRootFilesystem: true
+              allowPrivilegeEscalation: false
+              seccompProfile: {type: RuntimeDefault}
+            filesystem:
+              root: host
+              tmpfs: [{path: /tmp}]
+            network: {mode: none}
+            """.write(toFile: dir + "/nolimits.yaml", atomically: true, encoding: .utf8)
+        let tenantName = "pn-\(t)"
+        let tenant = """
+            apiVersion: bulkhead.dev/v1alpha1
+            kind: Tenant
+            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
+            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
+            ---
+
+            """
+        let pod = PodNetworkTests.pod("pn-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "nolimits"],
+                                      containers: [("c", ["/bin/sh", "-c", "true"])])
+        let files = try PodManifestFiles.write(tenant + pod, into: dir)
+        let r = try Bulkhead.run(["pod", "run"] + files + ["--report", dir + "/report.json"], env: ["BULKHEAD_PROFILE_PATH": dir])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONDecoder().decode(PodReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/report.json")))
+        let c = try #require(report.containers.first?.report, "no container report: \(r.stderr)")
+        #expect(c.profile == "nolimits" && c.limits == nil, "the profile asks no limit: \(c.profile)")
+        let cg = try #require(c.cgroup, "no cgroup report")
+        #expect(cg.path?.hasPrefix("bulkhead/\(tenantName)/") == true, "\(cg.path ?? "nil"): \(cg.note ?? "")")
+        #expect(cg.directories.contains { $0.hasPrefix("/sys/fs/cgroup/pids/bulkhead/\(tenantName)/") }
+                    || cg.directories.contains { $0.contains("bulkhead/\(tenantName)/") && !$0.contains("/sys/fs/cgroup/memory") },
+                "\(cg.directories)")
+        // The kernel counted the container's processes in that leaf.
+        #expect((cg.stats?.pidsPeak ?? 0) >= 1, "\(String(describing: cg.stats))")
+    }
+
     @Test("Tenants: the tenant's uid range maps the pod; a profile the tenant does not allow is refused")
     func tenantRangeAndAdmission() throws {
         let tenant = """

@@ -40,8 +40,11 @@ struct CgroupSetup {
 
     /// Creates the sandbox's cgroup and writes the launch's limits (`PreparedLaunch.cgroupLimits`,
     /// decided from the profile in `Sandbox.prepare`). Throws when a requested limit cannot be
-    /// enforced (strict) or the cgroup cannot be created. Without limits no cgroup is made.
-    static func create(_ prepared: PreparedLaunch, pod: [String] = ["default", "default"]) throws(LaunchError) -> CgroupSetup {
+    /// enforced (strict) or the cgroup cannot be created. Without limits no cgroup is made, except
+    /// in a pod (`pod` is the pod's cgroup path): a pod's container always gets its leaf under
+    /// the pod's cgroup, whose limits and whose tenant's quota bound it, and a container that
+    /// cannot get one does not start.
+    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -65,17 +68,20 @@ struct CgroupSetup {
     }
 
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
-                                     pod: [String]) throws(LaunchError) -> CgroupSetup {
+                                     pod: [String]?) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
-        // would only add the cost of creating, joining (slow on v1) and removing it.
-        guard asked else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
+        // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
+        // container is the exception: outside the pod's cgroup it would escape the pod's limits
+        // and its tenant's quota (pids ceiling included), so it needs its leaf, limits or not.
+        let inPod = pod != nil
+        guard asked || inPod else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
         let bestEffort = enforcement == .bestEffort
         let host: CgroupHost
         do {
             host = try CgroupHost.detect()
         } catch {
-            if asked && !bestEffort { throw LaunchError("detect the host's cgroups", wrapping: error, hint: "run `bulkhead doctor`") }
+            if inPod || (asked && !bestEffort) { throw LaunchError("detect the host's cgroups", wrapping: error, hint: "run `bulkhead doctor`") }
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
         }
@@ -85,12 +91,14 @@ struct CgroupSetup {
             throw LaunchError(operation: "name the sandbox's cgroup (read /proc/self/stat)")
         }
         do {
-            let cg = try SandboxCgroup.create(host: host, path: pod + [leaf.description], limits: wanted, bestEffort: bestEffort)
+            let cg = try SandboxCgroup.create(host: host, path: (pod ?? ["default", "default"]) + [leaf.description],
+                                              limits: wanted, bestEffort: bestEffort)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
-            if asked && !bestEffort {
+            if inPod || (asked && !bestEffort) {
                 throw LaunchError("set up the sandbox's cgroup", wrapping: error,
-                                  hint: "or pass --limits best-effort to run without the limits that cannot be enforced")
+                                  hint: inPod ? "a pod's container runs only inside its pod's cgroup; run `bulkhead doctor`"
+                                      : "or pass --limits best-effort to run without the limits that cannot be enforced")
             }
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: error.description) : nil,
                                note: "no cgroup: \(error.description)")

@@ -57,7 +57,7 @@ final class Supervisor {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? ["default", "default"])
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath)
         } catch {
             return failure(error)
         }
