@@ -197,18 +197,45 @@ struct CLISurfaceTests {
         }
     }
 
-    @Test("fish: `complete -C` offers the listed values (network modes, capabilities)",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/fish"), "fish is not installed"))
+    /// Drives an interactive fish in a pseudo-terminal (fish's `commandline`, which the script's
+    /// custom completions call, answers only there): types the line, then a key bound to a
+    /// function that prints `complete -C`'s matches as HIT<match> and an end marker. Python's
+    /// pty module does the terminal; the driver waits for markers, with a 30 s bound per read.
+    static let fishDriver = #"""
+    import os, pty, sys, time, select
+    line, script = sys.argv[1], sys.argv[2]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp("fish", ["fish", "--no-config", "-i"])
+    def read_until(marker, limit=30):
+        buf=b""; end=time.monotonic()+limit
+        while marker not in buf and time.monotonic()<end:
+            r,_,_=select.select([fd],[],[],0.5)
+            if r:
+                try: buf+=os.read(fd,65536)
+                except OSError: break
+        return buf
+    os.write(fd, ("function fish_prompt; echo '> '; end; source %s; function __dump; for c in (complete -C); printf '\\nHIT<%%s>' (string split -f1 \\t -- $c); end; printf '\\nEND''COMP'; end; bind \\cg __dump; echo READY''MARK\n" % script).encode())
+    read_until(b"READYMARK")
+    os.write(fd, line.encode() + b"\x07")
+    out = read_until(b"ENDCOMP")
+    os.write(fd, b"\x15exit\n")
+    import re
+    for h in sorted(set(re.findall(rb"HIT<([^>\r\n]*)>", out))): print(h.decode())
+    """#
+
+    @Test("fish: typed in an interactive fish, `complete -C` offers the values",
+          .enabled(if: ["/usr/bin/fish", "/usr/bin/python3"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) },
+                   "fish or python3 is not installed"))
     func fishCompletes() throws {
         let path = try script("fish")
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        // Values from `.custom` (profile names) are not checked here: ArgumentParser 1.8.2's fish
-        // script asks `commandline` for the cursor, which fish 3.6 refuses outside an interactive line.
-        for c in Self.cases where c.words[c.words.count - 2] != "--profile" && c.words[c.words.count - 2] != "-p" && c.words[1] != "profile" {
-            let line = c.words.joined(separator: " ")
-            let out = try shell("/usr/bin/fish", ["--no-config", "-c", "source '\(path)'; complete -C '\(line)'"])
-            let got = Set(out.split(separator: "\n").map { String($0.split(separator: "\t").first ?? "") })
-            #expect(got == c.expected, "\(line): \(got.sorted())")
+        let driver = NSTemporaryDirectory() + "bh-fish-driver-\(UUID().uuidString).py"
+        try Self.fishDriver.write(toFile: driver, atomically: true, encoding: .utf8)
+        defer { for f in [path, driver] { try? FileManager.default.removeItem(atPath: f) } }
+        for c in Self.cases {
+            let out = try shell("/usr/bin/timeout", ["120", "/usr/bin/python3", driver, c.words.joined(separator: " "), path])
+            let got = Set(out.split(separator: "\n").map(String.init))
+            #expect(got == c.expected, "\(c.words): \(got.sorted())")
         }
     }
 }
