@@ -19,6 +19,16 @@ struct CLISurfaceTests {
         #expect(r.stdout.isEmpty, "bulkhead \(args) printed to standard output: \(r.stdout)")
     }
 
+    @Test("An unknown flag is a usage error (125) on every command of the tree")
+    func unknownFlagEverywhere() throws {
+        for (_, path) in Self.commands() where path != ["help"] {
+            let r = try Bulkhead.run(path + ["--no-such-flag"])
+            #expect(r.status == 125, "\(path): \(r.status) \(r.stderr)")
+            // ArgumentParser names a missing argument first where one is missing.
+            #expect(r.stderr.hasPrefix("Error: ") || r.stderr.contains("\nError: "), "\(path): \(r.stderr)")
+        }
+    }
+
     @Test("Help asked for is no error: exit 0, on standard output", arguments: [["--help"], ["run", "--help"], ["pod", "--help"], ["help", "run"]])
     func helpExitsZero(_ args: [String]) throws {
         let r = try Bulkhead.run(args)
