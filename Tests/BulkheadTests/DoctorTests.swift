@@ -113,5 +113,10 @@ struct DoctorTests {
         r = HostReport.evaluate(facts)
         #expect(r["userns.apparmor_restrict"]?.ok == false)
         #expect(!r.allOK)
+        // Landlock: an ABI without TCP port rules works, with a note saying what it lacks.
+        facts.landlockABI = .success(LandlockRights.networkABI - 1)
+        #expect(HostReport.evaluate(facts)["landlock"]?.ok == true && HostReport.evaluate(facts)["landlock"]?.fix?.contains("TCP port rules") == true)
+        facts.landlockABI = .success(LandlockRights.networkABI)
+        #expect(HostReport.evaluate(facts)["landlock"]?.fix == nil)
     }
 }

@@ -221,7 +221,9 @@ extension HostReport {
         // Landlock.
         switch facts.landlockABI {
         case .success(let abi):
-            checks.append(Check(name: "landlock", ok: abi >= 1, detail: "Landlock ABI \(abi)"))
+            checks.append(Check(name: "landlock", ok: abi >= 1, detail: "Landlock ABI \(abi)",
+                                fix: abi >= LandlockRights.networkABI ? nil
+                                    : "filesystem rules work; a profile's TCP port rules (filesystem.landlock) need ABI \(LandlockRights.networkABI) (Linux 6.7 or newer) and are refused here"))
         case .failure(let e):
             let why = e.code == 95 /* EOPNOTSUPP */ ? "built in but disabled at boot"
                 : e.code == 38 /* ENOSYS */ ? "not built into this kernel" : "errno \(e.code)"
