@@ -663,6 +663,13 @@ static int load_nft(void) {
     return 0;
 }
 
+int bh_nft_load(void) {
+    pthread_mutex_lock(&nft_lock);
+    int rc = load_nft();
+    pthread_mutex_unlock(&nft_lock);
+    return rc;
+}
+
 static void copy_text(char *dst, size_t cap, const char *src) {
     if (!cap) return;
     size_t n = src ? strlen(src) : 0;

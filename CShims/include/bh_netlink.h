@@ -182,4 +182,8 @@ int bh_rtnl_qdisc_delete_root(int sock, int32_t ifindex);
 int bh_nft_run(int nsfd, const char *_Nonnull commands,
                char *_Nonnull out, size_t out_len, char *_Nonnull err, size_t err_len);
 
+/* Loads libnftables.so.1 as bh_nft_run does (same name, same entry points): 0, or ELIBACC
+ * when it cannot be loaded. For `bulkhead doctor`. */
+int bh_nft_load(void);
+
 #endif

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Prove the isolation matrix: one victim/aggressor experiment per cell, with a verdict and its evidence.",
         discussion: """
-        Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup
+        Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup \
         (768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
         Cells: RESOURCE/LAYER, e.g. memory/pod; a RESOURCE alone selects its row. See docs/bench.md.
         Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise.

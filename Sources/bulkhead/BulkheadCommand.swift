@@ -3,14 +3,14 @@ import BulkheadModel
 import Glibc
 
 @main
-struct BulkheadCommand: ParsableCommand {
+struct BulkheadCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "bulkhead",
         abstract: "Run commands under Kubernetes-style isolation layer profiles, and prove what each layer isolates.",
         discussion: """
-        Exit status of `run`: the workload's own status, 128+N when it was killed by signal N,
-        124 on --timeout, 125 when bulkhead failed before the workload ran, 126 when the command
-        cannot be executed, 127 when it is not found.
+        Exit status of `run`: the workload's own status, 128+N when it was killed by signal N, \
+        124 on --timeout, 125 when bulkhead failed before the workload ran or the command line \
+        is wrong, 126 when the command cannot be executed, 127 when it is not found.
         """,
         version: "0.1.0",
         subcommands: [RunCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
@@ -36,7 +36,7 @@ struct BulkheadCommand: ParsableCommand {
             // (reflection over every option): about a fifth of a launch's instructions.
             Glibc.exit(status.rawValue)
         } catch {
-            exit(withError: error)
+            UsageError.exit(withError: error, arguments: Array(CommandLine.arguments.dropFirst()))
         }
     }
 
@@ -48,7 +48,9 @@ struct BulkheadCommand: ParsableCommand {
     static func parseRunFast() -> ParsableCommand? {
         let args = CommandLine.arguments.dropFirst()
         guard args.first == RunCommand.configuration.commandName else { return nil }
-        return try? RunCommand.parseAsRoot(Array(args.dropFirst()))
+        // Only a parsed `run`: with `run` as the root, --help comes back as ArgumentParser's
+        // help command, whose usage line would lack the `bulkhead` in front.
+        return (try? RunCommand.parseAsRoot(Array(args.dropFirst()))) as? RunCommand
     }
 }
 

@@ -5,7 +5,7 @@ struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check what this host gives bulkhead: cgroups, user namespaces, seccomp, Landlock, clone3.",
-        discussion: "Exit status 0 when every check passes, 1 otherwise."
+        discussion: "Each check: ok, warn (works, with advice) or FAIL, what was found, and the fix. Exit status 0 when no check fails, 1 otherwise."
     )
 
     @Flag(help: "Print the checks as JSON.") var json = false
@@ -18,8 +18,8 @@ struct DoctorCommand: ParsableCommand {
             out("kernel \(report.kernelRelease)\n")
             let w = report.checks.map(\.name.count).max() ?? 0
             for c in report.checks {
-                out("\(c.ok ? "ok  " : "FAIL") \(c.name.padded(w))  \(c.detail)\n")
-                if let fix = c.fix, !c.ok { out("     \(String(repeating: " ", count: w))  fix: \(fix)\n") }
+                out("\(!c.ok ? "FAIL" : c.fix == nil ? "ok  " : "warn") \(c.name.padded(w))  \(c.detail)\n")
+                if let fix = c.fix { out("     \(String(repeating: " ", count: w))  \(c.ok ? "note" : "fix"): \(fix)\n") }
             }
         }
         if !report.allOK { throw ExitCode(1) }

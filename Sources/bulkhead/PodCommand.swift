@@ -3,7 +3,7 @@ import Bulkhead
 import BulkheadModel
 import Foundation
 
-struct PodCommand: ParsableCommand {
+struct PodCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "pod",
         abstract: "Run a Kubernetes Pod manifest on this machine: containers sharing a network and IPC namespace.",
@@ -14,8 +14,8 @@ struct PodCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a pod to completion and report on each container.",
             discussion: """
-            The files hold a Pod (apiVersion v1) and optionally its Tenant (bulkhead.dev/v1alpha1) and
-            ResourceQuotas. Exit status: 0 when every container exited 0, else the first failing
+            The files hold a Pod (apiVersion v1) and optionally its Tenant (bulkhead.dev/v1alpha1) and \
+            ResourceQuotas. Exit status: 0 when every container exited 0, else the first failing \
             container's status; 125 when the pod could not be started.
             """
         )
@@ -92,7 +92,7 @@ struct PodCommand: ParsableCommand {
     }
 }
 
-struct PolicyCommand: ParsableCommand {
+struct PolicyCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "NetworkPolicies on bulkhead's node bridge: apply, list, delete, and show the rules in force.",

@@ -2,7 +2,7 @@ import ArgumentParser
 import Bulkhead
 import BulkheadModel
 
-struct ProfileCommand: ParsableCommand {
+struct ProfileCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "profile",
         abstract: "List, show and check layer profiles.",
@@ -25,7 +25,7 @@ struct ProfileCommand: ParsableCommand {
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a profile: as written, as resolved (--effective), or as the launch plan (--plan).")
-        @Argument(help: "Profile name or YAML file.") var profile: String
+        @Argument(help: "Profile name or YAML file.", completion: Completions.profiles) var profile: String
         @Flag(help: "Print the effective profile: defaults, parents, then this profile, merged.") var effective = false
         @Flag(help: "Print the numbered steps the sandbox's child runs between clone3 and execve.") var plan = false
 
@@ -68,7 +68,7 @@ struct ProfileCommand: ParsableCommand {
 
     struct Lint: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check profiles: fields, names, quantities, parents and the seccomp policy.")
-        @Argument(help: "Profile files or names.") var profiles: [String]
+        @Argument(help: "Profile files or names.", completion: Completions.profiles) var profiles: [String]
 
         func run() throws {
             var failed = false

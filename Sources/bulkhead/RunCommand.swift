@@ -13,7 +13,7 @@ struct RunCommand: ParsableCommand {
         """
     )
 
-    @Option(name: .shortAndLong, help: "Layer profile: a name on the search path or built in, or a YAML file.")
+    @Option(name: .shortAndLong, help: "Layer profile: a name on the search path or built in, or a YAML file.", completion: Completions.profiles)
     var profile: String = "container"
 
     @Option(help: ArgumentHelp("Write the JSON run report to FILE, or to standard output with '-'.", valueName: "FILE|-"))
@@ -31,7 +31,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Mount a size-limited tmpfs (default size: ephemeral-storage, else 64Mi).", valueName: "PATH[:SIZE]"))
     var tmpfs: [String] = []
 
-    @Option(help: ArgumentHelp("Use this directory as the root filesystem instead of the host's root.", valueName: "DIR"))
+    @Option(help: ArgumentHelp("Use this directory as the root filesystem instead of the host's root.", valueName: "DIR"), completion: .directory)
     var rootfs: String?
 
     @Option(help: "Hostname inside the sandbox.")
@@ -40,16 +40,16 @@ struct RunCommand: ParsableCommand {
     @Option(name: [.customShort("w"), .customLong("workdir")], help: "Working directory inside the sandbox.")
     var workdir: String?
 
-    @Option(help: ArgumentHelp("Network: none (own namespace, loopback only) or host.", valueName: "none|host"))
+    @Option(help: ArgumentHelp("Network: none (own namespace, loopback only) or host.", valueName: "none|host"), completion: Completions.networkModes)
     var network: String?
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox.", valueName: "UID[:GID]"))
     var user: String?
 
-    @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"))
+    @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"), completion: Completions.capabilities)
     var capAdd: [String] = []
 
-    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("Drop a capability, or ALL.", valueName: "CAP"))
+    @Option(name: .customLong("cap-drop"), help: ArgumentHelp("Drop a capability, or ALL.", valueName: "CAP"), completion: Completions.capabilitiesOrAll)
     var capDrop: [String] = []
 
     @Option(help: ArgumentHelp("Set an rlimit, e.g. nofile=1024 or nofile=1024:4096.", valueName: "NAME=SOFT[:HARD]"))
@@ -73,7 +73,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("io-max"), help: ArgumentHelp("Disk I/O throttle, as in io.max.", valueName: "'MAJ:MIN wbps=N rbps=N …'"))
     var ioMax: [String] = []
 
-    @Option(help: ArgumentHelp("strict: refuse to start when a limit cannot be enforced (default); best-effort: start and report it.", valueName: "strict|best-effort"))
+    @Option(help: ArgumentHelp("strict: refuse to start when a limit cannot be enforced (default); best-effort: start and report it.", valueName: "strict|best-effort"), completion: .list(["strict", "best-effort"]))
     var limits: String?
 
     @Option(help: ArgumentHelp("Seccomp policy: a Docker/OCI JSON file, RuntimeDefault, or Unconfined.", valueName: "FILE|RuntimeDefault|Unconfined"))
@@ -85,7 +85,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("preserve-fd"), help: ArgumentHelp("Pass this open file descriptor to the workload.", valueName: "FD"))
     var preserveFd: [Int32] = []
 
-    @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"))
+    @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"), completion: .list(["keep", "refuse"]))
     var supplementaryGroups: String?
 
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).

@@ -3,7 +3,7 @@ import Bulkhead
 import BulkheadModel
 import Glibc
 
-struct SeccompCommand: ParsableCommand {
+struct SeccompCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Export, compile and record seccomp profiles (for Kubernetes, OCI runtimes, Docker, security-profiles-operator).",
@@ -21,7 +21,7 @@ struct SeccompCommand: ParsableCommand {
     /// Where the policy comes from: a layer profile, a JSON file, or both (the file, with Docker's
     /// capability conditions resolved for the profile's capabilities).
     struct Source: ParsableArguments {
-        @Option(name: .shortAndLong, help: "Layer profile whose seccompProfile to use (name or YAML file).")
+        @Option(name: .shortAndLong, help: "Layer profile whose seccompProfile to use (name or YAML file).", completion: Completions.profiles)
         var profile: String?
 
         @Option(help: ArgumentHelp("A runtime-spec, Docker or Podman seccomp JSON file.", valueName: "FILE"))

@@ -9,20 +9,20 @@ extension SeccompCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a command in the sandbox, record every system call it makes, and write the minimal allow-list policy.",
             discussion: """
-            The command runs under the layer profile (default: container) with seccomp Unconfined, so
-            it can make any call; the sandbox's init traces it with ptrace from its execve on, with
-            every thread and child (no root, no eBPF needed). The policy: default SCMP_ACT_ERRNO
-            (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall,
-            execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen),
-            personality (values seen), clone (no namespace flags unless seen) and ioctl (never
+            The command runs under the layer profile (default: container) with seccomp Unconfined, so \
+            it can make any call; the sandbox's init traces it with ptrace from its execve on, with \
+            every thread and child (no root, no eBPF needed). The policy: default SCMP_ACT_ERRNO \
+            (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall, \
+            execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen), \
+            personality (values seen), clone (no namespace flags unless seen) and ioctl (never \
             TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional.
-            --merge unites earlier reports (--report) and seccomp policies with this recording; with
+            --merge unites earlier reports (--report) and seccomp policies with this recording; with \
             no command it only merges.
             Example: bulkhead seccomp record -o sh.json --report sh-report.json -- sh -c 'ls / && cat /etc/hostname'
             """
         )
 
-        @Option(name: .shortAndLong, help: "Layer profile to run the command under (its seccomp policy is switched off).")
+        @Option(name: .shortAndLong, help: "Layer profile to run the command under (its seccomp policy is switched off).", completion: Completions.profiles)
         var profile: String = "container"
 
         @Option(help: ArgumentHelp("Format of the policy written.", valueName: "kubernetes|oci|docker|spo"))

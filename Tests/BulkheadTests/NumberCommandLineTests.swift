@@ -118,10 +118,10 @@ import BulkheadModel
         #expect(small.burstBytes == 125 && small.rateBitsPerSecond == 1_000_000)
     }
 
-    @Test("pod stop --grace refuses nan, inf and negatives (usage error 64) before looking for the pod", arguments: ["nan", "inf", "-1", "1e300"])
+    @Test("pod stop --grace refuses nan, inf and negatives (usage error 125) before looking for the pod", arguments: ["nan", "inf", "-1", "1e300"])
     func graceIsADuration(_ grace: String) throws {
         let r = try Bulkhead.run(["pod", "stop", "no-such-pod-\(token())", "--grace=\(grace)"])
-        #expect(r.status == 64, "status \(r.status): \(r.stderr)")
+        #expect(r.status == 125, "status \(r.status): \(r.stderr)")
         #expect(r.stderr.contains("--grace"), "\(r.stderr)")
     }
 

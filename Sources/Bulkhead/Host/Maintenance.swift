@@ -8,7 +8,17 @@ public typealias SeccompCache = BulkheadSystem.SeccompCache
 
 public enum Maintenance {
     /// Probes the kernel features bulkhead uses; each check says what is missing and the fix.
-    public static func doctor() -> HostReport { HostReport.probe() }
+    public static func doctor() -> HostReport {
+        var facts = HostFacts.gather()
+        // Read as a launch reads them: the checked reader, root-owned files only.
+        do {
+            facts.subordinateIDs = try HostIdentity.subordinateRanges().map { .ranges(uid: $0.uid, gid: $0.gid) }
+                ?? .none(defaultRange: EffectiveProfile.defaultHostIDRange)
+        } catch {
+            facts.subordinateIDs = .refused(error.description)
+        }
+        return HostReport.evaluate(facts)
+    }
 
     /// Removes the cgroups of sandboxes whose launcher is gone (`bulkhead gc`); a live
     /// launcher's cgroup is never touched. Returns the directories removed.

@@ -17,11 +17,7 @@ enum LeafSequence {
 enum IOWeightSupport {
     /// nil when some block device uses the BFQ scheduler or iocost is enabled; else the reason.
     static func unsupportedReason() -> String? {
-        for dev in FileIO.listDirectory("/sys/block") {
-            if let sched = FileIO.read("/sys/block/\(dev)/queue/scheduler"), sched.contains("[bfq]") { return nil }
-        }
-        if let qos = FileIO.read("/sys/fs/cgroup/io.cost.qos"), qos.contains("enable=1") { return nil }
-        return "no block device uses the BFQ scheduler and iocost is not enabled, so io.weight would have no effect"
+        HostFacts.IOWeightPolicy.probe().unsupportedReason
     }
 }
 

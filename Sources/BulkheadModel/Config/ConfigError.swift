@@ -60,11 +60,12 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Closest candidate by edit distance, for "did you mean" suggestions; nil when nothing is close.
-public func closestMatch(to word: String, in candidates: some Sequence<String>) -> String? {
+/// `limit` is the largest distance that counts as close (default: a third of the word, at least 2).
+public func closestMatch(to word: String, in candidates: some Sequence<String>, limit: Int? = nil) -> String? {
     // Names are short: a long word has no close match, and the distance is quadratic.
     guard word.utf8.count <= 64 else { return nil }
     let w = Array(word.lowercased().utf8)
-    let limit = max(2, w.count / 3)
+    let limit = limit ?? max(2, w.count / 3)
     var best: (String, Int)?
     for c in candidates where abs(c.utf8.count - w.count) <= limit {
         let d = editDistance(w, Array(c.lowercased().utf8))

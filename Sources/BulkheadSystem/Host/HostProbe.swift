@@ -20,7 +20,7 @@ extension HostFacts {
         do { cgroup = .success(try CgroupHost.detect()) } catch { cgroup = .failure(error) }
 
         let status = readText("/proc/self/status") ?? ""
-        return HostFacts(
+        var facts = HostFacts(
             kernelRelease: kernelRelease(),
             cgroup: cgroup,
             maxUserNamespaces: readInt("/proc/sys/user/max_user_namespaces"),
@@ -41,6 +41,9 @@ extension HostFacts {
             mountSetattr: classify(result: bh_mount_setattr_probe(), expected: [EINVAL, EBADF, EFAULT, E2BIG]),
             effectiveUID: geteuid()
         )
+        facts.ioWeight = IOWeightPolicy.probe()
+        facts.libnftablesLoads = bh_nft_load() == 0
+        return facts
     }
 
     /// The running kernel's Landlock ABI version (landlock_create_ruleset with
@@ -85,6 +88,17 @@ extension HostFacts {
 
     static func readInt(_ path: String) -> Int? {
         readText(path).flatMap { Int($0.trimmingCharacters(in: " \t\n")) }
+    }
+}
+
+extension HostFacts.IOWeightPolicy {
+    /// Reads /sys/block/*/queue/scheduler and the cgroup2 root's io.cost.qos.
+    public static func probe() -> Self {
+        let bfq = FileIO.listDirectory("/sys/block").filter {
+            HostFacts.readText("/sys/block/\($0)/queue/scheduler")?.contains("[bfq]") == true
+        }
+        let qos = HostFacts.readText("/sys/fs/cgroup/io.cost.qos") ?? ""
+        return Self(bfqDevices: bfq, iocostEnabled: qos.contains("enable=1"))
     }
 }
 

@@ -1,3 +1,5 @@
+import BulkheadModel
+
 /// What `bulkhead doctor` found about this host: a list of checks, each with a verdict, a
 /// detail and, when it failed, a fix. A typed value; printing it is the CLI's job.
 public struct HostReport: Sendable, Codable, Equatable {
@@ -69,6 +71,38 @@ public struct HostFacts: Sendable, Equatable {
     public var pidfdOpen: SyscallProbe
     public var mountSetattr: SyscallProbe
     public var effectiveUID: UInt32
+    /// What would read io.weight: block devices whose scheduler is BFQ, and iocost.
+    public var ioWeight = IOWeightPolicy(bfqDevices: [], iocostEnabled: false)
+    /// Whether libnftables.so.1 loads with the entry points bulkhead calls (nil: not probed).
+    public var libnftablesLoads: Bool?
+    /// bulkhead's ranges of /etc/subuid and /etc/subgid as the launcher reads them (nil: not
+    /// read; Bulkhead's doctor reads them through the launcher's checked reader).
+    public var subordinateIDs: SubordinateIDFact?
+
+    /// What a proportional I/O policy would read io.weight with.
+    public struct IOWeightPolicy: Sendable, Equatable {
+        /// /sys/block/DEV whose queue/scheduler has [bfq] selected.
+        public var bfqDevices: [String]
+        /// io.cost.qos of the cgroup2 root has a device with enable=1.
+        public var iocostEnabled: Bool
+        public init(bfqDevices: [String], iocostEnabled: Bool) { self.bfqDevices = bfqDevices; self.iocostEnabled = iocostEnabled }
+        /// nil when io.weight has an effect; else why not. The one verdict: the launcher refuses
+        /// (strict) or reports as not enforced (best-effort) an io.weight for this reason.
+        public var unsupportedReason: String? {
+            bfqDevices.isEmpty && !iocostEnabled
+                ? "no block device uses the BFQ scheduler and iocost is not enabled, so io.weight would have no effect" : nil
+        }
+    }
+
+    /// /etc/subuid and /etc/subgid for bulkhead.
+    public enum SubordinateIDFact: Sendable, Equatable {
+        /// Both files give bulkhead these ranges.
+        case ranges(uid: IDRange, gid: IDRange)
+        /// Neither names bulkhead: plain sandboxes use `defaultRange`.
+        case none(defaultRange: IDRange)
+        /// The launcher refuses the files (owner, mode, a malformed or half entry): its message.
+        case refused(String)
+    }
 
     public init(kernelRelease: String, cgroup: Result<CgroupHost, CgroupError>, maxUserNamespaces: Int?,
                 unprivilegedUsernsClone: Int?, apparmorRestrictUnprivilegedUserns: Int?, seccompStatusField: Int?,
@@ -168,8 +202,9 @@ extension HostReport {
         }
         if let v = facts.apparmorRestrictUnprivilegedUserns {
             checks.append(Check(name: "userns.apparmor_restrict", ok: v == 0 || facts.effectiveUID == 0,
-                                detail: "kernel.apparmor_restrict_unprivileged_userns = \(v)",
-                                fix: v == 0 ? nil : "give bulkhead an AppArmor profile with `userns,` or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"))
+                                detail: "kernel.apparmor_restrict_unprivileged_userns = \(v)"
+                                    + (v == 0 ? "" : " (Ubuntu 23.10+): an unprivileged process cannot create a user namespace, so rootless sandboxes fail with EPERM; launches as root are not affected"),
+                                fix: v == 0 ? nil : "give bulkhead an AppArmor profile that allows `userns,` (/etc/apparmor.d/bulkhead: abi <abi/4.0>, include <tunables/global>, profile bulkhead /usr/local/bin/bulkhead flags=(unconfined) { userns, }; then apparmor_parser -r it), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (all users; persist in /etc/sysctl.d)"))
         }
 
         // seccomp.
@@ -186,12 +221,49 @@ extension HostReport {
         // Landlock.
         switch facts.landlockABI {
         case .success(let abi):
-            checks.append(Check(name: "landlock", ok: abi >= 1, detail: "Landlock ABI \(abi)"))
+            checks.append(Check(name: "landlock", ok: abi >= 1, detail: "Landlock ABI \(abi)",
+                                fix: abi >= LandlockRights.networkABI ? nil
+                                    : "filesystem rules work; a profile's TCP port rules (filesystem.landlock) need ABI \(LandlockRights.networkABI) (Linux 6.7 or newer) and are refused here"))
         case .failure(let e):
             let why = e.code == 95 /* EOPNOTSUPP */ ? "built in but disabled at boot"
                 : e.code == 38 /* ENOSYS */ ? "not built into this kernel" : "errno \(e.code)"
             checks.append(Check(name: "landlock", ok: false, detail: "Landlock unavailable: \(why)",
                                 fix: "boot with lsm=landlock,… (kernel 5.13+ with CONFIG_SECURITY_LANDLOCK)"))
+        }
+
+        // Seccomp user notification (SECCOMP_RET_USER_NOTIF, Linux 5.0), from actions_avail.
+        let userNotif = facts.seccompActions.contains("user_notif")
+        checks.append(Check(name: "seccomp.user_notif", ok: true,
+                            detail: userNotif ? "user_notif in /proc/sys/kernel/seccomp/actions_avail" : "no user_notif in /proc/sys/kernel/seccomp/actions_avail",
+                            fix: userNotif ? nil : "bulkhead does not need it; a supervisor that answers system calls (SECCOMP_RET_USER_NOTIF) needs Linux 5.0+"))
+
+        // io.weight: only a number in a file unless BFQ or iocost reads it.
+        let io = facts.ioWeight
+        var ioDetail = io.bfqDevices.isEmpty ? "no block device uses BFQ" : "BFQ on \(io.bfqDevices.sorted().joined(separator: ", "))"
+        ioDetail += io.iocostEnabled ? "; iocost enabled" : "; iocost not enabled"
+        checks.append(Check(name: "io.weight", ok: true, detail: ioDetail,
+                            fix: io.unsupportedReason.map { _ in "a profile's io.weight is refused (limits: strict) or reported as not enforced (best-effort); to enforce it: modprobe bfq; echo bfq > /sys/block/DEV/queue/scheduler, or enable iocost (echo 'MAJ:MIN enable=1' > /sys/fs/cgroup/io.cost.qos); or use io.max instead" }))
+
+        // libnftables: pods' node network and NetworkPolicies.
+        if let loads = facts.libnftablesLoads {
+            checks.append(Check(name: "libnftables", ok: true,
+                                detail: loads ? "libnftables.so.1 loads" : "libnftables.so.1 cannot be loaded (dlopen)",
+                                fix: loads ? nil : "pods' node network and NetworkPolicies need it: apt-get install libnftables1 (dnf install nftables); plain sandboxes do not"))
+        }
+
+        // /etc/subuid and /etc/subgid.
+        switch facts.subordinateIDs {
+        case nil: break
+        case .ranges(let uid, let gid)?:
+            checks.append(Check(name: "subordinate_ids", ok: true,
+                                detail: "bulkhead's range: uids \(uid) in /etc/subuid, gids \(gid) in /etc/subgid"))
+        case .none(let range)?:
+            checks.append(Check(name: "subordinate_ids", ok: true,
+                                detail: "no bulkhead line in /etc/subuid or /etc/subgid: plain sandboxes map onto the built-in range \(range)",
+                                fix: "to choose the range, add bulkhead:START:COUNT to both /etc/subuid and /etc/subgid (root-owned, mode 644)"))
+        case .refused(let message)?:
+            checks.append(Check(name: "subordinate_ids", ok: false, detail: message,
+                                fix: "correct /etc/subuid and /etc/subgid as the message says: root-owned, not writable by others, a bulkhead:START:COUNT line in both or in neither"))
         }
 
         // System calls of the launch path.
