@@ -77,6 +77,16 @@ enum bh_step_op {
     BH_OP_JOIN_CGROUPS,          /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
     BH_OP_ENTER_WORKING_DIRECTORY, /* the workload's cwd: openat2(path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
                                     from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
+    BH_OP_MAKE_MOUNT_POINT,      /* a bind or tmpfs target inside the new root (root_len > 0) that need not
+                                    exist: each component is opened with openat2(RESOLVE_IN_ROOT |
+                                    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) relative to the fd of the
+                                    one before (a symlink is ELOOP, "." or ".." EINVAL); a missing one is
+                                    made there (mkdirat; the last one mknodat for a file target). Where the
+                                    parent cannot get it (EROFS, EACCES, EPERM: the read-only root), the
+                                    parent is covered by a new tmpfs holding its entries (each bound back
+                                    from the parent's fd, symlinks copied), the entry is made in it, and
+                                    the tmpfs is made read-only. An existing target of the wrong type is
+                                    ENOTDIR (a directory is needed) or EISDIR (a file is) */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -90,6 +100,7 @@ struct bh_mount_args {
 };
 struct bh_make_directory_args { const char *_Nullable path; uint32_t mode; uint32_t root_len; };
 struct bh_create_file_args { const char *_Nullable path; uint32_t root_len; };
+struct bh_make_mount_point_args { const char *_Nullable path; uint32_t root_len; uint32_t directory; };
 struct bh_symlink_args { const char *_Nullable target; const char *_Nullable link_path; };
 struct bh_path_args { const char *_Nullable path; };
 struct bh_pivot_root_args { const char *_Nullable new_root; const char *_Nullable put_old; };
@@ -114,6 +125,7 @@ union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
     struct bh_make_directory_args make_directory;
     struct bh_create_file_args create_file;
+    struct bh_make_mount_point_args make_mount_point;
     struct bh_symlink_args symlink;
     struct bh_path_args change_directory;
     struct bh_path_args enter_working_directory;

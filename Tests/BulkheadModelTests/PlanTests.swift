@@ -156,4 +156,29 @@ struct PlanTests {
             #expect(point.planStep == (point == .step(5) ? 5 : nil), "only a plan step reaches the child: \(point)")
         }
     }
+
+    @Test("Each bind and tmpfs target gets its mount point made right before its mount (a file bind a file one); none under /proc, /sys, /dev")
+    func mountPointsBeforeTheirMounts() throws {
+        var l = ProfileLayer()
+        l.binds = [BindMount(source: "/srv/a", destination: "/data", readOnly: true),
+                   BindMount(source: "/srv/a", destination: "/data/sub", readOnly: true),
+                   BindMount(source: "/srv/f", destination: "/etc/app.conf", readOnly: true, sourceIsFile: true),
+                   BindMount(source: "/srv/a", destination: "/sys/x", readOnly: true)]
+        l.tmpfs = [TmpfsMount(path: "/scratch"), TmpfsMount(path: "/run", optional: true)]
+        let s = try plan(l).steps
+        let nr = LaunchPlanner.newRoot
+        func at(_ step: PlanStep) -> Int? { s.firstIndex(of: step) }
+        for (target, directory) in [("/data", true), ("/data/sub", true), ("/etc/app.conf", false), ("/scratch", true)] {
+            let point = try #require(at(.makeMountPoint(nr + target, directory: directory)), "no mount point step for \(target)")
+            let mount = try #require(s.firstIndex { if case let .mount(_, t, _, _, _) = $0 { return t == nr + target }; return false })
+            #expect(point < mount && s[point + 1 ..< mount].allSatisfy { if case .mount = $0 { return false }; return true },
+                    "\(target): made right before its own mount, after every earlier one")
+        }
+        #expect(at(.makeMountPoint(nr + "/data", directory: true))! > s.firstIndex { if case .mount(_, _, "proc", _, _) = $0 { return true }; return false }!)
+        #expect(!s.contains { if case let .makeMountPoint(t, _) = $0 { return t.hasPrefix(nr + "/sys") || t.hasPrefix(nr + "/run") }; return false },
+                "none under /sys, none for an optional tmpfs")
+        #expect(LaunchPlanner.mountPoint("/a/../etc", directory: true) == nil && LaunchPlanner.mountPoint("/", directory: true) == nil)
+        #expect(LaunchPlanner.mountPoint("/proc", directory: true) == nil && LaunchPlanner.mountPoint("/dev/x", directory: false) == nil)
+        #expect(LaunchPlanner.mountPoint("/devices", directory: true) == .makeMountPoint(nr + "/devices", directory: true))
+    }
 }

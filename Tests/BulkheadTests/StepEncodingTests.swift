@@ -16,6 +16,7 @@ struct StepEncodingTests {
         .mount(source: "tmpfs", target: root + "/tmp", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "size=1m"),
         .mountIfPresent(source: nil, target: "/sys/fs/bpf", fstype: "bpf", flags: [], data: nil),
         .makeDirectory(root + "/data", mode: 0o750), .createFile(root + "/etc/resolv.conf"),
+        .makeMountPoint(root + "/srv/data", directory: true),
         .symlink(target: "/proc/self/fd", at: root + "/dev/fd"), .changeDirectory(root), .enterWorkingDirectory("/srv"),
         .pivotRoot(newRoot: ".", putOld: "oldroot"), .unmountDetached("/oldroot"),
         .setMountAttributes("/", [.readOnly, .noSuid], recursive: true), .refuseSymlinks(root + "/data", missingOK: true),
@@ -97,6 +98,11 @@ struct StepEncodingTests {
 
         let dir = arena.step(.makeDirectory(Self.root + "/data", mode: 0o750))
         #expect(dir.args.make_directory.mode == 0o750 && dir.args.make_directory.root_len == rootLength)
+
+        let point = arena.step(.makeMountPoint(Self.root + "/srv/data", directory: false))
+        #expect(point.op == BH_OP_MAKE_MOUNT_POINT && text(point.args.make_mount_point.path) == Self.root + "/srv/data")
+        #expect(point.args.make_mount_point.root_len == rootLength && point.args.make_mount_point.directory == 0)
+        #expect(arena.step(.makeMountPoint(Self.root + "/d", directory: true)).args.make_mount_point.directory == 1)
 
         let link = arena.step(.symlink(target: "/proc/self/fd", at: Self.root + "/dev/fd"))
         #expect(text(link.args.symlink.target) == "/proc/self/fd" && text(link.args.symlink.link_path) == Self.root + "/dev/fd")

@@ -272,6 +272,7 @@ public enum LaunchPlanner {
             s.append(.mount(source: "sysfs", target: nr + "/sys", fstype: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec], data: nil))
         }
         for t in p.tmpfs {
+            if !t.optional, let point = mountPoint(t.path, directory: true) { s.append(point) }
             s.append(.refuseSymlinks(nr + t.path, missingOK: t.optional))
             let data = "mode=1777,size=\(p.tmpfsSize(t))"
             s.append(t.optional
@@ -289,6 +290,8 @@ public enum LaunchPlanner {
                     s.append(.makeDirectory(path, mode: 0o755))
                 }
                 s.append(b.sourceIsFile ? .createFile(nr + b.destination) : .makeDirectory(nr + b.destination, mode: 0o755))
+            } else if let point = mountPoint(b.destination, directory: !b.sourceIsFile) {
+                s.append(point)
             }
             s.append(.refuseSymlinks(nr + b.destination, missingOK: false))
             s.append(.mount(source: or + b.source, target: nr + b.destination, fstype: nil, flags: [.bind, .recursive], data: nil))
@@ -302,6 +305,21 @@ public enum LaunchPlanner {
         s.append(.pivotRoot(newRoot: ".", putOld: "."))
         s.append(.unmountDetached("."))
         s.append(.changeDirectory("/"))
+    }
+
+    /// Where bulkhead makes no mount point: the kernel's own trees (a bind or tmpfs there must
+    /// name something that exists), and the root itself.
+    public static let noMountPointsUnder = ["/proc", "/sys", "/dev"]
+
+    /// The step that makes a bind's or tmpfs's target when the root filesystem lacks it (docker,
+    /// podman, bwrap and the kubelet make it too); nil where none may be made (`noMountPointsUnder`).
+    /// Emitted right before the target's own mount, after every earlier mount: a target beneath an
+    /// earlier bind is made in that bind's tree. The C walks it inside the new root without
+    /// following symlinks, and covers a read-only parent with a read-only tmpfs copy of it.
+    static func mountPoint(_ target: String, directory: Bool) -> PlanStep? {
+        guard target != "/", !target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
+        if noMountPointsUnder.contains(where: { target == $0 || target.hasPrefix($0 + "/") }) { return nil }
+        return .makeMountPoint(newRoot + target, directory: directory)
     }
 
     /// A pod's holder (the pause container): it creates the namespaces the pod's containers

@@ -39,6 +39,11 @@ public enum PlanStep: Sendable, Equatable {
     case mountIfPresent(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
     case makeDirectory(String, mode: UInt32)
     case createFile(String)
+    /// A bind or tmpfs target inside the new root that need not exist (a file mount point when
+    /// `directory` is false): each missing component is made relative to an fd of its parent,
+    /// opened inside the root with no symlink followed; a parent that cannot get a new entry
+    /// (the read-only root) is covered by a read-only tmpfs copy of itself that holds it.
+    case makeMountPoint(String, directory: Bool)
     case symlink(target: String, at: String)
     case changeDirectory(String)
     /// The workload's working directory: resolved inside the sandbox's root with no magic link
@@ -99,6 +104,7 @@ public enum PlanStep: Sendable, Equatable {
         case let .mountIfPresent(_, target, fstype, _, _): return "mount \(fstype ?? "?") on \(inside(target)) if it exists"
         case .makeDirectory(let p, _): return "mkdir \(inside(p))"
         case .createFile(let p): return "create mount point \(inside(p))"
+        case let .makeMountPoint(p, directory): return "make the mount point \(inside(p)) (a \(directory ? "directory" : "file"), inside the root, no symlinks)"
         case let .symlink(t, at): return "symlink \(inside(at)) -> \(t)"
         case .changeDirectory(let p): return "chdir \(inside(p))"
         case .enterWorkingDirectory(let p): return "chdir \(p) (resolved inside the root, no magic links)"

@@ -182,6 +182,8 @@ final class CArena {
         case let .mountIfPresent(source, target, fstype, flags, data): (BH_OP_MOUNT_IF_PRESENT, mount(source, target, fstype, flags, data))
         case let .makeDirectory(p, mode):
             (BH_OP_MAKE_DIRECTORY, bh_step_args(make_directory: bh_make_directory_args(path: string(p), mode: mode, root_len: Self.rootLength(p))))
+        case let .makeMountPoint(p, directory):
+            (BH_OP_MAKE_MOUNT_POINT, bh_step_args(make_mount_point: bh_make_mount_point_args(path: string(p), root_len: Self.rootLength(p), directory: directory ? 1 : 0)))
         case .createFile(let p): (BH_OP_CREATE_FILE, bh_step_args(create_file: bh_create_file_args(path: string(p), root_len: Self.rootLength(p))))
         case let .symlink(target, at): (BH_OP_SYMLINK, bh_step_args(symlink: bh_symlink_args(target: string(target), link_path: string(at))))
         case .changeDirectory(let p): (BH_OP_CHANGE_DIRECTORY, bh_step_args(change_directory: path(p)))
