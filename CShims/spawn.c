@@ -98,17 +98,50 @@ static int cap_last_cap_raw(void) {
     return v > 0 && v < 64 ? v : 40;
 }
 
-int bh_open_pty(int *master, int *slave) {
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0) return errno;
-    if (grantpt(m) < 0 || unlockpt(m) < 0) { int e = errno; close(m); return e; }
-    int n = 0;
-    if (ioctl(m, TIOCGPTN, &n) < 0) { int e = errno; close(m); return e; }
-    /* TIOCGPTPEER opens the slave from the master itself, without a path lookup. */
-    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-    if (sl < 0) { int e = errno; close(m); return e; }
-    *master = m;
-    *slave = sl;
+int bh_terminal_channel(int *launcher_end, int *sandbox_end) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+    int fl = fcntl(sv[0], F_GETFL);
+    if (fl < 0 || fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) < 0) { int e = errno; close(sv[0]); close(sv[1]); return e; }
+    *launcher_end = sv[0];
+    *sandbox_end = sv[1];
+    return 0;
+}
+
+int bh_receive_pty_master(int channel, int *master) {
+    *master = -1;
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    memset(&ctl, 0, sizeof ctl);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : errno;
+    if (n == 0) return EPIPE;
+    /* Every fd that came is taken (and closed unless it is the one pty master expected). */
+    int got = -1, count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < fds; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (count++ == 0) got = fd;
+            else close(fd);
+        }
+    }
+    int ptn = 0;
+    /* TIOCGPTN answers on a pty master only. */
+    if (count != 1 || (msg.msg_flags & MSG_CTRUNC) || ioctl(got, TIOCGPTN, &ptn) < 0) {
+        if (got >= 0) close(got);
+        return EBADMSG;
+    }
+    *master = got;
     return 0;
 }
 
@@ -448,6 +481,52 @@ static int make_mount_point(const struct bh_make_mount_point_args *a) {
         if (syscall(SYS_mount_setattr, overlay, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 && !rc) rc = errno;
         close(overlay);
     }
+    return rc;
+}
+
+/* BH_OP_OPEN_TERMINAL (bh_spawn.h): a pty of the sandbox's own devpts, so that the workload's
+ * terminal is /dev/pts/N there (ttyname works); the master goes to the launcher, which relays. */
+static int open_terminal(const struct bh_open_terminal_args *t) {
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return errno;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int m = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof how);
+    int e = errno;
+    close(root);
+    if (m < 0) return e;
+    int rc = 0, unlock = 0, sl = -1;
+    if (ioctl(m, TIOCSPTLCK, &unlock) < 0) rc = errno;
+    /* TIOCGPTPEER opens the slave from the master itself, without a path lookup. */
+    else if ((sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) rc = errno;
+    /* The workload's own terminal, as a login gives it (its ids are mapped: the planner checks). */
+    else if (fchown(sl, (uid_t)t->uid, (gid_t)t->gid) < 0) rc = errno;
+    else {
+        char byte = 0;
+        struct iovec iov = {&byte, 1};
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &m, sizeof m);
+        ssize_t n;
+        while ((n = sendmsg(t->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (n < 0) rc = errno;
+        /* The slave takes the channel's fd number (closing the channel): BH_OP_ATTACH_TERMINAL's fd. */
+        else if (dup2(sl, t->fd) < 0) rc = errno;
+    }
+    if (sl >= 0) close(sl);
+    close(m);
     return rc;
 }
 
@@ -812,6 +891,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         close(fd);
         return 0;
     }
+    case BH_OP_OPEN_TERMINAL:
+        return open_terminal(&a->open_terminal);
     case BH_OP_MAKE_MOUNT_POINT:
         return make_mount_point(&a->make_mount_point);
     case BH_OP_SYMLINK:

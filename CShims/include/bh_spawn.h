@@ -87,6 +87,12 @@ enum bh_step_op {
                                     from the parent's fd, symlinks copied), the entry is made in it, and
                                     the tmpfs is made read-only. An existing target of the wrong type is
                                     ENOTDIR (a directory is needed) or EISDIR (a file is) */
+    BH_OP_OPEN_TERMINAL,         /* --tty, after the final pivot_root: open /dev/pts/ptmx of the sandbox's own
+                                    devpts (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+                                    from "/"), unlock it, open its slave with TIOCGPTPEER, fchown the slave to
+                                    uid:gid, send the master to the launcher over fd (a SOCK_SEQPACKET socket,
+                                    SCM_RIGHTS), then dup2 the slave onto fd: BH_OP_ATTACH_TERMINAL takes it
+                                    from there, and the workload's tty is /dev/pts/N of its own /dev/pts */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -120,6 +126,7 @@ struct bh_landlock_create_ruleset_args { uint64_t handled_filesystem; uint64_t h
 struct bh_landlock_allow_path_args { const char *_Nullable path; uint64_t access; };
 struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
+struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -149,6 +156,7 @@ union bh_step_args {
     struct bh_landlock_allow_path_args landlock_allow_path;
     struct bh_landlock_allow_port_args landlock_allow_port;
     struct bh_attach_terminal_args attach_terminal;
+    struct bh_open_terminal_args open_terminal;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -235,9 +243,15 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
  * exits, are re-parented to it. 0 or a positive errno. */
 int bh_become_subreaper(void);
 
-/* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
- * 0 or a positive errno. */
-int bh_open_pty(int *_Nonnull master, int *_Nonnull slave);
+/* --tty: the channel over which the sandbox's init sends the master of the pty it opens in its
+ * own devpts (BH_OP_OPEN_TERMINAL): a SOCK_SEQPACKET socketpair, both ends close-on-exec, the
+ * launcher's non-blocking. 0 or a positive errno. */
+int bh_terminal_channel(int *_Nonnull launcher_end, int *_Nonnull sandbox_end);
+
+/* Receives the pty master from the channel (never blocks): *master = the fd (close-on-exec), or
+ * -1 when nothing has arrived yet. 0, or a positive errno: EPIPE when the channel closed without
+ * one, EBADMSG when what arrived is not exactly one pty master (it is closed). */
+int bh_receive_pty_master(int channel, int *_Nonnull master);
 
 /* pidfd_send_signal(2): a wrapper of one system call, -1/errno. */
 int bh_pidfd_send_signal(int pidfd, int sig);

@@ -181,4 +181,31 @@ struct PlanTests {
         #expect(LaunchPlanner.mountPoint("/proc", directory: true) == nil && LaunchPlanner.mountPoint("/dev/x", directory: false) == nil)
         #expect(LaunchPlanner.mountPoint("/devices", directory: true) == .makeMountPoint(nr + "/devices", directory: true))
     }
+
+    @Test("--tty: the pty is opened after the final pivot and before the identity change; TERM is the caller's, xterm, or the profile's")
+    func terminalStepsAndTerm() throws {
+        var c = Self.root
+        c.terminalFD = 7
+        c.terminalType = "screen-256color"
+        var l = ProfileLayer()
+        l.runAsUser = 1000
+        l.runAsGroup = 1001
+        let p = try plan(l, context: c)
+        let open = try #require(index(p) { $0 == .openTerminal(fd: 7, uid: 1000, gid: 1001) })
+        let lastPivot = try #require(p.steps.lastIndex { if case .pivotRoot = $0 { return true }; return false })
+        let identity = try #require(index(p) { $0 == .setUID(1000) })
+        let fork = try #require(index(p) { $0 == .forkWorkload })
+        #expect(lastPivot < open && open < identity && open < fork, "in the final root, with CAP_CHOWN still held")
+        #expect(p.steps[fork + 1] == .attachTerminal(fd: 7))
+        #expect(p.environment.contains("TERM=screen-256color"))
+        c.terminalType = nil
+        #expect(try plan(context: c).environment.contains("TERM=xterm"))
+        c.terminalType = "x\u{1b}[2J"
+        #expect(try plan(context: c).environment.contains("TERM=xterm"))
+        var set = ProfileLayer()
+        set.env = [EnvVar(name: "TERM", value: "dumb")]
+        #expect(try plan(set, context: c).environment.filter { $0.hasPrefix("TERM=") } == ["TERM=dumb"])
+        #expect(!(try plan()).environment.contains { $0.hasPrefix("TERM=") }, "no TERM without --tty")
+        #expect(!(try plan()).steps.contains { if case .openTerminal = $0 { return true }; return false })
+    }
 }

@@ -27,7 +27,7 @@ struct StepEncodingTests {
         .setCapabilities(effective: CapabilitySet(mask: 1), permitted: CapabilitySet(mask: 3), inheritable: CapabilitySet(mask: 0)),
         .noNewPrivileges, .landlockCreateRuleset(handledFilesystem: 0x7fff, handledNetwork: 3),
         .landlockAllowPath("/usr", access: 0x5), .landlockAllowPort(8080, access: 0x1), .landlockRestrictSelf,
-        .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .loadSeccomp, .exec, .becomeTracee,
+        .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,
     ]
 
     /// The ops of bh_spawn.h by value: the first is `= 1`, each next one more.
@@ -140,6 +140,8 @@ struct StepEncodingTests {
         #expect(port.args.landlock_allow_port.port == 8080 && port.args.landlock_allow_port.access == 0x1)
 
         #expect(arena.step(.attachTerminal(fd: 9)).args.attach_terminal.fd == 9)
+        let tty = arena.step(.openTerminal(fd: 9, uid: 1000, gid: 1001))
+        #expect(tty.op == BH_OP_OPEN_TERMINAL && tty.args.open_terminal.fd == 9 && tty.args.open_terminal.uid == 1000 && tty.args.open_terminal.gid == 1001)
         #expect(text(arena.step(.unmountDetached("/oldroot")).args.unmount_detached.path) == "/oldroot")
         #expect(text(arena.step(.changeDirectory("/new")).args.change_directory.path) == "/new")
     }

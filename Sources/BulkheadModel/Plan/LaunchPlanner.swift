@@ -39,8 +39,12 @@ public struct LaunchContext: Sendable, Equatable {
     public var landlockABI: Int?
     /// Pod mode: namespaces the sandbox joins (the pod holder's) instead of creating them.
     public var joinedNamespaces: Set<Namespace> = []
-    /// `--tty`: the fd of a pty slave to become the workload's terminal.
+    /// `--tty`: the sandbox's end of the terminal channel (`PlanStep.openTerminal`); the pty's
+    /// slave takes its number and becomes the workload's terminal.
     public var terminalFD: Int32?
+    /// `--tty`: the caller's `TERM`, which the workload gets unless the profile or a flag sets
+    /// one (`LaunchPlanner.terminalType`).
+    public var terminalType: String?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -161,6 +165,9 @@ public enum LaunchPlanner {
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
         appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network))
+        // The pty comes from the sandbox's own devpts, mounted above, while the init still has
+        // CAP_CHOWN to give the slave to the workload's ids.
+        if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
@@ -201,6 +208,9 @@ public enum LaunchPlanner {
 
         var env = p.env
         if !env.contains(where: { $0.name == "HOME" }) { env.append(EnvVar(name: "HOME", value: p.runAsUser == 0 ? "/root" : "/")) }
+        if c.terminalFD != nil && !env.contains(where: { $0.name == "TERM" }) {
+            env.append(EnvVar(name: "TERM", value: terminalType(c.terminalType)))
+        }
         if !env.contains(where: { $0.name == "HOSTNAME" }) && p.namespaces.contains(.uts) { env.append(EnvVar(name: "HOSTNAME", value: p.hostname)) }
         let path = env.first(where: { $0.name == "PATH" })?.value ?? EffectiveProfile.defaultPath
         let execPaths: [String] = argv0.contains("/")
@@ -305,6 +315,15 @@ public enum LaunchPlanner {
         s.append(.pivotRoot(newRoot: ".", putOld: "."))
         s.append(.unmountDetached("."))
         s.append(.changeDirectory("/"))
+    }
+
+    /// `TERM` for a `--tty` workload: the caller's, when it is a plausible terminal name (at most
+    /// 64 of letters, digits and `.+-_`), else `xterm`, as docker sets.
+    public static func terminalType(_ caller: String?) -> String {
+        guard let t = caller, (1...64).contains(t.utf8.count),
+              t.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2e || $0 == 0x2b || $0 == 0x2d || $0 == 0x5f })
+        else { return "xterm" }
+        return t
     }
 
     /// Where bulkhead makes no mount point: the kernel's own trees (a bind or tmpfs there must

@@ -76,6 +76,11 @@ public enum PlanStep: Sendable, Equatable {
     /// `--tty`: make `fd` (a pty slave that bulkhead owns the master of) the workload's
     /// controlling terminal and its standard input, output and error.
     case attachTerminal(fd: Int32)
+    /// `--tty`, in the init after the final pivot_root: open a pty in the sandbox's own devpts
+    /// (/dev/pts/ptmx, resolved in the root without symlinks), give its slave to uid:gid, send
+    /// the master to the launcher over the socket `fd`, and put the slave on `fd` itself, where
+    /// `attachTerminal` finds it. The workload's terminal is then /dev/pts/N of its own /dev/pts.
+    case openTerminal(fd: Int32, uid: UInt32, gid: UInt32)
     case loadSeccomp
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
@@ -139,6 +144,7 @@ public enum PlanStep: Sendable, Equatable {
         case .forkWorkload: return "fork the workload from the sandbox's init"
         case .pause: return "hold the pod's namespaces (pause)"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
+        case .openTerminal: return "open the sandbox's pty in its own /dev/pts and send the master to the launcher"
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"

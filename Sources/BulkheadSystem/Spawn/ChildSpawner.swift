@@ -217,6 +217,7 @@ final class CArena {
         case .pause: (BH_OP_PAUSE, bh_step_args())
         case .forkWorkload: (BH_OP_FORK_WORKLOAD, bh_step_args())
         case .closeStrayFileDescriptors: (BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS, bh_step_args())
+        case let .openTerminal(fd, uid, gid): (BH_OP_OPEN_TERMINAL, bh_step_args(open_terminal: bh_open_terminal_args(fd: fd, uid: uid, gid: gid)))
         case .attachTerminal(let fd): (BH_OP_ATTACH_TERMINAL, bh_step_args(attach_terminal: bh_attach_terminal_args(fd: fd)))
         case .loadSeccomp: (BH_OP_LOAD_SECCOMP, bh_step_args())
         case .exec: (BH_OP_EXEC, bh_step_args())
