@@ -100,6 +100,26 @@ struct MountPointTests {
         #expect(access(name, F_OK) != 0)
     }
 
+    @Test("A writable rootfs: a directory the sandbox may write gets the mount point itself (as with docker), a root-owned / gets the tmpfs copy; both stay as they were")
+    func writableRootfs() throws {
+        let root = try Self.rootfs(), src = try Self.source()
+        defer { for d in [root, src] { try? FileManager.default.removeItem(atPath: d) } }
+        try FileManager.default.createDirectory(atPath: root + "/w", withIntermediateDirectories: false)
+        // The sandbox's root on the host: the plan's uid_map ("# uid_map: 0 HOST COUNT ...").
+        let plan = try Bulkhead.run(["profile", "show", "container", "--plan"]).stdout
+        let mapLine = try #require(plan.split(separator: "\n").first { $0.hasPrefix("# uid_map: ") }, "\(plan)")
+        let hostRoot = try #require(mapLine.split(separator: " ").dropFirst(3).first.flatMap { UInt32($0) }, "\(mapLine)")
+        chown(root + "/w", hostRoot, hostRoot)
+        let (profile, dir) = try RootProfileFile.write("securityContext:\n  readOnlyRootFilesystem: false\n", name: "rw")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try Bulkhead.run(["run", "--profile", profile, "--rootfs", root, "--env", "PATH=/bin", "--bind", "\(src):/data/x:ro",
+                                  "--bind", "\(src):/w/y:ro", "--", "/bin/sh", "-c", "cat /data/x/marker /w/y/marker; touch /w/z && echo wrote"])
+        #expect(r.status == 0, "\(r.status) \(r.stderr)")
+        #expect(r.stdout == "bound-marker\nbound-marker\nwrote\n", "\(r.stdout)")
+        #expect(access(root + "/data", F_OK) != 0, "root's own / was written")
+        #expect(Self.names(root + "/w") == ["y", "z"], "\(Self.names(root + "/w"))")
+    }
+
     /// A rootfs whose owner plants links: each must be refused (ELOOP) with nothing made where it points.
     @Test("A rootfs whose target or a component of it is a symlink (to /etc, to ../../host, via /opt) is refused; nothing is made outside",
           arguments: ["abs-etc", "relative-escape", "oldroot", "oldroot-relative", "component", "target-itself"])
