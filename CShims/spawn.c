@@ -98,17 +98,50 @@ static int cap_last_cap_raw(void) {
     return v > 0 && v < 64 ? v : 40;
 }
 
-int bh_open_pty(int *master, int *slave) {
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0) return errno;
-    if (grantpt(m) < 0 || unlockpt(m) < 0) { int e = errno; close(m); return e; }
-    int n = 0;
-    if (ioctl(m, TIOCGPTN, &n) < 0) { int e = errno; close(m); return e; }
-    /* TIOCGPTPEER opens the slave from the master itself, without a path lookup. */
-    int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY);
-    if (sl < 0) { int e = errno; close(m); return e; }
-    *master = m;
-    *slave = sl;
+int bh_terminal_channel(int *launcher_end, int *sandbox_end) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+    int fl = fcntl(sv[0], F_GETFL);
+    if (fl < 0 || fcntl(sv[0], F_SETFL, fl | O_NONBLOCK) < 0) { int e = errno; close(sv[0]); close(sv[1]); return e; }
+    *launcher_end = sv[0];
+    *sandbox_end = sv[1];
+    return 0;
+}
+
+int bh_receive_pty_master(int channel, int *master) {
+    *master = -1;
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    memset(&ctl, 0, sizeof ctl);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : errno;
+    if (n == 0) return EPIPE;
+    /* Every fd that came is taken (and closed unless it is the one pty master expected). */
+    int got = -1, count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < fds; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (count++ == 0) got = fd;
+            else close(fd);
+        }
+    }
+    int ptn = 0;
+    /* TIOCGPTN answers on a pty master only. */
+    if (count != 1 || (msg.msg_flags & MSG_CTRUNC) || ioctl(got, TIOCGPTN, &ptn) < 0) {
+        if (got >= 0) close(got);
+        return EBADMSG;
+    }
+    *master = got;
     return 0;
 }
 
@@ -208,6 +241,26 @@ static int attach_on_fd(int mnt, int target_fd) {
     return rc;
 }
 
+/* A detached tmpfs (fsopen, fsconfig, fsmount) with root mode `mode`, size `size` and the
+ * MOUNT_ATTR_* `attrs` (read-only with MOUNT_ATTR_RDONLY): its fd in *out; 0 or a positive errno. */
+static int new_tmpfs(const char *mode, const char *size, unsigned int attrs, int *out) {
+    int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+    if (fs < 0) return errno;
+    int rc = 0;
+    if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) < 0 ||
+        ((attrs & MOUNT_ATTR_RDONLY) && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0) ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", mode, 0) < 0 ||
+        syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
+    if (!rc) {
+        int mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+        if (mnt < 0) rc = errno;
+        else *out = mnt;
+    }
+    close(fs);
+    return rc;
+}
+
 static int mask_path(const struct bh_mask_args *m) {
     int fd = -1;
     int rc = open_mount_target(m->path, m->root_len, &fd);
@@ -215,21 +268,10 @@ static int mask_path(const struct bh_mask_args *m) {
     struct stat st;
     if (fstat(fd, &st) < 0) rc = errno;
     else if (S_ISDIR(st.st_mode)) {
-        /* A read-only, empty tmpfs: fsopen/fsconfig/fsmount, then onto the fd. */
-        int fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
-        if (fs < 0) rc = errno;
-        else {
-            if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "tmpfs", 0) < 0 ||
-                syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
-                syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", "0", 0) < 0 ||
-                syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0500", 0) < 0 ||
-                syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) rc = errno;
-            int mnt = rc ? -1 : (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC,
-                                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-            if (!rc && mnt < 0) rc = errno;
-            close(fs);
-            if (!rc) rc = attach_on_fd(mnt, fd);
-        }
+        /* A read-only, empty tmpfs, onto the fd. */
+        int mnt = -1;
+        rc = new_tmpfs("0500", "0", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, &mnt);
+        if (!rc) rc = attach_on_fd(mnt, fd);
     } else {
         /* Anything else gets the null device bound over it (a clone of the sandbox's own). */
         int mnt = (int)syscall(SYS_open_tree, AT_FDCWD, m->null_device, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
@@ -286,6 +328,205 @@ static int make_in_root(const char *path, size_t rootlen, int directory, mode_t 
         rc = errno;
     }
     close(pfd);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- mount points that need not exist */
+
+/* One record of getdents64(2). */
+struct bh_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* "0755" for a mode, into buf (at least 6 bytes): fsconfig takes the tmpfs root's mode as text. */
+static void octal_mode(mode_t mode, char *buf) {
+    buf[0] = '0';
+    buf[1] = (char)('0' + ((mode >> 9) & 7));
+    buf[2] = (char)('0' + ((mode >> 6) & 7));
+    buf[3] = (char)('0' + ((mode >> 3) & 7));
+    buf[4] = (char)('0' + (mode & 7));
+    buf[5] = 0;
+}
+
+/* Covers the directory `lower` (an O_PATH fd, resolved inside the root) with a new tmpfs that
+ * shows what it showed: each entry gets an empty stand-in (a directory, or a regular file for
+ * anything else) with a recursive clone of the original bound onto it, taken relative to the
+ * lower directory's fd (never by path); a symlink is copied as a symlink, never followed. The
+ * tmpfs has the directory's mode and belongs to the sandbox's root, as its other tmpfs mounts
+ * do (never to an id the directory's owner merely shows as: an unmapped owner reads as the
+ * overflow id, 65534, which the sandbox may map to a user of its own). Stores the
+ * tmpfs's root (attached over `lower`, still writable) in *out; the caller makes its entry and
+ * then makes it read-only. 0 or a positive errno. */
+static int overlay_directory(int lower, int *out) {
+    struct stat st;
+    if (fstat(lower, &st) < 0) return errno;
+    if (!S_ISDIR(st.st_mode)) return ENOTDIR;
+    /* Opened before the tmpfs covers it: a lookup from this fd starts in the lower directory. */
+    int dir = openat(lower, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return errno;
+    int rc = 0, mnt = -1;
+    char mode[6];
+    octal_mode(st.st_mode & 07777, mode);
+    /* Writable until the caller has made its entry; 8m holds the stand-ins and long symlinks. */
+    rc = new_tmpfs(mode, "8m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt);
+    if (!rc && syscall(SYS_move_mount, mnt, "", lower, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) rc = errno;
+    char buf[4096] __attribute__((aligned(8)));
+    char link[4096];
+    while (!rc) {
+        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+        if (n < 0) { rc = errno; break; }
+        if (n == 0) break;
+        for (long off = 0; off < n && !rc;) {
+            struct bh_dirent64 *d = (struct bh_dirent64 *)(buf + off);
+            off += d->d_reclen;
+            const char *name = d->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+            struct stat es;
+            if (fstatat(dir, name, &es, AT_SYMLINK_NOFOLLOW) < 0) { rc = errno; break; }
+            if (S_ISLNK(es.st_mode)) {
+                ssize_t len = readlinkat(dir, name, link, sizeof link - 1);
+                if (len < 0) { rc = errno; break; }
+                link[len] = 0;
+                if (symlinkat(link, mnt, name) < 0) rc = errno;
+                continue;
+            }
+            if (S_ISDIR(es.st_mode) ? mkdirat(mnt, name, 0755) < 0 : mknodat(mnt, name, S_IFREG | 0600, 0) < 0) { rc = errno; break; }
+            int stand_in = openat(mnt, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            if (stand_in < 0) { rc = errno; break; }
+            int clone = (int)syscall(SYS_open_tree, dir, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+            if (clone < 0) rc = errno;
+            else rc = attach_on_fd(clone, stand_in);
+            close(stand_in);
+        }
+    }
+    close(dir);
+    if (rc) {
+        if (mnt >= 0) close(mnt);
+        return rc;
+    }
+    *out = mnt;
+    return 0;
+}
+
+/* BH_OP_MAKE_MOUNT_POINT (bh_spawn.h): walks the target one component at a time from the root's
+ * fd, each opened relative to the one before with no symlink and no magic link, and makes what is
+ * missing there; a parent that cannot get a new entry is covered by overlay_directory. */
+static int make_mount_point(const struct bh_make_mount_point_args *a) {
+    const char *path = a->path;
+    size_t rootlen = a->root_len;
+    char root[4096];
+    if (path == NULL || rootlen == 0 || rootlen >= sizeof root || strlen(path) <= rootlen || path[rootlen] != '/') return EINVAL;
+    memcpy(root, path, rootlen);
+    root[rootlen] = 0;
+    int cur = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (cur < 0) return errno;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    /* No O_NOFOLLOW: with it a symlink would be opened itself instead of refused (ELOOP). */
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int overlay = -1, rc = 0;
+    const char *p = path + rootlen;
+    char name[256];
+    for (;;) {
+        while (*p == '/') p++;
+        if (*p == 0) break;
+        size_t len = 0;
+        while (p[len] && p[len] != '/') len++;
+        if (len >= sizeof name) { rc = ENAMETOOLONG; break; }
+        memcpy(name, p, len);
+        name[len] = 0;
+        p += len;
+        const char *rest = p;
+        while (*rest == '/') rest++;
+        int last = *rest == 0;
+        if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.')) { rc = EINVAL; break; }
+        int directory = !last || a->directory;
+        int next = (int)syscall(SYS_openat2, cur, name, &how, sizeof how);
+        if (next < 0 && errno == ENOENT) {
+            /* Missing: made in the parent, or, where the parent cannot get it, in a tmpfs copy of
+             * the parent (only the first missing component can need one: the rest are made in it). */
+            int made = directory ? mkdirat(cur, name, 0755) : mknodat(cur, name, S_IFREG | 0644, 0);
+            if (made < 0 && (errno == EROFS || errno == EACCES || errno == EPERM) && overlay < 0) {
+                int mnt = -1;
+                if ((rc = overlay_directory(cur, &mnt)) != 0) break;
+                close(cur);
+                cur = mnt;
+                overlay = fcntl(mnt, F_DUPFD_CLOEXEC, 0);
+                if (overlay < 0) { rc = errno; break; }
+                made = directory ? mkdirat(cur, name, 0755) : mknodat(cur, name, S_IFREG | 0644, 0);
+            }
+            if (made < 0 && errno != EEXIST) { rc = errno; break; }
+            next = (int)syscall(SYS_openat2, cur, name, &how, sizeof how);
+        }
+        if (next < 0) { rc = errno; break; } /* ELOOP: a symlink, never followed */
+        struct stat st;
+        if (fstat(next, &st) < 0) rc = errno;
+        else if (directory && !S_ISDIR(st.st_mode)) rc = ENOTDIR;
+        else if (!directory && S_ISDIR(st.st_mode)) rc = EISDIR;
+        close(cur);
+        cur = next;
+        if (rc) break;
+    }
+    close(cur);
+    if (overlay >= 0) {
+        /* The tmpfs copy gets no other entry: read-only (its bound-back entries keep their own). */
+        struct mount_attr attr;
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = MOUNT_ATTR_RDONLY;
+        if (syscall(SYS_mount_setattr, overlay, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0 && !rc) rc = errno;
+        close(overlay);
+    }
+    return rc;
+}
+
+/* BH_OP_OPEN_TERMINAL (bh_spawn.h): a pty of the sandbox's own devpts, so that the workload's
+ * terminal is /dev/pts/N there (ttyname works); the master goes to the launcher, which relays. */
+static int open_terminal(const struct bh_open_terminal_args *t) {
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return errno;
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDWR | O_NOCTTY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int m = (int)syscall(SYS_openat2, root, "dev/pts/ptmx", &how, sizeof how);
+    int e = errno;
+    close(root);
+    if (m < 0) return e;
+    int rc = 0, unlock = 0, sl = -1;
+    if (ioctl(m, TIOCSPTLCK, &unlock) < 0) rc = errno;
+    /* TIOCGPTPEER opens the slave from the master itself, without a path lookup. */
+    else if ((sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) rc = errno;
+    /* The workload's own terminal, as a login gives it (its ids are mapped: the planner checks). */
+    else if (fchown(sl, (uid_t)t->uid, (gid_t)t->gid) < 0) rc = errno;
+    else {
+        char byte = 0;
+        struct iovec iov = {&byte, 1};
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &m, sizeof m);
+        ssize_t n;
+        while ((n = sendmsg(t->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (n < 0) rc = errno;
+        /* The slave takes the channel's fd number (closing the channel): BH_OP_ATTACH_TERMINAL's fd. */
+        else if (dup2(sl, t->fd) < 0) rc = errno;
+    }
+    if (sl >= 0) close(sl);
+    close(m);
     return rc;
 }
 
@@ -650,6 +891,10 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         close(fd);
         return 0;
     }
+    case BH_OP_OPEN_TERMINAL:
+        return open_terminal(&a->open_terminal);
+    case BH_OP_MAKE_MOUNT_POINT:
+        return make_mount_point(&a->make_mount_point);
     case BH_OP_SYMLINK:
         return (symlink(a->symlink.target, a->symlink.link_path) < 0 && errno != EEXIST) ? errno : 0;
     case BH_OP_CHANGE_DIRECTORY:

@@ -77,6 +77,22 @@ enum bh_step_op {
     BH_OP_JOIN_CGROUPS,          /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
     BH_OP_ENTER_WORKING_DIRECTORY, /* the workload's cwd: openat2(path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
                                     from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
+    BH_OP_MAKE_MOUNT_POINT,      /* a bind or tmpfs target inside the new root (root_len > 0) that need not
+                                    exist: each component is opened with openat2(RESOLVE_IN_ROOT |
+                                    RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) relative to the fd of the
+                                    one before (a symlink is ELOOP, "." or ".." EINVAL); a missing one is
+                                    made there (mkdirat; the last one mknodat for a file target). Where the
+                                    parent cannot get it (EROFS, EACCES, EPERM: the read-only root), the
+                                    parent is covered by a new tmpfs holding its entries (each bound back
+                                    from the parent's fd, symlinks copied), the entry is made in it, and
+                                    the tmpfs is made read-only. An existing target of the wrong type is
+                                    ENOTDIR (a directory is needed) or EISDIR (a file is) */
+    BH_OP_OPEN_TERMINAL,         /* --tty, after the final pivot_root: open /dev/pts/ptmx of the sandbox's own
+                                    devpts (openat2 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS
+                                    from "/"), unlock it, open its slave with TIOCGPTPEER, fchown the slave to
+                                    uid:gid, send the master to the launcher over fd (a SOCK_SEQPACKET socket,
+                                    SCM_RIGHTS), then dup2 the slave onto fd: BH_OP_ATTACH_TERMINAL takes it
+                                    from there, and the workload's tty is /dev/pts/N of its own /dev/pts */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -90,6 +106,7 @@ struct bh_mount_args {
 };
 struct bh_make_directory_args { const char *_Nullable path; uint32_t mode; uint32_t root_len; };
 struct bh_create_file_args { const char *_Nullable path; uint32_t root_len; };
+struct bh_make_mount_point_args { const char *_Nullable path; uint32_t root_len; uint32_t directory; };
 struct bh_symlink_args { const char *_Nullable target; const char *_Nullable link_path; };
 struct bh_path_args { const char *_Nullable path; };
 struct bh_pivot_root_args { const char *_Nullable new_root; const char *_Nullable put_old; };
@@ -109,11 +126,13 @@ struct bh_landlock_create_ruleset_args { uint64_t handled_filesystem; uint64_t h
 struct bh_landlock_allow_path_args { const char *_Nullable path; uint64_t access; };
 struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
+struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
     struct bh_make_directory_args make_directory;
     struct bh_create_file_args create_file;
+    struct bh_make_mount_point_args make_mount_point;
     struct bh_symlink_args symlink;
     struct bh_path_args change_directory;
     struct bh_path_args enter_working_directory;
@@ -137,6 +156,7 @@ union bh_step_args {
     struct bh_landlock_allow_path_args landlock_allow_path;
     struct bh_landlock_allow_port_args landlock_allow_port;
     struct bh_attach_terminal_args attach_terminal;
+    struct bh_open_terminal_args open_terminal;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -223,9 +243,15 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
  * exits, are re-parented to it. 0 or a positive errno. */
 int bh_become_subreaper(void);
 
-/* --tty: a pty pair, the master close-on-exec, the slave not (the sandbox inherits it).
- * 0 or a positive errno. */
-int bh_open_pty(int *_Nonnull master, int *_Nonnull slave);
+/* --tty: the channel over which the sandbox's init sends the master of the pty it opens in its
+ * own devpts (BH_OP_OPEN_TERMINAL): a SOCK_SEQPACKET socketpair, both ends close-on-exec, the
+ * launcher's non-blocking. 0 or a positive errno. */
+int bh_terminal_channel(int *_Nonnull launcher_end, int *_Nonnull sandbox_end);
+
+/* Receives the pty master from the channel (never blocks): *master = the fd (close-on-exec), or
+ * -1 when nothing has arrived yet. 0, or a positive errno: EPIPE when the channel closed without
+ * one, EBADMSG when what arrived is not exactly one pty master (it is closed). */
+int bh_receive_pty_master(int channel, int *_Nonnull master);
 
 /* pidfd_send_signal(2): a wrapper of one system call, -1/errno. */
 int bh_pidfd_send_signal(int pidfd, int sig);

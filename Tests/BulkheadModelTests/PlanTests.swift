@@ -156,4 +156,56 @@ struct PlanTests {
             #expect(point.planStep == (point == .step(5) ? 5 : nil), "only a plan step reaches the child: \(point)")
         }
     }
+
+    @Test("Each bind and tmpfs target gets its mount point made right before its mount (a file bind a file one); none under /proc, /sys, /dev")
+    func mountPointsBeforeTheirMounts() throws {
+        var l = ProfileLayer()
+        l.binds = [BindMount(source: "/srv/a", destination: "/data", readOnly: true),
+                   BindMount(source: "/srv/a", destination: "/data/sub", readOnly: true),
+                   BindMount(source: "/srv/f", destination: "/etc/app.conf", readOnly: true, sourceIsFile: true),
+                   BindMount(source: "/srv/a", destination: "/sys/x", readOnly: true)]
+        l.tmpfs = [TmpfsMount(path: "/scratch"), TmpfsMount(path: "/run", optional: true)]
+        let s = try plan(l).steps
+        let nr = LaunchPlanner.newRoot
+        func at(_ step: PlanStep) -> Int? { s.firstIndex(of: step) }
+        for (target, directory) in [("/data", true), ("/data/sub", true), ("/etc/app.conf", false), ("/scratch", true)] {
+            let point = try #require(at(.makeMountPoint(nr + target, directory: directory)), "no mount point step for \(target)")
+            let mount = try #require(s.firstIndex { if case let .mount(_, t, _, _, _) = $0 { return t == nr + target }; return false })
+            #expect(point < mount && s[point + 1 ..< mount].allSatisfy { if case .mount = $0 { return false }; return true },
+                    "\(target): made right before its own mount, after every earlier one")
+        }
+        #expect(at(.makeMountPoint(nr + "/data", directory: true))! > s.firstIndex { if case .mount(_, _, "proc", _, _) = $0 { return true }; return false }!)
+        #expect(!s.contains { if case let .makeMountPoint(t, _) = $0 { return t.hasPrefix(nr + "/sys") || t.hasPrefix(nr + "/run") }; return false },
+                "none under /sys, none for an optional tmpfs")
+        #expect(LaunchPlanner.mountPoint("/a/../etc", directory: true) == nil && LaunchPlanner.mountPoint("/", directory: true) == nil)
+        #expect(LaunchPlanner.mountPoint("/proc", directory: true) == nil && LaunchPlanner.mountPoint("/dev/x", directory: false) == nil)
+        #expect(LaunchPlanner.mountPoint("/devices", directory: true) == .makeMountPoint(nr + "/devices", directory: true))
+    }
+
+    @Test("--tty: the pty is opened after the final pivot and before the identity change; TERM is the caller's, xterm, or the profile's")
+    func terminalStepsAndTerm() throws {
+        var c = Self.root
+        c.terminalFD = 7
+        c.terminalType = "screen-256color"
+        var l = ProfileLayer()
+        l.runAsUser = 1000
+        l.runAsGroup = 1001
+        let p = try plan(l, context: c)
+        let open = try #require(index(p) { $0 == .openTerminal(fd: 7, uid: 1000, gid: 1001) })
+        let lastPivot = try #require(p.steps.lastIndex { if case .pivotRoot = $0 { return true }; return false })
+        let identity = try #require(index(p) { $0 == .setUID(1000) })
+        let fork = try #require(index(p) { $0 == .forkWorkload })
+        #expect(lastPivot < open && open < identity && open < fork, "in the final root, with CAP_CHOWN still held")
+        #expect(p.steps[fork + 1] == .attachTerminal(fd: 7))
+        #expect(p.environment.contains("TERM=screen-256color"))
+        c.terminalType = nil
+        #expect(try plan(context: c).environment.contains("TERM=xterm"))
+        c.terminalType = "x\u{1b}[2J"
+        #expect(try plan(context: c).environment.contains("TERM=xterm"))
+        var set = ProfileLayer()
+        set.env = [EnvVar(name: "TERM", value: "dumb")]
+        #expect(try plan(set, context: c).environment.filter { $0.hasPrefix("TERM=") } == ["TERM=dumb"])
+        #expect(!(try plan()).environment.contains { $0.hasPrefix("TERM=") }, "no TERM without --tty")
+        #expect(!(try plan()).steps.contains { if case .openTerminal = $0 { return true }; return false })
+    }
 }

@@ -16,6 +16,7 @@ struct StepEncodingTests {
         .mount(source: "tmpfs", target: root + "/tmp", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "size=1m"),
         .mountIfPresent(source: nil, target: "/sys/fs/bpf", fstype: "bpf", flags: [], data: nil),
         .makeDirectory(root + "/data", mode: 0o750), .createFile(root + "/etc/resolv.conf"),
+        .makeMountPoint(root + "/srv/data", directory: true),
         .symlink(target: "/proc/self/fd", at: root + "/dev/fd"), .changeDirectory(root), .enterWorkingDirectory("/srv"),
         .pivotRoot(newRoot: ".", putOld: "oldroot"), .unmountDetached("/oldroot"),
         .setMountAttributes("/", [.readOnly, .noSuid], recursive: true), .refuseSymlinks(root + "/data", missingOK: true),
@@ -26,7 +27,7 @@ struct StepEncodingTests {
         .setCapabilities(effective: CapabilitySet(mask: 1), permitted: CapabilitySet(mask: 3), inheritable: CapabilitySet(mask: 0)),
         .noNewPrivileges, .landlockCreateRuleset(handledFilesystem: 0x7fff, handledNetwork: 3),
         .landlockAllowPath("/usr", access: 0x5), .landlockAllowPort(8080, access: 0x1), .landlockRestrictSelf,
-        .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .loadSeccomp, .exec, .becomeTracee,
+        .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,
     ]
 
     /// The ops of bh_spawn.h by value: the first is `= 1`, each next one more.
@@ -98,6 +99,11 @@ struct StepEncodingTests {
         let dir = arena.step(.makeDirectory(Self.root + "/data", mode: 0o750))
         #expect(dir.args.make_directory.mode == 0o750 && dir.args.make_directory.root_len == rootLength)
 
+        let point = arena.step(.makeMountPoint(Self.root + "/srv/data", directory: false))
+        #expect(point.op == BH_OP_MAKE_MOUNT_POINT && text(point.args.make_mount_point.path) == Self.root + "/srv/data")
+        #expect(point.args.make_mount_point.root_len == rootLength && point.args.make_mount_point.directory == 0)
+        #expect(arena.step(.makeMountPoint(Self.root + "/d", directory: true)).args.make_mount_point.directory == 1)
+
         let link = arena.step(.symlink(target: "/proc/self/fd", at: Self.root + "/dev/fd"))
         #expect(text(link.args.symlink.target) == "/proc/self/fd" && text(link.args.symlink.link_path) == Self.root + "/dev/fd")
 
@@ -134,6 +140,8 @@ struct StepEncodingTests {
         #expect(port.args.landlock_allow_port.port == 8080 && port.args.landlock_allow_port.access == 0x1)
 
         #expect(arena.step(.attachTerminal(fd: 9)).args.attach_terminal.fd == 9)
+        let tty = arena.step(.openTerminal(fd: 9, uid: 1000, gid: 1001))
+        #expect(tty.op == BH_OP_OPEN_TERMINAL && tty.args.open_terminal.fd == 9 && tty.args.open_terminal.uid == 1000 && tty.args.open_terminal.gid == 1001)
         #expect(text(arena.step(.unmountDetached("/oldroot")).args.unmount_detached.path) == "/oldroot")
         #expect(text(arena.step(.changeDirectory("/new")).args.change_directory.path) == "/new")
     }

@@ -124,15 +124,45 @@ struct TerminalTests {
         #expect(try JSONDecoder().decode(RunReport.self, from: data).reason == .timeout)
     }
 
-    @Test("The terminal step fails closed")
+    @Test("The terminal steps fail closed")
     func attachFailsClosed() throws {
         let plan = try Bulkhead.run(["profile", "show", "container", "--plan"])
         let steps = plan.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
-        // --tty adds one step right after the fork: it is where close-fds stands without it.
+        // --tty adds a step right after the filesystem (where sethostname stands without it) and
+        // one right after the fork (where close-fds stands without it, one later).
+        let open = try #require(steps.firstIndex { $0.contains("sethostname") })
         let close = try #require(steps.firstIndex { $0.contains("close inherited file descriptors") })
-        let r = try Bulkhead.run(["run", "--tty", "--inject-fault", String(close), "--", "/bin/echo", "RAN"])
-        #expect(r.status == 125, "\(r.stderr)")
-        #expect(r.stderr.contains("controlling terminal"), "\(r.stderr)")
-        #expect(!r.stdout.contains("RAN"))
+        for (index, named) in [(open, "open the sandbox's pty"), (close + 1, "controlling terminal")] {
+            let r = try Bulkhead.run(["run", "--tty", "--inject-fault", String(index), "--", "/bin/echo", "RAN"])
+            #expect(r.status == 125, "\(r.stderr)")
+            #expect(r.stderr.contains(named), "\(r.stderr)")
+            #expect(!r.stdout.contains("RAN"))
+        }
+    }
+
+    @Test("--tty: the workload's terminal is /dev/pts/0 of its own devpts, TERM is the caller's (xterm if unusable), a set TERM wins")
+    func ownDevptsAndTerm() throws {
+        let script = "tty; echo TERM=$TERM; ls /dev/pts; readlink /dev/ptmx; stat -c owner:%u:%g /dev/pts/0"
+        let r = try Bulkhead.run(["run", "--tty", "--", "/bin/sh", "-c", script], env: ["TERM": "screen-256color"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.replacingOccurrences(of: "\r", with: "").split(separator: "\n").map(String.init)
+        #expect(lines.contains("/dev/pts/0"), "tty names the sandbox's own pty: \(lines)")
+        #expect(lines.contains("TERM=screen-256color"), "\(lines)")
+        #expect(lines.contains { $0.split(separator: " ").filter { !$0.isEmpty }.sorted() == ["0", "ptmx"] } || (lines.contains("0") && lines.contains("ptmx")),
+                "/dev/pts holds the workload's pty and ptmx: \(lines)")
+        #expect(lines.contains("pts/ptmx") && lines.contains("owner:0:0"), "\(lines)")
+        // A workload with ids of its own owns its pty, as after a login.
+        let (profile, dir) = try RootProfileFile.write("securityContext:\n  runAsUser: 1000\n  runAsGroup: 1000\n", name: "ttyuser")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let user = try Bulkhead.run(["run", "--tty", "--profile", profile, "--", "/bin/sh", "-c", "tty; stat -c owner:%u:%g /dev/pts/0"])
+        #expect(user.status == 0 && user.stdout.contains("/dev/pts/0") && user.stdout.contains("owner:1000:1000"), "\(user.stdout) \(user.stderr)")
+        // A TERM that is no terminal name (a hostile caller's) becomes xterm; a flag's TERM wins.
+        let odd = try Bulkhead.run(["run", "--tty", "--", "/bin/sh", "-c", "echo TERM=$TERM"], env: ["TERM": "x;rm -rf /"])
+        #expect(odd.stdout.contains("TERM=xterm\r") || odd.stdout.contains("TERM=xterm\n"), "\(odd.stdout)")
+        let set = try Bulkhead.run(["run", "--tty", "--env", "TERM=dumb", "--", "/bin/sh", "-c", "echo TERM=$TERM"], env: ["TERM": "vt220"])
+        #expect(set.stdout.contains("TERM=dumb"), "\(set.stdout)")
+        // Without --tty no TERM is added.
+        let none = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "echo TERM=${TERM-unset}"], env: ["TERM": "vt220"])
+        #expect(none.stdout == "TERM=unset\n", "\(none.stdout)")
     }
 }

@@ -194,7 +194,7 @@ struct TrustFDTests {
         for m in all {
             let target: String
             switch m {
-            case let .mount(_, t, _, _, _), let .mountIfPresent(_, t, _, _, _), let .makeDirectory(t, _), let .createFile(t): target = t
+            case let .mount(_, t, _, _, _), let .mountIfPresent(_, t, _, _, _), let .makeDirectory(t, _), let .createFile(t), let .makeMountPoint(t, _): target = t
             default: continue
             }
             let r = CArena().step(m)
@@ -217,6 +217,7 @@ struct TrustFDTests {
         case BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT: r.args.mount.root_len
         case BH_OP_MAKE_DIRECTORY: r.args.make_directory.root_len
         case BH_OP_CREATE_FILE: r.args.create_file.root_len
+        case BH_OP_MAKE_MOUNT_POINT: r.args.make_mount_point.root_len
         case BH_OP_MASK: r.args.mask.root_len
         case BH_OP_MAKE_READ_ONLY: r.args.make_read_only.root_len
         default: nil

@@ -232,10 +232,12 @@ struct TrustPodTests {
     @Test("The pod's network namespace has no bind mount: it dies with the pod; a failed setup and a killed launcher (after gc) leave no mount, directory or namespace")
     func podNetworkNamespaceLeavesNothing() throws {
         let t = token()
-        // A container that cannot start (its mount point does not exist): every setup step ran.
+        // A container that cannot start (its mount point does not exist under /sys, where bulkhead
+        // makes none): every setup step ran.
         let failed = try PodNetworkTests.runPod(PodNetworkTests.pod("fail-\(t)", containers: [("c", ["true"])], extraSpec: Self.outVolume,
-                                                                    containerExtra: "    volumeMounts: [{name: out, mountPath: /nonexistent-\(t)}]\n"))
+                                                                    containerExtra: "    volumeMounts: [{name: out, mountPath: /sys/nonexistent-\(t)}]\n"))
         #expect(failed.status != 0)
+        #expect(failed.stderr.contains("makes no mount points under /sys"), "\(failed.stderr)")
         #expect(!(FileIO.read("/proc/self/mountinfo") ?? "").contains("fail-\(t)"))
         #expect(Self.podDirectory("fail-\(t)") == nil)
 

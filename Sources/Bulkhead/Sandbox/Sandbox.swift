@@ -155,6 +155,7 @@ public enum Sandbox {
                     throw ConfigError(file: "<command line>", field: "--tty", message: error.description)
                 }
                 context.terminalFD = terminal?.slave
+                context.terminalType = getenv("TERM").map { String(cString: $0) }
             }
             let plan = try LaunchPlanner.plan(profile: profileForPlan, command: request.command, context: context)
             let cgroupLimits = CgroupLimits(profile: profile, boundSwap: CgroupSetup.hostHasActiveSwap)

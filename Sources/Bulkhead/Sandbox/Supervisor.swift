@@ -301,7 +301,19 @@ enum StepHints {
         case (.refuseSymlinks(let p, _), ELOOP):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; bulkhead never mounts through symlinks in a root filesystem (CVE-2019-19921, CVE-2023-27561)"
         case (.refuseSymlinks(let p, _), ENOENT):
-            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) does not exist in the root filesystem; create it (a read-only root cannot get new mount points)"
+            let inside = p.replacingPrefix(LaunchPlanner.newRoot)
+            if let tree = LaunchPlanner.noMountPointsUnder.first(where: { inside == $0 || inside.hasPrefix($0 + "/") }) {
+                return "\(inside) does not exist; bulkhead makes no mount points under \(tree) (the kernel's own tree): name a path that exists there, or mount elsewhere"
+            }
+            return "\(inside) does not exist in the root filesystem; create it"
+        case (.makeMountPoint(let p, _), ELOOP):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink in the root filesystem; bulkhead makes mount points only through real directories (a symlink could lead out of the root)"
+        case (.makeMountPoint(let p, _), ENOTDIR):
+            return "a component of \(p.replacingPrefix(LaunchPlanner.newRoot)) exists in the root filesystem but is not a directory (a directory bind or tmpfs needs one); choose another target"
+        case (.makeMountPoint(let p, _), EISDIR):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) is a directory in the root filesystem, but the bind's source is a file; bind a file onto a file"
+        case (.makeMountPoint(let p, _), EINVAL):
+            return "\(p.replacingPrefix(LaunchPlanner.newRoot)) is not a plain path inside the root (\".\" or \"..\")"
         case (.mask(let p, _), ELOOP), (.makeReadOnly(let p), ELOOP), (.mount(_, let p, _, _, _), ELOOP), (.mountIfPresent(_, let p, _, _, _), ELOOP):
             return "\(p.replacingPrefix(LaunchPlanner.newRoot)) crosses a symlink; mount targets, masked and read-only paths are opened without following any (a symlink could be swapped in between a check and the mount)"
         case (.enterWorkingDirectory(let p), ELOOP):

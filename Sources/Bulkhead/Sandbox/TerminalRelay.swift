@@ -1,13 +1,19 @@
 import BulkheadSystem
 import Glibc
 
-/// `--tty`: a pty that bulkhead owns. The workload gets the slave as its controlling terminal
+/// `--tty`: a pty that bulkhead owns. The sandbox's init opens it in the sandbox's own devpts
+/// (`PlanStep.openTerminal`: the workload's terminal is /dev/pts/N there, so `tty` names it),
+/// sends the master here over a channel and makes the slave the workload's controlling terminal
 /// and stdio; the launcher copies bytes between its own stdin/stdout and the master, keeps the
 /// caller's terminal in raw mode meanwhile, and passes window-size changes on. The caller's
 /// terminal itself never reaches the sandbox (TIOCSTI/TIOCLINUX have nothing to inject into).
 final class TerminalRelay: @unchecked Sendable {
-    let master: Int32
-    /// The slave, inherited by the sandbox; the launcher closes its copy once the child exists.
+    /// The pty master, once the init has sent it (-1 before).
+    private(set) var master: Int32 = -1
+    /// The launcher's end of the channel the master comes over; -1 once it came (or never will).
+    private var channel: Int32
+    /// The sandbox's end of the channel, inherited by the init (the plan's `terminalFD`); the
+    /// launcher closes its copy once the child exists.
     private(set) var slave: Int32
     private var saved: termios?
     /// Where the workload's output goes: the caller's stdout, or, when that is a terminal, a
@@ -21,23 +27,39 @@ final class TerminalRelay: @unchecked Sendable {
     private(set) var masterOpen = true
 
     init() throws(SystemError) {
-        (master, slave) = try PseudoTerminal.open()
+        (channel, slave) = try PseudoTerminal.channel()
         let tty = isatty(1) == 1 ? open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1
         output = tty >= 0 ? tty : 1
-        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
     }
 
     deinit {
         restoreTerminal()
         if slave >= 0 { close(slave) }
+        if channel >= 0 { close(channel) }
         if output != 1 { close(output) }
-        close(master)
+        if master >= 0 { close(master) }
     }
 
-    /// After clone3: the sandbox holds the slave now.
+    /// Takes the master from the channel if it has come; on a closed channel or anything but
+    /// one pty master, the relay has no terminal (the workload's output then has nowhere to go,
+    /// and its run ends as it ends).
+    private func receiveMaster() {
+        guard master < 0, channel >= 0 else { return }
+        do {
+            guard let m = try PseudoTerminal.receiveMaster(channel) else { return }
+            master = m
+            _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+            resize()
+        } catch {
+            masterOpen = false
+        }
+        close(channel)
+        channel = -1
+    }
+
+    /// After clone3: the sandbox holds its end of the channel now.
     func childStarted() {
         if slave >= 0 { close(slave); slave = -1 }
-        resize()
         if isatty(0) == 1 {
             var t = termios()
             if tcgetattr(0, &t) == 0 {
@@ -51,6 +73,7 @@ final class TerminalRelay: @unchecked Sendable {
     /// Copies the caller's window size to the pty (the kernel then sends SIGWINCH to the
     /// workload's foreground process group).
     func resize() {
+        guard master >= 0 else { return }
         var ws = winsize()
         for fd in [Int32(0), 1, 2] where ioctl(fd, UInt(TIOCGWINSZ), &ws) == 0 {
             _ = ioctl(master, UInt(TIOCSWINSZ), &ws)
@@ -74,6 +97,12 @@ final class TerminalRelay: @unchecked Sendable {
     /// The master is read only while the stdout buffer has room and written (POLLOUT) only
     /// while input is pending; stdin is read only while the input buffer has room.
     var pollFDs: [pollfd] {
+        // Until the master has come, the first pollfd waits for it on the channel.
+        if master < 0 {
+            return [pollfd(fd: channel, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: stdinOpen && masterOpen && toMaster.hasRoom ? 0 : -1, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: -1, events: 0, revents: 0)]
+        }
         var m: Int16 = 0
         if masterOpen && toStdout.hasRoom {
             m = Int16(POLLIN)
@@ -88,6 +117,11 @@ final class TerminalRelay: @unchecked Sendable {
     /// per fd, never a retry loop, so the supervisor is back at its deadline check at once.
     func handle(_ fds: ArraySlice<pollfd>) {
         let m = fds[fds.startIndex], i = fds[fds.startIndex + 1], o = fds[fds.startIndex + 2]
+        if master < 0 {
+            if m.fd >= 0 && m.revents != 0 { receiveMaster() }
+            if i.fd >= 0 && i.revents != 0 { readStdin() }
+            return
+        }
         if m.fd >= 0 && m.revents & Int16(POLLOUT | POLLERR | POLLHUP) != 0 && !toMaster.isEmpty { writeMaster() }
         if m.fd >= 0 && m.revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 { readMaster() }
         if i.fd >= 0 && i.revents != 0 { readStdin() }
@@ -97,6 +131,9 @@ final class TerminalRelay: @unchecked Sendable {
     /// After the sandbox ended: what the workload wrote and the launcher has not copied yet.
     /// Nothing of the workload can write any more, so the master ends with EAGAIN or EIO.
     func drain() {
+        // The init sent the master before it forked the workload: if the workload ran, it is here.
+        receiveMaster()
+        guard master >= 0 else { return }
         flush()
         while masterOpen && readMaster() { flush() }
         flush()

@@ -39,8 +39,12 @@ public struct LaunchContext: Sendable, Equatable {
     public var landlockABI: Int?
     /// Pod mode: namespaces the sandbox joins (the pod holder's) instead of creating them.
     public var joinedNamespaces: Set<Namespace> = []
-    /// `--tty`: the fd of a pty slave to become the workload's terminal.
+    /// `--tty`: the sandbox's end of the terminal channel (`PlanStep.openTerminal`); the pty's
+    /// slave takes its number and becomes the workload's terminal.
     public var terminalFD: Int32?
+    /// `--tty`: the caller's `TERM`, which the workload gets unless the profile or a flag sets
+    /// one (`LaunchPlanner.terminalType`).
+    public var terminalType: String?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -161,6 +165,9 @@ public enum LaunchPlanner {
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
         appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network))
+        // The pty comes from the sandbox's own devpts, mounted above, while the init still has
+        // CAP_CHOWN to give the slave to the workload's ids.
+        if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
@@ -201,6 +208,9 @@ public enum LaunchPlanner {
 
         var env = p.env
         if !env.contains(where: { $0.name == "HOME" }) { env.append(EnvVar(name: "HOME", value: p.runAsUser == 0 ? "/root" : "/")) }
+        if c.terminalFD != nil && !env.contains(where: { $0.name == "TERM" }) {
+            env.append(EnvVar(name: "TERM", value: terminalType(c.terminalType)))
+        }
         if !env.contains(where: { $0.name == "HOSTNAME" }) && p.namespaces.contains(.uts) { env.append(EnvVar(name: "HOSTNAME", value: p.hostname)) }
         let path = env.first(where: { $0.name == "PATH" })?.value ?? EffectiveProfile.defaultPath
         let execPaths: [String] = argv0.contains("/")
@@ -272,6 +282,7 @@ public enum LaunchPlanner {
             s.append(.mount(source: "sysfs", target: nr + "/sys", fstype: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec], data: nil))
         }
         for t in p.tmpfs {
+            if !t.optional, let point = mountPoint(t.path, directory: true) { s.append(point) }
             s.append(.refuseSymlinks(nr + t.path, missingOK: t.optional))
             let data = "mode=1777,size=\(p.tmpfsSize(t))"
             s.append(t.optional
@@ -289,6 +300,8 @@ public enum LaunchPlanner {
                     s.append(.makeDirectory(path, mode: 0o755))
                 }
                 s.append(b.sourceIsFile ? .createFile(nr + b.destination) : .makeDirectory(nr + b.destination, mode: 0o755))
+            } else if let point = mountPoint(b.destination, directory: !b.sourceIsFile) {
+                s.append(point)
             }
             s.append(.refuseSymlinks(nr + b.destination, missingOK: false))
             s.append(.mount(source: or + b.source, target: nr + b.destination, fstype: nil, flags: [.bind, .recursive], data: nil))
@@ -302,6 +315,30 @@ public enum LaunchPlanner {
         s.append(.pivotRoot(newRoot: ".", putOld: "."))
         s.append(.unmountDetached("."))
         s.append(.changeDirectory("/"))
+    }
+
+    /// `TERM` for a `--tty` workload: the caller's, when it is a plausible terminal name (at most
+    /// 64 of letters, digits and `.+-_`), else `xterm`, as docker sets.
+    public static func terminalType(_ caller: String?) -> String {
+        guard let t = caller, (1...64).contains(t.utf8.count),
+              t.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2e || $0 == 0x2b || $0 == 0x2d || $0 == 0x5f })
+        else { return "xterm" }
+        return t
+    }
+
+    /// Where bulkhead makes no mount point: the kernel's own trees (a bind or tmpfs there must
+    /// name something that exists), and the root itself.
+    public static let noMountPointsUnder = ["/proc", "/sys", "/dev"]
+
+    /// The step that makes a bind's or tmpfs's target when the root filesystem lacks it (docker,
+    /// podman, bwrap and the kubelet make it too); nil where none may be made (`noMountPointsUnder`).
+    /// Emitted right before the target's own mount, after every earlier mount: a target beneath an
+    /// earlier bind is made in that bind's tree. The C walks it inside the new root without
+    /// following symlinks, and covers a read-only parent with a read-only tmpfs copy of it.
+    static func mountPoint(_ target: String, directory: Bool) -> PlanStep? {
+        guard target != "/", !target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
+        if noMountPointsUnder.contains(where: { target == $0 || target.hasPrefix($0 + "/") }) { return nil }
+        return .makeMountPoint(newRoot + target, directory: directory)
     }
 
     /// A pod's holder (the pause container): it creates the namespaces the pod's containers

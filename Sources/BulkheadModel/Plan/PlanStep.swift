@@ -39,6 +39,11 @@ public enum PlanStep: Sendable, Equatable {
     case mountIfPresent(source: String?, target: String, fstype: String?, flags: MountFlags, data: String?)
     case makeDirectory(String, mode: UInt32)
     case createFile(String)
+    /// A bind or tmpfs target inside the new root that need not exist (a file mount point when
+    /// `directory` is false): each missing component is made relative to an fd of its parent,
+    /// opened inside the root with no symlink followed; a parent that cannot get a new entry
+    /// (the read-only root) is covered by a read-only tmpfs copy of itself that holds it.
+    case makeMountPoint(String, directory: Bool)
     case symlink(target: String, at: String)
     case changeDirectory(String)
     /// The workload's working directory: resolved inside the sandbox's root with no magic link
@@ -71,6 +76,11 @@ public enum PlanStep: Sendable, Equatable {
     /// `--tty`: make `fd` (a pty slave that bulkhead owns the master of) the workload's
     /// controlling terminal and its standard input, output and error.
     case attachTerminal(fd: Int32)
+    /// `--tty`, in the init after the final pivot_root: open a pty in the sandbox's own devpts
+    /// (/dev/pts/ptmx, resolved in the root without symlinks), give its slave to uid:gid, send
+    /// the master to the launcher over the socket `fd`, and put the slave on `fd` itself, where
+    /// `attachTerminal` finds it. The workload's terminal is then /dev/pts/N of its own /dev/pts.
+    case openTerminal(fd: Int32, uid: UInt32, gid: UInt32)
     case loadSeccomp
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
@@ -99,6 +109,7 @@ public enum PlanStep: Sendable, Equatable {
         case let .mountIfPresent(_, target, fstype, _, _): return "mount \(fstype ?? "?") on \(inside(target)) if it exists"
         case .makeDirectory(let p, _): return "mkdir \(inside(p))"
         case .createFile(let p): return "create mount point \(inside(p))"
+        case let .makeMountPoint(p, directory): return "make the mount point \(inside(p)) (a \(directory ? "directory" : "file"), inside the root, no symlinks)"
         case let .symlink(t, at): return "symlink \(inside(at)) -> \(t)"
         case .changeDirectory(let p): return "chdir \(inside(p))"
         case .enterWorkingDirectory(let p): return "chdir \(p) (resolved inside the root, no magic links)"
@@ -133,6 +144,7 @@ public enum PlanStep: Sendable, Equatable {
         case .forkWorkload: return "fork the workload from the sandbox's init"
         case .pause: return "hold the pod's namespaces (pause)"
         case .closeStrayFileDescriptors: return "close inherited file descriptors"
+        case .openTerminal: return "open the sandbox's pty in its own /dev/pts and send the master to the launcher"
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .exec: return "execve the command"

@@ -182,6 +182,8 @@ final class CArena {
         case let .mountIfPresent(source, target, fstype, flags, data): (BH_OP_MOUNT_IF_PRESENT, mount(source, target, fstype, flags, data))
         case let .makeDirectory(p, mode):
             (BH_OP_MAKE_DIRECTORY, bh_step_args(make_directory: bh_make_directory_args(path: string(p), mode: mode, root_len: Self.rootLength(p))))
+        case let .makeMountPoint(p, directory):
+            (BH_OP_MAKE_MOUNT_POINT, bh_step_args(make_mount_point: bh_make_mount_point_args(path: string(p), root_len: Self.rootLength(p), directory: directory ? 1 : 0)))
         case .createFile(let p): (BH_OP_CREATE_FILE, bh_step_args(create_file: bh_create_file_args(path: string(p), root_len: Self.rootLength(p))))
         case let .symlink(target, at): (BH_OP_SYMLINK, bh_step_args(symlink: bh_symlink_args(target: string(target), link_path: string(at))))
         case .changeDirectory(let p): (BH_OP_CHANGE_DIRECTORY, bh_step_args(change_directory: path(p)))
@@ -215,6 +217,7 @@ final class CArena {
         case .pause: (BH_OP_PAUSE, bh_step_args())
         case .forkWorkload: (BH_OP_FORK_WORKLOAD, bh_step_args())
         case .closeStrayFileDescriptors: (BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS, bh_step_args())
+        case let .openTerminal(fd, uid, gid): (BH_OP_OPEN_TERMINAL, bh_step_args(open_terminal: bh_open_terminal_args(fd: fd, uid: uid, gid: gid)))
         case .attachTerminal(let fd): (BH_OP_ATTACH_TERMINAL, bh_step_args(attach_terminal: bh_attach_terminal_args(fd: fd)))
         case .loadSeccomp: (BH_OP_LOAD_SECCOMP, bh_step_args())
         case .exec: (BH_OP_EXEC, bh_step_args())
