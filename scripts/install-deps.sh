@@ -12,6 +12,7 @@ packages=(
   iproute2                       # ip and tc in the NET_ADMIN pod attacks (TrustPodTests)
   strace                         # holds a launcher between two steps (RedTeamFinalTests)
   chromium                       # renders the bench HTML report in a test
+  zsh fish                       # run the generated completion scripts (CLISurfaceTests)
 )
 missing=()
 for p in "${packages[@]}"; do
