@@ -52,12 +52,35 @@ struct DocCommandTests {
         try fm.createSymbolicLink(atPath: scratch + "/bin/bulkhead", withDestinationPath: Bulkhead.binary)
         try fm.copyItem(atPath: Self.root + "/Examples", toPath: scratch + "/Examples")
         for f in doc.files { try f.text.write(toFile: scratch + "/" + f.name, atomically: true, encoding: .utf8) }
+        let before = leftovers(scratch)
         for c in doc.commands {
             switch c.mode {
             case .syntaxOnly: checkSyntax(c)
             case .run: run(c, in: scratch)
             }
         }
+        // A doc ends what it starts: a pod still running or a policy still stored would change
+        // what the next document (or a reader's next command) sees. Removed here either way.
+        for (kind, ns, name) in leftovers(scratch).subtracting(before).map({ ($0.kind, $0.namespace, $0.name) }) {
+            Issue.record(Comment(rawValue: "\(path): leaves \(kind) \(ns)/\(name) behind"))
+            let cmd = kind == "pod" ? "bulkhead pod stop \(name) -n \(ns) --grace 1" : "bulkhead policy delete -n \(ns) \(name)"
+            _ = shell(["bash", "-c", cmd], cwd: scratch, path: scratch + "/bin")
+        }
+    }
+
+    struct Leftover: Hashable { let kind: String, namespace: String, name: String }
+
+    /// The running pods and stored policies, from `pod ls` and `policy ls`.
+    func leftovers(_ scratch: String) -> Set<Leftover> {
+        var out: Set<Leftover> = []
+        for kind in ["pod", "policy"] {
+            let r = shell(["bulkhead", kind, "ls"], cwd: scratch, path: scratch + "/bin")
+            for line in r.output.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+                if f.count >= 2 { out.insert(Leftover(kind: kind, namespace: f[0], name: f[1])) }
+            }
+        }
+        return out
     }
 
     /// `bash -n`, and every script the command names exists (relative to the package root).
