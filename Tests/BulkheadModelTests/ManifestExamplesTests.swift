@@ -31,10 +31,14 @@ import Testing
     }
 
     @Test func denyAllPlusOnePort() throws {
-        let set = try load("network-policy.yaml")
+        // The walkthrough's three files: the server, the client and the policies.
+        var set = try load("policy-server.yaml")
+        set.merge(try load("policy-client.yaml"))
+        set.merge(try load("network-policy.yaml"))
         try set.validate()
-        #expect(set.pods.map(\.name) == ["server", "client"] && set.networkPolicies.count == 2)
-        #expect(set.pods[1].containers[0].argv.last == "http://server.team-a.svc:8080/")
+        try #require(set.pods.map(\.name) == ["server", "client"] && set.networkPolicies.count == 2,
+                     "\(set.pods.map(\.name)), \(set.networkPolicies.count) policies")
+        #expect(set.pods[1].containers[0].argv.last == "http://10.244.0.2:8080/", "the first pod of an idle node")
         let running = set.pods.enumerated().map { RunningPod(name: $1.name, namespace: $1.namespace, labels: $1.metadata.labels, ip: "10.88.0.\($0 + 2)") }
         let r = NetworkPolicyResolver.resolve(pods: running, namespaces: [], policies: set.networkPolicies)
         let server = "10.88.0.2", client = "10.88.0.3"
@@ -48,6 +52,8 @@ import Testing
 
     @Test func tenantWithQuota() throws {
         var set = try load("tenant.yaml")
+        set.merge(try load("policy-server.yaml"))
+        set.merge(try load("policy-client.yaml"))
         set.merge(try load("network-policy.yaml"))
         try set.validate()
         let tenant = try #require(set.tenant("team-a"))
