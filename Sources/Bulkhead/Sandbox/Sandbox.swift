@@ -151,7 +151,7 @@ public enum Sandbox {
             // (each layer replaces the list), by file and field, or the flag.
             let bindLayer = (request.layers + [request.overrides]).last { $0.binds != nil }
             profileForPlan.binds = try profile.binds.enumerated().map { (i, b) throws(LaunchError) in
-                try resolveBindSource(b, origin: bindOrigin(bindLayer, index: i))
+                try resolveBindSource(b, origin: bindOrigin(bindLayer, index: i, pod: !request.joinNamespaces.isEmpty))
             }
             // /etc/subuid and /etc/subgid are read only when a root launcher maps a range.
             let files = identity.privileged && profile.namespaces.contains(.user)
@@ -203,11 +203,11 @@ public enum Sandbox {
         }
     }
 
-    /// Where bind `index` of the effective profile was given: the profile file and field, or
-    /// the flag (`<command line>`, `--bind`).
-    static func bindOrigin(_ layer: ProfileLayer?, index: Int) -> (file: String, field: String) {
+    /// Where bind `index` of the effective profile was given: the profile file and field, the
+    /// flag (`<command line>`, `--bind`), or a pod manifest's volumes.
+    static func bindOrigin(_ layer: ProfileLayer?, index: Int, pod: Bool) -> (file: String, field: String) {
         guard let layer, layer.source != FieldRules.commandLine else { return (FieldRules.commandLine, "--bind") }
-        return (layer.source, "filesystem.binds[\(index)]")
+        return (layer.source, pod ? "binds (the container profile's filesystem.binds, then its volumeMounts)" : "filesystem.binds[\(index)]")
     }
 
     /// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; refuse
