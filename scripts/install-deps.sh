@@ -24,3 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The official Kubernetes Python client (PyPI), which KubernetesClientTests uses to read what
+# `bulkhead k8s securitycontext` prints.
+if ! python3 -c 'import kubernetes, yaml' 2>/dev/null; then
+  echo "installing: the kubernetes Python client (PyPI)"
+  python3 -m pip install -q kubernetes
+fi

@@ -33,9 +33,10 @@ struct ProfileCommand: CommandGroup {
             let store = ProfileStore.standard()
             do {
                 if plan {
-                    let prepared = try Sandbox.prepare(RunRequest(layers: try store.layers(for: profile), command: ["/bin/true"]), store: store)
+                    let layers = try store.layers(for: profile)
+                    let prepared = try Sandbox.prepare(RunRequest(layers: layers, command: ["/bin/true"]), store: store)
                     let p = prepared.plan
-                    out("# launch plan for profile \(prepared.profile.name) (\(prepared.profile.chain.joined(separator: " > ")))\n")
+                    out("# launch plan for profile \(prepared.profile.name) (\(Lint.chain(layers)))\n")
                     out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
                     if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
                     if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
@@ -75,14 +76,30 @@ struct ProfileCommand: CommandGroup {
             let store = ProfileStore.standard()
             for p in profiles {
                 do {
-                    let prepared = try Sandbox.prepare(RunRequest(layers: try store.layers(for: p), command: ["/bin/true"]), store: store, seccompCache: nil)
-                    out("\(p): ok (\(prepared.profile.chain.joined(separator: " > ")))\n")
+                    let layers = try store.layers(for: p)
+                    _ = try Sandbox.prepare(RunRequest(layers: layers, command: ["/bin/true"]), store: store, seccompCache: nil)
+                    out("\(p): ok (\(Self.chain(layers)))\n")
                 } catch {
-                    warn("\(error)")
+                    // Every error the parser finds in the file itself, by position; else the one error.
+                    let all = Self.problems(p, store: store)
+                    if all.isEmpty { warn("\(error)") } else { for e in all { warn(e.description) } }
                     failed = true
                 }
             }
             if failed { throw ExitCode(1) }
+        }
+
+        /// The profile's layers, base first, as lint and `show --plan` print them: no command
+        /// line layer, since neither has one.
+        static func chain(_ layers: [ProfileLayer]) -> String {
+            layers.map { $0.name ?? $0.source }.joined(separator: " > ")
+        }
+
+        /// The parse errors of `profile`'s own file (not its parents'), all of them; empty when
+        /// it parses, or when root read it and not everyone may (its errors would show its text).
+        static func problems(_ profile: String, store: ProfileStore) -> [ConfigError] {
+            guard let src = try? store.find(profile), !src.isPrivate else { return [] }
+            return ProfileParser.problems(src.text, file: src.location)
         }
     }
 }

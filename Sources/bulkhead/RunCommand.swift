@@ -103,18 +103,16 @@ struct RunCommand: ParsableCommand {
         let parsed: Result<(ProfileLayer, Double?), ConfigError> = Result { () throws(ConfigError) in
             (try commandLineLayer(), try timeout.map { (t) throws(ConfigError) in try parseDuration(t) })
         }
-        guard case .success(let (overrides, timeoutSeconds)) = parsed else {
-            if case .failure(let e) = parsed { warn(e.description) }
-            throw ExitCode(ExitStatus.launchFailed)
-        }
         var invocation = RunInvocation(profile: profile, report: report, timeout: timeout, command: command,
                                        tty: tty, preserveFds: preserveFd, injectFault: injectFault)
+        if case .failure(let e) = parsed { try Self.failBeforeLaunch(invocation, LaunchError(e), message: e.description) }
+        guard case .success(let (overrides, timeoutSeconds)) = parsed else { throw ExitCode(ExitStatus.launchFailed) }
         switch supplementaryGroups {
         case nil, "keep": break
         case "refuse": invocation.refuseKeptGroups = true
         case let other?:
-            warn(ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"").description)
-            throw ExitCode(ExitStatus.launchFailed)
+            let e = ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"")
+            try Self.failBeforeLaunch(invocation, LaunchError(e), message: e.description)
         }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
     }
@@ -132,9 +130,12 @@ struct RunCommand: ParsableCommand {
             request.tty = invocation.tty
             request.refuseKeptGroups = invocation.refuseKeptGroups
             prepared = try Sandbox.prepare(request, store: store)
+        } catch let e as LaunchError {
+            try failBeforeLaunch(invocation, e)
+        } catch let e as ConfigError {
+            try failBeforeLaunch(invocation, LaunchError(e))
         } catch {
-            warn("cannot start the sandbox: \(error)")
-            throw ExitCode(ExitStatus.launchFailed)
+            try failBeforeLaunch(invocation, LaunchError(wrapping: error))
         }
         for w in prepared.warnings { warn(w) }
         // The report file is opened before the launch: a bad path must fail before anything runs.
@@ -162,6 +163,19 @@ struct RunCommand: ParsableCommand {
             if report == "-" { out(json + "\n") } else { reportHandle?.write(Data((json + "\n").utf8)); try? reportHandle?.close() }
         }
         throw ExitCode(result.exitCode)
+    }
+
+    /// A launch refused before anything was set up (a bad flag value, profile, bind or seccomp
+    /// policy): the error on stderr (`message`, else `cannot start the sandbox: ERROR`) and, with
+    /// `--report`, a report saying why (`RunReport.failedBeforeLaunch`), written through
+    /// `OutputFile` as every report is; exit status 125.
+    static func failBeforeLaunch(_ invocation: RunInvocation, _ error: LaunchError, message: String? = nil) throws -> Never {
+        warn(message ?? "cannot start the sandbox: \(error)")
+        if let report = invocation.report {
+            let json = ReportJSON.encode(RunReport.failedBeforeLaunch(command: invocation.command, profile: invocation.profile, error: error)) + "\n"
+            if report == "-" { out(json) } else if !OutputFile.write(json, to: report) { warn("cannot write the report to \(report)") }
+        }
+        throw ExitCode(ExitStatus.launchFailed)
     }
 
     /// The flags as the top profile layer: collected here, checked and built by the model's

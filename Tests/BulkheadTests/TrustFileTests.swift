@@ -213,7 +213,8 @@ struct TrustFileTests {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let secret = "s3cr3t-\(token())"
-        try write("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nhostname: [\(secret)]\n\(secret)-key: 1\n", dir + "/private.yaml", mode: 0o600)
+        // The unknown key (whose error quotes it) comes first: errors are reported by position.
+        try write("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\n\(secret)-key: 1\nhostname: [\(secret)]\n", dir + "/private.yaml", mode: 0o600)
         let r = try bulkhead(["run", "--profile", dir + "/private.yaml", "--", "/bin/true"])
         #expect(r.status != 0)
         #expect(!r.stderr.contains(secret), "\(r.stderr)")

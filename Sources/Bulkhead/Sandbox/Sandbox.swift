@@ -89,7 +89,14 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
         operationInText = context != nil
     }
 
-    public init(_ e: ConfigError) { self.init(operation: e.description) }
+    /// A refused input: the message is the `ConfigError`'s (file, field, line, what is allowed);
+    /// the report names them as fields, and `errno` when a system call said why (a bind source).
+    public init(_ e: ConfigError, errno: Errno? = nil) {
+        self.init(operation: e.description, errno: errno)
+        config = e
+    }
+    /// The input error this one is, when it is one: where it was given.
+    public private(set) var config: ConfigError?
     public init(_ e: SystemError) { self.init(operation: e.operation, errno: e.errno, hint: e.hint) }
 
     /// What a wrapped error says as a system error, when it says anything: its errno is what
@@ -101,7 +108,9 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         var s = step.map { "step \($0) (\(operation))" } ?? operation
-        if let underlying {
+        if config != nil {
+            // The input error's text already says what the system call said.
+        } else if let underlying {
             s = operationInText ? "\(s): \(underlying)" : "\(underlying)"
         } else if let errno {
             s += ": \(errno)"
@@ -111,7 +120,9 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
     }
 
     var report: LaunchErrorReport {
-        LaunchErrorReport(step: step, operation: operation, errno: errno?.name, message: description)
+        guard let config else { return LaunchErrorReport(step: step, operation: operation, errno: errno?.name, message: description) }
+        return LaunchErrorReport(step: step, operation: "check the configuration", errno: errno?.name, message: config.description,
+                                 file: config.file, field: config.field.isEmpty ? nil : config.field, line: config.line)
     }
 }
 
@@ -126,16 +137,22 @@ public enum Sandbox {
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
-        do throws(ConfigError) {
+        do {
             var top = request.overrides
             top.source = "<command line>"
             let profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
-            let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
+            let seccomp = try SeccompSetup.compile(profile, store: store, origin: SeccompSetup.origin(of: request.layers + [request.overrides]),
+                                                   cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
-            profileForPlan.binds = try profile.binds.map { b throws(ConfigError) in try resolveBindSource(b) }
+            // A bind's error names where the binds were given: the last layer that set them
+            // (each layer replaces the list), by file and field, or the flag.
+            let bindLayer = (request.layers + [request.overrides]).last { $0.binds != nil }
+            profileForPlan.binds = try profile.binds.enumerated().map { (i, b) throws(LaunchError) in
+                try resolveBindSource(b, origin: bindOrigin(bindLayer, index: i, pod: !request.joinNamespaces.isEmpty))
+            }
             // /etc/subuid and /etc/subgid are read only when a root launcher maps a range.
             let files = identity.privileged && profile.namespaces.contains(.user)
                 && !request.joinNamespaces.contains(.user) ? try HostIdentity.subordinateFiles() : nil
@@ -180,9 +197,26 @@ public enum Sandbox {
             return prepared
         } catch {
             // After the layers were read, a private layer's values stay out of every message
-            // (the rootfs path, the seccomp policy's name, the merge): ProfileLayer.isPrivate.
-            throw LaunchError(error.withoutContent(ifAnyPrivate: request.layers + [request.overrides]))
+            // (the rootfs path, the seccomp policy's name, a bind source, the merge):
+            // ProfileLayer.isPrivate. An input error keeps where it was given.
+            let layers = request.layers + [request.overrides]
+            if let e = error as? LaunchError {
+                guard let c = e.config else { throw e }
+                throw LaunchError(c.withoutContent(ifAnyPrivate: layers), errno: e.errno)
+            }
+            if let e = error as? ConfigError { throw LaunchError(e.withoutContent(ifAnyPrivate: layers)) }
+            if let hidden = layers.last(where: \.isPrivate) {
+                throw LaunchError(ConfigError(file: hidden.source, field: "", message: "\(error)").withoutContent())
+            }
+            throw LaunchError(wrapping: error)
         }
+    }
+
+    /// Where bind `index` of the effective profile was given: the profile file and field, the
+    /// flag (`<command line>`, `--bind`), or a pod manifest's volumes.
+    static func bindOrigin(_ layer: ProfileLayer?, index: Int, pod: Bool) -> (file: String, field: String) {
+        guard let layer, layer.source != FieldRules.commandLine else { return (FieldRules.commandLine, "--bind") }
+        return (layer.source, pod ? "binds (the container profile's filesystem.binds, then its volumeMounts)" : "filesystem.binds[\(index)]")
     }
 
     /// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; refuse
@@ -207,9 +241,9 @@ public enum Sandbox {
     /// a link followed only when root or the caller made it. No other user can then point the
     /// bind elsewhere with a link, nor swap the source between this check and the init's bind.
     /// The source itself may belong to anyone (a pod's volume belongs to its ids).
-    static func resolveBindSource(_ b: BindMount) throws(ConfigError) -> BindMount {
-        func fail(_ e: SystemError) -> ConfigError {
-            ConfigError(file: "<command line>", field: "filesystem.binds", message: "\(e)")
+    static func resolveBindSource(_ b: BindMount, origin: (file: String, field: String) = (FieldRules.commandLine, "--bind")) throws(LaunchError) -> BindMount {
+        func fail(_ e: SystemError) -> LaunchError {
+            LaunchError(ConfigError(file: origin.file, field: origin.field, message: "\(e)"), errno: e.errno)
         }
         var r = b
         var path = b.source

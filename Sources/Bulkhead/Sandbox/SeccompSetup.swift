@@ -25,7 +25,10 @@ enum SeccompSetup {
 
     /// `conflicts` decides what two contradicting unconditional rules mean (Podman's profile
     /// needs `.firstRuleWins`); the launch path always refuses them.
-    static func source(_ p: EffectiveProfile, store: ProfileStore,
+    /// - Parameter origin: the layer that chose the policy (`SeccompSetup.origin(of:)`): a
+    ///   `localhostProfile` that cannot be read is reported against that profile file and field
+    ///   (or the `--seccomp` flag), with the policy file's own error after it.
+    static func source(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
                        conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
         var isPrivate = false
@@ -37,7 +40,13 @@ enum SeccompSetup {
             (file, text, isPrivate) = (r.location, r.text, r.isPrivate)
             label = "RuntimeDefault"
         case let .localhost(path, dir):
-            let r = try store.readReferenced(path, relativeTo: dir)
+            let r: ProfileStore.Referenced
+            do { r = try store.readReferenced(path, relativeTo: dir) } catch {
+                guard let origin else { throw error }
+                let (file, field) = origin.source == FieldRules.commandLine
+                    ? (FieldRules.commandLine, "--seccomp") : (origin.source, "securityContext.seccompProfile.localhostProfile")
+                throw ConfigError(file: file, field: field, message: "cannot use the seccomp policy \(path): \(error.message)")
+            }
             (file, text, isPrivate) = (r.location, r.text, r.isPrivate)
             label = "Localhost:\(file)"
         case let .inline(t, f, line):
@@ -53,9 +62,9 @@ enum SeccompSetup {
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
-    static func policy(_ p: EffectiveProfile, store: ProfileStore,
+    static func policy(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
                        conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
-        guard let src = try source(p, store: store, conflicts: conflicts) else { return nil }
+        guard let src = try source(p, store: store, origin: origin, conflicts: conflicts) else { return nil }
         let policy = try ProfileStore.parsing(private: src.isPrivate) { () throws(ConfigError) in
             try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
         }
@@ -64,8 +73,9 @@ enum SeccompSetup {
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
     /// same program from the content-addressed cache.
-    static func compile(_ p: EffectiveProfile, store: ProfileStore, cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
-        guard let src = try source(p, store: store) else { return nil }
+    static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
+                        cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
+        guard let src = try source(p, store: store, origin: origin) else { return nil }
         let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
                                    architecture: src.context.architecture.rawValue)
         if let hit = cache?.load(key: key) {
@@ -85,5 +95,10 @@ enum SeccompSetup {
         let control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
         return CompiledSeccomp(program: program, control: control, cached: false)
+    }
+
+    /// The layer whose `seccompProfile` (or `--seccomp`) is in force: the last that sets one.
+    static func origin(of layers: [ProfileLayer]) -> ProfileLayer? {
+        layers.last { $0.seccomp != nil }
     }
 }

@@ -17,8 +17,10 @@ public enum SeccompSource {
     /// The seccomp policy of layer profile `profile`; nil when it is Unconfined.
     public static func policy(profile: String, store: ProfileStore = .standard(),
                               conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Loaded? {
-        let effective = try EffectiveProfile.resolve(try store.layers(for: profile))
-        guard let (policy, source) = try SeccompSetup.policy(effective, store: store, conflicts: conflicts) else { return nil }
+        let layers = try store.layers(for: profile)
+        let effective = try EffectiveProfile.resolve(layers)
+        guard let (policy, source) = try SeccompSetup.policy(effective, store: store, origin: SeccompSetup.origin(of: layers),
+                                                             conflicts: conflicts) else { return nil }
         return Loaded(policy: policy, source: source, suggestedName: KubernetesName.sanitized(effective.name))
     }
 

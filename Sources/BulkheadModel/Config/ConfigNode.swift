@@ -89,6 +89,15 @@ public struct ConfigNode {
     /// The mapping's entries in document order, after checking every key against `allowed`
     /// (nil allows any key). Unknown and duplicate keys are errors that list what is allowed.
     public func mapping(allowed: [String]? = nil) throws(ConfigError) -> ConfigMapping {
+        var problems: [ConfigError] = []
+        let mapping = try mapping(allowed: allowed, problems: &problems)
+        if let first = problems.first { throw first }
+        return mapping
+    }
+
+    /// The same, going on past an unknown or duplicate key: its error is added to `problems` and
+    /// the key left out, so a parser that collects errors sees the rest of the mapping.
+    public func mapping(allowed: [String]?, problems: inout [ConfigError]) throws(ConfigError) -> ConfigMapping {
         guard case .mapping(let m) = node else { throw error("expected a mapping (key: value), found \(kind)") }
         var entries: [(String, ConfigNode)] = []
         var seen = Set<String>()
@@ -96,12 +105,13 @@ public struct ConfigNode {
             guard case .scalar(let ks) = k else { throw error("mapping keys must be strings") }
             let key = ks.string
             let value = child(v, key: key)
-            if !seen.insert(key).inserted { throw value.error("duplicate key \"\(key)\"") }
+            if !seen.insert(key).inserted { problems.append(value.error("duplicate key \"\(key)\"")); continue }
             if let allowed, !allowed.contains(key) {
                 var msg = "unknown field \"\(key)\""
                 if let s = closestMatch(to: key, in: allowed) { msg += "; did you mean \"\(s)\"?" }
                 msg += " Allowed here: \(allowed.joined(separator: ", "))"
-                throw value.error(msg)
+                problems.append(value.error(msg))
+                continue
             }
             entries.append((key, value))
         }

@@ -2,8 +2,11 @@
 /// `resources`. Pure: `bulkhead k8s securitycontext` prints it, tests compare it.
 ///
 /// What has no per-container field in Kubernetes is written as a comment line, never dropped
-/// silently: the pids limit (the kubelet's `podPidsLimit` is per pod), rlimits, masked paths
-/// beyond the runtime's defaults, and the namespaces (pod-level `hostUsers`, `hostNetwork`).
+/// silently: the pids limit (the kubelet's `podPidsLimit` is per pod), rlimits, Landlock rules,
+/// the io controller's weight and throttles, limits that are best-effort, masked and read-only
+/// paths beyond the runtime's defaults, binds (hostPath volumes), and the namespaces (pod-level
+/// `hostUsers`, `hostNetwork`). Quantities are quoted strings (`cpu: "1"`), as kubectl writes
+/// them: a bare `1` is a YAML number, and a quantity is a string in the Kubernetes API.
 public struct KubernetesContainerSpec: Sendable, Equatable {
     public var profile: EffectiveProfile
     /// The `localhostProfile` file name (`profiles/NAME.json`) when the seccomp policy is a file.
@@ -57,9 +60,9 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
 
     func resourceLines(_ r: ResourceSpec) -> String {
         var s = ""
-        if let v = r.cpuMilli { s += "    cpu: \(Quantity.formatMilli(v))\n" }
-        if let v = r.memoryBytes { s += "    memory: \(Quantity.formatBytes(v))\n" }
-        if let v = r.ephemeralStorageBytes { s += "    ephemeral-storage: \(Quantity.formatBytes(v))\n" }
+        if let v = r.cpuMilli { s += "    cpu: \"\(Quantity.formatMilli(v))\"\n" }
+        if let v = r.memoryBytes { s += "    memory: \"\(Quantity.formatBytes(v))\"\n" }
+        if let v = r.ephemeralStorageBytes { s += "    ephemeral-storage: \"\(Quantity.formatBytes(v))\"\n" }
         return s
     }
 
@@ -72,6 +75,29 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
         if !p.rlimits.isEmpty {
             let r = p.rlimits.sorted(by: { $0.key < $1.key }).map { "\($0.0.rawValue)=\($0.1.soft == Rlimit.unlimited ? "unlimited" : String($0.1.soft))" }.joined(separator: ", ")
             n.append("rlimits (\(r)) have no Kubernetes field; they come from the container runtime's configuration")
+        }
+        if let l = p.landlock {
+            var rules = ["read-only \(l.readOnly.joined(separator: " "))", "read-write \(l.readWrite.joined(separator: " "))"]
+            if let b = l.bindTCP { rules.append("bind TCP \(b.isEmpty ? "none" : b.map(String.init).joined(separator: " "))") }
+            if let c = l.connectTCP { rules.append("connect TCP \(c.isEmpty ? "none" : c.map(String.init).joined(separator: " "))") }
+            n.append("filesystem.landlock (\(rules.joined(separator: "; "))) has no Kubernetes field; an AppArmor profile (securityContext.appArmorProfile) is the nearest")
+        }
+        if p.ioWeight != nil || !p.ioMax.isEmpty {
+            var io: [String] = []
+            if let w = p.ioWeight { io.append("io.weight \(w)") }
+            io += p.ioMax.map { "io.max \($0.v2Line)" }
+            n.append("resources.io (\(io.joined(separator: "; "))) has no Kubernetes field; the kubelet sets no io controller limit per container")
+        }
+        if p.enforcement == .bestEffort, p.requestsCgroupLimits {
+            n.append("resources.enforcement: best-effort here; the kubelet enforces cpu and memory limits or does not start the pod")
+        }
+        let masked = p.maskedPaths.filter { !EffectiveProfile.defaultMaskedPaths.contains($0) }
+        let readOnly = p.readonlyPaths.filter { !EffectiveProfile.defaultReadonlyPaths.contains($0) }
+        for (what, paths) in [("masked", masked), ("read-only", readOnly)] where !paths.isEmpty {
+            n.append("\(what) paths beyond the runtime's defaults (\(paths.joined(separator: " "))) have no Kubernetes field; procMount: Default applies only the defaults")
+        }
+        for b in p.binds {
+            n.append("bind \(b.source) -> \(b.destination)\(b.readOnly ? " (read-only)" : ""): a hostPath volume and a volumeMount in the pod spec")
         }
         if let t = p.tmpfs.first(where: { $0.path == "/tmp" }) {
             n.append("/tmp is a \(Quantity.formatBytes(p.tmpfsSize(t))) tmpfs here: mount an emptyDir at /tmp (medium: Memory, sizeLimit: \(Quantity.formatBytes(p.tmpfsSize(t))))")

@@ -1,6 +1,9 @@
 extension EffectiveProfile {
     /// The effective profile as a layer profile document: every setting spelled out, so it can
     /// be saved and used as a profile of its own (`bulkhead profile show NAME --effective`).
+    /// EffectiveProfileYAMLTests.printsEveryField parses it back and compares every field, with
+    /// a profile that sets each field to something other than the default: a field added to
+    /// `EffectiveProfile` and not printed here fails it.
     public var yaml: String {
         var y = "# effective profile: \(chain.joined(separator: " > ")) (later wins)\n"
         y += "apiVersion: \(ProfileParser.apiVersion)\nkind: \(ProfileParser.kind)\n"
@@ -19,21 +22,25 @@ extension EffectiveProfile {
         case .localhost(let path, let dir):
             let full = path.hasPrefix("/") || dir == "<embedded>" || dir == ProfileLayer.seccompRootMarker ? path : "\(dir)/\(path)"
             y += "  seccompProfile:\n    type: Localhost\n    localhostProfile: \(quote(full))\n"
-        case .inline(_, let file, let line): y += "  # seccomp: inline policy from \(file):\(line)\n"
+        case .inline: break
         }
         func resources(_ r: ResourceSpec) -> String {
             var s = ""
-            if let v = r.cpuMilli { s += "      cpu: \(Quantity.formatMilli(v))\n" }
-            if let v = r.memoryBytes { s += "      memory: \(Quantity.formatBytes(v))\n" }
-            if let v = r.pids { s += "      pids: \(v)\n" }
-            if let v = r.ephemeralStorageBytes { s += "      ephemeral-storage: \(Quantity.formatBytes(v))\n" }
+            if let v = r.cpuMilli { s += "    cpu: \(Quantity.formatMilli(v))\n" }
+            if let v = r.memoryBytes { s += "    memory: \(Quantity.formatBytes(v))\n" }
+            if let v = r.pids { s += "    pids: \(v)\n" }
+            if let v = r.ephemeralStorageBytes { s += "    ephemeral-storage: \(Quantity.formatBytes(v))\n" }
             return s
         }
-        if !limits.isEmpty || !requests.isEmpty {
-            y += "resources:\n"
-            if !limits.isEmpty { y += "  limits:\n" + resources(limits).replacingIndent() }
-            if !requests.isEmpty { y += "  requests:\n" + resources(requests).replacingIndent() }
+        y += "resources:\n"
+        if !limits.isEmpty { y += "  limits:\n" + resources(limits) }
+        if !requests.isEmpty { y += "  requests:\n" + resources(requests) }
+        if ioWeight != nil || !ioMax.isEmpty {
+            y += "  io:\n"
+            if let w = ioWeight { y += "    weight: \(w)\n" }
+            if !ioMax.isEmpty { y += "    max:\n" + ioMax.map { "      - \(quote($0.v2Line))\n" }.joined() }
         }
+        y += "  enforcement: \(enforcement.rawValue)\n"
         y += "filesystem:\n"
         switch root {
         case .host: y += "  root: host\n"
@@ -45,6 +52,11 @@ extension EffectiveProfile {
         y += "  binds:" + (binds.isEmpty ? " []\n" : "\n" + binds.map {
             "    - source: \(quote($0.source))\n      destination: \(quote($0.destination))\n      readOnly: \($0.readOnly)\n"
         }.joined())
+        if let l = landlock {
+            y += "  landlock:\n    readOnly:" + list(l.readOnly, indent: "      ") + "    readWrite:" + list(l.readWrite, indent: "      ")
+            if let b = l.bindTCP { y += "    bindTCP: [\(b.map(String.init).joined(separator: ", "))]\n" }
+            if let c = l.connectTCP { y += "    connectTCP: [\(c.map(String.init).joined(separator: ", "))]\n" }
+        }
         y += "network:\n  mode: \(network.rawValue)\n"
         y += "hostname: \(hostname)\nworkingDir: \(quote(workingDir))\n"
         y += "env:" + (env.isEmpty ? " []\n" : "\n" + env.map { "  - name: \($0.name)\n    value: \(quote($0.value))\n" }.joined())
@@ -52,24 +64,28 @@ extension EffectiveProfile {
             func v(_ x: UInt64) -> String { x == Rlimit.unlimited ? "unlimited" : String(x) }
             return "  \(r.rawValue):\n    soft: \(v(l.soft))\n    hard: \(v(l.hard))\n"
         }.joined())
+        if case .inline(let text, let file, let line) = seccomp {
+            // The policy itself, as the profile wrote it (re-serialized), under `seccomp:`.
+            y += "# seccomp: inline policy from \(file):\(line)\nseccomp:\n"
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            while lines.last?.isEmpty == true { lines.removeLast() }
+            y += lines.map { $0.isEmpty ? "\n" : "  \($0)\n" }.joined()
+        }
         return y
     }
 
-    private func list(_ items: [String]) -> String {
-        items.isEmpty ? " []\n" : "\n" + items.map { "    - \(quote($0))\n" }.joined()
+    private func list(_ items: [String], indent: String = "    ") -> String {
+        items.isEmpty ? " []\n" : "\n" + items.map { "\(indent)- \(quote($0))\n" }.joined()
     }
 
     private func quote(_ s: String) -> String {
         let plain = s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) } && !s.isEmpty
-        return plain ? s : "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+        return plain ? s : "\"" + s.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"")
+            .replacingAll("\n", with: "\\n").replacingAll("\t", with: "\\t") + "\""
     }
 }
 
 extension String {
-    func replacingIndent() -> String {
-        split(separator: "\n").map { "  " + $0.dropFirst(2) }.joined(separator: "\n") + "\n"
-    }
-
     func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var out = ""

@@ -12,78 +12,126 @@ public enum ProfileParser {
         "resources", "filesystem", "network", "hostname", "workingDir", "env", "rlimits", "seccomp",
     ]
 
+    /// The layer, or the document's first error by position (line, then column). When the
+    /// parser found more, the message says how many and that `profile lint` lists them.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ProfileLayer {
+        let (layer, errors) = try parseCollecting(text, file: file)
+        guard var first = errors.first else { return layer }
+        if errors.count > 1 {
+            first.message += " (\(errors.count - 1) more error\(errors.count > 2 ? "s" : "") in this file; `bulkhead profile lint` lists them all)"
+        }
+        throw first
+    }
+
+    /// Every error of the document, by position. The parser goes on past an error wherever the
+    /// rest does not depend on the value refused: past a field (each field, list item and
+    /// mapping key is checked on its own), not into a section that is not a mapping, and not
+    /// past YAML that does not parse (one error, libyaml stops there).
+    public static func problems(_ text: String, file: String) -> [ConfigError] {
+        do { return try parseCollecting(text, file: file).errors } catch { return [error] }
+    }
+
+    static func parseCollecting(_ text: String, file: String) throws(ConfigError) -> (layer: ProfileLayer, errors: [ConfigError]) {
         let doc = try ConfigNode.parse(text, file: file)
-        let top = try doc.mapping(allowed: topKeys)
+        let c = ConfigErrorCollector()
         var p = ProfileLayer()
         p.source = file
+        let top = try doc.mapping(allowed: topKeys, problems: &c.errors)
 
-        if let v = top["apiVersion"], try v.string() != apiVersion {
-            throw v.error("unsupported apiVersion \"\(try v.string())\"; this bulkhead reads \(apiVersion)")
-        }
-        if let v = top["kind"], try v.string() != kind { throw v.error("kind must be \(kind)") }
-        if let md = top["metadata"] {
-            let m = try md.mapping(allowed: ["name", "description", "labels", "annotations"])
-            if let n = m["name"] {
-                let name = try n.string()
-                guard isValidName(name) else { throw n.error("a profile name is lower-case letters, digits and '-' (a DNS label), got \"\(name)\"") }
-                p.name = name
+        c.attempt { () throws(ConfigError) in
+            if let v = top["apiVersion"], try v.string() != apiVersion {
+                throw v.error("unsupported apiVersion \"\(try v.string())\"; this bulkhead reads \(apiVersion)")
             }
-            p.description = try m["description"]?.string()
         }
-        if let e = top["extends"] { p.extends = try e.string() }
+        c.attempt { () throws(ConfigError) in
+            if let v = top["kind"], try v.string() != kind { throw v.error("kind must be \(kind)") }
+        }
+        if let md = top["metadata"] {
+            c.attempt { () throws(ConfigError) in
+                let m = try c.mapping(md, allowed: ["name", "description", "labels", "annotations"])
+                c.attempt { () throws(ConfigError) in
+                    if let n = m["name"] {
+                        let name = try n.string()
+                        guard isValidName(name) else { throw n.error("a profile name is lower-case letters, digits and '-' (a DNS label), got \"\(name)\"") }
+                        p.name = name
+                    }
+                }
+                c.attempt { () throws(ConfigError) in p.description = try m["description"]?.string() }
+            }
+        }
+        c.attempt { () throws(ConfigError) in if let e = top["extends"] { p.extends = try e.string() } }
 
         if let ns = top["namespaces"] {
-            for (key, v) in try ns.mapping(allowed: Namespace.allCases.map(\.rawValue)).entries {
-                p.namespaces[Namespace(rawValue: key)!] = try v.bool()
+            c.attempt { () throws(ConfigError) in
+                for (key, v) in try c.mapping(ns, allowed: Namespace.allCases.map(\.rawValue)).entries {
+                    c.attempt { () throws(ConfigError) in p.namespaces[Namespace(rawValue: key)!] = try v.bool() }
+                }
             }
         }
         if let u = top["userNamespace"] {
-            let m = try u.mapping(allowed: ["hostIDRange"])
-            if let r = m["hostIDRange"] { p.hostIDRange = try parseRange(r) }
-        }
-        if let sc = top["securityContext"] { try parseSecurityContext(sc, into: &p) }
-        if let r = top["resources"] {
-            let m = try r.mapping(allowed: ["limits", "requests", "io", "enforcement"])
-            if let l = m["limits"] { p.limits = try parseResources(l) }
-            if let q = m["requests"] { p.requests = try parseResources(q) }
-            if let io = m["io"] {
-                let im = try io.mapping(allowed: ["weight", "max"])
-                if let w = im["weight"] { p.ioWeight = try NumberField.ioWeight.parse(w) }
-                if let mx = im["max"] {
-                    p.ioMax = try mx.sequence().map { (n) throws(ConfigError) in try FieldRules.ioThrottle(try n.string()).at(n) }
-                }
+            c.attempt { () throws(ConfigError) in
+                let m = try c.mapping(u, allowed: ["hostIDRange"])
+                if let r = m["hostIDRange"] { p.hostIDRange = try parseRange(r) }
             }
-            if let e = m["enforcement"] { p.enforcement = try FieldRules.enforcement(try e.string()).at(e) }
         }
-        if let fs = top["filesystem"] { try parseFilesystem(fs, into: &p) }
+        if let sc = top["securityContext"] { c.attempt { () throws(ConfigError) in try parseSecurityContext(sc, into: &p, collecting: c) } }
+        if let r = top["resources"] {
+            c.attempt { () throws(ConfigError) in
+                let m = try c.mapping(r, allowed: ["limits", "requests", "io", "enforcement"])
+                if let l = m["limits"] { c.attempt { () throws(ConfigError) in p.limits = try parseResources(l, collecting: c) } }
+                if let q = m["requests"] { c.attempt { () throws(ConfigError) in p.requests = try parseResources(q, collecting: c) } }
+                if let io = m["io"] {
+                    c.attempt { () throws(ConfigError) in
+                        let im = try c.mapping(io, allowed: ["weight", "max"])
+                        if let w = im["weight"] { c.attempt { () throws(ConfigError) in p.ioWeight = try NumberField.ioWeight.parse(w) } }
+                        if let mx = im["max"] {
+                            c.attempt { () throws(ConfigError) in
+                                p.ioMax = try mx.sequence().map { (n) throws(ConfigError) in try FieldRules.ioThrottle(try n.string()).at(n) }
+                            }
+                        }
+                    }
+                }
+                if let e = m["enforcement"] { c.attempt { () throws(ConfigError) in p.enforcement = try FieldRules.enforcement(try e.string()).at(e) } }
+            }
+        }
+        if let fs = top["filesystem"] { c.attempt { () throws(ConfigError) in try parseFilesystem(fs, into: &p, collecting: c) } }
         if let n = top["network"] {
-            let m = try n.mapping(allowed: ["mode"])
-            if let mode = m["mode"] { p.network = try FieldRules.networkMode(try mode.string()).at(mode) }
+            c.attempt { () throws(ConfigError) in
+                let m = try c.mapping(n, allowed: ["mode"])
+                if let mode = m["mode"] { p.network = try FieldRules.networkMode(try mode.string()).at(mode) }
+            }
         }
-        if let h = top["hostname"] { p.hostname = try FieldRules.hostname(try h.string()).at(h) }
-        if let w = top["workingDir"] { p.workingDir = try workingDirectory(w) }
+        if let h = top["hostname"] { c.attempt { () throws(ConfigError) in p.hostname = try FieldRules.hostname(try h.string()).at(h) } }
+        if let w = top["workingDir"] { c.attempt { () throws(ConfigError) in p.workingDir = try workingDirectory(w) } }
         if let e = top["env"] {
-            for item in try e.sequence() {
-                let m = try item.mapping(allowed: ["name", "value"])
-                let name = try FieldRules.envName(try m.require("name").string()).at(item)
-                p.env.append(EnvVar(name: name, value: try m["value"]?.scalarText() ?? ""))
+            c.attempt { () throws(ConfigError) in
+                for item in try e.sequence() {
+                    c.attempt { () throws(ConfigError) in
+                        let m = try c.mapping(item, allowed: ["name", "value"])
+                        let name = try FieldRules.envName(try m.require("name").string()).at(item)
+                        p.env.append(EnvVar(name: name, value: try m["value"]?.scalarText() ?? ""))
+                    }
+                }
             }
         }
         if let r = top["rlimits"] {
-            for (key, v) in try r.mapping(allowed: RlimitResource.allCases.map(\.rawValue)).entries {
-                p.rlimits[RlimitResource(rawValue: key)!] = try parseRlimit(v)
+            c.attempt { () throws(ConfigError) in
+                for (key, v) in try c.mapping(r, allowed: RlimitResource.allCases.map(\.rawValue)).entries {
+                    c.attempt { () throws(ConfigError) in p.rlimits[RlimitResource(rawValue: key)!] = try parseRlimit(v) }
+                }
             }
         }
         if let s = top["seccomp"] {
-            if p.seccomp != nil {
-                throw s.error("give either securityContext.seccompProfile or an inline seccomp policy, not both")
+            c.attempt { () throws(ConfigError) in
+                if p.seccomp != nil {
+                    throw s.error("give either securityContext.seccompProfile or an inline seccomp policy, not both")
+                }
+                let text: String
+                do { text = try Yams.serialize(node: s.node) } catch { throw s.error("cannot re-read the inline seccomp policy: \(error)") }
+                p.seccomp = .inline(text: text, file: file, line: s.line ?? 0)
             }
-            let text: String
-            do { text = try Yams.serialize(node: s.node) } catch { throw s.error("cannot re-read the inline seccomp policy: \(error)") }
-            p.seccomp = .inline(text: text, file: file, line: s.line ?? 0)
         }
-        return p
+        return (p, c.sorted)
     }
 
     // MARK: securityContext
@@ -91,87 +139,108 @@ public enum ProfileParser {
     /// - Parameter manifest: a Pod manifest's securityContext, whose `localhostProfile` is relative to
     ///   the seccomp root (`ProfileLayer.seccompRootMarker`), as the kubelet's is; a layer
     ///   profile's is relative to the profile's own directory (or absolute: profiles are the admin's).
-    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false) throws(ConfigError) {
-        let m = try node.mapping(allowed: [
+    /// - Parameter collecting: where a profile's parser collects errors; without it (a
+    ///   manifest's), the first error by position is thrown.
+    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false,
+                                     collecting outer: ConfigErrorCollector? = nil) throws(ConfigError) {
+        let c = outer ?? ConfigErrorCollector()
+        let m = try c.mapping(node, allowed: [
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
         ])
-        if let v = m["runAsUser"] { p.runAsUser = UInt32(try NumberField.id.parse(v)) }
-        if let v = m["runAsGroup"] { p.runAsGroup = UInt32(try NumberField.id.parse(v)) }
-        if let v = m["runAsNonRoot"] { p.runAsNonRoot = try v.bool() }
-        if let v = m["readOnlyRootFilesystem"] { p.readOnlyRootFilesystem = try v.bool() }
-        if let v = m["allowPrivilegeEscalation"] { p.allowPrivilegeEscalation = try v.bool() }
-        if let v = m["privileged"], try v.bool() {
-            throw v.error("privileged containers are not supported: they undo every control bulkhead exists to apply")
-        }
-        if let v = m["procMount"], try v.string() != "Default" {
-            throw v.error("only procMount: Default is supported (masked and read-only /proc paths)")
-        }
-        if let c = m["capabilities"] {
-            let cm = try c.mapping(allowed: ["add", "drop"])
-            var spec = CapabilitySpec()
-            for (key, list) in [("add", cm["add"]), ("drop", cm["drop"])] {
-                guard let list else { continue }
-                var names: [String] = []
-                for item in try list.sequence() { names.append(try FieldRules.capabilityName(try item.string()).at(item)) }
-                if key == "add" { spec.add = names } else { spec.drop = names }
+        if let v = m["runAsUser"] { c.attempt { () throws(ConfigError) in p.runAsUser = UInt32(try NumberField.id.parse(v)) } }
+        if let v = m["runAsGroup"] { c.attempt { () throws(ConfigError) in p.runAsGroup = UInt32(try NumberField.id.parse(v)) } }
+        if let v = m["runAsNonRoot"] { c.attempt { () throws(ConfigError) in p.runAsNonRoot = try v.bool() } }
+        if let v = m["readOnlyRootFilesystem"] { c.attempt { () throws(ConfigError) in p.readOnlyRootFilesystem = try v.bool() } }
+        if let v = m["allowPrivilegeEscalation"] { c.attempt { () throws(ConfigError) in p.allowPrivilegeEscalation = try v.bool() } }
+        if let v = m["privileged"] {
+            c.attempt { () throws(ConfigError) in
+                if try v.bool() { throw v.error("privileged containers are not supported: they undo every control bulkhead exists to apply") }
             }
-            p.capabilities = spec
         }
-        if let s = m["seccompProfile"] {
-            let sm = try s.mapping(allowed: ["type", "localhostProfile"])
-            let typeNode = try sm.require("type")
-            let type = try typeNode.string()
-            if type != "Localhost", let lp = sm["localhostProfile"] {
-                throw lp.error("localhostProfile is only valid with type: Localhost")
+        if let v = m["procMount"] {
+            c.attempt { () throws(ConfigError) in
+                if try v.string() != "Default" { throw v.error("only procMount: Default is supported (masked and read-only /proc paths)") }
             }
-            switch type {
-            case "RuntimeDefault": p.seccomp = .runtimeDefault
-            case "Unconfined": p.seccomp = .unconfined
-            case "Localhost":
-                let lpNode = try sm.require("localhostProfile")
-                let path = try lpNode.string()
-                guard !path.utf8.contains(0), !path.isEmpty else { throw lpNode.error("expected a file name") }
-                let climbs = path.split(separator: "/").contains("..")
-                if manifest {
-                    guard !path.hasPrefix("/") else {
-                        throw lpNode.error("must be a path relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription)), as the kubelet's is; an absolute path is not allowed")
+        }
+        if let caps = m["capabilities"] {
+            c.attempt { () throws(ConfigError) in
+                let cm = try c.mapping(caps, allowed: ["add", "drop"])
+                var spec = CapabilitySpec()
+                for (key, list) in [("add", cm["add"]), ("drop", cm["drop"])] {
+                    guard let list else { continue }
+                    var names: [String] = []
+                    c.attempt { () throws(ConfigError) in
+                        for item in try list.sequence() {
+                            c.attempt { () throws(ConfigError) in names.append(try FieldRules.capabilityName(try item.string()).at(item)) }
+                        }
                     }
-                    guard !climbs else { throw lpNode.error("may not contain \"..\": it is relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription))") }
-                    p.seccomp = .localhost(path: path, relativeTo: ProfileLayer.seccompRootMarker)
-                } else {
-                    guard path.hasPrefix("/") || !climbs else {
-                        throw lpNode.error("a relative path may not contain \"..\": it is relative to the profile's directory")
-                    }
-                    p.seccomp = .localhost(path: path, relativeTo: p.source.hasPrefix("<embedded") ? "<embedded>" : directoryOf(p.source))
+                    if key == "add" { spec.add = names } else { spec.drop = names }
                 }
-            default:
-                throw typeNode.error("unknown seccompProfile type \"\(type)\"; allowed: RuntimeDefault, Localhost, Unconfined")
+                p.capabilities = spec
             }
+        }
+        if let s = m["seccompProfile"] { c.attempt { () throws(ConfigError) in try parseSeccompProfile(s, into: &p, manifest: manifest) } }
+        if outer == nil, let first = c.sorted.first { throw first }
+    }
+
+    static func parseSeccompProfile(_ s: ConfigNode, into p: inout ProfileLayer, manifest: Bool) throws(ConfigError) {
+        let sm = try s.mapping(allowed: ["type", "localhostProfile"])
+        let typeNode = try sm.require("type")
+        let type = try typeNode.string()
+        if type != "Localhost", let lp = sm["localhostProfile"] {
+            throw lp.error("localhostProfile is only valid with type: Localhost")
+        }
+        switch type {
+        case "RuntimeDefault": p.seccomp = .runtimeDefault
+        case "Unconfined": p.seccomp = .unconfined
+        case "Localhost":
+            let lpNode = try sm.require("localhostProfile")
+            let path = try lpNode.string()
+            guard !path.utf8.contains(0), !path.isEmpty else { throw lpNode.error("expected a file name") }
+            let climbs = path.split(separator: "/").contains("..")
+            if manifest {
+                guard !path.hasPrefix("/") else {
+                    throw lpNode.error("must be a path relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription)), as the kubelet's is; an absolute path is not allowed")
+                }
+                guard !climbs else { throw lpNode.error("may not contain \"..\": it is relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription))") }
+                p.seccomp = .localhost(path: path, relativeTo: ProfileLayer.seccompRootMarker)
+            } else {
+                guard path.hasPrefix("/") || !climbs else {
+                    throw lpNode.error("a relative path may not contain \"..\": it is relative to the profile's directory")
+                }
+                p.seccomp = .localhost(path: path, relativeTo: p.source.hasPrefix("<embedded") ? "<embedded>" : directoryOf(p.source))
+            }
+        default:
+            throw typeNode.error("unknown seccompProfile type \"\(type)\"; allowed: RuntimeDefault, Localhost, Unconfined")
         }
     }
 
     // MARK: resources
 
-    static func parseResources(_ node: ConfigNode) throws(ConfigError) -> ResourceSpec {
+    static func parseResources(_ node: ConfigNode, collecting outer: ConfigErrorCollector? = nil) throws(ConfigError) -> ResourceSpec {
+        let c = outer ?? ConfigErrorCollector()
         var r = ResourceSpec()
-        for (key, v) in try node.mapping(allowed: ["cpu", "memory", "pids", "ephemeral-storage"]).entries {
-            switch key {
-            case "cpu": r.cpuMilli = try NumberField.cpu.parse(v)
-            case "memory": r.memoryBytes = try NumberField.memory.parse(v)
-            case "pids": r.pids = try NumberField.pids.parse(v)
-            default: r.ephemeralStorageBytes = try NumberField.storage.parse(v)
+        for (key, v) in try c.mapping(node, allowed: ["cpu", "memory", "pids", "ephemeral-storage"]).entries {
+            c.attempt { () throws(ConfigError) in
+                switch key {
+                case "cpu": r.cpuMilli = try NumberField.cpu.parse(v)
+                case "memory": r.memoryBytes = try NumberField.memory.parse(v)
+                case "pids": r.pids = try NumberField.pids.parse(v)
+                default: r.ephemeralStorageBytes = try NumberField.storage.parse(v)
+                }
             }
         }
+        if outer == nil, let first = c.sorted.first { throw first }
         return r
     }
 
     // MARK: filesystem
 
-    static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
-        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
-        if let l = m["landlock"] {
-            let lm = try l.mapping(allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
+    static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer, collecting c: ConfigErrorCollector) throws(ConfigError) {
+        let m = try c.mapping(node, allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        if let l = m["landlock"] { c.attempt { () throws(ConfigError) in
+            let lm = try c.mapping(l, allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
             var spec = LandlockSpec()
             if let v = lm["readOnly"] { spec.readOnly = try pathList(v) }
             if let v = lm["readWrite"] { spec.readWrite = try pathList(v) }
@@ -181,33 +250,37 @@ public enum ProfileParser {
                 throw l.error("give at least one path in readOnly or readWrite; with none the workload could not even load its own binary")
             }
             p.landlock = spec
-        }
+        } }
         if let r = m["root"] {
-            p.root = try FieldRules.rootFilesystem(try r.string()).at(r)
+            c.attempt { () throws(ConfigError) in p.root = try FieldRules.rootFilesystem(try r.string()).at(r) }
         }
-        if let t = m["tmpfs"] {
+        if let t = m["tmpfs"] { c.attempt { () throws(ConfigError) in
             var mounts: [TmpfsMount] = []
             for item in try t.sequence() {
-                let tm = try item.mapping(allowed: ["path", "sizeLimit", "optional"])
-                let path = try absolutePath(try tm.require("path"))
-                var size: UInt64?
-                if let s = tm["sizeLimit"] { size = try NumberField.storage.parse(s) }
-                mounts.append(TmpfsMount(path: path, sizeBytes: size, optional: try tm["optional"]?.bool() ?? false))
+                c.attempt { () throws(ConfigError) in
+                    let tm = try c.mapping(item, allowed: ["path", "sizeLimit", "optional"])
+                    let path = try absolutePath(try tm.require("path"))
+                    var size: UInt64?
+                    if let s = tm["sizeLimit"] { size = try NumberField.storage.parse(s) }
+                    mounts.append(TmpfsMount(path: path, sizeBytes: size, optional: try tm["optional"]?.bool() ?? false))
+                }
             }
             p.tmpfs = mounts
-        }
-        if let v = m["maskedPaths"] { p.maskedPaths = try pathList(v) }
-        if let v = m["readonlyPaths"] { p.readonlyPaths = try pathList(v) }
-        if let b = m["binds"] {
+        } }
+        if let v = m["maskedPaths"] { c.attempt { () throws(ConfigError) in p.maskedPaths = try pathList(v) } }
+        if let v = m["readonlyPaths"] { c.attempt { () throws(ConfigError) in p.readonlyPaths = try pathList(v) } }
+        if let b = m["binds"] { c.attempt { () throws(ConfigError) in
             var binds: [BindMount] = []
             for item in try b.sequence() {
-                let bm = try item.mapping(allowed: ["source", "destination", "readOnly"])
-                let src = try absolutePath(try bm.require("source"))
-                let dst = try bm["destination"].map { (n) throws(ConfigError) in try absolutePath(n) } ?? src
-                binds.append(BindMount(source: src, destination: dst, readOnly: try bm["readOnly"]?.bool() ?? true))
+                c.attempt { () throws(ConfigError) in
+                    let bm = try c.mapping(item, allowed: ["source", "destination", "readOnly"])
+                    let src = try absolutePath(try bm.require("source"))
+                    let dst = try bm["destination"].map { (n) throws(ConfigError) in try absolutePath(n) } ?? src
+                    binds.append(BindMount(source: src, destination: dst, readOnly: try bm["readOnly"]?.bool() ?? true))
+                }
             }
             p.binds = binds
-        }
+        } }
     }
 
     // MARK: scalars
@@ -278,4 +351,27 @@ extension ProfileLayer {
     /// not a directory the manifest chose.
     public static let seccompRootMarker = "<seccomp-root>"
     public static let seccompRootDescription = "/etc/bulkhead/seccomp, then seccomp/ in each profile directory"
+}
+
+/// The errors of one document, collected where a parser can go on past one; `sorted` gives
+/// them by position (line, then column; errors without a line last, in the order found).
+final class ConfigErrorCollector {
+    var errors: [ConfigError] = []
+
+    func attempt(_ body: () throws(ConfigError) -> Void) {
+        do { try body() } catch { errors.append(error) }
+    }
+
+    /// The node's mapping, with an unknown or duplicate key collected and left out.
+    func mapping(_ node: ConfigNode, allowed: [String]) throws(ConfigError) -> ConfigMapping {
+        try node.mapping(allowed: allowed, problems: &errors)
+    }
+
+    var sorted: [ConfigError] {
+        errors.enumerated().sorted { a, b in
+            let ka = (a.element.line ?? Int.max, a.element.column ?? Int.max, a.offset)
+            let kb = (b.element.line ?? Int.max, b.element.column ?? Int.max, b.offset)
+            return ka < kb
+        }.map(\.element)
+    }
 }

@@ -142,8 +142,15 @@ public struct LaunchErrorReport: Codable, Sendable, Equatable {
     public var operation: String
     public var errno: String?
     public var message: String
-    public init(step: Int?, operation: String, errno: String?, message: String) {
+    /// Where the input that failed was given, when the failure was the input's (a failure before
+    /// launch): the profile file (or `<command line>`), its field (or the flag) and line.
+    public var file: String?
+    public var field: String?
+    public var line: Int?
+    public init(step: Int?, operation: String, errno: String?, message: String,
+                file: String? = nil, field: String? = nil, line: Int? = nil) {
         self.step = step; self.operation = operation; self.errno = errno; self.message = message
+        self.file = file; self.field = field; self.line = line
     }
 }
 
@@ -184,6 +191,16 @@ public struct AppliedControls: Codable, Sendable, Equatable {
         self.maskedPaths = maskedPaths; self.readonlyPaths = readonlyPaths; self.tmpfs = tmpfs; self.binds = binds
         self.network = network; self.hostname = hostname; self.rlimits = rlimits
     }
+}
+
+extension AppliedControls {
+    /// The controls of a sandbox that was never built: no namespace, no capability, no mount,
+    /// empty root filesystem and network. runAsUser and runAsGroup are 65534 (the overflow id,
+    /// "nobody"): no workload ran under any id.
+    public static let nothingApplied = AppliedControls(
+        namespaces: [], uidMap: nil, gidMap: nil, runAsUser: 65534, runAsGroup: 65534, capabilities: [],
+        noNewPrivs: false, seccomp: nil, rootFilesystem: "", readOnlyRootFilesystem: false, maskedPaths: [],
+        readonlyPaths: [], tmpfs: [], binds: [], network: "", hostname: nil, rlimits: [:])
 }
 
 public struct LandlockControl: Codable, Sendable, Equatable {
