@@ -29,22 +29,27 @@ struct ProfileCommand: ParsableCommand {
         @Flag(help: "Print the effective profile: defaults, parents, then this profile, merged.") var effective = false
         @Flag(help: "Print the numbered steps the sandbox's child runs between clone3 and execve.") var plan = false
 
+        /// The launch plan as `profile show --plan` and `run --dry-run` print it.
+        static func printPlan(_ prepared: PreparedLaunch) {
+            let p = prepared.plan
+            out("# launch plan for profile \(prepared.profile.name) (\(prepared.profile.chain.joined(separator: " > ")))\n")
+            out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
+            if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
+            if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
+            var phase = "init (sandbox PID 1)"
+            out("# in the \(phase):\n")
+            for (i, step) in p.steps.enumerated() {
+                out(String(i).leftPadded(3) + "  " + step.summary + "\n")
+                if case .forkWorkload = step { phase = "workload"; out("# in the \(phase):\n") }
+            }
+        }
+
         func run() throws {
             let store = ProfileStore.standard()
             do {
                 if plan {
                     let prepared = try Sandbox.prepare(RunRequest(layers: try store.layers(for: profile), command: ["/bin/true"]), store: store)
-                    let p = prepared.plan
-                    out("# launch plan for profile \(prepared.profile.name) (\(prepared.profile.chain.joined(separator: " > ")))\n")
-                    out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
-                    if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
-                    if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
-                    var phase = "init (sandbox PID 1)"
-                    out("# in the \(phase):\n")
-                    for (i, step) in p.steps.enumerated() {
-                        out(String(i).leftPadded(3) + "  " + step.summary + "\n")
-                        if case .forkWorkload = step { phase = "workload"; out("# in the \(phase):\n") }
-                    }
+                    Self.printPlan(prepared)
                 } else if effective {
                     let layers = try store.layers(for: profile)
                     out(try EffectiveProfile.resolve(layers).yaml)

@@ -88,6 +88,40 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"))
     var supplementaryGroups: String?
 
+    // The spellings container users know (docker, podman, bwrap), each onto the field above it maps to.
+    @Option(name: [.customShort("v"), .customLong("volume")], help: ArgumentHelp("As docker: --bind.", valueName: "SRC:DST[:ro|rw]"))
+    var volume: [String] = []
+
+    @Option(help: ArgumentHelp("As docker: a bind (read-write unless readonly) or a tmpfs.", valueName: "type=bind,source=SRC,target=DST[,readonly]|type=tmpfs,target=DST[,tmpfs-size=SIZE]"))
+    var mount: [String] = []
+
+    @Option(name: .customLong("ro-bind"), parsing: .upToNextOption, help: ArgumentHelp("As bwrap: a read-only --bind.", valueName: "SRC DST|SRC:DST"))
+    var roBind: [String] = []
+
+    @Flag(name: .customLong("read-only"), help: "Mount the root filesystem read-only (the default).")
+    var readOnly = false
+
+    @Flag(name: .customLong("read-write"), help: "Mount the root filesystem read-write: only a --rootfs DIR of your own; the host's root stays read-only.")
+    var readWrite = false
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("Read NAME=VALUE lines (as docker; # comments) into the environment, before --env.", valueName: "FILE"))
+    var envFile: [String] = []
+
+    @Option(help: ArgumentHelp("Remove a variable from the environment the profile and --env set.", valueName: "NAME"))
+    var unsetenv: [String] = []
+
+    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("As docker: --pids.", valueName: "N"))
+    var pidsLimit: String?
+
+    @Option(help: ArgumentHelp("As docker: --rlimit.", valueName: "NAME=SOFT[:HARD]"))
+    var ulimit: [String] = []
+
+    @Option(help: ArgumentHelp("As bwrap: --workdir.", valueName: "DIR"))
+    var chdir: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the effective profile and the launch plan, and run nothing.")
+    var dryRun = false
+
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
@@ -116,7 +150,25 @@ struct RunCommand: ParsableCommand {
             warn(ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"").description)
             throw ExitCode(ExitStatus.launchFailed)
         }
+        if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
+    /// prints the effective profile and the plan `profile show --plan` prints; exit 0.
+    static func dryRun(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
+        let store = ProfileStore.standard()
+        do {
+            let request = RunRequest(layers: try store.layers(for: invocation.profile), overrides: overrides, command: invocation.command,
+                                     timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds)
+            let prepared = try Sandbox.prepare(request, store: store)
+            out(prepared.profile.yaml)
+            ProfileCommand.Show.printPlan(prepared)
+        } catch {
+            warn("cannot start the sandbox: \(error)")
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        throw ExitCode.success
     }
 
     /// Prepares, launches, supervises and reports; always ends by throwing the exit status.
@@ -187,6 +239,23 @@ struct RunCommand: ParsableCommand {
         flags.ioMax = ioMax
         flags.limits = limits
         flags.seccomp = seccomp
+        flags.volumes = volume
+        flags.mounts = mount
+        flags.readOnlyBinds = roBind
+        if readOnly && readWrite {
+            throw ConfigError(file: FieldRules.commandLine, field: "--read-write", message: "give --read-only or --read-write, not both")
+        }
+        flags.readOnlyRoot = readOnly ? true : readWrite ? false : nil
+        // Read as the caller, through the checked open (owner, mode, type, size); no content in errors.
+        flags.envFiles = try envFile.map { (path) throws(ConfigError) in
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            let f = try ProfileStore.readChecked(absolute, what: "env file", limit: FieldRules.envFileLimit)
+            return CommandLineLayer.EnvFile(path: f.path, text: f.text)
+        }
+        flags.unsetEnv = unsetenv
+        flags.pidsLimit = pidsLimit
+        flags.ulimits = ulimit
+        flags.chdir = chdir
         return try flags.layer(environment: ProcessInfo.processInfo.environment,
                                currentDirectory: FileManager.default.currentDirectoryPath)
     }

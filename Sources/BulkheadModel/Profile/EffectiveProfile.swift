@@ -87,6 +87,7 @@ public struct EffectiveProfile: Sendable, Equatable {
     public static func resolve(_ layers: [ProfileLayer]) throws(ConfigError) -> EffectiveProfile {
         var p = defaults
         p.chain = []
+        var writableRootByFlag = false
         for l in layers {
             p.chain.append(l.name ?? l.source)
             if let n = l.name { p.name = n }
@@ -123,7 +124,15 @@ public struct EffectiveProfile: Sendable, Equatable {
             for e in l.env {
                 if let i = p.env.firstIndex(where: { $0.name == e.name }) { p.env[i] = e } else { p.env.append(e) }
             }
+            p.env.removeAll { l.unsetEnv.contains($0.name) }
+            // A writable host root is a profile's choice (`unconfined`), never a flag's: the
+            // workload could write every host file its mapped ids can (world-writable ones).
+            if l.source == FieldRules.commandLine, l.readOnlyRootFilesystem == false { writableRootByFlag = true }
             p.rlimits.merge(l.rlimits) { _, layer in layer }
+        }
+        if writableRootByFlag && p.root == .host {
+            throw ConfigError(file: FieldRules.commandLine, field: "--read-write",
+                              message: "the host's root stays read-only: a writable host root would let the workload change every host file its ids can write; give a root filesystem of your own (--rootfs DIR) to write to it, or write to a --tmpfs or --bind")
         }
         // Cross-field errors name the profile file; the command line when only it is involved.
         let empty = ProfileLayer()

@@ -188,6 +188,113 @@ public enum FieldRules {
         }
     }
 
+    // MARK: the spellings of container runtimes (docker, podman, bwrap)
+
+    /// What one `--mount` (docker, podman) mounts.
+    public enum MountSpec: Sendable, Equatable {
+        case bind(BindMount)
+        case tmpfs(TmpfsMount)
+    }
+
+    /// `--mount type=bind,source=SRC,target=DST[,readonly]` or
+    /// `type=tmpfs,target=DST[,tmpfs-size=SIZE]`, as docker and podman spell it (`src`, `dst`,
+    /// `destination`, `ro` and `readonly=true|false` too). The paths follow `absolutePath`, the
+    /// size `NumberField.storage`, as `--bind` and `--tmpfs` do; a bind is read-write unless
+    /// `readonly`, as in docker. Other types (volume, image) and keys are refused by name.
+    public static func mountSpec(_ text: String) -> Result<MountSpec, FieldRefusal> {
+        var type: String?, source: String?, target: String?, readOnly = false, size: String?
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let value = kv.count == 2 ? kv[1] : nil
+            switch kv[0] {
+            case "type": type = value
+            case "source", "src": source = value
+            case "target", "dst", "destination": target = value
+            case "readonly", "ro":
+                switch value {
+                case nil, "true", "1": readOnly = true
+                case "false", "0": readOnly = false
+                default: return refuse("\(kv[0]) takes true or false, got \"\(value ?? "")\"")
+                }
+            case "tmpfs-size": size = value
+            default:
+                return refuse("unknown --mount key \"\(kv[0])\"; accepted: type, source (src), target (dst, destination), readonly (ro), tmpfs-size")
+            }
+        }
+        func path(_ key: String, _ v: String?) -> Result<String, FieldRefusal> {
+            guard let v else { return refuse("--mount type=\(type ?? "") needs \(key)=PATH") }
+            return absolutePath(v).mapError { FieldRefusal(message: "\(key): \($0.message)") }
+        }
+        switch type {
+        case "bind":
+            guard size == nil else { return refuse("tmpfs-size is for type=tmpfs, not type=bind") }
+            return path("source", source).flatMap { s in
+                path("target", target).map { t in .bind(BindMount(source: s, destination: t, readOnly: readOnly)) }
+            }
+        case "tmpfs":
+            guard source == nil else { return refuse("a tmpfs has no source; give target= and tmpfs-size= only") }
+            guard !readOnly else { return refuse("a read-only tmpfs would be empty; leave out readonly") }
+            return path("target", target).flatMap { t in
+                guard let size else { return .success(.tmpfs(TmpfsMount(path: t))) }
+                return NumberField.storage.parse(size).map { .tmpfs(TmpfsMount(path: t, sizeBytes: $0)) }
+            }
+        default:
+            return refuse("expected type=bind or type=tmpfs, got \"\(type ?? "")\" (volumes and images are not supported: bind a host directory)")
+        }
+    }
+
+    /// `--ro-bind`'s arguments: bwrap's `SRC DST` pairs (consecutive arguments without a colon)
+    /// or `SRC:DST`, each a read-only `bindSpec`.
+    public static func readOnlyBinds(_ arguments: [String]) -> Result<[BindMount], FieldRefusal> {
+        var out: [BindMount] = []
+        var i = 0
+        while i < arguments.count {
+            let spec: String
+            if arguments[i].contains(":") {
+                guard !arguments[i].hasSuffix(":rw") else { return refuse("--ro-bind is read-only; use --bind SRC:DST for a writable one") }
+                spec = arguments[i]
+                i += 1
+            } else {
+                guard i + 1 < arguments.count, !arguments[i + 1].contains(":") else {
+                    return refuse("expected SRC DST (as bwrap) or SRC:DST after --ro-bind, got \"\(arguments[i])\" alone")
+                }
+                spec = arguments[i] + ":" + arguments[i + 1]
+                i += 2
+            }
+            switch bindSpec(spec) {
+            case .success(var b): b.readOnly = true; out.append(b)
+            case .failure(let r): return .failure(r)
+            }
+        }
+        return .success(out)
+    }
+
+    /// The most a `--env-file` may hold.
+    public static let envFileLimit = 1 << 20
+
+    /// An env file (`--env-file`, docker's format): one `NAME=VALUE` or `NAME` (copied from the
+    /// caller, when set) per line; blank lines and lines starting with `#` are skipped; leading
+    /// blanks of a line and a final CR are dropped, the value is taken verbatim. A refusal names
+    /// the line number only: never the file's content (it may hold secrets).
+    public static func envFile(_ text: String) -> Result<[(name: String, value: String?)], FieldRefusal> {
+        var out: [(name: String, value: String?)] = []
+        // Split on the byte: "\r\n" is one Character, which a Character split would not cut.
+        for (n, bytes) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let raw = String(decoding: bytes, as: UTF8.self)
+            var line = Substring(raw.hasSuffix("\r") ? String(raw.dropLast()) : raw)
+            line = line.drop(while: { $0 == " " || $0 == "\t" })
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let name: Substring, value: Substring?
+            if let eq = line.firstIndex(of: "=") { (name, value) = (line[..<eq], line[line.index(after: eq)...]) } else { (name, value) = (line, nil) }
+            guard case .success = envName(String(name)) else {
+                return refuse("line \(n + 1): not a variable name before \"=\" (letters, digits and _, not starting with a digit; the line is not shown)")
+            }
+            guard !(value?.utf8.contains(0) ?? false) else { return refuse("line \(n + 1): a value may not contain NUL") }
+            out.append((String(name), value.map(String.init)))
+        }
+        return .success(out)
+    }
+
     /// One `io.max` line (`IOThrottle.parse`).
     public static func ioThrottle(_ text: String) -> Result<IOThrottle, FieldRefusal> {
         IOThrottle.parse(text).mapError { FieldRefusal(message: $0.message) }

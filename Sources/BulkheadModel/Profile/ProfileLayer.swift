@@ -43,6 +43,9 @@ public struct ProfileLayer: Sendable, Equatable {
     public var workingDir: String?
     /// Environment entries, merged by name across layers.
     public var env: [EnvVar] = []
+    /// Names removed from the environment the layers below (and this one's `env`) set
+    /// (`--unsetenv`).
+    public var unsetEnv: [String] = []
     /// Resource limits of setrlimit(2), merged by resource across layers.
     public var rlimits: [RlimitResource: Rlimit] = [:]
 

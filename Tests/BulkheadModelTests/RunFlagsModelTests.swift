@@ -1,0 +1,128 @@
+import Testing
+@testable import BulkheadModel
+
+/// Issue 15, "the flags container users reach for": each docker/podman/bwrap spelling is the
+/// layer its bulkhead flag and its profile field give, so precedence stays one rule
+/// (flags > profile > parents > defaults) and each value goes through the field's one rule.
+@Suite struct RunFlagsModelTests {
+    static func layer(_ build: (inout CommandLineLayer) -> Void, environment: [String: String] = [:]) throws(ConfigError) -> ProfileLayer {
+        var f = CommandLineLayer()
+        build(&f)
+        return try f.layer(environment: environment, currentDirectory: "/")
+    }
+
+    /// A profile of only `body`, parsed, with the command line's source so layers compare whole.
+    static func profile(_ body: String) throws(ConfigError) -> ProfileLayer {
+        var p = try ProfileParser.parse("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\n" + body, file: "p.yaml")
+        p.source = ProfileLayer().source
+        return p
+    }
+
+    static func refusal(_ build: (inout CommandLineLayer) -> Void) -> ConfigError? {
+        do throws(ConfigError) { _ = try layer(build); return nil } catch { return error }
+    }
+
+    @Test("-v/--volume, --mount type=bind and --ro-bind give the layer --bind and filesystem.binds give")
+    func bindAliases() throws {
+        let rw = try Self.layer { $0.binds = ["/srv/a:/a"] }
+        #expect(try Self.layer { $0.volumes = ["/srv/a:/a"] } == rw)
+        #expect(try Self.layer { $0.mounts = ["type=bind,source=/srv/a,target=/a"] } == rw)
+        #expect(try Self.layer { $0.mounts = ["type=bind,src=/srv/a,dst=/a,readonly=false"] } == rw)
+        #expect(rw == (try Self.profile("filesystem:\n  binds:\n    - {source: /srv/a, destination: /a, readOnly: false}\n")))
+
+        let ro = try Self.layer { $0.binds = ["/srv/a:/a:ro"] }
+        #expect(try Self.layer { $0.volumes = ["/srv/a:/a:ro"] } == ro)
+        #expect(try Self.layer { $0.mounts = ["type=bind,source=/srv/a,target=/a,readonly"] } == ro)
+        #expect(try Self.layer { $0.readOnlyBinds = ["/srv/a", "/a"] } == ro, "bwrap's SRC DST")
+        #expect(try Self.layer { $0.readOnlyBinds = ["/srv/a:/a"] } == ro)
+        #expect(ro == (try Self.profile("filesystem:\n  binds:\n    - {source: /srv/a, destination: /a}\n")))
+        let two = try Self.layer { $0.readOnlyBinds = ["/srv/a", "/a", "/srv/b:/b"] }
+        #expect(two.binds == [BindMount(source: "/srv/a", destination: "/a", readOnly: true),
+                              BindMount(source: "/srv/b", destination: "/b", readOnly: true)])
+    }
+
+    @Test("--mount type=tmpfs gives the layer --tmpfs and filesystem.tmpfs give")
+    func tmpfsMount() throws {
+        let t = try Self.layer { $0.tmpfs = ["/scratch:8Mi"] }
+        #expect(try Self.layer { $0.mounts = ["type=tmpfs,target=/scratch,tmpfs-size=8Mi"] } == t)
+        #expect(t == (try Self.profile("filesystem:\n  tmpfs:\n    - {path: /scratch, sizeLimit: 8Mi}\n")))
+        #expect(try Self.layer { $0.mounts = ["type=tmpfs,target=/scratch"] } == (try Self.layer { $0.tmpfs = ["/scratch"] }))
+    }
+
+    @Test("Bad --mount, --ro-bind and --volume values are refused by flag, with the field's rule")
+    func refusals() {
+        for (m, words) in [("type=volume,source=x,target=/a", "type=bind or type=tmpfs"), ("type=bind,target=/a", "source"),
+                           ("type=bind,source=/a,target=rel", "absolute"), ("type=bind,source=/a,target=/b,propagation=shared", "unknown --mount key"),
+                           ("type=tmpfs,target=/t,tmpfs-size=1Ei0", "tmpfs-size"), ("type=tmpfs,target=/t,readonly", "read-only tmpfs"),
+                           ("type=bind,source=/a,target=/../b", "..")] {
+            let e = Self.refusal { $0.mounts = [m] }
+            #expect(e?.field == "--mount" && e?.file == "<command line>", "\(m): \(String(describing: e))")
+            if words != "tmpfs-size" { #expect(e?.message.contains(words) == true, "\(m): \(String(describing: e))") }
+        }
+        for r in [["/a"], ["/a", "/b:/c"], ["/a:/b:rw"], ["rel", "/b"]] {
+            let e = Self.refusal { $0.readOnlyBinds = r }
+            #expect(e?.field == "--ro-bind", "\(r): \(String(describing: e))")
+        }
+        #expect(Self.refusal { $0.volumes = ["relative:/a"] }?.field == "--volume")
+        #expect(Self.refusal { $0.ulimits = ["nofile=10:5x"] }?.field == "--ulimit")
+        #expect(Self.refusal { $0.pidsLimit = "1" }?.field == "--pids-limit")
+        #expect(Self.refusal { $0.chdir = "rel" }?.field == "--chdir")
+        #expect(Self.refusal { $0.unsetEnv = ["A=B"] }?.field == "--unsetenv")
+        #expect(Self.refusal { $0.pids = "10"; $0.pidsLimit = "10" }?.field == "--pids-limit")
+        #expect(Self.refusal { $0.workdir = "/a"; $0.chdir = "/a" }?.field == "--chdir")
+    }
+
+    @Test("--pids-limit, --ulimit and --chdir give the layer --pids, --rlimit and --workdir (and the profile fields) give")
+    func numberAliases() throws {
+        let pids = try Self.layer { $0.pids = "64" }
+        #expect(try Self.layer { $0.pidsLimit = "64" } == pids)
+        #expect(pids == (try Self.profile("resources:\n  limits:\n    pids: 64\n")))
+        let nofile = try Self.layer { $0.rlimits = ["nofile=100:200"] }
+        #expect(try Self.layer { $0.ulimits = ["nofile=100:200"] } == nofile)
+        #expect(nofile == (try Self.profile("rlimits:\n  nofile: {soft: 100, hard: 200}\n")))
+        let wd = try Self.layer { $0.workdir = "/usr" }
+        #expect(try Self.layer { $0.chdir = "/usr" } == wd)
+        #expect(wd == (try Self.profile("workingDir: /usr\n")))
+    }
+
+    @Test("--read-only / --read-write set readOnlyRootFilesystem; a writable host root from the command line is refused, a rootfs of one's own is not")
+    func rootReadOnly() throws {
+        let ro = try Self.layer { $0.readOnlyRoot = true }
+        #expect(ro == (try Self.profile("securityContext:\n  readOnlyRootFilesystem: true\n")))
+        let rw = try Self.layer { $0.readOnlyRoot = false }
+        #expect(rw == (try Self.profile("securityContext:\n  readOnlyRootFilesystem: false\n")))
+        // On the host's root: refused, naming the flag.
+        #expect(throws: ConfigError.self) { try EffectiveProfile.resolve([rw]) }
+        do { _ = try EffectiveProfile.resolve([rw]) } catch { #expect(error.field == "--read-write" && error.message.contains("--rootfs")) }
+        // With a root filesystem directory: taken.
+        let own = try Self.layer { $0.readOnlyRoot = false; $0.rootfs = "/var/lib/r" }
+        #expect(try EffectiveProfile.resolve([own]).readOnlyRootFilesystem == false)
+        // A profile's own `readOnlyRootFilesystem: false` (the unconfined control) stays the profile's choice.
+        var profile = try Self.profile("securityContext:\n  readOnlyRootFilesystem: false\n")
+        profile.source = "p.yaml"
+        #expect(try EffectiveProfile.resolve([profile]).readOnlyRootFilesystem == false)
+        #expect(try EffectiveProfile.resolve([profile, ro]).readOnlyRootFilesystem == true)
+    }
+
+    @Test("--env-file: NAME=VALUE lines, # comments, NAME copied; --env wins over it; --unsetenv removes the profile's and the flags' names")
+    func envFileAndUnset() throws {
+        let text = "# comment\n\n  A=1\nB=x=y\r\nC\nD\nA=2\n"
+        let l = try Self.layer({ $0.envFiles = [.init(path: "/e", text: text)]; $0.env = ["B=flag"] }, environment: ["C": "from-caller"])
+        #expect(l.env == [EnvVar(name: "C", value: "from-caller"), EnvVar(name: "A", value: "2"), EnvVar(name: "B", value: "flag")])
+        // The same entries as --env flags give the same layer.
+        #expect(try Self.layer({ $0.env = ["C", "D", "A=2", "B=flag"] }, environment: ["C": "from-caller"]) == l)
+        // An error names the file and the line, never the line's content.
+        do {
+            _ = try Self.layer { $0.envFiles = [.init(path: "/e", text: "OK=1\nSECRET-TOKEN=hunter2\n")] }
+            Issue.record("a bad name was taken")
+        } catch {
+            #expect(error.file == "/e" && error.field == "--env-file" && error.message.contains("line 2"))
+            #expect(!error.description.contains("hunter2") && !error.description.contains("SECRET"), "\(error)")
+        }
+        // --unsetenv removes the profile's PATH and a flag's variable.
+        let unset = try Self.layer { $0.env = ["X=1", "Y=2"]; $0.unsetEnv = ["PATH", "X"] }
+        #expect(unset.env == [EnvVar(name: "Y", value: "2")])
+        let e = try EffectiveProfile.resolve([try Self.profile("env:\n  - {name: KEEP, value: k}\n"), unset])
+        #expect(!e.env.contains { $0.name == "PATH" || $0.name == "X" } && e.env.contains { $0.name == "KEEP" } && e.env.contains { $0.name == "Y" })
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import Glibc
+import Testing
+import BulkheadModel
+
+/// Issue 15, "the flags container users reach for": each docker/podman/bwrap spelling run on
+/// the real kernel, its effect read inside the sandbox (/proc/self/mountinfo, /proc/self/limits,
+/// the environment, the working directory) and in the typed report.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct RunFlagsTests {
+    /// A host directory holding a file `marker` with `token`, readable by the sandbox's ids.
+    static func hostDirectory(_ token: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "bh-flags-\(token)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(dir, 0o755)
+        try token.write(toFile: dir + "/marker", atomically: false, encoding: .utf8)
+        chmod(dir + "/marker", 0o644)
+        return dir
+    }
+
+    /// The mountinfo line of `target` inside the sandbox, as the workload prints it.
+    static let mountLine = #"awk '$5 == "/mnt" { print "MOUNT", $6, $9, $10, $11 }' /proc/self/mountinfo"#
+
+    @Test("-v SRC:/mnt:ro, --mount type=bind,readonly and --ro-bind SRC DST bind SRC read-only; -v SRC:/mnt read-write")
+    func bindAliases() throws {
+        let t = token()
+        let dir = try Self.hostDirectory(t)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let script = "cat /mnt/marker; echo; \(Self.mountLine); if touch /mnt/new 2>/dev/null; then echo WROTE; else echo REFUSED; fi"
+        for flags in [["-v", "\(dir):/mnt:ro"], ["--volume", "\(dir):/mnt:ro"],
+                      ["--mount", "type=bind,source=\(dir),target=/mnt,readonly"], ["--ro-bind", dir, "/mnt"], ["--ro-bind", "\(dir):/mnt"]] {
+            let r = try Bulkhead.sh(script, flags, report: true)
+            #expect(r.status == 0, "\(flags): \(r.stderr)")
+            #expect(r.stdout.contains(t), "\(flags): the bind's file is seen: \(r.stdout)")
+            let mount = r.stdout.split(separator: "\n").first { $0.hasPrefix("MOUNT ") }.map(String.init) ?? ""
+            #expect(mount.split(separator: " ").dropFirst().first?.split(separator: ",").contains("ro") == true, "\(flags): \(mount)")
+            #expect(r.stdout.contains("REFUSED") && !r.stdout.contains("WROTE"), "\(flags): \(r.stdout)")
+            #expect(r.report?.controls.binds.contains { $0.contains(dir) && $0.contains("/mnt") } == true, "\(String(describing: r.report?.controls.binds))")
+        }
+        // Read-write, as docker: the sandbox's root (a mapped id) may write where the host's mode lets it.
+        chmod(dir, 0o777)
+        let rw = try Bulkhead.sh(script, ["-v", "\(dir):/mnt"])
+        #expect(rw.status == 0 && rw.stdout.contains("WROTE"), "\(rw.stdout) \(rw.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/new"))
+    }
+
+    @Test("--mount type=tmpfs,target=/mnt,tmpfs-size=1Mi mounts a 1 MiB tmpfs on /mnt")
+    func tmpfsMount() throws {
+        let r = try Bulkhead.sh(Self.mountLine, ["--mount", "type=tmpfs,target=/mnt,tmpfs-size=1Mi"], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("MOUNT ") } ?? ""
+        #expect(line.contains(" tmpfs ") && line.contains("size=1024k"), "\(r.stdout)")
+        #expect(r.report?.controls.tmpfs.contains { $0.path == "/mnt" } == true)
+    }
+
+    @Test("--read-only is the default; --read-write on the host's root is refused before anything runs (exit 125, the flag named)")
+    func readWrite() throws {
+        let t = token()
+        let ro = try Bulkhead.sh("echo \(t)", ["--read-only"], report: true)
+        #expect(ro.status == 0 && ro.stdout.contains(t) && ro.report?.controls.readOnlyRootFilesystem == true, "\(ro.stderr)")
+        let rw = try Bulkhead.sh("echo \(t)", ["--read-write"])
+        #expect(rw.status == 125, "\(rw.stderr)")
+        #expect(rw.stderr.contains("--read-write") && rw.stderr.contains("--rootfs"), "\(rw.stderr)")
+        #expect(!rw.stdout.contains(t), "the workload ran")
+    }
+
+    @Test("--env-file sets its variables (--env wins), --unsetenv removes the profile's PATH; a bad line is named by number, not shown")
+    func envFile() throws {
+        let t = token()
+        let dir = NSTemporaryDirectory() + "bh-envfile-\(t)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o700)
+        let file = dir + "/app.env"
+        try "# settings\nFROMFILE=\(t)\nOVER=file\n".write(toFile: file, atomically: false, encoding: .utf8)
+        chmod(file, 0o600)
+        let r = try Bulkhead.run(["run", "--env-file", file, "--env", "OVER=flag", "--unsetenv", "PATH", "--", "/usr/bin/env"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = Set(r.stdout.split(separator: "\n").map(String.init))
+        #expect(lines.contains("FROMFILE=\(t)") && lines.contains("OVER=flag") && !lines.contains("OVER=file"), "\(lines)")
+        #expect(!lines.contains { $0.hasPrefix("PATH=") }, "\(lines)")
+
+        let secret = "s3cr3t\(t)"
+        try "GOOD=1\nBAD NAME=\(secret)\n".write(toFile: file, atomically: false, encoding: .utf8)
+        let bad = try Bulkhead.run(["run", "--env-file", file, "--", "/bin/true"])
+        #expect(bad.status == 125 && bad.stderr.contains("line 2") && bad.stderr.contains("--env-file"), "\(bad.stderr)")
+        #expect(!bad.stderr.contains(secret) && !bad.stderr.contains("BAD"), "\(bad.stderr)")
+        // A file others may write is refused by the checked open (never read).
+        chmod(file, 0o666)
+        let writable = try Bulkhead.run(["run", "--env-file", file, "--", "/bin/true"])
+        #expect(writable.status == 125 && writable.stderr.contains(file) && !writable.stderr.contains(secret), "\(writable.stderr)")
+    }
+
+    @Test("--pids-limit enforces pids.max, --ulimit sets the rlimit (/proc/self/limits), --chdir the working directory")
+    func numberAliases() throws {
+        let r = try Bulkhead.sh("pwd; grep 'Max open files' /proc/self/limits",
+                                ["--pids-limit", "48", "--ulimit", "nofile=100:200", "--chdir", "/usr"], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "/usr", "\(lines)")
+        let limits = lines.first { $0.hasPrefix("Max open files") }?.split(separator: " ").map(String.init) ?? []
+        #expect(limits.dropFirst(3).prefix(2) == ["100", "200"], "\(limits)")
+        let rep = try LimitTests.report(r)
+        try LimitTests.expectEnforced(rep, "pids.max", "48")
+    }
+
+    @Test("--dry-run prints the effective profile and the plan, with the flags in them, and runs nothing (exit 0)")
+    func dryRun() throws {
+        let t = token()
+        let dir = try Self.hostDirectory(t)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try Bulkhead.run(["run", "--dry-run", "-v", "\(dir):/mnt:ro", "--pids-limit", "40", "--", "/bin/sh", "-c", "echo $((6*7))RAN\(t)"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("# effective profile") && r.stdout.contains("# launch plan"), "\(r.stdout)")
+        #expect(r.stdout.contains("pids: 40") && r.stdout.contains(dir), "\(r.stdout)")
+        #expect(!r.stdout.contains("42RAN\(t)"), "the workload ran: \(r.stdout)")
+        // A refused flag is refused as a run would refuse it.
+        let bad = try Bulkhead.run(["run", "--dry-run", "--read-write", "--", "/bin/true"])
+        #expect(bad.status == 125 && bad.stderr.contains("--read-write"), "\(bad.stderr)")
+    }
+}
