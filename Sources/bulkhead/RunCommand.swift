@@ -119,6 +119,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("As bwrap: --workdir.", valueName: "DIR"))
     var chdir: String?
 
+    @Option(name: .customLong("shm-size"), help: ArgumentHelp("As docker: the size of the /dev/shm tmpfs (default 64Mi).", valueName: "SIZE"))
+    var shmSize: String?
+
+    @Flag(name: .shortAndLong, help: "Print no warnings (as --log-level error); errors are still printed and the report keeps everything.")
+    var quiet = false
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("What bulkhead prints on stderr: error, or warning (the default).", valueName: "error|warning"))
+    var logLevel: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the effective profile and the launch plan, and run nothing.")
     var dryRun = false
 
@@ -148,6 +157,13 @@ struct RunCommand: ParsableCommand {
         case "refuse": invocation.refuseKeptGroups = true
         case let other?:
             warn(ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        switch logLevel {
+        case nil, "warning", "warn": invocation.quiet = quiet
+        case "error": invocation.quiet = true
+        case let other?:
+            warn(ConfigError(file: FieldRules.commandLine, field: "--log-level", message: "expected error or warning, got \"\(other)\"").description)
             throw ExitCode(ExitStatus.launchFailed)
         }
         if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
@@ -188,7 +204,7 @@ struct RunCommand: ParsableCommand {
             warn("cannot start the sandbox: \(error)")
             throw ExitCode(ExitStatus.launchFailed)
         }
-        for w in prepared.warnings { warn(w) }
+        if !invocation.quiet { for w in prepared.warnings { warn(w) } }
         // The report file is opened before the launch: a bad path must fail before anything runs.
         var reportHandle: FileHandle?
         if let report, report != "-" {
@@ -256,6 +272,7 @@ struct RunCommand: ParsableCommand {
         flags.pidsLimit = pidsLimit
         flags.ulimits = ulimit
         flags.chdir = chdir
+        flags.shmSize = shmSize
         return try flags.layer(environment: ProcessInfo.processInfo.environment,
                                currentDirectory: FileManager.default.currentDirectoryPath)
     }

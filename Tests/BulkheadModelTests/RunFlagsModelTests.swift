@@ -125,4 +125,15 @@ import Testing
         let e = try EffectiveProfile.resolve([try Self.profile("env:\n  - {name: KEEP, value: k}\n"), unset])
         #expect(!e.env.contains { $0.name == "PATH" || $0.name == "X" } && e.env.contains { $0.name == "KEEP" } && e.env.contains { $0.name == "Y" })
     }
+
+    @Test("--shm-size gives the layer filesystem.shmSize gives; the plan mounts /dev/shm with that size")
+    func shmSize() throws {
+        let l = try Self.layer { $0.shmSize = "2Mi" }
+        #expect(l.shmSizeBytes == 2 << 20)
+        #expect(l == (try Self.profile("filesystem:\n  shmSize: 2Mi\n")))
+        #expect(Self.refusal { $0.shmSize = "0" }?.field == "--shm-size")
+        let e = try EffectiveProfile.resolve([l])
+        #expect(e.yaml.contains("shmSize: 2Mi"))
+        #expect(try EffectiveProfile.resolve([]).shmSizeBytes == nil)
+    }
 }

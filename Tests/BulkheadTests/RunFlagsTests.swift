@@ -118,4 +118,35 @@ struct RunFlagsTests {
         let bad = try Bulkhead.run(["run", "--dry-run", "--read-write", "--", "/bin/true"])
         #expect(bad.status == 125 && bad.stderr.contains("--read-write"), "\(bad.stderr)")
     }
+
+    @Test("--shm-size sets the size of the /dev/shm tmpfs (mountinfo); without it /dev/shm is 64Mi")
+    func shmSize() throws {
+        let script = #"awk '$5 == "/dev/shm" { print "SHM", $9, $10, $11 }' /proc/self/mountinfo"#
+        let r = try Bulkhead.sh(script, ["--shm-size", "2Mi"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // The last /dev/shm line is the one on top (the host's, under the sandbox's /dev, are listed first).
+        let shm = r.stdout.split(separator: "\n").last { $0.hasPrefix("SHM ") } ?? ""
+        #expect(shm.contains("shm") && shm.contains("size=2048k"), "\(r.stdout)")
+        let d = try Bulkhead.sh(script)
+        #expect(d.stdout.split(separator: "\n").last { $0.hasPrefix("SHM ") }?.contains("size=65536k") == true, "\(d.stdout)")
+        let bad = try Bulkhead.sh("true", ["--shm-size", "0"])
+        #expect(bad.status == 125 && bad.stderr.contains("--shm-size"), "\(bad.stderr)")
+    }
+
+    @Test("-q/--quiet and --log-level error silence warnings (the rootless kept-groups one) but not the report; --log-level warning keeps them")
+    func quiet() throws {
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--groups=4243", "--inh-caps=-all"]
+        let args = ["run", "--limits", "best-effort", "--", "/bin/true"]
+        let loud = try Bulkhead.run(args, prefix: nobody)
+        #expect(loud.status == 0 && loud.stderr.contains("supplementary groups"), "\(loud.stderr)")
+        let warning = try Bulkhead.run(["run", "--log-level", "warning"] + args.dropFirst(), prefix: nobody)
+        #expect(warning.status == 0 && warning.stderr.contains("supplementary groups"), "\(warning.stderr)")
+        for flag in [["-q"], ["--quiet"], ["--log-level", "error"]] {
+            let r = try Bulkhead.run(["run"] + flag + args.dropFirst(), report: true, prefix: nobody)
+            #expect(r.status == 0 && !r.stderr.contains("supplementary groups"), "\(flag): \(r.stderr)")
+            #expect(r.report?.controls.supplementaryGroupsKept == [4243], "\(flag): the report keeps it")
+        }
+        let bad = try Bulkhead.run(["run", "--log-level", "debug", "--", "/bin/true"])
+        #expect(bad.status == 125 && bad.stderr.contains("--log-level"), "\(bad.stderr)")
+    }
 }

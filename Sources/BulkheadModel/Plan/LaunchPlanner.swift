@@ -257,7 +257,7 @@ public enum LaunchPlanner {
         s.append(.mount(source: "devpts", target: nr + "/dev/pts", fstype: "devpts", flags: [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620"))
         s.append(.symlink(target: "pts/ptmx", at: nr + "/dev/ptmx"))
         s.append(.makeDirectory(nr + "/dev/shm", mode: 0o1777))
-        s.append(.mount(source: "shm", target: nr + "/dev/shm", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(TmpfsMount(path: "/dev/shm")))"))
+        s.append(.mount(source: "shm", target: nr + "/dev/shm", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.shmSizeBytes ?? p.tmpfsSize(TmpfsMount(path: "/dev/shm")))"))
         if p.namespaces.contains(.ipc) {
             s.append(.makeDirectory(nr + "/dev/mqueue", mode: 0o755))
             s.append(.mount(source: "mqueue", target: nr + "/dev/mqueue", fstype: "mqueue", flags: [.noSuid, .noDev, .noExec], data: nil))

@@ -53,6 +53,8 @@ public struct CommandLineLayer: Sendable, Equatable {
     public var ulimits: [String] = []
     /// `--chdir DIR` (bwrap): `--workdir`.
     public var chdir: String?
+    /// `--shm-size SIZE` (docker): `filesystem.shmSize`.
+    public var shmSize: String?
 
     /// One `--env-file`: its path (for errors) and its text.
     public struct EnvFile: Sendable, Equatable {
@@ -102,6 +104,7 @@ public struct CommandLineLayer: Sendable, Equatable {
         if !binds.isEmpty { l.binds = binds }
         if !tmpfs.isEmpty { l.tmpfs = tmpfs }
         l.readOnlyRootFilesystem = readOnlyRoot
+        if let shmSize { l.shmSizeBytes = try NumberField.storage.parse(shmSize).at(flag: "--shm-size") }
         if let rootfs { l.root = try FieldRules.rootFilesystem(rootfs).at(flag: "--rootfs") }
         if let hostname { l.hostname = try FieldRules.hostname(hostname).at(flag: "--hostname") }
         if workdir != nil && chdir != nil { throw ConfigError(file: FieldRules.commandLine, field: "--chdir", message: "give --workdir or --chdir, not both") }

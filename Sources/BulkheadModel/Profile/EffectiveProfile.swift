@@ -30,6 +30,8 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var root: RootFilesystem
     public var tmpfs: [TmpfsMount]
+    /// The size of the /dev/shm tmpfs; nil: `defaultTmpfsBytes`.
+    public var shmSizeBytes: UInt64? = nil
     public var maskedPaths: [String]
     public var readonlyPaths: [String]
     public var binds: [BindMount]
@@ -108,6 +110,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
             if let v = l.tmpfs { p.tmpfs = v }
+            if let v = l.shmSizeBytes { p.shmSizeBytes = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
             if let v = l.binds { p.binds = v }

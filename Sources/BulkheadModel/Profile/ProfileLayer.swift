@@ -32,6 +32,8 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var root: RootFilesystem?
     public var tmpfs: [TmpfsMount]?
+    /// `filesystem.shmSize`: the size of the /dev/shm tmpfs (`--shm-size`); nil: 64Mi.
+    public var shmSizeBytes: UInt64?
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
     public var binds: [BindMount]?

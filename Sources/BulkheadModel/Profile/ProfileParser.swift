@@ -169,7 +169,8 @@ public enum ProfileParser {
     // MARK: filesystem
 
     static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
-        let m = try node.mapping(allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        let m = try node.mapping(allowed: ["root", "tmpfs", "shmSize", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        if let s = m["shmSize"] { p.shmSizeBytes = try NumberField.storage.parse(s) }
         if let l = m["landlock"] {
             let lm = try l.mapping(allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
             var spec = LandlockSpec()
