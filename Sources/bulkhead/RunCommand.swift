@@ -122,6 +122,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("shm-size"), help: ArgumentHelp("As docker: the size of the /dev/shm tmpfs (default 64Mi).", valueName: "SIZE"))
     var shmSize: String?
 
+    @Option(name: .customLong("memory-swap"), parsing: .unconditional, help: ArgumentHelp("As docker: memory plus swap (needs --memory), or -1 for unlimited swap; without it swap is 0 under --memory.", valueName: "SIZE|-1"))
+    var memorySwap: String?
+
     @Flag(name: .shortAndLong, help: "Print no warnings (as --log-level error); errors are still printed and the report keeps everything.")
     var quiet = false
 
@@ -273,6 +276,7 @@ struct RunCommand: ParsableCommand {
         flags.ulimits = ulimit
         flags.chdir = chdir
         flags.shmSize = shmSize
+        flags.memorySwap = memorySwap
         return try flags.layer(environment: ProcessInfo.processInfo.environment,
                                currentDirectory: FileManager.default.currentDirectoryPath)
     }

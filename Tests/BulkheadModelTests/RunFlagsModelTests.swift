@@ -136,4 +136,28 @@ import Testing
         #expect(e.yaml.contains("shmSize: 2Mi"))
         #expect(try EffectiveProfile.resolve([]).shmSizeBytes == nil)
     }
+
+    @Test("--memory-swap gives the layer resources.memorySwap gives; it is memory plus swap (memory.swap.max = swap - memory), -1 unbounds swap, below --memory or without it is refused")
+    func memorySwap() throws {
+        let l = try Self.layer { $0.memory = "32Mi"; $0.memorySwap = "48Mi" }
+        #expect(l == (try Self.profile("resources:\n  limits:\n    memory: 32Mi\n  memorySwap: 48Mi\n")))
+        let e = try EffectiveProfile.resolve([l])
+        #expect(CgroupLimits(profile: e, boundSwap: true).memorySwapMax == 16 << 20)
+        #expect(CgroupLimits(profile: e, boundSwap: false).memorySwapMax == 16 << 20)
+        #expect(e.yaml.contains("memorySwap: 48Mi"))
+        // Without --memory-swap, swap is bounded to 0 where the host swaps (as before).
+        let plain = try EffectiveProfile.resolve([try Self.layer { $0.memory = "32Mi" }])
+        #expect(CgroupLimits(profile: plain, boundSwap: true).memorySwapMax == 0)
+        // -1: unlimited swap, even where swap would be bounded.
+        let unlimited = try EffectiveProfile.resolve([try Self.layer { $0.memory = "32Mi"; $0.memorySwap = "-1" }])
+        #expect(unlimited.memorySwapBytes == .max && CgroupLimits(profile: unlimited, boundSwap: true).memorySwapMax == nil)
+        for bad in [{ (f: inout CommandLineLayer) in f.memory = "32Mi"; f.memorySwap = "16Mi" }, { $0.memorySwap = "64Mi" }] {
+            var f = CommandLineLayer()
+            bad(&f)
+            do { _ = try EffectiveProfile.resolve([try f.layer(environment: [:], currentDirectory: "/")]); Issue.record("taken: \(f)") } catch {
+                #expect(error.field == "resources.memorySwap" && error.message.contains("memory"), "\(error)")
+            }
+        }
+        #expect(Self.refusal { $0.memorySwap = "1k" }?.field == "--memory-swap")
+    }
 }

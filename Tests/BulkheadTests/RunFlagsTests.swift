@@ -149,4 +149,18 @@ struct RunFlagsTests {
         let bad = try Bulkhead.run(["run", "--log-level", "debug", "--", "/bin/true"])
         #expect(bad.status == 125 && bad.stderr.contains("--log-level"), "\(bad.stderr)")
     }
+
+    @Test("--memory-swap: memory plus swap is enforced (v1 memory.memsw.limit_in_bytes, v2 memory.swap.max) and listed in the report")
+    func memorySwap() throws {
+        let r = try Bulkhead.sh("true", ["--memory", "32Mi", "--memory-swap", "48Mi"], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let rep = try LimitTests.report(r)
+        let swap = try #require(rep.limits?.enforced.first { $0.limit == .memorySwapMax }, "\(String(describing: rep.limits))")
+        // v1 writes memory+swap, v2 swap alone.
+        #expect(swap.driver == .v1 ? swap.value == String(48 << 20) && swap.file.hasSuffix("memory.memsw.limit_in_bytes")
+                                   : swap.value == String(16 << 20) && swap.file.hasSuffix("memory.swap.max"), "\(swap)")
+        try LimitTests.expectEnforced(rep, "memory.max", String(32 << 20))
+        let bad = try Bulkhead.sh("true", ["--memory", "32Mi", "--memory-swap", "16Mi"])
+        #expect(bad.status == 125 && bad.stderr.contains("memorySwap"), "\(bad.stderr)")
+    }
 }

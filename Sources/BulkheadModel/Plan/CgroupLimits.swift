@@ -74,6 +74,11 @@ extension CgroupLimits {
         self.init(limits: p.limits, requests: p.requests, boundSwap: boundSwap)
         ioWeight = p.ioWeight
         ioMax = p.ioMax
+        // memorySwap is memory plus swap (docker's --memory-swap); resolve checked it is at
+        // least the memory limit. Unlimited leaves swap unbounded.
+        if let total = p.memorySwapBytes {
+            memorySwapMax = total == .max ? nil : memoryMax.map { total - $0 }
+        }
     }
 
     /// The cgroup values of `resources.limits` and `resources.requests` (a container's, a

@@ -55,6 +55,8 @@ public struct CommandLineLayer: Sendable, Equatable {
     public var chdir: String?
     /// `--shm-size SIZE` (docker): `filesystem.shmSize`.
     public var shmSize: String?
+    /// `--memory-swap SIZE|-1` (docker): `resources.memorySwap`.
+    public var memorySwap: String?
 
     /// One `--env-file`: its path (for errors) and its text.
     public struct EnvFile: Sendable, Equatable {
@@ -130,6 +132,7 @@ public struct CommandLineLayer: Sendable, Equatable {
         }
         if let cpus { l.limits.cpuMilli = try NumberField.cpu.parse(cpus).at(flag: "--cpus") }
         if let memory { l.limits.memoryBytes = try NumberField.memory.parse(memory).at(flag: "--memory") }
+        if let memorySwap { l.memorySwapBytes = try FieldRules.memorySwap(memorySwap).at(flag: "--memory-swap") }
         if pids != nil && pidsLimit != nil { throw ConfigError(file: FieldRules.commandLine, field: "--pids-limit", message: "give --pids or --pids-limit, not both") }
         if let pids { l.limits.pids = try NumberField.pids.parse(pids).at(flag: "--pids") }
         if let pidsLimit { l.limits.pids = try NumberField.pids.parse(pidsLimit).at(flag: "--pids-limit") }

@@ -30,6 +30,8 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var root: RootFilesystem
     public var tmpfs: [TmpfsMount]
+    /// Memory plus swap (`resources.memorySwap`); `UInt64.max`: unlimited swap.
+    public var memorySwapBytes: UInt64? = nil
     /// The size of the /dev/shm tmpfs; nil: `defaultTmpfsBytes`.
     public var shmSizeBytes: UInt64? = nil
     public var maskedPaths: [String]
@@ -106,6 +108,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             p.limits = l.limits.over(p.limits)
             p.requests = l.requests.over(p.requests)
             if let v = l.ioWeight { p.ioWeight = v }
+            if let v = l.memorySwapBytes { p.memorySwapBytes = v }
             if let v = l.ioMax { p.ioMax = v }
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
@@ -174,6 +177,12 @@ public struct EffectiveProfile: Sendable, Equatable {
             }
             if !targets.insert(b.destination).inserted { throw fail("filesystem.binds", "two binds target \(b.destination)") }
         }
+        if let s = memorySwapBytes, s != .max {
+            guard let m = limits.memoryBytes else {
+                throw fail("resources.memorySwap", "memorySwap (memory plus swap) needs a memory limit: set resources.limits.memory (--memory)")
+            }
+            if s < m { throw fail("resources.memorySwap", "memorySwap \(s) is below the memory limit \(m); it counts memory plus swap, so give at least the memory limit") }
+        }
         if landlock != nil && allowPrivilegeEscalation {
             throw fail("filesystem.landlock", "Landlock needs no_new_privs: set securityContext.allowPrivilegeEscalation: false")
         }
@@ -185,6 +194,7 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// Any cgroup limit is asked for (ephemeral-storage is a tmpfs size, not a cgroup limit).
     public var requestsCgroupLimits: Bool {
         limits.cpuMilli != nil || limits.memoryBytes != nil || limits.pids != nil || requests.cpuMilli != nil
+            || (memorySwapBytes != nil && memorySwapBytes != .max)
             || ioWeight != nil || !ioMax.isEmpty
     }
 

@@ -34,6 +34,9 @@ extension EffectiveProfile {
             if !limits.isEmpty { y += "  limits:\n" + resources(limits).replacingIndent() }
             if !requests.isEmpty { y += "  requests:\n" + resources(requests).replacingIndent() }
         }
+        if let v = memorySwapBytes {
+            y += (limits.isEmpty && requests.isEmpty ? "resources:\n" : "") + "  memorySwap: " + (v == .max ? "unlimited" : Quantity.formatBytes(v)) + "\n"
+        }
         y += "filesystem:\n"
         switch root {
         case .host: y += "  root: host\n"

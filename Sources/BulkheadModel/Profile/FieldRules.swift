@@ -190,6 +190,13 @@ public enum FieldRules {
 
     // MARK: the spellings of container runtimes (docker, podman, bwrap)
 
+    /// Memory plus swap (`--memory-swap`, `resources.memorySwap`), as docker means it: a memory
+    /// size (`NumberField.memory`), or `-1`/`unlimited` for unbounded swap (`UInt64.max`).
+    public static func memorySwap(_ text: String) -> Result<UInt64, FieldRefusal> {
+        if text == "-1" || text == "unlimited" { return .success(.max) }
+        return NumberField.memory.parse(text)
+    }
+
     /// What one `--mount` (docker, podman) mounts.
     public enum MountSpec: Sendable, Equatable {
         case bind(BindMount)

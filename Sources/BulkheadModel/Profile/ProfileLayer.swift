@@ -27,6 +27,9 @@ public struct ProfileLayer: Sendable, Equatable {
     /// `resources.io`: the io controller's weight and throttles (no Kubernetes field exists).
     public var ioWeight: UInt64?
     public var ioMax: [IOThrottle]?
+    /// `resources.memorySwap` (`--memory-swap`, docker's meaning): memory plus swap, in bytes;
+    /// `UInt64.max` is unlimited swap. Without it, swap is bounded to 0 under a memory limit.
+    public var memorySwapBytes: UInt64?
     /// `resources.enforcement`: whether a limit the host cannot enforce is an error.
     public var enforcement: LimitEnforcement?
 

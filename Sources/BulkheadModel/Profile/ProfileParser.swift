@@ -44,7 +44,8 @@ public enum ProfileParser {
         }
         if let sc = top["securityContext"] { try parseSecurityContext(sc, into: &p) }
         if let r = top["resources"] {
-            let m = try r.mapping(allowed: ["limits", "requests", "io", "enforcement"])
+            let m = try r.mapping(allowed: ["limits", "requests", "memorySwap", "io", "enforcement"])
+            if let v = m["memorySwap"] { p.memorySwapBytes = try FieldRules.memorySwap(try v.scalarText()).at(v) }
             if let l = m["limits"] { p.limits = try parseResources(l) }
             if let q = m["requests"] { p.requests = try parseResources(q) }
             if let io = m["io"] {
