@@ -131,6 +131,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: ArgumentHelp("What bulkhead prints on stderr: error, or warning (the default).", valueName: "error|warning"))
     var logLevel: String?
 
+    @Option(name: .customLong("stop-signal"), help: ArgumentHelp("At --timeout, send this signal to the workload first (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2; default SIGKILL at once).", valueName: "SIG"))
+    var stopSignal: String?
+
+    @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("With --stop-signal: how long to wait for the workload before SIGKILL (default 10s).", valueName: "DURATION"))
+    var stopTimeout: String?
+
     @Flag(name: .customLong("dry-run"), help: "Print the effective profile and the launch plan, and run nothing.")
     var dryRun = false
 
@@ -160,6 +166,18 @@ struct RunCommand: ParsableCommand {
         case "refuse": invocation.refuseKeptGroups = true
         case let other?:
             warn(ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        do throws(ConfigError) {
+            if stopTimeout != nil && stopSignal == nil { invocation.stopSignal = SIGTERM }
+            if let stopSignal { invocation.stopSignal = try FieldRules.stopSignal(stopSignal).at(flag: "--stop-signal") }
+            if let stopTimeout { invocation.stopTimeoutSeconds = try DurationField.seconds(stopTimeout).at(flag: "--stop-timeout") }
+            if invocation.stopSignal != nil && timeoutSeconds == nil {
+                throw ConfigError(file: FieldRules.commandLine, field: stopSignal != nil ? "--stop-signal" : "--stop-timeout",
+                                  message: "applies at --timeout; give --timeout DURATION too")
+            }
+        } catch {
+            warn(error.description)
             throw ExitCode(ExitStatus.launchFailed)
         }
         switch logLevel {
@@ -202,6 +220,8 @@ struct RunCommand: ParsableCommand {
                                      timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
             request.tty = invocation.tty
             request.refuseKeptGroups = invocation.refuseKeptGroups
+            request.stopSignal = invocation.stopSignal
+            request.stopTimeoutSeconds = invocation.stopTimeoutSeconds
             prepared = try Sandbox.prepare(request, store: store)
         } catch {
             warn("cannot start the sandbox: \(error)")

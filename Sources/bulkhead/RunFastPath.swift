@@ -13,6 +13,9 @@ struct RunInvocation: Equatable {
     var refuseKeptGroups = false
     /// `-q/--quiet`, `--log-level error`: no warnings on stderr (errors still; the report keeps them).
     var quiet = false
+    /// `--stop-signal`, `--stop-timeout`: at `--timeout`, this signal, then SIGKILL after the grace.
+    var stopSignal: Int32?
+    var stopTimeoutSeconds: Double = 10
 }
 
 /// `bulkhead run [--profile NAME] [--report FILE|-] -- CMD…`, the launch-latency path, read

@@ -160,4 +160,14 @@ import Testing
         }
         #expect(Self.refusal { $0.memorySwap = "1k" }?.field == "--memory-swap")
     }
+
+    @Test("--stop-signal: names with or without SIG, any case, or the number; only signals the init passes on, and SIGKILL")
+    func stopSignalRule() {
+        for (text, n) in [("SIGTERM", Int32(15)), ("TERM", 15), ("term", 15), ("15", 15), ("SIGINT", 2), ("HUP", 1), ("SIGKILL", 9), ("usr1", 10)] {
+            #expect((try? FieldRules.stopSignal(text).get()) == n, "\(text)")
+        }
+        for text in ["SIGSTOP", "STOP", "19", "SIGWINCH", "", "SIGTERMX", "-15"] {
+            #expect((try? FieldRules.stopSignal(text).get()) == nil, "\(text)")
+        }
+    }
 }

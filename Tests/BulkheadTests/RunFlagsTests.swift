@@ -163,4 +163,26 @@ struct RunFlagsTests {
         let bad = try Bulkhead.sh("true", ["--memory", "32Mi", "--memory-swap", "16Mi"])
         #expect(bad.status == 125 && bad.stderr.contains("memorySwap"), "\(bad.stderr)")
     }
+
+    @Test("--stop-signal at --timeout: the workload gets the signal first (its trap runs), SIGKILL only when it ignores it; both in the report's timeoutSignals")
+    func stopSignal() throws {
+        let t = token()
+        let trap = "trap 'echo GOT-TERM-\(t); exit 7' TERM; while :; do sleep 0.05; done"
+        let r = try Bulkhead.sh(trap, ["--timeout", "200ms", "--stop-signal", "SIGTERM", "--stop-timeout", "30s"], report: true)
+        #expect(r.status == 124 && r.stdout.contains("GOT-TERM-\(t)"), "\(r.stdout) \(r.stderr)")
+        #expect(r.report?.reason == .timeout && r.report?.timeoutSignals == ["SIGTERM"], "\(String(describing: r.report?.timeoutSignals))")
+        #expect(r.report?.signal == nil, "the workload exited on its own trap: \(String(describing: r.report?.signal))")
+        // A workload that ignores it is killed after --stop-timeout.
+        let ignore = try Bulkhead.sh("trap '' TERM; echo READY; while :; do sleep 0.05; done", ["--timeout", "200ms", "--stop-signal", "TERM", "--stop-timeout", "200ms"], report: true)
+        #expect(ignore.status == 124 && ignore.report?.timeoutSignals == ["SIGTERM", "SIGKILL"] && ignore.report?.signal == "SIGKILL",
+                "\(String(describing: ignore.report?.timeoutSignals)) \(ignore.stderr)")
+        // Without --stop-signal: SIGKILL at once, as before, and the trap never runs.
+        let plain = try Bulkhead.sh(trap, ["--timeout", "200ms"], report: true)
+        #expect(plain.status == 124 && !plain.stdout.contains("GOT-TERM") && plain.report?.timeoutSignals == ["SIGKILL"], "\(plain.stdout)")
+        // Refused: a signal the init does not pass on, and a stop signal without --timeout.
+        let bad = try Bulkhead.sh("true", ["--timeout", "1s", "--stop-signal", "SIGSTOP"])
+        #expect(bad.status == 125 && bad.stderr.contains("--stop-signal") && bad.stderr.contains("SIGTERM"), "\(bad.stderr)")
+        let alone = try Bulkhead.sh("echo RAN", ["--stop-signal", "SIGTERM"])
+        #expect(alone.status == 125 && alone.stderr.contains("--timeout") && !alone.stdout.contains("RAN"), "\(alone.stderr)")
+    }
 }

@@ -13,6 +13,10 @@ public struct RunRequest: Sendable {
     public var overrides: ProfileLayer
     public var command: [String]
     public var timeoutSeconds: Double?
+    /// `--stop-signal`: at the timeout, send this (to the workload, through the init) first
+    /// and SIGKILL only `stopTimeoutSeconds` later; nil: SIGKILL at once.
+    public var stopSignal: Int32?
+    public var stopTimeoutSeconds: Double = 10
     public var preserveFds: [Int32]
     /// Test-only fault injection: make this plan step or launcher step fail (ECANCELED).
     public var injectFault: FaultPoint?

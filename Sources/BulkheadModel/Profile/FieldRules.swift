@@ -276,6 +276,21 @@ public enum FieldRules {
         return .success(out)
     }
 
+    /// The signals `--stop-signal` may name: those the sandbox's init forwards to the workload
+    /// (CShims/spawn.c `forwarded_signals`, less SIGWINCH), and SIGKILL (today's `--timeout`).
+    /// Linux numbers (the generic table: x86_64 and arm64 agree).
+    public static let stopSignals: [(name: String, number: Int32)] = [
+        ("SIGHUP", 1), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGKILL", 9), ("SIGUSR1", 10), ("SIGUSR2", 12), ("SIGTERM", 15),
+    ]
+
+    /// `--stop-signal SIG`: `SIGTERM`, `TERM`, `term` or `15`, one of `stopSignals`.
+    public static func stopSignal(_ text: String) -> Result<Int32, FieldRefusal> {
+        let upper = text.uppercased()
+        let name = upper.hasPrefix("SIG") ? upper : "SIG" + upper
+        if let s = stopSignals.first(where: { $0.name == name || String($0.number) == text }) { return .success(s.number) }
+        return refuse("expected one of \(stopSignals.map(\.name).joined(separator: ", ")) (the signals the sandbox's init passes to the workload), got \"\(text)\"")
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 

@@ -45,6 +45,9 @@ public struct RunReport: Codable, Sendable {
     /// Peak resident set of the sandbox's processes (getrusage of the init, KiB).
     public var maxRssKiB: Int?
     public var signalsForwarded: [String]
+    /// At the timeout, the signals sent, in order (`["SIGTERM"]`, `["SIGTERM", "SIGKILL"]`,
+    /// `["SIGKILL"]`); nil: no timeout fired.
+    public var timeoutSignals: [String]?
     /// Milliseconds spent in each launcher phase, in order (where a launch's time goes).
     public var phasesMs: [PhaseTiming] = []
     public var controls: AppliedControls
