@@ -122,6 +122,18 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("shm-size"), help: ArgumentHelp("As docker: the size of the /dev/shm tmpfs (default 64Mi).", valueName: "SIZE"))
     var shmSize: String?
 
+    @Option(help: ArgumentHelp("As docker: host shares the host's PID namespace (needs --userns host), private (the default) gives the sandbox its own.", valueName: "host|private"))
+    var pid: String?
+
+    @Option(help: ArgumentHelp("As docker: the IPC namespace: host or private (the default).", valueName: "host|private"))
+    var ipc: String?
+
+    @Option(help: ArgumentHelp("As docker: the UTS namespace (hostname): host or private (the default).", valueName: "host|private"))
+    var uts: String?
+
+    @Option(help: ArgumentHelp("As docker: the user namespace: host (root only: the workload's ids are the host's) or private (the default).", valueName: "host|private"))
+    var userns: String?
+
     @Option(name: .customLong("memory-swap"), parsing: .unconditional, help: ArgumentHelp("As docker: memory plus swap (needs --memory), or -1 for unlimited swap; without it swap is 0 under --memory.", valueName: "SIZE|-1"))
     var memorySwap: String?
 
@@ -297,6 +309,10 @@ struct RunCommand: ParsableCommand {
         flags.chdir = chdir
         flags.shmSize = shmSize
         flags.memorySwap = memorySwap
+        flags.pidNamespace = pid
+        flags.ipcNamespace = ipc
+        flags.utsNamespace = uts
+        flags.userNamespace = userns
         return try flags.layer(environment: ProcessInfo.processInfo.environment,
                                currentDirectory: FileManager.default.currentDirectoryPath)
     }

@@ -170,4 +170,24 @@ import Testing
             #expect((try? FieldRules.stopSignal(text).get()) == nil, "\(text)")
         }
     }
+
+    @Test("--pid/--ipc/--uts/--userns host|private give the layer namespaces.X: false|true gives; --pid host alone is refused, with --userns host taken")
+    func namespaceFlags() throws {
+        for (flag, ns, key) in [(\CommandLineLayer.pidNamespace, Namespace.pid, "pid"), (\.ipcNamespace, .ipc, "ipc"),
+                                (\.utsNamespace, .uts, "uts"), (\.userNamespace, .user, "user")] {
+            for (mode, on) in [("host", false), ("private", true)] {
+                let l = try Self.layer { $0[keyPath: flag] = mode }
+                #expect(l.namespaces == [ns: on])
+                #expect(l == (try Self.profile("namespaces:\n  \(key): \(on)\n")))
+            }
+            #expect(Self.refusal { $0[keyPath: flag] = "container:web" } != nil)
+        }
+        let ipcHost = try EffectiveProfile.resolve([try Self.layer { $0.ipcNamespace = "host" }])
+        #expect(!ipcHost.namespaces.contains(.ipc))
+        do { _ = try EffectiveProfile.resolve([try Self.layer { $0.pidNamespace = "host" }]); Issue.record("--pid host alone taken") } catch {
+            #expect(error.field == "namespaces.pid" && error.message.contains("--userns host"))
+        }
+        let both = try EffectiveProfile.resolve([try Self.layer { $0.pidNamespace = "host"; $0.userNamespace = "host" }])
+        #expect(!both.namespaces.contains(.pid) && !both.namespaces.contains(.user))
+    }
 }

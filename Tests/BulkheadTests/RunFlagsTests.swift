@@ -185,4 +185,38 @@ struct RunFlagsTests {
         let alone = try Bulkhead.sh("echo RAN", ["--stop-signal", "SIGTERM"])
         #expect(alone.status == 125 && alone.stderr.contains("--timeout") && !alone.stdout.contains("RAN"), "\(alone.stderr)")
     }
+
+    @Test("--ipc/--uts/--userns/--pid host keep the host's namespace (/proc/self/ns), private makes one; the report's hostNamespaces says which; --pid host needs --userns host; --userns host is root's only")
+    func namespaces() throws {
+        func host(_ ns: String) throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(ns)") }
+        let script = "for n in pid ipc uts user; do echo \"$n $(readlink /proc/self/ns/$n)\"; done"
+        func inside(_ r: Bulkhead.Result) -> [String: String] {
+            Dictionary(r.stdout.split(separator: "\n").compactMap { l -> (String, String)? in
+                let f = l.split(separator: " "); return f.count == 2 ? (String(f[0]), String(f[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
+        }
+        for (flag, ns) in [("--ipc", "ipc"), ("--uts", "uts"), ("--userns", "user")] {
+            let r = try Bulkhead.sh(script, [flag, "host"], report: true)
+            #expect(r.status == 0, "\(flag): \(r.stderr)")
+            let hostNS = try host(ns)
+            #expect(inside(r)[ns] == hostNS, "\(flag) host: \(r.stdout)")
+            #expect(r.report?.controls.hostNamespaces?.contains(ns) == true && r.report?.controls.namespaces.contains(ns) == false,
+                    "\(flag): \(String(describing: r.report?.controls))")
+            let p = try Bulkhead.sh(script, [flag, "private"], report: true)
+            #expect(p.status == 0 && inside(p)[ns] != nil && inside(p)[ns] != hostNS, "\(flag) private: \(p.stdout)")
+            #expect(p.report?.controls.hostNamespaces?.contains(ns) == false)
+        }
+        let pidAlone = try Bulkhead.sh("echo RAN", ["--pid", "host"])
+        #expect(pidAlone.status == 125 && pidAlone.stderr.contains("--userns host") && !pidAlone.stdout.contains("RAN"), "\(pidAlone.stderr)")
+        let pid = try Bulkhead.sh(script, ["--pid", "host", "--userns", "host"], report: true)
+        let hostPID = try host("pid")
+        #expect(pid.status == 0 && inside(pid)["pid"] == hostPID, "\(pid.stdout) \(pid.stderr)")
+        #expect(pid.report?.controls.hostNamespaces.map { Set($0).isSuperset(of: ["pid", "user"]) } == true)
+        // A caller who is not root may not keep the host's user namespace: nothing runs.
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+        let rootless = try Bulkhead.run(["run", "--limits", "best-effort", "--userns", "host", "--", "/bin/sh", "-c", "echo RAN"], prefix: nobody)
+        #expect(rootless.status == 125 && !rootless.stdout.contains("RAN") && rootless.stderr.contains("user namespace"), "\(rootless.stderr)")
+        let bad = try Bulkhead.sh("true", ["--ipc", "container:x"])
+        #expect(bad.status == 125 && bad.stderr.contains("--ipc"), "\(bad.stderr)")
+    }
 }

@@ -270,6 +270,7 @@ final class Supervisor {
 
     private func baseReport(end: Double) -> RunReport {
         let p = prepared.profile
+        let shared = Namespace.allCases.filter { !plan.namespaces.contains($0) && !prepared.request.joinNamespaces.contains($0) }
         var controls = AppliedControls(
             namespaces: plan.namespaces.sorted().map(\.rawValue),
             uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
@@ -290,6 +291,7 @@ final class Supervisor {
             })
         )
         if !prepared.supplementaryGroupsKept.isEmpty { controls.supplementaryGroupsKept = prepared.supplementaryGroupsKept }
+        controls.hostNamespaces = shared.map(\.rawValue)
         if let l = p.landlock, let abi = prepared.landlockABI {
             controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
         }

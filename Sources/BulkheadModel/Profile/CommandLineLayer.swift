@@ -55,6 +55,11 @@ public struct CommandLineLayer: Sendable, Equatable {
     public var chdir: String?
     /// `--shm-size SIZE` (docker): `filesystem.shmSize`.
     public var shmSize: String?
+    /// `--pid`, `--ipc`, `--uts`, `--userns` `host|private` (docker): `namespaces.pid` … `user`.
+    public var pidNamespace: String?
+    public var ipcNamespace: String?
+    public var utsNamespace: String?
+    public var userNamespace: String?
     /// `--memory-swap SIZE|-1` (docker): `resources.memorySwap`.
     public var memorySwap: String?
 
@@ -106,6 +111,9 @@ public struct CommandLineLayer: Sendable, Equatable {
         if !binds.isEmpty { l.binds = binds }
         if !tmpfs.isEmpty { l.tmpfs = tmpfs }
         l.readOnlyRootFilesystem = readOnlyRoot
+        for (ns, flag, mode) in [(Namespace.pid, "--pid", pidNamespace), (.ipc, "--ipc", ipcNamespace), (.uts, "--uts", utsNamespace), (.user, "--userns", userNamespace)] {
+            if let mode { l.namespaces[ns] = try FieldRules.namespaceMode(mode).at(flag: flag) }
+        }
         if let shmSize { l.shmSizeBytes = try NumberField.storage.parse(shmSize).at(flag: "--shm-size") }
         if let rootfs { l.root = try FieldRules.rootFilesystem(rootfs).at(flag: "--rootfs") }
         if let hostname { l.hostname = try FieldRules.hostname(hostname).at(flag: "--hostname") }

@@ -158,6 +158,9 @@ public struct EffectiveProfile: Sendable, Equatable {
         if !namespaces.contains(.mount) {
             throw fail("namespaces.mount", "a sandbox needs its own mount namespace (read-only root, /proc, masked paths); it cannot be switched off")
         }
+        if !namespaces.contains(.pid) && namespaces.contains(.user) {
+            throw fail("namespaces.pid", "the host's PID namespace needs the host's user namespace too: a user namespace cannot mount the host's /proc; keep namespaces.pid: true (--pid private), or also give namespaces.user: false (--userns host, root only)")
+        }
         if network == .none && !namespaces.contains(.network) {
             throw fail("namespaces.network", "network mode none needs a network namespace; use network.mode: host to share the host's network")
         }

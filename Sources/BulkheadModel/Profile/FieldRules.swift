@@ -291,6 +291,16 @@ public enum FieldRules {
         return refuse("expected one of \(stopSignals.map(\.name).joined(separator: ", ")) (the signals the sandbox's init passes to the workload), got \"\(text)\"")
     }
 
+    /// `--pid/--ipc/--uts/--userns host|private`: whether the sandbox gets its own namespace
+    /// of that kind (true: private).
+    public static func namespaceMode(_ text: String) -> Result<Bool, FieldRefusal> {
+        switch text {
+        case "private": return .success(true)
+        case "host": return .success(false)
+        default: return refuse("expected host or private, got \"\(text)\"")
+        }
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 

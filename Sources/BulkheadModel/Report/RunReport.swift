@@ -153,6 +153,9 @@ public struct LaunchErrorReport: Codable, Sendable, Equatable {
 /// The controls that were in force for the workload: what the report promises was applied.
 public struct AppliedControls: Codable, Sendable, Equatable {
     public var namespaces: [String]
+    /// The host's namespaces the sandbox kept (`--pid host`, a profile's `namespaces.ipc:
+    /// false`, network mode host …): every kind it neither created nor joined from a pod.
+    public var hostNamespaces: [String]?
     public var uidMap: String?
     public var gidMap: String?
     /// Rootless only: the caller's supplementary groups (host gids) that the workload still
