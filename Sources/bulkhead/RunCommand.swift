@@ -134,6 +134,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("As docker: the user namespace: host (root only: the workload's ids are the host's) or private (the default).", valueName: "host|private"))
     var userns: String?
 
+    @Option(help: ArgumentHelp("As docker: bind the host's device node at the same path (never created; the node's host mode still applies).", valueName: "/dev/NAME[:rw|rwm]"))
+    var device: [String] = []
+
     @Option(name: .customLong("memory-swap"), parsing: .unconditional, help: ArgumentHelp("As docker: memory plus swap (needs --memory), or -1 for unlimited swap; without it swap is 0 under --memory.", valueName: "SIZE|-1"))
     var memorySwap: String?
 
@@ -309,6 +312,7 @@ struct RunCommand: ParsableCommand {
         flags.chdir = chdir
         flags.shmSize = shmSize
         flags.memorySwap = memorySwap
+        flags.devices = device
         flags.pidNamespace = pid
         flags.ipcNamespace = ipc
         flags.utsNamespace = uts

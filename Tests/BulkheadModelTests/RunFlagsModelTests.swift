@@ -190,4 +190,16 @@ import Testing
         let both = try EffectiveProfile.resolve([try Self.layer { $0.pidNamespace = "host"; $0.userNamespace = "host" }])
         #expect(!both.namespaces.contains(.pid) && !both.namespaces.contains(.user))
     }
+
+    @Test("--device gives the layer filesystem.devices gives; the plan binds the node from the host's /dev after making its parents")
+    func deviceFlag() throws {
+        let l = try Self.layer { $0.devices = ["/dev/net/tun", "/dev/fuse:rwm"] }
+        #expect(l.devices == ["net/tun", "fuse"])
+        #expect(l == (try Self.profile("filesystem:\n  devices: [/dev/net/tun, /dev/fuse]\n")))
+        for bad in ["/dev/fuse:r", "/dev/fuse:w", "/dev", "/dev/", "/etc/passwd", "/dev/../etc/x", "/dev/pts/1", "/dev/shm/x", "dev/fuse"] {
+            #expect(Self.refusal { $0.devices = [bad] }?.field == "--device", "\(bad)")
+        }
+        let e = try EffectiveProfile.resolve([l])
+        #expect(e.devices == ["net/tun", "fuse"] && e.yaml.contains("    - /dev/net/tun\n"))
+    }
 }

@@ -219,4 +219,25 @@ struct RunFlagsTests {
         let bad = try Bulkhead.sh("true", ["--ipc", "container:x"])
         #expect(bad.status == 125 && bad.stderr.contains("--ipc"), "\(bad.stderr)")
     }
+
+    @Test("--device binds the host's node at its path (same major:minor, a devtmpfs mount, parents made in the sandbox's /dev); what is not a device node below /dev, or :r, is refused")
+    func device() throws {
+        var st = stat()
+        try #require(stat("/dev/net/tun", &st) == 0 && st.st_mode & S_IFMT == S_IFCHR, "no /dev/net/tun on this host")
+        let dev = UInt64(st.st_rdev) // glibc's gnu_dev_major/minor encoding
+        let (maj, mnr) = (((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff), (dev & 0xff) | ((dev >> 12) & ~0xff))
+        let want = "\(String(maj, radix: 16)):\(String(mnr, radix: 16))"
+        let r = try Bulkhead.sh(#"stat -c 'DEV %F %t:%T' /dev/net/tun; awk '$5 == "/dev/net/tun" { print "MOUNT", $9 }' /proc/self/mountinfo"#,
+                                ["--device", "/dev/net/tun:rwm"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("DEV character special file \(want)") && r.stdout.contains("MOUNT devtmpfs"), "\(r.stdout)")
+        // Without the flag the sandbox's /dev has no such node.
+        let without = try Bulkhead.sh("ls /dev/net/tun 2>&1 || echo ABSENT")
+        #expect(without.stdout.contains("ABSENT"), "\(without.stdout)")
+        for (d, words) in [("/dev/stdin", "not a device node"), ("/dev/shm/x", "sandbox's own"), ("/dev/pts/0", "sandbox's own"),
+                           ("/etc/passwd", "below /dev"), ("/dev/net/tun:r", "cannot be enforced")] {
+            let bad = try Bulkhead.sh("echo RAN", ["--device", d])
+            #expect(bad.status == 125 && bad.stderr.contains("--device") && bad.stderr.contains(words) && !bad.stdout.contains("RAN"), "\(d): \(bad.stderr)")
+        }
+    }
 }

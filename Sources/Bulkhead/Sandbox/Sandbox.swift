@@ -136,6 +136,7 @@ public enum Sandbox {
             let profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
+            try checkDevices(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
@@ -208,6 +209,30 @@ public enum Sandbox {
     /// a link followed only when root or the caller made it. No other user can then point the
     /// bind elsewhere with a link, nor swap the source between this check and the init's bind.
     /// The source itself may belong to anyone (a pod's volume belongs to its ids).
+    /// `filesystem.devices`: each must be a character or block device node of the host's /dev,
+    /// reached without a symlink (devtmpfs is root's; the bind is made from the same path).
+    static func checkDevices(_ p: EffectiveProfile) throws(ConfigError) {
+        for d in p.devices {
+            var st = stat()
+            let path = "/dev/" + d
+            guard lstat(path, &st) == 0 else {
+                throw ConfigError(file: "<command line>", field: "--device", message: "\(SystemError("stat \(path)", errno: .current))")
+            }
+            let type = st.st_mode & S_IFMT
+            guard type == S_IFCHR || type == S_IFBLK else {
+                throw ConfigError(file: "<command line>", field: "--device", message: "\(path) is not a device node (a symlink or a file: name the node itself, e.g. from readlink -f)")
+            }
+            // Every directory on the way is a real one too (no symlinked /dev/net).
+            var dir = ""
+            for c in d.split(separator: "/").dropLast() {
+                dir += "/" + c
+                guard lstat("/dev" + dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                    throw ConfigError(file: "<command line>", field: "--device", message: "/dev\(dir) is not a directory (a symlink on the way is refused)")
+                }
+            }
+        }
+    }
+
     static func resolveBindSource(_ b: BindMount) throws(ConfigError) -> BindMount {
         func fail(_ e: SystemError) -> ConfigError {
             ConfigError(file: "<command line>", field: "filesystem.binds", message: "\(e)")

@@ -253,6 +253,14 @@ public enum LaunchPlanner {
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
         }
+        // --device: the host's node (checked by the launcher: a device, no symlink), at the same
+        // path in the sandbox's /dev tmpfs, whose parents are created there.
+        for d in p.devices where !devices.contains(d) {
+            let parents = d.split(separator: "/").dropLast()
+            for i in parents.indices { s.append(.makeDirectory(nr + "/dev/" + parents[...i].joined(separator: "/"), mode: 0o755)) }
+            s.append(.createFile(nr + "/dev/" + d))
+            s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
+        }
         s.append(.makeDirectory(nr + "/dev/pts", mode: 0o755))
         s.append(.mount(source: "devpts", target: nr + "/dev/pts", fstype: "devpts", flags: [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620"))
         s.append(.symlink(target: "pts/ptmx", at: nr + "/dev/ptmx"))

@@ -32,6 +32,8 @@ public struct EffectiveProfile: Sendable, Equatable {
     public var tmpfs: [TmpfsMount]
     /// Memory plus swap (`resources.memorySwap`); `UInt64.max`: unlimited swap.
     public var memorySwapBytes: UInt64? = nil
+    /// Host device nodes bound into /dev beyond the standard ones (paths below /dev).
+    public var devices: [String] = []
     /// The size of the /dev/shm tmpfs; nil: `defaultTmpfsBytes`.
     public var shmSizeBytes: UInt64? = nil
     public var maskedPaths: [String]
@@ -114,6 +116,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.root { p.root = v }
             if let v = l.tmpfs { p.tmpfs = v }
             if let v = l.shmSizeBytes { p.shmSizeBytes = v }
+            if let v = l.devices { p.devices = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
             if let v = l.binds { p.binds = v }

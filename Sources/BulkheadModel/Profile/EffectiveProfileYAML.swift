@@ -43,6 +43,7 @@ extension EffectiveProfile {
         case .directory(let d): y += "  root: \(quote(d))\n"
         }
         y += "  tmpfs:\n" + tmpfs.map { "    - path: \($0.path)\n      sizeLimit: \(Quantity.formatBytes(tmpfsSize($0)))\n" + ($0.optional ? "      optional: true\n" : "") }.joined()
+        if !devices.isEmpty { y += "  devices:\n" + devices.map { "    - /dev/\($0)\n" }.joined() }
         if let v = shmSizeBytes { y += "  shmSize: \(Quantity.formatBytes(v))\n" }
         y += "  maskedPaths:" + list(maskedPaths)
         y += "  readonlyPaths:" + list(readonlyPaths)

@@ -301,6 +301,29 @@ public enum FieldRules {
         }
     }
 
+    /// `--device /dev/X[:rw|rwm]` (docker): a device node of the host's /dev, bound at the same
+    /// path in the sandbox's /dev (never created: a user namespace cannot mknod). Returns the
+    /// path below /dev (`net/tun`). Only read-write access can be given: without a devices
+    /// cgroup a mount flag does not stop writes to a device, so `:r` is refused, not pretended.
+    public static func device(_ text: String) -> Result<String, FieldRefusal> {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else { return refuse("expected /dev/NAME[:rw|rwm], got \"\(text)\"") }
+        if parts.count == 2, parts[1] != "rw", parts[1] != "rwm" {
+            return refuse("access \"\(parts[1])\" cannot be enforced (no devices cgroup: a read-only mount does not stop writes to a device); give rw or rwm, or leave it out")
+        }
+        let path: String
+        switch absolutePath(parts[0]) {
+        case .success(let p): path = p
+        case .failure(let r): return .failure(r)
+        }
+        guard path.hasPrefix("/dev/"), path.count > 5 else { return refuse("a device is a node below /dev, got \"\(parts[0])\"") }
+        let name = String(path.dropFirst(5))
+        guard !name.hasPrefix("pts"), !name.hasPrefix("shm"), !name.hasPrefix("mqueue") else {
+            return refuse("/dev/\(name) is the sandbox's own (devpts, shm, mqueue); it cannot be a host device")
+        }
+        return .success(name)
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 

@@ -35,6 +35,9 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var root: RootFilesystem?
     public var tmpfs: [TmpfsMount]?
+    /// `filesystem.devices`: host device nodes bound into the sandbox's /dev (`--device`), as
+    /// paths below /dev (`fuse`, `net/tun`).
+    public var devices: [String]?
     /// `filesystem.shmSize`: the size of the /dev/shm tmpfs (`--shm-size`); nil: 64Mi.
     public var shmSizeBytes: UInt64?
     public var maskedPaths: [String]?

@@ -170,8 +170,11 @@ public enum ProfileParser {
     // MARK: filesystem
 
     static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer) throws(ConfigError) {
-        let m = try node.mapping(allowed: ["root", "tmpfs", "shmSize", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        let m = try node.mapping(allowed: ["root", "tmpfs", "shmSize", "devices", "maskedPaths", "readonlyPaths", "binds", "landlock"])
         if let s = m["shmSize"] { p.shmSizeBytes = try NumberField.storage.parse(s) }
+        if let d = m["devices"] {
+            p.devices = try d.sequence().map { (n) throws(ConfigError) in try FieldRules.device(try n.string()).at(n) }
+        }
         if let l = m["landlock"] {
             let lm = try l.mapping(allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
             var spec = LandlockSpec()
