@@ -134,6 +134,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("As docker: the user namespace: host (root only: the workload's ids are the host's) or private (the default).", valueName: "host|private"))
     var userns: String?
 
+    @Option(name: .customLong("cpuset-cpus"), help: ArgumentHelp("As docker: the CPUs the sandbox may run on (cpuset.cpus), e.g. 0-1,3; only online CPUs.", valueName: "LIST"))
+    var cpusetCpus: String?
+
     @Option(help: ArgumentHelp("As docker: bind the host's device node at the same path (never created; the node's host mode still applies).", valueName: "/dev/NAME[:rw|rwm]"))
     var device: [String] = []
 
@@ -313,6 +316,7 @@ struct RunCommand: ParsableCommand {
         flags.shmSize = shmSize
         flags.memorySwap = memorySwap
         flags.devices = device
+        flags.cpusetCPUs = cpusetCpus
         flags.pidNamespace = pid
         flags.ipcNamespace = ipc
         flags.utsNamespace = uts

@@ -202,4 +202,17 @@ import Testing
         let e = try EffectiveProfile.resolve([l])
         #expect(e.devices == ["net/tun", "fuse"] && e.yaml.contains("    - /dev/net/tun\n"))
     }
+
+    @Test("--cpuset-cpus gives the layer resources.cpusetCpus gives; lists parse and print as cpuset does; the cgroup limit is the canonical list")
+    func cpusetFlag() throws {
+        let l = try Self.layer { $0.cpusetCPUs = "3,0-1,1" }
+        #expect(l.cpusetCPUs == [0, 1, 3])
+        #expect(l == (try Self.profile("resources:\n  cpusetCpus: \"0-1,3\"\n")))
+        #expect(CgroupLimits(profile: try EffectiveProfile.resolve([l]), boundSwap: false).cpusetCPUs == "0-1,3")
+        #expect(CgroupLimits(profile: try EffectiveProfile.resolve([l]), boundSwap: false).requested.contains(.cpusetCPUs))
+        for bad in ["", "a", "1-", "-1", "3-1", "8192", "0,,1", "1 2", "0x1", "١"] {
+            #expect(Self.refusal { $0.cpusetCPUs = bad }?.field == "--cpuset-cpus", "\(bad)")
+        }
+        #expect(FieldRules.cpuListText([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")
+    }
 }

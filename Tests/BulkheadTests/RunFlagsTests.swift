@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import BulkheadModel
+@testable import BulkheadSystem
 
 /// Issue 15, "the flags container users reach for": each docker/podman/bwrap spelling run on
 /// the real kernel, its effect read inside the sandbox (/proc/self/mountinfo, /proc/self/limits,
@@ -239,5 +240,19 @@ struct RunFlagsTests {
             let bad = try Bulkhead.sh("echo RAN", ["--device", d])
             #expect(bad.status == 125 && bad.stderr.contains("--device") && bad.stderr.contains(words) && !bad.stdout.contains("RAN"), "\(d): \(bad.stderr)")
         }
+    }
+
+    @Test("--cpuset-cpus pins the sandbox (Cpus_allowed_list, cpuset.cpus in the report); an offline CPU is refused naming the online ones")
+    func cpuset() throws {
+        let last = try #require(FileIO.read("/sys/devices/system/cpu/online")?.split(separator: "\n").first?.split(separator: ",").last?.split(separator: "-").last.map(String.init))
+        let r = try Bulkhead.sh("grep Cpus_allowed_list /proc/self/status", ["--cpuset-cpus", last], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.split(separator: "\n").contains { $0.hasPrefix("Cpus_allowed_list:") && $0.hasSuffix("\t\(last)") }, "\(r.stdout)")
+        let rep = try LimitTests.report(r)
+        let e = try #require(rep.limits?.enforced.first { $0.limit == .cpusetCPUs }, "\(String(describing: rep.limits))")
+        #expect(e.value == last && e.file.hasSuffix("/cpuset.cpus"), "\(e)")
+        #expect(FileManager.default.fileExists(atPath: e.file) == false, "the leaf is removed after the run")
+        let bad = try Bulkhead.sh("echo RAN", ["--cpuset-cpus", "8000"])
+        #expect(bad.status == 125 && bad.stderr.contains("--cpuset-cpus") && bad.stderr.contains("online") && !bad.stdout.contains("RAN"), "\(bad.stderr)")
     }
 }

@@ -137,6 +137,7 @@ public enum Sandbox {
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
             try checkRlimits(profile)
             try checkDevices(profile)
+            try checkCPUs(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
@@ -211,6 +212,20 @@ public enum Sandbox {
     /// The source itself may belong to anyone (a pod's volume belongs to its ids).
     /// `filesystem.devices`: each must be a character or block device node of the host's /dev,
     /// reached without a symlink (devtmpfs is root's; the bind is made from the same path).
+    /// `resources.cpusetCpus`: only CPUs the host has online (/sys/devices/system/cpu/online).
+    static func checkCPUs(_ p: EffectiveProfile) throws(ConfigError) {
+        guard let want = p.cpusetCPUs else { return }
+        let text = String((FileIO.read("/sys/devices/system/cpu/online") ?? "").filter { !$0.isWhitespace })
+        guard case .success(let online) = FieldRules.cpuList(text) else {
+            throw ConfigError(file: "<command line>", field: "--cpuset-cpus", message: "cannot read the online CPUs from /sys/devices/system/cpu/online")
+        }
+        let missing = want.filter { !online.contains($0) }
+        guard missing.isEmpty else {
+            throw ConfigError(file: "<command line>", field: "--cpuset-cpus",
+                              message: "CPU \(FieldRules.cpuListText(missing)) is not online on this host; online: \(FieldRules.cpuListText(online))")
+        }
+    }
+
     static func checkDevices(_ p: EffectiveProfile) throws(ConfigError) {
         for d in p.devices {
             var st = stat()

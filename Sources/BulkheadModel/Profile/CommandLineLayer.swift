@@ -60,6 +60,8 @@ public struct CommandLineLayer: Sendable, Equatable {
     public var ipcNamespace: String?
     public var utsNamespace: String?
     public var userNamespace: String?
+    /// `--cpuset-cpus LIST` (docker): `resources.cpusetCpus`.
+    public var cpusetCPUs: String?
     /// `--device /dev/X[:rw|rwm]` (docker): `filesystem.devices`.
     public var devices: [String] = []
     /// `--memory-swap SIZE|-1` (docker): `resources.memorySwap`.
@@ -116,6 +118,7 @@ public struct CommandLineLayer: Sendable, Equatable {
         for (ns, flag, mode) in [(Namespace.pid, "--pid", pidNamespace), (.ipc, "--ipc", ipcNamespace), (.uts, "--uts", utsNamespace), (.user, "--userns", userNamespace)] {
             if let mode { l.namespaces[ns] = try FieldRules.namespaceMode(mode).at(flag: flag) }
         }
+        if let cpusetCPUs { l.cpusetCPUs = try FieldRules.cpuList(cpusetCPUs).at(flag: "--cpuset-cpus") }
         if !devices.isEmpty { l.devices = try devices.map { (d) throws(ConfigError) in try FieldRules.device(d).at(flag: "--device") } }
         if let shmSize { l.shmSizeBytes = try NumberField.storage.parse(shmSize).at(flag: "--shm-size") }
         if let rootfs { l.root = try FieldRules.rootFilesystem(rootfs).at(flag: "--rootfs") }

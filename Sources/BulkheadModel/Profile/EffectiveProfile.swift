@@ -32,6 +32,8 @@ public struct EffectiveProfile: Sendable, Equatable {
     public var tmpfs: [TmpfsMount]
     /// Memory plus swap (`resources.memorySwap`); `UInt64.max`: unlimited swap.
     public var memorySwapBytes: UInt64? = nil
+    /// The CPUs the sandbox may run on (cpuset.cpus); nil: all.
+    public var cpusetCPUs: [UInt32]? = nil
     /// Host device nodes bound into /dev beyond the standard ones (paths below /dev).
     public var devices: [String] = []
     /// The size of the /dev/shm tmpfs; nil: `defaultTmpfsBytes`.
@@ -111,6 +113,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             p.requests = l.requests.over(p.requests)
             if let v = l.ioWeight { p.ioWeight = v }
             if let v = l.memorySwapBytes { p.memorySwapBytes = v }
+            if let v = l.cpusetCPUs { p.cpusetCPUs = v }
             if let v = l.ioMax { p.ioMax = v }
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
@@ -200,7 +203,7 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// Any cgroup limit is asked for (ephemeral-storage is a tmpfs size, not a cgroup limit).
     public var requestsCgroupLimits: Bool {
         limits.cpuMilli != nil || limits.memoryBytes != nil || limits.pids != nil || requests.cpuMilli != nil
-            || (memorySwapBytes != nil && memorySwapBytes != .max)
+            || (memorySwapBytes != nil && memorySwapBytes != .max) || cpusetCPUs != nil
             || ioWeight != nil || !ioMax.isEmpty
     }
 

@@ -34,6 +34,9 @@ extension EffectiveProfile {
             if !limits.isEmpty { y += "  limits:\n" + resources(limits).replacingIndent() }
             if !requests.isEmpty { y += "  requests:\n" + resources(requests).replacingIndent() }
         }
+        if let v = cpusetCPUs {
+            y += (limits.isEmpty && requests.isEmpty && memorySwapBytes == nil ? "resources:\n" : "") + "  cpusetCpus: \"\(FieldRules.cpuListText(v))\"\n"
+        }
         if let v = memorySwapBytes {
             y += (limits.isEmpty && requests.isEmpty ? "resources:\n" : "") + "  memorySwap: " + (v == .max ? "unlimited" : Quantity.formatBytes(v)) + "\n"
         }

@@ -324,6 +324,36 @@ public enum FieldRules {
         return .success(name)
     }
 
+    /// The highest CPU number a list may name (the kernel's NR_CPUS ceiling is 8192).
+    public static let maxCPU: UInt32 = 8191
+
+    /// A CPU list as cpuset.cpus and /sys/devices/system/cpu/online spell it (`0-3,6`):
+    /// `--cpuset-cpus`, `resources.cpusetCpus`; the CPUs, sorted, each once.
+    public static func cpuList(_ text: String) -> Result<[UInt32], FieldRefusal> {
+        var set = Set<UInt32>()
+        let syntax = "expected a CPU list such as 0-3,6 (CPUs 0 to \(maxCPU)), got \"\(text.prefix(64))\""
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = item.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(ends.count), ends.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let lo = UInt32(ends[0]), let hi = UInt32(ends[ends.count - 1]), lo <= hi, hi <= maxCPU else { return refuse(syntax) }
+            for c in lo...hi { set.insert(c) }
+        }
+        return .success(set.sorted())
+    }
+
+    /// `[0, 1, 2, 5]` → `0-2,5`.
+    public static func cpuListText(_ cpus: [UInt32]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < cpus.count {
+            var j = i
+            while j + 1 < cpus.count, cpus[j + 1] == cpus[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 

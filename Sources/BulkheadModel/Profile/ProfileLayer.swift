@@ -30,6 +30,8 @@ public struct ProfileLayer: Sendable, Equatable {
     /// `resources.memorySwap` (`--memory-swap`, docker's meaning): memory plus swap, in bytes;
     /// `UInt64.max` is unlimited swap. Without it, swap is bounded to 0 under a memory limit.
     public var memorySwapBytes: UInt64?
+    /// `resources.cpusetCpus` (`--cpuset-cpus`): the CPUs the sandbox may run on.
+    public var cpusetCPUs: [UInt32]?
     /// `resources.enforcement`: whether a limit the host cannot enforce is an error.
     public var enforcement: LimitEnforcement?
 

@@ -44,7 +44,8 @@ public enum ProfileParser {
         }
         if let sc = top["securityContext"] { try parseSecurityContext(sc, into: &p) }
         if let r = top["resources"] {
-            let m = try r.mapping(allowed: ["limits", "requests", "memorySwap", "io", "enforcement"])
+            let m = try r.mapping(allowed: ["limits", "requests", "memorySwap", "cpusetCpus", "io", "enforcement"])
+            if let v = m["cpusetCpus"] { p.cpusetCPUs = try FieldRules.cpuList(try v.scalarText()).at(v) }
             if let v = m["memorySwap"] { p.memorySwapBytes = try FieldRules.memorySwap(try v.scalarText()).at(v) }
             if let l = m["limits"] { p.limits = try parseResources(l) }
             if let q = m["requests"] { p.requests = try parseResources(q) }
