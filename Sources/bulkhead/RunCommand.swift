@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network: none (own namespace, loopback only) or host.", valueName: "none|host"))
     var network: String?
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox.", valueName: "UID[:GID]"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox; names are looked up in the sandbox's root (/etc/passwd, /etc/group).", valueName: "UID[:GID]|NAME[:GROUP]"))
     var user: String?
 
     @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"))

@@ -215,4 +215,30 @@ import Testing
         }
         #expect(FieldRules.cpuListText([0, 1, 2, 5, 7, 8]) == "0-2,5,7-8")
     }
+
+    @Test("--user NAME[:GROUP] carries the names to the launch; resolvingNames looks them up (primary group, group file), re-checks, and shows no line of the files")
+    func userNames() throws {
+        let l = try Self.layer { $0.user = "app:staff" }
+        #expect(l.runAsUserName == "app" && l.runAsGroupName == "staff" && l.runAsUser == nil)
+        let mixed = try Self.layer { $0.user = "app:7" }
+        #expect(mixed.runAsUserName == "app" && mixed.runAsGroup == 7)
+        #expect(try Self.layer { $0.user = "5:6" }.runAsUser == 5)
+        for bad in ["a:b:c", "bad name", "-x", "app:", "x".padding(toLength: 40, withPad: "x", startingAt: 0)] {
+            #expect(Self.refusal { $0.user = bad }?.field == "--user", "\(bad)")
+        }
+        let passwd = "root:x:0:0::/:/bin/sh\nSECRETLINE\napp:x:1234:2345::/:/bin/sh\n"
+        var e = try EffectiveProfile.resolve([try Self.layer { $0.user = "app" }])
+        try e.resolvingNames(passwd: passwd, group: nil, root: "/r")
+        #expect(e.runAsUser == 1234 && e.runAsGroup == 2345 && e.runAsUserName == nil)
+        var g = try EffectiveProfile.resolve([l])
+        try g.resolvingNames(passwd: passwd, group: "staff:x:3456:\n", root: "/r")
+        #expect(g.runAsUser == 1234 && g.runAsGroup == 3456)
+        var missing = try EffectiveProfile.resolve([try Self.layer { $0.user = "nobody" }])
+        do { try missing.resolvingNames(passwd: passwd, group: nil, root: "/r"); Issue.record("taken") } catch {
+            #expect(error.field == "--user" && !error.description.contains("SECRETLINE") && error.message.contains("/r/etc/passwd"))
+        }
+        // A later numeric layer wins over a lower layer's name.
+        let over = try EffectiveProfile.resolve([try Self.layer { $0.user = "app" }, try Self.layer { $0.user = "9:9" }])
+        #expect(over.runAsUserName == nil && over.runAsUser == 9)
+    }
 }

@@ -255,4 +255,29 @@ struct RunFlagsTests {
         let bad = try Bulkhead.sh("echo RAN", ["--cpuset-cpus", "8000"])
         #expect(bad.status == 125 && bad.stderr.contains("--cpuset-cpus") && bad.stderr.contains("online") && !bad.stdout.contains("RAN"), "\(bad.stderr)")
     }
+
+    @Test("--user NAME[:GROUP] is looked up in the sandbox's root: the host's /etc/passwd on the host root, the rootfs's own in a rootfs; a symlinked or missing file, or an unknown name, is refused without showing the file")
+    func userNames() throws {
+        let host = try Bulkhead.sh("id -u; id -g", ["--user", "nobody"])
+        #expect(host.status == 0 && host.stdout == "65534\n65534\n", "\(host.stdout) \(host.stderr)")
+        let root = try RootfsTests.makeRootfs()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let secret = "s3cr3t\(token())"
+        try "root:x:0:0::/:/bin/sh\n\(secret) garbage line\napp:x:1234:2345::/:/bin/sh\n".write(toFile: root + "/etc/passwd", atomically: false, encoding: .utf8)
+        try "root:x:0:\nstaff:x:3456:\n".write(toFile: root + "/etc/group", atomically: false, encoding: .utf8)
+        let flags = ["--rootfs", root, "--env", "PATH=/bin"]
+        let app = try Bulkhead.run(["run"] + flags + ["--user", "app", "--", "/bin/sh", "-c", "id -u; id -g"])
+        #expect(app.status == 0 && app.stdout == "1234\n2345\n", "the rootfs's own passwd, not the host's: \(app.stdout) \(app.stderr)")
+        let staff = try Bulkhead.run(["run"] + flags + ["--user", "app:staff", "--", "/bin/sh", "-c", "id -u; id -g"])
+        #expect(staff.status == 0 && staff.stdout == "1234\n3456\n", "\(staff.stdout) \(staff.stderr)")
+        // nobody is the host's, not this root's: refused, and no line of the file is shown.
+        let missing = try Bulkhead.run(["run"] + flags + ["--user", "nobody", "--", "/bin/echo", "RAN"])
+        #expect(missing.status == 125 && missing.stderr.contains("--user") && missing.stderr.contains("nobody") && !missing.stdout.contains("RAN"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains(secret), "\(missing.stderr)")
+        // A rootfs whose /etc/passwd points at the host's: not followed.
+        unlink(root + "/etc/passwd")
+        symlink("/etc/passwd", root + "/etc/passwd")
+        let link = try Bulkhead.run(["run"] + flags + ["--user", "nobody", "--", "/bin/echo", "RAN"])
+        #expect(link.status == 125 && link.stderr.contains("cannot be read") && !link.stdout.contains("RAN"), "\(link.stderr)")
+    }
 }

@@ -39,6 +39,50 @@ public struct RunRequest: Sendable {
     }
 }
 
+/// A small file of a sandbox's root (`etc/passwd`), read for `--user NAME`: the root's owner
+/// may be hostile, so every component is opened `O_NOFOLLOW` below the root (no symlink,
+/// in or out), the file must be regular, at most 1 MiB, opened without blocking; nil on any
+/// failure, and no byte of it ever reaches an error.
+enum RootFile {
+    static let limit = 1 << 20
+    static func read(_ root: String, _ relative: String) -> String? {
+        let path = TrustedFile.O_PATH
+        var dir = open(root, path | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { return nil }
+        defer { close(dir) }
+        let parts = relative.split(separator: "/").map(String.init)
+        for part in parts.dropLast() {
+            let next = openat(dir, part, path | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else { return nil }
+            close(dir)
+            dir = next
+        }
+        guard let name = parts.last else { return nil }
+        // First an O_PATH handle, which opens nothing (no device, no FIFO), to check the type.
+        var before = stat(), st = stat()
+        let probe = openat(dir, name, path | O_NOFOLLOW | O_CLOEXEC)
+        guard probe >= 0 else { return nil }
+        let isFile = fstat(probe, &before) == 0 && before.st_mode & S_IFMT == S_IFREG
+        close(probe)
+        guard isFile else { return nil }
+        let fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_ino == before.st_ino, st.st_dev == before.st_dev,
+              st.st_size <= limit else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
+        var n = 0
+        while n < bytes.count {
+            let r = Glibc.read(fd, &bytes[n], bytes.count - n)
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { break }
+            n += r
+        }
+        guard n <= limit else { return nil }
+        return String(decoding: bytes[..<n], as: UTF8.self)
+    }
+}
+
 /// Everything decided before any process or mount exists: the effective profile, the plan,
 /// the cgroup limits, the compiled seccomp program. Building it has no side effect, so bad
 /// input leaves nothing behind.
@@ -133,8 +177,12 @@ public enum Sandbox {
         do throws(ConfigError) {
             var top = request.overrides
             top.source = "<command line>"
-            let profile = try EffectiveProfile.resolve(request.layers + [top])
+            var profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
+            if profile.runAsUserName != nil || profile.runAsGroupName != nil {
+                let root: String = { if case .directory(let d) = profile.root { return d }; return "/" }()
+                try profile.resolvingNames(passwd: RootFile.read(root, "etc/passwd"), group: RootFile.read(root, "etc/group"), root: root == "/" ? "" : root)
+            }
             try checkRlimits(profile)
             try checkDevices(profile)
             try checkCPUs(profile)

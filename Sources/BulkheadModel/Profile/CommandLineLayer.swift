@@ -128,9 +128,26 @@ public struct CommandLineLayer: Sendable, Equatable {
         if let chdir { l.workingDir = try FieldRules.workingDirectory(chdir).at(flag: "--chdir") }
         if let network { l.network = try FieldRules.networkMode(network).at(flag: "--network") }
         if let user {
-            let ids = try FieldRules.user(user).at(flag: "--user")
-            l.runAsUser = ids.uid
-            l.runAsGroup = ids.gid
+            let parts = user.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            // A part is a name when it starts as one (a letter or _); anything else is an id.
+            func isName(_ p: String) -> Bool { p.first.map { $0.isLetter || $0 == "_" } ?? false }
+            if !parts.contains(where: isName) {
+                let ids = try FieldRules.user(user).at(flag: "--user")
+                l.runAsUser = ids.uid
+                l.runAsGroup = ids.gid
+            } else {
+                // NAME[:GROUP] (either may be a number): looked up in the sandbox's root at launch.
+                guard parts.count <= 2 else { throw ConfigError(file: FieldRules.commandLine, field: "--user", message: "expected UID[:GID] or NAME[:GROUP], got \"\(user)\"") }
+                for (i, part) in parts.enumerated() {
+                    if !isName(part) {
+                        let id = UInt32(try NumberField.id.parse(part).at(flag: "--user"))
+                        if i == 0 { l.runAsUser = id } else { l.runAsGroup = id }
+                    } else {
+                        let name = try FieldRules.accountName(part).at(flag: "--user")
+                        if i == 0 { l.runAsUserName = name } else { l.runAsGroupName = name }
+                    }
+                }
+            }
         }
         for c in capAdd { _ = try FieldRules.capabilityName(c).at(flag: "--cap-add") }
         for c in capDrop { _ = try FieldRules.capabilityName(c).at(flag: "--cap-drop") }

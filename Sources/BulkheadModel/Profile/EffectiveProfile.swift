@@ -15,6 +15,9 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var runAsUser: UInt32
     public var runAsGroup: UInt32
+    /// Names still to look up in the sandbox's root (`resolvingNames`); nil once resolved.
+    public var runAsUserName: String? = nil
+    public var runAsGroupName: String? = nil
     public var runAsNonRoot: Bool
     public var capabilitySpec: CapabilitySpec
     public var capabilities: CapabilitySet
@@ -102,8 +105,10 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let d = l.description { p.description = d }
             for (ns, on) in l.namespaces { if on { p.namespaces.insert(ns) } else { p.namespaces.remove(ns) } }
             if let v = l.hostIDRange { p.hostIDRange = v }
-            if let v = l.runAsUser { p.runAsUser = v }
-            if let v = l.runAsGroup { p.runAsGroup = v }
+            if let v = l.runAsUser { p.runAsUser = v; p.runAsUserName = nil }
+            if let v = l.runAsGroup { p.runAsGroup = v; p.runAsGroupName = nil }
+            if let v = l.runAsUserName { p.runAsUserName = v }
+            if let v = l.runAsGroupName { p.runAsGroupName = v }
             if let v = l.runAsNonRoot { p.runAsNonRoot = v }
             if let v = l.capabilities { p.capabilitySpec = v; p.capabilities = v.resolved }
             if let v = l.readOnlyRootFilesystem { p.readOnlyRootFilesystem = v }
@@ -155,10 +160,40 @@ public struct EffectiveProfile: Sendable, Equatable {
         return p
     }
 
+    /// Looks up `--user NAME[:GROUP]` in the sandbox root's /etc/passwd and /etc/group text
+    /// (read by the launcher with size caps and no symlinks; their owner may be hostile: no
+    /// line of them appears in an error), then checks the profile again with the ids.
+    /// A user name without a group takes the user's primary group.
+    public mutating func resolvingNames(passwd: String?, group: String?, root: String) throws(ConfigError) {
+        guard runAsUserName != nil || runAsGroupName != nil else { return }
+        func fail(_ m: String) -> ConfigError { ConfigError(file: FieldRules.commandLine, field: "--user", message: m) }
+        /// name → (field 3, field 4) of `name:x:N:M:…` lines; malformed lines are skipped.
+        func lookup(_ name: String, in text: String?, file: String) throws(ConfigError) -> (UInt32, UInt32?) {
+            guard let text else { throw fail("\(root)/etc/\(file) cannot be read, so \"\(name)\" cannot be looked up; give numeric ids (--user UID:GID)") }
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: ":", omittingEmptySubsequences: false)
+                guard f.count >= 3, f[0] == name[...] else { continue }
+                guard case .success(let id) = NumberField.id.parse(String(f[2])) else { continue }
+                let second: UInt32? = f.count >= 4 ? (try? NumberField.id.parse(String(f[3])).get()).map(UInt32.init) : nil
+                return (UInt32(id), second)
+            }
+            throw fail("no \(file == "passwd" ? "user" : "group") \"\(name)\" in \(root)/etc/\(file) (the sandbox's root); give numeric ids")
+        }
+        if let u = runAsUserName {
+            let (uid, gid) = try lookup(u, in: passwd, file: "passwd")
+            runAsUser = uid
+            if runAsGroupName == nil, let gid { runAsGroup = gid }
+        }
+        if let g = runAsGroupName { runAsGroup = try lookup(g, in: group, file: "group").0 }
+        runAsUserName = nil
+        runAsGroupName = nil
+        try check(source: FieldRules.commandLine)
+    }
+
     /// Cross-field rules that no single field can check.
     func check(source: String) throws(ConfigError) {
         func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: source, field: field, message: msg) }
-        if runAsNonRoot && runAsUser == 0 {
+        if runAsUserName == nil && runAsGroupName == nil, runAsNonRoot && runAsUser == 0 {
             throw fail("securityContext.runAsNonRoot", "runAsNonRoot is true but runAsUser is 0; set securityContext.runAsUser to a non-zero uid")
         }
         if !namespaces.contains(.mount) {
@@ -173,7 +208,7 @@ public struct EffectiveProfile: Sendable, Equatable {
         if network == .host && namespaces.contains(.network) {
             throw fail("network.mode", "network mode host cannot be combined with namespaces.network: true")
         }
-        if let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
+        if runAsUserName == nil && runAsGroupName == nil, let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
             throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the \(r.mappedCount) ids the range \(r) maps")
         }
         for (r, l) in rlimits.sorted(by: { $0.key < $1.key }) where l.soft > l.hard {

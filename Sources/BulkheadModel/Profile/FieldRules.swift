@@ -354,6 +354,14 @@ public enum FieldRules {
         return parts.joined(separator: ",")
     }
 
+    /// A user or group name of `--user NAME[:GROUP]`: what useradd accepts (letters, digits,
+    /// `_`, `-`, `.`, a final `$`; not starting with a digit or `-`; at most 32).
+    public static func accountName(_ text: String) -> Result<String, FieldRefusal> {
+        let ok = !text.isEmpty && text.count <= 32 && text.allSatisfy(\.isASCII)
+            && text.enumerated().allSatisfy { i, c in c.isLetter || c == "_" || (i > 0 && (c.isNumber || c == "-" || c == ".")) || (c == "$" && i == text.count - 1) }
+        return ok ? .success(text) : refuse("expected a user or group name (letters, digits, _ - .), got \"\(text.prefix(40))\"")
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 

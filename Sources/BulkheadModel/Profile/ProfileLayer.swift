@@ -16,6 +16,11 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var runAsUser: UInt32?
     public var runAsGroup: UInt32?
+    /// `--user NAME[:GROUP]`: names looked up in the sandbox's root (its /etc/passwd and
+    /// /etc/group) at launch, `EffectiveProfile.resolvingNames`; a name wins over the number
+    /// of a lower layer, a number of a higher layer over the name.
+    public var runAsUserName: String?
+    public var runAsGroupName: String?
     public var runAsNonRoot: Bool?
     public var capabilities: CapabilitySpec?
     public var readOnlyRootFilesystem: Bool?
