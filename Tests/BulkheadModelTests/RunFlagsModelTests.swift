@@ -241,4 +241,15 @@ import Testing
         let over = try EffectiveProfile.resolve([try Self.layer { $0.user = "app" }, try Self.layer { $0.user = "9:9" }])
         #expect(over.runAsUserName == nil && over.runAsUser == 9)
     }
+
+    @Test("--tmpfs and --mount type=tmpfs add to the profile's tmpfs mounts (the same path takes the flag's size); a profile's list still replaces its parent's")
+    func tmpfsFlagsAdd() throws {
+        var profile = try Self.profile("filesystem:\n  tmpfs:\n    - {path: /tmp}\n    - {path: /run, optional: true}\n")
+        profile.source = "p.yaml"
+        let e = try EffectiveProfile.resolve([profile, try Self.layer { $0.mounts = ["type=tmpfs,target=/mnt"]; $0.tmpfs = ["/tmp:2Mi"] }])
+        #expect(e.tmpfs == [TmpfsMount(path: "/run", optional: true), TmpfsMount(path: "/tmp", sizeBytes: 2 << 20), TmpfsMount(path: "/mnt")], "\(e.tmpfs)")
+        var child = try Self.profile("filesystem:\n  tmpfs:\n    - {path: /scratch}\n")
+        child.source = "c.yaml"
+        #expect(try EffectiveProfile.resolve([profile, child]).tmpfs == [TmpfsMount(path: "/scratch")])
+    }
 }

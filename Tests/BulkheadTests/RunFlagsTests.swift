@@ -280,4 +280,18 @@ struct RunFlagsTests {
         let link = try Bulkhead.run(["run"] + flags + ["--user", "nobody", "--", "/bin/echo", "RAN"])
         #expect(link.status == 125 && link.stderr.contains("cannot be read") && !link.stdout.contains("RAN"), "\(link.stderr)")
     }
+
+    @Test("--tmpfs /mnt keeps the profile's /tmp and /run tmpfs mounts: the host's /tmp and /run do not show through")
+    func tmpfsFlagKeepsProfileMounts() throws {
+        let t = token()
+        let marker = "/tmp/bh-hostmarker-\(t)"
+        try t.write(toFile: marker, atomically: false, encoding: .utf8)
+        defer { unlink(marker) }
+        let script = #"awk '$5 == "/tmp" || $5 == "/run" || $5 == "/mnt" { print "MOUNT", $5, $9 }' /proc/self/mountinfo; ls /tmp /run"#
+        let r = try Bulkhead.sh(script, ["--tmpfs", "/mnt"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let mounts = Set(r.stdout.split(separator: "\n").filter { $0.hasPrefix("MOUNT ") }.map(String.init))
+        #expect(mounts.isSuperset(of: ["MOUNT /tmp tmpfs", "MOUNT /run tmpfs", "MOUNT /mnt tmpfs"]), "\(r.stdout)")
+        #expect(!r.stdout.contains("bh-hostmarker-\(t)"), "the host's /tmp shows through: \(r.stdout)")
+    }
 }

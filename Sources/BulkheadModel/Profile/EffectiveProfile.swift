@@ -122,7 +122,16 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.ioMax { p.ioMax = v }
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
-            if let v = l.tmpfs { p.tmpfs = v }
+            if let v = l.tmpfs {
+                if l.source == FieldRules.commandLine {
+                    // Flags add to the profile's tmpfs mounts (a path given again takes the
+                    // flag's size), never drop them: without the profile's /tmp and /run the
+                    // host's would show through, read-only but with their sockets connectable.
+                    for t in v { p.tmpfs.removeAll { $0.path == t.path }; p.tmpfs.append(t) }
+                } else {
+                    p.tmpfs = v
+                }
+            }
             if let v = l.shmSizeBytes { p.shmSizeBytes = v }
             if let v = l.devices { p.devices = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
