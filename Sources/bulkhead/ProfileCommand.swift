@@ -29,23 +29,30 @@ struct ProfileCommand: CommandGroup {
         @Flag(help: "Print the effective profile: defaults, parents, then this profile, merged.") var effective = false
         @Flag(help: "Print the numbered steps the sandbox's child runs between clone3 and execve.") var plan = false
 
+        /// The launch plan as `profile show --plan` and `run --dry-run` print it.
+        /// `chain`: the layers to name (`profile show --plan` names the profile's own, without the
+        /// empty command-line layer); by default the effective profile's whole chain.
+        static func printPlan(_ prepared: PreparedLaunch, chain: String? = nil) {
+            let p = prepared.plan
+            out("# launch plan for profile \(prepared.profile.name) (\(chain ?? prepared.profile.chain.joined(separator: " > ")))\n")
+            out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
+            if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
+            if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
+            var phase = "init (sandbox PID 1)"
+            out("# in the \(phase):\n")
+            for (i, step) in p.steps.enumerated() {
+                out(String(i).leftPadded(3) + "  " + step.summary + "\n")
+                if case .forkWorkload = step { phase = "workload"; out("# in the \(phase):\n") }
+            }
+        }
+
         func run() throws {
             let store = ProfileStore.standard()
             do {
                 if plan {
                     let layers = try store.layers(for: profile)
                     let prepared = try Sandbox.prepare(RunRequest(layers: layers, command: ["/bin/true"]), store: store)
-                    let p = prepared.plan
-                    out("# launch plan for profile \(prepared.profile.name) (\(Lint.chain(layers)))\n")
-                    out("# namespaces: \(p.namespaces.sorted().map(\.rawValue).joined(separator: ", "))\n")
-                    if !p.uidMap.isEmpty { out("# uid_map: \(p.uidMap.map { $0.line.dropLast() }.joined(separator: "; "))  gid_map: \(p.gidMap.map { $0.line.dropLast() }.joined(separator: "; "))\(p.denySetgroups ? "  setgroups: deny" : "")\n") }
-                    if let s = prepared.seccomp { out("# seccomp: \(s.control.source), \(s.control.rules) rules, \(s.control.bpfInstructions) BPF instructions\n") }
-                    var phase = "init (sandbox PID 1)"
-                    out("# in the \(phase):\n")
-                    for (i, step) in p.steps.enumerated() {
-                        out(String(i).leftPadded(3) + "  " + step.summary + "\n")
-                        if case .forkWorkload = step { phase = "workload"; out("# in the \(phase):\n") }
-                    }
+                    Self.printPlan(prepared, chain: Lint.chain(layers))
                 } else if effective {
                     let layers = try store.layers(for: profile)
                     out(try EffectiveProfile.resolve(layers).yaml)

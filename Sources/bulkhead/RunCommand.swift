@@ -43,7 +43,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Network: none (own namespace, loopback only) or host.", valueName: "none|host"), completion: Completions.networkModes)
     var network: String?
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox.", valueName: "UID[:GID]"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox; names are looked up in the sandbox's root (/etc/passwd, /etc/group).", valueName: "UID[:GID]|NAME[:GROUP]"))
     var user: String?
 
     @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"), completion: Completions.capabilities)
@@ -88,6 +88,76 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("supplementary-groups"), help: ArgumentHelp("Rootless: keep (default: start, with a warning and the report's supplementaryGroupsKept) or refuse to start when your supplementary groups cannot be dropped.", valueName: "keep|refuse"), completion: .list(["keep", "refuse"]))
     var supplementaryGroups: String?
 
+    // The spellings container users know (docker, podman, bwrap), each onto the field above it maps to.
+    @Option(name: [.customShort("v"), .customLong("volume")], help: ArgumentHelp("As docker: --bind.", valueName: "SRC:DST[:ro|rw]"))
+    var volume: [String] = []
+
+    @Option(help: ArgumentHelp("As docker: a bind (read-write unless readonly) or a tmpfs.", valueName: "type=bind,source=SRC,target=DST[,readonly]|type=tmpfs,target=DST[,tmpfs-size=SIZE]"))
+    var mount: [String] = []
+
+    @Option(name: .customLong("ro-bind"), parsing: .upToNextOption, help: ArgumentHelp("As bwrap: a read-only --bind.", valueName: "SRC DST|SRC:DST"))
+    var roBind: [String] = []
+
+    @Flag(name: .customLong("read-only"), help: "Mount the root filesystem read-only (the default).")
+    var readOnly = false
+
+    @Flag(name: .customLong("read-write"), help: "Mount the root filesystem read-write: only a --rootfs DIR of your own; the host's root stays read-only.")
+    var readWrite = false
+
+    @Option(name: .customLong("env-file"), help: ArgumentHelp("Read NAME=VALUE lines (as docker; # comments) into the environment, before --env.", valueName: "FILE"))
+    var envFile: [String] = []
+
+    @Option(help: ArgumentHelp("Remove a variable from the environment the profile and --env set.", valueName: "NAME"))
+    var unsetenv: [String] = []
+
+    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("As docker: --pids.", valueName: "N"))
+    var pidsLimit: String?
+
+    @Option(help: ArgumentHelp("As docker: --rlimit.", valueName: "NAME=SOFT[:HARD]"))
+    var ulimit: [String] = []
+
+    @Option(help: ArgumentHelp("As bwrap: --workdir.", valueName: "DIR"))
+    var chdir: String?
+
+    @Option(name: .customLong("shm-size"), help: ArgumentHelp("As docker: the size of the /dev/shm tmpfs (default 64Mi).", valueName: "SIZE"))
+    var shmSize: String?
+
+    @Option(help: ArgumentHelp("As docker: host shares the host's PID namespace (needs --userns host), private (the default) gives the sandbox its own.", valueName: "host|private"))
+    var pid: String?
+
+    @Option(help: ArgumentHelp("As docker: the IPC namespace: host or private (the default).", valueName: "host|private"))
+    var ipc: String?
+
+    @Option(help: ArgumentHelp("As docker: the UTS namespace (hostname): host or private (the default).", valueName: "host|private"))
+    var uts: String?
+
+    @Option(help: ArgumentHelp("As docker: the user namespace: host (root only: the workload's ids are the host's) or private (the default).", valueName: "host|private"))
+    var userns: String?
+
+    @Option(name: .customLong("cpuset-cpus"), help: ArgumentHelp("As docker: the CPUs the sandbox may run on (cpuset.cpus), e.g. 0-1,3; only online CPUs.", valueName: "LIST"))
+    var cpusetCpus: String?
+
+    @Option(help: ArgumentHelp("As docker: bind the host's device node at the same path (never created; the node's host mode still applies).", valueName: "/dev/NAME[:rw|rwm]"))
+    var device: [String] = []
+
+    @Option(name: .customLong("memory-swap"), parsing: .unconditional, help: ArgumentHelp("As docker: memory plus swap (needs --memory), or -1 for unlimited swap; without it swap is 0 under --memory.", valueName: "SIZE|-1"))
+    var memorySwap: String?
+
+    @Flag(name: .shortAndLong, help: "Print no warnings (as --log-level error); errors are still printed and the report keeps everything.")
+    var quiet = false
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("What bulkhead prints on stderr: error, or warning (the default).", valueName: "error|warning"))
+    var logLevel: String?
+
+    @Option(name: .customLong("stop-signal"), help: ArgumentHelp("At --timeout, send this signal to the workload first (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2; default SIGKILL at once).", valueName: "SIG"), completion: .list(FieldRules.stopSignals.map(\.name)))
+    var stopSignal: String?
+
+    @Option(name: .customLong("stop-timeout"), help: ArgumentHelp("With --stop-signal: how long to wait for the workload before SIGKILL (default 10s).", valueName: "DURATION"))
+    var stopTimeout: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the effective profile and the launch plan, and run nothing.")
+    var dryRun = false
+
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
@@ -114,7 +184,44 @@ struct RunCommand: ParsableCommand {
             let e = ConfigError(file: "<command line>", field: "--supplementary-groups", message: "expected keep or refuse, got \"\(other)\"")
             try Self.failBeforeLaunch(invocation, LaunchError(e), message: e.description)
         }
+        do throws(ConfigError) {
+            if stopTimeout != nil && stopSignal == nil { invocation.stopSignal = SIGTERM }
+            if let stopSignal { invocation.stopSignal = try FieldRules.stopSignal(stopSignal).at(flag: "--stop-signal") }
+            if let stopTimeout { invocation.stopTimeoutSeconds = try DurationField.seconds(stopTimeout).at(flag: "--stop-timeout") }
+            if invocation.stopSignal != nil && timeoutSeconds == nil {
+                throw ConfigError(file: FieldRules.commandLine, field: stopSignal != nil ? "--stop-signal" : "--stop-timeout",
+                                  message: "applies at --timeout; give --timeout DURATION too")
+            }
+        } catch {
+            warn(error.description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        switch logLevel {
+        case nil, "warning", "warn": invocation.quiet = quiet
+        case "error": invocation.quiet = true
+        case let other?:
+            warn(ConfigError(file: FieldRules.commandLine, field: "--log-level", message: "expected error or warning, got \"\(other)\"").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
+    /// prints the effective profile and the plan `profile show --plan` prints; exit 0.
+    static func dryRun(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
+        let store = ProfileStore.standard()
+        do {
+            let request = RunRequest(layers: try store.layers(for: invocation.profile), overrides: overrides, command: invocation.command,
+                                     timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds)
+            let prepared = try Sandbox.prepare(request, store: store)
+            out(prepared.profile.yaml)
+            ProfileCommand.Show.printPlan(prepared)
+        } catch {
+            warn("cannot start the sandbox: \(error)")
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        throw ExitCode.success
     }
 
     /// Prepares, launches, supervises and reports; always ends by throwing the exit status.
@@ -129,6 +236,8 @@ struct RunCommand: ParsableCommand {
                                      timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
             request.tty = invocation.tty
             request.refuseKeptGroups = invocation.refuseKeptGroups
+            request.stopSignal = invocation.stopSignal
+            request.stopTimeoutSeconds = invocation.stopTimeoutSeconds
             prepared = try Sandbox.prepare(request, store: store)
         } catch let e as LaunchError {
             try failBeforeLaunch(invocation, e)
@@ -137,7 +246,7 @@ struct RunCommand: ParsableCommand {
         } catch {
             try failBeforeLaunch(invocation, LaunchError(wrapping: error))
         }
-        for w in prepared.warnings { warn(w) }
+        if !invocation.quiet { for w in prepared.warnings { warn(w) } }
         // The report file is opened before the launch: a bad path must fail before anything runs.
         var reportHandle: FileHandle?
         if let report, report != "-" {
@@ -201,6 +310,31 @@ struct RunCommand: ParsableCommand {
         flags.ioMax = ioMax
         flags.limits = limits
         flags.seccomp = seccomp
+        flags.volumes = volume
+        flags.mounts = mount
+        flags.readOnlyBinds = roBind
+        if readOnly && readWrite {
+            throw ConfigError(file: FieldRules.commandLine, field: "--read-write", message: "give --read-only or --read-write, not both")
+        }
+        flags.readOnlyRoot = readOnly ? true : readWrite ? false : nil
+        // Read as the caller, through the checked open (owner, mode, type, size); no content in errors.
+        flags.envFiles = try envFile.map { (path) throws(ConfigError) in
+            let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+            let f = try ProfileStore.readChecked(absolute, what: "env file", limit: FieldRules.envFileLimit)
+            return CommandLineLayer.EnvFile(path: f.path, text: f.text)
+        }
+        flags.unsetEnv = unsetenv
+        flags.pidsLimit = pidsLimit
+        flags.ulimits = ulimit
+        flags.chdir = chdir
+        flags.shmSize = shmSize
+        flags.memorySwap = memorySwap
+        flags.devices = device
+        flags.cpusetCPUs = cpusetCpus
+        flags.pidNamespace = pid
+        flags.ipcNamespace = ipc
+        flags.utsNamespace = uts
+        flags.userNamespace = userns
         return try flags.layer(environment: ProcessInfo.processInfo.environment,
                                currentDirectory: FileManager.default.currentDirectoryPath)
     }

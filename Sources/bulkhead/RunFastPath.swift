@@ -11,6 +11,11 @@ struct RunInvocation: Equatable {
     var injectFault: FaultPoint?
     /// `--supplementary-groups refuse` (only the full parser reads it).
     var refuseKeptGroups = false
+    /// `-q/--quiet`, `--log-level error`: no warnings on stderr (errors still; the report keeps them).
+    var quiet = false
+    /// `--stop-signal`, `--stop-timeout`: at `--timeout`, this signal, then SIGKILL after the grace.
+    var stopSignal: Int32?
+    var stopTimeoutSeconds: Double = 10
 }
 
 /// `bulkhead run [--profile NAME] [--report FILE|-] -- CMD…`, the launch-latency path, read

@@ -91,7 +91,7 @@ struct CLISurfaceTests {
         (["run", "--net", "none", "--", "true"], "Did you mean '--network'?"),
         (["run", "--uid", "1", "--", "true"], "Did you mean '--user'?"),
         (["run", "--netwrk", "none", "--", "true"], "Did you mean '--network'?"),
-        (["run", "--cpu", "1", "--", "true"], "Did you mean '--cpus'?"),
+        (["run", "--cpu", "1", "--", "true"], "Did you mean '--cpus' or '--cpuset-cpus'?"),
         (["run", "--cap", "NET_RAW", "--", "true"], "Did you mean '--cap-add' or '--cap-drop'?"),
         (["run", "-it", "--", "sh"], "always gives the workload its standard input"),
         (["pod", "stop", "web", "--namespce", "x"], "Did you mean '--namespace'?"),
@@ -151,6 +151,7 @@ struct CLISurfaceTests {
         (["bulkhead", "run", "--network", ""], ["none", "host"]),
         (["bulkhead", "run", "--cap-add", "NET_"], ["NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW"]),
         (["bulkhead", "run", "--cap-drop", "AL"], ["ALL"]),
+        (["bulkhead", "run", "--stop-signal", "SIGU"], ["SIGUSR1", "SIGUSR2"]),
         (["bulkhead", "profile", "show", ""], Set(Completions.profileNames())),
         (["bulkhead", "k8s", "securitycontext", "--profile", "unc"], ["unconfined"]),
     ]

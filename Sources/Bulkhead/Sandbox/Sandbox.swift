@@ -13,6 +13,10 @@ public struct RunRequest: Sendable {
     public var overrides: ProfileLayer
     public var command: [String]
     public var timeoutSeconds: Double?
+    /// `--stop-signal`: at the timeout, send this (to the workload, through the init) first
+    /// and SIGKILL only `stopTimeoutSeconds` later; nil: SIGKILL at once.
+    public var stopSignal: Int32?
+    public var stopTimeoutSeconds: Double = 10
     public var preserveFds: [Int32]
     /// Test-only fault injection: make this plan step or launcher step fail (ECANCELED).
     public var injectFault: FaultPoint?
@@ -32,6 +36,50 @@ public struct RunRequest: Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.preserveFds = preserveFds
         self.injectFault = injectFault
+    }
+}
+
+/// A small file of a sandbox's root (`etc/passwd`), read for `--user NAME`: the root's owner
+/// may be hostile, so every component is opened `O_NOFOLLOW` below the root (no symlink,
+/// in or out), the file must be regular, at most 1 MiB, opened without blocking; nil on any
+/// failure, and no byte of it ever reaches an error.
+enum RootFile {
+    static let limit = 1 << 20
+    static func read(_ root: String, _ relative: String) -> String? {
+        let path = TrustedFile.O_PATH
+        var dir = open(root, path | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { return nil }
+        defer { close(dir) }
+        let parts = relative.split(separator: "/").map(String.init)
+        for part in parts.dropLast() {
+            let next = openat(dir, part, path | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else { return nil }
+            close(dir)
+            dir = next
+        }
+        guard let name = parts.last else { return nil }
+        // First an O_PATH handle, which opens nothing (no device, no FIFO), to check the type.
+        var before = stat(), st = stat()
+        let probe = openat(dir, name, path | O_NOFOLLOW | O_CLOEXEC)
+        guard probe >= 0 else { return nil }
+        let isFile = fstat(probe, &before) == 0 && before.st_mode & S_IFMT == S_IFREG
+        close(probe)
+        guard isFile else { return nil }
+        let fd = openat(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_ino == before.st_ino, st.st_dev == before.st_dev,
+              st.st_size <= limit else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
+        var n = 0
+        while n < bytes.count {
+            let r = Glibc.read(fd, &bytes[n], bytes.count - n)
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { break }
+            n += r
+        }
+        guard n <= limit else { return nil }
+        return String(decoding: bytes[..<n], as: UTF8.self)
     }
 }
 
@@ -140,9 +188,15 @@ public enum Sandbox {
         do {
             var top = request.overrides
             top.source = "<command line>"
-            let profile = try EffectiveProfile.resolve(request.layers + [top])
+            var profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
+            if profile.runAsUserName != nil || profile.runAsGroupName != nil {
+                let root: String = { if case .directory(let d) = profile.root { return d }; return "/" }()
+                try profile.resolvingNames(passwd: RootFile.read(root, "etc/passwd"), group: RootFile.read(root, "etc/group"), root: root == "/" ? "" : root)
+            }
             try checkRlimits(profile)
+            try checkDevices(profile)
+            try checkCPUs(profile)
             let seccomp = try SeccompSetup.compile(profile, store: store, origin: SeccompSetup.origin(of: request.layers + [request.overrides]),
                                                    cache: seccompCache)
             let identity = HostIdentity.current()
@@ -230,6 +284,44 @@ public enum Sandbox {
             if l.hard > hard && !canRaise {
                 throw ConfigError(file: p.chain.last ?? p.name, field: "rlimits.\(r.rawValue)",
                                   message: "hard limit \(l.hard == Rlimit.unlimited ? "unlimited" : String(l.hard)) exceeds the launcher's own hard limit \(hard == Rlimit.unlimited ? "unlimited" : String(hard)); raising it needs CAP_SYS_RESOURCE on the host, which this process does not have")
+            }
+        }
+    }
+
+    /// `resources.cpusetCpus`: only CPUs the host has online (/sys/devices/system/cpu/online).
+    static func checkCPUs(_ p: EffectiveProfile) throws(ConfigError) {
+        guard let want = p.cpusetCPUs else { return }
+        let text = String((FileIO.read("/sys/devices/system/cpu/online") ?? "").filter { !$0.isWhitespace })
+        guard case .success(let online) = FieldRules.cpuList(text) else {
+            throw ConfigError(file: "<command line>", field: "--cpuset-cpus", message: "cannot read the online CPUs from /sys/devices/system/cpu/online")
+        }
+        let missing = want.filter { !online.contains($0) }
+        guard missing.isEmpty else {
+            throw ConfigError(file: "<command line>", field: "--cpuset-cpus",
+                              message: "CPU \(FieldRules.cpuListText(missing)) is not online on this host; online: \(FieldRules.cpuListText(online))")
+        }
+    }
+
+    /// `filesystem.devices`: each must be a character or block device node of the host's /dev,
+    /// reached without a symlink (devtmpfs is root's; the bind is made from the same path).
+    static func checkDevices(_ p: EffectiveProfile) throws(ConfigError) {
+        for d in p.devices {
+            var st = stat()
+            let path = "/dev/" + d
+            guard lstat(path, &st) == 0 else {
+                throw ConfigError(file: "<command line>", field: "--device", message: "\(SystemError("stat \(path)", errno: .current))")
+            }
+            let type = st.st_mode & S_IFMT
+            guard type == S_IFCHR || type == S_IFBLK else {
+                throw ConfigError(file: "<command line>", field: "--device", message: "\(path) is not a device node (a symlink or a file: name the node itself, e.g. from readlink -f)")
+            }
+            // Every directory on the way is a real one too (no symlinked /dev/net).
+            var dir = ""
+            for c in d.split(separator: "/").dropLast() {
+                dir += "/" + c
+                guard lstat("/dev" + dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                    throw ConfigError(file: "<command line>", field: "--device", message: "/dev\(dir) is not a directory (a symlink on the way is refused)")
+                }
             }
         }
     }

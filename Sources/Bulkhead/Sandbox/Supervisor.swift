@@ -128,7 +128,8 @@ final class Supervisor {
     }
 
     private func supervise(_ child: SandboxInit, signals: SignalFD?) -> RunReport {
-        let deadline = prepared.request.timeoutSeconds.map { start + $0 }
+        var deadline = prepared.request.timeoutSeconds.map { start + $0 }
+        var timeoutSignals: [String] = []
         var stepFailure: (step: Int, errno: Errno)?
         var execAt: Double?
         var exitStatus: Int32?
@@ -154,10 +155,19 @@ final class Supervisor {
             }
             // The deadline wins on every iteration, not only when poll times out: a flood of
             // ready fds (a relay under input pressure) must not keep it from firing.
-            if let deadline, !timedOut, n == 0 || Monotonic.now() >= deadline {
+            if let d = deadline, !timedOut, n == 0 || Monotonic.now() >= d {
+                if timeoutSignals.isEmpty, let sig = prepared.request.stopSignal, sig != SIGKILL {
+                    // --stop-signal: the init passes it to the workload; SIGKILL comes at the
+                    // second deadline, --stop-timeout later, unless the init exits first.
+                    try? child.kill(sig)
+                    timeoutSignals.append(SignalName.name(sig))
+                    deadline = Monotonic.now() + prepared.request.stopTimeoutSeconds
+                    continue
+                }
                 // The deadline: SIGKILL to the init tears down the whole PID namespace.
                 timedOut = true
                 try? child.kill(SIGKILL)
+                timeoutSignals.append("SIGKILL")
                 continue
             }
             if fds[0].revents != 0 {
@@ -201,6 +211,7 @@ final class Supervisor {
         report.cpuSystemMs = Double(usage.ru_stime.tv_sec) * 1000 + Double(usage.ru_stime.tv_usec) / 1000
         report.maxRssKiB = usage.ru_maxrss
         report.signalsForwarded = forwarded
+        report.timeoutSignals = timeoutSignals.isEmpty ? nil : timeoutSignals
 
         if let f = stepFailure {
             report.error = LaunchError(stepFailed: f.step, errno: f.errno, in: plan).report
@@ -211,10 +222,13 @@ final class Supervisor {
                 report.reason = .launchFailed
                 report.exitCode = ExitStatus.launchFailed
             }
-        } else if timedOut {
+        } else if timedOut || !timeoutSignals.isEmpty {
+            // A workload that ended on the stop signal (or exited on it) timed out all the
+            // same; `signal` says what ended it, `timeoutSignals` what was sent.
+            if !timedOut, let ws = exitStatus { apply(waitStatus: ws, to: &report) }
             report.reason = .timeout
             report.exitCode = ExitStatus.timeout
-            report.signal = "SIGKILL"
+            if timedOut { report.signal = "SIGKILL" }
         } else if let ws = exitStatus {
             apply(waitStatus: ws, to: &report)
         } else {
@@ -256,6 +270,7 @@ final class Supervisor {
 
     private func baseReport(end: Double) -> RunReport {
         let p = prepared.profile
+        let shared = Namespace.allCases.filter { !plan.namespaces.contains($0) && !prepared.request.joinNamespaces.contains($0) }
         var controls = AppliedControls(
             namespaces: plan.namespaces.sorted().map(\.rawValue),
             uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
@@ -276,6 +291,7 @@ final class Supervisor {
             })
         )
         if !prepared.supplementaryGroupsKept.isEmpty { controls.supplementaryGroupsKept = prepared.supplementaryGroupsKept }
+        controls.hostNamespaces = shared.map(\.rawValue)
         if let l = p.landlock, let abi = prepared.landlockABI {
             controls.landlock = LandlockControl(abi: abi, readOnly: l.readOnly, readWrite: l.readWrite, bindTCP: l.bindTCP, connectTCP: l.connectTCP)
         }

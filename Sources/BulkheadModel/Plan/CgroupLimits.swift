@@ -25,6 +25,9 @@ public struct CgroupLimits: Sendable, Equatable {
     public var ioWeight: UInt64?
     /// Per-device IO limits (v2 io.max, v1 blkio.throttle.*_device).
     public var ioMax: [IOMaxEntry]
+    /// The CPUs, as a cpuset list (`0-1,3`): v2 cpuset.cpus; v1 cpuset.cpus, with cpuset.mems
+    /// (and every ancestor's empty pair) copied from the parent.
+    public var cpusetCPUs: String? = nil
 
     public init(
         cpuQuotaMicros: UInt64? = nil, cpuPeriodMicros: UInt64? = nil, cpuWeight: UInt64? = nil,
@@ -53,6 +56,7 @@ public struct CgroupLimits: Sendable, Equatable {
         if pidsMax != nil { kinds.append(.pidsMax) }
         if ioWeight != nil { kinds.append(.ioWeight) }
         if !ioMax.isEmpty { kinds.append(.ioMax) }
+        if cpusetCPUs != nil { kinds.append(.cpusetCPUs) }
         return kinds
     }
 
@@ -74,6 +78,12 @@ extension CgroupLimits {
         self.init(limits: p.limits, requests: p.requests, boundSwap: boundSwap)
         ioWeight = p.ioWeight
         ioMax = p.ioMax
+        // memorySwap is memory plus swap (docker's --memory-swap); resolve checked it is at
+        // least the memory limit. Unlimited leaves swap unbounded.
+        if let total = p.memorySwapBytes {
+            memorySwapMax = total == .max ? nil : memoryMax.map { total - $0 }
+        }
+        cpusetCPUs = p.cpusetCPUs.map(FieldRules.cpuListText)
     }
 
     /// The cgroup values of `resources.limits` and `resources.requests` (a container's, a
@@ -117,6 +127,7 @@ public enum CgroupLimitKind: String, Sendable, Codable, CaseIterable {
     case pidsMax = "pids.max"
     case ioWeight = "io.weight"
     case ioMax = "io.max"
+    case cpusetCPUs = "cpuset.cpus"
 
     /// The controller that enforces this limit (the v2 name; v1 calls io "blkio").
     public var controller: String {
@@ -125,6 +136,7 @@ public enum CgroupLimitKind: String, Sendable, Codable, CaseIterable {
         case .memoryMax, .memoryHigh, .memorySwapMax: "memory"
         case .pidsMax: "pids"
         case .ioWeight, .ioMax: "io"
+        case .cpusetCPUs: "cpuset"
         }
     }
 }

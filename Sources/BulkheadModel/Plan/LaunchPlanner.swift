@@ -263,11 +263,19 @@ public enum LaunchPlanner {
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
         }
+        // --device: the host's node (checked by the launcher: a device, no symlink), at the same
+        // path in the sandbox's /dev tmpfs, whose parents are created there.
+        for d in p.devices where !devices.contains(d) {
+            let parents = d.split(separator: "/").dropLast()
+            for i in parents.indices { s.append(.makeDirectory(nr + "/dev/" + parents[...i].joined(separator: "/"), mode: 0o755)) }
+            s.append(.createFile(nr + "/dev/" + d))
+            s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
+        }
         s.append(.makeDirectory(nr + "/dev/pts", mode: 0o755))
         s.append(.mount(source: "devpts", target: nr + "/dev/pts", fstype: "devpts", flags: [.noSuid, .noExec], data: "newinstance,ptmxmode=0666,mode=0620"))
         s.append(.symlink(target: "pts/ptmx", at: nr + "/dev/ptmx"))
         s.append(.makeDirectory(nr + "/dev/shm", mode: 0o1777))
-        s.append(.mount(source: "shm", target: nr + "/dev/shm", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.tmpfsSize(TmpfsMount(path: "/dev/shm")))"))
+        s.append(.mount(source: "shm", target: nr + "/dev/shm", fstype: "tmpfs", flags: [.noSuid, .noDev], data: "mode=1777,size=\(p.shmSizeBytes ?? p.tmpfsSize(TmpfsMount(path: "/dev/shm")))"))
         if p.namespaces.contains(.ipc) {
             s.append(.makeDirectory(nr + "/dev/mqueue", mode: 0o755))
             s.append(.mount(source: "mqueue", target: nr + "/dev/mqueue", fstype: "mqueue", flags: [.noSuid, .noDev, .noExec], data: nil))

@@ -15,6 +15,9 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var runAsUser: UInt32
     public var runAsGroup: UInt32
+    /// Names still to look up in the sandbox's root (`resolvingNames`); nil once resolved.
+    public var runAsUserName: String? = nil
+    public var runAsGroupName: String? = nil
     public var runAsNonRoot: Bool
     public var capabilitySpec: CapabilitySpec
     public var capabilities: CapabilitySet
@@ -30,6 +33,14 @@ public struct EffectiveProfile: Sendable, Equatable {
 
     public var root: RootFilesystem
     public var tmpfs: [TmpfsMount]
+    /// Memory plus swap (`resources.memorySwap`); `UInt64.max`: unlimited swap.
+    public var memorySwapBytes: UInt64? = nil
+    /// The CPUs the sandbox may run on (cpuset.cpus); nil: all.
+    public var cpusetCPUs: [UInt32]? = nil
+    /// Host device nodes bound into /dev beyond the standard ones (paths below /dev).
+    public var devices: [String] = []
+    /// The size of the /dev/shm tmpfs; nil: `defaultTmpfsBytes`.
+    public var shmSizeBytes: UInt64? = nil
     public var maskedPaths: [String]
     public var readonlyPaths: [String]
     public var binds: [BindMount]
@@ -87,14 +98,17 @@ public struct EffectiveProfile: Sendable, Equatable {
     public static func resolve(_ layers: [ProfileLayer]) throws(ConfigError) -> EffectiveProfile {
         var p = defaults
         p.chain = []
+        var writableRootByFlag = false
         for l in layers {
             p.chain.append(l.name ?? l.source)
             if let n = l.name { p.name = n }
             if let d = l.description { p.description = d }
             for (ns, on) in l.namespaces { if on { p.namespaces.insert(ns) } else { p.namespaces.remove(ns) } }
             if let v = l.hostIDRange { p.hostIDRange = v }
-            if let v = l.runAsUser { p.runAsUser = v }
-            if let v = l.runAsGroup { p.runAsGroup = v }
+            if let v = l.runAsUser { p.runAsUser = v; p.runAsUserName = nil }
+            if let v = l.runAsGroup { p.runAsGroup = v; p.runAsGroupName = nil }
+            if let v = l.runAsUserName { p.runAsUserName = v }
+            if let v = l.runAsGroupName { p.runAsGroupName = v }
             if let v = l.runAsNonRoot { p.runAsNonRoot = v }
             if let v = l.capabilities { p.capabilitySpec = v; p.capabilities = v.resolved }
             if let v = l.readOnlyRootFilesystem { p.readOnlyRootFilesystem = v }
@@ -103,10 +117,23 @@ public struct EffectiveProfile: Sendable, Equatable {
             p.limits = l.limits.over(p.limits)
             p.requests = l.requests.over(p.requests)
             if let v = l.ioWeight { p.ioWeight = v }
+            if let v = l.memorySwapBytes { p.memorySwapBytes = v }
+            if let v = l.cpusetCPUs { p.cpusetCPUs = v }
             if let v = l.ioMax { p.ioMax = v }
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
-            if let v = l.tmpfs { p.tmpfs = v }
+            if let v = l.tmpfs {
+                if l.source == FieldRules.commandLine {
+                    // Flags add to the profile's tmpfs mounts (a path given again takes the
+                    // flag's size), never drop them: without the profile's /tmp and /run the
+                    // host's would show through, read-only but with their sockets connectable.
+                    for t in v { p.tmpfs.removeAll { $0.path == t.path }; p.tmpfs.append(t) }
+                } else {
+                    p.tmpfs = v
+                }
+            }
+            if let v = l.shmSizeBytes { p.shmSizeBytes = v }
+            if let v = l.devices { p.devices = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
             if let v = l.binds { p.binds = v }
@@ -123,7 +150,15 @@ public struct EffectiveProfile: Sendable, Equatable {
             for e in l.env {
                 if let i = p.env.firstIndex(where: { $0.name == e.name }) { p.env[i] = e } else { p.env.append(e) }
             }
+            p.env.removeAll { l.unsetEnv.contains($0.name) }
+            // A writable host root is a profile's choice (`unconfined`), never a flag's: the
+            // workload could write every host file its mapped ids can (world-writable ones).
+            if l.source == FieldRules.commandLine, l.readOnlyRootFilesystem == false { writableRootByFlag = true }
             p.rlimits.merge(l.rlimits) { _, layer in layer }
+        }
+        if writableRootByFlag && p.root == .host {
+            throw ConfigError(file: FieldRules.commandLine, field: "--read-write",
+                              message: "the host's root stays read-only: a writable host root would let the workload change every host file its ids can write; give a root filesystem of your own (--rootfs DIR) to write to it, or write to a --tmpfs or --bind")
         }
         // Cross-field errors name the profile file; the command line when only it is involved.
         let empty = ProfileLayer()
@@ -135,14 +170,47 @@ public struct EffectiveProfile: Sendable, Equatable {
         return p
     }
 
+    /// Looks up `--user NAME[:GROUP]` in the sandbox root's /etc/passwd and /etc/group text
+    /// (read by the launcher with size caps and no symlinks; their owner may be hostile: no
+    /// line of them appears in an error), then checks the profile again with the ids.
+    /// A user name without a group takes the user's primary group.
+    public mutating func resolvingNames(passwd: String?, group: String?, root: String) throws(ConfigError) {
+        guard runAsUserName != nil || runAsGroupName != nil else { return }
+        func fail(_ m: String) -> ConfigError { ConfigError(file: FieldRules.commandLine, field: "--user", message: m) }
+        /// name → (field 3, field 4) of `name:x:N:M:…` lines; malformed lines are skipped.
+        func lookup(_ name: String, in text: String?, file: String) throws(ConfigError) -> (UInt32, UInt32?) {
+            guard let text else { throw fail("\(root)/etc/\(file) cannot be read, so \"\(name)\" cannot be looked up; give numeric ids (--user UID:GID)") }
+            for line in text.split(separator: "\n") {
+                let f = line.split(separator: ":", omittingEmptySubsequences: false)
+                guard f.count >= 3, f[0] == name[...] else { continue }
+                guard case .success(let id) = NumberField.id.parse(String(f[2])) else { continue }
+                let second: UInt32? = f.count >= 4 ? (try? NumberField.id.parse(String(f[3])).get()).map(UInt32.init) : nil
+                return (UInt32(id), second)
+            }
+            throw fail("no \(file == "passwd" ? "user" : "group") \"\(name)\" in \(root)/etc/\(file) (the sandbox's root); give numeric ids")
+        }
+        if let u = runAsUserName {
+            let (uid, gid) = try lookup(u, in: passwd, file: "passwd")
+            runAsUser = uid
+            if runAsGroupName == nil, let gid { runAsGroup = gid }
+        }
+        if let g = runAsGroupName { runAsGroup = try lookup(g, in: group, file: "group").0 }
+        runAsUserName = nil
+        runAsGroupName = nil
+        try check(source: FieldRules.commandLine)
+    }
+
     /// Cross-field rules that no single field can check.
     func check(source: String) throws(ConfigError) {
         func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: source, field: field, message: msg) }
-        if runAsNonRoot && runAsUser == 0 {
+        if runAsUserName == nil && runAsGroupName == nil, runAsNonRoot && runAsUser == 0 {
             throw fail("securityContext.runAsNonRoot", "runAsNonRoot is true but runAsUser is 0; set securityContext.runAsUser to a non-zero uid")
         }
         if !namespaces.contains(.mount) {
             throw fail("namespaces.mount", "a sandbox needs its own mount namespace (read-only root, /proc, masked paths); it cannot be switched off")
+        }
+        if !namespaces.contains(.pid) && namespaces.contains(.user) {
+            throw fail("namespaces.pid", "the host's PID namespace needs the host's user namespace too: a user namespace cannot mount the host's /proc; keep namespaces.pid: true (--pid private), or also give namespaces.user: false (--userns host, root only)")
         }
         if network == .none && !namespaces.contains(.network) {
             throw fail("namespaces.network", "network mode none needs a network namespace; use network.mode: host to share the host's network")
@@ -150,7 +218,7 @@ public struct EffectiveProfile: Sendable, Equatable {
         if network == .host && namespaces.contains(.network) {
             throw fail("network.mode", "network mode host cannot be combined with namespaces.network: true")
         }
-        if let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
+        if runAsUserName == nil && runAsGroupName == nil, let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
             throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the \(r.mappedCount) ids the range \(r) maps")
         }
         for (r, l) in rlimits.sorted(by: { $0.key < $1.key }) where l.soft > l.hard {
@@ -163,6 +231,12 @@ public struct EffectiveProfile: Sendable, Equatable {
             }
             if !targets.insert(b.destination).inserted { throw fail("filesystem.binds", "two binds target \(b.destination)") }
         }
+        if let s = memorySwapBytes, s != .max {
+            guard let m = limits.memoryBytes else {
+                throw fail("resources.memorySwap", "memorySwap (memory plus swap) needs a memory limit: set resources.limits.memory (--memory)")
+            }
+            if s < m { throw fail("resources.memorySwap", "memorySwap \(s) is below the memory limit \(m); it counts memory plus swap, so give at least the memory limit") }
+        }
         if landlock != nil && allowPrivilegeEscalation {
             throw fail("filesystem.landlock", "Landlock needs no_new_privs: set securityContext.allowPrivilegeEscalation: false")
         }
@@ -174,6 +248,7 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// Any cgroup limit is asked for (ephemeral-storage is a tmpfs size, not a cgroup limit).
     public var requestsCgroupLimits: Bool {
         limits.cpuMilli != nil || limits.memoryBytes != nil || limits.pids != nil || requests.cpuMilli != nil
+            || (memorySwapBytes != nil && memorySwapBytes != .max) || cpusetCPUs != nil
             || ioWeight != nil || !ioMax.isEmpty
     }
 

@@ -40,6 +40,8 @@ extension EffectiveProfile {
             if let w = ioWeight { y += "    weight: \(w)\n" }
             if !ioMax.isEmpty { y += "    max:\n" + ioMax.map { "      - \(quote($0.v2Line))\n" }.joined() }
         }
+        if let v = cpusetCPUs { y += "  cpusetCpus: \"\(FieldRules.cpuListText(v))\"\n" }
+        if let v = memorySwapBytes { y += "  memorySwap: " + (v == .max ? "unlimited" : Quantity.formatBytes(v)) + "\n" }
         y += "  enforcement: \(enforcement.rawValue)\n"
         y += "filesystem:\n"
         switch root {
@@ -47,6 +49,8 @@ extension EffectiveProfile {
         case .directory(let d): y += "  root: \(quote(d))\n"
         }
         y += "  tmpfs:\n" + tmpfs.map { "    - path: \($0.path)\n      sizeLimit: \(Quantity.formatBytes(tmpfsSize($0)))\n" + ($0.optional ? "      optional: true\n" : "") }.joined()
+        if !devices.isEmpty { y += "  devices:\n" + devices.map { "    - /dev/\($0)\n" }.joined() }
+        if let v = shmSizeBytes { y += "  shmSize: \(Quantity.formatBytes(v))\n" }
         y += "  maskedPaths:" + list(maskedPaths)
         y += "  readonlyPaths:" + list(readonlyPaths)
         y += "  binds:" + (binds.isEmpty ? " []\n" : "\n" + binds.map {

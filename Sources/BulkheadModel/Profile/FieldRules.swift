@@ -188,6 +188,206 @@ public enum FieldRules {
         }
     }
 
+    // MARK: the spellings of container runtimes (docker, podman, bwrap)
+
+    /// Memory plus swap (`--memory-swap`, `resources.memorySwap`), as docker means it: a memory
+    /// size (`NumberField.memory`), or `-1`/`unlimited` for unbounded swap (`UInt64.max`).
+    public static func memorySwap(_ text: String) -> Result<UInt64, FieldRefusal> {
+        if text == "-1" || text == "unlimited" { return .success(.max) }
+        return NumberField.memory.parse(text)
+    }
+
+    /// What one `--mount` (docker, podman) mounts.
+    public enum MountSpec: Sendable, Equatable {
+        case bind(BindMount)
+        case tmpfs(TmpfsMount)
+    }
+
+    /// `--mount type=bind,source=SRC,target=DST[,readonly]` or
+    /// `type=tmpfs,target=DST[,tmpfs-size=SIZE]`, as docker and podman spell it (`src`, `dst`,
+    /// `destination`, `ro` and `readonly=true|false` too). The paths follow `absolutePath`, the
+    /// size `NumberField.storage`, as `--bind` and `--tmpfs` do; a bind is read-write unless
+    /// `readonly`, as in docker. Other types (volume, image) and keys are refused by name.
+    public static func mountSpec(_ text: String) -> Result<MountSpec, FieldRefusal> {
+        var type: String?, source: String?, target: String?, readOnly = false, size: String?
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            let value = kv.count == 2 ? kv[1] : nil
+            switch kv[0] {
+            case "type": type = value
+            case "source", "src": source = value
+            case "target", "dst", "destination": target = value
+            case "readonly", "ro":
+                switch value {
+                case nil, "true", "1": readOnly = true
+                case "false", "0": readOnly = false
+                default: return refuse("\(kv[0]) takes true or false, got \"\(value ?? "")\"")
+                }
+            case "tmpfs-size": size = value
+            default:
+                return refuse("unknown --mount key \"\(kv[0])\"; accepted: type, source (src), target (dst, destination), readonly (ro), tmpfs-size")
+            }
+        }
+        func path(_ key: String, _ v: String?) -> Result<String, FieldRefusal> {
+            guard let v else { return refuse("--mount type=\(type ?? "") needs \(key)=PATH") }
+            return absolutePath(v).mapError { FieldRefusal(message: "\(key): \($0.message)") }
+        }
+        switch type {
+        case "bind":
+            guard size == nil else { return refuse("tmpfs-size is for type=tmpfs, not type=bind") }
+            return path("source", source).flatMap { s in
+                path("target", target).map { t in .bind(BindMount(source: s, destination: t, readOnly: readOnly)) }
+            }
+        case "tmpfs":
+            guard source == nil else { return refuse("a tmpfs has no source; give target= and tmpfs-size= only") }
+            guard !readOnly else { return refuse("a read-only tmpfs would be empty; leave out readonly") }
+            return path("target", target).flatMap { t in
+                guard let size else { return .success(.tmpfs(TmpfsMount(path: t))) }
+                return NumberField.storage.parse(size).map { .tmpfs(TmpfsMount(path: t, sizeBytes: $0)) }
+            }
+        default:
+            return refuse("expected type=bind or type=tmpfs, got \"\(type ?? "")\" (volumes and images are not supported: bind a host directory)")
+        }
+    }
+
+    /// `--ro-bind`'s arguments: bwrap's `SRC DST` pairs (consecutive arguments without a colon)
+    /// or `SRC:DST`, each a read-only `bindSpec`.
+    public static func readOnlyBinds(_ arguments: [String]) -> Result<[BindMount], FieldRefusal> {
+        var out: [BindMount] = []
+        var i = 0
+        while i < arguments.count {
+            let spec: String
+            if arguments[i].contains(":") {
+                guard !arguments[i].hasSuffix(":rw") else { return refuse("--ro-bind is read-only; use --bind SRC:DST for a writable one") }
+                spec = arguments[i]
+                i += 1
+            } else {
+                guard i + 1 < arguments.count, !arguments[i + 1].contains(":") else {
+                    return refuse("expected SRC DST (as bwrap) or SRC:DST after --ro-bind, got \"\(arguments[i])\" alone")
+                }
+                spec = arguments[i] + ":" + arguments[i + 1]
+                i += 2
+            }
+            switch bindSpec(spec) {
+            case .success(var b): b.readOnly = true; out.append(b)
+            case .failure(let r): return .failure(r)
+            }
+        }
+        return .success(out)
+    }
+
+    /// The signals `--stop-signal` may name: those the sandbox's init forwards to the workload
+    /// (CShims/spawn.c `forwarded_signals`, less SIGWINCH), and SIGKILL (today's `--timeout`).
+    /// Linux numbers (the generic table: x86_64 and arm64 agree).
+    public static let stopSignals: [(name: String, number: Int32)] = [
+        ("SIGHUP", 1), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGKILL", 9), ("SIGUSR1", 10), ("SIGUSR2", 12), ("SIGTERM", 15),
+    ]
+
+    /// `--stop-signal SIG`: `SIGTERM`, `TERM`, `term` or `15`, one of `stopSignals`.
+    public static func stopSignal(_ text: String) -> Result<Int32, FieldRefusal> {
+        let upper = text.uppercased()
+        let name = upper.hasPrefix("SIG") ? upper : "SIG" + upper
+        if let s = stopSignals.first(where: { $0.name == name || String($0.number) == text }) { return .success(s.number) }
+        return refuse("expected one of \(stopSignals.map(\.name).joined(separator: ", ")) (the signals the sandbox's init passes to the workload), got \"\(text)\"")
+    }
+
+    /// `--pid/--ipc/--uts/--userns host|private`: whether the sandbox gets its own namespace
+    /// of that kind (true: private).
+    public static func namespaceMode(_ text: String) -> Result<Bool, FieldRefusal> {
+        switch text {
+        case "private": return .success(true)
+        case "host": return .success(false)
+        default: return refuse("expected host or private, got \"\(text)\"")
+        }
+    }
+
+    /// `--device /dev/X[:rw|rwm]` (docker): a device node of the host's /dev, bound at the same
+    /// path in the sandbox's /dev (never created: a user namespace cannot mknod). Returns the
+    /// path below /dev (`net/tun`). Only read-write access can be given: without a devices
+    /// cgroup a mount flag does not stop writes to a device, so `:r` is refused, not pretended.
+    public static func device(_ text: String) -> Result<String, FieldRefusal> {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2 else { return refuse("expected /dev/NAME[:rw|rwm], got \"\(text)\"") }
+        if parts.count == 2, parts[1] != "rw", parts[1] != "rwm" {
+            return refuse("access \"\(parts[1])\" cannot be enforced (no devices cgroup: a read-only mount does not stop writes to a device); give rw or rwm, or leave it out")
+        }
+        let path: String
+        switch absolutePath(parts[0]) {
+        case .success(let p): path = p
+        case .failure(let r): return .failure(r)
+        }
+        guard path.hasPrefix("/dev/"), path.count > 5 else { return refuse("a device is a node below /dev, got \"\(parts[0])\"") }
+        let name = String(path.dropFirst(5))
+        guard !name.hasPrefix("pts"), !name.hasPrefix("shm"), !name.hasPrefix("mqueue") else {
+            return refuse("/dev/\(name) is the sandbox's own (devpts, shm, mqueue); it cannot be a host device")
+        }
+        return .success(name)
+    }
+
+    /// The highest CPU number a list may name (the kernel's NR_CPUS ceiling is 8192).
+    public static let maxCPU: UInt32 = 8191
+
+    /// A CPU list as cpuset.cpus and /sys/devices/system/cpu/online spell it (`0-3,6`):
+    /// `--cpuset-cpus`, `resources.cpusetCpus`; the CPUs, sorted, each once.
+    public static func cpuList(_ text: String) -> Result<[UInt32], FieldRefusal> {
+        var set = Set<UInt32>()
+        let syntax = "expected a CPU list such as 0-3,6 (CPUs 0 to \(maxCPU)), got \"\(text.prefix(64))\""
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = item.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(ends.count), ends.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let lo = UInt32(ends[0]), let hi = UInt32(ends[ends.count - 1]), lo <= hi, hi <= maxCPU else { return refuse(syntax) }
+            for c in lo...hi { set.insert(c) }
+        }
+        return .success(set.sorted())
+    }
+
+    /// `[0, 1, 2, 5]` → `0-2,5`.
+    public static func cpuListText(_ cpus: [UInt32]) -> String {
+        var parts: [String] = []
+        var i = 0
+        while i < cpus.count {
+            var j = i
+            while j + 1 < cpus.count, cpus[j + 1] == cpus[j] + 1 { j += 1 }
+            parts.append(i == j ? "\(cpus[i])" : "\(cpus[i])-\(cpus[j])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
+    /// A user or group name of `--user NAME[:GROUP]`: what useradd accepts (letters, digits,
+    /// `_`, `-`, `.`, a final `$`; not starting with a digit or `-`; at most 32).
+    public static func accountName(_ text: String) -> Result<String, FieldRefusal> {
+        let ok = !text.isEmpty && text.count <= 32 && text.allSatisfy(\.isASCII)
+            && text.enumerated().allSatisfy { i, c in c.isLetter || c == "_" || (i > 0 && (c.isNumber || c == "-" || c == ".")) || (c == "$" && i == text.count - 1) }
+        return ok ? .success(text) : refuse("expected a user or group name (letters, digits, _ - .), got \"\(text.prefix(40))\"")
+    }
+
+    /// The most a `--env-file` may hold.
+    public static let envFileLimit = 1 << 20
+
+    /// An env file (`--env-file`, docker's format): one `NAME=VALUE` or `NAME` (copied from the
+    /// caller, when set) per line; blank lines and lines starting with `#` are skipped; leading
+    /// blanks of a line and a final CR are dropped, the value is taken verbatim. A refusal names
+    /// the line number only: never the file's content (it may hold secrets).
+    public static func envFile(_ text: String) -> Result<[(name: String, value: String?)], FieldRefusal> {
+        var out: [(name: String, value: String?)] = []
+        // Split on the byte: "\r\n" is one Character, which a Character split would not cut.
+        for (n, bytes) in text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            let raw = String(decoding: bytes, as: UTF8.self)
+            var line = Substring(raw.hasSuffix("\r") ? String(raw.dropLast()) : raw)
+            line = line.drop(while: { $0 == " " || $0 == "\t" })
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let name: Substring, value: Substring?
+            if let eq = line.firstIndex(of: "=") { (name, value) = (line[..<eq], line[line.index(after: eq)...]) } else { (name, value) = (line, nil) }
+            guard case .success = envName(String(name)) else {
+                return refuse("line \(n + 1): not a variable name before \"=\" (letters, digits and _, not starting with a digit; the line is not shown)")
+            }
+            guard !(value?.utf8.contains(0) ?? false) else { return refuse("line \(n + 1): a value may not contain NUL") }
+            out.append((String(name), value.map(String.init)))
+        }
+        return .success(out)
+    }
+
     /// One `io.max` line (`IOThrottle.parse`).
     public static func ioThrottle(_ text: String) -> Result<IOThrottle, FieldRefusal> {
         IOThrottle.parse(text).mapError { FieldRefusal(message: $0.message) }

@@ -22,6 +22,11 @@ public struct ProfileLayer: Sendable, Equatable {
 
     public var runAsUser: UInt32?
     public var runAsGroup: UInt32?
+    /// `--user NAME[:GROUP]`: names looked up in the sandbox's root (its /etc/passwd and
+    /// /etc/group) at launch, `EffectiveProfile.resolvingNames`; a name wins over the number
+    /// of a lower layer, a number of a higher layer over the name.
+    public var runAsUserName: String?
+    public var runAsGroupName: String?
     public var runAsNonRoot: Bool?
     public var capabilities: CapabilitySpec?
     public var readOnlyRootFilesystem: Bool?
@@ -33,11 +38,21 @@ public struct ProfileLayer: Sendable, Equatable {
     /// `resources.io`: the io controller's weight and throttles (no Kubernetes field exists).
     public var ioWeight: UInt64?
     public var ioMax: [IOThrottle]?
+    /// `resources.memorySwap` (`--memory-swap`, docker's meaning): memory plus swap, in bytes;
+    /// `UInt64.max` is unlimited swap. Without it, swap is bounded to 0 under a memory limit.
+    public var memorySwapBytes: UInt64?
+    /// `resources.cpusetCpus` (`--cpuset-cpus`): the CPUs the sandbox may run on.
+    public var cpusetCPUs: [UInt32]?
     /// `resources.enforcement`: whether a limit the host cannot enforce is an error.
     public var enforcement: LimitEnforcement?
 
     public var root: RootFilesystem?
     public var tmpfs: [TmpfsMount]?
+    /// `filesystem.devices`: host device nodes bound into the sandbox's /dev (`--device`), as
+    /// paths below /dev (`fuse`, `net/tun`).
+    public var devices: [String]?
+    /// `filesystem.shmSize`: the size of the /dev/shm tmpfs (`--shm-size`); nil: 64Mi.
+    public var shmSizeBytes: UInt64?
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
     public var binds: [BindMount]?
@@ -49,6 +64,9 @@ public struct ProfileLayer: Sendable, Equatable {
     public var workingDir: String?
     /// Environment entries, merged by name across layers.
     public var env: [EnvVar] = []
+    /// Names removed from the environment the layers below (and this one's `env`) set
+    /// (`--unsetenv`).
+    public var unsetEnv: [String] = []
     /// Resource limits of setrlimit(2), merged by resource across layers.
     public var rlimits: [RlimitResource: Rlimit] = [:]
 

@@ -77,7 +77,9 @@ public enum ProfileParser {
         if let sc = top["securityContext"] { c.attempt { () throws(ConfigError) in try parseSecurityContext(sc, into: &p, collecting: c) } }
         if let r = top["resources"] {
             c.attempt { () throws(ConfigError) in
-                let m = try c.mapping(r, allowed: ["limits", "requests", "io", "enforcement"])
+                let m = try c.mapping(r, allowed: ["limits", "requests", "memorySwap", "cpusetCpus", "io", "enforcement"])
+                if let v = m["cpusetCpus"] { c.attempt { () throws(ConfigError) in p.cpusetCPUs = try FieldRules.cpuList(try v.scalarText()).at(v) } }
+                if let v = m["memorySwap"] { c.attempt { () throws(ConfigError) in p.memorySwapBytes = try FieldRules.memorySwap(try v.scalarText()).at(v) } }
                 if let l = m["limits"] { c.attempt { () throws(ConfigError) in p.limits = try parseResources(l, collecting: c) } }
                 if let q = m["requests"] { c.attempt { () throws(ConfigError) in p.requests = try parseResources(q, collecting: c) } }
                 if let io = m["io"] {
@@ -238,7 +240,13 @@ public enum ProfileParser {
     // MARK: filesystem
 
     static func parseFilesystem(_ node: ConfigNode, into p: inout ProfileLayer, collecting c: ConfigErrorCollector) throws(ConfigError) {
-        let m = try c.mapping(node, allowed: ["root", "tmpfs", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        let m = try c.mapping(node, allowed: ["root", "tmpfs", "shmSize", "devices", "maskedPaths", "readonlyPaths", "binds", "landlock"])
+        if let s = m["shmSize"] { c.attempt { () throws(ConfigError) in p.shmSizeBytes = try NumberField.storage.parse(s) } }
+        if let d = m["devices"] {
+            c.attempt { () throws(ConfigError) in
+                p.devices = try d.sequence().map { (n) throws(ConfigError) in try FieldRules.device(try n.string()).at(n) }
+            }
+        }
         if let l = m["landlock"] { c.attempt { () throws(ConfigError) in
             let lm = try c.mapping(l, allowed: ["readOnly", "readWrite", "bindTCP", "connectTCP"])
             var spec = LandlockSpec()

@@ -45,6 +45,9 @@ public struct RunReport: Codable, Sendable {
     /// Peak resident set of the sandbox's processes (getrusage of the init, KiB).
     public var maxRssKiB: Int?
     public var signalsForwarded: [String]
+    /// At the timeout, the signals sent, in order (`["SIGTERM"]`, `["SIGTERM", "SIGKILL"]`,
+    /// `["SIGKILL"]`); nil: no timeout fired.
+    public var timeoutSignals: [String]?
     /// Milliseconds spent in each launcher phase, in order (where a launch's time goes).
     public var phasesMs: [PhaseTiming] = []
     public var controls: AppliedControls
@@ -157,6 +160,9 @@ public struct LaunchErrorReport: Codable, Sendable, Equatable {
 /// The controls that were in force for the workload: what the report promises was applied.
 public struct AppliedControls: Codable, Sendable, Equatable {
     public var namespaces: [String]
+    /// The host's namespaces the sandbox kept (`--pid host`, a profile's `namespaces.ipc:
+    /// false`, network mode host …): every kind it neither created nor joined from a pod.
+    public var hostNamespaces: [String]?
     public var uidMap: String?
     public var gidMap: String?
     /// Rootless only: the caller's supplementary groups (host gids) that the workload still

@@ -372,6 +372,24 @@ public final class SandboxCgroup {
             }
             let (sum, overflow) = l.memoryMax!.addingReportingOverflow(l.memorySwapMax!)
             return [try put("memory.memsw.limit_in_bytes", overflow ? "-1" : String(sum))]
+        case (.cpusetCPUs, .v2):
+            return [try put("cpuset.cpus", l.cpusetCPUs!)]
+        case (.cpusetCPUs, .v1):
+            // A v1 cpuset cgroup starts with empty cpus and mems, and takes no task until both
+            // are set: every directory from the hierarchy's root down gets its parent's where
+            // it has none (shared ancestors included), then the leaf gets the CPUs asked for.
+            // Only bulkhead's own directories (its base and below) are written.
+            let base = leaf.target.baseDirectory
+            var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
+            func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
+            for part in dir.dropFirst(parent.count).split(separator: "/") {
+                let child = parent + "/" + part
+                for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
+                    try Self.writeLimit(child + "/" + file, value(parent + "/" + file), controller: kind.controller)
+                }
+                parent = child
+            }
+            return [try put("cpuset.cpus", l.cpusetCPUs!)]
         case (.pidsMax, _):
             return [try put("pids.max", String(l.pidsMax!))]
         case (.ioWeight, .v2):
