@@ -1,0 +1,46 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// The red team's attacks on mount points that need not exist (`makeMountPoint`: a read-only
+/// parent covered by a tmpfs copy of itself) and on `--tty`'s pty (issue 15).
+@Suite(.enabled(if: Gate.root, Gate.rootReason))
+struct RedTeamMountTests {
+    /// The host uid of the sandbox's root in plain `run` (the plan's "# uid_map: 0 HOST COUNT").
+    static func hostRoot() throws -> UInt32 {
+        let plan = try Bulkhead.run(["profile", "show", "container", "--plan"]).stdout
+        let mapLine = try #require(plan.split(separator: "\n").first { $0.hasPrefix("# uid_map: ") }, "\(plan)")
+        return try #require(mapLine.split(separator: " ").dropFirst(3).first.flatMap { UInt32($0) }, "\(mapLine)")
+    }
+
+    /// A directory to bind read-only holding `u/` (0700, the sandbox's uid 1000) with a 0644
+    /// file: only uid 1000 may enter `u`, not the sandbox's root without capabilities.
+    @Test("A tmpfs copy of a read-only directory grants no sandbox id more than the directory did: a 0700 directory of uid 1000 stays closed to root and open to uid 1000")
+    func coverKeepsTheDirectorysOwner() throws {
+        let host = try Self.hostRoot()
+        let outer = NSTemporaryDirectory() + "bh-rtm-\(token())", inner = NSTemporaryDirectory() + "bh-rtm-in-\(token())"
+        defer { for d in [outer, inner] { try? FileManager.default.removeItem(atPath: d) } }
+        for d in [outer, inner] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false); chmod(d, 0o755) }
+        try FileManager.default.createDirectory(atPath: outer + "/u", withIntermediateDirectories: false)
+        try "private-of-1000\n".write(toFile: outer + "/u/secret", atomically: true, encoding: .utf8)
+        chmod(outer + "/u/secret", 0o644)
+        chmod(outer + "/u", 0o700)
+        for p in [outer + "/u", outer + "/u/secret"] { chown(p, host + 1000, host + 1000) }
+        let name = "/bhrtm-\(token())"
+        let binds = ["--bind", "\(outer):\(name):ro", "--bind", "\(inner):\(name)/u/cache:ro"]
+        let script = "cat \(name)/u/secret; stat -c mode:%a:%u:%g \(name)/u; grep -c ' \(name)/u/cache ' /proc/self/mountinfo"
+        // Without the cover, root (no capabilities) is refused and uid 1000 reads its file.
+        let plainRoot = try Bulkhead.run(["run", "--bind", "\(outer):\(name):ro", "--", "/bin/sh", "-c", "cat \(name)/u/secret"])
+        #expect(!plainRoot.stdout.contains("private-of-1000"), "\(plainRoot.stdout)")
+        let asRoot = try Bulkhead.run(["run"] + binds + ["--", "/bin/sh", "-c", script])
+        #expect(asRoot.status == 0, "\(asRoot.status) \(asRoot.stderr)")
+        #expect(!asRoot.stdout.contains("private-of-1000"), "the cover gave uid 1000's directory to root: \(asRoot.stdout)")
+        #expect(asRoot.stdout.contains("mode:700:1000:1000\n1\n"), "\(asRoot.stdout)")
+        let asOwner = try Bulkhead.run(["run", "--user", "1000"] + binds + ["--", "/bin/sh", "-c", script])
+        #expect(asOwner.status == 0, "\(asOwner.status) \(asOwner.stderr)")
+        #expect(asOwner.stdout.hasPrefix("private-of-1000\nmode:700:1000:1000\n1\n"), "the owner lost its directory: \(asOwner.stdout) \(asOwner.stderr)")
+        #expect(FileIO.listDirectory(outer + "/u").sorted() == ["secret"], "the directory on disk was written")
+    }
+}
