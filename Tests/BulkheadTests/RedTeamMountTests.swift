@@ -43,4 +43,31 @@ struct RedTeamMountTests {
         #expect(asOwner.stdout.hasPrefix("private-of-1000\nmode:700:1000:1000\n1\n"), "the owner lost its directory: \(asOwner.stdout) \(asOwner.stderr)")
         #expect(FileIO.listDirectory(outer + "/u").sorted() == ["secret"], "the directory on disk was written")
     }
+
+    /// The profile's /run and /tmp tmpfs hide the host's sockets (connecting needs only write
+    /// permission on the socket, which a read-only mount does not take away). `--tmpfs` replaced
+    /// the profile's whole list, so any `--tmpfs` (now also one under /run, which makeMountPoint
+    /// made in a copy of the host's /run) gave the workload the host's /run and /tmp back.
+    @Test("--tmpfs and --bind add to the profile's mounts: its /run and /tmp stay the sandbox's own tmpfs, a target under /run is made there")
+    func tmpfsFlagKeepsTheProfilesRun() throws {
+        let r = try Bulkhead.run(["run", "--tmpfs", "/bhrtm-scratch-\(token())", "--tmpfs", "/run/bhx", "--",
+                                  "/bin/sh", "-c", "stat -f -c %T /run /tmp; ls -A /run"])
+        #expect(r.status == 0, "\(r.status) \(r.stderr)")
+        #expect(r.stdout == "tmpfs\ntmpfs\nbhx\n", "the host's /run or /tmp is in the sandbox: \(r.stdout)")
+    }
+
+    @Test("Flags' mounts are merged by path: a profile's other binds and tmpfs stay, one for the same path is replaced")
+    func mountFlagsMergeByPath() throws {
+        var base = ProfileLayer()
+        base.binds = [BindMount(source: "/a", destination: "/x", readOnly: true), BindMount(source: "/b", destination: "/y", readOnly: true)]
+        base.tmpfs = [TmpfsMount(path: "/tmp"), TmpfsMount(path: "/run", optional: true)]
+        var flags = CommandLineLayer()
+        flags.binds = ["/c:/x:ro"]
+        flags.tmpfs = ["/scratch", "/tmp:1Mi"]
+        let p = try EffectiveProfile.resolve([base, try flags.layer(environment: [:], currentDirectory: "/")])
+        #expect(p.binds.map { "\($0.source):\($0.destination)" } == ["/b:/y", "/c:/x"])
+        #expect(p.tmpfs.map(\.path) == ["/run", "/scratch", "/tmp"])
+        #expect(p.tmpfs.last?.sizeBytes == 1 << 20)
+        #expect(try CommandLineLayer().layer(environment: [:], currentDirectory: "/") == ProfileLayer())
+    }
 }

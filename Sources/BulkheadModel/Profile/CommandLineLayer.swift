@@ -55,6 +55,8 @@ public struct CommandLineLayer: Sendable, Equatable {
         if !tmpfs.isEmpty {
             l.tmpfs = try tmpfs.map { (t) throws(ConfigError) in try FieldRules.tmpfsSpec(t).at(flag: "--tmpfs") }
         }
+        // Extra mounts: added to the profile's, never replacing its /tmp and /run.
+        l.addsMounts = l.binds != nil || l.tmpfs != nil
         if let rootfs { l.root = try FieldRules.rootFilesystem(rootfs).at(flag: "--rootfs") }
         if let hostname { l.hostname = try FieldRules.hostname(hostname).at(flag: "--hostname") }
         if let workdir { l.workingDir = try FieldRules.workingDirectory(workdir).at(flag: "--workdir") }
