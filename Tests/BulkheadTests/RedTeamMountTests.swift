@@ -70,4 +70,25 @@ struct RedTeamMountTests {
         #expect(p.tmpfs.last?.sizeBytes == 1 << 20)
         #expect(try CommandLineLayer().layer(environment: [:], currentDirectory: "/") == ProfileLayer())
     }
+
+    /// A mount point is made one component at a time, on disk where the parent is writable: a
+    /// name the kernel refuses (over NAME_MAX) failed the launch after its first components
+    /// had been made in a writable bind's directory, and they stayed there.
+    @Test("A target with a component over 255 bytes is refused before anything runs; nothing is made in a writable bind")
+    func overlongComponentIsRefusedBeforeTheLaunch() throws {
+        let w = NSTemporaryDirectory() + "bh-rtm-w-\(token())", src = NSTemporaryDirectory() + "bh-rtm-s-\(token())"
+        defer { for d in [w, src] { try? FileManager.default.removeItem(atPath: d) } }
+        for d in [w, src] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false) }
+        chmod(w, 0o777)
+        chmod(src, 0o755)
+        let long = String(repeating: "a", count: 256)
+        let r = try Bulkhead.run(["run", "--bind", "\(w):/w:rw", "--bind", "\(src):/w/a/b/\(long):ro", "--", "/bin/true"])
+        #expect(r.status == 125, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("255"), "\(r.stderr)")
+        #expect(FileIO.listDirectory(w).isEmpty, "made on disk by a launch that failed: \(FileIO.listDirectory(w))")
+        let tooLong = FieldRules.absolutePath("/x/" + String(repeating: "b/", count: 2000))
+        if case .success = tooLong { Issue.record("a 4000-byte path was accepted") }
+        let longest = FieldRules.absolutePath("/x/" + String(repeating: "b", count: 255))
+        if case .failure(let e) = longest { Issue.record("a 255-byte component was refused: \(e)") }
+    }
 }
