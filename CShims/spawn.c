@@ -355,12 +355,30 @@ static void octal_mode(mode_t mode, char *buf) {
 /* Covers the directory `lower` (an O_PATH fd, resolved inside the root) with a new tmpfs that
  * shows what it showed: each entry gets an empty stand-in (a directory, or a regular file for
  * anything else) with a recursive clone of the original bound onto it, taken relative to the
- * lower directory's fd (never by path); a symlink is copied as a symlink, never followed. The
- * tmpfs has the directory's mode and belongs to the sandbox's root, as its other tmpfs mounts
- * do (never to an id the directory's owner merely shows as: an unmapped owner reads as the
- * overflow id, 65534, which the sandbox may map to a user of its own). Stores the
+ * lower directory's fd (never by path); a symlink is copied as a symlink, never followed.
+ * The tmpfs's root grants no sandbox id more than the directory did (cover_owner): it belongs to
+ * the directory's owner and group when the sandbox maps them; an owner or group it does not map
+ * (shown as the overflow id, 65534, which the sandbox may map to a user of its own) becomes the
+ * sandbox's root with the directory's bits for others in its place. Stores the
  * tmpfs's root (attached over `lower`, still writable) in *out; the caller makes its entry and
  * then makes it read-only. 0 or a positive errno. */
+/* The kernel's overflow uid and gid (/proc/sys/kernel/overflow{u,g}id): what an unmapped id reads as. */
+#define BH_OVERFLOW_ID 65534u
+
+/* Owner, group and mode for a copy of something the sandbox sees as `st`, such that no sandbox id
+ * gets more through the copy than through the original (the copy is made by the sandbox's root,
+ * which would otherwise own it: a 0700 directory of the sandbox's uid 1000 became its root's,
+ * readable by a root without capabilities and closed to uid 1000). A class whose id the sandbox
+ * does not map (the overflow id) gets the bits for others, and the copy goes to root there. */
+static void cover_owner(const struct stat *st, uid_t *uid, gid_t *gid, mode_t *mode) {
+    mode_t m = st->st_mode & 07777, other = m & 07;
+    *uid = st->st_uid;
+    *gid = st->st_gid;
+    if (st->st_uid == BH_OVERFLOW_ID) { *uid = 0; m = (m & ~(mode_t)0700) | (other << 6); }
+    if (st->st_gid == BH_OVERFLOW_ID) { *gid = 0; m = (m & ~(mode_t)0070) | (other << 3); }
+    *mode = m;
+}
+
 static int overlay_directory(int lower, int *out) {
     struct stat st;
     if (fstat(lower, &st) < 0) return errno;
@@ -370,9 +388,14 @@ static int overlay_directory(int lower, int *out) {
     if (dir < 0) return errno;
     int rc = 0, mnt = -1;
     char mode[6];
-    octal_mode(st.st_mode & 07777, mode);
+    uid_t uid;
+    gid_t gid;
+    mode_t bits;
+    cover_owner(&st, &uid, &gid, &bits);
+    octal_mode(bits, mode);
     /* Writable until the caller has made its entry; 8m holds the stand-ins and long symlinks. */
     rc = new_tmpfs(mode, "8m", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, &mnt);
+    if (!rc && (uid != 0 || gid != 0) && fchownat(mnt, "", uid, gid, AT_EMPTY_PATH) < 0) rc = errno;
     if (!rc && syscall(SYS_move_mount, mnt, "", lower, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) rc = errno;
     char buf[4096] __attribute__((aligned(8)));
     char link[4096];
@@ -392,6 +415,14 @@ static int overlay_directory(int lower, int *out) {
                 if (len < 0) { rc = errno; break; }
                 link[len] = 0;
                 if (symlinkat(link, mnt, name) < 0) rc = errno;
+                /* The link's owner as well (fs.protected_symlinks compares it with the directory's). */
+                else {
+                    uid_t lu;
+                    gid_t lg;
+                    mode_t lm;
+                    cover_owner(&es, &lu, &lg, &lm);
+                    if ((lu != 0 || lg != 0) && fchownat(mnt, name, lu, lg, AT_SYMLINK_NOFOLLOW) < 0) rc = errno;
+                }
                 continue;
             }
             if (S_ISDIR(es.st_mode) ? mkdirat(mnt, name, 0755) < 0 : mknodat(mnt, name, S_IFREG | 0600, 0) < 0) { rc = errno; break; }

@@ -121,6 +121,8 @@ public struct CommandLineLayer: Sendable, Equatable {
         if let cpusetCPUs { l.cpusetCPUs = try FieldRules.cpuList(cpusetCPUs).at(flag: "--cpuset-cpus") }
         if !devices.isEmpty { l.devices = try devices.map { (d) throws(ConfigError) in try FieldRules.device(d).at(flag: "--device") } }
         if let shmSize { l.shmSizeBytes = try NumberField.storage.parse(shmSize).at(flag: "--shm-size") }
+        // Extra mounts: added to the profile's, never replacing its /tmp and /run.
+        l.addsMounts = l.binds != nil || l.tmpfs != nil
         if let rootfs { l.root = try FieldRules.rootFilesystem(rootfs).at(flag: "--rootfs") }
         if let hostname { l.hostname = try FieldRules.hostname(hostname).at(flag: "--hostname") }
         if workdir != nil && chdir != nil { throw ConfigError(file: FieldRules.commandLine, field: "--chdir", message: "give --workdir or --chdir, not both") }

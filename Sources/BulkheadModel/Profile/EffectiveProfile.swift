@@ -122,21 +122,12 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.ioMax { p.ioMax = v }
             if let v = l.enforcement { p.enforcement = v }
             if let v = l.root { p.root = v }
-            if let v = l.tmpfs {
-                if l.source == FieldRules.commandLine {
-                    // Flags add to the profile's tmpfs mounts (a path given again takes the
-                    // flag's size), never drop them: without the profile's /tmp and /run the
-                    // host's would show through, read-only but with their sockets connectable.
-                    for t in v { p.tmpfs.removeAll { $0.path == t.path }; p.tmpfs.append(t) }
-                } else {
-                    p.tmpfs = v
-                }
-            }
+            if let v = l.tmpfs { p.tmpfs = l.addsMounts ? p.tmpfs.filter { t in !v.contains { $0.path == t.path } } + v : v }
             if let v = l.shmSizeBytes { p.shmSizeBytes = v }
             if let v = l.devices { p.devices = v }
             if let v = l.maskedPaths { p.maskedPaths = v }
             if let v = l.readonlyPaths { p.readonlyPaths = v }
-            if let v = l.binds { p.binds = v }
+            if let v = l.binds { p.binds = l.addsMounts ? p.binds.filter { b in !v.contains { $0.destination == b.destination } } + v : v }
             if let v = l.landlock { p.landlock = v }
             if let v = l.network {
                 p.network = v

@@ -24,7 +24,14 @@ public enum FieldRules {
         guard text.hasPrefix("/") else { return refuse("expected an absolute path, got \"\(text)\"") }
         guard !text.split(separator: "/").contains("..") else { return refuse("a path may not contain \"..\": \"\(text)\"") }
         guard !text.utf8.contains(0) else { return refuse("a path may not contain NUL") }
-        return .success(normalize(text))
+        // What the kernel can name (NAME_MAX, PATH_MAX): refused here, not after a launch has
+        // made the first components of a mount point on disk.
+        guard !text.split(separator: "/").contains(where: { $0.utf8.count > 255 }) else {
+            return refuse("a path component may have at most 255 bytes: \"\(text.prefix(80))…\"")
+        }
+        let path = normalize(text)
+        guard path.utf8.count < 3900 else { return refuse("a path may have at most 3899 bytes, got \(path.utf8.count)") }
+        return .success(path)
     }
 
     /// `/a//b/./c/` → `/a/b/c`.

@@ -56,6 +56,11 @@ public struct ProfileLayer: Sendable, Equatable {
     public var maskedPaths: [String]?
     public var readonlyPaths: [String]?
     public var binds: [BindMount]?
+    /// This layer's `tmpfs` and `binds` are added to the inherited ones (an entry for the same
+    /// path replaces the inherited one) instead of replacing the lists: the command line's
+    /// `--tmpfs` and `--bind` are extra mounts, and must not drop a profile's /tmp and /run,
+    /// which hide the host's sockets.
+    public var addsMounts = false
     /// `filesystem.landlock`: the only paths (and TCP ports) the workload may use.
     public var landlock: LandlockSpec?
 
