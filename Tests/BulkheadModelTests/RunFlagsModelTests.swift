@@ -11,10 +11,13 @@ import Testing
         return try f.layer(environment: environment, currentDirectory: "/")
     }
 
-    /// A profile of only `body`, parsed, with the command line's source so layers compare whole.
+    /// A profile of only `body`, parsed, with the command line's source and its merge rule for
+    /// mounts (flags add to the profile's binds and tmpfs, a profile replaces its parent's), so
+    /// layers compare whole.
     static func profile(_ body: String) throws(ConfigError) -> ProfileLayer {
         var p = try ProfileParser.parse("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\n" + body, file: "p.yaml")
         p.source = ProfileLayer().source
+        p.addsMounts = p.binds != nil || p.tmpfs != nil
         return p
     }
 
@@ -246,10 +249,12 @@ import Testing
     func tmpfsFlagsAdd() throws {
         var profile = try Self.profile("filesystem:\n  tmpfs:\n    - {path: /tmp}\n    - {path: /run, optional: true}\n")
         profile.source = "p.yaml"
+        profile.addsMounts = false
         let e = try EffectiveProfile.resolve([profile, try Self.layer { $0.mounts = ["type=tmpfs,target=/mnt"]; $0.tmpfs = ["/tmp:2Mi"] }])
         #expect(e.tmpfs == [TmpfsMount(path: "/run", optional: true), TmpfsMount(path: "/tmp", sizeBytes: 2 << 20), TmpfsMount(path: "/mnt")], "\(e.tmpfs)")
         var child = try Self.profile("filesystem:\n  tmpfs:\n    - {path: /scratch}\n")
         child.source = "c.yaml"
+        child.addsMounts = false // a profile file's list replaces its parent's
         #expect(try EffectiveProfile.resolve([profile, child]).tmpfs == [TmpfsMount(path: "/scratch")])
     }
 }
