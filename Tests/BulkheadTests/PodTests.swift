@@ -240,14 +240,7 @@ struct PodTests {
             """.write(toFile: dir + "/withbind.yaml", atomically: true, encoding: .utf8)
         // A host bind is refused at baseline: the tenant is privileged.
         let tenantName = "pb-\(t)"
-        let tenant = """
-            apiVersion: bulkhead.dev/v1alpha1
-            kind: Tenant
-            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
-            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
-            ---
-
-            """
+        let tenant = Self.privilegedTenant(tenantName)
         let pod = PodNetworkTests.pod("pb-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "withbind"],
                                       containers: [("c", ["cat", "/mnt/mark"])])
         let files = try PodManifestFiles.write(tenant + pod, into: dir)
@@ -258,6 +251,19 @@ struct PodTests {
         let c = try #require(report.containers.first?.report, "no container report: \(r.stderr)")
         #expect(c.profile == "withbind" && c.profileChain == ["container", "withbind", "<command line>"], "\(c.profileChain)")
         #expect(c.controls.binds.contains("\(dir)/d:/mnt:ro"), "\(c.controls.binds)")
+    }
+
+    /// A Tenant at the privileged Pod Security level (host binds, any profile), on a range of its
+    /// own, followed by the document separator.
+    static func privilegedTenant(_ name: String) -> String {
+        """
+        apiVersion: bulkhead.dev/v1alpha1
+        kind: Tenant
+        metadata: {name: \(name), labels: {pod-security.kubernetes.io/enforce: privileged}}
+        spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(name)}
+        ---
+
+        """
     }
 
     @Test("A pod's container whose profile has no cgroup limits still runs in the pod's cgroup, under its tenant's")
@@ -284,14 +290,7 @@ struct PodTests {
             network: {mode: none}
             """.write(toFile: dir + "/nolimits.yaml", atomically: true, encoding: .utf8)
         let tenantName = "pn-\(t)"
-        let tenant = """
-            apiVersion: bulkhead.dev/v1alpha1
-            kind: Tenant
-            metadata: {name: \(tenantName), labels: {pod-security.kubernetes.io/enforce: privileged}}
-            spec: {hostIDRange: "2170000000:65536", secretsDirectory: /var/lib/bulkhead/secrets/\(tenantName)}
-            ---
-
-            """
+        let tenant = Self.privilegedTenant(tenantName)
         let pod = PodNetworkTests.pod("pn-\(t)", namespace: tenantName, annotations: ["bulkhead.dev/profile": "nolimits"],
                                       containers: [("c", ["/bin/sh", "-c", "true"])])
         let files = try PodManifestFiles.write(tenant + pod, into: dir)
