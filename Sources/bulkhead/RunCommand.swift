@@ -271,7 +271,7 @@ struct RunCommand: ParsableCommand {
                 try failBeforeLaunch(invocation, LaunchError(wrapping: error))
             }
         }
-        let result = Sandbox.run(prepared)
+        let result = entry.map { e in Sandbox.run(prepared) { SandboxRegistry.recordInit(e, pid: $0) } } ?? Sandbox.run(prepared)
         if let entry { SandboxRegistry.unregister(entry) }
         if let error = result.error {
             warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")

@@ -10,11 +10,12 @@ import Testing
 struct SandboxNamesTests {
     static let dir = SandboxRegistry.rootDirectory
 
-    /// Starts `bulkhead run --name NAME -- sleep 60` in the background, waits for its entry.
-    func startNamed(_ name: String) throws -> Process {
+    /// Starts `bulkhead run --name NAME -- sleep 60` in the background, waits until its entry
+    /// holds the init's pid.
+    func startNamed(_ name: String, _ command: [String] = ["sleep", "60"]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
-        p.arguments = ["run", "--name", name, "--", "sleep", "60"]
+        p.arguments = ["run", "--name", name, "--"] + command
         var env = ProcessInfo.processInfo.environment
         env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
         p.environment = env
@@ -22,7 +23,8 @@ struct SandboxNamesTests {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        for _ in 0..<500 where !FileManager.default.fileExists(atPath: "\(Self.dir)/\(name).json") && p.isRunning { usleep(10_000) }
+        var tries = 0
+        while tries < 500 && p.isRunning && (try? ps().first { $0.name == name }?.initPID) == nil { usleep(10_000); tries += 1 }
         return p
     }
 
@@ -59,6 +61,10 @@ struct SandboxNamesTests {
         #expect(listed.count == 1)
         #expect(listed.first?.launcherPID == p.processIdentifier)
         #expect(listed.first?.command == ["sleep", "60"])
+        // The init, recorded with its start time, is the launcher's child.
+        let initPID = try #require(listed.first?.initPID)
+        #expect(listed.first?.initStartTime == CgroupStart.of(initPID))
+        #expect(CgroupStart.parent(of: initPID) == p.processIdentifier)
         // The table shows it too.
         #expect(try Bulkhead.run(["ps"]).stdout.contains(name))
 
@@ -76,6 +82,18 @@ struct SandboxNamesTests {
         #expect(try ps().allSatisfy { $0.name != name })
         // The name is free again.
         #expect(try Bulkhead.run(["run", "--name", name, "--", "true"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(Self.dir)/\(name).json"))
+    }
+
+    @Test func workloadIgnoringSIGTERMIsKilledAfterTheGrace() throws {
+        let name = token()
+        let p = try startNamed(name, ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        #expect(try ps().first { $0.name == name }?.initPID != nil)
+        let stop = try Bulkhead.run(["stop", name, "--grace", "300ms"])
+        #expect(stop.status == 0, "\(stop.stderr)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 137)
         #expect(!FileManager.default.fileExists(atPath: "\(Self.dir)/\(name).json"))
     }
 
@@ -143,8 +161,15 @@ struct SandboxNamesTests {
     }
 }
 
-/// /proc/PID/stat field 22, read by the test itself.
+/// /proc/PID/stat field 22 (and field 4, the parent), read by the test itself.
 enum CgroupStart {
+    static func parent(of pid: Int32) -> Int32? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
     static func of(_ pid: Int32) -> UInt64? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }

@@ -16,9 +16,14 @@ public struct SandboxEntry: Codable, Sendable, Equatable {
     public var command: [String]
     /// Seconds since the epoch.
     public var started: Double
+    /// The sandbox's init (pid and start time), once it started: SIGKILLed through a checked
+    /// pidfd when the grace period of `stop` ends.
+    public var initPID: Int32?
+    public var initStartTime: UInt64?
 
     public init(name: String, launcherPID: Int32, launcherStartTime: UInt64, owner: UInt32, profile: String,
-                command: [String], started: Double) {
+                command: [String], started: Double, initPID: Int32? = nil, initStartTime: UInt64? = nil) {
+        (self.initPID, self.initStartTime) = (initPID, initStartTime)
         (self.name, self.launcherPID, self.launcherStartTime, self.owner) = (name, launcherPID, launcherStartTime, owner)
         (self.profile, self.command, self.started) = (profile, command, started)
     }
@@ -31,7 +36,8 @@ public struct SandboxEntry: Codable, Sendable, Equatable {
 /// `--name` is refused. Every read goes through `TrustedFile` (the directory: owner, mode,
 /// type; each entry: a regular file, no link, owned by root or the caller, not writable by
 /// others); an entry that fails a check is refused, never shown. An entry is published with
-/// `link(2)` from a private temporary file (atomic, and never over another entry), removed by
+/// `link(2)` from a private temporary file (atomic, and never over another entry; the init's
+/// pid is added by a rename over it), removed by
 /// the launcher when the sandbox ends, and collected by `ps`, `stop` and `gc` once its
 /// launcher is gone (pid and start time).
 public enum SandboxRegistry {
@@ -100,6 +106,28 @@ public enum SandboxRegistry {
             unlinkat(dir.fd, final, 0)
         }
         throw SystemError("publish \(dir.path)/\(final)", errno: Errno(EEXIST))
+    }
+
+    /// Adds the init's pid and start time to this launcher's entry: a new temporary file
+    /// renamed over it (atomic), only while the entry is still this launcher's.
+    public static func recordInit(_ entry: SandboxEntry, pid: Int32) {
+        guard let start = CgroupLeafName.startTime(of: pid), let dir = try? openDirectory(create: false) else { return }
+        defer { close(dir.fd) }
+        guard let lock = try? FileLock(dir.path + "/.lock") else { return }
+        defer { lock.unlock() }
+        guard let current = try? read(in: dir, file: fileName(entry.name)), current.launcherPID == entry.launcherPID,
+              current.launcherStartTime == entry.launcherStartTime else { return }
+        var e = current
+        (e.initPID, e.initStartTime) = (pid, start)
+        let temp = ".\(e.name).\(e.launcherPID).tmp"
+        guard let data = try? JSONEncoder().encode(e) else { return }
+        unlinkat(dir.fd, temp, 0)
+        let fd = openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        let written = data.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written == data.count, renameat(dir.fd, temp, dir.fd, fileName(e.name)) == 0 { return }
+        unlinkat(dir.fd, temp, 0)
     }
 
     /// Removes this launcher's entry (only if it is still this launcher's).
@@ -179,11 +207,19 @@ public enum SandboxRegistry {
             throw SystemError("stop \(name)", errno: Errno(ESRCH), hint: "its launcher is gone; the entry was collected")
         }
         defer { launcher.close() }
+        // The init, checked now too (pid and start time), for the SIGKILL at the end of the grace period.
+        let initHandle = entry.initPID.flatMap { pid in entry.initStartTime.flatMap { ProcessHandle(pid: pid, startTime: $0) } }
+        defer { initHandle?.close() }
         launcher.signal(SIGTERM)
         if !launcher.waitForExit(seconds: grace) {
-            launcher.signal(SIGKILL)
-            _ = launcher.waitForExit(seconds: 60)
-            _ = try? Maintenance.collectGarbage()
+            // The init first: its pid namespace ends with it, and the launcher reaps it and
+            // removes the entry; the launcher itself only if it does not follow.
+            initHandle?.signal(SIGKILL)
+            if !launcher.waitForExit(seconds: 5) {
+                launcher.signal(SIGKILL)
+                _ = launcher.waitForExit(seconds: 60)
+                _ = try? Maintenance.collectGarbage()
+            }
         }
         // The launcher removes its entry on its way out; a killed one leaves it to collect.
         _ = collectStale()
