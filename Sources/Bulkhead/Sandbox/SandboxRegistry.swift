@@ -56,11 +56,27 @@ public enum SandboxRegistry {
     /// Creates the state directory if needed (0700, the caller's) and opens it through the checks.
     static func openDirectory(create: Bool) throws(SystemError) -> (fd: Int32, path: String) {
         let dir = try directory()
-        if create {
-            if getuid() == 0, mkdir("/run/bulkhead", 0o711) != 0, errno != EEXIST {
-                throw SystemError("mkdir /run/bulkhead", errno: .current)
-            }
+        if create && getuid() == 0 {
+            if mkdir("/run/bulkhead", 0o711) != 0, errno != EEXIST { throw SystemError("mkdir /run/bulkhead", errno: .current) }
             if mkdir(dir, 0o700) != 0, errno != EEXIST { throw SystemError("mkdir \(dir)", errno: .current) }
+        } else if create {
+            // $XDG_RUNTIME_DIR is the caller's word: it must be the caller's own directory
+            // (checked open), and the directory is made in it relative to that fd.
+            let parent = String(dir.dropLast("/bulkhead-sandboxes".count))
+            let p = try TrustedFile.openDirectory(parent, what: "XDG_RUNTIME_DIR")
+            defer { close(p.fd) }
+            var st = stat()
+            guard fstat(p.fd, &st) == 0, st.st_uid == getuid() else {
+                throw SystemError("XDG_RUNTIME_DIR \(p.path) is not uid \(getuid())'s directory", errno: Errno(EPERM),
+                                  hint: "set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(getuid()))")
+            }
+            if mkdirat(p.fd, "bulkhead-sandboxes", 0o700) == 0 {
+                if geteuid() != getuid(), fchownat(p.fd, "bulkhead-sandboxes", getuid(), getgid(), Int32(AT_SYMLINK_NOFOLLOW)) != 0 {
+                    throw SystemError("chown \(dir)", errno: .current)
+                }
+            } else if errno != EEXIST {
+                throw SystemError("mkdir \(dir)", errno: .current)
+            }
         }
         let opened = try TrustedFile.openDirectory(dir, what: "sandbox state directory")
         var st = stat()
