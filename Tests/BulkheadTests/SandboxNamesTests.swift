@@ -155,6 +155,19 @@ struct SandboxNamesTests {
         #expect(s.status != 0)
     }
 
+    /// A non-root caller's entries live in its own $XDG_RUNTIME_DIR: unset, or a directory that
+    /// is not the caller's (/etc), and --name is refused before anything is created.
+    @Test func nonRootNeedsItsOwnRuntimeDirectory() throws {
+        let nobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/env"]
+        let unset = try Bulkhead.run(["run", "--limits", "best-effort", "--name", "x", "--", "true"], prefix: nobody + ["-u", "XDG_RUNTIME_DIR"])
+        #expect(unset.status == 125)
+        #expect(unset.stderr.contains("XDG_RUNTIME_DIR is not set"))
+        let etc = try Bulkhead.run(["run", "--limits", "best-effort", "--name", "x", "--", "true"], prefix: nobody + ["XDG_RUNTIME_DIR=/etc"])
+        #expect(etc.status == 125)
+        #expect(etc.stderr.contains("is not uid 65534's directory"))
+        #expect(!FileManager.default.fileExists(atPath: "/etc/bulkhead-sandboxes"))
+    }
+
     @Test func longestNameIsAccepted() throws {
         let r = try Bulkhead.run(["run", "--name", String(repeating: "a", count: 63), "--", "true"])
         #expect(r.status == 0, "\(r.stderr)")
