@@ -13,7 +13,7 @@ struct BulkheadCommand: CommandGroup {
         is wrong, 126 when the command cannot be executed, 127 when it is not found.
         """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
+        subcommands: [RunCommand.self, PsCommand.self, StopCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
     )
 
     static func main() {

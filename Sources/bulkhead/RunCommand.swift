@@ -158,6 +158,9 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Print the effective profile and the launch plan, and run nothing.")
     var dryRun = false
 
+    @Option(help: ArgumentHelp("Name the sandbox for `bulkhead ps` and `bulkhead stop NAME`: a DNS label, unique among running sandboxes.", valueName: "NAME"))
+    var name: String?
+
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
@@ -203,8 +206,12 @@ struct RunCommand: ParsableCommand {
             warn(ConfigError(file: FieldRules.commandLine, field: "--log-level", message: "expected error or warning, got \"\(other)\"").description)
             throw ExitCode(ExitStatus.launchFailed)
         }
+        if let name, case .failure(let r) = FieldRules.sandboxName(name) {
+            let e = ConfigError(file: FieldRules.commandLine, field: "--name", message: r.message)
+            try Self.failBeforeLaunch(invocation, LaunchError(e), message: e.description)
+        }
         if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
-        try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds)
+        try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds, name: name)
     }
 
     /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
@@ -226,7 +233,7 @@ struct RunCommand: ParsableCommand {
 
     /// Prepares, launches, supervises and reports; always ends by throwing the exit status.
     /// Shared by `run()` and `RunFastPath`.
-    static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
+    static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?, name: String? = nil) throws -> Never {
         let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
         let store = ProfileStore.standard()
         let prepared: PreparedLaunch
@@ -256,7 +263,16 @@ struct RunCommand: ParsableCommand {
             }
             reportHandle = h
         }
-        let result = Sandbox.run(prepared)
+        // `--name`: registered after every check, removed as soon as the sandbox has ended.
+        var entry: SandboxEntry?
+        if let name {
+            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command) } catch {
+                try? reportHandle?.close()
+                try failBeforeLaunch(invocation, LaunchError(wrapping: error))
+            }
+        }
+        let result = entry.map { e in Sandbox.run(prepared) { SandboxRegistry.recordInit(e, pid: $0) } } ?? Sandbox.run(prepared)
+        if let entry { SandboxRegistry.unregister(entry) }
         if let error = result.error {
             warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
         } else if result.reason == .timeout {

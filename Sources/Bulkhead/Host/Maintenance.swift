@@ -27,6 +27,6 @@ public enum Maintenance {
         do { host = try CgroupHost.detect() } catch { throw LaunchError("detect the host's cgroups", wrapping: error) }
         // Pod directories first: their volumes are unmounted before the node and cgroups go.
         let pods = PodState.collectStale()
-        return pods + NodeNetwork.collectStale() + SandboxCgroup.collectStale(host: host)
+        return pods + SandboxRegistry.collectStale() + NodeNetwork.collectStale() + SandboxCgroup.collectStale(host: host)
     }
 }

@@ -373,6 +373,11 @@ public enum Sandbox {
         Supervisor(prepared: prepared).run()
     }
 
+    /// As `run`, calling `onStarted` with the init's pid once it is released (`run --name`).
+    public static func run(_ prepared: PreparedLaunch, onStarted: @escaping (Int32) -> Void) -> RunReport {
+        Supervisor(prepared: prepared, onStarted: onStarted).run()
+    }
+
     /// Runs one container of a pod: joins the holder's namespaces, lives in the pod's cgroup.
     static func run(_ prepared: PreparedLaunch, pod: PodAttachment) -> RunReport {
         Supervisor(prepared: prepared, pod: pod).run()

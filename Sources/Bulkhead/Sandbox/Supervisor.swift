@@ -20,9 +20,13 @@ final class Supervisor {
     /// Phase boundaries for the report: (name, end time).
     private var marks: [(String, Double)] = []
 
-    init(prepared: PreparedLaunch, pod: PodAttachment? = nil) {
+    /// Called with the init's pid once it is released (`run --name` records it).
+    let onStarted: ((Int32) -> Void)?
+
+    init(prepared: PreparedLaunch, pod: PodAttachment? = nil, onStarted: ((Int32) -> Void)? = nil) {
         self.prepared = prepared
         self.pod = pod
+        self.onStarted = onStarted
         self.start = prepared.preparedFrom > 0 ? prepared.preparedFrom : Monotonic.now()
         if prepared.preparedAt > 0 { marks.append(("prepare (profile, plan, seccomp)", prepared.preparedAt)) }
     }
@@ -124,6 +128,7 @@ final class Supervisor {
             return failure(error)
         }
         mark("id maps")
+        onStarted?(child.pid)
         return supervise(child, signals: signals)
     }
 

@@ -178,6 +178,17 @@ public enum FieldRules {
         return .success(text)
     }
 
+    /// A sandbox's name (`run --name`, `stop NAME`): a DNS label, as a Pod's name and a
+    /// hostname label: 1 to 63 lower-case letters, digits and '-', starting and ending with a
+    /// letter or digit. It names a file in bulkhead's state directory, so '/', '.' and '..'
+    /// can never be one.
+    public static func sandboxName(_ text: String) -> Result<String, FieldRefusal> {
+        if let p = KubernetesLabels.dnsLabelProblem(text) {
+            return refuse("a sandbox name \(p), got \"\(text.count > 63 ? String(text.prefix(63)) + "…" : text)\"")
+        }
+        return .success(text)
+    }
+
     /// A working directory: `WorkingDirectory.problem`'s rule, normalized.
     public static func workingDirectory(_ text: String) -> Result<String, FieldRefusal> {
         if let problem = WorkingDirectory.problem(text) { return refuse(problem) }

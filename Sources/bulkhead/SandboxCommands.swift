@@ -1,0 +1,62 @@
+import ArgumentParser
+import Bulkhead
+import BulkheadModel
+import Foundation
+
+/// `bulkhead ps`: the named sandboxes that run (`run --name`), as `pod ls` lists pods.
+struct PsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ps", abstract: "List the running named sandboxes (run --name): name, launcher pid, profile, age, command.")
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let found: (entries: [SandboxEntry], refused: [String])
+        do { found = try SandboxRegistry.list() } catch {
+            warn("\(error)")
+            throw ExitCode(1)
+        }
+        for r in found.refused { warn("refused: \(r)") }
+        if json {
+            out(ReportJSON.encode(found.entries) + "\n")
+            return
+        }
+        var rows = [["NAME", "PID", "PROFILE", "AGE", "COMMAND"]]
+        let now = Date().timeIntervalSince1970
+        for e in found.entries {
+            rows.append([e.name, String(e.launcherPID), e.profile, Self.age(now - e.started), e.command.joined(separator: " ")])
+        }
+        out(Table.render(rows))
+    }
+
+    static func age(_ seconds: Double) -> String {
+        let s = Int(max(0, min(seconds, 1e9)))
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m" }
+        if s < 86400 { return "\(s / 3600)h" }
+        return "\(s / 86400)d"
+    }
+}
+
+/// `bulkhead stop NAME`: SIGTERM to the named sandbox's workload, SIGKILL after the grace period.
+struct StopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop a named sandbox: SIGTERM to its workload, SIGKILL after the grace period; waits until it is gone.")
+    @Argument(help: "The sandbox's name (run --name).") var name: String
+    @Option(help: ArgumentHelp("How long to wait before SIGKILL (e.g. 500ms, 10s).", valueName: "DURATION")) var grace = "10s"
+
+    func run() throws {
+        let seconds: Double
+        do { seconds = try DurationField.seconds(grace).at(flag: "--grace") } catch {
+            warn(error.description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        do {
+            let e = try SandboxRegistry.stop(name: name, grace: seconds)
+            out("stopped \(e.name) (launcher \(e.launcherPID))\n")
+        } catch {
+            warn("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
