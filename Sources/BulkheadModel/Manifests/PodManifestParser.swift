@@ -83,7 +83,7 @@ public enum PodManifestParser {
         refused: [
             "fsGroup": "fsGroup (volume group ownership and a supplementary group) is not supported",
             "fsGroupChangePolicy": "fsGroupChangePolicy is not supported",
-            "supplementalGroups": "supplementalGroups are not supported: bulkhead sets no supplementary groups",
+            "supplementalGroups": "supplementalGroups in a Pod are not supported yet: give the supplementary groups in the layer profile (securityContext.supplementalGroups)",
             "supplementalGroupsPolicy": "supplementalGroupsPolicy is not supported",
             "sysctls": "sysctls are not supported: bulkhead changes no kernel parameters",
             "seLinuxOptions": "SELinux is not available to bulkhead; Landlock rules come from the layer profile",
