@@ -103,6 +103,13 @@ struct PlanTests {
         do { _ = try plan(one, context: rootless); Issue.record("rootless set groups") } catch let error as ConfigError {
             #expect(error.message.contains("rootless") && error.message.contains("--group-add"), "\(error)")
         }
+        var joined = LaunchContext(callerUID: 1000, callerGID: 1000, privileged: false, hasSeccomp: true)
+        joined.joinedNamespaces = [.user, .network]
+        #expect(throws: ConfigError.self, "a rootless pod's container: refused, not ignored") { try plan(one, context: joined) }
+        #expect(throws: Never.self, "without groups it plans") { try plan(ProfileLayer(), context: joined) }
+        var named = ProfileLayer()
+        named.supplementalGroups = [.name("staff")]
+        #expect(throws: ConfigError.self, "a name not looked up is never dropped silently") { try plan(named) }
         // More than the step holds never reaches the planner.
         var many = ProfileLayer()
         many.supplementalGroups = (1...33).map { .id($0) }

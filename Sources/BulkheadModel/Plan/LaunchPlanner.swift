@@ -142,15 +142,21 @@ public enum LaunchPlanner {
                 uidMap = [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
                 gidMap = [IDMapEntry(inside: 0, outside: c.callerGID, count: 1)]
                 denySetgroups = true // user_namespaces(7): required before an unprivileged gid_map write
-                if !p.supplementalGroups.isEmpty {
-                    throw fail("securityContext.supplementalGroups", "a rootless sandbox cannot set supplementary groups (--group-add, securityContext.supplementalGroups): an unprivileged launcher must deny setgroups to map its gids; drop them or run bulkhead as root")
-                }
                 if p.runAsUser != 0 || p.runAsGroup != 0 {
                     throw fail("securityContext.runAsUser", "a rootless sandbox maps only your own uid (as 0); runAsUser/runAsGroup must be 0 unless bulkhead runs as root")
                 }
             }
         } else if !c.privileged {
             throw fail("namespaces.user", "without root, the sandbox needs a user namespace; set namespaces.user: true or run as root")
+        }
+
+        // Supplementary groups: rootless (a sandbox's own namespace or a rootless pod's, joined)
+        // cannot call setgroups, which the unprivileged gid map needs denied: refused, not ignored.
+        if p.namespaces.contains(.user) && !c.privileged && !p.supplementalGroups.isEmpty {
+            throw fail("securityContext.supplementalGroups", "a rootless sandbox cannot set supplementary groups (--group-add, securityContext.supplementalGroups): an unprivileged launcher must deny setgroups to map its gids; drop them or run bulkhead as root")
+        }
+        if case .name(let n)? = p.supplementalGroups.first(where: { if case .name = $0 { true } else { false } }) {
+            throw fail("securityContext.supplementalGroups", "group \"\(n)\" (--group-add) was not looked up in the sandbox's root")
         }
 
         var s: [PlanStep] = []
