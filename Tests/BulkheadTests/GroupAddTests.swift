@@ -91,4 +91,14 @@ struct GroupAddTests {
         #expect(link.status == 125 && link.stderr.contains("--group-add") && link.stderr.contains("cannot be read") && !link.stdout.contains("RAN"), "\(link.stderr)")
         #expect(!link.stderr.contains("root:x:0"), "\(link.stderr)")
     }
+
+    @Test("--inject-fault step:N at the setgroups step, with --group-add: exit 125, the step named, the workload not run")
+    func faultAtSetGroupsFailsClosed() throws {
+        let plan = try Bulkhead.run(["profile", "show", "container", "--plan"])
+        let steps = plan.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        let line = try #require(steps.first { $0.contains("setgroups") }, "\(plan.stdout)")
+        let n = try #require(Int(line.drop(while: { $0 == " " }).prefix(while: { $0.isNumber })))
+        let r = try Bulkhead.run(["run", "--inject-fault", "step:\(n)", "--group-add", "10", "--group-add", "20", "--", "/bin/echo", "RAN"])
+        #expect(r.status == 125 && r.stderr.contains("step \(n) (setgroups [10, 20])") && !r.stdout.contains("RAN"), "\(r.stderr)")
+    }
 }
