@@ -143,14 +143,16 @@ public enum ProfileParser {
     ///   profile's is relative to the profile's own directory (or absolute: profiles are the admin's).
     /// - Parameter collecting: where a profile's parser collects errors; without it (a
     ///   manifest's), the first error by position is thrown.
-    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false,
+    /// - Parameter podWide: a Pod's `spec.securityContext`, which (unlike a container's) has
+    ///   `supplementalGroups`.
+    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false, podWide: Bool = false,
                                      collecting outer: ConfigErrorCollector? = nil) throws(ConfigError) {
         let c = outer ?? ConfigErrorCollector()
-        // supplementalGroups: a profile's (Kubernetes has it in the pod's securityContext only).
+        // supplementalGroups: a profile's, or a Pod's (Kubernetes has it in the pod's securityContext only).
         let m = try c.mapping(node, allowed: [
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
-        ] + (manifest ? [] : ["supplementalGroups"]))
+        ] + (manifest && !podWide ? [] : ["supplementalGroups"]))
         if let v = m["supplementalGroups"] {
             c.attempt { () throws(ConfigError) in
                 let ids = try v.sequence().map { (n) throws(ConfigError) in GroupReference.id(UInt32(try NumberField.id.parse(n))) }
