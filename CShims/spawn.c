@@ -957,9 +957,11 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     case BH_OP_KEEP_CAPABILITIES:
         return prctl(PR_SET_KEEPCAPS, (unsigned long)a->keep_capabilities.on, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_SET_GROUPS: {
-        gid_t g = (gid_t)a->set_groups.gid;
+        _Static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is 32 bits");
+        uint32_t n = a->set_groups.count;
+        if (n > BH_MAX_GROUPS) return EINVAL; /* the model refuses more; never read past the array */
         /* Raw syscall: glibc's setgroups would broadcast to threads with a signal. */
-        return syscall(SYS_setgroups, a->set_groups.count ? 1 : 0, &g) < 0 ? errno : 0;
+        return syscall(SYS_setgroups, (long)n, (const gid_t *)a->set_groups.gids) < 0 ? errno : 0;
     }
     case BH_OP_SET_GID: {
         gid_t g = (gid_t)a->set_gid.id;

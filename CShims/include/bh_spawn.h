@@ -56,7 +56,7 @@ enum bh_step_op {
     BH_OP_SET_RLIMIT,            /* setrlimit(resource, {soft, hard}) */
     BH_OP_DROP_BOUNDING_SET,     /* drop every capability 0..cap_last_cap not in keep from the bounding set */
     BH_OP_KEEP_CAPABILITIES,     /* prctl(PR_SET_KEEPCAPS, keep) */
-    BH_OP_SET_GROUPS,            /* setgroups(count, {gid}): count 0 drops every supplementary group */
+    BH_OP_SET_GROUPS,            /* setgroups(count, gids): count 0 drops every supplementary group */
     BH_OP_SET_GID,               /* setresgid(gid, gid, gid) */
     BH_OP_SET_UID,               /* setresuid(uid, uid, uid) */
     BH_OP_SET_CAPABILITIES,      /* capset(effective, permitted, inheritable); ambient cleared */
@@ -118,7 +118,9 @@ struct bh_set_hostname_args { const char *_Nullable name; };
 struct bh_set_rlimit_args { uint32_t resource; uint64_t soft; uint64_t hard; }; /* RLIMIT_*, RLIM_INFINITY = ~0 */
 struct bh_capability_mask_args { uint64_t keep; };                              /* bit n: capability n */
 struct bh_flag_args { uint32_t on; };
-struct bh_set_groups_args { uint32_t gid; uint32_t count; };                    /* count 0 or 1 */
+/* The primary group plus FieldRules.maxSupplementalGroups (32); the model refuses more. */
+#define BH_MAX_GROUPS 33
+struct bh_set_groups_args { uint32_t count; uint32_t gids[BH_MAX_GROUPS]; };   /* count 0: drop all */
 struct bh_id_args { uint32_t id; };
 struct bh_set_capabilities_args { uint64_t effective; uint64_t permitted; uint64_t inheritable; };
 struct bh_unshare_namespaces_args { uint64_t clone_flags; };

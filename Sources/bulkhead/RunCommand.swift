@@ -46,6 +46,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Run as this uid (and gid) inside the sandbox; names are looked up in the sandbox's root (/etc/passwd, /etc/group).", valueName: "UID[:GID]|NAME[:GROUP]"))
     var user: String?
 
+    @Option(name: .customLong("group-add"), help: ArgumentHelp("Add a supplementary group (repeatable; names are looked up in the sandbox's /etc/group); adds to the profile's securityContext.supplementalGroups.", valueName: "GID|NAME"))
+    var groupAdd: [String] = []
+
     @Option(name: .customLong("cap-add"), help: ArgumentHelp("Keep a capability (Kubernetes spelling, e.g. NET_BIND_SERVICE).", valueName: "CAP"), completion: Completions.capabilities)
     var capAdd: [String] = []
 
@@ -315,6 +318,7 @@ struct RunCommand: ParsableCommand {
         flags.workdir = workdir
         flags.network = network
         flags.user = user
+        flags.groupAdd = groupAdd
         flags.capAdd = capAdd
         flags.capDrop = capDrop
         flags.rlimits = rlimit

@@ -24,6 +24,7 @@ struct EffectiveProfileYAMLTests {
       runAsUser: 1000
       runAsGroup: 1001
       runAsNonRoot: true
+      supplementalGroups: [10, 20]
       capabilities: {drop: [ALL], add: [NET_BIND_SERVICE, CHOWN]}
       readOnlyRootFilesystem: false
       allowPrivilegeEscalation: false

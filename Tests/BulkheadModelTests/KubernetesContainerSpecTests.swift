@@ -45,6 +45,13 @@ private func effective(_ name: String) throws -> EffectiveProfile {
         #expect(y.contains("# pids limit 64: Kubernetes has no per-container pids field"))
     }
 
+    @Test("supplementalGroups, a pod-level field in Kubernetes, is a comment naming it, never dropped")
+    func supplementalGroupsAreAPodField() throws {
+        var p = try effective("container")
+        p.supplementalGroups = [.id(10), .id(20)]
+        #expect(KubernetesContainerSpec(profile: p).yaml.contains("# pod spec: securityContext.supplementalGroups: [10, 20] (no container-level field)\n"))
+    }
+
     /// What Kubernetes cannot say is a comment, never dropped (issue 15: Landlock and io were).
     @Test func settingsWithoutAFieldAreComments() throws {
         var p = try effective("container")

@@ -41,8 +41,15 @@ import Testing
         check(podYAML(spec: "  - name: app\n    image: x\n    command: [a]\n"), "spec.containers[1]", "container names must be unique")
     }
 
+    @Test("A Pod's spec.securityContext.supplementalGroups reach its containers' top layer (added to the profile's); more than 32 refused")
+    func podSupplementalGroups() throws {
+        let pod = try PodManifestParser.parse(podYAML(spec: "  securityContext:\n    supplementalGroups: [10, 20]\n"), file: "pod.yaml")
+        #expect(pod.podSecurityContext.supplementalGroups == [.id(10), .id(20)])
+        check(podYAML(spec: "  securityContext:\n    supplementalGroups: [\((1...33).map(String.init).joined(separator: ", "))]\n"), "spec.securityContext.supplementalGroups", "at most 32")
+    }
+
     @Test func podSecurityContext() {
-        for (key, text) in [("fsGroup: 2000", "fsGroup"), ("supplementalGroups: [1]", "supplementary groups"), ("sysctls: [{name: a, value: b}]", "kernel parameters"),
+        for (key, text) in [("fsGroup: 2000", "fsGroup"), ("sysctls: [{name: a, value: b}]", "kernel parameters"),
                             ("seLinuxOptions: {level: s0}", "SELinux"), ("appArmorProfile: {type: RuntimeDefault}", "AppArmor"),
                             ("windowsOptions: {runAsUserName: x}", "Windows")] {
             let field = "spec.securityContext." + String(key.prefix { $0 != ":" })

@@ -154,6 +154,18 @@ import Testing
 
     // MARK: ManifestSet
 
+    @Test("A pod's supplementalGroups outside the tenant's range are refused at admission, naming the field")
+    func supplementalGroupsOutsideTheRange() throws {
+        let tenant = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 2000), allowedProfiles: ["restricted"], secretsDirectory: "/s")
+        let yaml = { (groups: String) in
+            podYAML(meta: "  namespace: team-a\n", spec: "  securityContext:\n    supplementalGroups: [\(groups)]\n",
+                    container: "    resources: {limits: {cpu: 500m, memory: 256Mi}}\n", annotations: "    bulkhead.dev/profile: restricted\n")
+        }
+        #expect(TenantAdmission.admit(try pod(yaml("10, 1999")), tenant: tenant).isAllowed)
+        let refused = TenantAdmission.admit(try pod(yaml("10, 5000")), tenant: tenant).reasons
+        #expect(refused == ["container app: supplementary group 5000 (securityContext.supplementalGroups) is outside the 2000 ids tenant team-a maps (host 3000000000:2000)"], "\(refused)")
+    }
+
     @Test func multiDocumentFiles() throws {
         let text = Self.tenantYAML + "\n---\n" + Self.quotaYAML + "\n---\n" + teamPod() + "---\n"
             + "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: team-a}\nspec: {podSelector: {}}\n"

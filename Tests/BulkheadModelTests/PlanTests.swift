@@ -66,7 +66,7 @@ struct PlanTests {
         #expect(p.gidMap == p.uidMap)
         #expect(p.userNamespaceOwner == UInt32(4_200_030_517), "4200000000 + 2000000000 / 65536")
         #expect(!p.denySetgroups)
-        #expect(p.steps.contains(.setGroups(nil)), "the launcher's supplementary groups are dropped")
+        #expect(p.steps.contains(.setGroups([])), "the launcher's supplementary groups are dropped")
     }
 
     @Test func rootlessMapsOnlyTheCaller() throws {
@@ -79,6 +79,41 @@ struct PlanTests {
         var l = ProfileLayer()
         l.runAsUser = 1000
         #expect(throws: ConfigError.self) { try plan(l, context: ctx) }
+    }
+
+    @Test("supplementalGroups: one setgroups step with the primary group (when switching) then the list, before setresgid; an unmapped gid and a rootless launcher refused")
+    func supplementalGroups() throws {
+        var l = ProfileLayer()
+        l.supplementalGroups = [.id(10), .id(20)]
+        #expect(try plan(l).steps.contains(.setGroups([10, 20])))
+        l.runAsUser = 1000
+        l.runAsGroup = 1000
+        let s = try plan(l).steps
+        let groups = try #require(s.firstIndex(of: .setGroups([1000, 10, 20])))
+        let gid = try #require(s.firstIndex(of: .setGID(1000)))
+        #expect(groups < gid && s.filter { if case .setGroups = $0 { true } else { false } }.count == 1)
+        var unmapped = ProfileLayer()
+        unmapped.supplementalGroups = [.id(65536)]
+        do { _ = try plan(unmapped); Issue.record("an unmapped gid was planned") } catch let error as ConfigError {
+            #expect(error.field == "securityContext.supplementalGroups" && error.message.contains("--group-add") && error.message.contains("65536"), "\(error)")
+        }
+        let rootless = LaunchContext(callerUID: 1000, callerGID: 1000, privileged: false, hasSeccomp: true)
+        var one = ProfileLayer()
+        one.supplementalGroups = [.id(0)]
+        do { _ = try plan(one, context: rootless); Issue.record("rootless set groups") } catch let error as ConfigError {
+            #expect(error.message.contains("rootless") && error.message.contains("--group-add"), "\(error)")
+        }
+        var joined = LaunchContext(callerUID: 1000, callerGID: 1000, privileged: false, hasSeccomp: true)
+        joined.joinedNamespaces = [.user, .network]
+        #expect(throws: ConfigError.self, "a rootless pod's container: refused, not ignored") { try plan(one, context: joined) }
+        #expect(throws: Never.self, "without groups it plans") { try plan(ProfileLayer(), context: joined) }
+        var named = ProfileLayer()
+        named.supplementalGroups = [.name("staff")]
+        #expect(throws: ConfigError.self, "a name not looked up is never dropped silently") { try plan(named) }
+        // More than the step holds never reaches the planner.
+        var many = ProfileLayer()
+        many.supplementalGroups = (1...33).map { .id($0) }
+        #expect(throws: ConfigError.self) { try EffectiveProfile.resolve([many]) }
     }
 
     @Test func runAsUserSwitchesGroupBeforeUserAndKeepsCaps() throws {

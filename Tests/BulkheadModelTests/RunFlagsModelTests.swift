@@ -257,4 +257,24 @@ import Testing
         child.addsMounts = false // a profile file's list replaces its parent's
         #expect(try EffectiveProfile.resolve([profile, child]).tmpfs == [TmpfsMount(path: "/scratch")])
     }
+
+    @Test("--group-add and securityContext.supplementalGroups give the same groups; the flag adds to the profile's; more than 32, -1 or a bad name refused naming the flag")
+    func groupAdd() throws {
+        let flag = try Self.layer { $0.groupAdd = ["10", "20", "10"] }
+        let profile = try Self.profile("securityContext:\n  supplementalGroups: [10, 20]\n")
+        #expect(flag.supplementalGroups == [.id(10), .id(20)] && flag.supplementalGroups == profile.supplementalGroups)
+        #expect(flag.addsGroups && !profile.addsGroups)
+        #expect(try Self.layer { $0.groupAdd = ["staff", "0"] }.supplementalGroups == [.name("staff"), .id(0)])
+        let merged = try EffectiveProfile.resolve([profile, try Self.layer { $0.groupAdd = ["30", "20"] }])
+        #expect(merged.supplementalGroups == [.id(10), .id(20), .id(30)], "the flag adds, as docker's --group-add does")
+        var replacing = try Self.profile("securityContext:\n  supplementalGroups: [5]\n")
+        replacing.source = "q.yaml"
+        #expect(try EffectiveProfile.resolve([profile, replacing]).supplementalGroups == [.id(5)], "a profile replaces its parent's list")
+        for bad in [["-1"], ["4294967295"], ["bad name"], (1...33).map(String.init)] {
+            let e = Self.refusal { $0.groupAdd = bad }
+            #expect(e?.field == "--group-add", "\(bad): \(String(describing: e))")
+        }
+        #expect(throws: ConfigError.self) { try Self.profile("securityContext:\n  supplementalGroups: [\((1...33).map(String.init).joined(separator: ", "))]\n") }
+        #expect(throws: ConfigError.self) { try Self.profile("securityContext:\n  supplementalGroups: [staff]\n") }
+    }
 }

@@ -92,6 +92,15 @@ struct PodTests {
         #expect(FileIO.listDirectory("/run/bulkhead/pods").filter { $0.hasPrefix("default_shared_") }.isEmpty)
     }
 
+    @Test("spec.securityContext.supplementalGroups: the pod's containers have those supplementary groups (/proc/self/status)")
+    func podSupplementalGroups() throws {
+        var y = Self.pod(name: "groups", containers: [("app", "grep '^Groups:' /proc/self/status >&2")])
+        y = y.replacingOccurrences(of: "  restartPolicy: Never\n", with: "  restartPolicy: Never\n  securityContext:\n    supplementalGroups: [10, 20]\n")
+        let r = try Self.runPod(y)
+        #expect(r.status == 0, "\(r.report?.error?.message ?? "") \(r.stderr)")
+        #expect(r.stderr.contains("Groups:\t10 20"), "\(r.stderr)")
+    }
+
     @Test("Two pods do not share: own loopback and port space, own SysV IPC, own token")
     func podsAreIsolatedFromEachOther() throws {
         // Pod A listens and creates a segment, then stays up while pod B probes.

@@ -22,7 +22,7 @@ struct StepEncodingTests {
         .setMountAttributes("/", [.readOnly, .noSuid], recursive: true), .refuseSymlinks(root + "/data", missingOK: true),
         .mask(root + "/proc/kcore", nullDevice: root + "/dev/null"), .makeReadOnly(root + "/proc/sys"),
         .setHostname("sandbox"), .loopbackUp, .setRlimit(.nofile, Rlimit(soft: 1024, hard: 4096)),
-        .dropBoundingSet(keep: CapabilitySet(mask: 0b101)), .keepCapabilities(true), .setGroups(nil),
+        .dropBoundingSet(keep: CapabilitySet(mask: 0b101)), .keepCapabilities(true), .setGroups([10, 20]),
         .setGID(1000), .setUID(1001),
         .setCapabilities(effective: CapabilitySet(mask: 1), permitted: CapabilitySet(mask: 3), inheritable: CapabilitySet(mask: 0)),
         .noNewPrivileges, .landlockCreateRuleset(handledFilesystem: 0x7fff, handledNetwork: 3),
@@ -119,8 +119,12 @@ struct StepEncodingTests {
         let rlimit = arena.step(.setRlimit(.nofile, Rlimit(soft: 1024, hard: 4096)))
         #expect(rlimit.args.set_rlimit.resource == 7 && rlimit.args.set_rlimit.soft == 1024 && rlimit.args.set_rlimit.hard == 4096)
 
-        let none = arena.step(.setGroups(nil)), one = arena.step(.setGroups(42))
-        #expect(none.args.set_groups.count == 0 && one.args.set_groups.count == 1 && one.args.set_groups.gid == 42)
+        let none = arena.step(.setGroups([])), two = arena.step(.setGroups([42, 7]))
+        #expect(none.args.set_groups.count == 0 && two.args.set_groups.count == 2 && two.args.set_groups.gids.0 == 42 && two.args.set_groups.gids.1 == 7)
+        // The record holds the primary group plus the most the model lets through, no more.
+        let full = arena.step(.setGroups((0...UInt32(FieldRules.maxSupplementalGroups)).map { $0 + 100 }))
+        #expect(Int(BH_MAX_GROUPS) == FieldRules.maxSupplementalGroups + 1 && full.args.set_groups.count == UInt32(BH_MAX_GROUPS))
+        #expect(full.args.set_groups.gids.32 == 132)
 
         #expect(arena.step(.setGID(1000)).args.set_gid.id == 1000 && arena.step(.setUID(1001)).args.set_uid.id == 1001)
         #expect(arena.step(.setDumpable(true)).args.set_dumpable.on == 1 && arena.step(.keepCapabilities(false)).args.keep_capabilities.on == 0)

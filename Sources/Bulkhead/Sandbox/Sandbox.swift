@@ -190,7 +190,7 @@ public enum Sandbox {
             top.source = "<command line>"
             var profile = try EffectiveProfile.resolve(request.layers + [top])
             if case .directory(let d) = profile.root { try ProfileStore.checkDirectory(d, what: "rootfs", field: "filesystem.root") }
-            if profile.runAsUserName != nil || profile.runAsGroupName != nil {
+            if profile.needsNameLookup {
                 let root: String = { if case .directory(let d) = profile.root { return d }; return "/" }()
                 try profile.resolvingNames(passwd: RootFile.read(root, "etc/passwd"), group: RootFile.read(root, "etc/group"), root: root == "/" ? "" : root)
             }

@@ -71,6 +71,9 @@ public struct KubernetesContainerSpec: Sendable, Equatable {
         let p = profile
         var n: [String] = []
         if p.namespaces.contains(.user) { n.append("pod spec: hostUsers: false (a user namespace per pod, Kubernetes 1.30+)") }
+        if !p.supplementalGroups.isEmpty {
+            n.append("pod spec: securityContext.supplementalGroups: [\(p.supplementalGIDs.map(String.init).joined(separator: ", "))] (no container-level field)")
+        }
         n.append("pod spec: hostNetwork: \(!p.namespaces.contains(.network)), hostPID: \(!p.namespaces.contains(.pid)), hostIPC: \(!p.namespaces.contains(.ipc))")
         if !p.rlimits.isEmpty {
             let r = p.rlimits.sorted(by: { $0.key < $1.key }).map { "\($0.0.rawValue)=\($0.1.soft == Rlimit.unlimited ? "unlimited" : String($0.1.soft))" }.joined(separator: ", ")

@@ -115,6 +115,8 @@ extension PodManifest {
                 if let v = sc.runAsUser { top.runAsUser = v }
                 if let v = sc.runAsGroup { top.runAsGroup = v }
                 if let v = sc.runAsNonRoot { top.runAsNonRoot = v }
+                // The pod's supplementalGroups add to the layer profile's, as --group-add does.
+                if let v = sc.supplementalGroups { top.supplementalGroups = v; top.addsGroups = true }
                 if let v = sc.seccomp { top.seccomp = v }
                 if let v = sc.capabilities { top.capabilities = v }
                 if let v = sc.readOnlyRootFilesystem { top.readOnlyRootFilesystem = v }

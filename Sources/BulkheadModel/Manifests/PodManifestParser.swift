@@ -79,11 +79,10 @@ public enum PodManifestParser {
         ])
 
     static let podSecurityContextFields = ManifestFields(
-        supported: ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile"],
+        supported: ["runAsUser", "runAsGroup", "runAsNonRoot", "seccompProfile", "supplementalGroups"],
         refused: [
             "fsGroup": "fsGroup (volume group ownership and a supplementary group) is not supported",
             "fsGroupChangePolicy": "fsGroupChangePolicy is not supported",
-            "supplementalGroups": "supplementalGroups are not supported: bulkhead sets no supplementary groups",
             "supplementalGroupsPolicy": "supplementalGroupsPolicy is not supported",
             "sysctls": "sysctls are not supported: bulkhead changes no kernel parameters",
             "seLinuxOptions": "SELinux is not available to bulkhead; Landlock rules come from the layer profile",
@@ -152,7 +151,7 @@ public enum PodManifestParser {
             _ = try podSecurityContextFields.mapping(sc, ignored: &ignored)
             var layer = ProfileLayer()
             layer.source = doc.file
-            try ProfileParser.parseSecurityContext(sc, into: &layer, manifest: true)
+            try ProfileParser.parseSecurityContext(sc, into: &layer, manifest: true, podWide: true)
             pod.podSecurityContext = layer
         }
 

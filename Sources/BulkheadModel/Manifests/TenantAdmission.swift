@@ -71,6 +71,9 @@ public enum TenantAdmission {
             if !tenant.hostIDRange.maps(p.runAsUser) || !tenant.hostIDRange.maps(p.runAsGroup) {
                 reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup), outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
             }
+            if let g = p.supplementalGIDs.first(where: { !tenant.hostIDRange.maps($0) }) {
+                reasons.append("container \(c.name): supplementary group \(g) (securityContext.supplementalGroups) is outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
+            }
             if let r = p.hostIDRange {
                 let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + UInt64(tenant.hostIDRange.count)
                 if r.hostStart < tenant.hostIDRange.hostStart || end > tEnd {

@@ -134,6 +134,9 @@ public enum LaunchPlanner {
                 if !g.maps(p.runAsGroup) {
                     throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) is outside the \(g.mappedCount) ids the host gid range \(g) maps")
                 }
+                if let x = p.supplementalGIDs.first(where: { !g.maps($0) }) {
+                    throw fail("securityContext.supplementalGroups", "gid \(x) (--group-add or securityContext.supplementalGroups) is outside the \(g.mappedCount) ids the host gid range \(g) maps")
+                }
             } else {
                 // Rootless: the caller's own ids become root inside; nothing else is mapped.
                 uidMap = [IDMapEntry(inside: 0, outside: c.callerUID, count: 1)]
@@ -145,6 +148,15 @@ public enum LaunchPlanner {
             }
         } else if !c.privileged {
             throw fail("namespaces.user", "without root, the sandbox needs a user namespace; set namespaces.user: true or run as root")
+        }
+
+        // Supplementary groups: rootless (a sandbox's own namespace or a rootless pod's, joined)
+        // cannot call setgroups, which the unprivileged gid map needs denied: refused, not ignored.
+        if p.namespaces.contains(.user) && !c.privileged && !p.supplementalGroups.isEmpty {
+            throw fail("securityContext.supplementalGroups", "a rootless sandbox cannot set supplementary groups (--group-add, securityContext.supplementalGroups): an unprivileged launcher must deny setgroups to map its gids; drop them or run bulkhead as root")
+        }
+        if case .name(let n)? = p.supplementalGroups.first(where: { if case .name = $0 { true } else { false } }) {
+            throw fail("securityContext.supplementalGroups", "group \"\(n)\" (--group-add) was not looked up in the sandbox's root")
         }
 
         var s: [PlanStep] = []
@@ -394,7 +406,12 @@ public enum LaunchPlanner {
         // Supplementary groups: drop the launcher's (they would show as nobody inside). Not
         // possible with setgroups denied (rootless), where the kernel already fixed them.
         let canSetGroups = !(p.namespaces.contains(.user) && !c.privileged)
-        if canSetGroups { s.append(.setGroups(switching ? p.runAsGroup : nil)) }
+        // The primary group first when switching (as before), then the supplementary ones.
+        if canSetGroups {
+            var gids: [UInt32] = switching ? [p.runAsGroup] : []
+            for g in p.supplementalGIDs where !gids.contains(g) { gids.append(g) }
+            s.append(.setGroups(gids))
+        }
         if switching {
             s.append(.setGID(p.runAsGroup)) // gid before uid: after the uid change setresgid is no longer allowed
             s.append(.setUID(p.runAsUser))

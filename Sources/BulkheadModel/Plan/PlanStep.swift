@@ -61,7 +61,8 @@ public enum PlanStep: Sendable, Equatable {
     case setRlimit(RlimitResource, Rlimit)
     case dropBoundingSet(keep: CapabilitySet)
     case keepCapabilities(Bool)
-    case setGroups(UInt32?)
+    /// The supplementary groups; empty drops every one.
+    case setGroups([UInt32])
     case setGID(UInt32)
     case setUID(UInt32)
     case setCapabilities(effective: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet)
@@ -130,7 +131,7 @@ public enum PlanStep: Sendable, Equatable {
         case let .setRlimit(r, l): return "setrlimit \(r.rawValue) \(l.soft)/\(l.hard)"
         case .dropBoundingSet: return "drop capabilities from the bounding set"
         case .keepCapabilities(let on): return "prctl(PR_SET_KEEPCAPS, \(on ? 1 : 0))"
-        case .setGroups(let g): return g.map { "setgroups [\($0)]" } ?? "setgroups [] (drop supplementary groups)"
+        case .setGroups(let g): return g.isEmpty ? "setgroups [] (drop supplementary groups)" : "setgroups [\(g.map(String.init).joined(separator: ", "))]"
         case .setGID(let g): return "setresgid \(g)"
         case .setUID(let u): return "setresuid \(u)"
         case .setCapabilities: return "capset (effective, permitted, inheritable; clear ambient)"

@@ -18,6 +18,9 @@ public struct CommandLineLayer: Sendable, Equatable {
     public var network: String?
     /// `--user UID[:GID]`.
     public var user: String?
+    /// `--group-add GID|NAME` (docker), repeatable: `securityContext.supplementalGroups`,
+    /// added to the profile's.
+    public var groupAdd: [String] = []
     public var capAdd: [String] = []
     public var capDrop: [String] = []
     /// `--rlimit NAME=SOFT[:HARD]`.
@@ -150,6 +153,11 @@ public struct CommandLineLayer: Sendable, Equatable {
                     }
                 }
             }
+        }
+        if !groupAdd.isEmpty {
+            let refs = try groupAdd.map { (g) throws(ConfigError) in try FieldRules.groupReference(g).at(flag: "--group-add") }
+            l.supplementalGroups = try FieldRules.supplementalGroups(refs).at(flag: "--group-add")
+            l.addsGroups = true
         }
         for c in capAdd { _ = try FieldRules.capabilityName(c).at(flag: "--cap-add") }
         for c in capDrop { _ = try FieldRules.capabilityName(c).at(flag: "--cap-drop") }

@@ -18,6 +18,9 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// Names still to look up in the sandbox's root (`resolvingNames`); nil once resolved.
     public var runAsUserName: String? = nil
     public var runAsGroupName: String? = nil
+    /// Supplementary groups set before the workload starts (after the primary group, which is
+    /// set too when the sandbox switches ids); names are looked up by `resolvingNames`.
+    public var supplementalGroups: [GroupReference] = []
     public var runAsNonRoot: Bool
     public var capabilitySpec: CapabilitySpec
     public var capabilities: CapabilitySet
@@ -109,6 +112,7 @@ public struct EffectiveProfile: Sendable, Equatable {
             if let v = l.runAsGroup { p.runAsGroup = v; p.runAsGroupName = nil }
             if let v = l.runAsUserName { p.runAsUserName = v }
             if let v = l.runAsGroupName { p.runAsGroupName = v }
+            if let v = l.supplementalGroups { p.supplementalGroups = l.addsGroups ? p.supplementalGroups + v.filter { !p.supplementalGroups.contains($0) } : v }
             if let v = l.runAsNonRoot { p.runAsNonRoot = v }
             if let v = l.capabilities { p.capabilitySpec = v; p.capabilities = v.resolved }
             if let v = l.readOnlyRootFilesystem { p.readOnlyRootFilesystem = v }
@@ -166,8 +170,9 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// line of them appears in an error), then checks the profile again with the ids.
     /// A user name without a group takes the user's primary group.
     public mutating func resolvingNames(passwd: String?, group: String?, root: String) throws(ConfigError) {
-        guard runAsUserName != nil || runAsGroupName != nil else { return }
-        func fail(_ m: String) -> ConfigError { ConfigError(file: FieldRules.commandLine, field: "--user", message: m) }
+        guard needsNameLookup else { return }
+        var field = "--user"
+        func fail(_ m: String) -> ConfigError { ConfigError(file: FieldRules.commandLine, field: field, message: m) }
         /// name → (field 3, field 4) of `name:x:N:M:…` lines; malformed lines are skipped.
         func lookup(_ name: String, in text: String?, file: String) throws(ConfigError) -> (UInt32, UInt32?) {
             guard let text else { throw fail("\(root)/etc/\(file) cannot be read, so \"\(name)\" cannot be looked up; give numeric ids (--user UID:GID)") }
@@ -188,8 +193,23 @@ public struct EffectiveProfile: Sendable, Equatable {
         if let g = runAsGroupName { runAsGroup = try lookup(g, in: group, file: "group").0 }
         runAsUserName = nil
         runAsGroupName = nil
+        field = "--group-add"
+        var groups: [GroupReference] = []
+        for g in supplementalGroups {
+            let id: GroupReference = if case .name(let n) = g { .id(try lookup(n, in: group, file: "group").0) } else { g }
+            if !groups.contains(id) { groups.append(id) }
+        }
+        supplementalGroups = groups
         try check(source: FieldRules.commandLine)
     }
+
+    /// A user, group or supplementary group name is still to be looked up in the sandbox's root.
+    public var needsNameLookup: Bool {
+        runAsUserName != nil || runAsGroupName != nil || supplementalGroups.contains { if case .name = $0 { true } else { false } }
+    }
+
+    /// The supplementary gids, once every name is resolved (a name left unresolved is not among them).
+    public var supplementalGIDs: [UInt32] { supplementalGroups.compactMap { if case .id(let g) = $0 { g } else { nil } } }
 
     /// Cross-field rules that no single field can check.
     func check(source: String) throws(ConfigError) {
@@ -211,6 +231,12 @@ public struct EffectiveProfile: Sendable, Equatable {
         }
         if runAsUserName == nil && runAsGroupName == nil, let r = hostIDRange, !r.maps(runAsUser) || !r.maps(runAsGroup) {
             throw fail("userNamespace.hostIDRange", "runAsUser/runAsGroup \(max(runAsUser, runAsGroup)) is outside the \(r.mappedCount) ids the range \(r) maps")
+        }
+        if case .failure(let r) = FieldRules.supplementalGroups(supplementalGroups) {
+            throw fail("securityContext.supplementalGroups", r.message)
+        }
+        if let r = hostIDRange, let g = supplementalGIDs.first(where: { !r.maps($0) }) {
+            throw fail("securityContext.supplementalGroups", "gid \(g) (--group-add or securityContext.supplementalGroups) is outside the \(r.mappedCount) ids the range \(r) maps")
         }
         for (r, l) in rlimits.sorted(by: { $0.key < $1.key }) where l.soft > l.hard {
             throw fail("rlimits.\(r.rawValue)", "soft limit \(l.soft) exceeds hard limit \(l.hard)")

@@ -14,6 +14,10 @@ extension EffectiveProfile {
         if let r = hostIDRange { y += "userNamespace:\n  hostIDRange: \"\(r)\"\n" }
         y += "securityContext:\n"
         y += "  runAsUser: \(runAsUser)\n  runAsGroup: \(runAsGroup)\n  runAsNonRoot: \(runAsNonRoot)\n"
+        if !supplementalGroups.isEmpty {
+            let items = supplementalGroups.map { g in if case .id(let n) = g { "\(n)" } else if case .name(let s) = g { quote(s) } else { "" } }
+            y += "  supplementalGroups: [\(items.joined(separator: ", "))]\n"
+        }
         y += "  capabilities:\n    drop: [ALL]\n    add: [\(capabilities.members.map(\.kubernetesName).joined(separator: ", "))]\n"
         y += "  readOnlyRootFilesystem: \(readOnlyRootFilesystem)\n  allowPrivilegeEscalation: \(allowPrivilegeEscalation)\n"
         switch seccomp {

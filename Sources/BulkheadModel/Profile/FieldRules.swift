@@ -380,6 +380,29 @@ public enum FieldRules {
         return ok ? .success(text) : refuse("expected a user or group name (letters, digits, _ - .), got \"\(text.prefix(40))\"")
     }
 
+    /// The most supplementary groups a sandbox may be given (`--group-add`,
+    /// `securityContext.supplementalGroups`): the step record that carries them to the child
+    /// holds this many plus the primary group (`BH_MAX_GROUPS` in CShims/include/bh_spawn.h).
+    public static let maxSupplementalGroups = 32
+
+    /// One `--group-add GID|NAME`: a gid, or a group name looked up in the sandbox root's
+    /// /etc/group at launch (as `--user NAME` is).
+    public static func groupReference(_ text: String) -> Result<GroupReference, FieldRefusal> {
+        if let c = text.first, c.isLetter || c == "_" { return accountName(text).map { .name($0) } }
+        switch NumberField.id.parse(text) {
+        case .success(let v): return .success(.id(UInt32(v)))
+        case .failure(let r): return refuse("expected a gid or a group name: \(r.message)")
+        }
+    }
+
+    /// A list of supplementary groups: at most `maxSupplementalGroups`, repeats dropped.
+    public static func supplementalGroups<T: Equatable>(_ items: [T]) -> Result<[T], FieldRefusal> {
+        var out: [T] = []
+        for i in items where !out.contains(i) { out.append(i) }
+        return out.count <= maxSupplementalGroups ? .success(out)
+            : refuse("\(out.count) supplementary groups; at most \(maxSupplementalGroups) are supported")
+    }
+
     /// The most a `--env-file` may hold.
     public static let envFileLimit = 1 << 20
 
@@ -433,4 +456,10 @@ extension Result where Failure == FieldRefusal {
     public func at(flag: String) throws(ConfigError) -> Success {
         try at(file: FieldRules.commandLine, field: flag)
     }
+}
+
+/// A supplementary group as given: a gid, or a name still to look up in the sandbox's root.
+public enum GroupReference: Sendable, Equatable {
+    case id(UInt32)
+    case name(String)
 }

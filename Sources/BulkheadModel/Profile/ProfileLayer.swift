@@ -27,6 +27,11 @@ public struct ProfileLayer: Sendable, Equatable {
     /// of a lower layer, a number of a higher layer over the name.
     public var runAsUserName: String?
     public var runAsGroupName: String?
+    /// `securityContext.supplementalGroups`, `--group-add` (names only from the flag).
+    public var supplementalGroups: [GroupReference]?
+    /// True for the command line's layer: `--group-add` adds to the groups of the layers below,
+    /// as docker's adds to the image user's groups; a profile's list replaces the one below.
+    public var addsGroups = false
     public var runAsNonRoot: Bool?
     public var capabilities: CapabilitySpec?
     public var readOnlyRootFilesystem: Bool?

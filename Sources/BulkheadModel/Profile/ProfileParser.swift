@@ -143,13 +143,22 @@ public enum ProfileParser {
     ///   profile's is relative to the profile's own directory (or absolute: profiles are the admin's).
     /// - Parameter collecting: where a profile's parser collects errors; without it (a
     ///   manifest's), the first error by position is thrown.
-    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false,
+    /// - Parameter podWide: a Pod's `spec.securityContext`, which (unlike a container's) has
+    ///   `supplementalGroups`.
+    static func parseSecurityContext(_ node: ConfigNode, into p: inout ProfileLayer, manifest: Bool = false, podWide: Bool = false,
                                      collecting outer: ConfigErrorCollector? = nil) throws(ConfigError) {
         let c = outer ?? ConfigErrorCollector()
+        // supplementalGroups: a profile's, or a Pod's (Kubernetes has it in the pod's securityContext only).
         let m = try c.mapping(node, allowed: [
             "runAsUser", "runAsGroup", "runAsNonRoot", "capabilities", "readOnlyRootFilesystem",
             "allowPrivilegeEscalation", "seccompProfile", "privileged", "procMount",
-        ])
+        ] + (manifest && !podWide ? [] : ["supplementalGroups"]))
+        if let v = m["supplementalGroups"] {
+            c.attempt { () throws(ConfigError) in
+                let ids = try v.sequence().map { (n) throws(ConfigError) in GroupReference.id(UInt32(try NumberField.id.parse(n))) }
+                p.supplementalGroups = try FieldRules.supplementalGroups(ids).at(v)
+            }
+        }
         if let v = m["runAsUser"] { c.attempt { () throws(ConfigError) in p.runAsUser = UInt32(try NumberField.id.parse(v)) } }
         if let v = m["runAsGroup"] { c.attempt { () throws(ConfigError) in p.runAsGroup = UInt32(try NumberField.id.parse(v)) } }
         if let v = m["runAsNonRoot"] { c.attempt { () throws(ConfigError) in p.runAsNonRoot = try v.bool() } }

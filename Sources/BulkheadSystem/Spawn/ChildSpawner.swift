@@ -201,7 +201,7 @@ final class CArena {
         case let .setRlimit(res, l): (BH_OP_SET_RLIMIT, bh_step_args(set_rlimit: bh_set_rlimit_args(resource: UInt32(res.number), soft: l.soft, hard: l.hard)))
         case .dropBoundingSet(let keep): (BH_OP_DROP_BOUNDING_SET, bh_step_args(drop_bounding_set: bh_capability_mask_args(keep: keep.mask)))
         case .keepCapabilities(let on): (BH_OP_KEEP_CAPABILITIES, bh_step_args(keep_capabilities: flag(on)))
-        case .setGroups(let g): (BH_OP_SET_GROUPS, bh_step_args(set_groups: bh_set_groups_args(gid: g ?? 0, count: g == nil ? 0 : 1)))
+        case .setGroups(let gids): (BH_OP_SET_GROUPS, bh_step_args(set_groups: Self.groups(gids)))
         case .setGID(let g): (BH_OP_SET_GID, bh_step_args(set_gid: bh_id_args(id: g)))
         case .setUID(let u): (BH_OP_SET_UID, bh_step_args(set_uid: bh_id_args(id: u)))
         case let .setCapabilities(e, p, i):
@@ -233,6 +233,19 @@ final class CArena {
     }
 
     /// `root_len` of a path argument (bh_spawn.h): the length of its resolution root, 0 for none.
+    /// The gids into the step's fixed array. The model bounds the list (`FieldRules.maxSupplementalGroups`
+    /// plus the primary group); a longer one is a bug and stops the launch here, before any child exists.
+    static func groups(_ gids: [UInt32]) -> bh_set_groups_args {
+        var a = bh_set_groups_args()
+        withUnsafeMutableBytes(of: &a.gids) { raw in
+            let slots = raw.bindMemory(to: UInt32.self)
+            precondition(gids.count <= slots.count, "setgroups: \(gids.count) gids, the step holds \(slots.count)")
+            for (i, g) in gids.enumerated() { slots[i] = g }
+        }
+        a.count = UInt32(gids.count)
+        return a
+    }
+
     static func rootLength(_ path: String) -> UInt32 {
         UInt32(resolutionRoot(path)?.utf8.count ?? 0)
     }
