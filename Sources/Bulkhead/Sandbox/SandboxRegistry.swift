@@ -91,19 +91,44 @@ public enum SandboxRegistry {
 
     static func fileName(_ name: String) -> String { name + ".json" }
 
+    /// The most an entry may hold: `read` refuses a larger one, so `register` never writes one.
+    static let entryLimit = 1 << 16
+
+    /// The command as an entry records it (for `ps` only): at most 4096 Unicode scalars in all,
+    /// a cut argument ending in "…". JSON escapes a scalar into at most 6 bytes, so the command
+    /// stays far under `entryLimit` however long the real command line is.
+    static func recordedCommand(_ command: [String]) -> [String] {
+        var left = 4096, out: [String] = []
+        for arg in command {
+            let scalars = arg.unicodeScalars
+            if scalars.count <= left { out.append(arg); left -= scalars.count; continue }
+            var cut = String.UnicodeScalarView()
+            cut.append(contentsOf: scalars.prefix(left))
+            out.append(String(cut) + "…")
+            break
+        }
+        return out
+    }
+
     /// Registers `name` for this process (the launcher). Refused when a sandbox of that name
     /// runs; an entry whose launcher is gone is collected first.
     public static func register(name: String, profile: String, command: [String]) throws(SystemError) -> SandboxEntry {
         if case .failure(let r) = FieldRules.sandboxName(name) { throw SystemError("--name: \(r.message)", errno: Errno(EINVAL)) }
         guard let me = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw SystemError("read /proc/self/stat", errno: .current) }
         let entry = SandboxEntry(name: name, launcherPID: me.launcherPID, launcherStartTime: me.launcherStartTime, owner: getuid(),
-                                 profile: profile, command: command, started: Date().timeIntervalSince1970)
+                                 profile: profile, command: recordedCommand(command), started: Date().timeIntervalSince1970)
         let dir = try openDirectory(create: true)
         defer { close(dir.fd) }
         let lock = try FileLock(dir.path + "/.lock")
         defer { lock.unlock() }
         let final = fileName(name), temp = ".\(name).\(me.launcherPID).tmp"
         guard let data = try? JSONEncoder().encode(entry) else { throw SystemError("encode the sandbox entry", errno: nil) }
+        // An entry `read` would refuse is never published: it would hide a running sandbox from
+        // `ps` and `stop` and free its name for another `run --name`.
+        guard data.count <= entryLimit else {
+            throw SystemError("record the sandbox entry of \(name)", errno: Errno(EFBIG),
+                              hint: "its profile name and command take \(data.count) bytes, more than the \(entryLimit) an entry holds")
+        }
         unlinkat(dir.fd, temp, 0)
         let fd = openat(dir.fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("create \(dir.path)/\(temp)", errno: .current) }
@@ -160,7 +185,7 @@ public enum SandboxRegistry {
 
     /// One entry through the checks; its content never appears in an error.
     static func read(in dir: (fd: Int32, path: String), file: String) throws(SystemError) -> SandboxEntry {
-        let c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "sandbox entry", limit: 1 << 16)
+        let c = try TrustedFile.read(in: dir.fd, directory: dir.path, name: file, what: "sandbox entry", limit: entryLimit)
         guard c.mode & 0o077 == 0, let e = try? JSONDecoder().decode(SandboxEntry.self, from: Data(c.bytes)),
               fileName(e.name) == file, FieldRules.sandboxName(e.name).isSuccess else {
             throw SystemError("sandbox entry \(dir.path)/\(file) is not a valid entry", errno: Errno(EINVAL),
