@@ -20,19 +20,8 @@ struct RedTeamLastTests {
     @Test func longCommandLineKeepsTheSandboxListedAndItsName() throws {
         let name = token()
         let long = String(repeating: "a", count: 70_000)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
-        p.arguments = ["run", "--name", name, "--", "/bin/sh", "-c", "sleep 60", long]
-        var env = ProcessInfo.processInfo.environment
-        env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
-        p.environment = env
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try SandboxNamesTests().startNamed(name, ["/bin/sh", "-c", "sleep 60", long])
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        var tries = 0
-        while tries < 500 && p.isRunning && (try? ps().entries.first { $0.name == name }?.initPID) == nil { usleep(10_000); tries += 1 }
 
         let listed = try ps()
         let entry = listed.entries.first { $0.name == name }
