@@ -23,20 +23,13 @@ enum Table {
 
     /// `text` with every scalar a terminal would act on escaped; the rest unchanged.
     static func printable(_ text: String) -> String {
-        var out = ""
+        let named: [Unicode.Scalar: String] = ["\n": "\\n", "\r": "\\r", "\t": "\\t"]
+        let acted: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        var out = String.UnicodeScalarView()
         for s in text.unicodeScalars {
-            switch s {
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                switch s.properties.generalCategory {
-                case .control, .format, .lineSeparator, .paragraphSeparator:
-                    out += "\\u{\(String(s.value, radix: 16, uppercase: true))}"
-                default: out.unicodeScalars.append(s)
-                }
-            }
+            guard acted.contains(s.properties.generalCategory) else { out.append(s); continue }
+            out.append(contentsOf: (named[s] ?? "\\u{\(String(s.value, radix: 16, uppercase: true))}").unicodeScalars)
         }
-        return out
+        return String(out)
     }
 }
