@@ -115,6 +115,67 @@ struct RedTeamFlagsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: xdg).isEmpty, "a dry run made the state directory")
     }
 
+    /// Launches racing for one name: exactly one runs, the others are refused naming it.
+    @Test func racingLaunchesOfOneNameRunOnce() throws {
+        let name = token()
+        var ps: [Process] = []
+        defer { for p in ps where p.isRunning { kill(p.processIdentifier, SIGKILL) }; for p in ps { p.waitUntilExit() } }
+        for _ in 0..<4 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+            p.arguments = ["run", "--name", name, "--", "sleep", "60"]
+            var env = ProcessInfo.processInfo.environment
+            env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
+            p.environment = env
+            p.standardInput = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            ps.append(p)
+        }
+        for p in ps { try p.run() }
+        var tries = 0
+        while tries < 3000 && ps.filter({ !$0.isRunning }).count < 3 { usleep(10_000); tries += 1 }
+        let ended = ps.filter { !$0.isRunning }, running = ps.filter(\.isRunning)
+        #expect(ended.count == 3 && ended.allSatisfy { $0.terminationStatus == 125 }, "\(ended.map(\.terminationStatus))")
+        #expect(running.count == 1)
+        let listed = try JSONDecoder().decode([SandboxEntry].self, from: Data(try Bulkhead.run(["ps", "--json"]).stdout.utf8))
+        #expect(listed.filter { $0.name == name }.map(\.launcherPID) == running.map(\.processIdentifier))
+        #expect(try Bulkhead.run(["stop", name, "--grace", "5s"]).status == 0)
+    }
+
+    /// A non-root user cannot stop root's named sandbox: its own state directory is its own
+    /// (XDG_RUNTIME_DIR=/run/bulkhead finds nothing of root's), and an entry it plants there
+    /// naming root's launcher (pid and start time right) is refused by the kernel's signal
+    /// check, reported at once (EPERM) instead of a wait and a false "stopped".
+    @Test func nonRootCannotStopRootsSandbox() throws {
+        let name = token()
+        let p = try SandboxNamesTests().startNamed(name)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) }; p.waitUntilExit() }
+        let entry = try #require(JSONDecoder().decode([SandboxEntry].self, from: Data(try Bulkhead.run(["ps", "--json"]).stdout.utf8)).first { $0.name == name })
+        let asNobody = Self.nobody + ["/usr/bin/env"]
+        let runDir = try Bulkhead.run(["stop", name, "--grace", "1s"], prefix: asNobody + ["XDG_RUNTIME_DIR=/run/bulkhead"])
+        #expect(runDir.status == 1 && p.isRunning, "\(runDir.stderr)")
+        let listed = try Bulkhead.run(["ps", "--json"], prefix: asNobody + ["XDG_RUNTIME_DIR=/run/bulkhead"])
+        #expect(!listed.stdout.contains(name), "\(listed.stdout)")
+
+        let xdg = NSTemporaryDirectory() + "bh-xdg-\(name)"
+        try FileManager.default.createDirectory(atPath: xdg + "/bulkhead-sandboxes", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: xdg) }
+        var forged = entry
+        forged.owner = 65534
+        let file = xdg + "/bulkhead-sandboxes/\(name).json"
+        try JSONEncoder().encode(forged).write(to: URL(fileURLWithPath: file))
+        for (path, mode) in [(xdg, 0o700), (xdg + "/bulkhead-sandboxes", 0o700), (file, 0o600)] {
+            chown(path, 65534, 65534)
+            chmod(path, mode_t(mode))
+        }
+        let stop = try Bulkhead.run(["stop", name, "--grace", "1s"], prefix: asNobody + ["XDG_RUNTIME_DIR=\(xdg)"], timeout: 30)
+        #expect(stop.status == 1 && stop.stderr.contains("EPERM") && !stop.stdout.contains("stopped"), "\(stop.stdout) \(stop.stderr)")
+        usleep(100_000)
+        #expect(p.isRunning, "root's sandbox was stopped by a forged entry")
+        #expect(try Bulkhead.run(["stop", name, "--grace", "5s"]).status == 0)
+    }
+
     // MARK: supplementary groups
 
     static func groups(_ out: String) -> [String] {
