@@ -58,17 +58,7 @@ struct RedTeamFlagsTests {
         chown(dir, 65534, 65534)
         chmod(dir, 0o777)
         let name = token()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
-        p.arguments = ["run", "--name", name, "--", "sleep", "60"]
-        var env = ProcessInfo.processInfo.environment
-        env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
-        env["XDG_RUNTIME_DIR"] = dir
-        p.environment = env
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try SandboxNamesTests.spawn(["run", "--name", name, "--", "sleep", "60"], env: ["XDG_RUNTIME_DIR": dir])
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) }; p.waitUntilExit() }
         var tries = 0
         while tries < 500 && p.isRunning && !FileManager.default.fileExists(atPath: "\(SandboxRegistry.rootDirectory)/\(name).json") {
@@ -118,21 +108,8 @@ struct RedTeamFlagsTests {
     /// Launches racing for one name: exactly one runs, the others are refused naming it.
     @Test func racingLaunchesOfOneNameRunOnce() throws {
         let name = token()
-        var ps: [Process] = []
+        let ps = try (0..<4).map { _ in try SandboxNamesTests.spawn(["run", "--name", name, "--", "sleep", "60"]) }
         defer { for p in ps where p.isRunning { kill(p.processIdentifier, SIGKILL) }; for p in ps { p.waitUntilExit() } }
-        for _ in 0..<4 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
-            p.arguments = ["run", "--name", name, "--", "sleep", "60"]
-            var env = ProcessInfo.processInfo.environment
-            env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
-            p.environment = env
-            p.standardInput = FileHandle.nullDevice
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            ps.append(p)
-        }
-        for p in ps { try p.run() }
         var tries = 0
         while tries < 3000 && ps.filter({ !$0.isRunning }).count < 3 { usleep(10_000); tries += 1 }
         let ended = ps.filter { !$0.isRunning }, running = ps.filter(\.isRunning)
