@@ -297,6 +297,25 @@ struct RedTeamFlagsTests {
         }
     }
 
+    /// A flag's bind or tmpfs on a masked path (or on the path the launch steps use for the
+    /// host's root, /oldroot) does not uncover it: the masks go on top of the flags' mounts
+    /// and take their sources from descriptors, not from a path the flags could shadow.
+    @Test func flagMountsDoNotUncoverMaskedPaths() throws {
+        let dir = try RunFlagsTests.hostDirectory(token())
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let marker = "MARKER\(token())"
+        try FileManager.default.createDirectory(atPath: dir + "/dev", withIntermediateDirectories: true)
+        try marker.write(toFile: dir + "/dev/null", atomically: false, encoding: .utf8)
+        try marker.write(toFile: dir + "/marker", atomically: false, encoding: .utf8)
+        chmod(dir + "/dev", 0o755)
+        chmod(dir + "/dev/null", 0o644)
+        chmod(dir + "/marker", 0o644)
+        let r = try Bulkhead.sh("cat /sys/firmware/marker 2>&1; ls -A /sys/kernel/security; cat /proc/keys /proc/timer_list 2>&1 | head -c 200; echo END",
+                                ["-v", "\(dir):/sys/firmware", "--tmpfs", "/sys/kernel/security", "--mount", "type=bind,src=\(dir),dst=/oldroot"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains(marker) && r.stdout.hasSuffix("END\n"), "\(r.stdout)")
+    }
+
     /// A non-root caller cannot raise a hard rlimit above its own (`--ulimit`), and a soft
     /// limit above the hard one is refused, each before anything runs.
     @Test func ulimitCannotRaiseTheCallersHardLimit() throws {
