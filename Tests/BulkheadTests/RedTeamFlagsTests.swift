@@ -316,6 +316,19 @@ struct RedTeamFlagsTests {
         #expect(!r.stdout.contains(marker) && r.stdout.hasSuffix("END\n"), "\(r.stdout)")
     }
 
+    /// `--chdir` (bwrap's spelling) is `--workdir`'s rule: nothing under /proc or /dev/fd (a
+    /// way to a descriptor of the launcher, CVE-2024-21626), nothing relative or with `..`,
+    /// and not both flags; each refused before anything runs.
+    @Test func chdirKeepsTheWorkdirRules() throws {
+        for (dir, words) in [("/proc/self/fd", "/proc"), ("/proc/1/cwd", "/proc"), ("/dev/fd/3", "/dev/fd"), ("../etc", "absolute"),
+                             ("/sys/../proc", ".."), ("", "absolute")] {
+            let r = try Bulkhead.run(["run", "--chdir", dir, "--", "/bin/echo", "RAN"])
+            #expect(r.status == 125 && r.stderr.contains("--chdir") && r.stderr.contains(words) && !r.stdout.contains("RAN"), "\(dir): \(r.stderr)")
+        }
+        let both = try Bulkhead.run(["run", "--chdir", "/usr", "--workdir", "/etc", "--", "/bin/pwd"])
+        #expect(both.status == 125 && both.stderr.contains("not both") && both.stdout.isEmpty, "\(both.stderr)")
+    }
+
     /// A non-root caller cannot raise a hard rlimit above its own (`--ulimit`), and a soft
     /// limit above the hard one is refused, each before anything runs.
     @Test func ulimitCannotRaiseTheCallersHardLimit() throws {
