@@ -286,11 +286,18 @@ struct RedTeamFlagsTests {
             ("type=tmpfs,target=/", "over /"),
             ("type=tmpfs,target=/mnt,tmpfs-size=99999999999999999999", "--mount"),
             ("type=volume,source=x,target=/mnt", "type=bind or type=tmpfs"),
+            ("type=tmpfs,target=/mnt,tmpfs-size=0", "minimum"),
         ]
         for (spec, words) in cases {
             let r = try Bulkhead.sh("echo RAN", ["--mount", spec])
             #expect(r.status == 125 && r.stderr.contains(words) && !r.stdout.contains("RAN"), "\(spec): \(r.stderr)")
         }
+        // size=0 would be a tmpfs without a limit: the smallest size taken is one page.
+        let small = try Bulkhead.sh(#"awk '$5 == "/mnt" || $5 == "/dev/shm" { print $5, $NF }' /proc/self/mountinfo"#,
+                                    ["--mount", "type=tmpfs,target=/mnt,tmpfs-size=1", "--shm-size", "1"])
+        let lines = small.stdout.split(separator: "\n")
+        #expect(small.status == 0 && lines.last { $0.hasPrefix("/mnt ") }?.contains("size=4k") == true
+                && lines.last { $0.hasPrefix("/dev/shm ") }?.contains("size=4k") == true, "\(small.stdout) \(small.stderr)")
         for v in ["/tmp:/proc", "/tmp:/dev", "/tmp:/", "/tmp:/mnt:rw,suid", "/tmp:/mnt:ro:extra"] {
             let r = try Bulkhead.sh("echo RAN", ["-v", v])
             #expect(r.status == 125 && !r.stdout.contains("RAN"), "\(v): \(r.stderr)")
