@@ -398,4 +398,18 @@ struct RedTeamFlagsTests {
             }
         }
     }
+
+    /// `--group-add` values that look like both or neither: hex, exponents, signs, blanks,
+    /// full-width digits, Roman numerals, non-ASCII letters, (gid_t)-1, a colon (which would
+    /// cut an /etc/group line) are refused; a plain number is a gid, a plain name a name.
+    @Test func groupReferencesThatLookLikeBoth() {
+        for bad in ["0x10", "\u{FF15}", "\u{216B}", "\u{01C5}", "1e3", "+5", " 5", "5 ", "10.", "4294967295", "-1", "ro:ot", "root ", "", "a\nb"] {
+            guard case .failure = FieldRules.groupReference(bad) else { Issue.record("\(bad.debugDescription) accepted"); continue }
+        }
+        for (text, want) in [("0", GroupReference.id(0)), ("4294967294", .id(4_294_967_294)), ("staff", .name("staff")), ("_apt", .name("_apt")),
+                             ("a1-b.c$", .name("a1-b.c$"))] {
+            guard case .success(let v) = FieldRules.groupReference(text) else { Issue.record("\(text) refused"); continue }
+            #expect(v == want, "\(text)")
+        }
+    }
 }
