@@ -153,6 +153,38 @@ struct RedTeamFlagsTests {
         #expect(try Bulkhead.run(["stop", name, "--grace", "5s"]).status == 0)
     }
 
+    /// A non-root caller's state directory is its own, so anything may be in it: a FIFO, a
+    /// file of 8 MiB, a symlink to a FIFO, a directory, an entry whose JSON is deep or whose
+    /// numbers are out of range. `ps` and `stop` finish (no hang, no trap), refuse each by
+    /// name and show none of its content.
+    @Test func plantedStateEntriesNeitherHangNorCrash() throws {
+        let t = token()
+        let xdg = NSTemporaryDirectory() + "bh-xdg-\(t)", dir = xdg + "/bulkhead-sandboxes"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: xdg) }
+        let secret = "S3CR3T\(t)"
+        #expect(mkfifo(dir + "/fifo.json", 0o600) == 0)
+        #expect(symlink(dir + "/fifo.json", dir + "/link.json") == 0)
+        try FileManager.default.createDirectory(atPath: dir + "/dir.json", withIntermediateDirectories: true)
+        try Data((secret + String(repeating: " ", count: 8 << 20)).utf8).write(to: URL(fileURLWithPath: dir + "/huge.json"))
+        try Data((String(repeating: "[", count: 50_000) + secret).utf8).write(to: URL(fileURLWithPath: dir + "/deep.json"))
+        let numbers = #"{"name":"nums","launcherPID":-1,"launcherStartTime":18446744073709551615,"owner":4294967295,"profile":"\#(secret)","command":[],"started":1e308,"initPID":2147483647,"initStartTime":0}"#
+        try Data(numbers.utf8).write(to: URL(fileURLWithPath: dir + "/nums.json"))
+        for f in ["", "/bulkhead-sandboxes"] { chown(xdg + f, 65534, 65534); chmod(xdg + f, 0o700) }
+        for f in ["fifo.json", "huge.json", "deep.json", "nums.json", "dir.json"] { chown(dir + "/" + f, 65534, 65534); chmod(dir + "/" + f, 0o600) }
+        lchown(dir + "/link.json", 65534, 65534)
+        let asNobody = Self.nobody + ["/usr/bin/env", "XDG_RUNTIME_DIR=\(xdg)"]
+        let ps = try Bulkhead.run(["ps"], prefix: asNobody, timeout: 30)
+        #expect(ps.status == 0 && !ps.stdout.contains(secret) && !ps.stderr.contains(secret), "\(ps.stdout) \(ps.stderr.prefix(600))")
+        for name in ["fifo", "link", "huge", "deep", "dir"] {
+            #expect(ps.stderr.contains("\(name).json"), "\(name) not refused: \(ps.stderr.prefix(600))")
+            let stop = try Bulkhead.run(["stop", name, "--grace", "1s"], prefix: asNobody, timeout: 30)
+            #expect(stop.status == 1 && !stop.stderr.contains(secret), "\(name): \(stop.stderr.prefix(300))")
+        }
+        let json = try Bulkhead.run(["ps", "--json"], prefix: asNobody, timeout: 30)
+        #expect(json.status == 0 && (try? JSONDecoder().decode([SandboxEntry].self, from: Data(json.stdout.utf8)))?.isEmpty == true, "\(json.stdout)")
+    }
+
     // MARK: supplementary groups
 
     static func groups(_ out: String) -> [String] {
