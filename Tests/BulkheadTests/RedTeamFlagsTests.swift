@@ -368,6 +368,20 @@ struct RedTeamFlagsTests {
         #expect(both.status == 125 && both.stderr.contains("not both") && both.stdout.isEmpty, "\(both.stderr)")
     }
 
+    /// `--uts host` with `--hostname`: the host's name is never changed (no sethostname in the
+    /// host's UTS namespace, as root or not); the workload sees the host's name.
+    @Test func utsHostNeverRenamesTheHost() throws {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        let host = String(cString: buf)
+        for prefix in [[], Self.nobody] {
+            let r = try Bulkhead.sh("hostname", ["--limits", "best-effort", "--uts", "host", "--hostname", "evil\(token().prefix(6))"], prefix: prefix)
+            #expect(r.status == 0 && r.stdout == host + "\n", "\(r.stdout) \(r.stderr)")
+            gethostname(&buf, buf.count)
+            #expect(String(cString: buf) == host, "the host was renamed")
+        }
+    }
+
     /// A non-root caller cannot raise a hard rlimit above its own (`--ulimit`), and a soft
     /// limit above the hard one is refused, each before anything runs.
     @Test func ulimitCannotRaiseTheCallersHardLimit() throws {
