@@ -165,14 +165,15 @@ struct SandboxNamesRootlessTests {
         let name = token()
         let p = try startNamed(Self.alice, xdgA, name, ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"])
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        let initPID = try #require(try ps(Self.alice, xdgA).first { $0.name == name }?.initPID)
+        let entry = try #require(try ps(Self.alice, xdgA).first { $0.name == name })
+        let initPID = try #require(entry.initPID)
         let stop = try run(Self.alice, xdgA, ["stop", name, "--grace", "300ms"])
         #expect(stop.status == 0, "\(stop.stderr)")
         p.waitUntilExit()
         // SIGTERM was ignored: SIGKILL after the grace period (128+9).
         #expect(p.terminationStatus == 137)
         #expect(!FileManager.default.fileExists(atPath: "\(xdgA)/bulkhead-sandboxes/\(name).json"))
-        #expect(kill(initPID, 0) != 0)
+        #expect(kill(initPID, 0) != 0 || CgroupStart.of(initPID) != entry.initStartTime)
     }
 
     /// Unset, relative, missing, not the caller's, writable by its group or others, a symbolic
