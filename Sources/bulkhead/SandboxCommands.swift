@@ -6,7 +6,12 @@ import Foundation
 /// `bulkhead ps`: the named sandboxes that run (`run --name`), as `pod ls` lists pods.
 struct PsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ps", abstract: "List the running named sandboxes (run --name): name, launcher pid, profile, age, command.")
+        commandName: "ps", abstract: "List the running named sandboxes (run --name): name, launcher pid, profile, age, command.",
+        discussion: """
+            Root's list and each user's are separate, as with podman: root's (\(SandboxRegistry.rootDirectory)) shows only \
+            the sandboxes root started, a user's ($XDG_RUNTIME_DIR/bulkhead-sandboxes, which must be the user's own \
+            directory, not a link, writable by no one else; there is no fallback) only that user's. `bulkhead stop` sees the same list.
+            """)
     @Flag(help: "Print JSON.") var json = false
 
     func run() throws {
@@ -41,7 +46,8 @@ struct PsCommand: ParsableCommand {
 struct StopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
-        abstract: "Stop a named sandbox: SIGTERM to its workload, SIGKILL after the grace period; waits until it is gone.")
+        abstract: "Stop a named sandbox: SIGTERM to its workload, SIGKILL after the grace period; waits until it is gone.",
+        discussion: "NAME is looked up in the caller's own list, the one `bulkhead ps` shows (root's and each user's are separate).")
     @Argument(help: "The sandbox's name (run --name).") var name: String
     @Option(help: ArgumentHelp("How long to wait before SIGKILL (e.g. 500ms, 10s).", valueName: "DURATION")) var grace = "10s"
 

@@ -254,6 +254,13 @@ struct RunFlagsTests {
         #expect(FileManager.default.fileExists(atPath: e.file) == false, "the leaf is removed after the run")
         let bad = try Bulkhead.sh("echo RAN", ["--cpuset-cpus", "8000"])
         #expect(bad.status == 125 && bad.stderr.contains("--cpuset-cpus") && bad.stderr.contains("online") && !bad.stdout.contains("RAN"), "\(bad.stderr)")
+        // From a profile: the error names the profile's file and field, not the command line.
+        let (profile, dir) = try RootProfileFile.write("resources:\n  cpusetCpus: \"8000\"\n", name: "pin")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        chmod(dir, 0o755) // readable by everyone: the error may show the value
+        let fromProfile = try Bulkhead.sh("echo RAN", ["--profile", profile])
+        #expect(fromProfile.status == 125 && fromProfile.stderr.contains("\(profile): resources.cpusetCpus") && fromProfile.stderr.contains("online")
+                && !fromProfile.stderr.contains("<command line>") && !fromProfile.stdout.contains("RAN"), "\(fromProfile.stderr)")
     }
 
     @Test("--user NAME[:GROUP] is looked up in the sandbox's root: the host's /etc/passwd on the host root, the rootfs's own in a rootfs; a symlinked or missing file, or an unknown name, is refused without showing the file")

@@ -196,7 +196,7 @@ public enum Sandbox {
             }
             try checkRlimits(profile)
             try checkDevices(profile)
-            try checkCPUs(profile)
+            try checkCPUs(profile, from: (request.layers + [request.overrides]).last { $0.cpusetCPUs != nil })
             let seccomp = try SeccompSetup.compile(profile, store: store, origin: SeccompSetup.origin(of: request.layers + [request.overrides]),
                                                    cache: seccompCache)
             let identity = HostIdentity.current()
@@ -289,15 +289,18 @@ public enum Sandbox {
     }
 
     /// `resources.cpusetCpus`: only CPUs the host has online (/sys/devices/system/cpu/online).
-    static func checkCPUs(_ p: EffectiveProfile) throws(ConfigError) {
+    /// An error names the layer that set it (the last one): its file and field, or the flag.
+    static func checkCPUs(_ p: EffectiveProfile, from layer: ProfileLayer?) throws(ConfigError) {
         guard let want = p.cpusetCPUs else { return }
+        let file = layer?.source ?? FieldRules.commandLine
+        let field = file == FieldRules.commandLine ? "--cpuset-cpus" : "resources.cpusetCpus"
         let text = String((FileIO.read("/sys/devices/system/cpu/online") ?? "").filter { !$0.isWhitespace })
         guard case .success(let online) = FieldRules.cpuList(text) else {
-            throw ConfigError(file: "<command line>", field: "--cpuset-cpus", message: "cannot read the online CPUs from /sys/devices/system/cpu/online")
+            throw ConfigError(file: file, field: field, message: "cannot read the online CPUs from /sys/devices/system/cpu/online")
         }
         let missing = want.filter { !online.contains($0) }
         guard missing.isEmpty else {
-            throw ConfigError(file: "<command line>", field: "--cpuset-cpus",
+            throw ConfigError(file: file, field: field,
                               message: "CPU \(FieldRules.cpuListText(missing)) is not online on this host; online: \(FieldRules.cpuListText(online))")
         }
     }

@@ -43,14 +43,61 @@ public struct SandboxEntry: Codable, Sendable, Equatable {
 public enum SandboxRegistry {
     public static let rootDirectory = "/run/bulkhead/sandboxes"
 
-    /// The state directory for this caller.
+    /// The state directory for this caller. Root's list and each user's are separate (as
+    /// podman's): root's `ps` shows only what root started, a user's only what that user started
+    /// with the same $XDG_RUNTIME_DIR.
     public static func directory() throws(SystemError) -> String {
         if getuid() == 0 { return rootDirectory }
-        guard let xdg = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], xdg.hasPrefix("/") else {
-            throw SystemError("find the state directory of named sandboxes", errno: Errno(ENOENT),
-                              hint: "XDG_RUNTIME_DIR is not set: run without --name, or as root, or log in with a session that sets it")
+        return try runtimeDirectory() + "/bulkhead-sandboxes"
+    }
+
+    /// Where this caller's list lives, and where the others are: the hint of `stop` for a name
+    /// that is not in it.
+    static func whereListsLive() -> String {
+        if getuid() == 0 {
+            return "root's list is \(rootDirectory) (`bulkhead ps`); a sandbox a user started with --name is in that user's own list ($XDG_RUNTIME_DIR/bulkhead-sandboxes), which only that user's `bulkhead ps` and `bulkhead stop` see"
         }
-        return xdg + "/bulkhead-sandboxes"
+        let mine = (try? directory()) ?? "$XDG_RUNTIME_DIR/bulkhead-sandboxes"
+        return "your list is \(mine), from XDG_RUNTIME_DIR (`bulkhead ps`); a sandbox root started (sudo bulkhead run --name) is in root's list, \(rootDirectory): `sudo bulkhead ps`, `sudo bulkhead stop NAME`"
+    }
+
+    /// A non-root caller's $XDG_RUNTIME_DIR: set, absolute, not a symbolic link, a directory of
+    /// the caller's that its group and others cannot write (checked here by lstat, and again on
+    /// the opened fd by `openDirectory`). There is no fallback to a shared directory (/tmp):
+    /// another user could plant entries there, or take a name.
+    static func runtimeDirectory() throws(SystemError) -> String {
+        let uid = getuid()
+        let fix = "set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(uid), which your login session makes; or a directory of yours, mode 0700), or run without --name"
+        guard let xdg = ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"], !xdg.isEmpty else {
+            throw SystemError("find the state directory of named sandboxes", errno: Errno(ENOENT),
+                              hint: "XDG_RUNTIME_DIR is not set: \(fix)")
+        }
+        guard xdg.hasPrefix("/"), !xdg.utf8.contains(0) else {
+            throw SystemError("XDG_RUNTIME_DIR \(xdg) is not an absolute path", errno: Errno(EINVAL), hint: fix)
+        }
+        var st = stat()
+        guard lstat(xdg, &st) == 0 else { throw SystemError("XDG_RUNTIME_DIR \(xdg)", errno: .current, hint: fix) }
+        if st.st_mode & S_IFMT == S_IFLNK {
+            throw SystemError("XDG_RUNTIME_DIR \(xdg) is a symbolic link", errno: Errno(ELOOP), hint: "name the directory itself; " + fix)
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else {
+            throw SystemError("XDG_RUNTIME_DIR \(xdg) is not a directory", errno: Errno(ENOTDIR), hint: fix)
+        }
+        try checkRuntimeDirectory(st, path: xdg)
+        return xdg
+    }
+
+    static func checkRuntimeDirectory(_ st: stat, path: String) throws(SystemError) {
+        let uid = getuid(), mode = "0" + String(st.st_mode & 0o7777, radix: 8)
+        guard st.st_uid == uid else {
+            throw SystemError("XDG_RUNTIME_DIR \(path) is not uid \(uid)'s directory (owner uid \(st.st_uid), mode \(mode))", errno: Errno(EPERM),
+                              hint: "set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(uid)), or run without --name")
+        }
+        guard st.st_mode & 0o022 == 0 else {
+            let writers = st.st_mode & 0o002 == 0 ? "its group" : st.st_mode & 0o020 == 0 ? "others" : "its group and others"
+            throw SystemError("XDG_RUNTIME_DIR \(path) is writable by \(writers) (mode \(mode))", errno: Errno(EPERM),
+                              hint: "chmod 0700 \(path), or set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(uid))")
+        }
     }
 
     /// Creates the state directory if needed (0700, the caller's) and opens it through the checks.
@@ -59,22 +106,20 @@ public enum SandboxRegistry {
         if create && getuid() == 0 {
             if mkdir("/run/bulkhead", 0o711) != 0, errno != EEXIST { throw SystemError("mkdir /run/bulkhead", errno: .current) }
             if mkdir(dir, 0o700) != 0, errno != EEXIST { throw SystemError("mkdir \(dir)", errno: .current) }
-        } else if create {
+        } else if getuid() != 0 {
             // $XDG_RUNTIME_DIR is the caller's word: it must be the caller's own directory
             // (checked open), and the directory is made in it relative to that fd.
             let parent = String(dir.dropLast("/bulkhead-sandboxes".count))
             let p = try TrustedFile.openDirectory(parent, what: "XDG_RUNTIME_DIR")
             defer { close(p.fd) }
             var st = stat()
-            guard fstat(p.fd, &st) == 0, st.st_uid == getuid() else {
-                throw SystemError("XDG_RUNTIME_DIR \(p.path) is not uid \(getuid())'s directory", errno: Errno(EPERM),
-                                  hint: "set XDG_RUNTIME_DIR to your own runtime directory (/run/user/\(getuid()))")
-            }
-            if mkdirat(p.fd, "bulkhead-sandboxes", 0o700) == 0 {
+            guard fstat(p.fd, &st) == 0 else { throw SystemError("fstat \(p.path)", errno: .current) }
+            try checkRuntimeDirectory(st, path: p.path)
+            if create, mkdirat(p.fd, "bulkhead-sandboxes", 0o700) == 0 {
                 if geteuid() != getuid(), fchownat(p.fd, "bulkhead-sandboxes", getuid(), getgid(), Int32(AT_SYMLINK_NOFOLLOW)) != 0 {
                     throw SystemError("chown \(dir)", errno: .current)
                 }
-            } else if errno != EEXIST {
+            } else if create, errno != EEXIST {
                 throw SystemError("mkdir \(dir)", errno: .current)
             }
         }
@@ -197,6 +242,8 @@ public enum SandboxRegistry {
     /// The running named sandboxes, and the problems met (entries refused by the checks, as
     /// messages without their content). Entries whose launcher is gone are removed.
     public static func list() throws(SystemError) -> (entries: [SandboxEntry], refused: [String]) {
+        // A missing or unsafe XDG_RUNTIME_DIR is an error, never an empty list.
+        _ = try directory()
         let dir: (fd: Int32, path: String)
         do { dir = try openDirectory(create: false) } catch {
             if error.errno == Errno(ENOENT) { return ([], []) }
@@ -238,7 +285,8 @@ public enum SandboxRegistry {
         if case .failure(let r) = FieldRules.sandboxName(name) { throw SystemError("stop: \(r.message)", errno: Errno(EINVAL)) }
         let found = try list()
         guard let entry = found.entries.first(where: { $0.name == name }) else {
-            throw SystemError("stop \(name)", errno: Errno(ESRCH), hint: "no sandbox of that name runs; `bulkhead ps` lists them")
+            throw SystemError("stop \(name): no sandbox of that name in \(getuid() == 0 ? "root's" : "your") list", errno: Errno(ESRCH),
+                              hint: whereListsLive())
         }
         guard getuid() == 0 || getuid() == entry.owner else {
             throw SystemError("stop \(name)", errno: Errno(EPERM), hint: "only root or uid \(entry.owner), who started it, may stop it")

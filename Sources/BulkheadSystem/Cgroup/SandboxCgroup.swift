@@ -373,7 +373,9 @@ public final class SandboxCgroup {
             let (sum, overflow) = l.memoryMax!.addingReportingOverflow(l.memorySwapMax!)
             return [try put("memory.memsw.limit_in_bytes", overflow ? "-1" : String(sum))]
         case (.cpusetCPUs, .v2):
-            return [try put("cpuset.cpus", l.cpusetCPUs!)]
+            let pinned = try put("cpuset.cpus", l.cpusetCPUs!)
+            try Self.checkEffectiveCPUs(dir, file: "cpuset.cpus.effective", asked: l.cpusetCPUs!)
+            return [pinned]
         case (.cpusetCPUs, .v1):
             // A v1 cpuset cgroup starts with empty cpus and mems, and takes no task until both
             // are set: every directory from the hierarchy's root down gets its parent's where
@@ -389,7 +391,11 @@ public final class SandboxCgroup {
                 }
                 parent = child
             }
-            return [try put("cpuset.cpus", l.cpusetCPUs!)]
+            let pinned = try put("cpuset.cpus", l.cpusetCPUs!)
+            if CgroupFS.exists(dir + "/cpuset.effective_cpus") {
+                try Self.checkEffectiveCPUs(dir, file: "cpuset.effective_cpus", asked: l.cpusetCPUs!)
+            }
+            return [pinned]
         case (.pidsMax, _):
             return [try put("pids.max", String(l.pidsMax!))]
         case (.ioWeight, .v2):
@@ -422,6 +428,31 @@ public final class SandboxCgroup {
             throw CgroupError(code: .controllerUnavailable, operation: "set memory.high", path: dir,
                               fix: "cgroup v1 has no memory.high; use memoryMax, or a cgroup v2 host")
         }
+    }
+
+    /// cgroup v2 takes in `cpuset.cpus` any CPU the host has, and grants the cgroup only those
+    /// its parent grants too (all of the parent's when none is left): the CPUs granted
+    /// (`cpuset.cpus.effective`; v1's `cpuset.effective_cpus`) must be the ones asked for, or the
+    /// launch stops here rather than run the workload on CPUs it did not ask for.
+    static func checkEffectiveCPUs(_ dir: String, file: String, asked: String) throws(CgroupError) {
+        func cpus(_ path: String) -> [UInt32]? {
+            guard case .success(let text) = CgroupFS.read(path),
+                  case .success(let list) = FieldRules.cpuList(String(text.filter { !$0.isWhitespace })) else { return nil }
+            return list
+        }
+        let path = dir + "/" + file
+        guard let want = try? FieldRules.cpuList(asked).get() else {
+            throw CgroupError(code: .invalidArgument, operation: "pin the sandbox to CPUs \(asked.prefix(64))", path: path,
+                              fix: "give a CPU list such as 0-3,6")
+        }
+        let granted = cpus(path)
+        guard granted != want else { return }
+        let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.endIndex)])
+        let parentCPUs = cpus(parent + "/" + file).map(FieldRules.cpuListText) ?? "unknown"
+        throw CgroupError(code: .writeFailed,
+                          operation: "pin the sandbox to CPUs \(FieldRules.cpuListText(want)): \(file) grants \(granted.map(FieldRules.cpuListText) ?? "nothing readable")",
+                          path: path,
+                          fix: "the parent cgroup \(parent) grants only CPUs \(parentCPUs) (its \(file)): ask for CPUs among them (--cpuset-cpus, resources.cpusetCpus), or widen the parent's cpuset.cpus")
     }
 
     /// The tightest CPU rate (quota / period) of the v1 cgroups above `dir`, up to the
