@@ -13,18 +13,25 @@ struct SandboxNamesTests {
     /// Starts `bulkhead run --name NAME -- sleep 60` in the background, waits until its entry
     /// holds the init's pid.
     func startNamed(_ name: String, _ command: [String] = ["sleep", "60"]) throws -> Process {
+        let p = try Self.spawn(["run", "--name", name, "--"] + command)
+        var tries = 0
+        while tries < 500 && p.isRunning && (try? ps().first { $0.name == name }?.initPID) == nil { usleep(10_000); tries += 1 }
+        return p
+    }
+
+    /// Starts `bulkhead ARGS` in the background, output discarded, `extra` added to its environment.
+    static func spawn(_ args: [String], env extra: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Bulkhead.binary)
-        p.arguments = ["run", "--name", name, "--"] + command
+        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
+        for (k, v) in extra { env[k] = v }
         p.environment = env
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        var tries = 0
-        while tries < 500 && p.isRunning && (try? ps().first { $0.name == name }?.initPID) == nil { usleep(10_000); tries += 1 }
         return p
     }
 

@@ -299,7 +299,13 @@ public enum SandboxRegistry {
         // The init, checked now too (pid and start time), for the SIGKILL at the end of the grace period.
         let initHandle = entry.initPID.flatMap { pid in entry.initStartTime.flatMap { ProcessHandle(pid: pid, startTime: $0) } }
         defer { initHandle?.close() }
-        launcher.signal(SIGTERM)
+        // A signal the kernel refuses (an entry naming a process this caller may not signal)
+        // is an error now, not a wait and a "stopped" for a sandbox that still runs.
+        let sent = launcher.signal(SIGTERM)
+        if sent != 0 && sent != ESRCH {
+            throw SystemError("stop \(name): signal launcher \(entry.launcherPID)", errno: Errno(sent),
+                              hint: "it runs as another user: stop it as that user or as root")
+        }
         if !launcher.waitForExit(seconds: grace) {
             // The init first: its pid namespace ends with it, and the launcher reaps it and
             // removes the entry; the launcher itself only if it does not follow.

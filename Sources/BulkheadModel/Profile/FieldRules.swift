@@ -347,16 +347,23 @@ public enum FieldRules {
 
     /// A CPU list as cpuset.cpus and /sys/devices/system/cpu/online spell it (`0-3,6`):
     /// `--cpuset-cpus`, `resources.cpusetCpus`; the CPUs, sorted, each once.
+    /// Linear in the text: the ranges are merged before they are expanded, so a list that
+    /// repeats `0-8191` many times costs no more than the list once.
     public static func cpuList(_ text: String) -> Result<[UInt32], FieldRefusal> {
-        var set = Set<UInt32>()
+        var ranges: [ClosedRange<UInt32>] = []
         let syntax = "expected a CPU list such as 0-3,6 (CPUs 0 to \(maxCPU)), got \"\(text.prefix(64))\""
         for item in text.split(separator: ",", omittingEmptySubsequences: false) {
             let ends = item.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(ends.count), ends.allSatisfy({ !$0.isEmpty && $0.count <= 4 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
                   let lo = UInt32(ends[0]), let hi = UInt32(ends[ends.count - 1]), lo <= hi, hi <= maxCPU else { return refuse(syntax) }
-            for c in lo...hi { set.insert(c) }
+            ranges.append(lo...hi)
         }
-        return .success(set.sorted())
+        var cpus: [UInt32] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            let from = cpus.last.map { max(r.lowerBound, $0 + 1) } ?? r.lowerBound
+            if from <= r.upperBound { cpus.append(contentsOf: from...r.upperBound) }
+        }
+        return .success(cpus)
     }
 
     /// `[0, 1, 2, 5]` → `0-2,5`.
