@@ -17,7 +17,7 @@ struct EffectiveProfileYAMLTests {
       description: "every field, \\"quoted\\"\\nand a second line"
     namespaces:
       time: true
-      uts: false
+      ipc: false
     userNamespace:
       hostIDRange: "3000000000:70000"
     securityContext:

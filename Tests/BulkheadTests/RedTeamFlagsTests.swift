@@ -368,15 +368,20 @@ struct RedTeamFlagsTests {
         #expect(both.status == 125 && both.stderr.contains("not both") && both.stdout.isEmpty, "\(both.stderr)")
     }
 
-    /// `--uts host` with `--hostname`: the host's name is never changed (no sethostname in the
-    /// host's UTS namespace, as root or not); the workload sees the host's name.
+    /// `--uts host` with `--hostname`: refused before anything runs (the name would be dropped
+    /// without a word), as root or not; the host's name is never changed, and `--uts host` alone
+    /// shows the workload the host's name.
     @Test func utsHostNeverRenamesTheHost() throws {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count)
         let host = String(cString: buf)
         for prefix in [[], Self.nobody] {
-            let r = try Bulkhead.sh("hostname", ["--limits", "best-effort", "--uts", "host", "--hostname", "evil\(token().prefix(6))"], prefix: prefix)
-            #expect(r.status == 0 && r.stdout == host + "\n", "\(r.stdout) \(r.stderr)")
+            // A hostname with the host's UTS namespace is refused before anything runs (it
+            // would be dropped without a word); the host's namespace alone shows the host's name.
+            let r = try Bulkhead.sh("echo RAN; hostname", ["--limits", "best-effort", "--uts", "host", "--hostname", "evil\(token().prefix(6))"], prefix: prefix)
+            #expect(r.status == 125 && r.stderr.contains("--hostname") && r.stderr.contains("--uts private") && !r.stdout.contains("RAN"), "\(r.stdout) \(r.stderr)")
+            let shared = try Bulkhead.sh("hostname", ["--limits", "best-effort", "--uts", "host"], prefix: prefix)
+            #expect(shared.status == 0 && shared.stdout == host + "\n", "\(shared.stdout) \(shared.stderr)")
             gethostname(&buf, buf.count)
             #expect(String(cString: buf) == host, "the host was renamed")
         }
@@ -397,6 +402,30 @@ struct RedTeamFlagsTests {
 
 /// `FieldRules.cpuList` (`--cpuset-cpus`, a profile's `resources.cpusetCpus`), in process.
 @Suite struct RedTeamFlagsModelTests {
+    /// A hostname with the host's UTS namespace is refused at the layer that set it: a profile's
+    /// `hostname` at its file and field, `--hostname` at the flag; a later layer's `--uts host`
+    /// overrides an earlier layer's hostname.
+    @Test func hostnameNeedsItsOwnUTSNamespace() throws {
+        func refusal(_ layers: [ProfileLayer]) -> ConfigError? {
+            do throws(ConfigError) { _ = try EffectiveProfile.resolve(layers); return nil } catch { return error }
+        }
+        let profile = try ProfileParser.parse("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nnamespaces:\n  uts: false\nhostname: web\n", file: "p.yaml")
+        let e = try #require(refusal([profile]))
+        #expect(e.file == "p.yaml" && e.field == "hostname" && e.message.contains("UTS"))
+        var flags = CommandLineLayer()
+        flags.utsNamespace = "host"
+        flags.hostname = "web"
+        let f = try #require(refusal([try flags.layer(environment: [:], currentDirectory: "/")]))
+        #expect(f.field == "--hostname")
+        let named = try ProfileParser.parse("apiVersion: bulkhead.dev/v1alpha1\nkind: LayerProfile\nhostname: web\n", file: "q.yaml")
+        var hostUTS = CommandLineLayer()
+        hostUTS.utsNamespace = "host"
+        // A later layer that shares the host's UTS namespace overrides a parent's hostname (as
+        // `--uts host` over the `container` profile's `hostname: sandbox`), and the defaults'.
+        #expect(refusal([named, try hostUTS.layer(environment: [:], currentDirectory: "/")]) == nil)
+        #expect(refusal([try hostUTS.layer(environment: [:], currentDirectory: "/")]) == nil)
+    }
+
     /// A CPU list that repeats `0-8191` was expanded item by item into a set: 126 KB of flag
     /// (18,000 items) took 42 s of the root launcher's CPU, a 4 MiB profile hours, before any
     /// check of the host ran. The ranges are now merged first: linear in the text.

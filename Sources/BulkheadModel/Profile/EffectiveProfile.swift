@@ -102,11 +102,15 @@ public struct EffectiveProfile: Sendable, Equatable {
         var p = defaults
         p.chain = []
         var writableRootByFlag = false
-        for l in layers {
+        // The last layer that set a hostname, and the last that shared the host's UTS namespace.
+        var hostnameLayer: (index: Int, layer: ProfileLayer)?
+        var hostUTSLayer = -1
+        for (index, l) in layers.enumerated() {
             p.chain.append(l.name ?? l.source)
             if let n = l.name { p.name = n }
             if let d = l.description { p.description = d }
             for (ns, on) in l.namespaces { if on { p.namespaces.insert(ns) } else { p.namespaces.remove(ns) } }
+            if l.namespaces[.uts] == false { hostUTSLayer = index }
             if let v = l.hostIDRange { p.hostIDRange = v }
             if let v = l.runAsUser { p.runAsUser = v; p.runAsUserName = nil }
             if let v = l.runAsGroup { p.runAsGroup = v; p.runAsGroupName = nil }
@@ -140,7 +144,7 @@ public struct EffectiveProfile: Sendable, Equatable {
                     if v == .host { p.namespaces.remove(.network) } else { p.namespaces.insert(.network) }
                 }
             }
-            if let v = l.hostname { p.hostname = v }
+            if let v = l.hostname { p.hostname = v; hostnameLayer = (index, l) }
             if let v = l.workingDir { p.workingDir = v }
             for e in l.env {
                 if let i = p.env.firstIndex(where: { $0.name == e.name }) { p.env[i] = e } else { p.env.append(e) }
@@ -154,6 +158,14 @@ public struct EffectiveProfile: Sendable, Equatable {
         if writableRootByFlag && p.root == .host {
             throw ConfigError(file: FieldRules.commandLine, field: "--read-write",
                               message: "the host's root stays read-only: a writable host root would let the workload change every host file its ids can write; give a root filesystem of your own (--rootfs DIR) to write to it, or write to a --tmpfs or --bind")
+        }
+        // A hostname is set in the sandbox's own UTS namespace; with the host's, it would be
+        // dropped without a word (docker refuses the same pair). A layer that shares the host's
+        // UTS namespace over a parent's hostname overrides it, as any later layer does.
+        if let (index, l) = hostnameLayer, !p.namespaces.contains(.uts), index >= hostUTSLayer {
+            let flag = l.source == FieldRules.commandLine
+            throw ConfigError(file: l.source, field: flag ? "--hostname" : "hostname",
+                              message: "a hostname needs the sandbox's own UTS namespace, and this one shares the host's (namespaces.uts: false, --uts host), whose name bulkhead never changes; drop the hostname or keep the UTS namespace private (--uts private)")
         }
         // Cross-field errors name the profile file; the command line when only it is involved.
         let empty = ProfileLayer()
