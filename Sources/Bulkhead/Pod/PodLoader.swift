@@ -45,11 +45,23 @@ public enum PodLoader {
     public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
         var set = ManifestSet()
         var privateFiles: Set<String> = []
-        do throws(ConfigError) {
-            for f in files {
+        // Every error of every file, in file order (each file's as its parser collected them),
+        // so that a new user sees them all at once.
+        var parsed: [(file: String, set: ManifestSet)] = []
+        var inputErrors: [ConfigError] = []
+        for f in files {
+            do throws(ConfigError) {
                 let c = try ProfileStore.readChecked(f, what: "manifest")
                 if c.isPrivate { privateFiles.insert(f) }
-                let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
+                let (s, errors) = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parseCollecting(c.text, file: f) }
+                // A root-only file's errors keep their place but none of its text.
+                inputErrors += c.isPrivate ? errors.map { $0.withoutContent() } : errors
+                parsed.append((f, s))
+            } catch { inputErrors.append(error) }
+        }
+        guard inputErrors.isEmpty else { throw LaunchError(inputErrors) }
+        do throws(ConfigError) {
+            for (f, s) in parsed {
                 // The namespace's Tenant (its Pod Security level, ids, secrets) and quotas are the
                 // administrator's, as a Kubernetes namespace's labels and ResourceQuotas are: a
                 // file that holds a Pod cannot also choose the rules that Pod is admitted by.
