@@ -91,4 +91,24 @@ import Testing
         #expect(e.errno == "ENOENT", "\(e)")
         #expect(e.file == written.path && e.field == "securityContext.seccompProfile.localhostProfile", "\(e)")
     }
+
+    /// A default-namespace pod whose container would hold a supplementary group (or run as a
+    /// uid) outside the 65536 ids its user namespace maps is refused at admission, by the rule
+    /// tenants' pods are admitted by, naming the container, the field and the range; nothing is
+    /// started. (Before: the container started and the kernel refused its setgroups step, EINVAL.)
+    @Test(.enabled(if: Gate.root, Gate.rootReason)) func defaultNamespaceGroupOutsideTheRangeIsRefusedAtAdmission() throws {
+        for (sc, expected) in [
+            ("supplementalGroups: [10, 70000]", "container app: supplementary group 70000 (securityContext.supplementalGroups) is outside the 65536 ids namespace default maps (host 2000065536:65536)"),
+            ("runAsUser: 65536", "container app: runs as uid 65536 gid 0 (securityContext.runAsUser, runAsGroup), outside the 65536 ids namespace default maps (host 2000065536:65536)"),
+        ] {
+            let name = "grp-\(token().prefix(8).lowercased())"
+            let yaml = PodTests.pod(name: name, containers: [("app", "id")]) + "  securityContext: {\(sc)}\n"
+            let r = try Self.runPod(yaml)
+            #expect(r.status == ExitStatus.launchFailed, "\(r.stderr)")
+            #expect(r.stderr.contains("admission to namespace default refused: \(expected)"), "\(r.stderr)")
+            let report = try #require(r.report, "no report: \(r.stderr)")
+            #expect(report.phase == "Failed" && report.containers.isEmpty, "a container started: \(report.containers.map(\.report.error))")
+            #expect(report.error?.message.contains(expected) == true, "\(String(describing: report.error))")
+        }
+    }
 }

@@ -5,9 +5,9 @@ import Glibc
 /// What admitting a pod into its tenant adds to its `PodLaunchSpec` for the launch: the
 /// values that come from the tenant and its quotas, not from the Pod's manifest.
 public struct PodAdmission: Sendable {
-    /// Pods of the default tenant: the range after the one plain `bulkhead run` sandboxes use,
-    /// so that no plain sandbox shares a uid (and so a file or a per-uid budget) with a pod.
-    public static let defaultTenantRange = IDRange(hostStart: 2_000_065_536, count: 65536)
+    /// Pods of the default tenant: `TenantAdmission.defaultNamespaceRange`, the range after
+    /// the one plain `bulkhead run` sandboxes use (admission checks the pod's ids against it).
+    public static let defaultTenantRange = TenantAdmission.defaultNamespaceRange
 
     /// The host range of the pod's user namespace: its tenant's, else `defaultTenantRange`.
     public var hostIDRange: IDRange
@@ -122,7 +122,7 @@ public enum PodLoader {
                               hint: "pass the tenant's manifest too (kind: Tenant), or use namespace default")
         } else {
             // The default namespace without a Tenant named default: Pod Security Standards baseline.
-            let decision = TenantAdmission.admitToDefaultNamespace(spec)
+            let decision = TenantAdmission.admitToDefaultNamespace(spec, range: PodAdmission.defaultTenantRange)
             guard decision.isAllowed else {
                 throw LaunchError(operation: "admission to namespace default refused: \(decision.reasons.joined(separator: "; "))",
                                   hint: "change the pod, or pass a Tenant named default with spec.podSecurity.enforce")
