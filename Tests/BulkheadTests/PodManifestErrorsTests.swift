@@ -92,6 +92,27 @@ import Testing
         #expect(e.file == written.path && e.field == "securityContext.seccompProfile.localhostProfile", "\(e)")
     }
 
+    /// `--env-file` of a missing file: ENOENT; a profile path whose last component is a link
+    /// another user planted: ELOOP (the checked open does not follow it). Each with the file.
+    @Test(.enabled(if: Gate.root, Gate.rootReason)) func envFileAndLinkedProfileReportTheirErrno() throws {
+        let missing = "/nonexistent-\(token())/env"
+        let env = try Bulkhead.run(["run", "--env-file", missing, "--", "/bin/true"], report: true)
+        #expect(env.status == ExitStatus.launchFailed, "\(env.stderr)")
+        let ee = try #require(env.report?.error, "no report: \(env.stderr)")
+        #expect(ee.errno == "ENOENT" && ee.file == missing, "\(ee)")
+
+        let written = try RootProfileFile.write("", name: "linked")
+        chmod(written.dir, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: written.dir) }
+        let link = written.dir + "/link.yaml"
+        #expect(symlink(written.path, link) == 0)
+        #expect(lchown(link, 12345, 12345) == 0)
+        let r = try Bulkhead.run(["run", "--profile", link, "--", "/bin/true"], report: true)
+        #expect(r.status == ExitStatus.launchFailed, "\(r.stderr)")
+        let e = try #require(r.report?.error, "no report: \(r.stderr)")
+        #expect(e.errno == "ELOOP" && e.file == link, "\(e)")
+    }
+
     /// A default-namespace pod whose container would hold a supplementary group (or run as a
     /// uid) outside the 65536 ids its user namespace maps is refused at admission, by the rule
     /// tenants' pods are admitted by, naming the container, the field and the range; nothing is
