@@ -26,7 +26,9 @@ struct PodCommand: CommandGroup {
         func run() throws {
             let loaded: PodLoader.Loaded
             do { loaded = try PodLoader.load(files: files) } catch {
+                // Every error of the manifests, one a line, and the same list in the report.
                 warn("cannot start the pod: \(error)")
+                try write(PodReport.failedBeforeLaunch(error))
                 throw ExitCode(ExitStatus.launchFailed)
             }
             for note in loaded.notes { warn("note: \(note)") }
@@ -35,16 +37,20 @@ struct PodCommand: CommandGroup {
             for c in result.containers where c.report.exitCode != 0 {
                 warn("container \(c.name): exit \(c.report.exitCode) (\(c.report.reason.rawValue))\(c.report.error.map { ": \($0.message)" } ?? "")")
             }
-            if let report {
-                let json = ReportJSON.encode(result) + "\n"
-                if report == "-" { out(json) } else {
-                    guard OutputFile.write(json, to: report) else {
-                        warn("cannot write the report to \(report)")
-                        throw ExitCode(ExitStatus.launchFailed)
-                    }
+            try write(result)
+            throw ExitCode(result.exitCode)
+        }
+
+        /// `--report`: the pod report to the file (through `OutputFile`) or to standard output.
+        func write(_ result: PodReport) throws {
+            guard let report else { return }
+            let json = ReportJSON.encode(result) + "\n"
+            if report == "-" { out(json) } else {
+                guard OutputFile.write(json, to: report) else {
+                    warn("cannot write the report to \(report)")
+                    throw ExitCode(ExitStatus.launchFailed)
                 }
             }
-            throw ExitCode(result.exitCode)
         }
     }
 

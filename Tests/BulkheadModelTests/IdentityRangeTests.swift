@@ -121,7 +121,7 @@ struct IdentityRangeTests {
         let ok = try PodManifestParser.parse(podYAML(999), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { n throws(ConfigError) in try embeddedLayers(n) }
         #expect(TenantAdmission.admit(ok, tenant: tenant).isAllowed, "\(TenantAdmission.admit(ok, tenant: tenant).reasons)")
         let edge = try PodManifestParser.parse(podYAML(1000), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { n throws(ConfigError) in try embeddedLayers(n) }
-        #expect(TenantAdmission.admit(edge, tenant: tenant).reasons.contains { $0.contains("runs as uid 1000 gid 1000, outside the 1000 ids tenant team-a maps") })
+        #expect(TenantAdmission.admit(edge, tenant: tenant).reasons.contains { $0.contains("runs as uid 1000 gid 1000 (securityContext.runAsUser, runAsGroup), outside the 1000 ids tenant team-a maps") })
     }
 
     @Test("A profile's range may be a reserved range or apart from it, never overlap it (shared host ids)")

@@ -17,7 +17,7 @@ import Testing
         check("apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: \"x_y\"}\nspec: {}\n", "metadata.namespace", "DNS-1123 label")
         check("apiVersion: v1\nkind: Pod\nmetadata: {name: a, labels: {\"a/b/c\": x}}\nspec: {}\n", "metadata.labels.a/b/c", "label key")
         check("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n", "", "missing required field \"spec\"")
-        check("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {}\nextra: 1\n", "extra", "unknown field \"extra\"")
+        check("apiVersion: v1\nkind: Pod\nextra: 1\nmetadata: {name: a}\nspec: {}\n", "extra", "unknown field \"extra\"")
         check("apiVersion: v1\nkind: Pod\nmetadata: {name: a, lables: {}}\nspec: {}\n", "metadata.lables", "did you mean \"labels\"")
     }
 

@@ -145,7 +145,7 @@ import Testing
         #expect(TenantAdmission.admit(other, tenant: try tenant()).reasons == ["pod web is in namespace default, not in tenant team-a"])
         let small = Tenant(name: "team-a", hostIDRange: IDRange(hostStart: 3_000_000_000, count: 1000), allowedProfiles: ["restricted"], secretsDirectory: "/s")
         let big = try pod(teamPod(extra: "    securityContext: {runAsUser: 5000}\n"))
-        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000, outside the 1000 ids tenant team-a maps (host 3000000000:1000)"])
+        #expect(TenantAdmission.admit(big, tenant: small).reasons == ["container app: runs as uid 5000 gid 1000 (securityContext.runAsUser, runAsGroup), outside the 1000 ids tenant team-a maps (host 3000000000:1000)"])
         // A profile pinned to host ids outside the tenant's range.
         let pinned = ProfileLayer.with { $0.name = "restricted"; $0.hostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536) }
         let pp = try PodManifestParser.parse(teamPod(), file: "pod.yaml").launchSpec(volumeDirectory: "/v") { _ throws(ConfigError) in [pinned] }
@@ -164,6 +164,22 @@ import Testing
         #expect(TenantAdmission.admit(try pod(yaml("10, 1999")), tenant: tenant).isAllowed)
         let refused = TenantAdmission.admit(try pod(yaml("10, 5000")), tenant: tenant).reasons
         #expect(refused == ["container app: supplementary group 5000 (securityContext.supplementalGroups) is outside the 2000 ids tenant team-a maps (host 3000000000:2000)"], "\(refused)")
+    }
+
+    /// The same rule for the default namespace (no Tenant), on the 65536 ids its pods' user
+    /// namespace maps: refused at admission, not by the kernel at the container's setgroups or
+    /// setresuid step (EINVAL). The refusal names the container, the field and the range.
+    @Test("A default-namespace pod's ids outside the range it maps are refused at admission, by the tenants' rule")
+    func defaultNamespaceIdsOutsideItsRange() throws {
+        let range = IDRange(hostStart: 2_000_065_536, count: 65536)
+        let yaml = { (sc: String) in podYAML(spec: "  securityContext:\n" + sc) }
+        let reasons = { (sc: String) throws in TenantAdmission.admitToDefaultNamespace(try pod(yaml(sc)), range: range).reasons }
+        #expect(try reasons("    supplementalGroups: [10, 65535]\n    runAsUser: 65535\n    runAsGroup: 65535\n").isEmpty)
+        #expect(try reasons("    supplementalGroups: [10, 65536]\n")
+                == ["container app: supplementary group 65536 (securityContext.supplementalGroups) is outside the 65536 ids namespace default maps (host 2000065536:65536)"])
+        #expect(try reasons("    runAsUser: 70000\n")
+                == ["container app: runs as uid 70000 gid 0 (securityContext.runAsUser, runAsGroup), outside the 65536 ids namespace default maps (host 2000065536:65536)"])
+        #expect(try reasons("    runAsGroup: 65536\n").count == 1)
     }
 
     @Test func multiDocumentFiles() throws {

@@ -5,9 +5,9 @@ import Glibc
 /// What admitting a pod into its tenant adds to its `PodLaunchSpec` for the launch: the
 /// values that come from the tenant and its quotas, not from the Pod's manifest.
 public struct PodAdmission: Sendable {
-    /// Pods of the default tenant: the range after the one plain `bulkhead run` sandboxes use,
-    /// so that no plain sandbox shares a uid (and so a file or a per-uid budget) with a pod.
-    public static let defaultTenantRange = IDRange(hostStart: 2_000_065_536, count: 65536)
+    /// Pods of the default tenant: `TenantAdmission.defaultNamespaceRange`, the range after
+    /// the one plain `bulkhead run` sandboxes use (admission checks the pod's ids against it).
+    public static let defaultTenantRange = TenantAdmission.defaultNamespaceRange
 
     /// The host range of the pod's user namespace: its tenant's, else `defaultTenantRange`.
     public var hostIDRange: IDRange
@@ -45,11 +45,23 @@ public enum PodLoader {
     public static func load(files: [String], store: ProfileStore = .standard()) throws(LaunchError) -> Loaded {
         var set = ManifestSet()
         var privateFiles: Set<String> = []
-        do throws(ConfigError) {
-            for f in files {
+        // Every error of every file, in file order (each file's as its parser collected them),
+        // so that a new user sees them all at once.
+        var parsed: [(file: String, set: ManifestSet)] = []
+        var inputErrors: [ConfigError] = []
+        for f in files {
+            do throws(ConfigError) {
                 let c = try ProfileStore.readChecked(f, what: "manifest")
                 if c.isPrivate { privateFiles.insert(f) }
-                let s = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parse(c.text, file: f) }
+                let (s, errors) = try ProfileStore.parsing(private: c.isPrivate) { () throws(ConfigError) in try ManifestSet.parseCollecting(c.text, file: f) }
+                // A root-only file's errors keep their place but none of its text.
+                inputErrors += c.isPrivate ? errors.map { $0.withoutContent() } : errors
+                parsed.append((f, s))
+            } catch { inputErrors.append(error) }
+        }
+        guard inputErrors.isEmpty else { throw LaunchError(inputErrors) }
+        do throws(ConfigError) {
+            for (f, s) in parsed {
                 // The namespace's Tenant (its Pod Security level, ids, secrets) and quotas are the
                 // administrator's, as a Kubernetes namespace's labels and ResourceQuotas are: a
                 // file that holds a Pod cannot also choose the rules that Pod is admitted by.
@@ -110,7 +122,7 @@ public enum PodLoader {
                               hint: "pass the tenant's manifest too (kind: Tenant), or use namespace default")
         } else {
             // The default namespace without a Tenant named default: Pod Security Standards baseline.
-            let decision = TenantAdmission.admitToDefaultNamespace(spec)
+            let decision = TenantAdmission.admitToDefaultNamespace(spec, range: PodAdmission.defaultTenantRange)
             guard decision.isAllowed else {
                 throw LaunchError(operation: "admission to namespace default refused: \(decision.reasons.joined(separator: "; "))",
                                   hint: "change the pod, or pass a Tenant named default with spec.podSecurity.enforce")

@@ -39,6 +39,17 @@ public struct PodReport: Codable, Sendable {
     public var notes: [String] = []
 }
 
+extension PodReport {
+    /// A pod refused before anything was set up (its manifests, its tenant, its admission):
+    /// phase Failed, the error (every error of the manifests: `LaunchErrorReport.errors`),
+    /// exit status 125. The pod's name is not known when its manifest did not parse.
+    public static func failedBeforeLaunch(_ error: LaunchError) -> PodReport {
+        PodReport(pod: "", tenant: "", exitCode: ExitStatus.launchFailed, phase: "Failed", error: error.report,
+                  sharedNamespaces: [], uidMap: "", volumes: [:], tokenPath: nil, podCgroup: nil, podLimits: nil,
+                  containers: [], wallTimeMs: 0, signalsForwarded: [])
+    }
+}
+
 public struct PodNetworkReport: Codable, Sendable {
     public var ip: String
     public var gateway: String

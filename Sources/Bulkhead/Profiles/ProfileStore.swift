@@ -58,10 +58,11 @@ public struct ProfileStore: Sendable {
         public var isPrivate: Bool = false
     }
 
-    /// Reads a file through the checks; a failed check is a ConfigError naming the file.
+    /// Reads a file through the checks; a failed check is a ConfigError naming the file, with
+    /// the errno (`ConfigError(file:field:refusedOpen:)`).
     public static func readChecked(_ path: String, what: String, limit: Int = TrustedFile.configLimit) throws(ConfigError) -> TrustedFile.Contents {
         do { return try TrustedFile.read(path, what: what, limit: limit) } catch {
-            throw ConfigError(file: path, field: "", message: "\(error)")
+            throw ConfigError(file: path, field: "", refusedOpen: error)
         }
     }
 
@@ -76,12 +77,12 @@ public struct ProfileStore: Sendable {
         guard FileIO.exists(parent.map { "\(dir)/\($0)" } ?? dir) else { return nil }
         do { opened = try TrustedFile.openDirectory(parent.map { "\(dir)/\($0)" } ?? dir, what: "profile directory") } catch {
             if error.errno?.rawValue == ENOENT { return nil }
-            throw ConfigError(file: "\(dir)/\(name)", field: "", message: "\(error)")
+            throw ConfigError(file: "\(dir)/\(name)", field: "", refusedOpen: error)
         }
         defer { close(opened.fd) }
         do { return try TrustedFile.read(in: opened.fd, directory: opened.path, name: leaf, what: what) } catch {
             if error.errno?.rawValue == ENOENT { return nil }
-            throw ConfigError(file: "\(dir)/\(name)", field: "", message: "\(error)")
+            throw ConfigError(file: "\(dir)/\(name)", field: "", refusedOpen: error)
         }
     }
 
@@ -102,7 +103,7 @@ public struct ProfileStore: Sendable {
         var msg = "no profile named \"\(nameOrPath)\""
         if let s = closestMatch(to: nameOrPath, in: list().map(\.name)) { msg += "; did you mean \"\(s)\"?" }
         msg += " (searched \(searchPath.joined(separator: ", ")) and the built-in profiles; `bulkhead profile list` shows them)"
-        throw ConfigError(file: nameOrPath, field: "", message: msg)
+        throw ConfigError(file: nameOrPath, field: "", errno: Errno(ENOENT).name, message: msg)
     }
 
     /// Loads a profile and its parents: the layers base first, each parsed strictly.
@@ -134,7 +135,7 @@ public struct ProfileStore: Sendable {
             let d = try TrustedFile.openDirectory(path, what: what)
             close(d.fd)
         } catch {
-            throw ConfigError(file: "<\(what)>", field: field, message: "\(error)")
+            throw ConfigError(file: "<\(what)>", field: field, refusedOpen: error)
         }
     }
 
@@ -193,7 +194,7 @@ public struct ProfileStore: Sendable {
                 }
             }
             if let e = EmbeddedProfiles.files.first(where: { $0.path == path }) { return Referenced(location: "<embedded:\(path)>", text: e.text, isPrivate: false) }
-            throw ConfigError(file: "<embedded>", field: field, message: "no built-in file \(path)")
+            throw ConfigError(file: "<embedded>", field: field, errno: Errno(ENOENT).name, message: "no built-in file \(path)")
         }
         if dir == ProfileLayer.seccompRootMarker {
             guard Self.isContainedRelative(path) else {
@@ -205,7 +206,7 @@ public struct ProfileStore: Sendable {
                     return Referenced(location: "\(r)/\(path)", text: c.text, isPrivate: c.isPrivate)
                 }
             }
-            throw ConfigError(file: path, field: field, message: "no seccomp policy \(path) under \(roots.joined(separator: ", "))")
+            throw ConfigError(file: path, field: field, errno: Errno(ENOENT).name, message: "no seccomp policy \(path) under \(roots.joined(separator: ", "))")
         }
         if !path.hasPrefix("/") && !Self.isContainedRelative(path) {
             throw ConfigError(file: "\(dir)/\(path)", field: field, message: "a relative localhostProfile may not leave the profile's directory with \"..\"")
@@ -218,5 +219,14 @@ public struct ProfileStore: Sendable {
     /// A relative path with no `..` component (and not absolute).
     static func isContainedRelative(_ path: String) -> Bool {
         !path.hasPrefix("/") && !path.isEmpty && !path.split(separator: "/").contains("..") && !path.utf8.contains(0)
+    }
+}
+
+extension ConfigError {
+    /// A file the input names that the checked open (`TrustedFile`) refused or could not open:
+    /// the check's text as the message and its errno as the error's `errno` (ENOENT, EACCES,
+    /// ELOOP ...), so the report names it as a field. The one place this conversion is made.
+    public init(file: String, field: String, refusedOpen error: SystemError) {
+        self.init(file: file, field: field, errno: error.errno?.name, message: "\(error)")
     }
 }

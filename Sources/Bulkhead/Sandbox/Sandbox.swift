@@ -139,12 +139,24 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 
     /// A refused input: the message is the `ConfigError`'s (file, field, line, what is allowed);
     /// the report names them as fields, and `errno` when a system call said why (a bind source).
+    /// The errno is the system call's: `errno`, else the one the input error names (a file it
+    /// names that cannot be opened).
     public init(_ e: ConfigError, errno: Errno? = nil) {
-        self.init(operation: e.description, errno: errno)
+        self.init(operation: e.description, errno: errno ?? e.errno.flatMap { Errno(name: $0) })
         config = e
+        configErrors = [e]
+    }
+    /// Every error of the input (a manifest's, in file order; `ConfigError.listing` caps what
+    /// is shown): the message and the report list them all. Not empty.
+    public init(_ errors: [ConfigError]) {
+        precondition(!errors.isEmpty, "LaunchError of no input error")
+        self.init(errors[0])
+        configErrors = errors
     }
     /// The input error this one is, when it is one: where it was given.
     public private(set) var config: ConfigError?
+    /// Every input error, when this is one; `config` is the first.
+    public private(set) var configErrors: [ConfigError] = []
     public init(_ e: SystemError) { self.init(operation: e.operation, errno: e.errno, hint: e.hint) }
 
     /// What a wrapped error says as a system error, when it says anything: its errno is what
@@ -156,7 +168,10 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         var s = step.map { "step \($0) (\(operation))" } ?? operation
-        if config != nil {
+        if configErrors.count > 1 {
+            // One a line, as `profile lint` lists a profile's.
+            s = "\(configErrors.count) errors:\n" + ConfigError.listing(configErrors).map { "  " + $0 }.joined(separator: "\n")
+        } else if config != nil {
             // The input error's text already says what the system call said.
         } else if let underlying {
             s = operationInText ? "\(s): \(underlying)" : "\(underlying)"
@@ -169,8 +184,18 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 
     var report: LaunchErrorReport {
         guard let config else { return LaunchErrorReport(step: step, operation: operation, errno: errno?.name, message: description) }
-        return LaunchErrorReport(step: step, operation: "check the configuration", errno: errno?.name, message: config.description,
-                                 file: config.file, field: config.field.isEmpty ? nil : config.field, line: config.line)
+        var r = Self.report(config, errno: errno?.name ?? config.errno)
+        r.step = step
+        if configErrors.count > 1 {
+            r.errors = configErrors.prefix(ConfigError.listLimit).map { Self.report($0, errno: $0.errno) }
+            if configErrors.count > ConfigError.listLimit { r.errorsNotListed = configErrors.count - ConfigError.listLimit }
+        }
+        return r
+    }
+
+    static func report(_ config: ConfigError, errno: String?) -> LaunchErrorReport {
+        LaunchErrorReport(step: nil, operation: "check the configuration", errno: errno, message: config.description,
+                          file: config.file, field: config.field.isEmpty ? nil : config.field, line: config.line)
     }
 }
 
@@ -441,7 +466,7 @@ struct HostIdentity {
         let c: TrustedFile.Contents
         do { c = try TrustedFile.read(path, what: "system file", limit: 1 << 20) } catch {
             if error.errno?.rawValue == ENOENT { return nil }
-            throw ConfigError(file: path, field: "", message: error.description)
+            throw ConfigError(file: path, field: "", refusedOpen: error)
         }
         guard c.owner == 0 else {
             throw ConfigError(file: path, field: "", message: "owned by uid \(c.owner): root uses it only when root owns it (chown root:root \(path); chmod 644 \(path))")

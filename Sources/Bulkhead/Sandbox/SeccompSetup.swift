@@ -45,7 +45,7 @@ enum SeccompSetup {
                 guard let origin else { throw error }
                 let (file, field) = origin.source == FieldRules.commandLine
                     ? (FieldRules.commandLine, "--seccomp") : (origin.source, "securityContext.seccompProfile.localhostProfile")
-                throw ConfigError(file: file, field: field, message: "cannot use the seccomp policy \(path): \(error.message)")
+                throw ConfigError(file: file, field: field, errno: error.errno, message: "cannot use the seccomp policy \(path): \(error.message)")
             }
             (file, text, isPrivate) = (r.location, r.text, r.isPrivate)
             label = "Localhost:\(file)"

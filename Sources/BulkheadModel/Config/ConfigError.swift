@@ -14,13 +14,30 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
     /// 1-based column of the offending node, when the parser knows it.
     public var column: Int?
+    /// The errno's symbolic name (`ENOENT`, `EACCES`, `ELOOP` ...) when a system call said why
+    /// the input cannot be used: a file it names that cannot be opened. The report's
+    /// `error.errno`; nil for an error in the document itself.
+    public var errno: String?
 
-    public init(file: String, field: String, line: Int? = nil, column: Int? = nil, message: String) {
+    public init(file: String, field: String, line: Int? = nil, column: Int? = nil, errno: String? = nil, message: String) {
         self.file = file
         self.field = field
         self.line = line
         self.column = column
+        self.errno = errno
         self.message = message
+    }
+
+    /// How many errors of one input are listed at most (`listing`): a hostile document cannot
+    /// flood a terminal or a report with them.
+    public static let listLimit = 50
+
+    /// Errors as they are listed, one a line, in the order given (file order from the parsers),
+    /// at most `limit` and then "and N more".
+    public static func listing(_ errors: [ConfigError], limit: Int = listLimit) -> [String] {
+        var lines = errors.prefix(limit).map(\.description)
+        if errors.count > limit { lines.append("and \(errors.count - limit) more") }
+        return lines
     }
 
     /// The same error with nothing taken from the document: for a file that root read and the
@@ -34,7 +51,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
         }
         var at = ""
         if let line { at = " at line \(line)" + (column.map { ", column \($0)" } ?? "") }
-        return ConfigError(file: file, field: f, line: line, column: column,
+        return ConfigError(file: file, field: f, line: line, column: column, errno: errno,
                            message: "the file is not a valid document of this kind\(at); nothing of its text is shown, because it is not readable by everyone (open it yourself to see what is wrong there)")
     }
 
@@ -45,7 +62,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     public func withoutContent(ifAnyPrivate layers: [ProfileLayer]) -> ConfigError {
         guard let hidden = layers.last(where: \.isPrivate) else { return self }
         guard layers.contains(where: { $0.source == file }) else {
-            return ConfigError(file: hidden.source, field: field, message: message).withoutContent()
+            return ConfigError(file: hidden.source, field: field, errno: errno, message: message).withoutContent()
         }
         return withoutContent()
     }

@@ -19,7 +19,19 @@ public struct ManifestSet: Sendable, Equatable {
     ]
 
     /// Parses every document of `text`; empty documents are skipped, an empty file is an error.
+    /// The first error by position; `parseCollecting` gives them all.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ManifestSet {
+        let (set, errors) = try parseCollecting(text, file: file)
+        if let first = errors.first { throw first }
+        return set
+    }
+
+    /// Every document of `text` and every error found in them, in file order (line, then
+    /// column), collected as `ProfileParser.problems` collects a profile's (the one
+    /// `ConfigErrorCollector`): a Pod's errors field by field, another kind's first error.
+    /// The set holds what is valid only when the list is empty. Throws only for a file that is
+    /// not YAML or holds no manifest.
+    public static func parseCollecting(_ text: String, file: String) throws(ConfigError) -> (set: ManifestSet, errors: [ConfigError]) {
         var set = ManifestSet()
         var docs: YamlSequence<Node>
         // Tags and constructed values are never read (see ConfigNode.parse).
@@ -34,19 +46,26 @@ public struct ManifestSet: Sendable, Equatable {
             throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(e)")
         }
         guard !nodes.isEmpty else { throw ConfigError(file: file, field: "", message: "the file holds no manifest") }
-        for node in nodes { try set.add(ConfigNode(node: node, file: file)) }
-        return set
+        let c = ConfigErrorCollector()
+        for node in nodes { c.attempt { () throws(ConfigError) in try set.add(ConfigNode(node: node, file: file), collecting: c) } }
+        return (set, c.sorted)
     }
 
     /// Adds one document, dispatching on its apiVersion and kind.
     public mutating func add(_ doc: ConfigNode) throws(ConfigError) {
+        let c = ConfigErrorCollector()
+        try add(doc, collecting: c)
+        if let first = c.sorted.first { throw first }
+    }
+
+    mutating func add(_ doc: ConfigNode, collecting c: ConfigErrorCollector) throws(ConfigError) {
         if doc.isNull { return }
         let top = try doc.mapping()
         let kindNode = try top.require("kind")
         let kind = try kindNode.string()
         let apiVersion = try top.require("apiVersion").string()
         switch kind {
-        case PodManifestParser.kind: pods.append(try PodManifestParser.parse(doc))
+        case PodManifestParser.kind: pods.append(try PodManifestParser.parse(doc, collecting: c))
         case NetworkPolicyParser.kind: networkPolicies.append(try NetworkPolicyParser.parse(doc))
         case ResourceQuotaParser.kind: resourceQuotas.append(try ResourceQuotaParser.parse(doc))
         case TenantParser.kind: tenants.append(try TenantParser.parse(doc))

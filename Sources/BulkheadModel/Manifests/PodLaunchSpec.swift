@@ -103,11 +103,14 @@ extension PodManifest {
         for (i, c) in containers.enumerated() {
             let field = "spec.containers[\(i)]"
             let profileName = c.profile ?? Self.defaultProfile
+            // The profile's error after the container's place, with its errno (a profile that
+            // cannot be opened).
             func fail(_ msg: String) -> ConfigError { ConfigError(file: file, field: field, message: "container \(c.name), profile \(profileName): \(msg)") }
+            func failing(_ e: ConfigError) -> ConfigError { var f = fail(e.description); f.errno = e.errno; return f }
             let base: [ProfileLayer]
-            do { base = try profileLayers(profileName) } catch { throw fail(error.description) }
+            do { base = try profileLayers(profileName) } catch { throw failing(error) }
             let baseEffective: EffectiveProfile
-            do { baseEffective = try EffectiveProfile.resolve(base) } catch { throw fail(error.description) }
+            do { baseEffective = try EffectiveProfile.resolve(base) } catch { throw failing(error) }
 
             var top = ProfileLayer()
             top.source = file
@@ -136,7 +139,7 @@ extension PodManifest {
             }
             let layers = base + [top]
             let effective: EffectiveProfile
-            do { effective = try EffectiveProfile.resolve(layers) } catch { throw fail(error.description) }
+            do { effective = try EffectiveProfile.resolve(layers) } catch { throw failing(error) }
 
             // A pod's containers live in the pod's namespaces; a profile that turns one off
             // would be hostUsers/hostNetwork/hostPID/hostIPC: true, which the manifest may not ask for.

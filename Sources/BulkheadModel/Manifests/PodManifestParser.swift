@@ -108,78 +108,126 @@ public enum PodManifestParser {
 
     // MARK: Document
 
+    /// The Pod, or its first error by position. `ManifestSet.parseCollecting` gives them all.
     public static func parse(_ doc: ConfigNode) throws(ConfigError) -> PodManifest {
+        let c = ConfigErrorCollector()
+        let pod = try parse(doc, collecting: c)
+        if let first = c.sorted.first { throw first }
+        return pod
+    }
+
+    /// The Pod, with every error found added to `c` (the Pod is what the manifest says only when
+    /// `c` holds none). As `ProfileParser` does, the parser goes on past an error wherever the
+    /// rest does not depend on the value refused: past each field, list item and mapping key,
+    /// not into a section that is not a mapping; a missing `spec` ends it (thrown).
+    static func parse(_ doc: ConfigNode, collecting c: ConfigErrorCollector) throws(ConfigError) -> PodManifest {
         var ignored: [IgnoredField] = []
         var notes: [String] = []
-        let top = try ManifestFields.objectTop.mapping(doc, ignored: &ignored)
-        try checkType(top, apiVersion: apiVersion, kind: kind, owner: doc)
-        let (meta, annotationNodes) = try ManifestFields.parseMetadataWithNodes(top["metadata"], owner: doc, ignored: &ignored)
+        let top = try ManifestFields.objectTop.mapping(doc, ignored: &ignored, collecting: c)
+        c.attempt { () throws(ConfigError) in try checkType(top, apiVersion: apiVersion, kind: kind, owner: doc) }
+        var meta = ObjectMeta(name: "")
+        var annotationNodes: [String: ConfigNode] = [:]
+        c.attempt { () throws(ConfigError) in
+            (meta, annotationNodes) = try ManifestFields.parseMetadataWithNodes(top["metadata"], owner: doc, ignored: &ignored, collecting: c)
+        }
         let specNode = try top.require("spec")
-        let spec = try podSpecFields.mapping(specNode, ignored: &ignored)
+        let spec = try podSpecFields.mapping(specNode, ignored: &ignored, collecting: c)
 
         // Namespaces and identity: bulkhead always isolates these.
-        try spec["hostUsers"]?.refuseTrue("hostUsers: true is not supported: bulkhead always runs a pod in its own user namespace")
-        try spec["hostNetwork"]?.refuseTrue("hostNetwork: true is not supported: every pod gets its own network namespace on bulkhead's node bridge")
-        try spec["hostPID"]?.refuseTrue("hostPID: true is not supported: every pod gets its own PID namespace")
-        try spec["hostIPC"]?.refuseTrue("hostIPC: true is not supported: every pod gets its own IPC namespace")
+        for (key, reason) in [
+            ("hostUsers", "hostUsers: true is not supported: bulkhead always runs a pod in its own user namespace"),
+            ("hostNetwork", "hostNetwork: true is not supported: every pod gets its own network namespace on bulkhead's node bridge"),
+            ("hostPID", "hostPID: true is not supported: every pod gets its own PID namespace"),
+            ("hostIPC", "hostIPC: true is not supported: every pod gets its own IPC namespace"),
+        ] {
+            c.attempt { () throws(ConfigError) in try spec[key]?.refuseTrue(reason) }
+        }
         if let os = spec["os"] {
-            let om = try os.mapping(allowed: ["name"])
-            let n = try om.require("name")
-            guard try n.string() == "linux" else { throw n.error("only linux pods run here") }
+            c.attempt { () throws(ConfigError) in
+                let om = try c.mapping(os, allowed: ["name"])
+                let n = try om.require("name")
+                guard try n.string() == "linux" else { throw n.error("only linux pods run here") }
+            }
         }
 
         var pod = PodManifest(metadata: meta, containers: [], file: doc.file)
-        if let v = spec["shareProcessNamespace"] { pod.shareProcessNamespace = try v.bool() }
-        if let v = spec["automountServiceAccountToken"] { pod.automountServiceAccountToken = try v.bool() }
-        if let v = spec["activeDeadlineSeconds"] { pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(DurationField.maxSeconds))) }
+        if let v = spec["shareProcessNamespace"] { c.attempt { () throws(ConfigError) in pod.shareProcessNamespace = try v.bool() } }
+        if let v = spec["automountServiceAccountToken"] { c.attempt { () throws(ConfigError) in pod.automountServiceAccountToken = try v.bool() } }
+        if let v = spec["activeDeadlineSeconds"] {
+            c.attempt { () throws(ConfigError) in pod.activeDeadlineSeconds = UInt64(try v.int64(in: 1...Int64(DurationField.maxSeconds))) }
+        }
         if let h = spec["hostname"] {
-            let s = try h.string()
-            if let p = KubernetesLabels.dnsLabelProblem(s) { throw h.error("hostname \"\(s)\" \(p)") }
-            pod.hostname = s
+            c.attempt { () throws(ConfigError) in
+                let s = try h.string()
+                if let p = KubernetesLabels.dnsLabelProblem(s) { throw h.error("hostname \"\(s)\" \(p)") }
+                pod.hostname = s
+            }
         }
         if let r = spec["restartPolicy"] {
-            let s = try r.string()
-            if s == "Always" {
-                throw r.error("restartPolicy: Always is not supported: bulkhead runs a pod to completion; use Never or OnFailure")
+            c.attempt { () throws(ConfigError) in
+                let s = try r.string()
+                if s == "Always" {
+                    throw r.error("restartPolicy: Always is not supported: bulkhead runs a pod to completion; use Never or OnFailure")
+                }
+                guard let p = PodRestartPolicy(rawValue: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
+                pod.restartPolicy = p
             }
-            guard let p = PodRestartPolicy(rawValue: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
-            pod.restartPolicy = p
         } else {
             notes.append("restartPolicy is not set: Kubernetes would default to Always; bulkhead runs the pod once (Never)")
         }
         if let sc = spec["securityContext"] {
-            _ = try podSecurityContextFields.mapping(sc, ignored: &ignored)
-            var layer = ProfileLayer()
-            layer.source = doc.file
-            try ProfileParser.parseSecurityContext(sc, into: &layer, manifest: true, podWide: true)
-            pod.podSecurityContext = layer
+            c.attempt { () throws(ConfigError) in
+                _ = try podSecurityContextFields.mapping(sc, ignored: &ignored, collecting: c)
+                // The fields refused or unknown above are not said twice by the profile's rules.
+                let kept = ConfigNode(node: keeping(sc.node, keys: Set(podSecurityContextFields.supported)), path: sc.path, file: sc.file)
+                var layer = ProfileLayer()
+                layer.source = doc.file
+                try ProfileParser.parseSecurityContext(kept, into: &layer, manifest: true, podWide: true, collecting: c)
+                pod.podSecurityContext = layer
+            }
         }
 
-        // Volumes first: mounts refer to them.
-        if let vs = spec["volumes"] { pod.volumes = try parseVolumes(vs) }
+        // Volumes first: mounts refer to them (by the names given, so that a volume refused for
+        // another field does not make each of its mounts an error too).
+        if let vs = spec["volumes"] { c.attempt { () throws(ConfigError) in pod.volumes = try parseVolumes(vs, collecting: c) } }
+        let volumeNames = declaredNames(spec["volumes"])
 
-        let containersNode = try spec.require("containers")
-        let items = try containersNode.sequence()
-        guard !items.isEmpty else { throw containersNode.error("a pod needs at least one container") }
-        var names = Set<String>()
-        for item in items {
-            let c = try parseContainer(item, volumes: pod.volumes, file: doc.file, ignored: &ignored)
-            guard names.insert(c.name).inserted else { throw item.error("two containers are named \"\(c.name)\"; container names must be unique in a pod") }
-            pod.containers.append(c)
+        c.attempt { () throws(ConfigError) in
+            let containersNode = try spec.require("containers")
+            let items = try containersNode.sequence()
+            guard !items.isEmpty else { throw containersNode.error("a pod needs at least one container") }
+            var names = Set<String>()
+            for item in items {
+                c.attempt { () throws(ConfigError) in
+                    let ct = try parseContainer(item, volumes: pod.volumes, volumeNames: volumeNames, file: doc.file, ignored: &ignored, collecting: c)
+                    guard names.insert(ct.name).inserted else { throw item.error("two containers are named \"\(ct.name)\"; container names must be unique in a pod") }
+                    pod.containers.append(ct)
+                }
+            }
         }
 
-        try applyAnnotations(meta.annotations, nodes: annotationNodes, to: &pod)
+        applyAnnotations(meta.annotations, nodes: annotationNodes, containerNames: declaredNames(spec["containers"]), to: &pod, collecting: c)
 
-        for c in pod.containers {
-            if c.runsOnHostRoot {
-                notes.append("container \(c.name): image \(c.image) is not pulled; it runs on the host's root filesystem, read-only (set \(rootfsAnnotation).\(c.name) to a root filesystem directory)")
+        for ct in pod.containers {
+            if ct.runsOnHostRoot {
+                notes.append("container \(ct.name): image \(ct.image) is not pulled; it runs on the host's root filesystem, read-only (set \(rootfsAnnotation).\(ct.name) to a root filesystem directory)")
             } else {
-                notes.append("container \(c.name): image \(c.image) is not pulled; it runs on the root filesystem directory \(c.rootfs!)")
+                notes.append("container \(ct.name): image \(ct.image) is not pulled; it runs on the root filesystem directory \(ct.rootfs!)")
             }
         }
         pod.ignoredFields = ignored
         pod.notes = notes
         return pod
+    }
+
+    /// The `name`s a list of mappings gives (containers, volumes), whatever else is wrong with
+    /// its items: what references to them are checked against.
+    static func declaredNames(_ list: ConfigNode?) -> [String] {
+        guard let list, let items = try? list.sequence() else { return [] }
+        return items.compactMap { (item: ConfigNode) -> String? in
+            guard let m = try? item.mapping(), let n = m["name"] else { return nil }
+            return try? n.string()
+        }
     }
 
     static func checkType(_ top: ConfigMapping, apiVersion: String, kind: String, owner: ConfigNode) throws(ConfigError) {
@@ -191,8 +239,11 @@ public enum PodManifestParser {
 
     // MARK: Containers
 
-    static func parseContainer(_ node: ConfigNode, volumes: [PodVolume], file: String, ignored: inout [IgnoredField]) throws(ConfigError) -> PodContainer {
-        let m = try containerFields.mapping(node, ignored: &ignored)
+    /// One container; its name and image are required (thrown), every other error is added to
+    /// `col` and the rest of the container still read.
+    static func parseContainer(_ node: ConfigNode, volumes: [PodVolume], volumeNames: [String], file: String,
+                               ignored: inout [IgnoredField], collecting col: ConfigErrorCollector) throws(ConfigError) -> PodContainer {
+        let m = try containerFields.mapping(node, ignored: &ignored, collecting: col)
         let nameNode = try m.require("name")
         let name = try nameNode.string()
         if let p = KubernetesLabels.dnsLabelProblem(name) { throw nameNode.error("container name \"\(name)\" \(p)") }
@@ -202,16 +253,22 @@ public enum PodManifestParser {
         var c = PodContainer(name: name, image: image)
 
         for key in ["stdin", "stdinOnce", "tty"] {
-            try m[key]?.refuseTrue("\(key): true is not supported: a bulkhead container has no terminal or attached standard input")
+            col.attempt { () throws(ConfigError) in
+                try m[key]?.refuseTrue("\(key): true is not supported: a bulkhead container has no terminal or attached standard input")
+            }
         }
         if let ports = m["ports"] {
-            for p in try ports.sequence() {
-                let pm = try p.mapping(allowed: ["name", "containerPort", "protocol", "hostPort", "hostIP"])
-                if let hp = pm["hostPort"], try hp.int64() != 0 {
-                    throw hp.error("hostPort is not supported: it would expose the pod on the host's network")
+            col.attempt { () throws(ConfigError) in
+                for p in try ports.sequence() {
+                    col.attempt { () throws(ConfigError) in
+                        let pm = try col.mapping(p, allowed: ["name", "containerPort", "protocol", "hostPort", "hostIP"])
+                        if let hp = pm["hostPort"], try hp.int64() != 0 {
+                            throw hp.error("hostPort is not supported: it would expose the pod on the host's network")
+                        }
+                        if let hip = pm["hostIP"] { throw hip.error("hostIP is not supported: it would expose the pod on the host's network") }
+                        _ = try pm.require("containerPort").int64(in: 1...65535)
+                    }
                 }
-                if let hip = pm["hostIP"] { throw hip.error("hostIP is not supported: it would expose the pod on the host's network") }
-                _ = try pm.require("containerPort").int64(in: 1...65535)
             }
             ignored.append(IgnoredField(path: ports.path, reason: "informational in Kubernetes as well: a container port is reachable without it (NetworkPolicy named ports are refused)"))
         }
@@ -228,126 +285,184 @@ public enum PodManifestParser {
             return v
         }
         if let e = m["env"] {
-            var defined: [String: String] = [:]
-            for item in try e.sequence() {
-                let em = try item.mapping(allowed: ["name", "value", "valueFrom"])
-                let nNode = try em.require("name")
-                let n = try FieldRules.kubernetesEnvName(try nNode.string()).at(nNode)
-                if let vf = em["valueFrom"] {
-                    throw vf.error("valueFrom is not supported: it reads from the cluster (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef); give a literal value")
+            col.attempt { () throws(ConfigError) in
+                var defined: [String: String] = [:]
+                for item in try e.sequence() {
+                    col.attempt { () throws(ConfigError) in
+                        let em = try col.mapping(item, allowed: ["name", "value", "valueFrom"])
+                        let nNode = try em.require("name")
+                        let n = try FieldRules.kubernetesEnvName(try nNode.string()).at(nNode)
+                        if let vf = em["valueFrom"] {
+                            throw vf.error("valueFrom is not supported: it reads from the cluster (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef); give a literal value")
+                        }
+                        let raw = try em["value"]?.scalarText() ?? ""
+                        let value = try expanded(raw, at: em["value"] ?? item) { defined[$0] }
+                        defined[n] = value
+                        c.env.append(EnvVar(name: n, value: value))
+                    }
                 }
-                let raw = try em["value"]?.scalarText() ?? ""
-                let value = try expanded(raw, at: em["value"] ?? item) { defined[$0] }
-                defined[n] = value
-                c.env.append(EnvVar(name: n, value: value))
             }
         }
         let envMap = Dictionary(c.env.map { ($0.name, $0.value) }, uniquingKeysWith: { _, b in b })
-        if let cmd = m["command"] { for x in try cmd.stringList() { c.command.append(try expanded(x, at: cmd) { envMap[$0] }) } }
-        if let a = m["args"] { for x in try a.stringList() { c.args.append(try expanded(x, at: a) { envMap[$0] }) } }
-        guard !c.command.isEmpty else {
-            throw (m["command"] ?? node).error(m["command"] == nil
+        var commandRefused = false
+        if let cmd = m["command"] {
+            col.attempt { () throws(ConfigError) in
+                do throws(ConfigError) {
+                    for x in try cmd.stringList() { c.command.append(try expanded(x, at: cmd) { envMap[$0] }) }
+                } catch { commandRefused = true; throw error }
+            }
+        }
+        if let a = m["args"] { col.attempt { () throws(ConfigError) in for x in try a.stringList() { c.args.append(try expanded(x, at: a) { envMap[$0] }) } } }
+        if c.command.isEmpty && !commandRefused {
+            col.errors.append((m["command"] ?? node).error(m["command"] == nil
                 ? "missing required field \"command\": bulkhead reads no image metadata, so it cannot know the image's ENTRYPOINT"
-                : "command may not be empty")
+                : "command may not be empty"))
         }
         c.argv = c.command + c.args
-        if let w = m["workingDir"] { c.workingDir = try ProfileParser.workingDirectory(w) }
+        if let w = m["workingDir"] { col.attempt { () throws(ConfigError) in c.workingDir = try ProfileParser.workingDirectory(w) } }
 
         if let r = m["resources"] {
-            let rm = try ManifestFields(
-                supported: ["limits", "requests"],
-                refused: ["claims": "resources.claims (dynamic resource allocation) need a cluster"]
-            ).mapping(r, ignored: &ignored)
-            if let l = rm["limits"] { c.limits = try parseContainerResources(l) }
-            if let q = rm["requests"] { c.requests = try parseContainerResources(q) }
-            // Kubernetes defaults each request to its limit when only the limit is given.
-            c.requests = c.requests.over(c.limits)
-            let checks: [(String, UInt64?, UInt64?, (UInt64) -> String)] = [
-                ("cpu", c.requests.cpuMilli, c.limits.cpuMilli, Quantity.formatMilli),
-                ("memory", c.requests.memoryBytes, c.limits.memoryBytes, Quantity.formatBytes),
-                ("ephemeral-storage", c.requests.ephemeralStorageBytes, c.limits.ephemeralStorageBytes, Quantity.formatBytes),
-            ]
-            for (key, req, lim, fmt) in checks {
-                if let req, let lim, req > lim {
-                    let at = rm["requests"].map { (n: ConfigNode) in n } ?? r
-                    throw ConfigError(file: file, field: "\(at.path).\(key)", line: at.line,
-                                      message: "request \(fmt(req)) exceeds the limit \(fmt(lim)); a request must be less than or equal to its limit")
+            col.attempt { () throws(ConfigError) in
+                let rm = try ManifestFields(
+                    supported: ["limits", "requests"],
+                    refused: ["claims": "resources.claims (dynamic resource allocation) need a cluster"]
+                ).mapping(r, ignored: &ignored, collecting: col)
+                var refused = false
+                if let l = rm["limits"] {
+                    col.attempt { () throws(ConfigError) in
+                        do throws(ConfigError) { c.limits = try parseContainerResources(l, collecting: col) } catch { refused = true; throw error }
+                    }
+                }
+                if let q = rm["requests"] {
+                    col.attempt { () throws(ConfigError) in
+                        do throws(ConfigError) { c.requests = try parseContainerResources(q, collecting: col) } catch { refused = true; throw error }
+                    }
+                }
+                // Kubernetes defaults each request to its limit when only the limit is given.
+                c.requests = c.requests.over(c.limits)
+                guard !refused else { return }
+                let checks: [(String, UInt64?, UInt64?, (UInt64) -> String)] = [
+                    ("cpu", c.requests.cpuMilli, c.limits.cpuMilli, Quantity.formatMilli),
+                    ("memory", c.requests.memoryBytes, c.limits.memoryBytes, Quantity.formatBytes),
+                    ("ephemeral-storage", c.requests.ephemeralStorageBytes, c.limits.ephemeralStorageBytes, Quantity.formatBytes),
+                ]
+                for (key, req, lim, fmt) in checks {
+                    if let req, let lim, req > lim {
+                        let at = rm["requests"].map { (n: ConfigNode) in n } ?? r
+                        col.errors.append(ConfigError(file: file, field: "\(at.path).\(key)", line: at.line,
+                                                      message: "request \(fmt(req)) exceeds the limit \(fmt(lim)); a request must be less than or equal to its limit"))
+                    }
                 }
             }
         }
 
         if let sc = m["securityContext"] {
-            let all = try sc.mapping()
-            for (key, v) in all.entries {
-                if let reason = containerSecurityContextRefused[key], !v.isEmptyValue { throw v.error(reason) }
+            col.attempt { () throws(ConfigError) in
+                let all = try sc.mapping()
+                for (key, v) in all.entries {
+                    if let reason = containerSecurityContextRefused[key], !v.isEmptyValue { col.errors.append(v.error(reason)) }
+                }
+                let filtered = ConfigNode(node: stripping(sc.node, keys: Set(containerSecurityContextRefused.keys)), path: sc.path, file: sc.file)
+                var layer = ProfileLayer()
+                layer.source = file
+                try ProfileParser.parseSecurityContext(filtered, into: &layer, manifest: true, collecting: col)
+                c.securityContext = layer
             }
-            let filtered = ConfigNode(node: stripping(sc.node, keys: Set(containerSecurityContextRefused.keys)), path: sc.path, file: sc.file)
-            var layer = ProfileLayer()
-            layer.source = file
-            try ProfileParser.parseSecurityContext(filtered, into: &layer, manifest: true)
-            c.securityContext = layer
         }
 
         if let vm = m["volumeMounts"] {
-            var paths = Set<String>()
-            for item in try vm.sequence() {
-                let mm = try ManifestFields(
-                    supported: ["name", "mountPath", "readOnly", "mountPropagation", "recursiveReadOnly"],
-                    refused: [
-                        "subPath": "subPath is not supported: mount the whole volume",
-                        "subPathExpr": "subPathExpr is not supported: mount the whole volume",
-                    ]
-                ).mapping(item, ignored: &ignored)
-                let vNode = try mm.require("name")
-                let vname = try vNode.string()
-                guard volumes.contains(where: { $0.name == vname }) else {
-                    var msg = "no volume named \"\(vname)\" in spec.volumes"
-                    if let s = closestMatch(to: vname, in: volumes.map(\.name)) { msg += "; did you mean \"\(s)\"?" }
-                    throw vNode.error(msg)
+            col.attempt { () throws(ConfigError) in
+                var paths = Set<String>()
+                for item in try vm.sequence() {
+                    col.attempt { () throws(ConfigError) in
+                        let mm = try ManifestFields(
+                            supported: ["name", "mountPath", "readOnly", "mountPropagation", "recursiveReadOnly"],
+                            refused: [
+                                "subPath": "subPath is not supported: mount the whole volume",
+                                "subPathExpr": "subPathExpr is not supported: mount the whole volume",
+                            ]
+                        ).mapping(item, ignored: &ignored, collecting: col)
+                        var mount = PodVolumeMount(name: "", mountPath: "", readOnly: false)
+                        col.attempt { () throws(ConfigError) in
+                            let vNode = try mm.require("name")
+                            let vname = try vNode.string()
+                            guard volumeNames.contains(vname) else {
+                                var msg = "no volume named \"\(vname)\" in spec.volumes"
+                                if let s = closestMatch(to: vname, in: volumeNames) { msg += "; did you mean \"\(s)\"?" }
+                                throw vNode.error(msg)
+                            }
+                            mount.name = vname
+                        }
+                        col.attempt { () throws(ConfigError) in
+                            let pNode = try mm.require("mountPath")
+                            let path = try ProfileParser.absolutePath(pNode)
+                            if path == "/" || path == "/proc" || path.hasPrefix("/proc/") || path == "/dev" || path.hasPrefix("/dev/") {
+                                throw pNode.error("cannot mount a volume at \(path): bulkhead owns /, /proc and /dev")
+                            }
+                            guard paths.insert(path).inserted else { throw pNode.error("two volumeMounts of this container use \(path)") }
+                            mount.mountPath = path
+                        }
+                        if let mp = mm["mountPropagation"] {
+                            col.attempt { () throws(ConfigError) in
+                                if try mp.string() != "None" {
+                                    throw mp.error("mountPropagation \(try mp.string()) is not supported: mounts never propagate between a bulkhead container and the host (None)")
+                                }
+                            }
+                        }
+                        if let rr = mm["recursiveReadOnly"] {
+                            col.attempt { () throws(ConfigError) in
+                                if try rr.string() != "Disabled" {
+                                    throw rr.error("recursiveReadOnly is not supported (an emptyDir has no submounts to make read-only)")
+                                }
+                            }
+                        }
+                        // A secret volume is always read-only, as the kubelet mounts it.
+                        let isSecret = volumes.first { $0.name == mount.name }?.secretName != nil
+                        var readOnly = false
+                        if let ro = mm["readOnly"] { col.attempt { () throws(ConfigError) in readOnly = try ro.bool() } }
+                        mount.readOnly = isSecret || readOnly
+                        if !mount.name.isEmpty && !mount.mountPath.isEmpty { c.volumeMounts.append(mount) }
+                    }
                 }
-                let pNode = try mm.require("mountPath")
-                let path = try ProfileParser.absolutePath(pNode)
-                if path == "/" || path == "/proc" || path.hasPrefix("/proc/") || path == "/dev" || path.hasPrefix("/dev/") {
-                    throw pNode.error("cannot mount a volume at \(path): bulkhead owns /, /proc and /dev")
-                }
-                guard paths.insert(path).inserted else { throw pNode.error("two volumeMounts of this container use \(path)") }
-                if let mp = mm["mountPropagation"], try mp.string() != "None" {
-                    throw mp.error("mountPropagation \(try mp.string()) is not supported: mounts never propagate between a bulkhead container and the host (None)")
-                }
-                if let rr = mm["recursiveReadOnly"], try rr.string() != "Disabled" {
-                    throw rr.error("recursiveReadOnly is not supported (an emptyDir has no submounts to make read-only)")
-                }
-                // A secret volume is always read-only, as the kubelet mounts it.
-                let isSecret = volumes.first { $0.name == vname }?.secretName != nil
-                let readOnly = try mm["readOnly"]?.bool() ?? false
-                c.volumeMounts.append(PodVolumeMount(name: vname, mountPath: path, readOnly: isSecret || readOnly))
             }
         }
         return c
     }
 
     /// Container `resources.limits` / `requests`: cpu, memory and ephemeral-storage.
-    static func parseContainerResources(_ node: ConfigNode) throws(ConfigError) -> ResourceSpec {
+    static func parseContainerResources(_ node: ConfigNode, collecting col: ConfigErrorCollector) throws(ConfigError) -> ResourceSpec {
+        let supported = ["cpu", "memory", "ephemeral-storage"]
         for (key, v) in try node.mapping().entries {
             switch key {
             case "cpu", "memory", "ephemeral-storage": continue
             case "pids":
-                throw v.error("Kubernetes has no per-container pids resource; set resources.limits.pids in the layer profile or pids= in the annotation \(podLimitsAnnotation)")
+                col.errors.append(v.error("Kubernetes has no per-container pids resource; set resources.limits.pids in the layer profile or pids= in the annotation \(podLimitsAnnotation)"))
             default:
-                if key.hasPrefix("hugepages-") { throw v.error("hugepages limits are not supported") }
+                if key.hasPrefix("hugepages-") { col.errors.append(v.error("hugepages limits are not supported")); continue }
                 var msg = "unknown or unsupported resource \"\(key)\""
-                if let s = closestMatch(to: key, in: ["cpu", "memory", "ephemeral-storage"]) { msg += "; did you mean \"\(s)\"?" }
-                throw v.error(msg + " Supported: cpu, memory, ephemeral-storage")
+                if let s = closestMatch(to: key, in: supported) { msg += "; did you mean \"\(s)\"?" }
+                col.errors.append(v.error(msg + " Supported: cpu, memory, ephemeral-storage"))
             }
         }
-        return try ProfileParser.parseResources(node)
+        // The keys refused above are not said twice by the profile's rules.
+        return try ProfileParser.parseResources(ConfigNode(node: keeping(node.node, keys: Set(supported)), path: node.path, file: node.file),
+                                                collecting: col)
     }
 
     /// A copy of a mapping node without `keys` (already checked and refused when set).
     static func stripping(_ node: Node, keys: Set<String>) -> Node {
+        filtering(node) { !keys.contains($0) }
+    }
+
+    /// A copy of a mapping node with only `keys` (the others already checked and refused).
+    static func keeping(_ node: Node, keys: Set<String>) -> Node {
+        filtering(node) { keys.contains($0) }
+    }
+
+    static func filtering(_ node: Node, _ keep: (String) -> Bool) -> Node {
         guard case .mapping(let m) = node else { return node }
         let kept = m.filter { pair in
-            if case .scalar(let k) = pair.key { return !keys.contains(k.string) }
+            if case .scalar(let k) = pair.key { return keep(k.string) }
             return true
         }
         return .mapping(Node.Mapping(kept.map { ($0.key, $0.value) }, m.tag, m.style, m.mark, m.anchor))
@@ -355,41 +470,61 @@ public enum PodManifestParser {
 
     // MARK: Volumes
 
-    static func parseVolumes(_ node: ConfigNode) throws(ConfigError) -> [PodVolume] {
+    static func parseVolumes(_ node: ConfigNode, collecting col: ConfigErrorCollector) throws(ConfigError) -> [PodVolume] {
         var out: [PodVolume] = []
         for item in try node.sequence() {
-            let all = try item.mapping()
-            for (key, v) in all.entries where key != "name" && key != "emptyDir" && key != "secret" {
-                if volumeTypes.contains(key) {
-                    throw v.error("\(key) volumes are not supported: only emptyDir (with sizeLimit and medium) and secret (from the tenant's secrets directory) are; a \(key) volume would need the cluster or expose host state")
-                }
-                var msg = "unknown field \"\(key)\""
-                if let s = closestMatch(to: key, in: ["name", "emptyDir"] + volumeTypes) { msg += "; did you mean \"\(s)\"?" }
-                throw v.error(msg + " Supported here: name, emptyDir, secret")
+            col.attempt { () throws(ConfigError) in
+                if let v = try parseVolume(item, after: out, collecting: col) { out.append(v) }
             }
-            if all["emptyDir"] != nil, let s = all["secret"] { throw s.error("a volume is either emptyDir or secret, not both") }
-            let nNode = try all.require("name")
-            let name = try nNode.string()
-            if let p = KubernetesLabels.dnsLabelProblem(name) { throw nNode.error("volume name \"\(name)\" \(p)") }
-            guard !out.contains(where: { $0.name == name }) else { throw nNode.error("two volumes are named \"\(name)\"") }
-            // A volume with no source is an emptyDir, as the API server defaults it.
-            var vol = PodVolume(name: name)
-            if let e = all["emptyDir"] {
-                let em = try e.mapping(allowed: ["medium", "sizeLimit"])
+        }
+        return out
+    }
+
+    /// One volume; nil when an error was collected for it.
+    static func parseVolume(_ item: ConfigNode, after out: [PodVolume], collecting col: ConfigErrorCollector) throws(ConfigError) -> PodVolume? {
+        let before = col.errors.count
+        let all = try item.mapping()
+        for (key, v) in all.entries where key != "name" && key != "emptyDir" && key != "secret" {
+            if volumeTypes.contains(key) {
+                col.errors.append(v.error("\(key) volumes are not supported: only emptyDir (with sizeLimit and medium) and secret (from the tenant's secrets directory) are; a \(key) volume would need the cluster or expose host state"))
+                continue
+            }
+            var msg = "unknown field \"\(key)\""
+            if let s = closestMatch(to: key, in: ["name", "emptyDir"] + volumeTypes) { msg += "; did you mean \"\(s)\"?" }
+            col.errors.append(v.error(msg + " Supported here: name, emptyDir, secret"))
+        }
+        if all["emptyDir"] != nil, let s = all["secret"] { throw s.error("a volume is either emptyDir or secret, not both") }
+        let nNode = try all.require("name")
+        let name = try nNode.string()
+        if let p = KubernetesLabels.dnsLabelProblem(name) { throw nNode.error("volume name \"\(name)\" \(p)") }
+        guard !out.contains(where: { $0.name == name }) else { throw nNode.error("two volumes are named \"\(name)\"") }
+        // A volume with no source is an emptyDir, as the API server defaults it.
+        var vol = PodVolume(name: name)
+        if let e = all["emptyDir"] {
+            col.attempt { () throws(ConfigError) in
+                let em = try col.mapping(e, allowed: ["medium", "sizeLimit"])
                 if let md = em["medium"] {
-                    let s = try md.isNull ? "" : md.scalarText()
-                    guard let medium = EmptyDirMedium(rawValue: s) else {
-                        throw md.error("unsupported emptyDir medium \"\(s)\"; allowed: \"\" (disk) or Memory (HugePages is not supported)")
+                    col.attempt { () throws(ConfigError) in
+                        let s = try md.isNull ? "" : md.scalarText()
+                        guard let medium = EmptyDirMedium(rawValue: s) else {
+                            throw md.error("unsupported emptyDir medium \"\(s)\"; allowed: \"\" (disk) or Memory (HugePages is not supported)")
+                        }
+                        vol.medium = medium
                     }
-                    vol.medium = medium
                 }
-                if let sl = em["sizeLimit"] { vol.sizeLimitBytes = try NumberField.storage.parse(sl) }
+                if let sl = em["sizeLimit"] { col.attempt { () throws(ConfigError) in vol.sizeLimitBytes = try NumberField.storage.parse(sl) } }
             }
-            if let sec = all["secret"] {
-                let sm = try sec.mapping(allowed: ["secretName", "optional", "defaultMode", "items"])
-                if let i = sm["items"] { throw i.error("secret items are not supported: the whole secret is mounted") }
-                if let o = sm["optional"], try o.bool() { throw o.error("optional secrets are not supported: a secret the tenant does not hold is an error") }
-                if let m = sm["defaultMode"] { throw m.error("defaultMode is not supported: secret files are mode 0400, owned by the pod's root") }
+        }
+        if let sec = all["secret"] {
+            col.attempt { () throws(ConfigError) in
+                let sm = try col.mapping(sec, allowed: ["secretName", "optional", "defaultMode", "items"])
+                if let i = sm["items"] { col.errors.append(i.error("secret items are not supported: the whole secret is mounted")) }
+                if let o = sm["optional"] {
+                    col.attempt { () throws(ConfigError) in
+                        if try o.bool() { throw o.error("optional secrets are not supported: a secret the tenant does not hold is an error") }
+                    }
+                }
+                if let m = sm["defaultMode"] { col.errors.append(m.error("defaultMode is not supported: secret files are mode 0400, owned by the pod's root")) }
                 let snNode = try sm.require("secretName")
                 let secretName = try snNode.string()
                 if let p = KubernetesLabels.dnsLabelProblem(secretName) { throw snNode.error("secret name \"\(secretName)\" \(p)") }
@@ -397,71 +532,75 @@ public enum PodManifestParser {
                 vol.medium = .memory
                 vol.sizeLimitBytes = PodVolume.secretSizeLimit
             }
-            out.append(vol)
         }
-        return out
+        return col.errors.count == before ? vol : nil
     }
 
     // MARK: Annotations
 
-    static func applyAnnotations(_ annotations: [String: String], nodes: [String: ConfigNode], to pod: inout PodManifest) throws(ConfigError) {
-        let containerNames = pod.containers.map(\.name)
+    /// Each annotation on its own: an error is added to `c` and the next one read.
+    /// - Parameter containerNames: the names the manifest gives its containers (as written,
+    ///   so that a container refused for another field is no unknown name here).
+    static func applyAnnotations(_ annotations: [String: String], nodes: [String: ConfigNode], containerNames: [String],
+                                 to pod: inout PodManifest, collecting c: ConfigErrorCollector) {
         for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
-            let node = nodes[key]!
-            if key == ingressBandwidthAnnotation || key == egressBandwidthAnnotation {
-                let bps = try NumberField.bandwidth.parse(value).at(node)
-                if key == ingressBandwidthAnnotation { pod.ingressBitsPerSecond = bps } else { pod.egressBitsPerSecond = bps }
-                continue
-            }
-            guard key.hasPrefix("bulkhead.dev/") else { continue }
-            if key == podLimitsAnnotation {
-                pod.podLimitsOverride = try podLimits(value, node: node)
-                continue
-            }
-            if key == networkAnnotation {
-                guard value == "node" || value == "none" else {
-                    throw node.error("expected node (a veth and an address on the node bridge) or none (loopback only), got \"\(value)\"")
+            c.attempt { () throws(ConfigError) in
+                let node = nodes[key]!
+                if key == ingressBandwidthAnnotation || key == egressBandwidthAnnotation {
+                    let bps = try NumberField.bandwidth.parse(value).at(node)
+                    if key == ingressBandwidthAnnotation { pod.ingressBitsPerSecond = bps } else { pod.egressBitsPerSecond = bps }
+                    return
                 }
-                pod.nodeNetwork = value == "node"
-                continue
-            }
-            var base = key, container: String?
-            for a in [profileAnnotation, rootfsAnnotation] where key.hasPrefix(a + ".") {
-                base = a
-                container = String(key.dropFirst(a.count + 1))
-            }
-            guard base == profileAnnotation || base == rootfsAnnotation else {
-                var msg = "unknown bulkhead annotation \"\(key)\""
-                let known = [profileAnnotation, rootfsAnnotation, podLimitsAnnotation, networkAnnotation]
-                if let s = closestMatch(to: key, in: known) { msg += "; did you mean \"\(s)\"?" }
-                throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation), \(networkAnnotation)")
-            }
-            if let container, !containerNames.contains(container) {
-                var msg = "no container named \"\(container)\" in this pod"
-                if let s = closestMatch(to: container, in: containerNames) { msg += "; did you mean \"\(s)\"?" }
-                throw node.error(msg)
-            }
-            guard !value.isEmpty else { throw node.error("\(base) needs a value") }
-            var setting = value
-            if base == rootfsAnnotation {
-                setting = try ProfileParser.absolutePath(node)
-                guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
-                    throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
+                guard key.hasPrefix("bulkhead.dev/") else { return }
+                if key == podLimitsAnnotation {
+                    pod.podLimitsOverride = try podLimits(value, node: node)
+                    return
                 }
-            } else if !ProfileParser.isValidProfileName(value) {
-                // A name on the node's profile path, never a file: a manifest's author does not
-                // choose which of the node's files root reads.
-                throw node.error("expected a profile name (letters, digits, -, _ and .; no / and no .yaml), as `bulkhead profile list` shows them; a pod annotation cannot name a file")
-            }
-            for i in pod.containers.indices where container == nil || pod.containers[i].name == container {
-                // A per-container annotation wins over the pod-wide one, whichever comes first.
-                if base == profileAnnotation {
-                    if container != nil || pod.containers[i].profile == nil { pod.containers[i].profile = setting }
-                } else if container != nil || pod.containers[i].rootfs == nil {
-                    pod.containers[i].rootfs = setting
+                if key == networkAnnotation {
+                    guard value == "node" || value == "none" else {
+                        throw node.error("expected node (a veth and an address on the node bridge) or none (loopback only), got \"\(value)\"")
+                    }
+                    pod.nodeNetwork = value == "node"
+                    return
                 }
+                var base = key, container: String?
+                for a in [profileAnnotation, rootfsAnnotation] where key.hasPrefix(a + ".") {
+                    base = a
+                    container = String(key.dropFirst(a.count + 1))
+                }
+                guard base == profileAnnotation || base == rootfsAnnotation else {
+                    var msg = "unknown bulkhead annotation \"\(key)\""
+                    let known = [profileAnnotation, rootfsAnnotation, podLimitsAnnotation, networkAnnotation]
+                    if let s = closestMatch(to: key, in: known) { msg += "; did you mean \"\(s)\"?" }
+                    throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation), \(networkAnnotation)")
+                }
+                if let container, !containerNames.contains(container) {
+                    var msg = "no container named \"\(container)\" in this pod"
+                    if let s = closestMatch(to: container, in: containerNames) { msg += "; did you mean \"\(s)\"?" }
+                    throw node.error(msg)
+                }
+                guard !value.isEmpty else { throw node.error("\(base) needs a value") }
+                var setting = value
+                if base == rootfsAnnotation {
+                    setting = try ProfileParser.absolutePath(node)
+                    guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
+                        throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
+                    }
+                } else if !ProfileParser.isValidProfileName(value) {
+                    // A name on the node's profile path, never a file: a manifest's author does not
+                    // choose which of the node's files root reads.
+                    throw node.error("expected a profile name (letters, digits, -, _ and .; no / and no .yaml), as `bulkhead profile list` shows them; a pod annotation cannot name a file")
+                }
+                for i in pod.containers.indices where container == nil || pod.containers[i].name == container {
+                    // A per-container annotation wins over the pod-wide one, whichever comes first.
+                    if base == profileAnnotation {
+                        if container != nil || pod.containers[i].profile == nil { pod.containers[i].profile = setting }
+                    } else if container != nil || pod.containers[i].rootfs == nil {
+                        pod.containers[i].rootfs = setting
+                    }
+                }
+                if container == nil, base == profileAnnotation { pod.profile = setting }
             }
-            if container == nil, base == profileAnnotation { pod.profile = setting }
         }
     }
 
@@ -495,8 +634,9 @@ public enum PodManifestParser {
 
 extension ManifestFields {
     /// `parseMetadata`, plus each annotation's node so annotation errors can point at it.
-    static func parseMetadataWithNodes(_ node: ConfigNode?, owner: ConfigNode, ignored: inout [IgnoredField]) throws(ConfigError) -> (ObjectMeta, [String: ConfigNode]) {
-        let meta = try parseMetadata(node, owner: owner, ignored: &ignored)
+    static func parseMetadataWithNodes(_ node: ConfigNode?, owner: ConfigNode, ignored: inout [IgnoredField],
+                                       collecting c: ConfigErrorCollector? = nil) throws(ConfigError) -> (ObjectMeta, [String: ConfigNode]) {
+        let meta = try parseMetadata(node, owner: owner, ignored: &ignored, collecting: c)
         var nodes: [String: ConfigNode] = [:]
         if let node, let a = try node.mapping()["annotations"] {
             for (k, v) in try a.mapping().entries { nodes[k] = v }

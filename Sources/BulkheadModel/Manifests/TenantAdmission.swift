@@ -30,13 +30,40 @@ public enum AdmissionDecision: Sendable, Equatable {
 /// Standards level on the effective profiles, `PodSecurityStandards`), the allowed profiles,
 /// the tenant's host id range, and ResourceQuota arithmetic over the running pods.
 public enum TenantAdmission {
+    /// The host ids of the default namespace's pods (no Tenant named `default`): the range
+    /// after the one plain `bulkhead run` sandboxes use, so that no plain sandbox shares a uid
+    /// (and so a file or a per-uid budget) with a pod. `PodAdmission.defaultTenantRange`.
+    public static let defaultNamespaceRange = IDRange(hostStart: 2_000_065_536, count: 65536)
+
     /// A pod of the default namespace when no Tenant named `default` is given: the Pod
-    /// Security Standards level `PodSecurityPolicy.defaultLevel` (baseline), nothing else.
-    public static func admitToDefaultNamespace(_ pod: PodLaunchSpec) -> AdmissionDecision {
+    /// Security Standards level `PodSecurityPolicy.defaultLevel` (baseline), and its ids inside
+    /// `range`, the host range its user namespace maps (`idRangeReasons`, as for a tenant).
+    public static func admitToDefaultNamespace(_ pod: PodLaunchSpec, range: IDRange = defaultNamespaceRange) -> AdmissionDecision {
         var reasons: [String] = []
         if pod.namespace != "default" { reasons.append("pod \(pod.name) is in namespace \(pod.namespace), not in namespace default") }
         reasons += podSecurityReasons(pod, level: PodSecurityPolicy.defaultLevel)
+        reasons += idRangeReasons(pod, range: range, mappedBy: "namespace default")
         return reasons.isEmpty ? .allowed : .refused(reasons)
+    }
+
+    /// The one rule for a pod's ids: each container's runAsUser, runAsGroup and supplementary
+    /// gids inside the ids the pod's user namespace maps (`range`: its tenant's, or the default
+    /// namespace's). The container joins that namespace, so no plan of its own checks them and
+    /// the kernel would refuse them only at the identity step (EINVAL). A refusal names the
+    /// container, the field and the range; of the manifest's values, only the number.
+    static func idRangeReasons(_ pod: PodLaunchSpec, range: IDRange, mappedBy owner: String) -> [String] {
+        var reasons: [String] = []
+        let count = UInt64(range.mappedCount)
+        for c in pod.containers {
+            let p = c.effective
+            if !range.maps(p.runAsUser) || !range.maps(p.runAsGroup) {
+                reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup) (securityContext.runAsUser, runAsGroup), outside the \(count) ids \(owner) maps (host \(range))")
+            }
+            if let g = p.supplementalGIDs.first(where: { !range.maps($0) }) {
+                reasons.append("container \(c.name): supplementary group \(g) (securityContext.supplementalGroups) is outside the \(count) ids \(owner) maps (host \(range))")
+            }
+        }
+        return reasons
     }
 
     /// The enforce level's refusal, as one PSA message listing every violation.
@@ -67,13 +94,6 @@ public enum TenantAdmission {
                 reasons.append("container \(c.name): profile \(c.profileName) is not allowed in tenant \(tenant.name) (allowed: \(allowed.joined(separator: ", ")))")
             }
             let p = c.effective
-            let count = UInt64(tenant.hostIDRange.mappedCount)
-            if !tenant.hostIDRange.maps(p.runAsUser) || !tenant.hostIDRange.maps(p.runAsGroup) {
-                reasons.append("container \(c.name): runs as uid \(p.runAsUser) gid \(p.runAsGroup), outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
-            }
-            if let g = p.supplementalGIDs.first(where: { !tenant.hostIDRange.maps($0) }) {
-                reasons.append("container \(c.name): supplementary group \(g) (securityContext.supplementalGroups) is outside the \(count) ids tenant \(tenant.name) maps (host \(tenant.hostIDRange))")
-            }
             if let r = p.hostIDRange {
                 let end = UInt64(r.hostStart) + UInt64(r.count), tEnd = UInt64(tenant.hostIDRange.hostStart) + UInt64(tenant.hostIDRange.count)
                 if r.hostStart < tenant.hostIDRange.hostStart || end > tEnd {
@@ -81,6 +101,7 @@ public enum TenantAdmission {
                 }
             }
         }
+        reasons += idRangeReasons(pod, range: tenant.hostIDRange, mappedBy: "tenant \(tenant.name)")
         for q in quotas where q.namespace == tenant.name {
             reasons += quotaReasons(pod, quota: q, running: running)
         }

@@ -150,6 +150,11 @@ public struct LaunchErrorReport: Codable, Sendable, Equatable {
     public var file: String?
     public var field: String?
     public var line: Int?
+    /// When the input had several errors (a Pod manifest's): each of them, this one first, in
+    /// file order, at most `ConfigError.listLimit`; nil for one error.
+    public var errors: [LaunchErrorReport]?
+    /// How many more errors the input had than `errors` lists.
+    public var errorsNotListed: Int?
     public init(step: Int?, operation: String, errno: String?, message: String,
                 file: String? = nil, field: String? = nil, line: Int? = nil) {
         self.step = step; self.operation = operation; self.errno = errno; self.message = message
