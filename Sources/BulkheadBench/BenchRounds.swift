@@ -210,16 +210,19 @@ enum BenchScheduled {
 
     /// In each span of `phase`, a fresh child allocates 8 MiB at a time (touched) up to
     /// `maxMiB` and holds it to the span's end: the OOM killer takes the child, the next span
-    /// starts another. `BH bomb_mib=N` is the most one child held.
+    /// starts another. `BH bomb_mib=N` is what the last child held, `BH bomb_killed=N` how many
+    /// children a SIGKILL (the OOM killer's) ended.
     static func memoryBomb(_ s: BenchSchedule, _ phase: BenchPhase, maxMiB: Int) -> String {
-        aggressor(s, phase, body: """
+        aggressor(s, phase, setup: "k=0", body: """
             pid=os.fork()
             if pid==0:
                 x=[]
                 while time.time()<end and len(x)*8<\(maxMiB):
                     x.append(bytearray(8<<20)); print("BH bomb_mib=%d" % (len(x)*8), flush=True)
                 time.sleep(max(0, end-time.time())); os._exit(0)
-            os.waitpid(pid,0)
+            st=os.waitpid(pid,0)[1]
+            k+=1 if os.WIFSIGNALED(st) and os.WTERMSIG(st)==9 else 0
+            print("BH bomb_killed=%d" % k, flush=True)
             """)
     }
 
@@ -241,5 +244,26 @@ enum BenchScheduled {
                 os.fsync(fd); os.close(fd); n+=1
             os.unlink(f); print("BH w%d_rounds=%d" % (me, n), flush=True)
             """)
+    }
+}
+
+extension BenchSchedule {
+    /// Seconds from now to the first window: time for the pods or sandboxes to start. A window
+    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
+    static let lead = 1.5
+    /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
+    static let gap = 0.25
+
+    /// `ctx.rounds` rounds of `phases` with `ctx.phaseSeconds` windows, starting `lead` s from now.
+    init(_ ctx: BenchContext, _ phases: [BenchPhase]) {
+        self.init(rounds: ctx.rounds, phases: phases, window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead)
+    }
+
+    /// A deadline for the run's pods: the schedule and a margin.
+    var deadline: Double { (start - Date().timeIntervalSince1970) + length + 8 }
+
+    /// "window v_r0_baseline began 0.31 s late" for each window a victim missed.
+    func late(_ values: [String: String], prefix: String) -> [String] {
+        windows.compactMap { w in values[w.key(prefix) + "_late"].map { "window \(w.key(prefix)) began \($0) s late: not measured" } }
     }
 }
