@@ -122,8 +122,9 @@ extension BenchContext {
 public enum BenchDefaults {
     /// Seconds of one measured window.
     public static let windowSeconds = 1.0
-    /// Interleaved rounds per ratio cell.
-    public static let rounds = 4
+    /// Interleaved rounds per ratio cell: 3 keeps the whole matrix at about 3 minutes on
+    /// 2 CPUs (4 took 225 s; docs/bench.md).
+    public static let rounds = 3
 }
 
 /// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`
@@ -248,9 +249,10 @@ enum BenchScheduled {
 }
 
 extension BenchSchedule {
-    /// Seconds from now to the first window: time for the pods or sandboxes to start. A window
-    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
-    static let lead = 1.5
+    /// Seconds from now to the first window: time for the pods or sandboxes to start (no window
+    /// began late in a full run at load average 10). A window whose start a victim missed is
+    /// reported late and gives no figure (its round no ratio).
+    static let lead = 1.0
     /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
     static let gap = 0.25
 
