@@ -23,6 +23,8 @@ struct BenchExperiment: Sendable {
     var runsWorkloads = true
     /// Why the cell runs only when `--only` names it (it briefly takes a budget others share).
     var onlyWhenNamed: String?
+    /// The VM lane's scenarios the cell reads when `bench --vm` boots the VM (BenchVM).
+    var vmScenarios: [String] = []
 
     init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String,
          body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {

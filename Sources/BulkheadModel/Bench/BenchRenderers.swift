@@ -25,7 +25,7 @@ public enum BenchRender {
         let confirmed = report.results.filter(\.confirmsClaim).count
         lines.append("")
         lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
-        for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked {
+        for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -33,7 +33,7 @@ public enum BenchRender {
 
     /// "can: victim 96%" / "blocked".
     public static func cellText(_ r: BenchResult) -> String {
-        let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked ? "" : "!"
+        let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked || r.verdict.kind == .planned ? "" : "!"
         let fig = r.keyFigure.isEmpty ? "" : ": " + r.keyFigure
         return mark + r.verdict.kind.rawValue + fig
     }
@@ -70,6 +70,7 @@ public enum BenchRender {
         case .notObserved: "#f3c6c6"
         case .blocked: "#e4e4f4"
         case .skipped: "#eeeeee"
+        case .planned: "#e8eef8"
         }
     }
 
@@ -131,7 +132,7 @@ public enum BenchRender {
             h += "<tr><th>\(escape(r.title))</th>"
             for l in layers {
                 guard let res = report.result(BenchCellID(r, l)) else { h += "<td></td>"; continue }
-                let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked ? "" : " class=\"mismatch\""
+                let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked || res.verdict.kind == .planned ? "" : " class=\"mismatch\""
                 h += "<td\(cls) style=\"background:\(color(res.verdict.kind))\"><a href=\"#\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><b>\(res.verdict.kind.rawValue)</b></a>"
                 if !res.keyFigure.isEmpty { h += "<br>\(escape(res.keyFigure))" }
                 h += "</td>"
