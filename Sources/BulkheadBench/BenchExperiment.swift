@@ -61,6 +61,24 @@ struct BenchExperiment: Sendable {
     }
 }
 
+extension BenchOutcome {
+    /// The "can" of a split by group weight (a tenant's cgroup, the node's reserve): the
+    /// victim's share of the CPU must be at most 35% loaded and at least 40% contained, and
+    /// `alsoHeld`; the key figure is "LABEL loaded → contained".
+    static func shareSplit(loaded: Double?, contained: Double?, alsoHeld: Bool = true, label: String, metric: String,
+                           summary: String) -> BenchOutcome {
+        let held = (contained ?? 0) >= 0.4 && (loaded ?? 1) <= 0.35 && alsoHeld
+        var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(held, .can, summary),
+                             keyFigure: "\(label) \(loaded.map(BenchFormat.percent) ?? "?") → \(contained.map(BenchFormat.percent) ?? "?")",
+                             chartMetric: metric)
+        o.measurements = [
+            BenchMeasurement(metric, .loaded, (loaded ?? .nan) * 100, "%"),
+            BenchMeasurement(metric, .contained, (contained ?? .nan) * 100, "%"),
+        ]
+        return o
+    }
+}
+
 /// The ratio of a victim's loaded figure to its baseline.
 func ratio(_ loaded: Double?, _ baseline: Double?) -> Double? {
     guard let l = loaded, let b = baseline, b > 0 else { return nil }

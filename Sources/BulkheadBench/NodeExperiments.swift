@@ -69,14 +69,10 @@ enum NodeExperiments {
             let loaded = try phase(loose, counted: loose)
             let contained = try phase(bounded, counted: [allocatable])
             let l = loaded.share, c = contained.share
-            let held = (c ?? 0) >= 0.4 && (l ?? 1) <= 0.35 && contained.workloadCPUs <= 1.1
             let summary = "the host process got \(l.map(BenchFormat.percent) ?? "?") of the node's CPU beside three workload cgroups, \(c.map(BenchFormat.percent) ?? "?") with them under allocatable (which used \(String(format: "%.2f", contained.workloadCPUs)) CPU of its 1)"
-            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(held, .can, summary),
-                                 keyFigure: "host \(l.map(BenchFormat.percent) ?? "?") → \(c.map(BenchFormat.percent) ?? "?")",
-                                 chartMetric: "host process's share of the node's CPU")
-            o.measurements = [
-                BenchMeasurement("host process's share of the node's CPU", .loaded, (l ?? .nan) * 100, "%"),
-                BenchMeasurement("host process's share of the node's CPU", .contained, (c ?? .nan) * 100, "%"),
+            var o = BenchOutcome.shareSplit(loaded: l, contained: c, alsoHeld: contained.workloadCPUs <= 1.1, label: "host",
+                                            metric: "host process's share of the node's CPU", summary: summary)
+            o.measurements += [
                 BenchMeasurement("workloads' CPU without the reserve", .evidence, loaded.workloadCPUs, "CPUs"),
                 BenchMeasurement("allocatable CPU used (cpu quota 1 CPU)", .evidence, contained.workloadCPUs, "CPUs"),
             ]
