@@ -43,6 +43,11 @@ public enum BenchCatalogue {
         return e
     }()
 
+    /// The VM lane's scenarios that `cells` read when `--vm` boots it.
+    public static func vmScenarios(_ cells: [BenchCellID]) -> [String] {
+        experiments.filter { cells.contains($0.cell) }.flatMap(\.vmScenarios)
+    }
+
     /// What a cell's experiment does (for a planned cell: the plan a second node would run).
     public static func method(of cell: BenchCellID) -> String? { experiments.first { $0.cell == cell }?.method }
 
@@ -82,7 +87,7 @@ public enum BenchCatalogue {
         let start = Monotonic.now()
         var results: [BenchResult] = []
         // `--vm`: one boot of the VM lane for every chosen cell that reads a scenario of it.
-        let scenarios = experiments.filter { cells.contains($0.cell) }.flatMap(\.vmScenarios)
+        let scenarios = vmScenarios(cells)
         if let vm = context.vm, !scenarios.isEmpty {
             context.vmRun = BenchVM.run(vm, scenarios: scenarios, scratch: context.scratch)
         }

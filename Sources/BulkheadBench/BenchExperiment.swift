@@ -26,9 +26,10 @@ struct BenchExperiment: Sendable {
     /// The VM lane's scenarios the cell reads when `bench --vm` boots the VM (BenchVM).
     var vmScenarios: [String] = []
 
-    init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String,
-         body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {
+    init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, vmScenarios: [String] = [], claim: String,
+         method: String, body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {
         cell = BenchCellID(resource, layer); expected = expect; self.claim = claim; self.method = method; self.body = body
+        self.vmScenarios = vmScenarios
     }
 
     /// Runs the body in a fresh outer cgroup; a failure of the bench itself is reported as

@@ -82,7 +82,7 @@ enum NodeExperiments {
     }
 
     static func memory() -> BenchExperiment {
-        BenchExperiment(.memory, .node, expect: .can,
+        BenchExperiment(.memory, .node, expect: .can, vmScenarios: ["node-memory"],
             claim: "a node reserve keeps memory for the host: the workloads' allocatable cgroup is bounded below the node, so their OOM stays inside it; global reclaim still slows everyone",
             method: "The node is a cgroup the bench creates (the experiment's 768 MiB ceiling) with system (the host's own processes) and the workloads. Victim: a host process (not a sandbox) in system holding 448 MiB, touched. Aggressor: a sandbox (bulkhead run --profile unconfined: no limit of its own, it stays in its launcher's cgroup) allocating 32 MiB at a time up to 640 MiB. Loaded: the sandbox beside system (no reserve): the node fills, and its OOM killer picks the largest process. Contained: the sandbox under allocatable, bounded at 256 MiB (the node's reserve). The verdict needs, with the reserve, the host process alive with its memory and the aggressor OOM-killed inside allocatable, and without it the aggressor felt (the host process killed, or the aggressor past 256 MiB).") { ctx in
             var node = try Node(ctx)
@@ -137,8 +137,22 @@ enum NodeExperiments {
                 BenchMeasurement("aggressor's last allocation", .contained, Double(mib(contained.bomb)) ?? .nan, "MiB"),
                 BenchMeasurement("allocatable memory peak (bound 256 MiB)", .evidence, peak ?? .nan, "MiB"),
             ]
-            o.evidence = ["loaded: the workload's cgroup beside system under the 768 MiB node (no reserve); contained: under allocatable (memory limit 256 MiB)",
-                          "cgroup v2 in the VM lane's kernel: Tests/vm/scenarios/31-node-memory.sh (the same reserve, with the node's PSI)"]
+            o.evidence = ["loaded: the workload's cgroup beside system under the 768 MiB node (no reserve); contained: under allocatable (memory limit 256 MiB)"]
+            // With --vm, the same reserve on cgroup v2 in the VM's kernel, with the node's PSI.
+            if let run = ctx.vmRun {
+                let v = run.scenarios["node-memory"]
+                let vals = v?.values ?? [:]
+                o.measurements += [
+                    BenchMeasurement("VM (cgroup v2): allocatable peak (bound 384 MiB)", .evidence, (Double(vals["peak"] ?? "") ?? .nan) / 1_048_576, "MiB"),
+                    BenchMeasurement("VM (cgroup v2): node memory PSI some, during", .evidence, Double(vals["psi_us"] ?? "") ?? .nan, "us"),
+                ]
+                o.evidence.append("VM lane, cgroup v2 (31-node-memory.sh): \(v.map { ($0.passed ? "PASS " : "FAIL ") + $0.detail } ?? (run.problem ?? "no result for node-memory"))")
+                if v?.passed != true, o.verdict.kind == .can {
+                    o.verdict = BenchVerdict(.notObserved, "the reserve held here but not in the VM's cgroup v2 kernel: \(v?.detail ?? run.problem ?? "no result")")
+                }
+            } else {
+                o.evidence.append("cgroup v2: \(BenchVM.command(for: BenchCellID(.memory, .node))) runs the same reserve in the VM lane's kernel (31-node-memory.sh, with the node's PSI)")
+            }
             return o
         }
     }
@@ -149,7 +163,7 @@ enum NodeExperiments {
     /// global count every tenant sees (/proc/loadavg's total is not namespaced). Exhausting it
     /// is done only in the VM's kernel (`--vm`: 32-node-pids.sh).
     static func pids() -> BenchExperiment {
-        var e = BenchExperiment(.pids, .node, expect: .cannot,
+        BenchExperiment(.pids, .node, expect: .cannot, vmScenarios: ["node-pids"],
             claim: "threads-max and pid_max are kernel-global: tasks in one tenant count against the table every tenant shares",
             method: "Aggressor: a tenant's pod holding 200 sleeping children; victim: a pod of another tenant reading the kernel's total task count (/proc/loadavg) before and during. With --vm, the table itself is exhausted in the VM lane's kernel: kernel.threads-max lowered to the task count + 300, sandbox A forks until EAGAIN, and sandbox B, already running under its own pids limit, then fails its one fork (Tests/vm/scenarios/32-node-pids.sh).") { ctx in
             let reader = """
@@ -194,15 +208,13 @@ enum NodeExperiments {
             o.chartMetric = "kernel task count change seen by the victim"
             return o
         }
-        e.vmScenarios = ["node-pids"]
-        return e
     }
 
     /// One kernel, one file table: shown where exhausting it is safe, the VM's own kernel,
     /// while the host's fs.file-nr is read around the VM's run.
     static func fileDescriptors() -> BenchExperiment {
         let cell = BenchCellID(.fileDescriptors, .node)
-        var e = BenchExperiment(.fileDescriptors, .node, expect: .cannot,
+        return BenchExperiment(.fileDescriptors, .node, expect: .cannot, vmScenarios: ["node-fd-exhaustion"],
             claim: "one kernel, one file table: only a VM's own kernel separates it",
             method: "In the VM lane's kernel (bench --vm): fs.file-max lowered to the open-file count + 2000; sandbox B starts and waits; sandbox A (RLIMIT_NOFILE 4096, so not EMFILE) opens files until the kernel refuses (ENFILE); B then opens one file: ENFILE too (Tests/vm/scenarios/30-node-fd-exhaustion.sh). Meanwhile the host's fs.file-nr is sampled every 100 ms around the VM's run: a second kernel's table does not move the host's.") { ctx in
             guard let run = ctx.vmRun else {
@@ -226,15 +238,13 @@ enum NodeExperiments {
             o.evidence = ["VM lane: \(v.map { ($0.passed ? "PASS " : "FAIL ") + $0.detail } ?? (run.problem ?? "no result for node-fd-exhaustion"))"]
             return o
         }
-        e.vmScenarios = ["node-fd-exhaustion"]
-        return e
     }
 
     /// The boundary a kernel bug crosses is the kernel: the same probe, run in a sandbox of
     /// another tenant, answers with the host's own kernel (boot id, release); in a VM it
     /// answers with another.
     static func privilegedSyscalls() -> BenchExperiment {
-        var e = BenchExperiment(.privilegedSyscalls, .node, expect: .cannot,
+        BenchExperiment(.privilegedSyscalls, .node, expect: .cannot, vmScenarios: ["node-kernel"],
             claim: "one kernel: a kernel bug breaks every layer (every sandbox's system calls enter the host's kernel)",
             method: "Probe: the kernel's boot id (/proc/sys/kernel/random/boot_id, set once per boot of a kernel) and release (uname -r), read on the host and in a pod of another tenant: the same kernel answers both, so a bug reached by any system call a sandbox may make is a bug of the host. With --vm the same probe runs in the VM lane's kernel and in a sandbox there (Tests/vm/scenarios/33-node-kernel.sh): another boot id, another kernel, the boundary a node does not have. What a kernel exploit does is not run.") { ctx in
             let probe = BenchWorkload(name: "probe", script: "echo \"BH sb_boot=$(cat /proc/sys/kernel/random/boot_id) sb_release=$(uname -r)\"")
@@ -261,8 +271,6 @@ enum NodeExperiments {
             if !run.problems.isEmpty { o.evidence.append(run.problems) }
             return o
         }
-        e.vmScenarios = ["node-kernel"]
-        return e
     }
 }
 

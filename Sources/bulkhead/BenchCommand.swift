@@ -72,6 +72,9 @@ struct BenchCommand: ParsableCommand {
         do { context = try BenchContext(binary: binary, phaseSeconds: duration, vm: vmOptions) } catch { warn(error.description); throw ExitCode(2) }
         defer { context.close() }
         let terminal = isatty(2) == 1
+        if vm, !BenchCatalogue.vmScenarios(cells).isEmpty {
+            warn("booting the VM lane for \(BenchCatalogue.vmScenarios(cells).joined(separator: ", ")) (about a minute, at most \(vmOptions?.timeoutSeconds ?? 0) s)")
+        }
         var index = 0
         let report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
             guard let result else {

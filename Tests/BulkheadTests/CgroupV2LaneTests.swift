@@ -145,7 +145,7 @@ struct BenchVMLaneTests {
     @Test func nodeCellsMeasuredInTheVM() throws {
         let path = NSTemporaryDirectory() + "bh-bench-vm-\(token()).json"
         defer { unlink(path) }
-        let r = try Bulkhead.run(["bench", "--vm", "--vm-bulkhead", Self.staticBulkhead, "--only", "fds/node", "pids/node", "syscalls/node",
+        let r = try Bulkhead.run(["bench", "--vm", "--vm-bulkhead", Self.staticBulkhead, "--only", "memory/node", "fds/node", "pids/node", "syscalls/node",
                                   "--duration", "1", "--json", path], timeout: 600)
         let report = try #require(try ReportFile.decode(BenchMatrixReport.self, at: path), "no report: \(r.stderr)")
         let fds = try #require(report.result(BenchCellID(.fileDescriptors, .node)))
@@ -157,6 +157,11 @@ struct BenchVMLaneTests {
         #expect(pids.verdict.kind == .cannot && pids.keyFigure.contains("VM: neighbour EAGAIN"), "\(pids.keyFigure): \(pids.verdict.reason)")
         let sys = try #require(report.result(BenchCellID(.privilegedSyscalls, .node)))
         #expect(sys.verdict.kind == .cannot && sys.keyFigure.contains("VM: another kernel"), "\(sys.keyFigure): \(sys.verdict.reason)")
+        let mem = try #require(report.result(BenchCellID(.memory, .node)))
+        #expect(mem.verdict.kind == .can && mem.evidence.contains { $0.hasPrefix("VM lane, cgroup v2 (31-node-memory.sh): PASS") },
+                "\(mem.verdict.reason); \(mem.evidence)")
+        let vmPeak = try #require(mem.value("VM (cgroup v2): allocatable peak (bound 384 MiB)", .evidence), "the VM's figure joins the cell")
+        #expect(vmPeak > 0 && vmPeak <= 384 * 1.02)
         // Nothing left behind: no qemu of a bench, no scratch directory of a finished bench.
         let qemus = FileIO.listDirectory("/proc").filter { Int32($0) != nil }.filter { pid in
             let cmd = String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data(), as: UTF8.self)
