@@ -67,6 +67,7 @@ struct BenchRenderTests {
         let t = BenchRender.table(r)
         #expect(t.split(separator: "\n")[0].contains("cluster"))
         #expect(t.contains("planned: needs 2 nodes") && !t.contains("!planned") && !t.contains("! dns/cluster"), "\(t)")
+        #expect(t.contains("1 of 3 cells confirm the matrix's claim (1 planned, needing a second node)"), "a plan is not counted as a cell that failed its claim: \(t)")
         let h = BenchRender.html(r)
         #expect(h.contains("id=\"dns-cluster\"") && h.components(separatedBy: "class=\"mismatch\"").count - 1 == 1, "only the not-observed cell is outlined")
     }

@@ -23,8 +23,10 @@ public enum BenchRender {
             lines.append(pad(r.title, first) + " | " + cells.joined(separator: " | "))
         }
         let confirmed = report.results.filter(\.confirmsClaim).count
+        // Planned cells (the cluster layer) are not measured: they are counted apart.
+        let planned = report.results.filter { $0.verdict.kind == .planned }.count
         lines.append("")
-        lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(planned > 0 ? " (\(planned) planned, needing a second node)" : ""); \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
