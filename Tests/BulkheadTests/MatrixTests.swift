@@ -118,6 +118,23 @@ struct MatrixTests {
         #expect(r2.status == 125 && r2.stderr.contains("--vm-bulkhead: only with --vm"), "\(r2.stderr)")
     }
 
+    @Test("--vm runs the lane's scripts as root only when no one else can write them")
+    func vmRefusesAWritableLane() throws {
+        let dir = NSTemporaryDirectory() + "bh-lane-\(token())"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/Tests", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        try fm.copyItem(atPath: Bulkhead.packageRoot + "/Tests/vm", toPath: dir + "/Tests/vm")
+        try fm.copyItem(atPath: Bulkhead.packageRoot + "/Profiles", toPath: dir + "/Profiles")
+        chmod(dir + "/Tests/vm/scenarios/30-node-fd-exhaustion.sh", 0o666)
+        let r = try Bulkhead.run(["bench", "--vm", "--only", "fds/node"], env: ["BULKHEAD_VM_LANE_DIR": dir + "/Tests/vm"], timeout: 60)
+        #expect(r.status == 2 && r.stdout.isEmpty, "\(r.stdout) \(r.stderr)")
+        if FileManager.default.fileExists(atPath: "/usr/bin/qemu-system-x86_64"),
+           FileIO.listDirectory("/var/cache/bulkhead-vm").contains(where: { $0.hasSuffix("-cloud-amd64") }) {
+            #expect(r.stderr.contains("30-node-fd-exhaustion.sh is writable by group or others") && r.stderr.contains("chmod go-w"), "\(r.stderr)")
+        }
+    }
+
     @Test("Nothing is left behind: no experiment cgroup of a finished bench, no scratch directory")
     func noLeftovers() throws {
         _ = try Self.bench(["ipc/container"])
