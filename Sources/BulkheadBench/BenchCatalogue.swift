@@ -11,20 +11,17 @@ public enum BenchCatalogue {
             e.append(ComputeExperiments.cpu(layer))
         }
         e.append(TenantExperiments.cpu())
-        e.append(.notRun(.cpu, .node, expect: .can, claim: "a host reserve keeps CPU for the host", .skipped,
-                         "bulkhead has no node reserve setting; the bench bounds its own experiments (an outer cgroup of 768 MiB and 1024 tasks, hogs under cpu.max)", keyFigure: "see method"))
+        e.append(NodeExperiments.cpu())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(ComputeExperiments.cacheBandwidth(layer)) }
         for layer in [BenchLayer.container, .pod] { e.append(ComputeExperiments.memory(layer)) }
         e.append(TenantExperiments.memory())
-        e.append(.notRun(.memory, .node, expect: .can, claim: "a host reserve; global reclaim still slows everyone", .skipped,
-                         "see VM lane: Tests/vm/scenarios/31-node-memory.sh (the node's reserve, a parent cgroup bounding every workload, OOM-kills a limitless sandbox at its bound while a host process keeps its memory; the node's PSI is recorded; CgroupV2LaneTests)", keyFigure: "see VM lane"))
+        e.append(NodeExperiments.memory())
         e.append(KernelTableExperiments.pidsContainer())
         e.append(KernelTableExperiments.pidsPod())
         e.append(TenantExperiments.pids())
-        e.append(KernelTableExperiments.pidsNode())
+        e.append(NodeExperiments.pids())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(KernelTableExperiments.fileDescriptors(layer)) }
-        e.append(.notRun(.fileDescriptors, .node, expect: .cannot, claim: "one kernel, one file table: only a VM's own kernel separates it", .skipped,
-                         "see VM lane: Tests/vm/scenarios/30-node-fd-exhaustion.sh (ENFILE for a neighbour inside the VM's kernel; CgroupV2LaneTests)", keyFigure: "see VM lane"))
+        e.append(NodeExperiments.fileDescriptors())
         e.append(StorageExperiments.diskSpaceContainer())
         e.append(StorageExperiments.diskSpacePod())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(StorageExperiments.diskBandwidth(layer)) }
@@ -39,12 +36,20 @@ public enum BenchCatalogue {
         e.append(KernelTableExperiments.inotify(.container))
         e.append(KernelTableExperiments.inotify(.namespace))
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(SurfaceExperiments.privilegedSyscalls(layer)) }
-        e.append(.notRun(.privilegedSyscalls, .node, expect: .cannot, claim: "one kernel: a kernel bug breaks every layer", .skipped,
-                         "not an experiment: what a kernel exploit does is not run here", keyFigure: "by design"))
+        e.append(NodeExperiments.privilegedSyscalls())
         for layer in [BenchLayer.container, .pod, .namespace] { e.append(SurfaceExperiments.processes(layer)) }
         e.append(SurfaceExperiments.procSys())
+        e += ClusterPlans.all
         return e
     }()
+
+    /// The VM lane's scenarios that `cells` read when `--vm` boots it.
+    public static func vmScenarios(_ cells: [BenchCellID]) -> [String] {
+        experiments.filter { cells.contains($0.cell) }.flatMap(\.vmScenarios)
+    }
+
+    /// What a cell's experiment does (for a planned cell: the plan a second node would run).
+    public static func method(of cell: BenchCellID) -> String? { experiments.first { $0.cell == cell }?.method }
 
     /// The cells, in the matrix's order.
     public static var cells: [BenchCellID] { experiments.map(\.cell) }
@@ -81,6 +86,11 @@ public enum BenchCatalogue {
         let started = Date()
         let start = Monotonic.now()
         var results: [BenchResult] = []
+        // `--vm`: one boot of the VM lane for every chosen cell that reads a scenario of it.
+        let scenarios = vmScenarios(cells)
+        if let vm = context.vm, !scenarios.isEmpty {
+            context.vmRun = BenchVM.run(vm, scenarios: scenarios, scratch: context.scratch)
+        }
         for var exp in experiments where cells.contains(exp.cell) {
             progress(exp.cell, nil)
             if let why = exp.onlyWhenNamed, !named.contains(exp.cell) {

@@ -23,12 +23,17 @@ public final class BenchContext: @unchecked Sendable {
     /// Extra environment for launched processes (the tests point the profile search path).
     public let environment: [String: String]
     private(set) var ceiling: BenchCeiling?
+    /// What `bench --vm` boots (nil without `--vm`), and what the VM run found once booted.
+    public let vm: BenchVM.Options?
+    var vmRun: BenchVM.Run?
     /// Failures of launched processes during the current experiment (status and stderr), for
     /// the evidence of an experiment that did not observe its effect.
     var failures: [String] = []
 
-    public init(binary: String, phaseSeconds: Double, rounds: Int = 1, environment: [String: String] = [:]) throws(BenchError) {
+    public init(binary: String, phaseSeconds: Double, rounds: Int = 1, environment: [String: String] = [:],
+                vm: BenchVM.Options? = nil) throws(BenchError) {
         self.binary = binary
+        self.vm = vm
         self.phaseSeconds = phaseSeconds
         self.rounds = max(1, rounds)
         self.environment = environment
@@ -81,6 +86,12 @@ public final class BenchContext: @unchecked Sendable {
     /// ceiling's cgroup.procs files, then execs bulkhead, so nothing runs outside it.
     func launch(_ args: [String], timeout: Double) throws -> Launched {
         guard let ceiling else { throw BenchError("no experiment cgroup") }
+        return try launch(command: [binary] + args, joining: ceiling.procsFiles, timeout: timeout)
+    }
+
+    /// Starts `command` (bulkhead or a host process the experiment measures) after joining the
+    /// cgroups whose cgroup.procs files are given (the ceiling or a cgroup made inside it).
+    func launch(command: [String], joining procsFiles: [String], timeout: Double) throws -> Launched {
         let id = UUID().uuidString.prefix(8)
         let out = scratch + "/out-\(id)", err = scratch + "/err-\(id)"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
@@ -88,7 +99,7 @@ public final class BenchContext: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         let join = #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#
-        p.arguments = ["-c", join, "sh"] + ceiling.procsFiles + ["--", binary] + args
+        p.arguments = ["-c", join, "sh"] + procsFiles + ["--"] + command
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
         p.environment = env

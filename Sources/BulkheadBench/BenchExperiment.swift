@@ -25,10 +25,13 @@ struct BenchExperiment: Sendable {
     var runsWorkloads = true
     /// Why the cell runs only when `--only` names it (it briefly takes a budget others share).
     var onlyWhenNamed: String?
+    /// The VM lane's scenarios the cell reads when `bench --vm` boots the VM (BenchVM).
+    var vmScenarios: [String] = []
 
-    init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, claim: String, method: String,
-         body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {
+    init(_ resource: BenchResource, _ layer: BenchLayer, expect: BenchVerdictKind, vmScenarios: [String] = [], claim: String,
+         method: String, body: @escaping @Sendable (BenchContext) throws -> BenchOutcome) {
         cell = BenchCellID(resource, layer); expected = expect; self.claim = claim; self.method = method; self.body = body
+        self.vmScenarios = vmScenarios
     }
 
     /// Runs the body in a fresh outer cgroup; a failure of the bench itself is reported as
@@ -58,6 +61,24 @@ struct BenchExperiment: Sendable {
         }
         e.runsWorkloads = false
         return e
+    }
+}
+
+extension BenchOutcome {
+    /// The "can" of a split by group weight (a tenant's cgroup, the node's reserve): the
+    /// victim's share of the CPU must be at most 35% loaded and at least 40% contained, and
+    /// `alsoHeld`; the key figure is "LABEL loaded → contained".
+    static func shareSplit(loaded: Double?, contained: Double?, alsoHeld: Bool = true, label: String, metric: String,
+                           summary: String) -> BenchOutcome {
+        let held = (contained ?? 0) >= 0.4 && (loaded ?? 1) <= 0.35 && alsoHeld
+        var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(held, .can, summary),
+                             keyFigure: "\(label) \(loaded.map(BenchFormat.percent) ?? "?") → \(contained.map(BenchFormat.percent) ?? "?")",
+                             chartMetric: metric)
+        o.measurements = [
+            BenchMeasurement(metric, .loaded, (loaded ?? .nan) * 100, "%"),
+            BenchMeasurement(metric, .contained, (contained ?? .nan) * 100, "%"),
+        ]
+        return o
     }
 }
 

@@ -42,7 +42,7 @@ enum BenchPlacement {
         switch layer {
         case .container: self = .samePod
         case .pod: self = .ownPods
-        case .namespace, .node: self = .ownTenants
+        case .namespace, .node, .cluster: self = .ownTenants
         }
     }
 }

@@ -58,42 +58,6 @@ enum KernelTableExperiments {
         }
     }
 
-    /// kernel.pid_max and threads-max are one table: another tenant's task count moves the
-    /// global count every tenant sees (/proc/loadavg's total is not namespaced).
-    static func pidsNode() -> BenchExperiment {
-        BenchExperiment(.pids, .node, expect: .cannot,
-            claim: "threads-max and pid_max are kernel-global: tasks in one tenant count against the table every tenant shares",
-            method: "Aggressor: a tenant's pod holding 200 sleeping children; victim: a pod of another tenant reading the kernel's total task count (/proc/loadavg) before and during. Exhausting the table is done only in a VM.") { ctx in
-            let reader = """
-                python3 -c 'import time
-                t=time.monotonic(); time.sleep(0.3); a=open("/proc/loadavg").read().split()[3].split("/")[1]
-                time.sleep(max(0,t+1.6-time.monotonic())); b=open("/proc/loadavg").read().split()[3].split("/")[1]
-                print("BH t0=%s t1=%s" % (a,b), flush=True)'
-                """
-            let victim = BenchWorkload(name: "victim", script: reader)
-            let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0))
-            let base = try ctx.runPods(.ownTenants, [victim])
-            let loaded = try ctx.runPods(.ownTenants, [bomb, victim])
-            func delta(_ p: BenchPods) -> Double? {
-                guard let a = p.double("t0"), let b = p.double("t1") else { return nil }
-                return b - a
-            }
-            let forks = loaded.double("bomb_forks") ?? 0
-            let rise = (delta(loaded) ?? .nan) - (delta(base) ?? 0)
-            let observed = forks >= 200 && rise >= 0.8 * forks
-            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(observed, .cannot,
-                                    "another tenant saw the kernel's task count rise by \(Int(rise.isFinite ? rise : -1)) while the aggressor held \(Int(forks)) children"),
-                                 keyFigure: "tasks +\(rise.isFinite ? String(Int(rise)) : "?")", chartMetric: "kernel task count change seen by the victim")
-            o.measurements = [
-                BenchMeasurement("kernel task count change seen by the victim", .baseline, delta(base) ?? .nan, "tasks"),
-                BenchMeasurement("kernel task count change seen by the victim", .loaded, delta(loaded) ?? .nan, "tasks"),
-                BenchMeasurement("aggressor children", .evidence, forks, "tasks"),
-            ]
-            o.evidence = ["VM lane exhausts pids inside its own kernel: Tests/vm/scenarios/03-vm-pids.sh, 22-bh-pids.sh"]
-            return o
-        }
-    }
-
     /// No cgroup counts open files: N processes each within RLIMIT_NOFILE raise the global
     /// fs.file-nr that a sandbox across the layer's boundary reads.
     static func fileDescriptors(_ layer: BenchLayer) -> BenchExperiment {
@@ -122,7 +86,7 @@ enum KernelTableExperiments {
                 BenchMeasurement("descriptors the aggressor held", .evidence, opened, "files"),
                 BenchMeasurement("one aggressor process's RLIMIT_NOFILE", .evidence, Double(v["hog_rlimit"] ?? "") ?? .nan, "files"),
             ]
-            o.evidence = ["per process: \(v["hog_errno"] ?? "?")", "node cell: Tests/vm/scenarios/30-node-fd-exhaustion.sh (ENFILE in the VM's own kernel)"]
+            o.evidence = ["per process: \(v["hog_errno"] ?? "?")", "node cell: bulkhead bench --vm --only fds/node (ENFILE in the VM's own kernel, Tests/vm/scenarios/30-node-fd-exhaustion.sh)"]
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
         }

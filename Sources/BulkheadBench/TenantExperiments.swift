@@ -30,14 +30,7 @@ enum TenantExperiments {
             let tenants = try ctx.runPodSpecs(names.map { BenchPodSpec(group: [hog($0)], tenant: $0 == "a1" ? 1 : 2, quota: cgroupOnlyQuota) })
             let base = share(flat), split = share(tenants)
             let summary = "tenant A's pod: \(base.map(BenchFormat.percent) ?? "?") of the CPU as one pod of four in one tenant, \(split.map(BenchFormat.percent) ?? "?") as a tenant of its own beside a tenant of three"
-            let held = (split ?? 0) >= 0.4 && (base ?? 1) <= 0.35
-            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(held, .can, summary),
-                                 keyFigure: "A: \(base.map(BenchFormat.percent) ?? "?") → \(split.map(BenchFormat.percent) ?? "?")",
-                                 chartMetric: "tenant A's CPU share")
-            o.measurements = [
-                BenchMeasurement("tenant A's CPU share", .loaded, (base ?? .nan) * 100, "%"),
-                BenchMeasurement("tenant A's CPU share", .contained, (split ?? .nan) * 100, "%"),
-            ]
+            var o = BenchOutcome.shareSplit(loaded: base, contained: split, label: "A:", metric: "tenant A's CPU share", summary: summary)
             o.evidence = ["loaded: four pods in one tenant (pod count decides); contained: tenants A (1 pod) and B (3 pods), each with its cgroup"]
             if !tenants.problems.isEmpty { o.evidence.append(tenants.problems) }
             return o

@@ -21,7 +21,7 @@ struct BenchCommand: ParsableCommand {
         """
     )
 
-    @Option(help: ArgumentHelp("Only this layer's column.", valueName: "container|pod|namespace|node"))
+    @Option(help: ArgumentHelp("Only this layer's column.", valueName: "container|pod|namespace|node|cluster"))
     var layer: String?
 
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these cells (RESOURCE/LAYER or RESOURCE).", valueName: "CELL"))
@@ -45,10 +45,17 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "List the cells and exit.")
     var list = false
 
+    @Flag(help: "Boot the VM lane (Tests/vm, QEMU) for the node cells that need a kernel of their own.")
+    var vm = false
+
+    @Option(help: ArgumentHelp("The statically linked bulkhead the VM runs (default: BULKHEAD_VM_BULKHEAD, else this binary).", valueName: "PATH"))
+    var vmBulkhead: String?
+
     func validate() throws {
-        if let layer, BenchLayer(rawValue: layer) == nil { throw ValidationError("--layer: one of container, pod, namespace, node") }
+        if let layer, BenchLayer(rawValue: layer) == nil { throw ValidationError("--layer: one of container, pod, namespace, node, cluster") }
         if !(0.5...30).contains(duration) { throw ValidationError("--duration: between 0.5 and 30 seconds") }
         if !(1...20).contains(rounds) { throw ValidationError("--rounds: between 1 and 20") }
+        if vmBulkhead != nil && !vm { throw ValidationError("--vm-bulkhead: only with --vm") }
     }
 
     func run() throws {
@@ -61,15 +68,24 @@ struct BenchCommand: ParsableCommand {
             warn(error.description); throw ExitCode(2)
         }
         if list {
-            out(cells.map(\.description).joined(separator: "\n") + "\n")
+            // The cluster column's cells are plans: with --layer cluster, each comes with it.
+            let plans = layer == BenchLayer.cluster.rawValue
+            out(cells.map { c in plans ? "\(c)\n  " + (BenchCatalogue.method(of: c) ?? "") : c.description }.joined(separator: "\n") + "\n")
             return
         }
         if geteuid() != 0 { warn("bench needs root: it creates cgroups and maps uid ranges"); throw ExitCode(2) }
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var vmOptions: BenchVM.Options?
+        if vm {
+            do { vmOptions = try BenchVM.preflight(bulkhead: vmBulkhead, running: binary) } catch { warn(error.description); throw ExitCode(2) }
+        }
         let context: BenchContext
-        do { context = try BenchContext(binary: binary, phaseSeconds: duration, rounds: quick ? 1 : rounds) } catch { warn(error.description); throw ExitCode(2) }
+        do { context = try BenchContext(binary: binary, phaseSeconds: duration, rounds: quick ? 1 : rounds, vm: vmOptions) } catch { warn(error.description); throw ExitCode(2) }
         defer { context.close() }
         let terminal = isatty(2) == 1
+        if vm, !BenchCatalogue.vmScenarios(cells).isEmpty {
+            warn("booting the VM lane for \(BenchCatalogue.vmScenarios(cells).joined(separator: ", ")) (about a minute, at most \(vmOptions?.timeoutSeconds ?? 0) s)")
+        }
         var index = 0
         let report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
             guard let result else {
@@ -83,7 +99,7 @@ struct BenchCommand: ParsableCommand {
         out(BenchRender.table(report))
         if let json { try writeFile(json, BenchRender.json(report) + "\n") }
         if let html { try writeFile(html, BenchRender.html(report)) }
-        let ran = report.results.filter { $0.verdict.kind != .skipped && $0.verdict.kind != .blocked }
+        let ran = report.results.filter { $0.verdict.kind != .skipped && $0.verdict.kind != .blocked && $0.verdict.kind != .planned }
         if !ran.allSatisfy(\.confirmsClaim) { throw ExitCode(1) }
     }
 

@@ -23,7 +23,8 @@ struct BenchRenderTests {
     func cellIDs() throws {
         #expect(BenchCellID(parsing: "memory/pod") == BenchCellID(.memory, .pod))
         #expect(BenchCellID(parsing: "memory") == nil)
-        #expect(BenchCellID(parsing: "memory/cluster") == nil)
+        #expect(BenchCellID(parsing: "memory/region") == nil)
+        #expect(BenchCellID(parsing: "dns/cluster") == BenchCellID(.dns, .cluster))
         #expect(BenchCellID(.fileDescriptors, .node).description == "fds/node")
         let data = try JSONEncoder().encode([BenchCellID(.ipc, .namespace)])
         #expect(String(decoding: data, as: UTF8.self) == "[\"ipc\\/namespace\"]" || String(decoding: data, as: UTF8.self) == "[\"ipc/namespace\"]")
@@ -55,6 +56,20 @@ struct BenchRenderTests {
         #expect(t.contains("1 of 3 cells confirm"))
         #expect(t.contains("! fds/pod: expected cannot, got not-observed: rose by 3"))
         #expect(!t.contains("! network-bandwidth/pod"), "blocked is not a mismatch")
+    }
+
+    @Test("A planned cell (the cluster layer) shows as planned, never as a mismatch")
+    func plannedIsNotAMismatch() {
+        var r = Self.report
+        r.results.append(BenchResult(cell: BenchCellID(.dns, .cluster), claim: "one DNS for every node", expected: .cannot,
+                                     verdict: BenchVerdict(.planned, "planned, needs a second node: 1. a 2. b"),
+                                     keyFigure: "needs 2 nodes", method: "planned, needs a second node: 1. a 2. b"))
+        let t = BenchRender.table(r)
+        #expect(t.split(separator: "\n")[0].contains("cluster"))
+        #expect(t.contains("planned: needs 2 nodes") && !t.contains("!planned") && !t.contains("! dns/cluster"), "\(t)")
+        #expect(t.contains("1 of 3 cells confirm the matrix's claim (1 planned, needing a second node)"), "a plan is not counted as a cell that failed its claim: \(t)")
+        let h = BenchRender.html(r)
+        #expect(h.contains("id=\"dns-cluster\"") && h.components(separatedBy: "class=\"mismatch\"").count - 1 == 1, "only the not-observed cell is outlined")
     }
 
     @Test("JSON carries every cell with its measurements, the host's facts, and round-trips")

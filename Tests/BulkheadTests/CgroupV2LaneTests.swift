@@ -1,4 +1,7 @@
+import BulkheadModel
+import BulkheadSystem
 import Foundation
+import Glibc
 import Testing
 
 /// The cgroup v2 lane: this host's cgroups are hybrid, so `Tests/vm/run-lane.sh` boots Debian's
@@ -119,5 +122,53 @@ struct CgroupV2LaneTests {
         #expect(done.fail == fails.count, "DONE says \(done.fail) failures, result lines show \(fails)")
         #expect(done.pass + done.fail == VMLane.scenarios.count, "every scenario reports once")
         #expect((run.status == 0) == (done.fail == 0), "run-lane.sh exit \(run.status) disagrees with DONE \(done)")
+    }
+}
+
+/// `bulkhead bench --vm`: the node cells that need a kernel of their own, run in the lane's VM
+/// with the static bulkhead the lane built, and the host's figures read around it. Gated as
+/// the lane is; run it under both locks (`flock /tmp/bh-vmlane.lock flock /tmp/bh-podtests.lock`).
+@Suite("bench --vm (the node column in the VM lane's kernel)",
+       .enabled(if: VMLane.enabled, "boots a VM under TCG (minutes); set BULKHEAD_VM_LANE=1"),
+       .timeLimit(.minutes(15)))
+struct BenchVMLaneTests {
+    /// The static bulkhead the lane's run built (or BULKHEAD_VM_BULKHEAD).
+    static var staticBulkhead: String {
+        let env = ProcessInfo.processInfo.environment
+        if let b = env["BULKHEAD_VM_BULKHEAD"] { return b }
+        _ = VMLane.run
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        let scratch = env["BULKHEAD_VM_SCRATCH"] ?? (exe.hasPrefix(VMLane.packageRoot + "/.build-vm/") ? ".build-vm-lane" : ".build-vm")
+        return (scratch.hasPrefix("/") ? scratch : VMLane.packageRoot + "/" + scratch) + "/release/bulkhead"
+    }
+
+    @Test func nodeCellsMeasuredInTheVM() throws {
+        let path = NSTemporaryDirectory() + "bh-bench-vm-\(token()).json"
+        defer { unlink(path) }
+        let r = try Bulkhead.run(["bench", "--vm", "--vm-bulkhead", Self.staticBulkhead, "--only", "memory/node", "fds/node", "pids/node", "syscalls/node",
+                                  "--duration", "1", "--json", path], timeout: 600)
+        let report = try #require(try ReportFile.decode(BenchMatrixReport.self, at: path), "no report: \(r.stderr)")
+        let fds = try #require(report.result(BenchCellID(.fileDescriptors, .node)))
+        #expect(fds.verdict.kind == .cannot, "\(fds.verdict.reason); \(fds.evidence)")
+        let held = try #require(fds.value("VM: files sandbox A held at ENFILE", .evidence), "the VM's figure, not a pointer")
+        let drift = try #require(fds.value("host fs.file-nr rise during the VM run (max - first)", .evidence))
+        #expect(held >= 1000 && drift < held, "the VM's table filled (\(held)) while the host's moved by \(drift)")
+        let pids = try #require(report.result(BenchCellID(.pids, .node)))
+        #expect(pids.verdict.kind == .cannot && pids.keyFigure.contains("VM: neighbour EAGAIN"), "\(pids.keyFigure): \(pids.verdict.reason)")
+        let sys = try #require(report.result(BenchCellID(.privilegedSyscalls, .node)))
+        #expect(sys.verdict.kind == .cannot && sys.keyFigure.contains("VM: another kernel"), "\(sys.keyFigure): \(sys.verdict.reason)")
+        let mem = try #require(report.result(BenchCellID(.memory, .node)))
+        #expect(mem.verdict.kind == .can && mem.evidence.contains { $0.hasPrefix("VM lane, cgroup v2 (31-node-memory.sh): PASS") },
+                "\(mem.verdict.reason); \(mem.evidence)")
+        let vmPeak = try #require(mem.value("VM (cgroup v2): allocatable peak (bound 384 MiB)", .evidence), "the VM's figure joins the cell")
+        #expect(vmPeak > 0 && vmPeak <= 384 * 1.02)
+        // Nothing left behind: no qemu of a bench, no scratch directory of a finished bench.
+        let qemus = FileIO.listDirectory("/proc").filter { Int32($0) != nil }.filter { pid in
+            let cmd = String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data(), as: UTF8.self)
+            return cmd.contains("qemu-system") && cmd.contains("/bh-bench-")
+        }
+        #expect(qemus.isEmpty, "qemu of a bench still running: \(qemus)")
+        let dirs = FileIO.listDirectory("/var/tmp").filter { $0.hasPrefix("bh-bench-") }.filter { kill(Int32($0.dropFirst(9)) ?? 0, 0) != 0 }
+        #expect(dirs.isEmpty, "\(dirs)")
     }
 }

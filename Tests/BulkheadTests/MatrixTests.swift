@@ -12,11 +12,12 @@ import Testing
 struct MatrixTests {
     /// The expected verdict of every cell, from LAYERS.md, with one difference found by the
     /// experiments and explained in docs/bench.md: a tenant's bandwidth is not held (bulkhead
-    /// shapes per pod, not per tenant).
+    /// shapes per pod, not per tenant). fds/node needs the VM lane (`bench --vm`): here it says
+    /// so (skipped); CgroupV2LaneTests runs it in the VM.
     static let expected: [String: String] = [
-        "cpu/container": "can", "cpu/pod": "can", "cpu/namespace": "can", "cpu/node": "skipped",
+        "cpu/container": "can", "cpu/pod": "can", "cpu/namespace": "can", "cpu/node": "can",
         "cache-bandwidth/container": "cannot", "cache-bandwidth/pod": "cannot", "cache-bandwidth/namespace": "cannot",
-        "memory/container": "can", "memory/pod": "can", "memory/namespace": "can", "memory/node": "skipped",
+        "memory/container": "can", "memory/pod": "can", "memory/namespace": "can", "memory/node": "can",
         "pids/container": "can", "pids/pod": "can", "pids/namespace": "can", "pids/node": "cannot",
         "fds/container": "cannot", "fds/pod": "cannot", "fds/namespace": "cannot", "fds/node": "skipped",
         "disk-space/container": "can", "disk-space/pod": "can",
@@ -26,9 +27,12 @@ struct MatrixTests {
         "ipc/container": "cannot", "ipc/pod": "can", "ipc/namespace": "can",
         "identity/container": "cannot", "identity/pod": "can", "identity/namespace": "can",
         "inotify/container": "cannot", "inotify/namespace": "can",
-        "syscalls/container": "can", "syscalls/pod": "can", "syscalls/namespace": "can", "syscalls/node": "skipped",
+        "syscalls/container": "can", "syscalls/pod": "can", "syscalls/namespace": "can", "syscalls/node": "cannot",
         "processes/container": "can", "processes/pod": "can", "processes/namespace": "can",
         "proc-sys/container": "can",
+        // The cluster layer: plans a second node runs (ClusterPlans), never a blank.
+        "network-bandwidth/cluster": "planned", "api-server/cluster": "planned", "dns/cluster": "planned",
+        "scheduling/cluster": "planned", "node-failure/cluster": "planned",
     ]
 
     static let cells: [String] = {
@@ -88,6 +92,60 @@ struct MatrixTests {
             #expect(Set(windows.compactMap(\.round)).count >= 2, "every window is kept with its round")
             if kind == "can" { #expect(q.side == .atLeast && q.low >= q.band, "\(cell): \(q.text) against \(q.band)") }
             if kind == "cannot" { #expect(q.side == .atMost && q.high <= q.band, "\(cell): \(q.text) against \(q.band)") }
+        }
+        if kind == "skipped" && id.layer == .node {
+            #expect(reason.contains("bulkhead bench --vm --only \(cell)"), "a VM cell names the command that runs it: \(reason)")
+        }
+        if kind == "planned" {
+            #expect(result.method.contains("1. ") && result.method.contains("2. "), "a planned cell carries its steps: \(result.method)")
+        }
+    }
+
+    @Test("The cluster layer is a plan: `--list --layer cluster` prints each cell with the steps a second node runs")
+    func clusterPlansAreListed() throws {
+        let r = try Bulkhead.run(["bench", "--list", "--layer", "cluster"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        let cells = lines.filter { !$0.hasPrefix(" ") }
+        #expect(cells == ["network-bandwidth/cluster", "api-server/cluster", "dns/cluster", "scheduling/cluster", "node-failure/cluster"], "\(r.stdout)")
+        let plans = lines.filter { $0.hasPrefix("  planned, needs a second node: 1. ") }
+        #expect(plans.count == cells.count, "every cluster cell has its plan: \(r.stdout)")
+        #expect(plans.allSatisfy { $0.contains(" 2. ") && $0.contains(" 3. ") }, "a plan has its steps")
+        // Without --layer cluster, --list stays one cell per line (what scripts read).
+        let all = try Bulkhead.run(["bench", "--list"]).stdout.split(separator: "\n")
+        #expect(all.allSatisfy { !$0.hasPrefix(" ") } && all.contains("dns/cluster"))
+    }
+
+    @Test("--vm checks what the VM needs before anything runs, and fails with the fix")
+    func vmPreflightFailsWithTheFix() throws {
+        // This build's bulkhead is linked dynamically: the VM cannot run it.
+        let r = try Bulkhead.run(["bench", "--vm", "--vm-bulkhead", Bulkhead.binary, "--only", "fds/node"], timeout: 60)
+        #expect(r.status == 2, "\(r.stdout) \(r.stderr)")
+        #expect(r.stdout.isEmpty, "no cell ran: \(r.stdout)")
+        let fixes = ["statically linked", "apt-get install", "run-lane.sh", "BULKHEAD_VM_LANE_DIR"]
+        #expect(r.stderr.contains("--vm: ") && fixes.contains { r.stderr.contains($0) }, "\(r.stderr)")
+        if FileManager.default.fileExists(atPath: "/usr/bin/qemu-system-x86_64"),
+           FileIO.listDirectory("/var/cache/bulkhead-vm").contains(where: { $0.hasSuffix("-cloud-amd64") }) {
+            #expect(r.stderr.contains("is not one: build it with") && r.stderr.contains("--vm-bulkhead"), "\(r.stderr)")
+        }
+        let r2 = try Bulkhead.run(["bench", "--vm-bulkhead", Bulkhead.binary, "--only", "fds/node"])
+        #expect(r2.status == 125 && r2.stderr.contains("--vm-bulkhead: only with --vm"), "\(r2.stderr)")
+    }
+
+    @Test("--vm runs the lane's scripts as root only when no one else can write them")
+    func vmRefusesAWritableLane() throws {
+        let dir = NSTemporaryDirectory() + "bh-lane-\(token())"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir + "/Tests", withIntermediateDirectories: true)
+        defer { try? fm.removeItem(atPath: dir) }
+        try fm.copyItem(atPath: Bulkhead.packageRoot + "/Tests/vm", toPath: dir + "/Tests/vm")
+        try fm.copyItem(atPath: Bulkhead.packageRoot + "/Profiles", toPath: dir + "/Profiles")
+        chmod(dir + "/Tests/vm/scenarios/30-node-fd-exhaustion.sh", 0o666)
+        let r = try Bulkhead.run(["bench", "--vm", "--only", "fds/node"], env: ["BULKHEAD_VM_LANE_DIR": dir + "/Tests/vm"], timeout: 60)
+        #expect(r.status == 2 && r.stdout.isEmpty, "\(r.stdout) \(r.stderr)")
+        if FileManager.default.fileExists(atPath: "/usr/bin/qemu-system-x86_64"),
+           FileIO.listDirectory("/var/cache/bulkhead-vm").contains(where: { $0.hasSuffix("-cloud-amd64") }) {
+            #expect(r.stderr.contains("30-node-fd-exhaustion.sh is writable by group or others") && r.stderr.contains("chmod go-w"), "\(r.stderr)")
         }
     }
 

@@ -11,6 +11,10 @@
  *                          until DIR/done exists (at most 60 s); prints count and errno
  *   hog open FILE [DIR]    wait until DIR/full exists (if DIR given), open FILE, print the
  *                          errno (or OK), then mkdir DIR/done
+ *   hog forkhold DIR       fork pausing children until fork fails, mkdir DIR/full, hold them
+ *                          until DIR/done exists (at most 60 s); prints count and errno
+ *   hog forkprobe DIR      wait until DIR/full exists, fork once, print the errno (or OK),
+ *                          then mkdir DIR/done
  *   hog sleep SECONDS      sleep, then print "hog: slept"
  *
  * Deliberately no stdio buffering surprises: every line is written with one write(2), and
@@ -108,6 +112,41 @@ static int mode_fork(long max) {
     return err ? 1 : 0;
 }
 
+/* The kernel's task table (threads-max) full: hold it until the neighbour has tried. */
+static int mode_forkhold(const char *dir) {
+    static pid_t kids[100000];
+    long n = 0;
+    int err = 0;
+    while (n < (long)(sizeof kids / sizeof kids[0])) {
+        pid_t p = fork();
+        if (p < 0) { err = errno; break; }
+        if (p == 0) { for (;;) pause(); }
+        kids[n++] = p;
+    }
+    mark(dir, "full");
+    say("hog: forkhold children=%ld stopped=%s", n, ename(err));
+    double t0 = now(CLOCK_MONOTONIC);
+    while (!exists(dir, "done") && now(CLOCK_MONOTONIC) - t0 < 60) usleep(20000);
+    for (long i = 0; i < n; i++) kill(kids[i], SIGKILL);
+    for (long i = 0; i < n; i++) waitpid(kids[i], NULL, 0);
+    return 0;
+}
+
+static int mode_forkprobe(const char *dir) {
+    double t0 = now(CLOCK_MONOTONIC);
+    while (!exists(dir, "full")) {
+        if (now(CLOCK_MONOTONIC) - t0 > 60) { say("hog: forkprobe timed out waiting for %s/full", dir); return 2; }
+        usleep(20000);
+    }
+    pid_t p = fork();
+    int err = p < 0 ? errno : 0;
+    if (p == 0) _exit(0);
+    if (p > 0) waitpid(p, NULL, 0);
+    mark(dir, "done");
+    say("hog: forkprobe: %s", ename(err));
+    return err ? 1 : 0;
+}
+
 static int mode_cpu(double seconds) {
     double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
     volatile unsigned long x = 0;
@@ -176,8 +215,10 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "cpu")) return mode_cpu(atof(argv[2]));
     if (argc >= 4 && !strcmp(argv[1], "write")) return mode_write(argv[2], atol(argv[3]));
     if (argc >= 3 && !strcmp(argv[1], "fds")) return mode_fds(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "forkhold")) return mode_forkhold(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "forkprobe")) return mode_forkprobe(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "open")) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "sleep")) { sleep((unsigned)atoi(argv[2])); say("hog: slept"); return 0; }
-    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | open FILE [DIR] | sleep SECONDS");
+    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | forkhold DIR | forkprobe DIR | open FILE [DIR] | sleep SECONDS");
     return 2;
 }

@@ -6,6 +6,8 @@ W=/tmp/$SCEN; mkdir -p "$W"; chmod 1777 "$W"
 
 _res() { st=$1; shift; echo "BHLANE $st $SCEN $*"; echo "$st $SCEN" >> /tmp/lane-results; }
 pass() { _res PASS "$@"; }
+# value KEY=VALUE...: figures a reader of the console takes as they are (bulkhead bench --vm).
+value() { echo "BHLANE VALUE $SCEN $*"; }
 fail() { _res FAIL "$@"; }
 # A scenario that needs an interface bulkhead does not have yet (checked at run time, so the
 # scenario turns green by itself once the flag lands).

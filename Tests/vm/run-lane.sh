@@ -15,6 +15,8 @@
 #                          holds that lock while tests run)
 #   BULKHEAD_VM_ONLY       comma-separated scenario names to run (default: all)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
+#   BULKHEAD_VM_OFFLINE    1: install and download nothing (`bulkhead bench --vm` sets it): a
+#                          missing tool or an uncached kernel fails with the fix
 # Needs: apt-get (first run only), swift, gcc + static glibc, busybox-static, cpio, mke2fs,
 # qemu-system-x86_64.
 set -euo pipefail
@@ -40,12 +42,16 @@ need_tools() {
     command -v mke2fs >/dev/null || missing+=(e2fsprogs)
     command -v bc >/dev/null || missing+=(bc)
     [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || missing+=(busybox-static)
+    if [ ${#missing[@]} -gt 0 ] && [ "$offline" = 1 ]; then
+        die "missing ${missing[*]}: apt-get install ${missing[*]}"
+    fi
     if [ ${#missing[@]} -gt 0 ]; then
         echo "lane: installing ${missing[*]}"
         apt-get install -y -q "${missing[@]}" >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
     fi
 }
-command -v bc >/dev/null || apt-get install -y -q bc >/dev/null
+offline=${BULKHEAD_VM_OFFLINE:-0}
+command -v bc >/dev/null || [ "$offline" = 1 ] || apt-get install -y -q bc >/dev/null
 need_tools
 
 # --- 1. kernel -----------------------------------------------------------------------------
@@ -56,16 +62,17 @@ need_tools
 # the initramfs and /lane/init2 insmods them.
 begin kernel
 resolve_kernel_pkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' | head -1; }
-kpkg=$(resolve_kernel_pkg)
-if [ -z "$kpkg" ]; then apt-get update -q >/dev/null 2>&1 || true; kpkg=$(resolve_kernel_pkg); fi
+if [ "$offline" = 1 ]; then kpkg=; else kpkg=$(resolve_kernel_pkg); fi
+if [ -z "$kpkg" ] && [ "$offline" != 1 ]; then apt-get update -q >/dev/null 2>&1 || true; kpkg=$(resolve_kernel_pkg); fi
 if [ -z "$kpkg" ]; then
     # Offline: reuse the newest kernel already in the cache.
     kpkg=$(ls -1 "$cache" 2>/dev/null | grep '^linux-image-.*-cloud-amd64$' | sort -V | tail -1)
-    [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 and nothing is cached in $cache"
+    [ -n "$kpkg" ] || die "cannot resolve linux-image-cloud-amd64 and nothing is cached in $cache (run Tests/vm/run-lane.sh once online)"
     echo "lane: apt-cache cannot resolve linux-image-cloud-amd64; using cached $kpkg"
 fi
 kdir=$cache/$kpkg
 if ! ls "$kdir"/boot/vmlinuz-* >/dev/null 2>&1; then
+    [ "$offline" = 1 ] && die "$kdir has no kernel image (run Tests/vm/run-lane.sh once online)"
     tmp=$(mktemp -d "$cache/dl.XXXXXX"); chmod 755 "$tmp"
     (cd "$tmp" && apt-get download -q "$kpkg" 2>&1 | grep -v 'unsandboxed' || true)
     deb=$(ls "$tmp"/*.deb 2>/dev/null | head -1) || true

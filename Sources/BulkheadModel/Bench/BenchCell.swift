@@ -15,6 +15,11 @@ public enum BenchResource: String, CaseIterable, Codable, Sendable, Comparable {
     case privilegedSyscalls = "syscalls"
     case processVisibility = "processes"
     case procSys = "proc-sys"
+    /// The rows only a cluster has (the cluster layer's plans, BenchLayer.cluster).
+    case apiServer = "api-server"
+    case dns
+    case scheduling
+    case nodeFailure = "node-failure"
 
     /// The row title, as LAYERS.md spells it.
     public var title: String {
@@ -34,6 +39,10 @@ public enum BenchResource: String, CaseIterable, Codable, Sendable, Comparable {
         case .privilegedSyscalls: "privileged syscalls"
         case .processVisibility: "process visibility, signals"
         case .procSys: "/proc and /sys"
+        case .apiServer: "API server"
+        case .dns: "cluster DNS"
+        case .scheduling: "scheduling, allocatable"
+        case .nodeFailure: "a node's failure"
         }
     }
 
@@ -52,6 +61,9 @@ public enum BenchLayer: String, CaseIterable, Codable, Sendable, Comparable {
     case namespace
     /// The host's kernel versus everything on it.
     case node
+    /// Two nodes: what crosses between them. One machine cannot measure it: its cells are
+    /// the plan the node bench of a cluster runs (verdict `planned`).
+    case cluster
 
     public static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

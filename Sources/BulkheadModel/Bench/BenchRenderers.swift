@@ -23,10 +23,14 @@ public enum BenchRender {
             lines.append(pad(r.title, first) + " | " + cells.joined(separator: " | "))
         }
         let confirmed = report.results.filter(\.confirmsClaim).count
+        // Planned cells (the cluster layer) are not measured: they are counted apart.
+        let planned = report.results.filter { $0.verdict.kind == .planned }.count
         lines.append("")
         let inconclusive = report.results.filter { $0.verdict.kind == .inconclusive }.count
-        lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim\(inconclusive > 0 ? " (\(inconclusive) inconclusive: the interval straddles the band)" : ""); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
-        for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked {
+        let notes = [planned > 0 ? "\(planned) planned, needing a second node" : nil,
+                     inconclusive > 0 ? "\(inconclusive) inconclusive: the interval straddles the band" : nil].compactMap { $0 }
+        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -34,7 +38,7 @@ public enum BenchRender {
 
     /// "can: victim 96%" / "blocked".
     public static func cellText(_ r: BenchResult) -> String {
-        let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked ? "" : "!"
+        let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked || r.verdict.kind == .planned ? "" : "!"
         let fig = r.keyFigure.isEmpty ? "" : ": " + r.keyFigure
         return mark + r.verdict.kind.rawValue + fig
     }
@@ -72,6 +76,7 @@ public enum BenchRender {
         case .inconclusive: "#f6e7a1"
         case .blocked: "#e4e4f4"
         case .skipped: "#eeeeee"
+        case .planned: "#e8eef8"
         }
     }
 
@@ -179,7 +184,7 @@ public enum BenchRender {
             h += "<tr><th>\(escape(r.title))</th>"
             for l in layers {
                 guard let res = report.result(BenchCellID(r, l)) else { h += "<td></td>"; continue }
-                let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked ? "" : " class=\"mismatch\""
+                let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked || res.verdict.kind == .planned ? "" : " class=\"mismatch\""
                 h += "<td\(cls) style=\"background:\(color(res.verdict.kind))\"><a href=\"#\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><b>\(res.verdict.kind.rawValue)</b></a>"
                 if !res.keyFigure.isEmpty { h += "<br>\(escape(res.keyFigure))" }
                 h += "</td>"

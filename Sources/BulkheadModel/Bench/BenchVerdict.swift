@@ -16,6 +16,9 @@ public enum BenchVerdictKind: String, Codable, Sendable, CaseIterable {
     case blocked
     /// Not run here: a tool is missing, the cell has no experiment, or its evidence lives elsewhere (the VM lane).
     case skipped
+    /// Not measurable on one machine: the cell carries the experiment a second node would
+    /// run (the cluster layer).
+    case planned
 }
 
 public struct BenchVerdict: Codable, Sendable, Equatable {

@@ -17,6 +17,7 @@ p1=$(psi)
 k=$(cgval $d/memory.events oom_kill); peak=$(cat $d/memory.peak 2>/dev/null)
 rmdir $d/launcher $d
 last=$(grep 'hog: mem touched' $W/w.out | tail -1)
+value "exit=$rc oom_kill=${k:-0} peak=${peak:-0} host_exit=$hrc host_held=$(grep -c 'mem held 200' $W/host.out) psi_us=$((p1 - p0))"
 d="workload exit=$rc oom_kill=$k peak=$peak (bound 402653184) last='$last'; host: exit=$hrc $(grep -c 'mem held 200' $W/host.out) held; node PSI some total +$((p1 - p0)) us"
 if [ $rc -eq 137 ] && [ "${k:-0}" -ge 1 ] && [ -n "$peak" ] && ok "$peak <= 1.02 * 402653184" \
    && [ $hrc -eq 0 ] && grep -q 'mem held 200' $W/host.out; then pass "$d"
