@@ -28,6 +28,7 @@ public enum BenchRender {
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
+        lines += mitigationLines(report)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -35,7 +36,7 @@ public enum BenchRender {
     public static func cellText(_ r: BenchResult) -> String {
         let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked ? "" : "!"
         let fig = r.keyFigure.isEmpty ? "" : ": " + r.keyFigure
-        return mark + r.verdict.kind.rawValue + fig
+        return mark + r.verdict.kind.rawValue + (r.mitigation.map { " → " + $0.summary } ?? "") + fig
     }
 
     // MARK: JSON
@@ -79,16 +80,23 @@ public enum BenchRender {
     /// A horizontal bar chart of the chart metric per phase, as inline SVG; nil without bars.
     public static func chart(_ r: BenchResult) -> String? {
         let bars = r.chartBars
+        let third = mitigationBar(r)
         guard !bars.isEmpty, let unit = bars.first?.unit else { return nil }
-        let maxV = max(bars.map(\.value).max() ?? 1, 1e-9)
+        let maxV = max(bars.map(\.value).max() ?? 1, third?.value ?? 0, 1e-9)
         let rowH = 28, labelW = 190, barW = 330
-        let h = bars.count * rowH + 26
+        let h = (bars.count + (third == nil ? 0 : 1)) * rowH + 26
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 110)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 4
             let w = max(1, Int(Double(barW) * b.value / maxV))
             s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(phaseLabels[b.phase] ?? b.phase.rawValue))</text>"
             s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(phaseColors[b.phase] ?? "#888")\"/>"
+            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
+        }
+        if let b = third {
+            // The mitigation's bar: the victim next to the aggressor with the control in place.
+            let y = bars.count * rowH + 4, w = max(1, Int(Double(barW) * b.value / maxV))
+            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(b.label))</text><rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(b.color)\"/>"
             s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
         }
         s += "<text x=\"\(labelW)\" y=\"\(h - 4)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))</text>"
@@ -134,6 +142,9 @@ public enum BenchRender {
                 let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked ? "" : " class=\"mismatch\""
                 h += "<td\(cls) style=\"background:\(color(res.verdict.kind))\"><a href=\"#\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><b>\(res.verdict.kind.rawValue)</b></a>"
                 if !res.keyFigure.isEmpty { h += "<br>\(escape(res.keyFigure))" }
+                if let m = res.mitigation {
+                    h += "<br><span class=\"mitigation\" style=\"background:\(color(m.verdict.kind))\">→ with \(escape(m.control)): <b>\(m.verdict.kind.rawValue)</b></span>"
+                }
                 h += "</td>"
             }
             h += "</tr>\n"
@@ -155,6 +166,7 @@ public enum BenchRender {
             if !res.evidence.isEmpty {
                 h += "<ul>" + res.evidence.map { "<li><code>\(escape($0))</code></li>" }.joined() + "</ul>"
             }
+            if let m = res.mitigation { h += mitigationSection(m) }
             h += "<p class=\"small\">\(BenchFormat.value(res.seconds, "s"))</p></section>\n"
         }
         return h + "</body></html>\n"

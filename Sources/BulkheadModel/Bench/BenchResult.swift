@@ -40,6 +40,8 @@ public struct BenchResult: Codable, Sendable, Equatable {
     /// The measurement plotted per phase (victim alone / loaded / contained), if any.
     public var chartMetric: String?
     public var seconds: Double
+    /// For a "cannot" cell: the run with the control that closes it, where this host has one.
+    public var mitigation: BenchMitigation? = nil
 
     public init(cell: BenchCellID, claim: String, expected: BenchVerdictKind, verdict: BenchVerdict, keyFigure: String,
                 method: String, measurements: [BenchMeasurement] = [], evidence: [String] = [], chartMetric: String? = nil,
