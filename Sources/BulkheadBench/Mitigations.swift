@@ -43,7 +43,7 @@ enum Mitigations {
         }
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
-                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence)
+                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio)
     }
 
     /// A sandbox run's report, as a loose dictionary (nil when none was written).
@@ -71,38 +71,40 @@ enum Mitigations {
             guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else {
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "one CPU online (\(online)): pinning needs two"), keyFigure: "one CPU")
             }
-            let s = ctx.phaseSeconds
-            let second = 0.4 + s + 0.3
-            let victim = BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, mebibytes: 24, perCPUSecond: true) + "; "
-                + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, mebibytes: 24, perCPUSecond: true)
-            let hog = "sleep \(BenchPrograms.fmt(second - 0.2)); " + BenchPrograms.memorySweep("a_sweep", seconds: s + 0.6, delay: 0, mebibytes: 64)
+            // The cell's schedule: interleaved rounds of windows, the aggressor sweeping only in
+            // the contained windows.
+            let sched = BenchSchedule(ctx, [.baseline, .contained])
+            let victim = BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true)
+            let hog = BenchScheduled.memorySweeper(sched, .contained, mebibytes: 64)
             let vReport = ctx.scratch + "/cache-victim-\(getpid()).json", aReport = ctx.scratch + "/cache-hog-\(getpid()).json"
             let runs = try ctx.runSandboxes([["--cpuset-cpus", "1", "--report", aReport, "--", "/bin/sh", "-c", hog],
-                                             ["--cpuset-cpus", "0", "--report", vReport, "--", "/bin/sh", "-c", victim]])
+                                             ["--cpuset-cpus", "0", "--report", vReport, "--", "/bin/sh", "-c", victim]],
+                                            seconds: sched.deadline + 4)
             let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
             let pinned = [aReport, vReport].map { enforcedFiles(report($0)).contains { $0.hasSuffix("/cpuset.cpus") } }
-            let b = Double(v["v_sweep0"] ?? ""), l = Double(v["v_sweep1"] ?? "")
-            let r = ratio(l, b)
-            let hogRan = (Double(v["a_sweep"] ?? "") ?? 0) > 0
+            var w = BenchWindows()
+            sched.collect(v, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
+            let r = w.summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
             let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
             let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
-            let contained = pinned.allSatisfy { $0 } && hogRan
-            let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for both: \(contained ? "yes" : "no")), the aggressor swept \(v["a_sweep"] ?? "?") MB/s"
+            let contained = pinned.allSatisfy { $0 }
+            let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for both: \(contained ? "yes" : "no"))"
+            let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
             let verdict: BenchVerdict
-            if let r, r.isFinite, contained {
-                verdict = r >= 0.9
-                    ? BenchVerdict(.can, "victim at \(BenchFormat.percent(r)) of baseline with the aggressor on another CPU (holds: above 90%); \(what)")
-                    : BenchVerdict(.cannot, "victim still at \(BenchFormat.percent(r)) of baseline with the aggressor on another CPU: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
-            } else {
-                verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); victim \(v["v_sweep0"] ?? "?") → \(v["v_sweep1"] ?? "?") MB/CPU-s")
+            switch (r?.position, contained) {
+            case (.confirms?, true):
+                verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
+            case (.refutes?, true):
+                verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
+            case (.straddles?, true):
+                verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
+            default:
+                verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
             }
-            var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?")")
-            o.measurements = [
-                BenchMeasurement("victim sweep rate", .baseline, b ?? .nan, "MB/CPU-s"),
-                BenchMeasurement("victim sweep rate", .contained, l ?? .nan, "MB/CPU-s"),
-                BenchMeasurement("aggressor sweep rate", .evidence, Double(v["a_sweep"] ?? "") ?? .nan, "MB/s"),
-            ]
-            o.evidence = [
+            var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
+            o.measurements = w.measurements
+            o.evidence += sched.late(v, prefix: "v")
+            o.evidence += [
                 resctrl ? "resctrl is mounted here (/sys/fs/resctrl), but bulkhead sets no resctrl group: the last-level cache and memory bandwidth stay shared"
                         : "no resctrl on this host (/sys/fs/resctrl absent): nothing partitions the last-level cache or the memory bus; pinning separates only per-CPU caches",
                 "last-level cache (index3) shared by CPUs: \(l3 ?? "unknown"); online CPUs: \(online)",

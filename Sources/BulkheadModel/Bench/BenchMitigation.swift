@@ -23,19 +23,22 @@ public struct BenchMitigation: Codable, Sendable, Equatable {
     public var measurements: [BenchMeasurement]
     /// Facts that are not numbers (what was enforced, what the host lacks).
     public var evidence: [String]
+    /// The victim's ratio over the rounds with the control in place (phase `contained`), for
+    /// a mitigation judged by a ratio against a band.
+    public var ratio: BenchRatioSummary?
 
     public init(control: String, verdict: BenchVerdict, keyFigure: String = "", method: String,
-                measurements: [BenchMeasurement] = [], evidence: [String] = []) {
+                measurements: [BenchMeasurement] = [], evidence: [String] = [], ratio: BenchRatioSummary? = nil) {
         self.control = control; self.verdict = verdict; self.keyFigure = keyFigure; self.method = method
-        self.measurements = measurements; self.evidence = evidence
+        self.measurements = measurements; self.evidence = evidence; self.ratio = ratio
     }
 
     /// The control closed the cell on this host.
     public var holds: Bool { verdict.kind == .can }
 
-    /// The value of `name` in `phase`, if measured.
+    /// The value of `name` in `phase`, if measured: the median over its rounds' windows.
     public func value(_ name: String, _ phase: BenchPhase) -> Double? {
-        measurements.first { $0.name == name && $0.phase == phase }?.value
+        BenchStatistics.median(measurements.filter { $0.name == name && $0.phase == phase }.map(\.value))
     }
 
     /// "with cpuset: can".
@@ -54,7 +57,9 @@ extension BenchRender {
         for (r, m) in with {
             let fig = m.keyFigure.isEmpty ? "" : " (\(m.keyFigure))"
             lines.append("→ \(r.cell): \(r.verdict.kind.rawValue) → \(m.summary)\(fig)")
-            if m.verdict.kind != .can && m.verdict.kind != .skipped {
+            if m.verdict.kind == .inconclusive {
+                lines.append("  the rounds do not decide whether it holds: \(m.verdict.reason)")
+            } else if m.verdict.kind != .can && m.verdict.kind != .skipped {
                 lines.append("  the mitigation did not hold: \(m.verdict.reason)")
             } else if m.verdict.kind == .skipped {
                 lines.append("  not run here: \(m.verdict.reason)")
@@ -66,15 +71,16 @@ extension BenchRender {
     /// The chart's third bar: the chart metric next to the aggressor with the mitigation's
     /// control in place, when the mitigation measured it.
     static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String)? {
-        guard let metric = r.chartMetric, let m = r.mitigation,
-              let x = m.measurements.first(where: { $0.name == metric && $0.phase == .contained }) else { return nil }
-        return ("with aggressor, with \(m.control)", "#2f7f8f", x.value, x.unit)
+        guard let metric = r.chartMetric, let m = r.mitigation, let v = m.value(metric, .contained),
+              let unit = m.measurements.first(where: { $0.name == metric && $0.phase == .contained })?.unit else { return nil }
+        return ("with aggressor, with \(m.control)", "#2f7f8f", v, unit)
     }
 
     /// The mitigation's paragraph of a cell's section: its control, verdict, method and figures.
     static func mitigationSection(_ m: BenchMitigation) -> String {
         var h = "<div class=\"mitigation\"><h4>What closes it: \(escape(m.control))</h4>"
         h += "<p><b>Method:</b> \(escape(m.method))</p>"
+        if let q = m.ratio { h += "<p class=\"small\">victim with \(escape(m.control)): \(escape(q.text)) of baseline over \(q.rounds) round(s)</p>" }
         let note = m.verdict.kind == .can || m.verdict.kind == .skipped ? "" : " The mitigation did not hold here."
         h += "<p style=\"background:\(color(m.verdict.kind));padding:4px 8px\"><b>With \(escape(m.control)): \(m.verdict.kind.rawValue).</b> \(escape(m.verdict.reason))\(note) The matrix's claim stays \"cannot\": the control is not the layer's default.</p>"
         if !m.measurements.isEmpty {
