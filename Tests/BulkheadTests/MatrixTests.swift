@@ -32,19 +32,22 @@ struct MatrixTests {
     ]
 
     /// What closes each "cannot" here (Sources/BulkheadBench/Mitigations.swift, docs/bench.md):
-    /// the verdict of the cell's run with the control in place. CPU pinning does not close the
-    /// cache cells on this VM: both vCPUs share the last-level cache and there is no resctrl.
-    /// io.max needs cgroup v2: on a v1 or hybrid host the disk cells' mitigation is skipped with
-    /// the VM lane's scenario named.
-    static let mitigated: [String: String] = {
-        var m = [
-            "cache-bandwidth/container": "cannot", "cache-bandwidth/pod": "cannot", "cache-bandwidth/namespace": "cannot",
-            "network-bandwidth/container": "can", "network-bandwidth/namespace": "can",
-            "fds/container": "can", "fds/pod": "can", "fds/namespace": "can",
-            "pids/node": "can", "inotify/container": "can",
+    /// the verdicts the cell's run with the control in place may give. CPU pinning does not
+    /// reliably close the cache cells on this VM: both vCPUs share the last-level cache and
+    /// there is no resctrl, so the victim's interval with the aggressor on the other CPU lands
+    /// above, below or across the band from run to run (64% to 98% measured); what must hold is
+    /// that the pinning was in place and the figure came (never not-observed). io.max needs
+    /// cgroup v2: on a v1 or hybrid host the disk cells' mitigation is skipped, naming the VM lane.
+    static let mitigated: [String: Set<String>] = {
+        let pinning: Set<String> = ["can", "cannot", "inconclusive"]
+        var m: [String: Set<String>] = [
+            "cache-bandwidth/container": pinning, "cache-bandwidth/pod": pinning, "cache-bandwidth/namespace": pinning,
+            "network-bandwidth/container": ["can"], "network-bandwidth/namespace": ["can"],
+            "fds/container": ["can"], "fds/pod": ["can"], "fds/namespace": ["can"],
+            "pids/node": ["can"], "inotify/container": ["can"],
         ]
         let v2 = (try? CgroupHost.detect())?.mode.rawValue == "v2"
-        for l in ["container", "pod", "namespace"] { m["disk-bandwidth/\(l)"] = v2 ? "can" : "skipped" }
+        for l in ["container", "pod", "namespace"] { m["disk-bandwidth/\(l)"] = [v2 ? "can" : "skipped"] }
         return m
     }()
 
@@ -65,7 +68,8 @@ struct MatrixTests {
         #expect(Set(Self.cells) == Set(Self.expected.keys))
     }
 
-    @Test("cell", arguments: MatrixTests.expected.keys.sorted())
+    /// The cells with a mitigation run in `mitigatedCell` (filter on it to run only those).
+    @Test("cell", arguments: MatrixTests.expected.keys.filter { MatrixTests.mitigated[$0] == nil }.sorted())
     func cell(_ cell: String) throws {
         // One window alone and one loaded are a single sample: a cell whose effect did not show
         // ("not-observed") is measured once more, and fails only when neither run shows the
@@ -95,7 +99,7 @@ struct MatrixTests {
         if kind == "blocked" { #expect(reason.contains("needs"), "blocked names what it needs: \(reason)") }
         // The third value: the run with the control that closes the cannot, where this host has it.
         let m = result.mitigation
-        #expect(m?.verdict.kind.rawValue == Self.mitigated[cell],
+        #expect(m.map { Self.mitigated[cell]?.contains($0.verdict.kind.rawValue) == true } ?? (Self.mitigated[cell] == nil),
                 "\(cell) with \(m?.control ?? "no mitigation"): \(m?.verdict.kind.rawValue ?? "none"): \(m?.verdict.reason ?? ""); evidence \(m?.evidence ?? [])")
         if let m, m.verdict.kind == .can || m.verdict.kind == .cannot {
             #expect(!m.measurements.isEmpty, "a mitigation's finding comes with its figures")
@@ -109,7 +113,14 @@ struct MatrixTests {
         if cell.hasPrefix("cache-bandwidth/"), let m {
             let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
             #expect(m.evidence.contains { $0.contains(resctrl ? "resctrl is mounted" : "no resctrl on this host") }, "says whether resctrl is there: \(m.evidence)")
+            #expect(m.verdict.reason.contains("cpuset.cpus written for both: yes"), "the pinning was in place: \(m.verdict.reason)")
+            #expect(m.value("victim sweep rate", .contained) != nil, "the victim's figure with the pinning")
         }
+    }
+
+    @Test("cell with what closes its cannot", arguments: MatrixTests.mitigated.keys.sorted())
+    func mitigatedCell(_ cell: String) throws {
+        try self.cell(cell)
     }
 
     @Test("Nothing is left behind: no experiment cgroup of a finished bench, no scratch directory")
