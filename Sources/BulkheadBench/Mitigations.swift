@@ -53,6 +53,18 @@ enum Mitigations {
         return try? JSONSerialization.jsonObject(with: d) as? [String: Any]
     }
 
+    /// How much a global counter the victim read (at `from`, then at `to`) rose with the
+    /// aggressor beyond its own drift alone: NaN without both figures of the aggressor's run.
+    static func riseOver(_ run: BenchPods, _ alone: BenchPods, _ from: String, _ to: String) -> Double {
+        (run.change(from, to) ?? .nan) - (alone.change(from, to) ?? 0)
+    }
+
+    /// The victim's figure alone (`baseline`) and next to the aggressor with the control in
+    /// place (`contained`); a figure not reported is NaN, which `run` leaves out.
+    static func victimFigures(_ metric: String, _ unit: String, alone: Double?, mitigated: Double?) -> [BenchMeasurement] {
+        [BenchMeasurement(metric, .baseline, alone ?? .nan, unit), BenchMeasurement(metric, .contained, mitigated ?? .nan, unit)]
+    }
+
     /// The cgroup files a sandbox's report says were written (`limits.enforced[].file`).
     static func enforcedFiles(_ report: [String: Any]?) -> [String] {
         ((report?["limits"] as? [String: Any])?["enforced"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
@@ -133,11 +145,7 @@ enum Mitigations {
                 var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
                                                                     containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")"),
                                      keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?"), flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")")
-                o.measurements = [
-                    BenchMeasurement("victim throughput", .baseline, b ?? .nan, "Mbit/s"),
-                    BenchMeasurement("victim throughput", .contained, c ?? .nan, "Mbit/s"),
-                    BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s"),
-                ]
+                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s")]
                 for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }
@@ -152,11 +160,7 @@ enum Mitigations {
             try NetworkExperiments.withSink(ctx, phases: 2, tenant: 0) { t, ip in
                 let victim = BenchWorkload(name: "victim", script: NetworkExperiments.client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
                 let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
-                let floods = (1...2).map { i in
-                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: NetworkExperiments.client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
-                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "2M"])
-                }
-                let shaped = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)])
+                let shaped = try ctx.runPodSpecs(NetworkExperiments.tenantFloods(ip: ip, seconds: t, shapedAt: "2M") + [BenchPodSpec(group: [victim], tenant: 0)])
                 let b = alone.double("v"), c = shaped.double("v")
                 let total = (shaped.double("f1") ?? 0) + (shaped.double("f2") ?? 0)
                 let r = ratio(c, b)
@@ -164,11 +168,7 @@ enum Mitigations {
                 var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
                                                                     containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (budget 4)"),
                                      keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M), victim \(r.map(BenchFormat.percent) ?? "?")")
-                o.measurements = [
-                    BenchMeasurement("victim throughput", .baseline, b ?? .nan, "Mbit/s"),
-                    BenchMeasurement("victim throughput", .contained, c ?? .nan, "Mbit/s"),
-                    BenchMeasurement("tenant B's total (two pods at 2M each)", .evidence, total, "Mbit/s"),
-                ]
+                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("tenant B's total (two pods at 2M each)", .evidence, total, "Mbit/s")]
                 for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }
@@ -225,15 +225,11 @@ enum Mitigations {
             let placement = BenchPlacement(layer)
             let base = try ctx.runPods(placement, [victim])
             let bounded = try ctx.runPods(placement, [hog, victim])
-            func delta(_ p: BenchPods) -> Double? {
-                guard let a = p.double("nr0"), let b = p.double("nr1") else { return nil }
-                return b - a
-            }
             let v = bounded.values
             let opened = Double(v["hog_opened"] ?? "") ?? .nan
             let nofile = Double(v["hog_rlimit"] ?? "") ?? .nan
             let bound = nofile * Double(podPids)
-            let rise = (delta(bounded) ?? .nan) - (delta(base) ?? 0)
+            let rise = riseOver(bounded, base, "nr0", "nr1")
             let procs = Int(v["hog_procs"] ?? "") ?? 0
             let emfile = Int(v["hog_emfile"] ?? "") ?? -1
             let hits = number(bounded.podStats(holding: "hog"), "pidsMaxHits")
@@ -242,9 +238,7 @@ enum Mitigations {
             let summary = "the aggressor forked \(procs) processes before \(v["hog_fork"] ?? "?") (pids.max \(podPids)\(hits.flatMap { $0 > 0 ? ", pids.events max \(Int($0))" : nil } ?? "")), \(emfile) of them stopped at EMFILE, and held \(opened.isFinite ? String(Int(opened)) : "?") descriptors; bound pids.max × RLIMIT_NOFILE = \(podPids) × \(nofile.isFinite ? String(Int(nofile)) : "?") = \(bound.isFinite ? String(Int(bound)) : "?"); the victim saw fs.file-nr rise by \(rise.isFinite ? String(Int(rise)) : "?")"
             var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(stopped && held, .can, summary),
                                  keyFigure: "\(opened.isFinite ? String(Int(opened)) : "?") ≤ \(podPids) × \(nofile.isFinite ? String(Int(nofile)) : "?")")
-            o.measurements = [
-                BenchMeasurement("fs.file-nr change seen by the victim", .baseline, delta(base) ?? .nan, "files"),
-                BenchMeasurement("fs.file-nr change seen by the victim", .contained, delta(bounded) ?? .nan, "files"),
+            o.measurements = victimFigures("fs.file-nr change seen by the victim", "files", alone: base.change("nr0", "nr1"), mitigated: bounded.change("nr0", "nr1")) + [
                 BenchMeasurement("descriptors the aggressor held", .evidence, opened, "files"),
                 BenchMeasurement("bound: pids.max × RLIMIT_NOFILE", .evidence, bound, "files"),
                 BenchMeasurement("aggressor processes forked before EAGAIN", .evidence, Double(procs), ""),
@@ -263,31 +257,19 @@ enum Mitigations {
         let limit = 64
         return Plan(control: "pids.max",
              method: "The cell's placement (two tenants) and victim (the kernel's task count, /proc/loadavg, before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(limit) forks up to 200 children. Holds when the fork is refused (EAGAIN) below \(limit) children and the victim's count no longer rises by the cell's 80% of 200. The bound is per sandbox: the table stays safe while the sum of the sandboxes' pids.max stays below kernel.threads-max and pid_max.") { ctx in
-            let reader = """
-                python3 -c 'import time
-                t=time.monotonic(); time.sleep(0.3); a=open("/proc/loadavg").read().split()[3].split("/")[1]
-                time.sleep(max(0,t+1.6-time.monotonic())); b=open("/proc/loadavg").read().split()[3].split("/")[1]
-                print("BH t0=%s t1=%s" % (a,b), flush=True)'
-                """
-            let victim = BenchWorkload(name: "victim", script: reader)
+            let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
             let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0), podLimits: "pids=\(limit)")
             let base = try ctx.runPods(.ownTenants, [victim])
             let bounded = try ctx.runPods(.ownTenants, [bomb, victim])
-            func delta(_ p: BenchPods) -> Double? {
-                guard let a = p.double("t0"), let b = p.double("t1") else { return nil }
-                return b - a
-            }
             let forks = bounded.double("bomb_forks") ?? .nan
-            let rise = (delta(bounded) ?? .nan) - (delta(base) ?? 0)
+            let rise = riseOver(bounded, base, "t0", "t1")
             let hits = number(bounded.podStats(holding: "bomb"), "pidsMaxHits")
             let stopped = bounded.values["bomb_errno"] == "EAGAIN" && forks < Double(limit)
             let held = rise.isFinite && rise < 0.8 * 200
             let summary = "the aggressor stopped at \(forks.isFinite ? String(Int(forks)) : "?") children (\(bounded.values["bomb_errno"] ?? "?"), pids.max \(limit)\(hits.flatMap { $0 > 0 ? ", pids.events max \(Int($0))" : nil } ?? "")); the other tenant saw the task count rise by \(rise.isFinite ? String(Int(rise)) : "?")"
             var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(stopped && held, .can, summary),
                                  keyFigure: "tasks +\(rise.isFinite ? String(Int(rise)) : "?"), bomb \(forks.isFinite ? String(Int(forks)) : "?")/\(limit)")
-            o.measurements = [
-                BenchMeasurement("kernel task count change seen by the victim", .baseline, delta(base) ?? .nan, "tasks"),
-                BenchMeasurement("kernel task count change seen by the victim", .contained, delta(bounded) ?? .nan, "tasks"),
+            o.measurements = victimFigures("kernel task count change seen by the victim", "tasks", alone: base.change("t0", "t1"), mitigated: bounded.change("t0", "t1")) + [
                 BenchMeasurement("aggressor children before EAGAIN", .evidence, forks, "tasks"),
             ]
             o.evidence = ["the task count is the whole host's: other processes move it too (a shared machine)"]
@@ -303,12 +285,7 @@ enum Mitigations {
     static func ownIDRanges() -> Plan {
         Plan(control: "own id ranges",
              method: "The cell's aggressor (inotify instances until EMFILE, held a second) and a victim that made an instance with a watch before, moved into pods of their own host id ranges (a tenant each: each pod's user namespace is owned by its range's uid, whose fs.inotify.max_user_instances budget is its own). Holds when the aggressor reaches EMFILE and the victim then still makes a new instance and watch, and its first watch still reports an event.") { ctx in
-            let hog = BenchWorkload(name: "hog", script: """
-                python3 -c 'import ctypes,errno,time
-                libc=ctypes.CDLL(None,use_errno=True); n=0; time.sleep(0.2)
-                while n<100000 and libc.inotify_init()>=0: n+=1
-                print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True); time.sleep(1.0)'
-                """)
+            let hog = BenchWorkload(name: "hog", script: KernelTableExperiments.inotifyHog)
             let victim = BenchWorkload(name: "victim", script: """
                 python3 -c 'import ctypes,errno,time,select
                 libc=ctypes.CDLL(None,use_errno=True)
@@ -393,5 +370,13 @@ enum Mitigations {
             return FileIO.read(sys + "/../dev")?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return "\(major):\(minor)"
+    }
+}
+
+extension BenchPods {
+    /// The victim's figure `to` minus its figure `from`, or nil without both.
+    func change(_ from: String, _ to: String) -> Double? {
+        guard let a = double(from), let b = double(to) else { return nil }
+        return b - a
     }
 }

@@ -120,11 +120,7 @@ enum NetworkExperiments {
                 // The victim sends to 5201, the two flooding pods to 5202 and 5203.
                 let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
                 let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
-                let floods = (1...2).map { i in
-                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
-                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "4M"])
-                }
-                let loaded = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)])
+                let loaded = try ctx.runPodSpecs(tenantFloods(ip: ip, seconds: t, shapedAt: "4M") + [BenchPodSpec(group: [victim], tenant: 0)])
                 let b = alone.double("v"), l = loaded.double("v")
                 let tenantTotal = (loaded.double("f1") ?? 0) + (loaded.double("f2") ?? 0)
                 let r = ratio(l, b)
@@ -141,6 +137,15 @@ enum NetworkExperiments {
                 for p in [alone, loaded] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }
+        }
+    }
+
+    /// Tenant B's two flooding pods (two streams each, to 5202 and 5203), each shaped by
+    /// egress-bandwidth `shapedAt`: `BH f1=` and `BH f2=` Mbit/s.
+    static func tenantFloods(ip: String, seconds t: Double, shapedAt rate: String) -> [BenchPodSpec] {
+        (1...2).map { i in
+            BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
+                         tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": rate])
         }
     }
 
