@@ -73,7 +73,9 @@ extension BenchRender {
     static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String)? {
         guard let metric = r.chartMetric, let m = r.mitigation, let v = m.value(metric, .contained),
               let unit = m.measurements.first(where: { $0.name == metric && $0.phase == .contained })?.unit else { return nil }
-        return ("with aggressor, with \(m.control)", "#2f7f8f", v, unit)
+        // The label column is 190 px: a long control's name is cut (the section names it whole).
+        let label = "with \(m.control)"
+        return (label.count > 27 ? String(label.prefix(26)) + "…" : label, "#2f7f8f", v, unit)
     }
 
     /// The mitigation's paragraph of a cell's section: its control, verdict, method and figures.
