@@ -1,13 +1,6 @@
 import BulkheadModel
 import Foundation
 
-/// The phases of round `round` in the order they run: ABBA (baseline, loaded | loaded,
-/// baseline | …), so that a drift of the shared machine's load falls on both phases alike, and
-/// two loaded windows in a row let one started aggressor run on through both.
-func roundOrder(_ phases: [BenchPhase], round: Int) -> [BenchPhase] {
-    round % 2 == 0 ? phases : phases.reversed()
-}
-
 /// The windows of an experiment's rounds: every figure with its round and phase (the JSON
 /// keeps them all), and the per-round ratios a verdict is judged on.
 struct BenchWindows {
@@ -52,45 +45,22 @@ struct BenchWindows {
 /// (CLOCK_REALTIME, which no namespace of a sandbox changes), so containers and pods started
 /// a little apart still agree on when each window begins.
 struct BenchSchedule {
-    struct Window {
-        var round: Int
-        var phase: BenchPhase
-        /// Seconds after `start`.
-        var at: Double
-        /// The `BH` key a victim reports this window's figure under.
-        func key(_ prefix: String) -> String { "\(prefix)_r\(round)_\(phase.rawValue)" }
-    }
+    typealias Window = BenchWindowPlan.Window
 
     /// Wall-clock seconds (since 1970) of the first window's start.
     let start: Double
-    let window: Double
-    let gap: Double
-    let windows: [Window]
+    /// The windows and the aggressors' spans (BulkheadModel, pure).
+    let plan: BenchWindowPlan
+    var window: Double { plan.window }
+    var gap: Double { plan.gap }
+    var windows: [Window] { plan.windows }
+    var length: Double { plan.length }
 
     /// `rounds` rounds of `phases` (ABBA order), windows of `window` s with `gap` s between,
     /// the first `lead` s from now (time for the pods to start).
     init(rounds: Int, phases: [BenchPhase], window: Double, gap: Double, lead: Double) {
         start = Date().timeIntervalSince1970 + lead
-        self.window = window; self.gap = gap
-        var w: [Window] = []
-        for r in 0..<max(1, rounds) {
-            for p in roundOrder(phases, round: r) { w.append(Window(round: r, phase: p, at: Double(w.count) * (window + gap))) }
-        }
-        windows = w
-    }
-
-    /// Seconds after `start` at which the last window ends.
-    var length: Double { (windows.last?.at ?? 0) + window }
-
-    /// The spans (seconds after `start`) an aggressor of `phase` runs: each window of that phase
-    /// from `pre` s before to `post` s after, adjacent ones merged into one span.
-    func spans(_ phase: BenchPhase, pre: Double = 0.15, post: Double = 0.05) -> [(Double, Double)] {
-        var out: [(Double, Double)] = []
-        for w in windows where w.phase == phase {
-            let a = w.at - pre, b = w.at + window + post
-            if let last = out.last, a <= last.1 + gap { out[out.count - 1].1 = b } else { out.append((a, b)) }
-        }
-        return out
+        plan = BenchWindowPlan(rounds: rounds, phases: phases, window: window, gap: gap)
     }
 
     /// Python literals for scripts: the start, the windows as (key, at) pairs, spans as (a, b).
@@ -98,8 +68,8 @@ struct BenchSchedule {
     func windowsLiteral(_ prefix: String) -> String {
         "[" + windows.map { "(\"\($0.key(prefix))\",\(BenchPrograms.fmt($0.at)))" }.joined(separator: ",") + "]"
     }
-    func spansLiteral(_ phase: BenchPhase) -> String {
-        "[" + spans(phase).map { "(\(BenchPrograms.fmt($0.0)),\(BenchPrograms.fmt($0.1)))" }.joined(separator: ",") + "]"
+    func spansLiteral(_ phase: BenchPhase, pre: Double = 0.15) -> String {
+        "[" + plan.spans(phase, pre: pre).map { "(\(BenchPrograms.fmt($0.from)),\(BenchPrograms.fmt($0.to)))" }.joined(separator: ",") + "]"
     }
 
     /// Records every window's figure (`BH PREFIX_rN_PHASE=V`) from a run's values.
@@ -113,7 +83,7 @@ extension BenchContext {
     /// windows are separate runs (a sandbox or pod per window).
     func interleave(_ phases: [BenchPhase], _ body: (Int, BenchPhase) throws -> Void) rethrows {
         for r in 0..<rounds {
-            for p in roundOrder(phases, round: r) { try body(r, p) }
+            for p in BenchWindowPlan.order(phases, round: r) { try body(r, p) }
         }
     }
 }
@@ -122,8 +92,9 @@ extension BenchContext {
 public enum BenchDefaults {
     /// Seconds of one measured window.
     public static let windowSeconds = 1.0
-    /// Interleaved rounds per ratio cell.
-    public static let rounds = 4
+    /// Interleaved rounds per ratio cell: 3 keeps the whole matrix at about 3 minutes on
+    /// 2 CPUs (4 took 225 s; docs/bench.md).
+    public static let rounds = 3
 }
 
 /// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`
@@ -182,7 +153,7 @@ enum BenchScheduled {
 
     /// The loop over an aggressor's spans of `phase`, `body` running until `end` (wall clock);
     /// `procs` copies of it (forked processes).
-    static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, setup: String = "pass", body: String) -> String {
+    static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, pre: Double = 0.15, setup: String = "pass", body: String) -> String {
         """
         python3 -c 'import time,os
         T0=\(s.startLiteral); me=0
@@ -190,7 +161,7 @@ enum BenchScheduled {
             if os.fork()==0:
                 me=i; break
         \(setup)
-        for a,z in \(s.spansLiteral(phase)):
+        for a,z in \(s.spansLiteral(phase, pre: pre)):
             d=T0+a-time.time()
             if d>0: time.sleep(d)
             end=T0+z
@@ -248,9 +219,10 @@ enum BenchScheduled {
 }
 
 extension BenchSchedule {
-    /// Seconds from now to the first window: time for the pods or sandboxes to start. A window
-    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
-    static let lead = 1.5
+    /// Seconds from now to the first window: time for the pods or sandboxes to start (no window
+    /// began late in a full run at load average 10). A window whose start a victim missed is
+    /// reported late and gives no figure (its round no ratio).
+    static let lead = 1.0
     /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
     static let gap = 0.25
 
@@ -265,5 +237,44 @@ extension BenchSchedule {
     /// "window v_r0_baseline began 0.31 s late" for each window a victim missed.
     func late(_ values: [String: String], prefix: String) -> [String] {
         windows.compactMap { w in values[w.key(prefix) + "_late"].map { "window \(w.key(prefix)) began \($0) s late: not measured" } }
+    }
+}
+
+extension BenchScheduled {
+    /// A schedule for iperf3 windows: whole seconds (iperf3's -t), and a gap of a second that
+    /// covers a test's connection setup and teardown and lets the bottleneck's queue drain
+    /// (with 0.75 s, a baseline window right after a flood's still lost a quarter).
+    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase]) -> BenchSchedule {
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead)
+    }
+
+    /// One iperf3 stream to `ip:port` in each window: `BH PREFIX_rN_PHASE=Mbit/s` as the
+    /// receiver counted it (a test the busy server refused is tried again within the gap).
+    static func iperfVictim(_ s: BenchSchedule, prefix: String, ip: String, port: Int) -> String {
+        victim(s, prefix: prefix, setup: "import subprocess,json", body: """
+            for i in range(4):
+                r=subprocess.run(["iperf3","-c","\(ip)","-p","\(port)","-t","\(Int(s.window))","-J"],capture_output=True,text=True)
+                try:
+                    print("BH %s=%.2f" % (key, json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"]/1e6), flush=True); break
+                except Exception: time.sleep(0.1)
+            """)
+    }
+
+    /// `streams` iperf3 streams to `ip:port` during the spans of `phase` (from 0.6 s before
+    /// each window, so that the streams are up when it begins), each test ended by SIGTERM at
+    /// its span's end: `BH KEY=Mbit/s`, the sender's rate over the spans, from its one-second
+    /// intervals after the first (the first also fills the socket buffers, so it overstates
+    /// what a shaped link passes); a span of one interval counts whole.
+    static func iperfFlood(_ s: BenchSchedule, _ phase: BenchPhase, key: String, ip: String, port: Int, streams: Int) -> String {
+        aggressor(s, phase, pre: 0.6, setup: "import subprocess,json; tot=0.0; n=0", body: """
+            p=subprocess.Popen(["iperf3","-c","\(ip)","-p","\(port)","-t","600","-P","\(streams)","-J"],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL,text=True)
+            time.sleep(max(0, end-time.time())); p.terminate(); out=p.communicate()[0]
+            try:
+                d=json.loads(out); iv=[i["sum"] for i in d.get("intervals",[]) if i["sum"]["seconds"]>0.5]
+                rates=[i["bits_per_second"] for i in (iv[1:] if len(iv)>1 else iv)] or [d["end"]["sum_sent"]["bits_per_second"]]
+                tot+=sum(rates)/len(rates)/1e6; n+=1
+            except Exception: pass
+            print("BH \(key)=%.2f" % (tot/max(1,n)), flush=True)
+            """)
     }
 }

@@ -94,7 +94,7 @@ public enum BenchRender {
         let rows = bars.count + (third == nil ? 0 : 1)
         let h = rows * rowH + 26 + strip
         func x(_ v: Double) -> Int { labelW + max(0, Int(Double(barW) * v / maxV)) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 150)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 280)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 4
             let w = max(1, Int(Double(barW) * b.value / maxV))
