@@ -96,7 +96,9 @@ public enum BenchCatalogue {
             if let why = exp.onlyWhenNamed, !named.contains(exp.cell) {
                 exp = .notRun(exp.cell.resource, exp.cell.layer, expect: exp.expected, claim: exp.claim, .skipped, why, keyFigure: "--only \(exp.cell)")
             }
-            let r = exp.run(context)
+            var r = exp.run(context)
+            // What closes a "cannot": the control's run, beside the cell's own (Mitigations).
+            if exp.expected == .cannot, exp.runsWorkloads { r.mitigation = Mitigations.run(exp.cell, context) }
             results.append(r)
             progress(exp.cell, r)
         }

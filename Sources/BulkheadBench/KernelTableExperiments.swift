@@ -58,6 +58,15 @@ enum KernelTableExperiments {
         }
     }
 
+    /// The kernel's total task count (/proc/loadavg, not namespaced) at 0.3 s and at 1.6 s:
+    /// `BH t0=N t1=N` (pids/node and its pids.max mitigation).
+    static let taskCountReader = """
+        python3 -c 'import time
+        t=time.monotonic(); time.sleep(0.3); a=open("/proc/loadavg").read().split()[3].split("/")[1]
+        time.sleep(max(0,t+1.6-time.monotonic())); b=open("/proc/loadavg").read().split()[3].split("/")[1]
+        print("BH t0=%s t1=%s" % (a,b), flush=True)'
+        """
+
     /// No cgroup counts open files: N processes each within RLIMIT_NOFILE raise the global
     /// fs.file-nr that a sandbox across the layer's boundary reads.
     static func fileDescriptors(_ layer: BenchLayer) -> BenchExperiment {
@@ -92,6 +101,15 @@ enum KernelTableExperiments {
         }
     }
 
+    /// Creates inotify instances until the kernel refuses, and holds them a second:
+    /// `BH hog_instances=N hog_errno=NAME` (inotify cells and their mitigation).
+    static let inotifyHog = """
+        python3 -c 'import ctypes,errno,time
+        libc=ctypes.CDLL(None,use_errno=True); n=0; time.sleep(0.2)
+        while n<100000 and libc.inotify_init()>=0: n+=1
+        print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True); time.sleep(1.0)'
+        """
+
     /// inotify instances are counted per user, and hierarchically: a user namespace's
     /// charges also count against the user that created it, in every ancestor namespace
     /// (kernel/ucount.c, inc_ucount). bulkhead creates every sandbox's user namespace as root,
@@ -104,12 +122,7 @@ enum KernelTableExperiments {
             : "tenants run under distinct host uid ranges, so one tenant's inotify budget is not another's"
         let e = BenchExperiment(.kernelBudgets, layer, expect: layer == .container ? .cannot : .can, claim: claim,
             method: "Aggressor: creates inotify instances until the kernel refuses (EMFILE) and holds them for a second; victim across the \(layer.rawValue) boundary creates one meanwhile. The verdict is what the victim saw: EMFILE is cannot, success is can.") { ctx in
-            let hog = BenchWorkload(name: "hog", script: """
-                python3 -c 'import ctypes,errno,time
-                libc=ctypes.CDLL(None,use_errno=True); n=0; time.sleep(0.2)
-                while n<100000 and libc.inotify_init()>=0: n+=1
-                print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True); time.sleep(1.0)'
-                """)
+            let hog = BenchWorkload(name: "hog", script: inotifyHog)
             let victim = BenchWorkload(name: "victim", script: """
                 python3 -c 'import ctypes,errno,time
                 time.sleep(0.7); libc=ctypes.CDLL(None,use_errno=True); fd=libc.inotify_init()

@@ -162,6 +162,15 @@ enum NetworkExperiments {
         }
     }
 
+    /// Tenant B's two flooding pods (two streams each, to 5202 and 5203), each shaped by
+    /// egress-bandwidth `shapedAt`: `BH f1=` and `BH f2=` Mbit/s.
+    static func tenantFloods(ip: String, seconds t: Double, shapedAt rate: String) -> [BenchPodSpec] {
+        (1...2).map { i in
+            BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
+                         tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": rate])
+        }
+    }
+
     static func policyNamespace() -> BenchExperiment {
         BenchExperiment(.networkObjects, .namespace, expect: .can,
             claim: "network policy between tenants decides which pods reach each other",

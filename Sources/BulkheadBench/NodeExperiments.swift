@@ -166,13 +166,7 @@ enum NodeExperiments {
         BenchExperiment(.pids, .node, expect: .cannot, vmScenarios: ["node-pids"],
             claim: "threads-max and pid_max are kernel-global: tasks in one tenant count against the table every tenant shares",
             method: "Aggressor: a tenant's pod holding 200 sleeping children; victim: a pod of another tenant reading the kernel's total task count (/proc/loadavg) before and during. With --vm, the table itself is exhausted in the VM lane's kernel: kernel.threads-max lowered to the task count + 300, sandbox A forks until EAGAIN, and sandbox B, already running under its own pids limit, then fails its one fork (Tests/vm/scenarios/32-node-pids.sh).") { ctx in
-            let reader = """
-                python3 -c 'import time
-                t=time.monotonic(); time.sleep(0.3); a=open("/proc/loadavg").read().split()[3].split("/")[1]
-                time.sleep(max(0,t+1.6-time.monotonic())); b=open("/proc/loadavg").read().split()[3].split("/")[1]
-                print("BH t0=%s t1=%s" % (a,b), flush=True)'
-                """
-            let victim = BenchWorkload(name: "victim", script: reader)
+            let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
             let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0))
             let base = try ctx.runPods(.ownTenants, [victim])
             let loaded = try ctx.runPods(.ownTenants, [bomb, victim])

@@ -33,6 +33,7 @@ public enum BenchRender {
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
+        lines += mitigationLines(report)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -40,7 +41,7 @@ public enum BenchRender {
     public static func cellText(_ r: BenchResult) -> String {
         let mark = r.confirmsClaim || r.verdict.kind == .skipped || r.verdict.kind == .blocked || r.verdict.kind == .planned ? "" : "!"
         let fig = r.keyFigure.isEmpty ? "" : ": " + r.keyFigure
-        return mark + r.verdict.kind.rawValue + fig
+        return mark + r.verdict.kind.rawValue + (r.mitigation.map { " → " + $0.summary } ?? "") + fig
     }
 
     // MARK: JSON
@@ -89,12 +90,14 @@ public enum BenchRender {
     /// victim's ratio over the rounds as a strip: its interval, its median and the band.
     public static func chart(_ r: BenchResult) -> String? {
         let bars = r.chartBars
+        let third = mitigationBar(r)
         guard !bars.isEmpty, let unit = bars.first?.unit else { return nil }
         let intervals = bars.map { r.chartInterval($0.phase) }
-        let maxV = max((bars.map(\.value) + intervals.compactMap { $0?.upperBound }).max() ?? 1, 1e-9)
+        let maxV = max((bars.map(\.value) + intervals.compactMap { $0?.upperBound } + [third?.value ?? 0]).max() ?? 1, 1e-9)
         let rowH = 28, labelW = 190, barW = 330
         let strip = r.ratio == nil ? 0 : 46
-        let h = bars.count * rowH + 26 + strip
+        let rows = bars.count + (third == nil ? 0 : 1)
+        let h = rows * rowH + 26 + strip
         func x(_ v: Double) -> Int { labelW + max(0, Int(Double(barW) * v / maxV)) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 280)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
         for (i, b) in bars.enumerated() {
@@ -113,7 +116,13 @@ public enum BenchRender {
             if let ci = intervals[i] { label += " [\(BenchFormat.value(ci.lowerBound, ""))–\(BenchFormat.value(ci.upperBound, ""))]" }
             s += "<text x=\"\(end + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(label))</text>"
         }
-        let axisY = bars.count * rowH + 22
+        if let b = third {
+            // The mitigation's bar: the victim next to the aggressor with the control in place.
+            let y = bars.count * rowH + 4, w = max(1, Int(Double(barW) * b.value / maxV))
+            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(b.label))</text><rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(b.color)\"/>"
+            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
+        }
+        let axisY = rows * rowH + 22
         s += "<text x=\"\(labelW)\" y=\"\(axisY)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))\(intervals.contains { $0 != nil } ? ", median of the windows, bar: 95% interval" : "")</text>"
         if let q = r.ratio { s += ratioStrip(q, y: axisY + 8, labelW: labelW, width: barW) }
         return s + "</svg>"
@@ -187,6 +196,9 @@ public enum BenchRender {
                 let cls = res.confirmsClaim || res.verdict.kind == .skipped || res.verdict.kind == .blocked || res.verdict.kind == .planned ? "" : " class=\"mismatch\""
                 h += "<td\(cls) style=\"background:\(color(res.verdict.kind))\"><a href=\"#\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><b>\(res.verdict.kind.rawValue)</b></a>"
                 if !res.keyFigure.isEmpty { h += "<br>\(escape(res.keyFigure))" }
+                if let m = res.mitigation {
+                    h += "<br><span class=\"mitigation\" style=\"background:\(color(m.verdict.kind))\">→ with \(escape(m.control)): <b>\(m.verdict.kind.rawValue)</b></span>"
+                }
                 h += "</td>"
             }
             h += "</tr>\n"
@@ -208,6 +220,7 @@ public enum BenchRender {
             if !res.evidence.isEmpty {
                 h += "<ul>" + res.evidence.map { "<li><code>\(escape($0))</code></li>" }.joined() + "</ul>"
             }
+            if let m = res.mitigation { h += mitigationSection(m) }
             h += "<p class=\"small\">\(BenchFormat.value(res.seconds, "s"))</p></section>\n"
         }
         return h + "</body></html>\n"

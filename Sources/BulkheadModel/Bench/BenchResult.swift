@@ -46,6 +46,8 @@ public struct BenchResult: Codable, Sendable, Equatable {
     /// verdict is a ratio against a band; nil for cells decided by errnos and counts.
     public var ratio: BenchRatioSummary?
     public var seconds: Double
+    /// For a "cannot" cell: the run with the control that closes it, where this host has one.
+    public var mitigation: BenchMitigation? = nil
 
     public init(cell: BenchCellID, claim: String, expected: BenchVerdictKind, verdict: BenchVerdict, keyFigure: String,
                 method: String, measurements: [BenchMeasurement] = [], evidence: [String] = [], chartMetric: String? = nil,

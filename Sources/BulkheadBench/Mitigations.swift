@@ -1,0 +1,382 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// What closes each "cannot" (issue 18): for a cell whose claim is cannot, its experiment run
+/// once more with the control that closes it, where this host has one, measured the same way
+/// as the cell's loaded run (the same victim, aggressor and figure). The cell's claim and
+/// verdict stay as they are (the control is not the layer's default), and a mitigation that
+/// does not hold never changes the exit status: its verdict says so.
+enum Mitigations {
+    /// One cell's mitigation: the control's name, how it is applied, and the run.
+    struct Plan {
+        var control: String
+        var method: String
+        var body: (BenchContext) throws -> BenchOutcome
+    }
+
+    /// The mitigation of `cell`, or nil when the cell has none here.
+    static func plan(_ cell: BenchCellID) -> Plan? {
+        switch (cell.resource, cell.layer) {
+        case (.cacheBandwidth, .container), (.cacheBandwidth, .pod), (.cacheBandwidth, .namespace): cpuPinning(cell.layer)
+        case (.networkBandwidth, .container): ownPodsShaped()
+        case (.networkBandwidth, .namespace): tenantBudgetShaped()
+        case (.fileDescriptors, .container), (.fileDescriptors, .pod), (.fileDescriptors, .namespace): descriptorBound(cell.layer)
+        case (.pids, .node): pidsBound()
+        case (.kernelBudgets, .container): ownIDRanges()
+        case (.diskBandwidth, .container), (.diskBandwidth, .pod), (.diskBandwidth, .namespace): ioMax(cell.layer)
+        default: nil
+        }
+    }
+
+    /// Runs the mitigation of `cell` in an outer cgroup of its own (as every experiment), or
+    /// nil when it has none. A failure of the run is `not-observed`, never a pass.
+    static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? {
+        guard let p = plan(cell) else { return nil }
+        ctx.failures = []
+        var o: BenchOutcome
+        do {
+            o = try ctx.withCeiling { try p.body(ctx) }
+        } catch {
+            o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the mitigation could not run: \(error)"), keyFigure: "error")
+        }
+        if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+        return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
+                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio)
+    }
+
+    /// A sandbox run's report, as a loose dictionary (nil when none was written).
+    static func report(_ path: String) -> [String: Any]? {
+        defer { unlink(path) }
+        guard let d = FileManager.default.contents(atPath: path) else { return nil }
+        return try? JSONSerialization.jsonObject(with: d) as? [String: Any]
+    }
+
+    /// How much a global counter the victim read (at `from`, then at `to`) rose with the
+    /// aggressor beyond its own drift alone: NaN without both figures of the aggressor's run.
+    static func riseOver(_ run: BenchPods, _ alone: BenchPods, _ from: String, _ to: String) -> Double {
+        (run.change(from, to) ?? .nan) - (alone.change(from, to) ?? 0)
+    }
+
+    /// The victim's figure alone (`baseline`) and next to the aggressor with the control in
+    /// place (`contained`); a figure not reported is NaN, which `run` leaves out.
+    static func victimFigures(_ metric: String, _ unit: String, alone: Double?, mitigated: Double?) -> [BenchMeasurement] {
+        [BenchMeasurement(metric, .baseline, alone ?? .nan, unit), BenchMeasurement(metric, .contained, mitigated ?? .nan, unit)]
+    }
+
+    /// The cgroup files a sandbox's report says were written (`limits.enforced[].file`).
+    static func enforcedFiles(_ report: [String: Any]?) -> [String] {
+        ((report?["limits"] as? [String: Any])?["enforced"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
+    }
+
+    // MARK: caches and memory bandwidth: CPU pinning
+
+    /// The cell's victim and aggressor (the same programs, the same two windows of one run), as
+    /// two sandboxes pinned to different CPUs by their cgroups' cpuset.cpus. Pinning separates
+    /// what belongs to one CPU (its L1 and L2); a last-level cache both CPUs share, and the
+    /// memory bus, only resctrl partitions (Intel RDT / AMD PQoS), which bulkhead does not set.
+    static func cpuPinning(_ layer: BenchLayer) -> Plan {
+        Plan(control: "cpuset",
+             method: "The cell's victim (a 24 MiB sweep, MB per CPU-second, alone then with the aggressor) and aggressor (a 64 MiB sweep), as two sandboxes (bulkhead run --cpuset-cpus: the cgroup's cpuset.cpus), the victim on CPU 0 and the aggressor on CPU 1, instead of both on CPU 0. Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less). resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.") { ctx in
+            let online = FileIO.read("/sys/devices/system/cpu/online")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else {
+                return BenchOutcome(verdict: BenchVerdict(.skipped, "one CPU online (\(online)): pinning needs two"), keyFigure: "one CPU")
+            }
+            // The cell's schedule: interleaved rounds of windows, the aggressor sweeping only in
+            // the contained windows.
+            let sched = BenchSchedule(ctx, [.baseline, .contained])
+            let victim = BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true)
+            let hog = BenchScheduled.memorySweeper(sched, .contained, mebibytes: 64)
+            let vReport = ctx.scratch + "/cache-victim-\(getpid()).json", aReport = ctx.scratch + "/cache-hog-\(getpid()).json"
+            let runs = try ctx.runSandboxes([["--cpuset-cpus", "1", "--report", aReport, "--", "/bin/sh", "-c", hog],
+                                             ["--cpuset-cpus", "0", "--report", vReport, "--", "/bin/sh", "-c", victim]],
+                                            seconds: sched.deadline + 4)
+            let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            let pinned = [aReport, vReport].map { enforcedFiles(report($0)).contains { $0.hasSuffix("/cpuset.cpus") } }
+            var w = BenchWindows()
+            sched.collect(v, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
+            let r = w.summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
+            let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
+            let contained = pinned.allSatisfy { $0 }
+            let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for both: \(contained ? "yes" : "no"))"
+            let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
+            let verdict: BenchVerdict
+            switch (r?.position, contained) {
+            case (.confirms?, true):
+                verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
+            case (.refutes?, true):
+                verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
+            case (.straddles?, true):
+                verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
+            default:
+                verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
+            }
+            var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
+            o.measurements = w.measurements
+            o.evidence += sched.late(v, prefix: "v")
+            o.evidence += [
+                resctrl ? "resctrl is mounted here (/sys/fs/resctrl), but bulkhead sets no resctrl group: the last-level cache and memory bandwidth stay shared"
+                        : "no resctrl on this host (/sys/fs/resctrl absent): nothing partitions the last-level cache or the memory bus; pinning separates only per-CPU caches",
+                "last-level cache (index3) shared by CPUs: \(l3 ?? "unknown"); online CPUs: \(online)",
+            ]
+            return o
+        }
+    }
+
+    // MARK: network bandwidth: own pods with shaping
+
+    /// The container cell's victim and flood, moved into pods of their own, the flood shaped
+    /// at 4 Mbit/s by its pod's egress-bandwidth (as the pod cell's shaped phase).
+    static func ownPodsShaped() -> Plan {
+        Plan(control: "own pods + egress-bandwidth",
+             method: "The cell's victim (one iperf3 stream from a pod whose link is a \(NetworkExperiments.bottleneck)bit/s token bucket) and flood (eight streams), moved into pods of their own, the flood's pod shaped by kubernetes.io/egress-bandwidth 4M, sending to the same sink behind its \(NetworkExperiments.bottleneck)bit/s bucket. The victim alone, then next to the shaped flood; receiver-side Mbit/s. Holds when the victim keeps at least 60% and the flood stays under 4.8 Mbit/s (the pod cell's band).") { ctx in
+            try NetworkExperiments.withSink(ctx, phases: 2, tenant: nil) { t, ip in
+                let link = ["kubernetes.io/egress-bandwidth": NetworkExperiments.bottleneck]
+                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let flood = BenchWorkload(name: "flood", script: NetworkExperiments.client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
+                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], annotations: link)])
+                let shaped = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
+                                                  BenchPodSpec(group: [victim], annotations: link)])
+                let b = alone.double("v"), c = shaped.double("v"), f = shaped.double("f")
+                let r = ratio(c, b)
+                let held = f.map { $0 <= 4 * 1.2 } ?? false
+                var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
+                                                                    containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")"),
+                                     keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?"), flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")")
+                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s")]
+                for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
+                return o
+            }
+        }
+    }
+
+    /// Tenant B's budget (4 Mbit/s) divided among its pods by their egress-bandwidth: bulkhead
+    /// shapes per pod, so a tenant's total holds only while its pods' limits add up to it.
+    static func tenantBudgetShaped() -> Plan {
+        Plan(control: "egress-bandwidth = tenant budget ÷ pods",
+             method: "The cell's sink and victim in tenant A; tenant B's two flooding pods (two streams each), each shaped at 2M instead of 4M, so that their sum is the tenant's budget of 4 Mbit/s. bulkhead has no per-tenant shaper: the division is the operator's, and holds only while it is kept as the tenant's pods change. Holds when tenant B's total stays under 4.8 Mbit/s and the victim keeps at least 60%.") { ctx in
+            try NetworkExperiments.withSink(ctx, phases: 2, tenant: 0) { t, ip in
+                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
+                let shaped = try ctx.runPodSpecs(NetworkExperiments.tenantFloods(ip: ip, seconds: t, shapedAt: "2M") + [BenchPodSpec(group: [victim], tenant: 0)])
+                let b = alone.double("v"), c = shaped.double("v")
+                let total = (shaped.double("f1") ?? 0) + (shaped.double("f2") ?? 0)
+                let r = ratio(c, b)
+                let held = total > 0 && total <= 4 * 1.2
+                var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
+                                                                    containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (budget 4)"),
+                                     keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M), victim \(r.map(BenchFormat.percent) ?? "?")")
+                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("tenant B's total (two pods at 2M each)", .evidence, total, "Mbit/s")]
+                for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
+                return o
+            }
+        }
+    }
+
+    // MARK: file descriptors: RLIMIT_NOFILE × pids.max
+
+    /// The pod's pids.max of the descriptor and task bounds.
+    static let podPids = 10
+
+    /// After `delay` s, forks up to `procs` children until fork fails; each opens descriptors
+    /// until its RLIMIT_NOFILE (raised to its hard limit) refuses, and holds them until `until`
+    /// s. `BH hog_opened=TOTAL hog_procs=N hog_emfile=N hog_fork=ERRNO hog_rlimit=HARD`, where
+    /// TOTAL counts every descriptor the children hold, and the parent's are added.
+    static func boundedFDHog(procs: Int, delay: Double, until: Double) -> String {
+        """
+        python3 -c 'import os,time,errno,resource
+        t=time.monotonic(); time.sleep(\(BenchPrograms.fmt(delay)))
+        soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard))
+        except (ValueError, OSError): pass
+        soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
+        r,w=os.pipe(); pids=[]; ferr="none"
+        for i in range(\(procs)):
+            try:
+                p=os.fork()
+            except OSError as e:
+                ferr=errno.errorcode[e.errno]; break
+            if p==0:
+                base=len(os.listdir("/proc/self/fd"))-1; n=0; err="none"
+                try:
+                    while True: os.open("/dev/null",os.O_RDONLY); n+=1
+                except OSError as e: err=errno.errorcode[e.errno]
+                os.write(w, b"%d %s\\n" % (base+n, err.encode()))
+                time.sleep(max(0, t+\(BenchPrograms.fmt(until))-time.monotonic())); os._exit(0)
+            pids.append(p)
+        os.close(w); f=os.fdopen(r); rows=[f.readline().split() for _ in pids]
+        total=sum(int(x[0]) for x in rows if x)+len(os.listdir("/proc/self/fd"))-1
+        print("BH hog_opened=%d hog_procs=%d hog_emfile=%d hog_fork=%s hog_rlimit=%d" % (total, len(pids), sum(1 for x in rows if x and x[1]=="EMFILE"), ferr, soft), flush=True)
+        for p in pids: os.waitpid(p,0)'
+        """
+    }
+
+    /// The cell's placement, with the aggressor's pod bounded by pids.max (the annotation
+    /// bulkhead.dev/pod-limits) and each process by RLIMIT_NOFILE (the container profile's hard
+    /// limit): however many processes it forks, it holds at most their product.
+    static func descriptorBound(_ layer: BenchLayer) -> Plan {
+        Plan(control: "RLIMIT_NOFILE × pids.max",
+             method: "The cell's placement and victim (fs.file-nr before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(podPids), forking up to 40 processes that each open descriptors until RLIMIT_NOFILE (raised to the profile's hard limit) refuses. Holds when the fork is refused (EAGAIN: pids.max), each process stops at EMFILE, and both the aggressor's own count and the rise the victim reads stay at or below pids.max × RLIMIT_NOFILE. The bound is per sandbox: the node stays safe while the sum over its sandboxes stays below fs.file-max.") { ctx in
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.3))
+            let hog = BenchWorkload(name: "hog", script: boundedFDHog(procs: 40, delay: 0.5, until: 1.8), podLimits: "pids=\(podPids)")
+            let placement = BenchPlacement(layer)
+            let base = try ctx.runPods(placement, [victim])
+            let bounded = try ctx.runPods(placement, [hog, victim])
+            let v = bounded.values
+            let opened = Double(v["hog_opened"] ?? "") ?? .nan
+            let nofile = Double(v["hog_rlimit"] ?? "") ?? .nan
+            let bound = nofile * Double(podPids)
+            let rise = riseOver(bounded, base, "nr0", "nr1")
+            let procs = Int(v["hog_procs"] ?? "") ?? 0
+            let emfile = Int(v["hog_emfile"] ?? "") ?? -1
+            let hits = number(bounded.podStats(holding: "hog"), "pidsMaxHits")
+            let stopped = v["hog_fork"] == "EAGAIN" && procs > 0 && emfile == procs
+            let held = opened.isFinite && bound.isFinite && opened <= bound && rise.isFinite && rise <= bound
+            let summary = "the aggressor forked \(procs) processes before \(v["hog_fork"] ?? "?") (pids.max \(podPids)\(hits.flatMap { $0 > 0 ? ", pids.events max \(Int($0))" : nil } ?? "")), \(emfile) of them stopped at EMFILE, and held \(opened.isFinite ? String(Int(opened)) : "?") descriptors; bound pids.max × RLIMIT_NOFILE = \(podPids) × \(nofile.isFinite ? String(Int(nofile)) : "?") = \(bound.isFinite ? String(Int(bound)) : "?"); the victim saw fs.file-nr rise by \(rise.isFinite ? String(Int(rise)) : "?")"
+            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(stopped && held, .can, summary),
+                                 keyFigure: "\(opened.isFinite ? String(Int(opened)) : "?") ≤ \(podPids) × \(nofile.isFinite ? String(Int(nofile)) : "?")")
+            o.measurements = victimFigures("fs.file-nr change seen by the victim", "files", alone: base.change("nr0", "nr1"), mitigated: bounded.change("nr0", "nr1")) + [
+                BenchMeasurement("descriptors the aggressor held", .evidence, opened, "files"),
+                BenchMeasurement("bound: pids.max × RLIMIT_NOFILE", .evidence, bound, "files"),
+                BenchMeasurement("aggressor processes forked before EAGAIN", .evidence, Double(procs), ""),
+            ]
+            o.evidence = ["fs.file-nr is the whole host's: other processes move it too (a shared machine), so the victim's figure is an upper estimate of the aggressor's"]
+            if !bounded.problems.isEmpty { o.evidence.append(bounded.problems) }
+            return o
+        }
+    }
+
+    // MARK: PIDs at the node: pids.max per sandbox
+
+    /// The cell's aggressor (200 children) in a pod bounded by pids.max: its share of the
+    /// kernel's task table is bounded, whatever it forks.
+    static func pidsBound() -> Plan {
+        let limit = 64
+        return Plan(control: "pids.max",
+             method: "The cell's placement (two tenants) and victim (the kernel's task count, /proc/loadavg, before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(limit) forks up to 200 children. Holds when the fork is refused (EAGAIN) below \(limit) children and the victim's count no longer rises by the cell's 80% of 200. The bound is per sandbox: the table stays safe while the sum of the sandboxes' pids.max stays below kernel.threads-max and pid_max.") { ctx in
+            let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
+            let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0), podLimits: "pids=\(limit)")
+            let base = try ctx.runPods(.ownTenants, [victim])
+            let bounded = try ctx.runPods(.ownTenants, [bomb, victim])
+            let forks = bounded.double("bomb_forks") ?? .nan
+            let rise = riseOver(bounded, base, "t0", "t1")
+            let hits = number(bounded.podStats(holding: "bomb"), "pidsMaxHits")
+            let stopped = bounded.values["bomb_errno"] == "EAGAIN" && forks < Double(limit)
+            let held = rise.isFinite && rise < 0.8 * 200
+            let summary = "the aggressor stopped at \(forks.isFinite ? String(Int(forks)) : "?") children (\(bounded.values["bomb_errno"] ?? "?"), pids.max \(limit)\(hits.flatMap { $0 > 0 ? ", pids.events max \(Int($0))" : nil } ?? "")); the other tenant saw the task count rise by \(rise.isFinite ? String(Int(rise)) : "?")"
+            var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(stopped && held, .can, summary),
+                                 keyFigure: "tasks +\(rise.isFinite ? String(Int(rise)) : "?"), bomb \(forks.isFinite ? String(Int(forks)) : "?")/\(limit)")
+            o.measurements = victimFigures("kernel task count change seen by the victim", "tasks", alone: base.change("t0", "t1"), mitigated: bounded.change("t0", "t1")) + [
+                BenchMeasurement("aggressor children before EAGAIN", .evidence, forks, "tasks"),
+            ]
+            o.evidence = ["the task count is the whole host's: other processes move it too (a shared machine)"]
+            if !bounded.problems.isEmpty { o.evidence.append(bounded.problems) }
+            return o
+        }
+    }
+
+    // MARK: inotify: per-pod id ranges
+
+    /// The cell's aggressor and victim in pods of their own id ranges (one tenant each, so
+    /// each pod's user namespace has its own owner in the owner band, and its own budget).
+    static func ownIDRanges() -> Plan {
+        Plan(control: "own id ranges",
+             method: "The cell's aggressor (inotify instances until EMFILE, held a second) and a victim that made an instance with a watch before, moved into pods of their own host id ranges (a tenant each: each pod's user namespace is owned by its range's uid, whose fs.inotify.max_user_instances budget is its own). Holds when the aggressor reaches EMFILE and the victim then still makes a new instance and watch, and its first watch still reports an event.") { ctx in
+            let hog = BenchWorkload(name: "hog", script: KernelTableExperiments.inotifyHog)
+            let victim = BenchWorkload(name: "victim", script: """
+                python3 -c 'import ctypes,errno,time,select
+                libc=ctypes.CDLL(None,use_errno=True)
+                def err(x): return "ok" if x>=0 else errno.errorcode.get(ctypes.get_errno(),"?")
+                fd1=libc.inotify_init(); w1=libc.inotify_add_watch(fd1,b"/mnt",0x100) if fd1>=0 else -1; first=err(w1)
+                time.sleep(0.7); fd2=libc.inotify_init(); second=err(fd2)
+                watch=err(libc.inotify_add_watch(fd2,b"/mnt",0x100)) if fd2>=0 else second
+                open("/mnt/bh-inotify-probe","w").close()
+                ev="ok" if fd1>=0 and select.select([fd1],[],[],1.0)[0] else "none"
+                print("BH v_first=%s v_inotify=%s v_watch=%s v_event=%s" % (first, second, watch, ev), flush=True)'
+                """)
+            let v = try ctx.runPods(.ownTenants, [hog, victim]).values
+            let exhausted = v["hog_errno"] == "EMFILE"
+            let kept = v["v_first"] == "ok" && v["v_inotify"] == "ok" && v["v_watch"] == "ok" && v["v_event"] == "ok"
+            let summary = "the aggressor made \(v["hog_instances"] ?? "?") instances (then \(v["hog_errno"] ?? "?")) in its own range; the victim's first watch: \(v["v_first"] ?? "?"), its event: \(v["v_event"] ?? "?"); a new instance: \(v["v_inotify"] ?? "?"), a new watch: \(v["v_watch"] ?? "?")"
+            let verdict: BenchVerdict
+            if exhausted && kept { verdict = BenchVerdict(.can, summary) }
+            else if exhausted && v["v_inotify"] == "EMFILE" { verdict = BenchVerdict(.cannot, summary) }
+            else { verdict = BenchVerdict(.notObserved, summary) }
+            var o = BenchOutcome(verdict: verdict, keyFigure: "victim: \(v["v_inotify"] ?? "?"), watch \(v["v_event"] ?? "?")")
+            o.measurements = [BenchMeasurement("aggressor inotify instances", .evidence, Double(v["hog_instances"] ?? "") ?? .nan, "")]
+            return o
+        }
+    }
+
+    // MARK: disk bandwidth: io.max
+
+    /// io.max bounds the writer's bandwidth on the disk under the bench's scratch directory:
+    /// a cgroup v2 control (v1 blkio throttles only direct I/O, and buffered writeback is not
+    /// charged to the writer), so on a v1 or hybrid host it is not run, and the VM lane's own
+    /// cgroup v2 kernel is where its figure comes from.
+    static func ioMax(_ layer: BenchLayer) -> Plan {
+        let wbps = 4 << 20
+        return Plan(control: "io.max",
+             method: "The cell's victim (4 KiB write + fsync, rate and p90) and writers (two dd conv=fsync of 64 MiB), the writers' sandbox under --io-max 'MAJ:MIN wbps=\(wbps)' (4 MiB/s) on the disk holding the scratch directory. Holds when the victim's service (the worse of its fsync rate and p90 latency) keeps at least 70% of alone. Needs cgroup v2 (io.max); on a v1 or hybrid host, the VM lane's figure: Tests/vm/scenarios/23-bh-io.sh (CgroupV2LaneTests).") { ctx in
+            let mode = (try? CgroupHost.detect())?.mode.rawValue ?? "unknown"
+            guard mode == "v2", FileIO.read("/sys/fs/cgroup/cgroup.controllers")?.split(separator: " ").contains(where: { $0.hasPrefix("io") }) == true else {
+                return BenchOutcome(verdict: BenchVerdict(.skipped, "io.max is a cgroup v2 control and this host's cgroups are \(mode) (v1 blkio throttles only direct I/O; buffered writeback is not charged to the writer): the VM lane's cgroup v2 kernel measures it (Tests/vm/scenarios/23-bh-io.sh, run by CgroupV2LaneTests: a writer under --io-max wbps=1048576 stays under 1.3 MiB/s while the same writer without it is at least 3 times faster); on a cgroup v2 host this run measures it here"),
+                                    keyFigure: "VM lane (cgroup v2)")
+            }
+            guard let dev = diskDevice(ctx.shared) else {
+                return BenchOutcome(verdict: BenchVerdict(.skipped, "the scratch directory \(ctx.shared) is not on a block device io.max can name"), keyFigure: "no block device")
+            }
+            let s = ctx.phaseSeconds
+            let bind = ["--bind", "\(ctx.shared):/mnt"]
+            let victim = bind + ["--", "/bin/sh", "-c", BenchPrograms.fsyncLatency("v", file: "/mnt/victim-io-\(layer.rawValue)", seconds: s, delay: 0.5)]
+            let wReport = ctx.scratch + "/io-writer-\(getpid()).json"
+            let writer = ["--io-max", "\(dev) wbps=\(wbps)", "--report", wReport] + bind
+                + ["--", "/bin/sh", "-c", "(\(BenchPrograms.diskWriter(dir: "/mnt", name: "w1", mib: 64, seconds: s + 1))) & (\(BenchPrograms.diskWriter(dir: "/mnt", name: "w2", mib: 64, seconds: s + 1))) & wait"]
+            let base = try ctx.runSandboxes([victim])
+            let bounded = try ctx.runSandboxes([writer, victim])
+            let b = base.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            let l = bounded.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            let enforced = enforcedFiles(report(wReport)).contains { $0.hasSuffix("/io.max") }
+            let opsRatio = ratio(Double(l["v_ops"] ?? ""), Double(b["v_ops"] ?? ""))
+            let p90Ratio = ratio(Double(b["v_p90"] ?? ""), Double(l["v_p90"] ?? ""))
+            let r = [opsRatio, p90Ratio].compactMap { $0 }.min()
+            var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.7, contained: enforced,
+                                                                containment: "the writers' sandbox had io.max \(dev) wbps=\(wbps) (written: \(enforced ? "yes" : "no"))"),
+                                 keyFigure: "fsync p90 \(b["v_p90"] ?? "?") → \(l["v_p90"] ?? "?") ms")
+            o.measurements = [
+                BenchMeasurement("victim fsync p90 latency", .baseline, Double(b["v_p90"] ?? "") ?? .nan, "ms"),
+                BenchMeasurement("victim fsync p90 latency", .contained, Double(l["v_p90"] ?? "") ?? .nan, "ms"),
+                BenchMeasurement("victim fsyncs", .baseline, Double(b["v_ops"] ?? "") ?? .nan, "ops"),
+                BenchMeasurement("victim fsyncs", .contained, Double(l["v_ops"] ?? "") ?? .nan, "ops"),
+            ]
+            return o
+        }
+    }
+
+    /// `MAJ:MIN` of the whole disk holding `path` (io.max names disks, not partitions), or nil.
+    static func diskDevice(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        // glibc's gnu_dev_major/minor (sys/sysmacros.h), which Swift does not import.
+        let d = UInt64(st.st_dev)
+        let major = ((d >> 8) & 0xfff) | ((d >> 32) & ~UInt64(0xfff)), minor = (d & 0xff) | ((d >> 12) & ~UInt64(0xff))
+        guard major != 0 else { return nil }
+        let sys = "/sys/dev/block/\(major):\(minor)"
+        guard access(sys, F_OK) == 0 else { return nil }
+        if access(sys + "/partition", F_OK) == 0 {
+            return FileIO.read(sys + "/../dev")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return "\(major):\(minor)"
+    }
+}
+
+extension BenchPods {
+    /// The victim's figure `to` minus its figure `from`, or nil without both.
+    func change(_ from: String, _ to: String) -> Double? {
+        guard let a = double(from), let b = double(to) else { return nil }
+        return b - a
+    }
+}

@@ -1,0 +1,75 @@
+import BulkheadModel
+import Foundation
+import Testing
+
+/// What closes each "cannot" (issue 18): a cell's mitigation is a third value, in the JSON,
+/// the table ("cannot → with CONTROL: can") and the HTML (a third bar and its section), and it
+/// never changes the cell's claim.
+struct BenchMitigationTests {
+    static func cell(_ mitigation: BenchMitigation?) -> BenchResult {
+        var r = BenchResult(cell: BenchCellID(.cacheBandwidth, .container), claim: "no layer partitions the caches", expected: .cannot,
+                            verdict: BenchVerdict(.cannot, "victim at 75%"), keyFigure: "victim 75%", method: "m",
+                            measurements: [BenchMeasurement("victim sweep rate", .baseline, 4000, "MB/CPU-s"),
+                                           BenchMeasurement("victim sweep rate", .loaded, 3000, "MB/CPU-s")],
+                            chartMetric: "victim sweep rate", seconds: 4)
+        r.mitigation = mitigation
+        return r
+    }
+
+    static let pinned = BenchMitigation(
+        control: "cpuset", verdict: BenchVerdict(.can, "victim at 98% with the aggressor on another CPU"), keyFigure: "victim 98%",
+        method: "victim on CPU 0, aggressor on CPU 1 <pinned>",
+        measurements: [BenchMeasurement("victim sweep rate", .baseline, 4100, "MB/CPU-s"),
+                       BenchMeasurement("victim sweep rate", .contained, 4018, "MB/CPU-s")],
+        evidence: ["no resctrl on this host"])
+
+    static func report(_ results: [BenchResult]) -> BenchMatrixReport {
+        BenchMatrixReport(host: BenchHostFacts(kernel: "6.18.0", cgroupMode: "hybrid", cpuCount: 2, memoryBytes: nil, bulkheadVersion: "0.1.0"),
+                          startedAt: "2026-12-06T06:00:00Z", phaseSeconds: 1, totalSeconds: 9, results: results)
+    }
+
+    @Test("The mitigation is kept in the JSON and decodes back; a report without one decodes as before")
+    func json() throws {
+        let r = Self.report([Self.cell(Self.pinned)])
+        let text = BenchRender.json(r)
+        let back = try JSONDecoder().decode(BenchMatrixReport.self, from: Data(text.utf8))
+        #expect(back == r)
+        #expect(back.results[0].mitigation?.verdict.kind == .can)
+        #expect(back.results[0].mitigation?.value("victim sweep rate", .contained) == 4018)
+        let plain = BenchRender.json(Self.report([Self.cell(nil)]))
+        #expect(!plain.contains("mitigation"), "no key without a mitigation")
+        #expect(try JSONDecoder().decode(BenchMatrixReport.self, from: Data(plain.utf8)).results[0].mitigation == nil)
+    }
+
+    @Test("The table's cell reads \"cannot → with CONTROL: can\", the claim stays cannot, and a mitigation that fails is said plainly")
+    func table() {
+        let held = BenchRender.table(Self.report([Self.cell(Self.pinned)]))
+        #expect(BenchRender.cellText(Self.cell(Self.pinned)) == "cannot → with cpuset: can: victim 75%")
+        #expect(held.contains("→ cache-bandwidth/container: cannot → with cpuset: can (victim 98%)"))
+        #expect(held.contains("1 of 1 cells confirm"), "the claim is still the cell's cannot")
+        #expect(!held.contains("did not hold"))
+        var failed = Self.pinned
+        failed.verdict = BenchVerdict(.cannot, "victim still at 70%: the L3 is shared")
+        let t = BenchRender.table(Self.report([Self.cell(failed)]))
+        #expect(t.contains("cannot → with cpuset: cannot"))
+        #expect(t.contains("the mitigation did not hold: victim still at 70%: the L3 is shared"))
+        #expect(t.contains("1 of 1 cells confirm"), "a mitigation that does not hold changes no verdict")
+        #expect(!BenchRender.table(Self.report([Self.cell(nil)])).contains("What closes"))
+    }
+
+    @Test("The HTML shows the mitigation in the matrix cell, as the chart's third bar, and in the cell's section, escaped")
+    func html() {
+        let h = BenchRender.html(Self.report([Self.cell(Self.pinned)]))
+        #expect(h.contains("→ with cpuset: <b>can</b>"))
+        #expect(h.contains(">with cpuset</text>"), "the third bar's label")
+        #expect(h.components(separatedBy: "<rect").count - 1 == 3, "three bars: alone, with aggressor, with the control")
+        #expect(h.contains("What closes it: cpuset"))
+        #expect(h.contains("&lt;pinned&gt;") && !h.contains("<pinned>"))
+        let plain = BenchRender.html(Self.report([Self.cell(nil)]))
+        #expect(plain.components(separatedBy: "<rect").count - 1 == 2, "two bars without a mitigation")
+        #expect(!plain.contains("What closes it"))
+        var failed = Self.pinned
+        failed.verdict = BenchVerdict(.notObserved, "pinning not shown")
+        #expect(BenchRender.html(Self.report([Self.cell(failed)])).contains("The mitigation did not hold here."))
+    }
+}
