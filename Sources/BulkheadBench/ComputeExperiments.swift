@@ -7,6 +7,13 @@ enum ComputeExperiments {
     /// Wide, for a shared 2-core machine; a hog without its limit takes about half.
     static let band = 0.7
 
+    /// The victim's request–response service, started in the background of its container
+    /// before its two throughput windows and timed to match them (`vl0`, `vl1`): a paced
+    /// client and a server of its own (BenchPrograms.requestLatency), a few % of one CPU.
+    static func service(_ work: BenchPrograms.RequestWork, _ s: Double) -> String {
+        "(" + BenchPrograms.requestLatency("vl", work: work, windows: 2, seconds: s, delay: 0.45) + ") & "
+    }
+
     static func cpu(_ layer: BenchLayer) -> BenchExperiment {
         let podLevel = layer == .pod
         return BenchExperiment(.cpu, layer, expect: .can,
@@ -23,8 +30,8 @@ enum ComputeExperiments {
             // requests.cpu as the kubelet sets it: the victim's weight is that of a whole CPU, the
             // hogs' a tenth, so that under other load on a shared machine the share follows the
             // requests and the limit still bounds the hogs.
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.cpuRate("v_rate0", seconds: s, delay: 0.4) + "; "
-                                       + BenchPrograms.cpuRate("v_rate1", seconds: s, delay: 0.3), requests: ["cpu": "1"])
+            let victim = BenchWorkload(name: "victim", script: service(.cpu, s) + BenchPrograms.cpuRate("v_rate0", seconds: s, delay: 0.4) + "; "
+                                       + BenchPrograms.cpuRate("v_rate1", seconds: s, delay: 0.3) + "; wait", requests: ["cpu": "1"])
             let hogScript = { (procs: Int) in "sleep \(BenchPrograms.fmt(second - 0.2)); " + BenchPrograms.cpuHog(procs: procs, seconds: s + 0.6) }
             let loaded: BenchPods
             if podLevel {
@@ -53,7 +60,7 @@ enum ComputeExperiments {
                 BenchMeasurement("victim work rate", .contained, loaded.double("v_rate1") ?? .nan, "units/s"),
                 BenchMeasurement("hog CPU share", .evidence, share, "CPU"),
                 BenchMeasurement("hog throttled periods (cpu.stat nr_throttled)", .evidence, throttled, ""),
-            ]
+            ] + ctx.serviceMeasurements(loaded.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl1", .contained)
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
         }
@@ -70,8 +77,8 @@ enum ComputeExperiments {
             let s = ctx.phaseSeconds
             // Two windows of one run, as for CPU: alone, then with the bomb started between them.
             let second = 0.4 + s + 0.3
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4) + "; "
-                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3))
+            let victim = BenchWorkload(name: "victim", script: service(.memory, s) + BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4) + "; "
+                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3) + "; wait")
             var bomb = BenchWorkload(name: "bomb", script: "sleep \(BenchPrograms.fmt(second - 0.2)); " + BenchPrograms.memoryBomb(maxMiB: 512, seconds: s + 0.6))
             if podLevel { bomb.podLimits = "memory=64Mi" } else { bomb.limits = ["memory": "64Mi"] }
             let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim])
@@ -94,7 +101,7 @@ enum ComputeExperiments {
                 BenchMeasurement("bomb oom kills (memory.events oom_kill)", .evidence, kills, ""),
                 BenchMeasurement("bomb memory peak", .evidence, peak, "MiB"),
                 BenchMeasurement("bomb allocated before the kill", .evidence, loaded.double("bomb_mib") ?? 0, "MiB"),
-            ]
+            ] + ctx.serviceMeasurements(loaded.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl1", .contained)
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
         }
@@ -109,8 +116,8 @@ enum ComputeExperiments {
                 + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
             let s = ctx.phaseSeconds
             let second = 0.4 + s + 0.3
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; "
-                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, mebibytes: 24, perCPUSecond: true, cpu: 0))
+            let victim = BenchWorkload(name: "victim", script: service(.memory, s) + BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; "
+                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; wait")
             let hog = BenchWorkload(name: "hog", script: "sleep \(BenchPrograms.fmt(second - 0.2)); "
                                     + BenchPrograms.memorySweep("a_sweep", seconds: s + 0.6, delay: 0, mebibytes: 64, cpu: 0))
             let run = try ctx.runPods(BenchPlacement(layer), [hog, victim])
@@ -120,7 +127,7 @@ enum ComputeExperiments {
             o.measurements = [
                 BenchMeasurement("victim sweep rate", .baseline, run.double("v_sweep0") ?? .nan, "MB/CPU-s"),
                 BenchMeasurement("victim sweep rate", .loaded, run.double("v_sweep1") ?? .nan, "MB/CPU-s"),
-            ]
+            ] + ctx.serviceMeasurements(run.values, "vl0", .baseline) + ctx.serviceMeasurements(run.values, "vl1", .loaded)
             if !run.problems.isEmpty { o.evidence.append(run.problems) }
             return o
         }

@@ -9,7 +9,7 @@ enum NetworkExperiments {
             claim: "containers of a pod share the link: a flood from a sibling takes the victim's throughput",
             method: "A pod whose link is a \(bottleneck)bit/s token bucket (its egress-bandwidth: the pod's one veth), sending to a sink pod on the node bridge. Victim: one iperf3 stream from one container, alone; then next to a sibling container of the same pod sending eight streams. Receiver-side Mbit/s. (Over loopback the containers' own CPU limits would decide instead: loopback has no capacity but CPU time.) The effect must be a fall to 75% or less.") { ctx in
             try withSink(ctx, phases: 2, tenant: nil) { t, ip in
-                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let victim = BenchWorkload(name: "victim", script: victimScript(ip: ip, seconds: t))
                 let flood = BenchWorkload(name: "flood", script: client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
                 let link = ["kubernetes.io/egress-bandwidth": bottleneck]
                 let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], annotations: link)])
@@ -21,7 +21,7 @@ enum NetworkExperiments {
                     BenchMeasurement("victim throughput", .baseline, alone.double("v") ?? .nan, "Mbit/s"),
                     BenchMeasurement("victim throughput", .loaded, loaded.double("v") ?? .nan, "Mbit/s"),
                     BenchMeasurement("sibling's flood", .evidence, loaded.double("f") ?? .nan, "Mbit/s"),
-                ]
+                ] + ctx.serviceMeasurements(alone.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl0", .loaded)
                 for p in [alone, loaded] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }
@@ -38,7 +38,17 @@ enum NetworkExperiments {
     /// A sink pod: three iperf3 servers (5201 for the victim, 5202 and 5203 for floods; an
     /// iperf3 server serves one test at a time) for `seconds` s.
     static func sink(seconds: Double) -> BenchWorkload {
-        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; sleep \(BenchPrograms.fmt(seconds))")
+        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; (\(BenchPrograms.echoServer(port: echoPort, seconds: seconds))) & sleep \(BenchPrograms.fmt(seconds))")
+    }
+
+    /// The sink's TCP echo server, for the victim's request–response service.
+    static let echoPort = 5210
+
+    /// The victim pod's script: its iperf3 stream (`v`) and, beside it, 64-byte requests to the
+    /// sink's echo server over the same link (`vl0`: latency in that window).
+    static func victimScript(ip: String, seconds t: Double) -> String {
+        "(" + BenchPrograms.echoClient("vl", host: ip, port: echoPort, seconds: max(0.5, t - 0.3), delay: 1.0) + ") & "
+            + client("v", ip: ip, port: 5201, seconds: t, delay: 0.8) + "; wait"
     }
 
     /// An iperf3 client to `ip:port` for `seconds` s with `streams` streams, after `delay` s:
@@ -81,7 +91,7 @@ enum NetworkExperiments {
             claim: "pods on one bottleneck link share it without shaping (a flooding neighbour takes the victim's throughput); a per-pod token bucket (kubernetes.io/egress-bandwidth) holds it",
             method: "A sink pod behind a \(bottleneck)bit/s token bucket (its ingress-bandwidth) on the node bridge. Victim: a pod sending one iperf3 stream to it. Aggressor: a pod sending eight streams. Phases: the victim alone; next to the flood; next to the flood shaped by egress-bandwidth 4M. Receiver-side Mbit/s.") { ctx in
             try withSink(ctx, phases: 3, tenant: nil) { t, ip in
-                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let victim = BenchWorkload(name: "victim", script: victimScript(ip: ip, seconds: t))
                 let flood = BenchWorkload(name: "flood", script: client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
                 let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim])])
                 let loaded = try ctx.runPodSpecs([BenchPodSpec(group: [flood]), BenchPodSpec(group: [victim])])
@@ -105,7 +115,8 @@ enum NetworkExperiments {
                     BenchMeasurement("victim throughput", .contained, c ?? .nan, "Mbit/s"),
                     BenchMeasurement("flood throughput, unshaped", .evidence, loaded.double("f") ?? .nan, "Mbit/s"),
                     BenchMeasurement("flood throughput, egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s"),
-                ]
+                ] + ctx.serviceMeasurements(alone.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl0", .loaded)
+                    + ctx.serviceMeasurements(shaped.values, "vl0", .contained)
                 for p in [alone, loaded, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }
@@ -118,7 +129,7 @@ enum NetworkExperiments {
             method: "The sink pod behind a \(bottleneck)bit/s bucket, and a victim pod, in tenant A. Tenant B runs two flooding pods, each shaped by egress-bandwidth 4M (two streams each). The victim alone, then next to tenant B; the tenant's total is the sum of its pods' limits.") { ctx in
             try withSink(ctx, phases: 2, tenant: 0) { t, ip in
                 // The victim sends to 5201, the two flooding pods to 5202 and 5203.
-                let victim = BenchWorkload(name: "victim", script: client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
+                let victim = BenchWorkload(name: "victim", script: victimScript(ip: ip, seconds: t))
                 let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
                 let floods = (1...2).map { i in
                     BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
@@ -137,7 +148,7 @@ enum NetworkExperiments {
                     BenchMeasurement("victim throughput", .baseline, b ?? .nan, "Mbit/s"),
                     BenchMeasurement("victim throughput", .loaded, l ?? .nan, "Mbit/s"),
                     BenchMeasurement("tenant B's total (two pods at 4M each)", .evidence, tenantTotal, "Mbit/s"),
-                ]
+                ] + ctx.serviceMeasurements(alone.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl0", .loaded)
                 for p in [alone, loaded] where !p.problems.isEmpty { o.evidence.append(p.problems) }
                 return o
             }

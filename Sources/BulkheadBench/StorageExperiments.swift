@@ -24,14 +24,10 @@ enum StorageExperiments {
             var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: 0.67, what: "fsync rate or p90 latency next to a writer"),
                                  keyFigure: "fsync p90 \(b["v_p90"] ?? "?") → \(l["v_p90"] ?? "?") ms", chartMetric: "victim fsync p90 latency")
             o.measurements = [
-                BenchMeasurement("victim fsync p50 latency", .baseline, Double(b["v_p50"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("victim fsync p50 latency", .loaded, Double(l["v_p50"] ?? "") ?? .nan, "ms"),
                 BenchMeasurement("victim fsync p90 latency", .baseline, Double(b["v_p90"] ?? "") ?? .nan, "ms"),
                 BenchMeasurement("victim fsync p90 latency", .loaded, Double(l["v_p90"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("victim fsyncs", .baseline, Double(b["v_ops"] ?? "") ?? .nan, "ops"),
-                BenchMeasurement("victim fsyncs", .loaded, Double(l["v_ops"] ?? "") ?? .nan, "ops"),
                 BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(l["w1_rounds"] ?? "") ?? .nan) + (Double(l["w2_rounds"] ?? "") ?? .nan), ""),
-            ]
+            ] + ctx.serviceMeasurements(b, "v", .baseline) + ctx.serviceMeasurements(l, "v", .loaded)
             return o
         }
     }
