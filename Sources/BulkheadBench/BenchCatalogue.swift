@@ -92,7 +92,7 @@ public enum BenchCatalogue {
         }
         let f = ISO8601DateFormatter()
         return BenchMatrixReport(host: hostFacts(), startedAt: f.string(from: started), phaseSeconds: context.phaseSeconds,
-                                 totalSeconds: Monotonic.now() - start, results: results)
+                                 rounds: context.rounds, totalSeconds: Monotonic.now() - start, results: results)
     }
 
     static func hostFacts() -> BenchHostFacts {

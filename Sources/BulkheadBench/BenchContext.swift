@@ -9,8 +9,10 @@ import Glibc
 public final class BenchContext: @unchecked Sendable {
     /// The `bulkhead` binary experiments launch.
     public let binary: String
-    /// Seconds of one measured phase (victim alone, or victim with aggressor).
+    /// Seconds of one measured phase (victim alone, or victim with aggressor): one window.
     public let phaseSeconds: Double
+    /// Interleaved rounds of baseline and loaded (and contained) windows per ratio cell.
+    public let rounds: Int
     /// Scratch directory on the real disk (the disk experiments need one), removed by `close()`.
     /// Root's own directory (0755): manifests, reports and the launched processes' output. The
     /// launcher reads manifests only from directories no one else can write.
@@ -27,9 +29,10 @@ public final class BenchContext: @unchecked Sendable {
     /// PSI samples of the current experiment, taken while its processes run (BenchPressure.swift).
     var pressure: [PressureSample] = []
 
-    public init(binary: String, phaseSeconds: Double, environment: [String: String] = [:]) throws(BenchError) {
+    public init(binary: String, phaseSeconds: Double, rounds: Int = 1, environment: [String: String] = [:]) throws(BenchError) {
         self.binary = binary
         self.phaseSeconds = phaseSeconds
+        self.rounds = max(1, rounds)
         self.environment = environment
         let dir = "/var/tmp/bh-bench-\(getpid())"
         guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { throw BenchError("create \(dir): \(Errno.current)") }

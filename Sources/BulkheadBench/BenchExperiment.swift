@@ -9,6 +9,8 @@ struct BenchOutcome {
     var measurements: [BenchMeasurement] = []
     var evidence: [String] = []
     var chartMetric: String?
+    /// The victim's ratio over the rounds, for a cell judged by a ratio against a band.
+    var ratio: BenchRatioSummary?
 }
 
 /// One cell's experiment: the claim from LAYERS.md, how it is tested, and the body that runs
@@ -46,7 +48,7 @@ struct BenchExperiment: Sendable {
         o.measurements = o.measurements.filter(\.value.isFinite)
         return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,
                            method: method, measurements: o.measurements, evidence: o.evidence, chartMetric: o.chartMetric,
-                           seconds: Monotonic.now() - start)
+                           ratio: o.ratio, seconds: Monotonic.now() - start)
     }
 
     /// A cell whose evidence is elsewhere, or that needs what is not there: no body runs.

@@ -20,10 +20,16 @@ extension BenchContext {
 
     /// Latency (p50, p99, request count) and PSI of the victim window `key` (the program's
     /// `KEY_p50 KEY_p99 KEY_n|KEY_ops KEY_t0 KEY_t1` values) as measurements of `phase`.
-    func serviceMeasurements(_ values: [String: String], _ key: String, _ phase: BenchPhase) -> [BenchMeasurement] {
+    func serviceMeasurements(_ values: [String: String], _ key: String, _ phase: BenchPhase, round: Int? = nil) -> [BenchMeasurement] {
         let d = { (field: String) in values["\(key)_\(field)"].flatMap(Double.init) }
-        return BenchLatency.measurements(p50: d("p50"), p99: d("p99"), requests: d("n") ?? d("ops"), phase: phase)
+        return BenchLatency.measurements(p50: d("p50"), p99: d("p99"), requests: d("n") ?? d("ops"), phase: phase, round: round)
             + PressureWindow.measurements(pressure, from: d("t0") ?? .nan, to: d("t1") ?? .nan, phase: phase,
-                                          scope: Self.pressureScope)
+                                          scope: Self.pressureScope, round: round)
+    }
+
+    /// The service figures of every window of `schedule` (the request–response victim's keys
+    /// `PREFIX_rN_PHASE_…`), each with its round.
+    func serviceMeasurements(_ values: [String: String], _ schedule: BenchSchedule, prefix: String) -> [BenchMeasurement] {
+        schedule.windows.flatMap { serviceMeasurements(values, $0.key(prefix), $0.phase, round: $0.round) }
     }
 }

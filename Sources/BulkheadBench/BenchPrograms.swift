@@ -172,39 +172,43 @@ enum BenchPrograms {
         }
     }
 
-    /// The request–response victim: a server process and a client over a unix
-    /// SOCK_SEQPACKET pair. After `delay` s, `windows` windows of `seconds` s (`gap` s apart);
-    /// in each the client sends a 64-byte request every `interval` s (paced, as a service's
-    /// callers are, not back to back) and waits for the server's answer after `work`. A
-    /// request's latency runs from the time it was due, not the time it was sent, so a
-    /// client held up by the aggressor counts the wait (no coordinated omission). At most
-    /// 50000 requests per window. Per window i: `BH KEYi_p50=ms KEYi_p99=ms KEYi_n=N
-    /// KEYi_t0=s KEYi_t1=s` (exact nearest-rank percentiles of every sample; CLOCK_MONOTONIC).
-    static func requestLatency(_ key: String, work: RequestWork, windows: Int, seconds: Double, delay: Double,
-                               gap: Double = 0.35, interval: Double = 0.005) -> String {
-        """
-        python3 -c 'import os,socket,time
-        \(percentiles)
-        a,b=socket.socketpair(socket.AF_UNIX,socket.SOCK_SEQPACKET)
-        if os.fork()==0:
-            a.close(); \(work.setup)
-            while True:
-                m=b.recv(64)
-                if not m: os._exit(0)
-                \(work.body)
-                b.send(m)
-        b.close(); time.sleep(\(fmt(delay)))
-        for w in range(\(windows)):
-            if w: time.sleep(\(fmt(gap)))
-            lat=[]; t0=time.monotonic(); end=t0+\(fmt(seconds)); due=t0
+    /// The request–response victim on a schedule: a server process and a client over a unix
+    /// SOCK_SEQPACKET pair. In each window of `schedule` the client sends a 64-byte request
+    /// every `interval` s (paced, as a service's callers are, not back to back) and waits for
+    /// the server's answer after `work`. A request's latency runs from the time it was due,
+    /// not the time it was sent, so a client held up by the aggressor counts the wait (no
+    /// coordinated omission). At most 50000 requests per window. Per window KEY
+    /// (`PREFIX_rN_PHASE`): `BH KEY_p50=ms KEY_p99=ms KEY_n=N KEY_t0=s KEY_t1=s` (exact
+    /// nearest-rank percentiles of every sample; the window in CLOCK_MONOTONIC, the clock of
+    /// the bench's PSI samples). The client's exit ends the server (end of file).
+    static func requestLatency(_ schedule: BenchSchedule, prefix: String, work: RequestWork, interval: Double = 0.005) -> String {
+        BenchScheduled.victim(schedule, prefix: prefix, setup: """
+            import socket
+            \(percentiles)
+            a,b=socket.socketpair(socket.AF_UNIX,socket.SOCK_SEQPACKET)
+            if os.fork()==0:
+                a.close(); \(work.setup)
+                while True:
+                    m=b.recv(64)
+                    if not m: os._exit(0)
+                    \(work.body)
+                    b.send(m)
+            b.close()
+            """, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W; due=t0
             while due<end and len(lat)<50000:
                 now=time.monotonic()
                 if due>now: time.sleep(due-now)
                 a.send(b"r"*64); a.recv(64); lat.append((time.monotonic()-due)*1000); due+=\(fmt(interval))
-            t1=time.monotonic(); lat.sort(); k="\(key)%d" % w
-            print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (k,pct(lat,50),k,pct(lat,99),k,len(lat),k,t0,k,t1), flush=True)
-        a.close(); os.wait()'
-        """
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key,pct(lat,50),key,pct(lat,99),key,len(lat),key,t0,key,t1), flush=True)
+            """)
+    }
+
+    /// The victim container's script: the request–response service (`vl`) in the background
+    /// beside `victim` (the throughput windows of the same schedule), and both waited for.
+    static func withService(_ schedule: BenchSchedule, _ work: RequestWork, _ victim: String) -> String {
+        "(" + requestLatency(schedule, prefix: "vl", work: work) + ") & " + victim + "; wait"
     }
 
     /// A TCP echo server on `port` for `seconds` s: answers every 64-byte request of every

@@ -7,13 +7,6 @@ enum ComputeExperiments {
     /// Wide, for a shared 2-core machine; a hog without its limit takes about half.
     static let band = 0.7
 
-    /// The victim's request–response service, started in the background of its container
-    /// before its two throughput windows and timed to match them (`vl0`, `vl1`): a paced
-    /// client and a server of its own (BenchPrograms.requestLatency), a few % of one CPU.
-    static func service(_ work: BenchPrograms.RequestWork, _ s: Double) -> String {
-        "(" + BenchPrograms.requestLatency("vl", work: work, windows: 2, seconds: s, delay: 0.45) + ") & "
-    }
-
     static func cpu(_ layer: BenchLayer) -> BenchExperiment {
         let podLevel = layer == .pod
         return BenchExperiment(.cpu, layer, expect: .can,
@@ -21,46 +14,45 @@ enum ComputeExperiments {
                             : "cpu.max: a hog container limited to 0.5 CPU gets about half a core, and a sibling container keeps its share",
             method: (podLevel ? "Aggressor: a pod of three containers with a busy loop and limits.cpu 500m each (1.5 CPUs together) and bulkhead.dev/pod-limits cpu=500m; victim: a pod next to it"
                               : "Aggressor: a container of three busy loops with limits.cpu 500m; victim: a second container of the same pod")
-                + " counting work units in two windows of one run: alone, then with the hog running. On 2 CPUs, without the limit the four loops would share them and the victim would keep about half its rate.") { ctx in
-            // One run, two windows of the victim: alone, then with the hog started between
-            // them, so that the load of a shared machine drifts as little as possible between
-            // baseline and measurement.
-            let s = ctx.phaseSeconds
-            let second = 0.4 + s + 0.3
+                + " counting work units in interleaved windows of one run (per round: alone and with the hogs running, in ABBA order; the hogs run only in their windows). On 2 CPUs, without the limit the four loops would share them and the victim would keep about half its rate.") { ctx in
+            // One run, interleaved windows of the victim (BenchSchedule, ABBA): alone, then with
+            // the hog running, round after round, so that the load of a shared machine drifts as
+            // little as possible between baseline and measurement. The hogs run only in the
+            // contained windows, one start serving each pair of adjacent ones.
+            let sched = BenchSchedule(ctx, [.baseline, .contained])
             // requests.cpu as the kubelet sets it: the victim's weight is that of a whole CPU, the
             // hogs' a tenth, so that under other load on a shared machine the share follows the
             // requests and the limit still bounds the hogs.
-            let victim = BenchWorkload(name: "victim", script: service(.cpu, s) + BenchPrograms.cpuRate("v_rate0", seconds: s, delay: 0.4) + "; "
-                                       + BenchPrograms.cpuRate("v_rate1", seconds: s, delay: 0.3) + "; wait", requests: ["cpu": "1"])
-            let hogScript = { (procs: Int) in "sleep \(BenchPrograms.fmt(second - 0.2)); " + BenchPrograms.cpuHog(procs: procs, seconds: s + 0.6) }
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .cpu, BenchScheduled.cpuRate(sched, prefix: "v")), requests: ["cpu": "1"])
+            let hogScript = { (procs: Int) in BenchScheduled.cpuHog(sched, .contained, procs: procs) }
             let loaded: BenchPods
             if podLevel {
                 // A pod of three hog containers of 0.5 CPU each under pod-limits cpu=500m: the pod
                 // bounds their sum of 1.5, which their own limits would allow.
                 let hogs = (1...3).map { BenchWorkload(name: "hog\($0)", script: hogScript(1), limits: ["cpu": "500m"], requests: ["cpu": "100m"]) }
-                loaded = try ctx.runPodGroups([hogs.map { var h = $0; h.podLimits = "cpu=500m"; return h }, [victim]])
+                loaded = try ctx.runPodGroups([hogs.map { var h = $0; h.podLimits = "cpu=500m"; return h }, [victim]], seconds: sched.deadline)
             } else {
                 let hog = BenchWorkload(name: "hog", script: hogScript(3), limits: ["cpu": "500m"], requests: ["cpu": "100m"])
-                loaded = try ctx.runPods(.samePod, [hog, victim])
+                loaded = try ctx.runPods(.samePod, [hog, victim], seconds: sched.deadline)
             }
-            let base = loaded
+            var w = BenchWindows()
+            sched.collect(loaded.values, prefix: "v", as: "victim work rate", unit: "units/s", into: &w)
             // The pod's hogs are three containers: their sum is what the pod cgroup bounds.
             let hogNames = podLevel ? ["hog1", "hog2", "hog3"] : ["hog"]
             let (share, throttled) = loaded.cpuShare(ofContainers: hogNames)
-            let r = ratio(loaded.double("v_rate1"), base.double("v_rate0"))
+            let r = w.summary("victim work rate", .contained, band: band, side: .atLeast)
             // In the pod the throttling happens in the pod cgroup, not in the containers' own.
             let contained = (podLevel || throttled > 0) && share <= 0.65
             var o = BenchOutcome(
-                verdict: BenchVerdict.judgeCan(victimRatio: r, band: band, contained: contained,
+                verdict: BenchVerdict.judgeCan(summary: r, contained: contained,
                                                containment: "the hog got \(BenchFormat.value(share, "CPU")), throttled in \(Int(throttled)) periods"),
-                keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?"), hog \(BenchFormat.value(share, "CPU"))",
-                chartMetric: "victim work rate")
-            o.measurements = [
-                BenchMeasurement("victim work rate", .baseline, base.double("v_rate0") ?? .nan, "units/s"),
-                BenchMeasurement("victim work rate", .contained, loaded.double("v_rate1") ?? .nan, "units/s"),
+                keyFigure: "victim \(r?.text ?? "?"), hog \(BenchFormat.value(share, "CPU"))",
+                chartMetric: "victim work rate", ratio: r)
+            o.measurements = w.measurements + [
                 BenchMeasurement("hog CPU share", .evidence, share, "CPU"),
                 BenchMeasurement("hog throttled periods (cpu.stat nr_throttled)", .evidence, throttled, ""),
-            ] + ctx.serviceMeasurements(loaded.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl1", .contained)
+            ] + ctx.serviceMeasurements(loaded.values, sched, prefix: "vl")
+            o.evidence += sched.late(loaded.values, prefix: "v")
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
         }
@@ -73,35 +65,38 @@ enum ComputeExperiments {
                             : "memory.max: a container past its limit is OOM-killed alone; the neighbour container's rate holds",
             method: (podLevel ? "Aggressor: a pod with bulkhead.dev/pod-limits memory=64Mi whose container allocates 8 MiB at a time up to 512 MiB; victim: a pod next to it"
                               : "Aggressor: a container with limits.memory 64Mi allocating 8 MiB at a time up to 512 MiB; victim: a sibling container")
-                + " sweeping a 16 MiB buffer (MB/s) in two windows of one run, alone and then next to the bomb; the outer cgroup allows 768 MiB.") { ctx in
+                + " sweeping a 16 MiB buffer (MB/s) in interleaved windows of one run, alone and next to the bomb (a fresh bomb in each of its spans); the outer cgroup allows 768 MiB.") { ctx in
             let s = ctx.phaseSeconds
-            // Two windows of one run, as for CPU: alone, then with the bomb started between them.
-            let second = 0.4 + s + 0.3
-            let victim = BenchWorkload(name: "victim", script: service(.memory, s) + BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4) + "; "
-                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3) + "; wait")
-            var bomb = BenchWorkload(name: "bomb", script: "sleep \(BenchPrograms.fmt(second - 0.2)); " + BenchPrograms.memoryBomb(maxMiB: 512, seconds: s + 0.6))
+            // Interleaved windows of one run, as for CPU; in each contained span a fresh bomb
+            // child allocates until the OOM killer takes it.
+            let sched = BenchSchedule(ctx, [.baseline, .contained])
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v")))
+            var bomb = BenchWorkload(name: "bomb", script: BenchScheduled.memoryBomb(sched, .contained, maxMiB: 512))
             if podLevel { bomb.podLimits = "memory=64Mi" } else { bomb.limits = ["memory": "64Mi"] }
-            let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim])
-            let base = loaded
+            let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim], seconds: sched.deadline)
+            var w = BenchWindows()
+            sched.collect(loaded.values, prefix: "v", as: "victim sweep rate", unit: "MB/s", into: &w)
             let stats = podLevel ? loaded.podStats(holding: "bomb") : loaded.containerStats("bomb")
             let kills = number(stats, "oomKills") ?? 0
             let peak = (number(stats, "memoryPeakBytes") ?? 0) / 1_048_576
             let exit = loaded.exitCode("bomb")
             let victimExit = loaded.exitCode("victim")
-            let contained = (kills > 0 || exit == 137) && victimExit == 0
-            let r = ratio(loaded.double("v_sweep1"), base.double("v_sweep0"))
+            // A bomb child killed by the OOM killer does not end its container: the kill count,
+            // or (cgroup v1 counts a pod's kills elsewhere) the bomb's children ended by SIGKILL.
+            let killed = loaded.double("bomb_killed") ?? 0
+            let contained = (kills > 0 || exit == 137 || killed > 0) && victimExit == 0
+            let r = w.summary("victim sweep rate", .contained, band: band, side: .atLeast)
             var o = BenchOutcome(
-                verdict: BenchVerdict.judgeCan(victimRatio: r, band: band, contained: contained,
-                                               containment: "the bomb was OOM-killed (oom_kill \(Int(kills)), exit \(exit.map(String.init) ?? "?"), peak \(Int(peak)) MiB), the victim exited \(victimExit.map(String.init) ?? "?")"),
-                keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?"), bomb OOM at \(Int(peak)) MiB",
-                chartMetric: "victim sweep rate")
-            o.measurements = [
-                BenchMeasurement("victim sweep rate", .baseline, base.double("v_sweep0") ?? .nan, "MB/s"),
-                BenchMeasurement("victim sweep rate", .contained, loaded.double("v_sweep1") ?? .nan, "MB/s"),
+                verdict: BenchVerdict.judgeCan(summary: r, contained: contained,
+                                               containment: "the bomb was OOM-killed (oom_kill \(Int(kills)), SIGKILLed children \(Int(killed)), exit \(exit.map(String.init) ?? "?"), peak \(Int(peak)) MiB), the victim exited \(victimExit.map(String.init) ?? "?")"),
+                keyFigure: "victim \(r?.text ?? "?"), bomb OOM at \(Int(peak)) MiB",
+                chartMetric: "victim sweep rate", ratio: r)
+            o.measurements = w.measurements + [
                 BenchMeasurement("bomb oom kills (memory.events oom_kill)", .evidence, kills, ""),
                 BenchMeasurement("bomb memory peak", .evidence, peak, "MiB"),
                 BenchMeasurement("bomb allocated before the kill", .evidence, loaded.double("bomb_mib") ?? 0, "MiB"),
-            ] + ctx.serviceMeasurements(loaded.values, "vl0", .baseline) + ctx.serviceMeasurements(loaded.values, "vl1", .contained)
+            ] + ctx.serviceMeasurements(loaded.values, sched, prefix: "vl")
+            o.evidence += sched.late(loaded.values, prefix: "v")
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
         }
@@ -112,22 +107,19 @@ enum ComputeExperiments {
     static func cacheBandwidth(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
-            method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in two windows of one run: alone, then with the aggressor started between them. Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
+            method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
                 + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
-            let s = ctx.phaseSeconds
-            let second = 0.4 + s + 0.3
-            let victim = BenchWorkload(name: "victim", script: service(.memory, s) + BenchPrograms.memorySweep("v_sweep0", seconds: s, delay: 0.4, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; "
-                                       + BenchPrograms.memorySweep("v_sweep1", seconds: s, delay: 0.3, mebibytes: 24, perCPUSecond: true, cpu: 0) + "; wait")
-            let hog = BenchWorkload(name: "hog", script: "sleep \(BenchPrograms.fmt(second - 0.2)); "
-                                    + BenchPrograms.memorySweep("a_sweep", seconds: s + 0.6, delay: 0, mebibytes: 64, cpu: 0))
-            let run = try ctx.runPods(BenchPlacement(layer), [hog, victim])
-            let r = ratio(run.double("v_sweep1"), run.double("v_sweep0"))
-            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: 0.9, what: "memory sweep next to a sweeping neighbour"),
-                                 keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?")", chartMetric: "victim sweep rate")
-            o.measurements = [
-                BenchMeasurement("victim sweep rate", .baseline, run.double("v_sweep0") ?? .nan, "MB/CPU-s"),
-                BenchMeasurement("victim sweep rate", .loaded, run.double("v_sweep1") ?? .nan, "MB/CPU-s"),
-            ] + ctx.serviceMeasurements(run.values, "vl0", .baseline) + ctx.serviceMeasurements(run.values, "vl1", .loaded)
+            let sched = BenchSchedule(ctx, [.baseline, .loaded])
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0)))
+            let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: 64, cpu: 0))
+            let run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline)
+            var w = BenchWindows()
+            sched.collect(run.values, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
+            let r = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
+            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour"),
+                                 keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
+            o.measurements = w.measurements + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+            o.evidence += sched.late(run.values, prefix: "v")
             if !run.problems.isEmpty { o.evidence.append(run.problems) }
             return o
         }

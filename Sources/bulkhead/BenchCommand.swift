@@ -13,7 +13,11 @@ struct BenchCommand: ParsableCommand {
         Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup \
         (768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
         Cells: RESOURCE/LAYER, e.g. memory/pod; a RESOURCE alone selects its row. See docs/bench.md.
-        Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise.
+        Ratio cells (a victim's rate alone against next to the aggressor) run --rounds interleaved \
+        rounds of windows and are judged on the 95% bootstrap interval of the median ratio: an \
+        interval across the cell's band is "inconclusive", which never counts as a pass.
+        Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise \
+        (an inconclusive cell does not confirm it).
         """
     )
 
@@ -23,8 +27,14 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: ArgumentHelp("Only these cells (RESOURCE/LAYER or RESOURCE).", valueName: "CELL"))
     var only: [String] = []
 
-    @Option(help: ArgumentHelp("Seconds of each measured phase (0.5-30).", valueName: "S"))
-    var duration: Double = 1.5
+    @Option(help: ArgumentHelp("Seconds of each measured window (0.5-30).", valueName: "S"))
+    var duration: Double = BenchDefaults.windowSeconds
+
+    @Option(help: ArgumentHelp("Interleaved rounds of baseline and loaded windows per ratio cell (1-20).", valueName: "N"))
+    var rounds: Int = BenchDefaults.rounds
+
+    @Flag(help: "One round per cell (--rounds 1): a single sample, no interval.")
+    var quick = false
 
     @Option(help: ArgumentHelp("Write every cell with its measurements and the host's facts as JSON.", valueName: "FILE"))
     var json: String?
@@ -38,6 +48,7 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let layer, BenchLayer(rawValue: layer) == nil { throw ValidationError("--layer: one of container, pod, namespace, node") }
         if !(0.5...30).contains(duration) { throw ValidationError("--duration: between 0.5 and 30 seconds") }
+        if !(1...20).contains(rounds) { throw ValidationError("--rounds: between 1 and 20") }
     }
 
     func run() throws {
@@ -56,7 +67,7 @@ struct BenchCommand: ParsableCommand {
         if geteuid() != 0 { warn("bench needs root: it creates cgroups and maps uid ranges"); throw ExitCode(2) }
         let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let context: BenchContext
-        do { context = try BenchContext(binary: binary, phaseSeconds: duration) } catch { warn(error.description); throw ExitCode(2) }
+        do { context = try BenchContext(binary: binary, phaseSeconds: duration, rounds: quick ? 1 : rounds) } catch { warn(error.description); throw ExitCode(2) }
         defer { context.close() }
         let terminal = isatty(2) == 1
         var index = 0

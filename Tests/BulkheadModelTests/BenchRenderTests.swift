@@ -87,4 +87,69 @@ struct BenchRenderTests {
         #expect(svg.contains("width=\"330\""), "the largest bar is full width")
         #expect(svg.contains("width=\"316\""), "96 of 100")
     }
+
+    /// A report of interleaved rounds: a can cell with its interval, and a cell whose
+    /// interval straddles its band.
+    static let rounds: BenchMatrixReport = {
+        func windows(_ base: [Double], _ other: [Double], _ phase: BenchPhase) -> [BenchMeasurement] {
+            base.enumerated().flatMap { i, b in
+                [BenchMeasurement("victim work rate", .baseline, b, "units/s", round: i),
+                 BenchMeasurement("victim work rate", phase, other[i], "units/s", round: i)]
+            }
+        }
+        let canWindows = windows([100, 102, 98, 100], [96, 93, 99, 98], .contained)
+        let can = BenchRatioSummary(metric: "victim work rate", phase: .contained, ratios: [0.96, 93.0 / 102, 99.0 / 98, 0.98], band: 0.7, side: .atLeast)
+        let straddle = BenchRatioSummary(metric: "victim work rate", phase: .loaded, ratios: [0.6, 0.7, 0.9], band: 0.75, side: .atMost)
+        return BenchMatrixReport(
+            host: BenchHostFacts(kernel: "6.18.0", cgroupMode: "v2", cpuCount: 2, memoryBytes: nil, bulkheadVersion: "0.1.0"),
+            startedAt: "2026-12-06T06:00:00Z", phaseSeconds: 1, rounds: 4, totalSeconds: 170,
+            results: [
+                BenchResult(cell: BenchCellID(.cpu, .container), claim: "c", expected: .can,
+                            verdict: BenchVerdict.judgeCan(summary: can, contained: true, containment: "throttled"),
+                            keyFigure: "victim \(can!.text)", method: "m", measurements: canWindows,
+                            chartMetric: "victim work rate", ratio: can),
+                BenchResult(cell: BenchCellID(.cacheBandwidth, .pod), claim: "c", expected: .cannot,
+                            verdict: BenchVerdict.judgeSlowdown(summary: straddle, what: "sweep"),
+                            keyFigure: "victim \(straddle!.text)", method: "m",
+                            measurements: windows([100, 100, 100], [60, 70, 90], .loaded),
+                            chartMetric: "victim work rate", ratio: straddle),
+            ])
+    }()
+
+    @Test("Rounds: the table shows the interval and inconclusive, never as a pass")
+    func roundsTable() {
+        let t = BenchRender.table(Self.rounds)
+        let lines = t.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("CPU time") && $0.contains("can: victim 97% [91–101%]") }, "\(t)")
+        #expect(lines.contains { $0.hasPrefix("CPU caches") && $0.contains("!inconclusive: victim 70% [60–90%]") }, "\(t)")
+        #expect(t.contains("1 of 2 cells confirm the matrix's claim (1 inconclusive"), "\(t)")
+        #expect(t.contains("4 rounds of 1 s windows"))
+        #expect(t.contains("! cache-bandwidth/pod: expected cannot, got inconclusive"), "\(t)")
+    }
+
+    @Test("Rounds: the HTML draws error bars, the ratio's interval against the band, and an inconclusive colour")
+    func roundsHTML() {
+        let h = BenchRender.html(Self.rounds)
+        #expect(h.components(separatedBy: "class=\"errorbar\"").count - 1 == 4, "one error bar per phase of each chart")
+        #expect(h.components(separatedBy: "class=\"band\"").count - 1 == 2, "the band under each chart")
+        #expect(h.contains("<b>inconclusive</b>"))
+        #expect(h.contains("background:#f6e7a1"), "the inconclusive colour")
+        #expect(h.contains("span style=\"background:#f6e7a1\">inconclusive</span>"), "in the legend")
+        #expect(h.contains("4 interleaved rounds per ratio cell"))
+        #expect(h.contains("<td>victim work rate</td><td>baseline</td><td>4</td>"), "every window with its round")
+    }
+
+    @Test("Rounds: the JSON keeps every window with its round and the ratio summary; a report without rounds reads as one")
+    func roundsJSON() throws {
+        let text = BenchRender.json(Self.rounds)
+        let back = try JSONDecoder().decode(BenchMatrixReport.self, from: Data(text.utf8))
+        #expect(back == Self.rounds)
+        #expect(back.results[0].measurements.count == 8)
+        #expect(back.results[0].windows("victim work rate", .baseline).map(\.round) == [0, 1, 2, 3])
+        #expect(back.results[0].value("victim work rate", .baseline) == 100, "the median of the windows")
+        #expect(back.results[1].ratio?.ratios == [0.6, 0.7, 0.9])
+        let old = BenchRender.json(Self.report).replacingOccurrences(of: "\"rounds\" : 1,", with: "")
+        #expect(!old.contains("\"rounds\""))
+        #expect(try JSONDecoder().decode(BenchMatrixReport.self, from: Data(old.utf8)).rounds == 1)
+    }
 }

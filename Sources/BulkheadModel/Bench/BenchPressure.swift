@@ -96,7 +96,7 @@ public enum PressureWindow {
     /// `phase`, named `PSI RESOURCE some|full (SCOPE)`, unit %. Absent where the samples do
     /// not cover the window or a counter is missing.
     public static func measurements(_ samples: [PressureSample], from: Double, to: Double, phase: BenchPhase,
-                                    scope: PressureScope) -> [BenchMeasurement] {
+                                    scope: PressureScope, round: Int? = nil) -> [BenchMeasurement] {
         guard from.isFinite, to.isFinite, to > from else { return [] }
         var out: [BenchMeasurement] = []
         for r in PressureResource.allCases {
@@ -104,7 +104,7 @@ public enum PressureWindow {
                 let read = { (s: PressureSample) -> UInt64? in full ? s.totals[r]?.full : s.totals[r]?.some }
                 guard let a = counter(at: from, samples, read), let b = counter(at: to, samples, read), b >= a else { continue }
                 let pct = min(100, (b - a) / ((to - from) * 1e6) * 100)
-                out.append(BenchMeasurement(name(r, full: full, scope: scope), phase, pct, "%"))
+                out.append(BenchMeasurement(name(r, full: full, scope: scope), phase, pct, "%", round: round))
             }
         }
         return out
@@ -122,11 +122,11 @@ public enum BenchLatency {
     public static let p99 = "victim request p99 latency"
     public static let requests = "victim requests"
 
-    /// p50, p99 and the request count of one window.
-    public static func measurements(p50: Double?, p99: Double?, requests: Double?, phase: BenchPhase) -> [BenchMeasurement] {
+    /// p50, p99 and the request count of one window (of `round`).
+    public static func measurements(p50: Double?, p99: Double?, requests: Double?, phase: BenchPhase, round: Int? = nil) -> [BenchMeasurement] {
         guard let p50, let p99, let requests, p50.isFinite, p99.isFinite, requests > 0 else { return [] }
-        return [BenchMeasurement(Self.p50, phase, p50, "ms"), BenchMeasurement(Self.p99, phase, p99, "ms"),
-                BenchMeasurement(Self.requests, phase, requests, "")]
+        return [BenchMeasurement(Self.p50, phase, p50, "ms", round: round), BenchMeasurement(Self.p99, phase, p99, "ms", round: round),
+                BenchMeasurement(Self.requests, phase, requests, "", round: round)]
     }
 }
 
@@ -134,7 +134,8 @@ public enum BenchLatency {
 extension BenchRender {
     static let servicePhases: [BenchPhase] = [.baseline, .loaded, .contained]
 
-    /// "victim alone p50 0.21 ms, p99 0.9 ms (400 requests); with aggressor …", or nil.
+    /// "victim alone p50 0.21 ms, p99 0.9 ms (400 requests); with aggressor …", or nil. With
+    /// rounds, each figure is the median over the phase's windows (requests: per window).
     public static func latencyLine(_ r: BenchResult) -> String? {
         let parts = servicePhases.compactMap { p -> String? in
             guard let p50 = r.value(BenchLatency.p50, p), let p99 = r.value(BenchLatency.p99, p) else { return nil }
@@ -144,22 +145,22 @@ extension BenchRender {
         return parts.isEmpty ? nil : "Request latency: " + parts.joined(separator: "; ")
     }
 
-    /// "PSI over each window (host): victim alone cpu some 3%, memory some 0% full 0%, io …", or nil.
+    /// "Pressure stalls … (host): victim alone: cpu some 3 %, memory some 0 % full 0 %, io …",
+    /// or nil; with rounds, medians over the phase's windows.
     public static func pressureLine(_ r: BenchResult) -> String? {
-        let psi = r.measurements.filter { $0.name.hasPrefix("PSI ") }
-        guard let scope = psi.first.flatMap({ m in m.name.firstIndex(of: "(").map { String(m.name[$0...]) } }) else { return nil }
+        guard let scope = [PressureScope.host, .victimCgroup].first(where: { s in
+            r.measurements.contains { $0.name == PressureWindow.name(.cpu, full: false, scope: s) || $0.name == PressureWindow.name(.io, full: false, scope: s) }
+        }) else { return nil }
         let parts = servicePhases.compactMap { p -> String? in
-            let here = psi.filter { $0.phase == p }
-            guard !here.isEmpty else { return nil }
             let figures = PressureResource.allCases.compactMap { res -> String? in
-                let kinds = ["some", "full"].compactMap { k in
-                    here.first { $0.name.hasPrefix("PSI \(res.rawValue) \(k) ") }.map { "\(k) \(BenchFormat.value($0.value, "%"))" }
+                let kinds = [false, true].compactMap { full in
+                    r.value(PressureWindow.name(res, full: full, scope: scope), p).map { "\(full ? "full" : "some") \(BenchFormat.value($0, "%"))" }
                 }
                 return kinds.isEmpty ? nil : "\(res.rawValue) " + kinds.joined(separator: " ")
             }
-            return "\(phaseLabels[p] ?? p.rawValue): " + figures.joined(separator: ", ")
+            return figures.isEmpty ? nil : "\(phaseLabels[p] ?? p.rawValue): " + figures.joined(separator: ", ")
         }
-        return "Pressure stalls as a share of each window \(scope): " + parts.joined(separator: "; ")
+        return "Pressure stalls as a share of each window (\(scope.rawValue)): " + parts.joined(separator: "; ")
     }
 
     /// The text report's block: one line per cell with a latency or pressure figure.

@@ -6,7 +6,7 @@ public enum BenchRender {
 
     /// Rows are resources, columns layers; each cell its verdict and key figure. A cell
     /// whose verdict differs from the matrix's claim is marked with `!`.
-    public static func table(_ report: BenchMatrixReport, width: Int = 30) -> String {
+    public static func table(_ report: BenchMatrixReport, width: Int = 36) -> String {
         let layers = BenchLayer.allCases.filter { l in report.results.contains { $0.cell.layer == l } }
         let resources = BenchResource.allCases.filter { r in report.results.contains { $0.cell.resource == r } }
         let first = max(8, resources.map(\.title.count).max() ?? 8)
@@ -24,7 +24,8 @@ public enum BenchRender {
         }
         let confirmed = report.results.filter(\.confirmsClaim).count
         lines.append("")
-        lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        let inconclusive = report.results.filter { $0.verdict.kind == .inconclusive }.count
+        lines.append("\(confirmed) of \(report.results.count) cells confirm the matrix's claim\(inconclusive > 0 ? " (\(inconclusive) inconclusive: the interval straddles the band)" : ""); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
@@ -69,6 +70,7 @@ public enum BenchRender {
         case .can: "#d7f0d2"
         case .cannot: "#f8d9c4"
         case .notObserved: "#f3c6c6"
+        case .inconclusive: "#f6e7a1"
         case .blocked: "#e4e4f4"
         case .skipped: "#eeeeee"
         }
@@ -78,22 +80,64 @@ public enum BenchRender {
     static let phaseLabels: [BenchPhase: String] = [.baseline: "victim alone", .loaded: "with aggressor", .contained: "with aggressor, contained"]
 
     /// A horizontal bar chart of the chart metric per phase, as inline SVG; nil without bars.
+    /// Each bar is the median of the phase's windows, with the 95% bootstrap interval of that
+    /// median as an error bar when the phase has several windows; below the bars, the
+    /// victim's ratio over the rounds as a strip: its interval, its median and the band.
     public static func chart(_ r: BenchResult) -> String? {
         let bars = r.chartBars
         guard !bars.isEmpty, let unit = bars.first?.unit else { return nil }
-        let maxV = max(bars.map(\.value).max() ?? 1, 1e-9)
+        let intervals = bars.map { r.chartInterval($0.phase) }
+        let maxV = max((bars.map(\.value) + intervals.compactMap { $0?.upperBound }).max() ?? 1, 1e-9)
         let rowH = 28, labelW = 190, barW = 330
-        let h = bars.count * rowH + 26
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 110)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
+        let strip = r.ratio == nil ? 0 : 46
+        let h = bars.count * rowH + 26 + strip
+        func x(_ v: Double) -> Int { labelW + max(0, Int(Double(barW) * v / maxV)) }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 150)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 4
             let w = max(1, Int(Double(barW) * b.value / maxV))
+            var end = labelW + w
             s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(phaseLabels[b.phase] ?? b.phase.rawValue))</text>"
             s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(phaseColors[b.phase] ?? "#888")\"/>"
-            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
+            if let ci = intervals[i] {
+                let a = x(ci.lowerBound), c = x(ci.upperBound), m = y + 11
+                s += "<g class=\"errorbar\" stroke=\"#222\" stroke-width=\"1.5\"><line x1=\"\(a)\" y1=\"\(m)\" x2=\"\(c)\" y2=\"\(m)\"/>"
+                s += "<line x1=\"\(a)\" y1=\"\(m - 6)\" x2=\"\(a)\" y2=\"\(m + 6)\"/><line x1=\"\(c)\" y1=\"\(m - 6)\" x2=\"\(c)\" y2=\"\(m + 6)\"/></g>"
+                end = max(end, c)
+            }
+            var label = BenchFormat.value(b.value, b.unit)
+            if let ci = intervals[i] { label += " [\(BenchFormat.value(ci.lowerBound, ""))–\(BenchFormat.value(ci.upperBound, ""))]" }
+            s += "<text x=\"\(end + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(label))</text>"
         }
-        s += "<text x=\"\(labelW)\" y=\"\(h - 4)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))</text>"
+        let axisY = bars.count * rowH + 22
+        s += "<text x=\"\(labelW)\" y=\"\(axisY)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))\(intervals.contains { $0 != nil } ? ", median of the windows, bar: 95% interval" : "")</text>"
+        if let q = r.ratio { s += ratioStrip(q, y: axisY + 8, labelW: labelW, width: barW) }
         return s + "</svg>"
+    }
+
+    /// The ratio strip: an axis from 0 to the larger of 125% and the interval's end, the band
+    /// as a dashed line, the interval as a bar in the verdict's colour, the median as a tick.
+    static func ratioStrip(_ q: BenchRatioSummary, y: Int, labelW: Int, width: Int) -> String {
+        let top = max(1.25, q.high * 1.05, q.band * 1.1)
+        func x(_ v: Double) -> Int { labelW + Int(Double(width) * min(max(v, 0), top) / top) }
+        let fill = color(stripKind(q))
+        var s = "<g class=\"ratio\"><text x=\"0\" y=\"\(y + 15)\" font-size=\"13\">victim ratio (\(q.phase.rawValue) / alone)</text>"
+        s += "<line x1=\"\(labelW)\" y1=\"\(y + 20)\" x2=\"\(labelW + width)\" y2=\"\(y + 20)\" stroke=\"#999\"/>"
+        s += "<rect class=\"interval\" x=\"\(x(q.low))\" y=\"\(y + 4)\" width=\"\(max(2, x(q.high) - x(q.low)))\" height=\"16\" fill=\"\(fill)\" stroke=\"#444\"/>"
+        s += "<line x1=\"\(x(q.median))\" y1=\"\(y + 1)\" x2=\"\(x(q.median))\" y2=\"\(y + 23)\" stroke=\"#000\" stroke-width=\"2\"/>"
+        s += "<line class=\"band\" x1=\"\(x(q.band))\" y1=\"\(y - 2)\" x2=\"\(x(q.band))\" y2=\"\(y + 28)\" stroke=\"#b00\" stroke-dasharray=\"4 3\"/>"
+        s += "<text x=\"\(x(q.band) + 3)\" y=\"\(y + 36)\" font-size=\"11\" fill=\"#b00\">band \(q.side == .atLeast ? "≥" : "≤") \(BenchFormat.percent(q.band))</text>"
+        s += "<text x=\"\(labelW + width + 8)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(q.text))</text></g>"
+        return s
+    }
+
+    /// The colour of a ratio's interval: the verdict its position alone gives.
+    static func stripKind(_ q: BenchRatioSummary) -> BenchVerdictKind {
+        switch q.position {
+        case .confirms: q.side == .atLeast ? .can : .cannot
+        case .refutes: .notObserved
+        case .straddles: .inconclusive
+        }
     }
 
     /// A self-contained page: how to read it, the matrix, then one section per experiment.
@@ -117,14 +161,18 @@ public enum BenchRender {
             of one tenant, or two tenants. <b>can</b> means the victim stayed within its band and the aggressor was
             contained (its own cgroup counters show it); <b>cannot</b> means the shared effect was observed (the
             victim slowed or was denied, or a global counter moved). <b>not-observed</b> means the experiment did not
-            see what either claim needs, and never counts as a pass. A red outline marks a verdict that differs from
-            the claim in the design.</p>
+            see what either claim needs, and never counts as a pass. Where the verdict is a ratio of the victim's
+            rate loaded (or contained) over alone, the experiment runs interleaved rounds of windows, alone and
+            loaded in turn, and the verdict needs the 95% bootstrap interval of the median ratio wholly on the
+            claim's side of the band (the dashed line under each chart); an interval across the band is
+            <b>inconclusive</b>, never a pass. Bars are medians over the windows, with their 95% interval as
+            error bars. A red outline marks a verdict that differs from the claim in the design.</p>
             <p class="legend">
             """
         for k in BenchVerdictKind.allCases { h += "<span style=\"background:\(color(k))\">\(k.rawValue)</span>" }
         h += "</p>\n<p class=\"small\">Host: kernel \(escape(report.host.kernel)), cgroups \(escape(report.host.cgroupMode)), \(report.host.cpuCount) CPUs"
         if let m = report.host.memoryBytes { h += ", \(m >> 20) MiB memory" }
-        h += "; bulkhead \(escape(report.host.bulkheadVersion)); started \(escape(report.startedAt)); \(Int(report.totalSeconds.rounded())) s in total, \(BenchFormat.value(report.phaseSeconds, "s")) per measured phase.</p>\n"
+        h += "; bulkhead \(escape(report.host.bulkheadVersion)); started \(escape(report.startedAt)); \(Int(report.totalSeconds.rounded())) s in total, \(BenchFormat.value(report.phaseSeconds, "s")) per measured window, \(report.rounds) \(report.rounds == 1 ? "round" : "interleaved rounds") per ratio cell.</p>\n"
         h += "<h2>The matrix</h2>\n<table><tr><th>resource</th>"
         for l in layers { h += "<th>\(l.rawValue)</th>" }
         h += "</tr>\n"
@@ -149,9 +197,9 @@ public enum BenchRender {
             let service = [latencyLine(res), pressureLine(res)].compactMap { $0 }
             if !service.isEmpty { h += "<p class=\"small\">" + service.map(escape).joined(separator: "<br>") + "</p>" }
             if !res.measurements.isEmpty {
-                h += "<table><tr><th>measurement</th><th>phase</th><th>value</th></tr>"
+                h += "<table><tr><th>measurement</th><th>phase</th><th>round</th><th>value</th></tr>"
                 for m in res.measurements {
-                    h += "<tr><td>\(escape(m.name))</td><td>\(m.phase.rawValue)</td><td>\(escape(BenchFormat.value(m.value, m.unit)))</td></tr>"
+                    h += "<tr><td>\(escape(m.name))</td><td>\(m.phase.rawValue)</td><td>\(m.round.map { String($0 + 1) } ?? "")</td><td>\(escape(BenchFormat.value(m.value, m.unit)))</td></tr>"
                 }
                 h += "</table>"
             }

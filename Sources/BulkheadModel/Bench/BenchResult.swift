@@ -10,15 +10,18 @@ public enum BenchPhase: String, Codable, Sendable, CaseIterable {
     case evidence
 }
 
-/// One named value of an experiment.
+/// One named value of an experiment: one window of one round (the JSON keeps every window).
 public struct BenchMeasurement: Codable, Sendable, Equatable {
     public var name: String
     public var phase: BenchPhase
     public var value: Double
     public var unit: String
+    /// The round (0-based) whose window measured it; nil for a value of the experiment as a
+    /// whole (evidence, or a cell that runs one window per phase).
+    public var round: Int?
 
-    public init(_ name: String, _ phase: BenchPhase, _ value: Double, _ unit: String) {
-        self.name = name; self.phase = phase; self.value = value; self.unit = unit
+    public init(_ name: String, _ phase: BenchPhase, _ value: Double, _ unit: String, round: Int? = nil) {
+        self.name = name; self.phase = phase; self.value = value; self.unit = unit; self.round = round
     }
 }
 
@@ -39,28 +42,50 @@ public struct BenchResult: Codable, Sendable, Equatable {
     public var evidence: [String]
     /// The measurement plotted per phase (victim alone / loaded / contained), if any.
     public var chartMetric: String?
+    /// The victim's ratio over the rounds (median, 95% interval, band), for the cells whose
+    /// verdict is a ratio against a band; nil for cells decided by errnos and counts.
+    public var ratio: BenchRatioSummary?
     public var seconds: Double
 
     public init(cell: BenchCellID, claim: String, expected: BenchVerdictKind, verdict: BenchVerdict, keyFigure: String,
                 method: String, measurements: [BenchMeasurement] = [], evidence: [String] = [], chartMetric: String? = nil,
-                seconds: Double = 0) {
+                ratio: BenchRatioSummary? = nil, seconds: Double = 0) {
         self.cell = cell; self.claim = claim; self.expected = expected; self.verdict = verdict; self.keyFigure = keyFigure
         self.method = method; self.measurements = measurements; self.evidence = evidence; self.chartMetric = chartMetric
-        self.seconds = seconds
+        self.ratio = ratio; self.seconds = seconds
     }
 
     /// The verdict matches the claim of the matrix.
     public var confirmsClaim: Bool { verdict.kind == expected }
 
-    /// The value of `name` in `phase`, if measured.
+    /// The value of `name` in `phase`, if measured: the median over its rounds' windows.
     public func value(_ name: String, _ phase: BenchPhase) -> Double? {
-        measurements.first { $0.name == name && $0.phase == phase }?.value
+        BenchStatistics.median(windows(name, phase).map(\.value))
     }
 
-    /// The chart's bars: the chart metric in each phase that measured it.
+    /// Every window of `name` in `phase`, in round order.
+    public func windows(_ name: String, _ phase: BenchPhase) -> [BenchMeasurement] {
+        measurements.filter { $0.name == name && $0.phase == phase }
+    }
+
+    /// The chart's bars: the chart metric in each phase that measured it, as the median of
+    /// the phase's windows (round nil).
     public var chartBars: [BenchMeasurement] {
         guard let m = chartMetric else { return [] }
-        return [BenchPhase.baseline, .loaded, .contained].compactMap { p in measurements.first { $0.name == m && $0.phase == p } }
+        return [BenchPhase.baseline, .loaded, .contained].compactMap { p in
+            let w = windows(m, p)
+            guard let first = w.first, let med = BenchStatistics.median(w.map(\.value)) else { return nil }
+            return BenchMeasurement(m, p, med, first.unit)
+        }
+    }
+
+    /// The error bar of a chart bar: the 95% bootstrap interval of the phase's median over
+    /// its windows; nil with fewer than two windows.
+    public func chartInterval(_ phase: BenchPhase) -> ClosedRange<Double>? {
+        guard let m = chartMetric else { return nil }
+        let w = windows(m, phase).map(\.value)
+        guard w.count > 1 else { return nil }
+        return BenchStatistics.bootstrapMedianInterval(w)
     }
 }
 
@@ -83,14 +108,31 @@ public struct BenchMatrixReport: Codable, Sendable, Equatable {
     public var host: BenchHostFacts
     /// ISO 8601 UTC.
     public var startedAt: String
-    /// Seconds per measured phase.
+    /// Seconds per measured phase (one window).
     public var phaseSeconds: Double
+    /// Interleaved rounds of baseline and loaded (and contained) windows per ratio cell;
+    /// 1 with `--quick`.
+    public var rounds: Int
     public var totalSeconds: Double
     public var results: [BenchResult]
 
-    public init(host: BenchHostFacts, startedAt: String, phaseSeconds: Double, totalSeconds: Double, results: [BenchResult]) {
-        self.host = host; self.startedAt = startedAt; self.phaseSeconds = phaseSeconds; self.totalSeconds = totalSeconds
-        self.results = results
+    public init(host: BenchHostFacts, startedAt: String, phaseSeconds: Double, rounds: Int = 1, totalSeconds: Double,
+                results: [BenchResult]) {
+        self.host = host; self.startedAt = startedAt; self.phaseSeconds = phaseSeconds; self.rounds = rounds
+        self.totalSeconds = totalSeconds; self.results = results
+    }
+
+    enum CodingKeys: String, CodingKey { case host, startedAt, phaseSeconds, rounds, totalSeconds, results }
+
+    /// A report written before rounds existed reads as one round.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decode(BenchHostFacts.self, forKey: .host)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        phaseSeconds = try c.decode(Double.self, forKey: .phaseSeconds)
+        rounds = try c.decodeIfPresent(Int.self, forKey: .rounds) ?? 1
+        totalSeconds = try c.decode(Double.self, forKey: .totalSeconds)
+        results = try c.decode([BenchResult].self, forKey: .results)
     }
 
     public func result(_ cell: BenchCellID) -> BenchResult? { results.first { $0.cell == cell } }

@@ -10,6 +10,8 @@ public enum BenchVerdictKind: String, Codable, Sendable, CaseIterable {
     case cannot
     /// The experiment ran but did not observe what either claim needs.
     case notObserved = "not-observed"
+    /// The rounds' interval straddles the band: the measurement does not decide. Never a pass.
+    case inconclusive
     /// A feature the experiment needs is missing from this build or host.
     case blocked
     /// Not run here: a tool is missing, the cell has no experiment, or its evidence lives elsewhere (the VM lane).
@@ -26,32 +28,56 @@ public struct BenchVerdict: Codable, Sendable, Equatable {
     }
 
     /// A "can" claim: the victim's rate under load over its baseline must be at least
-    /// `band`, and the aggressor must have been contained (with what showed it).
+    /// `band`, and the aggressor must have been contained (with what showed it). One ratio:
+    /// the single-round form of `judgeCan(summary:contained:containment:)`.
     public static func judgeCan(victimRatio: Double?, band: Double, contained: Bool, containment: String) -> BenchVerdict {
-        guard let ratio = victimRatio, ratio.isFinite else {
+        judgeCan(summary: victimRatio.flatMap { BenchRatioSummary(metric: "victim", phase: .contained, ratios: [$0], band: band, side: .atLeast) },
+                 contained: contained, containment: containment)
+    }
+
+    /// A "can" claim over rounds: the aggressor contained, and the 95% interval of the
+    /// victim's median ratio wholly at or above the band. An interval across the band is
+    /// inconclusive; one wholly below it is not observed.
+    public static func judgeCan(summary: BenchRatioSummary?, contained: Bool, containment: String) -> BenchVerdict {
+        guard let s = summary else {
             return BenchVerdict(.notObserved, "the victim reported no measurement")
         }
-        let pct = BenchFormat.percent(ratio)
+        let fig = "victim at \(s.text) of baseline\(rounds(s))"
+        let band = BenchFormat.percent(s.band)
         if !contained {
-            return BenchVerdict(.notObserved, "the aggressor was not contained (\(containment)); victim at \(pct) of baseline")
+            return BenchVerdict(.notObserved, "the aggressor was not contained (\(containment)); \(fig)")
         }
-        if ratio < band {
-            return BenchVerdict(.notObserved, "the victim fell to \(pct) of baseline, below the \(BenchFormat.percent(band)) band, although \(containment)")
+        switch s.position {
+        case .confirms: return BenchVerdict(.can, "\(fig) (band ≥ \(band)); \(containment)")
+        case .refutes: return BenchVerdict(.notObserved, "the victim fell below the \(band) band: \(fig), although \(containment)")
+        case .straddles: return BenchVerdict(.inconclusive, "\(fig): the interval straddles the \(band) band, so the rounds do not decide (\(containment))")
         }
-        return BenchVerdict(.can, "victim at \(pct) of baseline (band ≥ \(BenchFormat.percent(band))); \(containment)")
     }
 
     /// A "cannot" claim about slowdown: the victim's rate under load over baseline must
-    /// fall to `atMost` or below.
+    /// fall to `atMost` or below. One ratio: the single-round form of `judgeSlowdown(summary:what:)`.
     public static func judgeSlowdown(victimRatio: Double?, atMost: Double, what: String) -> BenchVerdict {
-        guard let ratio = victimRatio, ratio.isFinite else {
+        judgeSlowdown(summary: victimRatio.flatMap { BenchRatioSummary(metric: "victim", phase: .loaded, ratios: [$0], band: atMost, side: .atMost) },
+                      what: what)
+    }
+
+    /// A "cannot" claim over rounds: the 95% interval of the victim's median ratio wholly at
+    /// or below `summary.band`. Across it: inconclusive; wholly above: not observed.
+    public static func judgeSlowdown(summary: BenchRatioSummary?, what: String) -> BenchVerdict {
+        guard let s = summary else {
             return BenchVerdict(.notObserved, "the victim reported no measurement")
         }
-        let pct = BenchFormat.percent(ratio)
-        if ratio <= atMost {
-            return BenchVerdict(.cannot, "\(what): victim at \(pct) of baseline (shared effect: ≤ \(BenchFormat.percent(atMost)))")
+        let fig = "victim at \(s.text) of baseline\(rounds(s))"
+        let band = BenchFormat.percent(s.band)
+        switch s.position {
+        case .confirms: return BenchVerdict(.cannot, "\(what): \(fig) (shared effect: ≤ \(band))")
+        case .refutes: return BenchVerdict(.notObserved, "\(what): \(fig), not below \(band); the shared effect was not observed")
+        case .straddles: return BenchVerdict(.inconclusive, "\(what): \(fig): the interval straddles the \(band) band, so the rounds do not decide")
         }
-        return BenchVerdict(.notObserved, "\(what): victim at \(pct) of baseline, not below \(BenchFormat.percent(atMost)); the shared effect was not observed")
+    }
+
+    static func rounds(_ s: BenchRatioSummary) -> String {
+        s.rounds > 1 ? " (median of \(s.rounds) rounds, \(BenchFormat.percent(s.confidence)) interval)" : ""
     }
 
     /// A claim decided by facts seen in the experiment (an errno, a token compared):
@@ -67,6 +93,12 @@ public enum BenchFormat {
     public static func percent(_ ratio: Double) -> String {
         guard ratio.isFinite else { return "—" }
         return "\(Int((ratio * 100).rounded()))%"
+    }
+
+    /// 0.874 → "87" (the first end of a range: "87–101%").
+    public static func percentNumber(_ ratio: Double) -> String {
+        guard ratio.isFinite else { return "—" }
+        return "\(Int((ratio * 100).rounded()))"
     }
 
     /// A value with up to three significant digits and its unit: "12.3 ms", "1520 MB/s".

@@ -1,0 +1,269 @@
+import BulkheadModel
+import Foundation
+
+/// The phases of round `round` in the order they run: ABBA (baseline, loaded | loaded,
+/// baseline | …), so that a drift of the shared machine's load falls on both phases alike, and
+/// two loaded windows in a row let one started aggressor run on through both.
+func roundOrder(_ phases: [BenchPhase], round: Int) -> [BenchPhase] {
+    round % 2 == 0 ? phases : phases.reversed()
+}
+
+/// The windows of an experiment's rounds: every figure with its round and phase (the JSON
+/// keeps them all), and the per-round ratios a verdict is judged on.
+struct BenchWindows {
+    var measurements: [BenchMeasurement] = []
+
+    /// Records a window's figure; a window that reported nothing is left out (its round then
+    /// gives no ratio), never recorded as NaN.
+    mutating func record(_ name: String, _ phase: BenchPhase, round: Int, _ value: Double?, _ unit: String) {
+        guard let value, value.isFinite else { return }
+        measurements.append(BenchMeasurement(name, phase, value, unit, round: round))
+    }
+
+    func value(_ name: String, _ phase: BenchPhase, round: Int) -> Double? {
+        measurements.first { $0.name == name && $0.phase == phase && $0.round == round }?.value
+    }
+
+    /// The rounds measured, in order.
+    var rounds: [Int] { Array(Set(measurements.compactMap(\.round))).sorted() }
+
+    /// Per round, `phase` over the same round's `base` (a rate); `inverted`, base over phase
+    /// (a latency, so that 0.5 means "half as good" as for a rate).
+    func ratios(_ name: String, _ phase: BenchPhase, over base: BenchPhase = .baseline, inverted: Bool = false) -> [Double] {
+        rounds.compactMap { r in
+            let p = value(name, phase, round: r), b = value(name, base, round: r)
+            return inverted ? ratio(b, p) : ratio(p, b)
+        }
+    }
+
+    /// The ratio summary of `name` in `phase` over baseline, against `band` on `side`.
+    func summary(_ name: String, _ phase: BenchPhase, band: Double, side: BenchBandSide, inverted: Bool = false) -> BenchRatioSummary? {
+        BenchRatioSummary(metric: name, phase: phase, ratios: ratios(name, phase, inverted: inverted), band: band, side: side)
+    }
+
+    /// The median of `name` in `phase` over the rounds.
+    func median(_ name: String, _ phase: BenchPhase) -> Double? {
+        BenchStatistics.median(measurements.filter { $0.name == name && $0.phase == phase }.map(\.value))
+    }
+}
+
+/// Windows of one run on a shared clock: a victim measures window after window, and an
+/// aggressor runs only during the windows of its phase. The clock is the wall clock
+/// (CLOCK_REALTIME, which no namespace of a sandbox changes), so containers and pods started
+/// a little apart still agree on when each window begins.
+struct BenchSchedule {
+    struct Window {
+        var round: Int
+        var phase: BenchPhase
+        /// Seconds after `start`.
+        var at: Double
+        /// The `BH` key a victim reports this window's figure under.
+        func key(_ prefix: String) -> String { "\(prefix)_r\(round)_\(phase.rawValue)" }
+    }
+
+    /// Wall-clock seconds (since 1970) of the first window's start.
+    let start: Double
+    let window: Double
+    let gap: Double
+    let windows: [Window]
+
+    /// `rounds` rounds of `phases` (ABBA order), windows of `window` s with `gap` s between,
+    /// the first `lead` s from now (time for the pods to start).
+    init(rounds: Int, phases: [BenchPhase], window: Double, gap: Double, lead: Double) {
+        start = Date().timeIntervalSince1970 + lead
+        self.window = window; self.gap = gap
+        var w: [Window] = []
+        for r in 0..<max(1, rounds) {
+            for p in roundOrder(phases, round: r) { w.append(Window(round: r, phase: p, at: Double(w.count) * (window + gap))) }
+        }
+        windows = w
+    }
+
+    /// Seconds after `start` at which the last window ends.
+    var length: Double { (windows.last?.at ?? 0) + window }
+
+    /// The spans (seconds after `start`) an aggressor of `phase` runs: each window of that phase
+    /// from `pre` s before to `post` s after, adjacent ones merged into one span.
+    func spans(_ phase: BenchPhase, pre: Double = 0.15, post: Double = 0.05) -> [(Double, Double)] {
+        var out: [(Double, Double)] = []
+        for w in windows where w.phase == phase {
+            let a = w.at - pre, b = w.at + window + post
+            if let last = out.last, a <= last.1 + gap { out[out.count - 1].1 = b } else { out.append((a, b)) }
+        }
+        return out
+    }
+
+    /// Python literals for scripts: the start, the windows as (key, at) pairs, spans as (a, b).
+    var startLiteral: String { String(format: "%.3f", start) }
+    func windowsLiteral(_ prefix: String) -> String {
+        "[" + windows.map { "(\"\($0.key(prefix))\",\(BenchPrograms.fmt($0.at)))" }.joined(separator: ",") + "]"
+    }
+    func spansLiteral(_ phase: BenchPhase) -> String {
+        "[" + spans(phase).map { "(\(BenchPrograms.fmt($0.0)),\(BenchPrograms.fmt($0.1)))" }.joined(separator: ",") + "]"
+    }
+
+    /// Records every window's figure (`BH PREFIX_rN_PHASE=V`) from a run's values.
+    func collect(_ values: [String: String], prefix: String, as name: String, unit: String, into w: inout BenchWindows) {
+        for win in windows { w.record(name, win.phase, round: win.round, values[win.key(prefix)].flatMap(Double.init), unit) }
+    }
+}
+
+extension BenchContext {
+    /// Runs `body` once per round and phase, interleaved in ABBA order, for experiments whose
+    /// windows are separate runs (a sandbox or pod per window).
+    func interleave(_ phases: [BenchPhase], _ body: (Int, BenchPhase) throws -> Void) rethrows {
+        for r in 0..<rounds {
+            for p in roundOrder(phases, round: r) { try body(r, p) }
+        }
+    }
+}
+
+/// The defaults of `bulkhead bench` (docs/bench.md explains how they were chosen).
+public enum BenchDefaults {
+    /// Seconds of one measured window.
+    public static let windowSeconds = 1.0
+    /// Interleaved rounds per ratio cell.
+    public static let rounds = 4
+}
+
+/// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`
+/// per window (and `PREFIX_rN_PHASE_late=S` for a window it started too late to measure); an
+/// aggressor runs only in the spans of its phase, so one started aggressor serves every window
+/// of a run (ABBA puts two loaded windows side by side: one span covers both).
+enum BenchScheduled {
+    /// The loop over a victim's windows, `body` measuring window `key` for `W` seconds.
+    static func victim(_ s: BenchSchedule, prefix: String, setup: String = "pass", body: String) -> String {
+        """
+        python3 -c 'import time,os
+        T0=\(s.startLiteral); W=\(BenchPrograms.fmt(s.window))
+        \(setup)
+        for key,at in \(s.windowsLiteral(prefix)):
+            d=T0+at-time.time()
+            if d<0:
+                print("BH %s_late=%.3f" % (key,-d), flush=True); continue
+            time.sleep(d)
+        \(body.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))'
+        """
+    }
+
+    /// CPU work units per second in each window.
+    static func cpuRate(_ s: BenchSchedule, prefix: String) -> String {
+        victim(s, prefix: prefix, body: """
+            n=0; end=time.monotonic()+W
+            while time.monotonic()<end:
+                for _ in range(2000): pass
+                n+=1
+            print("BH %s=%.1f" % (key, n/W), flush=True)
+            """)
+    }
+
+    /// MB swept per second (of wall time, or of the sweeper's own CPU time) in each window,
+    /// over a buffer of `mebibytes`, on `cpu` when given.
+    static func memorySweep(_ s: BenchSchedule, prefix: String, mebibytes: Int = 16, perCPUSecond: Bool = false, cpu: Int? = nil) -> String {
+        victim(s, prefix: prefix, setup: "\(cpu.map { "os.sched_setaffinity(0, {\($0)})" } ?? "pass"); b=bytearray(\(mebibytes)<<20)", body: """
+            n=0; end=time.monotonic()+W; c0=time.process_time()
+            while time.monotonic()<end:
+                b[0::64]=bytes(len(b)//64); n+=1
+            spent=\(perCPUSecond ? "max(1e-3, time.process_time()-c0)" : "W")
+            print("BH %s=%.1f" % (key, n*\(mebibytes)/spent), flush=True)
+            """)
+    }
+
+    /// 4 KiB write+fsync in a loop in each window: `KEY_ops` (per second), `KEY_p50`, `KEY_p90` (ms).
+    static func fsyncLatency(_ s: BenchSchedule, prefix: String, file: String) -> String {
+        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096", body: """
+            lat=[]; end=time.monotonic()+W
+            while time.monotonic()<end:
+                t=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-t)*1000)
+            lat.sort()
+            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f" % (key, len(lat)/W, key, lat[len(lat)//2], key, lat[len(lat)*9//10]), flush=True)
+            """) + "; rm -f \(file)"
+    }
+
+    /// The loop over an aggressor's spans of `phase`, `body` running until `end` (wall clock);
+    /// `procs` copies of it (forked processes).
+    static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, setup: String = "pass", body: String) -> String {
+        """
+        python3 -c 'import time,os
+        T0=\(s.startLiteral); me=0
+        for i in range(1,\(max(1, procs))):
+            if os.fork()==0:
+                me=i; break
+        \(setup)
+        for a,z in \(s.spansLiteral(phase)):
+            d=T0+a-time.time()
+            if d>0: time.sleep(d)
+            end=T0+z
+            if time.time()>=end: continue
+        \(body.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        if me: os._exit(0)
+        try:
+            while True: os.wait()
+        except ChildProcessError: pass'
+        """
+    }
+
+    /// `procs` busy loops during the spans of `phase`.
+    static func cpuHog(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int) -> String {
+        aggressor(s, phase, procs: procs, body: "while time.time()<end: pass")
+    }
+
+    /// In each span of `phase`, a fresh child allocates 8 MiB at a time (touched) up to
+    /// `maxMiB` and holds it to the span's end: the OOM killer takes the child, the next span
+    /// starts another. `BH bomb_mib=N` is what the last child held, `BH bomb_killed=N` how many
+    /// children a SIGKILL (the OOM killer's) ended.
+    static func memoryBomb(_ s: BenchSchedule, _ phase: BenchPhase, maxMiB: Int) -> String {
+        aggressor(s, phase, setup: "k=0", body: """
+            pid=os.fork()
+            if pid==0:
+                x=[]
+                while time.time()<end and len(x)*8<\(maxMiB):
+                    x.append(bytearray(8<<20)); print("BH bomb_mib=%d" % (len(x)*8), flush=True)
+                time.sleep(max(0, end-time.time())); os._exit(0)
+            st=os.waitpid(pid,0)[1]
+            k+=1 if os.WIFSIGNALED(st) and os.WTERMSIG(st)==9 else 0
+            print("BH bomb_killed=%d" % k, flush=True)
+            """)
+    }
+
+    /// Sweeps a buffer of `mebibytes` (on `cpu` when given) during the spans of `phase`.
+    static func memorySweeper(_ s: BenchSchedule, _ phase: BenchPhase, mebibytes: Int, cpu: Int? = nil) -> String {
+        aggressor(s, phase, setup: "\(cpu.map { "os.sched_setaffinity(0, {\($0)})" } ?? "pass"); b=bytearray(\(mebibytes)<<20)",
+                  body: "while time.time()<end: b[0::64]=bytes(len(b)//64)")
+    }
+
+    /// `procs` writers of `mib` MiB files with fsync in `dir` during the spans of `phase`.
+    static func diskWriters(_ s: BenchSchedule, _ phase: BenchPhase, dir: String, procs: Int, mib: Int) -> String {
+        aggressor(s, phase, procs: procs, body: """
+            n=0; f="\(dir)/w%d" % me
+            while time.time()<end:
+                fd=os.open(f,os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); blk=bytes(1<<20)
+                for _ in range(\(mib)):
+                    os.write(fd,blk)
+                    if time.time()>=end: break
+                os.fsync(fd); os.close(fd); n+=1
+            os.unlink(f); print("BH w%d_rounds=%d" % (me, n), flush=True)
+            """)
+    }
+}
+
+extension BenchSchedule {
+    /// Seconds from now to the first window: time for the pods or sandboxes to start. A window
+    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
+    static let lead = 1.5
+    /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
+    static let gap = 0.25
+
+    /// `ctx.rounds` rounds of `phases` with `ctx.phaseSeconds` windows, starting `lead` s from now.
+    init(_ ctx: BenchContext, _ phases: [BenchPhase]) {
+        self.init(rounds: ctx.rounds, phases: phases, window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead)
+    }
+
+    /// A deadline for the run's pods: the schedule and a margin.
+    var deadline: Double { (start - Date().timeIntervalSince1970) + length + 8 }
+
+    /// "window v_r0_baseline began 0.31 s late" for each window a victim missed.
+    func late(_ values: [String: String], prefix: String) -> [String] {
+        windows.compactMap { w in values[w.key(prefix) + "_late"].map { "window \(w.key(prefix)) began \($0) s late: not measured" } }
+    }
+}

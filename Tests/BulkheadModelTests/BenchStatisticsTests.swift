@@ -1,0 +1,115 @@
+import BulkheadModel
+import Foundation
+import Testing
+
+/// The bench's statistics (issue 18): medians, the bootstrap interval of the median, and
+/// verdicts that need the whole interval on the claim's side of the band.
+struct BenchStatisticsTests {
+    @Test("Median and percentiles of known samples (type 7, as R and NumPy)")
+    func medianAndPercentile() {
+        #expect(BenchStatistics.median([3, 1, 2]) == 2)
+        #expect(BenchStatistics.median([4, 1, 3, 2]) == 2.5)
+        #expect(BenchStatistics.median([7]) == 7)
+        #expect(BenchStatistics.median([]) == nil)
+        #expect(BenchStatistics.median([.nan, 5, .infinity]) == 5, "only finite values count")
+        #expect(BenchStatistics.percentile(sorted: [1, 2, 3, 4], 0.25) == 1.75)
+        #expect(BenchStatistics.percentile(sorted: [1, 2, 3, 4], 0) == 1)
+        #expect(BenchStatistics.percentile(sorted: [1, 2, 3, 4], 1) == 4)
+        #expect(BenchStatistics.percentile(sorted: [10, 20], 0.975) == 19.75)
+    }
+
+    @Test("The generator is SplitMix64: its first outputs for seed 0 are the reference values")
+    func generator() {
+        var g = BenchRandom(seed: 0)
+        // Reference: Vigna's splitmix64.c with x = 0.
+        #expect(g.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
+        var h = BenchRandom(seed: 42)
+        for _ in 0..<1000 { #expect(h.next(below: 5) < 5) }
+    }
+
+    @Test("Bootstrap interval of a known sample: few rounds give their range, many a narrower interval around the median")
+    func bootstrapKnownSample() throws {
+        // Three or five values: the median of a resample is the smallest value with
+        // probability 7/27 (n=3) or 0.058 (n=5), more than 2.5%: the interval is the range.
+        let three = try #require(BenchStatistics.bootstrapMedianInterval([0.96, 0.91, 1.01]))
+        #expect(three == 0.91...1.01)
+        let five = try #require(BenchStatistics.bootstrapMedianInterval([0.9, 0.95, 1.0, 1.05, 1.1]))
+        #expect(five == 0.9...1.1)
+        // 41 values evenly from 0.8 to 1.2 (median 1.0, spacing 0.01): the median's sampling
+        // spread is about 1.25·σ/√n ≈ 0.023, so the 95% interval is about ±0.045.
+        let many = (0...40).map { 0.8 + Double($0) * 0.01 }
+        let ci = try #require(BenchStatistics.bootstrapMedianInterval(many))
+        #expect(ci.lowerBound >= 0.92 && ci.lowerBound <= 0.98, "\(ci)")
+        #expect(ci.upperBound >= 1.02 && ci.upperBound <= 1.08, "\(ci)")
+        // Reproducible: the seed is fixed.
+        #expect(BenchStatistics.bootstrapMedianInterval(many) == ci)
+        #expect(BenchStatistics.bootstrapMedianInterval([0.8]) == 0.8...0.8, "one round: no interval")
+        #expect(BenchStatistics.bootstrapMedianInterval([]) == nil)
+    }
+
+    @Test("A can needs the interval at or above the band; straddling it is inconclusive, below it not observed")
+    func canVerdicts() throws {
+        func can(_ r: [Double], contained: Bool = true) -> BenchVerdictKind {
+            BenchVerdict.judgeCan(summary: BenchRatioSummary(metric: "m", phase: .contained, ratios: r, band: 0.7, side: .atLeast),
+                                  contained: contained, containment: "c").kind
+        }
+        #expect(can([0.92, 0.96, 1.01, 0.88]) == .can)
+        #expect(can([0.65, 0.9, 1.0, 0.95]) == .inconclusive, "median 92% but one round below the band")
+        #expect(can([0.5, 0.6, 0.55, 0.62]) == .notObserved)
+        #expect(can([0.92, 0.96, 1.01], contained: false) == .notObserved, "the aggressor must be contained")
+        #expect(can([]) == .notObserved, "no round gave a ratio")
+        #expect(can([.nan, .nan]) == .notObserved)
+        let v = BenchVerdict.judgeCan(summary: BenchRatioSummary(metric: "m", phase: .contained, ratios: [0.65, 0.9, 1.0], band: 0.7, side: .atLeast),
+                                      contained: true, containment: "c")
+        #expect(v.reason.contains("straddles") && v.reason.contains("90% [65–100%]"), "\(v.reason)")
+    }
+
+    @Test("A cannot needs the interval at or below the band; straddling it is inconclusive")
+    func cannotVerdicts() {
+        func cannot(_ r: [Double]) -> BenchVerdictKind {
+            BenchVerdict.judgeSlowdown(summary: BenchRatioSummary(metric: "m", phase: .loaded, ratios: r, band: 0.75, side: .atMost), what: "w").kind
+        }
+        #expect(cannot([0.5, 0.55, 0.6]) == .cannot)
+        #expect(cannot([0.75, 0.7]) == .cannot, "the band itself is on the cannot side")
+        #expect(cannot([0.5, 0.6, 0.9]) == .inconclusive)
+        #expect(cannot([0.9, 0.95, 1.0]) == .notObserved)
+        // One round keeps today's single-sample verdicts.
+        #expect(BenchVerdict.judgeSlowdown(victimRatio: 0.7, atMost: 0.75, what: "w").kind == .cannot)
+        #expect(BenchVerdict.judgeSlowdown(victimRatio: 0.8, atMost: 0.75, what: "w").kind == .notObserved)
+    }
+
+    @Test("Properties over random samples: the interval holds the median inside the range, and a verdict's side follows it")
+    func properties() throws {
+        var g = BenchRandom(seed: 7)
+        func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * Double(g.next() >> 11) / Double(1 << 53) }
+        for _ in 0..<200 {
+            let n = Int(g.next(below: 12)) + 1
+            let xs = (0..<n).map { _ in uniform(0.3, 1.3) }
+            let s = try #require(BenchRatioSummary(metric: "m", phase: .loaded, ratios: xs, band: uniform(0.5, 1.0), side: g.next() & 1 == 0 ? .atLeast : .atMost))
+            #expect(s.low <= s.median && s.median <= s.high, "\(xs)")
+            #expect(s.low >= xs.min()! && s.high <= xs.max()!, "\(xs)")
+            #expect(s.rounds == n)
+            let kind = s.side == .atLeast
+                ? BenchVerdict.judgeCan(summary: s, contained: true, containment: "c").kind
+                : BenchVerdict.judgeSlowdown(summary: s, what: "w").kind
+            switch kind {
+            case .can: #expect(s.low >= s.band)
+            case .cannot: #expect(s.high <= s.band)
+            case .inconclusive: #expect(s.low <= s.band && s.high >= s.band)
+            case .notObserved: #expect(s.side == .atLeast ? s.high < s.band : s.low > s.band)
+            default: Issue.record("unexpected \(kind)")
+            }
+            if n == 1 { #expect(kind != .inconclusive, "one round never straddles") }
+        }
+    }
+
+    @Test("An inconclusive cell never confirms the claim")
+    func inconclusiveNeverConfirms() {
+        for expected in [BenchVerdictKind.can, .cannot] {
+            let r = BenchResult(cell: BenchCellID(.cpu, .pod), claim: "c", expected: expected,
+                                verdict: BenchVerdict(.inconclusive, "straddles"), keyFigure: "victim 80% [60–100%]", method: "m")
+            #expect(!r.confirmsClaim)
+        }
+    }
+}
