@@ -69,20 +69,23 @@ func ratio(_ loaded: Double?, _ baseline: Double?) -> Double? {
 }
 
 extension BenchContext {
-    /// The "cannot" shape of a rate: the victim alone, then next to the aggressor. The shared
-    /// effect is observed when the victim's `key` falls to `atMost` of its baseline.
+    /// The "cannot" shape of a rate: the victim alone, then next to the aggressor, in
+    /// `rounds` interleaved rounds of separate runs (ABBA). The shared effect is observed when
+    /// the 95% interval of the victim's median `key` ratio lies at or below `atMost`.
     func measureSlowdown(_ placement: BenchPlacement, victim: BenchWorkload, aggressor: BenchWorkload, key: String,
                          metric: String, unit: String, atMost: Double, what: String) throws -> BenchOutcome {
-        let base = try runPods(placement, [victim])
-        let loaded = try runPods(placement, [aggressor, victim])
-        let r = ratio(loaded.double(key), base.double(key))
-        var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: atMost, what: what),
-                             keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?")", chartMetric: metric)
-        o.measurements = [
-            BenchMeasurement(metric, .baseline, base.double(key) ?? .nan, unit),
-            BenchMeasurement(metric, .loaded, loaded.double(key) ?? .nan, unit),
-        ]
-        if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
+        var w = BenchWindows()
+        var problems: [String] = []
+        try interleave([.baseline, .loaded]) { round, phase in
+            let run = try runPods(placement, phase == .baseline ? [victim] : [aggressor, victim])
+            w.record(metric, phase, round: round, run.double(key), unit)
+            if !run.problems.isEmpty { problems.append(run.problems) }
+        }
+        let r = w.summary(metric, .loaded, band: atMost, side: .atMost)
+        var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: what),
+                             keyFigure: "victim \(r?.text ?? "?")", chartMetric: metric, ratio: r)
+        o.measurements = w.measurements
+        o.evidence = problems
         return o
     }
 }

@@ -130,22 +130,6 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, `seconds` s of 4 KiB write + fsync to `file`, each one request of a
-    /// disk-bound service: `BH KEY_p50=ms KEY_p90=ms KEY_p99=ms KEY_ops=N KEY_t0=s KEY_t1=s`
-    /// (exact nearest-rank percentiles, as `percentiles`; the window in CLOCK_MONOTONIC).
-    static func fsyncLatency(_ key: String, file: String, seconds: Double, delay: Double) -> String {
-        """
-        python3 -c 'import os,time
-        fd=os.open("\(file)",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); time.sleep(\(fmt(delay)))
-        lat=[]; t0=time.monotonic(); end=t0+\(fmt(seconds)); buf=b"x"*4096
-        while time.monotonic()<end and len(lat)<200000:
-            s=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-s)*1000)
-        t1=time.monotonic(); os.close(fd); os.unlink("\(file)"); lat.sort()
-        \(percentiles)
-        print("BH \(key)_p50=%.3f \(key)_p90=%.3f \(key)_p99=%.3f \(key)_ops=%d \(key)_t0=%.3f \(key)_t1=%.3f" % (pct(lat,50), pct(lat,90), pct(lat,99), len(lat), t0, t1), flush=True)'
-        """
-    }
-
     /// Python: `pct(sorted, q)`, the exact nearest-rank percentile of recorded samples (the
     /// smallest sample with at least q% of them at or below it; nan for none).
     static let percentiles = #"pct=lambda l,q: l[max(0,min(len(l)-1,(q*len(l)+99)//100-1))] if l else float("nan")"#
@@ -237,35 +221,38 @@ enum BenchPrograms {
         """
     }
 
-    /// The network request–response victim's client: after `delay` s, one window of `seconds`
-    /// s of 64-byte requests every `interval` s over TCP to `host:port` (connecting with
-    /// retries for up to 3 s), latency from the time each was due:
-    /// `BH KEY0_p50=ms KEY0_p99=ms KEY0_n=N KEY0_t0=s KEY0_t1=s`.
-    static func echoClient(_ key: String, host: String, port: Int, seconds: Double, delay: Double, interval: Double = 0.005) -> String {
-        """
-        python3 -c 'import socket,time
-        \(percentiles)
-        time.sleep(\(fmt(delay))); c=None; stop=time.monotonic()+3
-        while c is None and time.monotonic()<stop:
-            try: c=socket.create_connection(("\(host)",\(port)),timeout=2)
-            except OSError: time.sleep(0.1)
-        if c is None: raise SystemExit(0)
-        c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1); c.settimeout(2)
-        lat=[]; t0=time.monotonic(); end=t0+\(fmt(seconds)); due=t0
-        try:
-            while due<end and len(lat)<50000:
-                now=time.monotonic()
-                if due>now: time.sleep(due-now)
+    /// The network request–response victim's client on a schedule: one TCP connection to
+    /// `host:port` (the sink's echo server, tried for up to 3 s before the first window), and
+    /// in each window a 64-byte request every `interval` s, latency from the time it was due:
+    /// per window KEY (`PREFIX_rN_PHASE`) `BH KEY_p50=ms KEY_p99=ms KEY_n=N KEY_t0=s KEY_t1=s`.
+    /// A broken connection ends the windows it leaves unmeasured (no figure, never a guess).
+    static func echoClient(_ schedule: BenchSchedule, prefix: String, host: String, port: Int, interval: Double = 0.005) -> String {
+        BenchScheduled.victim(schedule, prefix: prefix, setup: """
+            import socket
+            \(percentiles)
+            c=None; stop=time.monotonic()+3
+            while c is None and time.monotonic()<stop:
+                try: c=socket.create_connection(("\(host)",\(port)),timeout=2)
+                except OSError: time.sleep(0.1)
+            if c is None: raise SystemExit(0)
+            c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1); c.settimeout(3)
+            def ask():
                 c.sendall(b"r"*64); m=b""
                 while len(m)<64:
                     d=c.recv(64-len(m))
                     if not d: raise OSError("closed")
                     m+=d
-                lat.append((time.monotonic()-due)*1000); due+=\(fmt(interval))
-        except OSError: pass
-        t1=time.monotonic(); c.close(); lat.sort(); k="\(key)0"
-        print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (k,pct(lat,50),k,pct(lat,99),k,len(lat),k,t0,k,t1), flush=True)'
-        """
+            """, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W; due=t0
+            try:
+                while due<end and len(lat)<50000:
+                    now=time.monotonic()
+                    if due>now: time.sleep(due-now)
+                    ask(); lat.append((time.monotonic()-due)*1000); due+=\(fmt(interval))
+            except OSError: break
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key,pct(lat,50),key,pct(lat,99),key,len(lat),key,t0,key,t1), flush=True)
+            """)
     }
 
     /// Writes `mib` MiB files with fsync again and again for `seconds` s, then removes them.

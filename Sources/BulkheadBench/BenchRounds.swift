@@ -98,8 +98,8 @@ struct BenchSchedule {
     func windowsLiteral(_ prefix: String) -> String {
         "[" + windows.map { "(\"\($0.key(prefix))\",\(BenchPrograms.fmt($0.at)))" }.joined(separator: ",") + "]"
     }
-    func spansLiteral(_ phase: BenchPhase) -> String {
-        "[" + spans(phase).map { "(\(BenchPrograms.fmt($0.0)),\(BenchPrograms.fmt($0.1)))" }.joined(separator: ",") + "]"
+    func spansLiteral(_ phase: BenchPhase, pre: Double = 0.15) -> String {
+        "[" + spans(phase, pre: pre).map { "(\(BenchPrograms.fmt($0.0)),\(BenchPrograms.fmt($0.1)))" }.joined(separator: ",") + "]"
     }
 
     /// Records every window's figure (`BH PREFIX_rN_PHASE=V`) from a run's values.
@@ -169,20 +169,22 @@ enum BenchScheduled {
             """)
     }
 
-    /// 4 KiB write+fsync in a loop in each window: `KEY_ops` (per second), `KEY_p50`, `KEY_p90` (ms).
+    /// 4 KiB write+fsync in a loop in each window, each one request of a disk-bound service:
+    /// `KEY_ops` (per second), `KEY_p50`, `KEY_p90`, `KEY_p99` (ms, exact nearest rank:
+    /// `BenchPrograms.percentiles`), `KEY_n` (requests), `KEY_t0`, `KEY_t1` (the window, CLOCK_MONOTONIC).
     static func fsyncLatency(_ s: BenchSchedule, prefix: String, file: String) -> String {
-        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096", body: """
-            lat=[]; end=time.monotonic()+W
-            while time.monotonic()<end:
+        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096\n" + BenchPrograms.percentiles, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W
+            while time.monotonic()<end and len(lat)<200000:
                 t=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-t)*1000)
-            lat.sort()
-            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f" % (key, len(lat)/W, key, lat[len(lat)//2], key, lat[len(lat)*9//10]), flush=True)
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key, len(lat)/W, key, pct(lat,50), key, pct(lat,90), key, pct(lat,99), key, len(lat), key, t0, key, t1), flush=True)
             """) + "; rm -f \(file)"
     }
 
     /// The loop over an aggressor's spans of `phase`, `body` running until `end` (wall clock);
     /// `procs` copies of it (forked processes).
-    static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, setup: String = "pass", body: String) -> String {
+    static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, pre: Double = 0.15, setup: String = "pass", body: String) -> String {
         """
         python3 -c 'import time,os
         T0=\(s.startLiteral); me=0
@@ -190,7 +192,7 @@ enum BenchScheduled {
             if os.fork()==0:
                 me=i; break
         \(setup)
-        for a,z in \(s.spansLiteral(phase)):
+        for a,z in \(s.spansLiteral(phase, pre: pre)):
             d=T0+a-time.time()
             if d>0: time.sleep(d)
             end=T0+z
@@ -265,5 +267,44 @@ extension BenchSchedule {
     /// "window v_r0_baseline began 0.31 s late" for each window a victim missed.
     func late(_ values: [String: String], prefix: String) -> [String] {
         windows.compactMap { w in values[w.key(prefix) + "_late"].map { "window \(w.key(prefix)) began \($0) s late: not measured" } }
+    }
+}
+
+extension BenchScheduled {
+    /// A schedule for iperf3 windows: whole seconds (iperf3's -t), and a gap of a second that
+    /// covers a test's connection setup and teardown and lets the bottleneck's queue drain
+    /// (with 0.75 s, a baseline window right after a flood's still lost a quarter).
+    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase]) -> BenchSchedule {
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead)
+    }
+
+    /// One iperf3 stream to `ip:port` in each window: `BH PREFIX_rN_PHASE=Mbit/s` as the
+    /// receiver counted it (a test the busy server refused is tried again within the gap).
+    static func iperfVictim(_ s: BenchSchedule, prefix: String, ip: String, port: Int) -> String {
+        victim(s, prefix: prefix, setup: "import subprocess,json", body: """
+            for i in range(4):
+                r=subprocess.run(["iperf3","-c","\(ip)","-p","\(port)","-t","\(Int(s.window))","-J"],capture_output=True,text=True)
+                try:
+                    print("BH %s=%.2f" % (key, json.loads(r.stdout)["end"]["sum_received"]["bits_per_second"]/1e6), flush=True); break
+                except Exception: time.sleep(0.1)
+            """)
+    }
+
+    /// `streams` iperf3 streams to `ip:port` during the spans of `phase` (from 0.6 s before
+    /// each window, so that the streams are up when it begins), each test ended by SIGTERM at
+    /// its span's end: `BH KEY=Mbit/s`, the sender's rate over the spans, from its one-second
+    /// intervals after the first (the first also fills the socket buffers, so it overstates
+    /// what a shaped link passes); a span of one interval counts whole.
+    static func iperfFlood(_ s: BenchSchedule, _ phase: BenchPhase, key: String, ip: String, port: Int, streams: Int) -> String {
+        aggressor(s, phase, pre: 0.6, setup: "import subprocess,json; tot=0.0; n=0", body: """
+            p=subprocess.Popen(["iperf3","-c","\(ip)","-p","\(port)","-t","600","-P","\(streams)","-J"],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL,text=True)
+            time.sleep(max(0, end-time.time())); p.terminate(); out=p.communicate()[0]
+            try:
+                d=json.loads(out); iv=[i["sum"] for i in d.get("intervals",[]) if i["sum"]["seconds"]>0.5]
+                rates=[i["bits_per_second"] for i in (iv[1:] if len(iv)>1 else iv)] or [d["end"]["sum_sent"]["bits_per_second"]]
+                tot+=sum(rates)/len(rates)/1e6; n+=1
+            except Exception: pass
+            print("BH \(key)=%.2f" % (tot/max(1,n)), flush=True)
+            """)
     }
 }

@@ -66,7 +66,6 @@ enum ComputeExperiments {
             method: (podLevel ? "Aggressor: a pod with bulkhead.dev/pod-limits memory=64Mi whose container allocates 8 MiB at a time up to 512 MiB; victim: a pod next to it"
                               : "Aggressor: a container with limits.memory 64Mi allocating 8 MiB at a time up to 512 MiB; victim: a sibling container")
                 + " sweeping a 16 MiB buffer (MB/s) in interleaved windows of one run, alone and next to the bomb (a fresh bomb in each of its spans); the outer cgroup allows 768 MiB.") { ctx in
-            let s = ctx.phaseSeconds
             // Interleaved windows of one run, as for CPU; in each contained span a fresh bomb
             // child allocates until the OOM killer takes it.
             let sched = BenchSchedule(ctx, [.baseline, .contained])

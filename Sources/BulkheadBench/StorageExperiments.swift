@@ -7,27 +7,36 @@ enum StorageExperiments {
     static func diskBandwidth(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.diskBandwidth, layer, expect: .cannot,
             claim: "a writer slows a neighbour's fsync latency: the node's disk is shared by every layer unless io.max bounds the writer",
-            method: "Victim: a sandbox writing 4 KiB and fsync'ing in a loop (ops/s, p50/p90 latency), in a directory of the host's disk bound in; aggressor: a second sandbox with two writers of 64 MiB files with fsync (dd conv=fsync) on the same disk. Slowed means: fsync rate or p90 latency at most 67% as good as alone. Neither has an I/O limit, as by default at every layer; io.max containment: Tests/vm/scenarios/23-bh-io.sh.") { ctx in
-            let s = ctx.phaseSeconds
+            method: "Victim: a sandbox writing 4 KiB and fsync'ing in a loop (ops/s, p50/p90 latency), in a directory of the host's disk bound in, in interleaved windows alone and loaded; aggressor: a second sandbox with two writers of 64 MiB files with fsync on the same disk, writing only in the loaded windows. Slowed means: fsync rate or p90 latency at most 67% as good as alone. Neither has an I/O limit, as by default at every layer; io.max containment: Tests/vm/scenarios/23-bh-io.sh.") { ctx in
+            // Interleaved windows of one run of two sandboxes: the writers write only in the
+            // loaded windows (what they wrote is still flushed after, so a baseline window next
+            // to a loaded one may be slowed too: that only hides the effect).
+            let sched = BenchSchedule(ctx, [.baseline, .loaded])
             let bind = ["--bind", "\(ctx.shared):/mnt"]
-            let victim = bind + ["--", "/bin/sh", "-c", BenchPrograms.fsyncLatency("v", file: "/mnt/victim-\(layer.rawValue)", seconds: s, delay: 0.5)]
-            let writer = bind + ["--", "/bin/sh", "-c", "(\(BenchPrograms.diskWriter(dir: "/mnt", name: "w1", mib: 64, seconds: s + 1))) & (\(BenchPrograms.diskWriter(dir: "/mnt", name: "w2", mib: 64, seconds: s + 1))) & wait"]
-            let base = try ctx.runSandboxes([victim])
-            let loaded = try ctx.runSandboxes([writer, victim])
-            let b = base.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            let l = loaded.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            // The victim's service level: the worse of its fsync rate and its p90 latency
-            // (inverted, so that 0.5 means "half as good" for both).
-            let opsRatio = ratio(Double(l["v_ops"] ?? ""), Double(b["v_ops"] ?? ""))
-            let p90Ratio = ratio(Double(b["v_p90"] ?? ""), Double(l["v_p90"] ?? ""))
-            let r = [opsRatio, p90Ratio].compactMap { $0 }.min()
-            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(victimRatio: r, atMost: 0.67, what: "fsync rate or p90 latency next to a writer"),
-                                 keyFigure: "fsync p90 \(b["v_p90"] ?? "?") → \(l["v_p90"] ?? "?") ms", chartMetric: "victim fsync p90 latency")
-            o.measurements = [
-                BenchMeasurement("victim fsync p90 latency", .baseline, Double(b["v_p90"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("victim fsync p90 latency", .loaded, Double(l["v_p90"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(l["w1_rounds"] ?? "") ?? .nan) + (Double(l["w2_rounds"] ?? "") ?? .nan), ""),
-            ] + ctx.serviceMeasurements(b, "v", .baseline) + ctx.serviceMeasurements(l, "v", .loaded)
+            let victim = bind + ["--", "/bin/sh", "-c", BenchScheduled.fsyncLatency(sched, prefix: "v", file: "/mnt/victim-\(layer.rawValue)")]
+            let writer = bind + ["--", "/bin/sh", "-c", BenchScheduled.diskWriters(sched, .loaded, dir: "/mnt", procs: 2, mib: 64)]
+            let runs = try ctx.runSandboxes([writer, victim], seconds: sched.deadline)
+            let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            var w = BenchWindows()
+            for (key, name, unit) in [("ops", "victim fsync rate", "ops/s"), ("p50", "victim fsync p50 latency", "ms"), ("p90", "victim fsync p90 latency", "ms")] {
+                for win in sched.windows {
+                    w.record(name, win.phase, round: win.round, v[win.key("v") + "_\(key)"].flatMap(Double.init), unit)
+                }
+            }
+            // The victim's service level per round: the worse of its fsync rate and its p90
+            // latency (inverted, so that 0.5 means "half as good" for both).
+            let ops = w.ratios("victim fsync rate", .loaded), p90 = w.ratios("victim fsync p90 latency", .loaded, inverted: true)
+            let service = zip(ops, p90).map { min($0, $1) }
+            let r = BenchRatioSummary(metric: "victim fsync service (the worse of rate and p90 latency)", phase: .loaded,
+                                      ratios: service, band: 0.67, side: .atMost)
+            let b90 = w.median("victim fsync p90 latency", .baseline), l90 = w.median("victim fsync p90 latency", .loaded)
+            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "fsync rate or p90 latency next to a writer"),
+                                 keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(l90.map { BenchFormat.value($0, "") } ?? "?") ms",
+                                 chartMetric: "victim fsync p90 latency", ratio: r)
+            o.measurements = w.measurements + [
+                BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(v["w0_rounds"] ?? "") ?? .nan) + (Double(v["w1_rounds"] ?? "") ?? .nan), ""),
+            ] + ctx.serviceMeasurements(v, sched, prefix: "v")
+            o.evidence += sched.late(v, prefix: "v")
             return o
         }
     }
