@@ -1,13 +1,6 @@
 import BulkheadModel
 import Foundation
 
-/// The phases of round `round` in the order they run: ABBA (baseline, loaded | loaded,
-/// baseline | …), so that a drift of the shared machine's load falls on both phases alike, and
-/// two loaded windows in a row let one started aggressor run on through both.
-func roundOrder(_ phases: [BenchPhase], round: Int) -> [BenchPhase] {
-    round % 2 == 0 ? phases : phases.reversed()
-}
-
 /// The windows of an experiment's rounds: every figure with its round and phase (the JSON
 /// keeps them all), and the per-round ratios a verdict is judged on.
 struct BenchWindows {
@@ -52,45 +45,22 @@ struct BenchWindows {
 /// (CLOCK_REALTIME, which no namespace of a sandbox changes), so containers and pods started
 /// a little apart still agree on when each window begins.
 struct BenchSchedule {
-    struct Window {
-        var round: Int
-        var phase: BenchPhase
-        /// Seconds after `start`.
-        var at: Double
-        /// The `BH` key a victim reports this window's figure under.
-        func key(_ prefix: String) -> String { "\(prefix)_r\(round)_\(phase.rawValue)" }
-    }
+    typealias Window = BenchWindowPlan.Window
 
     /// Wall-clock seconds (since 1970) of the first window's start.
     let start: Double
-    let window: Double
-    let gap: Double
-    let windows: [Window]
+    /// The windows and the aggressors' spans (BulkheadModel, pure).
+    let plan: BenchWindowPlan
+    var window: Double { plan.window }
+    var gap: Double { plan.gap }
+    var windows: [Window] { plan.windows }
+    var length: Double { plan.length }
 
     /// `rounds` rounds of `phases` (ABBA order), windows of `window` s with `gap` s between,
     /// the first `lead` s from now (time for the pods to start).
     init(rounds: Int, phases: [BenchPhase], window: Double, gap: Double, lead: Double) {
         start = Date().timeIntervalSince1970 + lead
-        self.window = window; self.gap = gap
-        var w: [Window] = []
-        for r in 0..<max(1, rounds) {
-            for p in roundOrder(phases, round: r) { w.append(Window(round: r, phase: p, at: Double(w.count) * (window + gap))) }
-        }
-        windows = w
-    }
-
-    /// Seconds after `start` at which the last window ends.
-    var length: Double { (windows.last?.at ?? 0) + window }
-
-    /// The spans (seconds after `start`) an aggressor of `phase` runs: each window of that phase
-    /// from `pre` s before to `post` s after, adjacent ones merged into one span.
-    func spans(_ phase: BenchPhase, pre: Double = 0.15, post: Double = 0.05) -> [(Double, Double)] {
-        var out: [(Double, Double)] = []
-        for w in windows where w.phase == phase {
-            let a = w.at - pre, b = w.at + window + post
-            if let last = out.last, a <= last.1 + gap { out[out.count - 1].1 = b } else { out.append((a, b)) }
-        }
-        return out
+        plan = BenchWindowPlan(rounds: rounds, phases: phases, window: window, gap: gap)
     }
 
     /// Python literals for scripts: the start, the windows as (key, at) pairs, spans as (a, b).
@@ -99,7 +69,7 @@ struct BenchSchedule {
         "[" + windows.map { "(\"\($0.key(prefix))\",\(BenchPrograms.fmt($0.at)))" }.joined(separator: ",") + "]"
     }
     func spansLiteral(_ phase: BenchPhase, pre: Double = 0.15) -> String {
-        "[" + spans(phase, pre: pre).map { "(\(BenchPrograms.fmt($0.0)),\(BenchPrograms.fmt($0.1)))" }.joined(separator: ",") + "]"
+        "[" + plan.spans(phase, pre: pre).map { "(\(BenchPrograms.fmt($0.from)),\(BenchPrograms.fmt($0.to)))" }.joined(separator: ",") + "]"
     }
 
     /// Records every window's figure (`BH PREFIX_rN_PHASE=V`) from a run's values.
@@ -113,7 +83,7 @@ extension BenchContext {
     /// windows are separate runs (a sandbox or pod per window).
     func interleave(_ phases: [BenchPhase], _ body: (Int, BenchPhase) throws -> Void) rethrows {
         for r in 0..<rounds {
-            for p in roundOrder(phases, round: r) { try body(r, p) }
+            for p in BenchWindowPlan.order(phases, round: r) { try body(r, p) }
         }
     }
 }
@@ -122,8 +92,9 @@ extension BenchContext {
 public enum BenchDefaults {
     /// Seconds of one measured window.
     public static let windowSeconds = 1.0
-    /// Interleaved rounds per ratio cell.
-    public static let rounds = 4
+    /// Interleaved rounds per ratio cell: 3 keeps the whole matrix at about 3 minutes on
+    /// 2 CPUs (4 took 225 s; docs/bench.md).
+    public static let rounds = 3
 }
 
 /// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`
@@ -250,9 +221,10 @@ enum BenchScheduled {
 }
 
 extension BenchSchedule {
-    /// Seconds from now to the first window: time for the pods or sandboxes to start. A window
-    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
-    static let lead = 1.5
+    /// Seconds from now to the first window: time for the pods or sandboxes to start (no window
+    /// began late in a full run at load average 10). A window whose start a victim missed is
+    /// reported late and gives no figure (its round no ratio).
+    static let lead = 1.0
     /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
     static let gap = 0.25
 

@@ -112,4 +112,29 @@ struct BenchStatisticsTests {
             #expect(!r.confirmsClaim)
         }
     }
+
+    @Test("A run's windows interleave the phases in ABBA order, and an aggressor's adjacent windows make one span")
+    func windowPlan() {
+        let plan = BenchWindowPlan(rounds: 3, phases: [.baseline, .loaded], window: 1, gap: 0.25)
+        #expect(plan.windows.map(\.phase) == [.baseline, .loaded, .loaded, .baseline, .baseline, .loaded])
+        #expect(plan.windows.map(\.round) == [0, 0, 1, 1, 2, 2])
+        #expect(plan.windows.map(\.at) == [0, 1.25, 2.5, 3.75, 5, 6.25])
+        #expect(plan.length == 7.25)
+        #expect(plan.windows[2].key("v") == "v_r1_loaded")
+        // Loaded windows 1 and 2 are adjacent: one span from 0.15 s before the first to 0.05 s
+        // after the second; window 5 is a span of its own. No span reaches into a baseline window.
+        let spans = plan.spans(.loaded)
+        #expect(spans.count == 2)
+        #expect(abs(spans[0].from - 1.1) < 1e-9 && abs(spans[0].to - 3.55) < 1e-9, "\(spans)")
+        #expect(abs(spans[1].from - 6.1) < 1e-9 && abs(spans[1].to - 7.3) < 1e-9, "\(spans)")
+        for b in plan.windows where b.phase == .baseline {
+            #expect(spans.allSatisfy { $0.to <= b.at || $0.from >= b.at + plan.window }, "a span overlaps baseline window \(b)")
+        }
+        // Three phases: each round has one window of each; the contained flood's spans are its own.
+        let three = BenchWindowPlan(rounds: 2, phases: [.baseline, .loaded, .contained], window: 1, gap: 1)
+        #expect(three.windows.map(\.phase) == [.baseline, .loaded, .contained, .contained, .loaded, .baseline])
+        #expect(three.spans(.contained, pre: 0.6).count == 1)
+        #expect(three.spans(.loaded, pre: 0.6).count == 2)
+        #expect(BenchWindowPlan(rounds: 0, phases: [.baseline, .loaded], window: 1, gap: 0).windows.count == 2, "at least one round")
+    }
 }

@@ -92,7 +92,7 @@ public enum BenchRender {
         let strip = r.ratio == nil ? 0 : 46
         let h = bars.count * rowH + 26 + strip
         func x(_ v: Double) -> Int { labelW + max(0, Int(Double(barW) * v / maxV)) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 150)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 280)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
         for (i, b) in bars.enumerated() {
             let y = i * rowH + 4
             let w = max(1, Int(Double(barW) * b.value / maxV))
