@@ -29,6 +29,8 @@ public final class BenchContext: @unchecked Sendable {
     /// Failures of launched processes during the current experiment (status and stderr), for
     /// the evidence of an experiment that did not observe its effect.
     var failures: [String] = []
+    /// PSI samples of the current experiment, taken while its processes run (BenchPressure.swift).
+    var pressure: [PressureSample] = []
 
     public init(binary: String, phaseSeconds: Double, rounds: Int = 1, environment: [String: String] = [:],
                 vm: BenchVM.Options? = nil) throws(BenchError) {
@@ -108,6 +110,7 @@ public final class BenchContext: @unchecked Sendable {
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle(forWritingAtPath: err)
         try p.run()
+        samplePressure()
         return Launched(process: p, outPath: out, errPath: err, deadline: Monotonic.now() + timeout)
     }
 
@@ -120,6 +123,7 @@ public final class BenchContext: @unchecked Sendable {
             let now = Monotonic.now()
             if now > l.deadline && termAt == nil { timedOut = true; termAt = now; kill(l.process.processIdentifier, SIGTERM) }
             if let t = termAt, now > t + 1 { kill(l.process.processIdentifier, SIGKILL) }
+            samplePressure()
             usleep(20_000)
         }
         let o = FileIO.read(l.outPath) ?? "", e = FileIO.read(l.errPath) ?? ""

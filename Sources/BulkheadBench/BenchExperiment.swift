@@ -40,6 +40,7 @@ struct BenchExperiment: Sendable {
         let start = Monotonic.now()
         var o: BenchOutcome
         ctx.failures = []
+        ctx.pressure = []
         do {
             o = runsWorkloads ? try ctx.withCeiling { try body(ctx) } : try body(ctx)
         } catch {

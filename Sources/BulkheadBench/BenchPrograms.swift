@@ -130,18 +130,129 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, `seconds` s of 4 KiB write + fsync to `file`:
-    /// `BH KEY_p50=ms KEY_p90=ms KEY_ops=N`.
-    static func fsyncLatency(_ key: String, file: String, seconds: Double, delay: Double) -> String {
+    /// Python: `pct(sorted, q)`, the exact nearest-rank percentile of recorded samples (the
+    /// smallest sample with at least q% of them at or below it; nan for none).
+    static let percentiles = #"pct=lambda l,q: l[max(0,min(len(l)-1,(q*len(l)+99)//100-1))] if l else float("nan")"#
+
+    /// What a request costs the request–response victim's server.
+    enum RequestWork {
+        /// 2000 iterations of a Python loop (some tens of µs of CPU).
+        case cpu
+        /// Writes one byte per 64-byte line of the next 64 KiB of a 16 MiB buffer (1024 cache
+        /// lines, beyond the caches over a sweep of the buffer).
+        case memory
+
+        var setup: String {
+            switch self {
+            case .cpu: "pass"
+            case .memory: "buf=bytearray(16<<20); z=bytes(1024); off=0"
+            }
+        }
+        var body: String {
+            switch self {
+            case .cpu: "for _ in range(2000): pass"
+            case .memory: "off=(off+65536)%(16<<20); buf[off:off+65536:64]=z"
+            }
+        }
+    }
+
+    /// The request–response victim on a schedule: a server process and a client over a unix
+    /// SOCK_SEQPACKET pair. In each window of `schedule` the client sends a 64-byte request
+    /// every `interval` s (paced, as a service's callers are, not back to back) and waits for
+    /// the server's answer after `work`. A request's latency runs from the time it was due,
+    /// not the time it was sent, so a client held up by the aggressor counts the wait (no
+    /// coordinated omission). At most 50000 requests per window. Per window KEY
+    /// (`PREFIX_rN_PHASE`): `BH KEY_p50=ms KEY_p99=ms KEY_n=N KEY_t0=s KEY_t1=s` (exact
+    /// nearest-rank percentiles of every sample; the window in CLOCK_MONOTONIC, the clock of
+    /// the bench's PSI samples). The client's exit ends the server (end of file).
+    static func requestLatency(_ schedule: BenchSchedule, prefix: String, work: RequestWork, interval: Double = 0.005) -> String {
+        BenchScheduled.victim(schedule, prefix: prefix, setup: """
+            import socket
+            \(percentiles)
+            a,b=socket.socketpair(socket.AF_UNIX,socket.SOCK_SEQPACKET)
+            if os.fork()==0:
+                a.close(); \(work.setup)
+                while True:
+                    m=b.recv(64)
+                    if not m: os._exit(0)
+                    \(work.body)
+                    b.send(m)
+            b.close()
+            """, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W; due=t0
+            while due<end and len(lat)<50000:
+                now=time.monotonic()
+                if due>now: time.sleep(due-now)
+                a.send(b"r"*64); a.recv(64); lat.append((time.monotonic()-due)*1000); due+=\(fmt(interval))
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key,pct(lat,50),key,pct(lat,99),key,len(lat),key,t0,key,t1), flush=True)
+            """)
+    }
+
+    /// The victim container's script: the request–response service (`vl`) in the background
+    /// beside `victim` (the throughput windows of the same schedule), and both waited for.
+    static func withService(_ schedule: BenchSchedule, _ work: RequestWork, _ victim: String) -> String {
+        "(" + requestLatency(schedule, prefix: "vl", work: work) + ") & " + victim + "; wait"
+    }
+
+    /// A TCP echo server on `port` for `seconds` s: answers every 64-byte request of every
+    /// connection (a thread each), for the network cells' request–response victim.
+    static func echoServer(port: Int, seconds: Double) -> String {
         """
-        python3 -c 'import os,time
-        fd=os.open("\(file)",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); time.sleep(\(fmt(delay)))
-        lat=[]; end=time.monotonic()+\(fmt(seconds)); buf=b"x"*4096
+        python3 -c 'import socket,threading,time
+        def serve(c):
+            c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1)
+            try:
+                while True:
+                    m=b""
+                    while len(m)<64:
+                        d=c.recv(64-len(m))
+                        if not d: return
+                        m+=d
+                    c.sendall(m)
+            except OSError: pass
+            finally: c.close()
+        s=socket.socket(); s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); s.bind(("0.0.0.0",\(port))); s.listen(16); s.settimeout(0.5)
+        end=time.monotonic()+\(fmt(seconds))
         while time.monotonic()<end:
-            s=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-s)*1000)
-        os.close(fd); os.unlink("\(file)"); lat.sort()
-        print("BH \(key)_p50=%.3f \(key)_p90=%.3f \(key)_ops=%d" % (lat[len(lat)//2], lat[len(lat)*9//10], len(lat)), flush=True)'
+            try: c,_=s.accept()
+            except OSError: continue
+            threading.Thread(target=serve,args=(c,),daemon=True).start()'
         """
+    }
+
+    /// The network request–response victim's client on a schedule: one TCP connection to
+    /// `host:port` (the sink's echo server, tried for up to 3 s before the first window), and
+    /// in each window a 64-byte request every `interval` s, latency from the time it was due:
+    /// per window KEY (`PREFIX_rN_PHASE`) `BH KEY_p50=ms KEY_p99=ms KEY_n=N KEY_t0=s KEY_t1=s`.
+    /// A broken connection ends the windows it leaves unmeasured (no figure, never a guess).
+    static func echoClient(_ schedule: BenchSchedule, prefix: String, host: String, port: Int, interval: Double = 0.005) -> String {
+        BenchScheduled.victim(schedule, prefix: prefix, setup: """
+            import socket
+            \(percentiles)
+            c=None; stop=time.monotonic()+3
+            while c is None and time.monotonic()<stop:
+                try: c=socket.create_connection(("\(host)",\(port)),timeout=2)
+                except OSError: time.sleep(0.1)
+            if c is None: raise SystemExit(0)
+            c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1); c.settimeout(3)
+            def ask():
+                c.sendall(b"r"*64); m=b""
+                while len(m)<64:
+                    d=c.recv(64-len(m))
+                    if not d: raise OSError("closed")
+                    m+=d
+            """, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W; due=t0
+            try:
+                while due<end and len(lat)<50000:
+                    now=time.monotonic()
+                    if due>now: time.sleep(due-now)
+                    ask(); lat.append((time.monotonic()-due)*1000); due+=\(fmt(interval))
+            except OSError: break
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_p50=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key,pct(lat,50),key,pct(lat,99),key,len(lat),key,t0,key,t1), flush=True)
+            """)
     }
 
     /// Writes `mib` MiB files with fsync again and again for `seconds` s, then removes them.

@@ -140,14 +140,16 @@ enum BenchScheduled {
             """)
     }
 
-    /// 4 KiB write+fsync in a loop in each window: `KEY_ops` (per second), `KEY_p50`, `KEY_p90` (ms).
+    /// 4 KiB write+fsync in a loop in each window, each one request of a disk-bound service:
+    /// `KEY_ops` (per second), `KEY_p50`, `KEY_p90`, `KEY_p99` (ms, exact nearest rank:
+    /// `BenchPrograms.percentiles`), `KEY_n` (requests), `KEY_t0`, `KEY_t1` (the window, CLOCK_MONOTONIC).
     static func fsyncLatency(_ s: BenchSchedule, prefix: String, file: String) -> String {
-        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096", body: """
-            lat=[]; end=time.monotonic()+W
-            while time.monotonic()<end:
+        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096\n" + BenchPrograms.percentiles, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W
+            while time.monotonic()<end and len(lat)<200000:
                 t=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-t)*1000)
-            lat.sort()
-            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f" % (key, len(lat)/W, key, lat[len(lat)//2], key, lat[len(lat)*9//10]), flush=True)
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key, len(lat)/W, key, pct(lat,50), key, pct(lat,90), key, pct(lat,99), key, len(lat), key, t0, key, t1), flush=True)
             """) + "; rm -f \(file)"
     }
 

@@ -23,7 +23,7 @@ enum ComputeExperiments {
             // requests.cpu as the kubelet sets it: the victim's weight is that of a whole CPU, the
             // hogs' a tenth, so that under other load on a shared machine the share follows the
             // requests and the limit still bounds the hogs.
-            let victim = BenchWorkload(name: "victim", script: BenchScheduled.cpuRate(sched, prefix: "v"), requests: ["cpu": "1"])
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .cpu, BenchScheduled.cpuRate(sched, prefix: "v")), requests: ["cpu": "1"])
             let hogScript = { (procs: Int) in BenchScheduled.cpuHog(sched, .contained, procs: procs) }
             let loaded: BenchPods
             if podLevel {
@@ -51,7 +51,7 @@ enum ComputeExperiments {
             o.measurements = w.measurements + [
                 BenchMeasurement("hog CPU share", .evidence, share, "CPU"),
                 BenchMeasurement("hog throttled periods (cpu.stat nr_throttled)", .evidence, throttled, ""),
-            ]
+            ] + ctx.serviceMeasurements(loaded.values, sched, prefix: "vl")
             o.evidence += sched.late(loaded.values, prefix: "v")
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
@@ -69,7 +69,7 @@ enum ComputeExperiments {
             // Interleaved windows of one run, as for CPU; in each contained span a fresh bomb
             // child allocates until the OOM killer takes it.
             let sched = BenchSchedule(ctx, [.baseline, .contained])
-            let victim = BenchWorkload(name: "victim", script: BenchScheduled.memorySweep(sched, prefix: "v"))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v")))
             var bomb = BenchWorkload(name: "bomb", script: BenchScheduled.memoryBomb(sched, .contained, maxMiB: 512))
             if podLevel { bomb.podLimits = "memory=64Mi" } else { bomb.limits = ["memory": "64Mi"] }
             let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim], seconds: sched.deadline)
@@ -94,7 +94,7 @@ enum ComputeExperiments {
                 BenchMeasurement("bomb oom kills (memory.events oom_kill)", .evidence, kills, ""),
                 BenchMeasurement("bomb memory peak", .evidence, peak, "MiB"),
                 BenchMeasurement("bomb allocated before the kill", .evidence, loaded.double("bomb_mib") ?? 0, "MiB"),
-            ]
+            ] + ctx.serviceMeasurements(loaded.values, sched, prefix: "vl")
             o.evidence += sched.late(loaded.values, prefix: "v")
             if !loaded.problems.isEmpty { o.evidence.append(loaded.problems) }
             return o
@@ -109,7 +109,7 @@ enum ComputeExperiments {
             method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
                 + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
             let sched = BenchSchedule(ctx, [.baseline, .loaded])
-            let victim = BenchWorkload(name: "victim", script: BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0)))
             let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: 64, cpu: 0))
             let run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline)
             var w = BenchWindows()
@@ -117,7 +117,7 @@ enum ComputeExperiments {
             let r = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
             var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour"),
                                  keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
-            o.measurements = w.measurements
+            o.measurements = w.measurements + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.evidence += sched.late(run.values, prefix: "v")
             if !run.problems.isEmpty { o.evidence.append(run.problems) }
             return o

@@ -12,7 +12,7 @@ enum NetworkExperiments {
             // loaded windows.
             try withSink(ctx, phases: 2 * ctx.rounds, tenant: nil) { _, ip in
                 let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded])
-                let victim = BenchWorkload(name: "victim", script: BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201))
+                let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f", ip: ip, port: 5202, streams: 8))
                 let link = ["kubernetes.io/egress-bandwidth": bottleneck]
                 let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood, victim], annotations: link)], seconds: sched.deadline)
@@ -22,6 +22,7 @@ enum NetworkExperiments {
                 var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "throughput next to a flooding sibling on the pod's link"),
                                      keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim throughput", ratio: r)
                 o.measurements = w.measurements + [BenchMeasurement("sibling's flood (sender side)", .evidence, run.double("f") ?? .nan, "Mbit/s")]
+                    + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
                 o.evidence += sched.late(run.values, prefix: "v")
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
                 return o
@@ -39,7 +40,16 @@ enum NetworkExperiments {
     /// A sink pod: three iperf3 servers (5201 for the victim, 5202 and 5203 for floods; an
     /// iperf3 server serves one test at a time) for `seconds` s.
     static func sink(seconds: Double) -> BenchWorkload {
-        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; sleep \(BenchPrograms.fmt(seconds))")
+        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; (\(BenchPrograms.echoServer(port: echoPort, seconds: seconds))) & sleep \(BenchPrograms.fmt(seconds))")
+    }
+
+    /// The sink's TCP echo server, for the victim's request–response service.
+    static let echoPort = 5210
+
+    /// The victim pod's script: its iperf3 windows and, beside them in the same windows, 64-byte
+    /// requests to the sink's echo server over the same link (`vl`: the latency of each window).
+    static func withService(_ sched: BenchSchedule, ip: String, _ victim: String) -> String {
+        "(" + BenchPrograms.echoClient(sched, prefix: "vl", host: ip, port: echoPort) + ") & " + victim + "; wait"
     }
 
     /// An iperf3 client to `ip:port` for `seconds` s with `streams` streams, after `delay` s:
@@ -85,7 +95,7 @@ enum NetworkExperiments {
                 // One run of interleaved windows: the unshaped flood pod sends only in the loaded
                 // windows, the shaped one (egress-bandwidth 4M) only in the contained ones.
                 let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained])
-                let victim = BenchWorkload(name: "victim", script: BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201))
+                let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f", ip: ip, port: 5202, streams: 8))
                 let shapedFlood = BenchWorkload(name: "shaped", script: BenchScheduled.iperfFlood(sched, .contained, key: "fs", ip: ip, port: 5203, streams: 8))
                 let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood]),
@@ -118,7 +128,7 @@ enum NetworkExperiments {
                 o.measurements = w.measurements + [
                     BenchMeasurement("flood throughput, unshaped (sender side)", .evidence, run.double("f") ?? .nan, "Mbit/s"),
                     BenchMeasurement("flood throughput, egress-bandwidth 4M (sender side)", .evidence, f ?? .nan, "Mbit/s"),
-                ]
+                ] + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
                 if let loaded { o.evidence.append("unshaped flood: victim at \(loaded.text) of baseline (cannot band ≤ 75%)") }
                 o.evidence += sched.late(run.values, prefix: "v")
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
@@ -135,7 +145,7 @@ enum NetworkExperiments {
                 // The victim sends to 5201, the two flooding pods to 5202 and 5203, only in the
                 // loaded windows of one run.
                 let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded])
-                let victim = BenchWorkload(name: "victim", script: BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201))
+                let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let floods = (1...2).map { i in
                     BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, streams: 2))],
                                  tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "4M"])
@@ -154,7 +164,7 @@ enum NetworkExperiments {
                                      chartMetric: "victim throughput", ratio: r)
                 o.measurements = w.measurements + [
                     BenchMeasurement("tenant B's total (two pods at 4M each, sender side)", .evidence, tenantTotal, "Mbit/s"),
-                ]
+                ] + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
                 o.evidence += sched.late(run.values, prefix: "v")
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
                 return o

@@ -35,7 +35,7 @@ enum StorageExperiments {
                                  chartMetric: "victim fsync p90 latency", ratio: r)
             o.measurements = w.measurements + [
                 BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(v["w0_rounds"] ?? "") ?? .nan) + (Double(v["w1_rounds"] ?? "") ?? .nan), ""),
-            ]
+            ] + ctx.serviceMeasurements(v, sched, prefix: "v")
             o.evidence += sched.late(v, prefix: "v")
             return o
         }

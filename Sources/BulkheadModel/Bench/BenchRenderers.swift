@@ -34,6 +34,7 @@ public enum BenchRender {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
         lines += mitigationLines(report)
+        lines += serviceBlock(report)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -210,6 +211,8 @@ public enum BenchRender {
             h += "<p><b>Method:</b> \(escape(res.method))</p>"
             h += "<p style=\"background:\(color(res.verdict.kind));padding:4px 8px\"><b>Verdict: \(res.verdict.kind.rawValue).</b> \(escape(res.verdict.reason))</p>"
             if let svg = chart(res) { h += svg }
+            let service = [latencyLine(res), pressureLine(res)].compactMap { $0 }
+            if !service.isEmpty { h += "<p class=\"small\">" + service.map(escape).joined(separator: "<br>") + "</p>" }
             if !res.measurements.isEmpty {
                 h += "<table><tr><th>measurement</th><th>phase</th><th>round</th><th>value</th></tr>"
                 for m in res.measurements {
