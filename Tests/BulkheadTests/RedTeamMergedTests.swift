@@ -21,23 +21,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: dir) }
         chmod(dir, 0o700)
         let pod = dir + "/pod.yaml"
-        try t.write("""
-            apiVersion: v1
-            kind: Pod
-            metadata:
-              name: web
-              labels: {"REDTEAMSECRET1 key": a}
-              annotations: {bulkhead.dev/REDTEAMSECRET3: x, bulkhead.dev/rootfs.redteamsecret4: /r}
-            spec:
-              restartPolicy: Never
-              containers:
-              - name: app
-                image: busybox
-                command: [/bin/sh]
-                REDTEAMSECRET5.x: 1
-                resources: {limits: {REDTEAMSECRET6: 1}}
-
-            """, pod, mode: 0o600)
+        let fixture = try String(contentsOfFile: Bulkhead.packageRoot + "/Tests/Fixtures/pod-private-keys.yaml", encoding: .utf8)
+        try t.write(fixture, pod, mode: 0o600)
         let report = dir + "/report.json"
         let r = try t.bulkhead(["pod", "run", pod, "--report", report])
         #expect(r.status == ExitStatus.launchFailed, "\(r.stderr)")
