@@ -42,17 +42,55 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// The same error with nothing taken from the document: for a file that root read and the
     /// reader of the error may not see (a root-only file named as a profile). It keeps the file,
-    /// the line and column and the field path (less the last key when that key is the unknown or
-    /// duplicate one, which is the file's own text).
+    /// the line and column and the field path as far as it names the schema's fields
+    /// (`schemaPart`), not keys the file's author wrote.
     public func withoutContent() -> ConfigError {
-        var f = field
-        if message.hasPrefix("unknown field") || message.hasPrefix("duplicate key") {
-            if let dot = f.lastIndex(of: ".") { f = String(f[..<dot]) } else { f = "" }
-        }
+        let f = Self.schemaPart(of: field, message: message)
         var at = ""
         if let line { at = " at line \(line)" + (column.map { ", column \($0)" } ?? "") }
         return ConfigError(file: file, field: f, line: line, column: column, errno: errno,
                            message: "the file is not a valid document of this kind\(at); nothing of its text is shown, because it is not readable by everyone (open it yourself to see what is wrong there)")
+    }
+
+    /// The part of a field path that names the schema's fields: less the key the error is
+    /// about when it is the path's end (an unknown, duplicate or unsupported key, a label key,
+    /// an annotation's container: the message quotes it), then cut where the author's own keys
+    /// begin: after `labels` or `annotations`, and at the first part that is not a plain field
+    /// name with list indices (`containers[0]`). A collecting parser reports many errors of one
+    /// file, each with its path: none may carry a key of a file the reader cannot read.
+    static func schemaPart(of field: String, message: String) -> String {
+        var f = Substring(field)
+        if let open = message.firstIndex(of: "\""),
+           let close = message[message.index(after: open)...].firstIndex(of: "\"") {
+            let quoted = message[message.index(after: open)..<close]
+            if !quoted.isEmpty && f == quoted { f = "" } else if !quoted.isEmpty && f.hasSuffix("." + quoted) { f = f.dropLast(quoted.count + 1) }
+        } else if message.hasPrefix("unknown field") || message.hasPrefix("duplicate key") {
+            f = f.lastIndex(of: ".").map { f[..<$0] } ?? ""
+        }
+        // A command-line flag names no file's text.
+        if f.hasPrefix("--") && f.dropFirst(2).allSatisfy({ $0.isASCII && ($0.isLetter || $0 == "-") }) { return String(f) }
+        var kept: [Substring] = []
+        for part in f.split(separator: ".", omittingEmptySubsequences: false) {
+            guard isFieldName(part) else { break }
+            kept.append(part)
+            if part == "labels" || part == "annotations" { break }
+        }
+        return kept.joined(separator: ".")
+    }
+
+    /// `name`, `name[0][1]` or `name[*]`: ASCII letters and digits, starting with a letter.
+    static func isFieldName(_ part: Substring) -> Bool {
+        let name = part.prefix { $0 != "[" }
+        guard let first = name.first, first.isASCII, first.isLetter,
+              name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return false }
+        var rest = part.dropFirst(name.count)
+        while !rest.isEmpty {
+            guard rest.first == "[", let close = rest.firstIndex(of: "]") else { return false }
+            let digits = rest[rest.index(after: rest.startIndex)..<close]
+            guard digits == "*" || (!digits.isEmpty && digits.allSatisfy({ $0.isASCII && $0.isNumber })) else { return false }
+            rest = rest[rest.index(after: close)...]
+        }
+        return true
     }
 
     /// For an error raised after `layers` were parsed (their merge, the launch prepared from

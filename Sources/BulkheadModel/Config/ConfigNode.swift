@@ -35,14 +35,24 @@ public struct ConfigNode {
             throw ConfigError(file: file, field: "", message: "not valid YAML/JSON (\(type(of: error)))")
         }
         guard let root else { throw ConfigError(file: file, field: "", message: "the document is empty") }
-        // Composing shares an anchored node among its aliases, but every walk over the document
-        // (and a policy stored as JSON) sees each alias as a copy: a few lines of nested
-        // aliases are a million nodes. Without aliases a document has fewer nodes than bytes.
-        let limit = 2 * text.utf8.count + 1024
-        guard expandedCount(root, limit: limit) <= limit else {
-            throw ConfigError(file: file, field: "", message: "its anchors and aliases expand the document to more than \(limit) nodes (twice its size); write the repeated parts out")
-        }
+        try checkExpansion([root], of: text, file: file)
         return ConfigNode(node: root, file: file)
+    }
+
+    /// The one limit on anchors and aliases, for a file's documents together (`parse`, and
+    /// `ManifestSet` for a multi-document file): composing shares an anchored node among its
+    /// aliases, but every walk over the document (and a policy stored as JSON) sees each alias
+    /// as a copy: a few lines of nested aliases are a million nodes. Without aliases a document
+    /// has fewer nodes than bytes, so the limit is twice the file's bytes.
+    static func checkExpansion(_ roots: [Node], of text: String, file: String) throws(ConfigError) {
+        let limit = 2 * text.utf8.count + 1024
+        var total = 0
+        for root in roots {
+            total += expandedCount(root, limit: limit - total)
+            guard total <= limit else {
+                throw ConfigError(file: file, field: "", message: "its anchors and aliases expand the document to more than \(limit) nodes (twice its size); write the repeated parts out")
+            }
+        }
     }
 
     /// How many nodes `root` has with its aliases expanded, counting no further than `limit + 1`.

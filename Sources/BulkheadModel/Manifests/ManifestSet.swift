@@ -46,6 +46,8 @@ public struct ManifestSet: Sendable, Equatable {
             throw ConfigError(file: file, field: "", message: "not valid YAML/JSON: \(e)")
         }
         guard !nodes.isEmpty else { throw ConfigError(file: file, field: "", message: "the file holds no manifest") }
+        // The file's anchors and aliases, all its documents together, under the one limit.
+        try ConfigNode.checkExpansion(nodes, of: text, file: file)
         let c = ConfigErrorCollector()
         for node in nodes { c.attempt { () throws(ConfigError) in try set.add(ConfigNode(node: node, file: file), collecting: c) } }
         return (set, c.sorted)

@@ -111,6 +111,14 @@ extension PodManifest {
             do { base = try profileLayers(profileName) } catch { throw failing(error) }
             let baseEffective: EffectiveProfile
             do { baseEffective = try EffectiveProfile.resolve(base) } catch { throw failing(error) }
+            // A pod's containers live in the pod's namespaces; a profile that turns one off
+            // would be hostUsers/hostNetwork/hostPID/hostIPC: true, which the manifest may not ask
+            // for. Checked on the profile, before the pod's layer: that layer always sets the
+            // pod's hostname, which with the host's UTS namespace is refused for the hostname.
+            for (ns, k8s) in [(Namespace.user, "hostUsers: true"), (.network, "hostNetwork: true"), (.pid, "hostPID: true"), (.ipc, "hostIPC: true"), (.uts, "the host's UTS namespace")]
+            where !baseEffective.namespaces.contains(ns) {
+                throw fail("the profile turns off the \(ns.rawValue) namespace, which in a pod means \(k8s); a pod's containers always get it")
+            }
 
             var top = ProfileLayer()
             top.source = file
@@ -141,12 +149,8 @@ extension PodManifest {
             let effective: EffectiveProfile
             do { effective = try EffectiveProfile.resolve(layers) } catch { throw failing(error) }
 
-            // A pod's containers live in the pod's namespaces; a profile that turns one off
-            // would be hostUsers/hostNetwork/hostPID/hostIPC: true, which the manifest may not ask for.
-            for (ns, k8s) in [(Namespace.user, "hostUsers: true"), (.network, "hostNetwork: true"), (.pid, "hostPID: true"), (.ipc, "hostIPC: true"), (.uts, "the host's UTS namespace")]
-            where !effective.namespaces.contains(ns) {
-                throw fail("the profile turns off the \(ns.rawValue) namespace, which in a pod means \(k8s); a pod's containers always get it")
-            }
+            // The pod's layer sets no namespace: the profile's, checked above, are the container's.
+            guard effective.namespaces == baseEffective.namespaces else { throw fail("the pod's layer changed the profile's namespaces") }
             if effective.root == .host && !effective.readOnlyRootFilesystem {
                 let where_ = c.securityContext.readOnlyRootFilesystem == false ? "readOnlyRootFilesystem: false" : "the profile's readOnlyRootFilesystem: false"
                 throw ConfigError(

@@ -191,6 +191,9 @@ public enum PodManifestParser {
         // another field does not make each of its mounts an error too).
         if let vs = spec["volumes"] { c.attempt { () throws(ConfigError) in pod.volumes = try parseVolumes(vs, collecting: c) } }
         let volumeNames = declaredNames(spec["volumes"])
+        // Looked up once per mount: sets, so that a pod's cost is its length, not volumes x mounts.
+        let volumeNameSet = Set(volumeNames)
+        let secretVolumes = Set(pod.volumes.filter { $0.secretName != nil }.map(\.name))
 
         c.attempt { () throws(ConfigError) in
             let containersNode = try spec.require("containers")
@@ -199,7 +202,7 @@ public enum PodManifestParser {
             var names = Set<String>()
             for item in items {
                 c.attempt { () throws(ConfigError) in
-                    let ct = try parseContainer(item, volumes: pod.volumes, volumeNames: volumeNames, file: doc.file, ignored: &ignored, collecting: c)
+                    let ct = try parseContainer(item, secretVolumes: secretVolumes, volumeNames: volumeNames, declaredVolumes: volumeNameSet, file: doc.file, ignored: &ignored, collecting: c)
                     guard names.insert(ct.name).inserted else { throw item.error("two containers are named \"\(ct.name)\"; container names must be unique in a pod") }
                     pod.containers.append(ct)
                 }
@@ -241,7 +244,7 @@ public enum PodManifestParser {
 
     /// One container; its name and image are required (thrown), every other error is added to
     /// `col` and the rest of the container still read.
-    static func parseContainer(_ node: ConfigNode, volumes: [PodVolume], volumeNames: [String], file: String,
+    static func parseContainer(_ node: ConfigNode, secretVolumes: Set<String>, volumeNames: [String], declaredVolumes: Set<String>, file: String,
                                ignored: inout [IgnoredField], collecting col: ConfigErrorCollector) throws(ConfigError) -> PodContainer {
         let m = try containerFields.mapping(node, ignored: &ignored, collecting: col)
         let nameNode = try m.require("name")
@@ -386,9 +389,9 @@ public enum PodManifestParser {
                         col.attempt { () throws(ConfigError) in
                             let vNode = try mm.require("name")
                             let vname = try vNode.string()
-                            guard volumeNames.contains(vname) else {
+                            guard declaredVolumes.contains(vname) else {
                                 var msg = "no volume named \"\(vname)\" in spec.volumes"
-                                if let s = closestMatch(to: vname, in: volumeNames) { msg += "; did you mean \"\(s)\"?" }
+                                if let s = col.suggestion(for: vname, in: volumeNames) { msg += "; did you mean \"\(s)\"?" }
                                 throw vNode.error(msg)
                             }
                             mount.name = vname
@@ -417,7 +420,7 @@ public enum PodManifestParser {
                             }
                         }
                         // A secret volume is always read-only, as the kubelet mounts it.
-                        let isSecret = volumes.first { $0.name == mount.name }?.secretName != nil
+                        let isSecret = secretVolumes.contains(mount.name)
                         var readOnly = false
                         if let ro = mm["readOnly"] { col.attempt { () throws(ConfigError) in readOnly = try ro.bool() } }
                         mount.readOnly = isSecret || readOnly
@@ -543,6 +546,7 @@ public enum PodManifestParser {
     ///   so that a container refused for another field is no unknown name here).
     static func applyAnnotations(_ annotations: [String: String], nodes: [String: ConfigNode], containerNames: [String],
                                  to pod: inout PodManifest, collecting c: ConfigErrorCollector) {
+        let declared = Set(containerNames)
         for (key, value) in annotations.sorted(by: { $0.key < $1.key }) {
             c.attempt { () throws(ConfigError) in
                 let node = nodes[key]!
@@ -574,9 +578,9 @@ public enum PodManifestParser {
                     if let s = closestMatch(to: key, in: known) { msg += "; did you mean \"\(s)\"?" }
                     throw node.error(msg + " Known: \(profileAnnotation)[.CONTAINER], \(rootfsAnnotation)[.CONTAINER], \(podLimitsAnnotation), \(networkAnnotation)")
                 }
-                if let container, !containerNames.contains(container) {
+                if let container, !declared.contains(container) {
                     var msg = "no container named \"\(container)\" in this pod"
-                    if let s = closestMatch(to: container, in: containerNames) { msg += "; did you mean \"\(s)\"?" }
+                    if let s = c.suggestion(for: container, in: containerNames) { msg += "; did you mean \"\(s)\"?" }
                     throw node.error(msg)
                 }
                 guard !value.isEmpty else { throw node.error("\(base) needs a value") }

@@ -379,6 +379,16 @@ final class ConfigErrorCollector {
         do { try body() } catch { errors.append(error) }
     }
 
+    /// "Did you mean" among names the document itself declares (volumes, containers), for the
+    /// first `ConfigError.listLimit` misses only: each costs the list's length, so a document
+    /// of n misses among n names would cost n x n, and no more than that many are listed.
+    private var suggestionsLeft = ConfigError.listLimit
+    func suggestion(for word: String, in names: [String]) -> String? {
+        guard suggestionsLeft > 0 else { return nil }
+        suggestionsLeft -= 1
+        return closestMatch(to: word, in: names)
+    }
+
     /// The node's mapping, with an unknown or duplicate key collected and left out.
     func mapping(_ node: ConfigNode, allowed: [String]) throws(ConfigError) -> ConfigMapping {
         try node.mapping(allowed: allowed, problems: &errors)
