@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
         Each experiment runs pods and sandboxes of this bulkhead binary inside an outer cgroup \
         (768 MiB, 1024 tasks) that is removed afterwards. Needs root (cgroups, uid ranges).
         Cells: RESOURCE/LAYER, e.g. memory/pod; a RESOURCE alone selects its row. See docs/bench.md.
-        Ratio cells (a victim's rate alone against next to the aggressor) run --rounds interleaved \
+        Rounds: ratio cells (a victim's rate alone against next to the aggressor) run --rounds interleaved \
         rounds of windows and are judged on the 95% bootstrap interval of the median ratio: an \
         interval across the cell's band is "inconclusive", which never counts as a pass.
         Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise \
