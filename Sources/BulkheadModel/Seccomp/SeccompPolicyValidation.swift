@@ -44,7 +44,7 @@ enum SeccompPolicyValidation {
                         throw where_(i).error(
                             "\"\(name)\" already has an unconditional rule in syscalls[\(k)] with \(describe(act, err)); "
                                 + "this rule gives it \(describe(r.action, r.errnoRet)). Runtimes silently take the first; "
-                                + "remove one of them")
+                                + "remove one of them, \(SeccompPolicyValidation.asRuncHint)")
                     }
                     unconditional[name] = (i, r.action, r.errnoRet)
                 } else {
@@ -62,10 +62,14 @@ enum SeccompPolicyValidation {
                     "this conditional rule gives \"\(name)\" \(describe(c.1, c.2)), but syscalls[\(k)] gives it "
                         + "\(describe(act, err)) unconditionally, and libseccomp lets an unconditional rule override "
                         + "every conditional one: this rule would never apply. Express the exception as conditions "
-                        + "on the unconditional rule instead")
+                        + "on the unconditional rule instead, \(SeccompPolicyValidation.asRuncHint)")
             }
         }
     }
+
+    /// The one hint of every refusal that runc would resolve silently (`run`, `export`, `compile`).
+    static let asRuncHint = "or load it without strict checking, as runc does, with a warning "
+        + "(drop --strict from seccomp export/compile, --seccomp-strict from run)"
 
     static func describe(_ a: SeccompAction, _ e: UInt32?) -> String {
         if let e { return "\(a.rawValue)(\(e))" }
