@@ -2,8 +2,6 @@ import ArgumentParser
 import Bulkhead
 import BulkheadModel
 
-extension ContainerRuntime: ExpressibleByArgument {}
-
 extension SeccompCommand {
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -52,8 +50,8 @@ extension SeccompCommand {
         @Flag(name: .customLong("no-argument-rules"), help: "Allow socket, personality, clone and ioctl unconditionally when seen.")
         var noArgumentRules = false
 
-        @Option(help: ArgumentHelp("Also allow what this runtime's own init does after loading the filter (needed to run the policy under runc).", valueName: "runc"))
-        var runtime: ContainerRuntime?
+        @Option(help: ArgumentHelp("Also allow what these runtimes' own init does after loading the filter, so the policy runs under them (default: runc,crun); none for a bare policy (for bulkhead itself).", valueName: "runc,crun|none"))
+        var runtime: String = "runc,crun"
 
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
@@ -64,6 +62,9 @@ extension SeccompCommand {
         func validate() throws {
             if command.isEmpty && merge.isEmpty { throw ValidationError("give the command after --, or files to --merge") }
             if let problem = KubernetesName.problem(name) { throw ValidationError("--name \"\(name)\" \(problem)") }
+            if ContainerRuntime.parseList(runtime) == nil {
+                throw ValidationError("--runtime \"\(runtime)\": expected none or a comma-separated list of \(ContainerRuntime.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
 
         func run() throws {
@@ -100,7 +101,8 @@ extension SeccompCommand {
             var policy: SeccompPolicy
             var built: RecordedPolicy?
             if !recordings.isEmpty {
-                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules, runtime: runtime)
+                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules,
+                                           runtimes: ContainerRuntime.parseList(runtime) ?? ContainerRuntime.defaults)
                 built = b
                 policy = b.policy
                 if !policies.isEmpty {
@@ -135,8 +137,13 @@ extension SeccompCommand {
                 s += "# recorded \(r.calls.count) distinct calls (\(archs)), \(r.stats.syscallEntries) calls in all, from \(r.stats.tasks) tasks and \(r.stats.execs) execs\n"
             }
             if let b {
-                if !b.safetySet.isEmpty {
-                    s += "# safety set added: " + b.safetySet.map { $0.action == .allow ? $0.name : "\($0.name) (\($0.action.rawValue) \($0.errnoRet ?? 1))" }.joined(separator: ", ") + "\n"
+                let safety = b.safetySet.filter { $0.runtimes == nil }, forRuntimes = b.safetySet.filter { $0.runtimes != nil }
+                if !safety.isEmpty {
+                    s += "# safety set added: " + safety.map { $0.action == .allow ? $0.name : "\($0.name) (\($0.action.rawValue) \($0.errnoRet ?? 1))" }.joined(separator: ", ") + "\n"
+                }
+                if let runtimes = ContainerRuntime.parseList(runtime), !runtimes.isEmpty {
+                    s += "# for \(runtimes.map(\.rawValue).joined(separator: " and ")) (their init runs under the filter; --runtime none leaves it out): "
+                        + (forRuntimes.isEmpty ? "nothing to add" : "added " + forRuntimes.map(\.name).joined(separator: ", ")) + "\n"
                 }
                 for a in b.argumentRules { s += "# argument rule: \(a)\n" }
                 for u in b.unnamed { s += "# not in the policy (no name for number \(u.number) on \(SyscallRecordingReport.archName(u.arch))): it gets EPERM\n" }

@@ -91,8 +91,12 @@ struct SeccompConsumerTests {
     /// text, or nil for none) as `linux.seccomp`; the container is always deleted.
     /// `capabilities` (e.g. ["CAP_SYS_CHROOT"]) replaces every capability set of `runc spec`'s
     /// default when given.
-    static func runc(_ args: [String], seccomp: String?, capabilities: [String]? = nil) throws -> Shell {
+    /// `crun: true` runs the bundle with crun instead: it refuses this host's hybrid cgroups, so
+    /// it runs in a private mount namespace with a tmpfs over /sys/fs/cgroup and its cgroup
+    /// manager disabled (the host's mounts are not touched).
+    static func runc(_ args: [String], seccomp: String?, capabilities: [String]? = nil, crun: Bool = false) throws -> Shell {
         try requireTool("/usr/sbin/runc")
+        if crun { try requireTool("/usr/bin/crun") }
         let bundle = work + "/bundle-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
@@ -115,9 +119,16 @@ struct SeccompConsumerTests {
         config["mounts"] = mounts
         var linux = config["linux"] as! [String: Any]
         if let seccomp { linux["seccomp"] = try JSONSerialization.jsonObject(with: Data(seccomp.utf8)) }
+        if crun { linux["resources"] = nil }
         config["linux"] = linux
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
         let id = "bulkhead-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        if crun {
+            let state = work + "/crun-state"
+            defer { _ = try? shell("crun --root \(state) delete -f \(id)") }
+            return try shell("unshare -m --propagation private sh -c 'mount -t tmpfs none /sys/fs/cgroup && "
+                + "exec crun --cgroup-manager=disabled --root \(state) run --bundle \(bundle) \(id) </dev/null'")
+        }
         defer { _ = try? shell("runc delete -f \(id)") }
         return try shell("runc run --bundle \(bundle) \(id) </dev/null")
     }
