@@ -53,6 +53,9 @@ extension SeccompCommand {
         @Option(help: ArgumentHelp("Also allow what these runtimes' own init does after loading the filter, so the policy runs under them (default: runc,crun); none for a bare policy (for bulkhead itself).", valueName: "runc,crun|none"))
         var runtime: String = "runc,crun"
 
+        @Option(help: ArgumentHelp("Never allow more than this bound: RuntimeDefault (bulkhead's built-in allow-list) or a seccomp policy file; what it takes away is listed by name.", valueName: "RuntimeDefault|FILE"))
+        var within: String?
+
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
 
@@ -111,6 +114,14 @@ extension SeccompCommand {
             } else {
                 policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union(policies) }
             }
+            var bounded: SeccompBoundResult?
+            if let within {
+                let bound = try orExit { () throws(ConfigError) in try SeccompSource.bound(within) }
+                for n in bound.notes { warn("warning: seccomp: \(n)") }
+                let r = policy.bounded(by: bound.policy, native: SyscallRecorder.nativeArchitecture)
+                policy = r.policy
+                bounded = r
+            }
             let text: String
             do {
                 text = try policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
@@ -126,11 +137,11 @@ extension SeccompCommand {
                 }
                 try emit(Array(SyscallRecordingReport.json(merged, policy: built).utf8), to: report)
             }
-            note(summary(merged, built, policy))
+            note(summary(merged, built, policy, bounded: bounded))
             if status != 0 { throw ExitCode(status) }
         }
 
-        func summary(_ r: SyscallRecording, _ b: RecordedPolicy?, _ policy: SeccompPolicy) -> String {
+        func summary(_ r: SyscallRecording, _ b: RecordedPolicy?, _ policy: SeccompPolicy, bounded: SeccompBoundResult? = nil) -> String {
             var s = ""
             if !r.calls.isEmpty {
                 let archs = r.architectures.map { SyscallRecordingReport.archName($0) }.joined(separator: ", ")
@@ -147,6 +158,16 @@ extension SeccompCommand {
                 }
                 for a in b.argumentRules { s += "# argument rule: \(a)\n" }
                 for u in b.unnamed { s += "# not in the policy (no name for number \(u.number) on \(SyscallRecordingReport.archName(u.arch))): it gets EPERM\n" }
+            }
+            if let bounded, let within {
+                s += "# within \(within): " + (bounded.dropped.isEmpty ? "nothing dropped"
+                    : "dropped, as the bound does not allow them: \(bounded.dropped.joined(separator: ", "))") + "\n"
+                if !bounded.narrowed.isEmpty {
+                    s += "# within \(within): narrowed to the bound's argument conditions: \(bounded.narrowed.joined(separator: ", "))\n"
+                }
+                if !bounded.droppedArchitectures.isEmpty {
+                    s += "# within \(within): architectures dropped: \(bounded.droppedArchitectures.map(\.rawValue).joined(separator: ", "))\n"
+                }
             }
             let allowed = Set(policy.rules.filter { $0.action.letsCallRun }.flatMap(\.names))
             s += "# policy: \(allowed.count) calls allowed, default \(policy.defaultAction.rawValue)\(output.map { ", written to \($0)" } ?? "")\n"

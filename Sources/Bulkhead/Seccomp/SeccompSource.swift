@@ -90,3 +90,22 @@ extension SeccompSource {
         }
     }
 }
+
+extension SeccompSource {
+    /// The bound of `seccomp record --within`: "RuntimeDefault" (bulkhead's built-in allow-list,
+    /// what `seccompProfile.type: RuntimeDefault` loads here) or a policy file, read as
+    /// `bulkhead run` reads it (as runc does, with notes).
+    public static func bound(_ spec: String, store: ProfileStore = .standard()) throws(ConfigError) -> Loaded {
+        guard spec == "RuntimeDefault" else {
+            return try policy(file: spec, conflicts: .firstRuleWins, unknownNames: .skip)
+        }
+        let r = try store.readReferenced(SeccompSetup.runtimeDefaultPath, relativeTo: "<embedded>")
+        let context = SeccompContext(architecture: SeccompCompiler.nativeArchitecture ?? .x86_64,
+                                     kernelVersion: KernelVersion.running.map { ($0.major, $0.minor) },
+                                     conflictingRules: .firstRuleWins, unknownNames: .skip)
+        let load = try ProfileStore.parsing(private: r.isPrivate) { () throws(ConfigError) in
+            try SeccompPolicyParser.load(text: r.text, file: r.location, context: context)
+        }
+        return Loaded(policy: load.policy, source: "RuntimeDefault", suggestedName: "runtime-default", notes: load.notes)
+    }
+}
