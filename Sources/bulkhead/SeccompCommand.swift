@@ -47,7 +47,7 @@ struct SeccompCommand: CommandGroup {
             } else {
                 loaded = try SeccompSource.policy(profile: profile ?? "container", strict: strict || conflicts == .refuse)
             }
-            for n in loaded?.notes ?? [] { warn("warning: seccomp: \(n)") }
+            for w in SeccompLoad.warnings(loaded?.notes ?? []) { warn(w) }
             return loaded
         }
     }
@@ -150,7 +150,7 @@ struct SeccompCommand: CommandGroup {
                                                unknownNames: strict ? .refuse : .skip)
                     : try SeccompSource.policy(profile: input, strict: strict || conflicts == .refuse)
             }
-            for n in loaded?.notes ?? [] { warn("warning: seccomp: \(n)") }
+            for w in SeccompLoad.warnings(loaded?.notes ?? []) { warn(w) }
             guard let loaded else {
                 warn("profile \(input) is Unconfined: there is no seccomp policy to compile")
                 throw ExitCode(1)

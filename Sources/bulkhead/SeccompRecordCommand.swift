@@ -117,7 +117,7 @@ extension SeccompCommand {
             var bounded: SeccompBoundResult?
             if let within {
                 let bound = try orExit { () throws(ConfigError) in try SeccompSource.bound(within) }
-                for n in bound.notes { warn("warning: seccomp: \(n)") }
+                for w in SeccompLoad.warnings(bound.notes) { warn(w) }
                 let r = policy.bounded(by: bound.policy, native: SyscallRecorder.nativeArchitecture)
                 policy = r.policy
                 bounded = r

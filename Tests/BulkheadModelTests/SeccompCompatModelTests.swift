@@ -125,4 +125,16 @@ struct SeccompCompatModelTests {
         #expect(docker.policy.rules.contains { $0.names.contains("ptrace") })
         #expect(!old.policy.rules.contains { $0.names.contains("ptrace") })
     }
+
+    /// Many changes print a screenful: the first 20 and a count.
+    @Test func warningsAreBounded() throws {
+        let names = (0..<5000).map { "\"future_call_\($0)\"" }.joined(separator: ", ")
+        let l = try Self.load("{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\", " + names + "], \"action\": \"SCMP_ACT_ALLOW\"}]}")
+        #expect(l.notes.count == 5000)
+        #expect(l.policy.rules == [SeccompRule(names: ["read"], action: .allow)])
+        let w = SeccompLoad.warnings(l.notes)
+        #expect(w.count == 21)
+        #expect(w.last == "warning: seccomp: p.json: 4980 more changes of the same kinds not listed (pass --strict to see the first as an error)")
+        #expect(SeccompLoad.warnings([]).isEmpty)
+    }
 }

@@ -172,4 +172,17 @@ struct SeccompCompatTests {
         #expect(strict.stderr.contains("unknown system call \"getpid_of_the_future\""), "\(strict.stderr)")
         #expect(strict.stderr.contains("--seccomp-strict from run"), "\(strict.stderr)")
     }
+
+    /// A file of thousands of unknown names still runs, and prints a bounded number of lines.
+    @Test func manyUnknownNamesPrintAScreenful() throws {
+        let file = SeccompConsumerTests.work + "/many-unknown.json"
+        let names = (0..<20000).map { "\"future_call_\($0)\"" }.joined(separator: ",")
+        let text = "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [" + names + "], \"action\": \"SCMP_ACT_ERRNO\"}]}"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let r = try Bulkhead.run(["run", "--seccomp", file, "--", "sh", "-c", "echo ok"])
+        #expect(r.status == 0 && r.stdout == "ok\n", "\(r.stderr.prefix(500))")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.count == 21, "\(lines.count) lines")
+        #expect(lines.last?.hasSuffix("19980 more changes of the same kinds not listed (pass --strict to see the first as an error)") == true)
+    }
 }

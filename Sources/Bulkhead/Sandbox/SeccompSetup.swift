@@ -101,7 +101,7 @@ enum SeccompSetup {
         let control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
         return CompiledSeccomp(program: program, control: control, cached: false,
-                               notes: load.notes.map { "warning: seccomp: \($0)" })
+                               notes: SeccompLoad.warnings(load.notes))
     }
 
     /// The layer whose `seccompProfile` (or `--seccomp`) is in force: the last that sets one.

@@ -29,8 +29,11 @@ extension SeccompPolicy {
     /// Rules that refuse (e.g. `clone3` → ENOSYS) stay: they never let more through.
     public func bounded(by bound: SeccompPolicy, native: SeccompArch) -> SeccompBoundResult {
         enum Verdict { case all, none, only([[SeccompArgCondition]]) }
+        // The bound's rules by name, built once: a verdict costs that name's rules, not the bound's.
+        var byName: [String: [SeccompRule]] = [:]
+        for r in bound.rules { for n in Set(r.names) { byName[n, default: []].append(r) } }
         func verdict(_ name: String) -> Verdict {
-            let rules = bound.rules.filter { $0.names.contains(name) }
+            let rules = byName[name] ?? []
             if let u = rules.first(where: \.isUnconditional) { return u.action.letsCallRun ? .all : .none }
             if rules.isEmpty { return bound.defaultAction.letsCallRun ? .all : .none }
             if bound.defaultAction.letsCallRun || rules.contains(where: { !$0.action.letsCallRun }) { return .none }

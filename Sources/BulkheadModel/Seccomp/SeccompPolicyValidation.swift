@@ -1,7 +1,8 @@
 /// Checks on a whole policy that no single field can make: rules that contradict each other,
 /// and combinations libseccomp would silently change. Runtimes (runc, crun) take the first of
-/// two contradicting rules or let libseccomp merge them; bulkhead refuses instead, so that the
-/// filter that runs is the one the profile reads as.
+/// two contradicting rules or let libseccomp merge them; read strictly (`--strict`, a policy
+/// built in code), bulkhead refuses instead. The default reading resolves them first as runc
+/// does, with notes (`SeccompRuntimeLoading`), so these checks then pass.
 enum SeccompPolicyValidation {
     /// `ruleNodes[i]` is the document node of `policy.rules[i]`, for error locations; pass an
     /// empty array for a policy built in code (errors then name `syscalls[i]` of the policy).

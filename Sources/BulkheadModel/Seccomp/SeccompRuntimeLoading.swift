@@ -171,4 +171,14 @@ public struct SeccompLoadNote: Sendable, Equatable, CustomStringConvertible {
 public struct SeccompLoad: Sendable {
     public var policy: SeccompPolicy
     public var notes: [SeccompLoadNote]
+
+    /// The lines to print for `notes`: at most `limit`, then one line saying how many more, so
+    /// a hostile file of a hundred thousand unknown names prints a screenful, not the file.
+    public static func warnings(_ notes: [SeccompLoadNote], limit: Int = 20) -> [String] {
+        var out = notes.prefix(limit).map { "warning: seccomp: \($0)" }
+        if notes.count > limit, let file = notes.first?.file {
+            out.append("warning: seccomp: \(file): \(notes.count - limit) more changes of the same kinds not listed (pass --strict to see the first as an error)")
+        }
+        return out
+    }
 }
