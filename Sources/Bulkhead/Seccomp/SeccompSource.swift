@@ -27,6 +27,12 @@ public enum SeccompSource {
         return Loaded(policy: policy, source: source, suggestedName: KubernetesName.sanitized(effective.name), notes: notes)
     }
 
+    /// As above, with the earlier spelling: `.refuse` is `strict`, `.firstRuleWins` reads as runc does.
+    public static func policy(profile: String, store: ProfileStore = .standard(),
+                              conflicts: SeccompConflictResolution) throws(ConfigError) -> Loaded? {
+        try policy(profile: profile, store: store, strict: conflicts == .refuse)
+    }
+
     /// A policy file in the runtime-spec, Docker or Podman format. Docker's `includes`/`excludes`
     /// are resolved for a container holding `capabilities` (none by default: the container layer)
     /// on this machine's architecture.
