@@ -82,7 +82,7 @@ enum SeccompSetup {
         guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
         let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
         let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
-                                   architecture: src.context.architecture.rawValue + " kernel " + kernel)
+                                   architecture: src.context.architecture.rawValue + " kernel " + kernel + " " + Self.readingVersion)
         if !strict, let hit = cache?.load(key: key) {
             return CompiledSeccomp(program: hit.program, control: SeccompControl(
                 source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
@@ -103,6 +103,10 @@ enum SeccompSetup {
         return CompiledSeccomp(program: program, control: control, cached: false,
                                notes: SeccompLoad.warnings(load.notes))
     }
+
+    /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change
+    /// it when that reading changes, so no program compiled under another reading is loaded.
+    static let readingVersion = "reading runc-1.1/libseccomp-2.5 v1"
 
     /// The layer whose `seccompProfile` (or `--seccomp`) is in force: the last that sets one.
     static func origin(of layers: [ProfileLayer]) -> ProfileLayer? {
