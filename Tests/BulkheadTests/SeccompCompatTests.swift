@@ -81,9 +81,9 @@ struct SeccompCompatTests {
 
     /// The probe under `bulkhead run` (the rootfs profile of SeccompConsumerTests) and under
     /// runc, with the same profile and capabilities; both answers.
-    func both(_ profile: String, capabilities: [String] = []) throws -> (bulkhead: [String: String], runc: [String: String], stderr: String) {
+    func both(_ profile: String, capabilities: [String] = []) throws -> (bulkhead: [String: String], runc: [String: String], stderr: String, changes: [String]?) {
         let b = try Bulkhead.run(["run", "--profile", SeccompConsumerTests.profile, "--seccomp", profile]
-            + capabilities.flatMap { ["--cap-add", String($0.dropFirst(4))] } + ["--", "python3", "-c", Self.probe])
+            + capabilities.flatMap { ["--cap-add", String($0.dropFirst(4))] } + ["--", "python3", "-c", Self.probe], report: true)
         #expect(b.status == 0, "\(b.stderr)")
         let r = try SeccompConsumerTests.runc(["python3", "-c", Self.probe],
                                               seccomp: try Self.asHandedToRunc(profile, capabilities: Set(capabilities)),
@@ -91,7 +91,7 @@ struct SeccompCompatTests {
         #expect(r.status == 0, "\(r)")
         let a = Self.answers(b.stdout), c = Self.answers(r.stdout)
         #expect(a.count == 13, "\(b.stdout)")
-        return (a, c, b.stderr)
+        return (a, c, b.stderr, b.controls?.seccomp?.changes)
     }
 
     @Test func unconfinedReachesTheKernel() throws {
@@ -109,8 +109,9 @@ struct SeccompCompatTests {
     }
 
     @Test func dockerDefaultAsUnderRunc() throws {
-        let (b, r, _) = try both(Self.docker)
+        let (b, r, _, changes) = try both(Self.docker)
         #expect(b == r, "bulkhead \(b) runc \(r)")
+        #expect(changes == nil, "Docker's default needs no change: \(changes ?? [])")
         #expect(b["setns"] == "EPERM")            // CAP_SYS_ADMIN only: the default, EPERM
         #expect(b["clone3"] == "ENOSYS")          // excludes CAP_SYS_ADMIN: errnoRet 38
         #expect(b["io_uring_setup"] == "EPERM")   // not listed: defaultErrnoRet 1
@@ -120,12 +121,14 @@ struct SeccompCompatTests {
     }
 
     @Test func podmanDefaultLoadsUnchangedAsUnderRunc() throws {
-        let (b, r, stderr) = try both(Self.podman)
+        let (b, r, stderr, changes) = try both(Self.podman)
         #expect(b == r, "bulkhead \(b) runc \(r)")
         // setns is allowed (its big list) and refused (EPERM without CAP_SYS_ADMIN): runc keeps
         // the first, and so does bulkhead, with a warning naming the call and the rules.
         #expect(b["setns"] == "EBADF")
         #expect(stderr.contains("setns: SCMP_ACT_ERRNO(1) is ignored: syscalls[1] already gives it SCMP_ACT_ALLOW"), "\(stderr)")
+        // The typed report keeps the same line (also with --quiet, which prints no warnings).
+        #expect(changes?.count == 1 && changes?.first?.contains("syscalls[15]: setns: SCMP_ACT_ERRNO(1) is ignored") == true, "\(changes ?? [])")
         #expect(b["io_uring_setup"] == "ENOSYS")  // not listed: defaultErrnoRet 38
         #expect(b["add_key"] == "ENOSYS")
         #expect(b["userfaultfd"] == "EPERM")      // listed with errnoRet 1
@@ -142,7 +145,7 @@ struct SeccompCompatTests {
     /// includes/excludes on capabilities resolved for what the sandbox keeps: with CAP_SYS_CHROOT
     /// Podman's chroot rule allows it (and its refusal is excluded), under bulkhead and runc.
     @Test func podmanCapabilityConditionsAsUnderRunc() throws {
-        let (b, r, _) = try both(Self.podman, capabilities: ["CAP_SYS_CHROOT", "CAP_AUDIT_WRITE"])
+        let (b, r, _, _) = try both(Self.podman, capabilities: ["CAP_SYS_CHROOT", "CAP_AUDIT_WRITE"])
         #expect(b == r, "bulkhead \(b) runc \(r)")
         #expect(b["chroot"] == "ok")
         #expect(b["socket_netlink_audit"] == "ok")  // the EINVAL rule excludes CAP_AUDIT_WRITE

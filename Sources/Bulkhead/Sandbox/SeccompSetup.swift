@@ -98,10 +98,11 @@ enum SeccompSetup {
         if load.notes.isEmpty {
             cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count))
         }
-        let control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
+        var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
-        return CompiledSeccomp(program: program, control: control, cached: false,
-                               notes: SeccompLoad.warnings(load.notes))
+        let notes = SeccompLoad.warnings(load.notes)
+        if !notes.isEmpty { control.changes = notes }
+        return CompiledSeccomp(program: program, control: control, cached: false, notes: notes)
     }
 
     /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change
