@@ -174,6 +174,17 @@ struct SeccompCompatTests {
         #expect(strict.status == 125)
         #expect(strict.stderr.contains("unknown system call \"getpid_of_the_future\""), "\(strict.stderr)")
         #expect(strict.stderr.contains("--seccomp-strict from run"), "\(strict.stderr)")
+        // A file not everyone can read: the warning and the report keep the place, not the name.
+        let hidden = dir + "/unknown-names-private.json"
+        try? FileManager.default.removeItem(atPath: hidden)
+        try FileManager.default.copyItem(atPath: file, toPath: hidden)
+        chmod(hidden, 0o600)
+        let p = try Bulkhead.run(["run", "--seccomp", hidden, "--", "true"], report: true)
+        #expect(p.status == 0, "\(p.stderr)")
+        #expect(p.stderr.contains("syscalls[0].names[0]: unknown system call (a name, not shown: the file is not readable by everyone) skipped"), "\(p.stderr)")
+        #expect(!p.stderr.contains("getpid_of_the_future"))
+        #expect(p.controls?.seccomp?.changes?.count == 2)
+        #expect(!(p.reportData.map { String(decoding: $0, as: UTF8.self) } ?? "").contains("getpid_of_the_future"))
     }
 
     /// A file of thousands of unknown names still runs, and prints a bounded number of lines.
