@@ -13,9 +13,12 @@ extension SeccompCommand {
             (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall, \
             execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen), \
             personality (values seen), clone (no namespace flags unless seen) and ioctl (never \
-            TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional.
+            TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional. \
+            It also allows what runc's and crun's own init do after loading the filter, so the policy \
+            starts under them (--runtime none leaves that out: bulkhead itself needs none of it). \
             --merge unites earlier reports (--report) and seccomp policies with this recording; with \
-            no command it only merges.
+            no command it only merges. --within RuntimeDefault|FILE then keeps only what the bound \
+            allows, and names what it dropped.
             Example: bulkhead seccomp record -o sh.json --report sh-report.json -- sh -c 'ls / && cat /etc/hostname'
             """
         )
