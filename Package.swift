@@ -72,7 +72,8 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // Test-only C (a seccomp probe child, a clone3-into-cgroup exec): used by BulkheadTests
-        // only, so the shipped binary does not link it. Depends on libc and kernel headers only.
+        // only, so the shipped binary does not link it. Depends on libc, kernel headers and
+        // libseccomp (linked through CShims; seccomp_arch_testing.c reads its name table).
         .target(
             name: "CShimsTesting",
             path: "Tests/CShimsTesting",

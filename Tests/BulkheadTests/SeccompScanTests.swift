@@ -1,0 +1,129 @@
+import BulkheadModel
+import Foundation
+import Glibc
+import Testing
+
+/// `bulkhead seccomp scan` on a program built here with clang: the direct syscall with a
+/// constant, the libc imports, the library closure, a malformed copy, `--merge` and `--arch`.
+@Suite(.serialized) struct SeccompScanTests {
+    static let work: String = {
+        let dir = "/var/tmp/bulkhead-scan-tests-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        return dir
+    }()
+
+    static func sh(_ script: String) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script]
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// The tiny program: getcpu (309) by a direct `syscall` with the number in eax, getrusage and
+    /// fopen through libc.
+    static let program: String? = {
+        let src = work + "/tiny.c", exe = work + "/tiny"
+        try? """
+        #include <stdio.h>
+        #include <sys/resource.h>
+        int main(void) {
+            long r;
+            __asm__ volatile ("mov $309, %%eax\\n\\tsyscall" : "=a"(r) : : "rcx", "r11", "memory");
+            struct rusage u;
+            getrusage(RUSAGE_SELF, &u);
+            FILE *f = fopen("/dev/null", "r");
+            if (f) fclose(f);
+            return 0;
+        }
+        """.write(toFile: src, atomically: true, encoding: .utf8)
+        for cc in ["clang", "cc"] where (try? sh("\(cc) -O1 -o \(exe) \(src) 2>/dev/null")) == 0 { return exe }
+        return nil
+    }()
+
+    static func report(_ r: Bulkhead.Result) throws -> [String: String] {
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stderr)")
+        let calls = try #require(obj["calls"] as? [[String: Any]])
+        var out: [String: String] = [:]
+        for c in calls { if let n = c["name"] as? String, let s = c["source"] as? String { out[n] = s } }
+        return out
+    }
+
+    @Test func findsTheTinyProgramsCalls() throws {
+        let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let r = try Bulkhead.run(["seccomp", "scan", "--json", exe])
+        #expect(r.status == 0, "\(r.stderr)")
+        let calls = try Self.report(r)
+        #expect(calls["getcpu"] == "scanned", "the direct syscall with 309 in eax")
+        #expect(calls["getrusage"] == "scanned", "libc's getrusage")
+        #expect(calls["openat"] == "scanned", "libc's fopen")
+        #expect(calls["mount"] == nil)
+        #expect(r.stderr.contains("libc table: glibc 2.36"))
+        // The profile itself: allows what was found, with the safety set.
+        let p = try Bulkhead.run(["seccomp", "scan", exe])
+        #expect(p.status == 0)
+        let policy = try SeccompPolicyParser.parse(text: p.stdout, file: "scan", context: SeccompContext())
+        let allowed = Set(policy.rules.filter { $0.action == .allow }.flatMap(\.names))
+        #expect(allowed.isSuperset(of: ["getcpu", "getrusage", "openat", "execve", "exit_group"]))
+        #expect(!allowed.contains("mount"))
+    }
+
+    @Test func mergeMarksSeenScannedAndBoth() throws {
+        let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let seen = Self.work + "/seen.json"
+        try """
+        {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["getrusage", "mount"], "action": "SCMP_ACT_ALLOW"}]}
+        """.write(toFile: seen, atomically: true, encoding: .utf8)
+        let r = try Bulkhead.run(["seccomp", "scan", "--json", "--merge", seen, exe])
+        #expect(r.status == 0, "\(r.stderr)")
+        let calls = try Self.report(r)
+        #expect(calls["getrusage"] == "both")
+        #expect(calls["mount"] == "seen")
+        #expect(calls["getcpu"] == "scanned")
+        #expect(r.stderr.contains("seen only"))
+    }
+
+    @Test func malformedFilesAreRefusedCleanly() throws {
+        let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let bytes = try #require(FileManager.default.contents(atPath: exe))
+        for (i, cut) in [Data(bytes.prefix(100)), Data(bytes.prefix(bytes.count / 2)), Data("#!/bin/sh\necho SECRETMARKER\n".utf8)].enumerated() {
+            let bad = Self.work + "/bad\(i)"
+            FileManager.default.createFile(atPath: bad, contents: cut, attributes: [.posixPermissions: 0o644])
+            let r = try Bulkhead.run(["seccomp", "scan", bad])
+            #expect(r.status == 1, "\(r.stderr)")
+            #expect(r.stderr.contains("cannot scan \(bad): not a usable ELF file"), "\(r.stderr)")
+            #expect(!r.stderr.contains("SECRETMARKER"))
+        }
+        let missing = try Bulkhead.run(["seccomp", "scan", Self.work + "/nonexistent"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("ENOENT"), "\(missing.stderr)")
+    }
+
+    @Test func followsTheLibraryClosure() throws {
+        // /bin/ls needs libselinux, which needs libpcre2; libc comes from the table.
+        let r = try Bulkhead.run(["seccomp", "scan", "--json", "/bin/ls"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let files = try #require(obj["files"] as? [[String: Any]]).compactMap { $0["path"] as? String }
+        #expect(files.first == "/bin/ls")
+        #expect(files.contains { $0.hasSuffix("/libc.so.6") })
+        #expect(files.contains { $0.hasSuffix("/libselinux.so.1") })
+        #expect(files.contains { $0.hasSuffix("ld-linux-x86-64.so.2") })
+        #expect((obj["missingLibraries"] as? [String]) == [])
+    }
+
+    @Test func archWritesOneProfileForAMixedCluster() throws {
+        let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let r = try Bulkhead.run(["seccomp", "scan", "--arch", "aarch64,x86_64", exe])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"SCMP_ARCH_AARCH64\""))
+        #expect(r.stdout.contains("\"SCMP_ARCH_X86_64\""))
+        #expect(r.stderr.contains("# architectures: SCMP_ARCH_AARCH64, SCMP_ARCH_X86_64"))
+        let bad = try Bulkhead.run(["seccomp", "scan", "--arch", "sparc", exe])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("unknown architecture \"sparc\""))
+    }
+}
