@@ -6,9 +6,9 @@ Usage (from the repository root, on Debian 12 x86_64, with binutils and libc6-db
 
 How: `objdump -d` disassembles libc.so.6; the function boundaries (internal ones included) come
 from libc6-dbg's symbol table (`nm -S` on /usr/lib/debug/.build-id/<libc's build id>.debug).
-In each function, a `syscall` instruction takes the number last loaded into eax by
-`mov $N,%eax` / `xor %eax,%eax` earlier in the same function (any other write to eax, and a
-call, forgets it); a direct call or jump into another function is an edge. An exported
+In each function, in address order, the constants of the general registers are followed
+(`mov $N,%reg`, `mov %reg,%reg`, `xor %reg,%reg`; any other write to a register, and a call for
+the caller-saved ones, forgets it), and a `syscall` instruction takes the constant in eax; a direct call or jump into another function is an edge. An exported
 function (`nm -D --defined-only`, type T/W/i) reaches the calls of every function reachable
 along the edges. Calls through pointers are not followed (an under-approximation); every path
 counts, error paths included (an over-approximation).
@@ -47,8 +47,14 @@ def func_at(addr):
 
 sys_of = collections.defaultdict(set)
 edges = collections.defaultdict(set)
-eax = {}
+regs = collections.defaultdict(dict)  # function -> {register: constant}
 insn = re.compile(r'^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$')
+REG = re.compile(r'^%(r?([abcd])x|e([abcd])x|r?(si|di|bp|sp)|e(si|di|bp|sp)|(r(?:8|9|1[0-5]))[dwb]?)$')
+def reg(op):
+    m = REG.match(op)
+    if not m: return None
+    return next(g for g in m.groups()[1:] if g)
+CALLER_SAVED = {'a', 'c', 'd', 'si', 'di', 'r8', 'r9', 'r10', 'r11'}
 unknown_sites = 0
 for line in run('objdump', '-d', '--no-show-raw-insn', LIBC).splitlines():
     m = insn.match(line)
@@ -57,18 +63,30 @@ for line in run('objdump', '-d', '--no-show-raw-insn', LIBC).splitlines():
     f = func_at(addr)
     if f is None: continue
     ops = ops.split('#')[0].strip()
+    r = regs[f]
     if mn == 'syscall':
-        n = eax.get(f)
+        n = r.get('a')
         if n is None: unknown_sites += 1
         elif n in numbers: sys_of[f].add(numbers[n])
+        for k in ('a', 'c', 'r11'): r.pop(k, None)  # the kernel writes rax, rcx, r11
         continue
-    mm = re.match(r'\$0x([0-9a-f]+),%(eax|rax)$', ops)
-    if mn in ('mov', 'movl', 'movq') and mm:
-        eax[f] = int(mm.group(1), 16); continue
-    if mn == 'xor' and ops in ('%eax,%eax', '%rax,%rax'):
-        eax[f] = 0; continue
-    if mn.startswith('call') or re.search(r',%(eax|rax|ax|al)$', ops) or ops in ('%eax', '%rax'):
-        eax.pop(f, None)
+    parts = ops.split(',')
+    dest = reg(parts[-1]) if parts and parts[-1] else None
+    if mn in ('mov', 'movl', 'movq') and len(parts) == 2 and dest:
+        mm = re.match(r'\$0x([0-9a-f]+)$', parts[0])
+        src = reg(parts[0])
+        if mm: r[dest] = int(mm.group(1), 16)
+        elif src and src in r: r[dest] = r[src]
+        else: r.pop(dest, None)
+        continue
+    if mn == 'xor' and len(parts) == 2 and dest and reg(parts[0]) == dest:
+        r[dest] = 0; continue
+    if mn.startswith('call'):
+        for k in CALLER_SAVED: r.pop(k, None)
+    elif dest and not mn.startswith(('cmp', 'test', 'push', 'bt')):
+        r.pop(dest, None)
+    if mn in ('xchg', 'cmpxchg', 'xadd', 'cpuid', 'rdtsc', 'div', 'idiv', 'mul', 'imul', 'cltq', 'cqto', 'cltd', 'pop') or mn.startswith('lock'):
+        r.clear()
     if mn.startswith('call') or mn.startswith('j'):
         t = re.match(r'([0-9a-f]+) <', ops)
         if t:

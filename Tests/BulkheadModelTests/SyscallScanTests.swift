@@ -64,6 +64,11 @@ struct SplitMix: RandomNumberGenerator {
         // mov $231,%rax (48 C7 C0); endbr64; syscall
         let rax: [UInt8] = [0x48, 0xC7, 0xC0, 231, 0, 0, 0, 0xF3, 0x0F, 0x1E, 0xFA, 0x0F, 0x05]
         #expect(X86SyscallDecoder.scan(rax[...]).numbers == [231: 1])
+        // ld.so's set_robust_list: mov $0x111,%eax; movq %rdi,%xmm0; punpcklqdq %xmm0,%xmm0;
+        // movups %xmm0,0x2d8(%rbx); syscall
+        let robust: [UInt8] = [0xB8, 0x11, 0x01, 0, 0, 0x66, 0x48, 0x0F, 0x6E, 0xC7, 0x66, 0x0F, 0x6C, 0xC0,
+                               0x0F, 0x11, 0x83, 0xD8, 0x02, 0, 0, 0x0F, 0x05]
+        #expect(X86SyscallDecoder.scan(robust[...]).numbers == [0x111: 1])
         // xor %eax,%eax; syscall: read
         #expect(X86SyscallDecoder.scan([0x31, 0xC0, 0x0F, 0x05][...]).numbers == [0: 1])
     }
@@ -78,6 +83,9 @@ struct SplitMix: RandomNumberGenerator {
         // mov %rdi,%rax; syscall (glibc's syscall()): no constant.
         let r3 = X86SyscallDecoder.scan([0x48, 0x89, 0xF8, 0x0F, 0x05][...])
         #expect(r3.numbers.isEmpty && r3.unresolved == 1)
+        // movd %xmm0,%eax (66 0F 7E C0) writes eax: unresolved.
+        let r5 = X86SyscallDecoder.scan([0xB8, 39, 0, 0, 0, 0x66, 0x0F, 0x7E, 0xC0, 0x0F, 0x05][...])
+        #expect(r5.numbers.isEmpty && r5.unresolved == 1)
         // A call in between (E8 rel32) is not in the list: unresolved.
         let r4 = X86SyscallDecoder.scan([0xB8, 39, 0, 0, 0, 0xE8, 0, 0, 0, 0, 0x0F, 0x05][...])
         #expect(r4.numbers.isEmpty && r4.unresolved == 1)

@@ -74,6 +74,7 @@ public enum X86SyscallDecoder {
 
     /// The length of the instruction at `i` when it is one that cannot write eax/rax.
     static func lengthLeavingEax(_ c: ArraySlice<UInt8>, _ i: Int, _ end: Int) -> Int? {
+        if let n = sseLength(c, i, end) { return n }
         var p = i
         var rex: UInt8 = 0
         if c[p] & 0xF0 == 0x40 { rex = c[p]; p += 1; guard p < end else { return nil } }
@@ -107,6 +108,22 @@ public enum X86SyscallDecoder {
         default:
             return nil
         }
+    }
+
+    /// SSE moves between xmm registers and memory, and from a general register into an xmm
+    /// register (`movq %rdi,%xmm0`, `punpcklqdq`, `movups %xmm0,(%rbx)`, `pxor`): none writes a
+    /// general register. `endbr64` (F3 0F 1E FA) is not one of them.
+    static let sseOpcodes: Set<UInt8> = [0x10, 0x11, 0x28, 0x29, 0x6C, 0x6D, 0x6E, 0x6F, 0x7F, 0xD6, 0xEF]
+
+    static func sseLength(_ c: ArraySlice<UInt8>, _ i: Int, _ end: Int) -> Int? {
+        var p = i
+        if p < end, c[p] == 0x66 || c[p] == 0xF2 || c[p] == 0xF3 { p += 1 }
+        if p < end, c[p] & 0xF0 == 0x40 { p += 1 }
+        guard p + 2 < end, c[p] == 0x0F, sseOpcodes.contains(c[p + 1]) else { return nil }
+        // 0F 6E and 0F 7E move between general and xmm registers; only 6E (into xmm) is listed.
+        guard let l = modrmLength(c, p + 2, end) else { return nil }
+        let total = p + 2 + l - i
+        return i + total <= end ? total : nil
     }
 
     /// Bytes of a ModRM byte with its SIB and displacement.
