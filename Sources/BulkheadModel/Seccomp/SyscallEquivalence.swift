@@ -203,7 +203,8 @@ extension SeccompPolicy {
     /// need for the same work (`SyscallEquivalence.additions`), with the rule's action. A call
     /// the policy already names keeps its own rules. Rules with argument conditions are not
     /// carried over (the arguments differ between a call and its replacement: `open`'s path is
-    /// `openat`'s second argument); their names are returned as `notCarried`.
+    /// `openat`'s second argument); their names are returned as `notCarried` when a call they
+    /// stand for is not named by the policy already.
     public func forArchitectures(_ arches: [SeccompArch]) -> (policy: SeccompPolicy, added: [SyscallEquivalence.Addition], notCarried: [String]) {
         var p = self
         p.architectures = arches
@@ -213,7 +214,7 @@ extension SeccompPolicy {
         var newRules: [SeccompRule] = []
         for rule in rules where rule.action.letsCallRun && rule.action != defaultAction {
             if !rule.args.isEmpty {
-                let missing = SyscallEquivalence.additions(for: Set(rule.names), on: arches)
+                let missing = SyscallEquivalence.additions(for: Set(rule.names), on: arches).filter { !named.contains($0.name) }
                 if !missing.isEmpty { notCarried.formUnion(missing.map(\.forCall)) }
                 continue
             }
