@@ -1,41 +1,41 @@
-@testable import BulkheadModel
+import BulkheadModel
 import Testing
 
 @Suite struct SyscallEquivalenceTests {
     /// Every x86_64 call aarch64 lacks has an equivalence or is listed as having none, and every
     /// replacement is an aarch64 call (the list is derived from the tables, not hand-picked).
     @Test func everyX86CallMissingOnAarch64IsCovered() {
-        let missing = SyscallTable.x86_64Numbers.keys.filter { SyscallTable.aarch64Numbers[$0] == nil }.sorted()
+        let missing = SyscallTable.names(on: .x86_64).subtracting(SyscallTable.names(on: .aarch64)).sorted()
         #expect(missing.count > 50)
         for call in missing {
             let r = SyscallEquivalence.replacements[call], none = SyscallEquivalence.withoutEquivalent[call]
             #expect((r != nil) != (none != nil), "\(call): needs exactly one of a replacement or a reason")
         }
         for (call, names) in SyscallEquivalence.replacements {
-            #expect(SyscallTable.aarch64Numbers[call] == nil, "\(call) exists on aarch64: not a replacement case")
-            #expect(SyscallTable.x86_64Numbers[call] != nil, "\(call) is not an x86_64 call")
+            #expect(SyscallTable.number(of: call, on: .aarch64) == nil, "\(call) exists on aarch64: not a replacement case")
+            #expect(SyscallTable.number(of: call, on: .x86_64) != nil, "\(call) is not an x86_64 call")
             #expect(!names.isEmpty)
-            for n in names { #expect(SyscallTable.aarch64Numbers[n] != nil, "\(n) (for \(call)) is not an aarch64 call") }
+            for n in names { #expect(SyscallTable.number(of: n, on: .aarch64) != nil, "\(n) (for \(call)) is not an aarch64 call") }
         }
         for call in SyscallEquivalence.withoutEquivalent.keys {
-            #expect(SyscallTable.x86_64Numbers[call] != nil, "\(call) is not an x86_64 call")
+            #expect(SyscallTable.number(of: call, on: .x86_64) != nil, "\(call) is not an x86_64 call")
         }
     }
 
     /// The same for 32-bit arm: a call arm lacks has a replacement present on arm, an arm
     /// variant, or a reason; every arm variant is an arm call.
     @Test func everyX86CallMissingOnArmIsCovered() {
-        let missing = SyscallTable.x86_64Numbers.keys.filter { SyscallTable.armNumbers[$0] == nil }.sorted()
+        let missing = SyscallTable.names(on: .x86_64).subtracting(SyscallTable.names(on: .arm)).sorted()
         #expect(missing.count > 20)
         for call in missing {
-            let viaGeneric = (SyscallEquivalence.replacements[call] ?? []).contains { SyscallTable.armNumbers[$0] != nil }
+            let viaGeneric = (SyscallEquivalence.replacements[call] ?? []).contains { SyscallTable.number(of: $0, on: .arm) != nil }
             let viaArm = SyscallEquivalence.arm32[call] != nil
             let none = SyscallEquivalence.withoutEquivalent[call] != nil
             #expect(viaGeneric || viaArm || none, "\(call) has no equivalence on arm")
         }
         for (call, names) in SyscallEquivalence.arm32 {
-            #expect(SyscallTable.x86_64Numbers[call] != nil, "\(call) is not an x86_64 call")
-            for n in names { #expect(SyscallTable.armNumbers[n] != nil, "\(n) (for \(call)) is not an arm call") }
+            #expect(SyscallTable.number(of: call, on: .x86_64) != nil, "\(call) is not an x86_64 call")
+            for n in names { #expect(SyscallTable.number(of: n, on: .arm) != nil, "\(n) (for \(call)) is not an arm call") }
         }
     }
 

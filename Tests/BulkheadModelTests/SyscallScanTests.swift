@@ -40,18 +40,6 @@ enum TinyELF {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so a failing input can be reproduced.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct SyscallScanTests {
     static let getpid: [UInt8] = [0xB8, 39, 0, 0, 0, 0x0F, 0x05]
 
@@ -144,7 +132,7 @@ struct SplitMix: RandomNumberGenerator {
     @Test func malformedELFIsRefusedCleanly() {
         let marker = "SECRETMARKER"
         let base = TinyELF.build(code: Self.getpid + [0xC3], imports: ["getuid", marker], needed: ["lib\(marker).so"], marker: marker)
-        var rng = SplitMix(state: 0xE1F5_EED5)
+        var rng = SplitMix64(seed: 0xE1F5_EED5)
         var parsed = 0, refused = 0
         let extremes: [UInt64] = [0, 1, 0xFF, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF, 0x7FFF_FFFF_FFFF_FFFF, UInt64.max, UInt64(base.count), UInt64(base.count - 1)]
         for iteration in 0..<3000 {
@@ -185,7 +173,7 @@ struct SplitMix: RandomNumberGenerator {
         b += le(0x0003) + le(UInt32(strings + 50)) + le(UInt32(strings + 60)) + le(0) + [UInt8](repeating: 0, count: 8)  // i386: skipped
         b += s1
         #expect(try LdSoCache.parse(b) == ["libfoo.so.1": "/usr/lib/x86_64-linux-gnu/libfoo.so.1"])
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(seed: 7)
         for _ in 0..<2000 {
             var m = b
             for _ in 0..<4 { m[Int.random(in: 20..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }

@@ -10,32 +10,46 @@
 /// arch/arm/tools/syscall.tbl (Debian's cross headers) plus Linux 6.2 ... 6.18;
 /// `SyscallTableARMTests` checks every name against libseccomp's resolver.
 public enum SyscallTable {
-    /// The number of `name` on `arch`, or nil when the call does not exist there (or bulkhead
-    /// has no table for `arch`). x32 numbers include `X32_SYSCALL_BIT` (0x40000000), as the
-    /// kernel sees them.
-    public static func number(of name: String, on arch: SeccompArch) -> Int32? {
+    /// The table of `arch`'s own numbers (below 424), or nil without one.
+    static func ownNumbers(_ arch: SeccompArch) -> [String: Int32]? {
         switch arch {
-        case .x86_64: return x86_64Numbers[name]
-        case .x86: return x86Numbers[name]
-        case .x32: return x32Numbers[name]
-        case .aarch64: return aarch64Numbers[name]
-        case .arm: return armNumbers[name]
+        case .x86_64: return x86_64Numbers
+        case .x86: return x86Numbers
+        case .x32: return x32Numbers
+        case .aarch64: return aarch64Numbers
+        case .arm: return armNumbers
         default: return nil
         }
     }
 
+    /// Calls of `unifiedNumbers` an architecture does not have: x32 has no map_shadow_stack
+    /// ("64" in syscall_64.tbl), 32-bit arm no memfd_secret.
+    static let unifiedAbsent: [SeccompArch: Set<String>] = [.x32: ["map_shadow_stack"], .arm: ["memfd_secret"]]
+
+    /// The number of `name` on `arch`, or nil when the call does not exist there (or bulkhead
+    /// has no table for `arch`). x32 numbers include `X32_SYSCALL_BIT` (0x40000000), as the
+    /// kernel sees them.
+    public static func number(of name: String, on arch: SeccompArch) -> Int32? {
+        guard let own = ownNumbers(arch) else { return nil }
+        if let n = own[name] { return n }
+        guard let n = unifiedNumbers[name], unifiedAbsent[arch]?.contains(name) != true else { return nil }
+        return arch == .x32 ? n | x32SyscallBit : n
+    }
+
     /// The name of system call `number` on `arch`.
     public static func name(of number: Int32, on arch: SeccompArch) -> String? {
-        let table: [String: Int32]
-        switch arch {
-        case .x86_64: table = x86_64Numbers
-        case .x86: table = x86Numbers
-        case .x32: table = x32Numbers
-        case .aarch64: table = aarch64Numbers
-        case .arm: table = armNumbers
-        default: return nil
-        }
-        return table.first(where: { $0.value == number })?.key
+        guard let own = ownNumbers(arch) else { return nil }
+        if let n = own.first(where: { $0.value == number })?.key { return n }
+        let plain = arch == .x32 ? number & ~x32SyscallBit : number
+        guard arch != .x32 || number & x32SyscallBit != 0,
+              let n = unifiedNumbers.first(where: { $0.value == plain })?.key, unifiedAbsent[arch]?.contains(n) != true else { return nil }
+        return n
+    }
+
+    /// Every call `arch` has (empty without a table).
+    public static func names(on arch: SeccompArch) -> Set<String> {
+        guard let own = ownNumbers(arch) else { return [] }
+        return Set(own.keys).union(unifiedNumbers.keys).subtracting(unifiedAbsent[arch] ?? [])
     }
 
     /// The architectures bulkhead has a number table for.
@@ -44,11 +58,7 @@ public enum SyscallTable {
     /// Every name bulkhead recognises: its tables plus names that exist only elsewhere.
     public static let allNames: Set<String> = {
         var s = otherArchitectureNames
-        s.formUnion(x86_64Numbers.keys)
-        s.formUnion(x86Numbers.keys)
-        s.formUnion(x32Numbers.keys)
-        s.formUnion(aarch64Numbers.keys)
-        s.formUnion(armNumbers.keys)
+        for a in architecturesWithNumbers { s.formUnion(names(on: a)) }
         return s
     }()
 
