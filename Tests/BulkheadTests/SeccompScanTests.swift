@@ -102,6 +102,29 @@ import Testing
         #expect(missing.stderr.contains("ENOENT"), "\(missing.stderr)")
     }
 
+    /// Root reads the files through TrustedFile: a file of another user, and a link another
+    /// user owns, are refused before a byte is read.
+    @Test(.enabled(if: getuid() == 0, "needs root to give files to another uid"))
+    func refusesFilesAndLinksOfOtherUsers() throws {
+        let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let theirs = Self.work + "/theirs", link = Self.work + "/their-link"
+        try? FileManager.default.removeItem(atPath: theirs)
+        try? FileManager.default.removeItem(atPath: link)
+        try FileManager.default.copyItem(atPath: exe, toPath: theirs)
+        #expect(chown(theirs, 65534, 65534) == 0)
+        let r1 = try Bulkhead.run(["seccomp", "scan", theirs])
+        #expect(r1.status == 1)
+        #expect(r1.stderr.contains("cannot scan \(theirs)") && r1.stderr.contains("65534"), "\(r1.stderr)")
+        #expect(symlink(exe, link) == 0)
+        #expect(lchown(link, 65534, 65534) == 0)
+        let r2 = try Bulkhead.run(["seccomp", "scan", link])
+        #expect(r2.status == 1)
+        #expect(r2.stderr.contains("symbolic link owned by uid 65534"), "\(r2.stderr)")
+        // The same link owned by root is followed.
+        #expect(lchown(link, 0, 0) == 0)
+        #expect(try Bulkhead.run(["seccomp", "scan", link]).status == 0)
+    }
+
     @Test func followsTheLibraryClosure() throws {
         // /bin/ls needs libselinux, which needs libpcre2; libc comes from the table.
         let r = try Bulkhead.run(["seccomp", "scan", "--json", "/bin/ls"])

@@ -130,6 +130,14 @@ private let retErrnoEPERM: UInt32 = 0x0005_0001
             // An architecture the policy does not list gets no allowance at all.
             #expect(try bpf.run(arch: auditArchArm, nr: 3) & 0xFFFF_0000 != retAllow, "arm is not in the filter")
         }
+        // 32-bit arm: the filter checks AUDIT_ARCH_ARM and allows glibc's arm variants.
+        let arm = SeccompBPF(try SeccompCompiler.compile(recorded.forArchitectures([.arm]).policy))
+        #expect(arm.insns.contains { $0.code == 0x15 && $0.k == auditArchArm })
+        for name in ["read", "open", "mmap2", "stat64", "sigreturn", "rt_sigreturn", "execve", "poll"] {
+            let nr = try #require(SyscallTable.number(of: name, on: .arm), "\(name)")
+            #expect(try arm.run(arch: auditArchArm, nr: nr) == retAllow, "\(name) (\(nr)) on arm")
+        }
+        #expect(try arm.run(arch: auditArchArm, nr: SyscallTable.number(of: "mount", on: .arm)!) == retErrnoEPERM)
         let bpf = SeccompBPF(try SeccompCompiler.compile(mixed))
         #expect(try bpf.run(arch: auditArchX86_64, nr: SyscallTable.number(of: "open", on: .x86_64)!) == retAllow)
         #expect(try bpf.run(arch: auditArchX86_64, nr: SyscallTable.number(of: "mount", on: .x86_64)!) == retErrnoEPERM)
