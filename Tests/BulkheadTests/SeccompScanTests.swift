@@ -71,6 +71,19 @@ import Testing
         #expect(!allowed.contains("mount"))
     }
 
+    /// A static executable has no libraries and no imports: libc's calls are direct sites.
+    @Test func scansAStaticExecutable() throws {
+        _ = try #require(Self.program, "needs a C compiler (clang or cc)")
+        let exe = Self.work + "/tiny-static"
+        let built = try ["clang", "cc"].contains { cc in try Self.sh("\(cc) -O1 -static -o \(exe) \(Self.work)/tiny.c 2>/dev/null") == 0 }
+        try #require(built, "needs a static libc (libc6-dev)")
+        let r = try Bulkhead.run(["seccomp", "scan", "--json", exe])
+        #expect(r.status == 0, "\(r.stderr)")
+        let calls = try Self.report(r)
+        for n in ["getcpu", "getrusage", "openat", "exit_group", "brk"] { #expect(calls[n] == "scanned", "\(n)") }
+        #expect(r.stderr.contains("# scanned 1 files"))
+    }
+
     @Test func mergeMarksSeenScannedAndBoth() throws {
         let exe = try #require(Self.program, "needs a C compiler (clang or cc)")
         let seen = Self.work + "/seen.json"
