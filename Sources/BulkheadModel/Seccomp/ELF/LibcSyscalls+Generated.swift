@@ -6,7 +6,8 @@ extension LibcSyscalls {
     static let glibcVersion = "2.36-9+deb12u14"
     static let buildID = "93ac61ec5a8eb1396f9fbd350e3169a558528a40"
 
-    /// One set of x86_64 system-call names per line; line i is set i.
+    /// One set of x86_64 system-call names per line; line i is set i. "@J" stands for the names
+    /// of set J (always an earlier line).
     static let setsText = """
 access
 acct
@@ -227,190 +228,190 @@ mprotect pkey_mprotect
 renameat renameat2
 rmdir unlink
 sched_get_priority_max sched_get_priority_min
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-bind exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-clock_adjtime exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-clock_gettime exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-clock_settime exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-close exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-execve exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group fstatfs futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getcpu getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getdents64 getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getgroups getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid getrusage gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid getsockopt gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid ioctl mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid lseek mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap mq_open munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap mremap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap newfstatat rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap openat rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap prctl rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap prlimit64 rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap ptrace rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap readlink rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap readlinkat rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sched_setparam tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sched_setscheduler tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask semctl tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setgid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setgroups tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setitimer tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setregid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setresgid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setresuid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setreuid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setsockopt tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setuid tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sigaltstack tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask statfs tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sysinfo tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill uname writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill utimensat writev
-clock_settime exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask settimeofday tgkill writev
-exit exit_group futex getpid getsid gettid ioctl mmap munmap rt_sigaction rt_sigprocmask tgkill writev
-exit exit_group futex getpid gettid getuid mmap munmap rt_sigaction rt_sigprocmask rt_sigqueueinfo tgkill writev
-exit exit_group futex getpid gettid getuid mmap munmap rt_sigaction rt_sigprocmask rt_tgsigqueueinfo tgkill writev
-exit exit_group futex getpid gettid mmap munmap newfstatat rt_sigaction rt_sigprocmask statx tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask sched_getparam sched_getscheduler tgkill writev
-exit exit_group futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask setitimer tgkill write writev
-access exit exit_group futex getpid gettid lseek mmap munmap openat rt_sigaction rt_sigprocmask tgkill writev
-close exit exit_group fcntl futex getpid gettid mmap munmap newfstatat rt_sigaction rt_sigprocmask tgkill writev
-close exit exit_group futex getpid gettid ioctl mmap munmap rt_sigaction rt_sigprocmask socket tgkill writev
-close exit exit_group futex getpid gettid mmap munmap openat rt_sigaction rt_sigprocmask tgkill write writev
-close exit exit_group fcntl futex getpid gettid mmap munmap newfstatat openat rt_sigaction rt_sigprocmask tgkill writev
-close exit exit_group futex getpid getrandom gettid mmap munmap openat read rt_sigaction rt_sigprocmask tgkill writev
-close exit exit_group futex getpid gettid mmap munmap newfstatat openat read rt_sigaction rt_sigprocmask tgkill writev
-close close_range exit exit_group futex getdents64 getpid gettid lseek mmap munmap openat rt_sigaction rt_sigprocmask tgkill writev
-access alarm exit exit_group fcntl futex getpid gettid lseek mmap munmap openat pread64 rt_sigaction rt_sigprocmask tgkill writev
-access exit exit_group futex getegid geteuid getgid getgroups getpid gettid getuid mmap munmap newfstatat rt_sigaction rt_sigprocmask tgkill writev
-access alarm close exit exit_group fcntl ftruncate futex getpid gettid lseek mmap munmap openat rt_sigaction rt_sigprocmask tgkill write writev
-exit exit_group faccessat faccessat2 futex getegid geteuid getgid getgroups getpid gettid getuid mmap munmap newfstatat rt_sigaction rt_sigprocmask tgkill writev
-access alarm clock_gettime close exit exit_group fcntl ftruncate futex getpid gettid lseek mmap munmap openat rt_sigaction rt_sigprocmask tgkill write writev
-access alarm close dup2 exit exit_group fcntl ftruncate futex getpid gettid lseek mmap munmap openat pread64 rt_sigaction rt_sigprocmask tgkill write writev
-access alarm clock_gettime close dup2 exit exit_group fcntl ftruncate futex getpid gettid lseek mmap munmap openat pread64 rt_sigaction rt_sigprocmask tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-accept close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-accept4 close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-alarm close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_nanosleep close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close copy_file_range exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close creat exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close dup exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close dup3 exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close epoll_pwait exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close epoll_pwait2 exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close epoll_wait exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fallocate fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fchdir fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl fdatasync futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl fsync futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid getsockopt gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap mq_notify munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap mq_timedreceive munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap mq_timedsend munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap msgrcv munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap msgsnd munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap msync munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat open_by_handle_at openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat pause prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat ppoll prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prctl prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat pread64 prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat preadv prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 pselect6 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 pwrite64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 pwritev read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read readv rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read recvfrom rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read recvmmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask rt_sigsuspend sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask rt_sigtimedwait sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sched_yield sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendmmsg sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendmsg sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler setitimer sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler setsockopt sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler splice sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sync_file_range sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tee tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill timer_create write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill timer_delete write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill uname write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill unlink write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill vmsplice write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill wait4 write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill waitid write writev
-access clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-bind close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill write writev
-chdir close exit exit_group fchdir fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-chmod close exit exit_group fchmodat fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close dup exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clone close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler set_robust_list sysinfo tgkill write writev
-close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill write writev
-close dup exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close execve execveat exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 geteuid getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill uname write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read readlink rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 pwritev pwritev2 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-access close exit exit_group fcntl fstatfs futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read readlink rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-access close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read readlink rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler statfs sysinfo tgkill write writev
-brk close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek madvise mmap mprotect munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill write writev
-clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill unlink write writev
-clone clone3 close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill wait4 write writev
-close dup2 exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler setsid sysinfo tgkill write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill uname write writev
-close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat preadv preadv2 prlimit64 read readv rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-brk clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek madvise mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid link lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill unlink write writev
-clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill uname write writev
-clone clone3 close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap mprotect munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setaffinity sched_setscheduler sysinfo tgkill write writev
-clone clone3 close exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat pipe2 prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill wait4 write writev
-bind clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler setsockopt socket sysinfo tgkill write writev
-bind close dup exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid listen lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler socket sysinfo tgkill write writev
-bind close dup exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler setsockopt socket sysinfo tgkill write writev
-brk clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek madvise mmap mprotect munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-chdir clone close dup2 exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler set_robust_list setsid sysinfo tgkill write writev
-clone close dup2 exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler set_robust_list setsid sysinfo tgkill write writev
-close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read recvfrom rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-close exit exit_group fallocate fcntl fstatfs ftruncate futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat pread64 prlimit64 pwrite64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-bind clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid lseek mmap munmap newfstatat openat prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-brk clock_gettime close exit exit_group fcntl futex getcwd getdents64 getpid getrandom gettid lseek madvise mmap mprotect mremap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-clock_gettime close dup exit exit_group fcntl futex getcwd getdents64 getegid geteuid getgroups getpid gettid lseek mmap munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill uname write writev
-clone clone3 close exit exit_group fcntl futex getcwd getdents64 getpid gettid getuid lseek mmap mprotect munmap newfstatat openat prlimit64 read rt_sigaction rt_sigprocmask rt_sigqueueinfo sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setaffinity sched_setscheduler sysinfo tgkill write writev
-access alarm close dup2 exit exit_group fcntl ftruncate futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat pread64 prlimit64 read readlink rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-bind clock_gettime close dup exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid lseek mmap munmap newfstatat openat prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 geteuid getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid lseek mmap munmap newfstatat openat poll prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setgroups socket sysinfo tgkill write writev
-close exit exit_group faccessat faccessat2 fcntl futex getcwd getdents64 getegid geteuid getgid getgroups getpid gettid getuid lseek mmap munmap newfstatat openat prlimit64 read readlink rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo tgkill write writev
-bind clock_gettime close connect dup exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid lseek mmap munmap newfstatat openat prlimit64 read recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setsockopt socket sysinfo tgkill write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill uname write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpeername getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read recvfrom rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendmmsg sendto setsockopt socket sysinfo tgkill write writev
-access alarm clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat poll pread64 prlimit64 read readlink recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill write writev
-bind clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill uname write writev
-bind clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setsockopt socket sysinfo tgkill uname write writev
-clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 getpeername getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read recvfrom rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendmmsg sendto setsockopt socket sysinfo tgkill uname write writev
-bind clock_gettime close connect exit exit_group fcntl futex getcwd getdents64 geteuid getpid getsockname gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setresuid socket sysinfo tgkill uname write writev
-bind clock_gettime close connect dup exit exit_group fcntl futex getcwd getdents64 geteuid getpeername getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setsockopt socket sysinfo tgkill uname write writev
-bind clock_gettime close dup exit exit_group fcntl futex getcwd getdents64 getegid geteuid getgroups getpid getsockname gettid lseek mmap munmap newfstatat openat poll prlimit64 read recvfrom recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setsockopt socket sysinfo tgkill uname write writev
-accept bind clock_gettime clock_nanosleep close connect dup exit exit_group fcntl futex getcwd getdents64 getpid getsockname gettid ioctl listen lseek mmap munmap newfstatat openat poll prlimit64 read readv recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill uname write writev
-bind clock_gettime close connect dup exit exit_group fcntl futex getcwd getdents64 geteuid getpeername getpid gettid ioctl lseek mmap munmap newfstatat openat poll prlimit64 read readv recvfrom recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto setsockopt socket sysinfo tgkill uname write writev
-access alarm clock_gettime clone clone3 close connect exit exit_group fcntl futex getcwd getdents64 getpid gettid getuid ioctl kill lseek mmap munmap newfstatat openat pipe2 poll pread64 prlimit64 read readlink recvmsg rt_sigaction rt_sigprocmask sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sendto socket sysinfo tgkill wait4 write writev
+@211 futex getpid gettid mmap munmap rt_sigaction rt_sigprocmask tgkill writev
+@219 bind
+@219 clock_adjtime
+@219 clock_gettime
+@219 clock_settime
+@219 close
+@219 execve
+@219 fstatfs
+@219 getcpu
+@219 getdents64
+@219 getgroups
+@219 getrusage
+@219 getsockopt
+@219 ioctl
+@219 lseek
+@219 mq_open
+@219 mremap
+@219 newfstatat
+@219 openat
+@219 prctl
+@219 prlimit64
+@219 ptrace
+@219 readlink
+@219 readlinkat
+@219 sched_setparam
+@219 sched_setscheduler
+@219 semctl
+@219 setgid
+@219 setgroups
+@219 setitimer
+@219 setregid
+@219 setresgid
+@219 setresuid
+@219 setreuid
+@219 setsockopt
+@219 setuid
+@219 sigaltstack
+@219 statfs
+@219 sysinfo
+@219 uname
+@219 utimensat
+@223 settimeofday
+@232 getsid
+@219 getuid rt_sigqueueinfo
+@219 getuid rt_tgsigqueueinfo
+@236 statx
+@219 sched_get_priority_max sched_get_priority_min
+@219 sched_getparam sched_getscheduler
+@248 write
+@233 access openat
+@224 fcntl newfstatat
+@224 ioctl socket
+@224 openat write
+@269 openat
+@224 getrandom openat read
+@224 newfstatat openat read
+@224 close_range getdents64 lseek openat
+@268 alarm fcntl pread64
+@229 access getegid geteuid getgid getuid newfstatat
+@268 alarm close fcntl ftruncate write
+@229 faccessat faccessat2 getegid geteuid getgid getuid newfstatat
+@278 clock_gettime
+@278 dup2 pread64
+@281 clock_gettime
+@272 getcwd getdents64 lseek prlimit64 read sched_get_priority_max sched_get_priority_min sched_getaffinity sched_getparam sched_getscheduler sched_setscheduler sysinfo write
+@283 accept
+@283 accept4
+@283 alarm
+@283 clock_gettime
+@283 clock_nanosleep
+@283 connect
+@283 copy_file_range
+@283 creat
+@283 dup
+@283 dup3
+@283 epoll_pwait
+@283 epoll_pwait2
+@283 epoll_wait
+@283 fallocate
+@283 fchdir
+@283 fdatasync
+@283 fsync
+@283 getrandom
+@283 getsockname
+@283 getsockopt
+@283 ioctl
+@283 mq_notify
+@283 mq_timedreceive
+@283 mq_timedsend
+@283 msgrcv
+@283 msgsnd
+@283 msync
+@283 open_by_handle_at
+@283 pause
+@283 poll
+@283 ppoll
+@283 prctl
+@283 pread64
+@283 preadv
+@283 pselect6
+@283 pwrite64
+@283 pwritev
+@283 readv
+@283 recvfrom
+@283 recvmmsg
+@283 recvmsg
+@283 rt_sigsuspend
+@283 rt_sigtimedwait
+@283 sched_yield
+@283 sendmmsg
+@283 sendmsg
+@283 sendto
+@283 setitimer
+@283 setsockopt
+@283 splice
+@283 sync_file_range
+@283 tee
+@283 timer_create
+@283 timer_delete
+@283 uname
+@283 unlink
+@283 vmsplice
+@283 wait4
+@283 waitid
+@287 access
+@283 bind socket
+@298 chdir
+@283 chmod fchmodat
+@287 dup
+@287 getrandom
+@283 clone set_robust_list
+@289 socket
+@292 poll
+@283 execve execveat
+@338 geteuid
+@304 readlink
+@320 pwritev2
+@283 access fstatfs readlink
+@283 access readlink statfs
+@283 brk madvise mprotect
+@350 clock_gettime
+@348 unlink
+@341 clone clone3
+@304 dup2 setsid
+@304 socket uname
+@317 preadv2 readv
+@348 brk madvise
+@359 sendto
+@360 link
+@363 clock_gettime
+@283 clone clone3 mprotect sched_setaffinity
+@361 pipe2
+@359 bind setsockopt
+@344 dup getsockname listen
+@344 dup getsockname setsockopt
+@365 mprotect
+@349 chdir dup2 setsid
+@362 clone set_robust_list
+@350 poll recvfrom sendto
+@297 fstatfs ftruncate pread64 pwrite64
+@344 clock_gettime getsockname recvmsg sendto
+@374 mremap
+@366 poll recvmsg
+@347 getegid geteuid getgroups uname
+@369 getuid rt_sigqueueinfo
+@354 access alarm dup2 ftruncate pread64
+@379 dup
+@381 geteuid
+@381 readv
+@381 setgroups
+@283 faccessat faccessat2 getegid geteuid getgid getgroups getuid readlink
+@385 connect setsockopt
+@387 ioctl uname
+@377 clock_gettime getpeername ioctl sendmmsg setsockopt
+@381 access alarm ioctl pread64 readlink
+@391 bind getsockname
+@391 bind setsockopt
+@392 uname
+@394 geteuid setresuid
+@395 dup geteuid getpeername
+@385 getegid geteuid getgroups poll recvfrom setsockopt uname
+@394 accept clock_nanosleep dup listen
+@398 recvfrom
+@393 clone clone3 getuid kill pipe2 wait4
 """
 
     /// "function set-index", one per line.

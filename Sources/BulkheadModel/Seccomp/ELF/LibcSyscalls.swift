@@ -14,8 +14,18 @@ public enum LibcSyscalls {
     /// The shared-object names whose imports the table answers for (their code is not scanned).
     public static let sonames: Set<String> = ["libc.so.6"]
 
-    static let sets: [[String]] = setsText.split(separator: "\n", omittingEmptySubsequences: false)
-        .map { $0.split(separator: " ").map(String.init) }
+    /// The sets, with each "@J" (a reference to an earlier line) replaced by that set's names.
+    static let sets: [[String]] = {
+        var out: [[String]] = []
+        for line in setsText.split(separator: "\n", omittingEmptySubsequences: false) {
+            var names = Set<String>()
+            for word in line.split(separator: " ") {
+                if word.first == "@", let j = Int(word.dropFirst()), j < out.count { names.formUnion(out[j]) } else { names.insert(String(word)) }
+            }
+            out.append(names.sorted())
+        }
+        return out
+    }()
 
     static let table: [String: Int] = {
         var t: [String: Int] = [:]
