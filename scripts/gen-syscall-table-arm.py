@@ -69,6 +69,21 @@ assert len(set(arm.values())) == len(arm), 'arm numbers collide'
 for t in (a64, arm):
     for k in [k for k, v in t.items() if 424 <= v < 512]:
         del t[k]
+# ARM kept i386's numbering for most calls both have: those are named, not numbered again.
+x86 = {}
+for line in open('/usr/include/x86_64-linux-gnu/asm/unistd_32.h'):
+    m = re.match(r'#define __NR_(\w+)\s+(\d+)', line)
+    if m: x86[m.group(1)] = int(m.group(2))
+same = sorted(k for k, v in arm.items() if x86.get(k) == v)
+arm_own = {k: v for k, v in arm.items() if k not in same}
+def names(s):
+    lines, cur = [], '       '
+    for n in s:
+        piece = ' "%s",' % n
+        if len(cur) + len(piece) > 100: lines.append(cur); cur = '       '
+        cur += piece
+    lines.append(cur)
+    return '\n'.join(lines)
 def body(t):
     return '\n'.join('        "%s": %s,' % (k, ('0x%X' % v) if v >= 0xf0000 else str(v))
                      for k, v in sorted(t.items(), key=lambda kv: (kv[1], kv[0])))
@@ -91,10 +106,16 @@ extension SyscallTable {
 %s
     ]
 
-    static let armNumbers: [String: Int32] = [
+    /// arm calls numbered as on i386 (x86Numbers).
+    static let armSameAsX86: Set<String> = [
+%s
+    ]
+
+    /// arm's other numbers.
+    static let armOwnNumbers: [String: Int32] = [
 %s
     ]
 }
-''' % (len(a64), len(arm), body(a64), body(arm))
+''' % (len(a64), len(arm), body(a64), names(same), body(arm_own))
 open('Sources/BulkheadModel/Seccomp/SyscallTable+ARM.swift', 'w').write(src)
 print('aarch64', len(a64), 'arm', len(arm))

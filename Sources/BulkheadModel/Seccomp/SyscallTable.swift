@@ -22,6 +22,13 @@ public enum SyscallTable {
         }
     }
 
+    /// arm (EABI) below 424: the calls numbered as on i386, and its own.
+    static let armNumbers: [String: Int32] = {
+        var t = armOwnNumbers
+        for n in armSameAsX86 { if let v = x86Numbers[n] { t[n] = v } }
+        return t
+    }()
+
     /// Calls of `unifiedNumbers` an architecture does not have: x32 has no map_shadow_stack
     /// ("64" in syscall_64.tbl), 32-bit arm no memfd_secret.
     static let unifiedAbsent: [SeccompArch: Set<String>] = [.x32: ["map_shadow_stack"], .arm: ["memfd_secret"]]
