@@ -28,6 +28,8 @@ extension SeccompCommand {
         @Option(help: ArgumentHelp("Format of the policy written.", valueName: "kubernetes|oci|docker|spo"))
         var format: SeccompExportFormat = .kubernetes
 
+        @OptionGroup var architecture: ArchitectureOption
+
         @Option(help: "Name of the policy (SPO metadata.name; NAME.json on a node).")
         var name: String = "recorded"
 
@@ -109,6 +111,7 @@ extension SeccompCommand {
             } else {
                 policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union(policies) }
             }
+            policy = try architecture.apply(policy)
             let text: String
             do {
                 text = try policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
