@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Tests only: property checks of the ELF parser (SyscallScanPropertyTests).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // All C lives here: clone3 and the child-side step executor, the PID-1 init loop,
@@ -72,14 +74,17 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         // Test-only C (a seccomp probe child, a clone3-into-cgroup exec): used by BulkheadTests
-        // only, so the shipped binary does not link it. Depends on libc and kernel headers only.
+        // only, so the shipped binary does not link it. Depends on libc, kernel headers and
+        // libseccomp (linked through CShims; seccomp_arch_testing.c reads its name table).
         .target(
             name: "CShimsTesting",
             path: "Tests/CShimsTesting",
             publicHeadersPath: "include",
             cSettings: [.define("_GNU_SOURCE")]
         ),
-        .testTarget(name: "BulkheadModelTests", dependencies: ["BulkheadModel"]),
+        .testTarget(name: "BulkheadModelTests", dependencies: [
+            "BulkheadModel", .product(name: "PropertyBased", package: "swift-property-based"),
+        ]),
         // The system layer's pure parsers and values (mountinfo, /proc/PID/cgroup and stat, cgroup
         // stat files, kernel versions, /proc/PID/status, the errno table, netlink dump records,
         // network names and addresses, TrustedFile's owner/mode rule): no root, no launch.

@@ -7,7 +7,7 @@ struct SeccompCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Export, compile and record seccomp profiles (for Kubernetes, OCI runtimes, Docker, security-profiles-operator).",
-        subcommands: [Export.self, Compile.self, Record.self]
+        subcommands: [Export.self, Compile.self, Record.self, Scan.self]
     )
 
     /// What to do with two unconditional rules that give one call different actions.
@@ -68,6 +68,8 @@ struct SeccompCommand: CommandGroup {
 
         @OptionGroup var source: Source
 
+        @OptionGroup var architecture: ArchitectureOption
+
         @Option(help: ArgumentHelp("Output format.", valueName: "kubernetes|oci|docker|spo"))
         var format: SeccompExportFormat = .kubernetes
 
@@ -94,15 +96,16 @@ struct SeccompCommand: CommandGroup {
                 throw ExitCode(1)
             }
             let name = self.name ?? loaded.suggestedName
+            let policy = try architecture.apply(loaded.policy)
             let text: String
             do {
-                text = try loaded.policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
+                text = try policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
             } catch {
                 warn(error.description)
                 throw ExitCode(1)
             }
             try emit(Array(text.utf8), to: output)
-            warnAboutOldLibseccomp(loaded.policy)
+            warnAboutOldLibseccomp(policy)
             if format == .kubernetes {
                 var msg = output.map { "# wrote \($0)\n" } ?? ""
                 msg += KubernetesSeccompInstall.instructions(name: name)

@@ -29,6 +29,8 @@ extension SeccompCommand {
         @Option(help: ArgumentHelp("Format of the policy written.", valueName: "kubernetes|oci|docker|spo"))
         var format: SeccompExportFormat = .kubernetes
 
+        @OptionGroup var architecture: ArchitectureOption
+
         @Option(help: "Name of the policy (SPO metadata.name; NAME.json on a node).")
         var name: String = "recorded"
 
@@ -117,6 +119,8 @@ extension SeccompCommand {
             } else {
                 policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union(policies) }
             }
+            policy = try architecture.apply(policy)
+            // The bound comes last: nothing added after it (the other architectures' equivalents included) escapes it.
             var bounded: SeccompBoundResult?
             if let within {
                 let bound = try orExit { () throws(ConfigError) in try SeccompSource.bound(within) }

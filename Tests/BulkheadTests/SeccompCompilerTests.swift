@@ -126,7 +126,7 @@ private let badFD = UInt64(bitPattern: -1)
             #expect(error.message.contains("would never apply"))
         }
         #expect(throws: SeccompCompileError.self) {
-            try SeccompCompiler.compile(SeccompPolicy(defaultAction: .allow, architectures: [.aarch64]))
+            try SeccompCompiler.compile(SeccompPolicy(defaultAction: .allow, architectures: [.riscv64]))
         }
     }
 

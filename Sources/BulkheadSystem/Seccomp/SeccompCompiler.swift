@@ -65,6 +65,8 @@ public enum SeccompCompiler {
         case .x86_64: return 0xC000_003E
         case .x86: return 0x4000_0003
         case .x32: return 0x4000_003E
+        case .aarch64: return 0xC000_00B7  // AUDIT_ARCH_AARCH64
+        case .arm: return 0x4000_0028  // AUDIT_ARCH_ARM
         default: return nil
         }
     }
@@ -129,7 +131,7 @@ public enum SeccompCompiler {
         guard let native = nativeArchitecture else {
             throw SeccompCompileError(
                 operation: "resolve",
-                message: "this host's architecture is not one bulkhead has system-call tables for (x86_64, x86, x32)")
+                message: "this host's architecture is not one bulkhead has system-call tables for (x86_64, x86, x32, aarch64, arm)")
         }
         var arches = policy.architectures.isEmpty ? [native] : policy.architectures
         var seen = Set<SeccompArch>()
@@ -141,7 +143,7 @@ public enum SeccompCompiler {
             guard let t = token(of: a) else {
                 throw SeccompCompileError(
                     operation: "resolve",
-                    message: "cannot compile for \(a.rawValue): bulkhead has system-call tables for x86_64, x86 and x32 only; "
+                    message: "cannot compile for \(a.rawValue): bulkhead has system-call tables for x86_64, x86, x32, aarch64 and arm only; "
                         + "remove it from \"architectures\"")
             }
             tokens.append(t)
