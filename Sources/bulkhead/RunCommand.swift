@@ -82,6 +82,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seccomp policy: a Docker/OCI JSON file, RuntimeDefault, or Unconfined.", valueName: "FILE|RuntimeDefault|Unconfined"))
     var seccomp: String?
 
+    @Flag(name: .customLong("seccomp-strict"), help: "Refuse a seccomp policy that runc loads only by changing it (unknown system-call names, contradicting rules); by default it is loaded as runc loads it, with a warning for each change.")
+    var seccompStrict = false
+
     @Flag(name: .shortAndLong, help: "Give the workload a pty of bulkhead's own as its controlling terminal and stdio (never the caller's terminal).")
     var tty = false
 
@@ -183,6 +186,7 @@ struct RunCommand: ParsableCommand {
                                        tty: tty, preserveFds: preserveFd, injectFault: injectFault)
         if case .failure(let e) = parsed { try Self.failBeforeLaunch(invocation, LaunchError(e), message: e.description) }
         guard case .success(let (overrides, timeoutSeconds)) = parsed else { throw ExitCode(ExitStatus.launchFailed) }
+        invocation.seccompStrict = seccompStrict
         switch supplementaryGroups {
         case nil, "keep": break
         case "refuse": invocation.refuseKeptGroups = true
@@ -222,8 +226,9 @@ struct RunCommand: ParsableCommand {
     static func dryRun(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
         let store = ProfileStore.standard()
         do {
-            let request = RunRequest(layers: try store.layers(for: invocation.profile), overrides: overrides, command: invocation.command,
+            var request = RunRequest(layers: try store.layers(for: invocation.profile), overrides: overrides, command: invocation.command,
                                      timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds)
+            request.seccompStrict = invocation.seccompStrict
             let prepared = try Sandbox.prepare(request, store: store)
             out(prepared.profile.yaml)
             ProfileCommand.Show.printPlan(prepared)
@@ -246,6 +251,7 @@ struct RunCommand: ParsableCommand {
                                      timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
             request.tty = invocation.tty
             request.refuseKeptGroups = invocation.refuseKeptGroups
+            request.seccompStrict = invocation.seccompStrict
             request.stopSignal = invocation.stopSignal
             request.stopTimeoutSeconds = invocation.stopTimeoutSeconds
             prepared = try Sandbox.prepare(request, store: store)

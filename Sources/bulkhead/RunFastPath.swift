@@ -11,6 +11,8 @@ struct RunInvocation: Equatable {
     var injectFault: FaultPoint?
     /// `--supplementary-groups refuse` (only the full parser reads it).
     var refuseKeptGroups = false
+    /// `--seccomp-strict` (only the full parser reads it).
+    var seccompStrict = false
     /// `-q/--quiet`, `--log-level error`: no warnings on stderr (errors still; the report keeps them).
     var quiet = false
     /// `--stop-signal`, `--stop-timeout`: at `--timeout`, this signal, then SIGKILL after the grace.

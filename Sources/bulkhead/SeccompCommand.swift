@@ -27,31 +27,28 @@ struct SeccompCommand: CommandGroup {
         @Option(help: ArgumentHelp("A runtime-spec, Docker or Podman seccomp JSON file.", valueName: "FILE"))
         var seccomp: String?
 
-        @Option(help: ArgumentHelp("Two unconditional rules giving one call different actions: refuse (default), or keep the first as runc does (Podman's default profile needs this).", valueName: "refuse|first-wins"))
-        var conflicts: Conflicts = .refuse
+        @Option(help: ArgumentHelp("Two unconditional rules giving one call different actions: first-wins (default: keep the first, as runc does, with a warning), or refuse.", valueName: "first-wins|refuse"))
+        var conflicts: Conflicts = .firstWins
+
+        @Flag(help: "Refuse what runc would load only by changing it: unknown system-call names (skipped by default, with a warning) and contradicting rules.")
+        var strict = false
 
         func validate() throws {
             if profile == nil && seccomp == nil { throw ValidationError("give --profile NAME or --seccomp FILE") }
         }
 
+        /// The policy; what was changed to read it as runc does is printed as warnings.
         func load() throws(ConfigError) -> SeccompSource.Loaded? {
-            do {
-                return try loadPolicy()
-            } catch {
-                var e = error
-                if conflicts == .refuse, e.message.contains("already has an unconditional rule") {
-                    e.message += " (or pass --conflicts first-wins to keep the first rule, as runc does)"
-                }
-                throw e
-            }
-        }
-
-        func loadPolicy() throws(ConfigError) -> SeccompSource.Loaded? {
+            let loaded: SeccompSource.Loaded?
             if let seccomp {
                 let caps = try profile.map { (p) throws(ConfigError) in try SeccompSource.capabilities(profile: p) } ?? CapabilitySet()
-                return try SeccompSource.policy(file: seccomp, capabilities: caps, conflicts: conflicts.resolution)
+                loaded = try SeccompSource.policy(file: seccomp, capabilities: caps, conflicts: strict ? .refuse : conflicts.resolution,
+                                                  unknownNames: strict ? .refuse : .skip)
+            } else {
+                loaded = try SeccompSource.policy(profile: profile ?? "container", strict: strict || conflicts == .refuse)
             }
-            return try SeccompSource.policy(profile: profile ?? "container", conflicts: conflicts.resolution)
+            for w in SeccompLoad.warnings(loaded?.notes ?? []) { warn(w) }
+            return loaded
         }
     }
 
@@ -138,8 +135,11 @@ struct SeccompCommand: CommandGroup {
         @Flag(help: "Print libseccomp's pseudo filter code (readable) to standard output.")
         var pfc = false
 
-        @Option(help: ArgumentHelp("refuse (default) or first-wins, as for export.", valueName: "refuse|first-wins"))
-        var conflicts: Conflicts = .refuse
+        @Option(help: ArgumentHelp("first-wins (default, as runc) or refuse, as for export.", valueName: "first-wins|refuse"))
+        var conflicts: Conflicts = .firstWins
+
+        @Flag(help: "Refuse unknown system-call names and contradicting rules, as for export.")
+        var strict = false
 
         func validate() throws {
             if bpf == nil && !pfc { throw ValidationError("give --bpf FILE, --pfc, or both") }
@@ -149,9 +149,11 @@ struct SeccompCommand: CommandGroup {
         func run() throws {
             let loaded = try orExit { () throws(ConfigError) -> SeccompSource.Loaded? in
                 input.hasSuffix(".json")
-                    ? try SeccompSource.policy(file: input, conflicts: conflicts.resolution)
-                    : try SeccompSource.policy(profile: input, conflicts: conflicts.resolution)
+                    ? try SeccompSource.policy(file: input, conflicts: strict ? .refuse : conflicts.resolution,
+                                               unknownNames: strict ? .refuse : .skip)
+                    : try SeccompSource.policy(profile: input, strict: strict || conflicts == .refuse)
             }
+            for w in SeccompLoad.warnings(loaded?.notes ?? []) { warn(w) }
             guard let loaded else {
                 warn("profile \(input) is Unconfined: there is no seccomp policy to compile")
                 throw ExitCode(1)

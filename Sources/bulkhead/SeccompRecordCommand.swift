@@ -2,8 +2,6 @@ import ArgumentParser
 import Bulkhead
 import BulkheadModel
 
-extension ContainerRuntime: ExpressibleByArgument {}
-
 extension SeccompCommand {
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -15,9 +13,12 @@ extension SeccompCommand {
             (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall, \
             execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen), \
             personality (values seen), clone (no namespace flags unless seen) and ioctl (never \
-            TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional.
+            TIOCSTI/TIOCLINUX); --no-argument-rules leaves those unconditional. \
+            It also allows what runc's and crun's own init do after loading the filter, so the policy \
+            starts under them (--runtime none leaves that out: bulkhead itself needs none of it). \
             --merge unites earlier reports (--report) and seccomp policies with this recording; with \
-            no command it only merges.
+            no command it only merges. --within RuntimeDefault|FILE then keeps only what the bound \
+            allows, and names what it dropped.
             Example: bulkhead seccomp record -o sh.json --report sh-report.json -- sh -c 'ls / && cat /etc/hostname'
             """
         )
@@ -54,8 +55,11 @@ extension SeccompCommand {
         @Flag(name: .customLong("no-argument-rules"), help: "Allow socket, personality, clone and ioctl unconditionally when seen.")
         var noArgumentRules = false
 
-        @Option(help: ArgumentHelp("Also allow what this runtime's own init does after loading the filter (needed to run the policy under runc).", valueName: "runc"))
-        var runtime: ContainerRuntime?
+        @Option(help: ArgumentHelp("Also allow what these runtimes' own init does after loading the filter, so the policy runs under them (default: runc,crun); none for a bare policy (for bulkhead itself).", valueName: "runc,crun|none"))
+        var runtime: String = "runc,crun"
+
+        @Option(help: ArgumentHelp("Never allow more than this bound: RuntimeDefault (bulkhead's built-in allow-list) or a seccomp policy file; what it takes away is listed by name.", valueName: "RuntimeDefault|FILE"))
+        var within: String?
 
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
@@ -66,6 +70,9 @@ extension SeccompCommand {
         func validate() throws {
             if command.isEmpty && merge.isEmpty { throw ValidationError("give the command after --, or files to --merge") }
             if let problem = KubernetesName.problem(name) { throw ValidationError("--name \"\(name)\" \(problem)") }
+            if ContainerRuntime.parseList(runtime) == nil {
+                throw ValidationError("--runtime \"\(runtime)\": expected none or a comma-separated list of \(ContainerRuntime.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
         }
 
         func run() throws {
@@ -102,7 +109,8 @@ extension SeccompCommand {
             var policy: SeccompPolicy
             var built: RecordedPolicy?
             if !recordings.isEmpty {
-                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules, runtime: runtime)
+                let b = RecordedPolicy.build([merged], native: SyscallRecorder.nativeArchitecture, argumentRules: !noArgumentRules,
+                                           runtimes: ContainerRuntime.parseList(runtime) ?? ContainerRuntime.defaults)
                 built = b
                 policy = b.policy
                 if !policies.isEmpty {
@@ -112,6 +120,15 @@ extension SeccompCommand {
                 policy = try orExit { () throws(ConfigError) in try SeccompPolicy.union(policies) }
             }
             policy = try architecture.apply(policy)
+            // The bound comes last: nothing added after it (the other architectures' equivalents included) escapes it.
+            var bounded: SeccompBoundResult?
+            if let within {
+                let bound = try orExit { () throws(ConfigError) in try SeccompSource.bound(within) }
+                for w in SeccompLoad.warnings(bound.notes) { warn(w) }
+                let r = policy.bounded(by: bound.policy, native: SyscallRecorder.nativeArchitecture)
+                policy = r.policy
+                bounded = r
+            }
             let text: String
             do {
                 text = try policy.export(format, options: SeccompExportOptions(flags: flags, name: name, spoVersion: spoVersion))
@@ -127,22 +144,37 @@ extension SeccompCommand {
                 }
                 try emit(Array(SyscallRecordingReport.json(merged, policy: built).utf8), to: report)
             }
-            note(summary(merged, built, policy))
+            note(summary(merged, built, policy, bounded: bounded))
             if status != 0 { throw ExitCode(status) }
         }
 
-        func summary(_ r: SyscallRecording, _ b: RecordedPolicy?, _ policy: SeccompPolicy) -> String {
+        func summary(_ r: SyscallRecording, _ b: RecordedPolicy?, _ policy: SeccompPolicy, bounded: SeccompBoundResult? = nil) -> String {
             var s = ""
             if !r.calls.isEmpty {
                 let archs = r.architectures.map { SyscallRecordingReport.archName($0) }.joined(separator: ", ")
                 s += "# recorded \(r.calls.count) distinct calls (\(archs)), \(r.stats.syscallEntries) calls in all, from \(r.stats.tasks) tasks and \(r.stats.execs) execs\n"
             }
             if let b {
-                if !b.safetySet.isEmpty {
-                    s += "# safety set added: " + b.safetySet.map { $0.action == .allow ? $0.name : "\($0.name) (\($0.action.rawValue) \($0.errnoRet ?? 1))" }.joined(separator: ", ") + "\n"
+                let safety = b.safetySet.filter { $0.runtimes == nil }, forRuntimes = b.safetySet.filter { $0.runtimes != nil }
+                if !safety.isEmpty {
+                    s += "# safety set added: " + safety.map { $0.action == .allow ? $0.name : "\($0.name) (\($0.action.rawValue) \($0.errnoRet ?? 1))" }.joined(separator: ", ") + "\n"
+                }
+                if let runtimes = ContainerRuntime.parseList(runtime), !runtimes.isEmpty {
+                    s += "# for \(runtimes.map(\.rawValue).joined(separator: " and ")) (their init runs under the filter; --runtime none leaves it out): "
+                        + (forRuntimes.isEmpty ? "nothing to add" : "added " + forRuntimes.map(\.name).joined(separator: ", ")) + "\n"
                 }
                 for a in b.argumentRules { s += "# argument rule: \(a)\n" }
                 for u in b.unnamed { s += "# not in the policy (no name for number \(u.number) on \(SyscallRecordingReport.archName(u.arch))): it gets EPERM\n" }
+            }
+            if let bounded, let within {
+                s += "# within \(within): " + (bounded.dropped.isEmpty ? "nothing dropped"
+                    : "dropped, as the bound does not allow them: \(bounded.dropped.joined(separator: ", "))") + "\n"
+                if !bounded.narrowed.isEmpty {
+                    s += "# within \(within): narrowed to the bound's argument conditions: \(bounded.narrowed.joined(separator: ", "))\n"
+                }
+                if !bounded.droppedArchitectures.isEmpty {
+                    s += "# within \(within): architectures dropped: \(bounded.droppedArchitectures.map(\.rawValue).joined(separator: ", "))\n"
+                }
             }
             let allowed = Set(policy.rules.filter { $0.action.letsCallRun }.flatMap(\.names))
             s += "# policy: \(allowed.count) calls allowed, default \(policy.defaultAction.rawValue)\(output.map { ", written to \($0)" } ?? "")\n"

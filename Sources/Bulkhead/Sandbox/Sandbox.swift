@@ -27,6 +27,9 @@ public struct RunRequest: Sendable {
     /// `--supplementary-groups refuse`: a rootless launch whose caller's supplementary groups
     /// cannot be dropped does not start.
     public var refuseKeptGroups = false
+    /// `--seccomp-strict`: refuse a seccomp policy that runc would load only by changing it
+    /// (unknown system-call names, contradicting rules) instead of loading it as runc does.
+    public var seccompStrict = false
 
     public init(layers: [ProfileLayer], overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
@@ -223,7 +226,7 @@ public enum Sandbox {
             try checkDevices(profile)
             try checkCPUs(profile, from: (request.layers + [request.overrides]).last { $0.cpusetCPUs != nil })
             let seccomp = try SeccompSetup.compile(profile, store: store, origin: SeccompSetup.origin(of: request.layers + [request.overrides]),
-                                                   cache: seccompCache)
+                                                   strict: request.seccompStrict, cache: seccompCache)
             let identity = HostIdentity.current()
             var profileForPlan = profile
             // A bind's error names where the binds were given: the last layer that set them
@@ -259,6 +262,7 @@ public enum Sandbox {
                                           seccomp: seccomp, landlockABI: context.landlockABI,
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
+            prepared.warnings += seccomp?.notes ?? []
             // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
             // cannot be dropped in the sandbox (user_namespaces(7); bubblewrap and runc rootless
             // keep them too). Said in the report and on stderr, not hidden.

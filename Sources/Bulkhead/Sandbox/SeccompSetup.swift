@@ -7,6 +7,9 @@ public struct CompiledSeccomp: Sendable {
     public var control: SeccompControl
     /// The program came from the content-addressed cache (no parse, no compile).
     public var cached: Bool
+    /// What was changed to load the policy as runc does (unknown names skipped, conflicting
+    /// rules resolved), one line each, for standard error. Empty with `strict`.
+    public var notes: [String] = []
 }
 
 enum SeccompSetup {
@@ -23,13 +26,13 @@ enum SeccompSetup {
         var isPrivate = false
     }
 
-    /// `conflicts` decides what two contradicting unconditional rules mean (Podman's profile
-    /// needs `.firstRuleWins`); the launch path always refuses them.
+    /// `strict` refuses what runc would change silently (unknown names, contradicting rules);
+    /// without it the policy is read as runc reads it (`SeccompRuntimeLoading`), with notes.
     /// - Parameter origin: the layer that chose the policy (`SeccompSetup.origin(of:)`): a
     ///   `localhostProfile` that cannot be read is reported against that profile file and field
     ///   (or the `--seccomp` flag), with the policy file's own error after it.
     static func source(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
-                       conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> Source? {
+                       strict: Bool = true) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
         var isPrivate = false
         switch p.seccomp {
@@ -56,49 +59,69 @@ enum SeccompSetup {
         // Docker's conditional rules (includes/excludes on capabilities) are resolved against the
         // capabilities this sandbox keeps, on the machine's own architecture.
         let context = SeccompContext(capabilities: Set(p.capabilities.members.map(\.name)),
-                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64, kernelVersion: nil,
-                                     conflictingRules: conflicts)
+                                     architecture: SeccompCompiler.nativeArchitecture ?? .x86_64,
+                                     kernelVersion: KernelVersion.running.map { ($0.major, $0.minor) },
+                                     conflictingRules: strict ? .refuse : .firstRuleWins, unknownNames: strict ? .refuse : .skip)
         return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate)
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
     static func policy(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
-                       conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> (policy: SeccompPolicy, source: String)? {
-        guard let src = try source(p, store: store, origin: origin, conflicts: conflicts) else { return nil }
-        let policy = try ProfileStore.parsing(private: src.isPrivate) { () throws(ConfigError) in
-            try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
-        }
-        return (policy, src.label)
+                       strict: Bool = true) throws(ConfigError) -> (policy: SeccompPolicy, source: String, notes: [SeccompLoadNote])? {
+        guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
+        let load = try src.load()
+        return (load.policy, src.label, load.notes)
     }
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
-    /// same program from the content-addressed cache.
-    static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
+    /// same program from the content-addressed cache. Only a policy that loaded without notes is
+    /// cached, so a cached program is the same with and without `strict`, and every run that
+    /// changes a policy says so; a strict run never reads the cache.
+    static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
                         cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
-        guard let src = try source(p, store: store, origin: origin) else { return nil }
+        guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
+        let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
         let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
-                                   architecture: src.context.architecture.rawValue)
-        if let hit = cache?.load(key: key) {
+                                   architecture: src.context.architecture.rawValue + " kernel " + kernel + " " + Self.readingVersion)
+        if !strict, let hit = cache?.load(key: key) {
             return CompiledSeccomp(program: hit.program, control: SeccompControl(
                 source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
         }
-        let policy = try ProfileStore.parsing(private: src.isPrivate) { () throws(ConfigError) in
-            try SeccompPolicyParser.parse(text: src.text, file: src.file, context: src.context)
-        }
+        let load = try src.load()
+        let policy = load.policy
         let program: [UInt8]
         do {
             program = try SeccompCompiler.compile(policy)
         } catch {
             throw ConfigError(file: src.file, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
         }
-        cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count))
-        let control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
+        if load.notes.isEmpty {
+            cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count))
+        }
+        var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
-        return CompiledSeccomp(program: program, control: control, cached: false)
+        let notes = SeccompLoad.warnings(load.notes)
+        if !notes.isEmpty { control.changes = notes }
+        return CompiledSeccomp(program: program, control: control, cached: false, notes: notes)
     }
+
+    /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change
+    /// it when that reading changes, so no program compiled under another reading is loaded.
+    static let readingVersion = "reading runc-1.1/libseccomp-2.5 v1"
 
     /// The layer whose `seccompProfile` (or `--seccomp`) is in force: the last that sets one.
     static func origin(of layers: [ProfileLayer]) -> ProfileLayer? {
         layers.last { $0.seccomp != nil }
+    }
+}
+
+extension SeccompSetup.Source {
+    /// Parses the text in `context`; for a private file neither an error nor a note shows its text.
+    func load() throws(ConfigError) -> SeccompLoad {
+        var load = try ProfileStore.parsing(private: isPrivate) { () throws(ConfigError) in
+            try SeccompPolicyParser.load(text: text, file: file, context: context)
+        }
+        if isPrivate { load.notes = load.notes.map { $0.withoutContent() } }
+        return load
     }
 }

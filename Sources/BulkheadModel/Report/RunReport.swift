@@ -233,6 +233,9 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     public var bpfInstructions: Int
     /// The compiled program came from the content-addressed cache.
     public var cached: Bool
+    /// What was changed to read the policy as runc does (unknown names skipped, contradicting
+    /// rules resolved), the warnings' lines; absent when nothing was (a cached program never has any).
+    public var changes: [String]?
     public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
         self.cached = cached

@@ -184,11 +184,14 @@ public struct SeccompContext: Sendable {
     public var kernelVersion: (Int, Int)?
     /// What to do when two unconditional rules give one system call different actions.
     public var conflictingRules: SeccompConflictResolution
+    /// What to do with a system-call name bulkhead does not know.
+    public var unknownNames: SeccompUnknownNames
 
     public init(
         capabilities: Set<String> = [], architecture: SeccompArch = .x86_64, kernelVersion: (Int, Int)? = nil,
-        conflictingRules: SeccompConflictResolution = .refuse
+        conflictingRules: SeccompConflictResolution = .refuse, unknownNames: SeccompUnknownNames = .refuse
     ) {
+        self.unknownNames = unknownNames
         self.capabilities = capabilities
         self.architecture = architecture
         self.kernelVersion = kernelVersion
@@ -200,9 +203,10 @@ public struct SeccompContext: Sendable {
 public enum SeccompConflictResolution: Sendable, Hashable {
     /// A `ConfigError` naming both rules (the default: the profile does not say what it means).
     case refuse
-    /// Keep the first rule for that name and drop the name from the later one: what runc, crun
-    /// and libseccomp do silently. Podman's default profile needs this: it allows `setns`
+    /// Read the rules as runc and libseccomp do (`SeccompRuntimeLoading`): the first
+    /// unconditional rule of a call wins, rules with the default action are skipped, and every
+    /// change is a `SeccompLoadNote`. Podman's default profile needs this: it allows `setns`
     /// unconditionally and also refuses it to containers without CAP_SYS_ADMIN, and Podman
-    /// allows it.
+    /// (through runc or crun) allows it.
     case firstRuleWins
 }

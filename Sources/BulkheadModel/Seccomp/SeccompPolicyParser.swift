@@ -12,6 +12,17 @@ public enum SeccompPolicyParser {
     }
 
     public static func parse(_ node: ConfigNode, context: SeccompContext) throws(ConfigError) -> SeccompPolicy {
+        try load(node, context: context).policy
+    }
+
+    /// The policy and what was changed to read it as runc does (`SeccompRuntimeLoading`): names
+    /// skipped with `context.unknownNames == .skip`, rules resolved with `.firstRuleWins`.
+    public static func load(text: String, file: String, context: SeccompContext) throws(ConfigError) -> SeccompLoad {
+        try load(try ConfigNode.parse(text, file: file), context: context)
+    }
+
+    public static func load(_ node: ConfigNode, context: SeccompContext) throws(ConfigError) -> SeccompLoad {
+        var notes: [SeccompLoadNote] = []
         let top = try node.mapping(allowed: [
             "defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap", "flags",
             "listenerPath", "listenerMetadata", "syscalls",
@@ -51,50 +62,43 @@ public enum SeccompPolicyParser {
         var rules: [(SeccompRule, ConfigNode)] = []
         if let s = top["syscalls"] {
             for n in try s.sequence() {
-                if let r = try rule(n, context: context) { rules.append((r, n)) }
+                if let r = try rule(n, context: context, notes: &notes) { rules.append((r, n)) }
             }
         }
-        if context.conflictingRules == .firstRuleWins { rules = dropLaterConflicts(rules) }
+        if context.conflictingRules == .firstRuleWins {
+            rules = SeccompRuntimeLoading.resolve(rules, defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, notes: &notes)
+        }
         let policy = SeccompPolicy(
             defaultAction: defaultAction, defaultErrnoRet: defaultErrnoRet, architectures: architectures,
             flags: flags, rules: rules.map(\.0), listenerPath: listenerPath, listenerMetadata: listenerMetadata)
         try SeccompPolicyValidation.check(policy, ruleNodes: rules.map(\.1), document: node)
-        return policy
+        return SeccompLoad(policy: policy, notes: notes)
     }
 
     // MARK: Rules
 
-    /// Removes from each unconditional rule the names an earlier unconditional rule already gave
-    /// a different action, as runtimes do; rules left with no names disappear.
-    static func dropLaterConflicts(_ rules: [(SeccompRule, ConfigNode)]) -> [(SeccompRule, ConfigNode)] {
-        var first: [String: (SeccompAction, UInt32?)] = [:]
-        var out: [(SeccompRule, ConfigNode)] = []
-        for (r, n) in rules {
-            guard r.isUnconditional else { out.append((r, n)); continue }
-            var kept = r
-            kept.names = r.names.filter { name in
-                if let (a, e) = first[name] { return a == r.action && e == r.errnoRet }
-                first[name] = (r.action, r.errnoRet)
-                return true
-            }
-            if !kept.names.isEmpty { out.append((kept, n)) }
-        }
-        return out
-    }
-
     /// One entry of `syscalls`, or nil when Docker's conditions drop it for `context`.
-    static func rule(_ n: ConfigNode, context: SeccompContext) throws(ConfigError) -> SeccompRule? {
+    static func rule(_ n: ConfigNode, context: SeccompContext, notes: inout [SeccompLoadNote]) throws(ConfigError) -> SeccompRule? {
         let m = try n.mapping(allowed: [
             "names", "name", "action", "errnoRet", "errno", "args", "comment", "includes", "excludes",
         ])
         var names: [String] = []
+        var skipped = 0
+        func add(_ item: ConfigNode) throws(ConfigError) {
+            if context.unknownNames == .skip, let s = try? item.string(), !s.isEmpty, !SyscallTable.isKnown(s) {
+                notes.append(SeccompLoadNote(kind: .unknownName, names: [s], at: item, message: "unknown system call"))
+                skipped += 1
+            } else {
+                names.append(try syscallName(item))
+            }
+        }
         if let list = m["names"] {
-            for item in try list.sequence() { names.append(try syscallName(item)) }
+            for item in try list.sequence() { try add(item) }
             if m["name"] != nil { throw m["name"]!.error("use either \"name\" or \"names\", not both") }
         } else if let single = m["name"] {
-            names.append(try syscallName(single))
+            try add(single)
         }
-        if names.isEmpty {
+        if names.isEmpty, skipped == 0 {
             throw (m["names"] ?? n).error("a rule must name at least one system call in \"names\"")
         }
         let actionNode = try m.require("action")
@@ -123,6 +127,8 @@ public enum SeccompPolicyParser {
             if !i.caps.allSatisfy({ context.capabilities.contains($0) }) { return nil }
             if let k = i.minKernel, let v = context.kernelVersion, v < k { return nil }
         }
+        // Every name was unknown and skipped: the rule is gone, as under runc.
+        if names.isEmpty { return nil }
         return SeccompRule(
             names: names, action: act, errnoRet: errnoRet, args: args,
             comment: comment.flatMap { $0.isEmpty ? nil : $0 })
@@ -190,9 +196,14 @@ public enum SeccompPolicyParser {
         let s = try n.string()
         guard !s.isEmpty else { throw n.error("a system call name must not be empty") }
         guard SyscallTable.isKnown(s) else {
+            guard SeccompLoadNote.isPrintableName(s) else {
+                throw n.error("not a system-call name (names are lower-case letters, digits and '_'); it is not shown. "
+                    + "runc skips a name it does not know: remove it, " + SeccompPolicyValidation.asRuncHint)
+            }
             var msg = "unknown system call \"\(s)\""
-            if let c = suggestion(for: s) { msg += "; did you mean \"\(c)\"?" }
-            msg += " Names are the kernel's (see syscalls(2)), e.g. \"openat\", \"clone3\""
+            if let c = suggestion(for: s) { msg += "; did you mean \"\(c)\"?" } else { msg += "." }
+            msg += " Names are the kernel's (see syscalls(2)), e.g. \"openat\", \"clone3\"; runc skips a name it does not know: remove it, "
+                + SeccompPolicyValidation.asRuncHint
             throw n.error(msg)
         }
         return s

@@ -1,7 +1,8 @@
 /// Checks on a whole policy that no single field can make: rules that contradict each other,
 /// and combinations libseccomp would silently change. Runtimes (runc, crun) take the first of
-/// two contradicting rules or let libseccomp merge them; bulkhead refuses instead, so that the
-/// filter that runs is the one the profile reads as.
+/// two contradicting rules or let libseccomp merge them; read strictly (`--strict`, a policy
+/// built in code), bulkhead refuses instead. The default reading resolves them first as runc
+/// does, with notes (`SeccompRuntimeLoading`), so these checks then pass.
 enum SeccompPolicyValidation {
     /// `ruleNodes[i]` is the document node of `policy.rules[i]`, for error locations; pass an
     /// empty array for a policy built in code (errors then name `syscalls[i]` of the policy).
@@ -44,7 +45,7 @@ enum SeccompPolicyValidation {
                         throw where_(i).error(
                             "\"\(name)\" already has an unconditional rule in syscalls[\(k)] with \(describe(act, err)); "
                                 + "this rule gives it \(describe(r.action, r.errnoRet)). Runtimes silently take the first; "
-                                + "remove one of them")
+                                + "remove one of them, \(SeccompPolicyValidation.asRuncHint)")
                     }
                     unconditional[name] = (i, r.action, r.errnoRet)
                 } else {
@@ -62,10 +63,14 @@ enum SeccompPolicyValidation {
                     "this conditional rule gives \"\(name)\" \(describe(c.1, c.2)), but syscalls[\(k)] gives it "
                         + "\(describe(act, err)) unconditionally, and libseccomp lets an unconditional rule override "
                         + "every conditional one: this rule would never apply. Express the exception as conditions "
-                        + "on the unconditional rule instead")
+                        + "on the unconditional rule instead, \(SeccompPolicyValidation.asRuncHint)")
             }
         }
     }
+
+    /// The one hint of every refusal that runc would resolve silently (`run`, `export`, `compile`).
+    static let asRuncHint = "or load it without strict checking, as runc does, with a warning "
+        + "(drop --strict from seccomp export/compile, --seccomp-strict from run)"
 
     static func describe(_ a: SeccompAction, _ e: UInt32?) -> String {
         if let e { return "\(a.rawValue)(\(e))" }

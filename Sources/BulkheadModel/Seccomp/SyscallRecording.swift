@@ -81,6 +81,8 @@ public struct SafetyAddition: Sendable, Equatable {
     public var action: SeccompAction
     public var errnoRet: UInt32?
     public var reason: String
+    /// The runtimes whose own init needs the call ("runc and crun"), when that is why it is here.
+    public var runtimes: String? = nil
 }
 
 /// A policy generated from recordings, with what was added beyond them.
@@ -113,6 +115,12 @@ extension RecordedPolicy {
     ///   and TIOCLINUX (whatever the upper bits) unless the recording used them.
     public static func build(_ recordings: [SyscallRecording], native: SeccompArch = .x86_64,
                              argumentRules: Bool = true, runtime: ContainerRuntime? = nil) -> RecordedPolicy {
+        build(recordings, native: native, argumentRules: argumentRules, runtimes: runtime.map { [$0] } ?? [])
+    }
+
+    /// As above, for every runtime in `runtimes` (`ContainerRuntime.defaults`: runc and crun).
+    public static func build(_ recordings: [SyscallRecording], native: SeccompArch = .x86_64,
+                             argumentRules: Bool = true, runtimes: [ContainerRuntime]) -> RecordedPolicy {
         var names = Set<String>()
         var arches = Set<SeccompArch>([native])
         var families = Set<UInt64>(), familiesComplete = true
@@ -132,10 +140,10 @@ extension RecordedPolicy {
         let architectures = [native] + SyscallTable.architecturesWithNumbers.filter { $0 != native && arches.contains($0) }
 
         var safety: [SafetyAddition] = []
-        func ensure(_ name: String, _ reason: String) {
+        func ensure(_ name: String, _ reason: String, runtimes: String? = nil) {
             guard SyscallTable.isKnown(name), !names.contains(name) else { return }
             names.insert(name)
-            safety.append(SafetyAddition(name: name, action: .allow, errnoRet: nil, reason: reason))
+            safety.append(SafetyAddition(name: name, action: .allow, errnoRet: nil, reason: reason, runtimes: runtimes))
         }
         ensure("execve", "the workload's own execve, made by bulkhead before the filter applies to it")
         ensure("exit", "a thread's end must never be refused")
@@ -143,10 +151,8 @@ extension RecordedPolicy {
         ensure("rt_sigreturn", "returning from a signal handler must never be refused")
         if architectures.contains(.x86) { ensure("sigreturn", "i386's signal return must never be refused") }
         ensure("restart_syscall", "the kernel's continuation of an interrupted call that was allowed")
-        if let runtime {
-            for n in runtime.callsAfterFilter {
-                ensure(n, "\(runtime.rawValue)'s own init makes this call after it loads the filter, before the workload's execve")
-            }
+        for (n, who) in ContainerRuntime.callsAfterFilter(of: runtimes) {
+            ensure(n, "\(who)'s own init makes this call after it loads the filter, before the workload's execve", runtimes: who)
         }
 
         var rules: [SeccompRule] = []
@@ -269,30 +275,5 @@ extension SyscallRecording {
         m.stats = stats
         m.exitCode = Set(recordings.map(\.exitCode)).count == 1 ? m.exitCode : nil
         return m
-    }
-}
-
-/// A container runtime whose own code runs under the filter between loading it and the
-/// workload's execve: a recorded policy must allow those calls too, or the container never
-/// starts (runc 1.1 fails with "ensure /proc/self/fd is on procfs: operation not permitted").
-/// bulkhead itself loads the filter as the last step before execve, so it needs none of these.
-public enum ContainerRuntime: String, CaseIterable, Sendable {
-    case runc
-
-    /// runc 1.1 (Debian 12's 1.1.5) with `noNewPrivileges: true` loads the filter in its Go init
-    /// and then closes fds, opens and writes the exec fifo, checks /proc/self/fd with fstatfs,
-    /// and its Go runtime keeps running (futex, nanosleep, epoll, signals for preemption).
-    /// Measured with `strace -f` over five `runc run`s (the calls of the init's threads between
-    /// prctl(PR_SET_SECCOMP) and the workload's execve), plus the Go runtime calls that appear
-    /// only sometimes (tgkill, sigaltstack, rt_sigprocmask, mmap, munmap, madvise, gettid).
-    public var callsAfterFilter: [String] {
-        switch self {
-        case .runc:
-            return [
-                "close", "epoll_ctl", "epoll_pwait", "execve", "exit", "exit_group", "fcntl", "fstat", "fstatfs", "futex",
-                "getdents64", "getpid", "gettid", "madvise", "mmap", "munmap", "nanosleep", "newfstatat", "openat", "openat2",
-                "read", "rt_sigprocmask", "rt_sigreturn", "sched_yield", "shutdown", "sigaltstack", "tgkill", "write",
-            ]
-        }
     }
 }

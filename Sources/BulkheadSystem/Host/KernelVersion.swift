@@ -1,3 +1,5 @@
+import Glibc
+
 /// A kernel release's numeric part, e.g. 6.18.44 from "6.18.44-fc-v669" (uname(2)).
 public struct KernelVersion: Sendable, Equatable, Comparable, Codable, CustomStringConvertible {
     public var major: Int
@@ -23,4 +25,16 @@ public struct KernelVersion: Sendable, Equatable, Comparable, Codable, CustomStr
     }
 
     public var description: String { "\(major).\(minor).\(patch)" }
+}
+
+extension KernelVersion {
+    /// The running kernel's version (uname(2)); nil if its release has no MAJOR.MINOR.
+    public static var running: KernelVersion? {
+        var u = utsname()
+        guard uname(&u) == 0 else { return nil }
+        let release = withUnsafePointer(to: u.release) {
+            $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: u.release)) { String(cString: $0) }
+        }
+        return KernelVersion(release: release)
+    }
 }
