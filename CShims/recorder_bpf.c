@@ -30,6 +30,18 @@ enum { SH_FLAGS = 0, SH_SOCKETS = 8, SH_CLONE = 16, SH_SIZE = 24 };
 
 static long sys_bpf(int cmd, union bpf_attr *attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
+/* One map command (lookup, update, delete, next key: `value` is the next key's buffer there, as
+ * bpf_attr's union has it): 0 or the errno. */
+static int map_op(int cmd, int fd, const void *key, const void *value) {
+    union bpf_attr at;
+    memset(&at, 0, sizeof at);
+    at.map_fd = (uint32_t)fd;
+    at.key = (uint64_t)(uintptr_t)key;
+    at.value = (uint64_t)(uintptr_t)value;
+    at.flags = cmd == BPF_MAP_UPDATE_ELEM ? BPF_ANY : 0;
+    return sys_bpf(cmd, &at) < 0 ? errno : 0;
+}
+
 void bh_fast_recorder_init(bh_fast_recorder *r) {
     memset(r, 0, sizeof *r);
     r->tids = r->counts = r->shared = r->pers = -1;
@@ -228,6 +240,23 @@ static void emit_shared_or(asm_ctx *a, const bh_fast_recorder *r, int16_t off, i
     emit(a, ATOMIC_OR64(BPF_REG_0, BPF_REG_8, off));
 }
 
+/* r0 = update(map, r10 + keyoff, r10 + valoff, BPF_ANY). */
+static void emit_update(asm_ctx *a, int fd, int16_t keyoff, int16_t valoff) {
+    ld_map(a, BPF_REG_1, fd);
+    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
+    emit(a, ADD_IMM(BPF_REG_2, keyoff));
+    emit(a, MOV_REG(BPF_REG_3, BPF_REG_10));
+    emit(a, ADD_IMM(BPF_REG_3, valoff));
+    emit(a, MOV_IMM(BPF_REG_4, BPF_ANY));
+    emit(a, CALL(BPF_FUNC_map_update_elem));
+}
+/* delete(map, r10 + keyoff). */
+static void emit_delete(asm_ctx *a, int fd, int16_t keyoff) {
+    ld_map(a, BPF_REG_1, fd);
+    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
+    emit(a, ADD_IMM(BPF_REG_2, keyoff));
+    emit(a, CALL(BPF_FUNC_map_delete_elem));
+}
 /* ---------------------------------------------------------------- the programs */
 
 enum { L_EXIT, L_GATE, L_COUNTING, L_I386, L_HAVE_IDX, L_OOR, L_FAIL, L_WIDE, L_SOCK0, L_PERS0 = L_SOCK0 + 2,
@@ -317,13 +346,7 @@ static void prog_enter(asm_ctx *a, const bh_fast_recorder *r, const bh_record_wa
     emit_arg0(a);
     emit(a, STX(BPF_DW, BPF_REG_10, BPF_REG_8, -48));
     emit(a, ST(BPF_W, BPF_REG_10, -52, 1));
-    ld_map(a, BPF_REG_1, r->pers);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_2, -48));
-    emit(a, MOV_REG(BPF_REG_3, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_3, -52));
-    emit(a, MOV_IMM(BPF_REG_4, BPF_ANY));
-    emit(a, CALL(BPF_FUNC_map_update_elem));
+    emit_update(a, r->pers, -48, -52);
     jmp_imm(a, BPF_JEQ, BPF_REG_0, 0, L_EXIT);
     emit(a, MOV_IMM(BPF_REG_8, BH_RECORD_PERSONALITY_FULL));
     emit_shared_or(a, r, SH_FLAGS, L_EXIT);
@@ -344,6 +367,19 @@ static void prog_enter(asm_ctx *a, const bh_fast_recorder *r, const bh_record_wa
     emit(a, EXIT());
 }
 
+/* The end of the follower programs: counts[idx] += 1 and return; at L_FAIL, flag a lost task. */
+static void emit_count_or_lost(asm_ctx *a, const bh_fast_recorder *r, int32_t idx) {
+    emit(a, ST(BPF_W, BPF_REG_10, -32, idx));
+    emit_count(a, r, L_EXIT);
+    jmp_imm(a, BPF_JA, 0, 0, L_EXIT);
+    mark(a, L_FAIL);
+    emit(a, MOV_IMM(BPF_REG_8, BH_FAST_TASKS_LOST));
+    emit_shared_or(a, r, SH_FLAGS, L_EXIT);
+    mark(a, L_EXIT);
+    emit(a, MOV_IMM(BPF_REG_0, 0));
+    emit(a, EXIT());
+}
+
 /* sched_process_fork(struct task_struct *parent, struct task_struct *child): follow the child. */
 static void prog_fork(asm_ctx *a, const bh_fast_recorder *r) {
     emit(a, MOV_REG(BPF_REG_6, BPF_REG_1));
@@ -359,23 +395,9 @@ static void prog_fork(asm_ctx *a, const bh_fast_recorder *r) {
     emit(a, MOV_IMM(BPF_REG_2, 4));
     emit(a, CALL(BPF_FUNC_probe_read_kernel));
     jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
-    ld_map(a, BPF_REG_1, r->tids);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_2, -12));
-    emit(a, MOV_REG(BPF_REG_3, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_3, -8));
-    emit(a, MOV_IMM(BPF_REG_4, BPF_ANY));
-    emit(a, CALL(BPF_FUNC_map_update_elem));
+    emit_update(a, r->tids, -12, -8);
     jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
-    emit(a, ST(BPF_W, BPF_REG_10, -32, IDX_TASKS));
-    emit_count(a, r, L_EXIT);
-    jmp_imm(a, BPF_JA, 0, 0, L_EXIT);
-    mark(a, L_FAIL);
-    emit(a, MOV_IMM(BPF_REG_8, BH_FAST_TASKS_LOST));
-    emit_shared_or(a, r, SH_FLAGS, L_EXIT);
-    mark(a, L_EXIT);
-    emit(a, MOV_IMM(BPF_REG_0, 0));
-    emit(a, EXIT());
+    emit_count_or_lost(a, r, IDX_TASKS);
 }
 
 /* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm): a thread
@@ -391,38 +413,18 @@ static void prog_exec(asm_ctx *a, const bh_fast_recorder *r) {
     emit(a, LDX(BPF_W, BPF_REG_1, BPF_REG_10, -12));
     emit(a, LDX(BPF_W, BPF_REG_2, BPF_REG_10, -4));
     jmp_reg(a, BPF_JEQ, BPF_REG_1, BPF_REG_2, L_COUNT);
-    ld_map(a, BPF_REG_1, r->tids);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_2, -12));
-    emit(a, MOV_REG(BPF_REG_3, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_3, -8));
-    emit(a, MOV_IMM(BPF_REG_4, BPF_ANY));
-    emit(a, CALL(BPF_FUNC_map_update_elem));
+    emit_update(a, r->tids, -12, -8);
     jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
-    ld_map(a, BPF_REG_1, r->tids);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_2, -4));
-    emit(a, CALL(BPF_FUNC_map_delete_elem));
+    emit_delete(a, r->tids, -4);
     mark(a, L_COUNT);
     jmp_imm(a, BPF_JEQ, BPF_REG_7, 0, L_EXIT);
-    emit(a, ST(BPF_W, BPF_REG_10, -32, IDX_EXECS));
-    emit_count(a, r, L_EXIT);
-    jmp_imm(a, BPF_JA, 0, 0, L_EXIT);
-    mark(a, L_FAIL);
-    emit(a, MOV_IMM(BPF_REG_8, BH_FAST_TASKS_LOST));
-    emit_shared_or(a, r, SH_FLAGS, L_EXIT);
-    mark(a, L_EXIT);
-    emit(a, MOV_IMM(BPF_REG_0, 0));
-    emit(a, EXIT());
+    emit_count_or_lost(a, r, IDX_EXECS);
 }
 
 /* sched_process_exit(struct task_struct *p, ...): forget the task before its tid is freed. */
 static void prog_exit(asm_ctx *a, const bh_fast_recorder *r) {
     emit_store_tid(a, -4);
-    ld_map(a, BPF_REG_1, r->tids);
-    emit(a, MOV_REG(BPF_REG_2, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_2, -4));
-    emit(a, CALL(BPF_FUNC_map_delete_elem));
+    emit_delete(a, r->tids, -4);
     emit(a, MOV_IMM(BPF_REG_0, 0));
     emit(a, EXIT());
 }
@@ -543,57 +545,25 @@ int bh_fast_recorder_open(bh_fast_recorder *r, const bh_record_watch *w, uint32_
 
 int bh_fast_recorder_follow(bh_fast_recorder *r, int32_t pid) {
     uint32_t key = (uint32_t)pid, state = 0;
-    union bpf_attr at;
-    memset(&at, 0, sizeof at);
-    at.map_fd = (uint32_t)r->tids;
-    at.key = (uint64_t)(uintptr_t)&key;
-    at.value = (uint64_t)(uintptr_t)&state;
-    at.flags = BPF_ANY;
-    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) < 0 ? errno : 0;
+    return map_op(BPF_MAP_UPDATE_ELEM, r->tids, &key, &state);
 }
 
+/* The key after `key` (NULL: the first) of a hash map into `next`: 0, ENOENT at the end, or an errno. */
+static int next_key(int fd, const void *key, void *next) { return map_op(BPF_MAP_GET_NEXT_KEY, fd, key, next); }
+
 int bh_fast_recorder_followed(const bh_fast_recorder *r, uint32_t *count) {
-    uint32_t key = 0, next = 0;
-    uint32_t n = 0;
-    union bpf_attr at;
-    int first = 1;
-    for (;;) {
-        memset(&at, 0, sizeof at);
-        at.map_fd = (uint32_t)r->tids;
-        at.key = first ? 0 : (uint64_t)(uintptr_t)&key;
-        at.next_key = (uint64_t)(uintptr_t)&next;
-        if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &at) < 0) {
-            if (errno == ENOENT) break;
-            return errno;
-        }
-        first = 0;
-        key = next;
-        n++;
-    }
+    uint32_t key = 0, n = 0;
+    int err;
+    while ((err = next_key(r->tids, n ? &key : NULL, &key)) == 0) n++;
+    if (err != ENOENT) return err;
     *count = n;
     return 0;
 }
 
 /* ---------------------------------------------------------------- read */
 
-static int lookup(int fd, const void *key, void *value) {
-    union bpf_attr at;
-    memset(&at, 0, sizeof at);
-    at.map_fd = (uint32_t)fd;
-    at.key = (uint64_t)(uintptr_t)key;
-    at.value = (uint64_t)(uintptr_t)value;
-    return sys_bpf(BPF_MAP_LOOKUP_ELEM, &at) < 0 ? errno : 0;
-}
-
-static int update(int fd, const void *key, const void *value) {
-    union bpf_attr at;
-    memset(&at, 0, sizeof at);
-    at.map_fd = (uint32_t)fd;
-    at.key = (uint64_t)(uintptr_t)key;
-    at.value = (uint64_t)(uintptr_t)value;
-    at.flags = BPF_ANY;
-    return sys_bpf(BPF_MAP_UPDATE_ELEM, &at) < 0 ? errno : 0;
-}
+static int lookup(int fd, const void *key, void *value) { return map_op(BPF_MAP_LOOKUP_ELEM, fd, key, value); }
+static int update(int fd, const void *key, const void *value) { return map_op(BPF_MAP_UPDATE_ELEM, fd, key, value); }
 
 /* The sum over CPUs of counts[idx]. */
 static int read_count(const bh_fast_recorder *r, uint64_t *percpu, uint32_t idx, uint64_t *sum) {
@@ -636,25 +606,13 @@ int bh_fast_recorder_read(const bh_fast_recorder *r, bh_record_table *t) {
     t->socket_families = shared[SH_SOCKETS / 8];
     t->clone_flags = shared[SH_CLONE / 8];
     /* Personality values: walk the small hash. */
-    uint64_t key = 0, next = 0;
-    int first = 1;
+    uint64_t key = 0;
     t->personality_count = 0;
-    for (;;) {
-        union bpf_attr at;
-        memset(&at, 0, sizeof at);
-        at.map_fd = (uint32_t)r->pers;
-        at.key = first ? 0 : (uint64_t)(uintptr_t)&key;
-        at.next_key = (uint64_t)(uintptr_t)&next;
-        if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &at) < 0) {
-            if (errno == ENOENT) break;
-            return errno;
-        }
-        first = 0;
-        key = next;
-        if (t->personality_count >= BH_RECORD_VALUE_LIMIT) { t->overflow |= BH_RECORD_PERSONALITY_FULL; break; }
-        t->personalities[t->personality_count++] = next;
+    while ((err = next_key(r->pers, t->personality_count ? &key : NULL, &key)) == 0) {
+        if (t->personality_count >= BH_RECORD_VALUE_LIMIT) { t->overflow |= BH_RECORD_PERSONALITY_FULL; return 0; }
+        t->personalities[t->personality_count++] = key;
     }
-    return 0;
+    return err == ENOENT ? 0 : err;
 }
 
 /* ---------------------------------------------------------------- calibration */
@@ -670,18 +628,11 @@ static int clear_counters(const bh_fast_recorder *r) {
     uint64_t shared[SH_SIZE / 8] = {0};
     if ((err = update(r->shared, &k, shared))) return err;
     /* Personality values: delete every key. */
-    for (;;) {
-        uint64_t next = 0;
-        union bpf_attr at;
-        memset(&at, 0, sizeof at);
-        at.map_fd = (uint32_t)r->pers;
-        at.next_key = (uint64_t)(uintptr_t)&next;
-        if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &at) < 0) return errno == ENOENT ? 0 : errno;
-        memset(&at, 0, sizeof at);
-        at.map_fd = (uint32_t)r->pers;
-        at.key = (uint64_t)(uintptr_t)&next;
-        if (sys_bpf(BPF_MAP_DELETE_ELEM, &at) < 0) return errno;
+    uint64_t key = 0;
+    while ((err = next_key(r->pers, NULL, &key)) == 0) {
+        if ((err = map_op(BPF_MAP_DELETE_ELEM, r->pers, &key, NULL))) return err;
     }
+    return err == ENOENT ? 0 : err;
 }
 
 /* The calibration child: raw system calls only (the launcher is multi-threaded). */

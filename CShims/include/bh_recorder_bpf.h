@@ -34,7 +34,7 @@
 enum {
     BH_FAST_PROGS = 4,
     BH_FAST_TASKS_LOST = 0x100, /* in bh_record_table.overflow: a task was not followed */
-    BH_FAST_DEFAULT_TASKS = 4194304, /* PID_MAX_LIMIT on 64-bit: the map cannot fill before the kernel's pids do */
+    BH_FAST_DEFAULT_TASKS = 65536, /* tasks alive at once (a full map makes the recording an error) */
 };
 
 typedef struct bh_fast_recorder {

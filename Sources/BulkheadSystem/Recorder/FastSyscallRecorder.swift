@@ -18,8 +18,8 @@ public final class FastSyscallRecorder: @unchecked Sendable {
     /// kernel refused it (no IA32 emulation: no workload can make one either).
     public let ia32: Bool
 
-    /// Loads and calibrates. `taskCapacity`: how many tasks can be followed at once (nil: the
-    /// kernel's PID_MAX_LIMIT, which cannot be reached); tests make it small to show overflow.
+    /// Loads and calibrates. `taskCapacity`: how many tasks can be followed at once (nil:
+    /// BH_FAST_DEFAULT_TASKS, 65536); tests make it small to show that a full map is an error.
     public init(table: SyscallRecorderTable, taskCapacity: UInt32? = nil) throws(SystemError) {
         var s = bh_fast_recorder()
         bh_fast_recorder_init(&s)
