@@ -159,6 +159,12 @@ struct FastRecorderTests {
         #expect(forced.status == 125, "\(forced.stderr)")
         #expect(forced.stderr.contains("eBPF recorder"), "\(forced.stderr)")
 
+        // Rootless (the unconfined profile: no limits to need a delegated cgroup): ptrace, said.
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+        let rootless = try Bulkhead.run(["seccomp", "record", "--profile", "unconfined", "-o", "/dev/null", "--", "true"], prefix: nobody)
+        #expect(rootless.status == 0, "\(rootless.stderr)")
+        #expect(rootless.stderr.contains("# recorder: ptrace (eBPF not used: bulkhead runs without root (euid 65534)"), "\(rootless.stderr)")
+
         // The default profile: eBPF, no reason.
         let normal = try Self.record(["sh", "-c", "true"], recorder: "auto")
         #expect(normal.recorder["kind"] as? String == "ebpf")
