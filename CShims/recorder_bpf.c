@@ -123,7 +123,7 @@ static int read_btf_offsets(bh_fast_recorder *r, const char **step) {
         if (len == cap) {
             if (cap > (1u << 28)) { err = EFBIG; break; }
             uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) break;
+            if (!nb) { err = ENOMEM; break; }
             buf = nb;
             cap *= 2;
         }
