@@ -21,7 +21,9 @@
 /* Slots of the counts map after the 3 * NR_LIMIT counts. */
 enum { IDX_OUT_OF_RANGE = 3 * NR_LIMIT, IDX_TASKS, IDX_EXECS, IDX_COUNT };
 /* Offsets in the shared value. */
-enum { SH_FLAGS = 0, SH_SOCKETS = 8, SH_CLONE = 16, SH_SIZE = 24 };
+enum { SH_FLAGS = 0, SH_SOCKETS = 8, SH_CLONE = 16, SH_EXES = 24, SH_SIZE = 32 };
+/* Executable slots in the kernel (the table's exes[0] is "before the workload's execve"). */
+enum { EXE_SLOTS = BH_RECORD_EXE_LIMIT - 1, EXE_UNKNOWN = 0xFFFF };
 #define X32_BIT 0x40000000
 #define TS_COMPAT 0x0002
 /* struct pt_regs (x86_64): where the first argument is. */
@@ -44,7 +46,7 @@ static int map_op(int cmd, int fd, const void *key, const void *value) {
 
 void bh_fast_recorder_init(bh_fast_recorder *r) {
     memset(r, 0, sizeof *r);
-    r->tids = r->counts = r->shared = r->pers = -1;
+    r->tids = r->counts = r->shared = r->pers = r->exes = r->first = -1;
     for (int i = 0; i < BH_FAST_PROGS; i++) r->progs[i] = r->links[i] = -1;
     r->ia32 = -1;
 }
@@ -55,7 +57,7 @@ void bh_fast_recorder_close(bh_fast_recorder *r) {
         if (r->progs[i] >= 0) close(r->progs[i]);
         r->links[i] = r->progs[i] = -1;
     }
-    int *fds[] = {&r->tids, &r->counts, &r->shared, &r->pers};
+    int *fds[] = {&r->tids, &r->counts, &r->shared, &r->pers, &r->exes, &r->first};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
         if (*fds[i] >= 0) close(*fds[i]);
         *fds[i] = -1;
@@ -142,11 +144,13 @@ static int read_btf_offsets(bh_fast_recorder *r, const char **step) {
     long ti = btf_member_offset(buf, len, "task_struct", "thread_info");
     long st = btf_member_offset(buf, len, "thread_info", "status");
     long pid = btf_member_offset(buf, len, "task_struct", "pid");
+    long filename = btf_member_offset(buf, len, "linux_binprm", "filename");
     free(buf);
-    *step = "find task_struct.thread_info.status and task_struct.pid in the kernel's BTF";
-    if (ti < 0 || st < 0 || pid < 0 || ti + st > 65535 || pid > 65535) return ENOENT;
+    *step = "find task_struct.thread_info.status, task_struct.pid and linux_binprm.filename in the kernel's BTF";
+    if (ti < 0 || st < 0 || pid < 0 || filename < 0 || ti + st > 65535 || pid > 65535 || filename > 65535) return ENOENT;
     r->status_off = (uint32_t)(ti + st);
     r->pid_off = (uint32_t)pid;
+    r->filename_off = (uint32_t)filename;
     return 0;
 }
 
@@ -163,6 +167,8 @@ static int read_btf_offsets(bh_fast_recorder *r, const char **step) {
 #define STX(sz, d, s, o) INSN(BPF_STX | (sz) | BPF_MEM, d, s, o, 0)
 #define ST(sz, d, o, i) INSN(BPF_ST | (sz) | BPF_MEM, d, 0, o, i)
 #define ATOMIC_OR64(d, s, o) INSN(BPF_STX | BPF_DW | BPF_ATOMIC, d, s, o, BPF_OR)
+#define ATOMIC_FETCH_ADD64(d, s, o) INSN(BPF_STX | BPF_DW | BPF_ATOMIC, d, s, o, BPF_ADD | BPF_FETCH)
+#define ATOMIC_CMPXCHG32(d, s, o) INSN(BPF_STX | BPF_W | BPF_ATOMIC, d, s, o, BPF_CMPXCHG)
 #define CALL(f) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
 #define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
@@ -257,10 +263,21 @@ static void emit_delete(asm_ctx *a, int fd, int16_t keyoff) {
     emit(a, ADD_IMM(BPF_REG_2, keyoff));
     emit(a, CALL(BPF_FUNC_map_delete_elem));
 }
+/* *(r10 + stackoff) = size bytes at field_off in the kernel object whose pointer is ctx->args[arg]
+ * (r6 holds ctx); r0 = the helper's result. */
+static void emit_read_field(asm_ctx *a, int arg, int32_t field_off, int16_t stackoff, int32_t size) {
+    emit(a, LDX(BPF_DW, BPF_REG_3, BPF_REG_6, (int16_t)(8 * arg)));
+    emit(a, ADD_IMM(BPF_REG_3, field_off));
+    emit(a, MOV_REG(BPF_REG_1, BPF_REG_10));
+    emit(a, ADD_IMM(BPF_REG_1, stackoff));
+    emit(a, MOV_IMM(BPF_REG_2, size));
+    emit(a, CALL(BPF_FUNC_probe_read_kernel));
+}
+
 /* ---------------------------------------------------------------- the programs */
 
-enum { L_EXIT, L_GATE, L_COUNTING, L_I386, L_HAVE_IDX, L_OOR, L_FAIL, L_WIDE, L_SOCK0, L_PERS0 = L_SOCK0 + 2,
-       L_CLONE0 = L_PERS0 + 2, L_COUNT, L_LAST };
+enum { L_EXIT, L_WATCH, L_GATE, L_COUNTING, L_I386, L_HAVE_IDX, L_OOR, L_FAIL, L_WIDE, L_SOCK0, L_PERS0 = L_SOCK0 + 2,
+       L_CLONE0 = L_PERS0 + 2, L_COUNT, L_MOVE, L_LAST };
 _Static_assert(L_LAST <= MAX_LABELS, "labels");
 
 /* r8 = the first argument of the call (pt_regs at ctx->args[0], register offset in r7). */
@@ -279,6 +296,8 @@ static void prog_enter(asm_ctx *a, const bh_fast_recorder *r, const bh_record_wa
     emit(a, MOV_REG(BPF_REG_6, BPF_REG_1));
     emit_store_tid(a, -4);
     emit_lookup(a, r->tids, -4, L_EXIT);
+    emit(a, LDX(BPF_W, BPF_REG_1, BPF_REG_0, 4)); /* the task's executable */
+    emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_1, -16));
     emit(a, LDX(BPF_DW, BPF_REG_8, BPF_REG_6, 8)); /* id */
     emit(a, LDX(BPF_W, BPF_REG_1, BPF_REG_0, 0));
     jmp_imm(a, BPF_JNE, BPF_REG_1, 0, L_COUNTING);
@@ -316,7 +335,20 @@ static void prog_enter(asm_ctx *a, const bh_fast_recorder *r, const bh_record_wa
     emit(a, ADD_IMM(BPF_REG_9, NR_LIMIT));
     mark(a, L_HAVE_IDX);
     emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_9, -32));
-    emit_count(a, r, L_EXIT);
+    emit_lookup(a, r->counts, -32, L_EXIT);
+    emit(a, LDX(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+    emit(a, MOV_REG(BPF_REG_2, BPF_REG_1));
+    emit(a, ADD_IMM(BPF_REG_2, 1));
+    emit(a, STX(BPF_DW, BPF_REG_0, BPF_REG_2, 0));
+    jmp_imm(a, BPF_JNE, BPF_REG_1, 0, L_WATCH);
+    /* First on this CPU: the first executable, if no CPU has one yet. */
+    emit_lookup(a, r->first, -32, L_EXIT);
+    emit(a, MOV_REG(BPF_REG_1, BPF_REG_0));
+    emit(a, LDX(BPF_W, BPF_REG_2, BPF_REG_10, -16));
+    emit(a, ADD_IMM(BPF_REG_2, 1));
+    emit(a, MOV_IMM(BPF_REG_0, 0));
+    emit(a, ATOMIC_CMPXCHG32(BPF_REG_1, BPF_REG_2, 0));
+    mark(a, L_WATCH);
     /* The calls whose first argument becomes a rule. */
     for (int arch = 0; arch < BH_RECORD_ARCHES; arch++) {
         int32_t base = arch * NR_LIMIT;
@@ -385,17 +417,12 @@ static void prog_fork(asm_ctx *a, const bh_fast_recorder *r) {
     emit(a, MOV_REG(BPF_REG_6, BPF_REG_1));
     emit_store_tid(a, -4);
     emit_lookup(a, r->tids, -4, L_EXIT);
-    emit(a, LDX(BPF_W, BPF_REG_1, BPF_REG_0, 0));
-    emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_1, -8));
+    emit(a, LDX(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+    emit(a, STX(BPF_DW, BPF_REG_10, BPF_REG_1, -24));
     emit(a, ST(BPF_W, BPF_REG_10, -12, 0));
-    emit(a, LDX(BPF_DW, BPF_REG_3, BPF_REG_6, 8));
-    emit(a, ADD_IMM(BPF_REG_3, (int32_t)r->pid_off));
-    emit(a, MOV_REG(BPF_REG_1, BPF_REG_10));
-    emit(a, ADD_IMM(BPF_REG_1, -12));
-    emit(a, MOV_IMM(BPF_REG_2, 4));
-    emit(a, CALL(BPF_FUNC_probe_read_kernel));
+    emit_read_field(a, 1, (int32_t)r->pid_off, -12, 4); /* child->pid */
     jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
-    emit_update(a, r->tids, -12, -8);
+    emit_update(a, r->tids, -12, -24);
     jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
     emit_count_or_lost(a, r, IDX_TASKS);
 }
@@ -407,14 +434,39 @@ static void prog_exec(asm_ctx *a, const bh_fast_recorder *r) {
     emit(a, LDX(BPF_DW, BPF_REG_1, BPF_REG_6, 8));
     emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_1, -4));
     emit_lookup(a, r->tids, -4, L_EXIT);
+    emit(a, LDX(BPF_DW, BPF_REG_1, BPF_REG_0, 0));
+    emit(a, STX(BPF_DW, BPF_REG_10, BPF_REG_1, -24)); /* {state, executable} */
     emit(a, LDX(BPF_W, BPF_REG_7, BPF_REG_0, 0));
-    emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_7, -8));
+    /* A slot for the path the execve named: the next one, or none when they are used up. */
+    emit(a, ST(BPF_W, BPF_REG_10, -36, 0));
+    emit_lookup(a, r->shared, -36, L_EXIT);
+    emit(a, MOV_IMM(BPF_REG_9, 1));
+    emit(a, ATOMIC_FETCH_ADD64(BPF_REG_0, BPF_REG_9, SH_EXES));
+    emit(a, ST(BPF_W, BPF_REG_10, -20, EXE_UNKNOWN));
+    jmp_imm(a, BPF_JGE, BPF_REG_9, EXE_SLOTS, L_WIDE);
+    emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_9, -40));
+    emit_read_field(a, 2, (int32_t)r->filename_off, -48, 8); /* bprm->filename */
+    jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_MOVE);
+    emit_lookup(a, r->exes, -40, L_MOVE);
+    emit(a, MOV_REG(BPF_REG_1, BPF_REG_0));
+    emit(a, MOV_IMM(BPF_REG_2, BH_RECORD_PATH_MAX));
+    emit(a, LDX(BPF_DW, BPF_REG_3, BPF_REG_10, -48));
+    emit(a, CALL(BPF_FUNC_probe_read_kernel_str));
+    emit(a, ADD_IMM(BPF_REG_9, 1));
+    emit(a, STX(BPF_W, BPF_REG_10, BPF_REG_9, -20));
+    jmp_imm(a, BPF_JA, 0, 0, L_MOVE);
+    mark(a, L_WIDE);
+    emit(a, MOV_IMM(BPF_REG_8, BH_RECORD_EXES_FULL));
+    emit_shared_or(a, r, SH_FLAGS, L_MOVE);
+    /* The entry, with its new executable, under the task's tid now (a thread that execed has
+     * its leader's); the old tid's entry goes. */
+    mark(a, L_MOVE);
     emit_store_tid(a, -12);
+    emit_update(a, r->tids, -12, -24);
+    jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
     emit(a, LDX(BPF_W, BPF_REG_1, BPF_REG_10, -12));
     emit(a, LDX(BPF_W, BPF_REG_2, BPF_REG_10, -4));
     jmp_reg(a, BPF_JEQ, BPF_REG_1, BPF_REG_2, L_COUNT);
-    emit_update(a, r->tids, -12, -8);
-    jmp_imm(a, BPF_JNE, BPF_REG_0, 0, L_FAIL);
     emit_delete(a, r->tids, -4);
     mark(a, L_COUNT);
     jmp_imm(a, BPF_JEQ, BPF_REG_7, 0, L_EXIT);
@@ -506,10 +558,12 @@ int bh_fast_recorder_open(bh_fast_recorder *r, const bh_record_watch *w, uint32_
     if (r->ncpu == 0) return EINVAL;
     uint32_t cap = task_capacity ? task_capacity : BH_FAST_DEFAULT_TASKS;
     *step = "bpf(BPF_MAP_CREATE) the recorder's maps";
-    if ((err = map_create(BPF_MAP_TYPE_HASH, 4, 4, cap, BPF_F_NO_PREALLOC, "bh_rec_tids", &r->tids))) return err;
+    if ((err = map_create(BPF_MAP_TYPE_HASH, 4, 8, cap, BPF_F_NO_PREALLOC, "bh_rec_tids", &r->tids))) return err;
     if ((err = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, IDX_COUNT, 0, "bh_rec_counts", &r->counts))) return err;
     if ((err = map_create(BPF_MAP_TYPE_ARRAY, 4, SH_SIZE, 1, 0, "bh_rec_shared", &r->shared))) return err;
     if ((err = map_create(BPF_MAP_TYPE_HASH, 8, 4, BH_RECORD_VALUE_LIMIT, 0, "bh_rec_pers", &r->pers))) return err;
+    if ((err = map_create(BPF_MAP_TYPE_ARRAY, 4, BH_RECORD_PATH_MAX, EXE_SLOTS, 0, "bh_rec_exes", &r->exes))) return err;
+    if ((err = map_create(BPF_MAP_TYPE_ARRAY, 4, 4, 3 * NR_LIMIT, 0, "bh_rec_first", &r->first))) return err;
     static const char *tps[BH_FAST_PROGS] = {"sched_process_fork", "sched_process_exec", "sched_process_exit", "sys_enter"};
     static const char *load_steps[BH_FAST_PROGS] = {
         "bpf(BPF_PROG_LOAD) the recorder's sched_process_fork program",
@@ -544,8 +598,8 @@ int bh_fast_recorder_open(bh_fast_recorder *r, const bh_record_watch *w, uint32_
 }
 
 int bh_fast_recorder_follow(bh_fast_recorder *r, int32_t pid) {
-    uint32_t key = (uint32_t)pid, state = 0;
-    return map_op(BPF_MAP_UPDATE_ELEM, r->tids, &key, &state);
+    uint32_t key = (uint32_t)pid, value[2] = {0, 0};
+    return map_op(BPF_MAP_UPDATE_ELEM, r->tids, &key, value);
 }
 
 /* The key after `key` (NULL: the first) of a hash map into `next`: 0, ENOENT at the end, or an errno. */
@@ -572,6 +626,30 @@ static int read_count(const bh_fast_recorder *r, uint64_t *percpu, uint32_t idx,
     uint64_t s = 0;
     for (uint32_t c = 0; c < r->ncpu; c++) s += percpu[c];
     *sum = s;
+    return 0;
+}
+
+/* The executables the exec program saved (`used` slots taken) and each call's first one. */
+static int read_executables(const bh_fast_recorder *r, bh_record_table *t, uint64_t used) {
+    t->exe_count = 0;
+    bh_record_intern_exe(t, "(bulkhead, before the workload's execve)");
+    uint32_t slots = used < EXE_SLOTS ? (uint32_t)used : EXE_SLOTS;
+    uint16_t index[EXE_SLOTS];
+    char path[BH_RECORD_PATH_MAX];
+    int err;
+    for (uint32_t j = 0; j < slots; j++) {
+        if ((err = lookup(r->exes, &j, path))) return err;
+        path[BH_RECORD_PATH_MAX - 1] = 0;
+        index[j] = bh_record_intern_exe(t, path);
+    }
+    for (uint32_t idx = 0; idx < 3 * NR_LIMIT; idx++) {
+        uint32_t v = 0;
+        if ((err = lookup(r->first, &idx, &v))) return err;
+        uint16_t fe = 0;
+        if (v == 1) fe = 1; /* executable 0: before the workload's execve */
+        else if (v >= 2 && v - 2 < slots) fe = index[v - 2];
+        t->first_exe[idx / NR_LIMIT][idx % NR_LIMIT] = fe;
+    }
     return 0;
 }
 
@@ -605,6 +683,7 @@ int bh_fast_recorder_read(const bh_fast_recorder *r, bh_record_table *t) {
     t->overflow |= (uint32_t)shared[SH_FLAGS / 8];
     t->socket_families = shared[SH_SOCKETS / 8];
     t->clone_flags = shared[SH_CLONE / 8];
+    if ((err = read_executables(r, t, shared[SH_EXES / 8]))) return err;
     /* Personality values: walk the small hash. */
     uint64_t key = 0;
     t->personality_count = 0;
@@ -623,6 +702,9 @@ static int clear_counters(const bh_fast_recorder *r) {
     int err = 0;
     for (uint32_t idx = 0; idx < IDX_COUNT && !err; idx++) err = update(r->counts, &idx, zero);
     free(zero);
+    if (err) return err;
+    uint32_t none = 0;
+    for (uint32_t idx = 0; idx < 3 * NR_LIMIT && !err; idx++) err = update(r->first, &idx, &none);
     if (err) return err;
     uint32_t k = 0;
     uint64_t shared[SH_SIZE / 8] = {0};

@@ -21,6 +21,11 @@
  * and task_struct.pid's, come from the kernel's BTF (/sys/kernel/btf/vmlinux), and
  * bh_fast_recorder_calibrate checks both on the running kernel before a recording relies on them.
  *
+ * The first executable of each call: sched_process_exec copies the path the execve named
+ * (bprm->filename, as given: /bin/sh where ptrace's /proc/TID/exe says /usr/bin/dash) into a slot,
+ * and the task's entry (inherited by its children) names that slot; on a call's first sighting
+ * sys_enter stores the entry's slot with a compare-and-exchange.
+ *
  * Nothing is lost silently: counts are in-kernel (no ring buffer to overflow); a task that cannot
  * be followed (map full, allocation failure) or a personality value that does not fit sets a flag
  * in the table's overflow word (BH_FAST_TASKS_LOST makes the recording an error).
@@ -38,15 +43,18 @@ enum {
 };
 
 typedef struct bh_fast_recorder {
-    int tids;   /* hash: tid -> state (0 waiting for execve, 1 counting) */
+    int tids;   /* hash: tid -> {state (0 waiting for execve, 1 counting), executable (0: before execve, j: exes slot j - 1)} */
     int counts; /* per-CPU array of u64: 3 * BH_RECORD_NR_LIMIT counts, then the counters below */
     int shared; /* array of one {flags, socket families, clone flags} */
     int pers;   /* hash: personality value -> 1, BH_RECORD_VALUE_LIMIT entries */
+    int exes;   /* array: the path each execve of a followed task named (bprm->filename) */
+    int first;  /* array: per (arch, nr), 1 + the executable of the task that made the call first */
     int progs[BH_FAST_PROGS];
     int links[BH_FAST_PROGS];
     uint32_t ncpu;       /* possible CPUs (per-CPU values) */
     uint32_t status_off; /* task_struct.thread_info.status, from BTF */
     uint32_t pid_off;    /* task_struct.pid, from BTF */
+    uint32_t filename_off; /* linux_binprm.filename, from BTF */
     int32_t ia32;        /* after calibration: 1 i386 calls were seen as i386; 0 the kernel runs none (no IA32 emulation) */
 } bh_fast_recorder;
 

@@ -65,6 +65,8 @@ struct FastRecorderTests {
         var stderr: String
         var recorder: [String: Any]
         var calls: Set<String>
+        /// "arch/name" -> firstExecutable.
+        var firsts: [String: String]
         var arguments: NSDictionary
     }
 
@@ -73,12 +75,14 @@ struct FastRecorderTests {
         try? FileManager.default.removeItem(atPath: report)
         let r = try Bulkhead.run(["seccomp", "record", "--recorder", recorder, "--report", report, "-o", "/dev/null"] + extra + ["--"] + command)
         guard FileManager.default.fileExists(atPath: report) else {
-            return Recorded(status: r.status, stderr: r.stderr, recorder: [:], calls: [], arguments: [:])
+            return Recorded(status: r.status, stderr: r.stderr, recorder: [:], calls: [], firsts: [:], arguments: [:])
         }
         let rep = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
         let calls = try #require(rep["syscalls"] as? [[String: Any]])
         return Recorded(status: r.status, stderr: r.stderr, recorder: rep["recorder"] as? [String: Any] ?? [:],
                         calls: Set(calls.map { "\($0["arch"] ?? "?")/\($0["name"] ?? "?")/\($0["number"] ?? "?")" }),
+                        firsts: Dictionary(calls.compactMap { c in (c["firstExecutable"] as? String).map { ("\(c["arch"] ?? "?")/\(c["name"] ?? "?")", $0) } },
+                                           uniquingKeysWith: { a, _ in a }),
                         arguments: (rep["arguments"] as? NSDictionary) ?? [:])
     }
 
@@ -108,6 +112,13 @@ struct FastRecorderTests {
                     #expect(fast.calls.contains(call), "eBPF missed \(call)")
                     #expect(slow.calls.contains(call), "ptrace missed \(call)")
                 }
+                // The first executable: the probe's own path under both (the path its execve named
+                // for eBPF, /proc/TID/exe for ptrace: the same here, no symlink on the way).
+                for call in ["i386/getpid", "x32/getpid", "x86_64/getcpu", "x86_64/sched_getscheduler"] {
+                    #expect(fast.firsts[call] == Self.probe, "eBPF: \(call) first by \(fast.firsts[call] ?? "nil")")
+                    #expect(slow.firsts[call] == Self.probe, "ptrace: \(call) first by \(slow.firsts[call] ?? "nil")")
+                }
+                #expect(fast.firsts["x86_64/execve"] == "(bulkhead, before the workload's execve)")
             }
         }
     }
