@@ -1,5 +1,6 @@
 import Bulkhead
 import BulkheadModel
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -142,6 +143,16 @@ struct FastRecorderTests {
         let roomy = SyscallRecorder.run(try SyscallRecorder.prepare(request, store: store, recorder: .ebpf))
         #expect(roomy.recorderError == nil)
         #expect(roomy.recording.stats.tasks >= 2)
+
+        // Once the sandbox is gone, no task is followed: every entry went at its task's exit,
+        // so a tid the kernel hands out again is never counted for another process.
+        let kept = try SyscallRecorder.prepare(RunRequest(layers: try store.layers(for: "container"),
+                                                          command: ["sh", "-c", "sleep 0.1 & sleep 0.1 & wait"]),
+                                               store: store, recorder: .ebpf)
+        let fast = try #require(kept.fastRecorder)
+        #expect(Sandbox.run(kept).exitCode == 0)
+        #expect(try fast.followedTasks() == 0)
+        fast.close()
     }
 
     @Test func theFallbackIsChosenAndSaid() throws {
