@@ -78,7 +78,7 @@ static void copy_str(char *dst, const char *src, size_t cap) {
 }
 
 /* 1 + the index in exes of `path`, added when new; 0 when the table is full. */
-static uint16_t intern_exe(bh_record_table *t, const char *path) {
+uint16_t bh_record_intern_exe(bh_record_table *t, const char *path) {
     for (uint32_t i = 0; i < t->exe_count; i++)
         if (strncmp(t->exes[i], path, BH_RECORD_PATH_MAX) == 0) return (uint16_t)(i + 1);
     if (t->exe_count >= BH_RECORD_EXE_LIMIT) {
@@ -106,7 +106,7 @@ static uint16_t exe_of(bh_record_table *t, pid_t tid) {
     ssize_t n = readlink(path, target, sizeof target - 1);
     if (n <= 0) return 0; /* not dumpable (an unreadable binary), or already gone */
     target[n] = 0;
-    return intern_exe(t, target);
+    return bh_record_intern_exe(t, target);
 }
 
 /* ---------------------------------------------------------------- system-call stops */
@@ -193,7 +193,7 @@ __attribute__((noreturn)) void bh_record_init_loop(bh_record_table *t, pid_t wor
     }
     sigprocmask(SIG_UNBLOCK, &forwarded, NULL);
 
-    intern_exe(t, "(bulkhead, before the workload's execve)");
+    bh_record_intern_exe(t, "(bulkhead, before the workload's execve)");
 
     /* The first stop is the workload's own SIGSTOP after PTRACE_TRACEME, or its exit when a
      * step before it failed (that step's record is waiting on the exec pipe). */

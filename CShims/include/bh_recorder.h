@@ -74,6 +74,10 @@ typedef struct bh_record_table {
 __attribute__((noreturn)) void bh_record_init_loop(bh_record_table *_Nonnull table, pid_t workload, int msg_fd, int exec_fd,
                                                    const int *_Nonnull signals, uint32_t signal_count);
 
+/* 1 + the index of `path` in t->exes, added when new; 0 (and BH_RECORD_EXES_FULL) when full.
+ * Shared with the eBPF recorder, which fills the same table. */
+uint16_t bh_record_intern_exe(bh_record_table *_Nonnull t, const char *_Nonnull path);
+
 /* Workload side, right before execve: PTRACE_TRACEME, then stop until the init has set the
  * tracing options. Returns 0 or a positive errno. */
 int bh_record_traceme(void);

@@ -2,14 +2,17 @@ import ArgumentParser
 import Bulkhead
 import BulkheadModel
 
+extension SyscallRecorder.Choice: ExpressibleByArgument {}
+
 extension SeccompCommand {
     struct Record: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a command in the sandbox, record every system call it makes, and write the minimal allow-list policy.",
             discussion: """
             The command runs under the layer profile (default: container) with seccomp Unconfined, so \
-            it can make any call; the sandbox's init traces it with ptrace from its execve on, with \
-            every thread and child (no root, no eBPF needed). The policy: default SCMP_ACT_ERRNO \
+            it can make any call; every call from its execve on, by every thread and child, is \
+            counted in the kernel by eBPF (root), or traced with ptrace by the sandbox's init where \
+            eBPF cannot run (without root; the summary says which and why). The policy: default SCMP_ACT_ERRNO \
             (EPERM), the calls seen, the safety set (exit, exit_group, rt_sigreturn, restart_syscall, \
             execve; clone3 gets ENOSYS unless seen), and argument rules for socket (families seen), \
             personality (values seen), clone (no namespace flags unless seen) and ioctl (never \
@@ -61,6 +64,9 @@ extension SeccompCommand {
         @Option(help: ArgumentHelp("Never allow more than this bound: RuntimeDefault (bulkhead's built-in allow-list) or a seccomp policy file; what it takes away is listed by name.", valueName: "RuntimeDefault|FILE"))
         var within: String?
 
+        @Option(help: ArgumentHelp("Which recorder: ebpf where it can run, else ptrace (auto); only ebpf; only ptrace.", valueName: "auto|ebpf|ptrace"))
+        var recorder: SyscallRecorder.Choice = .auto
+
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
 
@@ -90,7 +96,8 @@ extension SeccompCommand {
                 let prepared: PreparedLaunch
                 do {
                     let store = ProfileStore.standard()
-                    prepared = try SyscallRecorder.prepare(RunRequest(layers: try store.layers(for: profile), command: command, timeoutSeconds: seconds), store: store)
+                    prepared = try SyscallRecorder.prepare(RunRequest(layers: try store.layers(for: profile), command: command, timeoutSeconds: seconds),
+                                                          store: store, recorder: recorder)
                 } catch {
                     warn("cannot start the sandbox: \(error)")
                     throw ExitCode(ExitStatus.launchFailed)
@@ -99,6 +106,12 @@ extension SeccompCommand {
                 if let error = result.report.error {
                     warn(result.report.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
                     throw ExitCode(result.report.exitCode)
+                }
+                let stats = result.recording.stats
+                note("# recorder: \(stats.recorder)" + (stats.fallbackReason.map { " (eBPF not used: \($0))" } ?? "") + "\n")
+                if let problem = result.recorderError {
+                    warn(problem)
+                    throw ExitCode(1)
                 }
                 status = result.report.exitCode
                 if result.report.reason == .timeout { warn("timeout: the command was killed; the recording holds what it did until then") }

@@ -90,6 +90,8 @@ private func allowed(_ p: SeccompPolicy, _ name: String) -> Bool {
         r.calls.append(SyscallRecording.Call(arch: .x86_64, name: nil, number: 999, count: 2))
         r.exitCode = 0
         r.stats.syscallEntries = 42
+        r.stats.recorder = "ptrace"
+        r.stats.fallbackReason = "bulkhead runs without root"
         let b = RecordedPolicy.build([r])
         let text = SyscallRecordingReport.json(r, policy: b)
         _ = try JSONSerialization.jsonObject(with: Data(text.utf8))
@@ -102,6 +104,14 @@ private func allowed(_ p: SeccompPolicy, _ name: String) -> Bool {
         expected.calls = SyscallRecordingReport.sorted(r.calls)
         #expect(back == expected)
         #expect(SyscallRecordingReport.json(r, policy: b) == text)
+        #expect(back.stats.fallbackReason == "bulkhead runs without root")
+
+        // Merged recordings say which recorders counted.
+        var fast = r
+        fast.stats.recorder = "ebpf"
+        fast.stats.fallbackReason = nil
+        #expect(SyscallRecording.merged([fast, r]).stats.recorder == "ebpf+ptrace")
+        #expect(SyscallRecording.merged([fast, fast]).stats.recorder == "ebpf")
     }
 
     @Test func mergeUnitesRecordings() {

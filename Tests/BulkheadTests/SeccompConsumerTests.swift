@@ -228,7 +228,7 @@ struct SeccompConsumerTests {
                             probeMessage: "PermissionError")
     }
 
-    @Test func recordsEveryArchitectureAndChild() throws {
+    @Test(arguments: ["ebpf", "ptrace"]) func recordsEveryArchitectureAndChild(recorder: String) throws {
         // i386 through int $0x80 and x32 through the 0x40000000 bit, from one x86_64 program.
         let src = Self.work + "/archprobe.c", exe = Self.work + "/archprobe"
         try """
@@ -247,7 +247,7 @@ struct SeccompConsumerTests {
         """.write(toFile: src, atomically: true, encoding: .utf8)
         try #require(try Self.shell("cc -O1 -o \(exe) \(src)").status == 0, "needs a C compiler (gcc)")
         let report = Self.work + "/arch.report"
-        let r = try Bulkhead.run(["seccomp", "record", "--report", report, "-o", Self.work + "/arch.json", "--", exe])
+        let r = try Bulkhead.run(["seccomp", "record", "--recorder", recorder, "--report", report, "-o", Self.work + "/arch.json", "--", exe])
         #expect(r.status == 0, "\(r.stderr)")
         let rep = try #require(try JSONSerialization.jsonObject(with: Data(try Self.read(report).utf8)) as? [String: Any])
         let calls = try #require(rep["syscalls"] as? [[String: Any]], "no syscalls in \(rep.keys)")
@@ -255,6 +255,7 @@ struct SeccompConsumerTests {
         #expect(has("i386", "getpid"))
         #expect(has("x32", "getpid"))
         #expect(has("x86_64", "getppid"), "the forked child's calls are recorded")
+        #expect((rep["recorder"] as? [String: Any])?["kind"] as? String == recorder)
         #expect(calls.first { $0["name"] as? String == "getppid" }?["firstExecutable"] as? String == exe)
         let policy = try Self.read(Self.work + "/arch.json")
         #expect(policy.contains("SCMP_ARCH_X86\"") && policy.contains("SCMP_ARCH_X32"))

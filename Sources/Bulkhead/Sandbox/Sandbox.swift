@@ -106,6 +106,12 @@ public struct PreparedLaunch: Sendable {
     var terminal: TerminalRelay?
     /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
     public var recorder: SyscallRecorderTable? = nil
+    /// Record mode with the eBPF recorder: it follows the init from clone3 on (`Supervisor`).
+    public var fastRecorder: FastSyscallRecorder? = nil
+    /// The table the eBPF recorder's counters are read into after the run.
+    public var fastTable: SyscallRecorderTable? = nil
+    /// Why the ptrace recorder is used although eBPF was allowed (nil: eBPF, or ptrace asked for).
+    public var recorderFallback: String? = nil
     /// Rootless: the caller's supplementary groups that the workload keeps (see
     /// `AppliedControls.supplementaryGroupsKept`); empty when there are none or they are dropped.
     public var supplementaryGroupsKept: [UInt32] = []

@@ -119,6 +119,11 @@ final class Supervisor {
         if prepared.request.injectFault == .idMaps {
             idMapFault = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
         }
+        // Record mode (eBPF): follow the init before it is released, so the workload it forks is
+        // followed from its birth; a failure ends the launch as a failed id-map write would.
+        if idMapFault == nil, let fast = prepared.fastRecorder {
+            do throws(SystemError) { try fast.follow(child.pid) } catch { idMapFault = LaunchError(error) }
+        }
         // The id maps, then the release: the init sets up its mounts, cgroups and identity. On
         // failure the init (still waiting at its first step) is killed and reaped.
         do throws(LaunchError) {

@@ -22,6 +22,10 @@ public struct SyscallRecording: Sendable, Equatable {
 
     /// Counters of the recorder itself (its cost and what it could not attribute).
     public struct Stats: Sendable, Equatable {
+        /// Which recorder counted: "ebpf" (in the kernel) or "ptrace" (the fallback).
+        public var recorder: String = "ptrace"
+        /// Why the ptrace recorder was used when the eBPF one was not (nil: chosen, or eBPF used).
+        public var fallbackReason: String?
         public var syscallEntries: UInt64 = 0
         public var ptraceStops: UInt64 = 0
         public var tasks: UInt64 = 0
@@ -272,6 +276,9 @@ extension SyscallRecording {
         m.personalities = personalities.sorted()
         m.personalitiesComplete = recordings.allSatisfy(\.personalitiesComplete)
         m.cloneFlags = clone
+        // Which recorders counted ("ebpf+ptrace" for a mixed merge), and the first fallback's reason.
+        if !recordings.isEmpty { stats.recorder = Set(recordings.map(\.stats.recorder)).sorted().joined(separator: "+") }
+        stats.fallbackReason = recordings.lazy.compactMap(\.stats.fallbackReason).first
         m.stats = stats
         m.exitCode = Set(recordings.map(\.exitCode)).count == 1 ? m.exitCode : nil
         return m

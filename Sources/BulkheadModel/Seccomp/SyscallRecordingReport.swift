@@ -51,7 +51,9 @@ public enum SyscallRecordingReport {
         f.append("\"profile\": \(BulkheadModel.json(r.profile))")
         f.append("\"exitCode\": " + (r.exitCode.map(String.init) ?? "null"))
         let s = r.stats
-        f.append("\"recorder\": {\n    \"syscallEntries\": \(s.syscallEntries),\n    \"ptraceStops\": \(s.ptraceStops),\n"
+        f.append("\"recorder\": {\n    \"kind\": \(BulkheadModel.json(s.recorder)),\n"
+            + "    \"fallbackReason\": \(s.fallbackReason.map { BulkheadModel.json($0) } ?? "null"),\n"
+            + "    \"syscallEntries\": \(s.syscallEntries),\n    \"ptraceStops\": \(s.ptraceStops),\n"
             + "    \"tasks\": \(s.tasks),\n    \"execs\": \(s.execs),\n    \"unknownArchitecture\": \(s.unknownArchitecture),\n"
             + "    \"outOfRange\": \(s.outOfRange)\n  }")
         f.append("\"executables\": " + list(r.executables.map { BulkheadModel.json($0) }, indent: "  "))
@@ -121,6 +123,8 @@ public enum SyscallRecordingReport {
             r.cloneFlags = r.names.contains("clone") ? RecordedPolicy.cloneNamespaceMask : nil
         }
         if let rec = try m["recorder"]?.mapping() {
+            r.stats.recorder = try rec["kind"]?.string() ?? "ptrace"
+            if let why = rec["fallbackReason"], !why.isNull { r.stats.fallbackReason = try why.string() }
             r.stats.syscallEntries = try rec["syscallEntries"]?.uint64() ?? 0
             r.stats.ptraceStops = try rec["ptraceStops"]?.uint64() ?? 0
             r.stats.tasks = try rec["tasks"]?.uint64() ?? 0
