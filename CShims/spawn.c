@@ -720,6 +720,7 @@ static int close_fds(const bh_spawn_config *cfg) {
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
+    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     int rc = close_all_except(keep, n);
@@ -741,6 +742,7 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = msg_fd; keep[n++] = sync_fd;
+    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* for the workload only */
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
@@ -789,6 +791,8 @@ static int join_cgroups(const bh_spawn_config *cfg) {
 
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
+    if (cfg->seccomp_notify != NULL)
+        return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, cfg->seccomp_notify);
     struct sock_fprog prog;
     prog.len = (unsigned short)(cfg->seccomp_len / sizeof(struct sock_filter));
     prog.filter = (struct sock_filter *)(uintptr_t)cfg->seccomp_prog;
@@ -1139,6 +1143,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
     }
     close(exec_pipe[1]);
+    if (cfg->seccomp_notify != NULL) close(cfg->seccomp_notify->channel); /* the workload's alone */
     /* Record mode: the init traces the workload instead of waiting on the exec pipe (the
      * workload stops before execve until the tracer resumes it). */
     if (cfg->record_table != NULL)

@@ -27,6 +27,11 @@ public struct RunRequest: Sendable {
     /// `--supplementary-groups refuse`: a rootless launch whose caller's supplementary groups
     /// cannot be dropped does not start.
     public var refuseKeptGroups = false
+    /// What the launcher does with calls the seccomp policy refuses (`SeccompNotifier`):
+    /// `.report` (default) answers them with the policy's errno and counts them
+    /// (`RunReport.seccompViolations`); `.verify` (`bulkhead seccomp verify`) counts and lets
+    /// them run; nil: the kernel alone, nothing reported.
+    public var seccompNotify: SeccompNotifyMode? = .report
 
     public init(layers: [ProfileLayer], overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
