@@ -180,7 +180,37 @@ struct SeccompViolationTests {
         #expect(bad.isEmpty, "calls not refused: \(bad.prefix(5))")
     }
 
+    @Test func aPolicyRefusingTheHandOverStillReportsAndStillRefusesIt() throws {
+        try Self.requireCompiler()
+        // sendmsg and seccomp refused: the listener goes over through the prefix, and the guard
+        // keeps both refused with the policy's errno afterwards, from every address.
+        let path = Self.work + "/handover.json"
+        try #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["syslog", "sendmsg", "seccomp"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        let r = try Bulkhead.run(["run", "--seccomp", path, "--", "/bin/sh", "-c",
+                                  "\(Self.sysloop) 2 \(Self.syslog64); \(Self.sysloop) 1 46; \(Self.sysloop) 1 317"], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(r.report)
+        #expect(report.controls.seccomp?.violations == "reported", "\(report.controls.seccomp?.violations ?? "nil")")
+        #expect(Self.results(r.stderr) == Array(repeating: "-1 13", count: 4), "sendmsg and seccomp refused as the policy says: \(r.stderr)")
+        #expect(report.seccompViolations?.first { $0.name == "syslog" }?.count == 2, "\(report.seccompViolations ?? [])")
+    }
+
     // MARK: verify
+
+    @Test func recordThenVerify() throws {
+        try Self.requireCompiler()
+        // A recorded policy refuses sendmsg (the command never sends): verify still observes.
+        let policy = Self.work + "/recorded.json"
+        let r = try Bulkhead.run(["seccomp", "record", "-o", policy, "--verify", "2", "--", Self.sysloop, "2", Self.getppid64])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("no call missing in 2 runs"), "\(r.stderr)")
+        let (v, report) = try Self.verify([policy, "--json", "--", Self.sysloop, "2", Self.syslog64])
+        #expect(v.status == 1, "\(v.stderr)")
+        #expect(report?.missing.map(\.name) == ["syslog"], "\(report?.missing ?? [])")
+        #expect(report?.missing.first?.action == "SCMP_ACT_ERRNO(EPERM)")
+    }
 
     static func verify(_ args: [String]) throws -> (Bulkhead.Result, SeccompVerifyReport?) {
         let r = try Bulkhead.run(["seccomp", "verify"] + args)

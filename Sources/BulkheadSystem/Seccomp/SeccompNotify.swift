@@ -133,6 +133,8 @@ public final class SeccompNotifier {
     /// Why nothing is reported, once known (the channel closed without a listener).
     public private(set) var unavailable: String?
     private var counts: [Key: Int] = [:]
+    /// (audit arch, number) → (architecture, name): the table lookup is a scan, once per call kind.
+    private var names: [UInt64: (String, String)] = [:]
     private var order: [Key] = []
 
     struct Key: Hashable {
@@ -176,7 +178,8 @@ public final class SeccompNotifier {
         guard p.fd == listener else { return }
         if p.revents & Int16(POLLIN) != 0 {
             // A bounded batch, so that signals and the deadline keep their turn under a flood.
-            for _ in 0..<64 {
+            answerOne()
+            for _ in 0..<63 {
                 var one = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
                 guard poll(&one, 1, 0) == 1, one.revents & Int16(POLLIN) != 0 else { break }
                 answerOne()
@@ -238,7 +241,9 @@ public final class SeccompNotifier {
         var n = bh_seccomp_notification()
         guard bh_seccomp_notify_receive(listener, &n) == 0 else { return }  // ENOENT: the caller went away
         let verdict = SeccompNotifyProgram.evaluate(plain, n.data)
-        let (arch, name) = Self.describe(n.data)
+        let nameKey = UInt64(n.data.arch) << 32 | UInt64(UInt32(bitPattern: n.data.nr))
+        let (arch, name) = names[nameKey] ?? Self.describe(n.data)
+        names[nameKey] = (arch, name)
         var key = Key(arch: arch, number: n.data.nr, name: name, errno: nil, action: nil, executable: nil)
         switch mode {
         case .report:
@@ -262,7 +267,9 @@ public final class SeccompNotifier {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // The workload names its files: control characters never reach a terminal or a report.
+        let bytes = buf[0..<n].map { UInt8(bitPattern: $0) }.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The architecture's policy spelling and the call's name there.
