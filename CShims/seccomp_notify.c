@@ -5,6 +5,8 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
+#include <time.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -123,11 +125,6 @@ uint32_t bh_bpf_run(const uint8_t *program, uint32_t length, const bh_seccomp_da
 
 /* ---------------------------------------------------------------- the workload's side */
 
-static int lets_run(uint32_t ret) {
-    uint32_t action = ret & SECCOMP_RET_ACTION_FULL;
-    return action == SECCOMP_RET_ALLOW || action == SECCOMP_RET_LOG;
-}
-
 static int load(const uint8_t *program, uint32_t length, unsigned int flags) {
     struct sock_fprog prog;
     prog.len = (unsigned short)(length / sizeof(struct sock_filter));
@@ -135,110 +132,83 @@ static int load(const uint8_t *program, uint32_t length, unsigned int flags) {
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 }
 
-/* ---------------------------------------------------------------- the hand-over's own calls */
+/* What the workload's thread and the hand-over thread share (on the workload's stack). */
+struct handover {
+    int channel;
+    volatile int listener;  /* set by the workload once the filter is loaded */
+    int err;                /* the send's errno, written before the thread exits */
+};
 
-/* The hand-over's system calls are made by this one instruction, whose address the launcher
- * knows (the launcher, the init and the workload before execve share one image): a policy that
- * refuses sendmsg, close or seccomp would otherwise make the hand-over itself wait for a
- * listener nobody holds yet. bh_seccomp_handover_syscall(nr, a0, a1, a2) returns the raw result
- * (-errno on failure). x86_64 only; elsewhere bh_seccomp_handover_ip() is 0 and there is no
- * exemption (the plain check of bh_seccomp_load_notifying decides). */
-#if defined(__x86_64__) && !defined(__ILP32__)
-__asm__(".text\n"
-        ".globl bh_seccomp_handover_syscall\n"
-        ".hidden bh_seccomp_handover_syscall\n"
-        ".type bh_seccomp_handover_syscall,@function\n"
-        "bh_seccomp_handover_syscall:\n"
-        "  mov %rdi, %rax\n"
-        "  mov %rsi, %rdi\n"
-        "  mov %rdx, %rsi\n"
-        "  mov %rcx, %rdx\n"
-        "  syscall\n"
-        ".globl bh_seccomp_handover_return\n"
-        ".hidden bh_seccomp_handover_return\n"
-        "bh_seccomp_handover_return:\n"
-        "  ret\n"
-        ".size bh_seccomp_handover_syscall, .-bh_seccomp_handover_syscall\n");
-long bh_seccomp_handover_syscall(long nr, long a0, long a1, long a2);
-extern const char bh_seccomp_handover_return[];
-uint64_t bh_seccomp_handover_ip(void) { return (uint64_t)(uintptr_t)bh_seccomp_handover_return; }
-#else
-static long bh_seccomp_handover_syscall(long nr, long a0, long a1, long a2) {
-    long r = syscall(nr, a0, a1, a2);
-    return r < 0 ? -errno : r;
+/* The hand-over thread: a thread of the workload (CLONE_THREAD | CLONE_FILES | CLONE_VM) made
+ * before the filter is loaded, so no filter applies to it (seccomp filters are per thread;
+ * no TSYNC). It waits for the listener to appear in the shared fd table, sends it to the
+ * launcher, closes it there (the workload's copy, the same table entry) and the channel, says
+ * so and exits (the thread alone). The workload itself makes no call the policy could send to
+ * the launcher before the launcher can have the listener. */
+static int handover_thread(void *arg) {
+    struct handover *h = arg;
+    while (h->listener == -1) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    int e = 0;
+    if (h->listener >= 0) {
+        char byte = 0;
+        struct iovec iov = {&byte, 1};
+        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+        struct msghdr msg;
+        memset(&msg, 0, sizeof msg);
+        memset(&ctl, 0, sizeof ctl);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = sizeof ctl.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        int fd = h->listener;
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        ssize_t n;
+        while ((n = sendmsg(h->channel, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+        if (n < 0) e = errno;
+        /* On a failed send no listener is left: refused calls get ENOSYS (still refused). */
+        close(fd);
+    }
+    close(h->channel);
+    h->err = e;
+    return 0;
 }
-uint64_t bh_seccomp_handover_ip(void) { return 0; }
-#endif
 
 int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint32_t flags, const bh_seccomp_notify_config *n) {
-    int channel = n->channel;
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    memset(&ctl, 0, sizeof ctl);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-
-    /* The hand-over's own calls, exactly as they will be made, through the plain program: if the
-     * policy refuses one of them, the notifying filter would make it wait for a launcher that
-     * cannot have the listener yet, unless the prefix lets them through. */
-    bh_seccomp_data send_call, close_call;
-    memset(&send_call, 0, sizeof send_call);
-    send_call.nr = SYS_sendmsg;
-    send_call.arch = BH_AUDIT_ARCH_NATIVE;
-    send_call.instruction_pointer = bh_seccomp_handover_ip();
-    send_call.args[0] = (uint64_t)channel;
-    send_call.args[1] = (uint64_t)(uintptr_t)&msg;
-    send_call.args[2] = MSG_NOSIGNAL;
-    close_call = send_call;
-    close_call.nr = SYS_close;
-    close_call.args[1] = 0;
-    close_call.args[2] = 0;
-    int allowed = lets_run(bh_bpf_run(plain, plain_length, &send_call)) && lets_run(bh_bpf_run(plain, plain_length, &close_call));
-    const uint8_t *prog = n->notifying;
-    uint32_t length = n->notifying_length;
-    int exempt = 0;
-    if (allowed && n->prefix_length <= length) {
-        prog += n->prefix_length;
-        length -= n->prefix_length;
-    } else if (n->prefix_length > 0 && bh_seccomp_handover_ip() != 0) {
-        exempt = 1;
-    } else {
-        close(channel);
+    struct handover h;
+    h.channel = n->channel;
+    h.listener = -1;
+    h.err = 0;
+    /* The thread's stack is this frame's (no allocation). CLONE_CHILD_CLEARTID: the kernel
+     * zeroes `alive` once the thread has exited and no longer touches this memory. */
+    _Alignas(16) char stack[32768];
+    volatile pid_t alive = 1;
+    int tid = clone(handover_thread, stack + sizeof stack,
+                    CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+                    &h, NULL, NULL, &alive);
+    if (tid < 0) {
+        /* No thread (RLIMIT_NPROC, pids.max): the plain program, nothing reported. */
+        close(n->channel);
         return load(plain, plain_length, flags) < 0 ? errno : 0;
     }
-
-    int listener = load(prog, length, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER);
-    if (listener < 0) {
-        int e = errno;
-        close(channel);
-        return e;
+    int listener = load(n->notifying, n->notifying_length, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    int e = listener < 0 ? errno : 0;
+    __atomic_store_n(&h.listener, listener < 0 ? -2 : listener, __ATOMIC_RELEASE);
+    /* Wait without a system call: one the policy refuses would only wait for the launcher, but
+     * the launcher would then count bulkhead's own call as the workload's. */
+    while (__atomic_load_n(&alive, __ATOMIC_ACQUIRE) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
     }
-    memcpy(CMSG_DATA(c), &listener, sizeof listener);
-    long r;
-    while ((r = bh_seccomp_handover_syscall(SYS_sendmsg, channel, (long)(uintptr_t)&msg, MSG_NOSIGNAL)) == -EINTR) {}
-    int e = r < 0 ? (int)-r : 0;
-    /* From here every refused call waits for the launcher, which has (or is receiving) the
-     * listener. On a failed send the listener closes here: with no listener left, refused calls
-     * get ENOSYS from the kernel (still refused) and the step fails. */
-    (void)bh_seccomp_handover_syscall(SYS_close, listener, 0, 0);
-    (void)bh_seccomp_handover_syscall(SYS_close, channel, 0, 0);
-    if (e == 0 && exempt && n->guard != NULL) {
-        struct sock_fprog g;
-        g.len = (unsigned short)(n->guard_length / sizeof(struct sock_filter));
-        g.filter = (struct sock_filter *)(uintptr_t)n->guard;
-        r = bh_seccomp_handover_syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (long)flags, (long)(uintptr_t)&g);
-        if (r < 0) e = (int)-r; /* the step fails: the workload never runs with the exemption alone */
-    }
-    return e;
+    if (e != 0) return e;
+    return h.err;
 }
 
 /* ---------------------------------------------------------------- the launcher's side */

@@ -34,35 +34,22 @@ uint32_t bh_bpf_run(const uint8_t *_Nonnull program, uint32_t length, const bh_s
 /* What BH_OP_LOAD_SECCOMP needs to report refusals (bh_spawn_config.seccomp_notify). */
 typedef struct bh_seccomp_notify_config {
     int32_t channel;                     /* the sandbox's end of the launcher's channel */
-    uint32_t prefix_length;              /* bytes at the start of `notifying` that let the hand-over's
-                                            own calls through (see below); 0: none */
-    const uint8_t *_Nonnull notifying;   /* the program with its refusing RETs made RET USER_NOTIF,
-                                            after the prefix */
+    const uint8_t *_Nonnull notifying;   /* the program with its refusing RETs made RET USER_NOTIF */
     uint32_t notifying_length;
-    const uint8_t *_Nullable guard;      /* run mode: the policy again for sendmsg, close and seccomp
-                                            alone, loaded after the hand-over when the prefix was
-                                            used; NULL in verify mode */
-    uint32_t guard_length;
 } bh_seccomp_notify_config;
 
-/* The workload side, between the last step and execve.
- * - The plain program allows the hand-over's sendmsg(2) and close(2) (bh_bpf_run on those exact
- *   calls): loads `notifying` without its prefix, with SECCOMP_FILTER_FLAG_NEW_LISTENER.
- * - It does not, and there is a prefix: loads `notifying` whole. The prefix returns ALLOW for
- *   sendmsg, close and seccomp made from the one instruction of bh_seccomp_handover_syscall
- *   (its address, bh_seccomp_handover_ip, is the same in the launcher, which built the prefix);
- *   after the hand-over, `guard` (run mode) is loaded, so that from then on those three calls
- *   get the policy's own answer from the kernel, from every address (not reported, enforced).
- * - Neither: loads `plain`, closes the channel (the launcher reports that nothing is reported).
- * Then sends the listener over the channel (SCM_RIGHTS) and closes both: from then on every
- * notification waits for the launcher. The listener is close-on-exec (the kernel makes it so)
- * and closed here: it never reaches the workload. 0 or a positive errno (the step fails). */
+/* The workload side, between the last step and execve. A hand-over thread is made first (a
+ * thread of the workload sharing its memory and fd table, with no filter: filters are per
+ * thread); then the workload loads `notifying` with SECCOMP_FILTER_FLAG_NEW_LISTENER; the thread
+ * sends the listener over the channel (SCM_RIGHTS), closes it and the channel (the shared
+ * table: the workload no longer has them) and exits; the workload waits for that without a
+ * system call (CLONE_CHILD_CLEARTID). So the workload makes no call the policy could send to a
+ * launcher that cannot have the listener yet, whatever the policy refuses (runc's and crun's
+ * hand-over hang when the policy notifies their own write, sendmsg or fcntl). No thread
+ * (RLIMIT_NPROC, pids.max): `plain` is loaded, the channel closed, nothing reported. The
+ * listener is close-on-exec besides. 0 or a positive errno (the step fails). */
 int bh_seccomp_load_notifying(const uint8_t *_Nonnull plain, uint32_t plain_length, uint32_t flags,
                               const bh_seccomp_notify_config *_Nonnull config);
-
-/* The address the kernel reports (seccomp_data.instruction_pointer) for a call made by the
- * hand-over; 0 where there is none (not x86_64). */
-uint64_t bh_seccomp_handover_ip(void);
 
 /* Receives the listener from the channel (never blocks): *listener = the fd (close-on-exec,
  * non-blocking), or -1 when nothing has arrived yet. 0, or a positive errno: EPIPE when the

@@ -36,47 +36,6 @@ public enum SeccompNotifyProgram {
         return out
     }
 
-    /// One classic BPF instruction, little-endian (struct sock_filter).
-    static func insn(_ code: UInt16, _ jt: UInt8, _ jf: UInt8, _ k: UInt32) -> [UInt8] {
-        [UInt8(code & 0xff), UInt8(code >> 8), jt, jf, UInt8(k & 0xff), UInt8(k >> 8 & 0xff), UInt8(k >> 16 & 0xff), UInt8(k >> 24)]
-    }
-    static let ldW: UInt16 = 0x20, jeqK: UInt16 = 0x15, allow: UInt32 = 0x7fff_0000
-
-    /// The native numbers of the hand-over's calls: sendmsg, close, seccomp.
-    static var handoverCalls: [UInt32]? {
-        guard let native = SeccompCompiler.nativeArchitecture else { return nil }
-        let n = ["sendmsg", "close", "seccomp"].compactMap { SyscallTable.number(of: $0, on: native) }
-        return n.count == 3 ? n.map { UInt32(bitPattern: $0) } : nil
-    }
-
-    /// The prefix of the notifying program: ALLOW for the hand-over's sendmsg, close and seccomp
-    /// made from the hand-over's one instruction (`bh_seccomp_handover_ip`); everything else
-    /// falls through to the program. Empty where there is no such instruction.
-    public static func handoverPrefix() -> [UInt8] {
-        let ip = bh_seccomp_handover_ip()
-        guard ip != 0, let calls = handoverCalls else { return [] }
-        let arch = bh_seccomp_native_audit_arch()
-        // 11 instructions; a failed test jumps to index 11, the program's first.
-        return insn(ldW, 0, 0, 8) + insn(jeqK, 0, 9, UInt32(truncatingIfNeeded: ip))
-            + insn(ldW, 0, 0, 12) + insn(jeqK, 0, 7, UInt32(truncatingIfNeeded: ip >> 32))
-            + insn(ldW, 0, 0, 4) + insn(jeqK, 0, 5, arch)
-            + insn(ldW, 0, 0, 0) + insn(jeqK, 2, 0, calls[0]) + insn(jeqK, 1, 0, calls[1]) + insn(jeqK, 0, 1, calls[2])
-            + insn(retK, 0, 0, allow)
-    }
-
-    /// Run mode's guard, loaded after a hand-over that used the prefix: the plain program for
-    /// the native sendmsg, close and seccomp, ALLOW for every other call (the notifying filter
-    /// decides those). The kernel takes the stricter answer of the two filters, so those three
-    /// calls get exactly the policy's answer again, from every address.
-    public static func guardProgram(_ plain: [UInt8]) -> [UInt8]? {
-        guard let calls = handoverCalls else { return nil }
-        let arch = bh_seccomp_native_audit_arch()
-        // 8 instructions; the three calls jump to index 8, the plain program's first.
-        return insn(ldW, 0, 0, 4) + insn(jeqK, 1, 0, arch) + insn(retK, 0, 0, allow)
-            + insn(ldW, 0, 0, 0) + insn(jeqK, 3, 0, calls[0]) + insn(jeqK, 2, 0, calls[1]) + insn(jeqK, 1, 0, calls[2])
-            + insn(retK, 0, 0, allow) + plain
-    }
-
     /// What `plain` returns for a call: the kernel's own interpreter's answer (bh_bpf_run).
     public static func evaluate(_ plain: [UInt8], _ data: bh_seccomp_data) -> SeccompReturn {
         var d = data
@@ -121,11 +80,8 @@ public struct SeccompReturn: Equatable, Sendable {
 public final class SeccompNotifier {
     public let mode: SeccompNotifyMode
     let plain: [UInt8]
-    /// The hand-over prefix and the notifying variant (bh_seccomp_notify_config).
+    /// The notifying variant (bh_seccomp_notify_config).
     public let notifying: [UInt8]
-    public let prefixLength: Int
-    /// Run mode: the guard loaded after a hand-over through the prefix; nil in verify mode.
-    public let guardProgram: [UInt8]?
     private var channel: Int32
     /// The workload's end, for bh_spawn_config; closed by `spawned()`.
     public private(set) var sandboxEnd: Int32
@@ -143,17 +99,13 @@ public final class SeccompNotifier {
 
     /// Nil when the program has no notifying variant.
     public init?(program: [UInt8], mode: SeccompNotifyMode) throws(SystemError) {
-        guard let v = SeccompNotifyProgram.variant(of: program, mode: mode),
-              (program.count + 88) / 8 <= 4096 else { return nil }  // the guard must fit BPF_MAXINSNS
+        guard let v = SeccompNotifyProgram.variant(of: program, mode: mode) else { return nil }
         var l: Int32 = -1, s: Int32 = -1
         let rc = bh_terminal_channel(&l, &s)
         guard rc == 0 else { throw SystemError("open the channel for the seccomp listener", errno: Errno(rc)) }
         self.mode = mode
         plain = program
-        let prefix = SeccompNotifyProgram.handoverPrefix()
-        notifying = prefix + v
-        prefixLength = prefix.count
-        guardProgram = mode == .report && !prefix.isEmpty ? SeccompNotifyProgram.guardProgram(program) : nil
+        notifying = v
         channel = l
         sandboxEnd = s
     }
@@ -229,9 +181,8 @@ public final class SeccompNotifier {
         if rc == 0 {
             listener = fd
         } else if rc == EPIPE {
-            unavailable = "no seccomp listener came from the workload: the policy refuses the sendmsg or close that "
-                + "hand it to bulkhead (allow both to have refusals reported; the kernel enforces them all the same), "
-                + "or the launch ended before"
+            unavailable = "no seccomp listener came from the workload (it could not start its hand-over thread: "
+                + "RLIMIT_NPROC or the pids limit; or the launch ended before); the kernel enforces the policy all the same"
         } else {
             unavailable = "the seccomp listener did not arrive (\(Errno(rc).name))"
         }

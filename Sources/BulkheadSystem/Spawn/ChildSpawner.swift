@@ -71,11 +71,8 @@ public enum ChildSpawner {
         // The notifying variant only with the program it was made from (same length: bh_spawn.h).
         let notifier = seccompProgram != nil && recordTable == nil ? seccompNotifier : nil
         let notify: UnsafeMutablePointer<bh_seccomp_notify_config>? = notifier.map { n in
-            let guardProgram = n.guardProgram.map { arena.array($0) }
-            return arena.array([bh_seccomp_notify_config(
-                channel: n.sandboxEnd, prefix_length: UInt32(n.prefixLength),
-                notifying: UnsafePointer(arena.array(n.notifying)), notifying_length: UInt32(n.notifying.count),
-                guard: guardProgram.map { UnsafePointer($0) }, guard_length: UInt32(n.guardProgram?.count ?? 0))])
+            arena.array([bh_seccomp_notify_config(channel: n.sandboxEnd, notifying: UnsafePointer(arena.array(n.notifying)),
+                                                  notifying_length: UInt32(n.notifying.count))])
         }
 
         var config = bh_spawn_config(
