@@ -1,4 +1,5 @@
 #include "bh_seccomp_notify.h"
+#include "bh_fd_passing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,27 +154,9 @@ static int handover_thread(void *arg) {
     }
     int e = 0;
     if (h->listener >= 0) {
-        char byte = 0;
-        struct iovec iov = {&byte, 1};
-        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        memset(&ctl, 0, sizeof ctl);
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof ctl.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        int fd = h->listener;
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        ssize_t n;
-        while ((n = sendmsg(h->channel, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-        if (n < 0) e = errno;
+        e = bh_send_fd(h->channel, h->listener);
         /* On a failed send no listener is left: refused calls get ENOSYS (still refused). */
-        close(fd);
+        close(h->listener);
     }
     close(h->channel);
     h->err = e;
@@ -215,38 +198,14 @@ int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint3
 
 int bh_seccomp_receive_listener(int channel, int *listener) {
     *listener = -1;
-    char byte;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    memset(&ctl, 0, sizeof ctl);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : errno;
-    if (n == 0) return EPIPE;
-    int got = -1, count = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < fds; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (count++ == 0) got = fd;
-            else close(fd);
-        }
-    }
-    /* A seccomp listener is the anon inode "[seccomp notify]"; NOTIF_ID_VALID answers ENOENT on
-     * one (no such notification) and ENOTTY/EINVAL on anything else. */
+    int got = -1;
+    int rc = bh_receive_fd(channel, &got);
+    if (rc != 0 || got < 0) return rc;
+    /* A seccomp listener answers NOTIF_ID_VALID with ENOENT (no such notification); anything
+     * else with ENOTTY or EINVAL. */
     uint64_t none = 0;
-    int ok = count == 1 && !(msg.msg_flags & MSG_CTRUNC);
-    if (ok && ioctl(got, SECCOMP_IOCTL_NOTIF_ID_VALID, &none) == 0) ok = 0;
-    if (ok && errno != ENOENT) ok = 0;
-    if (!ok) {
-        if (got >= 0) close(got);
+    if (ioctl(got, SECCOMP_IOCTL_NOTIF_ID_VALID, &none) == 0 || errno != ENOENT) {
+        close(got);
         return EBADMSG;
     }
     int fl = fcntl(got, F_GETFL);

@@ -8,19 +8,8 @@ import Testing
 /// with the policy's errno and counts them; `seccomp verify` counts and lets them run.
 @Suite(.serialized, .enabled(if: Gate.root, Gate.rootReason))
 struct SeccompViolationTests {
-    /// Outside /tmp (the sandbox mounts its own /tmp); earlier runs' directories are collected.
-    static let work: String = {
-        let prefix = "bulkhead-seccomp-notify-tests-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/var/tmp")) ?? [] where name.hasPrefix(prefix) {
-            if let pid = Int32(name.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH {
-                try? FileManager.default.removeItem(atPath: "/var/tmp/" + name)
-            }
-        }
-        let d = "/var/tmp/\(prefix)\(getpid())"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        chmod(d, 0o755)
-        return d
-    }()
+    /// SeccompConsumerTests' scratch directory (outside /tmp: the sandbox mounts its own /tmp).
+    static var work: String { SeccompConsumerTests.work }
 
     /// A small C program: `sysloop N NR [i386]` makes system call NR N times (N < 0: for ever),
     /// through `int $0x80` with "i386", and writes "RESULT ERRNO" per call to stderr; `sysloop fds`
@@ -145,13 +134,9 @@ struct SeccompViolationTests {
         let proc = Process()
         proc.executableURL = URL(fileURLWithPath: Bulkhead.binary)
         proc.arguments = ["run", "--seccomp", p, "--", Self.sysloop, "-1", Self.syslog64]
-        var env = ProcessInfo.processInfo.environment
-        env["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
-        proc.environment = env
+        proc.environment = ProcessInfo.processInfo.environment.merging(["BULKHEAD_PROFILE_PATH": Bulkhead.packageRoot + "/Profiles"]) { $1 }
         let err = Pipe()
-        proc.standardError = err
-        proc.standardOutput = FileHandle.nullDevice
-        proc.standardInput = FileHandle.nullDevice
+        (proc.standardInput, proc.standardOutput, proc.standardError) = (FileHandle.nullDevice, FileHandle.nullDevice, err)
         try proc.run()
         let data = LockedData()
         let done = DispatchSemaphore(value: 0)
