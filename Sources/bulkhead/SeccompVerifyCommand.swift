@@ -25,6 +25,9 @@ extension SeccompCommand {
         @Option(name: .shortAndLong, help: "Layer profile to run the command under (its seccomp policy is replaced by POLICY).", completion: Completions.profiles)
         var profile: String = "container"
 
+        @Option(help: ArgumentHelp("strict: refuse to start when a limit cannot be enforced (default); best-effort: start anyway (rootless without a delegated cgroup).", valueName: "strict|best-effort"), completion: .list(["strict", "best-effort"]))
+        var limits: String?
+
         @Option(help: "How many times to run the command (the counts are summed).")
         var runs: Int = 1
 
@@ -43,7 +46,8 @@ extension SeccompCommand {
         }
 
         func run() throws {
-            let report = try SeccompVerifyCommandSupport.verify(policy: policy, profile: profile, runs: runs, timeout: timeout, command: command)
+            let report = try SeccompVerifyCommandSupport.verify(policy: policy, profile: profile, runs: runs, timeout: timeout,
+                                                                limits: limits, command: command)
             if json { _ = writeAll(1, Array((ReportJSON.encode(report) + "\n").utf8)) }
             note(SeccompVerifyCommandSupport.summary(report))
             throw ExitCode(SeccompVerifyCommandSupport.status(report))
@@ -53,10 +57,12 @@ extension SeccompCommand {
 
 /// Shared by `seccomp verify` and `seccomp record --verify N`.
 enum SeccompVerifyCommandSupport {
-    static func verify(policy: String, profile: String, runs: Int, timeout: String?, command: [String]) throws -> SeccompVerifyReport {
+    static func verify(policy: String, profile: String, runs: Int, timeout: String?, limits: String? = nil,
+                       command: [String]) throws -> SeccompVerifyReport {
         let seconds = try orExit { () throws(ConfigError) in try timeout.map { (t) throws(ConfigError) in try parseDuration(t) } }
         var flags = CommandLineLayer()
         flags.seccomp = policy
+        flags.limits = limits
         do {
             let store = ProfileStore.standard()
             let layers = try store.layers(for: profile)

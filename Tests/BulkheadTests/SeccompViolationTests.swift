@@ -187,6 +187,20 @@ struct SeccompViolationTests {
         ], "\(report.seccompViolations ?? [])")
     }
 
+    @Test func rootlessRunAndVerifyReportToo() throws {
+        try Self.requireCompiler()
+        let p = try Self.policy("SCMP_ACT_ERRNO", name: "rootless")
+        let nobody = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+        let r = try Bulkhead.run(["run", "--limits", "best-effort", "--seccomp", p, "--", Self.sysloop, "2", Self.syslog64],
+                                 report: true, prefix: nobody)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(Self.results(r.stderr) == ["-1 13", "-1 13"], "\(r.stderr)")
+        #expect(r.report?.seccompViolations == [SeccompViolation(name: "syslog", arch: "SCMP_ARCH_X86_64", number: 103, count: 2, errno: "EACCES")])
+        let v = try Bulkhead.run(["seccomp", "verify", "--limits", "best-effort", p, "--", Self.sysloop, "2", Self.syslog64], prefix: nobody)
+        #expect(v.status == 1, "\(v.stderr)")
+        #expect(v.stderr.contains("missing: syslog (SCMP_ARCH_X86_64, #103) 2 calls, policy: SCMP_ACT_ERRNO(EACCES), by \(Self.sysloop)"), "\(v.stderr)")
+    }
+
     // MARK: verify
 
     @Test func recordThenVerify() throws {
