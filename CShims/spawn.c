@@ -5,6 +5,7 @@
  * The parent process may have had threads (the Swift runtime), so the child owns nothing
  * but this code and the plan it was handed. */
 #include "bh_spawn.h"
+#include "bh_fd_passing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,35 +111,13 @@ int bh_terminal_channel(int *launcher_end, int *sandbox_end) {
 
 int bh_receive_pty_master(int channel, int *master) {
     *master = -1;
-    char byte;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    memset(&ctl, 0, sizeof ctl);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : errno;
-    if (n == 0) return EPIPE;
-    /* Every fd that came is taken (and closed unless it is the one pty master expected). */
-    int got = -1, count = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < fds; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (count++ == 0) got = fd;
-            else close(fd);
-        }
-    }
+    int got = -1;
+    int rc = bh_receive_fd(channel, &got);
+    if (rc != 0 || got < 0) return rc;
     int ptn = 0;
     /* TIOCGPTN answers on a pty master only. */
-    if (count != 1 || (msg.msg_flags & MSG_CTRUNC) || ioctl(got, TIOCGPTN, &ptn) < 0) {
-        if (got >= 0) close(got);
+    if (ioctl(got, TIOCGPTN, &ptn) < 0) {
+        close(got);
         return EBADMSG;
     }
     *master = got;
@@ -535,26 +514,9 @@ static int open_terminal(const struct bh_open_terminal_args *t) {
     /* The workload's own terminal, as a login gives it (its ids are mapped: the planner checks). */
     else if (fchown(sl, (uid_t)t->uid, (gid_t)t->gid) < 0) rc = errno;
     else {
-        char byte = 0;
-        struct iovec iov = {&byte, 1};
-        union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
-        memset(&ctl, 0, sizeof ctl);
-        struct msghdr msg;
-        memset(&msg, 0, sizeof msg);
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = sizeof ctl.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &m, sizeof m);
-        ssize_t n;
-        while ((n = sendmsg(t->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-        if (n < 0) rc = errno;
+        rc = bh_send_fd(t->fd, m);
         /* The slave takes the channel's fd number (closing the channel): BH_OP_ATTACH_TERMINAL's fd. */
-        else if (dup2(sl, t->fd) < 0) rc = errno;
+        if (rc == 0 && dup2(sl, t->fd) < 0) rc = errno;
     }
     if (sl >= 0) close(sl);
     close(m);
@@ -720,6 +682,7 @@ static int close_fds(const bh_spawn_config *cfg) {
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
+    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     int rc = close_all_except(keep, n);
@@ -741,6 +704,7 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = msg_fd; keep[n++] = sync_fd;
+    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* for the workload only */
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
@@ -789,6 +753,8 @@ static int join_cgroups(const bh_spawn_config *cfg) {
 
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
+    if (cfg->seccomp_notify != NULL)
+        return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, cfg->seccomp_notify);
     struct sock_fprog prog;
     prog.len = (unsigned short)(cfg->seccomp_len / sizeof(struct sock_filter));
     prog.filter = (struct sock_filter *)(uintptr_t)cfg->seccomp_prog;
@@ -1139,6 +1105,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
     }
     close(exec_pipe[1]);
+    if (cfg->seccomp_notify != NULL) close(cfg->seccomp_notify->channel); /* the workload's alone */
     /* Record mode: the init traces the workload instead of waiting on the exec pipe (the
      * workload stops before execve until the tracer resumes it). */
     if (cfg->record_table != NULL)

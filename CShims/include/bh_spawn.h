@@ -18,6 +18,7 @@
  * (fd hygiene, then the working directory, seccomp, execve). */
 #include "bh_common.h"
 #include "bh_recorder.h"
+#include "bh_seccomp_notify.h"
 #include <sys/types.h>
 
 /* One operation of the plan. Each op's name is its PlanStep case's (BulkheadModel/Plan/
@@ -208,6 +209,11 @@ typedef struct bh_spawn_config {
      * namespaces; kernel/ucount.c) to the owner in the initial namespace. -1: owned by the
      * launcher's euid. */
     int64_t userns_owner;
+    /* Which call was refused (bh_seccomp_notify.h): non-NULL, BH_OP_LOAD_SECCOMP loads the
+     * notifying program with a listener and hands the listener to the launcher
+     * (bh_seccomp_load_notifying). The init keeps the channel only until it has forked the
+     * workload; no other process has it. NULL: seccomp_prog alone. */
+    const bh_seccomp_notify_config *_Nullable seccomp_notify;
 } bh_spawn_config;
 
 /* What the sandbox's init tells the supervisor, one fixed record at a time. */

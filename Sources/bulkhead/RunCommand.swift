@@ -291,6 +291,12 @@ struct RunCommand: ParsableCommand {
             warn("out of memory: the OOM killer ended a process of the sandbox (memory limit \(limit))")
         } else if result.reason == .pidsLimit {
             warn("the pids limit (\(prepared.profile.limits.pids.map(String.init) ?? "?")) refused a fork in the sandbox")
+        } else if result.reason == .seccompViolation {
+            warn("the seccomp policy killed the workload (SIGSYS): it made a call the policy refuses with a kill or trap action; "
+                + "`bulkhead seccomp verify` with the same policy names it")
+        }
+        if !invocation.quiet, let refused = result.seccompViolations {
+            for v in refused { warn("seccomp: \(v.line)") }
         }
         if let report {
             let json = ReportJSON.encode(result)

@@ -7,7 +7,7 @@ struct SeccompCommand: CommandGroup {
     static let configuration = CommandConfiguration(
         commandName: "seccomp",
         abstract: "Export, compile and record seccomp profiles (for Kubernetes, OCI runtimes, Docker, security-profiles-operator).",
-        subcommands: [Export.self, Compile.self, Record.self, Scan.self]
+        subcommands: [Export.self, Compile.self, Record.self, Scan.self, Verify.self]
     )
 
     /// What to do with two unconditional rules that give one call different actions.

@@ -70,6 +70,9 @@ extension SeccompCommand {
         @Option(help: ArgumentHelp("Kill the recorded command after this long (e.g. 10s); what was counted is kept.", valueName: "DURATION"))
         var timeout: String?
 
+        @Option(help: ArgumentHelp("Then run the command N times under the written policy with every refusal reported instead of enforced (as `seccomp verify`); exit 1 if a call is missing.", valueName: "N"))
+        var verify: Int?
+
         @Argument(parsing: .postTerminator, help: "The command to record and its arguments, after --.")
         var command: [String] = []
 
@@ -78,6 +81,11 @@ extension SeccompCommand {
             if let problem = KubernetesName.problem(name) { throw ValidationError("--name \"\(name)\" \(problem)") }
             if ContainerRuntime.parseList(runtime) == nil {
                 throw ValidationError("--runtime \"\(runtime)\": expected none or a comma-separated list of \(ContainerRuntime.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let verify {
+                if verify < 1 || verify > 1000 { throw ValidationError("--verify must be 1 to 1000") }
+                if command.isEmpty || output == nil || output == "-" { throw ValidationError("--verify needs a command and -o FILE (the policy it runs under)") }
+                if format != .kubernetes && format != .docker { throw ValidationError("--verify needs --format kubernetes or docker (a policy `run` loads)") }
             }
         }
 
@@ -158,6 +166,12 @@ extension SeccompCommand {
                 try emit(Array(SyscallRecordingReport.json(merged, policy: built).utf8), to: report)
             }
             note(summary(merged, built, policy, bounded: bounded))
+            if let verify, let output {
+                let v = try SeccompVerifyCommandSupport.verify(policy: output, profile: profile, runs: verify, timeout: timeout, command: command)
+                note(SeccompVerifyCommandSupport.summary(v))
+                let vs = SeccompVerifyCommandSupport.status(v)
+                if vs != 0 { throw ExitCode(vs) }
+            }
             if status != 0 { throw ExitCode(status) }
         }
 

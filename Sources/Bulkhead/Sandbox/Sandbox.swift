@@ -30,6 +30,11 @@ public struct RunRequest: Sendable {
     /// `--seccomp-strict`: refuse a seccomp policy that runc would load only by changing it
     /// (unknown system-call names, contradicting rules) instead of loading it as runc does.
     public var seccompStrict = false
+    /// What the launcher does with calls the seccomp policy refuses (`SeccompNotifier`):
+    /// `.report` (default) answers them with the policy's errno and counts them
+    /// (`RunReport.seccompViolations`); `.verify` (`bulkhead seccomp verify`) counts and lets
+    /// them run; nil: the kernel alone, nothing reported.
+    public var seccompNotify: SeccompNotifyMode? = .report
 
     public init(layers: [ProfileLayer], overrides: ProfileLayer = ProfileLayer(), command: [String],
                 timeoutSeconds: Double? = nil, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {

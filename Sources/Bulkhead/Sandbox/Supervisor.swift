@@ -96,14 +96,24 @@ final class Supervisor {
                 return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
             }
         }
+        // Which call was refused: a listener for the refusing RETs (SeccompNotifier), not in
+        // record mode (the recorder traces every call itself).
+        var notifier: SeccompNotifier?
+        if let program = prepared.seccomp?.program, prepared.recorder == nil, let mode = prepared.request.seccompNotify {
+            do { notifier = try SeccompNotifier(program: program, mode: mode) } catch {
+                for fd in joinFDs { close(fd) }
+                return failure(LaunchError(error))
+            }
+        }
+        defer { notifier?.close() }
         let child: SandboxInit
         do {
             // The child has its own copies of the join files; the launcher's go at once.
-            defer { for fd in joinFDs { close(fd) } }
+            defer { for fd in joinFDs { close(fd) }; notifier?.spawned() }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
                                            recordTable: prepared.recorder, join: pod?.join ?? [],
-                                           cgroupJoinFDs: joinFDs)
+                                           cgroupJoinFDs: joinFDs, seccompNotifier: notifier)
         } catch {
             return failure(LaunchError(error))
         }
@@ -134,10 +144,19 @@ final class Supervisor {
         }
         mark("id maps")
         onStarted?(child.pid)
-        return supervise(child, signals: signals)
+        var report = supervise(child, signals: signals, notifier: notifier)
+        if let notifier {
+            notifier.finish()
+            let v = notifier.violations
+            report.seccompViolations = v.isEmpty ? nil : v
+            report.controls.seccomp?.violations = notifier.status
+        } else if report.controls.seccomp != nil {
+            report.controls.seccomp?.violations = "not reported: " + (prepared.recorder != nil ? "record mode" : "not asked")
+        }
+        return report
     }
 
-    private func supervise(_ child: SandboxInit, signals: SignalFD?) -> RunReport {
+    private func supervise(_ child: SandboxInit, signals: SignalFD?, notifier: SeccompNotifier?) -> RunReport {
         var deadline = prepared.request.timeoutSeconds.map { start + $0 }
         var timeoutSignals: [String] = []
         var stepFailure: (step: Int, errno: Errno)?
@@ -153,7 +172,7 @@ final class Supervisor {
                 child.messagesPollFD(open: messagesOpen),
                 signals?.pollFD ?? pollfd(fd: -1, events: 0, revents: 0), // none in a pod: ignored
                 child.exitPollFD,
-            ] + (prepared.terminal?.pollFDs ?? [])
+            ] + (notifier?.pollFDs ?? [pollfd(fd: -1, events: 0, revents: 0)]) + (prepared.terminal?.pollFDs ?? [])
             var timeoutMs: Int32 = -1
             if let deadline, !timedOut {
                 timeoutMs = Int32(max(0, min(Double(Int32.max), ((deadline - Monotonic.now()) * 1000).rounded(.up))))
@@ -199,7 +218,8 @@ final class Supervisor {
                 }
             }
             if fds[2].revents != 0 { initExited = true }
-            if let t = prepared.terminal { t.handle(fds[3...]) }
+            notifier?.handle(fds[3...3])
+            if let t = prepared.terminal { t.handle(fds[4...]) }
         }
         prepared.terminal?.drain()
         // The init has exited: whatever it wrote is in the pipe.

@@ -55,6 +55,10 @@ public struct RunReport: Codable, Sendable {
     public var limits: LimitsReport?
     /// The sandbox's cgroup and what it measured.
     public var cgroup: CgroupReport?
+    /// The system calls the seccomp policy refused with an errno while the workload ran, by
+    /// name, architecture and count (nil: none, or not reported: `controls.seccomp.violations`
+    /// says which). Calls a kill action refused end the run with `reason: seccomp-violation`.
+    public var seccompViolations: [SeccompViolation]?
 
     public init(command: [String], profile: String, profileChain: [String], exitCode: Int32, signal: String?,
                 reason: TerminationReason, error: LaunchErrorReport?, wallTimeMs: Double, launchTimeMs: Double?,
@@ -236,6 +240,10 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     /// What was changed to read the policy as runc does (unknown names skipped, contradicting
     /// rules resolved), the warnings' lines; absent when nothing was (a cached program never has any).
     public var changes: [String]?
+    /// Whether refused calls are reported (`RunReport.seccompViolations`): "reported", or why
+    /// not (the policy refuses the hand-over's own sendmsg/close; record mode). Nil in reports
+    /// of bulkhead versions before it.
+    public var violations: String?
     public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
         self.cached = cached

@@ -40,14 +40,15 @@ public enum ChildSpawner {
     public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, fault: FaultPoint? = nil,
                              recordTable: SyscallRecorderTable? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
-                             cgroupJoinFDs: [Int32] = []) throws(SystemError) -> SandboxInit {
+                             cgroupJoinFDs: [Int32] = [],
+                             seccompNotifier: SeccompNotifier? = nil) throws(SystemError) -> SandboxInit {
         // A --preserve-fd must be a descriptor the caller handed down: open, and not
         // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
         // own close-on-exec), nor one bulkhead passes to clone3 itself (the pty slave, cgroup and
         // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
         // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
         // fixed array).
-        var own = Set([cgroupFD].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        var own = Set([cgroupFD, seccompNotifier?.sandboxEnd].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
         for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
         let foreign = plan.preserveFds.filter { fd in
             let flags = fcntl(fd, F_GETFD)
@@ -67,6 +68,12 @@ public enum ChildSpawner {
         let envp = arena.stringArray(plan.environment, terminated: true)
         let fds = arena.array(plan.preserveFds)
         let prog = seccompProgram.map { arena.array($0) }
+        // The notifying variant only with the program it was made from (same length: bh_spawn.h).
+        let notifier = seccompProgram != nil && recordTable == nil ? seccompNotifier : nil
+        let notify: UnsafeMutablePointer<bh_seccomp_notify_config>? = notifier.map { n in
+            arena.array([bh_seccomp_notify_config(channel: n.sandboxEnd, notifying: UnsafePointer(arena.array(n.notifying)),
+                                                  notifying_length: UInt32(n.notifying.count))])
+        }
 
         var config = bh_spawn_config(
             clone_flags: plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag },
@@ -89,7 +96,8 @@ public enum ChildSpawner {
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
             cgroup_join_count: UInt32(cgroupJoinFDs.count),
             cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs)),
-            userns_owner: owner.map(Int64.init) ?? -1
+            userns_owner: owner.map(Int64.init) ?? -1,
+            seccomp_notify: notify.map { UnsafePointer($0) }
         )
 
         var result = bh_spawn_result()

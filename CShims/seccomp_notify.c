@@ -1,0 +1,238 @@
+#include "bh_seccomp_notify.h"
+#include "bh_fd_passing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <time.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(bh_seccomp_data) == sizeof(struct seccomp_data), "bh_seccomp_data layout");
+_Static_assert(offsetof(bh_seccomp_data, args) == offsetof(struct seccomp_data, args), "bh_seccomp_data layout");
+_Static_assert(sizeof(struct sock_filter) == 8, "sock_filter layout");
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define BH_AUDIT_ARCH_NATIVE AUDIT_ARCH_X86_64
+#elif defined(__i386__)
+#define BH_AUDIT_ARCH_NATIVE AUDIT_ARCH_I386
+#elif defined(__aarch64__)
+#define BH_AUDIT_ARCH_NATIVE AUDIT_ARCH_AARCH64
+#else
+#error "bulkhead: no AUDIT_ARCH for this architecture"
+#endif
+
+uint32_t bh_seccomp_native_audit_arch(void) { return BH_AUDIT_ARCH_NATIVE; }
+
+/* ---------------------------------------------------------------- the interpreter */
+
+/* The instructions the kernel accepts in a seccomp filter (seccomp_check_filter and
+ * bpf_check_classic), with the kernel's semantics. Jumps go forward only, so the loop ends. */
+uint32_t bh_bpf_run(const uint8_t *program, uint32_t length, const bh_seccomp_data *data) {
+    const uint32_t fail = SECCOMP_RET_KILL_PROCESS;
+    if (length == 0 || length % sizeof(struct sock_filter) != 0) return fail;
+    uint32_t count = length / (uint32_t)sizeof(struct sock_filter);
+    if (count > BPF_MAXINSNS) return fail;
+    uint32_t a = 0, x = 0, mem[BPF_MEMWORDS];
+    memset(mem, 0, sizeof mem);
+    const unsigned char *raw = (const unsigned char *)data;
+    for (uint32_t pc = 0; pc < count; pc++) {
+        struct sock_filter f;
+        memcpy(&f, program + (size_t)pc * sizeof f, sizeof f);
+        uint32_t k = f.k;
+        uint32_t src = BPF_SRC(f.code) == BPF_X ? x : k;
+        switch (BPF_CLASS(f.code)) {
+        case BPF_LD:
+            if (BPF_SIZE(f.code) != BPF_W) return fail;
+            switch (BPF_MODE(f.code)) {
+            case BPF_ABS:
+                if (k >= sizeof(struct seccomp_data) || k % 4 != 0) return fail;
+                memcpy(&a, raw + k, 4);
+                break;
+            case BPF_LEN: a = (uint32_t)sizeof(struct seccomp_data); break;
+            case BPF_IMM: a = k; break;
+            case BPF_MEM: if (k >= BPF_MEMWORDS) return fail; a = mem[k]; break;
+            default: return fail;
+            }
+            break;
+        case BPF_LDX:
+            if (BPF_SIZE(f.code) != BPF_W) return fail;
+            switch (BPF_MODE(f.code)) {
+            case BPF_LEN: x = (uint32_t)sizeof(struct seccomp_data); break;
+            case BPF_IMM: x = k; break;
+            case BPF_MEM: if (k >= BPF_MEMWORDS) return fail; x = mem[k]; break;
+            default: return fail;
+            }
+            break;
+        case BPF_ST: if (k >= BPF_MEMWORDS) return fail; mem[k] = a; break;
+        case BPF_STX: if (k >= BPF_MEMWORDS) return fail; mem[k] = x; break;
+        case BPF_ALU:
+            switch (BPF_OP(f.code)) {
+            case BPF_ADD: a += src; break;
+            case BPF_SUB: a -= src; break;
+            case BPF_MUL: a *= src; break;
+            case BPF_DIV: if (src == 0) return 0; a /= src; break; /* the kernel's filter returns 0 */
+            case BPF_MOD: if (src == 0) return 0; a %= src; break;
+            case BPF_OR: a |= src; break;
+            case BPF_AND: a &= src; break;
+            case BPF_XOR: a ^= src; break;
+            case BPF_LSH: if (src >= 32) return fail; a <<= src; break;
+            case BPF_RSH: if (src >= 32) return fail; a >>= src; break;
+            case BPF_NEG: a = (uint32_t)(-(int64_t)a); break;
+            default: return fail;
+            }
+            break;
+        case BPF_JMP: {
+            uint32_t skip;
+            if (BPF_OP(f.code) == BPF_JA) {
+                skip = k;
+            } else {
+                int taken;
+                switch (BPF_OP(f.code)) {
+                case BPF_JEQ: taken = a == src; break;
+                case BPF_JGT: taken = a > src; break;
+                case BPF_JGE: taken = a >= src; break;
+                case BPF_JSET: taken = (a & src) != 0; break;
+                default: return fail;
+                }
+                skip = taken ? f.jt : f.jf;
+            }
+            if (skip >= count - pc - 1) return fail; /* lands past the last instruction */
+            pc += skip;
+            break;
+        }
+        case BPF_RET:
+            if (BPF_RVAL(f.code) == BPF_K) return k;
+            if (BPF_RVAL(f.code) == BPF_A) return a;
+            return fail;
+        case BPF_MISC:
+            if (BPF_MISCOP(f.code) == BPF_TAX) x = a;
+            else if (BPF_MISCOP(f.code) == BPF_TXA) a = x;
+            else return fail;
+            break;
+        default:
+            return fail;
+        }
+    }
+    return fail; /* fell off the end: the kernel refuses such a program */
+}
+
+/* ---------------------------------------------------------------- the workload's side */
+
+static int load(const uint8_t *program, uint32_t length, unsigned int flags) {
+    struct sock_fprog prog;
+    prog.len = (unsigned short)(length / sizeof(struct sock_filter));
+    prog.filter = (struct sock_filter *)(uintptr_t)program;
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+/* What the workload's thread and the hand-over thread share (on the workload's stack). */
+struct handover {
+    int channel;
+    volatile int listener;  /* set by the workload once the filter is loaded */
+    int err;                /* the send's errno, written before the thread exits */
+};
+
+/* The hand-over thread: a thread of the workload (CLONE_THREAD | CLONE_FILES | CLONE_VM) made
+ * before the filter is loaded, so no filter applies to it (seccomp filters are per thread;
+ * no TSYNC). It waits for the listener to appear in the shared fd table, sends it to the
+ * launcher, closes it there (the workload's copy, the same table entry) and the channel, says
+ * so and exits (the thread alone). The workload itself makes no call the policy could send to
+ * the launcher before the launcher can have the listener. */
+static int handover_thread(void *arg) {
+    struct handover *h = arg;
+    while (h->listener == -1) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    int e = 0;
+    if (h->listener >= 0) {
+        e = bh_send_fd(h->channel, h->listener);
+        /* On a failed send no listener is left: refused calls get ENOSYS (still refused). */
+        close(h->listener);
+    }
+    close(h->channel);
+    h->err = e;
+    return 0;
+}
+
+int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint32_t flags, const bh_seccomp_notify_config *n) {
+    struct handover h;
+    h.channel = n->channel;
+    h.listener = -1;
+    h.err = 0;
+    /* The thread's stack is this frame's (no allocation). CLONE_CHILD_CLEARTID: the kernel
+     * zeroes `alive` once the thread has exited and no longer touches this memory. */
+    _Alignas(16) char stack[32768];
+    volatile pid_t alive = 1;
+    int tid = clone(handover_thread, stack + sizeof stack,
+                    CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+                    &h, NULL, NULL, &alive);
+    if (tid < 0) {
+        /* No thread (RLIMIT_NPROC, pids.max): the plain program, nothing reported. */
+        close(n->channel);
+        return load(plain, plain_length, flags) < 0 ? errno : 0;
+    }
+    int listener = load(n->notifying, n->notifying_length, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    int e = listener < 0 ? errno : 0;
+    __atomic_store_n(&h.listener, listener < 0 ? -2 : listener, __ATOMIC_RELEASE);
+    /* Wait without a system call: one the policy refuses would only wait for the launcher, but
+     * the launcher would then count bulkhead's own call as the workload's. */
+    while (__atomic_load_n(&alive, __ATOMIC_ACQUIRE) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    if (e != 0) return e;
+    return h.err;
+}
+
+/* ---------------------------------------------------------------- the launcher's side */
+
+int bh_seccomp_receive_listener(int channel, int *listener) {
+    *listener = -1;
+    int got = -1;
+    int rc = bh_receive_fd(channel, &got);
+    if (rc != 0 || got < 0) return rc;
+    /* A seccomp listener answers NOTIF_ID_VALID with ENOENT (no such notification); anything
+     * else with ENOTTY or EINVAL. */
+    uint64_t none = 0;
+    if (ioctl(got, SECCOMP_IOCTL_NOTIF_ID_VALID, &none) == 0 || errno != ENOENT) {
+        close(got);
+        return EBADMSG;
+    }
+    int fl = fcntl(got, F_GETFL);
+    if (fl >= 0) (void)fcntl(got, F_SETFL, fl | O_NONBLOCK);
+    *listener = got;
+    return 0;
+}
+
+int bh_seccomp_notify_receive(int listener, bh_seccomp_notification *out) {
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req); /* the kernel refuses a request that is not zeroed */
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) return errno;
+    out->id = req.id;
+    out->pid = req.pid;
+    memcpy(&out->data, &req.data, sizeof out->data);
+    return 0;
+}
+
+int bh_seccomp_notify_respond(int listener, uint64_t id, int32_t error, int proceed) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    if (proceed) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    else resp.error = -error;
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? errno : 0;
+}
+
+int bh_seccomp_notify_id_valid(int listener, uint64_t id) {
+    return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
