@@ -135,19 +135,30 @@ struct BenchMergeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The nodes' reports (bench --json), in column order.", valueName: "REPORT"))
     var reports: [String] = []
 
-    @Flag(help: "Print the merged report as JSON instead of the table.")
-    var json = false
-
-    @Flag(help: "Print the merged matrix as Markdown instead of the table.")
-    var markdown = false
+    // --json and --html take a FILE, as `bench`'s own do. ArgumentParser gives an option that
+    // the parent has too to the parent, even after the subcommand's name: `parse` below parses
+    // `bench merge …` with this command alone, as `parseRunFast` does for `run`.
+    @Option(help: ArgumentHelp("Write the merged report (every node's report whole, and what differs) as JSON.", valueName: "FILE"))
+    var json: String?
 
     @Option(help: ArgumentHelp("Write the merged matrix as a self-contained HTML page.", valueName: "FILE"))
     var html: String?
 
+    @Flag(help: "Print the merged matrix as Markdown instead of the table.")
+    var markdown = false
+
+    /// `bulkhead bench merge ARGS` parsed with this command as the root, or nil: anything that
+    /// does not parse cleanly (an error, --help) goes through the whole tree, so messages and
+    /// usage lines are the tree's.
+    static func parse() -> ParsableCommand? {
+        let args = Array(CommandLine.arguments.dropFirst())
+        guard args.count >= 2, args[0] == BenchCommand.configuration.commandName, args[1] == configuration.commandName else { return nil }
+        return (try? parseAsRoot(Array(args.dropFirst(2)))) as? BenchMergeCommand
+    }
+
     func validate() throws {
         if reports.isEmpty { throw ValidationError("give the reports to merge: bulkhead bench merge A.json B.json …") }
         if reports.count > BenchMerge.nodeLimit { throw ValidationError("at most \(BenchMerge.nodeLimit) reports") }
-        if json && markdown { throw ValidationError("--json and --markdown: one of them") }
     }
 
     func run() throws {
@@ -161,9 +172,9 @@ struct BenchMergeCommand: ParsableCommand {
         }
         let merged: BenchMergedReport
         do { merged = try BenchMerge.merge(files: files) } catch { warn(String(describing: error)); throw ExitCode(2) }
-        out(json ? BenchRender.mergedJSON(merged) + "\n" : markdown ? BenchRender.mergedMarkdown(merged) : BenchRender.mergedTable(merged))
-        if let html, !OutputFile.write(BenchRender.mergedHTML(merged), to: html) {
-            warn("cannot write \(html)"); throw ExitCode(2)
+        out(markdown ? BenchRender.mergedMarkdown(merged) : BenchRender.mergedTable(merged))
+        for (path, text) in [(json, BenchRender.mergedJSON(merged) + "\n"), (html, BenchRender.mergedHTML(merged))] {
+            if let path, !OutputFile.write(text, to: path) { warn("cannot write \(path)"); throw ExitCode(2) }
         }
     }
 }
