@@ -112,3 +112,57 @@ struct BenchNodeImageTests {
         #expect(twice.status == 2 && twice.stderr.contains("node-a.json: host.node: the same node as"), "\(twice.stderr)")
     }
 }
+
+/// `kubernetes-validate` (PyPI): the official Kubernetes OpenAPI schemas.
+enum KubernetesValidate {
+    static let available: Bool = (try? run("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"))?.status == 0
+
+    /// `python3 -m kubernetes_validate --strict` on `yaml`: its status and output.
+    static func run(_ yaml: String) throws -> (status: Int32, output: String) {
+        let path = NSTemporaryDirectory() + "bh-manifest-\(token()).yaml"
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try BenchNodeImageTests.shell(["python3", "-m", "kubernetes_validate", "--strict", path], timeout: 120)
+        return (r.status, r.out + r.err)
+    }
+}
+
+/// The DaemonSet of docs/bench-on-nodes.md validated against the official Kubernetes schemas
+/// with `kubernetes-validate --strict` (it refuses a field the schema does not have), and the
+/// privileges the page states are the manifest's. Runs where `python3 -m kubernetes_validate`
+/// works; under CI=true it runs and fails instead.
+@Suite(.enabled(if: Gate.inCI || KubernetesValidate.available,
+                "needs kubernetes-validate: pip install kubernetes-validate (under CI=true this suite runs and fails instead)"))
+struct BenchNodeManifestTests {
+    static func manifest() throws -> String {
+        let doc = DocCommands.parse(root: Bulkhead.packageRoot, path: "docs/bench-on-nodes.md")
+        return try #require(doc.files.first { $0.name == "bench-daemonset.yaml" }?.text, "docs/bench-on-nodes.md shows no bench-daemonset.yaml")
+    }
+
+    @Test("The DaemonSet of docs/bench-on-nodes.md is valid against the Kubernetes schemas, strictly")
+    func daemonSetValidates() throws {
+        let r = try KubernetesValidate.run(try Self.manifest())
+        #expect(r.status == 0, "\(r.output)")
+        #expect(r.output.contains("daemonset/bulkhead-bench") && r.output.contains("namespace/bulkhead-bench"), "\(r.output)")
+    }
+
+    @Test("The control: a field the schema does not have is refused, so the check can fail")
+    func unknownFieldRefused() throws {
+        let yaml = try Self.manifest()
+        #expect(yaml.contains("      hostPID: false\n"))
+        let r = try KubernetesValidate.run(yaml.replacingOccurrences(of: "      hostPID: false\n", with: "      hostPIDs: false\n"))
+        #expect(r.status != 0 && r.output.contains("'hostPIDs' was unexpected"), "\(r.output)")
+    }
+
+    @Test("The manifest asks for what the page states: privileged, no host namespaces, one hostPath, the node's name")
+    func statedPrivileges() throws {
+        let yaml = try Self.manifest()
+        for line in ["privileged: true", "hostPID: false", "hostIPC: false", "hostNetwork: false", "automountServiceAccountToken: false",
+                     "hostPath: {path: /var/lib/bulkhead-bench, type: DirectoryOrCreate}", "fieldRef: {fieldPath: spec.nodeName}",
+                     "bulkhead bench --node-name \"$NODE_NAME\" --json \"/out/.$NODE_NAME.json\""] {
+            #expect(yaml.contains(line), "\(line)")
+        }
+        #expect(yaml.components(separatedBy: "hostPath:").count == 2, "one hostPath volume")
+        #expect(!yaml.contains("hostUsers") && !yaml.contains("capabilities:"), "no user namespace, no capability list beside privileged")
+    }
+}
