@@ -2,20 +2,26 @@
 # node-image.sh - builds the bench's node image offline, FROM scratch (deploy/node/Containerfile).
 #
 # The image holds:
-#   /usr/local/bin/bulkhead   the release binary of scripts/build-release.sh (-static-executable:
-#                             no shared library at all), or --binary PATH with the shared
-#                             libraries `ldd` lists for it (a debug build needs the Swift runtime's)
+#   /usr/local/bin/bulkhead   a release build with --static-swift-stdlib (the Swift runtime and
+#                             Foundation linked in), or --binary PATH, with exactly the shared
+#                             libraries `ldd` lists for it: glibc, libseccomp, libcap, libstdc++,
+#                             libgcc_s and the loader for the release build, the Swift runtime's
+#                             too for a debug build. Not scripts/build-release.sh's
+#                             -static-executable build: a statically linked glibc cannot dlopen
+#                             libnftables, and every bench pod is on the node bridge it sets up
+#                             (the pod fails: ELIBACC); such a binary is refused here.
 #   libnftables.so.1 + libs   loaded with dlopen for the pods' node bridge (docs/network.md)
 #   /bin/busybox + applets    /bin/sh and the shell tools the experiments' scripts use
 #                             (busybox-static: no library)
 #   experiment programs       those of python3 (with its standard library and lib-dynload),
-#                             iperf3, fio, stress-ng, ipcmk, ipcrm that this build host has, each
+#                             iperf3, ipcmk, ipcrm that this build host has (the bench runs no
+#                             other program busybox lacks: no fio, no stress-ng), each
 #                             with exactly the libraries ldd lists; a program the host lacks is
 #                             left out, and the cells that need it say so when they run
 #   /etc/passwd, /etc/group   root only; empty /tmp, /var/tmp, /run, /proc, /sys, /dev
 #
 # Usage: scripts/node-image.sh [--binary PATH] [--tag NAME] [--no-programs] [-- PODMAN-GLOBAL-ARGS…]
-#   --binary PATH   the bulkhead to put in (default: build .build/release/bulkhead)
+#   --binary PATH   the bulkhead to put in (default: swift build -c release --static-swift-stdlib)
 #   --tag NAME      the image's name (default localhost/bulkhead-node:latest)
 #   --no-programs   only bulkhead and busybox: the shell-only cells (processes, identity, proc-sys)
 #   after --        podman's global options, e.g. --root DIR --runroot DIR --storage-driver vfs
@@ -36,10 +42,13 @@ die() { echo "node-image.sh: $*" >&2; exit 1; }
 command -v podman >/dev/null || die "podman is not installed (apt-get install podman)"
 [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || die "/bin/busybox is not a static busybox (apt-get install busybox-static)"
 if [ -z "$binary" ]; then
-  "$root/scripts/build-release.sh" --product bulkhead >&2
-  binary=$root/.build/release/bulkhead
+  (cd "$root" && swift build -c release --static-swift-stdlib --product bulkhead >&2)
+  binary=$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)/bulkhead
 fi
 [ -x "$binary" ] || die "$binary is not an executable"
+if file -L "$binary" | grep -q 'statically linked'; then
+  die "$binary is statically linked: its glibc cannot dlopen libnftables, which every bench pod needs (the node bridge); build it with swift build -c release --static-swift-stdlib"
+fi
 
 context=$(mktemp -d /tmp/bh-node-image.XXXXXX)
 trap 'rm -rf "$context"' EXIT
@@ -49,9 +58,10 @@ chmod 1777 "$fs/tmp" "$fs/var/tmp"
 
 # A file of the host at the same path in the image (symlinks resolved, the name kept).
 put() { mkdir -p "$fs$(dirname "$1")"; [ -e "$fs$1" ] || cp -L "$1" "$fs$1"; }
-# The shared libraries ldd lists for an ELF file (nothing for a static one), and the loader.
+# The shared libraries ldd lists for an ELF file, and the loader; nothing for a static one
+# (ldd fails: "not a dynamic executable").
 libs() {
-  ldd "$1" 2>/dev/null | awk '/=> \//{print $3} /^[ \t]*\/[^ ]*ld-linux/{print $1}' | while read -r l; do put "$l"; done
+  { ldd "$1" 2>/dev/null || true; } | awk '/=> \//{print $3} /^[ \t]*\/[^ ]*ld-linux/{print $1}' | while read -r l; do put "$l"; done
 }
 
 install -m 0755 "$binary" "$fs/usr/local/bin/bulkhead"
@@ -66,7 +76,7 @@ for a in $(/bin/busybox --list-full); do
   [ -e "$fs/$a" ] || ln -s /bin/busybox "$fs/$a"
 done
 if [ "$programs" = 1 ]; then
-  for p in iperf3 fio stress-ng ipcmk ipcrm; do
+  for p in iperf3 ipcmk ipcrm; do
     path=$(PATH=/usr/bin:/bin:/usr/sbin:/sbin command -v "$p" || true)
     [ -n "$path" ] || { echo "node-image.sh: $p is not installed here: the cells that need it are skipped in the image" >&2; continue; }
     rm -f "$fs$path"; put "$path"; libs "$path"

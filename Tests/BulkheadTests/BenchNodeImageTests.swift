@@ -11,8 +11,9 @@ import Testing
 /// podman keeps everything in this test's own directory (--root, --runroot, vfs storage, no
 /// systemd), pulls nothing and runs with `--network none` (the pods' node bridge is made in a
 /// network namespace of podman's container). The image holds this build's debug binary with the
-/// shared libraries ldd lists for it (the release build is static; see docs/bench-on-nodes.md),
-/// and no experiment programs: the two cells run are the cheapest, shell-only ones.
+/// shared libraries ldd lists for it (as the release build of docs/bench-on-nodes.md gets its
+/// own: a release build takes minutes), and no experiment programs: the two cells run are the
+/// cheapest, shell-only ones.
 ///
 /// Runs `bulkhead bench` (global state): only under `flock /tmp/bh-podtests.lock`.
 @Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
@@ -53,6 +54,15 @@ struct BenchNodeImageTests {
         getrlimit(__rlimit_resource_t(resource), &r)
         let v = min(UInt(r.rlim_max), cap)
         return "\(v):\(v)"
+    }
+
+    /// A -static-executable bulkhead (scripts/build-release.sh's) cannot dlopen libnftables, so
+    /// no bench pod would start in the image: the script refuses it before building anything.
+    @Test("node-image.sh refuses a statically linked binary, naming why and the build that works")
+    func staticBinaryRefused() throws {
+        let r = try Self.shell([Bulkhead.packageRoot + "/scripts/node-image.sh", "--binary", "/bin/busybox", "--no-programs"], timeout: 60)
+        #expect(r.status == 1, "\(r.out) \(r.err)")
+        #expect(r.err.contains("/bin/busybox is statically linked: its glibc cannot dlopen libnftables") && r.err.contains("--static-swift-stdlib"), "\(r.err)")
     }
 
     @Test("The node image runs the bench under podman as two nodes; bench merge gives one matrix of both")
