@@ -176,6 +176,13 @@ struct BenchMergeTests {
             #expect(!text.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x202E })
             #expect(text.contains("x?[2Jy?z"))
         }
+        var tag = Self.ipc(.notObserved)
+        tag.verdict.reason = "<script>alert(1)</script>"
+        tag.keyFigure = "<img src=x>"
+        let h = BenchRender.mergedHTML(try BenchMerge.merge([("a.json", Self.report("a", [Self.ipc(.can)])), ("b.json", Self.report("b", [tag]))]))
+        #expect(!h.contains("<script>") && !h.contains("<img") && h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "HTML escapes a report's text")
+        let md = BenchRender.mergedMarkdown(try BenchMerge.merge([("a.json", Self.report("a", [Self.ipc(.can)])), ("b.json", Self.report("b", [tag]))]))
+        #expect(!md.contains("<img") && md.contains("&lt;img src=x>"), "Markdown escapes a tag and keeps its table cells")
     }
 
     @Test("Node names are DNS-like: letters, digits, '.', '-', '_', at most 253")
