@@ -114,7 +114,12 @@ public enum BenchCatalogue {
         let mode = (try? CgroupHost.detect())?.mode.rawValue ?? "unknown"
         let memKiB = (FileIO.read("/proc/meminfo") ?? "").split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
             .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { UInt64($0) }
+        let node = withUnsafeBytes(of: &u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        // "model name\t: Intel(R) Xeon(R) …" (x86); other architectures may have none.
+        let model = (FileIO.read("/proc/cpuinfo") ?? "").split(separator: "\n").first { $0.hasPrefix("model name") }
+            .flatMap { $0.split(separator: ":", maxSplits: 1).dropFirst().first }.map { $0.trimmingCharacters(in: .whitespaces) }
         return BenchHostFacts(kernel: release, cgroupMode: mode, cpuCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
-                              memoryBytes: memKiB.map { $0 * 1024 }, bulkheadVersion: BulkheadVersion.string)
+                              memoryBytes: memKiB.map { $0 * 1024 }, bulkheadVersion: BulkheadVersion.string,
+                              node: BenchMerge.isNodeName(node) ? node : nil, cpuModel: model.flatMap { $0.isEmpty ? nil : $0 })
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bulkhead
 import BulkheadBench
 import BulkheadModel
+import BulkheadSystem
 import Foundation
 import Glibc
 
@@ -18,7 +19,8 @@ struct BenchCommand: ParsableCommand {
         interval across the cell's band is "inconclusive", which never counts as a pass.
         Exit status: 0 when every cell that ran confirms the matrix's claim, 1 otherwise \
         (an inconclusive cell does not confirm it).
-        """
+        """,
+        subcommands: [BenchMergeCommand.self]
     )
 
     @Option(help: ArgumentHelp("Only this layer's column.", valueName: "container|pod|namespace|node|cluster"))
@@ -42,6 +44,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write a self-contained HTML report with a chart per experiment.", valueName: "FILE"))
     var html: String?
 
+    @Option(help: ArgumentHelp("The node's name in the report (default: the host name); `bench merge` makes a column group per node.", valueName: "NAME"))
+    var nodeName: String?
+
     @Flag(help: "List the cells and exit.")
     var list = false
 
@@ -56,6 +61,7 @@ struct BenchCommand: ParsableCommand {
         if !(0.5...30).contains(duration) { throw ValidationError("--duration: between 0.5 and 30 seconds") }
         if !(1...20).contains(rounds) { throw ValidationError("--rounds: between 1 and 20") }
         if vmBulkhead != nil && !vm { throw ValidationError("--vm-bulkhead: only with --vm") }
+        if let nodeName, !BenchMerge.isNodeName(nodeName) { throw ValidationError("--node-name: 1 to 253 letters, digits, '.', '-' or '_', starting with a letter or digit") }
     }
 
     func run() throws {
@@ -87,7 +93,7 @@ struct BenchCommand: ParsableCommand {
             warn("booting the VM lane for \(BenchCatalogue.vmScenarios(cells).joined(separator: ", ")) (about a minute, at most \(vmOptions?.timeoutSeconds ?? 0) s)")
         }
         var index = 0
-        let report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
+        var report = BenchCatalogue.run(cells, named: named, context: context) { cell, result in
             guard let result else {
                 index += 1
                 if terminal { warnRaw("bulkhead: [\(index)/\(cells.count)] \(cell) …") }
@@ -96,6 +102,7 @@ struct BenchCommand: ParsableCommand {
             let line = "[\(index)/\(cells.count)] \(cell): \(BenchRender.cellText(result)) (\(BenchFormat.value(result.seconds, "s")))"
             if terminal { warnRaw("\r\u{1B}[K" + "bulkhead: " + line + "\n") } else { warn(line) }
         }
+        if let nodeName { report.host.node = nodeName }
         out(BenchRender.table(report))
         if let json { try writeFile(json, BenchRender.json(report) + "\n") }
         if let html { try writeFile(html, BenchRender.html(report)) }
@@ -106,6 +113,68 @@ struct BenchCommand: ParsableCommand {
     func writeFile(_ path: String, _ text: String) throws {
         guard OutputFile.write(text, to: path) else {
             warn("cannot write \(path)"); throw ExitCode(2)
+        }
+    }
+}
+
+/// `bulkhead bench merge`: several nodes' `bench --json` reports as one matrix, a column group
+/// per node, with what differs between them marked. Reads the files through `TrustedFile`
+/// (owner, mode, type, size); the checks of their content are `BenchMerge`'s.
+struct BenchMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge the JSON reports of several nodes into one matrix with a column group per node.",
+        discussion: """
+        Each REPORT is the file `bulkhead bench --json FILE` wrote on one node (see docs/bench-on-nodes.md). \
+        The node is the report's own (`bench --node-name`, else the host name); a report without one \
+        is named by its file. Marked: * a cell whose verdict differs between nodes, ~ one whose victim \
+        ratio intervals do not overlap. Exit status: 0 when merged, 2 when a report cannot be read or merged.
+        """
+    )
+
+    @Argument(help: ArgumentHelp("The nodes' reports (bench --json), in column order.", valueName: "REPORT"))
+    var reports: [String] = []
+
+    // --json and --html take a FILE, as `bench`'s own do. ArgumentParser gives an option that
+    // the parent has too to the parent, even after the subcommand's name: `parse` below parses
+    // `bench merge …` with this command alone, as `parseRunFast` does for `run`.
+    @Option(help: ArgumentHelp("Write the merged report (every node's report whole, and what differs) as JSON.", valueName: "FILE"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write the merged matrix as a self-contained HTML page.", valueName: "FILE"))
+    var html: String?
+
+    @Flag(help: "Print the merged matrix as Markdown instead of the table.")
+    var markdown = false
+
+    /// `bulkhead bench merge ARGS` parsed with this command as the root, or nil: anything that
+    /// does not parse cleanly (an error, --help) goes through the whole tree, so messages and
+    /// usage lines are the tree's.
+    static func parse() -> ParsableCommand? {
+        let args = Array(CommandLine.arguments.dropFirst())
+        guard args.count >= 2, args[0] == BenchCommand.configuration.commandName, args[1] == configuration.commandName else { return nil }
+        return (try? parseAsRoot(Array(args.dropFirst(2)))) as? BenchMergeCommand
+    }
+
+    func validate() throws {
+        if reports.isEmpty { throw ValidationError("give the reports to merge: bulkhead bench merge A.json B.json …") }
+        if reports.count > BenchMerge.nodeLimit { throw ValidationError("at most \(BenchMerge.nodeLimit) reports") }
+    }
+
+    func run() throws {
+        var files: [(file: String, bytes: [UInt8])] = []
+        for path in reports {
+            do {
+                files.append((path, try TrustedFile.read(path, what: "bench report", limit: BenchMerge.fileLimit).bytes))
+            } catch {
+                warn(String(describing: error)); throw ExitCode(2)
+            }
+        }
+        let merged: BenchMergedReport
+        do { merged = try BenchMerge.merge(files: files) } catch { warn(String(describing: error)); throw ExitCode(2) }
+        out(markdown ? BenchRender.mergedMarkdown(merged) : BenchRender.mergedTable(merged))
+        for (path, text) in [(json, BenchRender.mergedJSON(merged) + "\n"), (html, BenchRender.mergedHTML(merged))] {
+            if let path, !OutputFile.write(text, to: path) { warn("cannot write \(path)"); throw ExitCode(2) }
         }
     }
 }

@@ -28,7 +28,7 @@ struct BulkheadCommand: CommandGroup {
             if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {
                 try RunCommand.launch(invocation, overrides: ProfileLayer(), timeoutSeconds: nil)
             }
-            var command = try parseRunFast() ?? parseAsRoot()
+            var command = try parseRunFast() ?? BenchMergeCommand.parse() ?? parseAsRoot()
             try command.run()
         } catch let status as ExitCode {
             // Every `run` ends here with the workload's status. ArgumentParser's exit(withError:)

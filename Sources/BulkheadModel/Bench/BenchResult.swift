@@ -98,10 +98,16 @@ public struct BenchHostFacts: Codable, Sendable, Equatable {
     public var cpuCount: Int
     public var memoryBytes: UInt64?
     public var bulkheadVersion: String
+    /// The node's name: `bench --node-name`, else the host name. `bench merge` makes a column
+    /// group per node. Nil in reports written before it existed (they still decode).
+    public var node: String?
+    /// The CPU's model name (/proc/cpuinfo), where the kernel gives one.
+    public var cpuModel: String?
 
-    public init(kernel: String, cgroupMode: String, cpuCount: Int, memoryBytes: UInt64?, bulkheadVersion: String) {
+    public init(kernel: String, cgroupMode: String, cpuCount: Int, memoryBytes: UInt64?, bulkheadVersion: String,
+                node: String? = nil, cpuModel: String? = nil) {
         self.kernel = kernel; self.cgroupMode = cgroupMode; self.cpuCount = cpuCount; self.memoryBytes = memoryBytes
-        self.bulkheadVersion = bulkheadVersion
+        self.bulkheadVersion = bulkheadVersion; self.node = node; self.cpuModel = cpuModel
     }
 }
 
