@@ -14,6 +14,8 @@
 #                          be the scratch path of a `swift test` that runs this script: SwiftPM
 #                          holds that lock while tests run)
 #   BULKHEAD_VM_ONLY       comma-separated scenario names to run (default: all)
+#   BULKHEAD_VM_BENCH      ROUNDS:SECONDS of the bench scenarios' windows (34-bench-io-max;
+#                          `bulkhead bench --vm` passes its --rounds and --duration)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
 #   BULKHEAD_VM_OFFLINE    1: install and download nothing (`bulkhead bench --vm` sets it): a
 #                          missing tool or an uncached kernel fails with the fix
@@ -137,10 +139,17 @@ begin boot
 log=$out/console.log
 append="console=ttyS0 quiet panic=-1"
 [ -n "${BULKHEAD_VM_ONLY:-}" ] && append="$append bhlane.only=$BULKHEAD_VM_ONLY"
+if [ -n "${BULKHEAD_VM_BENCH:-}" ]; then
+    [[ $BULKHEAD_VM_BENCH =~ ^[1-8]:[0-9]{1,2}(\.[0-9]{1,3})?$ ]] || die "BULKHEAD_VM_BENCH must be ROUNDS:SECONDS (rounds 1 to 8), not '$BULKHEAD_VM_BENCH'"
+    append="$append bhlane.bench=$BULKHEAD_VM_BENCH"
+fi
+# cache=unsafe: the guest's flushes end in the host's page cache, so a guest fsync measures
+# the guest's own block layer and queue (where io.max acts: 34-bench-io-max), not the host's
+# disk, whose latency whatever else runs on the host sets.
 set +e
 timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
-    -drive file="$out/disk.img",if=virtio,format=raw \
+    -drive file="$out/disk.img",if=virtio,format=raw,cache=unsafe \
     </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
 qrc=${PIPESTATUS[0]}
 set -e

@@ -83,6 +83,8 @@ extension BenchRender {
         var h = "<div class=\"mitigation\"><h4>What closes it: \(escape(m.control))</h4>"
         h += "<p><b>Method:</b> \(escape(m.method))</p>"
         if let q = m.ratio { h += "<p class=\"small\">victim with \(escape(m.control)): \(escape(q.text)) of baseline over \(q.rounds) round(s)</p>" }
+        let psi = pressureLines(m.measurements, label: { $0 == .contained ? "with \(m.control)" : phaseLabels[$0] ?? $0.rawValue })
+        if !psi.isEmpty { h += "<p class=\"small\">" + psi.map(escape).joined(separator: "<br>") + "</p>" }
         let note = m.verdict.kind == .can || m.verdict.kind == .skipped ? "" : " The mitigation did not hold here."
         h += "<p style=\"background:\(color(m.verdict.kind));padding:4px 8px\"><b>With \(escape(m.control)): \(m.verdict.kind.rawValue).</b> \(escape(m.verdict.reason))\(note) The matrix's claim stays \"cannot\": the control is not the layer's default.</p>"
         if !m.measurements.isEmpty {

@@ -205,6 +205,7 @@ public enum BenchRender {
             h += "</tr>\n"
         }
         h += "</table>\n<h2>The experiments</h2>\n"
+        if let note = pressureScopeNote(report) { h += "<p class=\"small\">\(escape(note))</p>\n" }
         for res in report.results {
             h += "<section id=\"\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><h3>\(escape(res.cell.resource.title)) — \(res.cell.layer.rawValue) layer</h3>"
             h += "<p><b>Claim:</b> \(escape(res.claim)) (expected: <b>\(res.expected.rawValue)</b>)</p>"
