@@ -34,6 +34,7 @@ enum Mitigations {
     /// nil when it has none. A failure of the run is `not-observed`, never a pass.
     static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? {
         guard let p = plan(cell) else { return nil }
+        let start = Monotonic.now()
         ctx.failures = []
         var o: BenchOutcome
         do {
@@ -43,7 +44,8 @@ enum Mitigations {
         }
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
-                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio)
+                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
+                               seconds: Monotonic.now() - start)
     }
 
     /// A sandbox run's report, as a loose dictionary (nil when none was written).

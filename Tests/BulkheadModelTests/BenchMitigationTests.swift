@@ -87,7 +87,8 @@ struct BenchMitigationTests {
         }
         return BenchMitigation(control: "io.max", verdict: BenchVerdict(.can, "victim at 95% [95–96%]"), keyFigure: "victim 95% [95–96%], p90 1.2 → 1.3 ms",
                                method: "the writers under io.max", measurements: ms, evidence: ["io.max read back: 254:0 rbps=max wbps=4194304"],
-                               ratio: BenchRatioSummary(metric: "victim fsync service", phase: .contained, ratios: [0.95, 0.95, 0.96], band: 0.7, side: .atLeast))
+                               ratio: BenchRatioSummary(metric: "victim fsync service", phase: .contained, ratios: [0.95, 0.95, 0.96], band: 0.7, side: .atLeast),
+                               seconds: 7.2)
     }
 
     @Test("A mitigation run in rounds shows its interval, and the victim's cgroup's PSI beside the host's, in the text and the HTML; a hybrid host says victim PSI needs v2")
@@ -100,6 +101,8 @@ struct BenchMitigationTests {
         #expect(t.contains("cache-bandwidth/container, with io.max: Pressure stalls as a share of each window (victim cgroup): victim alone: io some 20 %; with io.max: io some 35 %"), "\(t)")
         #expect(t.contains("cache-bandwidth/container, with io.max: Pressure stalls as a share of each window (host): victim alone: io some 50 %; with io.max: io some 65 %"), "\(t)")
         #expect(t.contains("the victim's own cgroup's PSI needs cgroup v2, and this host's cgroups are hybrid"), "said plainly on a hybrid host: \(t)")
+        #expect(t.contains("; 9 s (the mitigation runs 7 s of it) on 2 CPUs"), "where the time goes: \(t)")
+        #expect(!BenchRender.table(Self.report([Self.cell(Self.pinned)])).contains("the mitigation runs"), "nothing to say without a recorded time")
         let h = BenchRender.html(hybrid)
         #expect(h.contains("victim with io.max: 95% [95–96%] of baseline over 3 round(s)"))
         #expect(h.contains("Pressure stalls as a share of each window (victim cgroup): victim alone: io some 20 %; with io.max: io some 35 %"), "the section shows the victim's cgroup's PSI")
@@ -109,7 +112,7 @@ struct BenchMitigationTests {
         #expect(!BenchRender.table(v2).contains("needs cgroup v2") && !BenchRender.html(v2).contains("needs cgroup v2"), "no note on a v2 host")
         // The JSON keeps every window with its round and the ratio.
         let back = try JSONDecoder().decode(BenchMatrixReport.self, from: Data(BenchRender.json(hybrid).utf8))
-        #expect(back.results[0].mitigation?.ratio?.rounds == 3)
+        #expect(back.results[0].mitigation?.ratio?.rounds == 3 && back.results[0].mitigation?.seconds == 7.2)
         #expect(back.results[0].mitigation?.measurements.filter { $0.phase == .contained && $0.round != nil }.count == 9)
     }
 }

@@ -26,11 +26,15 @@ public struct BenchMitigation: Codable, Sendable, Equatable {
     /// The victim's ratio over the rounds with the control in place (phase `contained`), for
     /// a mitigation judged by a ratio against a band.
     public var ratio: BenchRatioSummary?
+    /// How long the run took (wall clock), apart from the cell's own `seconds`; nil in reports
+    /// written before it was recorded.
+    public var seconds: Double?
 
     public init(control: String, verdict: BenchVerdict, keyFigure: String = "", method: String,
-                measurements: [BenchMeasurement] = [], evidence: [String] = [], ratio: BenchRatioSummary? = nil) {
+                measurements: [BenchMeasurement] = [], evidence: [String] = [], ratio: BenchRatioSummary? = nil,
+                seconds: Double? = nil) {
         self.control = control; self.verdict = verdict; self.keyFigure = keyFigure; self.method = method
-        self.measurements = measurements; self.evidence = evidence; self.ratio = ratio
+        self.measurements = measurements; self.evidence = evidence; self.ratio = ratio; self.seconds = seconds
     }
 
     /// The control closed the cell on this host.
@@ -66,6 +70,13 @@ extension BenchRender {
             }
         }
         return lines
+    }
+
+    /// The mitigation runs' share of the report's time (they are not in the cells' `seconds`),
+    /// or nil when no run recorded its time.
+    static func mitigationSeconds(_ report: BenchMatrixReport) -> Double? {
+        let times = report.results.compactMap { $0.mitigation?.seconds }
+        return times.isEmpty ? nil : times.reduce(0, +)
     }
 
     /// The chart's third bar: the chart metric next to the aggressor with the mitigation's

@@ -29,7 +29,7 @@ public enum BenchRender {
         let inconclusive = report.results.filter { $0.verdict.kind == .inconclusive }.count
         let notes = [planned > 0 ? "\(planned) planned, needing a second node" : nil,
                      inconclusive > 0 ? "\(inconclusive) inconclusive: the interval straddles the band" : nil].compactMap { $0 }
-        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s\(mitigationSeconds(report).map { " (the mitigation runs \(Int($0.rounded())) s of it)" } ?? "") on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
