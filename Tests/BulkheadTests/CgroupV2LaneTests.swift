@@ -186,6 +186,7 @@ struct BenchVMLaneTests {
         let disk = try #require(report.result(BenchCellID(.diskBandwidth, .container)))
         let m = try #require(disk.mitigation, "the cell's io.max run")
         #expect(m.control == "io.max")
+        print("bench --vm disk-bandwidth/container: \(disk.verdict.kind.rawValue) → \(m.summary) (\(m.keyFigure)); \(m.verdict.reason); \(m.evidence.joined(separator: " | "))")
         // io.max really written: read back from the cgroup file of the victim's neighbour.
         let wbps = try #require(m.value("io.max wbps read back from the writers' cgroup", .evidence), "\(m.verdict.reason); \(m.evidence)")
         #expect(wbps == 4_194_304)
