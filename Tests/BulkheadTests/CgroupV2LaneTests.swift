@@ -214,5 +214,9 @@ struct BenchVMLaneTests {
         }
         #expect(r.stdout.contains("disk-bandwidth/container, with io.max: Pressure stalls as a share of each window (victim cgroup)"), "\(r.stdout)")
         #expect(r.stdout.contains("→ with io.max: \(m.verdict.kind.rawValue) (victim \(q.text)"), "\(r.stdout)")
+        // The lane's disk image (in /dev/shm) is removed with the run (lanes run one at a time,
+        // under the lane's lock, so any image there would be this run's).
+        let images = FileIO.listDirectory("/dev/shm").filter { $0.hasPrefix("bh-lane-disk.") }
+        #expect(images.isEmpty, "left behind: \(images)")
     }
 }

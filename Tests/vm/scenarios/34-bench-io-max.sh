@@ -1,7 +1,8 @@
 # The disk-bandwidth cells' mitigation, measured (`bulkhead bench --vm --only disk-bandwidth`):
 # io.max is a cgroup v2 control, so it runs in this VM's kernel. The cell's shape on the VM's
-# virtio disk (victim on vCPU 0, writers on vCPU 1), in interleaved rounds of windows on one wall-clock schedule (ABBA: the phase
-# order reversed every other round, the unlimited writers' window between idle ones): a victim sandbox writing 4 KiB and fsync'ing in every
+# virtio disk (victim on vCPU 0, writers on vCPU 1), in interleaved rounds of windows on one
+# wall-clock schedule (ABBA: the phase order reversed every other round; the unlimited
+# writers' window between idle ones): a victim sandbox writing 4 KiB and fsync'ing in every
 # window (hog fsyncwin), a sandbox of two writers of 8 MiB files with fsync writing only in the
 # `loaded` windows (no limit, the cell's default), and the same writers in a sandbox under
 # --io-max "MAJ:MIN wbps=4194304" writing only in the `contained` windows. The io.max line is
