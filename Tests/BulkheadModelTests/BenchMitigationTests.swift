@@ -105,6 +105,14 @@ struct BenchMitigationTests {
         #expect(!BenchRender.table(Self.report([Self.cell(Self.pinned)])).contains("the mitigation runs"), "nothing to say without a recorded time")
         let h = BenchRender.html(hybrid)
         #expect(h.contains("victim with io.max: 95% [95–96%] of baseline over 3 round(s)"))
+        // Its chart (metric: the victim's fsync rate) has the third bar with its error bar.
+        var chartCell = r
+        chartCell.chartMetric = "victim fsync rate"
+        chartCell.measurements = [BenchMeasurement("victim fsync rate", .baseline, 400, "ops/s", round: 0), BenchMeasurement("victim fsync rate", .baseline, 410, "ops/s", round: 1),
+                                  BenchMeasurement("victim fsync rate", .loaded, 100, "ops/s", round: 0), BenchMeasurement("victim fsync rate", .loaded, 120, "ops/s", round: 1)]
+        let svg = try #require(BenchRender.chart(chartCell))
+        #expect(svg.components(separatedBy: "class=\"errorbar\"").count - 1 == 3, "alone, loaded and with io.max each with an error bar: \(svg)")
+        #expect(svg.contains(">with io.max</text>") && svg.contains("381 ops/s [380–382]"), "\(svg)")
         #expect(h.contains("Pressure stalls as a share of each window (victim cgroup): victim alone: io some 20 %; with io.max: io some 35 %"), "the section shows the victim's cgroup's PSI")
         #expect(h.contains("needs cgroup v2"))
         var v2 = hybrid

@@ -80,13 +80,16 @@ extension BenchRender {
     }
 
     /// The chart's third bar: the chart metric next to the aggressor with the mitigation's
-    /// control in place, when the mitigation measured it.
-    static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String)? {
+    /// control in place, when the mitigation measured it; with rounds, the median of its
+    /// windows and that median's 95% bootstrap interval (as the other bars).
+    static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String, interval: ClosedRange<Double>?)? {
         guard let metric = r.chartMetric, let m = r.mitigation, let v = m.value(metric, .contained),
               let unit = m.measurements.first(where: { $0.name == metric && $0.phase == .contained })?.unit else { return nil }
+        let windows = m.measurements.filter { $0.name == metric && $0.phase == .contained && $0.round != nil }.map(\.value)
         // The label column is 190 px: a long control's name is cut (the section names it whole).
         let label = "with \(m.control)"
-        return (label.count > 27 ? String(label.prefix(26)) + "…" : label, "#2f7f8f", v, unit)
+        return (label.count > 27 ? String(label.prefix(26)) + "…" : label, "#2f7f8f", v, unit,
+                windows.count > 1 ? BenchStatistics.bootstrapMedianInterval(windows) : nil)
     }
 
     /// The mitigation's paragraph of a cell's section: its control, verdict, method and figures.
