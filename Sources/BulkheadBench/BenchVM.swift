@@ -169,7 +169,11 @@ public enum BenchVM {
         env["BULKHEAD_VM_ONLY"] = scenarios.joined(separator: ",")
         env["BULKHEAD_VM_TIMEOUT"] = String(o.timeoutSeconds)
         env["BULKHEAD_VM_OFFLINE"] = "1"
-        env["BULKHEAD_VM_BENCH"] = "\(min(8, max(1, rounds))):\(String(format: "%.2f", min(10, max(0.25, window))))"
+        // The scenario's windows (5 per round, 34-bench-io-max.sh) must fit the lane's 150 s per
+        // scenario with room for its sandboxes to start: at most 100 s of windows.
+        let benchWindow = min(4, max(0.25, window))
+        let benchRounds = max(1, min(8, rounds, Int(100 / (5 * (benchWindow + 0.25)))))
+        env["BULKHEAD_VM_BENCH"] = "\(benchRounds):\(String(format: "%.2f", benchWindow))"
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: "/")
         p.standardInput = FileHandle.nullDevice

@@ -445,6 +445,7 @@ enum Mitigations {
         var o = ioMaxOutcome(w, ioMaxLine: line, device: v["dev"] ?? "?", where: "the VM lane's cgroup v2 kernel (\(v["writers_cgroup"] ?? "?"))")
         let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost)
         o.evidence += [
+            "in the VM: \(rounds) rounds of \(v["window"] ?? "?") s windows (bench --vm passes --rounds and --duration, bounded to fit the VM's time: at most 8 rounds, 4 s windows, 100 s of windows)",
             "measured in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh, \(s.passed ? "PASS" : "FAIL"): \(s.detail)): this host's cgroups are \(hostMode); two sandboxes on the VM's virtio disk, whatever the layer (the control is the writers' own cgroup's io.max)",
             "the same writers without a limit, in the VM: victim at \(loaded?.text ?? "?") of baseline (the cell's cannot: ≤ 67%)",
             "PSI (victim cgroup) is the victim sandbox's own cgroup (\(v["victim_cgroup"] ?? "?")); PSI (host) there is the VM kernel's /proc/pressure",

@@ -198,6 +198,7 @@ struct BenchVMLaneTests {
         let windows = m.measurements.filter { $0.name == "victim fsync rate" }
         #expect(Set(windows.filter { $0.phase == .contained }.compactMap(\.round)).count == 3, "every window with its round: \(windows)")
         #expect(Set(windows.map(\.phase)) == [.baseline, .loaded, .contained], "alone, the writers unlimited, and under io.max")
+        #expect(m.evidence.contains { $0.hasPrefix("in the VM: 3 rounds of 1.00 s windows") }, "the bench's rounds and windows went to the VM: \(m.evidence)")
         // Whether io.max gives the victim its service back is the measurement's to say (on a
         // loaded host the VM's disk is noisy): the verdict follows where the interval lies.
         switch m.verdict.kind {
