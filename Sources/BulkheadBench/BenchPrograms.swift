@@ -255,29 +255,6 @@ enum BenchPrograms {
             """)
     }
 
-    /// After `delay` s, `seconds` s of 4 KiB write + fsync to `file`:
-    /// `BH KEY_p50=ms KEY_p90=ms KEY_ops=N`.
-    static func fsyncLatency(_ key: String, file: String, seconds: Double, delay: Double) -> String {
-        """
-        python3 -c 'import os,time
-        fd=os.open("\(file)",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); time.sleep(\(fmt(delay)))
-        lat=[]; end=time.monotonic()+\(fmt(seconds)); buf=b"x"*4096
-        while time.monotonic()<end:
-            s=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-s)*1000)
-        os.close(fd); os.unlink("\(file)"); lat.sort()
-        print("BH \(key)_p50=%.3f \(key)_p90=%.3f \(key)_ops=%d" % (lat[len(lat)//2], lat[len(lat)*9//10], len(lat)), flush=True)'
-        """
-    }
-
-    /// Writes `mib` MiB files with fsync again and again for `seconds` s, then removes them.
-    static func diskWriter(dir: String, name: String, mib: Int, seconds: Double) -> String {
-        """
-        end=$(( $(date +%s) + \(Int(seconds.rounded(.up))) )); n=0
-        while [ $(date +%s) -lt $end ]; do dd if=/dev/zero of=\(dir)/\(name) bs=1M count=\(mib) conv=fsync 2>/dev/null; n=$((n+1)); done
-        rm -f \(dir)/\(name); echo "BH \(name)_rounds=$n"
-        """
-    }
-
     /// Fills the file `dir/name` with 1 MiB writes until an error or `maxMiB`: `BH KEY_mib=N KEY_errno=NAME`.
     static func fill(_ key: String, dir: String, name: String = "fill", maxMiB: Int) -> String {
         """

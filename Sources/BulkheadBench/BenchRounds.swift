@@ -246,8 +246,10 @@ extension BenchScheduled {
     /// A schedule for iperf3 windows: whole seconds (iperf3's -t), and a gap of a second that
     /// covers a test's connection setup and teardown and lets the bottleneck's queue drain
     /// (with 0.75 s, a baseline window right after a flood's still lost a quarter).
-    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase]) -> BenchSchedule {
-        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead)
+    /// `lead`: seconds to the first window (more where several pods start at once next to a
+    /// running sink: with 1 s the first window of the mitigation runs began late).
+    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase], lead: Double = BenchSchedule.lead) -> BenchSchedule {
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: lead)
     }
 
     /// One iperf3 stream to `ip:port` in each window: `BH PREFIX_rN_PHASE=Mbit/s` as the

@@ -145,7 +145,9 @@ public enum BenchVM {
     }
 
     /// Boots the VM once with `scenarios` and waits for it, sampling the host meanwhile.
-    static func run(_ o: Options, scenarios: [String], scratch: String) -> Run {
+    /// `rounds` and `window` are the bench's, for the scenarios that measure in windows
+    /// (34-bench-io-max.sh reads them from the kernel command line).
+    static func run(_ o: Options, scenarios: [String], scratch: String, rounds: Int = 3, window: Double = 1) -> Run {
         var r = Run()
         r.hostBootID = hostBootID()
         r.hostRelease = hostRelease()
@@ -167,6 +169,11 @@ public enum BenchVM {
         env["BULKHEAD_VM_ONLY"] = scenarios.joined(separator: ",")
         env["BULKHEAD_VM_TIMEOUT"] = String(o.timeoutSeconds)
         env["BULKHEAD_VM_OFFLINE"] = "1"
+        // The scenario's windows (5 per round, 34-bench-io-max.sh) must fit the lane's 150 s per
+        // scenario with room for its sandboxes to start: at most 100 s of windows.
+        let benchWindow = min(4, max(0.25, window))
+        let benchRounds = max(1, min(8, rounds, Int(100 / (5 * (benchWindow + 0.25)))))
+        env["BULKHEAD_VM_BENCH"] = "\(benchRounds):\(String(format: "%.2f", benchWindow))"
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: "/")
         p.standardInput = FileHandle.nullDevice

@@ -34,6 +34,7 @@ enum Mitigations {
     /// nil when it has none. A failure of the run is `not-observed`, never a pass.
     static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? {
         guard let p = plan(cell) else { return nil }
+        let start = Monotonic.now()
         ctx.failures = []
         var o: BenchOutcome
         do {
@@ -43,7 +44,8 @@ enum Mitigations {
         }
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
-                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio)
+                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
+                               seconds: Monotonic.now() - start)
     }
 
     /// A sandbox run's report, as a loose dictionary (nil when none was written).
@@ -127,50 +129,71 @@ enum Mitigations {
 
     // MARK: network bandwidth: own pods with shaping
 
+    /// The shaped flood's sender-side rate (Mbit/s) above which it is not taken as shaped:
+    /// 80% of the bottleneck. A sender counts bytes handed to its socket, which over spans of
+    /// a few seconds includes filling the socket buffers (6.5 to 13.8 Mbit/s was seen for a 4M
+    /// limit in the pod cell), so the bound is the link's, not the limit's; an unshaped
+    /// eight-stream flood fills the link.
+    static let shapedFloodCeiling = 0.8 * NetworkExperiments.bottleneckBits / 1e6
+
     /// The container cell's victim and flood, moved into pods of their own, the flood shaped
-    /// at 4 Mbit/s by its pod's egress-bandwidth (as the pod cell's shaped phase).
+    /// at 4 Mbit/s by its pod's egress-bandwidth (as the pod cell's shaped phase), in the
+    /// cell's interleaved rounds of iperf3 windows.
     static func ownPodsShaped() -> Plan {
         Plan(control: "own pods + egress-bandwidth",
-             method: "The cell's victim (one iperf3 stream from a pod whose link is a \(NetworkExperiments.bottleneck)bit/s token bucket) and flood (eight streams), moved into pods of their own, the flood's pod shaped by kubernetes.io/egress-bandwidth 4M, sending to the same sink behind its \(NetworkExperiments.bottleneck)bit/s bucket. The victim alone, then next to the shaped flood; receiver-side Mbit/s. Holds when the victim keeps at least 60% and the flood stays under 4.8 Mbit/s (the pod cell's band).") { ctx in
-            try NetworkExperiments.withSink(ctx, phases: 2, tenant: nil) { t, ip in
+             method: "The cell's victim (one iperf3 stream from a pod whose link is a \(NetworkExperiments.bottleneck)bit/s token bucket, and its 64-byte requests every 5 ms for p50/p99) and flood (eight streams), moved into pods of their own, the flood's pod shaped by kubernetes.io/egress-bandwidth 4M, sending to the same sink behind its \(NetworkExperiments.bottleneck)bit/s bucket. Interleaved rounds of iperf3 windows (ABBA) of one run: the victim alone, and next to the shaped flood (sending only in those windows); receiver-side Mbit/s. Holds when the 95% interval of the victim's ratio lies at or above 75%, the cell's own cannot band (so the fall the cell observed is gone), and the shaped flood ran, its sender counting under \(Int(shapedFloodCeiling)) Mbit/s (80% of the link: a sender's count includes filling its socket buffers).") { ctx in
+            try NetworkExperiments.withSink(ctx, phases: 2 * ctx.rounds, tenant: nil) { _, ip in
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .contained], lead: 2)
                 let link = ["kubernetes.io/egress-bandwidth": NetworkExperiments.bottleneck]
-                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
-                let flood = BenchWorkload(name: "flood", script: NetworkExperiments.client("f", ip: ip, port: 5202, seconds: t + 1.6, streams: 8))
-                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], annotations: link)])
-                let shaped = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
-                                                  BenchPodSpec(group: [victim], annotations: link)])
-                let b = alone.double("v"), c = shaped.double("v"), f = shaped.double("f")
-                let r = ratio(c, b)
-                let held = f.map { $0 <= 4 * 1.2 } ?? false
-                var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
-                                                                    containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")"),
-                                     keyFigure: "victim \(r.map(BenchFormat.percent) ?? "?"), flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")")
-                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M", .evidence, f ?? .nan, "Mbit/s")]
-                for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
-                return o
+                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
+                let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .contained, key: "f", ip: ip, port: 5202, streams: 8))
+                let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
+                                               BenchPodSpec(group: [victim], annotations: link)], seconds: sched.deadline)
+                let f = run.double("f")
+                let held = f.map { $0 > 0.5 && $0 <= shapedFloodCeiling } ?? false
+                return roundsOutcome(sched, run, band: 0.75, held: held,
+                                     containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?") (sender side)",
+                                     keyFigure: "flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")",
+                                     evidence: BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M (sender side)", .evidence, f ?? .nan, "Mbit/s"), ctx)
             }
         }
+    }
+
+    /// A network mitigation's verdict over the rounds: the victim's ratio with the control in
+    /// place (`contained` windows over the same rounds' baseline) wholly above `band`, the
+    /// cell's own cannot band (the shared effect the cell observed is gone), and `held`.
+    static func roundsOutcome(_ sched: BenchSchedule, _ run: BenchPods, band: Double, held: Bool, containment: String, keyFigure: String,
+                              evidence: BenchMeasurement, _ ctx: BenchContext) -> BenchOutcome {
+        var w = BenchWindows()
+        sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
+        let r = w.summary("victim throughput", .contained, band: band, side: .atLeast)
+        var o = BenchOutcome(verdict: BenchVerdict.judgeCan(summary: r, contained: held, containment: containment),
+                             keyFigure: "victim \(r?.text ?? "?"), \(keyFigure)", ratio: r)
+        o.measurements = w.measurements + [evidence] + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+        o.evidence += sched.late(run.values, prefix: "v")
+        if !run.problems.isEmpty { o.evidence.append(run.problems) }
+        return o
     }
 
     /// Tenant B's budget (4 Mbit/s) divided among its pods by their egress-bandwidth: bulkhead
     /// shapes per pod, so a tenant's total holds only while its pods' limits add up to it.
     static func tenantBudgetShaped() -> Plan {
         Plan(control: "egress-bandwidth = tenant budget ÷ pods",
-             method: "The cell's sink and victim in tenant A; tenant B's two flooding pods (two streams each), each shaped at 2M instead of 4M, so that their sum is the tenant's budget of 4 Mbit/s. bulkhead has no per-tenant shaper: the division is the operator's, and holds only while it is kept as the tenant's pods change. Holds when tenant B's total stays under 4.8 Mbit/s and the victim keeps at least 60%.") { ctx in
-            try NetworkExperiments.withSink(ctx, phases: 2, tenant: 0) { t, ip in
-                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.client("v", ip: ip, port: 5201, seconds: t, delay: 0.8))
-                let alone = try ctx.runPodSpecs([BenchPodSpec(group: [victim], tenant: 0)])
-                let shaped = try ctx.runPodSpecs(NetworkExperiments.tenantFloods(ip: ip, seconds: t, shapedAt: "2M") + [BenchPodSpec(group: [victim], tenant: 0)])
-                let b = alone.double("v"), c = shaped.double("v")
-                let total = (shaped.double("f1") ?? 0) + (shaped.double("f2") ?? 0)
-                let r = ratio(c, b)
-                let held = total > 0 && total <= 4 * 1.2
-                var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.6, contained: held,
-                                                                    containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (budget 4)"),
-                                     keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M), victim \(r.map(BenchFormat.percent) ?? "?")")
-                o.measurements = victimFigures("victim throughput", "Mbit/s", alone: b, mitigated: c) + [BenchMeasurement("tenant B's total (two pods at 2M each)", .evidence, total, "Mbit/s")]
-                for p in [alone, shaped] where !p.problems.isEmpty { o.evidence.append(p.problems) }
-                return o
+             method: "The cell's sink and victim in tenant A; tenant B's two flooding pods (two streams each), each shaped at 2M instead of 4M, so that their sum is the tenant's budget of 4 Mbit/s. Interleaved rounds of iperf3 windows (ABBA) of one run: the victim alone, and next to tenant B's floods (sending only in those windows). bulkhead has no per-tenant shaper: the division is the operator's, and holds only while it is kept as the tenant's pods change. Holds when tenant B's floods ran and the 95% interval of the victim's ratio lies at or above 80%, the cell's own cannot band (with two pods at 4M the victim fell below it). Tenant B's total is counted at its senders, which overstates a shaped rate (bytes handed to the socket include its buffers): evidence, not the criterion.") { ctx in
+            try NetworkExperiments.withSink(ctx, phases: 2 * ctx.rounds, tenant: 0) { _, ip in
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .contained], lead: 2)
+                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
+                let floods = (1...2).map { i in
+                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .contained, key: "f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, streams: 2))],
+                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "2M"])
+                }
+                let run = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline)
+                let total = (run.double("f1") ?? 0) + (run.double("f2") ?? 0)
+                let held = total > 0.5
+                return roundsOutcome(sched, run, band: 0.8, held: held,
+                                     containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (sender side, which overstates a shaped rate: the cell's two 4M pods counted 6.8 to 9.1)",
+                                     keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M)",
+                                     evidence: BenchMeasurement("tenant B's total (two pods at 2M each, sender side)", .evidence, total, "Mbit/s"), ctx)
             }
         }
     }
@@ -313,47 +336,125 @@ enum Mitigations {
 
     // MARK: disk bandwidth: io.max
 
-    /// io.max bounds the writer's bandwidth on the disk under the bench's scratch directory:
-    /// a cgroup v2 control (v1 blkio throttles only direct I/O, and buffered writeback is not
-    /// charged to the writer), so on a v1 or hybrid host it is not run, and the VM lane's own
-    /// cgroup v2 kernel is where its figure comes from.
+    /// The io.max bound of the writers, in bytes per second (4 MiB/s).
+    static let ioMaxWBPS = 4 << 20
+
+    /// The VM lane's scenario that measures io.max (Tests/vm/scenarios/34-bench-io-max.sh).
+    static let ioMaxScenario = "bench-io-max"
+
+    /// io.max bounds the writers' bandwidth on the victim's disk. It is a cgroup v2 control
+    /// (v1 blkio throttles only direct I/O, and buffered writeback is not charged to the
+    /// writer): on a cgroup v2 host this run measures it here; on a v1 or hybrid host `bench
+    /// --vm` measures it in the VM lane's cgroup v2 kernel (34-bench-io-max.sh) and the cell
+    /// reads that run's figures. Either way in the cell's interleaved rounds of windows.
     static func ioMax(_ layer: BenchLayer) -> Plan {
-        let wbps = 4 << 20
+        let wbps = ioMaxWBPS
         return Plan(control: "io.max",
-             method: "The cell's victim (4 KiB write + fsync, rate and p90) and writers (two dd conv=fsync of 64 MiB), the writers' sandbox under --io-max 'MAJ:MIN wbps=\(wbps)' (4 MiB/s) on the disk holding the scratch directory. Holds when the victim's service (the worse of its fsync rate and p90 latency) keeps at least 70% of alone. Needs cgroup v2 (io.max); on a v1 or hybrid host, the VM lane's figure: Tests/vm/scenarios/23-bh-io.sh (CgroupV2LaneTests).") { ctx in
+             method: "The cell's victim (4 KiB write + fsync in every window: rate, p50, p90, p99) and writers (two processes writing files with fsync, only in their windows), the writers' sandbox under --io-max 'MAJ:MIN wbps=\(wbps)' (4 MiB/s) on the victim's disk, in interleaved rounds of windows (ABBA) on one schedule: the victim alone, and next to the limited writers. Holds when the 95% interval of the victim's service (per round the worse of its fsync rate and its inverted p90 latency) lies at or above 70% of alone, and the io.max line was read back from the writers' own cgroup. io.max is a cgroup v2 control: on a v1 or hybrid host, bulkhead bench --vm measures it in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh: the same shape on the VM's virtio disk, with a third phase, the writers without a limit, and the pressure of the victim's own cgroup).") { ctx in
             let mode = (try? CgroupHost.detect())?.mode.rawValue ?? "unknown"
             guard mode == "v2", FileIO.read("/sys/fs/cgroup/cgroup.controllers")?.split(separator: " ").contains(where: { $0.hasPrefix("io") }) == true else {
-                return BenchOutcome(verdict: BenchVerdict(.skipped, "io.max is a cgroup v2 control and this host's cgroups are \(mode) (v1 blkio throttles only direct I/O; buffered writeback is not charged to the writer): the VM lane's cgroup v2 kernel measures it (Tests/vm/scenarios/23-bh-io.sh, run by CgroupV2LaneTests: a writer under --io-max wbps=1048576 stays under 1.3 MiB/s while the same writer without it is at least 3 times faster); on a cgroup v2 host this run measures it here"),
-                                    keyFigure: "VM lane (cgroup v2)")
+                if let run = ctx.vmRun { return ioMaxFromVM(run, layer: layer, hostMode: mode) }
+                return BenchOutcome(verdict: BenchVerdict(.skipped, "io.max is a cgroup v2 control and this host's cgroups are \(mode) (v1 blkio throttles only direct I/O; buffered writeback is not charged to the writer): `\(BenchVM.command(for: BenchCellID(.diskBandwidth, layer)))` measures it in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh); --vm was not asked for"),
+                                    keyFigure: "needs --vm (cgroup v2)")
             }
             guard let dev = diskDevice(ctx.shared) else {
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "the scratch directory \(ctx.shared) is not on a block device io.max can name"), keyFigure: "no block device")
             }
-            let s = ctx.phaseSeconds
+            let sched = BenchSchedule(ctx, [.baseline, .contained])
             let bind = ["--bind", "\(ctx.shared):/mnt"]
-            let victim = bind + ["--", "/bin/sh", "-c", BenchPrograms.fsyncLatency("v", file: "/mnt/victim-io-\(layer.rawValue)", seconds: s, delay: 0.5)]
-            let wReport = ctx.scratch + "/io-writer-\(getpid()).json"
-            let writer = ["--io-max", "\(dev) wbps=\(wbps)", "--report", wReport] + bind
-                + ["--", "/bin/sh", "-c", "(\(BenchPrograms.diskWriter(dir: "/mnt", name: "w1", mib: 64, seconds: s + 1))) & (\(BenchPrograms.diskWriter(dir: "/mnt", name: "w2", mib: 64, seconds: s + 1))) & wait"]
-            let base = try ctx.runSandboxes([victim])
-            let bounded = try ctx.runSandboxes([writer, victim])
-            let b = base.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            let l = bounded.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            let enforced = enforcedFiles(report(wReport)).contains { $0.hasSuffix("/io.max") }
-            let opsRatio = ratio(Double(l["v_ops"] ?? ""), Double(b["v_ops"] ?? ""))
-            let p90Ratio = ratio(Double(b["v_p90"] ?? ""), Double(l["v_p90"] ?? ""))
-            let r = [opsRatio, p90Ratio].compactMap { $0 }.min()
-            var o = BenchOutcome(verdict: BenchVerdict.judgeCan(victimRatio: r, band: 0.7, contained: enforced,
-                                                                containment: "the writers' sandbox had io.max \(dev) wbps=\(wbps) (written: \(enforced ? "yes" : "no"))"),
-                                 keyFigure: "fsync p90 \(b["v_p90"] ?? "?") → \(l["v_p90"] ?? "?") ms")
-            o.measurements = [
-                BenchMeasurement("victim fsync p90 latency", .baseline, Double(b["v_p90"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("victim fsync p90 latency", .contained, Double(l["v_p90"] ?? "") ?? .nan, "ms"),
-                BenchMeasurement("victim fsyncs", .baseline, Double(b["v_ops"] ?? "") ?? .nan, "ops"),
-                BenchMeasurement("victim fsyncs", .contained, Double(l["v_ops"] ?? "") ?? .nan, "ops"),
-            ]
+            let victim = bind + ["--", "/bin/sh", "-c", BenchScheduled.fsyncLatency(sched, prefix: "v", file: "/mnt/victim-io-\(layer.rawValue)")]
+            let writer = ["--io-max", "\(dev) wbps=\(wbps)"] + bind
+                + ["--", "/bin/sh", "-c", BenchScheduled.diskWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 64)]
+            let wl = try ctx.launch(writer, timeout: sched.deadline), vl = try ctx.launch(victim, timeout: sched.deadline)
+            // The writers' own cgroup (the launcher's leaf, c-PID-…), read back while they run.
+            let read = ctx.readWhileRunning(wl, leafFile: "io.max")
+            let runs = [ctx.finish(wl), ctx.finish(vl)]
+            let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
+            var w = BenchWindows()
+            for (key, name, unit) in fsyncFigures {
+                for win in sched.windows { w.record(name, win.phase, round: win.round, v[win.key("v") + "_\(key)"].flatMap(Double.init), unit) }
+            }
+            let line = read?.split(separator: "\n").first { $0.hasPrefix(dev + " ") }.map(String.init)
+            var o = ioMaxOutcome(w, ioMaxLine: line, device: dev, where: "this host (cgroup v2)")
+            o.measurements += ctx.serviceMeasurements(v, sched, prefix: "v")
+            o.evidence += sched.late(v, prefix: "v")
             return o
         }
+    }
+
+    /// The victim's fsync figures: the program's key, the measurement's name and unit.
+    static let fsyncFigures = [("ops", "victim fsync rate", "ops/s"), ("p50", "victim fsync p50 latency", "ms"),
+                               ("p90", "victim fsync p90 latency", "ms"), ("p99", "victim fsync p99 latency", "ms")]
+
+    /// The victim's service per round in `phase`: the worse of its fsync rate and its p90
+    /// latency (inverted, so 0.5 is "half as good" for both), against `band` on `side`.
+    static func fsyncService(_ w: BenchWindows, _ phase: BenchPhase, band: Double, side: BenchBandSide) -> BenchRatioSummary? {
+        let ops = w.ratios("victim fsync rate", phase), p90 = w.ratios("victim fsync p90 latency", phase, inverted: true)
+        return BenchRatioSummary(metric: "victim fsync service (the worse of rate and p90 latency)", phase: phase,
+                                 ratios: zip(ops, p90).map { min($0, $1) }, band: band, side: side)
+    }
+
+    /// The verdict of an io.max run: the victim's service with the limited writers (the
+    /// interval at or above 70%) and the io.max line read back from the writers' cgroup.
+    static func ioMaxOutcome(_ w: BenchWindows, ioMaxLine: String?, device: String, where place: String) -> BenchOutcome {
+        let r = fsyncService(w, .contained, band: 0.7, side: .atLeast)
+        let enforced = ioMaxLine.map { $0.split(separator: " ").contains("wbps=\(ioMaxWBPS)") } ?? false
+        let containment = "the writers' cgroup's io.max read \(ioMaxLine.map { "'\($0)'" } ?? "nothing") on \(place)"
+        var verdict = BenchVerdict.judgeCan(summary: r, contained: enforced, containment: containment)
+        if verdict.kind == .notObserved, enforced, r?.position == .refutes {
+            verdict = BenchVerdict(.cannot, "the victim's fsync service fell below 70% although \(containment): victim at \(r?.text ?? "?") of baseline")
+        }
+        let b90 = w.median("victim fsync p90 latency", .baseline), c90 = w.median("victim fsync p90 latency", .contained)
+        var o = BenchOutcome(verdict: verdict,
+                             keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(c90.map { BenchFormat.value($0, "") } ?? "?") ms",
+                             ratio: r)
+        o.measurements = w.measurements
+        if let line = ioMaxLine, let bps = line.split(separator: " ").first(where: { $0.hasPrefix("wbps=") }).flatMap({ Double($0.dropFirst(5)) }) {
+            o.measurements.append(BenchMeasurement("io.max wbps read back from the writers' cgroup", .evidence, bps, "B/s"))
+        }
+        o.evidence.append("io.max of the writers' own cgroup, read back while they ran: \(ioMaxLine ?? "not read") (asked: \(device) wbps=\(ioMaxWBPS))")
+        return o
+    }
+
+    /// The disk cell's io.max run from the VM lane (34-bench-io-max.sh): its windows with
+    /// their rounds, the victim's own cgroup's PSI and the VM kernel's, the io.max line read
+    /// back from the writers' cgroup, and the same shape without a limit (the cell's cannot,
+    /// in the VM's kernel).
+    static func ioMaxFromVM(_ run: BenchVM.Run, layer: BenchLayer, hostMode: String) -> BenchOutcome {
+        guard let s = run.scenarios[ioMaxScenario], !s.values.isEmpty else {
+            return BenchOutcome(verdict: BenchVerdict(.notObserved, "the VM lane gave no figures for \(ioMaxScenario): \(run.problem ?? run.scenarios[ioMaxScenario]?.detail ?? "no BHLANE line")"),
+                                keyFigure: "VM: no figures")
+        }
+        let v = s.values
+        let rounds = min(8, max(0, Int(v["rounds"] ?? "") ?? 0))
+        var w = BenchWindows()
+        for r in 0..<rounds {
+            for phase in [BenchPhase.baseline, .loaded, .contained] {
+                let k = "r\(r)_\(phase.rawValue)"
+                for (key, name, unit) in fsyncFigures { w.record(name, phase, round: r, v["\(k)_\(key)"].flatMap(Double.init), unit) }
+                for res in PressureResource.allCases {
+                    for full in [false, true] {
+                        let kind = full ? "full" : "some"
+                        w.record(PressureWindow.name(res, full: full, scope: .victimCgroup), phase, round: r, v["\(k)_vpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
+                        w.record(PressureWindow.name(res, full: full, scope: .host), phase, round: r, v["\(k)_hpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
+                    }
+                }
+            }
+        }
+        let line = v["io_max_read"].flatMap { $0 == "none" ? nil : $0.replacingOccurrences(of: ",", with: " ") }
+        var o = ioMaxOutcome(w, ioMaxLine: line, device: v["dev"] ?? "?", where: "the VM lane's cgroup v2 kernel (\(v["writers_cgroup"] ?? "?"))")
+        let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost)
+        o.evidence += [
+            "in the VM: \(rounds) rounds of \(v["window"] ?? "?") s windows (bench --vm passes --rounds and --duration, bounded to fit the VM's time: at most 8 rounds, 4 s windows, 100 s of windows)",
+            "measured in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh, \(s.passed ? "PASS" : "FAIL"): \(s.detail)): this host's cgroups are \(hostMode); two sandboxes on the VM's virtio disk, whatever the layer (the control is the writers' own cgroup's io.max)",
+            "the same writers without a limit, in the VM: victim at \(loaded?.text ?? "?") of baseline (the cell's cannot: ≤ 67%)",
+            "PSI (victim cgroup) is the victim sandbox's own cgroup (\(v["victim_cgroup"] ?? "?")); PSI (host) there is the VM kernel's /proc/pressure",
+            "writers' MiB written: unlimited \(Int((Double(v["loaded_writer0_mib"] ?? "") ?? 0) + (Double(v["loaded_writer1_mib"] ?? "") ?? 0))), under io.max \(Int((Double(v["contained_writer0_mib"] ?? "") ?? 0) + (Double(v["contained_writer1_mib"] ?? "") ?? 0)))",
+        ]
+        for win in (0..<rounds).flatMap({ r in ["baseline", "loaded", "contained"].map { "r\(r)_\($0)" } }) where v[win + "_late"] != nil {
+            o.evidence.append("window \(win) began \(v[win + "_late"] ?? "?") s late: not measured")
+        }
+        return o
     }
 
     /// `MAJ:MIN` of the whole disk holding `path` (io.max names disks, not partitions), or nil.
@@ -370,6 +471,32 @@ enum Mitigations {
             return FileIO.read(sys + "/../dev")?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return "\(major):\(minor)"
+    }
+}
+
+extension BenchContext {
+    /// The text of `file` in the cgroup v2 leaf the launcher `l` made for its sandbox
+    /// (`bulkhead/…/c-PID-…`, PID the launcher's: the launching shell execs it), read while it
+    /// runs (at most 5 s of looking), or nil.
+    func readWhileRunning(_ l: Launched, leafFile: String) -> String? {
+        let prefix = "c-\(l.process.processIdentifier)-"
+        let until = Monotonic.now() + 5
+        while l.process.isRunning && Monotonic.now() < until {
+            var dirs = ["/sys/fs/cgroup/bulkhead"]
+            for _ in 0..<3 {
+                var next: [String] = []
+                for d in dirs {
+                    for e in FileIO.listDirectory(d) where access("\(d)/\(e)/cgroup.procs", F_OK) == 0 {
+                        if e.hasPrefix(prefix), let text = FileIO.read("\(d)/\(e)/\(leafFile)", limit: 4096) { return text }
+                        next.append("\(d)/\(e)")
+                    }
+                }
+                dirs = next
+            }
+            samplePressure()
+            usleep(20_000)
+        }
+        return nil
     }
 }
 

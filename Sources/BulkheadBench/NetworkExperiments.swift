@@ -52,16 +52,6 @@ enum NetworkExperiments {
         "(" + BenchPrograms.echoClient(sched, prefix: "vl", host: ip, port: echoPort) + ") & " + victim + "; wait"
     }
 
-    /// An iperf3 client to `ip:port` for `seconds` s with `streams` streams, after `delay` s:
-    /// `BH KEY=Mbit/s` as the receiver counted it.
-    static func client(_ key: String, ip: String, port: Int, seconds: Double, streams: Int = 1, delay: Double = 0) -> String {
-        """
-        sleep \(BenchPrograms.fmt(delay)); for i in 1 2 3 4 5 6 7 8 9 10; do \
-        iperf3 -c \(ip) -p \(port) -t \(BenchPrograms.fmt(seconds)) -P \(streams) -J > /tmp/iperf.json 2>/dev/null && break; sleep 0.2; done; \
-        python3 -c 'import json; d=json.load(open("/tmp/iperf.json")); print("BH \(key)=%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e6), flush=True)'
-        """
-    }
-
     /// Starts the sink pod (in tenant `tenant`) and returns it with its address.
     static func startSink(_ ctx: BenchContext, seconds: Double, tenant: Int?) throws -> (BenchContext.StartedPods, String) {
         let started = try ctx.startPods([BenchPodSpec(group: [sink(seconds: seconds)], tenant: tenant,
@@ -169,15 +159,6 @@ enum NetworkExperiments {
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
                 return o
             }
-        }
-    }
-
-    /// Tenant B's two flooding pods (two streams each, to 5202 and 5203), each shaped by
-    /// egress-bandwidth `shapedAt`: `BH f1=` and `BH f2=` Mbit/s.
-    static func tenantFloods(ip: String, seconds t: Double, shapedAt rate: String) -> [BenchPodSpec] {
-        (1...2).map { i in
-            BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: client("f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, seconds: t + 1.6, streams: 2))],
-                         tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": rate])
         }
     }
 

@@ -3,11 +3,12 @@ import BulkheadModel
 /// Disk bandwidth and disk space.
 enum StorageExperiments {
     /// Every layer shares the node's disk: without io.max (cgroup v2, or v1 blkio for direct
-    /// I/O) a writer slows a neighbour's fsync. The io.max half runs in the VM lane.
+    /// I/O) a writer slows a neighbour's fsync. The io.max run (the mitigation) needs cgroup v2:
+    /// here on a v2 host, else in the VM lane with `--vm`.
     static func diskBandwidth(_ layer: BenchLayer) -> BenchExperiment {
-        BenchExperiment(.diskBandwidth, layer, expect: .cannot,
+        BenchExperiment(.diskBandwidth, layer, expect: .cannot, vmScenarios: [Mitigations.ioMaxScenario],
             claim: "a writer slows a neighbour's fsync latency: the node's disk is shared by every layer unless io.max bounds the writer",
-            method: "Victim: a sandbox writing 4 KiB and fsync'ing in a loop (ops/s, p50/p90 latency), in a directory of the host's disk bound in, in interleaved windows alone and loaded; aggressor: a second sandbox with two writers of 64 MiB files with fsync on the same disk, writing only in the loaded windows. Slowed means: fsync rate or p90 latency at most 67% as good as alone. Neither has an I/O limit, as by default at every layer; io.max containment: Tests/vm/scenarios/23-bh-io.sh.") { ctx in
+            method: "Victim: a sandbox writing 4 KiB and fsync'ing in a loop (ops/s, p50/p90 latency), in a directory of the host's disk bound in, in interleaved windows alone and loaded; aggressor: a second sandbox with two writers of 64 MiB files with fsync on the same disk, writing only in the loaded windows. Slowed means: fsync rate or p90 latency at most 67% as good as alone. Neither has an I/O limit, as by default at every layer; what closes it, io.max, is measured with --vm in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh).") { ctx in
             // Interleaved windows of one run of two sandboxes: the writers write only in the
             // loaded windows (what they wrote is still flushed after, so a baseline window next
             // to a loaded one may be slowed too: that only hides the effect).

@@ -171,4 +171,53 @@ struct BenchVMLaneTests {
         let dirs = FileIO.listDirectory("/var/tmp").filter { $0.hasPrefix("bh-bench-") }.filter { kill(Int32($0.dropFirst(9)) ?? 0, 0) != 0 }
         #expect(dirs.isEmpty, "\(dirs)")
     }
+
+    /// What closes the disk cell's cannot, measured: io.max is a cgroup v2 control, so `bench
+    /// --vm` runs the cell's shape in the VM lane's kernel (34-bench-io-max.sh) in rounds of
+    /// windows, and the typed report carries the io.max line read back from the writers' own
+    /// cgroup, the mitigated value with its interval, and the victim's own cgroup's PSI beside
+    /// the kernel's.
+    @Test func diskMitigationMeasuredInTheVM() throws {
+        let path = NSTemporaryDirectory() + "bh-bench-vm-io-\(token()).json"
+        defer { unlink(path) }
+        let r = try Bulkhead.run(["bench", "--vm", "--vm-bulkhead", Self.staticBulkhead, "--only", "disk-bandwidth/container",
+                                  "--duration", "1", "--rounds", "3", "--json", path], timeout: 600)
+        let report = try #require(try ReportFile.decode(BenchMatrixReport.self, at: path), "no report: \(r.stderr)")
+        let disk = try #require(report.result(BenchCellID(.diskBandwidth, .container)))
+        let m = try #require(disk.mitigation, "the cell's io.max run")
+        #expect(m.control == "io.max")
+        print("bench --vm disk-bandwidth/container: \(disk.verdict.kind.rawValue) → \(m.summary) (\(m.keyFigure)); \(m.verdict.reason); \(m.evidence.joined(separator: " | "))")
+        // io.max really written: read back from the cgroup file of the victim's neighbour.
+        let wbps = try #require(m.value("io.max wbps read back from the writers' cgroup", .evidence), "\(m.verdict.reason); \(m.evidence)")
+        #expect(wbps == 4_194_304)
+        #expect(m.evidence.contains { $0.hasPrefix("io.max of the writers' own cgroup, read back while they ran: 254:") && $0.contains(" wbps=4194304") },
+                "\(m.evidence)")
+        // The mitigated value, in the cell's rounds, with its interval; the verdict agrees.
+        let q = try #require(m.ratio, "\(m.verdict.reason)")
+        #expect(q.phase == .contained && q.rounds == 3 && q.low <= q.median && q.median <= q.high, "\(q)")
+        let windows = m.measurements.filter { $0.name == "victim fsync rate" }
+        #expect(Set(windows.filter { $0.phase == .contained }.compactMap(\.round)).count == 3, "every window with its round: \(windows)")
+        #expect(Set(windows.map(\.phase)) == [.baseline, .loaded, .contained], "alone, the writers unlimited, and under io.max")
+        #expect(m.evidence.contains { $0.hasPrefix("in the VM: 3 rounds of 1.00 s windows") }, "the bench's rounds and windows went to the VM: \(m.evidence)")
+        // Whether io.max gives the victim its service back is the measurement's to say (on a
+        // loaded host the VM's disk is noisy): the verdict follows where the interval lies.
+        switch m.verdict.kind {
+        case .can: #expect(q.low >= 0.7, "\(q.text)")
+        case .cannot: #expect(q.high < 0.7, "\(q.text)")
+        case .inconclusive: #expect(q.low < 0.7 && q.high >= 0.7, "\(q.text)")
+        default: Issue.record("the io.max run decided nothing: \(m.verdict.kind.rawValue): \(m.verdict.reason); \(m.evidence)")
+        }
+        #expect(m.evidence.contains { $0.hasPrefix("the same writers without a limit, in the VM: victim at ") }, "the cell's shape without io.max, in the VM: \(m.evidence)")
+        // The victim's own cgroup's PSI (cgroup v2) beside the kernel's, for every phase.
+        for phase in [BenchPhase.baseline, .contained] {
+            #expect(m.value(PressureWindow.name(.io, full: false, scope: .victimCgroup), phase) != nil, "victim-cgroup PSI, \(phase)")
+            #expect(m.value(PressureWindow.name(.io, full: false, scope: .host), phase) != nil, "the kernel's PSI, \(phase)")
+        }
+        #expect(r.stdout.contains("disk-bandwidth/container, with io.max: Pressure stalls as a share of each window (victim cgroup)"), "\(r.stdout)")
+        #expect(r.stdout.contains("→ with io.max: \(m.verdict.kind.rawValue) (victim \(q.text)"), "\(r.stdout)")
+        // The lane's disk image (in /dev/shm) is removed with the run (lanes run one at a time,
+        // under the lane's lock, so any image there would be this run's).
+        let images = FileIO.listDirectory("/dev/shm").filter { $0.hasPrefix("bh-lane-disk.") }
+        #expect(images.isEmpty, "left behind: \(images)")
+    }
 }

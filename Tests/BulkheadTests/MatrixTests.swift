@@ -138,6 +138,18 @@ struct MatrixTests {
             let bound = try #require(m.value("bound: pids.max × RLIMIT_NOFILE", .evidence))
             #expect(held > 0 && held <= bound, "\(held) ≤ \(bound)")
         }
+        if cell.hasPrefix("network-bandwidth/"), let m {
+            // The mitigated value runs the cell's rounds: every window kept with its round, and
+            // a ratio with its interval that agrees with the verdict.
+            let q = try #require(m.ratio, "\(cell): the mitigated value has an interval: \(m.verdict.reason)")
+            #expect(q.phase == .contained && q.low <= q.median && q.median <= q.high)
+            #expect(q.rounds >= 2 && Set(m.measurements.filter { $0.name == "victim throughput" && $0.phase == .contained }.compactMap(\.round)).count >= 2,
+                    "\(cell): \(q.rounds) rounds with the control")
+            if m.verdict.kind == .can { #expect(q.low >= q.band, "\(cell): \(q.text) against \(q.band)") }
+        }
+        if cell.hasPrefix("disk-bandwidth/"), let m, m.verdict.kind == .skipped {
+            #expect(m.verdict.reason.contains("bulkhead bench --vm --only \(cell)"), "io.max names the command that measures it: \(m.verdict.reason)")
+        }
         if cell.hasPrefix("cache-bandwidth/"), let m {
             let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
             #expect(m.evidence.contains { $0.contains(resctrl ? "resctrl is mounted" : "no resctrl on this host") }, "says whether resctrl is there: \(m.evidence)")

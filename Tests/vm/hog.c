@@ -16,6 +16,23 @@
  *   hog forkprobe DIR      wait until DIR/full exists, fork once, print the errno (or OK),
  *                          then mkdir DIR/done
  *   hog sleep SECONDS      sleep, then print "hog: slept"
+ *   hog fsyncwin FILE T0 W GAP KEYS   (T0: seconds, or @FILE holding them, waited for)
+ *                          the disk cell's victim on a schedule: window i (KEYS is a comma list,
+ *                          e.g. r0_baseline,r0_contained,...; a key idleN is a window left idle)
+ *                          starts at T0 + i*(W+GAP) on the
+ *                          wall clock (CLOCK_REALTIME, which no sandbox namespace changes) and
+ *                          lasts W s of 4 KiB pwrite + fsync to FILE; per window one line
+ *                          "hog: KEY_ops=OPS/S KEY_p50=MS KEY_p90=MS KEY_p99=MS KEY_n=N" (exact
+ *                          nearest-rank percentiles), or "hog: KEY_late=S" for a missed start
+ *   hog writewin DIR T0 W GAP KEYS PHASE MIB PROCS
+ *                          the disk cell's aggressor on the same schedule: PROCS processes each
+ *                          write MIB MiB files (buffered, then fsync) in DIR from 0.15 s before
+ *                          each window whose key ends in _PHASE to its end; "hog: writer_mib=N"
+ *   hog psiwin CGDIR T0 W GAP KEYS
+ *                          the pressure over each window, read outside the sandbox at its start
+ *                          and end: CGDIR's cpu/memory/io.pressure (the victim's cgroup) and
+ *                          /proc/pressure files (the whole kernel's) as shares of the window (%):
+ *                          "hog: KEY_vpsi_io_some=P ... KEY_hpsi_cpu_full=P"
  *
  * Deliberately no stdio buffering surprises: every line is written with one write(2), and
  * nothing here opens a file except where the mode says so (the fd scenario depends on it).
@@ -35,7 +52,7 @@
 #include <unistd.h>
 
 static void say(const char *fmt, ...) {
-    char buf[512];
+    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
@@ -208,6 +225,185 @@ static int mode_open(const char *file, const char *dir) {
     return err ? 1 : 0;
 }
 
+/* The schedule's start: a number (wall-clock seconds), or @FILE: wait (at most 120 s) until
+ * FILE exists and read the number from it, so that a slow start of the sandboxes (a VM on a
+ * loaded host) cannot make the first windows late. */
+static double start_time(const char *arg) {
+    if (arg[0] != '@') return atof(arg);
+    double t0 = now(CLOCK_MONOTONIC);
+    for (;;) {
+        int fd = open(arg + 1, O_RDONLY);
+        if (fd >= 0) {
+            char b[64];
+            ssize_t n = read(fd, b, sizeof b - 1);
+            close(fd);
+            if (n > 0) { b[n] = 0; return atof(b); }
+        }
+        if (now(CLOCK_MONOTONIC) - t0 > 120) return 0;
+        usleep(20000);
+    }
+}
+
+/* The windows of a schedule: KEYS split at commas (at most 64 windows). */
+#define MAXWIN 64
+static int split_keys(char *keys, char **out) {
+    int n = 0;
+    for (char *k = strtok(keys, ","); k && n < MAXWIN; k = strtok(NULL, ",")) out[n++] = k;
+    return n;
+}
+
+static void sleep_until(double t) {
+    for (;;) {
+        double d = t - now(CLOCK_REALTIME);
+        if (d <= 0) return;
+        usleep(d > 0.5 ? 500000 : (useconds_t)(d * 1e6));
+    }
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the smallest sample with at least q% of them at or below it. */
+static double pct(const double *s, long n, int q) {
+    if (n <= 0) return -1;
+    long i = (q * n + 99) / 100 - 1;
+    if (i < 0) i = 0;
+    if (i > n - 1) i = n - 1;
+    return s[i];
+}
+
+static int mode_fsyncwin(const char *file, double t0, double w, double gap, char *keys) {
+    char *key[MAXWIN];
+    int nk = split_keys(keys, key);
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) { say("hog: fsyncwin open %s failed: %s", file, ename(errno)); return 1; }
+    static char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    static double lat[200000];
+    for (int i = 0; i < nk; i++) {
+        if (!strncmp(key[i], "idle", 4)) continue;
+        double at = t0 + i * (w + gap);
+        double late = now(CLOCK_REALTIME) - at;
+        if (late > 0.05) { say("hog: %s_late=%.3f", key[i], late); continue; }
+        sleep_until(at);
+        long n = 0;
+        double end = now(CLOCK_MONOTONIC) + w;
+        while (n < 200000) {
+            double s = now(CLOCK_MONOTONIC);
+            if (s >= end) break;
+            if (pwrite(fd, buf, sizeof buf, (off_t)(n % 256) * 4096) != (ssize_t)sizeof buf || fsync(fd) != 0) {
+                say("hog: fsyncwin write failed: %s", ename(errno)); close(fd); unlink(file); return 1;
+            }
+            lat[n++] = (now(CLOCK_MONOTONIC) - s) * 1000;
+        }
+        qsort(lat, (size_t)n, sizeof lat[0], cmp_double);
+        say("hog: %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%ld", key[i], n / w, key[i], pct(lat, n, 50),
+            key[i], pct(lat, n, 90), key[i], pct(lat, n, 99), key[i], n);
+    }
+    close(fd);
+    unlink(file);
+    return 0;
+}
+
+static int mode_writewin(const char *dir, double t0, double w, double gap, char *keys, const char *phase, long mib, int procs) {
+    char *key[MAXWIN];
+    int nk = split_keys(keys, key);
+    int me = 0;
+    for (int i = 1; i < procs; i++) {
+        pid_t p = fork();
+        if (p == 0) { me = i; break; }
+    }
+    static char blk[1 << 20];
+    memset(blk, 0xa5, sizeof blk);
+    char f[4096];
+    snprintf(f, sizeof f, "%s/writer-%s-%d", dir, phase, me);
+    long total = 0;
+    size_t pl = strlen(phase);
+    for (int i = 0; i < nk; i++) {
+        size_t kl = strlen(key[i]);
+        if (kl <= pl || strcmp(key[i] + kl - pl, phase) || key[i][kl - pl - 1] != '_') continue;
+        double from = t0 + i * (w + gap) - 0.15, to = t0 + i * (w + gap) + w;
+        if (now(CLOCK_REALTIME) >= to) continue;
+        sleep_until(from);
+        while (now(CLOCK_REALTIME) < to) {
+            int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0) { say("hog: writewin open failed: %s", ename(errno)); return 1; }
+            for (long m = 0; m < mib && now(CLOCK_REALTIME) < to; m++) {
+                if (write(fd, blk, sizeof blk) != (ssize_t)sizeof blk) break;
+                total++;
+            }
+            fsync(fd);
+            close(fd);
+        }
+    }
+    unlink(f);
+    say("hog: %s_writer%d_mib=%ld", phase, me, total);
+    if (me) _exit(0);
+    while (wait(NULL) > 0) {}
+    return 0;
+}
+
+/* "some" and "full" totals (µs) of a PSI file; -1 where absent. */
+static void psi_read(const char *path, double *some, double *full) {
+    *some = *full = -1;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return;
+    char b[512];
+    ssize_t n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return;
+    b[n] = 0;
+    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+        char *t = strstr(line, "total=");
+        if (!t) continue;
+        double v = strtod(t + 6, NULL);
+        if (!strncmp(line, "some", 4)) *some = v;
+        else if (!strncmp(line, "full", 4)) *full = v;
+    }
+}
+
+static int mode_psiwin(const char *cg, double t0, double w, double gap, char *keys) {
+    char *key[MAXWIN];
+    int nk = split_keys(keys, key);
+    static const char *res[3] = {"cpu", "memory", "io"};
+    for (int i = 0; i < nk; i++) {
+        if (!strncmp(key[i], "idle", 4)) continue;
+        double at = t0 + i * (w + gap);
+        if (now(CLOCK_REALTIME) > at + 0.05) { say("hog: %s_psi_late=1", key[i]); continue; }
+        double a[2][3][2], z[2][3][2];
+        char p[4096];
+        sleep_until(at);
+        double m0 = now(CLOCK_MONOTONIC);
+        for (int s = 0; s < 2; s++)
+            for (int r = 0; r < 3; r++) {
+                if (s == 0) snprintf(p, sizeof p, "%s/%s.pressure", cg, res[r]);
+                else snprintf(p, sizeof p, "/proc/pressure/%s", res[r]);
+                psi_read(p, &a[s][r][0], &a[s][r][1]);
+            }
+        sleep_until(at + w);
+        double span = now(CLOCK_MONOTONIC) - m0;
+        char line[1024];
+        int off = snprintf(line, sizeof line, "hog:");
+        for (int s = 0; s < 2; s++)
+            for (int r = 0; r < 3; r++) {
+                if (s == 0) snprintf(p, sizeof p, "%s/%s.pressure", cg, res[r]);
+                else snprintf(p, sizeof p, "/proc/pressure/%s", res[r]);
+                psi_read(p, &z[s][r][0], &z[s][r][1]);
+                for (int k = 0; k < 2; k++) {
+                    if (a[s][r][k] < 0 || z[s][r][k] < a[s][r][k] || span <= 0) continue;
+                    double share = (z[s][r][k] - a[s][r][k]) / (span * 1e6) * 100;
+                    if (share > 100) share = 100;
+                    off += snprintf(line + off, sizeof line - (size_t)off, " %s_%cpsi_%s_%s=%.2f", key[i], s ? 'h' : 'v', res[r], k ? "full" : "some", share);
+                    if (off >= (int)sizeof line - 64) break;
+                }
+            }
+        say("%s", line);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && !strcmp(argv[1], "mem")) return mode_mem(atol(argv[2]), argc >= 4 ? atol(argv[3]) : 0);
@@ -219,6 +415,9 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "forkprobe")) return mode_forkprobe(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "open")) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "sleep")) { sleep((unsigned)atoi(argv[2])); say("hog: slept"); return 0; }
-    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | forkhold DIR | forkprobe DIR | open FILE [DIR] | sleep SECONDS");
+    if (argc >= 7 && !strcmp(argv[1], "fsyncwin")) return mode_fsyncwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6]);
+    if (argc >= 10 && !strcmp(argv[1], "writewin")) return mode_writewin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], argv[7], atol(argv[8]), atoi(argv[9]));
+    if (argc >= 7 && !strcmp(argv[1], "psiwin")) return mode_psiwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6]);
+    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | forkhold DIR | forkprobe DIR | open FILE [DIR] | sleep SECONDS | fsyncwin FILE T0 W GAP KEYS | writewin DIR T0 W GAP KEYS PHASE MIB PROCS | psiwin CGDIR T0 W GAP KEYS");
     return 2;
 }

@@ -14,6 +14,8 @@
 #                          be the scratch path of a `swift test` that runs this script: SwiftPM
 #                          holds that lock while tests run)
 #   BULKHEAD_VM_ONLY       comma-separated scenario names to run (default: all)
+#   BULKHEAD_VM_BENCH      ROUNDS:SECONDS of the bench scenarios' windows (34-bench-io-max;
+#                          `bulkhead bench --vm` passes its --rounds and --duration)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
 #   BULKHEAD_VM_OFFLINE    1: install and download nothing (`bulkhead bench --vm` sets it): a
 #                          missing tool or an uncached kernel fails with the fix
@@ -128,7 +130,17 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
 chmod -R a+rX "$root"; chmod 1777 "$root/tmp"
 (cd "$root" && find . | cpio -o -H newc --owner=0:0 --quiet | gzip -1) > "$out/initramfs.gz"
-rm -f "$out/disk.img"; truncate -s 64M "$out/disk.img"; mke2fs -q -F -t ext2 "$out/disk.img"
+# The disk image lives in memory (/dev/shm, 64 MiB) where it can: the guest's I/O then waits
+# on nothing of the host's own disks, which other work on the host keeps busy (the io.max
+# scenario measures the guest's queue). Removed when the lane ends, on every path.
+rm -f "$out/disk.img"
+if [ -d /dev/shm ] && [ -w /dev/shm ] && disk=$(mktemp /dev/shm/bh-lane-disk.XXXXXX 2>/dev/null); then
+    trap 'rm -f "$disk"' EXIT; trap 'exit 143' TERM; trap 'exit 130' INT; trap 'exit 129' HUP
+    ln -s "$disk" "$out/disk.img"
+else
+    disk=$out/disk.img
+fi
+truncate -s 64M "$disk"; mke2fs -q -F -t ext2 "$disk"
 echo "lane: initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
 end initramfs
 
@@ -137,10 +149,17 @@ begin boot
 log=$out/console.log
 append="console=ttyS0 quiet panic=-1"
 [ -n "${BULKHEAD_VM_ONLY:-}" ] && append="$append bhlane.only=$BULKHEAD_VM_ONLY"
+if [ -n "${BULKHEAD_VM_BENCH:-}" ]; then
+    [[ $BULKHEAD_VM_BENCH =~ ^[1-8]:[0-9]{1,2}(\.[0-9]{1,3})?$ ]] || die "BULKHEAD_VM_BENCH must be ROUNDS:SECONDS (rounds 1 to 8), not '$BULKHEAD_VM_BENCH'"
+    append="$append bhlane.bench=$BULKHEAD_VM_BENCH"
+fi
+# cache=unsafe: the guest's flushes end in the image's page cache, so a guest fsync measures
+# the guest's own block layer and queue (where io.max acts: 34-bench-io-max), not a host disk,
+# whose latency whatever else runs on the host sets.
 set +e
 timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
-    -drive file="$out/disk.img",if=virtio,format=raw \
+    -drive file="$disk",if=virtio,format=raw,cache=unsafe \
     </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
 qrc=${PIPESTATUS[0]}
 set -e

@@ -26,11 +26,15 @@ public struct BenchMitigation: Codable, Sendable, Equatable {
     /// The victim's ratio over the rounds with the control in place (phase `contained`), for
     /// a mitigation judged by a ratio against a band.
     public var ratio: BenchRatioSummary?
+    /// How long the run took (wall clock), apart from the cell's own `seconds`; nil in reports
+    /// written before it was recorded.
+    public var seconds: Double?
 
     public init(control: String, verdict: BenchVerdict, keyFigure: String = "", method: String,
-                measurements: [BenchMeasurement] = [], evidence: [String] = [], ratio: BenchRatioSummary? = nil) {
+                measurements: [BenchMeasurement] = [], evidence: [String] = [], ratio: BenchRatioSummary? = nil,
+                seconds: Double? = nil) {
         self.control = control; self.verdict = verdict; self.keyFigure = keyFigure; self.method = method
-        self.measurements = measurements; self.evidence = evidence; self.ratio = ratio
+        self.measurements = measurements; self.evidence = evidence; self.ratio = ratio; self.seconds = seconds
     }
 
     /// The control closed the cell on this host.
@@ -68,14 +72,24 @@ extension BenchRender {
         return lines
     }
 
+    /// The mitigation runs' share of the report's time (they are not in the cells' `seconds`),
+    /// or nil when no run recorded its time.
+    static func mitigationSeconds(_ report: BenchMatrixReport) -> Double? {
+        let times = report.results.compactMap { $0.mitigation?.seconds }
+        return times.isEmpty ? nil : times.reduce(0, +)
+    }
+
     /// The chart's third bar: the chart metric next to the aggressor with the mitigation's
-    /// control in place, when the mitigation measured it.
-    static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String)? {
+    /// control in place, when the mitigation measured it; with rounds, the median of its
+    /// windows and that median's 95% bootstrap interval (as the other bars).
+    static func mitigationBar(_ r: BenchResult) -> (label: String, color: String, value: Double, unit: String, interval: ClosedRange<Double>?)? {
         guard let metric = r.chartMetric, let m = r.mitigation, let v = m.value(metric, .contained),
               let unit = m.measurements.first(where: { $0.name == metric && $0.phase == .contained })?.unit else { return nil }
+        let windows = m.measurements.filter { $0.name == metric && $0.phase == .contained && $0.round != nil }.map(\.value)
         // The label column is 190 px: a long control's name is cut (the section names it whole).
         let label = "with \(m.control)"
-        return (label.count > 27 ? String(label.prefix(26)) + "…" : label, "#2f7f8f", v, unit)
+        return (label.count > 27 ? String(label.prefix(26)) + "…" : label, "#2f7f8f", v, unit,
+                windows.count > 1 ? BenchStatistics.bootstrapMedianInterval(windows) : nil)
     }
 
     /// The mitigation's paragraph of a cell's section: its control, verdict, method and figures.
@@ -83,6 +97,8 @@ extension BenchRender {
         var h = "<div class=\"mitigation\"><h4>What closes it: \(escape(m.control))</h4>"
         h += "<p><b>Method:</b> \(escape(m.method))</p>"
         if let q = m.ratio { h += "<p class=\"small\">victim with \(escape(m.control)): \(escape(q.text)) of baseline over \(q.rounds) round(s)</p>" }
+        let psi = pressureLines(m.measurements, label: { $0 == .contained ? "with \(m.control)" : phaseLabels[$0] ?? $0.rawValue })
+        if !psi.isEmpty { h += "<p class=\"small\">" + psi.map(escape).joined(separator: "<br>") + "</p>" }
         let note = m.verdict.kind == .can || m.verdict.kind == .skipped ? "" : " The mitigation did not hold here."
         h += "<p style=\"background:\(color(m.verdict.kind));padding:4px 8px\"><b>With \(escape(m.control)): \(m.verdict.kind.rawValue).</b> \(escape(m.verdict.reason))\(note) The matrix's claim stays \"cannot\": the control is not the layer's default.</p>"
         if !m.measurements.isEmpty {

@@ -146,21 +146,39 @@ extension BenchRender {
     }
 
     /// "Pressure stalls … (host): victim alone: cpu some 3 %, memory some 0 % full 0 %, io …",
-    /// or nil; with rounds, medians over the phase's windows.
+    /// or nil; with rounds, medians over the phase's windows. Where both the victim's cgroup
+    /// and the host were read (cgroup v2), the victim's cgroup's line comes first.
     public static func pressureLine(_ r: BenchResult) -> String? {
-        guard let scope = [PressureScope.host, .victimCgroup].first(where: { s in
-            r.measurements.contains { $0.name == PressureWindow.name(.cpu, full: false, scope: s) || $0.name == PressureWindow.name(.io, full: false, scope: s) }
-        }) else { return nil }
-        let parts = servicePhases.compactMap { p -> String? in
-            let figures = PressureResource.allCases.compactMap { res -> String? in
-                let kinds = [false, true].compactMap { full in
-                    r.value(PressureWindow.name(res, full: full, scope: scope), p).map { "\(full ? "full" : "some") \(BenchFormat.value($0, "%"))" }
-                }
-                return kinds.isEmpty ? nil : "\(res.rawValue) " + kinds.joined(separator: " ")
-            }
-            return figures.isEmpty ? nil : "\(phaseLabels[p] ?? p.rawValue): " + figures.joined(separator: ", ")
+        let lines = pressureLines(r.measurements)
+        return lines.isEmpty ? nil : lines.joined(separator: "; ")
+    }
+
+    /// One line per scope read (victim cgroup, host) of `measurements`' PSI figures.
+    static func pressureLines(_ measurements: [BenchMeasurement], label: (BenchPhase) -> String = { phaseLabels[$0] ?? $0.rawValue }) -> [String] {
+        func value(_ name: String, _ p: BenchPhase) -> Double? {
+            BenchStatistics.median(measurements.filter { $0.name == name && $0.phase == p }.map(\.value))
         }
-        return "Pressure stalls as a share of each window (\(scope.rawValue)): " + parts.joined(separator: "; ")
+        return [PressureScope.victimCgroup, .host].compactMap { scope -> String? in
+            guard measurements.contains(where: { $0.name == PressureWindow.name(.cpu, full: false, scope: scope) || $0.name == PressureWindow.name(.io, full: false, scope: scope) }) else { return nil }
+            let parts = servicePhases.compactMap { p -> String? in
+                let figures = PressureResource.allCases.compactMap { res -> String? in
+                    let kinds = [false, true].compactMap { full in
+                        value(PressureWindow.name(res, full: full, scope: scope), p).map { "\(full ? "full" : "some") \(BenchFormat.value($0, "%"))" }
+                    }
+                    return kinds.isEmpty ? nil : "\(res.rawValue) " + kinds.joined(separator: " ")
+                }
+                return figures.isEmpty ? nil : "\(label(p)): " + figures.joined(separator: ", ")
+            }
+            return "Pressure stalls as a share of each window (\(scope.rawValue)): " + parts.joined(separator: "; ")
+        }
+    }
+
+    /// Said plainly where the PSI is the host's only: the victim's own cgroup's PSI needs
+    /// cgroup v2 (nil on a v2 host, or when no cell has PSI figures).
+    public static func pressureScopeNote(_ report: BenchMatrixReport) -> String? {
+        guard report.host.cgroupMode != "v2",
+              report.results.contains(where: { $0.measurements.contains { $0.name.hasPrefix("PSI ") && $0.name.hasSuffix("(host)") } }) else { return nil }
+        return "PSI here is the whole host's (/proc/pressure): the victim's own cgroup's PSI needs cgroup v2, and this host's cgroups are \(report.host.cgroupMode). With --vm, the disk cells' io.max run in the VM lane's cgroup v2 kernel reads the victim's cgroup (victim cgroup) beside its kernel's (host)."
     }
 
     /// The text report's block: one line per cell with a latency or pressure figure.
@@ -168,6 +186,11 @@ extension BenchRender {
         let lines = report.results.flatMap { r in
             [latencyLine(r), pressureLine(r)].compactMap { $0 }.map { "  \(r.cell): \($0)" }
         }
-        return lines.isEmpty ? [] : ["", "Victim latency and pressure (PSI) per window:"] + lines
+        let mitigated = report.results.flatMap { r in
+            (r.mitigation.map { m in pressureLines(m.measurements, label: { $0 == .contained ? "with \(m.control)" : phaseLabels[$0] ?? $0.rawValue }) } ?? [])
+                .map { "  \(r.cell), with \(r.mitigation?.control ?? ""): \($0)" }
+        }
+        let all = lines + mitigated
+        return all.isEmpty ? [] : ["", "Victim latency and pressure (PSI) per window:"] + all + (pressureScopeNote(report).map { ["  " + $0] } ?? [])
     }
 }

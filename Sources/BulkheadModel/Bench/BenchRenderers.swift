@@ -29,7 +29,7 @@ public enum BenchRender {
         let inconclusive = report.results.filter { $0.verdict.kind == .inconclusive }.count
         let notes = [planned > 0 ? "\(planned) planned, needing a second node" : nil,
                      inconclusive > 0 ? "\(inconclusive) inconclusive: the interval straddles the band" : nil].compactMap { $0 }
-        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
+        lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s\(mitigationSeconds(report).map { " (the mitigation runs \(Int($0.rounded())) s of it)" } ?? "") on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
         }
@@ -94,37 +94,39 @@ public enum BenchRender {
         let third = mitigationBar(r)
         guard !bars.isEmpty, let unit = bars.first?.unit else { return nil }
         let intervals = bars.map { r.chartInterval($0.phase) }
-        let maxV = max((bars.map(\.value) + intervals.compactMap { $0?.upperBound } + [third?.value ?? 0]).max() ?? 1, 1e-9)
+        let maxV = max((bars.map(\.value) + intervals.compactMap { $0?.upperBound } + [third?.value ?? 0, third?.interval?.upperBound ?? 0]).max() ?? 1, 1e-9)
         let rowH = 28, labelW = 190, barW = 330
         let strip = r.ratio == nil ? 0 : 46
         let rows = bars.count + (third == nil ? 0 : 1)
         let h = rows * rowH + 26 + strip
         func x(_ v: Double) -> Int { labelW + max(0, Int(Double(barW) * v / maxV)) }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(labelW + barW + 280)\" height=\"\(h)\" role=\"img\" aria-label=\"\(escape(r.chartMetric ?? ""))\">"
-        for (i, b) in bars.enumerated() {
+        // One bar: its label, its median, and its 95% interval as an error bar when it has one.
+        func bar(_ i: Int, label text: String, color: String, value: Double, unit: String, interval ci: ClosedRange<Double>?) {
             let y = i * rowH + 4
-            let w = max(1, Int(Double(barW) * b.value / maxV))
+            let w = max(1, Int(Double(barW) * value / maxV))
             var end = labelW + w
-            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(phaseLabels[b.phase] ?? b.phase.rawValue))</text>"
-            s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(phaseColors[b.phase] ?? "#888")\"/>"
-            if let ci = intervals[i] {
+            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(text))</text>"
+            s += "<rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(color)\"/>"
+            if let ci {
                 let a = x(ci.lowerBound), c = x(ci.upperBound), m = y + 11
                 s += "<g class=\"errorbar\" stroke=\"#222\" stroke-width=\"1.5\"><line x1=\"\(a)\" y1=\"\(m)\" x2=\"\(c)\" y2=\"\(m)\"/>"
                 s += "<line x1=\"\(a)\" y1=\"\(m - 6)\" x2=\"\(a)\" y2=\"\(m + 6)\"/><line x1=\"\(c)\" y1=\"\(m - 6)\" x2=\"\(c)\" y2=\"\(m + 6)\"/></g>"
                 end = max(end, c)
             }
-            var label = BenchFormat.value(b.value, b.unit)
-            if let ci = intervals[i] { label += " [\(BenchFormat.value(ci.lowerBound, ""))–\(BenchFormat.value(ci.upperBound, ""))]" }
+            var label = BenchFormat.value(value, unit)
+            if let ci { label += " [\(BenchFormat.value(ci.lowerBound, ""))–\(BenchFormat.value(ci.upperBound, ""))]" }
             s += "<text x=\"\(end + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(label))</text>"
+        }
+        for (i, b) in bars.enumerated() {
+            bar(i, label: phaseLabels[b.phase] ?? b.phase.rawValue, color: phaseColors[b.phase] ?? "#888", value: b.value, unit: b.unit, interval: intervals[i])
         }
         if let b = third {
             // The mitigation's bar: the victim next to the aggressor with the control in place.
-            let y = bars.count * rowH + 4, w = max(1, Int(Double(barW) * b.value / maxV))
-            s += "<text x=\"0\" y=\"\(y + 17)\" font-size=\"13\">\(escape(b.label))</text><rect x=\"\(labelW)\" y=\"\(y)\" width=\"\(w)\" height=\"22\" fill=\"\(b.color)\"/>"
-            s += "<text x=\"\(labelW + w + 6)\" y=\"\(y + 17)\" font-size=\"13\">\(escape(BenchFormat.value(b.value, b.unit)))</text>"
+            bar(bars.count, label: b.label, color: b.color, value: b.value, unit: b.unit, interval: b.interval)
         }
         let axisY = rows * rowH + 22
-        s += "<text x=\"\(labelW)\" y=\"\(axisY)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))\(intervals.contains { $0 != nil } ? ", median of the windows, bar: 95% interval" : "")</text>"
+        s += "<text x=\"\(labelW)\" y=\"\(axisY)\" font-size=\"11\" fill=\"#555\">\(escape(r.chartMetric ?? "")) (\(escape(unit)))\(intervals.contains { $0 != nil } || third?.interval != nil ? ", median of the windows, bar: 95% interval" : "")</text>"
         if let q = r.ratio { s += ratioStrip(q, y: axisY + 8, labelW: labelW, width: barW) }
         return s + "</svg>"
     }
@@ -205,6 +207,7 @@ public enum BenchRender {
             h += "</tr>\n"
         }
         h += "</table>\n<h2>The experiments</h2>\n"
+        if let note = pressureScopeNote(report) { h += "<p class=\"small\">\(escape(note))</p>\n" }
         for res in report.results {
             h += "<section id=\"\(res.cell.resource.rawValue)-\(res.cell.layer.rawValue)\"><h3>\(escape(res.cell.resource.title)) — \(res.cell.layer.rawValue) layer</h3>"
             h += "<p><b>Claim:</b> \(escape(res.claim)) (expected: <b>\(res.expected.rawValue)</b>)</p>"
