@@ -45,6 +45,9 @@ public struct LaunchContext: Sendable, Equatable {
     /// `--tty`: the caller's `TERM`, which the workload gets unless the profile or a flag sets
     /// one (`LaunchPlanner.terminalType`).
     public var terminalType: String?
+    /// OCI `create`: the init waits on this exec fifo fd (`PlanStep.waitExecFifo`) before it
+    /// forks the workload.
+    public var execFifoFD: Int32?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -203,6 +206,7 @@ public enum LaunchPlanner {
             let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
             s.insert(.loadSeccomp, at: capIndex)
         }
+        if let fd = c.execFifoFD { s.append(.waitExecFifo(fd: fd)) }
         s.append(.forkWorkload)
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
