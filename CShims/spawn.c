@@ -1044,6 +1044,16 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return landlock_restrict_self();
     case BH_OP_BECOME_TRACEE:
         return bh_record_traceme();
+    case BH_OP_WRITE_SYSCTL: {
+        int fd = open(a->write_sysctl.path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return errno;
+        size_t len = strlen(a->write_sysctl.value);
+        ssize_t n;
+        while ((n = write(fd, a->write_sysctl.value, len)) < 0 && errno == EINTR) {}
+        int e = n < 0 ? errno : ((size_t)n != len ? EIO : 0);
+        close(fd);
+        return e;
+    }
     case BH_OP_WAIT_EXEC_FIFO:
         return wait_exec_fifo(a->wait_exec_fifo.fd);
     case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */

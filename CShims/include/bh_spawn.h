@@ -100,6 +100,8 @@ enum bh_step_op {
                                     for writing, which blocks until `start` opens it for reading; writes
                                     one byte, closes both, and points the message pipe at /dev/null (its
                                     reader is gone) */
+    BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
+                                    own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -137,6 +139,7 @@ struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
+struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -168,6 +171,7 @@ union bh_step_args {
     struct bh_attach_terminal_args attach_terminal;
     struct bh_open_terminal_args open_terminal;
     struct bh_wait_exec_fifo_args wait_exec_fifo;
+    struct bh_write_sysctl_args write_sysctl;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */

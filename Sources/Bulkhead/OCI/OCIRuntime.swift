@@ -247,7 +247,7 @@ public struct OCIRuntime: Sendable {
         request.joinNamespaces = Set(join.map(\.namespace))
         let prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil)
+            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
         } catch { throw OCIError("create \(id): \(error)") }
         let oldMask = config.umask.map { umask(mode_t($0)) }
         defer { if let m = oldMask { umask(m) } }

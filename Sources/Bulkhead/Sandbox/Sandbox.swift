@@ -211,7 +211,7 @@ public enum Sandbox {
     ///     on, and the console socket the pty master goes to (`PlanStep.openTerminal`).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
-                               ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil) throws(LaunchError) -> PreparedLaunch {
+                               ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = []) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do {
             var top = request.overrides
@@ -249,6 +249,8 @@ public enum Sandbox {
             context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate, delegated: files?.delegated ?? [])
             context.joinedNamespaces = request.joinNamespaces
             context.execFifoFD = ociExecFifo
+            context.makeKernelMountPoints = ociExecFifo != nil
+            context.sysctls = ociSysctls
             if let fd = ociTerminal { context.terminalFD = fd }
             var terminal: TerminalRelay?
             if request.tty {

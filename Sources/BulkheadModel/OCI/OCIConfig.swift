@@ -20,6 +20,9 @@ public struct OCIConfig: Sendable, Equatable {
     public var annotations: [(String, String)]
     /// `linux.cgroupsPath` as given (recorded in the state; the cgroup is bulkhead/oci/<id>).
     public var cgroupsPath: String?
+    /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
+    /// written in the container's own /proc/sys.
+    public var sysctls: [SysctlSetting] = []
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
 
@@ -28,7 +31,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
-            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored
+            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -186,7 +189,13 @@ public struct OCIConfig: Sendable, Equatable {
             let m = try l.mapping(allowed: ["namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl",
                                             "seccomp", "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel",
                                             "intelRdt", "personality", "timeOffsets"])
-            for refused in ["intelRdt", "personality", "timeOffsets", "sysctl", "uidMappings", "gidMappings"] {
+            if let n = m["sysctl"] {
+                for (k, v) in try n.mapping().entries {
+                    let value = try v.string()
+                    c.sysctls.append(try sysctl(k, value, node: v, namespaces: m["namespaces"]))
+                }
+            }
+            for refused in ["intelRdt", "personality", "timeOffsets", "uidMappings", "gidMappings"] {
                 if let n = m[refused] {
                     if n.isNull { continue }
                     if case .mapping(let mm) = n.node, mm.count == 0 { continue }
@@ -247,6 +256,24 @@ public struct OCIConfig: Sendable, Equatable {
         if let ms = top["mounts"] { try decodeMounts(ms, into: &c, ignored: &ignored) }
         c.ignored = ignored
         return c
+    }
+
+    /// A namespaced sysctl (runc's list): net.* (the container's own network namespace),
+    /// kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* (its IPC namespace). Names of
+    /// lower-case letters, digits, `_` and dots; values of at most 4096 printable bytes.
+    static func sysctl(_ name: String, _ value: String, node: ConfigNode, namespaces: ConfigNode?) throws(ConfigError) -> SysctlSetting {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2d } }) else {
+            throw node.error("not a sysctl name")
+        }
+        let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"].contains(name) || name.hasPrefix("fs.mqueue.")
+        guard ipc || name.hasPrefix("net.") else {
+            throw node.error("only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) may be set")
+        }
+        guard value.utf8.count <= 4096, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f || $0 == 0x09 }) else {
+            throw node.error("a value of at most 4096 printable bytes is needed")
+        }
+        return SysctlSetting(name: name, value: value)
     }
 
     static func absolutePaths(_ n: ConfigNode) throws(ConfigError) -> [String] {

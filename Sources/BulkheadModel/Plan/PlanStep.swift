@@ -87,6 +87,10 @@ public enum PlanStep: Sendable, Equatable {
     /// until `start` opens the exec fifo (`fd`: an O_PATH fd of it in the state directory),
     /// then forks the workload. The creating launcher exits meanwhile (no PDEATHSIG from here).
     case waitExecFifo(fd: Int32)
+    /// OCI `linux.sysctl`: write `value` to /proc/sys/`name` (dots as slashes) of the sandbox's
+    /// own /proc (mounted in the new root), before /proc/sys is made read-only; only namespaced
+    /// sysctls reach the plan (OCIConfig).
+    case writeSysctl(name: String, value: String)
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
     /// execve on (`bulkhead seccomp record`).
@@ -153,6 +157,7 @@ public enum PlanStep: Sendable, Equatable {
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .waitExecFifo: return "wait on the exec fifo for `start`"
+        case let .writeSysctl(name, _): return "set the sysctl \(name) (linux.sysctl)"
         case .exec: return "execve the command"
         case .becomeTracee: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }
