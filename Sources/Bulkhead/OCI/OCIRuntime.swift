@@ -249,6 +249,15 @@ public struct OCIRuntime: Sendable {
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
         } catch { throw OCIError("create \(id): \(error)") }
+        // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
+        // 0600, in the 0700 state directory; reached only through the init's /proc/self/fd).
+        func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 {
+            guard let e = map.first(where: { id >= $0.inside && UInt64(id) < UInt64($0.inside) + UInt64($0.count) }) else { return id }
+            return e.outside + (id - e.inside)
+        }
+        guard fchownat(AT_FDCWD, fifo, host(prepared.profile.runAsUser, prepared.plan.uidMap), host(prepared.profile.runAsGroup, prepared.plan.gidMap), AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw OCIError(SystemError("create \(id): chown the exec fifo to the workload's ids", errno: .current))
+        }
         let oldMask = config.umask.map { umask(mode_t($0)) }
         defer { if let m = oldMask { umask(m) } }
         let result = Supervisor(prepared: prepared).create(cgroupPath: ["oci", id], join: join, oomScoreAdj: config.oomScoreAdj)

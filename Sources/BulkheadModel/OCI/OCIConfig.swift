@@ -248,7 +248,7 @@ public struct OCIConfig: Sendable, Equatable {
             if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
         }
         c.layer.namespaces = namespaces
-        c.layer.network = namespaces[.network] == true || c.joinPaths.contains(where: { $0.namespace == .network }) ? .none : .host
+        c.layer.network = namespaces[.network] == true || c.joinPaths.contains(where: { $0.namespace == .network }) ? NetworkMode.none : NetworkMode.host
         guard namespaces[.mount] == true else {
             throw ConfigError(file: file, field: "linux.namespaces", message: "a mount namespace is needed (bulkhead always assembles the root in its own)")
         }
@@ -376,11 +376,11 @@ public struct OCIConfig: Sendable, Equatable {
                     throw try m.require("source").error("an absolute host path without \"..\" is needed")
                 }
                 var readOnly = false
-                for o in options {
+                for (i, o) in options.enumerated() {
                     switch o {
                     case "ro": readOnly = true
                     case "rw", "bind", "rbind", "private", "rprivate", "slave", "rslave", "nosuid", "nodev", "noexec", "relatime", "strictatime", "noatime", "z", "Z": break
-                    default: throw try m.require("options").error("bind option \"\(o)\" is not supported by bulkhead")
+                    default: throw try m.require("options").sequence()[i].error("not a bind option bulkhead supports (ro, rw, bind, rbind, private, rprivate, slave, rslave, nosuid, nodev, noexec, relatime, strictatime, noatime)")
                     }
                 }
                 binds.append(BindMount(source: source, destination: path, readOnly: readOnly))
@@ -396,7 +396,7 @@ public struct OCIConfig: Sendable, Equatable {
             case ("tmpfs", _):
                 tmpfs.append(TmpfsMount(path: path, sizeBytes: try tmpfsSize(options, m)))
             default:
-                throw item.error("a \(type.isEmpty ? "mount without a type" : "\"\(type)\" mount") on this destination is not supported by bulkhead")
+                throw item.error("this mount type on this destination is not supported by bulkhead (bind, tmpfs, and proc, sysfs, devpts, mqueue, cgroup on their usual places)")
             }
         }
         c.layer.tmpfs = tmpfs
