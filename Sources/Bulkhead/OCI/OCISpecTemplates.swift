@@ -1,4 +1,5 @@
 import BulkheadModel
+import Foundation
 
 /// What `spec` writes and `features` prints.
 enum OCISpecTemplates {
@@ -41,33 +42,26 @@ enum OCISpecTemplates {
 
     """
 
-    /// runtime-spec `features` (features.md), plus bulkhead's list of accepted fields without effect.
+    /// runtime-spec `features` (features.md), plus bulkhead's list of fields accepted without effect.
     static var features: String {
-        let ignored = OCIConfig.acceptedWithoutEffect.map { "\"\(jsonEscape($0.field)): \(jsonEscape($0.why))\"" }.joined(separator: ", ")
-        let caps = CapabilitySet.all.members.map { "\"\($0.name)\"" }.joined(separator: ", ")
-        return """
-        {"ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0", \
-        "hooks": [], \
-        "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "private", "rprivate", "slave", "rslave", "relatime", "strictatime", "noatime", "size"], \
-        "linux": {"namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"], \
-        "capabilities": [\(caps)], \
-        "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false}, \
-        "seccomp": {"enabled": false}, "apparmor": {"enabled": false}, "selinux": {"enabled": false}, \
-        "intelRdt": {"enabled": false}, "mountExtensions": {"idmap": {"enabled": false}}}, \
-        "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false", "dev.bulkhead.acceptedWithoutEffect": "[\(jsonEscape(ignored))]"}}
-        """
-    }
-
-    static func jsonEscape(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
+        let document: [String: Any] = [
+            "ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0",
+            "hooks": [String](),
+            "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "private", "rprivate", "slave", "rslave",
+                             "relatime", "strictatime", "noatime", "size"],
+            "linux": [
+                "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+                "capabilities": CapabilitySet.all.members.map(\.name),
+                "cgroup": ["v1": true, "v2": true, "systemd": false, "systemdUser": false],
+                "seccomp": ["enabled": false], "apparmor": ["enabled": false], "selinux": ["enabled": false],
+                "intelRdt": ["enabled": false], "mountExtensions": ["idmap": ["enabled": false]],
+            ] as [String: Any],
+            "annotations": [
+                "org.opencontainers.runc.checkpoint.enabled": "false",
+                "dev.bulkhead.acceptedWithoutEffect": OCIConfig.acceptedWithoutEffect.map { "\($0.field): \($0.why)" }.joined(separator: "; "),
+            ],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
     }
 }

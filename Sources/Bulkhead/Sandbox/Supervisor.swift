@@ -82,20 +82,25 @@ final class Supervisor {
         return report
     }
 
+    /// cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the `tasks` files
+    /// through which the init joins the v1 hierarchies itself, before it forks the workload.
+    private func cgroupJoinFiles(_ cgroup: CgroupSetup) throws(LaunchError) -> [Int32] {
+        guard let cg = cgroup.cgroup, cg.needsAttach else { return [] }
+        do throws(CgroupError) {
+            if prepared.request.injectFault == .cgroupAttach {
+                throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
+            }
+            return try cg.openJoinFiles()
+        } catch {
+            throw LaunchError("move the sandbox into its cgroups", wrapping: error)
+        }
+    }
+
     private func launch(signals: SignalFD?, cgroup: CgroupSetup) -> RunReport {
         // cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the init joins
         // the v1 hierarchies itself, through these files, before it forks the workload.
-        var joinFDs: [Int32] = []
-        if let cg = cgroup.cgroup, cg.needsAttach {
-            do throws(CgroupError) {
-                if prepared.request.injectFault == .cgroupAttach {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
-                }
-                joinFDs = try cg.openJoinFiles()
-            } catch {
-                return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
-            }
-        }
+        let joinFDs: [Int32]
+        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return failure(error) }
         let child: SandboxInit
         do {
             // The child has its own copies of the join files; the launcher's go at once.
@@ -283,17 +288,8 @@ final class Supervisor {
             _ = cgroup.finish()
             return .failure(e)
         }
-        var joinFDs: [Int32] = []
-        if let cg = cgroup.cgroup, cg.needsAttach {
-            do throws(CgroupError) {
-                if prepared.request.injectFault == .cgroupAttach {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
-                }
-                joinFDs = try cg.openJoinFiles()
-            } catch {
-                return fail(LaunchError("move the container into its cgroups", wrapping: error))
-            }
-        }
+        let joinFDs: [Int32]
+        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return fail(error) }
         let child: SandboxInit
         do {
             defer { for fd in joinFDs { close(fd) } }
