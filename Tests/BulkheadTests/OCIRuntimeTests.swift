@@ -215,6 +215,44 @@ struct OCIRuntimeTests {
         }
     }
 
+    /// --console-socket: the pty master arrives over the socket (SCM_RIGHTS, as runc sends it),
+    /// and the workload's terminal is /dev/pts/N of its own devpts. The receiver is python3's
+    /// recvmsg (the way conmon and go-runc take it).
+    @Test func consoleSocketGetsThePtyMaster() throws {
+        let b = try Bundle(args: ["/bin/sh", "-c", "tty; echo TTYOK"]) { config in
+            var p = config["process"] as! [String: Any]
+            p["terminal"] = true
+            config["process"] = p
+        }
+        let sock = b.dir + "/console.sock", got = b.dir + "/console.out"
+        let receiver = Process()
+        receiver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        receiver.arguments = ["-c", """
+        import socket, os, sys, array, time
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+        c, _ = s.accept()
+        msg, anc, flags, addr = c.recvmsg(1024, socket.CMSG_SPACE(4))
+        fds = array.array("i"); [fds.frombytes(d[:4]) for (l, t, d) in anc]
+        out = b""; end = time.time() + 20
+        while time.time() < end and b"TTYOK" not in out:
+            try: d = os.read(fds[0], 1024)
+            except OSError: break
+            if not d: break
+            out += d
+        open(sys.argv[2], "wb").write(out)
+        """, sock, got]
+        try receiver.run()
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: sock) { usleep(20_000) }
+        let c = try Self.rt(["create", "--bundle", b.dir, "--console-socket", sock, "c1"], root: b.stateRoot)
+        #expect(c.status == 0, "create: \(c.stderr)")
+        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        receiver.waitUntilExit()
+        let text = (try? String(contentsOfFile: got, encoding: .utf8)) ?? ""
+        #expect(text.contains("/dev/pts/0") && text.contains("TTYOK"), "\(text)")
+        // Without --console-socket a terminal config is refused, as runc does.
+        #expect(try Self.rt(["create", "--bundle", b.dir, "c2"], root: b.stateRoot).status == 1)
+    }
+
     @Test func unknownFlagsAreNamed() throws {
         let root = NSTemporaryDirectory() + "bh-oci-\(token())"
         defer { try? FileManager.default.removeItem(atPath: root) }
