@@ -253,6 +253,44 @@ struct OCIRuntimeTests {
         #expect(try Self.rt(["create", "--bundle", b.dir, "c2"], root: b.stateRoot).status == 1)
     }
 
+    /// linux.namespaces[].path: the container joins a network namespace made beforehand (as podman
+    /// and the CNI plugins hand it over), checked to be one with NS_GET_NSTYPE.
+    @Test func joinsANetworkNamespaceByPath() throws {
+        let nsFile = NSTemporaryDirectory() + "bh-oci-netns-\(token())"
+        FileManager.default.createFile(atPath: nsFile, contents: nil)
+        defer { umount2(nsFile, Int32(MNT_DETACH)); unlink(nsFile) }
+        let u = Process()
+        u.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        u.arguments = ["--net=" + nsFile, "true"]
+        try u.run(); u.waitUntilExit()
+        #expect(u.terminationStatus == 0)
+        var st = stat()
+        #expect(stat(nsFile, &st) == 0)
+        let b = try Bundle(args: ["/bin/sh", "-c", "readlink /proc/self/ns/net > /out/ns"]) { config in
+            var l = config["linux"] as! [String: Any]
+            var ns = (l["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "network" }
+            ns.append(["type": "network", "path": nsFile])
+            l["namespaces"] = ns
+            config["linux"] = l
+        }
+        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "run: \(r.stderr)")
+        let inside = (try? String(contentsOfFile: b.out + "/ns", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(inside == "net:[\(st.st_ino)]")
+        // A path that is not a network namespace file (a plain file; a magic link is ELOOP) is
+        // refused before anything starts.
+        let bad = try Bundle(args: ["/bin/true"]) { config in
+            var l = config["linux"] as! [String: Any]
+            var ns = (l["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "network" }
+            ns.append(["type": "network", "path": "/etc/hostname"])
+            l["namespaces"] = ns
+            config["linux"] = l
+        }
+        let refused = try Self.rt(["create", "--bundle", bad.dir, "c1"], root: bad.stateRoot)
+        #expect(refused.status == 1 && refused.stderr.contains("not a network namespace"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: bad.stateRoot + "/c1"))
+    }
+
     @Test func unknownFlagsAreNamed() throws {
         let root = NSTemporaryDirectory() + "bh-oci-\(token())"
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -226,6 +226,7 @@ public struct OCIConfig: Sendable, Equatable {
                         }
                         guard ns == .network else { throw pathNode.error("joining an existing \(ns.rawValue) namespace is not supported by bulkhead yet (network only)") }
                         c.joinPaths.append((ns, path))
+                        namespaces[ns] = true // the sandbox has one; the engine joins it instead of creating it
                     } else {
                         namespaces[ns] = true
                     }
@@ -248,7 +249,7 @@ public struct OCIConfig: Sendable, Equatable {
             if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
         }
         c.layer.namespaces = namespaces
-        c.layer.network = namespaces[.network] == true || c.joinPaths.contains(where: { $0.namespace == .network }) ? NetworkMode.none : NetworkMode.host
+        c.layer.network = namespaces[.network] == true ? NetworkMode.none : NetworkMode.host
         guard namespaces[.mount] == true else {
             throw ConfigError(file: file, field: "linux.namespaces", message: "a mount namespace is needed (bulkhead always assembles the root in its own)")
         }
