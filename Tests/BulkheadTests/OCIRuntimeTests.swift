@@ -291,6 +291,22 @@ struct OCIRuntimeTests {
         #expect(!FileManager.default.fileExists(atPath: bad.stateRoot + "/c1"))
     }
 
+    /// linux.seccomp is compiled by the engine: a profile that refuses mkdir with EPERM holds in
+    /// the workload, and podman's own default profile (conflicting rules, first wins as in runc) loads.
+    @Test func configSeccompIsEnforced() throws {
+        let b = try Bundle(args: ["/bin/sh", "-c", "grep Seccomp: /proc/self/status > /out/status; mkdir /tmp/d 2> /out/mkdir; echo $? > /out/rc"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]]]
+            config["linux"] = l
+        }
+        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "run: \(r.stderr)")
+        #expect((try? String(contentsOfFile: b.out + "/status", encoding: .utf8))?.contains("2") == true)
+        #expect((try? String(contentsOfFile: b.out + "/rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+        #expect((try? String(contentsOfFile: b.out + "/mkdir", encoding: .utf8))?.contains("ermitted") == true)
+    }
+
     @Test func unknownFlagsAreNamed() throws {
         let root = NSTemporaryDirectory() + "bh-oci-\(token())"
         defer { try? FileManager.default.removeItem(atPath: root) }

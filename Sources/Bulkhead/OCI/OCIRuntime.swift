@@ -195,7 +195,7 @@ public struct OCIRuntime: Sendable {
         }
         var done = false
         defer {
-            if !done { unlink(dir + "/exec.fifo"); unlink(dir + "/state.json"); unlink(dir + "/state.json.tmp"); rmdir(dir) }
+            if !done { for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }; rmdir(dir) }
         }
         // The bundle: a directory root or the caller owns, reached without another user's links.
         let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
@@ -242,7 +242,19 @@ public struct OCIRuntime: Sendable {
             throw OCIError("create \(id): --console-socket given but process.terminal is false")
         }
 
-        var request = RunRequest(layers: [], overrides: config.layer, command: config.args,
+        var layer = config.layer
+        if config.hasSeccomp {
+            // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
+            // the engine's seccomp parser and compiler read it as a Localhost policy.
+            guard let whole = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  let linux = whole["linux"] as? [String: Any], let seccomp = linux["seccomp"],
+                  let data = try? JSONSerialization.data(withJSONObject: seccomp, options: [.sortedKeys]) else {
+                throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
+            }
+            try Self.writeAtomically(dir + "/seccomp.json", Array(data), mode: 0o600)
+            layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
+        }
+        var request = RunRequest(layers: [], overrides: layer, command: config.args,
                                  preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
         request.joinNamespaces = Set(join.map(\.namespace))
         let prepared: PreparedLaunch
@@ -402,7 +414,7 @@ public struct OCIRuntime: Sendable {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }
         }
-        for f in ["exec.fifo", "state.json", "state.json.tmp"] { unlink(dir + "/" + f) }
+        for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
         guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
         unlink(try rootDirectory() + "/." + id + ".lock")
     }

@@ -53,7 +53,7 @@ enum OCISpecTemplates {
                 "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
                 "capabilities": CapabilitySet.all.members.map(\.name),
                 "cgroup": ["v1": true, "v2": true, "systemd": false, "systemdUser": false],
-                "seccomp": ["enabled": false], "apparmor": ["enabled": false], "selinux": ["enabled": false],
+                "seccomp": ["enabled": true, "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP"]] as [String: Any], "apparmor": ["enabled": false], "selinux": ["enabled": false],
                 "intelRdt": ["enabled": false], "mountExtensions": ["idmap": ["enabled": false]],
             ] as [String: Any],
             "annotations": [

@@ -226,7 +226,7 @@ public enum Sandbox {
             try checkDevices(profile)
             try checkCPUs(profile, from: (request.layers + [request.overrides]).last { $0.cpusetCPUs != nil })
             let seccomp = try SeccompSetup.compile(profile, store: store, origin: SeccompSetup.origin(of: request.layers + [request.overrides]),
-                                                   cache: seccompCache)
+                                                   cache: seccompCache, conflicts: ociExecFifo != nil ? .firstRuleWins : .refuse)
             let identity = HostIdentity.current()
             var profileForPlan = profile
             // A bind's error names where the binds were given: the last layer that set them

@@ -73,10 +73,13 @@ enum SeccompSetup {
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
     /// same program from the content-addressed cache.
+    /// `conflicts`: `.firstRuleWins` for an OCI config's own profile (runc's reading of it); it
+    /// is part of the cache key, so a program compiled that way never serves a strict launch.
     static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
-                        cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
-        guard let src = try source(p, store: store, origin: origin) else { return nil }
-        let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
+                        cache: SeccompCache? = SeccompCache.standard(),
+                        conflicts: SeccompConflictResolution = .refuse) throws(ConfigError) -> CompiledSeccomp? {
+        guard let src = try source(p, store: store, origin: origin, conflicts: conflicts) else { return nil }
+        let key = SeccompCache.key(policyText: src.text + (conflicts == .firstRuleWins ? "\n#first-rule-wins" : ""), capabilities: Array(src.context.capabilities),
                                    architecture: src.context.architecture.rawValue)
         if let hit = cache?.load(key: key) {
             return CompiledSeccomp(program: hit.program, control: SeccompControl(

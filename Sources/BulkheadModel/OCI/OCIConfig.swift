@@ -23,6 +23,8 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
+    /// `linux.seccomp` is present: compiled by the engine from the config's own text.
+    public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
 
@@ -31,7 +33,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
-            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls
+            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -244,7 +246,13 @@ public struct OCIConfig: Sendable, Equatable {
                 throw n.error("device nodes are not created by bulkhead yet")
             }
             if let n = m["seccomp"], !n.isNull {
-                throw n.error("a config's seccomp profile is not loaded by bulkhead yet; remove it (podman: --security-opt seccomp=unconfined)")
+                let sm = try n.mapping()
+                if let l = sm["listenerPath"], try !l.string().isEmpty {
+                    throw l.error("seccomp user notification (listenerPath) is not supported by bulkhead")
+                }
+                // The engine's own parser and compiler read it (the runtime writes it to the
+                // state directory and selects it as a Localhost policy).
+                c.hasSeccomp = true
             }
             if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
         }
