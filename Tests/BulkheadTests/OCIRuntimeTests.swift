@@ -307,6 +307,24 @@ struct OCIRuntimeTests {
         #expect((try? String(contentsOfFile: b.out + "/mkdir", encoding: .utf8))?.contains("ermitted") == true)
     }
 
+    /// No user namespace and CAP_MKNOD (podman's default set): a device node made in /dev opens
+    /// nothing (the /dev tmpfs is nodev; runc relies on the devices cgroup), while the engine's
+    /// own nodes, bind mounts, work.
+    @Test func madeDeviceNodesOpenNothing() throws {
+        let b = try Bundle(args: ["/bin/sh", "-c", "mknod /dev/zero2 c 1 5 && echo made > /out/made; head -c1 /dev/zero2 > /dev/null 2> /out/err; echo $? > /out/rc; echo ok > /dev/null && echo nullok > /out/null"]) { config in
+            var p = config["process"] as! [String: Any]
+            let caps = ["CAP_MKNOD", "CAP_DAC_OVERRIDE", "CAP_CHOWN"]
+            p["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+            config["process"] = p
+        }
+        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "run: \(r.stderr)")
+        #expect((try? String(contentsOfFile: b.out + "/made", encoding: .utf8)) == "made\n", "mknod itself is allowed (CAP_MKNOD)")
+        #expect((try? String(contentsOfFile: b.out + "/rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) != "0", "opening it fails")
+        #expect((try? String(contentsOfFile: b.out + "/err", encoding: .utf8))?.contains("ermission denied") == true)
+        #expect((try? String(contentsOfFile: b.out + "/null", encoding: .utf8)) == "nullok\n")
+    }
+
     @Test func unknownFlagsAreNamed() throws {
         let root = NSTemporaryDirectory() + "bh-oci-\(token())"
         defer { try? FileManager.default.removeItem(atPath: root) }

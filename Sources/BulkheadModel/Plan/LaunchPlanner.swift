@@ -289,7 +289,9 @@ public enum LaunchPlanner {
 
         if makeKernelMountPoints { s.append(.makeMountPoint(nr + "/dev", directory: true)) }
         s.append(.refuseSymlinks(nr + "/dev", missingOK: false))
-        s.append(.mount(source: "tmpfs", target: nr + "/dev", fstype: "tmpfs", flags: [.noSuid, .noExec], data: "mode=0755,size=64k"))
+        // nodev: a node made here (mknod with CAP_MKNOD, an OCI container in the host's user
+        // namespace) opens nothing; the devices below are bind mounts with their own flags.
+        s.append(.mount(source: "tmpfs", target: nr + "/dev", fstype: "tmpfs", flags: [.noSuid, .noExec, .noDev], data: "mode=0755,size=64k"))
         for d in devices {
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
