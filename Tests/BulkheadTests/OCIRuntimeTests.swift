@@ -336,6 +336,13 @@ struct OCIRuntimeTests {
         #expect(s.status == 1 && s.stderr.contains("--systemd-cgroup"))
         let bad = try Self.rt(["state", "../etc"], root: root)
         #expect(bad.status == 1 && bad.stderr.contains("invalid container id"))
+        // The main binary invoked as bulkhead-runc (a link) runs the same front end.
+        let link = root + "-bin/bulkhead-runc"
+        try FileManager.default.createDirectory(atPath: root + "-bin", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root + "-bin") }
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: Bulkhead.binary)
+        let viaLink = try Self.rt(["features"], root: root, binary: link)
+        #expect(viaLink.status == 0 && viaLink.stdout.contains("ociVersionMax"), "\(viaLink.stderr)")
         // `bulkhead oci` is the same front end.
         let viaBulkhead = try Bulkhead.run(["oci", "--root", root, "list", "--format", "json"])
         #expect(viaBulkhead.status == 0 && viaBulkhead.stdout.hasPrefix("["))
