@@ -209,6 +209,7 @@ struct OCIRuntimeTests {
         #expect(r.stderr.contains("ECANCELED"), "\(r.stderr)")
         if fault.hasPrefix("step:") { #expect(r.stderr.contains("step \(fault.dropFirst(5))"), "\(r.stderr)") }
         #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: b.stateRoot)) == [], "no state, no lock file left")
         #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"))
         for h in ["memory", "pids", "cpu", "unified"] {
             #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(h)/bulkhead/oci/c1"))

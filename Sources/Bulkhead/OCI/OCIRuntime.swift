@@ -195,7 +195,12 @@ public struct OCIRuntime: Sendable {
         }
         var done = false
         defer {
-            if !done { for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }; rmdir(dir) }
+            if !done {
+                for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+                rmdir(dir)
+                // Nothing of a failed create is left, its lock file included (held until here).
+                unlink(root + "/." + id + ".lock")
+            }
         }
         // The bundle: a directory root or the caller owns, reached without another user's links.
         let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
