@@ -47,6 +47,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("linux.resources.devices", "a deny-all list is what the engine's /dev gives (only null, zero, full, random, urandom, tty and its own pts); other rules are refused"),
         ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
+        ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
         ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
         ("annotations", "stored in the state, not interpreted"),
     ]
