@@ -14,6 +14,7 @@ let package = Package(
     name: "bulkhead",
     products: [
         .executable(name: "bulkhead", targets: ["bulkhead"]),
+        .executable(name: "bulkhead-runc", targets: ["bulkhead-runc"]),
         .library(name: "Bulkhead", targets: ["Bulkhead"]),
     ],
     dependencies: [
@@ -66,6 +67,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The runc-compatible front end (docs/oci.md): the same Bulkhead code as `bulkhead oci`.
+        .executableTarget(name: "bulkhead-runc", dependencies: ["Bulkhead"]),
         // The security probe program (C): run inside sandboxes by SecurityProbeTests, built next
         // to `bulkhead`. Not part of any product.
         .executableTarget(
@@ -91,7 +94,7 @@ let package = Package(
         .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel"]),
         .testTarget(
             name: "BulkheadTests",
-            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead"]
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -707,6 +707,8 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
     if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* for the workload only */
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
+    for (uint32_t i = 0; i < cfg->step_count; i++)
+        if (cfg->steps[i].op == BH_OP_WAIT_EXEC_FIFO) { keep[n++] = cfg->steps[i].args.wait_exec_fifo.fd; break; }
     if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) keep[n++] = cfg->cgroup_join_fds[i];
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
@@ -855,6 +857,40 @@ static int rearm_after_credential_change(int sync_fd) {
     return 0;
 }
 
+/* The init's message pipe (the init's own copy): BH_OP_WAIT_EXEC_FIFO reports on it and then
+ * points it at /dev/null. */
+static int init_msg_fd = -1;
+
+/* BH_OP_WAIT_EXEC_FIFO (bh_spawn.h). Async-signal-safe: no allocation, no stdio. */
+static int wait_exec_fifo(int fifo) {
+    if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return errno;
+    char path[32] = "/proc/self/fd/";
+    char digits[12];
+    int nd = 0;
+    unsigned int v = (unsigned int)fifo;
+    do { digits[nd++] = (char)('0' + v % 10); v /= 10; } while (v > 0 && nd < 11);
+    size_t at = strlen(path);
+    while (nd > 0) path[at++] = digits[--nd];
+    path[at] = 0;
+    send_msg(init_msg_fd, BH_MSG_CREATED, -1, 0, 0);
+    int w;
+    while ((w = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+    if (w < 0) return errno;
+    char zero = '0';
+    ssize_t n;
+    while ((n = write(w, &zero, 1)) < 0 && errno == EINTR) {}
+    int e = n < 0 ? errno : 0;
+    close(w);
+    close(fifo);
+    if (e) return e;
+    /* Nobody reads the messages any more (`create` has exited): keep the number, drop the pipe. */
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) return errno;
+    if (dup3(null, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(null); return e; }
+    close(null);
+    return 0;
+}
+
 static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     const union bh_step_args *a = &s->args;
     switch (s->op) {
@@ -974,6 +1010,18 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return landlock_restrict_self();
     case BH_OP_BECOME_TRACEE:
         return bh_record_traceme();
+    case BH_OP_WRITE_SYSCTL: {
+        int fd = open(a->write_sysctl.path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) return errno;
+        size_t len = strlen(a->write_sysctl.value);
+        ssize_t n;
+        while ((n = write(fd, a->write_sysctl.value, len)) < 0 && errno == EINTR) {}
+        int e = n < 0 ? errno : ((size_t)n != len ? EIO : 0);
+        close(fd);
+        return e;
+    }
+    case BH_OP_WAIT_EXEC_FIFO:
+        return wait_exec_fifo(a->wait_exec_fifo.fd);
     case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */
         return EINVAL;
     }
@@ -1054,6 +1102,7 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     /* First of all: every fd the init does not need or pass on is closed. A failure here is
      * reported as step -1 (no step of the plan has run). */
+    init_msg_fd = msg_fd;
     int rc = init_close_inherited(cfg, msg_fd, sync_fd);
     if (rc != 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, -1, rc, 0);

@@ -94,6 +94,15 @@ enum bh_step_op {
                                     uid:gid, send the master to the launcher over fd (a SOCK_SEQPACKET socket,
                                     SCM_RIGHTS), then dup2 the slave onto fd: BH_OP_ATTACH_TERMINAL takes it
                                     from there, and the workload's tty is /dev/pts/N of its own /dev/pts */
+    BH_OP_WAIT_EXEC_FIFO,        /* OCI `create`: the init (every setup step done, before the workload is
+                                    forked) clears PDEATHSIG (the creating launcher exits now; the caller,
+                                    a subreaper, adopts the init), sends BH_MSG_CREATED, then opens
+                                    /proc/self/fd/<fd> (an O_PATH fd of the state directory's exec fifo)
+                                    for writing, which blocks until `start` opens it for reading; writes
+                                    one byte, closes both, and points the message pipe at /dev/null (its
+                                    reader is gone) */
+    BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
+                                    own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -130,6 +139,8 @@ struct bh_landlock_allow_path_args { const char *_Nullable path; uint64_t access
 struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
+struct bh_wait_exec_fifo_args { int32_t fd; };
+struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -160,6 +171,8 @@ union bh_step_args {
     struct bh_landlock_allow_port_args landlock_allow_port;
     struct bh_attach_terminal_args attach_terminal;
     struct bh_open_terminal_args open_terminal;
+    struct bh_wait_exec_fifo_args wait_exec_fifo;
+    struct bh_write_sysctl_args write_sysctl;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -221,6 +234,7 @@ enum bh_msg_kind {
     BH_MSG_STEP_FAILED = 1, /* step = index into steps, err = errno; nothing was executed */
     BH_MSG_EXEC_OK = 2,     /* the workload passed execve; value = its pid inside the sandbox */
     BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
+    BH_MSG_CREATED = 4,     /* OCI `create`: every setup step succeeded; the init waits on the exec fifo */
 };
 
 typedef struct bh_msg {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bulkhead
 import BulkheadModel
 import Glibc
 
@@ -23,6 +24,10 @@ struct BulkheadCommand: CommandGroup {
             let n = open("/dev/null", O_RDWR)
             if n >= 0 && n != fd { dup2(n, fd); close(n) }
         }
+        // The runc command line: invoked as bulkhead-runc (a link), or `bulkhead oci ARGS`.
+        let invokedAs = CommandLine.arguments.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+        if invokedAs == "bulkhead-runc" { Glibc.exit(OCICommandLine.main(Array(CommandLine.arguments.dropFirst()))) }
+        if CommandLine.arguments.dropFirst().first == "oci" { Glibc.exit(OCICommandLine.main(Array(CommandLine.arguments.dropFirst(2)))) }
         do {
             let args = CommandLine.arguments.dropFirst()
             if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {

@@ -40,7 +40,10 @@ struct CgroupSetup {
     /// in a pod (`pod` is the pod's cgroup path): a pod's container always gets its leaf under
     /// the pod's cgroup, whose limits and whose tenant's quota bound it, and a container that
     /// cannot get one does not start.
-    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil) throws(LaunchError) -> CgroupSetup {
+    /// `fixedPath`: an OCI container's own cgroup (bulkhead/oci/<id>), made whether or not it
+    /// has limits (`kill --all`, `delete` and the caller's statistics need it) and named so that
+    /// `collectStale` never takes it for a dead launcher's: the creating process exits at once.
+    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -55,7 +58,7 @@ struct CgroupSetup {
             wanted.ioWeight = nil
             ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
-        var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod)
+        var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
             setup = CgroupSetup(cgroup: setup.cgroup, limits: l, note: setup.note)
@@ -64,13 +67,13 @@ struct CgroupSetup {
     }
 
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
-                                     pod: [String]?) throws(LaunchError) -> CgroupSetup {
+                                     pod: [String]?, fixedPath: [String]? = nil) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
         // container is the exception: outside the pod's cgroup it would escape the pod's limits
         // and its tenant's quota (pids ceiling included), so it needs its leaf, limits or not.
-        let inPod = pod != nil
+        let inPod = pod != nil || fixedPath != nil
         guard asked || inPod else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
         let bestEffort = enforcement == .bestEffort
         let host: CgroupHost
@@ -87,7 +90,7 @@ struct CgroupSetup {
             throw LaunchError(operation: "name the sandbox's cgroup (read /proc/self/stat)")
         }
         do {
-            let cg = try SandboxCgroup.create(host: host, path: (pod ?? ["default", "default"]) + [leaf.description],
+            let cg = try SandboxCgroup.create(host: host, path: fixedPath ?? ((pod ?? ["default", "default"]) + [leaf.description]),
                                               limits: wanted, bestEffort: bestEffort)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {

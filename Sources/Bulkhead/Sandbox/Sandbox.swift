@@ -221,8 +221,11 @@ public enum Sandbox {
     ///     already read: `request.layers`).
     ///   - seccompCache: where compiled filters are cached; nil always parses, validates and
     ///     compiles (what `profile lint` needs).
+    ///   - ociExecFifo, ociTerminal: OCI `create` (Bulkhead/OCI): the exec fifo the init waits
+    ///     on, and the console socket the pty master goes to (`PlanStep.openTerminal`).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
-                               seccompCache: SeccompCache? = SeccompCache.standard()) throws(LaunchError) -> PreparedLaunch {
+                               seccompCache: SeccompCache? = SeccompCache.standard(),
+                               ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = []) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do {
             var top = request.overrides
@@ -259,6 +262,10 @@ public enum Sandbox {
             context.defaultHostGIDRange = subordinate?.gid
             context.reservedHostIDRanges = HostIdentity.reservedRanges(subordinate: subordinate, delegated: files?.delegated ?? [])
             context.joinedNamespaces = request.joinNamespaces
+            context.execFifoFD = ociExecFifo
+            context.makeKernelMountPoints = ociExecFifo != nil
+            context.sysctls = ociSysctls
+            if let fd = ociTerminal { context.terminalFD = fd }
             var terminal: TerminalRelay?
             if request.tty {
                 do { terminal = try TerminalRelay() } catch {

@@ -82,20 +82,25 @@ final class Supervisor {
         return report
     }
 
+    /// cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the `tasks` files
+    /// through which the init joins the v1 hierarchies itself, before it forks the workload.
+    private func cgroupJoinFiles(_ cgroup: CgroupSetup) throws(LaunchError) -> [Int32] {
+        guard let cg = cgroup.cgroup, cg.needsAttach else { return [] }
+        do throws(CgroupError) {
+            if prepared.request.injectFault == .cgroupAttach {
+                throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
+            }
+            return try cg.openJoinFiles()
+        } catch {
+            throw LaunchError("move the sandbox into its cgroups", wrapping: error)
+        }
+    }
+
     private func launch(signals: SignalFD?, cgroup: CgroupSetup) -> RunReport {
         // cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the init joins
         // the v1 hierarchies itself, through these files, before it forks the workload.
-        var joinFDs: [Int32] = []
-        if let cg = cgroup.cgroup, cg.needsAttach {
-            do throws(CgroupError) {
-                if prepared.request.injectFault == .cgroupAttach {
-                    throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
-                }
-                joinFDs = try cg.openJoinFiles()
-            } catch {
-                return failure(LaunchError("move the sandbox into its cgroups", wrapping: error))
-            }
-        }
+        let joinFDs: [Int32]
+        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return failure(error) }
         // Which call was refused: a listener for the refusing RETs (SeccompNotifier), not in
         // record mode (the recorder traces every call itself).
         var notifier: SeccompNotifier?
@@ -204,6 +209,7 @@ final class Supervisor {
                 case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
                 case .some(.execSucceeded): execAt = Monotonic.now(); mark("child setup to execve")
                 case .some(.exited(let ws)): exitStatus = ws
+                case .some(.created): break
                 case .none: messagesOpen = false
                 }
             }
@@ -228,6 +234,7 @@ final class Supervisor {
             case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
             case .some(.execSucceeded): execAt = execAt ?? Monotonic.now()
             case .some(.exited(let ws)): exitStatus = ws
+            case .some(.created): break
             case .none: messagesOpen = false
             }
         }
@@ -284,6 +291,74 @@ final class Supervisor {
             report.signal = SignalName.name(termsig)
             report.exitCode = 128 + termsig
         }
+    }
+
+    /// OCI `create`: the same cgroup, clone3, id maps and release as `run`, then waits until the
+    /// init reports that every setup step succeeded and it waits on the exec fifo
+    /// (`PlanStep.waitExecFifo`). On success the init is left running (this process exits and
+    /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
+    /// and reaped and the cgroup removed: nothing is left.
+    func create(cgroupPath: [String], join: [(fd: Int32, namespace: Namespace)] = [], oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
+        signal(SIGPIPE, SIG_IGN)
+        let cgroup: CgroupSetup
+        do throws(LaunchError) {
+            if prepared.request.injectFault == .cgroupCreate {
+                throw LaunchError(operation: "set up the container's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
+            }
+            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath)
+        } catch {
+            return .failure(error)
+        }
+        func fail(_ e: LaunchError) -> Result<OCICreated, LaunchError> {
+            _ = cgroup.finish()
+            return .failure(e)
+        }
+        let joinFDs: [Int32]
+        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return fail(error) }
+        let child: SandboxInit
+        do {
+            defer { for fd in joinFDs { close(fd) } }
+            child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
+                                           cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
+                                           join: join, cgroupJoinFDs: joinFDs)
+        } catch {
+            return fail(LaunchError(error))
+        }
+        var idMapFault: LaunchError?
+        if prepared.request.injectFault == .idMaps {
+            idMapFault = LaunchError(operation: "write the id maps", errno: Errno(ECANCELED), hint: "fault injected for testing")
+        }
+        if let adj = oomScoreAdj {
+            // Before the release: the workload inherits it (process.oomScoreAdj).
+            do { try FileIO.write("\(adj)", to: "/proc/\(child.pid)/oom_score_adj") } catch {
+                child.abandon(); child.close()
+                return fail(LaunchError("process.oomScoreAdj", wrapping: error))
+            }
+        }
+        do throws(LaunchError) { try child.mapIDsAndRelease(plan, fault: idMapFault) } catch {
+            child.close()
+            return fail(error)
+        }
+        var failure: LaunchError?
+        loop: while true {
+            switch readMessage(child) {
+            case .some(.created): break loop
+            case .some(.stepFailed(let step, let e)): failure = LaunchError(stepFailed: step, errno: e, in: plan); break loop
+            case .some(.execSucceeded), .some(.exited): continue
+            case .none:
+                failure = LaunchError(operation: "the container's init ended before it was created (status \(child.reap().status))")
+                break loop
+            }
+        }
+        if let failure {
+            try? child.kill(SIGKILL)
+            _ = child.reap()
+            child.close()
+            return fail(failure)
+        }
+        let pid = child.pid
+        child.close()
+        return .success(OCICreated(pid: pid, cgroupDirectories: cgroup.cgroup?.directories ?? []))
     }
 
     private func readMessage(_ child: SandboxInit) -> InitMessage? {

@@ -45,6 +45,14 @@ public struct LaunchContext: Sendable, Equatable {
     /// `--tty`: the caller's `TERM`, which the workload gets unless the profile or a flag sets
     /// one (`LaunchPlanner.terminalType`).
     public var terminalType: String?
+    /// OCI `create`: the init waits on this exec fifo fd (`PlanStep.waitExecFifo`) before it
+    /// forks the workload.
+    public var execFifoFD: Int32?
+    /// OCI: /proc, /dev and /sys are made in the root filesystem when it lacks them (as runc
+    /// does for an imported image), inside the root, without following symlinks.
+    public var makeKernelMountPoints = false
+    /// OCI `linux.sysctl` (checked by OCIConfig: namespaced ones only), in order.
+    public var sysctls: [SysctlSetting] = []
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -57,6 +65,13 @@ public struct LaunchContext: Sendable, Equatable {
         self.hasSeccomp = hasSeccomp
         self.landlockABI = landlockABI
     }
+}
+
+/// One `linux.sysctl` entry of an OCI config, checked (`OCIConfig.sysctl`).
+public struct SysctlSetting: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) { self.name = name; self.value = value }
 }
 
 /// What the launcher executes: the namespaces to create, the id maps to write and the ordered
@@ -176,7 +191,7 @@ public enum LaunchPlanner {
         s.append(.setDumpable(false))
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
-        appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network))
+        appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network), makeKernelMountPoints: c.makeKernelMountPoints, sysctls: c.sysctls)
         // The pty comes from the sandbox's own devpts, mounted above, while the init still has
         // CAP_CHOWN to give the slave to the workload's ids.
         if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
@@ -203,6 +218,7 @@ public enum LaunchPlanner {
             let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
             s.insert(.loadSeccomp, at: capIndex)
         }
+        if let fd = c.execFifoFD { s.append(.waitExecFifo(fd: fd)) }
         s.append(.forkWorkload)
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
@@ -242,7 +258,8 @@ public enum LaunchPlanner {
     /// `ownNetwork` false: a pod's container, whose network namespace belongs to the initial
     /// user namespace; it cannot mount a sysfs of it (EPERM) and binds the pod's instead (a
     /// bind onto /sys among its binds, see PodRunner).
-    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile, ownNetwork: Bool = true) {
+    static func appendFilesystem(_ s: inout [PlanStep], _ p: EffectiveProfile, ownNetwork: Bool = true, makeKernelMountPoints: Bool = false,
+                                 sysctls: [SysctlSetting] = []) {
         let nr = newRoot, or = oldRoot
         // Nothing mounted from here on propagates back to the host's mount namespace.
         s.append(.mount(source: nil, target: "/", fstype: nil, flags: [.recursive, .slave], data: nil))
@@ -266,11 +283,15 @@ public enum LaunchPlanner {
 
         // Every mount target inside a root filesystem is checked for symlinks first: a rootfs
         // whose /proc points elsewhere must not redirect our mounts (CVE-2019-19921 family).
+        if makeKernelMountPoints { s.append(.makeMountPoint(nr + "/proc", directory: true)) }
         s.append(.refuseSymlinks(nr + "/proc", missingOK: false))
         s.append(.mount(source: "proc", target: nr + "/proc", fstype: "proc", flags: [.noSuid, .noDev, .noExec], data: nil))
 
+        if makeKernelMountPoints { s.append(.makeMountPoint(nr + "/dev", directory: true)) }
         s.append(.refuseSymlinks(nr + "/dev", missingOK: false))
-        s.append(.mount(source: "tmpfs", target: nr + "/dev", fstype: "tmpfs", flags: [.noSuid, .noExec], data: "mode=0755,size=64k"))
+        // nodev: a node made here (mknod with CAP_MKNOD, an OCI container in the host's user
+        // namespace) opens nothing; the devices below are bind mounts with their own flags.
+        s.append(.mount(source: "tmpfs", target: nr + "/dev", fstype: "tmpfs", flags: [.noSuid, .noExec, .noDev], data: "mode=0755,size=64k"))
         for d in devices {
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
@@ -298,6 +319,7 @@ public enum LaunchPlanner {
         if p.namespaces.contains(.network) && ownNetwork {
             // A sysfs of the sandbox's own network namespace (its /sys/class/net shows only lo),
             // read-only; it also hides the host's cgroup mounts under /sys/fs/cgroup.
+            if makeKernelMountPoints { s.append(.makeMountPoint(nr + "/sys", directory: true)) }
             s.append(.refuseSymlinks(nr + "/sys", missingOK: false))
             s.append(.mount(source: "sysfs", target: nr + "/sys", fstype: "sysfs", flags: [.readOnly, .noSuid, .noDev, .noExec], data: nil))
         }
@@ -327,6 +349,8 @@ public enum LaunchPlanner {
             s.append(.mount(source: or + b.source, target: nr + b.destination, fstype: nil, flags: [.bind, .recursive], data: nil))
             s.append(.setMountAttributes(nr + b.destination, b.readOnly ? [.readOnly, .noSuid, .noDev] : [.noSuid, .noDev], recursive: true))
         }
+        // Sysctls through the sandbox's own proc, before /proc/sys is made read-only.
+        for x in sysctls { s.append(.writeSysctl(name: x.name, value: x.value)) }
         for m in p.maskedPaths { s.append(.mask(nr + m, nullDevice: nr + "/dev/null")) }
         for r in p.readonlyPaths { s.append(.makeReadOnly(nr + r)) }
         // pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes

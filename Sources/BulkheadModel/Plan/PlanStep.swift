@@ -83,6 +83,14 @@ public enum PlanStep: Sendable, Equatable {
     /// `attachTerminal` finds it. The workload's terminal is then /dev/pts/N of its own /dev/pts.
     case openTerminal(fd: Int32, uid: UInt32, gid: UInt32)
     case loadSeccomp
+    /// OCI `create`: the init, every setup step done, reports that it was created and waits
+    /// until `start` opens the exec fifo (`fd`: an O_PATH fd of it in the state directory),
+    /// then forks the workload. The creating launcher exits meanwhile (no PDEATHSIG from here).
+    case waitExecFifo(fd: Int32)
+    /// OCI `linux.sysctl`: write `value` to /proc/sys/`name` (dots as slashes) of the sandbox's
+    /// own /proc (mounted in the new root), before /proc/sys is made read-only; only namespaced
+    /// sysctls reach the plan (OCIConfig).
+    case writeSysctl(name: String, value: String)
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
     /// execve on (`bulkhead seccomp record`).
@@ -148,6 +156,8 @@ public enum PlanStep: Sendable, Equatable {
         case .openTerminal: return "open the sandbox's pty in its own /dev/pts and send the master to the launcher"
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
+        case .waitExecFifo: return "wait on the exec fifo for `start`"
+        case let .writeSysctl(name, _): return "set the sysctl \(name) (linux.sysctl)"
         case .exec: return "execve the command"
         case .becomeTracee: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }

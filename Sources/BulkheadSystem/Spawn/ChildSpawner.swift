@@ -228,6 +228,9 @@ final class CArena {
         case let .openTerminal(fd, uid, gid): (BH_OP_OPEN_TERMINAL, bh_step_args(open_terminal: bh_open_terminal_args(fd: fd, uid: uid, gid: gid)))
         case .attachTerminal(let fd): (BH_OP_ATTACH_TERMINAL, bh_step_args(attach_terminal: bh_attach_terminal_args(fd: fd)))
         case .loadSeccomp: (BH_OP_LOAD_SECCOMP, bh_step_args())
+        case let .writeSysctl(name, value):
+            (BH_OP_WRITE_SYSCTL, bh_step_args(write_sysctl: bh_write_sysctl_args(path: string(LaunchPlanner.newRoot + "/proc/sys/" + name.split(separator: ".").joined(separator: "/")), value: string(value))))
+        case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }

@@ -8,6 +8,8 @@ public enum InitMessage: Sendable, Equatable {
     case stepFailed(step: Int, errno: Errno)
     case execSucceeded(pidInside: Int32)
     case exited(waitStatus: Int32)
+    /// OCI `create`: every setup step succeeded; the init waits on the exec fifo.
+    case created
 }
 
 /// The sandbox's init as the launcher holds it after clone3 (`ChildSpawner.spawn`): its pid
@@ -108,6 +110,7 @@ public final class SandboxInit: Sendable {
         case Int(BH_MSG_STEP_FAILED.rawValue): return .stepFailed(step: Int(m.step), errno: Errno(m.err))
         case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
         case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
+        case Int(BH_MSG_CREATED.rawValue): return .created
         default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
         }
     }

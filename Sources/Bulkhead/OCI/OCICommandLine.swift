@@ -1,0 +1,236 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// The runc command line (`bulkhead-runc ARGS`, `bulkhead oci ARGS`): global flags, then a
+/// subcommand and its flags, exactly the set podman 4.3/conmon 2.1, containerd's runc v2 shim
+/// (go-runc) and CRI-O pass. A flag it does not know is an error naming it (exit 1, as runc).
+public enum OCICommandLine {
+    struct Globals {
+        var root = OCIRuntime.defaultRoot
+        var log: String?
+        var logFormat = "text"
+        var debug = false
+    }
+
+    /// Runs one command; returns the process exit status.
+    public static func main(_ arguments: [String]) -> Int32 {
+        var g = Globals()
+        var args = arguments[...]
+        do throws(OCIError) {
+            // Global flags come before the subcommand (runc's urfave/cli takes them there).
+            while let a = args.first, a.hasPrefix("-") {
+                args = args.dropFirst()
+                let (name, inline) = split(a)
+                func value() throws(OCIError) -> String {
+                    if let inline { return inline }
+                    guard let v = args.first else { throw OCIError("flag \(name) needs a value") }
+                    args = args.dropFirst()
+                    return v
+                }
+                switch name {
+                case "--root": g.root = try value()
+                case "--log": g.log = try value()
+                case "--log-format":
+                    g.logFormat = try value()
+                    guard ["text", "json"].contains(g.logFormat) else { throw OCIError("--log-format: text or json, not \"\(g.logFormat)\"") }
+                case "--debug": g.debug = true
+                case "--systemd-cgroup":
+                    throw OCIError("--systemd-cgroup is not supported by bulkhead: it manages cgroupfs cgroups itself (bulkhead/oci/<id>); configure the engine with cgroup_manager = \"cgroupfs\" (podman) or SystemdCgroup = false (containerd)")
+                case "--rootless":
+                    let v = try value()
+                    guard v == "false" || v == "auto" else { throw OCIError("--rootless \(v): rootless mode is not supported by this runtime yet") }
+                case "--criu": _ = try value()
+                case "-v", "--version":
+                    write(1, "bulkhead-runc version 0.1.0\nspec: \(OCIRuntime.version)\n")
+                    return 0
+                case "-h", "--help":
+                    write(1, usage)
+                    return 0
+                default: throw OCIError("unknown global flag \(name)")
+                }
+            }
+            guard let command = args.first else { write(2, usage); return 1 }
+            args = args.dropFirst()
+            let runtime = OCIRuntime(root: g.root, injectFault: faultFromEnvironment())
+            return try run(command, Array(args), runtime, g)
+        } catch {
+            report(error.message, g)
+            return 1
+        }
+    }
+
+    /// Test-only fault injection (`BULKHEAD_OCI_INJECT_FAULT=step:N|id-maps|cgroup-create`), honoured
+    /// only when the caller is root and the variable names a known point.
+    static func faultFromEnvironment() -> FaultPoint? {
+        guard let v = getenv("BULKHEAD_OCI_INJECT_FAULT") else { return nil }
+        return getuid() == 0 ? FaultPoint(argument: String(cString: v)) : nil
+    }
+
+    static func report(_ message: String, _ g: Globals) {
+        let line: String
+        if g.logFormat == "json" {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let obj = ["level": "error", "msg": message, "time": OCIRuntime.now()]
+            line = (try? enc.encode(obj)).map { String(decoding: $0, as: UTF8.self) } ?? message
+        } else {
+            line = "bulkhead-runc: " + message
+        }
+        if let log = g.log {
+            let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            if fd >= 0 { write(fd, line + "\n"); close(fd) }
+        }
+        // Conmon and go-runc read the error from the log; a human from stderr.
+        write(2, (g.logFormat == "json" ? "bulkhead-runc: " + message : line) + "\n")
+    }
+
+    static func split(_ a: String) -> (String, String?) {
+        guard a.hasPrefix("--"), let eq = a.firstIndex(of: "=") else { return (a, nil) }
+        return (String(a[..<eq]), String(a[a.index(after: eq)...]))
+    }
+
+    /// A subcommand's flags: `spec` lists each (name, takes a value); anything else starting
+    /// with - is an error naming it. Returns the values and the positional arguments.
+    static func parse(_ args: [String], _ command: String, _ spec: [String: Bool]) throws(OCIError) -> (flags: [String: String], positional: [String]) {
+        var flags: [String: String] = [:], positional: [String] = []
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            i += 1
+            if a == "--" { positional += args[i...]; break }
+            guard a.hasPrefix("-"), a != "-" , positional.isEmpty || command == "kill" else { positional.append(a); continue }
+            if command == "kill", !positional.isEmpty { positional.append(a); continue }
+            var (name, inline) = split(a)
+            if !name.hasPrefix("--") && name.count > 2 { name = "-" + name.dropFirst() }
+            guard let takesValue = spec[name] ?? spec["-" + name] else { throw OCIError("\(command): unknown flag \(name)") }
+            let key = name.hasPrefix("--") ? name : "-" + name
+            if takesValue {
+                if let inline { flags[key] = inline } else {
+                    guard i < args.count else { throw OCIError("\(command): flag \(name) needs a value") }
+                    flags[key] = args[i]
+                    i += 1
+                }
+            } else {
+                flags[key] = inline ?? "true"
+            }
+        }
+        return (flags, positional)
+    }
+
+    static func one(_ p: [String], _ command: String) throws(OCIError) -> String {
+        guard p.count == 1 else { throw OCIError("\(command): exactly one container id expected, got \(p.count) arguments") }
+        return p[0]
+    }
+
+    static func run(_ command: String, _ args: [String], _ runtime: OCIRuntime, _ g: Globals) throws(OCIError) -> Int32 {
+        switch command {
+        case "create", "run":
+            var spec: [String: Bool] = ["--bundle": true, "-b": true, "--pid-file": true, "--console-socket": true, "--preserve-fds": true,
+                                        "--no-pivot": false, "--no-new-keyring": false]
+            if command == "run" { spec["--detach"] = false; spec["-d"] = false; spec["--keep"] = false }
+            let (f, p) = try parse(args, command, spec)
+            let id = try one(p, command)
+            var o = OCIRuntime.CreateOptions(bundle: f["--bundle"] ?? f["-b"] ?? ".")
+            o.pidFile = f["--pid-file"]
+            o.consoleSocket = f["--console-socket"]
+            if let n = f["--preserve-fds"] {
+                guard let v = Int32(n), v >= 0, v <= 100 else { throw OCIError("\(command): --preserve-fds needs 0...100") }
+                o.preserveFDs = v
+            }
+            let pid = try runtime.create(id: id, options: o)
+            if command == "create" { return 0 }
+            try runtime.start(id: id)
+            if f["--detach"] != nil || f["-d"] != nil { return 0 }
+            // Foreground: wait for the init (our child) and exit with its status, as runc.
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if f["--keep"] == nil { try? runtime.delete(id: id, force: true) }
+            let sig = status & 0x7f
+            return sig == 0 ? (status >> 8) & 0xff : 128 + sig
+        case "start":
+            let (_, p) = try parse(args, command, [:])
+            try runtime.start(id: try one(p, command))
+            return 0
+        case "state":
+            let (_, p) = try parse(args, command, [:])
+            let s = try runtime.state(id: try one(p, command))
+            write(1, json(s, pretty: true) + "\n")
+            return 0
+        case "kill":
+            let (f, p) = try parse(args, command, ["--all": false, "-a": false])
+            guard p.count == 1 || p.count == 2 else { throw OCIError("kill: usage: kill [--all] ID [SIGNAL]") }
+            let sig = try OCIRuntime.signal(p.count == 2 ? p[1] : "SIGTERM")
+            try runtime.kill(id: p[0], signal: sig, all: f["--all"] != nil || f["-a"] != nil)
+            return 0
+        case "delete":
+            let (f, p) = try parse(args, command, ["--force": false, "-f": false])
+            try runtime.delete(id: try one(p, command), force: f["--force"] != nil || f["-f"] != nil)
+            return 0
+        case "list":
+            let (f, p) = try parse(args, command, ["--format": true, "-f": true, "--quiet": false, "-q": false])
+            guard p.isEmpty else { throw OCIError("list: no arguments expected") }
+            let all = try runtime.list()
+            let format = f["--format"] ?? f["-f"] ?? "table"
+            if f["--quiet"] != nil || f["-q"] != nil {
+                write(1, all.map { $0.id + "\n" }.joined())
+            } else if format == "json" {
+                write(1, json(all, pretty: false) + "\n")
+            } else if format == "table" {
+                var out = "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n"
+                for s in all { out += "\(s.id)\t\(s.pid)\t\(s.status)\t\(s.bundle)\t\(s.created)\troot\n" }
+                write(1, out)
+            } else {
+                throw OCIError("list: --format table or json, not \"\(format)\"")
+            }
+            return 0
+        case "spec":
+            let (f, p) = try parse(args, command, ["--bundle": true, "-b": true, "--rootless": false])
+            guard p.isEmpty else { throw OCIError("spec: no arguments expected") }
+            guard f["--rootless"] == nil else { throw OCIError("spec: --rootless is not supported by bulkhead yet") }
+            let dir = f["--bundle"] ?? f["-b"] ?? "."
+            let path = dir + "/config.json"
+            guard access(path, F_OK) != 0 else { throw OCIError("spec: \(path) exists already (EEXIST); remove it first") }
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            guard fd >= 0 else { throw OCIError(SystemError("spec: create \(path)", errno: .current)) }
+            write(fd, OCISpecTemplates.defaultConfig)
+            close(fd)
+            return 0
+        case "features":
+            let (_, p) = try parse(args, command, [:])
+            guard p.isEmpty else { throw OCIError("features: no arguments expected") }
+            write(1, OCISpecTemplates.features + "\n")
+            return 0
+        case "exec", "ps", "pause", "resume", "update", "checkpoint", "restore", "events", "port":
+            throw OCIError("\(command) is not implemented by bulkhead-runc yet")
+        default:
+            throw OCIError("unknown command \(command)")
+        }
+    }
+
+    static func json<T: Encodable>(_ v: T, pretty: Bool) -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func write(_ fd: Int32, _ text: String) {
+        var t = text
+        t.withUTF8 { buf in
+            var off = 0
+            while off < buf.count {
+                let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+                if n <= 0 { if errno == EINTR { continue }; return }
+                off += n
+            }
+        }
+    }
+
+    static let usage = """
+    usage: bulkhead-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
+    commands: create, start, run, state, kill, delete, list, spec, features
+    (exec, ps, pause, resume, update: not yet)
+
+    """
+}

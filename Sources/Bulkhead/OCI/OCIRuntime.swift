@@ -1,0 +1,438 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// What `create` leaves running: the init's host pid and its cgroup directories.
+extension Namespace {
+    /// CLONE_NEW* of the namespace, as NS_GET_NSTYPE returns it.
+    var cloneFlagValue: Int32 {
+        switch self {
+        case .user: 0x1000_0000
+        case .pid: 0x2000_0000
+        case .mount: 0x0002_0000
+        case .network: 0x4000_0000
+        case .ipc: 0x0800_0000
+        case .uts: 0x0400_0000
+        case .cgroup: 0x0200_0000
+        case .time: 0x0000_0080
+        }
+    }
+}
+
+struct OCICreated: Sendable {
+    var pid: Int32
+    var cgroupDirectories: [String]
+}
+
+/// One container's record under `--root` (state.json): written atomically, read under the
+/// container's lock, root's own (mode 0600 in a 0700 directory).
+public struct OCIContainerRecord: Codable, Sendable, Equatable {
+    public var ociVersion: String
+    public var id: String
+    public var pid: Int32
+    /// The init's start time (/proc/PID/stat field 22): a pid reused by another process is not ours.
+    public var startTime: UInt64
+    public var bundle: String
+    public var rootfs: String
+    public var created: String
+    public var annotations: [String: String]
+    public var cgroupDirectories: [String]
+    public var cgroupsPath: String?
+}
+
+/// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
+/// `created` and `owner`, as runc prints them.
+public struct OCIState: Codable, Sendable, Equatable {
+    public var ociVersion: String
+    public var id: String
+    public var pid: Int32
+    public var status: String
+    public var bundle: String
+    public var rootfs: String
+    public var created: String
+    public var owner: String
+    public var annotations: [String: String]?
+}
+
+/// An error of the OCI front end: the operation (the step), the errno and the fix.
+public struct OCIError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public init(_ e: SystemError) { message = e.description }
+    public var description: String { message }
+}
+
+/// The runc-compatible runtime: create/start/state/kill/delete on the engine `bulkhead run` uses.
+public struct OCIRuntime: Sendable {
+    public static let defaultRoot = "/run/bulkhead-oci"
+    public static let version = "1.1.0"
+    public var root: String
+    /// Test-only: make a plan step or launcher step fail.
+    public var injectFault: FaultPoint?
+
+    public init(root: String = OCIRuntime.defaultRoot, injectFault: FaultPoint? = nil) {
+        self.root = root
+        self.injectFault = injectFault
+    }
+
+    // MARK: ids and the state directory
+
+    /// A container id: what runc accepts (letters, digits, `_ + - .`), at most 1024 bytes,
+    /// never `.` or `..`: it names a directory under --root and a cgroup.
+    public static func checkID(_ id: String) throws(OCIError) {
+        let ok = !id.isEmpty && id.utf8.count <= 1024 && id != "." && id != ".."
+            && id.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x5f || $0 == 0x2b || $0 == 0x2d || $0 == 0x2e }
+        guard ok else { throw OCIError("invalid container id: use letters, digits, '_', '+', '-' and '.' (at most 1024 bytes, not . or ..)") }
+    }
+
+    /// --root: created 0700 if missing; else a real directory (no symlink), owned by this euid,
+    /// writable by no one else.
+    func rootDirectory() throws(OCIError) -> String {
+        if mkdir(root, 0o700) != 0 && errno != EEXIST { throw OCIError(SystemError("create the state root \(root)", errno: .current)) }
+        var st = stat()
+        guard lstat(root, &st) == 0 else { throw OCIError(SystemError("stat the state root \(root)", errno: .current)) }
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
+            throw OCIError("check the state root \(root): it must be a directory (not a symlink) owned by uid \(geteuid()) and writable by no one else (EPERM); remove it or pass another --root")
+        }
+        return root
+    }
+
+    func containerDirectory(_ id: String) throws(OCIError) -> String {
+        try Self.checkID(id)
+        return try rootDirectory() + "/" + id
+    }
+
+    func lock(_ id: String) throws(OCIError) -> FileLock {
+        let dir = try rootDirectory()
+        do { return try FileLock(dir + "/." + id + ".lock") } catch { throw OCIError(error) }
+    }
+
+    func load(_ id: String) throws(OCIError) -> OCIContainerRecord {
+        let dir = try containerDirectory(id)
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { throw OCIError("container \(id) does not exist (ENOENT)") }
+        guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            throw OCIError("container \(id): its state directory \(dir) is not this runtime's (owner, mode or type) (EPERM)")
+        }
+        let c: TrustedFile.Contents
+        do { c = try TrustedFile.read(dir + "/state.json", what: "container state", limit: 1 << 20) } catch { throw OCIError(error) }
+        guard c.owner == geteuid(), c.mode & 0o077 == 0, let r = try? JSONDecoder().decode(OCIContainerRecord.self, from: Data(c.bytes)), r.id == id else {
+            throw OCIError("container \(id): state.json is damaged or not this runtime's (EINVAL); `delete --force \(id)` removes it")
+        }
+        return r
+    }
+
+    func save(_ r: OCIContainerRecord, in dir: String) throws(OCIError) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        guard let data = try? enc.encode(r) else { throw OCIError("encode the container state") }
+        try Self.writeAtomically(dir + "/state.json", Array(data), mode: 0o600)
+    }
+
+    /// tmp file, fsync, rename: a reader sees the old state or the new one, never a part.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t) throws(OCIError) {
+        let tmp = path + ".tmp"
+        unlink(tmp)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else { throw OCIError(SystemError("write \(tmp)", errno: .current)) }
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; let e = Errno.current; close(fd); unlink(tmp); throw OCIError(SystemError("write \(tmp)", errno: e)) }
+            off += n
+        }
+        fsync(fd)
+        close(fd)
+        guard rename(tmp, path) == 0 else { let e = Errno.current; unlink(tmp); throw OCIError(SystemError("rename \(tmp) to \(path)", errno: e)) }
+    }
+
+    // MARK: process facts
+
+    /// Field 22 of /proc/PID/stat (after the command's closing parenthesis), and the state letter.
+    static func processStart(_ pid: Int32) -> (start: UInt64, state: Character)? {
+        guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let start = UInt64(fields[19]), let s = fields[0].first else { return nil }
+        return (start, s)
+    }
+
+    /// created (the exec fifo still exists and the init lives), running, or stopped.
+    func status(_ r: OCIContainerRecord, dir: String) -> String {
+        guard let p = Self.processStart(r.pid), p.start == r.startTime, p.state != "Z", p.state != "X" else { return "stopped" }
+        var st = stat()
+        if lstat(dir + "/exec.fifo", &st) == 0 { return "created" }
+        if p.state == "T" || frozen(r) { return "paused" }
+        return "running"
+    }
+
+    func frozen(_ r: OCIContainerRecord) -> Bool {
+        for d in r.cgroupDirectories where d.contains("/freezer/") {
+            if let s = FileIO.read(d + "/freezer.state"), s.hasPrefix("FROZEN") { return true }
+        }
+        return false
+    }
+
+    // MARK: commands
+
+    public struct CreateOptions: Sendable {
+        public var bundle: String
+        public var pidFile: String?
+        public var consoleSocket: String?
+        public var preserveFDs: Int32 = 0
+        public init(bundle: String) { self.bundle = bundle }
+    }
+
+    /// `create`: decode the bundle's config, plan, create the cgroup and the init; the init
+    /// waits on the exec fifo. Every failure removes what was made.
+    public func create(id: String, options o: CreateOptions) throws(OCIError) -> Int32 {
+        let lock = try lock(id)
+        defer { lock.unlock() }
+        let dir = try containerDirectory(id)
+        guard mkdir(dir, 0o700) == 0 else {
+            if errno == EEXIST { throw OCIError("create \(id): a container with this id exists already (EEXIST)") }
+            throw OCIError(SystemError("create the state directory \(dir)", errno: .current))
+        }
+        var done = false
+        defer {
+            if !done {
+                for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+                rmdir(dir)
+                // Nothing of a failed create is left, its lock file included (held until here).
+                unlink(root + "/." + id + ".lock")
+            }
+        }
+        // The bundle: a directory root or the caller owns, reached without another user's links.
+        let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
+        let bundle = "/" + given.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+        let text: String
+        do {
+            let c = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20)
+            text = c.text
+        } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
+        let config: OCIConfig
+        do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
+
+        // The exec fifo: the init opens it for writing at its last setup step; `start` reads it.
+        let fifo = dir + "/exec.fifo"
+        guard mkfifo(fifo, 0o600) == 0 else { throw OCIError(SystemError("create the exec fifo \(fifo)", errno: .current)) }
+        let fifoFD = open(fifo, TrustedFile.O_PATH | O_CLOEXEC)
+        guard fifoFD >= 0 else { throw OCIError(SystemError("open the exec fifo \(fifo)", errno: .current)) }
+        defer { close(fifoFD) }
+
+        // Namespaces joined by path (the network namespace podman and the CNI plugins made).
+        var join: [(fd: Int32, namespace: Namespace)] = []
+        defer { for j in join { close(j.fd) } }
+        for (ns, path) in config.joinPaths {
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { throw OCIError(SystemError("create \(id): open the \(ns.rawValue) namespace \(path)", errno: .current)) }
+            // NS_GET_NSTYPE: a namespace file of that type, nothing else (a user's file would lie).
+            guard ioctl(fd, UInt(0xb703)) == ns.cloneFlagValue else {
+                close(fd)
+                throw OCIError("create \(id): \(path) (linux.namespaces) is not a \(ns.rawValue) namespace file (EINVAL)")
+            }
+            join.append((fd, ns))
+        }
+        if !join.isEmpty {
+            do { try ChildSpawner.becomeSubreaper() } catch { throw OCIError("create \(id): \(error)") }
+        }
+
+        // The console socket: the pty master goes there (SCM_RIGHTS), as runc sends it.
+        var consoleFD: Int32 = -1
+        defer { if consoleFD >= 0 { close(consoleFD) } }
+        if config.terminal {
+            guard let path = o.consoleSocket else { throw OCIError("create \(id): process.terminal is true but no --console-socket was given") }
+            consoleFD = try Self.connectUnix(path)
+        } else if o.consoleSocket != nil {
+            throw OCIError("create \(id): --console-socket given but process.terminal is false")
+        }
+
+        var layer = config.layer
+        if config.hasSeccomp {
+            // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
+            // the engine's seccomp parser and compiler read it as a Localhost policy.
+            guard let whole = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                  let linux = whole["linux"] as? [String: Any], let seccomp = linux["seccomp"],
+                  let data = try? JSONSerialization.data(withJSONObject: seccomp, options: [.sortedKeys]) else {
+                throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
+            }
+            try Self.writeAtomically(dir + "/seccomp.json", Array(data), mode: 0o600)
+            layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
+        }
+        var request = RunRequest(layers: [], overrides: layer, command: config.args,
+                                 preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
+        request.joinNamespaces = Set(join.map(\.namespace))
+        let prepared: PreparedLaunch
+        do {
+            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
+        } catch { throw OCIError("create \(id): \(error)") }
+        // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
+        // 0600, in the 0700 state directory; reached only through the init's /proc/self/fd).
+        func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 {
+            guard let e = map.first(where: { id >= $0.inside && UInt64(id) < UInt64($0.inside) + UInt64($0.count) }) else { return id }
+            return e.outside + (id - e.inside)
+        }
+        guard fchownat(AT_FDCWD, fifo, host(prepared.profile.runAsUser, prepared.plan.uidMap), host(prepared.profile.runAsGroup, prepared.plan.gidMap), AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw OCIError(SystemError("create \(id): chown the exec fifo to the workload's ids", errno: .current))
+        }
+        let oldMask = config.umask.map { umask(mode_t($0)) }
+        defer { if let m = oldMask { umask(m) } }
+        let result = Supervisor(prepared: prepared).create(cgroupPath: ["oci", id], join: join, oomScoreAdj: config.oomScoreAdj)
+        let created: OCICreated
+        switch result {
+        case .success(let c): created = c
+        case .failure(let e): throw OCIError("create \(id): \(e)")
+        }
+        func killAndClean() {
+            Glibc.kill(created.pid, SIGKILL)
+            OCIRuntime.removeCgroups(created.cgroupDirectories)
+        }
+        guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
+        let record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
+                                        rootfs: rootfs, created: Self.now(), annotations: Dictionary(config.annotations, uniquingKeysWith: { _, b in b }),
+                                        cgroupDirectories: created.cgroupDirectories, cgroupsPath: config.cgroupsPath)
+        do {
+            try save(record, in: dir)
+            if let pf = o.pidFile { try Self.writeAtomically(pf, Array("\(created.pid)".utf8), mode: 0o644) }
+        } catch { killAndClean(); throw error }
+        done = true
+        return created.pid
+    }
+
+    static func now() -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date())
+    }
+
+    static func connectUnix(_ path: String) throws(OCIError) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw OCIError(SystemError("console socket: socket", errno: .current)) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { close(fd); throw OCIError("console socket \(path): path too long (ENAMETOOLONG)") }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in for (i, b) in bytes.enumerated() { raw[i] = b } }
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { let e = Errno.current; close(fd); throw OCIError(SystemError("connect to the console socket \(path)", errno: e)) }
+        return fd
+    }
+
+    /// `start`: release the init waiting on the exec fifo.
+    public func start(id: String) throws(OCIError) {
+        let lock = try lock(id)
+        defer { lock.unlock() }
+        let r = try load(id)
+        let dir = try containerDirectory(id)
+        let st = status(r, dir: dir)
+        guard st == "created" else { throw OCIError("start \(id): the container is \(st), not created (EINVAL)") }
+        let fifo = dir + "/exec.fifo"
+        // Non-blocking: an init that died meanwhile must not hang `start`.
+        let fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw OCIError(SystemError("start \(id): open the exec fifo", errno: .current)) }
+        defer { close(fd) }
+        var byte: UInt8 = 0
+        while true {
+            let n = read(fd, &byte, 1)
+            if n == 1 { break }
+            if n < 0 && errno != EAGAIN && errno != EINTR { throw OCIError(SystemError("start \(id): read the exec fifo", errno: .current)) }
+            guard let p = Self.processStart(r.pid), p.start == r.startTime, p.state != "Z" else {
+                unlink(fifo)
+                throw OCIError("start \(id): the container's init exited before it was started (ESRCH)")
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, 100)
+        }
+        unlink(fifo)
+    }
+
+    public func state(id: String) throws(OCIError) -> OCIState {
+        let r = try load(id)
+        let dir = try containerDirectory(id)
+        let st = status(r, dir: dir)
+        return OCIState(ociVersion: r.ociVersion, id: r.id, pid: st == "stopped" ? 0 : r.pid, status: st, bundle: r.bundle,
+                        rootfs: r.rootfs, created: r.created, owner: "", annotations: r.annotations.isEmpty ? nil : r.annotations)
+    }
+
+    public func list() throws(OCIError) -> [OCIState] {
+        let dir = try rootDirectory()
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return names.compactMap { try? state(id: $0) }
+    }
+
+    /// Signal names (with or without SIG, any case) and numbers, as runc takes them.
+    public static func signal(_ text: String) throws(OCIError) -> Int32 {
+        if let n = Int32(text) {
+            guard n > 0, n <= 64 else { throw OCIError("unknown signal \"\(text)\"") }
+            return n
+        }
+        var name = text.uppercased()
+        if !name.hasPrefix("SIG") { name = "SIG" + name }
+        for n in Int32(1)...31 where SignalName.name(n) == name { return n }
+        throw OCIError("unknown signal \"\(text)\"")
+    }
+
+    public func kill(id: String, signal sig: Int32, all: Bool) throws(OCIError) {
+        let r = try load(id)
+        let dir = try containerDirectory(id)
+        guard status(r, dir: dir) != "stopped" else { throw OCIError("kill \(id): the container is not running (ESRCH)") }
+        // The pid is held by a pidfd and checked against its start time (ProcessHandle).
+        guard let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) else { throw OCIError("kill \(id): the container is not running (ESRCH)") }
+        if all {
+            for d in r.cgroupDirectories {
+                for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") {
+                    if let pid = Int32(line), pid != r.pid { Glibc.kill(pid, sig) }
+                }
+            }
+        }
+        let rc = handle.signal(sig)
+        guard rc == 0 else { throw OCIError(SystemError("kill \(id): send \(SignalName.name(sig)) to \(r.pid)", errno: Errno(rc))) }
+    }
+
+    /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
+    /// remove its cgroups and its state. Nothing is left.
+    public func delete(id: String, force: Bool) throws(OCIError) {
+        let lock = try lock(id)
+        defer { lock.unlock() }
+        let dir = try containerDirectory(id)
+        var st = stat()
+        guard lstat(dir, &st) == 0 else {
+            if force { return }
+            throw OCIError("delete \(id): container \(id) does not exist (ENOENT)")
+        }
+        let r: OCIContainerRecord? = force ? (try? load(id)) : try load(id)
+        if let r {
+            let s = status(r, dir: dir)
+            if s != "stopped" {
+                guard force || s == "created" else { throw OCIError("delete \(id): the container is \(s); stop it first or pass --force (EBUSY)") }
+                if let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) {
+                    handle.signal(SIGKILL)
+                    _ = handle.waitForExit(seconds: 10)
+                }
+            }
+            for d in r.cgroupDirectories {
+                for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
+            }
+            Self.removeCgroups(r.cgroupDirectories)
+            for d in r.cgroupDirectories where FileManager.default.fileExists(atPath: d) {
+                throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
+            }
+        }
+        for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+        guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
+        unlink(try rootDirectory() + "/." + id + ".lock")
+    }
+
+    static func removeCgroups(_ dirs: [String]) {
+        for d in dirs {
+            for _ in 0..<200 {
+                if rmdir(d) == 0 || errno == ENOENT { break }
+                if errno != EBUSY { break }
+                usleep(10_000)
+            }
+            // The shared parent bulkhead/oci, when empty.
+            if let slash = d.lastIndex(of: "/") { rmdir(String(d[..<slash])) }
+        }
+    }
+}

@@ -1,0 +1,433 @@
+/// An OCI runtime-spec (1.0/1.1) `config.json`, decoded strictly and mapped onto the engine's
+/// own concepts: a `ProfileLayer` (what `bulkhead run`'s flags and profiles also produce), the
+/// command, and the few things only the OCI front end handles (the terminal, namespaces to
+/// join by path, the umask, oom_score_adj, annotations). One way through: the layer goes to
+/// `EffectiveProfile.resolve` and `LaunchPlanner.plan` like any other.
+///
+/// Every field is honoured, refused with a `ConfigError` naming it (never its content), or
+/// listed in `OCIConfig.acceptedWithoutEffect` (shown by `features` and docs/oci.md).
+public struct OCIConfig: Sendable, Equatable {
+    public var ociVersion: String
+    /// The layer the config becomes (source "config.json").
+    public var layer: ProfileLayer
+    public var args: [String]
+    public var terminal: Bool
+    /// The umask the workload starts with (the creating launcher sets it before clone3).
+    public var umask: UInt32?
+    public var oomScoreAdj: Int32?
+    /// `linux.namespaces[].path`: a namespace to join instead of creating one.
+    public var joinPaths: [(namespace: Namespace, path: String)]
+    public var annotations: [(String, String)]
+    /// `linux.cgroupsPath` as given (recorded in the state; the cgroup is bulkhead/oci/<id>).
+    public var cgroupsPath: String?
+    /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
+    /// written in the container's own /proc/sys.
+    public var sysctls: [SysctlSetting] = []
+    /// `linux.seccomp` is present: compiled by the engine from the config's own text.
+    public var hasSeccomp = false
+    /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
+    public var ignored: [String]
+
+    public static func == (a: OCIConfig, b: OCIConfig) -> Bool {
+        a.ociVersion == b.ociVersion && a.layer == b.layer && a.args == b.args && a.terminal == b.terminal
+            && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
+            && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
+            && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
+            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
+    }
+
+    /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
+    public static let acceptedWithoutEffect: [(field: String, why: String)] = [
+        ("process.consoleSize", "the pty starts at the kernel's default size; the caller resizes it"),
+        ("process.apparmorProfile", "AppArmor is not enforced by bulkhead"),
+        ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
+        ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
+        ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
+        ("linux.cgroupsPath", "the container's cgroup is bulkhead/oci/<id> in every hierarchy"),
+        ("linux.resources.devices", "a deny-all list is what the engine's /dev gives (only null, zero, full, random, urandom, tty and its own pts); other rules are refused"),
+        ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
+        ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
+        ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
+        ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
+        ("annotations", "stored in the state, not interpreted"),
+    ]
+
+    public static let file = "config.json"
+
+    /// Decodes `text` (config.json of a bundle whose root filesystem is `rootfs`, already
+    /// resolved against the bundle by the caller).
+    public static func decode(_ text: String, bundle: String) throws(ConfigError) -> OCIConfig {
+        let root = try ConfigNode.parse(text, file: file)
+        let top = try root.mapping(allowed: ["ociVersion", "process", "root", "mounts", "hostname", "domainname", "hooks", "annotations", "linux"])
+        let version = try top.require("ociVersion").string()
+        guard version.hasPrefix("1.0") || version.hasPrefix("1.1") || version.hasPrefix("1.2") else {
+            throw try top.require("ociVersion").error("runtime-spec version 1.0, 1.1 or 1.2 expected")
+        }
+        var layer = ProfileLayer()
+        layer.source = file
+        layer.name = "oci"
+        var ignored: [String] = []
+        var c = OCIConfig(ociVersion: version, layer: layer, args: [], terminal: false, umask: nil, oomScoreAdj: nil,
+                          joinPaths: [], annotations: [], cgroupsPath: nil, ignored: [])
+        // Everything the defaults add that a config does not ask for is cleared: the config says it all.
+        c.layer.tmpfs = []
+        c.layer.binds = []
+        c.layer.maskedPaths = []
+        c.layer.readonlyPaths = []
+        c.layer.seccomp = .unconfined
+        c.layer.capabilities = CapabilitySpec(drop: ["ALL"])
+        c.layer.allowPrivilegeEscalation = true
+        c.layer.readOnlyRootFilesystem = false
+        c.layer.workingDir = "/"
+
+        // root
+        let rootNode = try top.require("root")
+        let r = try rootNode.mapping(allowed: ["path", "readonly"])
+        let rootPath = try r.require("path").string()
+        guard !rootPath.isEmpty, !rootPath.split(separator: "/").contains("..") else {
+            throw try r.require("path").error("a path without \"..\" components is needed")
+        }
+        c.layer.root = .directory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath)
+        if let ro = r["readonly"] { c.layer.readOnlyRootFilesystem = try ro.bool() }
+
+        // process
+        let p = try top.require("process").mapping(allowed: ["terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
+                                                             "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
+                                                             "oomScoreAdj", "selinuxLabel", "scheduler", "ioPriority", "execCPUAffinity"])
+        for refused in ["commandLine", "scheduler", "ioPriority", "execCPUAffinity"] {
+            if let n = p[refused] { throw n.error("not supported by bulkhead") }
+        }
+        if let t = p["terminal"] { c.terminal = try t.bool() }
+        if p["consoleSize"] != nil { ignored.append("process.consoleSize") }
+        if let n = p["apparmorProfile"], try !n.string().isEmpty { ignored.append("process.apparmorProfile") }
+        if let n = p["selinuxLabel"], try !n.string().isEmpty { ignored.append("process.selinuxLabel") }
+        c.args = try p.require("args").stringList()
+        guard let first = c.args.first, !first.isEmpty else { throw try p.require("args").error("at least the program is needed") }
+        for (i, a) in c.args.enumerated() where a.utf8.contains(0) {
+            throw try p.require("args").sequence()[i].error("contains a NUL byte")
+        }
+        if let envNode = p["env"] {
+            for (i, e) in try envNode.stringList().enumerated() {
+                guard let eq = e.firstIndex(of: "="), eq != e.startIndex, !e.utf8.contains(0) else {
+                    throw try envNode.sequence()[i].error("NAME=value expected")
+                }
+                c.layer.env.append(EnvVar(name: String(e[..<eq]), value: String(e[e.index(after: eq)...])))
+            }
+        }
+        let cwdNode = try p.require("cwd")
+        let cwd = try cwdNode.string()
+        if let problem = WorkingDirectory.problem(cwd) { throw cwdNode.error(problem) }
+        c.layer.workingDir = cwd
+        if let u = p["user"] {
+            let m = try u.mapping(allowed: ["uid", "gid", "umask", "additionalGids", "username"])
+            c.layer.runAsUser = UInt32(try m.require("uid").int64(in: 0...Int64(UInt32.max - 1)))
+            c.layer.runAsGroup = UInt32(try m.require("gid").int64(in: 0...Int64(UInt32.max - 1)))
+            if let um = m["umask"] { c.umask = UInt32(try um.int64(in: 0...0o777)) }
+            if let g = m["additionalGids"] {
+                let list = try g.sequence()
+                guard list.count <= FieldRules.maxSupplementalGroups else {
+                    throw g.error("at most \(FieldRules.maxSupplementalGroups) groups")
+                }
+                c.layer.supplementalGroups = try list.map { (n) throws(ConfigError) in .id(UInt32(try n.int64(in: 0...Int64(UInt32.max - 1)))) }
+            }
+            if let n = m["username"], try !n.string().isEmpty { throw n.error("a user name is Windows-only in the runtime-spec; give uid and gid") }
+        }
+        if let caps = p["capabilities"] {
+            let m = try caps.mapping(allowed: ["bounding", "effective", "inheritable", "permitted", "ambient"])
+            func set(_ key: String) throws(ConfigError) -> Set<String>? {
+                guard let n = m[key] else { return nil }
+                var out = Set<String>()
+                for (i, name) in try n.stringList().enumerated() {
+                    guard let cap = Capability(name: name) else { throw try n.sequence()[i].error("not a capability name") }
+                    out.insert(cap.name)
+                }
+                return out
+            }
+            let bounding = try set("bounding") ?? [], effective = try set("effective") ?? [], permitted = try set("permitted") ?? []
+            if let a = try set("ambient"), !a.isEmpty { throw try m.require("ambient").error("ambient capabilities are not granted by bulkhead; give them in effective and permitted") }
+            if let i = try set("inheritable"), !i.isEmpty { ignored.append("process.capabilities.inheritable") }
+            // The workload's effective, permitted and bounding sets are one set in the engine:
+            // what all three grant (an effective capability outside the bounding set cannot be kept).
+            let kept = effective.intersection(permitted).intersection(bounding)
+            c.layer.capabilities = CapabilitySpec(add: kept.sorted(), drop: ["ALL"])
+        }
+        if let rl = p["rlimits"] {
+            for item in try rl.sequence() {
+                let m = try item.mapping(allowed: ["type", "soft", "hard"])
+                let typeNode = try m.require("type")
+                let t = try typeNode.string()
+                guard t.hasPrefix("RLIMIT_"), let res = RlimitResource(rawValue: String(t.dropFirst(7)).lowercased()) else {
+                    throw typeNode.error("not an RLIMIT_ name")
+                }
+                let soft = try m.require("soft").uint64(), hard = try m.require("hard").uint64()
+                guard soft <= hard else { throw try m.require("soft").error("soft limit above the hard limit") }
+                guard c.layer.rlimits[res] == nil else { throw typeNode.error("given twice") }
+                c.layer.rlimits[res] = Rlimit(soft: soft, hard: hard)
+            }
+        }
+        if let n = p["noNewPrivileges"] { c.layer.allowPrivilegeEscalation = !(try n.bool()) }
+        if let n = p["oomScoreAdj"] { c.oomScoreAdj = Int32(try n.int64(in: -1000...1000)) }
+
+        if let h = top["hostname"] {
+            let name = try h.string()
+            if !name.isEmpty {
+                guard name.utf8.count <= 64, !name.utf8.contains(0), !name.contains("/") else { throw h.error("a host name of at most 64 bytes is needed") }
+                c.layer.hostname = name
+            }
+        }
+        if let d = top["domainname"], try !d.string().isEmpty { throw d.error("not supported by bulkhead") }
+        if let hooks = top["hooks"] {
+            for (key, value) in try hooks.mapping().entries where !(try value.sequence().isEmpty) {
+                throw value.error("hooks (\(key)) are not run by bulkhead")
+            }
+        }
+        if let a = top["annotations"] {
+            for (k, v) in try a.mapping().entries { c.annotations.append((k, try v.string())) }
+        }
+
+        // linux
+        var namespaces: [Namespace: Bool] = [:]
+        for ns in Namespace.allCases { namespaces[ns] = false }
+        if let l = top["linux"] {
+            let m = try l.mapping(allowed: ["namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl",
+                                            "seccomp", "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel",
+                                            "intelRdt", "personality", "timeOffsets"])
+            if let n = m["sysctl"] {
+                for (k, v) in try n.mapping().entries {
+                    let value = try v.string()
+                    c.sysctls.append(try sysctl(k, value, node: v, namespaces: m["namespaces"]))
+                }
+            }
+            for refused in ["intelRdt", "personality", "timeOffsets", "uidMappings", "gidMappings"] {
+                if let n = m[refused] {
+                    if n.isNull { continue }
+                    if case .mapping(let mm) = n.node, mm.count == 0 { continue }
+                    if case .sequence(let sq) = n.node, sq.count == 0 { continue }
+                    throw n.error("not supported by bulkhead yet")
+                }
+            }
+            if let n = m["namespaces"] {
+                for item in try n.sequence() {
+                    let nm = try item.mapping(allowed: ["type", "path"])
+                    let typeNode = try nm.require("type")
+                    let ns: Namespace
+                    switch try typeNode.string() {
+                    case "pid": ns = .pid
+                    case "network": ns = .network
+                    case "mount": ns = .mount
+                    case "ipc": ns = .ipc
+                    case "uts": ns = .uts
+                    case "user": ns = .user
+                    case "cgroup": ns = .cgroup
+                    case "time": throw typeNode.error("the time namespace is not supported by bulkhead")
+                    default: throw typeNode.error("not a namespace type (pid, network, mount, ipc, uts, user, cgroup)")
+                    }
+                    guard namespaces[ns] == false, !c.joinPaths.contains(where: { $0.namespace == ns }) else { throw typeNode.error("given twice") }
+                    if let pathNode = nm["path"], case let path = try pathNode.string(), !path.isEmpty {
+                        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), !path.utf8.contains(0) else {
+                            throw pathNode.error("an absolute path without \"..\" is needed")
+                        }
+                        guard ns == .network else { throw pathNode.error("joining an existing \(ns.rawValue) namespace is not supported by bulkhead yet (network only)") }
+                        c.joinPaths.append((ns, path))
+                        namespaces[ns] = true // the sandbox has one; the engine joins it instead of creating it
+                    } else {
+                        namespaces[ns] = true
+                    }
+                }
+            }
+            if let n = m["cgroupsPath"] { c.cgroupsPath = try n.string(); ignored.append("linux.cgroupsPath") }
+            if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
+            if let n = m["rootfsPropagation"] {
+                let v = try n.string()
+                guard ["", "private", "rprivate", "slave", "rslave"].contains(v) else { throw n.error("only private or slave propagation (nothing reaches the host)") }
+            }
+            if let n = m["maskedPaths"] { c.layer.maskedPaths = try absolutePaths(n) }
+            if let n = m["readonlyPaths"] { c.layer.readonlyPaths = try absolutePaths(n) }
+            if let n = m["devices"], case .sequence(let sq) = n.node, !sq.isEmpty {
+                throw n.error("device nodes are not created by bulkhead yet")
+            }
+            if let n = m["seccomp"], !n.isNull {
+                let sm = try n.mapping()
+                if let l = sm["listenerPath"], try !l.string().isEmpty {
+                    throw l.error("seccomp user notification (listenerPath) is not supported by bulkhead")
+                }
+                // The engine's own parser and compiler read it (the runtime writes it to the
+                // state directory and selects it as a Localhost policy).
+                c.hasSeccomp = true
+            }
+            if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
+        }
+        c.layer.namespaces = namespaces
+        c.layer.network = namespaces[.network] == true ? NetworkMode.none : NetworkMode.host
+        guard namespaces[.mount] == true else {
+            throw ConfigError(file: file, field: "linux.namespaces", message: "a mount namespace is needed (bulkhead always assembles the root in its own)")
+        }
+
+        if let ms = top["mounts"] { try decodeMounts(ms, into: &c, ignored: &ignored) }
+        c.ignored = ignored
+        return c
+    }
+
+    /// A namespaced sysctl (runc's list): net.* (the container's own network namespace),
+    /// kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* (its IPC namespace). Names of
+    /// lower-case letters, digits, `_` and dots; values of at most 4096 printable bytes.
+    static func sysctl(_ name: String, _ value: String, node: ConfigNode, namespaces: ConfigNode?) throws(ConfigError) -> SysctlSetting {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5f || $0 == 0x2d } }) else {
+            throw node.error("not a sysctl name")
+        }
+        let ipc = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"].contains(name) || name.hasPrefix("fs.mqueue.")
+        guard ipc || name.hasPrefix("net.") else {
+            throw node.error("only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) may be set")
+        }
+        guard value.utf8.count <= 4096, value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f || $0 == 0x09 }) else {
+            throw node.error("a value of at most 4096 printable bytes is needed")
+        }
+        return SysctlSetting(name: name, value: value)
+    }
+
+    static func absolutePaths(_ n: ConfigNode) throws(ConfigError) -> [String] {
+        let list = try n.stringList()
+        for (i, p) in list.enumerated() where !p.hasPrefix("/") || p.split(separator: "/").contains("..") || p.utf8.contains(0) {
+            throw try n.sequence()[i].error("an absolute path without \"..\" is needed")
+        }
+        return list
+    }
+
+    static func decodeResources(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
+        let m = try n.mapping(allowed: ["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified"])
+        for refused in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
+            if let x = m[refused], !x.isNull {
+                if case .mapping(let mm) = x.node, mm.count == 0 { continue }
+                if case .sequence(let sq) = x.node, sq.count == 0 { continue }
+                throw x.error("not supported by bulkhead yet")
+            }
+        }
+        if let d = m["devices"] {
+            for (i, rule) in try d.sequence().enumerated() {
+                let r = try rule.mapping(allowed: ["allow", "type", "major", "minor", "access"])
+                let allow = try r.require("allow").bool()
+                let typeText = try r["type"]?.string()
+                let whole = typeText == nil || typeText == "a"
+                guard !allow, whole, r["major"] == nil, r["minor"] == nil else {
+                    throw try d.sequence()[i].error("only the deny-all rule is accepted: the engine's /dev has its fixed device nodes")
+                }
+            }
+            ignored.append("linux.resources.devices")
+        }
+        if let mem = m["memory"] {
+            let mm = try mem.mapping(allowed: ["limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller", "useHierarchy", "checkBeforeUpdate"])
+            if let l = mm["limit"] {
+                let v = try l.int64()
+                if v > 0 { c.layer.limits.memoryBytes = UInt64(v) } else if v != -1 && v != 0 { throw l.error("a positive byte count or -1") }
+            }
+            if let s = mm["swap"] {
+                let v = try s.int64()
+                if v > 0 { c.layer.memorySwapBytes = UInt64(v) } else if v == -1 { c.layer.memorySwapBytes = UInt64.max } else if v != 0 { throw s.error("a positive byte count or -1") }
+            }
+            for refused in ["reservation", "kernel", "kernelTCP", "swappiness", "disableOOMKiller"] {
+                if let x = mm[refused], !x.isNull { throw x.error("not supported by bulkhead yet") }
+            }
+        }
+        if let cpu = m["cpu"] {
+            let cm = try cpu.mapping(allowed: ["shares", "quota", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle", "burst"])
+            if let q = cm["quota"] {
+                let quota = try q.int64()
+                let period = try cm["period"]?.uint64() ?? 100_000
+                if quota > 0 {
+                    guard period >= 1000, period <= 1_000_000 else { throw try cm.require("period").error("1000...1000000 microseconds") }
+                    let (milli, over) = UInt64(quota).multipliedReportingOverflow(by: 1000)
+                    guard !over else { throw q.error("too large") }
+                    c.layer.limits.cpuMilli = max(1, milli / period)
+                } else if quota != -1 && quota != 0 { throw q.error("a positive quota or -1") }
+            }
+            if let s = cm["shares"] {
+                let shares = try s.uint64()
+                if shares > 0 { c.layer.requests.cpuMilli = shares.multipliedReportingOverflow(by: 1000).overflow ? UInt64.max / 1024 : shares * 1000 / 1024 }
+            }
+            if let cpus = cm["cpus"], case let text = try cpus.string(), !text.isEmpty {
+                guard case .success(let list) = FieldRules.cpuList(text) else { throw cpus.error("a CPU list (0-3,5) expected") }
+                c.layer.cpusetCPUs = list
+            }
+            for refused in ["realtimeRuntime", "realtimePeriod", "mems", "idle", "burst"] {
+                if let x = cm[refused], !x.isNull {
+                    if refused == "mems", (try? x.string()) == "" { continue }
+                    throw x.error("not supported by bulkhead yet")
+                }
+            }
+        }
+        if let pids = m["pids"] {
+            let pm = try pids.mapping(allowed: ["limit"])
+            if let l = pm["limit"] {
+                let v = try l.int64()
+                if v > 0 { c.layer.limits.pids = UInt64(v) } else if v != -1 && v != 0 { throw l.error("a positive count or -1") }
+            }
+        }
+    }
+
+    static func decodeMounts(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
+        var tmpfs: [TmpfsMount] = [], binds: [BindMount] = []
+        for item in try n.sequence() {
+            let m = try item.mapping(allowed: ["destination", "type", "source", "options", "uidMappings", "gidMappings"])
+            if m["uidMappings"] != nil || m["gidMappings"] != nil { throw item.error("idmapped mounts are not supported by bulkhead yet") }
+            let destNode = try m.require("destination")
+            let dest = try destNode.string()
+            guard dest.hasPrefix("/"), !dest.split(separator: "/").contains(".."), !dest.utf8.contains(0), dest != "/" else {
+                throw destNode.error("an absolute path without \"..\", not /, is needed")
+            }
+            let type = try m["type"]?.string() ?? ""
+            let source = try m["source"]?.string() ?? ""
+            let options = try m["options"]?.stringList() ?? []
+            let isBind = type == "bind" || options.contains("bind") || options.contains("rbind")
+            let normalized = dest.split(separator: "/").map(String.init).joined(separator: "/")
+            let path = "/" + normalized
+            if isBind {
+                guard source.hasPrefix("/"), !source.split(separator: "/").contains(".."), !source.utf8.contains(0) else {
+                    throw try m.require("source").error("an absolute host path without \"..\" is needed")
+                }
+                var readOnly = false
+                for (i, o) in options.enumerated() {
+                    switch o {
+                    case "ro": readOnly = true
+                    case "rw", "bind", "rbind", "private", "rprivate", "slave", "rslave", "nosuid", "nodev", "noexec", "relatime", "strictatime", "noatime", "z", "Z": break
+                    default: throw try m.require("options").sequence()[i].error("not a bind option bulkhead supports (ro, rw, bind, rbind, private, rprivate, slave, rslave, nosuid, nodev, noexec, relatime, strictatime, noatime)")
+                    }
+                }
+                binds.append(BindMount(source: source, destination: path, readOnly: readOnly))
+                continue
+            }
+            switch (type, path) {
+            case ("proc", "/proc"), ("tmpfs", "/dev"), ("devpts", "/dev/pts"), ("mqueue", "/dev/mqueue"), ("sysfs", "/sys"):
+                continue // the engine's own (LaunchPlanner.appendFilesystem)
+            case ("tmpfs", "/dev/shm"):
+                if let size = try tmpfsSize(options, m) { c.layer.shmSizeBytes = size }
+            case ("cgroup", _), ("cgroup2", _):
+                ignored.append("mounts[type=cgroup]")
+            case ("tmpfs", _):
+                tmpfs.append(TmpfsMount(path: path, sizeBytes: try tmpfsSize(options, m)))
+            default:
+                throw item.error("this mount type on this destination is not supported by bulkhead (bind, tmpfs, and proc, sysfs, devpts, mqueue, cgroup on their usual places)")
+            }
+        }
+        c.layer.tmpfs = tmpfs
+        c.layer.binds = binds
+    }
+
+    static func tmpfsSize(_ options: [String], _ m: ConfigMapping) throws(ConfigError) -> UInt64? {
+        for o in options where o.hasPrefix("size=") {
+            var text = String(o.dropFirst(5))
+            var mult: UInt64 = 1
+            switch text.last {
+            case "k", "K": mult = 1 << 10; text.removeLast()
+            case "m", "M": mult = 1 << 20; text.removeLast()
+            case "g", "G": mult = 1 << 30; text.removeLast()
+            default: break
+            }
+            guard let v = UInt64(text), case let (bytes, over) = v.multipliedReportingOverflow(by: mult), !over, bytes > 0 else {
+                throw try m.require("options").error("size= needs a positive byte count (k, m, g suffixes)")
+            }
+            return bytes
+        }
+        return nil
+    }
+}
