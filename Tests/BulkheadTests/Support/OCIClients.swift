@@ -148,7 +148,10 @@ final class TestNamespace {
         }
         self.created = created
         var fds: [Int32] = [0, 0]
+        // Both ends close on exec: the child opens the read end as /proc/self/fd/N before its
+        // exec, and no other process started meanwhile inherits either end.
         guard pipe(&fds) == 0 else { throw OCIClientError.setup("pipe: errno \(errno)") }
+        fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         let pidFile = scratch + "/holder.pid"
         let script = """
@@ -304,10 +307,10 @@ final class OCIClientScratch {
     /// Ends the namespace, removes the cgroup parent and the directory, and records an issue
     /// for anything left: a process naming the directory, a cgroup that would not go, a mount
     /// of the directory in the host's table, a client state path created on the host.
-    func finish(sourceLocation: SourceLocation = #_sourceLocation) {
+    func finish(processGrace: Double = 10, sourceLocation: SourceLocation = #_sourceLocation) {
         namespace.close()
         // Daemons (conmon, shims) may take a moment to see their container gone.
-        let deadline = monotonicSeconds() + 10
+        let deadline = monotonicSeconds() + processGrace
         var left = Self.processes(naming: dir)
         while !left.isEmpty && monotonicSeconds() < deadline { usleep(20_000); left = Self.processes(naming: dir) }
         for p in left { Issue.record("process left behind: \(p)", sourceLocation: sourceLocation) }
