@@ -25,8 +25,13 @@ struct OCIClientHarnessTests {
             kill(pid, SIGKILL)
             var st: Int32 = 0
             _ = waitpid(pid, &st, 0)
-            rmdir(leaf)
-            rmdir("/sys/fs/cgroup/pids\(scratch.cgroupParent)")
+            // The shell's `sleep 1` outlives it in the leaf: kill what is there, then remove.
+            let until = monotonicSeconds() + 5
+            while rmdir(leaf) != 0 && errno != ENOENT && monotonicSeconds() < until {
+                for p in (readTrimmed(leaf + "/cgroup.procs").map { [$0] } ?? []) { if let n = pid_t(p) { kill(n, SIGKILL) } }
+                usleep(20_000)
+            }
+            #expect(rmdir("/sys/fs/cgroup/pids\(scratch.cgroupParent)") == 0, "the test's own cgroup is removed")
         }
         let deadline = monotonicSeconds() + 5
         while (readTrimmed(leaf + "/cgroup.procs") ?? "").isEmpty && monotonicSeconds() < deadline { usleep(10_000) }
