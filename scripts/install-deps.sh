@@ -14,7 +14,7 @@ packages=(
   chromium                       # renders the bench HTML report in a test
   zsh fish                       # run the generated completion scripts (CLISurfaceTests)
   podman conmon containerd crun  # real OCI clients driving the runtime (OCIClient* tests, issue 13)
-  containernetworking-plugins    # podman's CNI bridge, inside the tests' own network namespace
+  containernetworking-plugins iptables  # podman's CNI bridge and its rules, inside the tests' own network namespace
   slirp4netns uidmap             # rootless podman (newuidmap/newgidmap)
   tmux                           # drives `podman run -it` in a terminal (OCIClientPodmanTests)
   hyperfine                      # the runtime benchmarks of scripts/bench.sh (BENCHMARKS.md)
