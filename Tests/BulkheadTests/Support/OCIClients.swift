@@ -395,7 +395,9 @@ final class PodmanClient {
     func command(_ args: [String]) -> [String] {
         var args = args
         if let verb = args.first, verb == "run" || verb == "create" { args.insert(contentsOf: ["--cgroup-parent", scratch.cgroupParent], at: 1) }
-        return ["env", "CONTAINERS_CONF=\(dir)/containers.conf", "podman", "--root", dir + "/root", "--runroot", dir + "/runroot",
+        // Run from the test's directory: conmon writes its "oom" file relative to its working
+        // directory in some setups, which must not be the package.
+        return ["env", "-C", dir, "CONTAINERS_CONF=\(dir)/containers.conf", "podman", "--root", dir + "/root", "--runroot", dir + "/runroot",
                 "--tmpdir", dir + "/tmp", "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", scratch.runtime] + args
     }
 
