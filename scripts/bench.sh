@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench.sh [--nsjail PATH] - bulkhead side by side with the anchor launchers, in one run:
+# bench.sh [--nsjail PATH | --oci] - bulkhead side by side with the anchor launchers, in one run:
 # launch latency (hyperfine, pooled rounds), 100 sequential launches, launcher peak RSS, and the
 # per-syscall cost of the seccomp filter. The method is written down in BENCHMARKS.md.
 #
@@ -8,6 +8,9 @@
 # Env: WORK (default /var/tmp/bulkhead-bench), ROUNDS (3), RUNS (30 per round), WARMUP (5),
 #      SEQ_RUNS (3), RSS_REPS (10), N (syscalls per run, 5000000), SYS_REPS (7).
 set -euo pipefail
+# --oci: only the OCI runtime benchmarks of issue 13 (bulkhead-runc beside runc under podman,
+# ctr and a create/start/delete loop): scripts/bench-oci.sh, written down in BENCHMARKS.md.
+if [ "${1:-}" = "--oci" ]; then shift; exec "$(dirname "$0")/bench-oci.sh" "$@"; fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 anchors=${ANCHORS:-$root/../shared/bench/anchors}
 NSJAIL_ARG=""

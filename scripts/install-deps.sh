@@ -13,6 +13,11 @@ packages=(
   strace                         # holds a launcher between two steps (RedTeamFinalTests)
   chromium                       # renders the bench HTML report in a test
   zsh fish                       # run the generated completion scripts (CLISurfaceTests)
+  podman conmon containerd crun  # real OCI clients driving the runtime (OCIClient* tests, issue 13)
+  containernetworking-plugins iptables  # podman's CNI bridge and its rules, inside the tests' own network namespace
+  slirp4netns uidmap             # rootless podman (newuidmap/newgidmap)
+  tmux                           # drives `podman run -it` in a terminal (OCIClientPodmanTests)
+  hyperfine                      # the runtime benchmarks of scripts/bench.sh (BENCHMARKS.md)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -29,4 +34,10 @@ fi
 if ! python3 -c 'import kubernetes, yaml' 2>/dev/null; then
   echo "installing: the kubernetes Python client (PyPI)"
   python3 -m pip install -q kubernetes
+fi
+# kubernetes-validate (PyPI): the official OpenAPI schemas of Kubernetes, which
+# KubernetesDocTests checks every manifest of docs/kubernetes.md against.
+if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
+  echo "installing: kubernetes-validate (PyPI)"
+  python3 -m pip install -q kubernetes-validate
 fi
