@@ -194,7 +194,8 @@ public final class SeccompNotifier {
         let verdict = SeccompNotifyProgram.evaluate(plain, n.data)
         let nameKey = UInt64(n.data.arch) << 32 | UInt64(UInt32(bitPattern: n.data.nr))
         let (arch, name) = names[nameKey] ?? Self.describe(n.data)
-        names[nameKey] = (arch, name)
+        // The workload picks the numbers: the cache and the records are bounded (kindLimit).
+        if names.count < SeccompViolation.kindLimit { names[nameKey] = (arch, name) }
         var key = Key(arch: arch, number: n.data.nr, name: name, errno: nil, action: nil, executable: nil)
         switch mode {
         case .report:
@@ -209,6 +210,9 @@ public final class SeccompNotifier {
             // The exe was read while this caller still waited: it is the caller's.
             if bh_seccomp_notify_id_valid(listener, n.id) == 0 { key.executable = nil }
             _ = bh_seccomp_notify_respond(listener, n.id, 0, 1)
+        }
+        if counts[key] == nil, order.count >= SeccompViolation.kindLimit {
+            key = Key(arch: "*", number: -1, name: SeccompViolation.moreKindsName, errno: nil, action: nil, executable: nil)
         }
         if counts[key] == nil { order.append(key) }
         counts[key, default: 0] += 1
