@@ -173,4 +173,34 @@ struct RedTeamSeccompNotifyTests {
         #expect(report.controls.seccomp?.violations?.hasPrefix("not reported") == true,
                 "\(report.controls.seccomp?.violations ?? "nil")")
     }
+
+    /// `seccomp verify` names the executable that made a missing call from `/proc/PID/exe`, a name
+    /// the workload chooses: C1 controls (U+009B is CSI on a terminal that honours C1) and
+    /// bidirectional overrides (U+202E) reach neither stderr nor the JSON, as C0 controls do not.
+    @Test func verifyNeverPrintsTheExecutablesControlCharacters() throws {
+        try Self.requireCompiler()
+        let p = try SeccompViolationTests.policy("SCMP_ACT_ERRNO", name: "rt14-exe")
+        let hostile = Self.work + "/rt14-\u{9B}31m-\u{202E}exe"
+        unlink(hostile)
+        #expect(link(Self.rt14, hostile) == 0 || Self.copyfile(Self.rt14, hostile))
+        let syslog = "103"
+        for json in [false, true] {
+            let r = try Bulkhead.run(["seccomp", "verify", p] + (json ? ["--json"] : []) + ["--", hostile, "once", syslog])
+            #expect(r.status == 1, "\(r.stderr)")
+            // What the workload named (the caller's own command line is echoed as given).
+            let named: [String] = json
+                ? try JSONDecoder().decode(SeccompVerifyReport.self, from: Data(r.stdout.utf8)).missing.compactMap(\.executable)
+                : r.stderr.split(separator: "\n").map(String.init).filter { $0.contains("missing:") }
+            #expect(!named.isEmpty, "\(r.stdout) \(r.stderr)")
+            for out in named {
+                #expect(!out.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E }, "\(out.debugDescription)")
+                #expect(out.contains("rt14-?31m-?exe"), "\(out.debugDescription)")
+            }
+        }
+    }
+
+    static func copyfile(_ from: String, _ to: String) -> Bool {
+        guard let d = FileManager.default.contents(atPath: from) else { return false }
+        return FileManager.default.createFile(atPath: to, contents: d, attributes: [.posixPermissions: 0o755])
+    }
 }

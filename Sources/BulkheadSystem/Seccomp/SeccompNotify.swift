@@ -222,9 +222,12 @@ public final class SeccompNotifier {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }
-        // The workload names its files: control characters never reach a terminal or a report.
-        let bytes = buf[0..<n].map { UInt8(bitPattern: $0) }.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }
-        return String(decoding: bytes, as: UTF8.self)
+        // The workload names its files: nothing a terminal acts on (C0 and C1 controls, format
+        // characters such as bidirectional overrides, line and paragraph separators) reaches a
+        // terminal or a report; each becomes '?'.
+        let acted: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        let text = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { acted.contains($0.properties.generalCategory) ? "?" : $0 }))
     }
 
     /// The architecture's policy spelling and the call's name there.
