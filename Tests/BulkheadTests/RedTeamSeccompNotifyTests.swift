@@ -11,7 +11,7 @@ struct RedTeamSeccompNotifyTests {
     static var work: String { SeccompConsumerTests.work }
 
     /// `rt14 spray N START`: system calls START … START+N-1 once each.
-    /// `rt14 once NR`: system call NR once, "RESULT ERRNO" on stderr.
+    /// `rt14 once NR`: system call NR once, "RESULT ERRNO" on stderr; `rt14 repeat N NR`: N times.
     /// `rt14 leftover NR`: forks a process that outlives the workload, waits until it can install
     /// a seccomp filter of its own with a listener (EBUSY while the launcher's listener exists:
     /// one listener per filter chain), makes call NR from a child and answers it with
@@ -47,6 +47,11 @@ struct RedTeamSeccompNotifyTests {
             if (argc == 4 && strcmp(argv[1], "spray") == 0) {
                 long n = atol(argv[2]), start = atol(argv[3]);
                 for (long i = 0; i < n; i++) syscall(start + i, 0L, 0L, 0L);
+                return 0;
+            }
+            if (argc == 4 && strcmp(argv[1], "repeat") == 0) {
+                long n = atol(argv[2]), nr = atol(argv[3]);
+                for (long i = 0; i < n; i++) syscall(nr, 0L, 0L, 0L);
                 return 0;
             }
             if (argc == 3 && strcmp(argv[1], "once") == 0) {
@@ -196,6 +201,29 @@ struct RedTeamSeccompNotifyTests {
                 #expect(!out.unicodeScalars.contains { $0.value == 0x9B || $0.value == 0x202E }, "\(out.debugDescription)")
                 #expect(out.contains("rt14-?31m-?exe"), "\(out.debugDescription)")
             }
+        }
+    }
+
+    /// Each refused call costs the launcher a receive, the interpreter and an answer, on the
+    /// launcher's CPU: outside the sandbox's cgroup, so outside its `cpu.max`. A workload limited
+    /// to a fraction of a CPU can keep the root launcher busy for up to one CPU (measured on this
+    /// shared, loaded host with a debug build: 100000 refused calls cost the sandbox ~0.4 s of CPU
+    /// and the launcher ~2.3 s before the name cache skipped kinds past the bound; 100000 calls of one
+    /// kind ~0.4 s and ~0.9 s). Open: the launcher does not budget its answers.
+    @Test func refusedCallsDoNotMakeTheLauncherSpendMoreCPUThanTheSandbox() throws {
+        try Self.requireCompiler()
+        let p = try SeccompViolationTests.policy("SCMP_ACT_ERRNO", name: "rt14-cpu")
+        var before = rusage(), after = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &before)
+        let r = try Bulkhead.run(["run", "--seccomp", p, "--", Self.rt14, "repeat", "50000", "103"], report: true, timeout: 120)
+        getrusage(RUSAGE_CHILDREN.rawValue, &after)
+        let report = try #require(r.report)
+        func ms(_ t: timeval) -> Double { Double(t.tv_sec) * 1000 + Double(t.tv_usec) / 1000 }
+        let total = ms(after.ru_utime) - ms(before.ru_utime) + ms(after.ru_stime) - ms(before.ru_stime)
+        let sandbox = (report.cpuUserMs ?? 0) + (report.cpuSystemMs ?? 0)
+        #expect(report.seccompViolations?.first?.count == 50000)
+        withKnownIssue("the launcher answers every refused call on its own CPU, outside the sandbox's cpu.max (about twice the sandbox's here)", isIntermittent: true) {
+            #expect(total - sandbox <= sandbox + 100, "launcher \(total - sandbox) ms, sandbox \(sandbox) ms")
         }
     }
 
