@@ -101,6 +101,17 @@ struct RedTeamSeccompNotifyTests {
 
     static let getppid = "110"
 
+    /// A policy allowing everything but getppid, which gets EACCES.
+    static func getppidPolicy() throws -> String {
+        let path = work + "/rt14-getppid.json"
+        try """
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+         "syscalls": [{"names": ["getppid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        return path
+    }
+
     static func requireCompiler() throws {
         try #require(FileManager.default.isExecutableFile(atPath: rt14), "needs a C compiler (cc)")
     }
@@ -135,11 +146,7 @@ struct RedTeamSeccompNotifyTests {
     /// sandbox gets the plain program: refused calls are enforced by the kernel, not reported.
     @Test func aProcessLeftBehindCannotAnswerRefusedCallsItself() throws {
         try Self.requireCompiler()
-        let p = try SeccompViolationTests.policy("SCMP_ACT_ERRNO", name: "rt14-getppid")
-        let policy = p.replacingOccurrences(of: "rt14-getppid.json", with: "rt14-getppid2.json")
-        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: "\"syslog\"", with: "\"getppid\"")
-            .write(toFile: policy, atomically: true, encoding: .utf8)
-        chmod(policy, 0o644)
+        let policy = try Self.getppidPolicy()
         // Without limits there is no cgroup either: nothing kills the process left behind (a root
         // caller's flags; the workload is still hostile). With the container profile's limits the
         // cgroup is killed just after the listener closes: a race, tried twice.
@@ -166,11 +173,7 @@ struct RedTeamSeccompNotifyTests {
     /// only): the plain program is loaded, refused calls are still refused with the policy's errno.
     @Test func noRoomForTheHandOverThreadFailsClosed() throws {
         try Self.requireCompiler()
-        let p = try SeccompViolationTests.policy("SCMP_ACT_ERRNO", name: "rt14-pids")
-        let policy = p.replacingOccurrences(of: "rt14-pids.json", with: "rt14-pids2.json")
-        try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: "\"syslog\"", with: "\"getppid\"")
-            .write(toFile: policy, atomically: true, encoding: .utf8)
-        chmod(policy, 0o644)
+        let policy = try Self.getppidPolicy()
         let r = try Bulkhead.run(["run", "--pids-limit", "2", "--seccomp", policy, "--", Self.rt14, "once", Self.getppid],
                                  report: true)
         #expect(r.stderr.contains("-1 13"), "\(r.stderr)")
