@@ -103,8 +103,16 @@ final class Supervisor {
         do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return failure(error) }
         // Which call was refused: a listener for the refusing RETs (SeccompNotifier), not in
         // record mode (the recorder traces every call itself).
+        // Only in a PID namespace of the sandbox's own: its init is PID 1, and its exit ends every
+        // process that has the filter before the listener closes. A process left behind (the
+        // host's PID namespace, or a pod's shared one) would outlive the listener; with the chain
+        // then listener-less it could install a filter with a listener of its own, whose
+        // USER_NOTIF ties with the rewritten RETs (the newest filter wins a tie) and answer the
+        // refused calls itself with CONTINUE. The plain program is loaded there instead.
         var notifier: SeccompNotifier?
-        if let program = prepared.seccomp?.program, prepared.recorder == nil, let mode = prepared.request.seccompNotify {
+        let ownPIDNamespace = plan.namespaces.contains(.pid) && !plan.joinedNamespaces.contains(.pid)
+        if let program = prepared.seccomp?.program, prepared.recorder == nil, ownPIDNamespace,
+           let mode = prepared.request.seccompNotify {
             do { notifier = try SeccompNotifier(program: program, mode: mode) } catch {
                 for fd in joinFDs { close(fd) }
                 return failure(LaunchError(error))
@@ -156,7 +164,9 @@ final class Supervisor {
             report.seccompViolations = v.isEmpty ? nil : v
             report.controls.seccomp?.violations = notifier.status
         } else if report.controls.seccomp != nil {
-            report.controls.seccomp?.violations = "not reported: " + (prepared.recorder != nil ? "record mode" : "not asked")
+            report.controls.seccomp?.violations = "not reported: " + (prepared.recorder != nil ? "record mode"
+                : prepared.request.seccompNotify == nil ? "not asked"
+                : "the sandbox has no PID namespace of its own (a process left behind could answer refused calls itself); the kernel enforces the policy")
         }
         return report
     }

@@ -25,6 +25,13 @@ public struct SeccompViolation: Codable, Sendable, Equatable, Hashable {
         self.errno = errno; self.action = action; self.executable = executable
     }
 
+    /// At most this many kinds of calls are told apart in a report: the workload chooses the
+    /// numbers it calls, so the launcher's records (and the report, and stderr) are bounded; calls
+    /// of further kinds are counted in one entry named `moreKindsName`.
+    public static let kindLimit = 256
+    /// The entry that counts the calls past `kindLimit` (arch "*", number -1).
+    public static let moreKindsName = "(more kinds)"
+
     /// One line for standard error: `openat (SCMP_ARCH_X86_64) refused 3 times with EPERM`.
     public var line: String {
         var s = "\(name) (\(arch), #\(number)) "

@@ -192,35 +192,51 @@ public final class SeccompNotifier {
         var n = bh_seccomp_notification()
         guard bh_seccomp_notify_receive(listener, &n) == 0 else { return }  // ENOENT: the caller went away
         let verdict = SeccompNotifyProgram.evaluate(plain, n.data)
+        // The workload picks the numbers: the name cache and the records are bounded (kindLimit).
+        // Every recorded kind's name is cached, so a full cache without this call's means a new
+        // kind past the bound: counted as more kinds, without looking its name up.
         let nameKey = UInt64(n.data.arch) << 32 | UInt64(UInt32(bitPattern: n.data.nr))
-        let (arch, name) = names[nameKey] ?? Self.describe(n.data)
-        names[nameKey] = (arch, name)
-        var key = Key(arch: arch, number: n.data.nr, name: name, errno: nil, action: nil, executable: nil)
+        let pastBound = names[nameKey] == nil && names.count >= SeccompViolation.kindLimit
+        var key = Self.moreKinds
+        if !pastBound {
+            let (arch, name) = names[nameKey] ?? Self.describe(n.data)
+            names[nameKey] = (arch, name)
+            key = Key(arch: arch, number: n.data.nr, name: name, errno: nil, action: nil, executable: nil)
+        }
         switch mode {
         case .report:
             // Only ERRNO RETs notify in this mode, so the plain program says ERRNO; anything else
             // would be a bug and is refused all the same (ENOSYS, as with no listener).
             let e: Int32 = verdict.isErrno ? verdict.errno : ENOSYS
-            key.errno = e == 0 ? "0 (no error)" : Errno(e).name
+            if !pastBound { key.errno = e == 0 ? "0 (no error)" : Errno(e).name }
             _ = bh_seccomp_notify_respond(listener, n.id, e, 0)
         case .verify:
-            key.action = verdict.policySpelling
-            key.executable = Self.executable(pid: n.pid)
-            // The exe was read while this caller still waited: it is the caller's.
-            if bh_seccomp_notify_id_valid(listener, n.id) == 0 { key.executable = nil }
+            if !pastBound {
+                key.action = verdict.policySpelling
+                key.executable = Self.executable(pid: n.pid)
+                // The exe was read while this caller still waited: it is the caller's.
+                if bh_seccomp_notify_id_valid(listener, n.id) == 0 { key.executable = nil }
+            }
             _ = bh_seccomp_notify_respond(listener, n.id, 0, 1)
         }
+        if counts[key] == nil, order.count >= SeccompViolation.kindLimit { key = Self.moreKinds }
         if counts[key] == nil { order.append(key) }
         counts[key, default: 0] += 1
     }
+
+    /// The record of the calls past `SeccompViolation.kindLimit`.
+    static let moreKinds = Key(arch: "*", number: -1, name: SeccompViolation.moreKindsName, errno: nil, action: nil, executable: nil)
 
     static func executable(pid: UInt32) -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/\(pid)/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }
-        // The workload names its files: control characters never reach a terminal or a report.
-        let bytes = buf[0..<n].map { UInt8(bitPattern: $0) }.map { $0 < 0x20 || $0 == 0x7f ? UInt8(ascii: "?") : $0 }
-        return String(decoding: bytes, as: UTF8.self)
+        // The workload names its files: nothing a terminal acts on (C0 and C1 controls, format
+        // characters such as bidirectional overrides, line and paragraph separators) reaches a
+        // terminal or a report; each becomes '?'.
+        let acted: Set<Unicode.GeneralCategory> = [.control, .format, .lineSeparator, .paragraphSeparator]
+        let text = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { acted.contains($0.properties.generalCategory) ? "?" : $0 }))
     }
 
     /// The architecture's policy spelling and the call's name there.
