@@ -207,6 +207,30 @@ struct RedTeamSeccompNotifyTests {
         }
     }
 
+
+    /// Each refused call costs the launcher a receive, the interpreter and an answer, on the
+    /// launcher's CPU, outside the sandbox's cgroup and its cpu.max (measured by the red team:
+    /// about twice the sandbox's own CPU). With a CPU limit below one CPU the launcher now pauses
+    /// its answers after each batch (the callers wait in the kernel) so that its answering takes
+    /// at most that share: paused >= used x (1/share - 1), from the launcher's own thread CPU
+    /// clock. Failed before the budget (no pause, no figures); with the container profile's
+    /// one CPU there is nothing to pause.
+    @Test func answersStayWithinTheCPULimit() throws {
+        try Self.requireCompiler()
+        let p = try SeccompViolationTests.policy("SCMP_ACT_ERRNO", name: "rt14-budget")
+        let r = try Bulkhead.run(["run", "--cpus", "0.25", "--seccomp", p, "--", Self.rt14, "repeat", "20000", "103"],
+                                 report: true, timeout: 120)
+        let report = try #require(r.report, "\(r.stderr)")
+        #expect(report.seccompViolations?.first?.count == 20000)
+        let s = try #require(report.controls.seccomp)
+        let used = try #require(s.answerCPUMs), paused = try #require(s.answerPausedMs)
+        #expect(used > 0)
+        #expect(paused >= used * 3 * 0.999, "answered for \(used) ms, paused \(paused) ms")
+        let free = try Bulkhead.run(["run", "--seccomp", p, "--", Self.rt14, "repeat", "2000", "103"], report: true, timeout: 60)
+        #expect(free.report?.seccompViolations?.first?.count == 2000)
+        #expect(free.report?.controls.seccomp?.answerPausedMs == 0)
+    }
+
     static func copyfile(_ from: String, _ to: String) -> Bool {
         guard let d = FileManager.default.contents(atPath: from) else { return false }
         return FileManager.default.createFile(atPath: to, contents: d, attributes: [.posixPermissions: 0o755])

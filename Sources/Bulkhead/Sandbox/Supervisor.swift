@@ -117,6 +117,10 @@ final class Supervisor {
                 for fd in joinFDs { close(fd) }
                 return failure(LaunchError(error))
             }
+            // Its answers spend the launcher's CPU, outside the sandbox's cgroup: at most the
+            // sandbox's own CPU limit (RedTeamSeccompNotifyTests.answersStayWithinTheCPULimit).
+            let l = prepared.cgroupLimits
+            if let q = l.cpuQuotaMicros, let p = l.cpuPeriodMicros, p > 0 { notifier?.cpuShare = Double(q) / Double(p) }
         }
         defer { notifier?.close() }
         let child: SandboxInit
@@ -163,6 +167,8 @@ final class Supervisor {
             let v = notifier.violations
             report.seccompViolations = v.isEmpty ? nil : v
             report.controls.seccomp?.violations = notifier.status
+            report.controls.seccomp?.answerCPUMs = notifier.answerCPUSeconds * 1000
+            report.controls.seccomp?.answerPausedMs = notifier.pausedSeconds * 1000
         } else if report.controls.seccomp != nil {
             report.controls.seccomp?.violations = "not reported: " + (prepared.recorder != nil ? "record mode"
                 : prepared.request.seccompNotify == nil ? "not asked"
@@ -189,8 +195,10 @@ final class Supervisor {
                 child.exitPollFD,
             ] + (notifier?.pollFDs ?? [pollfd(fd: -1, events: 0, revents: 0)]) + (prepared.terminal?.pollFDs ?? [])
             var timeoutMs: Int32 = -1
-            if let deadline, !timedOut {
-                timeoutMs = Int32(max(0, min(Double(Int32.max), ((deadline - Monotonic.now()) * 1000).rounded(.up))))
+            // The earlier of the deadline and the end of the seccomp answers' CPU-budget pause.
+            let wake = [timedOut ? nil : deadline, notifier?.wakeAt].compactMap { $0 }.min()
+            if let wake {
+                timeoutMs = Int32(max(0, min(Double(Int32.max), ((wake - Monotonic.now()) * 1000).rounded(.up))))
             }
             let n = poll(&fds, nfds_t(fds.count), timeoutMs)
             if n < 0 {
@@ -199,7 +207,7 @@ final class Supervisor {
             }
             // The deadline wins on every iteration, not only when poll times out: a flood of
             // ready fds (a relay under input pressure) must not keep it from firing.
-            if let d = deadline, !timedOut, n == 0 || Monotonic.now() >= d {
+            if let d = deadline, !timedOut, Monotonic.now() >= d {
                 if timeoutSignals.isEmpty, let sig = prepared.request.stopSignal, sig != SIGKILL {
                     // --stop-signal: the init passes it to the workload; SIGKILL comes at the
                     // second deadline, --stop-timeout later, unless the init exits first.

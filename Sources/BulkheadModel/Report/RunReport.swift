@@ -244,6 +244,11 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     /// not (the policy refuses the hand-over's own sendmsg/close; record mode). Nil in reports
     /// of bulkhead versions before it.
     public var violations: String?
+    /// The launcher's own CPU time spent answering refused calls, and how long it paused its
+    /// answers so that this stays within the sandbox's CPU limit (cpu.max below one CPU); nil
+    /// when nothing was reported.
+    public var answerCPUMs: Double?
+    public var answerPausedMs: Double?
     public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
         self.cached = cached

@@ -92,6 +92,19 @@ public final class SeccompNotifier {
     /// (audit arch, number) → (architecture, name): the table lookup is a scan, once per call kind.
     private var names: [UInt64: (String, String)] = [:]
     private var order: [Key] = []
+    /// The answers' CPU budget: the share of one CPU the sandbox's cpu.max gives it (quota over
+    /// period), when that is less than one CPU. The launcher answers on its own CPU, outside the
+    /// sandbox's cgroup; after each batch it pauses its answers (the callers wait in the kernel,
+    /// spending nothing) long enough that its answering never takes more than this share.
+    /// Nil: no CPU limit, or one of a CPU or more (one launcher thread never exceeds that).
+    public var cpuShare: Double? {
+        didSet { if let s = cpuShare, !(s > 0 && s < 1) { cpuShare = nil } }
+    }
+    /// The launcher's own CPU spent answering, and how long it paused its answers for the budget.
+    public private(set) var answerCPUSeconds: Double = 0
+    public private(set) var pausedSeconds: Double = 0
+    /// Monotonic time before which the listener is not polled (the budget's pause).
+    private var resumeAt: Double = 0
 
     struct Key: Hashable {
         var arch: String, number: Int32, name: String, errno: String?, action: String?, executable: String?
@@ -118,9 +131,16 @@ public final class SeccompNotifier {
 
     /// The fds to poll: the channel until the listener came, then the listener.
     public var pollFDs: [pollfd] {
+        if listener >= 0, Monotonic.now() < resumeAt { return [pollfd(fd: -1, events: 0, revents: 0)] }
         if listener >= 0 { return [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)] }
         if channel >= 0 { return [pollfd(fd: channel, events: Int16(POLLIN), revents: 0)] }
         return [pollfd(fd: -1, events: 0, revents: 0)]
+    }
+
+    /// When the budget's pause ends (monotonic seconds), for the supervisor's poll timeout; nil
+    /// when the listener is not paused.
+    public var wakeAt: Double? {
+        listener >= 0 && resumeAt > Monotonic.now() ? resumeAt : nil
     }
 
     /// Handles what poll found on `pollFDs`.
@@ -130,11 +150,21 @@ public final class SeccompNotifier {
         guard p.fd == listener else { return }
         if p.revents & Int16(POLLIN) != 0 {
             // A bounded batch, so that signals and the deadline keep their turn under a flood.
+            let cpu0 = Self.threadCPU()
             answerOne()
             for _ in 0..<63 {
                 var one = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
                 guard poll(&one, 1, 0) == 1, one.revents & Int16(POLLIN) != 0 else { break }
                 answerOne()
+            }
+            let used = max(0, Self.threadCPU() - cpu0)
+            answerCPUSeconds += used
+            if let share = cpuShare {
+                // used / (used + pause) = share: the launcher's answering stays within the
+                // sandbox's own CPU limit, however the workload floods it.
+                let pause = used * (1 / share - 1)
+                pausedSeconds += pause
+                resumeAt = Monotonic.now() + pause
             }
         } else if p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
             // No task uses the filter any more.
@@ -222,6 +252,13 @@ public final class SeccompNotifier {
         if counts[key] == nil, order.count >= SeccompViolation.kindLimit { key = Self.moreKinds }
         if counts[key] == nil { order.append(key) }
         counts[key, default: 0] += 1
+    }
+
+    /// This thread's CPU time in seconds (CLOCK_THREAD_CPUTIME_ID).
+    static func threadCPU() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 
     /// The record of the calls past `SeccompViolation.kindLimit`.
