@@ -59,7 +59,8 @@ struct OCIConfigTests {
         #expect(l.hostname == "box")
         #expect(l.namespaces[.user] == false && l.namespaces[.network] == true && l.network == NetworkMode.none)
         #expect(c.cgroupsPath == "/libpod_parent/x")
-        #expect(c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("mounts[type=cgroup]") && c.ignored.contains("linux.resources.devices"))
+        #expect(c.cgroupsPathComponents == ["libpod_parent", "x"], "an absolute cgroupsPath is honoured")
+        #expect(!c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("mounts[type=cgroup]") && c.ignored.contains("linux.resources.devices"))
         #expect(c.annotations.map { $0.0 + "=" + $0.1 } == ["k=v"])
         // The layer goes through the one resolver and planner.
         let p = try EffectiveProfile.resolve([l])
@@ -68,7 +69,8 @@ struct OCIConfigTests {
         ctx.sysctls = c.sysctls
         let plan = try LaunchPlanner.plan(profile: p, command: c.args, context: ctx)
         let fifo = try #require(plan.steps.firstIndex(of: .waitExecFifo(fd: 9)))
-        #expect(plan.steps[fifo + 1] == .forkWorkload, "the init waits just before it forks the workload")
+        #expect(!plan.steps.contains(.forkWorkload), "the workload is the container's PID 1 (as runc): the init forks nothing")
+        #expect(plan.steps[fifo...].contains(.closeStrayFileDescriptors) && plan.steps.last == .exec, "after the fifo: fd hygiene, then execve")
         let sysctl = try #require(plan.steps.firstIndex(of: .writeSysctl(name: "net.ipv4.ping_group_range", value: "0 0")))
         let readOnly = try #require(plan.steps.firstIndex(of: .makeReadOnly(LaunchPlanner.newRoot + "/proc/sys")))
         #expect(sysctl < readOnly, "sysctls are written before /proc/sys is read-only")
@@ -91,6 +93,8 @@ struct OCIConfigTests {
         (config(process: #""oomScoreAdj": 5000"#), "process.oomScoreAdj"),
         (config(process: #""rlimits": [{"type": "RLIMIT_SECRET", "soft": 1, "hard": 1}]"#), "process.rlimits[0].type"),
         (config(top: #""domainname": "SECRET""#), "domainname"),
+        (config(linux: #""cgroupsPath": "/SECRET/../../x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "/SECRET/cgroup.procs""#), "linux.cgroupsPath"),
     ])
     func refusedNamingTheField(_ text: String, _ field: String) throws {
         do {

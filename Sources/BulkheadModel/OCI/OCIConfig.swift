@@ -18,8 +18,17 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.namespaces[].path`: a namespace to join instead of creating one.
     public var joinPaths: [(namespace: Namespace, path: String)]
     public var annotations: [(String, String)]
-    /// `linux.cgroupsPath` as given (recorded in the state; the cgroup is bulkhead/oci/<id>).
+    /// `linux.cgroupsPath` as given (recorded in the state).
     public var cgroupsPath: String?
+    /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
+    /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
+    /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
+    /// systemd-style "slice:prefix:name" path is recorded, not honoured).
+    public var cgroupsPathComponents: [String]? {
+        guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
+        let parts = p.split(separator: "/").map(String.init)
+        return parts.isEmpty ? nil : parts
+    }
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
@@ -43,7 +52,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.cgroupsPath", "the container's cgroup is bulkhead/oci/<id> in every hierarchy"),
+        ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
         ("linux.resources.devices", "a deny-all list is what the engine's /dev gives (only null, zero, full, random, urandom, tty and its own pts); other rules are refused"),
         ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
@@ -235,7 +244,18 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                 }
             }
-            if let n = m["cgroupsPath"] { c.cgroupsPath = try n.string(); ignored.append("linux.cgroupsPath") }
+            if let n = m["cgroupsPath"] {
+                let p = try n.string()
+                // Checked here (a path under every hierarchy's root that root writes to): no
+                // "." or "..", no control file names, no NUL or newline, bounded.
+                let parts = p.split(separator: "/")
+                guard p.utf8.count <= 4096, !p.utf8.contains(0), !p.contains("\n"),
+                      !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
+                    throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
+                }
+                c.cgroupsPath = p
+                if c.cgroupsPathComponents == nil { ignored.append("linux.cgroupsPath") }
+            }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {
                 let v = try n.string()
