@@ -85,7 +85,8 @@ struct OCIConfigTests {
         (config(linux: #""intelRdt": {"closID": "SECRET"}"#), "linux.intelRdt"),
         (config(linux: #""uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]"#), "linux.uidMappings"),
         (config(linux: #""devices": [{"path": "/dev/SECRET", "type": "c", "major": 1, "minor": 1}]"#), "linux.devices"),
-        (config(linux: #""resources": {"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#), "linux.resources.devices[0]"),
+        (config(linux: #""resources": {"devices": [{"allow": true, "type": "b", "major": 8, "minor": 0, "access": "rwm"}]}"#), "linux.resources.devices[0]"),
+        (config(linux: #""resources": {"devices": [{"allow": true, "type": "c", "access": "rwm"}]}"#), "linux.resources.devices[0]"),
         (config(linux: #""frobnicate": 1"#), "linux.frobnicate"),
         (config(top: #""mounts": [{"destination": "/x", "type": "overlay", "source": "SECRET"}]"#), "mounts[0]"),
         (config(top: #""mounts": [{"destination": "/x", "type": "bind", "source": "/srv", "options": ["rshared"]}]"#), "mounts[0].options[0]"),
@@ -105,6 +106,16 @@ struct OCIConfigTests {
             #expect(error.file == "config.json")
             #expect(!error.message.contains("SECRET"), "\(error.message)")
         }
+    }
+
+    /// containerd's `ctr run` (WithDefaultUnixDevices): deny-all, then the default set's allow
+    /// rules; accepted without effect (the engine's /dev is smaller).
+    @Test func containerdDefaultDeviceRulesAccepted() throws {
+        let rules = #"[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "access": "m"}, {"allow": true, "type": "b", "access": "m"},"#
+            + #"{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}, {"allow": true, "type": "c", "major": 136, "access": "rwm"},"#
+            + #"{"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}]"#
+        let c = try OCIConfig.decode(Self.config(linux: #""resources": {"devices": "# + rules + "}"), bundle: "/b")
+        #expect(c.ignored.contains("linux.resources.devices"))
     }
 
     @Test func withoutAMountNamespaceRefused() {

@@ -53,7 +53,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
         ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
-        ("linux.resources.devices", "a deny-all list is what the engine's /dev gives (only null, zero, full, random, urandom, tty and its own pts); other rules are refused"),
+        ("linux.resources.devices", "a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused"),
         ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
@@ -329,8 +329,21 @@ public struct OCIConfig: Sendable, Equatable {
                 let allow = try r.require("allow").bool()
                 let typeText = try r["type"]?.string()
                 let whole = typeText == nil || typeText == "a"
-                guard !allow, whole, r["major"] == nil, r["minor"] == nil else {
-                    throw try d.sequence()[i].error("only the deny-all rule is accepted: the engine's /dev has its fixed device nodes")
+                if !allow, whole, r["major"] == nil, r["minor"] == nil { continue }
+                // The allow rules of the engines' default device set (containerd's
+                // WithDefaultUnixDevices, runc's defaults): the container gets at most the
+                // engine's fixed nodes (a node it makes opens nothing), never more: accepted
+                // without effect. Any other rule is refused.
+                func number(_ key: String) throws(ConfigError) -> String {
+                    guard let n = r[key], !n.isNull else { return "*" }
+                    let v = try n.int64()
+                    return v < 0 ? "*" : String(v)
+                }
+                let key = "\(typeText ?? "a"):\(try number("major")):\(try number("minor"))"
+                let access = try r["access"]?.string() ?? "rwm"
+                let defaults = ["c:1:3", "c:1:5", "c:1:7", "c:1:8", "c:1:9", "c:5:0", "c:5:1", "c:5:2", "c:136:*", "c:10:200"]
+                guard allow, defaults.contains(key) || ((key == "c:*:*" || key == "b:*:*") && access == "m") else {
+                    throw try d.sequence()[i].error("only the deny-all rule and the default device set's allow rules are accepted: the engine's /dev has its fixed device nodes")
                 }
             }
             ignored.append("linux.resources.devices")
