@@ -888,6 +888,13 @@ static int wait_exec_fifo(int fifo) {
     if (null < 0) return errno;
     if (dup3(null, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(null); return e; }
     close(null);
+    /* An OCI plan forks no workload: this process becomes the workload (the container's PID 1,
+     * as with runc) and starts, like any new process, with an empty signal mask (the launcher's
+     * blocked supervisor signals were inherited through clone3); dispositions are default
+     * since child_main. */
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0) return errno;
     return 0;
 }
 
@@ -991,7 +998,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         for (;;) pause();
     case BH_OP_ATTACH_TERMINAL: {
         int fd = a->attach_terminal.fd;
-        if (setsid() < 0) return errno;
+        /* The init of an OCI plan (no fork) leads its session already (BH_OP_NEW_SESSION). */
+        if (setsid() < 0 && getsid(0) != getpid()) return errno;
         if (ioctl(fd, TIOCSCTTY, 0) < 0) return errno;
         for (int i = 0; i < 3; i++)
             if (dup2(fd, i) < 0) return errno;

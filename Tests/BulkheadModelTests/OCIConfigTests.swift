@@ -59,7 +59,8 @@ struct OCIConfigTests {
         #expect(l.hostname == "box")
         #expect(l.namespaces[.user] == false && l.namespaces[.network] == true && l.network == NetworkMode.none)
         #expect(c.cgroupsPath == "/libpod_parent/x")
-        #expect(c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("mounts[type=cgroup]") && c.ignored.contains("linux.resources.devices"))
+        #expect(c.cgroupsPathComponents == ["libpod_parent", "x"], "an absolute cgroupsPath is honoured")
+        #expect(!c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("mounts[type=cgroup]") && c.ignored.contains("linux.resources.devices"))
         #expect(c.annotations.map { $0.0 + "=" + $0.1 } == ["k=v"])
         // The layer goes through the one resolver and planner.
         let p = try EffectiveProfile.resolve([l])
@@ -68,7 +69,8 @@ struct OCIConfigTests {
         ctx.sysctls = c.sysctls
         let plan = try LaunchPlanner.plan(profile: p, command: c.args, context: ctx)
         let fifo = try #require(plan.steps.firstIndex(of: .waitExecFifo(fd: 9)))
-        #expect(plan.steps[fifo + 1] == .forkWorkload, "the init waits just before it forks the workload")
+        #expect(!plan.steps.contains(.forkWorkload), "the workload is the container's PID 1 (as runc): the init forks nothing")
+        #expect(plan.steps[fifo...].contains(.closeStrayFileDescriptors) && plan.steps.last == .exec, "after the fifo: fd hygiene, then execve")
         let sysctl = try #require(plan.steps.firstIndex(of: .writeSysctl(name: "net.ipv4.ping_group_range", value: "0 0")))
         let readOnly = try #require(plan.steps.firstIndex(of: .makeReadOnly(LaunchPlanner.newRoot + "/proc/sys")))
         #expect(sysctl < readOnly, "sysctls are written before /proc/sys is read-only")
@@ -83,7 +85,8 @@ struct OCIConfigTests {
         (config(linux: #""intelRdt": {"closID": "SECRET"}"#), "linux.intelRdt"),
         (config(linux: #""uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]"#), "linux.uidMappings"),
         (config(linux: #""devices": [{"path": "/dev/SECRET", "type": "c", "major": 1, "minor": 1}]"#), "linux.devices"),
-        (config(linux: #""resources": {"devices": [{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}"#), "linux.resources.devices[0]"),
+        (config(linux: #""resources": {"devices": [{"allow": true, "type": "b", "major": 8, "minor": 0, "access": "rwm"}]}"#), "linux.resources.devices[0]"),
+        (config(linux: #""resources": {"devices": [{"allow": true, "type": "c", "access": "rwm"}]}"#), "linux.resources.devices[0]"),
         (config(linux: #""frobnicate": 1"#), "linux.frobnicate"),
         (config(top: #""mounts": [{"destination": "/x", "type": "overlay", "source": "SECRET"}]"#), "mounts[0]"),
         (config(top: #""mounts": [{"destination": "/x", "type": "bind", "source": "/srv", "options": ["rshared"]}]"#), "mounts[0].options[0]"),
@@ -91,6 +94,8 @@ struct OCIConfigTests {
         (config(process: #""oomScoreAdj": 5000"#), "process.oomScoreAdj"),
         (config(process: #""rlimits": [{"type": "RLIMIT_SECRET", "soft": 1, "hard": 1}]"#), "process.rlimits[0].type"),
         (config(top: #""domainname": "SECRET""#), "domainname"),
+        (config(linux: #""cgroupsPath": "/SECRET/../../x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "/SECRET/cgroup.procs""#), "linux.cgroupsPath"),
     ])
     func refusedNamingTheField(_ text: String, _ field: String) throws {
         do {
@@ -101,6 +106,16 @@ struct OCIConfigTests {
             #expect(error.file == "config.json")
             #expect(!error.message.contains("SECRET"), "\(error.message)")
         }
+    }
+
+    /// containerd's `ctr run` (WithDefaultUnixDevices): deny-all, then the default set's allow
+    /// rules; accepted without effect (the engine's /dev is smaller).
+    @Test func containerdDefaultDeviceRulesAccepted() throws {
+        let rules = #"[{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "access": "m"}, {"allow": true, "type": "b", "access": "m"},"#
+            + #"{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}, {"allow": true, "type": "c", "major": 136, "access": "rwm"},"#
+            + #"{"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}]"#
+        let c = try OCIConfig.decode(Self.config(linux: #""resources": {"devices": "# + rules + "}"), bundle: "/b")
+        #expect(c.ignored.contains("linux.resources.devices"))
     }
 
     @Test func withoutAMountNamespaceRefused() {

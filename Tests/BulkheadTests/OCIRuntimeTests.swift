@@ -80,11 +80,11 @@ struct OCIRuntimeTests {
         return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
     }
 
-    static func cgroupDirs(of pid: Int32) -> [String] {
+    static func cgroupDirs(of pid: Int32, under marker: String = "/bulkhead/oci/") -> [String] {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: ":", maxSplits: 2).map(String.init)
-            guard parts.count == 3, parts[2].contains("/bulkhead/oci/") else { return nil }
+            guard parts.count == 3, parts[2].contains(marker) else { return nil }
             let controller = parts[1].isEmpty ? "unified" : parts[1].replacingOccurrences(of: "name=", with: "")
             return "/sys/fs/cgroup/\(controller)\(parts[2])"
         }
@@ -131,9 +131,24 @@ struct OCIRuntimeTests {
         let runc = try Self.rt(["run", "--bundle", b.dir, "r1"], root: b.stateRoot + "-runc", binary: "/usr/sbin/runc")
         #expect(runc.status == 7, "runc run: \(runc.stderr)")
         try? FileManager.default.removeItem(atPath: b.stateRoot + "-runc")
-        // A signal: 128+N, as runc.
-        let k = try Bundle(args: ["/bin/sh", "-c", "kill -9 $$"])
-        #expect(try Self.rt(["run", "--bundle", k.dir, "c1"], root: k.stateRoot).status == 137)
+        // A signal: 128+N, as runc. The workload is the container's PID 1 (as runc's), which a
+        // SIGKILL from inside its own PID namespace cannot kill: this bundle shares the host's.
+        let k = try Bundle(args: ["/bin/sh", "-c", "kill -9 $$"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["namespaces"] = (l["namespaces"] as! [[String: Any]]).filter { ($0["type"] as? String) != "pid" }
+            config["linux"] = l
+        }
+        let killed = try Self.rt(["run", "--bundle", k.dir, "c1"], root: k.stateRoot)
+        #expect(killed.status == 137, "\(killed.stderr)")
+        let runcKilled = try Self.rt(["run", "--bundle", k.dir, "r1"], root: k.stateRoot + "-runc", binary: "/usr/sbin/runc")
+        #expect(runcKilled.status == 137, "runc run: \(runcKilled.stderr)")
+        try? FileManager.default.removeItem(atPath: k.stateRoot + "-runc")
+        // With its own PID namespace the workload is PID 1 there, as with runc: /proc/1 is it.
+        let one = try Bundle(args: ["/bin/sh", "-c", "echo $$ > /out/pid; cat /proc/1/cmdline > /out/cmdline; true"])
+        #expect(try Self.rt(["run", "--bundle", one.dir, "c1"], root: one.stateRoot).status == 0)
+        #expect((try? String(contentsOfFile: one.out + "/pid", encoding: .utf8)) == "1\n")
+        let cmdline = (try? String(contentsOfFile: one.out + "/cmdline", encoding: .utf8)) ?? ""
+        #expect(cmdline.hasPrefix("/bin/sh\u{0}-c\u{0}echo"), "\(Array(cmdline.utf8))")
     }
 
     @Test func stateKeysAsRunc() throws {
@@ -198,6 +213,54 @@ struct OCIRuntimeTests {
         #expect(mem?.trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
         #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
         for d in dirs { #expect(!FileManager.default.fileExists(atPath: d)) }
+    }
+
+    /// containerd's runc shim: a --root whose parents do not exist (made 0700, a symlinked
+    /// parent refused), an absolute cgroupsPath honoured from each hierarchy's root (where the
+    /// shim watches for OOM kills), `ps --format json` listing the cgroup's pids, and a
+    /// cgroupsPath with ".." refused naming the field.
+    @Test func containerdShimRootCgroupsPathAndPs() throws {
+        let parent = "bh-oci-cgp-\(token())"
+        let b = try Bundle(args: ["/bin/sleep", "100"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = ["memory": ["limit": 64 << 20]]
+            l["cgroupsPath"] = "/\(parent)/c1"
+            config["linux"] = l
+        }
+        let root = b.stateRoot + "/runc/default"
+        let pidFile = b.dir + "/pid"
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: root)
+        #expect(c.status == 0, "\(c.stderr)")
+        var st = stat()
+        #expect(lstat(b.stateRoot + "/runc", &st) == 0 && st.st_mode & 0o777 == 0o700, "a made parent is 0700")
+        let pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "") ?? 0
+        let dirs = Self.cgroupDirs(of: pid, under: "/\(parent)/")
+        #expect(!dirs.isEmpty && dirs.allSatisfy { $0.hasSuffix("/\(parent)/c1") && !$0.contains("/bulkhead/") }, "\(dirs)")
+        let mem = ["/sys/fs/cgroup/memory/\(parent)/c1/memory.limit_in_bytes", "/sys/fs/cgroup/\(parent)/c1/memory.max"]
+            .compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first
+        #expect(mem?.trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
+        let ps = try Self.rt(["ps", "--format", "json", "c1"], root: root)
+        #expect(ps.status == 0 && ps.stdout == "[\(pid)]\n", "\(ps)")
+        #expect(try Self.rt(["delete", "--force", "c1"], root: root).status == 0)
+        for d in dirs {
+            #expect(!FileManager.default.fileExists(atPath: d))
+            rmdir((d as NSString).deletingLastPathComponent)
+        }
+
+        // A symlink among the parents is refused; ".." in cgroupsPath is refused by name.
+        let link = b.stateRoot + "-link"
+        try FileManager.default.createDirectory(atPath: b.stateRoot + "-real", withIntermediateDirectories: true)
+        symlink(b.stateRoot + "-real", link)
+        defer { unlink(link); rmdir(b.stateRoot + "-real/x"); rmdir(b.stateRoot + "-real") }
+        let viaLink = try Self.rt(["create", "--bundle", b.dir, "c1"], root: link + "/x/y")
+        #expect(viaLink.status == 1 && viaLink.stderr.contains("symlink is refused"), "\(viaLink.stderr)")
+        let bad = try Bundle(args: ["/bin/true"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["cgroupsPath"] = "/\(parent)/../../etc"
+            config["linux"] = l
+        }
+        let r = try Self.rt(["create", "--bundle", bad.dir, "c1"], root: bad.stateRoot)
+        #expect(r.status == 1 && r.stderr.contains("linux.cgroupsPath"), "\(r.stderr)")
     }
 
     /// Every failing step exits non-zero, names the step and errno, and leaves nothing behind.

@@ -202,7 +202,14 @@ public enum OCICommandLine {
             guard p.isEmpty else { throw OCIError("features: no arguments expected") }
             write(1, OCISpecTemplates.features + "\n")
             return 0
-        case "exec", "ps", "pause", "resume", "update", "checkpoint", "restore", "events", "port":
+        case "ps":
+            let (f, p) = try parse(args, command, ["--format": true, "-f": true])
+            guard p.count == 1 else { throw OCIError("ps: usage: ps --format json ID (ps options are not supported)") }
+            let format = f["--format"] ?? f["-f"] ?? "table"
+            guard format == "json" else { throw OCIError("ps: only --format json is supported by bulkhead-runc, not \"\(format)\"") }
+            write(1, json(try runtime.processes(id: p[0]), pretty: false) + "\n")
+            return 0
+        case "exec", "pause", "resume", "update", "checkpoint", "restore", "events", "port":
             throw OCIError("\(command) is not implemented by bulkhead-runc yet")
         default:
             throw OCIError("unknown command \(command)")

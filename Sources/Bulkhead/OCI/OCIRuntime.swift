@@ -89,13 +89,48 @@ public struct OCIRuntime: Sendable {
     /// --root: created 0700 if missing; else a real directory (no symlink), owned by this euid,
     /// writable by no one else.
     func rootDirectory() throws(OCIError) -> String {
-        if mkdir(root, 0o700) != 0 && errno != EEXIST { throw OCIError(SystemError("create the state root \(root)", errno: .current)) }
+        if mkdir(root, 0o700) != 0 && errno != EEXIST {
+            guard errno == ENOENT else { throw OCIError(SystemError("create the state root \(root)", errno: .current)) }
+            try Self.makeParents(of: root)
+            if mkdir(root, 0o700) != 0 && errno != EEXIST { throw OCIError(SystemError("create the state root \(root)", errno: .current)) }
+        }
         var st = stat()
         guard lstat(root, &st) == 0 else { throw OCIError(SystemError("stat the state root \(root)", errno: .current)) }
         guard st.st_mode & S_IFMT == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o022 == 0 else {
             throw OCIError("check the state root \(root): it must be a directory (not a symlink) owned by uid \(geteuid()) and writable by no one else (EPERM); remove it or pass another --root")
         }
         return root
+    }
+
+    /// The missing parents of --root (containerd's shim passes /run/containerd/runc/<namespace>
+    /// and runc makes it): walked from "/" one component at a time, each opened O_NOFOLLOW
+    /// (a symlink anywhere is refused), each existing one owned by root or this euid and
+    /// writable by no one else unless sticky; each missing one made 0700 (owned by this euid).
+    static func makeParents(of path: String) throws(OCIError) {
+        guard path.hasPrefix("/") else { throw OCIError("the state root \(path) must be an absolute path (EINVAL)") }
+        let parts = path.split(separator: "/").map(String.init)
+        guard !parts.contains(where: { $0 == "." || $0 == ".." }) else { throw OCIError("the state root \(path) must not contain . or .. (EINVAL)") }
+        var fd = open("/", TrustedFile.O_PATH | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw OCIError(SystemError("open /", errno: .current)) }
+        defer { close(fd) }
+        var walked = ""
+        for part in parts.dropLast() {
+            walked += "/" + part
+            if mkdirat(fd, part, 0o700) != 0 && errno != EEXIST {
+                throw OCIError(SystemError("create \(walked) (a parent of the state root)", errno: .current))
+            }
+            let next = openat(fd, part, TrustedFile.O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard next >= 0 else {
+                throw OCIError(SystemError("open \(walked) (a parent of the state root; a symlink is refused)", errno: .current))
+            }
+            close(fd)
+            fd = next
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw OCIError(SystemError("stat \(walked)", errno: .current)) }
+            guard st.st_uid == 0 || st.st_uid == geteuid(), st.st_mode & 0o022 == 0 || st.st_mode & S_ISVTX != 0 else {
+                throw OCIError("check \(walked) (a parent of the state root): owned by another user or writable by others (EPERM); pass another --root")
+            }
+        }
     }
 
     func containerDirectory(_ id: String) throws(OCIError) -> String {
@@ -277,7 +312,11 @@ public struct OCIRuntime: Sendable {
         }
         let oldMask = config.umask.map { umask(mode_t($0)) }
         defer { if let m = oldMask { umask(m) } }
-        let result = Supervisor(prepared: prepared).create(cgroupPath: ["oci", id], join: join, oomScoreAdj: config.oomScoreAdj)
+        // An absolute cgroupsPath is where the caller looks (containerd's shim watches its
+        // memory.oom_control / memory.events): from each hierarchy's root, as runc.
+        let cgroupsPath = config.cgroupsPathComponents
+        let result = Supervisor(prepared: prepared).create(cgroupPath: cgroupsPath ?? ["oci", id], fromHierarchyRoot: cgroupsPath != nil,
+                                                           join: join, oomScoreAdj: config.oomScoreAdj)
         let created: OCICreated
         switch result {
         case .success(let c): created = c
@@ -390,6 +429,19 @@ public struct OCIRuntime: Sendable {
         guard rc == 0 else { throw OCIError(SystemError("kill \(id): send \(SignalName.name(sig)) to \(r.pid)", errno: Errno(rc))) }
     }
 
+    /// `ps`: the pids in the container's cgroup (every hierarchy's cgroup.procs, deduplicated,
+    /// sorted), as runc's `ps --format json` prints them.
+    public func processes(id: String) throws(OCIError) -> [Int32] {
+        let r = try load(id)
+        let dir = try containerDirectory(id)
+        guard status(r, dir: dir) != "stopped" else { return [] }
+        var pids = Set<Int32>()
+        for d in r.cgroupDirectories {
+            for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { pids.insert(pid) } }
+        }
+        return pids.sorted()
+    }
+
     /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
     /// remove its cgroups and its state. Nothing is left.
     public func delete(id: String, force: Bool) throws(OCIError) {
@@ -431,8 +483,8 @@ public struct OCIRuntime: Sendable {
                 if errno != EBUSY { break }
                 usleep(10_000)
             }
-            // The shared parent bulkhead/oci, when empty.
-            if let slash = d.lastIndex(of: "/") { rmdir(String(d[..<slash])) }
+            // The shared parent bulkhead/oci, when empty (a cgroupsPath's parent is the caller's).
+            if let slash = d.lastIndex(of: "/"), d[..<slash].hasSuffix("/bulkhead/oci") { rmdir(String(d[..<slash])) }
         }
     }
 }

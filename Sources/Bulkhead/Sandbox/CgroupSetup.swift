@@ -43,7 +43,10 @@ struct CgroupSetup {
     /// `fixedPath`: an OCI container's own cgroup (bulkhead/oci/<id>), made whether or not it
     /// has limits (`kill --all`, `delete` and the caller's statistics need it) and named so that
     /// `collectStale` never takes it for a dead launcher's: the creating process exits at once.
-    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil) throws(LaunchError) -> CgroupSetup {
+    /// `fromHierarchyRoot`: `fixedPath` is an OCI `linux.cgroupsPath`, taken from the root of
+    /// every hierarchy (as runc does) rather than under bulkhead's subtree.
+    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
+                       fromHierarchyRoot: Bool = false) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -58,7 +61,8 @@ struct CgroupSetup {
             wanted.ioWeight = nil
             ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
-        var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath)
+        var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath,
+                                     fromHierarchyRoot: fromHierarchyRoot)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
             setup = CgroupSetup(cgroup: setup.cgroup, limits: l, note: setup.note)
@@ -67,7 +71,7 @@ struct CgroupSetup {
     }
 
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
-                                     pod: [String]?, fixedPath: [String]? = nil) throws(LaunchError) -> CgroupSetup {
+                                     pod: [String]?, fixedPath: [String]? = nil, fromHierarchyRoot: Bool = false) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
@@ -76,7 +80,7 @@ struct CgroupSetup {
         let inPod = pod != nil || fixedPath != nil
         guard asked || inPod else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup limits requested") }
         let bestEffort = enforcement == .bestEffort
-        let host: CgroupHost
+        var host: CgroupHost
         do {
             host = try CgroupHost.detect()
         } catch {
@@ -86,6 +90,14 @@ struct CgroupSetup {
         }
         // Leftovers of launchers that were killed are collected before a new leaf is made.
         SandboxCgroup.collectStale(host: host)
+        if fromHierarchyRoot {
+            // The OCI cgroupsPath: from each hierarchy's root (its components were checked by
+            // OCIConfig and are checked again by SandboxCgroup.validate: no "." or "..").
+            for i in host.targets.indices {
+                host.targets[i].baseDirectory = host.targets[i].mountPoint
+                host.targets[i].writable = access(host.targets[i].mountPoint, W_OK) == 0
+            }
+        }
         guard let leaf = CgroupLeafName.forCurrentProcess(sequence: LeafSequence.next()) else {
             throw LaunchError(operation: "name the sandbox's cgroup (read /proc/self/stat)")
         }

@@ -316,14 +316,15 @@ final class Supervisor {
     /// (`PlanStep.waitExecFifo`). On success the init is left running (this process exits and
     /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
     /// and reaped and the cgroup removed: nothing is left.
-    func create(cgroupPath: [String], join: [(fd: Int32, namespace: Namespace)] = [], oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
+    func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
+                oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
         let cgroup: CgroupSetup
         do throws(LaunchError) {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the container's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath)
+            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath, fromHierarchyRoot: fromHierarchyRoot)
         } catch {
             return .failure(error)
         }

@@ -18,8 +18,17 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.namespaces[].path`: a namespace to join instead of creating one.
     public var joinPaths: [(namespace: Namespace, path: String)]
     public var annotations: [(String, String)]
-    /// `linux.cgroupsPath` as given (recorded in the state; the cgroup is bulkhead/oci/<id>).
+    /// `linux.cgroupsPath` as given (recorded in the state).
     public var cgroupsPath: String?
+    /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
+    /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
+    /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
+    /// systemd-style "slice:prefix:name" path is recorded, not honoured).
+    public var cgroupsPathComponents: [String]? {
+        guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
+        let parts = p.split(separator: "/").map(String.init)
+        return parts.isEmpty ? nil : parts
+    }
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
@@ -43,8 +52,8 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.cgroupsPath", "the container's cgroup is bulkhead/oci/<id> in every hierarchy"),
-        ("linux.resources.devices", "a deny-all list is what the engine's /dev gives (only null, zero, full, random, urandom, tty and its own pts); other rules are refused"),
+        ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
+        ("linux.resources.devices", "a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused"),
         ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
@@ -235,7 +244,18 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                 }
             }
-            if let n = m["cgroupsPath"] { c.cgroupsPath = try n.string(); ignored.append("linux.cgroupsPath") }
+            if let n = m["cgroupsPath"] {
+                let p = try n.string()
+                // Checked here (a path under every hierarchy's root that root writes to): no
+                // "." or "..", no control file names, no NUL or newline, bounded.
+                let parts = p.split(separator: "/")
+                guard p.utf8.count <= 4096, !p.utf8.contains(0), !p.contains("\n"),
+                      !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
+                    throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
+                }
+                c.cgroupsPath = p
+                if c.cgroupsPathComponents == nil { ignored.append("linux.cgroupsPath") }
+            }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {
                 let v = try n.string()
@@ -309,8 +329,21 @@ public struct OCIConfig: Sendable, Equatable {
                 let allow = try r.require("allow").bool()
                 let typeText = try r["type"]?.string()
                 let whole = typeText == nil || typeText == "a"
-                guard !allow, whole, r["major"] == nil, r["minor"] == nil else {
-                    throw try d.sequence()[i].error("only the deny-all rule is accepted: the engine's /dev has its fixed device nodes")
+                if !allow, whole, r["major"] == nil, r["minor"] == nil { continue }
+                // The allow rules of the engines' default device set (containerd's
+                // WithDefaultUnixDevices, runc's defaults): the container gets at most the
+                // engine's fixed nodes (a node it makes opens nothing), never more: accepted
+                // without effect. Any other rule is refused.
+                func number(_ key: String) throws(ConfigError) -> String {
+                    guard let n = r[key], !n.isNull else { return "*" }
+                    let v = try n.int64()
+                    return v < 0 ? "*" : String(v)
+                }
+                let key = "\(typeText ?? "a"):\(try number("major")):\(try number("minor"))"
+                let access = try r["access"]?.string() ?? "rwm"
+                let defaults = ["c:1:3", "c:1:5", "c:1:7", "c:1:8", "c:1:9", "c:5:0", "c:5:1", "c:5:2", "c:136:*", "c:10:200"]
+                guard allow, defaults.contains(key) || ((key == "c:*:*" || key == "b:*:*") && access == "m") else {
+                    throw try d.sequence()[i].error("only the deny-all rule and the default device set's allow rules are accepted: the engine's /dev has its fixed device nodes")
                 }
             }
             ignored.append("linux.resources.devices")

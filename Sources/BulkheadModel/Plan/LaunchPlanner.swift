@@ -218,8 +218,15 @@ public enum LaunchPlanner {
             let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
             s.insert(.loadSeccomp, at: capIndex)
         }
-        if let fd = c.execFifoFD { s.append(.waitExecFifo(fd: fd)) }
-        s.append(.forkWorkload)
+        if let fd = c.execFifoFD {
+            // OCI: the workload is the container's PID 1, as runc has it (no init of bulkhead's
+            // own forwarding signals: a SIGTERM the workload has no handler for is ignored by
+            // the kernel, `podman stop` then resorts to SIGKILL; /proc/1 is the workload).
+            // The init runs the remaining steps itself and becomes the workload by execve.
+            s.append(.waitExecFifo(fd: fd))
+        } else {
+            s.append(.forkWorkload)
+        }
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
         if let fd = c.terminalFD { s.append(.attachTerminal(fd: fd)) }
