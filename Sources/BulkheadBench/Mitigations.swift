@@ -382,29 +382,33 @@ enum Mitigations {
         }
     }
 
-    /// The victim's fsync figures: the program's key, the measurement's name and unit.
-    static let fsyncFigures = [("ops", "victim fsync rate", "ops/s"), ("p50", "victim fsync p50 latency", "ms"),
-                               ("p90", "victim fsync p90 latency", "ms"), ("p99", "victim fsync p99 latency", "ms")]
+    /// The victim's figures: the program's key, the measurement's name and unit. `what` is the
+    /// victim's operation: "fsync" (the cell's victim), or "O_DIRECT read" (the VM's io.max run).
+    static func victimFigures(_ what: String = "fsync") -> [(String, String, String)] {
+        [("ops", "victim \(what) rate", "ops/s"), ("p50", "victim \(what) p50 latency", "ms"),
+         ("p90", "victim \(what) p90 latency", "ms"), ("p99", "victim \(what) p99 latency", "ms")]
+    }
+    static let fsyncFigures = victimFigures()
 
-    /// The victim's service per round in `phase`: the worse of its fsync rate and its p90
-    /// latency (inverted, so 0.5 is "half as good" for both), against `band` on `side`.
-    static func fsyncService(_ w: BenchWindows, _ phase: BenchPhase, band: Double, side: BenchBandSide) -> BenchRatioSummary? {
-        let ops = w.ratios("victim fsync rate", phase), p90 = w.ratios("victim fsync p90 latency", phase, inverted: true)
-        return BenchRatioSummary(metric: "victim fsync service (the worse of rate and p90 latency)", phase: phase,
+    /// The victim's service per round in `phase`: the worse of its rate and its p90 latency
+    /// (inverted, so 0.5 is "half as good" for both), against `band` on `side`.
+    static func fsyncService(_ w: BenchWindows, _ phase: BenchPhase, band: Double, side: BenchBandSide, what: String = "fsync") -> BenchRatioSummary? {
+        let ops = w.ratios("victim \(what) rate", phase), p90 = w.ratios("victim \(what) p90 latency", phase, inverted: true)
+        return BenchRatioSummary(metric: "victim \(what) service (the worse of rate and p90 latency)", phase: phase,
                                  ratios: zip(ops, p90).map { min($0, $1) }, band: band, side: side)
     }
 
     /// The verdict of an io.max run: the victim's service with the limited writers (the
     /// interval at or above 70%) and the io.max line read back from the writers' cgroup.
-    static func ioMaxOutcome(_ w: BenchWindows, ioMaxLine: String?, device: String, where place: String) -> BenchOutcome {
-        let r = fsyncService(w, .contained, band: 0.7, side: .atLeast)
+    static func ioMaxOutcome(_ w: BenchWindows, ioMaxLine: String?, device: String, where place: String, what: String = "fsync") -> BenchOutcome {
+        let r = fsyncService(w, .contained, band: 0.7, side: .atLeast, what: what)
         let enforced = ioMaxLine.map { $0.split(separator: " ").contains("wbps=\(ioMaxWBPS)") } ?? false
         let containment = "the writers' cgroup's io.max read \(ioMaxLine.map { "'\($0)'" } ?? "nothing") on \(place)"
         var verdict = BenchVerdict.judgeCan(summary: r, contained: enforced, containment: containment)
         if verdict.kind == .notObserved, enforced, r?.position == .refutes {
-            verdict = BenchVerdict(.cannot, "the victim's fsync service fell below 70% although \(containment): victim at \(r?.text ?? "?") of baseline")
+            verdict = BenchVerdict(.cannot, "the victim's \(what) service fell below 70% although \(containment): victim at \(r?.text ?? "?") of baseline")
         }
-        let b90 = w.median("victim fsync p90 latency", .baseline), c90 = w.median("victim fsync p90 latency", .contained)
+        let b90 = w.median("victim \(what) p90 latency", .baseline), c90 = w.median("victim \(what) p90 latency", .contained)
         var o = BenchOutcome(verdict: verdict,
                              keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(c90.map { BenchFormat.value($0, "") } ?? "?") ms",
                              ratio: r)
@@ -427,30 +431,52 @@ enum Mitigations {
         }
         let v = s.values
         let rounds = min(8, max(0, Int(v["rounds"] ?? "") ?? 0))
-        var w = BenchWindows()
-        for r in 0..<rounds {
-            for phase in [BenchPhase.baseline, .loaded, .contained] {
-                let k = "r\(r)_\(phase.rawValue)"
-                for (key, name, unit) in fsyncFigures { w.record(name, phase, round: r, v["\(k)_\(key)"].flatMap(Double.init), unit) }
-                for res in PressureResource.allCases {
-                    for full in [false, true] {
-                        let kind = full ? "full" : "some"
-                        w.record(PressureWindow.name(res, full: full, scope: .victimCgroup), phase, round: r, v["\(k)_vpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
-                        w.record(PressureWindow.name(res, full: full, scope: .host), phase, round: r, v["\(k)_hpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
+        // The run's victim: O_DIRECT reads next to O_DIRECT writers (the shape io.max bounds:
+        // the writers' own bios), and, prefixed bf_, the cell's fsync victim next to buffered
+        // writers (what io.max does not give back; docs/bench.md says why).
+        func windows(_ p: String, _ what: String) -> BenchWindows {
+            var w = BenchWindows()
+            for r in 0..<rounds {
+                for phase in [BenchPhase.baseline, .loaded, .contained] {
+                    let k = "\(p)r\(r)_\(phase.rawValue)"
+                    for (key, name, unit) in victimFigures(what) { w.record(name, phase, round: r, v["\(k)_\(key)"].flatMap(Double.init), unit) }
+                    guard p.isEmpty else { continue }
+                    for res in PressureResource.allCases {
+                        for full in [false, true] {
+                            let kind = full ? "full" : "some"
+                            w.record(PressureWindow.name(res, full: full, scope: .victimCgroup), phase, round: r, v["\(k)_vpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
+                            w.record(PressureWindow.name(res, full: full, scope: .host), phase, round: r, v["\(k)_hpsi_\(res.rawValue)_\(kind)"].flatMap(Double.init), "%")
+                        }
                     }
                 }
             }
+            return w
         }
+        let what = v["victim_io"] == "dread" ? "O_DIRECT read" : "fsync"
+        let w = windows("", what)
         let line = v["io_max_read"].flatMap { $0 == "none" ? nil : $0.replacingOccurrences(of: ",", with: " ") }
-        var o = ioMaxOutcome(w, ioMaxLine: line, device: v["dev"] ?? "?", where: "the VM lane's cgroup v2 kernel (\(v["writers_cgroup"] ?? "?"))")
-        let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost)
+        var o = ioMaxOutcome(w, ioMaxLine: line, device: v["dev"] ?? "?", where: "the VM lane's cgroup v2 kernel (\(v["writers_cgroup"] ?? "?"))", what: what)
+        let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost, what: what)
+        func mib(_ p: String, _ phase: String) -> Int { Int((Double(v["\(p)\(phase)_writer0_mib"] ?? "") ?? 0) + (Double(v["\(p)\(phase)_writer1_mib"] ?? "") ?? 0)) }
         o.evidence += [
             "in the VM: \(rounds) rounds of \(v["window"] ?? "?") s windows (bench --vm passes --rounds and --duration, bounded to fit the VM's time: at most 8 rounds, 4 s windows, 100 s of windows)",
             "measured in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh, \(s.passed ? "PASS" : "FAIL"): \(s.detail)): this host's cgroups are \(hostMode); two sandboxes on the VM's virtio disk, whatever the layer (the control is the writers' own cgroup's io.max)",
+            "victim: \(v["victim_io"] == "dread" ? "4 KiB O_DIRECT reads of its own preallocated file (no page cache, no metadata, no cache flush: it shares only the disk's queue)" : "4 KiB write + fsync"); writers: \(v["writers_io"] == "direct" ? "O_DIRECT 1 MiB writes (each bio submitted, and throttled, in the writer's own context)" : "buffered writes, then fsync")",
             "the same writers without a limit, in the VM: victim at \(loaded?.text ?? "?") of baseline (the cell's cannot: ≤ 67%)",
             "PSI (victim cgroup) is the victim sandbox's own cgroup (\(v["victim_cgroup"] ?? "?")); PSI (host) there is the VM kernel's /proc/pressure",
-            "writers' MiB written: unlimited \(Int((Double(v["loaded_writer0_mib"] ?? "") ?? 0) + (Double(v["loaded_writer1_mib"] ?? "") ?? 0))), under io.max \(Int((Double(v["contained_writer0_mib"] ?? "") ?? 0) + (Double(v["contained_writer1_mib"] ?? "") ?? 0)))",
+            "writers' MiB written: unlimited \(mib("", "loaded")), under io.max \(mib("", "contained")); charged to their own cgroup (io.stat wbytes): unlimited \(v["wbytes_mib_unlimited"] ?? "?"), under io.max \(v["wbytes_mib_contained"] ?? "?")",
+            "writeback attribution: filesystem \(v["fs"] ?? "?"); cgroup.subtree_control from the root to the writers' leaf \(v["subtree_control"].map { $0.replacingOccurrences(of: ";", with: " ") } ?? "?") (memory and io delegated at every level: buffered writeback is charged to the writers' cgroup, and io.max applies to it)",
         ]
+        for (phase, key) in [(BenchPhase.loaded, "unlimited"), (.contained, "contained")] {
+            let written = Double(mib("", phase.rawValue))
+            if written > 0 { o.measurements.append(BenchMeasurement("writers' MiB written", phase, written, "MiB")) }
+            if let charged = v["wbytes_mib_\(key)"].flatMap(Double.init) { o.measurements.append(BenchMeasurement("writers' MiB charged to their cgroup (io.stat wbytes)", phase, charged, "MiB")) }
+        }
+        // The cell's own victim (fsync) next to buffered writers: what io.max leaves.
+        let bf = windows("bf_", "fsync")
+        if let bc = fsyncService(bf, .contained, band: 0.7, side: .atLeast), let bl = fsyncService(bf, .loaded, band: 0.67, side: .atMost) {
+            o.evidence.append("the cell's fsync victim next to buffered writers, same schedule: unlimited \(bl.text), under io.max \(bc.text) of baseline (writers wrote \(mib("bf_", "loaded")) and \(mib("bf_", "contained")) MiB; charged to their cgroup \(v["bf_wbytes_mib_unlimited"] ?? "?") and \(v["bf_wbytes_mib_contained"] ?? "?") MiB; dirty page cache of the limited writers up to \(v["bf_dirty_max_kib_contained"] ?? "?") KiB): io.max bounds their writeback, and the victim's fsync still waits (docs/bench.md, What closes each cannot)")
+        }
         for win in (0..<rounds).flatMap({ r in ["baseline", "loaded", "contained"].map { "r\(r)_\($0)" } }) where v[win + "_late"] != nil {
             o.evidence.append("window \(win) began \(v[win + "_late"] ?? "?") s late: not measured")
         }

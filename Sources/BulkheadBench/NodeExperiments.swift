@@ -147,6 +147,9 @@ enum NodeExperiments {
                     BenchMeasurement("VM (cgroup v2): node memory PSI some, during", .evidence, Double(vals["psi_us"] ?? "") ?? .nan, "us"),
                 ]
                 o.evidence.append("VM lane, cgroup v2 (31-node-memory.sh): \(v.map { ($0.passed ? "PASS " : "FAIL ") + $0.detail } ?? (run.problem ?? "no result for node-memory"))")
+                let psi = vmPressure(vals, scenario: "31-node-memory.sh; the victim is the node's own process, in node-system beside the reserve")
+                o.measurements += psi.measurements
+                o.evidence += psi.evidence
                 if v?.passed != true, o.verdict.kind == .can {
                     o.verdict = BenchVerdict(.notObserved, "the reserve held here but not in the VM's cgroup v2 kernel: \(v?.detail ?? run.problem ?? "no result")")
                 }
@@ -155,6 +158,26 @@ enum NodeExperiments {
             }
             return o
         }
+    }
+
+    /// The pressure (PSI) a node scenario read in the VM's cgroup v2 kernel over the aggressor's
+    /// run: the victim's own cgroup (`vpsi_…`, its leaf named by `victim_cgroup`) beside the VM
+    /// kernel's /proc/pressure (`hpsi_…`), as `.loaded` measurements of the cell, and the line
+    /// that says whose they are. Empty when the scenario gave none.
+    static func vmPressure(_ values: [String: String], scenario: String) -> (measurements: [BenchMeasurement], evidence: [String]) {
+        var out: [BenchMeasurement] = []
+        for res in PressureResource.allCases {
+            for full in [false, true] {
+                let kind = full ? "full" : "some"
+                for (prefix, scope) in [("vpsi", PressureScope.victimCgroup), ("hpsi", .host)] {
+                    guard let v = values["\(prefix)_\(res.rawValue)_\(kind)"].flatMap(Double.init), v.isFinite, v >= 0, v <= 100 else { continue }
+                    out.append(BenchMeasurement(PressureWindow.name(res, full: full, scope: scope), .loaded, v, "%"))
+                }
+            }
+        }
+        guard !out.isEmpty else { return ([], []) }
+        let span = values["vpsi_seconds"].map { " (\($0) s)" } ?? ""
+        return (out, ["PSI in the VM (\(scenario)), over the aggressor's run\(span): (victim cgroup) is the victim's own cgroup, \(values["victim_cgroup"] ?? "?"); (host) there is the VM kernel's /proc/pressure, not this host's"])
     }
 
     // MARK: kernel-global tables and the kernel itself
@@ -194,6 +217,9 @@ enum NodeExperiments {
                 key += "; VM: neighbour \(b)"
                 o.measurements.append(BenchMeasurement("VM: forks of sandbox A before the table was full", .evidence, Double(v?.values["a_forks"] ?? "") ?? .nan, "forks"))
                 o.evidence.append("VM lane (\(run.hostRelease) host, \(Int(run.seconds)) s): \(v.map { ($0.passed ? "PASS " : "FAIL ") + $0.detail } ?? (run.problem ?? "no result for node-pids"))")
+                let psi = vmPressure(v?.values ?? [:], scenario: "32-node-pids.sh; the victim is sandbox B")
+                o.measurements += psi.measurements
+                o.evidence += psi.evidence
             } else {
                 o.evidence.append("table exhaustion runs in a VM's own kernel: \(BenchVM.command(for: BenchCellID(.pids, .node))) (not asked for)")
             }
@@ -230,6 +256,9 @@ enum NodeExperiments {
                 BenchMeasurement("VM run", .evidence, run.seconds, "s"),
             ]
             o.evidence = ["VM lane: \(v.map { ($0.passed ? "PASS " : "FAIL ") + $0.detail } ?? (run.problem ?? "no result for node-fd-exhaustion"))"]
+            let psi = vmPressure(vals, scenario: "30-node-fd-exhaustion.sh; the victim is sandbox B")
+            o.measurements += psi.measurements
+            o.evidence += psi.evidence
             return o
         }
     }

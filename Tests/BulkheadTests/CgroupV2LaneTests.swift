@@ -162,6 +162,19 @@ struct BenchVMLaneTests {
                 "\(mem.verdict.reason); \(mem.evidence)")
         let vmPeak = try #require(mem.value("VM (cgroup v2): allocatable peak (bound 384 MiB)", .evidence), "the VM's figure joins the cell")
         #expect(vmPeak > 0 && vmPeak <= 384 * 1.02)
+        // The victim's own cgroup's PSI (cgroup v2, in the VM) beside the VM kernel's, over the
+        // aggressor's run, in the cells whose victim is a sandbox (or the node's own process).
+        for (cell, victim) in [(fds, "sandbox B"), (pids, "sandbox B"), (mem, "node-system")] {
+            for res in PressureResource.allCases {
+                let v = cell.value(PressureWindow.name(res, full: false, scope: .victimCgroup), .loaded)
+                let h = cell.value(PressureWindow.name(res, full: false, scope: .host), .loaded)
+                #expect(v.map { $0 >= 0 && $0 <= 100 } == true && h.map { $0 >= 0 && $0 <= 100 } == true,
+                        "\(cell.cell): \(res) PSI of the victim's cgroup (\(String(describing: v))) and the VM kernel's (\(String(describing: h))): \(cell.evidence)")
+            }
+            #expect(cell.evidence.contains { $0.hasPrefix("PSI in the VM (") && $0.contains(victim) && $0.contains("(victim cgroup) is the victim's own cgroup, ") && !$0.contains("cgroup, ?;") },
+                    "\(cell.cell): whose PSI it is: \(cell.evidence)")
+        }
+        #expect(r.stdout.contains("fds/node: Pressure stalls as a share of each window (victim cgroup)"), "\(r.stdout)")
         // Nothing left behind: no qemu of a bench, no scratch directory of a finished bench.
         let qemus = FileIO.listDirectory("/proc").filter { Int32($0) != nil }.filter { pid in
             let cmd = String(decoding: FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") ?? Data(), as: UTF8.self)
@@ -195,7 +208,21 @@ struct BenchVMLaneTests {
         // The mitigated value, in the cell's rounds, with its interval; the verdict agrees.
         let q = try #require(m.ratio, "\(m.verdict.reason)")
         #expect(q.phase == .contained && q.rounds == 3 && q.low <= q.median && q.median <= q.high, "\(q)")
-        let windows = m.measurements.filter { $0.name == "victim fsync rate" }
+        // The victim io.max is the tool for: O_DIRECT reads next to O_DIRECT writers (the
+        // writers' own bios, throttled in their own context), measured with its own names.
+        let windows = m.measurements.filter { $0.name == "victim O_DIRECT read rate" }
+        #expect(m.evidence.contains { $0.hasPrefix("victim: 4 KiB O_DIRECT reads") && $0.contains("writers: O_DIRECT 1 MiB writes") }, "\(m.evidence)")
+        // io.max bounds what the writers write: 4 MiB/s over their windows (each from 0.15 s
+        // before its start; 8 MiB of slack for the throttle's first slice), and charged to
+        // their own cgroup; without it they write more.
+        let wrote = try #require(m.value("writers' MiB written", .contained)), charged = try #require(m.value("writers' MiB charged to their cgroup (io.stat wbytes)", .contained))
+        let unlimited = try #require(m.value("writers' MiB written", .loaded))
+        #expect(wrote <= 4 * 3 * 1.4 + 8 && charged <= wrote + 1 && unlimited > wrote, "under io.max \(wrote) MiB written, \(charged) charged; unlimited \(unlimited)")
+        // Writeback attribution needs memory and io delegated at every level down to the leaf.
+        let attribution = try #require(m.evidence.first { $0.hasPrefix("writeback attribution: ") }, "\(m.evidence)")
+        #expect(attribution.contains("/bulkhead=[") && !attribution.contains("?"), "\(attribution)")
+        // The cell's own fsync victim next to buffered writers, on the same schedule, for the record.
+        #expect(m.evidence.contains { $0.hasPrefix("the cell's fsync victim next to buffered writers, same schedule: unlimited ") }, "\(m.evidence)")
         #expect(Set(windows.filter { $0.phase == .contained }.compactMap(\.round)).count == 3, "every window with its round: \(windows)")
         #expect(Set(windows.map(\.phase)) == [.baseline, .loaded, .contained], "alone, the writers unlimited, and under io.max")
         #expect(m.evidence.contains { $0.hasPrefix("in the VM: 3 rounds of 1.00 s windows") }, "the bench's rounds and windows went to the VM: \(m.evidence)")

@@ -15,6 +15,8 @@
  *                          until DIR/done exists (at most 60 s); prints count and errno
  *   hog forkprobe DIR      wait until DIR/full exists, fork once, print the errno (or OK),
  *                          then mkdir DIR/done
+ *                          (open and forkprobe: with DIR/linger present, then stay until
+ *                          DIR/bye exists, at most 30 s)
  *   hog sleep SECONDS      sleep, then print "hog: slept"
  *   hog fsyncwin FILE T0 W GAP KEYS   (T0: seconds, or @FILE holding them, waited for)
  *                          the disk cell's victim on a schedule: window i (KEYS is a comma list,
@@ -24,10 +26,13 @@
  *                          lasts W s of 4 KiB pwrite + fsync to FILE; per window one line
  *                          "hog: KEY_ops=OPS/S KEY_p50=MS KEY_p90=MS KEY_p99=MS KEY_n=N" (exact
  *                          nearest-rank percentiles), or "hog: KEY_late=S" for a missed start
- *   hog writewin DIR T0 W GAP KEYS PHASE MIB PROCS
+ *                          KIND (optional, default fsync): dsync = O_DIRECT overwrite + fdatasync
+ *                          of a preallocated file (no metadata), dread = O_DIRECT 4 KiB reads
+ *   hog writewin DIR T0 W GAP KEYS PHASE MIB PROCS [direct]
  *                          the disk cell's aggressor on the same schedule: PROCS processes each
- *                          write MIB MiB files (buffered, then fsync) in DIR from 0.15 s before
- *                          each window whose key ends in _PHASE to its end; "hog: writer_mib=N"
+ *                          write MIB MiB files (buffered, then fsync; O_DIRECT with `direct`) in
+ *                          DIR from 0.15 s before each window whose key ends in _PHASE to its
+ *                          end; "hog: writer_mib=N"
  *   hog psiwin CGDIR T0 W GAP KEYS
  *                          the pressure over each window, read outside the sandbox at its start
  *                          and end: CGDIR's cpu/memory/io.pressure (the victim's cgroup) and
@@ -149,6 +154,14 @@ static int mode_forkhold(const char *dir) {
     return 0;
 }
 
+/* With DIR/linger present (the scenario's choice), stay until DIR/bye exists (at most 30 s):
+ * the victim's cgroup then still exists when the scenario reads its pressure after the run. */
+static void linger(const char *dir) {
+    if (!dir || !exists(dir, "linger")) return;
+    double t0 = now(CLOCK_MONOTONIC);
+    while (!exists(dir, "bye") && now(CLOCK_MONOTONIC) - t0 < 30) usleep(20000);
+}
+
 static int mode_forkprobe(const char *dir) {
     double t0 = now(CLOCK_MONOTONIC);
     while (!exists(dir, "full")) {
@@ -161,6 +174,7 @@ static int mode_forkprobe(const char *dir) {
     if (p > 0) waitpid(p, NULL, 0);
     mark(dir, "done");
     say("hog: forkprobe: %s", ename(err));
+    linger(dir);
     return err ? 1 : 0;
 }
 
@@ -222,6 +236,7 @@ static int mode_open(const char *file, const char *dir) {
     int err = fd < 0 ? errno : 0;
     if (dir) mark(dir, "done");
     say("hog: open %s: %s", file, ename(err));
+    linger(dir);
     return err ? 1 : 0;
 }
 
@@ -274,13 +289,29 @@ static double pct(const double *s, long n, int q) {
     return s[i];
 }
 
-static int mode_fsyncwin(const char *file, double t0, double w, double gap, char *keys) {
+/* KIND: "fsync" (buffered 4 KiB pwrite + fsync: data, inode and a cache flush), "dsync" (O_DIRECT
+ * 4 KiB overwrite of a preallocated file + fdatasync: the data and a cache flush, no metadata),
+ * "dread" (O_DIRECT 4 KiB reads at spread offsets of a preallocated 8 MiB file: the device
+ * queue only, no page cache, no metadata, no flush). */
+static int mode_fsyncwin(const char *file, double t0, double w, double gap, char *keys, const char *kind) {
     char *key[MAXWIN];
     int nk = split_keys(keys, key);
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) { say("hog: fsyncwin open %s failed: %s", file, ename(errno)); return 1; }
-    static char buf[4096];
+    int direct = strcmp(kind, "fsync") != 0, rd = !strcmp(kind, "dread");
+    static char buf[4096] __attribute__((aligned(4096)));
     memset(buf, 'x', sizeof buf);
+    int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) { say("hog: fsyncwin open %s failed: %s", file, ename(errno)); return 1; }
+    long span = rd ? 2048 : 256;
+    if (direct) {
+        /* Preallocate (written and synced before the schedule): the measured I/O then
+         * allocates nothing and dirties no metadata. */
+        for (long b = 0; b < span; b++)
+            if (pwrite(fd, buf, sizeof buf, (off_t)b * 4096) != (ssize_t)sizeof buf) { say("hog: fsyncwin prefill failed: %s", ename(errno)); close(fd); unlink(file); return 1; }
+        fsync(fd);
+        close(fd);
+        fd = open(file, O_RDWR | O_DIRECT);
+        if (fd < 0) { say("hog: fsyncwin O_DIRECT open failed: %s", ename(errno)); unlink(file); return 1; }
+    }
     static double lat[200000];
     for (int i = 0; i < nk; i++) {
         if (!strncmp(key[i], "idle", 4)) continue;
@@ -293,9 +324,13 @@ static int mode_fsyncwin(const char *file, double t0, double w, double gap, char
         while (n < 200000) {
             double s = now(CLOCK_MONOTONIC);
             if (s >= end) break;
-            if (pwrite(fd, buf, sizeof buf, (off_t)(n % 256) * 4096) != (ssize_t)sizeof buf || fsync(fd) != 0) {
-                say("hog: fsyncwin write failed: %s", ename(errno)); close(fd); unlink(file); return 1;
-            }
+            /* A stride that is odd in blocks visits every block of the span. */
+            off_t off = (off_t)((n * 389) % span) * 4096;
+            int ok;
+            if (rd) ok = pread(fd, buf, sizeof buf, off) == (ssize_t)sizeof buf;
+            else ok = pwrite(fd, buf, sizeof buf, direct ? off : (off_t)(n % 256) * 4096) == (ssize_t)sizeof buf
+                      && (direct ? fdatasync(fd) : fsync(fd)) == 0;
+            if (!ok) { say("hog: fsyncwin %s failed: %s", kind, ename(errno)); close(fd); unlink(file); return 1; }
             lat[n++] = (now(CLOCK_MONOTONIC) - s) * 1000;
         }
         qsort(lat, (size_t)n, sizeof lat[0], cmp_double);
@@ -307,7 +342,9 @@ static int mode_fsyncwin(const char *file, double t0, double w, double gap, char
     return 0;
 }
 
-static int mode_writewin(const char *dir, double t0, double w, double gap, char *keys, const char *phase, long mib, int procs) {
+/* direct: O_DIRECT 1 MiB writes (each one bio, submitted and throttled in the writer's own
+ * context) instead of buffered writes that the writeback of the page cache sends later. */
+static int mode_writewin(const char *dir, double t0, double w, double gap, char *keys, const char *phase, long mib, int procs, int direct) {
     char *key[MAXWIN];
     int nk = split_keys(keys, key);
     int me = 0;
@@ -315,7 +352,7 @@ static int mode_writewin(const char *dir, double t0, double w, double gap, char 
         pid_t p = fork();
         if (p == 0) { me = i; break; }
     }
-    static char blk[1 << 20];
+    static char blk[1 << 20] __attribute__((aligned(4096)));
     memset(blk, 0xa5, sizeof blk);
     char f[4096];
     snprintf(f, sizeof f, "%s/writer-%s-%d", dir, phase, me);
@@ -328,7 +365,7 @@ static int mode_writewin(const char *dir, double t0, double w, double gap, char 
         if (now(CLOCK_REALTIME) >= to) continue;
         sleep_until(from);
         while (now(CLOCK_REALTIME) < to) {
-            int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0600);
             if (fd < 0) { say("hog: writewin open failed: %s", ename(errno)); return 1; }
             for (long m = 0; m < mib && now(CLOCK_REALTIME) < to; m++) {
                 if (write(fd, blk, sizeof blk) != (ssize_t)sizeof blk) break;
@@ -415,9 +452,13 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "forkprobe")) return mode_forkprobe(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "open")) return mode_open(argv[2], argc >= 4 ? argv[3] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "sleep")) { sleep((unsigned)atoi(argv[2])); say("hog: slept"); return 0; }
-    if (argc >= 7 && !strcmp(argv[1], "fsyncwin")) return mode_fsyncwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6]);
-    if (argc >= 10 && !strcmp(argv[1], "writewin")) return mode_writewin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], argv[7], atol(argv[8]), atoi(argv[9]));
+    if (argc >= 7 && !strcmp(argv[1], "fsyncwin")) {
+        const char *kind = argc >= 8 ? argv[7] : "fsync";
+        if (strcmp(kind, "fsync") && strcmp(kind, "dsync") && strcmp(kind, "dread")) { say("hog: fsyncwin KIND is fsync, dsync or dread"); return 2; }
+        return mode_fsyncwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], kind);
+    }
+    if (argc >= 10 && !strcmp(argv[1], "writewin")) return mode_writewin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], argv[7], atol(argv[8]), atoi(argv[9]), argc >= 11 && !strcmp(argv[10], "direct"));
     if (argc >= 7 && !strcmp(argv[1], "psiwin")) return mode_psiwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6]);
-    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | forkhold DIR | forkprobe DIR | open FILE [DIR] | sleep SECONDS | fsyncwin FILE T0 W GAP KEYS | writewin DIR T0 W GAP KEYS PHASE MIB PROCS | psiwin CGDIR T0 W GAP KEYS");
+    say("usage: hog mem MIB [HOLD_S] | fork [MAX] | cpu SECONDS | write FILE MIB | fds DIR | forkhold DIR | forkprobe DIR | open FILE [DIR] | sleep SECONDS | fsyncwin FILE T0 W GAP KEYS [fsync|dsync|dread] | writewin DIR T0 W GAP KEYS PHASE MIB PROCS [direct] | psiwin CGDIR T0 W GAP KEYS");
     return 2;
 }

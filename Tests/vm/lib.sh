@@ -34,3 +34,25 @@ leaves() { find $CG/bulkhead -type d -name 'c-*' 2>/dev/null; }
 jblock() { awk -v o="  \"$2\" : " 'index($0,o)==1{f=1} f{printf "%s", $0} f&&/^  [}\]]/{exit}' "$1" | tr -s ' '; }
 # show FILE: the report on the console (for a failing scenario's diagnosis), one line.
 show() { echo "BHLANE INFO $SCEN report $(tr -s ' \n' ' ' < "$1" | head -c 3000)"; }
+# psi_tot DIR: the some and full totals (µs) of DIR's cpu, memory and io.pressure (DIR a
+# cgroup, or /proc/pressure) and the uptime, as seven words ("-" where absent). Shell builtins
+# only: 32-node-pids reads it while the kernel's task table may be full.
+psi_tot() {
+    o=""
+    for r in cpu memory io; do
+        s=-; f=-; p=$1/$r.pressure; [ -e "$p" ] || p=$1/$r
+        while read -r k a b c t; do case $k in some) s=${t#total=} ;; full) f=${t#total=} ;; esac; done < "$p"
+        o="$o $s $f"
+    done 2>/dev/null
+    read -r up rest < /proc/uptime
+    echo $o $up
+}
+# psi_shares PREFIX BEFORE AFTER: the stall shares (%) of the span between two psi_tot
+# readings, as PREFIX_cpu_some=… words for `value` (vpsi: the victim's cgroup; hpsi: the
+# kernel's /proc/pressure), and PREFIX_seconds.
+psi_shares() {
+    awk -v p="$1" -v a="$2" -v b="$3" 'BEGIN{n=split(a,x," "); split(b,y," "); s=y[7]-x[7]; if (n!=7||s<=0) exit
+        split("cpu_some cpu_full memory_some memory_full io_some io_full",k," ")
+        for(i=1;i<=6;i++) if(x[i]!="-"&&y[i]!="-"&&y[i]>=x[i]){v=(y[i]-x[i])/(s*1e6)*100; if(v>100)v=100; printf "%s_%s=%.2f ",p,k[i],v}
+        printf "%s_seconds=%.2f", p, s}'
+}

@@ -178,7 +178,7 @@ extension BenchRender {
     public static func pressureScopeNote(_ report: BenchMatrixReport) -> String? {
         guard report.host.cgroupMode != "v2",
               report.results.contains(where: { $0.measurements.contains { $0.name.hasPrefix("PSI ") && $0.name.hasSuffix("(host)") } }) else { return nil }
-        return "PSI here is the whole host's (/proc/pressure): the victim's own cgroup's PSI needs cgroup v2, and this host's cgroups are \(report.host.cgroupMode). With --vm, the disk cells' io.max run in the VM lane's cgroup v2 kernel reads the victim's cgroup (victim cgroup) beside its kernel's (host)."
+        return "PSI here is the whole host's (/proc/pressure): the victim's own cgroup's PSI needs cgroup v2, and this host's cgroups are \(report.host.cgroupMode). With --vm, the disk cells' io.max run and the node cells fds, pids and memory, in the VM lane's cgroup v2 kernel, read the victim's own cgroup (victim cgroup) beside that kernel's (host)."
     }
 
     /// The text report's block: one line per cell with a latency or pressure figure.
