@@ -85,3 +85,53 @@ struct RedTeamOCIRuntimeTests {
         #endif
     }
 }
+
+/// A hostile config.json's linux.sysctl: a namespaced sysctl is the host's when the container
+/// has no namespace of that kind (or joins the runtime's own), and must then be refused.
+@Suite struct RedTeamOCISysctlTests {
+    static func config(namespaces: String, sysctl: String) -> String {
+        """
+        {"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+         "process": {"args": ["/bin/true"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+         "linux": {"namespaces": [\(namespaces)], "sysctl": {\(sysctl)}}}
+        """
+    }
+
+    @Test(arguments: [
+        (#"{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}"#, #""net.ipv4.ip_forward": "1""#),
+        (#"{"type": "pid"}, {"type": "mount"}, {"type": "network"}"#, #""kernel.shmmni": "8""#),
+        (#"{"type": "pid"}, {"type": "mount"}, {"type": "network"}"#, #""fs.mqueue.msg_max": "8""#),
+    ])
+    func namespacedSysctlWithoutItsNamespaceIsRefused(namespaces: String, sysctl: String) {
+        #expect(throws: ConfigError.self) { try OCIConfig.decode(Self.config(namespaces: namespaces, sysctl: sysctl), bundle: "/b") }
+    }
+
+    @Test func namespacedSysctlWithItsNamespaceIsKept() throws {
+        let c = try OCIConfig.decode(Self.config(namespaces: #"{"type": "mount"}, {"type": "network"}, {"type": "ipc"}"#,
+                                                 sysctl: #""net.ipv4.ip_forward": "1", "kernel.shmmni": "8""#), bundle: "/b")
+        #expect(c.sysctls.count == 2)
+    }
+
+    /// linux.namespaces joins the host's network namespace (which is the runtime's own), bound
+    /// to a file as `ip netns` and podman do, and sets a net.* sysctl: `create` refuses before
+    /// the init exists. The value is the host's current one, so that a runtime without the
+    /// check changes nothing on the host. (/proc/PID/ns/net itself is a magic link: refused.)
+    @Test(.enabled(if: Gate.root, Gate.rootReason)) func netSysctlInTheHostsJoinedNetnsIsRefused() throws {
+        let current = try String(contentsOfFile: "/proc/sys/net/ipv4/ping_group_range", encoding: .utf8)
+            .split(whereSeparator: { $0 == "\t" || $0 == " " || $0 == "\n" }).joined(separator: " ")
+        let netns = NSTemporaryDirectory() + "bh-rt-netns-\(token())"
+        try #require(FileManager.default.createFile(atPath: netns, contents: nil))
+        try #require(mount("/proc/self/ns/net", netns, nil, UInt(MS_BIND), nil) == 0, "bind the host's netns: \(errno)")
+        defer { umount2(netns, Int32(MNT_DETACH)); unlink(netns) }
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "network" } + [["type": "network", "path": netns]]
+            linux["sysctl"] = ["net.ipv4.ping_group_range": current]
+            config["linux"] = linux
+        }
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(c.status != 0)
+        #expect(c.stderr.contains("host's network namespace"), "\(c.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"), "nothing of the refused create is left")
+    }
+}

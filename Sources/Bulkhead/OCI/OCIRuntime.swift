@@ -231,6 +231,14 @@ public struct OCIRuntime: Sendable {
                 close(fd)
                 throw OCIError("create \(id): \(path) (linux.namespaces) is not a \(ns.rawValue) namespace file (EINVAL)")
             }
+            // net.* sysctls written into a joined network namespace that is the runtime's own
+            // (the host's) would change the host (runc refuses the same).
+            var mine = stat(), theirs = stat()
+            if ns == .network, config.sysctls.contains(where: { $0.name.hasPrefix("net.") }),
+               stat("/proc/self/ns/net", &mine) != 0 || fstat(fd, &theirs) != 0 || (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino) {
+                close(fd)
+                throw OCIError("create \(id): linux.sysctl sets net.* but \(path) (linux.namespaces) is the host's network namespace (EPERM)")
+            }
             join.append((fd, ns))
         }
         if !join.isEmpty {

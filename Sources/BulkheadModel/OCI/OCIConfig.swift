@@ -235,6 +235,13 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                 }
             }
+            // A namespaced sysctl is the container's only in a namespace of its own: without a
+            // network (IPC) namespace, net.* (kernel.shm*, msg*, sem, fs.mqueue.*) is the host's.
+            if let n = m["sysctl"] {
+                for s in c.sysctls where namespaces[s.name.hasPrefix("net.") ? .network : .ipc] != true {
+                    throw n.error("\(s.name) needs a \(s.name.hasPrefix("net.") ? "network" : "ipc") namespace in linux.namespaces: without one it is the host's")
+                }
+            }
             if let n = m["cgroupsPath"] { c.cgroupsPath = try n.string(); ignored.append("linux.cgroupsPath") }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {
