@@ -84,6 +84,28 @@ struct RedTeamOCIRuntimeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: binary)) == before, "the runtime's binary on the host is unchanged")
         #endif
     }
+
+    /// A container id that would name a path outside --root ("./../x": the lock file is
+    /// ROOT/.ID.lock, so "/." + "./.." climbs out) or is not an id at all: every command refuses
+    /// it before it makes anything, in --root or elsewhere (runc: "invalid container ID format").
+    @Test func idThatEscapesTheRootMakesNothing() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
+        let base = b.dir + "-ids"
+        let root = base + "/a/b/state"
+        try FileManager.default.createDirectory(atPath: base + "/a/b", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        for id in ["./../../escaped", "./../escaped", "../escaped", "a/b", "\u{e9}", "a b", ".", ".."] {
+            for args in [["create", "--bundle", b.dir, id], ["start", id], ["delete", "--force", id], ["kill", id, "KILL"], ["state", id]] {
+                let r = try OCIRuntimeTests.rt(args, root: root)
+                #expect(r.status != 0, "\(args)")
+            }
+        }
+        // "./../escaped" would be a/escaped.lock, "./../../escaped" escaped.lock.
+        #expect(!FileManager.default.fileExists(atPath: base + "/escaped.lock"), "root made a file outside --root")
+        #expect(!FileManager.default.fileExists(atPath: base + "/a/escaped.lock"), "root made a file outside --root")
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        #expect(left.isEmpty, "refused ids leave nothing in --root: \(left)")
+    }
 }
 
 /// A hostile config.json's linux.sysctl: a namespaced sysctl is the host's when the container

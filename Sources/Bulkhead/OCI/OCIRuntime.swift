@@ -104,6 +104,9 @@ public struct OCIRuntime: Sendable {
     }
 
     func lock(_ id: String) throws(OCIError) -> FileLock {
+        // The id names the lock file: checked first, or "./../x" would make root create a file
+        // outside --root.
+        try Self.checkID(id)
         let dir = try rootDirectory()
         do { return try FileLock(dir + "/." + id + ".lock") } catch { throw OCIError(error) }
     }
