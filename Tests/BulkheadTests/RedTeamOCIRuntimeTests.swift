@@ -106,6 +106,65 @@ struct RedTeamOCIRuntimeTests {
         let left = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         #expect(left.isEmpty, "refused ids leave nothing in --root: \(left)")
     }
+
+    /// The image author ships a device node (the host's /dev/zero, 1:5) and a setuid-root
+    /// program: the rootfs is mounted nodev and nosuid, so the node cannot be opened and the
+    /// program runs with the workload's uid (65534), with no_new_privs off so nosuid alone holds.
+    @Test func imageDeviceNodesAndSetuidProgramsAreInert() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "head -c 1 /zero >/dev/null 2>&1 && echo dev-opened > /out/log || echo dev-refused > /out/log; /euid >> /out/log"]) { config in
+            var process = config["process"] as! [String: Any]
+            process["user"] = ["uid": 65534, "gid": 65534]
+            process["noNewPrivileges"] = false
+            config["process"] = process
+        }
+        for a in ["head"] { try FileManager.default.createSymbolicLink(atPath: b.dir + "/rootfs/bin/" + a, withDestinationPath: "busybox") }
+        #expect(mknod(b.dir + "/rootfs/zero", S_IFCHR | 0o666, dev_t((1 << 8) | 5)) == 0, "mknod the image's device node")
+        let work = b.dir + "-rt"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try "#include <stdio.h>\n#include <unistd.h>\nint main(void) { printf(\"euid=%d\\n\", (int)geteuid()); return 0; }\n"
+            .write(toFile: work + "/euid.c", atomically: true, encoding: .utf8)
+        let cc = Process()
+        cc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        cc.arguments = ["-static", "-O1", "-o", b.dir + "/rootfs/euid", work + "/euid.c"]
+        try cc.run()
+        cc.waitUntilExit()
+        try #require(cc.terminationStatus == 0, "gcc builds the setuid program")
+        chown(b.dir + "/rootfs/euid", 0, 0)
+        chmod(b.dir + "/rootfs/euid", 0o4755)
+        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "run: \(r.stderr)")
+        let text = (try? String(contentsOfFile: b.out + "/log", encoding: .utf8)) ?? ""
+        #expect(text == "dev-refused\neuid=65534\n", "log: \(text)")
+    }
+
+    /// linux.namespaces paths that are not a network namespace file of the caller's choosing:
+    /// a regular file, a magic link (/proc/1/ns/net), another type (/proc/1/ns/mnt, and
+    /// joining a mount namespace at all). Each is refused by `create`, and nothing is left.
+    @Test(arguments: ["regular", "/proc/1/ns/net", "/proc/self/ns/net", "/proc/1/ns/mnt"])
+    func namespacePathsThatAreNotANetnsAreRefused(path: String) throws {
+        var file = path
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"]) { config in
+            var linux = config["linux"] as! [String: Any]
+            linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "network" } + [["type": "network", "path": "PLACEHOLDER"]]
+            config["linux"] = linux
+        }
+        if path == "regular" {
+            file = b.dir + "/netns"
+            FileManager.default.createFile(atPath: file, contents: Data())
+        }
+        let text = try String(contentsOfFile: b.dir + "/config.json", encoding: .utf8).replacingOccurrences(of: "PLACEHOLDER", with: file)
+        try text.write(toFile: b.dir + "/config.json", atomically: true, encoding: .utf8)
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(c.status != 0, "\(file)")
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect(OCIRuntimeTests.cgroupDirs(of: getpid()).isEmpty)
+        // And as a mount namespace: joining one is refused when parsed.
+        let mnt = text.replacingOccurrences(of: #"{"type":"mount"}"#, with: "").replacingOccurrences(of: #""type":"network","path""#, with: #""type":"mount","path""#)
+        try mnt.write(toFile: b.dir + "/config.json", atomically: true, encoding: .utf8)
+        #expect(try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot).status != 0)
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+    }
 }
 
 /// A hostile config.json's linux.sysctl: a namespaced sysctl is the host's when the container
