@@ -158,12 +158,30 @@ struct RedTeamOCIRuntimeTests {
         let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
         #expect(c.status != 0, "\(file)")
         #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
-        #expect(OCIRuntimeTests.cgroupDirs(of: getpid()).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/bulkhead/oci/c1") && !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/bulkhead/oci/c1"))
         // And as a mount namespace: joining one is refused when parsed.
         let mnt = text.replacingOccurrences(of: #"{"type":"mount"}"#, with: "").replacingOccurrences(of: #""type":"network","path""#, with: #""type":"mount","path""#)
         try mnt.write(toFile: b.dir + "/config.json", atomically: true, encoding: .utf8)
         #expect(try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot).status != 0)
         #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+    }
+
+    /// Ids runc accepts that named runtime files: ".c1.lock" was the lock file of "c1", so
+    /// creating it first hid a container from `list` (dot names were skipped) and made every
+    /// later `create c1` fail (EISDIR). Both are created, both are listed, delete leaves nothing.
+    @Test func idsCannotHideOrBlockAnotherContainer() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", ".c1.lock"], root: b.stateRoot) }
+        let first = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, ".c1.lock"], root: b.stateRoot)
+        #expect(first.status == 0, "create .c1.lock: \(first.stderr)")
+        let second = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(second.status == 0, "create c1: \(second.stderr)")
+        let list = try OCIRuntimeTests.rt(["list", "--format", "json"], root: b.stateRoot)
+        let ids = ((try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids.sorted() == [".c1.lock", "c1"], "list: \(list.stdout)")
+        for id in ["c1", ".c1.lock"] { #expect(try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot).status == 0) }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: b.stateRoot)) ?? []
+        #expect(left.isEmpty, "delete leaves nothing in --root: \(left)")
     }
 }
 

@@ -107,9 +107,13 @@ public struct OCIRuntime: Sendable {
         // The id names the lock file: checked first, or "./../x" would make root create a file
         // outside --root.
         try Self.checkID(id)
-        let dir = try rootDirectory()
-        do { return try FileLock(dir + "/." + id + ".lock") } catch { throw OCIError(error) }
+        let path = Self.lockPath(id, in: try rootDirectory())
+        do { return try FileLock(path) } catch { throw OCIError(error) }
     }
+
+    /// ROOT/ID:lock: a name no container id can take (':' is not in the id alphabet), so no id
+    /// (".x.lock", "x.lock") names, hides or blocks another container's lock.
+    static func lockPath(_ id: String, in root: String) -> String { root + "/" + id + ":lock" }
 
     func load(_ id: String) throws(OCIError) -> OCIContainerRecord {
         let dir = try containerDirectory(id)
@@ -202,7 +206,7 @@ public struct OCIRuntime: Sendable {
                 for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
                 rmdir(dir)
                 // Nothing of a failed create is left, its lock file included (held until here).
-                unlink(root + "/." + id + ".lock")
+                unlink(Self.lockPath(id, in: root))
             }
         }
         // The bundle: a directory root or the caller owns, reached without another user's links.
@@ -368,7 +372,7 @@ public struct OCIRuntime: Sendable {
 
     public func list() throws(OCIError) -> [OCIState] {
         let dir = try rootDirectory()
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
         return names.compactMap { try? state(id: $0) }
     }
 
@@ -432,7 +436,7 @@ public struct OCIRuntime: Sendable {
         }
         for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
         guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
-        unlink(try rootDirectory() + "/." + id + ".lock")
+        unlink(Self.lockPath(id, in: try rootDirectory()))
     }
 
     static func removeCgroups(_ dirs: [String]) {
