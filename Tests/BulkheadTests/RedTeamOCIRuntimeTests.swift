@@ -105,6 +105,13 @@ struct RedTeamOCIRuntimeTests {
         #expect(!FileManager.default.fileExists(atPath: base + "/a/escaped.lock"), "root made a file outside --root")
         let left = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         #expect(left.isEmpty, "refused ids leave nothing in --root: \(left)")
+        // A valid id that does not exist: refused (delete --force succeeds), nothing left either.
+        for args in [["start", "nosuch"], ["delete", "nosuch"], ["kill", "nosuch", "KILL"], ["state", "nosuch"]] {
+            #expect(try OCIRuntimeTests.rt(args, root: root).status != 0, "\(args)")
+        }
+        #expect(try OCIRuntimeTests.rt(["delete", "--force", "nosuch"], root: root).status == 0)
+        let after = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        #expect(after.isEmpty, "commands on a missing container leave nothing in --root: \(after)")
     }
 
     /// The image author ships a device node (the host's /dev/zero, 1:5) and a setuid-root

@@ -115,6 +115,14 @@ public struct OCIRuntime: Sendable {
     /// (".x.lock", "x.lock") names, hides or blocks another container's lock.
     static func lockPath(_ id: String, in root: String) -> String { root + "/" + id + ":lock" }
 
+    /// `start` and `delete` of an id that has no state directory answer without taking the
+    /// lock: its file would be left behind (only create and delete remove one). Checked again
+    /// under the lock.
+    func existsBeforeLocking(_ id: String) throws(OCIError) -> Bool {
+        var st = stat()
+        return lstat(try containerDirectory(id), &st) == 0
+    }
+
     func load(_ id: String) throws(OCIError) -> OCIContainerRecord {
         let dir = try containerDirectory(id)
         var st = stat()
@@ -336,6 +344,7 @@ public struct OCIRuntime: Sendable {
 
     /// `start`: release the init waiting on the exec fifo.
     public func start(id: String) throws(OCIError) {
+        guard try existsBeforeLocking(id) else { throw OCIError("container \(id) does not exist (ENOENT)") }
         let lock = try lock(id)
         defer { lock.unlock() }
         let r = try load(id)
@@ -408,6 +417,10 @@ public struct OCIRuntime: Sendable {
     /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
     /// remove its cgroups and its state. Nothing is left.
     public func delete(id: String, force: Bool) throws(OCIError) {
+        guard try existsBeforeLocking(id) else {
+            if force { return }
+            throw OCIError("delete \(id): container \(id) does not exist (ENOENT)")
+        }
         let lock = try lock(id)
         defer { lock.unlock() }
         let dir = try containerDirectory(id)
