@@ -210,6 +210,31 @@ struct RedTeamOCIRuntimeTests {
             #expect(r.stderr.contains("working directory") || r.stderr.contains("CVE-2024-21626"), "stderr: \(r.stderr)")
         }
     }
+
+    /// A local user plants --root before root uses it (a shared directory): a symlink to a
+    /// directory of theirs, a directory they own, a directory anyone can write. Every command
+    /// refuses it, and nothing is written through it.
+    @Test(arguments: ["symlink", "owned", "writable"])
+    func plantedStateRootIsRefused(kind: String) throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
+        let base = b.dir + "-planted"
+        let theirs = base + "/theirs"
+        let root = base + "/root"
+        try FileManager.default.createDirectory(atPath: theirs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        chown(theirs, 65534, 65534)
+        switch kind {
+        case "symlink": try FileManager.default.createSymbolicLink(atPath: root, withDestinationPath: theirs)
+        case "owned": try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false); chown(root, 65534, 65534); chmod(root, 0o700)
+        default: try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false); chmod(root, 0o777)
+        }
+        for args in [["create", "--bundle", b.dir, "c1"], ["start", "c1"], ["delete", "--force", "c1"], ["list"]] {
+            let r = try OCIRuntimeTests.rt(args, root: root)
+            #expect(r.status != 0, "\(kind) \(args)")
+        }
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: theirs)) ?? ["?"]).isEmpty, "nothing written through the symlink")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty, "nothing written in the planted root")
+    }
 }
 
 /// A hostile config.json's linux.sysctl: a namespaced sysctl is the host's when the container
