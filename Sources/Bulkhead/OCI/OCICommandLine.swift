@@ -53,6 +53,10 @@ public enum OCICommandLine {
             }
             guard let command = args.first else { write(2, usage); return 1 }
             args = args.dropFirst()
+            // The container's init is a clone of this process: it must not be the host's binary.
+            if command == "create" || command == "run" {
+                do { try SealedSelf.reexecIfNeeded() } catch { throw OCIError("\(command): \(error)") }
+            }
             let runtime = OCIRuntime(root: g.root, injectFault: faultFromEnvironment())
             return try run(command, Array(args), runtime, g)
         } catch {

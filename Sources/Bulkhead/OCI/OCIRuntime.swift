@@ -139,8 +139,23 @@ public struct OCIRuntime: Sendable {
     }
 
     func lock(_ id: String) throws(OCIError) -> FileLock {
-        let dir = try rootDirectory()
-        do { return try FileLock(dir + "/." + id + ".lock") } catch { throw OCIError(error) }
+        // The id names the lock file: checked first, or "./../x" would make root create a file
+        // outside --root.
+        try Self.checkID(id)
+        let path = Self.lockPath(id, in: try rootDirectory())
+        do { return try FileLock(path) } catch { throw OCIError(error) }
+    }
+
+    /// ROOT/ID:lock: a name no container id can take (':' is not in the id alphabet), so no id
+    /// (".x.lock", "x.lock") names, hides or blocks another container's lock.
+    static func lockPath(_ id: String, in root: String) -> String { root + "/" + id + ":lock" }
+
+    /// `start` and `delete` of an id that has no state directory answer without taking the
+    /// lock: its file would be left behind (only create and delete remove one). Checked again
+    /// under the lock.
+    func existsBeforeLocking(_ id: String) throws(OCIError) -> Bool {
+        var st = stat()
+        return lstat(try containerDirectory(id), &st) == 0
     }
 
     func load(_ id: String) throws(OCIError) -> OCIContainerRecord {
@@ -234,7 +249,7 @@ public struct OCIRuntime: Sendable {
                 for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
                 rmdir(dir)
                 // Nothing of a failed create is left, its lock file included (held until here).
-                unlink(root + "/." + id + ".lock")
+                unlink(Self.lockPath(id, in: root))
             }
         }
         // The bundle: a directory root or the caller owns, reached without another user's links.
@@ -265,6 +280,14 @@ public struct OCIRuntime: Sendable {
             guard ioctl(fd, UInt(0xb703)) == ns.cloneFlagValue else {
                 close(fd)
                 throw OCIError("create \(id): \(path) (linux.namespaces) is not a \(ns.rawValue) namespace file (EINVAL)")
+            }
+            // net.* sysctls written into a joined network namespace that is the runtime's own
+            // (the host's) would change the host (runc refuses the same).
+            var mine = stat(), theirs = stat()
+            if ns == .network, config.sysctls.contains(where: { $0.name.hasPrefix("net.") }),
+               stat("/proc/self/ns/net", &mine) != 0 || fstat(fd, &theirs) != 0 || (mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino) {
+                close(fd)
+                throw OCIError("create \(id): linux.sysctl sets net.* but \(path) (linux.namespaces) is the host's network namespace (EPERM)")
             }
             join.append((fd, ns))
         }
@@ -360,6 +383,7 @@ public struct OCIRuntime: Sendable {
 
     /// `start`: release the init waiting on the exec fifo.
     public func start(id: String) throws(OCIError) {
+        guard try existsBeforeLocking(id) else { throw OCIError("container \(id) does not exist (ENOENT)") }
         let lock = try lock(id)
         defer { lock.unlock() }
         let r = try load(id)
@@ -396,7 +420,7 @@ public struct OCIRuntime: Sendable {
 
     public func list() throws(OCIError) -> [OCIState] {
         let dir = try rootDirectory()
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
         return names.compactMap { try? state(id: $0) }
     }
 
@@ -445,6 +469,10 @@ public struct OCIRuntime: Sendable {
     /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
     /// remove its cgroups and its state. Nothing is left.
     public func delete(id: String, force: Bool) throws(OCIError) {
+        guard try existsBeforeLocking(id) else {
+            if force { return }
+            throw OCIError("delete \(id): container \(id) does not exist (ENOENT)")
+        }
         let lock = try lock(id)
         defer { lock.unlock() }
         let dir = try containerDirectory(id)
@@ -473,7 +501,7 @@ public struct OCIRuntime: Sendable {
         }
         for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
         guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
-        unlink(try rootDirectory() + "/." + id + ".lock")
+        unlink(Self.lockPath(id, in: try rootDirectory()))
     }
 
     static func removeCgroups(_ dirs: [String]) {

@@ -244,6 +244,13 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                 }
             }
+            // A namespaced sysctl is the container's only in a namespace of its own: without a
+            // network (IPC) namespace, net.* (kernel.shm*, msg*, sem, fs.mqueue.*) is the host's.
+            if let n = m["sysctl"] {
+                for s in c.sysctls where namespaces[s.name.hasPrefix("net.") ? .network : .ipc] != true {
+                    throw n.error("\(s.name) needs a \(s.name.hasPrefix("net.") ? "network" : "ipc") namespace in linux.namespaces: without one it is the host's")
+                }
+            }
             if let n = m["cgroupsPath"] {
                 let p = try n.string()
                 // Checked here (a path under every hierarchy's root that root writes to): no
