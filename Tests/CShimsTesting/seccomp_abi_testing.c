@@ -1,0 +1,101 @@
+/* TEST ONLY; see bh_seccomp_abi_testing.h. */
+#include "bh_seccomp_abi_testing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int load(const uint8_t *program, size_t len) {
+    struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)program};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    if (len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
+    return 0;
+}
+
+/* Runs `body` in a forked child that writes two longs to the pipe: {status, value}. */
+static int in_child(long (*body)(const uint8_t *, size_t, long, long *), const uint8_t *program, size_t len, long arg,
+                    long *value, int *signal_out) {
+    *signal_out = 0;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return e;
+    }
+    if (pid == 0) {
+        long report[2] = {0, 0};
+        report[0] = body(program, len, arg, &report[1]);
+        (void)!write(fds[1], report, sizeof(report));
+        _exit(0);
+    }
+    close(fds[1]);
+    long report[2] = {0, 0};
+    ssize_t n;
+    do {
+        n = read(fds[0], report, sizeof(report));
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (WIFSIGNALED(status)) {
+        *signal_out = WTERMSIG(status);
+        return 0;
+    }
+    if (n != (ssize_t)sizeof(report)) return EIO;
+    *value = report[1];
+    return (int)report[0];
+}
+
+static long int80_body(const uint8_t *program, size_t len, long nr32, long *value) {
+    int e = load(program, len);
+    if (e != 0) { *value = e; return EPROTO; }
+#if defined(__x86_64__)
+    long r = nr32;
+    __asm__ volatile("int $0x80" : "+a"(r) : "b"(0L), "c"(0L), "d"(0L), "S"(0L), "D"(0L) : "memory");
+    *value = r;
+    return 0;
+#else
+    (void)nr32;
+    return ENOSYS;
+#endif
+}
+
+int bh_testing_seccomp_probe_int80(const uint8_t *program, size_t len, long nr32, long *result, int *signal_out) {
+    *result = 0;
+    return in_child(int80_body, program, len, nr32, result, signal_out);
+}
+
+static long load_body(const uint8_t *program, size_t len, long unused, long *value) {
+    (void)unused;
+    struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)program};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (r != 0) { *value = errno; return EPROTO; }
+    *value = (long)((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+    return 0;
+}
+
+int bh_testing_seccomp_load_ns(const uint8_t *program, size_t len, uint32_t runs, uint64_t *ns_out) {
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xFFFF) return EINVAL;
+    for (uint32_t i = 0; i < runs; i++) {
+        long ns = 0;
+        int sig = 0;
+        int rc = in_child(load_body, program, len, 0, &ns, &sig);
+        if (rc != 0) return rc;
+        if (sig != 0) return EINTR;
+        ns_out[i] = (uint64_t)ns;
+    }
+    return 0;
+}
