@@ -104,6 +104,7 @@ enum SeccompSetup {
         }
         var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
+        control.cacheUnavailable = cache?.unavailable
         let notes = SeccompLoad.warnings(load.notes)
         if !notes.isEmpty { control.changes = notes }
         return CompiledSeccomp(program: program, control: control, cached: false, notes: notes)
