@@ -750,37 +750,13 @@ static int join_cgroups(const bh_spawn_config *cfg, int sync_fd) {
     if (want == 0) return 0;
     if (want > BH_CGROUP_JOIN_MAX || sync_fd < 0) return EINVAL;
     char byte = 0;
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * BH_CGROUP_JOIN_MAX)];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = control.buf;
-    m.msg_controllen = sizeof control.buf;
-    ssize_t n;
-    while ((n = recvmsg(sync_fd, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
-    if (n < 0) return errno;
-    int fds[BH_CGROUP_JOIN_MAX];
+    int32_t fds[BH_CGROUP_JOIN_MAX];
     uint32_t got = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < count; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (got < BH_CGROUP_JOIN_MAX) fds[got++] = fd; else close(fd);
-        }
-    }
-    int rc = 0;
-    if (n == 0) rc = EPIPE;                                  /* the launcher went away */
-    /* Fewer files than announced only when a best-effort launch lost a v1 leaf (the report
-     * lists its limits as not enforced); never more. */
-    else if (byte != 1 || (m.msg_flags & MSG_CTRUNC) || got > want) rc = EBADMSG;
+    /* More files than announced: EBADMSG (bh_receive_fds closes them). Fewer only when a
+     * best-effort launch lost a v1 leaf (the report lists its limits as not enforced). */
+    int rc = bh_receive_fds(sync_fd, 0, &byte, fds, want, &got);
+    if (rc != 0) return rc; /* EPIPE: the launcher went away */
+    if (byte != 1) rc = EBADMSG;
     for (uint32_t i = 0; i < got; i++) {
         if (rc == 0) {
             ssize_t w;
@@ -790,36 +766,6 @@ static int join_cgroups(const bh_spawn_config *cfg, int sync_fd) {
         close(fds[i]);
     }
     return rc;
-}
-
-int bh_send_cgroup_join_fds(int channel, const int32_t *fds, uint32_t count) {
-    if (count > BH_CGROUP_JOIN_MAX) return EINVAL;
-    char byte = 1;
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * BH_CGROUP_JOIN_MAX)];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr m;
-    memset(&m, 0, sizeof m);
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (count > 0) {
-        m.msg_control = control.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-        for (uint32_t i = 0; i < count; i++) {
-            int fd = (int)fds[i];
-            memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-        }
-    }
-    ssize_t n;
-    while ((n = sendmsg(channel, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-    return n < 0 ? errno : 0;
 }
 
 static int load_seccomp(const bh_spawn_config *cfg) {

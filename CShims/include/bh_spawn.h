@@ -211,7 +211,7 @@ typedef struct bh_spawn_config {
     const int32_t *_Nullable join_types;
     /* cgroup v1: how many `tasks` files (0 to BH_CGROUP_JOIN_MAX) the launcher sends, after
      * clone3, once it has created the v1 leaves and written their limits: at BH_OP_JOIN_CGROUPS
-     * the init waits on the sync channel for that one message (bh_send_cgroup_join_fds) and
+     * the init waits on the sync channel for that one message (bh_send_fds, byte 1) and
      * writes "0" to each file: the kernel moves the calling thread without taking the global
      * cgroup_threadgroup_rwsem (Linux 6.0, "cgroup: Optimize single thread migration"), whose
      * write side waits for an RCU grace period (milliseconds) when the launcher moves the
@@ -265,12 +265,10 @@ typedef struct bh_spawn_result {
 int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull result);
 
 /* The most cgroup v1 `tasks` files one sandbox joins (one per v1 hierarchy bulkhead uses). */
-#define BH_CGROUP_JOIN_MAX 16
+#define BH_CGROUP_JOIN_MAX 16 /* at most BH_FD_PASSING_MAX */
 
-/* The launcher's side of BH_OP_JOIN_CGROUPS: sends one byte on the init's sync channel
- * (bh_spawn_result.sync_fd) carrying `count` (0 to BH_CGROUP_JOIN_MAX) `tasks` files. The
- * caller keeps and closes its own copies. 0 or a positive errno (EPIPE: the init is gone). */
-int bh_send_cgroup_join_fds(int channel, const int32_t *_Nonnull fds, uint32_t count);
+/* The launcher's side of BH_OP_JOIN_CGROUPS is bh_send_fds (bh_fd_passing.h): byte 1 on the
+ * init's sync channel (bh_spawn_result.sync_fd), carrying the `tasks` files. */
 
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. 0 or a positive errno. */

@@ -74,9 +74,7 @@ public final class SandboxInit: Sendable {
     /// why); any other error leaves the init waiting: the caller must kill it.
     public func sendCgroupJoinFiles(_ fds: [Int32]) throws(SystemError) {
         let fd = state.withLock { $0.release }
-        var none: Int32 = -1
-        let rc = fd < 0 ? EPIPE : fds.isEmpty ? bh_send_cgroup_join_fds(fd, &none, 0)
-            : fds.withUnsafeBufferPointer { bh_send_cgroup_join_fds(fd, $0.baseAddress!, UInt32(clamping: $0.count)) }
+        let rc = fd < 0 ? EPIPE : fds.withUnsafeBufferPointer { bh_send_fds(fd, 1, $0.baseAddress, UInt32(clamping: $0.count)) }
         if rc != 0 {
             throw SystemError("send the cgroup v1 tasks files to the sandbox's init", errno: Errno(rc),
                               hint: rc == EPIPE ? "the init has already ended" : nil)
