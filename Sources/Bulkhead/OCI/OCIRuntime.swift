@@ -260,8 +260,10 @@ public struct OCIRuntime: Sendable {
             let c = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20)
             text = c.text
         } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
-        let config: OCIConfig
+        var config: OCIConfig
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
+        // bulkhead.dev/profile: a layer profile that only tightens the config.
+        let profileSeccomp = try Self.applyProfileAnnotation(&config, id: id)
 
         // The exec fifo: the init opens it for writing at its last setup step; `start` reads it.
         let fifo = dir + "/exec.fifo"
@@ -316,14 +318,18 @@ public struct OCIRuntime: Sendable {
             }
             try Self.writeAtomically(dir + "/seccomp.json", Array(data), mode: 0o600)
             layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
+        } else if let extra = profileSeccomp {
+            // No filter of the config's own: the profile's policy is the one filter.
+            layer.seccomp = extra
         }
         var request = RunRequest(layers: [], overrides: layer, command: config.args,
                                  preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
         request.joinNamespaces = Set(join.map(\.namespace))
-        let prepared: PreparedLaunch
+        var prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
         } catch { throw OCIError("create \(id): \(error)") }
+        if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
         // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
         // 0600, in the 0700 state directory; reached only through the init's /proc/self/fd).
         func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 {
@@ -360,6 +366,55 @@ public struct OCIRuntime: Sendable {
         } catch { killAndClean(); throw error }
         done = true
         return created.pid
+    }
+
+    /// `bulkhead.dev/profile: NAME` (`OCIProfileAnnotation`): NAME is looked up only as a name,
+    /// in the profile store as it resolves names for this user (for root: the built-in profiles
+    /// and root-owned search directories, every file through `TrustedFile`), never as a path.
+    /// Returns the profile's seccomp policy, to apply with the config's.
+    static func applyProfileAnnotation(_ config: inout OCIConfig, id: String) throws(OCIError) -> SeccompSelection? {
+        let key = OCIProfileAnnotation.key
+        guard let name = config.annotations.last(where: { $0.0 == key })?.1 else { return nil }
+        var layers: [ProfileLayer] = []
+        do {
+            try OCIProfileAnnotation.checkName(name)
+            layers = try ProfileStore.standard().layers(for: name)
+            let profile = try EffectiveProfile.resolve(layers)
+            var inherited: [RlimitResource: Rlimit] = [:]
+            for r in RlimitResource.allCases {
+                var cur = rlimit()
+                if getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 {
+                    inherited[r] = Rlimit(soft: UInt64(cur.rlim_cur), hard: UInt64(cur.rlim_max))
+                }
+            }
+            return try OCIProfileAnnotation.tighten(&config, with: profile, inherited: inherited)
+        } catch {
+            throw OCIError("create \(id): annotation \(key): \(error.withoutContent(ifAnyPrivate: layers))")
+        }
+    }
+
+    /// The config's filter and the profile's policy as one program: a call runs only if both
+    /// allow it (`SeccompProgramStack`).
+    static func stackSeccomp(_ prepared: inout PreparedLaunch, _ extra: SeccompSelection, id: String) throws(OCIError) {
+        guard let own = prepared.seccomp else { return }
+        var p = prepared.profile
+        p.seccomp = extra
+        let compiled: CompiledSeccomp?
+        do { compiled = try SeccompSetup.compile(p, store: .standard()) } catch {
+            throw OCIError("create \(id): annotation \(OCIProfileAnnotation.key): the profile's seccomp policy: \(error)")
+        }
+        guard let theirs = compiled else { return }
+        let stacked = SeccompProgramStack.intersect(own.program, theirs.program)
+        guard let program = stacked.program else {
+            throw OCIError("create \(id): annotation \(OCIProfileAnnotation.key): linux.seccomp and the profile's seccomp policy cannot be combined: \(stacked.problem ?? "") (EINVAL)")
+        }
+        var combined = own
+        combined.program = program
+        combined.cached = false
+        combined.notes += theirs.notes
+        combined.control.source = own.control.source + " and " + theirs.control.source
+        combined.control.bpfInstructions = program.count / 8
+        prepared.seccomp = combined
     }
 
     static func now() -> String {

@@ -58,6 +58,7 @@ enum OCISpecTemplates {
             ] as [String: Any],
             "annotations": [
                 "org.opencontainers.runc.checkpoint.enabled": "false",
+                OCIProfileAnnotation.key: "NAME: a bulkhead layer profile (a name from the built-in profiles or a root-owned profile directory, never a path) that only tightens the config: capabilities and seccomp intersected, limits and rlimits the minimum, no_new_privs and a read-only root if either asks, Landlock rules and masked/read-only paths added; not taken from the profile: \(OCIProfileAnnotation.notTaken)",
                 "dev.bulkhead.acceptedWithoutEffect": OCIConfig.acceptedWithoutEffect.map { "\($0.field): \($0.why)" }.joined(separator: "; "),
             ],
         ]
