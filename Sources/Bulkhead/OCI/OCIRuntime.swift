@@ -39,6 +39,10 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     public var annotations: [String: String]
     public var cgroupDirectories: [String]
     public var cgroupsPath: String?
+    /// `bulkhead.dev/seccomp-record`: the keeper that records and writes the profile
+    /// (`OCIRecordKeeper`), by pid and start time.
+    public var recorderPid: Int32? = nil
+    public var recorderStartTime: UInt64? = nil
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -70,6 +74,8 @@ public struct OCIRuntime: Sendable {
     public var root: String
     /// Test-only: make a plan step or launcher step fail.
     public var injectFault: FaultPoint?
+    /// `--log`: where a recording keeper reports a failure after `create` has returned.
+    public var log: String?
 
     public init(root: String = OCIRuntime.defaultRoot, injectFault: FaultPoint? = nil) {
         self.root = root
@@ -264,6 +270,11 @@ public struct OCIRuntime: Sendable {
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
         // bulkhead.dev/profile: a layer profile that only tightens the config.
         let profileSeccomp = try Self.applyProfileAnnotation(&config, id: id)
+        // bulkhead.dev/seccomp-record: its target checked now, so that a bad one fails create.
+        var recordTarget: (directory: String, name: String)?
+        if let value = config.annotations.last(where: { $0.0 == OCISeccompRecordAnnotation.key })?.1 {
+            do { recordTarget = try OCIRecordKeeper.target(value, config: config) } catch { throw OCIError("create \(id): \(error)") }
+        }
 
         // The exec fifo: the init opens it for writing at its last setup step; `start` reads it.
         let fifo = dir + "/exec.fifo"
@@ -356,14 +367,26 @@ public struct OCIRuntime: Sendable {
             OCIRuntime.removeCgroups(created.cgroupDirectories)
         }
         guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        var keeper: (pid: Int32, startTime: UInt64)?
+        if let target = recordTarget {
+            do { keeper = try OCIRecordKeeper.start(root: root, log: log, id: id, pid: created.pid, startTime: start.start, target: target) } catch {
+                killAndClean()
+                throw OCIError("create \(id): \(error)")
+            }
+        }
+        func killKeeper() {
+            if let k = keeper, let h = ProcessHandle(pid: k.pid, startTime: k.startTime) { h.signal(SIGKILL); _ = h.waitForExit(seconds: 5) }
+        }
         let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
-        let record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
+        var record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
                                         rootfs: rootfs, created: Self.now(), annotations: Dictionary(config.annotations, uniquingKeysWith: { _, b in b }),
                                         cgroupDirectories: created.cgroupDirectories, cgroupsPath: config.cgroupsPath)
+        record.recorderPid = keeper?.pid
+        record.recorderStartTime = keeper?.startTime
         do {
             try save(record, in: dir)
             if let pf = o.pidFile { try Self.writeAtomically(pf, Array("\(created.pid)".utf8), mode: 0o644) }
-        } catch { killAndClean(); throw error }
+        } catch { killAndClean(); killKeeper(); throw error }
         done = true
         return created.pid
     }
@@ -550,6 +573,13 @@ public struct OCIRuntime: Sendable {
                 for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
             }
             Self.removeCgroups(r.cgroupDirectories)
+            // The recording keeper writes its profile once the init is gone: waited for, bounded.
+            if let kp = r.recorderPid, let ks = r.recorderStartTime, let keeper = ProcessHandle(pid: kp, startTime: ks) {
+                if !keeper.waitForExit(seconds: OCIRecordKeeper.deleteWaitSeconds) {
+                    keeper.signal(SIGKILL)
+                    _ = keeper.waitForExit(seconds: 5)
+                }
+            }
             for d in r.cgroupDirectories where FileManager.default.fileExists(atPath: d) {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }

@@ -58,7 +58,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
         ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
-        ("annotations", "stored in the state; only bulkhead.dev/profile is interpreted (features lists it)"),
+        ("annotations", "stored in the state; only bulkhead.dev/profile and bulkhead.dev/seccomp-record are interpreted (features lists them)"),
     ]
 
     public static let file = "config.json"
