@@ -87,3 +87,33 @@ import Testing
         }
     }
 }
+
+/// `linux.uidMappings`/`gidMappings`: one entry each from containerID 0, with a user namespace.
+@Suite struct OCIIDMappingModelTests {
+    static func config(_ linux: String, user: Bool = true) -> String {
+        let ns = user ? #"[{"type": "mount"}, {"type": "user"}]"# : #"[{"type": "mount"}]"#
+        return #"{"ociVersion": "1.0.2", "process": {"args": ["/bin/true"], "cwd": "/"}, "root": {"path": "rootfs"}, "linux": {"namespaces": "# + ns + ", " + linux + "}}"
+    }
+
+    @Test func oneRangeEachIsDecoded() throws {
+        let c = try OCIConfig.decode(Self.config(#""uidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}]"#), bundle: "/b")
+        #expect(c.idMappings?.uid == IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536))
+        #expect(c.idMappings?.gid == IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536))
+    }
+
+    @Test(arguments: [
+        (#""uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]"#, true, "newuidmap"),
+        (#""uidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}]"#, true, "containerID 0"),
+        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, false, "user namespace"),
+        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 0}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, true, "range"),
+    ])
+    func refusedNamingTheField(_ linux: String, _ user: Bool, _ words: String) {
+        do {
+            _ = try OCIConfig.decode(Self.config(linux, user: user), bundle: "/b")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.field.hasPrefix("linux.uidMappings") || error.field.hasPrefix("linux.gidMappings"), "\(error)")
+            #expect(error.message.contains(words), "\(error)")
+        }
+    }
+}

@@ -333,6 +333,7 @@ public struct OCIRuntime: Sendable {
             // No filter of the config's own: the profile's policy is the one filter.
             layer.seccomp = extra
         }
+        if let maps = config.idMappings { layer.hostIDRange = try Self.hostIDRange(maps, id: id) }
         var request = RunRequest(layers: [], overrides: layer, command: config.args,
                                  preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
         request.joinNamespaces = Set(join.map(\.namespace))
@@ -438,6 +439,28 @@ public struct OCIRuntime: Sendable {
         combined.control.source = own.control.source + " and " + theirs.control.source
         combined.control.bpfInstructions = program.count / 8
         prepared.seccomp = combined
+    }
+
+    /// `linux.uidMappings`/`gidMappings`, checked against what this caller may map, through the
+    /// id-map code of `bulkhead run`: as root, one host range for uids and gids, usable as a
+    /// profile's `userNamespace.hostIDRange` (none of the host's own accounts, not the owner
+    /// band; the planner also refuses a range overlapping another's); rootless, only the
+    /// caller's own uid and gid as 0, which is what the engine maps without root.
+    static func hostIDRange(_ maps: (uid: IDMapEntry, gid: IDMapEntry), id: String) throws(OCIError) -> IDRange? {
+        let (u, g) = maps
+        guard geteuid() == 0 else {
+            guard u == IDMapEntry(inside: 0, outside: geteuid(), count: 1), g == IDMapEntry(inside: 0, outside: getegid(), count: 1) else {
+                throw OCIError("create \(id): config.json: linux.uidMappings/gidMappings: without root only your own uid \(geteuid()) and gid \(getegid()) can be mapped (as containerID 0, size 1); more ids need newuidmap/newgidmap and /etc/subuid, which bulkhead-runc does not use (EPERM)")
+            }
+            return nil
+        }
+        guard u.outside == g.outside, u.count == g.count else {
+            throw OCIError("create \(id): config.json: linux.gidMappings: bulkhead maps one host range for uids and gids: give gidMappings the hostID and size of uidMappings (EINVAL)")
+        }
+        if let problem = IDRange.problem(hostStart: u.outside, count: u.count) {
+            throw OCIError("create \(id): config.json: linux.uidMappings: \(problem) (EPERM)")
+        }
+        return IDRange(hostStart: u.outside, count: u.count)
     }
 
     static func now() -> String {
