@@ -103,7 +103,7 @@ struct CgroupSetup {
         }
         do {
             let cg = try SandboxCgroup.create(host: host, path: fixedPath ?? ((pod ?? ["default", "default"]) + [leaf.description]),
-                                              limits: wanted, bestEffort: bestEffort)
+                                              limits: wanted, bestEffort: bestEffort, everyHierarchy: fixedPath != nil)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
             if inPod || (asked && !bestEffort) {

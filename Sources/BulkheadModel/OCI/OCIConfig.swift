@@ -32,6 +32,9 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
+    /// `mounts[type=cgroup]` at /sys/fs/cgroup: the container's own cgroups mounted there
+    /// (`PlanStep.mountCgroups`), read-only unless its options say "rw"; nil: no cgroup mount.
+    public var cgroupMountReadOnly: Bool?
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
@@ -43,6 +46,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
+            && a.cgroupMountReadOnly == b.cgroupMountReadOnly
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -54,7 +58,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
         ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
         ("linux.resources.devices", "a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused"),
-        ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
+        ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
         ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
@@ -321,6 +325,41 @@ public struct OCIConfig: Sendable, Equatable {
         return list
     }
 
+    /// OCI `update`: a runtime-spec `LinuxResources` document (`update --resources`, and runc's
+    /// flags made into one), read by the rules of config.json's `linux.resources`
+    /// (`decodeResources`: one place per rule) into the cgroup limits to write now. Only what the
+    /// document sets; -1 and 0 (unlimited) are refused by name: the update writes values only.
+    public static func decodeUpdate(_ text: String) throws(ConfigError) -> CgroupLimits {
+        let file = "resources"
+        let node = try ConfigNode.parse(text, file: file)
+        var c = OCIConfig(ociVersion: "", layer: ProfileLayer(), args: [], terminal: false, umask: nil, oomScoreAdj: nil,
+                          joinPaths: [], annotations: [], cgroupsPath: nil, ignored: [])
+        var ignored: [String] = []
+        let m = try node.mapping()
+        for (section, keys) in [("memory", ["limit", "swap"]), ("cpu", ["quota", "shares"]), ("pids", ["limit"])] {
+            guard let sec = m[section], case .mapping = sec.node else { continue }
+            let sm = try sec.mapping()
+            for k in keys {
+                if let v = sm[k], !v.isNull, (try? v.int64()).map({ $0 <= 0 }) == true {
+                    throw v.error("update writes a positive value; -1 or 0 (unlimited) is not supported by bulkhead's update")
+                }
+            }
+        }
+        try decodeResources(node, into: &c, ignored: &ignored)
+        if m["devices"] != nil { throw try m.require("devices").error("the devices cgroup is not changed by update") }
+        var l = CgroupLimits(limits: c.layer.limits, requests: c.layer.requests, boundSwap: false)
+        if let total = c.layer.memorySwapBytes {
+            guard let mem = l.memoryMax else {
+                throw ConfigError(file: file, field: "memory.swap", message: "memory plus swap needs memory.limit (--memory) in the same update")
+            }
+            guard total >= mem else { throw ConfigError(file: file, field: "memory.swap", message: "below memory.limit: it counts memory plus swap") }
+            l.memorySwapMax = total == .max ? nil : total - mem
+        }
+        l.cpusetCPUs = c.layer.cpusetCPUs.map(FieldRules.cpuListText)
+        if l.requested.isEmpty { throw ConfigError(file: file, field: "", message: "nothing to update: give a resource") }
+        return l
+    }
+
     static func decodeResources(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
         let m = try n.mapping(allowed: ["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified"])
         for refused in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
@@ -441,8 +480,20 @@ public struct OCIConfig: Sendable, Equatable {
                 continue // the engine's own (LaunchPlanner.appendFilesystem)
             case ("tmpfs", "/dev/shm"):
                 if let size = try tmpfsSize(options, m) { c.layer.shmSizeBytes = size }
+            case ("cgroup", "/sys/fs/cgroup"), ("cgroup2", "/sys/fs/cgroup"):
+                // The container's own cgroups (every hierarchy it has a cgroup in), in a cgroup
+                // namespace rooted there: never the host's root. Read-only unless "rw".
+                guard c.cgroupMountReadOnly == nil else { throw destNode.error("a second cgroup mount on /sys/fs/cgroup") }
+                for (i, o) in options.enumerated() {
+                    switch o {
+                    case "ro", "rw", "nosuid", "nodev", "noexec", "relatime", "strictatime", "private", "rprivate", "slave", "rslave": break
+                    default: throw try m.require("options").sequence()[i].error("not a cgroup mount option bulkhead supports (ro, rw, nosuid, nodev, noexec, relatime, strictatime, private, rprivate, slave, rslave)")
+                    }
+                }
+                c.cgroupMountReadOnly = !options.contains("rw")
+                if options.contains(where: { !["ro", "rw"].contains($0) }) { ignored.append("mounts[type=cgroup]: options other than ro/rw") }
             case ("cgroup", _), ("cgroup2", _):
-                ignored.append("mounts[type=cgroup]")
+                throw destNode.error("a cgroup mount is supported on /sys/fs/cgroup only")
             case ("tmpfs", _):
                 tmpfs.append(TmpfsMount(path: path, sizeBytes: try tmpfsSize(options, m)))
             default:

@@ -78,8 +78,11 @@ public final class SandboxCgroup {
     /// call created is left behind.
     /// - Parameter shared: the cgroup is shared by several launchers (a tenant's): it may
     ///   exist already, its limits are (re)written, and a failure removes it only if empty.
+    /// - Parameter everyHierarchy: a leaf in every writable v1 hierarchy of the host's targets
+    ///   (an OCI container's: its freezer for `pause`, its devices and blkio cgroups, and each
+    ///   hierarchy the config's cgroup mount shows), not only those limits and statistics need.
     public static func create(host: CgroupHost, path: [String], limits: CgroupLimits,
-                              bestEffort: Bool, shared: Bool = false) throws(CgroupError) -> SandboxCgroup {
+                              bestEffort: Bool, shared: Bool = false, everyHierarchy: Bool = false) throws(CgroupError) -> SandboxCgroup {
         try validate(path: path)
         try limits.validate()
 
@@ -115,6 +118,9 @@ public final class SandboxCgroup {
                 targets.append(t)
             }
         }
+        if everyHierarchy {
+            for t in host.targets where t.hierarchy != "unified" && t.writable && !targets.contains(t) { targets.append(t) }
+        }
         if targets.isEmpty {
             throw CgroupError(code: .createFailed, operation: "find a writable cgroup hierarchy",
                               path: host.unifiedTarget?.baseDirectory ?? host.targets.first?.baseDirectory ?? "/sys/fs/cgroup",
@@ -127,6 +133,10 @@ public final class SandboxCgroup {
             do throws(CgroupError) {
                 let dir = try makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
                 leaves.append(Leaf(target: t, directory: dir))
+                // A v1 cpuset cgroup takes no task until its cpus and mems are set.
+                if everyHierarchy, t.hierarchy != "unified", t.controllers.contains("cpuset") {
+                    try inheritV1Cpuset(dir, base: t.baseDirectory)
+                }
             } catch {
                 rollback(leaves, path: path, shared: shared)
                 throw error
@@ -310,7 +320,66 @@ public final class SandboxCgroup {
         }
     }
 
+    // MARK: - Update
+
+    /// OCI `update`: writes `limits` into a live container's leaves (`directories`, as its state
+    /// records them; each must lie in one of `host`'s hierarchies), with the drivers and files
+    /// `create` uses. On v1, a memory limit keeps the container's swap allowance (memsw minus
+    /// the limit) unless swap is given, and memsw is written first when the limit grows (the
+    /// kernel wants memsw >= the limit at every step). Returns what was written.
+    public static func update(directories: [String], host: CgroupHost, limits given: CgroupLimits) throws(CgroupError) -> [EnforcedLimit] {
+        try given.validate()
+        var leaves: [Leaf] = []
+        for d in directories {
+            guard let t = host.targets.filter({ d.hasPrefix($0.mountPoint + "/") }).max(by: { $0.mountPoint.count < $1.mountPoint.count }) else {
+                throw CgroupError(code: .invalidArgument, operation: "find the hierarchy of the container's cgroup", path: d,
+                                  fix: "the state names a cgroup outside this host's hierarchies; `delete --force` the container")
+            }
+            try validate(path: d.dropFirst(t.mountPoint.count + 1).split(separator: "/").map(String.init))
+            leaves.append(Leaf(target: t, directory: d))
+        }
+        let cg = SandboxCgroup(path: [], leaves: leaves, enforced: [], notEnforced: [], v2Controllers: [], cloneIntoFD: nil)
+        var limits = given
+        func number(_ file: String) -> UInt64? { (try? CgroupFS.read(file).get()).flatMap { UInt64($0.filter { !$0.isWhitespace }) } }
+        if let mem = limits.memoryMax, case .success(.v1) = driver(for: .memoryMax, host: host, limits: limits),
+           let leaf = cg.leaf(.v1, controller: "memory"), let memsw = number(leaf.directory + "/memory.memsw.limit_in_bytes"),
+           let current = number(leaf.directory + "/memory.limit_in_bytes") {
+            if limits.memorySwapMax == nil, memsw >= current, memsw < (1 << 62) { limits.memorySwapMax = memsw - current }
+            if let swap = limits.memorySwapMax, mem > current {
+                let (sum, over) = mem.addingReportingOverflow(swap)
+                try writeLimit(leaf.directory + "/memory.memsw.limit_in_bytes", over ? "-1" : String(sum), controller: "memory")
+            }
+        }
+        var enforced: [EnforcedLimit] = []
+        for kind in limits.requested {
+            let d: Driver
+            switch driver(for: kind, host: host, limits: limits) {
+            case .success(let x): d = x
+            case .failure(let e): throw e
+            }
+            if d == .v2, let unified = leaves.first(where: \.isUnified) {
+                try enableV2Controller(kind.controller, mountPoint: unified.target.mountPoint, leaf: unified.directory)
+            }
+            enforced += try cg.write(kind, limits: limits, driver: d)
+        }
+        return enforced
+    }
+
     // MARK: - Limits
+
+    /// Every directory from bulkhead's `base` down to `dir` (a v1 cpuset cgroup) gets its
+    /// parent's cpus and mems where it has none. Only bulkhead's own directories are written.
+    static func inheritV1Cpuset(_ dir: String, base: String) throws(CgroupError) {
+        var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
+        func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
+        for part in dir.dropFirst(parent.count).split(separator: "/") {
+            let child = parent + "/" + part
+            for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
+                try writeLimit(child + "/" + file, value(parent + "/" + file), controller: "cpuset")
+            }
+            parent = child
+        }
+    }
 
     private func leaf(_ driver: Driver, controller: String) -> Leaf? {
         switch driver {
@@ -381,16 +450,7 @@ public final class SandboxCgroup {
             // are set: every directory from the hierarchy's root down gets its parent's where
             // it has none (shared ancestors included), then the leaf gets the CPUs asked for.
             // Only bulkhead's own directories (its base and below) are written.
-            let base = leaf.target.baseDirectory
-            var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
-            func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
-            for part in dir.dropFirst(parent.count).split(separator: "/") {
-                let child = parent + "/" + part
-                for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
-                    try Self.writeLimit(child + "/" + file, value(parent + "/" + file), controller: kind.controller)
-                }
-                parent = child
-            }
+            try Self.inheritV1Cpuset(dir, base: leaf.target.baseDirectory)
             let pinned = try put("cpuset.cpus", l.cpusetCPUs!)
             if CgroupFS.exists(dir + "/cpuset.effective_cpus") {
                 try Self.checkEffectiveCPUs(dir, file: "cpuset.effective_cpus", asked: l.cpusetCPUs!)
@@ -668,7 +728,7 @@ public final class SandboxCgroup {
     }
 
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
-    static func removeTree(_ dir: String) -> Result<Void, Errno> {
+    public static func removeTree(_ dir: String) -> Result<Void, Errno> {
         for child in CgroupFS.subdirectories(dir) {
             if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
         }
