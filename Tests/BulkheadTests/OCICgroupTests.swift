@@ -156,4 +156,50 @@ struct OCICgroupTests {
         #expect(!FileManager.default.fileExists(atPath: freezer), "the freezer cgroup is removed")
         #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil)
     }
+
+    /// `update`: runc's flags and a --resources document change the live cgroup's files; the
+    /// swap allowance is kept when only memory grows (memsw written first); state.json records
+    /// what was written; a field the config refuses is refused by name, and nothing changes.
+    @Test func updateWritesTheLiveCgroup() throws {
+        let b = try B(args: ["/bin/sleep", "1000"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = ["memory": ["limit": 64 << 20, "swap": 64 << 20], "pids": ["limit": 50]]
+            config["linux"] = l
+        }
+        let pidFile = b.dir + "/pid"
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
+        let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
+        let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
+        let memory = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/memory.limit_in_bytes") })
+        let pids = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/pids.max") })
+        let cpu = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/cpu.cfs_quota_us") })
+        #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(64 << 20))
+
+        let u = try Self.rt(["update", "--memory", "96Mi", "--pids-limit", "20", "c1"], root: b.stateRoot)
+        #expect(u.status == 0, "update: \(u.stderr)")
+        #expect(Self.read(memory + "/memory.limit_in_bytes") == String(96 << 20))
+        #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(96 << 20), "no swap before, none after")
+        #expect(Self.read(pids + "/pids.max") == "20")
+
+        let doc = b.dir + "/resources.json"
+        try Data(#"{"cpu": {"quota": 20000, "period": 100000}, "memory": {"limit": 50331648}}"#.utf8).write(to: URL(fileURLWithPath: doc))
+        let r = try Self.rt(["update", "--resources", doc, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "update --resources: \(r.stderr)")
+        #expect(Self.read(cpu + "/cpu.cfs_quota_us") == "20000" && Self.read(cpu + "/cpu.cfs_period_us") == "100000")
+        #expect(Self.read(memory + "/memory.limit_in_bytes") == String(48 << 20))
+        #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(48 << 20))
+
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/c1/state.json"))) as? [String: Any]
+        let recorded = (state?["updatedLimits"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
+        #expect(recorded.contains(memory + "/memory.limit_in_bytes") && recorded.contains(pids + "/pids.max") && recorded.contains(cpu + "/cpu.cfs_quota_us"), "\(recorded)")
+
+        let refused = try Self.rt(["update", "--memory-reservation", "8Mi", "--pids-limit", "30", "c1"], root: b.stateRoot)
+        #expect(refused.status == 1 && refused.stderr.contains("memory.reservation"), "\(refused.stderr)")
+        #expect(Self.read(pids + "/pids.max") == "20", "a refused update changes nothing")
+        let unknown = try Self.rt(["update", "--kernel-memory", "8Mi", "c1"], root: b.stateRoot)
+        #expect(unknown.status == 1 && unknown.stderr.contains("--kernel-memory"), "\(unknown.stderr)")
+        #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+        let gone = try Self.rt(["update", "--pids-limit", "5", "c1"], root: b.stateRoot)
+        #expect(gone.status == 1 && gone.stderr.contains("does not exist"), "\(gone.stderr)")
+    }
 }
