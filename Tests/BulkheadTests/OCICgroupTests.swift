@@ -202,4 +202,58 @@ struct OCICgroupTests {
         let gone = try Self.rt(["update", "--pids-limit", "5", "c1"], root: b.stateRoot)
         #expect(gone.status == 1 && gone.stderr.contains("does not exist"), "\(gone.stderr)")
     }
+
+    /// The first whole disk of /sys/block that is not a loop or zram device ("MAJ:MIN").
+    static func disk() -> (Int, Int)? {
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []).sorted()
+        where !name.hasPrefix("loop") && !name.hasPrefix("zram") && !name.hasPrefix("ram") {
+            let parts = (read("/sys/block/\(name)/dev") ?? "").split(separator: ":").compactMap { Int($0) }
+            if parts.count == 2 { return (parts[0], parts[1]) }
+        }
+        return nil
+    }
+
+    /// linux.resources.blockIO throttles (blkio.throttle.* on v1, io.max on v2) and the devices
+    /// cgroup on v1: deny-all then the allow list, and the engine's own nodes after it; the
+    /// workload reads /dev/zero (allowed) and cannot make a node the list leaves out (mknod of
+    /// c 1:11 with CAP_MKNOD: EPERM from the devices cgroup); devices.list says so.
+    @Test func blockIOAndDevicesCgroup() throws {
+        let (major, minor) = try #require(Self.disk(), "a block device for the throttle")
+        let b = try B(args: ["/bin/sh", "-c", "cat /sys/fs/cgroup/devices/devices.list > /out/devices; head -c 3 /dev/zero | wc -c > /out/zero; mknod /dev/k c 1 11 2>/out/k-err; echo done > /out/done"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = ["blockIO": ["throttleReadBpsDevice": [["major": major, "minor": minor, "rate": 1_048_576]],
+                                          "throttleWriteIOPSDevice": [["major": major, "minor": minor, "rate": 100]]],
+                              "devices": [["allow": false, "access": "rwm"], ["allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"],
+                                          ["allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"]]]
+            var p = config["process"] as! [String: Any]
+            var caps = p["capabilities"] as! [String: Any]
+            for k in ["bounding", "effective", "permitted"] { caps[k] = (caps[k] as! [String]) + ["CAP_MKNOD"] }
+            p["capabilities"] = caps
+            config["process"] = p
+            config["linux"] = l
+        }
+        let pidFile = b.dir + "/pid"
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        #expect(c.status == 0, "create: \(c.stderr)")
+        let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
+        let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
+        if let blkio = dirs.first(where: { FileManager.default.fileExists(atPath: $0 + "/blkio.throttle.read_bps_device") }) {
+            #expect(Self.read(blkio + "/blkio.throttle.read_bps_device") == "\(major):\(minor) 1048576")
+            #expect(Self.read(blkio + "/blkio.throttle.write_iops_device") == "\(major):\(minor) 100")
+        } else {
+            let unified = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/io.max") }, "\(dirs)")
+            #expect(Self.read(unified + "/io.max")?.contains("rbps=1048576") == true)
+        }
+        let devices = dirs.first { FileManager.default.fileExists(atPath: $0 + "/devices.list") }
+        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        for _ in 0..<500 where Self.read(b.out + "/done") == nil { usleep(10_000) }
+        if devices != nil {
+            let list = (Self.read(b.out + "/devices") ?? "").split(separator: "\n").map(String.init)
+            #expect(!list.contains("a *:* rwm") && list.contains("c 1:3 rwm") && list.contains("c 1:5 rwm") && list.contains("c 136:* rwm"), "\(list)")
+            #expect(!list.contains { $0.hasPrefix("c 1:11") }, "\(list)")
+            #expect(Self.read(b.out + "/zero") == "3", "an allowed node opens")
+            #expect(Self.read(b.out + "/k-err")?.contains("Operation not permitted") == true, "mknod outside the list: \(Self.read(b.out + "/k-err") ?? "nil")")
+        }
+        #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+    }
 }

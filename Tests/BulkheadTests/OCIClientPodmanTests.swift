@@ -91,9 +91,7 @@ struct OCIClientPodmanTests {
             let flags = ["--network", "none", "--memory", "32m", "--memory-swap", "32m"]
             let child = try p.sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes; tail /dev/zero; echo tail=$?; grep oom_kill /sys/fs/cgroup/memory/memory.oom_control",
                                  ["--rm"] + flags)
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(child.status == 0 && child.stdout == "33554432\ntail=137\noom_kill_disable 0\noom_kill 1\n", "\(child)")
-            } when: { runtime == .bulkhead }
+            #expect(child.status == 0 && child.stdout == "33554432\ntail=137\noom_kill_disable 0\noom_kill 1\n", "\(child)")
             let pid1 = try p.sh("exec tail /dev/zero", ["--name", "hog"] + flags)
             #expect(pid1.status == 137, "\(pid1)")
             let oomKilled = try p.inspect("hog", "{{.State.OOMKilled}}")
@@ -126,18 +124,12 @@ struct OCIClientPodmanTests {
             """
             let r = try p.sh(script, ["--rm", "--network", "none", "--cpus", "0.05", "--pids-limit", "16"])
             #expect(r.status == 0, "\(r)")
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(r.stdout.hasPrefix("quota=5000 period=100000 pids=16\n"), "\(r)")
-            } when: { runtime == .bulkhead }
+            #expect(r.stdout.hasPrefix("quota=5000 period=100000 pids=16\n"), "\(r)")
             let throttled = r.stdout.split(separator: "\n").first { $0.hasPrefix("nr_throttled") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(throttled > 0, "a busy loop at 0.05 CPU is throttled: \(r)")
-            } when: { runtime == .bulkhead }
+            #expect(throttled > 0, "a busy loop at 0.05 CPU is throttled: \(r)")
             let current = r.stdout.split(separator: "\n").first { $0.hasPrefix("current=") }
             let fields = current.map { $0.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" } } ?? []
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(fields.count == 2 && (Int(fields[0]) ?? 99) <= 16 && (Int(fields[1]) ?? 0) > 0, "forks past 16 pids refused: \(r)")
-            } when: { runtime == .bulkhead }
+            #expect(fields.count == 2 && (Int(fields[0]) ?? 99) <= 16 && (Int(fields[1]) ?? 0) > 0, "forks past 16 pids refused: \(r)")
         }
     }
 

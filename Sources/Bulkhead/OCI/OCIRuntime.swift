@@ -393,6 +393,18 @@ public struct OCIRuntime: Sendable {
             OCIRuntime.removeCgroups(created.cgroupDirectories)
         }
         guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        // linux.resources.devices on cgroup v1: the init waits on the exec fifo and the workload
+        // runs only after `start`, so the rules hold from its first instruction. The config's
+        // rules in order, then the engine's own nodes (as runc adds its default devices).
+        if !config.deviceRules.isEmpty, let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
+            for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                let file = devices + (allow ? "/devices.allow" : "/devices.deny")
+                do { try FileIO.write(line, to: file) } catch {
+                    killAndClean()
+                    throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)")
+                }
+            }
+        }
         let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
         let record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
                                         rootfs: rootfs, created: Self.now(), annotations: Dictionary(config.annotations, uniquingKeysWith: { _, b in b }),
