@@ -219,17 +219,29 @@ public struct OCIRuntime: Sendable {
         return "running"
     }
 
+    /// For a command on an existing container: its lock (held; the caller unlocks), its record,
+    /// its state directory and its status. A missing container is ENOENT, without a lock file.
+    func locked(_ id: String, _ command: String) throws(OCIError) -> (lock: FileLock, record: OCIContainerRecord, dir: String, status: String) {
+        guard try existsBeforeLocking(id) else { throw OCIError("\(command) \(id): container \(id) does not exist (ENOENT)") }
+        let lock = try lock(id)
+        do throws(OCIError) {
+            let r = try load(id)
+            let dir = try containerDirectory(id)
+            return (lock, r, dir, status(r, dir: dir))
+        } catch {
+            lock.unlock()
+            throw error
+        }
+    }
+
     /// `update`: the limits of a `LinuxResources` document (`OCIConfig.decodeUpdate`, the config's
     /// rules) written to the live cgroup, and recorded in state.json (written atomically).
     public func update(id: String, resources text: String) throws(OCIError) -> [EnforcedLimit] {
         let limits: CgroupLimits
         do { limits = try OCIConfig.decodeUpdate(text) } catch { throw OCIError("update \(id): \(error)") }
-        guard try existsBeforeLocking(id) else { throw OCIError("update \(id): container \(id) does not exist (ENOENT)") }
-        let lock = try lock(id)
+        let (lock, record, dir, s) = try locked(id, "update")
         defer { lock.unlock() }
-        var r = try load(id)
-        let dir = try containerDirectory(id)
-        let s = status(r, dir: dir)
+        var r = record
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
         let written: [EnforcedLimit]
         do {
@@ -252,11 +264,8 @@ public struct OCIRuntime: Sendable {
 
     func setFrozen(_ id: String, _ frozen: Bool) throws(OCIError) {
         let command = frozen ? "pause" : "resume"
-        guard try existsBeforeLocking(id) else { throw OCIError("\(command) \(id): container \(id) does not exist (ENOENT)") }
-        let lock = try lock(id)
+        let (lock, r, _, s) = try locked(id, command)
         defer { lock.unlock() }
-        let r = try load(id)
-        let s = status(r, dir: try containerDirectory(id))
         if frozen {
             guard s == "running" || s == "created" else { throw OCIError("pause \(id): the container is \(s), not running (EINVAL)") }
         } else {
