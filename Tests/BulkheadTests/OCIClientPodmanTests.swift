@@ -161,6 +161,36 @@ struct OCIClientPodmanTests {
         }
     }
 
+    /// `podman pause`/`unpause`: the runtime's pause and resume, read from the kernel (the
+    /// container's freezer cgroup says FROZEN, then THAWED) and from podman (paused, running);
+    /// `rm --force` of a paused container leaves nothing.
+    /// Needs: pause/resume through the freezer, state "paused", kill/delete of a paused container.
+    @Test(arguments: runtimes)
+    func pauseUnpause(_ runtime: OCIRuntimeUnderTest) throws {
+        try PodmanClient.with(runtime) { p in
+            let r = try p.podman(["run", "-d", "--name", "still", "--network", "none", p.image, "sleep", "1000"])
+            #expect(r.status == 0, "\(r)")
+            let pid = try p.inspect("still", "{{.State.Pid}}")
+            let line = ((try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? "").split(separator: "\n")
+                .first { $0.split(separator: ":").dropFirst().first == "freezer" }
+            let freezer = try #require(line.map { "/sys/fs/cgroup/freezer" + $0.split(separator: ":", maxSplits: 2)[2] + "/freezer.state" }, "the container's freezer cgroup")
+            #expect(freezer.contains(p.scratch.cgroupParent), "\(freezer)")
+            let pause = try p.podman(["pause", "still"])
+            #expect(pause.status == 0, "\(pause)")
+            #expect(readTrimmed(freezer) == "FROZEN")
+            #expect(try p.inspect("still", "{{.State.Status}}") == "paused")
+            let unpause = try p.podman(["unpause", "still"])
+            #expect(unpause.status == 0, "\(unpause)")
+            #expect(readTrimmed(freezer) == "THAWED")
+            #expect(try p.inspect("still", "{{.State.Status}}") == "running")
+            #expect(try p.podman(["pause", "still"]).status == 0)
+            let rm = try p.podman(["rm", "--force", "--time", "0", "still"])
+            #expect(rm.status == 0, "\(rm)")
+            #expect(try p.podman(["ps", "--all", "--quiet"]).stdout.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: freezer), "the freezer cgroup is removed")
+        }
+    }
+
     /// `--read-only`, `--user`, `--cap-drop`/`--cap-add`, asserted on the kernel from inside.
     /// Needs: root.readonly, process.user (uid, gid, additionalGids), the five capability sets.
     @Test(arguments: runtimes)
