@@ -768,6 +768,86 @@ static int join_cgroups(const bh_spawn_config *cfg, int sync_fd) {
     return rc;
 }
 
+/* One hierarchy name of BH_OP_MOUNT_CGROUPS: lower-case letters, digits, '_', ',' and '='
+ * (v1 controllers, "name=systemd"), 1..63 bytes; nothing that could name another path. */
+static int cgroup_name_ok(const char *n, size_t len) {
+    if (len == 0 || len > 63) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ',' || c == '=')) return 0;
+    }
+    return 1;
+}
+
+static int mount_cgroup_tree(const char *names, unsigned long flags) {
+    static const char base[] = "/sys/fs/cgroup";
+    /* The final root's /sys/fs/cgroup (the container's own sysfs), reached without a symlink.
+     * Nothing of the container runs yet: what was checked is what gets the mounts. */
+    int rc = no_symlink(base, 0);
+    if (rc) return rc;
+    if (strcmp(names, "cgroup2") == 0)
+        return mount("cgroup2", base, "cgroup2", flags, NULL) < 0 ? errno : 0;
+    if (mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0) return errno;
+    const char *p = names;
+    while (*p) {
+        while (*p == ' ') p++;
+        if (!*p) break;
+        size_t len = 0;
+        while (p[len] && p[len] != ' ') len++;
+        if (!cgroup_name_ok(p, len)) return EINVAL;
+        char name[64], path[sizeof base + 64];
+        memcpy(name, p, len);
+        name[len] = 0;
+        memcpy(path, base, sizeof base - 1);
+        path[sizeof base - 1] = '/';
+        memcpy(path + sizeof base, name, len + 1);
+        if (mkdir(path, 0555) < 0) return errno;
+        int m = strcmp(name, "unified") == 0
+            ? mount("cgroup2", path, "cgroup2", flags, NULL)
+            : mount("cgroup", path, "cgroup", flags, name);
+        if (m < 0) return errno;
+        if (memchr(name, ',', len)) {
+            /* A co-mounted hierarchy ("cpu,cpuacct"): a link per controller, as runc makes. */
+            size_t start = 0;
+            for (size_t i = 0; i <= len; i++) {
+                if (i < len && name[i] != ',') continue;
+                char link[sizeof base + 64];
+                memcpy(link, base, sizeof base - 1);
+                link[sizeof base - 1] = '/';
+                memcpy(link + sizeof base, name + start, i - start);
+                link[sizeof base + i - start] = 0;
+                if (symlink(name, link) < 0 && errno != EEXIST) return errno;
+                start = i + 1;
+            }
+        }
+        p += len;
+    }
+    /* Nothing can be added beside the hierarchies. */
+    if (mount(NULL, base, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) return errno;
+    return 0;
+}
+
+/* BH_OP_MOUNT_CGROUPS (bh_spawn.h). A cgroup file system mounted in a cgroup namespace has the
+ * namespace's root as its root: the init's own cgroup, never the host's root. Without a cgroup
+ * namespace of the container's own, one is unshared for the mounts and left again (setns back
+ * to the one the init was in), as runc's bind mounts of the container's cgroup directories. */
+static int mount_cgroups(const struct bh_mount_cgroups_args *a) {
+    unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (a->read_only ? MS_RDONLY : 0);
+    if (!a->temporary_namespace) return mount_cgroup_tree(a->names, flags);
+    int old = open("/proc/self/ns/cgroup", O_RDONLY | O_CLOEXEC); /* the sandbox's own /proc: a magic link */
+    if (old < 0) return errno;
+    if (unshare(CLONE_NEWCGROUP) < 0) {
+        int e = errno;
+        close(old);
+        return e;
+    }
+    int rc = mount_cgroup_tree(a->names, flags);
+    /* Fail closed: an init left in a cgroup namespace the config did not ask for stops here. */
+    if (setns(old, CLONE_NEWCGROUP) < 0 && rc == 0) rc = errno;
+    close(old);
+    return rc;
+}
+
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
     if (cfg->seccomp_notify != NULL)
@@ -1045,6 +1125,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     }
     case BH_OP_WAIT_EXEC_FIFO:
         return wait_exec_fifo(a->wait_exec_fifo.fd);
+    case BH_OP_MOUNT_CGROUPS:
+        return mount_cgroups(&a->mount_cgroups);
     case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */
         return EINVAL;
     }

@@ -104,6 +104,15 @@ enum bh_step_op {
                                     reader is gone) */
     BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
                                     own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
+    BH_OP_MOUNT_CGROUPS,         /* OCI mounts[type=cgroup], in the final root after BH_OP_JOIN_CGROUPS: with
+                                    temporary_namespace, open /proc/self/ns/cgroup and unshare(CLONE_NEWCGROUP)
+                                    first (its root is then the init's own cgroup in every hierarchy) and setns
+                                    back after. /sys/fs/cgroup (reached without symlinks) gets a tmpfs, a
+                                    directory per name of names (space-separated hierarchy names: v1 controllers
+                                    joined by ",", "unified" for cgroup2) with that hierarchy mounted on it (a
+                                    symlink per controller of a co-mounted one), then the tmpfs is made read-only;
+                                    the single name "cgroup2" mounts cgroup2 on /sys/fs/cgroup itself. Every
+                                    cgroup mount is nosuid, nodev, noexec, and read-only with read_only */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -142,6 +151,7 @@ struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
 struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
+struct bh_mount_cgroups_args { const char *_Nullable names; uint32_t read_only; uint32_t temporary_namespace; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -174,6 +184,7 @@ union bh_step_args {
     struct bh_open_terminal_args open_terminal;
     struct bh_wait_exec_fifo_args wait_exec_fifo;
     struct bh_write_sysctl_args write_sysctl;
+    struct bh_mount_cgroups_args mount_cgroups;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */

@@ -60,7 +60,8 @@ struct OCIConfigTests {
         #expect(l.namespaces[.user] == false && l.namespaces[.network] == true && l.network == NetworkMode.none)
         #expect(c.cgroupsPath == "/libpod_parent/x")
         #expect(c.cgroupsPathComponents == ["libpod_parent", "x"], "an absolute cgroupsPath is honoured")
-        #expect(!c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("mounts[type=cgroup]") && c.ignored.contains("linux.resources.devices"))
+        #expect(!c.ignored.contains("linux.cgroupsPath") && c.ignored.contains("linux.resources.devices"))
+        #expect(c.cgroupMountReadOnly == true, "the cgroup mount is honoured, read-only without \"rw\"")
         #expect(c.annotations.map { $0.0 + "=" + $0.1 } == ["k=v"])
         // The layer goes through the one resolver and planner.
         let p = try EffectiveProfile.resolve([l])

@@ -91,9 +91,7 @@ struct OCIClientPodmanTests {
             let flags = ["--network", "none", "--memory", "32m", "--memory-swap", "32m"]
             let child = try p.sh("cat /sys/fs/cgroup/memory/memory.limit_in_bytes; tail /dev/zero; echo tail=$?; grep oom_kill /sys/fs/cgroup/memory/memory.oom_control",
                                  ["--rm"] + flags)
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(child.status == 0 && child.stdout == "33554432\ntail=137\noom_kill_disable 0\noom_kill 1\n", "\(child)")
-            } when: { runtime == .bulkhead }
+            #expect(child.status == 0 && child.stdout == "33554432\ntail=137\noom_kill_disable 0\noom_kill 1\n", "\(child)")
             let pid1 = try p.sh("exec tail /dev/zero", ["--name", "hog"] + flags)
             #expect(pid1.status == 137, "\(pid1)")
             let oomKilled = try p.inspect("hog", "{{.State.OOMKilled}}")
@@ -126,18 +124,12 @@ struct OCIClientPodmanTests {
             """
             let r = try p.sh(script, ["--rm", "--network", "none", "--cpus", "0.05", "--pids-limit", "16"])
             #expect(r.status == 0, "\(r)")
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(r.stdout.hasPrefix("quota=5000 period=100000 pids=16\n"), "\(r)")
-            } when: { runtime == .bulkhead }
+            #expect(r.stdout.hasPrefix("quota=5000 period=100000 pids=16\n"), "\(r)")
             let throttled = r.stdout.split(separator: "\n").first { $0.hasPrefix("nr_throttled") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(throttled > 0, "a busy loop at 0.05 CPU is throttled: \(r)")
-            } when: { runtime == .bulkhead }
+            #expect(throttled > 0, "a busy loop at 0.05 CPU is throttled: \(r)")
             let current = r.stdout.split(separator: "\n").first { $0.hasPrefix("current=") }
             let fields = current.map { $0.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" } } ?? []
-            withKnownIssue("bulkhead-runc: no cgroup filesystem inside the container (the config's cgroup mount, with the container's cgroup namespace)") {
-                #expect(fields.count == 2 && (Int(fields[0]) ?? 99) <= 16 && (Int(fields[1]) ?? 0) > 0, "forks past 16 pids refused: \(r)")
-            } when: { runtime == .bulkhead }
+            #expect(fields.count == 2 && (Int(fields[0]) ?? 99) <= 16 && (Int(fields[1]) ?? 0) > 0, "forks past 16 pids refused: \(r)")
         }
     }
 
@@ -166,6 +158,36 @@ struct OCIClientPodmanTests {
             #expect(got.status == 0 && got.stdout == "hello-from-the-container\n", "127.0.0.1:\(port) in the test's namespace: \(got)")
             let host = try OCIShell.run(HTTPGet.argv("http://127.0.0.1:\(port)/"), timeout: 10)
             #expect(host.status != 0, "the port is published in the test's namespace only, not on the host's loopback: \(host)")
+        }
+    }
+
+    /// `podman pause`/`unpause`: the runtime's pause and resume, read from the kernel (the
+    /// container's freezer cgroup says FROZEN, then THAWED) and from podman (paused, running);
+    /// `rm --force` of a paused container leaves nothing.
+    /// Needs: pause/resume through the freezer, state "paused", kill/delete of a paused container.
+    @Test(arguments: runtimes)
+    func pauseUnpause(_ runtime: OCIRuntimeUnderTest) throws {
+        try PodmanClient.with(runtime) { p in
+            let r = try p.podman(["run", "-d", "--name", "still", "--network", "none", p.image, "sleep", "1000"])
+            #expect(r.status == 0, "\(r)")
+            let pid = try p.inspect("still", "{{.State.Pid}}")
+            let line = ((try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? "").split(separator: "\n")
+                .first { $0.split(separator: ":").dropFirst().first == "freezer" }
+            let freezer = try #require(line.map { "/sys/fs/cgroup/freezer" + $0.split(separator: ":", maxSplits: 2)[2] + "/freezer.state" }, "the container's freezer cgroup")
+            #expect(freezer.contains(p.scratch.cgroupParent), "\(freezer)")
+            let pause = try p.podman(["pause", "still"])
+            #expect(pause.status == 0, "\(pause)")
+            #expect(readTrimmed(freezer) == "FROZEN")
+            #expect(try p.inspect("still", "{{.State.Status}}") == "paused")
+            let unpause = try p.podman(["unpause", "still"])
+            #expect(unpause.status == 0, "\(unpause)")
+            #expect(readTrimmed(freezer) == "THAWED")
+            #expect(try p.inspect("still", "{{.State.Status}}") == "running")
+            #expect(try p.podman(["pause", "still"]).status == 0)
+            let rm = try p.podman(["rm", "--force", "--time", "0", "still"])
+            #expect(rm.status == 0, "\(rm)")
+            #expect(try p.podman(["ps", "--all", "--quiet"]).stdout.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: freezer), "the freezer cgroup is removed")
         }
     }
 

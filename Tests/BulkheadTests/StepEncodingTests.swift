@@ -29,6 +29,7 @@ struct StepEncodingTests {
         .landlockAllowPath("/usr", access: 0x5), .landlockAllowPort(8080, access: 0x1), .landlockRestrictSelf,
         .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,
         .waitExecFifo(fd: 7), .writeSysctl(name: "net.ipv4.ip_forward", value: "1"),
+        .mountCgroups(hierarchies: ["memory", "cpu,cpuacct", "unified"], readOnly: true, temporaryNamespace: false),
     ]
 
     /// The ops of bh_spawn.h by value: the first is `= 1`, each next one more.

@@ -215,11 +215,83 @@ public enum OCICommandLine {
             guard format == "json" else { throw OCIError("ps: only --format json is supported by bulkhead-runc, not \"\(format)\"") }
             write(1, json(try runtime.processes(id: p[0]), pretty: false) + "\n")
             return 0
-        case "exec", "pause", "resume", "update", "checkpoint", "restore", "events", "port":
+        case "pause", "resume":
+            let (_, p) = try parse(args, command, [:])
+            let id = try one(p, command)
+            if command == "pause" { try runtime.pause(id: id) } else { try runtime.resume(id: id) }
+            return 0
+        case "update":
+            let spec: [String: Bool] = ["--resources": true, "-r": true, "--memory": true, "--memory-swap": true, "--memory-reservation": true,
+                                        "--cpu-shares": true, "--cpu-quota": true, "--cpu-period": true, "--cpuset-cpus": true,
+                                        "--cpuset-mems": true, "--pids-limit": true, "--blkio-weight": true]
+            let (f, p) = try parse(args, command, spec)
+            let id = try one(p, command)
+            let text = try updateDocument(f)
+            _ = try runtime.update(id: id, resources: text)
+            return 0
+        case "exec", "checkpoint", "restore", "events", "port":
             throw OCIError("\(command) is not implemented by bulkhead-runc yet")
         default:
             throw OCIError("unknown command \(command)")
         }
+    }
+
+    /// `update`'s resources: the `--resources` document (a file, or "-" for stdin, read
+    /// through TrustedFile; at most 1 MiB), with runc's flags set over it. Flag values are read
+    /// by the profile's own rules (memory sizes: `NumberField.memory`, `FieldRules.memorySwap`;
+    /// counts: integers); the document is then decoded by the config's rules.
+    static func updateDocument(_ f: [String: String]) throws(OCIError) -> String {
+        var doc: [String: Any] = [:]
+        if let source = f["--resources"] ?? f["-r"] {
+            var bytes: [UInt8]
+            if source == "-" {
+                bytes = []
+                var buf = [UInt8](repeating: 0, count: 65536)
+                while true {
+                    let n = buf.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { break }
+                    bytes += buf[0..<n]
+                    guard bytes.count <= 1 << 20 else { throw OCIError("update: --resources: more than 1 MiB (EFBIG)") }
+                }
+            } else {
+                do { bytes = try TrustedFile.read(source, what: "update resources", limit: 1 << 20).bytes } catch { throw OCIError("update: --resources: \(error)") }
+            }
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+                throw OCIError("update: --resources: not a JSON object (EINVAL)")
+            }
+            doc = obj
+        }
+        func set(_ section: String, _ key: String, _ value: Any) {
+            var s = doc[section] as? [String: Any] ?? [:]
+            s[key] = value
+            doc[section] = s
+        }
+        func integer(_ flag: String) throws(OCIError) -> Int64? {
+            guard let t = f[flag] else { return nil }
+            guard let v = Int64(t) else { throw OCIError("update: \(flag): an integer expected") }
+            return v
+        }
+        func bytes(_ flag: String, swap: Bool = false) throws(OCIError) -> Int64? {
+            guard let t = f[flag] else { return nil }
+            let r = swap ? FieldRules.memorySwap(t) : NumberField.memory.parse(t)
+            switch r {
+            case .success(let v): return v == .max ? -1 : Int64(exactly: v) ?? -1
+            case .failure(let refusal): throw OCIError("update: \(flag): \(refusal)")
+            }
+        }
+        if let v = try bytes("--memory") { set("memory", "limit", v) }
+        if let v = try bytes("--memory-swap", swap: true) { set("memory", "swap", v) }
+        if let v = try bytes("--memory-reservation") { set("memory", "reservation", v) }
+        if let v = try integer("--cpu-shares") { set("cpu", "shares", v) }
+        if let v = try integer("--cpu-quota") { set("cpu", "quota", v) }
+        if let v = try integer("--cpu-period") { set("cpu", "period", v) }
+        if let v = f["--cpuset-cpus"] { set("cpu", "cpus", v) }
+        if let v = f["--cpuset-mems"] { set("cpu", "mems", v) }
+        if let v = try integer("--pids-limit") { set("pids", "limit", v) }
+        if let v = try integer("--blkio-weight") { set("blockIO", "weight", v) }
+        guard let data = try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys]) else { throw OCIError("update: encode the resources") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func json<T: Encodable>(_ v: T, pretty: Bool) -> String {
@@ -242,8 +314,8 @@ public enum OCICommandLine {
 
     static let usage = """
     usage: bulkhead-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
-    commands: create, start, run, state, kill, delete, list, spec, features
-    (exec, ps, pause, resume, update: not yet)
+    commands: create, start, run, state, kill, delete, list, ps, pause, resume, update, spec, features
+    (exec: not yet)
 
     """
 }

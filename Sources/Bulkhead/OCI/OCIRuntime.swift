@@ -43,6 +43,8 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     /// (`OCIRecordKeeper`), by pid and start time.
     public var recorderPid: Int32? = nil
     public var recorderStartTime: UInt64? = nil
+    /// What `update` last wrote, one entry per limit (nil: never updated).
+    public var updatedLimits: [EnforcedLimit]?
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -216,17 +218,66 @@ public struct OCIRuntime: Sendable {
     /// created (the exec fifo still exists and the init lives), running, or stopped.
     func status(_ r: OCIContainerRecord, dir: String) -> String {
         guard let p = Self.processStart(r.pid), p.start == r.startTime, p.state != "Z", p.state != "X" else { return "stopped" }
+        // A frozen cgroup is paused, created or running before (as runc reports it).
+        if CgroupFreezer.isFrozen(r.cgroupDirectories) { return "paused" }
         var st = stat()
         if lstat(dir + "/exec.fifo", &st) == 0 { return "created" }
-        if p.state == "T" || frozen(r) { return "paused" }
         return "running"
     }
 
-    func frozen(_ r: OCIContainerRecord) -> Bool {
-        for d in r.cgroupDirectories where d.contains("/freezer/") {
-            if let s = FileIO.read(d + "/freezer.state"), s.hasPrefix("FROZEN") { return true }
+    /// For a command on an existing container: its lock (held; the caller unlocks), its record,
+    /// its state directory and its status. A missing container is ENOENT, without a lock file.
+    func locked(_ id: String, _ command: String) throws(OCIError) -> (lock: FileLock, record: OCIContainerRecord, dir: String, status: String) {
+        guard try existsBeforeLocking(id) else { throw OCIError("\(command) \(id): container \(id) does not exist (ENOENT)") }
+        let lock = try lock(id)
+        do throws(OCIError) {
+            let r = try load(id)
+            let dir = try containerDirectory(id)
+            return (lock, r, dir, status(r, dir: dir))
+        } catch {
+            lock.unlock()
+            throw error
         }
-        return false
+    }
+
+    /// `update`: the limits of a `LinuxResources` document (`OCIConfig.decodeUpdate`, the config's
+    /// rules) written to the live cgroup, and recorded in state.json (written atomically).
+    public func update(id: String, resources text: String) throws(OCIError) -> [EnforcedLimit] {
+        let limits: CgroupLimits
+        do { limits = try OCIConfig.decodeUpdate(text) } catch { throw OCIError("update \(id): \(error)") }
+        let (lock, record, dir, s) = try locked(id, "update")
+        defer { lock.unlock() }
+        var r = record
+        guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
+        let written: [EnforcedLimit]
+        do {
+            let host = try CgroupHost.detect()
+            written = try SandboxCgroup.update(directories: r.cgroupDirectories, host: host, limits: limits)
+        } catch { throw OCIError("update \(id): \(error)") }
+        var all = (r.updatedLimits ?? []).filter { old in !written.contains { $0.file == old.file } }
+        all += written
+        r.updatedLimits = all
+        try save(r, in: dir)
+        return written
+    }
+
+    /// `pause`: freeze the container's cgroup (v1 freezer.state, else cgroup2's cgroup.freeze)
+    /// and wait until the kernel says FROZEN / frozen; a created or running container only.
+    public func pause(id: String) throws(OCIError) { try setFrozen(id, true) }
+
+    /// `resume`: thaw a paused container's cgroup and wait until it is thawed.
+    public func resume(id: String) throws(OCIError) { try setFrozen(id, false) }
+
+    func setFrozen(_ id: String, _ frozen: Bool) throws(OCIError) {
+        let command = frozen ? "pause" : "resume"
+        let (lock, r, _, s) = try locked(id, command)
+        defer { lock.unlock() }
+        if frozen {
+            guard s == "running" || s == "created" else { throw OCIError("pause \(id): the container is \(s), not running (EINVAL)") }
+        } else {
+            guard s == "paused" else { throw OCIError("resume \(id): the container is \(s), not paused (EINVAL)") }
+        }
+        do { try CgroupFreezer.set(r.cgroupDirectories, frozen: frozen) } catch { throw OCIError("\(command) \(id): \(error)") }
     }
 
     // MARK: commands
@@ -339,7 +390,8 @@ public struct OCIRuntime: Sendable {
         request.joinNamespaces = Set(join.map(\.namespace))
         var prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
+            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls,
+                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly)
         } catch { throw OCIError("create \(id): \(error)") }
         if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
         // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
@@ -368,6 +420,18 @@ public struct OCIRuntime: Sendable {
             OCIRuntime.removeCgroups(created.cgroupDirectories)
         }
         guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        // linux.resources.devices on cgroup v1: the init waits on the exec fifo and the workload
+        // runs only after `start`, so the rules hold from its first instruction. The config's
+        // rules in order, then the engine's own nodes (as runc adds its default devices).
+        if !config.deviceRules.isEmpty, let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
+            for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                let file = devices + (allow ? "/devices.allow" : "/devices.deny")
+                do { try FileIO.write(line, to: file) } catch {
+                    killAndClean()
+                    throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)")
+                }
+            }
+        }
         var keeper: (pid: Int32, startTime: UInt64)?
         if let target = recordTarget {
             do { keeper = try OCIRecordKeeper.start(root: root, log: log, id: id, pid: created.pid, startTime: start.start, target: target) } catch {
@@ -552,6 +616,11 @@ public struct OCIRuntime: Sendable {
         }
         let rc = handle.signal(sig)
         guard rc == 0 else { throw OCIError(SystemError("kill \(id): send \(SignalName.name(sig)) to \(r.pid)", errno: Errno(rc))) }
+        // A frozen task acts on SIGKILL only once thawed (v1 freezer): runc thaws a paused
+        // container after sending it SIGKILL, and so does this.
+        if sig == SIGKILL, CgroupFreezer.isFrozen(r.cgroupDirectories) {
+            do { try CgroupFreezer.set(r.cgroupDirectories, frozen: false) } catch { throw OCIError("kill \(id): \(error)") }
+        }
     }
 
     /// `ps`: the pids in the container's cgroup (every hierarchy's cgroup.procs, deduplicated,
@@ -587,14 +656,20 @@ public struct OCIRuntime: Sendable {
             let s = status(r, dir: dir)
             if s != "stopped" {
                 guard force || s == "created" else { throw OCIError("delete \(id): the container is \(s); stop it first or pass --force (EBUSY)") }
-                if let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) {
-                    handle.signal(SIGKILL)
-                    _ = handle.waitForExit(seconds: 10)
+                let handle = ProcessHandle(pid: r.pid, startTime: r.startTime)
+                _ = handle?.signal(SIGKILL)
+                for d in r.cgroupDirectories {
+                    for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
                 }
+                // A paused container's tasks die only once thawed.
+                if s == "paused" { try? CgroupFreezer.set(r.cgroupDirectories, frozen: false) }
+                _ = handle?.waitForExit(seconds: 10)
             }
             for d in r.cgroupDirectories {
                 for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
             }
+            // Frozen leftovers (a paused container deleted with --force by a runtime killed half-way).
+            if CgroupFreezer.isFrozen(r.cgroupDirectories) { try? CgroupFreezer.set(r.cgroupDirectories, frozen: false) }
             Self.removeCgroups(r.cgroupDirectories)
             // The recording keeper writes its profile once the init is gone: waited for, bounded.
             if let kp = r.recorderPid, let ks = r.recorderStartTime, let keeper = ProcessHandle(pid: kp, startTime: ks) {
@@ -614,6 +689,8 @@ public struct OCIRuntime: Sendable {
 
     static func removeCgroups(_ dirs: [String]) {
         for d in dirs {
+            // Cgroups the container made below its own (a cgroup mount with "rw") go first.
+            _ = SandboxCgroup.removeTree(d)
             for _ in 0..<200 {
                 if rmdir(d) == 0 || errno == ENOENT { break }
                 if errno != EBUSY { break }

@@ -145,7 +145,8 @@ struct CgroupSetup {
         }
         do {
             let cg = try SandboxCgroup.create(host: host, path: fixedPath ?? ((pod ?? ["default", "default"]) + [leaf.description]),
-                                              limits: wanted, bestEffort: bestEffort, deferV1: deferV1)
+                                              limits: wanted, bestEffort: bestEffort, deferV1: deferV1,
+                                              everyHierarchy: fixedPath != nil)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
             if inPod || (asked && !bestEffort) {

@@ -319,6 +319,21 @@ final class Supervisor {
         return report
     }
 
+    /// OCI `mounts[type=cgroup]`: the hierarchies the container has its own cgroup in, named in
+    /// the plan's `mountCgroups` step once they exist ("cgroup2" alone on a cgroup v2 host).
+    static func fillCgroupMounts(_ plan: LaunchPlan, _ cg: SandboxCgroup?) throws(LaunchError) -> LaunchPlan {
+        guard let i = plan.steps.firstIndex(where: { if case .mountCgroups = $0 { true } else { false } }),
+              case let .mountCgroups(_, ro, temporary) = plan.steps[i] else { return plan }
+        guard let cg, !cg.leaves.isEmpty || !cg.v1Hierarchies.isEmpty else {
+            throw LaunchError(operation: "mount the container's cgroups (mounts[type=cgroup]): the container has no cgroup", hint: "run `bulkhead doctor`")
+        }
+        let v1 = cg.v1Hierarchies
+        let names = v1.isEmpty ? ["cgroup2"] : v1 + (cg.unifiedDirectory == nil ? [] : ["unified"])
+        var p = plan
+        p.steps[i] = .mountCgroups(hierarchies: names, readOnly: ro, temporaryNamespace: temporary)
+        return p
+    }
+
     fileprivate func apply(waitStatus ws: Int32, to report: inout RunReport) {
         let termsig = ws & 0x7f
         if termsig == 0 {
@@ -352,6 +367,8 @@ final class Supervisor {
             _ = cgroup.finish()
             return .failure(e)
         }
+        let plan: LaunchPlan
+        do throws(LaunchError) { plan = try Self.fillCgroupMounts(self.plan, cgroup.cgroup) } catch { return fail(error) }
         let child: SandboxInit
         do {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,

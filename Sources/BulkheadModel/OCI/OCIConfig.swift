@@ -37,6 +37,21 @@ public struct OCIConfig: Sendable, Equatable {
     /// range as `userNamespace.hostIDRange`, the same for uids and gids; rootless: only the
     /// caller's own uid and gid, as 0).
     public var idMappings: (uid: IDMapEntry, gid: IDMapEntry)?
+    /// `mounts[type=cgroup]` at /sys/fs/cgroup: the container's own cgroups mounted there
+    /// (`PlanStep.mountCgroups`), read-only unless its options say "rw"; nil: no cgroup mount.
+    public var cgroupMountReadOnly: Bool?
+    /// One rule of `linux.resources.devices` as the v1 devices cgroup takes it: `line` goes to
+    /// devices.allow (allow) or devices.deny ("a" for all, else "TYPE MAJOR:MINOR ACCESS").
+    public struct DeviceRule: Sendable, Equatable {
+        public var allow: Bool
+        public var line: String
+    }
+    /// `linux.resources.devices`, in order: written to the container's v1 devices cgroup after
+    /// `create` made it (before `start`), followed by the engine's own nodes (`engineDeviceRules`).
+    public var deviceRules: [DeviceRule] = []
+    /// The nodes the engine's /dev holds (null, zero, full, random, urandom, tty, ptmx and its
+    /// own pts), allowed after the config's rules as runc adds its default devices.
+    public static let engineDeviceRules = ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"]
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
@@ -49,6 +64,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
             && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
+            && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -59,8 +75,8 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
         ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
-        ("linux.resources.devices", "a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused"),
-        ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
+        ("linux.resources.devices", "on cgroup v2 (no eBPF device program is loaded): a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused. On cgroup v1 the rules are written to the container's devices cgroup"),
+        ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
         ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
@@ -357,9 +373,50 @@ public struct OCIConfig: Sendable, Equatable {
         return list
     }
 
+    /// OCI `update`: a runtime-spec `LinuxResources` document (`update --resources`, and runc's
+    /// flags made into one), read by the rules of config.json's `linux.resources`
+    /// (`decodeResources`: one place per rule) into the cgroup limits to write now. Only what the
+    /// document sets; -1 and 0 (unlimited) are refused by name: the update writes values only.
+    public static func decodeUpdate(_ text: String) throws(ConfigError) -> CgroupLimits {
+        let file = "resources"
+        let node = try ConfigNode.parse(text, file: file)
+        var c = OCIConfig(ociVersion: "", layer: ProfileLayer(), args: [], terminal: false, umask: nil, oomScoreAdj: nil,
+                          joinPaths: [], annotations: [], cgroupsPath: nil, ignored: [])
+        var ignored: [String] = []
+        let m = try node.mapping()
+        for (section, keys) in [("memory", ["limit", "swap"]), ("cpu", ["quota", "shares"]), ("pids", ["limit"])] {
+            guard let sec = m[section], case .mapping = sec.node else { continue }
+            let sm = try sec.mapping()
+            for k in keys {
+                if let v = sm[k], !v.isNull, (try? v.int64()).map({ $0 <= 0 }) == true {
+                    throw v.error("update writes a positive value; -1 or 0 (unlimited) is not supported by bulkhead's update")
+                }
+            }
+        }
+        try decodeResources(node, into: &c, ignored: &ignored)
+        if m["devices"] != nil { throw try m.require("devices").error("the devices cgroup is not changed by update") }
+        var l = CgroupLimits(limits: c.layer.limits, requests: c.layer.requests, boundSwap: false)
+        if let total = c.layer.memorySwapBytes {
+            guard let mem = l.memoryMax else {
+                throw ConfigError(file: file, field: "memory.swap", message: "memory plus swap needs memory.limit (--memory) in the same update")
+            }
+            guard total >= mem else { throw ConfigError(file: file, field: "memory.swap", message: "below memory.limit: it counts memory plus swap") }
+            l.memorySwapMax = total == .max ? nil : total - mem
+        }
+        l.cpusetCPUs = c.layer.cpusetCPUs.map(FieldRules.cpuListText)
+        l.ioWeight = c.layer.ioWeight
+        l.ioMax = c.layer.ioMax ?? []
+        if l.requested.isEmpty { throw ConfigError(file: file, field: "", message: "nothing to update: give a resource") }
+        return l
+    }
+
     static func decodeResources(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
         let m = try n.mapping(allowed: ["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified"])
-        for refused in ["blockIO", "hugepageLimits", "network", "rdma", "unified"] {
+        if let b = m["blockIO"], !b.isNull { try decodeBlockIO(b, into: &c) }
+        if let h = m["hugepageLimits"], !h.isNull, case .sequence(let sq) = h.node, !sq.isEmpty {
+            throw h.error("hugepage limits are not applied by bulkhead (no hugetlb limit is written); remove them")
+        }
+        for refused in ["network", "rdma", "unified"] {
             if let x = m[refused], !x.isNull {
                 if case .mapping(let mm) = x.node, mm.count == 0 { continue }
                 if case .sequence(let sq) = x.node, sq.count == 0 { continue }
@@ -372,7 +429,7 @@ public struct OCIConfig: Sendable, Equatable {
                 let allow = try r.require("allow").bool()
                 let typeText = try r["type"]?.string()
                 let whole = typeText == nil || typeText == "a"
-                if !allow, whole, r["major"] == nil, r["minor"] == nil { continue }
+                if !allow, whole, r["major"] == nil, r["minor"] == nil { c.deviceRules.append(DeviceRule(allow: false, line: "a")); continue }
                 // The allow rules of the engines' default device set (containerd's
                 // WithDefaultUnixDevices, runc's defaults): the container gets at most the
                 // engine's fixed nodes (a node it makes opens nothing), never more: accepted
@@ -388,6 +445,8 @@ public struct OCIConfig: Sendable, Equatable {
                 guard allow, defaults.contains(key) || ((key == "c:*:*" || key == "b:*:*") && access == "m") else {
                     throw try d.sequence()[i].error("only the deny-all rule and the default device set's allow rules are accepted: the engine's /dev has its fixed device nodes")
                 }
+                guard !access.isEmpty, access.allSatisfy({ "rwm".contains($0) }) else { throw try r.require("access").error("r, w and m only") }
+                c.deviceRules.append(DeviceRule(allow: true, line: "\(typeText ?? "a") \(try number("major")):\(try number("minor")) \(access)"))
             }
             ignored.append("linux.resources.devices")
         }
@@ -441,6 +500,46 @@ public struct OCIConfig: Sendable, Equatable {
         }
     }
 
+    /// `linux.resources.blockIO`: `weight` (10...1000, blkio's scale) becomes the profile's IO
+    /// weight (io.weight's scale, 1...10000, as runc converts it; enforced only where BFQ or
+    /// iocost reads it, else refused at create), the four throttle lists become io.max lines per
+    /// device (v1: blkio.throttle.*). `weightDevice` and `leafWeight` are refused by name.
+    static func decodeBlockIO(_ n: ConfigNode, into c: inout OCIConfig) throws(ConfigError) {
+        let keys = ["weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+                    "throttleReadIOPSDevice", "throttleWriteIOPSDevice"]
+        let m = try n.mapping(allowed: keys)
+        for refused in ["leafWeight", "weightDevice"] {
+            if let x = m[refused], !x.isNull {
+                if case .sequence(let sq) = x.node, sq.isEmpty { continue }
+                throw x.error("not supported by bulkhead yet (a per-device or leaf weight); use weight or the throttle lists")
+            }
+        }
+        if let w = m["weight"], !w.isNull {
+            let v = try w.int64(in: 10...1000)
+            c.layer.ioWeight = UInt64(1 + (v - 10) * 9999 / 990)
+        }
+        var entries: [IOThrottle] = []
+        for (key, path) in [("throttleReadBpsDevice", \IOThrottle.readBytesPerSecond), ("throttleWriteBpsDevice", \IOThrottle.writeBytesPerSecond),
+                            ("throttleReadIOPSDevice", \IOThrottle.readIOPerSecond), ("throttleWriteIOPSDevice", \IOThrottle.writeIOPerSecond)] {
+            guard let list = m[key], !list.isNull else { continue }
+            for item in try list.sequence() {
+                let d = try item.mapping(allowed: ["major", "minor", "rate"])
+                let major = UInt32(try d.require("major").int64(in: 0...Int64(UInt32.max)))
+                let minor = UInt32(try d.require("minor").int64(in: 0...Int64(UInt32.max)))
+                let rate = UInt64(try d.require("rate").int64(in: 1...Int64.max))
+                if let i = entries.firstIndex(where: { $0.major == major && $0.minor == minor }) {
+                    guard entries[i][keyPath: path] == nil else { throw item.error("this device is given twice") }
+                    entries[i][keyPath: path] = rate
+                } else {
+                    var e = IOThrottle(major: major, minor: minor)
+                    e[keyPath: path] = rate
+                    entries.append(e)
+                }
+            }
+        }
+        if !entries.isEmpty { c.layer.ioMax = entries }
+    }
+
     static func decodeMounts(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
         var tmpfs: [TmpfsMount] = [], binds: [BindMount] = []
         for item in try n.sequence() {
@@ -477,8 +576,20 @@ public struct OCIConfig: Sendable, Equatable {
                 continue // the engine's own (LaunchPlanner.appendFilesystem)
             case ("tmpfs", "/dev/shm"):
                 if let size = try tmpfsSize(options, m) { c.layer.shmSizeBytes = size }
+            case ("cgroup", "/sys/fs/cgroup"), ("cgroup2", "/sys/fs/cgroup"):
+                // The container's own cgroups (every hierarchy it has a cgroup in), in a cgroup
+                // namespace rooted there: never the host's root. Read-only unless "rw".
+                guard c.cgroupMountReadOnly == nil else { throw destNode.error("a second cgroup mount on /sys/fs/cgroup") }
+                for (i, o) in options.enumerated() {
+                    switch o {
+                    case "ro", "rw", "nosuid", "nodev", "noexec", "relatime", "strictatime", "private", "rprivate", "slave", "rslave": break
+                    default: throw try m.require("options").sequence()[i].error("not a cgroup mount option bulkhead supports (ro, rw, nosuid, nodev, noexec, relatime, strictatime, private, rprivate, slave, rslave)")
+                    }
+                }
+                c.cgroupMountReadOnly = !options.contains("rw")
+                if options.contains(where: { !["ro", "rw"].contains($0) }) { ignored.append("mounts[type=cgroup]: options other than ro/rw") }
             case ("cgroup", _), ("cgroup2", _):
-                ignored.append("mounts[type=cgroup]")
+                throw destNode.error("a cgroup mount is supported on /sys/fs/cgroup only")
             case ("tmpfs", _):
                 tmpfs.append(TmpfsMount(path: path, sizeBytes: try tmpfsSize(options, m)))
             default:

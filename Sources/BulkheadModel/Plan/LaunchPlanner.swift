@@ -53,6 +53,9 @@ public struct LaunchContext: Sendable, Equatable {
     public var makeKernelMountPoints = false
     /// OCI `linux.sysctl` (checked by OCIConfig: namespaced ones only), in order.
     public var sysctls: [SysctlSetting] = []
+    /// OCI `mounts[type=cgroup]`: the container's cgroups at /sys/fs/cgroup (`PlanStep.mountCgroups`),
+    /// read-only unless false; nil: no cgroup mount.
+    public var cgroupMountReadOnly: Bool?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -191,7 +194,11 @@ public enum LaunchPlanner {
         s.append(.setDumpable(false))
         // A new session has no controlling terminal: TIOCSTI/TIOCLINUX cannot reach the caller's tty.
         s.append(.newSession)
-        appendFilesystem(&s, p, ownNetwork: !c.joinedNamespaces.contains(.network), makeKernelMountPoints: c.makeKernelMountPoints, sysctls: c.sysctls)
+        // A joined network namespace is the sandbox's to mount a sysfs of unless the sandbox has
+        // a user namespace of its own (a pod's container: the namespace belongs to the initial
+        // one, EPERM); an OCI container in the host's user namespace mounts it, as runc does.
+        let sysfsOfNetwork = !c.joinedNamespaces.contains(.network) || !p.namespaces.contains(.user)
+        appendFilesystem(&s, p, ownNetwork: sysfsOfNetwork, makeKernelMountPoints: c.makeKernelMountPoints, sysctls: c.sysctls)
         // The pty comes from the sandbox's own devpts, mounted above, while the init still has
         // CAP_CHOWN to give the slave to the workload's ids.
         if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
@@ -207,6 +214,11 @@ public enum LaunchPlanner {
             // the unified one): the namespace's root is then the sandbox's own cgroup everywhere.
             // Before the capability drop: unshare(CLONE_NEWCGROUP) needs CAP_SYS_ADMIN.
             s.append(.unshareNamespaces([.cgroup]))
+        }
+        if let ro = c.cgroupMountReadOnly {
+            // In the final root, where the init is in every cgroup of its own (the hierarchies
+            // are filled in by the launcher once they exist); before the capability drop.
+            s.append(.mountCgroups(hierarchies: [], readOnly: ro, temporaryNamespace: !p.namespaces.contains(.cgroup)))
         }
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }

@@ -91,6 +91,16 @@ public enum PlanStep: Sendable, Equatable {
     /// own /proc (mounted in the new root), before /proc/sys is made read-only; only namespaced
     /// sysctls reach the plan (OCIConfig).
     case writeSysctl(name: String, value: String)
+    /// OCI `mounts[type=cgroup]`, after the init joined its cgroups (and unshared the cgroup
+    /// namespace when the config asks for one): a tmpfs at /sys/fs/cgroup of the final root with
+    /// each of `hierarchies` (the v1 hierarchies the container has its own cgroup in, as their
+    /// controllers joined by ",", and "unified" for the cgroup2 tree beside them) mounted below,
+    /// or, for the single hierarchy "cgroup2" (a cgroup v2 host), cgroup2 on /sys/fs/cgroup itself.
+    /// Every mount is made in a cgroup namespace whose root is the container's own cgroup: the
+    /// container's own when `temporaryNamespace` is false, else one unshared for the mounts and
+    /// left again (setns back), so the container sees its cgroup as / and never the host's root.
+    /// The planner emits it with no hierarchies; the launcher fills them in once the cgroup exists.
+    case mountCgroups(hierarchies: [String], readOnly: Bool, temporaryNamespace: Bool)
     case exec
     /// Record mode: PTRACE_TRACEME and stop, so that the init traces the workload from its
     /// execve on (`bulkhead seccomp record`).
@@ -158,6 +168,7 @@ public enum PlanStep: Sendable, Equatable {
         case .loadSeccomp: return "load the seccomp filter"
         case .waitExecFifo: return "wait on the exec fifo for `start`"
         case let .writeSysctl(name, _): return "set the sysctl \(name) (linux.sysctl)"
+        case let .mountCgroups(h, ro, _): return "mount the container's cgroups (\(h.joined(separator: " "))) at /sys/fs/cgroup\(ro ? " read-only" : "") (mounts[type=cgroup])"
         case .exec: return "execve the command"
         case .becomeTracee: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }

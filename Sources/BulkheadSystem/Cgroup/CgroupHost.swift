@@ -48,8 +48,9 @@ public struct CgroupHost: Sendable, Equatable {
     }
 
     /// The v1 controllers bulkhead uses: limits (cpu, memory, pids, blkio) and statistics
-    /// (cpuacct for CPU usage where it is not co-mounted with cpu).
-    public static let v1ControllersUsed: [String] = ["cpu", "cpuacct", "memory", "pids", "blkio", "cpuset"]
+    /// (cpuacct for CPU usage where it is not co-mounted with cpu); an OCI container's freezer
+    /// (`pause`), devices and hugetlb cgroups.
+    public static let v1ControllersUsed: [String] = ["cpu", "cpuacct", "memory", "pids", "blkio", "cpuset", "freezer", "devices", "hugetlb"]
 
     /// The name of bulkhead's directory in every hierarchy.
     public static let subtreeName = "bulkhead"

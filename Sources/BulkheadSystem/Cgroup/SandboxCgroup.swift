@@ -36,7 +36,7 @@ public final class SandboxCgroup {
     public private(set) var notEnforced: [NotEnforcedLimit]
     /// `create(deferV1: true)`: the v1 hierarchies whose leaves `createDeferredV1()` makes after
     /// clone3, and the limits it writes there. Nil once made (or when nothing was deferred).
-    private var deferred: (targets: [CgroupTarget], assignments: [(CgroupLimitKind, Driver)], limits: CgroupLimits, bestEffort: Bool)?
+    private var deferred: (targets: [CgroupTarget], assignments: [(CgroupLimitKind, Driver)], limits: CgroupLimits, bestEffort: Bool, everyHierarchy: Bool)?
     /// The v2 controllers this cgroup's limits are enforced through.
     public private(set) var v2Controllers: Set<String>
     /// An O_RDONLY|O_DIRECTORY fd of the cgroup2 leaf, for clone3's `CLONE_INTO_CGROUP`
@@ -52,6 +52,10 @@ public final class SandboxCgroup {
 
     /// How many v1 leaves `createDeferredV1()` makes (the `tasks` files the child will join).
     public var deferredV1Count: Int { deferred?.targets.count ?? 0 }
+    /// The v1 hierarchies this cgroup has a leaf in, or will have once `createDeferredV1()` ran.
+    public var v1Hierarchies: [String] {
+        leaves.filter { !$0.isUnified }.map(\.target.hierarchy) + (deferred?.targets.map(\.hierarchy) ?? [])
+    }
 
     /// Every leaf directory.
     public var directories: [String] { leaves.map(\.directory) }
@@ -86,8 +90,12 @@ public final class SandboxCgroup {
     ///   exist already, its limits are (re)written, and a failure removes it only if empty.
     /// - Parameter deferV1: make only the cgroup2 leaf now (the child is born in it); the v1
     ///   leaves and their limits are made by `createDeferredV1()`, after clone3. Not with `shared`.
+    /// - Parameter everyHierarchy: a leaf in every writable v1 hierarchy of the host's targets
+    ///   (an OCI container's: its freezer for `pause`, its devices and blkio cgroups, and each
+    ///   hierarchy the config's cgroup mount shows), not only those limits and statistics need.
     public static func create(host: CgroupHost, path: [String], limits: CgroupLimits,
-                              bestEffort: Bool, shared: Bool = false, deferV1: Bool = false) throws(CgroupError) -> SandboxCgroup {
+                              bestEffort: Bool, shared: Bool = false, deferV1: Bool = false,
+                              everyHierarchy: Bool = false) throws(CgroupError) -> SandboxCgroup {
         try validate(path: path)
         try limits.validate()
 
@@ -123,6 +131,9 @@ public final class SandboxCgroup {
                 targets.append(t)
             }
         }
+        if everyHierarchy {
+            for t in host.targets where t.hierarchy != "unified" && t.writable && !targets.contains(t) { targets.append(t) }
+        }
         if targets.isEmpty {
             throw CgroupError(code: .createFailed, operation: "find a writable cgroup hierarchy",
                               path: host.unifiedTarget?.baseDirectory ?? host.targets.first?.baseDirectory ?? "/sys/fs/cgroup",
@@ -136,9 +147,9 @@ public final class SandboxCgroup {
         let later = deferV1 ? targets.filter { $0.hierarchy != "unified" } : []
         let cgroup = SandboxCgroup(path: path, leaves: [], enforced: [], notEnforced: notEnforced, v2Controllers: [], cloneIntoFD: nil)
         try cgroup.make(now, assignments: assignments.filter { !deferV1 || $0.1 == .v2 }, limits: limits, bestEffort: bestEffort,
-                        shared: shared, v2Controllers: v2Controllers)
+                        shared: shared, v2Controllers: v2Controllers, everyHierarchy: everyHierarchy)
         if deferV1 {
-            cgroup.deferred = (later, assignments.filter { $0.1 == .v1 }, limits, bestEffort)
+            cgroup.deferred = (later, assignments.filter { $0.1 == .v1 }, limits, bestEffort, everyHierarchy)
         }
 
         // 4. The fd for CLONE_INTO_CGROUP.
@@ -171,7 +182,7 @@ public final class SandboxCgroup {
         }
         do throws(CgroupError) {
             try make(d.targets, assignments: d.assignments, limits: d.limits, bestEffort: d.bestEffort, shared: false,
-                     v2Controllers: [], faultAfterLeaves: faultAfterLeaves)
+                     v2Controllers: [], everyHierarchy: d.everyHierarchy, faultAfterLeaves: faultAfterLeaves)
         } catch {
             // Best effort: a leaf that cannot be made leaves its limits unenforced, as before clone3.
             guard d.bestEffort, !faultAfterLeaves else { throw error }
@@ -183,12 +194,17 @@ public final class SandboxCgroup {
     /// first); appends to `leaves`, `enforced`, `notEnforced`. On a throw the leaves this call
     /// made are removed again.
     private func make(_ targets: [CgroupTarget], assignments: [(CgroupLimitKind, Driver)], limits: CgroupLimits,
-                      bestEffort: Bool, shared: Bool, v2Controllers: Set<String>, faultAfterLeaves: Bool = false) throws(CgroupError) {
+                      bestEffort: Bool, shared: Bool, v2Controllers: Set<String>, everyHierarchy: Bool = false,
+                      faultAfterLeaves: Bool = false) throws(CgroupError) {
         var made: [Leaf] = []
         for t in targets {
             do throws(CgroupError) {
                 let dir = try Self.makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
                 made.append(Leaf(target: t, directory: dir))
+                // A v1 cpuset cgroup takes no task until its cpus and mems are set.
+                if everyHierarchy, t.hierarchy != "unified", t.controllers.contains("cpuset") {
+                    try Self.inheritV1Cpuset(dir, base: t.baseDirectory)
+                }
             } catch {
                 Self.rollback(made, path: path, shared: shared)
                 throw error
@@ -367,7 +383,66 @@ public final class SandboxCgroup {
         }
     }
 
+    // MARK: - Update
+
+    /// OCI `update`: writes `limits` into a live container's leaves (`directories`, as its state
+    /// records them; each must lie in one of `host`'s hierarchies), with the drivers and files
+    /// `create` uses. On v1, a memory limit keeps the container's swap allowance (memsw minus
+    /// the limit) unless swap is given, and memsw is written first when the limit grows (the
+    /// kernel wants memsw >= the limit at every step). Returns what was written.
+    public static func update(directories: [String], host: CgroupHost, limits given: CgroupLimits) throws(CgroupError) -> [EnforcedLimit] {
+        try given.validate()
+        var leaves: [Leaf] = []
+        for d in directories {
+            guard let t = host.targets.filter({ d.hasPrefix($0.mountPoint + "/") }).max(by: { $0.mountPoint.count < $1.mountPoint.count }) else {
+                throw CgroupError(code: .invalidArgument, operation: "find the hierarchy of the container's cgroup", path: d,
+                                  fix: "the state names a cgroup outside this host's hierarchies; `delete --force` the container")
+            }
+            try validate(path: d.dropFirst(t.mountPoint.count + 1).split(separator: "/").map(String.init))
+            leaves.append(Leaf(target: t, directory: d))
+        }
+        let cg = SandboxCgroup(path: [], leaves: leaves, enforced: [], notEnforced: [], v2Controllers: [], cloneIntoFD: nil)
+        var limits = given
+        func number(_ file: String) -> UInt64? { (try? CgroupFS.read(file).get()).flatMap { UInt64($0.filter { !$0.isWhitespace }) } }
+        if let mem = limits.memoryMax, case .success(.v1) = driver(for: .memoryMax, host: host, limits: limits),
+           let leaf = cg.leaf(.v1, controller: "memory"), let memsw = number(leaf.directory + "/memory.memsw.limit_in_bytes"),
+           let current = number(leaf.directory + "/memory.limit_in_bytes") {
+            if limits.memorySwapMax == nil, memsw >= current, memsw < (1 << 62) { limits.memorySwapMax = memsw - current }
+            if let swap = limits.memorySwapMax, mem > current {
+                let (sum, over) = mem.addingReportingOverflow(swap)
+                try writeLimit(leaf.directory + "/memory.memsw.limit_in_bytes", over ? "-1" : String(sum), controller: "memory")
+            }
+        }
+        var enforced: [EnforcedLimit] = []
+        for kind in limits.requested {
+            let d: Driver
+            switch driver(for: kind, host: host, limits: limits) {
+            case .success(let x): d = x
+            case .failure(let e): throw e
+            }
+            if d == .v2, let unified = leaves.first(where: \.isUnified) {
+                try enableV2Controller(kind.controller, mountPoint: unified.target.mountPoint, leaf: unified.directory)
+            }
+            enforced += try cg.write(kind, limits: limits, driver: d)
+        }
+        return enforced
+    }
+
     // MARK: - Limits
+
+    /// Every directory from bulkhead's `base` down to `dir` (a v1 cpuset cgroup) gets its
+    /// parent's cpus and mems where it has none. Only bulkhead's own directories are written.
+    static func inheritV1Cpuset(_ dir: String, base: String) throws(CgroupError) {
+        var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
+        func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
+        for part in dir.dropFirst(parent.count).split(separator: "/") {
+            let child = parent + "/" + part
+            for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
+                try writeLimit(child + "/" + file, value(parent + "/" + file), controller: "cpuset")
+            }
+            parent = child
+        }
+    }
 
     private func leaf(_ driver: Driver, controller: String) -> Leaf? {
         switch driver {
@@ -438,16 +513,7 @@ public final class SandboxCgroup {
             // are set: every directory from the hierarchy's root down gets its parent's where
             // it has none (shared ancestors included), then the leaf gets the CPUs asked for.
             // Only bulkhead's own directories (its base and below) are written.
-            let base = leaf.target.baseDirectory
-            var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
-            func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
-            for part in dir.dropFirst(parent.count).split(separator: "/") {
-                let child = parent + "/" + part
-                for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
-                    try Self.writeLimit(child + "/" + file, value(parent + "/" + file), controller: kind.controller)
-                }
-                parent = child
-            }
+            try Self.inheritV1Cpuset(dir, base: leaf.target.baseDirectory)
             let pinned = try put("cpuset.cpus", l.cpusetCPUs!)
             if CgroupFS.exists(dir + "/cpuset.effective_cpus") {
                 try Self.checkEffectiveCPUs(dir, file: "cpuset.effective_cpus", asked: l.cpusetCPUs!)
@@ -725,7 +791,7 @@ public final class SandboxCgroup {
     }
 
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
-    static func removeTree(_ dir: String) -> Result<Void, Errno> {
+    public static func removeTree(_ dir: String) -> Result<Void, Errno> {
         for child in CgroupFS.subdirectories(dir) {
             if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
         }

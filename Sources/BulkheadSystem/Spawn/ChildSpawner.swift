@@ -230,6 +230,9 @@ final class CArena {
         case .loadSeccomp: (BH_OP_LOAD_SECCOMP, bh_step_args())
         case let .writeSysctl(name, value):
             (BH_OP_WRITE_SYSCTL, bh_step_args(write_sysctl: bh_write_sysctl_args(path: string(LaunchPlanner.newRoot + "/proc/sys/" + name.split(separator: ".").joined(separator: "/")), value: string(value))))
+        case let .mountCgroups(names, ro, temporary):
+            (BH_OP_MOUNT_CGROUPS, bh_step_args(mount_cgroups: bh_mount_cgroups_args(names: string(names.joined(separator: " ")), read_only: ro ? 1 : 0,
+                                                                                temporary_namespace: temporary ? 1 : 0)))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
