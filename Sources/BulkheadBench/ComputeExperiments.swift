@@ -111,7 +111,10 @@ enum ComputeExperiments {
             // A third phase on the same schedule measures what closes the cell (Mitigations,
             // CPU pinning): the aggressor as a sandbox on CPU 1, sweeping only in the contained
             // windows, sharing the cell's baseline windows instead of a second run repeating them.
-            let sched = BenchSchedule(ctx, [.baseline, .loaded, .contained])
+            // A lead of 1.5 s: the pinned sandbox starts beside the pods (with 1 s the first
+            // window of all three cells began late at load average 20).
+            let sched = BenchSchedule(rounds: ctx.rounds, phases: [.baseline, .loaded, .contained], window: ctx.phaseSeconds,
+                                      gap: BenchSchedule.gap, lead: 1.5)
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0)))
             let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: 64, cpu: 0))
             let pinnedReport = ctx.scratch + "/cache-pinned-\(layer.rawValue).json"
