@@ -6,7 +6,9 @@
 # Reuses ../shared/bench/anchors (the anchors' helpers, seccomp denylist and runc bundles are
 # built by its setup.sh). Needs root, hyperfine, bwrap, runc, jq, gcc, GNU time.
 # Env: WORK (default /var/tmp/bulkhead-bench), ROUNDS (3), RUNS (30 per round), WARMUP (5),
-#      SEQ_RUNS (3), RSS_REPS (10), N (syscalls per run, 5000000), SYS_REPS (7).
+#      SEQ_RUNS (3), RSS_REPS (10), N (syscalls per run, 5000000), SYS_REPS (7),
+#      TAIL_RUNS (cold launches for the tail, 1000), CONC (concurrent launchers, 16),
+#      CONC_N (launches per concurrent run, 320), CONC_REPS (3), ROOTLESS_RUNS (30).
 set -euo pipefail
 # --oci: only the OCI runtime benchmarks of issue 13 (bulkhead-runc beside runc under podman,
 # ctr and a create/start/delete loop): scripts/bench-oci.sh, written down in BENCHMARKS.md.
@@ -18,6 +20,7 @@ if [ "${1:-}" = "--nsjail" ]; then NSJAIL_ARG=${2:?--nsjail needs a path}; fi
 export WORK=${WORK:-/var/tmp/bulkhead-bench}  # not /tmp: sandboxes get their own /tmp
 ROUNDS=${ROUNDS:-3}; RUNS=${RUNS:-30}; WARMUP=${WARMUP:-5}
 SEQ_RUNS=${SEQ_RUNS:-3}; RSS_REPS=${RSS_REPS:-10}; N=${N:-5000000}; SYS_REPS=${SYS_REPS:-7}
+TAIL_RUNS=${TAIL_RUNS:-1000}; CONC=${CONC:-16}; CONC_N=${CONC_N:-320}; CONC_REPS=${CONC_REPS:-3}; ROOTLESS_RUNS=${ROOTLESS_RUNS:-30}
 
 for tool in hyperfine bwrap runc jq gcc /usr/bin/time firejail; do
   command -v "$tool" >/dev/null || { echo "installing benchmark tools"; apt-get install -y -qq hyperfine bubblewrap runc jq gcc time firejail >/dev/null; break; }
@@ -148,6 +151,76 @@ declare -A MED=()
     # shellcheck disable=SC2046
     printf '| %s | %.2f |\n' "$ph" "$(median $(awk -F'\t' -v p="$ph" '$1==p {print $2}' "$WORK/phases.tsv"))"
   done
+  echo
+
+  # --- the tail of cold launches: p99 of TAIL_RUNS launches against their median (issue 17)
+  echo "## Tail of $TAIL_RUNS cold launches of /bin/true (ms)"
+  echo
+  hyperfine -N --warmup "$WARMUP" --runs "$TAIL_RUNS" --export-json "$WORK/results/tail.json" -n bulkhead-container "$BH run -- $P" >/dev/null
+  # shellcheck disable=SC2046
+  set -- $(jq -r '.results[0].times[]' "$WORK/results/tail.json")
+  tm=$(median "$@"); t99=$(pct 0.99 "$@"); tmax=$(printf '%s\n' "$@" | sort -g | tail -1)
+  echo "| configuration | median | p99 | max | p99 / median |"
+  echo "|---|---:|---:|---:|---:|"
+  printf '| bulkhead-container | %.2f | %.2f | %.2f | **%.2fx** |\n' "$(awk -v x="$tm" 'BEGIN{print x*1000}')" \
+    "$(awk -v x="$t99" 'BEGIN{print x*1000}')" "$(awk -v x="$tmax" 'BEGIN{print x*1000}')" "$(awk -v a="$t99" -v b="$tm" 'BEGIN{print a/b}')"
+  echo "- goal: p99 <= 1.5x the median"
+  echo
+
+  # --- CONC launchers at once: CONC_N launches of /bin/true through xargs -P, whole run timed
+  # (runc: one container id per launch, and the seccomp-cgroup bundle's config without its shared
+  # cgroupsPath, so that concurrent containers get cgroups of their own)
+  conc=$WORK/runc/seccomp-cgroup-conc
+  rm -rf "$conc"; mkdir -p "$conc"
+  jq --arg root "$WORK/runc/seccomp-cgroup/rootfs" '.root.path = $root | del(.linux.cgroupsPath)' \
+    "$WORK/runc/seccomp-cgroup/config.json" > "$conc/config.json"
+  echo "## $CONC concurrent launchers ($CONC_N launches of /bin/true per run, median of $CONC_REPS runs)"
+  echo
+  hyperfine -N --runs "$CONC_REPS" --export-json "$WORK/results/conc.json" \
+    -n bulkhead-container "sh -c 'seq $CONC_N | xargs -P $CONC -I{} $BH run -- $P'" \
+    -n bwrap+seccomp "sh -c 'seq $CONC_N | xargs -P $CONC -I{} $BIN/withfd 10 $BPF $BWRAP_BASE --seccomp 10 $P'" \
+    -n runc-seccomp-cgroup "sh -c 'seq $CONC_N | xargs -P $CONC -I{} runc run -b $conc bhconc-{}'" >/dev/null
+  echo "| configuration | whole run (s) | launches per second |"
+  echo "|---|---:|---:|"
+  declare -A TPUT=()
+  for name in bulkhead-container bwrap+seccomp runc-seccomp-cgroup; do
+    m=$(jq -r --arg n "$name" '.results[] | select(.command == $n) | .median' "$WORK/results/conc.json")
+    TPUT[$name]=$(awk -v n="$CONC_N" -v m="$m" 'BEGIN{print n/m}')
+    printf '| %s | %.2f | %.0f |\n' "$name" "$m" "${TPUT[$name]}"
+  done
+  rm -rf "$conc"
+  echo
+  echo "- bulkhead-container / bwrap+seccomp: **$(awk -v a="${TPUT[bulkhead-container]}" -v b="${TPUT[bwrap+seccomp]}" 'BEGIN{printf "%.2f", a/b}')x** the launches per second"
+  echo "- bulkhead-container / runc-seccomp-cgroup: **$(awk -v a="${TPUT[bulkhead-container]}" -v b="${TPUT[runc-seccomp-cgroup]}" 'BEGIN{printf "%.2f", a/b}')x** the launches per second"
+  echo
+
+  # --- rootless: as nobody (setpriv, no supplementary groups), --limits best-effort because a
+  # host's v1 hierarchies are not delegated to it; bwrap+seccomp as the same user. First with
+  # HOME=/nonexistent (no writable home, as nobody's), then with a writable HOME of its own.
+  rhome=$WORK/home-nobody
+  rm -rf "$rhome"; mkdir -m 700 "$rhome"; chown nobody:nogroup "$rhome"
+  AS_NOBODY="setpriv --reuid nobody --regid nogroup --clear-groups env"
+  echo "## Rootless launches of /bin/true as nobody (ms; $ROOTLESS_RUNS runs, $WARMUP warm-up)"
+  echo
+  hyperfine -N --warmup "$WARMUP" --runs "$ROOTLESS_RUNS" --export-json "$WORK/results/rootless.json" \
+    -n bulkhead-nohome "$AS_NOBODY HOME=/nonexistent $BH run --limits best-effort -- $P" \
+    -n bwrap+seccomp-nohome "$AS_NOBODY HOME=/nonexistent $BIN/withfd 10 $BPF $BWRAP_BASE --seccomp 10 $P" \
+    -n bulkhead-home "$AS_NOBODY HOME=$rhome $BH run --limits best-effort -- $P" \
+    -n bwrap+seccomp-home "$AS_NOBODY HOME=$rhome $BIN/withfd 10 $BPF $BWRAP_BASE --seccomp 10 $P" >/dev/null
+  echo "| configuration | median | p90 |"
+  echo "|---|---:|---:|"
+  declare -A RL=()
+  for name in bulkhead-nohome bwrap+seccomp-nohome bulkhead-home bwrap+seccomp-home; do
+    # shellcheck disable=SC2046
+    set -- $(jq -r --arg n "$name" '.results[] | select(.command == $n) | .times[]' "$WORK/results/rootless.json")
+    RL[$name]=$(median "$@")
+    printf '| %s | %.2f | %.2f |\n' "$name" "$(awk -v x="${RL[$name]}" 'BEGIN{print x*1000}')" "$(awk -v x="$(pct 0.9 "$@")" 'BEGIN{print x*1000}')"
+  done
+  rm -rf "$rhome"
+  echo
+  echo "- no writable home: bulkhead / bwrap+seccomp **$(awk -v a="${RL[bulkhead-nohome]}" -v b="${RL[bwrap+seccomp-nohome]}" 'BEGIN{printf "%.2f", a/b}')x** (goal <= 1)"
+  echo "- writable HOME: bulkhead / bwrap+seccomp **$(awk -v a="${RL[bulkhead-home]}" -v b="${RL[bwrap+seccomp-home]}" 'BEGIN{printf "%.2f", a/b}')x**"
+  echo "- every row runs under \`setpriv --reuid nobody --regid nogroup --clear-groups env HOME=...\`; the command is \`bulkhead run --limits best-effort -- /bin/true\`"
   echo
   echo "Machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"

@@ -31,6 +31,13 @@ public final class BenchContext: @unchecked Sendable {
     var failures: [String] = []
     /// PSI samples of the current experiment, taken while its processes run (BenchPressure.swift).
     var pressure: [PressureSample] = []
+    /// A mitigation measured in the cell's own run (extra windows on the same schedule, sharing
+    /// the cell's baseline windows) and the seconds its windows added; `Mitigations.run` takes it
+    /// instead of a run of its own.
+    var cellMitigation: (outcome: BenchOutcome, seconds: Double)?
+    /// The cell's run of its victim alone (the drift of a global counter without the
+    /// aggressor), which its mitigation reuses rather than running the same victim again.
+    var cellBaseline: BenchPods?
 
     public init(binary: String, phaseSeconds: Double, rounds: Int = 1, environment: [String: String] = [:],
                 vm: BenchVM.Options? = nil) throws(BenchError) {

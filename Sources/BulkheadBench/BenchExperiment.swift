@@ -41,6 +41,8 @@ struct BenchExperiment: Sendable {
         var o: BenchOutcome
         ctx.failures = []
         ctx.pressure = []
+        ctx.cellMitigation = nil
+        ctx.cellBaseline = nil
         do {
             o = runsWorkloads ? try ctx.withCeiling { try body(ctx) } : try body(ctx)
         } catch {

@@ -92,8 +92,9 @@ extension BenchContext {
 public enum BenchDefaults {
     /// Seconds of one measured window.
     public static let windowSeconds = 1.0
-    /// Interleaved rounds per ratio cell: 3 keeps the whole matrix at about 3 minutes on
-    /// 2 CPUs (4 took 225 s; docs/bench.md).
+    /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
+    /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
+    /// (about 230 s quiet, 281 s at load average 20; docs/bench.md says where the time goes).
     public static let rounds = 3
 }
 

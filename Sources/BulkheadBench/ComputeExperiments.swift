@@ -107,19 +107,38 @@ enum ComputeExperiments {
         BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
             method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
-                + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less.") { ctx in
-            let sched = BenchSchedule(ctx, [.baseline, .loaded])
+                + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less. The same run has a third phase for what closes the cell (CPU pinning, its mitigation).") { ctx in
+            // A third phase on the same schedule measures what closes the cell (Mitigations,
+            // CPU pinning): the aggressor as a sandbox on CPU 1, sweeping only in the contained
+            // windows, sharing the cell's baseline windows instead of a second run repeating them.
+            // A lead of 1.5 s: the pinned sandbox starts beside the pods (with 1 s the first
+            // window of all three cells began late at load average 20).
+            let sched = BenchSchedule(rounds: ctx.rounds, phases: [.baseline, .loaded, .contained], window: ctx.phaseSeconds,
+                                      gap: BenchSchedule.gap, lead: 1.5)
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0)))
             let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: 64, cpu: 0))
-            let run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline)
+            let pinnedReport = ctx.scratch + "/cache-pinned-\(layer.rawValue).json"
+            let pinned = try Mitigations.pinnedSweeper(sched, report: pinnedReport).map { try ctx.launch($0, timeout: sched.deadline + 4) }
+            let run: BenchPods
+            do { run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline) } catch {
+                _ = pinned.map { ctx.finish($0) }
+                throw error
+            }
+            let pinnedRun = pinned.map { ctx.finish($0) }
             var w = BenchWindows()
             sched.collect(run.values, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
             let r = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
             var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour"),
                                  keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
-            o.measurements = w.measurements + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
-            o.evidence += sched.late(run.values, prefix: "v")
+            let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+            o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
+            let late = sched.late(run.values, prefix: "v")
+            o.evidence += late
             if !run.problems.isEmpty { o.evidence.append(run.problems) }
+            var m = Mitigations.cpuPinningOutcome(w, pinned: pinnedRun.map { $0.status == 0 && Mitigations.enforcedFiles(Mitigations.report(pinnedReport)).contains { $0.hasSuffix("/cpuset.cpus") } },
+                                                  late: late)
+            m.measurements += service.filter { $0.phase != .loaded }
+            ctx.cellMitigation = (m, Double(ctx.rounds) * (sched.window + sched.gap))
             return o
         }
     }

@@ -77,6 +77,7 @@ enum KernelTableExperiments {
             let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, delay: 0.5, until: 1.8))
             let placement = BenchPlacement(layer)
             let base = try ctx.runPods(placement, [victim])
+            ctx.cellBaseline = base
             let loaded = try ctx.runPods(placement, [hog, victim])
             func delta(_ p: BenchPods) -> Double? {
                 guard let a = p.double("nr0"), let b = p.double("nr1") else { return nil }

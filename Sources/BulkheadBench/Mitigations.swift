@@ -14,6 +14,21 @@ enum Mitigations {
         var control: String
         var method: String
         var body: (BenchContext) throws -> BenchOutcome
+        /// Measured in the cell's own run (its body leaves the outcome in `ctx.cellMitigation`):
+        /// the control's windows on the cell's schedule, sharing its baseline windows, instead
+        /// of a second run that would repeat them.
+        var inCellRun = false
+    }
+
+    /// A plan measured in the cell's own run; without the cell's figure (its run failed or
+    /// was skipped) the mitigation is not observed, never a pass.
+    static func inCellRun(control: String, method: String) -> Plan {
+        Plan(control: control, method: method, body: { _ in notMeasuredInCell }, inCellRun: true)
+    }
+
+    static var notMeasuredInCell: BenchOutcome {
+        BenchOutcome(verdict: BenchVerdict(.notObserved, "the cell's run did not measure the control (see the cell's verdict and evidence)"),
+                     keyFigure: "not measured")
     }
 
     /// The mitigation of `cell`, or nil when the cell has none here.
@@ -35,17 +50,26 @@ enum Mitigations {
     static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? {
         guard let p = plan(cell) else { return nil }
         let start = Monotonic.now()
-        ctx.failures = []
         var o: BenchOutcome
-        do {
-            o = try ctx.withCeiling { try p.body(ctx) }
-        } catch {
-            o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the mitigation could not run: \(error)"), keyFigure: "error")
+        var seconds: Double?
+        if p.inCellRun {
+            // The cell's run measured it; its seconds are what its windows added to that run.
+            o = ctx.cellMitigation?.outcome ?? notMeasuredInCell
+            seconds = ctx.cellMitigation?.seconds
+            ctx.cellMitigation = nil
+        } else {
+            ctx.failures = []
+            do {
+                o = try ctx.withCeiling { try p.body(ctx) }
+            } catch {
+                o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the mitigation could not run: \(error)"), keyFigure: "error")
+            }
+            if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+            seconds = Monotonic.now() - start
         }
-        if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
                                measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
-                               seconds: Monotonic.now() - start)
+                               seconds: seconds ?? 0)
     }
 
     /// A sandbox run's report, as a loose dictionary (nil when none was written).
@@ -61,6 +85,13 @@ enum Mitigations {
         (run.change(from, to) ?? .nan) - (alone.change(from, to) ?? 0)
     }
 
+    /// The cell's run of the same victim alone (same placement, same program), or `run` when
+    /// the cell left none: the victim alone is not run twice.
+    static func baseline(_ ctx: BenchContext, _ run: () throws -> BenchPods) rethrows -> BenchPods {
+        if let b = ctx.cellBaseline { return b }
+        return try run()
+    }
+
     /// The victim's figure alone (`baseline`) and next to the aggressor with the control in
     /// place (`contained`); a figure not reported is NaN, which `run` leaves out.
     static func victimFigures(_ metric: String, _ unit: String, alone: Double?, mitigated: Double?) -> [BenchMeasurement] {
@@ -74,57 +105,56 @@ enum Mitigations {
 
     // MARK: caches and memory bandwidth: CPU pinning
 
-    /// The cell's victim and aggressor (the same programs, the same two windows of one run), as
-    /// two sandboxes pinned to different CPUs by their cgroups' cpuset.cpus. Pinning separates
-    /// what belongs to one CPU (its L1 and L2); a last-level cache both CPUs share, and the
-    /// memory bus, only resctrl partitions (Intel RDT / AMD PQoS), which bulkhead does not set.
+    /// The cell's victim and aggressor, with a second aggressor in a sandbox pinned to the other
+    /// CPU by its cgroup's cpuset.cpus, measured in the cell's own run (its third phase).
+    /// Pinning separates what belongs to one CPU (its L1 and L2); a last-level cache both CPUs
+    /// share, and the memory bus, only resctrl partitions (Intel RDT / AMD PQoS), which
+    /// bulkhead does not set.
     static func cpuPinning(_ layer: BenchLayer) -> Plan {
-        Plan(control: "cpuset",
-             method: "The cell's victim (a 24 MiB sweep, MB per CPU-second, alone then with the aggressor) and aggressor (a 64 MiB sweep), as two sandboxes (bulkhead run --cpuset-cpus: the cgroup's cpuset.cpus), the victim on CPU 0 and the aggressor on CPU 1, instead of both on CPU 0. Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less). resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.") { ctx in
-            let online = FileIO.read("/sys/devices/system/cpu/online")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else {
-                return BenchOutcome(verdict: BenchVerdict(.skipped, "one CPU online (\(online)): pinning needs two"), keyFigure: "one CPU")
-            }
-            // The cell's schedule: interleaved rounds of windows, the aggressor sweeping only in
-            // the contained windows.
-            let sched = BenchSchedule(ctx, [.baseline, .contained])
-            let victim = BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true)
-            let hog = BenchScheduled.memorySweeper(sched, .contained, mebibytes: 64)
-            let vReport = ctx.scratch + "/cache-victim-\(getpid()).json", aReport = ctx.scratch + "/cache-hog-\(getpid()).json"
-            let runs = try ctx.runSandboxes([["--cpuset-cpus", "1", "--report", aReport, "--", "/bin/sh", "-c", hog],
-                                             ["--cpuset-cpus", "0", "--report", vReport, "--", "/bin/sh", "-c", victim]],
-                                            seconds: sched.deadline + 4)
-            let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            let pinned = [aReport, vReport].map { enforcedFiles(report($0)).contains { $0.hasSuffix("/cpuset.cpus") } }
-            var w = BenchWindows()
-            sched.collect(v, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
-            let r = w.summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
-            let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
-            let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
-            let contained = pinned.allSatisfy { $0 }
-            let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for both: \(contained ? "yes" : "no"))"
-            let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
-            let verdict: BenchVerdict
-            switch (r?.position, contained) {
-            case (.confirms?, true):
-                verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
-            case (.refutes?, true):
-                verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
-            case (.straddles?, true):
-                verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
-            default:
-                verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
-            }
-            var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
-            o.measurements = w.measurements
-            o.evidence += sched.late(v, prefix: "v")
-            o.evidence += [
-                resctrl ? "resctrl is mounted here (/sys/fs/resctrl), but bulkhead sets no resctrl group: the last-level cache and memory bandwidth stay shared"
-                        : "no resctrl on this host (/sys/fs/resctrl absent): nothing partitions the last-level cache or the memory bus; pinning separates only per-CPU caches",
-                "last-level cache (index3) shared by CPUs: \(l3 ?? "unknown"); online CPUs: \(online)",
-            ]
-            return o
+        inCellRun(control: "cpuset",
+             method: "Measured in the cell's own run, a third phase of its interleaved windows (ABBA, sharing the cell's baseline windows): the cell's victim (a 24 MiB sweep, MB per CPU-second, on CPU 0) next to the same aggressor (a 64 MiB sweep) started as a sandbox on CPU 1 by its cgroup's cpuset.cpus (bulkhead run --cpuset-cpus 1), instead of the cell's aggressor on CPU 0 (which is idle in these windows). Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less). resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.")
+    }
+
+    /// The pinned aggressor of a cache cell's run: a sandbox on CPU 1 sweeping 64 MiB in the
+    /// `contained` windows of `sched`, its report at `report`; nil on a host with one CPU.
+    static func pinnedSweeper(_ sched: BenchSchedule, report: String) -> [String]? {
+        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else { return nil }
+        return ["run", "--cpuset-cpus", "1", "--report", report, "--", "/bin/sh", "-c", BenchScheduled.memorySweeper(sched, .contained, mebibytes: 64)]
+    }
+
+    /// The verdict of CPU pinning from the cell's windows (`contained` over `baseline`) and
+    /// whether the pinned aggressor's cgroup got its cpuset.cpus (`pinned`; nil: one CPU).
+    static func cpuPinningOutcome(_ w: BenchWindows, pinned: Bool?, late: [String]) -> BenchOutcome {
+        let online = FileIO.read("/sys/devices/system/cpu/online")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        guard let pinned else {
+            return BenchOutcome(verdict: BenchVerdict(.skipped, "one CPU online (\(online)): pinning needs two"), keyFigure: "one CPU")
         }
+        let r = w.summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
+        let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
+        let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for the aggressor's sandbox: \(pinned ? "yes" : "no"))"
+        let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
+        let verdict: BenchVerdict
+        switch (r?.position, pinned) {
+        case (.confirms?, true):
+            verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
+        case (.refutes?, true):
+            verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
+        case (.straddles?, true):
+            verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
+        default:
+            verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
+        }
+        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
+        o.measurements = w.measurements.filter { $0.phase != .loaded }
+        o.evidence += late
+        o.evidence += [
+            "measured in the cell's run: its baseline windows are the cell's",
+            resctrl ? "resctrl is mounted here (/sys/fs/resctrl), but bulkhead sets no resctrl group: the last-level cache and memory bandwidth stay shared"
+                    : "no resctrl on this host (/sys/fs/resctrl absent): nothing partitions the last-level cache or the memory bus; pinning separates only per-CPU caches",
+            "last-level cache (index3) shared by CPUs: \(l3 ?? "unknown"); online CPUs: \(online)",
+        ]
+        return o
     }
 
     // MARK: network bandwidth: own pods with shaping
@@ -140,37 +170,33 @@ enum Mitigations {
     /// at 4 Mbit/s by its pod's egress-bandwidth (as the pod cell's shaped phase), in the
     /// cell's interleaved rounds of iperf3 windows.
     static func ownPodsShaped() -> Plan {
-        Plan(control: "own pods + egress-bandwidth",
-             method: "The cell's victim (one iperf3 stream from a pod whose link is a \(NetworkExperiments.bottleneck)bit/s token bucket, and its 64-byte requests every 5 ms for p50/p99) and flood (eight streams), moved into pods of their own, the flood's pod shaped by kubernetes.io/egress-bandwidth 4M, sending to the same sink behind its \(NetworkExperiments.bottleneck)bit/s bucket. Interleaved rounds of iperf3 windows (ABBA) of one run: the victim alone, and next to the shaped flood (sending only in those windows); receiver-side Mbit/s. Holds when the 95% interval of the victim's ratio lies at or above 75%, the cell's own cannot band (so the fall the cell observed is gone), and the shaped flood ran, its sender counting under \(Int(shapedFloodCeiling)) Mbit/s (80% of the link: a sender's count includes filling its socket buffers).") { ctx in
-            try NetworkExperiments.withSink(ctx, phases: 2 * ctx.rounds, tenant: nil) { _, ip in
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .contained], lead: 2)
-                let link = ["kubernetes.io/egress-bandwidth": NetworkExperiments.bottleneck]
-                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
-                let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .contained, key: "f", ip: ip, port: 5202, streams: 8))
-                let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
-                                               BenchPodSpec(group: [victim], annotations: link)], seconds: sched.deadline)
-                let f = run.double("f")
-                let held = f.map { $0 > 0.5 && $0 <= shapedFloodCeiling } ?? false
-                return roundsOutcome(sched, run, band: 0.75, held: held,
-                                     containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?") (sender side)",
-                                     keyFigure: "flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")",
-                                     evidence: BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M (sender side)", .evidence, f ?? .nan, "Mbit/s"), ctx)
-            }
-        }
+        inCellRun(control: "own pods + egress-bandwidth",
+             method: "Measured in the cell's own run, a third phase of its interleaved iperf3 windows (sharing the cell's baseline windows). The cell's victim (one iperf3 stream from a pod whose link is a \(NetworkExperiments.bottleneck)bit/s token bucket, and its 64-byte requests every 5 ms for p50/p99) and flood (eight streams), moved into pods of their own, the flood's pod shaped by kubernetes.io/egress-bandwidth 4M, sending to the same sink behind its \(NetworkExperiments.bottleneck)bit/s bucket. In these windows the victim's pod holds only the victim (its sibling flood is idle) and the flood sends from its own pod, shaped at 4M; receiver-side Mbit/s. Holds when the 95% interval of the victim's ratio lies at or above 75%, the cell's own cannot band (so the fall the cell observed is gone), and the shaped flood ran, its sender counting under \(Int(shapedFloodCeiling)) Mbit/s (80% of the link: a sender's count includes filling its socket buffers).")
     }
 
-    /// A network mitigation's verdict over the rounds: the victim's ratio with the control in
-    /// place (`contained` windows over the same rounds' baseline) wholly above `band`, the
-    /// cell's own cannot band (the shared effect the cell observed is gone), and `held`.
-    static func roundsOutcome(_ sched: BenchSchedule, _ run: BenchPods, band: Double, held: Bool, containment: String, keyFigure: String,
-                              evidence: BenchMeasurement, _ ctx: BenchContext) -> BenchOutcome {
-        var w = BenchWindows()
-        sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
+    /// The verdict of own pods with shaping from the container cell's run: the `contained`
+    /// windows over the shared baseline, the own pod's flood counted as `fo`.
+    static func ownPodsShapedOutcome(_ sched: BenchSchedule, _ run: BenchPods, _ w: BenchWindows, _ service: [BenchMeasurement]) -> BenchOutcome {
+        let f = run.double("fo")
+        let held = f.map { $0 > 0.5 && $0 <= shapedFloodCeiling } ?? false
+        return roundsOutcome(sched, run, w, service, band: 0.75, held: held,
+                             containment: "the flood, in a pod of its own shaped at 4M, sent \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?") (sender side)",
+                             keyFigure: "flood \(f.map { BenchFormat.value($0, "Mbit/s") } ?? "?")",
+                             evidence: BenchMeasurement("flood throughput, own pod at egress-bandwidth 4M (sender side)", .evidence, f ?? .nan, "Mbit/s"))
+    }
+
+    /// A network mitigation's verdict over the rounds of the cell's run: the victim's ratio
+    /// with the control in place (`contained` windows over the same rounds' baseline) wholly
+    /// above `band`, the cell's own cannot band (the shared effect the cell observed is gone),
+    /// and `held`. Its figures are the baseline and contained windows.
+    static func roundsOutcome(_ sched: BenchSchedule, _ run: BenchPods, _ w: BenchWindows, _ service: [BenchMeasurement], band: Double, held: Bool,
+                              containment: String, keyFigure: String, evidence: BenchMeasurement) -> BenchOutcome {
         let r = w.summary("victim throughput", .contained, band: band, side: .atLeast)
         var o = BenchOutcome(verdict: BenchVerdict.judgeCan(summary: r, contained: held, containment: containment),
                              keyFigure: "victim \(r?.text ?? "?"), \(keyFigure)", ratio: r)
-        o.measurements = w.measurements + [evidence] + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+        o.measurements = w.measurements.filter { $0.phase != .loaded } + [evidence] + service.filter { $0.phase != .loaded }
         o.evidence += sched.late(run.values, prefix: "v")
+        o.evidence.append("measured in the cell's run: its baseline windows are the cell's")
         if !run.problems.isEmpty { o.evidence.append(run.problems) }
         return o
     }
@@ -178,24 +204,18 @@ enum Mitigations {
     /// Tenant B's budget (4 Mbit/s) divided among its pods by their egress-bandwidth: bulkhead
     /// shapes per pod, so a tenant's total holds only while its pods' limits add up to it.
     static func tenantBudgetShaped() -> Plan {
-        Plan(control: "egress-bandwidth = tenant budget ÷ pods",
-             method: "The cell's sink and victim in tenant A; tenant B's two flooding pods (two streams each), each shaped at 2M instead of 4M, so that their sum is the tenant's budget of 4 Mbit/s. Interleaved rounds of iperf3 windows (ABBA) of one run: the victim alone, and next to tenant B's floods (sending only in those windows). bulkhead has no per-tenant shaper: the division is the operator's, and holds only while it is kept as the tenant's pods change. Holds when tenant B's floods ran and the 95% interval of the victim's ratio lies at or above 80%, the cell's own cannot band (with two pods at 4M the victim fell below it). Tenant B's total is counted at its senders, which overstates a shaped rate (bytes handed to the socket include its buffers): evidence, not the criterion.") { ctx in
-            try NetworkExperiments.withSink(ctx, phases: 2 * ctx.rounds, tenant: 0) { _, ip in
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .contained], lead: 2)
-                let victim = BenchWorkload(name: "victim", script: NetworkExperiments.withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
-                let floods = (1...2).map { i in
-                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .contained, key: "f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, streams: 2))],
-                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "2M"])
-                }
-                let run = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline)
-                let total = (run.double("f1") ?? 0) + (run.double("f2") ?? 0)
-                let held = total > 0.5
-                return roundsOutcome(sched, run, band: 0.8, held: held,
-                                     containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (sender side, which overstates a shaped rate: the cell's two 4M pods counted 6.8 to 9.1)",
-                                     keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M)",
-                                     evidence: BenchMeasurement("tenant B's total (two pods at 2M each, sender side)", .evidence, total, "Mbit/s"), ctx)
-            }
-        }
+        inCellRun(control: "egress-bandwidth = tenant budget ÷ pods",
+             method: "Measured in the cell's own run, a third phase of its interleaved iperf3 windows (sharing the cell's baseline windows): the cell's sink and victim in tenant A; two more flooding pods of tenant B (two streams each), each shaped at 2M instead of the cell's 4M (whose pods are idle in these windows), so that their sum is the tenant's budget of 4 Mbit/s. The 2M pods send only in their windows. bulkhead has no per-tenant shaper: the division is the operator's, and holds only while it is kept as the tenant's pods change. Holds when tenant B's floods ran and the 95% interval of the victim's ratio lies at or above 80%, the cell's own cannot band (with two pods at 4M the victim fell below it). Tenant B's total is counted at its senders, which overstates a shaped rate (bytes handed to the socket include its buffers): evidence, not the criterion.")
+    }
+
+    /// The verdict of the divided tenant budget from the namespace cell's run: the `contained`
+    /// windows over the shared baseline, the 2M pods counted as `fb1` and `fb2`.
+    static func tenantBudgetShapedOutcome(_ sched: BenchSchedule, _ run: BenchPods, _ w: BenchWindows, _ service: [BenchMeasurement]) -> BenchOutcome {
+        let total = (run.double("fb1") ?? 0) + (run.double("fb2") ?? 0)
+        return roundsOutcome(sched, run, w, service, band: 0.8, held: total > 0.5,
+                             containment: "tenant B's two pods at 2M each sent \(BenchFormat.value(total, "Mbit/s")) together (sender side, which overstates a shaped rate: the cell's two 4M pods counted 6.8 to 9.1)",
+                             keyFigure: "tenant B \(BenchFormat.value(total, "Mbit/s")) (2 × 2M)",
+                             evidence: BenchMeasurement("tenant B's total (two pods at 2M each, sender side)", .evidence, total, "Mbit/s"))
     }
 
     // MARK: file descriptors: RLIMIT_NOFILE × pids.max
@@ -246,7 +266,7 @@ enum Mitigations {
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.3))
             let hog = BenchWorkload(name: "hog", script: boundedFDHog(procs: 40, delay: 0.5, until: 1.8), podLimits: "pids=\(podPids)")
             let placement = BenchPlacement(layer)
-            let base = try ctx.runPods(placement, [victim])
+            let base = try baseline(ctx) { try ctx.runPods(placement, [victim]) }
             let bounded = try ctx.runPods(placement, [hog, victim])
             let v = bounded.values
             let opened = Double(v["hog_opened"] ?? "") ?? .nan
@@ -266,7 +286,8 @@ enum Mitigations {
                 BenchMeasurement("bound: pids.max × RLIMIT_NOFILE", .evidence, bound, "files"),
                 BenchMeasurement("aggressor processes forked before EAGAIN", .evidence, Double(procs), ""),
             ]
-            o.evidence = ["fs.file-nr is the whole host's: other processes move it too (a shared machine), so the victim's figure is an upper estimate of the aggressor's"]
+            o.evidence = ["fs.file-nr is the whole host's: other processes move it too (a shared machine), so the victim's figure is an upper estimate of the aggressor's",
+                          "the victim alone is the cell's run of it (the same placement and program)"]
             if !bounded.problems.isEmpty { o.evidence.append(bounded.problems) }
             return o
         }
@@ -282,7 +303,7 @@ enum Mitigations {
              method: "The cell's placement (two tenants) and victim (the kernel's task count, /proc/loadavg, before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(limit) forks up to 200 children. Holds when the fork is refused (EAGAIN) below \(limit) children and the victim's count no longer rises by the cell's 80% of 200. The bound is per sandbox: the table stays safe while the sum of the sandboxes' pids.max stays below kernel.threads-max and pid_max.") { ctx in
             let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
             let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0), podLimits: "pids=\(limit)")
-            let base = try ctx.runPods(.ownTenants, [victim])
+            let base = try baseline(ctx) { try ctx.runPods(.ownTenants, [victim]) }
             let bounded = try ctx.runPods(.ownTenants, [bomb, victim])
             let forks = bounded.double("bomb_forks") ?? .nan
             let rise = riseOver(bounded, base, "t0", "t1")
@@ -295,7 +316,8 @@ enum Mitigations {
             o.measurements = victimFigures("kernel task count change seen by the victim", "tasks", alone: base.change("t0", "t1"), mitigated: bounded.change("t0", "t1")) + [
                 BenchMeasurement("aggressor children before EAGAIN", .evidence, forks, "tasks"),
             ]
-            o.evidence = ["the task count is the whole host's: other processes move it too (a shared machine)"]
+            o.evidence = ["the task count is the whole host's: other processes move it too (a shared machine)",
+                          "the victim alone is the cell's run of it (the same placement and program)"]
             if !bounded.problems.isEmpty { o.evidence.append(bounded.problems) }
             return o
         }

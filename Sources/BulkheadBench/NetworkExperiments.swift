@@ -7,24 +7,32 @@ enum NetworkExperiments {
     static func bandwidthContainer() -> BenchExperiment {
         BenchExperiment(.networkBandwidth, .container, expect: .cannot,
             claim: "containers of a pod share the link: a flood from a sibling takes the victim's throughput",
-            method: "A pod whose link is a \(bottleneck)bit/s token bucket (its egress-bandwidth: the pod's one veth), sending to a sink pod on the node bridge. Victim: one iperf3 stream from one container in interleaved windows, alone and next to a sibling container of the same pod sending eight streams (only in its windows). Receiver-side Mbit/s. (Over loopback the containers' own CPU limits would decide instead: loopback has no capacity but CPU time.) The effect must be a fall to 75% or less.") { ctx in
+            method: "A pod whose link is a \(bottleneck)bit/s token bucket (its egress-bandwidth: the pod's one veth), sending to a sink pod on the node bridge. Victim: one iperf3 stream from one container in interleaved windows, alone and next to a sibling container of the same pod sending eight streams (only in its windows). Receiver-side Mbit/s. (Over loopback the containers' own CPU limits would decide instead: loopback has no capacity but CPU time.) The effect must be a fall to 75% or less. The same run has a third phase for what closes the cell (its mitigation).") { ctx in
             // One pod run of interleaved windows (BenchSchedule): the sibling floods only in the
             // loaded windows.
-            try withSink(ctx, phases: 2 * ctx.rounds, tenant: nil) { _, ip in
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded])
+            // A third phase measures what closes the cell (Mitigations.ownPodsShaped): the same
+            // flood from a pod of its own shaped at 4M, sending only in the contained windows,
+            // sharing the cell's baseline windows instead of a second run repeating them.
+            try withSink(ctx, phases: 3 * ctx.rounds, tenant: nil) { _, ip in
+                // Two pods and the sink start at once: a lead of 2 s (with 1 s the first window began late).
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained], lead: 2)
                 let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f", ip: ip, port: 5202, streams: 8))
+                let ownFlood = BenchWorkload(name: "ownflood", script: BenchScheduled.iperfFlood(sched, .contained, key: "fo", ip: ip, port: 5203, streams: 8))
                 let link = ["kubernetes.io/egress-bandwidth": bottleneck]
-                let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood, victim], annotations: link)], seconds: sched.deadline)
+                let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood, victim], annotations: link),
+                                               BenchPodSpec(group: [ownFlood], annotations: ["kubernetes.io/egress-bandwidth": "4M"])], seconds: sched.deadline)
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
                 let r = w.summary("victim throughput", .loaded, band: 0.75, side: .atMost)
                 var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "throughput next to a flooding sibling on the pod's link"),
                                      keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim throughput", ratio: r)
-                o.measurements = w.measurements + [BenchMeasurement("sibling's flood (sender side)", .evidence, run.double("f") ?? .nan, "Mbit/s")]
-                    + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+                let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+                o.measurements = w.measurements.filter { $0.phase != .contained } + [BenchMeasurement("sibling's flood (sender side)", .evidence, run.double("f") ?? .nan, "Mbit/s")]
+                    + service.filter { $0.phase != .contained }
                 o.evidence += sched.late(run.values, prefix: "v")
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
+                ctx.cellMitigation = (Mitigations.ownPodsShapedOutcome(sched, run, w, service), Double(ctx.rounds) * (sched.window + sched.gap))
                 return o
             }
         }
@@ -37,10 +45,10 @@ enum NetworkExperiments {
     static let bottleneck = "20M"
     static let bottleneckBits = 20e6
 
-    /// A sink pod: three iperf3 servers (5201 for the victim, 5202 and 5203 for floods; an
+    /// A sink pod: five iperf3 servers (5201 for the victim, 5202 to 5205 for floods; an
     /// iperf3 server serves one test at a time) for `seconds` s.
     static func sink(seconds: Double) -> BenchWorkload {
-        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203; do iperf3 -s -p $p >/dev/null 2>&1 & done; (\(BenchPrograms.echoServer(port: echoPort, seconds: seconds))) & sleep \(BenchPrograms.fmt(seconds))")
+        BenchWorkload(name: "sink", script: "for p in 5201 5202 5203 5204 5205; do iperf3 -s -p $p >/dev/null 2>&1 & done; (\(BenchPrograms.echoServer(port: echoPort, seconds: seconds))) & sleep \(BenchPrograms.fmt(seconds))")
     }
 
     /// The sink's TCP echo server, for the victim's request–response service.
@@ -130,19 +138,28 @@ enum NetworkExperiments {
     static func bandwidthNamespace() -> BenchExperiment {
         BenchExperiment(.networkBandwidth, .namespace, expect: .cannot,
             claim: "only per-tenant shaping would hold a tenant's bandwidth; bulkhead shapes per pod, so a tenant's share grows with its pod count",
-            method: "The sink pod behind a \(bottleneck)bit/s bucket, and a victim pod, in tenant A. Tenant B runs two flooding pods, each shaped by egress-bandwidth 4M (two streams each). Interleaved windows of one run: the victim alone, and next to tenant B's floods (sending only in those windows); the tenant's total is the sum of its pods' limits.") { ctx in
-            try withSink(ctx, phases: 2 * ctx.rounds, tenant: 0) { _, ip in
+            method: "The sink pod behind a \(bottleneck)bit/s bucket, and a victim pod, in tenant A. Tenant B runs two flooding pods, each shaped by egress-bandwidth 4M (two streams each). Interleaved windows of one run: the victim alone, and next to tenant B's floods (sending only in those windows); the tenant's total is the sum of its pods' limits. The same run has a third phase for what closes the cell (its mitigation: two more pods of tenant B at 2M each, sending only in their windows).") { ctx in
+            try withSink(ctx, phases: 3 * ctx.rounds, tenant: 0) { _, ip in
                 // The victim sends to 5201, the two flooding pods to 5202 and 5203, only in the
-                // loaded windows of one run.
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded])
+                // loaded windows of one run. A third phase measures what closes the cell
+                // (Mitigations.tenantBudgetShaped): two more pods of tenant B at 2M each, to 5204
+                // and 5205, only in the contained windows, sharing the cell's baseline windows.
+                // Five pods start at once next to the sink: a lead of 2 s (with 1 s the first window began 1.5 s late at load average 20).
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained], lead: 2)
                 let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let floods = (1...2).map { i in
                     BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, streams: 2))],
                                  tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "4M"])
                 }
-                let run = try ctx.runPodSpecs(floods + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline)
+                let budgeted = (1...2).map { i in
+                    BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .contained, key: "fb\(i)", ip: ip, port: 5203 + i, streams: 2))],
+                                 tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "2M"])
+                }
+                let run = try ctx.runPodSpecs(floods + budgeted + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline)
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
+                let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+                ctx.cellMitigation = (Mitigations.tenantBudgetShapedOutcome(sched, run, w, service), Double(ctx.rounds) * (sched.window + sched.gap))
                 let tenantTotal = (run.double("f1") ?? 0) + (run.double("f2") ?? 0)
                 let r = w.summary("victim throughput", .loaded, band: 0.8, side: .atMost)
                 let summary = "tenant B's two pods, each shaped at 4M, sent \(BenchFormat.value(tenantTotal, "Mbit/s")) together (sender side)"
@@ -152,9 +169,9 @@ enum NetworkExperiments {
                 var o = BenchOutcome(verdict: verdict,
                                      keyFigure: "tenant B \(BenchFormat.value(tenantTotal, "Mbit/s")) (2 × 4M), victim \(r?.text ?? "?")",
                                      chartMetric: "victim throughput", ratio: r)
-                o.measurements = w.measurements + [
+                o.measurements = w.measurements.filter { $0.phase != .contained } + [
                     BenchMeasurement("tenant B's total (two pods at 4M each, sender side)", .evidence, tenantTotal, "Mbit/s"),
-                ] + ctx.serviceMeasurements(run.values, sched, prefix: "vl")
+                ] + service.filter { $0.phase != .contained }
                 o.evidence += sched.late(run.values, prefix: "v")
                 if !run.problems.isEmpty { o.evidence.append(run.problems) }
                 return o

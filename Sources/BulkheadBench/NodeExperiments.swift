@@ -192,6 +192,7 @@ enum NodeExperiments {
             let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
             let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0))
             let base = try ctx.runPods(.ownTenants, [victim])
+            ctx.cellBaseline = base
             let loaded = try ctx.runPods(.ownTenants, [bomb, victim])
             func delta(_ p: BenchPods) -> Double? {
                 guard let a = p.double("t0"), let b = p.double("t1") else { return nil }

@@ -59,6 +59,10 @@ struct MatrixTests {
         (try? Bulkhead.run(["bench", "--list"]).stdout.split(separator: "\n").map(String.init)) ?? []
     }()
 
+    /// Cells whose mitigation is a third phase of the cell's own run (Mitigations.inCellRun).
+    static let mitigatedInCellRun: Set<String> = ["cache-bandwidth/container", "cache-bandwidth/pod", "cache-bandwidth/namespace",
+                                                  "network-bandwidth/container", "network-bandwidth/namespace"]
+
     /// Rounds per ratio cell here: fewer than the default (the suite runs every cell), enough
     /// for an interval, so that a cell can be inconclusive.
     static let rounds = "3"
@@ -147,13 +151,24 @@ struct MatrixTests {
                     "\(cell): \(q.rounds) rounds with the control")
             if m.verdict.kind == .can { #expect(q.low >= q.band, "\(cell): \(q.text) against \(q.band)") }
         }
+        if Self.mitigatedInCellRun.contains(cell), let m, result.ratio != nil {
+            // Measured in the cell's own run (a third phase of its windows), not a second run
+            // repeating its baseline: the mitigation's baseline windows are the cell's, value
+            // for value, and the cell keeps only its own two phases.
+            let metric = cell.hasPrefix("cache-bandwidth/") ? "victim sweep rate" : "victim throughput"
+            let base = { (ms: [BenchMeasurement]) in ms.filter { $0.name == metric && $0.phase == .baseline }.map { "\($0.round ?? -1):\($0.value)" }.sorted() }
+            #expect(!base(result.measurements).isEmpty && base(m.measurements) == base(result.measurements),
+                    "\(cell): the control's baseline windows are the cell's: \(base(m.measurements)) vs \(base(result.measurements))")
+            #expect(!result.measurements.contains { $0.name == metric && $0.phase == .contained }, "\(cell): the control's windows are the mitigation's")
+            #expect(m.evidence.contains { $0.contains("measured in the cell's run") }, "\(m.evidence)")
+        }
         if cell.hasPrefix("disk-bandwidth/"), let m, m.verdict.kind == .skipped {
             #expect(m.verdict.reason.contains("bulkhead bench --vm --only \(cell)"), "io.max names the command that measures it: \(m.verdict.reason)")
         }
         if cell.hasPrefix("cache-bandwidth/"), let m {
             let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
             #expect(m.evidence.contains { $0.contains(resctrl ? "resctrl is mounted" : "no resctrl on this host") }, "says whether resctrl is there: \(m.evidence)")
-            #expect(m.verdict.reason.contains("cpuset.cpus written for both: yes"), "the pinning was in place: \(m.verdict.reason)")
+            #expect(m.verdict.reason.contains("cpuset.cpus written for the aggressor's sandbox: yes"), "the pinning was in place: \(m.verdict.reason)")
             #expect(m.value("victim sweep rate", .contained) != nil, "the victim's figure with the pinning")
         }
     }

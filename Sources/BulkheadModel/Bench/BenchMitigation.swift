@@ -26,8 +26,10 @@ public struct BenchMitigation: Codable, Sendable, Equatable {
     /// The victim's ratio over the rounds with the control in place (phase `contained`), for
     /// a mitigation judged by a ratio against a band.
     public var ratio: BenchRatioSummary?
-    /// How long the run took (wall clock), apart from the cell's own `seconds`; nil in reports
-    /// written before it was recorded.
+    /// How long the run took (wall clock), apart from the cell's own `seconds`; for a control
+    /// measured in the cell's own run (a third phase of its windows), the seconds its windows
+    /// added to that run, which the cell's `seconds` include. nil in reports written before it
+    /// was recorded.
     public var seconds: Double?
 
     public init(control: String, verdict: BenchVerdict, keyFigure: String = "", method: String,
@@ -72,8 +74,9 @@ extension BenchRender {
         return lines
     }
 
-    /// The mitigation runs' share of the report's time (they are not in the cells' `seconds`),
-    /// or nil when no run recorded its time.
+    /// The mitigation runs' share of the report's time (a run of its own is not in the cell's
+    /// `seconds`; a control measured in the cell's run counts the windows it added), or nil
+    /// when no run recorded its time.
     static func mitigationSeconds(_ report: BenchMatrixReport) -> Double? {
         let times = report.results.compactMap { $0.mitigation?.seconds }
         return times.isEmpty ? nil : times.reduce(0, +)
