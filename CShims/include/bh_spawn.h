@@ -103,6 +103,10 @@ enum bh_step_op {
                                     reader is gone) */
     BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
                                     own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
+    BH_OP_WAIT_POOL_REQUEST,     /* the warm pool (bh_pool.h): every setup step done, before the workload is
+                                    forked, send BH_MSG_POOL_READY and wait on fd (a SOCK_SEQPACKET socket)
+                                    for one request: argv, envp, candidate paths, working directory and the
+                                    fds that become the workload's 0 .. n-1; the steps after it use them */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -141,6 +145,7 @@ struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
 struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
+struct bh_wait_pool_request_args { int32_t fd; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -173,6 +178,7 @@ union bh_step_args {
     struct bh_open_terminal_args open_terminal;
     struct bh_wait_exec_fifo_args wait_exec_fifo;
     struct bh_write_sysctl_args write_sysctl;
+    struct bh_wait_pool_request_args wait_pool_request;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -235,6 +241,7 @@ enum bh_msg_kind {
     BH_MSG_EXEC_OK = 2,     /* the workload passed execve; value = its pid inside the sandbox */
     BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
     BH_MSG_CREATED = 4,     /* OCI `create`: every setup step succeeded; the init waits on the exec fifo */
+    BH_MSG_POOL_READY = 5,  /* warm pool: every setup step succeeded; the init waits for its request */
 };
 
 typedef struct bh_msg {

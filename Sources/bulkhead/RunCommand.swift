@@ -168,6 +168,9 @@ struct RunCommand: ParsableCommand {
     var name: String?
 
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
+    @Option(help: ArgumentHelp("Take a prepared sandbox from the warm pool at this socket (`bulkhead pool start`); BULKHEAD_POOL sets it too. The pool's profile applies; only --env, --workdir, --preserve-fd (3, 4, ...), --report and -q go with it.", valueName: "SOCKET"))
+    var pool: String?
+
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
 
@@ -179,6 +182,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let socket = pool ?? ProcessInfo.processInfo.environment["BULKHEAD_POOL"].flatMap({ $0.isEmpty ? nil : $0 }) { try runPooled(socket) }
         let parsed: Result<(ProfileLayer, Double?), ConfigError> = Result { () throws(ConfigError) in
             (try commandLineLayer(), try timeout.map { (t) throws(ConfigError) in try parseDuration(t) })
         }
@@ -219,6 +223,25 @@ struct RunCommand: ParsableCommand {
         }
         if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds, name: name)
+    }
+
+    /// `--pool`: the flags that change the sandbox belong to the pool's profile and are refused
+    /// here; `--env` (NAME=VALUE, or NAME from this environment), `--workdir`, `--preserve-fd`,
+    /// `--report` and `-q` go with the request.
+    func runPooled(_ socket: String) throws -> Never {
+        var layer = (try? commandLineLayer()) ?? ProfileLayer()
+        let env = layer.env.map { "\($0.name)=\($0.value)" }
+        layer.env = []
+        layer.workingDir = nil
+        let refused = [profile != "container" ? "--profile" : nil, timeout != nil ? "--timeout" : nil, tty ? "--tty" : nil,
+                       name != nil ? "--name" : nil, dryRun ? "--dry-run" : nil, injectFault != nil ? "--inject-fault" : nil,
+                       layer != ProfileLayer() ? "flags that change the sandbox" : nil].compactMap { $0 }
+        if let first = refused.first {
+            warn(ConfigError(file: FieldRules.commandLine, field: first, message: "the pool's profile decides the sandbox: with --pool give only --env, --workdir, --preserve-fd, --report and -q").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        try PooledRun.run(socket: socket, report: report, command: command, environment: env, workdir: workdir,
+                          preserveFds: preserveFd, quiet: quiet)
     }
 
     /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and

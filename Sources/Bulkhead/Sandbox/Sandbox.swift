@@ -225,7 +225,8 @@ public enum Sandbox {
     ///     on, and the console socket the pty master goes to (`PlanStep.openTerminal`).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
-                               ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = []) throws(LaunchError) -> PreparedLaunch {
+                               ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
+                               poolRequestFD: Int32? = nil) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do {
             var top = request.overrides
@@ -265,6 +266,7 @@ public enum Sandbox {
             context.execFifoFD = ociExecFifo
             context.makeKernelMountPoints = ociExecFifo != nil
             context.sysctls = ociSysctls
+            context.poolRequestFD = poolRequestFD
             if let fd = ociTerminal { context.terminalFD = fd }
             var terminal: TerminalRelay?
             if request.tty {

@@ -231,6 +231,7 @@ final class CArena {
         case let .writeSysctl(name, value):
             (BH_OP_WRITE_SYSCTL, bh_step_args(write_sysctl: bh_write_sysctl_args(path: string(LaunchPlanner.newRoot + "/proc/sys/" + name.split(separator: ".").joined(separator: "/")), value: string(value))))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
+        case .waitPoolRequest(let fd): (BH_OP_WAIT_POOL_REQUEST, bh_step_args(wait_pool_request: bh_wait_pool_request_args(fd: fd)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }
