@@ -58,6 +58,11 @@ struct PoolCommand: ParsableCommand {
         /// /dev/null), waits until it reports every sandbox ready (or ends), prints its status.
         static func startInBackground(socket: String) throws -> Never {
             let args = Array(CommandLine.arguments.dropFirst()) + ["--foreground"]
+            // The pool outlives this command: it must hold none of its caller's descriptors (a
+            // pipe the caller reads to its end would never end).
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+                if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+            }
             var attr = posix_spawnattr_t()
             posix_spawnattr_init(&attr)
             defer { posix_spawnattr_destroy(&attr) }

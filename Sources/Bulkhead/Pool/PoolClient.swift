@@ -34,7 +34,10 @@ public enum PoolClient {
         let conn: Int32
         do { conn = try PoolSocket.connect(path: socket) } catch { return failed("cannot start the sandbox: \(error)") }
         defer { close(conn) }
-        do { try PoolSocket.send(conn, bytes, fds: fds) } catch { return failed("cannot start the sandbox: \(error)") }
+        // A pool that refuses this caller answers and closes before reading: the send may then
+        // fail, and the answer is still there to read.
+        var sendError: SystemError?
+        do { try PoolSocket.send(conn, bytes, fds: fds) } catch { sendError = error }
         var head: [UInt8]?
         var json: [UInt8] = []
         while true {
@@ -56,7 +59,9 @@ public enum PoolClient {
             for fd in m.fds { close(fd) }
             if head == nil { head = m.bytes } else { json += m.bytes }
         }
-        guard let head, head.count >= 4 else { return failed("cannot start the sandbox: the pool at \(socket) ended the connection without an answer") }
+        guard let head, head.count >= 4 else {
+            return failed("cannot start the sandbox: " + (sendError.map { "\($0)" } ?? "the pool at \(socket) ended the connection without an answer"))
+        }
         let status = head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
         return Outcome(exitCode: status, message: String(decoding: head[4...], as: UTF8.self),
                        reportJSON: json.isEmpty ? nil : String(decoding: json, as: UTF8.self))
