@@ -1,4 +1,5 @@
 #include "bh_fd_passing.h"
+#include "bh_pool.h"
 
 #include <errno.h>
 #include <string.h>
@@ -6,24 +7,10 @@
 #include <unistd.h>
 
 int bh_send_fd(int channel, int fd) {
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    ssize_t n;
-    while ((n = sendmsg(channel, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-    return n < 0 ? errno : 0;
+    /* One byte with the fd: the warm pool's sender (bh_pool.h) with one fd. */
+    const uint8_t byte = 0;
+    int32_t one = fd;
+    return bh_pool_send(channel, &byte, 1, &one, 1);
 }
 
 int bh_receive_fd(int channel, int *fd) {

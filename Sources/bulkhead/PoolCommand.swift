@@ -15,6 +15,14 @@ struct PoolCommand: ParsableCommand {
     /// /run/bulkhead/pool.sock for root; a non-root caller names its own.
     static let defaultSocket = "/run/bulkhead/pool.sock"
 
+    /// `pool status` / `pool stop`: the pool's answer; `failure: ERROR` on stderr and exit 1.
+    static func control(_ socket: String, _ word: String, failure: String) throws -> String {
+        do { return try PoolClient.control(socket: socket, word) } catch {
+            warn("\(failure): \(error)")
+            throw ExitCode.failure
+        }
+    }
+
     struct Start: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Start a pool of N prepared sandboxes of a profile behind a unix socket; returns once they are ready (--foreground: serves until SIGTERM or `pool stop`).")
@@ -102,45 +110,35 @@ struct PoolCommand: ParsableCommand {
 
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop a pool: every sandbox ended, its cgroups, mounts and socket removed.")
-        @Option(help: ArgumentHelp("The pool's unix socket.", valueName: "PATH"))
-        var socket: String = PoolCommand.defaultSocket
+        @OptionGroup var pool: PoolSocketOption
+        var socket: String { pool.socket }
 
         func run() throws {
-            do {
-                let answer = try PoolClient.control(socket: socket, "stop")
-                guard answer == "stopped" else { warn(answer.isEmpty ? "the pool did not confirm the stop" : answer); throw ExitCode.failure }
-                out("pool stopped: \(socket)\n")
-            } catch let e as ExitCode {
-                throw e
-            } catch {
-                let e = error
-                warn("cannot stop the pool: \(e)")
-                throw ExitCode.failure
-            }
+            let answer = try PoolCommand.control(socket, "stop", failure: "cannot stop the pool")
+            guard answer == "stopped" else { warn(answer.isEmpty ? "the pool did not confirm the stop" : answer); throw ExitCode.failure }
+            out("pool stopped: \(socket)\n")
         }
     }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a pool's sandboxes: ready, preparing, running, served, failed (JSON).")
-        @Option(help: ArgumentHelp("The pool's unix socket.", valueName: "PATH"))
-        var socket: String = PoolCommand.defaultSocket
+        @OptionGroup var pool: PoolSocketOption
+        var socket: String { pool.socket }
 
         func run() throws {
-            do {
-                let text = try PoolClient.control(socket: socket, "status")
-                guard let s = try? JSONDecoder().decode(PoolStatus.self, from: Data(text.utf8)) else {
-                    warn("the pool at \(socket) answered no status"); throw ExitCode.failure
-                }
-                out(ReportJSON.encode(s) + "\n")
-            } catch let e as ExitCode {
-                throw e
-            } catch {
-                let e = error
-                warn("cannot reach the pool: \(e)")
-                throw ExitCode.failure
+            let text = try PoolCommand.control(socket, "status", failure: "cannot reach the pool")
+            guard let s = try? JSONDecoder().decode(PoolStatus.self, from: Data(text.utf8)) else {
+                warn("the pool at \(socket) answered no status"); throw ExitCode.failure
             }
+            out(ReportJSON.encode(s) + "\n")
         }
     }
+}
+
+/// `--socket PATH` of `pool stop` and `pool status`.
+struct PoolSocketOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The pool's unix socket.", valueName: "PATH"))
+    var socket: String = PoolCommand.defaultSocket
 }
 
 /// `bulkhead run --pool SOCKET` (or BULKHEAD_POOL=SOCKET): the request goes to the pool, whose
@@ -173,14 +171,7 @@ enum PooledRun {
     /// `--report`, the workload's exit status.
     static func run(socket: String, report: String?, command: [String], environment: [String] = [], workdir: String? = nil,
                     preserveFds: [Int32] = [], quiet: Bool = false) throws -> Never {
-        var reportHandle: FileHandle?
-        if let report, report != "-" {
-            guard let h = OutputFile.open(report) else {
-                warn("cannot write the report to \(report)")
-                throw ExitCode(ExitStatus.launchFailed)
-            }
-            reportHandle = h
-        }
+        let reportHandle = try RunCommand.openReport(report)
         let o = PoolClient.run(socket: socket, command: command, environment: environment, workingDirectory: workdir, preserveFds: preserveFds)
         if !o.message.isEmpty {
             for line in o.message.split(separator: "\n") where !quiet || !line.hasPrefix("seccomp: ") { warn(String(line)) }

@@ -287,14 +287,7 @@ struct RunCommand: ParsableCommand {
         }
         if !invocation.quiet { for w in prepared.warnings { warn(w) } }
         // The report file is opened before the launch: a bad path must fail before anything runs.
-        var reportHandle: FileHandle?
-        if let report, report != "-" {
-            guard let h = OutputFile.open(report) else {
-                warn("cannot write the report to \(report)")
-                throw ExitCode(ExitStatus.launchFailed)
-            }
-            reportHandle = h
-        }
+        let reportHandle = try openReport(report)
         // `--name`: registered after every check, removed as soon as the sandbox has ended.
         var entry: SandboxEntry?
         if let name {
@@ -326,6 +319,17 @@ struct RunCommand: ParsableCommand {
             if report == "-" { out(json + "\n") } else { reportHandle?.write(Data((json + "\n").utf8)); try? reportHandle?.close() }
         }
         throw ExitCode(result.exitCode)
+    }
+
+    /// `--report FILE`, opened before the launch (a bad path fails before anything runs); nil
+    /// for none or "-".
+    static func openReport(_ report: String?) throws -> FileHandle? {
+        guard let report, report != "-" else { return nil }
+        guard let h = OutputFile.open(report) else {
+            warn("cannot write the report to \(report)")
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        return h
     }
 
     /// A launch refused before anything was set up (a bad flag value, profile, bind or seccomp
