@@ -6,6 +6,7 @@
  * but this code and the plan it was handed. */
 #include "bh_spawn.h"
 #include "bh_fd_passing.h"
+#include "bh_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -673,6 +674,8 @@ static int close_all_except(int *keep, uint32_t n) {
 /* The workload's exec pipe (the workload's own copy of this variable): close-on-exec, it
  * reports a failed step and must survive BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. */
 static int workload_exec_fd = -1;
+/* A pooled launch: where the seccomp channel is after the request's fds were installed. */
+static int pool_notify_channel = -1;
 
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
@@ -680,6 +683,19 @@ static int close_fds(const bh_spawn_config *cfg) {
      * close-on-exec: the steps before execve (chdir) must not reach them either. */
     int keep[BH_KEEP_MAX];
     uint32_t n = 0;
+    if (bh_pool_active()) {
+        /* A pooled launch: the request's fds become 0 .. count-1 (the exec pipe sits above
+         * BH_POOL_MAX_FDS already; the seccomp channel moves if it is in the way). */
+        if (cfg->seccomp_notify != NULL) pool_notify_channel = cfg->seccomp_notify->channel;
+        int *movable[1] = {&pool_notify_channel};
+        uint32_t installed = 0;
+        int rc = bh_pool_install_fds(movable, cfg->seccomp_notify != NULL ? 1 : 0, &installed);
+        if (rc) return rc;
+        for (uint32_t i = 0; i < installed; i++) keep[n++] = (int)i;
+        keep[n++] = workload_exec_fd;
+        if (cfg->seccomp_notify != NULL) keep[n++] = pool_notify_channel;
+        return close_all_except(keep, n);
+    }
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
     if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
@@ -709,6 +725,8 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_WAIT_EXEC_FIFO) { keep[n++] = cfg->steps[i].args.wait_exec_fifo.fd; break; }
+    for (uint32_t i = 0; i < cfg->step_count; i++)
+        if (cfg->steps[i].op == BH_OP_WAIT_POOL_REQUEST) { keep[n++] = cfg->steps[i].args.wait_pool_request.fd; break; }
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     return close_all_except(keep, n);
@@ -719,6 +737,7 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
  * checked to be inside the root, as runc does since its fix: getcwd(2) of a directory the
  * root cannot reach starts with "(unreachable)". */
 static int enter_workdir(const char *path) {
+    if (bh_pool_active() && bh_pool_cwd() != NULL) path = bh_pool_cwd(); /* the request's, resolved the same way */
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) return errno;
     struct open_how how;
@@ -850,6 +869,11 @@ static int mount_cgroups(const struct bh_mount_cgroups_args *a) {
 
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
+    if (cfg->seccomp_notify != NULL && bh_pool_active()) {
+        bh_seccomp_notify_config moved = *cfg->seccomp_notify;
+        moved.channel = pool_notify_channel;
+        return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, &moved);
+    }
     if (cfg->seccomp_notify != NULL)
         return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, cfg->seccomp_notify);
     struct sock_fprog prog;
@@ -863,8 +887,12 @@ static int exec_candidates(const bh_spawn_config *cfg) {
     /* The PATH search of execvp(3), on paths the planner built: ENOENT and friends move on
      * to the next candidate; EACCES is remembered as the answer if nothing else runs. */
     int saw_eacces = 0, last = ENOENT;
-    for (uint32_t i = 0; i < cfg->exec_path_count; i++) {
-        execve(cfg->exec_paths[i], cfg->argv, cfg->envp);
+    uint32_t count = cfg->exec_path_count;
+    const char *const *paths = cfg->exec_paths;
+    char *const *argv = cfg->argv, *const *envp = cfg->envp;
+    if (bh_pool_active()) { paths = bh_pool_exec_paths(&count); argv = bh_pool_argv(); envp = bh_pool_envp(); }
+    for (uint32_t i = 0; i < count; i++) {
+        execve(paths[i], argv, envp);
         last = errno;
         switch (last) {
         case EACCES: saw_eacces = 1; /* fallthrough */
@@ -1127,6 +1155,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return wait_exec_fifo(a->wait_exec_fifo.fd);
     case BH_OP_MOUNT_CGROUPS:
         return mount_cgroups(&a->mount_cgroups);
+    case BH_OP_WAIT_POOL_REQUEST:
+        return bh_pool_wait_request(a->wait_pool_request.fd, init_msg_fd);
     case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */
         return EINVAL;
     }
@@ -1246,6 +1276,16 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     if (pipe2(exec_pipe, O_CLOEXEC) < 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
         _exit(125);
+    }
+    if (bh_pool_active()) {
+        /* A pooled launch: the request's fds become the workload's 0 .. n-1; the exec pipe
+         * stays out of their way. */
+        for (int i = 0; i < 2; i++) {
+            int high = fcntl(exec_pipe[i], F_DUPFD_CLOEXEC, (int)BH_POOL_MAX_FDS);
+            if (high < 0) { send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0); _exit(125); }
+            close(exec_pipe[i]);
+            exec_pipe[i] = high;
+        }
     }
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {

@@ -113,6 +113,10 @@ enum bh_step_op {
                                     symlink per controller of a co-mounted one), then the tmpfs is made read-only;
                                     the single name "cgroup2" mounts cgroup2 on /sys/fs/cgroup itself. Every
                                     cgroup mount is nosuid, nodev, noexec, and read-only with read_only */
+    BH_OP_WAIT_POOL_REQUEST,     /* the warm pool (bh_pool.h): every setup step done, before the workload is
+                                    forked, send BH_MSG_POOL_READY and wait on fd (a SOCK_SEQPACKET socket)
+                                    for one request: argv, envp, candidate paths, working directory and the
+                                    fds that become the workload's 0 .. n-1; the steps after it use them */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -152,6 +156,7 @@ struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
 struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
 struct bh_mount_cgroups_args { const char *_Nullable names; uint32_t read_only; uint32_t temporary_namespace; };
+struct bh_wait_pool_request_args { int32_t fd; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -185,6 +190,7 @@ union bh_step_args {
     struct bh_wait_exec_fifo_args wait_exec_fifo;
     struct bh_write_sysctl_args write_sysctl;
     struct bh_mount_cgroups_args mount_cgroups;
+    struct bh_wait_pool_request_args wait_pool_request;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -249,6 +255,7 @@ enum bh_msg_kind {
     BH_MSG_EXEC_OK = 2,     /* the workload passed execve; value = its pid inside the sandbox */
     BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
     BH_MSG_CREATED = 4,     /* OCI `create`: every setup step succeeded; the init waits on the exec fifo */
+    BH_MSG_POOL_READY = 5,  /* warm pool: every setup step succeeded; the init waits for its request */
 };
 
 typedef struct bh_msg {

@@ -226,7 +226,8 @@ public enum Sandbox {
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
-                               ociCgroupMountReadOnly: Bool? = nil) throws(LaunchError) -> PreparedLaunch {
+                               ociCgroupMountReadOnly: Bool? = nil,
+                               poolRequestFD: Int32? = nil) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do {
             var top = request.overrides
@@ -267,6 +268,7 @@ public enum Sandbox {
             context.makeKernelMountPoints = ociExecFifo != nil
             context.sysctls = ociSysctls
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
+            context.poolRequestFD = poolRequestFD
             if let fd = ociTerminal { context.terminalFD = fd }
             var terminal: TerminalRelay?
             if request.tty {

@@ -48,6 +48,9 @@ public struct LaunchContext: Sendable, Equatable {
     /// OCI `create`: the init waits on this exec fifo fd (`PlanStep.waitExecFifo`) before it
     /// forks the workload.
     public var execFifoFD: Int32?
+    /// The warm pool: the init waits on this socket for its request (`PlanStep.waitPoolRequest`)
+    /// before it forks the workload.
+    public var poolRequestFD: Int32?
     /// OCI: /proc, /dev and /sys are made in the root filesystem when it lacks them (as runc
     /// does for an imported image), inside the root, without following symlinks.
     public var makeKernelMountPoints = false
@@ -230,6 +233,12 @@ public enum LaunchPlanner {
             let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
             s.insert(.loadSeccomp, at: capIndex)
         }
+        if let fd = c.poolRequestFD {
+            // The warm pool: before the filter (the wait's recvmsg must not meet it) and before
+            // the fork, so the workload is born with the request in hand.
+            let seccompAt = earlySeccomp ? s.firstIndex(of: .loadSeccomp) : nil
+            s.insert(.waitPoolRequest(fd: fd), at: seccompAt ?? s.endIndex)
+        }
         if let fd = c.execFifoFD {
             // OCI: the workload is the container's PID 1, as runc has it (no init of bulkhead's
             // own forwarding signals: a SIGTERM the workload has no handler for is ignored by
@@ -259,10 +268,7 @@ public enum LaunchPlanner {
             env.append(EnvVar(name: "TERM", value: terminalType(c.terminalType)))
         }
         if !env.contains(where: { $0.name == "HOSTNAME" }) && p.namespaces.contains(.uts) { env.append(EnvVar(name: "HOSTNAME", value: p.hostname)) }
-        let path = env.first(where: { $0.name == "PATH" })?.value ?? EffectiveProfile.defaultPath
-        let execPaths: [String] = argv0.contains("/")
-            ? [argv0]
-            : path.split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
+        let execPaths = Self.execPaths(argv0, path: env.first(where: { $0.name == "PATH" })?.value)
 
         var plan = LaunchPlan(
             namespaces: p.namespaces, uidMap: uidMap, gidMap: gidMap, denySetgroups: denySetgroups,
@@ -272,6 +278,14 @@ public enum LaunchPlanner {
         plan.joinedNamespaces = c.joinedNamespaces.intersection(p.namespaces)
         plan.userNamespaceOwner = owner
         return plan
+    }
+
+    /// The candidate paths of `argv0`, as execvp(3) searches them: the name itself when it has a
+    /// slash, else each entry of `path` (the workload's PATH, else the default).
+    /// The warm pool computes a pooled request's with it too.
+    public static func execPaths(_ argv0: String, path: String?) -> [String] {
+        argv0.contains("/") ? [argv0]
+            : (path ?? EffectiveProfile.defaultPath).split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
     }
 
     /// `ownNetwork` false: a pod's container, whose network namespace belongs to the initial

@@ -87,6 +87,11 @@ public enum PlanStep: Sendable, Equatable {
     /// until `start` opens the exec fifo (`fd`: an O_PATH fd of it in the state directory),
     /// then forks the workload. The creating launcher exits meanwhile (no PDEATHSIG from here).
     case waitExecFifo(fd: Int32)
+    /// The warm pool (`bulkhead pool`): the init, every setup step done, reports that it is
+    /// ready and waits on the socket `fd` for one request (argv, environment, candidate paths,
+    /// working directory, the fds that become the workload's 0 .. n-1), which the steps after
+    /// it use in place of the plan's own.
+    case waitPoolRequest(fd: Int32)
     /// OCI `linux.sysctl`: write `value` to /proc/sys/`name` (dots as slashes) of the sandbox's
     /// own /proc (mounted in the new root), before /proc/sys is made read-only; only namespaced
     /// sysctls reach the plan (OCIConfig).
@@ -167,6 +172,7 @@ public enum PlanStep: Sendable, Equatable {
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .waitExecFifo: return "wait on the exec fifo for `start`"
+        case .waitPoolRequest: return "wait for the warm pool's request (command, environment, working directory, fds)"
         case let .writeSysctl(name, _): return "set the sysctl \(name) (linux.sysctl)"
         case let .mountCgroups(h, ro, _): return "mount the container's cgroups (\(h.joined(separator: " "))) at /sys/fs/cgroup\(ro ? " read-only" : "") (mounts[type=cgroup])"
         case .exec: return "execve the command"

@@ -234,6 +234,7 @@ final class CArena {
             (BH_OP_MOUNT_CGROUPS, bh_step_args(mount_cgroups: bh_mount_cgroups_args(names: string(names.joined(separator: " ")), read_only: ro ? 1 : 0,
                                                                                 temporary_namespace: temporary ? 1 : 0)))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
+        case .waitPoolRequest(let fd): (BH_OP_WAIT_POOL_REQUEST, bh_step_args(wait_pool_request: bh_wait_pool_request_args(fd: fd)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }

@@ -10,6 +10,8 @@ public enum InitMessage: Sendable, Equatable {
     case exited(waitStatus: Int32)
     /// OCI `create`: every setup step succeeded; the init waits on the exec fifo.
     case created
+    /// The warm pool: every setup step succeeded; the init waits for its request.
+    case poolReady
 }
 
 /// The sandbox's init as the launcher holds it after clone3 (`ChildSpawner.spawn`): its pid
@@ -125,6 +127,7 @@ public final class SandboxInit: Sendable {
         case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
         case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
         case Int(BH_MSG_CREATED.rawValue): return .created
+        case Int(BH_MSG_POOL_READY.rawValue): return .poolReady
         default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
         }
     }
