@@ -80,7 +80,7 @@ struct OCIConfigTests {
     @Test(arguments: [
         (config(linux: #""sysctl": {"kernel.core_pattern": "|/SECRET"}"#), "linux.sysctl.kernel.core_pattern"),
         (config(process: #""capabilities": {"ambient": ["CAP_SYS_ADMIN"]}"#), "process.capabilities.ambient"),
-        (config(top: #""hooks": {"prestart": [{"path": "/SECRET"}]}"#), "hooks.prestart"),
+        (config(top: #""hooks": {"prestart": [{"path": "SECRET"}]}"#), "hooks.prestart[0].path"),
         (config(linux: #""seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/SECRET"}"#), "linux.seccomp.listenerPath"),
         (config(linux: #""intelRdt": {"closID": "SECRET"}"#), "linux.intelRdt"),
         (config(linux: #""uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]"#), "linux.uidMappings"),

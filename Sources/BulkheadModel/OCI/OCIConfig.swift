@@ -36,13 +36,16 @@ public struct OCIConfig: Sendable, Equatable {
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
+    /// `hooks`, in the order the spec runs them within each kind.
+    public var hooks: [OCIHook] = []
+    public func hooks(_ kind: OCIHook.Kind) -> [OCIHook] { hooks.filter { $0.kind == kind } }
 
     public static func == (a: OCIConfig, b: OCIConfig) -> Bool {
         a.ociVersion == b.ociVersion && a.layer == b.layer && a.args == b.args && a.terminal == b.terminal
             && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
-            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
+            && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp && a.hooks == b.hooks
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -186,8 +189,10 @@ public struct OCIConfig: Sendable, Equatable {
         }
         if let d = top["domainname"], try !d.string().isEmpty { throw d.error("not supported by bulkhead") }
         if let hooks = top["hooks"] {
-            for (key, value) in try hooks.mapping().entries where !(try value.sequence().isEmpty) {
-                throw value.error("hooks (\(key)) are not run by bulkhead")
+            let m = try hooks.mapping(allowed: OCIHook.Kind.allCases.map(\.rawValue))
+            for kind in OCIHook.Kind.allCases {
+                guard let list = m[kind.rawValue] else { continue }
+                for h in try list.sequence() { c.hooks.append(try OCIHook(h, kind: kind)) }
             }
         }
         if let a = top["annotations"] {
@@ -470,4 +475,51 @@ public struct OCIConfig: Sendable, Equatable {
         }
         return nil
     }
+}
+
+/// One entry of config.json `hooks` (runtime-spec "POSIX-platform Hooks"). The config is the
+/// engine's input, written by root: a hook runs as root (prestart, createRuntime, poststart,
+/// poststop in the runtime's namespaces) or as the container's init (createContainer,
+/// startContainer), as with runc. What runc checks is checked here, and no more: the path is
+/// absolute, the timeout above zero; the binary's owner and mode are not (the engine chose it).
+public struct OCIHook: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Deprecated in runtime-spec 1.2, still sent (podman, nvidia-container-runtime): run with
+        /// createRuntime.
+        case prestart, createRuntime, createContainer, startContainer, poststart, poststop
+    }
+    public var kind: Kind
+    public var path: String
+    /// argv, argv[0] included; empty: the path.
+    public var args: [String]
+    public var env: [String]
+    /// Seconds; nil: no limit.
+    public var timeout: Int?
+
+    public init(kind: Kind, path: String, args: [String] = [], env: [String] = [], timeout: Int? = nil) {
+        self.kind = kind; self.path = path; self.args = args; self.env = env; self.timeout = timeout
+    }
+
+    init(_ n: ConfigNode, kind: Kind) throws(ConfigError) {
+        let m = try n.mapping(allowed: ["path", "args", "env", "timeout"])
+        let pathNode = try m.require("path")
+        let path = try pathNode.string()
+        guard path.hasPrefix("/") else { throw pathNode.error("hooks.\(kind.rawValue): path must be absolute (runtime-spec)") }
+        guard !path.utf8.contains(0), path.utf8.count < 4096 else { throw pathNode.error("hooks.\(kind.rawValue): a path without NUL bytes, shorter than 4096 bytes, is needed") }
+        let args = try m["args"]?.stringList() ?? []
+        let env = try m["env"]?.stringList() ?? []
+        for (field, list) in [("args", args), ("env", env)] where list.contains(where: { $0.utf8.contains(0) }) {
+            throw (m[field] ?? n).error("hooks.\(kind.rawValue).\(field): NUL bytes are not allowed")
+        }
+        if let e = m["env"], env.contains(where: { !$0.contains("=") }) { throw e.error("hooks.\(kind.rawValue).env: NAME=VALUE entries are needed") }
+        var timeout: Int?
+        if let t = m["timeout"] {
+            // runtime-spec: "timeout ... MUST be greater than zero"; a day at most (checked arithmetic into ms).
+            timeout = try t.int(in: 1...86_400)
+        }
+        self.init(kind: kind, path: path, args: args, env: env, timeout: timeout)
+    }
+
+    /// argv as execve gets it.
+    public var argv: [String] { args.isEmpty ? [path] : args }
 }

@@ -231,6 +231,11 @@ final class CArena {
         case let .writeSysctl(name, value):
             (BH_OP_WRITE_SYSCTL, bh_step_args(write_sysctl: bh_write_sysctl_args(path: string(LaunchPlanner.newRoot + "/proc/sys/" + name.split(separator: ".").joined(separator: "/")), value: string(value))))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
+        case .runHook(let h):
+            (BH_OP_RUN_HOOK, bh_step_args(run_hook: bh_run_hook_args(
+                path: string(h.path), root: string(h.root), state_fd: h.stateFD,
+                argv: UnsafePointer(stringArray(h.argv, terminated: true)), envp: UnsafePointer(stringArray(h.env, terminated: true)),
+                timeout_ms: h.timeoutMs)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }
