@@ -96,6 +96,9 @@ struct OCIConfigTests {
         (config(top: #""domainname": "SECRET""#), "domainname"),
         (config(linux: #""cgroupsPath": "/SECRET/../../x""#), "linux.cgroupsPath"),
         (config(linux: #""cgroupsPath": "/SECRET/cgroup.procs""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "SECRET/x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "system.slice:SECRET:x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "/""#), "linux.cgroupsPath"),
     ])
     func refusedNamingTheField(_ text: String, _ field: String) throws {
         do {

@@ -1,4 +1,5 @@
 import BulkheadModel
+@testable import Bulkhead
 import Foundation
 import Glibc
 import Testing
@@ -234,5 +235,48 @@ struct OCIHooksTests {
             #expect(error.field.hasPrefix("hooks"), "\(error)")
             #expect(!error.message.contains("SECRET"), "\(error.message)")
         }
+    }
+}
+
+/// Annotations are bounded, and the refusal names them and the limit, never the value.
+@Suite struct OCIAnnotationLimitTests {
+    @Test func overTheLimitIsRefusedNamingAnnotations() throws {
+        let big = "SECRET" + String(repeating: "x", count: 3 << 20)
+        let text = #"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["/bin/true"], "cwd": "/"}, "linux": {"namespaces": [{"type": "mount"}]}, "annotations": {"a": ""# + big + #""}}"#
+        do {
+            _ = try OCIConfig.decode(text, bundle: "/b")
+            Issue.record("a 3 MiB annotation was accepted")
+        } catch {
+            #expect(error.field == "annotations" && error.message.contains("256 KiB"), "\(error)")
+            #expect(!error.message.contains("SECRET"))
+        }
+        let fits = #"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["/bin/true"], "cwd": "/"}, "linux": {"namespaces": [{"type": "mount"}]}, "annotations": {"a": ""# + String(repeating: "x", count: 200 << 10) + #""}}"#
+        #expect(try OCIConfig.decode(fits, bundle: "/b").annotations.first?.1.count == 200 << 10)
+    }
+}
+
+/// `kill --all`: a pid is signalled only when, held by a pidfd, it is in the container's cgroup.
+@Suite(.serialized, .enabled(if: Gate.root, Gate.rootReason))
+struct OCIKillAllTests {
+    /// The membership check `kill --all` makes after opening each pidfd: this test process is
+    /// not in the container's cgroup (a pid reused by it would be skipped); the container's
+    /// init and its child are; `kill --all KILL` ends both.
+    @Test func onlyTheContainersProcessesAreSignalled() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "sleep 1000 & echo $! > /out/child; wait"])
+        #expect(try OCIRuntimeTests.rt(["run", "-d", "--bundle", b.dir, "--pid-file", b.dir + "/pid", "c1"], root: b.stateRoot).status == 0)
+        let pid = Int32((try? String(contentsOfFile: b.dir + "/pid", encoding: .utf8)) ?? "") ?? -1
+        let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
+        #expect(!dirs.isEmpty)
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/child") { usleep(10_000) }
+        #expect(OCIRuntime.isMember(pid, of: dirs), "the container's init is a member")
+        #expect(!OCIRuntime.isMember(getpid(), of: dirs), "a process outside the container is not")
+        #expect(!OCIRuntime.isMember(1, of: dirs))
+        let procs = try OCIRuntimeTests.rt(["ps", "--format", "json", "c1"], root: b.stateRoot)
+        let pids = ((try? JSONSerialization.jsonObject(with: Data(procs.stdout.utf8))) as? [Int]) ?? []
+        #expect(pids.count == 2, "init and its sleep: \(procs.stdout)")
+        #expect(try OCIRuntimeTests.rt(["kill", "--all", "c1", "KILL"], root: b.stateRoot).status == 0)
+        for _ in 0..<300 where try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        for p in pids { #expect(!OCIRuntime.isMember(Int32(p), of: dirs), "\(p) was killed") }
+        #expect(try OCIRuntimeTests.rt(["delete", "c1"], root: b.stateRoot).status == 0)
     }
 }

@@ -112,7 +112,8 @@ public enum OCICommandLine {
             var (name, inline) = split(a)
             if !name.hasPrefix("--") && name.count > 2 { name = "-" + name.dropFirst() }
             guard let takesValue = spec[name] ?? spec["-" + name] else { throw OCIError("\(command): unknown flag \(name)") }
-            let key = name.hasPrefix("--") ? name : "-" + name
+            // The spelling the spec lists ("-d", "--detach"): "-d" was stored as "--d" before.
+            let key = spec[name] != nil ? name : "-" + name
             if takesValue {
                 if let inline { flags[key] = inline } else {
                     guard i < args.count else { throw OCIError("\(command): flag \(name) needs a value") }

@@ -568,14 +568,35 @@ public struct OCIRuntime: Sendable {
         // The pid is held by a pidfd and checked against its start time (ProcessHandle).
         guard let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) else { throw OCIError("kill \(id): the container is not running (ESRCH)") }
         if all {
+            // Each pid read from cgroup.procs is held by a pidfd, then checked to be in the
+            // container's cgroup, and signalled through the pidfd: a pid that was reused by
+            // another process after the read is never signalled (runc freezes the cgroup for this).
             for d in r.cgroupDirectories {
                 for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") {
-                    if let pid = Int32(line), pid != r.pid { Glibc.kill(pid, sig) }
+                    guard let pid = Int32(line), pid != r.pid,
+                          let h = ProcessHandle(pid: pid, checkedBy: { Self.isMember($0, of: r.cgroupDirectories) }) else { continue }
+                    h.signal(sig)
                 }
             }
         }
         let rc = handle.signal(sig)
         guard rc == 0 else { throw OCIError(SystemError("kill \(id): send \(SignalName.name(sig)) to \(r.pid)", errno: Errno(rc))) }
+    }
+
+    /// Whether /proc/PID/cgroup puts `pid` in one of `directories` (/sys/fs/cgroup/HIERARCHY/PATH)
+    /// or below it (a cgroup the container made in its own).
+    static func isMember(_ pid: Int32, of directories: [String]) -> Bool {
+        let paths = (FileIO.read("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            return parts.count == 3 ? String(parts[2]) : nil
+        }
+        for d in directories {
+            let parts = d.split(separator: "/")
+            guard parts.count > 4, parts[0] == "sys", parts[1] == "fs", parts[2] == "cgroup" else { continue }
+            let relative = "/" + parts.dropFirst(4).joined(separator: "/")
+            if paths.contains(where: { $0 == relative || $0.hasPrefix(relative + "/") }) { return true }
+        }
+        return false
     }
 
     /// `ps`: the pids in the container's cgroup (every hierarchy's cgroup.procs, deduplicated,

@@ -23,7 +23,7 @@ public struct OCIConfig: Sendable, Equatable {
     /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
     /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
     /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
-    /// systemd-style "slice:prefix:name" path is recorded, not honoured).
+    /// systemd-style "slice:prefix:name" path is refused at decoding).
     public var cgroupsPathComponents: [String]? {
         guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
         let parts = p.split(separator: "/").map(String.init)
@@ -55,7 +55,6 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
         ("linux.resources.devices", "a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused"),
         ("mounts[type=cgroup]", "no cgroupfs inside: /sys is the container's own sysfs"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
@@ -65,6 +64,9 @@ public struct OCIConfig: Sendable, Equatable {
     ]
 
     public static let file = "config.json"
+    /// The size of all annotations together (keys and values, bytes): Kubernetes' limit for a
+    /// pod's (256 KiB), well below the 1 MiB state.json a container's record is read with.
+    public static let annotationsLimit = 256 * 1024
 
     /// Decodes `text` (config.json of a bundle whose root filesystem is `rootfs`, already
     /// resolved against the bundle by the caller).
@@ -196,7 +198,17 @@ public struct OCIConfig: Sendable, Equatable {
             }
         }
         if let a = top["annotations"] {
-            for (k, v) in try a.mapping().entries { c.annotations.append((k, try v.string())) }
+            // Kept in state.json and printed by `state`: bounded, with a message naming the
+            // field and the limit (Kubernetes' own limit on a pod's annotations, keys included).
+            var total = 0
+            for (k, v) in try a.mapping().entries {
+                let value = try v.string()
+                total += k.utf8.count + value.utf8.count
+                guard total <= Self.annotationsLimit else {
+                    throw a.error("annotations: at most \(Self.annotationsLimit / 1024) KiB in all (keys and values, as Kubernetes limits a pod's) is accepted; remove or shorten the largest")
+                }
+                c.annotations.append((k, value))
+            }
         }
 
         // linux
@@ -265,8 +277,15 @@ public struct OCIConfig: Sendable, Equatable {
                       !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
                     throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
                 }
-                c.cgroupsPath = p
-                if c.cgroupsPathComponents == nil { ignored.append("linux.cgroupsPath") }
+                // runc puts a relative path under its own cgroup and reads slice:prefix:name only
+                // with --systemd-cgroup; bulkhead does neither: refused, not silently moved.
+                if p.contains(":") {
+                    throw n.error("a systemd cgroup path (slice:prefix:name) needs --systemd-cgroup, which bulkhead does not support; configure the engine with cgroup_manager = \"cgroupfs\" (podman) or SystemdCgroup = false (containerd), which send an absolute path")
+                }
+                if !p.isEmpty && (!p.hasPrefix("/") || parts.isEmpty) {
+                    throw n.error("a relative cgroup path (runc puts it under the runtime's own cgroup) (or the root cgroup) is not supported by bulkhead; give an absolute path below the root, or none for bulkhead/oci/<id>")
+                }
+                c.cgroupsPath = p.isEmpty ? nil : p
             }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {
