@@ -1,5 +1,6 @@
 import BulkheadModel
 @testable import Bulkhead
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -278,5 +279,38 @@ struct OCIKillAllTests {
         for _ in 0..<300 where try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
         for p in pids { #expect(!OCIRuntime.isMember(Int32(p), of: dirs), "\(p) was killed") }
         #expect(try OCIRuntimeTests.rt(["delete", "c1"], root: b.stateRoot).status == 0)
+    }
+}
+
+/// The lock file of a container is removed by `delete` while it holds it; a `create` of the
+/// same id that was waiting must not run on the removed file beside a holder of the new one.
+@Suite(.serialized, .enabled(if: Gate.root, Gate.rootReason))
+struct OCILockFileTests {
+    @Test func aWaiterOnARemovedLockFileLocksTheNewOne() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
+        try FileManager.default.createDirectory(atPath: b.stateRoot, withIntermediateDirectories: true)
+        chmod(b.stateRoot, 0o700)
+        let path = b.stateRoot + "/c1:lock"
+        var old: FileLock? = try FileLock(path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: OCIRuntimeTests.runtime)
+        p.arguments = ["--root", b.stateRoot, "create", "--bundle", b.dir, "c1"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        usleep(500_000)   // create now waits on the old file's lock
+        unlink(path)      // as delete does, while holding it
+        var new: FileLock? = try FileLock(path, removedByHolders: true)
+        old = nil
+        // Ordering, not timing: create cannot finish while the new lock is held; it would have
+        // finished at once on the removed file's lock before the fix.
+        usleep(1_000_000)
+        #expect(p.isRunning, "create went on holding the removed lock file while another held the new one")
+        new = nil
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        _ = old; _ = new
+        #expect(try OCIRuntimeTests.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: path), "delete removes the lock file")
     }
 }

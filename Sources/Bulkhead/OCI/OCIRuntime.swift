@@ -150,7 +150,9 @@ public struct OCIRuntime: Sendable {
         // outside --root.
         try Self.checkID(id)
         let path = Self.lockPath(id, in: try rootDirectory())
-        do { return try FileLock(path) } catch { throw OCIError(error) }
+        // delete (and a failed create) unlink it while they hold it: a waiter checks that it
+        // locked the file the path names (FileLock removedByHolders).
+        do { return try FileLock(path, removedByHolders: true) } catch { throw OCIError(error) }
     }
 
     /// ROOT/ID:lock: a name no container id can take (':' is not in the id alphabet), so no id
