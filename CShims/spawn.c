@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(bh_msg) == 16, "bh_msg is a fixed 16-byte record on the pipe");
@@ -727,6 +729,12 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
         if (cfg->steps[i].op == BH_OP_WAIT_EXEC_FIFO) { keep[n++] = cfg->steps[i].args.wait_exec_fifo.fd; break; }
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_WAIT_POOL_REQUEST) { keep[n++] = cfg->steps[i].args.wait_pool_request.fd; break; }
+    /* OCI hooks run by the init: their state memfds. */
+    for (uint32_t i = 0; i < cfg->step_count; i++) {
+        if (cfg->steps[i].op != BH_OP_RUN_HOOK) continue;
+        if (n > BH_KEEP_MAX - 1) return EMFILE;
+        keep[n++] = cfg->steps[i].args.run_hook.state_fd;
+    }
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     return close_all_except(keep, n);
@@ -980,6 +988,95 @@ static int rearm_after_credential_change(int sync_fd) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- OCI hooks */
+
+static int64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int bh_state_memfd(void) {
+    int fd = memfd_create("bulkhead-oci-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    return fd < 0 ? -errno : fd;
+}
+
+int bh_state_memfd_fill(int fd, const void *data, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = pwrite(fd, (const char *)data + off, len - off, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        off += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) return errno;
+    return 0;
+}
+
+int bh_run_hook(const struct bh_run_hook_args *h, int *wait_status) {
+    *wait_status = 0;
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) return errno;
+    int pidfd = -1;
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.exit_signal = SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
+    if (pid == 0) {
+        close(report[0]);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int e = 0;
+        if (lseek(h->state_fd, 0, SEEK_SET) < 0 || dup2(h->state_fd, 0) < 0) e = errno;
+        if (e == 0 && h->root != NULL && (chroot(h->root) < 0 || chdir("/") < 0)) e = errno;
+        if (e == 0) {
+            execve(h->path, h->argv, h->envp);
+            e = errno;
+        }
+        while (write(report[1], &e, sizeof e) < 0 && errno == EINTR) {}
+        _exit(127);
+    }
+    close(report[1]);
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
+    close(report[0]);
+    if (n != (ssize_t)sizeof exec_errno) exec_errno = 0;
+    int timed_out = 0;
+    if (exec_errno == 0 && h->timeout_ms > 0) {
+        int64_t deadline = monotonic_ms() + h->timeout_ms;
+        for (;;) {
+            int64_t left = deadline - monotonic_ms();
+            if (left <= 0) { timed_out = 1; break; }
+            struct pollfd p = {pidfd, POLLIN, 0};
+            int r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+            if (r > 0) break;
+            if (r < 0 && errno != EINTR) { timed_out = 1; break; }
+        }
+        if (timed_out) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR) {}
+    close(pidfd);
+    *wait_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+    if (exec_errno != 0) return exec_errno;
+    if (timed_out) return ETIMEDOUT;
+    if (si.si_code == CLD_EXITED && si.si_status == 0) return 0;
+    return ECHILD;
+}
+
 /* The init's message pipe (the init's own copy): BH_OP_WAIT_EXEC_FIFO reports on it and then
  * points it at /dev/null. */
 static int init_msg_fd = -1;
@@ -1003,14 +1100,16 @@ static int wait_exec_fifo(int fifo) {
     ssize_t n;
     while ((n = write(w, &zero, 1)) < 0 && errno == EINTR) {}
     int e = n < 0 ? errno : 0;
-    close(w);
     close(fifo);
-    if (e) return e;
-    /* Nobody reads the messages any more (`create` has exited): keep the number, drop the pipe. */
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null < 0) return errno;
-    if (dup3(null, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(null); return e; }
-    close(null);
+    if (e) { close(w); return e; }
+    /* The creating launcher has exited; `start` holds the fifo's read end until it reads end of
+     * file. The message fd becomes the fifo's write end (close-on-exec): a step that fails from
+     * here on (startContainer hooks, working directory, Landlock, seccomp, execve) is reported
+     * to `start` as a bh_msg after the byte, and execve closes it, which `start` reads as
+     * success. It survives BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS as the workload's report fd. */
+    if (dup3(w, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(w); return e; }
+    close(w);
+    workload_exec_fd = init_msg_fd;
     /* An OCI plan forks no workload: this process becomes the workload (the container's PID 1,
      * as with runc) and starts, like any new process, with an empty signal mask (the launcher's
      * blocked supervisor signals were inherited through clone3); dispositions are default
@@ -1117,6 +1216,10 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
+    case BH_OP_RUN_HOOK: {
+        int status;
+        return bh_run_hook(&a->run_hook, &status);
+    }
     case BH_OP_PAUSE: /* handled by run_steps: it reports readiness first */
         for (;;) pause();
     case BH_OP_ATTACH_TERMINAL: {

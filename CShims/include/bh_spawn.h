@@ -100,8 +100,12 @@ enum bh_step_op {
                                     a subreaper, adopts the init), sends BH_MSG_CREATED, then opens
                                     /proc/self/fd/<fd> (an O_PATH fd of the state directory's exec fifo)
                                     for writing, which blocks until `start` opens it for reading; writes
-                                    one byte, closes both, and points the message pipe at /dev/null (its
-                                    reader is gone) */
+                                    one byte and makes the fifo's write end (close-on-exec) the message
+                                    fd: later step failures reach `start` as bh_msg records, execve
+                                    closes it (end of file: success) */
+    BH_OP_RUN_HOOK,              /* OCI hooks run in the container (createContainer, before pivot_root; startContainer,
+                                    after the exec fifo, before execve): bh_run_hook with the step's arguments; a hook
+                                    that fails or times out fails the step (ECHILD, ETIMEDOUT, or execve's errno) */
     BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
                                     own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
     BH_OP_MOUNT_CGROUPS,         /* OCI mounts[type=cgroup], in the final root after BH_OP_JOIN_CGROUPS: with
@@ -154,6 +158,19 @@ struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
+/* One OCI hook: root non-NULL: the hook's child chroots there (and chdirs to /) before execve,
+ * so that path, its interpreter and its libraries resolve in the runtime's file system (the
+ * host's tree, at /oldroot before the final pivot_root); argv/envp NULL-terminated, prepared
+ * before clone3; state_fd: a sealed memfd holding the state JSON (the hook's stdin, read from
+ * offset 0); timeout_ms 0: no limit. */
+struct bh_run_hook_args {
+    const char *path;
+    const char *root;
+    int32_t state_fd;
+    char *const *argv;
+    char *const *envp;
+    int32_t timeout_ms;
+};
 struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
 struct bh_mount_cgroups_args { const char *_Nullable names; uint32_t read_only; uint32_t temporary_namespace; };
 struct bh_wait_pool_request_args { int32_t fd; };
@@ -191,6 +208,7 @@ union bh_step_args {
     struct bh_write_sysctl_args write_sysctl;
     struct bh_mount_cgroups_args mount_cgroups;
     struct bh_wait_pool_request_args wait_pool_request;
+    struct bh_run_hook_args run_hook;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -312,5 +330,18 @@ int bh_block_supervisor_signals(int *_Nonnull fd);
 /* Reads one signal from the signalfd into *signo (0 when none is pending); 0 or a positive
  * errno. */
 int bh_read_signalfd(int fd, int *_Nonnull signo);
+
+/* Runs one OCI hook (bh_run_hook_args): clone3 with a pidfd; the child resets its signal
+ * mask and dispositions, takes state_fd (from offset 0) as stdin and execs; the caller waits up
+ * to timeout_ms and SIGKILLs the hook on timeout. 0 when it exited 0; ETIMEDOUT; ECHILD when it
+ * exited non-zero or was killed (*wait_status says how); else the errno of clone3 or execve.
+ * Async-signal-safe, no allocation: the sandbox's init runs it, and so does the launcher. */
+int bh_run_hook(const struct bh_run_hook_args *hook, int *wait_status);
+
+/* An OCI hook's state: a memfd (close-on-exec, sealable) made before clone3 (the init
+ * inherits it), filled once the init's pid is known and sealed against every write, so that
+ * no hook changes what the next one reads. The fd or -errno; 0 or an errno. */
+int bh_state_memfd(void);
+int bh_state_memfd_fill(int fd, const void *data, size_t len);
 
 #endif

@@ -74,22 +74,25 @@ public enum OCICommandLine {
         return getuid() == 0 ? FaultPoint(argument: String(cString: v)) : nil
     }
 
-    static func report(_ message: String, _ g: Globals) {
+    /// An error (or, `level` "warning", a failed poststart/poststop hook) as runc writes it: to
+    /// --log (`{"level","msg","time"}` lines with --log-format json, which containerd's shim and
+    /// conmon read back for the error they show) and to stderr.
+    static func report(_ message: String, _ g: Globals, level: String = "error") {
         let line: String
         if g.logFormat == "json" {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let obj = ["level": "error", "msg": message, "time": OCIRuntime.now()]
+            let obj = ["level": level, "msg": message, "time": OCIRuntime.now()]
             line = (try? enc.encode(obj)).map { String(decoding: $0, as: UTF8.self) } ?? message
         } else {
-            line = "bulkhead-runc: " + message
+            line = "bulkhead-runc: " + (level == "error" ? "" : level + ": ") + message
         }
         if let log = g.log {
             let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if fd >= 0 { write(fd, line + "\n"); close(fd) }
         }
         // Conmon and go-runc read the error from the log; a human from stderr.
-        write(2, (g.logFormat == "json" ? "bulkhead-runc: " + message : line) + "\n")
+        write(2, (g.logFormat == "json" ? "bulkhead-runc: " + (level == "error" ? "" : level + ": ") + message : line) + "\n")
     }
 
     static func split(_ a: String) -> (String, String?) {
@@ -111,7 +114,8 @@ public enum OCICommandLine {
             var (name, inline) = split(a)
             if !name.hasPrefix("--") && name.count > 2 { name = "-" + name.dropFirst() }
             guard let takesValue = spec[name] ?? spec["-" + name] else { throw OCIError("\(command): unknown flag \(name)") }
-            let key = name.hasPrefix("--") ? name : "-" + name
+            // The spelling the spec lists ("-d", "--detach"): "-d" was stored as "--d" before.
+            let key = spec[name] != nil ? name : "-" + name
             if takesValue {
                 if let inline { flags[key] = inline } else {
                     guard i < args.count else { throw OCIError("\(command): flag \(name) needs a value") }
@@ -147,17 +151,26 @@ public enum OCICommandLine {
             }
             let pid = try runtime.create(id: id, options: o)
             if command == "create" { return 0 }
-            try runtime.start(id: id)
+            do { for w in try runtime.start(id: id) { report(w, g, level: "warning") } } catch {
+                // As runc's run: a container that failed to start is destroyed (its init, our
+                // child, is killed if still there, and reaped here).
+                try? runtime.delete(id: id, force: true)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                throw error
+            }
             if f["--detach"] != nil || f["-d"] != nil { return 0 }
             // Foreground: wait for the init (our child) and exit with its status, as runc.
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            if f["--keep"] == nil { try? runtime.delete(id: id, force: true) }
+            if f["--keep"] == nil, let warnings = try? runtime.delete(id: id, force: true) {
+                for w in warnings { report(w, g, level: "warning") }
+            }
             let sig = status & 0x7f
             return sig == 0 ? (status >> 8) & 0xff : 128 + sig
         case "start":
             let (_, p) = try parse(args, command, [:])
-            try runtime.start(id: try one(p, command))
+            for w in try runtime.start(id: try one(p, command)) { report(w, g, level: "warning") }
             return 0
         case "state":
             let (_, p) = try parse(args, command, [:])
@@ -172,7 +185,7 @@ public enum OCICommandLine {
             return 0
         case "delete":
             let (f, p) = try parse(args, command, ["--force": false, "-f": false])
-            try runtime.delete(id: try one(p, command), force: f["--force"] != nil || f["-f"] != nil)
+            for w in try runtime.delete(id: try one(p, command), force: f["--force"] != nil || f["-f"] != nil) { report(w, g, level: "warning") }
             return 0
         case "list":
             let (f, p) = try parse(args, command, ["--format": true, "-f": true, "--quiet": false, "-q": false])

@@ -47,7 +47,7 @@ enum OCISpecTemplates {
     static var features: String {
         let document: [String: Any] = [
             "ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0",
-            "hooks": [String](),
+            "hooks": OCIHook.Kind.allCases.map(\.rawValue),
             "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "private", "rprivate", "slave", "rslave",
                              "relatime", "strictatime", "noatime", "size"],
             "linux": [

@@ -363,7 +363,7 @@ final class Supervisor {
     /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
     /// and reaped and the cgroup removed: nothing is left.
     func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
-                oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
+                oomScoreAdj: Int32? = nil, beforeRelease: ((Int32) -> LaunchError?)? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
         var cgroup: CgroupSetup
         do throws(LaunchError) {
@@ -398,6 +398,12 @@ final class Supervisor {
                 child.abandon(); child.close()
                 return fail(LaunchError("process.oomScoreAdj", wrapping: error))
             }
+        }
+        // OCI: the hooks' state (the init's pid) and the prestart/createRuntime hooks, with the
+        // init's namespaces made and nothing of its setup run yet.
+        if let e = beforeRelease?(child.pid) {
+            child.abandon(); child.close()
+            return fail(e)
         }
         do throws(LaunchError) { try child.mapIDsAndRelease(plan, fault: idMapFault) } catch {
             child.close()
@@ -549,6 +555,12 @@ enum StepHints {
             return "the kernel rejected the filter program; check the profile with `bulkhead profile lint`"
         case (.loadSeccomp, EACCES):
             return "loading a filter without no_new_privs needs CAP_SYS_ADMIN"
+        case (.runHook(let h), ECHILD):
+            return "the \(h.kind) hook \(h.path) exited with a non-zero status or was killed (its output went to the container's stderr); fix it or remove it from config.json hooks.\(h.kind)"
+        case (.runHook(let h), ETIMEDOUT):
+            return "the \(h.kind) hook \(h.path) ran longer than its timeout (\(h.timeoutMs / 1000) s) and was killed"
+        case (.runHook(let h), ENOENT), (.runHook(let h), EACCES):
+            return "\(h.path) cannot be executed \(h.root == nil ? "inside the container's root (startContainer hooks resolve there)" : "(createContainer hooks resolve in the runtime's file system)")"
         case (.pivotRoot, EINVAL):
             return "pivot_root needs the new root to be a mount point on a non-shared mount"
         default:

@@ -23,7 +23,7 @@ public struct OCIConfig: Sendable, Equatable {
     /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
     /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
     /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
-    /// systemd-style "slice:prefix:name" path is recorded, not honoured).
+    /// systemd-style "slice:prefix:name" path is refused at decoding).
     public var cgroupsPathComponents: [String]? {
         guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
         let parts = p.split(separator: "/").map(String.init)
@@ -56,6 +56,9 @@ public struct OCIConfig: Sendable, Equatable {
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
+    /// `hooks`, in the order the spec runs them within each kind.
+    public var hooks: [OCIHook] = []
+    public func hooks(_ kind: OCIHook.Kind) -> [OCIHook] { hooks.filter { $0.kind == kind } }
 
     public static func == (a: OCIConfig, b: OCIConfig) -> Bool {
         a.ociVersion == b.ociVersion && a.layer == b.layer && a.args == b.args && a.terminal == b.terminal
@@ -64,7 +67,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
             && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
-            && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules
+            && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules && a.hooks == b.hooks
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -74,7 +77,6 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
         ("linux.resources.devices", "on cgroup v2 (no eBPF device program is loaded): a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused. On cgroup v1 the rules are written to the container's devices cgroup"),
         ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
@@ -84,6 +86,9 @@ public struct OCIConfig: Sendable, Equatable {
     ]
 
     public static let file = "config.json"
+    /// The size of all annotations together (keys and values, bytes): Kubernetes' limit for a
+    /// pod's (256 KiB), well below the 1 MiB state.json a container's record is read with.
+    public static let annotationsLimit = 256 * 1024
 
     /// Decodes `text` (config.json of a bundle whose root filesystem is `rootfs`, already
     /// resolved against the bundle by the caller).
@@ -208,12 +213,24 @@ public struct OCIConfig: Sendable, Equatable {
         }
         if let d = top["domainname"], try !d.string().isEmpty { throw d.error("not supported by bulkhead") }
         if let hooks = top["hooks"] {
-            for (key, value) in try hooks.mapping().entries where !(try value.sequence().isEmpty) {
-                throw value.error("hooks (\(key)) are not run by bulkhead")
+            let m = try hooks.mapping(allowed: OCIHook.Kind.allCases.map(\.rawValue))
+            for kind in OCIHook.Kind.allCases {
+                guard let list = m[kind.rawValue] else { continue }
+                for h in try list.sequence() { c.hooks.append(try OCIHook(h, kind: kind)) }
             }
         }
         if let a = top["annotations"] {
-            for (k, v) in try a.mapping().entries { c.annotations.append((k, try v.string())) }
+            // Kept in state.json and printed by `state`: bounded, with a message naming the
+            // field and the limit (Kubernetes' own limit on a pod's annotations, keys included).
+            var total = 0
+            for (k, v) in try a.mapping().entries {
+                let value = try v.string()
+                total += k.utf8.count + value.utf8.count
+                guard total <= Self.annotationsLimit else {
+                    throw a.error("annotations: at most \(Self.annotationsLimit / 1024) KiB in all (keys and values, as Kubernetes limits a pod's) is accepted; remove or shorten the largest")
+                }
+                c.annotations.append((k, value))
+            }
         }
 
         // linux
@@ -283,8 +300,15 @@ public struct OCIConfig: Sendable, Equatable {
                       !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
                     throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
                 }
-                c.cgroupsPath = p
-                if c.cgroupsPathComponents == nil { ignored.append("linux.cgroupsPath") }
+                // runc puts a relative path under its own cgroup and reads slice:prefix:name only
+                // with --systemd-cgroup; bulkhead does neither: refused, not silently moved.
+                if p.contains(":") {
+                    throw n.error("a systemd cgroup path (slice:prefix:name) needs --systemd-cgroup, which bulkhead does not support; configure the engine with cgroup_manager = \"cgroupfs\" (podman) or SystemdCgroup = false (containerd), which send an absolute path")
+                }
+                if !p.isEmpty && (!p.hasPrefix("/") || parts.isEmpty) {
+                    throw n.error("a relative cgroup path (runc puts it under the runtime's own cgroup) (or the root cgroup) is not supported by bulkhead; give an absolute path below the root, or none for bulkhead/oci/<id>")
+                }
+                c.cgroupsPath = p.isEmpty ? nil : p
             }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {
@@ -617,4 +641,51 @@ public struct OCIConfig: Sendable, Equatable {
         }
         return nil
     }
+}
+
+/// One entry of config.json `hooks` (runtime-spec "POSIX-platform Hooks"). The config is the
+/// engine's input, written by root: a hook runs as root (prestart, createRuntime, poststart,
+/// poststop in the runtime's namespaces) or as the container's init (createContainer,
+/// startContainer), as with runc. What runc checks is checked here, and no more: the path is
+/// absolute, the timeout above zero; the binary's owner and mode are not (the engine chose it).
+public struct OCIHook: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Deprecated in runtime-spec 1.2, still sent (podman, nvidia-container-runtime): run with
+        /// createRuntime.
+        case prestart, createRuntime, createContainer, startContainer, poststart, poststop
+    }
+    public var kind: Kind
+    public var path: String
+    /// argv, argv[0] included; empty: the path.
+    public var args: [String]
+    public var env: [String]
+    /// Seconds; nil: no limit.
+    public var timeout: Int?
+
+    public init(kind: Kind, path: String, args: [String] = [], env: [String] = [], timeout: Int? = nil) {
+        self.kind = kind; self.path = path; self.args = args; self.env = env; self.timeout = timeout
+    }
+
+    init(_ n: ConfigNode, kind: Kind) throws(ConfigError) {
+        let m = try n.mapping(allowed: ["path", "args", "env", "timeout"])
+        let pathNode = try m.require("path")
+        let path = try pathNode.string()
+        guard path.hasPrefix("/") else { throw pathNode.error("hooks.\(kind.rawValue): path must be absolute (runtime-spec)") }
+        guard !path.utf8.contains(0), path.utf8.count < 4096 else { throw pathNode.error("hooks.\(kind.rawValue): a path without NUL bytes, shorter than 4096 bytes, is needed") }
+        let args = try m["args"]?.stringList() ?? []
+        let env = try m["env"]?.stringList() ?? []
+        for (field, list) in [("args", args), ("env", env)] where list.contains(where: { $0.utf8.contains(0) }) {
+            throw (m[field] ?? n).error("hooks.\(kind.rawValue).\(field): NUL bytes are not allowed")
+        }
+        if let e = m["env"], env.contains(where: { !$0.contains("=") }) { throw e.error("hooks.\(kind.rawValue).env: NAME=VALUE entries are needed") }
+        var timeout: Int?
+        if let t = m["timeout"] {
+            // runtime-spec: "timeout ... MUST be greater than zero"; a day at most (checked arithmetic into ms).
+            timeout = try t.int(in: 1...86_400)
+        }
+        self.init(kind: kind, path: path, args: args, env: env, timeout: timeout)
+    }
+
+    /// argv as execve gets it.
+    public var argv: [String] { args.isEmpty ? [path] : args }
 }

@@ -59,6 +59,10 @@ public struct LaunchContext: Sendable, Equatable {
     /// OCI `mounts[type=cgroup]`: the container's cgroups at /sys/fs/cgroup (`PlanStep.mountCgroups`),
     /// read-only unless false; nil: no cgroup mount.
     public var cgroupMountReadOnly: Bool?
+    /// OCI `hooks.createContainer`, run before the final pivot_root (chrooted to the host's
+    /// tree), and `hooks.startContainer`, run after the exec fifo (`PlanStep.runHook`).
+    public var createContainerHooks: [HookStep] = []
+    public var startContainerHooks: [HookStep] = []
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -202,6 +206,12 @@ public enum LaunchPlanner {
         // one, EPERM); an OCI container in the host's user namespace mounts it, as runc does.
         let sysfsOfNetwork = !c.joinedNamespaces.contains(.network) || !p.namespaces.contains(.user)
         appendFilesystem(&s, p, ownNetwork: sysfsOfNetwork, makeKernelMountPoints: c.makeKernelMountPoints, sysctls: c.sysctls)
+        if !c.createContainerHooks.isEmpty {
+            // The runtime-spec: after the environment is created, before pivot_root; the path
+            // resolves in the runtime's namespace (the host's tree, still at /oldroot here).
+            let at = s.lastIndex(of: .pivotRoot(newRoot: ".", putOld: ".")) ?? s.endIndex
+            s.insert(contentsOf: c.createContainerHooks.map { h in var h = h; h.root = oldRoot; return PlanStep.runHook(h) }, at: at)
+        }
         // The pty comes from the sandbox's own devpts, mounted above, while the init still has
         // CAP_CHOWN to give the slave to the workload's ids.
         if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
@@ -245,6 +255,8 @@ public enum LaunchPlanner {
             // the kernel, `podman stop` then resorts to SIGKILL; /proc/1 is the workload).
             // The init runs the remaining steps itself and becomes the workload by execve.
             s.append(.waitExecFifo(fd: fd))
+            // After `start`, before the workload's execve, in the container (its root, its ids).
+            s.append(contentsOf: c.startContainerHooks.map { PlanStep.runHook($0) })
         } else {
             s.append(.forkWorkload)
         }

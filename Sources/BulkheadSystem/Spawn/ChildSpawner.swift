@@ -235,6 +235,11 @@ final class CArena {
                                                                                 temporary_namespace: temporary ? 1 : 0)))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
         case .waitPoolRequest(let fd): (BH_OP_WAIT_POOL_REQUEST, bh_step_args(wait_pool_request: bh_wait_pool_request_args(fd: fd)))
+        case .runHook(let h):
+            (BH_OP_RUN_HOOK, bh_step_args(run_hook: bh_run_hook_args(
+                path: string(h.path), root: string(h.root), state_fd: h.stateFD,
+                argv: UnsafePointer(stringArray(h.argv, terminated: true)), envp: UnsafePointer(stringArray(h.env, terminated: true)),
+                timeout_ms: h.timeoutMs)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }
