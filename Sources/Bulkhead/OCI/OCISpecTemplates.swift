@@ -59,6 +59,7 @@ enum OCISpecTemplates {
             "annotations": [
                 "org.opencontainers.runc.checkpoint.enabled": "false",
                 "dev.bulkhead.acceptedWithoutEffect": OCIConfig.acceptedWithoutEffect.map { "\($0.field): \($0.why)" }.joined(separator: "; "),
+                "dev.bulkhead.exec": "exec: --process, --tty (with --console-socket), --detach, --pid-file, --env, --cwd, --user, --additional-gids, --cap, --no-new-privs, --preserve-fds, --ignore-paused; accepted without effect: --apparmor (AppArmor is not enforced by bulkhead), --process-label (SELinux is not enforced by bulkhead)",
             ],
         ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
