@@ -1112,6 +1112,21 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
     }
 }
 
+/* EOF on the exec pipe means execve succeeded (the write end was close-on-exec) and returns;
+ * a record means a step of the child failed: it is passed on, the child reaped, and the caller
+ * exits 125. */
+static void await_exec(int exec_read, pid_t pid, int msg_fd) {
+    bh_msg m;
+    int rc_read = read_exact(exec_read, &m, sizeof m);
+    close(exec_read);
+    if (rc_read == 0) {
+        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        _exit(125);
+    }
+}
+
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     /* First of all: every fd the init does not need or pass on is closed. A failure here is
      * reported as step -1 (no step of the plan has run). */
@@ -1173,17 +1188,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     if (cfg->record_table != NULL)
         bh_record_init_loop(cfg->record_table, pid, msg_fd, exec_pipe[0], forwarded_signals, (uint32_t)FORWARDED_COUNT);
 
-    /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
-     * a record means a workload step failed. */
-    bh_msg m;
-    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
-    close(exec_pipe[0]);
-    if (rc_read == 0) {
-        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        _exit(125);
-    }
+    await_exec(exec_pipe[0], pid, msg_fd);
     send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, pid);
     init_loop(pid, msg_fd);
 }
@@ -1383,15 +1388,7 @@ __attribute__((noreturn)) static void exec_joiner(const bh_exec_config *x, int m
         exec_process_main(cfg, exec_pipe[1]);
     }
     close(exec_pipe[1]);
-    bh_msg m;
-    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
-    close(exec_pipe[0]);
-    if (rc_read == 0) {
-        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        _exit(125);
-    }
+    await_exec(exec_pipe[0], pid, msg_fd);
     /* The pid as this (the host's) PID namespace sees it. The process stays this one's child,
      * unreaped, until the runtime holds a pidfd of it; then it is re-parented to the runtime,
      * a child subreaper (or the caller's, with --detach). */
