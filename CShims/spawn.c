@@ -717,11 +717,11 @@ static int close_fds(const bh_spawn_config *cfg) {
  * cgroup directory, signalfd, pidfds, a pod's other pipes ...), before any step runs. Kept:
  * 0-2, its own message pipe and sync channel, the
  * pty slave of BH_OP_ATTACH_TERMINAL and the --preserve-fd fds. */
-static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
+static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd, int extra_fd) {
     int keep[BH_KEEP_MAX];
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
-    keep[n++] = msg_fd; keep[n++] = sync_fd;
+    keep[n++] = msg_fd; keep[n++] = sync_fd; keep[n++] = extra_fd; /* -1: an unused slot */
     if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* for the workload only */
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
@@ -978,8 +978,13 @@ static int landlock_restrict_self(void) {
  * (kernel/cred.c, commit_creds). Re-arm both, then make sure the launcher did not die in
  * between: it holds the write end of sync_fd open for the sandbox's lifetime, so POLLHUP on
  * our read end means it is gone (and PDEATHSIG, armed before the check, cannot be missed). */
+/* OCI exec's process (this process's own copy): its parent, the joiner, exits once it has
+ * executed, so a credential change arms no parent-death signal (it would kill the exec'd
+ * command); everything else is as for a workload. */
+static int exec_mode = 0;
+
 static int rearm_after_credential_change(int sync_fd) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
+    if (!exec_mode && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return errno;
     if (sync_fd >= 0) {
         struct pollfd p = {sync_fd, POLLIN, 0};
@@ -1337,11 +1342,26 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
     }
 }
 
+/* EOF on the exec pipe means execve succeeded (the write end was close-on-exec) and returns;
+ * a record means a step of the child failed: it is passed on, the child reaped, and the caller
+ * exits 125. */
+static void await_exec(int exec_read, pid_t pid, int msg_fd) {
+    bh_msg m;
+    int rc_read = read_exact(exec_read, &m, sizeof m);
+    close(exec_read);
+    if (rc_read == 0) {
+        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        _exit(125);
+    }
+}
+
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     /* First of all: every fd the init does not need or pass on is closed. A failure here is
      * reported as step -1 (no step of the plan has run). */
     init_msg_fd = msg_fd;
-    int rc = init_close_inherited(cfg, msg_fd, sync_fd);
+    int rc = init_close_inherited(cfg, msg_fd, sync_fd, -1);
     if (rc != 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, -1, rc, 0);
         _exit(125);
@@ -1408,17 +1428,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     if (cfg->record_table != NULL)
         bh_record_init_loop(cfg->record_table, pid, msg_fd, exec_pipe[0], forwarded_signals, (uint32_t)FORWARDED_COUNT);
 
-    /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
-     * a record means a workload step failed. */
-    bh_msg m;
-    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
-    close(exec_pipe[0]);
-    if (rc_read == 0) {
-        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        _exit(125);
-    }
+    await_exec(exec_pipe[0], pid, msg_fd);
     send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, pid);
     init_loop(pid, msg_fd);
 }
@@ -1558,4 +1568,136 @@ int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     out->msg_fd = msg[0];
     out->sync_fd = sync[1];
     return 0;
+}
+
+/* ---------------------------------------------------------------- OCI exec (bh_exec_into) */
+
+/* The exec'd process: the joiner's child, born in the container's PID (and time) namespace. It
+ * runs the exec plan's steps with the same executor as a workload; the exec pipe's write end
+ * (close-on-exec) reports a failed step, its EOF a successful execve. */
+__attribute__((noreturn)) static void exec_process_main(const bh_spawn_config *cfg, int exec_fd) {
+    exec_mode = 1;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    workload_exec_fd = exec_fd;
+    run_steps(cfg, 0, exec_fd, -1);
+    _exit(127);
+}
+
+/* The joiner (bh_spawn.h): single-threaded, so it may enter a user namespace. */
+__attribute__((noreturn)) static void exec_joiner(const bh_exec_config *x, int msg_fd, int ack_fd) {
+    const bh_spawn_config *cfg = x->process;
+    /* First: non-dumpable (CVE-2016-9962), inherited by the process it forks; nothing of the
+     * container can ptrace either of them or open their /proc/PID/fd until execve. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) { send_msg(msg_fd, BH_MSG_STEP_FAILED, BH_EXEC_STAGE_CLOSE_FDS, errno, 0); _exit(125); }
+    reset_signal_dispositions();
+    /* The cgroups first, while still the host's root in the host's namespaces (v1 `tasks`
+     * files, opened by the runtime; a v2 one was joined by CLONE_INTO_CGROUP); each file is
+     * closed once written, before anything else is closed. */
+    int32_t stage = BH_EXEC_STAGE_JOIN_CGROUPS;
+    int rc = x->cgroup_join_count > BH_CGROUP_JOIN_MAX ? EINVAL : 0;
+    for (uint32_t i = 0; i < x->cgroup_join_count && x->cgroup_join_fds != NULL; i++) {
+        int fd = x->cgroup_join_fds[i];
+        if (rc == 0) {
+            ssize_t w;
+            while ((w = write(fd, "0", 1)) < 0 && errno == EINTR) {}
+            if (w < 0) rc = errno;
+        }
+        close(fd);
+    }
+    if (rc == 0) { stage = BH_EXEC_STAGE_CLOSE_FDS; rc = init_close_inherited(cfg, msg_fd, ack_fd, x->target_pidfd); }
+    /* Then the namespaces, through the init's pidfd (no pid, no path: pid reuse cannot lead
+     * into another process's): those the host's user namespace owns while still privileged
+     * there, then the container's user namespace and the ones it owns. The mount namespace
+     * sets root and working directory to the container's root. */
+    if (rc == 0 && x->first_namespaces != 0) {
+        stage = BH_EXEC_STAGE_JOIN_HOST_NAMESPACES;
+        if (setns(x->target_pidfd, (int)x->first_namespaces) < 0) rc = errno;
+    }
+    if (rc == 0 && x->namespaces != 0) {
+        stage = BH_EXEC_STAGE_JOIN_NAMESPACES;
+        if (setns(x->target_pidfd, (int)x->namespaces) < 0) rc = errno;
+    }
+    close(x->target_pidfd);
+    int exec_pipe[2] = {-1, -1};
+    if (rc == 0) {
+        stage = BH_EXEC_STAGE_FORK;
+        if (pipe2(exec_pipe, O_CLOEXEC) < 0) rc = errno;
+    }
+    if (rc != 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, stage, rc, 0);
+        _exit(125);
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, stage, errno, 0);
+        _exit(125);
+    }
+    if (pid == 0) {
+        close(exec_pipe[0]);
+        close(msg_fd);
+        close(ack_fd);
+        exec_process_main(cfg, exec_pipe[1]);
+    }
+    close(exec_pipe[1]);
+    await_exec(exec_pipe[0], pid, msg_fd);
+    /* The pid as this (the host's) PID namespace sees it. The process stays this one's child,
+     * unreaped, until the runtime holds a pidfd of it; then it is re-parented to the runtime,
+     * a child subreaper (or the caller's, with --detach). */
+    send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, (int32_t)pid);
+    char c;
+    (void)read_exact(ack_fd, &c, 1);
+    _exit(0);
+}
+
+int bh_exec_into(const bh_exec_config *x, bh_exec_result *out) {
+    out->pid = -1;
+    out->pidfd = -1;
+    out->step = BH_EXEC_STAGE_RUNTIME;
+    int msg[2], ack[2];
+    if (pipe2(msg, O_CLOEXEC) < 0) return errno;
+    if (pipe2(ack, O_CLOEXEC) < 0) { int e = errno; close(msg[0]); close(msg[1]); return e; }
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.exit_signal = SIGCHLD;
+    if (x->cgroup_fd >= 0) {
+        /* Born in the container's cgroup v2: the joiner and what it forks never run outside. */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)x->cgroup_fd;
+    }
+    long t = syscall(SYS_clone3, &args, sizeof args);
+    if (t < 0) {
+        int e = errno;
+        close(msg[0]); close(msg[1]); close(ack[0]); close(ack[1]);
+        return e;
+    }
+    if (t == 0) {
+        close(msg[0]);
+        close(ack[1]);
+        exec_joiner(x, msg[1], ack[0]);
+    }
+    close(msg[1]);
+    close(ack[0]);
+    bh_msg m;
+    int err = 0;
+    if (read_exact(msg[0], &m, sizeof m) != 0) {
+        err = EPIPE;
+        out->step = BH_EXEC_STAGE_CLOSE_FDS;
+    } else if (m.kind == BH_MSG_STEP_FAILED) {
+        err = m.err > 0 ? m.err : EIO;
+        out->step = m.step;
+    } else if (m.kind == BH_MSG_EXEC_OK && m.value > 0) {
+        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)m.value, 0);
+        if (pfd < 0) err = errno; else { out->pid = m.value; out->pidfd = pfd; }
+    } else {
+        err = EPROTO;
+    }
+    char one = 1;
+    while (write(ack[1], &one, 1) < 0 && errno == EINTR) {}
+    close(ack[1]);
+    close(msg[0]);
+    int status;
+    while (waitpid((pid_t)t, &status, 0) < 0 && errno == EINTR) {}
+    return err;
 }

@@ -306,6 +306,51 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
 /* The launcher's side of BH_OP_JOIN_CGROUPS is bh_send_fds (bh_fd_passing.h): byte 1 on the
  * init's sync channel (bh_spawn_result.sync_fd), carrying the `tasks` files. */
 
+/* OCI `exec`: a process that joins a running container.
+ *
+ *   runtime --clone3(CLONE_INTO_CGROUP when a v2 cgroup fd is given)--> joiner
+ *   joiner: non-dumpable, closes every fd but 0-2, its pipes, the init's pidfd, the v1
+ *           `tasks` files, the terminal fd and the preserve_fds; writes "0" to each `tasks`
+ *           file; setns(target_pidfd, first_namespaces), then setns(target_pidfd, namespaces);
+ *           forks the process (born in the container's PID namespace, root and working
+ *           directory the container's root) --> runs process->steps (the step executor of
+ *           bh_spawn: identity, rlimits, capabilities, no_new_privs, terminal, close_range,
+ *           working directory inside the root, seccomp, execve)
+ *   joiner: reports the process's pid (or the failed step), waits until the runtime holds a
+ *           pidfd of it, exits; the process is re-parented to the runtime, which must be a
+ *           child subreaper.
+ * Only process's steps, seccomp, exec paths, argv, envp, preserve_fds and fail_at_step are
+ * read; its clone_flags, cgroup_fd, cgroup_join_count, join_* and userns_owner are not. */
+typedef struct bh_exec_config {
+    const bh_spawn_config *_Nonnull process;
+    int32_t target_pidfd;       /* pidfd of the container's init (the runtime checked its start time) */
+    uint64_t first_namespaces;  /* CLONE_NEW* of the init's namespaces the host's user namespace owns */
+    uint64_t namespaces;        /* CLONE_NEW* of the others: its user namespace and the ones it owns */
+    int32_t cgroup_fd;          /* >= 0: the container's cgroup v2 directory (CLONE_INTO_CGROUP) */
+    const int32_t *_Nullable cgroup_join_fds; /* the container's v1 `tasks` files, opened by the runtime */
+    uint32_t cgroup_join_count; /* at most BH_CGROUP_JOIN_MAX */
+} bh_exec_config;
+
+/* Where an exec failed, in bh_exec_result.step (>= 0: the index of the failed step). */
+enum {
+    BH_EXEC_STAGE_RUNTIME = -1,              /* the runtime's pipe2/clone3/pidfd_open */
+    BH_EXEC_STAGE_CLOSE_FDS = -2,            /* the joiner's first actions (dumpable, inherited fds) */
+    BH_EXEC_STAGE_JOIN_CGROUPS = -3,         /* writing "0" to the v1 `tasks` files */
+    BH_EXEC_STAGE_JOIN_HOST_NAMESPACES = -4, /* setns, first_namespaces */
+    BH_EXEC_STAGE_JOIN_NAMESPACES = -5,      /* setns, namespaces */
+    BH_EXEC_STAGE_FORK = -6,                 /* the exec pipe or fork of the process */
+};
+
+typedef struct bh_exec_result {
+    int32_t pid;    /* the process's pid in the runtime's PID namespace */
+    int32_t pidfd;  /* a pidfd of it (close-on-exec) */
+    int32_t step;   /* on failure: a step index or a BH_EXEC_STAGE_* */
+} bh_exec_result;
+
+/* Returns 0 once the process has passed execve (out->pid, out->pidfd), or a positive errno
+ * with out->step saying where (nothing is left running then). */
+int bh_exec_into(const bh_exec_config *_Nonnull config, bh_exec_result *_Nonnull result);
+
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. 0 or a positive errno. */
 int bh_become_subreaper(void);

@@ -54,7 +54,7 @@ public enum OCICommandLine {
             guard let command = args.first else { write(2, usage); return 1 }
             args = args.dropFirst()
             // The container's init is a clone of this process: it must not be the host's binary.
-            if command == "create" || command == "run" {
+            if command == "create" || command == "run" || command == "exec" {
                 do { try SealedSelf.reexecIfNeeded() } catch { throw OCIError("\(command): \(error)") }
             }
             if command == OCIRecordKeeper.command { return OCIRecordKeeper.main(Array(args)) { report($0, g) } }
@@ -103,7 +103,15 @@ public enum OCICommandLine {
     /// A subcommand's flags: `spec` lists each (name, takes a value); anything else starting
     /// with - is an error naming it. Returns the values and the positional arguments.
     static func parse(_ args: [String], _ command: String, _ spec: [String: Bool]) throws(OCIError) -> (flags: [String: String], positional: [String]) {
-        var flags: [String: String] = [:], positional: [String] = []
+        let (list, positional) = try parseList(args, command, spec)
+        var flags: [String: String] = [:]
+        for (k, v) in list { flags[k] = v }
+        return (flags, positional)
+    }
+
+    /// `parse`, keeping every occurrence of a flag in order (`exec --env A --env B`).
+    static func parseList(_ args: [String], _ command: String, _ spec: [String: Bool]) throws(OCIError) -> (flags: [(String, String)], positional: [String]) {
+        var flags: [(String, String)] = [], positional: [String] = []
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -117,13 +125,13 @@ public enum OCICommandLine {
             // The spelling the spec lists ("-d", "--detach"): "-d" was stored as "--d" before.
             let key = spec[name] != nil ? name : "-" + name
             if takesValue {
-                if let inline { flags[key] = inline } else {
+                if let inline { flags.append((key, inline)) } else {
                     guard i < args.count else { throw OCIError("\(command): flag \(name) needs a value") }
-                    flags[key] = args[i]
+                    flags.append((key, args[i]))
                     i += 1
                 }
             } else {
-                flags[key] = inline ?? "true"
+                flags.append((key, inline ?? "true"))
             }
         }
         return (flags, positional)
@@ -242,7 +250,44 @@ public enum OCICommandLine {
             let text = try updateDocument(f)
             _ = try runtime.update(id: id, resources: text)
             return 0
-        case "exec", "checkpoint", "restore", "events", "port":
+        case "exec":
+            let spec: [String: Bool] = ["--process": true, "-p": true, "--tty": false, "-t": false, "--detach": false, "-d": false,
+                                        "--pid-file": true, "--console-socket": true, "--env": true, "-e": true, "--cwd": true,
+                                        "--user": true, "-u": true, "--additional-gids": true, "-g": true, "--cap": true, "-c": true,
+                                        "--no-new-privs": false, "--preserve-fds": true, "--process-label": true, "--apparmor": true,
+                                        "--ignore-paused": false, "--no-subreaper": false]
+            let (all, p) = try parseList(args, command, spec)
+            // `parse` keys a short flag -x as "--x": one name per flag here.
+            let long = ["--p": "--process", "--t": "--tty", "--d": "--detach", "--e": "--env", "--u": "--user",
+                        "--g": "--additional-gids", "--c": "--cap"]
+            let named = all.map { (long[$0.0] ?? $0.0, $0.1) }
+            var f: [String: String] = [:]
+            for (k, v) in named { f[k] = v }
+            func values(_ name: String) -> [String] { named.filter { $0.0 == name }.map(\.1) }
+            guard let id = p.first else { throw OCIError("exec: usage: exec [flags] ID COMMAND [ARGS...] (or --process FILE)") }
+            var o = OCIRuntime.ExecOptions()
+            o.args = Array(p.dropFirst())
+            o.processFile = f["--process"]
+            o.tty = f["--tty"] != nil
+            o.detach = f["--detach"] != nil
+            o.pidFile = f["--pid-file"]
+            o.consoleSocket = f["--console-socket"]
+            o.env = values("--env")
+            o.cwd = f["--cwd"]
+            o.user = f["--user"]
+            o.additionalGids = values("--additional-gids")
+            o.caps = values("--cap")
+            o.noNewPrivs = f["--no-new-privs"] != nil
+            o.ignorePaused = f["--ignore-paused"] != nil
+            if let n = f["--preserve-fds"] {
+                guard let v = Int32(n), v >= 0, v <= 100 else { throw OCIError("exec: --preserve-fds needs 0...100") }
+                o.preserveFDs = v
+            }
+            // Accepted, as create accepts process.apparmorProfile/selinuxLabel: not enforced here.
+            if f["--apparmor"].map({ !$0.isEmpty }) == true { report("warning: exec --apparmor: AppArmor is not enforced by bulkhead", g, level: "warning") }
+            if f["--process-label"].map({ !$0.isEmpty }) == true { report("warning: exec --process-label: SELinux is not enforced by bulkhead", g, level: "warning") }
+            return try runtime.exec(id: id, options: o)
+        case "checkpoint", "restore", "events", "port":
             throw OCIError("\(command) is not implemented by bulkhead-runc yet")
         default:
             throw OCIError("unknown command \(command)")
@@ -327,8 +372,7 @@ public enum OCICommandLine {
 
     static let usage = """
     usage: bulkhead-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
-    commands: create, start, run, state, kill, delete, list, ps, pause, resume, update, spec, features
-    (exec: not yet)
+    commands: create, start, run, exec, state, kill, delete, list, ps, pause, resume, update, spec, features
 
     """
 }

@@ -167,6 +167,9 @@ public struct OCIRuntime: Sendable {
     /// (".x.lock", "x.lock") names, hides or blocks another container's lock.
     static func lockPath(_ id: String, in root: String) -> String { root + "/" + id + ":lock" }
 
+    /// Every file a container's state directory can hold (delete and a failed create remove them).
+    static let stateFiles = ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp", keptConfig, keptConfig + ".tmp"]
+
     /// `start` and `delete` of an id that has no state directory answer without taking the
     /// lock: its file would be left behind (only create and delete remove one). Checked again
     /// under the lock.
@@ -312,7 +315,7 @@ public struct OCIRuntime: Sendable {
         var done = false
         defer {
             if !done {
-                for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+                for f in Self.stateFiles { unlink(dir + "/" + f) }
                 rmdir(dir)
                 // Nothing of a failed create is left, its lock file included (held until here).
                 unlink(Self.lockPath(id, in: root))
@@ -378,6 +381,8 @@ public struct OCIRuntime: Sendable {
             throw OCIError("create \(id): --console-socket given but process.terminal is false")
         }
 
+        // The config as decoded, for `exec` (which never reads the bundle again).
+        try Self.writeAtomically(dir + "/" + Self.keptConfig, Array(text.utf8), mode: 0o600)
         var layer = config.layer
         if config.hasSeccomp {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
@@ -829,7 +834,7 @@ public struct OCIRuntime: Sendable {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }
         }
-        for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+        for f in Self.stateFiles { unlink(dir + "/" + f) }
         guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
         unlink(Self.lockPath(id, in: try rootDirectory()))
         // poststop: after the container is gone; a failure is a warning (runtime-spec).

@@ -127,82 +127,7 @@ public struct OCIConfig: Sendable, Equatable {
         if let ro = r["readonly"] { c.layer.readOnlyRootFilesystem = try ro.bool() }
 
         // process
-        let p = try top.require("process").mapping(allowed: ["terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
-                                                             "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
-                                                             "oomScoreAdj", "selinuxLabel", "scheduler", "ioPriority", "execCPUAffinity"])
-        for refused in ["commandLine", "scheduler", "ioPriority", "execCPUAffinity"] {
-            if let n = p[refused] { throw n.error("not supported by bulkhead") }
-        }
-        if let t = p["terminal"] { c.terminal = try t.bool() }
-        if p["consoleSize"] != nil { ignored.append("process.consoleSize") }
-        if let n = p["apparmorProfile"], try !n.string().isEmpty { ignored.append("process.apparmorProfile") }
-        if let n = p["selinuxLabel"], try !n.string().isEmpty { ignored.append("process.selinuxLabel") }
-        c.args = try p.require("args").stringList()
-        guard let first = c.args.first, !first.isEmpty else { throw try p.require("args").error("at least the program is needed") }
-        for (i, a) in c.args.enumerated() where a.utf8.contains(0) {
-            throw try p.require("args").sequence()[i].error("contains a NUL byte")
-        }
-        if let envNode = p["env"] {
-            for (i, e) in try envNode.stringList().enumerated() {
-                guard let eq = e.firstIndex(of: "="), eq != e.startIndex, !e.utf8.contains(0) else {
-                    throw try envNode.sequence()[i].error("NAME=value expected")
-                }
-                c.layer.env.append(EnvVar(name: String(e[..<eq]), value: String(e[e.index(after: eq)...])))
-            }
-        }
-        let cwdNode = try p.require("cwd")
-        let cwd = try cwdNode.string()
-        if let problem = WorkingDirectory.problem(cwd) { throw cwdNode.error(problem) }
-        c.layer.workingDir = cwd
-        if let u = p["user"] {
-            let m = try u.mapping(allowed: ["uid", "gid", "umask", "additionalGids", "username"])
-            c.layer.runAsUser = UInt32(try m.require("uid").int64(in: 0...Int64(UInt32.max - 1)))
-            c.layer.runAsGroup = UInt32(try m.require("gid").int64(in: 0...Int64(UInt32.max - 1)))
-            if let um = m["umask"] { c.umask = UInt32(try um.int64(in: 0...0o777)) }
-            if let g = m["additionalGids"] {
-                let list = try g.sequence()
-                guard list.count <= FieldRules.maxSupplementalGroups else {
-                    throw g.error("at most \(FieldRules.maxSupplementalGroups) groups")
-                }
-                c.layer.supplementalGroups = try list.map { (n) throws(ConfigError) in .id(UInt32(try n.int64(in: 0...Int64(UInt32.max - 1)))) }
-            }
-            if let n = m["username"], try !n.string().isEmpty { throw n.error("a user name is Windows-only in the runtime-spec; give uid and gid") }
-        }
-        if let caps = p["capabilities"] {
-            let m = try caps.mapping(allowed: ["bounding", "effective", "inheritable", "permitted", "ambient"])
-            func set(_ key: String) throws(ConfigError) -> Set<String>? {
-                guard let n = m[key] else { return nil }
-                var out = Set<String>()
-                for (i, name) in try n.stringList().enumerated() {
-                    guard let cap = Capability(name: name) else { throw try n.sequence()[i].error("not a capability name") }
-                    out.insert(cap.name)
-                }
-                return out
-            }
-            let bounding = try set("bounding") ?? [], effective = try set("effective") ?? [], permitted = try set("permitted") ?? []
-            if let a = try set("ambient"), !a.isEmpty { throw try m.require("ambient").error("ambient capabilities are not granted by bulkhead; give them in effective and permitted") }
-            if let i = try set("inheritable"), !i.isEmpty { ignored.append("process.capabilities.inheritable") }
-            // The workload's effective, permitted and bounding sets are one set in the engine:
-            // what all three grant (an effective capability outside the bounding set cannot be kept).
-            let kept = effective.intersection(permitted).intersection(bounding)
-            c.layer.capabilities = CapabilitySpec(add: kept.sorted(), drop: ["ALL"])
-        }
-        if let rl = p["rlimits"] {
-            for item in try rl.sequence() {
-                let m = try item.mapping(allowed: ["type", "soft", "hard"])
-                let typeNode = try m.require("type")
-                let t = try typeNode.string()
-                guard t.hasPrefix("RLIMIT_"), let res = RlimitResource(rawValue: String(t.dropFirst(7)).lowercased()) else {
-                    throw typeNode.error("not an RLIMIT_ name")
-                }
-                let soft = try m.require("soft").uint64(), hard = try m.require("hard").uint64()
-                guard soft <= hard else { throw try m.require("soft").error("soft limit above the hard limit") }
-                guard c.layer.rlimits[res] == nil else { throw typeNode.error("given twice") }
-                c.layer.rlimits[res] = Rlimit(soft: soft, hard: hard)
-            }
-        }
-        if let n = p["noNewPrivileges"] { c.layer.allowPrivilegeEscalation = !(try n.bool()) }
-        if let n = p["oomScoreAdj"] { c.oomScoreAdj = Int32(try n.int64(in: -1000...1000)) }
+        try decodeProcess(try top.require("process"), into: &c, ignored: &ignored)
 
         if let h = top["hostname"] {
             let name = try h.string()
@@ -338,6 +263,111 @@ public struct OCIConfig: Sendable, Equatable {
         }
 
         if let ms = top["mounts"] { try decodeMounts(ms, into: &c, ignored: &ignored) }
+        c.ignored = ignored
+        return c
+    }
+
+    /// The `process` object: config.json's, and an `exec`'s process.json (`execProcess`), one
+    /// set of rules for both.
+    static func decodeProcess(_ node: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
+        let p = try node.mapping(allowed: ["terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
+                                                             "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
+                                                             "oomScoreAdj", "selinuxLabel", "scheduler", "ioPriority", "execCPUAffinity"])
+        for refused in ["commandLine", "scheduler", "ioPriority", "execCPUAffinity"] {
+            if let n = p[refused] { throw n.error("not supported by bulkhead") }
+        }
+        if let t = p["terminal"] { c.terminal = try t.bool() }
+        if p["consoleSize"] != nil { ignored.append("process.consoleSize") }
+        if let n = p["apparmorProfile"], try !n.string().isEmpty { ignored.append("process.apparmorProfile") }
+        if let n = p["selinuxLabel"], try !n.string().isEmpty { ignored.append("process.selinuxLabel") }
+        c.args = try p.require("args").stringList()
+        guard let first = c.args.first, !first.isEmpty else { throw try p.require("args").error("at least the program is needed") }
+        for (i, a) in c.args.enumerated() where a.utf8.contains(0) {
+            throw try p.require("args").sequence()[i].error("contains a NUL byte")
+        }
+        if let envNode = p["env"] {
+            for (i, e) in try envNode.stringList().enumerated() {
+                guard let eq = e.firstIndex(of: "="), eq != e.startIndex, !e.utf8.contains(0) else {
+                    throw try envNode.sequence()[i].error("NAME=value expected")
+                }
+                c.layer.env.append(EnvVar(name: String(e[..<eq]), value: String(e[e.index(after: eq)...])))
+            }
+        }
+        let cwdNode = try p.require("cwd")
+        let cwd = try cwdNode.string()
+        if let problem = WorkingDirectory.problem(cwd) { throw cwdNode.error(problem) }
+        c.layer.workingDir = cwd
+        if let u = p["user"] {
+            let m = try u.mapping(allowed: ["uid", "gid", "umask", "additionalGids", "username"])
+            c.layer.runAsUser = UInt32(try m.require("uid").int64(in: 0...Int64(UInt32.max - 1)))
+            c.layer.runAsGroup = UInt32(try m.require("gid").int64(in: 0...Int64(UInt32.max - 1)))
+            if let um = m["umask"] { c.umask = UInt32(try um.int64(in: 0...0o777)) }
+            if let g = m["additionalGids"] {
+                let list = try g.sequence()
+                guard list.count <= FieldRules.maxSupplementalGroups else {
+                    throw g.error("at most \(FieldRules.maxSupplementalGroups) groups")
+                }
+                c.layer.supplementalGroups = try list.map { (n) throws(ConfigError) in .id(UInt32(try n.int64(in: 0...Int64(UInt32.max - 1)))) }
+            }
+            if let n = m["username"], try !n.string().isEmpty { throw n.error("a user name is Windows-only in the runtime-spec; give uid and gid") }
+        }
+        if let caps = p["capabilities"] {
+            let m = try caps.mapping(allowed: ["bounding", "effective", "inheritable", "permitted", "ambient"])
+            func set(_ key: String) throws(ConfigError) -> Set<String>? {
+                guard let n = m[key] else { return nil }
+                var out = Set<String>()
+                for (i, name) in try n.stringList().enumerated() {
+                    guard let cap = Capability(name: name) else { throw try n.sequence()[i].error("not a capability name") }
+                    out.insert(cap.name)
+                }
+                return out
+            }
+            let bounding = try set("bounding") ?? [], effective = try set("effective") ?? [], permitted = try set("permitted") ?? []
+            if let a = try set("ambient"), !a.isEmpty { throw try m.require("ambient").error("ambient capabilities are not granted by bulkhead; give them in effective and permitted") }
+            if let i = try set("inheritable"), !i.isEmpty { ignored.append("process.capabilities.inheritable") }
+            // The workload's effective, permitted and bounding sets are one set in the engine:
+            // what all three grant (an effective capability outside the bounding set cannot be kept).
+            let kept = effective.intersection(permitted).intersection(bounding)
+            c.layer.capabilities = CapabilitySpec(add: kept.sorted(), drop: ["ALL"])
+        }
+        if let rl = p["rlimits"] {
+            for item in try rl.sequence() {
+                let m = try item.mapping(allowed: ["type", "soft", "hard"])
+                let typeNode = try m.require("type")
+                let t = try typeNode.string()
+                guard t.hasPrefix("RLIMIT_"), let res = RlimitResource(rawValue: String(t.dropFirst(7)).lowercased()) else {
+                    throw typeNode.error("not an RLIMIT_ name")
+                }
+                let soft = try m.require("soft").uint64(), hard = try m.require("hard").uint64()
+                guard soft <= hard else { throw try m.require("soft").error("soft limit above the hard limit") }
+                guard c.layer.rlimits[res] == nil else { throw typeNode.error("given twice") }
+                c.layer.rlimits[res] = Rlimit(soft: soft, hard: hard)
+            }
+        }
+        if let n = p["noNewPrivileges"] { c.layer.allowPrivilegeEscalation = !(try n.bool()) }
+        if let n = p["oomScoreAdj"] { c.oomScoreAdj = Int32(try n.int64(in: -1000...1000)) }
+    }
+
+    /// `exec --process process.json` (or the flags, turned into one by the runtime): this
+    /// container's config with its process replaced, decoded by `decodeProcess`, so a process
+    /// the engine sends is checked exactly as config.json's is. Fields the document leaves out
+    /// take the runtime-spec defaults (no capabilities, no rlimits, uid 0), as runc has it.
+    public func execProcess(_ text: String, file: String) throws(ConfigError) -> OCIConfig {
+        var c = self
+        let fresh = ProfileLayer()
+        c.args = []
+        c.terminal = false
+        c.umask = nil
+        c.layer.env = []
+        c.layer.workingDir = "/"
+        c.layer.runAsUser = fresh.runAsUser
+        c.layer.runAsGroup = fresh.runAsGroup
+        c.layer.supplementalGroups = fresh.supplementalGroups
+        c.layer.capabilities = CapabilitySpec(drop: ["ALL"])
+        c.layer.rlimits = [:]
+        c.layer.allowPrivilegeEscalation = true
+        var ignored: [String] = []
+        try Self.decodeProcess(try ConfigNode.parse(text, file: file), into: &c, ignored: &ignored)
         c.ignored = ignored
         return c
     }
