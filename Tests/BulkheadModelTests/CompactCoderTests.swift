@@ -1,0 +1,129 @@
+import BulkheadModel
+import PropertyBased
+import Testing
+
+/// The compact binary form of a parsed layer (`CompactCoder`), which `ProfileLayerCache` keeps on
+/// disk: every layer comes back equal, and no byte string (flipped, truncated, arbitrary) traps
+/// or comes back as a layer the encoder did not write.
+@Suite struct CompactCoderTests {
+    /// A layer with every field set to something other than its default.
+    static let full: ProfileLayer = {
+        var l = ProfileLayer()
+        l.name = "full"; l.description = "every field"; l.extends = "container"; l.source = "/etc/bulkhead/full.yaml"
+        l.isPrivate = true
+        l.namespaces = [.user: true, .network: false, .time: true]
+        l.hostIDRange = IDRange(hostStart: 100_000, count: 65536)
+        l.runAsUser = 1000; l.runAsGroup = 1001; l.runAsUserName = "app"; l.runAsGroupName = "staff"
+        l.supplementalGroups = [.id(5), .name("wheel")]
+        l.addsGroups = true
+        l.runAsNonRoot = true
+        l.capabilities = CapabilitySpec(add: ["NET_BIND_SERVICE"], drop: ["ALL"])
+        l.readOnlyRootFilesystem = false
+        l.allowPrivilegeEscalation = false
+        l.seccomp = .inline(text: "defaultAction: SCMP_ACT_ERRNO\n", file: "/p.yaml", line: 12)
+        l.limits.cpuMilli = 500; l.limits.memoryBytes = 1 << 30; l.limits.pids = 64; l.limits.ephemeralStorageBytes = 1 << 24
+        l.requests.cpuMilli = 100
+        l.ioWeight = 200
+        l.ioMax = [IOThrottle(major: 8, minor: 0, readBytesPerSecond: 1, writeBytesPerSecond: UInt64.max, readIOPerSecond: 3, writeIOPerSecond: 4)]
+        l.memorySwapBytes = UInt64.max
+        l.cpusetCPUs = [0, 1, 3]
+        l.enforcement = .bestEffort
+        l.root = .directory("/srv/root")
+        l.tmpfs = [TmpfsMount(path: "/tmp", sizeBytes: 1 << 20, optional: true)]
+        l.devices = ["fuse", "net/tun"]
+        l.shmSizeBytes = 1 << 26
+        l.maskedPaths = ["/proc/kcore"]; l.readonlyPaths = ["/proc/sys"]
+        l.binds = [BindMount(source: "/src", destination: "/dst", readOnly: true, sourceIsFile: true)]
+        l.addsMounts = true
+        l.landlock = LandlockSpec(readOnly: ["/usr"], readWrite: ["/tmp"], bindTCP: [80], connectTCP: [443, 0])
+        l.network = .host
+        l.hostname = "héllo ✓"
+        l.workingDir = "/work"
+        l.env = [EnvVar(name: "A", value: ""), EnvVar(name: "B", value: "x=y\n\0z")]
+        l.unsetEnv = ["C"]
+        l.rlimits = [.nofile: Rlimit(soft: 1024, hard: 4096), .core: Rlimit(soft: 0, hard: Rlimit.unlimited)]
+        return l
+    }()
+
+    /// Guards the test above: a field added to ProfileLayer must be set there, or this fails.
+    @Test func fullLayerSetsEveryField() {
+        let defaults = Mirror(reflecting: ProfileLayer()).children.map { "\($0.value)" }
+        let full = Mirror(reflecting: Self.full).children.map { ($0.label ?? "?", "\($0.value)") }
+        #expect(defaults.count == full.count)
+        for (i, (label, value)) in full.enumerated() where value == defaults[i] {
+            Issue.record("CompactCoderTests.full leaves \(label) at its default")
+        }
+    }
+
+    @Test func everyLayerRoundTrips() throws {
+        var layers = [Self.full, ProfileLayer()]
+        for f in EmbeddedProfiles.files where !f.path.contains("/") {
+            layers.append(try ProfileParser.parse(f.text, file: "<embedded:\(f.path)>"))
+        }
+        for l in layers {
+            let bytes = try CompactCoder.encode(l)
+            #expect(try CompactCoder.decode(ProfileLayer.self, from: bytes) == l)
+        }
+    }
+
+    /// Generated layers (environment, numbers, lists, enums) come back equal.
+    @Test func generatedLayersRoundTrip() async {
+        let text = Gen.character(in: "\0"..."\u{D7FF}").string(of: 0...12)
+        await propertyCheck(count: 300, input: Gen.uint64().array(of: 0...6), text.array(of: 0...6), Gen.bool.array(of: 3)) { numbers, strings, flags in
+            var l = ProfileLayer()
+            l.hostname = strings.first
+            l.env = zip(strings, strings.reversed()).map { EnvVar(name: $0, value: $1) }
+            l.maskedPaths = flags[0] ? strings : nil
+            l.limits.memoryBytes = numbers.first
+            l.cpusetCPUs = numbers.map { UInt32(truncatingIfNeeded: $0) }
+            l.ioMax = numbers.map { IOThrottle(major: UInt32(truncatingIfNeeded: $0), minor: 1, readIOPerSecond: $0) }
+            l.network = flags[1] ? NetworkMode.none : .host
+            l.root = flags[2] ? .host : .directory(strings.last ?? "")
+            l.rlimits = Dictionary(uniqueKeysWithValues: zip(RlimitResource.allCases, numbers).map { ($0, Rlimit(soft: $1, hard: $1)) })
+            let bytes = try! CompactCoder.encode(l)
+            #expect((try? CompactCoder.decode(ProfileLayer.self, from: bytes)) == l)
+        }
+    }
+
+    /// One to eight bytes of a full layer's encoding changed anywhere: refused, or a layer
+    /// (the compact form carries no checksum: that is the cache entry's), never a trap.
+    @Test func mutatedBytesAreDecodedOrRefused() async throws {
+        let base = try CompactCoder.encode(Self.full)
+        await propertyCheck(count: 1000, input: Gen.int(in: 0..<base.count).array(of: 1...8), Gen.uint8().array(of: 8)) { positions, values in
+            var b = base
+            for (i, p) in positions.enumerated() { b[p] = values[i % values.count] }
+            _ = try? CompactCoder.decode(ProfileLayer.self, from: b)
+        }
+    }
+
+    /// Every proper prefix is refused (a truncated entry is never a smaller layer).
+    @Test func truncatedEncodingIsRefused() throws {
+        let base = try CompactCoder.encode(Self.full)
+        for n in 0..<base.count {
+            #expect(throws: (any Error).self) { try CompactCoder.decode(ProfileLayer.self, from: Array(base.prefix(n))) }
+        }
+        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(ProfileLayer.self, from: base + [0]) }
+    }
+
+    /// Lengths and counts that claim more than the bytes hold are refused before any allocation.
+    @Test func hostileCountsAreRefused() {
+        let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
+        for bytes in [[7] + huge, [8] + huge, [6] + huge, [7, 1, 0, 0, 0] + huge + [0]] {
+            #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(ProfileLayer.self, from: bytes) }
+        }
+        // Nesting deeper than the limit.
+        let deep: [UInt8] = Array(Array(repeating: [UInt8]([8, 1, 0, 0, 0]), count: 100).joined()) + [0]
+        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode([[[Int]]].self, from: deep) }
+        // A key twice; a string that is not UTF-8; an integer that does not fit.
+        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode([String: Int].self, from: [7, 2, 0, 0, 0, 1, 0, 0, 0, 0x61, 0, 1, 0, 0, 0, 0x61, 0]) }
+        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(String.self, from: [6, 1, 0, 0, 0, 0xFF]) }
+        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(UInt8.self, from: [4, 0, 1, 0, 0, 0, 0, 0, 0]) }
+    }
+
+    /// Arbitrary bytes: refused or decoded, never a trap.
+    @Test func arbitraryBytesNeverTrap() async {
+        await propertyCheck(count: 1000, input: Gen.uint8().array(of: 0...200)) { bytes in
+            _ = try? CompactCoder.decode(ProfileLayer.self, from: bytes)
+        }
+    }
+}
