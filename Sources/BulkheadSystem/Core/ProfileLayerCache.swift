@@ -23,18 +23,13 @@ public struct ProfileLayerCache: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `/var/cache/bulkhead/profiles`
-    /// for root, `$XDG_CACHE_HOME/bulkhead/profiles` or `~/.cache/bulkhead/profiles`; nil: none.
+    /// Only when `BULKHEAD_PROFILE_CACHE` names an absolute directory: off by default, because
+    /// measured (BENCHMARKS.md, issue 17) decoding this Codable form costs more instructions than
+    /// the YAML parse it replaces (the runtime's generic instantiations and conformance scans of
+    /// the decoding containers): the form needs a decoder that is not generic before it pays.
     public static func standard() -> ProfileLayerCache? {
-        if let v = getenv("BULKHEAD_PROFILE_CACHE") {
-            let s = String(cString: v)
-            if s == "off" { return nil }
-            if s.hasPrefix("/") { return ProfileLayerCache(directory: s) }
-        }
-        if geteuid() == 0 { return ProfileLayerCache(directory: "/var/cache/bulkhead/profiles") }
-        if let x = getenv("XDG_CACHE_HOME"), x.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: x) + "/bulkhead/profiles") }
-        if let h = getenv("HOME"), h.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: h) + "/.cache/bulkhead/profiles") }
-        return nil
+        guard let v = getenv("BULKHEAD_PROFILE_CACHE"), v.pointee == UInt8(ascii: "/") else { return nil }
+        return ProfileLayerCache(directory: String(cString: v))
     }
 
     /// Why an entry was not used (tests and `lookup` read it; a launch just parses).
