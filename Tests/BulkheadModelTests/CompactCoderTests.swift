@@ -63,6 +63,7 @@ import Testing
         for l in layers {
             let bytes = try CompactCoder.encode(l)
             #expect(try CompactCoder.decode(ProfileLayer.self, from: bytes) == l)
+            #expect(try ProfileLayerBinary.decode(ProfileLayerBinary.encode(l)) == l)
         }
     }
 
@@ -82,6 +83,7 @@ import Testing
             l.rlimits = Dictionary(uniqueKeysWithValues: zip(RlimitResource.allCases, numbers).map { ($0, Rlimit(soft: $1, hard: $1)) })
             let bytes = try! CompactCoder.encode(l)
             #expect((try? CompactCoder.decode(ProfileLayer.self, from: bytes)) == l)
+            #expect((try? ProfileLayerBinary.decode(ProfileLayerBinary.encode(l))) == l)
         }
     }
 
@@ -125,5 +127,38 @@ import Testing
         await propertyCheck(count: 1000, input: Gen.uint8().array(of: 0...200)) { bytes in
             _ = try? CompactCoder.decode(ProfileLayer.self, from: bytes)
         }
+    }
+
+    // MARK: ProfileLayerBinary, the cache's form
+
+    /// One to eight bytes changed anywhere: refused or a layer, never a trap; truncated or
+    /// extended: always refused.
+    @Test func binaryFormRefusesDamage() async throws {
+        let base = ProfileLayerBinary.encode(Self.full)
+        await propertyCheck(count: 2000, input: Gen.int(in: 0..<base.count).array(of: 1...8), Gen.uint8().array(of: 8)) { positions, values in
+            var b = base
+            for (i, p) in positions.enumerated() { b[p] = values[i % values.count] }
+            _ = try? ProfileLayerBinary.decode(b)
+        }
+        for n in 0..<base.count {
+            #expect(throws: CompactCoder.Invalid.self) { try ProfileLayerBinary.decode(Array(base.prefix(n))) }
+        }
+        #expect(throws: CompactCoder.Invalid.self) { try ProfileLayerBinary.decode(base + [0]) }
+        await propertyCheck(count: 1000, input: Gen.uint8().array(of: 0...300)) { bytes in
+            _ = try? ProfileLayerBinary.decode(bytes)
+        }
+    }
+
+    /// A count or length larger than the bytes left is refused before anything is allocated.
+    @Test func binaryFormRefusesHostileCounts() {
+        // name: present, length 2^63.
+        let hugeName: [UInt8] = [1] + [0, 0, 0, 0, 0, 0, 0, 0x80]
+        #expect(throws: CompactCoder.Invalid.self) { try ProfileLayerBinary.decode(hugeName) }
+        // Everything absent up to the namespaces, then a count of 2^64-1.
+        let w = ProfileLayerBinary.encode(ProfileLayer())
+        let nsOffset = 3 + 8 + "<command line>".utf8.count + 1
+        var b = w
+        for i in 0..<8 { b[nsOffset + i] = 0xFF }
+        #expect(throws: CompactCoder.Invalid.self) { try ProfileLayerBinary.decode(b) }
     }
 }

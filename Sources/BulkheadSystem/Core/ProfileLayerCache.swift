@@ -38,7 +38,7 @@ public struct ProfileLayerCache: Sendable {
         case truncated, badMagic, badLength, checksumMismatch, undecodable
     }
 
-    static let magic: [UInt8] = Array("BHLAYER1".utf8)
+    static let magic: [UInt8] = Array("BHLAYER\(ProfileLayerBinary.version)".utf8)
     static let headerSize = 8 + 4 + 32
     static let sizeLimit = 1 << 20
 
@@ -97,7 +97,8 @@ public struct ProfileLayerCache: Sendable {
 
     /// An entry's bytes: magic, payload length (u32 LE), SHA-256 of key + payload, payload.
     static func encodeEntry(_ layer: ProfileLayer, key: [UInt8]) -> [UInt8]? {
-        guard let payload = try? CompactCoder.encode(layer), payload.count <= sizeLimit - headerSize else { return nil }
+        let payload = ProfileLayerBinary.encode(layer)
+        guard payload.count <= sizeLimit - headerSize else { return nil }
         var out = magic
         var len = UInt32(payload.count).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
@@ -121,7 +122,7 @@ public struct ProfileLayerCache: Sendable {
         h.update(key)
         h.update(payload)
         guard h.finalize().elementsEqual(bytes[12..<44]) else { return .failure(.checksumMismatch) }
-        guard let layer = try? CompactCoder.decode(ProfileLayer.self, from: payload) else { return .failure(.undecodable) }
+        guard let layer = try? ProfileLayerBinary.decode(payload) else { return .failure(.undecodable) }
         return .success(layer)
     }
 
