@@ -470,6 +470,3 @@ public enum GroupReference: Sendable, Equatable {
     case id(UInt32)
     case name(String)
 }
-
-/// Part of a cached layer's compact form (ProfileLayer.swift).
-extension GroupReference: Codable {}

@@ -385,23 +385,3 @@ public struct Rlimit: Sendable, Equatable {
     public init(soft: UInt64, hard: UInt64) { self.soft = soft; self.hard = hard }
     public static let unlimited = UInt64.max
 }
-
-// The compact binary form of a parsed layer (`CompactCoder`, cached by `ProfileLayerCache`):
-// synthesized, so a field added to a layer is in the cache's form without a line of its own.
-// (Synthesis needs the conformances in the file that declares the types.)
-extension ProfileLayer: Codable {}
-extension Namespace: Codable {}
-extension IDRange: Codable {}
-extension CapabilitySpec: Codable {}
-extension SeccompSelection: Codable {}
-extension ResourceSpec: Codable {}
-extension IOThrottle: Codable {}
-extension LimitEnforcement: Codable {}
-extension RootFilesystem: Codable {}
-extension TmpfsMount: Codable {}
-extension BindMount: Codable {}
-extension LandlockSpec: Codable {}
-extension NetworkMode: Codable {}
-extension EnvVar: Codable {}
-extension RlimitResource: Codable {}
-extension Rlimit: Codable {}

@@ -6,7 +6,7 @@
 /// The reader trusts nothing: every length and count is checked against the bytes left before
 /// anything is allocated (each element takes at least one byte), strings must be UTF-8, enum
 /// values must be known, integers must fit, and the bytes must end where the layer ends; any
-/// of these is a `CompactCoder.Invalid`. CompactCoderTests checks that every field of a layer
+/// of these is a `CompactCoder.Invalid`. ProfileLayerBinaryTests checks that every field of a layer
 /// comes back (`fullLayerSetsEveryField` fails when a field is added but not tested).
 public enum ProfileLayerBinary {
     /// The form's version: part of the cache's key and magic.

@@ -15,7 +15,7 @@ import Glibc
 /// cache's are: the directory belongs to the caller and nobody else may enter it, the entry is
 /// opened without following a symlink and must be a regular file of the caller's, written by
 /// no one else, of a bounded size. Inside, it must carry the format's magic, its exact length,
-/// a SHA-256 of its key and payload that matches, and a payload `CompactCoder` decodes in full
+/// a SHA-256 of its key and payload that matches, and a payload `ProfileLayerBinary` decodes in full
 /// (every length and count checked). Anything else is a `Refusal`: the layer is parsed from
 /// the YAML and the entry rewritten; a refused entry never reaches a launch.
 public struct ProfileLayerCache: Sendable {
@@ -23,13 +23,19 @@ public struct ProfileLayerCache: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// Only when `BULKHEAD_PROFILE_CACHE` names an absolute directory: off by default, because
-    /// measured (BENCHMARKS.md, issue 17) decoding this Codable form costs more instructions than
-    /// the YAML parse it replaces (the runtime's generic instantiations and conformance scans of
-    /// the decoding containers): the form needs a decoder that is not generic before it pays.
+    /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `/var/cache/bulkhead/profiles`
+    /// for root, `$XDG_CACHE_HOME/bulkhead/profiles` or `~/.cache/bulkhead/profiles`; nil: none
+    /// (every profile parsed). Where SeccompCache keeps its programs, beside them.
     public static func standard() -> ProfileLayerCache? {
-        guard let v = getenv("BULKHEAD_PROFILE_CACHE"), v.pointee == UInt8(ascii: "/") else { return nil }
-        return ProfileLayerCache(directory: String(cString: v))
+        if let v = getenv("BULKHEAD_PROFILE_CACHE") {
+            let s = String(cString: v)
+            if s == "off" { return nil }
+            if s.hasPrefix("/") { return ProfileLayerCache(directory: s) }
+        }
+        if geteuid() == 0 { return ProfileLayerCache(directory: "/var/cache/bulkhead/profiles") }
+        if let x = getenv("XDG_CACHE_HOME"), x.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: x) + "/bulkhead/profiles") }
+        if let h = getenv("HOME"), h.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: h) + "/.cache/bulkhead/profiles") }
+        return nil
     }
 
     /// Why an entry was not used (tests and `lookup` read it; a launch just parses).

@@ -2,10 +2,9 @@ import BulkheadModel
 import PropertyBased
 import Testing
 
-/// The compact binary form of a parsed layer (`CompactCoder`), which `ProfileLayerCache` keeps on
-/// disk: every layer comes back equal, and no byte string (flipped, truncated, arbitrary) traps
-/// or comes back as a layer the encoder did not write.
-@Suite struct CompactCoderTests {
+/// The binary form of a parsed layer (`ProfileLayerBinary`), which `ProfileLayerCache` keeps on
+/// disk: every layer comes back equal, and no byte string (flipped, truncated, arbitrary) traps.
+@Suite struct ProfileLayerBinaryTests {
     /// A layer with every field set to something other than its default.
     static let full: ProfileLayer = {
         var l = ProfileLayer()
@@ -51,7 +50,7 @@ import Testing
         let full = Mirror(reflecting: Self.full).children.map { ($0.label ?? "?", "\($0.value)") }
         #expect(defaults.count == full.count)
         for (i, (label, value)) in full.enumerated() where value == defaults[i] {
-            Issue.record("CompactCoderTests.full leaves \(label) at its default")
+            Issue.record("ProfileLayerBinaryTests.full leaves \(label) at its default")
         }
     }
 
@@ -61,8 +60,6 @@ import Testing
             layers.append(try ProfileParser.parse(f.text, file: "<embedded:\(f.path)>"))
         }
         for l in layers {
-            let bytes = try CompactCoder.encode(l)
-            #expect(try CompactCoder.decode(ProfileLayer.self, from: bytes) == l)
             #expect(try ProfileLayerBinary.decode(ProfileLayerBinary.encode(l)) == l)
         }
     }
@@ -81,51 +78,7 @@ import Testing
             l.network = flags[1] ? NetworkMode.none : .host
             l.root = flags[2] ? .host : .directory(strings.last ?? "")
             l.rlimits = Dictionary(uniqueKeysWithValues: zip(RlimitResource.allCases, numbers).map { ($0, Rlimit(soft: $1, hard: $1)) })
-            let bytes = try! CompactCoder.encode(l)
-            #expect((try? CompactCoder.decode(ProfileLayer.self, from: bytes)) == l)
             #expect((try? ProfileLayerBinary.decode(ProfileLayerBinary.encode(l))) == l)
-        }
-    }
-
-    /// One to eight bytes of a full layer's encoding changed anywhere: refused, or a layer
-    /// (the compact form carries no checksum: that is the cache entry's), never a trap.
-    @Test func mutatedBytesAreDecodedOrRefused() async throws {
-        let base = try CompactCoder.encode(Self.full)
-        await propertyCheck(count: 1000, input: Gen.int(in: 0..<base.count).array(of: 1...8), Gen.uint8().array(of: 8)) { positions, values in
-            var b = base
-            for (i, p) in positions.enumerated() { b[p] = values[i % values.count] }
-            _ = try? CompactCoder.decode(ProfileLayer.self, from: b)
-        }
-    }
-
-    /// Every proper prefix is refused (a truncated entry is never a smaller layer).
-    @Test func truncatedEncodingIsRefused() throws {
-        let base = try CompactCoder.encode(Self.full)
-        for n in 0..<base.count {
-            #expect(throws: (any Error).self) { try CompactCoder.decode(ProfileLayer.self, from: Array(base.prefix(n))) }
-        }
-        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(ProfileLayer.self, from: base + [0]) }
-    }
-
-    /// Lengths and counts that claim more than the bytes hold are refused before any allocation.
-    @Test func hostileCountsAreRefused() {
-        let huge: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
-        for bytes in [[7] + huge, [8] + huge, [6] + huge, [7, 1, 0, 0, 0] + huge + [0]] {
-            #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(ProfileLayer.self, from: bytes) }
-        }
-        // Nesting deeper than the limit.
-        let deep: [UInt8] = Array(Array(repeating: [UInt8]([8, 1, 0, 0, 0]), count: 100).joined()) + [0]
-        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode([[[Int]]].self, from: deep) }
-        // A key twice; a string that is not UTF-8; an integer that does not fit.
-        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode([String: Int].self, from: [7, 2, 0, 0, 0, 1, 0, 0, 0, 0x61, 0, 1, 0, 0, 0, 0x61, 0]) }
-        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(String.self, from: [6, 1, 0, 0, 0, 0xFF]) }
-        #expect(throws: CompactCoder.Invalid.self) { try CompactCoder.decode(UInt8.self, from: [4, 0, 1, 0, 0, 0, 0, 0, 0]) }
-    }
-
-    /// Arbitrary bytes: refused or decoded, never a trap.
-    @Test func arbitraryBytesNeverTrap() async {
-        await propertyCheck(count: 1000, input: Gen.uint8().array(of: 0...200)) { bytes in
-            _ = try? CompactCoder.decode(ProfileLayer.self, from: bytes)
         }
     }
 
