@@ -5,32 +5,42 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int bh_send_fd(int channel, int fd) {
-    char byte = 0;
+int bh_send_fds(int channel, char byte, const int32_t *fds, uint32_t count) {
+    if (count > BH_FD_PASSING_MAX) return EINVAL;
     struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_FD_PASSING_MAX)]; } ctl;
     memset(&ctl, 0, sizeof ctl);
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    if (count > 0) {
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
+        for (uint32_t i = 0; i < count; i++) {
+            int fd = (int)fds[i];
+            memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
+        }
+    }
     ssize_t n;
     while ((n = sendmsg(channel, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
     return n < 0 ? errno : 0;
 }
 
-int bh_receive_fd(int channel, int *fd) {
-    *fd = -1;
-    char byte;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * 4)]; } ctl;
+int bh_send_fd(int channel, int fd) {
+    int32_t one = fd;
+    return bh_send_fds(channel, 0, &one, 1);
+}
+
+int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t max, uint32_t *count) {
+    *count = 0;
+    if (max > BH_FD_PASSING_MAX) return EINVAL;
+    struct iovec iov = {byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_FD_PASSING_MAX)]; } ctl;
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     memset(&ctl, 0, sizeof ctl);
@@ -38,25 +48,41 @@ int bh_receive_fd(int channel, int *fd) {
     msg.msg_iovlen = 1;
     msg.msg_control = ctl.buf;
     msg.msg_controllen = sizeof ctl.buf;
-    ssize_t n = recvmsg(channel, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n < 0) return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : errno;
-    if (n == 0) return EPIPE;
-    /* Every fd that came is taken (and closed unless it is the one expected). */
-    int got = -1, count = 0;
+    ssize_t n;
+    while ((n = recvmsg(channel, &msg, flags | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR && !(flags & MSG_DONTWAIT)) {}
+    if (n < 0) return errno;
+    /* Every fd that came is taken: kept up to max, the rest closed. */
+    uint32_t got = 0, extra = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        size_t fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < fds; i++) {
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
             int one;
             memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
-            if (count++ == 0) got = one;
-            else close(one);
+            if (got < max) fds[got++] = one;
+            else { close(one); extra++; }
         }
     }
-    if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
-        if (got >= 0) close(got);
+    if (n == 0 || extra > 0 || (msg.msg_flags & MSG_CTRUNC)) {
+        for (uint32_t i = 0; i < got; i++) close(fds[i]);
+        return n == 0 ? EPIPE : EBADMSG;
+    }
+    *count = got;
+    return 0;
+}
+
+int bh_receive_fd(int channel, int *fd) {
+    *fd = -1;
+    char byte;
+    int32_t one = -1;
+    uint32_t count = 0;
+    int rc = bh_receive_fds(channel, MSG_DONTWAIT, &byte, &one, 1, &count);
+    if (rc == EAGAIN || rc == EWOULDBLOCK || rc == EINTR) return 0;
+    if (rc != 0) return rc;
+    if (count != 1) {
+        if (count > 0) close(one);
         return EBADMSG;
     }
-    *fd = got;
+    *fd = one;
     return 0;
 }

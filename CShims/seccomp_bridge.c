@@ -50,6 +50,15 @@ static int bh_new_context(const bh_seccomp_policy *p, uint32_t arch, scmp_filter
     rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     /* Binary tree of system-call numbers instead of a linear list (libseccomp >= 2.5). */
     if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    if (rc == 0 && p->bad_arch_action != 0) {
+        uint32_t bad;
+        rc = bh_action(p->bad_arch_action, p->bad_arch_action_data, &bad);
+        if (rc != 0) {
+            seccomp_release(ctx);
+            return rc;
+        }
+        rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, bad);
+    }
     if (rc == 0 && arch != seccomp_arch_native()) {
         rc = seccomp_arch_add(ctx, arch);
         if (rc == 0) rc = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE);

@@ -666,8 +666,8 @@ static int close_all_except(int *keep, uint32_t n) {
     return 0;
 }
 
-/* The most fds a sandbox keeps across its init: 0-2, the two pipes, a tty, the v1 cgroup
- * files and the --preserve-fd ones (ChildSpawner refuses more). */
+/* The most fds a sandbox keeps across its init: 0-2, the message pipe and sync channel, a tty
+ * and the --preserve-fd ones (ChildSpawner refuses more). */
 #define BH_KEEP_MAX 128
 
 /* The workload's exec pipe (the workload's own copy of this variable): close-on-exec, it
@@ -697,7 +697,7 @@ static int close_fds(const bh_spawn_config *cfg) {
 
 /* The init's first action: close every fd it neither needs nor passes on (the launcher's
  * cgroup directory, signalfd, pidfds, a pod's other pipes ...), before any step runs. Kept:
- * 0-2, its own message and sync pipes, the v1 cgroup `tasks` files (closed once joined), the
+ * 0-2, its own message pipe and sync channel, the
  * pty slave of BH_OP_ATTACH_TERMINAL and the --preserve-fd fds. */
 static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     int keep[BH_KEEP_MAX];
@@ -709,8 +709,6 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_WAIT_EXEC_FIFO) { keep[n++] = cfg->steps[i].args.wait_exec_fifo.fd; break; }
-    if (cfg->cgroup_join_count > BH_KEEP_MAX - n) return EMFILE;
-    for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) keep[n++] = cfg->cgroup_join_fds[i];
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     return close_all_except(keep, n);
@@ -739,18 +737,35 @@ static int enter_workdir(const char *path) {
     return cwd[0] == '/' ? 0 : EXDEV;
 }
 
-static int join_cgroups(const bh_spawn_config *cfg) {
-    /* "0" names the calling thread; the init is single-threaded, so the whole process moves,
-     * and everything it forks later is born inside. Fail closed: an error stops the launch. */
-    for (uint32_t i = 0; i < cfg->cgroup_join_count; i++) {
-        int fd = cfg->cgroup_join_fds[i];
-        ssize_t n;
-        while ((n = write(fd, "0", 1)) < 0 && errno == EINTR) {}
-        int e = errno;
-        close(fd);
-        if (n < 0) return e;
+/* BH_OP_JOIN_CGROUPS. The launcher creates the v1 leaves after clone3, while the kernel
+ * builds the namespaces and this init mounts; then it sends one byte on the sync channel (a
+ * unix socket) carrying the leaves' `tasks` files (SCM_RIGHTS), opened with its credentials,
+ * and only once every leaf exists with its limits. The init waits here for that message, so it
+ * forks nothing and the workload runs nothing before it is in every leaf. "0" names the calling
+ * thread; the init is single-threaded, so the whole process moves, and everything it forks
+ * later is born inside. Fail closed: EOF (the launcher failed and is killing us), a message
+ * with more files than announced, or a failed write stops the launch. */
+static int join_cgroups(const bh_spawn_config *cfg, int sync_fd) {
+    uint32_t want = cfg->cgroup_join_count;
+    if (want == 0) return 0;
+    if (want > BH_CGROUP_JOIN_MAX || sync_fd < 0) return EINVAL;
+    char byte = 0;
+    int32_t fds[BH_CGROUP_JOIN_MAX];
+    uint32_t got = 0;
+    /* More files than announced: EBADMSG (bh_receive_fds closes them). Fewer only when a
+     * best-effort launch lost a v1 leaf (the report lists its limits as not enforced). */
+    int rc = bh_receive_fds(sync_fd, 0, &byte, fds, want, &got);
+    if (rc != 0) return rc; /* EPIPE: the launcher went away */
+    if (byte != 1) rc = EBADMSG;
+    for (uint32_t i = 0; i < got; i++) {
+        if (rc == 0) {
+            ssize_t w;
+            while ((w = write(fds[i], "0", 1)) < 0 && errno == EINTR) {}
+            if (w < 0) rc = errno;
+        }
+        close(fds[i]);
     }
-    return 0;
+    return rc;
 }
 
 static int load_seccomp(const bh_spawn_config *cfg) {
@@ -989,7 +1004,7 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     case BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS:
         return close_fds(cfg);
     case BH_OP_JOIN_CGROUPS:
-        return join_cgroups(cfg);
+        return join_cgroups(cfg, sync_fd);
     case BH_OP_LOAD_SECCOMP:
         return load_seccomp(cfg);
     case BH_OP_EXEC:
@@ -1291,7 +1306,10 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
 int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     int msg[2], sync[2];
     if (pipe2(msg, O_CLOEXEC) < 0) return errno;
-    if (pipe2(sync, O_CLOEXEC) < 0) {
+    /* The sync channel is a unix socket, not a pipe: besides the release bytes it carries the
+     * cgroup v1 `tasks` files to BH_OP_JOIN_CGROUPS (SCM_RIGHTS). The launcher's end closing
+     * is a hang-up on the init's end, as with a pipe (rearm_after_credential_change). */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
         int e = errno;
         close(msg[0]);
         close(msg[1]);

@@ -4,7 +4,8 @@
 # (--symbol-ordering-file, see scripts/build-release.sh). The code a launch runs is then a few
 # contiguous megabytes instead of pages scattered over the runtime, Foundation, Yams and
 # ArgumentParser: fewer page faults at start and a smaller peak RSS (BENCHMARKS.md). A stale list
-# is harmless (names that no longer exist are skipped), only less effective.
+# is harmless (names that no longer exist are skipped), only less effective; scripts/check-launch-order.sh
+# (LaunchOrderTests, and every scripts/build-release.sh) says when it has gone stale.
 # Needs valgrind; run as root on a host where `bulkhead run` works.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

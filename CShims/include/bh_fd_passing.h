@@ -1,12 +1,27 @@
 #ifndef BH_FD_PASSING_H
 #define BH_FD_PASSING_H
-/* One file descriptor over a SOCK_SEQPACKET socket (SCM_RIGHTS): the pty master of --tty
- * (BH_OP_OPEN_TERMINAL) and the seccomp listener (bh_seccomp_notify.h). */
+/* File descriptors over a unix socket (SCM_RIGHTS): the pty master of --tty
+ * (BH_OP_OPEN_TERMINAL), the seccomp listener (bh_seccomp_notify.h) and the cgroup v1 `tasks`
+ * files the launcher sends the init after clone3 (BH_OP_JOIN_CGROUPS). Async-signal-safe, no
+ * allocation: the sandbox's side uses them between clone3 and execve. */
 #include "bh_common.h"
+#include <stdint.h>
 
-/* Sends `fd` as one byte with SCM_RIGHTS (EINTR retried, MSG_NOSIGNAL). 0 or a positive errno.
- * Async-signal-safe, no allocation: the sandbox's side uses it between clone3 and execve. */
+/* The most fds one message carries. */
+#define BH_FD_PASSING_MAX 16
+
+/* Sends one byte `byte` carrying `count` (0 to BH_FD_PASSING_MAX) fds (EINTR retried,
+ * MSG_NOSIGNAL). The caller keeps and closes its own copies. 0 or a positive errno. */
+int bh_send_fds(int channel, char byte, const int32_t *_Nullable fds, uint32_t count);
+
+/* Sends `fd` as one byte with SCM_RIGHTS. 0 or a positive errno. */
 int bh_send_fd(int channel, int fd);
+
+/* Receives one message (recvmsg `flags`, e.g. MSG_DONTWAIT; EINTR retried when blocking): its
+ * byte, and its fds (close-on-exec) in fds[0..*count). 0, or a positive errno: EPIPE when the
+ * channel closed, EBADMSG when more than `max` fds came or the control data was truncated
+ * (every fd that came is then closed), EAGAIN when non-blocking and nothing is there. */
+int bh_receive_fds(int channel, int flags, char *_Nonnull byte, int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
 
 /* Receives one message without blocking: *fd = the one fd it carried (close-on-exec), or -1 when
  * nothing has arrived yet. 0, or a positive errno: EPIPE when the channel closed, EBADMSG when

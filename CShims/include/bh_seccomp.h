@@ -65,6 +65,11 @@ typedef struct bh_seccomp_policy {
     size_t arch_count;
     const bh_seccomp_rule *_Nonnull rules;
     size_t rule_count;
+    /* What a call of an architecture not in `arches` gets (libseccomp's SCMP_FLTATR_ACT_BADARCH,
+     * tested in the filter's first instructions; on x86_64 without x32 also every call with
+     * x32's bit, 0x40000000): a BH_SECCOMP_ACT_*, or 0 for libseccomp's default (kill thread). */
+    uint32_t bad_arch_action;
+    uint32_t bad_arch_action_data;
 } bh_seccomp_policy;
 
 /* Builds the filter (binary-tree optimisation on, no_new_privs left to the caller) and exports

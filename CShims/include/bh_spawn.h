@@ -75,7 +75,8 @@ enum bh_step_op {
     BH_OP_PAUSE,                 /* a pod's holder: wait, doing nothing, until killed (the pause container) */
     BH_OP_ATTACH_TERMINAL,       /* setsid, TIOCSCTTY on fd, dup2 it onto 0, 1, 2, close it */
     BH_OP_BECOME_TRACEE,         /* record mode: PTRACE_TRACEME and stop; the init traces from here (bh_recorder.h) */
-    BH_OP_JOIN_CGROUPS,          /* write "0" to each cgroup_join_fds (v1 `tasks` files) and close it */
+    BH_OP_JOIN_CGROUPS,          /* wait on the sync channel for the launcher's cgroup_join_count v1 `tasks`
+                                    files (sent once the leaves exist with their limits), write "0" to each */
     BH_OP_ENTER_WORKING_DIRECTORY, /* the workload's cwd: openat2(path, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
                                     from "/", fchdir, then getcwd must be inside the root (EXDEV if not) */
     BH_OP_MAKE_MOUNT_POINT,      /* a bind or tmpfs target inside the new root (root_len > 0) that need not
@@ -208,13 +209,15 @@ typedef struct bh_spawn_config {
     uint32_t join_count;
     const int32_t *_Nullable join_fds;
     const int32_t *_Nullable join_types;
-    /* cgroup v1: the sandbox's `tasks` files, opened for writing by the launcher. At
-     * BH_OP_JOIN_CGROUPS the init writes "0" to each: the kernel moves the calling thread
-     * without taking the global cgroup_threadgroup_rwsem (Linux 6.0, "cgroup: Optimize single
-     * thread migration"), whose write side waits for an RCU grace period (milliseconds) when the
-     * launcher moves the process by pid. The write is checked against the opener's credentials. */
+    /* cgroup v1: how many `tasks` files (0 to BH_CGROUP_JOIN_MAX) the launcher sends, after
+     * clone3, once it has created the v1 leaves and written their limits: at BH_OP_JOIN_CGROUPS
+     * the init waits on the sync channel for that one message (bh_send_fds, byte 1) and
+     * writes "0" to each file: the kernel moves the calling thread without taking the global
+     * cgroup_threadgroup_rwsem (Linux 6.0, "cgroup: Optimize single thread migration"), whose
+     * write side waits for an RCU grace period (milliseconds) when the launcher moves the
+     * process by pid. The write is checked against the opener's (the launcher's) credentials.
+     * 0: the step does nothing (no v1 leaf, or a pure cgroup v2 host). */
     uint32_t cgroup_join_count;
-    const int32_t *_Nullable cgroup_join_fds;
     /* >= 0, a new user namespace in clone_flags and a launcher running as euid 0: clone3 runs
      * with this host uid as its effective uid (the calling thread only, capabilities kept with
      * SECBIT_NO_SETUID_FIXUP), so the user namespace is owned by it and not by root. The kernel
@@ -260,6 +263,12 @@ typedef struct bh_spawn_result {
  * (nothing was created then). The child waits at BH_OP_WAIT_FOR_RELEASE until a byte arrives
  * on sync_fd, or exits if the parent goes away. */
 int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull result);
+
+/* The most cgroup v1 `tasks` files one sandbox joins (one per v1 hierarchy bulkhead uses). */
+#define BH_CGROUP_JOIN_MAX 16 /* at most BH_FD_PASSING_MAX */
+
+/* The launcher's side of BH_OP_JOIN_CGROUPS is bh_send_fds (bh_fd_passing.h): byte 1 on the
+ * init's sync channel (bh_spawn_result.sync_fd), carrying the `tasks` files. */
 
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. 0 or a positive errno. */

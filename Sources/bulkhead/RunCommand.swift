@@ -167,7 +167,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Name the sandbox for `bulkhead ps` and `bulkhead stop NAME`: a DNS label, unique among running sandboxes.", valueName: "NAME"))
     var name: String?
 
-    /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-attach` (-4).
+    /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-leaves`, `cgroup-limits`, `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
 

@@ -186,7 +186,7 @@ struct PlanTests {
         for (text, expected) in read {
             #expect(FaultPoint(argument: text) == expected, "\(text)")
         }
-        for point in [FaultPoint.step(5), .idMaps, .cgroupCreate, .cgroupAttach] {
+        for point in [FaultPoint.step(5), .idMaps, .cgroupCreate, .cgroupLeaves, .cgroupLimits, .cgroupAttach] {
             #expect(FaultPoint(argument: point.argument) == point, "\(point.argument) reads back")
             #expect(point.planStep == (point == .step(5) ? 5 : nil), "only a plan step reaches the child: \(point)")
         }

@@ -158,7 +158,7 @@ struct LifecycleTests {
         #expect(leftovers.isEmpty)
         // And no cgroup: every failed launch removed the one it had made (the profile has limits).
         #expect(Set(leaves()).subtracting(leavesBefore).isEmpty, "cgroups left: \(Set(leaves()).subtracting(leavesBefore))")
-        for fault in ["cgroup-create", "cgroup-attach"] {
+        for fault in ["cgroup-create", "cgroup-leaves", "cgroup-limits", "cgroup-attach"] {
             let r = try Bulkhead.run(["run", "--inject-fault=\(fault)", "--", "/bin/echo", marker])
             #expect(r.status == 125 && !r.stdout.contains(marker), "launcher step \(fault): \(r.stderr)")
             #expect(r.stderr.contains("cgroup"), "\(r.stderr)")

@@ -48,10 +48,10 @@ struct OCIRuntimeTests {
 
     /// Runs `bulkhead-runc --root ROOT ARGS`.
     @discardableResult
-    static func rt(_ args: [String], root: String, env: [String: String] = [:], binary: String? = nil) throws -> Bulkhead.Result {
+    static func rt(_ args: [String], root: String, env: [String: String] = [:], binary: String? = nil, prefix: [String] = []) throws -> Bulkhead.Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary ?? runtime)
-        p.arguments = ["--root", root] + args
+        p.arguments = prefix + ["--root", root] + args
         var e = ProcessInfo.processInfo.environment
         for (k, v) in env { e[k] = v }
         p.environment = e

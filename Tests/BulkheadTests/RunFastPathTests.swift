@@ -44,6 +44,7 @@ struct RunFastPathTests {
         let spellings: [(String, FaultPoint)] = [
             ("step:4", .step(4)), ("4", .step(4)), ("id-maps", .idMaps), ("-2", .idMaps),
             ("cgroup-create", .cgroupCreate), ("-3", .cgroupCreate), ("cgroup-attach", .cgroupAttach), ("-4", .cgroupAttach),
+            ("cgroup-leaves", .cgroupLeaves), ("cgroup-limits", .cgroupLimits),
         ]
         for (text, point) in spellings {
             let args = ["--inject-fault=\(text)", "--", "/bin/true"]

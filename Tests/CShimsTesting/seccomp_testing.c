@@ -1,5 +1,6 @@
 /* TEST ONLY; see bh_seccomp_testing.h. */
 #include "bh_seccomp_testing.h"
+#include "bh_seccomp_abi_testing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,13 +9,20 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-int bh_seccomp_probe_in_child(const uint8_t *program, size_t len, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
-                              uint64_t a3, uint64_t a4, uint64_t a5, int *syscall_errno, int *signal_out) {
-    *syscall_errno = 0;
+static int load(const uint8_t *program, size_t len) {
+    struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)program};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    if (len > 0 && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return errno;
+    return 0;
+}
+
+/* Runs `body` in a forked child that writes two longs to the pipe: {status, value}. */
+static int in_child(long (*body)(const uint8_t *, size_t, long, long *), const uint8_t *program, size_t len, long arg,
+                    long *value, int *signal_out) {
     *signal_out = 0;
-    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xFFFF) return EINVAL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return errno;
     pid_t pid = fork();
@@ -25,28 +33,13 @@ int bh_seccomp_probe_in_child(const uint8_t *program, size_t len, long nr, uint6
         return e;
     }
     if (pid == 0) {
-        /* Child: only async-signal-safe calls from here to _exit. report[0]: 0 = the call ran,
-         * 1 = loading the filter failed; report[1]: errno. */
-        int report[2] = {0, 0};
-        struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)),
-                                  .filter = (struct sock_filter *)program};
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
-            report[0] = 1;
-            report[1] = errno;
-        } else {
-            pid_t self = (pid_t)syscall(SYS_getpid);
-            long r = syscall(nr, a0, a1, a2, a3, a4, a5);
-            int e = errno;
-            /* A clone-like call that the filter let through returns 0 in a new process: leave. */
-            if ((pid_t)syscall(SYS_getpid) != self) _exit(0);
-            report[1] = r == -1 ? e : 0;
-        }
+        long report[2] = {0, 0};
+        report[0] = body(program, len, arg, &report[1]);
         (void)!write(fds[1], report, sizeof(report));
         _exit(0);
     }
     close(fds[1]);
-    int report[2] = {0, 0};
+    long report[2] = {0, 0};
     ssize_t n;
     do {
         n = read(fds[0], report, sizeof(report));
@@ -59,6 +52,79 @@ int bh_seccomp_probe_in_child(const uint8_t *program, size_t len, long nr, uint6
         return 0;
     }
     if (n != (ssize_t)sizeof(report)) return EIO;
-    *syscall_errno = report[1];
-    return report[0] ? EPROTO : 0;
+    *value = report[1];
+    return (int)report[0];
+}
+
+static long int80_body(const uint8_t *program, size_t len, long nr32, long *value) {
+    int e = load(program, len);
+    if (e != 0) { *value = e; return EPROTO; }
+#if defined(__x86_64__)
+    long r = nr32;
+    __asm__ volatile("int $0x80" : "+a"(r) : "b"(0L), "c"(0L), "d"(0L), "S"(0L), "D"(0L) : "memory");
+    *value = r;
+    return 0;
+#else
+    (void)nr32;
+    return ENOSYS;
+#endif
+}
+
+int bh_testing_seccomp_probe_int80(const uint8_t *program, size_t len, long nr32, long *result, int *signal_out) {
+    *result = 0;
+    return in_child(int80_body, program, len, nr32, result, signal_out);
+}
+
+static long load_body(const uint8_t *program, size_t len, long unused, long *value) {
+    (void)unused;
+    struct sock_fprog prog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = (struct sock_filter *)program};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    if (r != 0) { *value = errno; return EPROTO; }
+    *value = (long)((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec));
+    return 0;
+}
+
+int bh_testing_seccomp_load_ns(const uint8_t *program, size_t len, uint32_t runs, uint64_t *ns_out) {
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xFFFF) return EINVAL;
+    for (uint32_t i = 0; i < runs; i++) {
+        long ns = 0;
+        int sig = 0;
+        int rc = in_child(load_body, program, len, 0, &ns, &sig);
+        if (rc != 0) return rc;
+        if (sig != 0) return EINTR;
+        ns_out[i] = (uint64_t)ns;
+    }
+    return 0;
+}
+
+struct probe_call { long nr; uint64_t a[6]; };
+
+static long probe_body(const uint8_t *program, size_t len, long arg, long *value) {
+    /* Only async-signal-safe calls from here to _exit. */
+    const struct probe_call *c = (const struct probe_call *)(uintptr_t)arg;
+    int e = load(program, len);
+    if (e != 0) { *value = e; return EPROTO; }
+    pid_t self = (pid_t)syscall(SYS_getpid);
+    long r = syscall(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+    e = errno;
+    /* A clone-like call that the filter let through returns 0 in a new process: leave. */
+    if ((pid_t)syscall(SYS_getpid) != self) _exit(0);
+    *value = r == -1 ? e : 0;
+    return 0;
+}
+
+int bh_seccomp_probe_in_child(const uint8_t *program, size_t len, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
+                              uint64_t a3, uint64_t a4, uint64_t a5, int *syscall_errno, int *signal_out) {
+    *syscall_errno = 0;
+    *signal_out = 0;
+    if (len == 0 || len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > 0xFFFF) return EINVAL;
+    struct probe_call c = {nr, {a0, a1, a2, a3, a4, a5}};
+    long value = 0;
+    int rc = in_child(probe_body, program, len, (long)(uintptr_t)&c, &value, signal_out);
+    if (*signal_out == 0) *syscall_errno = (int)value;
+    return rc;
 }

@@ -57,7 +57,9 @@ public enum OCICommandLine {
             if command == "create" || command == "run" {
                 do { try SealedSelf.reexecIfNeeded() } catch { throw OCIError("\(command): \(error)") }
             }
-            let runtime = OCIRuntime(root: g.root, injectFault: faultFromEnvironment())
+            if command == OCIRecordKeeper.command { return OCIRecordKeeper.main(Array(args)) { report($0, g) } }
+            var runtime = OCIRuntime(root: g.root, injectFault: faultFromEnvironment())
+            runtime.log = g.log
             return try run(command, Array(args), runtime, g)
         } catch {
             report(error.message, g)

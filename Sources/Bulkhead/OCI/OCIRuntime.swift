@@ -39,6 +39,10 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     public var annotations: [String: String]
     public var cgroupDirectories: [String]
     public var cgroupsPath: String?
+    /// `bulkhead.dev/seccomp-record`: the keeper that records and writes the profile
+    /// (`OCIRecordKeeper`), by pid and start time.
+    public var recorderPid: Int32? = nil
+    public var recorderStartTime: UInt64? = nil
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -70,6 +74,8 @@ public struct OCIRuntime: Sendable {
     public var root: String
     /// Test-only: make a plan step or launcher step fail.
     public var injectFault: FaultPoint?
+    /// `--log`: where a recording keeper reports a failure after `create` has returned.
+    public var log: String?
 
     public init(root: String = OCIRuntime.defaultRoot, injectFault: FaultPoint? = nil) {
         self.root = root
@@ -260,8 +266,15 @@ public struct OCIRuntime: Sendable {
             let c = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20)
             text = c.text
         } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
-        let config: OCIConfig
+        var config: OCIConfig
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
+        // bulkhead.dev/profile: a layer profile that only tightens the config.
+        let profileSeccomp = try Self.applyProfileAnnotation(&config, id: id)
+        // bulkhead.dev/seccomp-record: its target checked now, so that a bad one fails create.
+        var recordTarget: (directory: String, name: String)?
+        if let value = config.annotations.last(where: { $0.0 == OCISeccompRecordAnnotation.key })?.1 {
+            do { recordTarget = try OCIRecordKeeper.target(value, config: config) } catch { throw OCIError("create \(id): \(error)") }
+        }
 
         // The exec fifo: the init opens it for writing at its last setup step; `start` reads it.
         let fifo = dir + "/exec.fifo"
@@ -316,14 +329,19 @@ public struct OCIRuntime: Sendable {
             }
             try Self.writeAtomically(dir + "/seccomp.json", Array(data), mode: 0o600)
             layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
+        } else if let extra = profileSeccomp {
+            // No filter of the config's own: the profile's policy is the one filter.
+            layer.seccomp = extra
         }
+        if let maps = config.idMappings { layer.hostIDRange = try Self.hostIDRange(maps, id: id) }
         var request = RunRequest(layers: [], overrides: layer, command: config.args,
                                  preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
         request.joinNamespaces = Set(join.map(\.namespace))
-        let prepared: PreparedLaunch
+        var prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls)
         } catch { throw OCIError("create \(id): \(error)") }
+        if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
         // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
         // 0600, in the 0700 state directory; reached only through the init's /proc/self/fd).
         func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 {
@@ -350,16 +368,99 @@ public struct OCIRuntime: Sendable {
             OCIRuntime.removeCgroups(created.cgroupDirectories)
         }
         guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        var keeper: (pid: Int32, startTime: UInt64)?
+        if let target = recordTarget {
+            do { keeper = try OCIRecordKeeper.start(root: root, log: log, id: id, pid: created.pid, startTime: start.start, target: target) } catch {
+                killAndClean()
+                throw OCIError("create \(id): \(error)")
+            }
+        }
+        func killKeeper() {
+            if let k = keeper, let h = ProcessHandle(pid: k.pid, startTime: k.startTime) { h.signal(SIGKILL); _ = h.waitForExit(seconds: 5) }
+        }
         let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
-        let record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
+        var record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
                                         rootfs: rootfs, created: Self.now(), annotations: Dictionary(config.annotations, uniquingKeysWith: { _, b in b }),
                                         cgroupDirectories: created.cgroupDirectories, cgroupsPath: config.cgroupsPath)
+        record.recorderPid = keeper?.pid
+        record.recorderStartTime = keeper?.startTime
         do {
             try save(record, in: dir)
             if let pf = o.pidFile { try Self.writeAtomically(pf, Array("\(created.pid)".utf8), mode: 0o644) }
-        } catch { killAndClean(); throw error }
+        } catch { killAndClean(); killKeeper(); throw error }
         done = true
         return created.pid
+    }
+
+    /// `bulkhead.dev/profile: NAME` (`OCIProfileAnnotation`): NAME is looked up only as a name,
+    /// in the profile store as it resolves names for this user (for root: the built-in profiles
+    /// and root-owned search directories, every file through `TrustedFile`), never as a path.
+    /// Returns the profile's seccomp policy, to apply with the config's.
+    static func applyProfileAnnotation(_ config: inout OCIConfig, id: String) throws(OCIError) -> SeccompSelection? {
+        let key = OCIProfileAnnotation.key
+        guard let name = config.annotations.last(where: { $0.0 == key })?.1 else { return nil }
+        var layers: [ProfileLayer] = []
+        do {
+            try OCIProfileAnnotation.checkName(name)
+            layers = try ProfileStore.standard().layers(for: name)
+            let profile = try EffectiveProfile.resolve(layers)
+            var inherited: [RlimitResource: Rlimit] = [:]
+            for r in RlimitResource.allCases {
+                var cur = rlimit()
+                if getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 {
+                    inherited[r] = Rlimit(soft: UInt64(cur.rlim_cur), hard: UInt64(cur.rlim_max))
+                }
+            }
+            return try OCIProfileAnnotation.tighten(&config, with: profile, inherited: inherited)
+        } catch {
+            throw OCIError("create \(id): annotation \(key): \(error.withoutContent(ifAnyPrivate: layers))")
+        }
+    }
+
+    /// The config's filter and the profile's policy as one program: a call runs only if both
+    /// allow it (`SeccompProgramStack`).
+    static func stackSeccomp(_ prepared: inout PreparedLaunch, _ extra: SeccompSelection, id: String) throws(OCIError) {
+        guard let own = prepared.seccomp else { return }
+        var p = prepared.profile
+        p.seccomp = extra
+        let compiled: CompiledSeccomp?
+        do { compiled = try SeccompSetup.compile(p, store: .standard()) } catch {
+            throw OCIError("create \(id): annotation \(OCIProfileAnnotation.key): the profile's seccomp policy: \(error)")
+        }
+        guard let theirs = compiled else { return }
+        let stacked = SeccompProgramStack.intersect(own.program, theirs.program)
+        guard let program = stacked.program else {
+            throw OCIError("create \(id): annotation \(OCIProfileAnnotation.key): linux.seccomp and the profile's seccomp policy cannot be combined: \(stacked.problem ?? "") (EINVAL)")
+        }
+        var combined = own
+        combined.program = program
+        combined.cached = false
+        combined.notes += theirs.notes
+        combined.control.source = own.control.source + " and " + theirs.control.source
+        combined.control.bpfInstructions = program.count / 8
+        prepared.seccomp = combined
+    }
+
+    /// `linux.uidMappings`/`gidMappings`, checked against what this caller may map, through the
+    /// id-map code of `bulkhead run`: as root, one host range for uids and gids, usable as a
+    /// profile's `userNamespace.hostIDRange` (none of the host's own accounts, not the owner
+    /// band; the planner also refuses a range overlapping another's); rootless, only the
+    /// caller's own uid and gid as 0, which is what the engine maps without root.
+    static func hostIDRange(_ maps: (uid: IDMapEntry, gid: IDMapEntry), id: String) throws(OCIError) -> IDRange? {
+        let (u, g) = maps
+        guard geteuid() == 0 else {
+            guard u == IDMapEntry(inside: 0, outside: geteuid(), count: 1), g == IDMapEntry(inside: 0, outside: getegid(), count: 1) else {
+                throw OCIError("create \(id): config.json: linux.uidMappings/gidMappings: without root only your own uid \(geteuid()) and gid \(getegid()) can be mapped (as containerID 0, size 1); more ids need newuidmap/newgidmap and /etc/subuid, which bulkhead-runc does not use (EPERM)")
+            }
+            return nil
+        }
+        guard u.outside == g.outside, u.count == g.count else {
+            throw OCIError("create \(id): config.json: linux.gidMappings: bulkhead maps one host range for uids and gids: give gidMappings the hostID and size of uidMappings (EINVAL)")
+        }
+        if let problem = IDRange.problem(hostStart: u.outside, count: u.count) {
+            throw OCIError("create \(id): config.json: linux.uidMappings: \(problem) (EPERM)")
+        }
+        return IDRange(hostStart: u.outside, count: u.count)
     }
 
     static func now() -> String {
@@ -495,6 +596,13 @@ public struct OCIRuntime: Sendable {
                 for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
             }
             Self.removeCgroups(r.cgroupDirectories)
+            // The recording keeper writes its profile once the init is gone: waited for, bounded.
+            if let kp = r.recorderPid, let ks = r.recorderStartTime, let keeper = ProcessHandle(pid: kp, startTime: ks) {
+                if !keeper.waitForExit(seconds: OCIRecordKeeper.deleteWaitSeconds) {
+                    keeper.signal(SIGKILL)
+                    _ = keeper.waitForExit(seconds: 5)
+                }
+            }
             for d in r.cgroupDirectories where FileManager.default.fileExists(atPath: d) {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }

@@ -58,6 +58,8 @@ enum OCISpecTemplates {
             ] as [String: Any],
             "annotations": [
                 "org.opencontainers.runc.checkpoint.enabled": "false",
+                OCISeccompRecordAnnotation.key: "FILE: record the container's system calls (eBPF, from its first execve; root, its own PID namespace) and write a Kubernetes seccomp profile when it exits, as io.containers.trace-syscall; FILE is a name in \(OCISeccompRecordAnnotation.defaultDirectory) (or the absolute directory in \(OCISeccompRecordAnnotation.environment)), never replaced",
+                OCIProfileAnnotation.key: "NAME: a bulkhead layer profile (a name from the built-in profiles or a root-owned profile directory, never a path) that only tightens the config: capabilities and seccomp intersected, limits and rlimits the minimum, no_new_privs and a read-only root if either asks, Landlock rules and masked/read-only paths added; not taken from the profile: \(OCIProfileAnnotation.notTaken)",
                 "dev.bulkhead.acceptedWithoutEffect": OCIConfig.acceptedWithoutEffect.map { "\($0.field): \($0.why)" }.joined(separator: "; "),
             ],
         ]

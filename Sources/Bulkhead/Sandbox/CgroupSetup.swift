@@ -21,13 +21,22 @@ enum IOWeightSupport {
     }
 }
 
-/// The sandbox's cgroup: limits from the profile, created before clone3, measured and
-/// removed after the sandbox ends. The tree mirrors the layers: bulkhead/<tenant>/<pod>/<leaf>;
+/// The sandbox's cgroup: limits from the profile; the cgroup2 leaf created before clone3 (the
+/// child is born in it), the v1 leaves after (`createDeferredV1`, while the kernel builds the
+/// namespaces); measured and removed after the sandbox ends. The tree mirrors the layers: bulkhead/<tenant>/<pod>/<leaf>;
 /// a plain `run` uses the tenant and pod "default".
 struct CgroupSetup {
     let cgroup: SandboxCgroup?
-    let limits: LimitsReport?
+    private(set) var limits: LimitsReport?
     let note: String?
+    /// For `createDeferredV1`: how the limits were asked for, and what was already known unenforced.
+    private var enforcement: LimitEnforcement = .strict
+    private var inPod = false
+    private var ioWeightIgnored: NotEnforcedLimit?
+
+    init(cgroup: SandboxCgroup?, limits: LimitsReport?, note: String?) {
+        self.cgroup = cgroup; self.limits = limits; self.note = note
+    }
 
     /// /proc/swaps lists a swap area beyond its header line.
     static var hostHasActiveSwap: Bool {
@@ -45,8 +54,10 @@ struct CgroupSetup {
     /// `collectStale` never takes it for a dead launcher's: the creating process exits at once.
     /// `fromHierarchyRoot`: `fixedPath` is an OCI `linux.cgroupsPath`, taken from the root of
     /// every hierarchy (as runc does) rather than under bulkhead's subtree.
+    /// `deferV1`: on a host with cgroup v1 hierarchies, only the cgroup2 leaf is made here; the
+    /// v1 leaves and their limits are `createDeferredV1`'s, after clone3.
     static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
-                       fromHierarchyRoot: Bool = false) throws(LaunchError) -> CgroupSetup {
+                       fromHierarchyRoot: Bool = false, deferV1: Bool = false) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -62,16 +73,47 @@ struct CgroupSetup {
             ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
         var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath,
-                                     fromHierarchyRoot: fromHierarchyRoot)
+                                     fromHierarchyRoot: fromHierarchyRoot, deferV1: deferV1)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
-            setup = CgroupSetup(cgroup: setup.cgroup, limits: l, note: setup.note)
+            setup.limits = l
         }
+        setup.enforcement = enforcement
+        setup.inPod = pod != nil || fixedPath != nil
+        setup.ioWeightIgnored = ioWeightIgnored
         return setup
     }
 
+    /// How many cgroup v1 `tasks` files the child will be sent (`ChildSpawner.spawn(cgroupJoinCount:)`).
+    var deferredV1Count: Int { cgroup?.deferredV1Count ?? 0 }
+
+    /// After clone3, before the child's `.joinCgroups` step: the v1 leaves and their limits
+    /// (`SandboxCgroup.createDeferredV1`), then the report's limits again. A failure is the
+    /// launch's (strict limits, or a pod's container); the caller kills the child and `finish()`
+    /// removes every leaf. `fault`: `.cgroupLeaves` fails before any v1 leaf is made,
+    /// `.cgroupLimits` once they exist and before their limits are written.
+    mutating func createDeferredV1(fault: FaultPoint?) throws(LaunchError) {
+        guard let cg = cgroup, cg.deferredV1Count > 0 else { return }
+        do throws(CgroupError) {
+            if fault == .cgroupLeaves {
+                throw CgroupError(code: .createFailed, operation: "create the cgroup v1 leaves (fault injected for testing)",
+                                  path: cg.path.joined(separator: "/"), errno: Errno(ECANCELED), fix: "")
+            }
+            try cg.createDeferredV1(faultAfterLeaves: fault == .cgroupLimits)
+        } catch {
+            throw LaunchError("set up the sandbox's cgroup v1 leaves after clone3", wrapping: error,
+                              hint: inPod ? "a pod's container runs only inside its pod's cgroup; run `bulkhead doctor`"
+                                  : "or pass --limits best-effort to run without the limits that cannot be enforced")
+        }
+        guard var l = limits else { return }
+        l = Self.report(enforcement, cg, notEnforcedAll: nil, reason: nil)
+        if let ignored = ioWeightIgnored { l.notEnforced.append(ignored) }
+        limits = l
+    }
+
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
-                                     pod: [String]?, fixedPath: [String]? = nil, fromHierarchyRoot: Bool = false) throws(LaunchError) -> CgroupSetup {
+                                     pod: [String]?, fixedPath: [String]? = nil, fromHierarchyRoot: Bool = false,
+                                     deferV1: Bool) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
@@ -103,7 +145,7 @@ struct CgroupSetup {
         }
         do {
             let cg = try SandboxCgroup.create(host: host, path: fixedPath ?? ((pod ?? ["default", "default"]) + [leaf.description]),
-                                              limits: wanted, bestEffort: bestEffort)
+                                              limits: wanted, bestEffort: bestEffort, deferV1: deferV1)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
             if inPod || (asked && !bestEffort) {

@@ -281,6 +281,9 @@ public enum Sandbox {
                                           preparedFrom: t0, preparedAt: Monotonic.now())
             prepared.terminal = terminal
             prepared.warnings += seccomp?.notes ?? []
+            if let why = seccomp?.control.cacheUnavailable {
+                prepared.warnings.append("warning: the seccomp filter is compiled at every launch: \(why); set XDG_CACHE_HOME to a directory of your own")
+            }
             // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
             // cannot be dropped in the sandbox (user_namespaces(7); bubblewrap and runc rootless
             // keep them too). Said in the report and on stderr, not hidden.

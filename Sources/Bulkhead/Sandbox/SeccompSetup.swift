@@ -24,6 +24,10 @@ enum SeccompSetup {
         var context: SeccompContext
         /// Read from a file not everyone can read: a parse error shows none of its text.
         var isPrivate = false
+        /// One of bulkhead's own policies (`isBulkheadPolicy`): compiled for the native
+        /// architecture only, every other refused first (`SeccompCompiler.compile(nativeOnly:)`).
+        /// Any other policy (a user's, an OCI config's) keeps runc's reading of its `architectures`.
+        var nativeOnly = false
     }
 
     /// `strict` refuses what runc would change silently (unknown names, contradicting rules);
@@ -35,6 +39,7 @@ enum SeccompSetup {
                        strict: Bool = true) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
         var isPrivate = false
+        var nativeOnly = false
         switch p.seccomp {
         case .unconfined:
             return nil
@@ -62,7 +67,8 @@ enum SeccompSetup {
                                      architecture: SeccompCompiler.nativeArchitecture ?? .x86_64,
                                      kernelVersion: KernelVersion.running.map { ($0.major, $0.minor) },
                                      conflictingRules: strict ? .refuse : .firstRuleWins, unknownNames: strict ? .refuse : .skip)
-        return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate)
+        nativeOnly = isBulkheadPolicy(text)
+        return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate, nativeOnly: nativeOnly)
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
@@ -80,9 +86,7 @@ enum SeccompSetup {
     static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
                         cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
         guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
-        let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
-        let key = SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
-                                   architecture: src.context.architecture.rawValue + " kernel " + kernel + " " + Self.readingVersion)
+        let key = cacheKey(src)
         if !strict, let hit = cache?.load(key: key) {
             return CompiledSeccomp(program: hit.program, control: SeccompControl(
                 source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
@@ -91,7 +95,7 @@ enum SeccompSetup {
         let policy = load.policy
         let program: [UInt8]
         do {
-            program = try SeccompCompiler.compile(policy)
+            program = try SeccompCompiler.compile(policy, nativeOnly: src.nativeOnly)
         } catch {
             throw ConfigError(file: src.file, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
         }
@@ -100,9 +104,29 @@ enum SeccompSetup {
         }
         var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
+        control.cacheUnavailable = cache?.unavailable
         let notes = SeccompLoad.warnings(load.notes)
         if !notes.isEmpty { control.changes = notes }
         return CompiledSeccomp(program: program, control: control, cached: false, notes: notes)
+    }
+
+    /// Bulkhead's own seccomp policies (Profiles/seccomp, compiled in), recognised by their text
+    /// wherever the copy was read from (compiled in, the install's share/bulkhead/profiles,
+    /// ./Profiles, a `--seccomp` of the file): an OCI config's policy, re-serialised from its
+    /// config.json, or any edited copy is not one.
+    static func isBulkheadPolicy(_ text: String) -> Bool {
+        // The compiled-in text is the file's without its final newline (a Swift literal's).
+        EmbeddedProfiles.files.contains { $0.path.hasPrefix("seccomp/") && ($0.text == text || $0.text + "\n" == text) }
+    }
+
+    /// The cache key of a source's program: its text, the capabilities and architecture its
+    /// conditions resolved with, the kernel, the reading, and whether it is compiled for the
+    /// native architecture only.
+    static func cacheKey(_ src: Source) -> String {
+        let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
+        return SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
+                                architecture: src.context.architecture.rawValue + (src.nativeOnly ? " native-only" : "")
+                                    + " kernel " + kernel + " " + Self.readingVersion)
     }
 
     /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change

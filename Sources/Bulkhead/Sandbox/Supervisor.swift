@@ -55,18 +55,19 @@ final class Supervisor {
         }
         defer { signals?.close() }
 
-        // The cgroup exists before the child: it is born inside it (CLONE_INTO_CGROUP).
-        let cgroup: CgroupSetup
+        // The cgroup2 leaf exists before the child: it is born inside it (CLONE_INTO_CGROUP).
+        // The v1 leaves come after clone3 (`joinCgroupsV1`).
+        var cgroup: CgroupSetup
         do throws(LaunchError) {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath)
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath, deferV1: true)
         } catch {
             return failure(error)
         }
         mark("cgroup create and limits")
-        var report = launch(signals: signals, cgroup: cgroup)
+        var report = launch(signals: signals, cgroup: &cgroup)
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()
@@ -96,11 +97,24 @@ final class Supervisor {
         }
     }
 
-    private func launch(signals: SignalFD?, cgroup: CgroupSetup) -> RunReport {
-        // cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the init joins
-        // the v1 hierarchies itself, through these files, before it forks the workload.
-        let joinFDs: [Int32]
-        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return failure(error) }
+    /// After clone3 and the release, while the kernel has built the namespaces and the init
+    /// mounts: the cgroup v1 leaves, their limits, then their `tasks` files sent to the init,
+    /// which waits for them at its `.joinCgroups` step (before it forks the workload) and moves
+    /// itself in. On a throw the caller kills the init (it never passes that step) and
+    /// `CgroupSetup.finish()` removes every leaf. An init that already failed a step (EPIPE on
+    /// the send) is not an error here: its own message says why.
+    private func joinCgroupsV1(_ child: SandboxInit, _ cgroup: inout CgroupSetup) throws(LaunchError) {
+        guard cgroup.deferredV1Count > 0 else { return }
+        try cgroup.createDeferredV1(fault: prepared.request.injectFault)
+        let fds = try cgroupJoinFiles(cgroup)
+        defer { for fd in fds { close(fd) } }
+        do { try child.sendCgroupJoinFiles(fds) } catch {
+            if error.errno?.rawValue == EPIPE { return }
+            throw LaunchError(error)
+        }
+    }
+
+    private func launch(signals: SignalFD?, cgroup: inout CgroupSetup) -> RunReport {
         // Which call was refused: a listener for the refusing RETs (SeccompNotifier), not in
         // record mode (the recorder traces every call itself).
         // Only in a PID namespace of the sandbox's own: its init is PID 1, and its exit ends every
@@ -114,7 +128,6 @@ final class Supervisor {
         if let program = prepared.seccomp?.program, prepared.recorder == nil, ownPIDNamespace,
            let mode = prepared.request.seccompNotify {
             do { notifier = try SeccompNotifier(program: program, mode: mode) } catch {
-                for fd in joinFDs { close(fd) }
                 return failure(LaunchError(error))
             }
             // Its answers spend the launcher's CPU, outside the sandbox's cgroup: at most the
@@ -125,12 +138,11 @@ final class Supervisor {
         defer { notifier?.close() }
         let child: SandboxInit
         do {
-            // The child has its own copies of the join files; the launcher's go at once.
-            defer { for fd in joinFDs { close(fd) }; notifier?.spawned() }
+            defer { notifier?.spawned() }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
                                            recordTable: prepared.recorder, join: pod?.join ?? [],
-                                           cgroupJoinFDs: joinFDs, seccompNotifier: notifier)
+                                           cgroupJoinCount: cgroup.deferredV1Count, seccompNotifier: notifier)
         } catch {
             return failure(LaunchError(error))
         }
@@ -160,6 +172,14 @@ final class Supervisor {
             return failure(error)
         }
         mark("id maps")
+        // The v1 leaves, while the init mounts; the init waits for them before it forks.
+        let hasV1 = cgroup.deferredV1Count > 0
+        do throws(LaunchError) { try joinCgroupsV1(child, &cgroup) } catch {
+            child.abandon()
+            mark("cgroup v1 leaves and limits")
+            return failure(error)
+        }
+        if hasV1 { mark("cgroup v1 leaves and limits") }
         onStarted?(child.pid)
         var report = supervise(child, signals: signals, notifier: notifier)
         if let notifier {
@@ -319,12 +339,12 @@ final class Supervisor {
     func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
                 oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
-        let cgroup: CgroupSetup
+        var cgroup: CgroupSetup
         do throws(LaunchError) {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the container's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath, fromHierarchyRoot: fromHierarchyRoot)
+            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath, fromHierarchyRoot: fromHierarchyRoot, deferV1: true)
         } catch {
             return .failure(error)
         }
@@ -332,14 +352,11 @@ final class Supervisor {
             _ = cgroup.finish()
             return .failure(e)
         }
-        let joinFDs: [Int32]
-        do { joinFDs = try cgroupJoinFiles(cgroup) } catch { return fail(error) }
         let child: SandboxInit
         do {
-            defer { for fd in joinFDs { close(fd) } }
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
-                                           join: join, cgroupJoinFDs: joinFDs)
+                                           join: join, cgroupJoinCount: cgroup.deferredV1Count)
         } catch {
             return fail(LaunchError(error))
         }
@@ -356,6 +373,10 @@ final class Supervisor {
         }
         do throws(LaunchError) { try child.mapIDsAndRelease(plan, fault: idMapFault) } catch {
             child.close()
+            return fail(error)
+        }
+        do throws(LaunchError) { try joinCgroupsV1(child, &cgroup) } catch {
+            child.abandon(); child.close()
             return fail(error)
         }
         var failure: LaunchError?

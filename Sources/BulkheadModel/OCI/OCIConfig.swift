@@ -32,6 +32,11 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
+    /// `linux.uidMappings` and `gidMappings` with a user namespace: one entry each, from
+    /// containerID 0. The runtime checks them against what its caller may map (root: a host
+    /// range as `userNamespace.hostIDRange`, the same for uids and gids; rootless: only the
+    /// caller's own uid and gid, as 0).
+    public var idMappings: (uid: IDMapEntry, gid: IDMapEntry)?
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
@@ -42,6 +47,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
+            && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
     }
 
@@ -58,7 +64,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
         ("mounts[type=proc|tmpfs on /dev|devpts|mqueue|sysfs] options", "the engine mounts them itself with its own options (nosuid, nodev, noexec where they apply)"),
-        ("annotations", "stored in the state, not interpreted"),
+        ("annotations", "stored in the state; only bulkhead.dev/profile and bulkhead.dev/seccomp-record are interpreted (features lists them)"),
     ]
 
     public static let file = "config.json"
@@ -207,7 +213,7 @@ public struct OCIConfig: Sendable, Equatable {
                     c.sysctls.append(try sysctl(k, value, node: v, namespaces: m["namespaces"]))
                 }
             }
-            for refused in ["intelRdt", "personality", "timeOffsets", "uidMappings", "gidMappings"] {
+            for refused in ["intelRdt", "personality", "timeOffsets"] {
                 if let n = m[refused] {
                     if n.isNull { continue }
                     if case .mapping(let mm) = n.node, mm.count == 0 { continue }
@@ -244,6 +250,7 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                 }
             }
+            try decodeIDMappings(m, namespaces: namespaces, into: &c)
             // A namespaced sysctl is the container's only in a namespace of its own: without a
             // network (IPC) namespace, net.* (kernel.shm*, msg*, sem, fs.mqueue.*) is the host's.
             if let n = m["sysctl"] {
@@ -311,6 +318,35 @@ public struct OCIConfig: Sendable, Equatable {
             throw node.error("a value of at most 4096 printable bytes is needed")
         }
         return SysctlSetting(name: name, value: value)
+    }
+
+    /// One mapping of uids and one of gids, each from containerID 0, and only with a user
+    /// namespace of the container's own. Several ranges (rootless podman's own uid plus its
+    /// /etc/subuid range) need newuidmap/newgidmap, which bulkhead-runc does not use.
+    static func decodeIDMappings(_ m: ConfigMapping, namespaces: [Namespace: Bool], into c: inout OCIConfig) throws(ConfigError) {
+        func entries(_ key: String) throws(ConfigError) -> (ConfigNode, [IDMapEntry])? {
+            guard let n = m[key], !n.isNull else { return nil }
+            let list = try n.sequence().map { (item) throws(ConfigError) -> IDMapEntry in
+                let e = try item.mapping(allowed: ["containerID", "hostID", "size"])
+                return IDMapEntry(inside: UInt32(try e.require("containerID").int64(in: 0...Int64(UInt32.max - 1))),
+                                  outside: UInt32(try e.require("hostID").int64(in: 0...Int64(UInt32.max - 1))),
+                                  count: UInt32(try e.require("size").int64(in: 1...Int64(UInt32.max))))
+            }
+            return list.isEmpty ? nil : (n, list)
+        }
+        let u = try entries("uidMappings"), g = try entries("gidMappings")
+        guard u != nil || g != nil else { return }
+        guard let (un, uids) = u, let (gn, gids) = g else {
+            throw (u?.0 ?? g!.0).error("uidMappings and gidMappings are needed together")
+        }
+        guard namespaces[.user] == true else { throw un.error("id mappings need a user namespace in linux.namespaces") }
+        for (n, list) in [(un, uids), (gn, gids)] {
+            guard list.count == 1 else {
+                throw n.error("one mapping is supported (bulkhead maps one contiguous range); several ranges, such as rootless podman's own id plus its /etc/subuid range, need newuidmap/newgidmap, which bulkhead-runc does not use")
+            }
+            guard list[0].inside == 0 else { throw n.error("the mapping must start at containerID 0") }
+        }
+        c.idMappings = (uids[0], gids[0])
     }
 
     static func absolutePaths(_ n: ConfigNode) throws(ConfigError) -> [String] {

@@ -249,6 +249,9 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     /// when nothing was reported.
     public var answerCPUMs: Double?
     public var answerPausedMs: Double?
+    /// Why the compiled program could not be cached (no usable cache directory for this user:
+    /// `CacheLocation`): every launch compiles it again. Nil when the cache was used or turned off.
+    public var cacheUnavailable: String?
     public init(source: String, defaultAction: String, rules: Int, bpfInstructions: Int, cached: Bool = false) {
         self.source = source; self.defaultAction = defaultAction; self.rules = rules; self.bpfInstructions = bpfInstructions
         self.cached = cached

@@ -29,13 +29,16 @@ public final class SandboxCgroup {
     /// The path below bulkhead's base, e.g. ["default", "default", "c-12-345-0"].
     public let path: [String]
     /// The leaf directory in each hierarchy, unified first.
-    public let leaves: [Leaf]
+    public private(set) var leaves: [Leaf]
     /// Each requested limit the kernel now enforces, with its driver and file.
-    public let enforced: [EnforcedLimit]
+    public private(set) var enforced: [EnforcedLimit]
     /// Requested limits that could not be enforced (only possible with best effort).
-    public let notEnforced: [NotEnforcedLimit]
+    public private(set) var notEnforced: [NotEnforcedLimit]
+    /// `create(deferV1: true)`: the v1 hierarchies whose leaves `createDeferredV1()` makes after
+    /// clone3, and the limits it writes there. Nil once made (or when nothing was deferred).
+    private var deferred: (targets: [CgroupTarget], assignments: [(CgroupLimitKind, Driver)], limits: CgroupLimits, bestEffort: Bool)?
     /// The v2 controllers this cgroup's limits are enforced through.
-    public let v2Controllers: Set<String>
+    public private(set) var v2Controllers: Set<String>
     /// An O_RDONLY|O_DIRECTORY fd of the cgroup2 leaf, for clone3's `CLONE_INTO_CGROUP`
     /// (Linux 5.7+): the child is born inside the leaf, so not one instruction of it runs
     /// outside. On a hybrid host this places the child only in the cgroup2 leaf; the v1
@@ -44,8 +47,11 @@ public final class SandboxCgroup {
     private var removed = false
 
     /// Whether `attach(pid:)` is needed even when the child was cloned into `cloneIntoFD`:
-    /// true when any v1 hierarchy holds a leaf.
-    public var needsAttach: Bool { leaves.contains { !$0.isUnified } }
+    /// true when any v1 hierarchy holds a leaf, or will once `createDeferredV1()` has run.
+    public var needsAttach: Bool { leaves.contains { !$0.isUnified } || !(deferred?.targets.isEmpty ?? true) }
+
+    /// How many v1 leaves `createDeferredV1()` makes (the `tasks` files the child will join).
+    public var deferredV1Count: Int { deferred?.targets.count ?? 0 }
 
     /// Every leaf directory.
     public var directories: [String] { leaves.map(\.directory) }
@@ -78,8 +84,10 @@ public final class SandboxCgroup {
     /// call created is left behind.
     /// - Parameter shared: the cgroup is shared by several launchers (a tenant's): it may
     ///   exist already, its limits are (re)written, and a failure removes it only if empty.
+    /// - Parameter deferV1: make only the cgroup2 leaf now (the child is born in it); the v1
+    ///   leaves and their limits are made by `createDeferredV1()`, after clone3. Not with `shared`.
     public static func create(host: CgroupHost, path: [String], limits: CgroupLimits,
-                              bestEffort: Bool, shared: Bool = false) throws(CgroupError) -> SandboxCgroup {
+                              bestEffort: Bool, shared: Bool = false, deferV1: Bool = false) throws(CgroupError) -> SandboxCgroup {
         try validate(path: path)
         try limits.validate()
 
@@ -121,27 +129,86 @@ public final class SandboxCgroup {
                               errno: Errno(EACCES), fix: "run as root, or delegate a cgroup subtree to this user (chown it); run `bulkhead doctor`")
         }
 
-        // 3. Create the directories.
-        var leaves: [Leaf] = []
+        // 3. Create the directories and write the limits. `deferV1`: the cgroup2 leaf only (the
+        // child is born in it, CLONE_INTO_CGROUP); the v1 leaves come after clone3.
+        let deferV1 = deferV1 && !shared
+        let now = deferV1 ? targets.filter { $0.hierarchy == "unified" } : targets
+        let later = deferV1 ? targets.filter { $0.hierarchy != "unified" } : []
+        let cgroup = SandboxCgroup(path: path, leaves: [], enforced: [], notEnforced: notEnforced, v2Controllers: [], cloneIntoFD: nil)
+        try cgroup.make(now, assignments: assignments.filter { !deferV1 || $0.1 == .v2 }, limits: limits, bestEffort: bestEffort,
+                        shared: shared, v2Controllers: v2Controllers)
+        if deferV1 {
+            cgroup.deferred = (later, assignments.filter { $0.1 == .v1 }, limits, bestEffort)
+        }
+
+        // 4. The fd for CLONE_INTO_CGROUP.
+        if let unified = cgroup.leaves.first(where: \.isUnified) {
+            switch CgroupFS.openDirectory(unified.directory) {
+            case .success(let opened): cgroup.cloneIntoFD = opened
+            case .failure(let e):
+                rollback(cgroup.leaves, path: path, shared: shared)
+                cgroup.removed = true
+                throw CgroupError(code: .createFailed, operation: "open the cgroup directory", path: unified.directory,
+                                  errno: e, fix: "run `bulkhead doctor`")
+            }
+        }
+        return cgroup
+    }
+
+    /// After clone3 (`create(deferV1: true)`): creates the v1 leaves and writes their limits,
+    /// while the kernel builds the child's namespaces and the child mounts; the child joins them
+    /// at its `.joinCgroups` step, which waits for `openJoinFiles()`. A limit that cannot be
+    /// enforced throws, unless best effort (then listed in `notEnforced`). On a throw the v1
+    /// leaves this call made are removed; the cgroup2 leaf is the caller's to remove (`remove()`).
+    /// - Parameter faultAfterLeaves: test-only: fail (ECANCELED) once the leaves exist, before
+    ///   any limit is written (`FaultPoint.cgroupLimits`).
+    public func createDeferredV1(faultAfterLeaves: Bool = false) throws(CgroupError) {
+        guard let d = deferred else { return }
+        deferred = nil
+        guard !removed else {
+            throw CgroupError(code: .alreadyRemoved, operation: "create the cgroup v1 leaves", path: path.joined(separator: "/"),
+                              fix: "create a new SandboxCgroup")
+        }
+        do throws(CgroupError) {
+            try make(d.targets, assignments: d.assignments, limits: d.limits, bestEffort: d.bestEffort, shared: false,
+                     v2Controllers: [], faultAfterLeaves: faultAfterLeaves)
+        } catch {
+            // Best effort: a leaf that cannot be made leaves its limits unenforced, as before clone3.
+            guard d.bestEffort, !faultAfterLeaves else { throw error }
+            notEnforced += d.assignments.map { NotEnforcedLimit(limit: $0.0, reason: error.description) }
+        }
+    }
+
+    /// Makes a leaf in each of `targets` and writes `assignments` (enabling the v2 controllers
+    /// first); appends to `leaves`, `enforced`, `notEnforced`. On a throw the leaves this call
+    /// made are removed again.
+    private func make(_ targets: [CgroupTarget], assignments: [(CgroupLimitKind, Driver)], limits: CgroupLimits,
+                      bestEffort: Bool, shared: Bool, v2Controllers: Set<String>, faultAfterLeaves: Bool = false) throws(CgroupError) {
+        var made: [Leaf] = []
         for t in targets {
             do throws(CgroupError) {
-                let dir = try makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
-                leaves.append(Leaf(target: t, directory: dir))
+                let dir = try Self.makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
+                made.append(Leaf(target: t, directory: dir))
             } catch {
-                rollback(leaves, path: path, shared: shared)
+                Self.rollback(made, path: path, shared: shared)
                 throw error
             }
         }
-        let cgroup = SandboxCgroup(path: path, leaves: leaves, enforced: [], notEnforced: [], v2Controllers: [], cloneIntoFD: nil)
+        let before = leaves
+        leaves += made
 
-        // 4. Enable controllers (v2), write limits.
-        var enforced: [EnforcedLimit] = []
+        var newEnforced: [EnforcedLimit] = []
+        var newNotEnforced: [NotEnforcedLimit] = []
         var v2Enforcing: Set<String> = []
         do throws(CgroupError) {
-            if let unified = leaves.first(where: \.isUnified), !v2Controllers.isEmpty {
+            if faultAfterLeaves {
+                throw CgroupError(code: .writeFailed, operation: "write the cgroup v1 limits (fault injected for testing)",
+                                  path: made.first?.directory ?? path.joined(separator: "/"), errno: Errno(ECANCELED), fix: "")
+            }
+            if let unified = made.first(where: \.isUnified), !v2Controllers.isEmpty {
                 for c in v2Controllers.sorted() {
                     do throws(CgroupError) {
-                        try enableV2Controller(c, mountPoint: unified.target.mountPoint, leaf: unified.directory)
+                        try Self.enableV2Controller(c, mountPoint: unified.target.mountPoint, leaf: unified.directory)
                         v2Enforcing.insert(c)
                     } catch {
                         if !bestEffort { throw error }
@@ -152,35 +219,25 @@ public final class SandboxCgroup {
                 do throws(CgroupError) {
                     if d == .v2 && !v2Enforcing.contains(kind.controller) {
                         throw CgroupError(code: .enableControllerFailed, operation: "enable the \(kind.controller) controller",
-                                          path: cgroup.unifiedDirectory ?? "", fix: "run `bulkhead doctor`")
+                                          path: unifiedDirectory ?? "", fix: "run `bulkhead doctor`")
                     }
-                    enforced += try cgroup.write(kind, limits: limits, driver: d)
+                    newEnforced += try write(kind, limits: limits, driver: d)
                 } catch {
                     if bestEffort {
-                        notEnforced.append(NotEnforcedLimit(limit: kind, reason: error.description))
+                        newNotEnforced.append(NotEnforcedLimit(limit: kind, reason: error.description))
                     } else {
                         throw error
                     }
                 }
             }
         } catch {
-            rollback(leaves, path: path, shared: shared)
+            leaves = before
+            Self.rollback(made, path: path, shared: shared)
             throw error
         }
-
-        // 5. The fd for CLONE_INTO_CGROUP.
-        var fd: Int32?
-        if let unified = leaves.first(where: \.isUnified) {
-            switch CgroupFS.openDirectory(unified.directory) {
-            case .success(let opened): fd = opened
-            case .failure(let e):
-                rollback(leaves, path: path, shared: shared)
-                throw CgroupError(code: .createFailed, operation: "open the cgroup directory", path: unified.directory,
-                                  errno: e, fix: "run `bulkhead doctor`")
-            }
-        }
-        return SandboxCgroup(path: path, leaves: leaves, enforced: enforced, notEnforced: notEnforced,
-                             v2Controllers: v2Enforcing, cloneIntoFD: fd)
+        enforced += newEnforced
+        notEnforced += newNotEnforced
+        self.v2Controllers.formUnion(v2Enforcing)
     }
 
     enum Driver: Equatable { case v1, v2 }

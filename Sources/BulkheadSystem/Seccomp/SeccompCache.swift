@@ -12,6 +12,9 @@ import Glibc
 /// else is ignored (and recompiled).
 public struct SeccompCache: Sendable {
     public let directory: String
+    /// Why no cache directory could be used (`CacheLocation`): `load` and `store` then do
+    /// nothing, every launch compiles, and the report and a warning say so.
+    public let unavailable: String?
 
     /// A cached program and what the report says of it.
     public struct Entry: Sendable, Equatable {
@@ -23,20 +26,24 @@ public struct SeccompCache: Sendable {
         }
     }
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String) { self.directory = directory; unavailable = nil }
 
-    /// `/var/cache/bulkhead/seccomp` for root, else `$XDG_CACHE_HOME/bulkhead/seccomp` or
-    /// `~/.cache/bulkhead/seccomp`; nil when `BULKHEAD_SECCOMP_CACHE=off`.
+    /// A cache that has no directory, for `reason`: nothing is loaded or stored.
+    public init(unavailable reason: String) { directory = ""; unavailable = reason }
+
+    /// `BULKHEAD_SECCOMP_CACHE`'s absolute path, nil when it is `off`; else where
+    /// `CacheLocation.directory("seccomp")` puts it (root: /var/cache/bulkhead/seccomp; anyone
+    /// else: `$XDG_CACHE_HOME`, `$XDG_RUNTIME_DIR`, then a checked per-uid directory), or a cache
+    /// that says why none of them can be used.
     public static func standard() -> SeccompCache? {
         if let v = getenv("BULKHEAD_SECCOMP_CACHE") {
             let s = String(cString: v)
             if s == "off" { return nil }
             if s.hasPrefix("/") { return SeccompCache(directory: s) }
         }
-        if geteuid() == 0 { return SeccompCache(directory: "/var/cache/bulkhead/seccomp") }
-        if let x = getenv("XDG_CACHE_HOME"), x.pointee == UInt8(ascii: "/") { return SeccompCache(directory: String(cString: x) + "/bulkhead/seccomp") }
-        if let h = getenv("HOME"), h.pointee == UInt8(ascii: "/") { return SeccompCache(directory: String(cString: h) + "/.cache/bulkhead/seccomp") }
-        return nil
+        let r = CacheLocation.directory("seccomp")
+        guard let dir = r.directory else { return SeccompCache(unavailable: r.problem ?? "no usable cache directory") }
+        return SeccompCache(directory: dir)
     }
 
     /// The key: everything that decides the compiled program.
@@ -57,7 +64,7 @@ public struct SeccompCache: Sendable {
     static let magic = "BHSECCOMP1"
 
     public func load(key: String) -> Entry? {
-        guard directoryIsPrivate() else { return nil }
+        guard unavailable == nil, directoryIsPrivate() else { return nil }
         let fd = open("\(directory)/\(key)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -77,7 +84,7 @@ public struct SeccompCache: Sendable {
     /// Stores an entry atomically (write a temporary file, rename). Failures are ignored: the
     /// cache only saves time.
     public func store(key: String, _ e: Entry) {
-        guard ensureDirectory() else { return }
+        guard unavailable == nil, ensureDirectory() else { return }
         let tmp = "\(directory)/.\(key).\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }

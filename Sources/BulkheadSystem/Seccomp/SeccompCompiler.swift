@@ -43,13 +43,18 @@ extension SeccompCompileError: SystemErrorConvertible {
 /// default action when that is the stricter outcome, and refused with an error otherwise.
 public enum SeccompCompiler {
     /// The BPF program: an array of `struct sock_filter`, 8 bytes each.
-    public static func compile(_ policy: SeccompPolicy) throws(SeccompCompileError) -> [UInt8] {
-        try run(policy, pfc: false)
+    /// - Parameter nativeOnly: the native architecture's rules only, whatever the policy's
+    ///   `architectures` list (bulkhead's own policies): every other architecture, and on x86_64
+    ///   every x32 call (the 0x40000000 bit), is refused in the filter's first instructions with
+    ///   the policy's default action when that refuses, else with kill-process. Without it the
+    ///   listed architectures are compiled, as runc does (an OCI config's, a user's policy).
+    public static func compile(_ policy: SeccompPolicy, nativeOnly: Bool = false) throws(SeccompCompileError) -> [UInt8] {
+        try run(policy, pfc: false, nativeOnly: nativeOnly)
     }
 
     /// libseccomp's pseudo filter code: a readable rendering of the same filter.
-    public static func pfc(_ policy: SeccompPolicy) throws(SeccompCompileError) -> String {
-        String(decoding: try run(policy, pfc: true), as: UTF8.self)
+    public static func pfc(_ policy: SeccompPolicy, nativeOnly: Bool = false) throws(SeccompCompileError) -> String {
+        String(decoding: try run(policy, pfc: true, nativeOnly: nativeOnly), as: UTF8.self)
     }
 
     /// (architecture, name) pairs of rules the installed libseccomp cannot place on a
@@ -95,6 +100,9 @@ public enum SeccompCompiler {
         var arches: [UInt32]
         var records: [Record]
         var unplaceable: [(SeccompArch, String)]
+        /// The action for another architecture's calls (0: libseccomp's default, kill thread).
+        var badArchAction: UInt32 = 0
+        var badArchData: UInt32 = 0
     }
 
     static func actionCode(_ a: SeccompAction, _ errnoRet: UInt32?) -> (UInt32, UInt32) {
@@ -122,7 +130,7 @@ public enum SeccompCompiler {
         }
     }
 
-    static func plan(_ policy: SeccompPolicy) throws(SeccompCompileError) -> Plan {
+    static func plan(_ policy: SeccompPolicy, nativeOnly: Bool = false) throws(SeccompCompileError) -> Plan {
         do {
             try policy.validate()
         } catch {
@@ -133,7 +141,7 @@ public enum SeccompCompiler {
                 operation: "resolve",
                 message: "this host's architecture is not one bulkhead has system-call tables for (x86_64, x86, x32, aarch64, arm)")
         }
-        var arches = policy.architectures.isEmpty ? [native] : policy.architectures
+        var arches = policy.architectures.isEmpty || nativeOnly ? [native] : policy.architectures
         var seen = Set<SeccompArch>()
         arches = arches.filter { seen.insert($0).inserted }
         // The native architecture first: libseccomp keeps the first context's attributes on merge.
@@ -175,13 +183,20 @@ public enum SeccompCompiler {
                 }
             }
         }
-        return Plan(defaultAction: defAction, defaultData: defData, arches: tokens, records: records, unplaceable: unplaceable)
+        var plan = Plan(defaultAction: defAction, defaultData: defData, arches: tokens, records: records, unplaceable: unplaceable)
+        if nativeOnly {
+            // Refused as the policy refuses what it does not list; a policy that lets unlisted
+            // calls run (a deny-list) still never lets a foreign architecture's call through.
+            (plan.badArchAction, plan.badArchData) = policy.defaultAction.letsCallRun
+                ? (UInt32(BH_SECCOMP_ACT_KILL_PROCESS), 0) : (defAction, defData)
+        }
+        return plan
     }
 
     // MARK: Calling the bridge
 
-    static func run(_ policy: SeccompPolicy, pfc: Bool) throws(SeccompCompileError) -> [UInt8] {
-        let plan = try plan(policy)
+    static func run(_ policy: SeccompPolicy, pfc: Bool, nativeOnly: Bool) throws(SeccompCompileError) -> [UInt8] {
+        let plan = try plan(policy, nativeOnly: nativeOnly)
         // C strings for the names, alive for the whole call.
         var names: [String: UnsafeMutablePointer<CChar>] = [:]
         defer { for p in names.values { free(p) } }
@@ -208,7 +223,8 @@ public enum SeccompCompiler {
                 var p = bh_seccomp_policy(
                     default_action: plan.defaultAction, default_action_data: plan.defaultData,
                     arches: arches.baseAddress ?? UnsafePointer(bitPattern: 8)!, arch_count: arches.count,
-                    rules: rs.baseAddress ?? UnsafePointer(bitPattern: 8)!, rule_count: rs.count)
+                    rules: rs.baseAddress ?? UnsafePointer(bitPattern: 8)!, rule_count: rs.count,
+                    bad_arch_action: plan.badArchAction, bad_arch_action_data: plan.badArchData)
                 if pfc {
                     return withUnsafeMutablePointer(to: &out) { o in
                         o.withMemoryRebound(to: UnsafeMutablePointer<CChar>?.self, capacity: 1) { bh_seccomp_export_pfc(&p, $0, &len, &failed) }

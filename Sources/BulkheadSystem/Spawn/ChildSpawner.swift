@@ -32,15 +32,16 @@ public enum ChildSpawner {
     ///   order: those owned by the initial user namespace (a pod's network namespace) first,
     ///   while the trampoline is still root there, then the user namespace, then the ones it
     ///   owns. The caller must be a child subreaper (`becomeSubreaper`).
-    /// - Parameter cgroupJoinFDs: cgroup v1 `tasks` files open for writing
-    ///   (`SandboxCgroup.openJoinFiles()`); the init joins them itself at the plan's
-    ///   `.joinCgroups` step. The child's copies are closed there; the caller closes its own.
+    /// - Parameter cgroupJoinCount: how many cgroup v1 `tasks` files the launcher sends after
+    ///   clone3 (`SandboxInit.sendCgroupJoinFiles`), once it has created the v1 leaves and
+    ///   written their limits; the init waits for them at the plan's `.joinCgroups` step and
+    ///   joins them itself. 0: the step does nothing.
     /// - Returns: the init, waiting at its first step for `SandboxInit.release`; the caller
     ///   owns it and closes it (`SandboxInit.close`).
     public static func spawn(plan: LaunchPlan, seccompProgram: [UInt8]?, cgroupFD: Int32?, fault: FaultPoint? = nil,
                              recordTable: SyscallRecorderTable? = nil,
                              join: [(fd: Int32, namespace: Namespace)] = [],
-                             cgroupJoinFDs: [Int32] = [],
+                             cgroupJoinCount: Int = 0,
                              seccompNotifier: SeccompNotifier? = nil) throws(SystemError) -> SandboxInit {
         // A --preserve-fd must be a descriptor the caller handed down: open, and not
         // close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
@@ -48,7 +49,7 @@ public enum ChildSpawner {
         // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
         // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
         // fixed array).
-        var own = Set([cgroupFD, seccompNotifier?.sandboxEnd].compactMap { $0 } + join.map(\.fd) + cgroupJoinFDs)
+        var own = Set([cgroupFD, seccompNotifier?.sandboxEnd].compactMap { $0 } + join.map(\.fd))
         for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
         let foreign = plan.preserveFds.filter { fd in
             let flags = fcntl(fd, F_GETFD)
@@ -94,8 +95,7 @@ public enum ChildSpawner {
             join_count: UInt32(join.count),
             join_fds: UnsafePointer(arena.array(join.map(\.fd))),
             join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
-            cgroup_join_count: UInt32(cgroupJoinFDs.count),
-            cgroup_join_fds: UnsafePointer(arena.array(cgroupJoinFDs)),
+            cgroup_join_count: UInt32(clamping: cgroupJoinCount),
             userns_owner: owner.map(Int64.init) ?? -1,
             seccomp_notify: notify.map { UnsafePointer($0) }
         )

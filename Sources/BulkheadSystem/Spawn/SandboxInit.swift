@@ -67,6 +67,20 @@ public final class SandboxInit: Sendable {
         while Glibc.write(fd, &one, 1) < 0 && errno == EINTR {}
     }
 
+    /// cgroup v1: sends the v1 leaves' `tasks` files (`SandboxCgroup.openJoinFiles`, opened once
+    /// every leaf exists with its limits) to the init, which waits for them at its
+    /// `.joinCgroups` step and moves itself in (`ChildSpawner.spawn(cgroupJoinCount:)`). The
+    /// caller closes its own copies. EPIPE when the init has already failed (its message says
+    /// why); any other error leaves the init waiting: the caller must kill it.
+    public func sendCgroupJoinFiles(_ fds: [Int32]) throws(SystemError) {
+        let fd = state.withLock { $0.release }
+        let rc = fd < 0 ? EPIPE : fds.withUnsafeBufferPointer { bh_send_fds(fd, 1, $0.baseAddress, UInt32(clamping: $0.count)) }
+        if rc != 0 {
+            throw SystemError("send the cgroup v1 tasks files to the sandbox's init", errno: Errno(rc),
+                              hint: rc == EPIPE ? "the init has already ended" : nil)
+        }
+    }
+
     /// Ends an init that was never released (a failure between clone3 and the release): kills
     /// it, closes the release pipe and reaps it. It still waits at its first step, so nothing
     /// of the plan ran.

@@ -1,0 +1,83 @@
+/// `bulkhead.dev/profile: NAME`: a bulkhead layer profile added on top of an OCI config for
+/// what the config cannot say (Landlock rules, a tighter seccomp policy, rlimits), and only
+/// ever to tighten it. Pure: the runtime reads the profile (by name only, through the profile
+/// store as root resolves names) and hands its resolved form here.
+///
+/// What the profile (resolved over bulkhead's defaults, as `bulkhead run --profile NAME`
+/// resolves it) changes in the config:
+/// - capabilities: the intersection of the config's and the profile's;
+/// - no_new_privs: on if either asks (`allowPrivilegeEscalation: false`);
+/// - a read-only root: if either asks;
+/// - `runAsNonRoot`: if the profile asks (a config running uid 0 is then refused);
+/// - seccomp: the config's filter and the profile's policy both apply (a call runs only if
+///   both allow it: `SeccompProgramStack`); `extraSeccomp` is the profile's policy;
+/// - memory, CPU and pids limits, memory+swap: the minimum of the two; `cpusetCpus`: the
+///   intersection;
+/// - rlimits: per resource the minimum (soft and hard) of the config's and the profile's; a
+///   resource only the profile bounds is bounded to at most what the container would inherit;
+/// - Landlock rules: the profile's (the config has none);
+/// - masked and read-only paths: the union.
+/// Everything else of the profile (namespaces, ids, root, mounts, network, hostname, env,
+/// working directory, requests, io) is the config's to say and is not taken (`notTaken`).
+public enum OCIProfileAnnotation {
+    public static let key = "bulkhead.dev/profile"
+
+    /// The profile fields the config decides, listed in `features` and docs/oci.md.
+    public static let notTaken = "namespaces, user ids and groups, root, tmpfs, binds, devices, network, hostname, env, workingDir, requests, io"
+
+    /// NAME is a profile name only, never a path: letters, digits, `-`, `_`, `.` (not first),
+    /// at most 255 bytes. The store then looks it up as it does for root.
+    public static func checkName(_ name: String) throws(ConfigError) {
+        let ok = !name.isEmpty && name.utf8.count <= 255 && name.first != "." && !name.hasSuffix(".yaml") && !name.hasSuffix(".yml")
+            && name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7a) || $0 == 0x2d || $0 == 0x5f || $0 == 0x2e }
+        guard ok else {
+            throw ConfigError(file: OCIConfig.file, field: "annotations.\"\(key)\"",
+                              message: "a profile name (letters, digits, '-', '_', '.'; not a path, not starting with '.') is needed")
+        }
+    }
+
+    /// Tightens `config.layer` with `profile`. Returns the profile's seccomp policy when it has
+    /// one (to be combined with the config's filter), nil for Unconfined.
+    /// - Parameter inherited: the rlimits the container would otherwise inherit (the
+    ///   runtime's own), for resources only the profile bounds.
+    public static func tighten(_ config: inout OCIConfig, with profile: EffectiveProfile,
+                               inherited: [RlimitResource: Rlimit]) throws(ConfigError) -> SeccompSelection? {
+        var l = config.layer
+        let configCaps = (l.capabilities ?? CapabilitySpec(drop: ["ALL"])).resolved
+        let kept = CapabilitySet(mask: configCaps.mask & profile.capabilities.mask)
+        l.capabilities = CapabilitySpec(add: kept.members.map(\.name), drop: ["ALL"])
+        if !profile.allowPrivilegeEscalation || profile.landlock != nil { l.allowPrivilegeEscalation = false }
+        if profile.readOnlyRootFilesystem { l.readOnlyRootFilesystem = true }
+        if profile.runAsNonRoot { l.runAsNonRoot = true }
+
+        func least(_ a: UInt64?, _ b: UInt64?) -> UInt64? { a.map { x in b.map { min(x, $0) } ?? x } ?? b }
+        l.limits.memoryBytes = least(l.limits.memoryBytes, profile.limits.memoryBytes)
+        l.limits.cpuMilli = least(l.limits.cpuMilli, profile.limits.cpuMilli)
+        l.limits.pids = least(l.limits.pids, profile.limits.pids)
+        // memory+swap: the lower of the two, never below the memory limit (no swap then). A
+        // config without one has swap bounded to 0 under a memory limit: nothing to tighten.
+        if let s = l.memorySwapBytes, let ps = profile.memorySwapBytes {
+            l.memorySwapBytes = max(min(s, ps), l.limits.memoryBytes ?? 0)
+        }
+        if let s = l.memorySwapBytes, s != .max, let m = l.limits.memoryBytes, s < m { l.memorySwapBytes = m }
+        if let p = profile.cpusetCPUs {
+            let cpus = l.cpusetCPUs.map { c in p.filter(c.contains) } ?? p
+            guard !cpus.isEmpty else {
+                throw ConfigError(file: OCIConfig.file, field: "annotations.\"\(key)\"",
+                                  message: "the profile's resources.cpusetCpus and the config's linux.resources.cpu.cpus share no CPU")
+            }
+            l.cpusetCPUs = cpus
+        }
+        for (r, p) in profile.rlimits {
+            let base = l.rlimits[r] ?? inherited[r] ?? Rlimit(soft: Rlimit.unlimited, hard: Rlimit.unlimited)
+            let hard = min(base.hard, p.hard)
+            l.rlimits[r] = Rlimit(soft: min(base.soft, p.soft, hard), hard: hard)
+        }
+        if let ll = profile.landlock { l.landlock = ll }
+        l.maskedPaths = (l.maskedPaths ?? []) + profile.maskedPaths.filter { !(l.maskedPaths ?? []).contains($0) }
+        l.readonlyPaths = (l.readonlyPaths ?? []) + profile.readonlyPaths.filter { !(l.readonlyPaths ?? []).contains($0) }
+        config.layer = l
+        if case .unconfined = profile.seccomp { return nil }
+        return profile.seccomp
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# check-launch-order.sh [--prune] [BIN] - fails when scripts/launch-order.txt has gone stale
+# against BIN (default: the debug build's bulkhead): it names functions of bulkhead's own
+# modules that BIN no longer has (renamed, moved or removed since the list was made), or misses
+# the functions every launch runs. Cheap (nm, no valgrind): LaunchOrderTests runs it in the test
+# suite (so CI catches a stale list), scripts/build-release.sh after each release link (as a
+# warning there: a release build inlines and drops some functions). --prune rewrites the list
+# without the names BIN does not have; scripts/gen-launch-order.sh regenerates it whole.
+#
+# Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadSystem,
+# BulkheadModel, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
+# merged, outlined and thunk copies and caches (mangled Tf, Tg, Tm, Tv, WO, TA, MD ...) come and
+# go with the optimiser, not with the code; the runtime's and libraries' names are not ours.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+prune=0
+if [ "${1:-}" = "--prune" ]; then prune=1; shift; fi
+BIN=${1:-$root/.build/debug/bulkhead}
+LIST=${LAUNCH_ORDER:-$root/scripts/launch-order.txt}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+nm --defined-only "$BIN" | awk '{print $NF}' | LC_ALL=C sort -u > "$tmp/have"
+[ -s "$tmp/have" ] || { echo "no symbols in $BIN (stripped?)"; exit 2; }
+grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|8bulkhead)|bh_)' "$LIST" \
+  | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
+  | LC_ALL=C sort -u > "$tmp/ours" || true
+LC_ALL=C comm -23 "$tmp/ours" "$tmp/have" > "$tmp/missing"
+if [ "$prune" = 1 ]; then
+  awk 'NR == FNR { gone[$0] = 1; next } !($0 in gone)' "$tmp/missing" "$LIST" > "$tmp/list"
+  cp "$tmp/list" "$LIST"
+  echo "removed $(wc -l < "$tmp/missing") names $BIN does not have from $LIST"
+  exit 0
+fi
+status=0
+# The functions every launch runs: the list must name each, as BIN has it (a list that names an
+# old signature of Sandbox.prepare has lost it).
+for h in bh_spawn bh_block_supervisor_signals '$s8Bulkhead10SupervisorC3run' '$s8Bulkhead7SandboxO7prepare' \
+         '$s14BulkheadSystem12ChildSpawnerO5spawn' '$s14BulkheadSystem12SeccompCacheV4load'; do
+  found=$( (grep -F -- "$h" "$LIST" || true) | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/have" | wc -l)
+  if [ "$found" -eq 0 ]; then
+    echo "launch-order.txt misses the launch's hot function $h (as $BIN has it)"
+    status=1
+  fi
+done
+n=$(wc -l < "$tmp/missing"); total=$(wc -l < "$tmp/ours")
+if [ "$n" -gt 0 ]; then
+  echo "launch-order.txt names $n of its $total own functions that $BIN does not have (stale: run scripts/gen-launch-order.sh, or $0 --prune):"
+  head -20 "$tmp/missing"
+  status=1
+fi
+if [ "$status" = 0 ]; then echo "launch-order.txt: its $total own functions are all in $BIN, and it lists the launch's hot ones"; fi
+exit "$status"
