@@ -23,19 +23,16 @@ public struct ProfileLayerCache: Sendable {
 
     public init(directory: String) { self.directory = directory }
 
-    /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `/var/cache/bulkhead/profiles`
-    /// for root, `$XDG_CACHE_HOME/bulkhead/profiles` or `~/.cache/bulkhead/profiles`; nil: none
-    /// (every profile parsed). Where SeccompCache keeps its programs, beside them.
+    /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `CacheLocation`'s
+    /// `profiles` directory (root: /var/cache/bulkhead/profiles); nil: none usable, every profile
+    /// is parsed.
     public static func standard() -> ProfileLayerCache? {
         if let v = getenv("BULKHEAD_PROFILE_CACHE") {
             let s = String(cString: v)
             if s == "off" { return nil }
             if s.hasPrefix("/") { return ProfileLayerCache(directory: s) }
         }
-        if geteuid() == 0 { return ProfileLayerCache(directory: "/var/cache/bulkhead/profiles") }
-        if let x = getenv("XDG_CACHE_HOME"), x.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: x) + "/bulkhead/profiles") }
-        if let h = getenv("HOME"), h.pointee == UInt8(ascii: "/") { return ProfileLayerCache(directory: String(cString: h) + "/.cache/bulkhead/profiles") }
-        return nil
+        return CacheLocation.directory("profiles").directory.map(ProfileLayerCache.init(directory:))
     }
 
     /// Why an entry was not used (tests and `lookup` read it; a launch just parses).
