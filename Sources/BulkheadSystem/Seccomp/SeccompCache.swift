@@ -94,21 +94,6 @@ public struct SeccompCache: Sendable {
         if n != data.count || rename(tmp, "\(directory)/\(key)") != 0 { unlink(tmp) }
     }
 
-    func directoryIsPrivate() -> Bool {
-        var st = stat()
-        guard lstat(directory, &st) == 0 else { return false }
-        return (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
-    }
-
-    func ensureDirectory() -> Bool {
-        if directoryIsPrivate() { return true }
-        // Create missing parents (shared, 0755) and the cache directory itself (private, 0700).
-        var path = ""
-        let parts = directory.split(separator: "/")
-        for (i, part) in parts.enumerated() {
-            path += "/" + part
-            if mkdir(path, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST { return false }
-        }
-        return directoryIsPrivate()
-    }
+    func directoryIsPrivate() -> Bool { CacheDirectory.isPrivate(directory) }
+    func ensureDirectory() -> Bool { CacheDirectory.ensure(directory) }
 }
