@@ -589,6 +589,8 @@ public struct OCIRuntime: Sendable {
             throw OCIError("create \(id): config.json: linux.uidMappings: \(problem) (EPERM)")
         }
         return IDRange(hostStart: u.outside, count: u.count)
+    }
+
     /// A hook of config.json as the C runner takes it (timeout in ms; 86 400 s at most, checked
     /// by OCIHook, fits).
     static func step(_ h: OCIHook, index: Int, stateFD: Int32) -> HookStep {
