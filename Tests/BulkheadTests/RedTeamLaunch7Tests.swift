@@ -33,6 +33,8 @@ struct RedTeamLaunch7Tests {
         let c1 = try #require(SeccompCache.standard(environment: ["BULKHEAD_SECCOMP_CACHE": fresh]))
         c1.store(key: "k", Self.entry)
         #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(user) owns")
+        // And the launch says why it compiles every time (the report's cacheUnavailable, a warning).
+        #expect(c1.unavailable?.contains("owned by uid \(user)") == true, "\(String(describing: c1.unavailable))")
 
         // 2. A root-owned cache directory already there (alice can swap it for a symlink or
         // another directory at any time): nothing is loaded from it.

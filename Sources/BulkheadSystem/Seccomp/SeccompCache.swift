@@ -42,11 +42,21 @@ public struct SeccompCache: Sendable {
             if s == "off" { return nil }
             // Checked at every use like any other (`openDirectory`): under `sudo -E` this is the
             // caller's setting, and root never uses a directory someone else controls.
-            if s.hasPrefix("/") { return SeccompCache(directory: s) }
+            if s.hasPrefix("/") { return checked(s) }
         }
         let r = CacheLocation.directory("seccomp", environment: environment ?? CacheLocation.currentEnvironment())
         guard let dir = r.directory else { return SeccompCache(unavailable: r.problem ?? "no usable cache directory") }
-        return SeccompCache(directory: dir)
+        return checked(dir)
+    }
+
+    /// A cache in `dir` when `openCheckedDirectory` takes it now, else one that says why not (the
+    /// report's `cacheUnavailable` and the launch's warning).
+    static func checked(_ dir: String) -> SeccompCache {
+        let c = SeccompCache(directory: dir)
+        do { close(try c.openCheckedDirectory(create: true)) } catch {
+            return SeccompCache(unavailable: "\(error)")
+        }
+        return c
     }
 
     /// The key: everything that decides the compiled program.
@@ -107,16 +117,22 @@ public struct SeccompCache: Sendable {
     /// a root launch given a `$BULKHEAD_SECCOMP_CACHE` or `$XDG_CACHE_HOME` inside a user's
     /// directory (`sudo -E`) neither loads nor stores there.
     func openDirectory(create: Bool) -> Int32? {
-        guard unavailable == nil, directory.hasPrefix("/"), let w = try? TrustedFile.walk(directory, what: "seccomp cache", final: false),
-              !w.name.isEmpty else { return nil }
+        guard unavailable == nil else { return nil }
+        return try? openCheckedDirectory(create: create)
+    }
+
+    /// `openDirectory`, saying why not.
+    func openCheckedDirectory(create: Bool) throws(SystemError) -> Int32 {
+        guard directory.hasPrefix("/") else { throw SystemError("seccomp cache \(directory): not an absolute path", errno: Errno(EINVAL)) }
+        let w = try TrustedFile.walk(directory, what: "seccomp cache", final: false)
         defer { close(w.fd) }
-        if create && mkdirat(w.fd, w.name, 0o700) != 0 && errno != EEXIST { return nil }
+        if create && mkdirat(w.fd, w.name, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: .current) }
         let fd = openat(w.fd, w.name, TrustedFile.O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { throw SystemError("open the seccomp cache \(directory)", errno: .current) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
             close(fd)
-            return nil
+            throw SystemError("the seccomp cache \(directory) is not a directory of uid \(geteuid()) with mode 0700", errno: nil)
         }
         return fd
     }
