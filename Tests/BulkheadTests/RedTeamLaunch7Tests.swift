@@ -1,3 +1,4 @@
+import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
@@ -57,5 +58,57 @@ struct RedTeamLaunch7Tests {
         // 5. The same directory reached through root's own path is used (the test can fail).
         let c4 = SeccompCache(directory: base + "/real/cache")
         #expect(c4.load(key: "k") == Self.entry)
+    }
+
+    /// Every foreign ABI a workload can reach on x86_64 (int 0x80 as i386; x32's bit through
+    /// `syscall`; sysenter and a 32-bit-mode `syscall` enter the kernel as i386 too, so the
+    /// filter sees them as int 0x80) under a real launch of the default profile, with the
+    /// launcher's listener in place (report mode rewrites the refusing RETs), and under a copy
+    /// of bulkhead's policy read from a user's file: refused with the policy's EPERM, never run.
+    @Test("A real launch refuses i386 (int 0x80) and x32 calls under bulkhead's policy, its listener answering, and under a copy of it",
+          arguments: ["default", "copy"])
+    func foreignABIsRefusedInARealLaunch(_ how: String) throws {
+        try SeccompViolationTests.requireCompiler()
+        try #require(SeccompCompiler.nativeArchitecture == .x86_64, "x86_64 only")
+        var args = ["run"]
+        if how == "copy" {
+            let copy = SeccompConsumerTests.work + "/rtl7-container-copy.json"
+            try String(contentsOfFile: Bulkhead.packageRoot + "/Profiles/seccomp/container.json", encoding: .utf8)
+                .write(toFile: copy, atomically: true, encoding: .utf8)
+            chmod(copy, 0o644)
+            args += ["--seccomp", copy]
+        }
+        // getppid: allowed natively (64 on i386, 110 on x86_64); x32 getppid is 0x40000000 | 110.
+        let x32 = 0x4000_0000 | 110
+        let r = try Bulkhead.run(args + ["--", "/bin/sh", "-c",
+                                         "\(SeccompViolationTests.sysloop) 1 110; \(SeccompViolationTests.sysloop) 2 64 i386; \(SeccompViolationTests.sysloop) 2 \(x32)"],
+                                 report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = SeccompViolationTests.results(r.stderr)
+        #expect(results.count == 5, "\(r.stderr)")
+        // The native getppid runs (a pid, no error); every foreign call gets EPERM.
+        #expect(results.first?.hasSuffix(" 0") == true, "\(results)")
+        #expect(Array(results.dropFirst()) == Array(repeating: "-1 1", count: 4), "\(results)")
+        let report = try #require(r.report)
+        #expect(report.controls.seccomp?.bpfInstructions ?? 10_000 < 1000, "the native-only filter: \(String(describing: report.controls.seccomp))")
+    }
+
+    /// The cgroup v1 `tasks` files now travel after clone3 over the init's sync channel, a unix
+    /// socket: none of them, and not the socket, is open in the workload (its fds are 0-2 and
+    /// the directory it lists), on a launch whose limits are enforced through v1 leaves.
+    @Test("No cgroup v1 tasks file and no end of the sync channel reaches the workload")
+    func noJoinFileOrChannelInTheWorkload() throws {
+        try SeccompViolationTests.requireCompiler()
+        let r = try Bulkhead.run(["run", "--", SeccompViolationTests.sysloop, "fds"], report: true)
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try #require(r.report)
+        let v1 = (report.limits?.enforced ?? []).filter { $0.driver == .v1 }
+        try #require(!v1.isEmpty, "this launch joins v1 leaves (a host with cgroup v1 hierarchies): \(String(describing: report.limits))")
+        let fds = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fd ") }.map { $0.split(separator: " ", maxSplits: 2).map(String.init) }
+        #expect(fds.count == 4, "\(r.stderr)")
+        for f in fds where f.count == 3 {
+            #expect(["0", "1", "2"].contains(f[1]) || f[2].hasPrefix("/proc/"), "fd \(f[1]) -> \(f[2]) in the workload")
+            #expect(!f[2].contains("tasks") && !f[2].hasPrefix("socket:") && !f[2].contains("cgroup"), "fd \(f[1]) -> \(f[2]) in the workload")
+        }
     }
 }
