@@ -1,34 +1,18 @@
 #include "bh_fd_passing.h"
+#include "bh_pool.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+_Static_assert(BH_FD_PASSING_MAX <= BH_POOL_MAX_FDS, "bh_pool_send carries BH_FD_PASSING_MAX fds");
+
 int bh_send_fds(int channel, char byte, const int32_t *fds, uint32_t count) {
+    /* One byte with the fds: the warm pool's sender (bh_pool.h), the one sendmsg of the shims. */
     if (count > BH_FD_PASSING_MAX) return EINVAL;
-    struct iovec iov = {&byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_FD_PASSING_MAX)]; } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (count > 0) {
-        msg.msg_control = ctl.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * count);
-        for (uint32_t i = 0; i < count; i++) {
-            int fd = (int)fds[i];
-            memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof fd);
-        }
-    }
-    ssize_t n;
-    while ((n = sendmsg(channel, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
-    return n < 0 ? errno : 0;
+    const uint8_t b = (uint8_t)byte;
+    return bh_pool_send(channel, &b, 1, fds, count);
 }
 
 int bh_send_fd(int channel, int fd) {

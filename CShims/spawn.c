@@ -6,6 +6,7 @@
  * but this code and the plan it was handed. */
 #include "bh_spawn.h"
 #include "bh_fd_passing.h"
+#include "bh_pool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(bh_msg) == 16, "bh_msg is a fixed 16-byte record on the pipe");
@@ -673,6 +676,8 @@ static int close_all_except(int *keep, uint32_t n) {
 /* The workload's exec pipe (the workload's own copy of this variable): close-on-exec, it
  * reports a failed step and must survive BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. */
 static int workload_exec_fd = -1;
+/* A pooled launch: where the seccomp channel is after the request's fds were installed. */
+static int pool_notify_channel = -1;
 
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
@@ -680,6 +685,19 @@ static int close_fds(const bh_spawn_config *cfg) {
      * close-on-exec: the steps before execve (chdir) must not reach them either. */
     int keep[BH_KEEP_MAX];
     uint32_t n = 0;
+    if (bh_pool_active()) {
+        /* A pooled launch: the request's fds become 0 .. count-1 (the exec pipe sits above
+         * BH_POOL_MAX_FDS already; the seccomp channel moves if it is in the way). */
+        if (cfg->seccomp_notify != NULL) pool_notify_channel = cfg->seccomp_notify->channel;
+        int *movable[1] = {&pool_notify_channel};
+        uint32_t installed = 0;
+        int rc = bh_pool_install_fds(movable, cfg->seccomp_notify != NULL ? 1 : 0, &installed);
+        if (rc) return rc;
+        for (uint32_t i = 0; i < installed; i++) keep[n++] = (int)i;
+        keep[n++] = workload_exec_fd;
+        if (cfg->seccomp_notify != NULL) keep[n++] = pool_notify_channel;
+        return close_all_except(keep, n);
+    }
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
     if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
@@ -699,16 +717,24 @@ static int close_fds(const bh_spawn_config *cfg) {
  * cgroup directory, signalfd, pidfds, a pod's other pipes ...), before any step runs. Kept:
  * 0-2, its own message pipe and sync channel, the
  * pty slave of BH_OP_ATTACH_TERMINAL and the --preserve-fd fds. */
-static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
+static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync_fd, int extra_fd) {
     int keep[BH_KEEP_MAX];
     uint32_t n = 0;
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
-    keep[n++] = msg_fd; keep[n++] = sync_fd;
+    keep[n++] = msg_fd; keep[n++] = sync_fd; keep[n++] = extra_fd; /* -1: an unused slot */
     if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* for the workload only */
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_ATTACH_TERMINAL) { keep[n++] = cfg->steps[i].args.attach_terminal.fd; break; }
     for (uint32_t i = 0; i < cfg->step_count; i++)
         if (cfg->steps[i].op == BH_OP_WAIT_EXEC_FIFO) { keep[n++] = cfg->steps[i].args.wait_exec_fifo.fd; break; }
+    for (uint32_t i = 0; i < cfg->step_count; i++)
+        if (cfg->steps[i].op == BH_OP_WAIT_POOL_REQUEST) { keep[n++] = cfg->steps[i].args.wait_pool_request.fd; break; }
+    /* OCI hooks run by the init: their state memfds. */
+    for (uint32_t i = 0; i < cfg->step_count; i++) {
+        if (cfg->steps[i].op != BH_OP_RUN_HOOK) continue;
+        if (n > BH_KEEP_MAX - 1) return EMFILE;
+        keep[n++] = cfg->steps[i].args.run_hook.state_fd;
+    }
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     return close_all_except(keep, n);
@@ -719,6 +745,7 @@ static int init_close_inherited(const bh_spawn_config *cfg, int msg_fd, int sync
  * checked to be inside the root, as runc does since its fix: getcwd(2) of a directory the
  * root cannot reach starts with "(unreachable)". */
 static int enter_workdir(const char *path) {
+    if (bh_pool_active() && bh_pool_cwd() != NULL) path = bh_pool_cwd(); /* the request's, resolved the same way */
     int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) return errno;
     struct open_how how;
@@ -850,6 +877,11 @@ static int mount_cgroups(const struct bh_mount_cgroups_args *a) {
 
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
+    if (cfg->seccomp_notify != NULL && bh_pool_active()) {
+        bh_seccomp_notify_config moved = *cfg->seccomp_notify;
+        moved.channel = pool_notify_channel;
+        return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, &moved);
+    }
     if (cfg->seccomp_notify != NULL)
         return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, cfg->seccomp_notify);
     struct sock_fprog prog;
@@ -863,8 +895,12 @@ static int exec_candidates(const bh_spawn_config *cfg) {
     /* The PATH search of execvp(3), on paths the planner built: ENOENT and friends move on
      * to the next candidate; EACCES is remembered as the answer if nothing else runs. */
     int saw_eacces = 0, last = ENOENT;
-    for (uint32_t i = 0; i < cfg->exec_path_count; i++) {
-        execve(cfg->exec_paths[i], cfg->argv, cfg->envp);
+    uint32_t count = cfg->exec_path_count;
+    const char *const *paths = cfg->exec_paths;
+    char *const *argv = cfg->argv, *const *envp = cfg->envp;
+    if (bh_pool_active()) { paths = bh_pool_exec_paths(&count); argv = bh_pool_argv(); envp = bh_pool_envp(); }
+    for (uint32_t i = 0; i < count; i++) {
+        execve(paths[i], argv, envp);
         last = errno;
         switch (last) {
         case EACCES: saw_eacces = 1; /* fallthrough */
@@ -942,14 +978,108 @@ static int landlock_restrict_self(void) {
  * (kernel/cred.c, commit_creds). Re-arm both, then make sure the launcher did not die in
  * between: it holds the write end of sync_fd open for the sandbox's lifetime, so POLLHUP on
  * our read end means it is gone (and PDEATHSIG, armed before the check, cannot be missed). */
+/* OCI exec's process (this process's own copy): its parent, the joiner, exits once it has
+ * executed, so a credential change arms no parent-death signal (it would kill the exec'd
+ * command); everything else is as for a workload. */
+static int exec_mode = 0;
+
 static int rearm_after_credential_change(int sync_fd) {
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
+    if (!exec_mode && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return errno;
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return errno;
     if (sync_fd >= 0) {
         struct pollfd p = {sync_fd, POLLIN, 0};
         if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR))) return EPIPE;
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- OCI hooks */
+
+static int64_t monotonic_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int bh_state_memfd(void) {
+    int fd = memfd_create("bulkhead-oci-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    return fd < 0 ? -errno : fd;
+}
+
+int bh_state_memfd_fill(int fd, const void *data, size_t len) {
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = pwrite(fd, (const char *)data + off, len - off, (off_t)off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        off += (size_t)n;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) return errno;
+    return 0;
+}
+
+int bh_run_hook(const struct bh_run_hook_args *h, int *wait_status) {
+    *wait_status = 0;
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) < 0) return errno;
+    int pidfd = -1;
+    struct clone_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.exit_signal = SIGCHLD;
+    pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0) { int e = errno; close(report[0]); close(report[1]); return e; }
+    if (pid == 0) {
+        close(report[0]);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int e = 0;
+        if (lseek(h->state_fd, 0, SEEK_SET) < 0 || dup2(h->state_fd, 0) < 0) e = errno;
+        if (e == 0 && h->root != NULL && (chroot(h->root) < 0 || chdir("/") < 0)) e = errno;
+        if (e == 0) {
+            execve(h->path, h->argv, h->envp);
+            e = errno;
+        }
+        while (write(report[1], &e, sizeof e) < 0 && errno == EINTR) {}
+        _exit(127);
+    }
+    close(report[1]);
+    int exec_errno = 0;
+    ssize_t n;
+    while ((n = read(report[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {}
+    close(report[0]);
+    if (n != (ssize_t)sizeof exec_errno) exec_errno = 0;
+    int timed_out = 0;
+    if (exec_errno == 0 && h->timeout_ms > 0) {
+        int64_t deadline = monotonic_ms() + h->timeout_ms;
+        for (;;) {
+            int64_t left = deadline - monotonic_ms();
+            if (left <= 0) { timed_out = 1; break; }
+            struct pollfd p = {pidfd, POLLIN, 0};
+            int r = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+            if (r > 0) break;
+            if (r < 0 && errno != EINTR) { timed_out = 1; break; }
+        }
+        if (timed_out) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    while (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR) {}
+    close(pidfd);
+    *wait_status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
+    if (exec_errno != 0) return exec_errno;
+    if (timed_out) return ETIMEDOUT;
+    if (si.si_code == CLD_EXITED && si.si_status == 0) return 0;
+    return ECHILD;
 }
 
 /* The init's message pipe (the init's own copy): BH_OP_WAIT_EXEC_FIFO reports on it and then
@@ -975,14 +1105,16 @@ static int wait_exec_fifo(int fifo) {
     ssize_t n;
     while ((n = write(w, &zero, 1)) < 0 && errno == EINTR) {}
     int e = n < 0 ? errno : 0;
-    close(w);
     close(fifo);
-    if (e) return e;
-    /* Nobody reads the messages any more (`create` has exited): keep the number, drop the pipe. */
-    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null < 0) return errno;
-    if (dup3(null, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(null); return e; }
-    close(null);
+    if (e) { close(w); return e; }
+    /* The creating launcher has exited; `start` holds the fifo's read end until it reads end of
+     * file. The message fd becomes the fifo's write end (close-on-exec): a step that fails from
+     * here on (startContainer hooks, working directory, Landlock, seccomp, execve) is reported
+     * to `start` as a bh_msg after the byte, and execve closes it, which `start` reads as
+     * success. It survives BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS as the workload's report fd. */
+    if (dup3(w, init_msg_fd, O_CLOEXEC) < 0) { e = errno; close(w); return e; }
+    close(w);
+    workload_exec_fd = init_msg_fd;
     /* An OCI plan forks no workload: this process becomes the workload (the container's PID 1,
      * as with runc) and starts, like any new process, with an empty signal mask (the launcher's
      * blocked supervisor signals were inherited through clone3); dispositions are default
@@ -1089,6 +1221,10 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return load_seccomp(cfg);
     case BH_OP_EXEC:
         return exec_candidates(cfg);
+    case BH_OP_RUN_HOOK: {
+        int status;
+        return bh_run_hook(&a->run_hook, &status);
+    }
     case BH_OP_PAUSE: /* handled by run_steps: it reports readiness first */
         for (;;) pause();
     case BH_OP_ATTACH_TERMINAL: {
@@ -1127,6 +1263,8 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
         return wait_exec_fifo(a->wait_exec_fifo.fd);
     case BH_OP_MOUNT_CGROUPS:
         return mount_cgroups(&a->mount_cgroups);
+    case BH_OP_WAIT_POOL_REQUEST:
+        return bh_pool_wait_request(a->wait_pool_request.fd, init_msg_fd);
     case BH_OP_FORK_WORKLOAD: /* handled by run_steps and child_main */
         return EINVAL;
     }
@@ -1204,11 +1342,26 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
     }
 }
 
+/* EOF on the exec pipe means execve succeeded (the write end was close-on-exec) and returns;
+ * a record means a step of the child failed: it is passed on, the child reaped, and the caller
+ * exits 125. */
+static void await_exec(int exec_read, pid_t pid, int msg_fd) {
+    bh_msg m;
+    int rc_read = read_exact(exec_read, &m, sizeof m);
+    close(exec_read);
+    if (rc_read == 0) {
+        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        _exit(125);
+    }
+}
+
 __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int msg_fd, int sync_fd) {
     /* First of all: every fd the init does not need or pass on is closed. A failure here is
      * reported as step -1 (no step of the plan has run). */
     init_msg_fd = msg_fd;
-    int rc = init_close_inherited(cfg, msg_fd, sync_fd);
+    int rc = init_close_inherited(cfg, msg_fd, sync_fd, -1);
     if (rc != 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, -1, rc, 0);
         _exit(125);
@@ -1247,6 +1400,16 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
         _exit(125);
     }
+    if (bh_pool_active()) {
+        /* A pooled launch: the request's fds become the workload's 0 .. n-1; the exec pipe
+         * stays out of their way. */
+        for (int i = 0; i < 2; i++) {
+            int high = fcntl(exec_pipe[i], F_DUPFD_CLOEXEC, (int)BH_POOL_MAX_FDS);
+            if (high < 0) { send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0); _exit(125); }
+            close(exec_pipe[i]);
+            exec_pipe[i] = high;
+        }
+    }
     pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
     if (pid < 0) {
         send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
@@ -1265,17 +1428,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     if (cfg->record_table != NULL)
         bh_record_init_loop(cfg->record_table, pid, msg_fd, exec_pipe[0], forwarded_signals, (uint32_t)FORWARDED_COUNT);
 
-    /* EOF on the exec pipe means execve succeeded (the write end was close-on-exec);
-     * a record means a workload step failed. */
-    bh_msg m;
-    int rc_read = read_exact(exec_pipe[0], &m, sizeof m);
-    close(exec_pipe[0]);
-    if (rc_read == 0) {
-        send_msg(msg_fd, m.kind, m.step, m.err, m.value);
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        _exit(125);
-    }
+    await_exec(exec_pipe[0], pid, msg_fd);
     send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, pid);
     init_loop(pid, msg_fd);
 }
@@ -1415,4 +1568,136 @@ int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     out->msg_fd = msg[0];
     out->sync_fd = sync[1];
     return 0;
+}
+
+/* ---------------------------------------------------------------- OCI exec (bh_exec_into) */
+
+/* The exec'd process: the joiner's child, born in the container's PID (and time) namespace. It
+ * runs the exec plan's steps with the same executor as a workload; the exec pipe's write end
+ * (close-on-exec) reports a failed step, its EOF a successful execve. */
+__attribute__((noreturn)) static void exec_process_main(const bh_spawn_config *cfg, int exec_fd) {
+    exec_mode = 1;
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    workload_exec_fd = exec_fd;
+    run_steps(cfg, 0, exec_fd, -1);
+    _exit(127);
+}
+
+/* The joiner (bh_spawn.h): single-threaded, so it may enter a user namespace. */
+__attribute__((noreturn)) static void exec_joiner(const bh_exec_config *x, int msg_fd, int ack_fd) {
+    const bh_spawn_config *cfg = x->process;
+    /* First: non-dumpable (CVE-2016-9962), inherited by the process it forks; nothing of the
+     * container can ptrace either of them or open their /proc/PID/fd until execve. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) { send_msg(msg_fd, BH_MSG_STEP_FAILED, BH_EXEC_STAGE_CLOSE_FDS, errno, 0); _exit(125); }
+    reset_signal_dispositions();
+    /* The cgroups first, while still the host's root in the host's namespaces (v1 `tasks`
+     * files, opened by the runtime; a v2 one was joined by CLONE_INTO_CGROUP); each file is
+     * closed once written, before anything else is closed. */
+    int32_t stage = BH_EXEC_STAGE_JOIN_CGROUPS;
+    int rc = x->cgroup_join_count > BH_CGROUP_JOIN_MAX ? EINVAL : 0;
+    for (uint32_t i = 0; i < x->cgroup_join_count && x->cgroup_join_fds != NULL; i++) {
+        int fd = x->cgroup_join_fds[i];
+        if (rc == 0) {
+            ssize_t w;
+            while ((w = write(fd, "0", 1)) < 0 && errno == EINTR) {}
+            if (w < 0) rc = errno;
+        }
+        close(fd);
+    }
+    if (rc == 0) { stage = BH_EXEC_STAGE_CLOSE_FDS; rc = init_close_inherited(cfg, msg_fd, ack_fd, x->target_pidfd); }
+    /* Then the namespaces, through the init's pidfd (no pid, no path: pid reuse cannot lead
+     * into another process's): those the host's user namespace owns while still privileged
+     * there, then the container's user namespace and the ones it owns. The mount namespace
+     * sets root and working directory to the container's root. */
+    if (rc == 0 && x->first_namespaces != 0) {
+        stage = BH_EXEC_STAGE_JOIN_HOST_NAMESPACES;
+        if (setns(x->target_pidfd, (int)x->first_namespaces) < 0) rc = errno;
+    }
+    if (rc == 0 && x->namespaces != 0) {
+        stage = BH_EXEC_STAGE_JOIN_NAMESPACES;
+        if (setns(x->target_pidfd, (int)x->namespaces) < 0) rc = errno;
+    }
+    close(x->target_pidfd);
+    int exec_pipe[2] = {-1, -1};
+    if (rc == 0) {
+        stage = BH_EXEC_STAGE_FORK;
+        if (pipe2(exec_pipe, O_CLOEXEC) < 0) rc = errno;
+    }
+    if (rc != 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, stage, rc, 0);
+        _exit(125);
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (pid < 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, stage, errno, 0);
+        _exit(125);
+    }
+    if (pid == 0) {
+        close(exec_pipe[0]);
+        close(msg_fd);
+        close(ack_fd);
+        exec_process_main(cfg, exec_pipe[1]);
+    }
+    close(exec_pipe[1]);
+    await_exec(exec_pipe[0], pid, msg_fd);
+    /* The pid as this (the host's) PID namespace sees it. The process stays this one's child,
+     * unreaped, until the runtime holds a pidfd of it; then it is re-parented to the runtime,
+     * a child subreaper (or the caller's, with --detach). */
+    send_msg(msg_fd, BH_MSG_EXEC_OK, -1, 0, (int32_t)pid);
+    char c;
+    (void)read_exact(ack_fd, &c, 1);
+    _exit(0);
+}
+
+int bh_exec_into(const bh_exec_config *x, bh_exec_result *out) {
+    out->pid = -1;
+    out->pidfd = -1;
+    out->step = BH_EXEC_STAGE_RUNTIME;
+    int msg[2], ack[2];
+    if (pipe2(msg, O_CLOEXEC) < 0) return errno;
+    if (pipe2(ack, O_CLOEXEC) < 0) { int e = errno; close(msg[0]); close(msg[1]); return e; }
+    struct clone_args args;
+    memset(&args, 0, sizeof args);
+    args.exit_signal = SIGCHLD;
+    if (x->cgroup_fd >= 0) {
+        /* Born in the container's cgroup v2: the joiner and what it forks never run outside. */
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)x->cgroup_fd;
+    }
+    long t = syscall(SYS_clone3, &args, sizeof args);
+    if (t < 0) {
+        int e = errno;
+        close(msg[0]); close(msg[1]); close(ack[0]); close(ack[1]);
+        return e;
+    }
+    if (t == 0) {
+        close(msg[0]);
+        close(ack[1]);
+        exec_joiner(x, msg[1], ack[0]);
+    }
+    close(msg[1]);
+    close(ack[0]);
+    bh_msg m;
+    int err = 0;
+    if (read_exact(msg[0], &m, sizeof m) != 0) {
+        err = EPIPE;
+        out->step = BH_EXEC_STAGE_CLOSE_FDS;
+    } else if (m.kind == BH_MSG_STEP_FAILED) {
+        err = m.err > 0 ? m.err : EIO;
+        out->step = m.step;
+    } else if (m.kind == BH_MSG_EXEC_OK && m.value > 0) {
+        int pfd = (int)syscall(SYS_pidfd_open, (pid_t)m.value, 0);
+        if (pfd < 0) err = errno; else { out->pid = m.value; out->pidfd = pfd; }
+    } else {
+        err = EPROTO;
+    }
+    char one = 1;
+    while (write(ack[1], &one, 1) < 0 && errno == EINTR) {}
+    close(ack[1]);
+    close(msg[0]);
+    int status;
+    while (waitpid((pid_t)t, &status, 0) < 0 && errno == EINTR) {}
+    return err;
 }

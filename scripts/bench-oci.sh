@@ -57,7 +57,7 @@ mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" 
 cp /bin/busybox "$rootfs/bin/busybox"
 for a in sh true; do ln -s busybox "$rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/:/bin/sh' > "$rootfs/etc/passwd"
-(cd "$WORK/bundle" && runc spec && jq '.process.terminal = false | .process.args = ["/bin/true"] | .linux.cgroupsPath = "/bh-oci-bench/c"' config.json > c.json && mv c.json config.json)
+(cd "$WORK/bundle" && runc spec && jq '.process.terminal = false | .process.args = ["/bin/true"] | del(.process.capabilities.ambient) | .linux.cgroupsPath = "/bh-oci-bench/c"' config.json > c.json && mv c.json config.json)
 tar --numeric-owner -C "$rootfs" -cf "$WORK/rootfs.tar" .
 if command -v crun >/dev/null; then
   if crun --root "$WORK/crun-probe" run -b "$WORK/bundle" probe >"$WORK/crun-probe.err" 2>&1; then NAMES+=(crun); PATHS+=("$(command -v crun)")

@@ -100,8 +100,12 @@ enum bh_step_op {
                                     a subreaper, adopts the init), sends BH_MSG_CREATED, then opens
                                     /proc/self/fd/<fd> (an O_PATH fd of the state directory's exec fifo)
                                     for writing, which blocks until `start` opens it for reading; writes
-                                    one byte, closes both, and points the message pipe at /dev/null (its
-                                    reader is gone) */
+                                    one byte and makes the fifo's write end (close-on-exec) the message
+                                    fd: later step failures reach `start` as bh_msg records, execve
+                                    closes it (end of file: success) */
+    BH_OP_RUN_HOOK,              /* OCI hooks run in the container (createContainer, before pivot_root; startContainer,
+                                    after the exec fifo, before execve): bh_run_hook with the step's arguments; a hook
+                                    that fails or times out fails the step (ECHILD, ETIMEDOUT, or execve's errno) */
     BH_OP_WRITE_SYSCTL,          /* OCI linux.sysctl, before the read-only paths: open path (under the sandbox's
                                     own /proc/sys; O_WRONLY | O_NOFOLLOW) and write value */
     BH_OP_MOUNT_CGROUPS,         /* OCI mounts[type=cgroup], in the final root after BH_OP_JOIN_CGROUPS: with
@@ -113,6 +117,10 @@ enum bh_step_op {
                                     symlink per controller of a co-mounted one), then the tmpfs is made read-only;
                                     the single name "cgroup2" mounts cgroup2 on /sys/fs/cgroup itself. Every
                                     cgroup mount is nosuid, nodev, noexec, and read-only with read_only */
+    BH_OP_WAIT_POOL_REQUEST,     /* the warm pool (bh_pool.h): every setup step done, before the workload is
+                                    forked, send BH_MSG_POOL_READY and wait on fd (a SOCK_SEQPACKET socket)
+                                    for one request: argv, envp, candidate paths, working directory and the
+                                    fds that become the workload's 0 .. n-1; the steps after it use them */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -150,8 +158,22 @@ struct bh_landlock_allow_port_args { uint16_t port; uint64_t access; };
 struct bh_attach_terminal_args { int32_t fd; };
 struct bh_open_terminal_args { int32_t fd; uint32_t uid; uint32_t gid; };
 struct bh_wait_exec_fifo_args { int32_t fd; };
+/* One OCI hook: root non-NULL: the hook's child chroots there (and chdirs to /) before execve,
+ * so that path, its interpreter and its libraries resolve in the runtime's file system (the
+ * host's tree, at /oldroot before the final pivot_root); argv/envp NULL-terminated, prepared
+ * before clone3; state_fd: a sealed memfd holding the state JSON (the hook's stdin, read from
+ * offset 0); timeout_ms 0: no limit. */
+struct bh_run_hook_args {
+    const char *path;
+    const char *root;
+    int32_t state_fd;
+    char *const *argv;
+    char *const *envp;
+    int32_t timeout_ms;
+};
 struct bh_write_sysctl_args { const char *_Nullable path; const char *_Nullable value; };
 struct bh_mount_cgroups_args { const char *_Nullable names; uint32_t read_only; uint32_t temporary_namespace; };
+struct bh_wait_pool_request_args { int32_t fd; };
 
 union bh_step_args {
     struct bh_mount_args mount;                     /* BH_OP_MOUNT, BH_OP_MOUNT_IF_PRESENT */
@@ -185,6 +207,8 @@ union bh_step_args {
     struct bh_wait_exec_fifo_args wait_exec_fifo;
     struct bh_write_sysctl_args write_sysctl;
     struct bh_mount_cgroups_args mount_cgroups;
+    struct bh_wait_pool_request_args wait_pool_request;
+    struct bh_run_hook_args run_hook;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */
@@ -249,6 +273,7 @@ enum bh_msg_kind {
     BH_MSG_EXEC_OK = 2,     /* the workload passed execve; value = its pid inside the sandbox */
     BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
     BH_MSG_CREATED = 4,     /* OCI `create`: every setup step succeeded; the init waits on the exec fifo */
+    BH_MSG_POOL_READY = 5,  /* warm pool: every setup step succeeded; the init waits for its request */
 };
 
 typedef struct bh_msg {
@@ -281,6 +306,51 @@ int bh_spawn(const bh_spawn_config *_Nonnull config, bh_spawn_result *_Nonnull r
 /* The launcher's side of BH_OP_JOIN_CGROUPS is bh_send_fds (bh_fd_passing.h): byte 1 on the
  * init's sync channel (bh_spawn_result.sync_fd), carrying the `tasks` files. */
 
+/* OCI `exec`: a process that joins a running container.
+ *
+ *   runtime --clone3(CLONE_INTO_CGROUP when a v2 cgroup fd is given)--> joiner
+ *   joiner: non-dumpable, closes every fd but 0-2, its pipes, the init's pidfd, the v1
+ *           `tasks` files, the terminal fd and the preserve_fds; writes "0" to each `tasks`
+ *           file; setns(target_pidfd, first_namespaces), then setns(target_pidfd, namespaces);
+ *           forks the process (born in the container's PID namespace, root and working
+ *           directory the container's root) --> runs process->steps (the step executor of
+ *           bh_spawn: identity, rlimits, capabilities, no_new_privs, terminal, close_range,
+ *           working directory inside the root, seccomp, execve)
+ *   joiner: reports the process's pid (or the failed step), waits until the runtime holds a
+ *           pidfd of it, exits; the process is re-parented to the runtime, which must be a
+ *           child subreaper.
+ * Only process's steps, seccomp, exec paths, argv, envp, preserve_fds and fail_at_step are
+ * read; its clone_flags, cgroup_fd, cgroup_join_count, join_* and userns_owner are not. */
+typedef struct bh_exec_config {
+    const bh_spawn_config *_Nonnull process;
+    int32_t target_pidfd;       /* pidfd of the container's init (the runtime checked its start time) */
+    uint64_t first_namespaces;  /* CLONE_NEW* of the init's namespaces the host's user namespace owns */
+    uint64_t namespaces;        /* CLONE_NEW* of the others: its user namespace and the ones it owns */
+    int32_t cgroup_fd;          /* >= 0: the container's cgroup v2 directory (CLONE_INTO_CGROUP) */
+    const int32_t *_Nullable cgroup_join_fds; /* the container's v1 `tasks` files, opened by the runtime */
+    uint32_t cgroup_join_count; /* at most BH_CGROUP_JOIN_MAX */
+} bh_exec_config;
+
+/* Where an exec failed, in bh_exec_result.step (>= 0: the index of the failed step). */
+enum {
+    BH_EXEC_STAGE_RUNTIME = -1,              /* the runtime's pipe2/clone3/pidfd_open */
+    BH_EXEC_STAGE_CLOSE_FDS = -2,            /* the joiner's first actions (dumpable, inherited fds) */
+    BH_EXEC_STAGE_JOIN_CGROUPS = -3,         /* writing "0" to the v1 `tasks` files */
+    BH_EXEC_STAGE_JOIN_HOST_NAMESPACES = -4, /* setns, first_namespaces */
+    BH_EXEC_STAGE_JOIN_NAMESPACES = -5,      /* setns, namespaces */
+    BH_EXEC_STAGE_FORK = -6,                 /* the exec pipe or fork of the process */
+};
+
+typedef struct bh_exec_result {
+    int32_t pid;    /* the process's pid in the runtime's PID namespace */
+    int32_t pidfd;  /* a pidfd of it (close-on-exec) */
+    int32_t step;   /* on failure: a step index or a BH_EXEC_STAGE_* */
+} bh_exec_result;
+
+/* Returns 0 once the process has passed execve (out->pid, out->pidfd), or a positive errno
+ * with out->step saying where (nothing is left running then). */
+int bh_exec_into(const bh_exec_config *_Nonnull config, bh_exec_result *_Nonnull result);
+
 /* Makes the calling process a child subreaper, so that a pod's containers, whose trampoline
  * exits, are re-parented to it. 0 or a positive errno. */
 int bh_become_subreaper(void);
@@ -305,5 +375,18 @@ int bh_block_supervisor_signals(int *_Nonnull fd);
 /* Reads one signal from the signalfd into *signo (0 when none is pending); 0 or a positive
  * errno. */
 int bh_read_signalfd(int fd, int *_Nonnull signo);
+
+/* Runs one OCI hook (bh_run_hook_args): clone3 with a pidfd; the child resets its signal
+ * mask and dispositions, takes state_fd (from offset 0) as stdin and execs; the caller waits up
+ * to timeout_ms and SIGKILLs the hook on timeout. 0 when it exited 0; ETIMEDOUT; ECHILD when it
+ * exited non-zero or was killed (*wait_status says how); else the errno of clone3 or execve.
+ * Async-signal-safe, no allocation: the sandbox's init runs it, and so does the launcher. */
+int bh_run_hook(const struct bh_run_hook_args *hook, int *wait_status);
+
+/* An OCI hook's state: a memfd (close-on-exec, sealable) made before clone3 (the init
+ * inherits it), filled once the init's pid is known and sealed against every write, so that
+ * no hook changes what the next one reads. The fd or -errno; 0 or an errno. */
+int bh_state_memfd(void);
+int bh_state_memfd_fill(int fd, const void *data, size_t len);
 
 #endif

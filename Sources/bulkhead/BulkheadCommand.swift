@@ -14,7 +14,7 @@ struct BulkheadCommand: CommandGroup {
         is wrong, 126 when the command cannot be executed, 127 when it is not found.
         """,
         version: "0.1.0",
-        subcommands: [RunCommand.self, PsCommand.self, StopCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
+        subcommands: [RunCommand.self, PoolCommand.self, PsCommand.self, StopCommand.self, ProfileCommand.self, SeccompCommand.self, K8sCommand.self, PodCommand.self, PolicyCommand.self, BenchCommand.self, DoctorCommand.self, GCCommand.self]
     )
 
     static func main() {
@@ -30,6 +30,9 @@ struct BulkheadCommand: CommandGroup {
         if CommandLine.arguments.dropFirst().first == "oci" { Glibc.exit(OCICommandLine.main(Array(CommandLine.arguments.dropFirst(2)))) }
         do {
             let args = CommandLine.arguments.dropFirst()
+            if args.first == RunCommand.configuration.commandName, let pooled = PooledRun.parseFast(args.dropFirst()) {
+                try PooledRun.run(socket: pooled.socket, report: pooled.report, command: pooled.command)
+            }
             if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {
                 try RunCommand.launch(invocation, overrides: ProfileLayer(), timeoutSeconds: nil)
             }

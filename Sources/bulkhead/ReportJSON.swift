@@ -1,12 +1,10 @@
 import BulkheadModel
-import Foundation
 
 enum ReportJSON {
-    /// Stable, readable JSON (sorted keys) for reports.
+    /// Stable, readable JSON (sorted keys) for reports, written without Foundation by
+    /// `JSONText` (the bytes JSONEncoder wrote with `[.prettyPrinted, .sortedKeys,
+    /// .withoutEscapingSlashes]`; JSONTextTests compares them).
     static func encode<T: Encodable>(_ value: T) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(value) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        (try? JSONText.encode(value)) ?? "{}"
     }
 }

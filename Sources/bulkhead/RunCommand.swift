@@ -167,6 +167,9 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Name the sandbox for `bulkhead ps` and `bulkhead stop NAME`: a DNS label, unique among running sandboxes.", valueName: "NAME"))
     var name: String?
 
+    @Option(help: ArgumentHelp("Take a prepared sandbox from the warm pool at this socket (`bulkhead pool start`); BULKHEAD_POOL sets it too. The pool's profile applies; only --env, --workdir, --preserve-fd (3, 4, ...), --report and -q go with it.", valueName: "SOCKET"))
+    var pool: String?
+
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-leaves`, `cgroup-limits`, `cgroup-attach` (-4).
     @Option(name: .customLong("inject-fault"), help: .hidden)
     var injectFault: FaultPoint?
@@ -179,6 +182,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
+        if let socket = pool ?? ProcessInfo.processInfo.environment["BULKHEAD_POOL"].flatMap({ $0.isEmpty ? nil : $0 }) { try runPooled(socket) }
         let parsed: Result<(ProfileLayer, Double?), ConfigError> = Result { () throws(ConfigError) in
             (try commandLineLayer(), try timeout.map { (t) throws(ConfigError) in try parseDuration(t) })
         }
@@ -219,6 +223,25 @@ struct RunCommand: ParsableCommand {
         }
         if dryRun { try Self.dryRun(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds) }
         try Self.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds, name: name)
+    }
+
+    /// `--pool`: the flags that change the sandbox belong to the pool's profile and are refused
+    /// here; `--env` (NAME=VALUE, or NAME from this environment), `--workdir`, `--preserve-fd`,
+    /// `--report` and `-q` go with the request.
+    func runPooled(_ socket: String) throws -> Never {
+        var layer = (try? commandLineLayer()) ?? ProfileLayer()
+        let env = layer.env.map { "\($0.name)=\($0.value)" }
+        layer.env = []
+        layer.workingDir = nil
+        let refused = [profile != "container" ? "--profile" : nil, timeout != nil ? "--timeout" : nil, tty ? "--tty" : nil,
+                       name != nil ? "--name" : nil, dryRun ? "--dry-run" : nil, injectFault != nil ? "--inject-fault" : nil,
+                       layer != ProfileLayer() ? "flags that change the sandbox" : nil].compactMap { $0 }
+        if let first = refused.first {
+            warn(ConfigError(file: FieldRules.commandLine, field: first, message: "the pool's profile decides the sandbox: with --pool give only --env, --workdir, --preserve-fd, --report and -q").description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        try PooledRun.run(socket: socket, report: report, command: command, environment: env, workdir: workdir,
+                          preserveFds: preserveFd, quiet: quiet)
     }
 
     /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
@@ -264,14 +287,7 @@ struct RunCommand: ParsableCommand {
         }
         if !invocation.quiet { for w in prepared.warnings { warn(w) } }
         // The report file is opened before the launch: a bad path must fail before anything runs.
-        var reportHandle: FileHandle?
-        if let report, report != "-" {
-            guard let h = OutputFile.open(report) else {
-                warn("cannot write the report to \(report)")
-                throw ExitCode(ExitStatus.launchFailed)
-            }
-            reportHandle = h
-        }
+        let reportHandle = try openReport(report)
         // `--name`: registered after every check, removed as soon as the sandbox has ended.
         var entry: SandboxEntry?
         if let name {
@@ -303,6 +319,17 @@ struct RunCommand: ParsableCommand {
             if report == "-" { out(json + "\n") } else { reportHandle?.write(Data((json + "\n").utf8)); try? reportHandle?.close() }
         }
         throw ExitCode(result.exitCode)
+    }
+
+    /// `--report FILE`, opened before the launch (a bad path fails before anything runs); nil
+    /// for none or "-".
+    static func openReport(_ report: String?) throws -> FileHandle? {
+        guard let report, report != "-" else { return nil }
+        guard let h = OutputFile.open(report) else {
+            warn("cannot write the report to \(report)")
+            throw ExitCode(ExitStatus.launchFailed)
+        }
+        return h
     }
 
     /// A launch refused before anything was set up (a bad flag value, profile, bind or seccomp

@@ -81,7 +81,7 @@ struct OCIConfigTests {
     @Test(arguments: [
         (config(linux: #""sysctl": {"kernel.core_pattern": "|/SECRET"}"#), "linux.sysctl.kernel.core_pattern"),
         (config(process: #""capabilities": {"ambient": ["CAP_SYS_ADMIN"]}"#), "process.capabilities.ambient"),
-        (config(top: #""hooks": {"prestart": [{"path": "/SECRET"}]}"#), "hooks.prestart"),
+        (config(top: #""hooks": {"prestart": [{"path": "SECRET"}]}"#), "hooks.prestart[0].path"),
         (config(linux: #""seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/SECRET"}"#), "linux.seccomp.listenerPath"),
         (config(linux: #""intelRdt": {"closID": "SECRET"}"#), "linux.intelRdt"),
         (config(linux: #""uidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]"#), "linux.uidMappings"),
@@ -97,6 +97,9 @@ struct OCIConfigTests {
         (config(top: #""domainname": "SECRET""#), "domainname"),
         (config(linux: #""cgroupsPath": "/SECRET/../../x""#), "linux.cgroupsPath"),
         (config(linux: #""cgroupsPath": "/SECRET/cgroup.procs""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "SECRET/x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "system.slice:SECRET:x""#), "linux.cgroupsPath"),
+        (config(linux: #""cgroupsPath": "/""#), "linux.cgroupsPath"),
     ])
     func refusedNamingTheField(_ text: String, _ field: String) throws {
         do {

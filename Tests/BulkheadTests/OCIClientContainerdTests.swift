@@ -33,13 +33,9 @@ struct OCIClientContainerdTests {
             #expect(running, "ctr task ls never showed svc RUNNING")
 
             let exec = try c.ctr(["task", "exec", "--exec-id", "e1", "svc", "sh", "-c", "echo exec-$((1+1)); tr '\\0' ' ' < /proc/1/cmdline"])
-            withKnownIssue("bulkhead-runc: exec is not implemented (join the container's namespaces and cgroup from C)") {
-                #expect(exec.status == 0 && exec.stdout.hasPrefix("exec-2\nsh -c trap"), "\(exec)")
-            } when: { runtime == .bulkhead }
+            #expect(exec.status == 0 && exec.stdout.hasPrefix("exec-2\nsh -c trap"), "\(exec)")
             let failing = try c.ctr(["task", "exec", "--exec-id", "e2", "svc", "sh", "-c", "exit 5"])
-            withKnownIssue("bulkhead-runc: exec is not implemented (join the container's namespaces and cgroup from C)") {
-                #expect(failing.status == 5, "exec's exit status: \(failing)")
-            } when: { runtime == .bulkhead }
+            #expect(failing.status == 5, "exec's exit status: \(failing)")
 
             let ps = try c.ctr(["task", "ps", "svc"])
             #expect(ps.status == 0 && ps.stdout.split(separator: "\n").count >= 2, "the task's processes: \(ps)")
@@ -80,13 +76,11 @@ struct OCIClientContainerdTests {
             let oom = try events.waitFor(#"/tasks/oom {"container_id":"hog"}"#)
             let taskDeleted = try c.ctr(["task", "delete", "hog"]).status == 0
             let containerDeleted = try c.ctr(["container", "delete", "hog"]).status == 0
-            withKnownIssue("bulkhead-runc: exec is not implemented (join the container's namespaces and cgroup from C): the task is never let go, so it is not OOM-killed and stays running (task and container delete refuse)") {
-                #expect(go.status == 0, "\(go)")
-                #expect(exited, "killed: \(events.text)")
-                #expect(oom, "containerd saw the OOM kill: \(events.text)")
-                #expect(taskDeleted)
-                #expect(containerDeleted)
-            } when: { runtime == .bulkhead }
+            #expect(go.status == 0, "\(go)")
+            #expect(exited, "killed: \(events.text)")
+            #expect(oom, "containerd saw the OOM kill: \(events.text)")
+            #expect(taskDeleted)
+            #expect(containerDeleted)
         }
     }
 }

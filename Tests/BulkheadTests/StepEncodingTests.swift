@@ -28,7 +28,7 @@ struct StepEncodingTests {
         .noNewPrivileges, .landlockCreateRuleset(handledFilesystem: 0x7fff, handledNetwork: 3),
         .landlockAllowPath("/usr", access: 0x5), .landlockAllowPort(8080, access: 0x1), .landlockRestrictSelf,
         .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,
-        .waitExecFifo(fd: 7), .writeSysctl(name: "net.ipv4.ip_forward", value: "1"),
+        .waitExecFifo(fd: 7), .writeSysctl(name: "net.ipv4.ip_forward", value: "1"), .waitPoolRequest(fd: 8),
         .mountCgroups(hierarchies: ["memory", "cpu,cpuacct", "unified"], readOnly: true, temporaryNamespace: false),
     ]
 

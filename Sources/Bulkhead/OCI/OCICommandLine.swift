@@ -54,7 +54,7 @@ public enum OCICommandLine {
             guard let command = args.first else { write(2, usage); return 1 }
             args = args.dropFirst()
             // The container's init is a clone of this process: it must not be the host's binary.
-            if command == "create" || command == "run" {
+            if command == "create" || command == "run" || command == "exec" {
                 do { try SealedSelf.reexecIfNeeded() } catch { throw OCIError("\(command): \(error)") }
             }
             if command == OCIRecordKeeper.command { return OCIRecordKeeper.main(Array(args)) { report($0, g) } }
@@ -74,22 +74,25 @@ public enum OCICommandLine {
         return getuid() == 0 ? FaultPoint(argument: String(cString: v)) : nil
     }
 
-    static func report(_ message: String, _ g: Globals) {
+    /// An error (or, `level` "warning", a failed poststart/poststop hook) as runc writes it: to
+    /// --log (`{"level","msg","time"}` lines with --log-format json, which containerd's shim and
+    /// conmon read back for the error they show) and to stderr.
+    static func report(_ message: String, _ g: Globals, level: String = "error") {
         let line: String
         if g.logFormat == "json" {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let obj = ["level": "error", "msg": message, "time": OCIRuntime.now()]
+            let obj = ["level": level, "msg": message, "time": OCIRuntime.now()]
             line = (try? enc.encode(obj)).map { String(decoding: $0, as: UTF8.self) } ?? message
         } else {
-            line = "bulkhead-runc: " + message
+            line = "bulkhead-runc: " + (level == "error" ? "" : level + ": ") + message
         }
         if let log = g.log {
             let fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
             if fd >= 0 { write(fd, line + "\n"); close(fd) }
         }
         // Conmon and go-runc read the error from the log; a human from stderr.
-        write(2, (g.logFormat == "json" ? "bulkhead-runc: " + message : line) + "\n")
+        write(2, (g.logFormat == "json" ? "bulkhead-runc: " + (level == "error" ? "" : level + ": ") + message : line) + "\n")
     }
 
     static func split(_ a: String) -> (String, String?) {
@@ -100,7 +103,15 @@ public enum OCICommandLine {
     /// A subcommand's flags: `spec` lists each (name, takes a value); anything else starting
     /// with - is an error naming it. Returns the values and the positional arguments.
     static func parse(_ args: [String], _ command: String, _ spec: [String: Bool]) throws(OCIError) -> (flags: [String: String], positional: [String]) {
-        var flags: [String: String] = [:], positional: [String] = []
+        let (list, positional) = try parseList(args, command, spec)
+        var flags: [String: String] = [:]
+        for (k, v) in list { flags[k] = v }
+        return (flags, positional)
+    }
+
+    /// `parse`, keeping every occurrence of a flag in order (`exec --env A --env B`).
+    static func parseList(_ args: [String], _ command: String, _ spec: [String: Bool]) throws(OCIError) -> (flags: [(String, String)], positional: [String]) {
+        var flags: [(String, String)] = [], positional: [String] = []
         var i = 0
         while i < args.count {
             let a = args[i]
@@ -111,15 +122,16 @@ public enum OCICommandLine {
             var (name, inline) = split(a)
             if !name.hasPrefix("--") && name.count > 2 { name = "-" + name.dropFirst() }
             guard let takesValue = spec[name] ?? spec["-" + name] else { throw OCIError("\(command): unknown flag \(name)") }
-            let key = name.hasPrefix("--") ? name : "-" + name
+            // The spelling the spec lists ("-d", "--detach"): "-d" was stored as "--d" before.
+            let key = spec[name] != nil ? name : "-" + name
             if takesValue {
-                if let inline { flags[key] = inline } else {
+                if let inline { flags.append((key, inline)) } else {
                     guard i < args.count else { throw OCIError("\(command): flag \(name) needs a value") }
-                    flags[key] = args[i]
+                    flags.append((key, args[i]))
                     i += 1
                 }
             } else {
-                flags[key] = inline ?? "true"
+                flags.append((key, inline ?? "true"))
             }
         }
         return (flags, positional)
@@ -147,17 +159,26 @@ public enum OCICommandLine {
             }
             let pid = try runtime.create(id: id, options: o)
             if command == "create" { return 0 }
-            try runtime.start(id: id)
+            do { for w in try runtime.start(id: id) { report(w, g, level: "warning") } } catch {
+                // As runc's run: a container that failed to start is destroyed (its init, our
+                // child, is killed if still there, and reaped here).
+                try? runtime.delete(id: id, force: true)
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                throw error
+            }
             if f["--detach"] != nil || f["-d"] != nil { return 0 }
             // Foreground: wait for the init (our child) and exit with its status, as runc.
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            if f["--keep"] == nil { try? runtime.delete(id: id, force: true) }
+            if f["--keep"] == nil, let warnings = try? runtime.delete(id: id, force: true) {
+                for w in warnings { report(w, g, level: "warning") }
+            }
             let sig = status & 0x7f
             return sig == 0 ? (status >> 8) & 0xff : 128 + sig
         case "start":
             let (_, p) = try parse(args, command, [:])
-            try runtime.start(id: try one(p, command))
+            for w in try runtime.start(id: try one(p, command)) { report(w, g, level: "warning") }
             return 0
         case "state":
             let (_, p) = try parse(args, command, [:])
@@ -172,7 +193,7 @@ public enum OCICommandLine {
             return 0
         case "delete":
             let (f, p) = try parse(args, command, ["--force": false, "-f": false])
-            try runtime.delete(id: try one(p, command), force: f["--force"] != nil || f["-f"] != nil)
+            for w in try runtime.delete(id: try one(p, command), force: f["--force"] != nil || f["-f"] != nil) { report(w, g, level: "warning") }
             return 0
         case "list":
             let (f, p) = try parse(args, command, ["--format": true, "-f": true, "--quiet": false, "-q": false])
@@ -229,7 +250,44 @@ public enum OCICommandLine {
             let text = try updateDocument(f)
             _ = try runtime.update(id: id, resources: text)
             return 0
-        case "exec", "checkpoint", "restore", "events", "port":
+        case "exec":
+            let spec: [String: Bool] = ["--process": true, "-p": true, "--tty": false, "-t": false, "--detach": false, "-d": false,
+                                        "--pid-file": true, "--console-socket": true, "--env": true, "-e": true, "--cwd": true,
+                                        "--user": true, "-u": true, "--additional-gids": true, "-g": true, "--cap": true, "-c": true,
+                                        "--no-new-privs": false, "--preserve-fds": true, "--process-label": true, "--apparmor": true,
+                                        "--ignore-paused": false, "--no-subreaper": false]
+            let (all, p) = try parseList(args, command, spec)
+            // `parse` keys a short flag -x as "--x": one name per flag here.
+            let long = ["--p": "--process", "--t": "--tty", "--d": "--detach", "--e": "--env", "--u": "--user",
+                        "--g": "--additional-gids", "--c": "--cap"]
+            let named = all.map { (long[$0.0] ?? $0.0, $0.1) }
+            var f: [String: String] = [:]
+            for (k, v) in named { f[k] = v }
+            func values(_ name: String) -> [String] { named.filter { $0.0 == name }.map(\.1) }
+            guard let id = p.first else { throw OCIError("exec: usage: exec [flags] ID COMMAND [ARGS...] (or --process FILE)") }
+            var o = OCIRuntime.ExecOptions()
+            o.args = Array(p.dropFirst())
+            o.processFile = f["--process"]
+            o.tty = f["--tty"] != nil
+            o.detach = f["--detach"] != nil
+            o.pidFile = f["--pid-file"]
+            o.consoleSocket = f["--console-socket"]
+            o.env = values("--env")
+            o.cwd = f["--cwd"]
+            o.user = f["--user"]
+            o.additionalGids = values("--additional-gids")
+            o.caps = values("--cap")
+            o.noNewPrivs = f["--no-new-privs"] != nil
+            o.ignorePaused = f["--ignore-paused"] != nil
+            if let n = f["--preserve-fds"] {
+                guard let v = Int32(n), v >= 0, v <= 100 else { throw OCIError("exec: --preserve-fds needs 0...100") }
+                o.preserveFDs = v
+            }
+            // Accepted, as create accepts process.apparmorProfile/selinuxLabel: not enforced here.
+            if f["--apparmor"].map({ !$0.isEmpty }) == true { report("warning: exec --apparmor: AppArmor is not enforced by bulkhead", g, level: "warning") }
+            if f["--process-label"].map({ !$0.isEmpty }) == true { report("warning: exec --process-label: SELinux is not enforced by bulkhead", g, level: "warning") }
+            return try runtime.exec(id: id, options: o)
+        case "checkpoint", "restore", "events", "port":
             throw OCIError("\(command) is not implemented by bulkhead-runc yet")
         default:
             throw OCIError("unknown command \(command)")
@@ -314,8 +372,7 @@ public enum OCICommandLine {
 
     static let usage = """
     usage: bulkhead-runc [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]
-    commands: create, start, run, state, kill, delete, list, ps, pause, resume, update, spec, features
-    (exec: not yet)
+    commands: create, start, run, exec, state, kill, delete, list, ps, pause, resume, update, spec, features
 
     """
 }

@@ -45,6 +45,13 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     public var recorderStartTime: UInt64? = nil
     /// What `update` last wrote, one entry per limit (nil: never updated).
     public var updatedLimits: [EnforcedLimit]?
+    /// The steps the init runs after `start` (working directory, Landlock, seccomp, execve),
+    /// the command and where it is searched: `start` names a failure of one of them.
+    var startSteps: [OCIStartStep]?
+    var command: String?
+    var execPaths: [String]?
+    /// config.json's poststart and poststop hooks: `start` and `delete` run them.
+    var hooks: [OCIHook]?
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -151,12 +158,17 @@ public struct OCIRuntime: Sendable {
         // outside --root.
         try Self.checkID(id)
         let path = Self.lockPath(id, in: try rootDirectory())
-        do { return try FileLock(path) } catch { throw OCIError(error) }
+        // delete (and a failed create) unlink it while they hold it: a waiter checks that it
+        // locked the file the path names (FileLock removedByHolders).
+        do { return try FileLock(path, removedByHolders: true) } catch { throw OCIError(error) }
     }
 
     /// ROOT/ID:lock: a name no container id can take (':' is not in the id alphabet), so no id
     /// (".x.lock", "x.lock") names, hides or blocks another container's lock.
     static func lockPath(_ id: String, in root: String) -> String { root + "/" + id + ":lock" }
+
+    /// Every file a container's state directory can hold (delete and a failed create remove them).
+    static let stateFiles = ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp", keptConfig, keptConfig + ".tmp"]
 
     /// `start` and `delete` of an id that has no state directory answer without taking the
     /// lock: its file would be left behind (only create and delete remove one). Checked again
@@ -303,7 +315,7 @@ public struct OCIRuntime: Sendable {
         var done = false
         defer {
             if !done {
-                for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+                for f in Self.stateFiles { unlink(dir + "/" + f) }
                 rmdir(dir)
                 // Nothing of a failed create is left, its lock file included (held until here).
                 unlink(Self.lockPath(id, in: root))
@@ -369,6 +381,8 @@ public struct OCIRuntime: Sendable {
             throw OCIError("create \(id): --console-socket given but process.terminal is false")
         }
 
+        // The config as decoded, for `exec` (which never reads the bundle again).
+        try Self.writeAtomically(dir + "/" + Self.keptConfig, Array(text.utf8), mode: 0o600)
         var layer = config.layer
         if config.hasSeccomp {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
@@ -385,13 +399,31 @@ public struct OCIRuntime: Sendable {
             layer.seccomp = extra
         }
         if let maps = config.idMappings { layer.hostIDRange = try Self.hostIDRange(maps, id: id) }
+        // Hooks (runtime-spec "Lifecycle"): prestart and createRuntime run here, in the runtime's
+        // namespaces, once the init exists (its namespaces made, none of its setup run);
+        // createContainer (before its final pivot_root) and startContainer (after `start`,
+        // before execve) run in the init, from steps prepared now; poststart in `start`,
+        // poststop in `delete`. Their state is a memfd the init inherits, filled with its pid.
+        var hookStateFDs: [Int32] = []
+        defer { for fd in hookStateFDs { close(fd) } }
+        func initHooks(_ kind: OCIHook.Kind) throws(OCIError) -> [HookStep] {
+            let list = config.hooks(kind)
+            guard !list.isEmpty else { return [] }
+            let fd: Int32
+            do { fd = try HookRunner.stateFile() } catch { throw OCIError("create \(id): \(error)") }
+            hookStateFDs.append(fd)
+            return list.enumerated().map { Self.step($1, index: $0, stateFD: fd) }
+        }
+        let createContainerHooks = try initHooks(.createContainer)
+        let startContainerHooks = try initHooks(.startContainer)
         var request = RunRequest(layers: [], overrides: layer, command: config.args,
                                  preserveFds: o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : [], injectFault: injectFault)
         request.joinNamespaces = Set(join.map(\.namespace))
         var prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls,
-                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly)
+                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly,
+                                           ociHooks: (createContainerHooks, startContainerHooks))
         } catch { throw OCIError("create \(id): \(error)") }
         if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
         // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
@@ -408,18 +440,48 @@ public struct OCIRuntime: Sendable {
         // An absolute cgroupsPath is where the caller looks (containerd's shim watches its
         // memory.oom_control / memory.events): from each hierarchy's root, as runc.
         let cgroupsPath = config.cgroupsPathComponents
+        let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
+        let annotations = Dictionary(config.annotations, uniquingKeysWith: { _, b in b })
+        let createdAt = Self.now()
+        func hookState(_ status: String, _ pid: Int32) -> [UInt8] {
+            Array(OCICommandLine.json(OCIState(ociVersion: config.ociVersion, id: id, pid: pid, status: status, bundle: bundle, rootfs: rootfs,
+                                               created: createdAt, owner: "", annotations: annotations.isEmpty ? nil : annotations), pretty: false).utf8)
+        }
+        var hooksStarted = false
         let result = Supervisor(prepared: prepared).create(cgroupPath: cgroupsPath ?? ["oci", id], fromHierarchyRoot: cgroupsPath != nil,
-                                                           join: join, oomScoreAdj: config.oomScoreAdj)
+                                                           join: join, oomScoreAdj: config.oomScoreAdj, beforeRelease: { pid in
+            do throws(SystemError) {
+                for (fd, status) in zip(hookStateFDs, (createContainerHooks.isEmpty ? [] : ["creating"]) + (startContainerHooks.isEmpty ? [] : ["created"])) {
+                    try HookRunner.fill(fd, hookState(status, pid))
+                }
+            } catch { return LaunchError("the hooks' state", wrapping: error) }
+            hooksStarted = true
+            for kind in [OCIHook.Kind.prestart, .createRuntime] {
+                if let failure = Self.runHooks(config.hooks(kind), state: hookState("creating", pid), failFast: true).first {
+                    return LaunchError(operation: failure)
+                }
+            }
+            return nil
+        })
+        // A create that fails once the hooks began continues at poststop (runtime-spec).
+        func poststopAfterFailure() -> String {
+            guard hooksStarted else { return "" }
+            let warnings = Self.runHooks(config.hooks(.poststop), state: hookState("stopped", 0), failFast: false)
+            return warnings.map { "; then \($0)" }.joined()
+        }
         let created: OCICreated
         switch result {
         case .success(let c): created = c
-        case .failure(let e): throw OCIError("create \(id): \(e)")
+        case .failure(let e): throw OCIError("create \(id): \(e)\(poststopAfterFailure())")
         }
         func killAndClean() {
             Glibc.kill(created.pid, SIGKILL)
             OCIRuntime.removeCgroups(created.cgroupDirectories)
         }
-        guard let start = Self.processStart(created.pid) else { killAndClean(); throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)") }
+        guard let start = Self.processStart(created.pid) else {
+            killAndClean()
+            throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)\(poststopAfterFailure())")
+        }
         // linux.resources.devices on cgroup v1: the init waits on the exec fifo and the workload
         // runs only after `start`, so the rules hold from its first instruction. The config's
         // rules in order, then the engine's own nodes (as runc adds its default devices).
@@ -428,7 +490,7 @@ public struct OCIRuntime: Sendable {
                 let file = devices + (allow ? "/devices.allow" : "/devices.deny")
                 do { try FileIO.write(line, to: file) } catch {
                     killAndClean()
-                    throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)")
+                    throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)\(poststopAfterFailure())")
                 }
             }
         }
@@ -436,22 +498,24 @@ public struct OCIRuntime: Sendable {
         if let target = recordTarget {
             do { keeper = try OCIRecordKeeper.start(root: root, log: log, id: id, pid: created.pid, startTime: start.start, target: target) } catch {
                 killAndClean()
-                throw OCIError("create \(id): \(error)")
+                throw OCIError("create \(id): \(error)\(poststopAfterFailure())")
             }
         }
         func killKeeper() {
             if let k = keeper, let h = ProcessHandle(pid: k.pid, startTime: k.startTime) { h.signal(SIGKILL); _ = h.waitForExit(seconds: 5) }
         }
-        let rootfs: String = { if case .directory(let d)? = config.layer.root { return d }; return "/" }()
         var record = OCIContainerRecord(ociVersion: config.ociVersion, id: id, pid: created.pid, startTime: start.start, bundle: bundle,
-                                        rootfs: rootfs, created: Self.now(), annotations: Dictionary(config.annotations, uniquingKeysWith: { _, b in b }),
-                                        cgroupDirectories: created.cgroupDirectories, cgroupsPath: config.cgroupsPath)
+                                        rootfs: rootfs, created: createdAt, annotations: annotations,
+                                        cgroupDirectories: created.cgroupDirectories, cgroupsPath: config.cgroupsPath,
+                                        startSteps: OCIStartStep.after(prepared.plan), command: prepared.plan.argv.first,
+                                        execPaths: prepared.plan.execPaths,
+                                        hooks: config.hooks.filter { $0.kind == .poststart || $0.kind == .poststop })
         record.recorderPid = keeper?.pid
         record.recorderStartTime = keeper?.startTime
         do {
             try save(record, in: dir)
             if let pf = o.pidFile { try Self.writeAtomically(pf, Array("\(created.pid)".utf8), mode: 0o644) }
-        } catch { killAndClean(); killKeeper(); throw error }
+        } catch { killAndClean(); killKeeper(); throw OCIError(error.message + poststopAfterFailure()) }
         done = true
         return created.pid
     }
@@ -527,6 +591,48 @@ public struct OCIRuntime: Sendable {
         return IDRange(hostStart: u.outside, count: u.count)
     }
 
+    /// A hook of config.json as the C runner takes it (timeout in ms; 86 400 s at most, checked
+    /// by OCIHook, fits).
+    static func step(_ h: OCIHook, index: Int, stateFD: Int32) -> HookStep {
+        HookStep(kind: h.kind.rawValue, index: index, path: h.path, argv: h.argv, env: h.env, stateFD: stateFD,
+                 timeoutMs: Int32(h.timeout ?? 0) * 1000)
+    }
+
+    /// Runs `hooks` (one kind) in order, here, with `state` on their stdin. Returns what failed,
+    /// one message per hook (the step, the errno, the fix); `failFast` stops at the first.
+    static func runHooks(_ hooks: [OCIHook], state: [UInt8], failFast: Bool) -> [String] {
+        guard let kind = hooks.first?.kind else { return [] }
+        let fd: Int32
+        do { fd = try HookRunner.stateFile() } catch { return ["\(kind.rawValue) hooks: \(error)"] }
+        defer { close(fd) }
+        do { try HookRunner.fill(fd, state) } catch { return ["\(kind.rawValue) hooks: \(error)"] }
+        var failures: [String] = []
+        for (i, h) in hooks.enumerated() {
+            let r = HookRunner.run(step(h, index: i, stateFD: fd))
+            guard r.errno != 0 else { continue }
+            let what = "the \(kind.rawValue) hook \(i) (\(h.path))"
+            let fix = "fix it or remove it from config.json hooks.\(kind.rawValue)"
+            switch r.errno {
+            case ETIMEDOUT:
+                failures.append("\(what) did not end within its timeout of \(h.timeout ?? 0) s and was killed (ETIMEDOUT); \(fix)")
+            case ECHILD:
+                let sig = r.waitStatus & 0x7f
+                let how = sig == 0 ? "exited with status \((r.waitStatus >> 8) & 0xff)" : "was killed by \(SignalName.name(sig))"
+                failures.append("\(what) \(how) (ECHILD); \(fix)")
+            default:
+                failures.append("\(SystemError("run \(what)", errno: Errno(r.errno))); the path is resolved in the runtime's file system")
+            }
+            if failFast { break }
+        }
+        return failures
+    }
+
+    func hookState(_ r: OCIContainerRecord, status: String) -> [UInt8] {
+        Array(OCICommandLine.json(OCIState(ociVersion: r.ociVersion, id: r.id, pid: status == "stopped" ? 0 : r.pid, status: status, bundle: r.bundle,
+                                           rootfs: r.rootfs, created: r.created, owner: "", annotations: r.annotations.isEmpty ? nil : r.annotations),
+                                  pretty: false).utf8)
+    }
+
     static func now() -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -546,8 +652,10 @@ public struct OCIRuntime: Sendable {
         return fd
     }
 
-    /// `start`: release the init waiting on the exec fifo.
-    public func start(id: String) throws(OCIError) {
+    /// `start`: release the init waiting on the exec fifo; once the workload was executed, run
+    /// the poststart hooks. Returns their failures (warnings: the container runs on).
+    @discardableResult
+    public func start(id: String) throws(OCIError) -> [String] {
         guard try existsBeforeLocking(id) else { throw OCIError("container \(id) does not exist (ENOENT)") }
         let lock = try lock(id)
         defer { lock.unlock() }
@@ -560,19 +668,43 @@ public struct OCIRuntime: Sendable {
         let fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw OCIError(SystemError("start \(id): open the exec fifo", errno: .current)) }
         defer { close(fd) }
-        var byte: UInt8 = 0
+        // The init writes one byte when released, then keeps the fifo's write end (close-on-exec)
+        // until its execve: a step that fails before it sends a record (bh_msg: kind, step,
+        // errno, value), and end of file means the workload was executed.
+        var got: [UInt8] = []
+        var released = false
         while true {
-            let n = read(fd, &byte, 1)
-            if n == 1 { break }
+            var buf = [UInt8](repeating: 0, count: 64)
+            let n = read(fd, &buf, buf.count)
+            if n > 0 {
+                got += buf[..<n]
+                if !released { released = true; got.removeFirst(); unlink(fifo) }
+                if got.count >= 16 { break }
+                continue
+            }
+            if n == 0 && released { break }
             if n < 0 && errno != EAGAIN && errno != EINTR { throw OCIError(SystemError("start \(id): read the exec fifo", errno: .current)) }
             guard let p = Self.processStart(r.pid), p.start == r.startTime, p.state != "Z" else {
                 unlink(fifo)
+                if released { break }
                 throw OCIError("start \(id): the container's init exited before it was started (ESRCH)")
             }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, 100)
         }
-        unlink(fifo)
+        guard got.count >= 16 else {
+            let poststart = (r.hooks ?? []).filter { $0.kind == .poststart }
+            return Self.runHooks(poststart, state: hookState(r, status: "running"), failFast: false)
+        }
+        let message: InitMessage
+        do { message = try InitMessage(bytes: Array(got[..<16])) } catch { throw OCIError("start \(id): \(error)") }
+        guard case .stepFailed(let step, let e) = message else {
+            throw OCIError("start \(id): the container's init sent an unexpected message (\(message)) (EPROTO)")
+        }
+        // The init exits after the report (its parent, the caller, reaps it).
+        let failure = OCIStartStep.error(step: step, errno: e, in: r.startSteps ?? [],
+                                         command: r.command ?? "the command", execPaths: r.execPaths ?? [])
+        throw OCIError("start \(id): \(failure)")
     }
 
     public func state(id: String) throws(OCIError) -> OCIState {
@@ -608,9 +740,14 @@ public struct OCIRuntime: Sendable {
         // The pid is held by a pidfd and checked against its start time (ProcessHandle).
         guard let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) else { throw OCIError("kill \(id): the container is not running (ESRCH)") }
         if all {
+            // Each pid read from cgroup.procs is held by a pidfd, then checked to be in the
+            // container's cgroup, and signalled through the pidfd: a pid that was reused by
+            // another process after the read is never signalled (runc freezes the cgroup for this).
             for d in r.cgroupDirectories {
                 for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") {
-                    if let pid = Int32(line), pid != r.pid { Glibc.kill(pid, sig) }
+                    guard let pid = Int32(line), pid != r.pid,
+                          let h = ProcessHandle(pid: pid, checkedBy: { Self.isMember($0, of: r.cgroupDirectories) }) else { continue }
+                    h.signal(sig)
                 }
             }
         }
@@ -621,6 +758,22 @@ public struct OCIRuntime: Sendable {
         if sig == SIGKILL, CgroupFreezer.isFrozen(r.cgroupDirectories) {
             do { try CgroupFreezer.set(r.cgroupDirectories, frozen: false) } catch { throw OCIError("kill \(id): \(error)") }
         }
+    }
+
+    /// Whether /proc/PID/cgroup puts `pid` in one of `directories` (/sys/fs/cgroup/HIERARCHY/PATH)
+    /// or below it (a cgroup the container made in its own).
+    static func isMember(_ pid: Int32, of directories: [String]) -> Bool {
+        let paths = (FileIO.read("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            return parts.count == 3 ? String(parts[2]) : nil
+        }
+        for d in directories {
+            let parts = d.split(separator: "/")
+            guard parts.count > 4, parts[0] == "sys", parts[1] == "fs", parts[2] == "cgroup" else { continue }
+            let relative = "/" + parts.dropFirst(4).joined(separator: "/")
+            if paths.contains(where: { $0 == relative || $0.hasPrefix(relative + "/") }) { return true }
+        }
+        return false
     }
 
     /// `ps`: the pids in the container's cgroup (every hierarchy's cgroup.procs, deduplicated,
@@ -638,9 +791,10 @@ public struct OCIRuntime: Sendable {
 
     /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
     /// remove its cgroups and its state. Nothing is left.
-    public func delete(id: String, force: Bool) throws(OCIError) {
+    @discardableResult
+    public func delete(id: String, force: Bool) throws(OCIError) -> [String] {
         guard try existsBeforeLocking(id) else {
-            if force { return }
+            if force { return [] }
             throw OCIError("delete \(id): container \(id) does not exist (ENOENT)")
         }
         let lock = try lock(id)
@@ -648,7 +802,7 @@ public struct OCIRuntime: Sendable {
         let dir = try containerDirectory(id)
         var st = stat()
         guard lstat(dir, &st) == 0 else {
-            if force { return }
+            if force { return [] }
             throw OCIError("delete \(id): container \(id) does not exist (ENOENT)")
         }
         let r: OCIContainerRecord? = force ? (try? load(id)) : try load(id)
@@ -682,9 +836,12 @@ public struct OCIRuntime: Sendable {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }
         }
-        for f in ["exec.fifo", "state.json", "state.json.tmp", "seccomp.json", "seccomp.json.tmp"] { unlink(dir + "/" + f) }
+        for f in Self.stateFiles { unlink(dir + "/" + f) }
         guard rmdir(dir) == 0 || errno == ENOENT else { throw OCIError(SystemError("delete \(id): remove \(dir)", errno: .current)) }
         unlink(Self.lockPath(id, in: try rootDirectory()))
+        // poststop: after the container is gone; a failure is a warning (runtime-spec).
+        guard let r else { return [] }
+        return Self.runHooks((r.hooks ?? []).filter { $0.kind == .poststop }, state: hookState(r, status: "stopped"), failFast: false)
     }
 
     static func removeCgroups(_ dirs: [String]) {

@@ -47,7 +47,7 @@ enum OCISpecTemplates {
     static var features: String {
         let document: [String: Any] = [
             "ociVersionMin": "1.0.0", "ociVersionMax": "1.2.0",
-            "hooks": [String](),
+            "hooks": OCIHook.Kind.allCases.map(\.rawValue),
             "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "private", "rprivate", "slave", "rslave",
                              "relatime", "strictatime", "noatime", "size"],
             "linux": [
@@ -62,6 +62,7 @@ enum OCISpecTemplates {
                 OCISeccompRecordAnnotation.key: "FILE: record the container's system calls (eBPF, from its first execve; root, its own PID namespace) and write a Kubernetes seccomp profile when it exits, as io.containers.trace-syscall; FILE is a name in \(OCISeccompRecordAnnotation.defaultDirectory) (or the absolute directory in \(OCISeccompRecordAnnotation.environment)), never replaced",
                 OCIProfileAnnotation.key: "NAME: a bulkhead layer profile (a name from the built-in profiles or a root-owned profile directory, never a path) that only tightens the config: capabilities and seccomp intersected, limits and rlimits the minimum, no_new_privs and a read-only root if either asks, Landlock rules and masked/read-only paths added; not taken from the profile: \(OCIProfileAnnotation.notTaken)",
                 "dev.bulkhead.acceptedWithoutEffect": OCIConfig.acceptedWithoutEffect.map { "\($0.field): \($0.why)" }.joined(separator: "; "),
+                "dev.bulkhead.exec": "exec: --process, --tty (with --console-socket), --detach, --pid-file, --env, --cwd, --user, --additional-gids, --cap, --no-new-privs, --preserve-fds, --ignore-paused; accepted without effect: --apparmor (AppArmor is not enforced by bulkhead), --process-label (SELinux is not enforced by bulkhead)",
             ],
         ]
         let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)

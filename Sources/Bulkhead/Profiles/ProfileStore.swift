@@ -16,6 +16,8 @@ import Glibc
 /// exists but fails a check is an error (fail closed), not skipped.
 public struct ProfileStore: Sendable {
     public var searchPath: [String]
+    /// Where parsed layers are cached (`ProfileLayerCache`); nil: every profile is parsed.
+    public var layerCache: ProfileLayerCache? = ProfileLayerCache.standard()
 
     public init(searchPath: [String]) { self.searchPath = searchPath }
 
@@ -118,7 +120,10 @@ public struct ProfileStore: Sendable {
             }
             guard seen.count < 16 else { throw ConfigError(file: src.location, field: "extends", message: "more than 16 levels of extends") }
             seen.append(src.location)
-            var layer = try Self.parsing(private: src.isPrivate) { () throws(ConfigError) in try ProfileParser.parse(src.text, file: src.location) }
+            var layer = try Self.parsing(private: src.isPrivate) { () throws(ConfigError) in
+                if let layerCache { return try layerCache.parse(src.text, file: src.location) }
+                return try ProfileParser.parse(src.text, file: src.location)
+            }
             if layer.name == nil { layer.name = src.name }
             layer.isPrivate = src.isPrivate
             chain.insert(layer, at: 0)

@@ -26,11 +26,16 @@ extension LaunchError {
     /// summary, its errno and the fix a user can act on (`StepHints`); a failed execve names
     /// the command and, when it was not found, where it was searched.
     init(stepFailed index: Int, errno: Errno, in plan: LaunchPlan) {
-        let step = plan.step(at: index)
+        self.init(stepFailed: index, errno: errno, step: plan.step(at: index), command: plan.argv[0], execPaths: plan.execPaths)
+    }
+
+    /// The same from the step itself (OCI `start` keeps the steps after the exec fifo in the
+    /// container's state, not the plan).
+    init(stepFailed index: Int, errno: Errno, step: PlanStep?, command: String, execPaths: [String]) {
         if case .exec = step {
             let notFound = errno.rawValue == ENOENT
-            self.init(step: index, operation: "execve \(plan.argv[0]) (\(notFound ? "command not found" : "command cannot be executed"))",
-                      errno: errno, hint: notFound ? "searched \(plan.execPaths.joined(separator: ", "))" : nil)
+            self.init(step: index, operation: "execve \(command) (\(notFound ? "command not found" : "command cannot be executed"))",
+                      errno: errno, hint: notFound ? "searched \(execPaths.joined(separator: ", "))" : nil)
         } else {
             let operation = step?.summary ?? (index == -1 ? "close the launcher's file descriptors in the sandbox's init" : "step \(index)")
             self.init(step: index, operation: operation, errno: errno, hint: StepHints.hint(step, errno))

@@ -223,10 +223,13 @@ public enum Sandbox {
     ///     compiles (what `profile lint` needs).
     ///   - ociExecFifo, ociTerminal: OCI `create` (Bulkhead/OCI): the exec fifo the init waits
     ///     on, and the console socket the pty master goes to (`PlanStep.openTerminal`).
+    ///   - ociHooks: OCI createContainer and startContainer hooks the init runs (`PlanStep.runHook`).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
-                               ociCgroupMountReadOnly: Bool? = nil) throws(LaunchError) -> PreparedLaunch {
+                               ociCgroupMountReadOnly: Bool? = nil,
+                               poolRequestFD: Int32? = nil,
+                               ociHooks: (createContainer: [HookStep], startContainer: [HookStep]) = ([], [])) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
         do {
             var top = request.overrides
@@ -267,6 +270,9 @@ public enum Sandbox {
             context.makeKernelMountPoints = ociExecFifo != nil
             context.sysctls = ociSysctls
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
+            context.poolRequestFD = poolRequestFD
+            context.createContainerHooks = ociHooks.createContainer
+            context.startContainerHooks = ociHooks.startContainer
             if let fd = ociTerminal { context.terminalFD = fd }
             var terminal: TerminalRelay?
             if request.tty {

@@ -14,18 +14,27 @@ import Glibc
 /// router's set is under a `Mutex`, and `SandboxInit.kill` and `close` serialize on the
 /// init's own). The cgroup leaf names' sequence is an `Atomic` (`LeafSequence`).
 final class Supervisor {
-    let prepared: PreparedLaunch
+    /// A pooled sandbox's request replaces the command (and the plan's argv) at the hand-over.
+    private(set) var prepared: PreparedLaunch
     let pod: PodAttachment?
-    let start: Double
+    /// The warm pool (`WarmPool`): the slot that hands this sandbox to a client once its init
+    /// waits for its request; the report's times start at the hand-over. nil: an ordinary launch.
+    let poolSlot: PoolSlot?
+    /// The warm pool's parent cgroup (the leaf goes under it, as a pod's under the pod's).
+    let cgroupParent: [String]?
+    private(set) var start: Double
     /// Phase boundaries for the report: (name, end time).
     private var marks: [(String, Double)] = []
 
     /// Called with the init's pid once it is released (`run --name` records it).
     let onStarted: ((Int32) -> Void)?
 
-    init(prepared: PreparedLaunch, pod: PodAttachment? = nil, onStarted: ((Int32) -> Void)? = nil) {
+    init(prepared: PreparedLaunch, pod: PodAttachment? = nil, onStarted: ((Int32) -> Void)? = nil,
+         poolSlot: PoolSlot? = nil, cgroupParent: [String]? = nil) {
         self.prepared = prepared
         self.pod = pod
+        self.poolSlot = poolSlot
+        self.cgroupParent = cgroupParent
         self.onStarted = onStarted
         self.start = prepared.preparedFrom > 0 ? prepared.preparedFrom : Monotonic.now()
         if prepared.preparedAt > 0 { marks.append(("prepare (profile, plan, seccomp)", prepared.preparedAt)) }
@@ -50,7 +59,7 @@ final class Supervisor {
         // In a pod the pod runner owns the signals (one signalfd for the process) and forwards
         // them to every container's init.
         var signals: SignalFD?
-        if pod == nil {
+        if pod == nil && poolSlot == nil { // the pool's main thread owns its signals
             do { signals = try SignalFD.blockSupervisorSignals() } catch { return failure(LaunchError(error)) }
         }
         defer { signals?.close() }
@@ -62,7 +71,7 @@ final class Supervisor {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath, deferV1: true)
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? cgroupParent, deferV1: true)
         } catch {
             return failure(error)
         }
@@ -73,6 +82,7 @@ final class Supervisor {
         report.cgroup = cgroup.finish()
         mark("cgroup stats, kill, remove")
         report.phasesMs = phases
+        report.pool = poolReport
         if report.reason == .exited || report.reason == .signaled {
             if let s = report.cgroup?.stats, (s.oomKills ?? 0) > 0 {
                 report.reason = .oomKilled
@@ -248,6 +258,7 @@ final class Supervisor {
                 case .some(.execSucceeded): execAt = Monotonic.now(); mark("child setup to execve")
                 case .some(.exited(let ws)): exitStatus = ws
                 case .some(.created): break
+                case .some(.poolReady): handOver(child, deadline: &deadline)
                 case .none: messagesOpen = false
                 }
             }
@@ -272,7 +283,7 @@ final class Supervisor {
             case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
             case .some(.execSucceeded): execAt = execAt ?? Monotonic.now()
             case .some(.exited(let ws)): exitStatus = ws
-            case .some(.created): break
+            case .some(.created), .some(.poolReady): break
             case .none: messagesOpen = false
             }
         }
@@ -352,7 +363,7 @@ final class Supervisor {
     /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
     /// and reaped and the cgroup removed: nothing is left.
     func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
-                oomScoreAdj: Int32? = nil) -> Result<OCICreated, LaunchError> {
+                oomScoreAdj: Int32? = nil, beforeRelease: ((Int32) -> LaunchError?)? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
         var cgroup: CgroupSetup
         do throws(LaunchError) {
@@ -388,6 +399,12 @@ final class Supervisor {
                 return fail(LaunchError("process.oomScoreAdj", wrapping: error))
             }
         }
+        // OCI: the hooks' state (the init's pid) and the prestart/createRuntime hooks, with the
+        // init's namespaces made and nothing of its setup run yet.
+        if let e = beforeRelease?(child.pid) {
+            child.abandon(); child.close()
+            return fail(e)
+        }
         do throws(LaunchError) { try child.mapIDsAndRelease(plan, fault: idMapFault) } catch {
             child.close()
             return fail(error)
@@ -401,7 +418,7 @@ final class Supervisor {
             switch readMessage(child) {
             case .some(.created): break loop
             case .some(.stepFailed(let step, let e)): failure = LaunchError(stepFailed: step, errno: e, in: plan); break loop
-            case .some(.execSucceeded), .some(.exited): continue
+            case .some(.execSucceeded), .some(.exited), .some(.poolReady): continue
             case .none:
                 failure = LaunchError(operation: "the container's init ended before it was created (status \(child.reap().status))")
                 break loop
@@ -416,6 +433,30 @@ final class Supervisor {
         let pid = child.pid
         child.close()
         return .success(OCICreated(pid: pid, cgroupDirectories: cgroup.cgroup?.directories ?? []))
+    }
+
+    /// What the report says of the pool (`RunReport.pool`), set at the hand-over.
+    private var poolReport: PoolRunReport?
+
+    /// The warm pool: the init waits for its request. The slot blocks until a client's request
+    /// is assigned and sends it to the init; from then on this is that client's launch (its
+    /// command, its timeout, times from the hand-over). No request (the pool stops): SIGKILL.
+    private func handOver(_ child: SandboxInit, deadline: inout Double?) {
+        let readyAt = Monotonic.now()
+        guard let slot = poolSlot, let h = slot.handOver(child) else { try? child.kill(SIGKILL); return }
+        var r = h.report
+        r.preparedMs = ((readyAt - start) * 1e6).rounded() / 1000
+        r.waitedMs = ((h.receivedAt - readyAt) * 1e6).rounded() / 1000
+        poolReport = r
+        prepared.request.command = h.request.argv
+        prepared.request.timeoutSeconds = h.timeoutSeconds
+        prepared.plan.argv = h.request.argv
+        prepared.plan.execPaths = h.request.execPaths
+        prepared.plan.environment = h.request.environment
+        start = h.receivedAt
+        marks = []
+        mark("pool hand-over (request checked, sent to the waiting init)")
+        deadline = h.timeoutSeconds.map { start + $0 }
     }
 
     private func readMessage(_ child: SandboxInit) -> InitMessage? {
@@ -514,6 +555,12 @@ enum StepHints {
             return "the kernel rejected the filter program; check the profile with `bulkhead profile lint`"
         case (.loadSeccomp, EACCES):
             return "loading a filter without no_new_privs needs CAP_SYS_ADMIN"
+        case (.runHook(let h), ECHILD):
+            return "the \(h.kind) hook \(h.path) exited with a non-zero status or was killed (its output went to the container's stderr); fix it or remove it from config.json hooks.\(h.kind)"
+        case (.runHook(let h), ETIMEDOUT):
+            return "the \(h.kind) hook \(h.path) ran longer than its timeout (\(h.timeoutMs / 1000) s) and was killed"
+        case (.runHook(let h), ENOENT), (.runHook(let h), EACCES):
+            return "\(h.path) cannot be executed \(h.root == nil ? "inside the container's root (startContainer hooks resolve there)" : "(createContainer hooks resolve in the runtime's file system)")"
         case (.pivotRoot, EINVAL):
             return "pivot_root needs the new root to be a mount point on a non-shared mount"
         default:

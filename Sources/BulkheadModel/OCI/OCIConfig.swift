@@ -23,7 +23,7 @@ public struct OCIConfig: Sendable, Equatable {
     /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
     /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
     /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
-    /// systemd-style "slice:prefix:name" path is recorded, not honoured).
+    /// systemd-style "slice:prefix:name" path is refused at decoding).
     public var cgroupsPathComponents: [String]? {
         guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
         let parts = p.split(separator: "/").map(String.init)
@@ -56,6 +56,9 @@ public struct OCIConfig: Sendable, Equatable {
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
+    /// `hooks`, in the order the spec runs them within each kind.
+    public var hooks: [OCIHook] = []
+    public func hooks(_ kind: OCIHook.Kind) -> [OCIHook] { hooks.filter { $0.kind == kind } }
 
     public static func == (a: OCIConfig, b: OCIConfig) -> Bool {
         a.ociVersion == b.ociVersion && a.layer == b.layer && a.args == b.args && a.terminal == b.terminal
@@ -64,7 +67,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
             && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
-            && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules
+            && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules && a.hooks == b.hooks
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -74,7 +77,6 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.cgroupsPath", "an absolute cgroupfs path is honoured (from each hierarchy's root, as runc); a relative or systemd-style (slice:prefix:name) one is recorded and the cgroup is bulkhead/oci/<id>"),
         ("linux.resources.devices", "on cgroup v2 (no eBPF device program is loaded): a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused. On cgroup v1 the rules are written to the container's devices cgroup"),
         ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
@@ -84,6 +86,9 @@ public struct OCIConfig: Sendable, Equatable {
     ]
 
     public static let file = "config.json"
+    /// The size of all annotations together (keys and values, bytes): Kubernetes' limit for a
+    /// pod's (256 KiB), well below the 1 MiB state.json a container's record is read with.
+    public static let annotationsLimit = 256 * 1024
 
     /// Decodes `text` (config.json of a bundle whose root filesystem is `rootfs`, already
     /// resolved against the bundle by the caller).
@@ -122,7 +127,150 @@ public struct OCIConfig: Sendable, Equatable {
         if let ro = r["readonly"] { c.layer.readOnlyRootFilesystem = try ro.bool() }
 
         // process
-        let p = try top.require("process").mapping(allowed: ["terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
+        try decodeProcess(try top.require("process"), into: &c, ignored: &ignored)
+
+        if let h = top["hostname"] {
+            let name = try h.string()
+            if !name.isEmpty {
+                guard name.utf8.count <= 64, !name.utf8.contains(0), !name.contains("/") else { throw h.error("a host name of at most 64 bytes is needed") }
+                c.layer.hostname = name
+            }
+        }
+        if let d = top["domainname"], try !d.string().isEmpty { throw d.error("not supported by bulkhead") }
+        if let hooks = top["hooks"] {
+            let m = try hooks.mapping(allowed: OCIHook.Kind.allCases.map(\.rawValue))
+            for kind in OCIHook.Kind.allCases {
+                guard let list = m[kind.rawValue] else { continue }
+                for h in try list.sequence() { c.hooks.append(try OCIHook(h, kind: kind)) }
+            }
+        }
+        if let a = top["annotations"] {
+            // Kept in state.json and printed by `state`: bounded, with a message naming the
+            // field and the limit (Kubernetes' own limit on a pod's annotations, keys included).
+            var total = 0
+            for (k, v) in try a.mapping().entries {
+                let value = try v.string()
+                total += k.utf8.count + value.utf8.count
+                guard total <= Self.annotationsLimit else {
+                    throw a.error("annotations: at most \(Self.annotationsLimit / 1024) KiB in all (keys and values, as Kubernetes limits a pod's) is accepted; remove or shorten the largest")
+                }
+                c.annotations.append((k, value))
+            }
+        }
+
+        // linux
+        var namespaces: [Namespace: Bool] = [:]
+        for ns in Namespace.allCases { namespaces[ns] = false }
+        if let l = top["linux"] {
+            let m = try l.mapping(allowed: ["namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl",
+                                            "seccomp", "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel",
+                                            "intelRdt", "personality", "timeOffsets"])
+            if let n = m["sysctl"] {
+                for (k, v) in try n.mapping().entries {
+                    let value = try v.string()
+                    c.sysctls.append(try sysctl(k, value, node: v, namespaces: m["namespaces"]))
+                }
+            }
+            for refused in ["intelRdt", "personality", "timeOffsets"] {
+                if let n = m[refused] {
+                    if n.isNull { continue }
+                    if case .mapping(let mm) = n.node, mm.count == 0 { continue }
+                    if case .sequence(let sq) = n.node, sq.count == 0 { continue }
+                    throw n.error("not supported by bulkhead yet")
+                }
+            }
+            if let n = m["namespaces"] {
+                for item in try n.sequence() {
+                    let nm = try item.mapping(allowed: ["type", "path"])
+                    let typeNode = try nm.require("type")
+                    let ns: Namespace
+                    switch try typeNode.string() {
+                    case "pid": ns = .pid
+                    case "network": ns = .network
+                    case "mount": ns = .mount
+                    case "ipc": ns = .ipc
+                    case "uts": ns = .uts
+                    case "user": ns = .user
+                    case "cgroup": ns = .cgroup
+                    case "time": throw typeNode.error("the time namespace is not supported by bulkhead")
+                    default: throw typeNode.error("not a namespace type (pid, network, mount, ipc, uts, user, cgroup)")
+                    }
+                    guard namespaces[ns] == false, !c.joinPaths.contains(where: { $0.namespace == ns }) else { throw typeNode.error("given twice") }
+                    if let pathNode = nm["path"], case let path = try pathNode.string(), !path.isEmpty {
+                        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), !path.utf8.contains(0) else {
+                            throw pathNode.error("an absolute path without \"..\" is needed")
+                        }
+                        guard ns == .network else { throw pathNode.error("joining an existing \(ns.rawValue) namespace is not supported by bulkhead yet (network only)") }
+                        c.joinPaths.append((ns, path))
+                        namespaces[ns] = true // the sandbox has one; the engine joins it instead of creating it
+                    } else {
+                        namespaces[ns] = true
+                    }
+                }
+            }
+            try decodeIDMappings(m, namespaces: namespaces, into: &c)
+            // A namespaced sysctl is the container's only in a namespace of its own: without a
+            // network (IPC) namespace, net.* (kernel.shm*, msg*, sem, fs.mqueue.*) is the host's.
+            if let n = m["sysctl"] {
+                for s in c.sysctls where namespaces[s.name.hasPrefix("net.") ? .network : .ipc] != true {
+                    throw n.error("\(s.name) needs a \(s.name.hasPrefix("net.") ? "network" : "ipc") namespace in linux.namespaces: without one it is the host's")
+                }
+            }
+            if let n = m["cgroupsPath"] {
+                let p = try n.string()
+                // Checked here (a path under every hierarchy's root that root writes to): no
+                // "." or "..", no control file names, no NUL or newline, bounded.
+                let parts = p.split(separator: "/")
+                guard p.utf8.count <= 4096, !p.utf8.contains(0), !p.contains("\n"),
+                      !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
+                    throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
+                }
+                // runc puts a relative path under its own cgroup and reads slice:prefix:name only
+                // with --systemd-cgroup; bulkhead does neither: refused, not silently moved.
+                if p.contains(":") {
+                    throw n.error("a systemd cgroup path (slice:prefix:name) needs --systemd-cgroup, which bulkhead does not support; configure the engine with cgroup_manager = \"cgroupfs\" (podman) or SystemdCgroup = false (containerd), which send an absolute path")
+                }
+                if !p.isEmpty && (!p.hasPrefix("/") || parts.isEmpty) {
+                    throw n.error("a relative cgroup path (runc puts it under the runtime's own cgroup) (or the root cgroup) is not supported by bulkhead; give an absolute path below the root, or none for bulkhead/oci/<id>")
+                }
+                c.cgroupsPath = p.isEmpty ? nil : p
+            }
+            if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
+            if let n = m["rootfsPropagation"] {
+                let v = try n.string()
+                guard ["", "private", "rprivate", "slave", "rslave"].contains(v) else { throw n.error("only private or slave propagation (nothing reaches the host)") }
+            }
+            if let n = m["maskedPaths"] { c.layer.maskedPaths = try absolutePaths(n) }
+            if let n = m["readonlyPaths"] { c.layer.readonlyPaths = try absolutePaths(n) }
+            if let n = m["devices"], case .sequence(let sq) = n.node, !sq.isEmpty {
+                throw n.error("device nodes are not created by bulkhead yet")
+            }
+            if let n = m["seccomp"], !n.isNull {
+                let sm = try n.mapping()
+                if let l = sm["listenerPath"], try !l.string().isEmpty {
+                    throw l.error("seccomp user notification (listenerPath) is not supported by bulkhead")
+                }
+                // The engine's own parser and compiler read it (the runtime writes it to the
+                // state directory and selects it as a Localhost policy).
+                c.hasSeccomp = true
+            }
+            if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
+        }
+        c.layer.namespaces = namespaces
+        c.layer.network = namespaces[.network] == true ? NetworkMode.none : NetworkMode.host
+        guard namespaces[.mount] == true else {
+            throw ConfigError(file: file, field: "linux.namespaces", message: "a mount namespace is needed (bulkhead always assembles the root in its own)")
+        }
+
+        if let ms = top["mounts"] { try decodeMounts(ms, into: &c, ignored: &ignored) }
+        c.ignored = ignored
+        return c
+    }
+
+    /// The `process` object: config.json's, and an `exec`'s process.json (`execProcess`), one
+    /// set of rules for both.
+    static func decodeProcess(_ node: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
+        let p = try node.mapping(allowed: ["terminal", "consoleSize", "user", "args", "commandLine", "env", "cwd",
                                                              "capabilities", "rlimits", "noNewPrivileges", "apparmorProfile",
                                                              "oomScoreAdj", "selinuxLabel", "scheduler", "ioPriority", "execCPUAffinity"])
         for refused in ["commandLine", "scheduler", "ioPriority", "execCPUAffinity"] {
@@ -198,122 +346,28 @@ public struct OCIConfig: Sendable, Equatable {
         }
         if let n = p["noNewPrivileges"] { c.layer.allowPrivilegeEscalation = !(try n.bool()) }
         if let n = p["oomScoreAdj"] { c.oomScoreAdj = Int32(try n.int64(in: -1000...1000)) }
+    }
 
-        if let h = top["hostname"] {
-            let name = try h.string()
-            if !name.isEmpty {
-                guard name.utf8.count <= 64, !name.utf8.contains(0), !name.contains("/") else { throw h.error("a host name of at most 64 bytes is needed") }
-                c.layer.hostname = name
-            }
-        }
-        if let d = top["domainname"], try !d.string().isEmpty { throw d.error("not supported by bulkhead") }
-        if let hooks = top["hooks"] {
-            for (key, value) in try hooks.mapping().entries where !(try value.sequence().isEmpty) {
-                throw value.error("hooks (\(key)) are not run by bulkhead")
-            }
-        }
-        if let a = top["annotations"] {
-            for (k, v) in try a.mapping().entries { c.annotations.append((k, try v.string())) }
-        }
-
-        // linux
-        var namespaces: [Namespace: Bool] = [:]
-        for ns in Namespace.allCases { namespaces[ns] = false }
-        if let l = top["linux"] {
-            let m = try l.mapping(allowed: ["namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl",
-                                            "seccomp", "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel",
-                                            "intelRdt", "personality", "timeOffsets"])
-            if let n = m["sysctl"] {
-                for (k, v) in try n.mapping().entries {
-                    let value = try v.string()
-                    c.sysctls.append(try sysctl(k, value, node: v, namespaces: m["namespaces"]))
-                }
-            }
-            for refused in ["intelRdt", "personality", "timeOffsets"] {
-                if let n = m[refused] {
-                    if n.isNull { continue }
-                    if case .mapping(let mm) = n.node, mm.count == 0 { continue }
-                    if case .sequence(let sq) = n.node, sq.count == 0 { continue }
-                    throw n.error("not supported by bulkhead yet")
-                }
-            }
-            if let n = m["namespaces"] {
-                for item in try n.sequence() {
-                    let nm = try item.mapping(allowed: ["type", "path"])
-                    let typeNode = try nm.require("type")
-                    let ns: Namespace
-                    switch try typeNode.string() {
-                    case "pid": ns = .pid
-                    case "network": ns = .network
-                    case "mount": ns = .mount
-                    case "ipc": ns = .ipc
-                    case "uts": ns = .uts
-                    case "user": ns = .user
-                    case "cgroup": ns = .cgroup
-                    case "time": throw typeNode.error("the time namespace is not supported by bulkhead")
-                    default: throw typeNode.error("not a namespace type (pid, network, mount, ipc, uts, user, cgroup)")
-                    }
-                    guard namespaces[ns] == false, !c.joinPaths.contains(where: { $0.namespace == ns }) else { throw typeNode.error("given twice") }
-                    if let pathNode = nm["path"], case let path = try pathNode.string(), !path.isEmpty {
-                        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), !path.utf8.contains(0) else {
-                            throw pathNode.error("an absolute path without \"..\" is needed")
-                        }
-                        guard ns == .network else { throw pathNode.error("joining an existing \(ns.rawValue) namespace is not supported by bulkhead yet (network only)") }
-                        c.joinPaths.append((ns, path))
-                        namespaces[ns] = true // the sandbox has one; the engine joins it instead of creating it
-                    } else {
-                        namespaces[ns] = true
-                    }
-                }
-            }
-            try decodeIDMappings(m, namespaces: namespaces, into: &c)
-            // A namespaced sysctl is the container's only in a namespace of its own: without a
-            // network (IPC) namespace, net.* (kernel.shm*, msg*, sem, fs.mqueue.*) is the host's.
-            if let n = m["sysctl"] {
-                for s in c.sysctls where namespaces[s.name.hasPrefix("net.") ? .network : .ipc] != true {
-                    throw n.error("\(s.name) needs a \(s.name.hasPrefix("net.") ? "network" : "ipc") namespace in linux.namespaces: without one it is the host's")
-                }
-            }
-            if let n = m["cgroupsPath"] {
-                let p = try n.string()
-                // Checked here (a path under every hierarchy's root that root writes to): no
-                // "." or "..", no control file names, no NUL or newline, bounded.
-                let parts = p.split(separator: "/")
-                guard p.utf8.count <= 4096, !p.utf8.contains(0), !p.contains("\n"),
-                      !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
-                    throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
-                }
-                c.cgroupsPath = p
-                if c.cgroupsPathComponents == nil { ignored.append("linux.cgroupsPath") }
-            }
-            if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
-            if let n = m["rootfsPropagation"] {
-                let v = try n.string()
-                guard ["", "private", "rprivate", "slave", "rslave"].contains(v) else { throw n.error("only private or slave propagation (nothing reaches the host)") }
-            }
-            if let n = m["maskedPaths"] { c.layer.maskedPaths = try absolutePaths(n) }
-            if let n = m["readonlyPaths"] { c.layer.readonlyPaths = try absolutePaths(n) }
-            if let n = m["devices"], case .sequence(let sq) = n.node, !sq.isEmpty {
-                throw n.error("device nodes are not created by bulkhead yet")
-            }
-            if let n = m["seccomp"], !n.isNull {
-                let sm = try n.mapping()
-                if let l = sm["listenerPath"], try !l.string().isEmpty {
-                    throw l.error("seccomp user notification (listenerPath) is not supported by bulkhead")
-                }
-                // The engine's own parser and compiler read it (the runtime writes it to the
-                // state directory and selects it as a Localhost policy).
-                c.hasSeccomp = true
-            }
-            if let res = m["resources"] { try decodeResources(res, into: &c, ignored: &ignored) }
-        }
-        c.layer.namespaces = namespaces
-        c.layer.network = namespaces[.network] == true ? NetworkMode.none : NetworkMode.host
-        guard namespaces[.mount] == true else {
-            throw ConfigError(file: file, field: "linux.namespaces", message: "a mount namespace is needed (bulkhead always assembles the root in its own)")
-        }
-
-        if let ms = top["mounts"] { try decodeMounts(ms, into: &c, ignored: &ignored) }
+    /// `exec --process process.json` (or the flags, turned into one by the runtime): this
+    /// container's config with its process replaced, decoded by `decodeProcess`, so a process
+    /// the engine sends is checked exactly as config.json's is. Fields the document leaves out
+    /// take the runtime-spec defaults (no capabilities, no rlimits, uid 0), as runc has it.
+    public func execProcess(_ text: String, file: String) throws(ConfigError) -> OCIConfig {
+        var c = self
+        let fresh = ProfileLayer()
+        c.args = []
+        c.terminal = false
+        c.umask = nil
+        c.layer.env = []
+        c.layer.workingDir = "/"
+        c.layer.runAsUser = fresh.runAsUser
+        c.layer.runAsGroup = fresh.runAsGroup
+        c.layer.supplementalGroups = fresh.supplementalGroups
+        c.layer.capabilities = CapabilitySpec(drop: ["ALL"])
+        c.layer.rlimits = [:]
+        c.layer.allowPrivilegeEscalation = true
+        var ignored: [String] = []
+        try Self.decodeProcess(try ConfigNode.parse(text, file: file), into: &c, ignored: &ignored)
         c.ignored = ignored
         return c
     }
@@ -617,4 +671,51 @@ public struct OCIConfig: Sendable, Equatable {
         }
         return nil
     }
+}
+
+/// One entry of config.json `hooks` (runtime-spec "POSIX-platform Hooks"). The config is the
+/// engine's input, written by root: a hook runs as root (prestart, createRuntime, poststart,
+/// poststop in the runtime's namespaces) or as the container's init (createContainer,
+/// startContainer), as with runc. What runc checks is checked here, and no more: the path is
+/// absolute, the timeout above zero; the binary's owner and mode are not (the engine chose it).
+public struct OCIHook: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Deprecated in runtime-spec 1.2, still sent (podman, nvidia-container-runtime): run with
+        /// createRuntime.
+        case prestart, createRuntime, createContainer, startContainer, poststart, poststop
+    }
+    public var kind: Kind
+    public var path: String
+    /// argv, argv[0] included; empty: the path.
+    public var args: [String]
+    public var env: [String]
+    /// Seconds; nil: no limit.
+    public var timeout: Int?
+
+    public init(kind: Kind, path: String, args: [String] = [], env: [String] = [], timeout: Int? = nil) {
+        self.kind = kind; self.path = path; self.args = args; self.env = env; self.timeout = timeout
+    }
+
+    init(_ n: ConfigNode, kind: Kind) throws(ConfigError) {
+        let m = try n.mapping(allowed: ["path", "args", "env", "timeout"])
+        let pathNode = try m.require("path")
+        let path = try pathNode.string()
+        guard path.hasPrefix("/") else { throw pathNode.error("hooks.\(kind.rawValue): path must be absolute (runtime-spec)") }
+        guard !path.utf8.contains(0), path.utf8.count < 4096 else { throw pathNode.error("hooks.\(kind.rawValue): a path without NUL bytes, shorter than 4096 bytes, is needed") }
+        let args = try m["args"]?.stringList() ?? []
+        let env = try m["env"]?.stringList() ?? []
+        for (field, list) in [("args", args), ("env", env)] where list.contains(where: { $0.utf8.contains(0) }) {
+            throw (m[field] ?? n).error("hooks.\(kind.rawValue).\(field): NUL bytes are not allowed")
+        }
+        if let e = m["env"], env.contains(where: { !$0.contains("=") }) { throw e.error("hooks.\(kind.rawValue).env: NAME=VALUE entries are needed") }
+        var timeout: Int?
+        if let t = m["timeout"] {
+            // runtime-spec: "timeout ... MUST be greater than zero"; a day at most (checked arithmetic into ms).
+            timeout = try t.int(in: 1...86_400)
+        }
+        self.init(kind: kind, path: path, args: args, env: env, timeout: timeout)
+    }
+
+    /// argv as execve gets it.
+    public var argv: [String] { args.isEmpty ? [path] : args }
 }

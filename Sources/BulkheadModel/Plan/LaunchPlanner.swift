@@ -48,6 +48,9 @@ public struct LaunchContext: Sendable, Equatable {
     /// OCI `create`: the init waits on this exec fifo fd (`PlanStep.waitExecFifo`) before it
     /// forks the workload.
     public var execFifoFD: Int32?
+    /// The warm pool: the init waits on this socket for its request (`PlanStep.waitPoolRequest`)
+    /// before it forks the workload.
+    public var poolRequestFD: Int32?
     /// OCI: /proc, /dev and /sys are made in the root filesystem when it lacks them (as runc
     /// does for an imported image), inside the root, without following symlinks.
     public var makeKernelMountPoints = false
@@ -56,6 +59,10 @@ public struct LaunchContext: Sendable, Equatable {
     /// OCI `mounts[type=cgroup]`: the container's cgroups at /sys/fs/cgroup (`PlanStep.mountCgroups`),
     /// read-only unless false; nil: no cgroup mount.
     public var cgroupMountReadOnly: Bool?
+    /// OCI `hooks.createContainer`, run before the final pivot_root (chrooted to the host's
+    /// tree), and `hooks.startContainer`, run after the exec fifo (`PlanStep.runHook`).
+    public var createContainerHooks: [HookStep] = []
+    public var startContainerHooks: [HookStep] = []
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -199,6 +206,12 @@ public enum LaunchPlanner {
         // one, EPERM); an OCI container in the host's user namespace mounts it, as runc does.
         let sysfsOfNetwork = !c.joinedNamespaces.contains(.network) || !p.namespaces.contains(.user)
         appendFilesystem(&s, p, ownNetwork: sysfsOfNetwork, makeKernelMountPoints: c.makeKernelMountPoints, sysctls: c.sysctls)
+        if !c.createContainerHooks.isEmpty {
+            // The runtime-spec: after the environment is created, before pivot_root; the path
+            // resolves in the runtime's namespace (the host's tree, still at /oldroot here).
+            let at = s.lastIndex(of: .pivotRoot(newRoot: ".", putOld: ".")) ?? s.endIndex
+            s.insert(contentsOf: c.createContainerHooks.map { h in var h = h; h.root = oldRoot; return PlanStep.runHook(h) }, at: at)
+        }
         // The pty comes from the sandbox's own devpts, mounted above, while the init still has
         // CAP_CHOWN to give the slave to the workload's ids.
         if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
@@ -222,13 +235,12 @@ public enum LaunchPlanner {
         }
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN (seccomp(2)), so it is loaded
-        // while the init still has it, before the capability drop (runc does the same). The
-        // filter then also confines the init and the steps after it.
-        let earlySeccomp = c.hasSeccomp && !p.noNewPrivs
-        if earlySeccomp {
-            let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
-            s.insert(.loadSeccomp, at: capIndex)
+        let earlySeccomp = insertEarlySeccomp(&s, p, c)
+        if let fd = c.poolRequestFD {
+            // The warm pool: before the filter (the wait's recvmsg must not meet it) and before
+            // the fork, so the workload is born with the request in hand.
+            let seccompAt = earlySeccomp ? s.firstIndex(of: .loadSeccomp) : nil
+            s.insert(.waitPoolRequest(fd: fd), at: seccompAt ?? s.endIndex)
         }
         if let fd = c.execFifoFD {
             // OCI: the workload is the container's PID 1, as runc has it (no init of bulkhead's
@@ -236,9 +248,39 @@ public enum LaunchPlanner {
             // the kernel, `podman stop` then resorts to SIGKILL; /proc/1 is the workload).
             // The init runs the remaining steps itself and becomes the workload by execve.
             s.append(.waitExecFifo(fd: fd))
+            // After `start`, before the workload's execve, in the container (its root, its ids).
+            s.append(contentsOf: c.startContainerHooks.map { PlanStep.runHook($0) })
         } else {
             s.append(.forkWorkload)
         }
+        try appendWorkloadTail(&s, p, c, earlySeccomp: earlySeccomp, fail: fail)
+
+        let (env, execPaths) = workloadEnvironment(p, argv0: argv0, context: c)
+
+        var plan = LaunchPlan(
+            namespaces: p.namespaces, uidMap: uidMap, gidMap: gidMap, denySetgroups: denySetgroups,
+            steps: s, argv: command, environment: env,
+            execPaths: execPaths, preserveFds: c.preserveFds
+        )
+        plan.joinedNamespaces = c.joinedNamespaces.intersection(p.namespaces)
+        plan.userNamespaceOwner = owner
+        return plan
+    }
+
+    /// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN (seccomp(2)), so it is loaded
+    /// while the process still has it, before the capability drop (runc does the same). The
+    /// filter then also confines the steps after it. Returns whether it was placed so.
+    static func insertEarlySeccomp(_ s: inout [PlanStep], _ p: EffectiveProfile, _ c: LaunchContext) -> Bool {
+        guard c.hasSeccomp && !p.noNewPrivs else { return false }
+        let capIndex = s.lastIndex(where: { if case .dropBoundingSet = $0 { return true }; return false }) ?? s.endIndex
+        s.insert(.loadSeccomp, at: capIndex)
+        return true
+    }
+
+    /// The last steps of the process that execs the command (a sandbox's workload, an OCI
+    /// exec's process).
+    static func appendWorkloadTail(_ s: inout [PlanStep], _ p: EffectiveProfile, _ c: LaunchContext, earlySeccomp: Bool,
+                                   fail: (String, String) -> ConfigError) throws(ConfigError) {
         // A pty of bulkhead's own, never the caller's terminal (TIOCSTI): the workload leads a
         // new session whose controlling terminal it is. Before the fd hygiene closes the slave.
         if let fd = c.terminalFD { s.append(.attachTerminal(fd: fd)) }
@@ -252,26 +294,61 @@ public enum LaunchPlanner {
         // Last before execve: every earlier step may use syscalls the filter forbids.
         if c.hasSeccomp && !earlySeccomp { s.append(.loadSeccomp) }
         s.append(.exec)
+    }
 
+    /// The workload's environment (HOME, TERM under --tty and HOSTNAME added unless given) and
+    /// the candidate paths of argv[0] (the PATH search): one rule for a sandbox's workload and
+    /// an OCI `exec`'s process.
+    static func workloadEnvironment(_ p: EffectiveProfile, argv0: String, context c: LaunchContext) -> (env: [String], execPaths: [String]) {
         var env = p.env
         if !env.contains(where: { $0.name == "HOME" }) { env.append(EnvVar(name: "HOME", value: p.runAsUser == 0 ? "/root" : "/")) }
         if c.terminalFD != nil && !env.contains(where: { $0.name == "TERM" }) {
             env.append(EnvVar(name: "TERM", value: terminalType(c.terminalType)))
         }
         if !env.contains(where: { $0.name == "HOSTNAME" }) && p.namespaces.contains(.uts) { env.append(EnvVar(name: "HOSTNAME", value: p.hostname)) }
-        let path = env.first(where: { $0.name == "PATH" })?.value ?? EffectiveProfile.defaultPath
-        let execPaths: [String] = argv0.contains("/")
-            ? [argv0]
-            : path.split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
+        let execPaths = Self.execPaths(argv0, path: env.first(where: { $0.name == "PATH" })?.value)
+        return (env.map { "\($0.name)=\($0.value)" }, execPaths)
+    }
 
-        var plan = LaunchPlan(
-            namespaces: p.namespaces, uidMap: uidMap, gidMap: gidMap, denySetgroups: denySetgroups,
-            steps: s, argv: command, environment: env.map { "\($0.name)=\($0.value)" },
-            execPaths: execPaths, preserveFds: c.preserveFds
-        )
-        plan.joinedNamespaces = c.joinedNamespaces.intersection(p.namespaces)
-        plan.userNamespaceOwner = owner
+    /// OCI `exec`: the steps of a process that joins a running container. It is forked by a
+    /// joiner that has entered the container's cgroups and namespaces (bh_exec_into); the
+    /// container's root is then its root. No mount, no id map, no new namespace: only who the
+    /// process is (the namespace's root first, as the init), its limits, capabilities,
+    /// no_new_privs, terminal, fd hygiene, working directory (resolved inside the root),
+    /// Landlock, seccomp, execve, in the order and with the rules of `plan`.
+    public static func execPlan(profile p: EffectiveProfile, command: [String], context c: LaunchContext) throws(ConfigError) -> LaunchPlan {
+        func fail(_ field: String, _ msg: String) -> ConfigError { ConfigError(file: p.chain.last ?? p.name, field: field, message: msg) }
+        guard let argv0 = command.first, !argv0.isEmpty else { throw fail("command", "no command to run") }
+        if let problem = WorkingDirectory.problem(p.workingDir) { throw fail("workingDir", problem) }
+        if case .name(let n)? = p.supplementalGroups.first(where: { if case .name = $0 { true } else { false } }) {
+            throw fail("securityContext.supplementalGroups", "group \"\(n)\" was not looked up in the container's root")
+        }
+        var s: [PlanStep] = []
+        // Joined with the joiner's host ids, which the container's namespace need not map:
+        // become its root first (capabilities in it are kept), as the init did.
+        if p.namespaces.contains(.user) { s += [.setGID(0), .setUID(0)] }
+        // Non-dumpable until execve (CVE-2016-9962): the container cannot ptrace this process
+        // or open its /proc/PID/fd while it holds the runtime's descriptors.
+        s.append(.setDumpable(false))
+        if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
+        for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
+        appendIdentity(&s, p, c)
+        if p.noNewPrivs { s.append(.noNewPrivileges) }
+        let earlySeccomp = insertEarlySeccomp(&s, p, c)
+        try appendWorkloadTail(&s, p, c, earlySeccomp: earlySeccomp, fail: fail)
+        let (env, execPaths) = workloadEnvironment(p, argv0: argv0, context: c)
+        var plan = LaunchPlan(namespaces: p.namespaces, uidMap: [], gidMap: [], denySetgroups: false, steps: s, argv: command,
+                              environment: env, execPaths: execPaths, preserveFds: c.preserveFds)
+        plan.joinedNamespaces = p.namespaces
         return plan
+    }
+
+    /// The candidate paths of `argv0`, as execvp(3) searches them: the name itself when it has a
+    /// slash, else each entry of `path` (the workload's PATH, else the default).
+    /// The warm pool computes a pooled request's with it too.
+    public static func execPaths(_ argv0: String, path: String?) -> [String] {
+        argv0.contains("/") ? [argv0]
+            : (path ?? EffectiveProfile.defaultPath).split(separator: ":").map { ($0.isEmpty ? "." : String($0)) + "/" + argv0 }
     }
 
     /// `ownNetwork` false: a pod's container, whose network namespace belongs to the initial

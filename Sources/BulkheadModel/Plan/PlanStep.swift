@@ -87,6 +87,15 @@ public enum PlanStep: Sendable, Equatable {
     /// until `start` opens the exec fifo (`fd`: an O_PATH fd of it in the state directory),
     /// then forks the workload. The creating launcher exits meanwhile (no PDEATHSIG from here).
     case waitExecFifo(fd: Int32)
+    /// The warm pool (`bulkhead pool`): the init, every setup step done, reports that it is
+    /// ready and waits on the socket `fd` for one request (argv, environment, candidate paths,
+    /// working directory, the fds that become the workload's 0 .. n-1), which the steps after
+    /// it use in place of the plan's own.
+    case waitPoolRequest(fd: Int32)
+    /// OCI `hooks.createContainer` (before the final pivot_root, chrooted to the host's tree at
+    /// /oldroot) and `hooks.startContainer` (after the exec fifo, in the container's root): the
+    /// init runs the hook and waits for it (its timeout kills it); a failure fails the step.
+    case runHook(HookStep)
     /// OCI `linux.sysctl`: write `value` to /proc/sys/`name` (dots as slashes) of the sandbox's
     /// own /proc (mounted in the new root), before /proc/sys is made read-only; only namespaced
     /// sysctls reach the plan (OCIConfig).
@@ -167,10 +176,30 @@ public enum PlanStep: Sendable, Equatable {
         case .attachTerminal: return "attach bulkhead's pty as the controlling terminal (setsid, TIOCSCTTY)"
         case .loadSeccomp: return "load the seccomp filter"
         case .waitExecFifo: return "wait on the exec fifo for `start`"
+        case .waitPoolRequest: return "wait for the warm pool's request (command, environment, working directory, fds)"
+        case .runHook(let h): return "run the \(h.kind) hook \(h.index) (\(h.path))"
         case let .writeSysctl(name, _): return "set the sysctl \(name) (linux.sysctl)"
         case let .mountCgroups(h, ro, _): return "mount the container's cgroups (\(h.joined(separator: " "))) at /sys/fs/cgroup\(ro ? " read-only" : "") (mounts[type=cgroup])"
         case .exec: return "execve the command"
         case .becomeTracee: return "PTRACE_TRACEME and stop (the init records every system call from execve on)"
         }
+    }
+}
+
+/// One OCI hook the init runs (`PlanStep.runHook`): argv and envp as execve takes them, the
+/// sealed memfd with the state JSON its stdin reads, the timeout in milliseconds (0: none) and
+/// the root it chroots to first (nil: where the init is).
+public struct HookStep: Sendable, Equatable {
+    public var kind: String
+    public var index: Int
+    public var path: String
+    public var argv: [String]
+    public var env: [String]
+    public var stateFD: Int32
+    public var timeoutMs: Int32
+    public var root: String?
+    public init(kind: String, index: Int, path: String, argv: [String], env: [String], stateFD: Int32, timeoutMs: Int32, root: String? = nil) {
+        self.kind = kind; self.index = index; self.path = path; self.argv = argv; self.env = env
+        self.stateFD = stateFD; self.timeoutMs = timeoutMs; self.root = root
     }
 }

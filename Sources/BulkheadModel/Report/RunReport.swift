@@ -59,6 +59,10 @@ public struct RunReport: Codable, Sendable {
     /// name, architecture and count (nil: none, or not reported: `controls.seccomp.violations`
     /// says which). Calls a kill action refused end the run with `reason: seccomp-violation`.
     public var seccompViolations: [SeccompViolation]?
+    /// The launch came from a warm pool (`bulkhead run --pool`): which one and how long the
+    /// sandbox was prepared and waited before this request; nil for a cold launch. The times,
+    /// phases and `wallTimeMs` of a pooled report start when the pool received the request.
+    public var pool: PoolRunReport?
 
     public init(command: [String], profile: String, profileChain: [String], exitCode: Int32, signal: String?,
                 reason: TerminationReason, error: LaunchErrorReport?, wallTimeMs: Double, launchTimeMs: Double?,
@@ -266,4 +270,22 @@ public struct TmpfsControl: Codable, Sendable, Equatable {
 
 public enum BulkheadVersion {
     public static let string = "0.1.0"
+}
+
+/// `RunReport.pool`: a launch served by a warm pool's prepared sandbox.
+public struct PoolRunReport: Codable, Sendable, Equatable {
+    /// The pool's socket.
+    public var socket: String
+    /// The sandbox's serial number in its pool (1, 2, ...): each is served once.
+    public var sandbox: Int
+    /// The pool's process id.
+    public var poolPID: Int32
+    /// From the start of the sandbox's preparation until its init waited for a request.
+    public var preparedMs: Double = 0
+    /// How long it waited, ready, until this request.
+    public var waitedMs: Double = 0
+
+    public init(socket: String, sandbox: Int, poolPID: Int32) {
+        self.socket = socket; self.sandbox = sandbox; self.poolPID = poolPID
+    }
 }

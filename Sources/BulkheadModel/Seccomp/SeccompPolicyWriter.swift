@@ -83,24 +83,9 @@ extension SeccompPolicy {
     }
 }
 
-/// A JSON string literal.
+/// A JSON string literal (the one escaping rule: `JSONText.quote`).
 func json(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                let h = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONText.quote(s, into: &out)
+    return out
 }

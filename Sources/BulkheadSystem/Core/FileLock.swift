@@ -8,15 +8,26 @@ public final class FileLock {
     private var fd: Int32
 
     /// Opens (creating, mode 0600) and locks `path`, waiting for another holder to let go.
-    public init(_ path: String) throws(SystemError) {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw SystemError("open the lock file \(path)", errno: .current) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else {
-                let e = Errno.current
-                close(fd)
-                throw SystemError("lock \(path)", errno: e)
+    /// `removedByHolders`: a holder may unlink the file before it lets go (OCI `delete` removes
+    /// its container's lock); a waiter that then wins the lock of the unlinked file would
+    /// share "the lock" with whoever creates the next one, so it checks that `path` is still
+    /// the file it locked, and starts again if not.
+    public init(_ path: String, removedByHolders: Bool = false) throws(SystemError) {
+        fd = -1
+        while true {
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            guard fd >= 0 else { throw SystemError("open the lock file \(path)", errno: .current) }
+            while flock(fd, LOCK_EX) != 0 {
+                guard errno == EINTR else {
+                    let e = Errno.current
+                    close(fd)
+                    throw SystemError("lock \(path)", errno: e)
+                }
             }
+            guard removedByHolders else { return }
+            var held = stat(), named = stat()
+            if fstat(fd, &held) == 0, lstat(path, &named) == 0, held.st_dev == named.st_dev, held.st_ino == named.st_ino { return }
+            close(fd)
         }
     }
 

@@ -123,17 +123,6 @@ public struct SeccompCache: Sendable {
 
     /// `openDirectory`, saying why not.
     func openCheckedDirectory(create: Bool) throws(SystemError) -> Int32 {
-        guard directory.hasPrefix("/") else { throw SystemError("seccomp cache \(directory): not an absolute path", errno: Errno(EINVAL)) }
-        let w = try TrustedFile.walk(directory, what: "seccomp cache", final: false)
-        defer { close(w.fd) }
-        if create && mkdirat(w.fd, w.name, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: .current) }
-        let fd = openat(w.fd, w.name, TrustedFile.O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open the seccomp cache \(directory)", errno: .current) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
-            close(fd)
-            throw SystemError("the seccomp cache \(directory) is not a directory of uid \(geteuid()) with mode 0700", errno: nil)
-        }
-        return fd
+        try CacheDirectory.open(directory, what: "seccomp cache", create: create)
     }
 }

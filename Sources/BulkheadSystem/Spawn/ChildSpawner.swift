@@ -49,7 +49,37 @@ public enum ChildSpawner {
         // namespace fds). Else an fd number bulkhead happened to open (its cgroup directory) would
         // be handed to the workload: a way out. At most maxPreservedFDs (the init's keep-list is a
         // fixed array).
-        var own = Set([cgroupFD, seccompNotifier?.sandboxEnd].compactMap { $0 } + join.map(\.fd))
+        try checkPreservedFDs(plan, own: [cgroupFD, seccompNotifier?.sandboxEnd].compactMap { $0 } + join.map(\.fd))
+        let owner = try userNamespaceOwner(plan)
+        let arena = CArena()
+        defer { arena.free() }
+        var config = makeConfig(arena, plan: plan, seccompProgram: seccompProgram, fault: fault, recordTable: recordTable,
+                                seccompNotifier: seccompNotifier)
+        config.clone_flags = plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag }
+        config.cgroup_fd = cgroupFD ?? -1
+        config.join_count = UInt32(join.count)
+        config.join_fds = UnsafePointer(arena.array(join.map(\.fd)))
+        config.join_types = UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) }))
+        config.cgroup_join_count = UInt32(clamping: cgroupJoinCount)
+        config.userns_owner = owner.map(Int64.init) ?? -1
+
+        var result = bh_spawn_result()
+        let rc = bh_spawn(&config, &result)
+        guard rc == 0 else {
+            let names = plan.namespaces.sorted().map(\.rawValue).joined(separator: ",")
+            throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
+        }
+        return SandboxInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, releaseFD: result.sync_fd)
+    }
+
+    /// A --preserve-fd must be a descriptor the caller handed down: open, and not
+    /// close-on-exec (execve closed every such fd of the caller, and bulkhead opens all of its
+    /// own close-on-exec), nor one bulkhead passes to the child itself (`own`: the pty slave,
+    /// cgroup and namespace fds). Else an fd number bulkhead happened to open (its cgroup
+    /// directory) would be handed to the workload: a way out. At most maxPreservedFDs (the
+    /// init's keep-list is a fixed array).
+    static func checkPreservedFDs(_ plan: LaunchPlan, own given: [Int32]) throws(SystemError) {
+        var own = Set(given)
         for case .attachTerminal(let fd) in plan.steps { own.insert(fd) }
         let foreign = plan.preserveFds.filter { fd in
             let flags = fcntl(fd, F_GETFD)
@@ -59,9 +89,12 @@ public enum ChildSpawner {
             throw SystemError("pass --preserve-fd \((foreign.isEmpty ? plan.preserveFds : foreign).map(String.init).joined(separator: ","))", errno: Errno(EBADF),
                               hint: "a preserved descriptor must be open in the caller that runs bulkhead (not one bulkhead opened itself); at most \(maxPreservedFDs)")
         }
-        let owner = try userNamespaceOwner(plan)
-        let arena = CArena()
-        defer { arena.free() }
+    }
+
+    /// The C records of a plan (bh_spawn_config), in `arena`; the namespace, cgroup and owner
+    /// fields are the caller's to set.
+    static func makeConfig(_ arena: CArena, plan: LaunchPlan, seccompProgram: [UInt8]?, fault: FaultPoint?,
+                           recordTable: SyscallRecorderTable?, seccompNotifier: SeccompNotifier?) -> bh_spawn_config {
         let steps = plan.steps.map { arena.step($0) }
         let stepPtr = arena.array(steps)
         let execPaths = arena.stringArray(plan.execPaths, terminated: false)
@@ -75,10 +108,9 @@ public enum ChildSpawner {
             arena.array([bh_seccomp_notify_config(channel: n.sandboxEnd, notifying: UnsafePointer(arena.array(n.notifying)),
                                                   notifying_length: UInt32(n.notifying.count))])
         }
-
-        var config = bh_spawn_config(
-            clone_flags: plan.cloneNamespaces.reduce(0) { $0 | $1.cloneFlag },
-            cgroup_fd: cgroupFD ?? -1,
+        return bh_spawn_config(
+            clone_flags: 0,
+            cgroup_fd: -1,
             fail_at_step: Int32(clamping: fault?.planStep ?? -1),
             steps: UnsafePointer(stepPtr),
             step_count: UInt32(steps.count),
@@ -92,21 +124,69 @@ public enum ChildSpawner {
             argv: UnsafePointer(argv),
             envp: UnsafePointer(envp),
             record_table: recordTable?.pointer,
-            join_count: UInt32(join.count),
-            join_fds: UnsafePointer(arena.array(join.map(\.fd))),
-            join_types: UnsafePointer(arena.array(join.map { Int32(truncatingIfNeeded: $0.namespace.cloneFlag) })),
-            cgroup_join_count: UInt32(clamping: cgroupJoinCount),
-            userns_owner: owner.map(Int64.init) ?? -1,
+            join_count: 0,
+            join_fds: nil,
+            join_types: nil,
+            cgroup_join_count: 0,
+            userns_owner: -1,
             seccomp_notify: notify.map { UnsafePointer($0) }
         )
+    }
 
-        var result = bh_spawn_result()
-        let rc = bh_spawn(&config, &result)
-        guard rc == 0 else {
-            let names = plan.namespaces.sorted().map(\.rawValue).joined(separator: ",")
-            throw SystemError("clone3 (create namespaces \(names))", errno: Errno(rc), hint: cloneHint(Errno(rc)))
+    /// A process that joined a running container (OCI `exec`, bh_exec_into): its pid in this
+    /// PID namespace and a pidfd of it, which the caller owns.
+    public struct JoinedProcess: Sendable {
+        public var pid: Int32
+        public var pidfd: Int32
+    }
+
+    /// Where an exec failed: a plan step (its index) or the joiner's own work before the steps.
+    public enum ExecFailure: Error, Sendable {
+        case step(index: Int, errno: Errno)
+        case joiner(stage: String, errno: Errno)
+    }
+
+    /// OCI `exec`: a joiner enters `target`'s cgroups (`cgroupFD`, a v2 directory for
+    /// CLONE_INTO_CGROUP; `cgroupJoinFDs`, v1 `tasks` files) and namespaces (`hostOwned`
+    /// first, then `namespaces`) through the init's pidfd, then forks the process that runs
+    /// `plan` (`LaunchPlanner.execPlan`). The caller must be a child subreaper: the process is
+    /// re-parented to it. Returns once the process has passed execve.
+    public static func execInto(plan: LaunchPlan, seccompProgram: [UInt8]?, targetPidfd: Int32,
+                                hostOwned: Set<Namespace>, namespaces: Set<Namespace>,
+                                cgroupFD: Int32?, cgroupJoinFDs: [Int32], fault: FaultPoint? = nil) throws(ExecFailure) -> JoinedProcess {
+        do { try checkPreservedFDs(plan, own: [targetPidfd, cgroupFD].compactMap { $0 } + cgroupJoinFDs) } catch {
+            throw .joiner(stage: error.description, errno: error.errno ?? Errno(EBADF))
         }
-        return SandboxInit(pid: result.pid, pidfd: result.pidfd, messageFD: result.msg_fd, releaseFD: result.sync_fd)
+        let arena = CArena()
+        defer { arena.free() }
+        var process = makeConfig(arena, plan: plan, seccompProgram: seccompProgram, fault: fault, recordTable: nil,
+                                 seccompNotifier: nil)
+        guard cgroupJoinFDs.count <= Int(BH_CGROUP_JOIN_MAX) else {
+            throw .joiner(stage: "join the container's cgroup v1 hierarchies (at most \(BH_CGROUP_JOIN_MAX))", errno: Errno(EINVAL))
+        }
+        let joinFDs = arena.array(cgroupJoinFDs)
+        var result = bh_exec_result()
+        let rc = withUnsafePointer(to: &process) { p -> Int32 in
+            var x = bh_exec_config(process: p, target_pidfd: targetPidfd,
+                                   first_namespaces: hostOwned.reduce(0) { $0 | $1.cloneFlag },
+                                   namespaces: namespaces.reduce(0) { $0 | $1.cloneFlag },
+                                   cgroup_fd: cgroupFD ?? -1,
+                                   cgroup_join_fds: UnsafePointer(joinFDs), cgroup_join_count: UInt32(cgroupJoinFDs.count))
+            return bh_exec_into(&x, &result)
+        }
+        guard rc == 0 else {
+            if result.step >= 0 { throw .step(index: Int(result.step), errno: Errno(rc)) }
+            let stage = switch result.step {
+            case Int32(BH_EXEC_STAGE_CLOSE_FDS): "start the joiner (non-dumpable, close inherited descriptors)"
+            case Int32(BH_EXEC_STAGE_JOIN_CGROUPS): "join the container's cgroup v1 hierarchies (tasks)"
+            case Int32(BH_EXEC_STAGE_JOIN_HOST_NAMESPACES): "setns into the container's namespaces owned by the host (\(hostOwned.sorted().map(\.rawValue).joined(separator: ",")))"
+            case Int32(BH_EXEC_STAGE_JOIN_NAMESPACES): "setns into the container's namespaces (\(namespaces.sorted().map(\.rawValue).joined(separator: ",")))"
+            case Int32(BH_EXEC_STAGE_FORK): "fork the process in the container's PID namespace"
+            default: "clone3 of the joiner"
+            }
+            throw .joiner(stage: stage, errno: Errno(rc))
+        }
+        return JoinedProcess(pid: result.pid, pidfd: result.pidfd)
     }
 
     /// The host uid that owns a new user namespace: the planner's choice, the range's uid in the
@@ -234,6 +314,12 @@ final class CArena {
             (BH_OP_MOUNT_CGROUPS, bh_step_args(mount_cgroups: bh_mount_cgroups_args(names: string(names.joined(separator: " ")), read_only: ro ? 1 : 0,
                                                                                 temporary_namespace: temporary ? 1 : 0)))
         case .waitExecFifo(let fd): (BH_OP_WAIT_EXEC_FIFO, bh_step_args(wait_exec_fifo: bh_wait_exec_fifo_args(fd: fd)))
+        case .waitPoolRequest(let fd): (BH_OP_WAIT_POOL_REQUEST, bh_step_args(wait_pool_request: bh_wait_pool_request_args(fd: fd)))
+        case .runHook(let h):
+            (BH_OP_RUN_HOOK, bh_step_args(run_hook: bh_run_hook_args(
+                path: string(h.path), root: string(h.root), state_fd: h.stateFD,
+                argv: UnsafePointer(stringArray(h.argv, terminated: true)), envp: UnsafePointer(stringArray(h.env, terminated: true)),
+                timeout_ms: h.timeoutMs)))
         case .exec: (BH_OP_EXEC, bh_step_args())
         case .becomeTracee: (BH_OP_BECOME_TRACEE, bh_step_args())
         }

@@ -20,6 +20,18 @@ public final class ProcessHandle {
         self.fd = fd
     }
 
+    /// Opens `pid`, then asks `check` about it (e.g. that /proc/PID/cgroup is a container's):
+    /// the pidfd is held before the check, so a signal through it reaches the process the check
+    /// saw or, if that one has exited, nothing (a process that reused the pid is never signalled).
+    public init?(pid: Int32, checkedBy check: (Int32) -> Bool) {
+        guard pid > 0 else { return nil }
+        let fd = bh_pidfd_open(pid, 0)
+        guard fd >= 0 else { return nil }
+        guard check(pid) else { Glibc.close(fd); return nil }
+        self.pid = pid
+        self.fd = fd
+    }
+
     /// pidfd_send_signal(2): 0 or the errno (ESRCH once the process is gone).
     @discardableResult
     public func signal(_ sig: Int32) -> Int32 {

@@ -10,6 +10,8 @@ public enum InitMessage: Sendable, Equatable {
     case exited(waitStatus: Int32)
     /// OCI `create`: every setup step succeeded; the init waits on the exec fifo.
     case created
+    /// The warm pool: every setup step succeeded; the init waits for its request.
+    case poolReady
 }
 
 /// The sandbox's init as the launcher holds it after clone3 (`ChildSpawner.spawn`): its pid
@@ -120,13 +122,7 @@ public final class SandboxInit: Sendable {
             if n == 0 { if got == 0 { return nil }; throw SystemError("short message from the sandbox's init") }
             got += n
         }
-        switch Int(m.kind) {
-        case Int(BH_MSG_STEP_FAILED.rawValue): return .stepFailed(step: Int(m.step), errno: Errno(m.err))
-        case Int(BH_MSG_EXEC_OK.rawValue): return .execSucceeded(pidInside: m.value)
-        case Int(BH_MSG_EXITED.rawValue): return .exited(waitStatus: m.value)
-        case Int(BH_MSG_CREATED.rawValue): return .created
-        default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
-        }
+        return try InitMessage(m)
     }
 
     /// Sends `signal` to the init through its pidfd (pidfd_send_signal(2)): SIGKILL to the
@@ -170,4 +166,26 @@ public final class SandboxInit: Sendable {
 
     /// Whether `close` has run.
     public var isClosed: Bool { state.withLock { $0.pidfd < 0 && $0.messages < 0 && $0.release < 0 } }
+}
+
+extension InitMessage {
+    /// One `bh_msg` as the init wrote it (16 bytes), read by another process than the one that
+    /// started the init (OCI `start` reads a failure after the release from the exec fifo).
+    public init(bytes: [UInt8]) throws(SystemError) {
+        guard bytes.count == MemoryLayout<bh_msg>.size else { throw SystemError("short message from the sandbox's init") }
+        var m = bh_msg()
+        withUnsafeMutableBytes(of: &m) { for (i, b) in bytes.enumerated() { $0[i] = b } }
+        try self.init(m)
+    }
+
+    init(_ m: bh_msg) throws(SystemError) {
+        switch Int(m.kind) {
+        case Int(BH_MSG_STEP_FAILED.rawValue): self = .stepFailed(step: Int(m.step), errno: Errno(m.err))
+        case Int(BH_MSG_EXEC_OK.rawValue): self = .execSucceeded(pidInside: m.value)
+        case Int(BH_MSG_EXITED.rawValue): self = .exited(waitStatus: m.value)
+        case Int(BH_MSG_CREATED.rawValue): self = .created
+        case Int(BH_MSG_POOL_READY.rawValue): self = .poolReady
+        default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
+        }
+    }
 }

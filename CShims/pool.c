@@ -1,0 +1,193 @@
+/* The warm pool's wire format and the sandbox's side of a pooled launch (bh_pool.h). No
+ * allocation, async-signal-safe: the init runs this between clone3 and execve. */
+#include "bh_pool.h"
+#include "bh_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int bh_pool_check(const uint8_t *message, size_t length, uint32_t fds) {
+    if (length > BH_POOL_MAX_BYTES) return EMSGSIZE;
+    if (length < sizeof(bh_pool_header)) return EBADMSG;
+    bh_pool_header h;
+    memcpy(&h, message, sizeof h);
+    if (h.magic != BH_POOL_MAGIC || h.version != BH_POOL_VERSION || h.flags != 0) return EBADMSG;
+    if (h.argc == 0 || h.argc > BH_POOL_MAX_ARGS || h.envc > BH_POOL_MAX_ENV || h.execc > BH_POOL_MAX_EXEC) return EBADMSG;
+    if (h.fdc < BH_POOL_MIN_FDS || h.fdc > BH_POOL_MAX_FDS || h.fdc != fds) return EBADMSG;
+    /* The counts are bounded above, so the sum cannot overflow; the length must be exact. */
+    if ((size_t)h.length != length - sizeof h) return EBADMSG;
+    uint32_t strings = h.argc + h.envc + h.execc + 1;
+    const uint8_t *p = message + sizeof h, *end = message + length;
+    for (uint32_t i = 0; i < strings; i++) {
+        const uint8_t *nul = memchr(p, 0, (size_t)(end - p));
+        if (nul == NULL) return EBADMSG;
+        if ((size_t)(nul - p) + 1 > BH_POOL_MAX_STRING) return EBADMSG;
+        p = nul + 1;
+    }
+    return p == end ? 0 : EBADMSG;
+}
+
+int bh_pool_send(int socket, const uint8_t *message, size_t length, const int32_t *fds, uint32_t fd_count) {
+    if (fd_count > BH_POOL_MAX_FDS) return EINVAL;
+    struct iovec iov = {(void *)(uintptr_t)message, length};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_POOL_MAX_FDS)]; } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (fd_count > 0 && fds != NULL) {
+        msg.msg_control = ctl.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * fd_count);
+    }
+    ssize_t n;
+    while ((n = sendmsg(socket, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    if (n < 0) return errno;
+    return (size_t)n == length ? 0 : EMSGSIZE;
+}
+
+int bh_pool_receive(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count, int nonblocking) {
+    *length = 0;
+    *fd_count = 0;
+    struct iovec iov = {buf, capacity};
+    /* Room for one fd more than allowed: more than BH_POOL_MAX_FDS is seen, not cut silently. */
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * (BH_POOL_MAX_FDS + 1))]; } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    ssize_t n;
+    while ((n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0))) < 0 && errno == EINTR) {}
+    if (n < 0) return errno;
+    uint32_t got = 0, over = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { over = 1; continue; }
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int one;
+            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
+            if (got < BH_POOL_MAX_FDS) fds[got++] = one;
+            else { close(one); over = 1; }
+        }
+    }
+    if (n == 0 && got == 0) return EPIPE;
+    if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || (size_t)n >= capacity) {
+        for (uint32_t i = 0; i < got; i++) close(fds[i]);
+        return EMSGSIZE;
+    }
+    *length = (size_t)n;
+    *fd_count = got;
+    return 0;
+}
+
+/* ------------------------------------------------------------ the sandbox's side */
+
+static uint8_t request_buf[BH_POOL_MAX_BYTES + 1];
+static int32_t request_fds[BH_POOL_MAX_FDS];
+static uint32_t request_fd_count;
+static char *request_argv[BH_POOL_MAX_ARGS + 1];
+static char *request_envp[BH_POOL_MAX_ENV + 1];
+static const char *request_exec[BH_POOL_MAX_EXEC + 1];
+static uint32_t request_exec_count;
+static const char *request_cwd;
+static int request_active;
+
+int bh_pool_wait_request(int channel, int msg_fd) {
+    bh_msg m = {BH_MSG_POOL_READY, -1, 0, 0};
+    ssize_t w;
+    while ((w = write(msg_fd, &m, sizeof m)) < 0 && errno == EINTR) {}
+    if (w != (ssize_t)sizeof m) return EPIPE;
+    size_t length = 0;
+    uint32_t fd_count = 0;
+    int rc = bh_pool_receive(channel, request_buf, sizeof request_buf, &length, request_fds, &fd_count, 0);
+    close(channel);
+    if (rc) return rc;
+    rc = bh_pool_check(request_buf, length, fd_count);
+    if (rc) {
+        for (uint32_t i = 0; i < fd_count; i++) close(request_fds[i]);
+        return rc;
+    }
+    bh_pool_header h;
+    memcpy(&h, request_buf, sizeof h);
+    char *p = (char *)request_buf + sizeof h;
+    for (uint32_t i = 0; i < h.argc; i++) { request_argv[i] = p; p += strlen(p) + 1; }
+    request_argv[h.argc] = NULL;
+    for (uint32_t i = 0; i < h.envc; i++) { request_envp[i] = p; p += strlen(p) + 1; }
+    request_envp[h.envc] = NULL;
+    for (uint32_t i = 0; i < h.execc; i++) { request_exec[i] = p; p += strlen(p) + 1; }
+    request_exec[h.execc] = NULL;
+    request_exec_count = h.execc;
+    request_cwd = p;
+    request_fd_count = fd_count;
+    request_active = 1;
+    return 0;
+}
+
+int bh_pool_active(void) { return request_active; }
+
+int bh_pool_accept(int socket) {
+    int fd;
+    while ((fd = accept4(socket, NULL, NULL, SOCK_CLOEXEC)) < 0 && errno == EINTR) {}
+    return fd;
+}
+
+int bh_pool_pipe(int32_t fds[_Nonnull 2]) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) return errno;
+    fds[0] = p[0]; fds[1] = p[1];
+    return 0;
+}
+
+int bh_pool_peer(int socket, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred c;
+    socklen_t len = sizeof c;
+    if (getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &c, &len) < 0) return errno;
+    *pid = c.pid; *uid = c.uid; *gid = c.gid;
+    return 0;
+}
+
+int bh_pool_install_fds(int **keep, uint32_t keep_count, uint32_t *installed) {
+    uint32_t n = request_fd_count;
+    *installed = 0;
+    /* Everything that must survive and sits on a target number moves above the targets. */
+    for (uint32_t k = 0; k < keep_count; k++) {
+        int fd = *keep[k];
+        if (fd >= 0 && (uint32_t)fd < n) {
+            int moved = fcntl(fd, F_DUPFD_CLOEXEC, (int)n);
+            if (moved < 0) return errno;
+            close(fd);
+            *keep[k] = moved;
+        }
+    }
+    int moved[BH_POOL_MAX_FDS];
+    for (uint32_t i = 0; i < n; i++) {
+        moved[i] = fcntl(request_fds[i], F_DUPFD_CLOEXEC, (int)n);
+        if (moved[i] < 0) return errno;
+        close(request_fds[i]);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        if (dup2(moved[i], (int)i) < 0) return errno;
+        close(moved[i]);
+    }
+    *installed = n;
+    return 0;
+}
+
+char *const *bh_pool_argv(void) { return request_active ? request_argv : NULL; }
+char *const *bh_pool_envp(void) { return request_active ? request_envp : NULL; }
+const char *const *bh_pool_exec_paths(uint32_t *count) {
+    *count = request_active ? request_exec_count : 0;
+    return request_active ? request_exec : NULL;
+}
+const char *bh_pool_cwd(void) { return request_active ? request_cwd : NULL; }

@@ -1,0 +1,564 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+
+/// A request the pool accepted, on its way to one waiting init (`Supervisor.handOver`).
+struct PoolHandoff {
+    /// What the init receives: the client's argv, the environment after the profile's policy,
+    /// the candidate paths of argv[0], the working directory.
+    var request: PoolRequest
+    var timeoutSeconds: Double?
+    /// When the pool received the request (CLOCK_MONOTONIC): the report's times start here.
+    var receivedAt: Double
+    var report: PoolRunReport
+}
+
+/// One sandbox of the warm pool, from its preparation to the end of the one run it serves.
+/// Its thread runs a `Supervisor` (cgroup, clone3, id maps, release); once the init waits for
+/// its request, `handOver` puts the slot in the pool's ready queue and blocks until the pool
+/// assigns a client's request (or stops). A slot is assigned at most once: the queue hands
+/// each slot out once and `assign` refuses a second request.
+final class PoolSlot: @unchecked Sendable {
+    let serial: Int
+    /// The pool's end of the channel to the init (SOCK_SEQPACKET); the init's end is `initEnd`.
+    let channel: Int32
+    let initEnd: Int32
+    unowned let pool: WarmPool
+
+    private let lock = NSCondition()
+    private var assignment: Assignment?
+    private var cancelled = false
+    private var initEndClosed = false
+    /// Set at the hand-over: the init (to kill it when the client goes or the pool stops).
+    private(set) var child: SandboxInit?
+    private var watcher: Thread?
+    private var watcherStop: [Int32] = [-1, -1]
+    private var watcherDone = false
+
+    struct Assignment {
+        var handoff: PoolHandoff
+        var fds: [Int32]
+        var connection: Int32
+    }
+
+    init(serial: Int, channel: Int32, initEnd: Int32, pool: WarmPool) {
+        self.serial = serial; self.channel = channel; self.initEnd = initEnd; self.pool = pool
+    }
+
+    var isAssigned: Bool { lock.withLock { assignment != nil } }
+    /// The init reached its wait (`handOver` was called).
+    var wasReady: Bool { lock.withLock { child != nil } }
+    var connection: Int32? { lock.withLock { assignment?.connection } }
+
+    func closeInitEnd() {
+        lock.withLock {
+            if !initEndClosed { close(initEnd); initEndClosed = true }
+        }
+    }
+
+    /// The pool gives this slot a client's request (once). False when it was cancelled or has one.
+    func assign(_ a: Assignment) -> Bool {
+        lock.withLock {
+            guard assignment == nil, !cancelled else { return false }
+            assignment = a
+            lock.broadcast()
+            return true
+        }
+    }
+
+    /// The pool stops: a slot still waiting gets no request (its init is killed).
+    func cancel() {
+        lock.withLock {
+            cancelled = true
+            lock.broadcast()
+        }
+        if let c = lock.withLock({ child }) { try? c.kill(SIGKILL) }
+    }
+
+    /// Called on the supervisor's thread when the init waits for its request.
+    func handOver(_ child: SandboxInit) -> PoolHandoff? {
+        closeInitEnd()
+        lock.withLock { self.child = child }
+        guard pool.slotReady(self) else { return nil }
+        let a: Assignment? = lock.withLock {
+            while assignment == nil && !cancelled { lock.wait() }
+            return cancelled ? nil : assignment
+        }
+        guard let a else { return nil }
+        // The request goes to the init with the client's fds; the pool keeps none of them.
+        defer { for fd in a.fds { close(fd) } }
+        do {
+            let bytes = try a.handoff.request.encode(fdCount: a.fds.count)
+            try PoolSocket.send(channel, bytes, fds: a.fds)
+        } catch {
+            return nil
+        }
+        startWatcher(connection: a.connection, child: child)
+        return a.handoff
+    }
+
+    /// While the workload runs: a signal number the client sends is forwarded to the init
+    /// (as `run` forwards its own); the client's hang-up kills the sandbox.
+    private func startWatcher(connection: Int32, child: SandboxInit) {
+        guard let p = try? PoolSocket.pipe() else { return }
+        watcherStop = p
+        let stop = p[0]
+        let t = Thread(block: {
+            var fds = [pollfd(fd: connection, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+            while true {
+                let n = poll(&fds, 2, -1)
+                if n < 0 { if errno == EINTR { continue }; break }
+                if fds[1].revents != 0 { break }
+                if fds[0].revents != 0 {
+                    var sig: Int32 = 0
+                    let got = recv(connection, &sig, 4, Int32(MSG_DONTWAIT))
+                    if got == 4, FieldRules.stopSignals.contains(where: { $0.number == sig }) || sig == SIGWINCH {
+                        try? child.kill(sig)
+                    } else if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) {
+                        // The client is gone: so is its sandbox.
+                        try? child.kill(SIGKILL)
+                        break
+                    }
+                }
+            }
+            self.lock.withLock { self.watcherDone = true; self.lock.broadcast() }
+        })
+        watcher = t
+        t.start()
+    }
+
+    /// After the run: the watcher ends before the reply is written.
+    func stopWatcher() {
+        guard watcher != nil else { return }
+        var one: UInt8 = 1
+        _ = write(watcherStop[1], &one, 1)
+        lock.withLock { while !watcherDone { lock.wait() } }
+        close(watcherStop[0]); close(watcherStop[1])
+        watcher = nil
+    }
+}
+
+/// `bulkhead pool start`: N sandboxes prepared from one profile, each handed to one client of
+/// the unix socket and never reused; the pool refills in the background.
+///
+/// Who may use it: the socket is created 0600 (0660 with a group) in a directory checked as
+/// every path root uses (`PoolSocket.listen`), and every connection's peer is checked again
+/// with SO_PEERCRED: the pool's own uid, root, or (with a group) a process whose gid is the
+/// group's. A request is hostile input: bounded (`PoolRequest`, CShims/include/bh_pool.h),
+/// its environment put through the profile's rules, its working directory resolved inside the
+/// sandbox's root by the init; a refused request is answered with an error and takes no sandbox.
+///
+/// Limits in aggregate: with limits, every sandbox's leaf lives under one parent cgroup whose
+/// limits are the size times the profile's (memory, swap, pids, CPU quota), so waiting and
+/// running sandboxes together never hold more than N sandboxes' worth.
+public final class WarmPool: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var size: Int
+        public var socketPath: String
+        /// The socket's group (mode 0660); nil: 0600, the pool's uid (and root) only.
+        public var group: UInt32?
+        public var layers: [ProfileLayer]
+        public var profileName: String
+        /// How long a client's request may wait for a sandbox when none is ready.
+        public var takeTimeoutSeconds: Double = 30
+        public init(size: Int, socketPath: String, group: UInt32?, layers: [ProfileLayer], profileName: String) {
+            self.size = size; self.socketPath = socketPath; self.group = group; self.layers = layers; self.profileName = profileName
+        }
+    }
+
+    public static let maxSize = 64
+
+    let options: Options
+    /// The launch every sandbox of the pool shares (its request fd is each slot's own).
+    let prepared: PreparedLaunch
+    /// Encodes a report as the CLI writes it (`ReportJSON`).
+    let encode: @Sendable (RunReport) -> String
+    private var parentCgroup: SandboxCgroup?
+    private var parentPath: [String]?
+
+    private let lock = NSCondition()
+    private var ready: [PoolSlot] = []
+    private var preparing = 0
+    private var running: [PoolSlot] = []
+    private var live = 0
+    private var served = 0
+    private var failed = 0
+    private var consecutiveFailures = 0
+    private var lastError: String?
+    private var serial = 0
+    private var stopping = false
+    private var listenFD: Int32 = -1
+    private var socketIdentity: (device: UInt64, inode: UInt64) = (0, 0)
+    private var wake: [Int32] = [-1, -1]
+    private var stopWaiters: [Int32] = []
+
+    /// Prepares the profile once (every check; no sandbox yet). Throws as `run` would.
+    public init(_ options: Options, encode: @escaping @Sendable (RunReport) -> String) throws(LaunchError) {
+        guard (1...Self.maxSize).contains(options.size) else {
+            throw LaunchError(ConfigError(file: FieldRules.commandLine, field: "--size", message: "expected 1 to \(Self.maxSize), got \(options.size)"))
+        }
+        self.options = options
+        self.encode = encode
+        var request = RunRequest(layers: options.layers, command: ["/bin/true"])
+        request.seccompNotify = .report
+        // A placeholder fd: each slot's plan gets its own channel's number.
+        prepared = try Sandbox.prepare(request, poolRequestFD: 0)
+    }
+
+    // MARK: Serving
+
+    /// Creates the parent cgroup and the socket, fills the pool and serves until `pool stop` or
+    /// SIGTERM/SIGINT/SIGHUP; then tears everything down. `onReady` is called once the socket
+    /// accepts connections.
+    public func serve(onListening: () -> Void = {}) throws(LaunchError) {
+        // Signals are taken on this thread only, from a signalfd; every thread made from here on
+        // inherits the blocked mask, and the sandboxes' inits reset it.
+        let signals: SignalFD
+        do { signals = try SignalFD.blockSupervisorSignals() } catch { throw LaunchError(error) }
+        defer { signals.close() }
+        try makeParentCgroup()
+        do {
+            let l = try PoolSocket.listen(path: options.socketPath, mode: options.group == nil ? 0o600 : 0o660, group: options.group)
+            listenFD = l.fd
+            socketIdentity = (l.device, l.inode)
+        } catch {
+            removeParentCgroup()
+            throw LaunchError("create the pool's socket", wrapping: error)
+        }
+        do { wake = try PoolSocket.pipe() } catch {
+            teardown()
+            throw LaunchError(error)
+        }
+        refill()
+        onListening()
+        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), signals.pollFD, pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+        loop: while true {
+            for i in fds.indices { fds[i].revents = 0 }
+            let n = poll(&fds, nfds_t(fds.count), -1)
+            if n < 0 { if errno == EINTR { continue }; break }
+            if fds[1].revents != 0 {
+                while let sig = signals.next() {
+                    if sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT { break loop }
+                }
+            }
+            if fds[2].revents != 0 { break loop }
+            if fds[0].revents != 0 {
+                if let conn = PoolSocket.accept(listenFD) {
+                    Thread.detachNewThread { [self] in handle(conn) }
+                }
+            }
+        }
+        teardown()
+    }
+
+    /// Ends every sandbox (waiting or running), waits for their threads, removes the parent
+    /// cgroup and the socket (only if the name still is this pool's socket).
+    private func teardown() {
+        let (waiting, busy): ([PoolSlot], [PoolSlot]) = lock.withLock {
+            stopping = true
+            lock.broadcast()
+            return (ready, running)
+        }
+        for s in waiting + busy { s.cancel() }
+        lock.withLock {
+            // Preparing slots find `stopping` when they become ready; every thread ends.
+            while live > 0 {
+                for s in ready + running { s.cancel() }
+                lock.wait(until: Date().addingTimeInterval(0.2))
+            }
+        }
+        if listenFD >= 0 {
+            PoolSocket.remove(path: options.socketPath, device: socketIdentity.device, inode: socketIdentity.inode)
+            close(listenFD)
+            listenFD = -1
+        }
+        removeParentCgroup()
+        for fd in wake where fd >= 0 { close(fd) }
+        for c in stopWaiters {
+            try? PoolSocket.send(c, Array("stopped".utf8))
+            close(c)
+        }
+        stopWaiters = []
+    }
+
+    private func makeParentCgroup() throws(LaunchError) {
+        let limits = prepared.cgroupLimits
+        guard !limits.requested.isEmpty else { return }
+        guard let leaf = CgroupLeafName.forCurrentProcess(sequence: 0) else {
+            throw LaunchError(operation: "name the pool's cgroup (read /proc/self/stat)")
+        }
+        let path = ["pool", leaf.description]
+        do {
+            let host = try CgroupHost.detect()
+            parentCgroup = try SandboxCgroup.create(host: host, path: path, limits: limits.pooled(size: options.size),
+                                                    bestEffort: prepared.profile.enforcement == .bestEffort)
+            parentPath = path
+        } catch {
+            throw LaunchError("set up the pool's cgroup", wrapping: error, hint: "run `bulkhead doctor`")
+        }
+    }
+
+    private func removeParentCgroup() {
+        guard let cg = parentCgroup else { return }
+        _ = cg.killAll()
+        try? cg.remove(pruneAncestors: false)
+        parentCgroup = nil
+    }
+
+    /// Starts sandboxes until `size` are ready or on their way.
+    private func refill() {
+        var start: [(Int, Int)] = [] // (serial, delay ms)
+        lock.withLock {
+            while !stopping && ready.count + preparing < options.size {
+                preparing += 1
+                live += 1
+                serial += 1
+                // After failures, wait before the next attempt (0.1 s doubling to 2 s).
+                let delay = consecutiveFailures == 0 ? 0 : min(2000, 100 << min(consecutiveFailures, 5))
+                start.append((serial, delay))
+            }
+        }
+        for (n, delay) in start {
+            Thread.detachNewThread { [self] in
+                if delay > 0 { usleep(UInt32(delay) * 1000) }
+                runSlot(serial: n)
+            }
+        }
+    }
+
+    /// One slot's whole life, on its own thread (the init's parent thread: PDEATHSIG follows it).
+    private func runSlot(serial n: Int) {
+        var pair: [Int32] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
+            slotEnded(nil, error: "socketpair: \(Errno.current)")
+            return
+        }
+        let slot = PoolSlot(serial: n, channel: pair[0], initEnd: pair[1], pool: self)
+        var mine = prepared
+        mine.plan.steps = mine.plan.steps.map { if case .waitPoolRequest = $0 { return .waitPoolRequest(fd: pair[1]) }; return $0 }
+        let report = Supervisor(prepared: mine, poolSlot: slot, cgroupParent: parentPath).run()
+        slot.closeInitEnd()
+        close(pair[0])
+        if let conn = slot.connection {
+            slot.stopWatcher()
+            reply(conn, report: report)
+            close(conn)
+        }
+        slotEnded(slot, error: slot.isAssigned ? nil : (report.error?.message ?? "the sandbox ended before it was ready"))
+    }
+
+    /// The init waits for its request: into the ready queue, unless the pool stops.
+    func slotReady(_ slot: PoolSlot) -> Bool {
+        lock.withLock {
+            preparing -= 1
+            guard !stopping else { return false }
+            consecutiveFailures = 0
+            ready.append(slot)
+            lock.broadcast()
+            return true
+        }
+    }
+
+    private func slotEnded(_ slot: PoolSlot?, error: String?) {
+        let wasReady = slot?.wasReady ?? false
+        lock.withLock {
+            // `slotReady` took it off `preparing` when it became ready; else it is taken off here.
+            if !wasReady { preparing -= 1 }
+            if let slot, slot.isAssigned {
+                running.removeAll { $0 === slot }
+                served += 1
+            } else if let slot, wasReady {
+                ready.removeAll { $0 === slot } // cancelled while waiting
+            } else if !stopping {
+                failed += 1
+                consecutiveFailures += 1
+                lastError = error
+            }
+            live -= 1
+            lock.broadcast()
+        }
+        refill()
+    }
+
+    /// Takes the first ready slot (waiting up to the take timeout); nil when none came.
+    private func take() -> PoolSlot? {
+        let deadline = Date().addingTimeInterval(options.takeTimeoutSeconds)
+        let slot: PoolSlot? = lock.withLock {
+            while ready.isEmpty && !stopping {
+                if !lock.wait(until: deadline) { break }
+            }
+            guard !stopping, !ready.isEmpty else { return nil }
+            let s = ready.removeFirst()
+            running.append(s)
+            return s
+        }
+        refill()
+        return slot
+    }
+
+    // MARK: One connection
+
+    /// Whom the socket serves (SO_PEERCRED): root, the pool's own uid, or the socket's group.
+    func allowed(_ peer: PoolSocket.Peer) -> Bool {
+        peer.uid == 0 || peer.uid == getuid() || (options.group.map { $0 == peer.gid } ?? false)
+    }
+
+    private func handle(_ conn: Int32) {
+        let receivedAt = Monotonic.now()
+        guard let peer = PoolSocket.peer(conn), allowed(peer) else {
+            let uid = PoolSocket.peer(conn).map { String($0.uid) } ?? "?"
+            refuse(conn, [], LaunchError(operation: "the pool at \(options.socketPath) serves only uid \(getuid())\(options.group.map { " and gid \($0)" } ?? "") (and root); uid \(uid) was refused",
+                                         errno: Errno(EACCES)))
+            return
+        }
+        // The request: one message, within 10 s, bounded (bh_pool_receive refuses more).
+        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
+        while poll(&p, 1, 10_000) < 0 && errno == EINTR {}
+        let message: (bytes: [UInt8], fds: [Int32])
+        do { message = try PoolSocket.receive(conn, nonblocking: true) } catch {
+            refuse(conn, [], LaunchError("read the request", wrapping: error))
+            return
+        }
+        if message.fds.isEmpty, let control = String(bytes: message.bytes, encoding: .utf8), ["status", "stop"].contains(control) {
+            control == "status" ? status(conn) : stop(conn, peer: peer)
+            return
+        }
+        let handoff: PoolHandoff
+        do throws(LaunchError) {
+            let asked: PoolRequest
+            do { asked = try PoolRequest.decode(message.bytes, fdCount: message.fds.count) } catch { throw LaunchError("check the request", wrapping: error) }
+            handoff = PoolHandoff(request: try checked(asked), timeoutSeconds: nil, receivedAt: receivedAt,
+                                  report: PoolRunReport(socket: options.socketPath, sandbox: 0, poolPID: getpid()))
+        } catch {
+            refuse(conn, message.fds, error)
+            return
+        }
+        guard let slot = take() else {
+            let why = lock.withLock { lastError }.map { "; the last sandbox failed: \($0)" } ?? ""
+            refuse(conn, message.fds, LaunchError(operation: "no sandbox of the pool was ready within \(Int(options.takeTimeoutSeconds)) s\(why)", errno: Errno(EAGAIN)))
+            return
+        }
+        var h = handoff
+        h.report.sandbox = slot.serial
+        if !slot.assign(PoolSlot.Assignment(handoff: h, fds: message.fds, connection: conn)) {
+            refuse(conn, message.fds, LaunchError(operation: "the pool is stopping", errno: Errno(ESHUTDOWN)))
+        }
+        // From here the slot's thread owns the connection and replies with the report.
+    }
+
+    /// The profile's rules over a client's request: each variable a valid name (FieldRules),
+    /// over the profile's environment; PATH search as `run` does it; the working directory
+    /// absolute (the init resolves it inside the root), else the profile's.
+    func checked(_ r: PoolRequest) throws(LaunchError) -> PoolRequest {
+        var env = prepared.plan.environment
+        for e in r.environment {
+            guard let eq = e.firstIndex(of: "="), case .success(let name) = FieldRules.envName(String(e[..<eq])) else {
+                throw LaunchError(ConfigError(file: FieldRules.commandLine, field: "--env", message: "expected NAME=VALUE with a valid name"))
+            }
+            env.removeAll { $0.hasPrefix(name + "=") }
+            env.append(e)
+        }
+        var cwd = r.workingDirectory
+        if cwd.isEmpty { cwd = prepared.profile.workingDir }
+        guard cwd.hasPrefix("/"), cwd.utf8.count < Int(PATH_MAX) else {
+            throw LaunchError(ConfigError(file: FieldRules.commandLine, field: "--workdir", message: "expected an absolute path"))
+        }
+        let path = env.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+        return PoolRequest(argv: r.argv, environment: env, execPaths: LaunchPlanner.execPaths(r.argv[0], path: path), workingDirectory: cwd)
+    }
+
+    // MARK: Replies
+
+    /// The reply: one message with the exit status (4 bytes) and what to print on stderr, then
+    /// the report's JSON in messages of at most 32 KiB, then the end of the connection.
+    func reply(_ conn: Int32, report: RunReport, message: String? = nil) {
+        var text = message ?? ""
+        if message == nil, let e = report.error {
+            text = report.reason == .execFailed ? e.message : "cannot start the sandbox: \(e.message)"
+        }
+        if message == nil, let refused = report.seccompViolations {
+            for v in refused { text += (text.isEmpty ? "" : "\n") + "seccomp: \(v.line)" }
+        }
+        var status = report.exitCode
+        var head = withUnsafeBytes(of: &status) { Array($0) } + Array(text.utf8.prefix(16_384))
+        if head.isEmpty { head = [0] }
+        try? PoolSocket.send(conn, head)
+        let json = Array((encode(report) + "\n").utf8)
+        var at = 0
+        while at < json.count {
+            let end = min(json.count, at + 32_768)
+            guard (try? PoolSocket.send(conn, Array(json[at..<end]))) != nil else { break }
+            at = end
+        }
+    }
+
+    private func refuse(_ conn: Int32, _ fds: [Int32], _ error: LaunchError) {
+        for fd in fds { close(fd) }
+        reply(conn, report: .failedBeforeLaunch(command: [], profile: options.profileName, error: error), message: "cannot start the sandbox: \(error)")
+        close(conn)
+    }
+
+    /// `pool status`: what the pool holds, as JSON.
+    private func status(_ conn: Int32) {
+        let s: PoolStatus = lock.withLock {
+            PoolStatus(socket: options.socketPath, pid: getpid(), profile: options.profileName, size: options.size, ready: ready.count,
+                       preparing: preparing, running: running.count, served: served, failed: failed, lastError: lastError,
+                       cgroup: parentPath.map { "bulkhead/" + $0.joined(separator: "/") })
+        }
+        let data = (try? JSONEncoder().encode(s)) ?? Data()
+        try? PoolSocket.send(conn, Array(data))
+        close(conn)
+    }
+
+    /// `pool stop`: only the pool's own uid or root; the reply comes after the teardown.
+    private func stop(_ conn: Int32, peer: PoolSocket.Peer) {
+        guard peer.uid == 0 || peer.uid == getuid() else {
+            try? PoolSocket.send(conn, Array("refused: only uid \(getuid()) or root stops this pool".utf8))
+            close(conn)
+            return
+        }
+        lock.withLock { stopWaiters.append(conn) }
+        var one: UInt8 = 1
+        _ = write(wake[1], &one, 1)
+    }
+}
+
+/// `bulkhead pool status`.
+public struct PoolStatus: Codable, Sendable, Equatable {
+    public var socket: String
+    public var pid: Int32
+    public var profile: String
+    public var size: Int
+    public var ready: Int
+    public var preparing: Int
+    public var running: Int
+    public var served: Int
+    public var failed: Int
+    public var lastError: String?
+    public var cgroup: String?
+}
+
+extension CgroupLimits {
+    /// The warm pool's parent cgroup: `size` times each bound that adds up (memory, swap,
+    /// pids, CPU quota over the same period); weights, cpuset and io.max stay per sandbox, on
+    /// each leaf. A product that overflows is no bound at the parent (each leaf keeps its own).
+    func pooled(size: Int) -> CgroupLimits {
+        var l = self
+        let n = UInt64(size)
+        func times(_ v: UInt64?) -> UInt64? {
+            guard let v else { return nil }
+            let (p, o) = v.multipliedReportingOverflow(by: n)
+            return o ? nil : p
+        }
+        l.memoryMax = times(memoryMax)
+        l.memoryHigh = times(memoryHigh)
+        l.memorySwapMax = times(memorySwapMax)
+        l.pidsMax = times(pidsMax)
+        l.cpuQuotaMicros = times(cpuQuotaMicros)
+        l.ioWeight = nil
+        l.ioMax = []
+        l.cpuWeight = nil
+        return l
+    }
+}

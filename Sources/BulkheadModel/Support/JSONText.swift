@@ -1,0 +1,71 @@
+/// Readable, stable JSON for reports, without Foundation: the text Foundation's `JSONEncoder`
+/// writes with `[.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]` (two-space indentation,
+/// `"key" : value`, keys in `String` order, `/` unescaped, a `Double` as its shortest
+/// round-trip spelling without a trailing `.0`), built on `CompactCoder`'s encoder.
+/// JSONTextTests compares both writers on many reports (the same bytes, the same decoded value).
+/// A non-finite number cannot be written (as JSONEncoder's default): `CompactCoder.Invalid`.
+public enum JSONText {
+    public static func encode<T: Encodable>(_ value: T) throws -> String {
+        let ref = EncRef()
+        try value.encode(to: CompactEncoder(ref: ref, codingPath: []))
+        var out = ""
+        try write(ref.freeze(), indent: 0, into: &out)
+        return out
+    }
+
+    static func write(_ node: CompactCoder.Node, indent: Int, into out: inout String) throws {
+        switch node {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let v): out += String(v)
+        case .uint(let v): out += String(v)
+        case .double(let bits):
+            let d = Double(bitPattern: bits)
+            guard d.isFinite else { throw CompactCoder.Invalid("\(d) is not a JSON number") }
+            var s = d.description
+            if s.hasSuffix(".0") { s.removeLast(2) }
+            out += s
+        case .string(let s): quote(s, into: &out)
+        case .keyed(let entries):
+            let pad = String(repeating: " ", count: indent + 2)
+            guard !entries.isEmpty else { out += "{\n\n" + String(repeating: " ", count: indent) + "}"; return }
+            out += "{\n"
+            for (i, (k, v)) in entries.sorted(by: { $0.0 < $1.0 }).enumerated() {
+                out += i == 0 ? pad : ",\n" + pad
+                quote(k, into: &out)
+                out += " : "
+                try write(v, indent: indent + 2, into: &out)
+            }
+            out += "\n" + String(repeating: " ", count: indent) + "}"
+        case .unkeyed(let items):
+            let pad = String(repeating: " ", count: indent + 2)
+            guard !items.isEmpty else { out += "[\n\n" + String(repeating: " ", count: indent) + "]"; return }
+            out += "[\n"
+            for (i, v) in items.enumerated() {
+                out += i == 0 ? pad : ",\n" + pad
+                try write(v, indent: indent + 2, into: &out)
+            }
+            out += "\n" + String(repeating: " ", count: indent) + "]"
+        }
+    }
+
+    static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{8}": out += "\\b"
+            case "\u{C}": out += "\\f"
+            case _ where u.value < 0x20:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+}

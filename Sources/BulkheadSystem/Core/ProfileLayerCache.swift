@@ -1,0 +1,198 @@
+import BulkheadModel
+import Glibc
+
+/// Parsed profile layers, content-addressed, so that a launch with an unchanged profile never
+/// parses YAML (about 1 ms and half a launch's user-space instructions: BENCHMARKS.md, issue 17).
+///
+/// The key is a SHA-256 of everything the parse depends on: the profile's bytes, where it was
+/// read from (the layer's `source`, which errors name), this cache's format, and this binary
+/// (device, inode, size, modification and change time of /proc/self/exe: any rebuild or
+/// reinstall is a new key, and a change time cannot be set back). The parse reads nothing else
+/// (`ProfileParser` is pure). Only a parse that succeeded is stored; an error always comes from
+/// the parser itself.
+///
+/// A cached layer decides a sandbox's settings, so an entry is trusted only as the seccomp
+/// cache's are: the directory belongs to the caller and nobody else may enter it, the entry is
+/// opened without following a symlink and must be a regular file of the caller's, written by
+/// no one else, of a bounded size. Inside, it must carry the format's magic, its exact length,
+/// a SHA-256 of its key and payload that matches, and a payload `ProfileLayerBinary` decodes in full
+/// (every length and count checked). Anything else is a `Refusal`: the layer is parsed from
+/// the YAML and the entry rewritten; a refused entry never reaches a launch.
+public struct ProfileLayerCache: Sendable {
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `CacheLocation`'s
+    /// `profiles` directory (root: /var/cache/bulkhead/profiles); nil: none usable, every profile
+    /// is parsed.
+    public static func standard() -> ProfileLayerCache? {
+        if let v = getenv("BULKHEAD_PROFILE_CACHE") {
+            let s = String(cString: v)
+            if s == "off" { return nil }
+            if s.hasPrefix("/") { return ProfileLayerCache(directory: s) }
+        }
+        return CacheLocation.directory("profiles").directory.map(ProfileLayerCache.init(directory:))
+    }
+
+    /// Why an entry was not used (tests and `lookup` read it; a launch just parses).
+    public enum Refusal: Error, Sendable, Equatable {
+        case missing, directoryNotPrivate, notRegularFile, notOwned, writableByOthers, tooLarge
+        case truncated, badMagic, badLength, checksumMismatch, undecodable
+    }
+
+    static let magic: [UInt8] = Array("BHLAYER\(ProfileLayerBinary.version)".utf8)
+    static let headerSize = 8 + 4 + 32
+    static let sizeLimit = 1 << 20
+
+    /// This binary, as the key sees it: computed once per process.
+    public static let binaryIdentity: String = {
+        var st = stat()
+        guard stat("/proc/self/exe", &st) == 0 else { return "unknown \(getpid()) \(Monotonic.now())" }
+        return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+    }()
+
+    public static func key(text: String, file: String, binary: String = binaryIdentity) -> [UInt8] {
+        var h = SHA256()
+        h.update("\(String(decoding: magic, as: UTF8.self))\nbulkhead \(BulkheadVersion.string)\nexe \(binary)\nfile \(file.utf8.count) \(file)\n")
+        h.update(text)
+        return h.finalize()
+    }
+
+    static func name(of key: [UInt8]) -> String {
+        key.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// The layer the parser gives for `text` read from `file`: from the cache when a good entry
+    /// is there, else parsed (and stored). Errors are the parser's.
+    public func parse(_ text: String, file: String) throws(ConfigError) -> ProfileLayer {
+        let key = Self.key(text: text, file: file)
+        if case .success(let layer) = lookup(key: key) { return layer }
+        let layer = try ProfileParser.parse(text, file: file)
+        store(key: key, layer)
+        return layer
+    }
+
+    /// The entry for `key`, checked as the type's comment says.
+    public func lookup(key: [UInt8]) -> Result<ProfileLayer, Refusal> {
+        guard directoryIsPrivate() else { return .failure(.directoryNotPrivate) }
+        let fd = open("\(directory)/\(Self.name(of: key))", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(errno == ELOOP ? .notRegularFile : .missing) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return .failure(.notRegularFile) }
+        guard st.st_uid == geteuid() else { return .failure(.notOwned) }
+        guard st.st_mode & 0o022 == 0 else { return .failure(.writableByOthers) }
+        guard st.st_size >= 0, st.st_size <= Self.sizeLimit else { return .failure(.tooLarge) }
+        // One byte more than the file claims, to see a file that grew since fstat.
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size) + 1)
+        var n = 0
+        while n < bytes.count {
+            let r = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + n, $0.count - n) }
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { break }
+            n += r
+        }
+        guard n == Int(st.st_size) else { return .failure(.truncated) }
+        bytes.removeLast()
+        return Self.decodeEntry(bytes, key: key)
+    }
+
+    /// An entry's bytes: magic, payload length (u32 LE), SHA-256 of key + payload, payload.
+    static func encodeEntry(_ layer: ProfileLayer, key: [UInt8]) -> [UInt8]? {
+        let payload = ProfileLayerBinary.encode(layer)
+        guard payload.count <= sizeLimit - headerSize else { return nil }
+        var out = magic
+        var len = UInt32(payload.count).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        var h = SHA256()
+        h.update(key)
+        h.update(payload)
+        out += h.finalize()
+        out += payload
+        return out
+    }
+
+    static func decodeEntry(_ bytes: [UInt8], key: [UInt8]) -> Result<ProfileLayer, Refusal> {
+        guard bytes.count >= headerSize else { return .failure(.truncated) }
+        guard bytes[0..<8].elementsEqual(magic) else { return .failure(.badMagic) }
+        var len = 0
+        for i in 0..<4 { len |= Int(bytes[8 + i]) << (8 * i) }
+        // Both sides are at most 2^32 and the file at most 1 MiB: no overflow.
+        guard len == bytes.count - headerSize else { return .failure(.badLength) }
+        let payload = Array(bytes[headerSize...])
+        var h = SHA256()
+        h.update(key)
+        h.update(payload)
+        guard h.finalize().elementsEqual(bytes[12..<44]) else { return .failure(.checksumMismatch) }
+        guard let layer = try? ProfileLayerBinary.decode(payload) else { return .failure(.undecodable) }
+        return .success(layer)
+    }
+
+    /// Stores an entry atomically (a new private file, renamed over the name). Failures are
+    /// ignored: the cache only saves time.
+    public func store(key: [UInt8], _ layer: ProfileLayer) {
+        guard ensureDirectory(), let data = Self.encodeEntry(layer, key: key) else { return }
+        let name = Self.name(of: key)
+        let tmp = "\(directory)/.\(name).\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }
+        var written = 0
+        while written < data.count {
+            let r = data.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if r < 0 && errno == EINTR { continue }
+            guard r > 0 else { break }
+            written += r
+        }
+        close(fd)
+        if written != data.count || rename(tmp, "\(directory)/\(name)") != 0 { unlink(tmp) }
+    }
+
+    func directoryIsPrivate() -> Bool { CacheDirectory.isPrivate(directory) }
+    func ensureDirectory() -> Bool { CacheDirectory.ensure(directory) }
+}
+
+/// A cache directory root may trust (the seccomp and profile caches): the directory itself,
+/// not a symlink, belongs to the caller and only the caller may use it.
+enum CacheDirectory {
+    /// The cache directory, opened once and used by its fd (no check-then-use by path): walked
+    /// from `/` by `TrustedFile.walk` (every directory on the way, and every symbolic link,
+    /// belongs to root or the caller and is writable by nobody else unless sticky), then the
+    /// directory itself (`create`: made 0700 when missing; its parent must exist) must be a real
+    /// directory owned by the effective uid with no group or other bit. A root launch given a
+    /// `$BULKHEAD_SECCOMP_CACHE`, `$BULKHEAD_PROFILE_CACHE` or `$XDG_CACHE_HOME` inside a user's
+    /// directory (`sudo -E`) neither loads nor stores there. The caller closes the fd (`O_PATH`:
+    /// use it with `openat`, `renameat`, `unlinkat`).
+    static func open(_ directory: String, what: String, create: Bool) throws(SystemError) -> Int32 {
+        guard directory.hasPrefix("/") else { throw SystemError("\(what) \(directory): not an absolute path", errno: Errno(EINVAL)) }
+        let w = try TrustedFile.walk(directory, what: what, final: false)
+        defer { close(w.fd) }
+        if create && mkdirat(w.fd, w.name, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: .current) }
+        let fd = openat(w.fd, w.name, TrustedFile.O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open the \(what) \(directory)", errno: .current) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            close(fd)
+            throw SystemError("the \(what) \(directory) is not a directory of uid \(geteuid()) with mode 0700", errno: nil)
+        }
+        return fd
+    }
+
+    static func isPrivate(_ directory: String) -> Bool {
+        var st = stat()
+        guard lstat(directory, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
+    }
+
+    /// Creates what is missing (parents 0755, the directory 0700); true when it is private.
+    static func ensure(_ directory: String) -> Bool {
+        if isPrivate(directory) { return true }
+        var path = ""
+        let parts = directory.split(separator: "/")
+        for (i, part) in parts.enumerated() {
+            path += "/" + part
+            if mkdir(path, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST { return false }
+        }
+        return isPrivate(directory)
+    }
+}

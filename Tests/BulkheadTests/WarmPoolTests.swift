@@ -1,0 +1,213 @@
+import BulkheadModel
+import BulkheadSystem
+import Foundation
+import Glibc
+import Testing
+
+/// The warm pool (`bulkhead pool`, `run --pool`): a pooled launch is the cold launch's twin,
+/// the socket serves only whom its owner allows and only a pool run by root or the caller is
+/// used, hostile requests are refused without costing the pool, a sandbox serves once, and
+/// nothing is left after a stop.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct WarmPoolTests {
+    /// A pool in a directory of its own (root's, 0755: others may reach the socket, whose own
+    /// mode decides), started with `pool start`; `stop()` stops it (idempotent).
+    final class Pool {
+        let dir: String
+        let socket: String
+        let pid: Int32
+        init(size: Int = 2, profile: String = "container") throws {
+            dir = "/tmp/bh-pool-\(token())"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+            socket = dir + "/pool.sock"
+            let r = try Bulkhead.run(["pool", "start", "--size", String(size), "--profile", profile, "--socket", socket])
+            try #require(r.status == 0, "pool start: \(r.stderr)")
+            pid = try #require(try Self.status(socket)).pid
+        }
+        static func status(_ socket: String) throws -> PoolStatusView? {
+            let r = try Bulkhead.run(["pool", "status", "--socket", socket])
+            guard r.status == 0 else { return nil }
+            return try JSONDecoder().decode(PoolStatusView.self, from: Data(r.stdout.utf8))
+        }
+        func stop() {
+            _ = try? Bulkhead.run(["pool", "stop", "--socket", socket])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        deinit { stop() }
+    }
+
+    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failed: Int; var cgroup: String? }
+
+    /// What the workload sees of its isolation: for each namespace whether it is the host's,
+    /// its cgroup line, its seccomp mode and filter count, its environment variable and cwd.
+    static let probe = """
+    for n in cgroup ipc mnt net pid user uts; do eval h=\\$H_$n; [ "$(readlink /proc/self/ns/$n)" = "$h" ] && echo "$n host" || echo "$n own"; done
+    cat /proc/self/cgroup; grep -E '^(Seccomp|Seccomp_filters|NoNewPrivs|CapEff|Uid|Gid):' /proc/self/status
+    echo "FOO=$FOO"; pwd; ls -l /proc/self/fd | tail -n +2 | wc -l; exit 7
+    """
+
+    @Test("A pooled run: the same namespaces, cgroup, seccomp, exit status and report as a cold run; the report says the pool")
+    func pooledEqualsCold() throws {
+        let pool = try Pool()
+        defer { pool.stop() }
+        var flags = ["--env", "FOO=bar", "--workdir", "/tmp"]
+        for n in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+            let host = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/\(n)")
+            flags += ["--env", "H_\(n)=\(host)"]
+        }
+        let cold = try Bulkhead.sh(Self.probe, flags, report: true)
+        let warm = try Bulkhead.sh(Self.probe, ["--pool", pool.socket] + flags, report: true)
+        #expect(cold.status == 7, "\(cold.stderr)")
+        #expect(warm.status == 7, "\(warm.stderr)")
+        #expect(warm.stdout == cold.stdout, "pooled:\n\(warm.stdout)\ncold:\n\(cold.stdout)")
+        #expect(warm.stdout.contains("Seccomp:\t2") && warm.stdout.contains("FOO=bar") && warm.stdout.contains("\n/tmp\n"), "\(warm.stdout)")
+        let c = try #require(cold.report), w = try #require(warm.report)
+        #expect(w.reason == c.reason && w.exitCode == c.exitCode && w.signal == c.signal)
+        #expect(w.command == c.command && w.profile == c.profile && w.profileChain == c.profileChain)
+        #expect(w.controls == c.controls)
+        #expect(w.limits?.enforced.map { "\($0.limit) \($0.value)" } == c.limits?.enforced.map { "\($0.limit) \($0.value)" })
+        #expect(w.cgroup?.stats != nil && c.cgroup?.stats != nil)
+        #expect(c.pool == nil)
+        let p = try #require(w.pool, "the pooled report does not say it came from the pool")
+        #expect(p.socket == pool.socket && p.poolPID == pool.pid && p.sandbox >= 1)
+        // The pooled report's phases start at the hand-over.
+        #expect(w.phasesMs.first?.phase.hasPrefix("pool hand-over") == true, "\(w.phasesMs)")
+        // A command that is not found: the same status and reason.
+        let nf = "no-such-command-\(token())"
+        let coldNF = try Bulkhead.run(["run", "--", nf], report: true), warmNF = try Bulkhead.run(["run", "--pool", pool.socket, "--", nf], report: true)
+        #expect(coldNF.status == 127 && warmNF.status == 127, "\(warmNF.stderr)")
+        #expect(warmNF.report?.reason == .execFailed && warmNF.stderr.contains("command not found"), "\(warmNF.stderr)")
+        // BULKHEAD_POOL sets the socket too.
+        let env = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "exit 5"], report: true, env: ["BULKHEAD_POOL": pool.socket])
+        #expect(env.status == 5 && env.report?.pool != nil, "\(env.stderr)")
+    }
+
+    @Test("Each sandbox is served once: every run gets another serial and a fresh /tmp; the pool refills")
+    func neverServedTwice() throws {
+        let pool = try Pool(size: 2)
+        defer { pool.stop() }
+        var serials: [Int] = []
+        for _ in 0..<5 {
+            // A served sandbox would still have its own /tmp (a tmpfs of its mount namespace),
+            // and the mark of the run before in it.
+            let r = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", "[ -e /tmp/served ] && exit 9; : > /tmp/served"], report: true)
+            #expect(r.status == 0, "a sandbox was served twice: \(r.status) \(r.stderr)")
+            serials.append(try #require(r.report?.pool?.sandbox))
+        }
+        #expect(Set(serials).count == 5, "\(serials)")
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 5 && s.failed == 0, "\(s)")
+    }
+
+    @Test("Another uid is refused on SO_PEERCRED even when the socket's mode lets it connect")
+    func otherUIDRefused() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        // Loosen the socket's mode by hand: the file no longer keeps uid 65534 out; the peer check does.
+        #expect(chmod(pool.socket, 0o666) == 0)
+        let nobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+        let r = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"], prefix: nobody)
+        #expect(r.status == 125, "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("uid 65534 was refused"), "\(r.stderr)")
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 0)
+        // The pool still serves its own.
+        #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+    }
+
+    @Test("A socket swapped in by another uid is refused by the client: by its owner, then by SO_PEERCRED")
+    func swappedSocketRefused() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        let spare = "/tmp/bh-pool-spare-\(token())"
+        try FileManager.default.createDirectory(atPath: spare, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        defer { try? FileManager.default.removeItem(atPath: spare) }
+        // An impostor listening as uid 65534.
+        let impostor = Process()
+        impostor.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        impostor.arguments = ["--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3", "-c",
+                              "import socket,time; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.bind('\(spare)/fake.sock'); s.listen(); time.sleep(20)"]
+        try impostor.run()
+        defer { kill(impostor.processIdentifier, SIGKILL); impostor.waitUntilExit() }
+        var tries = 0
+        while !FileManager.default.fileExists(atPath: spare + "/fake.sock") && tries < 200 { usleep(20_000); tries += 1 }
+        #expect(rename(pool.socket, pool.socket + ".real") == 0)
+        #expect(rename(spare + "/fake.sock", pool.socket) == 0)
+        let byOwner = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"])
+        #expect(byOwner.status == 125 && byOwner.stderr.contains("belongs to uid 65534"), "\(byOwner.stderr)")
+        #expect(chown(pool.socket, 0, 0) == 0)
+        let byPeer = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"])
+        #expect(byPeer.status == 125 && byPeer.stderr.contains("runs as uid 65534"), "\(byPeer.stderr)")
+        // The real one back: served.
+        #expect(rename(pool.socket + ".real", pool.socket) == 0)
+        #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+    }
+
+    /// Sends raw bytes with fds 0-2 and returns the pool's exit status and message.
+    static func raw(_ socket: String, _ bytes: [UInt8], fds: [Int32] = [0, 1, 2]) throws -> (status: Int32, message: String) {
+        let conn = try PoolSocket.connect(path: socket)
+        defer { close(conn) }
+        try PoolSocket.send(conn, bytes, fds: fds)
+        let head = try PoolSocket.receive(conn).bytes
+        try #require(head.count >= 4)
+        return (head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }, String(decoding: head[4...], as: UTF8.self))
+    }
+
+    @Test("Oversized and malformed requests are refused with an error; the pool serves the next one")
+    func hostileRequestsRefused() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        // More than BH_POOL_MAX_BYTES in one message.
+        let big = try Self.raw(pool.socket, [UInt8](repeating: 65, count: PoolRequest.maxBytes + 4096))
+        #expect(big.status == 125 && big.message.contains("Message too long"), "\(big)")
+        // A valid header whose counts lie.
+        var good = try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: 3)
+        good[8] = 0xff; good[9] = 0xff // argc 65535
+        let lying = try Self.raw(pool.socket, good)
+        #expect(lying.status == 125 && lying.message.contains("Bad message"), "\(lying)")
+        // A request whose fd count is not what came with it.
+        let fds = try Self.raw(pool.socket, try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: 3), fds: [0, 1])
+        #expect(fds.status == 125, "\(fds)")
+        // A variable name the profile's rules refuse.
+        let env = try Self.raw(pool.socket, try PoolRequest(argv: ["/bin/true"], environment: ["BAD NAME=1"], workingDirectory: "").encode(fdCount: 3))
+        #expect(env.status == 125 && env.message.contains("--env"), "\(env)")
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 0 && s.ready == 1, "a refused request took no sandbox: \(s)")
+        let ok = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", "exit 3"])
+        #expect(ok.status == 3, "\(ok.stderr)")
+    }
+
+    @Test("pool stop and SIGTERM leave no process, cgroup, mount or socket")
+    func noLeftovers() throws {
+        for viaSignal in [false, true] {
+            let mountsBefore = Set((FileIO.read("/proc/self/mountinfo") ?? "").split(separator: "\n"))
+            let pool = try Pool(size: 2)
+            let s = try #require(try Pool.status(pool.socket))
+            let cgroup = try #require(s.cgroup, "the container profile has limits: the pool has a parent cgroup")
+            let dirs = ([""] + FileIO.listDirectory("/sys/fs/cgroup").map { "/" + $0 }).map { "/sys/fs/cgroup\($0)/\(cgroup)" }
+                .filter { FileManager.default.fileExists(atPath: $0) }
+            #expect(!dirs.isEmpty, "no directory of \(cgroup)")
+            // The pool's children: the waiting inits.
+            let inits = FileIO.listDirectory("/proc/\(pool.pid)/task").flatMap { t in
+                (FileIO.read("/proc/\(pool.pid)/task/\(t)/children") ?? "").split(separator: " ").compactMap { Int32($0) }
+            }
+            #expect(inits.count >= 2, "\(inits)")
+            #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+            if viaSignal {
+                #expect(kill(pool.pid, SIGTERM) == 0)
+            } else {
+                let r = try Bulkhead.run(["pool", "stop", "--socket", pool.socket])
+                #expect(r.status == 0 && r.stdout.contains("pool stopped"), "\(r.stderr)")
+            }
+            var waited = 0
+            while FileManager.default.fileExists(atPath: "/proc/\(pool.pid)") && waited < 500 { usleep(20_000); waited += 1 }
+            #expect(!FileManager.default.fileExists(atPath: "/proc/\(pool.pid)"), "the pool process is still there")
+            for p in inits { #expect(!FileManager.default.fileExists(atPath: "/proc/\(p)/cmdline") || FileIO.read("/proc/\(p)/cmdline") == "", "init \(p) left") }
+            for d in dirs { #expect(!FileManager.default.fileExists(atPath: d), "\(d) left") }
+            #expect(!FileManager.default.fileExists(atPath: pool.socket), "the socket was left")
+            let mountsAfter = Set((FileIO.read("/proc/self/mountinfo") ?? "").split(separator: "\n"))
+            #expect(mountsAfter.subtracting(mountsBefore).filter { $0.contains(pool.dir) || $0.contains("newroot") }.isEmpty)
+            pool.stop()
+        }
+    }
+}
