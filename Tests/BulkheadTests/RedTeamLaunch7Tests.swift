@@ -5,7 +5,8 @@ import Glibc
 import Testing
 
 /// Red team of the issue-17 launch path (session 7): what root does with a cache directory
-/// named by the caller's environment (`sudo -E`).
+/// named by the caller's environment (`sudo -E`); foreign system-call ABIs in a real launch; the
+/// fds of the cgroup v1 join.
 @Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
 struct RedTeamLaunch7Tests {
     static let entry = SeccompCache.Entry(program: [UInt8](repeating: 6, count: 8), defaultAction: "SCMP_ACT_ERRNO", rules: 1)
@@ -60,6 +61,41 @@ struct RedTeamLaunch7Tests {
         #expect(c4.load(key: "k") == Self.entry)
     }
 
+    @Test("Root never loads or stores a parsed profile layer under a directory another user controls ($BULKHEAD_PROFILE_CACHE under sudo -E)")
+    func rootProfileCacheNotInUserDirectory() throws {
+        let base = "/tmp/bh-rtl7-\(token())"
+        try #require(mkdir(base, 0o755) == 0)
+        chmod(base, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let user: uid_t = 65534
+        try #require(mkdir(base + "/alice", 0o755) == 0 && chown(base + "/alice", user, user) == 0)
+        let text = EmbeddedProfiles.files.first { $0.path == "container.yaml" }!.text
+        let file = "/etc/bulkhead/profiles/container.yaml"
+        let key = ProfileLayerCache.key(text: text, file: file)
+
+        // 1. Not made nor written inside alice's directory.
+        let fresh = base + "/alice/cache"
+        let c1 = try #require(ProfileLayerCache.standard(environment: ["BULKHEAD_PROFILE_CACHE": fresh]))
+        _ = try c1.parse(text, file: file)
+        #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(user) owns")
+
+        // 2. A root-owned 0700 directory with a good entry, inside alice's directory (she can swap
+        // it at any time): not read. Made through root's own path, then moved there.
+        try #require(mkdir(base + "/real", 0o755) == 0)
+        let good = ProfileLayerCache(directory: base + "/real/cache")
+        _ = try good.parse(text, file: file)
+        #expect(good.lookup(key: key).isSuccess, "the entry is good through root's own path (the test can fail)")
+        try #require(rename(base + "/real/cache", base + "/alice/old") == 0)
+        let c2 = try #require(ProfileLayerCache.standard(environment: ["BULKHEAD_PROFILE_CACHE": base + "/alice/old"]))
+        #expect(c2.lookup(key: key) == .failure(.directoryNotPrivate), "root read a layer from a directory uid \(user) owns")
+
+        // 3. alice's symbolic link on the way.
+        try #require(rename(base + "/alice/old", base + "/real/cache") == 0)
+        try #require(symlink(base + "/real", base + "/link") == 0 && lchown(base + "/link", user, user) == 0)
+        let c3 = ProfileLayerCache(directory: base + "/link/cache")
+        #expect(c3.lookup(key: key) == .failure(.directoryNotPrivate), "root followed uid \(user)'s symbolic link to a cache")
+    }
+
     /// Every foreign ABI a workload can reach on x86_64 (int 0x80 as i386; x32's bit through
     /// `syscall`; sysenter and a 32-bit-mode `syscall` enter the kernel as i386 too, so the
     /// filter sees them as int 0x80) under a real launch of the default profile, with the
@@ -111,4 +147,8 @@ struct RedTeamLaunch7Tests {
             #expect(!f[2].contains("tasks") && !f[2].hasPrefix("socket:") && !f[2].contains("cgroup"), "fd \(f[1]) -> \(f[2]) in the workload")
         }
     }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { return true }; return false }
 }
