@@ -20,37 +20,44 @@ struct RedTeamLaunch7Tests {
         try #require(FileManager.default.createFile(atPath: dir + "/k", contents: Data(bytes), attributes: [.posixPermissions: 0o600]))
     }
 
-    @Test("Root never loads or stores a seccomp cache under a directory another user controls, whatever $BULKHEAD_SECCOMP_CACHE, $XDG_CACHE_HOME or $HOME say")
-    func rootCacheNotInUserDirectory() throws {
+    static let user: uid_t = 65534
+
+    /// A root scratch directory (0755) holding `alice`, a directory of uid 65534 (think $HOME
+    /// under `sudo -E`: she can rename what is in it). The caller removes it.
+    static func scratchWithUserDirectory() throws -> String {
         let base = "/tmp/bh-rtl7-\(token())"
         try #require(mkdir(base, 0o755) == 0)
         chmod(base, 0o755)
-        defer { try? FileManager.default.removeItem(atPath: base) }
-        let user: uid_t = 65534
-        // A user's directory (think $HOME under `sudo -E`): alice can rename what is in it.
         try #require(mkdir(base + "/alice", 0o755) == 0 && chown(base + "/alice", user, user) == 0)
+        return base
+    }
+
+    @Test("Root never loads or stores a seccomp cache under a directory another user controls, whatever $BULKHEAD_SECCOMP_CACHE, $XDG_CACHE_HOME or $HOME say")
+    func rootCacheNotInUserDirectory() throws {
+        let base = try Self.scratchWithUserDirectory()
+        defer { try? FileManager.default.removeItem(atPath: base) }
 
         // 1. The directory does not exist yet: root must not make it there and store.
         let fresh = base + "/alice/cache"
         let c1 = try #require(SeccompCache.standard(environment: ["BULKHEAD_SECCOMP_CACHE": fresh]))
         c1.store(key: "k", Self.entry)
-        #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(user) owns")
+        #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(Self.user) owns")
         // And the launch says why it compiles every time (the report's cacheUnavailable, a warning).
-        #expect(c1.unavailable?.contains("owned by uid \(user)") == true, "\(String(describing: c1.unavailable))")
+        #expect(c1.unavailable?.contains("owned by uid \(Self.user)") == true, "\(String(describing: c1.unavailable))")
 
         // 2. A root-owned cache directory already there (alice can swap it for a symlink or
         // another directory at any time): nothing is loaded from it.
         let old = base + "/alice/old"
         try Self.plantRootCache(old)
         let c2 = try #require(SeccompCache.standard(environment: ["BULKHEAD_SECCOMP_CACHE": old]))
-        #expect(c2.load(key: "k") == nil, "root loaded a seccomp program from \(old), in a directory uid \(user) owns")
+        #expect(c2.load(key: "k") == nil, "root loaded a seccomp program from \(old), in a directory uid \(Self.user) owns")
 
         // 3. A user's symbolic link on the way to a root-owned directory.
         try #require(mkdir(base + "/real", 0o755) == 0)
         try Self.plantRootCache(base + "/real/cache")
-        try #require(symlink(base + "/real", base + "/link") == 0 && lchown(base + "/link", user, user) == 0)
+        try #require(symlink(base + "/real", base + "/link") == 0 && lchown(base + "/link", Self.user, Self.user) == 0)
         let c3 = try #require(SeccompCache.standard(environment: ["BULKHEAD_SECCOMP_CACHE": base + "/link/cache"]))
-        #expect(c3.load(key: "k") == nil, "root followed uid \(user)'s symbolic link to a cache")
+        #expect(c3.load(key: "k") == nil, "root followed uid \(Self.user)'s symbolic link to a cache")
 
         // 4. A user's $XDG_CACHE_HOME and $HOME are not root's: /var/cache/bulkhead.
         let c5 = SeccompCache.standard(environment: ["XDG_CACHE_HOME": base + "/alice", "HOME": base + "/alice"])
@@ -63,12 +70,8 @@ struct RedTeamLaunch7Tests {
 
     @Test("Root never loads or stores a parsed profile layer under a directory another user controls ($BULKHEAD_PROFILE_CACHE under sudo -E)")
     func rootProfileCacheNotInUserDirectory() throws {
-        let base = "/tmp/bh-rtl7-\(token())"
-        try #require(mkdir(base, 0o755) == 0)
-        chmod(base, 0o755)
+        let base = try Self.scratchWithUserDirectory()
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let user: uid_t = 65534
-        try #require(mkdir(base + "/alice", 0o755) == 0 && chown(base + "/alice", user, user) == 0)
         let text = EmbeddedProfiles.files.first { $0.path == "container.yaml" }!.text
         let file = "/etc/bulkhead/profiles/container.yaml"
         let key = ProfileLayerCache.key(text: text, file: file)
@@ -77,7 +80,7 @@ struct RedTeamLaunch7Tests {
         let fresh = base + "/alice/cache"
         let c1 = try #require(ProfileLayerCache.standard(environment: ["BULKHEAD_PROFILE_CACHE": fresh]))
         _ = try c1.parse(text, file: file)
-        #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(user) owns")
+        #expect(access(fresh, F_OK) != 0, "root made and used \(fresh) inside a directory uid \(Self.user) owns")
 
         // 2. A root-owned 0700 directory with a good entry, inside alice's directory (she can swap
         // it at any time): not read. Made through root's own path, then moved there.
@@ -87,13 +90,13 @@ struct RedTeamLaunch7Tests {
         #expect(good.lookup(key: key).isSuccess, "the entry is good through root's own path (the test can fail)")
         try #require(rename(base + "/real/cache", base + "/alice/old") == 0)
         let c2 = try #require(ProfileLayerCache.standard(environment: ["BULKHEAD_PROFILE_CACHE": base + "/alice/old"]))
-        #expect(c2.lookup(key: key) == .failure(.directoryNotPrivate), "root read a layer from a directory uid \(user) owns")
+        #expect(c2.lookup(key: key) == .failure(.directoryNotPrivate), "root read a layer from a directory uid \(Self.user) owns")
 
         // 3. alice's symbolic link on the way.
         try #require(rename(base + "/alice/old", base + "/real/cache") == 0)
-        try #require(symlink(base + "/real", base + "/link") == 0 && lchown(base + "/link", user, user) == 0)
+        try #require(symlink(base + "/real", base + "/link") == 0 && lchown(base + "/link", Self.user, Self.user) == 0)
         let c3 = ProfileLayerCache(directory: base + "/link/cache")
-        #expect(c3.lookup(key: key) == .failure(.directoryNotPrivate), "root followed uid \(user)'s symbolic link to a cache")
+        #expect(c3.lookup(key: key) == .failure(.directoryNotPrivate), "root followed uid \(Self.user)'s symbolic link to a cache")
     }
 
     /// Every foreign ABI a workload can reach on x86_64 (int 0x80 as i386; x32's bit through
