@@ -110,12 +110,15 @@ struct RedTeamLaunch7Tests {
         try SeccompViolationTests.requireCompiler()
         try #require(SeccompCompiler.nativeArchitecture == .x86_64, "x86_64 only")
         var args = ["run"]
+        var copyToRemove: String?
+        defer { if let c = copyToRemove { unlink(c) } }
         if how == "copy" {
             let copy = SeccompConsumerTests.work + "/rtl7-container-copy.json"
             try String(contentsOfFile: Bulkhead.packageRoot + "/Profiles/seccomp/container.json", encoding: .utf8)
                 .write(toFile: copy, atomically: true, encoding: .utf8)
             chmod(copy, 0o644)
             args += ["--seccomp", copy]
+            copyToRemove = copy
         }
         // getppid: allowed natively (64 on i386, 110 on x86_64); x32 getppid is 0x40000000 | 110.
         let x32 = 0x4000_0000 | 110
