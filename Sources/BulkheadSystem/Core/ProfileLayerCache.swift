@@ -26,13 +26,16 @@ public struct ProfileLayerCache: Sendable {
     /// `BULKHEAD_PROFILE_CACHE` (`off`, or an absolute directory), else `CacheLocation`'s
     /// `profiles` directory (root: /var/cache/bulkhead/profiles); nil: none usable, every profile
     /// is parsed.
-    public static func standard() -> ProfileLayerCache? {
-        if let v = getenv("BULKHEAD_PROFILE_CACHE") {
-            let s = String(cString: v)
+    /// `environment`: the variables to read (tests); nil, the process's. The directory is
+    /// checked at every use (`CacheDirectory.open`), whichever variable named it.
+    public static func standard(environment: [String: String]? = nil) -> ProfileLayerCache? {
+        let v = environment.map { $0["BULKHEAD_PROFILE_CACHE"] } ?? getenv("BULKHEAD_PROFILE_CACHE").map { String(cString: $0) }
+        if let s = v {
             if s == "off" { return nil }
             if s.hasPrefix("/") { return ProfileLayerCache(directory: s) }
         }
-        return CacheLocation.directory("profiles").directory.map(ProfileLayerCache.init(directory:))
+        return CacheLocation.directory("profiles", environment: environment ?? CacheLocation.currentEnvironment())
+            .directory.map(ProfileLayerCache.init(directory:))
     }
 
     /// Why an entry was not used (tests and `lookup` read it; a launch just parses).
@@ -75,8 +78,9 @@ public struct ProfileLayerCache: Sendable {
 
     /// The entry for `key`, checked as the type's comment says.
     public func lookup(key: [UInt8]) -> Result<ProfileLayer, Refusal> {
-        guard directoryIsPrivate() else { return .failure(.directoryNotPrivate) }
-        let fd = open("\(directory)/\(Self.name(of: key))", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard let dir = try? CacheDirectory.open(directory, what: "profile cache", create: false) else { return .failure(.directoryNotPrivate) }
+        defer { close(dir) }
+        let fd = openat(dir, Self.name(of: key), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return .failure(errno == ELOOP ? .notRegularFile : .missing) }
         defer { close(fd) }
         var st = stat()
@@ -132,10 +136,12 @@ public struct ProfileLayerCache: Sendable {
     /// Stores an entry atomically (a new private file, renamed over the name). Failures are
     /// ignored: the cache only saves time.
     public func store(key: [UInt8], _ layer: ProfileLayer) {
-        guard ensureDirectory(), let data = Self.encodeEntry(layer, key: key) else { return }
+        guard let data = Self.encodeEntry(layer, key: key),
+              let dir = try? CacheDirectory.open(directory, what: "profile cache", create: true) else { return }
+        defer { close(dir) }
         let name = Self.name(of: key)
-        let tmp = "\(directory)/.\(name).\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        let tmp = ".\(name).\(getpid())"
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         var written = 0
         while written < data.count {
@@ -145,31 +151,33 @@ public struct ProfileLayerCache: Sendable {
             written += r
         }
         close(fd)
-        if written != data.count || rename(tmp, "\(directory)/\(name)") != 0 { unlink(tmp) }
+        if written != data.count || renameat(dir, tmp, dir, name) != 0 { unlinkat(dir, tmp, 0) }
     }
-
-    func directoryIsPrivate() -> Bool { CacheDirectory.isPrivate(directory) }
-    func ensureDirectory() -> Bool { CacheDirectory.ensure(directory) }
 }
 
 /// A cache directory root may trust (the seccomp and profile caches): the directory itself,
 /// not a symlink, belongs to the caller and only the caller may use it.
 enum CacheDirectory {
-    static func isPrivate(_ directory: String) -> Bool {
+    /// The cache directory, opened once and used by its fd (no check-then-use by path): walked
+    /// from `/` by `TrustedFile.walk` (every directory on the way, and every symbolic link,
+    /// belongs to root or the caller and is writable by nobody else unless sticky), then the
+    /// directory itself (`create`: made 0700 when missing; its parent must exist) must be a real
+    /// directory owned by the effective uid with no group or other bit. A root launch given a
+    /// `$BULKHEAD_SECCOMP_CACHE`, `$BULKHEAD_PROFILE_CACHE` or `$XDG_CACHE_HOME` inside a user's
+    /// directory (`sudo -E`) neither loads nor stores there. The caller closes the fd (`O_PATH`:
+    /// use it with `openat`, `renameat`, `unlinkat`).
+    static func open(_ directory: String, what: String, create: Bool) throws(SystemError) -> Int32 {
+        guard directory.hasPrefix("/") else { throw SystemError("\(what) \(directory): not an absolute path", errno: Errno(EINVAL)) }
+        let w = try TrustedFile.walk(directory, what: what, final: false)
+        defer { close(w.fd) }
+        if create && mkdirat(w.fd, w.name, 0o700) != 0 && errno != EEXIST { throw SystemError("mkdir \(directory)", errno: .current) }
+        let fd = openat(w.fd, w.name, TrustedFile.O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open the \(what) \(directory)", errno: .current) }
         var st = stat()
-        guard lstat(directory, &st) == 0 else { return false }
-        return (st.st_mode & S_IFMT) == S_IFDIR && st.st_uid == geteuid() && st.st_mode & 0o077 == 0
-    }
-
-    /// Creates what is missing (parents 0755, the directory 0700); true when it is private.
-    static func ensure(_ directory: String) -> Bool {
-        if isPrivate(directory) { return true }
-        var path = ""
-        let parts = directory.split(separator: "/")
-        for (i, part) in parts.enumerated() {
-            path += "/" + part
-            if mkdir(path, i == parts.count - 1 ? 0o700 : 0o755) != 0 && errno != EEXIST { return false }
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
+            close(fd)
+            throw SystemError("the \(what) \(directory) is not a directory of uid \(geteuid()) with mode 0700", errno: nil)
         }
-        return isPrivate(directory)
+        return fd
     }
 }

@@ -35,15 +35,28 @@ public struct SeccompCache: Sendable {
     /// `CacheLocation.directory("seccomp")` puts it (root: /var/cache/bulkhead/seccomp; anyone
     /// else: `$XDG_CACHE_HOME`, `$XDG_RUNTIME_DIR`, then a checked per-uid directory), or a cache
     /// that says why none of them can be used.
-    public static func standard() -> SeccompCache? {
-        if let v = getenv("BULKHEAD_SECCOMP_CACHE") {
-            let s = String(cString: v)
+    /// `environment`: the variables to read (tests); nil, the process's.
+    public static func standard(environment: [String: String]? = nil) -> SeccompCache? {
+        let v = environment.map { $0["BULKHEAD_SECCOMP_CACHE"] } ?? getenv("BULKHEAD_SECCOMP_CACHE").map { String(cString: $0) }
+        if let s = v {
             if s == "off" { return nil }
-            if s.hasPrefix("/") { return SeccompCache(directory: s) }
+            // Checked at every use like any other (`openDirectory`): under `sudo -E` this is the
+            // caller's setting, and root never uses a directory someone else controls.
+            if s.hasPrefix("/") { return checked(s) }
         }
-        let r = CacheLocation.directory("seccomp")
+        let r = CacheLocation.directory("seccomp", environment: environment ?? CacheLocation.currentEnvironment())
         guard let dir = r.directory else { return SeccompCache(unavailable: r.problem ?? "no usable cache directory") }
-        return SeccompCache(directory: dir)
+        return checked(dir)
+    }
+
+    /// A cache in `dir` when `openCheckedDirectory` takes it now, else one that says why not (the
+    /// report's `cacheUnavailable` and the launch's warning).
+    static func checked(_ dir: String) -> SeccompCache {
+        let c = SeccompCache(directory: dir)
+        do { close(try c.openCheckedDirectory(create: true)) } catch {
+            return SeccompCache(unavailable: "\(error)")
+        }
+        return c
     }
 
     /// The key: everything that decides the compiled program.
@@ -64,8 +77,9 @@ public struct SeccompCache: Sendable {
     static let magic = "BHSECCOMP1"
 
     public func load(key: String) -> Entry? {
-        guard unavailable == nil, directoryIsPrivate() else { return nil }
-        let fd = open("\(directory)/\(key)", O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard let dir = openDirectory(create: false) else { return nil }
+        defer { close(dir) }
+        let fd = openat(dir, key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
@@ -84,16 +98,31 @@ public struct SeccompCache: Sendable {
     /// Stores an entry atomically (write a temporary file, rename). Failures are ignored: the
     /// cache only saves time.
     public func store(key: String, _ e: Entry) {
-        guard unavailable == nil, ensureDirectory() else { return }
-        let tmp = "\(directory)/.\(key).\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard let dir = openDirectory(create: true) else { return }
+        defer { close(dir) }
+        let tmp = ".\(key).\(getpid())"
+        let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
         var data = Array("\(Self.magic) \(e.defaultAction) \(e.rules)\n".utf8) + e.program
         let n = data.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-        if n != data.count || rename(tmp, "\(directory)/\(key)") != 0 { unlink(tmp) }
+        if n != data.count || renameat(dir, tmp, dir, key) != 0 { unlinkat(dir, tmp, 0) }
     }
 
-    func directoryIsPrivate() -> Bool { CacheDirectory.isPrivate(directory) }
-    func ensureDirectory() -> Bool { CacheDirectory.ensure(directory) }
+    /// The cache directory, opened once and used by its fd (no check-then-use by path): walked
+    /// from `/` by `TrustedFile.walk` (every directory on the way, and every symbolic link,
+    /// belongs to root or the caller and is writable by nobody else unless sticky), then the
+    /// directory itself (`create`: made 0700 when missing, its parent must exist) must be a real
+    /// directory owned by the effective uid with no group or other bit. Nil when anything fails:
+    /// a root launch given a `$BULKHEAD_SECCOMP_CACHE` or `$XDG_CACHE_HOME` inside a user's
+    /// directory (`sudo -E`) neither loads nor stores there.
+    func openDirectory(create: Bool) -> Int32? {
+        guard unavailable == nil else { return nil }
+        return try? openCheckedDirectory(create: create)
+    }
+
+    /// `openDirectory`, saying why not.
+    func openCheckedDirectory(create: Bool) throws(SystemError) -> Int32 {
+        try CacheDirectory.open(directory, what: "seccomp cache", create: create)
+    }
 }
