@@ -21,17 +21,20 @@ int bh_cgroup_device_attach(int cgroup_fd, const bh_bpf_insn *insns, uint32_t co
     at.insns = (uint64_t)(uintptr_t)insns;
     at.insn_cnt = count;
     at.license = (uint64_t)(uintptr_t)"GPL"; /* no helper is called; the license is not checked */
-    at.log_buf = (uint64_t)(uintptr_t)log;
-    at.log_size = log_size;
-    at.log_level = log_size ? 1 : 0;
     strncpy(at.prog_name, "bh_devices", sizeof at.prog_name - 1);
     long fd = dev_bpf(BPF_PROG_LOAD, &at);
-    if (fd < 0 && errno == ENOSPC && log_size) {
-        /* The log did not fit; the load itself may have been fine. */
-        at.log_level = 0; at.log_buf = 0; at.log_size = 0;
-        fd = dev_bpf(BPF_PROG_LOAD, &at);
+    if (fd < 0) {
+        /* Refused: load it once more with the verifier's log, only to say why. */
+        int err = errno;
+        if (log_size) {
+            at.log_buf = (uint64_t)(uintptr_t)log;
+            at.log_size = log_size;
+            at.log_level = 1;
+            long again = dev_bpf(BPF_PROG_LOAD, &at);
+            if (again >= 0) close((int)again);
+        }
+        return err;
     }
-    if (fd < 0) return errno;
     *step = "attach the device program to the container's cgroup (bpf BPF_PROG_ATTACH, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)";
     memset(&at, 0, sizeof at);
     at.target_fd = (uint32_t)cgroup_fd;

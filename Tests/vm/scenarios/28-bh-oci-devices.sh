@@ -3,7 +3,7 @@
 # CAP_MKNOD) /dev/null and /dev/zero open (the config's c 1:3 and the engine's nodes) and mknod
 # of c 1:11 fails with EPERM; the same container without device rules makes that node (so the
 # refusal is the program's, not a missing capability or seccomp); delete leaves no leaf.
-has_subcommand oci || { needs "oci"; exit 0; }
+$BH oci features > /dev/null 2>&1 || { needs "oci (bulkhead oci features fails)"; exit 0; }
 mkb() { # mkb DIR DEVICES-JSON: a bundle of busybox whose workload writes its results to DIR/out
     mkdir -p $1/rootfs/bin $1/rootfs/proc $1/rootfs/dev $1/rootfs/out $1/out; chmod 777 $1/out
     cp /bin/busybox $1/rootfs/bin/busybox
