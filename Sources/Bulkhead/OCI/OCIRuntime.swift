@@ -482,16 +482,30 @@ public struct OCIRuntime: Sendable {
             killAndClean()
             throw OCIError("create \(id): the init \(created.pid) is gone (ESRCH)\(poststopAfterFailure())")
         }
-        // linux.resources.devices on cgroup v1: the init waits on the exec fifo and the workload
-        // runs only after `start`, so the rules hold from its first instruction. The config's
-        // rules in order, then the engine's own nodes (as runc adds its default devices).
-        if !config.deviceRules.isEmpty, let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
-            for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
-                let file = devices + (allow ? "/devices.allow" : "/devices.deny")
-                do { try FileIO.write(line, to: file) } catch {
-                    killAndClean()
-                    throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)\(poststopAfterFailure())")
+        // linux.resources.devices: the init waits on the exec fifo and the workload runs only
+        // after `start`, so the rules hold from its first instruction. The config's rules in
+        // order, then the engine's own nodes (as runc adds its default devices): on cgroup v1
+        // written to the devices cgroup, on v2 (no devices controller) an eBPF device program
+        // attached to the container's cgroup2 leaf. Fail closed: no program, no container.
+        if !config.deviceRules.isEmpty {
+            if let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
+                for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                    let file = devices + (allow ? "/devices.allow" : "/devices.deny")
+                    do { try FileIO.write(line, to: file) } catch {
+                        killAndClean()
+                        throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)\(poststopAfterFailure())")
+                    }
                 }
+            } else if let leaf = CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) {
+                do {
+                    try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(config.deviceRules), to: leaf)
+                } catch {
+                    killAndClean()
+                    throw OCIError("create \(id): linux.resources.devices on cgroup v2: \(error)\(poststopAfterFailure())")
+                }
+            } else {
+                killAndClean()
+                throw OCIError("create \(id): linux.resources.devices: the container has neither a v1 devices cgroup nor a cgroup2 leaf to attach a device program to (ENOENT) — mount the devices controller (v1) or cgroup2\(poststopAfterFailure())")
             }
         }
         var keeper: (pid: Int32, startTime: UInt64)?

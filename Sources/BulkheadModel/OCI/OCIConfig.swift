@@ -47,7 +47,8 @@ public struct OCIConfig: Sendable, Equatable {
         public var line: String
     }
     /// `linux.resources.devices`, in order: written to the container's v1 devices cgroup after
-    /// `create` made it (before `start`), followed by the engine's own nodes (`engineDeviceRules`).
+    /// `create` made it (before `start`), followed by the engine's own nodes (`engineDeviceRules`);
+    /// on cgroup v2 the same list becomes an eBPF device program (`OCIDeviceProgram`).
     public var deviceRules: [DeviceRule] = []
     /// The nodes the engine's /dev holds (null, zero, full, random, urandom, tty, ptmx and its
     /// own pts), allowed after the config's rules as runc adds its default devices.
@@ -77,7 +78,7 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
         ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
-        ("linux.resources.devices", "on cgroup v2 (no eBPF device program is loaded): a deny-all list, and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any): the engine's /dev gives only null, zero, full, random, urandom, tty and its own pts; other rules are refused. On cgroup v1 the rules are written to the container's devices cgroup"),
+        ("linux.resources.devices", "enforced (cgroup v1: the container's devices cgroup; cgroup v2: an eBPF device program on its cgroup); accepted are a deny-all list and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any), other rules are refused. Without effect: the allow rules for nodes the engine's /dev does not hold (it gives only null, zero, full, random, urandom, tty and its own pts; a node the container makes there opens nothing)"),
         ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
         ("mounts[].options: bind/rbind, private/rprivate/slave/rslave, nodev, nosuid, strictatime, relatime", "binds are always recursive, nosuid and nodev, and never propagate to the host"),
         ("mounts[].options: noexec, noatime, z, Z (binds)", "not applied: a bind stays executable and keeps its atime behaviour; no SELinux relabelling"),
