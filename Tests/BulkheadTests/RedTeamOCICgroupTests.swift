@@ -90,3 +90,30 @@ struct RedTeamOCICgroupTests {
         for dir in dirs { rmdir(dir + "/sub"); rmdir(dir) }
     }
 }
+
+/// Red team (session 7): `update` of a container whose `bulkhead.dev/profile` bounded its limits.
+@Suite(.serialized, .enabled(if: Gate.root, Gate.rootReason))
+struct RedTeamOCIUpdateTests {
+    /// The built-in `container` profile bounds memory (1 GiB), pids (1024) and CPU (1): an
+    /// `update` asking for more is refused naming the annotation, and the live cgroup keeps the
+    /// profile's bound; one within it is written.
+    @Test func updateStaysWithinTheProfileAnnotation() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "exec sleep 1000"]) { config in
+            config["annotations"] = ["bulkhead.dev/profile": "container"]
+        }
+        let pidFile = b.dir + "/pid"
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        #expect(c.status == 0, "create: \(c.stderr)")
+        let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
+        let pids = try #require(OCIRuntimeTests.cgroupDirs(of: pid).first { $0.contains("/pids/") }, "a pids cgroup")
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "1024")
+        for flags in [["--pids-limit", "5000"], ["--memory", "4Gi"], ["--cpu-quota", "400000", "--cpu-period", "100000"]] {
+            let u = try OCIRuntimeTests.rt(["update"] + flags + ["c1"], root: b.stateRoot)
+            #expect(u.status != 0 && u.stderr.contains("bulkhead.dev/profile"), "\(flags): \(u.stderr)")
+        }
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "1024", "the profile's bound stays")
+        let within = try OCIRuntimeTests.rt(["update", "--pids-limit", "500", "c1"], root: b.stateRoot)
+        #expect(within.status == 0, "\(within.stderr)")
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "500")
+    }
+}

@@ -248,6 +248,16 @@ public struct OCIRuntime: Sendable {
         let (lock, record, dir, s) = try locked(id, "update")
         defer { lock.unlock() }
         var r = record
+        // bulkhead.dev/profile bounded the limits at create: they stay bounded.
+        if let name = r.annotations[OCIProfileAnnotation.key] {
+            var layers: [ProfileLayer] = []
+            do {
+                layers = try ProfileStore.standard().layers(for: name)
+                try OCIProfileAnnotation.checkUpdate(limits, within: try EffectiveProfile.resolve(layers))
+            } catch {
+                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error.withoutContent(ifAnyPrivate: layers)) (EPERM)")
+            }
+        }
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
         let written: [EnforcedLimit]
         do {
