@@ -112,6 +112,9 @@ struct RedTeamOCIUpdateTests {
             #expect(u.status != 0 && u.stderr.contains("bulkhead.dev/profile"), "\(flags): \(u.stderr)")
         }
         #expect(OCICgroupTests.read(pids + "/pids.max") == "1024", "the profile's bound stays")
+        // A size the rules refuse is named with the rule's words, not a Swift value's dump.
+        let bad = try OCIRuntimeTests.rt(["update", "--memory", "4g", "c1"], root: b.stateRoot)
+        #expect(bad.status != 0 && bad.stderr.contains("--memory") && !bad.stderr.contains("Refusal("), "\(bad.stderr)")
         let within = try OCIRuntimeTests.rt(["update", "--pids-limit", "500", "c1"], root: b.stateRoot)
         #expect(within.status == 0, "\(within.stderr)")
         #expect(OCICgroupTests.read(pids + "/pids.max") == "500")
