@@ -335,7 +335,7 @@ public enum OCICommandLine {
             let r = swap ? FieldRules.memorySwap(t) : NumberField.memory.parse(t)
             switch r {
             case .success(let v): return v == .max ? -1 : Int64(exactly: v) ?? -1
-            case .failure(let refusal): throw OCIError("update: \(flag): \(refusal)")
+            case .failure(let refusal): throw OCIError("update: \(flag): \(refusal.message)")
             }
         }
         if let v = try bytes("--memory") { set("memory", "limit", v) }

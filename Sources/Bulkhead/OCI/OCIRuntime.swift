@@ -260,6 +260,16 @@ public struct OCIRuntime: Sendable {
         let (lock, record, dir, s) = try locked(id, "update")
         defer { lock.unlock() }
         var r = record
+        // bulkhead.dev/profile bounded the limits at create: they stay bounded.
+        if let name = r.annotations[OCIProfileAnnotation.key] {
+            var layers: [ProfileLayer] = []
+            do {
+                layers = try ProfileStore.standard().layers(for: name)
+                try OCIProfileAnnotation.checkUpdate(limits, within: try EffectiveProfile.resolve(layers))
+            } catch {
+                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error.withoutContent(ifAnyPrivate: layers)) (EPERM)")
+            }
+        }
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
         let written: [EnforcedLimit]
         do {
@@ -754,15 +764,13 @@ public struct OCIRuntime: Sendable {
         // The pid is held by a pidfd and checked against its start time (ProcessHandle).
         guard let handle = ProcessHandle(pid: r.pid, startTime: r.startTime) else { throw OCIError("kill \(id): the container is not running (ESRCH)") }
         if all {
-            // Each pid read from cgroup.procs is held by a pidfd, then checked to be in the
-            // container's cgroup, and signalled through the pidfd: a pid that was reused by
-            // another process after the read is never signalled (runc freezes the cgroup for this).
-            for d in r.cgroupDirectories {
-                for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") {
-                    guard let pid = Int32(line), pid != r.pid,
-                          let h = ProcessHandle(pid: pid, checkedBy: { Self.isMember($0, of: r.cgroupDirectories) }) else { continue }
-                    h.signal(sig)
-                }
+            // Every pid of the container's cgroups and of those below them (SandboxCgroup.treeProcesses)
+            // is held by a pidfd, then checked to be in the container's cgroup tree, and signalled
+            // through the pidfd: a pid that was reused by another process after the read is never
+            // signalled (runc freezes the cgroup for this).
+            for pid in SandboxCgroup.treeProcesses(r.cgroupDirectories) where pid != r.pid {
+                guard let h = ProcessHandle(pid: pid, checkedBy: { Self.isMember($0, of: r.cgroupDirectories) }) else { continue }
+                h.signal(sig)
             }
         }
         let rc = handle.signal(sig)
@@ -796,11 +804,7 @@ public struct OCIRuntime: Sendable {
         let r = try load(id)
         let dir = try containerDirectory(id)
         guard status(r, dir: dir) != "stopped" else { return [] }
-        var pids = Set<Int32>()
-        for d in r.cgroupDirectories {
-            for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { pids.insert(pid) } }
-        }
-        return pids.sorted()
+        return SandboxCgroup.treeProcesses(r.cgroupDirectories)
     }
 
     /// `delete`: a stopped (or, with force, any) container: kill, wait for the init to end,
@@ -826,16 +830,13 @@ public struct OCIRuntime: Sendable {
                 guard force || s == "created" else { throw OCIError("delete \(id): the container is \(s); stop it first or pass --force (EBUSY)") }
                 let handle = ProcessHandle(pid: r.pid, startTime: r.startTime)
                 _ = handle?.signal(SIGKILL)
-                for d in r.cgroupDirectories {
-                    for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
-                }
+                for pid in SandboxCgroup.treeProcesses(r.cgroupDirectories) { Glibc.kill(pid, SIGKILL) }
                 // A paused container's tasks die only once thawed.
                 if s == "paused" { try? CgroupFreezer.set(r.cgroupDirectories, frozen: false) }
                 _ = handle?.waitForExit(seconds: 10)
             }
-            for d in r.cgroupDirectories {
-                for line in (FileIO.read(d + "/cgroup.procs") ?? "").split(separator: "\n") { if let pid = Int32(line) { Glibc.kill(pid, SIGKILL) } }
-            }
+            // Tasks below the container's cgroups too: without a PID namespace nothing else ends them.
+            for pid in SandboxCgroup.treeProcesses(r.cgroupDirectories) { Glibc.kill(pid, SIGKILL) }
             // Frozen leftovers (a paused container deleted with --force by a runtime killed half-way).
             if CgroupFreezer.isFrozen(r.cgroupDirectories) { try? CgroupFreezer.set(r.cgroupDirectories, frozen: false) }
             Self.removeCgroups(r.cgroupDirectories)
@@ -860,12 +861,11 @@ public struct OCIRuntime: Sendable {
 
     static func removeCgroups(_ dirs: [String]) {
         for d in dirs {
-            // Cgroups the container made below its own (a cgroup mount with "rw") go first.
-            _ = SandboxCgroup.removeTree(d)
-            for _ in 0..<200 {
-                if rmdir(d) == 0 || errno == ENOENT { break }
-                if errno != EBUSY { break }
-                usleep(10_000)
+            // Cgroups below the container's own (a cgroup mount with "rw") go first, depth first,
+            // retried while killed tasks are still leaving them (removeTree waits 1 s a directory).
+            for _ in 0..<3 {
+                if case .failure(let e) = SandboxCgroup.removeTree(d), e.rawValue == EBUSY { usleep(10_000); continue }
+                break
             }
             // The shared parent bulkhead/oci, when empty (a cgroupsPath's parent is the caller's).
             if let slash = d.lastIndex(of: "/"), d[..<slash].hasSuffix("/bulkhead/oci") { rmdir(String(d[..<slash])) }

@@ -339,6 +339,17 @@ final class Supervisor {
             throw LaunchError(operation: "mount the container's cgroups (mounts[type=cgroup]): the container has no cgroup", hint: "run `bulkhead doctor`")
         }
         let v1 = cg.v1Hierarchies
+        // "rw": the workload is uid 0 (or holds CAP_DAC_OVERRIDE) over its own cgroup's files, the
+        // root of what it sees. Only cgroup2 mounted with nsdelegate, seen from a cgroup namespace
+        // of the container's own, keeps those files (its limits, its freezer) out of its reach.
+        if !ro {
+            let unified = cg.leaves.first(where: \.isUnified)?.target.mountPoint
+            guard v1.isEmpty, !temporary, let unified, CgroupHost.hasNamespaceDelegation(mountPoint: unified) else {
+                throw LaunchError(operation: "mount the container's cgroups (mounts[type=cgroup] with \"rw\"): the workload could raise its own limits "
+                                  + "through its cgroup's files (cgroup v1, no cgroup namespace of its own, or cgroup2 without nsdelegate) (EPERM)",
+                                  hint: "mount it read-only (\"ro\"); \"rw\" needs a cgroup2-only host whose cgroup2 is mounted with nsdelegate and linux.namespaces with cgroup")
+            }
+        }
         let names = v1.isEmpty ? ["cgroup2"] : v1 + (cg.unifiedDirectory == nil ? [] : ["unified"])
         var p = plan
         p.steps[i] = .mountCgroups(hierarchies: names, readOnly: ro, temporaryNamespace: temporary)

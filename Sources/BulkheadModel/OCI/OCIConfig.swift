@@ -641,7 +641,8 @@ public struct OCIConfig: Sendable, Equatable {
                     default: throw try m.require("options").sequence()[i].error("not a cgroup mount option bulkhead supports (ro, rw, nosuid, nodev, noexec, relatime, strictatime, private, rprivate, slave, rslave)")
                     }
                 }
-                c.cgroupMountReadOnly = !options.contains("rw")
+                // In order, as runc applies them: the last of ro/rw wins (an engine's "ro" after a "rw").
+                c.cgroupMountReadOnly = options.last(where: { $0 == "ro" || $0 == "rw" }) != "rw"
                 if options.contains(where: { !["ro", "rw"].contains($0) }) { ignored.append("mounts[type=cgroup]: options other than ro/rw") }
             case ("cgroup", _), ("cgroup2", _):
                 throw destNode.error("a cgroup mount is supported on /sys/fs/cgroup only")

@@ -36,6 +36,29 @@ public enum OCIProfileAnnotation {
         }
     }
 
+    /// `update` of a container created with the annotation: the profile's memory, pids and CPU
+    /// limits stay a ceiling, as `tighten` applied them at create. Anything above is refused
+    /// (a CPU period without a quota too: a shorter period alone would give more CPU).
+    public static func checkUpdate(_ limits: CgroupLimits, within profile: EffectiveProfile) throws(ConfigError) {
+        func refuse(_ what: String) -> ConfigError {
+            ConfigError(file: "update", field: "annotations.\"\(key)\"",
+                        message: "\(what) is more than the container's profile allows; its limits stay a ceiling after create")
+        }
+        if let p = profile.limits.memoryBytes {
+            if let m = limits.memoryMax, m > p { throw refuse("memory \(m)") }
+            if let m = limits.memoryHigh, m > p { throw refuse("memory reservation \(m)") }
+        }
+        if let p = profile.limits.pids, let n = limits.pidsMax, n > p { throw refuse("pids limit \(n)") }
+        if let p = profile.limits.cpuMilli {
+            if limits.cpuPeriodMicros != nil && limits.cpuQuotaMicros == nil { throw refuse("a CPU period without a quota") }
+            if let q = limits.cpuQuotaMicros {
+                let period = limits.cpuPeriodMicros ?? 100_000
+                let (milli, over) = q.multipliedReportingOverflow(by: 1000)
+                if over || period == 0 || milli / period > p { throw refuse("CPU quota \(q) per period \(period)") }
+            }
+        }
+    }
+
     /// Tightens `config.layer` with `profile`. Returns the profile's seccomp policy when it has
     /// one (to be combined with the config's filter), nil for Unconfined.
     /// - Parameter inherited: the rlimits the container would otherwise inherit (the

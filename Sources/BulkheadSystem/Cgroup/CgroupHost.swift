@@ -118,6 +118,14 @@ public struct CgroupHost: Sendable, Equatable {
         targets.first { $0.hierarchy == "unified" }
     }
 
+    /// Whether the cgroup2 file system at `mountPoint` was mounted with `nsdelegate`: then a
+    /// task inside a cgroup namespace cannot write the interface files of the namespace's root
+    /// (its own limits), only `cgroup.procs` and `cgroup.subtree_control` (cgroups(7)).
+    public static func hasNamespaceDelegation(mountPoint: String) -> Bool {
+        guard case .success(let text) = CgroupFS.read("/proc/self/mountinfo") else { return false }
+        return MountInfoEntry.parse(text).contains { $0.mountPoint == mountPoint && $0.fileSystemType == "cgroup2" && $0.superOptions.contains("nsdelegate") }
+    }
+
     /// The v1 target whose hierarchy carries `controller`.
     public func v1Target(for controller: String) -> CgroupTarget? {
         targets.first { $0.hierarchy != "unified" && $0.controllers.contains(controller) }

@@ -790,6 +790,20 @@ public final class SandboxCgroup {
         for leaf in leaves.reversed() { _ = CgroupFS.removeDirectory(leaf.directory) }
     }
 
+    /// The pids in `dirs` and in every cgroup below them (cgroups a container made under a "rw"
+    /// cgroup mount, or that anything else made there), deduplicated and sorted: a task moved
+    /// below its container's cgroup is still the container's.
+    public static func treeProcesses(_ dirs: [String]) -> [Int32] {
+        var pids = Set<Int32>(), pending = dirs
+        while let d = pending.popLast() {
+            if case .success(let text) = CgroupFS.read(d + "/cgroup.procs") {
+                for line in text.split(separator: "\n") { if let p = Int32(line) { pids.insert(p) } }
+            }
+            pending += CgroupFS.subdirectories(d).map { d + "/" + $0 }
+        }
+        return pids.sorted()
+    }
+
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
     public static func removeTree(_ dir: String) -> Result<Void, Errno> {
         for child in CgroupFS.subdirectories(dir) {
