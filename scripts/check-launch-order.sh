@@ -5,7 +5,8 @@
 # the functions every launch runs. Cheap (nm, no valgrind): LaunchOrderTests runs it in the test
 # suite (so CI catches a stale list), scripts/build-release.sh after each release link (as a
 # warning there: a release build inlines and drops some functions). --prune rewrites the list
-# without the names BIN does not have; scripts/gen-launch-order.sh regenerates it whole.
+# without the names BIN does not have (a hot function's new names in place of its old ones);
+# scripts/gen-launch-order.sh regenerates it whole.
 #
 # Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadSystem,
 # BulkheadModel, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
@@ -24,17 +25,30 @@ grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|8bulkhead)|bh_)' "$LIS
   | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
   | LC_ALL=C sort -u > "$tmp/ours" || true
 LC_ALL=C comm -23 "$tmp/ours" "$tmp/have" > "$tmp/missing"
+# The functions every launch runs: the list must name each, as BIN has it (a list that names an
+# old signature of Sandbox.prepare has lost it).
+hot='bh_spawn bh_block_supervisor_signals $s8Bulkhead10SupervisorC3run $s8Bulkhead7SandboxO7prepare
+     $s14BulkheadSystem12ChildSpawnerO5spawn $s14BulkheadSystem12SeccompCacheV4load'
 if [ "$prune" = 1 ]; then
-  awk 'NR == FNR { gone[$0] = 1; next } !($0 in gone)' "$tmp/missing" "$LIST" > "$tmp/list"
+  # Without the names BIN does not have; a hot function whose name changed (a new signature) takes
+  # the place of its old name, with the names BIN has for it (the function and its closures).
+  : > "$tmp/repl"
+  for h in $hot; do
+    if ! (grep -F -- "$h" "$LIST" || true) | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/have" | grep -q .; then
+      grep -F -- "$h" "$tmp/have" | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|MD$)' | sed "s|^|$h\t|" >> "$tmp/repl" || true
+    fi
+  done
+  awk -F'\t' 'FILENAME == ARGV[1] { gone[$0] = 1; next }
+       FILENAME == ARGV[2] { r[$1] = r[$1] $2 "\n"; next }
+       ($0 in gone) { for (h in r) if (index($0, h) == 1 && !(h in done)) { printf "%s", r[h]; done[h] = 1 } next }
+       { print }
+       END { for (h in r) if (!(h in done)) printf "%s", r[h] }' "$tmp/missing" "$tmp/repl" "$LIST" > "$tmp/list"
   cp "$tmp/list" "$LIST"
-  echo "removed $(wc -l < "$tmp/missing") names $BIN does not have from $LIST"
+  echo "removed $(wc -l < "$tmp/missing") names $BIN does not have from $LIST, put $(wc -l < "$tmp/repl") current names of the launch's hot functions in their place"
   exit 0
 fi
 status=0
-# The functions every launch runs: the list must name each, as BIN has it (a list that names an
-# old signature of Sandbox.prepare has lost it).
-for h in bh_spawn bh_block_supervisor_signals '$s8Bulkhead10SupervisorC3run' '$s8Bulkhead7SandboxO7prepare' \
-         '$s14BulkheadSystem12ChildSpawnerO5spawn' '$s14BulkheadSystem12SeccompCacheV4load'; do
+for h in $hot; do
   found=$( (grep -F -- "$h" "$LIST" || true) | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/have" | wc -l)
   if [ "$found" -eq 0 ]; then
     echo "launch-order.txt misses the launch's hot function $h (as $BIN has it)"

@@ -30,6 +30,7 @@ struct StepEncodingTests {
         .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,
         .waitExecFifo(fd: 7), .writeSysctl(name: "net.ipv4.ip_forward", value: "1"), .waitPoolRequest(fd: 8),
         .mountCgroups(hierarchies: ["memory", "cpu,cpuacct", "unified"], readOnly: true, temporaryNamespace: false),
+        .runHook(HookStep(kind: "startContainer", index: 0, path: "/bin/true", argv: ["true"], env: ["A=b"], stateFD: 6, timeoutMs: 1000)),
     ]
 
     /// The ops of bh_spawn.h by value: the first is `= 1`, each next one more.

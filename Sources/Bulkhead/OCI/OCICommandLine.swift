@@ -257,9 +257,9 @@ public enum OCICommandLine {
                                         "--no-new-privs": false, "--preserve-fds": true, "--process-label": true, "--apparmor": true,
                                         "--ignore-paused": false, "--no-subreaper": false]
             let (all, p) = try parseList(args, command, spec)
-            // `parse` keys a short flag -x as "--x": one name per flag here.
-            let long = ["--p": "--process", "--t": "--tty", "--d": "--detach", "--e": "--env", "--u": "--user",
-                        "--g": "--additional-gids", "--c": "--cap"]
+            // `parseList` keys a flag by the spelling the spec lists ("-d", "--detach"): one name per flag here.
+            let long = ["-p": "--process", "-t": "--tty", "-d": "--detach", "-e": "--env", "-u": "--user",
+                        "-g": "--additional-gids", "-c": "--cap"]
             let named = all.map { (long[$0.0] ?? $0.0, $0.1) }
             var f: [String: String] = [:]
             for (k, v) in named { f[k] = v }
