@@ -142,11 +142,9 @@ struct OCIClientPodmanTests {
             let web = try p.podman(["run", "-d", "--name", "web", "-p", "127.0.0.1:\(port):80", p.image, "httpd", "-f", "-p", "80", "-h", "/www"])
             #expect(web.status == 0, "\(web)")
             let nets = try p.podman(["exec", "web", "ls", "/sys/class/net"])
-            // exec runs (issue 13 §1); what it lists is create's: a network namespace podman made
-            // (owned by the host's user namespace) gets no sysfs of its own in the container.
-            withKnownIssue("bulkhead-runc: /sys/class/net is missing in a container joining podman's network namespace (its /sys is not that namespace's sysfs); the bridge itself works: the published port answers below") {
-                #expect(nets.stdout.contains("eth0"), "the bridge network gives the container an eth0: \(nets)")
-            } when: { runtime == .bulkhead }
+            // A network namespace podman made (owned by the host's user namespace): the container
+            // mounts that namespace's own sysfs, as runc does, so exec lists the bridge's eth0.
+            #expect(nets.stdout.contains("eth0"), "the bridge network gives the container an eth0: \(nets)")
             var got = OCIShell.Result(status: -1, stdout: "", stderr: "")
             let deadline = monotonicSeconds() + 20
             while got.status != 0 && monotonicSeconds() < deadline {
