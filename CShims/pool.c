@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 int bh_pool_check(const uint8_t *message, size_t length, uint32_t fds) {
@@ -28,6 +30,23 @@ int bh_pool_check(const uint8_t *message, size_t length, uint32_t fds) {
         p = nul + 1;
     }
     return p == end ? 0 : EBADMSG;
+}
+
+int bh_pool_fd_kind(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -errno;
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0) return -errno;
+    if (flags & O_PATH) return BH_POOL_FD_OPATH;
+    if (S_ISDIR(st.st_mode)) return BH_POOL_FD_DIRECTORY;
+    /* ANON_INODE_FS_MAGIC, PIDFS_MAGIC, NSFS_MAGIC; an inode without a type is an anon inode. */
+    unsigned long magic = (unsigned long)fs.f_type & 0xffffffffUL;
+    if (magic == 0x09041934UL || magic == 0x50494446UL || magic == 0x6e736673UL || (st.st_mode & S_IFMT) == 0)
+        return BH_POOL_FD_HANDLE;
+    if (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)) return BH_POOL_FD_OK;
+    return BH_POOL_FD_OTHER;
 }
 
 int bh_pool_send(int socket, const uint8_t *message, size_t length, const int32_t *fds, uint32_t fd_count) {

@@ -41,6 +41,17 @@ typedef struct bh_pool_header {
  * arrived with it, which must be fdc. No allocation. */
 int bh_pool_check(const uint8_t *_Nonnull message, size_t length, uint32_t fds);
 
+/* What a client's fd is, for the pool to refuse what would lead out of the sandbox through
+ * /proc/self/fd/N (CVE-2024-21626's shape): BH_POOL_FD_OK (a regular file, pipe, socket or
+ * character device opened for reading or writing), _DIRECTORY, _OPATH (opened with O_PATH),
+ * _HANDLE (pidfd, nsfs, anon inode), _OTHER (a block device ...); or -errno. */
+#define BH_POOL_FD_OK 0
+#define BH_POOL_FD_DIRECTORY 1
+#define BH_POOL_FD_OPATH 2
+#define BH_POOL_FD_HANDLE 3
+#define BH_POOL_FD_OTHER 4
+int bh_pool_fd_kind(int fd);
+
 /* Sends one message with `fd_count` fds (MSG_NOSIGNAL, EINTR retried). 0 or a positive errno. */
 int bh_pool_send(int socket, const uint8_t *_Nonnull message, size_t length, const int32_t *_Nullable fds, uint32_t fd_count);
 

@@ -229,12 +229,22 @@ struct RunCommand: ParsableCommand {
     /// here; `--env` (NAME=VALUE, or NAME from this environment), `--workdir`, `--preserve-fd`,
     /// `--report` and `-q` go with the request.
     func runPooled(_ socket: String) throws -> Never {
-        var layer = (try? commandLineLayer()) ?? ProfileLayer()
+        // A flag the pool cannot honour is refused, never dropped: a flag that tightens the
+        // sandbox (--seccomp-strict, --supplementary-groups refuse, --stop-signal) silently
+        // ignored would run the command looser than asked; so would a flag value that does
+        // not parse (it would leave the layer empty and pass the check below).
+        var layer: ProfileLayer
+        do { layer = try commandLineLayer() } catch {
+            warn(error.description)
+            throw ExitCode(ExitStatus.launchFailed)
+        }
         let env = layer.env.map { "\($0.name)=\($0.value)" }
         layer.env = []
         layer.workingDir = nil
         let refused = [profile != "container" ? "--profile" : nil, timeout != nil ? "--timeout" : nil, tty ? "--tty" : nil,
                        name != nil ? "--name" : nil, dryRun ? "--dry-run" : nil, injectFault != nil ? "--inject-fault" : nil,
+                       seccompStrict ? "--seccomp-strict" : nil, supplementaryGroups != nil ? "--supplementary-groups" : nil,
+                       stopSignal != nil ? "--stop-signal" : nil, stopTimeout != nil ? "--stop-timeout" : nil,
                        layer != ProfileLayer() ? "flags that change the sandbox" : nil].compactMap { $0 }
         if let first = refused.first {
             warn(ConfigError(file: FieldRules.commandLine, field: first, message: "the pool's profile decides the sandbox: with --pool give only --env, --workdir, --preserve-fd, --report and -q").description)

@@ -1,5 +1,6 @@
 import BulkheadModel
 import BulkheadSystem
+import CShims
 import Foundation
 import Glibc
 import Testing
@@ -175,6 +176,48 @@ struct WarmPoolTests {
         #expect(s.served == 0 && s.ready == 1, "a refused request took no sandbox: \(s)")
         let ok = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", "exit 3"])
         #expect(ok.status == 3, "\(ok.stderr)")
+    }
+
+    @Test("A passed fd that is a host directory, an O_PATH fd or a pidfd is refused (CVE-2024-21626's way out); a file is served")
+    func hostileFDsRefused() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        let marker = pool.dir + "/marker"
+        #expect(FileManager.default.createFile(atPath: marker, contents: Data("outside".utf8), attributes: [.posixPermissions: 0o644]))
+        // The workload looks through fd 3 at the host: exit 42 when it reaches the marker.
+        let script = "cat /proc/self/fd/3/marker 2>/dev/null | grep -q outside && exit 42; cat /proc/self/fd/3 2>/dev/null | grep -q outside && exit 43; exit 9"
+        func request() throws -> [UInt8] {
+            try PoolRequest(argv: ["/bin/sh", "-c", script], environment: [], workingDirectory: "").encode(fdCount: 4)
+        }
+        let dir = open(pool.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let path = open(marker, 0o10000000 /* O_PATH */ | O_CLOEXEC)
+        let pidfd = bh_pidfd_open(getpid(), 0)
+        let file = open(marker, O_RDONLY | O_CLOEXEC)
+        defer { for fd in [dir, path, pidfd, file] where fd >= 0 { close(fd) } }
+        try #require(dir >= 0 && path >= 0 && pidfd >= 0 && file >= 0)
+        let byDir = try Self.raw(pool.socket, try request(), fds: [0, 1, 2, dir])
+        #expect(byDir.status == 125 && byDir.message.contains("fd 3 is a directory"), "the host directory reached the workload: \(byDir)")
+        let byPath = try Self.raw(pool.socket, try request(), fds: [0, 1, 2, path])
+        #expect(byPath.status == 125 && byPath.message.contains("O_PATH"), "\(byPath)")
+        let byPidfd = try Self.raw(pool.socket, try request(), fds: [0, 1, 2, pidfd])
+        #expect(byPidfd.status == 125 && byPidfd.message.contains("kernel handle"), "\(byPidfd)")
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 0, "a refused request took no sandbox: \(s)")
+        // A file opened for reading goes through: the workload reads it on fd 3.
+        let byFile = try Self.raw(pool.socket, try request(), fds: [0, 1, 2, file])
+        #expect(byFile.status == 43, "\(byFile)")
+    }
+
+    @Test("run --pool refuses a flag it cannot honour (--seccomp-strict, --supplementary-groups, --stop-signal, a value that does not parse) instead of dropping it")
+    func tighteningFlagsRefused() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        for flags in [["--seccomp-strict"], ["--supplementary-groups", "refuse"], ["--stop-signal", "TERM"], ["--memory", "lots"]] {
+            let r = try Bulkhead.run(["run", "--pool", pool.socket] + flags + ["--", "/bin/true"])
+            #expect(r.status == 125 && r.stderr.contains(flags[0]), "\(flags) was dropped: \(r.status) \(r.stderr)")
+        }
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 0, "\(s)")
     }
 
     @Test("pool stop and SIGTERM leave no process, cgroup, mount or socket")

@@ -40,6 +40,7 @@ public enum PoolClient {
         do { try PoolSocket.send(conn, bytes, fds: fds) } catch { sendError = error }
         var head: [UInt8]?
         var json: [UInt8] = []
+        var resetSeen = false
         while true {
             var p = [pollfd(fd: conn, events: Int16(POLLIN), revents: 0), signals?.pollFD ?? pollfd(fd: -1, events: 0, revents: 0)]
             if poll(&p, 2, -1) < 0 { if errno == EINTR { continue }; break }
@@ -54,6 +55,10 @@ public enum PoolClient {
             let m: (bytes: [UInt8], fds: [Int32])
             do { m = try PoolSocket.receive(conn, nonblocking: true) } catch {
                 if error.errno?.rawValue == EAGAIN { continue }
+                // A pool that refused this caller before reading the request closes with it
+                // unread: the kernel reports ECONNRESET once (unix_release_sock), and the
+                // answer queued before the close is still there to read.
+                if error.errno?.rawValue == ECONNRESET && head == nil && !resetSeen { resetSeen = true; continue }
                 break // the end of the reply (EPIPE) or a broken connection
             }
             for fd in m.fds { close(fd) }

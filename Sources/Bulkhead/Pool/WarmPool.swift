@@ -428,6 +428,7 @@ public final class WarmPool: @unchecked Sendable {
         do throws(LaunchError) {
             let asked: PoolRequest
             do { asked = try PoolRequest.decode(message.bytes, fdCount: message.fds.count) } catch { throw LaunchError("check the request", wrapping: error) }
+            do { try PoolSocket.checkPassed(fds: message.fds) } catch { throw LaunchError("check the request's fds", wrapping: error) }
             handoff = PoolHandoff(request: try checked(asked), timeoutSeconds: nil, receivedAt: receivedAt,
                                   report: PoolRunReport(socket: options.socketPath, sandbox: 0, poolPID: getpid()))
         } catch {

@@ -186,6 +186,30 @@ public enum PoolSocket {
         return fd
     }
 
+    /// The fds a client passes become the workload's 0 .. n-1, and the workload's
+    /// /proc/self/fd/N is a magic link that leads wherever the fd points, with the workload's
+    /// credentials (CVE-2024-21626's shape). Refused: a directory (a way out of the root), an
+    /// O_PATH fd (opened without read or write permission: reopened by the workload it would
+    /// grant what the client never had), and the kernel's handles to processes and namespaces
+    /// (pidfd, nsfs, anon inodes: signals or setns reaching past the sandbox). Kept: regular
+    /// files, pipes, sockets and character devices (a terminal) opened for reading or writing.
+    public static func checkPassed(fds: [Int32]) throws(SystemError) {
+        for (i, fd) in fds.enumerated() {
+            let kind = bh_pool_fd_kind(fd)
+            let why: String
+            switch kind {
+            case BH_POOL_FD_OK: continue
+            case BH_POOL_FD_DIRECTORY: why = "a directory"
+            case BH_POOL_FD_OPATH: why = "an O_PATH fd"
+            case BH_POOL_FD_HANDLE: why = "a kernel handle (pidfd, namespace, anon inode)"
+            case BH_POOL_FD_OTHER: why = "neither a file, a pipe, a socket nor a terminal"
+            default: throw SystemError("fstat the request's fd \(i)", errno: Errno(-kind))
+            }
+            throw SystemError("the request's fd \(i) is \(why): only files, pipes, sockets and terminals go into a pooled sandbox", errno: Errno(EBADF),
+                              hint: "pass the file opened for reading or writing, not a directory or a handle")
+        }
+    }
+
     /// accept(2) of a connection, close-on-exec; nil on failure.
     public static func accept(_ fd: Int32) -> Int32? {
         let c = bh_pool_accept(fd)
