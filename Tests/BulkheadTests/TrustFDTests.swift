@@ -157,12 +157,14 @@ struct TrustFDTests {
         return ([:], [:])
     }
 
-    @Test("The init holds only 0-2, its two pipes and the --preserve-fd fds; no launcher fd (cgroup directory, pidfd, signalfd)")
+    @Test("The init holds only 0-2, its message pipe and sync socket and the --preserve-fd fds; no launcher fd (cgroup directory, pidfd, signalfd)")
     func initFileDescriptors() throws {
         // The caller passes fds 5 and 7; only 7 is declared.
         let (fds, workload) = try Self.initFDs(["--preserve-fd", "7"], prefix: "exec 5</etc/hostname 7</etc/passwd; ")
         let extra = fds.filter { ![0, 1, 2, 7].contains($0.key) }
-        #expect(extra.count == 2 && extra.values.allSatisfy { $0.hasPrefix("pipe:") }, "the init's fds: \(fds)")
+        // Its message pipe and its sync channel (a unix socket: the v1 `tasks` files come over it after clone3).
+        #expect(extra.count == 2 && extra.values.filter { $0.hasPrefix("pipe:") }.count == 1
+                && extra.values.filter { $0.hasPrefix("socket:") }.count == 1, "the init's fds: \(fds)")
         #expect(fds[7] == "/etc/passwd" && fds[5] == nil, "\(fds)")
         #expect(!fds.values.contains { $0.hasPrefix("/sys/fs/cgroup") || $0.contains("pidfd") || $0.contains("signalfd") }, "\(fds)")
         #expect(Set(workload.keys) == [0, 1, 2, 7], "the workload's fds: \(workload)")
