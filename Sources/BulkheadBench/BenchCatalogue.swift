@@ -89,7 +89,7 @@ public enum BenchCatalogue {
         // `--vm`: one boot of the VM lane for every chosen cell that reads a scenario of it.
         let scenarios = vmScenarios(cells)
         if let vm = context.vm, !scenarios.isEmpty {
-            context.vmRun = BenchVM.run(vm, scenarios: scenarios, scratch: context.scratch, rounds: context.rounds, window: context.holdSeconds)
+            context.vmRun = BenchVM.run(vm, scenarios: scenarios, scratch: context.scratch, rounds: context.rounds, window: context.phaseSeconds)
         }
         for var exp in experiments where cells.contains(exp.cell) {
             progress(exp.cell, nil)

@@ -11,12 +11,6 @@ public final class BenchContext: @unchecked Sendable {
     public let binary: String
     /// Seconds of one measured phase (victim alone, or victim with aggressor): one window.
     public let phaseSeconds: Double
-    /// Seconds the cells that are not ratio cells hold their state (a fork bomb's children, a
-    /// tenant's first pod, a server), the windows of the VM lane's scenarios, and the base of
-    /// the pods' deadlines: the window, but not under 1 s. The ratio cells' windows became
-    /// 0.5 s by default (docs/bench.md says on what evidence); these holds and deadlines were
-    /// measured at 1 s on a loaded machine and stay so.
-    public var holdSeconds: Double { max(1, phaseSeconds) }
     /// Interleaved rounds of baseline and loaded (and contained) windows per ratio cell.
     public let rounds: Int
     /// Scratch directory on the real disk (the disk experiments need one), removed by `close()`.

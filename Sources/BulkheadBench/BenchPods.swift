@@ -144,7 +144,7 @@ extension BenchContext {
     /// Launches one pod per spec (with its tenant and quota manifests), each bounded by a
     /// deadline; `finishPods` waits for them.
     func startPods(_ specs: [BenchPodSpec], emptyDir: String = "16Mi", seconds: Double? = nil) throws -> StartedPods {
-        let deadline = Int((seconds ?? holdSeconds * 3 + 6).rounded(.up))
+        let deadline = Int((seconds ?? phaseSeconds * 3 + 6).rounded(.up))
         var started = StartedPods(launched: [], reportPaths: [], names: [])
         for (i, spec) in specs.enumerated() {
             let tenant = spec.tenant.map { "bench-t\($0)" } ?? "default"
@@ -257,7 +257,7 @@ extension BenchContext {
 
     /// `bulkhead run ARGS` side by side (plain sandboxes, e.g. with a host directory bound in).
     func runSandboxes(_ argLists: [[String]], seconds: Double? = nil) throws -> [Finished] {
-        try runAll(argLists.map { ["run"] + $0 }, timeout: seconds ?? holdSeconds * 3 + 10)
+        try runAll(argLists.map { ["run"] + $0 }, timeout: seconds ?? phaseSeconds * 3 + 10)
     }
 }
 

@@ -7,7 +7,7 @@ enum KernelTableExperiments {
         BenchExperiment(.pids, .container, expect: .can,
             claim: "with pids.max a fork bomb stops at the limit and a neighbour forks fine; without it, inside a shared parent (the pod cgroup) the bomb starves the neighbour's fork (EAGAIN)",
             method: "Part 1: a fork bomb in a sandbox with --pids 32 next to a sandbox forking 20 children. Part 2: the same bomb without its own limit, in a pod with bulkhead.dev/pod-limits pids=48, next to a sibling container forking 20 children.") { ctx in
-            let bomb = BenchPrograms.forkBomb(max: 400, hold: ctx.holdSeconds + 0.5)
+            let bomb = BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5)
             let probe = BenchPrograms.forkProbe("n", delay: 0.8)
             let part1 = try ctx.runSandboxes([["--pids", "32", "--", "/bin/sh", "-c", bomb], ["--", "/bin/sh", "-c", probe]])
             let v1 = part1.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
@@ -40,7 +40,7 @@ enum KernelTableExperiments {
         BenchExperiment(.pids, .pod, expect: .can,
             claim: "a pod pids.max stops a fork bomb inside its pod; a neighbour pod forks fine",
             method: "Aggressor: a pod with bulkhead.dev/pod-limits pids=32 running a fork bomb; victim: a neighbour pod forking 20 children.") { ctx in
-            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.holdSeconds + 0.5), podLimits: "pids=32")
+            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5), podLimits: "pids=32")
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", delay: 0.8))
             let run = try ctx.runPods(.ownPods, [bomb, victim])
             let v = run.values

@@ -183,7 +183,7 @@ enum NetworkExperiments {
         BenchExperiment(.networkObjects, .namespace, expect: .can,
             claim: "network policy between tenants decides which pods reach each other",
             method: "A server pod of tenant A; a client pod of tenant B and one of tenant A connect to it by pod IP, before and after a NetworkPolicy in tenant A that admits only its own namespace (bulkhead policy apply; nftables on the node bridge).") { ctx in
-            let t = ctx.holdSeconds
+            let t = ctx.phaseSeconds
             let server = BenchWorkload(name: "server", script: """
                 python3 -c 'import socket,time
                 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0",8080)); s.listen(8); s.settimeout(0.5)

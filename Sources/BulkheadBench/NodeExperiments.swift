@@ -86,7 +86,7 @@ enum NodeExperiments {
             claim: "a node reserve keeps memory for the host: the workloads' allocatable cgroup is bounded below the node, so their OOM stays inside it; global reclaim still slows everyone",
             method: "The node is a cgroup the bench creates (the experiment's 768 MiB ceiling) with system (the host's own processes) and the workloads. Victim: a host process (not a sandbox) in system holding 448 MiB, touched. Aggressor: a sandbox (bulkhead run --profile unconfined: no limit of its own, it stays in its launcher's cgroup) allocating 32 MiB at a time up to 640 MiB. Loaded: the sandbox beside system (no reserve): the node fills, and its OOM killer picks the largest process. Contained: the sandbox under allocatable, bounded at 256 MiB (the node's reserve). The verdict needs, with the reserve, the host process alive with its memory and the aggressor OOM-killed inside allocatable, and without it the aggressor felt (the host process killed, or the aggressor past 256 MiB).") { ctx in
             var node = try Node(ctx)
-            let s = ctx.holdSeconds
+            let s = ctx.phaseSeconds
             let system = try node.cgroup(["system"])
             var bound = CgroupLimits()
             bound.memoryMax = 256 << 20

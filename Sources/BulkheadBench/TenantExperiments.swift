@@ -41,7 +41,7 @@ enum TenantExperiments {
         BenchExperiment(.memory, .namespace, expect: .can,
             claim: "a tenant's quota bounds its pods together: the pod that would pass limits.memory is refused, and the tenant cgroup's memory limit holds the sum",
             method: "Tenant B has a ResourceQuota of limits.memory 96Mi. Its first pod (limit 48Mi) holds 40 MiB; a second pod asks 64Mi while it runs. Victim: a pod of tenant A allocating and sweeping 64 MiB. Evidence: the second pod's admission error, the tenant cgroup's memory limit in the first pod's report, and the victim's exit.") { ctx in
-            let s = ctx.holdSeconds
+            let s = ctx.phaseSeconds
             let quota = "{limits.memory: 96Mi}"
             let holder = BenchWorkload(name: "holder", script: "python3 -c 'import time; x=bytearray(40<<20); time.sleep(\(BenchPrograms.fmt(s + 1.5)))'",
                                        limits: ["memory": "48Mi"])
@@ -75,7 +75,7 @@ enum TenantExperiments {
         BenchExperiment(.pids, .namespace, expect: .can,
             claim: "a tenant pids quota (bulkhead.dev/pids) bounds the tenant's pods together; another tenant forks fine",
             method: "Tenant B has a ResourceQuota of bulkhead.dev/pids 40 (the tenant cgroup's pids.max) and runs a fork bomb in a pod whose own limit is 1024; a pod of tenant A forks 20 children meanwhile.") { ctx in
-            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.holdSeconds + 0.5))
+            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5))
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", delay: 0.8))
             let run = try ctx.runPodSpecs([BenchPodSpec(group: [bomb], tenant: 1, quota: "{bulkhead.dev/pids: \"40\"}"),
                                            BenchPodSpec(group: [victim], tenant: 0)])

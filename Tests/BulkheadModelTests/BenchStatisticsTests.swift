@@ -137,25 +137,4 @@ struct BenchStatisticsTests {
         #expect(three.spans(.loaded, pre: 0.6).count == 2)
         #expect(BenchWindowPlan(rounds: 0, phases: [.baseline, .loaded], window: 1, gap: 0).windows.count == 2, "at least one round")
     }
-
-    /// The default (`BenchDefaults`: 3 rounds of 0.5 s windows, 0.25 s gaps): the lengths
-    /// docs/bench.md gives for the matrix's time, and no aggressor's span (from 0.15 s before
-    /// its window to 0.05 s after) reaches into a baseline window at half-second windows.
-    @Test("The default plan: 3 rounds of 0.5 s windows take 4.25 s for two phases and 6.5 s for three, spans clear of baselines")
-    func defaultPlan() {
-        let two = BenchWindowPlan(rounds: 3, phases: [.baseline, .loaded], window: 0.5, gap: 0.25)
-        #expect(two.windows.map(\.at) == [0, 0.75, 1.5, 2.25, 3, 3.75])
-        #expect(two.length == 4.25, "with the 1 s lead: the 5.25 s of a 2-phase cell")
-        let three = BenchWindowPlan(rounds: 3, phases: [.baseline, .loaded, .contained], window: 0.5, gap: 0.25)
-        #expect(three.windows.count == 9 && three.length == 6.5, "with the cache cells' 1.5 s lead: 8 s")
-        for plan in [two, three] {
-            for phase in [BenchPhase.loaded, .contained] {
-                for span in plan.spans(phase) {
-                    for b in plan.windows where b.phase != phase {
-                        #expect(span.to <= b.at || span.from >= b.at + plan.window, "span \(span) reaches into window \(b)")
-                    }
-                }
-            }
-        }
-    }
 }

@@ -73,7 +73,7 @@ struct MatrixTests {
     static func bench(_ cells: [String], rounds: String = rounds, extra: [String] = []) throws -> (status: Int32, report: BenchMatrixReport?, stderr: String) {
         let path = NSTemporaryDirectory() + "bh-bench-\(token()).json"
         defer { unlink(path) }
-        let r = try Bulkhead.run(["bench", "--only"] + cells + ["--rounds", rounds, "--json", path] + extra, timeout: 240)
+        let r = try Bulkhead.run(["bench", "--only"] + cells + ["--duration", "1", "--rounds", rounds, "--json", path] + extra, timeout: 240)
         return (r.status, try ReportFile.decode(BenchMatrixReport.self, at: path), r.stderr)
     }
 
