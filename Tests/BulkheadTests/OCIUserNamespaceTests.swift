@@ -82,6 +82,7 @@ struct OCIUserNamespaceTests {
             let b = try Bundle(args: ["/bin/true"], edit: edit(uid))
             let id = "c" + token()
             let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot, env: env)
+            if c.status == 0 { _ = try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot, env: env) }
             #expect(c.status == 1 && c.stderr.contains(words), "\(c.stderr)")
             #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + id))
         }
@@ -103,6 +104,7 @@ struct OCIUserNamespaceTests {
             let b = try Bundle(args: ["/bin/true"], edit: Self.userNamespace(uid: uid, gid: gid))
             let id = "c" + token()
             let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot)
+            if r.status == 0 { _ = try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot) }
             #expect(r.status == 1 && (r.stderr.contains(field + ":") || r.stderr.contains(field + "[")), "\(uid) \(gid): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + id))
         }
@@ -170,6 +172,7 @@ struct OCIUserNamespaceTests {
         let limited = try Bundle(args: ["/bin/true"], edit: rootless(pids: 50))
         let lid = "c" + token()
         let r = try asNobody(["create", "--bundle", limited.dir, lid])
+        if r.status == 0 { _ = try asNobody(["delete", "--force", lid]) }
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("cgroup") && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "names the cgroup and the fix: \(r.stderr)")
         #expect(["EACCES", "EPERM", "EROFS"].contains { r.stderr.contains($0) }, "names the errno: \(r.stderr)")
