@@ -155,7 +155,10 @@ public enum LaunchPlanner {
                         }
                         // The range in use (the profile's, /etc/subuid's, or a config's) against the ones
                         // bulkhead hands out: one of them exactly, or none of their ids.
-                        if let other = c.reservedHostIDRanges.first(where: { $0.shareable ? range.conflicts(with: $0.range) : range.overlaps($0.range) }) {
+                        // (A profile's or /etc/subgid's gid range meets only the ranges no sandbox may
+                        // use, as before; a config's gid ranges meet every one.)
+                        let shareableToo = what == "uid" || c.idMaps != nil
+                        if let other = c.reservedHostIDRanges.first(where: { $0.shareable ? shareableToo && range.conflicts(with: $0.range) : range.overlaps($0.range) }) {
                             let source = c.idMaps == nil && p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
                             throw fail(field, "host \(what)s \(range) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: sandboxes of both would own the same host files; use that range exactly or one that does not overlap it")
                         }
