@@ -88,31 +88,56 @@ import Testing
     }
 }
 
-/// `linux.uidMappings`/`gidMappings`: one entry each from containerID 0, with a user namespace.
+/// `linux.uidMappings`/`gidMappings`: up to 340 lines each (`IDMapRules`), containerID 0
+/// mapped, with a user namespace; what a caller may map on the host is the runtime's check.
 @Suite struct OCIIDMappingModelTests {
     static func config(_ linux: String, user: Bool = true) -> String {
         let ns = user ? #"[{"type": "mount"}, {"type": "user"}]"# : #"[{"type": "mount"}]"#
         return #"{"ociVersion": "1.0.2", "process": {"args": ["/bin/true"], "cwd": "/"}, "root": {"path": "rootfs"}, "linux": {"namespaces": "# + ns + ", " + linux + "}}"
     }
 
-    @Test func oneRangeEachIsDecoded() throws {
-        let c = try OCIConfig.decode(Self.config(#""uidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}]"#), bundle: "/b")
-        #expect(c.idMappings?.uid == IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536))
-        #expect(c.idMappings?.gid == IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536))
+    static func lines(_ entries: [(Int, Int, Int)]) -> String {
+        "[" + entries.map { #"{"containerID": \#($0.0), "hostID": \#($0.1), "size": \#($0.2)}"# }.joined(separator: ", ") + "]"
     }
 
+    @Test func oneRangeEachIsDecoded() throws {
+        let c = try OCIConfig.decode(Self.config(#""uidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 65536}]"#), bundle: "/b")
+        #expect(c.idMappings?.uid == [IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536)])
+        #expect(c.idMappings?.gid == [IDMapEntry(inside: 0, outside: 3_000_000_000, count: 65536)])
+    }
+
+    /// Several lines each, in the config's order, uids and gids on different ranges.
+    @Test func severalRangesAreDecodedInOrder() throws {
+        let u = [(0, 3_000_000_000, 1), (1, 3_000_100_000, 1000), (5000, 3_000_200_000, 10)]
+        let g = [(0, 3_100_000_000, 65536), (70000, 3_100_100_000, 5)]
+        let c = try OCIConfig.decode(Self.config(#""uidMappings": "# + Self.lines(u) + #", "gidMappings": "# + Self.lines(g)), bundle: "/b")
+        #expect(c.idMappings?.uid == u.map { IDMapEntry(inside: UInt32($0.0), outside: UInt32($0.1), count: UInt32($0.2)) })
+        #expect(c.idMappings?.gid == g.map { IDMapEntry(inside: UInt32($0.0), outside: UInt32($0.1), count: UInt32($0.2)) })
+    }
+
+    static let one = #""gidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 1}]"#
     @Test(arguments: [
-        (#""uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}, {"containerID": 1, "hostID": 100000, "size": 65536}], "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]"#, true, "newuidmap"),
-        (#""uidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}]"#, true, "containerID 0"),
-        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, false, "user namespace"),
-        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 0}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, true, "range"),
+        (#""uidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 1, "hostID": 100000, "size": 1}]"#, true, "linux.uidMappings", "containerID 0"),
+        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, false, "linux.uidMappings", "user namespace"),
+        (#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 0}], "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 1}]"#, true, "linux.uidMappings[0]", "range"),
+        // Overlap, on either side, in either map.
+        (#""uidMappings": "# + lines([(0, 3_000_000_000, 10), (5, 3_100_000_000, 10)]) + ", " + one, true, "linux.uidMappings", "mappings 0 and 1 overlap on the containerID side"),
+        (#""uidMappings": "# + lines([(0, 3_000_000_000, 10), (10, 3_000_000_009, 10)]) + ", " + one, true, "linux.uidMappings", "mappings 0 and 1 overlap on the hostID side"),
+        (#""uidMappings": [{"containerID": 0, "hostID": 3000000000, "size": 1}], "gidMappings": "# + lines([(0, 3_000_000_000, 1), (7, 3_000_000_100, 2), (8, 3_000_000_200, 1)]), true, "linux.gidMappings", "mappings 1 and 2 overlap on the containerID side"),
+        // start+size past the last id, on either side (checked, never wrapped).
+        (#""uidMappings": "# + lines([(0, 3_000_000_000, 1), (4_294_967_294, 3_100_000_000, 2)]) + ", " + one, true, "linux.uidMappings", "mapping 1: containerID 4294967294 + size 2 overflows"),
+        (#""uidMappings": "# + lines([(0, 4_294_967_294, 4_294_967_295)]) + ", " + one, true, "linux.uidMappings", "mapping 0: hostID 4294967294 + size 4294967295 overflows"),
+        (#""uidMappings": "# + lines([(0, 4_294_967_290, 6)]) + ", " + one, true, "linux.uidMappings", "mapping 0: hostID 4294967290 + size 6 overflows"),
+        // Count and size limits.
+        (#""uidMappings": "# + lines((0..<341).map { ($0, 3_000_000_000 + $0, 1) }) + ", " + one, true, "linux.uidMappings", "341 mappings; the kernel takes at most 340"),
+        (#""uidMappings": "# + lines((0..<340).map { (1_000_000_000 + $0 * 10, 3_000_000_000 + $0 * 10, 10) }) + ", " + one, true, "linux.uidMappings", "the kernel takes at most 4095"),
     ])
-    func refusedNamingTheField(_ linux: String, _ user: Bool, _ words: String) {
+    func refusedNamingTheField(_ linux: String, _ user: Bool, _ field: String, _ words: String) {
         do {
             _ = try OCIConfig.decode(Self.config(linux, user: user), bundle: "/b")
-            Issue.record("accepted")
+            Issue.record("accepted: \(words)")
         } catch {
-            #expect(error.field.hasPrefix("linux.uidMappings") || error.field.hasPrefix("linux.gidMappings"), "\(error)")
+            #expect(error.field == field || error.field.hasPrefix(field + "."), "\(error)")
             #expect(error.message.contains(words), "\(error)")
         }
     }

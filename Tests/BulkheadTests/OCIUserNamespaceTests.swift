@@ -34,25 +34,90 @@ struct OCIUserNamespaceTests {
         #expect(words("gid_map").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } == ["0", "3000000000", "65536"])
     }
 
+    /// Three ranges of uids (containerID 0, 1..999 and 1000..66535 on three host ranges, in
+    /// another order on the host than inside) and two of gids, as the kernel shows them to the
+    /// container in /proc/self/uid_map and gid_map; a file the container creates as uid 1500
+    /// is the host's uid of that id under the second range.
+    @Test func rootMapsSeveralRanges() throws {
+        let uid: [[String: Any]] = [["containerID": 0, "hostID": 3_000_200_000, "size": 1],
+                                    ["containerID": 1, "hostID": 3_000_100_000, "size": 999],
+                                    ["containerID": 1000, "hostID": 3_000_000_000, "size": 65536]]
+        let gid: [[String: Any]] = [["containerID": 0, "hostID": 3_100_000_000, "size": 1000],
+                                    ["containerID": 1000, "hostID": 3_100_100_000, "size": 65536]]
+        let b = try Bundle(args: ["/bin/sh", "-c", "cat /proc/self/uid_map > /out/uid_map; cat /proc/self/gid_map > /out/gid_map"],
+                           edit: Self.userNamespace(uid: uid, gid: gid))
+        let id = "c" + token()
+        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, id], root: b.stateRoot)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = { (f: String) in
+            ((try? String(contentsOfFile: b.out + "/" + f, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        }
+        #expect(lines("uid_map") == [["0", "3000200000", "1"], ["1", "3000100000", "999"], ["1000", "3000000000", "65536"]], "\(lines("uid_map"))")
+        #expect(lines("gid_map") == [["0", "3100000000", "1000"], ["1000", "3100100000", "65536"]], "\(lines("gid_map"))")
+    }
+
+    /// `bulkhead.dev/profile` naming a profile with `userNamespace.hostIDRange`: the config's
+    /// author owns that range only. Maps inside it run; one line outside it, or no user
+    /// namespace at all (the container would run on the host's own ids), is refused at create,
+    /// naming the line or the annotation, with nothing left.
+    @Test func aProfilesRangeBoundsTheConfigsMaps() throws {
+        let dir = try OCIProfileAnnotationTests.ProfileDir([
+            "tenant.yaml": OCIProfileAnnotationTests.header("tenant") + "userNamespace: {hostIDRange: \"3000000000:131072\"}\n",
+        ])
+        let env = ["BULKHEAD_PROFILE_PATH": dir.path]
+        func edit(_ uid: [[String: Any]]?) -> (inout [String: Any]) -> Void {
+            { config in
+                if let uid { Self.userNamespace(uid: uid, gid: Self.range(3_000_000_000, 65536))(&config) }
+                config["annotations"] = ["bulkhead.dev/profile": "tenant"]
+            }
+        }
+        let inside = Self.range(3_000_000_000, 1) + [["containerID": 1, "hostID": 3_000_065_536, "size": 65536]]
+        let ok = try Bundle(args: ["/bin/sh", "-c", "cat /proc/self/uid_map > /out/uid_map"], edit: edit(inside))
+        let r = try OCIRuntimeTests.rt(["run", "--bundle", ok.dir, "c" + token()], root: ok.stateRoot, env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(((try? String(contentsOfFile: ok.out + "/uid_map", encoding: .utf8)) ?? "").split(separator: "\n").count == 2)
+        let outside = Self.range(3_000_000_000, 1) + [["containerID": 1, "hostID": 3_000_131_000, "size": 1000]]
+        for (uid, words) in [(outside, "linux.uidMappings[1]: host ids 3000131000:1000 are outside 3000000000:131072"),
+                             (nil, "annotations.\"bulkhead.dev/profile\": the profile's userNamespace.hostIDRange 3000000000:131072 bounds")] as [([[String: Any]]?, String)] {
+            let b = try Bundle(args: ["/bin/true"], edit: edit(uid))
+            let id = "c" + token()
+            let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot, env: env)
+            if c.status == 0 { _ = try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot, env: env) }
+            #expect(c.status == 1 && c.stderr.contains(words), "\(c.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + id))
+        }
+    }
+
     /// What root may not map: the host's own accounts (root included), the owner band, uids
     /// and gids on different ranges. Each fails create naming the field; nothing is left.
     @Test func rootRefusesWhatItMayNotMap() throws {
         for (uid, gid, field) in [(Self.range(0, 65536), Self.range(0, 65536), "linux.uidMappings"),
                                   (Self.range(1000, 1), Self.range(1000, 1), "linux.uidMappings"),
                                   (Self.range(4_200_000_000, 65536), Self.range(4_200_000_000, 65536), "linux.uidMappings"),
-                                  (Self.range(3_000_000_000, 65536), Self.range(3_100_000_000, 65536), "linux.gidMappings")] {
+                                  // One line of several on the host's own accounts.
+                                  (Self.range(3_000_000_000, 1) + [["containerID": 1, "hostID": 1000, "size": 1]], Self.range(3_000_000_000, 65536), "linux.uidMappings[1]"),
+                                  // Overlap on the host side, and on the container side.
+                                  (Self.range(3_000_000_000, 65536), Self.range(3_000_000_000, 10) + [["containerID": 10, "hostID": 3_000_000_005, "size": 10]], "linux.gidMappings"),
+                                  (Self.range(3_000_000_000, 10) + [["containerID": 5, "hostID": 3_100_000_000, "size": 10]], Self.range(3_000_000_000, 65536), "linux.uidMappings"),
+                                  // containerID + size past the last id (checked, not wrapped).
+                                  (Self.range(3_000_000_000, 10) + [["containerID": 4_294_967_290, "hostID": 3_100_000_000, "size": 10]], Self.range(3_000_000_000, 65536), "linux.uidMappings")] {
             let b = try Bundle(args: ["/bin/true"], edit: Self.userNamespace(uid: uid, gid: gid))
             let id = "c" + token()
             let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot)
-            #expect(r.status == 1 && r.stderr.contains(field), "\(uid) \(gid): \(r.stderr)")
+            if r.status == 0 { _ = try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot) }
+            #expect(r.status == 1 && (r.stderr.contains(field + ":") || r.stderr.contains(field + "[")), "\(uid) \(gid): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + id))
         }
     }
 
-    /// As `nobody`: mapping more than its own ids is refused naming newuidmap; its own ids
-    /// pass the mapping check and the launch then stops at the first thing this host does not
-    /// give an ordinary user (a delegated cgroup), named, with nothing left.
-    @Test func rootlessRefusesNamingWhatIsMissing() throws {
+    /// As `nobody`, as rootless podman calls the runtime (here through setpriv, the state
+    /// directory `--root` nobody's own): mapping more than its own ids is refused naming
+    /// newuidmap. A config mapping only its own ids and setting no resources is created,
+    /// started and deleted without a cgroup of its own (this host delegates none to nobody), as
+    /// runc rootless runs it: the workload ran as the namespace's root on nobody's host id, in
+    /// a user namespace that is not the host's. The same config with a pids limit is refused at
+    /// create, naming the cgroup, the errno and the fix; nothing is left.
+    @Test func rootlessCreateStartDelete() throws {
         let runtime = NSTemporaryDirectory() + "bh-oci-rl-\(token())"
         try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: runtime) }
@@ -61,21 +126,56 @@ struct OCIUserNamespaceTests {
         let state = runtime + "/state"
         mkdir(state, 0o700)
         chown(state, 65534, 65534)
-        func asNobody(_ b: Bundle, _ id: String, _ args: [String]? = nil) throws -> Bulkhead.Result {
-            try OCIRuntimeTests.rt(args ?? ["create", "--bundle", b.dir, id], root: state, env: [:], binary: "/usr/bin/setpriv",
+        func asNobody(_ args: [String]) throws -> Bulkhead.Result {
+            try OCIRuntimeTests.rt(args, root: state, env: [:], binary: "/usr/bin/setpriv",
                                    prefix: ["--reuid", "65534", "--regid", "65534", "--clear-groups", runtime + "/bulkhead-runc"])
         }
         let wide = try Bundle(args: ["/bin/true"], edit: Self.userNamespace(uid: Self.range(100_000, 65536), gid: Self.range(100_000, 65536)))
-        let w = try asNobody(wide, "c" + token())
+        let w = try asNobody(["create", "--bundle", wide.dir, "c" + token()])
         #expect(w.status == 1 && w.stderr.contains("linux.uidMappings") && w.stderr.contains("newuidmap"), "\(w.stderr)")
-        let own = try Bundle(args: ["/bin/true"], edit: Self.userNamespace(uid: Self.range(65534, 1), gid: Self.range(65534, 1)))
-        let id = "c" + token()
-        let o = try asNobody(own, id)
-        #expect(!o.stderr.contains("uidMappings"), "its own ids may be mapped: \(o.stderr)")
-        if o.status == 0 { _ = try asNobody(own, id, ["delete", "--force", id]) }
-        if o.status != 0 {
-            #expect(o.stderr.contains("cgroup") && o.stderr.contains("delegate"), "a refusal names what is missing: \(o.stderr)")
+
+        // What `runc spec --rootless` changes: the caller's own ids, no gid= on devpts, no
+        // cgroup mount and no resources (nothing to enforce them with).
+        func rootless(pids: Int?) -> (inout [String: Any]) -> Void {
+            { config in
+                Self.userNamespace(uid: Self.range(65534, 1), gid: Self.range(65534, 1))(&config)
+                config["mounts"] = (config["mounts"] as! [[String: Any]]).compactMap { m -> [String: Any]? in
+                    guard m["type"] as? String != "cgroup" else { return nil }
+                    var m = m
+                    m["options"] = (m["options"] as? [String])?.filter { !$0.hasPrefix("gid=") }
+                    return m
+                }
+                var l = config["linux"] as! [String: Any]
+                l["resources"] = pids.map { ["pids": ["limit": $0]] }
+                config["linux"] = l
+            }
         }
-        #expect(!FileManager.default.fileExists(atPath: state + "/" + id) || o.status == 0)
+        let script = "cat /proc/self/uid_map > /out/uid_map; readlink /proc/self/ns/user > /out/userns; cat /proc/self/cgroup > /out/cgroup; echo ran > /out/ran"
+        let b = try Bundle(args: ["/bin/sh", "-c", script], edit: rootless(pids: nil))
+        let id = "c" + token()
+        let c = try asNobody(["create", "--bundle", b.dir, id])
+        #expect(c.status == 0, "create without a delegated cgroup and without resources: \(c.stderr)")
+        if c.status == 0 {
+            let s = try asNobody(["start", id])
+            #expect(s.status == 0, "\(s.stderr)")
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/ran") { usleep(25_000) }
+            let d = try asNobody(["delete", "--force", id])
+            #expect(d.status == 0, "\(d.stderr)")
+        }
+        let read = { (f: String) in ((try? String(contentsOfFile: b.out + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(read("ran") == "ran")
+        #expect(read("uid_map").split(separator: " ").map(String.init) == ["0", "65534", "1"], "\(read("uid_map"))")
+        let hostNS = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/user")) ?? ""
+        #expect(read("userns").hasPrefix("user:[") && read("userns") != hostNS, "\(read("userns")) vs the host's \(hostNS)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + id), "delete removed its state")
+
+        let limited = try Bundle(args: ["/bin/true"], edit: rootless(pids: 50))
+        let lid = "c" + token()
+        let r = try asNobody(["create", "--bundle", limited.dir, lid])
+        if r.status == 0 { _ = try asNobody(["delete", "--force", lid]) }
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("cgroup") && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "names the cgroup and the fix: \(r.stderr)")
+        #expect(["EACCES", "EPERM", "EROFS"].contains { r.stderr.contains($0) }, "names the errno: \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
     }
 }

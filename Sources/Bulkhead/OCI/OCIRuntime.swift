@@ -271,6 +271,7 @@ public struct OCIRuntime: Sendable {
             }
         }
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
+        guard !r.cgroupDirectories.isEmpty else { throw OCIError("update \(id): \(Self.noCgroup)") }
         let written: [EnforcedLimit]
         do {
             let host = try CgroupHost.detect()
@@ -282,6 +283,10 @@ public struct OCIRuntime: Sendable {
         try save(r, in: dir)
         return written
     }
+
+    /// What `update`, `pause`, `resume` and `ps` say of a container created without root and
+    /// without a delegated cgroup (`CgroupSetup.create(rootlessOptional:)`), as runc rootless.
+    static let noCgroup = "the container has no cgroup of its own: it was created without root and without a delegated cgroup (ENOENT); delegate a cgroup to this user (systemd-run --user --scope -p Delegate=yes) before create"
 
     /// `pause`: freeze the container's cgroup (v1 freezer.state, else cgroup2's cgroup.freeze)
     /// and wait until the kernel says FROZEN / frozen; a created or running container only.
@@ -299,6 +304,7 @@ public struct OCIRuntime: Sendable {
         } else {
             guard s == "paused" else { throw OCIError("resume \(id): the container is \(s), not paused (EINVAL)") }
         }
+        guard !r.cgroupDirectories.isEmpty else { throw OCIError("\(command) \(id): \(Self.noCgroup)") }
         do { try CgroupFreezer.set(r.cgroupDirectories, frozen: frozen) } catch { throw OCIError("\(command) \(id): \(error)") }
     }
 
@@ -408,7 +414,7 @@ public struct OCIRuntime: Sendable {
             // No filter of the config's own: the profile's policy is the one filter.
             layer.seccomp = extra
         }
-        if let maps = config.idMappings { layer.hostIDRange = try Self.hostIDRange(maps, id: id) }
+        let idMaps = try config.idMappings.flatMap { (maps) throws(OCIError) in try Self.checkIDMaps(maps, id: id) }
         // Hooks (runtime-spec "Lifecycle"): prestart and createRuntime run here, in the runtime's
         // namespaces, once the init exists (its namespaces made, none of its setup run);
         // createContainer (before its final pivot_root) and startContainer (after `start`,
@@ -431,17 +437,14 @@ public struct OCIRuntime: Sendable {
         request.joinNamespaces = Set(join.map(\.namespace))
         var prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls,
+            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls, ociIDMaps: idMaps,
                                            ociCgroupMountReadOnly: config.cgroupMountReadOnly,
                                            ociHooks: (createContainerHooks, startContainerHooks))
         } catch { throw OCIError("create \(id): \(error)") }
         if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
         // The init opens the fifo after it took the workload's ids: the fifo is theirs (mode
         // 0600, in the 0700 state directory; reached only through the init's /proc/self/fd).
-        func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 {
-            guard let e = map.first(where: { id >= $0.inside && UInt64(id) < UInt64($0.inside) + UInt64($0.count) }) else { return id }
-            return e.outside + (id - e.inside)
-        }
+        func host(_ id: UInt32, _ map: [IDMapEntry]) -> UInt32 { map.isEmpty ? id : IDMapRules.host(map, id) ?? id }
         guard fchownat(AT_FDCWD, fifo, host(prepared.profile.runAsUser, prepared.plan.uidMap), host(prepared.profile.runAsGroup, prepared.plan.gidMap), AT_SYMLINK_NOFOLLOW) == 0 else {
             throw OCIError(SystemError("create \(id): chown the exec fifo to the workload's ids", errno: .current))
         }
@@ -459,6 +462,7 @@ public struct OCIRuntime: Sendable {
         }
         var hooksStarted = false
         let result = Supervisor(prepared: prepared).create(cgroupPath: cgroupsPath ?? ["oci", id], fromHierarchyRoot: cgroupsPath != nil,
+                                                           rootlessOptional: geteuid() != 0,
                                                            join: join, oomScoreAdj: config.oomScoreAdj, beforeRelease: { pid in
             do throws(SystemError) {
                 for (fd, status) in zip(hookStateFDs, (createContainerHooks.isEmpty ? [] : ["creating"]) + (startContainerHooks.isEmpty ? [] : ["created"])) {
@@ -563,6 +567,7 @@ public struct OCIRuntime: Sendable {
                     inherited[r] = Rlimit(soft: UInt64(cur.rlim_cur), hard: UInt64(cur.rlim_max))
                 }
             }
+            if geteuid() == 0 { try OCIProfileAnnotation.checkHostIDs(config, within: profile) }
             return try OCIProfileAnnotation.tighten(&config, with: profile, inherited: inherited)
         } catch {
             throw OCIError("create \(id): annotation \(key): \(error.withoutContent(ifAnyPrivate: layers))")
@@ -593,26 +598,29 @@ public struct OCIRuntime: Sendable {
         prepared.seccomp = combined
     }
 
-    /// `linux.uidMappings`/`gidMappings`, checked against what this caller may map, through the
-    /// id-map code of `bulkhead run`: as root, one host range for uids and gids, usable as a
-    /// profile's `userNamespace.hostIDRange` (none of the host's own accounts, not the owner
-    /// band; the planner also refuses a range overlapping another's); rootless, only the
-    /// caller's own uid and gid as 0, which is what the engine maps without root.
-    static func hostIDRange(_ maps: (uid: IDMapEntry, gid: IDMapEntry), id: String) throws(OCIError) -> IDRange? {
-        let (u, g) = maps
+    /// `linux.uidMappings`/`gidMappings` (each list already checked by `IDMapRules`), checked
+    /// against what this caller may map, through the id-map code of `bulkhead run`: as root,
+    /// every host range of either map usable as a profile's `userNamespace.hostIDRange` would be
+    /// (none of the host's own accounts, not the owner band; the planner also refuses a range
+    /// overlapping another's), written as given (up to 340 lines each) by the launcher after
+    /// clone3; rootless, only the caller's own uid and gid as 0, which is what the engine maps
+    /// without root (nil: the engine's own rootless map).
+    static func checkIDMaps(_ maps: IDMaps, id: String) throws(OCIError) -> IDMaps? {
         guard geteuid() == 0 else {
-            guard u == IDMapEntry(inside: 0, outside: geteuid(), count: 1), g == IDMapEntry(inside: 0, outside: getegid(), count: 1) else {
+            guard maps.uid == [IDMapEntry(inside: 0, outside: geteuid(), count: 1)], maps.gid == [IDMapEntry(inside: 0, outside: getegid(), count: 1)] else {
                 throw OCIError("create \(id): config.json: linux.uidMappings/gidMappings: without root only your own uid \(geteuid()) and gid \(getegid()) can be mapped (as containerID 0, size 1); more ids need newuidmap/newgidmap and /etc/subuid, which bulkhead-runc does not use (EPERM)")
             }
             return nil
         }
-        guard u.outside == g.outside, u.count == g.count else {
-            throw OCIError("create \(id): config.json: linux.gidMappings: bulkhead maps one host range for uids and gids: give gidMappings the hostID and size of uidMappings (EINVAL)")
+        for (list, name) in [(maps.uid, "uidMappings"), (maps.gid, "gidMappings")] {
+            if let problem = IDMapRules.problem(list) { throw OCIError("create \(id): config.json: linux.\(name): \(problem) (EINVAL)") }
+            for (i, e) in list.enumerated() {
+                if let problem = IDRange.problem(hostStart: e.outside, count: e.count) {
+                    throw OCIError("create \(id): config.json: linux.\(name)[\(i)]: \(problem) (EPERM)")
+                }
+            }
         }
-        if let problem = IDRange.problem(hostStart: u.outside, count: u.count) {
-            throw OCIError("create \(id): config.json: linux.uidMappings: \(problem) (EPERM)")
-        }
-        return IDRange(hostStart: u.outside, count: u.count)
+        return maps
     }
 
     /// A hook of config.json as the C runner takes it (timeout in ms; 86 400 s at most, checked
@@ -804,6 +812,7 @@ public struct OCIRuntime: Sendable {
         let r = try load(id)
         let dir = try containerDirectory(id)
         guard status(r, dir: dir) != "stopped" else { return [] }
+        guard !r.cgroupDirectories.isEmpty else { throw OCIError("ps \(id): \(Self.noCgroup)") }
         return SandboxCgroup.treeProcesses(r.cgroupDirectories)
     }
 

@@ -56,8 +56,12 @@ struct CgroupSetup {
     /// every hierarchy (as runc does) rather than under bulkhead's subtree.
     /// `deferV1`: on a host with cgroup v1 hierarchies, only the cgroup2 leaf is made here; the
     /// v1 leaves and their limits are `createDeferredV1`'s, after clone3.
+    /// `rootlessOptional`: an OCI container created without root (as runc rootless): with no
+    /// limits asked and no cgroup it may create (EACCES, EPERM, EROFS: nothing delegated to this
+    /// user), it runs in no cgroup of its own; with limits asked that is refused, naming the
+    /// cgroup, the errno and the fix (delegate a cgroup, or ask for no limits).
     static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
-                       fromHierarchyRoot: Bool = false, deferV1: Bool = false) throws(LaunchError) -> CgroupSetup {
+                       fromHierarchyRoot: Bool = false, deferV1: Bool = false, rootlessOptional: Bool = false) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -73,7 +77,7 @@ struct CgroupSetup {
             ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
         var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath,
-                                     fromHierarchyRoot: fromHierarchyRoot, deferV1: deferV1)
+                                     fromHierarchyRoot: fromHierarchyRoot, deferV1: deferV1, rootlessOptional: rootlessOptional)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
             setup.limits = l
@@ -113,7 +117,7 @@ struct CgroupSetup {
 
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
                                      pod: [String]?, fixedPath: [String]? = nil, fromHierarchyRoot: Bool = false,
-                                     deferV1: Bool) throws(LaunchError) -> CgroupSetup {
+                                     deferV1: Bool, rootlessOptional: Bool = false) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
@@ -126,6 +130,7 @@ struct CgroupSetup {
         do {
             host = try CgroupHost.detect()
         } catch {
+            if rootlessOptional && !asked { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup (rootless): \(error)") }
             if inPod || (asked && !bestEffort) { throw LaunchError("detect the host's cgroups", wrapping: error, hint: "run `bulkhead doctor`") }
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
@@ -149,6 +154,13 @@ struct CgroupSetup {
                                               everyHierarchy: fixedPath != nil)
             return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
         } catch {
+            let noAccess = [EACCES, EPERM, EROFS].contains(error.errno?.rawValue ?? 0)
+            if rootlessOptional && noAccess {
+                // runc rootless: no cgroup of its own when nothing is delegated and nothing asked.
+                guard asked else { return CgroupSetup(cgroup: nil, limits: nil, note: "no cgroup (rootless, nothing delegated): \(error.description)") }
+                throw LaunchError("set up the container's cgroup (linux.resources sets limits, and without root a cgroup is needed to enforce them)", wrapping: error,
+                                  hint: "delegate a cgroup to this user (systemd-run --user --scope -p Delegate=yes, or chown a cgroup2 subtree to it and run from inside it), or remove linux.resources from config.json")
+            }
             if inPod || (asked && !bestEffort) {
                 throw LaunchError("set up the sandbox's cgroup", wrapping: error,
                                   hint: inPod ? "a pod's container runs only inside its pod's cgroup; run `bulkhead doctor`"

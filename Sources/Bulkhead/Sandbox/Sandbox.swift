@@ -223,10 +223,13 @@ public enum Sandbox {
     ///     compiles (what `profile lint` needs).
     ///   - ociExecFifo, ociTerminal: OCI `create` (Bulkhead/OCI): the exec fifo the init waits
     ///     on, and the console socket the pty master goes to (`PlanStep.openTerminal`).
+    ///   - ociIDMaps: OCI `linux.uidMappings`/`gidMappings` a root-run runtime checked
+    ///     (`OCIRuntime.checkIDMaps`): the maps written after clone3 (`LaunchContext.idMaps`).
     ///   - ociHooks: OCI createContainer and startContainer hooks the init runs (`PlanStep.runHook`).
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
+                               ociIDMaps: IDMaps? = nil,
                                ociCgroupMountReadOnly: Bool? = nil,
                                poolRequestFD: Int32? = nil,
                                ociHooks: (createContainer: [HookStep], startContainer: [HookStep]) = ([], [])) throws(LaunchError) -> PreparedLaunch {
@@ -269,6 +272,7 @@ public enum Sandbox {
             context.execFifoFD = ociExecFifo
             context.makeKernelMountPoints = ociExecFifo != nil
             context.sysctls = ociSysctls
+            context.idMaps = ociIDMaps
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
             context.poolRequestFD = poolRequestFD
             context.createContainerHooks = ociHooks.createContainer

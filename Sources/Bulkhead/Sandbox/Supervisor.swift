@@ -336,7 +336,8 @@ final class Supervisor {
         guard let i = plan.steps.firstIndex(where: { if case .mountCgroups = $0 { true } else { false } }),
               case let .mountCgroups(_, ro, temporary) = plan.steps[i] else { return plan }
         guard let cg, !cg.leaves.isEmpty || !cg.v1Hierarchies.isEmpty else {
-            throw LaunchError(operation: "mount the container's cgroups (mounts[type=cgroup]): the container has no cgroup", hint: "run `bulkhead doctor`")
+            throw LaunchError(operation: "mount the container's cgroups (mounts[type=cgroup]): the container has no cgroup (ENOENT)",
+                              hint: "without root, delegate a cgroup to this user (systemd-run --user --scope -p Delegate=yes) or remove the cgroup mount from config.json; run `bulkhead doctor`")
         }
         let v1 = cg.v1Hierarchies
         // "rw": the workload is uid 0 (or holds CAP_DAC_OVERRIDE) over its own cgroup's files, the
@@ -373,7 +374,8 @@ final class Supervisor {
     /// (`PlanStep.waitExecFifo`). On success the init is left running (this process exits and
     /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
     /// and reaped and the cgroup removed: nothing is left.
-    func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
+    /// `rootlessOptional`: see `CgroupSetup.create` (an OCI create without root).
+    func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, rootlessOptional: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
                 oomScoreAdj: Int32? = nil, beforeRelease: ((Int32) -> LaunchError?)? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
         var cgroup: CgroupSetup
@@ -381,7 +383,8 @@ final class Supervisor {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the container's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath, fromHierarchyRoot: fromHierarchyRoot, deferV1: true)
+            cgroup = try CgroupSetup.create(prepared, fixedPath: cgroupPath, fromHierarchyRoot: fromHierarchyRoot, deferV1: true,
+                                            rootlessOptional: rootlessOptional)
         } catch {
             return .failure(error)
         }

@@ -32,11 +32,12 @@ public struct OCIConfig: Sendable, Equatable {
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
     public var sysctls: [SysctlSetting] = []
-    /// `linux.uidMappings` and `gidMappings` with a user namespace: one entry each, from
-    /// containerID 0. The runtime checks them against what its caller may map (root: a host
-    /// range as `userNamespace.hostIDRange`, the same for uids and gids; rootless: only the
+    /// `linux.uidMappings` and `gidMappings` with a user namespace: up to 340 lines each
+    /// (`IDMapRules`), containerID 0 mapped. The runtime checks them against what its caller
+    /// may map (root: every host range as a profile's `userNamespace.hostIDRange` would be, and
+    /// within the `bulkhead.dev/profile` profile's range when it names one; rootless: only the
     /// caller's own uid and gid, as 0).
-    public var idMappings: (uid: IDMapEntry, gid: IDMapEntry)?
+    public var idMappings: IDMaps?
     /// `mounts[type=cgroup]` at /sys/fs/cgroup: the container's own cgroups mounted there
     /// (`PlanStep.mountCgroups`), read-only unless its options say "rw"; nil: no cgroup mount.
     public var cgroupMountReadOnly: Bool?
@@ -66,7 +67,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.umask == b.umask && a.oomScoreAdj == b.oomScoreAdj
             && a.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" } == b.joinPaths.map { "\($0.namespace.rawValue)=\($0.path)" }
             && a.annotations.map { $0.0 + "=" + $0.1 } == b.annotations.map { $0.0 + "=" + $0.1 }
-            && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
+            && a.idMappings == b.idMappings
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
             && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules && a.hooks == b.hooks
     }
@@ -391,13 +392,18 @@ public struct OCIConfig: Sendable, Equatable {
         return SysctlSetting(name: name, value: value)
     }
 
-    /// One mapping of uids and one of gids, each from containerID 0, and only with a user
-    /// namespace of the container's own. Several ranges (rootless podman's own uid plus its
-    /// /etc/subuid range) need newuidmap/newgidmap, which bulkhead-runc does not use.
+    /// The uid and gid mappings, with a user namespace of the container's own: each list checked
+    /// by `IDMapRules` (at most 340 lines, no overflow, no overlap on either side, the field and
+    /// line named), and containerID 0 mapped in both (bulkhead's init becomes the namespace's
+    /// root before it sets anything up). What the caller may map on the host is the runtime's
+    /// check (`OCIRuntime.checkIDMaps`), and the planner's (reserved ranges).
     static func decodeIDMappings(_ m: ConfigMapping, namespaces: [Namespace: Bool], into c: inout OCIConfig) throws(ConfigError) {
         func entries(_ key: String) throws(ConfigError) -> (ConfigNode, [IDMapEntry])? {
             guard let n = m[key], !n.isNull else { return nil }
-            let list = try n.sequence().map { (item) throws(ConfigError) -> IDMapEntry in
+            let items = try n.sequence()
+            // Counted before any line is decoded: a config of a million lines is refused at once.
+            guard items.count <= IDMapRules.maxLines else { throw n.error("\(items.count) mappings; the kernel takes at most \(IDMapRules.maxLines)") }
+            let list = try items.map { (item) throws(ConfigError) -> IDMapEntry in
                 let e = try item.mapping(allowed: ["containerID", "hostID", "size"])
                 return IDMapEntry(inside: UInt32(try e.require("containerID").int64(in: 0...Int64(UInt32.max - 1))),
                                   outside: UInt32(try e.require("hostID").int64(in: 0...Int64(UInt32.max - 1))),
@@ -412,12 +418,10 @@ public struct OCIConfig: Sendable, Equatable {
         }
         guard namespaces[.user] == true else { throw un.error("id mappings need a user namespace in linux.namespaces") }
         for (n, list) in [(un, uids), (gn, gids)] {
-            guard list.count == 1 else {
-                throw n.error("one mapping is supported (bulkhead maps one contiguous range); several ranges, such as rootless podman's own id plus its /etc/subuid range, need newuidmap/newgidmap, which bulkhead-runc does not use")
-            }
-            guard list[0].inside == 0 else { throw n.error("the mapping must start at containerID 0") }
+            if let problem = IDMapRules.problem(list) { throw n.error(problem) }
+            guard IDMapRules.maps(list, 0) else { throw n.error("containerID 0 must be mapped (the container's init becomes its root)") }
         }
-        c.idMappings = (uids[0], gids[0])
+        c.idMappings = IDMaps(uid: uids, gid: gids)
     }
 
     static func absolutePaths(_ n: ConfigNode) throws(ConfigError) -> [String] {

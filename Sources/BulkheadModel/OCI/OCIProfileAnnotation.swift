@@ -17,6 +17,8 @@
 ///   resource only the profile bounds is bounded to at most what the container would inherit;
 /// - Landlock rules: the profile's (the config has none);
 /// - masked and read-only paths: the union.
+/// - host ids: a root-run runtime maps only host ids inside the profile's
+///   `userNamespace.hostIDRange`, when it has one (`checkHostIDs`).
 /// Everything else of the profile (namespaces, ids, root, mounts, network, hostname, env,
 /// working directory, requests, io) is the config's to say and is not taken (`notTaken`).
 public enum OCIProfileAnnotation {
@@ -55,6 +57,27 @@ public enum OCIProfileAnnotation {
                 let period = limits.cpuPeriodMicros ?? 100_000
                 let (milli, over) = q.multipliedReportingOverflow(by: 1000)
                 if over || period == 0 || milli / period > p { throw refuse("CPU quota \(q) per period \(period)") }
+            }
+        }
+    }
+
+    /// A root-run runtime maps host ids the config names; a profile whose
+    /// `userNamespace.hostIDRange` is set says which host ids the config's author may own: the
+    /// container then needs its own user namespace, and every host range of its uid and gid
+    /// maps must lie inside the profile's range (else the config could give its container
+    /// another tenant's ids, or the host's). Without that field nothing is bounded here (the
+    /// runtime's checks of every range still apply: `IDRange.problem`, the reserved ranges).
+    public static func checkHostIDs(_ config: OCIConfig, within profile: EffectiveProfile) throws(ConfigError) {
+        guard let bound = profile.hostIDRange else { return }
+        let field = "annotations.\"\(key)\""
+        guard let maps = config.idMappings else {
+            throw ConfigError(file: OCIConfig.file, field: field,
+                              message: "the profile's userNamespace.hostIDRange \(bound) bounds the container's host ids: give it a user namespace with linux.uidMappings and gidMappings inside that range")
+        }
+        for (list, name) in [(maps.uid, "uidMappings"), (maps.gid, "gidMappings")] {
+            for (i, e) in list.enumerated() where !bound.contains(IDRange(hostStart: e.outside, count: e.count)) {
+                throw ConfigError(file: OCIConfig.file, field: "linux.\(name)[\(i)]",
+                                  message: "host ids \(e.outside):\(e.count) are outside \(bound), the userNamespace.hostIDRange of the profile named by \(field)")
             }
         }
     }

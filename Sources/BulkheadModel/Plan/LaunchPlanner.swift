@@ -31,6 +31,10 @@ public struct LaunchContext: Sendable, Equatable {
     /// Ranges other sandboxes use (the default ranges of plain runs and pods, /etc/subuid's),
     /// by name: a profile's own range may be one of them but may not overlap one otherwise.
     public var reservedHostIDRanges: [ReservedIDRange] = []
+    /// OCI `linux.uidMappings`/`gidMappings` (a privileged launch): these lines are the maps,
+    /// instead of one range (`hostIDRange`). Checked by `IDMapRules` and per host range by the
+    /// runtime; the planner checks each host range against `reservedHostIDRanges`.
+    public var idMaps: IDMaps? = nil
     /// Extra fds the user passes to the workload (`--preserve-fd`).
     public var preserveFds: [Int32]
     /// A seccomp program will be loaded (the profile is not Unconfined).
@@ -136,31 +140,46 @@ public enum LaunchPlanner {
             // A pod's container: the holder's user namespace, with its maps, is joined.
         } else if p.namespaces.contains(.user) {
             if c.privileged {
-                // A profile's own range is used for uids and gids; else /etc/subuid and /etc/subgid.
+                // A profile's own range is used for uids and gids; else /etc/subuid and /etc/subgid;
+                // an OCI config's maps (several lines each) replace both.
                 let r = p.hostIDRange ?? c.defaultHostIDRange
                 let g = p.hostIDRange ?? c.defaultHostGIDRange ?? r
-                for (range, what) in [(r, "uid"), (g, "gid")] {
-                    if let problem = IDRange.problem(hostStart: range.hostStart, count: range.count) {
-                        throw fail("userNamespace.hostIDRange", "host \(what) range \(range) is not usable: \(problem)")
+                let maps = c.idMaps ?? IDMaps(uid: [r.idMap], gid: [g.idMap])
+                for (map, what) in [(maps.uid, "uid"), (maps.gid, "gid")] {
+                    let field = c.idMaps == nil ? "userNamespace.hostIDRange" : "linux.\(what)Mappings"
+                    if c.idMaps != nil, let problem = IDMapRules.problem(map) { throw fail(field, "the \(what) map: \(problem)") }
+                    for e in map {
+                        let range = IDRange(hostStart: e.outside, count: e.count)
+                        if let problem = IDRange.problem(hostStart: range.hostStart, count: range.count) {
+                            throw fail(field, "host \(what) range \(range) is not usable: \(problem)")
+                        }
+                        // The range in use (the profile's, /etc/subuid's, or a config's) against the ones
+                        // bulkhead hands out: one of them exactly, or none of their ids.
+                        // (A profile's or /etc/subgid's gid range meets only the ranges no sandbox may
+                        // use, as before; a config's gid ranges meet every one.)
+                        let shareableToo = what == "uid" || c.idMaps != nil
+                        if let other = c.reservedHostIDRanges.first(where: { $0.shareable ? shareableToo && range.conflicts(with: $0.range) : range.overlaps($0.range) }) {
+                            let source = c.idMaps == nil && p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
+                            throw fail(field, "host \(what)s \(range) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: sandboxes of both would own the same host files; use that range exactly or one that does not overlap it")
+                        }
                     }
                 }
-                // The range in use (the profile's, or /etc/subuid's) against the ones bulkhead hands out.
-                if let other = c.reservedHostIDRanges.first(where: { $0.shareable ? r.conflicts(with: $0.range) : (r.overlaps($0.range) || g.overlaps($0.range)) }) {
-                    let source = p.hostIDRange == nil ? "the bulkhead range of /etc/subuid, " : ""
-                    throw fail("userNamespace.hostIDRange", "host ids \(r) (\(source)used for this sandbox) overlap \(other.name) (\(other.range)) without being it: sandboxes of both would own the same host files; use that range exactly or one that does not overlap it")
+                // The whole range is mapped; the namespace's owner is in the owner band (see IDRange),
+                // above every valid range, so never an id the maps contain.
+                uidMap = maps.uid
+                gidMap = maps.gid
+                owner = IDRange(hostStart: maps.uid.map(\.outside).min() ?? r.hostStart, count: 1).ownerHostID
+                let unmapped = { (what: String, range: IDRange) in
+                    c.idMaps == nil ? "is outside the \(range.mappedCount) ids the host \(what) range \(range) maps" : "is not mapped by linux.\(what)Mappings"
                 }
-                // The whole range is mapped; the namespace's owner is in the owner band (see IDRange).
-                uidMap = [r.idMap]
-                gidMap = [g.idMap]
-                owner = r.ownerHostID
-                if !r.maps(p.runAsUser) {
-                    throw fail("securityContext.runAsUser", "uid \(p.runAsUser) is outside the \(r.mappedCount) ids the host uid range \(r) maps")
+                if !IDMapRules.maps(uidMap, p.runAsUser) {
+                    throw fail("securityContext.runAsUser", "uid \(p.runAsUser) \(unmapped("uid", r))")
                 }
-                if !g.maps(p.runAsGroup) {
-                    throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) is outside the \(g.mappedCount) ids the host gid range \(g) maps")
+                if !IDMapRules.maps(gidMap, p.runAsGroup) {
+                    throw fail("securityContext.runAsGroup", "gid \(p.runAsGroup) \(unmapped("gid", g))")
                 }
-                if let x = p.supplementalGIDs.first(where: { !g.maps($0) }) {
-                    throw fail("securityContext.supplementalGroups", "gid \(x) (--group-add or securityContext.supplementalGroups) is outside the \(g.mappedCount) ids the host gid range \(g) maps")
+                if let x = p.supplementalGIDs.first(where: { !IDMapRules.maps(gidMap, $0) }) {
+                    throw fail("securityContext.supplementalGroups", "gid \(x) (--group-add or securityContext.supplementalGroups) \(unmapped("gid", g))")
                 }
             } else {
                 // Rootless: the caller's own ids become root inside; nothing else is mapped.

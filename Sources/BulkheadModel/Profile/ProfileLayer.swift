@@ -119,6 +119,11 @@ public struct IDRange: Sendable, Equatable, CustomStringConvertible {
         UInt64(hostStart) < UInt64(other.hostStart) + UInt64(other.count) && UInt64(other.hostStart) < UInt64(hostStart) + UInt64(count)
     }
 
+    /// Every id of `other` is one of this range's.
+    public func contains(_ other: IDRange) -> Bool {
+        other.hostStart >= hostStart && UInt64(other.hostStart) + UInt64(other.count) <= UInt64(hostStart) + UInt64(count)
+    }
+
     /// The host's own accounts: no range may share an id with them.
     public static let hostAccounts = IDRange(hostStart: 0, count: 65536)
 

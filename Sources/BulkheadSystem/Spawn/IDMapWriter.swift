@@ -5,6 +5,7 @@ import Glibc
 public enum IDMapWriter {
     /// Writes setgroups (when asked), gid_map and uid_map of `pid`. The order matters: an
     /// unprivileged writer must deny setgroups before it may write gid_map.
+    /// Each map is one write (the kernel takes no other): up to 340 lines, less than a page.
     public static func write(pid: Int32, uidMap: [IDMapEntry], gidMap: [IDMapEntry], denySetgroups: Bool) throws(SystemError) {
         let base = "/proc/\(pid)"
         let hint = "the launcher needs CAP_SETUID/CAP_SETGID over the host range (run as root), or map only your own uid (rootless)"
@@ -12,10 +13,16 @@ public enum IDMapWriter {
             do { try FileIO.write("deny", to: "\(base)/setgroups") } catch { throw SystemError("write \(base)/setgroups", errno: error.errno, hint: hint) }
         }
         do { try FileIO.write(gidMap.map(\.line).joined(), to: "\(base)/gid_map") } catch {
-            throw SystemError("write gid_map \"\(gidMap.map(\.line).joined().dropLast())\"", errno: error.errno, hint: hint)
+            throw SystemError("write gid_map \"\(shown(gidMap))\"", errno: error.errno, hint: hint)
         }
         do { try FileIO.write(uidMap.map(\.line).joined(), to: "\(base)/uid_map") } catch {
-            throw SystemError("write uid_map \"\(uidMap.map(\.line).joined().dropLast())\"", errno: error.errno, hint: hint)
+            throw SystemError("write uid_map \"\(shown(uidMap))\"", errno: error.errno, hint: hint)
         }
+    }
+
+    /// A map as an error shows it: its first lines, and how many there are.
+    static func shown(_ map: [IDMapEntry]) -> String {
+        let head = map.prefix(3).map { $0.line.dropLast() }.joined(separator: "; ")
+        return map.count > 3 ? head + "; … (\(map.count) lines)" : head
     }
 }
