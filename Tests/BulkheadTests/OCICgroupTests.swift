@@ -208,6 +208,19 @@ struct OCICgroupTests {
         #expect(Self.read(pids + "/pids.max") == "20", "a refused update changes nothing")
         let unknown = try Self.rt(["update", "--kernel-memory", "8Mi", "c1"], root: b.stateRoot)
         #expect(unknown.status == 1 && unknown.stderr.contains("--kernel-memory"), "\(unknown.stderr)")
+
+        // Transactional: memory (memsw raised first, then limit_in_bytes) and pids are written,
+        // then cpuset.cpus fails (a CPU this host lacks: EINVAL or ERANGE): every value written is put back
+        // in reverse order, the error names the write, its errno and fix, and the state records
+        // nothing of it.
+        let cpuset = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/cpuset.cpus") })
+        let before = [memory + "/memory.limit_in_bytes", memory + "/memory.memsw.limit_in_bytes", pids + "/pids.max", cpuset + "/cpuset.cpus"].map { ($0, Self.read($0)) }
+        let failing = try Self.rt(["update", "--memory", "80Mi", "--pids-limit", "30", "--cpuset-cpus", "8191", "c1"], root: b.stateRoot)
+        #expect(failing.status == 1 && failing.stderr.contains("cpuset.cpus") && (failing.stderr.contains("EINVAL") || failing.stderr.contains("ERANGE"))
+                && failing.stderr.contains("put back") && failing.stderr.contains("as it was"), "\(failing.stderr)")
+        for (file, value) in before { #expect(Self.read(file) == value, "\(file) is put back") }
+        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/c1/state.json"))) as? [String: Any]
+        #expect((after?["updatedLimits"] as? [[String: Any]])?.count == (state?["updatedLimits"] as? [[String: Any]])?.count)
         #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
         let gone = try Self.rt(["update", "--pids-limit", "5", "c1"], root: b.stateRoot)
         #expect(gone.status == 1 && gone.stderr.contains("does not exist"), "\(gone.stderr)")

@@ -432,7 +432,7 @@ public struct OCIRuntime: Sendable {
         var prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls,
-                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly,
+                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly, ociCapabilitySets: config.capabilitySets,
                                            ociHooks: (createContainerHooks, startContainerHooks))
         } catch { throw OCIError("create \(id): \(error)") }
         if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }

@@ -227,7 +227,7 @@ public enum Sandbox {
     public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
-                               ociCgroupMountReadOnly: Bool? = nil,
+                               ociCgroupMountReadOnly: Bool? = nil, ociCapabilitySets: OCICapabilitySets? = nil,
                                poolRequestFD: Int32? = nil,
                                ociHooks: (createContainer: [HookStep], startContainer: [HookStep]) = ([], [])) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
@@ -270,6 +270,7 @@ public enum Sandbox {
             context.makeKernelMountPoints = ociExecFifo != nil
             context.sysctls = ociSysctls
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
+            context.capabilitySets = ociCapabilitySets
             context.poolRequestFD = poolRequestFD
             context.createContainerHooks = ociHooks.createContainer
             context.startContainerHooks = ociHooks.startContainer
