@@ -497,9 +497,11 @@ public struct OCIRuntime: Sendable {
         // order, then the engine's own nodes (as runc adds its default devices): on cgroup v1
         // written to the devices cgroup, on v2 (no devices controller) an eBPF device program
         // attached to the container's cgroup2 leaf. Fail closed: no program, no container.
-        if !config.deviceRules.isEmpty {
+        // No rules in the config: runc's default list (deny all, the engine's nodes allowed).
+        let deviceRules = config.appliedDeviceRules(privileged: geteuid() == 0)
+        if !deviceRules.isEmpty {
             if let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
-                for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                for (allow, line) in deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
                     let file = devices + (allow ? "/devices.allow" : "/devices.deny")
                     do { try FileIO.write(line, to: file) } catch {
                         killAndClean()
@@ -508,7 +510,7 @@ public struct OCIRuntime: Sendable {
                 }
             } else if let leaf = CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) {
                 do {
-                    try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(config.deviceRules), to: leaf)
+                    try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(deviceRules), to: leaf)
                 } catch {
                     killAndClean()
                     throw OCIError("create \(id): linux.resources.devices on cgroup v2: \(error)\(poststopAfterFailure())")
@@ -516,6 +518,15 @@ public struct OCIRuntime: Sendable {
             } else {
                 killAndClean()
                 throw OCIError("create \(id): linux.resources.devices: the container has neither a v1 devices cgroup nor a cgroup2 leaf to attach a device program to (ENOENT) — mount the devices controller (v1) or cgroup2\(poststopAfterFailure())")
+            }
+        }
+        if !config.hugepageLimits.isEmpty {
+            do {
+                try SandboxCgroup.writeHugepageLimits(config.hugepageLimits.map { ($0.pageSize, $0.bytes) }, directories: created.cgroupDirectories,
+                                                      host: try CgroupHost.detect())
+            } catch {
+                killAndClean()
+                throw OCIError("create \(id): linux.resources.hugepageLimits: \(error)\(poststopAfterFailure())")
             }
         }
         var keeper: (pid: Int32, startTime: UInt64)?

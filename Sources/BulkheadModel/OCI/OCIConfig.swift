@@ -50,12 +50,32 @@ public struct OCIConfig: Sendable, Equatable {
     /// `create` made it (before `start`), followed by the engine's own nodes (`engineDeviceRules`);
     /// on cgroup v2 the same list becomes an eBPF device program (`OCIDeviceProgram`).
     public var deviceRules: [DeviceRule] = []
+    /// The rules `create` applies (then the engine's own nodes): always from a deny-all, as runc
+    /// starts its rules from an empty allow list on v1 and v2 alike, so the config's allow rules
+    /// (or none) are the whole list. A config without rules gets runc's default (deny all, then
+    /// null, zero, full, random, urandom, tty, ptmx, pts) from a root runtime; an ordinary user's
+    /// cannot write a devices cgroup or attach a device program (runc's rootless mode skips
+    /// them too): nothing then, and its /dev stays the engine's nodev tmpfs.
+    public func appliedDeviceRules(privileged: Bool) -> [DeviceRule] {
+        guard privileged || !deviceRules.isEmpty else { return [] }
+        let denyAll = DeviceRule(allow: false, line: "a")
+        return deviceRules.first == denyAll ? deviceRules : [denyAll] + deviceRules
+    }
     /// The nodes the engine's /dev holds (null, zero, full, random, urandom, tty, ptmx and its
     /// own pts), allowed after the config's rules as runc adds its default devices.
     public static let engineDeviceRules = ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"]
     /// `process.capabilities`: the five sets as given (`LaunchContext.capabilitySets`); the
     /// layer's capabilities are their union, the most the process can ever hold. nil: none.
     public var capabilitySets: OCICapabilitySets?
+    /// `linux.resources.hugepageLimits`: per huge page size ("2MB", "1GB", as the kernel's
+    /// hugetlb files name it) the byte limit, written after `create` made the cgroup
+    /// (hugetlb.SIZE.limit_in_bytes on v1, hugetlb.SIZE.max on v2); refused at `create` where
+    /// the host has no hugetlb controller or no such page size.
+    public var hugepageLimits: [HugepageLimit] = []
+    public struct HugepageLimit: Sendable, Equatable {
+        public var pageSize: String
+        public var bytes: UInt64
+    }
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
@@ -72,7 +92,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.idMappings?.uid == b.idMappings?.uid && a.idMappings?.gid == b.idMappings?.gid
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
             && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules && a.hooks == b.hooks
-            && a.capabilitySets == b.capabilitySets
+            && a.capabilitySets == b.capabilitySets && a.hugepageLimits == b.hugepageLimits
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -456,6 +476,7 @@ public struct OCIConfig: Sendable, Equatable {
         }
         try decodeResources(node, into: &c, ignored: &ignored)
         if m["devices"] != nil { throw try m.require("devices").error("the devices cgroup is not changed by update") }
+        if !c.hugepageLimits.isEmpty { throw try m.require("hugepageLimits").error("hugepage limits are not changed by bulkhead's update (they are written at create)") }
         var l = CgroupLimits(limits: c.layer.limits, requests: c.layer.requests, boundSwap: false)
         if let total = c.layer.memorySwapBytes {
             guard let mem = l.memoryMax else {
@@ -474,8 +495,19 @@ public struct OCIConfig: Sendable, Equatable {
     static func decodeResources(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
         let m = try n.mapping(allowed: ["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified"])
         if let b = m["blockIO"], !b.isNull { try decodeBlockIO(b, into: &c) }
-        if let h = m["hugepageLimits"], !h.isNull, case .sequence(let sq) = h.node, !sq.isEmpty {
-            throw h.error("hugepage limits are not applied by bulkhead (no hugetlb limit is written); remove them")
+        if let h = m["hugepageLimits"], !h.isNull {
+            for item in try h.sequence() {
+                let e = try item.mapping(allowed: ["pageSize", "limit"])
+                let sizeNode = try e.require("pageSize")
+                let size = try sizeNode.string()
+                // The kernel's names: a number and KB, MB or GB (hugetlb.2MB.max).
+                guard size.count <= 8, size.count > 2, ["KB", "MB", "GB"].contains(String(size.suffix(2))),
+                      size.dropLast(2).allSatisfy({ $0.isASCII && $0.isNumber }), size.first != "0" else {
+                    throw sizeNode.error("a huge page size as the kernel names it (2MB, 1GB, 64KB) is needed")
+                }
+                guard !c.hugepageLimits.contains(where: { $0.pageSize == size }) else { throw sizeNode.error("this page size is given twice") }
+                c.hugepageLimits.append(HugepageLimit(pageSize: size, bytes: try e.require("limit").uint64()))
+            }
         }
         for refused in ["network", "rdma", "unified"] {
             if let x = m[refused], !x.isNull {

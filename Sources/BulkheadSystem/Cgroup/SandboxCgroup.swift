@@ -348,6 +348,39 @@ public final class SandboxCgroup {
     /// Enables `controller` in the cgroup.subtree_control of every ancestor of `leaf` from
     /// the cgroup2 root down, where it is not yet enabled (a controller reaches a cgroup
     /// only if every ancestor enables it for its children).
+    /// OCI `linux.resources.hugepageLimits` on the container's cgroups (`directories`, its
+    /// leaves): hugetlb.SIZE.limit_in_bytes in the v1 hugetlb hierarchy, else hugetlb.SIZE.max in
+    /// the cgroup2 leaf (the controller enabled from the hierarchy's root down first). No
+    /// hugetlb controller, or no file for a size (a page size this kernel lacks): refused, named.
+    public static func writeHugepageLimits(_ limits: [(pageSize: String, bytes: UInt64)], directories: [String], host: CgroupHost) throws(CgroupError) {
+        guard !limits.isEmpty else { return }
+        func leaf(_ hierarchy: (CgroupTarget) -> Bool) -> (String, CgroupTarget)? {
+            for d in directories {
+                if let t = host.targets.filter({ d.hasPrefix($0.mountPoint + "/") }).max(by: { $0.mountPoint.count < $1.mountPoint.count }), hierarchy(t) { return (d, t) }
+            }
+            return nil
+        }
+        let dir: String, suffix: String
+        if let (d, _) = leaf({ $0.hierarchy != "unified" && $0.controllers.contains("hugetlb") }) {
+            (dir, suffix) = (d, "limit_in_bytes")
+        } else if let (d, t) = leaf({ $0.hierarchy == "unified" }),
+                  t.controllers.contains("hugetlb") {
+            try enableV2Controller("hugetlb", mountPoint: t.mountPoint, leaf: d)
+            (dir, suffix) = (d, "max")
+        } else {
+            throw CgroupError(code: .controllerUnavailable, operation: "set linux.resources.hugepageLimits", path: directories.first ?? "",
+                              errno: Errno(ENOENT), fix: "this host has no hugetlb controller (v1: mount the hugetlb hierarchy; v2: hugetlb in cgroup.controllers); remove hugepageLimits or run on a host with it")
+        }
+        for l in limits {
+            let file = dir + "/hugetlb.\(l.pageSize).\(suffix)"
+            guard CgroupFS.exists(file) else {
+                throw CgroupError(code: .controllerUnavailable, operation: "set the \(l.pageSize) huge page limit", path: file, errno: Errno(ENOENT),
+                                  fix: "this kernel has no \(l.pageSize) huge pages (see /sys/kernel/mm/hugepages); use a size it has")
+            }
+            try writeLimit(file, String(l.bytes), controller: "hugetlb")
+        }
+    }
+
     static func enableV2Controller(_ controller: String, mountPoint: String, leaf: String) throws(CgroupError) {
         let relative = leaf.dropFirst(mountPoint.count).split(separator: "/").map(String.init)
         var dir = mountPoint
@@ -611,7 +644,7 @@ public final class SandboxCgroup {
     ///   read is not written) and recorded once the write succeeded.
     static func writeLimit(_ file: String, _ value: String, controller: String, journal: WriteJournal? = nil) throws(CgroupError) {
         var restore: String?
-        if let journal {
+        if journal != nil {
             switch CgroupFS.read(file) {
             case .success(let old): restore = WriteJournal.restoreValue(file: file, old: old, written: value)
             case .failure(let e):
