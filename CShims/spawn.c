@@ -1211,6 +1211,10 @@ static int run_step(const bh_spawn_config *cfg, const bh_step *s, int sync_fd) {
     }
     case BH_OP_SET_CAPABILITIES:
         return set_caps(a->set_capabilities.effective, a->set_capabilities.permitted, a->set_capabilities.inheritable);
+    case BH_OP_RAISE_AMBIENT_CAPABILITIES:
+        for (unsigned long c = 0; c < 64; c++)
+            if ((a->raise_ambient_capabilities.keep >> c) & 1 && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) return errno;
+        return 0;
     case BH_OP_NO_NEW_PRIVILEGES:
         return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
     case BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS:

@@ -121,6 +121,9 @@ enum bh_step_op {
                                     forked, send BH_MSG_POOL_READY and wait on fd (a SOCK_SEQPACKET socket)
                                     for one request: argv, envp, candidate paths, working directory and the
                                     fds that become the workload's 0 .. n-1; the steps after it use them */
+    BH_OP_RAISE_AMBIENT_CAPABILITIES, /* OCI process.capabilities.ambient, after BH_OP_SET_CAPABILITIES:
+                                    prctl(PR_CAP_AMBIENT_RAISE) for each capability of mask (each must be
+                                    permitted and inheritable: EPERM otherwise, as the kernel says) */
 };
 
 /* The arguments of each op that has any: the member named after the op. */
@@ -209,6 +212,7 @@ union bh_step_args {
     struct bh_mount_cgroups_args mount_cgroups;
     struct bh_wait_pool_request_args wait_pool_request;
     struct bh_run_hook_args run_hook;
+    struct bh_capability_mask_args raise_ambient_capabilities;
 };
 
 /* A step: the op and its arguments (ops without arguments leave args zeroed). */

@@ -23,7 +23,7 @@ struct OCIConfigTests {
         let c = try OCIConfig.decode(Self.config(
             process: """
             "noNewPrivileges": true, "oomScoreAdj": 100, "env": ["A=b=c", "PATH=/bin"],
-            "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL"]},
+            "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": ["CAP_CHOWN"]},
             "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]
             """,
             linux: """
@@ -49,7 +49,14 @@ struct OCIConfigTests {
         #expect(l.env.contains(EnvVar(name: "A", value: "b=c")))
         #expect(l.allowPrivilegeEscalation == false)
         // Effective ∩ permitted ∩ bounding.
-        #expect(l.capabilities?.resolved.members.map(\.name) == ["CAP_KILL"])
+        // The five sets as given; the layer's one set is their union (what a profile tightens).
+        #expect(l.capabilities?.resolved.members.map(\.name) == ["CAP_CHOWN", "CAP_KILL"])
+        #expect(c.capabilitySets == OCICapabilitySets(bounding: CapabilitySet([.kill, .chown]), effective: CapabilitySet([.kill]),
+                                                      inheritable: CapabilitySet([.chown]), permitted: CapabilitySet([.kill]), ambient: CapabilitySet()))
+        // What capset would refuse (effective not permitted) is refused by name.
+        #expect(throws: ConfigError.self) {
+            try OCIConfig.decode(Self.config(process: #""capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": []}"#), bundle: "/b")
+        }
         #expect(l.rlimits[.nofile] == Rlimit(soft: 100, hard: 200))
         #expect(l.limits.memoryBytes == 64 << 20 && l.limits.cpuMilli == 500 && l.limits.pids == 20)
         #expect(c.sysctls == [SysctlSetting(name: "net.ipv4.ping_group_range", value: "0 0")])

@@ -208,6 +208,19 @@ struct OCICgroupTests {
         #expect(Self.read(pids + "/pids.max") == "20", "a refused update changes nothing")
         let unknown = try Self.rt(["update", "--kernel-memory", "8Mi", "c1"], root: b.stateRoot)
         #expect(unknown.status == 1 && unknown.stderr.contains("--kernel-memory"), "\(unknown.stderr)")
+
+        // Transactional: memory (memsw raised first, then limit_in_bytes) and pids are written,
+        // then cpuset.cpus fails (a CPU this host lacks: EINVAL or ERANGE): every value written is put back
+        // in reverse order, the error names the write, its errno and fix, and the state records
+        // nothing of it.
+        let cpuset = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/cpuset.cpus") })
+        let before = [memory + "/memory.limit_in_bytes", memory + "/memory.memsw.limit_in_bytes", pids + "/pids.max", cpuset + "/cpuset.cpus"].map { ($0, Self.read($0)) }
+        let failing = try Self.rt(["update", "--memory", "80Mi", "--pids-limit", "30", "--cpuset-cpus", "8191", "c1"], root: b.stateRoot)
+        #expect(failing.status == 1 && failing.stderr.contains("cpuset.cpus") && (failing.stderr.contains("EINVAL") || failing.stderr.contains("ERANGE"))
+                && failing.stderr.contains("put back") && failing.stderr.contains("as it was"), "\(failing.stderr)")
+        for (file, value) in before { #expect(Self.read(file) == value, "\(file) is put back") }
+        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/c1/state.json"))) as? [String: Any]
+        #expect((after?["updatedLimits"] as? [[String: Any]])?.count == (state?["updatedLimits"] as? [[String: Any]])?.count)
         #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
         let gone = try Self.rt(["update", "--pids-limit", "5", "c1"], root: b.stateRoot)
         #expect(gone.status == 1 && gone.stderr.contains("does not exist"), "\(gone.stderr)")
@@ -221,6 +234,80 @@ struct OCICgroupTests {
             if parts.count == 2 { return (parts[0], parts[1]) }
         }
         return nil
+    }
+
+    /// linux.resources.hugepageLimits: written to hugetlb.2MB.limit_in_bytes (v1) or
+    /// hugetlb.2MB.max (v2) where the host has a hugetlb controller; where it has none, `create`
+    /// fails naming the field and the missing controller, and leaves no container behind. A
+    /// page size not spelled as the kernel names it is refused by name; `update` refuses them.
+    @Test func hugepageLimits() throws {
+        let b = try B(args: ["/bin/sleep", "1000"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = ["hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]]]
+            config["linux"] = l
+        }
+        defer { _ = try? Self.rt(["delete", "--force", "c1"], root: b.stateRoot) }
+        let pidFile = b.dir + "/pid"
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/hugetlb")
+        let v2 = (Self.read("/sys/fs/cgroup/cgroup.controllers") ?? Self.read("/sys/fs/cgroup/unified/cgroup.controllers") ?? "").split(separator: " ").contains("hugetlb")
+        if v1 || v2 {
+            #expect(c.status == 0, "create: \(c.stderr)")
+            let pid = try #require(Int32(Self.read(pidFile) ?? ""))
+            // The cgroup2 line "0::PATH" (cgroupDirs gives the v1 ones), at /sys/fs/cgroup or /sys/fs/cgroup/unified.
+            let unified = (Self.read("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+            let dirs = OCIRuntimeTests.cgroupDirs(of: pid) + (unified.map { ["/sys/fs/cgroup" + $0, "/sys/fs/cgroup/unified" + $0] } ?? [])
+            let files = dirs.flatMap { [$0 + "/hugetlb.2MB.limit_in_bytes", $0 + "/hugetlb.2MB.max"] }
+            #expect(files.compactMap { Self.read($0) }.contains(String(4 << 20)), "\(files)")
+        } else {
+            #expect(c.status == 1 && c.stderr.contains("hugepageLimits") && c.stderr.contains("no hugetlb controller"), "\(c.stderr)")
+            #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil, "nothing left")
+        }
+        let doc = b.dir + "/resources.json"
+        try Data(#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 8388608}]}"#.utf8).write(to: URL(fileURLWithPath: doc))
+        let u = try Self.rt(["update", "--resources", doc, "c1"], root: b.stateRoot)
+        #expect(u.status == 1 && (u.stderr.contains("hugepageLimits") || u.stderr.contains("does not exist")), "\(u.stderr)")
+        _ = try? Self.rt(["delete", "--force", "c1"], root: b.stateRoot)
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.dir + "/config.json"))) as! [String: Any]
+        var l = config["linux"] as! [String: Any]
+        l["resources"] = ["hugepageLimits": [["pageSize": "2M", "limit": 1]]]
+        config["linux"] = l
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: b.dir + "/config.json"))
+        let bad = try Self.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(bad.status == 1 && bad.stderr.contains("pageSize"), "\(bad.stderr)")
+    }
+
+    /// A config without device rules gets runc's default list on the devices cgroup (v1): deny
+    /// all, then null, zero, full, random, urandom, tty, ptmx and pts. With CAP_MKNOD and no user
+    /// namespace, mknod of a block device is refused (EPERM) and a block node of the host's disk
+    /// made in the root filesystem does not open; /dev/null does.
+    @Test func defaultDeviceRulesWithoutAny() throws {
+        let (major, minor) = try #require(Self.disk(), "a block device to refuse")
+        let script = "cat /sys/fs/cgroup/devices/devices.list > /out/devices; echo x > /dev/null && echo ok > /out/null; "
+            + "mknod /dev/b0 b \(major) \(minor) 2>/out/mknod-err; echo $? > /out/mknod; "
+            + "dd if=/blk of=/dev/null bs=512 count=1 2>/out/blk-err; echo $? > /out/blk; echo done > /out/done"
+        let b = try B(args: ["/bin/sh", "-c", script]) { config in
+            var p = config["process"] as! [String: Any]
+            var caps = p["capabilities"] as! [String: Any]
+            for k in ["bounding", "effective", "permitted"] { caps[k] = (caps[k] as! [String]) + ["CAP_MKNOD"] }
+            p["capabilities"] = caps
+            config["process"] = p
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = [String: Any]()
+            config["linux"] = l
+        }
+        try #require(mknod(b.dir + "/rootfs/blk", S_IFBLK | 0o600, dev_t((UInt64(minor) & 0xff) | ((UInt64(major) & 0xfff) << 8) | ((UInt64(minor) & ~0xff) << 12))) == 0, "mknod on the host: \(errno)")
+        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        #expect(r.status == 0, "run: \(r.stderr)")
+        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/devices") else { return } // v2: the VM lane's bh-oci-devices
+        let list = (Self.read(b.out + "/devices") ?? "").split(separator: "\n").map(String.init)
+        #expect(!list.contains("a *:* rwm") && list.contains("c 1:3 rwm") && list.contains("c 136:* rwm") && !list.contains { $0.hasPrefix("b ") }, "\(list)")
+        #expect(Self.read(b.out + "/null") == "ok", "/dev/null opens")
+        #expect(Self.read(b.out + "/mknod") != "0" && Self.read(b.out + "/mknod-err")?.contains("Operation not permitted") == true,
+                "mknod of a block device: \(Self.read(b.out + "/mknod-err") ?? "nil")")
+        // The root filesystem is mounted nodev, which the kernel checks first (EACCES): the
+        // devices cgroup is the second wall here, the only one for mknod above.
+        #expect(Self.read(b.out + "/blk") != "0", "open of the disk's node: \(Self.read(b.out + "/blk-err") ?? "nil")")
     }
 
     /// linux.resources.blockIO throttles (blkio.throttle.* on v1, io.max on v2) and the devices

@@ -81,6 +81,44 @@ struct OCIExecTests {
         #expect(ps.stdout.contains("\(pid)") && ps.stdout.contains("\(initPID)"), "ps: \(ps.stdout)")
     }
 
+    /// `exec --process` with five different capability sets: all five reach the process as
+    /// runc's libcontainer/capabilities sets them (bounding dropped, capset of effective,
+    /// permitted and inheritable, ambient raised), seen in its /proc/PID/status after execve.
+    /// For uid 1000 running a file without capabilities the kernel makes permitted and
+    /// effective the ambient set (capabilities(7)); as uid 0 they become bounding | inheritable.
+    @Test(arguments: [1000, 0])
+    func processGetsAllFiveCapabilitySets(uid: Int) throws {
+        let (b, _) = try Self.running(id, userNamespace: false, noNewPrivileges: false)
+        defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
+        let process = b.dir + "/process.json"
+        let caps: [String: Any] = [
+            "bounding": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"], // 0x2423
+            "effective": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"],
+            "inheritable": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"], // 0x2401
+            "ambient": ["CAP_NET_BIND_SERVICE"], // 0x400
+        ]
+        let doc: [String: Any] = ["args": ["/bin/sleep", "1000"], "cwd": "/", "user": ["uid": uid, "gid": uid], "capabilities": caps]
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: process))
+        let pidFile = b.dir + "/exec.pid"
+        let e = try Self.rt(["exec", "--detach", "--pid-file", pidFile, "--process", process, id], root: b.stateRoot)
+        try #require(e.status == 0, "exec: \(e.stderr)")
+        let pid = try #require(Int32(Self.read(pidFile)))
+        defer { kill(pid, SIGKILL) }
+        #expect(Self.statusField(pid, "CapBnd") == "0000000000002423")
+        #expect(Self.statusField(pid, "CapInh") == "0000000000002401")
+        let gained = uid == 0 ? "0000000000002423" : "0000000000000400"
+        #expect(Self.statusField(pid, "CapPrm") == gained)
+        #expect(Self.statusField(pid, "CapEff") == gained)
+        #expect(Self.statusField(pid, "CapAmb") == "0000000000000400")
+        // What the kernel would refuse is refused by name before anything runs.
+        var bad = caps
+        bad["ambient"] = ["CAP_KILL"] // permitted, not inheritable
+        try JSONSerialization.data(withJSONObject: ["args": ["/bin/true"], "cwd": "/", "capabilities": bad] as [String: Any]).write(to: URL(fileURLWithPath: process))
+        let refused = try Self.rt(["exec", "--process", process, id], root: b.stateRoot)
+        #expect(refused.status == 1 && refused.stderr.contains("ambient") && refused.stderr.contains("CAP_KILL") && refused.stderr.contains("inheritable"), "\(refused.stderr)")
+    }
+
     /// In the foreground: exit status and signal relayed as runc; --env, --user, --cwd applied.
     @Test func foregroundRelaysStatusAndAppliesFlags() throws {
         let (b, _) = try Self.running(id, userNamespace: true)

@@ -112,6 +112,13 @@ struct RedTeamOCIUpdateTests {
             #expect(u.status != 0 && u.stderr.contains("bulkhead.dev/profile"), "\(flags): \(u.stderr)")
         }
         #expect(OCICgroupTests.read(pids + "/pids.max") == "1024", "the profile's bound stays")
+        // Memory plus swap: the profile limits memory and allows no swap (create bounded it);
+        // memory within the profile with swap on top is refused, and memory is not written.
+        let memory = try #require(OCIRuntimeTests.cgroupDirs(of: pid).first { FileManager.default.fileExists(atPath: $0 + "/memory.limit_in_bytes") })
+        let memBefore = OCICgroupTests.read(memory + "/memory.limit_in_bytes")
+        let swap = try OCIRuntimeTests.rt(["update", "--memory", "512Mi", "--memory-swap", "2Gi", "c1"], root: b.stateRoot)
+        #expect(swap.status != 0 && swap.stderr.contains("bulkhead.dev/profile") && swap.stderr.contains("swap"), "\(swap.stderr)")
+        #expect(OCICgroupTests.read(memory + "/memory.limit_in_bytes") == memBefore)
         // A size the rules refuse is named with the rule's words, not a Swift value's dump.
         let bad = try OCIRuntimeTests.rt(["update", "--memory", "4g", "c1"], root: b.stateRoot)
         #expect(bad.status != 0 && bad.stderr.contains("--memory") && !bad.stderr.contains("Refusal("), "\(bad.stderr)")

@@ -25,6 +25,7 @@ struct StepEncodingTests {
         .dropBoundingSet(keep: CapabilitySet(mask: 0b101)), .keepCapabilities(true), .setGroups([10, 20]),
         .setGID(1000), .setUID(1001),
         .setCapabilities(effective: CapabilitySet(mask: 1), permitted: CapabilitySet(mask: 3), inheritable: CapabilitySet(mask: 0)),
+        .raiseAmbientCapabilities(CapabilitySet(mask: 1 << 10)),
         .noNewPrivileges, .landlockCreateRuleset(handledFilesystem: 0x7fff, handledNetwork: 3),
         .landlockAllowPath("/usr", access: 0x5), .landlockAllowPort(8080, access: 0x1), .landlockRestrictSelf,
         .forkWorkload, .pause, .closeStrayFileDescriptors, .attachTerminal(fd: 9), .openTerminal(fd: 9, uid: 1000, gid: 1001), .loadSeccomp, .exec, .becomeTracee,

@@ -90,6 +90,7 @@ extension OCIRuntime {
         var context = LaunchContext(callerUID: getuid(), callerGID: getgid(), privileged: geteuid() == 0, preserveFds: preserve,
                                     hasSeccomp: prepared.seccomp != nil, landlockABI: prepared.landlockABI)
         if consoleFD >= 0 { context.terminalFD = consoleFD }
+        context.capabilitySets = config.capabilitySets
         let plan: LaunchPlan
         do { plan = try LaunchPlanner.execPlan(profile: prepared.profile, command: config.args, context: context) } catch {
             throw OCIError("exec \(id): \(error)")

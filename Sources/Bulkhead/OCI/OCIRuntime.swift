@@ -438,7 +438,7 @@ public struct OCIRuntime: Sendable {
         var prepared: PreparedLaunch
         do {
             prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls, ociIDMaps: idMaps,
-                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly,
+                                           ociCgroupMountReadOnly: config.cgroupMountReadOnly, ociCapabilitySets: config.capabilitySets,
                                            ociHooks: (createContainerHooks, startContainerHooks))
         } catch { throw OCIError("create \(id): \(error)") }
         if config.hasSeccomp, let extra = profileSeccomp { try Self.stackSeccomp(&prepared, extra, id: id) }
@@ -501,9 +501,11 @@ public struct OCIRuntime: Sendable {
         // order, then the engine's own nodes (as runc adds its default devices): on cgroup v1
         // written to the devices cgroup, on v2 (no devices controller) an eBPF device program
         // attached to the container's cgroup2 leaf. Fail closed: no program, no container.
-        if !config.deviceRules.isEmpty {
+        // No rules in the config: runc's default list (deny all, the engine's nodes allowed).
+        let deviceRules = config.appliedDeviceRules(privileged: geteuid() == 0)
+        if !deviceRules.isEmpty {
             if let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
-                for (allow, line) in config.deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                for (allow, line) in deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
                     let file = devices + (allow ? "/devices.allow" : "/devices.deny")
                     do { try FileIO.write(line, to: file) } catch {
                         killAndClean()
@@ -512,7 +514,7 @@ public struct OCIRuntime: Sendable {
                 }
             } else if let leaf = CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) {
                 do {
-                    try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(config.deviceRules), to: leaf)
+                    try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(deviceRules), to: leaf)
                 } catch {
                     killAndClean()
                     throw OCIError("create \(id): linux.resources.devices on cgroup v2: \(error)\(poststopAfterFailure())")
@@ -520,6 +522,15 @@ public struct OCIRuntime: Sendable {
             } else {
                 killAndClean()
                 throw OCIError("create \(id): linux.resources.devices: the container has neither a v1 devices cgroup nor a cgroup2 leaf to attach a device program to (ENOENT) — mount the devices controller (v1) or cgroup2\(poststopAfterFailure())")
+            }
+        }
+        if !config.hugepageLimits.isEmpty {
+            do {
+                try SandboxCgroup.writeHugepageLimits(config.hugepageLimits.map { ($0.pageSize, $0.bytes) }, directories: created.cgroupDirectories,
+                                                      host: try CgroupHost.detect())
+            } catch {
+                killAndClean()
+                throw OCIError("create \(id): linux.resources.hugepageLimits: \(error)\(poststopAfterFailure())")
             }
         }
         var keeper: (pid: Int32, startTime: UInt64)?

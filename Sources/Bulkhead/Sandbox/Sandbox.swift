@@ -230,7 +230,7 @@ public enum Sandbox {
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
                                ociIDMaps: IDMaps? = nil,
-                               ociCgroupMountReadOnly: Bool? = nil,
+                               ociCgroupMountReadOnly: Bool? = nil, ociCapabilitySets: OCICapabilitySets? = nil,
                                poolRequestFD: Int32? = nil,
                                ociHooks: (createContainer: [HookStep], startContainer: [HookStep]) = ([], [])) throws(LaunchError) -> PreparedLaunch {
         let t0 = Monotonic.now()
@@ -274,6 +274,7 @@ public enum Sandbox {
             context.sysctls = ociSysctls
             context.idMaps = ociIDMaps
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
+            context.capabilitySets = ociCapabilitySets
             context.poolRequestFD = poolRequestFD
             context.createContainerHooks = ociHooks.createContainer
             context.startContainerHooks = ociHooks.startContainer

@@ -51,9 +51,32 @@ public struct OCIConfig: Sendable, Equatable {
     /// `create` made it (before `start`), followed by the engine's own nodes (`engineDeviceRules`);
     /// on cgroup v2 the same list becomes an eBPF device program (`OCIDeviceProgram`).
     public var deviceRules: [DeviceRule] = []
+    /// The rules `create` applies (then the engine's own nodes): always from a deny-all, as runc
+    /// starts its rules from an empty allow list on v1 and v2 alike, so the config's allow rules
+    /// (or none) are the whole list. A config without rules gets runc's default (deny all, then
+    /// null, zero, full, random, urandom, tty, ptmx, pts) from a root runtime; an ordinary user's
+    /// cannot write a devices cgroup or attach a device program (runc's rootless mode skips
+    /// them too): nothing then, and its /dev stays the engine's nodev tmpfs.
+    public func appliedDeviceRules(privileged: Bool) -> [DeviceRule] {
+        guard privileged || !deviceRules.isEmpty else { return [] }
+        let denyAll = DeviceRule(allow: false, line: "a")
+        return deviceRules.first == denyAll ? deviceRules : [denyAll] + deviceRules
+    }
     /// The nodes the engine's /dev holds (null, zero, full, random, urandom, tty, ptmx and its
     /// own pts), allowed after the config's rules as runc adds its default devices.
     public static let engineDeviceRules = ["c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm"]
+    /// `process.capabilities`: the five sets as given (`LaunchContext.capabilitySets`); the
+    /// layer's capabilities are their union, the most the process can ever hold. nil: none.
+    public var capabilitySets: OCICapabilitySets?
+    /// `linux.resources.hugepageLimits`: per huge page size ("2MB", "1GB", as the kernel's
+    /// hugetlb files name it) the byte limit, written after `create` made the cgroup
+    /// (hugetlb.SIZE.limit_in_bytes on v1, hugetlb.SIZE.max on v2); refused at `create` where
+    /// the host has no hugetlb controller or no such page size.
+    public var hugepageLimits: [HugepageLimit] = []
+    public struct HugepageLimit: Sendable, Equatable {
+        public var pageSize: String
+        public var bytes: UInt64
+    }
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
@@ -70,6 +93,7 @@ public struct OCIConfig: Sendable, Equatable {
             && a.idMappings == b.idMappings
             && a.cgroupsPath == b.cgroupsPath && a.ignored == b.ignored && a.sysctls == b.sysctls && a.hasSeccomp == b.hasSeccomp
             && a.cgroupMountReadOnly == b.cgroupMountReadOnly && a.deviceRules == b.deviceRules && a.hooks == b.hooks
+            && a.capabilitySets == b.capabilitySets && a.hugepageLimits == b.hugepageLimits
     }
 
     /// Fields accepted with no effect, and why: `features` prints them, docs/oci.md lists them.
@@ -77,7 +101,6 @@ public struct OCIConfig: Sendable, Equatable {
         ("process.consoleSize", "the pty starts at the kernel's default size; the caller resizes it"),
         ("process.apparmorProfile", "AppArmor is not enforced by bulkhead"),
         ("process.selinuxLabel", "SELinux is not enforced by bulkhead"),
-        ("process.capabilities.inheritable", "always empty (CVE-2022-29162)"),
         ("linux.mountLabel", "SELinux is not enforced by bulkhead"),
         ("linux.resources.devices", "enforced (cgroup v1: the container's devices cgroup; cgroup v2: an eBPF device program on its cgroup); accepted are a deny-all list and the allow rules of the default device set (null, zero, full, random, urandom, tty, console, ptmx, pts, tun; mknod of any), other rules are refused. Without effect: the allow rules for nodes the engine's /dev does not hold (it gives only null, zero, full, random, urandom, tty and its own pts; a node the container makes there opens nothing)"),
         ("mounts[type=cgroup]: options other than ro/rw", "the container's cgroups are always mounted nosuid, nodev, noexec, in a cgroup namespace rooted at the container's own cgroup"),
@@ -315,22 +338,24 @@ public struct OCIConfig: Sendable, Equatable {
         }
         if let caps = p["capabilities"] {
             let m = try caps.mapping(allowed: ["bounding", "effective", "inheritable", "permitted", "ambient"])
-            func set(_ key: String) throws(ConfigError) -> Set<String>? {
-                guard let n = m[key] else { return nil }
-                var out = Set<String>()
+            func set(_ key: String) throws(ConfigError) -> CapabilitySet {
+                guard let n = m[key], !n.isNull else { return CapabilitySet() }
+                var out = CapabilitySet()
                 for (i, name) in try n.stringList().enumerated() {
                     guard let cap = Capability(name: name) else { throw try n.sequence()[i].error("not a capability name") }
-                    out.insert(cap.name)
+                    out = CapabilitySet(mask: out.mask | CapabilitySet([cap]).mask)
                 }
                 return out
             }
-            let bounding = try set("bounding") ?? [], effective = try set("effective") ?? [], permitted = try set("permitted") ?? []
-            if let a = try set("ambient"), !a.isEmpty { throw try m.require("ambient").error("ambient capabilities are not granted by bulkhead; give them in effective and permitted") }
-            if let i = try set("inheritable"), !i.isEmpty { ignored.append("process.capabilities.inheritable") }
-            // The workload's effective, permitted and bounding sets are one set in the engine:
-            // what all three grant (an effective capability outside the bounding set cannot be kept).
-            let kept = effective.intersection(permitted).intersection(bounding)
-            c.layer.capabilities = CapabilitySpec(add: kept.sorted(), drop: ["ALL"])
+            let sets = OCICapabilitySets(bounding: try set("bounding"), effective: try set("effective"), inheritable: try set("inheritable"),
+                                         permitted: try set("permitted"), ambient: try set("ambient"))
+            // What the kernel refuses (capset(2), PR_CAP_AMBIENT_RAISE), refused here by name
+            // before anything runs; runc fails the same configs with EPERM at start.
+            if let (key, message) = sets.kernelRuleBroken { throw try m.require(key).error(message) }
+            c.capabilitySets = sets
+            // The profile's one set is their union: a bulkhead.dev/profile tightens it, and
+            // every set is applied within it (LaunchPlanner.appendIdentity).
+            c.layer.capabilities = CapabilitySpec(add: sets.union.members.map(\.name), drop: ["ALL"])
         }
         if let rl = p["rlimits"] {
             for item in try rl.sequence() {
@@ -366,6 +391,7 @@ public struct OCIConfig: Sendable, Equatable {
         c.layer.runAsGroup = fresh.runAsGroup
         c.layer.supplementalGroups = fresh.supplementalGroups
         c.layer.capabilities = CapabilitySpec(drop: ["ALL"])
+        c.capabilitySets = nil
         c.layer.rlimits = [:]
         c.layer.allowPrivilegeEscalation = true
         var ignored: [String] = []
@@ -454,6 +480,7 @@ public struct OCIConfig: Sendable, Equatable {
         }
         try decodeResources(node, into: &c, ignored: &ignored)
         if m["devices"] != nil { throw try m.require("devices").error("the devices cgroup is not changed by update") }
+        if !c.hugepageLimits.isEmpty { throw try m.require("hugepageLimits").error("hugepage limits are not changed by bulkhead's update (they are written at create)") }
         var l = CgroupLimits(limits: c.layer.limits, requests: c.layer.requests, boundSwap: false)
         if let total = c.layer.memorySwapBytes {
             guard let mem = l.memoryMax else {
@@ -472,8 +499,19 @@ public struct OCIConfig: Sendable, Equatable {
     static func decodeResources(_ n: ConfigNode, into c: inout OCIConfig, ignored: inout [String]) throws(ConfigError) {
         let m = try n.mapping(allowed: ["devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified"])
         if let b = m["blockIO"], !b.isNull { try decodeBlockIO(b, into: &c) }
-        if let h = m["hugepageLimits"], !h.isNull, case .sequence(let sq) = h.node, !sq.isEmpty {
-            throw h.error("hugepage limits are not applied by bulkhead (no hugetlb limit is written); remove them")
+        if let h = m["hugepageLimits"], !h.isNull {
+            for item in try h.sequence() {
+                let e = try item.mapping(allowed: ["pageSize", "limit"])
+                let sizeNode = try e.require("pageSize")
+                let size = try sizeNode.string()
+                // The kernel's names: a number and KB, MB or GB (hugetlb.2MB.max).
+                guard size.count <= 8, size.count > 2, ["KB", "MB", "GB"].contains(String(size.suffix(2))),
+                      size.dropLast(2).allSatisfy({ $0.isASCII && $0.isNumber }), size.first != "0" else {
+                    throw sizeNode.error("a huge page size as the kernel names it (2MB, 1GB, 64KB) is needed")
+                }
+                guard !c.hugepageLimits.contains(where: { $0.pageSize == size }) else { throw sizeNode.error("this page size is given twice") }
+                c.hugepageLimits.append(HugepageLimit(pageSize: size, bytes: try e.require("limit").uint64()))
+            }
         }
         for refused in ["network", "rdma", "unified"] {
             if let x = m[refused], !x.isNull {
@@ -724,4 +762,34 @@ public struct OCIHook: Sendable, Equatable, Codable {
 
     /// argv as execve gets it.
     public var argv: [String] { args.isEmpty ? [path] : args }
+}
+
+/// OCI `process.capabilities`: the five sets of the process (capabilities(7)), applied as runc
+/// applies them: the bounding set dropped to `bounding`, capset of effective, permitted and
+/// inheritable, then each ambient capability raised.
+public struct OCICapabilitySets: Sendable, Equatable {
+    public var bounding, effective, inheritable, permitted, ambient: CapabilitySet
+    public init(bounding: CapabilitySet, effective: CapabilitySet, inheritable: CapabilitySet, permitted: CapabilitySet, ambient: CapabilitySet) {
+        self.bounding = bounding; self.effective = effective; self.inheritable = inheritable; self.permitted = permitted; self.ambient = ambient
+    }
+
+    public var union: CapabilitySet {
+        CapabilitySet(mask: bounding.mask | effective.mask | inheritable.mask | permitted.mask | ambient.mask)
+    }
+
+    /// The first rule of the kernel's these sets break (the field and why), or nil: effective
+    /// within permitted (capset), inheritable within bounding (capset, once the bounding set is
+    /// dropped), ambient within permitted and inheritable (PR_CAP_AMBIENT_RAISE).
+    public var kernelRuleBroken: (field: String, message: String)? {
+        func outside(_ a: CapabilitySet, _ b: CapabilitySet) -> String? {
+            let extra = CapabilitySet(mask: a.mask & ~b.mask)
+            return extra.isEmpty ? nil : extra.members.map(\.name).joined(separator: ", ")
+        }
+        if let x = outside(effective, permitted) { return ("effective", "\(x) not in permitted: the kernel refuses an effective capability that is not permitted (capset, EPERM); add it to permitted") }
+        if let x = outside(inheritable, bounding) { return ("inheritable", "\(x) not in bounding: the kernel refuses an inheritable capability outside the bounding set (capset, EPERM); add it to bounding") }
+        if let x = outside(ambient, CapabilitySet(mask: permitted.mask & inheritable.mask)) {
+            return ("ambient", "\(x) not in both permitted and inheritable: the kernel refuses to raise it (PR_CAP_AMBIENT_RAISE, EPERM); add it to both")
+        }
+        return nil
+    }
 }

@@ -38,8 +38,8 @@ public enum OCIProfileAnnotation {
         }
     }
 
-    /// `update` of a container created with the annotation: the profile's memory, pids and CPU
-    /// limits stay a ceiling, as `tighten` applied them at create. Anything above is refused
+    /// `update` of a container created with the annotation: the profile's memory, memory plus
+    /// swap, pids, CPU and cpuset limits stay a ceiling, as `tighten` applied them at create. Anything above is refused
     /// (a CPU period without a quota too: a shorter period alone would give more CPU).
     public static func checkUpdate(_ limits: CgroupLimits, within profile: EffectiveProfile) throws(ConfigError) {
         func refuse(_ what: String) -> ConfigError {
@@ -50,7 +50,22 @@ public enum OCIProfileAnnotation {
             if let m = limits.memoryMax, m > p { throw refuse("memory \(m)") }
             if let m = limits.memoryHigh, m > p { throw refuse("memory reservation \(m)") }
         }
+        // Memory plus swap: the profile's memorySwap, else (a memory limit without one) no swap
+        // at all, as create bounded it; decodeUpdate gives swap only with a memory limit.
+        if let swap = limits.memorySwapMax {
+            let (total, over) = (limits.memoryMax ?? 0).addingReportingOverflow(swap)
+            if let cap = profile.memorySwapBytes, cap != .max {
+                if over || total > cap { throw refuse("memory plus swap \(over ? UInt64.max : total)") }
+            } else if profile.memorySwapBytes == nil, profile.limits.memoryBytes != nil, swap > 0 {
+                throw refuse("swap \(swap) (the profile limits memory and allows no swap)")
+            }
+        }
         if let p = profile.limits.pids, let n = limits.pidsMax, n > p { throw refuse("pids limit \(n)") }
+        if let p = profile.cpusetCPUs, let text = limits.cpusetCPUs {
+            guard case .success(let asked) = FieldRules.cpuList(text), Set(asked).isSubset(of: Set(p)) else {
+                throw refuse("cpuset \(text) (the profile's CPUs are \(FieldRules.cpuListText(p)))")
+            }
+        }
         if let p = profile.limits.cpuMilli {
             if limits.cpuPeriodMicros != nil && limits.cpuQuotaMicros == nil { throw refuse("a CPU period without a quota") }
             if let q = limits.cpuQuotaMicros {

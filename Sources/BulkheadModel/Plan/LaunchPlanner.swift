@@ -67,6 +67,10 @@ public struct LaunchContext: Sendable, Equatable {
     /// tree), and `hooks.startContainer`, run after the exec fifo (`PlanStep.runHook`).
     public var createContainerHooks: [HookStep] = []
     public var startContainerHooks: [HookStep] = []
+    /// OCI `process.capabilities`: the five sets as the config gives them, each within the
+    /// profile's capabilities (their union, tightened by a `bulkhead.dev/profile`); nil: the
+    /// profile's one set is bounding, effective and permitted, inheritable and ambient empty.
+    public var capabilitySets: OCICapabilitySets?
 
     public init(callerUID: UInt32, callerGID: UInt32, privileged: Bool,
                 defaultHostIDRange: IDRange = EffectiveProfile.defaultHostIDRange,
@@ -538,8 +542,10 @@ public enum LaunchPlanner {
 
     static func appendIdentity(_ s: inout [PlanStep], _ p: EffectiveProfile, _ c: LaunchContext) {
         let keep = p.capabilities
+        func within(_ set: CapabilitySet) -> CapabilitySet { CapabilitySet(mask: set.mask & keep.mask) }
+        let sets = c.capabilitySets
         // The bounding set first: it needs CAP_SETPCAP, which a uid change would take away.
-        s.append(.dropBoundingSet(keep: keep))
+        s.append(.dropBoundingSet(keep: sets.map { within($0.bounding) } ?? keep))
         let switching = p.runAsUser != 0 || p.runAsGroup != 0
         if switching { s.append(.keepCapabilities(true)) } // keep the permitted set across setresuid
         // Supplementary groups: drop the launcher's (they would show as nobody inside). Not
@@ -556,7 +562,14 @@ public enum LaunchPlanner {
             s.append(.setUID(p.runAsUser))
             s.append(.keepCapabilities(false))
         }
-        // Inheritable stays empty (CVE-2022-29162); ambient is cleared by the same step.
-        s.append(.setCapabilities(effective: keep, permitted: keep, inheritable: CapabilitySet()))
+        guard let sets else {
+            // Inheritable stays empty (CVE-2022-29162); ambient is cleared by the same step.
+            s.append(.setCapabilities(effective: keep, permitted: keep, inheritable: CapabilitySet()))
+            return
+        }
+        // OCI: the five sets as runc's libcontainer/capabilities applies them (capset of
+        // effective, permitted, inheritable, then each ambient one raised).
+        s.append(.setCapabilities(effective: within(sets.effective), permitted: within(sets.permitted), inheritable: within(sets.inheritable)))
+        if !within(sets.ambient).isEmpty { s.append(.raiseAmbientCapabilities(within(sets.ambient))) }
     }
 }

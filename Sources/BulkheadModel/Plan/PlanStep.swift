@@ -66,6 +66,8 @@ public enum PlanStep: Sendable, Equatable {
     case setGID(UInt32)
     case setUID(UInt32)
     case setCapabilities(effective: CapabilitySet, permitted: CapabilitySet, inheritable: CapabilitySet)
+    /// OCI `process.capabilities.ambient`, after `setCapabilities` (each must be permitted and inheritable).
+    case raiseAmbientCapabilities(CapabilitySet)
     case noNewPrivileges
     case landlockCreateRuleset(handledFilesystem: UInt64, handledNetwork: UInt64)
     case landlockAllowPath(String, access: UInt64)
@@ -162,6 +164,7 @@ public enum PlanStep: Sendable, Equatable {
         case .setGID(let g): return "setresgid \(g)"
         case .setUID(let u): return "setresuid \(u)"
         case .setCapabilities: return "capset (effective, permitted, inheritable; clear ambient)"
+        case .raiseAmbientCapabilities: return "raise the ambient capabilities"
         case .noNewPrivileges: return "prctl(PR_SET_NO_NEW_PRIVS)"
         case .landlockCreateRuleset: return "create the Landlock ruleset"
         case let .landlockAllowPath(p, access):

@@ -348,6 +348,39 @@ public final class SandboxCgroup {
     /// Enables `controller` in the cgroup.subtree_control of every ancestor of `leaf` from
     /// the cgroup2 root down, where it is not yet enabled (a controller reaches a cgroup
     /// only if every ancestor enables it for its children).
+    /// OCI `linux.resources.hugepageLimits` on the container's cgroups (`directories`, its
+    /// leaves): hugetlb.SIZE.limit_in_bytes in the v1 hugetlb hierarchy, else hugetlb.SIZE.max in
+    /// the cgroup2 leaf (the controller enabled from the hierarchy's root down first). No
+    /// hugetlb controller, or no file for a size (a page size this kernel lacks): refused, named.
+    public static func writeHugepageLimits(_ limits: [(pageSize: String, bytes: UInt64)], directories: [String], host: CgroupHost) throws(CgroupError) {
+        guard !limits.isEmpty else { return }
+        func leaf(_ hierarchy: (CgroupTarget) -> Bool) -> (String, CgroupTarget)? {
+            for d in directories {
+                if let t = host.targets.filter({ d.hasPrefix($0.mountPoint + "/") }).max(by: { $0.mountPoint.count < $1.mountPoint.count }), hierarchy(t) { return (d, t) }
+            }
+            return nil
+        }
+        let dir: String, suffix: String
+        if let (d, _) = leaf({ $0.hierarchy != "unified" && $0.controllers.contains("hugetlb") }) {
+            (dir, suffix) = (d, "limit_in_bytes")
+        } else if let (d, t) = leaf({ $0.hierarchy == "unified" }),
+                  t.controllers.contains("hugetlb") {
+            try enableV2Controller("hugetlb", mountPoint: t.mountPoint, leaf: d)
+            (dir, suffix) = (d, "max")
+        } else {
+            throw CgroupError(code: .controllerUnavailable, operation: "set linux.resources.hugepageLimits", path: directories.first ?? "",
+                              errno: Errno(ENOENT), fix: "this host has no hugetlb controller (v1: mount the hugetlb hierarchy; v2: hugetlb in cgroup.controllers); remove hugepageLimits or run on a host with it")
+        }
+        for l in limits {
+            let file = dir + "/hugetlb.\(l.pageSize).\(suffix)"
+            guard CgroupFS.exists(file) else {
+                throw CgroupError(code: .controllerUnavailable, operation: "set the \(l.pageSize) huge page limit", path: file, errno: Errno(ENOENT),
+                                  fix: "this kernel has no \(l.pageSize) huge pages (see /sys/kernel/mm/hugepages); use a size it has")
+            }
+            try writeLimit(file, String(l.bytes), controller: "hugetlb")
+        }
+    }
+
     static func enableV2Controller(_ controller: String, mountPoint: String, leaf: String) throws(CgroupError) {
         let relative = leaf.dropFirst(mountPoint.count).split(separator: "/").map(String.init)
         var dir = mountPoint
@@ -390,8 +423,20 @@ public final class SandboxCgroup {
     /// `create` uses. On v1, a memory limit keeps the container's swap allowance (memsw minus
     /// the limit) unless swap is given, and memsw is written first when the limit grows (the
     /// kernel wants memsw >= the limit at every step). Returns what was written.
+    /// Transactional: every file's value is read before it is written; when a write fails,
+    /// those written before it get their old values back, in reverse order, and the error says
+    /// which write failed (its errno and fix) and whether the cgroup is as it was.
     public static func update(directories: [String], host: CgroupHost, limits given: CgroupLimits) throws(CgroupError) -> [EnforcedLimit] {
         try given.validate()
+        let journal = WriteJournal()
+        do throws(CgroupError) {
+            return try update(directories: directories, host: host, limits: given, journal: journal)
+        } catch {
+            throw journal.rollBack(after: error)
+        }
+    }
+
+    static func update(directories: [String], host: CgroupHost, limits given: CgroupLimits, journal: WriteJournal) throws(CgroupError) -> [EnforcedLimit] {
         var leaves: [Leaf] = []
         for d in directories {
             guard let t = host.targets.filter({ d.hasPrefix($0.mountPoint + "/") }).max(by: { $0.mountPoint.count < $1.mountPoint.count }) else {
@@ -410,7 +455,7 @@ public final class SandboxCgroup {
             if limits.memorySwapMax == nil, memsw >= current, memsw < (1 << 62) { limits.memorySwapMax = memsw - current }
             if let swap = limits.memorySwapMax, mem > current {
                 let (sum, over) = mem.addingReportingOverflow(swap)
-                try writeLimit(leaf.directory + "/memory.memsw.limit_in_bytes", over ? "-1" : String(sum), controller: "memory")
+                try writeLimit(leaf.directory + "/memory.memsw.limit_in_bytes", over ? "-1" : String(sum), controller: "memory", journal: journal)
             }
         }
         var enforced: [EnforcedLimit] = []
@@ -423,7 +468,7 @@ public final class SandboxCgroup {
             if d == .v2, let unified = leaves.first(where: \.isUnified) {
                 try enableV2Controller(kind.controller, mountPoint: unified.target.mountPoint, leaf: unified.directory)
             }
-            enforced += try cg.write(kind, limits: limits, driver: d)
+            enforced += try cg.write(kind, limits: limits, driver: d, journal: journal)
         }
         return enforced
     }
@@ -432,13 +477,13 @@ public final class SandboxCgroup {
 
     /// Every directory from bulkhead's `base` down to `dir` (a v1 cpuset cgroup) gets its
     /// parent's cpus and mems where it has none. Only bulkhead's own directories are written.
-    static func inheritV1Cpuset(_ dir: String, base: String) throws(CgroupError) {
+    static func inheritV1Cpuset(_ dir: String, base: String, journal: WriteJournal? = nil) throws(CgroupError) {
         var parent = String(base[..<(base.lastIndex(of: "/") ?? base.startIndex)])
         func value(_ file: String) -> String { String(((try? CgroupFS.read(file).get()) ?? "").filter { !$0.isWhitespace }) }
         for part in dir.dropFirst(parent.count).split(separator: "/") {
             let child = parent + "/" + part
             for file in ["cpuset.cpus", "cpuset.mems"] where value(child + "/" + file).isEmpty {
-                try writeLimit(child + "/" + file, value(parent + "/" + file), controller: "cpuset")
+                try writeLimit(child + "/" + file, value(parent + "/" + file), controller: "cpuset", journal: journal)
             }
             parent = child
         }
@@ -452,7 +497,7 @@ public final class SandboxCgroup {
     }
 
     /// Writes one limit with its driver; returns what was enforced.
-    private func write(_ kind: CgroupLimitKind, limits l: CgroupLimits, driver: Driver) throws(CgroupError) -> [EnforcedLimit] {
+    private func write(_ kind: CgroupLimitKind, limits l: CgroupLimits, driver: Driver, journal: WriteJournal? = nil) throws(CgroupError) -> [EnforcedLimit] {
         guard let leaf = leaf(driver, controller: kind.controller) else {
             throw CgroupError(code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: path.joined(separator: "/"),
                               fix: "no writable hierarchy carries the \(kind.controller) controller; run `bulkhead doctor`")
@@ -460,7 +505,7 @@ public final class SandboxCgroup {
         let dir = leaf.directory
         let kindOf: CgroupDriverKind = driver == .v2 ? .v2 : .v1
         func put(_ file: String, _ value: String) throws(CgroupError) -> EnforcedLimit {
-            try Self.writeLimit(dir + "/" + file, value, controller: kind.controller)
+            try Self.writeLimit(dir + "/" + file, value, controller: kind.controller, journal: journal)
             return EnforcedLimit(limit: kind, value: value, driver: kindOf, file: dir + "/" + file)
         }
         switch (kind, driver) {
@@ -513,7 +558,7 @@ public final class SandboxCgroup {
             // are set: every directory from the hierarchy's root down gets its parent's where
             // it has none (shared ancestors included), then the leaf gets the CPUs asked for.
             // Only bulkhead's own directories (its base and below) are written.
-            try Self.inheritV1Cpuset(dir, base: leaf.target.baseDirectory)
+            try Self.inheritV1Cpuset(dir, base: leaf.target.baseDirectory, journal: journal)
             let pinned = try put("cpuset.cpus", l.cpusetCPUs!)
             if CgroupFS.exists(dir + "/cpuset.effective_cpus") {
                 try Self.checkEffectiveCPUs(dir, file: "cpuset.effective_cpus", asked: l.cpusetCPUs!)
@@ -595,8 +640,22 @@ public final class SandboxCgroup {
         return rate
     }
 
-    static func writeLimit(_ file: String, _ value: String, controller: String) throws(CgroupError) {
-        guard case .failure(let e) = CgroupFS.write(file, value) else { return }
+    /// - Parameter journal: `update`'s: the file's value is read first (a file that cannot be
+    ///   read is not written) and recorded once the write succeeded.
+    static func writeLimit(_ file: String, _ value: String, controller: String, journal: WriteJournal? = nil) throws(CgroupError) {
+        var restore: String?
+        if journal != nil {
+            switch CgroupFS.read(file) {
+            case .success(let old): restore = WriteJournal.restoreValue(file: file, old: old, written: value)
+            case .failure(let e):
+                throw CgroupError(code: .writeFailed, operation: "read \(file.split(separator: "/").last.map(String.init) ?? file) before changing it",
+                                  path: file, errno: e, fix: "nothing was written to it; run `bulkhead doctor`")
+            }
+        }
+        guard case .failure(let e) = CgroupFS.write(file, value) else {
+            if let journal, let restore { journal.entries.append((file, restore)) }
+            return
+        }
         let name = file.split(separator: "/").last.map(String.init) ?? file
         let fix: String
         switch e.rawValue {
@@ -828,5 +887,44 @@ public final class SandboxCgroup {
             guard current.count >= base.count, current.hasPrefix(base) else { return }
             if case .failure(let e) = CgroupFS.removeDirectory(current), e.rawValue != ENOENT { return }
         }
+    }
+}
+
+/// `SandboxCgroup.update`'s record of what it changed: each file written and the value that
+/// puts it back, in the order written.
+final class WriteJournal {
+    var entries: [(file: String, value: String)] = []
+
+    /// The value that undoes writing `written` to `file` whose content was `old`: the old
+    /// content, or for the per-device files (io.max, blkio.throttle.*, io.weight) the old line
+    /// of the device written (no line: the kernel's "no limit" for it).
+    static func restoreValue(file: String, old: String, written: String) -> String {
+        let name = file.split(separator: "/").last.map(String.init) ?? file
+        let lines = old.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let key = written.split(separator: " ").first.map(String.init) ?? ""
+        if name == "io.max" || name.hasPrefix("blkio.throttle.") || name == "io.weight" {
+            if let line = lines.first(where: { $0.hasPrefix(key + " ") }) { return line }
+            return name == "io.max" ? key + " rbps=max wbps=max riops=max wiops=max" : key + " 0"
+        }
+        return old.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Puts back every value written, last first, and returns `error` saying so (or naming
+    /// what could not be put back).
+    func rollBack(after error: CgroupError) -> CgroupError {
+        var failed: [String] = []
+        for (file, value) in entries.reversed() {
+            if case .failure(let e) = CgroupFS.write(file, value) { failed.append("\(file) (\(e))") }
+        }
+        var out = error
+        let n = entries.count
+        entries = []
+        if failed.isEmpty {
+            out.fix += n == 0 ? "; nothing had been written: the cgroup is as it was"
+                : "; the \(n) value\(n == 1 ? "" : "s") written before it \(n == 1 ? "was" : "were") put back: the cgroup is as it was"
+        } else {
+            out.fix += "; putting back the values written before it failed for \(failed.joined(separator: ", ")): the cgroup is partly updated; `update` again or `delete --force`"
+        }
+        return out
     }
 }

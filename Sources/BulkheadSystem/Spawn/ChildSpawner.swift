@@ -294,6 +294,8 @@ final class CArena {
         case .setUID(let u): (BH_OP_SET_UID, bh_step_args(set_uid: bh_id_args(id: u)))
         case let .setCapabilities(e, p, i):
             (BH_OP_SET_CAPABILITIES, bh_step_args(set_capabilities: bh_set_capabilities_args(effective: e.mask, permitted: p.mask, inheritable: i.mask)))
+        case .raiseAmbientCapabilities(let set):
+            (BH_OP_RAISE_AMBIENT_CAPABILITIES, bh_step_args(raise_ambient_capabilities: bh_capability_mask_args(keep: set.mask)))
         case .noNewPrivileges: (BH_OP_NO_NEW_PRIVILEGES, bh_step_args())
         case let .landlockCreateRuleset(fs, net):
             (BH_OP_LANDLOCK_CREATE_RULESET, bh_step_args(landlock_create_ruleset: bh_landlock_create_ruleset_args(handled_filesystem: fs, handled_network: net)))

@@ -1,8 +1,10 @@
 # linux.resources.devices on cgroup v2 (issue 13): `bulkhead oci create` attaches an eBPF device
 # program to the container's cgroup2 leaf before `start`. Inside the container (real root,
 # CAP_MKNOD) /dev/null and /dev/zero open (the config's c 1:3 and the engine's nodes) and mknod
-# of c 1:11 fails with EPERM; the same container without device rules makes that node (so the
-# refusal is the program's, not a missing capability or seccomp); delete leaves no leaf.
+# of c 1:11 fails with EPERM; without device rules runc's default list is installed (the same
+# refusal, /dev/null and /dev/zero open); the same container whose rules allow mknod of any char
+# device makes that node (so the refusal is the program's, not a missing capability or
+# seccomp); delete leaves no leaf.
 $BH oci features > /dev/null 2>&1 || { needs "oci (bulkhead oci features fails)"; exit 0; }
 mkb() { # mkb DIR DEVICES-JSON: a bundle of busybox whose workload writes its results to DIR/out
     mkdir -p $1/rootfs/bin $1/rootfs/proc $1/rootfs/dev $1/rootfs/out $1/out; chmod 777 $1/out
@@ -30,10 +32,13 @@ runc_cycle() { # runc_cycle DIR ID
 }
 mkb $W/on '"resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]}, '
 on=$(runc_cycle $W/on devon)
-mkb $W/off ''
+mkb $W/def ''
+def=$(runc_cycle $W/def devodef)
+mkb $W/off '"resources": {"devices": [{"allow": false, "access": "rwm"}, {"allow": true, "type": "c", "access": "m"}]}, '
 off=$(runc_cycle $W/off devoff)
 left=$(find $CG/bulkhead -type d -name 'devo*' 2>/dev/null | tr '\n' ' ')
 case "$on" in *"zero=3 null=ok mknod_rc=1 mknod_err="*"Operation not permitted"*) onok=1 ;; *) onok=0 ;; esac
-case "$off" in *"zero=3 null=ok mknod_rc=0 "*) offok=1 ;; *) offok=0 ;; esac
-if [ $onok -eq 1 ] && [ $offok -eq 1 ] && [ -z "$left" ]; then pass "with rules: $on; without: $off"
-else fail "with rules: $on; without: $off; leaves left: $left"; fi
+case "$def" in *"zero=3 null=ok mknod_rc=1 mknod_err="*"Operation not permitted"*) defok=1 ;; *) defok=0 ;; esac
+case "$off" in *"mknod_rc=0 "*) offok=1 ;; *) offok=0 ;; esac
+if [ $onok -eq 1 ] && [ $defok -eq 1 ] && [ $offok -eq 1 ] && [ -z "$left" ]; then pass "with rules: $on; default: $def; mknod allowed: $off"
+else fail "with rules: $on; default: $def; mknod allowed: $off; leaves left: $left"; fi
