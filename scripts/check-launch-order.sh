@@ -17,7 +17,7 @@
 #
 # Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadSystem,
 # BulkheadModel, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
-# merged, outlined and thunk copies and caches (mangled Tf, Tg, Tm, Tv, WO, TA, MD ...) come and
+# merged, outlined and thunk copies and caches (mangled Tf, Tg, Tt..g, Tm, Tv, WO, TA, MD ...) come and
 # go with the optimiser, not with the code; the runtime's and libraries' names are not ours.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +44,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 nm --defined-only "$BIN" | awk '{print $NF}' | LC_ALL=C sort -u > "$tmp/have"
 [ -s "$tmp/have" ] || { echo "no symbols in $BIN (stripped?)"; exit 2; }
 grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|8bulkhead)|bh_)' "$LIST" \
-  | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
+  | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tt[0-9]*g[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
   | LC_ALL=C sort -u > "$tmp/ours" || true
 LC_ALL=C comm -23 "$tmp/ours" "$tmp/have" > "$tmp/missing"
 # The functions every launch runs: the list must name each, as BIN has it (a list that names an
@@ -57,7 +57,7 @@ if [ "$prune" = 1 ]; then
   : > "$tmp/repl"
   for h in $hot; do
     if ! (grep -F -- "$h" "$LIST" || true) | LC_ALL=C sort -u | LC_ALL=C comm -12 - "$tmp/have" | grep -q .; then
-      grep -F -- "$h" "$tmp/have" | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|MD$)' | sed "s|^|$h\t|" >> "$tmp/repl" || true
+      grep -F -- "$h" "$tmp/have" | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tt[0-9]*g[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|MD$)' | sed "s|^|$h\t|" >> "$tmp/repl" || true
     fi
   done
   awk -F'\t' 'FILENAME == ARGV[1] { gone[$0] = 1; next }
