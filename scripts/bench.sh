@@ -114,7 +114,7 @@ declare -A MED=()
     for _ in $(seq "$RSS_REPS"); do /usr/bin/time -f '%M' -o "$WORK/rss.tmp" $cmd >/dev/null 2>&1 || true; vals+=("$(tail -1 "$WORK/rss.tmp")"); done
     printf '| %s | %.1f |\n' "$name" "$(awk -v x="$(median "${vals[@]}")" 'BEGIN{print x/1024}')"
   done
-  echo "- goal: <= 6 MiB"
+  echo "- goal: <= 4 MiB (issue 17)"
   echo
 
   # --- per-syscall cost, round-robin so drift hits every configuration alike

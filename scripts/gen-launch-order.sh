@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen-launch-order.sh [BIN] - regenerates scripts/launch-order.txt: every function (and datum) the launcher
+# gen-launch-order.sh [--add-faults] [BIN] - regenerates scripts/launch-order.txt: every function (and datum) the launcher
 # executes in a few representative launches, for the linker to place side by side
 # (--symbol-ordering-file, see scripts/build-release.sh). The code a launch runs is then a few
 # contiguous megabytes instead of pages scattered over the runtime, Foundation, Yams and
@@ -7,13 +7,21 @@
 # is harmless (names that no longer exist are skipped), only less effective; scripts/check-launch-order.sh
 # (LaunchOrderTests, and every scripts/build-release.sh) says when it has gone stale.
 # Needs valgrind; run as root on a host where `bulkhead run` works.
+# --add-faults only appends, to the list as it is, the functions and data that real launches of
+# BIN (linked with that list) still fault on: each fault maps a whole 64 to 128 KiB block, so a
+# function reached through a block another hot one brought in is seen only once the list has moved
+# its neighbours; run it, link again, and repeat until it adds few (BENCHMARKS.md, issue 17).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+add_faults=0
+if [ "${1:-}" = "--add-faults" ]; then add_faults=1; shift; fi
 BIN=${1:-$root/.build/release/bulkhead}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # valgrind cannot read the debug info of the static binary (about 80 MB of DWARF): strip it.
 strip --strip-debug -o "$tmp/bulkhead" "$BIN"
+: > "$tmp/names"
 i=0
+if [ "$add_faults" = 0 ]; then
 for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --report - -- /bin/true" "run --timeout 10s -e A=1 -- /bin/true"; do
   i=$((i+1))
   # valgrind cannot emulate clone3 (ENOSYS): each launch stops there and exits 125 after removing
@@ -27,9 +35,40 @@ cat "$tmp"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' | sed -E "s/'[0-9]+$//
 if perf record -q -F 20000 -o "$tmp/perf.data" -- sh -c "for i in \$(seq 100); do '$tmp/bulkhead' run -- /bin/true; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
   perf report -i "$tmp/perf.data" --no-demangle --dso bulkhead --sort sym -g none 2>/dev/null | sed -nE 's/^ +[0-9.]+% +\[\.\] ([^ ]+).*$/\1/p' >> "$tmp/names"
 fi
+fi
+# What a real launch first touches, from its page faults: the faulting instruction's function
+# (code) and the faulting address's symbol (data), launcher and init alike. valgrind stops at
+# clone3 and sampling misses the functions that run once after it (the supervisor's wait, the
+# report, cgroup statistics and removal, the init's C code), whose pages then stay scattered. A
+# function reached through a page the linker put next to another hot one does not fault, so a
+# regenerated list can reveal new ones: --add-faults, after a link, adds those.
+if perf record -q -e page-faults -c 1 -d -o "$tmp/faults.data" -- sh -c "for i in \$(seq 5); do '$tmp/bulkhead' run -- /bin/true; '$tmp/bulkhead' run --profile unconfined -- /bin/true; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
+  nm -n -S --defined-only "$BIN" > "$tmp/nm.faults" 2>/dev/null || true
+  perf script -i "$tmp/faults.data" -F comm,addr,ip,sym --no-demangle 2>/dev/null | python3 -c '
+import bisect, sys
+syms = sorted((int(a, 16), int(s, 16), n) for a, s, t, n in (l.split() for l in open(sys.argv[1]) if len(l.split()) == 4) if int(s, 16) > 0)
+starts = [x[0] for x in syms]
+def name(a):
+    i = bisect.bisect_right(starts, a) - 1
+    return syms[i][2] if i >= 0 and syms[i][0] <= a < syms[i][0] + syms[i][1] else None
+seen = set()
+for line in sys.stdin:
+    f = line.split()
+    if len(f) < 4 or not f[0].startswith("bulkhead"):
+        continue
+    for a in (f[3], f[1]):  # the instruction (comm addr addrsym ip sym), then the address it touched
+        try:
+            n = name(int(a, 16))
+        except ValueError:
+            continue
+        if n and n not in seen:
+            seen.add(n)
+            print(n)
+' "$tmp/nm.faults" >> "$tmp/names" || true
+fi
 # Data: the variables and constants (type metadata, descriptors, caches) a launch reads or
 # writes in the binary's writable segment, from valgrind's memory trace, placed side by side too.
-if command -v python3 >/dev/null; then
+if [ "$add_faults" = 0 ] && command -v python3 >/dev/null; then
   valgrind --tool=lackey --trace-mem=yes --log-file="$tmp/trace" "$tmp/bulkhead" run -- /bin/true >/dev/null 2>&1 || true
   nm -n -S --defined-only "$BIN" > "$tmp/nm" 2>/dev/null || true
   readelf -lW "$BIN" > "$tmp/segments"
@@ -58,6 +97,12 @@ for line in open(trace):
         seen.add(syms[i][2])
         print(syms[i][2])
 PY
+fi
+if [ "$add_faults" = 1 ]; then
+  grep -v '^0x' "$tmp/names" | awk 'FILENAME == ARGV[1] { have[$0] = 1; next } !($0 in have) && !seen[$0]++' "$root/scripts/launch-order.txt" - > "$tmp/new" || true
+  cat "$tmp/new" >> "$root/scripts/launch-order.txt"
+  echo "$(wc -l < "$tmp/new") symbols that launches of $BIN fault on added to scripts/launch-order.txt"
+  exit 0
 fi
 grep -v '^0x' "$tmp/names" | awk '!seen[$0]++' > "$root/scripts/launch-order.txt"
 echo "$(wc -l < "$root/scripts/launch-order.txt") symbols (functions, then data) written to scripts/launch-order.txt"

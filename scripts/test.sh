@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 swift build --build-tests
+# The shipped binary: LaunchOrderTests checks scripts/launch-order.txt against it (with CI=true
+# the build fails on a stale list instead of regenerating it).
+./scripts/build-release.sh --product bulkhead
 # One test at a time: the CPU-share and isolation experiments measure the machine, and a
 # neighbouring test (or the VM lane) would be the noise they measure.
 swift test --skip-build --no-parallel
