@@ -94,7 +94,8 @@ public enum BenchDefaults {
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (about 230 s quiet, 281 s at load average 20; docs/bench.md says where the time goes).
+    /// (237 s measured quiet before session 8, about 232 s since; docs/bench.md says where the
+    /// time goes).
     public static let rounds = 3
     /// The rounds of the one more run an inconclusive ratio cell gets after a run of `rounds`:
     /// twice as many, at most 12; none after one round (no interval) or at 12 and more.
