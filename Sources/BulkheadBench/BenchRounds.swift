@@ -94,8 +94,7 @@ public enum BenchDefaults {
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (237 s measured quiet before session 8, about 232 s since; docs/bench.md says where the
-    /// time goes).
+    /// (237 s measured quiet in session 8; docs/bench.md says where the time goes).
     public static let rounds = 3
     /// The rounds of the one more run an inconclusive ratio cell gets after a run of `rounds`:
     /// twice as many, at most 12; none after one round (no interval) or at 12 and more.
@@ -255,11 +254,8 @@ extension BenchScheduled {
     /// (with 0.75 s, a baseline window right after a flood's still lost a quarter).
     /// `lead`: seconds to the first window (more where several pods start at once next to a
     /// running sink: with 1 s the first window of the mitigation runs began late).
-    /// `gap`: 1 s after a TCP flood (its sockets' buffers drain into the bottleneck after it
-    /// ends); after a UDP flood (`iperfFlood(udpMbits:)`) nothing drains but the bucket's 25 ms
-    /// queue, and 0.5 s covers the victim's connection setup and teardown.
-    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase], lead: Double = BenchSchedule.lead, gap: Double = 1.0) -> BenchSchedule {
-        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: gap, lead: lead)
+    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase], lead: Double = BenchSchedule.lead) -> BenchSchedule {
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: lead)
     }
 
     /// One iperf3 stream to `ip:port` in each window: `BH PREFIX_rN_PHASE=Mbit/s` as the
