@@ -11,8 +11,9 @@ public final class BenchContext: @unchecked Sendable {
     public let binary: String
     /// Seconds of one measured phase (victim alone, or victim with aggressor): one window.
     public let phaseSeconds: Double
-    /// Interleaved rounds of baseline and loaded (and contained) windows per ratio cell.
-    public let rounds: Int
+    /// Interleaved rounds of baseline and loaded (and contained) windows per ratio cell: the
+    /// asked number, or more while an inconclusive cell is measured again (`withRounds`).
+    public private(set) var rounds: Int
     /// Scratch directory on the real disk (the disk experiments need one), removed by `close()`.
     /// Root's own directory (0755): manifests, reports and the launched processes' output. The
     /// launcher reads manifests only from directories no one else can write.
@@ -58,6 +59,14 @@ public final class BenchContext: @unchecked Sendable {
     public func close() {
         ceiling?.remove(); ceiling = nil
         _ = try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    /// Runs `body` with `n` rounds per ratio cell, then the asked number again.
+    func withRounds<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        let asked = rounds
+        rounds = max(1, n)
+        defer { rounds = asked }
+        return try body()
     }
 
     /// Runs `body` inside a fresh outer cgroup, removed afterwards on every path.

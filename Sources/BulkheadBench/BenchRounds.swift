@@ -94,8 +94,13 @@ public enum BenchDefaults {
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (about 230 s quiet, 281 s at load average 20; docs/bench.md says where the time goes).
+    /// (237 s measured quiet in session 8; docs/bench.md says where the time goes).
     public static let rounds = 3
+    /// The rounds of the one more run an inconclusive ratio cell gets after a run of `rounds`:
+    /// twice as many, at most 12; none after one round (no interval) or at 12 and more.
+    public static func extraRounds(after rounds: Int) -> Int? {
+        rounds >= 2 && rounds < 12 ? min(2 * rounds, 12) : nil
+    }
 }
 
 /// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`
@@ -270,13 +275,18 @@ extension BenchScheduled {
     /// its span's end: `BH KEY=Mbit/s`, the sender's rate over the spans, from its one-second
     /// intervals after the first (the first also fills the socket buffers, so it overstates
     /// what a shaped link passes); a span of one interval counts whole.
-    static func iperfFlood(_ s: BenchSchedule, _ phase: BenchPhase, key: String, ip: String, port: Int, streams: Int) -> String {
-        aggressor(s, phase, pre: 0.6, setup: "import subprocess,json; tot=0.0; n=0", body: """
-            p=subprocess.Popen(["iperf3","-c","\(ip)","-p","\(port)","-t","600","-P","\(streams)","-J"],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL,text=True)
+    /// With `udpMbits`, one UDP stream offered at that rate instead (from 0.3 s before each
+    /// window: UDP has no slow start to wait for), `BH KEY` then the offered rate: a UDP flood
+    /// does not back off, where eight new TCP streams into a remote bucket's 25 ms queue lost
+    /// so many packets at once that they sent 3.9 Mbit/s together (the pod cell, quiet machine).
+    static func iperfFlood(_ s: BenchSchedule, _ phase: BenchPhase, key: String, ip: String, port: Int, streams: Int, udpMbits: Int? = nil) -> String {
+        let mode = udpMbits.map { "\"-u\",\"-b\",\"\($0)M\"" } ?? "\"-P\",\"\(streams)\""
+        return aggressor(s, phase, pre: udpMbits == nil ? 0.6 : 0.3, setup: "import subprocess,json; tot=0.0; n=0", body: """
+            p=subprocess.Popen(["iperf3","-c","\(ip)","-p","\(port)","-t","600",\(mode),"-J"],stdout=subprocess.PIPE,stderr=subprocess.DEVNULL,text=True)
             time.sleep(max(0, end-time.time())); p.terminate(); out=p.communicate()[0]
             try:
                 d=json.loads(out); iv=[i["sum"] for i in d.get("intervals",[]) if i["sum"]["seconds"]>0.5]
-                rates=[i["bits_per_second"] for i in (iv[1:] if len(iv)>1 else iv)] or [d["end"]["sum_sent"]["bits_per_second"]]
+                rates=[i["bits_per_second"] for i in (iv[1:] if len(iv)>1 else iv)] or [(d["end"].get("sum_sent") or d["end"]["sum"])["bits_per_second"]]
                 tot+=sum(rates)/len(rates)/1e6; n+=1
             except Exception: pass
             print("BH \(key)=%.2f" % (tot/max(1,n)), flush=True)

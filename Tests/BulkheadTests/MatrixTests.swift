@@ -120,6 +120,11 @@ struct MatrixTests {
             #expect(q.low <= q.median && q.median <= q.high)
             let windows = result.measurements.filter { $0.round != nil }
             #expect(Set(windows.compactMap(\.round)).count >= 2, "every window is kept with its round")
+            // Adaptive rounds: a cell the bench measured again (its first run inconclusive)
+            // reports the second run, with twice the rounds of the report's.
+            if let again = result.evidence.first(where: { $0.hasPrefix("measured again with ") }) {
+                #expect(again.contains("inconclusive") && q.rounds > report.rounds, "\(cell): \(q.rounds) rounds after \(again)")
+            }
             if kind == "can" { #expect(q.side == .atLeast && q.low >= q.band, "\(cell): \(q.text) against \(q.band)") }
             if kind == "cannot" { #expect(q.side == .atMost && q.high <= q.band, "\(cell): \(q.text) against \(q.band)") }
         }
