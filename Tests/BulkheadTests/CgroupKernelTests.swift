@@ -193,14 +193,18 @@ struct CgroupKernelTests {
         #expect((after.cpuThrottledMicros ?? 0) > 0)
     }
 
-    @Test func staleCollectionRemovesOnlyDeadLaunchers() throws {
-        try CgroupKernelGate.require()
-        let host = try CgroupHost.detect()
-        // A launcher that is gone: a child that has exited and been reaped.
+    /// The leaf name of a launcher that is gone: a child that has exited and been reaped.
+    private func deadLauncherLeafName() throws -> CgroupLeafName {
         let gone = try GatedChild(["/bin/true"])
         gone.release()
         _ = gone.wait(timeoutSeconds: 5)
-        let deadName = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: 1, sequence: 0)
+        return CgroupLeafName(launcherPID: gone.pid, launcherStartTime: 1, sequence: 0)
+    }
+
+    @Test func staleCollectionRemovesOnlyDeadLaunchers() throws {
+        try CgroupKernelGate.require()
+        let host = try CgroupHost.detect()
+        let deadName = try deadLauncherLeafName()
         // This very process but a different start time: a recycled pid, also stale.
         let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 5))
         let recycled = CgroupLeafName(launcherPID: getpid(), launcherStartTime: live.launcherStartTime + 1, sequence: 6)
@@ -240,10 +244,7 @@ struct CgroupKernelTests {
     @Test func launchCollectsStaleLeavesOnlyWhereItCanWrite() throws {
         try CgroupKernelGate.require()
         let host = try CgroupHost.detect()
-        let gone = try GatedChild(["/bin/true"])
-        gone.release()
-        _ = gone.wait(timeoutSeconds: 5)
-        let deadName = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: 1, sequence: 0)
+        let deadName = try deadLauncherLeafName()
         let tenant = "bhtest-\(getpid())"
         let dead = try SandboxCgroup.create(host: host, path: [tenant, "ro", deadName.description],
                                             limits: CgroupLimits(), bestEffort: false)
