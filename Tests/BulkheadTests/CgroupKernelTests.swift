@@ -193,14 +193,18 @@ struct CgroupKernelTests {
         #expect((after.cpuThrottledMicros ?? 0) > 0)
     }
 
-    @Test func staleCollectionRemovesOnlyDeadLaunchers() throws {
-        try CgroupKernelGate.require()
-        let host = try CgroupHost.detect()
-        // A launcher that is gone: a child that has exited and been reaped.
+    /// The leaf name of a launcher that is gone: a child that has exited and been reaped.
+    private func deadLauncherLeafName() throws -> CgroupLeafName {
         let gone = try GatedChild(["/bin/true"])
         gone.release()
         _ = gone.wait(timeoutSeconds: 5)
-        let deadName = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: 1, sequence: 0)
+        return CgroupLeafName(launcherPID: gone.pid, launcherStartTime: 1, sequence: 0)
+    }
+
+    @Test func staleCollectionRemovesOnlyDeadLaunchers() throws {
+        try CgroupKernelGate.require()
+        let host = try CgroupHost.detect()
+        let deadName = try deadLauncherLeafName()
         // This very process but a different start time: a recycled pid, also stale.
         let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 5))
         let recycled = CgroupLeafName(launcherPID: getpid(), launcherStartTime: live.launcherStartTime + 1, sequence: 6)
@@ -232,6 +236,49 @@ struct CgroupKernelTests {
         let status = try #require(leftover.wait(timeoutSeconds: 3))
         #expect(termSignal(status) == SIGKILL)
         try alive.remove()
+    }
+
+    /// A launch collects stale leaves only where it can write (`writableOnly`): an ordinary
+    /// user's launch no longer walks root's hierarchies, in which it could remove nothing.
+    /// `bulkhead gc` (writableOnly false) still looks everywhere.
+    @Test func launchCollectsStaleLeavesOnlyWhereItCanWrite() throws {
+        try CgroupKernelGate.require()
+        let host = try CgroupHost.detect()
+        let deadName = try deadLauncherLeafName()
+        let tenant = "bhtest-\(getpid())"
+        let dead = try SandboxCgroup.create(host: host, path: [tenant, "ro", deadName.description],
+                                            limits: CgroupLimits(), bestEffort: false)
+        defer { dead.killAll(); try? dead.remove(); expectNothingLeft(host) }
+        // The same host as a caller that may write none of its base directories sees it.
+        var readOnly = host
+        for i in readOnly.targets.indices { readOnly.targets[i].writable = false }
+        let untouched = SandboxCgroup.collectStale(host: readOnly, writableOnly: true)
+        for dir in dead.directories {
+            #expect(!untouched.contains(dir), "collected where the caller cannot write: \(dir)")
+            #expect(access(dir, F_OK) == 0, "removed where the caller cannot write: \(dir)")
+        }
+        let removed = SandboxCgroup.collectStale(host: host, writableOnly: true)
+        for dir in dead.directories {
+            #expect(removed.contains(dir), "not collected: \(dir)")
+            #expect(access(dir, F_OK) != 0, "still there: \(dir)")
+        }
+    }
+
+    /// Removal is one rmdir(2) per leaf; a leaf with cgroups nested below it (made by its
+    /// workload under a writable cgroup mount) is still removed whole, depth first.
+    @Test func removeTakesNestedCgroups() throws {
+        try CgroupKernelGate.require()
+        let host = try CgroupHost.detect()
+        let leaf = try #require(CgroupLeafName.forCurrentProcess(sequence: 41))
+        let cg = try SandboxCgroup.create(host: host, path: ["bhtest-\(getpid())", "nest", leaf.description],
+                                          limits: CgroupLimits(), bestEffort: false)
+        defer { cg.killAll(); try? cg.remove(); expectNothingLeft(host) }
+        for dir in cg.directories {
+            #expect(mkdir(dir + "/inner", 0o755) == 0, "mkdir \(dir)/inner: errno \(errno)")
+            #expect(mkdir(dir + "/inner/deeper", 0o755) == 0, "mkdir \(dir)/inner/deeper: errno \(errno)")
+        }
+        try cg.remove()
+        for dir in cg.directories { #expect(access(dir, F_OK) != 0, "still there: \(dir)") }
     }
 
     @Test func unenforceableLimitThrowsUnlessBestEffort() throws {

@@ -135,8 +135,10 @@ struct CgroupSetup {
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
         }
-        // Leftovers of launchers that were killed are collected before a new leaf is made.
-        SandboxCgroup.collectStale(host: host)
+        // Leftovers of launchers that were killed are collected before a new leaf is made, in
+        // the hierarchies this caller can write (where its own leaves go; `bulkhead gc` looks
+        // everywhere).
+        SandboxCgroup.collectStale(host: host, writableOnly: true)
         if fromHierarchyRoot {
             // The OCI cgroupsPath: from each hierarchy's root (its components were checked by
             // OCIConfig and are checked again by SandboxCgroup.validate: no "." or "..").

@@ -15,22 +15,48 @@ extension SandboxCgroup {
     /// SIGKILL in a bounded loop); a leaf whose launcher is alive is never touched, nor is
     /// anything below it. Ancestors emptied by the removal (tenant, pod) are pruned; other
     /// directories are left alone.
+    ///
+    /// - Parameter writableOnly: look only in the hierarchies whose base directory the caller
+    ///   may write (`CgroupTarget.writable`), the ones it makes its own leaves in. A launch
+    ///   passes true: a caller that cannot write a base directory (an ordinary user on a host
+    ///   whose hierarchies are root's) could remove nothing there, and its walk of every other
+    ///   sandbox's cgroups was a third of a rootless launch's system calls. `bulkhead gc`
+    ///   looks everywhere.
     @discardableResult
-    public static func collectStale(host: CgroupHost) -> [String] {
+    public static func collectStale(host: CgroupHost, writableOnly: Bool = false) -> [String] {
         var removed: [String] = []
-        for target in host.targets where CgroupFS.exists(target.baseDirectory) {
-            _ = collect(in: target.baseDirectory, base: target.baseDirectory, removed: &removed)
+        // A leaf has the same name in every hierarchy: its launcher is looked up once.
+        var liveness = LauncherLiveness()
+        for target in host.targets where (!writableOnly || target.writable) && CgroupFS.exists(target.baseDirectory) {
+            _ = collect(in: target.baseDirectory, base: target.baseDirectory, liveness: &liveness, removed: &removed)
         }
         return removed
     }
 
+    /// The launchers already looked up during one collection: a leaf's launcher is read from
+    /// /proc once, not once per hierarchy. A small list (a launch sees its siblings), searched
+    /// linearly.
+    struct LauncherLiveness {
+        private var known: [(pid: Int32, startTime: UInt64, alive: Bool)] = []
+
+        mutating func isAlive(_ leaf: CgroupLeafName) -> Bool {
+            if let hit = known.first(where: { $0.pid == leaf.launcherPID && $0.startTime == leaf.launcherStartTime }) {
+                return hit.alive
+            }
+            let alive = leaf.launcherIsAlive
+            known.append((leaf.launcherPID, leaf.launcherStartTime, alive))
+            return alive
+        }
+    }
+
     /// Returns whether a stale leaf was removed somewhere below `dir`.
-    private static func collect(in dir: String, base: String, removed: inout [String]) -> Bool {
+    private static func collect(in dir: String, base: String, liveness: inout LauncherLiveness,
+                                removed: inout [String]) -> Bool {
         var removedBelow = false
         for name in CgroupFS.subdirectories(dir) {
             let child = dir + "/" + name
             if let leaf = CgroupLeafName(parsing: name) {
-                guard !leaf.launcherIsAlive else { continue }
+                guard !liveness.isAlive(leaf) else { continue }
                 if CgroupFS.exists(child + "/cgroup.kill") {
                     _ = CgroupFS.write(child + "/cgroup.kill", "1")
                 }
@@ -39,7 +65,7 @@ extension SandboxCgroup {
                     removed.append(child)
                     removedBelow = true
                 }
-            } else if collect(in: child, base: base, removed: &removed) {
+            } else if collect(in: child, base: base, liveness: &liveness, removed: &removed) {
                 removedBelow = true
                 // Emptied by us: prune it (rmdir fails harmlessly if it is still in use).
                 if case .success = CgroupFS.removeDirectory(child) { removed.append(child) }

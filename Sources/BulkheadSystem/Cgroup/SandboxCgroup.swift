@@ -864,7 +864,14 @@ public final class SandboxCgroup {
     }
 
     /// rmdir of `dir` after its child cgroups, depth first; ENOENT counts as removed.
+    /// The common case, a leaf without child cgroups, is one rmdir(2): the kernel refuses
+    /// (EBUSY) to remove a cgroup that has children or members, and only then are the
+    /// children looked for (a directory read costs five system calls a leaf).
     public static func removeTree(_ dir: String) -> Result<Void, Errno> {
+        if rmdir(dir) == 0 { return .success(()) }
+        let first = Glibc.errno
+        if first == ENOENT { return .success(()) }
+        guard first == EBUSY else { return .failure(Errno(first)) }
         for child in CgroupFS.subdirectories(dir) {
             if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
         }
