@@ -20,11 +20,13 @@ int bh_send_fd(int channel, int fd) {
     return bh_send_fds(channel, 0, &one, 1);
 }
 
-int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t max, uint32_t *count) {
+int bh_receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
+    *length = 0;
     *count = 0;
     if (max > BH_FD_PASSING_MAX) return EINVAL;
-    struct iovec iov = {byte, 1};
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_FD_PASSING_MAX)]; } ctl;
+    struct iovec iov = {buf, capacity};
+    /* Room for one fd more than any caller takes: more than `max` is seen, not cut silently. */
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * (BH_FD_PASSING_MAX + 1))]; } ctl;
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     memset(&ctl, 0, sizeof ctl);
@@ -35,24 +37,40 @@ int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t ma
     ssize_t n;
     while ((n = recvmsg(channel, &msg, flags | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR && !(flags & MSG_DONTWAIT)) {}
     if (n < 0) return errno;
-    /* Every fd that came is taken: kept up to max, the rest closed. */
-    uint32_t got = 0, extra = 0;
+    /* Every fd that came is taken: kept up to max, the rest closed. Control data other than
+     * SCM_RIGHTS (credentials nobody asked for) counts as too much. */
+    uint32_t got = 0, over = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { over = 1; continue; }
         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < k; i++) {
             int one;
             memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
             if (got < max) fds[got++] = one;
-            else { close(one); extra++; }
+            else { close(one); over = 1; }
         }
     }
-    if (n == 0 || extra > 0 || (msg.msg_flags & MSG_CTRUNC)) {
+    if (n == 0 && got == 0) return EPIPE;
+    if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
         for (uint32_t i = 0; i < got; i++) close(fds[i]);
-        return n == 0 ? EPIPE : EBADMSG;
+        return EMSGSIZE;
     }
+    *length = (size_t)n;
     *count = got;
     return 0;
+}
+
+int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t max, uint32_t *count) {
+    size_t length = 0;
+    int rc = bh_receive_message(channel, flags, (uint8_t *)byte, 1, &length, fds, max, count);
+    if (rc == EMSGSIZE) return EBADMSG;
+    if (rc == 0 && length == 0) {
+        /* No byte: the channel's end, whatever came with it. */
+        for (uint32_t i = 0; i < *count; i++) close(fds[i]);
+        *count = 0;
+        return EPIPE;
+    }
+    return rc;
 }
 
 int bh_receive_fd(int channel, int *fd) {

@@ -1,6 +1,7 @@
 /* The warm pool's wire format and the sandbox's side of a pooled launch (bh_pool.h). No
  * allocation, async-signal-safe: the init runs this between clone3 and execve. */
 #include "bh_pool.h"
+#include "bh_fd_passing.h"
 #include "bh_spawn.h"
 
 #include <errno.h>
@@ -73,41 +74,18 @@ int bh_pool_send(int socket, const uint8_t *message, size_t length, const int32_
     return (size_t)n == length ? 0 : EMSGSIZE;
 }
 
+_Static_assert(BH_POOL_MAX_FDS <= BH_FD_PASSING_MAX, "bh_pool_receive takes BH_POOL_MAX_FDS through bh_receive_message");
+
 int bh_pool_receive(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count, int nonblocking) {
-    *length = 0;
-    *fd_count = 0;
-    struct iovec iov = {buf, capacity};
-    /* Room for one fd more than allowed: more than BH_POOL_MAX_FDS is seen, not cut silently. */
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * (BH_POOL_MAX_FDS + 1))]; } ctl;
-    memset(&ctl, 0, sizeof ctl);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof ctl.buf;
-    ssize_t n;
-    while ((n = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC | (nonblocking ? MSG_DONTWAIT : 0))) < 0 && errno == EINTR) {}
-    if (n < 0) return errno;
-    uint32_t got = 0, over = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { over = 1; continue; }
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int one;
-            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
-            if (got < BH_POOL_MAX_FDS) fds[got++] = one;
-            else { close(one); over = 1; }
-        }
-    }
-    if (n == 0 && got == 0) return EPIPE;
-    if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || (size_t)n >= capacity) {
-        for (uint32_t i = 0; i < got; i++) close(fds[i]);
+    /* The one receiver (bh_fd_passing.h); a message that fills the buffer is over the bound. */
+    int rc = bh_receive_message(socket, nonblocking ? MSG_DONTWAIT : 0, buf, capacity, length, fds, BH_POOL_MAX_FDS, fd_count);
+    if (rc == 0 && *length >= capacity) {
+        for (uint32_t i = 0; i < *fd_count; i++) close(fds[i]);
+        *length = 0;
+        *fd_count = 0;
         return EMSGSIZE;
     }
-    *length = (size_t)n;
-    *fd_count = got;
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------ the sandbox's side */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -148,6 +149,8 @@ struct handover {
  * the launcher before the launcher can have the listener. */
 static int handover_thread(void *arg) {
     struct handover *h = arg;
+    /* Its sleeps end when asked (the default 50 us slack would add to every launch). */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     while (h->listener == -1) {
         struct timespec ts = {0, 20000};
         nanosleep(&ts, NULL);
@@ -172,6 +175,16 @@ int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint3
      * zeroes `alive` once the thread has exited and no longer touches this memory. */
     _Alignas(16) char stack[32768];
     volatile pid_t alive = 1;
+    /* While it waits, the workload gives its CPU to the hand-over thread with sched_yield when
+     * the program it loads allows that call (RET ALLOW, so never a notification the launcher
+     * could not answer yet); else it spins without a call. On a loaded machine the thread may
+     * wait on the very CPU the spinning workload holds: a spin-only wait then lasts until the
+     * scheduler preempts the spinner. */
+    bh_seccomp_data yield_call;
+    memset(&yield_call, 0, sizeof yield_call);
+    yield_call.nr = SYS_sched_yield;
+    yield_call.arch = BH_AUDIT_ARCH_NATIVE;
+    int may_yield = bh_bpf_run(n->notifying, n->notifying_length, &yield_call) == SECCOMP_RET_ALLOW;
     int tid = clone(handover_thread, stack + sizeof stack,
                     CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
                     &h, NULL, NULL, &alive);
@@ -186,6 +199,10 @@ int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint3
     /* Wait without a system call: one the policy refuses would only wait for the launcher, but
      * the launcher would then count bulkhead's own call as the workload's. */
     while (__atomic_load_n(&alive, __ATOMIC_ACQUIRE) != 0) {
+        if (may_yield) {
+            syscall(SYS_sched_yield);
+            continue;
+        }
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif

@@ -17,6 +17,16 @@ int bh_send_fds(int channel, char byte, const int32_t *_Nullable fds, uint32_t c
 /* Sends `fd` as one byte with SCM_RIGHTS. 0 or a positive errno. */
 int bh_send_fd(int channel, int fd);
 
+/* The one receiver of the shims (the warm pool's bh_pool_receive and the two below): one
+ * message (recvmsg `flags`, e.g. MSG_DONTWAIT; EINTR retried when blocking) into buf
+ * (`capacity` bytes) and its fds (close-on-exec) into fds[0..*count), at most `max`
+ * (<= BH_FD_PASSING_MAX). *length: the bytes that came. 0, or a positive errno: EPIPE when the
+ * channel closed (nothing came), EMSGSIZE when more than `max` fds, control data other than
+ * SCM_RIGHTS, or more bytes than `capacity` came (every fd that came is then closed), EAGAIN
+ * when non-blocking and nothing is there, EINVAL for max over BH_FD_PASSING_MAX. */
+int bh_receive_message(int channel, int flags, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
+                       int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
+
 /* Receives one message (recvmsg `flags`, e.g. MSG_DONTWAIT; EINTR retried when blocking): its
  * byte, and its fds (close-on-exec) in fds[0..*count). 0, or a positive errno: EPIPE when the
  * channel closed, EBADMSG when more than `max` fds came or the control data was truncated

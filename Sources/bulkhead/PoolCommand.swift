@@ -144,17 +144,31 @@ struct PoolSocketOption: ParsableArguments {
 /// `bulkhead run --pool SOCKET` (or BULKHEAD_POOL=SOCKET): the request goes to the pool, whose
 /// profile decides everything but the command, `--env`, `--workdir` and `--preserve-fd`.
 enum PooledRun {
+    /// BULKHEAD_POOL, for a caller that is not root. Root names its pool with --pool: under
+    /// `sudo -E` the environment is the calling user's, and a socket it names (a root-owned
+    /// pool of a looser profile than the default) would choose the sandbox instead of root's
+    /// own command line. For root the variable is ignored (the launch is cold, under the flags
+    /// given), with a warning; nil when unset or empty.
+    static func environmentSocket() -> String? {
+        guard let value = getenv("BULKHEAD_POOL").map({ String(cString: $0) }), !value.isEmpty else { return nil }
+        guard getuid() != 0 && geteuid() != 0 else {
+            warn("BULKHEAD_POOL is ignored for root (sudo -E passes the caller's environment): name the pool with --pool SOCKET")
+            return nil
+        }
+        return value
+    }
+
     /// `run --pool SOCKET [--report FILE|-] -- CMD…`, or `run [--report FILE|-] -- CMD…` with
     /// BULKHEAD_POOL set, read without ArgumentParser (as RunFastPath); nil for anything else.
     static func parseFast(_ args: ArraySlice<String>) -> (socket: String, report: String?, command: [String])? {
-        var socket = getenv("BULKHEAD_POOL").map { String(cString: $0) }
+        var socket: String?
         var report: String?
         var i = args.startIndex
         while i < args.endIndex {
             switch args[i] {
             case "--":
                 let command = Array(args[(i + 1)...])
-                guard let socket, !socket.isEmpty, !command.isEmpty else { return nil }
+                guard !command.isEmpty, let socket = socket ?? environmentSocket() else { return nil }
                 return (socket, report, command)
             case "--pool" where i + 1 < args.endIndex && !args[i + 1].hasPrefix("-"):
                 socket = args[i + 1]; i += 2
@@ -172,7 +186,8 @@ enum PooledRun {
     static func run(socket: String, report: String?, command: [String], environment: [String] = [], workdir: String? = nil,
                     preserveFds: [Int32] = [], quiet: Bool = false) throws -> Never {
         let reportHandle = try RunCommand.openReport(report)
-        let o = PoolClient.run(socket: socket, command: command, environment: environment, workingDirectory: workdir, preserveFds: preserveFds)
+        let o = PoolClient.run(socket: socket, command: command, environment: environment, workingDirectory: workdir, preserveFds: preserveFds,
+                             report: report != nil)
         if !o.message.isEmpty {
             for line in o.message.split(separator: "\n") where !quiet || !line.hasPrefix("seccomp: ") { warn(String(line)) }
         }

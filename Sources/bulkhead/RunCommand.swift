@@ -167,7 +167,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Name the sandbox for `bulkhead ps` and `bulkhead stop NAME`: a DNS label, unique among running sandboxes.", valueName: "NAME"))
     var name: String?
 
-    @Option(help: ArgumentHelp("Take a prepared sandbox from the warm pool at this socket (`bulkhead pool start`); BULKHEAD_POOL sets it too. The pool's profile applies; only --env, --workdir, --preserve-fd (3, 4, ...), --report and -q go with it.", valueName: "SOCKET"))
+    @Option(help: ArgumentHelp("Take a prepared sandbox from the warm pool at this socket (`bulkhead pool start`); BULKHEAD_POOL sets it too (not for root). The pool's profile applies; only --env, --workdir, --preserve-fd (3, 4, ...), --report and -q go with it.", valueName: "SOCKET"))
     var pool: String?
 
     /// Test-only: `step:N` (or `N`), `id-maps` (-2), `cgroup-create` (-3), `cgroup-leaves`, `cgroup-limits`, `cgroup-attach` (-4).
@@ -182,7 +182,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let socket = pool ?? ProcessInfo.processInfo.environment["BULKHEAD_POOL"].flatMap({ $0.isEmpty ? nil : $0 }) { try runPooled(socket) }
+        if let socket = pool ?? PooledRun.environmentSocket() { try runPooled(socket) }
         let parsed: Result<(ProfileLayer, Double?), ConfigError> = Result { () throws(ConfigError) in
             (try commandLineLayer(), try timeout.map { (t) throws(ConfigError) in try parseDuration(t) })
         }

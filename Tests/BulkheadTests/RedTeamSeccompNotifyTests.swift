@@ -169,6 +169,25 @@ struct RedTeamSeccompNotifyTests {
         #expect(r.report?.controls.seccomp?.violations == "reported")
     }
 
+    /// While the hand-over thread sends the listener, the workload yields its CPU with
+    /// sched_yield only when the loaded program allows that call: a policy refusing sched_yield
+    /// gets no report of a call bulkhead made itself (the workload then waits without a call).
+    @Test func theHandOverWaitMakesNoCallThePolicyRefuses() throws {
+        let path = Self.work + "/no-sched-yield.json"
+        try """
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+         "syscalls": [{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        for _ in 0..<5 {
+            let r = try Bulkhead.run(["run", "--seccomp", path, "--", "/bin/true"], report: true)
+            #expect(r.status == 0, "\(r.stderr)")
+            let report = try #require(r.report)
+            #expect(report.controls.seccomp?.violations == "reported")
+            #expect(report.seccompViolations == nil, "bulkhead's own sched_yield was counted: \(report.seccompViolations ?? [])")
+        }
+    }
+
     /// No thread for the hand-over (the pids limit leaves room for the init and the workload
     /// only): the plain program is loaded, refused calls are still refused with the policy's errno.
     @Test func noRoomForTheHandOverThreadFailsClosed() throws {

@@ -17,11 +17,11 @@ struct WarmPoolTests {
         let dir: String
         let socket: String
         let pid: Int32
-        init(size: Int = 2, profile: String = "container") throws {
+        init(size: Int = 2, profile: String = "container", group: UInt32? = nil) throws {
             dir = "/tmp/bh-pool-\(token())"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
             socket = dir + "/pool.sock"
-            let r = try Bulkhead.run(["pool", "start", "--size", String(size), "--profile", profile, "--socket", socket])
+            let r = try Bulkhead.run(["pool", "start", "--size", String(size), "--profile", profile, "--socket", socket] + (group.map { ["--group", String($0)] } ?? []))
             try #require(r.status == 0, "pool start: \(r.stderr)")
             pid = try #require(try Self.status(socket)).pid
         }
@@ -37,7 +37,7 @@ struct WarmPoolTests {
         deinit { stop() }
     }
 
-    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failed: Int; var cgroup: String? }
+    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failed: Int; var cgroup: String?; var lastError: String? }
 
     /// What the workload sees of its isolation: for each namespace whether it is the host's,
     /// its cgroup line, its seccomp mode and filter count, its environment variable and cwd.
@@ -78,9 +78,63 @@ struct WarmPoolTests {
         let coldNF = try Bulkhead.run(["run", "--", nf], report: true), warmNF = try Bulkhead.run(["run", "--pool", pool.socket, "--", nf], report: true)
         #expect(coldNF.status == 127 && warmNF.status == 127, "\(warmNF.stderr)")
         #expect(warmNF.report?.reason == .execFailed && warmNF.stderr.contains("command not found"), "\(warmNF.stderr)")
-        // BULKHEAD_POOL sets the socket too.
-        let env = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "exit 5"], report: true, env: ["BULKHEAD_POOL": pool.socket])
-        #expect(env.status == 5 && env.report?.pool != nil, "\(env.stderr)")
+    }
+
+    static let nobody = ["/usr/bin/setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups"]
+
+    @Test("BULKHEAD_POOL chooses the pool for a user; root (sudo -E passes the user's environment) ignores it and launches cold")
+    func rootIgnoresBulkheadPool() throws {
+        let pool = try Pool(size: 1, group: 65534)
+        defer { pool.stop() }
+        // Root: a cold launch under root's own command line, with a warning; the pool serves nothing.
+        let root = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "exit 5"], report: true, env: ["BULKHEAD_POOL": pool.socket])
+        #expect(root.status == 5 && root.report != nil && root.report?.pool == nil, "root took the pool of BULKHEAD_POOL: \(root.stderr)")
+        #expect(root.stderr.contains("BULKHEAD_POOL is ignored for root"), "\(root.stderr)")
+        // Through the full parser too (a flag the fast reader leaves to ArgumentParser).
+        let full = try Bulkhead.run(["run", "-q", "--", "/bin/sh", "-c", "exit 6"], env: ["BULKHEAD_POOL": pool.socket])
+        #expect(full.status == 6, "\(full.stderr)")
+        #expect(try #require(try Pool.status(pool.socket)).served == 0)
+        // --pool: root's own choice.
+        #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+        // A user of the socket's group: BULKHEAD_POOL sets the socket.
+        let user = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "exit 5"], env: ["BULKHEAD_POOL": pool.socket], prefix: Self.nobody)
+        #expect(user.status == 5, "\(user.stderr)")
+        #expect(try #require(try Pool.status(pool.socket)).served == 2)
+    }
+
+    @Test("A request whose command name is empty is refused before it takes a sandbox")
+    func emptyCommandTakesNoSandbox() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        let r = try Self.raw(pool.socket, try PoolRequest(argv: [""], environment: [], workingDirectory: "").encode(fdCount: 3))
+        #expect(r.status == 125 && r.message.contains("argv[0]"), "\(r)")
+        let s = try #require(try Pool.status(pool.socket))
+        #expect(s.served == 0 && s.ready == 1, "the empty command took a sandbox: \(s)")
+    }
+
+    @Test("pool status shows a failed sandbox's message to the pool's uid and root, and only its step and errno to the socket's group")
+    func groupSeesStepAndErrnoOnly() throws {
+        let dir = "/tmp/bh-pool-secret-\(token())", secret = dir + "/data"
+        try FileManager.default.createDirectory(atPath: secret, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        chmod(dir, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let profile = dir + "/binds.yaml"
+        try "extends: container\nfilesystem:\n  binds:\n    - source: \(secret)\n      destination: /data\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        let pool = try Pool(size: 1, profile: profile, group: 65534)
+        defer { pool.stop() }
+        // The bind's source goes away: the sandboxes prepared from now on fail at the mount.
+        try FileManager.default.removeItem(atPath: secret)
+        #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+        var s = try #require(try Pool.status(pool.socket))
+        var waited = 0
+        while s.failed == 0 && waited < 250 { usleep(20_000); waited += 1; s = try #require(try Pool.status(pool.socket)) }
+        let owner = try #require(s.lastError, "no sandbox failed: \(s)")
+        #expect(owner.contains("/data"), "the owner sees the message: \(owner)")
+        let r = try Bulkhead.run(["pool", "status", "--socket", pool.socket], prefix: Self.nobody)
+        #expect(r.status == 0, "\(r.stderr)")
+        let member = try #require(try JSONDecoder().decode(PoolStatusView.self, from: Data(r.stdout.utf8)).lastError)
+        #expect(member.range(of: #"^(step [0-9]+|before the launch steps), errno [A-Z0-9]+$"#, options: .regularExpression) != nil,
+                "a group member saw more than the step and errno: \(member)")
     }
 
     @Test("Each sandbox is served once: every run gets another serial and a fresh /tmp; the pool refills")

@@ -17,8 +17,10 @@ public enum PoolClient {
         public var reportJSON: String?
     }
 
+    /// `report`: wait for the report after the exit status (else the status is the end: the
+    /// pool sends it once the workload was reaped, before its cgroup's statistics and removal).
     public static func run(socket: String, command: [String], environment: [String] = [], workingDirectory: String? = nil,
-                           preserveFds: [Int32] = []) -> Outcome {
+                           preserveFds: [Int32] = [], report: Bool = true) -> Outcome {
         func failed(_ text: String) -> Outcome { Outcome(exitCode: ExitStatus.launchFailed, message: text, reportJSON: nil) }
         guard preserveFds == Array(3..<(3 + Int32(preserveFds.count))) else {
             return failed("--preserve-fd with --pool: give 3, 4, ... in order (they keep their numbers in the sandbox)")
@@ -63,6 +65,7 @@ public enum PoolClient {
             }
             for fd in m.fds { close(fd) }
             if head == nil { head = m.bytes } else { json += m.bytes }
+            if !report && head != nil { break }
         }
         guard let head, head.count >= 4 else {
             return failed("cannot start the sandbox: " + (sendError.map { "\($0)" } ?? "the pool at \(socket) ended the connection without an answer"))

@@ -35,6 +35,9 @@ final class PoolSlot: @unchecked Sendable {
     private var watcher: Thread?
     private var watcherStop: [Int32] = [-1, -1]
     private var watcherDone = false
+    /// The exit status and the message went to the client (`sendStatus`): the reply is then
+    /// the report alone.
+    private(set) var statusSent = false
 
     struct Assignment {
         var handoff: PoolHandoff
@@ -128,6 +131,14 @@ final class PoolSlot: @unchecked Sendable {
         t.start()
     }
 
+    /// Once the workload was reaped (before the cgroup's statistics and removal and the
+    /// report's encoding): the exit status and the message, to the client this slot serves.
+    func sendStatus(_ report: RunReport) {
+        guard let conn = connection, !statusSent else { return }
+        statusSent = true
+        pool.replyStatus(conn, report: report)
+    }
+
     /// After the run: the watcher ends before the reply is written.
     func stopWatcher() {
         guard watcher != nil else { return }
@@ -185,7 +196,8 @@ public final class WarmPool: @unchecked Sendable {
     private var served = 0
     private var failed = 0
     private var consecutiveFailures = 0
-    private var lastError: String?
+    /// Why the last sandbox failed before it was ready (`lastErrorText` decides who sees what).
+    private var lastError: LaunchErrorReport?
     private var serial = 0
     private var stopping = false
     private var listenFD: Int32 = -1
@@ -331,7 +343,8 @@ public final class WarmPool: @unchecked Sendable {
     private func runSlot(serial n: Int) {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            slotEnded(nil, error: "socketpair: \(Errno.current)")
+            let e = Errno.current
+            slotEnded(nil, error: LaunchErrorReport(step: nil, operation: "socketpair", errno: e.name, message: "socketpair: \(e)"))
             return
         }
         let slot = PoolSlot(serial: n, channel: pair[0], initEnd: pair[1], pool: self)
@@ -342,10 +355,11 @@ public final class WarmPool: @unchecked Sendable {
         close(pair[0])
         if let conn = slot.connection {
             slot.stopWatcher()
-            reply(conn, report: report)
+            if slot.statusSent { replyReport(conn, report: report) } else { reply(conn, report: report) }
             close(conn)
         }
-        slotEnded(slot, error: slot.isAssigned ? nil : (report.error?.message ?? "the sandbox ended before it was ready"))
+        slotEnded(slot, error: slot.isAssigned ? nil : (report.error ?? LaunchErrorReport(step: nil, operation: "prepare the sandbox", errno: nil,
+                                                                                          message: "the sandbox ended before it was ready")))
     }
 
     /// The init waits for its request: into the ready queue, unless the pool stops.
@@ -360,7 +374,7 @@ public final class WarmPool: @unchecked Sendable {
         }
     }
 
-    private func slotEnded(_ slot: PoolSlot?, error: String?) {
+    private func slotEnded(_ slot: PoolSlot?, error: LaunchErrorReport?) {
         let wasReady = slot?.wasReady ?? false
         lock.withLock {
             // `slotReady` took it off `preparing` when it became ready; else it is taken off here.
@@ -421,7 +435,7 @@ public final class WarmPool: @unchecked Sendable {
             return
         }
         if message.fds.isEmpty, let control = String(bytes: message.bytes, encoding: .utf8), ["status", "stop"].contains(control) {
-            control == "status" ? status(conn) : stop(conn, peer: peer)
+            control == "status" ? status(conn, peer: peer) : stop(conn, peer: peer)
             return
         }
         let handoff: PoolHandoff
@@ -436,7 +450,7 @@ public final class WarmPool: @unchecked Sendable {
             return
         }
         guard let slot = take() else {
-            let why = lock.withLock { lastError }.map { "; the last sandbox failed: \($0)" } ?? ""
+            let why = lastErrorText(for: peer).map { "; the last sandbox failed: \($0)" } ?? ""
             refuse(conn, message.fds, LaunchError(operation: "no sandbox of the pool was ready within \(Int(options.takeTimeoutSeconds)) s\(why)", errno: Errno(EAGAIN)))
             return
         }
@@ -452,6 +466,10 @@ public final class WarmPool: @unchecked Sendable {
     /// over the profile's environment; PATH search as `run` does it; the working directory
     /// absolute (the init resolves it inside the root), else the profile's.
     func checked(_ r: PoolRequest) throws(LaunchError) -> PoolRequest {
+        // An empty command name finds nothing to run: refused here, before a sandbox is taken.
+        guard let name = r.argv.first, !name.isEmpty else {
+            throw LaunchError(ConfigError(file: FieldRules.commandLine, field: "command", message: "the command's name (argv[0]) is empty"))
+        }
         var env = prepared.plan.environment
         for e in r.environment {
             guard let eq = e.firstIndex(of: "="), case .success(let name) = FieldRules.envName(String(e[..<eq])) else {
@@ -472,8 +490,16 @@ public final class WarmPool: @unchecked Sendable {
     // MARK: Replies
 
     /// The reply: one message with the exit status (4 bytes) and what to print on stderr, then
-    /// the report's JSON in messages of at most 32 KiB, then the end of the connection.
+    /// the report's JSON in messages of at most 32 KiB, then the end of the connection. A
+    /// served sandbox sends the first as soon as its workload was reaped (`PoolSlot.sendStatus`)
+    /// and the rest after the cgroup's statistics and removal: a client without --report exits
+    /// on the status.
     func reply(_ conn: Int32, report: RunReport, message: String? = nil) {
+        replyStatus(conn, report: report, message: message)
+        replyReport(conn, report: report)
+    }
+
+    func replyStatus(_ conn: Int32, report: RunReport, message: String? = nil) {
         var text = message ?? ""
         if message == nil, let e = report.error {
             text = report.reason == .execFailed ? e.message : "cannot start the sandbox: \(e.message)"
@@ -485,6 +511,9 @@ public final class WarmPool: @unchecked Sendable {
         var head = withUnsafeBytes(of: &status) { Array($0) } + Array(text.utf8.prefix(16_384))
         if head.isEmpty { head = [0] }
         try? PoolSocket.send(conn, head)
+    }
+
+    func replyReport(_ conn: Int32, report: RunReport) {
         let json = Array((encode(report) + "\n").utf8)
         var at = 0
         while at < json.count {
@@ -501,7 +530,8 @@ public final class WarmPool: @unchecked Sendable {
     }
 
     /// `pool status`: what the pool holds, as JSON.
-    private func status(_ conn: Int32) {
+    private func status(_ conn: Int32, peer: PoolSocket.Peer) {
+        let lastError = lastErrorText(for: peer)
         let s: PoolStatus = lock.withLock {
             PoolStatus(socket: options.socketPath, pid: getpid(), profile: options.profileName, size: options.size, ready: ready.count,
                        preparing: preparing, running: running.count, served: served, failed: failed, lastError: lastError,
@@ -510,6 +540,16 @@ public final class WarmPool: @unchecked Sendable {
         let data = (try? JSONEncoder().encode(s)) ?? Data()
         try? PoolSocket.send(conn, Array(data))
         close(conn)
+    }
+
+    /// Why the last sandbox failed, for `pool status` and a refused request: the whole message
+    /// for the pool's own uid and root; for anyone else the socket serves (its group), the step
+    /// and the errno only. The message may name paths and values of the profile or the host
+    /// (a mount source, a cgroup directory) that are the pool owner's business.
+    func lastErrorText(for peer: PoolSocket.Peer) -> String? {
+        guard let e = lock.withLock({ lastError }) else { return nil }
+        if peer.uid == 0 || peer.uid == getuid() { return e.message }
+        return (e.step.map { "step \($0)" } ?? "before the launch steps") + ", errno " + (e.errno ?? "none")
     }
 
     /// `pool stop`: only the pool's own uid or root; the reply comes after the teardown.

@@ -77,6 +77,9 @@ final class Supervisor {
         }
         mark("cgroup create and limits")
         var report = launch(signals: signals, cgroup: &cgroup)
+        // A pooled launch: the client has its exit status now (a client without --report
+        // exits on it); the cgroup's statistics and removal and the report follow.
+        poolSlot?.sendStatus(report)
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()

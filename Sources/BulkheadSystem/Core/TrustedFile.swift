@@ -173,7 +173,14 @@ public enum TrustedFile {
         guard root >= 0 else { throw SystemError("open /", errno: .current) }
         var stack: [Int32] = [root]
         var names: [String] = []
-        func shown() -> String { "/" + names.joined(separator: "/") }
+        // Not `joined(separator:)`: its generic metadata, looked up by name at the first call,
+        // is a quarter of a short command's instructions (`run --pool`).
+        func shown() -> String {
+            guard !names.isEmpty else { return "/" }
+            var s = ""
+            for n in names { s += "/"; s += n }
+            return s
+        }
         func closeAll() { for fd in stack { close(fd) } }
         var st = stat()
         guard fstat(root, &st) == 0 else { closeAll(); throw SystemError("fstat /", errno: .current) }
