@@ -303,7 +303,7 @@ struct RunCommand: ParsableCommand {
         // `--name`: registered after every check, removed as soon as the sandbox has ended.
         var entry: SandboxEntry?
         if let name {
-            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command) } catch {
+            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command, stopSignal: invocation.stopSignal) } catch {
                 try? reportHandle?.close()
                 try failBeforeLaunch(invocation, LaunchError(wrapping: error))
             }
