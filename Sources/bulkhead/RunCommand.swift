@@ -255,14 +255,16 @@ struct RunCommand: ParsableCommand {
     }
 
     /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
-    /// prints the effective profile and the plan `profile show --plan` prints; exit 0.
+    /// prints the effective profile and the plan `profile show --plan` prints; exit 0. It
+    /// writes nothing: no cache is made, read or filled (the profile is parsed and the filter
+    /// compiled afresh).
     static func dryRun(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?) throws -> Never {
-        let store = ProfileStore.standard()
+        let store = ProfileStore.standard(caching: false)
         do {
             var request = RunRequest(layers: try store.layers(for: invocation.profile), overrides: overrides, command: invocation.command,
                                      timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds)
             request.seccompStrict = invocation.seccompStrict
-            let prepared = try Sandbox.prepare(request, store: store)
+            let prepared = try Sandbox.prepare(request, store: store, seccompCache: nil)
             out(prepared.profile.yaml)
             ProfileCommand.Show.printPlan(prepared)
         } catch {
@@ -301,7 +303,7 @@ struct RunCommand: ParsableCommand {
         // `--name`: registered after every check, removed as soon as the sandbox has ended.
         var entry: SandboxEntry?
         if let name {
-            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command) } catch {
+            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command, stopSignal: invocation.stopSignal) } catch {
                 try? reportHandle?.close()
                 try failBeforeLaunch(invocation, LaunchError(wrapping: error))
             }

@@ -42,11 +42,11 @@ struct PsCommand: ParsableCommand {
     }
 }
 
-/// `bulkhead stop NAME`: SIGTERM to the named sandbox's workload, SIGKILL after the grace period.
+/// `bulkhead stop NAME`: SIGTERM (or the run's --stop-signal) to the named sandbox's workload, SIGKILL after the grace period.
 struct StopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stop",
-        abstract: "Stop a named sandbox: SIGTERM to its workload, SIGKILL after the grace period; waits until it is gone.",
+        abstract: "Stop a named sandbox: SIGTERM (or its run's --stop-signal) to its workload, SIGKILL after the grace period; waits until it is gone.",
         discussion: "NAME is looked up in the caller's own list, the one `bulkhead ps` shows (root's and each user's are separate).")
     @Argument(help: "The sandbox's name (run --name).") var name: String
     @Option(help: ArgumentHelp("How long to wait before SIGKILL (e.g. 500ms, 10s).", valueName: "DURATION")) var grace = "10s"

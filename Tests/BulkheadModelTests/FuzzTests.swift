@@ -7,7 +7,7 @@ import Yams
 /// Fuzzing of the configuration parsers: every input must either parse or throw a `ConfigError`
 /// (the typed `throws(ConfigError)` rules out any other error at compile time), and must never
 /// crash or hang. Inputs are structured mutations of the shipped profiles and seccomp policies
-/// and of /work/shared/data/*.json, from a fixed seed, so that a failure reproduces.
+/// and of Tests/Fixtures/seccomp/*.json, from a fixed seed, so that a failure reproduces.
 ///
 /// The normal suite runs 2,000 inputs per parser. A long run:
 ///
@@ -32,7 +32,7 @@ struct FuzzTests {
 
     static var seccompSeeds: [String] {
         var seeds = EmbeddedProfiles.files.filter { $0.path.hasSuffix(".json") }.map(\.text)
-        let data = "/work/shared/data"
+        let data = seccompFixtures
         for f in (try? FileManager.default.contentsOfDirectory(atPath: data))?.sorted() ?? [] where f.hasSuffix(".json") {
             if let t = try? String(contentsOfFile: "\(data)/\(f)", encoding: .utf8) { seeds.append(t) }
         }

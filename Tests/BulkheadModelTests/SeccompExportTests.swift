@@ -12,7 +12,7 @@ private let sample = SeccompPolicy(
         SeccompRule(names: ["personality"], action: .allow, args: [SeccompArgCondition(index: 0, value: 8, op: .equal)]),
     ])
 
-private let dataDir = "/work/shared/data"
+private let dataDir = seccompFixtures
 
 private func load(_ path: String, conflicts: SeccompConflictResolution = .refuse) throws -> SeccompPolicy {
     let text = try String(contentsOfFile: path, encoding: .utf8)
@@ -156,8 +156,8 @@ private let dockerOnlyKeys = ["archMap", "includes", "excludes", "comment", "min
     }
 
     @Test func kubernetesHasNoDockerOnlyKeys() throws {
-        for p in [try containerPolicy(), try load("\(dataDir)/docker-default-seccomp.json"),
-                  try load("\(dataDir)/podman-default-seccomp.json", conflicts: .firstRuleWins)] {
+        for p in [try containerPolicy(), try load("\(dataDir)/docker-default.json"),
+                  try load("\(dataDir)/podman-default.json", conflicts: .firstRuleWins)] {
             let text = try p.export(.kubernetes)
             for k in dockerOnlyKeys { #expect(!text.contains(k), "kubernetes output contains \(k)") }
             #expect(!text.contains("\"flags\""))
@@ -168,10 +168,10 @@ private let dockerOnlyKeys = ["archMap", "includes", "excludes", "comment", "min
     // MARK: Docker's and Podman's defaults
 
     @Test func dockerAndPodmanDefaultsLoadAndExportInEveryFormat() throws {
-        let docker = try load("\(dataDir)/docker-default-seccomp.json")
+        let docker = try load("\(dataDir)/docker-default.json")
         // Podman's profile allows setns unconditionally and also refuses it without CAP_SYS_ADMIN.
-        #expect(throws: ConfigError.self) { try load("\(dataDir)/podman-default-seccomp.json") }
-        let podman = try load("\(dataDir)/podman-default-seccomp.json", conflicts: .firstRuleWins)
+        #expect(throws: ConfigError.self) { try load("\(dataDir)/podman-default.json") }
+        let podman = try load("\(dataDir)/podman-default.json", conflicts: .firstRuleWins)
         for p in [docker, podman] {
             for f in SeccompExportFormat.allCases where f != .spo { _ = try p.export(f, options: SeccompExportOptions(name: "default")) }
             // SPO has no defaultErrnoRet: Docker's ENOSYS default cannot be carried, and is refused, not changed.

@@ -99,6 +99,14 @@ struct CacheLocationTests {
         #expect(lstat("/var/tmp/bulkhead-cache-65534", &st) == 0 && st.st_uid == 65534 && st.st_mode & 0o777 == 0o700)
     }
 
+    @Test("The warning's fix is one the caller can apply: root reads no XDG_CACHE_HOME, only /var/cache/bulkhead")
+    func fixNamesWhatTheCallerReads() {
+        let root = CacheLocation.fix("seccomp", uid: 0, variable: "BULKHEAD_SECCOMP_CACHE")
+        #expect(!root.contains("XDG") && root.contains("/var/cache/bulkhead/seccomp") && root.contains("BULKHEAD_SECCOMP_CACHE"), "\(root)")
+        let user = CacheLocation.fix("seccomp", uid: 1000)
+        #expect(user == "set XDG_CACHE_HOME to a directory of your own", "\(user)")
+    }
+
     @Test("When no location works the launch still runs, and the report and a warning say why")
     func noLocationIsSaid() throws {
         // uid 65533: its per-uid directory is planted by root before its first launch.
@@ -113,6 +121,7 @@ struct CacheLocationTests {
         let why = r.report?.controls.seccomp?.cacheUnavailable ?? ""
         #expect(why.contains(planted) && why.contains("belongs to uid 0"), "the report says why: \(why)")
         #expect(r.stderr.contains("compiled at every launch"), "and a warning: \(r.stderr)")
+        #expect(r.stderr.contains("set XDG_CACHE_HOME to a directory of your own"), "a fix this user can apply: \(r.stderr)")
         #expect(r.report?.controls.seccomp?.cached == false)
     }
 }

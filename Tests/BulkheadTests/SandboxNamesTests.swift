@@ -104,6 +104,43 @@ struct SandboxNamesTests {
         #expect(!FileManager.default.fileExists(atPath: "\(Self.dir)/\(name).json"))
     }
 
+    /// `stop` sends the run's `--stop-signal` (recorded in the entry), not SIGTERM: a workload
+    /// that exits 3 on SIGINT and 5 on SIGTERM exits 3.
+    @Test func stopSendsTheRunsStopSignal() throws {
+        let name = token()
+        let p = try Self.spawn(["run", "--name", name, "--timeout", "10m", "--stop-signal", "SIGINT", "--",
+                                "/bin/sh", "-c", "trap 'exit 3' INT; trap 'exit 5' TERM; while :; do sleep 0.1; done"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        var tries = 0
+        while tries < 500 && p.isRunning && (try? ps().first { $0.name == name }?.initPID) == nil { usleep(10_000); tries += 1 }
+        let entry = try #require(try ps().first { $0.name == name })
+        #expect(entry.stopSignal == SIGINT)
+        usleep(300_000) // the shell has set its traps
+        let stop = try Bulkhead.run(["stop", name, "--grace", "5s"])
+        #expect(stop.status == 0, "\(stop.stderr)")
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 3, "SIGINT reached the workload, not SIGTERM (5)")
+    }
+
+    /// An entry naming a signal `--stop-signal` does not accept (SIGSTOP here) is refused by
+    /// `stop`, and nothing is signalled.
+    @Test func entryWithAForeignStopSignalIsRefused() throws {
+        let name = token()
+        let v = try victim()
+        defer { kill(v.processIdentifier, SIGKILL); v.waitUntilExit() }
+        let start = try #require(CgroupStart.of(v.processIdentifier))
+        _ = try Bulkhead.run(["ps"])
+        var e = SandboxEntry(name: name, launcherPID: v.processIdentifier, launcherStartTime: start, owner: 0,
+                             profile: "container", command: ["x"], started: 0)
+        e.stopSignal = SIGSTOP
+        let path = "\(Self.dir)/\(name).json"
+        #expect(FileManager.default.createFile(atPath: path, contents: try JSONEncoder().encode(e), attributes: [.posixPermissions: 0o600]))
+        defer { unlink(path) }
+        let stop = try Bulkhead.run(["stop", name, "--grace", "100ms"])
+        #expect(stop.status != 0 && stop.stderr.contains("signal \(SIGSTOP)"), "\(stop.stderr)")
+        #expect(v.isRunning && CgroupStart.state(of: v.processIdentifier) != "T", "the victim was neither stopped nor killed")
+    }
+
     @Test func reusedPIDIsNotSignalledAndTheEntryIsCollected() throws {
         let name = token()
         let v = try victim()
@@ -188,6 +225,13 @@ enum CgroupStart {
               let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+
+    /// Field 3, the state ("T": stopped).
+    static func state(of pid: Int32) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ").first.map(String.init)
     }
 
     static func of(_ pid: Int32) -> UInt64? {

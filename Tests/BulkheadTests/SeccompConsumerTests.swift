@@ -280,7 +280,7 @@ struct SeccompConsumerTests {
     }
 
     @Test func dockerAndPodmanDefaultsExportAndEnforce() throws {
-        let docker = "/work/shared/data/docker-default-seccomp.json", podman = "/work/shared/data/podman-default-seccomp.json"
+        let docker = SeccompCompatTests.fixtures + "/docker-default.json", podman = SeccompCompatTests.fixtures + "/podman-default.json"
         let refused = try Bulkhead.run(["seccomp", "export", "--strict", "--seccomp", podman])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("setns"))

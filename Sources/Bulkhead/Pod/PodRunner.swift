@@ -520,6 +520,9 @@ public struct PodInfo: Codable, Sendable {
     /// may not overlap it while the pod runs (PodLoader).
     public var hostIDStart: UInt32?
     public var hostIDCount: UInt32?
+    /// The launcher's start time (/proc/PID/stat field 22), from the pod's directory name (as
+    /// `launcherPID` is): `stop` signals it only through a pidfd checked against it.
+    public var launcherStartTime: UInt64?
 
     public var hostIDRange: IDRange? {
         guard let hostIDStart, let hostIDCount else { return nil }
@@ -534,8 +537,11 @@ extension PodRunner {
             guard let owner = name.split(separator: "_").last, case let f = owner.split(separator: "-"), f.count == 2,
                   let pid = Int32(f[0]), let st = UInt64(f[1]),
                   CgroupLeafName(launcherPID: pid, launcherStartTime: st, sequence: 0).launcherIsAlive,
-                  let text = FileIO.read("\(stateRoot)/\(name)/info.json") else { return nil }
-            return try? JSONDecoder().decode(PodInfo.self, from: Data(text.utf8))
+                  let text = FileIO.read("\(stateRoot)/\(name)/info.json"),
+                  var info = try? JSONDecoder().decode(PodInfo.self, from: Data(text.utf8)) else { return nil }
+            // The launcher is the one the directory names (pid and start time), whatever the file says.
+            (info.launcherPID, info.launcherStartTime) = (pid, st)
+            return info
         }.sorted { ($0.namespace, $0.pod) < ($1.namespace, $1.pod) }
     }
 
@@ -560,14 +566,14 @@ extension PodRunner {
                               hint: "no such pod is running; `bulkhead pod ls` lists them")
         }
         for p in matching {
-            guard let start = CgroupLeafName.startTime(of: p.launcherPID) else { continue }
-            let leaf = CgroupLeafName(launcherPID: p.launcherPID, launcherStartTime: start, sequence: 0)
-            kill(p.launcherPID, SIGTERM)
-            let deadline = Monotonic.now() + grace
-            while leaf.launcherIsAlive && Monotonic.now() < deadline { usleep(20_000) }
-            if leaf.launcherIsAlive {
-                kill(p.launcherPID, SIGKILL)
-                while leaf.launcherIsAlive { usleep(10_000) }
+            // Through a pidfd of the launcher the pod's directory names (pid and start time):
+            // a pid reused since `list` is never signalled; a launcher gone is skipped.
+            guard let start = p.launcherStartTime, let launcher = ProcessHandle(pid: p.launcherPID, startTime: start) else { continue }
+            defer { launcher.close() }
+            _ = launcher.signal(SIGTERM)
+            if !launcher.waitForExit(seconds: grace) {
+                _ = launcher.signal(SIGKILL)
+                while !launcher.waitForExit(seconds: 60) {}
                 _ = try? Maintenance.collectGarbage()
             }
         }

@@ -17,9 +17,14 @@ import Glibc
 public struct ProfileStore: Sendable {
     public var searchPath: [String]
     /// Where parsed layers are cached (`ProfileLayerCache`); nil: every profile is parsed.
-    public var layerCache: ProfileLayerCache? = ProfileLayerCache.standard()
+    public var layerCache: ProfileLayerCache?
 
-    public init(searchPath: [String]) { self.searchPath = searchPath }
+    /// `caching`: false for a store that writes nothing (`run --dry-run`): no cache directory
+    /// is made and no parsed layer stored.
+    public init(searchPath: [String], caching: Bool = true) {
+        self.searchPath = searchPath
+        layerCache = caching ? ProfileLayerCache.standard() : nil
+    }
 
     /// The directories a pod manifest's `localhostProfile` is relative to (as the kubelet's is to
     /// `/var/lib/kubelet/seccomp`): `/etc/bulkhead/seccomp`, then the `seccomp/` directory of
@@ -34,7 +39,7 @@ public struct ProfileStore: Sendable {
     /// planted there would replace the hardened built-in default. An ordinary user keeps
     /// `./Profiles`: the sandbox then runs with that user's own privileges, and the files are
     /// still taken only when the user (or root) owns them and no one else can write them.
-    public static func standard() -> ProfileStore {
+    public static func standard(caching: Bool = true) -> ProfileStore {
         let root = geteuid() == 0
         var dirs: [String] = []
         if let env = getenv("BULKHEAD_PROFILE_PATH") {
@@ -49,7 +54,7 @@ public struct ProfileStore: Sendable {
             if !bin.isEmpty { dirs.append(bin + "/../share/bulkhead/profiles") }
         }
         dirs.append("/usr/local/share/bulkhead/profiles")
-        return ProfileStore(searchPath: dirs)
+        return ProfileStore(searchPath: dirs, caching: caching)
     }
 
     /// A profile's text and where it came from.

@@ -295,7 +295,7 @@ public enum Sandbox {
             prepared.terminal = terminal
             prepared.warnings += seccomp?.notes ?? []
             if let why = seccomp?.control.cacheUnavailable {
-                prepared.warnings.append("warning: the seccomp filter is compiled at every launch: \(why); set XDG_CACHE_HOME to a directory of your own")
+                prepared.warnings.append("warning: the seccomp filter is compiled at every launch: \(why); \(CacheLocation.fix("seccomp", variable: "BULKHEAD_SECCOMP_CACHE"))")
             }
             // Rootless: the gid map needs setgroups denied, so the caller's supplementary groups
             // cannot be dropped in the sandbox (user_namespaces(7); bubblewrap and runc rootless

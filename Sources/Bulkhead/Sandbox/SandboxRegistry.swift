@@ -20,10 +20,14 @@ public struct SandboxEntry: Codable, Sendable, Equatable {
     /// pidfd when the grace period of `stop` ends.
     public var initPID: Int32?
     public var initStartTime: UInt64?
+    /// The run's `--stop-signal`: what `stop` sends first (the launcher passes it to the
+    /// workload); nil, SIGTERM. Checked against `FieldRules.stopSignals` when it is read.
+    public var stopSignal: Int32?
 
     public init(name: String, launcherPID: Int32, launcherStartTime: UInt64, owner: UInt32, profile: String,
-                command: [String], started: Double, initPID: Int32? = nil, initStartTime: UInt64? = nil) {
-        (self.initPID, self.initStartTime) = (initPID, initStartTime)
+                command: [String], started: Double, initPID: Int32? = nil, initStartTime: UInt64? = nil,
+                stopSignal: Int32? = nil) {
+        (self.initPID, self.initStartTime, self.stopSignal) = (initPID, initStartTime, stopSignal)
         (self.name, self.launcherPID, self.launcherStartTime, self.owner) = (name, launcherPID, launcherStartTime, owner)
         (self.profile, self.command, self.started) = (profile, command, started)
     }
@@ -157,11 +161,12 @@ public enum SandboxRegistry {
 
     /// Registers `name` for this process (the launcher). Refused when a sandbox of that name
     /// runs; an entry whose launcher is gone is collected first.
-    public static func register(name: String, profile: String, command: [String]) throws(SystemError) -> SandboxEntry {
+    public static func register(name: String, profile: String, command: [String], stopSignal: Int32? = nil) throws(SystemError) -> SandboxEntry {
         if case .failure(let r) = FieldRules.sandboxName(name) { throw SystemError("--name: \(r.message)", errno: Errno(EINVAL)) }
         guard let me = CgroupLeafName.forCurrentProcess(sequence: 0) else { throw SystemError("read /proc/self/stat", errno: .current) }
         let entry = SandboxEntry(name: name, launcherPID: me.launcherPID, launcherStartTime: me.launcherStartTime, owner: getuid(),
-                                 profile: profile, command: recordedCommand(command), started: Date().timeIntervalSince1970)
+                                 profile: profile, command: recordedCommand(command), started: Date().timeIntervalSince1970,
+                                 stopSignal: stopSignal)
         let dir = try openDirectory(create: true)
         defer { close(dir.fd) }
         let lock = try FileLock(dir.path + "/.lock")
@@ -301,7 +306,14 @@ public enum SandboxRegistry {
         defer { initHandle?.close() }
         // A signal the kernel refuses (an entry naming a process this caller may not signal)
         // is an error now, not a wait and a "stopped" for a sandbox that still runs.
-        let sent = launcher.signal(SIGTERM)
+        // The run's --stop-signal (the launcher passes it on, as it does SIGTERM), else SIGTERM;
+        // an entry naming any other signal is refused, not obeyed.
+        let first = entry.stopSignal ?? SIGTERM
+        guard FieldRules.stopSignals.contains(where: { $0.number == first }) else {
+            throw SystemError("stop \(name): its entry names signal \(first)", errno: Errno(EINVAL),
+                              hint: "an entry's stop signal is one of \(FieldRules.stopSignals.map(\.name).joined(separator: ", ")); remove the entry")
+        }
+        let sent = launcher.signal(first)
         if sent != 0 && sent != ESRCH {
             throw SystemError("stop \(name): signal launcher \(entry.launcherPID)", errno: Errno(sent),
                               hint: "it runs as another user: stop it as that user or as root")

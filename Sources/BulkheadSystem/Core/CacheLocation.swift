@@ -27,6 +27,17 @@ public enum CacheLocation {
         }
     }
 
+    /// What the caller can do when no cache directory works, for `uid` (the warning's fix): root
+    /// reads no `XDG_*` variable, only `/var/cache/bulkhead/<name>` (or `variable`, when the cache
+    /// has one: `BULKHEAD_SECCOMP_CACHE`).
+    public static func fix(_ name: String, uid: uid_t = geteuid(), variable: String? = nil) -> String {
+        let or = variable.map { " (or set \($0) to one)" } ?? ""
+        if uid == 0 {
+            return "make /var/cache/bulkhead/\(name) a directory owned by root, mode 0700, with no symlink on the way\(or)"
+        }
+        return "set XDG_CACHE_HOME to a directory of your own" + (variable.map { " (or \($0))" } ?? "")
+    }
+
     /// Resolves (and creates, 0700) the cache directory `name` for `uid` in `environment`
     /// (`XDG_CACHE_HOME`, `HOME`, `XDG_RUNTIME_DIR`; only absolute values count). Directories are
     /// created only when `uid` is the caller's own euid (else only checked); `perUIDBase` is
