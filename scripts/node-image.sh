@@ -10,7 +10,7 @@
 #                             -static-executable build: a statically linked glibc cannot dlopen
 #                             libnftables, and every bench pod is on the node bridge it sets up
 #                             (the pod fails: ELIBACC); such a binary is refused here.
-#   libnftables.so.1 + libs   loaded with dlopen for the pods' node bridge (docs/network.md)
+#   /usr/sbin/nft + libs      run by bulkhead for the pods' node bridge (docs/network.md)
 #   /bin/busybox + applets    /bin/sh and the shell tools the experiments' scripts use
 #                             (busybox-static: no library)
 #   experiment programs       those of python3 (with its standard library and lib-dynload),
@@ -66,11 +66,10 @@ libs() {
 
 install -m 0755 "$binary" "$fs/usr/local/bin/bulkhead"
 libs "$binary"
-# Not linked but loaded with dlopen (docs/network.md): libnftables, for the node bridge every
-# pod is on, with what ldd lists for it.
-nft=$(ldconfig -p | awk '/libnftables\.so\.1 /{print $NF; exit}')
-[ -n "$nft" ] || die "libnftables.so.1 is not installed (apt-get install libnftables1): pods need it"
-put "$nft"; libs "$nft"
+# The nft program bulkhead runs for the node bridge every pod is on (docs/network.md), with
+# what ldd lists for it.
+[ -x /usr/sbin/nft ] || die "/usr/sbin/nft is not installed (apt-get install nftables): pods need it"
+put /usr/sbin/nft; libs /usr/sbin/nft
 cp /bin/busybox "$fs/bin/busybox"
 for a in $(/bin/busybox --list-full); do
   [ -e "$fs/$a" ] || ln -s /bin/busybox "$fs/$a"
