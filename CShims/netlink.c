@@ -2,7 +2,13 @@
  * See bh_netlink.h for the design (helper threads, one socket per namespace). */
 #include "bh_netlink.h"
 
-#include <dlfcn.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -40,7 +46,7 @@ _Static_assert(sizeof(struct tc_tbf_qopt) == 36, "tc_tbf_qopt is the kernel's la
 
 /* ---- helper thread: run one job inside a network namespace ------------------------- */
 
-enum ns_job_kind { JOB_CREATE, JOB_CREATE_FD, JOB_SYSFS, JOB_SYSCTL, JOB_SOCKET, JOB_NFT };
+enum ns_job_kind { JOB_CREATE, JOB_CREATE_FD, JOB_SYSFS, JOB_SYSCTL, JOB_SOCKET };
 
 struct ns_job {
     enum ns_job_kind kind;
@@ -49,14 +55,8 @@ struct ns_job {
     int domain, type, protocol;
     int out_fd;
     const char *commands;
-    char *out;
-    size_t out_len;
-    char *err;
-    size_t err_len;
     int result;
 };
-
-static int run_nft(struct ns_job *job);
 
 static void *ns_thread(void *arg) {
     struct ns_job *job = arg;
@@ -101,7 +101,7 @@ static void *ns_thread(void *arg) {
         job->result = 0;
         return NULL;
     }
-    job->result = run_nft(job);
+    job->result = EINVAL;
     return NULL;
 }
 
@@ -624,86 +624,153 @@ int bh_rtnl_qdisc_delete_root(int sock, int32_t ifindex) {
     return talk(sock, n, NULL, NULL);
 }
 
-/* ---- nftables through libnftables (dlopen) ----------------------------------------- */
+/* ---- nftables: the nft program, run inside the namespace ----------------------------- */
 
-/* The few entry points of <nftables/libnftables.h> (nftables 0.9.x and 1.0.x), declared
- * here so that building bulkhead needs no -dev package and the binary no link to it. */
-struct nft_ctx;
-struct nft_api {
-    struct nft_ctx *(*ctx_new)(uint32_t flags);
-    void (*ctx_free)(struct nft_ctx *ctx);
-    int (*buffer_output)(struct nft_ctx *ctx);
-    int (*buffer_error)(struct nft_ctx *ctx);
-    const char *(*get_output_buffer)(struct nft_ctx *ctx);
-    const char *(*get_error_buffer)(struct nft_ctx *ctx);
-    int (*run_cmd_from_buffer)(struct nft_ctx *ctx, const char *buf);
-};
-
-static pthread_mutex_t nft_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct nft_api nft;
-static int nft_loaded; /* 0: not tried, 1: ok, -1: failed */
-
-static int load_nft(void) {
-    if (nft_loaded) return nft_loaded > 0 ? 0 : ELIBACC;
-    nft_loaded = -1;
-    void *h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) return ELIBACC;
-    *(void **)&nft.ctx_new = dlsym(h, "nft_ctx_new");
-    *(void **)&nft.ctx_free = dlsym(h, "nft_ctx_free");
-    *(void **)&nft.buffer_output = dlsym(h, "nft_ctx_buffer_output");
-    *(void **)&nft.buffer_error = dlsym(h, "nft_ctx_buffer_error");
-    *(void **)&nft.get_output_buffer = dlsym(h, "nft_ctx_get_output_buffer");
-    *(void **)&nft.get_error_buffer = dlsym(h, "nft_ctx_get_error_buffer");
-    *(void **)&nft.run_cmd_from_buffer = dlsym(h, "nft_run_cmd_from_buffer");
-    if (!nft.ctx_new || !nft.ctx_free || !nft.buffer_output || !nft.buffer_error ||
-        !nft.get_output_buffer || !nft.get_error_buffer || !nft.run_cmd_from_buffer) {
-        return ELIBACC;
+/* Reads what is left of `fd` into dst (at most cap-1 bytes kept, the rest read and dropped).
+ * Returns 1 at end of file, 0 when more may come, -1 with errno on an error. */
+static int drain(int fd, char *dst, size_t cap, size_t *used) {
+    char scratch[4096];
+    for (;;) {
+        char *to = scratch;
+        size_t room = sizeof scratch;
+        if (cap && *used < cap - 1) { to = dst + *used; room = cap - 1 - *used; }
+        ssize_t n = read(fd, to, room);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) return 0;
+            return -1;
+        }
+        if (n == 0) return 1;
+        if (to != scratch) *used += (size_t)n;
     }
-    nft_loaded = 1;
-    return 0;
 }
 
-int bh_nft_load(void) {
-    pthread_mutex_lock(&nft_lock);
-    int rc = load_nft();
-    pthread_mutex_unlock(&nft_lock);
-    return rc;
+static void close_quietly(int *fd) {
+    if (*fd >= 0) { close(*fd); *fd = -1; }
 }
 
-static void copy_text(char *dst, size_t cap, const char *src) {
-    if (!cap) return;
-    size_t n = src ? strlen(src) : 0;
-    if (n >= cap) n = cap - 1;
-    if (n) memcpy(dst, src, n);
-    dst[n] = 0;
-}
-
-/* Runs on the helper thread, after setns. */
-static int run_nft(struct ns_job *job) {
-    struct nft_ctx *ctx = nft.ctx_new(0 /* NFT_CTX_DEFAULT */);
-    if (!ctx) return ENOMEM;
-    nft.buffer_output(ctx);
-    nft.buffer_error(ctx);
-    int rc = nft.run_cmd_from_buffer(ctx, job->commands);
-    copy_text(job->out, job->out_len, nft.get_output_buffer(ctx));
-    copy_text(job->err, job->err_len, nft.get_error_buffer(ctx));
-    nft.ctx_free(ctx);
-    return rc == 0 ? 0 : EINVAL;
-}
-
-int bh_nft_run(int nsfd, const char *commands, char *out, size_t out_len, char *err, size_t err_len) {
-    copy_text(out, out_len, "");
-    copy_text(err, err_len, "");
-    /* libnftables keeps process-wide state (its init refcount, caches): one call at a time. */
-    pthread_mutex_lock(&nft_lock);
-    int rc = load_nft();
-    if (rc == 0) {
-        struct ns_job job = { .kind = JOB_NFT, .nsfd = nsfd, .commands = commands,
-                              .out = out, .out_len = out_len, .err = err, .err_len = err_len };
-        rc = run_on_helper_thread(&job);
-    } else {
-        copy_text(err, err_len, "cannot load libnftables.so.1 (Debian package libnftables1)");
+int bh_nft_exec(int progfd, int nsfd, const char *commands, size_t commands_len, int timeout_ms,
+                char *out, size_t out_len, char *err, size_t err_len, bh_nft_result *result) {
+    if (out_len) out[0] = 0;
+    if (err_len) err[0] = 0;
+    result->status = -1;
+    result->step = BH_NFT_STEP_NONE;
+    result->child_errno = 0;
+    int rules = -1, outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, statusp[2] = { -1, -1 };
+    int rc = 0;
+    /* The rules go in a sealed-size memory file, not a pipe: no writer to keep alive, no
+     * deadlock however long they are, and nft reads them as a file. */
+    rules = memfd_create("bulkhead-nft-rules", MFD_CLOEXEC);
+    if (rules < 0) { rc = errno; goto out; }
+    for (size_t done = 0; done < commands_len;) {
+        ssize_t n = write(rules, commands + done, commands_len - done);
+        if (n < 0) { if (errno == EINTR) continue; rc = errno; goto out; }
+        done += (size_t)n;
     }
-    pthread_mutex_unlock(&nft_lock);
+    if (lseek(rules, 0, SEEK_SET) != 0) { rc = errno; goto out; }
+    if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 || pipe2(statusp, O_CLOEXEC) != 0) {
+        rc = errno;
+        goto out;
+    }
+    /* Every fd the child uses, moved above the three it will dup2 onto (0, 1, 2) so that no
+     * dup2 overwrites another's source; all close-on-exec. */
+    int src[6] = { rules, outp[1], errp[1], progfd, nsfd, statusp[1] };
+    int high[6];
+    for (int k = 0; k < 6; k++) {
+        high[k] = fcntl(src[k], F_DUPFD_CLOEXEC, 10);
+        if (high[k] < 0) {
+            rc = errno;
+            for (int j = 0; j < k; j++) close(high[j]);
+            goto out;
+        }
+    }
+    char *const argv[] = { "nft", "-f", "-", NULL };
+    char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
+    pid_t parent = getpid();
+    /* A plain fork (raw clone, so no atfork handler runs): from here to execveat the child
+     * makes system calls only, no allocation, no lock, no Swift. */
+    long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, 0UL, NULL, NULL, 0UL);
+    if (pid == 0) {
+        int step = BH_NFT_STEP_SETUP;
+        int report_fd = high[5];
+        sigset_t none;
+        sigemptyset(&none);
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) goto child_fail;
+        if (syscall(SYS_getppid) != parent) { errno = ESRCH; goto child_fail; }
+        step = BH_NFT_STEP_SETNS;
+        if (syscall(SYS_setns, high[4], CLONE_NEWNET) != 0) goto child_fail;
+        step = BH_NFT_STEP_SETUP;
+        if (syscall(SYS_dup2, high[0], 0) < 0 || syscall(SYS_dup2, high[1], 1) < 0 ||
+            syscall(SYS_dup2, high[2], 2) < 0 || syscall(SYS_dup3, high[3], 3, O_CLOEXEC) < 0 ||
+            syscall(SYS_dup3, high[5], 4, O_CLOEXEC) < 0) goto child_fail;
+        /* Nothing else of bulkhead's reaches nft: close every fd above 4 (3 and 4 close on exec). */
+        if (syscall(SYS_close_range, 5U, ~0U, 0U) != 0) {
+            for (int fd = 5; fd < 65536; fd++) syscall(SYS_close, fd);
+        }
+        report_fd = 4;
+        syscall(SYS_rt_sigaction, SIGPIPE, &dfl, NULL, (size_t)_NSIG / 8);
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, (size_t)_NSIG / 8);
+        step = BH_NFT_STEP_EXEC;
+        syscall(SYS_execveat, 3, "", argv, envp, AT_EMPTY_PATH);
+    child_fail:;
+        int report[2] = { step, errno };
+        syscall(SYS_write, report_fd, report, sizeof report);
+        syscall(SYS_exit_group, 127);
+    }
+    int fork_errno = errno;
+    for (int k = 0; k < 6; k++) close(high[k]);
+    if (pid < 0) { rc = fork_errno; goto out; }
+    close_quietly(&outp[1]);
+    close_quietly(&errp[1]);
+    close_quietly(&statusp[1]);
+    /* The status pipe closes on a successful execveat (close-on-exec) with nothing in it. */
+    int report[2] = { 0, 0 };
+    ssize_t got;
+    do { got = read(statusp[0], report, sizeof report); } while (got < 0 && errno == EINTR);
+    if (got == (ssize_t)sizeof report) {
+        result->step = report[0];
+        result->child_errno = report[1];
+    }
+    fcntl(outp[0], F_SETFL, O_NONBLOCK);
+    fcntl(errp[0], F_SETFL, O_NONBLOCK);
+    size_t out_used = 0, err_used = 0;
+    bool out_open = true, err_open = true, timed_out = false;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (out_open || err_open) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long elapsed = (long long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (elapsed >= timeout_ms) { timed_out = true; break; }
+        struct pollfd fds[2] = { { .fd = out_open ? outp[0] : -1, .events = POLLIN },
+                                 { .fd = err_open ? errp[0] : -1, .events = POLLIN } };
+        int n = poll(fds, 2, (int)(timeout_ms - elapsed));
+        if (n < 0) { if (errno == EINTR) continue; rc = errno; break; }
+        if (out_open && fds[0].revents) {
+            int r = drain(outp[0], out, out_len, &out_used);
+            if (r != 0) out_open = false;
+        }
+        if (err_open && fds[1].revents) {
+            int r = drain(errp[0], err, err_len, &err_used);
+            if (r != 0) err_open = false;
+        }
+    }
+    if (out_len) out[out_used] = 0;
+    if (err_len) err[err_used] = 0;
+    if (timed_out || rc != 0) kill((pid_t)pid, SIGKILL);
+    int status = 0;
+    pid_t w;
+    do { w = waitpid((pid_t)pid, &status, 0); } while (w < 0 && errno == EINTR);
+    if (w < 0) { if (rc == 0) rc = errno; goto out; }
+    result->status = status;
+    if (rc == 0 && timed_out) rc = ETIMEDOUT;
+out:
+    close_quietly(&rules);
+    close_quietly(&outp[0]); close_quietly(&outp[1]);
+    close_quietly(&errp[0]); close_quietly(&errp[1]);
+    close_quietly(&statusp[0]); close_quietly(&statusp[1]);
     return rc;
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   libseccomp-dev libcap-dev      # linked by CShims (seccomp compilation, capability names)
-  libnftables1                   # network policy (loaded with dlopen by CShims/netlink.c)
+  nftables                       # /usr/sbin/nft: pods' node network and network policy (run by CShims/netlink.c)
   python3 util-linux procps      # test workloads, setpriv for rootless tests, ps
   bubblewrap runc                # independent consumers of exported seccomp profiles
   busybox-static qemu-system-x86 cpio gzip   # the cgroup v2 virtual-machine test lane

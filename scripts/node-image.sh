@@ -6,11 +6,10 @@
 #                             Foundation linked in), or --binary PATH, with exactly the shared
 #                             libraries `ldd` lists for it: glibc, libseccomp, libcap, libstdc++,
 #                             libgcc_s and the loader for the release build, the Swift runtime's
-#                             too for a debug build. Not scripts/build-release.sh's
-#                             -static-executable build: a statically linked glibc cannot dlopen
-#                             libnftables, and every bench pod is on the node bridge it sets up
-#                             (the pod fails: ELIBACC); such a binary is refused here.
-#   libnftables.so.1 + libs   loaded with dlopen for the pods' node bridge (docs/network.md)
+#                             too for a debug build; scripts/build-release.sh's
+#                             -static-executable build needs none (bulkhead runs /usr/sbin/nft
+#                             and loads no library at run time).
+#   /usr/sbin/nft + libs      run by bulkhead for the pods' node bridge (docs/network.md)
 #   /bin/busybox + applets    /bin/sh and the shell tools the experiments' scripts use
 #                             (busybox-static: no library)
 #   experiment programs       those of python3 (with its standard library and lib-dynload),
@@ -46,9 +45,8 @@ if [ -z "$binary" ]; then
   binary=$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)/bulkhead
 fi
 [ -x "$binary" ] || die "$binary is not an executable"
-if file -L "$binary" | grep -q 'statically linked'; then
-  die "$binary is statically linked: its glibc cannot dlopen libnftables, which every bench pod needs (the node bridge); build it with swift build -c release --static-swift-stdlib"
-fi
+# A bulkhead: its --version prints a bare version number.
+"$binary" --version 2>/dev/null | grep -Eqx '[0-9]+\.[0-9]+\.[0-9]+' || die "$binary is not a bulkhead (its --version prints no version number)"
 
 context=$(mktemp -d /tmp/bh-node-image.XXXXXX)
 trap 'rm -rf "$context"' EXIT
@@ -66,11 +64,10 @@ libs() {
 
 install -m 0755 "$binary" "$fs/usr/local/bin/bulkhead"
 libs "$binary"
-# Not linked but loaded with dlopen (docs/network.md): libnftables, for the node bridge every
-# pod is on, with what ldd lists for it.
-nft=$(ldconfig -p | awk '/libnftables\.so\.1 /{print $NF; exit}')
-[ -n "$nft" ] || die "libnftables.so.1 is not installed (apt-get install libnftables1): pods need it"
-put "$nft"; libs "$nft"
+# The nft program bulkhead runs for the node bridge every pod is on (docs/network.md), with
+# what ldd lists for it.
+[ -x /usr/sbin/nft ] || die "/usr/sbin/nft is not installed (apt-get install nftables): pods need it"
+put /usr/sbin/nft; libs /usr/sbin/nft
 cp /bin/busybox "$fs/bin/busybox"
 for a in $(/bin/busybox --list-full); do
   [ -e "$fs/$a" ] || ln -s /bin/busybox "$fs/$a"

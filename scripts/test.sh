@@ -6,9 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 swift build --build-tests
-# The shipped binary: LaunchOrderTests checks scripts/launch-order.txt against it (with CI=true
-# the build fails on a stale list instead of regenerating it).
+# The shipped binary, built once (scripts/build-release.sh: static, its launch path linked side
+# by side): LaunchOrderTests checks scripts/launch-order.txt against it (with CI=true the build
+# fails on a stale list instead of regenerating it), StaticBinaryTests runs it as users install
+# it (no shared library loaded at run time), and the VM lane boots it (BULKHEAD_VM_BULKHEAD).
 ./scripts/build-release.sh --product bulkhead
+export BULKHEAD_STATIC_BINARY=$PWD/.build/release/bulkhead
+export BULKHEAD_VM_BULKHEAD=${BULKHEAD_VM_BULKHEAD:-$PWD/.build/release/bulkhead}
 # One test at a time: the CPU-share and isolation experiments measure the machine, and a
 # neighbouring test (or the VM lane) would be the noise they measure.
 swift test --skip-build --no-parallel

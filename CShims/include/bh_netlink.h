@@ -1,7 +1,7 @@
 #ifndef BH_NETLINK_H
 #define BH_NETLINK_H
 /* Node networking for pods: network namespaces, rtnetlink (links, addresses, routes,
- * qdiscs) and nftables, without shelling out to ip, tc or nft.
+ * qdiscs) without shelling out to ip or tc, and nftables through the nft program.
  *
  * How work runs "inside" a network namespace
  * ------------------------------------------
@@ -15,14 +15,13 @@
  *
  * Why a thread and not a forked child: fork() in a multi-threaded Swift process leaves a
  * child in which only async-signal-safe calls are allowed, so the child would have to pass
- * the fd back over a socketpair with SCM_RIGHTS; libnftables (below) allocates and could
- * not run there at all. A helper thread may call anything, its namespace change dies with
- * it, and it never runs Swift code.
+ * the fd back over a socketpair with SCM_RIGHTS. A helper thread may call anything, its
+ * namespace change dies with it, and it never runs Swift code.
  *
- * libnftables opens its own netlink socket internally and offers no way to hand it one, so
- * bh_nft_run() runs the whole library call on such a helper thread after setns().
- * libnftables is loaded with dlopen("libnftables.so.1") on first use: the launcher does not
- * link it (static builds of bulkhead stay possible; only network policy needs it).
+ * nftables is the exception: bh_nft_exec() runs the nft program (Debian package nftables) in
+ * a child that joined the namespace, with the rules on its stdin. bulkhead never dlopens a
+ * library (the release build is a static executable: a static glibc cannot load a library
+ * that needs the shared libc; libnftables crashed there).
  *
  * Conventions: every function here is a compound shim returning 0 or a positive errno.
  * After a failed rtnetlink request, bh_rtnl_last_error_message() returns the kernel's
@@ -175,15 +174,33 @@ int bh_rtnl_qdisc_delete_root(int sock, int32_t ifindex);
 
 /* ---- nftables ---------------------------------------------------------------------- */
 
-/* Runs nft commands (the nft(8) language, one transaction) inside the namespace `nsfd`
- * with libnftables on a helper thread. Output and error text are copied NUL-terminated
- * into the buffers (truncated to fit). Returns 0, ELIBACC when libnftables.so.1 cannot
- * be loaded (install libnftables1), EINVAL when nft rejected the commands (see err). */
-int bh_nft_run(int nsfd, const char *_Nonnull commands,
-               char *_Nonnull out, size_t out_len, char *_Nonnull err, size_t err_len);
+/* Where bh_nft_exec's child failed before nft ran (bh_nft_result.step). */
+enum { BH_NFT_STEP_NONE = 0, BH_NFT_STEP_SETUP = 1, BH_NFT_STEP_SETNS = 2, BH_NFT_STEP_EXEC = 3 };
 
-/* Loads libnftables.so.1 as bh_nft_run does (same name, same entry points): 0, or ELIBACC
- * when it cannot be loaded. For `bulkhead doctor`. */
-int bh_nft_load(void);
+typedef struct {
+    int status;       /* wait status of nft (waitpid), -1 when it was not waited for */
+    int step;         /* BH_NFT_STEP_*: the child's step that failed, NONE when nft ran */
+    int child_errno;  /* that step's errno */
+} bh_nft_result;
+
+/* Runs the nft program `progfd` (an fd of the checked executable, see TrustedFile.openProgram)
+ * as `nft -f -` inside the network namespace `nsfd`, with `commands` (the nft(8) language, one
+ * transaction) on its standard input, and copies what it writes to stdout and stderr into
+ * `out` and `err`, NUL-terminated and truncated to fit (the rest is read and dropped).
+ *
+ * A child is forked (raw clone: no atfork handler), and between the fork and execveat it makes
+ * system calls only, no allocation: setns(CLONE_NEWNET), dup2 of the rules (a memfd) onto 0 and
+ * of two pipes onto 1 and 2, every other fd closed, signal mask emptied, SIGPIPE default, a
+ * fixed environment (PATH, LC_ALL=C), death signal SIGKILL when bulkhead dies. A failure of one
+ * of those steps comes back over a close-on-exec pipe (result->step, result->child_errno).
+ * After `timeout_ms` nft is killed (SIGKILL) and ETIMEDOUT returned.
+ *
+ * Why a program and not libnftables: bulkhead's release build is a static executable, and a
+ * static glibc cannot dlopen a library that needs the shared libc (its TLS and malloc are not
+ * set up: libnftables crashed in libgmp). Returns 0 when nft ran (its exit in result->status)
+ * or an errno of the parent's steps (memfd, pipe, fork, poll, waitpid). */
+int bh_nft_exec(int progfd, int nsfd, const char *_Nonnull commands, size_t commands_len, int timeout_ms,
+                char *_Nonnull out, size_t out_len, char *_Nonnull err, size_t err_len,
+                bh_nft_result *_Nonnull result);
 
 #endif

@@ -345,7 +345,7 @@ public enum NodeNetwork {
 
     static func step(_ what: String, _ body: () throws(NetworkError) -> Void) throws(LaunchError) {
         do { try body() } catch {
-            throw LaunchError(what, wrapping: error, hint: error.code == .nftables ? "install libnftables1" : nil)
+            throw LaunchError(what, wrapping: error, hint: error.code == .nftables && !error.fix.isEmpty ? error.fix : nil)
         }
     }
 }

@@ -52,6 +52,34 @@ public enum TrustedFile {
         return try read(in: dir, directory: dirPath, name: name, what: what, limit: limit)
     }
 
+    /// Opens a program root will execute (`execveat(fd, "", …, AT_EMPTY_PATH)`), through the
+    /// walk's checks: an `O_PATH` fd (close-on-exec; the caller closes it) of a regular file owned
+    /// by root (not the caller: root runs it), not writable by group or others, executable by its
+    /// owner. The fd is what is checked and what is run, so a later rename changes nothing.
+    public static func openProgram(_ path: String, what: String) throws(SystemError) -> Int32 {
+        let (dir, dirPath, name) = try walk(path, what: what, final: false)
+        defer { close(dir) }
+        let shownPath = join(dirPath, name)
+        let fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open \(what) \(shownPath)", errno: .current) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { let e = Errno.current; close(fd); throw SystemError("fstat \(what) \(shownPath)", errno: e) }
+        let octal = "0" + String(st.st_mode & 0o7777, radix: 8)
+        let problem: String? =
+            st.st_mode & S_IFMT == S_IFLNK ? "is a symbolic link"
+            : st.st_mode & S_IFMT != S_IFREG ? "is \(typeName(st.st_mode)), not a regular file"
+            : st.st_uid != 0 ? "is owned by uid \(st.st_uid) (mode \(octal)), not by root"
+            : st.st_mode & 0o022 != 0 ? "is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(octal))"
+            : st.st_mode & 0o100 == 0 ? "is not executable (mode \(octal))"
+            : nil
+        if let problem {
+            close(fd)
+            throw SystemError("\(what) \(shownPath) \(problem)", errno: nil,
+                              hint: "root runs only a root-owned program that only root can change: reinstall it from the distribution's package")
+        }
+        return fd
+    }
+
     /// Reads the entry `name` of a directory opened by `openDirectory` (or `walk`).
     public static func read(in dir: Int32, directory: String, name: String, what: String,
                             limit: Int = configLimit) throws(SystemError) -> Contents {

@@ -42,8 +42,21 @@ extension HostFacts {
             effectiveUID: geteuid()
         )
         facts.ioWeight = IOWeightPolicy.probe()
-        facts.libnftablesLoads = bh_nft_load() == 0
+        facts.nftablesProblem = .some(probeNftables())
         return facts
+    }
+
+    /// Runs `list ruleset` with the nft program in a new network namespace, as the node network
+    /// does: nil when it works, else the error.
+    static func probeNftables() -> String? {
+        do {
+            let ns = try NetworkNamespace.createAnonymous(label: "doctor's nftables probe")
+            defer { ns.close() }
+            try ns.runNftables("list ruleset")
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// The running kernel's Landlock ABI version (landlock_create_ruleset with

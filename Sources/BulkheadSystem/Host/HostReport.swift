@@ -73,8 +73,10 @@ public struct HostFacts: Sendable, Equatable {
     public var effectiveUID: UInt32
     /// What would read io.weight: block devices whose scheduler is BFQ, and iocost.
     public var ioWeight = IOWeightPolicy(bfqDevices: [], iocostEnabled: false)
-    /// Whether libnftables.so.1 loads with the entry points bulkhead calls (nil: not probed).
-    public var libnftablesLoads: Bool?
+    /// Whether `nft -f -` (NftProgram: the checked /usr/sbin/nft) runs `list ruleset` in a new
+    /// network namespace, as pods' node network runs it: nil when it does, the error when not.
+    /// The outer nil: not probed.
+    public var nftablesProblem: String??
     /// bulkhead's ranges of /etc/subuid and /etc/subgid as the launcher reads them (nil: not
     /// read; Bulkhead's doctor reads them through the launcher's checked reader).
     public var subordinateIDs: SubordinateIDFact?
@@ -244,11 +246,12 @@ extension HostReport {
         checks.append(Check(name: "io.weight", ok: true, detail: ioDetail,
                             fix: io.unsupportedReason.map { _ in "a profile's io.weight is refused (limits: strict) or reported as not enforced (best-effort); to enforce it: modprobe bfq; echo bfq > /sys/block/DEV/queue/scheduler, or enable iocost (echo 'MAJ:MIN enable=1' > /sys/fs/cgroup/io.cost.qos); or use io.max instead" }))
 
-        // libnftables: pods' node network and NetworkPolicies.
-        if let loads = facts.libnftablesLoads {
-            checks.append(Check(name: "libnftables", ok: true,
-                                detail: loads ? "libnftables.so.1 loads" : "libnftables.so.1 cannot be loaded (dlopen)",
-                                fix: loads ? nil : "pods' node network and NetworkPolicies need it: apt-get install libnftables1 (dnf install nftables); plain sandboxes do not"))
+        // nftables: pods' node network and NetworkPolicies, through the nft program.
+        if let problem = facts.nftablesProblem {
+            checks.append(Check(name: "nftables", ok: true,
+                                detail: problem.map { "\(NftProgram.path) does not run: \($0)" }
+                                    ?? "\(NftProgram.path) runs (nft -f - in a new network namespace)",
+                                fix: problem == nil ? nil : "pods' node network and NetworkPolicies need it: apt-get install nftables (dnf install nftables); plain sandboxes do not"))
         }
 
         // /etc/subuid and /etc/subgid.

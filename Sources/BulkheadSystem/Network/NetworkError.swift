@@ -11,7 +11,7 @@ public struct NetworkError: Error, Sendable, Equatable, CustomStringConvertible 
         case socket
         /// The kernel refused an rtnetlink request (link, address, route, qdisc).
         case netlink
-        /// libnftables could not be loaded, or nft refused the ruleset.
+        /// The nft program could not be run, or it refused the ruleset.
         case nftables
         /// The handle was used after it was closed or deleted.
         case closed

@@ -39,6 +39,13 @@ enum Bulkhead {
     @discardableResult
     static func run(_ args: [String], report: Bool = false, env: [String: String] = [:], prefix: [String] = [],
                     timeout: Double = 60) throws -> Result {
+        try run(args, report: report, env: env, prefix: prefix, timeout: timeout, binary: binary)
+    }
+
+    /// The same with another bulkhead binary (StaticBinaryTests' static build).
+    @discardableResult
+    static func run(_ args: [String], report: Bool = false, env: [String: String] = [:], prefix: [String] = [],
+                    timeout: Double = 60, binary: String) throws -> Result {
         var args = args
         var reportPath: String?
         if report, let i = args.firstIndex(of: "run") {
