@@ -188,6 +188,29 @@ struct RedTeamSeccompNotifyTests {
         }
     }
 
+    /// Red team of pool-fast: the ALLOW check runs the program over sched_yield with zero
+    /// arguments, so the call must carry zero arguments too. A policy refusing sched_yield only
+    /// when an argument is not zero (sched_yield takes none: any value is whatever the caller's
+    /// registers held) must not see bulkhead's own hand-over wait as the workload's call.
+    @Test func theHandOverYieldCarriesTheArgumentsItWasCheckedWith() throws {
+        let path = Self.work + "/sched-yield-args.json"
+        let rules = (0...5).map { i in
+            #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": \#(i), "value": 0, "op": "SCMP_CMP_NE"}]}"#
+        }.joined(separator: ",\n  ")
+        try """
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+         "syscalls": [\(rules)]}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o644)
+        for _ in 0..<5 {
+            let r = try Bulkhead.run(["run", "--seccomp", path, "--", "/bin/true"], report: true)
+            #expect(r.status == 0, "\(r.stderr)")
+            let report = try #require(r.report)
+            #expect(report.controls.seccomp?.violations == "reported")
+            #expect(report.seccompViolations == nil, "bulkhead's own sched_yield was counted: \(report.seccompViolations ?? [])")
+        }
+    }
+
     /// No thread for the hand-over (the pids limit leaves room for the init and the workload
     /// only): the plain program is loaded, refused calls are still refused with the policy's errno.
     @Test func noRoomForTheHandOverThreadFailsClosed() throws {
