@@ -179,7 +179,8 @@ int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint3
      * the program it loads allows that call (RET ALLOW, so never a notification the launcher
      * could not answer yet); else it spins without a call. On a loaded machine the thread may
      * wait on the very CPU the spinning workload holds: a spin-only wait then lasts until the
-     * scheduler preempts the spinner. */
+     * scheduler preempts the spinner. The call below carries the same zero arguments; the
+     * instruction pointer differs (0 here), which no policy bulkhead compiles looks at. */
     bh_seccomp_data yield_call;
     memset(&yield_call, 0, sizeof yield_call);
     yield_call.nr = SYS_sched_yield;
@@ -200,7 +201,10 @@ int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint3
      * the launcher would then count bulkhead's own call as the workload's. */
     while (__atomic_load_n(&alive, __ATOMIC_ACQUIRE) != 0) {
         if (may_yield) {
-            syscall(SYS_sched_yield);
+            /* The six arguments the check above ran the program with (zeros): syscall(2)
+             * passes six whatever the call names, and a rule on an argument of sched_yield
+             * would otherwise see this frame's leftover registers. */
+            syscall(SYS_sched_yield, 0L, 0L, 0L, 0L, 0L, 0L);
             continue;
         }
 #if defined(__x86_64__) || defined(__i386__)

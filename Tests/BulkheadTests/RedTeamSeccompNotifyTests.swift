@@ -173,10 +173,28 @@ struct RedTeamSeccompNotifyTests {
     /// sched_yield only when the loaded program allows that call: a policy refusing sched_yield
     /// gets no report of a call bulkhead made itself (the workload then waits without a call).
     @Test func theHandOverWaitMakesNoCallThePolicyRefuses() throws {
-        let path = Self.work + "/no-sched-yield.json"
+        try Self.expectNoOwnSchedYieldCounted(file: "no-sched-yield.json",
+                                              rules: #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}"#)
+    }
+
+    /// Red team of pool-fast: the ALLOW check runs the program over sched_yield with zero
+    /// arguments, so the call must carry zero arguments too. A policy refusing sched_yield only
+    /// when an argument is not zero (sched_yield takes none: any value is whatever the caller's
+    /// registers held) must not see bulkhead's own hand-over wait as the workload's call.
+    @Test func theHandOverYieldCarriesTheArgumentsItWasCheckedWith() throws {
+        let rules = (0...5).map { i in
+            #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": \#(i), "value": 0, "op": "SCMP_CMP_NE"}]}"#
+        }
+        try Self.expectNoOwnSchedYieldCounted(file: "sched-yield-args.json", rules: rules.joined(separator: ",\n  "))
+    }
+
+    /// `rules` (JSON syscall rules over an ALLOW default) in `file`; five runs of /bin/true
+    /// under it, with reported violations: none may name bulkhead's own hand-over wait.
+    static func expectNoOwnSchedYieldCounted(file: String, rules: String) throws {
+        let path = work + "/" + file
         try """
         {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-         "syscalls": [{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+         "syscalls": [\(rules)]}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o644)
         for _ in 0..<5 {

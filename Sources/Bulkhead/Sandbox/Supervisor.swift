@@ -78,8 +78,11 @@ final class Supervisor {
         mark("cgroup create and limits")
         var report = launch(signals: signals, cgroup: &cgroup)
         // A pooled launch: the client has its exit status now (a client without --report
-        // exits on it); the cgroup's statistics and removal and the report follow.
-        poolSlot?.sendStatus(report)
+        // exits on it); the cgroup's statistics and removal and the report follow. Only when the
+        // sandbox's init was PID 1 of a namespace of its own: its reaping ended every process
+        // of the sandbox. In the host's PID namespace a process the workload left behind runs
+        // until `finish()` kills the cgroup, so the status waits for that, as a cold run's does.
+        if plan.namespaces.contains(.pid) && !plan.joinedNamespaces.contains(.pid) { poolSlot?.sendStatus(report) }
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()
