@@ -56,10 +56,10 @@ extension SandboxCgroup {
     }
 
     /// Whether `dir` is a directory (not a symlink) owned by the caller's effective uid that
-    /// neither its group nor others may write: only such a directory's entries were made by
-    /// the caller (or root), so only there may a leaf's name be trusted. Its parent is checked
-    /// the same way before it is walked (the base directory's parent is the caller's own
-    /// cgroup, or the hierarchy's root).
+    /// neither its group nor others may write: only such a directory's entries were made (or
+    /// renamed) by the caller or root, so only there may a leaf's name be trusted. Each
+    /// directory is checked before it is walked, its parent having passed the same check (the
+    /// base directory's parent, the caller's own cgroup or the hierarchy's root, is not).
     static func ownedByCaller(_ dir: String) -> Bool {
         var st = stat()
         guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
