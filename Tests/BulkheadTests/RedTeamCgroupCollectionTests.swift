@@ -73,4 +73,55 @@ struct RedTeamCgroupCollectionTests {
             Issue.record("the live sandbox's process is gone")
         }
     }
+
+    /// The same user-owned v1 base, attacked during a run instead: the user renames root's
+    /// tenant away while the sandbox runs. Root's teardown goes by path (killAll reads
+    /// `<leaf>/cgroup.procs`, remove counts ENOENT as removed), so in a v1-only view of the
+    /// host the member outlives the sandbox and the v1 cgroups stay behind. (On a hybrid or
+    /// cgroup2 host the unified leaf, at the root-owned top of the v2 tree, still kills every
+    /// member through cgroup.kill; the renamed v1 cgroups are left either way.) Not fixed on
+    /// this branch: a root launch should refuse a base (or the directory that would hold it)
+    /// that another user owns or may write, as `collectStale` now does.
+    @Test func tenantRenamedDuringARunEscapesTeardown() throws {
+        try CgroupKernelGate.require()
+        try #require(geteuid() == 0, "the attack is on a root launch")
+        signal(SIGPIPE, SIG_IGN)
+        let real = try CgroupHost.detect()
+        guard real.mode != .unified else { return }
+        var target = try #require(real.v1Target(for: "pids"), "no v1 pids hierarchy")
+        let own = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count))
+        let base = own + "/bhtest-\(getpid())-renamed"
+        target.baseDirectory = base
+        target.writable = true
+        var host = real
+        host.targets = [target]
+        try #require(mkdir(base, 0o755) == 0, "mkdir \(base): errno \(errno)")
+        defer {
+            _ = SandboxCgroup.killLoop(directories: [base], signalFirst: true)
+            _ = SandboxCgroup.removeTree(base)
+            #expect(access(base, F_OK) != 0, "left behind: \(base)")
+        }
+        try #require(chown(base, 65534, 65534) == 0, "chown \(base): errno \(errno)")
+        let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 62))
+        let cg = try SandboxCgroup.create(host: host, path: ["tenant", "pod", live.description],
+                                          limits: CgroupLimits(), bestEffort: false)
+        let member = try GatedChild(["/bin/sleep", "30"])
+        defer { kill(member.pid, SIGKILL); _ = member.wait(timeoutSeconds: 5) }
+        try cg.attach(pid: member.pid)
+        let mv = try GatedChild(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 "/bin/mv", base + "/tenant", base + "/elsewhere"])
+        let mvStatus = try #require(mv.wait(timeoutSeconds: 10))
+        try #require(exitCode(mvStatus) == 0, "the user could not rename root's tenant (status \(mvStatus))")
+
+        // Root's teardown of the sandbox.
+        _ = cg.killAll()
+        try? cg.remove()
+        withKnownIssue("a root launch uses a v1 base another user owns; teardown goes by path") {
+            if case .success(let text) = CgroupFS.read("/proc/\(member.pid)/stat") {
+                #expect(ProcStat.hasExited(fromStat: text), "the sandbox's member outlived its teardown")
+            }
+            #expect(access(base + "/elsewhere/pod/" + live.description, F_OK) != 0,
+                    "the sandbox's cgroup was left behind")
+        }
+    }
 }
