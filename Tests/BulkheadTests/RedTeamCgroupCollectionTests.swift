@@ -74,54 +74,46 @@ struct RedTeamCgroupCollectionTests {
         }
     }
 
-    /// The same user-owned v1 base, attacked during a run instead: the user renames root's
-    /// tenant away while the sandbox runs. Root's teardown goes by path (killAll reads
-    /// `<leaf>/cgroup.procs`, remove counts ENOENT as removed), so in a v1-only view of the
-    /// host the member outlives the sandbox and the v1 cgroups stay behind. (On a hybrid or
-    /// cgroup2 host the unified leaf, at the root-owned top of the v2 tree, still kills every
-    /// member through cgroup.kill; the renamed v1 cgroups are left either way.) Not fixed on
-    /// this branch: a root launch should refuse a base (or the directory that would hold it)
-    /// that another user owns or may write, as `collectStale` now does.
-    @Test func tenantRenamedDuringARunEscapesTeardown() throws {
+    /// The same user-owned v1 base, attacked during a run instead: the user would rename root's
+    /// tenant away while the sandbox runs, and root's teardown, which goes by path (killAll
+    /// reads `<leaf>/cgroup.procs`, remove counts ENOENT as removed), would kill and remove
+    /// nothing (on this branch before the fix: the member outlived its teardown and the v1
+    /// cgroups stayed). Root does not make leaves in a base another user owns or may write:
+    /// the hierarchy is not writable for it, a launch needing it fails before anything runs.
+    @Test func rootMakesNoLeafInABaseAnotherUserOwns() throws {
         try CgroupKernelGate.require()
         try #require(geteuid() == 0, "the attack is on a root launch")
-        signal(SIGPIPE, SIG_IGN)
         let real = try CgroupHost.detect()
         guard real.mode != .unified else { return }
         var target = try #require(real.v1Target(for: "pids"), "no v1 pids hierarchy")
         let own = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count))
         let base = own + "/bhtest-\(getpid())-renamed"
-        target.baseDirectory = base
-        target.writable = true
-        var host = real
-        host.targets = [target]
         try #require(mkdir(base, 0o755) == 0, "mkdir \(base): errno \(errno)")
         defer {
             _ = SandboxCgroup.killLoop(directories: [base], signalFirst: true)
             _ = SandboxCgroup.removeTree(base)
             #expect(access(base, F_OK) != 0, "left behind: \(base)")
         }
+        #expect(CgroupTarget.checkWritable(base), "root's own base is writable for it")
         try #require(chown(base, 65534, 65534) == 0, "chown \(base): errno \(errno)")
-        let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 62))
-        let cg = try SandboxCgroup.create(host: host, path: ["tenant", "pod", live.description],
-                                          limits: CgroupLimits(), bestEffort: false)
-        let member = try GatedChild(["/bin/sleep", "30"])
-        defer { kill(member.pid, SIGKILL); _ = member.wait(timeoutSeconds: 5) }
-        try cg.attach(pid: member.pid)
-        let mv = try GatedChild(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 "/bin/mv", base + "/tenant", base + "/elsewhere"])
-        let mvStatus = try #require(mv.wait(timeoutSeconds: 10))
-        try #require(exitCode(mvStatus) == 0, "the user could not rename root's tenant (status \(mvStatus))")
+        #expect(!CgroupTarget.checkWritable(base), "a base another user owns counts as writable for root")
+        try #require(chmod(base, 0o777) == 0 && chown(base, 0, 0) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a base others may write counts as writable for root")
+        try #require(chown(base, 65534, 65534) == 0 && chmod(base, 0o755) == 0)
 
-        // Root's teardown of the sandbox.
-        _ = cg.killAll()
-        try? cg.remove()
-        withKnownIssue("a root launch uses a v1 base another user owns; teardown goes by path") {
-            if case .success(let text) = CgroupFS.read("/proc/\(member.pid)/stat") {
-                #expect(ProcStat.hasExited(fromStat: text), "the sandbox's member outlived its teardown")
-            }
-            #expect(access(base + "/elsewhere/pod/" + live.description, F_OK) != 0,
-                    "the sandbox's cgroup was left behind")
+        target.baseDirectory = base
+        target.writable = CgroupTarget.checkWritable(base)
+        var host = real
+        host.targets = [target]
+        let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 62))
+        var limits = CgroupLimits()
+        limits.pidsMax = 64
+        #expect(throws: CgroupError.self, "root made a leaf in a base another user owns") {
+            let cg = try SandboxCgroup.create(host: host, path: ["tenant", "pod", live.description],
+                                              limits: limits, bestEffort: false)
+            cg.killAll()
+            try? cg.remove()
         }
+        #expect(access(base + "/tenant", F_OK) != 0, "root made a directory in a base another user owns")
     }
 }

@@ -16,8 +16,9 @@ extension SandboxCgroup {
     /// anything below it. Ancestors emptied by the removal (tenant, pod) are pruned; other
     /// directories are left alone.
     ///
-    /// Only directories the caller owns and no one else may write are looked in (the base
-    /// directory and every directory walked to a leaf; `ownedByCaller`): in a directory
+    /// Only directories the caller (or root) owns and no one else may write are looked in (the
+    /// base directory and every directory walked to a leaf; `CgroupFS.isTrustedDirectory`,
+    /// checked before each is walked): in a directory
     /// another user may write, that user could plant or (cgroup v1 allows rename(2)) rename
     /// entries, e.g. root's tenant holding live sandboxes renamed to a dead launcher's leaf
     /// name, which the collection would then kill and remove as root.
@@ -33,7 +34,7 @@ extension SandboxCgroup {
         var removed: [String] = []
         // A leaf has the same name in every hierarchy: its launcher is looked up once.
         var liveness = LauncherLiveness()
-        for target in host.targets where (!writableOnly || target.writable) && ownedByCaller(target.baseDirectory) {
+        for target in host.targets where (!writableOnly || target.writable) && CgroupFS.isTrustedDirectory(target.baseDirectory) {
             _ = collect(in: target.baseDirectory, base: target.baseDirectory, liveness: &liveness, removed: &removed)
         }
         return removed
@@ -55,17 +56,6 @@ extension SandboxCgroup {
         }
     }
 
-    /// Whether `dir` is a directory (not a symlink) owned by the caller's effective uid that
-    /// neither its group nor others may write: only such a directory's entries were made (or
-    /// renamed) by the caller or root, so only there may a leaf's name be trusted. Each
-    /// directory is checked before it is walked, its parent having passed the same check (the
-    /// base directory's parent, the caller's own cgroup or the hierarchy's root, is not).
-    static func ownedByCaller(_ dir: String) -> Bool {
-        var st = stat()
-        guard lstat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
-        return st.st_uid == geteuid() && (st.st_mode & 0o022) == 0
-    }
-
     /// Returns whether a stale leaf was removed somewhere below `dir`.
     private static func collect(in dir: String, base: String, liveness: inout LauncherLiveness,
                                 removed: inout [String]) -> Bool {
@@ -82,7 +72,7 @@ extension SandboxCgroup {
                     removed.append(child)
                     removedBelow = true
                 }
-            } else if ownedByCaller(child), collect(in: child, base: base, liveness: &liveness, removed: &removed) {
+            } else if CgroupFS.isTrustedDirectory(child), collect(in: child, base: base, liveness: &liveness, removed: &removed) {
                 removedBelow = true
                 // Emptied by us: prune it (rmdir fails harmlessly if it is still in use).
                 if case .success = CgroupFS.removeDirectory(child) { removed.append(child) }
