@@ -72,6 +72,16 @@ enum CgroupFS {
         access(path, W_OK) == 0
     }
 
+    /// Whether `path` is a directory (lstat: not a link) owned by the caller's effective uid
+    /// or by root that neither its group nor others may write: only then were its entries
+    /// made, and could they be renamed, by the caller or root alone. Where bulkhead's base
+    /// directory may be (or already is), and every directory the stale collection walks.
+    static func isTrustedDirectory(_ path: String) -> Bool {
+        var st = stat()
+        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
+        return (st.st_uid == geteuid() || st.st_uid == 0) && (st.st_mode & 0o022) == 0
+    }
+
     /// The names of the subdirectories of `path` (opendir(3)/readdir(3)); empty on error.
     static func subdirectories(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }

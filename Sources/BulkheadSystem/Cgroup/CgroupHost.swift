@@ -163,11 +163,20 @@ public struct CgroupTarget: Sendable, Equatable {
         self.writable = writable
     }
 
-    /// access(2) W_OK on `baseDirectory` if it exists, else on the directory that would hold it.
+    /// access(2) W_OK on `baseDirectory` if it exists, else on the directory that would hold it;
+    /// and both must be trusted (`CgroupFS.isTrustedDirectory`: owned by the caller or root,
+    /// writable by no one else). In a base another user may write (a v1 base chowned to a
+    /// user, which root launched from the same cgroup would share) that user could rename a
+    /// launch's tenant away during its run, and its teardown, which goes by path, would then
+    /// kill nothing and remove nothing.
     static func checkWritable(_ baseDirectory: String) -> Bool {
-        if CgroupFS.exists(baseDirectory) { return CgroupFS.isWritable(baseDirectory) }
-        let parent = String(baseDirectory[..<(baseDirectory.lastIndex(of: "/") ?? baseDirectory.endIndex)])
-        return CgroupFS.isWritable(parent.isEmpty ? "/" : parent)
+        let cut = String(baseDirectory[..<(baseDirectory.lastIndex(of: "/") ?? baseDirectory.endIndex)])
+        let parent = cut.isEmpty ? "/" : cut
+        guard CgroupFS.isTrustedDirectory(parent) else { return false }
+        if CgroupFS.exists(baseDirectory) {
+            return CgroupFS.isWritable(baseDirectory) && CgroupFS.isTrustedDirectory(baseDirectory)
+        }
+        return CgroupFS.isWritable(parent)
     }
 }
 

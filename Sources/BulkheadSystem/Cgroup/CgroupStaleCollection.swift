@@ -16,6 +16,13 @@ extension SandboxCgroup {
     /// anything below it. Ancestors emptied by the removal (tenant, pod) are pruned; other
     /// directories are left alone.
     ///
+    /// Only directories the caller (or root) owns and no one else may write are looked in (the
+    /// base directory and every directory walked to a leaf; `CgroupFS.isTrustedDirectory`,
+    /// checked before each is walked): in a directory
+    /// another user may write, that user could plant or (cgroup v1 allows rename(2)) rename
+    /// entries, e.g. root's tenant holding live sandboxes renamed to a dead launcher's leaf
+    /// name, which the collection would then kill and remove as root.
+    ///
     /// - Parameter writableOnly: look only in the hierarchies whose base directory the caller
     ///   may write (`CgroupTarget.writable`), the ones it makes its own leaves in. A launch
     ///   passes true: a caller that cannot write a base directory (an ordinary user on a host
@@ -27,7 +34,7 @@ extension SandboxCgroup {
         var removed: [String] = []
         // A leaf has the same name in every hierarchy: its launcher is looked up once.
         var liveness = LauncherLiveness()
-        for target in host.targets where (!writableOnly || target.writable) && CgroupFS.exists(target.baseDirectory) {
+        for target in host.targets where (!writableOnly || target.writable) && CgroupFS.isTrustedDirectory(target.baseDirectory) {
             _ = collect(in: target.baseDirectory, base: target.baseDirectory, liveness: &liveness, removed: &removed)
         }
         return removed
@@ -65,7 +72,7 @@ extension SandboxCgroup {
                     removed.append(child)
                     removedBelow = true
                 }
-            } else if collect(in: child, base: base, liveness: &liveness, removed: &removed) {
+            } else if CgroupFS.isTrustedDirectory(child), collect(in: child, base: base, liveness: &liveness, removed: &removed) {
                 removedBelow = true
                 // Emptied by us: prune it (rmdir fails harmlessly if it is still in use).
                 if case .success = CgroupFS.removeDirectory(child) { removed.append(child) }

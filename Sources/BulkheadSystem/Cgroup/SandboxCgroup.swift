@@ -299,7 +299,7 @@ public final class SandboxCgroup {
             if t.writable { return .success(.v1) }
             return .failure(CgroupError(
                 code: .controllerUnavailable, operation: "set \(kind.rawValue)", path: t.baseDirectory, errno: Errno(EACCES),
-                fix: "bulkhead cannot create cgroups in the v1 \(t.hierarchy) hierarchy; run as root or chown \(t.baseDirectory) to the user"))
+                fix: "bulkhead cannot create cgroups in the v1 \(t.hierarchy) hierarchy (its base must be writable by the caller, owned by the caller or root, and writable by no one else); run as root, or chown \(t.baseDirectory) to the user (never a base root shares)"))
         }
         let place = host.unifiedTarget.map { $0.mountPoint + "/cgroup.controllers" } ?? "/proc/self/mountinfo"
         return .failure(CgroupError(
