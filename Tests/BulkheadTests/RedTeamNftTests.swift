@@ -174,7 +174,7 @@ struct RedTeamNftTests {
         return try body(fd, ns)
     }
 
-    @Test("the program gets only fds 0-2 (rules memfd, two pipes), a fixed environment, an empty signal mask, SIGPIPE default, the namespace")
+    @Test("the program gets only fds 0-2 (rules memfd, two pipes), cwd /, a fixed environment, an empty signal mask, SIGPIPE default, the namespace")
     func whatTheProgramReceives() throws {
         // A planted fd without close-on-exec, and a blocked signal in the calling thread.
         let marker = "/tmp/bh-rtnft-marker-\(token())"
@@ -189,6 +189,7 @@ struct RedTeamNftTests {
         // for a child, so a `grep` of its status after any fork would read that.
         let script = """
             while read l; do case $l in SigBlk:*|SigIgn:*) echo "$l";; esac; done < /proc/$$/status
+            printf 'cwd '; pwd -P
             cd /proc/$$/fd; for f in $(ls); do echo "fd $f $(readlink $f)"; done
             env | sed 's/^/env /'
             echo "net $(readlink /proc/$$/ns/net)"
@@ -207,6 +208,9 @@ struct RedTeamNftTests {
         #expect(lines.contains { $0.hasPrefix("SigBlk:") && $0.hasSuffix("0000000000000000") }, "\(lines)")
         let ign = lines.first { $0.hasPrefix("SigIgn:") }.flatMap { UInt64($0.dropFirst(8), radix: 16) }
         #expect(ign.map { $0 & (1 << (UInt64(SIGPIPE) - 1)) == 0 } == true, "SIGPIPE is default in the program")
+        // Not the caller's working directory (a user's directory when a user runs bulkhead):
+        // nothing of bulkhead's that leads into a user's tree reaches the root program.
+        #expect(lines.contains("cwd /"), "the program runs in the caller's working directory: \(lines.filter { $0.hasPrefix("cwd") })")
         let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")) ?? ""
         let net = lines.first { $0.hasPrefix("net ") }.map { String($0.dropFirst(4)) } ?? ""
         #expect(net.hasPrefix("net:[") && net != own, "the program ran in the test's namespace, not the host's (\(net) vs \(own))")
