@@ -703,6 +703,8 @@ int bh_nft_exec(int progfd, int nsfd, const char *commands, size_t commands_len,
         step = BH_NFT_STEP_SETNS;
         if (syscall(SYS_setns, high[4], CLONE_NEWNET) != 0) goto child_fail;
         step = BH_NFT_STEP_SETUP;
+        /* Not the caller's working directory (a user's, when a user runs bulkhead). */
+        if (syscall(SYS_chdir, "/") != 0) goto child_fail;
         if (syscall(SYS_dup2, high[0], 0) < 0 || syscall(SYS_dup2, high[1], 1) < 0 ||
             syscall(SYS_dup2, high[2], 2) < 0 || syscall(SYS_dup3, high[3], 3, O_CLOEXEC) < 0 ||
             syscall(SYS_dup3, high[5], 4, O_CLOEXEC) < 0) goto child_fail;
