@@ -19,13 +19,8 @@ struct RedTeamNftTests {
     static let nobody: uid_t = 65534
     static let shell = "/usr/bin/dash"
 
-    /// A fresh directory under /tmp owned by root, mode 0755.
-    func scratch() throws -> String {
-        let dir = "/tmp/bh-rtnft-\(token())"
-        guard mkdir(dir, 0o755) == 0 else { throw SystemError("mkdir \(dir)", errno: .current) }
-        chmod(dir, 0o755)
-        return dir
-    }
+    /// A fresh directory under /tmp owned by root, mode 0755 (TrustFileTests' own).
+    func scratch() throws -> String { try TrustFileTests().scratch() }
 
     /// A copy of `source` at `path` with `mode` and `owner`.
     func install(_ source: String, _ path: String, mode: mode_t = 0o755, owner: uid_t = 0) throws {
