@@ -703,6 +703,8 @@ int bh_nft_exec(int progfd, int nsfd, const char *commands, size_t commands_len,
         step = BH_NFT_STEP_SETNS;
         if (syscall(SYS_setns, high[4], CLONE_NEWNET) != 0) goto child_fail;
         step = BH_NFT_STEP_SETUP;
+        /* Not the caller's working directory (a user's, when a user runs bulkhead). */
+        if (syscall(SYS_chdir, "/") != 0) goto child_fail;
         if (syscall(SYS_dup2, high[0], 0) < 0 || syscall(SYS_dup2, high[1], 1) < 0 ||
             syscall(SYS_dup2, high[2], 2) < 0 || syscall(SYS_dup3, high[3], 3, O_CLOEXEC) < 0 ||
             syscall(SYS_dup3, high[5], 4, O_CLOEXEC) < 0) goto child_fail;
@@ -760,10 +762,36 @@ int bh_nft_exec(int progfd, int nsfd, const char *commands, size_t commands_len,
     }
     if (out_len) out[out_used] = 0;
     if (err_len) err[err_used] = 0;
-    if (timed_out || rc != 0) kill((pid_t)pid, SIGKILL);
     int status = 0;
-    pid_t w;
-    do { w = waitpid((pid_t)pid, &status, 0); } while (w < 0 && errno == EINTR);
+    pid_t w = 0;
+    /* Both pipes at end of file is not the end of nft: a program that closes its stdout and
+     * stderr and keeps running is waited for only until the same deadline (on a pidfd, else in
+     * 1 ms naps), then killed like one that writes. */
+    if (!timed_out && rc == 0) {
+        int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        for (;;) {
+            do { w = waitpid((pid_t)pid, &status, WNOHANG); } while (w < 0 && errno == EINTR);
+            if (w != 0) break;
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long long elapsed = (long long)(now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (elapsed >= timeout_ms) { timed_out = true; break; }
+            if (pidfd >= 0) {
+                struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+                poll(&pfd, 1, (int)(timeout_ms - elapsed));
+            } else {
+                struct timespec nap = { 0, 1000000 };
+                nanosleep(&nap, NULL);
+            }
+        }
+        int wait_errno = errno;
+        if (pidfd >= 0) close(pidfd);
+        errno = wait_errno;
+    }
+    if (w == 0) {
+        if (timed_out || rc != 0) kill((pid_t)pid, SIGKILL);
+        do { w = waitpid((pid_t)pid, &status, 0); } while (w < 0 && errno == EINTR);
+    }
     if (w < 0) { if (rc == 0) rc = errno; goto out; }
     result->status = status;
     if (rc == 0 && timed_out) rc = ETIMEDOUT;

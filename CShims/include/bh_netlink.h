@@ -189,11 +189,12 @@ typedef struct {
  * `out` and `err`, NUL-terminated and truncated to fit (the rest is read and dropped).
  *
  * A child is forked (raw clone: no atfork handler), and between the fork and execveat it makes
- * system calls only, no allocation: setns(CLONE_NEWNET), dup2 of the rules (a memfd) onto 0 and
+ * system calls only, no allocation: setns(CLONE_NEWNET), chdir("/"), dup2 of the rules (a memfd) onto 0 and
  * of two pipes onto 1 and 2, every other fd closed, signal mask emptied, SIGPIPE default, a
  * fixed environment (PATH, LC_ALL=C), death signal SIGKILL when bulkhead dies. A failure of one
  * of those steps comes back over a close-on-exec pipe (result->step, result->child_errno).
- * After `timeout_ms` nft is killed (SIGKILL) and ETIMEDOUT returned.
+ * After `timeout_ms` nft is killed (SIGKILL) and ETIMEDOUT returned, also when it closed its
+ * stdout and stderr and kept running.
  *
  * Why a program and not libnftables: bulkhead's release build is a static executable, and a
  * static glibc cannot dlopen a library that needs the shared libc (its TLS and malloc are not

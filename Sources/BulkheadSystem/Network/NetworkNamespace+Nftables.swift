@@ -20,7 +20,7 @@ public enum NftProgram {
         try TrustedFile.openProgram(path, what: "nft program")
     }
 
-    /// nft's stderr as bulkhead shows it: printable ASCII only (anything else becomes `?`), at
+    /// nft's stderr as bulkhead shows it: printable ASCII and line feeds (anything else becomes `?`), at
     /// most `limit` bytes, trailing newlines dropped. nft quotes the rules it rejects; the
     /// rules are bulkhead's, but a name in them may come from a manifest.
     public static func shown(_ bytes: some Sequence<UInt8>, limit: Int = 2048) -> String {
