@@ -103,6 +103,8 @@ struct RedTeamOCIRuntimeTests {
         chmod(binary, 0o755)
         let before = try Data(contentsOf: URL(fileURLWithPath: binary))
         let merged = work + "/merged"
+        // Before the mount: a failed step below must not leave it behind.
+        defer { if via == "ro-overlay" { _ = Self.mount(["-l", merged], program: "/bin/umount") } }
         if via == "ro-overlay" {
             for d in ["lower", "upper", "ovwork", "merged"] { try fm.createDirectory(atPath: work + "/" + d, withIntermediateDirectories: true) }
             try fm.moveItem(atPath: binary, toPath: work + "/lower/bulkhead-runc")
@@ -110,7 +112,6 @@ struct RedTeamOCIRuntimeTests {
             try #require(Self.mount(["-o", "remount,bind,ro", merged]) == 0, "make its mount read-only")
             binary = merged + "/bulkhead-runc"
         }
-        defer { if via == "ro-overlay" { _ = Self.mount(["-l", merged], program: "/bin/umount") } }
 
         let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: binary)
         try #require(c.status == 0, "create: \(c.stderr)")
