@@ -18,15 +18,56 @@
 #ifndef OVERLAYFS_SUPER_MAGIC
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #endif
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID 0x00001000U
+#endif
+
+/* Is mount `id` one of this mount namespace's (a line of /proc/self/mountinfo starts with it)?
+ * 1 yes, 0 no, -1 unknown (unreadable). Plain reads into a stack buffer, digits parsed across
+ * read boundaries. */
+static int mount_attached(unsigned long long id) {
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[8192];
+    int at_start = 1, in_id = 0, found = 0;
+    unsigned long long cur = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0) { if (errno == EINTR) continue; close(fd); return -1; }
+        if (n == 0) break;
+        for (ssize_t i = 0; i < n && !found; i++) {
+            char c = buf[i];
+            if (at_start) { at_start = 0; in_id = 1; cur = 0; }
+            if (c == '\n') { at_start = 1; in_id = 0; continue; }
+            if (!in_id) continue;
+            if (c >= '0' && c <= '9') {
+                if (cur > (~0ULL - 9) / 10) { in_id = 0; continue; }
+                cur = cur * 10 + (unsigned long long)(c - '0');
+            } else {
+                if (c == ' ' && cur == id) found = 1;
+                in_id = 0;
+            }
+        }
+        if (found) break;
+    }
+    close(fd);
+    return found;
+}
 
 /* Is `fd` (the running binary) already one nobody can write: a memfd sealed against writes, or
- * a file of a read-only overlayfs (only lower layers, mounted read-only: the one bh_overlay_exe
- * makes)? A read-only overlayfs has no way back to a writable file of its layers. */
+ * a file of the overlayfs bh_overlay_exe makes: read-only overlayfs on a mount that no path of
+ * this mount namespace names (fsmount, never attached; nothing can remount it). A read-only
+ * overlayfs mount that is attached is not enough: it may have a writable upper layer and be
+ * made writable again (`mount -o remount,rw`, a `--read-only` container's rootfs), and a
+ * descriptor of the binary taken while it was read-only then writes it. */
 static int already_sealed(int fd) {
     int seals = fcntl(fd, F_GET_SEALS);
     if (seals >= 0 && (seals & BH_SEALS) == BH_SEALS) return 1;
     struct statfs sf;
-    return fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY);
+    if (fstatfs(fd, &sf) != 0 || (unsigned long)sf.f_type != OVERLAYFS_SUPER_MAGIC || !(sf.f_flags & ST_RDONLY)) return 0;
+    struct statx sx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 || !(sx.stx_mask & STATX_MNT_ID)) return 0;
+    return mount_attached(sx.stx_mnt_id) == 0;
 }
 
 /* An O_PATH descriptor of the running binary seen through an overlayfs that no path names
@@ -59,10 +100,12 @@ static int bh_overlay_exe(int src) {
     fd = openat(mnt, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) goto out;
     /* The same file as the running one (a name replaced in between is not used): overlayfs
-     * keeps the layer's size and times. */
+     * keeps the layer's inode number, size and times. The change time too, which no one can set
+     * (a planted file of the same size can have any mtime). */
     struct stat a, b;
-    if (fstat(src, &a) < 0 || fstat(fd, &b) < 0 || !S_ISREG(b.st_mode) || a.st_size != b.st_size ||
-        a.st_mtim.tv_sec != b.st_mtim.tv_sec || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec || !already_sealed(fd)) {
+    if (fstat(src, &a) < 0 || fstat(fd, &b) < 0 || !S_ISREG(b.st_mode) || a.st_ino != b.st_ino || a.st_size != b.st_size ||
+        a.st_mtim.tv_sec != b.st_mtim.tv_sec || a.st_mtim.tv_nsec != b.st_mtim.tv_nsec ||
+        a.st_ctim.tv_sec != b.st_ctim.tv_sec || a.st_ctim.tv_nsec != b.st_ctim.tv_nsec || !already_sealed(fd)) {
         close(fd);
         fd = -1;
     }

@@ -13,7 +13,9 @@
 #include "bh_common.h"
 
 /* When /proc/self/exe is neither a memfd sealed against writes nor a file of a read-only
- * overlayfs: open the same binary through a new read-only overlayfs of its directory, or when
+ * overlayfs mounted where no path of this mount namespace names it (the one made here; a
+ * read-only overlayfs mount of the host's may have a writable upper layer and be remounted
+ * read-write): open the same binary through a new read-only overlayfs of its directory, or when
  * that fails copy it into a memfd (MFD_CLOEXEC|MFD_ALLOW_SEALING, sealed SEAL|SHRINK|GROW|WRITE),
  * and execveat it with `argv` and `envp` (every other fd not close-on-exec is kept). Returns 0
  * when already running from such a file; on failure a positive errno (nothing is left open).

@@ -57,11 +57,17 @@ struct RedTeamOCIRuntimeTests {
     /// on the host would be overwritten for the next container. The runtime runs from a
     /// read-only overlayfs view of its binary (open: EROFS) or, where the kernel cannot make
     /// one, from a sealed memfd copy (write: EPERM), never from the writable file.
-    @Test(arguments: ["create", "exec"])
+    ///
+    /// "ro-overlay": the binary is installed on an overlayfs with a writable upper layer whose
+    /// mount is read-only (a `--read-only` container's rootfs, an admin's `remount,ro`). It is
+    /// not a view no one can write: the mount can be made writable again, and a descriptor the
+    /// workload holds then writes the binary. The runtime must not take it for its own sealed
+    /// view; the attack remounts it read-write once `create` returned.
+    @Test(arguments: ["create", "exec", "ro-overlay"])
     func workloadCannotOverwriteTheRuntimeBinary(via: String) throws {
         #if arch(x86_64)
-        let b = try OCIRuntimeTests.Bundle(args: via == "create" ? ["/bin/sh"] : ["/bin/busybox", "sleep", "100"]) { config in
-            guard via == "create" else { return }
+        let b = try OCIRuntimeTests.Bundle(args: via != "exec" ? ["/bin/sh"] : ["/bin/busybox", "sleep", "100"]) { config in
+            guard via != "exec" else { return }
             var linux = config["linux"] as! [String: Any]
             linux["namespaces"] = (linux["namespaces"] as! [[String: Any]]).filter { $0["type"] as? String != "pid" }
             config["linux"] = linux
@@ -82,7 +88,7 @@ struct RedTeamOCIRuntimeTests {
         }
         // create: kill the init (the shell's parent) so that nothing runs the binary any more;
         // exec --detach: the runtime is gone once exec returns.
-        let attack = via == "create"
+        let attack = via != "exec"
             ? "P=$PPID; (busybox sleep 1; busybox kill -9 $P; busybox sleep 1; /wr >> /out/log) & busybox sleep 5\n"
             : "busybox sleep 2; /wr >> /out/log\n"
         try attack.write(toFile: b.dir + "/rootfs/attack", atomically: true, encoding: .utf8)
@@ -92,13 +98,24 @@ struct RedTeamOCIRuntimeTests {
         try fm.removeItem(atPath: b.dir + "/rootfs/bin/sh")
         try fm.createSymbolicLink(atPath: b.dir + "/rootfs/bin/sh", withDestinationPath: "/proc/self/exe")
         // The runtime the attack aims at: a copy, root's, 0755, as an installed one is.
-        let binary = work + "/bulkhead-runc"
+        var binary = work + "/bulkhead-runc"
         try fm.copyItem(atPath: OCIRuntimeTests.runtime, toPath: binary)
         chmod(binary, 0o755)
         let before = try Data(contentsOf: URL(fileURLWithPath: binary))
+        let merged = work + "/merged"
+        // Before the mount: a failed step below must not leave it behind.
+        defer { if via == "ro-overlay" { _ = Self.mount(["-l", merged], program: "/bin/umount") } }
+        if via == "ro-overlay" {
+            for d in ["lower", "upper", "ovwork", "merged"] { try fm.createDirectory(atPath: work + "/" + d, withIntermediateDirectories: true) }
+            try fm.moveItem(atPath: binary, toPath: work + "/lower/bulkhead-runc")
+            try #require(Self.mount(["-t", "overlay", "overlay", "-o", "lowerdir=\(work)/lower,upperdir=\(work)/upper,workdir=\(work)/ovwork", merged]) == 0, "mount the overlay")
+            try #require(Self.mount(["-o", "remount,bind,ro", merged]) == 0, "make its mount read-only")
+            binary = merged + "/bulkhead-runc"
+        }
 
         let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: binary)
         try #require(c.status == 0, "create: \(c.stderr)")
+        if via == "ro-overlay" { try #require(Self.mount(["-o", "remount,bind,rw", merged]) == 0, "make the mount writable again") }
         #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: binary).status == 0)
         if via == "exec" {
             let e = try OCIRuntimeTests.rt(["exec", "--detach", "c1", "/bin/sh"], root: b.stateRoot, binary: binary)
@@ -119,6 +136,16 @@ struct RedTeamOCIRuntimeTests {
         #expect(text.contains("open-errno=\(EROFS)") || text.contains("write-errno=\(EPERM)"), "log: \(text)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: binary)) == before, "the runtime's binary on the host is unchanged")
         #endif
+    }
+
+    /// Runs mount(8) (or `program`) with `args`; its exit status.
+    static func mount(_ args: [String], program: String = "/bin/mount") -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: program)
+        p.arguments = args
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
     }
 
     /// A container id that would name a path outside --root ("./../x": the lock file is
