@@ -98,25 +98,29 @@ struct OCIProfileAnnotationTests {
         return line.split(separator: " ").dropFirst(3).prefix(2).map(String.init)
     }
 
+    /// The profile `tighter`: KILL and SYS_ADMIN, no_new_privs, a read-only root, a filter
+    /// refusing symlink, 32Mi and 20 pids, nofile 100/200, Landlock (/ read-only, /out writable).
+    static let tighter: [String: String] = [
+        "tighter.yaml": OCIProfileAnnotationTests.header("tighter") + """
+            securityContext:
+              capabilities: {drop: [ALL], add: [KILL, SYS_ADMIN]}
+              allowPrivilegeEscalation: false
+              readOnlyRootFilesystem: true
+              seccompProfile: {type: Localhost, localhostProfile: deny-symlink.json}
+            resources:
+              limits: {memory: 32Mi, pids: 20}
+            rlimits:
+              nofile: {soft: 100, hard: 200}
+            filesystem:
+              landlock:
+                readOnly: [/]
+                readWrite: [/out]
+            """,
+        "deny-symlink.json": OCIProfileAnnotationTests.denySymlink,
+    ]
+
     @Test func eachFieldTightens() throws {
-        let dir = try ProfileDir([
-            "tighter.yaml": Self.header("tighter") + """
-                securityContext:
-                  capabilities: {drop: [ALL], add: [KILL, SYS_ADMIN]}
-                  allowPrivilegeEscalation: false
-                  readOnlyRootFilesystem: true
-                  seccompProfile: {type: Localhost, localhostProfile: deny-symlink.json}
-                resources:
-                  limits: {memory: 32Mi, pids: 20}
-                rlimits:
-                  nofile: {soft: 100, hard: 200}
-                filesystem:
-                  landlock:
-                    readOnly: [/]
-                    readWrite: [/out]
-                """,
-            "deny-symlink.json": Self.denySymlink,
-        ])
+        let dir = try ProfileDir(Self.tighter)
         let b = try Bundle(args: ["/bin/sh", "-c", Self.script], edit: Self.config(annotation: "tighter"))
         let r = try Self.createAndRun(b, env: ["BULKHEAD_PROFILE_PATH": dir.path])
         #expect(r.status == 0, "\(r.stderr)")
@@ -170,21 +174,7 @@ struct OCIProfileAnnotationTests {
     /// read at `create` only (the environment naming its directory is not given to `exec`):
     /// what exec applies was stored in the state then.
     @Test func execStaysWithinTheProfile() throws {
-        let dir = try ProfileDir([
-            "tighter.yaml": Self.header("tighter") + """
-                securityContext:
-                  capabilities: {drop: [ALL], add: [KILL, SYS_ADMIN]}
-                  allowPrivilegeEscalation: false
-                  seccompProfile: {type: Localhost, localhostProfile: deny-symlink.json}
-                rlimits:
-                  nofile: {soft: 100, hard: 200}
-                filesystem:
-                  landlock:
-                    readOnly: [/]
-                    readWrite: [/out]
-                """,
-            "deny-symlink.json": Self.denySymlink,
-        ])
+        let dir = try ProfileDir(Self.tighter)
         let edit = Self.config(annotation: "tighter")
         let b = try Bundle(args: ["/bin/sleep", "1000"]) { config in
             edit(&config)
