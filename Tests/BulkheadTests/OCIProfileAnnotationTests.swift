@@ -98,25 +98,29 @@ struct OCIProfileAnnotationTests {
         return line.split(separator: " ").dropFirst(3).prefix(2).map(String.init)
     }
 
+    /// The profile `tighter`: KILL and SYS_ADMIN, no_new_privs, a read-only root, a filter
+    /// refusing symlink, 32Mi and 20 pids, nofile 100/200, Landlock (/ read-only, /out writable).
+    static let tighter: [String: String] = [
+        "tighter.yaml": OCIProfileAnnotationTests.header("tighter") + """
+            securityContext:
+              capabilities: {drop: [ALL], add: [KILL, SYS_ADMIN]}
+              allowPrivilegeEscalation: false
+              readOnlyRootFilesystem: true
+              seccompProfile: {type: Localhost, localhostProfile: deny-symlink.json}
+            resources:
+              limits: {memory: 32Mi, pids: 20}
+            rlimits:
+              nofile: {soft: 100, hard: 200}
+            filesystem:
+              landlock:
+                readOnly: [/]
+                readWrite: [/out]
+            """,
+        "deny-symlink.json": OCIProfileAnnotationTests.denySymlink,
+    ]
+
     @Test func eachFieldTightens() throws {
-        let dir = try ProfileDir([
-            "tighter.yaml": Self.header("tighter") + """
-                securityContext:
-                  capabilities: {drop: [ALL], add: [KILL, SYS_ADMIN]}
-                  allowPrivilegeEscalation: false
-                  readOnlyRootFilesystem: true
-                  seccompProfile: {type: Localhost, localhostProfile: deny-symlink.json}
-                resources:
-                  limits: {memory: 32Mi, pids: 20}
-                rlimits:
-                  nofile: {soft: 100, hard: 200}
-                filesystem:
-                  landlock:
-                    readOnly: [/]
-                    readWrite: [/out]
-                """,
-            "deny-symlink.json": Self.denySymlink,
-        ])
+        let dir = try ProfileDir(Self.tighter)
         let b = try Bundle(args: ["/bin/sh", "-c", Self.script], edit: Self.config(annotation: "tighter"))
         let r = try Self.createAndRun(b, env: ["BULKHEAD_PROFILE_PATH": dir.path])
         #expect(r.status == 0, "\(r.stderr)")
@@ -162,6 +166,88 @@ struct OCIProfileAnnotationTests {
         #expect(Self.out(b, "mkdir.rc") == "1", "the config's filter still holds")
         #expect(Self.out(b, "scratch.rc") == "0", "without Landlock the config's /scratch is writable: \(Self.out(b, "scratch.err"))")
         #expect(!Self.out(b, "hostetc").contains("passwd"), "no bind from the profile")
+    }
+
+    /// `exec` stays within the profile the container was created under: a `--process` (or
+    /// `--cap`) asking for more capabilities in every set (ambient and inheritable too), no
+    /// no_new_privs, a higher rlimit and uid 0 gets no more than the init got. The profile is
+    /// read at `create` only (the environment naming its directory is not given to `exec`):
+    /// what exec applies was stored in the state then.
+    @Test func execStaysWithinTheProfile() throws {
+        let dir = try ProfileDir(Self.tighter)
+        let edit = Self.config(annotation: "tighter")
+        let b = try Bundle(args: ["/bin/sleep", "1000"]) { config in
+            edit(&config)
+            var p = config["process"] as! [String: Any]
+            p["args"] = ["/bin/sleep", "1000"]
+            config["process"] = p
+        }
+        let id = "c" + token()
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot) }
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot, env: ["BULKHEAD_PROFILE_PATH": dir.path])
+        try #require(c.status == 0, "create: \(c.stderr)")
+        try #require(try OCIRuntimeTests.rt(["start", id], root: b.stateRoot).status == 0)
+        let script = """
+            cat /proc/self/status > /out/x-status; cat /proc/self/limits > /out/x-limits
+            busybox mkdir /out/x-made 2> /dev/null; echo $? > /out/x-mkdir.rc
+            busybox ln -s x /out/x-link 2> /dev/null; echo $? > /out/x-ln.rc
+            echo w > /scratch/f 2> /dev/null; echo $? > /out/x-scratch.rc
+            """
+        let all = ["CAP_KILL", "CAP_SYS_ADMIN", "CAP_NET_RAW", "CAP_CHOWN"]
+        let doc: [String: Any] = [
+            "args": ["/bin/sh", "-c", script], "cwd": "/", "user": ["uid": 0, "gid": 0], "noNewPrivileges": false,
+            "capabilities": ["bounding": all, "effective": all, "permitted": all, "inheritable": all, "ambient": all],
+            "rlimits": [["type": "RLIMIT_NOFILE", "soft": 4096, "hard": 4096]],
+        ]
+        let process = b.dir + "/process.json"
+        try JSONSerialization.data(withJSONObject: doc).write(to: URL(fileURLWithPath: process))
+        let e = try OCIRuntimeTests.rt(["exec", "--process", process, id], root: b.stateRoot)
+        #expect(e.status == 0, "exec: \(e.stderr)")
+        let status = Self.out(b, "x-status")
+        // The profile allows KILL and SYS_ADMIN (bits 5, 21): the ceiling of every set, whatever
+        // the process asks (runc's exec may ask for more than the config; never for more than
+        // the profile); CHOWN and NET_RAW (bits 0, 13) never.
+        for set in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
+            let v = UInt64(statusField(status, set) ?? "", radix: 16)
+            #expect(v != nil && v! & ~UInt64(0x200020) == 0, "\(set) \(statusField(status, set) ?? "none") is more than KILL and SYS_ADMIN")
+        }
+        #expect(statusField(status, "NoNewPrivs") == "1")
+        #expect(statusField(status, "Seccomp") == "2")
+        let line = Self.out(b, "x-limits").split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+        #expect(line.split(separator: " ").dropFirst(3).prefix(2).map(String.init) == ["100", "200"], "\(line)")
+        #expect(Self.out(b, "x-mkdir.rc") == "1", "the config's filter")
+        #expect(Self.out(b, "x-ln.rc") == "1", "the profile's filter")
+        #expect(Self.out(b, "x-scratch.rc") != "0", "the profile's Landlock rules")
+
+        // The flags: --cap adds to bounding, effective and permitted, within the profile.
+        let f = try OCIRuntimeTests.rt(["exec", "--cap", "CAP_SYS_ADMIN", "--cap", "CAP_NET_RAW", id, "/bin/sh", "-c", "cat /proc/self/status > /out/y-status"],
+                                       root: b.stateRoot)
+        #expect(f.status == 0, "exec: \(f.stderr)")
+        let bnd = UInt64(statusField(Self.out(b, "y-status"), "CapBnd") ?? "", radix: 16)
+        #expect(bnd != nil && bnd! & ~UInt64(0x200020) == 0, "CapBnd \(String(bnd ?? 0, radix: 16))")
+        #expect(statusField(Self.out(b, "y-status"), "NoNewPrivs") == "1")
+    }
+
+    /// A profile with runAsNonRoot: `exec --user 0` is refused as `create` refuses a config
+    /// running uid 0.
+    @Test func execAsRootRefusedUnderRunAsNonRoot() throws {
+        let dir = try ProfileDir(["nonroot.yaml": Self.header("nonroot") + "securityContext: {runAsNonRoot: true, runAsUser: 1000}\n"])
+        let b = try Bundle(args: ["/bin/sleep", "1000"]) { config in
+            var p = config["process"] as! [String: Any]
+            p["user"] = ["uid": 1000, "gid": 1000]
+            config["process"] = p
+            config["annotations"] = ["bulkhead.dev/profile": "nonroot"]
+        }
+        let id = "c" + token()
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot) }
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, id], root: b.stateRoot, env: ["BULKHEAD_PROFILE_PATH": dir.path])
+        try #require(c.status == 0, "create: \(c.stderr)")
+        try #require(try OCIRuntimeTests.rt(["start", id], root: b.stateRoot).status == 0)
+        let ok = try OCIRuntimeTests.rt(["exec", id, "/bin/true"], root: b.stateRoot)
+        #expect(ok.status == 0, "uid 1000: \(ok.stderr)")
+        let e = try OCIRuntimeTests.rt(["exec", "--user", "0", id, "/bin/sh", "-c", "echo ran > /out/root-ran"], root: b.stateRoot)
+        #expect(e.status == 1 && e.stderr.contains("runAsNonRoot"), "\(e.stderr)")
+        #expect(Self.out(b, "root-ran").isEmpty)
     }
 
     /// An unknown name fails create naming the annotation; a path is never read as one; a

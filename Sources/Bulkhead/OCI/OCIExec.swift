@@ -68,6 +68,14 @@ extension OCIRuntime {
         do { config = try OCIConfig.decode(configText, bundle: record.bundle) } catch { throw OCIError("exec \(id): \(error)") }
         let processText = try Self.execProcessText(o, configText: configText, id: id)
         do { config = try config.execProcess(processText.text, file: processText.file) } catch { throw OCIError("exec \(id): \(error)") }
+        // bulkhead.dev/profile is the ceiling of every process of the container: as it was at
+        // create (kept in the state, never read again), over whatever the process asks.
+        if record.annotations[OCIProfileAnnotation.key] != nil || config.annotations.contains(where: { $0.0 == OCIProfileAnnotation.key }) {
+            guard let ceiling = record.processCeiling else {
+                throw OCIError("exec \(id): the container was created with \(OCIProfileAnnotation.key) by an older bulkhead-runc, whose state does not keep the profile's bounds (EINVAL); recreate it")
+            }
+            ceiling.tighten(&config.layer, inherited: Self.runtimeRlimits())
+        }
 
         // The terminal: the pty master goes to the console socket, as create sends it.
         var consoleFD: Int32 = -1
@@ -82,13 +90,20 @@ extension OCIRuntime {
         }
 
         var layer = config.layer
-        if config.hasSeccomp { layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir) }
+        // The init's own program, as compiled at create (the config's filter and the profile's
+        // policy as one); a state without it (an older create) compiles the config's again.
+        let keptProgram = record.seccompProgram.map { [UInt8]($0) }
+        if keptProgram != nil || record.processCeiling != nil {
+            layer.seccomp = .unconfined
+        } else if config.hasSeccomp {
+            layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
+        }
         let preserve: [Int32] = o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : []
         let request = RunRequest(layers: [], overrides: layer, command: config.args, preserveFds: preserve, injectFault: injectFault)
         let prepared: PreparedLaunch
         do { prepared = try Sandbox.prepare(request) } catch { throw OCIError("exec \(id): \(error)") }
         var context = LaunchContext(callerUID: getuid(), callerGID: getgid(), privileged: geteuid() == 0, preserveFds: preserve,
-                                    hasSeccomp: prepared.seccomp != nil, landlockABI: prepared.landlockABI)
+                                    hasSeccomp: (keptProgram ?? prepared.seccomp?.program) != nil, landlockABI: prepared.landlockABI)
         if consoleFD >= 0 { context.terminalFD = consoleFD }
         context.capabilitySets = config.capabilitySets
         let plan: LaunchPlan
@@ -129,7 +144,7 @@ extension OCIRuntime {
         let oldMask = umask(mode_t(config.umask ?? 0o022))
         let joined: ChildSpawner.JoinedProcess
         do {
-            joined = try ChildSpawner.execInto(plan: plan, seccompProgram: prepared.seccomp?.program, targetPidfd: pidfd,
+            joined = try ChildSpawner.execInto(plan: plan, seccompProgram: keptProgram ?? prepared.seccomp?.program, targetPidfd: pidfd,
                                                hostOwned: hostOwned, namespaces: owned,
                                                cgroupFD: cgroupFD >= 0 ? cgroupFD : nil, cgroupJoinFDs: taskFDs, fault: injectFault)
         } catch {

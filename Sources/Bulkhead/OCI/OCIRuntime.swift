@@ -52,6 +52,12 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     var execPaths: [String]?
     /// config.json's poststart and poststop hooks: `start` and `delete` run them.
     var hooks: [OCIHook]?
+    /// `bulkhead.dev/profile`: what of the profile bounds every process `exec` runs (nil:
+    /// no annotation). A record with the annotation and without this is refused by `exec`.
+    var processCeiling: OCIProcessCeiling?
+    /// The seccomp program the init loads (the config's filter, the profile's policy, or both
+    /// as one), as compiled at `create`: `exec` loads this one (nil: the init has none).
+    var seccompProgram: Data?
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -349,8 +355,9 @@ public struct OCIRuntime: Sendable {
         } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
         var config: OCIConfig
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
-        // bulkhead.dev/profile: a layer profile that only tightens the config.
-        let profileSeccomp = try Self.applyProfileAnnotation(&config, id: id)
+        // bulkhead.dev/profile: a layer profile that only tightens the config; what of it bounds
+        // each process is kept in the state for `exec` (`OCIProcessCeiling`).
+        let (profileSeccomp, ceiling) = try Self.applyProfileAnnotation(&config, id: id)
         // bulkhead.dev/seccomp-record: its target checked now, so that a bad one fails create.
         var recordTarget: (directory: String, name: String)?
         if let value = config.annotations.last(where: { $0.0 == OCISeccompRecordAnnotation.key })?.1 {
@@ -551,6 +558,8 @@ public struct OCIRuntime: Sendable {
                                         startSteps: OCIStartStep.after(prepared.plan), command: prepared.plan.argv.first,
                                         execPaths: prepared.plan.execPaths,
                                         hooks: config.hooks.filter { $0.kind == .poststart || $0.kind == .poststop })
+        record.processCeiling = ceiling
+        record.seccompProgram = prepared.seccomp.map { Data($0.program) }
         record.recorderPid = keeper?.pid
         record.recorderStartTime = keeper?.startTime
         do {
@@ -564,27 +573,33 @@ public struct OCIRuntime: Sendable {
     /// `bulkhead.dev/profile: NAME` (`OCIProfileAnnotation`): NAME is looked up only as a name,
     /// in the profile store as it resolves names for this user (for root: the built-in profiles
     /// and root-owned search directories, every file through `TrustedFile`), never as a path.
-    /// Returns the profile's seccomp policy, to apply with the config's.
-    static func applyProfileAnnotation(_ config: inout OCIConfig, id: String) throws(OCIError) -> SeccompSelection? {
+    /// Returns the profile's seccomp policy, to apply with the config's, and what of it bounds
+    /// every process of the container (kept for `exec`); nil, nil without the annotation.
+    static func applyProfileAnnotation(_ config: inout OCIConfig, id: String) throws(OCIError) -> (SeccompSelection?, OCIProcessCeiling?) {
         let key = OCIProfileAnnotation.key
-        guard let name = config.annotations.last(where: { $0.0 == key })?.1 else { return nil }
+        guard let name = config.annotations.last(where: { $0.0 == key })?.1 else { return (nil, nil) }
         var layers: [ProfileLayer] = []
         do {
             try OCIProfileAnnotation.checkName(name)
             layers = try ProfileStore.standard().layers(for: name)
             let profile = try EffectiveProfile.resolve(layers)
-            var inherited: [RlimitResource: Rlimit] = [:]
-            for r in RlimitResource.allCases {
-                var cur = rlimit()
-                if getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 {
-                    inherited[r] = Rlimit(soft: UInt64(cur.rlim_cur), hard: UInt64(cur.rlim_max))
-                }
-            }
             if geteuid() == 0 { try OCIProfileAnnotation.checkHostIDs(config, within: profile) }
-            return try OCIProfileAnnotation.tighten(&config, with: profile, inherited: inherited)
+            return (try OCIProfileAnnotation.tighten(&config, with: profile, inherited: Self.runtimeRlimits()), OCIProcessCeiling(profile))
         } catch {
             throw OCIError("create \(id): annotation \(key): \(error.withoutContent(ifAnyPrivate: layers))")
         }
+    }
+
+    /// This process's rlimits: what a container's process inherits where nothing sets one.
+    static func runtimeRlimits() -> [RlimitResource: Rlimit] {
+        var inherited: [RlimitResource: Rlimit] = [:]
+        for r in RlimitResource.allCases {
+            var cur = rlimit()
+            if getrlimit(__rlimit_resource_t(UInt32(r.number)), &cur) == 0 {
+                inherited[r] = Rlimit(soft: UInt64(cur.rlim_cur), hard: UInt64(cur.rlim_max))
+            }
+        }
+        return inherited
     }
 
     /// The config's filter and the profile's policy as one program: a call runs only if both

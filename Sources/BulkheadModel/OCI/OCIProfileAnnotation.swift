@@ -104,12 +104,9 @@ public enum OCIProfileAnnotation {
     public static func tighten(_ config: inout OCIConfig, with profile: EffectiveProfile,
                                inherited: [RlimitResource: Rlimit]) throws(ConfigError) -> SeccompSelection? {
         var l = config.layer
-        let configCaps = (l.capabilities ?? CapabilitySpec(drop: ["ALL"])).resolved
-        let kept = CapabilitySet(mask: configCaps.mask & profile.capabilities.mask)
-        l.capabilities = CapabilitySpec(add: kept.members.map(\.name), drop: ["ALL"])
-        if !profile.allowPrivilegeEscalation || profile.landlock != nil { l.allowPrivilegeEscalation = false }
+        // What bounds the process: the init's here, each exec'd one's from the state (exec).
+        OCIProcessCeiling(profile).tighten(&l, inherited: inherited)
         if profile.readOnlyRootFilesystem { l.readOnlyRootFilesystem = true }
-        if profile.runAsNonRoot { l.runAsNonRoot = true }
 
         func least(_ a: UInt64?, _ b: UInt64?) -> UInt64? { a.map { x in b.map { min(x, $0) } ?? x } ?? b }
         l.limits.memoryBytes = least(l.limits.memoryBytes, profile.limits.memoryBytes)
@@ -129,12 +126,6 @@ public enum OCIProfileAnnotation {
             }
             l.cpusetCPUs = cpus
         }
-        for (r, p) in profile.rlimits {
-            let base = l.rlimits[r] ?? inherited[r] ?? Rlimit(soft: Rlimit.unlimited, hard: Rlimit.unlimited)
-            let hard = min(base.hard, p.hard)
-            l.rlimits[r] = Rlimit(soft: min(base.soft, p.soft, hard), hard: hard)
-        }
-        if let ll = profile.landlock { l.landlock = ll }
         l.maskedPaths = (l.maskedPaths ?? []) + profile.maskedPaths.filter { !(l.maskedPaths ?? []).contains($0) }
         l.readonlyPaths = (l.readonlyPaths ?? []) + profile.readonlyPaths.filter { !(l.readonlyPaths ?? []).contains($0) }
         config.layer = l
@@ -142,3 +133,58 @@ public enum OCIProfileAnnotation {
         return profile.seccomp
     }
 }
+
+/// What of a `bulkhead.dev/profile` profile bounds each process of the container: the init
+/// (`OCIProfileAnnotation.tighten` at `create`) and every process `exec` runs in it, whose
+/// `--process` or flags replace the config's process. `create` keeps it in the container's
+/// state (root's, 0600, read back with the state's checks), so `exec` applies the profile as
+/// it was at `create` without reading a profile again:
+/// - capabilities: every set (bounding, effective, permitted, inheritable, ambient) within the
+///   profile's;
+/// - no_new_privs: on if the profile asks (`allowPrivilegeEscalation: false`, or Landlock rules);
+/// - `runAsNonRoot`: a process running uid 0 is refused;
+/// - rlimits: per resource the lower soft and hard limit (a resource only the profile bounds is
+///   bounded to at most what the process would inherit from the runtime);
+/// - Landlock rules: the profile's.
+/// The container's seccomp program (the config's filter and the profile's policy as one) is
+/// kept as compiled for the init, not here.
+public struct OCIProcessCeiling: Sendable, Equatable, Codable {
+    /// The capability mask no set of a process may exceed.
+    public var capabilities: UInt64
+    public var noNewPrivileges: Bool
+    public var runAsNonRoot: Bool
+    public var rlimits: [Limit]
+    public var landlock: LandlockSpec?
+
+    public struct Limit: Sendable, Equatable, Codable {
+        public var resource: RlimitResource
+        public var soft: UInt64
+        public var hard: UInt64
+    }
+
+    public init(_ profile: EffectiveProfile) {
+        capabilities = profile.capabilities.mask
+        noNewPrivileges = !profile.allowPrivilegeEscalation || profile.landlock != nil
+        runAsNonRoot = profile.runAsNonRoot
+        rlimits = profile.rlimits.sorted { $0.key < $1.key }.map { Limit(resource: $0.key, soft: $0.value.soft, hard: $0.value.hard) }
+        landlock = profile.landlock
+    }
+
+    /// Tightens a process's layer (`OCIConfig.layer` after `execProcess`, or the config's own).
+    /// - Parameter inherited: the rlimits the process would otherwise inherit (the runtime's).
+    public func tighten(_ l: inout ProfileLayer, inherited: [RlimitResource: Rlimit]) {
+        let asked = (l.capabilities ?? CapabilitySpec(drop: ["ALL"])).resolved
+        let kept = CapabilitySet(mask: asked.mask & capabilities)
+        l.capabilities = CapabilitySpec(add: kept.members.map(\.name), drop: ["ALL"])
+        if noNewPrivileges { l.allowPrivilegeEscalation = false }
+        if runAsNonRoot { l.runAsNonRoot = true }
+        for p in rlimits {
+            let base = l.rlimits[p.resource] ?? inherited[p.resource] ?? Rlimit(soft: Rlimit.unlimited, hard: Rlimit.unlimited)
+            let hard = min(base.hard, p.hard)
+            l.rlimits[p.resource] = Rlimit(soft: min(base.soft, p.soft, hard), hard: hard)
+        }
+        if let landlock { l.landlock = landlock }
+    }
+}
+
+extension RlimitResource: Codable {}

@@ -346,7 +346,7 @@ public struct BindMount: Sendable, Equatable {
 /// Landlock rules (landlock(7)): with them, the workload may read only beneath `readOnly`
 /// and `readWrite` paths, write only beneath `readWrite`, and (Landlock ABI 4+) bind and
 /// connect only the listed TCP ports when either list is given.
-public struct LandlockSpec: Sendable, Equatable {
+public struct LandlockSpec: Sendable, Equatable, Codable {
     public var readOnly: [String]
     public var readWrite: [String]
     public var bindTCP: [UInt16]?
