@@ -178,4 +178,72 @@ struct OCIUserNamespaceTests {
         #expect(["EACCES", "EPERM", "EROFS"].contains { r.stderr.contains($0) }, "names the errno: \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
     }
+
+    /// Rootless podman sends a `linux.resources.devices` list (deny all, then the defaults' allow
+    /// rules) with every container, also where nothing is delegated to the user. Without root
+    /// the rules are skipped where they cannot be applied, as runc's rootless mode does (a
+    /// failed create before): the container runs without a cgroup of its own, and what the rules
+    /// would refuse is refused by the user namespace anyway: mknod of a device fails (EPERM),
+    /// while the engine's /dev/null works. Resources other than devices are still refused.
+    @Test func rootlessDeviceRulesAsPodmanSendsThem() throws {
+        let runtime = NSTemporaryDirectory() + "bh-oci-rl-\(token())"
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: runtime) }
+        chmod(runtime, 0o755)
+        try FileManager.default.copyItem(atPath: OCIRuntimeTests.runtime, toPath: runtime + "/bulkhead-runc")
+        let state = runtime + "/state"
+        mkdir(state, 0o700)
+        chown(state, 65534, 65534)
+        func asNobody(_ args: [String]) throws -> Bulkhead.Result {
+            try OCIRuntimeTests.rt(args, root: state, env: [:], binary: "/usr/bin/setpriv",
+                                   prefix: ["--reuid", "65534", "--regid", "65534", "--clear-groups", runtime + "/bulkhead-runc"])
+        }
+        // podman's list: deny all, then the default device set's allow rules.
+        let devices: [[String: Any]] = [["allow": false, "access": "rwm"]]
+            + [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)].map { ["allow": true, "type": "c", "major": $0.0, "minor": $0.1, "access": "rwm"] }
+        func rootless(_ resources: [String: Any]) -> (inout [String: Any]) -> Void {
+            { config in
+                Self.userNamespace(uid: Self.range(65534, 1), gid: Self.range(65534, 1))(&config)
+                config["mounts"] = (config["mounts"] as! [[String: Any]]).compactMap { m -> [String: Any]? in
+                    guard m["type"] as? String != "cgroup" else { return nil }
+                    var m = m
+                    m["options"] = (m["options"] as? [String])?.filter { !$0.hasPrefix("gid=") }
+                    return m
+                }
+                var p = config["process"] as! [String: Any]
+                let caps = ["CAP_MKNOD", "CAP_CHOWN", "CAP_DAC_OVERRIDE"]
+                p["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+                config["process"] = p
+                var l = config["linux"] as! [String: Any]
+                l["resources"] = resources
+                config["linux"] = l
+            }
+        }
+        let script = "busybox mknod /out/zero2 c 1 5 2> /out/mknod; echo $? > /out/mknodrc; echo ok > /dev/null && echo nullok > /out/null; echo ran > /out/ran"
+        let b = try Bundle(args: ["/bin/sh", "-c", script], edit: rootless(["devices": devices]))
+        let id = "c" + token()
+        let c = try asNobody(["create", "--bundle", b.dir, id])
+        #expect(c.status == 0, "create with podman's device list, no delegated cgroup: \(c.stderr)")
+        if c.status == 0 {
+            let s = try asNobody(["start", id])
+            #expect(s.status == 0, "\(s.stderr)")
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/ran") { usleep(25_000) }
+            let d = try asNobody(["delete", "--force", id])
+            #expect(d.status == 0, "\(d.stderr)")
+        }
+        let read = { (f: String) in ((try? String(contentsOfFile: b.out + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        #expect(read("ran") == "ran")
+        #expect(read("null") == "nullok")
+        #expect(!read("mknodrc").isEmpty && read("mknodrc") != "0", "mknod of a device in the user namespace fails: \(read("mknod"))")
+        #expect(read("mknod").contains("ermitted"), "\(read("mknod"))")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + id))
+
+        // Devices and a pids limit: the limit still needs a cgroup, refused as before.
+        let limited = try Bundle(args: ["/bin/true"], edit: rootless(["devices": devices, "pids": ["limit": 50]]))
+        let lid = "c" + token()
+        let r = try asNobody(["create", "--bundle", limited.dir, lid])
+        if r.status == 0 { _ = try asNobody(["delete", "--force", lid]) }
+        #expect(r.status == 1 && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
+    }
 }
