@@ -50,6 +50,15 @@ struct SeccompCacheTests {
         #expect(second.stderr.contains("no_such_call_bh"), "the run still warns: \(second.stderr)")
         #expect(second.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the cached filter holds: \(second.stdout)")
         #expect(second.controls?.seccomp?.bpfInstructions == first.controls?.seccomp?.bpfInstructions)
+        // An entry whose notes' length runs past its end, or whose notes are not UTF-8, is
+        // recompiled, never sliced out of bounds.
+        let entry = try #require(FileIO.listDirectory(dir).first { !$0.hasPrefix(".") })
+        for bad in [Array("BHSECCOMP2 SCMP_ACT_ALLOW 2 999999\nabc".utf8), Array("BHSECCOMP2 SCMP_ACT_ALLOW 2 2\n".utf8) + [0xFF, 0xFE] + [UInt8](repeating: 0, count: 8)] {
+            try Data(bad).write(to: URL(fileURLWithPath: "\(dir)/\(entry)"))
+            chmod("\(dir)/\(entry)", 0o600)
+            let r = try launch("a.json")
+            #expect(r.controls?.seccomp?.cached == false && r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(r.stderr)")
+        }
     }
 
     @Test("Entries anyone else could have written are ignored: mode, owner, symlink, corruption, directory mode")
