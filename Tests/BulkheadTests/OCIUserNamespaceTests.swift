@@ -110,6 +110,64 @@ struct OCIUserNamespaceTests {
         }
     }
 
+    /// bulkhead-runc run as `nobody` (setpriv), as rootless podman calls the runtime: a copy of
+    /// the binary nobody can execute, and a state directory `--root` of nobody's own.
+    final class NobodyRuntime {
+        let dir: String
+        var state: String { dir + "/state" }
+        init() throws {
+            dir = NSTemporaryDirectory() + "bh-oci-rl-\(token())"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            chmod(dir, 0o755)
+            try FileManager.default.copyItem(atPath: OCIRuntimeTests.runtime, toPath: dir + "/bulkhead-runc")
+            mkdir(dir + "/state", 0o700)
+            chown(dir + "/state", 65534, 65534)
+        }
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+        func run(_ args: [String]) throws -> Bulkhead.Result {
+            try OCIRuntimeTests.rt(args, root: state, env: [:], binary: "/usr/bin/setpriv",
+                                   prefix: ["--reuid", "65534", "--regid", "65534", "--clear-groups", dir + "/bulkhead-runc"])
+        }
+        /// create (expected to succeed: `what` says why), start, wait for the workload's
+        /// /out/ran, delete --force.
+        func createStartDelete(_ b: OCIRuntimeTests.Bundle, id: String, _ what: String) throws {
+            let c = try run(["create", "--bundle", b.dir, id])
+            #expect(c.status == 0, "\(what): \(c.stderr)")
+            guard c.status == 0 else { return }
+            let s = try run(["start", id])
+            #expect(s.status == 0, "\(s.stderr)")
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/ran") { usleep(25_000) }
+            let d = try run(["delete", "--force", id])
+            #expect(d.status == 0, "\(d.stderr)")
+        }
+        /// A file the workload wrote to /out, trimmed; empty when absent.
+        static func read(_ b: OCIRuntimeTests.Bundle, _ f: String) -> String {
+            ((try? String(contentsOfFile: b.out + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// What `runc spec --rootless` changes: the caller's own ids (nobody's), no gid= on
+    /// devpts, no cgroup mount; then `resources` and `capabilities` as given.
+    static func rootless(resources: [String: Any]?, capabilities: [String]? = nil) -> (inout [String: Any]) -> Void {
+        { config in
+            userNamespace(uid: range(65534, 1), gid: range(65534, 1))(&config)
+            config["mounts"] = (config["mounts"] as! [[String: Any]]).compactMap { m -> [String: Any]? in
+                guard m["type"] as? String != "cgroup" else { return nil }
+                var m = m
+                m["options"] = (m["options"] as? [String])?.filter { !$0.hasPrefix("gid=") }
+                return m
+            }
+            if let caps = capabilities {
+                var p = config["process"] as! [String: Any]
+                p["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
+                config["process"] = p
+            }
+            var l = config["linux"] as! [String: Any]
+            l["resources"] = resources
+            config["linux"] = l
+        }
+    }
+
     /// As `nobody`, as rootless podman calls the runtime (here through setpriv, the state
     /// directory `--root` nobody's own): mapping more than its own ids is refused naming
     /// newuidmap. A config mapping only its own ids and setting no resources is created,
@@ -118,51 +176,20 @@ struct OCIUserNamespaceTests {
     /// a user namespace that is not the host's. The same config with a pids limit is refused at
     /// create, naming the cgroup, the errno and the fix; nothing is left.
     @Test func rootlessCreateStartDelete() throws {
-        let runtime = NSTemporaryDirectory() + "bh-oci-rl-\(token())"
-        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: runtime) }
-        chmod(runtime, 0o755)
-        try FileManager.default.copyItem(atPath: OCIRuntimeTests.runtime, toPath: runtime + "/bulkhead-runc")
-        let state = runtime + "/state"
-        mkdir(state, 0o700)
-        chown(state, 65534, 65534)
-        func asNobody(_ args: [String]) throws -> Bulkhead.Result {
-            try OCIRuntimeTests.rt(args, root: state, env: [:], binary: "/usr/bin/setpriv",
-                                   prefix: ["--reuid", "65534", "--regid", "65534", "--clear-groups", runtime + "/bulkhead-runc"])
-        }
+        let nobody = try NobodyRuntime()
+        let state = nobody.state
+        func asNobody(_ args: [String]) throws -> Bulkhead.Result { try nobody.run(args) }
         let wide = try Bundle(args: ["/bin/true"], edit: Self.userNamespace(uid: Self.range(100_000, 65536), gid: Self.range(100_000, 65536)))
         let w = try asNobody(["create", "--bundle", wide.dir, "c" + token()])
         #expect(w.status == 1 && w.stderr.contains("linux.uidMappings") && w.stderr.contains("newuidmap"), "\(w.stderr)")
 
-        // What `runc spec --rootless` changes: the caller's own ids, no gid= on devpts, no
-        // cgroup mount and no resources (nothing to enforce them with).
-        func rootless(pids: Int?) -> (inout [String: Any]) -> Void {
-            { config in
-                Self.userNamespace(uid: Self.range(65534, 1), gid: Self.range(65534, 1))(&config)
-                config["mounts"] = (config["mounts"] as! [[String: Any]]).compactMap { m -> [String: Any]? in
-                    guard m["type"] as? String != "cgroup" else { return nil }
-                    var m = m
-                    m["options"] = (m["options"] as? [String])?.filter { !$0.hasPrefix("gid=") }
-                    return m
-                }
-                var l = config["linux"] as! [String: Any]
-                l["resources"] = pids.map { ["pids": ["limit": $0]] }
-                config["linux"] = l
-            }
-        }
+        // No resources (nothing to enforce them with), then a pids limit.
+        func rootless(pids: Int?) -> (inout [String: Any]) -> Void { Self.rootless(resources: pids.map { ["pids": ["limit": $0]] }) }
         let script = "cat /proc/self/uid_map > /out/uid_map; readlink /proc/self/ns/user > /out/userns; cat /proc/self/cgroup > /out/cgroup; echo ran > /out/ran"
         let b = try Bundle(args: ["/bin/sh", "-c", script], edit: rootless(pids: nil))
         let id = "c" + token()
-        let c = try asNobody(["create", "--bundle", b.dir, id])
-        #expect(c.status == 0, "create without a delegated cgroup and without resources: \(c.stderr)")
-        if c.status == 0 {
-            let s = try asNobody(["start", id])
-            #expect(s.status == 0, "\(s.stderr)")
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/ran") { usleep(25_000) }
-            let d = try asNobody(["delete", "--force", id])
-            #expect(d.status == 0, "\(d.stderr)")
-        }
-        let read = { (f: String) in ((try? String(contentsOfFile: b.out + "/" + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+        try nobody.createStartDelete(b, id: id, "create without a delegated cgroup and without resources")
+        let read = { (f: String) in NobodyRuntime.read(b, f) }
         #expect(read("ran") == "ran")
         #expect(read("uid_map").split(separator: " ").map(String.init) == ["0", "65534", "1"], "\(read("uid_map"))")
         let hostNS = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/user")) ?? ""
@@ -176,6 +203,42 @@ struct OCIUserNamespaceTests {
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("cgroup") && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "names the cgroup and the fix: \(r.stderr)")
         #expect(["EACCES", "EPERM", "EROFS"].contains { r.stderr.contains($0) }, "names the errno: \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
+    }
+
+    /// Rootless podman sends a `linux.resources.devices` list (deny all, then the defaults' allow
+    /// rules) with every container, also where nothing is delegated to the user. Without root
+    /// the rules are skipped where they cannot be applied, as runc's rootless mode does (a
+    /// failed create before): the container runs without a cgroup of its own, and what the rules
+    /// would refuse is refused by the user namespace anyway: mknod of a device fails (EPERM),
+    /// while the engine's /dev/null works. Resources other than devices are still refused.
+    @Test func rootlessDeviceRulesAsPodmanSendsThem() throws {
+        let nobody = try NobodyRuntime()
+        let state = nobody.state
+        func asNobody(_ args: [String]) throws -> Bulkhead.Result { try nobody.run(args) }
+        // podman's list: deny all, then the default device set's allow rules.
+        let devices: [[String: Any]] = [["allow": false, "access": "rwm"]]
+            + [(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)].map { ["allow": true, "type": "c", "major": $0.0, "minor": $0.1, "access": "rwm"] }
+        func rootless(_ resources: [String: Any]) -> (inout [String: Any]) -> Void {
+            Self.rootless(resources: resources, capabilities: ["CAP_MKNOD", "CAP_CHOWN", "CAP_DAC_OVERRIDE"])
+        }
+        let script = "busybox mknod /out/zero2 c 1 5 2> /out/mknod; echo $? > /out/mknodrc; echo ok > /dev/null && echo nullok > /out/null; echo ran > /out/ran"
+        let b = try Bundle(args: ["/bin/sh", "-c", script], edit: rootless(["devices": devices]))
+        let id = "c" + token()
+        try nobody.createStartDelete(b, id: id, "create with podman's device list, no delegated cgroup")
+        let read = { (f: String) in NobodyRuntime.read(b, f) }
+        #expect(read("ran") == "ran")
+        #expect(read("null") == "nullok")
+        #expect(!read("mknodrc").isEmpty && read("mknodrc") != "0", "mknod of a device in the user namespace fails: \(read("mknod"))")
+        #expect(read("mknod").contains("ermitted"), "\(read("mknod"))")
+        #expect(!FileManager.default.fileExists(atPath: state + "/" + id))
+
+        // Devices and a pids limit: the limit still needs a cgroup, refused as before.
+        let limited = try Bundle(args: ["/bin/true"], edit: rootless(["devices": devices, "pids": ["limit": 50]]))
+        let lid = "c" + token()
+        let r = try asNobody(["create", "--bundle", limited.dir, lid])
+        if r.status == 0 { _ = try asNobody(["delete", "--force", lid]) }
+        #expect(r.status == 1 && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
     }
 }

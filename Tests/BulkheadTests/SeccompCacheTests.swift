@@ -22,6 +22,45 @@ struct SeccompCacheTests {
         #expect(second.stdout.contains("2"), "the cached filter is loaded: \(second.stdout)")
     }
 
+    /// A policy read as runc reads it (an unknown name skipped, a contradicting pair resolved, as
+    /// in podman's default profile, which every `podman run` sends) is compiled once: the second
+    /// run loads it from the cache and warns as the first did, naming the file it read.
+    @Test("A policy the loader changed is cached with its warnings")
+    func changedPolicyIsCachedWithItsWarnings() throws {
+        let dir = NSTemporaryDirectory() + "bh-cache-\(token())"
+        let policies = NSTemporaryDirectory() + "bh-policy-\(token())"
+        defer { for d in [dir, policies] { try? FileManager.default.removeItem(atPath: d) } }
+        try FileManager.default.createDirectory(atPath: policies, withIntermediateDirectories: true)
+        let text = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat", "no_such_call_bh"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}, {"names": ["mkdirat"], "action": "SCMP_ACT_KILL"}]}"#
+        func launch(_ file: String) throws -> Bulkhead.Result {
+            let path = "\(policies)/\(file)"
+            if !FileManager.default.fileExists(atPath: path) { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) }
+            return try Bulkhead.run(["run", "--seccomp", path, "--", "/bin/sh", "-c", "mkdir /tmp/x; echo $?"], report: true,
+                                    env: ["BULKHEAD_SECCOMP_CACHE": dir])
+        }
+        let first = try launch("a.json")
+        let firstChanges = try #require(first.controls?.seccomp?.changes)
+        #expect(first.controls?.seccomp?.cached == false)
+        #expect(firstChanges.contains { $0.contains("no_such_call_bh") } && firstChanges.allSatisfy { $0.contains("\(policies)/a.json") }, "\(firstChanges)")
+        #expect(first.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the filter holds: \(first.stdout)")
+        // The same text from another file: loaded from the cache, the same warnings, naming b.json.
+        let second = try launch("b.json")
+        #expect(second.controls?.seccomp?.cached == true)
+        #expect(second.controls?.seccomp?.changes == firstChanges.map { $0.replacing("\(policies)/a.json", with: "\(policies)/b.json") })
+        #expect(second.stderr.contains("no_such_call_bh"), "the run still warns: \(second.stderr)")
+        #expect(second.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the cached filter holds: \(second.stdout)")
+        #expect(second.controls?.seccomp?.bpfInstructions == first.controls?.seccomp?.bpfInstructions)
+        // An entry whose notes' length runs past its end, or whose notes are not UTF-8, is
+        // recompiled, never sliced out of bounds.
+        let entry = try #require(FileIO.listDirectory(dir).first { !$0.hasPrefix(".") })
+        for bad in [Array("BHSECCOMP2 SCMP_ACT_ALLOW 2 999999\nabc".utf8), Array("BHSECCOMP2 SCMP_ACT_ALLOW 2 2\n".utf8) + [0xFF, 0xFE] + [UInt8](repeating: 0, count: 8)] {
+            try Data(bad).write(to: URL(fileURLWithPath: "\(dir)/\(entry)"))
+            chmod("\(dir)/\(entry)", 0o600)
+            let r = try launch("a.json")
+            #expect(r.controls?.seccomp?.cached == false && r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(r.stderr)")
+        }
+    }
+
     @Test("Entries anyone else could have written are ignored: mode, owner, symlink, corruption, directory mode")
     func untrustedEntriesAreIgnored() throws {
         let dir = NSTemporaryDirectory() + "bh-cache-\(token())"

@@ -511,9 +511,21 @@ public struct OCIRuntime: Sendable {
         // written to the devices cgroup, on v2 (no devices controller) an eBPF device program
         // attached to the container's cgroup2 leaf. Fail closed: no program, no container.
         // No rules in the config: runc's default list (deny all, the engine's nodes allowed).
-        let deviceRules = config.appliedDeviceRules(privileged: geteuid() == 0)
-        if !deviceRules.isEmpty {
-            if let devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 }) {
+        // Without root (rootless podman) the rules are applied where this user can apply them
+        // and skipped where it cannot, as runc's rootless mode does: no cgroup of its own
+        // (nothing delegated), a v1 devices cgroup (writing its rules needs CAP_SYS_ADMIN in the
+        // host's namespace), a device program the kernel refuses to this user (EPERM, EACCES).
+        // Nothing is lost that held: the container is in a user namespace this user owns, whose
+        // mknod of a device the kernel refuses (CAP_MKNOD of the host's namespace), its /dev is
+        // the engine's nodev tmpfs of bind mounts, and a node the runtime can bind there is one
+        // this user can open anyway; the runtime holds no privilege the caller lacks.
+        let rootless = geteuid() != 0
+        let deviceRules = config.appliedDeviceRules(privileged: !rootless)
+        let v1Devices = rootless ? nil : created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 })
+        if !deviceRules.isEmpty, rootless, v1Devices == nil, CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) == nil {
+            // Rootless, no cgroup2 leaf of its own: nothing to apply the rules to (above).
+        } else if !deviceRules.isEmpty {
+            if let devices = v1Devices {
                 for (allow, line) in deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
                     let file = devices + (allow ? "/devices.allow" : "/devices.deny")
                     do { try FileIO.write(line, to: file) } catch {
@@ -524,6 +536,8 @@ public struct OCIRuntime: Sendable {
             } else if let leaf = CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) {
                 do {
                     try CgroupDeviceProgram.attach(try OCIDeviceProgram.instructions(deviceRules), to: leaf)
+                } catch let e as SystemError where rootless && [EPERM, EACCES].contains(e.errno?.rawValue ?? 0) {
+                    // Rootless: the kernel lets only a privileged caller attach one (above).
                 } catch {
                     killAndClean()
                     throw OCIError("create \(id): linux.resources.devices on cgroup v2: \(error)\(poststopAfterFailure())")

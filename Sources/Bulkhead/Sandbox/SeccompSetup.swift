@@ -80,16 +80,20 @@ enum SeccompSetup {
     }
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
-    /// same program from the content-addressed cache. Only a policy that loaded without notes is
-    /// cached, so a cached program is the same with and without `strict`, and every run that
-    /// changes a policy says so; a strict run never reads the cache.
+    /// same program from the content-addressed cache. A strict run never reads the cache (it
+    /// refuses what a cached program may have been read with). A policy the loader changed to
+    /// read it as runc does (podman's default profile: a contradicting pair) is cached with its
+    /// warnings, which every run that loads it prints again, naming the file it read now.
     static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
                         cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
         guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
         let key = cacheKey(src)
         if !strict, let hit = cache?.load(key: key) {
-            return CompiledSeccomp(program: hit.program, control: SeccompControl(
-                source: src.label, defaultAction: hit.defaultAction, rules: hit.rules, bpfInstructions: hit.program.count / 8, cached: true), cached: true)
+            var control = SeccompControl(source: src.label, defaultAction: hit.defaultAction, rules: hit.rules,
+                                         bpfInstructions: hit.program.count / 8, cached: true)
+            let notes = hit.notes.map { Self.notePlacing(src.file, in: $0) }
+            if !notes.isEmpty { control.changes = notes }
+            return CompiledSeccomp(program: hit.program, control: control, cached: true, notes: notes)
         }
         let load = try src.load()
         let policy = load.policy
@@ -99,15 +103,25 @@ enum SeccompSetup {
         } catch {
             throw ConfigError(file: src.file, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
         }
-        if load.notes.isEmpty {
-            cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count))
-        }
+        // The warnings are kept with the file's place left open (a container's policy is read
+        // from its own state directory, another path for each container).
+        let kept = SeccompLoad.warnings(load.notes.map { var n = $0; n.file = Self.noteFileMark; return n })
+        cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count, notes: kept))
         var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
         control.cacheUnavailable = cache?.unavailable
         let notes = SeccompLoad.warnings(load.notes)
         if !notes.isEmpty { control.changes = notes }
         return CompiledSeccomp(program: program, control: control, cached: false, notes: notes)
+    }
+
+    /// Stands for the policy file's path in a cached warning (a control character: no path,
+    /// name or message of a note contains one).
+    static let noteFileMark = "\u{1}file\u{1}"
+
+    /// A cached warning naming `file`.
+    static func notePlacing(_ file: String, in note: String) -> String {
+        note.replacing(noteFileMark, with: file)
     }
 
     /// Bulkhead's own seccomp policies (Profiles/seccomp, compiled in), recognised by their text
@@ -126,7 +140,7 @@ enum SeccompSetup {
         let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
         return SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
                                 architecture: src.context.architecture.rawValue + (src.nativeOnly ? " native-only" : "")
-                                    + " kernel " + kernel + " " + Self.readingVersion)
+                                    + " kernel " + kernel + " " + Self.readingVersion + (src.isPrivate ? " private" : ""))
     }
 
     /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change

@@ -242,7 +242,7 @@ public struct SeccompControl: Codable, Sendable, Equatable {
     /// The compiled program came from the content-addressed cache.
     public var cached: Bool
     /// What was changed to read the policy as runc does (unknown names skipped, contradicting
-    /// rules resolved), the warnings' lines; absent when nothing was (a cached program never has any).
+    /// rules resolved), the warnings' lines; absent when nothing was (a cached program has those of the run that compiled it).
     public var changes: [String]?
     /// Whether refused calls are reported (`RunReport.seccompViolations`): "reported", or why
     /// not (the policy refuses the hand-over's own sendmsg/close; record mode). Nil in reports

@@ -21,8 +21,12 @@ public struct SeccompCache: Sendable {
         public var program: [UInt8]
         public var defaultAction: String
         public var rules: Int
-        public init(program: [UInt8], defaultAction: String, rules: Int) {
-            self.program = program; self.defaultAction = defaultAction; self.rules = rules
+        /// What the loader changed to read the policy as runc does (`SeccompSetup`: the warning
+        /// lines, without the policy file's path), so a run that loads the program warns as the
+        /// run that compiled it did. Empty for a policy that loaded unchanged.
+        public var notes: [String]
+        public init(program: [UInt8], defaultAction: String, rules: Int, notes: [String] = []) {
+            self.program = program; self.defaultAction = defaultAction; self.rules = rules; self.notes = notes
         }
     }
 
@@ -75,6 +79,9 @@ public struct SeccompCache: Sendable {
     }
 
     static let magic = "BHSECCOMP1"
+    /// An entry with notes: `BHSECCOMP2 ACTION RULES NOTEBYTES`, the notes (UTF-8, one per line),
+    /// then the program.
+    static let magicWithNotes = "BHSECCOMP2"
 
     public func load(key: String) -> Entry? {
         guard let dir = openDirectory(create: false) else { return nil }
@@ -89,10 +96,22 @@ public struct SeccompCache: Sendable {
         let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count, let nl = bytes.firstIndex(of: 10) else { return nil }
         let header = String(decoding: bytes[..<nl], as: UTF8.self).split(separator: " ")
-        guard header.count == 3, header[0] == Self.magic, let rules = Int(header[2]) else { return nil }
-        let program = Array(bytes[(nl + 1)...])
+        var start = nl + 1
+        var notes: [String] = []
+        if header.count == 4, header[0] == Self.magicWithNotes {
+            // The notes' length is checked against what is there before any slice is taken.
+            guard let n = Int(header[3]), n > 0, n <= bytes.count - start else { return nil }
+            let text = bytes[start..<(start + n)]
+            guard let decoded = String(validating: text, as: UTF8.self) else { return nil }
+            notes = decoded.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            start += n
+        } else {
+            guard header.count == 3, header[0] == Self.magic else { return nil }
+        }
+        guard let rules = Int(header[2]) else { return nil }
+        let program = Array(bytes[start...])
         guard !program.isEmpty, program.count % 8 == 0 else { return nil }
-        return Entry(program: program, defaultAction: String(header[1]), rules: rules)
+        return Entry(program: program, defaultAction: String(header[1]), rules: rules, notes: notes)
     }
 
     /// Stores an entry atomically (write a temporary file, rename). Failures are ignored: the
@@ -103,7 +122,9 @@ public struct SeccompCache: Sendable {
         let tmp = ".\(key).\(getpid())"
         let fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return }
-        var data = Array("\(Self.magic) \(e.defaultAction) \(e.rules)\n".utf8) + e.program
+        let notes = Array(e.notes.joined(separator: "\n").utf8)
+        var data = e.notes.isEmpty ? Array("\(Self.magic) \(e.defaultAction) \(e.rules)\n".utf8) + e.program
+            : Array("\(Self.magicWithNotes) \(e.defaultAction) \(e.rules) \(notes.count)\n".utf8) + notes + e.program
         let n = data.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         if n != data.count || renameat(dir, tmp, dir, key) != 0 { unlinkat(dir, tmp, 0) }
