@@ -323,6 +323,9 @@ public struct OCIRuntime: Sendable {
         public var pidFile: String?
         public var consoleSocket: String?
         public var preserveFDs: Int32 = 0
+        /// `run` in the foreground without --console-socket: the relay process.terminal's pty
+        /// master goes to (`OCIRuntime.foreground`); without it a terminal needs a console socket.
+        var terminal: TerminalRelay?
         public init(bundle: String) { self.bundle = bundle }
     }
 
@@ -399,7 +402,9 @@ public struct OCIRuntime: Sendable {
         // The console socket: the pty master goes there (SCM_RIGHTS), as runc sends it.
         var consoleFD: Int32 = -1
         defer { if consoleFD >= 0 { close(consoleFD) } }
-        if config.terminal {
+        if config.terminal, o.consoleSocket == nil, let relay = o.terminal {
+            do { consoleFD = try relay.sandboxEnd() } catch { throw OCIError("create \(id): \(error)") }
+        } else if config.terminal {
             guard let path = o.consoleSocket else { throw OCIError("create \(id): process.terminal is true but no --console-socket was given") }
             consoleFD = try Self.connectUnix(path)
         } else if o.consoleSocket != nil {
