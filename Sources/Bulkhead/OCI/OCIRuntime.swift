@@ -268,14 +268,15 @@ public struct OCIRuntime: Sendable {
         let (lock, record, dir, s) = try locked(id, "update")
         defer { lock.unlock() }
         var r = record
-        // bulkhead.dev/profile bounded the limits at create: they stay bounded.
-        if let name = r.annotations[OCIProfileAnnotation.key] {
-            var layers: [ProfileLayer] = []
-            do {
-                layers = try ProfileStore.standard().layers(for: name)
-                try OCIProfileAnnotation.checkUpdate(limits, within: try EffectiveProfile.resolve(layers))
-            } catch {
-                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error.withoutContent(ifAnyPrivate: layers)) (EPERM)")
+        // bulkhead.dev/profile bounded the limits at create: they stay bounded by the profile as
+        // it was then (kept in the state), never by the profile read again (an edit since, or a
+        // file put in its place, raises nothing).
+        if r.annotations[OCIProfileAnnotation.key] != nil {
+            guard let ceiling = r.processCeiling?.resources else {
+                throw OCIError("update \(id): the container was created with \(OCIProfileAnnotation.key) by an older bulkhead-runc, whose state does not keep the profile's limits (EINVAL); recreate it")
+            }
+            do { try OCIProfileAnnotation.checkUpdate(limits, within: ceiling) } catch {
+                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error) (EPERM)")
             }
         }
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
