@@ -48,6 +48,10 @@ struct OCITerminalTests {
                                          env: ["TERM": "xterm"])
             try #require(start.status == 0, "\(start)")
         }
+        /// `bulkhead-runc exec -t ID COMMAND...` in a pane.
+        static func exec(_ b: Bundle, _ id: String, _ command: [String]) throws -> Pane {
+            try Pane([OCIRuntimeTests.runtime, "--root", b.stateRoot, "exec", "-t", id] + command)
+        }
         deinit {
             _ = try? OCIShell.run(tmux + ["kill-server"])
             try? FileManager.default.removeItem(atPath: dir)
@@ -67,6 +71,13 @@ struct OCITerminalTests {
             let deadline = monotonicSeconds() + 30
             while try !done() && monotonicSeconds() < deadline { usleep(50_000) }
         }
+        /// Waits for the runtime to exit; expects its status `status` and the pane's terminal
+        /// modes afterwards to be the ones before.
+        func expectEnd(status: String, _ why: Comment, sourceLocation: SourceLocation = #_sourceLocation) {
+            wait { file("status") != nil }
+            #expect(file("status") == status, why, sourceLocation: sourceLocation)
+            #expect(file("after") != nil && file("after") == file("before"), "the caller's terminal modes are restored", sourceLocation: sourceLocation)
+        }
         func waitScreen(_ text: String) throws -> String {
             var s = ""
             try wait { s = try screen(); return s.contains(text) }
@@ -81,7 +92,7 @@ struct OCITerminalTests {
     @Test func execTtyRelaysATerminal() throws {
         let b = try Self.running(id)
         defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
-        let pane = try Pane([OCIRuntimeTests.runtime, "--root", b.stateRoot, "exec", "-t", id, "/bin/sh"])
+        let pane = try Pane.exec(b, id, ["/bin/sh"])
         var s = try pane.waitScreen("#")
         try #require(s.contains("#"), "the container's shell prompt; screen:\n\(s)")
         let before = try #require(pane.file("before"))
@@ -94,9 +105,7 @@ struct OCITerminalTests {
         s = try pane.waitScreen("mark-48")
         #expect(s.contains("\n40 120\n"), "the new size reached the pty (SIGWINCH relayed); screen:\n\(s)")
         try pane.keys("exit 3")
-        pane.wait { pane.file("status") != nil }
-        #expect(pane.file("status") == "3", "the shell's exit status")
-        #expect(pane.file("after") == before, "the caller's terminal modes are restored")
+        pane.expectEnd(status: "3", "the shell's exit status")
     }
 
     /// SIGTERM to the runtime while it relays: forwarded to the process (which dies of it:
@@ -104,7 +113,7 @@ struct OCITerminalTests {
     @Test func signalToTheRuntimeIsForwardedAndTheTerminalRestored() throws {
         let b = try Self.running(id)
         defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
-        let pane = try Pane([OCIRuntimeTests.runtime, "--root", b.stateRoot, "exec", "-t", id, "/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 1000"])
+        let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 1000"])
         let s = try pane.waitScreen("ready-6")
         try #require(s.contains("ready-6"), "screen:\n\(s)")
         let before = try #require(pane.file("before"))
@@ -112,9 +121,7 @@ struct OCITerminalTests {
         #expect(try pane.modes() != before, "raw mode while the relay runs")
         let pid = try #require(pane.file("rtpid").flatMap { Int32($0) })
         #expect(kill(pid, SIGTERM) == 0)
-        pane.wait { pane.file("status") != nil }
-        #expect(pane.file("status") == "143", "SIGTERM reached the process")
-        #expect(pane.file("after") == before, "the caller's terminal modes are restored after a signal")
+        pane.expectEnd(status: "143", "SIGTERM reached the process; the terminal is restored after a signal too")
     }
 
     /// A caller without a terminal (pipes): nothing to put in raw mode, bytes are still relayed
