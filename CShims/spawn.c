@@ -149,6 +149,23 @@ int bh_block_supervisor_signals(int *fd) {
     return 0;
 }
 
+int bh_block_forwardable_signals(int *fd) {
+    sigset_t set;
+    sigfillset(&set); /* glibc leaves out its own two realtime signals */
+    sigdelset(&set, SIGKILL);
+    sigdelset(&set, SIGSTOP);
+    sigdelset(&set, SIGPIPE);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return errno;
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &ign, NULL) != 0) return errno;
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) return errno;
+    *fd = sfd;
+    return 0;
+}
+
 int bh_read_signalfd(int fd, int *signo) {
     struct signalfd_siginfo si;
     *signo = 0;

@@ -126,4 +126,37 @@ struct RedTeamOCIUpdateTests {
         #expect(within.status == 0, "\(within.stderr)")
         #expect(OCICgroupTests.read(pids + "/pids.max") == "500")
     }
+
+    /// The ceiling is the profile as it was at `create` (kept in the state), not the profile
+    /// read again at `update`: a profile edited (or replaced) between create and update to
+    /// allow more raises nothing, whoever may edit it.
+    @Test func updateBoundIsTheProfileAsCreated() throws {
+        let header = OCIProfileAnnotationTests.header("bound")
+        let dir = try OCIProfileAnnotationTests.ProfileDir(["bound.yaml": header + "resources:\n  limits: {memory: 64Mi, pids: 40}\n"])
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "exec sleep 1000"]) { config in
+            config["annotations"] = ["bulkhead.dev/profile": "bound"]
+        }
+        // Unique: the cgroup bulkhead/oci/ID is the host's, shared with every test run here.
+        let id = "bound-" + token()
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot) }
+        let pidFile = b.dir + "/pid"
+        let env = ["BULKHEAD_PROFILE_PATH": dir.path]
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, id], root: b.stateRoot, env: env)
+        try #require(c.status == 0, "create: \(c.stderr)")
+        let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
+        let pids = try #require(OCIRuntimeTests.cgroupDirs(of: pid).first { $0.contains("/pids/") }, "a pids cgroup")
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "40")
+        // The profile now allows far more; an update that the edited profile would allow is
+        // refused by the bound kept at create, and the live cgroup keeps it.
+        try (header + "resources:\n  limits: {memory: 4Gi, pids: 5000}\n").write(toFile: dir.path + "/bound.yaml", atomically: false, encoding: .utf8)
+        for flags in [["--pids-limit", "4000"], ["--memory", "1Gi"]] {
+            let u = try OCIRuntimeTests.rt(["update"] + flags + [id], root: b.stateRoot, env: env)
+            #expect(u.status != 0 && u.stderr.contains("bulkhead.dev/profile"), "\(flags): \(u.stderr)")
+        }
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "40", "the bound kept at create holds")
+        // Within the kept bound: written, whatever the profile says now.
+        let within = try OCIRuntimeTests.rt(["update", "--pids-limit", "30", id], root: b.stateRoot, env: env)
+        #expect(within.status == 0, "\(within.stderr)")
+        #expect(OCICgroupTests.read(pids + "/pids.max") == "30")
+    }
 }

@@ -63,9 +63,18 @@ struct RedTeamOCIRuntimeTests {
     /// not a view no one can write: the mount can be made writable again, and a descriptor the
     /// workload holds then writes the binary. The runtime must not take it for its own sealed
     /// view; the attack remounts it read-write once `create` returned.
-    @Test(arguments: ["create", "exec", "ro-overlay"])
-    func workloadCannotOverwriteTheRuntimeBinary(via: String) throws {
+    ///
+    /// `create-memfd`, `exec-memfd`: the same attacks with the runtime under a seccomp filter
+    /// (`noOverlayView`) that makes the view's fsmount fail with ENOSYS, as on a kernel without
+    /// it: the runtime falls back to the sealed memfd copy, the container still runs, and the
+    /// workload's descriptor is that memfd, whose writes fail with EPERM. Without the filter
+    /// (`create`, `exec`) the descriptor is the view's, never a memfd: the filter is what
+    /// forces the fallback.
+    @Test(arguments: ["create", "exec", "ro-overlay", "create-memfd", "exec-memfd"])
+    func workloadCannotOverwriteTheRuntimeBinary(via given: String) throws {
         #if arch(x86_64)
+        let memfd = given.hasSuffix("-memfd")
+        let via = memfd ? String(given.dropLast("-memfd".count)) : given
         let b = try OCIRuntimeTests.Bundle(args: via != "exec" ? ["/bin/sh"] : ["/bin/busybox", "sleep", "100"]) { config in
             guard via != "exec" else { return }
             var linux = config["linux"] as! [String: Any]
@@ -113,12 +122,15 @@ struct RedTeamOCIRuntimeTests {
             binary = merged + "/bulkhead-runc"
         }
 
-        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: binary)
+        // Every command of the memfd cases runs under the filter (create and exec re-execute).
+        let runner = memfd ? "/usr/bin/python3" : binary
+        let prefix = memfd ? ["-c", Self.noOverlayView, binary] : []
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: runner, prefix: prefix)
         try #require(c.status == 0, "create: \(c.stderr)")
         if via == "ro-overlay" { try #require(Self.mount(["-o", "remount,bind,rw", merged]) == 0, "make the mount writable again") }
-        #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: binary).status == 0)
+        #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: runner, prefix: prefix).status == 0)
         if via == "exec" {
-            let e = try OCIRuntimeTests.rt(["exec", "--detach", "c1", "/bin/sh"], root: b.stateRoot, binary: binary)
+            let e = try OCIRuntimeTests.rt(["exec", "--detach", "c1", "/bin/sh"], root: b.stateRoot, binary: runner, prefix: prefix)
             try #require(e.status == 0, "exec: \(e.stderr)")
         }
         let log = b.out + "/log"
@@ -134,8 +146,49 @@ struct RedTeamOCIRuntimeTests {
         // Refused by the kernel for the reason the protection gives: EROFS (30) opening the
         // overlayfs view for writing, or EPERM (1) writing the sealed memfd copy.
         #expect(text.contains("open-errno=\(EROFS)") || text.contains("write-errno=\(EPERM)"), "log: \(text)")
+        if memfd {
+            // The fallback ran: the descriptor is the sealed memfd copy, and writing it fails.
+            #expect(text.contains("/memfd:bulkhead-runc") && text.contains("write-errno=\(EPERM)"), "log: \(text)")
+        } else if via != "ro-overlay", Self.kernelAtLeast(6, 8) {
+            // Where the kernel makes the view (overlayfs "lowerdir+", 6.8): the view, not the fallback.
+            #expect(!text.contains("memfd:") && text.contains("open-errno=\(EROFS)"), "the view, not the fallback, without the filter; log: \(text)")
+        }
         #expect(try Data(contentsOf: URL(fileURLWithPath: binary)) == before, "the runtime's binary on the host is unchanged")
         #endif
+    }
+
+    /// A wrapper (`python3 -c noOverlayView RUNTIME ARGS...`) that execs the runtime under a
+    /// seccomp filter built here: fsmount(ctx, FSMOUNT_CLOEXEC, RDONLY|NOSUID|NODEV), the call
+    /// that makes the runtime's read-only overlayfs view of its binary (bh_self_clone.h), fails
+    /// with ENOSYS, as on a kernel without it; every other call is allowed (the engine's own
+    /// mounts use other attributes). Root needs no no_new_privs for it (CAP_SYS_ADMIN).
+    static let noOverlayView = """
+        import ctypes, os, struct, sys
+        def ins(code, jt, jf, k): return struct.pack("HBBI", code, jt, jf, k)
+        LD, JEQ, RET = 0x20, 0x15, 0x06
+        prog = [ins(LD, 0, 0, 4), ins(JEQ, 0, 7, 0xC000003E),   # x86_64, else allow
+                ins(LD, 0, 0, 0), ins(JEQ, 0, 5, 432),           # fsmount
+                ins(LD, 0, 0, 24), ins(JEQ, 0, 3, 1),            # flags FSMOUNT_CLOEXEC
+                ins(LD, 0, 0, 32), ins(JEQ, 0, 1, 7),            # MOUNT_ATTR_RDONLY|NOSUID|NODEV
+                ins(RET, 0, 0, 0x00050000 | 38),                 # ENOSYS
+                ins(RET, 0, 0, 0x7FFF0000)]                      # allow
+        buf = ctypes.create_string_buffer(b"".join(prog))
+        class Fprog(ctypes.Structure): _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+        fp = Fprog(len(prog), ctypes.addressof(buf))
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(22, 2, ctypes.byref(fp), 0, 0) != 0:
+            sys.exit("prctl(PR_SET_SECCOMP): errno %d" % ctypes.get_errno())
+        os.execv(sys.argv[1], sys.argv[1:])
+        """
+
+    /// Whether the running kernel is at least `major.minor` (uname's release).
+    static func kernelAtLeast(_ major: Int, _ minor: Int) -> Bool {
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard parts.count == 2 else { return false }
+        return parts[0] > major || (parts[0] == major && parts[1] >= minor)
     }
 
     /// Runs mount(8) (or `program`) with `args`; its exit status.

@@ -157,6 +157,12 @@ public enum OCICommandLine {
                 guard let v = Int32(n), v >= 0, v <= 100 else { throw OCIError("\(command): --preserve-fds needs 0...100") }
                 o.preserveFDs = v
             }
+            let detach = f["--detach"] != nil || f["-d"] != nil
+            // run in the foreground without a console socket relays process.terminal's pty
+            // itself, as runc does (create, and run --detach, refuse a terminal without one).
+            if command == "run" && !detach && o.consoleSocket == nil {
+                do { o.terminal = try TerminalRelay() } catch { throw OCIError("run \(id): \(error)") }
+            }
             let pid = try runtime.create(id: id, options: o)
             if command == "create" { return 0 }
             do { for w in try runtime.start(id: id) { report(w, g, level: "warning") } } catch {
@@ -167,15 +173,14 @@ public enum OCICommandLine {
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 throw error
             }
-            if f["--detach"] != nil || f["-d"] != nil { return 0 }
-            // Foreground: wait for the init (our child) and exit with its status, as runc.
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            if detach { return 0 }
+            // Foreground: wait for the init (our child), forwarding signals and relaying its
+            // terminal, and exit with its status, as runc.
+            let status = OCIRuntime.foreground(initPid: pid, terminal: o.terminal?.handedOut == true ? o.terminal : nil)
             if f["--keep"] == nil, let warnings = try? runtime.delete(id: id, force: true) {
                 for w in warnings { report(w, g, level: "warning") }
             }
-            let sig = status & 0x7f
-            return sig == 0 ? (status >> 8) & 0xff : 128 + sig
+            return status
         case "start":
             let (_, p) = try parse(args, command, [:])
             for w in try runtime.start(id: try one(p, command)) { report(w, g, level: "warning") }

@@ -77,14 +77,19 @@ extension OCIRuntime {
             ceiling.tighten(&config.layer, inherited: Self.runtimeRlimits())
         }
 
-        // The terminal: the pty master goes to the console socket, as create sends it.
+        // The terminal: the pty master goes to the console socket, as create sends it; in the
+        // foreground without one, to this process, which relays it (as runc does).
         var consoleFD: Int32 = -1
         defer { if consoleFD >= 0 { close(consoleFD) } }
+        var relay: TerminalRelay?
         if config.terminal {
-            guard let path = o.consoleSocket else {
-                throw OCIError("exec \(id): a terminal (--tty or process.terminal) needs --console-socket: bulkhead-runc does not relay a terminal itself")
+            if let path = o.consoleSocket {
+                consoleFD = try Self.connectUnix(path)
+            } else if o.detach {
+                throw OCIError("exec \(id): a terminal (--tty or process.terminal) with --detach needs --console-socket: a detached exec leaves no one to relay it (EINVAL)")
+            } else {
+                do { relay = try TerminalRelay() } catch { throw OCIError("exec \(id): \(error)") }
             }
-            consoleFD = try Self.connectUnix(path)
         } else if o.consoleSocket != nil {
             throw OCIError("exec \(id): --console-socket given but no terminal was asked (--tty or process.terminal)")
         }
@@ -105,6 +110,10 @@ extension OCIRuntime {
         var context = LaunchContext(callerUID: getuid(), callerGID: getgid(), privileged: geteuid() == 0, preserveFds: preserve,
                                     hasSeccomp: (keptProgram ?? prepared.seccomp?.program) != nil, landlockABI: prepared.landlockABI)
         if consoleFD >= 0 { context.terminalFD = consoleFD }
+        if let relay {
+            context.terminalFD = relay.slave
+            context.terminalType = getenv("TERM").map { String(cString: $0) }
+        }
         context.capabilitySets = config.capabilitySets
         let plan: LaunchPlan
         do { plan = try LaunchPlanner.execPlan(profile: prepared.profile, command: config.args, context: context) } catch {
@@ -139,7 +148,7 @@ extension OCIRuntime {
 
         // The process is re-parented here when its joiner exits: this process waits for it.
         do { try ChildSpawner.becomeSubreaper() } catch { throw OCIError("exec \(id): \(error)") }
-        let signals: SignalFD? = o.detach ? nil : (try? SignalFD.blockSupervisorSignals())
+        let signals: SignalFD? = o.detach ? nil : (try? SignalFD.blockForwardable())
         defer { signals?.close() }
         let oldMask = umask(mode_t(config.umask ?? 0o022))
         let joined: ChildSpawner.JoinedProcess
@@ -163,22 +172,53 @@ extension OCIRuntime {
             }
         }
         if o.detach { return 0 }
-        return Self.relay(pid: joined.pid, pidfd: joined.pidfd, signals: signals)
+        return Self.foreground(pid: joined.pid, pidfd: joined.pidfd, signals: signals, terminal: relay)
     }
 
-    /// The foreground: signals this process receives go to the exec'd process; its exit status
-    /// comes back as runc gives it (the code, or 128 + the signal).
-    static func relay(pid: Int32, pidfd: Int32, signals: SignalFD?) -> Int32 {
+    /// `run` in the foreground: the init (this process's child) as `foreground` waits for an
+    /// exec'd process.
+    static func foreground(initPid pid: Int32, terminal: TerminalRelay?) -> Int32 {
+        let signals = try? SignalFD.blockForwardable()
+        defer { signals?.close() }
+        let pidfd = bh_pidfd_open(pid, 0)
+        guard pidfd >= 0 else {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            let sig = status & 0x7f
+            return sig == 0 ? (status >> 8) & 0xff : 128 + sig
+        }
+        defer { close(pidfd) }
+        return foreground(pid: pid, pidfd: pidfd, signals: signals, terminal: terminal)
+    }
+
+    /// `run` and `exec` in the foreground, as runc's: the signals this process receives
+    /// (`SignalFD.blockForwardable`) go to the process, SIGWINCH excepted where a terminal is
+    /// relayed (the caller's window size is copied to the pty, and the kernel tells the
+    /// process); with `terminal`, the caller's terminal is in raw mode from here until the
+    /// process has exited and its output is drained (restored on every return: no signal but
+    /// SIGKILL ends this process meanwhile), and bytes are copied both ways by the relay of
+    /// `bulkhead run --tty`. The exit status comes back as runc gives it (the code, or 128 +
+    /// the signal).
+    static func foreground(pid: Int32, pidfd: Int32, signals: SignalFD?, terminal: TerminalRelay?) -> Int32 {
+        terminal?.childStarted()
+        defer { terminal?.restoreTerminal() }
         while true {
-            var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)]
-            if let s = signals { fds.append(s.pollFD) }
+            var fds = [pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0), signals?.pollFD ?? pollfd(fd: -1, events: 0, revents: 0)]
+                + (terminal?.pollFDs ?? [])
             let n = poll(&fds, nfds_t(fds.count), -1)
             if n < 0 { if errno == EINTR { continue }; break }
-            if fds.count > 1, fds[1].revents != 0 {
-                while let sig = signals?.next() { if sig != SIGCHLD { _ = bh_pidfd_send_signal(pidfd, sig) } }
+            if fds[1].revents != 0 {
+                while let sig = signals?.next() {
+                    if sig == SIGCHLD { continue }
+                    if sig == SIGWINCH, let t = terminal { t.resize(); continue }
+                    _ = bh_pidfd_send_signal(pidfd, sig)
+                }
             }
+            terminal?.handle(fds[2...])
             if fds[0].revents != 0 { break }
         }
+        terminal?.drain()
+        terminal?.restoreTerminal()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno == EINTR { continue }

@@ -268,14 +268,15 @@ public struct OCIRuntime: Sendable {
         let (lock, record, dir, s) = try locked(id, "update")
         defer { lock.unlock() }
         var r = record
-        // bulkhead.dev/profile bounded the limits at create: they stay bounded.
-        if let name = r.annotations[OCIProfileAnnotation.key] {
-            var layers: [ProfileLayer] = []
-            do {
-                layers = try ProfileStore.standard().layers(for: name)
-                try OCIProfileAnnotation.checkUpdate(limits, within: try EffectiveProfile.resolve(layers))
-            } catch {
-                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error.withoutContent(ifAnyPrivate: layers)) (EPERM)")
+        // bulkhead.dev/profile bounded the limits at create: they stay bounded by the profile as
+        // it was then (kept in the state), never by the profile read again (an edit since, or a
+        // file put in its place, raises nothing).
+        if r.annotations[OCIProfileAnnotation.key] != nil {
+            guard let ceiling = r.processCeiling?.resources else {
+                throw OCIError("update \(id): the container was created with \(OCIProfileAnnotation.key) by an older bulkhead-runc, whose state does not keep the profile's limits (EINVAL); recreate it")
+            }
+            do { try OCIProfileAnnotation.checkUpdate(limits, within: ceiling) } catch {
+                throw OCIError("update \(id): annotation \(OCIProfileAnnotation.key): \(error) (EPERM)")
             }
         }
         guard s != "stopped" else { throw OCIError("update \(id): the container is stopped (EINVAL)") }
@@ -323,6 +324,9 @@ public struct OCIRuntime: Sendable {
         public var pidFile: String?
         public var consoleSocket: String?
         public var preserveFDs: Int32 = 0
+        /// `run` in the foreground without --console-socket: the relay process.terminal's pty
+        /// master goes to (`OCIRuntime.foreground`); without it a terminal needs a console socket.
+        var terminal: TerminalRelay?
         public init(bundle: String) { self.bundle = bundle }
     }
 
@@ -399,7 +403,9 @@ public struct OCIRuntime: Sendable {
         // The console socket: the pty master goes there (SCM_RIGHTS), as runc sends it.
         var consoleFD: Int32 = -1
         defer { if consoleFD >= 0 { close(consoleFD) } }
-        if config.terminal {
+        if config.terminal, o.consoleSocket == nil, let relay = o.terminal {
+            do { consoleFD = try relay.sandboxEnd() } catch { throw OCIError("create \(id): \(error)") }
+        } else if config.terminal {
             guard let path = o.consoleSocket else { throw OCIError("create \(id): process.terminal is true but no --console-socket was given") }
             consoleFD = try Self.connectUnix(path)
         } else if o.consoleSocket != nil {

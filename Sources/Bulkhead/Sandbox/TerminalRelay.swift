@@ -7,6 +7,8 @@ import Glibc
 /// and stdio; the launcher copies bytes between its own stdin/stdout and the master, keeps the
 /// caller's terminal in raw mode meanwhile, and passes window-size changes on. The caller's
 /// terminal itself never reaches the sandbox (TIOCSTI/TIOCLINUX have nothing to inject into).
+/// The same relay serves `bulkhead-runc run` and `exec` in the foreground without
+/// `--console-socket` (`OCIRuntime.foreground`), as runc relays its terminal itself.
 final class TerminalRelay: @unchecked Sendable {
     /// The pty master, once the init has sent it (-1 before).
     private(set) var master: Int32 = -1
@@ -55,6 +57,19 @@ final class TerminalRelay: @unchecked Sendable {
         }
         close(channel)
         channel = -1
+    }
+
+    /// True once `create` handed the sandbox's end to a container's init (`sandboxEnd`).
+    private(set) var handedOut = false
+
+    /// OCI `create` (for a foreground `run`): a close-on-exec duplicate of the sandbox's end,
+    /// for the plan's terminal step, which `create` closes once the init holds it; this relay
+    /// keeps its own until `childStarted`.
+    func sandboxEnd() throws(SystemError) -> Int32 {
+        let fd = fcntl(slave, F_DUPFD_CLOEXEC, 3)
+        guard fd >= 0 else { throw SystemError("duplicate the terminal channel for the container's init", errno: .current) }
+        handedOut = true
+        return fd
     }
 
     /// After clone3: the sandbox holds its end of the channel now.
@@ -128,16 +143,24 @@ final class TerminalRelay: @unchecked Sendable {
         if o.fd >= 0 && o.revents != 0 { writeStdout(upTo: Self.stdoutChunk) }
     }
 
-    /// After the sandbox ended: what the workload wrote and the launcher has not copied yet.
-    /// Nothing of the workload can write any more, so the master ends with EAGAIN or EIO.
+    /// After the sandbox ended: what the workload wrote and the launcher has not copied yet,
+    /// until EAGAIN or EIO. At most `drainLimit` bytes: a process left behind that still holds
+    /// the pty (no PID namespace of its own; an `exec`'d process's child, which lives on in the
+    /// container) and floods it must not keep the launcher here for ever. The kernel holds far
+    /// less for a pty (64 KiB of tty buffer and 4 KiB of line discipline).
     func drain() {
         // The init sent the master before it forked the workload: if the workload ran, it is here.
         receiveMaster()
         guard master >= 0 else { return }
         flush()
-        while masterOpen && readMaster() { flush() }
+        let start = masterBytes
+        while masterOpen && masterBytes - start < Self.drainLimit && readMaster() { flush() }
         flush()
     }
+
+    static let drainLimit = 1 << 20
+    /// Bytes read from the master so far.
+    private var masterBytes = 0
 
     /// Empties the stdout buffer; a reader that takes nothing for a second loses the rest
     /// rather than holding the launcher.
@@ -159,6 +182,7 @@ final class TerminalRelay: @unchecked Sendable {
         let n = toStdout.fill { read(master, $0, $1) }
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return false }
         if n <= 0 { masterOpen = false; toMaster.removeAll(); return false } // EIO once every slave is closed
+        masterBytes += n
         return true
     }
 

@@ -41,12 +41,14 @@ public enum OCIProfileAnnotation {
     /// `update` of a container created with the annotation: the profile's memory, memory plus
     /// swap, pids, CPU and cpuset limits stay a ceiling, as `tighten` applied them at create. Anything above is refused
     /// (a CPU period without a quota too: a shorter period alone would give more CPU).
-    public static func checkUpdate(_ limits: CgroupLimits, within profile: EffectiveProfile) throws(ConfigError) {
+    /// The bound is the profile as it was at `create` (`OCIProcessCeiling.resources`, kept in
+    /// the state), never the profile read again: an edited profile raises nothing.
+    public static func checkUpdate(_ limits: CgroupLimits, within profile: OCIProcessCeiling.Resources) throws(ConfigError) {
         func refuse(_ what: String) -> ConfigError {
             ConfigError(file: "update", field: "annotations.\"\(key)\"",
-                        message: "\(what) is more than the container's profile allows; its limits stay a ceiling after create")
+                        message: "\(what) is more than the container's profile allowed at create; its limits stay a ceiling")
         }
-        if let p = profile.limits.memoryBytes {
+        if let p = profile.memoryBytes {
             if let m = limits.memoryMax, m > p { throw refuse("memory \(m)") }
             if let m = limits.memoryHigh, m > p { throw refuse("memory reservation \(m)") }
         }
@@ -56,17 +58,17 @@ public enum OCIProfileAnnotation {
             let (total, over) = (limits.memoryMax ?? 0).addingReportingOverflow(swap)
             if let cap = profile.memorySwapBytes, cap != .max {
                 if over || total > cap { throw refuse("memory plus swap \(over ? UInt64.max : total)") }
-            } else if profile.memorySwapBytes == nil, profile.limits.memoryBytes != nil, swap > 0 {
+            } else if profile.memorySwapBytes == nil, profile.memoryBytes != nil, swap > 0 {
                 throw refuse("swap \(swap) (the profile limits memory and allows no swap)")
             }
         }
-        if let p = profile.limits.pids, let n = limits.pidsMax, n > p { throw refuse("pids limit \(n)") }
+        if let p = profile.pids, let n = limits.pidsMax, n > p { throw refuse("pids limit \(n)") }
         if let p = profile.cpusetCPUs, let text = limits.cpusetCPUs {
             guard case .success(let asked) = FieldRules.cpuList(text), Set(asked).isSubset(of: Set(p)) else {
                 throw refuse("cpuset \(text) (the profile's CPUs are \(FieldRules.cpuListText(p)))")
             }
         }
-        if let p = profile.limits.cpuMilli {
+        if let p = profile.cpuMilli {
             if limits.cpuPeriodMicros != nil && limits.cpuQuotaMicros == nil { throw refuse("a CPU period without a quota") }
             if let q = limits.cpuQuotaMicros {
                 let period = limits.cpuPeriodMicros ?? 100_000
@@ -155,6 +157,25 @@ public struct OCIProcessCeiling: Sendable, Equatable, Codable {
     public var runAsNonRoot: Bool
     public var rlimits: [Limit]
     public var landlock: LandlockSpec?
+    /// The profile's cgroup limits, the ceiling of `update` (`OCIProfileAnnotation.checkUpdate`).
+    /// nil in the state of an older bulkhead-runc: `update` then refuses (recreate the container).
+    public var resources: Resources?
+
+    /// memory, memory plus swap, pids, CPU and cpuset: what `checkUpdate` bounds.
+    public struct Resources: Sendable, Equatable, Codable {
+        public var memoryBytes: UInt64?
+        public var memorySwapBytes: UInt64?
+        public var pids: UInt64?
+        public var cpuMilli: UInt64?
+        public var cpusetCPUs: [UInt32]?
+        public init(_ profile: EffectiveProfile) {
+            memoryBytes = profile.limits.memoryBytes
+            memorySwapBytes = profile.memorySwapBytes
+            pids = profile.limits.pids
+            cpuMilli = profile.limits.cpuMilli
+            cpusetCPUs = profile.cpusetCPUs
+        }
+    }
 
     public struct Limit: Sendable, Equatable, Codable {
         public var resource: RlimitResource
@@ -168,6 +189,7 @@ public struct OCIProcessCeiling: Sendable, Equatable, Codable {
         runAsNonRoot = profile.runAsNonRoot
         rlimits = profile.rlimits.sorted { $0.key < $1.key }.map { Limit(resource: $0.key, soft: $0.value.soft, hard: $0.value.hard) }
         landlock = profile.landlock
+        resources = Resources(profile)
     }
 
     /// Tightens a process's layer (`OCIConfig.layer` after `execProcess`, or the config's own).

@@ -25,6 +25,21 @@ public final class SignalFD {
         return SignalFD(fd: fd)
     }
 
+    /// The OCI runtime in the foreground (`run`, `exec` without --detach), as runc's: every
+    /// signal it can catch is blocked in the calling thread and read from the signalfd, to be
+    /// forwarded to the container's process (SIGWINCH resizes a relayed pty instead), so no
+    /// signal but SIGKILL ends the runtime while it holds the caller's terminal in raw mode, and
+    /// none stops it (SIGTSTP, SIGTTIN, SIGTTOU: a blocked SIGTTOU lets it restore the terminal
+    /// from a background process group). SIGPIPE is ignored instead: a write to a closed stdout
+    /// fails with EPIPE, which is the relay's to handle, not the process's to get. A process
+    /// the runtime starts afterwards resets its mask and every disposition (bh_exec_into).
+    public static func blockForwardable() throws(SystemError) -> SignalFD {
+        var fd: Int32 = -1
+        let rc = bh_block_forwardable_signals(&fd)
+        guard rc == 0 else { throw SystemError("block the signals to forward (sigprocmask, signalfd)", errno: Errno(rc)) }
+        return SignalFD(fd: fd)
+    }
+
     /// For poll(2): readable while a signal is pending.
     public var pollFD: pollfd { pollfd(fd: fd, events: Int16(POLLIN), revents: 0) }
 
