@@ -181,6 +181,11 @@ int bh_pool_install_fds(int **keep, uint32_t keep_count, uint32_t *installed) {
     return 0;
 }
 
+void bh_pool_close_request_fds(void) {
+    for (uint32_t i = 0; i < request_fd_count; i++) close(request_fds[i]);
+    request_fd_count = 0;
+}
+
 char *const *bh_pool_argv(void) { return request_active ? request_argv : NULL; }
 char *const *bh_pool_envp(void) { return request_active ? request_envp : NULL; }
 const char *const *bh_pool_exec_paths(uint32_t *count) {

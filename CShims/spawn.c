@@ -1350,7 +1350,20 @@ __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
                 pid_t p = waitpid(-1, &status, WNOHANG);
                 if (p <= 0) break;
                 if (p == workload) {
-                    send_msg(msg_fd, BH_MSG_EXITED, -1, 0, status);
+                    /* The zombies already there are reaped too; ECHILD then means that no
+                     * process of the sandbox is left but this one (every other one descends
+                     * from it: orphans come back to the subreaper). A child still running
+                     * leaves the end to the kernel, which kills it as this init exits. */
+                    uint32_t kind = BH_MSG_EXITED;
+                    for (;;) {
+                        int other;
+                        pid_t q = waitpid(-1, &other, WNOHANG);
+                        if (q > 0) continue;
+                        if (q < 0 && errno == EINTR) continue;
+                        if (q < 0 && errno == ECHILD) kind = BH_MSG_EXITED_LAST;
+                        break;
+                    }
+                    send_msg(msg_fd, kind, -1, 0, status);
                     /* PID 1 leaving tears the PID namespace down: every other process in it
                      * is killed by the kernel, as in a Kubernetes container. */
                     _exit(exit_code_of(status));
@@ -1444,6 +1457,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
     }
     close(exec_pipe[1]);
     if (cfg->seccomp_notify != NULL) close(cfg->seccomp_notify->channel); /* the workload's alone */
+    if (bh_pool_active()) bh_pool_close_request_fds(); /* the workload's alone, on 0 .. n-1 */
     /* Record mode: the init traces the workload instead of waiting on the exec pipe (the
      * workload stops before execve until the tracer resumes it). */
     if (cfg->record_table != NULL)

@@ -81,6 +81,10 @@ int bh_pool_active(void);
  * fdc-1 (dup2, so not close-on-exec); each of `keep` (the exec pipe, the seccomp channel) that
  * sits on one of those numbers moves above them first (*keep[i] updated). 0 or errno. */
 int bh_pool_install_fds(int *_Nonnull *_Nonnull keep, uint32_t keep_count, uint32_t *_Nonnull installed);
+/* The init, once it has forked the workload: its own copies of the request's fds are closed
+ * (the workload has them on 0 .. fdc-1), so a reader of the client's pipes sees their end when
+ * the workload's processes close them, not when the init's exit is torn down. */
+void bh_pool_close_request_fds(void);
 /* The request's argv, envp, candidate paths and working directory (NULL when none received). */
 char *_Nullable const *_Nullable bh_pool_argv(void);
 char *_Nullable const *_Nullable bh_pool_envp(void);

@@ -278,6 +278,11 @@ enum bh_msg_kind {
     BH_MSG_EXITED = 3,      /* the workload ended; value = its wait status */
     BH_MSG_CREATED = 4,     /* OCI `create`: every setup step succeeded; the init waits on the exec fifo */
     BH_MSG_POOL_READY = 5,  /* warm pool: every setup step succeeded; the init waits for its request */
+    BH_MSG_EXITED_LAST = 6, /* as BH_MSG_EXITED, and the init has no child left: every process the
+                             * workload made has ended and been reaped (each was the init's
+                             * descendant, re-parented to it, the subreaper); the init only exits
+                             * next. The warm pool answers its client here, before the init's own
+                             * exit (its address space, its namespaces) is torn down. */
 };
 
 typedef struct bh_msg {

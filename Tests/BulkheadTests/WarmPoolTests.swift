@@ -303,6 +303,61 @@ struct WarmPoolTests {
         }
     }
 
+    /// Runs `bulkhead ARGS` with its stdout on a pipe and looks at the pipe the moment the
+    /// client has exited: `closed` when no process holds its write end any more (the
+    /// workload's processes ended; the init and the pool closed their copies).
+    static func stdoutAtClientExit(_ args: [String]) throws -> (status: Int32, closed: Bool) {
+        let p = try PoolSocket.pipe() // close-on-exec: the client gets the write end on 1 alone
+        defer { close(p[0]) }
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        proc.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["BULKHEAD_PROFILE_PATH"] = Bulkhead.packageRoot + "/Profiles"
+        proc.environment = environment
+        proc.standardOutput = FileHandle(fileDescriptor: p[1], closeOnDealloc: false)
+        proc.standardError = FileHandle.nullDevice
+        do { try proc.run() } catch { close(p[1]); throw error }
+        close(p[1])
+        proc.waitUntilExit()
+        _ = fcntl(p[0], F_SETFL, O_NONBLOCK)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(p[0], &buf, buf.count)
+            if n > 0 { continue }
+            return (proc.terminationStatus, n == 0)
+        }
+    }
+
+    @Test("With its own PID namespace, a pooled client gets its status once no process of the sandbox is left: before the init's exit when the workload left none, after the kernel ended a leftover otherwise")
+    func statusOnceNothingIsLeft() throws {
+        let pool = try Pool(size: 2)
+        defer { pool.stop() }
+        // The status the client exits with (sent before the init's exit) is the report's.
+        for (script, status) in [("exit 4", Int32(4)), ("kill -KILL $$", 137), ("kill -TERM $$", 143)] {
+            let r = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", script], report: true)
+            let report = try #require(r.report, "\(r.stderr)")
+            #expect(r.status == status && report.exitCode == status, "\(script): client \(r.status), report \(report.exitCode)")
+            #expect(report.phasesMs.map(\.phase).contains(Self.earlyPhase), "\(script): \(report.phasesMs)")
+        }
+        // A process left running: the init has a child, so the status waits for the init's
+        // exit, which ends it.
+        let left = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", "sleep 30 >/dev/null 2>&1 & exit 3"], report: true)
+        #expect(left.status == 3, "\(left.stderr)")
+        #expect(left.report?.phasesMs.map(\.phase).contains(Self.earlyPhase) == false, "\(left.report?.phasesMs ?? [])")
+        // Whichever way: when the client exits, nothing of the sandbox holds its stdout (a
+        // leftover, orphaned or not, is dead; the init closed its copy of the request's fds).
+        for script in ["exit 5", "sleep 30 & exit 5", "(sleep 30 &); exit 5"] {
+            for _ in 0..<3 {
+                let r = try Self.stdoutAtClientExit(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", script])
+                #expect(r.status == 5)
+                #expect(r.closed, "\(script): the client's stdout is still held open by the sandbox after the client exited")
+            }
+        }
+    }
+
+    static let earlyPhase = "workload run (status to the client: no process of the sandbox left)"
+
     @Test("pool stop and SIGTERM leave no process, cgroup, mount or socket")
     func noLeftovers() throws {
         for viaSignal in [false, true] {

@@ -262,7 +262,12 @@ final class Supervisor {
                 switch readMessage(child) {
                 case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
                 case .some(.execSucceeded): execAt = Monotonic.now(); mark("child setup to execve")
-                case .some(.exited(let ws)): exitStatus = ws
+                case .some(.exited(let ws, let last)):
+                    exitStatus = ws
+                    if last, stepFailure == nil, !timedOut, timeoutSignals.isEmpty, earlyStatus(ws, notifier: notifier) {
+                        // The client has its answer; the deadline has nothing left to end.
+                        deadline = nil
+                    }
                 case .some(.created): break
                 case .some(.poolReady): handOver(child, deadline: &deadline)
                 case .none: messagesOpen = false
@@ -288,7 +293,10 @@ final class Supervisor {
             switch readMessage(child) {
             case .some(.stepFailed(let step, let e)): stepFailure = (step, e)
             case .some(.execSucceeded): execAt = execAt ?? Monotonic.now()
-            case .some(.exited(let ws)): exitStatus = ws
+            case .some(.exited(let ws, let last)):
+                exitStatus = ws
+                // The init was quicker than this loop: the status still goes before the reap.
+                if last, stepFailure == nil, !timedOut, timeoutSignals.isEmpty { _ = earlyStatus(ws, notifier: notifier) }
             case .some(.created), .some(.poolReady): break
             case .none: messagesOpen = false
             }
@@ -335,6 +343,29 @@ final class Supervisor {
         }
         return report
     }
+
+    /// A pooled launch whose init reported the workload's end with no other process of the
+    /// sandbox left (`.exited(last: true)`): the client gets its exit status and message now,
+    /// before the init's own exit (its copy of the pool's address space, the namespaces) is
+    /// torn down and reaped. Only with a PID namespace of the sandbox's own, as `run()`'s
+    /// status after the reap: then every process of the sandbox descends from the init, and
+    /// an init without children is the last one. The status is the one the report will give
+    /// (no step failed, no deadline passed: `supervise`'s end computes the same); the report
+    /// follows after the cgroup's statistics and removal. False when not sent.
+    private func earlyStatus(_ ws: Int32, notifier: SeccompNotifier?) -> Bool {
+        guard let slot = poolSlot, plan.namespaces.contains(.pid), !plan.joinedNamespaces.contains(.pid) else { return false }
+        var report = baseReport(end: Monotonic.now())
+        apply(waitStatus: ws, to: &report)
+        if let v = notifier?.violations, !v.isEmpty { report.seccompViolations = v }
+        slot.sendStatus(report)
+        mark(Self.earlyStatusPhase)
+        return true
+    }
+
+    /// The phase that ends when a pooled client got its status before the init's exit
+    /// (`earlyStatus`); the next one, "workload run, reap", is then the init's exit alone.
+    static let earlyStatusPhase = "workload run (status to the client: no process of the sandbox left)"
+
 
     /// OCI `mounts[type=cgroup]`: the hierarchies the container has its own cgroup in, named in
     /// the plan's `mountCgroups` step once they exist ("cgroup2" alone on a cgroup v2 host).

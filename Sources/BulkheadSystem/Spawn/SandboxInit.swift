@@ -7,7 +7,9 @@ import Synchronization
 public enum InitMessage: Sendable, Equatable {
     case stepFailed(step: Int, errno: Errno)
     case execSucceeded(pidInside: Int32)
-    case exited(waitStatus: Int32)
+    /// The workload ended. `last`: the init has no child left, so no process of the sandbox
+    /// runs but the init, which only exits next (`BH_MSG_EXITED_LAST`).
+    case exited(waitStatus: Int32, last: Bool)
     /// OCI `create`: every setup step succeeded; the init waits on the exec fifo.
     case created
     /// The warm pool: every setup step succeeded; the init waits for its request.
@@ -182,7 +184,8 @@ extension InitMessage {
         switch Int(m.kind) {
         case Int(BH_MSG_STEP_FAILED.rawValue): self = .stepFailed(step: Int(m.step), errno: Errno(m.err))
         case Int(BH_MSG_EXEC_OK.rawValue): self = .execSucceeded(pidInside: m.value)
-        case Int(BH_MSG_EXITED.rawValue): self = .exited(waitStatus: m.value)
+        case Int(BH_MSG_EXITED.rawValue): self = .exited(waitStatus: m.value, last: false)
+        case Int(BH_MSG_EXITED_LAST.rawValue): self = .exited(waitStatus: m.value, last: true)
         case Int(BH_MSG_CREATED.rawValue): self = .created
         case Int(BH_MSG_POOL_READY.rawValue): self = .poolReady
         default: throw SystemError("unknown message \(m.kind) from the sandbox's init")
