@@ -33,8 +33,8 @@ struct BulkheadCommand: CommandGroup {
             if args.first == RunCommand.configuration.commandName, let pooled = PooledRun.parseFast(args.dropFirst()) {
                 try PooledRun.run(socket: pooled.socket, report: pooled.report, command: pooled.command)
             }
-            if args.first == RunCommand.configuration.commandName, let invocation = RunFastPath.parse(args.dropFirst()) {
-                try RunCommand.launch(invocation, overrides: ProfileLayer(), timeoutSeconds: nil)
+            if args.first == RunCommand.configuration.commandName, let fast = RunFastPath.parse(args.dropFirst()) {
+                try RunCommand.launch(fast.invocation, overrides: fast.overrides, timeoutSeconds: nil)
             }
             var command = try parseRunFast() ?? BenchMergeCommand.parse() ?? parseAsRoot()
             try command.run()

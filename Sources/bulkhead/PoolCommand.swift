@@ -158,6 +158,12 @@ enum PooledRun {
         return value
     }
 
+    /// Whether `environmentSocket()` would name a pool, without its warning for root.
+    static func environmentNamesPool() -> Bool {
+        guard let value = getenv("BULKHEAD_POOL"), value.pointee != 0 else { return false }
+        return getuid() != 0 && geteuid() != 0
+    }
+
     /// `run --pool SOCKET [--report FILE|-] -- CMD…`, or `run [--report FILE|-] -- CMD…` with
     /// BULKHEAD_POOL set, read without ArgumentParser (as RunFastPath); nil for anything else.
     static func parseFast(_ args: ArraySlice<String>) -> (socket: String, report: String?, command: [String])? {

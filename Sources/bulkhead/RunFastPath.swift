@@ -20,8 +20,8 @@ struct RunInvocation: Equatable {
     var stopTimeoutSeconds: Double = 10
 }
 
-/// `bulkhead run [--profile NAME] [--report FILE|-] -- CMD…`, the launch-latency path, read
-/// without ArgumentParser.
+/// `bulkhead run [--profile NAME] [--report FILE|-] [--limits strict|best-effort] -- CMD…`, the
+/// launch-latency path, read without ArgumentParser.
 ///
 /// ArgumentParser reflects on every `@Option` of `RunCommand` (type metadata by mangled name,
 /// protocol-conformance scans over a binary that carries Foundation): about 1.3 ms of CPU, the
@@ -30,16 +30,33 @@ struct RunInvocation: Equatable {
 /// repeated flag, a value that looks like a flag, no `--`, no command), which then goes through
 /// ArgumentParser as before, so every error, help text and other flag keeps its one definition
 /// in `RunCommand`. RunFastPathTests checks that both readers agree.
+///
+/// `--limits` is read here because every rootless launch on a host whose cgroup hierarchies are
+/// not delegated needs `--limits best-effort`: through ArgumentParser that flag alone cost 16 M
+/// of the launch's 27 M instructions (BENCHMARKS.md, issue 17, launch-start). Its value becomes
+/// the override layer through `CommandLineLayer` and `FieldRules.enforcement`, the one rule; a
+/// value that rule refuses returns nil, so the error is ArgumentParser's path's, word for word.
+/// With BULKHEAD_POOL naming a pool (a non-root caller), nothing is read here either: the full
+/// parser decides which flags a pooled run refuses.
 enum RunFastPath {
-    static func parse(_ args: ArraySlice<String>) -> RunInvocation? {
+    /// The invocation and the command line's profile layer (empty unless `--limits` was given).
+    static func parse(_ args: ArraySlice<String>, poolInEnvironment: Bool = PooledRun.environmentNamesPool())
+        -> (invocation: RunInvocation, overrides: ProfileLayer)? {
+        if poolInEnvironment { return nil }
         var invocation = RunInvocation()
+        var flags = CommandLineLayer()
         var seen: Set<String> = []
         var i = args.startIndex
         while i < args.endIndex {
             let arg = args[i]
             if arg == "--" {
                 invocation.command = Array(args[(i + 1)...])
-                return invocation.command.isEmpty ? nil : invocation
+                guard !invocation.command.isEmpty else { return nil }
+                // No --limits (the one layer flag read here), no layer to build: the plain launch
+                // does not run CommandLineLayer's code.
+                if flags.limits == nil { return (invocation, ProfileLayer()) }
+                guard let overrides = try? flags.layer(environment: [:], currentDirectory: "/") else { return nil }
+                return (invocation, overrides)
             }
             var name = arg, value: String?
             if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
@@ -59,6 +76,9 @@ enum RunFastPath {
             case "--report":
                 guard seen.insert("report").inserted else { return nil }
                 invocation.report = value
+            case "--limits":
+                guard seen.insert("limits").inserted else { return nil }
+                flags.limits = value
             default:
                 return nil
             }
