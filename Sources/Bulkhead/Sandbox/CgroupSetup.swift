@@ -33,6 +33,9 @@ struct CgroupSetup {
     private var enforcement: LimitEnforcement = .strict
     private var inPod = false
     private var ioWeightIgnored: NotEnforcedLimit?
+    /// `create(deferStaleCollection: true)`: the host whose dead launchers' leaves
+    /// `collectStale()` still has to collect. Nil once collected (or when nothing is pending).
+    private var pendingStaleCollection: CgroupHost?
 
     init(cgroup: SandboxCgroup?, limits: LimitsReport?, note: String?) {
         self.cgroup = cgroup; self.limits = limits; self.note = note
@@ -61,7 +64,8 @@ struct CgroupSetup {
     /// user), it runs in no cgroup of its own; with limits asked that is refused, naming the
     /// cgroup, the errno and the fix (delegate a cgroup, or ask for no limits).
     static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
-                       fromHierarchyRoot: Bool = false, deferV1: Bool = false, rootlessOptional: Bool = false) throws(LaunchError) -> CgroupSetup {
+                       fromHierarchyRoot: Bool = false, deferV1: Bool = false, rootlessOptional: Bool = false,
+                       deferStaleCollection: Bool = false) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
         let asked = !wanted.requested.isEmpty
         let enforcement = prepared.profile.enforcement
@@ -77,7 +81,8 @@ struct CgroupSetup {
             ioWeightIgnored = NotEnforcedLimit(limit: .ioWeight, reason: why)
         }
         var setup = try createCgroup(wanted, asked: asked, enforcement: enforcement, pod: pod, fixedPath: fixedPath,
-                                     fromHierarchyRoot: fromHierarchyRoot, deferV1: deferV1, rootlessOptional: rootlessOptional)
+                                     fromHierarchyRoot: fromHierarchyRoot, deferV1: deferV1, rootlessOptional: rootlessOptional,
+                                     deferStaleCollection: deferStaleCollection)
         if let ignored = ioWeightIgnored, var l = setup.limits {
             l.notEnforced.append(ignored)
             setup.limits = l
@@ -117,7 +122,7 @@ struct CgroupSetup {
 
     private static func createCgroup(_ wanted: CgroupLimits, asked: Bool, enforcement: LimitEnforcement,
                                      pod: [String]?, fixedPath: [String]? = nil, fromHierarchyRoot: Bool = false,
-                                     deferV1: Bool, rootlessOptional: Bool = false) throws(LaunchError) -> CgroupSetup {
+                                     deferV1: Bool, rootlessOptional: Bool = false, deferStaleCollection: Bool = false) throws(LaunchError) -> CgroupSetup {
         // Without limits there is no cgroup: the PID namespace's teardown already kills every
         // process of the sandbox, and getrusage reports its CPU time and peak memory. A cgroup
         // would only add the cost of creating, joining (slow on v1) and removing it. A pod's
@@ -135,10 +140,11 @@ struct CgroupSetup {
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: "\(error)") : nil,
                                note: "no cgroup: \(error)")
         }
-        // Leftovers of launchers that were killed are collected before a new leaf is made, in
-        // the hierarchies this caller can write (where its own leaves go; `bulkhead gc` looks
-        // everywhere).
-        SandboxCgroup.collectStale(host: host, writableOnly: true)
+        // Leftovers of launchers that were killed are collected in the hierarchies this caller
+        // can write (where its own leaves go; `bulkhead gc` looks everywhere): here, before the
+        // new leaf, or (`deferStaleCollection`) by `collectStale()` after clone3. The new leaf's
+        // name is this live launcher's, so the collection never takes it, whenever it runs.
+        if !deferStaleCollection { SandboxCgroup.collectStale(host: host, writableOnly: true) }
         if fromHierarchyRoot {
             // The OCI cgroupsPath: from each hierarchy's root (its components were checked by
             // OCIConfig and are checked again by SandboxCgroup.validate: no "." or "..").
@@ -154,8 +160,11 @@ struct CgroupSetup {
             let cg = try SandboxCgroup.create(host: host, path: fixedPath ?? ((pod ?? ["default", "default"]) + [leaf.description]),
                                               limits: wanted, bestEffort: bestEffort, deferV1: deferV1,
                                               everyHierarchy: fixedPath != nil)
-            return CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
+            var setup = CgroupSetup(cgroup: cg, limits: asked ? report(enforcement, cg, notEnforcedAll: nil, reason: nil) : nil, note: nil)
+            if deferStaleCollection { setup.pendingStaleCollection = host }
+            return setup
         } catch {
+            if deferStaleCollection { SandboxCgroup.collectStale(host: host, writableOnly: true) }
             let noAccess = [EACCES, EPERM, EROFS].contains(error.errno?.rawValue ?? 0)
             if rootlessOptional && noAccess {
                 // runc rootless: no cgroup of its own when nothing is delegated and nothing asked.
@@ -171,6 +180,16 @@ struct CgroupSetup {
             return CgroupSetup(cgroup: nil, limits: asked ? report(enforcement, nil, notEnforcedAll: wanted, reason: error.description) : nil,
                                note: "no cgroup: \(error.description)")
         }
+    }
+
+    /// The collection `create(deferStaleCollection: true)` left for later, once: the leaves of
+    /// dead launchers in the hierarchies this caller can write (`SandboxCgroup.collectStale`).
+    /// A `run` calls it after the v1 leaves were sent to the init, while the init mounts and
+    /// the workload starts, and again (a no-op then) before `finish()`.
+    mutating func collectStale() {
+        guard let host = pendingStaleCollection else { return }
+        pendingStaleCollection = nil
+        SandboxCgroup.collectStale(host: host, writableOnly: true)
     }
 
     /// The report's `limits`: what `cg` enforced, or without a cgroup every limit of
@@ -192,8 +211,9 @@ struct CgroupSetup {
         guard let cg = cgroup else { return CgroupReport(path: nil, directories: [], stats: nil, note: note) }
         let stats = cg.stats()
         var problem: String?
-        if !cg.killAll() { problem = "processes remained in the cgroup after SIGKILL" }
-        do { try cg.remove(pruneAncestors: false) } catch { problem = "cannot remove the cgroup: \(error.description)" }
+        let (empty, removeError) = cg.killAllAndRemove()
+        if !empty { problem = "processes remained in the cgroup after SIGKILL" }
+        if let removeError { problem = "cannot remove the cgroup: \(removeError.description)" }
         return CgroupReport(path: "bulkhead/" + cg.path.joined(separator: "/"), directories: cg.directories, stats: stats, note: problem)
     }
 }

@@ -71,7 +71,10 @@ final class Supervisor {
             if prepared.request.injectFault == .cgroupCreate {
                 throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
             }
-            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? cgroupParent, deferV1: true)
+            // The stale-leaf collection waits until the init is released (`launch`): the launcher
+            // has nothing else to do while the init mounts.
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? cgroupParent, deferV1: true,
+                                            deferStaleCollection: true)
         } catch {
             return failure(error)
         }
@@ -83,6 +86,8 @@ final class Supervisor {
         // of the sandbox. In the host's PID namespace a process the workload left behind runs
         // until `finish()` kills the cgroup, so the status waits for that, as a cold run's does.
         if plan.namespaces.contains(.pid) && !plan.joinedNamespaces.contains(.pid) { poolSlot?.sendStatus(report) }
+        // A launch that failed before the init was released collects here (else a no-op).
+        cgroup.collectStale()
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
         report.cgroup = cgroup.finish()
@@ -196,6 +201,9 @@ final class Supervisor {
             return failure(error)
         }
         if hasV1 { mark("cgroup v1 leaves and limits") }
+        // The leaves of dead launchers, while the init sets itself up and the workload starts
+        // (on a host with cgroups of many other sandboxes, the walk is hundreds of system calls).
+        cgroup.collectStale()
         onStarted?(child.pid)
         var report = supervise(child, signals: signals, notifier: notifier)
         if let notifier {

@@ -631,10 +631,14 @@ public final class SandboxCgroup {
         while let slash = current.lastIndex(of: "/"), current.count > mountPoint.count {
             current = String(current[..<slash])
             guard current.hasPrefix(mountPoint) else { break }
+            // The period only where there is a quota (-1, the default, is none): half the reads.
+            // Parsed by `CgroupStatParser.singleValue` (-1 is `.max`), not Foundation's
+            // trimming, whose first use cost this launch-path function a scan of the binary's
+            // conformance records (about a third of a millisecond).
             guard case .success(let q) = CgroupFS.read(current + "/cpu.cfs_quota_us"),
+                  case .value(let quota)? = CgroupStatParser.singleValue(q), quota > 0,
                   case .success(let p) = CgroupFS.read(current + "/cpu.cfs_period_us"),
-                  let quota = Int64(q.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let period = Int64(p.trimmingCharacters(in: .whitespacesAndNewlines)), quota > 0, period > 0 else { continue }
+                  case .value(let period)? = CgroupStatParser.singleValue(p), period > 0 else { continue }
             rate = min(rate ?? .infinity, Double(quota) / Double(period))
         }
         return rate
@@ -738,6 +742,37 @@ public final class SandboxCgroup {
             usedKill = (try? CgroupFS.write(unified.directory + "/cgroup.kill", "1").get()) != nil
         }
         return Self.killLoop(directories: directories, signalFirst: !usedKill)
+    }
+
+    /// `killAll()` then `remove(pruneAncestors: false)`, for a cgroup whose processes are
+    /// usually gone already (a run's init was reaped, and its PID namespace's end killed every
+    /// process in it): cgroup.kill, then one rmdir(2) per leaf. The kernel refuses (EBUSY) to
+    /// remove a cgroup that has a member or a nested cgroup, so a leaf rmdir removed was empty;
+    /// only when one is refused (or already missing) does the kill loop read the leaves'
+    /// members, and `remove()` take them, as `killAll()` and `remove()` do. Saves reading every
+    /// leaf's cgroup.procs and directory (seven system calls a leaf) when nothing is left.
+    /// Returns whether the cgroup was empty after the kill (`killAll()`'s answer) and what
+    /// `remove()` threw.
+    public func killAllAndRemove() -> (empty: Bool, removeError: CgroupError?) {
+        guard !removed else { return (true, nil) }
+        var usedKill = false
+        if let unified = leaves.first(where: \.isUnified) {
+            // ENOENT: no cgroup.kill (Linux < 5.14); the loop below signals instead.
+            usedKill = (try? CgroupFS.write(unified.directory + "/cgroup.kill", "1").get()) != nil
+        }
+        var left: [Leaf] = []
+        for leaf in leaves.reversed() where rmdir(leaf.directory) != 0 { left.append(leaf) }
+        if left.isEmpty {
+            if let fd = cloneIntoFD {
+                close(fd)
+                cloneIntoFD = nil
+            }
+            removed = true
+            return (true, nil)
+        }
+        let empty = Self.killLoop(directories: left.map(\.directory), signalFirst: !usedKill)
+        do throws(CgroupError) { try remove(pruneAncestors: false) } catch { return (empty, error) }
+        return (empty, nil)
     }
 
     static func killLoop(directories: [String], signalFirst: Bool) -> Bool {
