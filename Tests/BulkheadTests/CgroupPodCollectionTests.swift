@@ -1,0 +1,93 @@
+import Testing
+import BulkheadModel
+@testable import BulkheadSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `bulkhead gc` (`SandboxCgroup.collectStale`) and a pod's cgroup, `<tenant>/<pod>@<pid>-<start>`:
+/// a pod launcher killed before its containers' leaves existed, or after it removed them, left
+/// the pod's cgroup with nothing below it naming the launcher, and no collection removed it (the
+/// bench's `bench-PID-*` pods piled up, and every root launch walks the whole tree). Every test
+/// kills its processes and removes its cgroups on every path.
+@Suite("gc: a dead launcher's pod cgroup (real kernel, root)", .serialized,
+       .enabled(if: CgroupKernelGate.enabled,
+                Comment(rawValue: (CgroupKernelGate.skipReason ?? "") + " (with CI=true this fails instead of skipping)")))
+struct CgroupPodCollectionTests {
+    @Test("a dead launcher's pod cgroup is removed with its members; a live, recycled-pid, foreign-owned or other name is judged as gc judges leaves")
+    func deadLaunchersPodCgroup() throws {
+        try CgroupKernelGate.require()
+        try #require(geteuid() == 0, "root's collection")
+        signal(SIGPIPE, SIG_IGN)
+        let real = try CgroupHost.detect()
+        var target = try #require(real.v1Target(for: "pids") ?? real.unifiedTarget, "no pids hierarchy")
+        let own = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count))
+        let base = own + "/bh-gcpod-\(getpid())"
+        target.baseDirectory = base
+        target.writable = true
+        var host = real
+        host.targets = [target]
+        try #require(mkdir(base, 0o755) == 0, "mkdir \(base): errno \(errno)")
+        defer {
+            _ = SandboxCgroup.killLoop(directories: [base], signalFirst: true)
+            _ = SandboxCgroup.removeTree(base)
+            #expect(access(base, F_OK) != 0, "left behind: \(base)")
+        }
+        let tenant = base + "/default"
+        try #require(mkdir(tenant, 0o755) == 0, "mkdir \(tenant): errno \(errno)")
+
+        // A launcher that is gone: its pid and real start time, read while it ran.
+        let gone = try GatedChild(shell: "exit 0")
+        let goneStart = try #require(CgroupLeafName.startTime(of: gone.pid))
+        gone.release()
+        _ = gone.wait(timeoutSeconds: 5)
+        let dead = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: goneStart, sequence: 0)
+        let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 0))
+        let recycled = CgroupLeafName(launcherPID: live.launcherPID, launcherStartTime: live.launcherStartTime &+ 1, sequence: 0)
+
+        let deadPod = tenant + "/" + dead.podDirectoryName("bench-\(gone.pid)-hog")
+        let recycledPod = tenant + "/" + recycled.podDirectoryName("web")
+        let livePod = tenant + "/" + live.podDirectoryName("web")
+        let foreignPod = tenant + "/" + dead.podDirectoryName("foreign")
+        // Names that are not a pod's: the old `<pod>-<pid>` form, an OCI id (`_` is in its alphabet).
+        let others = [tenant + "/bench-\(gone.pid)-hog-\(gone.pid)", tenant + "/x_\(gone.pid)-\(goneStart)"]
+        for d in [deadPod, recycledPod, livePod, foreignPod] + others {
+            try #require(mkdir(d, 0o755) == 0, "mkdir \(d): errno \(errno)")
+        }
+        try #require(chown(foreignPod, 65534, 65534) == 0, "chown \(foreignPod): errno \(errno)")
+        // What the dead launcher left running in its pod, and a member of the live pod.
+        let leftover = try GatedChild(["/bin/sleep", "30"])
+        defer { if !leftover.reaped { kill(leftover.pid, SIGKILL) }; _ = leftover.wait(timeoutSeconds: 5) }
+        try #require(Self.attach(leftover.pid, to: deadPod), "attach to \(deadPod): errno \(errno)")
+        let member = try GatedChild(["/bin/sleep", "30"])
+        defer { if !member.reaped { kill(member.pid, SIGKILL) }; _ = member.wait(timeoutSeconds: 5) }
+        try #require(Self.attach(member.pid, to: livePod), "attach to \(livePod): errno \(errno)")
+
+        let removed = Set(SandboxCgroup.collectStale(host: host))
+        #expect(removed == [deadPod, recycledPod], "removed: \(removed.sorted())")
+        #expect(access(deadPod, F_OK) != 0 && access(recycledPod, F_OK) != 0, "the dead launchers' pod cgroups are gone")
+        #expect(leftover.wait(timeoutSeconds: 5) != nil, "the dead pod's member was killed")
+        for d in [livePod, foreignPod] + others { #expect(access(d, F_OK) == 0, "\(d) was removed") }
+        if case .success(let text) = CgroupFS.read("/proc/\(member.pid)/stat") {
+            #expect(!ProcStat.hasExited(fromStat: text), "the live pod's member was killed")
+        } else {
+            Issue.record("the live pod's member is gone")
+        }
+    }
+
+    static func attach(_ pid: pid_t, to dir: String) -> Bool {
+        if case .success = CgroupFS.write(dir + "/cgroup.procs", "\(pid)") { return true }
+        return false
+    }
+
+    @Test("a pod's cgroup name parses back to its launcher; no other name does")
+    func podDirectoryNames() {
+        let owner = CgroupLeafName(launcherPID: 984, launcherStartTime: 3651025, sequence: 0)
+        #expect(owner.podDirectoryName("bench-927-hog-victim") == "bench-927-hog-victim@984-3651025")
+        #expect(CgroupLeafName(podDirectory: "bench-927-hog-victim@984-3651025") == owner)
+        for name in ["bench-927-hog-victim-984", "x_984-3651025", "@984-3651025", "a@984", "a@984-", "a@-3", "a@0-3",
+                     "a@984-36x", "a@b@984-3", "c-984-3651025-0", "default", "a@+984-3"] {
+            #expect(CgroupLeafName(podDirectory: name) == nil, "\(name)")
+        }
+    }
+}
