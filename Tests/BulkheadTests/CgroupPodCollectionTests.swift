@@ -91,3 +91,51 @@ struct CgroupPodCollectionTests {
         }
     }
 }
+
+/// The teardown's kill loop (`SandboxCgroup.killLoop`, v1 hierarchies and gc) and pid reuse.
+@Suite("teardown: a pid read from cgroup.procs is signalled only while it is still a member", .serialized,
+       .enabled(if: CgroupKernelGate.enabled,
+                Comment(rawValue: (CgroupKernelGate.skipReason ?? "") + " (with CI=true this fails instead of skipping)")))
+struct KillLoopPidReuseTests {
+    /// The race, made certain: the loop's read of cgroup.procs lists a pid whose member has
+    /// exited and which a process outside the cgroup (`bystander`) now holds; the next read no
+    /// longer lists it. kill(2) by that pid killed the bystander; through a pidfd checked against
+    /// a second read, nothing is signalled.
+    @Test func aReusedPidIsNeverSignalled() throws {
+        try CgroupKernelGate.require()
+        signal(SIGPIPE, SIG_IGN)
+        let bystander = try GatedChild(["/bin/sleep", "30"])
+        defer { if !bystander.reaped { kill(bystander.pid, SIGKILL) }; _ = bystander.wait(timeoutSeconds: 5) }
+        var reads = 0
+        let emptied = SandboxCgroup.killLoop(directories: ["/sys/fs/cgroup/pids/bh-killloop-never-made"], signalFirst: true,
+                                             readMembers: { _ in reads += 1; return reads == 1 ? [bystander.pid] : [] })
+        #expect(emptied, "the cgroup reads empty after the first round")
+        usleep(50_000)
+        if case .success(let text) = CgroupFS.read("/proc/\(bystander.pid)/stat") {
+            #expect(!ProcStat.hasExited(fromStat: text), "the process that reused the pid was killed")
+        } else {
+            Issue.record("the process that reused the pid is gone")
+        }
+    }
+
+    /// And a member still listed is killed (a v1 cgroup, no cgroup.kill: the loop alone).
+    @Test func aListedMemberIsKilled() throws {
+        try CgroupKernelGate.require()
+        try #require(geteuid() == 0, "root makes the cgroup")
+        signal(SIGPIPE, SIG_IGN)
+        let host = try CgroupHost.detect()
+        let target = try #require(host.v1Target(for: "pids") ?? host.unifiedTarget, "no pids hierarchy")
+        let dir = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count)) + "/bh-killloop-\(getpid())"
+        try #require(mkdir(dir, 0o755) == 0, "mkdir \(dir): errno \(errno)")
+        defer {
+            _ = SandboxCgroup.killLoop(directories: [dir], signalFirst: true)
+            _ = SandboxCgroup.removeTree(dir)
+            #expect(access(dir, F_OK) != 0, "left behind: \(dir)")
+        }
+        let member = try GatedChild(["/bin/sleep", "30"])
+        defer { if !member.reaped { kill(member.pid, SIGKILL) }; _ = member.wait(timeoutSeconds: 5) }
+        try #require(CgroupPodCollectionTests.attach(member.pid, to: dir), "attach: errno \(errno)")
+        #expect(SandboxCgroup.killLoop(directories: [dir], signalFirst: true), "emptied")
+        #expect(member.wait(timeoutSeconds: 5) != nil, "the member was killed")
+    }
+}
