@@ -19,20 +19,8 @@ struct CgroupPodCollectionTests {
         try CgroupKernelGate.require()
         try #require(geteuid() == 0, "root's collection")
         signal(SIGPIPE, SIG_IGN)
-        let real = try CgroupHost.detect()
-        var target = try #require(real.v1Target(for: "pids") ?? real.unifiedTarget, "no pids hierarchy")
-        let own = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count))
-        let base = own + "/bh-gcpod-\(getpid())"
-        target.baseDirectory = base
-        target.writable = true
-        var host = real
-        host.targets = [target]
-        try #require(mkdir(base, 0o755) == 0, "mkdir \(base): errno \(errno)")
-        defer {
-            _ = SandboxCgroup.killLoop(directories: [base], signalFirst: true)
-            _ = SandboxCgroup.removeTree(base)
-            #expect(access(base, F_OK) != 0, "left behind: \(base)")
-        }
+        let (host, base) = try scratchCgroupBase("bh-gcpod-\(getpid())")
+        defer { removeCgroupTree(base) }
         let tenant = base + "/default"
         try #require(mkdir(tenant, 0o755) == 0, "mkdir \(tenant): errno \(errno)")
 
@@ -123,15 +111,8 @@ struct KillLoopPidReuseTests {
         try CgroupKernelGate.require()
         try #require(geteuid() == 0, "root makes the cgroup")
         signal(SIGPIPE, SIG_IGN)
-        let host = try CgroupHost.detect()
-        let target = try #require(host.v1Target(for: "pids") ?? host.unifiedTarget, "no pids hierarchy")
-        let dir = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count)) + "/bh-killloop-\(getpid())"
-        try #require(mkdir(dir, 0o755) == 0, "mkdir \(dir): errno \(errno)")
-        defer {
-            _ = SandboxCgroup.killLoop(directories: [dir], signalFirst: true)
-            _ = SandboxCgroup.removeTree(dir)
-            #expect(access(dir, F_OK) != 0, "left behind: \(dir)")
-        }
+        let (_, dir) = try scratchCgroupBase("bh-killloop-\(getpid())")
+        defer { removeCgroupTree(dir) }
         let member = try GatedChild(["/bin/sleep", "30"])
         defer { if !member.reaped { kill(member.pid, SIGKILL) }; _ = member.wait(timeoutSeconds: 5) }
         try #require(CgroupPodCollectionTests.attach(member.pid, to: dir), "attach: errno \(errno)")

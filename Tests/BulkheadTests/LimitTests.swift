@@ -1,5 +1,5 @@
 import BulkheadModel
-@testable import BulkheadSystem
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -172,13 +172,7 @@ struct LimitTests {
         // shared ancestors (`bulkhead/default/default`) in the delegated subtree, so a plain
         // rmdir of the subtree failed with EBUSY and left it behind on every run. Depth first;
         // whatever is still in it (nothing, normally) is killed first.
-        defer {
-            for d in dirs where FileManager.default.fileExists(atPath: d) {
-                _ = SandboxCgroup.killLoop(directories: [d], signalFirst: true)
-                _ = SandboxCgroup.removeTree(d)
-                #expect(!FileManager.default.fileExists(atPath: d), "left behind: \(d)")
-            }
-        }
+        defer { for d in dirs { removeCgroupTree(d) } }
         for d in dirs {
             try #require(mkdir(d, 0o755) == 0, "mkdir \(d): \(errno)")
             for entry in ["", "/cgroup.procs", "/tasks", "/cgroup.subtree_control"] where FileManager.default.fileExists(atPath: d + entry) {
