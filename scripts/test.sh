@@ -15,4 +15,12 @@ export BULKHEAD_STATIC_BINARY=$PWD/.build/release/bulkhead
 export BULKHEAD_VM_BULKHEAD=${BULKHEAD_VM_BULKHEAD:-$PWD/.build/release/bulkhead}
 # One test at a time: the CPU-share and isolation experiments measure the machine, and a
 # neighbouring test (or the VM lane) would be the noise they measure.
-swift test --skip-build --no-parallel
+# Nothing may be left behind (cgroups in bulkhead's tree, bh-* test directories): listed before
+# and after, each leftover named, and the run fails on one even when every test passed.
+before=$(mktemp)
+trap 'rm -f "$before"' EXIT
+./scripts/check-leftovers.sh list > "$before"
+status=0
+swift test --skip-build --no-parallel || status=$?
+./scripts/check-leftovers.sh compare "$before" || status=1
+exit $status

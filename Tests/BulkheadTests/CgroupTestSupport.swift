@@ -128,3 +128,25 @@ func readTrimmed(_ path: String) -> String? {
     guard case .success(let s) = CgroupFS.read(path) else { return nil }
     return s.split(separator: "\n").first.map(String.init) ?? ""
 }
+
+/// A test's own cgroup directory `name` beside bulkhead's base, in the v1 pids hierarchy (the
+/// cgroup2 one when there is none). `host` has it as its only target's base directory.
+func scratchCgroupBase(_ name: String) throws -> (host: CgroupHost, base: String) {
+    var host = try CgroupHost.detect()
+    var target = try #require(host.v1Target(for: "pids") ?? host.unifiedTarget, "no pids hierarchy")
+    let base = String(target.baseDirectory.dropLast(("/" + CgroupHost.subtreeName).count)) + "/" + name
+    try #require(mkdir(base, 0o755) == 0, "mkdir \(base): errno \(errno)")
+    target.baseDirectory = base
+    target.writable = true
+    host.targets = [target]
+    return (host, base)
+}
+
+/// Kills whatever is left in the cgroup tree `dir` and removes it depth first (a test's cleanup,
+/// on every path); expects it gone.
+func removeCgroupTree(_ dir: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    guard access(dir, F_OK) == 0 else { return }
+    _ = SandboxCgroup.killLoop(directories: [dir], signalFirst: true)
+    _ = SandboxCgroup.removeTree(dir)
+    #expect(access(dir, F_OK) != 0, "left behind: \(dir)", sourceLocation: sourceLocation)
+}

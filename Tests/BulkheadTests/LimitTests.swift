@@ -168,13 +168,17 @@ struct LimitTests {
             dirs.append("\(base)/\(name)")
         }
         try #require(dirs.count == 5, "hybrid host layout: \(dirs)")
+        // Removed on every path, a failed mkdir or expectation included: the launch keeps its
+        // shared ancestors (`bulkhead/default/default`) in the delegated subtree, so a plain
+        // rmdir of the subtree failed with EBUSY and left it behind on every run. Depth first;
+        // whatever is still in it (nothing, normally) is killed first.
+        defer { for d in dirs { removeCgroupTree(d) } }
         for d in dirs {
             try #require(mkdir(d, 0o755) == 0, "mkdir \(d): \(errno)")
             for entry in ["", "/cgroup.procs", "/tasks", "/cgroup.subtree_control"] where FileManager.default.fileExists(atPath: d + entry) {
                 chown(d + entry, 65534, 65534)
             }
         }
-        defer { for d in dirs { rmdir(d) } }
         let join = dirs.map { "echo $$ > \($0)/cgroup.procs" }.joined(separator: "; ")
         let r = try Bulkhead.sh("python3 -c 'x = bytearray(128 << 20)'", ["--memory", "48Mi"], report: true,
                                 prefix: ["/bin/sh", "-c", "\(join); exec /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups \"$0\" \"$@\""])

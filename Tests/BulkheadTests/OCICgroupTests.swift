@@ -49,7 +49,7 @@ struct OCICgroupTests {
     /// says "/" everywhere, and nothing can be created there.
     @Test func cgroupMountInTheContainersNamespace() throws {
         let b = try B(args: ["/bin/sh", "-c", Self.probe]) { Self.limited(&$0, cgroupNamespace: true) }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         let mounts = Self.cgroupMounts(Self.read(b.out + "/mountinfo") ?? "")
         let base = try #require(mounts.first { $0.point == "/sys/fs/cgroup" }, "a mount on /sys/fs/cgroup: \(mounts)")
@@ -78,15 +78,15 @@ struct OCICgroupTests {
     /// host's paths, and the workload is not left in a cgroup namespace of its own.
     @Test func cgroupMountWithoutANamespace() throws {
         let b = try B(args: ["/bin/sh", "-c", Self.probe + "; readlink /proc/self/ns/cgroup > /out/ns"]) { Self.limited(&$0, cgroupNamespace: false) }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         let mounts = Self.cgroupMounts(Self.read(b.out + "/mountinfo") ?? "")
         let memory = try #require(mounts.first { $0.point == "/sys/fs/cgroup/memory" }, "\(mounts)")
-        #expect(memory.root.hasSuffix("/bulkhead/oci/c1"), "rooted at the container's cgroup: \(memory)")
-        for m in mounts where m.point != "/sys/fs/cgroup" { #expect(m.root.hasSuffix("/bulkhead/oci/c1"), "\(m)") }
+        #expect(memory.root.hasSuffix("/bulkhead/oci/\(b.id)"), "rooted at the container's cgroup: \(memory)")
+        for m in mounts where m.point != "/sys/fs/cgroup" { #expect(m.root.hasSuffix("/bulkhead/oci/\(b.id)"), "\(m)") }
         #expect(Self.read(b.out + "/mem") == String(48 << 20))
         #expect(Self.read(b.out + "/pids") == "33")
-        #expect((Self.read(b.out + "/cgroup") ?? "").contains("/bulkhead/oci/c1"), "the host's names")
+        #expect((Self.read(b.out + "/cgroup") ?? "").contains("/bulkhead/oci/\(b.id)"), "the host's names")
         let ns = try #require(Self.read(b.out + "/ns"))
         let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/cgroup")
         #expect(ns == mine, "back in the runtime's cgroup namespace: \(ns) vs \(mine)")
@@ -98,7 +98,7 @@ struct OCICgroupTests {
     /// refused (RedTeamOCICgroupTests.readWriteCgroupMountCannotRaiseItsOwnLimits).
     @Test func cgroupMountReadWrite() throws {
         let b = try B(args: ["/bin/sh", "-c", Self.probe]) { Self.limited(&$0, cgroupNamespace: true, options: ["nosuid", "noexec", "nodev", "rw"]) }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         let delegating = (Self.read("/proc/self/mountinfo") ?? "").split(separator: "\n").contains {
             $0.split(separator: " ")[4] == "/sys/fs/cgroup" && $0.contains(" - cgroup2 ") && $0.contains("nsdelegate")
         }
@@ -111,7 +111,7 @@ struct OCICgroupTests {
         let memory = Self.cgroupMounts(Self.read(b.out + "/mountinfo") ?? "").first { $0.point == "/sys/fs/cgroup/memory" }
         #expect(memory?.options.hasPrefix("rw") == true, "\(String(describing: memory))")
         for h in ["memory", "pids", "cpu", "freezer", "unified"] {
-            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(h)/bulkhead/oci/c1"), "\(h): removed with what the container made")
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(h)/bulkhead/oci/\(b.id)"), "\(h): removed with what the container made")
         }
     }
 
@@ -121,50 +121,52 @@ struct OCICgroupTests {
     @Test func pauseResumeKillDelete() throws {
         let b = try B(args: ["/bin/sh", "-c", "while :; do echo x >> /out/ticks; sleep 0.02; done"])
         let pidFile = b.dir + "/pid"
-        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot).status == 0)
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
         let freezer = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/freezer.state") }, "\(dirs)")
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
         func ticks() -> Int { (Self.read(b.out + "/ticks") ?? "").split(separator: "\n").count }
         for _ in 0..<500 where ticks() < 3 { usleep(10_000) }
-        let p = try Self.rt(["pause", "c1"], root: b.stateRoot)
+        let p = try Self.rt(["pause", b.id], root: b.stateRoot)
         #expect(p.status == 0, "pause: \(p.stderr)")
         #expect(Self.read(freezer + "/freezer.state") == "FROZEN")
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String == "paused")
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String == "paused")
         let frozenAt = ticks()
         usleep(300_000)
         #expect(ticks() == frozenAt, "nothing runs while frozen")
-        #expect(try Self.rt(["pause", "c1"], root: b.stateRoot).status == 1, "a paused container is not paused twice")
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 1)
-        #expect(try Self.rt(["delete", "c1"], root: b.stateRoot).status == 1, "delete without --force refuses a paused container")
-        let resumed = try Self.rt(["resume", "c1"], root: b.stateRoot)
+        #expect(try Self.rt(["pause", b.id], root: b.stateRoot).status == 1, "a paused container is not paused twice")
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 1)
+        #expect(try Self.rt(["delete", b.id], root: b.stateRoot).status == 1, "delete without --force refuses a paused container")
+        let resumed = try Self.rt(["resume", b.id], root: b.stateRoot)
         #expect(resumed.status == 0, "resume: \(resumed.stderr)")
         #expect(Self.read(freezer + "/freezer.state") == "THAWED")
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String == "running")
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String == "running")
         for _ in 0..<500 where ticks() <= frozenAt { usleep(10_000) }
         #expect(ticks() > frozenAt, "ticking again")
-        #expect(try Self.rt(["resume", "c1"], root: b.stateRoot).status == 1, "a running container is not resumed")
+        #expect(try Self.rt(["resume", b.id], root: b.stateRoot).status == 1, "a running container is not resumed")
 
         // kill KILL of a paused container: thawed after the signal, it ends.
-        #expect(try Self.rt(["pause", "c1"], root: b.stateRoot).status == 0)
-        #expect(try Self.rt(["kill", "c1", "KILL"], root: b.stateRoot).status == 0)
-        for _ in 0..<500 where try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String == "stopped")
-        #expect(try Self.rt(["delete", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["pause", b.id], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["kill", b.id, "KILL"], root: b.stateRoot).status == 0)
+        for _ in 0..<500 where try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String == "stopped")
+        #expect(try Self.rt(["delete", b.id], root: b.stateRoot).status == 0)
         for d in dirs { #expect(!FileManager.default.fileExists(atPath: d), "\(d) removed") }
 
         // delete --force of a paused container.
-        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
-        #expect(try Self.rt(["pause", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["pause", b.id], root: b.stateRoot).status == 0)
         let pid2 = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
-        let d = try Self.rt(["delete", "--force", "c1"], root: b.stateRoot)
+        let d = try Self.rt(["delete", "--force", b.id], root: b.stateRoot)
         #expect(d.status == 0, "delete --force: \(d.stderr)")
         #expect(kill(pid2, 0) != 0 || (Self.read("/proc/\(pid2)/stat") ?? "").contains(") Z"))
-        for dir in OCIRuntimeTests.cgroupDirs(of: pid) { #expect(!FileManager.default.fileExists(atPath: dir)) }
+        // The second container has the first one's id, so its cgroups are `dirs` again (the dead
+        // init's /proc entry would list none).
+        for dir in dirs { #expect(!FileManager.default.fileExists(atPath: dir), "\(dir) removed") }
         #expect(!FileManager.default.fileExists(atPath: freezer), "the freezer cgroup is removed")
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil)
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot) == nil)
     }
 
     /// `update`: runc's flags and a --resources document change the live cgroup's files; the
@@ -177,7 +179,7 @@ struct OCICgroupTests {
             config["linux"] = l
         }
         let pidFile = b.dir + "/pid"
-        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot).status == 0)
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
         let memory = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/memory.limit_in_bytes") })
@@ -185,7 +187,7 @@ struct OCICgroupTests {
         let cpu = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/cpu.cfs_quota_us") })
         #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(64 << 20))
 
-        let u = try Self.rt(["update", "--memory", "96Mi", "--pids-limit", "20", "c1"], root: b.stateRoot)
+        let u = try Self.rt(["update", "--memory", "96Mi", "--pids-limit", "20", b.id], root: b.stateRoot)
         #expect(u.status == 0, "update: \(u.stderr)")
         #expect(Self.read(memory + "/memory.limit_in_bytes") == String(96 << 20))
         #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(96 << 20), "no swap before, none after")
@@ -193,20 +195,20 @@ struct OCICgroupTests {
 
         let doc = b.dir + "/resources.json"
         try Data(#"{"cpu": {"quota": 20000, "period": 100000}, "memory": {"limit": 50331648}}"#.utf8).write(to: URL(fileURLWithPath: doc))
-        let r = try Self.rt(["update", "--resources", doc, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["update", "--resources", doc, b.id], root: b.stateRoot)
         #expect(r.status == 0, "update --resources: \(r.stderr)")
         #expect(Self.read(cpu + "/cpu.cfs_quota_us") == "20000" && Self.read(cpu + "/cpu.cfs_period_us") == "100000")
         #expect(Self.read(memory + "/memory.limit_in_bytes") == String(48 << 20))
         #expect(Self.read(memory + "/memory.memsw.limit_in_bytes") == String(48 << 20))
 
-        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/c1/state.json"))) as? [String: Any]
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/\(b.id)/state.json"))) as? [String: Any]
         let recorded = (state?["updatedLimits"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
         #expect(recorded.contains(memory + "/memory.limit_in_bytes") && recorded.contains(pids + "/pids.max") && recorded.contains(cpu + "/cpu.cfs_quota_us"), "\(recorded)")
 
-        let refused = try Self.rt(["update", "--memory-reservation", "8Mi", "--pids-limit", "30", "c1"], root: b.stateRoot)
+        let refused = try Self.rt(["update", "--memory-reservation", "8Mi", "--pids-limit", "30", b.id], root: b.stateRoot)
         #expect(refused.status == 1 && refused.stderr.contains("memory.reservation"), "\(refused.stderr)")
         #expect(Self.read(pids + "/pids.max") == "20", "a refused update changes nothing")
-        let unknown = try Self.rt(["update", "--kernel-memory", "8Mi", "c1"], root: b.stateRoot)
+        let unknown = try Self.rt(["update", "--kernel-memory", "8Mi", b.id], root: b.stateRoot)
         #expect(unknown.status == 1 && unknown.stderr.contains("--kernel-memory"), "\(unknown.stderr)")
 
         // Transactional: memory (memsw raised first, then limit_in_bytes) and pids are written,
@@ -215,14 +217,14 @@ struct OCICgroupTests {
         // nothing of it.
         let cpuset = try #require(dirs.first { FileManager.default.fileExists(atPath: $0 + "/cpuset.cpus") })
         let before = [memory + "/memory.limit_in_bytes", memory + "/memory.memsw.limit_in_bytes", pids + "/pids.max", cpuset + "/cpuset.cpus"].map { ($0, Self.read($0)) }
-        let failing = try Self.rt(["update", "--memory", "80Mi", "--pids-limit", "30", "--cpuset-cpus", "8191", "c1"], root: b.stateRoot)
+        let failing = try Self.rt(["update", "--memory", "80Mi", "--pids-limit", "30", "--cpuset-cpus", "8191", b.id], root: b.stateRoot)
         #expect(failing.status == 1 && failing.stderr.contains("cpuset.cpus") && (failing.stderr.contains("EINVAL") || failing.stderr.contains("ERANGE"))
                 && failing.stderr.contains("put back") && failing.stderr.contains("as it was"), "\(failing.stderr)")
         for (file, value) in before { #expect(Self.read(file) == value, "\(file) is put back") }
-        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/c1/state.json"))) as? [String: Any]
+        let after = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.stateRoot + "/\(b.id)/state.json"))) as? [String: Any]
         #expect((after?["updatedLimits"] as? [[String: Any]])?.count == (state?["updatedLimits"] as? [[String: Any]])?.count)
-        #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
-        let gone = try Self.rt(["update", "--pids-limit", "5", "c1"], root: b.stateRoot)
+        #expect(try Self.rt(["delete", "--force", b.id], root: b.stateRoot).status == 0)
+        let gone = try Self.rt(["update", "--pids-limit", "5", b.id], root: b.stateRoot)
         #expect(gone.status == 1 && gone.stderr.contains("does not exist"), "\(gone.stderr)")
     }
 
@@ -246,34 +248,33 @@ struct OCICgroupTests {
             l["resources"] = ["hugepageLimits": [["pageSize": "2MB", "limit": 4 << 20]]]
             config["linux"] = l
         }
-        defer { _ = try? Self.rt(["delete", "--force", "c1"], root: b.stateRoot) }
+        defer { _ = try? Self.rt(["delete", "--force", b.id], root: b.stateRoot) }
         let pidFile = b.dir + "/pid"
-        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot)
         let v1 = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/hugetlb")
         let v2 = (Self.read("/sys/fs/cgroup/cgroup.controllers") ?? Self.read("/sys/fs/cgroup/unified/cgroup.controllers") ?? "").split(separator: " ").contains("hugetlb")
         if v1 || v2 {
             #expect(c.status == 0, "create: \(c.stderr)")
             let pid = try #require(Int32(Self.read(pidFile) ?? ""))
-            // The cgroup2 line "0::PATH" (cgroupDirs gives the v1 ones), at /sys/fs/cgroup or /sys/fs/cgroup/unified.
-            let unified = (Self.read("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
-            let dirs = OCIRuntimeTests.cgroupDirs(of: pid) + (unified.map { ["/sys/fs/cgroup" + $0, "/sys/fs/cgroup/unified" + $0] } ?? [])
+            // Every hierarchy's, the cgroup2 one (hugetlb.2MB.max) included.
+            let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
             let files = dirs.flatMap { [$0 + "/hugetlb.2MB.limit_in_bytes", $0 + "/hugetlb.2MB.max"] }
             #expect(files.compactMap { Self.read($0) }.contains(String(4 << 20)), "\(files)")
         } else {
             #expect(c.status == 1 && c.stderr.contains("hugepageLimits") && c.stderr.contains("no hugetlb controller"), "\(c.stderr)")
-            #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil, "nothing left")
+            #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot) == nil, "nothing left")
         }
         let doc = b.dir + "/resources.json"
         try Data(#"{"hugepageLimits": [{"pageSize": "2MB", "limit": 8388608}]}"#.utf8).write(to: URL(fileURLWithPath: doc))
-        let u = try Self.rt(["update", "--resources", doc, "c1"], root: b.stateRoot)
+        let u = try Self.rt(["update", "--resources", doc, b.id], root: b.stateRoot)
         #expect(u.status == 1 && (u.stderr.contains("hugepageLimits") || u.stderr.contains("does not exist")), "\(u.stderr)")
-        _ = try? Self.rt(["delete", "--force", "c1"], root: b.stateRoot)
+        _ = try? Self.rt(["delete", "--force", b.id], root: b.stateRoot)
         var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: b.dir + "/config.json"))) as! [String: Any]
         var l = config["linux"] as! [String: Any]
         l["resources"] = ["hugepageLimits": [["pageSize": "2M", "limit": 1]]]
         config["linux"] = l
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: b.dir + "/config.json"))
-        let bad = try Self.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let bad = try Self.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(bad.status == 1 && bad.stderr.contains("pageSize"), "\(bad.stderr)")
     }
 
@@ -297,7 +298,7 @@ struct OCICgroupTests {
             config["linux"] = l
         }
         try #require(mknod(b.dir + "/rootfs/blk", S_IFBLK | 0o600, dev_t((UInt64(minor) & 0xff) | ((UInt64(major) & 0xfff) << 8) | ((UInt64(minor) & ~0xff) << 12))) == 0, "mknod on the host: \(errno)")
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/devices") else { return } // v2: the VM lane's bh-oci-devices
         let list = (Self.read(b.out + "/devices") ?? "").split(separator: "\n").map(String.init)
@@ -330,7 +331,7 @@ struct OCICgroupTests {
             config["linux"] = l
         }
         let pidFile = b.dir + "/pid"
-        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot)
         #expect(c.status == 0, "create: \(c.stderr)")
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
@@ -342,7 +343,7 @@ struct OCICgroupTests {
             #expect(Self.read(unified + "/io.max")?.contains("rbps=1048576") == true)
         }
         let devices = dirs.first { FileManager.default.fileExists(atPath: $0 + "/devices.list") }
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
         for _ in 0..<500 where Self.read(b.out + "/done") == nil { usleep(10_000) }
         if devices != nil {
             let list = (Self.read(b.out + "/devices") ?? "").split(separator: "\n").map(String.init)
@@ -351,6 +352,6 @@ struct OCICgroupTests {
             #expect(Self.read(b.out + "/zero") == "3", "an allowed node opens")
             #expect(Self.read(b.out + "/k-err")?.contains("Operation not permitted") == true, "mknod outside the list: \(Self.read(b.out + "/k-err") ?? "nil")")
         }
-        #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["delete", "--force", b.id], root: b.stateRoot).status == 0)
     }
 }

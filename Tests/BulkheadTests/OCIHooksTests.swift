@@ -28,7 +28,7 @@ struct OCIHooksTests {
     }
 
     static func waitStopped(_ b: B) throws {
-        for _ in 0..<300 where try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        for _ in 0..<300 where try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
     }
 
     /// A hook script at `path` (mode 0755): appends its kind to OUT/order, writes the state it
@@ -73,9 +73,9 @@ struct OCIHooksTests {
         }
         FileManager.default.createFile(atPath: b.dir + "/rootfs/w", contents: Data())
         let log = b.out + "/runc.log"
-        let c = try Self.rt(["--log", log, "--log-format", "json", "create", "--bundle", b.dir, "c1"], b)
+        let c = try Self.rt(["--log", log, "--log-format", "json", "create", "--bundle", b.dir, b.id], b)
         #expect(c.status == 0, "create: \(c.stderr)")
-        let s = try Self.rt(["--log", log, "--log-format", "json", "start", "c1"], b)
+        let s = try Self.rt(["--log", log, "--log-format", "json", "start", b.id], b)
         #expect(s.status != 0)
         #expect(s.stderr.contains("chdir /w") && s.stderr.contains("ENOTDIR"), "stderr: \(s.stderr)")
         let errors = Self.logLines(log).filter { $0["level"] == "error" }
@@ -83,8 +83,8 @@ struct OCIHooksTests {
                 && errors.first?["time"] != nil, "log: \(Self.logLines(log))")
         #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"))
         try Self.waitStopped(b)
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String == "stopped")
-        #expect(try Self.rt(["delete", "c1"], b).status == 0)
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String == "stopped")
+        #expect(try Self.rt(["delete", b.id], b).status == 0)
     }
 
     /// `run` of a command the image lacks: the execve step, ENOENT and where it was searched,
@@ -92,7 +92,7 @@ struct OCIHooksTests {
     @Test func runFailureNamesTheCommandAndLeavesNothing() throws {
         let b = try B(args: ["/bin/nope"])
         let log = b.out + "/runc.log"
-        let r = try Self.rt(["--log", log, "run", "--bundle", b.dir, "c1"], b)
+        let r = try Self.rt(["--log", log, "run", "--bundle", b.dir, b.id], b)
         #expect(r.status != 0)
         #expect(r.stderr.contains("execve /bin/nope (command not found)") && r.stderr.contains("ENOENT"), "stderr: \(r.stderr)")
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -119,16 +119,16 @@ struct OCIHooksTests {
         for kind in onHost { try Self.hook(hostHooks + "/" + kind, kind: kind, out: b.out) }
         // startContainer resolves inside the container: the image's /hook-start writes to /out.
         try Self.hook(b.dir + "/rootfs/hook-start", kind: "startContainer", out: "/out")
-        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", b.dir + "/pid", "c1"], b)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", b.dir + "/pid", b.id], b)
         #expect(c.status == 0, "create: \(c.stderr)")
         let pid = Int32((try? String(contentsOfFile: b.dir + "/pid", encoding: .utf8)) ?? "") ?? -1
         let containerNS = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/mnt")) ?? "?"
         let hostNS = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
-        let s = try Self.rt(["start", "c1"], b)
+        let s = try Self.rt(["start", b.id], b)
         #expect(s.status == 0, "start: \(s.stderr)")
-        #expect(try Self.rt(["kill", "c1", "KILL"], b).status == 0)
+        #expect(try Self.rt(["kill", b.id, "KILL"], b).status == 0)
         try Self.waitStopped(b)
-        let d = try Self.rt(["delete", "c1"], b)
+        let d = try Self.rt(["delete", b.id], b)
         #expect(d.status == 0, "delete: \(d.stderr)")
 
         let order = ((try? String(contentsOfFile: b.out + "/order", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
@@ -137,7 +137,7 @@ struct OCIHooksTests {
                         "startContainer": "created", "poststart": "running", "poststop": "stopped"]
         for (kind, status) in expected {
             let st = Self.readJSON(b.out + "/\(kind).json")
-            #expect(st?["id"] as? String == "c1" && st?["status"] as? String == status && st?["bundle"] as? String == b.dir
+            #expect(st?["id"] as? String == b.id && st?["status"] as? String == status && st?["bundle"] as? String == b.dir
                     && st?["ociVersion"] as? String != nil, "\(kind): \(String(describing: st))")
             if kind != "poststop" { #expect((st?["pid"] as? Int).map(Int32.init) == pid, "\(kind) pid") }
             let args = (try? String(contentsOfFile: b.out + "/\(kind).args", encoding: .utf8)) ?? ""
@@ -163,10 +163,10 @@ struct OCIHooksTests {
         }
         try Self.hook(inside ? b.dir + "/rootfs/hook-fail" : path, kind: kind, out: inside ? "/out" : b.out, tail: "exit 3")
         try Self.hook(hostHooks + "/poststop", kind: "poststop", out: b.out)
-        let c = try Self.rt(["create", "--bundle", b.dir, "c1"], b)
+        let c = try Self.rt(["create", "--bundle", b.dir, b.id], b)
         if kind == "startContainer" || kind == "poststart" {
             #expect(c.status == 0, "create: \(c.stderr)")
-            let s = try Self.rt(["start", "c1"], b)
+            let s = try Self.rt(["start", b.id], b)
             if kind == "poststart" {
                 #expect(s.status == 0, "a poststart failure is a warning: \(s.stderr)")
                 #expect(s.stderr.contains("warning: the poststart hook 0 (\(path)) exited with status 3"), "stderr: \(s.stderr)")
@@ -178,7 +178,7 @@ struct OCIHooksTests {
                 usleep(200_000)
                 #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"), "the workload never ran")
             }
-            let d = try Self.rt(["delete", "--force", "c1"], b)
+            let d = try Self.rt(["delete", "--force", b.id], b)
             #expect(d.status == 0, "delete: \(d.stderr)")
         } else {
             #expect(c.status != 0)
@@ -200,7 +200,7 @@ struct OCIHooksTests {
             config["hooks"] = ["createRuntime": [Self.entry(hostHooks + "/slow", kind: "createRuntime", timeout: 1)]]
         }
         try Self.hook(hostHooks + "/slow", kind: "createRuntime", out: b.out, tail: "sleep 4; echo late > \(b.out)/late")
-        let c = try Self.rt(["create", "--bundle", b.dir, "c1"], b)
+        let c = try Self.rt(["create", "--bundle", b.dir, b.id], b)
         #expect(c.status != 0)
         #expect(c.stderr.contains("the createRuntime hook 0") && c.stderr.contains("timeout of 1 s") && c.stderr.contains("ETIMEDOUT"), "stderr: \(c.stderr)")
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: b.stateRoot)) ?? ["?"]).isEmpty)
@@ -264,7 +264,7 @@ struct OCIKillAllTests {
     /// init and its child are; `kill --all KILL` ends both.
     @Test func onlyTheContainersProcessesAreSignalled() throws {
         let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "sleep 1000 & echo $! > /out/child; wait"])
-        #expect(try OCIRuntimeTests.rt(["run", "-d", "--bundle", b.dir, "--pid-file", b.dir + "/pid", "c1"], root: b.stateRoot).status == 0)
+        #expect(try OCIRuntimeTests.rt(["run", "-d", "--bundle", b.dir, "--pid-file", b.dir + "/pid", b.id], root: b.stateRoot).status == 0)
         let pid = Int32((try? String(contentsOfFile: b.dir + "/pid", encoding: .utf8)) ?? "") ?? -1
         let dirs = OCIRuntimeTests.cgroupDirs(of: pid)
         #expect(!dirs.isEmpty)
@@ -272,13 +272,13 @@ struct OCIKillAllTests {
         #expect(OCIRuntime.isMember(pid, of: dirs), "the container's init is a member")
         #expect(!OCIRuntime.isMember(getpid(), of: dirs), "a process outside the container is not")
         #expect(!OCIRuntime.isMember(1, of: dirs))
-        let procs = try OCIRuntimeTests.rt(["ps", "--format", "json", "c1"], root: b.stateRoot)
+        let procs = try OCIRuntimeTests.rt(["ps", "--format", "json", b.id], root: b.stateRoot)
         let pids = ((try? JSONSerialization.jsonObject(with: Data(procs.stdout.utf8))) as? [Int]) ?? []
         #expect(pids.count == 2, "init and its sleep: \(procs.stdout)")
-        #expect(try OCIRuntimeTests.rt(["kill", "--all", "c1", "KILL"], root: b.stateRoot).status == 0)
-        for _ in 0..<300 where try OCIRuntimeTests.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(try OCIRuntimeTests.rt(["kill", "--all", b.id, "KILL"], root: b.stateRoot).status == 0)
+        for _ in 0..<300 where try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
         for p in pids { #expect(!OCIRuntime.isMember(Int32(p), of: dirs), "\(p) was killed") }
-        #expect(try OCIRuntimeTests.rt(["delete", "c1"], root: b.stateRoot).status == 0)
+        #expect(try OCIRuntimeTests.rt(["delete", b.id], root: b.stateRoot).status == 0)
     }
 }
 
@@ -290,11 +290,11 @@ struct OCILockFileTests {
         let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
         try FileManager.default.createDirectory(atPath: b.stateRoot, withIntermediateDirectories: true)
         chmod(b.stateRoot, 0o700)
-        let path = b.stateRoot + "/c1:lock"
+        let path = b.stateRoot + "/\(b.id):lock"
         var old: FileLock? = try FileLock(path)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: OCIRuntimeTests.runtime)
-        p.arguments = ["--root", b.stateRoot, "create", "--bundle", b.dir, "c1"]
+        p.arguments = ["--root", b.stateRoot, "create", "--bundle", b.dir, b.id]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -310,7 +310,7 @@ struct OCILockFileTests {
         p.waitUntilExit()
         #expect(p.terminationStatus == 0)
         _ = old; _ = new
-        #expect(try OCIRuntimeTests.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+        #expect(try OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot).status == 0)
         #expect(!FileManager.default.fileExists(atPath: path), "delete removes the lock file")
     }
 }

@@ -14,6 +14,9 @@ struct OCIRuntimeTests {
         let dir: String
         let stateRoot: String
         let out: String
+        /// The container's id, unique per bundle: the default cgroup is `bulkhead/oci/<id>`,
+        /// host-wide, and a shared "c1" collided (EEXIST) between concurrent test runs.
+        let id = "c1-" + token()
         init(args: [String], edit: (inout [String: Any]) -> Void = { _ in }) throws {
             dir = NSTemporaryDirectory() + "bh-oci-\(token())"
             stateRoot = dir + "-state"
@@ -41,7 +44,7 @@ struct OCIRuntimeTests {
             try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: dir + "/config.json"))
         }
         deinit {
-            _ = try? OCIRuntimeTests.rt(["delete", "--force", "c1"], root: stateRoot)
+            _ = try? OCIRuntimeTests.rt(["delete", "--force", id], root: stateRoot)
             for d in [dir, stateRoot, out] { try? FileManager.default.removeItem(atPath: d) }
         }
     }
@@ -80,23 +83,28 @@ struct OCIRuntimeTests {
         return try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
     }
 
+    /// The process's cgroup directories whose path contains `marker`, the cgroup2 (unified) one
+    /// included: its line is `0::/path`, whose empty controller field a plain split dropped.
     static func cgroupDirs(of pid: Int32, under marker: String = "/bulkhead/oci/") -> [String] {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { line in
-            let parts = line.split(separator: ":", maxSplits: 2).map(String.init)
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 3, parts[2].contains(marker) else { return nil }
-            let controller = parts[1].isEmpty ? "unified" : parts[1].replacingOccurrences(of: "name=", with: "")
-            return "/sys/fs/cgroup/\(controller)\(parts[2])"
+            // cgroup2 is at /sys/fs/cgroup/unified on a hybrid host, at /sys/fs/cgroup on a v2 one.
+            guard !parts[1].isEmpty else {
+                return (FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified/cgroup.controllers") ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup") + parts[2]
+            }
+            return "/sys/fs/cgroup/\(parts[1].replacingOccurrences(of: "name=", with: ""))\(parts[2])"
         }
     }
 
     @Test func createWaitsStartReleasesDeleteLeavesNothing() throws {
         let b = try Bundle(args: ["/bin/sh", "-c", "touch /out/ran; exec sleep 1000"])
         let pidFile = b.dir + "/pid"
-        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot)
         #expect(c.status == 0, "create: \(c.stderr)")
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
-        let s = try #require(try Self.state("c1", root: b.stateRoot))
+        let s = try #require(try Self.state(b.id, root: b.stateRoot))
         #expect(s["status"] as? String == "created")
         #expect((s["pid"] as? Int).map(Int32.init) == pid)
         // Waiting (sleeping in open of the exec fifo), and the workload has not run.
@@ -104,30 +112,30 @@ struct OCIRuntimeTests {
         #expect(stat.split(separator: ")").last?.split(separator: " ").first == "S")
         #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"))
         let cgroups = Self.cgroupDirs(of: pid)
-        #expect(!cgroups.isEmpty, "the init is in bulkhead/oci/c1")
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        #expect(!cgroups.isEmpty, "the init is in bulkhead/oci/\(b.id)")
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: b.out + "/ran") { usleep(10_000) }
         #expect(FileManager.default.fileExists(atPath: b.out + "/ran"))
-        #expect(try Self.state("c1", root: b.stateRoot)?["status"] as? String == "running")
+        #expect(try Self.state(b.id, root: b.stateRoot)?["status"] as? String == "running")
         // A second start is refused: the container is not created any more.
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status != 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status != 0)
         // delete without --force refuses a running container.
-        #expect(try Self.rt(["delete", "c1"], root: b.stateRoot).status != 0)
-        #expect(try Self.rt(["kill", "c1", "KILL"], root: b.stateRoot).status == 0)
-        for _ in 0..<200 where try Self.state("c1", root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
-        #expect(try Self.state("c1", root: b.stateRoot)?["status"] as? String == "stopped")
-        #expect(try Self.rt(["delete", "c1"], root: b.stateRoot).status == 0)
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect(try Self.rt(["delete", b.id], root: b.stateRoot).status != 0)
+        #expect(try Self.rt(["kill", b.id, "KILL"], root: b.stateRoot).status == 0)
+        for _ in 0..<200 where try Self.state(b.id, root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(try Self.state(b.id, root: b.stateRoot)?["status"] as? String == "stopped")
+        #expect(try Self.rt(["delete", b.id], root: b.stateRoot).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id))
         for d in cgroups { #expect(!FileManager.default.fileExists(atPath: d), "\(d) removed") }
         #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true)
-        #expect(try Self.state("c1", root: b.stateRoot) == nil)
+        #expect(try Self.state(b.id, root: b.stateRoot) == nil)
     }
 
     @Test func runExitStatusAsRunc() throws {
         let b = try Bundle(args: ["/bin/sh", "-c", "exit 7"])
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 7, "bulkhead-runc run: \(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id))
         let runc = try Self.rt(["run", "--bundle", b.dir, "r1"], root: b.stateRoot + "-runc", binary: "/usr/sbin/runc")
         #expect(runc.status == 7, "runc run: \(runc.stderr)")
         try? FileManager.default.removeItem(atPath: b.stateRoot + "-runc")
@@ -138,14 +146,14 @@ struct OCIRuntimeTests {
             l["namespaces"] = (l["namespaces"] as! [[String: Any]]).filter { ($0["type"] as? String) != "pid" }
             config["linux"] = l
         }
-        let killed = try Self.rt(["run", "--bundle", k.dir, "c1"], root: k.stateRoot)
+        let killed = try Self.rt(["run", "--bundle", k.dir, k.id], root: k.stateRoot)
         #expect(killed.status == 137, "\(killed.stderr)")
         let runcKilled = try Self.rt(["run", "--bundle", k.dir, "r1"], root: k.stateRoot + "-runc", binary: "/usr/sbin/runc")
         #expect(runcKilled.status == 137, "runc run: \(runcKilled.stderr)")
         try? FileManager.default.removeItem(atPath: k.stateRoot + "-runc")
         // With its own PID namespace the workload is PID 1 there, as with runc: /proc/1 is it.
         let one = try Bundle(args: ["/bin/sh", "-c", "echo $$ > /out/pid; cat /proc/1/cmdline > /out/cmdline; true"])
-        #expect(try Self.rt(["run", "--bundle", one.dir, "c1"], root: one.stateRoot).status == 0)
+        #expect(try Self.rt(["run", "--bundle", one.dir, one.id], root: one.stateRoot).status == 0)
         #expect((try? String(contentsOfFile: one.out + "/pid", encoding: .utf8)) == "1\n")
         let cmdline = (try? String(contentsOfFile: one.out + "/cmdline", encoding: .utf8)) ?? ""
         #expect(cmdline.hasPrefix("/bin/sh\u{0}-c\u{0}echo"), "\(Array(cmdline.utf8))")
@@ -153,8 +161,8 @@ struct OCIRuntimeTests {
 
     @Test func stateKeysAsRunc() throws {
         let b = try Bundle(args: ["/bin/sleep", "100"])
-        #expect(try Self.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot).status == 0)
-        let ours = try #require(try Self.state("c1", root: b.stateRoot))
+        #expect(try Self.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot).status == 0)
+        let ours = try #require(try Self.state(b.id, root: b.stateRoot))
         let runcRoot = b.stateRoot + "-runc"
         defer { _ = try? Self.rt(["delete", "--force", "r1"], root: runcRoot, binary: "/usr/sbin/runc"); try? FileManager.default.removeItem(atPath: runcRoot) }
         let rc = try Self.rt(["create", "--bundle", b.dir, "r1"], root: runcRoot, binary: "/usr/sbin/runc")
@@ -180,7 +188,7 @@ struct OCIRuntimeTests {
             l["resources"] = ["memory": ["limit": 64 << 20], "pids": ["limit": 50]]
             config["linux"] = l
         }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         let status = try String(contentsOfFile: b.out + "/status", encoding: .utf8)
         // CAP_CHOWN (0) and CAP_KILL (5): 0x21 bound; uid 1000 without ambient capabilities has
@@ -205,13 +213,13 @@ struct OCIRuntimeTests {
             config["linux"] = l
         }
         let pidFile = b.dir + "/pid"
-        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot).status == 0)
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         let dirs = Self.cgroupDirs(of: pid)
         let memory = try #require(dirs.first { $0.contains("/memory/") || $0.contains("/unified/") })
         let mem = (try? String(contentsOfFile: memory + "/memory.limit_in_bytes", encoding: .utf8)) ?? (try? String(contentsOfFile: memory + "/memory.max", encoding: .utf8))
         #expect(mem?.trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
-        #expect(try Self.rt(["delete", "--force", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["delete", "--force", b.id], root: b.stateRoot).status == 0)
         for d in dirs { #expect(!FileManager.default.fileExists(atPath: d)) }
     }
 
@@ -229,7 +237,7 @@ struct OCIRuntimeTests {
         }
         let root = b.stateRoot + "/runc/default"
         let pidFile = b.dir + "/pid"
-        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: root)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: root)
         #expect(c.status == 0, "\(c.stderr)")
         var st = stat()
         #expect(lstat(b.stateRoot + "/runc", &st) == 0 && st.st_mode & 0o777 == 0o700, "a made parent is 0700")
@@ -239,9 +247,9 @@ struct OCIRuntimeTests {
         let mem = ["/sys/fs/cgroup/memory/\(parent)/c1/memory.limit_in_bytes", "/sys/fs/cgroup/\(parent)/c1/memory.max"]
             .compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }.first
         #expect(mem?.trimmingCharacters(in: .whitespacesAndNewlines) == String(64 << 20))
-        let ps = try Self.rt(["ps", "--format", "json", "c1"], root: root)
+        let ps = try Self.rt(["ps", "--format", "json", b.id], root: root)
         #expect(ps.status == 0 && ps.stdout == "[\(pid)]\n", "\(ps)")
-        #expect(try Self.rt(["delete", "--force", "c1"], root: root).status == 0)
+        #expect(try Self.rt(["delete", "--force", b.id], root: root).status == 0)
         for d in dirs {
             #expect(!FileManager.default.fileExists(atPath: d))
             rmdir((d as NSString).deletingLastPathComponent)
@@ -252,14 +260,14 @@ struct OCIRuntimeTests {
         try FileManager.default.createDirectory(atPath: b.stateRoot + "-real", withIntermediateDirectories: true)
         symlink(b.stateRoot + "-real", link)
         defer { unlink(link); rmdir(b.stateRoot + "-real/x"); rmdir(b.stateRoot + "-real") }
-        let viaLink = try Self.rt(["create", "--bundle", b.dir, "c1"], root: link + "/x/y")
+        let viaLink = try Self.rt(["create", "--bundle", b.dir, b.id], root: link + "/x/y")
         #expect(viaLink.status == 1 && viaLink.stderr.contains("symlink is refused"), "\(viaLink.stderr)")
         let bad = try Bundle(args: ["/bin/true"]) { config in
             var l = config["linux"] as! [String: Any]
             l["cgroupsPath"] = "/\(parent)/../../etc"
             config["linux"] = l
         }
-        let r = try Self.rt(["create", "--bundle", bad.dir, "c1"], root: bad.stateRoot)
+        let r = try Self.rt(["create", "--bundle", bad.dir, bad.id], root: bad.stateRoot)
         #expect(r.status == 1 && r.stderr.contains("linux.cgroupsPath"), "\(r.stderr)")
     }
 
@@ -267,15 +275,15 @@ struct OCIRuntimeTests {
     @Test(arguments: ["cgroup-create", "step:0", "step:10", "step:40"])
     func faultLeavesNothing(_ fault: String) throws {
         let b = try Bundle(args: ["/bin/sh", "-c", "touch /out/ran"])
-        let r = try Self.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, env: ["BULKHEAD_OCI_INJECT_FAULT": fault])
+        let r = try Self.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot, env: ["BULKHEAD_OCI_INJECT_FAULT": fault])
         #expect(r.status == 1)
         #expect(r.stderr.contains("ECANCELED"), "\(r.stderr)")
         if fault.hasPrefix("step:") { #expect(r.stderr.contains("step \(fault.dropFirst(5))"), "\(r.stderr)") }
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id))
         #expect((try? FileManager.default.contentsOfDirectory(atPath: b.stateRoot)) == [], "no state, no lock file left")
         #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"))
         for h in ["memory", "pids", "cpu", "unified"] {
-            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(h)/bulkhead/oci/c1"))
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/\(h)/bulkhead/oci/\(b.id)"))
         }
     }
 
@@ -307,9 +315,9 @@ struct OCIRuntimeTests {
         """, sock, got]
         try receiver.run()
         for _ in 0..<500 where !FileManager.default.fileExists(atPath: sock) { usleep(20_000) }
-        let c = try Self.rt(["create", "--bundle", b.dir, "--console-socket", sock, "c1"], root: b.stateRoot)
+        let c = try Self.rt(["create", "--bundle", b.dir, "--console-socket", sock, b.id], root: b.stateRoot)
         #expect(c.status == 0, "create: \(c.stderr)")
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
         receiver.waitUntilExit()
         let text = (try? String(contentsOfFile: got, encoding: .utf8)) ?? ""
         #expect(text.contains("/dev/pts/0") && text.contains("TTYOK"), "\(text)")
@@ -337,7 +345,7 @@ struct OCIRuntimeTests {
             l["namespaces"] = ns
             config["linux"] = l
         }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         let inside = (try? String(contentsOfFile: b.out + "/ns", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(inside == "net:[\(st.st_ino)]")
@@ -350,9 +358,9 @@ struct OCIRuntimeTests {
             l["namespaces"] = ns
             config["linux"] = l
         }
-        let refused = try Self.rt(["create", "--bundle", bad.dir, "c1"], root: bad.stateRoot)
+        let refused = try Self.rt(["create", "--bundle", bad.dir, bad.id], root: bad.stateRoot)
         #expect(refused.status == 1 && refused.stderr.contains("not a network namespace"), "\(refused.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: bad.stateRoot + "/c1"))
+        #expect(!FileManager.default.fileExists(atPath: bad.stateRoot + "/" + bad.id))
     }
 
     /// linux.seccomp is compiled by the engine: a profile that refuses mkdir with EPERM holds in
@@ -364,7 +372,7 @@ struct OCIRuntimeTests {
                             "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1]]]
             config["linux"] = l
         }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         #expect((try? String(contentsOfFile: b.out + "/status", encoding: .utf8))?.contains("2") == true)
         #expect((try? String(contentsOfFile: b.out + "/rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
@@ -381,7 +389,7 @@ struct OCIRuntimeTests {
             p["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps]
             config["process"] = p
         }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         #expect((try? String(contentsOfFile: b.out + "/made", encoding: .utf8)) == "made\n", "mknod itself is allowed (CAP_MKNOD)")
         #expect((try? String(contentsOfFile: b.out + "/rc", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) != "0", "opening it fails")

@@ -2,6 +2,7 @@
 import BulkheadModel
 @testable import BulkheadSystem
 import CShims
+import CShimsTesting
 import Foundation
 import Glibc
 import Testing
@@ -233,6 +234,38 @@ struct RedTeamNftTests {
         let r = try withShell { fd, ns in try exec(fd, ns, "exec >&- 2>&-; sleep 8", timeoutMs: 300) }
         #expect(r.rc == ETIMEDOUT, "the wait after EOF is not bounded by the timeout: \(r)")
         #expect(r.signal == SIGKILL)
+    }
+
+    /// PDEATHSIG: nft must not outlive the bulkhead that runs it (a root program left running
+    /// in a pod's namespace). The process running bh_nft_exec is a test-made child; it is
+    /// SIGKILLed while the program (the checked shell, `exec sleep`: the same process) runs.
+    @Test("the program dies when the process that runs it is killed (PR_SET_PDEATHSIG)")
+    func programDiesWithItsCaller() throws {
+        let pidFile = "/tmp/bh-rtnft-pid-\(token())"
+        defer { unlink(pidFile) }
+        var program: (pid: Int32, start: UInt64)?
+        defer { if let p = program, CgroupLeafName.isRunning(p.pid, startTime: p.start) { kill(p.pid, SIGKILL) } }
+        try withShell { fd, ns in
+            let nsfd = try #require(ns.fileDescriptor)
+            let caller = bh_testing_fork_nft_exec(fd, nsfd, "echo $$ > \(pidFile); exec sleep 60", 120_000)
+            try #require(caller > 0, "fork: errno \(-caller)")
+            var status: Int32 = 0, reaped = false
+            defer { if !reaped { kill(caller, SIGKILL); _ = waitpid(caller, &status, 0) } }
+            for _ in 0..<1000 where program == nil {
+                if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), text.hasSuffix("\n"),
+                   let pid = Int32(text.dropLast()), let start = CgroupLeafName.startTime(of: pid) {
+                    program = (pid, start)
+                } else { usleep(10_000) }
+            }
+            let p = try #require(program, "the program never started")
+            // It runs as the caller's child, in the test's namespace.
+            #expect(CgroupLeafName.isRunning(p.pid, startTime: p.start))
+            kill(caller, SIGKILL)
+            reaped = waitpid(caller, &status, 0) == caller
+            var gone = false
+            for _ in 0..<500 where !gone { gone = !CgroupLeafName.isRunning(p.pid, startTime: p.start); if !gone { usleep(10_000) } }
+            #expect(gone, "nft (pid \(p.pid)) outlived the bulkhead that ran it")
+        }
     }
 
     @Test("a program that fails: its exit status and stderr come back; runNftables-style text is printable ASCII")

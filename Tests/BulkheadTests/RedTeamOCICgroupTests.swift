@@ -29,7 +29,7 @@ struct RedTeamOCICgroupTests {
         let b = try B(args: ["/bin/sh", "-c", raise]) {
             OCICgroupTests.limited(&$0, cgroupNamespace: cgroupNamespace, options: ["nosuid", "noexec", "nodev", "rw"])
         }
-        let r = try Self.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try Self.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         if r.status == 0 {
             #expect(Self.read(b.out + "/mem") == String(48 << 20), "the workload raised its memory limit")
             #expect(Self.read(b.out + "/pids") == "33", "the workload raised its pids limit")
@@ -41,7 +41,7 @@ struct RedTeamOCICgroupTests {
         if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/memory/memory.limit_in_bytes") {
             #expect(r.status != 0, "a rw cgroup mount of a v1 hierarchy is refused")
         }
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil, "nothing left")
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot) == nil, "nothing left")
     }
 
     /// Tasks in a cgroup below the container's (one the container made with a "rw" cgroup mount,
@@ -55,7 +55,7 @@ struct RedTeamOCICgroupTests {
             config["linux"] = l
         }
         let pidFile = b.dir + "/pid"
-        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot).status == 0)
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         // Every hierarchy's, the unified one ("0::/...") included.
         let dirs = (Self.read("/proc/\(pid)/cgroup") ?? "").split(separator: "\n").compactMap { line -> String? in
@@ -64,7 +64,7 @@ struct RedTeamOCICgroupTests {
             return "/sys/fs/cgroup/\(parts[1].isEmpty ? "unified" : parts[1])\(parts[2])"
         }
         #expect(dirs.contains { $0.hasPrefix("/sys/fs/cgroup/unified/") } || !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/unified"), "\(dirs)")
-        #expect(try Self.rt(["start", "c1"], root: b.stateRoot).status == 0)
+        #expect(try Self.rt(["start", b.id], root: b.stateRoot).status == 0)
         for _ in 0..<500 where Self.read(b.out + "/child") == nil { usleep(10_000) }
         let child = try #require(Int32(Self.read(b.out + "/child") ?? ""), "the workload's child")
         defer { kill(child, SIGKILL) }
@@ -76,14 +76,14 @@ struct RedTeamOCICgroupTests {
             }
             try "\(child)".write(toFile: d + "/sub/cgroup.procs", atomically: false, encoding: .utf8)
         }
-        let ps = try Self.rt(["ps", "--format", "json", "c1"], root: b.stateRoot)
+        let ps = try Self.rt(["ps", "--format", "json", b.id], root: b.stateRoot)
         #expect(ps.stdout.contains("\(child)"), "ps lists the task below: \(ps.stdout)")
-        let d = try Self.rt(["delete", "--force", "c1"], root: b.stateRoot)
+        let d = try Self.rt(["delete", "--force", b.id], root: b.stateRoot)
         #expect(d.status == 0, "delete --force: \(d.stderr)")
         for _ in 0..<200 where kill(child, 0) == 0 && !(Self.read("/proc/\(child)/stat") ?? "").contains(") Z") { usleep(10_000) }
         #expect(kill(child, 0) != 0 || (Self.read("/proc/\(child)/stat") ?? "").contains(") Z"), "the task below the container's cgroup is killed")
         for dir in dirs { #expect(!FileManager.default.fileExists(atPath: dir), "\(dir) removed") }
-        #expect(try OCIRuntimeTests.state("c1", root: b.stateRoot) == nil)
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot) == nil)
         // Whatever the outcome, nothing of the test stays.
         kill(child, SIGKILL)
         for _ in 0..<100 where kill(child, 0) == 0 { usleep(10_000) }
@@ -102,13 +102,13 @@ struct RedTeamOCIUpdateTests {
             config["annotations"] = ["bulkhead.dev/profile": "container"]
         }
         let pidFile = b.dir + "/pid"
-        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, "c1"], root: b.stateRoot)
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "--pid-file", pidFile, b.id], root: b.stateRoot)
         #expect(c.status == 0, "create: \(c.stderr)")
         let pid = Int32(try String(contentsOfFile: pidFile, encoding: .utf8))!
         let pids = try #require(OCIRuntimeTests.cgroupDirs(of: pid).first { $0.contains("/pids/") }, "a pids cgroup")
         #expect(OCICgroupTests.read(pids + "/pids.max") == "1024")
         for flags in [["--pids-limit", "5000"], ["--memory", "4Gi"], ["--cpu-quota", "400000", "--cpu-period", "100000"]] {
-            let u = try OCIRuntimeTests.rt(["update"] + flags + ["c1"], root: b.stateRoot)
+            let u = try OCIRuntimeTests.rt(["update"] + flags + [b.id], root: b.stateRoot)
             #expect(u.status != 0 && u.stderr.contains("bulkhead.dev/profile"), "\(flags): \(u.stderr)")
         }
         #expect(OCICgroupTests.read(pids + "/pids.max") == "1024", "the profile's bound stays")
@@ -116,13 +116,13 @@ struct RedTeamOCIUpdateTests {
         // memory within the profile with swap on top is refused, and memory is not written.
         let memory = try #require(OCIRuntimeTests.cgroupDirs(of: pid).first { FileManager.default.fileExists(atPath: $0 + "/memory.limit_in_bytes") })
         let memBefore = OCICgroupTests.read(memory + "/memory.limit_in_bytes")
-        let swap = try OCIRuntimeTests.rt(["update", "--memory", "512Mi", "--memory-swap", "2Gi", "c1"], root: b.stateRoot)
+        let swap = try OCIRuntimeTests.rt(["update", "--memory", "512Mi", "--memory-swap", "2Gi", b.id], root: b.stateRoot)
         #expect(swap.status != 0 && swap.stderr.contains("bulkhead.dev/profile") && swap.stderr.contains("swap"), "\(swap.stderr)")
         #expect(OCICgroupTests.read(memory + "/memory.limit_in_bytes") == memBefore)
         // A size the rules refuse is named with the rule's words, not a Swift value's dump.
-        let bad = try OCIRuntimeTests.rt(["update", "--memory", "4g", "c1"], root: b.stateRoot)
+        let bad = try OCIRuntimeTests.rt(["update", "--memory", "4g", b.id], root: b.stateRoot)
         #expect(bad.status != 0 && bad.stderr.contains("--memory") && !bad.stderr.contains("Refusal("), "\(bad.stderr)")
-        let within = try OCIRuntimeTests.rt(["update", "--pids-limit", "500", "c1"], root: b.stateRoot)
+        let within = try OCIRuntimeTests.rt(["update", "--pids-limit", "500", b.id], root: b.stateRoot)
         #expect(within.status == 0, "\(within.stderr)")
         #expect(OCICgroupTests.read(pids + "/pids.max") == "500")
     }

@@ -125,12 +125,12 @@ struct RedTeamOCIRuntimeTests {
         // Every command of the memfd cases runs under the filter (create and exec re-execute).
         let runner = memfd ? "/usr/bin/python3" : binary
         let prefix = memfd ? ["-c", Self.noOverlayView, binary] : []
-        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot, binary: runner, prefix: prefix)
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot, binary: runner, prefix: prefix)
         try #require(c.status == 0, "create: \(c.stderr)")
         if via == "ro-overlay" { try #require(Self.mount(["-o", "remount,bind,rw", merged]) == 0, "make the mount writable again") }
-        #expect(try OCIRuntimeTests.rt(["start", "c1"], root: b.stateRoot, binary: runner, prefix: prefix).status == 0)
+        #expect(try OCIRuntimeTests.rt(["start", b.id], root: b.stateRoot, binary: runner, prefix: prefix).status == 0)
         if via == "exec" {
-            let e = try OCIRuntimeTests.rt(["exec", "--detach", "c1", "/bin/sh"], root: b.stateRoot, binary: runner, prefix: prefix)
+            let e = try OCIRuntimeTests.rt(["exec", "--detach", b.id, "/bin/sh"], root: b.stateRoot, binary: runner, prefix: prefix)
             try #require(e.status == 0, "exec: \(e.stderr)")
         }
         let log = b.out + "/log"
@@ -255,7 +255,7 @@ struct RedTeamOCIRuntimeTests {
         try #require(cc.terminationStatus == 0, "gcc builds the setuid program")
         chown(b.dir + "/rootfs/euid", 0, 0)
         chmod(b.dir + "/rootfs/euid", 0o4755)
-        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status == 0, "run: \(r.stderr)")
         let text = (try? String(contentsOfFile: b.out + "/log", encoding: .utf8)) ?? ""
         #expect(text == "dev-refused\neuid=65534\n", "log: \(text)")
@@ -278,15 +278,15 @@ struct RedTeamOCIRuntimeTests {
         }
         let text = try String(contentsOfFile: b.dir + "/config.json", encoding: .utf8).replacingOccurrences(of: "PLACEHOLDER", with: file)
         try text.write(toFile: b.dir + "/config.json", atomically: true, encoding: .utf8)
-        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(c.status != 0, "\(file)")
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
-        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/bulkhead/oci/c1") && !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/bulkhead/oci/c1"))
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id))
+        #expect(!FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/bulkhead/oci/\(b.id)") && !FileManager.default.fileExists(atPath: "/sys/fs/cgroup/bulkhead/oci/\(b.id)"))
         // And as a mount namespace: joining one is refused when parsed.
         let mnt = text.replacingOccurrences(of: #"{"type":"mount"}"#, with: "").replacingOccurrences(of: #""type":"network","path""#, with: #""type":"mount","path""#)
         try mnt.write(toFile: b.dir + "/config.json", atomically: true, encoding: .utf8)
-        #expect(try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot).status != 0)
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"))
+        #expect(try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot).status != 0)
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id))
     }
 
     /// Ids runc accepts that named runtime files: ".c1.lock" was the lock file of "c1", so
@@ -294,15 +294,16 @@ struct RedTeamOCIRuntimeTests {
     /// later `create c1` fail (EISDIR). Both are created, both are listed, delete leaves nothing.
     @Test func idsCannotHideOrBlockAnotherContainer() throws {
         let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"])
-        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", ".c1.lock"], root: b.stateRoot) }
-        let first = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, ".c1.lock"], root: b.stateRoot)
-        #expect(first.status == 0, "create .c1.lock: \(first.stderr)")
-        let second = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
-        #expect(second.status == 0, "create c1: \(second.stderr)")
+        let lockID = ".\(b.id).lock"
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", lockID], root: b.stateRoot) }
+        let first = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, lockID], root: b.stateRoot)
+        #expect(first.status == 0, "create \(lockID): \(first.stderr)")
+        let second = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
+        #expect(second.status == 0, "create \(b.id): \(second.stderr)")
         let list = try OCIRuntimeTests.rt(["list", "--format", "json"], root: b.stateRoot)
         let ids = ((try? JSONSerialization.jsonObject(with: Data(list.stdout.utf8))) as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
-        #expect(ids.sorted() == [".c1.lock", "c1"], "list: \(list.stdout)")
-        for id in ["c1", ".c1.lock"] { #expect(try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot).status == 0) }
+        #expect(ids.sorted() == [lockID, b.id], "list: \(list.stdout)")
+        for id in [b.id, lockID] { #expect(try OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot).status == 0) }
         let left = (try? FileManager.default.contentsOfDirectory(atPath: b.stateRoot)) ?? []
         #expect(left.isEmpty, "delete leaves nothing in --root: \(left)")
     }
@@ -319,7 +320,7 @@ struct RedTeamOCIRuntimeTests {
             config["process"] = process
         }
         try FileManager.default.createSymbolicLink(atPath: b.dir + "/rootfs/w", withDestinationPath: "/proc/self/fd/5")
-        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let r = try OCIRuntimeTests.rt(["run", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(r.status != 0)
         #expect(!FileManager.default.fileExists(atPath: b.out + "/ran"), "the workload ran in a directory outside the root")
         // ENOENT: fd 5 is closed by then (fd hygiene); an open one would be refused with ELOOP.
@@ -343,7 +344,7 @@ struct RedTeamOCIRuntimeTests {
         case "owned": try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false); chown(root, 65534, 65534); chmod(root, 0o700)
         default: try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false); chmod(root, 0o777)
         }
-        for args in [["create", "--bundle", b.dir, "c1"], ["start", "c1"], ["delete", "--force", "c1"], ["list"]] {
+        for args in [["create", "--bundle", b.dir, b.id], ["start", b.id], ["delete", "--force", b.id], ["list"]] {
             let r = try OCIRuntimeTests.rt(args, root: root)
             #expect(r.status != 0, "\(kind) \(args)")
         }
@@ -395,9 +396,9 @@ struct RedTeamOCIRuntimeTests {
             linux["sysctl"] = ["net.ipv4.ping_group_range": current]
             config["linux"] = linux
         }
-        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, "c1"], root: b.stateRoot)
+        let c = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
         #expect(c.status != 0)
         #expect(c.stderr.contains("host's network namespace"), "\(c.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/c1"), "nothing of the refused create is left")
+        #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id), "nothing of the refused create is left")
     }
 }

@@ -172,6 +172,9 @@ struct RedTeamSeccompNotifyTests {
     /// While the hand-over thread sends the listener, the workload yields its CPU with
     /// sched_yield only when the loaded program allows that call: a policy refusing sched_yield
     /// gets no report of a call bulkhead made itself (the workload then waits without a call).
+    /// Shown able to fail (session 9): with the wait yielding unconditionally (no `may_yield`
+    /// check in bh_seccomp_load_notifying) every one of the five runs reports sched_yield/EPERM.
+    /// Code without any yield (before pool-fast) passes it too, rightly: it makes no call.
     @Test func theHandOverWaitMakesNoCallThePolicyRefuses() throws {
         try Self.expectNoOwnSchedYieldCounted(file: "no-sched-yield.json",
                                               rules: #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}"#)

@@ -6,7 +6,7 @@ struct SeccompExportWarningTests {
     func export(_ json: String) throws -> Bulkhead.Result {
         let path = NSTemporaryDirectory() + "bh-pol-\(token()).json"
         try json.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        defer { for p in [path, path + ".out"] { try? FileManager.default.removeItem(atPath: p) } }
         return try Bulkhead.run(["seccomp", "export", "--seccomp", path, "-o", path + ".out"])
     }
 

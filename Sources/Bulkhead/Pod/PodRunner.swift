@@ -335,7 +335,7 @@ struct PodState {
         // 0700 until its group is the pod's, then 0710 (see the type's comment).
         let group = range.mappedRoot
         guard mkdir(dir, 0o700) == 0 else { throw LaunchError(operation: "mkdir \(dir)", errno: .current) }
-        var state = PodState(directory: dir, directoryName: "\(r.name)-\(owner.launcherPID)", tokenFile: "\(dir)/token", volumeDirectories: [:])
+        var state = PodState(directory: dir, directoryName: owner.podDirectoryName(r.name), tokenFile: "\(dir)/token", volumeDirectories: [:])
         do throws(LaunchError) {
             try makePrivate(dir, group: group)
             mkdir("\(dir)/volumes", 0o700)

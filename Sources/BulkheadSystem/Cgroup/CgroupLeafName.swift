@@ -31,6 +31,22 @@ public struct CgroupLeafName: Sendable, Equatable, Hashable, CustomStringConvert
 
     public var description: String { "c-\(launcherPID)-\(launcherStartTime)-\(sequence)" }
 
+    /// A pod's cgroup is named `<pod>@<pid>-<starttime>`, its launcher: "@" is in neither a
+    /// pod's name (a DNS label) nor an OCI container id (letters, digits, `_ + - .`), the
+    /// other names below bulkhead's base, so no other directory parses as one. `bulkhead gc`
+    /// (`SandboxCgroup.collectStale`) removes a pod cgroup whose launcher is gone.
+    public func podDirectoryName(_ pod: String) -> String { "\(pod)@\(launcherPID)-\(launcherStartTime)" }
+
+    /// The launcher a `podDirectoryName` names (sequence 0); nil for any other name.
+    public init?(podDirectory name: String) {
+        let parts = name.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        let f = parts[1].split(separator: "-", omittingEmptySubsequences: false)
+        guard f.count == 2, f.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+              let pid = Int32(f[0]), pid > 0, let start = UInt64(f[1]) else { return nil }
+        self.init(launcherPID: pid, launcherStartTime: start, sequence: 0)
+    }
+
     /// A name owned by the calling process.
     public static func forCurrentProcess(sequence: UInt64) -> CgroupLeafName? {
         let pid = getpid()

@@ -13,7 +13,8 @@ extension SandboxCgroup {
     /// names no longer runs (no /proc/PID, or a different start time: the pid was
     /// recycled). A stale leaf's leftover members are killed first (cgroup.kill, else
     /// SIGKILL in a bounded loop); a leaf whose launcher is alive is never touched, nor is
-    /// anything below it. Ancestors emptied by the removal (tenant, pod) are pruned; other
+    /// anything below it. A pod's cgroup (`CgroupLeafName(podDirectory:)`) is taken as a leaf
+    /// of its launcher. Ancestors emptied by the removal (tenant, pod) are pruned; other
     /// directories are left alone.
     ///
     /// Only directories the caller (or root) owns and no one else may write are looked in (the
@@ -62,8 +63,14 @@ extension SandboxCgroup {
         var removedBelow = false
         for name in CgroupFS.subdirectories(dir) {
             let child = dir + "/" + name
-            if let leaf = CgroupLeafName(parsing: name) {
-                guard !liveness.isAlive(leaf) else { continue }
+            // A pod's cgroup (`bulkhead/<tenant>/<pod>@<pid>-<start>`) names its launcher too: one
+            // killed between making it and its containers' leaves, or after removing them, left
+            // it with nothing below naming the launcher. It goes whole as a stale leaf does, and
+            // only from a trusted directory of its own (owner, mode, type: no symlink).
+            let leaf = CgroupLeafName(parsing: name)
+            let pod = leaf == nil && dir != base ? CgroupLeafName(podDirectory: name) : nil
+            if let owner = leaf ?? pod {
+                guard !liveness.isAlive(owner), pod == nil || CgroupFS.isTrustedDirectory(child) else { continue }
                 if CgroupFS.exists(child + "/cgroup.kill") {
                     _ = CgroupFS.write(child + "/cgroup.kill", "1")
                 }

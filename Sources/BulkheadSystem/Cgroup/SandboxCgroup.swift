@@ -775,13 +775,27 @@ public final class SandboxCgroup {
         return (empty, nil)
     }
 
-    static func killLoop(directories: [String], signalFirst: Bool) -> Bool {
+    /// SIGKILL through pidfds: a pid read from cgroup.procs is free again once its member exits,
+    /// and a process outside these cgroups may take it before the signal (v1 has no cgroup.kill).
+    /// Each pid is opened as a pidfd first and cgroup.procs read again; only a pidfd whose pid is
+    /// still listed is signalled, and it is that member or, if the member exited meanwhile,
+    /// nothing. In batches of 256 descriptors. `readMembers` is `members(ofTree:)` (tests pass
+    /// a racing read).
+    static func killLoop(directories: [String], signalFirst: Bool,
+                         readMembers: (String) -> Set<Int32> = { SandboxCgroup.members(ofTree: $0) }) -> Bool {
+        func listed() -> Set<Int32> { directories.reduce(into: []) { $0.formUnion(readMembers($1)) } }
         for round in 0..<200 {
-            var pids: Set<Int32> = []
-            for d in directories { pids.formUnion(members(ofTree: d)) }
+            let pids = listed()
             if pids.isEmpty { return true }
             if signalFirst || round > 0 {
-                for pid in pids where pid > 1 && pid != getpid() { kill(pid, SIGKILL) }
+                let candidates = pids.filter { $0 > 1 && $0 != getpid() }.sorted()
+                for start in stride(from: 0, to: candidates.count, by: 256) {
+                    let handles = candidates[start..<min(start + 256, candidates.count)]
+                        .compactMap { ProcessHandle(pid: $0, checkedBy: { _ in true }) }
+                    guard !handles.isEmpty else { continue }
+                    let still = listed()
+                    for h in handles where still.contains(h.pid) { h.signal(SIGKILL) }
+                }
             }
             usleep(10_000)
         }
