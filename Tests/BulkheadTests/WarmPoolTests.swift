@@ -358,6 +358,32 @@ struct WarmPoolTests {
 
     static let earlyPhase = "workload run (status to the client: no process of the sandbox left)"
 
+    /// Red team (pool-trampoline): a workload that sends its fd 1 (the client's stdout) over
+    /// SCM_RIGHTS into a cycle of AF_UNIX sockets no process holds, then exits. No process of
+    /// the sandbox is left, yet the pipe's write end lives on in the sockets' queues until the
+    /// kernel's unix garbage collector frees them: the kernel schedules it only when some unix
+    /// socket is released (the sockets in flight never are by their fds' close) and runs it
+    /// asynchronously, on a workqueue.
+    static let inFlightStdout = #"""
+    import array, socket, sys
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [1, a.fileno(), b.fileno()]))])
+    sys.exit(5)
+    """#
+
+    @Test("A workload that leaves the client's stdout in flight in a unix-socket cycle: when the client exits, nothing of the sandbox holds it")
+    func stdoutInFlightAtClientExit() throws {
+        let pool = try Pool(size: 2)
+        defer { pool.stop() }
+        var held = 0
+        for _ in 0..<5 {
+            let r = try Self.stdoutAtClientExit(["run", "--pool", pool.socket, "--", "/usr/bin/python3", "-c", Self.inFlightStdout])
+            #expect(r.status == 5)
+            if !r.closed { held += 1 }
+        }
+        #expect(held == 0, "the client's stdout was still held (in flight in the sandbox's unix sockets) after the client exited in \(held) of 5 runs")
+    }
+
     @Test("pool stop and SIGTERM leave no process, cgroup, mount or socket")
     func noLeftovers() throws {
         for viaSignal in [false, true] {
