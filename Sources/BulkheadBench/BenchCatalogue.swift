@@ -96,18 +96,15 @@ public enum BenchCatalogue {
             if let why = exp.onlyWhenNamed, !named.contains(exp.cell) {
                 exp = .notRun(exp.cell.resource, exp.cell.layer, expect: exp.expected, claim: exp.claim, .skipped, why, keyFigure: "--only \(exp.cell)")
             }
-            var r = exp.run(context)
             // Adaptive rounds: a ratio cell whose interval straddles its band is measured once
             // more with twice the rounds (a narrower interval), bounded; decided cells cost
             // nothing more (with 3 rounds the interval is the range: no round can be saved).
-            if r.verdict.kind == .inconclusive, let more = BenchDefaults.extraRounds(after: context.rounds) {
-                let first = r
-                r = context.withRounds(more) { exp.run(context) }
-                r.evidence.insert("measured again with \(more) rounds: with \(context.rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
-                r.seconds += first.seconds
-            }
+            // The rule is BenchRemeasure's (BulkheadModel), tested on synthetic windows.
+            let launched = context.launches
+            var r = BenchRemeasure.measure(rounds: context.rounds) { n in context.withRounds(n) { exp.run(context) } }
             // What closes a "cannot": the control's run, beside the cell's own (Mitigations).
             if exp.expected == .cannot, exp.runsWorkloads { r.mitigation = Mitigations.run(exp.cell, context) }
+            r.launches = context.launches - launched
             results.append(r)
             progress(exp.cell, r)
         }

@@ -27,6 +27,8 @@ public final class BenchContext: @unchecked Sendable {
     /// What `bench --vm` boots (nil without `--vm`), and what the VM run found once booted.
     public let vm: BenchVM.Options?
     var vmRun: BenchVM.Run?
+    /// Processes launched so far (`launch`): a cell's setup count is the difference.
+    public private(set) var launches = 0
     /// Failures of launched processes during the current experiment (status and stderr), for
     /// the evidence of an experiment that did not observe its effect.
     var failures: [String] = []
@@ -126,6 +128,7 @@ public final class BenchContext: @unchecked Sendable {
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle(forWritingAtPath: err)
         try p.run()
+        launches += 1
         samplePressure()
         return Launched(process: p, outPath: out, errPath: err, deadline: Monotonic.now() + timeout)
     }
@@ -150,6 +153,20 @@ public final class BenchContext: @unchecked Sendable {
             failures.append("\(l.process.arguments?.dropFirst(3).first { $0 == "pod" || $0 == "run" } ?? "bulkhead") exited \(status)\(timedOut ? " (timeout)" : ""): \(detail.prefix(400))")
         }
         return Finished(status: l.process.terminationStatus, stdout: o, stderr: e, timedOut: timedOut)
+    }
+
+    /// Waits until a launched process has printed `BH KEY=` (its output so far, read from its
+    /// files), or it ended, or `timeout` s passed; whether the key was seen. The event a fixed
+    /// sleep would otherwise guess the time of (a node cell's host process holding its memory).
+    func waitFor(_ key: String, from l: Launched, timeout: Double) -> Bool {
+        let end = Monotonic.now() + timeout
+        while true {
+            let text = (FileIO.read(l.outPath) ?? "") + "\n" + (FileIO.read(l.errPath) ?? "")
+            if Self.values(text)[key] != nil { return true }
+            if !l.process.isRunning || Monotonic.now() > end { return false }
+            samplePressure()
+            usleep(20_000)
+        }
     }
 
     /// Launches every argument list at once and waits for all of them.

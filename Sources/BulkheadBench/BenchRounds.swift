@@ -96,11 +96,6 @@ public enum BenchDefaults {
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
     /// (237 s measured quiet in session 8; docs/bench.md says where the time goes).
     public static let rounds = 3
-    /// The rounds of the one more run an inconclusive ratio cell gets after a run of `rounds`:
-    /// twice as many, at most 12; none after one round (no interval) or at 12 and more.
-    public static func extraRounds(after rounds: Int) -> Int? {
-        rounds >= 2 && rounds < 12 ? min(2 * rounds, 12) : nil
-    }
 }
 
 /// Victims and aggressors on a `BenchSchedule`: a victim reports one `BH PREFIX_rN_PHASE=V`

@@ -40,34 +40,55 @@ enum NodeExperiments {
             claim: "a node reserve keeps CPU for the host: every workload under one allocatable cgroup (cpu quota 1 of 2 CPUs, one weight), the host's processes outside it, so the host's share does not fall with the number of workloads",
             method: "The node is a cgroup the bench creates with two parts, as the kubelet splits a node: system (the host's own processes) and the workloads. Victim: a host process (not a sandbox) in system, a busy loop. Aggressor: three sandboxes (bulkhead run --profile unconfined: no limit of their own, so no cgroup of their own, and they stay in the cgroup their launcher joined on cgroup v1 and v2 alike), a busy loop each. All are pinned to CPU 0, where the scheduler divides the CPU by group weight. Loaded: each sandbox's launcher in a cgroup of its own beside system (no reserve: the host is one group of four, 25%). Contained: the same three under allocatable (one group, cpu quota 1 CPU: the node's reserve, the host keeps half of CPU 0 and all of CPU 1). The figure is the host process's part of the node's CPU time (cpuacct of system and of the workloads' cgroups) over a window after every launch: robust to what else the machine runs. bulkhead has no reserve setting of its own: this is the kernel mechanism a node agent sets.") { ctx in
             var node = try Node(ctx)
-            let s = max(1.5, ctx.phaseSeconds), delay = 2.0
+            // The window: 15 of cpu.cfs_period's 100 ms periods (the quota's unit), where the
+            // scheduler's split by weight shows within a few slices. It begins once every loop
+            // has used CPU in its cgroup (at most `ready` s after the launches: a debug
+            // sandbox's launch at load average 20), not after a fixed 2 s; the loops stop at
+            // its end (a stop file), not 1 s after it.
+            let s = max(1.5, ctx.phaseSeconds), ready = 6.0
             let system = try node.cgroup(["system"])
             var quota = CgroupLimits()
             quota.cpuQuotaMicros = 100_000; quota.cpuPeriodMicros = 100_000
             let allocatable = try node.cgroup(["allocatable"], quota)
             let loose = try (1...3).map { try node.cgroup(["w\($0)"]) }
             let bounded = try (1...3).map { try node.cgroup(["allocatable", "w\($0)"]) }
-            let spin = """
-                python3 -c 'import os,time
-                os.sched_setaffinity(0, {0}); end=time.monotonic()+\(BenchPrograms.fmt(delay + s + 1))
-                while time.monotonic()<end: pass'
+            /// A busy loop on CPU 0 until `stop` exists (looked for every 50 ms; the unconfined
+            /// sandboxes see the host's files) or `ready + s + 1` s, whichever is first.
+            func spin(_ stop: String) -> String {
                 """
+                python3 -c 'import os,time
+                os.sched_setaffinity(0, {0}); end=time.monotonic()+\(BenchPrograms.fmt(ready + s + 1))
+                while time.monotonic()<end and not os.path.exists("\(stop)"):
+                    t=time.monotonic()+0.05
+                    while time.monotonic()<t: pass'
+                """
+            }
             func usage(_ cgs: [SandboxCgroup]) -> Double { cgs.map { Double($0.stats().cpuUsageMicros ?? 0) }.reduce(0, +) }
             /// The host's part of the node's CPU time in the window, and the workloads' CPUs.
-            func phase(_ workloads: [SandboxCgroup], counted: [SandboxCgroup]) throws -> (share: Double?, workloadCPUs: Double) {
+            func phase(_ name: String, _ workloads: [SandboxCgroup], counted: [SandboxCgroup]) throws -> (share: Double?, workloadCPUs: Double, wait: Double) {
+                let stop = ctx.scratch + "/node-cpu-stop-\(name)"
                 let start = Monotonic.now()
-                let v = try ctx.launch(command: ["/bin/sh", "-c", spin], joining: procs(system), timeout: delay + s + 8)
-                let hogs = try workloads.map { try ctx.launch(command: [ctx.binary, "run", "--profile", "unconfined", "--", "/bin/sh", "-c", spin], joining: procs($0), timeout: delay + s + 10) }
-                usleep(useconds_t(max(0, start + delay - Monotonic.now()) * 1e6))
+                let before = ([system] + workloads).map { usage([$0]) }
+                let v = try ctx.launch(command: ["/bin/sh", "-c", spin(stop)], joining: procs(system), timeout: ready + s + 8)
+                let hogs = try workloads.map { try ctx.launch(command: [ctx.binary, "run", "--profile", "unconfined", "--", "/bin/sh", "-c", spin(stop)], joining: procs($0), timeout: ready + s + 10) }
+                // Every loop running: each cgroup has used 20 ms of CPU since the launches.
+                while Monotonic.now() < start + ready,
+                      zip([system] + workloads, before).contains(where: { usage([$0.0]) - $0.1 < 20_000 }) {
+                    ctx.samplePressure()
+                    usleep(20_000)
+                }
+                let wait = Monotonic.now() - start
                 let h0 = usage([system]), w0 = usage(counted), t0 = Monotonic.now()
                 usleep(useconds_t(s * 1e6))
                 let h = usage([system]) - h0, w = usage(counted) - w0, wall = Monotonic.now() - t0
+                _ = FileManager.default.createFile(atPath: stop, contents: nil)
                 _ = ctx.finish(v)
                 hogs.forEach { _ = ctx.finish($0) }
-                return (h + w > 0 ? h / (h + w) : nil, w / 1e6 / max(0.1, wall))
+                unlink(stop)
+                return (h + w > 0 ? h / (h + w) : nil, w / 1e6 / max(0.1, wall), wait)
             }
-            let loaded = try phase(loose, counted: loose)
-            let contained = try phase(bounded, counted: [allocatable])
+            let loaded = try phase("loaded", loose, counted: loose)
+            let contained = try phase("contained", bounded, counted: [allocatable])
             let l = loaded.share, c = contained.share
             let summary = "the host process got \(l.map(BenchFormat.percent) ?? "?") of the node's CPU beside three workload cgroups, \(c.map(BenchFormat.percent) ?? "?") with them under allocatable (which used \(String(format: "%.2f", contained.workloadCPUs)) CPU of its 1)"
             var o = BenchOutcome.shareSplit(loaded: l, contained: c, alsoHeld: contained.workloadCPUs <= 1.1, label: "host",
@@ -76,7 +97,8 @@ enum NodeExperiments {
                 BenchMeasurement("workloads' CPU without the reserve", .evidence, loaded.workloadCPUs, "CPUs"),
                 BenchMeasurement("allocatable CPU used (cpu quota 1 CPU)", .evidence, contained.workloadCPUs, "CPUs"),
             ]
-            o.evidence = ["loaded: three workload cgroups beside system (no reserve); contained: the same under allocatable (cpu quota 100000/100000)"]
+            o.evidence = ["loaded: three workload cgroups beside system (no reserve); contained: the same under allocatable (cpu quota 100000/100000)",
+                          "each \(BenchPrograms.fmt(s)) s window began once every loop had used CPU: \(String(format: "%.2f", loaded.wait)) s and \(String(format: "%.2f", contained.wait)) s after the launches"]
             return o
         }
     }
@@ -93,29 +115,48 @@ enum NodeExperiments {
             let allocatable = try node.cgroup(["allocatable"], bound)
             let loose = try node.cgroup(["w1"])
             let bounded = try node.cgroup(["allocatable", "w1"])
+            // What the holds must show: the host process holding its 448 MiB when the aggressor
+            // fills the node, and alive (or not) once the aggressor has ended; the kernel's OOM
+            // kill is synchronous with the allocation that overflows. So the aggressor starts
+            // once the host process says it holds its memory (not after a fixed 0.8 s), ends
+            // when it reaches 640 MiB or is killed (not at a fixed s + 3 s), and the host
+            // process looks at its memory as soon as the aggressor has ended (a stop file), not
+            // after a fixed s + 5 s. Each bound stays as a cap.
             let hold = s + 5
-            let victim = ["/bin/sh", "-c", """
-                python3 -c 'import time
+            func victim(_ stop: String) -> [String] {
+                ["/bin/sh", "-c", """
+                python3 -c 'import time,os
                 b=bytearray(448<<20); b[0::4096]=b"\\x01"*(len(b)//4096)
-                print("BH host_held=448", flush=True); time.sleep(\(BenchPrograms.fmt(hold)))
+                print("BH host_held=448", flush=True); end=time.monotonic()+\(BenchPrograms.fmt(hold))
+                while time.monotonic()<end and not os.path.exists("\(stop)"): time.sleep(0.02)
                 print("BH host_alive=%d" % (b[4096]), flush=True)'
                 """]
-            // 32 MiB at a time (touched), up to 640 MiB, for s + 3 s: the node's 768 MiB is reached
-            // within the host process's hold even on a loaded machine.
+            }
+            // 32 MiB at a time (touched), up to 640 MiB, for at most s + 3 s: the node's 768 MiB
+            // is reached within the host process's hold even on a loaded machine.
             let bomb = ["run", "--profile", "unconfined", "--", "/bin/sh", "-c", """
-                sleep 0.8; python3 -c 'import time
+                python3 -c 'import time
                 x=[]; end=time.monotonic()+\(BenchPrograms.fmt(s + 3))
                 while time.monotonic()<end and len(x)*32<640:
-                    x.append(bytearray(32<<20)); print("BH bomb_mib=%d" % (len(x)*32), flush=True)
-                time.sleep(max(0, end-time.monotonic()))'
+                    x.append(bytearray(32<<20)); print("BH bomb_mib=%d" % (len(x)*32), flush=True)'
                 """]
-            func phase(_ w: SandboxCgroup) throws -> (host: BenchContext.Finished, bomb: BenchContext.Finished) {
-                let v = try ctx.launch(command: victim, joining: procs(system), timeout: hold + 8)
-                let a = try ctx.launch(command: [ctx.binary] + bomb, joining: procs(w), timeout: s + 12)
-                return (ctx.finish(v), ctx.finish(a))
+            var timings: [String] = []
+            func phase(_ name: String, _ w: SandboxCgroup) throws -> (host: BenchContext.Finished, bomb: BenchContext.Finished) {
+                let stop = ctx.scratch + "/node-memory-stop-\(name)"
+                defer { unlink(stop) }
+                let t0 = Monotonic.now()
+                let v = try ctx.launch(command: victim(stop), joining: procs(system), timeout: hold + 8)
+                _ = ctx.waitFor("host_held", from: v, timeout: hold)
+                let t1 = Monotonic.now()
+                let a = ctx.finish(try ctx.launch(command: [ctx.binary] + bomb, joining: procs(w), timeout: s + 12))
+                let t2 = Monotonic.now()
+                _ = FileManager.default.createFile(atPath: stop, contents: nil)
+                let h = ctx.finish(v)
+                timings.append(String(format: "%@: the host process held its memory %.2f s after its launch, the aggressor ran %.2f s, the host process ended %.2f s later", name, t1 - t0, t2 - t1, Monotonic.now() - t2))
+                return (h, a)
             }
-            let loaded = try phase(loose)
-            let contained = try phase(bounded)
+            let loaded = try phase("loaded", loose)
+            let contained = try phase("contained", bounded)
             let peak = allocatable.stats().memoryPeakBytes.map { Double($0) / 1_048_576 }
             ctx.failures.removeAll { $0.contains("exited 137") }
             func mib(_ f: BenchContext.Finished) -> String { f.values["bomb_mib"] ?? "0" }
@@ -137,7 +178,7 @@ enum NodeExperiments {
                 BenchMeasurement("aggressor's last allocation", .contained, Double(mib(contained.bomb)) ?? .nan, "MiB"),
                 BenchMeasurement("allocatable memory peak (bound 256 MiB)", .evidence, peak ?? .nan, "MiB"),
             ]
-            o.evidence = ["loaded: the workload's cgroup beside system under the 768 MiB node (no reserve); contained: under allocatable (memory limit 256 MiB)"]
+            o.evidence = ["loaded: the workload's cgroup beside system under the 768 MiB node (no reserve); contained: under allocatable (memory limit 256 MiB)"] + timings
             // With --vm, the same reserve on cgroup v2 in the VM's kernel, with the node's PSI.
             if let run = ctx.vmRun {
                 let v = run.scenarios["node-memory"]

@@ -99,7 +99,7 @@ struct BenchCommand: ParsableCommand {
                 if terminal { warnRaw("bulkhead: [\(index)/\(cells.count)] \(cell) …") }
                 return
             }
-            let line = "[\(index)/\(cells.count)] \(cell): \(BenchRender.cellText(result)) (\(BenchFormat.value(result.seconds, "s")))"
+            let line = "[\(index)/\(cells.count)] \(cell): \(BenchRender.cellText(result)) (\(BenchFormat.value(result.seconds, "s"))\(result.launches.map { $0 > 0 ? ", \($0) launched" : "" } ?? ""))"
             if terminal { warnRaw("\r\u{1B}[K" + "bulkhead: " + line + "\n") } else { warn(line) }
         }
         if let nodeName { report.host.node = nodeName }

@@ -46,6 +46,10 @@ public struct BenchResult: Codable, Sendable, Equatable {
     /// verdict is a ratio against a band; nil for cells decided by errnos and counts.
     public var ratio: BenchRatioSummary?
     public var seconds: Double
+    /// Processes the cell launched (pods, sandboxes, host processes it measures), its runs
+    /// again and its mitigation's included: the setup a cell costs, a count load does not move.
+    /// Nil in reports written before it was counted.
+    public var launches: Int? = nil
     /// For a "cannot" cell: the run with the control that closes it, where this host has one.
     public var mitigation: BenchMitigation? = nil
 
