@@ -80,8 +80,10 @@ enum SeccompSetup {
     }
 
     /// The policy compiled to classic BPF by libseccomp (binary-tree optimisation on), or the
-    /// same program from the content-addressed cache. A strict run never reads the cache (it
-    /// refuses what a cached program may have been read with). A policy the loader changed to
+    /// same program from the content-addressed cache. A strict run neither reads nor writes the
+    /// cache: it refuses what a cached program may have been read with, and its reading has no
+    /// notes where the default one has some (a rule that gives the default action), so its entry
+    /// would silence every later run's warnings. A policy the loader changed to
     /// read it as runc does (podman's default profile: a contradicting pair) is cached with its
     /// warnings, which every run that loads it prints again, naming the file it read now.
     static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
@@ -104,9 +106,12 @@ enum SeccompSetup {
             throw ConfigError(file: src.file, field: "syscalls", message: "libseccomp cannot compile the policy: \(error)")
         }
         // The warnings are kept with the file's place left open (a container's policy is read
-        // from its own state directory, another path for each container).
-        let kept = SeccompLoad.warnings(load.notes.map { var n = $0; n.file = Self.noteFileMark; return n })
-        cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count, notes: kept))
+        // from its own state directory, another path for each container). Not from a strict
+        // reading (above).
+        if !strict {
+            let kept = SeccompLoad.warnings(load.notes.map { var n = $0; n.file = Self.noteFileMark; return n })
+            cache?.store(key: key, .init(program: program, defaultAction: policy.defaultAction.rawValue, rules: policy.rules.count, notes: kept))
+        }
         var control = SeccompControl(source: src.label, defaultAction: policy.defaultAction.rawValue,
                                      rules: policy.rules.count, bpfInstructions: program.count / 8)
         control.cacheUnavailable = cache?.unavailable

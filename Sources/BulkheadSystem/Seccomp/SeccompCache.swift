@@ -63,10 +63,15 @@ public struct SeccompCache: Sendable {
         return c
     }
 
-    /// The key: everything that decides the compiled program.
-    public static func key(policyText: String, capabilities: [String], architecture: String) -> String {
+    /// The key: everything that decides the compiled program and its warnings. `binary` is this
+    /// build (`ProfileLayerCache.binaryIdentity`: dev, inode, size, mtime, ctime of
+    /// /proc/self/exe): the version string does not change with the build's system-call tables
+    /// (which names are unknown and skipped), its reading of a policy or its compiler, so an
+    /// entry another build wrote is never loaded (`RedTeamSeccompCacheTests`).
+    public static func key(policyText: String, capabilities: [String], architecture: String,
+                           binary: String = ProfileLayerCache.binaryIdentity) -> String {
         var h = SHA256()
-        h.update("bulkhead \(BulkheadVersion.string)\nlibseccomp \(libseccompVersion)\narch \(architecture)\n")
+        h.update("bulkhead \(BulkheadVersion.string)\nexe \(binary)\nlibseccomp \(libseccompVersion)\narch \(architecture)\n")
         h.update("caps \(capabilities.sorted().joined(separator: ","))\n")
         h.update(policyText)
         return h.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()

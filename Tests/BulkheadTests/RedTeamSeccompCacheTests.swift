@@ -1,0 +1,65 @@
+import BulkheadModel
+import Foundation
+import Glibc
+import Testing
+
+/// Red team of oci-podman (the seccomp cache keeps a policy the loader changed, with its
+/// warnings): what an entry may be loaded for.
+@Suite(.enabled(if: Gate.root, Gate.rootReason), .serialized)
+struct RedTeamSeccompCacheTests {
+    /// A deny-list with a rule runc skips (it gives the default action): `--seccomp-strict` takes
+    /// it (the compiler leaves such a rule out too), the default reading warns about it.
+    static let policy = #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}, {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#
+
+    func files() throws -> (cache: String, policy: String, cleanup: () -> Void) {
+        let cache = NSTemporaryDirectory() + "bh-rtcache-\(token())"
+        let dir = NSTemporaryDirectory() + "bh-rtpolicy-\(token())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(Self.policy.utf8).write(to: URL(fileURLWithPath: dir + "/p.json"))
+        return (cache, dir + "/p.json", { for d in [cache, dir] { try? FileManager.default.removeItem(atPath: d) } })
+    }
+
+    func launch(_ f: (cache: String, policy: String, cleanup: () -> Void), strict: Bool = false,
+                binary: String = Bulkhead.binary) throws -> Bulkhead.Result {
+        try Bulkhead.run(["run", "--seccomp", f.policy] + (strict ? ["--seccomp-strict"] : [])
+                            + ["--", "/bin/sh", "-c", "mkdir /tmp/x; echo $?"],
+                         report: true, env: ["BULKHEAD_SECCOMP_CACHE": f.cache], binary: binary)
+    }
+
+    /// A strict run reads the policy without the runc reading's notes: the entry it leaves must
+    /// not let a later run (default reading) skip the warning every run of the policy gives.
+    @Test("A strict run leaves no entry that silences a later run's warnings")
+    func strictRunDoesNotSilenceWarnings() throws {
+        let f = try files()
+        defer { f.cleanup() }
+        let strict = try launch(f, strict: true)
+        #expect(strict.status == 0 && strict.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(strict.stderr)")
+        #expect(strict.controls?.seccomp?.changes == nil, "strict changes nothing")
+        let after = try launch(f)
+        #expect(after.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(after.stderr)")
+        let changes = after.controls?.seccomp?.changes ?? []
+        #expect(changes.contains { $0.contains("the default action: runc skips such a rule") },
+                "the default reading warns, cached or not (cached: \(String(describing: after.controls?.seccomp?.cached))): \(changes)")
+        #expect(after.stderr.contains("runc skips such a rule"), "\(after.stderr)")
+    }
+
+    /// The key holds a constant version string ("0.1.0"), while the program and its warnings
+    /// depend on the build (its system-call table decides which names are unknown and skipped,
+    /// its compiler what is emitted). Another binary (here a copy: another inode) must not load
+    /// the entry this one wrote.
+    @Test("Another bulkhead binary does not load this binary's entry")
+    func anotherBinaryCompilesItsOwn() throws {
+        let f = try files()
+        defer { f.cleanup() }
+        let dir = NSTemporaryDirectory() + "bh-rtbin-\(token())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Bulkhead.binary, toPath: dir + "/bulkhead")
+        #expect(try launch(f).controls?.seccomp?.cached == false)
+        #expect(try launch(f).controls?.seccomp?.cached == true, "the control: the same binary hits")
+        let other = try launch(f, binary: dir + "/bulkhead")
+        #expect(other.status == 0 && other.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "\(other.stderr)")
+        #expect(other.controls?.seccomp?.cached == false, "another binary compiled the policy itself")
+        #expect(try launch(f, binary: dir + "/bulkhead").controls?.seccomp?.cached == true, "and then hits its own entry")
+    }
+}
