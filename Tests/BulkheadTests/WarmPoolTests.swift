@@ -362,15 +362,23 @@ struct WarmPoolTests {
         let left = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", "sleep 30 >/dev/null 2>&1 & exit 3"], report: true)
         #expect(left.status == 3, "\(left.stderr)")
         #expect(left.report?.phasesMs.map(\.phase).contains(Self.earlyPhase) == false, "\(left.report?.phasesMs ?? [])")
-        // Whichever way: when the client exits, nothing of the sandbox holds its stdout (a
-        // leftover, orphaned or not, is dead; the init closed its copy of the request's fds).
+        // Whichever way: no process of the sandbox outlives the status with the client's stdout
+        // (a leftover, orphaned or not, is dead: its 30 s sleep would hold the pipe open). Not
+        // asserted at the very instant of the client's exit: a sandbox the pool starts at the
+        // same moment (the refill) has a copy of the pool's fd table, which holds a request's
+        // fds while it is being handed over, from its clone3 until its init's first step closes
+        // every inherited fd; under load that is milliseconds (the red team of pool-trampoline
+        // saw it in 2 of 12 runs at load 12-26). No workload can reach those copies.
+        var heldAtExit = 0
         for script in ["exit 5", "sleep 30 & exit 5", "(sleep 30 &); exit 5"] {
             for _ in 0..<3 {
-                let r = try Self.stdoutAtClientExit(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", script])
+                let r = try Self.stdoutAtClientExit(["run", "--pool", pool.socket, "--", "/bin/sh", "-c", script], laterMs: 3_000)
                 #expect(r.status == 5)
-                #expect(r.closed, "\(script): the client's stdout is still held open by the sandbox after the client exited")
+                #expect(r.closedLater, "\(script): the client's stdout was still held open 3 s after the client exited")
+                if !r.closed { heldAtExit += 1 }
             }
         }
+        print("statusOnceNothingIsLeft: the pipe was still open at the client's exit in \(heldAtExit) of 9 runs")
     }
 
     static let earlyPhase = "workload run (status to the client: no process of the sandbox left)"
