@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel"]),
         .testTarget(
             name: "BulkheadTests",
-            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc"]
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc",
+                           .product(name: "PropertyBased", package: "swift-property-based")]
         ),
     ],
     swiftLanguageModes: [.v6]

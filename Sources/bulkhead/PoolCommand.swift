@@ -148,21 +148,19 @@ enum PooledRun {
     /// `sudo -E` the environment is the calling user's, and a socket it names (a root-owned
     /// pool of a looser profile than the default) would choose the sandbox instead of root's
     /// own command line. For root the variable is ignored (the launch is cold, under the flags
-    /// given), with a warning; nil when unset or empty.
-    static func environmentSocket() -> String? {
+    /// given), with a warning; nil when unset or empty. Read once per process, so the warning
+    /// is printed once whichever reader of the command line (pooled, fast, ArgumentParser) asks
+    /// first: the fast reader asks too, or root's `run --limits …` went unwarned.
+    static func environmentSocket() -> String? { environmentPool }
+
+    private static let environmentPool: String? = {
         guard let value = getenv("BULKHEAD_POOL").map({ String(cString: $0) }), !value.isEmpty else { return nil }
         guard getuid() != 0 && geteuid() != 0 else {
             warn("BULKHEAD_POOL is ignored for root (sudo -E passes the caller's environment): name the pool with --pool SOCKET")
             return nil
         }
         return value
-    }
-
-    /// Whether `environmentSocket()` would name a pool, without its warning for root.
-    static func environmentNamesPool() -> Bool {
-        guard let value = getenv("BULKHEAD_POOL"), value.pointee != 0 else { return false }
-        return getuid() != 0 && geteuid() != 0
-    }
+    }()
 
     /// `run --pool SOCKET [--report FILE|-] -- CMD…`, or `run [--report FILE|-] -- CMD…` with
     /// BULKHEAD_POOL set, read without ArgumentParser (as RunFastPath); nil for anything else.

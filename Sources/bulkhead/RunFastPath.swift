@@ -37,10 +37,11 @@ struct RunInvocation: Equatable {
 /// the override layer through `CommandLineLayer` and `FieldRules.enforcement`, the one rule; a
 /// value that rule refuses returns nil, so the error is ArgumentParser's path's, word for word.
 /// With BULKHEAD_POOL naming a pool (a non-root caller), nothing is read here either: the full
-/// parser decides which flags a pooled run refuses.
+/// parser decides which flags a pooled run refuses. For root the variable is ignored, with the
+/// warning `environmentSocket` prints.
 enum RunFastPath {
     /// The invocation and the command line's profile layer (empty unless `--limits` was given).
-    static func parse(_ args: ArraySlice<String>, poolInEnvironment: Bool = PooledRun.environmentNamesPool())
+    static func parse(_ args: ArraySlice<String>, poolInEnvironment: Bool = PooledRun.environmentSocket() != nil)
         -> (invocation: RunInvocation, overrides: ProfileLayer)? {
         if poolInEnvironment { return nil }
         var invocation = RunInvocation()
