@@ -124,6 +124,43 @@ struct OCITerminalTests {
         pane.expectEnd(status: "143", "SIGTERM reached the process; the terminal is restored after a signal too")
     }
 
+    /// Red team (rt-oci-tty): glibc's two reserved realtime signals (32, SIGCANCEL; 33,
+    /// SIGSETXID), which sigfillset/sigprocmask leave out, default to terminating the runtime:
+    /// sent to it while it relays, they too must reach the process (it dies of it, and no
+    /// `sleep 999` is left in the container) and leave the caller's terminal restored.
+    @Test(arguments: [Int32(32), 33]) func glibcReservedSignalsAreForwardedToo(_ sig: Int32) throws {
+        let b = try Self.running(id)
+        defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
+        let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 999"])
+        let s = try pane.waitScreen("ready-6")
+        try #require(s.contains("ready-6"), "screen:\n\(s)")
+        let before = try #require(pane.file("before"))
+        try pane.wait { try pane.modes() != before }
+        let pid = try #require(pane.file("rtpid").flatMap { Int32($0) })
+        #expect(kill(pid, sig) == 0)
+        pane.expectEnd(status: "\(128 + sig)", "signal \(sig) reached the process; the terminal is restored")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { p in
+            Int32(p) != nil && (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) == "sleep\u{0}999\u{0}"
+        }
+        #expect(left.isEmpty, "the exec'd process got signal \(sig) and is gone: \(left)")
+    }
+
+    /// Red team (rt-oci-tty): the foreground runtime blocks every signal (32 and 33 included)
+    /// and ignores SIGPIPE; the process it execs starts as any new process, with no signal
+    /// blocked or ignored (/proc/self/status of the exec'd process, with and without -t), even
+    /// when its caller ignored some (the test runner ignores 32 and 33, which glibc's sigaction
+    /// cannot reset).
+    @Test(arguments: [true, false]) func execdProcessStartsWithNoSignalBlockedOrIgnored(_ tty: Bool) throws {
+        let b = try Self.running(id)
+        defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
+        let r = try Self.rt(["exec"] + (tty ? ["-t"] : []) + [id, "/bin/cat", "/proc/self/status"], root: b.stateRoot,
+                            binary: "/bin/sh", prefix: ["-c", "printf '' | \"$0\" \"$@\"", OCIRuntimeTests.runtime])
+        #expect(r.status == 0, "\(r.stderr)")
+        let fields = r.stdout.replacingOccurrences(of: "\r", with: "").split(separator: "\n").filter { $0.hasPrefix("SigBlk:") || $0.hasPrefix("SigIgn:") }
+            .map { $0.replacingOccurrences(of: "\t", with: " ") }
+        #expect(fields == ["SigBlk: 0000000000000000", "SigIgn: 0000000000000000"], "\(r.stdout)")
+    }
+
     /// A caller without a terminal (pipes): nothing to put in raw mode, bytes are still relayed
     /// both ways; the workload has a terminal of its own devpts and no other descriptor.
     @Test func callerWithoutATerminal() throws {
