@@ -109,26 +109,11 @@ struct OCITerminalTests {
     }
 
     /// SIGTERM to the runtime while it relays: forwarded to the process (which dies of it:
-    /// 128+15 comes back), and the caller's terminal is restored on that path too.
-    @Test func signalToTheRuntimeIsForwardedAndTheTerminalRestored() throws {
-        let b = try Self.running(id)
-        defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
-        let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 1000"])
-        let s = try pane.waitScreen("ready-6")
-        try #require(s.contains("ready-6"), "screen:\n\(s)")
-        let before = try #require(pane.file("before"))
-        try pane.wait { try pane.modes() != before }
-        #expect(try pane.modes() != before, "raw mode while the relay runs")
-        let pid = try #require(pane.file("rtpid").flatMap { Int32($0) })
-        #expect(kill(pid, SIGTERM) == 0)
-        pane.expectEnd(status: "143", "SIGTERM reached the process; the terminal is restored after a signal too")
-    }
-
-    /// Red team (rt-oci-tty): glibc's two reserved realtime signals (32, SIGCANCEL; 33,
-    /// SIGSETXID), which sigfillset/sigprocmask leave out, default to terminating the runtime:
-    /// sent to it while it relays, they too must reach the process (it dies of it, and no
-    /// `sleep 999` is left in the container) and leave the caller's terminal restored.
-    @Test(arguments: [Int32(32), 33]) func glibcReservedSignalsAreForwardedToo(_ sig: Int32) throws {
+    /// 128+15 comes back), and the caller's terminal is restored on that path too. Red team
+    /// (rt-oci-tty): glibc's two reserved realtime signals (32, SIGCANCEL; 33, SIGSETXID), which
+    /// sigfillset/sigprocmask leave out, default to terminating the runtime: they too must reach
+    /// the process (no `sleep 999` is left) and leave the terminal restored.
+    @Test(arguments: [SIGTERM, Int32(32), 33]) func signalToTheRuntimeIsForwardedAndTheTerminalRestored(_ sig: Int32) throws {
         let b = try Self.running(id)
         defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
         let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 999"])
@@ -136,9 +121,10 @@ struct OCITerminalTests {
         try #require(s.contains("ready-6"), "screen:\n\(s)")
         let before = try #require(pane.file("before"))
         try pane.wait { try pane.modes() != before }
+        #expect(try pane.modes() != before, "raw mode while the relay runs")
         let pid = try #require(pane.file("rtpid").flatMap { Int32($0) })
         #expect(kill(pid, sig) == 0)
-        pane.expectEnd(status: "\(128 + sig)", "signal \(sig) reached the process; the terminal is restored")
+        pane.expectEnd(status: "\(128 + sig)", "signal \(sig) reached the process; the terminal is restored after a signal too")
         let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { p in
             Int32(p) != nil && (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) == "sleep\u{0}999\u{0}"
         }
