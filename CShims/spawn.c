@@ -78,13 +78,15 @@ static int read_exact(int fd, void *buf, size_t len) {
 
 static void reset_signal_dispositions(void) {
     /* Handlers inherited from the parent's image would run non-async-signal-safe code:
-     * every signal goes back to its default action. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
+     * every signal goes back to its default action. The kernel's rt_sigaction, not glibc's
+     * sigaction, which refuses its two reserved realtime signals (32, 33): a caller that
+     * ignores them would otherwise hand SIG_IGN of both to the workload through execve. The
+     * kernel's struct (handler, flags, restorer, 64-bit mask), all zero: SIG_DFL. */
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl;
+    memset(&dfl, 0, sizeof dfl);
     for (int sig = 1; sig < _NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        sigaction(sig, &sa, NULL); /* fails harmlessly for the libc-reserved RT signals */
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
     }
 }
 
@@ -150,17 +152,23 @@ int bh_block_supervisor_signals(int *fd) {
 }
 
 int bh_block_forwardable_signals(int *fd) {
-    sigset_t set;
-    sigfillset(&set); /* glibc leaves out its own two realtime signals */
-    sigdelset(&set, SIGKILL);
-    sigdelset(&set, SIGSTOP);
-    sigdelset(&set, SIGPIPE);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return errno;
+    /* The kernel's signal set (64 bits), not glibc's: sigfillset, sigaddset and sigprocmask
+     * leave out glibc's two reserved realtime signals (32, SIGCANCEL; 33, SIGSETXID), whose
+     * default action would end the runtime with the caller's terminal raw (a signal 32 from
+     * `kill -s 32` is as easy to send as SIGTERM). The runtime is single-threaded here: it
+     * neither cancels a thread nor broadcasts a set*id, the two uses glibc has for them. A
+     * process it starts afterwards empties its mask (exec_process_main: glibc's SIG_SETMASK
+     * with an empty set clears 32 and 33 too). */
+    uint64_t set = ~(uint64_t)0;
+    set &= ~(UINT64_C(1) << (SIGKILL - 1));
+    set &= ~(UINT64_C(1) << (SIGSTOP - 1));
+    set &= ~(UINT64_C(1) << (SIGPIPE - 1));
+    if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &set, NULL, sizeof set) != 0) return errno;
     struct sigaction ign;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
     if (sigaction(SIGPIPE, &ign, NULL) != 0) return errno;
-    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = (int)syscall(SYS_signalfd4, -1, &set, sizeof set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) return errno;
     *fd = sfd;
     return 0;

@@ -382,7 +382,7 @@ int bh_pidfd_send_signal(int pidfd, int sig);
  * (close-on-exec, non-blocking) in *fd; 0 or a positive errno. */
 int bh_block_supervisor_signals(int *_Nonnull fd);
 /* The OCI runtime in the foreground (as runc): every signal but SIGKILL, SIGSTOP and SIGPIPE
- * blocked and read from a signalfd (close-on-exec, non-blocking) stored in *fd; SIGPIPE is
+ * (glibc's reserved 32 and 33 included, through the kernel's calls) blocked and read from a signalfd (close-on-exec, non-blocking) stored in *fd; SIGPIPE is
  * ignored. 0 or a positive errno. */
 int bh_block_forwardable_signals(int *_Nonnull fd);
 /* Reads one signal from the signalfd into *signo (0 when none is pending); 0 or a positive

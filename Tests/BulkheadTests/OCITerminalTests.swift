@@ -109,19 +109,47 @@ struct OCITerminalTests {
     }
 
     /// SIGTERM to the runtime while it relays: forwarded to the process (which dies of it:
-    /// 128+15 comes back), and the caller's terminal is restored on that path too.
-    @Test func signalToTheRuntimeIsForwardedAndTheTerminalRestored() throws {
+    /// 128+15 comes back), and the caller's terminal is restored on that path too. Red team
+    /// (rt-oci-tty): glibc's two reserved realtime signals (32, SIGCANCEL; 33, SIGSETXID), which
+    /// sigfillset/sigprocmask leave out, default to terminating the runtime: they too must reach
+    /// the process (no `sleep 999` is left) and leave the terminal restored.
+    @Test(arguments: [SIGTERM, Int32(32), 33]) func signalToTheRuntimeIsForwardedAndTheTerminalRestored(_ sig: Int32) throws {
         let b = try Self.running(id)
         defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
-        let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 1000"])
+        let pane = try Pane.exec(b, id, ["/bin/sh", "-c", "echo ready-$((2*3)); exec sleep 999"])
         let s = try pane.waitScreen("ready-6")
         try #require(s.contains("ready-6"), "screen:\n\(s)")
         let before = try #require(pane.file("before"))
         try pane.wait { try pane.modes() != before }
         #expect(try pane.modes() != before, "raw mode while the relay runs")
         let pid = try #require(pane.file("rtpid").flatMap { Int32($0) })
-        #expect(kill(pid, SIGTERM) == 0)
-        pane.expectEnd(status: "143", "SIGTERM reached the process; the terminal is restored after a signal too")
+        #expect(kill(pid, sig) == 0)
+        pane.expectEnd(status: "\(128 + sig)", "signal \(sig) reached the process; the terminal is restored after a signal too")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { p in
+            Int32(p) != nil && (try? String(contentsOfFile: "/proc/\(p)/cmdline", encoding: .utf8)) == "sleep\u{0}999\u{0}"
+        }
+        #expect(left.isEmpty, "the exec'd process got signal \(sig) and is gone: \(left)")
+    }
+
+    /// Red team (rt-oci-tty): the foreground runtime blocks every signal (32 and 33 included)
+    /// and ignores SIGPIPE; the process it execs starts as any new process, with no signal
+    /// blocked or ignored (/proc/self/status of the exec'd process, with and without -t), even
+    /// when its caller ignored some (the test runner ignores 32 and 33, which glibc's sigaction
+    /// cannot reset).
+    @Test(arguments: [true, false]) func execdProcessStartsWithNoSignalBlockedOrIgnored(_ tty: Bool) throws {
+        let b = try Self.running(id)
+        defer { _ = try? Self.rt(["delete", "--force", id], root: b.stateRoot) }
+        let r = try Self.rt(["exec"] + (tty ? ["-t"] : []) + [id, "/bin/cat", "/proc/self/status"], root: b.stateRoot,
+                            binary: "/bin/sh", prefix: ["-c", "printf '' | \"$0\" \"$@\"", OCIRuntimeTests.runtime])
+        #expect(r.status == 0, "\(r.stderr)")
+        let fields = r.stdout.replacingOccurrences(of: "\r", with: "").split(separator: "\n").filter { $0.hasPrefix("SigBlk:") || $0.hasPrefix("SigIgn:") }
+            .map { $0.replacingOccurrences(of: "\t", with: " ") }
+        // SigIgn: SIGPIPE (13) and glibc's reserved 32 and 33 are what the runtime or its caller
+        // ignore. (Under the test runner SIGQUIT, 3, also shows ignored here, not from a shell:
+        // not explained yet, so not asserted; see the red team's report.)
+        let ign = fields.count == 2 ? UInt64(fields[1].dropFirst("SigIgn: ".count), radix: 16) : nil
+        #expect(fields.first == "SigBlk: 0000000000000000", "\(r.stdout)")
+        #expect(ign.map { $0 & (1 << 12 | 1 << 31 | 1 << 32) } == 0, "\(r.stdout)")
     }
 
     /// A caller without a terminal (pipes): nothing to put in raw mode, bytes are still relayed
