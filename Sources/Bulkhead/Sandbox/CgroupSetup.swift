@@ -186,8 +186,15 @@ struct CgroupSetup {
     /// dead launchers in the hierarchies this caller can write (`SandboxCgroup.collectStale`).
     /// A `run` calls it after the v1 leaves were sent to the init, while the init mounts and
     /// the workload starts, and again (a no-op then) before `finish()`.
-    mutating func collectStale() {
+    /// `stop`: the workload already runs and the launcher does not poll meanwhile, so a wait for a
+    /// stuck leaf ends when it says so (its deadline passed, a signal came); the walk is then
+    /// left pending, and the call without `stop` after the workload ended finishes it.
+    mutating func collectStale(stop: (() -> Bool)? = nil) {
         guard let host = pendingStaleCollection else { return }
+        if let stop {
+            if SandboxCgroup.collectStale(host: host, writableOnly: true, stop: stop) { pendingStaleCollection = nil }
+            return
+        }
         pendingStaleCollection = nil
         SandboxCgroup.collectStale(host: host, writableOnly: true)
     }

@@ -86,7 +86,8 @@ final class Supervisor {
         // of the sandbox. In the host's PID namespace a process the workload left behind runs
         // until `finish()` kills the cgroup, so the status waits for that, as a cold run's does.
         if plan.namespaces.contains(.pid) && !plan.joinedNamespaces.contains(.pid) { poolSlot?.sendStatus(report) }
-        // A launch that failed before the init was released collects here (else a no-op).
+        // A launch that failed before the init was released collects here, as does one whose
+        // walk beside the workload stopped waiting for a stuck leaf (else a no-op).
         cgroup.collectStale()
         // Every path ends here: measure, kill what is left, remove the cgroup.
         report.limits = cgroup.limits
@@ -203,7 +204,15 @@ final class Supervisor {
         if hasV1 { mark("cgroup v1 leaves and limits") }
         // The leaves of dead launchers, while the init sets itself up and the workload starts
         // (on a host with cgroups of many other sandboxes, the walk is hundreds of system calls).
-        cgroup.collectStale()
+        // The launcher does not poll meanwhile: a wait for a stuck leaf (members SIGKILL does not
+        // end, 3 s a hierarchy) stops at the workload's deadline, a signal or terminal input,
+        // and the rest waits until the workload ended (`run`).
+        let deadline = prepared.request.timeoutSeconds.map { start + $0 }
+        cgroup.collectStale(stop: { [self] in
+            if let deadline, Monotonic.now() >= deadline { return true }
+            var fds = [signals?.pollFD].compactMap { $0 } + (prepared.terminal?.pollFDs ?? [])
+            return !fds.isEmpty && poll(&fds, nfds_t(fds.count), 0) > 0
+        })
         onStarted?(child.pid)
         var report = supervise(child, signals: signals, notifier: notifier)
         if let notifier {

@@ -32,11 +32,29 @@ extension SandboxCgroup {
     ///   looks everywhere.
     @discardableResult
     public static func collectStale(host: CgroupHost, writableOnly: Bool = false) -> [String] {
+        collectStale(host: host, writableOnly: writableOnly, budget: nil)
+    }
+
+    /// The same walk for a launch whose workload already runs (`run` collects after the release):
+    /// it stops waiting for a stuck leaf (members that SIGKILL does not end at once: frozen by the
+    /// v1 freezer, in uninterruptible sleep) as soon as `stop()` says so (the workload's deadline
+    /// passed, a signal came), since the launcher does not poll meanwhile; each leaf's wait
+    /// is otherwise the kill loop's 2 s and the rmdir retries' 1 s, in every hierarchy.
+    /// Returns whether the walk finished; if not, the caller walks again without a budget once
+    /// the workload has ended (what is left is then collected, or by the next launch or gc).
+    public static func collectStale(host: CgroupHost, writableOnly: Bool, stop: @escaping () -> Bool) -> Bool {
+        let budget = WaitBudget(stop)
+        collectStale(host: host, writableOnly: writableOnly, budget: budget)
+        return !budget.gaveUp
+    }
+
+    private static func collectStale(host: CgroupHost, writableOnly: Bool, budget: WaitBudget?) -> [String] {
         var removed: [String] = []
         // A leaf has the same name in every hierarchy: its launcher is looked up once.
         var liveness = LauncherLiveness()
         for target in host.targets where (!writableOnly || target.writable) && CgroupFS.isTrustedDirectory(target.baseDirectory) {
-            _ = collect(in: target.baseDirectory, base: target.baseDirectory, liveness: &liveness, removed: &removed)
+            if budget?.gaveUp == true { break }
+            _ = collect(in: target.baseDirectory, base: target.baseDirectory, liveness: &liveness, removed: &removed, budget: budget)
         }
         return removed
     }
@@ -59,9 +77,10 @@ extension SandboxCgroup {
 
     /// Returns whether a stale leaf was removed somewhere below `dir`.
     private static func collect(in dir: String, base: String, liveness: inout LauncherLiveness,
-                                removed: inout [String]) -> Bool {
+                                removed: inout [String], budget: WaitBudget?) -> Bool {
         var removedBelow = false
         for name in CgroupFS.subdirectories(dir) {
+            if budget?.gaveUp == true { break }
             let child = dir + "/" + name
             // A pod's cgroup (`bulkhead/<tenant>/<pod>@<pid>-<start>`) names its launcher too: one
             // killed between making it and its containers' leaves, or after removing them, left
@@ -74,12 +93,14 @@ extension SandboxCgroup {
                 if CgroupFS.exists(child + "/cgroup.kill") {
                     _ = CgroupFS.write(child + "/cgroup.kill", "1")
                 }
-                _ = killLoop(directories: [child], signalFirst: true)
-                if case .success = removeTree(child) {
+                _ = killLoop(directories: [child], signalFirst: true, budget: budget)
+                if budget?.gaveUp == true { break }
+                if case .success = removeTree(child, budget: budget) {
                     removed.append(child)
                     removedBelow = true
                 }
-            } else if CgroupFS.isTrustedDirectory(child), collect(in: child, base: base, liveness: &liveness, removed: &removed) {
+            } else if CgroupFS.isTrustedDirectory(child),
+                      collect(in: child, base: base, liveness: &liveness, removed: &removed, budget: budget) {
                 removedBelow = true
                 // Emptied by us: prune it (rmdir fails harmlessly if it is still in use).
                 if case .success = CgroupFS.removeDirectory(child) { removed.append(child) }
@@ -89,5 +110,19 @@ extension SandboxCgroup {
             removed.append(dir)
         }
         return removedBelow
+    }
+}
+
+/// When a wait of the stale-leaf walk (`SandboxCgroup.killLoop`, `removeTree`) is to stop: asked
+/// only before a wait, and once it said so it stays so (`gaveUp`).
+public final class WaitBudget {
+    private let stop: () -> Bool
+    public private(set) var gaveUp = false
+
+    public init(_ stop: @escaping () -> Bool) { self.stop = stop }
+
+    func exhausted() -> Bool {
+        if !gaveUp && stop() { gaveUp = true }
+        return gaveUp
     }
 }

@@ -781,7 +781,9 @@ public final class SandboxCgroup {
     /// still listed is signalled, and it is that member or, if the member exited meanwhile,
     /// nothing. In batches of 256 descriptors. `readMembers` is `members(ofTree:)` (tests pass
     /// a racing read).
-    static func killLoop(directories: [String], signalFirst: Bool,
+    /// - Parameter budget: where the loop may stop waiting (a launch's walk with its workload
+    ///   already running): checked before each 10 ms wait, never when nothing is left.
+    static func killLoop(directories: [String], signalFirst: Bool, budget: WaitBudget? = nil,
                          readMembers: (String) -> Set<Int32> = { SandboxCgroup.members(ofTree: $0) }) -> Bool {
         func listed() -> Set<Int32> { directories.reduce(into: []) { $0.formUnion(readMembers($1)) } }
         for round in 0..<200 {
@@ -797,6 +799,7 @@ public final class SandboxCgroup {
                     for h in handles where still.contains(h.pid) { h.signal(SIGKILL) }
                 }
             }
+            if budget?.exhausted() == true { return false }
             usleep(10_000)
         }
         return false
@@ -916,19 +919,22 @@ public final class SandboxCgroup {
     /// The common case, a leaf without child cgroups, is one rmdir(2): the kernel refuses
     /// (EBUSY) to remove a cgroup that has children or members, and only then are the
     /// children looked for (a directory read costs five system calls a leaf).
-    public static func removeTree(_ dir: String) -> Result<Void, Errno> {
+    /// `budget`: as `killLoop`'s, checked before each retry's wait (EBUSY then).
+    public static func removeTree(_ dir: String, budget: WaitBudget? = nil) -> Result<Void, Errno> {
         if rmdir(dir) == 0 { return .success(()) }
         let first = Glibc.errno
         if first == ENOENT { return .success(()) }
         guard first == EBUSY else { return .failure(Errno(first)) }
         for child in CgroupFS.subdirectories(dir) {
-            if case .failure(let e) = removeTree(dir + "/" + child) { return .failure(e) }
+            if case .failure(let e) = removeTree(dir + "/" + child, budget: budget) { return .failure(e) }
         }
         for _ in 0..<100 {
             switch CgroupFS.removeDirectory(dir) {
             case .success: return .success(())
             case .failure(let e) where e.rawValue == ENOENT: return .success(())
-            case .failure(let e) where e.rawValue == EBUSY: usleep(10_000)
+            case .failure(let e) where e.rawValue == EBUSY:
+                if budget?.exhausted() == true { return .failure(e) }
+                usleep(10_000)
             case .failure(let e): return .failure(e)
             }
         }
