@@ -30,16 +30,13 @@ struct RedTeamPodCollectionTests {
         try #require(mkdir(oci, 0o755) == 0, "mkdir \(oci): errno \(errno)")
 
         // A launcher that is gone: its pid and real start time.
-        let gone = try GatedChild(shell: "exit 0")
-        let goneStart = try #require(CgroupLeafName.startTime(of: gone.pid))
-        gone.release()
-        _ = gone.wait(timeoutSeconds: 5)
-        let id = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: goneStart, sequence: 0).description
+        let dead = try goneLauncher()
+        let id = dead.description
         #expect(throws: Never.self) { try OCIRuntime.checkID(id) }
         let container = oci + "/" + id
         // Below another container: what its workload made in its own cgroup ("rw" mount).
         let other = oci + "/web"
-        let nested = other + "/" + CgroupLeafName(launcherPID: gone.pid, launcherStartTime: goneStart, sequence: 1).description
+        let nested = other + "/" + CgroupLeafName(launcherPID: dead.launcherPID, launcherStartTime: dead.launcherStartTime, sequence: 1).description
         for d in [container, other, nested] { try #require(mkdir(d, 0o755) == 0, "mkdir \(d): errno \(errno)") }
         let member = try GatedChild(["/bin/sleep", "30"])
         defer { if !member.reaped { kill(member.pid, SIGKILL) }; _ = member.wait(timeoutSeconds: 5) }
