@@ -25,20 +25,16 @@ struct CgroupPodCollectionTests {
         try #require(mkdir(tenant, 0o755) == 0, "mkdir \(tenant): errno \(errno)")
 
         // A launcher that is gone: its pid and real start time, read while it ran.
-        let gone = try GatedChild(shell: "exit 0")
-        let goneStart = try #require(CgroupLeafName.startTime(of: gone.pid))
-        gone.release()
-        _ = gone.wait(timeoutSeconds: 5)
-        let dead = CgroupLeafName(launcherPID: gone.pid, launcherStartTime: goneStart, sequence: 0)
+        let dead = try goneLauncher()
         let live = try #require(CgroupLeafName.forCurrentProcess(sequence: 0))
         let recycled = CgroupLeafName(launcherPID: live.launcherPID, launcherStartTime: live.launcherStartTime &+ 1, sequence: 0)
 
-        let deadPod = tenant + "/" + dead.podDirectoryName("bench-\(gone.pid)-hog")
+        let deadPod = tenant + "/" + dead.podDirectoryName("bench-\(dead.launcherPID)-hog")
         let recycledPod = tenant + "/" + recycled.podDirectoryName("web")
         let livePod = tenant + "/" + live.podDirectoryName("web")
         let foreignPod = tenant + "/" + dead.podDirectoryName("foreign")
         // Names that are not a pod's: the old `<pod>-<pid>` form, an OCI id (`_` is in its alphabet).
-        let others = [tenant + "/bench-\(gone.pid)-hog-\(gone.pid)", tenant + "/x_\(gone.pid)-\(goneStart)"]
+        let others = [tenant + "/bench-\(dead.launcherPID)-hog-\(dead.launcherPID)", tenant + "/x_\(dead.launcherPID)-\(dead.launcherStartTime)"]
         for d in [deadPod, recycledPod, livePod, foreignPod] + others {
             try #require(mkdir(d, 0o755) == 0, "mkdir \(d): errno \(errno)")
         }

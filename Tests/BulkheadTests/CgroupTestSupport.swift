@@ -150,3 +150,13 @@ func removeCgroupTree(_ dir: String, sourceLocation: SourceLocation = #_sourceLo
     _ = SandboxCgroup.removeTree(dir)
     #expect(access(dir, F_OK) != 0, "left behind: \(dir)", sourceLocation: sourceLocation)
 }
+
+/// A launcher that is gone: a child's pid and real start time, read while it ran, then the
+/// child reaped. `sequence` as given.
+func goneLauncher(sequence: UInt64 = 0) throws -> CgroupLeafName {
+    let gone = try GatedChild(shell: "exit 0")
+    let start = try #require(CgroupLeafName.startTime(of: gone.pid))
+    gone.release()
+    _ = gone.wait(timeoutSeconds: 5)
+    return CgroupLeafName(launcherPID: gone.pid, launcherStartTime: start, sequence: sequence)
+}

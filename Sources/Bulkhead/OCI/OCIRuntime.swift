@@ -476,7 +476,7 @@ public struct OCIRuntime: Sendable {
                                                created: createdAt, owner: "", annotations: annotations.isEmpty ? nil : annotations), pretty: false).utf8)
         }
         var hooksStarted = false
-        let result = Supervisor(prepared: prepared).create(cgroupPath: cgroupsPath ?? ["oci", id], fromHierarchyRoot: cgroupsPath != nil,
+        let result = Supervisor(prepared: prepared).create(cgroupPath: cgroupsPath ?? [SandboxCgroup.ociDirectory, id], fromHierarchyRoot: cgroupsPath != nil,
                                                            rootlessOptional: geteuid() != 0,
                                                            join: join, oomScoreAdj: config.oomScoreAdj, beforeRelease: { pid in
             do throws(SystemError) {

@@ -14,7 +14,8 @@ extension SandboxCgroup {
     /// recycled). A stale leaf's leftover members are killed first (cgroup.kill, else
     /// SIGKILL in a bounded loop); a leaf whose launcher is alive is never touched, nor is
     /// anything below it. A pod's cgroup (`CgroupLeafName(podDirectory:)`) is taken as a leaf
-    /// of its launcher. Ancestors emptied by the removal (tenant, pod) are pruned; other
+    /// of its launcher. OCI containers' cgroups (`bulkhead/oci/<id>`, any id) are never judged
+    /// nor walked: they have no launcher. Ancestors emptied by the removal (tenant, pod) are pruned; other
     /// directories are left alone.
     ///
     /// Only directories the caller (or root) owns and no one else may write are looked in (the
@@ -59,6 +60,10 @@ extension SandboxCgroup {
         return removed
     }
 
+    /// `bulkhead/oci`: where an OCI container's cgroup is (`bulkhead/oci/<id>`) when its
+    /// config.json names no cgroupsPath.
+    public static let ociDirectory = "oci"
+
     /// The launchers already looked up during one collection: a leaf's launcher is read from
     /// /proc once, not once per hierarchy. A small list (a launch sees its siblings), searched
     /// linearly.
@@ -79,7 +84,13 @@ extension SandboxCgroup {
     private static func collect(in dir: String, base: String, liveness: inout LauncherLiveness,
                                 removed: inout [String], budget: WaitBudget?) -> Bool {
         var removedBelow = false
-        for name in CgroupFS.subdirectories(dir) {
+        // `bulkhead/oci/<id>`: an OCI container's cgroup. It has no launcher (`delete` removes
+        // it), and its id is the OCI caller's choice: `c-<pid>-<starttime>-<n>` is a valid runc
+        // id, and was taken for a dead launcher's leaf (the live container SIGKILLed and
+        // removed). Ids have no '@': only a pod's cgroup (of a tenant named "oci") is looked at
+        // there; a container, and whatever its workload made below it, is neither judged nor walked.
+        let containers = dir == base + "/" + ociDirectory
+        for name in CgroupFS.subdirectories(dir) where !containers || name.contains("@") {
             if budget?.gaveUp == true { break }
             let child = dir + "/" + name
             // A pod's cgroup (`bulkhead/<tenant>/<pod>@<pid>-<start>`) names its launcher too: one
