@@ -247,4 +247,59 @@ struct BenchVMLaneTests {
         let images = FileIO.listDirectory("/dev/shm").filter { $0.hasPrefix("bh-lane-disk.") }
         #expect(images.isEmpty, "left behind: \(images)")
     }
+
+    /// The disk cell and its io.max run through the bench's own code on a cgroup v2 kernel, as
+    /// on a v2 host (`Mitigations.ioMax`'s v2 path, not the lane's scenario 34): the lane boots
+    /// with only 35-bench-disk-cell, whose `bulkhead bench --only disk-bandwidth/container`
+    /// runs inside the VM (its scratch directory on the VM's virtio disk, the disk programs the
+    /// C hog: the VM has no python3) and sends its JSON report out on the console. The typed
+    /// report must read cannot → with io.max: can, measured here, not read from a scenario.
+    @Test func diskCellAndIOMaxRunByTheBenchOnCgroupV2() throws {
+        let out = NSTemporaryDirectory() + "bh-lane-disk-cell-\(token())"
+        defer { _ = try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [VMLane.packageRoot + "/Tests/vm/run-lane.sh"]
+        p.currentDirectoryURL = URL(fileURLWithPath: VMLane.packageRoot)
+        var env = ProcessInfo.processInfo.environment
+        env["BULKHEAD_VM_BULKHEAD"] = Self.staticBulkhead
+        env["BULKHEAD_VM_OUT"] = out
+        env["BULKHEAD_VM_ONLY"] = "bench-disk-cell"
+        env["BULKHEAD_VM_BENCH"] = "3:1"
+        env["BULKHEAD_VM_TIMEOUT"] = "450"
+        p.environment = env
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        let lines = text.split(separator: "\n")
+        let b64 = lines.compactMap { l -> Substring? in
+            guard let r = l.range(of: "BHLANE JSON bench-disk-cell ") else { return nil }
+            return l[r.upperBound...]
+        }.joined()
+        for l in lines where l.contains("BHLANE PASS") || l.contains("BHLANE FAIL") || l.contains("BHLANE INFO") { print(l) }
+        let data = try #require(Data(base64Encoded: b64), "no report from the VM (lane exit \(p.terminationStatus)):\n\(text.suffix(2500))")
+        let report = try JSONDecoder().decode(BenchMatrixReport.self, from: data)
+        #expect(report.host.cgroupMode == "v2", "the bench ran on the VM's cgroup v2 kernel: \(report.host)")
+        let disk = try #require(report.result(BenchCellID(.diskBandwidth, .container)))
+        let m = try #require(disk.mitigation, "the cell's io.max run: \(disk.evidence)")
+        print("bench in the VM, disk-bandwidth/container: \(disk.verdict.kind.rawValue) (\(disk.keyFigure)) → \(m.summary) (\(m.keyFigure)); \(m.verdict.reason); \(m.evidence.joined(separator: " | "))")
+        #expect(disk.verdict.kind == .cannot, "\(disk.keyFigure): \(disk.verdict.reason); \(disk.evidence)")
+        #expect(m.control == "io.max")
+        // Mitigations.ioMax's v2 path, not the VM scenario's figures.
+        #expect(m.verdict.reason.contains("on this host (cgroup v2)") && !m.evidence.contains { $0.hasPrefix("measured in the VM lane's") }, "\(m.verdict.reason); \(m.evidence)")
+        #expect(m.value("io.max wbps read back from the writers' cgroup", .evidence) == 4_194_304, "\(m.evidence)")
+        let q = try #require(m.ratio, "\(m.verdict.reason)")
+        #expect(q.phase == .contained && q.rounds >= 2, "\(q)")
+        #expect(m.verdict.kind == .can && q.low >= 0.7, "with io.max: \(m.verdict.kind.rawValue): \(m.verdict.reason)")
+        // The writers were held to io.max's 4 MiB/s over their windows (each from 0.15 s before
+        // its start; 8 MiB of slack for the throttle's first slice).
+        let wrote = try #require(m.value("writers' MiB written", .contained), "\(m.measurements.map(\.name))")
+        let windows = Double(m.measurements.filter { $0.name == "victim O_DIRECT read rate" && $0.phase == .contained }.count)
+        #expect(wrote > 0 && wrote <= 4 * max(windows, 3) * (report.phaseSeconds + 0.15) + 8, "\(wrote) MiB under io.max")
+        #expect(FileIO.listDirectory("/dev/shm").filter { $0.hasPrefix("bh-lane-disk.") }.isEmpty, "the lane's disk image is removed")
+    }
 }
