@@ -142,7 +142,7 @@ enum BenchScheduled {
             while time.monotonic()<end:
                 b[0::64]=bytes(len(b)//64); n+=1
             spent=\(perCPUSecond ? "max(1e-3, time.process_time()-c0)" : "W")
-            print("BH %s=%.1f" % (key, n*\(mebibytes)/spent), flush=True)
+            print("BH %s=%.1f%s" % (key, n*\(mebibytes)/spent, \(perCPUSecond ? "\" %s_cpu=%.3f\" % (key, spent/W)" : "\"\"")), flush=True)
             """)
     }
 

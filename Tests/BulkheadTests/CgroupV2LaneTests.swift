@@ -46,7 +46,9 @@ enum VMLane {
     }
 
     /// The lane runs once per test process, the first time a case asks for it.
-    static let run: Run = {
+    /// Runs Tests/vm/run-lane.sh with the environment changed by `extra`: its exit status
+    /// (-1 when it could not start) and its output.
+    static func lane(_ extra: [String: String] = [:]) -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [packageRoot + "/Tests/vm/run-lane.sh"]
@@ -58,18 +60,24 @@ enum VMLane {
         if env["BULKHEAD_VM_SCRATCH"] == nil, exe.hasPrefix(packageRoot + "/.build-vm/") {
             env["BULKHEAD_VM_SCRATCH"] = ".build-vm-lane"
         }
+        env.merge(extra) { _, b in b }
         p.environment = env
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = pipe
         p.standardInput = FileHandle.nullDevice
-        let start = Date()
         do { try p.run() } catch {
-            return Run(status: -1, output: "cannot start run-lane.sh: \(error)", seconds: 0, results: [:], done: nil)
+            return (-1, "cannot start run-lane.sh: \(error)")
         }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        let output = String(decoding: data, as: UTF8.self)
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    static let run: Run = {
+        let start = Date()
+        let (status, output) = lane()
+        guard status != -1 else { return Run(status: -1, output: output, seconds: 0, results: [:], done: nil) }
         var results: [String: Outcome] = [:]
         var done: (Int, Int)?
         for raw in output.split(separator: "\n") {
@@ -84,7 +92,7 @@ enum VMLane {
             default: break
             }
         }
-        return Run(status: p.terminationStatus, output: output, seconds: Date().timeIntervalSince(start),
+        return Run(status: status, output: output, seconds: Date().timeIntervalSince(start),
                    results: results, done: done)
     }()
 }
@@ -257,31 +265,15 @@ struct BenchVMLaneTests {
     @Test func diskCellAndIOMaxRunByTheBenchOnCgroupV2() throws {
         let out = NSTemporaryDirectory() + "bh-lane-disk-cell-\(token())"
         defer { _ = try? FileManager.default.removeItem(atPath: out) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [VMLane.packageRoot + "/Tests/vm/run-lane.sh"]
-        p.currentDirectoryURL = URL(fileURLWithPath: VMLane.packageRoot)
-        var env = ProcessInfo.processInfo.environment
-        env["BULKHEAD_VM_BULKHEAD"] = Self.staticBulkhead
-        env["BULKHEAD_VM_OUT"] = out
-        env["BULKHEAD_VM_ONLY"] = "bench-disk-cell"
-        env["BULKHEAD_VM_BENCH"] = "3:1"
-        env["BULKHEAD_VM_TIMEOUT"] = "450"
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let (status, text) = VMLane.lane(["BULKHEAD_VM_BULKHEAD": Self.staticBulkhead, "BULKHEAD_VM_OUT": out, "BULKHEAD_VM_ONLY": "bench-disk-cell",
+                                          "BULKHEAD_VM_BENCH": "3:1", "BULKHEAD_VM_TIMEOUT": "750"])
         let lines = text.split(separator: "\n")
         let b64 = lines.compactMap { l -> Substring? in
             guard let r = l.range(of: "BHLANE JSON bench-disk-cell ") else { return nil }
             return l[r.upperBound...]
         }.joined()
         for l in lines where l.contains("BHLANE PASS") || l.contains("BHLANE FAIL") || l.contains("BHLANE INFO") { print(l) }
-        let data = try #require(Data(base64Encoded: b64), "no report from the VM (lane exit \(p.terminationStatus)):\n\(text.suffix(2500))")
+        let data = try #require(b64.isEmpty ? nil : Data(base64Encoded: b64), "no report from the VM (lane exit \(status)):\n\(text.suffix(2500))")
         let report = try JSONDecoder().decode(BenchMatrixReport.self, from: data)
         #expect(report.host.cgroupMode == "v2", "the bench ran on the VM's cgroup v2 kernel: \(report.host)")
         let disk = try #require(report.result(BenchCellID(.diskBandwidth, .container)))

@@ -4,7 +4,8 @@
 # writers share that disk, and Mitigations.ioMax finds a cgroup v2 kernel with the io
 # controller and names the disk in --io-max. The VM has no python3: BULKHEAD_BENCH_HOG makes the
 # bench's disk victims and writers the C hog (hog fsyncwin / writewin, same windows and keys).
-# Rounds and window length from `bhlane.bench=R:S` (default 3 rounds of 1 s). The report goes
+# Rounds and window length from `bhlane.bench=R:S` (default 3 rounds of 1 s); 600 s for the
+# scenario (TCG: the bench's sandboxes start slowly). The report goes
 # out whole, base64, as `BHLANE JSON bench-disk-cell LINE` lines, for BenchVMLaneTests to
 # decode as a BenchMatrixReport; the verdicts are the bench's. Passes when the bench wrote its
 # report with the cell and its io.max run.
@@ -15,8 +16,10 @@ set -- $spec
 R=${1:-3}; WIN=${2:-1}
 mkdir -p /mnt/disk/vartmp && chmod 1777 /mnt/disk/vartmp
 mount --bind /mnt/disk/vartmp /var/tmp || { fail "cannot bind /mnt/disk/vartmp on /var/tmp"; exit 0; }
-BULKHEAD_BENCH_HOG=$HOG $BH bench --only disk-bandwidth/container --rounds "$R" --duration "$WIN" --json $W/bench.json > $W/bench.out 2>&1
-rc=$?
+# Its output goes to the console as it comes (INFO lines), so a slow run shows how far it got.
+(BULKHEAD_BENCH_HOG=$HOG $BH bench --only disk-bandwidth/container --rounds "$R" --duration "$WIN" --json $W/bench.json 2>&1; echo "exit $?") \
+    | while read -r l; do echo "$l" >> $W/bench.out; echo "BHLANE INFO $SCEN $l" | cut -c1-400; done
+rc=$(sed -n 's/^exit //p' $W/bench.out | tail -1)
 left=$(ls /var/tmp | grep -c '^bh-bench-')
 umount /var/tmp
 if [ ! -s $W/bench.json ]; then
