@@ -275,7 +275,7 @@ struct BenchVMLaneTests {
         for l in lines where l.contains("BHLANE PASS") || l.contains("BHLANE FAIL") || l.contains("BHLANE INFO") { print(l) }
         let data = try #require(b64.isEmpty ? nil : Data(base64Encoded: b64), "no report from the VM (lane exit \(status)):\n\(text.suffix(2500))")
         let report = try JSONDecoder().decode(BenchMatrixReport.self, from: data)
-        #expect(report.host.cgroupMode == "v2", "the bench ran on the VM's cgroup v2 kernel: \(report.host)")
+        #expect(report.host.cgroupMode == "unified", "the bench ran on the VM's cgroup v2 kernel: \(report.host)")
         let disk = try #require(report.result(BenchCellID(.diskBandwidth, .container)))
         let m = try #require(disk.mitigation, "the cell's io.max run: \(disk.evidence)")
         print("bench in the VM, disk-bandwidth/container: \(disk.verdict.kind.rawValue) (\(disk.keyFigure)) → \(m.summary) (\(m.keyFigure)); \(m.verdict.reason); \(m.evidence.joined(separator: " | "))")

@@ -50,7 +50,7 @@ struct MatrixTests {
             "fds/container": ["can"], "fds/pod": ["can"], "fds/namespace": ["can"],
             "pids/node": ["can"], "inotify/container": ["can"],
         ]
-        let v2 = (try? CgroupHost.detect())?.mode.rawValue == "v2"
+        let v2 = (try? CgroupHost.detect())?.mode == .unified
         for l in ["container", "pod", "namespace"] { m["disk-bandwidth/\(l)"] = [v2 ? "can" : "skipped"] }
         return m
     }()
