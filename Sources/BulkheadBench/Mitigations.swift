@@ -386,9 +386,9 @@ enum Mitigations {
             let sched = BenchSchedule(ctx, [.baseline, .contained])
             let bind = ["--bind", "\(ctx.shared):/mnt"]
             let two = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
-            let victim = (two ? ["--cpuset-cpus", "0"] : []) + bind
+            let victim = ["run"] + (two ? ["--cpuset-cpus", "0"] : []) + bind
                 + ["--", "/bin/sh", "-c", BenchScheduled.directReadLatency(sched, prefix: "v", file: "/mnt/victim-io-\(layer.rawValue)")]
-            let writer = (two ? ["--cpuset-cpus", "1"] : []) + ["--io-max", "\(dev) wbps=\(wbps)"] + bind
+            let writer = ["run"] + (two ? ["--cpuset-cpus", "1"] : []) + ["--io-max", "\(dev) wbps=\(wbps)"] + bind
                 + ["--", "/bin/sh", "-c", BenchScheduled.directWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 8)]
             let wl = try ctx.launch(writer, timeout: sched.deadline), vl = try ctx.launch(victim, timeout: sched.deadline)
             // The writers' own cgroup (the launcher's leaf, c-PID-…), read back while they run.
@@ -530,11 +530,12 @@ enum Mitigations {
 extension BenchContext {
     /// The text of `file` in the cgroup v2 leaf the launcher `l` made for its sandbox
     /// (`bulkhead/…/c-PID-…`, PID the launcher's: the launching shell execs it), read while it
-    /// runs (at most 5 s of looking), or nil.
+    /// runs (looking until it ends, at most until its deadline: a launcher can take seconds to
+    /// make its leaf, more than 5 s under the VM lane's TCG), or nil.
     func readWhileRunning(_ l: Launched, leafFile: String) -> String? {
-        let prefix = "c-\(l.process.processIdentifier)-"
-        let until = Monotonic.now() + 5
-        while l.process.isRunning && Monotonic.now() < until {
+        let prefix = "c-\(l.child.pid)-"
+        let until = l.deadline
+        while l.child.isRunning && Monotonic.now() < until {
             var dirs = ["/sys/fs/cgroup/bulkhead"]
             for _ in 0..<3 {
                 var next: [String] = []
