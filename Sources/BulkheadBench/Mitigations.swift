@@ -531,7 +531,8 @@ extension BenchContext {
     /// The text of `file` in the cgroup v2 leaf the launcher `l` made for its sandbox
     /// (`bulkhead/…/c-PID-…`, PID the launcher's: the launching shell execs it), read while it
     /// runs (looking until it ends, at most until its deadline: a launcher can take seconds to
-    /// make its leaf, more than 5 s under the VM lane's TCG), or nil.
+    /// make its leaf, more than 5 s under the VM lane's TCG), once the file holds something (an
+    /// empty io.max is a leaf whose limits are not written yet), or nil.
     func readWhileRunning(_ l: Launched, leafFile: String) -> String? {
         let prefix = "c-\(l.child.pid)-"
         let until = l.deadline
@@ -541,7 +542,9 @@ extension BenchContext {
                 var next: [String] = []
                 for d in dirs {
                     for e in FileIO.listDirectory(d) where access("\(d)/\(e)/cgroup.procs", F_OK) == 0 {
-                        if e.hasPrefix(prefix), let text = FileIO.read("\(d)/\(e)/\(leafFile)", limit: 4096) { return text }
+                        // Not yet written (the launcher makes its leaf, then writes the limits): look again.
+                        if e.hasPrefix(prefix), let text = FileIO.read("\(d)/\(e)/\(leafFile)", limit: 4096),
+                           !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return text }
                         next.append("\(d)/\(e)")
                     }
                 }
