@@ -103,7 +103,17 @@ public enum BenchCatalogue {
             let launched = context.launches
             var r = BenchRemeasure.measure(rounds: context.rounds) { n in context.withRounds(n) { exp.run(context) } }
             // What closes a "cannot": the control's run, beside the cell's own (Mitigations).
-            if exp.expected == .cannot, exp.runsWorkloads { r.mitigation = Mitigations.run(exp.cell, context) }
+            // The same adaptive rounds for the control's own run when it measured here (a run
+            // read from the VM lane's figures would only read them again).
+            if exp.expected == .cannot, exp.runsWorkloads {
+                var m = Mitigations.run(exp.cell, context)
+                if let first = m, first.verdict.kind == .inconclusive, context.vmRun == nil,
+                   let more = BenchRemeasure.extraRounds(after: context.rounds) {
+                    m = context.withRounds(more) { Mitigations.run(exp.cell, context) }
+                    m?.evidence.insert("measured again with \(more) rounds: with \(context.rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
+                }
+                r.mitigation = m
+            }
             r.launches = context.launches - launched
             results.append(r)
             progress(exp.cell, r)

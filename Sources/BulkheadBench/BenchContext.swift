@@ -83,12 +83,12 @@ public final class BenchContext: @unchecked Sendable {
 
     /// A launched `bulkhead` process whose output goes to files (never a pipe that could fill).
     final class Launched {
-        let process: Process
+        let child: BenchChild
         let outPath: String
         let errPath: String
         let deadline: Double
-        init(process: Process, outPath: String, errPath: String, deadline: Double) {
-            self.process = process; self.outPath = outPath; self.errPath = errPath; self.deadline = deadline
+        init(child: BenchChild, outPath: String, errPath: String, deadline: Double) {
+            self.child = child; self.outPath = outPath; self.errPath = errPath; self.deadline = deadline
         }
     }
 
@@ -110,49 +110,48 @@ public final class BenchContext: @unchecked Sendable {
     }
 
     /// Starts `command` (bulkhead or a host process the experiment measures) after joining the
-    /// cgroups whose cgroup.procs files are given (the ceiling or a cgroup made inside it).
+    /// cgroups whose cgroup.procs files are given (the ceiling or a cgroup made inside it), in /.
     func launch(command: [String], joining procsFiles: [String], timeout: Double) throws -> Launched {
         let id = UUID().uuidString.prefix(8)
         let out = scratch + "/out-\(id)", err = scratch + "/err-\(id)"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        let join = #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#
-        p.arguments = ["-c", join, "sh"] + procsFiles + ["--"] + command
+        let join = #"cd / || exit 125; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        p.currentDirectoryURL = URL(fileURLWithPath: "/")
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle(forWritingAtPath: out)
-        p.standardError = FileHandle(forWritingAtPath: err)
-        try p.run()
+        let child = try BenchChild(path: "/bin/sh", arguments: ["-c", join, "sh"] + procsFiles + ["--"] + command,
+                                   environment: env, stdout: out, stderr: err)
         launches += 1
         samplePressure()
-        return Launched(process: p, outPath: out, errPath: err, deadline: Monotonic.now() + timeout)
+        return Launched(child: child, outPath: out, errPath: err, deadline: Monotonic.now() + timeout)
     }
 
-    /// Waits for a launched process; past its deadline it is sent SIGTERM (bulkhead forwards
-    /// it and cleans up), and SIGKILL a second later.
+    /// Waits for a launched process (`waitpid` on its pid: it cannot miss the exit); past its
+    /// deadline it is sent SIGTERM (bulkhead forwards it and cleans up), SIGKILL a second later,
+    /// and the wait ends 10 s after that in any case (a process the kernel cannot end, in
+    /// uninterruptible sleep, is named and left): every wait here has a bound.
     func finish(_ l: Launched) -> Finished {
         var timedOut = false
         var termAt: Double?
-        while l.process.isRunning {
+        var abandoned = false
+        while l.child.isRunning {
             let now = Monotonic.now()
-            if now > l.deadline && termAt == nil { timedOut = true; termAt = now; kill(l.process.processIdentifier, SIGTERM) }
-            if let t = termAt, now > t + 1 { kill(l.process.processIdentifier, SIGKILL) }
+            if now > l.deadline && termAt == nil { timedOut = true; termAt = now; l.child.signal(SIGTERM) }
+            if let t = termAt, now > t + 1 { l.child.signal(SIGKILL) }
+            if let t = termAt, now > t + 11 { abandoned = true; break }
             samplePressure()
             usleep(20_000)
         }
         let o = FileIO.read(l.outPath) ?? "", e = FileIO.read(l.errPath) ?? ""
         unlink(l.outPath); unlink(l.errPath)
-        let status = l.process.terminationStatus
+        let status = l.child.status ?? -1
         if status != 0 || timedOut {
             let detail = e.split(separator: "\n").filter { !$0.hasPrefix("BH ") && !$0.contains(": note: ") }.prefix(4).joined(separator: " / ")
-            failures.append("\(l.process.arguments?.dropFirst(3).first { $0 == "pod" || $0 == "run" } ?? "bulkhead") exited \(status)\(timedOut ? " (timeout)" : ""): \(detail.prefix(400))")
+            let what = l.child.arguments.dropFirst(3).first { $0 == "pod" || $0 == "run" } ?? "bulkhead"
+            let how = abandoned ? " (did not end 10 s after SIGKILL: pid \(l.child.pid) left running)" : timedOut ? " (timeout)" : ""
+            failures.append("\(what) exited \(status)\(how): \(detail.prefix(400))")
         }
-        return Finished(status: l.process.terminationStatus, stdout: o, stderr: e, timedOut: timedOut)
+        return Finished(status: status, stdout: o, stderr: e, timedOut: timedOut)
     }
 
     /// Waits until a launched process has printed `BH KEY=` (its output so far, read from its
@@ -163,7 +162,7 @@ public final class BenchContext: @unchecked Sendable {
         while true {
             let text = (FileIO.read(l.outPath) ?? "") + "\n" + (FileIO.read(l.errPath) ?? "")
             if Self.values(text)[key] != nil { return true }
-            if !l.process.isRunning || Monotonic.now() > end { return false }
+            if !l.child.isRunning || Monotonic.now() > end { return false }
             samplePressure()
             usleep(20_000)
         }

@@ -205,7 +205,7 @@ extension BenchContext {
     /// then waits for them.
     @discardableResult
     func stopPods(_ started: StartedPods) -> BenchPods {
-        for l in started.launched where l.process.isRunning { kill(l.process.processIdentifier, SIGTERM) }
+        for l in started.launched where l.child.isRunning { l.child.signal(SIGTERM) }
         let out = finishPods(started)
         // A stopped pod is not a failure of the experiment.
         failures.removeAll { $0.contains("exited 143") }

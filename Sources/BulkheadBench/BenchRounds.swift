@@ -137,7 +137,7 @@ enum BenchScheduled {
             while time.monotonic()<end:
                 b[0::64]=bytes(len(b)//64); n+=1
             spent=\(perCPUSecond ? "max(1e-3, time.process_time()-c0)" : "W")
-            print("BH %s=%.1f" % (key, n*\(mebibytes)/spent), flush=True)
+            print("BH %s=%.1f%s" % (key, n*\(mebibytes)/spent, \(perCPUSecond ? "\" %s_cpu=%.3f\" % (key, spent/W)" : "\"\"")), flush=True)
             """)
     }
 
@@ -145,7 +145,8 @@ enum BenchScheduled {
     /// `KEY_ops` (per second), `KEY_p50`, `KEY_p90`, `KEY_p99` (ms, exact nearest rank:
     /// `BenchPrograms.percentiles`), `KEY_n` (requests), `KEY_t0`, `KEY_t1` (the window, CLOCK_MONOTONIC).
     static func fsyncLatency(_ s: BenchSchedule, prefix: String, file: String) -> String {
-        victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096\n" + BenchPrograms.percentiles, body: """
+        if let hog = BenchDiskPrograms.hog { return BenchDiskPrograms.victim(hog, s, prefix: prefix, file: file, kind: "fsync") + "; rm -f \(file)" }
+        return victim(s, prefix: prefix, setup: "fd=os.open(\"\(file)\",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); buf=b\"x\"*4096\n" + BenchPrograms.percentiles, body: """
             lat=[]; t0=time.monotonic(); end=t0+W
             while time.monotonic()<end and len(lat)<200000:
                 t=time.monotonic(); os.pwrite(fd,buf,(len(lat)%256)*4096); os.fsync(fd); lat.append((time.monotonic()-t)*1000)
@@ -208,7 +209,8 @@ enum BenchScheduled {
 
     /// `procs` writers of `mib` MiB files with fsync in `dir` during the spans of `phase`.
     static func diskWriters(_ s: BenchSchedule, _ phase: BenchPhase, dir: String, procs: Int, mib: Int) -> String {
-        aggressor(s, phase, procs: procs, body: """
+        if let hog = BenchDiskPrograms.hog { return BenchDiskPrograms.writers(hog, s, phase, dir: dir, procs: procs, mib: mib, direct: false) }
+        return aggressor(s, phase, procs: procs, body: """
             n=0; f="\(dir)/w%d" % me
             while time.time()<end:
                 fd=os.open(f,os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600); blk=bytes(1<<20)

@@ -1,4 +1,5 @@
 import BulkheadModel
+import BulkheadSystem
 
 /// CPU time, caches and memory bandwidth, memory: a victim's work rate alone and next to a
 /// hog or a bomb (the Isolation Benchmark Suite's CPU-hog and memory-bomb experiments).
@@ -6,6 +7,20 @@ enum ComputeExperiments {
     /// Victim band of the "can" cells: the victim keeps at least this share of its baseline.
     /// Wide, for a shared 2-core machine; a hog without its limit takes about half.
     static let band = 0.7
+
+    /// The CPU a hog limited to 0.5 CPU must get for the cpu cells to test cpu.max: 80% of it.
+    static let hogNeed = 0.4
+    /// The cache cells' needs: the aggressor sweeping beside the victim on CPU 0 for at least
+    /// half its fair share there (0.25 CPU), and the victim alone on CPU 0 for at least half of
+    /// it (0.5 CPU): below that, other work shares the victim's CPU (and so its caches) in the
+    /// baseline windows more than the aggressor does in the loaded ones.
+    static let sweeperNeed = 0.25
+    static let victimAloneNeed = 0.5
+
+    /// The 1-minute load average, for the evidence of a cell the machine's load decided.
+    static func loadAverage() -> String {
+        (FileIO.read("/proc/loadavg") ?? "?").split(separator: " ").first.map(String.init) ?? "?"
+    }
 
     static func cpu(_ layer: BenchLayer) -> BenchExperiment {
         let podLevel = layer == .pod
@@ -48,6 +63,13 @@ enum ComputeExperiments {
                                                containment: "the hog got \(BenchFormat.value(share, "CPU")), throttled in \(Int(throttled)) periods"),
                 keyFigure: "victim \(r?.text ?? "?"), hog \(BenchFormat.value(share, "CPU"))",
                 chartMetric: "victim work rate", ratio: r)
+            // cpu.max holds a hog only once it reaches the limit: a hog that the machine's other
+            // load kept below it (load average 11 to 20 here) tests nothing, and a "can" then
+            // would be the other load's, not the limit's. Its own cgroups' usage says.
+            let measured = hogNames.contains { number(loaded.containerStats($0), "cpuUsageMicros") != nil }
+            o.verdict = o.verdict.requiring([.init("the hog's own CPU over its windows (cpu.stat usage of its cgroup\(podLevel ? "s" : ""))", measured ? share : nil,
+                                                   atLeast: Self.hogNeed, "CPU")],
+                                            context: "cpu.max bounds a hog only once it reaches its 0.5 CPU; the machine's other load kept it below (load average \(Self.loadAverage()))")
             o.measurements = w.measurements + [
                 BenchMeasurement("hog CPU share", .evidence, share, "CPU"),
                 BenchMeasurement("hog throttled periods (cpu.stat nr_throttled)", .evidence, throttled, ""),
@@ -128,10 +150,23 @@ enum ComputeExperiments {
             var w = BenchWindows()
             sched.collect(run.values, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
             let r = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
-            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour"),
+            // The victim's own CPU per window (its sweep is counted per CPU-second of it), and
+            // the aggressor's own CPU over its spans (its container's cgroup usage): under heavy
+            // load other work shares CPU 0, and so the victim's caches, in the baseline windows
+            // too, and the sweeper gets too little of CPU 0 to matter.
+            for win in sched.windows { w.record("victim CPU share", win.phase, round: win.round, run.values[win.key("v") + "_cpu"].flatMap(Double.init), "CPU") }
+            let spans = sched.plan.spans(.loaded).reduce(0.0) { $0 + $1.to - $1.from }
+            let sweeper = number(run.containerStats("hog"), "cpuUsageMicros").map { $0 / 1e6 / max(spans, 1e-3) }
+            let alone = w.median("victim CPU share", .baseline)
+            let verdict = BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
+                .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
+                            .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
+                           context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
+            var o = BenchOutcome(verdict: verdict,
                                  keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
+                + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU")]
             let late = sched.late(run.values, prefix: "v")
             o.evidence += late
             if !run.problems.isEmpty { o.evidence.append(run.problems) }

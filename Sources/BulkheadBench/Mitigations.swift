@@ -372,9 +372,9 @@ enum Mitigations {
     static func ioMax(_ layer: BenchLayer) -> Plan {
         let wbps = ioMaxWBPS
         return Plan(control: "io.max",
-             method: "The cell's victim (4 KiB write + fsync in every window: rate, p50, p90, p99) and writers (two processes writing files with fsync, only in their windows), the writers' sandbox under --io-max 'MAJ:MIN wbps=\(wbps)' (4 MiB/s) on the victim's disk, in interleaved rounds of windows (ABBA) on one schedule: the victim alone, and next to the limited writers. Holds when the 95% interval of the victim's service (per round the worse of its fsync rate and its inverted p90 latency) lies at or above 70% of alone, and the io.max line was read back from the writers' own cgroup. io.max is a cgroup v2 control: on a v1 or hybrid host, bulkhead bench --vm measures it in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh: the same shape on the VM's virtio disk, with a third phase, the writers without a limit, and the pressure of the victim's own cgroup).") { ctx in
+             method: "The victim and writers io.max is the tool for, in interleaved rounds of windows (ABBA) on one schedule: the victim alone, and next to the limited writers. Victim: a sandbox reading 4 KiB with O_DIRECT at spread offsets of its own preallocated 8 MiB file in every window (rate, p50, p90, p99: no page cache, no metadata, no cache flush, so it shares only the disk's queue); writers: a sandbox of two processes writing 8 MiB files in 1 MiB O_DIRECT writes (each bio submitted, and throttled, in the writer's own context), only in their windows, under --io-max 'MAJ:MIN wbps=\(wbps)' (4 MiB/s) on the victim's disk; with two CPUs or more the victim runs on CPU 0 and the writers on CPU 1 (--cpuset-cpus), so that what is measured is the disk's queue, not CPU time. The cell's own fsync victim next to buffered writers is not the shape io.max closes (docs/bench.md, What closes each cannot). Holds when the 95% interval of the victim's service (per round the worse of its read rate and its inverted p90 latency) lies at or above 70% of alone, and the io.max line was read back from the writers' own cgroup. io.max is a cgroup v2 control: on a v1 or hybrid host, bulkhead bench --vm measures it in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh: the same shape on the VM's virtio disk, with a third phase, the writers without a limit, and the pressure of the victim's own cgroup).") { ctx in
             let mode = (try? CgroupHost.detect())?.mode.rawValue ?? "unknown"
-            guard mode == "v2", FileIO.read("/sys/fs/cgroup/cgroup.controllers")?.split(separator: " ").contains(where: { $0.hasPrefix("io") }) == true else {
+            guard mode == CgroupHost.Mode.unified.rawValue, FileIO.read("/sys/fs/cgroup/cgroup.controllers")?.split(separator: " ").contains(where: { $0.hasPrefix("io") }) == true else {
                 if let run = ctx.vmRun { return ioMaxFromVM(run, layer: layer, hostMode: mode) }
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "io.max is a cgroup v2 control and this host's cgroups are \(mode) (v1 blkio throttles only direct I/O; buffered writeback is not charged to the writer): `\(BenchVM.command(for: BenchCellID(.diskBandwidth, layer)))` measures it in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh); --vm was not asked for"),
                                     keyFigure: "needs --vm (cgroup v2)")
@@ -382,23 +382,29 @@ enum Mitigations {
             guard let dev = diskDevice(ctx.shared) else {
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "the scratch directory \(ctx.shared) is not on a block device io.max can name"), keyFigure: "no block device")
             }
+            let what = "O_DIRECT read"
             let sched = BenchSchedule(ctx, [.baseline, .contained])
             let bind = ["--bind", "\(ctx.shared):/mnt"]
-            let victim = bind + ["--", "/bin/sh", "-c", BenchScheduled.fsyncLatency(sched, prefix: "v", file: "/mnt/victim-io-\(layer.rawValue)")]
-            let writer = ["--io-max", "\(dev) wbps=\(wbps)"] + bind
-                + ["--", "/bin/sh", "-c", BenchScheduled.diskWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 64)]
+            let two = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
+            let victim = ["run"] + (two ? ["--cpuset-cpus", "0"] : []) + bind
+                + ["--", "/bin/sh", "-c", BenchScheduled.directReadLatency(sched, prefix: "v", file: "/mnt/victim-io-\(layer.rawValue)")]
+            let writer = ["run"] + (two ? ["--cpuset-cpus", "1"] : []) + ["--io-max", "\(dev) wbps=\(wbps)"] + bind
+                + ["--", "/bin/sh", "-c", BenchScheduled.directWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 8)]
             let wl = try ctx.launch(writer, timeout: sched.deadline), vl = try ctx.launch(victim, timeout: sched.deadline)
             // The writers' own cgroup (the launcher's leaf, c-PID-…), read back while they run.
             let read = ctx.readWhileRunning(wl, leafFile: "io.max")
             let runs = [ctx.finish(wl), ctx.finish(vl)]
             let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
             var w = BenchWindows()
-            for (key, name, unit) in fsyncFigures {
+            for (key, name, unit) in victimFigures(what) {
                 for win in sched.windows { w.record(name, win.phase, round: win.round, v[win.key("v") + "_\(key)"].flatMap(Double.init), unit) }
             }
             let line = read?.split(separator: "\n").first { $0.hasPrefix(dev + " ") }.map(String.init)
-            var o = ioMaxOutcome(w, ioMaxLine: line, device: dev, where: "this host (cgroup v2)")
+            var o = ioMaxOutcome(w, ioMaxLine: line, device: dev, where: "this host (cgroup v2)", what: what)
             o.measurements += ctx.serviceMeasurements(v, sched, prefix: "v")
+            let wrote = ["contained_writer0_mib", "contained_writer1_mib"].compactMap { v[$0].flatMap(Double.init) }
+            if wrote.count == 2 { o.measurements.append(BenchMeasurement("writers' MiB written", .contained, wrote.reduce(0, +), "MiB")) }
+            o.evidence.append("victim: 4 KiB O_DIRECT reads of its own preallocated file\(two ? " on CPU 0" : ""); writers: two processes, O_DIRECT 1 MiB writes\(two ? " on CPU 1" : ""), \(wrote.count == 2 ? "\(Int(wrote.reduce(0, +))) MiB" : "? MiB") written under io.max over \(sched.windows.filter { $0.phase == .contained }.count) windows of \(BenchPrograms.fmt(sched.window)) s")
             o.evidence += sched.late(v, prefix: "v")
             return o
         }
@@ -410,7 +416,6 @@ enum Mitigations {
         [("ops", "victim \(what) rate", "ops/s"), ("p50", "victim \(what) p50 latency", "ms"),
          ("p90", "victim \(what) p90 latency", "ms"), ("p99", "victim \(what) p99 latency", "ms")]
     }
-    static let fsyncFigures = victimFigures()
 
     /// The victim's service per round in `phase`: the worse of its rate and its p90 latency
     /// (inverted, so 0.5 is "half as good" for both), against `band` on `side`.
@@ -525,17 +530,21 @@ enum Mitigations {
 extension BenchContext {
     /// The text of `file` in the cgroup v2 leaf the launcher `l` made for its sandbox
     /// (`bulkhead/…/c-PID-…`, PID the launcher's: the launching shell execs it), read while it
-    /// runs (at most 5 s of looking), or nil.
+    /// runs (looking until it ends, at most until its deadline: a launcher can take seconds to
+    /// make its leaf, more than 5 s under the VM lane's TCG), once the file holds something (an
+    /// empty io.max is a leaf whose limits are not written yet), or nil.
     func readWhileRunning(_ l: Launched, leafFile: String) -> String? {
-        let prefix = "c-\(l.process.processIdentifier)-"
-        let until = Monotonic.now() + 5
-        while l.process.isRunning && Monotonic.now() < until {
+        let prefix = "c-\(l.child.pid)-"
+        let until = l.deadline
+        while l.child.isRunning && Monotonic.now() < until {
             var dirs = ["/sys/fs/cgroup/bulkhead"]
             for _ in 0..<3 {
                 var next: [String] = []
                 for d in dirs {
                     for e in FileIO.listDirectory(d) where access("\(d)/\(e)/cgroup.procs", F_OK) == 0 {
-                        if e.hasPrefix(prefix), let text = FileIO.read("\(d)/\(e)/\(leafFile)", limit: 4096) { return text }
+                        // Not yet written (the launcher makes its leaf, then writes the limits): look again.
+                        if e.hasPrefix(prefix), let text = FileIO.read("\(d)/\(e)/\(leafFile)", limit: 4096),
+                           !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return text }
                         next.append("\(d)/\(e)")
                     }
                 }

@@ -1,4 +1,6 @@
 import BulkheadModel
+import Foundation
+import Glibc
 
 /// Disk bandwidth and disk space.
 enum StorageExperiments {
@@ -36,6 +38,8 @@ enum StorageExperiments {
                                  chartMetric: "victim fsync p90 latency", ratio: r)
             o.measurements = w.measurements + [
                 BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(v["w0_rounds"] ?? "") ?? .nan) + (Double(v["w1_rounds"] ?? "") ?? .nan), ""),
+                // The C writers (BenchDiskPrograms) count MiB instead of files.
+                BenchMeasurement("writers' MiB written", .evidence, (Double(v["loaded_writer0_mib"] ?? "") ?? .nan) + (Double(v["loaded_writer1_mib"] ?? "") ?? .nan), "MiB"),
             ] + ctx.serviceMeasurements(v, sched, prefix: "v")
             o.evidence += sched.late(v, prefix: "v")
             return o
@@ -86,5 +90,78 @@ enum StorageExperiments {
             ]
             return o
         }
+    }
+}
+
+/// The disk cells' victims and writers where the host has no python3: the VM lane's kernel
+/// (cgroup v2, busybox only) runs the disk cell and its io.max run through this bench as a v2
+/// host would (`Tests/vm/scenarios/35-bench-disk-cell.sh`), with the lane's C hog
+/// (`Tests/vm/hog.c`: `fsyncwin`, `writewin`) as the programs. Same windows (start, length,
+/// gap, keys), same figures under the same keys (`BH` lines: hog's `hog:` prefix rewritten by
+/// busybox sed); only the language differs. Chosen by `BULKHEAD_BENCH_HOG` (the lane sets it),
+/// an absolute path of an executable regular file, never found on PATH.
+enum BenchDiskPrograms {
+    static var hog: String? {
+        guard let p = ProcessInfo.processInfo.environment["BULKHEAD_BENCH_HOG"], p.hasPrefix("/"), !p.contains("'") else { return nil }
+        var st = stat()
+        guard stat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(p, X_OK) == 0 else { return nil }
+        return p
+    }
+
+    /// The windows' keys as hog takes them (`v_r0_baseline,v_r0_loaded,…`).
+    static func keys(_ s: BenchSchedule, _ prefix: String) -> String { s.windows.map { $0.key(prefix) }.joined(separator: ",") }
+
+    /// hog's `hog: K=V` lines as the bench's `BH K=V` lines.
+    static func bh(_ command: String) -> String { "\(command) 2>&1 | sed 's/^hog: /BH /'" }
+
+    /// `kind`: fsync (the cell's victim), dread (O_DIRECT 4 KiB reads of a preallocated file).
+    static func victim(_ hog: String, _ s: BenchSchedule, prefix: String, file: String, kind: String) -> String {
+        bh("\(hog) fsyncwin \(file) \(s.startLiteral) \(BenchPrograms.fmt(s.window)) \(BenchPrograms.fmt(s.gap)) \(keys(s, prefix)) \(kind)")
+    }
+
+    /// `procs` writers of `mib` MiB files in `dir` during the windows of `phase`:
+    /// `BH PHASE_writerN_mib=M` each.
+    static func writers(_ hog: String, _ s: BenchSchedule, _ phase: BenchPhase, dir: String, procs: Int, mib: Int, direct: Bool) -> String {
+        bh("\(hog) writewin \(dir) \(s.startLiteral) \(BenchPrograms.fmt(s.window)) \(BenchPrograms.fmt(s.gap)) \(keys(s, "v")) \(phase.rawValue) \(mib) \(procs)\(direct ? " direct" : "")")
+    }
+}
+
+extension BenchScheduled {
+    /// 4 KiB O_DIRECT reads at spread offsets of a preallocated 8 MiB file in each window (no
+    /// page cache, no metadata, no cache flush: the victim shares only the disk's queue), the
+    /// victim io.max is the tool for: `KEY_ops`, `KEY_p50`, `KEY_p90`, `KEY_p99`, `KEY_n`,
+    /// `KEY_t0`, `KEY_t1`, as `fsyncLatency`.
+    static func directReadLatency(_ s: BenchSchedule, prefix: String, file: String) -> String {
+        if let hog = BenchDiskPrograms.hog { return BenchDiskPrograms.victim(hog, s, prefix: prefix, file: file, kind: "dread") + "; rm -f \(file)" }
+        let setup = """
+            import mmap
+            fd=os.open("\(file)",os.O_WRONLY|os.O_CREAT|os.O_TRUNC,0o600)
+            for i in range(2048): os.write(fd,b"x"*4096)
+            os.fsync(fd); os.close(fd); fd=os.open("\(file)",os.O_RDONLY|os.O_DIRECT); m=mmap.mmap(-1,4096)
+            """ + "\n" + BenchPrograms.percentiles
+        return victim(s, prefix: prefix, setup: setup, body: """
+            lat=[]; t0=time.monotonic(); end=t0+W
+            while time.monotonic()<end and len(lat)<200000:
+                t=time.monotonic(); os.preadv(fd,[m],((len(lat)*389)%2048)*4096); lat.append((time.monotonic()-t)*1000)
+            t1=time.monotonic(); lat.sort()
+            print("BH %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%d %s_t0=%.3f %s_t1=%.3f" % (key, len(lat)/W, key, pct(lat,50), key, pct(lat,90), key, pct(lat,99), key, len(lat), key, t0, key, t1), flush=True)
+            """) + "; rm -f \(file)"
+    }
+
+    /// `procs` writers of `mib` MiB files with O_DIRECT 1 MiB writes (each bio submitted, and
+    /// throttled, in the writer's own context) in `dir` during the spans of `phase`:
+    /// `BH PHASE_writerN_mib=M`.
+    static func directWriters(_ s: BenchSchedule, _ phase: BenchPhase, dir: String, procs: Int, mib: Int) -> String {
+        if let hog = BenchDiskPrograms.hog { return BenchDiskPrograms.writers(hog, s, phase, dir: dir, procs: procs, mib: mib, direct: true) }
+        return aggressor(s, phase, procs: procs, setup: "import mmap; blk=mmap.mmap(-1,1<<20); blk.write(b\"\\xa5\"*(1<<20)); tot=0", body: """
+            f="\(dir)/writer-\(phase.rawValue)-%d" % me
+            while time.time()<end:
+                fd=os.open(f,os.O_WRONLY|os.O_CREAT|os.O_TRUNC|os.O_DIRECT,0o600)
+                for _ in range(\(mib)):
+                    if time.time()>=end: break
+                    os.write(fd,blk); tot+=1
+                os.fsync(fd); os.close(fd)
+            print("BH \(phase.rawValue)_writer%d_mib=%d" % (me, tot), flush=True)
+            """) + "; rm -f \(dir)/writer-\(phase.rawValue)-*"
     }
 }

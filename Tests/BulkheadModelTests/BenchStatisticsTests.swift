@@ -113,6 +113,31 @@ struct BenchStatisticsTests {
         }
     }
 
+    @Test("An aggressor that did not get what the experiment needs makes a can, not-observed or inconclusive cell not measurable, never a pass; a cannot observed anyway stands")
+    func notMeasurableWhenTheAggressorStarved() {
+        let starved = [BenchVerdict.Precondition("the hog's own CPU", 0.12, atLeast: 0.4, "CPU")]
+        let fed = [BenchVerdict.Precondition("the hog's own CPU", 0.49, atLeast: 0.4, "CPU")]
+        let unknown = [BenchVerdict.Precondition("the hog's own CPU", nil, atLeast: 0.4, "CPU")]
+        for kind in [BenchVerdictKind.can, .notObserved, .inconclusive] {
+            let v = BenchVerdict(kind, "rounds said so").requiring(starved, context: "load average 17")
+            #expect(v.kind == .notMeasurable, "\(kind)")
+            #expect(v.reason.contains("0.12 CPU (needs ≥ 0.4 CPU)") && v.reason.contains("load average 17") && v.reason.contains("\(kind.rawValue): rounds said so"), "\(v.reason)")
+            #expect(BenchVerdict(kind, "r").requiring(fed, context: "c").kind == kind)
+            #expect(BenchVerdict(kind, "r").requiring(unknown, context: "c").kind == kind, "no figure, no change")
+            let r = BenchResult(cell: BenchCellID(.cpu, .pod), claim: "c", expected: .can, verdict: v, keyFigure: "k", method: "m")
+            #expect(!r.confirmsClaim)
+        }
+        #expect(BenchVerdict(.cannot, "slowed anyway").requiring(starved, context: "c").kind == .cannot)
+        let v = BenchVerdict(.can, "victim 98%").requiring(starved, context: "load average 17")
+        let report = BenchMatrixReport(host: BenchHostFacts(kernel: "6.18.0", cgroupMode: "hybrid", cpuCount: 2, memoryBytes: nil, bulkheadVersion: "0.1.0"),
+                                       startedAt: "2026-12-06T09:00:00Z", phaseSeconds: 1, rounds: 3, totalSeconds: 10,
+                                       results: [BenchResult(cell: BenchCellID(.cpu, .container), claim: "c", expected: .can, verdict: v, keyFigure: "victim 98%", method: "m")])
+        let table = BenchRender.table(report)
+        #expect(table.contains("0 of 1 cells confirm") && table.contains("1 not measurable: the aggressor did not get what the experiment needs")
+                && table.contains("! cpu/container: expected can, got not-measurable: the experiment could not test its claim"), "\(table)")
+        #expect(BenchRender.html(report).contains(">not-measurable</span>"), "its own colour in the legend")
+    }
+
     @Test("A run's windows interleave the phases in ABBA order, and an aggressor's adjacent windows make one span")
     func windowPlan() {
         let plan = BenchWindowPlan(rounds: 3, phases: [.baseline, .loaded], window: 1, gap: 0.25)

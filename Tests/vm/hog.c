@@ -24,8 +24,9 @@
  *                          starts at T0 + i*(W+GAP) on the
  *                          wall clock (CLOCK_REALTIME, which no sandbox namespace changes) and
  *                          lasts W s of 4 KiB pwrite + fsync to FILE; per window one line
- *                          "hog: KEY_ops=OPS/S KEY_p50=MS KEY_p90=MS KEY_p99=MS KEY_n=N" (exact
- *                          nearest-rank percentiles), or "hog: KEY_late=S" for a missed start
+ *                          "hog: KEY_ops=OPS/S KEY_p50=MS KEY_p90=MS KEY_p99=MS KEY_n=N KEY_t0=S
+ *                          KEY_t1=S" (exact nearest-rank percentiles; t0, t1: the window on
+ *                          CLOCK_MONOTONIC, for the bench's PSI), or "hog: KEY_late=S" for a missed start
  *                          KIND (optional, default fsync): dsync = O_DIRECT overwrite + fdatasync
  *                          of a preallocated file (no metadata), dread = O_DIRECT 4 KiB reads
  *   hog writewin DIR T0 W GAP KEYS PHASE MIB PROCS [direct]
@@ -320,7 +321,7 @@ static int mode_fsyncwin(const char *file, double t0, double w, double gap, char
         if (late > 0.05) { say("hog: %s_late=%.3f", key[i], late); continue; }
         sleep_until(at);
         long n = 0;
-        double end = now(CLOCK_MONOTONIC) + w;
+        double m0 = now(CLOCK_MONOTONIC), end = m0 + w;
         while (n < 200000) {
             double s = now(CLOCK_MONOTONIC);
             if (s >= end) break;
@@ -334,8 +335,9 @@ static int mode_fsyncwin(const char *file, double t0, double w, double gap, char
             lat[n++] = (now(CLOCK_MONOTONIC) - s) * 1000;
         }
         qsort(lat, (size_t)n, sizeof lat[0], cmp_double);
-        say("hog: %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%ld", key[i], n / w, key[i], pct(lat, n, 50),
-            key[i], pct(lat, n, 90), key[i], pct(lat, n, 99), key[i], n);
+        double m1 = now(CLOCK_MONOTONIC);
+        say("hog: %s_ops=%.1f %s_p50=%.3f %s_p90=%.3f %s_p99=%.3f %s_n=%ld %s_t0=%.3f %s_t1=%.3f", key[i], n / w, key[i], pct(lat, n, 50),
+            key[i], pct(lat, n, 90), key[i], pct(lat, n, 99), key[i], n, key[i], m0, key[i], m1);
     }
     close(fd);
     unlink(file);

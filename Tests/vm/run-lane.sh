@@ -140,7 +140,8 @@ if [ -d /dev/shm ] && [ -w /dev/shm ] && disk=$(mktemp /dev/shm/bh-lane-disk.XXX
 else
     disk=$out/disk.img
 fi
-truncate -s 64M "$disk"; mke2fs -q -F -t ext2 "$disk"
+# 256 MiB: the bench's disk cell (35-bench-disk-cell) writes two 64 MiB files beside its victim.
+truncate -s 256M "$disk"; mke2fs -q -F -t ext2 "$disk"
 echo "lane: initramfs $(du -h "$out/initramfs.gz" | cut -f1)"
 end initramfs
 

@@ -57,9 +57,7 @@ enum OCIRecordKeeper {
         // Nothing of the caller's (preserved fds, the console socket, conmon's pipes) reaches the
         // keeper: every descriptor above 2 is close-on-exec (the init, made already, has its own
         // table); the answer pipe is dup2'ed to 3, which clears the flag on that copy only.
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-            if let fd = Int32(entry), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
+        SpawnDefaults.closeOnExecAbove2()
         var args = ["bulkhead-runc", "--root", root]
         if let log { args += ["--log", log] }
         args += [command, id, String(pid), String(startTime), target.directory, target.name]
@@ -73,14 +71,9 @@ enum OCIRecordKeeper {
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attr, &mask)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attr, &all)
+        let signals = SpawnDefaults.resetSignals(&attr)
         // POSIX_SPAWN_SETSID (0x80, glibc 2.26; not imported into Swift): a session of its own.
-        posix_spawnattr_setflags(&attr, Int16(0x80 | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(&attr, Int16(0x80) | signals)
         var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for a in cargs { free(a) } }
         var child: pid_t = 0

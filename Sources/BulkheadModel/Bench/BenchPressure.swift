@@ -176,7 +176,7 @@ extension BenchRender {
     /// Said plainly where the PSI is the host's only: the victim's own cgroup's PSI needs
     /// cgroup v2 (nil on a v2 host, or when no cell has PSI figures).
     public static func pressureScopeNote(_ report: BenchMatrixReport) -> String? {
-        guard report.host.cgroupMode != "v2",
+        guard report.host.cgroupMode != "unified",  // CgroupHost.Mode.unified: cgroup v2 only
               report.results.contains(where: { $0.measurements.contains { $0.name.hasPrefix("PSI ") && $0.name.hasSuffix("(host)") } }) else { return nil }
         return "PSI here is the whole host's (/proc/pressure): the victim's own cgroup's PSI needs cgroup v2, and this host's cgroups are \(report.host.cgroupMode). With --vm, the disk cells' io.max run and the node cells fds, pids and memory, in the VM lane's cgroup v2 kernel, read the victim's own cgroup (victim cgroup) beside that kernel's (host)."
     }

@@ -27,8 +27,10 @@ public enum BenchRender {
         let planned = report.results.filter { $0.verdict.kind == .planned }.count
         lines.append("")
         let inconclusive = report.results.filter { $0.verdict.kind == .inconclusive }.count
+        let unmeasurable = report.results.filter { $0.verdict.kind == .notMeasurable }.count
         let notes = [planned > 0 ? "\(planned) planned, needing a second node" : nil,
-                     inconclusive > 0 ? "\(inconclusive) inconclusive: the interval straddles the band" : nil].compactMap { $0 }
+                     inconclusive > 0 ? "\(inconclusive) inconclusive: the interval straddles the band" : nil,
+                     unmeasurable > 0 ? "\(unmeasurable) not measurable: the aggressor did not get what the experiment needs" : nil].compactMap { $0 }
         lines.append("\(confirmed) of \(report.results.count - planned) cells confirm the matrix's claim\(notes.isEmpty ? "" : " (" + notes.joined(separator: "; ") + ")"); \(report.rounds) \(report.rounds == 1 ? "round" : "rounds") of \(BenchFormat.value(report.phaseSeconds, "s")) windows; \(Int(report.totalSeconds.rounded())) s\(mitigationSeconds(report).map { " (the mitigation runs \(Int($0.rounded())) s of it)" } ?? "") on \(report.host.cpuCount) CPUs, kernel \(report.host.kernel), cgroups \(report.host.cgroupMode).")
         for res in report.results where !res.confirmsClaim && res.verdict.kind != .skipped && res.verdict.kind != .blocked && res.verdict.kind != .planned {
             lines.append("! \(res.cell): expected \(res.expected.rawValue), got \(res.verdict.kind.rawValue): \(res.verdict.reason)")
@@ -76,6 +78,7 @@ public enum BenchRender {
         case .cannot: "#f8d9c4"
         case .notObserved: "#f3c6c6"
         case .inconclusive: "#f6e7a1"
+        case .notMeasurable: "#e6d3ee"
         case .blocked: "#e4e4f4"
         case .skipped: "#eeeeee"
         case .planned: "#e8eef8"
@@ -181,7 +184,9 @@ public enum BenchRender {
             rate loaded (or contained) over alone, the experiment runs interleaved rounds of windows, alone and
             loaded in turn, and the verdict needs the 95% bootstrap interval of the median ratio wholly on the
             claim's side of the band (the dashed line under each chart); an interval across the band is
-            <b>inconclusive</b>, never a pass. Bars are medians over the windows, with their 95% interval as
+            <b>inconclusive</b>, never a pass. <b>not-measurable</b> means the aggressor itself did not get what the
+            experiment needs (its own cgroup's CPU time, shown in the cell), so the claim could not be tested here
+            and now; never a pass. Bars are medians over the windows, with their 95% interval as
             error bars. A red outline marks a verdict that differs from the claim in the design.</p>
             <p class="legend">
             """

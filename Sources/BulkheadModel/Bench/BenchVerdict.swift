@@ -12,6 +12,10 @@ public enum BenchVerdictKind: String, Codable, Sendable, CaseIterable {
     case notObserved = "not-observed"
     /// The rounds' interval straddles the band: the measurement does not decide. Never a pass.
     case inconclusive
+    /// The experiment could not test its claim on this machine at this moment: its aggressor
+    /// did not get what the experiment needs (CPU time taken by other load), shown with the
+    /// aggressor's own figure. Never a pass.
+    case notMeasurable = "not-measurable"
     /// A feature the experiment needs is missing from this build or host.
     case blocked
     /// Not run here: a tool is missing, the cell has no experiment, or its evidence lives elsewhere (the VM lane).
@@ -77,6 +81,31 @@ public struct BenchVerdict: Codable, Sendable, Equatable {
         case .refutes: return BenchVerdict(.notObserved, "\(what): \(fig), not below \(band); the shared effect was not observed")
         case .straddles: return BenchVerdict(.inconclusive, "\(what): \(fig): the interval straddles the \(band) band, so the rounds do not decide")
         }
+    }
+
+    /// What an experiment needs of its own run to test its claim: `value` (the aggressor's own
+    /// CPU, say) at least `needed`; nil when it was not measured.
+    public struct Precondition: Sendable {
+        public var what: String
+        public var value: Double?
+        public var needed: Double
+        public var unit: String
+        public init(_ what: String, _ value: Double?, atLeast needed: Double, _ unit: String) {
+            self.what = what; self.value = value; self.needed = needed; self.unit = unit
+        }
+        public var met: Bool { value.map { $0 >= needed } ?? true }
+        public var text: String { "\(what) \(value.map { BenchFormat.value($0, unit) } ?? "?") (needs ≥ \(BenchFormat.value(needed, unit)))" }
+    }
+
+    /// `self` unless a precondition measured below its need: then a "can" (which proves
+    /// nothing when, say, a hog never reached the limit it is said to be held by) and a cell
+    /// that did not show its claim (not-observed, inconclusive) are `notMeasurable`, with the
+    /// figures and the verdict the rounds gave. A "cannot" stands: the shared effect was
+    /// observed anyway. `context` says what took the resource (the load average).
+    public func requiring(_ pre: [Precondition], context: String) -> BenchVerdict {
+        let unmet = pre.filter { !$0.met }
+        guard !unmet.isEmpty, [.can, .notObserved, .inconclusive].contains(kind) else { return self }
+        return BenchVerdict(.notMeasurable, "the experiment could not test its claim: \(unmet.map(\.text).joined(separator: "; ")); \(context); the rounds alone gave \(kind.rawValue): \(reason)")
     }
 
     static func rounds(_ s: BenchRatioSummary) -> String {
