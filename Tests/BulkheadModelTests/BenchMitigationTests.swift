@@ -116,7 +116,7 @@ struct BenchMitigationTests {
         #expect(h.contains("Pressure stalls as a share of each window (victim cgroup): victim alone: io some 20 %; with io.max: io some 35 %"), "the section shows the victim's cgroup's PSI")
         #expect(h.contains("needs cgroup v2"))
         var v2 = hybrid
-        v2.host.cgroupMode = "v2"
+        v2.host.cgroupMode = "unified" // CgroupHost.Mode.unified: cgroup v2 only
         #expect(!BenchRender.table(v2).contains("needs cgroup v2") && !BenchRender.html(v2).contains("needs cgroup v2"), "no note on a v2 host")
         // The JSON keeps every window with its round and the ratio.
         let back = try JSONDecoder().decode(BenchMatrixReport.self, from: Data(BenchRender.json(hybrid).utf8))
