@@ -1,4 +1,5 @@
 import BulkheadModel
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -240,5 +241,29 @@ struct OCIUserNamespaceTests {
         if r.status == 0 { _ = try asNobody(["delete", "--force", lid]) }
         #expect(r.status == 1 && r.stderr.contains("linux.resources") && r.stderr.contains("Delegate=yes"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state + "/" + lid))
+    }
+
+    /// Rootless podman calls its runtime as uid 0 of a user namespace of its own, which is not
+    /// the host's root: refused by name before root's checks of what that namespace shows (on
+    /// the code before, `list` listed the host's state root and `state` named only the id).
+    /// `features` and `spec` need no root and still answer.
+    @Test func uidZeroOfAUserNamespaceIsRefusedByName() throws {
+        #expect(UserNamespaceProbe.isInitial(uidMap: "         0          0 4294967295\n"))
+        #expect(!UserNamespaceProbe.isInitial(uidMap: "         0          0          1\n"))
+        #expect(!UserNamespaceProbe.isInitial(uidMap: "0 0 4294967295\n0 0 1\n"))
+        #expect(!UserNamespaceProbe.isInitial(uidMap: ""))
+        #expect(UserNamespaceProbe.currentIsInitial() == true, "the test runs in the host's user namespace")
+        let b = try Bundle(args: ["/bin/true"])
+        let id = "c" + token()
+        let inUserNS = ["--user", "--map-root-user", OCIRuntimeTests.runtime]
+        for args in [["state", id], ["list"], ["delete", id], ["kill", id, "KILL"]] {
+            let r = try OCIRuntimeTests.rt(args, root: b.stateRoot, binary: "/usr/bin/unshare", prefix: inUserNS)
+            #expect(r.status == 1 && r.stderr.contains("uid 0 of a user namespace that is not the host's"), "\(args[0]): \(r.status) \(r.stderr)")
+        }
+        let f = try OCIRuntimeTests.rt(["features"], root: b.stateRoot, binary: "/usr/bin/unshare", prefix: inUserNS)
+        #expect(f.status == 0 && f.stdout.contains("ociVersionMin"), "\(f.stderr)")
+        // The host's root is not refused: its `list` answers.
+        let h = try OCIRuntimeTests.rt(["list"], root: b.stateRoot)
+        #expect(h.status == 0 && !h.stderr.contains("user namespace"), "\(h.stderr)")
     }
 }

@@ -53,6 +53,13 @@ public enum OCICommandLine {
             }
             guard let command = args.first else { write(2, usage); return 1 }
             args = args.dropFirst()
+            // uid 0 of a user namespace that is not the host's (how rootless podman calls its
+            // runtime) is not root: refused by name rather than by root's checks of what that
+            // namespace shows (the host's /run/bulkhead-oci, a bundle owned by the overflow uid).
+            if getuid() == 0, !["features", "spec", OCIRecordKeeper.command].contains(command),
+               UserNamespaceProbe.currentIsInitial() == false {
+                throw OCIError("\(command): bulkhead-runc runs as uid 0 of a user namespace that is not the host's (rootless podman calls its runtime so), and that rootless mode is not supported yet: run the engine as root, or run bulkhead-runc as an ordinary user outside a user namespace (docs/oci.md, \"Rootless\")")
+            }
             // The container's init is a clone of this process: it must not be the host's binary.
             if command == "create" || command == "run" || command == "exec" {
                 do { try SealedSelf.reexecIfNeeded() } catch { throw OCIError("\(command): \(error)") }
