@@ -261,24 +261,16 @@ struct BenchVMLaneTests {
     /// with only 35-bench-disk-cell, whose `bulkhead bench --only disk-bandwidth/container`
     /// runs inside the VM (its scratch directory on the VM's virtio disk, the disk programs the
     /// C hog: the VM has no python3) and sends its JSON report out on the console. The typed
-    /// report must read cannot → with io.max: can, measured here, not read from a scenario.
-    /// The cell's own "cannot" (the precondition of the io.max run) is measured in three rounds
-    /// of 1 s windows under emulation and was not observed in one of eight boots (victim 87%
-    /// [69-98%]): then the lane boots once more; twice not observed fails.
+    /// report's io.max run must read can, measured here, not read from a scenario.
+    /// What is asserted is the io.max run (the control, on the v2 path); the cell's own verdict
+    /// is printed, not asserted: under the VM's emulated disk its fsync victim next to buffered
+    /// writers measured anywhere from 20% to 87% of its baseline across boots (cannot,
+    /// inconclusive, not-observed around the 67% band), while the io.max run decided can in every
+    /// boot that reached it. The cell's claim on a host is MatrixTests'.
     @Test func diskCellAndIOMaxRunByTheBenchOnCgroupV2() throws {
-        var attempt = 0
-        var got: (report: BenchMatrixReport, disk: BenchResult)
-        repeat {
-            attempt += 1
-            got = try Self.benchDiskCellInTheVM()
-            if got.disk.verdict.kind != .cannot {
-                print("bench in the VM, boot \(attempt): disk-bandwidth/container \(got.disk.verdict.kind.rawValue) (\(got.disk.keyFigure)): \(got.disk.verdict.reason)")
-            }
-        } while got.disk.verdict.kind != .cannot && attempt < 2
-        let (report, disk) = got
+        let (report, disk) = try Self.benchDiskCellInTheVM()
         let m = try #require(disk.mitigation, "the cell's io.max run: \(disk.evidence)")
         print("bench in the VM, disk-bandwidth/container: \(disk.verdict.kind.rawValue) (\(disk.keyFigure)) → \(m.summary) (\(m.keyFigure)); \(m.verdict.reason); \(m.evidence.joined(separator: " | "))")
-        #expect(disk.verdict.kind == .cannot, "\(disk.keyFigure): \(disk.verdict.reason); \(disk.evidence)")
         #expect(m.control == "io.max")
         // Mitigations.ioMax's v2 path, not the VM scenario's figures.
         #expect(m.verdict.reason.contains("on this host (cgroup v2)") && !m.evidence.contains { $0.hasPrefix("measured in the VM lane's") }, "\(m.verdict.reason); \(m.evidence)")
