@@ -32,6 +32,15 @@ import Testing
         try Self.check(Self.fixture)
     }
 
+    /// Keys in the order Foundation writes them: by their UTF-8 bytes, not by String's `<`
+    /// (canonical equivalence): U+1FEB (Ύ, which String compares as U+038E) after U+038F; and
+    /// U+E000 < U+FFFD < U+10000 (scalar order, not UTF-16's). Found by `generatedReports` in CI.
+    @Test func keysInFoundationsOrder() throws {
+        var r = Self.fixture
+        r.controls.rlimits = ["\u{1FEB}": "a", "\u{038F}": "b", "\u{10000}": "c", "\u{FFFD}": "d", "\u{E000}": "e", "B": "f", "a": "g"]
+        try Self.check(r)
+    }
+
     /// Reports with generated strings (quotes, backslashes, slashes, control characters,
     /// any scalar), numbers (any finite double, any integer) and maps.
     @Test func generatedReports() async {

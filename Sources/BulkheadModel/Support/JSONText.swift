@@ -30,7 +30,10 @@ public enum JSONText {
             let pad = String(repeating: " ", count: indent + 2)
             guard !entries.isEmpty else { out += "{\n\n" + String(repeating: " ", count: indent) + "}"; return }
             out += "{\n"
-            for (i, (k, v)) in entries.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            // In the order of their UTF-8 bytes (= of their scalars), as Foundation sorts keys:
+            // not String's `<`, which compares canonically equivalent forms (U+1FEB Ύ sorts
+            // as U+038E, before U+038F, for `<`; after it for Foundation).
+            for (i, (k, v)) in entries.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }).enumerated() {
                 out += i == 0 ? pad : ",\n" + pad
                 quote(k, into: &out)
                 out += " : "
