@@ -107,7 +107,11 @@ public enum BenchCatalogue {
             // read from the VM lane's figures would only read them again).
             if exp.expected == .cannot, exp.runsWorkloads {
                 var m = Mitigations.run(exp.cell, context)
+                // Only a control that runs on its own: one measured in the cell's run (cpu
+                // pinning of the cache cells) has nothing to run again here (it would read
+                // "not measured"); the cell's own re-measure already measured it again.
                 if let first = m, first.verdict.kind == .inconclusive, context.vmRun == nil,
+                   Mitigations.plan(exp.cell)?.inCellRun == false,
                    let more = BenchRemeasure.extraRounds(after: context.rounds) {
                     m = context.withRounds(more) { Mitigations.run(exp.cell, context) }
                     m?.evidence.insert("measured again with \(more) rounds: with \(context.rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
