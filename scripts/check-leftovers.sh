@@ -17,7 +17,11 @@ list() {
         find /sys/fs/cgroup -mindepth 1 -type d \( -name bulkhead -o -name 'bh-*' -o -name 'bhtest-*' \) -prune -print 2>/dev/null |
             while IFS= read -r d; do
                 # A base directory itself (`…/bulkhead`) may stay: what is below it may not.
-                if [[ ${d##*/} == bulkhead ]]; then find "$d" -mindepth 1 -type d 2>/dev/null || true
+                # Nor the default tenant's base (`bulkhead/default`, `bulkhead/default/default`):
+                # every launch without --tenant makes it, and it stays on purpose.
+                if [[ ${d##*/} == bulkhead ]]; then
+                    find "$d" -mindepth 1 -type d 2>/dev/null |
+                        grep -v -x -e "$d/default" -e "$d/default/default" || true
                 else find "$d" -type d 2>/dev/null || true; fi
             done
         for t in /tmp /var/tmp "${TMPDIR:-/tmp}"; do
