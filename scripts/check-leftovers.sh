@@ -18,10 +18,12 @@ list() {
             while IFS= read -r d; do
                 # A base directory itself (`…/bulkhead`) may stay: what is below it may not.
                 # Nor the default tenant's base (`bulkhead/default`, `bulkhead/default/default`):
-                # every launch without --tenant makes it, and it stays on purpose.
+                # every launch without --tenant makes it, and it stays on purpose. Nor the warm
+                # pools' base (`bulkhead/pool`): each pool removes its own `pool/<leaf>` and keeps
+                # the base, since pruning it would race another pool's mkdir below it.
                 if [[ ${d##*/} == bulkhead ]]; then
                     find "$d" -mindepth 1 -type d 2>/dev/null |
-                        grep -v -x -e "$d/default" -e "$d/default/default" || true
+                        grep -v -x -e "$d/default" -e "$d/default/default" -e "$d/pool" || true
                 else find "$d" -type d 2>/dev/null || true; fi
             done
         for t in /tmp /var/tmp "${TMPDIR:-/tmp}"; do
