@@ -93,4 +93,35 @@ struct SeccompCacheTests {
         chmod(dir, 0o755)
         #expect(try run(dir).cached == false, "a directory others can read")
     }
+
+    @Test("An entry that is a FIFO is ignored at once: the launch's open does not wait for a writer")
+    func fifoEntryDoesNotBlockTheLaunch() throws {
+        let dir = NSTemporaryDirectory() + "bh-cache-\(token())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try run(dir)
+        let entry = try #require(FileIO.listDirectory(dir).first { !$0.hasPrefix(".") })
+        let path = "\(dir)/\(entry)"
+        try FileManager.default.removeItem(atPath: path)
+        #expect(mkfifo(path, 0o600) == 0)
+        // Without O_NONBLOCK the launch's open(2) waits for a writer forever. After 5 s this
+        // thread becomes that writer (its non-blocking open succeeds only while a reader waits
+        // in open), so a blocked launch ends and the test fails instead of hanging.
+        final class Unblocker: @unchecked Sendable {
+            let lock = NSLock()
+            var done = false, hadToUnblock = false
+        }
+        let u = Unblocker()
+        Thread.detachNewThread {
+            for _ in 0..<100 {
+                usleep(50_000)
+                if u.lock.withLock({ u.done }) { return }
+            }
+            let fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            if fd >= 0 { u.lock.withLock { u.hadToUnblock = true }; close(fd) }
+        }
+        let r = try run(dir)
+        u.lock.withLock { u.done = true }
+        #expect(!u.lock.withLock { u.hadToUnblock }, "the launch waited in open(2) on the FIFO entry")
+        #expect(r.cached == false && r.status == 0 && r.stdout.contains("2"), "the FIFO is not an entry: the filter is compiled")
+    }
 }

@@ -91,7 +91,9 @@ public struct SeccompCache: Sendable {
     public func load(key: String) -> Entry? {
         guard let dir = openDirectory(create: false) else { return nil }
         defer { close(dir) }
-        let fd = openat(dir, key, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO planted as an entry would otherwise hold the launch in open(2)
+        // (the type is checked after the open, on the fd).
+        let fd = openat(dir, key, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var st = stat()
