@@ -45,7 +45,7 @@ public enum NodeNetwork {
         /// The pod's eth0 hardware address, which the node pins (`NodeFirewall.Port`).
         public var mac: String?
 
-        public var launcherIsAlive: Bool { CgroupLeafName.isRunning(launcherPID, startTime: launcherStartTime) }
+        public var launcherIsAlive: Bool { OwnerLiveness.mayBeAlive(pid: launcherPID, startTime: launcherStartTime) }
         var running: RunningPod { RunningPod(name: pod, namespace: namespace, labels: labels, ip: ip) }
     }
 

@@ -335,8 +335,8 @@ public enum SandboxRegistry {
 }
 
 extension SandboxEntry {
-    /// Whether the launcher runs (pid and start time).
-    public var isAlive: Bool { CgroupLeafName.isRunning(launcherPID, startTime: launcherStartTime) }
+    /// Whether the launcher may run (pid and start time, `OwnerLiveness`).
+    public var isAlive: Bool { OwnerLiveness.mayBeAlive(pid: launcherPID, startTime: launcherStartTime) }
 }
 
 extension Result {

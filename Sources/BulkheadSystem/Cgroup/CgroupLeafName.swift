@@ -54,10 +54,11 @@ public struct CgroupLeafName: Sendable, Equatable, Hashable, CustomStringConvert
         return CgroupLeafName(launcherPID: pid, launcherStartTime: start, sequence: sequence)
     }
 
-    /// Whether the launcher this name encodes still runs: /proc/PID/stat exists and shows
-    /// the same start time.
+    /// Whether the launcher this name encodes may still run (`OwnerLiveness`: the same pid and
+    /// start time in the caller's /proc or, from the initial PID namespace, in a child one; a
+    /// caller in a child PID namespace judges nothing). False only when it is known to be gone.
     public var launcherIsAlive: Bool {
-        Self.isRunning(launcherPID, startTime: launcherStartTime)
+        OwnerLiveness.mayBeAlive(pid: launcherPID, startTime: launcherStartTime)
     }
 
     /// Whether process `pid` runs and started at `startTime`. A zombie counts as gone: it

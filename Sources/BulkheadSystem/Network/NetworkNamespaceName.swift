@@ -54,5 +54,5 @@ public struct NetworkNamespaceName: Sendable, Equatable, Hashable, CustomStringC
     }
 
     /// Whether the owner this name encodes still runs (same pid and start time).
-    public var ownerIsAlive: Bool { CgroupLeafName.isRunning(ownerPID, startTime: ownerStartTime) }
+    public var ownerIsAlive: Bool { OwnerLiveness.mayBeAlive(pid: ownerPID, startTime: ownerStartTime) }
 }
