@@ -227,11 +227,12 @@ public struct OCIRuntime: Sendable {
 
     // MARK: process facts
 
-    /// Field 22 of /proc/PID/stat (after the command's closing parenthesis), and the state letter.
+    /// Field 22 of /proc/PID/stat as the initial time namespace shows it (`HostStartTime`, as
+    /// `ProcessHandle` compares it), and the state letter.
     static func processStart(_ pid: Int32) -> (start: UInt64, state: Character)? {
         guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let start = UInt64(fields[19]), let s = fields[0].first else { return nil }
+        guard let start = HostStartTime.fromStat(text), let s = fields.first?.first else { return nil }
         return (start, s)
     }
 

@@ -61,16 +61,17 @@ public struct CgroupLeafName: Sendable, Equatable, Hashable, CustomStringConvert
         OwnerLiveness.mayBeAlive(pid: launcherPID, startTime: launcherStartTime)
     }
 
-    /// Whether process `pid` runs and started at `startTime`. A zombie counts as gone: it
+    /// Whether process `pid` runs and started at `startTime` (`HostStartTime`). A zombie counts as gone: it
     /// will clean up nothing, and its parent may not reap it for a while.
     public static func isRunning(_ pid: Int32, startTime: UInt64) -> Bool {
         guard case .success(let text) = CgroupFS.read("/proc/\(pid)/stat") else { return false }
-        return ProcStat.startTime(fromStat: text) == startTime && !ProcStat.hasExited(fromStat: text)
+        return HostStartTime.fromStat(text) == startTime && !ProcStat.hasExited(fromStat: text)
     }
 
-    /// Field 22 of /proc/PID/stat, nil if there is no such process.
+    /// Field 22 of /proc/PID/stat as the initial time namespace shows it (`HostStartTime`), nil
+    /// if there is no such process (or the caller's time namespace offset is unknown).
     public static func startTime(of pid: Int32) -> UInt64? {
         guard case .success(let text) = CgroupFS.read("/proc/\(pid)/stat") else { return nil }
-        return ProcStat.startTime(fromStat: text)
+        return HostStartTime.fromStat(text)
     }
 }
