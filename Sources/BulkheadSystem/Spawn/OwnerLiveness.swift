@@ -19,7 +19,9 @@ import Musl
 ///   (every record may be alive; the host's `bulkhead gc` collects what such a launcher left);
 /// - a caller in the initial PID namespace that finds no process with that pid and start time in
 ///   its /proc looks for the owner in every child PID namespace: a process with that start time
-///   whose innermost pid (the last field of `NSpid` in /proc/PID/status) is that pid.
+///   whose innermost pid (the last field of `NSpid` in /proc/PID/status) is that pid, and whose
+///   effective uid is the caller's (a launcher's records are its uid's; another user's process
+///   with a chosen pid in a namespace of its own is not taken for one).
 ///
 /// Start times are compared as the initial time namespace shows them (`HostStartTime`).
 /// Exact identity (a pidfd's owner, a container's init) stays `CgroupLeafName.isRunning`.
@@ -51,7 +53,13 @@ public enum OwnerLiveness {
                   case .success(let status) = CgroupFS.read("/proc/\(candidate)/status"),
                   let nspid = HostFacts.statusField("NSpid", in: status),
                   let innermost = nspid.split(whereSeparator: { $0 == " " || $0 == "\t" }).last,
-                  Int32(innermost) == pid else { continue }
+                  Int32(innermost) == pid,
+                  // Run by the caller's uid: any user can choose pids in a PID namespace of
+                  // their own, and one forked in a dead launcher's clock tick with its pid
+                  // would keep its leftovers from every collection.
+                  let uids = HostFacts.statusField("Uid", in: status),
+                  uids.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ UInt32($0) }) == geteuid()
+            else { continue }
             return true
         }
         return false
