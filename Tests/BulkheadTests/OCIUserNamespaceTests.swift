@@ -245,7 +245,8 @@ struct OCIUserNamespaceTests {
 
     /// Rootless podman calls its runtime as uid 0 of a user namespace of its own, which is not
     /// the host's root: refused by name before root's checks of what that namespace shows (on
-    /// the code before, `list` listed the host's state root and `state` named only the id).
+    /// the code before, `list` listed the host's state root and `state` named only the id),
+    /// naming what is missing and what to do.
     /// `features` and `spec` need no root and still answer.
     @Test func uidZeroOfAUserNamespaceIsRefusedByName() throws {
         #expect(UserNamespaceProbe.isInitial(uidMap: "         0          0 4294967295\n"))
@@ -259,6 +260,11 @@ struct OCIUserNamespaceTests {
         for args in [["state", id], ["list"], ["delete", id], ["kill", id, "KILL"]] {
             let r = try OCIRuntimeTests.rt(args, root: b.stateRoot, binary: "/usr/bin/unshare", prefix: inUserNS)
             #expect(r.status == 1 && r.stderr.contains("uid 0 of a user namespace that is not the host's"), "\(args[0]): \(r.status) \(r.stderr)")
+            // What is missing, and what to do instead.
+            for words in ["what is missing is checking the state root, the bundle, cgroups and id maps", "Run the engine as root",
+                          "as an ordinary user in the host's user namespace", "keep runc or crun for rootless podman"] {
+                #expect(r.stderr.contains(words), "\(args[0]): names \"\(words)\": \(r.stderr)")
+            }
         }
         let f = try OCIRuntimeTests.rt(["features"], root: b.stateRoot, binary: "/usr/bin/unshare", prefix: inUserNS)
         #expect(f.status == 0 && f.stdout.contains("ociVersionMin"), "\(f.stderr)")

@@ -56,9 +56,15 @@ public enum OCICommandLine {
             // uid 0 of a user namespace that is not the host's (how rootless podman calls its
             // runtime) is not root: refused by name rather than by root's checks of what that
             // namespace shows (the host's /run/bulkhead-oci, a bundle owned by the overflow uid).
-            if getuid() == 0, !["features", "spec", OCIRecordKeeper.command].contains(command),
-               UserNamespaceProbe.currentIsInitial() == false {
-                throw OCIError("\(command): bulkhead-runc runs as uid 0 of a user namespace that is not the host's (rootless podman calls its runtime so), and that rootless mode is not supported yet: run the engine as root, or run bulkhead-runc as an ordinary user outside a user namespace (docs/oci.md, \"Rootless\")")
+            // Fail closed: without /proc/self/uid_map uid 0 cannot be told from the host's root.
+            if getuid() == 0, !["features", "spec", OCIRecordKeeper.command].contains(command) {
+                switch UserNamespaceProbe.currentIsInitial() {
+                case true?: break
+                case nil:
+                    throw OCIError("\(command): read /proc/self/uid_map (uid 0 is the host's root only in the host's user namespace): not readable (ENOENT or EACCES) — mount /proc")
+                case false?:
+                    throw OCIError("\(command): bulkhead-runc runs as uid 0 of a user namespace that is not the host's (rootless podman calls its runtime so), and that rootless mode is not supported yet: what is missing is checking the state root, the bundle, cgroups and id maps against the caller's ids as the host sees them, which bulkhead-runc does only in the host's user namespace. Run the engine as root (sudo podman --runtime ...), or run bulkhead-runc as an ordinary user in the host's user namespace (setpriv --reuid USER), or keep runc or crun for rootless podman (docs/oci.md, \"Rootless\")")
+                }
             }
             // The container's init is a clone of this process: it must not be the host's binary.
             if command == "create" || command == "run" || command == "exec" {

@@ -145,9 +145,14 @@ struct CgroupSetup {
         // new leaf, or (`deferStaleCollection`) by `collectStale()` after clone3. The new leaf's
         // name is this live launcher's, so the collection never takes it, whenever it runs.
         if !deferStaleCollection { SandboxCgroup.collectStale(host: host, writableOnly: true) }
-        if fromHierarchyRoot {
+        if fromHierarchyRoot, let path = fixedPath {
             // The OCI cgroupsPath: from each hierarchy's root (its components were checked by
-            // OCIConfig and are checked again by SandboxCgroup.validate: no "." or "..").
+            // OCIConfig and are checked again by SandboxCgroup.validate: no "." or ".."); a
+            // cgroup that exists or sits below one with processes is never the container's.
+            if let why = SandboxCgroup.foreignPlacement(host: host, path: path) {
+                throw LaunchError(operation: "place the container's cgroup at linux.cgroupsPath: \(why)",
+                                  hint: "give linux.cgroupsPath a new path of its own (e.g. /k8s.io/<container id>), or none for bulkhead/oci/<id>")
+            }
             for i in host.targets.indices {
                 host.targets[i].baseDirectory = host.targets[i].mountPoint
                 host.targets[i].writable = access(host.targets[i].mountPoint, W_OK) == 0

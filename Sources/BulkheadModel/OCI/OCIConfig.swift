@@ -22,12 +22,11 @@ public struct OCIConfig: Sendable, Equatable {
     public var cgroupsPath: String?
     /// An absolute `linux.cgroupsPath` ("/a/b/c", cgroupfs style, as containerd's shim and
     /// podman's cgroupfs manager send it), split: the container's cgroup is that path from the
-    /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id> (a relative or
-    /// systemd-style "slice:prefix:name" path is refused at decoding).
+    /// root of every hierarchy, as runc puts it. nil: bulkhead/oci/<id>. Only a path
+    /// `OCICgroupsPath.check` accepts gets here (the rest is refused at decoding).
     public var cgroupsPathComponents: [String]? {
-        guard let p = cgroupsPath, p.hasPrefix("/"), !p.contains(":") else { return nil }
-        let parts = p.split(separator: "/").map(String.init)
-        return parts.isEmpty ? nil : parts
+        guard let p = cgroupsPath else { return nil }
+        return OCICgroupsPath.check(p).components
     }
     /// `linux.sysctl`: namespaced sysctls only (net.*, kernel.shm*/msg*/sem, fs.mqueue.*),
     /// written in the container's own /proc/sys.
@@ -243,22 +242,10 @@ public struct OCIConfig: Sendable, Equatable {
             }
             if let n = m["cgroupsPath"] {
                 let p = try n.string()
-                // Checked here (a path under every hierarchy's root that root writes to): no
-                // "." or "..", no control file names, no NUL or newline, bounded.
-                let parts = p.split(separator: "/")
-                guard p.utf8.count <= 4096, !p.utf8.contains(0), !p.contains("\n"),
-                      !parts.contains(where: { $0 == "." || $0 == ".." || $0.hasPrefix("cgroup.") || $0.utf8.count > 255 }) else {
-                    throw n.error("a cgroup path without \".\", \"..\" or names starting with \"cgroup.\" is needed")
-                }
-                // runc puts a relative path under its own cgroup and reads slice:prefix:name only
-                // with --systemd-cgroup; bulkhead does neither: refused, not silently moved.
-                if p.contains(":") {
-                    throw n.error("a systemd cgroup path (slice:prefix:name) needs --systemd-cgroup, which bulkhead does not support; configure the engine with cgroup_manager = \"cgroupfs\" (podman) or SystemdCgroup = false (containerd), which send an absolute path")
-                }
-                if !p.isEmpty && (!p.hasPrefix("/") || parts.isEmpty) {
-                    throw n.error("a relative cgroup path (runc puts it under the runtime's own cgroup) (or the root cgroup) is not supported by bulkhead; give an absolute path below the root, or none for bulkhead/oci/<id>")
-                }
-                c.cgroupsPath = p.isEmpty ? nil : p
+                // The one rule (OCICgroupsPath): what an engine sends, outside bulkhead's own tree.
+                let checked = OCICgroupsPath.check(p)
+                if let problem = checked.problem { throw n.error(problem) }
+                c.cgroupsPath = checked.components == nil ? nil : p
             }
             if let n = m["mountLabel"], try !n.string().isEmpty { ignored.append("linux.mountLabel") }
             if let n = m["rootfsPropagation"] {

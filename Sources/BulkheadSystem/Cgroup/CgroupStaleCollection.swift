@@ -64,6 +64,32 @@ extension SandboxCgroup {
     /// config.json names no cgroupsPath.
     public static let ociDirectory = "oci"
 
+    /// Why an OCI `linux.cgroupsPath` (`path`, from every hierarchy's root, its names already
+    /// checked by `OCICgroupsPath`) cannot be the container's, or nil: in a hierarchy of `host`,
+    /// the directory exists already (a cgroup bulkhead did not make: the host's, another
+    /// container's; runc would join it and apply the limits to it, and `delete` would then remove
+    /// or kill what is not the container's), or a directory above it holds processes (another
+    /// container's cgroup or a session's: the new one would count against its limits, and its
+    /// `kill --all`/`delete` would reach the new container's tasks). The leaf's own mkdir stays
+    /// exclusive (EEXIST) against a race; this names the cause first.
+    public static func foreignPlacement(host: CgroupHost, path: [String]) -> String? {
+        for t in host.targets {
+            var dir = t.mountPoint
+            for (i, part) in path.enumerated() {
+                dir += "/" + part
+                guard CgroupFS.exists(dir) else { break }
+                if i == path.count - 1 {
+                    return "the cgroup \(dir) exists already: bulkhead makes a container's cgroup itself and never joins or removes one it did not make"
+                }
+                if case .success(let procs) = CgroupFS.read(dir + "/cgroup.procs"),
+                   procs.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) {
+                    return "the cgroup \(dir) above it holds processes (another container's or the host's): the container would count against its limits and be reached by its kill"
+                }
+            }
+        }
+        return nil
+    }
+
     /// The launchers already looked up during one collection: a leaf's launcher is read from
     /// /proc once, not once per hierarchy. A small list (a launch sees its siblings), searched
     /// linearly.
