@@ -419,9 +419,11 @@ struct WarmPoolTests {
             conns.append(c)
             try PoolSocket.send(c, try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: fds.count), fds: fds)
         }
+        // A sandbox's init is in the pool's cgroup (a short-lived process the pool makes on the
+        // way, such as the spawn's helper, is not).
         func waitForNewInit(besides known: Set<Int32>) -> Int32? {
             for _ in 0..<500 {
-                if let p = Self.inits(of: pool).subtracting(known).first { return p }
+                if let p = Self.inits(of: pool).subtracting(known).first(where: { (FileIO.read("/proc/\($0)/cgroup") ?? "").contains(cgroup + "/") }) { return p }
                 usleep(10_000)
             }
             return nil
