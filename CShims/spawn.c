@@ -1593,7 +1593,8 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
  * parent thread the caller: PDEATHSIG, wait4 and /proc/PID/task/TID/children as before; its
  * exit signal SIGCHLD, the helper's, which CLONE_PARENT passes on). So no fd of the launcher
  * but the init's own is ever in the table a pooled sandbox is cloned from. The helper runs this
- * file's C only, on a stack of its own, and exits; the caller then takes a pidfd of the init
+ * file's C only, on a stack of its own (a guard page below it), with every signal blocked, and
+ * exits; the caller then takes a pidfd of the init
  * (its child, not reaped: the pid cannot name another process). */
 static int is_pooled(const bh_spawn_config *cfg) {
     for (uint32_t i = 0; i < cfg->step_count; i++)
@@ -1626,8 +1627,15 @@ static int clone_init_isolated(const bh_spawn_config *cfg, pid_t *pid_out, int *
     if (stack == MAP_FAILED) return errno;
     if (mprotect(stack, 4096, PROT_NONE) < 0) { int e = errno; munmap(stack, size); return e; }
     struct isolated_clone a = { cfg, msg, sync, 0, EPIPE };
+    /* Every signal blocked while the helper runs in the pool's memory (as posix_spawn does): no
+     * handler of the pool's image ever runs in it. The init inherits the mask; child_main and
+     * workload_main set their own. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int h = clone(isolated_clone_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (h < 0) { munmap(stack, size); return e; }
     int status;
     while (waitpid(h, &status, 0) < 0 && errno == EINTR) {}
