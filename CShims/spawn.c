@@ -1480,12 +1480,13 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
 
 /* clone3 of the sandbox's init: the child runs child_main; stores the pid in *pid and the pidfd
  * in *pidfd. 0 or a positive errno. */
-static int clone_init(const bh_spawn_config *cfg, pid_t *pid_out, int *pidfd, int msg[2], int sync[2]) {
+static int clone_init(const bh_spawn_config *cfg, pid_t *pid_out, int *pidfd, int msg[2], int sync[2], uint64_t extra_flags) {
     struct clone_args args;
     memset(&args, 0, sizeof args);
-    args.flags = cfg->clone_flags | CLONE_PIDFD;
+    args.flags = cfg->clone_flags | CLONE_PIDFD | extra_flags;
     args.pidfd = (uint64_t)(uintptr_t)pidfd;
-    args.exit_signal = SIGCHLD;
+    /* With CLONE_PARENT clone3 takes no exit signal: the caller's own is inherited. */
+    args.exit_signal = (extra_flags & CLONE_PARENT) ? 0 : SIGCHLD;
     if (cfg->cgroup_fd >= 0) {
         /* Born inside its cgroup: the child never runs an instruction outside its limits. */
         args.flags |= CLONE_INTO_CGROUP;
@@ -1547,7 +1548,7 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
         int pidfd = -1;
         pid_t pid = 0;
         if (report[1] == 0) {
-            report[1] = clone_init(cfg, &pid, &pidfd, msg, sync);
+            report[1] = clone_init(cfg, &pid, &pidfd, msg, sync, 0);
             report[0] = (int32_t)pid;
         }
         while (write(tramp[1], report, sizeof report) < 0 && errno == EINTR) {}
@@ -1581,6 +1582,77 @@ static int spawn_joined(const bh_spawn_config *cfg, int msg[2], int sync[2], bh_
     return 0;
 }
 
+/* The warm pool: its launcher is a multi-threaded process whose other threads receive clients'
+ * requests, fds included (SCM_RIGHTS), while a sandbox is being created; clone3 copies the
+ * calling thread's fd table, so a sandbox cloned from it would hold a copy of another client's
+ * fds until its init's first step closes them. Instead the init is cloned from a helper that
+ * shares the launcher's memory (CLONE_VM | CLONE_VFORK: no address space is copied for it, the
+ * caller waits) but not its fd table (no CLONE_FILES): the helper first closes, in its own copy,
+ * every fd the init does not keep (init_close_inherited's set, plus the cgroup fd clone3 needs),
+ * then clones the init with CLONE_PARENT: the init is the caller's child as clone_init's is (its
+ * parent thread the caller: PDEATHSIG, wait4 and /proc/PID/task/TID/children as before; its
+ * exit signal SIGCHLD, the helper's, which CLONE_PARENT passes on). So no fd of the launcher
+ * but the init's own is ever in the table a pooled sandbox is cloned from. The helper runs this
+ * file's C only, on a stack of its own (a guard page below it), with every signal blocked, and
+ * exits; the caller then takes a pidfd of the init
+ * (its child, not reaped: the pid cannot name another process). */
+static int is_pooled(const bh_spawn_config *cfg) {
+    for (uint32_t i = 0; i < cfg->step_count; i++)
+        if (cfg->steps[i].op == BH_OP_WAIT_POOL_REQUEST) return 1;
+    return 0;
+}
+
+struct isolated_clone { const bh_spawn_config *cfg; int *msg; int *sync; pid_t pid; int err; };
+
+static int isolated_clone_main(void *p) {
+    struct isolated_clone *a = p;
+    int rc = init_close_inherited(a->cfg, a->msg[1], a->sync[0], a->cfg->cgroup_fd);
+    if (rc == 0) {
+        int pidfd = -1; /* in the helper's table: closed by its exit */
+        pid_t pid = 0;
+        rc = clone_init(a->cfg, &pid, &pidfd, a->msg, a->sync, CLONE_PARENT);
+        a->pid = pid;
+    }
+    a->err = rc;
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+#define BH_ISOLATED_STACK (512 * 1024)
+
+static int clone_init_isolated(const bh_spawn_config *cfg, pid_t *pid_out, int *pidfd_out, int msg[2], int sync[2]) {
+    /* A guard page below the helper's stack. */
+    size_t size = BH_ISOLATED_STACK + 4096;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+    if (mprotect(stack, 4096, PROT_NONE) < 0) { int e = errno; munmap(stack, size); return e; }
+    struct isolated_clone a = { cfg, msg, sync, 0, EPIPE };
+    /* Every signal blocked while the helper runs in the pool's memory (as posix_spawn does): no
+     * handler of the pool's image ever runs in it. The init inherits the mask; child_main and
+     * workload_main set their own. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int h = clone(isolated_clone_main, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (h < 0) { munmap(stack, size); return e; }
+    int status;
+    while (waitpid(h, &status, 0) < 0 && errno == EINTR) {}
+    munmap(stack, size);
+    if (a.err != 0 || a.pid <= 0) return a.err != 0 ? a.err : EPIPE;
+    int pidfd = (int)syscall(SYS_pidfd_open, a.pid, 0);
+    if (pidfd < 0) {
+        e = errno;
+        kill(a.pid, SIGKILL);
+        while (waitpid(a.pid, &status, 0) < 0 && errno == EINTR) {}
+        return e;
+    }
+    *pid_out = a.pid;
+    *pidfd_out = pidfd;
+    return 0;
+}
+
 int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     int msg[2], sync[2];
     if (pipe2(msg, O_CLOEXEC) < 0) return errno;
@@ -1599,7 +1671,7 @@ int bh_spawn(const bh_spawn_config *cfg, bh_spawn_result *out) {
     } else {
         int pidfd = -1;
         pid_t pid = 0;
-        rc = clone_init(cfg, &pid, &pidfd, msg, sync);
+        rc = is_pooled(cfg) ? clone_init_isolated(cfg, &pid, &pidfd, msg, sync) : clone_init(cfg, &pid, &pidfd, msg, sync, 0);
         if (rc == 0) { out->pid = (int32_t)pid; out->pidfd = pidfd; }
     }
     if (rc != 0) {
