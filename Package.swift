@@ -2,8 +2,13 @@
 // bulkhead: a container-hardening sandbox launcher for Linux.
 // Module layering (dependencies point one way):
 //   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
-//                        \-> BulkheadModel <-/   (pure: no system calls)
-//   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel (never CShims)
+//                        \-> BulkheadModel <-/   (pure: no system calls, no Foundation, no Yams)
+//                        \-> BulkheadConfig -> BulkheadModel, Yams (pure: YAML/JSON readers, the
+//                                                bench's reports and renderings; Foundation)
+//   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel, BulkheadConfig
+//                                      (never CShims)
+// The launch path's layers (BulkheadModel, BulkheadSystem) import neither Foundation nor Yams:
+// they do not depend on them, so the build refuses an import (LaunchImportTests checks it too).
 // Only BulkheadSystem imports CShims: Bulkhead (orchestration) reaches the kernel through its
 // types (SandboxInit, SignalFD, PseudoTerminal, HostFacts.landlockABI, ...), never the C.
 // Test-only code ships in no product: CShimsTesting (C, Tests/CShimsTesting) is linked by
@@ -35,10 +40,15 @@ let package = Package(
             linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
         ),
         // Pure model: profiles, validation, Kubernetes quantities, capability and syscall
-        // tables, the seccomp policy model, the launch plan, report types. No system calls.
+        // tables, the seccomp policy model, the launch plan, report types. No system calls, and
+        // no Foundation or Yams: it is part of the launch path (LaunchImportTests).
+        .target(name: "BulkheadModel"),
+        // The readers of configuration text (YAML and JSON through Yams: profiles, manifests,
+        // seccomp policies, OCI configs) and the bench's reports and renderings (Foundation).
+        // Pure too; above the model so that a launch with cached layers links neither.
         .target(
-            name: "BulkheadModel",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            name: "BulkheadConfig",
+            dependencies: ["BulkheadModel", .product(name: "Yams", package: "Yams")]
         ),
         // Typed Linux primitives: id maps, seccomp compilation, cgroups, host probing.
         .target(
@@ -49,7 +59,7 @@ let package = Package(
         .target(
             name: "Bulkhead",
             dependencies: [
-                "BulkheadModel", "BulkheadSystem",
+                "BulkheadModel", "BulkheadConfig", "BulkheadSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: []
@@ -58,17 +68,17 @@ let package = Package(
         // Built on the public and `package` API of the layers below; no C of its own.
         .target(
             name: "BulkheadBench",
-            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem"]
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadConfig", "BulkheadSystem"]
         ),
         .executableTarget(
             name: "bulkhead",
             dependencies: [
-                "Bulkhead", "BulkheadBench", "BulkheadModel",
+                "Bulkhead", "BulkheadBench", "BulkheadModel", "BulkheadConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // The runc-compatible front end (docs/oci.md): the same Bulkhead code as `bulkhead oci`.
-        .executableTarget(name: "bulkhead-runc", dependencies: ["Bulkhead"]),
+        .executableTarget(name: "bulkhead-runc", dependencies: ["Bulkhead", "BulkheadConfig"]),
         // The security probe program (C): run inside sandboxes by SecurityProbeTests, built next
         // to `bulkhead`. Not part of any product.
         .executableTarget(
@@ -86,15 +96,15 @@ let package = Package(
             cSettings: [.define("_GNU_SOURCE")]
         ),
         .testTarget(name: "BulkheadModelTests", dependencies: [
-            "BulkheadModel", .product(name: "PropertyBased", package: "swift-property-based"),
+            "BulkheadModel", "BulkheadConfig", .product(name: "PropertyBased", package: "swift-property-based"),
         ]),
         // The system layer's pure parsers and values (mountinfo, /proc/PID/cgroup and stat, cgroup
         // stat files, kernel versions, /proc/PID/status, the errno table, netlink dump records,
         // network names and addresses, TrustedFile's owner/mode rule): no root, no launch.
-        .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel"]),
+        .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel", "BulkheadConfig"]),
         .testTarget(
             name: "BulkheadTests",
-            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc",
+            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadConfig", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc",
                            .product(name: "PropertyBased", package: "swift-property-based")]
         ),
     ],

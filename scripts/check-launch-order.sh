@@ -16,7 +16,7 @@
 # regenerates it whole, and is what a release binary needs.
 #
 # Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadSystem,
-# BulkheadModel, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
+# BulkheadModel, BulkheadConfig, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
 # merged, outlined and thunk copies and caches (mangled Tf, Tg, Tt..g, Tm, Tv, WO, TA, MD ...) come and
 # go with the optimiser, not with the code; the runtime's and libraries' names are not ours.
 set -euo pipefail
@@ -43,7 +43,7 @@ LIST=${LAUNCH_ORDER:-$root/scripts/launch-order.txt}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 nm --defined-only "$BIN" | awk '{print $NF}' | LC_ALL=C sort -u > "$tmp/have"
 [ -s "$tmp/have" ] || { echo "no symbols in $BIN (stripped?)"; exit 2; }
-grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|8bulkhead)|bh_)' "$LIST" \
+grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|14BulkheadConfig|8bulkhead)|bh_)' "$LIST" \
   | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tt[0-9]*g[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
   | LC_ALL=C sort -u > "$tmp/ours" || true
 LC_ALL=C comm -23 "$tmp/ours" "$tmp/have" > "$tmp/missing"

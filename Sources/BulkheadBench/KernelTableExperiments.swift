@@ -1,3 +1,4 @@
+import BulkheadConfig
 import BulkheadModel
 
 /// PIDs, file descriptors and per-user kernel budgets: the kernel's tables, which cgroups

@@ -1,4 +1,5 @@
 import Bulkhead
+import BulkheadConfig
 import BulkheadModel
 import Glibc
 

@@ -1,3 +1,4 @@
+import BulkheadConfig
 import BulkheadModel
 
 /// Kernel surfaces a namespace or a control hides or not: IPC, identity, privileged

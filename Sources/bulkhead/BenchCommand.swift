@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bulkhead
 import BulkheadBench
+import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 import Foundation

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Bulkhead
+import BulkheadConfig
 import BulkheadModel
 import Foundation
 

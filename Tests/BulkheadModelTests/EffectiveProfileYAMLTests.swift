@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// `profile show --effective` prints every field the model has: two profiles that together set

@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 16, "the same rule in three front ends": a field's rule is written once (FieldRules,

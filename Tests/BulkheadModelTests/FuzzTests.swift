@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Testing
 import Yams
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Fuzzing of the configuration parsers: every input must either parse or throw a `ConfigError`

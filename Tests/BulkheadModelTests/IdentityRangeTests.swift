@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 12 item 6 and /etc/subgid, pure: which host ids a sandbox's ids are, and which host uid

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// A Pod manifest's errors come all at once, in file order, as `profile lint` lists a profile's

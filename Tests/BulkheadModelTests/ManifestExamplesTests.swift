@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// The files in Examples/ parse, validate, map, admit and resolve as documented.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Robustness: mutated manifests either parse (and then map, admit and resolve) or throw a

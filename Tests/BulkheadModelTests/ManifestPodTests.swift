@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 @Suite struct ManifestPodTests {

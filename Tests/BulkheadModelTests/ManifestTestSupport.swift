@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Expects `body` to throw a ConfigError with this field path whose message contains `text`.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 12, item 8: every number a profile, a Pod manifest, a Tenant or a ResourceQuota

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// config.json → ProfileLayer: what each field becomes, what is refused (naming the field,

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// `linux.resources.devices` on cgroup v2: the BPF_PROG_TYPE_CGROUP_DEVICE program OCIDeviceProgram

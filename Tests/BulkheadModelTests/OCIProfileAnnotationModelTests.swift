@@ -1,3 +1,4 @@
+@testable import BulkheadConfig
 @testable import BulkheadModel
 import Testing
 

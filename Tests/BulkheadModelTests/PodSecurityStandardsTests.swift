@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Pod Security Standards on the effective profile: every control the standards name, at each

@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// A profile with several errors: the parser reports the first by position (line, then

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Red team of issue 15's merged changes (errors15, sandbox15, 6a1b5e2), the model side: a

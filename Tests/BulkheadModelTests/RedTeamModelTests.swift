@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Red team of issue 12 (files, admission): attacks by a manifest author on what launchSpec and

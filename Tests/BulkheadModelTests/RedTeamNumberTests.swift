@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 12, attacked again after the fix: sizes a manifest's author controls in the root

@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 15, "the flags container users reach for": each docker/podman/bwrap spelling is the

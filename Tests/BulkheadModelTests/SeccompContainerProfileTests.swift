@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// `Profiles/seccomp/container.json` is derived here from Docker's default profile; every

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// The repository root, found from this file's path.

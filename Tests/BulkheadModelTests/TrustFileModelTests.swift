@@ -1,4 +1,5 @@
 import Testing
+@testable import BulkheadConfig
 @testable import BulkheadModel
 
 /// Issue 12, item 4, the pure half: a manifest's author does not choose which of the node's

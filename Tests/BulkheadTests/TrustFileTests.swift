@@ -1,4 +1,5 @@
 @testable import Bulkhead
+import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 import Foundation

@@ -1,3 +1,4 @@
+import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 import Glibc
@@ -128,7 +129,7 @@ public struct ProfileStore: Sendable {
             guard seen.count < 16 else { throw ConfigError(file: src.location, field: "extends", message: "more than 16 levels of extends") }
             seen.append(src.location)
             var layer = try Self.parsing(private: src.isPrivate) { () throws(ConfigError) in
-                if let layerCache { return try layerCache.parse(src.text, file: src.location) }
+                if let layerCache { return try layerCache.parse(src.text, file: src.location, parser: ProfileParser.parse) }
                 return try ProfileParser.parse(src.text, file: src.location)
             }
             if layer.name == nil { layer.name = src.name }

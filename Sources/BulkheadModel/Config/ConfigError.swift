@@ -58,7 +58,7 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
     /// begin: after `labels` or `annotations`, and at the first part that is not a plain field
     /// name with list indices (`containers[0]`). A collecting parser reports many errors of one
     /// file, each with its path: none may carry a key of a file the reader cannot read.
-    static func schemaPart(of field: String, message: String) -> String {
+    package static func schemaPart(of field: String, message: String) -> String {
         var f = Substring(field)
         if let open = message.firstIndex(of: "\""),
            let close = message[message.index(after: open)...].firstIndex(of: "\"") {

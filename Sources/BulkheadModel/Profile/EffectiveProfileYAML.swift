@@ -6,7 +6,7 @@ extension EffectiveProfile {
     /// `EffectiveProfile` and not printed here fails it.
     public var yaml: String {
         var y = "# effective profile: \(chain.joined(separator: " > ")) (later wins)\n"
-        y += "apiVersion: \(ProfileParser.apiVersion)\nkind: \(ProfileParser.kind)\n"
+        y += "apiVersion: \(ProfileLayer.apiVersion)\nkind: \(ProfileLayer.kind)\n"
         y += "metadata:\n  name: \(name)\n"
         if !description.isEmpty { y += "  description: \(quote(description))\n" }
         y += "namespaces:\n"

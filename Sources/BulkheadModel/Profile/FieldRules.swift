@@ -443,13 +443,6 @@ public enum FieldRules {
 }
 
 extension Result where Failure == FieldRefusal {
-    /// The value, or the refusal as a `ConfigError` at `node` of a profile or a manifest.
-    public func at(_ node: ConfigNode) throws(ConfigError) -> Success {
-        switch self {
-        case .success(let v): return v
-        case .failure(let r): throw node.error(r.message)
-        }
-    }
 
     /// The value, or the refusal as a `ConfigError` at `field` of `file` (an annotation's part).
     public func at(file: String, field: String) throws(ConfigError) -> Success {

@@ -390,3 +390,15 @@ public struct Rlimit: Sendable, Equatable {
     public init(soft: UInt64, hard: UInt64) { self.soft = soft; self.hard = hard }
     public static let unlimited = UInt64.max
 }
+
+extension ProfileLayer {
+    /// `SeccompSelection.localhost`'s `relativeTo` for a Pod manifest: the node's seccomp root,
+    /// not a directory the manifest chose.
+    public static let seccompRootMarker = "<seccomp-root>"
+    public static let seccompRootDescription = "/etc/bulkhead/seccomp, then seccomp/ in each profile directory"
+
+    /// The profile format's `apiVersion` and `kind` (ProfileParser reads them, the effective
+    /// profile's YAML writes them).
+    public static let apiVersion = "bulkhead.dev/v1alpha1"
+    public static let kind = "LayerProfile"
+}

@@ -3,12 +3,12 @@
 /// two contradicting rules or let libseccomp merge them; read strictly (`--strict`, a policy
 /// built in code), bulkhead refuses instead. The default reading resolves them first as runc
 /// does, with notes (`SeccompRuntimeLoading`), so these checks then pass.
-enum SeccompPolicyValidation {
-    /// `ruleNodes[i]` is the document node of `policy.rules[i]`, for error locations; pass an
-    /// empty array for a policy built in code (errors then name `syscalls[i]` of the policy).
-    static func check(_ policy: SeccompPolicy, ruleNodes: [ConfigNode], document: ConfigNode) throws(ConfigError) {
-        func where_(_ i: Int) -> ConfigNode {
-            i < ruleNodes.count ? ruleNodes[i] : ConfigNode(node: document.node, path: "syscalls[\(i)]", file: document.file)
+package enum SeccompPolicyValidation {
+    /// `rulePlaces[i]` is where `policy.rules[i]` is in its document, for error locations; pass
+    /// an empty array for a policy built in code (errors then name `syscalls[i]` of the policy).
+    package static func check(_ policy: SeccompPolicy, rulePlaces: [ConfigPlace], document: ConfigPlace) throws(ConfigError) {
+        func where_(_ i: Int) -> ConfigPlace {
+            i < rulePlaces.count ? rulePlaces[i] : ConfigPlace(file: document.file, path: "syscalls[\(i)]", line: document.line, column: document.column)
         }
 
         // Unconditional rules per system call: (rule index, action, errno).
@@ -26,7 +26,8 @@ enum SeccompPolicyValidation {
             }
             var seenIndex = Set<UInt32>()
             for (j, a) in r.args.enumerated() {
-                let argNode = ConfigNode(node: where_(i).node, path: "\(where_(i).path).args[\(j)]", file: document.file)
+                let rule = where_(i)
+                let argNode = ConfigPlace(file: document.file, path: "\(rule.path).args[\(j)]", line: rule.line, column: rule.column)
                 if a.index > 5 {
                     throw argNode.error("argument index \(a.index) is out of range: a system call has arguments 0...5")
                 }
@@ -69,10 +70,22 @@ enum SeccompPolicyValidation {
     }
 
     /// The one hint of every refusal that runc would resolve silently (`run`, `export`, `compile`).
-    static let asRuncHint = "or load it without strict checking, as runc does, with a warning "
+    package static let asRuncHint = "or load it without strict checking, as runc does, with a warning "
         + "(drop --strict from seccomp export/compile, --seccomp-strict from run)"
 
-    static func describe(_ a: SeccompAction, _ e: UInt32?) -> String {
+    /// The known system-call name closest to `name` (one of the same length first), for "did
+    /// you mean".
+    package static func suggestion(for name: String) -> String? {
+        let sameLength = SyscallTable.allNames.filter { $0.count == name.count }.sorted()
+        if let c = closestMatch(to: name, in: sameLength), let any = closestMatch(to: name, in: SyscallTable.allNames.sorted()),
+            editDistance(Array(c.utf8), Array(name.utf8)) <= editDistance(Array(any.utf8), Array(name.utf8))
+        {
+            return c
+        }
+        return closestMatch(to: name, in: SyscallTable.allNames.sorted())
+    }
+
+    package static func describe(_ a: SeccompAction, _ e: UInt32?) -> String {
         if let e { return "\(a.rawValue)(\(e))" }
         return a.rawValue
     }
@@ -82,14 +95,14 @@ extension SeccompPolicy {
     /// Runs the whole-policy checks the parser runs (conflicting rules, argument indices, errno
     /// ranges) on a policy built in code; `file` names it in errors.
     public func validate(file: String = "<policy>") throws(ConfigError) {
-        let doc = ConfigNode(node: .scalar(.init("")), file: file)
+        let doc = ConfigPlace(file: file, path: "")
         for (i, r) in rules.enumerated() {
             for (j, name) in r.names.enumerated() where !SyscallTable.isKnown(name) {
                 var msg = "unknown system call \"\(name)\""
-                if let c = SeccompPolicyParser.suggestion(for: name) { msg += "; did you mean \"\(c)\"?" }
+                if let c = SeccompPolicyValidation.suggestion(for: name) { msg += "; did you mean \"\(c)\"?" }
                 throw ConfigError(file: file, field: "syscalls[\(i)].names[\(j)]", message: msg)
             }
         }
-        try SeccompPolicyValidation.check(self, ruleNodes: [], document: doc)
+        try SeccompPolicyValidation.check(self, rulePlaces: [], document: doc)
     }
 }

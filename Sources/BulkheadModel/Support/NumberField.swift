@@ -101,6 +101,7 @@ public struct NumberField: Sendable {
 
     public struct Refusal: Error, Sendable, Equatable {
         public var message: String
+        package init(message: String) { self.message = message }
     }
 
     public func formatted(_ v: UInt64) -> String {
@@ -137,11 +138,6 @@ public struct NumberField: Sendable {
         return .success(value)
     }
 
-    /// Parses a scalar node; a refusal is a `ConfigError` at the node. (A flag's value:
-    /// `parse(text).at(flag:)`.)
-    public func parse(_ node: ConfigNode) throws(ConfigError) -> UInt64 {
-        try parse(try node.scalarText()).at(node)
-    }
 
     /// The sum of values of this field, or nil when it leaves the field's range (or 64 bits).
     public func sum(_ values: some Sequence<UInt64>) -> UInt64? {

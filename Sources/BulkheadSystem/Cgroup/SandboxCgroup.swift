@@ -962,13 +962,13 @@ final class WriteJournal {
     /// of the device written (no line: the kernel's "no limit" for it).
     static func restoreValue(file: String, old: String, written: String) -> String {
         let name = file.split(separator: "/").last.map(String.init) ?? file
-        let lines = old.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = old.split(separator: "\n").map { $0.trimming(" \t") }
         let key = written.split(separator: " ").first.map(String.init) ?? ""
         if name == "io.max" || name.hasPrefix("blkio.throttle.") || name == "io.weight" {
             if let line = lines.first(where: { $0.hasPrefix(key + " ") }) { return line }
             return name == "io.max" ? key + " rbps=max wbps=max riops=max wiops=max" : key + " 0"
         }
-        return old.trimmingCharacters(in: .whitespacesAndNewlines)
+        return old.trimming(" \t\n\r")
     }
 
     /// Puts back every value written, last first, and returns `error` saying so (or naming

@@ -68,10 +68,13 @@ public struct ProfileLayerCache: Sendable {
 
     /// The layer the parser gives for `text` read from `file`: from the cache when a good entry
     /// is there, else parsed (and stored). Errors are the parser's.
-    public func parse(_ text: String, file: String) throws(ConfigError) -> ProfileLayer {
+    /// `parser` is the profile reader (`ProfileParser.parse`, BulkheadConfig): this layer links
+    /// no YAML reader, so a launch whose layers are all cached runs none.
+    public func parse(_ text: String, file: String,
+                      parser: (String, String) throws(ConfigError) -> ProfileLayer) throws(ConfigError) -> ProfileLayer {
         let key = Self.key(text: text, file: file)
         if case .success(let layer) = lookup(key: key) { return layer }
-        let layer = try ProfileParser.parse(text, file: file)
+        let layer = try parser(text, file)
         store(key: key, layer)
         return layer
     }

@@ -81,7 +81,7 @@ extension HostFacts {
     /// The value of `Name:` in a /proc/PID/status text.
     public static func statusField(_ name: String, in status: String) -> String? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return line.dropFirst(name.count + 1).trimmingCharacters(in: " \t")
+            return line.dropFirst(name.count + 1).trimming(" \t")
         }
         return nil
     }
@@ -100,7 +100,7 @@ extension HostFacts {
     }
 
     static func readInt(_ path: String) -> Int? {
-        readText(path).flatMap { Int($0.trimmingCharacters(in: " \t\n")) }
+        readText(path).flatMap { Int($0.trimming(" \t\n")) }
     }
 }
 
@@ -115,8 +115,10 @@ extension HostFacts.IOWeightPolicy {
     }
 }
 
+/// Without Foundation (this layer is on the launch path): the characters of `set` removed from
+/// both ends.
 extension Substring {
-    fileprivate func trimmingCharacters(in set: String) -> String {
+    package func trimming(_ set: String) -> String {
         let chars = Set(set)
         var s = self[...]
         while let f = s.first, chars.contains(f) { s = s.dropFirst() }
@@ -126,5 +128,5 @@ extension Substring {
 }
 
 extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String { self[...].trimmingCharacters(in: set) }
+    package func trimming(_ set: String) -> String { self[...].trimming(set) }
 }

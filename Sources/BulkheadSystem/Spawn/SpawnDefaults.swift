@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 
 /// What a host process started with `posix_spawn` gets of its parent: nothing. One place for
@@ -7,7 +6,7 @@ public enum SpawnDefaults {
     /// Marks every descriptor above 2 close-on-exec, so none reaches the child (a file action's
     /// `dup2` clears the flag on the copy it makes only).
     public static func closeOnExecAbove2() {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        for entry in FileIO.listDirectory("/proc/self/fd") {
             if let fd = Int32(entry), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         }
     }
