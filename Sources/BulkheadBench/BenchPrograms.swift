@@ -70,6 +70,42 @@ enum BenchPrograms {
         """
     }
 
+    /// `forkBomb` whose children and parent hold until `gate` opens (at most `hold` s), then end:
+    /// the bomb is held exactly as long as the neighbour needs, not a fixed time.
+    static func forkBomb(max: Int, hold: Double, until gate: String) -> String {
+        """
+        python3 -c 'import os,errno,time
+        n=0; err="none"; t=time.monotonic()
+        def held():
+            while not os.path.exists("\(gate)") and time.monotonic()<t+\(fmt(hold)): time.sleep(0.05)
+        while n<\(max):
+            try:
+                if os.fork()==0:
+                    held(); os._exit(0)
+                n+=1
+            except OSError as e:
+                err=errno.errorcode[e.errno]; break
+        print("BH bomb_forks=%d bomb_errno=%s" % (n, err), flush=True)
+        held()'
+        """
+    }
+
+    /// After `gate` opens (at most `BenchGate.wait` s), forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
+    static func forkProbe(_ key: String, after gate: String) -> String {
+        """
+        python3 -c 'import os,errno,time
+        \(BenchGate.python(gate))
+        ok=0; err="none"
+        for i in range(20):
+            try:
+                pid=os.fork()
+                if pid==0: os._exit(0)
+                os.waitpid(pid,0); ok+=1
+            except OSError as e: err=errno.errorcode[e.errno]
+        print("BH \(key)_ok=%d \(key)_errno=%s" % (ok, err), flush=True)'
+        """
+    }
+
     /// After `delay` s, forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
     static func forkProbe(_ key: String, delay: Double) -> String {
         """
@@ -93,6 +129,17 @@ enum BenchPrograms {
         t=time.monotonic(); time.sleep(\(fmt(at))); a=open("/proc/sys/fs/file-nr").read().split()[0]
         time.sleep(max(0, t+\(fmt(again))-time.monotonic())); b=open("/proc/sys/fs/file-nr").read().split()[0]
         print("BH \(key)0=%s \(key)1=%s" % (a, b), flush=True)'
+        """
+    }
+
+    /// fs.file-nr's allocated count at once (`BH KEY0=N`), then again once `gate` opens (at most
+    /// `BenchGate.wait` s): `BH KEY1=N`.
+    static func fileNr(_ key: String, thenAfter gate: String) -> String {
+        """
+        python3 -c 'import time,os
+        print("BH \(key)0=%s" % open("/proc/sys/fs/file-nr").read().split()[0], flush=True)
+        \(BenchGate.python(gate))
+        print("BH \(key)1=%s" % open("/proc/sys/fs/file-nr").read().split()[0], flush=True)'
         """
     }
 
@@ -123,6 +170,40 @@ enum BenchPrograms {
                     except OSError as e: print("BH hog_errno=%s hog_rlimit=%d" % (errno.errorcode[e.errno], soft), flush=True)
                     for f in extra: os.close(f)
                 time.sleep(max(0, t+\(fmt(until))-time.monotonic())); os._exit(0)
+            pids.append(p)
+        os.close(w); f=os.fdopen(r); total=sum(int(f.readline()) for _ in pids)
+        print("BH hog_opened=%d" % total, flush=True)
+        for p in pids: os.waitpid(p,0)'
+        """
+    }
+
+    /// `fdHog` started by a gate (the victim's first reading, not a fixed delay) and holding its
+    /// descriptors until another (the victim's second reading, at most `BenchGate.wait` s).
+    static func fdHog(procs: Int, each: Int, after start: String, until release: String) -> String {
+        """
+        python3 -c 'import os,time,errno,resource
+        \(BenchGate.python(start))
+        soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard)); soft=hard
+        except (ValueError, OSError): pass
+        each=min(\(each), soft-64); r,w=os.pipe(); pids=[]
+        for i in range(\(procs)):
+            p=os.fork()
+            if p==0:
+                fds=[]
+                try:
+                    while len(fds)<each: fds.append(os.open("/dev/null",os.O_RDONLY))
+                except OSError: pass
+                os.write(w, b"%d\\n" % len(fds))
+                if i==0:
+                    extra=[]
+                    try:
+                        while True: extra.append(os.open("/dev/null",os.O_RDONLY))
+                    except OSError as e: print("BH hog_errno=%s hog_rlimit=%d" % (errno.errorcode[e.errno], soft), flush=True)
+                    for f in extra: os.close(f)
+                \(BenchGate.python(release).replacingOccurrences(of: "\n", with: "\n        "))
+                os._exit(0)
             pids.append(p)
         os.close(w); f=os.fdopen(r); total=sum(int(f.readline()) for _ in pids)
         print("BH hog_opened=%d" % total, flush=True)
