@@ -106,21 +106,6 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
-    static func forkProbe(_ key: String, delay: Double) -> String {
-        """
-        python3 -c 'import os,errno,time
-        time.sleep(\(fmt(delay))); ok=0; err="none"
-        for i in range(20):
-            try:
-                pid=os.fork()
-                if pid==0: os._exit(0)
-                os.waitpid(pid,0); ok+=1
-            except OSError as e: err=errno.errorcode[e.errno]
-        print("BH \(key)_ok=%d \(key)_errno=%s" % (ok, err), flush=True)'
-        """
-    }
-
     /// fs.file-nr's allocated count at `at` seconds after start, and again at `again` s:
     /// `BH KEY0=N KEY1=N`.
     static func fileNr(_ key: String, at: Double, again: Double) -> String {
@@ -143,42 +128,11 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, `procs` processes each open up to `each` descriptors (within their
-    /// own RLIMIT_NOFILE, raised to its hard limit) and hold them until `until` s; the first
-    /// then goes on past its rlimit. `BH hog_opened=TOTAL` as soon as all hold theirs.
-    static func fdHog(procs: Int, each: Int, delay: Double, until: Double) -> String {
-        """
-        python3 -c 'import os,time,errno,resource
-        t=time.monotonic(); time.sleep(\(fmt(delay)))
-        soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard)); soft=hard
-        except (ValueError, OSError): pass
-        each=min(\(each), soft-64); r,w=os.pipe(); pids=[]
-        for i in range(\(procs)):
-            p=os.fork()
-            if p==0:
-                fds=[]
-                try:
-                    while len(fds)<each: fds.append(os.open("/dev/null",os.O_RDONLY))
-                except OSError: pass
-                os.write(w, b"%d\\n" % len(fds))
-                if i==0:
-                    extra=[]
-                    try:
-                        while True: extra.append(os.open("/dev/null",os.O_RDONLY))
-                    except OSError as e: print("BH hog_errno=%s hog_rlimit=%d" % (errno.errorcode[e.errno], soft), flush=True)
-                    for f in extra: os.close(f)
-                time.sleep(max(0, t+\(fmt(until))-time.monotonic())); os._exit(0)
-            pids.append(p)
-        os.close(w); f=os.fdopen(r); total=sum(int(f.readline()) for _ in pids)
-        print("BH hog_opened=%d" % total, flush=True)
-        for p in pids: os.waitpid(p,0)'
-        """
-    }
-
-    /// `fdHog` started by a gate (the victim's first reading, not a fixed delay) and holding its
-    /// descriptors until another (the victim's second reading, at most `BenchGate.wait` s).
+    /// Once gate `start` opens (the victim's first reading), `procs` processes each open up to
+    /// `each` descriptors (within their own RLIMIT_NOFILE, raised to its hard limit) and hold them
+    /// until gate `release` opens (the victim's second reading; each gate at most
+    /// `BenchGate.wait` s); the first then goes on past its rlimit. `BH hog_opened=TOTAL` as soon
+    /// as all hold theirs.
     static func fdHog(procs: Int, each: Int, after start: String, until release: String) -> String {
         """
         python3 -c 'import os,time,errno,resource
