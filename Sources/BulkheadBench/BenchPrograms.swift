@@ -70,11 +70,32 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
-    static func forkProbe(_ key: String, delay: Double) -> String {
+    /// `forkBomb` whose children and parent hold until `gate` opens (at most `hold` s), then end:
+    /// the bomb is held exactly as long as the neighbour needs, not a fixed time.
+    static func forkBomb(max: Int, hold: Double, until gate: String) -> String {
         """
         python3 -c 'import os,errno,time
-        time.sleep(\(fmt(delay))); ok=0; err="none"
+        n=0; err="none"; t=time.monotonic()
+        def held():
+            while not os.path.exists("\(gate)") and time.monotonic()<t+\(fmt(hold)): time.sleep(0.05)
+        while n<\(max):
+            try:
+                if os.fork()==0:
+                    held(); os._exit(0)
+                n+=1
+            except OSError as e:
+                err=errno.errorcode[e.errno]; break
+        print("BH bomb_forks=%d bomb_errno=%s" % (n, err), flush=True)
+        held()'
+        """
+    }
+
+    /// After `gate` opens (at most `BenchGate.wait` s), forks 20 short children: `BH KEY_ok=N KEY_errno=NAME`.
+    static func forkProbe(_ key: String, after gate: String) -> String {
+        """
+        python3 -c 'import os,errno,time
+        \(BenchGate.python(gate))
+        ok=0; err="none"
         for i in range(20):
             try:
                 pid=os.fork()
@@ -96,13 +117,26 @@ enum BenchPrograms {
         """
     }
 
-    /// After `delay` s, `procs` processes each open up to `each` descriptors (within their
-    /// own RLIMIT_NOFILE, raised to its hard limit) and hold them until `until` s; the first
-    /// then goes on past its rlimit. `BH hog_opened=TOTAL` as soon as all hold theirs.
-    static func fdHog(procs: Int, each: Int, delay: Double, until: Double) -> String {
+    /// fs.file-nr's allocated count at once (`BH KEY0=N`), then again once `gate` opens (at most
+    /// `BenchGate.wait` s): `BH KEY1=N`.
+    static func fileNr(_ key: String, thenAfter gate: String) -> String {
+        """
+        python3 -c 'import time,os
+        print("BH \(key)0=%s" % open("/proc/sys/fs/file-nr").read().split()[0], flush=True)
+        \(BenchGate.python(gate))
+        print("BH \(key)1=%s" % open("/proc/sys/fs/file-nr").read().split()[0], flush=True)'
+        """
+    }
+
+    /// Once gate `start` opens (the victim's first reading), `procs` processes each open up to
+    /// `each` descriptors (within their own RLIMIT_NOFILE, raised to its hard limit) and hold them
+    /// until gate `release` opens (the victim's second reading; each gate at most
+    /// `BenchGate.wait` s); the first then goes on past its rlimit. `BH hog_opened=TOTAL` as soon
+    /// as all hold theirs.
+    static func fdHog(procs: Int, each: Int, after start: String, until release: String) -> String {
         """
         python3 -c 'import os,time,errno,resource
-        t=time.monotonic(); time.sleep(\(fmt(delay)))
+        \(BenchGate.python(start))
         soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard)); soft=hard
@@ -122,7 +156,8 @@ enum BenchPrograms {
                         while True: extra.append(os.open("/dev/null",os.O_RDONLY))
                     except OSError as e: print("BH hog_errno=%s hog_rlimit=%d" % (errno.errorcode[e.errno], soft), flush=True)
                     for f in extra: os.close(f)
-                time.sleep(max(0, t+\(fmt(until))-time.monotonic())); os._exit(0)
+                \(BenchGate.python(release).replacingOccurrences(of: "\n", with: "\n        "))
+                os._exit(0)
             pids.append(p)
         os.close(w); f=os.fdopen(r); total=sum(int(f.readline()) for _ in pids)
         print("BH hog_opened=%d" % total, flush=True)

@@ -8,12 +8,20 @@ enum KernelTableExperiments {
         BenchExperiment(.pids, .container, expect: .can,
             claim: "with pids.max a fork bomb stops at the limit and a neighbour forks fine; without it, inside a shared parent (the pod cgroup) the bomb starves the neighbour's fork (EAGAIN)",
             method: "Part 1: a fork bomb in a sandbox with --pids 32 next to a sandbox forking 20 children. Part 2: the same bomb without its own limit, in a pod with bulkhead.dev/pod-limits pids=48, next to a sibling container forking 20 children.") { ctx in
-            let bomb = BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5)
-            let probe = BenchPrograms.forkProbe("n", delay: 0.8)
-            let part1 = try ctx.runSandboxes([["--pids", "32", "--", "/bin/sh", "-c", bomb], ["--", "/bin/sh", "-c", probe]])
+            // The neighbour forks once the bomb has stopped (its count printed), and the bomb
+            // holds its children until the neighbour has forked (gates, not a fixed 0.8 s and
+            // the window + 0.5 s).
+            func gated(_ part: String) -> (stopped: BenchGate, forked: BenchGate, bomb: String, probe: String) {
+                let stopped = ctx.gate(after: "bomb_forks", "pids-\(part)-stopped"), forked = ctx.gate(after: "n_ok", "pids-\(part)-forked")
+                return (stopped, forked, BenchPrograms.forkBomb(max: 400, hold: BenchGate.wait, until: forked.path),
+                        BenchPrograms.forkProbe("n", after: stopped.path))
+            }
+            let g1 = gated("1"), g2 = gated("2")
+            let part1 = try ctx.runSandboxes([["--pids", "32", "--", "/bin/sh", "-c", g1.bomb], ["--", "/bin/sh", "-c", g1.probe]],
+                                             gates: [g1.stopped, g1.forked])
             let v1 = part1.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
-            let part2 = try ctx.runPods(.samePod, [BenchWorkload(name: "bomb", script: bomb, podLimits: "pids=48"),
-                                                   BenchWorkload(name: "victim", script: probe)])
+            let part2 = try ctx.runPods(.samePod, [BenchWorkload(name: "bomb", script: g2.bomb, podLimits: "pids=48"),
+                                                   BenchWorkload(name: "victim", script: g2.probe)], gates: [g2.stopped, g2.forked])
             let v2 = part2.values
             let forks = Double(v1["bomb_forks"] ?? "") ?? .nan
             let stopped = v1["bomb_errno"] == "EAGAIN" && forks < 32
@@ -41,9 +49,10 @@ enum KernelTableExperiments {
         BenchExperiment(.pids, .pod, expect: .can,
             claim: "a pod pids.max stops a fork bomb inside its pod; a neighbour pod forks fine",
             method: "Aggressor: a pod with bulkhead.dev/pod-limits pids=32 running a fork bomb; victim: a neighbour pod forking 20 children.") { ctx in
-            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5), podLimits: "pids=32")
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", delay: 0.8))
-            let run = try ctx.runPods(.ownPods, [bomb, victim])
+            let stopped = ctx.gate(after: "bomb_forks", "pids-stopped"), forked = ctx.gate(after: "n_ok", "pids-forked")
+            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: BenchGate.wait, until: forked.path), podLimits: "pids=32")
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", after: stopped.path))
+            let run = try ctx.runPods(.ownPods, [bomb, victim], gates: [stopped, forked])
             let v = run.values
             let hits = number(run.podStats(holding: "bomb"), "pidsMaxHits") ?? 0
             let ok = v["bomb_errno"] == "EAGAIN" && v["n_ok"] == "20"
@@ -57,6 +66,17 @@ enum KernelTableExperiments {
             ]
             return o
         }
+    }
+
+    /// The kernel's total task count (/proc/loadavg, not namespaced) at once (`BH t0=N`), then
+    /// once `gate` opens (at most `BenchGate.wait` s): `BH t1=N`.
+    static func taskCountReader(thenAfter gate: String) -> String {
+        """
+        python3 -c 'import time,os
+        print("BH t0=%s" % open("/proc/loadavg").read().split()[3].split("/")[1], flush=True)
+        \(BenchGate.python(gate))
+        print("BH t1=%s" % open("/proc/loadavg").read().split()[3].split("/")[1], flush=True)'
+        """
     }
 
     /// The kernel's total task count (/proc/loadavg, not namespaced) at 0.3 s and at 1.6 s:
@@ -75,11 +95,19 @@ enum KernelTableExperiments {
             claim: "no cgroup bounds open files as a whole: RLIMIT_NOFILE is per process (EMFILE), and every layer shares the kernel's file table (fs.file-nr)",
             method: "Aggressor: 6 processes each opening up to 1500 descriptors within RLIMIT_NOFILE (one then goes on to EMFILE), across the \(layer.rawValue) boundary from the victim, which reads fs.file-nr before and while they hold them. Far below fs.file-max; the real exhaustion (ENFILE for a neighbour) runs in the VM lane.") { ctx in
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.3))
-            let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, delay: 0.5, until: 1.8))
             let placement = BenchPlacement(layer)
+            // The victim alone: the same program as the descriptor bound's victim, which reuses
+            // this run (Mitigations.baseline).
             let base = try ctx.runPods(placement, [victim])
             ctx.cellBaseline = base
-            let loaded = try ctx.runPods(placement, [hog, victim])
+            // Loaded: the aggressor opens once the victim has read the count, the victim reads
+            // again once the aggressor holds its descriptors, and the aggressor holds them until
+            // then (gates, not fixed times of 0.3, 0.5, 1.3 and 1.8 s).
+            let read = ctx.gate(after: "nr0", "fds-read"), held = ctx.gate(after: "hog_opened", "fds-held"),
+                reread = ctx.gate(after: "nr1", "fds-reread")
+            let gatedVictim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", thenAfter: held.path))
+            let hog = BenchWorkload(name: "hog", script: BenchPrograms.fdHog(procs: 6, each: 1500, after: read.path, until: reread.path))
+            let loaded = try ctx.runPods(placement, [hog, gatedVictim], gates: [read, held, reread])
             func delta(_ p: BenchPods) -> Double? {
                 guard let a = p.double("nr0"), let b = p.double("nr1") else { return nil }
                 return b - a
@@ -103,6 +131,17 @@ enum KernelTableExperiments {
         }
     }
 
+    /// `inotifyHog` that holds its instances until `gate` opens (at most `BenchGate.wait` s), not a fixed second.
+    static func inotifyHog(until gate: String) -> String {
+        """
+        python3 -c 'import ctypes,errno,time,os
+        libc=ctypes.CDLL(None,use_errno=True); n=0
+        while n<100000 and libc.inotify_init()>=0: n+=1
+        print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True)
+        \(BenchGate.python(gate))'
+        """
+    }
+
     /// Creates inotify instances until the kernel refuses, and holds them a second:
     /// `BH hog_instances=N hog_errno=NAME` (inotify cells and their mitigation).
     static let inotifyHog = """
@@ -124,13 +163,17 @@ enum KernelTableExperiments {
             : "tenants run under distinct host uid ranges, so one tenant's inotify budget is not another's"
         let e = BenchExperiment(.kernelBudgets, layer, expect: layer == .container ? .cannot : .can, claim: claim,
             method: "Aggressor: creates inotify instances until the kernel refuses (EMFILE) and holds them for a second; victim across the \(layer.rawValue) boundary creates one meanwhile. The verdict is what the victim saw: EMFILE is cannot, success is can.") { ctx in
-            let hog = BenchWorkload(name: "hog", script: inotifyHog)
+            // The victim tries once the aggressor holds its instances, and the aggressor holds them
+            // until the victim has tried (gates, not a fixed 0.7 s and 1.2 s).
+            let full = ctx.gate(after: "hog_instances", "inotify-full"), tried = ctx.gate(after: "v_inotify", "inotify-tried")
+            let hog = BenchWorkload(name: "hog", script: inotifyHog(until: tried.path))
             let victim = BenchWorkload(name: "victim", script: """
-                python3 -c 'import ctypes,errno,time
-                time.sleep(0.7); libc=ctypes.CDLL(None,use_errno=True); fd=libc.inotify_init()
+                python3 -c 'import ctypes,errno,time,os
+                \(BenchGate.python(full.path))
+                libc=ctypes.CDLL(None,use_errno=True); fd=libc.inotify_init()
                 print("BH v_inotify=%s" % ("ok" if fd>=0 else errno.errorcode.get(ctypes.get_errno(),"?")), flush=True)'
                 """)
-            let v = try ctx.runPods(BenchPlacement(layer), [hog, victim]).values
+            let v = try ctx.runPods(BenchPlacement(layer), [hog, victim], gates: [full, tried]).values
             let exhausted = v["hog_errno"] == "EMFILE"
             let summary = "the aggressor made \(v["hog_instances"] ?? "?") instances (then \(v["hog_errno"] ?? "?")); the victim's inotify_init: \(v["v_inotify"] ?? "?")"
             let verdict: BenchVerdict

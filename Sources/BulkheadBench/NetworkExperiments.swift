@@ -247,17 +247,22 @@ enum NetworkExperiments {
             claim: shared ? "containers of a pod share loopback and the port space: a sibling's bind gets EADDRINUSE, and it connects to the other's server"
                           : "a pod has its own network namespace: its loopback and ports are its own",
             method: "Server: binds 127.0.0.1:18081 and answers \"pong\"; peer across the \(layer.rawValue) boundary then binds the same port and connects to it.") { ctx in
+            // The peer tries once the server listens, and the server answers until the peer has
+            // reported (gates, not a fixed 1 s before the peer and 2.5 s + 0.5 s of serving).
+            let listening = ctx.gate(after: "s_listen", "ports-listening"), tried = ctx.gate(after: "p_connect", "ports-tried")
             let server = BenchWorkload(name: "server", script: """
-                python3 -c 'import socket,time
-                s=socket.socket(); s.bind(("127.0.0.1",18081)); s.listen(4); s.settimeout(2.5); print("BH s_listen=ok", flush=True)
-                try:
-                    c,_=s.accept(); c.sendall(b"pong"); c.close()
-                except OSError: pass
-                time.sleep(0.5)'
+                python3 -c 'import socket,time,os
+                s=socket.socket(); s.bind(("127.0.0.1",18081)); s.listen(4); s.settimeout(0.02); print("BH s_listen=ok", flush=True)
+                end=time.monotonic()+\(BenchPrograms.fmt(BenchGate.wait))
+                while not os.path.exists("\(tried.path)") and time.monotonic()<end:
+                    try:
+                        c,_=s.accept(); c.sendall(b"pong"); c.close()
+                    except OSError: pass'
                 """)
             let peer = BenchWorkload(name: "peer", script: """
-                python3 -c 'import socket,errno,time
-                time.sleep(1.0); t=socket.socket()
+                python3 -c 'import socket,errno,time,os
+                \(BenchGate.python(listening.path))
+                t=socket.socket()
                 try:
                     t.bind(("127.0.0.1",18081)); b="ok"
                 except OSError as e: b=errno.errorcode[e.errno]
@@ -267,7 +272,7 @@ enum NetworkExperiments {
                 except OSError as e: r=errno.errorcode[e.errno]
                 print("BH p_bind=%s p_connect=%s" % (b, r), flush=True)'
                 """)
-            let run = try ctx.runPods(BenchPlacement(layer), [server, peer])
+            let run = try ctx.runPods(BenchPlacement(layer), [server, peer], gates: [listening, tried])
             let v = run.values
             let summary = "server listening: \(v["s_listen"] ?? "no"); peer's bind: \(v["p_bind"] ?? "?"), connect: \(v["p_connect"] ?? "?")"
             let verdict = shared

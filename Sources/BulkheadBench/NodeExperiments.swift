@@ -232,10 +232,19 @@ enum NodeExperiments {
             claim: "threads-max and pid_max are kernel-global: tasks in one tenant count against the table every tenant shares",
             method: "Aggressor: a tenant's pod holding 200 sleeping children; victim: a pod of another tenant reading the kernel's total task count (/proc/loadavg) before and during. With --vm, the table itself is exhausted in the VM lane's kernel: kernel.threads-max lowered to the task count + 300, sandbox A forks until EAGAIN, and sandbox B, already running under its own pids limit, then fails its one fork (Tests/vm/scenarios/32-node-pids.sh).") { ctx in
             let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
-            let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0))
+            // The victim alone: the same program as the pids.max bound's victim, which reuses this
+            // run (Mitigations.baseline).
             let base = try ctx.runPods(.ownTenants, [victim])
             ctx.cellBaseline = base
-            let loaded = try ctx.runPods(.ownTenants, [bomb, victim])
+            // Loaded: the bomb forks once the victim has read the count, the victim reads again
+            // once the bomb holds its children, which it holds until then (gates, not fixed times
+            // of 0.3, 0.6, 1.6 and 2.6 s).
+            let read = ctx.gate(after: "t0", "pids-node-read"), held = ctx.gate(after: "bomb_forks", "pids-node-held"),
+                reread = ctx.gate(after: "t1", "pids-node-reread")
+            let gatedVictim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader(thenAfter: held.path))
+            let bomb = BenchWorkload(name: "bomb", script: BenchGate.shell(read.path) + "; "
+                                     + BenchPrograms.forkBomb(max: 200, hold: BenchGate.wait, until: reread.path))
+            let loaded = try ctx.runPods(.ownTenants, [bomb, gatedVictim], gates: [read, held, reread])
             func delta(_ p: BenchPods) -> Double? {
                 guard let a = p.double("t0"), let b = p.double("t1") else { return nil }
                 return b - a

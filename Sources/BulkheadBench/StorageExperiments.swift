@@ -51,12 +51,15 @@ enum StorageExperiments {
         BenchExperiment(.diskSpace, .container, expect: .can,
             claim: "a size-limited tmpfs (the ephemeral-storage quota) stops a filler with ENOSPC at its quota; a directory shared by the containers is not bounded per container",
             method: "Aggressor: a container with limits.ephemeral-storage 8Mi fills its /tmp, then fills the pod's shared emptyDir (16Mi); victim: a sibling container writes 2 MiB to its own /tmp and 2 MiB to the shared emptyDir afterwards.") { ctx in
+            // The victim writes once the filler has filled both, and the filler stays until the
+            // victim has written (gates, not a fixed 1.2 s and 1.5 s).
+            let filled = ctx.gate(after: "a_shared_mib", "disk-filled"), written = ctx.gate(after: "v_shared_mib", "disk-written")
             let filler = BenchWorkload(name: "filler", script: BenchPrograms.fill("a_tmp", dir: "/tmp", maxMiB: 64) + "; "
-                                       + BenchPrograms.fill("a_shared", dir: "/mnt", maxMiB: 64) + "; sleep 1.5",
+                                       + BenchPrograms.fill("a_shared", dir: "/mnt", maxMiB: 64) + "; " + BenchGate.shell(written.path),
                                        limits: ["ephemeral-storage": "8Mi"])
-            let victim = BenchWorkload(name: "victim", script: "sleep 1.2; " + BenchPrograms.fill("v_tmp", dir: "/tmp", maxMiB: 2) + "; "
+            let victim = BenchWorkload(name: "victim", script: BenchGate.shell(filled.path) + "; " + BenchPrograms.fill("v_tmp", dir: "/tmp", maxMiB: 2) + "; "
                                        + BenchPrograms.fill("v_shared", dir: "/mnt", name: "victim", maxMiB: 2))
-            let run = try ctx.runPods(.samePod, [filler, victim])
+            let run = try ctx.runPods(.samePod, [filler, victim], gates: [filled, written])
             let v = run.values
             let quota = v["a_tmp_errno"] == "ENOSPC" && (Int(v["a_tmp_mib"] ?? "") ?? 99) <= 8
             let victimOwn = v["v_tmp_errno"] == "none" && v["v_tmp_mib"] == "2"
@@ -78,9 +81,10 @@ enum StorageExperiments {
         BenchExperiment(.diskSpace, .pod, expect: .can,
             claim: "an emptyDir with sizeLimit stops a filler at its limit (ENOSPC); a neighbour pod's volume is its own",
             method: "Aggressor: a pod fills its emptyDir (sizeLimit 16Mi); victim: a neighbour pod writes 4 MiB to its own emptyDir meanwhile.") { ctx in
-            let filler = BenchWorkload(name: "filler", script: BenchPrograms.fill("a", dir: "/mnt", maxMiB: 64) + "; sleep 1.5")
-            let victim = BenchWorkload(name: "victim", script: "sleep 1.0; " + BenchPrograms.fill("v", dir: "/mnt", maxMiB: 4))
-            let run = try ctx.runPods(.ownPods, [filler, victim])
+            let filled = ctx.gate(after: "a_mib", "disk-filled"), written = ctx.gate(after: "v_mib", "disk-written")
+            let filler = BenchWorkload(name: "filler", script: BenchPrograms.fill("a", dir: "/mnt", maxMiB: 64) + "; " + BenchGate.shell(written.path))
+            let victim = BenchWorkload(name: "victim", script: BenchGate.shell(filled.path) + "; " + BenchPrograms.fill("v", dir: "/mnt", maxMiB: 4))
+            let run = try ctx.runPods(.ownPods, [filler, victim], gates: [filled, written])
             let v = run.values
             let ok = v["a_errno"] == "ENOSPC" && (Int(v["a_mib"] ?? "") ?? 99) <= 16 && v["v_errno"] == "none" && v["v_mib"] == "4"
             var o = BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, "filler: \(v["a_errno"] ?? "?") after \(v["a_mib"] ?? "?") MiB; neighbour pod wrote \(v["v_mib"] ?? "?") MiB (\(v["v_errno"] ?? "?"))"),

@@ -11,9 +11,12 @@ enum SurfaceExperiments {
             claim: shared ? "containers of a pod share the IPC namespace: a sibling sees a SysV shared-memory segment"
                           : "a pod has its own IPC namespace: another pod sees none of its segments",
             method: "Owner: creates a SysV shared-memory segment (ipcmk) and holds it; peer across the \(layer.rawValue) boundary counts the segments in /proc/sysvipc/shm.") { ctx in
-            let owner = BenchWorkload(name: "owner", script: "id=$(ipcmk -M 4096 | awk '{print $NF}'); echo \"BH o_shm=$id\"; sleep 1.6; ipcrm -m $id")
-            let peer = BenchWorkload(name: "peer", script: "sleep 1; echo \"BH p_shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)\"")
-            let v = try ctx.runPods(BenchPlacement(layer), [owner, peer]).values
+            // The peer counts once the owner holds its segment, and the owner holds it until the
+            // peer has counted (gates, not fixed sleeps of 1 s and 1.6 s).
+            let held = ctx.gate(after: "o_shm", "ipc-held"), counted = ctx.gate(after: "p_shm", "ipc-counted")
+            let owner = BenchWorkload(name: "owner", script: "id=$(ipcmk -M 4096 | awk '{print $NF}'); echo \"BH o_shm=$id\"; \(BenchGate.shell(counted.path)); ipcrm -m $id")
+            let peer = BenchWorkload(name: "peer", script: "\(BenchGate.shell(held.path)); echo \"BH p_shm=$(tail -n +2 /proc/sysvipc/shm | wc -l)\"")
+            let v = try ctx.runPods(BenchPlacement(layer), [owner, peer], gates: [held, counted]).values
             let created = !(v["o_shm"] ?? "").isEmpty
             let summary = "owner created segment \(v["o_shm"] ?? "none"); the peer sees \(v["p_shm"] ?? "?") segment(s)"
             let verdict = shared ? BenchVerdict.judgeObserved(created && (Int(v["p_shm"] ?? "") ?? 0) >= 1, .cannot, summary)
@@ -89,11 +92,18 @@ enum SurfaceExperiments {
     static func processes(_ layer: BenchLayer) -> BenchExperiment {
         BenchExperiment(.processVisibility, layer, expect: .can,
             claim: "every container has its own PID namespace: a neighbour's processes are invisible and cannot be signalled",
-            method: "Owner: runs `sleep 1.414` and checks it sees it in /proc (the control); peer across the \(layer.rawValue) boundary looks for it in /proc and counts the processes it sees.") { ctx in
-            let find = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 1.414'"
-            let owner = BenchWorkload(name: "owner", script: "sleep 1.414 & sleep 0.3; echo \"BH o_sees=$(\(find))\"; wait")
-            let peer = BenchWorkload(name: "peer", script: "sleep 0.6; echo \"BH p_sees=$(\(find)) p_procs=$(ls -d /proc/[0-9]* | wc -l)\"")
-            let v = try ctx.runPods(BenchPlacement(layer), [owner, peer]).values
+            method: "Owner: runs `sleep 8.414` and checks it sees it in /proc (the control); peer across the \(layer.rawValue) boundary then looks for it in /proc and counts the processes it sees; the owner ends its sleep once the peer has looked.") { ctx in
+            let find = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^sleep 8.414'"
+            // The owner looks until it sees its sleep (at most 1 s), the peer looks once the owner
+            // has, and the owner ends its sleep once the peer has looked (gates, not fixed sleeps
+            // of 0.3 s, 0.6 s and 1.414 s).
+            let seen = ctx.gate(after: "o_sees", "processes-seen"), looked = ctx.gate(after: "p_sees", "processes-looked")
+            let owner = BenchWorkload(name: "owner", script: """
+                sleep 8.414 & s=$!; i=0; while [ "$(\(find))" -lt 1 ] && [ $i -lt 50 ]; do sleep 0.02; i=$((i+1)); done
+                echo "BH o_sees=$(\(find))"; \(BenchGate.shell(looked.path)); kill $s; wait $s; exit 0
+                """)
+            let peer = BenchWorkload(name: "peer", script: "\(BenchGate.shell(seen.path)); echo \"BH p_sees=$(\(find)) p_procs=$(ls -d /proc/[0-9]* | wc -l)\"")
+            let v = try ctx.runPods(BenchPlacement(layer), [owner, peer], gates: [seen, looked]).values
             let ok = v["o_sees"] == "1" && v["p_sees"] == "0"
             return BenchOutcome(verdict: BenchVerdict.judgeObserved(ok, .can, "the owner sees its sleep \(v["o_sees"] ?? "?") time(s); the peer \(v["p_sees"] ?? "?") time(s), among \(v["p_procs"] ?? "?") processes it can see"),
                                 keyFigure: "peer sees \(v["p_procs"] ?? "?") processes")

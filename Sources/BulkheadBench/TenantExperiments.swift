@@ -44,14 +44,21 @@ enum TenantExperiments {
             method: "Tenant B has a ResourceQuota of limits.memory 96Mi. Its first pod (limit 48Mi) holds 40 MiB; a second pod asks 64Mi while it runs. Victim: a pod of tenant A allocating and sweeping 64 MiB. Evidence: the second pod's admission error, the tenant cgroup's memory limit in the first pod's report, and the victim's exit.") { ctx in
             let s = ctx.phaseSeconds
             let quota = "{limits.memory: 96Mi}"
-            let holder = BenchWorkload(name: "holder", script: "python3 -c 'import time; x=bytearray(40<<20); time.sleep(\(BenchPrograms.fmt(s + 1.5)))'",
-                                       limits: ["memory": "48Mi"])
-            let victim = BenchWorkload(name: "victim", script: "sleep 0.8; " + BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0, mebibytes: 64))
+            // The victim sweeps and the second pod asks once the holder holds its memory, and the
+            // holder holds it until both are done (gates, not a fixed 0.8 s and window + 1.5 s).
+            let held = ctx.gate(after: "h_held", "memory-held"), swept = ctx.gate(after: "v_sweep", "memory-swept", timeout: s + BenchGate.wait)
+            defer { unlink(held.path); unlink(swept.path) }
+            let holder = BenchWorkload(name: "holder", script: """
+                python3 -c 'import time,os; x=bytearray(40<<20); print("BH h_held=40", flush=True)
+                \(BenchGate.python(swept.path, max: s + BenchGate.wait))'
+                """, limits: ["memory": "48Mi"])
+            let victim = BenchWorkload(name: "victim", script: BenchGate.shell(held.path) + "; " + BenchPrograms.memorySweep("v_sweep", seconds: s, delay: 0, mebibytes: 64))
             let first = try ctx.startPods([BenchPodSpec(group: [holder], tenant: 1, quota: quota),
                                            BenchPodSpec(group: [victim], tenant: 0)])
-            _ = ctx.address(ofPod: first.names[0], timeout: 5)
+            _ = ctx.openGates([held], for: first.launched)
             let second = try ctx.runPodSpecs([BenchPodSpec(group: [BenchWorkload(name: "second", script: "true", limits: ["memory": "64Mi"])],
                                                            tenant: 1, quota: quota)])
+            _ = ctx.openGates([swept], for: first.launched)
             let run = ctx.finishPods(first)
             let refusal = second.runs.first?.stderr.split(separator: "\n").first { $0.contains("limits.memory would be") }.map(String.init)
             let tenantLimit = run.reports.compactMap { r -> String? in
@@ -76,10 +83,11 @@ enum TenantExperiments {
         BenchExperiment(.pids, .namespace, expect: .can,
             claim: "a tenant pids quota (bulkhead.dev/pids) bounds the tenant's pods together; another tenant forks fine",
             method: "Tenant B has a ResourceQuota of bulkhead.dev/pids 40 (the tenant cgroup's pids.max) and runs a fork bomb in a pod whose own limit is 1024; a pod of tenant A forks 20 children meanwhile.") { ctx in
-            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: ctx.phaseSeconds + 0.5))
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", delay: 0.8))
+            let stopped = ctx.gate(after: "bomb_forks", "pids-stopped"), forked = ctx.gate(after: "n_ok", "pids-forked")
+            let bomb = BenchWorkload(name: "bomb", script: BenchPrograms.forkBomb(max: 400, hold: BenchGate.wait, until: forked.path))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.forkProbe("n", after: stopped.path))
             let run = try ctx.runPodSpecs([BenchPodSpec(group: [bomb], tenant: 1, quota: "{bulkhead.dev/pids: \"40\"}"),
-                                           BenchPodSpec(group: [victim], tenant: 0)])
+                                           BenchPodSpec(group: [victim], tenant: 0)], gates: [stopped, forked])
             let v = run.values
             let forks = Double(v["bomb_forks"] ?? "") ?? .nan
             let ok = v["bomb_errno"] == "EAGAIN" && forks < 40 && v["n_ok"] == "20"
