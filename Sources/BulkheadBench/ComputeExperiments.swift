@@ -180,11 +180,15 @@ enum ComputeExperiments {
             let spans = sched.plan.spans(.loaded).reduce(0.0) { $0 + $1.to - $1.from }
             let sweeper = number(run.containerStats("hog"), "cpuUsageMicros").map { $0 / 1e6 / max(spans, 1e-3) }
             let alone = w.median(BenchCacheRounds.share, .baseline)
-            let verdict = BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
-                .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
-                            .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU"),
-                            .init("rounds in which other work held at most \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 (of \(ctx.rounds))", Double(judged.count), atLeast: 2, "")],
-                           context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
+            // Fewer than two judged rounds (one with --quick) decide nothing, a cannot included:
+            // the interval of one round is a point.
+            let need = min(2, ctx.rounds)
+            let verdict = judged.count < need
+                ? BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(ctx.rounds - judged.count) of \(ctx.rounds) rounds' windows (the victim's CPU share), \(judged.count) judged (needs \(need)); other work shared CPU 0 (load average \(Self.loadAverage())); the judged rounds gave \(r.map { "victim at \($0.text) of baseline" } ?? "no figure")")
+                : BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
+                    .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
+                                .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
+                               context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
             var o = BenchOutcome(verdict: verdict,
                                  keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")

@@ -139,7 +139,7 @@ enum Mitigations {
         let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
         let verdict: BenchVerdict
         switch (r?.position, pinned) {
-        case (_, true) where judged.count < 2:
+        case (_, true) where judged.count < min(2, w.rounds.count):
             verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(w.rounds.count - judged.count) of \(w.rounds.count) rounds' windows (load average \(ComputeExperiments.loadAverage())); the judged rounds gave \(fig); \(what)")
         case (.confirms?, true):
             verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
