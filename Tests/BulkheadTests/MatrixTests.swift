@@ -188,10 +188,12 @@ struct MatrixTests {
         }
         if cell.hasPrefix("cache-bandwidth/") {
             // The victim's figure is its caches', not the page allocator's: no page faults in
-            // its windows (a sweep source made per sweep cost about 100 a sweep, whose kernel
-            // time the per-CPU-second rate counted).
+            // its windows (a sweep source made per sweep cost about 100 a sweep, 10,240 per
+            // half-second window at load average 13, whose kernel time the per-CPU-second rate
+            // counted; the first window's few dozen are the interpreter's own).
             let faults = result.measurements.filter { $0.name == "victim page faults" }.map(\.value)
-            #expect(!faults.isEmpty && faults.allSatisfy { $0 < 100 }, "\(cell): page faults per window \(faults)")
+            #expect(!faults.isEmpty && (BenchStatistics.median(faults) ?? .infinity) < 100 && faults.allSatisfy { $0 < 1000 },
+                    "\(cell): page faults per window \(faults)")
             // Judged only on the rounds in which CPU 0 was the cell's (BenchCacheRounds), whose
             // baseline windows lie close together (60% apart over all rounds in session 9).
             let judged = BenchCacheRounds.judged(result.measurements, .loaded)
