@@ -190,7 +190,8 @@ enum ComputeExperiments {
                                 .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
                                context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
             var o = BenchOutcome(verdict: verdict,
-                                 keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
+                                 keyFigure: "victim \(r?.text ?? "?")\(judged.count < need ? " (\(judged.count) of \(ctx.rounds) rounds judged)" : "")",
+                                 chartMetric: "victim sweep rate", ratio: r)
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
                 + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU"),

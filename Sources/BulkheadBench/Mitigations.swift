@@ -150,7 +150,7 @@ enum Mitigations {
         default:
             verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
         }
-        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
+        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")\(verdict.kind == .notMeasurable ? " (\(judged.count) of \(w.rounds.count) rounds judged)" : "")", ratio: r)
         o.measurements = w.measurements.filter { $0.phase != .loaded }
         o.evidence += late
         o.evidence += [
