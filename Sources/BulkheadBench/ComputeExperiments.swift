@@ -184,14 +184,17 @@ enum ComputeExperiments {
             // the interval of one round is a point.
             let need = min(2, ctx.rounds)
             let verdict = judged.count < need
-                ? BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(ctx.rounds - judged.count) of \(ctx.rounds) rounds' windows (the victim's CPU share), \(judged.count) judged (needs \(need)); other work shared CPU 0 (load average \(Self.loadAverage())); the judged rounds gave \(r.map { "victim at \($0.text) of baseline" } ?? "no figure")")
+                ? BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(ctx.rounds - judged.count) of \(ctx.rounds) rounds' windows (the victim's CPU share), \(judged.count) judged (needs \(need)); other work shared CPU 0 (load average \(Self.loadAverage())); all rounds gave victim at \(w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)?.text ?? "?") of baseline")
                 : BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
                     .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
                                 .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
                                context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
+            // A cell with too few judged rounds shows its ratio over all rounds (the report's
+            // strip and key figure), marked as such; its verdict is not-measurable.
+            let shown = judged.count < need ? w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost) : r
             var o = BenchOutcome(verdict: verdict,
-                                 keyFigure: "victim \(r?.text ?? "?")\(judged.count < need ? " (\(judged.count) of \(ctx.rounds) rounds judged)" : "")",
-                                 chartMetric: "victim sweep rate", ratio: r)
+                                 keyFigure: "victim \(shown?.text ?? "?")\(judged.count < need ? " over all rounds, \(judged.count) of \(ctx.rounds) judged" : "")",
+                                 chartMetric: "victim sweep rate", ratio: shown)
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
                 + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU"),
