@@ -130,15 +130,30 @@ enum BenchScheduled {
             """)
     }
 
-    /// MB swept per second (of wall time, or of the sweeper's own CPU time) in each window,
-    /// over a buffer of `mebibytes`, on `cpu` when given.
-    static func memorySweep(_ s: BenchSchedule, prefix: String, mebibytes: Int = 16, perCPUSecond: Bool = false, cpu: Int? = nil) -> String {
-        victim(s, prefix: prefix, setup: "\(cpu.map { "os.sched_setaffinity(0, {\($0)})" } ?? "pass"); b=bytearray(\(mebibytes)<<20)", body: """
-            n=0; end=time.monotonic()+W; c0=time.process_time()
+    /// MB swept per second of wall time in each window, over a buffer of `mebibytes`.
+    static func memorySweep(_ s: BenchSchedule, prefix: String, mebibytes: Int = 16) -> String {
+        victim(s, prefix: prefix, setup: "b=bytearray(\(mebibytes)<<20)", body: """
+            n=0; end=time.monotonic()+W
             while time.monotonic()<end:
                 b[0::64]=bytes(len(b)//64); n+=1
-            spent=\(perCPUSecond ? "max(1e-3, time.process_time()-c0)" : "W")
-            print("BH %s=%.1f%s" % (key, n*\(mebibytes)/spent, \(perCPUSecond ? "\" %s_cpu=%.3f\" % (key, spent/W)" : "\"\"")), flush=True)
+            print("BH %s=%.1f" % (key, n*\(mebibytes)/W), flush=True)
+            """)
+    }
+
+    /// The cache cells' victim, on `cpu`: sweeps a buffer of `mebibytes` (one byte per 64-byte
+    /// line, from a source made once: a source made per sweep cost ~100 page faults a sweep,
+    /// whose kernel time the per-CPU-second rate counted; the buffer touched once before the
+    /// first window) in each window. Per window: `KEY`
+    /// (MB per second of its own CPU time), `KEY_cpu` (its share of the window's wall time: the
+    /// rest went to other work on its CPU), `KEY_ivcsw` (times other work took its CPU),
+    /// `KEY_minflt` (page faults).
+    static func cacheSweep(_ s: BenchSchedule, prefix: String, mebibytes: Int, cpu: Int) -> String {
+        victim(s, prefix: prefix, setup: "import resource; os.sched_setaffinity(0, {\(cpu)}); b=bytearray(\(mebibytes)<<20); z=bytes(len(b)//64); b[0::64]=z", body: """
+            n=0; end=time.monotonic()+W; c0=time.process_time(); u0=resource.getrusage(resource.RUSAGE_SELF)
+            while time.monotonic()<end:
+                b[0::64]=z; n+=1
+            spent=max(1e-3, time.process_time()-c0); u1=resource.getrusage(resource.RUSAGE_SELF)
+            print("BH %s=%.1f %s_cpu=%.3f %s_ivcsw=%d %s_minflt=%d" % (key, n*\(mebibytes)/spent, key, spent/W, key, u1.ru_nivcsw-u0.ru_nivcsw, key, u1.ru_minflt-u0.ru_minflt), flush=True)
             """)
     }
 

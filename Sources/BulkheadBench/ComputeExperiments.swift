@@ -124,13 +124,27 @@ enum ComputeExperiments {
         }
     }
 
+    /// The cache cells' working sets, from the last-level cache CPU 0 reports (index3): the
+    /// victim's three quarters of it (24 MiB of this host's 32 MiB: the size whose fall was the
+    /// clearest here, at the knee where an aggressor's slice of sweeping evicts part of it),
+    /// the aggressor's twice it (64 MiB). 32 MiB assumed when the size is unreadable.
+    static func cacheSizes() -> (victim: Int, aggressor: Int, llc: Int?) {
+        let text = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/size")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        var llc: Int?
+        if text.hasSuffix("K"), let k = Int(text.dropLast()), k > 0 { llc = k / 1024 }
+        else if text.hasSuffix("M"), let m = Int(text.dropLast()), m > 0 { llc = m }
+        let mib = min(max(llc ?? 32, 8), 64)
+        return (mib * 3 / 4, mib * 2, llc)
+    }
+
     /// No cgroup controller partitions the last-level cache or memory bandwidth here (no
     /// resctrl): a memory-bound victim slows next to a sweeping neighbour, whatever the layer.
     static func cacheBandwidth(_ layer: BenchLayer) -> BenchExperiment {
-        BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
+        let size = cacheSizes()
+        return BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
-            method: "Victim: sweeps a 24 MiB buffer, in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a 64 MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
-                + "placed across the \(layer.rawValue) boundary. The effect must be a fall to 90% or less. The same run has a third phase for what closes the cell (CPU pinning, its mitigation).") { ctx in
+            method: "Victim: sweeps a \(size.victim) MiB buffer (three quarters of the last-level cache, \(size.llc.map { "\($0) MiB" } ?? "unknown, 32 MiB assumed")), in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a \(size.aggressor) MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
+                + "placed across the \(layer.rawValue) boundary. Other work on CPU 0 evicts the victim's caches as the aggressor does, so a round is judged only when the victim's own CPU share says other work held at most \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in its windows (at least \(BenchCacheRounds.need(.baseline)) CPU alone, \(BenchCacheRounds.need(.loaded)) next to the aggressor); with fewer than two such rounds the cell is not measurable. The effect must be a fall to 90% or less. The same run has a third phase for what closes the cell (CPU pinning, its mitigation).") { ctx in
             // A third phase on the same schedule measures what closes the cell (Mitigations,
             // CPU pinning): the aggressor as a sandbox on CPU 1, sweeping only in the contained
             // windows, sharing the cell's baseline windows instead of a second run repeating them.
@@ -138,10 +152,10 @@ enum ComputeExperiments {
             // window of all three cells began late at load average 20).
             let sched = BenchSchedule(rounds: ctx.rounds, phases: [.baseline, .loaded, .contained], window: ctx.phaseSeconds,
                                       gap: BenchSchedule.gap, lead: 1.5)
-            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v", mebibytes: 24, perCPUSecond: true, cpu: 0)))
-            let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: 64, cpu: 0))
+            let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.cacheSweep(sched, prefix: "v", mebibytes: size.victim, cpu: 0)))
+            let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: size.aggressor, cpu: 0))
             let pinnedReport = ctx.scratch + "/cache-pinned-\(layer.rawValue).json"
-            let pinned = try Mitigations.pinnedSweeper(sched, report: pinnedReport).map { try ctx.launch($0, timeout: sched.deadline + 4) }
+            let pinned = try Mitigations.pinnedSweeper(sched, mebibytes: size.aggressor, report: pinnedReport).map { try ctx.launch($0, timeout: sched.deadline + 4) }
             let run: BenchPods
             do { run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline) } catch {
                 _ = pinned.map { ctx.finish($0) }
@@ -150,24 +164,43 @@ enum ComputeExperiments {
             let pinnedRun = pinned.map { ctx.finish($0) }
             var w = BenchWindows()
             sched.collect(run.values, prefix: "v", as: "victim sweep rate", unit: "MB/CPU-s", into: &w)
-            let r = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
-            // The victim's own CPU per window (its sweep is counted per CPU-second of it), and
-            // the aggressor's own CPU over its spans (its container's cgroup usage): under heavy
-            // load other work shares CPU 0, and so the victim's caches, in the baseline windows
-            // too, and the sweeper gets too little of CPU 0 to matter.
-            for win in sched.windows { w.record("victim CPU share", win.phase, round: win.round, run.values[win.key("v") + "_cpu"].flatMap(Double.init), "CPU") }
+            // The victim's own CPU per window (its sweep is counted per CPU-second of it), the
+            // times other work took CPU 0 from it and its page faults; and the aggressor's own
+            // CPU over its spans (its container's cgroup usage).
+            for win in sched.windows {
+                let key = win.key("v")
+                w.record(BenchCacheRounds.share, win.phase, round: win.round, run.values[key + "_cpu"].flatMap(Double.init), "CPU")
+                w.record("victim involuntary context switches", win.phase, round: win.round, run.values[key + "_ivcsw"].flatMap(Double.init), "")
+                w.record("victim page faults", win.phase, round: win.round, run.values[key + "_minflt"].flatMap(Double.init), "")
+            }
+            // Judged on the rounds in which CPU 0 was the cell's (BenchCacheRounds); the report
+            // keeps every window.
+            let judged = BenchCacheRounds.judged(w.measurements, .loaded)
+            let r = BenchWindows(measurements: BenchCacheRounds.only(judged, w.measurements))
+                .summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
             let spans = sched.plan.spans(.loaded).reduce(0.0) { $0 + $1.to - $1.from }
             let sweeper = number(run.containerStats("hog"), "cpuUsageMicros").map { $0 / 1e6 / max(spans, 1e-3) }
-            let alone = w.median("victim CPU share", .baseline)
-            let verdict = BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
-                .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
-                            .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
-                           context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
+            let alone = w.median(BenchCacheRounds.share, .baseline)
+            // Fewer than two judged rounds (one with --quick) decide nothing, a cannot included:
+            // the interval of one round is a point.
+            let need = min(2, ctx.rounds)
+            let verdict = judged.count < need
+                ? BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(ctx.rounds - judged.count) of \(ctx.rounds) rounds' windows (the victim's CPU share), \(judged.count) judged (needs \(need)); other work shared CPU 0 (load average \(Self.loadAverage())); all rounds gave victim at \(w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)?.text ?? "?") of baseline")
+                : BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
+                    .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
+                                .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
+                               context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
+            // A cell with too few judged rounds shows its ratio over all rounds (the report's
+            // strip and key figure), marked as such; its verdict is not-measurable.
+            let shown = judged.count < need ? w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost) : r
             var o = BenchOutcome(verdict: verdict,
-                                 keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim sweep rate", ratio: r)
+                                 keyFigure: "victim \(shown?.text ?? "?")\(judged.count < need ? " over all rounds, \(judged.count) of \(ctx.rounds) judged" : "")",
+                                 chartMetric: "victim sweep rate", ratio: shown)
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
-                + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU")]
+                + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU"),
+                   BenchMeasurement("rounds judged (CPU 0 the cell's)", .evidence, Double(judged.count), "")]
+            o.evidence.append("judged on rounds [\(judged.map(String.init).joined(separator: ", "))] of 0–\(ctx.rounds - 1): in the others, other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in a window (the victim's CPU share)")
             let late = sched.late(run.values, prefix: "v")
             o.evidence += late
             if !run.problems.isEmpty { o.evidence.append(run.problems) }

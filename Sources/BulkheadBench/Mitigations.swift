@@ -113,14 +113,14 @@ enum Mitigations {
     /// bulkhead does not set.
     static func cpuPinning(_ layer: BenchLayer) -> Plan {
         inCellRun(control: "cpuset",
-             method: "Measured in the cell's own run, a third phase of its interleaved windows (ABBA, sharing the cell's baseline windows): the cell's victim (a 24 MiB sweep, MB per CPU-second, on CPU 0) next to the same aggressor (a 64 MiB sweep) started as a sandbox on CPU 1 by its cgroup's cpuset.cpus (bulkhead run --cpuset-cpus 1), instead of the cell's aggressor on CPU 0 (which is idle in these windows). Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less). resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.")
+             method: "Measured in the cell's own run, a third phase of its interleaved windows (ABBA, sharing the cell's baseline windows): the cell's victim (a sweep of three quarters of the last-level cache, MB per CPU-second, on CPU 0) next to the same aggressor (a sweep of twice it) started as a sandbox on CPU 1 by its cgroup's cpuset.cpus (bulkhead run --cpuset-cpus 1), instead of the cell's aggressor on CPU 0 (which is idle in these windows). Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less), judged as the cell on the rounds in which other work held at most 40% of CPU 0. resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.")
     }
 
-    /// The pinned aggressor of a cache cell's run: a sandbox on CPU 1 sweeping 64 MiB in the
+    /// The pinned aggressor of a cache cell's run: a sandbox on CPU 1 sweeping `mebibytes` in the
     /// `contained` windows of `sched`, its report at `report`; nil on a host with one CPU.
-    static func pinnedSweeper(_ sched: BenchSchedule, report: String) -> [String]? {
+    static func pinnedSweeper(_ sched: BenchSchedule, mebibytes: Int, report: String) -> [String]? {
         guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else { return nil }
-        return ["run", "--cpuset-cpus", "1", "--report", report, "--", "/bin/sh", "-c", BenchScheduled.memorySweeper(sched, .contained, mebibytes: 64)]
+        return ["run", "--cpuset-cpus", "1", "--report", report, "--", "/bin/sh", "-c", BenchScheduled.memorySweeper(sched, .contained, mebibytes: mebibytes)]
     }
 
     /// The verdict of CPU pinning from the cell's windows (`contained` over `baseline`) and
@@ -130,13 +130,18 @@ enum Mitigations {
         guard let pinned else {
             return BenchOutcome(verdict: BenchVerdict(.skipped, "one CPU online (\(online)): pinning needs two"), keyFigure: "one CPU")
         }
-        let r = w.summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
+        // Judged, as the cell, on the rounds in which CPU 0 was the victim's (BenchCacheRounds).
+        let judged = BenchCacheRounds.judged(w.measurements, .contained)
+        let r = BenchWindows(measurements: BenchCacheRounds.only(judged, w.measurements))
+            .summary("victim sweep rate", .contained, band: 0.9, side: .atLeast)
         let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
         let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
         let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for the aggressor's sandbox: \(pinned ? "yes" : "no"))"
         let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
         let verdict: BenchVerdict
         switch (r?.position, pinned) {
+        case (_, true) where judged.count < min(2, w.rounds.count):
+            verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(w.rounds.count - judged.count) of \(w.rounds.count) rounds' windows (load average \(ComputeExperiments.loadAverage())); the judged rounds gave \(fig); \(what)")
         case (.confirms?, true):
             verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
         case (.refutes?, true):
@@ -146,11 +151,11 @@ enum Mitigations {
         default:
             verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
         }
-        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")", ratio: r)
+        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")\(verdict.kind == .notMeasurable ? " (\(judged.count) of \(w.rounds.count) rounds judged)" : "")", ratio: r)
         o.measurements = w.measurements.filter { $0.phase != .loaded }
         o.evidence += late
         o.evidence += [
-            "measured in the cell's run: its baseline windows are the cell's",
+            "measured in the cell's run: its baseline windows are the cell's; judged on rounds [\(judged.map(String.init).joined(separator: ", "))], those in which other work held at most \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0",
             resctrl ? "resctrl is mounted here (/sys/fs/resctrl), but bulkhead sets no resctrl group: the last-level cache and memory bandwidth stay shared"
                     : "no resctrl on this host (/sys/fs/resctrl absent): nothing partitions the last-level cache or the memory bus; pinning separates only per-CPU caches",
             "last-level cache (index3) shared by CPUs: \(l3 ?? "unknown"); online CPUs: \(online)",

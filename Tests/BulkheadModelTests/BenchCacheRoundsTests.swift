@@ -1,0 +1,68 @@
+import BulkheadModel
+import Testing
+
+/// The cache cells are judged on the rounds in which CPU 0 was theirs (issue 18): recorded
+/// windows of real runs on this project's 2-CPU host, where other work on CPU 0 evicted the
+/// victim's caches in baseline windows as the aggressor does in loaded ones.
+struct BenchCacheRoundsTests {
+    /// Per round: baseline and loaded sweep rate (MB/CPU-s), the victim's CPU share in each.
+    typealias Round = (round: Int, baseline: Double, loaded: Double, aloneShare: Double, loadedShare: Double)
+
+    static func windows(_ rounds: [Round]) -> [BenchMeasurement] {
+        rounds.flatMap { r in [
+            BenchMeasurement("victim sweep rate", .baseline, r.baseline, "MB/CPU-s", round: r.round),
+            BenchMeasurement("victim sweep rate", .loaded, r.loaded, "MB/CPU-s", round: r.round),
+            BenchMeasurement(BenchCacheRounds.share, .baseline, r.aloneShare, "CPU", round: r.round),
+            BenchMeasurement(BenchCacheRounds.share, .loaded, r.loadedShare, "CPU", round: r.round),
+        ] }
+    }
+
+    static func summary(_ ms: [BenchMeasurement]) -> BenchRatioSummary? {
+        let rate = { (p: BenchPhase, r: Int) in ms.first { $0.name == "victim sweep rate" && $0.phase == p && $0.round == r }?.value }
+        let rounds = Set(ms.compactMap(\.round)).sorted()
+        let ratios = rounds.compactMap { r in rate(.loaded, r).flatMap { l in rate(.baseline, r).map { l / $0 } } }
+        return BenchRatioSummary(metric: "victim sweep rate", phase: .loaded, ratios: ratios, band: 0.9, side: .atMost)
+    }
+
+    /// cache-bandwidth/container, 6 rounds, session 9 (`ml-cc1`, load average about 3): inconclusive.
+    static let crowded: [Round] = [
+        (0, 20480.3, 14178.2, 0.679, 0.469),
+        (1, 17716.6, 13608.9, 0.589, 0.473),
+        (2, 17178.1, 12662.9, 0.904, 0.354),
+        (3, 13430.4, 14215.6, 0.320, 0.282),
+        (4, 12389.2, 12888.3, 0.254, 0.158),
+        (5, 15159.5, 12443.6, 0.469, 0.170),
+    ]
+
+    @Test("Rounds in which other work held CPU 0 are not judged: a cell inconclusive on all its rounds decides on those in which CPU 0 was its own, whose baseline windows are close together")
+    func crowdedRoundsAreLeftOut() throws {
+        let ms = Self.windows(Self.crowded)
+        let all = try #require(Self.summary(ms))
+        #expect(all.position == .straddles, "every round: \(all.text)")
+        let judged = BenchCacheRounds.judged(ms, .loaded)
+        #expect(judged == [0, 2], "rounds 0 and 2 had CPU 0 (0.68 and 0.90 alone, 0.47 and 0.35 loaded): \(judged)")
+        let kept = BenchCacheRounds.only(judged, ms)
+        let q = try #require(Self.summary(kept))
+        #expect(q.position == .confirms && q.rounds == 2, "judged rounds: \(q.text)")
+        let base = { (m: [BenchMeasurement]) in m.filter { $0.name == "victim sweep rate" && $0.phase == .baseline }.map(\.value) }
+        let spreadAll = try #require(BenchCacheRounds.spread(base(ms)))
+        let spreadJudged = try #require(BenchCacheRounds.spread(base(kept)))
+        #expect(spreadAll > 0.6 && spreadJudged < 0.2, "baseline spread: all \(spreadAll), judged \(spreadJudged)")
+    }
+
+    @Test("The need for a window: 60% of CPU 0 alone, 30% next to the aggressor, 60% with the aggressor pinned away; a round missing a window's share is not judged")
+    func needs() {
+        #expect(BenchCacheRounds.need(.baseline) == 0.6 && BenchCacheRounds.need(.loaded) == 0.3 && BenchCacheRounds.need(.contained) == 0.6)
+        // cache-bandwidth/container, this session's first matrix (load average 2.5 → 7.7):
+        // only round 0 had CPU 0 (0.96 alone, 0.40 loaded); the pod cell's none.
+        let container: [Round] = [(0, 23831.5, 19296.9, 0.957, 0.398), (1, 18274.1, 17647.4, 0.313, 0.197), (2, 20785.1, 18254.5, 0.487, 0.243)]
+        let pod: [Round] = [(0, 16906.7, 16105.5, 0.359, 0.177), (1, 17185.5, 16136.9, 0.307, 0.131), (2, 16202.1, 15297.7, 0.329, 0.140)]
+        #expect(BenchCacheRounds.judged(Self.windows(container), .loaded) == [0])
+        #expect(BenchCacheRounds.judged(Self.windows(pod), .loaded) == [])
+        // A round whose loaded window reported no share is not judged.
+        let partial = Self.windows(Self.crowded).filter { !($0.name == BenchCacheRounds.share && $0.phase == .loaded && $0.round == 2) }
+        #expect(BenchCacheRounds.judged(partial, .loaded) == [0])
+        #expect(BenchCacheRounds.spread([9973, 16097]).map { abs($0 - 0.614) < 0.001 } == true)
+        #expect(BenchCacheRounds.spread([12000]) == nil)
+    }
+}
