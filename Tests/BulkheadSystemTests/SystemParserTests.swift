@@ -47,7 +47,7 @@ struct SystemParserTests {
     @Test(arguments: [
         ("77 (sleep) S 1 77 77 0 -1 4194560", false), ("77 (sleep) R 1", false), ("77 (sleep) D 1", false),
         ("77 (a) Z (b) Z 1", true), ("77 (x) X 1", true), ("77 (x) Z 1 77", true), ("no parenthesis Z", false),
-        ("77 (x)", false),
+        ("77 (x)", false), ("77 (é́) Z 1", true), ("77 (a) Z b) R 1", false), ("77 (x)  X 1", true),
     ])
     func procStatHasExited(stat: String, exited: Bool) {
         #expect(ProcStat.hasExited(fromStat: stat) == exited)

@@ -52,7 +52,7 @@ public struct ProfileStore: Sendable {
             // None when it names no directory: bulkhead-runc create/run/exec run from a sealed
             // view of the binary (SealedSelf) whose path, "/bulkhead-runc", is not the host's.
             let bin = exe.lastIndex(of: "/").map { exe[..<$0] } ?? ""
-            if !bin.isEmpty { dirs.append(bin + "/../share/bulkhead/profiles") }
+            if !bin.isEmpty { dirs.append(String(bin) + "/../share/bulkhead/profiles") }  // String + String: Substring + String is generic (a conformance scan)
         }
         dirs.append("/usr/local/share/bulkhead/profiles")
         return ProfileStore(searchPath: dirs, caching: caching)

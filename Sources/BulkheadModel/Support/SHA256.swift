@@ -65,7 +65,22 @@ public struct SHA256: Sendable {
     public static func hex(_ text: String) -> String {
         var s = SHA256()
         s.update(text)
-        return s.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return hex(s.finalize())
+    }
+
+    /// Lower-case hex of `bytes` (a digest's name on disk), two digits a byte. Written into one
+    /// buffer: a `String` per byte and `joined()` were a generic first use on every launch.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            digits.withUTF8Buffer { d in
+                for (i, b) in bytes.enumerated() {
+                    out[2 * i] = d[Int(b >> 4)]
+                    out[2 * i + 1] = d[Int(b & 0x0f)]
+                }
+            }
+            return bytes.count * 2
+        }
     }
 
     private mutating func compress(_ block: UnsafeRawBufferPointer) {

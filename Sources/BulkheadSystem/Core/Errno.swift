@@ -8,28 +8,33 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     /// The current thread's errno, captured at once after a failed call.
     public static var current: Errno { Errno(errno) }
 
-    static let names: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", ESRCH: "ESRCH", EINTR: "EINTR", EIO: "EIO", ENXIO: "ENXIO",
-        E2BIG: "E2BIG", ENOEXEC: "ENOEXEC", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN",
-        ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY", EEXIST: "EEXIST",
-        EXDEV: "EXDEV", ENODEV: "ENODEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL",
-        ENFILE: "ENFILE", EMFILE: "EMFILE", ENOTTY: "ENOTTY", ETXTBSY: "ETXTBSY", EFBIG: "EFBIG",
-        ENOSPC: "ENOSPC", ESPIPE: "ESPIPE", EROFS: "EROFS", EMLINK: "EMLINK", EPIPE: "EPIPE",
-        ERANGE: "ERANGE", ENAMETOOLONG: "ENAMETOOLONG", ENOSYS: "ENOSYS", ENOTEMPTY: "ENOTEMPTY",
-        ELOOP: "ELOOP", EOPNOTSUPP: "EOPNOTSUPP", EADDRINUSE: "EADDRINUSE", ECONNREFUSED: "ECONNREFUSED",
-        ENETUNREACH: "ENETUNREACH", ETIMEDOUT: "ETIMEDOUT", ECANCELED: "ECANCELED", EUSERS: "EUSERS",
-        EDQUOT: "EDQUOT", ESTALE: "ESTALE", EAFNOSUPPORT: "EAFNOSUPPORT", EPROTONOSUPPORT: "EPROTONOSUPPORT",
+    /// A list searched in order, not a `[Int32: String]`: the dictionary's first use scanned the
+    /// binary's conformance records (0.4 M instructions) on every launch that built a message
+    /// with an errno, e.g. a rootless launch refusing `$HOME=/nonexistent` as a cache base.
+    static let names: [(Int32, String)] = [
+        (EPERM, "EPERM"), (ENOENT, "ENOENT"), (ESRCH, "ESRCH"), (EINTR, "EINTR"), (EIO, "EIO"),
+        (ENXIO, "ENXIO"), (E2BIG, "E2BIG"), (ENOEXEC, "ENOEXEC"), (EBADF, "EBADF"), (ECHILD, "ECHILD"),
+        (EAGAIN, "EAGAIN"), (ENOMEM, "ENOMEM"), (EACCES, "EACCES"), (EFAULT, "EFAULT"),
+        (EBUSY, "EBUSY"), (EEXIST, "EEXIST"), (EXDEV, "EXDEV"), (ENODEV, "ENODEV"),
+        (ENOTDIR, "ENOTDIR"), (EISDIR, "EISDIR"), (EINVAL, "EINVAL"), (ENFILE, "ENFILE"),
+        (EMFILE, "EMFILE"), (ENOTTY, "ENOTTY"), (ETXTBSY, "ETXTBSY"), (EFBIG, "EFBIG"),
+        (ENOSPC, "ENOSPC"), (ESPIPE, "ESPIPE"), (EROFS, "EROFS"), (EMLINK, "EMLINK"), (EPIPE, "EPIPE"),
+        (ERANGE, "ERANGE"), (ENAMETOOLONG, "ENAMETOOLONG"), (ENOSYS, "ENOSYS"),
+        (ENOTEMPTY, "ENOTEMPTY"), (ELOOP, "ELOOP"), (EOPNOTSUPP, "EOPNOTSUPP"),
+        (EADDRINUSE, "EADDRINUSE"), (ECONNREFUSED, "ECONNREFUSED"), (ENETUNREACH, "ENETUNREACH"),
+        (ETIMEDOUT, "ETIMEDOUT"), (ECANCELED, "ECANCELED"), (EUSERS, "EUSERS"), (EDQUOT, "EDQUOT"),
+        (ESTALE, "ESTALE"), (EAFNOSUPPORT, "EAFNOSUPPORT"), (EPROTONOSUPPORT, "EPROTONOSUPPORT"),
     ]
 
     /// `EPERM`, or `errno 123` for one outside the table.
-    public var name: String { Self.names[rawValue] ?? "errno \(rawValue)" }
+    public var name: String { Self.names.first { $0.0 == rawValue }?.1 ?? "errno \(rawValue)" }
     /// `Operation not permitted`.
     public var text: String { String(cString: strerror(rawValue)) }
     public var description: String { "\(name) (\(text))" }
 
     /// Looks up a name such as `EPERM`.
     public init?(name: String) {
-        guard let v = Self.names.first(where: { $0.value == name })?.key else { return nil }
+        guard let v = Self.names.first(where: { $0.1 == name })?.0 else { return nil }
         self.init(v)
     }
 }

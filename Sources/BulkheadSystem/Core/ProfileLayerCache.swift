@@ -63,7 +63,7 @@ public struct ProfileLayerCache: Sendable {
     }
 
     static func name(of key: [UInt8]) -> String {
-        key.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        SHA256.hex(key)
     }
 
     /// The layer the parser gives for `text` read from `file`: from the cache when a good entry

@@ -74,7 +74,7 @@ public struct SeccompCache: Sendable {
         h.update("bulkhead \(BulkheadVersion.string)\nexe \(binary)\nlibseccomp \(libseccompVersion)\narch \(architecture)\n")
         h.update("caps \(capabilities.sorted().joined(separator: ","))\n")
         h.update(policyText)
-        return h.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return SHA256.hex(h.finalize())
     }
 
     static var libseccompVersion: String {
