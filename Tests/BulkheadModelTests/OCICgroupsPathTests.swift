@@ -1,3 +1,4 @@
+import BulkheadConfig
 import Foundation
 import Testing
 @testable import BulkheadModel

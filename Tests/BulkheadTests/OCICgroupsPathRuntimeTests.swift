@@ -1,3 +1,4 @@
+import BulkheadConfig
 import BulkheadModel
 import Foundation
 import Glibc
