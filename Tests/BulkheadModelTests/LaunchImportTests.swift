@@ -37,7 +37,13 @@ import Testing
     /// The module names every compilation of `module`'s files loaded, from their `.d` files.
     static func loadedModules(of module: String) throws -> Set<String> {
         let dir = buildDirectory.appendingPathComponent("\(module).build")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".d") }
+        // Only the dependency files of the module's sources as they are now: an incremental build
+        // keeps the `.d` of a file that moved to another module (BulkheadConfig) since.
+        let sources = Set((FileManager.default.enumerator(atPath: root.appendingPathComponent("Sources/\(module)").path)?
+            .compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".swift") }
+            .map { String(($0.split(separator: "/").last ?? "").dropLast(".swift".count)) })
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".d") && sources.contains(String($0.dropLast(2))) }
         var names = Set<String>()
         for f in files {
             let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
