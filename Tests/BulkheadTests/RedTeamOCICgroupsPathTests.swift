@@ -10,6 +10,13 @@ struct RedTeamOCICgroupsPathTests {
     typealias Runtime = OCICgroupsPathRuntimeTests
     static var hierarchies: [String] { Runtime.hierarchies }
 
+    /// `create` of `b` (expected to be refused), then `delete --force` whatever it left.
+    static func create(_ b: OCIRuntimeTests.Bundle) throws -> Bulkhead.Result {
+        let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
+        _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot)
+        return r
+    }
+
     /// A cgroup that exists and is empty (an admin's prepared cgroup, a kubelet pod cgroup
     /// between its containers, a stopped container's leaf) is an ancestor of the path; `create`
     /// then fails after the leaves exist (a throttle for a device the host lacks: ENODEV at the
@@ -26,8 +33,7 @@ struct RedTeamOCICgroupsPathTests {
             l["cgroupsPath"] = "/\(name)/mid/c"
             config["linux"] = l
         }
-        let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
-        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot) }
+        let r = try Self.create(b)
         #expect(r.status == 1, "a throttle for a missing device fails the create: \(r.stderr)")
         for h in Self.hierarchies {
             #expect(FileManager.default.fileExists(atPath: h + "/" + name), "the existing cgroup \(h)/\(name) was removed by the failed create")
@@ -57,8 +63,7 @@ struct RedTeamOCICgroupsPathTests {
             }
         }
         let b = try Runtime.bundle(path)
-        let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
-        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot) }
+        let r = try Self.create(b)
         #expect(r.status == 1 && r.stderr.contains("linux.cgroupsPath"), "\(r.stderr.prefix(300))")
         #expect(!r.stderr.contains(first), "the path is not echoed")
         for h in Self.hierarchies {
@@ -73,8 +78,7 @@ struct RedTeamOCICgroupsPathTests {
         let name = "bh-rtcg-\(token())"
         defer { for h in Self.hierarchies { rmdir(h + "/" + name) } }
         let b = try Runtime.bundle("/\(name)/cpu.stat")
-        let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
-        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot) }
+        let r = try Self.create(b)
         #expect(r.status == 1, "\(r.stderr)")
         for h in Self.hierarchies {
             #expect(!FileManager.default.fileExists(atPath: h + "/" + name), "left \(h)/\(name) behind")
@@ -96,12 +100,12 @@ struct RedTeamOCICgroupsPathTests {
         for _ in 0..<400 where (try? OCIRuntimeTests.state(a.id, root: a.stateRoot))??["status"] as? String != "stopped" { usleep(25_000) }
         #expect((try OCIRuntimeTests.state(a.id, root: a.stateRoot))?["status"] as? String == "stopped")
         let b = try Runtime.bundle("/\(parent)/a/b")
+        // Looked at before B's own delete could remove what its create made.
         let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
-        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot) }
+        let nested = Self.hierarchies.filter { FileManager.default.fileExists(atPath: $0 + "/\(parent)/a/b") }
+        _ = try? OCIRuntimeTests.rt(["delete", "--force", b.id], root: b.stateRoot)
+        #expect(nested.isEmpty, "made \(parent)/a/b below the stopped container's cgroup in \(nested)")
         #expect(r.status == 1 && r.stderr.contains("linux.cgroupsPath") && r.stderr.contains("another container's"), "\(r.stderr)")
-        for h in Self.hierarchies {
-            #expect(!FileManager.default.fileExists(atPath: h + "/\(parent)/a/b"), "made \(h)/\(parent)/a/b below the stopped container's cgroup")
-        }
         // A's delete still removes exactly A's cgroup.
         #expect(try OCIRuntimeTests.rt(["delete", a.id], root: a.stateRoot).status == 0)
         for h in Self.hierarchies { #expect(!FileManager.default.fileExists(atPath: h + "/\(parent)/a")) }
