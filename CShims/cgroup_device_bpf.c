@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(bh_bpf_insn) == sizeof(struct bpf_insn), "bh_bpf_insn is struct bpf_insn");
@@ -45,4 +46,14 @@ int bh_cgroup_device_attach(int cgroup_fd, const bh_bpf_insn *insns, uint32_t co
     int err = r < 0 ? errno : 0;
     close((int)fd); /* the attachment holds the program */
     return err;
+}
+
+int bh_cgroup_set_mark(const char *path, const char *name) {
+    return lsetxattr(path, name, "1", 1, 0) == 0 ? 0 : errno;
+}
+
+int bh_cgroup_has_mark(const char *path, const char *name) {
+    char value[8];
+    if (lgetxattr(path, name, value, sizeof value) >= 0) return 1;
+    return errno == ENODATA ? 0 : -errno;
 }

@@ -24,4 +24,10 @@ typedef struct bh_bpf_insn {
  * refused load `log` holds the verifier's words (log_size 0: none). */
 int bh_cgroup_device_attach(int cgroup_fd, const bh_bpf_insn *insns, uint32_t count, const char **step,
                             char *log, uint32_t log_size);
+
+/* The mark on an OCI container's cgroup (SandboxCgroup.containerMark, a trusted.* extended
+ * attribute): lsetxattr(path, name, "1", 1, 0). 0 or a positive errno. */
+int bh_cgroup_set_mark(const char *path, const char *name);
+/* Whether `path` carries the mark `name`: 1 yes, 0 no (ENODATA), or a negative errno. */
+int bh_cgroup_has_mark(const char *path, const char *name);
 #endif

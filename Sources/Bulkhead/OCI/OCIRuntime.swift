@@ -521,22 +521,26 @@ public struct OCIRuntime: Sendable {
         // No rules in the config: runc's default list (deny all, the engine's nodes allowed).
         // Without root (rootless podman) the rules are applied where this user can apply them
         // and skipped where it cannot, as runc's rootless mode does: no cgroup of its own
-        // (nothing delegated), a v1 devices cgroup (writing its rules needs CAP_SYS_ADMIN in the
-        // host's namespace), a device program the kernel refuses to this user (EPERM, EACCES).
+        // (nothing delegated), a v1 devices cgroup whose first rule the kernel refuses (EPERM:
+        // the rules need CAP_SYS_ADMIN in the host's namespace; a caller holding it gets them),
+        // a device program the kernel refuses to this user (EPERM, EACCES).
         // Nothing is lost that held: the container is in a user namespace this user owns, whose
         // mknod of a device the kernel refuses (CAP_MKNOD of the host's namespace), its /dev is
         // the engine's nodev tmpfs of bind mounts, and a node the runtime can bind there is one
         // this user can open anyway; the runtime holds no privilege the caller lacks.
         let rootless = geteuid() != 0
         let deviceRules = config.appliedDeviceRules(privileged: !rootless)
-        let v1Devices = rootless ? nil : created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 })
+        let v1Devices = created.cgroupDirectories.first(where: { access($0 + "/devices.deny", F_OK) == 0 })
         if !deviceRules.isEmpty, rootless, v1Devices == nil, CgroupDeviceProgram.cgroup2Leaf(created.cgroupDirectories) == nil {
             // Rootless, no cgroup2 leaf of its own: nothing to apply the rules to (above).
         } else if !deviceRules.isEmpty {
             if let devices = v1Devices {
-                for (allow, line) in deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) }) {
+                for (n, (allow, line)) in (deviceRules.map({ ($0.allow, $0.line) }) + OCIConfig.engineDeviceRules.map({ (true, $0) })).enumerated() {
                     let file = devices + (allow ? "/devices.allow" : "/devices.deny")
                     do { try FileIO.write(line, to: file) } catch {
+                        // Rootless: skipped only when the kernel refuses the first rule (EPERM:
+                        // no CAP_SYS_ADMIN), nothing written; a caller that holds it gets them all.
+                        if rootless, n == 0, error.errno?.rawValue == EPERM { break }
                         killAndClean()
                         throw OCIError("create \(id): linux.resources.devices: write \(file): \(error)\(poststopAfterFailure())")
                     }

@@ -10,21 +10,27 @@
 /// - the systemd form `slice:prefix:name` (podman's default `machine.slice:libpod:<id>`, CRI-O's
 ///   and containerd's with SystemdCgroup): it needs a systemd cgroup manager bulkhead lacks;
 /// - empty, `.` or `..` components, names starting with `cgroup.` (control files), over 255
-///   bytes, more than `maxDepth` levels, any other byte (`:`, `@`, space, control characters);
+///   bytes, more than `maxDepth` levels or `maxLength` bytes in all, any other byte (`:`, `@`,
+///   space, control characters);
 /// - a component named `reservedName` ("bulkhead", `CgroupHost.subtreeName`): bulkhead's own
 ///   tree (at the cgroup2 root, and under each launcher's own cgroup in a v1 hierarchy) holds
 ///   the tenants' cgroups, their quotas and the sandbox leaves the stale-leaf walk judges and
 ///   kills; a container placed there would count against another tenant's quota, or (named
 ///   like a leaf, then `pause`d) leave frozen members for every later launch to wait on;
 /// - a component shaped like a sandbox leaf (`c-<digits>-<digits>-<digits>`) anywhere.
-/// What the path names must also be new, and no ancestor of it may hold processes (another
-/// container's or the host's cgroup): checked against the live hierarchies when `create`
-/// makes it (`CgroupSetup`), never adopted.
+/// What the path names must also be new, no ancestor of it may hold processes (another
+/// container's or the host's cgroup) or be another container's cgroup (stopped or not: marked
+/// when bulkhead-runc made it): checked against the live hierarchies when `create` makes it
+/// (`CgroupSetup`), never adopted; a `create` that fails removes only what it made.
 public enum OCICgroupsPath {
     /// bulkhead's directory in every hierarchy (`CgroupHost.subtreeName` is the same name).
     public static let reservedName = "bulkhead"
     /// The deepest cgroupsPath accepted (the kubelet's is 4 levels).
     public static let maxDepth = 16
+    /// The longest cgroupsPath accepted, in bytes (the kubelet's is about 130): below a
+    /// hierarchy's mount point, with a control file's name, it stays far inside PATH_MAX (16
+    /// names of 255 bytes would not, and `create` failed half-way down the tree).
+    public static let maxLength = 1024
 
     /// The components of `path`, or why it is refused (a sentence naming what to send instead,
     /// never repeating the path). An empty path is nil components and no problem.
@@ -39,6 +45,9 @@ public enum OCICgroupsPath {
         let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard path.utf8.count > 1 else {
             return (nil, "the root cgroup is not a container's; give an absolute path below it, e.g. /k8s.io/<id>, or none for bulkhead/oci/<id>")
+        }
+        guard path.utf8.count <= maxLength else {
+            return (nil, "at most \(maxLength) bytes are accepted; give a shorter path, e.g. /k8s.io/<id>")
         }
         guard parts.count <= maxDepth else {
             return (nil, "at most \(maxDepth) levels are accepted; give a shorter path, e.g. /k8s.io/<id>")

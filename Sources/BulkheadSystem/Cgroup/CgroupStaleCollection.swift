@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CShims
 
 extension SandboxCgroup {
     /// Removes the cgroups of sandboxes whose launcher is gone, in every hierarchy of
@@ -72,6 +73,9 @@ extension SandboxCgroup {
     /// container's cgroup or a session's: the new one would count against its limits, and its
     /// `kill --all`/`delete` would reach the new container's tasks). The leaf's own mkdir stays
     /// exclusive (EEXIST) against a race; this names the cause first.
+    /// A directory above it that is another container's cgroup (`containerMark`, set when
+    /// bulkhead-runc made it) is refused too, stopped or not: that container's `delete` takes
+    /// the tree below its cgroup. A cgroup.procs that cannot be read counts as holding processes.
     public static func foreignPlacement(host: CgroupHost, path: [String]) -> String? {
         for t in host.targets {
             var dir = t.mountPoint
@@ -81,14 +85,25 @@ extension SandboxCgroup {
                 if i == path.count - 1 {
                     return "the cgroup \(dir) exists already: bulkhead makes a container's cgroup itself and never joins or removes one it did not make"
                 }
-                if case .success(let procs) = CgroupFS.read(dir + "/cgroup.procs"),
-                   procs.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) {
+                switch CgroupFS.read(dir + "/cgroup.procs") {
+                case .success(let procs) where procs.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }):
                     return "the cgroup \(dir) above it holds processes (another container's or the host's): the container would count against its limits and be reached by its kill"
+                case .success: break
+                case .failure(let e):
+                    return "the cgroup \(dir) above it cannot be read (\(dir)/cgroup.procs: \(e)), so whether it holds processes is unknown"
+                }
+                if bh_cgroup_has_mark(dir, containerMark) == 1 {
+                    return "the cgroup \(dir) above it is another container's (stopped, not yet deleted): its delete would kill the container and remove its cgroup"
                 }
             }
         }
         return nil
     }
+
+    /// The extended attribute bulkhead-runc sets on an OCI container's own cgroup (a
+    /// `linux.cgroupsPath` leaf, in its first hierarchy): only CAP_SYS_ADMIN sets a trusted.*
+    /// one, so no user forges or removes it; it goes with the cgroup.
+    public static let containerMark = "trusted.bulkhead.oci-container"
 
     /// The launchers already looked up during one collection: a leaf's launcher is read from
     /// /proc once, not once per hierarchy. A small list (a launch sees its siblings), searched

@@ -1,4 +1,5 @@
 import BulkheadModel
+import CShims
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -23,7 +24,16 @@ public final class SandboxCgroup {
     public struct Leaf: Sendable, Equatable {
         public var target: CgroupTarget
         public var directory: String
+        /// The topmost directory this launch made for the leaf (the leaf itself when its
+        /// ancestors existed; nil when a shared leaf existed already).
+        var madeFrom: String? = nil
         public var isUnified: Bool { target.hierarchy == "unified" }
+        /// Down to where emptied ancestors are pruned: bulkhead's base in bulkhead's own tree;
+        /// for an OCI `linux.cgroupsPath` (from the hierarchy's root) only what this launch made,
+        /// never a cgroup that existed before (the host's, a pod's, another container's).
+        var pruneBase: String {
+            target.baseDirectory != target.mountPoint ? target.baseDirectory : (madeFrom ?? directory)
+        }
     }
 
     /// The path below bulkhead's base, e.g. ["default", "default", "c-12-345-0"].
@@ -199,8 +209,17 @@ public final class SandboxCgroup {
         var made: [Leaf] = []
         for t in targets {
             do throws(CgroupError) {
-                let dir = try Self.makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
-                made.append(Leaf(target: t, directory: dir))
+                let (dir, madeFrom) = try Self.makeLeaf(base: t.baseDirectory, path: path, allowExisting: shared)
+                made.append(Leaf(target: t, directory: dir, madeFrom: madeFrom))
+                // An OCI cgroupsPath's leaf is marked as a container's in its first hierarchy, so
+                // that no later cgroupsPath is placed below it, stopped or not (`foreignPlacement`).
+                if everyHierarchy, t.baseDirectory == t.mountPoint, leaves.isEmpty, made.count == 1 {
+                    let e = bh_cgroup_set_mark(dir, Self.containerMark)
+                    if e != 0 && ![EOPNOTSUPP, EPERM, EACCES].contains(e) {
+                        throw CgroupError(code: .createFailed, operation: "mark the container's cgroup (setxattr \(Self.containerMark))",
+                                          path: dir, errno: Errno(e), fix: "run `bulkhead doctor`")
+                    }
+                }
                 // A v1 cpuset cgroup takes no task until its cpus and mems are set.
                 if everyHierarchy, t.hierarchy != "unified", t.controllers.contains("cpuset") {
                     try Self.inheritV1Cpuset(dir, base: t.baseDirectory)
@@ -309,14 +328,19 @@ public final class SandboxCgroup {
 
     /// mkdir -p base/path…; the leaf itself must be new. A missing parent (ENOENT) is
     /// retried: another launcher's cleanup may have pruned a shared ancestor meanwhile.
-    static func makeLeaf(base: String, path: [String], allowExisting: Bool = false) throws(CgroupError) -> String {
+    /// Returns the leaf and the topmost directory this call made (`Leaf.madeFrom`). On a throw
+    /// the directories it made are removed again (deepest first; one another launcher made a
+    /// child in meanwhile stays, EBUSY): a failed mkdir -p leaves nothing behind.
+    static func makeLeaf(base: String, path: [String], allowExisting: Bool = false) throws(CgroupError) -> (leaf: String, madeFrom: String?) {
         // The ancestors usually exist (launchers keep them): one mkdir(2) instead of one per level.
         let leaf = base + "/" + path.joined(separator: "/")
         switch CgroupFS.makeDirectory(leaf) {
-        case .success(true): return leaf
-        case .success(false) where allowExisting: return leaf
+        case .success(true): return (leaf, leaf)
+        case .success(false) where allowExisting: return (leaf, nil)
         default: break
         }
+        var madeHere: [String] = []
+        func undo() { for d in madeHere.sorted(by: { $0.utf8.count > $1.utf8.count }) { _ = CgroupFS.removeDirectory(d) } }
         var attempt = 0
         while true {
             attempt += 1
@@ -327,13 +351,16 @@ public final class SandboxCgroup {
                 let isLeaf = i == path.count
                 switch CgroupFS.makeDirectory(dir) {
                 case .success(let created):
+                    if created { madeHere.append(dir) }
                     if isLeaf && !created && !allowExisting {
+                        undo()
                         throw CgroupError(code: .createFailed, operation: "create the sandbox cgroup", path: dir, errno: Errno(EEXIST),
                                           fix: "the leaf already exists: choose a new name (CgroupLeafName) or remove the stale one (`bulkhead gc`)")
                     }
                 case .failure(let e) where e.rawValue == ENOENT && attempt < 5:
                     retry = true
                 case .failure(let e):
+                    undo()
                     throw CgroupError(code: .createFailed, operation: "create a cgroup directory", path: dir, errno: e,
                                       fix: e.rawValue == EACCES || e.rawValue == EPERM
                                           ? "run as root, or delegate the subtree to this user (chown); run `bulkhead doctor`"
@@ -341,7 +368,7 @@ public final class SandboxCgroup {
                 }
                 if retry { break }
             }
-            if !retry { return dir }
+            if !retry { return (dir, madeHere.min(by: { $0.utf8.count < $1.utf8.count })) }
         }
     }
 
@@ -412,7 +439,7 @@ public final class SandboxCgroup {
         }
         for leaf in leaves.reversed() {
             _ = removeTree(leaf.directory)
-            pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory)
+            pruneAncestors(of: leaf.directory, base: leaf.pruneBase)
         }
     }
 
@@ -884,7 +911,7 @@ public final class SandboxCgroup {
                         : "run `bulkhead doctor`")
                 continue
             }
-            if pruneAncestors { Self.pruneAncestors(of: leaf.directory, base: leaf.target.baseDirectory) }
+            if pruneAncestors { Self.pruneAncestors(of: leaf.directory, base: leaf.pruneBase) }
         }
         if let firstError { throw firstError }
         removed = true
