@@ -44,24 +44,12 @@ struct RedTeamPoolFastTests {
         let ready = WarmPoolTests.inits(of: pool)
         try #require(ready.count == 1, "\(ready)")
         try FileIO.write("1", to: v2 + "/cgroup.freeze")
-        func send(_ fds: [Int32]) throws {
-            let c = try PoolSocket.connect(path: pool.socket)
-            conns.append(c)
-            try PoolSocket.send(c, try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: fds.count), fds: fds)
-        }
-        func waitForNewInit(besides known: Set<Int32>) -> Int32? {
-            for _ in 0..<500 {
-                if let p = WarmPoolTests.inits(of: pool).subtracting(known).first(where: { (FileIO.read("/proc/\($0)/cgroup") ?? "").contains(cgroup + "/") }) { return p }
-                usleep(10_000)
-            }
-            return nil
-        }
         // A takes the ready sandbox; the refill is cloned frozen and stays preparing.
-        try send([0, 1, 2])
-        let second = try #require(waitForNewInit(besides: ready), "the refill after A's request")
+        conns.append(try WarmPoolTests.sendRequest(pool, fds: [0, 1, 2]))
+        let second = try #require(WarmPoolTests.newInit(of: pool, cgroup: cgroup, besides: ready), "the refill after A's request")
         // C's request, with the FUSE file as its stdin, waits in the pool (no sandbox is ready),
         // or is refused at once.
-        try send([file, 1, 2])
+        conns.append(try WarmPoolTests.sendRequest(pool, fds: [file, 1, 2]))
         for _ in 0..<100 where !WarmPoolTests.fdTargets(pool.pid).contains(mountpoint + "/f") { usleep(10_000) }
         // The preparing sandbox fails: the pool spawns the next one.
         #expect(kill(second, SIGKILL) == 0)
