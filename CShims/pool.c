@@ -33,7 +33,53 @@ int bh_pool_check(const uint8_t *message, size_t length, uint32_t fds) {
     return p == end ? 0 : EBADMSG;
 }
 
+/* 1 when the mount `mnt_id` is a FUSE filesystem's ("fuse", "fuse.NAME", "fuseblk") in this
+ * process's /proc/self/mountinfo, 0 when it is another's, -1 when it is not listed (another
+ * mount namespace's) or unreadable. Raw reads, a fixed buffer: a line longer than it is skipped. */
+static int mount_is_fuse(uint64_t mnt_id) {
+    int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[16384];
+    size_t have = 0;
+    int result = -1, skipping = 0, eof = 0;
+    while (result < 0 && !eof) {
+        ssize_t n = read(fd, buf + have, sizeof buf - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) eof = 1; else have += (size_t)n;
+        size_t start = 0;
+        for (;;) {
+            char *nl = memchr(buf + start, '\n', have - start);
+            if (nl == NULL) break;
+            *nl = 0;
+            const char *line = buf + start;
+            start = (size_t)(nl - buf) + 1;
+            if (skipping) { skipping = 0; continue; }
+            uint64_t id = 0;
+            const char *c = line;
+            while (*c >= '0' && *c <= '9') id = id * 10 + (uint64_t)(*c++ - '0');
+            if (c == line || *c != ' ' || id != mnt_id) continue;
+            const char *sep = strstr(c, " - ");
+            if (sep == NULL) continue;
+            result = strncmp(sep + 3, "fuse", 4) == 0 && (sep[7] == ' ' || sep[7] == '.' || strncmp(sep + 7, "blk ", 4) == 0) ? 1 : 0;
+            break;
+        }
+        if (start == 0 && have == sizeof buf) { skipping = 1; have = 0; continue; } /* a line longer than the buffer */
+        memmove(buf, buf + start, have - start);
+        have -= start;
+    }
+    close(fd);
+    return result;
+}
+
 int bh_pool_fd_kind(int fd) {
+    /* First, without asking the filesystem: statx without sync (a FUSE file's cached
+     * attributes; with an empty mask even a FUSE mount that refuses this process answers) gives
+     * the mount, whose type decides before fstat and fstatfs, which a FUSE server answers. */
+    struct statx sx;
+    memset(&sx, 0, sizeof sx);
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID)) {
+        if (mount_is_fuse(sx.stx_mnt_id) == 1) return BH_POOL_FD_USERSPACE_FS;
+    }
     struct stat st;
     if (fstat(fd, &st) < 0) return -errno;
     int flags = fcntl(fd, F_GETFL);
@@ -44,6 +90,8 @@ int bh_pool_fd_kind(int fd) {
     if (S_ISDIR(st.st_mode)) return BH_POOL_FD_DIRECTORY;
     /* ANON_INODE_FS_MAGIC, PIDFS_MAGIC, NSFS_MAGIC; an inode without a type is an anon inode. */
     unsigned long magic = (unsigned long)fs.f_type & 0xffffffffUL;
+    /* FUSE_SUPER_MAGIC: a mount of another namespace, not in this one's mountinfo. */
+    if (magic == 0x65735546UL && S_ISREG(st.st_mode)) return BH_POOL_FD_USERSPACE_FS;
     if (magic == 0x09041934UL || magic == 0x50494446UL || magic == 0x6e736673UL || (st.st_mode & S_IFMT) == 0)
         return BH_POOL_FD_HANDLE;
     if (S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)) return BH_POOL_FD_OK;

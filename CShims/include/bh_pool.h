@@ -44,12 +44,18 @@ int bh_pool_check(const uint8_t *_Nonnull message, size_t length, uint32_t fds);
 /* What a client's fd is, for the pool to refuse what would lead out of the sandbox through
  * /proc/self/fd/N (CVE-2024-21626's shape): BH_POOL_FD_OK (a regular file, pipe, socket or
  * character device opened for reading or writing), _DIRECTORY, _OPATH (opened with O_PATH),
- * _HANDLE (pidfd, nsfs, anon inode), _OTHER (a block device ...); or -errno. */
+ * _HANDLE (pidfd, nsfs, anon inode), _OTHER (a block device ...), _USERSPACE_FS (a regular file
+ * of a FUSE filesystem: its server answers every close's FLUSH, and the kernel waits for the
+ * answer without a timeout: a close by the pool, or by a pooled spawn's helper holding a copy of
+ * the pool's fd table, would hang as long as the client's server likes); or -errno. Whether a
+ * file is FUSE's is learned without asking its server (statx without sync, the mount's type
+ * in /proc/self/mountinfo), before fstat and fstatfs, which a server may delay. */
 #define BH_POOL_FD_OK 0
 #define BH_POOL_FD_DIRECTORY 1
 #define BH_POOL_FD_OPATH 2
 #define BH_POOL_FD_HANDLE 3
 #define BH_POOL_FD_OTHER 4
+#define BH_POOL_FD_USERSPACE_FS 5
 int bh_pool_fd_kind(int fd);
 
 /* Sends one message with `fd_count` fds (MSG_NOSIGNAL, EINTR retried). 0 or a positive errno. */

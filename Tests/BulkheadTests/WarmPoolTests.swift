@@ -382,6 +382,29 @@ struct WarmPoolTests {
         })
     }
 
+    /// A request for /bin/true with `fds` on a connection of its own (returned: the caller closes it).
+    static func sendRequest(_ pool: Pool, fds: [Int32]) throws -> Int32 {
+        let c = try PoolSocket.connect(path: pool.socket)
+        do {
+            try PoolSocket.send(c, try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: fds.count), fds: fds)
+        } catch {
+            close(c)
+            throw error
+        }
+        return c
+    }
+
+    /// A sandbox's init of the pool besides `known`, waited for up to 5 s. An init is in the
+    /// pool's cgroup (a short-lived process the pool makes on the way, such as the spawn's
+    /// helper, is not).
+    static func newInit(of pool: Pool, cgroup: String, besides known: Set<Int32>) -> Int32? {
+        for _ in 0..<500 {
+            if let p = inits(of: pool).subtracting(known).first(where: { (FileIO.read("/proc/\($0)/cgroup") ?? "").contains(cgroup + "/") }) { return p }
+            usleep(10_000)
+        }
+        return nil
+    }
+
     static func fdTargets(_ pid: Int32) -> [String] {
         FileIO.listDirectory("/proc/\(pid)/fd").compactMap { FileIO.readLink("/proc/\(pid)/fd/\($0)") }
     }
@@ -414,20 +437,8 @@ struct WarmPoolTests {
             close(file)
         }
         try FileIO.write("1", to: v2 + "/cgroup.freeze")
-        func send(_ fds: [Int32]) throws {
-            let c = try PoolSocket.connect(path: pool.socket)
-            conns.append(c)
-            try PoolSocket.send(c, try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: fds.count), fds: fds)
-        }
-        // A sandbox's init is in the pool's cgroup (a short-lived process the pool makes on the
-        // way, such as the spawn's helper, is not).
-        func waitForNewInit(besides known: Set<Int32>) -> Int32? {
-            for _ in 0..<500 {
-                if let p = Self.inits(of: pool).subtracting(known).first(where: { (FileIO.read("/proc/\($0)/cgroup") ?? "").contains(cgroup + "/") }) { return p }
-                usleep(10_000)
-            }
-            return nil
-        }
+        func send(_ fds: [Int32]) throws { conns.append(try Self.sendRequest(pool, fds: fds)) }
+        func waitForNewInit(besides known: Set<Int32>) -> Int32? { Self.newInit(of: pool, cgroup: cgroup, besides: known) }
         // A takes the ready sandbox; the refill is cloned frozen and stays preparing.
         try send([0, 1, 2])
         let second = try #require(waitForNewInit(besides: ready), "the refill after A's request")

@@ -203,6 +203,9 @@ public enum PoolSocket {
             case BH_POOL_FD_OPATH: why = "an O_PATH fd"
             case BH_POOL_FD_HANDLE: why = "a kernel handle (pidfd, namespace, anon inode)"
             case BH_POOL_FD_OTHER: why = "neither a file, a pipe, a socket nor a terminal"
+            case BH_POOL_FD_USERSPACE_FS:
+                throw SystemError("the request's fd \(i) is a file of a FUSE filesystem, whose server answers each close: the pool takes none (a server that never answers would stall it)",
+                                  errno: Errno(EBADF), hint: "pass its content through a pipe (`cat FILE | bulkhead run --pool ...`)")
             default: throw SystemError("fstat the request's fd \(i)", errno: Errno(-kind))
             }
             throw SystemError("the request's fd \(i) is \(why): only files, pipes, sockets and terminals go into a pooled sandbox", errno: Errno(EBADF),
