@@ -229,10 +229,11 @@ public struct OCIRuntime: Sendable {
 
     /// Field 22 of /proc/PID/stat (after the command's closing parenthesis), and the state letter.
     static func processStart(_ pid: Int32) -> (start: UInt64, state: Character)? {
-        guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let start = UInt64(fields[19]), let s = fields[0].first else { return nil }
-        return (start, s)
+        // ProcStat's byte-wise readers: a Character search for ")" was led inside a command name
+        // the init chose (RedTeamLaunchCPUOCITests).
+        guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let start = ProcStat.startTime(fromStat: text),
+              let s = ProcStat.state(fromStat: text) else { return nil }
+        return (start, Character(Unicode.Scalar(s)))
     }
 
     /// created (the exec fifo still exists and the init lives), running, or stopped.
