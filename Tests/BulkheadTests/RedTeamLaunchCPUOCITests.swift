@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Bulkhead
 @testable import BulkheadSystem
@@ -37,7 +38,7 @@ struct RedTeamLaunchCPUOCITests {
         try #require(Array(text.utf8).starts(with: want))
         let start = try #require(ProcStat.startTime(fromStat: text))
         let live = OCIRuntime.processStart(pid)
-        #expect(live?.start == start && (live?.state == "S" || live?.state == "R"), "\(String(describing: live)) for \(text.debugDescription)")
+        #expect(live?.start == start && live.map { "RSD".contains($0.state) } == true, "\(String(describing: live)) for \(text.debugDescription)")
         kill(pid, SIGKILL)
         var info = siginfo_t()
         try #require(waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == 0)
@@ -46,5 +47,21 @@ struct RedTeamLaunchCPUOCITests {
         var s: Int32 = 0
         _ = waitpid(pid, &s, 0)
         reaped = true
+    }
+
+    /// End to end: the workload (the container's init after `start`) names itself `x) Z<U+0600>`
+    /// through /proc/self/comm and keeps running. `state` must say running and `kill` must
+    /// reach it; before the fix `state` said stopped and `kill` refused it (ESRCH).
+    @Test func hostileInitIsRunningAndKillable() throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/sh", "-c", "printf 'x) Z\\330\\200' > /proc/self/comm && touch /out/named; while :; do sleep 1; done"])
+        #expect(try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot).status == 0)
+        #expect(try OCIRuntimeTests.rt(["start", b.id], root: b.stateRoot).status == 0)
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: b.out + "/named") { usleep(10_000) }
+        try #require(FileManager.default.fileExists(atPath: b.out + "/named"), "the workload did not rename itself")
+        #expect(try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String == "running")
+        let k = try OCIRuntimeTests.rt(["kill", b.id, "KILL"], root: b.stateRoot)
+        #expect(k.status == 0, "kill: \(k.stderr)")
+        for _ in 0..<300 where try OCIRuntimeTests.state(b.id, root: b.stateRoot)?["status"] as? String != "stopped" { usleep(10_000) }
+        #expect(try OCIRuntimeTests.rt(["delete", b.id], root: b.stateRoot).status == 0)
     }
 }
