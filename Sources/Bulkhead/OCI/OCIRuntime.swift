@@ -231,10 +231,12 @@ public struct OCIRuntime: Sendable {
     /// Field 22 of /proc/PID/stat as the initial time namespace shows it (`HostStartTime`, as
     /// `ProcessHandle` compares it), and the state letter.
     static func processStart(_ pid: Int32) -> (start: UInt64, state: Character)? {
-        guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard let start = HostStartTime.fromStat(text), let s = fields.first?.first else { return nil }
-        return (start, s)
+        // ProcStat's byte-wise readers: a Character search for ")" was led inside a command name
+        // the init chose (RedTeamLaunchCPUOCITests); the start time as the initial time
+        // namespace shows it (HostStartTime, rt-lead).
+        guard pid > 0, let text = FileIO.read("/proc/\(pid)/stat"), let start = HostStartTime.fromStat(text),
+              let s = ProcStat.state(fromStat: text) else { return nil }
+        return (start, Character(Unicode.Scalar(s)))
     }
 
     /// created (the exec fifo still exists and the init lives), running, or stopped.

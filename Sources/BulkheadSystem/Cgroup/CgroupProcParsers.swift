@@ -113,11 +113,17 @@ public enum ProcStat {
 
     /// Whether the state (field 3) is Z (zombie) or X (dead): the process has exited.
     public static func hasExited(fromStat text: String) -> Bool {
-        // Byte-wise, as startTime: `lastIndex(of: Character)` re-segmented graphemes backwards
-        // over the whole line (0.4 M instructions of a launch's stale-leaf walk).
+        let s = state(fromStat: text)
+        return s == UInt8(ascii: "Z") || s == UInt8(ascii: "X")
+    }
+
+    /// The state letter (field 3), the first byte after the last ')' that is not a space.
+    /// Byte-wise, as startTime, and the one reader of it (bulkhead-runc's too): a search by
+    /// Character for ")" lands inside a command name that ends in a grapheme Prepend (U+0600),
+    /// which joins the kernel's ')' into one Character (RedTeamLaunchCPUTests).
+    public static func state(fromStat text: String) -> UInt8? {
         let bytes = text.utf8
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return false }
-        let state = bytes[bytes.index(after: close)...].first { $0 != UInt8(ascii: " ") }
-        return state == UInt8(ascii: "Z") || state == UInt8(ascii: "X")
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        return bytes[bytes.index(after: close)...].first { $0 != UInt8(ascii: " ") }
     }
 }
