@@ -342,8 +342,10 @@ struct PodNetworkTests {
         let b = try Self.runPod(Self.pod("sec-\(t)", namespace: "sb-\(t)", containers: [("r", reader)], extraSpec: volume, containerExtra: mount),
                                 extraFiles: [tenantB])
         #expect(b.status == 125 && b.stderr.contains("secret volume db: secret directory \(dirB)/db") && b.stderr.contains("ENOENT"), "\(b.stderr)")
-        // A pod of tenant A without the volume sees no secret anywhere.
-        let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqs s3cret /etc /run /var/tmp /var/lib/bulkhead"])]),
+        // A pod of tenant A without the volume sees no secret anywhere. It looks for this run's
+        // secret itself (its token): any file of the host's that merely names the word, such as
+        // a copy of this test's source under /var/tmp, is not the secret.
+        let c = try Self.runPod(Self.pod("nosec-\(t)", namespace: "sa-\(t)", containers: [("r", ["sh", "-c", "! grep -rqsF 's3cret-\(t)' /etc /run /var/tmp /var/lib/bulkhead"])]),
                                 extraFiles: [tenantA])
         #expect(c.status == 0, "a pod without the secret volume found it: \(c.stdout) \(c.stderr)")
         #expect(Self.cgroupDirectories(containing: "sa-\(t)").isEmpty, "a tenant's cgroup outlived its last pod: \(Self.cgroupDirectories(containing: "sa-\(t)"))")
