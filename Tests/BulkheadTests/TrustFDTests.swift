@@ -145,12 +145,20 @@ struct TrustFDTests {
             }
             return out
         }
-        // Wait (by polling state, not time) until the workload is sleep itself: the init has
-        // then closed its exec pipe and holds only what it keeps for the sandbox's life.
+        // Wait (by polling state, not time) until the workload is sleep itself, and then until
+        // the init has read its exec pipe's end of file and closed that pipe: the workload's
+        // execve comes first, and on a loaded machine the init may not have run since (CI saw
+        // the exec pipe still open). A pipe the init never closes keeps this loop to its bound
+        // (3 s), and the caller's check fails on it.
         for _ in 0..<3000 {
             if let initPID = children(p.processIdentifier).first, let w = children(initPID).first,
                FileIO.read("/proc/\(w)/cmdline")?.hasPrefix("/bin/sleep") == true {
-                return (fds(initPID), fds(w))
+                var held = fds(initPID)
+                for _ in 0..<300 where held.values.filter({ $0.hasPrefix("pipe:") }).count > 1 {
+                    usleep(10_000)
+                    held = fds(initPID)
+                }
+                return (held, fds(w))
             }
             usleep(10_000)
         }
