@@ -54,11 +54,11 @@ public enum BenchCacheRounds {
     /// it (`cpu0/cache/index3/size`, "32768K"): the victim sweeps three eighths of it (12 MiB of
     /// this host's 32 MiB), the aggressor twice it (64 MiB); 32 MiB assumed when the text is
     /// not a size, and the cache taken as 8 to 64 MiB. Three eighths, not the three quarters of
-    /// sessions 8 to 10: with CPU 0 the victim's (docs/bench.md, cache cells: what moves a
-    /// quiet baseline), a 24 MiB victim fell to 52% to 142% of its baseline round by round
-    /// (three runs of 12 rounds, interleaved with the 12 MiB one), because what the host's
-    /// other guests keep in the physical last-level cache already pushes a set that large out
-    /// in its baseline windows; 12 MiB stays in the cache alone and falls to 49% to 70%.
+    /// sessions 8 to 10: with CPU 0 the victim's (docs/bench.md, "What moves the baseline when
+    /// CPU 0 is the cell's"), a 24 MiB victim's rounds gave 52% to 142% of its baseline over
+    /// five runs, some above the 90% band, because what the host's other guests keep in the
+    /// physical last-level cache already pushes a set that large out in its baseline windows;
+    /// a 12 MiB set stays in the cache alone, and its rounds gave 42% to 72% over three runs.
     public static func sizes(llc text: String) -> (victim: Int, aggressor: Int, llc: Int?) {
         let t = String(text.filter { !$0.isWhitespace })
         var llc: Int?
