@@ -146,16 +146,45 @@ enum BenchScheduled {
     /// first window) in each window. Per window: `KEY`
     /// (MB per second of its own CPU time), `KEY_cpu` (its share of the window's wall time: the
     /// rest went to other work on its CPU), `KEY_ivcsw` (times other work took its CPU),
-    /// `KEY_minflt` (page faults).
+    /// `KEY_minflt` (page faults); and what else could move its rate with CPU 0 its own
+    /// (docs/bench.md, cache cells): `KEY_ref` (the calibrated reference after the window, loops
+    /// per CPU-second: the vCPU's speed), `KEY_steal0` (CPU 0's steal time over the window, as a
+    /// share of it: the hypervisor ran something else on its physical CPU) and `KEY_busy1` (CPU 1's
+    /// busy share: the other vCPU, which shares the last-level cache).
     static func cacheSweep(_ s: BenchSchedule, prefix: String, mebibytes: Int, cpu: Int) -> String {
-        victim(s, prefix: prefix, setup: "import resource; os.sched_setaffinity(0, {\(cpu)}); b=bytearray(\(mebibytes)<<20); z=bytes(len(b)//64); b[0::64]=z", body: """
-            n=0; end=time.monotonic()+W; c0=time.process_time(); u0=resource.getrusage(resource.RUSAGE_SELF)
+        victim(s, prefix: prefix, setup: "import resource; os.sched_setaffinity(0, {\(cpu)}); b=bytearray(\(mebibytes)<<20); z=bytes(len(b)//64); b[0::64]=z\n" + cpuTimes, body: """
+            n=0; t0=cpus(); end=time.monotonic()+W; c0=time.process_time(); u0=resource.getrusage(resource.RUSAGE_SELF)
             while time.monotonic()<end:
                 b[0::64]=z; n+=1
-            spent=max(1e-3, time.process_time()-c0); u1=resource.getrusage(resource.RUSAGE_SELF)
-            print("BH %s=%.1f %s_cpu=%.3f %s_ivcsw=%d %s_minflt=%d" % (key, n*\(mebibytes)/spent, key, spent/W, key, u1.ru_nivcsw-u0.ru_nivcsw, key, u1.ru_minflt-u0.ru_minflt), flush=True)
+            spent=max(1e-3, time.process_time()-c0); u1=resource.getrusage(resource.RUSAGE_SELF); t1=cpus()
+            m=0; c1=time.process_time(); rend=time.monotonic()+\(BenchPrograms.fmt(referenceSeconds))
+            while time.monotonic()<rend:
+                for _ in range(2000): pass
+                m+=1
+            rs=max(1e-4, time.process_time()-c1)
+            print("BH %s=%.1f %s_cpu=%.3f %s_ivcsw=%d %s_minflt=%d %s_ref=%.1f %s_steal0=%.3f %s_busy1=%.3f" % (key, n*\(mebibytes)/spent, key, spent/W, key, u1.ru_nivcsw-u0.ru_nivcsw, key, u1.ru_minflt-u0.ru_minflt, key, m/rs, key, (t1[0]-t0[0])/HZ/W, key, (t1[1]-t0[1])/HZ/W), flush=True)
             """)
     }
+
+    /// How long the cache victim's calibrated reference runs after each window: a loop that
+    /// touches no memory (`for _ in range(2000): pass`), per CPU-second, so its rate is the
+    /// vCPU's own speed (clock frequency, the hypervisor's time slicing, a host SMT sibling)
+    /// next to the window's sweep rate. It runs in the gap after the window, where no aggressor
+    /// sweeps (the next span starts 0.15 s before its window; the gap is 0.25 s).
+    static let referenceSeconds = 0.05
+
+    /// Python: `cpus()` reads /proc/stat (not namespaced) and returns CPU 0's steal and CPU 1's
+    /// busy time (user, nice, system, irq, softirq, steal excluded) in clock ticks; `HZ` their rate.
+    static let cpuTimes = """
+        HZ=os.sysconf("SC_CLK_TCK")
+        def cpus():
+            st=0; busy=0
+            for l in open("/proc/stat"):
+                f=l.split()
+                if f[0]=="cpu0": st=int(f[8])
+                elif f[0]=="cpu1": busy=int(f[1])+int(f[2])+int(f[3])+int(f[6])+int(f[7])
+            return (st,busy)
+        """
 
     /// 4 KiB write+fsync in a loop in each window, each one request of a disk-bound service:
     /// `KEY_ops` (per second), `KEY_p50`, `KEY_p90`, `KEY_p99` (ms, exact nearest rank:

@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 
 /// `bulkhead bench --vm`: the node cells that need a kernel of their own run in the VM lane's
-/// virtual machine (Tests/vm/run-lane.sh: Debian's cloud kernel under QEMU TCG, an initramfs
+/// virtual machine (Tests/vm/run-lane.sh: Debian's cloud kernel under QEMU, KVM or TCG, an initramfs
 /// with busybox and a statically linked bulkhead), booted once for every cell that asks, while
 /// the host's own figures (fs.file-nr, boot id) are read around the run.
 ///
@@ -45,6 +45,12 @@ public enum BenchVM {
         var problem: String?
         /// The lane's output lines that are not BHLANE lines (its phases), for evidence.
         var laneLines: [String] = []
+
+        /// The accelerator the lane chose and why (`lane: accel tcg (…)`, run-lane.sh): under
+        /// TCG every guest figure is emulated CPU time, which the host's other work sets.
+        var accel: String? {
+            laneLines.last { $0.hasPrefix("lane: accel ") }.map { String($0.dropFirst("lane: accel ".count)) }
+        }
     }
 
     /// The command `--vm` would run for `cells`, for the cells that say it was not asked for.

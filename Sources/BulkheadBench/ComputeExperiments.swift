@@ -125,16 +125,9 @@ enum ComputeExperiments {
     }
 
     /// The cache cells' working sets, from the last-level cache CPU 0 reports (index3): the
-    /// victim's three quarters of it (24 MiB of this host's 32 MiB: the size whose fall was the
-    /// clearest here, at the knee where an aggressor's slice of sweeping evicts part of it),
-    /// the aggressor's twice it (64 MiB). 32 MiB assumed when the size is unreadable.
+    /// victim's three eighths of it, the aggressor's twice it (BenchCacheRounds.sizes says why).
     static func cacheSizes() -> (victim: Int, aggressor: Int, llc: Int?) {
-        let text = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/size")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        var llc: Int?
-        if text.hasSuffix("K"), let k = Int(text.dropLast()), k > 0 { llc = k / 1024 }
-        else if text.hasSuffix("M"), let m = Int(text.dropLast()), m > 0 { llc = m }
-        let mib = min(max(llc ?? 32, 8), 64)
-        return (mib * 3 / 4, mib * 2, llc)
+        BenchCacheRounds.sizes(llc: FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/size") ?? "")
     }
 
     /// No cgroup controller partitions the last-level cache or memory bandwidth here (no
@@ -143,7 +136,7 @@ enum ComputeExperiments {
         let size = cacheSizes()
         return BenchExperiment(.cacheBandwidth, layer, expect: .cannot,
             claim: "a cache and memory-bandwidth hog slows a memory-bound victim: no layer partitions the caches or the memory bus",
-            method: "Victim: sweeps a \(size.victim) MiB buffer (three quarters of the last-level cache, \(size.llc.map { "\($0) MiB" } ?? "unknown, 32 MiB assumed")), in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a \(size.aggressor) MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
+            method: "Victim: sweeps a \(size.victim) MiB buffer (three eighths of the last-level cache, \(size.llc.map { "\($0) MiB" } ?? "unknown, 32 MiB assumed")), in MB per second of its own CPU time (CPU time it loses to the aggressor or anything else does not count), in interleaved windows of one run: alone and with the aggressor sweeping (it sweeps only in its windows). Aggressor: a process sweeping a \(size.aggressor) MiB buffer of its own. Both run on CPU 0: this VM's two vCPUs do not always share a last-level cache (the hypervisor places them), while one CPU's caches are always shared by whatever runs on it; "
                 + "placed across the \(layer.rawValue) boundary. Other work on CPU 0 evicts the victim's caches as the aggressor does, so a round is judged only when the victim's own CPU share says other work held at most \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in its windows (at least \(BenchCacheRounds.need(.baseline)) CPU alone, \(BenchCacheRounds.need(.loaded)) next to the aggressor); with fewer than two such rounds the cell is not measurable. The effect must be a fall to 90% or less. The same run has a third phase for what closes the cell (CPU pinning, its mitigation).") { ctx in
             // A third phase on the same schedule measures what closes the cell (Mitigations,
             // CPU pinning): the aggressor as a sandbox on CPU 1, sweeping only in the contained
@@ -172,6 +165,9 @@ enum ComputeExperiments {
                 w.record(BenchCacheRounds.share, win.phase, round: win.round, run.values[key + "_cpu"].flatMap(Double.init), "CPU")
                 w.record("victim involuntary context switches", win.phase, round: win.round, run.values[key + "_ivcsw"].flatMap(Double.init), "")
                 w.record("victim page faults", win.phase, round: win.round, run.values[key + "_minflt"].flatMap(Double.init), "")
+                w.record(BenchCacheRounds.reference, win.phase, round: win.round, run.values[key + "_ref"].flatMap(Double.init), "loops/CPU-s")
+                w.record(BenchCacheRounds.steal, win.phase, round: win.round, run.values[key + "_steal0"].flatMap(Double.init), "CPU")
+                w.record("CPU 1 busy", win.phase, round: win.round, run.values[key + "_busy1"].flatMap(Double.init), "CPU")
             }
             // Judged on the rounds in which CPU 0 was the cell's (BenchCacheRounds); the report
             // keeps every window.

@@ -113,7 +113,7 @@ enum Mitigations {
     /// bulkhead does not set.
     static func cpuPinning(_ layer: BenchLayer) -> Plan {
         inCellRun(control: "cpuset",
-             method: "Measured in the cell's own run, a third phase of its interleaved windows (ABBA, sharing the cell's baseline windows): the cell's victim (a sweep of three quarters of the last-level cache, MB per CPU-second, on CPU 0) next to the same aggressor (a sweep of twice it) started as a sandbox on CPU 1 by its cgroup's cpuset.cpus (bulkhead run --cpuset-cpus 1), instead of the cell's aggressor on CPU 0 (which is idle in these windows). Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less), judged as the cell on the rounds in which other work held at most 40% of CPU 0. resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.")
+             method: "Measured in the cell's own run, a third phase of its interleaved windows (ABBA, sharing the cell's baseline windows): the cell's victim (a sweep of three eighths of the last-level cache, MB per CPU-second, on CPU 0) next to the same aggressor (a sweep of twice it) started as a sandbox on CPU 1 by its cgroup's cpuset.cpus (bulkhead run --cpuset-cpus 1), instead of the cell's aggressor on CPU 0 (which is idle in these windows). Holds when the victim keeps at least 90% (the cell's cannot is a fall to 90% or less), judged as the cell on the rounds in which other work held at most 40% of CPU 0. resctrl (cache allocation, memory bandwidth allocation) where /sys/fs/resctrl is mounted.")
     }
 
     /// The pinned aggressor of a cache cell's run: a sandbox on CPU 1 sweeping `mebibytes` in the
@@ -492,6 +492,7 @@ enum Mitigations {
         let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost, what: what)
         func mib(_ p: String, _ phase: String) -> Int { Int((Double(v["\(p)\(phase)_writer0_mib"] ?? "") ?? 0) + (Double(v["\(p)\(phase)_writer1_mib"] ?? "") ?? 0)) }
         o.evidence += [
+            "the VM's accelerator: \(run.accel ?? "not reported") (under TCG every guest figure, the disk's service included, is emulated CPU time of the qemu process, which the host's other work shares)",
             "in the VM: \(rounds) rounds of \(v["window"] ?? "?") s windows (bench --vm passes --rounds and --duration, bounded to fit the VM's time: at most 8 rounds, 4 s windows, 100 s of windows)",
             "measured in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh, \(s.passed ? "PASS" : "FAIL"): \(s.detail)): this host's cgroups are \(hostMode); two sandboxes on the VM's virtio disk, whatever the layer (the control is the writers' own cgroup's io.max)",
             "victim: \(v["victim_io"] == "dread" ? "4 KiB O_DIRECT reads of its own preallocated file (no page cache, no metadata, no cache flush: it shares only the disk's queue)" : "4 KiB write + fsync"); writers: \(v["writers_io"] == "direct" ? "O_DIRECT 1 MiB writes (each bio submitted, and throttled, in the writer's own context)" : "buffered writes, then fsync")",

@@ -66,4 +66,43 @@ struct BenchCacheRoundsTests {
         #expect(BenchCacheRounds.spread([9973, 16097]).map { abs($0 - 0.614) < 0.001 } == true)
         #expect(BenchCacheRounds.spread([12000]) == nil)
     }
+
+    @Test("The victim sweeps three eighths of the last-level cache, the aggressor twice the cache: 12 and 64 MiB of this host's 32 MiB")
+    func workingSets() {
+        let here = BenchCacheRounds.sizes(llc: "32768K\n")
+        #expect(here.victim == 12 && here.aggressor == 64 && here.llc == 32, "\(here)")
+        let m = BenchCacheRounds.sizes(llc: "16M")
+        #expect(m.victim == 6 && m.aggressor == 32 && m.llc == 16, "\(m)")
+        // Unreadable: 32 MiB assumed; a tiny or huge cache is taken as 8 or 64 MiB.
+        let none = BenchCacheRounds.sizes(llc: "")
+        #expect(none.victim == 12 && none.aggressor == 64 && none.llc == nil, "\(none)")
+        #expect(BenchCacheRounds.sizes(llc: "1024K").victim == 3 && BenchCacheRounds.sizes(llc: "256M").aggressor == 128)
+    }
+
+    /// Per-round ratios (loaded over alone) of the victim with CPU 0 its own (nice -20 in an
+    /// autogroup of nice -20: at least 0.85 of CPU 0 alone, 0.48 next to the aggressor; CPU 1
+    /// held by a loop that touches no memory; CPU 0's steal 0 to 2%), from
+    /// `scripts/cache-window-probe.py --rounds 12 --mib M`, the two sizes interleaved run by run
+    /// at load average 22 to 26 (2026-12-07, docs/bench.md).
+    static let probed24: [[Double]] = [
+        [0.850, 0.799, 0.814, 0.931, 0.839, 0.808, 0.859, 0.923, 0.784, 0.704, 0.806, 0.859],
+        [0.631, 0.790, 0.649, 0.673, 0.668, 0.577, 0.635, 0.780, 0.807, 0.723, 0.622, 0.748],
+    ]
+    static let probed12: [[Double]] = [
+        [0.507, 0.452, 0.645, 0.582, 0.420, 0.435, 0.533, 0.658, 0.640, 0.642, 0.614, 0.420],
+        [0.533, 0.662, 0.651, 0.716, 0.615, 0.596, 0.683, 0.600, 0.694, 0.589, 0.583, 0.631],
+    ]
+
+    @Test("With CPU 0 the victim's, 3 consecutive rounds of a 24 MiB victim straddle the 90% band where a round crosses it; a 12 MiB victim's rounds stay far below it")
+    func theSmallerSetDecides() {
+        // Every 3 consecutive rounds of a run, as the bench's default 3 rounds would see them.
+        func positions(_ runs: [[Double]]) -> [BenchIntervalPosition?] {
+            runs.flatMap { r in (0...(r.count - 3)).map { i in
+                BenchRatioSummary(metric: "victim sweep rate", phase: .loaded, ratios: Array(r[i..<(i + 3)]), band: 0.9, side: .atMost)?.position
+            } }
+        }
+        let big = positions(Self.probed24), small = positions(Self.probed12)
+        #expect(big.filter { $0 == .straddles }.count == 6 && big.count == 20, "24 MiB: \(big)")
+        #expect(small.allSatisfy { $0 == .confirms } && Self.probed12.joined().allSatisfy { $0 <= 0.72 }, "12 MiB: \(small)")
+    }
 }

@@ -304,3 +304,27 @@ struct BenchVMLaneTests {
         return (report, try #require(report.result(BenchCellID(.diskBandwidth, .container))))
     }
 }
+
+/// The lane's accelerator (run-lane.sh): KVM where the host has hardware virtualization, TCG
+/// otherwise, and the choice said. Not gated: the choice is made before the lane installs,
+/// downloads or builds anything, so asking for KVM on a host without it fails at once.
+struct VMLaneAccelTests {
+    @Test("BULKHEAD_VM_ACCEL=kvm fails at once with the reason on a host without vmx/svm; an unknown value is refused")
+    func accelChoice() throws {
+        let tmp = NSTemporaryDirectory() + "bh-lane-accel-\(token())"
+        defer { _ = try? FileManager.default.removeItem(atPath: tmp) }
+        let env = ["BULKHEAD_VM_OFFLINE": "1", "BULKHEAD_VM_CACHE": tmp + "/cache", "BULKHEAD_VM_OUT": tmp + "/out"]
+        let bad = VMLane.lane(env.merging(["BULKHEAD_VM_ACCEL": "fast"]) { _, b in b })
+        #expect(bad.status == 2 && bad.output.contains("BULKHEAD_VM_ACCEL must be auto, kvm or tcg, not 'fast'"), "\(bad.status): \(bad.output)")
+        let cpuinfo = FileIO.read("/proc/cpuinfo") ?? ""
+        let hardware = cpuinfo.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains { $0 == "vmx" || $0 == "svm" } }
+        guard !hardware else { return }
+        // This project's machines: /dev/kvm is PVM (kvm_pvm), which runs only guest kernels
+        // built for it; the lane runs under TCG and says why.
+        let kvm = VMLane.lane(env.merging(["BULKHEAD_VM_ACCEL": "kvm"]) { _, b in b })
+        #expect(kvm.status == 2 && kvm.output.contains("BULKHEAD_VM_ACCEL=kvm, but KVM cannot be used here: "), "\(kvm.status): \(kvm.output)")
+        if access("/sys/module/kvm_pvm", F_OK) == 0 {
+            #expect(kvm.output.contains("/dev/kvm is PVM (kvm_pvm, no vmx/svm)"), "\(kvm.output)")
+        }
+    }
+}

@@ -207,7 +207,12 @@ struct MatrixTests {
             // cache-bandwidth/namespace and its baselines were 23,812 to 38,347 (61% apart; the
             // verdict, cannot at 73% [64-87%], was right). docs/bench.md, "Cache cells: judged rounds".
             let spread = BenchCacheRounds.spread(base).map { BenchFormat.percent($0) } ?? "none"
-            print("matrix \(cell): judged rounds \(judged) of \(Set(result.measurements.compactMap(\.round)).sorted()); baseline windows judged \(base.map { Int($0) }), \(spread) apart")
+            // Beside it, what else could move them (docs/bench.md, cache cells): the vCPU's
+            // speed (the calibrated reference after each window) and CPU 0's steal time.
+            let kept = BenchCacheRounds.only(judged, result.measurements).filter { $0.phase == .baseline }
+            let ref = kept.filter { $0.name == BenchCacheRounds.reference }.map(\.value)
+            let steal = kept.filter { $0.name == BenchCacheRounds.steal }.map(\.value)
+            print("matrix \(cell): judged rounds \(judged) of \(Set(result.measurements.compactMap(\.round)).sorted()); baseline windows judged \(base.map { Int($0) }), \(spread) apart; their reference \(BenchCacheRounds.spread(ref).map { BenchFormat.percent($0) } ?? "none") apart, CPU 0 steal \(steal.map { BenchFormat.percent($0) })")
         }
     }
 

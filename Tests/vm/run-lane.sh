@@ -1,7 +1,7 @@
 #!/bin/bash
-# The cgroup v2 test lane: boots Debian's cloud kernel under QEMU TCG with an initramfs that
-# holds busybox, a statically linked bulkhead and the scenarios of Tests/vm/scenarios, and
-# checks the machine-readable result lines the VM prints on its serial console:
+# The cgroup v2 test lane: boots Debian's cloud kernel under QEMU (KVM where the host has
+# hardware virtualization, else TCG) with an initramfs that holds busybox, a statically
+# linked bulkhead and the scenarios of Tests/vm/scenarios, and checks the machine-readable result lines the VM prints on its serial console:
 #   BHLANE PASS|FAIL <scenario> <detail>     one per scenario
 #   BHLANE DONE <n_pass> <n_fail>            last line before poweroff
 # Exit status 0 only when DONE was seen with 0 failures.
@@ -17,6 +17,8 @@
 #   BULKHEAD_VM_BENCH      ROUNDS:SECONDS of the bench scenarios' windows (34-bench-io-max;
 #                          `bulkhead bench --vm` passes its --rounds and --duration)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
+#   BULKHEAD_VM_ACCEL      auto (default: KVM where the host has vmx/svm and /dev/kvm, else TCG),
+#                          kvm (fail without it) or tcg
 #   BULKHEAD_VM_OFFLINE    1: install and download nothing (`bulkhead bench --vm` sets it): a
 #                          missing tool or an uncached kernel fails with the fix
 # Needs: apt-get (first run only), swift, gcc + static glibc, busybox-static, cpio, mke2fs,
@@ -53,6 +55,25 @@ need_tools() {
     fi
 }
 offline=${BULKHEAD_VM_OFFLINE:-0}
+# The accelerator: KVM where this host gives hardware virtualization (the guest's CPU then runs
+# at the host CPU's speed, and the disk's service is no longer emulated CPU time that the
+# host's other work sets: docs/bench.md, the disk cell in the VM lane), TCG otherwise.
+# BULKHEAD_VM_ACCEL=tcg forces TCG; =kvm fails when KVM cannot be used. A /dev/kvm without
+# vmx/svm in /proc/cpuinfo is not hardware KVM: on a host with kvm_pvm (PVM, nested
+# virtualization by page tables) it runs only guest kernels built for it (CONFIG_PVM_GUEST),
+# which Debian's cloud kernel is not (it stops after the boot loader, or qemu fails to set
+# MSR 0x10a with -cpu max).
+accel=tcg; cpu=max; why=
+case ${BULKHEAD_VM_ACCEL:-auto} in tcg|kvm|auto) ;; *) die "BULKHEAD_VM_ACCEL must be auto, kvm or tcg, not '${BULKHEAD_VM_ACCEL}'" ;; esac
+if [ "${BULKHEAD_VM_ACCEL:-auto}" = tcg ]; then why="BULKHEAD_VM_ACCEL=tcg"
+elif ! [ -c /dev/kvm ]; then why="no /dev/kvm"
+elif ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then why="/dev/kvm is not readable and writable by uid $(id -u)"
+elif ! grep -qwE 'vmx|svm' /proc/cpuinfo; then
+    if [ -d /sys/module/kvm_pvm ]; then why="/dev/kvm is PVM (kvm_pvm, no vmx/svm): it runs only kernels built with CONFIG_PVM_GUEST, and Debian's cloud kernel is not one"
+    else why="/dev/kvm present but this CPU has no vmx/svm"; fi
+else accel=kvm; cpu=host; why="vmx/svm and /dev/kvm"; fi
+[ "${BULKHEAD_VM_ACCEL:-auto}" = kvm ] && [ "$accel" != kvm ] && die "BULKHEAD_VM_ACCEL=kvm, but KVM cannot be used here: $why"
+echo "lane: accel $accel ($why)"
 command -v bc >/dev/null || [ "$offline" = 1 ] || apt-get install -y -q bc >/dev/null
 need_tools
 
@@ -158,7 +179,7 @@ fi
 # the guest's own block layer and queue (where io.max acts: 34-bench-io-max), not a host disk,
 # whose latency whatever else runs on the host sets.
 set +e
-timeout "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1024 -smp 2 -nographic -no-reboot \
+timeout "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
     -drive file="$disk",if=virtio,format=raw,cache=unsafe \
     </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'

@@ -17,6 +17,12 @@ public enum BenchCacheRounds {
     public static let othersAtMost = 0.4
     /// The measurement that carries the victim's CPU share per window.
     public static let share = "victim CPU share"
+    /// The victim's calibrated reference per window: a loop that touches no memory, in loops
+    /// per CPU-second, run right after the window: the vCPU's own speed.
+    public static let reference = "victim reference rate"
+    /// CPU 0's steal time over the window, as a share of it (/proc/stat): time in which the
+    /// hypervisor ran something else on the physical CPU behind CPU 0.
+    public static let steal = "CPU 0 steal"
 
     /// The victim's CPU share a window of `phase` needs for its round to be judged.
     public static func need(_ phase: BenchPhase) -> Double {
@@ -42,6 +48,24 @@ public enum BenchCacheRounds {
     public static func only(_ rounds: [Int], _ measurements: [BenchMeasurement]) -> [BenchMeasurement] {
         let keep = Set(rounds)
         return measurements.filter { $0.round.map(keep.contains) ?? true }
+    }
+
+    /// The cache cells' working sets, in MiB, from the last-level cache's size as sysfs prints
+    /// it (`cpu0/cache/index3/size`, "32768K"): the victim sweeps three eighths of it (12 MiB of
+    /// this host's 32 MiB), the aggressor twice it (64 MiB); 32 MiB assumed when the text is
+    /// not a size, and the cache taken as 8 to 64 MiB. Three eighths, not the three quarters of
+    /// sessions 8 to 10: with CPU 0 the victim's (docs/bench.md, "What moves the baseline when
+    /// CPU 0 is the cell's"), a 24 MiB victim's rounds gave 52% to 142% of its baseline over
+    /// five runs, some above the 90% band, because what the host's other guests keep in the
+    /// physical last-level cache already pushes a set that large out in its baseline windows;
+    /// a 12 MiB set stays in the cache alone, and its rounds gave 42% to 72% over three runs.
+    public static func sizes(llc text: String) -> (victim: Int, aggressor: Int, llc: Int?) {
+        let t = String(text.filter { !$0.isWhitespace })
+        var llc: Int?
+        if t.hasSuffix("K"), let k = Int(t.dropLast()), k > 0 { llc = k / 1024 }
+        else if t.hasSuffix("M"), let m = Int(t.dropLast()), m > 0 { llc = m }
+        let mib = min(max(llc ?? 32, 8), 64)
+        return (mib * 3 / 8, mib * 2, llc)
     }
 
     /// The spread of a victim's windows: the largest over the smallest, less one (0.6 for
