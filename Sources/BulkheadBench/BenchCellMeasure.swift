@@ -58,12 +58,29 @@ struct BenchCellMeasure {
         if let first = m, first.verdict.kind == .inconclusive, !vmLane, placed == .ownRun || cellRuns == 1,
            let more = BenchRemeasure.extraRounds(after: rounds) {
             if placed == .inCellRun {
+                // The cell's own verdict was decided: its note says that the control's was not
+                // (combine's would say the cell's verdict was inconclusive).
+                let why = "measured again with \(more) rounds: with \(rounds) its control (\(first.control)) was inconclusive (\(first.keyFigure): \(first.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
                 r = BenchRemeasure.combine(first: r, firstRounds: rounds, again: cell(more), rounds: more)
+                r.evidence[0] = why
             }
             m = control(more)
             m?.evidence.insert("measured again with \(more) rounds: with \(rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
         }
         r.mitigation = m
         return r
+    }
+}
+
+extension BenchVerdict {
+    /// `self` unless a ratio verdict rests on fewer than two rounds where `asked` (two or more)
+    /// were asked, the other rounds' windows missed (begun late under load): the interval of one
+    /// round is a point, so its can, cannot or not-observed decides nothing. It is inconclusive,
+    /// which the bench measures again (`BenchCellMeasure`). One round asked (`--quick`) keeps its
+    /// single-sample verdict. Applied where a cell's or a control's outcome becomes its result
+    /// (`BenchExperiment.run`, `Mitigations.run`).
+    func requiringInterval(_ ratio: BenchRatioSummary?, asked: Int) -> BenchVerdict {
+        guard let q = ratio, asked >= 2, q.rounds < 2, [.can, .cannot, .notObserved].contains(kind) else { return self }
+        return BenchVerdict(.inconclusive, "only \(q.rounds) of \(asked) rounds gave a ratio (the others missed a window): one round is no interval; it alone gave \(kind.rawValue): \(reason)")
     }
 }

@@ -144,8 +144,10 @@ struct BenchCellMeasureTests {
         // The cell's result is its second run's: verdict, interval, windows; both runs' seconds.
         #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6 && Set(r.measurements.compactMap(\.round)).count == 6, "\(r.verdict.reason)")
         #expect(r.seconds == 50, "\(r.seconds)")
+        // Its note says why it ran again: not its own verdict (decided), its control's.
         let cellNote = try #require(r.evidence.first)
-        #expect(cellNote.hasPrefix("measured again with 6 rounds: with 3 "), "\(cellNote)")
+        #expect(cellNote.hasPrefix("measured again with 6 rounds: with 3 its control (synthetic control) was inconclusive (victim 82% [71–82%]")
+                && cellNote.contains("; the cell's own verdict was cannot (victim 70% [68–72%])"), "\(cellNote)")
         // The control is the second run's, sharing that run's baseline windows, its first verdict kept.
         let m = try #require(r.mitigation)
         #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
@@ -242,5 +244,43 @@ struct BenchCellMeasureTests {
                                 "network-bandwidth/container", "network-bandwidth/namespace"], "\(inCell)")
         #expect(Set(ownRun) == ["fds/container", "fds/pod", "fds/namespace", "pids/node", "inotify/container",
                                 "disk-bandwidth/container", "disk-bandwidth/pod", "disk-bandwidth/namespace"], "\(ownRun)")
+    }
+
+    // MARK: a ratio on one round of several
+
+    /// A "can" ratio cell whose victim reported one round's windows of `asked` when three rounds
+    /// are asked (the others began late), every round with more.
+    static func missingRounds() -> BenchExperiment {
+        var e = BenchExperiment(.cpu, .pod, expect: .can, claim: "synthetic", method: "synthetic windows") { ctx in
+            let n = ctx.rounds == 3 ? 1 : ctx.rounds
+            let q = BenchRatioSummary(metric: "victim rate", phase: .contained, ratios: Array(repeating: 0.95, count: n), band: 0.7, side: .atLeast)
+            return BenchOutcome(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "the synthetic hog was contained"),
+                                keyFigure: "victim \(q?.text ?? "?")", ratio: q)
+        }
+        e.runsWorkloads = false
+        return e
+    }
+
+    @Test("A ratio judged on one round where three were asked is inconclusive and measured again; with one round asked (--quick) it stands")
+    func oneRoundOfSeveral() throws {
+        let ctx = try BenchContext(binary: "/bin/false", phaseSeconds: 1, rounds: 3)
+        defer { ctx.close() }
+        let exp = Self.missingRounds()
+        var asked: [Int] = []
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            asked.append(n)
+            return ctx.withRounds(n) { exp.run(ctx) }
+        }, control: { _ in nil })
+        #expect(asked == [3, 6], "\(asked)")
+        #expect(r.verdict.kind == .can && r.ratio?.rounds == 6, "\(r.verdict.reason)")
+        let note = try #require(r.evidence.first)
+        #expect(note.contains("the verdict was inconclusive") && note.contains("only 1 of 3 rounds gave a ratio") && note.contains("it alone gave can"), "\(note)")
+        let quick = ctx.withRounds(1) { exp.run(ctx) }
+        #expect(quick.verdict.kind == .can && quick.ratio?.rounds == 1, "one round asked: \(quick.verdict.reason)")
+        // A control measured in the cell's run on one round of three: inconclusive as well.
+        let q = BenchRatioSummary(metric: "victim throughput", phase: .contained, ratios: [0.95], band: 0.8, side: .atLeast)
+        ctx.cellMitigation = (BenchOutcome(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "shaped"), keyFigure: "victim 95%", ratio: q), 3)
+        let m = try #require(Mitigations.run(Self.network, ctx))
+        #expect(m.verdict.kind == .inconclusive && m.verdict.reason.contains("only 1 of 3 rounds gave a ratio"), "\(m.verdict.reason)")
     }
 }
