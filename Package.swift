@@ -102,6 +102,9 @@ let package = Package(
         // stat files, kernel versions, /proc/PID/status, the errno table, netlink dump records,
         // network names and addresses, TrustedFile's owner/mode rule): no root, no launch.
         .testTarget(name: "BulkheadSystemTests", dependencies: ["BulkheadSystem", "BulkheadModel", "BulkheadConfig"]),
+        // The bench's own decisions on synthetic experiments (when a cell and its control are
+        // measured again, what the result keeps): no root, no launch. MatrixTests runs the cells.
+        .testTarget(name: "BulkheadBenchTests", dependencies: ["BulkheadBench", "BulkheadModel", "BulkheadConfig"]),
         .testTarget(
             name: "BulkheadTests",
             dependencies: ["Bulkhead", "BulkheadModel", "BulkheadConfig", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc",

@@ -98,39 +98,14 @@ public enum BenchCatalogue {
                 exp = .notRun(exp.cell.resource, exp.cell.layer, expect: exp.expected, claim: exp.claim, .skipped, why, keyFigure: "--only \(exp.cell)")
             }
             // Adaptive rounds: a ratio cell whose interval straddles its band is measured once
-            // more with twice the rounds (a narrower interval), bounded; decided cells cost
-            // nothing more (with 3 rounds the interval is the range: no round can be saved).
-            // The rule is BenchRemeasure's (BulkheadModel), tested on synthetic windows.
+            // more with twice the rounds, bounded, and so is a control that alone did not decide
+            // (BenchCellMeasure: when each is measured again, what the result keeps of the first
+            // run; BulkheadBenchTests). The control that closes a "cannot" is measured beside the
+            // cell's own run (Mitigations), with the same adaptive rounds where it measured here.
             let launched = context.launches
-            var cellRuns = 0
-            var r = BenchRemeasure.measure(rounds: context.rounds) { n in
-                cellRuns += 1
-                return context.withRounds(n) { exp.run(context) }
-            }
-            // What closes a "cannot": the control's run, beside the cell's own (Mitigations).
-            // The same adaptive rounds for the control's own run when it measured here (a run
-            // read from the VM lane's figures would only read them again).
-            if exp.expected == .cannot, exp.runsWorkloads {
-                var m = Mitigations.run(exp.cell, context)
-                // A control measured in the cell's run (cpu pinning of the cache cells, the
-                // network cells' shaping) is measured again by running the cell again, unless
-                // the cell's own re-measure already ran it with more rounds; a decided cell whose
-                // control was inconclusive was otherwise never measured again (CI, session 10:
-                // network-bandwidth/namespace's shaping at 82% [71-82%] against an 80% band).
-                if let first = m, first.verdict.kind == .inconclusive, context.vmRun == nil,
-                   let plan = Mitigations.plan(exp.cell), !plan.inCellRun || cellRuns == 1,
-                   let more = BenchRemeasure.extraRounds(after: context.rounds) {
-                    if plan.inCellRun {
-                        let again = context.withRounds(more) { exp.run(context) }
-                        r = BenchRemeasure.combine(first: r, firstRounds: context.rounds, again: again, rounds: more)
-                        m = Mitigations.run(exp.cell, context)
-                    } else {
-                        m = context.withRounds(more) { Mitigations.run(exp.cell, context) }
-                    }
-                    m?.evidence.insert("measured again with \(more) rounds: with \(context.rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
-                }
-                r.mitigation = m
-            }
+            var r = BenchCellMeasure(exp, rounds: context.rounds, vmLane: context.vmRun != nil).result(
+                cell: { n in context.withRounds(n) { exp.run(context) } },
+                control: { n in context.withRounds(n) { Mitigations.run(exp.cell, context) } })
             r.launches = context.launches - launched
             results.append(r)
             progress(exp.cell, r)

@@ -49,6 +49,8 @@ struct BenchExperiment: Sendable {
         } catch {
             o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the experiment could not run: \(error)"), keyFigure: "error")
         }
+        // A ratio judged on one round of several decides nothing (BenchVerdict.requiringInterval).
+        o.verdict = o.verdict.requiringInterval(o.ratio, asked: ctx.rounds)
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
         // A figure a workload did not report is absent, not NaN (JSON has no NaN).
         o.measurements = o.measurements.filter(\.value.isFinite)

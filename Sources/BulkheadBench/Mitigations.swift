@@ -68,6 +68,8 @@ enum Mitigations {
             if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
             seconds = Monotonic.now() - start
         }
+        // As the cell's: a ratio judged on one round of several decides nothing.
+        o.verdict = o.verdict.requiringInterval(o.ratio, asked: ctx.rounds)
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
                                measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
                                seconds: seconds ?? 0)

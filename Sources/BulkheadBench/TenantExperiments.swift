@@ -11,15 +11,24 @@ enum TenantExperiments {
     static func cpu() -> BenchExperiment {
         BenchExperiment(.cpu, .namespace, expect: .can,
             claim: "the tenant cgroup decides the share, not the pod count: a tenant of one pod gets as much CPU as a tenant of three",
-            method: "Four busy pods (one busy loop each, all pinned to CPU 0): one in tenant A, three in tenant B, each tenant with a quota, so with a cgroup of its own under which its pods run. Baseline: the same four pods in one tenant. The figure is tenant A's part of the four pods' CPU time (each container's cpuacct): 1/4 by pod count, 1/2 by tenant.") { ctx in
+            method: "Four busy pods (one busy loop each, all pinned to CPU 0, spinning in one common wall-clock window): one in tenant A, three in tenant B, each tenant with a quota, so with a cgroup of its own under which its pods run. Baseline: the same four pods in one tenant. The figure is tenant A's part of the four pods' CPU time (each container's cpuacct): 1/4 by pod count, 1/2 by tenant.") { ctx in
             let s = max(1.5, ctx.phaseSeconds)
             // Every loop on CPU 0: one CPU's scheduler then divides it exactly by group weight
-            // (across CPUs, CFS spreads a group's weight by load, which blurs the split).
-            let hog = { (name: String) in BenchWorkload(name: name, script: """
+            // (across CPUs, CFS spreads a group's weight by load, which blurs the split). The four
+            // loops spin in one wall-clock window of `s` seconds, 2 s after the run's launch (the
+            // pods start one after another): timed from each loop's own start, launches 0.2 to
+            // 0.3 s apart under load let tenant B's later pods run alone after A's loop ended, so
+            // A's share of the four fell below the split it was given (31% and 38% at load
+            // average 20, MatrixTests, session 11). A loop that starts after the window began
+            // reports it (`BH NAME_late=S`): the evidence names it.
+            let hog = { (name: String, window: BenchSchedule) in BenchWorkload(name: name, script: """
                 python3 -c 'import os,time
-                os.sched_setaffinity(0, {0}); end=time.monotonic()+\(BenchPrograms.fmt(s))
-                while time.monotonic()<end: pass'
+                os.sched_setaffinity(0, {0}); T0=\(window.startLiteral); end=T0+\(BenchPrograms.fmt(s)); d=T0-time.time()
+                if d<0: print("BH \(name)_late=%.3f" % -d, flush=True)
+                time.sleep(max(0, d))
+                while time.time()<end: pass'
                 """) }
+            let window = { BenchSchedule(rounds: 1, phases: [.baseline], window: s, gap: 0, lead: 2) }
             let names = ["a1", "b1", "b2", "b3"]
             func share(_ p: BenchPods) -> Double? {
                 let u = names.map { number(p.containerStats($0), "cpuUsageMicros") ?? 0 }
@@ -27,12 +36,17 @@ enum TenantExperiments {
                 return total > 0 ? u[0] / total : nil
             }
             // Baseline: one tenant (its cgroup is shared by all four pods).
-            let flat = try ctx.runPodSpecs(names.map { BenchPodSpec(group: [hog($0)], tenant: 0, quota: cgroupOnlyQuota) })
-            let tenants = try ctx.runPodSpecs(names.map { BenchPodSpec(group: [hog($0)], tenant: $0 == "a1" ? 1 : 2, quota: cgroupOnlyQuota) })
+            let flatWindow = window()
+            let flat = try ctx.runPodSpecs(names.map { BenchPodSpec(group: [hog($0, flatWindow)], tenant: 0, quota: cgroupOnlyQuota) })
+            let tenantsWindow = window()
+            let tenants = try ctx.runPodSpecs(names.map { BenchPodSpec(group: [hog($0, tenantsWindow)], tenant: $0 == "a1" ? 1 : 2, quota: cgroupOnlyQuota) })
+            let late = [("one tenant", flat), ("two tenants", tenants)].flatMap { run in
+                names.compactMap { n in run.1.values["\(n)_late"].map { "\(run.0): \(n)'s loop began \($0) s after the common window: its share is short by that" } }
+            }
             let base = share(flat), split = share(tenants)
             let summary = "tenant A's pod: \(base.map(BenchFormat.percent) ?? "?") of the CPU as one pod of four in one tenant, \(split.map(BenchFormat.percent) ?? "?") as a tenant of its own beside a tenant of three"
             var o = BenchOutcome.shareSplit(loaded: base, contained: split, label: "A:", metric: "tenant A's CPU share", summary: summary)
-            o.evidence = ["loaded: four pods in one tenant (pod count decides); contained: tenants A (1 pod) and B (3 pods), each with its cgroup"]
+            o.evidence = ["loaded: four pods in one tenant (pod count decides); contained: tenants A (1 pod) and B (3 pods), each with its cgroup; every loop in one common window of \(BenchPrograms.fmt(s)) s"] + late
             if !tenants.problems.isEmpty { o.evidence.append(tenants.problems) }
             return o
         }

@@ -1,0 +1,286 @@
+@testable import BulkheadBench
+import BulkheadConfig
+import BulkheadModel
+import Testing
+
+/// The bench's re-measure rules (issue 18's adaptive rounds) as `BenchCatalogue.run` applies
+/// them, on synthetic experiments: scripted runs of a cell and of its control, judged by the
+/// verdict functions the experiments use. MatrixTests meets these paths only when a real cell
+/// happens to be undecided; here each is reached on purpose.
+struct BenchCellMeasureTests {
+    static let network = BenchCellID(.networkBandwidth, .namespace)
+    static let fds = BenchCellID(.fileDescriptors, .pod)
+    static let cpu = BenchCellID(.cpu, .pod)
+
+    /// A ratio cell's run of `rounds` rounds: per round a baseline window of 100 and a loaded
+    /// (a "cannot") or contained (a "can") window of `victim(round)`, every window kept with its
+    /// round, judged against `band` as the experiments judge (judgeSlowdown, judgeCan).
+    static func cell(_ id: BenchCellID, _ expected: BenchVerdictKind, rounds: Int, band: Double, seconds: Double = 10,
+                     _ victim: (Int) -> Double) -> BenchResult {
+        let phase: BenchPhase = expected == .can ? .contained : .loaded
+        var windows: [BenchMeasurement] = []
+        for r in 0..<rounds {
+            windows.append(BenchMeasurement("victim rate", .baseline, 100, "ops/s", round: r))
+            windows.append(BenchMeasurement("victim rate", phase, victim(r), "ops/s", round: r))
+        }
+        let q = BenchRatioSummary(metric: "victim rate", phase: phase, ratios: (0..<rounds).map { victim($0) / 100 }, band: band,
+                                  side: expected == .can ? .atLeast : .atMost)
+        let verdict = expected == .can ? BenchVerdict.judgeCan(summary: q, contained: true, containment: "the synthetic hog was contained")
+                                       : BenchVerdict.judgeSlowdown(summary: q, what: "synthetic victim next to its aggressor")
+        return BenchResult(cell: id, claim: "synthetic", expected: expected, verdict: verdict, keyFigure: "victim \(q?.text ?? "?")",
+                           method: "synthetic windows", measurements: windows, chartMetric: "victim rate", ratio: q, seconds: seconds)
+    }
+
+    /// A control's run of `rounds` rounds: the victim's contained windows over `baseline`'s
+    /// baseline windows (the cell's own, for a control measured in its run), holding at `band`
+    /// or above (judgeCan, as Mitigations.roundsOutcome).
+    static func control(rounds: Int, band: Double = 0.8, sharing baseline: BenchResult? = nil, _ victim: (Int) -> Double) -> BenchMitigation {
+        let base = baseline.map { $0.measurements.filter { $0.phase == .baseline } }
+            ?? (0..<rounds).map { BenchMeasurement("victim rate", .baseline, 100, "ops/s", round: $0) }
+        let windows = base + (0..<rounds).map { BenchMeasurement("victim rate", .contained, victim($0), "ops/s", round: $0) }
+        let q = BenchRatioSummary(metric: "victim rate", phase: .contained, ratios: (0..<rounds).map { victim($0) / 100 }, band: band, side: .atLeast)
+        return BenchMitigation(control: "synthetic control", verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "the control was in place"),
+                               keyFigure: "victim \(q?.text ?? "?")", method: "synthetic", measurements: windows,
+                               evidence: ["measured in the cell's run: its baseline windows are the cell's"], ratio: q, seconds: 3)
+    }
+
+    /// Rounds of 60%, 80%, 100%, repeated: their interval straddles an 80% band at any count.
+    static func undecided(_ round: Int) -> Double { [60, 80, 100][round % 3] }
+
+    /// A control whose run did not decide (one round cannot: its interval is a point).
+    static func inconclusiveControl() -> BenchMitigation {
+        BenchMitigation(control: "synthetic control", verdict: BenchVerdict(.inconclusive, "synthetic: the interval straddles its band"),
+                        keyFigure: "victim ?", method: "synthetic")
+    }
+
+    /// The baseline windows, "round:value".
+    static func baseline(_ ms: [BenchMeasurement]) -> [String] {
+        ms.filter { $0.phase == .baseline }.map { "\($0.round ?? -1):\($0.value)" }
+    }
+
+    // MARK: the cell
+
+    @Test("An inconclusive cell is measured again with twice the rounds: the second run's result, both runs' seconds, the first verdict in its evidence")
+    func inconclusiveCellIsMeasuredAgain() throws {
+        var asked: [Int] = []
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            asked.append(n)
+            return n == 3 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8, seconds: 8, Self.undecided)
+                          : Self.cell(Self.cpu, .can, rounds: n, band: 0.8, seconds: 15) { _ in 95 }
+        }, control: { _ in Issue.record("a can has no control"); return nil })
+        #expect(asked == [3, 6], "\(asked)")
+        #expect(r.verdict.kind == .can && r.confirmsClaim, "\(r.verdict.reason)")
+        let q = try #require(r.ratio)
+        #expect(q.rounds == 6 && Set(r.measurements.compactMap(\.round)).count == 6, "the second run's interval and windows: \(q.rounds)")
+        #expect(r.seconds == 23, "both runs' seconds: \(r.seconds)")
+        let note = try #require(r.evidence.first)
+        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive") && note.contains("straddles the 80% band"), "\(note)")
+        #expect(r.mitigation == nil)
+    }
+
+    @Test("A cell inconclusive twice stays inconclusive: no third run, never a pass; a control inconclusive twice stays so too")
+    func inconclusiveTwiceStaysInconclusive() throws {
+        var asked: [Int] = []
+        let can = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            asked.append(n)
+            return Self.cell(Self.cpu, .can, rounds: n, band: 0.8, Self.undecided)
+        }, control: { _ in nil })
+        #expect(asked == [3, 6] && can.verdict.kind == .inconclusive && !can.confirmsClaim, "\(asked): \(can.verdict.kind)")
+        #expect(can.ratio?.rounds == 6)
+        // A control of its own run: measured again once, then it stays inconclusive.
+        var controlAsked: [Int] = []
+        let cannot = BenchCellMeasure(rounds: 3, control: .ownRun).result(cell: { n in
+            Self.cell(Self.fds, .cannot, rounds: n, band: 0.8) { _ in 40 }
+        }, control: { n in
+            controlAsked.append(n)
+            return Self.control(rounds: n, Self.undecided)
+        })
+        #expect(controlAsked == [3, 6], "\(controlAsked)")
+        let m = try #require(cannot.mitigation)
+        #expect(m.verdict.kind == .inconclusive && !m.holds && m.ratio?.rounds == 6, "\(m.verdict.reason)")
+    }
+
+    // MARK: the control
+
+    @Test("A control of its own run that alone was inconclusive is measured again with twice the rounds; the decided cell is not run again")
+    func ownRunControlIsMeasuredAgain() throws {
+        var cellAsked: [Int] = [], controlAsked: [Int] = []
+        let r = BenchCellMeasure(rounds: 3, control: .ownRun).result(cell: { n in
+            cellAsked.append(n)
+            return Self.cell(Self.fds, .cannot, rounds: n, band: 0.8, seconds: 9) { _ in 40 }
+        }, control: { n in
+            controlAsked.append(n)
+            return n == 3 ? Self.control(rounds: 3, Self.undecided) : Self.control(rounds: n) { _ in 97 }
+        })
+        #expect(cellAsked == [3] && controlAsked == [3, 6], "cell \(cellAsked), control \(controlAsked)")
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 3 && r.seconds == 9 && r.evidence.isEmpty, "the cell's one run stands")
+        let m = try #require(r.mitigation)
+        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
+        let note = try #require(m.evidence.first)
+        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive") && note.contains("straddles the 80% band"), "\(note)")
+    }
+
+    @Test("A control measured in the cell's run that alone was inconclusive runs the cell again (f0bd8dd): cell and control both from the second run")
+    func inCellControlRunsTheCellAgain() throws {
+        var cellAsked: [Int] = [], controlAsked: [Int] = []
+        var left: BenchMitigation?
+        let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            cellAsked.append(n)
+            // CI, session 10: the cell decided (cannot, 70% [68-72%]), its shaping 82% [71-82%].
+            let first: [Double] = [70, 68, 72], shaped: [Double] = [82, 71, 82]
+            let run = Self.cell(Self.network, .cannot, rounds: n, band: 0.8, seconds: n == 3 ? 19 : 31) { n == 3 ? first[$0] : 60 + Double($0) }
+            if n == 3 {
+                left = Self.control(rounds: 3, sharing: run) { shaped[$0] }
+            } else {
+                left = Self.control(rounds: n, sharing: run) { 90 + Double($0) }
+            }
+            return run
+        }, control: { n in
+            controlAsked.append(n)
+            return left
+        })
+        #expect(cellAsked == [3, 6], "the cell ran again with 6 rounds: \(cellAsked)")
+        #expect(controlAsked.count == 2, "the control read after each run: \(controlAsked)")
+        // The cell's result is its second run's: verdict, interval, windows; both runs' seconds.
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6 && Set(r.measurements.compactMap(\.round)).count == 6, "\(r.verdict.reason)")
+        #expect(r.seconds == 50, "\(r.seconds)")
+        // Its note says why it ran again: not its own verdict (decided), its control's.
+        let cellNote = try #require(r.evidence.first)
+        #expect(cellNote.hasPrefix("measured again with 6 rounds: with 3 its control (synthetic control) was inconclusive (victim 82% [71–82%]")
+                && cellNote.contains("; the cell's own verdict was cannot (victim 70% [68–72%])"), "\(cellNote)")
+        // The control is the second run's, sharing that run's baseline windows, its first verdict kept.
+        let m = try #require(r.mitigation)
+        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
+        #expect(!Self.baseline(r.measurements).isEmpty && Self.baseline(m.measurements) == Self.baseline(r.measurements),
+                "the control's baseline windows are the reported cell's: \(Self.baseline(m.measurements))")
+        let note = try #require(m.evidence.first)
+        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive (victim 82% [71–82%]"), "\(note)")
+    }
+
+    @Test("A control measured in the cell's run is not measured a third time: the cell's own re-measure already ran it with twice the rounds")
+    func inCellControlAfterTheCellsOwnRemeasure() throws {
+        var cellAsked: [Int] = []
+        var left: BenchMitigation?
+        let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            cellAsked.append(n)
+            let run = n == 3 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8, Self.undecided)
+                             : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 60 }
+            left = Self.control(rounds: n, sharing: run, Self.undecided)
+            return run
+        }, control: { _ in left })
+        #expect(cellAsked == [3, 6], "\(cellAsked)")
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6)
+        let m = try #require(r.mitigation)
+        #expect(m.verdict.kind == .inconclusive && m.ratio?.rounds == 6 && !m.holds, "\(m.verdict.reason)")
+        #expect(!m.evidence.contains { $0.hasPrefix("measured again") }, "the control's one run with 6 rounds: \(m.evidence)")
+    }
+
+    // MARK: decided the other way, or not to be measured again
+
+    @Test("Not-observed is decided: neither a cell nor its control is measured again, and neither is shown as a pass")
+    func notObservedStands() throws {
+        var cellAsked: [Int] = [], controlAsked: [Int] = []
+        // The victim did not slow (its interval wholly above the band): the shared effect not observed.
+        let r = BenchCellMeasure(rounds: 3, control: .ownRun).result(cell: { n in
+            cellAsked.append(n)
+            return Self.cell(Self.fds, .cannot, rounds: n, band: 0.8) { _ in 97 }
+        }, control: { n in
+            controlAsked.append(n)
+            return Self.control(rounds: n) { _ in 40 }
+        })
+        #expect(cellAsked == [3] && controlAsked == [3], "cell \(cellAsked), control \(controlAsked)")
+        #expect(r.verdict.kind == .notObserved && !r.confirmsClaim, "\(r.verdict.reason)")
+        #expect(r.mitigation?.verdict.kind == .notObserved && r.mitigation?.holds == false)
+        // A control measured in the cell's run that the run did not measure is not observed, and stands.
+        cellAsked = []
+        let missing = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            cellAsked.append(n)
+            return Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 50 }
+        }, control: { _ in
+            BenchMitigation(control: "synthetic control", verdict: Mitigations.notMeasuredInCell.verdict, method: "synthetic")
+        })
+        #expect(cellAsked == [3] && missing.verdict.kind == .cannot && missing.mitigation?.verdict.kind == .notObserved)
+    }
+
+    @Test("Decided cells and controls cost nothing more; one round (--quick) and the VM lane's figures are not measured again")
+    func decidedAndBounded() throws {
+        var cellAsked: [Int] = [], controlAsked: [Int] = []
+        let decided = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            cellAsked.append(n)
+            return Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 50 }
+        }, control: { n in
+            controlAsked.append(n)
+            return Self.control(rounds: n) { _ in 95 }
+        })
+        #expect(cellAsked == [3] && controlAsked == [3] && decided.evidence.isEmpty && decided.mitigation?.holds == true)
+        for (measure, why) in [(BenchCellMeasure(rounds: 1, control: .ownRun), "one round"),
+                               (BenchCellMeasure(rounds: 3, control: .ownRun, vmLane: true), "the VM lane's figures")] {
+            cellAsked = []; controlAsked = []
+            let r = measure.result(cell: { n in
+                cellAsked.append(n)
+                return Self.cell(Self.fds, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            }, control: { n in
+                controlAsked.append(n)
+                return Self.inconclusiveControl()
+            })
+            #expect(cellAsked.count == 1 && controlAsked.count == 1 && r.mitigation?.verdict.kind == .inconclusive,
+                    "\(why): cell \(cellAsked), control \(controlAsked)")
+        }
+    }
+
+    @Test("The catalogue's cells: a control is measured for a cannot that runs workloads and has one, in the cell's run where Mitigations measures it there")
+    func catalogueControls() {
+        var inCell: [String] = [], ownRun: [String] = []
+        for exp in BenchCatalogue.experiments {
+            let m = BenchCellMeasure(exp, rounds: 3, vmLane: false)
+            switch m.control {
+            case .inCellRun?: inCell.append(exp.cell.description)
+            case .ownRun?: ownRun.append(exp.cell.description)
+            case nil: break
+            }
+            if exp.expected != .cannot || !exp.runsWorkloads { #expect(m.control == nil, "\(exp.cell): \(String(describing: m.control))") }
+        }
+        #expect(Set(inCell) == ["cache-bandwidth/container", "cache-bandwidth/pod", "cache-bandwidth/namespace",
+                                "network-bandwidth/container", "network-bandwidth/namespace"], "\(inCell)")
+        #expect(Set(ownRun) == ["fds/container", "fds/pod", "fds/namespace", "pids/node", "inotify/container",
+                                "disk-bandwidth/container", "disk-bandwidth/pod", "disk-bandwidth/namespace"], "\(ownRun)")
+    }
+
+    // MARK: a ratio on one round of several
+
+    /// A "can" ratio cell whose victim reported one round's windows of `asked` when three rounds
+    /// are asked (the others began late), every round with more.
+    static func missingRounds() -> BenchExperiment {
+        var e = BenchExperiment(.cpu, .pod, expect: .can, claim: "synthetic", method: "synthetic windows") { ctx in
+            let n = ctx.rounds == 3 ? 1 : ctx.rounds
+            let q = BenchRatioSummary(metric: "victim rate", phase: .contained, ratios: Array(repeating: 0.95, count: n), band: 0.7, side: .atLeast)
+            return BenchOutcome(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "the synthetic hog was contained"),
+                                keyFigure: "victim \(q?.text ?? "?")", ratio: q)
+        }
+        e.runsWorkloads = false
+        return e
+    }
+
+    @Test("A ratio judged on one round where three were asked is inconclusive and measured again; with one round asked (--quick) it stands")
+    func oneRoundOfSeveral() throws {
+        let ctx = try BenchContext(binary: "/bin/false", phaseSeconds: 1, rounds: 3)
+        defer { ctx.close() }
+        let exp = Self.missingRounds()
+        var asked: [Int] = []
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            asked.append(n)
+            return ctx.withRounds(n) { exp.run(ctx) }
+        }, control: { _ in nil })
+        #expect(asked == [3, 6], "\(asked)")
+        #expect(r.verdict.kind == .can && r.ratio?.rounds == 6, "\(r.verdict.reason)")
+        let note = try #require(r.evidence.first)
+        #expect(note.contains("the verdict was inconclusive") && note.contains("only 1 of 3 rounds gave a ratio") && note.contains("it alone gave can"), "\(note)")
+        let quick = ctx.withRounds(1) { exp.run(ctx) }
+        #expect(quick.verdict.kind == .can && quick.ratio?.rounds == 1, "one round asked: \(quick.verdict.reason)")
+        // A control measured in the cell's run on one round of three: inconclusive as well.
+        let q = BenchRatioSummary(metric: "victim throughput", phase: .contained, ratios: [0.95], band: 0.8, side: .atLeast)
+        ctx.cellMitigation = (BenchOutcome(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "shaped"), keyFigure: "victim 95%", ratio: q), 3)
+        let m = try #require(Mitigations.run(Self.network, ctx))
+        #expect(m.verdict.kind == .inconclusive && m.verdict.reason.contains("only 1 of 3 rounds gave a ratio"), "\(m.verdict.reason)")
+    }
+}
