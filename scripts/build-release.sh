@@ -48,7 +48,8 @@ mkdir -p .build && echo "${flags[*]}" > "$stamp"
 # regenerated, the build fails instead (BULKHEAD_LAUNCH_ORDER=stale-ok makes that a warning, for a
 # build that is not measured or shipped).
 if [ -x .build/release/bulkhead ] && ! scripts/check-launch-order.sh .build/release/bulkhead >&2; then
-  if [ "${CI:-}" != true ] && [ "$(id -u)" = 0 ] && command -v valgrind >/dev/null; then
+  # Regenerating needs the full command line beside it (a launch from empty caches execs it).
+  if [ "${CI:-}" != true ] && [ "$(id -u)" = 0 ] && command -v valgrind >/dev/null && [ -x .build/release/bulkhead-cli ]; then
     echo "scripts/launch-order.txt is stale for this binary: regenerating it (scripts/gen-launch-order.sh) and linking again" >&2
     scripts/gen-launch-order.sh .build/release/bulkhead >&2
     # Then what the relinked binary's launches still fault on, twice (each link moves neighbours).
