@@ -1,16 +1,24 @@
 // swift-tools-version: 6.0
 // bulkhead: a container-hardening sandbox launcher for Linux.
 // Module layering (dependencies point one way):
-//   bulkhead (CLI) -> Bulkhead -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
-//                        \-> BulkheadModel <-/   (pure: no system calls, no Foundation, no Yams)
-//                        \-> BulkheadConfig -> BulkheadModel, Yams (pure: YAML/JSON readers, the
-//                                                bench's reports and renderings; Foundation)
-//   bulkhead (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel, BulkheadConfig
-//                                      (never CShims)
-// The launch path's layers (BulkheadModel, BulkheadSystem) import neither Foundation nor Yams:
-// they do not depend on them, so the build refuses an import (LaunchImportTests checks it too).
-// Only BulkheadSystem imports CShims: Bulkhead (orchestration) reaches the kernel through its
-// types (SandboxInit, SignalFD, PseudoTerminal, HostFacts.landlockABI, ...), never the C.
+//   bulkhead-cli (CLI) -> Bulkhead -> BulkheadLaunch -> BulkheadSystem -> CShims -> libc, libseccomp, libcap
+//                            |              \-> BulkheadModel <-/   (pure: no system calls, no Foundation, no Yams)
+//                            \-> BulkheadConfig -> BulkheadModel, Yams (pure: YAML/JSON readers, the
+//                                                 bench's reports and renderings; Foundation)
+//   bulkhead-cli (CLI) -> BulkheadBench -> Bulkhead, BulkheadSystem, BulkheadModel, BulkheadConfig
+//                                          (never CShims)
+//   bulkhead (the launch executable) -> BulkheadLaunch only
+// Two executables (issue 17): `bulkhead` is the small one a user runs. It handles the run fast
+// path (RunFastPath's flags, `run --pool`) with the profile's layers and the seccomp program from
+// their caches, and execs `bulkhead-cli`, the full command line, from its own directory for
+// anything else (any other command or flag, a cache miss), with the same argv (LaunchExec).
+// The launch path's layers (BulkheadModel, BulkheadSystem, BulkheadLaunch, bulkhead) import
+// neither Foundation nor Yams nor ArgumentParser: they do not depend on them, so the build
+// refuses an import of Yams or ArgumentParser (LaunchImportTests checks what the compiler
+// loaded, and that the linked `bulkhead` has none of their symbols).
+// Only BulkheadSystem imports CShims: BulkheadLaunch and Bulkhead (orchestration) reach the
+// kernel through its types (SandboxInit, SignalFD, PseudoTerminal, HostFacts.landlockABI, ...),
+// never the C.
 // Test-only code ships in no product: CShimsTesting (C, Tests/CShimsTesting) is linked by
 // BulkheadTests only; bh-probe is built for SecurityProbeTests.
 import PackageDescription
@@ -18,7 +26,10 @@ import PackageDescription
 let package = Package(
     name: "bulkhead",
     products: [
+        // The launch executable (Sources/bulkhead-launch) and the full command line
+        // (Sources/bulkhead), installed side by side: bulkhead execs ./bulkhead-cli.
         .executable(name: "bulkhead", targets: ["bulkhead"]),
+        .executable(name: "bulkhead-cli", targets: ["bulkhead-cli"]),
         .executable(name: "bulkhead-runc", targets: ["bulkhead-runc"]),
         .library(name: "Bulkhead", targets: ["Bulkhead"]),
     ],
@@ -55,11 +66,21 @@ let package = Package(
             name: "BulkheadSystem",
             dependencies: ["CShims", "BulkheadModel"]
         ),
-        // Orchestration: the sandbox (launch, supervise, report).
+        // The launch: the sandbox (prepare, launch, supervise, report), the profile store and the
+        // seccomp setup with their caches, the warm pool's client, `run`'s fast reader and its
+        // report. No Foundation, Yams or ArgumentParser (LaunchImportTests): the readers of YAML
+        // and JSON reach it as a value (`ConfigReaders`) that the full CLI supplies and the
+        // launch executable does not (a cache miss there goes to the full CLI).
+        .target(
+            name: "BulkheadLaunch",
+            dependencies: ["BulkheadModel", "BulkheadSystem"]
+        ),
+        // Orchestration above the launch: pods, the OCI runtime, the warm pool, the recorder
+        // (re-exports BulkheadLaunch).
         .target(
             name: "Bulkhead",
             dependencies: [
-                "BulkheadModel", "BulkheadConfig", "BulkheadSystem",
+                "BulkheadLaunch", "BulkheadModel", "BulkheadConfig", "BulkheadSystem",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: []
@@ -70,12 +91,20 @@ let package = Package(
             name: "BulkheadBench",
             dependencies: ["Bulkhead", "BulkheadModel", "BulkheadConfig", "BulkheadSystem"]
         ),
+        // The full command line (swift-argument-parser), module `bulkhead_cli`.
         .executableTarget(
-            name: "bulkhead",
+            name: "bulkhead-cli",
             dependencies: [
                 "Bulkhead", "BulkheadBench", "BulkheadModel", "BulkheadConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            path: "Sources/bulkhead"
+        ),
+        // The launch executable: `bulkhead run`'s fast path, else an exec of bulkhead-cli.
+        .executableTarget(
+            name: "bulkhead",
+            dependencies: ["BulkheadLaunch", "BulkheadModel", "BulkheadSystem"],
+            path: "Sources/bulkhead-launch"
         ),
         // The runc-compatible front end (docs/oci.md): the same Bulkhead code as `bulkhead oci`.
         .executableTarget(name: "bulkhead-runc", dependencies: ["Bulkhead", "BulkheadConfig"]),
@@ -107,7 +136,7 @@ let package = Package(
         .testTarget(name: "BulkheadBenchTests", dependencies: ["BulkheadBench", "BulkheadModel", "BulkheadConfig"]),
         .testTarget(
             name: "BulkheadTests",
-            dependencies: ["Bulkhead", "BulkheadModel", "BulkheadConfig", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-runc",
+            dependencies: ["Bulkhead", "BulkheadLaunch", "BulkheadModel", "BulkheadConfig", "BulkheadSystem", "CShimsTesting", "bulkhead", "bulkhead-cli", "bulkhead-runc",
                            .product(name: "PropertyBased", package: "swift-property-based")]
         ),
     ],

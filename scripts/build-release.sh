@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # build-release.sh - the release build of bulkhead that the benchmarks measure and the README
-# installs: .build/release/bulkhead.
+# installs: .build/release/bulkhead (the launch executable: `run`'s fast path, no Foundation) and
+# .build/release/bulkhead-cli (the full command line, which bulkhead execs from its own directory
+# for everything else). Both are built, side by side; `--product NAME` builds that one alone.
 #   -static-executable        the Swift runtime, Foundation, glibc, libseccomp and libcap linked
 #                             in: no dynamic loader, no symbol lookups, no relocations at start
 #   lld, function sections and scripts/launch-order.txt
 #                             the functions a launch runs are placed side by side, so that a
 #                             launch touches fewer pages (scripts/gen-launch-order.sh)
-# Extra arguments go to swift build (e.g. --product bulkhead).
+# Other arguments go to swift build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+products=(bulkhead-cli bulkhead)
+args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --product) products=("$2"); shift 2 ;;
+    --product=*) products=("${1#--product=}"); shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+build() {
+  for p in "${products[@]}"; do swift build -c release "${flags[@]}" --product "$p" ${args[@]+"${args[@]}"}; done
+}
 flags=(-Xswiftc -static-executable
        -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
        -Xlinker "--symbol-ordering-file=$root/scripts/launch-order.txt" -Xlinker --no-warn-symbol-ordering)
@@ -20,24 +34,28 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${flags[*]}" ]; then
   rm -rf .build/release .build/x86_64-unknown-linux-gnu/release .build/aarch64-unknown-linux-gnu/release
 fi
 # Nor does it relink when only launch-order.txt changed: the link is cheap, always redo it.
-rm -f .build/release/bulkhead
-swift build -c release "${flags[@]}" "$@"
+for p in "${products[@]}"; do rm -f ".build/release/$p"; done
+build
 mkdir -p .build && echo "${flags[*]}" > "$stamp"
-# Is launch-order.txt still this binary's? Checked after every link against the binary just
-# linked (the shipped one; LaunchOrderTests checks the same in the test suite). A stale list
+# Is launch-order.txt still this binary's? Checked after every link against the launch executable
+# just linked (the one every launch starts; LaunchOrderTests checks the same in the test suite).
+# One list orders both links: it names what a launch runs, which the launch executable holds, and
+# which bulkhead-cli shares (the same BulkheadLaunch code, for a launch after a cache miss); names
+# a binary does not have are skipped by the linker. A stale list
 # leaves the launch's functions scattered over the binary: more pages per launch (issue 17: 10.9
 # MiB instead of 6). When stale, the list is regenerated from this binary and the binary linked
 # again (needs root and valgrind; takes a few minutes); with CI=true, or where it cannot be
 # regenerated, the build fails instead (BULKHEAD_LAUNCH_ORDER=stale-ok makes that a warning, for a
 # build that is not measured or shipped).
 if [ -x .build/release/bulkhead ] && ! scripts/check-launch-order.sh .build/release/bulkhead >&2; then
-  if [ "${CI:-}" != true ] && [ "$(id -u)" = 0 ] && command -v valgrind >/dev/null; then
+  # Regenerating needs the full command line beside it (a launch from empty caches execs it).
+  if [ "${CI:-}" != true ] && [ "$(id -u)" = 0 ] && command -v valgrind >/dev/null && [ -x .build/release/bulkhead-cli ]; then
     echo "scripts/launch-order.txt is stale for this binary: regenerating it (scripts/gen-launch-order.sh) and linking again" >&2
     scripts/gen-launch-order.sh .build/release/bulkhead >&2
     # Then what the relinked binary's launches still fault on, twice (each link moves neighbours).
     for round in 1 2 3; do
-      rm -f .build/release/bulkhead
-      swift build -c release "${flags[@]}" "$@"
+      for p in "${products[@]}"; do rm -f ".build/release/$p"; done
+      build
       [ "$round" = 3 ] || scripts/gen-launch-order.sh --add-faults .build/release/bulkhead >&2
     done
     scripts/check-launch-order.sh .build/release/bulkhead >&2 && exit 0

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # check-launch-order.sh [--prune] [BIN] - fails when scripts/launch-order.txt has gone stale
-# against BIN, by default the shipped binary: .build/release/bulkhead, the release build of this
-# tree (scripts/build-release.sh). The list is made from and for that binary
+# against BIN, by default the shipped launch executable: .build/release/bulkhead, the release
+# build of this tree (scripts/build-release.sh; the full command line, bulkhead-cli, is linked
+# with the same list but holds far more than a launch runs, so it is not what the list is
+# checked against). The list is made from and for that binary
 # (scripts/gen-launch-order.sh), and only there does a stale list cost anything: a release build
 # inlines and drops functions a debug build keeps, so a list checked against the debug build can
 # pass while the shipped binary's hot functions are no longer side by side (issue 17: it did).
@@ -15,8 +17,8 @@
 # not have (a hot function's new names in place of its old ones); scripts/gen-launch-order.sh
 # regenerates it whole, and is what a release binary needs.
 #
-# Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadSystem,
-# BulkheadModel, BulkheadConfig, bulkhead and the C shims' bh_ names): an optimised build's specialisations,
+# Only plain functions of the package are compared (the Swift modules Bulkhead, BulkheadLaunch,
+# BulkheadSystem, BulkheadModel, BulkheadConfig, bulkhead, bulkhead_cli and the C shims' bh_ names): an optimised build's specialisations,
 # merged, outlined and thunk copies and caches (mangled Tf, Tg, Tt..g, Tm, Tv, WO, TA, MD ...) come and
 # go with the optimiser, not with the code; the runtime's and libraries' names are not ours.
 set -euo pipefail
@@ -29,12 +31,12 @@ if [ -z "${BIN:-}" ]; then
   if [ -z "${1:-}" ]; then
     # The shipped binary must exist and be built from this tree's sources.
     if [ ! -x "$BIN" ]; then
-      echo "no release build at $BIN: build it with scripts/build-release.sh --product bulkhead (the list is checked against the binary it orders)"
+      echo "no release build at $BIN: build it with scripts/build-release.sh (the list is checked against the binary it orders)"
       exit 3
     fi
     newer=$(find "$root/Sources" "$root/CShims" "$root/Package.swift" -newer "$BIN" -type f -print -quit)
     if [ -n "$newer" ]; then
-      echo "the release build $BIN is older than $newer: rebuild it with scripts/build-release.sh --product bulkhead before checking its launch order"
+      echo "the release build $BIN is older than $newer: rebuild it with scripts/build-release.sh before checking its launch order"
       exit 3
     fi
   fi
@@ -43,13 +45,13 @@ LIST=${LAUNCH_ORDER:-$root/scripts/launch-order.txt}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 nm --defined-only "$BIN" | awk '{print $NF}' | LC_ALL=C sort -u > "$tmp/have"
 [ -s "$tmp/have" ] || { echo "no symbols in $BIN (stripped?)"; exit 2; }
-grep -E '^(\$s(8Bulkhead|14BulkheadSystem|13BulkheadModel|14BulkheadConfig|8bulkhead)|bh_)' "$LIST" \
+grep -E '^(\$s(8Bulkhead|14BulkheadLaunch|14BulkheadSystem|13BulkheadModel|14BulkheadConfig|8bulkhead|12bulkhead_cli)|bh_)' "$LIST" \
   | grep -vE '(Tf[0-9a-z_]*_n|Tg[q0-9]|Tt[0-9]*g[q0-9]|Tm$|Tv[0-9]*_$|WO|TA$|Wl$|MD$|MB$|Mb$|Ma$|Mn$|Mf$|Mr$|MF$|Oh$|TR$|Tq$|Wb$|WV$|fU_|fu_)' \
   | LC_ALL=C sort -u > "$tmp/ours" || true
 LC_ALL=C comm -23 "$tmp/ours" "$tmp/have" > "$tmp/missing"
 # The functions every launch runs: the list must name each, as BIN has it (a list that names an
 # old signature of Sandbox.prepare has lost it).
-hot='bh_spawn bh_block_supervisor_signals $s8Bulkhead10SupervisorC3run $s8Bulkhead7SandboxO7prepare
+hot='bh_spawn bh_block_supervisor_signals $s14BulkheadLaunch10SupervisorC3run $s14BulkheadLaunch7SandboxO7prepare
      $s14BulkheadSystem12ChildSpawnerO5spawn $s14BulkheadSystem12SeccompCacheV4load'
 if [ "$prune" = 1 ]; then
   # Without the names BIN does not have; a hot function whose name changed (a new signature) takes

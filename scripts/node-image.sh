@@ -2,7 +2,9 @@
 # node-image.sh - builds the bench's node image offline, FROM scratch (deploy/node/Containerfile).
 #
 # The image holds:
-#   /usr/local/bin/bulkhead   a release build with --static-swift-stdlib (the Swift runtime and
+#   /usr/local/bin/bulkhead   the full command line (bulkhead-cli, which does everything alone;
+#                             the launch executable would exec it) in a release build with
+#                             --static-swift-stdlib (the Swift runtime and
 #                             Foundation linked in), or --binary PATH, with exactly the shared
 #                             libraries `ldd` lists for it: glibc, libseccomp, libcap, libstdc++,
 #                             libgcc_s and the loader for the release build, the Swift runtime's
@@ -41,8 +43,8 @@ die() { echo "node-image.sh: $*" >&2; exit 1; }
 command -v podman >/dev/null || die "podman is not installed (apt-get install podman)"
 [ -x /bin/busybox ] && file -L /bin/busybox | grep -q 'statically linked' || die "/bin/busybox is not a static busybox (apt-get install busybox-static)"
 if [ -z "$binary" ]; then
-  (cd "$root" && swift build -c release --static-swift-stdlib --product bulkhead >&2)
-  binary=$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)/bulkhead
+  (cd "$root" && swift build -c release --static-swift-stdlib --product bulkhead-cli >&2)
+  binary=$(cd "$root" && swift build -c release --static-swift-stdlib --show-bin-path)/bulkhead-cli
 fi
 [ -x "$binary" ] || die "$binary is not an executable"
 # A bulkhead: its --version prints a bare version number.

@@ -10,9 +10,11 @@ swift build --build-tests
 # by side): LaunchOrderTests checks scripts/launch-order.txt against it (with CI=true the build
 # fails on a stale list instead of regenerating it), StaticBinaryTests runs it as users install
 # it (no shared library loaded at run time), and the VM lane boots it (BULKHEAD_VM_BULKHEAD).
-./scripts/build-release.sh --product bulkhead
+# Both executables: the launch executable (bulkhead) and the full command line it execs
+# (bulkhead-cli), which alone goes into the VM (it does everything without the other).
+./scripts/build-release.sh
 export BULKHEAD_STATIC_BINARY=$PWD/.build/release/bulkhead
-export BULKHEAD_VM_BULKHEAD=${BULKHEAD_VM_BULKHEAD:-$PWD/.build/release/bulkhead}
+export BULKHEAD_VM_BULKHEAD=${BULKHEAD_VM_BULKHEAD:-$PWD/.build/release/bulkhead-cli}
 # One test at a time: the CPU-share and isolation experiments measure the machine, and a
 # neighbouring test (or the VM lane) would be the noise they measure.
 # Nothing may be left behind (cgroups in bulkhead's tree, bh-* test directories): listed before

@@ -83,7 +83,7 @@ public enum BenchVM {
         if let why = untrusted(lane) { throw BenchError("--vm: \(why)") }
         let chosen = bulkhead ?? env["BULKHEAD_VM_BULKHEAD"] ?? running
         guard isStaticELF(chosen) else {
-            throw BenchError("--vm: the VM needs a statically linked bulkhead and \(chosen) is not one: build it with `swift build -c release --scratch-path .build-vm -Xswiftc -static-executable --product bulkhead` and pass --vm-bulkhead .build-vm/release/bulkhead")
+            throw BenchError("--vm: the VM needs a statically linked bulkhead and \(chosen) is not one: build it with `swift build -c release --scratch-path .build-vm -Xswiftc -static-executable --product bulkhead-cli` and pass --vm-bulkhead .build-vm/release/bulkhead-cli")
         }
         if let why = untrustedFile(chosen) { throw BenchError("--vm: \(why)") }
         return Options(laneDirectory: lane, bulkhead: chosen, timeoutSeconds: 300)

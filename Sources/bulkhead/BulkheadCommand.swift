@@ -18,6 +18,8 @@ struct BulkheadCommand: CommandGroup {
     )
 
     static func main() {
+        // Started by the launch executable (`bulkhead`, FullCLI): its loop marker is for it alone.
+        FullCLI.clearLoopMarker()
         // A workload must find 0, 1 and 2 open, and a pipe or file of ours must never land on
         // them: open /dev/null on any that the caller closed.
         for fd in Int32(0)...2 where fcntl(fd, F_GETFD) < 0 {
@@ -31,7 +33,7 @@ struct BulkheadCommand: CommandGroup {
         do {
             let args = CommandLine.arguments.dropFirst()
             if args.first == RunCommand.configuration.commandName, let pooled = PooledRun.parseFast(args.dropFirst()) {
-                try PooledRun.run(socket: pooled.socket, report: pooled.report, command: pooled.command)
+                throw ExitCode(PooledRun.run(socket: pooled.socket, report: pooled.report, command: pooled.command))
             }
             if args.first == RunCommand.configuration.commandName, let fast = RunFastPath.parse(args.dropFirst()) {
                 try RunCommand.launch(fast.invocation, overrides: fast.overrides, timeoutSeconds: nil)
@@ -59,24 +61,5 @@ struct BulkheadCommand: CommandGroup {
         // Only a parsed `run`: with `run` as the root, --help comes back as ArgumentParser's
         // help command, whose usage line would lack the `bulkhead` in front.
         return (try? RunCommand.parseAsRoot(Array(args.dropFirst()))) as? RunCommand
-    }
-}
-
-/// Prints to standard error with the program's prefix.
-func warn(_ message: String) {
-    var line = "bulkhead: " + message + "\n"
-    line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-}
-
-/// Writes text to standard output unbuffered (the workload shares the descriptor).
-func out(_ text: String) {
-    var t = text
-    t.withUTF8 { buf in
-        var off = 0
-        while off < buf.count {
-            let n = Glibc.write(1, buf.baseAddress! + off, buf.count - off)
-            if n <= 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
     }
 }

@@ -250,8 +250,8 @@ struct RunCommand: ParsableCommand {
             warn(ConfigError(file: FieldRules.commandLine, field: first, message: "the pool's profile decides the sandbox: with --pool give only --env, --workdir, --preserve-fd, --report and -q").description)
             throw ExitCode(ExitStatus.launchFailed)
         }
-        try PooledRun.run(socket: socket, report: report, command: command, environment: env, workdir: workdir,
-                          preserveFds: preserveFd, quiet: quiet)
+        throw ExitCode(PooledRun.run(socket: socket, report: report, command: command, environment: env, workdir: workdir,
+                                     preserveFds: preserveFd, quiet: quiet))
     }
 
     /// `--dry-run`: prepares the launch as `launch` does (every check, nothing started) and
@@ -274,87 +274,26 @@ struct RunCommand: ParsableCommand {
         throw ExitCode.success
     }
 
-    /// Prepares, launches, supervises and reports; always ends by throwing the exit status.
+    /// Prepares, launches, supervises and reports (`RunLaunch.launch`, the one way through,
+    /// shared with the launch executable); always ends by throwing the exit status.
     /// Shared by `run()` and `RunFastPath`.
     static func launch(_ invocation: RunInvocation, overrides: ProfileLayer, timeoutSeconds: Double?, name: String? = nil) throws -> Never {
-        let (profile, report, timeout, command) = (invocation.profile, invocation.report, invocation.timeout, invocation.command)
-        let store = ProfileStore.standard()
-        let prepared: PreparedLaunch
-        do {
-            // The profile is read here, once, through the store's checks; the sandbox gets its layers.
-            var request = RunRequest(layers: try store.layers(for: profile), overrides: overrides, command: command,
-                                     timeoutSeconds: timeoutSeconds, preserveFds: invocation.preserveFds, injectFault: invocation.injectFault)
-            request.tty = invocation.tty
-            request.refuseKeptGroups = invocation.refuseKeptGroups
-            request.seccompStrict = invocation.seccompStrict
-            request.stopSignal = invocation.stopSignal
-            request.stopTimeoutSeconds = invocation.stopTimeoutSeconds
-            prepared = try Sandbox.prepare(request, store: store)
-        } catch let e as LaunchError {
-            try failBeforeLaunch(invocation, e)
-        } catch let e as ConfigError {
-            try failBeforeLaunch(invocation, LaunchError(e))
-        } catch {
-            try failBeforeLaunch(invocation, LaunchError(wrapping: error))
-        }
-        if !invocation.quiet { for w in prepared.warnings { warn(w) } }
-        // The report file is opened before the launch: a bad path must fail before anything runs.
-        let reportHandle = try openReport(report)
         // `--name`: registered after every check, removed as soon as the sandbox has ended.
-        var entry: SandboxEntry?
+        var register: (() throws -> RunLaunch.Naming)?
         if let name {
-            do { entry = try SandboxRegistry.register(name: name, profile: profile, command: command, stopSignal: invocation.stopSignal) } catch {
-                try? reportHandle?.close()
-                try failBeforeLaunch(invocation, LaunchError(wrapping: error))
+            register = {
+                let entry = try SandboxRegistry.register(name: name, profile: invocation.profile, command: invocation.command,
+                                                         stopSignal: invocation.stopSignal)
+                return RunLaunch.Naming(onStarted: { SandboxRegistry.recordInit(entry, pid: $0) }, unregister: { SandboxRegistry.unregister(entry) })
             }
         }
-        let result = entry.map { e in Sandbox.run(prepared) { SandboxRegistry.recordInit(e, pid: $0) } } ?? Sandbox.run(prepared)
-        if let entry { SandboxRegistry.unregister(entry) }
-        if let error = result.error {
-            warn(result.reason == .execFailed ? error.message : "cannot start the sandbox: \(error.message)")
-        } else if result.reason == .timeout {
-            warn("timeout: the sandbox was killed after \(timeout ?? "")")
-        } else if result.reason == .oomKilled {
-            let limit = prepared.profile.limits.memoryBytes.map { Quantity.formatBytes($0) } ?? "?"
-            warn("out of memory: the OOM killer ended a process of the sandbox (memory limit \(limit))")
-        } else if result.reason == .pidsLimit {
-            warn("the pids limit (\(prepared.profile.limits.pids.map(String.init) ?? "?")) refused a fork in the sandbox")
-        } else if result.reason == .seccompViolation {
-            warn("the seccomp policy killed the workload (SIGSYS): it made a call the policy refuses with a kill or trap action; "
-                + "`bulkhead seccomp verify` with the same policy names it")
-        }
-        if !invocation.quiet, let refused = result.seccompViolations {
-            for v in refused { warn("seccomp: \(v.line)") }
-        }
-        if let report {
-            let json = ReportJSON.encode(result)
-            if report == "-" { out(json + "\n") } else { reportHandle?.write(Data((json + "\n").utf8)); try? reportHandle?.close() }
-        }
-        throw ExitCode(result.exitCode)
+        throw ExitCode(RunLaunch.launch(invocation, overrides: overrides, timeoutSeconds: timeoutSeconds, store: .standard(), register: register))
     }
 
-    /// `--report FILE`, opened before the launch (a bad path fails before anything runs); nil
-    /// for none or "-".
-    static func openReport(_ report: String?) throws -> FileHandle? {
-        guard let report, report != "-" else { return nil }
-        guard let h = OutputFile.open(report) else {
-            warn("cannot write the report to \(report)")
-            throw ExitCode(ExitStatus.launchFailed)
-        }
-        return h
-    }
-
-    /// A launch refused before anything was set up (a bad flag value, profile, bind or seccomp
-    /// policy): the error on stderr (`message`, else `cannot start the sandbox: ERROR`) and, with
-    /// `--report`, a report saying why (`RunReport.failedBeforeLaunch`), written through
-    /// `OutputFile` as every report is; exit status 125.
+    /// A launch refused before anything was set up: `RunLaunch.failBeforeLaunch`'s message and
+    /// report, exit status 125.
     static func failBeforeLaunch(_ invocation: RunInvocation, _ error: LaunchError, message: String? = nil) throws -> Never {
-        warn(message ?? "cannot start the sandbox: \(error)")
-        if let report = invocation.report {
-            let json = ReportJSON.encode(RunReport.failedBeforeLaunch(command: invocation.command, profile: invocation.profile, error: error)) + "\n"
-            if report == "-" { out(json) } else if !OutputFile.write(json, to: report) { warn("cannot write the report to \(report)") }
-        }
-        throw ExitCode(ExitStatus.launchFailed)
+        throw ExitCode(RunLaunch.failBeforeLaunch(invocation, error, message: message))
     }
 
     /// The flags as the top profile layer: collected here, checked and built by the model's

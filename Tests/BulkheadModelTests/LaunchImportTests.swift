@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// The launch path's modules link neither Foundation nor Yams nor ArgumentParser (issue 17: a
@@ -11,8 +12,14 @@ import Testing
 /// file (`.build/<config>/<Module>.build/*.d`) lists the modules its compilation read, the
 /// transitive ones included (a dependency that imported Foundation shows up here too).
 @Suite struct LaunchImportTests {
-    /// The modules a `run` with cached layers and a cached filter runs on.
-    static let launchModules = ["BulkheadModel", "BulkheadSystem"]
+    /// The modules a `run` with cached layers and a cached filter runs on: the launch executable
+    /// (`bulkhead`, whose sources are Sources/bulkhead-launch) and every module it links.
+    static let launchModules = ["BulkheadModel", "BulkheadSystem", "BulkheadLaunch", "bulkhead"]
+    /// A module's source directory, where it is not Sources/<module>.
+    static let sourceDirectory = ["bulkhead": "bulkhead-launch", "bulkhead_cli": "bulkhead"]
+    static func sources(of module: String) -> URL {
+        root.appendingPathComponent("Sources/" + (sourceDirectory[module] ?? module))
+    }
     /// What none of them may load.
     static let forbidden = ["Foundation", "FoundationEssentials", "FoundationInternationalization", "FoundationNetworking",
                             "FoundationXML", "_FoundationCollections", "CoreFoundation", "Yams", "ArgumentParser"]
@@ -39,7 +46,7 @@ import Testing
         let dir = buildDirectory.appendingPathComponent("\(module).build")
         // Only the dependency files of the module's sources as they are now: an incremental build
         // keeps the `.d` of a file that moved to another module (BulkheadConfig) since.
-        let sources = Set((FileManager.default.enumerator(atPath: root.appendingPathComponent("Sources/\(module)").path)?
+        let sources = Set((FileManager.default.enumerator(atPath: sources(of: module).path)?
             .compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".swift") }
             .map { String(($0.split(separator: "/").last ?? "").dropLast(".swift".count)) })
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
@@ -78,10 +85,10 @@ import Testing
     /// (any spelling: `@preconcurrency import`, `internal import`, `import struct Foundation.X`).
     @Test(arguments: launchModules)
     func launchModuleSourcesImportNoFoundation(module: String) throws {
-        let dir = Self.root.appendingPathComponent("Sources/\(module)")
+        let dir = Self.sources(of: module)
         let files = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
-        #expect(files.count > 10)
+        #expect(!files.isEmpty, "no sources in \(dir.path)")
         for file in files {
             let text = try String(contentsOf: file, encoding: .utf8)
             for line in text.split(separator: "\n") where !line.drop(while: { $0 == " " }).hasPrefix("//") {
@@ -93,5 +100,38 @@ import Testing
                 }
             }
         }
+    }
+
+    /// What the linker put in: the launch executable as built (next to this test bundle, or
+    /// `LAUNCH_IMPORT_BINARY`) holds no symbol of Foundation, Yams or ArgumentParser and needs
+    /// no Foundation library (a debug build links them dynamically, a release build statically:
+    /// either way their names are in the file). Catches what the per-file check cannot: a
+    /// dependency added in Package.swift whose code is linked without a file importing it.
+    static let forbiddenInBinary = ["$s10Foundation", "$s20FoundationEssentials", "$s4Yams", "$s14ArgumentParser",
+                                    "libFoundation", "lib_FoundationICU"]
+
+    static func binary(_ name: String) -> URL {
+        if name == "bulkhead", let other = ProcessInfo.processInfo.environment["LAUNCH_IMPORT_BINARY"] { return URL(fileURLWithPath: other) }
+        return buildDirectory.appendingPathComponent(name)
+    }
+
+    /// Which of `needles` occur in the file's bytes.
+    static func occurring(_ needles: [String], in file: URL) throws -> [String] {
+        let data = try Data(contentsOf: file, options: .alwaysMapped)
+        #expect(data.count > 4096, "\(file.path) is not a binary")
+        return needles.filter { data.range(of: Data($0.utf8)) != nil }
+    }
+
+    @Test func launchExecutableLinksNoFoundation() throws {
+        let found = try Self.occurring(Self.forbiddenInBinary, in: Self.binary("bulkhead"))
+        #expect(found.isEmpty, "the launch executable \(Self.binary("bulkhead").path) links \(found): something on its path depends on them")
+    }
+
+    /// The control: the full command line, built in the same directory, does link them, and the
+    /// same search finds them there.
+    @Test func searchFindsFoundationInTheFullCommandLine() throws {
+        let found = try Self.occurring(Self.forbiddenInBinary, in: Self.binary("bulkhead-cli"))
+        #expect(found.contains("$s14ArgumentParser"), "\(found)")
+        #expect(found.contains("$s10Foundation") || found.contains("libFoundation"), "\(found)")
     }
 }

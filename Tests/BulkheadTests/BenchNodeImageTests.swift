@@ -83,7 +83,7 @@ struct BenchNodeImageTests {
             try? fm.removeItem(atPath: dir)
         }
 
-        let build = try Self.shell([Bulkhead.packageRoot + "/scripts/node-image.sh", "--binary", Bulkhead.binary, "--tag", tag,
+        let build = try Self.shell([Bulkhead.packageRoot + "/scripts/node-image.sh", "--binary", Bulkhead.fullBinary, "--tag", tag,
                                     "--no-programs", "--"] + Array(podman.dropFirst()))
         try #require(build.status == 0, "node-image.sh: \(build.err.suffix(2000))")
         #expect(build.out.split(separator: "\n").last.map(String.init) == tag)

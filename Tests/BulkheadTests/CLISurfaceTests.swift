@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Testing
-@testable import bulkhead
+@testable import bulkhead_cli
 
 /// What a new user meets first: exit statuses of usage errors, help text, did-you-mean
 /// suggestions and shell completions (issue 15). Run against the built binary as a user would.

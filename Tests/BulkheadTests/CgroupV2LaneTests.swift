@@ -148,7 +148,7 @@ struct BenchVMLaneTests {
         _ = VMLane.run
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
         let scratch = env["BULKHEAD_VM_SCRATCH"] ?? (exe.hasPrefix(VMLane.packageRoot + "/.build-vm/") ? ".build-vm-lane" : ".build-vm")
-        return (scratch.hasPrefix("/") ? scratch : VMLane.packageRoot + "/" + scratch) + "/release/bulkhead"
+        return (scratch.hasPrefix("/") ? scratch : VMLane.packageRoot + "/" + scratch) + "/release/bulkhead-cli"
     }
 
     @Test func nodeCellsMeasuredInTheVM() throws {

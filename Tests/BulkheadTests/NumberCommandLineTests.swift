@@ -4,7 +4,7 @@ import Testing
 @testable import Bulkhead
 import BulkheadModel
 @testable import BulkheadSystem
-@testable import bulkhead
+@testable import bulkhead_cli
 
 /// Issue 12, item 8, on the command line and the kernel: every numeric flag of `bulkhead run`
 /// is refused by name and range or taken within range, and what the launcher derives from it

@@ -1,7 +1,7 @@
 import Bulkhead
 import BulkheadConfig
 import BulkheadModel
-@testable import bulkhead
+@testable import bulkhead_cli
 import Foundation
 import Glibc
 import Testing

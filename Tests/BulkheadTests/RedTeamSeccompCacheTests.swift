@@ -54,7 +54,7 @@ struct RedTeamSeccompCacheTests {
         let dir = NSTemporaryDirectory() + "bh-rtbin-\(token())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Bulkhead.binary, toPath: dir + "/bulkhead")
+        try Bulkhead.copyInstallation(to: dir)
         #expect(try launch(f).controls?.seccomp?.cached == false)
         #expect(try launch(f).controls?.seccomp?.cached == true, "the control: the same binary hits")
         let other = try launch(f, binary: dir + "/bulkhead")

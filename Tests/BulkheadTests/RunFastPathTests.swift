@@ -1,7 +1,8 @@
+import BulkheadLaunch
 import BulkheadModel
 import PropertyBased
 import Testing
-@testable import bulkhead
+@testable import bulkhead_cli
 
 /// `bulkhead run`'s fast reader must take only what ArgumentParser reads the same way.
 @Suite("RunFastPath")

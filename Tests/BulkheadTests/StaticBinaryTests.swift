@@ -55,6 +55,7 @@ struct StaticBinaryTests {
         var first: String?
         var opens: Set<String> = []
         var sawBulkheadExec = false
+        var sawFullExec = false
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
             guard parts.count == 2 else { continue }
@@ -67,7 +68,12 @@ struct StaticBinaryTests {
                 continue
             }
             if call.hasPrefix("execve"), call.hasSuffix("= 0") {
-                // The first successful execve is bulkhead's own; any later one is a program it runs.
+                // The first successful execve is bulkhead's own, and so is the launch executable's
+                // exec of its full command line (an execveat of the checked fd, by the first
+                // process, before any clone: LaunchExecutableTests); any later one is a program it runs.
+                let fullCommandLine = pid == first && sawBulkheadExec && image[pid] == true && call.hasPrefix("execveat(")
+                    && call.contains("AT_EMPTY_PATH") && !sawFullExec
+                if fullCommandLine { sawFullExec = true; continue }
                 image[pid] = !sawBulkheadExec
                 sawBulkheadExec = true
                 continue

@@ -122,9 +122,10 @@ else
     # -static-executable links glibc, the Swift runtime, Foundation, libseccomp.a and libcap.a
     # into one file (the linker warns that getpwnam/dlopen need glibc at run time: unused here).
     scratch=${BULKHEAD_VM_SCRATCH:-.build-vm}
-    (cd "$repo" && swift build -c release --scratch-path "$scratch" -Xswiftc -static-executable --product bulkhead) \
+    (cd "$repo" && swift build -c release --scratch-path "$scratch" -Xswiftc -static-executable --product bulkhead-cli) \
         > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; die "static build failed (log: $out/build.log)"; }
-    case $scratch in /*) bh=$scratch/release/bulkhead ;; *) bh=$repo/$scratch/release/bulkhead ;; esac
+    # The full command line (bulkhead-cli) does everything alone; installed as bulkhead in the VM.
+    case $scratch in /*) bh=$scratch/release/bulkhead-cli ;; *) bh=$repo/$scratch/release/bulkhead-cli ;; esac
 fi
 file -L "$bh" | grep -q 'statically linked' || die "$bh is not statically linked"
 gcc -static -O2 -Wall -o "$out/hog" "$here/hog.c" || die "cannot build hog.c statically (libc6-dev?)"

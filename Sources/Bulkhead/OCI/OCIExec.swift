@@ -1,4 +1,5 @@
 import BulkheadConfig
+import BulkheadLaunch
 import BulkheadModel
 import BulkheadSystem
 import CShims
@@ -107,7 +108,7 @@ extension OCIRuntime {
         let preserve: [Int32] = o.preserveFDs > 0 ? Array(3..<(3 + o.preserveFDs)) : []
         let request = RunRequest(layers: [], overrides: layer, command: config.args, preserveFds: preserve, injectFault: injectFault)
         let prepared: PreparedLaunch
-        do { prepared = try Sandbox.prepare(request) } catch { throw OCIError("exec \(id): \(error)") }
+        do { prepared = try Sandbox.prepare(request, store: .standard()) } catch { throw OCIError("exec \(id): \(error)") }
         var context = LaunchContext(callerUID: getuid(), callerGID: getgid(), privileged: geteuid() == 0, preserveFds: preserve,
                                     hasSeccomp: (keptProgram ?? prepared.seccomp?.program) != nil, landlockABI: prepared.landlockABI)
         if consoleFD >= 0 { context.terminalFD = consoleFD }

@@ -1,4 +1,5 @@
 import BulkheadConfig
+import BulkheadLaunch
 import BulkheadModel
 import BulkheadSystem
 import Foundation
@@ -19,11 +20,6 @@ extension Namespace {
         case .time: 0x0000_0080
         }
     }
-}
-
-struct OCICreated: Sendable {
-    var pid: Int32
-    var cgroupDirectories: [String]
 }
 
 /// One container's record under `--root` (state.json): written atomically, read under the
@@ -456,7 +452,7 @@ public struct OCIRuntime: Sendable {
         request.joinNamespaces = Set(join.map(\.namespace))
         var prepared: PreparedLaunch
         do {
-            prepared = try Sandbox.prepare(request, ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls, ociIDMaps: idMaps,
+            prepared = try Sandbox.prepare(request, store: .standard(), ociExecFifo: fifoFD, ociTerminal: consoleFD >= 0 ? consoleFD : nil, ociSysctls: config.sysctls, ociIDMaps: idMaps,
                                            ociCgroupMountReadOnly: config.cgroupMountReadOnly, ociCapabilitySets: config.capabilitySets,
                                            ociHooks: (createContainerHooks, startContainerHooks))
         } catch { throw OCIError("create \(id): \(error)") }

@@ -1,4 +1,5 @@
 import BulkheadConfig
+import BulkheadLaunch
 import BulkheadModel
 import Foundation
 

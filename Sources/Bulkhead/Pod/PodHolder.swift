@@ -1,3 +1,4 @@
+import BulkheadLaunch
 import BulkheadModel
 import BulkheadSystem
 import Glibc

@@ -1,25 +1,15 @@
+import BulkheadLaunch
 import BulkheadModel
 import BulkheadSystem
 import Foundation
 import Glibc
-
-/// A request the pool accepted, on its way to one waiting init (`Supervisor.handOver`).
-struct PoolHandoff {
-    /// What the init receives: the client's argv, the environment after the profile's policy,
-    /// the candidate paths of argv[0], the working directory.
-    var request: PoolRequest
-    var timeoutSeconds: Double?
-    /// When the pool received the request (CLOCK_MONOTONIC): the report's times start here.
-    var receivedAt: Double
-    var report: PoolRunReport
-}
 
 /// One sandbox of the warm pool, from its preparation to the end of the one run it serves.
 /// Its thread runs a `Supervisor` (cgroup, clone3, id maps, release); once the init waits for
 /// its request, `handOver` puts the slot in the pool's ready queue and blocks until the pool
 /// assigns a client's request (or stops). A slot is assigned at most once: the queue hands
 /// each slot out once and `assign` refuses a second request.
-final class PoolSlot: @unchecked Sendable {
+final class PoolSlot: PoolHandOver, @unchecked Sendable {
     let serial: Int
     /// The pool's end of the channel to the init (SOCK_SEQPACKET); the init's end is `initEnd`.
     let channel: Int32
@@ -215,7 +205,7 @@ public final class WarmPool: @unchecked Sendable {
         var request = RunRequest(layers: options.layers, command: ["/bin/true"])
         request.seccompNotify = .report
         // A placeholder fd: each slot's plan gets its own channel's number.
-        prepared = try Sandbox.prepare(request, poolRequestFD: 0)
+        prepared = try Sandbox.prepare(request, store: .standard(), poolRequestFD: 0)
     }
 
     // MARK: Serving

@@ -34,7 +34,7 @@ public enum TenantAdmission {
     /// The host ids of the default namespace's pods (no Tenant named `default`): the range
     /// after the one plain `bulkhead run` sandboxes use, so that no plain sandbox shares a uid
     /// (and so a file or a per-uid budget) with a pod. `PodAdmission.defaultTenantRange`.
-    public static let defaultNamespaceRange = IDRange(hostStart: 2_000_065_536, count: 65536)
+    public static let defaultNamespaceRange = EffectiveProfile.defaultNamespacePodRange
 
     /// A pod of the default namespace when no Tenant named `default` is given: the Pod
     /// Security Standards level `PodSecurityPolicy.defaultLevel` (baseline), and its ids inside

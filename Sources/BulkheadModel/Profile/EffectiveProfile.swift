@@ -63,6 +63,11 @@ public struct EffectiveProfile: Sendable, Equatable {
     /// Used when running as root and neither the profile nor /etc/subuid names a range: far above
     /// the ranges useradd(8) hands out from 100000, so sandbox ids own no host files.
     public static let defaultHostIDRange = IDRange(hostStart: 2_000_000_000, count: 65536)
+    /// The host ids of the default namespace's pods (no Tenant named `default`): the range
+    /// after `defaultHostIDRange`, so that no plain sandbox shares a uid (and so a file or a
+    /// per-uid budget) with a pod (`TenantAdmission.defaultNamespaceRange`,
+    /// `PodAdmission.defaultTenantRange`). Here because the launch reserves it too.
+    public static let defaultNamespacePodRange = IDRange(hostStart: 2_000_065_536, count: 65536)
 
     /// The paths a container must not read (moby's and runc's default masked paths).
     public static let defaultMaskedPaths = [

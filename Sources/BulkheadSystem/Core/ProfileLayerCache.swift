@@ -49,11 +49,34 @@ public struct ProfileLayerCache: Sendable {
     static let sizeLimit = 1 << 20
 
     /// This binary, as the key sees it: computed once per process.
+    ///
+    /// The launch executable (`bulkhead`) reads the entries its full command line
+    /// (`bulkhead-cli`, next to it) wrote on a miss, so for these two the identity is the pair's:
+    /// both files of the directory, each by dev, inode, size, mtime and ctime (the running one
+    /// through /proc/self/exe), in one fixed order, whichever of the two computes it. A rebuild or
+    /// reinstall of either is a new key; a launch executable without its full command line
+    /// (`none`) shares no entry with anything else. Any other binary (bulkhead-runc, a test
+    /// bundle) is itself alone.
     public static let binaryIdentity: String = {
         var st = stat()
         guard stat("/proc/self/exe", &st) == 0 else { return "unknown \(getpid()) \(Monotonic.now())" }
-        return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+        let own = identity(st)
+        guard let exe = FileIO.readLink("/proc/self/exe"), let slash = exe.lastIndex(of: "/") else { return own }
+        let dir = String(exe[..<slash]), name = String(exe[exe.index(after: slash)...])
+        let pair = ["bulkhead", "bulkhead-cli"]
+        guard pair.contains(name) else { return own }
+        var text = ""
+        for member in pair {
+            var other = stat()
+            let id = member == name ? own : stat(dir + "/" + member, &other) == 0 ? identity(other) : "none"
+            text += member + " " + id + "\n"
+        }
+        return text
     }()
+
+    static func identity(_ st: stat) -> String {
+        "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+    }
 
     public static func key(text: String, file: String, binary: String = binaryIdentity) -> [UInt8] {
         var h = SHA256()

@@ -56,26 +56,43 @@ public enum TrustedFile {
     /// walk's checks: an `O_PATH` fd (close-on-exec; the caller closes it) of a regular file owned
     /// by root (not the caller: root runs it), not writable by group or others, executable by its
     /// owner. The fd is what is checked and what is run, so a later rename changes nothing.
-    public static func openProgram(_ path: String, what: String) throws(SystemError) -> Int32 {
+    /// - Parameters:
+    ///   - alsoOwnedBy: a uid whose program is accepted too (the launch executable's full command
+    ///     line, run by an ordinary user from a build of their own: their euid); nil, root only.
+    ///   - privateDirectory: the directory holding it must not be writable by group or others
+    ///     either, sticky or not (a sticky /tmp is refused: the program is looked up there by
+    ///     name on every run, and someone else could have made that name first).
+    ///   - hint: the fix a refusal names (default: reinstall it from the distribution's package).
+    public static func openProgram(_ path: String, what: String, alsoOwnedBy: uid_t? = nil, privateDirectory: Bool = false,
+                                   hint: String? = nil) throws(SystemError) -> Int32 {
         let (dir, dirPath, name) = try walk(path, what: what, final: false)
         defer { close(dir) }
         let shownPath = join(dirPath, name)
+        let fix = hint ?? "root runs only a root-owned program that only root can change: reinstall it from the distribution's package"
+        if privateDirectory {
+            var d = stat()
+            guard fstat(dir, &d) == 0 else { throw SystemError("fstat \(what)'s directory \(dirPath)", errno: .current) }
+            if d.st_mode & 0o022 != 0 {
+                throw SystemError("\(what) \(shownPath) is in \(dirPath), which is writable by \(d.st_mode & 0o020 != 0 ? "its group" : "others") "
+                                  + "(owner uid \(d.st_uid), mode 0\(String(d.st_mode & 0o7777, radix: 8)))", errno: nil, hint: fix)
+            }
+        }
         let fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemError("open \(what) \(shownPath)", errno: .current) }
+        guard fd >= 0 else { throw SystemError("open \(what) \(shownPath)", errno: .current, hint: hint) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { let e = Errno.current; close(fd); throw SystemError("fstat \(what) \(shownPath)", errno: e) }
         let octal = "0" + String(st.st_mode & 0o7777, radix: 8)
+        let owners = alsoOwnedBy.map { $0 == 0 ? "root" : "root or uid \($0)" } ?? "root"
         let problem: String? =
             st.st_mode & S_IFMT == S_IFLNK ? "is a symbolic link"
             : st.st_mode & S_IFMT != S_IFREG ? "is \(typeName(st.st_mode)), not a regular file"
-            : st.st_uid != 0 ? "is owned by uid \(st.st_uid) (mode \(octal)), not by root"
+            : st.st_uid != 0 && st.st_uid != (alsoOwnedBy ?? 0) ? "is owned by uid \(st.st_uid) (mode \(octal)), not by \(owners)"
             : st.st_mode & 0o022 != 0 ? "is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(octal))"
             : st.st_mode & 0o100 == 0 ? "is not executable (mode \(octal))"
             : nil
         if let problem {
             close(fd)
-            throw SystemError("\(what) \(shownPath) \(problem)", errno: nil,
-                              hint: "root runs only a root-owned program that only root can change: reinstall it from the distribution's package")
+            throw SystemError("\(what) \(shownPath) \(problem)", errno: nil, hint: fix)
         }
         return fd
     }

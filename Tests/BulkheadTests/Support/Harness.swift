@@ -5,9 +5,11 @@ import Testing
 
 /// Runs the built `bulkhead` binary as a separate process, as a user would.
 enum Bulkhead {
-    /// `.build/<triple>/debug/bulkhead`, next to this test bundle; BULKHEAD_TEST_BINARY names
-    /// another build (main's, to see an attack fail there; or /bin/false, to find tests that
-    /// pass with a binary that does nothing).
+    /// `.build/<triple>/debug/bulkhead`, next to this test bundle: the launch executable, which
+    /// execs `bulkhead-cli` beside it for everything but `run`'s fast path (LaunchExecutableTests),
+    /// so the suite goes through both as a user does. BULKHEAD_TEST_BINARY names another build
+    /// (main's, to see an attack fail there; a `bulkhead-cli`, to test the full command line
+    /// alone; or /bin/false, to find tests that pass with a binary that does nothing).
     static let binary: String = {
         if let other = ProcessInfo.processInfo.environment["BULKHEAD_TEST_BINARY"] { return other }
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -15,6 +17,20 @@ enum Bulkhead {
         if dir.lastPathComponent.hasSuffix(".xctest") { dir = dir.deletingLastPathComponent() }
         return dir.appendingPathComponent("bulkhead").path
     }()
+
+    /// The full command line beside `binary` (`bulkhead-cli`), which works alone; `binary` itself
+    /// when there is none (a single-binary build given as BULKHEAD_TEST_BINARY).
+    static let fullBinary: String = {
+        let cli = (binary as NSString).deletingLastPathComponent + "/bulkhead-cli"
+        return FileManager.default.isExecutableFile(atPath: cli) ? cli : binary
+    }()
+
+    /// A copy of the binary under test at `dir/bulkhead`, with its full command line beside it
+    /// (the launch executable runs only with one): another installation, another inode.
+    static func copyInstallation(to dir: String) throws {
+        try FileManager.default.copyItem(atPath: binary, toPath: dir + "/bulkhead")
+        if fullBinary != binary { try FileManager.default.copyItem(atPath: fullBinary, toPath: dir + "/bulkhead-cli") }
+    }
 
     /// The package root (for Profiles/ and test fixtures).
     static let packageRoot: String = {

@@ -1,4 +1,3 @@
-import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 import Glibc
@@ -19,11 +18,15 @@ public struct ProfileStore: Sendable {
     public var searchPath: [String]
     /// Where parsed layers are cached (`ProfileLayerCache`); nil: every profile is parsed.
     public var layerCache: ProfileLayerCache?
+    /// The YAML and JSON readers a cache miss calls (`ConfigReaders`): the full command line's
+    /// (`.yaml`, module Bulkhead), or the launch executable's, which parse nothing.
+    public var readers: ConfigReaders
 
     /// `caching`: false for a store that writes nothing (`run --dry-run`): no cache directory
     /// is made and no parsed layer stored.
-    public init(searchPath: [String], caching: Bool = true) {
+    public init(searchPath: [String], caching: Bool = true, readers: ConfigReaders) {
         self.searchPath = searchPath
+        self.readers = readers
         layerCache = caching ? ProfileLayerCache.standard() : nil
     }
 
@@ -40,7 +43,7 @@ public struct ProfileStore: Sendable {
     /// planted there would replace the hardened built-in default. An ordinary user keeps
     /// `./Profiles`: the sandbox then runs with that user's own privileges, and the files are
     /// still taken only when the user (or root) owns them and no one else can write them.
-    public static func standard(caching: Bool = true) -> ProfileStore {
+    public static func standard(caching: Bool = true, readers: ConfigReaders) -> ProfileStore {
         let root = geteuid() == 0
         var dirs: [String] = []
         if let env = getenv("BULKHEAD_PROFILE_PATH") {
@@ -55,7 +58,7 @@ public struct ProfileStore: Sendable {
             if !bin.isEmpty { dirs.append(String(bin) + "/../share/bulkhead/profiles") }  // String + String: Substring + String is generic (a conformance scan)
         }
         dirs.append("/usr/local/share/bulkhead/profiles")
-        return ProfileStore(searchPath: dirs, caching: caching)
+        return ProfileStore(searchPath: dirs, caching: caching, readers: readers)
     }
 
     /// A profile's text and where it came from.
@@ -78,7 +81,7 @@ public struct ProfileStore: Sendable {
 
     /// Reads `name` from search directory `dir`; nil when the directory or the file does not
     /// exist. Anything else (a directory or file that fails a check) is an error.
-    static func readFromSearchDirectory(_ dir: String, _ name: String, what: String) throws(ConfigError) -> TrustedFile.Contents? {
+    package static func readFromSearchDirectory(_ dir: String, _ name: String, what: String) throws(ConfigError) -> TrustedFile.Contents? {
         let opened: (fd: Int32, path: String)
         let parent = name.lastIndex(of: "/").map { String(name[..<$0]) }
         let leaf = name.lastIndex(of: "/").map { String(name[name.index(after: $0)...]) } ?? name
@@ -129,8 +132,8 @@ public struct ProfileStore: Sendable {
             guard seen.count < 16 else { throw ConfigError(file: src.location, field: "extends", message: "more than 16 levels of extends") }
             seen.append(src.location)
             var layer = try Self.parsing(private: src.isPrivate) { () throws(ConfigError) in
-                if let layerCache { return try layerCache.parse(src.text, file: src.location, parser: ProfileParser.parse) }
-                return try ProfileParser.parse(src.text, file: src.location)
+                if let layerCache { return try layerCache.parse(src.text, file: src.location, parser: readers.profile) }
+                return try readers.profile(src.text, src.location)
             }
             if layer.name == nil { layer.name = src.name }
             layer.isPrivate = src.isPrivate
@@ -230,7 +233,7 @@ public struct ProfileStore: Sendable {
     }
 
     /// A relative path with no `..` component (and not absolute).
-    static func isContainedRelative(_ path: String) -> Bool {
+    package static func isContainedRelative(_ path: String) -> Bool {
         !path.hasPrefix("/") && !path.isEmpty && !path.split(separator: "/").contains("..") && !path.utf8.contains(0)
     }
 }

@@ -1,23 +1,29 @@
 import BulkheadModel
 
 /// What `run` acts on once its flags are parsed, apart from the profile overrides.
-struct RunInvocation: Equatable {
-    var profile = "container"
-    var report: String?
-    var timeout: String?
-    var command: [String] = []
-    var tty = false
-    var preserveFds: [Int32] = []
-    var injectFault: FaultPoint?
+package struct RunInvocation: Equatable {
+    package var profile = "container"
+    package var report: String?
+    package var timeout: String?
+    package var command: [String] = []
+    package var tty = false
+    package var preserveFds: [Int32] = []
+    package var injectFault: FaultPoint?
     /// `--supplementary-groups refuse` (only the full parser reads it).
-    var refuseKeptGroups = false
+    package var refuseKeptGroups = false
     /// `--seccomp-strict` (only the full parser reads it).
-    var seccompStrict = false
+    package var seccompStrict = false
     /// `-q/--quiet`, `--log-level error`: no warnings on stderr (errors still; the report keeps them).
-    var quiet = false
+    package var quiet = false
     /// `--stop-signal`, `--stop-timeout`: at `--timeout`, this signal, then SIGKILL after the grace.
-    var stopSignal: Int32?
-    var stopTimeoutSeconds: Double = 10
+    package var stopSignal: Int32?
+    package var stopTimeoutSeconds: Double = 10
+
+    package init(profile: String = "container", report: String? = nil, timeout: String? = nil, command: [String] = [],
+                 tty: Bool = false, preserveFds: [Int32] = [], injectFault: FaultPoint? = nil) {
+        self.profile = profile; self.report = report; self.timeout = timeout; self.command = command
+        self.tty = tty; self.preserveFds = preserveFds; self.injectFault = injectFault
+    }
 }
 
 /// `bulkhead run [--profile NAME] [--report FILE|-] [--limits strict|best-effort] -- CMD…`, the
@@ -28,8 +34,9 @@ struct RunInvocation: Equatable {
 /// largest user-space cost of a launch after process start (BENCHMARKS.md). This reader accepts
 /// only the unambiguous subset above and returns nil for anything else (any other flag, a
 /// repeated flag, a value that looks like a flag, no `--`, no command), which then goes through
-/// ArgumentParser as before, so every error, help text and other flag keeps its one definition
-/// in `RunCommand`. RunFastPathTests checks that both readers agree.
+/// ArgumentParser as before (from the launch executable, `bulkhead`: an exec of `bulkhead-cli`,
+/// `FullCLI`), so every error, help text and other flag keeps its one definition in
+/// `RunCommand`. RunFastPathTests checks that both readers agree.
 ///
 /// `--limits` is read here because every rootless launch on a host whose cgroup hierarchies are
 /// not delegated needs `--limits best-effort`: through ArgumentParser that flag alone cost 16 M
@@ -39,9 +46,9 @@ struct RunInvocation: Equatable {
 /// With BULKHEAD_POOL naming a pool (a non-root caller), nothing is read here either: the full
 /// parser decides which flags a pooled run refuses. For root the variable is ignored, with the
 /// warning `environmentSocket` prints.
-enum RunFastPath {
+package enum RunFastPath {
     /// The invocation and the command line's profile layer (empty unless `--limits` was given).
-    static func parse(_ args: ArraySlice<String>, poolInEnvironment: Bool = PooledRun.environmentSocket() != nil)
+    package static func parse(_ args: ArraySlice<String>, poolInEnvironment: Bool = PooledRun.environmentSocket() != nil)
         -> (invocation: RunInvocation, overrides: ProfileLayer)? {
         if poolInEnvironment { return nil }
         var invocation = RunInvocation()

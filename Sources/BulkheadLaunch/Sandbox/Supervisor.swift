@@ -13,24 +13,24 @@ import Glibc
 /// `SignalRouter`, through which the pod runner's thread signals this Supervisor's init (the
 /// router's set is under a `Mutex`, and `SandboxInit.kill` and `close` serialize on the
 /// init's own). The cgroup leaf names' sequence is an `Atomic` (`LeafSequence`).
-final class Supervisor {
+package final class Supervisor {
     /// A pooled sandbox's request replaces the command (and the plan's argv) at the hand-over.
-    private(set) var prepared: PreparedLaunch
-    let pod: PodAttachment?
+    package private(set) var prepared: PreparedLaunch
+    package let pod: PodAttachment?
     /// The warm pool (`WarmPool`): the slot that hands this sandbox to a client once its init
     /// waits for its request; the report's times start at the hand-over. nil: an ordinary launch.
-    let poolSlot: PoolSlot?
+    package let poolSlot: (any PoolHandOver)?
     /// The warm pool's parent cgroup (the leaf goes under it, as a pod's under the pod's).
-    let cgroupParent: [String]?
-    private(set) var start: Double
+    package let cgroupParent: [String]?
+    package private(set) var start: Double
     /// Phase boundaries for the report: (name, end time).
     private var marks: [(String, Double)] = []
 
     /// Called with the init's pid once it is released (`run --name` records it).
-    let onStarted: ((Int32) -> Void)?
+    package let onStarted: ((Int32) -> Void)?
 
-    init(prepared: PreparedLaunch, pod: PodAttachment? = nil, onStarted: ((Int32) -> Void)? = nil,
-         poolSlot: PoolSlot? = nil, cgroupParent: [String]? = nil) {
+    package init(prepared: PreparedLaunch, pod: PodAttachment? = nil, onStarted: ((Int32) -> Void)? = nil,
+         poolSlot: (any PoolHandOver)? = nil, cgroupParent: [String]? = nil) {
         self.prepared = prepared
         self.pod = pod
         self.poolSlot = poolSlot
@@ -49,7 +49,7 @@ final class Supervisor {
 
     private var plan: LaunchPlan { prepared.plan }
 
-    func run() -> RunReport {
+    package func run() -> RunReport {
         // A child that fails early closes its end of the release pipe: the launcher must get
         // EPIPE there, not die of SIGPIPE. (The child resets every disposition to the default,
         // so the workload's own SIGPIPE is unaffected.)
@@ -381,12 +381,12 @@ final class Supervisor {
 
     /// The phase that ends when a pooled client got its status before the init's exit
     /// (`earlyStatus`); the next one, "workload run, reap", is then the init's exit alone.
-    static let earlyStatusPhase = "workload run (status to the client: no process of the sandbox left)"
+    package static let earlyStatusPhase = "workload run (status to the client: no process of the sandbox left)"
 
 
     /// OCI `mounts[type=cgroup]`: the hierarchies the container has its own cgroup in, named in
     /// the plan's `mountCgroups` step once they exist ("cgroup2" alone on a cgroup v2 host).
-    static func fillCgroupMounts(_ plan: LaunchPlan, _ cg: SandboxCgroup?) throws(LaunchError) -> LaunchPlan {
+    package static func fillCgroupMounts(_ plan: LaunchPlan, _ cg: SandboxCgroup?) throws(LaunchError) -> LaunchPlan {
         guard let i = plan.steps.firstIndex(where: { if case .mountCgroups = $0 { true } else { false } }),
               case let .mountCgroups(_, ro, temporary) = plan.steps[i] else { return plan }
         guard let cg, !cg.leaves.isEmpty || !cg.v1Hierarchies.isEmpty else {
@@ -429,7 +429,7 @@ final class Supervisor {
     /// the caller, a subreaper, adopts it) with its cgroup; on any failure the init is killed
     /// and reaped and the cgroup removed: nothing is left.
     /// `rootlessOptional`: see `CgroupSetup.create` (an OCI create without root).
-    func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, rootlessOptional: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
+    package func create(cgroupPath: [String], fromHierarchyRoot: Bool = false, rootlessOptional: Bool = false, join: [(fd: Int32, namespace: Namespace)] = [],
                 oomScoreAdj: Int32? = nil, beforeRelease: ((Int32) -> LaunchError?)? = nil) -> Result<OCICreated, LaunchError> {
         signal(SIGPIPE, SIG_IGN)
         var cgroup: CgroupSetup
@@ -576,8 +576,8 @@ final class Supervisor {
 }
 
 /// What to do about a failed step: the fix a user can act on.
-enum StepHints {
-    static func hint(_ step: PlanStep?, _ e: Errno) -> String? {
+package enum StepHints {
+    package static func hint(_ step: PlanStep?, _ e: Errno) -> String? {
         if e.rawValue == ECANCELED { return "fault injected for testing (--inject-fault)" }
         guard let step else { return nil }
         switch (step, e.rawValue) {
@@ -638,7 +638,7 @@ enum StepHints {
 }
 
 extension String {
-    func replacingPrefix(_ prefix: String) -> String {
+    package func replacingPrefix(_ prefix: String) -> String {
         hasPrefix(prefix) ? (dropFirst(prefix.count).isEmpty ? "/" : String(dropFirst(prefix.count))) : self
     }
 }

@@ -1,10 +1,10 @@
 import BulkheadModel
 
-enum ReportJSON {
+package enum ReportJSON {
     /// Stable, readable JSON (sorted keys) for reports, written without Foundation by
     /// `JSONText` (the bytes JSONEncoder wrote with `[.prettyPrinted, .sortedKeys,
     /// .withoutEscapingSlashes]`; JSONTextTests compares them).
-    static func encode<T: Encodable>(_ value: T) -> String {
+    package static func encode<T: Encodable>(_ value: T) -> String {
         (try? JSONText.encode(value)) ?? "{}"
     }
 }

@@ -1,5 +1,4 @@
 import BulkheadSystem
-import Foundation
 import Glibc
 
 /// A file the command line names for output (`--report FILE`, `--json FILE`, `--html FILE`),
@@ -18,10 +17,42 @@ import Glibc
 ///   is refused. Only then is a regular file truncated, in place (same inode: a device stays a
 ///   device; FileManager.createFile once replaced /dev/null with a file).
 /// Each refusal is printed (the path, owner, type and the fix) before the caller's own message.
-enum OutputFile {
-    static func open(_ path: String) -> FileHandle? {
+/// Written on file descriptors (no `FileHandle`): the report of a launch is part of the launch
+/// executable, which links no Foundation (LaunchImportTests).
+package enum OutputFile {
+    /// An opened output file: one owner, which writes and closes it once.
+    package final class Handle {
+        package let fd: Int32
+        private var closed = false
+        init(fd: Int32) { self.fd = fd }
+        deinit { close() }
+
+        /// Writes all of `text` (a short write continues, EINTR retries); false on an error.
+        @discardableResult
+        package func write(_ text: String) -> Bool {
+            var t = text
+            return t.withUTF8 { buf in
+                var off = 0
+                while off < buf.count {
+                    let n = Glibc.write(fd, buf.baseAddress! + off, buf.count - off)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { return false }
+                    off += n
+                }
+                return true
+            }
+        }
+
+        package func close() {
+            guard !closed else { return }
+            closed = true
+            _ = Glibc.close(fd)
+        }
+    }
+
+    package static func open(_ path: String) -> Handle? {
         switch openChecked(path) {
-        case .success(let fd): return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        case .success(let fd): return Handle(fd: fd)
         case .failure(let reason):
             warn("\(path): \(reason)")
             return nil
@@ -29,21 +60,20 @@ enum OutputFile {
     }
 
     /// Writes `text` to `path`; false when it cannot be opened or written.
-    static func write(_ text: String, to path: String) -> Bool {
+    package static func write(_ text: String, to path: String) -> Bool {
         guard let h = open(path) else { return false }
-        defer { try? h.close() }
-        do { try h.write(contentsOf: Data(text.utf8)) } catch { return false }
-        return true
+        defer { h.close() }
+        return h.write(text)
     }
 
-    struct Refusal: Error, CustomStringConvertible {
-        var description: String
+    package struct Refusal: Error, CustomStringConvertible {
+        package var description: String
         init(_ d: String) { description = d }
         init(_ op: String, errno e: Int32) { description = "\(op): \(String(cString: strerror(e))) (errno \(e))" }
     }
 
     /// The standard descriptor a path names, if it names one (`/dev/stdout` → 1).
-    static func standardDescriptor(_ path: String) -> Int32? {
+    package static func standardDescriptor(_ path: String) -> Int32? {
         switch path {
         case "/dev/stdout": return 1
         case "/dev/stderr": return 2
@@ -55,7 +85,7 @@ enum OutputFile {
         }
     }
 
-    static func openChecked(_ path: String) -> Result<Int32, Refusal> {
+    package static func openChecked(_ path: String) -> Result<Int32, Refusal> {
         let caller = getuid()
         if let n = standardDescriptor(path) {
             let fd = fcntl(n, F_DUPFD_CLOEXEC, 3)

@@ -5,18 +5,18 @@ import Synchronization
 
 /// A launcher running several sandboxes (a pod) names each leaf with its own sequence number.
 /// Shared by the pod's supervisor threads (one per container): an atomic counter.
-enum LeafSequence {
+package enum LeafSequence {
     private static let value = Atomic<UInt64>(0)
 
-    static func next() -> UInt64 {
+    package static func next() -> UInt64 {
         value.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 }
 
 /// Whether io.weight can have an effect on this host.
-enum IOWeightSupport {
+package enum IOWeightSupport {
     /// nil when some block device uses the BFQ scheduler or iocost is enabled; else the reason.
-    static func unsupportedReason() -> String? {
+    package static func unsupportedReason() -> String? {
         HostFacts.IOWeightPolicy.probe().unsupportedReason
     }
 }
@@ -25,10 +25,10 @@ enum IOWeightSupport {
 /// child is born in it), the v1 leaves after (`createDeferredV1`, while the kernel builds the
 /// namespaces); measured and removed after the sandbox ends. The tree mirrors the layers: bulkhead/<tenant>/<pod>/<leaf>;
 /// a plain `run` uses the tenant and pod "default".
-struct CgroupSetup {
-    let cgroup: SandboxCgroup?
-    private(set) var limits: LimitsReport?
-    let note: String?
+package struct CgroupSetup {
+    package let cgroup: SandboxCgroup?
+    package private(set) var limits: LimitsReport?
+    package let note: String?
     /// For `createDeferredV1`: how the limits were asked for, and what was already known unenforced.
     private var enforcement: LimitEnforcement = .strict
     private var inPod = false
@@ -37,12 +37,12 @@ struct CgroupSetup {
     /// `collectStale()` still has to collect. Nil once collected (or when nothing is pending).
     private var pendingStaleCollection: CgroupHost?
 
-    init(cgroup: SandboxCgroup?, limits: LimitsReport?, note: String?) {
+    package init(cgroup: SandboxCgroup?, limits: LimitsReport?, note: String?) {
         self.cgroup = cgroup; self.limits = limits; self.note = note
     }
 
     /// /proc/swaps lists a swap area beyond its header line.
-    static var hostHasActiveSwap: Bool {
+    package static var hostHasActiveSwap: Bool {
         (FileIO.read("/proc/swaps") ?? "").split(separator: "\n").count > 1
     }
 
@@ -63,7 +63,7 @@ struct CgroupSetup {
     /// limits asked and no cgroup it may create (EACCES, EPERM, EROFS: nothing delegated to this
     /// user), it runs in no cgroup of its own; with limits asked that is refused, naming the
     /// cgroup, the errno and the fix (delegate a cgroup, or ask for no limits).
-    static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
+    package static func create(_ prepared: PreparedLaunch, pod: [String]? = nil, fixedPath: [String]? = nil,
                        fromHierarchyRoot: Bool = false, deferV1: Bool = false, rootlessOptional: Bool = false,
                        deferStaleCollection: Bool = false) throws(LaunchError) -> CgroupSetup {
         var wanted = prepared.cgroupLimits
@@ -94,14 +94,14 @@ struct CgroupSetup {
     }
 
     /// How many cgroup v1 `tasks` files the child will be sent (`ChildSpawner.spawn(cgroupJoinCount:)`).
-    var deferredV1Count: Int { cgroup?.deferredV1Count ?? 0 }
+    package var deferredV1Count: Int { cgroup?.deferredV1Count ?? 0 }
 
     /// After clone3, before the child's `.joinCgroups` step: the v1 leaves and their limits
     /// (`SandboxCgroup.createDeferredV1`), then the report's limits again. A failure is the
     /// launch's (strict limits, or a pod's container); the caller kills the child and `finish()`
     /// removes every leaf. `fault`: `.cgroupLeaves` fails before any v1 leaf is made,
     /// `.cgroupLimits` once they exist and before their limits are written.
-    mutating func createDeferredV1(fault: FaultPoint?) throws(LaunchError) {
+    package mutating func createDeferredV1(fault: FaultPoint?) throws(LaunchError) {
         guard let cg = cgroup, cg.deferredV1Count > 0 else { return }
         do throws(CgroupError) {
             if fault == .cgroupLeaves {
@@ -194,7 +194,7 @@ struct CgroupSetup {
     /// `stop`: the workload already runs and the launcher does not poll meanwhile, so a wait for a
     /// stuck leaf ends when it says so (its deadline passed, a signal came); the walk is then
     /// left pending, and the call without `stop` after the workload ended finishes it.
-    mutating func collectStale(stop: (() -> Bool)? = nil) {
+    package mutating func collectStale(stop: (() -> Bool)? = nil) {
         guard let host = pendingStaleCollection else { return }
         if let stop {
             if SandboxCgroup.collectStale(host: host, writableOnly: true, stop: stop) { pendingStaleCollection = nil }
@@ -206,7 +206,7 @@ struct CgroupSetup {
 
     /// The report's `limits`: what `cg` enforced, or without a cgroup every limit of
     /// `notEnforcedAll` as not enforced, for `reason`.
-    static func report(_ enforcement: LimitEnforcement, _ cg: SandboxCgroup?, notEnforcedAll: CgroupLimits?, reason: String?) -> LimitsReport {
+    package static func report(_ enforcement: LimitEnforcement, _ cg: SandboxCgroup?, notEnforcedAll: CgroupLimits?, reason: String?) -> LimitsReport {
         guard let cg else {
             let kinds = notEnforcedAll?.requested ?? []
             return LimitsReport(enforcement: enforcement.rawValue, driver: nil, enforced: [],
@@ -219,7 +219,7 @@ struct CgroupSetup {
 
     /// Statistics, then kill whatever is left and remove the cgroup. Every exit path of the
     /// supervisor ends here.
-    func finish() -> CgroupReport {
+    package func finish() -> CgroupReport {
         guard let cg = cgroup else { return CgroupReport(path: nil, directories: [], stats: nil, note: note) }
         let stats = cg.stats()
         var problem: String?

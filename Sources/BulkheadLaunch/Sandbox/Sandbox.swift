@@ -51,9 +51,9 @@ public struct RunRequest: Sendable {
 /// may be hostile, so every component is opened `O_NOFOLLOW` below the root (no symlink,
 /// in or out), the file must be regular, at most 1 MiB, opened without blocking; nil on any
 /// failure, and no byte of it ever reaches an error.
-enum RootFile {
-    static let limit = 1 << 20
-    static func read(_ root: String, _ relative: String) -> String? {
+package enum RootFile {
+    package static let limit = 1 << 20
+    package static func read(_ root: String, _ relative: String) -> String? {
         let path = TrustedFile.O_PATH
         var dir = open(root, path | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { return nil }
@@ -108,7 +108,7 @@ public struct PreparedLaunch: Sendable {
     public var preparedFrom: Double = 0
     public var preparedAt: Double = 0
     /// `--tty`: the pty (an fd pair of this process; nothing on the system to clean up).
-    var terminal: TerminalRelay?
+    package var terminal: TerminalRelay?
     /// Record mode: the table the init fills by tracing the workload (`bulkhead seccomp record`).
     public var recorder: SyscallRecorderTable? = nil
     /// Record mode with the eBPF recorder: it follows the init from clone3 on (`Supervisor`).
@@ -175,7 +175,7 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
 
     /// What a wrapped error says as a system error, when it says anything: its errno is what
     /// the report's `error.errno` shows.
-    static func systemError(of error: any Error) -> SystemError? {
+    package static func systemError(of error: any Error) -> SystemError? {
         if let e = error as? LaunchError { return SystemError(e.operation, errno: e.errno, hint: e.hint) }
         return (error as? any SystemErrorConvertible)?.systemError
     }
@@ -196,7 +196,7 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
         return s
     }
 
-    var report: LaunchErrorReport {
+    package var report: LaunchErrorReport {
         guard let config else { return LaunchErrorReport(step: step, operation: operation, errno: errno?.name, message: description) }
         var r = Self.report(config, errno: errno?.name ?? config.errno)
         r.step = step
@@ -207,7 +207,7 @@ public struct LaunchError: Error, Sendable, CustomStringConvertible {
         return r
     }
 
-    static func report(_ config: ConfigError, errno: String?) -> LaunchErrorReport {
+    package static func report(_ config: ConfigError, errno: String?) -> LaunchErrorReport {
         LaunchErrorReport(step: nil, operation: "check the configuration", errno: errno, message: config.description,
                           file: config.file, field: config.field.isEmpty ? nil : config.field, line: config.line)
     }
@@ -218,7 +218,8 @@ public enum Sandbox {
 
     /// - Parameters:
     ///   - store: where the profile's seccomp policy file is looked up (the profile itself is
-    ///     already read: `request.layers`).
+    ///     already read: `request.layers`), and its readers (`ConfigReaders`) for a policy the
+    ///     seccomp cache does not have.
     ///   - seccompCache: where compiled filters are cached; nil always parses, validates and
     ///     compiles (what `profile lint` needs).
     ///   - ociExecFifo, ociTerminal: OCI `create` (Bulkhead/OCI): the exec fifo the init waits
@@ -226,7 +227,7 @@ public enum Sandbox {
     ///   - ociIDMaps: OCI `linux.uidMappings`/`gidMappings` a root-run runtime checked
     ///     (`OCIRuntime.checkIDMaps`): the maps written after clone3 (`LaunchContext.idMaps`).
     ///   - ociHooks: OCI createContainer and startContainer hooks the init runs (`PlanStep.runHook`).
-    public static func prepare(_ request: RunRequest, store: ProfileStore = .standard(),
+    public static func prepare(_ request: RunRequest, store: ProfileStore,
                                seccompCache: SeccompCache? = SeccompCache.standard(),
                                ociExecFifo: Int32? = nil, ociTerminal: Int32? = nil, ociSysctls: [SysctlSetting] = [],
                                ociIDMaps: IDMaps? = nil,
@@ -331,14 +332,14 @@ public enum Sandbox {
 
     /// Where bind `index` of the effective profile was given: the profile file and field, the
     /// flag (`<command line>`, `--bind`), or a pod manifest's volumes.
-    static func bindOrigin(_ layer: ProfileLayer?, index: Int, pod: Bool) -> (file: String, field: String) {
+    package static func bindOrigin(_ layer: ProfileLayer?, index: Int, pod: Bool) -> (file: String, field: String) {
         guard let layer, layer.source != FieldRules.commandLine else { return (FieldRules.commandLine, "--bind") }
         return (layer.source, pod ? "binds (the container profile's filesystem.binds, then its volumeMounts)" : "filesystem.binds[\(index)]")
     }
 
     /// Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace; refuse
     /// before anything starts rather than fail in the child.
-    static func checkRlimits(_ p: EffectiveProfile) throws(ConfigError) {
+    package static func checkRlimits(_ p: EffectiveProfile) throws(ConfigError) {
         let canRaise = HostIdentity.effectiveCapabilities().contains(.sysResource)
         for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) {
             var cur = rlimit()
@@ -353,7 +354,7 @@ public enum Sandbox {
 
     /// `resources.cpusetCpus`: only CPUs the host has online (/sys/devices/system/cpu/online).
     /// An error names the layer that set it (the last one): its file and field, or the flag.
-    static func checkCPUs(_ p: EffectiveProfile, from layer: ProfileLayer?) throws(ConfigError) {
+    package static func checkCPUs(_ p: EffectiveProfile, from layer: ProfileLayer?) throws(ConfigError) {
         guard let want = p.cpusetCPUs else { return }
         let file = layer?.source ?? FieldRules.commandLine
         let field = file == FieldRules.commandLine ? "--cpuset-cpus" : "resources.cpusetCpus"
@@ -370,7 +371,7 @@ public enum Sandbox {
 
     /// `filesystem.devices`: each must be a character or block device node of the host's /dev,
     /// reached without a symlink (devtmpfs is root's; the bind is made from the same path).
-    static func checkDevices(_ p: EffectiveProfile) throws(ConfigError) {
+    package static func checkDevices(_ p: EffectiveProfile) throws(ConfigError) {
         for d in p.devices {
             var st = stat()
             let path = "/dev/" + d
@@ -399,7 +400,7 @@ public enum Sandbox {
     /// a link followed only when root or the caller made it. No other user can then point the
     /// bind elsewhere with a link, nor swap the source between this check and the init's bind.
     /// The source itself may belong to anyone (a pod's volume belongs to its ids).
-    static func resolveBindSource(_ b: BindMount, origin: (file: String, field: String) = (FieldRules.commandLine, "--bind")) throws(LaunchError) -> BindMount {
+    package static func resolveBindSource(_ b: BindMount, origin: (file: String, field: String) = (FieldRules.commandLine, "--bind")) throws(LaunchError) -> BindMount {
         func fail(_ e: SystemError) -> LaunchError {
             LaunchError(ConfigError(file: origin.file, field: origin.field, message: "\(e)"), errno: e.errno)
         }
@@ -445,18 +446,18 @@ public enum Sandbox {
     }
 
     /// Runs one container of a pod: joins the holder's namespaces, lives in the pod's cgroup.
-    static func run(_ prepared: PreparedLaunch, pod: PodAttachment) -> RunReport {
+    package static func run(_ prepared: PreparedLaunch, pod: PodAttachment) -> RunReport {
         Supervisor(prepared: prepared, pod: pod).run()
     }
 }
 
 /// The caller's identity and host facts that decide the id mapping.
-struct HostIdentity {
-    var uid: UInt32
-    var gid: UInt32
-    var privileged: Bool
+package struct HostIdentity {
+    package var uid: UInt32
+    package var gid: UInt32
+    package var privileged: Bool
 
-    static func current() -> HostIdentity {
+    package static func current() -> HostIdentity {
         let uid = geteuid(), gid = getegid()
         let caps = effectiveCapabilities()
         let privileged = caps.contains(.setuid) && caps.contains(.setgid)
@@ -466,14 +467,14 @@ struct HostIdentity {
     /// The `bulkhead` ranges of /etc/subuid (uids) and /etc/subgid (gids), each for its own map;
     /// nil when neither names bulkhead. Both are root's files: one that is not owned by root,
     /// writable by group or others, or not a regular file is refused, as a missing half is.
-    static func subordinateRanges() throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
+    package static func subordinateRanges() throws(ConfigError) -> (uid: IDRange, gid: IDRange)? {
         try subordinateFiles().bulkhead
     }
 
     /// /etc/subuid and /etc/subgid, each read once: bulkhead's ranges, and the ranges they give
     /// every other user, which that user can run processes under (newuidmap(1), newgidmap(1)):
     /// reserved for them, not to be shared by any sandbox (`ReservedIDRange.shareable` false).
-    static func subordinateFiles() throws(ConfigError) -> (bulkhead: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange]) {
+    package static func subordinateFiles() throws(ConfigError) -> (bulkhead: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange]) {
         let subuid = try readRootFile(SubordinateIDs.subuidPath), subgid = try readRootFile(SubordinateIDs.subgidPath)
         var delegated: [ReservedIDRange] = []
         for (path, text) in [(SubordinateIDs.subuidPath, subuid), (SubordinateIDs.subgidPath, subgid)] {
@@ -487,12 +488,12 @@ struct HostIdentity {
     /// The ranges a profile's or tenant's own range must not overlap (unless it is one of them):
     /// the ranges bulkhead itself hands out. Tenants' ranges are checked against each other
     /// when given together (`Tenant.validate`).
-    static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange] = []) -> [ReservedIDRange] {
+    package static func reservedRanges(subordinate: (uid: IDRange, gid: IDRange)?, delegated: [ReservedIDRange] = []) -> [ReservedIDRange] {
         // Ids 0-65535 are the host's own accounts (system users, people, nobody), as the kubelet
         // keeps them: a range over one would run the workload as that account on the host.
         var r = [ReservedIDRange("the host's own accounts (ids 0-65535)", IDRange.hostAccounts),
                  ReservedIDRange("the default sandbox range", EffectiveProfile.defaultHostIDRange),
-                 ReservedIDRange("the default namespace's pod range", PodAdmission.defaultTenantRange)]
+                 ReservedIDRange("the default namespace's pod range", EffectiveProfile.defaultNamespacePodRange)]
         if let s = subordinate { r.append(ReservedIDRange("the bulkhead range of /etc/subuid", s.uid)) }
         return r + delegated
     }
@@ -500,7 +501,7 @@ struct HostIdentity {
     /// A system file root trusts (/etc/subuid, /etc/subgid): nil when it does not exist; its
     /// text when `TrustedFile` takes it (no symlink, no FIFO, checked directories, at most
     /// 1 MiB) and root owns it. Errors name the file and the fix, never its content.
-    static func readRootFile(_ path: String) throws(ConfigError) -> String? {
+    package static func readRootFile(_ path: String) throws(ConfigError) -> String? {
         let c: TrustedFile.Contents
         do { c = try TrustedFile.read(path, what: "system file", limit: 1 << 20) } catch {
             if error.errno?.rawValue == ENOENT { return nil }
@@ -513,7 +514,7 @@ struct HostIdentity {
     }
 
     /// The launcher's supplementary groups (getgroups(2)), host gids.
-    static func supplementaryGroups() -> [UInt32] {
+    package static func supplementaryGroups() -> [UInt32] {
         let n = getgroups(0, nil)
         guard n > 0 else { return [] }
         var groups = [gid_t](repeating: 0, count: Int(n))
@@ -522,7 +523,7 @@ struct HostIdentity {
     }
 
     /// The launcher's effective capabilities (CapEff of /proc/self/status).
-    static func effectiveCapabilities() -> CapabilitySet {
+    package static func effectiveCapabilities() -> CapabilitySet {
         guard let status = FileIO.read("/proc/self/status"),
               let line = status.asciiSplit("\n").first(where: { $0.hasPrefix("CapEff:") }),
               let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: " \t"), radix: 16) else { return CapabilitySet() }

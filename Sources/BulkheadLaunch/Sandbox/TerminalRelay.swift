@@ -9,14 +9,14 @@ import Glibc
 /// terminal itself never reaches the sandbox (TIOCSTI/TIOCLINUX have nothing to inject into).
 /// The same relay serves `bulkhead-runc run` and `exec` in the foreground without
 /// `--console-socket` (`OCIRuntime.foreground`), as runc relays its terminal itself.
-final class TerminalRelay: @unchecked Sendable {
+package final class TerminalRelay: @unchecked Sendable {
     /// The pty master, once the init has sent it (-1 before).
-    private(set) var master: Int32 = -1
+    package private(set) var master: Int32 = -1
     /// The launcher's end of the channel the master comes over; -1 once it came (or never will).
     private var channel: Int32
     /// The sandbox's end of the channel, inherited by the init (the plan's `terminalFD`); the
     /// launcher closes its copy once the child exists.
-    private(set) var slave: Int32
+    package private(set) var slave: Int32
     private var saved: termios?
     /// Where the workload's output goes: the caller's stdout, or, when that is a terminal, a
     /// non-blocking description of the same terminal of our own. A terminal polls writable
@@ -26,9 +26,9 @@ final class TerminalRelay: @unchecked Sendable {
     /// Our own description, so the caller's stays as it was.
     private let output: Int32
     private var stdinOpen = true
-    private(set) var masterOpen = true
+    package private(set) var masterOpen = true
 
-    init() throws(SystemError) {
+    package init() throws(SystemError) {
         (channel, slave) = try PseudoTerminal.channel()
         let tty = isatty(1) == 1 ? open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) : -1
         output = tty >= 0 ? tty : 1
@@ -60,12 +60,12 @@ final class TerminalRelay: @unchecked Sendable {
     }
 
     /// True once `create` handed the sandbox's end to a container's init (`sandboxEnd`).
-    private(set) var handedOut = false
+    package private(set) var handedOut = false
 
     /// OCI `create` (for a foreground `run`): a close-on-exec duplicate of the sandbox's end,
     /// for the plan's terminal step, which `create` closes once the init holds it; this relay
     /// keeps its own until `childStarted`.
-    func sandboxEnd() throws(SystemError) -> Int32 {
+    package func sandboxEnd() throws(SystemError) -> Int32 {
         let fd = fcntl(slave, F_DUPFD_CLOEXEC, 3)
         guard fd >= 0 else { throw SystemError("duplicate the terminal channel for the container's init", errno: .current) }
         handedOut = true
@@ -73,7 +73,7 @@ final class TerminalRelay: @unchecked Sendable {
     }
 
     /// After clone3: the sandbox holds its end of the channel now.
-    func childStarted() {
+    package func childStarted() {
         if slave >= 0 { close(slave); slave = -1 }
         if isatty(0) == 1 {
             var t = termios()
@@ -87,7 +87,7 @@ final class TerminalRelay: @unchecked Sendable {
 
     /// Copies the caller's window size to the pty (the kernel then sends SIGWINCH to the
     /// workload's foreground process group).
-    func resize() {
+    package func resize() {
         guard master >= 0 else { return }
         var ws = winsize()
         for fd in [Int32(0), 1, 2] where ioctl(fd, UInt(TIOCGWINSZ), &ws) == 0 {
@@ -99,10 +99,10 @@ final class TerminalRelay: @unchecked Sendable {
     /// Bytes in flight each way. Bounded: while a buffer is full the relay stops reading its
     /// source, so input pressure (stdin = /dev/zero) never grows memory and never makes the
     /// relay spin; it waits in the supervisor's poll(2) like everything else.
-    static let bufferCapacity = 64 << 10
+    package static let bufferCapacity = 64 << 10
     /// At most this much is written to the caller's stdout per POLLOUT: stdout may be a
     /// blocking pipe, and a pipe that polls writable takes PIPE_BUF bytes without blocking.
-    static let stdoutChunk = 4096
+    package static let stdoutChunk = 4096
     private var toMaster = ByteQueue(capacity: bufferCapacity)
     private var toStdout = ByteQueue(capacity: bufferCapacity)
     private var stdoutOpen = true
@@ -111,7 +111,7 @@ final class TerminalRelay: @unchecked Sendable {
     /// on now, so a ready fd always leads to progress and poll never returns for nothing.
     /// The master is read only while the stdout buffer has room and written (POLLOUT) only
     /// while input is pending; stdin is read only while the input buffer has room.
-    var pollFDs: [pollfd] {
+    package var pollFDs: [pollfd] {
         // Until the master has come, the first pollfd waits for it on the channel.
         if master < 0 {
             return [pollfd(fd: channel, events: Int16(POLLIN), revents: 0),
@@ -130,7 +130,7 @@ final class TerminalRelay: @unchecked Sendable {
 
     /// Handles the revents of `pollFDs`, in the same order: at most one read and one write
     /// per fd, never a retry loop, so the supervisor is back at its deadline check at once.
-    func handle(_ fds: ArraySlice<pollfd>) {
+    package func handle(_ fds: ArraySlice<pollfd>) {
         let m = fds[fds.startIndex], i = fds[fds.startIndex + 1], o = fds[fds.startIndex + 2]
         if master < 0 {
             if m.fd >= 0 && m.revents != 0 { receiveMaster() }
@@ -148,7 +148,7 @@ final class TerminalRelay: @unchecked Sendable {
     /// the pty (no PID namespace of its own; an `exec`'d process's child, which lives on in the
     /// container) and floods it must not keep the launcher here for ever. The kernel holds far
     /// less for a pty (64 KiB of tty buffer and 4 KiB of line discipline).
-    func drain() {
+    package func drain() {
         // The init sent the master before it forked the workload: if the workload ran, it is here.
         receiveMaster()
         guard master >= 0 else { return }
@@ -158,7 +158,7 @@ final class TerminalRelay: @unchecked Sendable {
         flush()
     }
 
-    static let drainLimit = 1 << 20
+    package static let drainLimit = 1 << 20
     /// Bytes read from the master so far.
     private var masterBytes = 0
 
@@ -172,7 +172,7 @@ final class TerminalRelay: @unchecked Sendable {
         }
     }
 
-    func restoreTerminal() {
+    package func restoreTerminal() {
         if var t = saved { _ = tcsetattr(0, TCSANOW, &t); saved = nil }
     }
 
@@ -205,19 +205,19 @@ final class TerminalRelay: @unchecked Sendable {
 }
 
 /// A bounded byte FIFO for the relay.
-struct ByteQueue {
+package struct ByteQueue {
     private var bytes: [UInt8]
     private var head = 0
     private var tail = 0
-    init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
+    package init(capacity: Int) { bytes = [UInt8](repeating: 0, count: capacity) }
 
-    var count: Int { tail - head }
-    var isEmpty: Bool { head == tail }
-    var hasRoom: Bool { count < bytes.count }
-    mutating func removeAll() { head = 0; tail = 0 }
+    package var count: Int { tail - head }
+    package var isEmpty: Bool { head == tail }
+    package var hasRoom: Bool { count < bytes.count }
+    package mutating func removeAll() { head = 0; tail = 0 }
 
     /// Reads once into the free space; returns what `read` returned.
-    mutating func fill(_ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
+    package mutating func fill(_ read: (UnsafeMutableRawPointer, Int) -> Int) -> Int {
         if head > 0 && tail == bytes.count {
             bytes.withUnsafeMutableBytes { b in
                 if tail > head { b.baseAddress!.copyMemory(from: b.baseAddress! + head, byteCount: tail - head) }
@@ -234,7 +234,7 @@ struct ByteQueue {
     }
 
     /// Writes once from the front, at most `limit` bytes; returns what `write` returned.
-    mutating func drain(upTo limit: Int, _ write: (UnsafeRawPointer, Int) -> Int) -> Int {
+    package mutating func drain(upTo limit: Int, _ write: (UnsafeRawPointer, Int) -> Int) -> Int {
         let len = min(limit, count)
         guard len > 0 else { return 0 }
         let h = head

@@ -1,4 +1,3 @@
-import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 
@@ -13,22 +12,27 @@ public struct CompiledSeccomp: Sendable {
     public var notes: [String] = []
 }
 
-enum SeccompSetup {
+package enum SeccompSetup {
     /// The built-in allow-list behind `seccompProfile.type: RuntimeDefault`.
-    static let runtimeDefaultPath = "seccomp/container.json"
+    package static let runtimeDefaultPath = "seccomp/container.json"
 
     /// The policy's text, where it came from, and the context its Docker conditions resolve in.
-    struct Source {
-        var text: String
-        var file: String
-        var label: String
-        var context: SeccompContext
+    package struct Source {
+        package var text: String
+        package var file: String
+        package var label: String
+        package var context: SeccompContext
         /// Read from a file not everyone can read: a parse error shows none of its text.
-        var isPrivate = false
+        package var isPrivate = false
         /// One of bulkhead's own policies (`isBulkheadPolicy`): compiled for the native
         /// architecture only, every other refused first (`SeccompCompiler.compile(nativeOnly:)`).
         /// Any other policy (a user's, an OCI config's) keeps runc's reading of its `architectures`.
-        var nativeOnly = false
+        package var nativeOnly = false
+
+        package init(text: String, file: String, label: String, context: SeccompContext, isPrivate: Bool = false, nativeOnly: Bool = false) {
+            self.text = text; self.file = file; self.label = label; self.context = context
+            self.isPrivate = isPrivate; self.nativeOnly = nativeOnly
+        }
     }
 
     /// `strict` refuses what runc would change silently (unknown names, contradicting rules);
@@ -36,7 +40,7 @@ enum SeccompSetup {
     /// - Parameter origin: the layer that chose the policy (`SeccompSetup.origin(of:)`): a
     ///   `localhostProfile` that cannot be read is reported against that profile file and field
     ///   (or the `--seccomp` flag), with the policy file's own error after it.
-    static func source(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
+    package static func source(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
                        strict: Bool = true) throws(ConfigError) -> Source? {
         let text: String, file: String, label: String
         var isPrivate = false
@@ -73,10 +77,10 @@ enum SeccompSetup {
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
-    static func policy(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
+    package static func policy(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil,
                        strict: Bool = true) throws(ConfigError) -> (policy: SeccompPolicy, source: String, notes: [SeccompLoadNote])? {
         guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
-        let load = try src.load()
+        let load = try src.load(store.readers)
         return (load.policy, src.label, load.notes)
     }
 
@@ -87,7 +91,7 @@ enum SeccompSetup {
     /// would silence every later run's warnings. A policy the loader changed to
     /// read it as runc does (podman's default profile: a contradicting pair) is cached with its
     /// warnings, which every run that loads it prints again, naming the file it read now.
-    static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
+    package static func compile(_ p: EffectiveProfile, store: ProfileStore, origin: ProfileLayer? = nil, strict: Bool = false,
                         cache: SeccompCache? = SeccompCache.standard()) throws(ConfigError) -> CompiledSeccomp? {
         guard let src = try source(p, store: store, origin: origin, strict: strict) else { return nil }
         let key = cacheKey(src)
@@ -98,7 +102,7 @@ enum SeccompSetup {
             if !notes.isEmpty { control.changes = notes }
             return CompiledSeccomp(program: hit.program, control: control, cached: true, notes: notes)
         }
-        let load = try src.load()
+        let load = try src.load(store.readers)
         let policy = load.policy
         let program: [UInt8]
         do {
@@ -123,10 +127,10 @@ enum SeccompSetup {
 
     /// Stands for the policy file's path in a cached warning (a control character: no path,
     /// name or message of a note contains one).
-    static let noteFileMark = "\u{1}file\u{1}"
+    package static let noteFileMark = "\u{1}file\u{1}"
 
     /// A cached warning naming `file`.
-    static func notePlacing(_ file: String, in note: String) -> String {
+    package static func notePlacing(_ file: String, in note: String) -> String {
         note.replacing(noteFileMark, with: file)
     }
 
@@ -134,7 +138,7 @@ enum SeccompSetup {
     /// wherever the copy was read from (compiled in, the install's share/bulkhead/profiles,
     /// ./Profiles, a `--seccomp` of the file): an OCI config's policy, re-serialised from its
     /// config.json, or any edited copy is not one.
-    static func isBulkheadPolicy(_ text: String) -> Bool {
+    package static func isBulkheadPolicy(_ text: String) -> Bool {
         // The compiled-in text is the file's without its final newline (a Swift literal's).
         EmbeddedProfiles.files.contains { $0.path.hasPrefix("seccomp/") && ($0.text == text || $0.text + "\n" == text) }
     }
@@ -142,7 +146,7 @@ enum SeccompSetup {
     /// The cache key of a source's program: its text, the capabilities and architecture its
     /// conditions resolved with, the kernel, the reading, and whether it is compiled for the
     /// native architecture only.
-    static func cacheKey(_ src: Source) -> String {
+    package static func cacheKey(_ src: Source) -> String {
         let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
         return SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
                                 architecture: src.context.architecture.rawValue + (src.nativeOnly ? " native-only" : "")
@@ -151,19 +155,20 @@ enum SeccompSetup {
 
     /// Part of the cache key: how a policy's text becomes rules (SeccompRuntimeLoading). Change
     /// it when that reading changes, so no program compiled under another reading is loaded.
-    static let readingVersion = "reading runc-1.1/libseccomp-2.5 v1"
+    package static let readingVersion = "reading runc-1.1/libseccomp-2.5 v1"
 
     /// The layer whose `seccompProfile` (or `--seccomp`) is in force: the last that sets one.
-    static func origin(of layers: [ProfileLayer]) -> ProfileLayer? {
+    package static func origin(of layers: [ProfileLayer]) -> ProfileLayer? {
         layers.last { $0.seccomp != nil }
     }
 }
 
 extension SeccompSetup.Source {
-    /// Parses the text in `context`; for a private file neither an error nor a note shows its text.
-    func load() throws(ConfigError) -> SeccompLoad {
+    /// Parses the text in `context` with `readers` (the full command line's JSON reader); for a
+    /// private file neither an error nor a note shows its text.
+    package func load(_ readers: ConfigReaders) throws(ConfigError) -> SeccompLoad {
         var load = try ProfileStore.parsing(private: isPrivate) { () throws(ConfigError) in
-            try SeccompPolicyParser.load(text: text, file: file, context: context)
+            try readers.seccompPolicy(text, file, context)
         }
         if isPrivate { load.notes = load.notes.map { $0.withoutContent() } }
         return load

@@ -1,0 +1,112 @@
+import BulkheadModel
+import BulkheadSystem
+import Glibc
+
+/// The launch executable's way to the full command line: `bulkhead` (Sources/bulkhead-launch)
+/// runs `run`'s fast path itself and execs `bulkhead-cli` for everything else, with the same
+/// argv and environment, so every command, error and help text keeps its one definition there.
+///
+/// The exec is a trust boundary (root executes a file), so the program is found only next to the
+/// running binary (the directory of /proc/self/exe, never $PATH or argv[0]) and opened through
+/// `TrustedFile.openProgram`: every directory from `/` down owned by root or the caller and not
+/// writable by group or others, the directory holding it not writable by group or others even
+/// when sticky, the program itself a regular file (not a symbolic link) owned by root (or, run by
+/// an ordinary user, by that user's euid), not writable by group or others, executable. The fd
+/// checked is the fd executed (`fexecve` of an `O_PATH` fd: `execveat(fd, "", AT_EMPTY_PATH)`),
+/// so a rename after the check runs nothing else. Any refusal ends with status 125, naming the
+/// file, the check and the fix.
+///
+/// No loop: the full command line never execs the launch executable, and `loopMarker` in the
+/// exec'd environment (removed by the full command line as it starts, so no workload sees it)
+/// makes a launch executable that finds it refuse: `bulkhead-cli` was then a launch executable
+/// itself (a copy, or a wrapper that runs one).
+package enum FullCLI {
+    /// The full command line's file name, next to the launch executable.
+    package static let name = "bulkhead-cli"
+
+    /// Set in the environment of the exec'd full command line; its presence at the launch
+    /// executable's start means that the exec led back to a launch executable.
+    package static let loopMarker = "BULKHEAD_LAUNCH_EXEC"
+
+    /// Where the full command line is: `bulkhead-cli` in the directory of the running binary.
+    package static func path() -> Result<String, SystemError> {
+        guard let exe = FileIO.readLink("/proc/self/exe") else {
+            return .failure(SystemError("readlink /proc/self/exe (to find \(name) next to this binary)", errno: .current))
+        }
+        guard let slash = exe.lastIndex(of: "/") else {
+            return .failure(SystemError("this binary's path, \(exe), names no directory to find \(name) in", errno: nil))
+        }
+        return .success(String(exe[..<slash]) + "/" + name)
+    }
+
+    /// The full command line, opened and checked (an `O_PATH`, close-on-exec fd).
+    package static func open() -> Result<Int32, SystemError> {
+        let path: String
+        switch Self.path() {
+        case .success(let p): path = p
+        case .failure(let e): return .failure(e)
+        }
+        let caller = geteuid()
+        do {
+            return .success(try TrustedFile.openProgram(path, what: "the full command line", alsoOwnedBy: caller == 0 ? nil : caller,
+                                                        privateDirectory: true, hint: fix(path)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func fix(_ path: String) -> String {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        return "bulkhead execs \(path) for every command but `run`'s fast path: install the full command line there as root "
+            + "(install -m 0755 -o root -g root .build/release/\(name) \(dir)/), in a directory only root can write"
+    }
+
+    /// Execs the full command line with `arguments` (argv, argv[0] included) and this process's
+    /// environment plus `loopMarker`. Returns only on failure: the error, printed, and 125.
+    package static func exec(_ arguments: [String]) -> Int32 {
+        let fd: Int32
+        switch open() {
+        case .success(let f): fd = f
+        case .failure(let e):
+            warn("cannot run the full command line: \(e)")
+            return ExitStatus.launchFailed
+        }
+        defer { close(fd) }
+        var environment: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if !s.hasPrefix(loopMarker + "=") { environment.append(s) }
+            p += 1
+        }
+        environment.append(loopMarker + "=1")
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        _ = fexecve(fd, argv, envp)
+        let e = Errno.current
+        for a in argv { free(a) }
+        for v in envp { free(v) }
+        warn("cannot run the full command line: \(SystemError("execveat \(Self.describe()) (the fd opened and checked)", errno: e))")
+        return ExitStatus.launchFailed
+    }
+
+    static func describe() -> String {
+        if case .success(let p) = path() { return p }
+        return name
+    }
+
+    /// At the launch executable's start: set when the exec of `bulkhead-cli` led back to a
+    /// launch executable (it is one, or runs one). Then nothing may be exec'd again.
+    package static var reachedAgain: Bool { getenv(loopMarker) != nil }
+
+    /// The refusal `reachedAgain` leads to (status 125).
+    package static func refuseLoop() -> Int32 {
+        warn("cannot run the full command line: \(describe()) started the launch executable again (it is a launch executable "
+             + "itself, or runs one), so the two would exec each other without end — \(fix(describe()))")
+        return ExitStatus.launchFailed
+    }
+
+    /// The full command line's first act: the marker is its caller's business, never a
+    /// workload's (a sandbox started from here must not see it).
+    package static func clearLoopMarker() { unsetenv(loopMarker) }
+}
