@@ -27,6 +27,9 @@ build() {
 flags=(-Xswiftc -static-executable
        -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
        -Xlinker "--symbol-ordering-file=$root/scripts/launch-order.txt" -Xlinker --no-warn-symbol-ordering)
+# The embedded profiles and their digests (the seccomp cache names bulkhead's policy by the
+# stored one) must be what Profiles/ holds: a shipped binary is not built from a stale copy.
+scripts/embed-profiles.sh --check
 # SwiftPM does not recompile the Swift modules of a release build when only these flags change:
 # start from a clean release directory when the last release build used other ones.
 stamp=.build/release-flags

@@ -162,4 +162,44 @@ struct EmbeddedProfilesTests {
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".json") }
         #expect(Set(onDisk) == Set(EmbeddedProfiles.files.map(\.path)))
     }
+
+    /// The seccomp cache names a bulkhead policy by these digests instead of hashing its text at
+    /// every launch (`SeccompCache.key`): each must be the SHA-256 of what it names.
+    @Test("Each stored digest is the SHA-256 of its compiled-in text and of the file as shipped (run scripts/embed-profiles.sh)")
+    func digestsMatch() {
+        #expect(EmbeddedProfiles.sha256.map(\.path) == EmbeddedProfiles.files.map(\.path), "one digest pair per file, in order")
+        for f in EmbeddedProfiles.files {
+            guard let d = EmbeddedProfiles.sha256.first(where: { $0.path == f.path }) else { continue }
+            #expect(d.text == SHA256.hex(f.text), "\(f.path): the stored digest of the compiled-in text is stale")
+            #expect(d.shipped == SHA256.hex(f.text + "\n"), "\(f.path): the stored digest of the shipped file is stale")
+        }
+    }
+
+    @Test("A compiled-in file is recognised by its bytes only: its text, or the file with its final newline")
+    func matchIsByteForByte() throws {
+        let e = try #require(EmbeddedProfiles.files.first { $0.path == "seccomp/container.json" })
+        let d = try #require(EmbeddedProfiles.sha256.first { $0.path == e.path })
+        #expect(EmbeddedProfiles.match(e.text, under: "seccomp/") == .init(path: e.path, shipped: false, sha256: d.text))
+        #expect(EmbeddedProfiles.match(e.text + "\n", under: "seccomp/") == .init(path: e.path, shipped: true, sha256: d.shipped))
+        // A copy built at run time (not the literal's storage) is the same text.
+        let copy = String(decoding: Array(e.text.utf8), as: UTF8.self)
+        #expect(EmbeddedProfiles.match(copy, under: "seccomp/")?.sha256 == d.text)
+        #expect(EmbeddedProfiles.match(e.text, under: "nothing/") == nil)
+        #expect(EmbeddedProfiles.match(e.text + "\n\n", under: "seccomp/") == nil)
+        #expect(EmbeddedProfiles.match(e.text + " ", under: "seccomp/") == nil)
+        #expect(EmbeddedProfiles.match(String(e.text.dropLast()), under: "seccomp/") == nil)
+        #expect(EmbeddedProfiles.match("", under: "seccomp/") == nil)
+        // One byte changed anywhere (the first, one in the middle, the last of an 8-byte block).
+        for at in [0, e.text.utf8.count / 2, e.text.utf8.count - 1] {
+            var bytes = Array(e.text.utf8)
+            bytes[at] = bytes[at] == UInt8(ascii: " ") ? UInt8(ascii: "\t") : UInt8(ascii: " ")
+            #expect(EmbeddedProfiles.match(String(decoding: bytes, as: UTF8.self), under: "seccomp/") == nil, "byte \(at) changed")
+        }
+        // Canonically equivalent, other bytes: Swift's `==` calls them equal (KELVIN SIGN is a
+        // canonical `K`), the cache key must not: this text is hashed, not named by the file's digest.
+        let kelvin = e.text.replacing("MASKED", with: "MAS\u{212A}ED")
+        #expect(kelvin == e.text && Array(kelvin.utf8) != Array(e.text.utf8))
+        #expect(EmbeddedProfiles.match(kelvin, under: "seccomp/") == nil)
+        #expect(EmbeddedProfiles.match(kelvin + "\n", under: "seccomp/") == nil)
+    }
 }

@@ -1,4 +1,5 @@
 import Testing
+import BulkheadModel
 @testable import BulkheadSystem
 #if canImport(Glibc)
 import Glibc
@@ -131,5 +132,28 @@ struct SystemParserTests {
         #expect(k != SeccompCache.key(policyText: "{ }", capabilities: ["CAP_A", "CAP_B"], architecture: "x86_64"))
         #expect(k != SeccompCache.key(policyText: "{}", capabilities: ["CAP_A"], architecture: "x86_64"))
         #expect(k != SeccompCache.key(policyText: "{}", capabilities: ["CAP_A", "CAP_B"], architecture: "x86"))
+    }
+
+    @Test("A bulkhead policy's key names its file and stored digest, not its text; no text's key is one")
+    func seccompCacheKeyOfAnEmbeddedPolicy() {
+        let m = EmbeddedProfiles.Match(path: "seccomp/container.json", shipped: false, sha256: String(repeating: "a", count: 64))
+        let k = SeccompCache.key(policyText: "{}", embedded: m, capabilities: [], architecture: "x86_64", binary: "b")
+        // The text is not read: the match stands for it (the launch does not hash 18 KB).
+        #expect(k == SeccompCache.key(policyText: "other", embedded: m, capabilities: [], architecture: "x86_64", binary: "b"))
+        // Every part of the name is in the key.
+        var shipped = m; shipped.shipped = true
+        var digest = m; digest.sha256 = String(repeating: "b", count: 64)
+        var path = m; path.path = "seccomp/other.json"
+        for other in [shipped, digest, path] {
+            #expect(k != SeccompCache.key(policyText: "{}", embedded: other, capabilities: [], architecture: "x86_64", binary: "b"), "\(other)")
+        }
+        #expect(k != SeccompCache.key(policyText: "{}", embedded: m, capabilities: ["CAP_A"], architecture: "x86_64", binary: "b"))
+        #expect(k != SeccompCache.key(policyText: "{}", embedded: m, capabilities: [], architecture: "x86", binary: "b"))
+        #expect(k != SeccompCache.key(policyText: "{}", embedded: m, capabilities: [], architecture: "x86_64", binary: "c"))
+        // A text that spells out the embedded name is still a text: another kind of key.
+        let forged = "embedded seccomp/container.json sha256 \(m.sha256)\n"
+        for t in [forged, "policy " + forged, "\n" + forged] {
+            #expect(k != SeccompCache.key(policyText: t, capabilities: [], architecture: "x86_64", binary: "b"), "\(t)")
+        }
     }
 }

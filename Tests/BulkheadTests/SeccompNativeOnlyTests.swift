@@ -96,6 +96,29 @@ import Testing
         #expect(SeccompSetup.cacheKey(src) != runc)
     }
 
+    @Test("bulkhead's policy is named by the digest stored at build time, which is its text's; a copy with other bytes is not it")
+    func embeddedDigest() throws {
+        let shipped = try String(contentsOfFile: Self.policyPath, encoding: .utf8)
+        let compiledIn = try #require(EmbeddedProfiles.files.first { $0.path == "seccomp/container.json" }).text
+        for (text, isShipped) in [(shipped, true), (compiledIn, false)] {
+            let m = try #require(SeccompSetup.bulkheadPolicy(text))
+            #expect(m.path == "seccomp/container.json" && m.shipped == isShipped)
+            // A stale digest (the text edited, scripts/embed-profiles.sh not run) fails here.
+            #expect(m.sha256 == SHA256.hex(text), "the stored digest of \(m.path) (shipped: \(isShipped)) is not its text's")
+            // The key does not read the text once it is named.
+            var src = SeccompSetup.Source(text: text, file: Self.policyPath, label: "RuntimeDefault", context: SeccompContext(), nativeOnly: true, embedded: m)
+            let k = SeccompSetup.cacheKey(src)
+            src.text = "{}"
+            #expect(SeccompSetup.cacheKey(src) == k)
+        }
+        // String's `==` is canonical equivalence: a KELVIN SIGN for a K is "equal" with other
+        // bytes. Such a copy is a user's policy: hashed, and read as runc reads it.
+        let kelvin = shipped.replacing("MASKED", with: "MAS\u{212A}ED")
+        #expect(kelvin == shipped && Array(kelvin.utf8) != Array(shipped.utf8))
+        #expect(!SeccompSetup.isBulkheadPolicy(kelvin))
+        #expect(SeccompSetup.isBulkheadPolicy(shipped) && SeccompSetup.isBulkheadPolicy(compiledIn))
+    }
+
     @Test("A launch with the container profile loads the native-only filter; an edited copy of the same policy keeps all three",
           .enabled(if: Gate.root, Gate.rootReason))
     func launchUsesIt() throws {

@@ -28,10 +28,14 @@ package enum SeccompSetup {
         /// architecture only, every other refused first (`SeccompCompiler.compile(nativeOnly:)`).
         /// Any other policy (a user's, an OCI config's) keeps runc's reading of its `architectures`.
         package var nativeOnly = false
+        /// Which of bulkhead's policies `text` is, byte for byte, with its digest computed at build
+        /// time (scripts/embed-profiles.sh): the cache key names it instead of hashing 18 KB.
+        package var embedded: EmbeddedProfiles.Match? = nil
 
-        package init(text: String, file: String, label: String, context: SeccompContext, isPrivate: Bool = false, nativeOnly: Bool = false) {
+        package init(text: String, file: String, label: String, context: SeccompContext, isPrivate: Bool = false, nativeOnly: Bool = false,
+                     embedded: EmbeddedProfiles.Match? = nil) {
             self.text = text; self.file = file; self.label = label; self.context = context
-            self.isPrivate = isPrivate; self.nativeOnly = nativeOnly
+            self.isPrivate = isPrivate; self.nativeOnly = nativeOnly; self.embedded = embedded
         }
     }
 
@@ -72,8 +76,10 @@ package enum SeccompSetup {
                                      architecture: SeccompCompiler.nativeArchitecture ?? .x86_64,
                                      kernelVersion: KernelVersion.running.map { ($0.major, $0.minor) },
                                      conflictingRules: strict ? .refuse : .firstRuleWins, unknownNames: strict ? .refuse : .skip)
-        nativeOnly = isBulkheadPolicy(text)
-        return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate, nativeOnly: nativeOnly)
+        let embedded = bulkheadPolicy(text)
+        nativeOnly = embedded != nil
+        return Source(text: text, file: file, label: label, context: context, isPrivate: isPrivate, nativeOnly: nativeOnly,
+                      embedded: embedded)
     }
 
     /// Reads, parses and validates the profile's seccomp policy; nil for Unconfined.
@@ -138,17 +144,21 @@ package enum SeccompSetup {
     /// wherever the copy was read from (compiled in, the install's share/bulkhead/profiles,
     /// ./Profiles, a `--seccomp` of the file): an OCI config's policy, re-serialised from its
     /// config.json, or any edited copy is not one.
-    package static func isBulkheadPolicy(_ text: String) -> Bool {
-        // The compiled-in text is the file's without its final newline (a Swift literal's).
-        EmbeddedProfiles.files.contains { $0.path.hasPrefix("seccomp/") && ($0.text == text || $0.text + "\n" == text) }
+    package static func isBulkheadPolicy(_ text: String) -> Bool { bulkheadPolicy(text) != nil }
+
+    /// Which of bulkhead's own policies `text` is, byte for byte (the compiled-in text, or the
+    /// file as shipped with its final newline), or nil.
+    package static func bulkheadPolicy(_ text: String) -> EmbeddedProfiles.Match? {
+        EmbeddedProfiles.match(text, under: "seccomp/")
     }
 
     /// The cache key of a source's program: its text, the capabilities and architecture its
     /// conditions resolved with, the kernel, the reading, and whether it is compiled for the
-    /// native architecture only.
+    /// native architecture only. One of bulkhead's own policies is named by its file and the
+    /// digest computed at build time, not hashed again (`SeccompCache.key`'s `embedded`).
     package static func cacheKey(_ src: Source) -> String {
         let kernel = src.context.kernelVersion.map { "\($0.0).\($0.1)" } ?? "unknown"
-        return SeccompCache.key(policyText: src.text, capabilities: Array(src.context.capabilities),
+        return SeccompCache.key(policyText: src.text, embedded: src.embedded, capabilities: Array(src.context.capabilities),
                                 architecture: src.context.architecture.rawValue + (src.nativeOnly ? " native-only" : "")
                                     + " kernel " + kernel + " " + Self.readingVersion + (src.isPrivate ? " private" : ""))
     }

@@ -1145,4 +1145,14 @@ env:
     value: /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 """#),
     ]
+
+    /// The SHA-256 (hex) of each file above, computed by the script: `text` of the compiled-in
+    /// text (the file without its final newline), `shipped` of the file as Profiles/ and an
+    /// install's share/bulkhead/profiles hold it. `EmbeddedProfiles.match` gives them.
+    public static let sha256: [(path: String, text: String, shipped: String)] = [
+        ("container.yaml", "0ffe0cf2c90614e3e02bf70d50493baa9804b8555974f2b9df5118a573a4a51a", "b840f98434df885ea98d52ed8fe404e2c382e9979a3f7cda13075aedbc330721"),
+        ("restricted.yaml", "44d307390d9af4af443dcf8f545629403d08f07d7607e67d72709f761a81c259", "60094689f0cbd2e11a1ca4ee106c3569e2e0e69eefaa5172d14ea879aa3f4b33"),
+        ("seccomp/container.json", "4be96724e85d6e5b69579f81a55efaf1bf2b8ceba67a4827bbe3367ba85ad8b7", "6ae18cb4390f59c33accd44c4d2b1dedf9df15d40753017ab8fcdadc592abfe2"),
+        ("unconfined.yaml", "c50a76644cfcd879a182c1c27169db4e9df21f3f4809aeedb7d54816e45f38c9", "ae8edfd5576ad525268ef81e2a8475bca40c104e39a79f42afb5cda7fe40b088"),
+    ]
 }

@@ -68,12 +68,21 @@ public struct SeccompCache: Sendable {
     /// /proc/self/exe): the version string does not change with the build's system-call tables
     /// (which names are unknown and skipped), its reading of a policy or its compiler, so an
     /// entry another build wrote is never loaded (`RedTeamSeccompCacheTests`).
-    public static func key(policyText: String, capabilities: [String], architecture: String,
-                           binary: String = ProfileLayerCache.binaryIdentity) -> String {
+    /// `embedded`: `policyText` is, byte for byte, this one of bulkhead's own policies
+    /// (`EmbeddedProfiles.match`), named by its file and the digest scripts/embed-profiles.sh
+    /// computed instead of hashing the text at every launch. The two kinds of name differ in their
+    /// first bytes, so no text's key is an embedded policy's, even were a stored digest stale.
+    public static func key(policyText: String, embedded: EmbeddedProfiles.Match? = nil, capabilities: [String],
+                           architecture: String, binary: String = ProfileLayerCache.binaryIdentity) -> String {
         var h = SHA256()
         h.update("bulkhead \(BulkheadVersion.string)\nexe \(binary)\nlibseccomp \(libseccompVersion)\narch \(architecture)\n")
         h.update("caps \(capabilities.sorted().joined(separator: ","))\n")
-        h.update(policyText)
+        if let e = embedded {
+            h.update("policy embedded \(e.path)\(e.shipped ? " shipped" : "") sha256 \(e.sha256)\n")
+        } else {
+            h.update("policy text\n")
+            h.update(policyText)
+        }
         return SHA256.hex(h.finalize())
     }
 
