@@ -18,6 +18,9 @@ for f in $files; do
   # (so its text would not be the file's, nor its digest), and it needs the final newline
   # before its closing delimiter (the compiled-in text is the file without it).
   if grep -q '"#' "Profiles/$f"; then echo "Profiles/$f contains \"#, which would end the raw string" >&2; exit 1; fi
+  # In a #"""-string \# starts an escape (\#n a newline, \#(x) an interpolation, \# at a line's
+  # end joins the next): the compiled-in text would not be the file the digests are taken of.
+  if grep -qF '\#' "Profiles/$f"; then echo "Profiles/$f contains \\#, an escape in the raw string" >&2; exit 1; fi
   if grep -q $'\r' "Profiles/$f"; then echo "Profiles/$f contains a carriage return, which a Swift literal would not keep" >&2; exit 1; fi
   if [ "$(tail -c 1 "Profiles/$f" | od -An -tx1 | tr -d ' ')" != 0a ]; then echo "Profiles/$f does not end with a newline" >&2; exit 1; fi
 done

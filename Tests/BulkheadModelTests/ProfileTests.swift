@@ -155,8 +155,10 @@ struct EmbeddedProfilesTests {
     func upToDate() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for f in EmbeddedProfiles.files {
-            let disk = try String(contentsOf: root.appendingPathComponent("Profiles/\(f.path)"), encoding: .utf8)
-            #expect(disk == f.text + (disk.hasSuffix("\n") && !f.text.hasSuffix("\n") ? "\n" : ""), "Profiles/\(f.path) differs from the embedded copy")
+            // Bytes, not `String ==` (canonical equivalence: a KELVIN SIGN for a K would pass):
+            // the file as shipped must be the compiled-in text and its final newline exactly.
+            let disk = try Data(contentsOf: root.appendingPathComponent("Profiles/\(f.path)"))
+            #expect(Array(disk) == Array(f.text.utf8) + [0x0a], "Profiles/\(f.path) differs from the embedded copy")
         }
         let onDisk = try FileManager.default.subpathsOfDirectory(atPath: root.appendingPathComponent("Profiles").path)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".json") }
