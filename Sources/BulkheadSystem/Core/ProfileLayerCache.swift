@@ -1,4 +1,5 @@
 import BulkheadModel
+import CShims
 import Glibc
 
 /// Parsed profile layers, content-addressed, so that a launch with an unchanged profile never
@@ -6,8 +7,8 @@ import Glibc
 ///
 /// The key is a SHA-256 of everything the parse depends on: the profile's bytes, where it was
 /// read from (the layer's `source`, which errors name), this cache's format, and this binary
-/// (device, inode, size, modification and change time of /proc/self/exe: any rebuild or
-/// reinstall is a new key, and a change time cannot be set back). The parse reads nothing else
+/// (its build-id, `binaryIdentity`: any rebuild is a new key; without one, the device, inode,
+/// size, modification and change time of /proc/self/exe, where a reinstall is a new key too). The parse reads nothing else
 /// (`ProfileParser` is pure). Only a parse that succeeded is stored; an error always comes from
 /// the parser itself.
 ///
@@ -48,8 +49,16 @@ public struct ProfileLayerCache: Sendable {
     static let headerSize = 8 + 4 + 32
     static let sizeLimit = 1 << 20
 
-    /// This binary, as the key sees it: computed once per process.
+    /// This binary, as the key sees it: computed once per process. Its GNU build-id (the
+    /// linker's hash of the build, read from the loaded program: `bh_executable_build_id`), the
+    /// same wherever the binary runs from. The OCI runtime re-executes from a detached overlayfs
+    /// view of itself whose device is new at every `create` (`SealedSelf`): a key of the file's
+    /// device and inode missed the cache there, and every `create` compiled its seccomp policy
+    /// again and stored another entry (issue 13). Without a build-id, the file's identity.
     public static let binaryIdentity: String = {
+        var id = [UInt8](repeating: 0, count: 64)
+        let n = bh_executable_build_id(&id, id.count)
+        if n > 0 { return "build-id " + SHA256.hex(Array(id[..<n])) }
         var st = stat()
         guard stat("/proc/self/exe", &st) == 0 else { return "unknown \(getpid()) \(Monotonic.now())" }
         return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
