@@ -10,12 +10,21 @@
 # CNI bridge and its iptables rules never touch the host's network.
 # Needs root, podman, conmon, containerd, ctr, runc, hyperfine, jq, busybox-static.
 # Env: WORK (default /var/tmp/bulkhead-oci-bench), RUNS (10 per configuration), WARMUP (2),
-#      SEQ_RUNS (3), BULKHEAD_RUNC (default: .build/release/bulkhead-runc, then .build/debug/).
+#      SEQ_RUNS (3), BULKHEAD_RUNC (default: .build/release/bulkhead-runc, then .build/debug/),
+#      RUNC (default: runc on PATH),
+#      PODMAN_RUNS (default RUNS): `podman run --rm` runs per runtime, taken in interleaved rounds
+#        (one run of each runtime per round, the order rotated each round, WARMUP rounds first),
+#        so a drift of the machine's load reaches every runtime alike; the row gives each
+#        runtime's median with its quartiles, and the median of the per-round ratios,
+#      BULKHEAD_RUNC_BASE: a second bulkhead-runc (e.g. main's release binary) run in the same
+#        podman rounds: its own row, its ratio to runc in the same run,
+#      ROWS (default "podman seq ctr"): which rows to take.
 # A runtime that is absent or refuses this host is reported as such, never given a figure.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export WORK=${WORK:-/var/tmp/bulkhead-oci-bench}
-RUNS=${RUNS:-10}; WARMUP=${WARMUP:-2}; SEQ_RUNS=${SEQ_RUNS:-3}
+RUNS=${RUNS:-10}; WARMUP=${WARMUP:-2}; SEQ_RUNS=${SEQ_RUNS:-3}; PODMAN_RUNS=${PODMAN_RUNS:-$RUNS}
+ROWS=${ROWS:-podman seq ctr}
 [ "$(id -u)" = 0 ] || { echo "bench-oci.sh: needs root (runtimes, cgroups, namespaces)" >&2; exit 1; }
 for tool in podman conmon containerd ctr runc hyperfine jq busybox unshare nsenter; do
   command -v "$tool" >/dev/null || { echo "bench-oci.sh: $tool is missing: run scripts/install-deps.sh" >&2; exit 1; }
@@ -47,7 +56,7 @@ bh=${BULKHEAD_RUNC:-}
 if [ -z "$bh" ]; then
   for c in "$root/.build/release/bulkhead-runc" "$root/.build/debug/bulkhead-runc"; do [ -x "$c" ] && { bh=$c; break; }; done
 fi
-NAMES=(runc); PATHS=("$(command -v runc)")
+NAMES=(runc); PATHS=("${RUNC:-$(command -v runc)}")
 declare -A ABSENT=()
 if [ -n "$bh" ] && [ -x "$bh" ]; then NAMES+=(bulkhead-runc); PATHS+=("$bh"); else ABSENT[bulkhead-runc]="absent: not built (issue 13 §1); set BULKHEAD_RUNC"; fi
 
@@ -127,25 +136,66 @@ ratio() { # JSON: bulkhead-runc / runc
   echo "| benchmark | runc | bulkhead-runc | crun | bulkhead-runc / runc | goal |"
   echo "|---|---:|---:|---:|---:|---|"
 
-  args=(); for i in "${!NAMES[@]}"; do args+=(-n "${NAMES[$i]}" "${P[*]} --runtime ${PATHS[$i]} run --rm --cgroup-parent /bh-oci-bench localhost/bh-bench:true /bin/true"); done
-  hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$WORK/results/podman.json" "${args[@]}" >/dev/null
-  printf '| `podman run --rm IMAGE /bin/true` (%s runs) | %s | %s | %s | %s | <= 0.9 |\n' "$RUNS" \
-    "$(cell runc "$WORK/results/podman.json")" "$(cell bulkhead-runc "$WORK/results/podman.json")" "$(cell crun "$WORK/results/podman.json")" "$(ratio "$WORK/results/podman.json")"
+  if [[ " $ROWS " == *" podman "* ]]; then
+    # Interleaved rounds, timed here (bash's EPOCHREALTIME, microseconds): one run of each
+    # runtime per round, the order rotated every round, so that the machine's drift (other
+    # work, the page cache, podman's growing state) reaches every runtime alike. A failed run
+    # stops the bench: a figure is never taken from runs that did not happen.
+    pnames=("${NAMES[@]}"); ppaths=("${PATHS[@]}")
+    if [ -n "${BULKHEAD_RUNC_BASE:-}" ]; then pnames+=(bulkhead-runc-base); ppaths+=("$BULKHEAD_RUNC_BASE"); fi
+    rounds=$WORK/results/podman-rounds.txt; : > "$rounds"
+    n=${#pnames[@]}
+    for ((r = -WARMUP; r < PODMAN_RUNS; r++)); do
+      for ((k = 0; k < n; k++)); do
+        i=$(( ((r + WARMUP) + k) % n ))
+        t0=${EPOCHREALTIME//[.,]/}
+        "${P[@]}" --runtime "${ppaths[$i]}" run --rm --cgroup-parent /bh-oci-bench localhost/bh-bench:true /bin/true >/dev/null 2>"$WORK/podman.err" \
+          || { echo "bench-oci.sh: podman run --rm with ${pnames[$i]} failed: $(head -c 600 "$WORK/podman.err")" >&2; exit 1; }
+        t1=${EPOCHREALTIME//[.,]/}
+        if [ "$r" -ge 0 ]; then echo "$r ${pnames[$i]} $((t1 - t0))" >> "$rounds"; fi
+      done
+    done
+    # quartiles: sorted numbers on stdin -> "median p25 p75" (linear interpolation), 2 decimals
+    quartiles() { awk -v s="${1:-0.001}" '{ a[NR] = $1 } END { if (NR == 0) { print "- - -"; exit }
+      split("0.5 0.25 0.75", q, " "); out = ""
+      for (j = 1; j <= 3; j++) { p = (NR - 1) * q[j]; lo = int(p); f = p - lo; v = a[lo + 1] + (lo + 2 <= NR ? (a[lo + 2] - a[lo + 1]) * f : 0)
+        out = out (j > 1 ? " " : "") sprintf("%.2f", v * s) }
+      print out }'; }
+    pcell() { # NAME: "median (p25-p75)" in ms, or why the runtime has no figure
+      if [ -n "${ABSENT[$1]:-}" ]; then echo "${ABSENT[$1]}"; return; fi
+      read -r m lo hi < <(awk -v n="$1" '$2 == n { print $3 }' "$rounds" | sort -n | quartiles)
+      echo "$m ($lo-$hi)"
+    }
+    pratio() { # NAME: the median of the per-round ratios NAME / runc, with their quartiles
+      if [ -n "${ABSENT[$1]:-}" ]; then echo "-"; return; fi
+      read -r m lo hi < <(awk -v n="$1" '$2 == "runc" { r[$1] = $3 } $2 == n { x[$1] = $3 } END { for (k in x) if (r[k] > 0) print x[k] / r[k] }' "$rounds" | sort -g | quartiles 1)
+      echo "$m ($lo-$hi)"
+    }
+    printf '| `podman run --rm IMAGE /bin/true` (%s interleaved rounds; median (quartiles)) | %s | %s | %s | %s | <= 0.9 |\n' "$PODMAN_RUNS" \
+      "$(pcell runc)" "$(pcell bulkhead-runc)" "$(pcell crun)" "$(pratio bulkhead-runc)"
+    if [ -n "${BULKHEAD_RUNC_BASE:-}" ]; then
+      printf '| the same rounds, `BULKHEAD_RUNC_BASE` (%s) | %s | %s | - | %s | <= 0.9 |\n' "$BULKHEAD_RUNC_BASE" \
+        "$(pcell runc)" "$(pcell bulkhead-runc-base)" "$(pratio bulkhead-runc-base)"
+    fi
+  fi
 
-  args=(); for i in "${!NAMES[@]}"; do
-    r=${PATHS[$i]}; s="--root $WORK/state-${NAMES[$i]}"
-    args+=(-n "${NAMES[$i]}" "sh -c 'for i in \$(seq 100); do $r $s create --bundle $WORK/bundle b\$i && $r $s start b\$i && $r $s delete --force b\$i || exit 1; done'")
-  done
-  hyperfine -N --runs "$SEQ_RUNS" --export-json "$WORK/results/seq.json" "${args[@]}" >/dev/null
-  printf '| 100 x `create`+`start`+`delete` of /bin/true, whole loop (%s runs) | %s | %s | %s | %s | <= 0.5 |\n' "$SEQ_RUNS" \
-    "$(cell runc "$WORK/results/seq.json")" "$(cell bulkhead-runc "$WORK/results/seq.json")" "$(cell crun "$WORK/results/seq.json")" "$(ratio "$WORK/results/seq.json")"
-
-  args=(); for i in "${!NAMES[@]}"; do
-    args+=(-n "${NAMES[$i]}" "sh -c '${CTR[*]} run --rm --runc-binary ${PATHS[$i]} --cgroup /bh-oci-bench/ctr-b\$\$ localhost/bh-bench:true b\$\$ /bin/true'")
-  done
-  hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$WORK/results/ctr.json" "${args[@]}" >/dev/null
-  printf '| `ctr run --rm IMAGE ID /bin/true`, runc v2 shim (%s runs) | %s | %s | %s | %s | - |\n' "$RUNS" \
-    "$(cell runc "$WORK/results/ctr.json")" "$(cell bulkhead-runc "$WORK/results/ctr.json")" "$(cell crun "$WORK/results/ctr.json")" "$(ratio "$WORK/results/ctr.json")"
+  if [[ " $ROWS " == *" seq "* ]]; then
+    args=(); for i in "${!NAMES[@]}"; do
+      r=${PATHS[$i]}; s="--root $WORK/state-${NAMES[$i]}"
+      args+=(-n "${NAMES[$i]}" "sh -c 'for i in \$(seq 100); do $r $s create --bundle $WORK/bundle b\$i && $r $s start b\$i && $r $s delete --force b\$i || exit 1; done'")
+    done
+    hyperfine -N --runs "$SEQ_RUNS" --export-json "$WORK/results/seq.json" "${args[@]}" >/dev/null
+    printf '| 100 x `create`+`start`+`delete` of /bin/true, whole loop (%s runs) | %s | %s | %s | %s | <= 0.5 |\n' "$SEQ_RUNS" \
+      "$(cell runc "$WORK/results/seq.json")" "$(cell bulkhead-runc "$WORK/results/seq.json")" "$(cell crun "$WORK/results/seq.json")" "$(ratio "$WORK/results/seq.json")"
+  fi
+  if [[ " $ROWS " == *" ctr "* ]]; then
+    args=(); for i in "${!NAMES[@]}"; do
+      args+=(-n "${NAMES[$i]}" "sh -c '${CTR[*]} run --rm --runc-binary ${PATHS[$i]} --cgroup /bh-oci-bench/ctr-b\$\$ localhost/bh-bench:true b\$\$ /bin/true'")
+    done
+    hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --export-json "$WORK/results/ctr.json" "${args[@]}" >/dev/null
+    printf '| `ctr run --rm IMAGE ID /bin/true`, runc v2 shim (%s runs) | %s | %s | %s | %s | - |\n' "$RUNS" \
+      "$(cell runc "$WORK/results/ctr.json")" "$(cell bulkhead-runc "$WORK/results/ctr.json")" "$(cell crun "$WORK/results/ctr.json")" "$(ratio "$WORK/results/ctr.json")"
+  fi
   echo
   echo "Machine: $(nproc) cores, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out"

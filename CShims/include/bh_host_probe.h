@@ -1,5 +1,7 @@
 #ifndef BH_HOST_PROBE_H
 #define BH_HOST_PROBE_H
+#include <stddef.h>
+#include <stdint.h>
 /* Raw system calls that `bulkhead doctor` uses to ask the kernel what it supports.
  * Each shim wraps one system call and keeps the -1/errno convention (bh_common.h: the
  * exception for one-call wrappers), except bh_fstatfs_type, which returns 0 or a positive
@@ -30,5 +32,18 @@ int bh_prctl_get_no_new_privs(void);
 
 /* fstatfs(2): the filesystem's magic number (f_type) in *type; 0 or a positive errno. */
 int bh_fstatfs_type(int fd, long *_Nonnull type);
+
+/* The GNU build-id (NT_GNU_BUILD_ID) of the running executable, read from its PT_NOTE
+ * segments as loaded (dl_iterate_phdr's first object: the program itself; no file is read), into
+ * `out` (at most `cap` bytes). Returns its length; 0 when it has none or it does not fit. The
+ * same bytes for the same build wherever it runs from: its path, or the detached overlayfs view
+ * the OCI runtime re-executes from (a new device at every `create`). */
+size_t bh_executable_build_id(uint8_t *_Nonnull out, size_t cap);
+
+/* The same from an executable file, open for reading at `fd` (its ELF header, program headers
+ * and PT_NOTE segments, by pread; at most 64 program headers and 4 KiB of each note segment).
+ * Returns the id's length; 0 when the file is not an ELF of this class, has none, or it does not
+ * fit `cap`. */
+size_t bh_file_build_id(int fd, uint8_t *_Nonnull out, size_t cap);
 
 #endif

@@ -45,8 +45,10 @@ struct RedTeamSeccompCacheTests {
 
     /// The key holds a constant version string ("0.1.0"), while the program and its warnings
     /// depend on the build (its system-call table decides which names are unknown and skipped,
-    /// its compiler what is emitted). Another binary (here a copy: another inode) must not load
-    /// the entry this one wrote.
+    /// its compiler what is emitted). Another build must not load the entry this one wrote: the
+    /// key holds the build-id (`ProfileLayerCache.binaryIdentity`), so another build is made here
+    /// as a copy whose GNU build-id note has one byte changed (a plain copy is the same build, and
+    /// the same program: it may share the entry).
     @Test("Another bulkhead binary does not load this binary's entry")
     func anotherBinaryCompilesItsOwn() throws {
         let f = try files()
@@ -54,7 +56,17 @@ struct RedTeamSeccompCacheTests {
         let dir = NSTemporaryDirectory() + "bh-rtbin-\(token())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // The whole installation (the launch executable and, beside it, the full command line),
+        // then the launch executable's build-id changed: another build of the pair.
         try Bulkhead.copyInstallation(to: dir)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/bulkhead")))
+        // Elf64_Nhdr {namesz 4, descsz 20, type 3 = NT_GNU_BUILD_ID}, "GNU\0", then the id.
+        let note: [UInt8] = [4, 0, 0, 0, 20, 0, 0, 0, 3, 0, 0, 0, 0x47, 0x4e, 0x55, 0]
+        let at = try #require((0...(bytes.count - note.count - 20)).first { i in bytes[i] == 4 && Array(bytes[i..<(i + note.count)]) == note },
+                              "the binary has no SHA-1 build-id note")
+        bytes[at + note.count] ^= 0xff
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/bulkhead"))
+        chmod(dir + "/bulkhead", 0o755)
         #expect(try launch(f).controls?.seccomp?.cached == false)
         #expect(try launch(f).controls?.seccomp?.cached == true, "the control: the same binary hits")
         let other = try launch(f, binary: dir + "/bulkhead")

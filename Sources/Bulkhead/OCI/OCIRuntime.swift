@@ -418,12 +418,11 @@ public struct OCIRuntime: Sendable {
         if config.hasSeccomp {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
             // the engine's seccomp parser and compiler read it as a Localhost policy.
-            guard let whole = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                  let linux = whole["linux"] as? [String: Any], let seccomp = linux["seccomp"],
-                  let data = try? JSONSerialization.data(withJSONObject: seccomp, options: [.sortedKeys]) else {
+            // Its keys in one order (OCISeccompSection): one cache entry per policy.
+            guard let data = OCISeccompSection.document(ofConfig: text) else {
                 throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
             }
-            try Self.writeAtomically(dir + "/seccomp.json", Array(data), mode: 0o600)
+            try Self.writeAtomically(dir + "/seccomp.json", data, mode: 0o600)
             layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
         } else if let extra = profileSeccomp {
             // No filter of the config's own: the profile's policy is the one filter.
@@ -717,10 +716,27 @@ public struct OCIRuntime: Sendable {
                                   pretty: false).utf8)
     }
 
+    /// The time now, as `created` and a json log line say it: RFC 3339 in UTC with milliseconds
+    /// ("2026-12-07T00:40:07.353Z", what ISO8601DateFormatter wrote with fractional seconds).
+    /// From clock_gettime(2) and gmtime_r(3): the formatter loaded ICU's time zone and locale
+    /// data, milliseconds of every `create` (issue 13).
     static func now() -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date())
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return rfc3339(seconds: Int(ts.tv_sec), milliseconds: Int(ts.tv_nsec / 1_000_000))
+    }
+
+    /// `seconds` since the epoch and `milliseconds` (0-999) as RFC 3339 in UTC.
+    static func rfc3339(seconds: Int, milliseconds: Int) -> String {
+        var t = time_t(seconds), parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return "1970-01-01T00:00:00.000Z" }
+        func pad(_ v: Int, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.utf8.count)) + s
+        }
+        return pad(Int(parts.tm_year) + 1900, 4) + "-" + pad(Int(parts.tm_mon) + 1, 2) + "-" + pad(Int(parts.tm_mday), 2)
+            + "T" + pad(Int(parts.tm_hour), 2) + ":" + pad(Int(parts.tm_min), 2) + ":" + pad(Int(parts.tm_sec), 2)
+            + "." + pad(min(max(milliseconds, 0), 999), 3) + "Z"
     }
 
     static func connectUnix(_ path: String) throws(OCIError) -> Int32 {

@@ -144,7 +144,10 @@ package struct CgroupSetup {
         // can write (where its own leaves go; `bulkhead gc` looks everywhere): here, before the
         // new leaf, or (`deferStaleCollection`) by `collectStale()` after clone3. The new leaf's
         // name is this live launcher's, so the collection never takes it, whenever it runs.
-        if !deferStaleCollection { SandboxCgroup.collectStale(host: host, writableOnly: true) }
+        // Not for an OCI container (`fixedPath`): it makes no launcher's leaf, and its walk of
+        // bulkhead's tree in every hierarchy was about 200 system calls of each `create` (issue
+        // 13); the next `run` or `pod run` collects, and `bulkhead gc`.
+        if !deferStaleCollection && fixedPath == nil { SandboxCgroup.collectStale(host: host, writableOnly: true) }
         if fromHierarchyRoot, let path = fixedPath {
             // The OCI cgroupsPath: from each hierarchy's root (its components were checked by
             // OCIConfig and are checked again by SandboxCgroup.validate: no "." or ".."); a

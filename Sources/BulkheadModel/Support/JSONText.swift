@@ -52,7 +52,10 @@ public enum JSONText {
         }
     }
 
-    static func quote(_ s: String, into out: inout String) {
+    /// `s` as a JSON string (quotes, the two-character escapes, other control characters as
+    /// `\u00XX`, everything else as is): the one JSON string writer of the reports and of
+    /// `OCISeccompSection`.
+    public static func quote(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
             switch u {

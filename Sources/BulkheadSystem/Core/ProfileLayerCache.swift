@@ -1,4 +1,5 @@
 import BulkheadModel
+import CShims
 import Glibc
 
 /// Parsed profile layers, content-addressed, so that a launch with an unchanged profile never
@@ -6,8 +7,8 @@ import Glibc
 ///
 /// The key is a SHA-256 of everything the parse depends on: the profile's bytes, where it was
 /// read from (the layer's `source`, which errors name), this cache's format, and this binary
-/// (device, inode, size, modification and change time of /proc/self/exe: any rebuild or
-/// reinstall is a new key, and a change time cannot be set back). The parse reads nothing else
+/// (its build-id, `binaryIdentity`: any rebuild is a new key; without one, the device, inode,
+/// size, modification and change time of /proc/self/exe, where a reinstall is a new key too). The parse reads nothing else
 /// (`ProfileParser` is pure). Only a parse that succeeded is stored; an error always comes from
 /// the parser itself.
 ///
@@ -50,29 +51,56 @@ public struct ProfileLayerCache: Sendable {
 
     /// This binary, as the key sees it: computed once per process.
     ///
-    /// The launch executable (`bulkhead`) reads the entries its full command line
-    /// (`bulkhead-cli`, next to it) wrote on a miss, so for these two the identity is the pair's:
-    /// both files of the directory, each by dev, inode, size, mtime and ctime (the running one
-    /// through /proc/self/exe), in one fixed order, whichever of the two computes it. A rebuild or
-    /// reinstall of either is a new key; a launch executable without its full command line
-    /// (`none`) shares no entry with anything else. Any other binary (bulkhead-runc, a test
-    /// bundle) is itself alone.
+    /// A build is named by its GNU build-id (the linker's hash of the linked file), read from the
+    /// loaded program (`bh_executable_build_id`), so it is the same wherever the binary runs from:
+    /// the OCI runtime re-executes from a detached overlayfs view of itself whose device is new at
+    /// every `create` (`SealedSelf`), and a key of the file's device and inode missed the cache
+    /// there, compiling the seccomp policy again at every `create` (issue 13, oci-place). A binary
+    /// without a build-id is named by its file: device, inode, size, modification and change time.
+    ///
+    /// The launch executable (`bulkhead`) reads the entries its full command line (`bulkhead-cli`,
+    /// next to it) wrote on a miss, so for these two the identity is the pair's: both builds, in
+    /// one fixed order, whichever of the two computes it (the other one's build-id read from its
+    /// file: `bh_file_build_id`). A rebuild of either is a new key; a launch executable without
+    /// its full command line (`none`) shares no entry with anything else. Any other binary
+    /// (bulkhead-runc, a test bundle) is itself alone.
     public static let binaryIdentity: String = {
-        var st = stat()
-        guard stat("/proc/self/exe", &st) == 0 else { return "unknown \(getpid()) \(Monotonic.now())" }
-        let own = identity(st)
+        let own = runningIdentity()
         guard let exe = FileIO.readLink("/proc/self/exe"), let slash = exe.lastIndex(of: "/") else { return own }
         let dir = String(exe[..<slash]), name = String(exe[exe.index(after: slash)...])
         let pair = ["bulkhead", "bulkhead-cli"]
         guard pair.contains(name) else { return own }
         var text = ""
         for member in pair {
-            var other = stat()
-            let id = member == name ? own : stat(dir + "/" + member, &other) == 0 ? identity(other) : "none"
-            text += member + " " + id + "\n"
+            text += member + " " + (member == name ? own : fileIdentity(dir + "/" + member)) + "\n"
         }
         return text
     }()
+
+    /// The running program: its build-id, or its file's identity through /proc/self/exe.
+    static func runningIdentity() -> String {
+        var id = [UInt8](repeating: 0, count: 64)
+        let n = bh_executable_build_id(&id, id.count)
+        if n > 0 { return "build-id " + SHA256.hex(Array(id[..<n])) }
+        var st = stat()
+        guard stat("/proc/self/exe", &st) == 0 else { return "unknown \(getpid()) \(Monotonic.now())" }
+        return identity(st)
+    }
+
+    /// Another program of the pair, from its file: its build-id, or its file's identity; "none"
+    /// when it cannot be opened.
+    static func fileIdentity(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+        guard fd >= 0 else { return "none" }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return "none" }
+        // Only a regular file is read (a FIFO or device planted under the name reads nothing).
+        guard st.st_mode & S_IFMT == S_IFREG else { return "none" }
+        var id = [UInt8](repeating: 0, count: 64)
+        let n = bh_file_build_id(fd, &id, id.count)
+        return n > 0 ? "build-id " + SHA256.hex(Array(id[..<n])) : identity(st)
+    }
 
     static func identity(_ st: stat) -> String {
         "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
