@@ -39,8 +39,14 @@ enum LaunchMain {
         guard let fast = RunFastPath.parse(args.dropFirst()) else { exit(FullCLI.exec(arguments)) }
         let miss = CacheMiss()
         let store = ProfileStore.standard(readers: .cacheOnly(recordingMissesIn: miss))
+        // A miss goes to the full command line; when that cannot run, the launch is refused as
+        // any other is: the message, and the report `--report` asked for (status 125).
         let status = RunLaunch.launch(fast.invocation, overrides: fast.overrides, timeoutSeconds: nil, store: store,
-                                      beforeFailing: { _ in if miss.happened { exit(FullCLI.exec(arguments)) } })
+                                      beforeFailing: { _ in
+                                          guard miss.happened else { return }
+                                          let e = FullCLI.execOrError(arguments)
+                                          exit(RunLaunch.failBeforeLaunch(fast.invocation, LaunchError(e), message: FullCLI.message(e)))
+                                      })
         exit(status)
     }
 }

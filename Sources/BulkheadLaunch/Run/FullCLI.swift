@@ -64,12 +64,21 @@ package enum FullCLI {
     /// Execs the full command line with `arguments` (argv, argv[0] included) and this process's
     /// environment plus `loopMarker`. Returns only on failure: the error, printed, and 125.
     package static func exec(_ arguments: [String]) -> Int32 {
+        let e = execOrError(arguments)
+        warn(message(e))
+        return ExitStatus.launchFailed
+    }
+
+    /// What a failed exec prints (`exec`), and a refused launch's report says (`LaunchMain`).
+    package static func message(_ e: SystemError) -> String { "cannot run the full command line: \(e)" }
+
+    /// `exec` without the printing: returns only on failure, with the error. The launch
+    /// executable's cache miss uses it to end as every refused launch ends, its `--report` included.
+    package static func execOrError(_ arguments: [String]) -> SystemError {
         let fd: Int32
         switch open() {
         case .success(let f): fd = f
-        case .failure(let e):
-            warn("cannot run the full command line: \(e)")
-            return ExitStatus.launchFailed
+        case .failure(let e): return e
         }
         defer { close(fd) }
         var environment: [String] = []
@@ -86,8 +95,7 @@ package enum FullCLI {
         let e = Errno.current
         for a in argv { free(a) }
         for v in envp { free(v) }
-        warn("cannot run the full command line: \(SystemError("execveat \(Self.describe()) (the fd opened and checked)", errno: e))")
-        return ExitStatus.launchFailed
+        return SystemError("execveat \(Self.describe()) (the fd opened and checked)", errno: e)
     }
 
     static func describe() -> String {

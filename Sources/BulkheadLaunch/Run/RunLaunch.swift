@@ -79,10 +79,7 @@ package enum RunLaunch {
         if !invocation.quiet, let refused = result.seccompViolations {
             for v in refused { warn("seccomp: \(v.line)") }
         }
-        if let report {
-            let json = ReportJSON.encode(result)
-            if report == "-" { out(json + "\n") } else { reportHandle?.write(json + "\n"); reportHandle?.close() }
-        }
+        if let report { writeReport(ReportJSON.encode(result) + "\n", to: report, reportHandle) }
         return result.exitCode
     }
 
@@ -100,6 +97,15 @@ package enum RunLaunch {
     /// `openReport`'s failure: already printed; the launch ends with status 125.
     package struct ReportNotOpened: Error {}
 
+    /// Writes a launch's report to `--report` (`handle`, opened by `openReport`; standard output
+    /// for "-") and closes it. A failed write (ENOSPC, EIO, a reader gone) is said on stderr, as
+    /// a refused launch's is: the workload's status stays, but the report was lost.
+    package static func writeReport(_ json: String, to report: String, _ handle: OutputFile.Handle?) {
+        let written = report == "-" ? out(json) : handle?.write(json) ?? false
+        handle?.close()
+        if !written { warn("cannot write the report to \(report == "-" ? "standard output" : report)") }
+    }
+
     /// A launch refused before anything was set up (a bad flag value, profile, bind or seccomp
     /// policy): the error on stderr (`message`, else `cannot start the sandbox: ERROR`) and, with
     /// `--report`, a report saying why (`RunReport.failedBeforeLaunch`), written through
@@ -108,7 +114,8 @@ package enum RunLaunch {
         warn(message ?? "cannot start the sandbox: \(error)")
         if let report = invocation.report {
             let json = ReportJSON.encode(RunReport.failedBeforeLaunch(command: invocation.command, profile: invocation.profile, error: error)) + "\n"
-            if report == "-" { out(json) } else if !OutputFile.write(json, to: report) { warn("cannot write the report to \(report)") }
+            if report == "-" { if !out(json) { warn("cannot write the report to standard output") } }
+            else if !OutputFile.write(json, to: report) { warn("cannot write the report to \(report)") }
         }
         return ExitStatus.launchFailed
     }
@@ -180,7 +187,7 @@ package enum PooledRun {
         if let report {
             let json = o.reportJSON ?? (ReportJSON.encode(RunReport.failedBeforeLaunch(command: command, profile: "pool:" + socket,
                                                                                        error: LaunchError(operation: o.message))) + "\n")
-            if report == "-" { out(json) } else { reportHandle?.write(json); reportHandle?.close() }
+            RunLaunch.writeReport(json, to: report, reportHandle)
         }
         return o.exitCode
     }
@@ -192,15 +199,18 @@ package func warn(_ message: String) {
     line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
 }
 
-/// Writes text to standard output unbuffered (the workload shares the descriptor).
-package func out(_ text: String) {
+/// Writes text to standard output unbuffered (the workload shares the descriptor); false when
+/// a write failed (the caller says so where the text mattered: a report).
+@discardableResult
+package func out(_ text: String) -> Bool {
     var t = text
-    t.withUTF8 { buf in
+    return t.withUTF8 { buf in
         var off = 0
         while off < buf.count {
             let n = Glibc.write(1, buf.baseAddress! + off, buf.count - off)
-            if n <= 0 { if errno == EINTR { continue }; return }
+            if n <= 0 { if n < 0 && errno == EINTR { continue }; return false }
             off += n
         }
+        return true
     }
 }
