@@ -168,12 +168,6 @@ public final class BenchContext: @unchecked Sendable {
         }
     }
 
-    /// Launches every argument list at once and waits for all of them.
-    func runAll(_ argLists: [[String]], timeout: Double) throws -> [Finished] {
-        let launched = try argLists.map { try launch($0, timeout: timeout) }
-        return launched.map { finish($0) }
-    }
-
     /// `KEY=VALUE` pairs from lines of the form `BH KEY=VALUE [KEY=VALUE…]`.
     static func values(_ text: String) -> [String: String] {
         var v: [String: String] = [:]

@@ -389,7 +389,7 @@ enum Mitigations {
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "the scratch directory \(ctx.shared) is not on a block device io.max can name"), keyFigure: "no block device")
             }
             let what = "O_DIRECT read"
-            let sched = BenchSchedule(ctx, [.baseline, .contained])
+            let sched = BenchSchedule(ctx, [.baseline, .contained], gated: BenchDiskPrograms.hog == nil)
             let bind = ["--bind", "\(ctx.shared):/mnt"]
             let two = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
             let victim = ["run"] + (two ? ["--cpuset-cpus", "0"] : []) + bind
@@ -397,6 +397,8 @@ enum Mitigations {
             let writer = ["run"] + (two ? ["--cpuset-cpus", "1"] : []) + ["--io-max", "\(dev) wbps=\(wbps)"] + bind
                 + ["--", "/bin/sh", "-c", BenchScheduled.directWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 8)]
             let wl = try ctx.launch(writer, timeout: sched.deadline), vl = try ctx.launch(victim, timeout: sched.deadline)
+            defer { if let g = sched.startGate { unlink(g.path) } }
+            ctx.openStart(sched, for: [wl, vl])
             // The writers' own cgroup (the launcher's leaf, c-PID-…), read back while they run.
             let read = ctx.readWhileRunning(wl, leafFile: "io.max")
             let runs = [ctx.finish(wl), ctx.finish(vl)]
