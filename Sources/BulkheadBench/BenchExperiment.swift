@@ -42,6 +42,7 @@ struct BenchExperiment: Sendable {
         var o: BenchOutcome
         ctx.failures = []
         ctx.pressure = []
+        ctx.startNotes = []
         ctx.cellMitigation = nil
         ctx.cellBaseline = nil
         do {
@@ -50,6 +51,7 @@ struct BenchExperiment: Sendable {
             o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the experiment could not run: \(error)"), keyFigure: "error")
         }
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+        o.evidence += ctx.startNotes
         // A figure a workload did not report is absent, not NaN (JSON has no NaN).
         o.measurements = o.measurements.filter(\.value.isFinite)
         return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,

@@ -85,7 +85,8 @@ extension BenchContext {
     /// gate file. A gate opened without every program ready is named in the failures.
     func openStart(_ schedule: BenchSchedule, for launched: [Launched]) {
         guard let g = schedule.startGate else { return }
-        let end = Monotonic.now() + BenchStartGate.wait
+        let began = Monotonic.now()
+        let end = began + BenchStartGate.wait
         var missing = g.keys
         while true {
             let text = launched.map { (FileIO.read($0.outPath) ?? "") + "\n" + (FileIO.read($0.errPath) ?? "") }.joined(separator: "\n")
@@ -102,6 +103,7 @@ extension BenchContext {
         let start = String(format: "%.3f", Date().timeIntervalSince1970 + BenchStartGate.margin)
         _ = FileManager.default.createFile(atPath: tmp, contents: Data(start.utf8), attributes: [.posixPermissions: 0o644])
         rename(tmp, g.path)
+        startNotes.append("start gate: \(g.keys.count - missing.count) of \(g.keys.count) programs ready \(String(format: "%.2f", Monotonic.now() - began)) s after the launches; the first window began \(BenchPrograms.fmt(BenchStartGate.margin)) s later")
     }
 
     /// A fresh gate: opened once `key` is printed.

@@ -117,7 +117,8 @@ public enum BenchDefaults {
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (237 s measured quiet in session 8; docs/bench.md says where the time goes).
+    /// (237 s measured quiet in session 8; its schedule alone, windows, gaps and fixed waits,
+    /// 152.7 s since session 11; docs/bench.md says where the time goes).
     public static let rounds = 3
 }
 
