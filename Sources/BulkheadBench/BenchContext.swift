@@ -32,6 +32,8 @@ public final class BenchContext: @unchecked Sendable {
     /// Failures of launched processes during the current experiment (status and stderr), for
     /// the evidence of an experiment that did not observe its effect.
     var failures: [String] = []
+    /// When the current experiment's start gates opened (`openStart`), for its evidence.
+    var startNotes: [String] = []
     /// PSI samples of the current experiment, taken while its processes run (BenchPressure.swift).
     var pressure: [PressureSample] = []
     /// A mitigation measured in the cell's own run (extra windows on the same schedule, sharing
@@ -166,12 +168,6 @@ public final class BenchContext: @unchecked Sendable {
             samplePressure()
             usleep(20_000)
         }
-    }
-
-    /// Launches every argument list at once and waits for all of them.
-    func runAll(_ argLists: [[String]], timeout: Double) throws -> [Finished] {
-        let launched = try argLists.map { try launch($0, timeout: timeout) }
-        return launched.map { finish($0) }
     }
 
     /// `KEY=VALUE` pairs from lines of the form `BH KEY=VALUE [KEY=VALUE…]`.

@@ -42,6 +42,7 @@ struct BenchExperiment: Sendable {
         var o: BenchOutcome
         ctx.failures = []
         ctx.pressure = []
+        ctx.startNotes = []
         ctx.cellMitigation = nil
         ctx.cellBaseline = nil
         do {
@@ -52,6 +53,7 @@ struct BenchExperiment: Sendable {
         // A ratio judged on one round of several decides nothing (BenchVerdict.requiringInterval).
         o.verdict = o.verdict.requiringInterval(o.ratio, asked: ctx.rounds)
         if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+        o.evidence += ctx.startNotes
         // A figure a workload did not report is absent, not NaN (JSON has no NaN).
         o.measurements = o.measurements.filter(\.value.isFinite)
         return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,

@@ -33,7 +33,79 @@ struct BenchGate {
     }
 }
 
+/// The start gate of a schedule: when a run's windows begin. A fixed lead guessed how long the
+/// run's pods and sandboxes take to start (1 s, 1.5 s for the cache cells, 2 s for the network
+/// cells: about 17 s of the default matrix, most of it idle on a quiet machine, where a pod
+/// starts in a few tenths of a second, and still too short at load average 20, where a first
+/// window began 1.5 s late and its round gave no ratio). Instead every program of the schedule
+/// (victim, aggressor, each forked copy) prints `BH rdyN_M=1` once its setup is done (buffers
+/// allocated, its connection made) and waits; once all have, the bench writes the first
+/// window's start, `margin` s ahead on the wall clock, into the gate file (written whole, then
+/// renamed), and every program reads it. The windows, their gaps and the rounds are the
+/// schedule's as before: only the idle time before the first window goes. Bounded as every
+/// gate: the bench opens it after `wait` s, or at once when a launched process has ended (its
+/// programs will never be ready), and a program not ready by then reports its windows late; a
+/// program that never sees the gate ends without a figure.
+final class BenchStartGate: @unchecked Sendable {
+    /// The gate file, in the bench's scratch directory (root's, 0755: read-only to sandboxes).
+    let path: String
+    /// The `BH` keys the schedule's programs print when ready, one per process.
+    private(set) var keys: [String] = []
+    private var programs = 0
+
+    /// The longest the bench waits for the programs (far above a pod's start at load 20).
+    static let wait = 15.0
+    /// Seconds from the gate's opening to the first window: every program polls for the gate
+    /// every 10 ms and then sleeps to its window (0.3 s covers a poll and a wake-up delayed by
+    /// other work at load 20).
+    static let margin = 0.3
+    /// The ready keys' prefix (`BH rdy0_0=1`).
+    static let keyPrefix = "rdy"
+
+    init(path: String) { self.path = path }
+
+    /// A program of `procs` processes: its index, whose keys are `rdyN_0` … `rdyN_(procs-1)`.
+    func register(procs: Int) -> Int {
+        let n = programs
+        programs += 1
+        keys += (0..<max(1, procs)).map { "\(Self.keyPrefix)\(n)_\($0)" }
+        return n
+    }
+}
+
 extension BenchContext {
+    /// A fresh start gate for a schedule (its file in the scratch directory).
+    func startGate() -> BenchStartGate {
+        BenchStartGate(path: scratch + "/start-\(UUID().uuidString.prefix(8))")
+    }
+
+    /// Opens `schedule`'s start gate (nothing without one) once every program of it has printed
+    /// its ready key in the output of `launched` (the run's pods and sandboxes), or one of them
+    /// has ended, or `BenchStartGate.wait` s passed: writes the first window's start into the
+    /// gate file. A gate opened without every program ready is named in the failures.
+    func openStart(_ schedule: BenchSchedule, for launched: [Launched]) {
+        guard let g = schedule.startGate else { return }
+        let began = Monotonic.now()
+        let end = began + BenchStartGate.wait
+        var missing = g.keys
+        while true {
+            let text = launched.map { (FileIO.read($0.outPath) ?? "") + "\n" + (FileIO.read($0.errPath) ?? "") }.joined(separator: "\n")
+            let seen = Self.values(text)
+            missing = g.keys.filter { seen[$0] == nil }
+            if missing.isEmpty || launched.contains(where: { !$0.child.isRunning }) || Monotonic.now() > end { break }
+            samplePressure()
+            usleep(10_000)
+        }
+        if !missing.isEmpty {
+            failures.append("start gate: \(missing.count) of \(g.keys.count) programs not ready (\(missing.prefix(4).joined(separator: ", "))); the windows started anyway")
+        }
+        let tmp = g.path + ".tmp"
+        let start = String(format: "%.3f", Date().timeIntervalSince1970 + BenchStartGate.margin)
+        _ = FileManager.default.createFile(atPath: tmp, contents: Data(start.utf8), attributes: [.posixPermissions: 0o644])
+        rename(tmp, g.path)
+        startNotes.append("start gate: \(g.keys.count - missing.count) of \(g.keys.count) programs ready \(String(format: "%.2f", Monotonic.now() - began)) s after the launches; the first window began \(BenchPrograms.fmt(BenchStartGate.margin)) s later")
+    }
+
     /// A fresh gate: opened once `key` is printed.
     func gate(after key: String, _ name: String, timeout: Double = BenchGate.wait) -> BenchGate {
         BenchGate(key: key, path: scratch + "/gate-\(name)-\(UUID().uuidString.prefix(6))", timeout: timeout)

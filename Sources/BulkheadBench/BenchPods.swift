@@ -111,27 +111,31 @@ extension BenchContext {
     static func tenantRange(_ i: Int) -> String { "\(3_900_000_000 + i * 65536):65536" }
 
     /// Runs the workloads at once, placed across `placement`'s boundary, each pod bounded
-    /// by a deadline; returns when all pods have ended.
+    /// by a deadline; returns when all pods have ended. With `schedule`, its start gate opens
+    /// once the programs of these pods and of `beside` are ready (`openStart`).
     func runPods(_ placement: BenchPlacement, _ workloads: [BenchWorkload], emptyDir: String = "16Mi",
-                 seconds: Double? = nil) throws -> BenchPods {
+                 seconds: Double? = nil, schedule: BenchSchedule? = nil, beside: [Launched] = []) throws -> BenchPods {
         switch placement {
-        case .samePod: try runPodGroups([workloads], emptyDir: emptyDir, seconds: seconds)
-        case .ownPods: try runPodGroups(workloads.map { [$0] }, emptyDir: emptyDir, seconds: seconds)
-        case .ownTenants: try runPodGroups(workloads.map { [$0] }, tenants: true, emptyDir: emptyDir, seconds: seconds)
+        case .samePod: try runPodGroups([workloads], emptyDir: emptyDir, seconds: seconds, schedule: schedule, beside: beside)
+        case .ownPods: try runPodGroups(workloads.map { [$0] }, emptyDir: emptyDir, seconds: seconds, schedule: schedule, beside: beside)
+        case .ownTenants: try runPodGroups(workloads.map { [$0] }, tenants: true, emptyDir: emptyDir, seconds: seconds, schedule: schedule, beside: beside)
         }
     }
 
     /// Runs one pod per group at once (each group's workloads are its containers); with
     /// `tenants`, each pod in a tenant of its own.
     func runPodGroups(_ groups: [[BenchWorkload]], tenants: Bool = false, emptyDir: String = "16Mi",
-                      seconds: Double? = nil) throws -> BenchPods {
+                      seconds: Double? = nil, schedule: BenchSchedule? = nil, beside: [Launched] = []) throws -> BenchPods {
         let specs = groups.enumerated().map { i, g in BenchPodSpec(group: g, tenant: tenants ? i : nil) }
-        return try runPodSpecs(specs, emptyDir: emptyDir, seconds: seconds)
+        return try runPodSpecs(specs, emptyDir: emptyDir, seconds: seconds, schedule: schedule, beside: beside)
     }
 
-    /// Runs the pods at once and waits for all of them.
-    func runPodSpecs(_ specs: [BenchPodSpec], emptyDir: String = "16Mi", seconds: Double? = nil) throws -> BenchPods {
+    /// Runs the pods at once and waits for all of them (with `schedule`: as `runPods`).
+    func runPodSpecs(_ specs: [BenchPodSpec], emptyDir: String = "16Mi", seconds: Double? = nil,
+                     schedule: BenchSchedule? = nil, beside: [Launched] = []) throws -> BenchPods {
         let started = try startPods(specs, emptyDir: emptyDir, seconds: seconds)
+        defer { if let g = schedule?.startGate { unlink(g.path) } }
+        if let schedule { openStart(schedule, for: started.launched + beside) }
         return finishPods(started)
     }
 
@@ -256,9 +260,13 @@ extension BenchContext {
         return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 
-    /// `bulkhead run ARGS` side by side (plain sandboxes, e.g. with a host directory bound in).
-    func runSandboxes(_ argLists: [[String]], seconds: Double? = nil) throws -> [Finished] {
-        try runAll(argLists.map { ["run"] + $0 }, timeout: seconds ?? phaseSeconds * 3 + 10)
+    /// `bulkhead run ARGS` side by side (plain sandboxes, e.g. with a host directory bound in);
+    /// with `schedule`, its start gate opens once their programs are ready (`openStart`).
+    func runSandboxes(_ argLists: [[String]], seconds: Double? = nil, schedule: BenchSchedule? = nil) throws -> [Finished] {
+        let launched = try argLists.map { try launch(["run"] + $0, timeout: seconds ?? phaseSeconds * 3 + 10) }
+        defer { if let g = schedule?.startGate { unlink(g.path) } }
+        if let schedule { openStart(schedule, for: launched) }
+        return launched.map { finish($0) }
     }
 }
 

@@ -48,24 +48,46 @@ struct BenchWindows {
 struct BenchSchedule {
     typealias Window = BenchWindowPlan.Window
 
-    /// Wall-clock seconds (since 1970) of the first window's start.
+    /// Wall-clock seconds (since 1970) of the first window's start without a start gate.
     let start: Double
     /// The windows and the aggressors' spans (BulkheadModel, pure).
     let plan: BenchWindowPlan
+    /// Where the first window's start comes from once every program of the run is ready
+    /// (BenchGates.swift); nil: `start`, a fixed lead from now.
+    let startGate: BenchStartGate?
     var window: Double { plan.window }
     var gap: Double { plan.gap }
     var windows: [Window] { plan.windows }
     var length: Double { plan.length }
 
     /// `rounds` rounds of `phases` (ABBA order), windows of `window` s with `gap` s between,
-    /// the first `lead` s from now (time for the pods to start).
-    init(rounds: Int, phases: [BenchPhase], window: Double, gap: Double, lead: Double) {
+    /// the first `lead` s from now (time for the pods to start), or, with `startGate`, once the
+    /// bench has opened it (`BenchContext.openStart`).
+    init(rounds: Int, phases: [BenchPhase], window: Double, gap: Double, lead: Double, startGate: BenchStartGate? = nil) {
         start = Date().timeIntervalSince1970 + lead
         plan = BenchWindowPlan(rounds: rounds, phases: phases, window: window, gap: gap)
+        self.startGate = startGate
     }
 
     /// Python literals for scripts: the start, the windows as (key, at) pairs, spans as (a, b).
     var startLiteral: String { String(format: "%.3f", start) }
+
+    /// Python (top-level statements; `os` and `time` imported) that sets `T0`, the first
+    /// window's start: the fixed start, or with a start gate, once this program has said it is
+    /// ready (`procs` processes of one program, `me` the Python expression of each one's index),
+    /// the start the bench wrote into the gate; a program that never sees the gate ends
+    /// without a figure (never a window on a clock the others do not share).
+    func startPython(procs: Int = 1, me: String = "0") -> String {
+        guard let g = startGate else { return "T0=\(startLiteral)" }
+        let n = g.register(procs: procs)
+        return """
+            print("BH \(BenchStartGate.keyPrefix)\(n)_%d=1" % (\(me)), flush=True)
+            _g0=time.monotonic()+\(BenchPrograms.fmt(BenchStartGate.wait + 5))
+            while not os.path.exists("\(g.path)") and time.monotonic()<_g0: time.sleep(0.01)
+            if not os.path.exists("\(g.path)"): raise SystemExit(0)
+            T0=float(open("\(g.path)").read())
+            """
+    }
     func windowsLiteral(_ prefix: String) -> String {
         "[" + windows.map { "(\"\($0.key(prefix))\",\(BenchPrograms.fmt($0.at)))" }.joined(separator: ",") + "]"
     }
@@ -95,7 +117,8 @@ public enum BenchDefaults {
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
     /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (237 s measured quiet in session 8; docs/bench.md says where the time goes).
+    /// (237 s measured quiet in session 8; its schedule alone, windows, gaps and fixed waits,
+    /// 152.7 s since session 11; docs/bench.md says where the time goes).
     public static let rounds = 3
 }
 
@@ -108,8 +131,9 @@ enum BenchScheduled {
     static func victim(_ s: BenchSchedule, prefix: String, setup: String = "pass", body: String) -> String {
         """
         python3 -c 'import time,os
-        T0=\(s.startLiteral); W=\(BenchPrograms.fmt(s.window))
+        W=\(BenchPrograms.fmt(s.window))
         \(setup)
+        \(s.startPython())
         for key,at in \(s.windowsLiteral(prefix)):
             d=T0+at-time.time()
             if d<0:
@@ -205,11 +229,12 @@ enum BenchScheduled {
     static func aggressor(_ s: BenchSchedule, _ phase: BenchPhase, procs: Int = 1, pre: Double = 0.15, setup: String = "pass", body: String) -> String {
         """
         python3 -c 'import time,os
-        T0=\(s.startLiteral); me=0
+        me=0
         for i in range(1,\(max(1, procs))):
             if os.fork()==0:
                 me=i; break
         \(setup)
+        \(s.startPython(procs: max(1, procs), me: "me"))
         for a,z in \(s.spansLiteral(phase, pre: pre)):
             d=T0+a-time.time()
             if d>0: time.sleep(d)
@@ -269,20 +294,28 @@ enum BenchScheduled {
 }
 
 extension BenchSchedule {
-    /// Seconds from now to the first window: time for the pods or sandboxes to start (no window
-    /// began late in a full run at load average 10). A window whose start a victim missed is
-    /// reported late and gives no figure (its round no ratio).
+    /// Seconds from now to the first window of a schedule without a start gate: time for the
+    /// sandboxes to start (no window began late in a full run at load average 10). A window
+    /// whose start a victim missed is reported late and gives no figure (its round no ratio).
+    /// The cells' schedules have a start gate instead (1 to 2 s of leads, most of them idle on
+    /// a quiet machine and too short on a loaded one: BenchStartGate).
     static let lead = 1.0
     /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
     static let gap = 0.25
 
-    /// `ctx.rounds` rounds of `phases` with `ctx.phaseSeconds` windows, starting `lead` s from now.
-    init(_ ctx: BenchContext, _ phases: [BenchPhase]) {
-        self.init(rounds: ctx.rounds, phases: phases, window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead)
+    /// `ctx.rounds` rounds of `phases` with `ctx.phaseSeconds` windows, starting once the run's
+    /// programs are ready (a start gate), or `lead` s from now when `gated` is false (the VM
+    /// lane's C disk programs take the start as a number).
+    init(_ ctx: BenchContext, _ phases: [BenchPhase], gated: Bool = true) {
+        self.init(rounds: ctx.rounds, phases: phases, window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead,
+                  startGate: gated ? ctx.startGate() : nil)
     }
 
-    /// A deadline for the run's pods: the schedule and a margin.
-    var deadline: Double { (start - Date().timeIntervalSince1970) + length + 8 }
+    /// A deadline for the run's pods: the schedule and a margin (with a start gate, the longest
+    /// the bench waits for it to open).
+    var deadline: Double {
+        (startGate.map { _ in BenchStartGate.wait + BenchStartGate.margin } ?? (start - Date().timeIntervalSince1970)) + length + 8
+    }
 
     /// "window v_r0_baseline began 0.31 s late" for each window a victim missed.
     func late(_ values: [String: String], prefix: String) -> [String] {
@@ -293,11 +326,13 @@ extension BenchSchedule {
 extension BenchScheduled {
     /// A schedule for iperf3 windows: whole seconds (iperf3's -t), and a gap of a second that
     /// covers a test's connection setup and teardown and lets the bottleneck's queue drain
-    /// (with 0.75 s, a baseline window right after a flood's still lost a quarter).
-    /// `lead`: seconds to the first window (more where several pods start at once next to a
-    /// running sink: with 1 s the first window of the mitigation runs began late).
-    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase], lead: Double = BenchSchedule.lead) -> BenchSchedule {
-        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: lead)
+    /// (with 0.75 s, a baseline window right after a flood's still lost a quarter). The first
+    /// window begins once every program is ready (a start gate: the fixed leads of 2 s these
+    /// cells had, where several pods start at once next to a running sink, were still late by
+    /// up to 1.5 s at load average 20).
+    static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase]) -> BenchSchedule {
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead,
+                      startGate: ctx.startGate())
     }
 
     /// One iperf3 stream to `ip:port` in each window: `BH PREFIX_rN_PHASE=Mbit/s` as the

@@ -46,10 +46,10 @@ enum ComputeExperiments {
                 // A pod of three hog containers of 0.5 CPU each under pod-limits cpu=500m: the pod
                 // bounds their sum of 1.5, which their own limits would allow.
                 let hogs = (1...3).map { BenchWorkload(name: "hog\($0)", script: hogScript(1), limits: ["cpu": "500m"], requests: ["cpu": "100m"]) }
-                loaded = try ctx.runPodGroups([hogs.map { var h = $0; h.podLimits = "cpu=500m"; return h }, [victim]], seconds: sched.deadline)
+                loaded = try ctx.runPodGroups([hogs.map { var h = $0; h.podLimits = "cpu=500m"; return h }, [victim]], seconds: sched.deadline, schedule: sched)
             } else {
                 let hog = BenchWorkload(name: "hog", script: hogScript(3), limits: ["cpu": "500m"], requests: ["cpu": "100m"])
-                loaded = try ctx.runPods(.samePod, [hog, victim], seconds: sched.deadline)
+                loaded = try ctx.runPods(.samePod, [hog, victim], seconds: sched.deadline, schedule: sched)
             }
             var w = BenchWindows()
             sched.collect(loaded.values, prefix: "v", as: "victim work rate", unit: "units/s", into: &w)
@@ -95,7 +95,7 @@ enum ComputeExperiments {
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.memorySweep(sched, prefix: "v")))
             var bomb = BenchWorkload(name: "bomb", script: BenchScheduled.memoryBomb(sched, .contained, maxMiB: 512))
             if podLevel { bomb.podLimits = "memory=64Mi" } else { bomb.limits = ["memory": "64Mi"] }
-            let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim], seconds: sched.deadline)
+            let loaded = try ctx.runPods(BenchPlacement(layer), [bomb, victim], seconds: sched.deadline, schedule: sched)
             var w = BenchWindows()
             sched.collect(loaded.values, prefix: "v", as: "victim sweep rate", unit: "MB/s", into: &w)
             let stats = podLevel ? loaded.podStats(holding: "bomb") : loaded.containerStats("bomb")
@@ -141,16 +141,16 @@ enum ComputeExperiments {
             // A third phase on the same schedule measures what closes the cell (Mitigations,
             // CPU pinning): the aggressor as a sandbox on CPU 1, sweeping only in the contained
             // windows, sharing the cell's baseline windows instead of a second run repeating them.
-            // A lead of 1.5 s: the pinned sandbox starts beside the pods (with 1 s the first
-            // window of all three cells began late at load average 20).
-            let sched = BenchSchedule(rounds: ctx.rounds, phases: [.baseline, .loaded, .contained], window: ctx.phaseSeconds,
-                                      gap: BenchSchedule.gap, lead: 1.5)
+            // The first window begins once the pods and the pinned sandbox are ready (a start
+            // gate: with a fixed lead of 1 s the first window of all three cells began late at
+            // load average 20, and 1.5 s was idle on a quiet machine).
+            let sched = BenchSchedule(ctx, [.baseline, .loaded, .contained])
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.withService(sched, .memory, BenchScheduled.cacheSweep(sched, prefix: "v", mebibytes: size.victim, cpu: 0)))
             let hog = BenchWorkload(name: "hog", script: BenchScheduled.memorySweeper(sched, .loaded, mebibytes: size.aggressor, cpu: 0))
             let pinnedReport = ctx.scratch + "/cache-pinned-\(layer.rawValue).json"
             let pinned = try Mitigations.pinnedSweeper(sched, mebibytes: size.aggressor, report: pinnedReport).map { try ctx.launch($0, timeout: sched.deadline + 4) }
             let run: BenchPods
-            do { run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline) } catch {
+            do { run = try ctx.runPods(BenchPlacement(layer), [hog, victim], seconds: sched.deadline, schedule: sched, beside: pinned.map { [$0] } ?? []) } catch {
                 _ = pinned.map { ctx.finish($0) }
                 throw error
             }

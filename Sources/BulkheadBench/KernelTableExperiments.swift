@@ -131,7 +131,9 @@ enum KernelTableExperiments {
         }
     }
 
-    /// `inotifyHog` that holds its instances until `gate` opens (at most `BenchGate.wait` s), not a fixed second.
+    /// Creates inotify instances until the kernel refuses (`BH hog_instances=N hog_errno=NAME`),
+    /// and holds them until `gate` opens (at most `BenchGate.wait` s): the inotify cells and
+    /// their mitigation.
     static func inotifyHog(until gate: String) -> String {
         """
         python3 -c 'import ctypes,errno,time,os
@@ -141,15 +143,6 @@ enum KernelTableExperiments {
         \(BenchGate.python(gate))'
         """
     }
-
-    /// Creates inotify instances until the kernel refuses, and holds them a second:
-    /// `BH hog_instances=N hog_errno=NAME` (inotify cells and their mitigation).
-    static let inotifyHog = """
-        python3 -c 'import ctypes,errno,time
-        libc=ctypes.CDLL(None,use_errno=True); n=0; time.sleep(0.2)
-        while n<100000 and libc.inotify_init()>=0: n+=1
-        print("BH hog_instances=%d hog_errno=%s" % (n, errno.errorcode.get(ctypes.get_errno(),"?")), flush=True); time.sleep(1.0)'
-        """
 
     /// inotify instances are counted per user, and hierarchically: a user namespace's
     /// charges also count against the user that created it, in every ancestor namespace

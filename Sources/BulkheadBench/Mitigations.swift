@@ -231,14 +231,16 @@ enum Mitigations {
     /// The pod's pids.max of the descriptor and task bounds.
     static let podPids = 10
 
-    /// After `delay` s, forks up to `procs` children until fork fails; each opens descriptors
-    /// until its RLIMIT_NOFILE (raised to its hard limit) refuses, and holds them until `until`
-    /// s. `BH hog_opened=TOTAL hog_procs=N hog_emfile=N hog_fork=ERRNO hog_rlimit=HARD`, where
-    /// TOTAL counts every descriptor the children hold, and the parent's are added.
-    static func boundedFDHog(procs: Int, delay: Double, until: Double) -> String {
+    /// Once `after` opens (at most `BenchGate.wait` s), forks up to `procs` children until fork
+    /// fails; each opens descriptors until its RLIMIT_NOFILE (raised to its hard limit) refuses,
+    /// and holds them until `until` opens (at most `BenchGate.wait` s more). `BH hog_opened=TOTAL
+    /// hog_procs=N hog_emfile=N hog_fork=ERRNO hog_rlimit=HARD`, where TOTAL counts every
+    /// descriptor the children hold, and the parent's are added.
+    static func boundedFDHog(procs: Int, after: String, until: String) -> String {
         """
         python3 -c 'import os,time,errno,resource
-        t=time.monotonic(); time.sleep(\(BenchPrograms.fmt(delay)))
+        \(BenchGate.python(after))
+        t=time.monotonic()
         soft,hard=resource.getrlimit(resource.RLIMIT_NOFILE)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE,(hard,hard))
@@ -256,7 +258,8 @@ enum Mitigations {
                     while True: os.open("/dev/null",os.O_RDONLY); n+=1
                 except OSError as e: err=errno.errorcode[e.errno]
                 os.write(w, b"%d %s\\n" % (base+n, err.encode()))
-                time.sleep(max(0, t+\(BenchPrograms.fmt(until))-time.monotonic())); os._exit(0)
+                while not os.path.exists("\(until)") and time.monotonic()<t+\(BenchPrograms.fmt(BenchGate.wait)): time.sleep(0.02)
+                os._exit(0)
             pids.append(p)
         os.close(w); f=os.fdopen(r); rows=[f.readline().split() for _ in pids]
         total=sum(int(x[0]) for x in rows if x)+len(os.listdir("/proc/self/fd"))-1
@@ -272,10 +275,16 @@ enum Mitigations {
         Plan(control: "RLIMIT_NOFILE × pids.max",
              method: "The cell's placement and victim (fs.file-nr before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(podPids), forking up to 40 processes that each open descriptors until RLIMIT_NOFILE (raised to the profile's hard limit) refuses. Holds when the fork is refused (EAGAIN: pids.max), each process stops at EMFILE, and both the aggressor's own count and the rise the victim reads stay at or below pids.max × RLIMIT_NOFILE. The bound is per sandbox: the node stays safe while the sum over its sandboxes stays below fs.file-max.") { ctx in
             let victim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", at: 0.3, again: 1.3))
-            let hog = BenchWorkload(name: "hog", script: boundedFDHog(procs: 40, delay: 0.5, until: 1.8), podLimits: "pids=\(podPids)")
             let placement = BenchPlacement(layer)
             let base = try baseline(ctx) { try ctx.runPods(placement, [victim]) }
-            let bounded = try ctx.runPods(placement, [hog, victim])
+            // As the cell's loaded run: the aggressor opens once the victim has read the count,
+            // the victim reads again once the aggressor holds its descriptors, which it holds
+            // until then (gates, not fixed times of 0.3, 0.5, 1.3 and 1.8 s).
+            let read = ctx.gate(after: "nr0", "fdbound-read"), holding = ctx.gate(after: "hog_opened", "fdbound-held"),
+                reread = ctx.gate(after: "nr1", "fdbound-reread")
+            let gatedVictim = BenchWorkload(name: "victim", script: BenchPrograms.fileNr("nr", thenAfter: holding.path))
+            let hog = BenchWorkload(name: "hog", script: boundedFDHog(procs: 40, after: read.path, until: reread.path), podLimits: "pids=\(podPids)")
+            let bounded = try ctx.runPods(placement, [hog, gatedVictim], gates: [read, holding, reread])
             let v = bounded.values
             let opened = Double(v["hog_opened"] ?? "") ?? .nan
             let nofile = Double(v["hog_rlimit"] ?? "") ?? .nan
@@ -310,9 +319,16 @@ enum Mitigations {
         return Plan(control: "pids.max",
              method: "The cell's placement (two tenants) and victim (the kernel's task count, /proc/loadavg, before and during); the aggressor's pod under bulkhead.dev/pod-limits pids=\(limit) forks up to 200 children. Holds when the fork is refused (EAGAIN) below \(limit) children and the victim's count no longer rises by the cell's 80% of 200. The bound is per sandbox: the table stays safe while the sum of the sandboxes' pids.max stays below kernel.threads-max and pid_max.") { ctx in
             let victim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader)
-            let bomb = BenchWorkload(name: "bomb", script: "sleep 0.6; " + BenchPrograms.forkBomb(max: 200, hold: 2.0), podLimits: "pids=\(limit)")
             let base = try baseline(ctx) { try ctx.runPods(.ownTenants, [victim]) }
-            let bounded = try ctx.runPods(.ownTenants, [bomb, victim])
+            // As the cell's loaded run: the bomb forks once the victim has read the count, the
+            // victim reads again once the bomb has stopped, which holds its children until then
+            // (gates, not fixed times of 0.3, 0.6, 1.6 and 2.6 s).
+            let read = ctx.gate(after: "t0", "pidbound-read"), holding = ctx.gate(after: "bomb_forks", "pidbound-held"),
+                reread = ctx.gate(after: "t1", "pidbound-reread")
+            let gatedVictim = BenchWorkload(name: "victim", script: KernelTableExperiments.taskCountReader(thenAfter: holding.path))
+            let bomb = BenchWorkload(name: "bomb", script: BenchGate.shell(read.path) + "; " + BenchPrograms.forkBomb(max: 200, hold: BenchGate.wait, until: reread.path),
+                                     podLimits: "pids=\(limit)")
+            let bounded = try ctx.runPods(.ownTenants, [bomb, gatedVictim], gates: [read, holding, reread])
             let forks = bounded.double("bomb_forks") ?? .nan
             let rise = riseOver(bounded, base, "t0", "t1")
             let hits = number(bounded.podStats(holding: "bomb"), "pidsMaxHits")
@@ -337,20 +353,27 @@ enum Mitigations {
     /// each pod's user namespace has its own owner in the owner band, and its own budget).
     static func ownIDRanges() -> Plan {
         Plan(control: "own id ranges",
-             method: "The cell's aggressor (inotify instances until EMFILE, held a second) and a victim that made an instance with a watch before, moved into pods of their own host id ranges (a tenant each: each pod's user namespace is owned by its range's uid, whose fs.inotify.max_user_instances budget is its own). Holds when the aggressor reaches EMFILE and the victim then still makes a new instance and watch, and its first watch still reports an event.") { ctx in
-            let hog = BenchWorkload(name: "hog", script: KernelTableExperiments.inotifyHog)
+             method: "The cell's aggressor (inotify instances until EMFILE, held until the victim has tried again) and a victim that made an instance with a watch before, moved into pods of their own host id ranges (a tenant each: each pod's user namespace is owned by its range's uid, whose fs.inotify.max_user_instances budget is its own). Holds when the aggressor reaches EMFILE and the victim then still makes a new instance and watch, and its first watch still reports an event.") { ctx in
+            // The aggressor starts once the victim holds its first instance and watch, the
+            // victim tries again once the aggressor holds its instances, which it holds until
+            // then (gates, not fixed times of 0.2, 0.7 and 1.2 s).
+            let first = ctx.gate(after: "v_first", "idrange-first"), full = ctx.gate(after: "hog_instances", "idrange-full"),
+                tried = ctx.gate(after: "v_event", "idrange-tried")
+            let hog = BenchWorkload(name: "hog", script: BenchGate.shell(first.path) + "; " + KernelTableExperiments.inotifyHog(until: tried.path))
             let victim = BenchWorkload(name: "victim", script: """
-                python3 -c 'import ctypes,errno,time,select
+                python3 -c 'import ctypes,errno,time,select,os
                 libc=ctypes.CDLL(None,use_errno=True)
                 def err(x): return "ok" if x>=0 else errno.errorcode.get(ctypes.get_errno(),"?")
                 fd1=libc.inotify_init(); w1=libc.inotify_add_watch(fd1,b"/mnt",0x100) if fd1>=0 else -1; first=err(w1)
-                time.sleep(0.7); fd2=libc.inotify_init(); second=err(fd2)
+                print("BH v_first=%s" % first, flush=True)
+                \(BenchGate.python(full.path))
+                fd2=libc.inotify_init(); second=err(fd2)
                 watch=err(libc.inotify_add_watch(fd2,b"/mnt",0x100)) if fd2>=0 else second
                 open("/mnt/bh-inotify-probe","w").close()
                 ev="ok" if fd1>=0 and select.select([fd1],[],[],1.0)[0] else "none"
-                print("BH v_first=%s v_inotify=%s v_watch=%s v_event=%s" % (first, second, watch, ev), flush=True)'
+                print("BH v_inotify=%s v_watch=%s v_event=%s" % (second, watch, ev), flush=True)'
                 """)
-            let v = try ctx.runPods(.ownTenants, [hog, victim]).values
+            let v = try ctx.runPods(.ownTenants, [hog, victim], gates: [first, full, tried]).values
             let exhausted = v["hog_errno"] == "EMFILE"
             let kept = v["v_first"] == "ok" && v["v_inotify"] == "ok" && v["v_watch"] == "ok" && v["v_event"] == "ok"
             let summary = "the aggressor made \(v["hog_instances"] ?? "?") instances (then \(v["hog_errno"] ?? "?")) in its own range; the victim's first watch: \(v["v_first"] ?? "?"), its event: \(v["v_event"] ?? "?"); a new instance: \(v["v_inotify"] ?? "?"), a new watch: \(v["v_watch"] ?? "?")"
@@ -391,7 +414,7 @@ enum Mitigations {
                 return BenchOutcome(verdict: BenchVerdict(.skipped, "the scratch directory \(ctx.shared) is not on a block device io.max can name"), keyFigure: "no block device")
             }
             let what = "O_DIRECT read"
-            let sched = BenchSchedule(ctx, [.baseline, .contained])
+            let sched = BenchSchedule(ctx, [.baseline, .contained], gated: BenchDiskPrograms.hog == nil)
             let bind = ["--bind", "\(ctx.shared):/mnt"]
             let two = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
             let victim = ["run"] + (two ? ["--cpuset-cpus", "0"] : []) + bind
@@ -399,6 +422,8 @@ enum Mitigations {
             let writer = ["run"] + (two ? ["--cpuset-cpus", "1"] : []) + ["--io-max", "\(dev) wbps=\(wbps)"] + bind
                 + ["--", "/bin/sh", "-c", BenchScheduled.directWriters(sched, .contained, dir: "/mnt", procs: 2, mib: 8)]
             let wl = try ctx.launch(writer, timeout: sched.deadline), vl = try ctx.launch(victim, timeout: sched.deadline)
+            defer { if let g = sched.startGate { unlink(g.path) } }
+            ctx.openStart(sched, for: [wl, vl])
             // The writers' own cgroup (the launcher's leaf, c-PID-…), read back while they run.
             let read = ctx.readWhileRunning(wl, leafFile: "io.max")
             let runs = [ctx.finish(wl), ctx.finish(vl)]

@@ -15,14 +15,13 @@ enum NetworkExperiments {
             // flood from a pod of its own shaped at 4M, sending only in the contained windows,
             // sharing the cell's baseline windows instead of a second run repeating them.
             try withSink(ctx, phases: 3 * ctx.rounds, tenant: nil) { _, ip in
-                // Two pods and the sink start at once: a lead of 2 s (with 1 s the first window began late).
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained], lead: 2)
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained])
                 let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f", ip: ip, port: 5202, streams: 8))
                 let ownFlood = BenchWorkload(name: "ownflood", script: BenchScheduled.iperfFlood(sched, .contained, key: "fo", ip: ip, port: 5203, streams: 8))
                 let link = ["kubernetes.io/egress-bandwidth": bottleneck]
                 let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood, victim], annotations: link),
-                                               BenchPodSpec(group: [ownFlood], annotations: ["kubernetes.io/egress-bandwidth": "4M"])], seconds: sched.deadline)
+                                               BenchPodSpec(group: [ownFlood], annotations: ["kubernetes.io/egress-bandwidth": "4M"])], seconds: sched.deadline, schedule: sched)
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
                 let r = w.summary("victim throughput", .loaded, band: 0.75, side: .atMost)
@@ -96,16 +95,17 @@ enum NetworkExperiments {
                 // UDP floods leave nothing to drain after their span but the bucket's 25 ms queue,
                 // but the victim's own test needs its setup: with windows 0.5 s apart, at load
                 // average 15 to 20 (MatrixTests), only one of three rounds gave a ratio (the
-                // others missed a window). 1 s, as for the other network cells, and their lead of
-                // 2 s: three pods start at once (with 1 s the first window began 0.4 to 1.0 s late
-                // at load average 10 to 13 in five runs of five, and its round gave no ratio).
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained], lead: 2)
+                // others missed a window). 1 s, as for the other network cells; the first window
+                // begins once the three pods are ready (a start gate: with a fixed lead of 1 s it
+                // began 0.4 to 1.0 s late at load average 10 to 13 in five runs of five, and its
+                // round gave no ratio).
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained])
                 let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let flood = BenchWorkload(name: "flood", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f", ip: ip, port: 5202, streams: 1, udpMbits: podFloodMbits))
                 let shapedFlood = BenchWorkload(name: "shaped", script: BenchScheduled.iperfFlood(sched, .contained, key: "fs", ip: ip, port: 5203, streams: 1, udpMbits: podFloodMbits))
                 let run = try ctx.runPodSpecs([BenchPodSpec(group: [flood]),
                                                BenchPodSpec(group: [shapedFlood], annotations: ["kubernetes.io/egress-bandwidth": "4M"]),
-                                               BenchPodSpec(group: [victim])], seconds: sched.deadline)
+                                               BenchPodSpec(group: [victim])], seconds: sched.deadline, schedule: sched)
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
                 let loaded = w.summary("victim throughput", .loaded, band: 0.75, side: .atMost)
@@ -152,8 +152,9 @@ enum NetworkExperiments {
                 // loaded windows of one run. A third phase measures what closes the cell
                 // (Mitigations.tenantBudgetShaped): two more pods of tenant B at 2M each, to 5204
                 // and 5205, only in the contained windows, sharing the cell's baseline windows.
-                // Five pods start at once next to the sink: a lead of 2 s (with 1 s the first window began 1.5 s late at load average 20).
-                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained], lead: 2)
+                // Five pods start at once next to the sink: the first window begins once they are
+                // ready (a start gate: with a fixed lead of 1 s it began 1.5 s late at load average 20).
+                let sched = BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained])
                 let victim = BenchWorkload(name: "victim", script: withService(sched, ip: ip, BenchScheduled.iperfVictim(sched, prefix: "v", ip: ip, port: 5201)))
                 let floods = (1...2).map { i in
                     BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .loaded, key: "f\(i)", ip: ip, port: i == 1 ? 5202 : 5203, streams: 2))],
@@ -163,7 +164,7 @@ enum NetworkExperiments {
                     BenchPodSpec(group: [BenchWorkload(name: "flood\(i)", script: BenchScheduled.iperfFlood(sched, .contained, key: "fb\(i)", ip: ip, port: 5203 + i, streams: 2))],
                                  tenant: 1, annotations: ["kubernetes.io/egress-bandwidth": "2M"])
                 }
-                let run = try ctx.runPodSpecs(floods + budgeted + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline)
+                let run = try ctx.runPodSpecs(floods + budgeted + [BenchPodSpec(group: [victim], tenant: 0)], seconds: sched.deadline, schedule: sched)
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
                 let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")

@@ -15,11 +15,12 @@ enum StorageExperiments {
             // Interleaved windows of one run of two sandboxes: the writers write only in the
             // loaded windows (what they wrote is still flushed after, so a baseline window next
             // to a loaded one may be slowed too: that only hides the effect).
-            let sched = BenchSchedule(ctx, [.baseline, .loaded])
+            // A start gate unless the VM lane's C programs run it (they take the start as a number).
+            let sched = BenchSchedule(ctx, [.baseline, .loaded], gated: BenchDiskPrograms.hog == nil)
             let bind = ["--bind", "\(ctx.shared):/mnt"]
             let victim = bind + ["--", "/bin/sh", "-c", BenchScheduled.fsyncLatency(sched, prefix: "v", file: "/mnt/victim-\(layer.rawValue)")]
             let writer = bind + ["--", "/bin/sh", "-c", BenchScheduled.diskWriters(sched, .loaded, dir: "/mnt", procs: 2, mib: 64)]
-            let runs = try ctx.runSandboxes([writer, victim], seconds: sched.deadline)
+            let runs = try ctx.runSandboxes([writer, victim], seconds: sched.deadline, schedule: sched)
             let v = runs.reduce(into: [String: String]()) { $0.merge($1.values) { a, _ in a } }
             var w = BenchWindows()
             for (key, name, unit) in [("ops", "victim fsync rate", "ops/s"), ("p50", "victim fsync p50 latency", "ms"), ("p90", "victim fsync p90 latency", "ms")] {
