@@ -2,7 +2,8 @@
 # build-release.sh - the release build of bulkhead that the benchmarks measure and the README
 # installs: .build/release/bulkhead (the launch executable: `run`'s fast path, no Foundation) and
 # .build/release/bulkhead-cli (the full command line, which bulkhead execs from its own directory
-# for everything else). Both are built, side by side; `--product NAME` builds that one alone.
+# for everything else), and .build/release/bulkhead-runc (the OCI runtime's name, scripts/bench-oci.sh
+# measures it). All three are built, side by side; `--product NAME` builds that one alone.
 #   -static-executable        the Swift runtime, Foundation, glibc, libseccomp and libcap linked
 #                             in: no dynamic loader, no symbol lookups, no relocations at start
 #   lld, function sections and scripts/launch-order.txt
@@ -12,7 +13,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-products=(bulkhead-cli bulkhead)
+products=(bulkhead-cli bulkhead bulkhead-runc)
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
