@@ -6,9 +6,10 @@ import Testing
 /// Red team (session 11) against `OCISeccompSection`, the writer of the container's seccomp.json.
 /// The engine reads that document back with its own reader (`ConfigNode`: libyaml, YAML 1.1),
 /// not with a JSON parser: a character JSON takes raw but YAML does not must be written as an
-/// escape, or the policy read back is not the config's (a raw U+2028, U+2029 or U+0085 is a line
-/// break to YAML and is folded into a space; a raw DEL, C1 control, U+FFFE or U+FFFF is refused
-/// by libyaml's reader, and `create` fails for a config podman and runc accept).
+/// escape, or the policy read back is not the config's (a raw U+0085 is a line break to YAML and
+/// was folded into a space; a raw DEL, C1 control, U+FFFE or U+FFFF is refused by libyaml's
+/// reader, and `create` failed for a config podman and runc accept). U+2028 and U+2029 are YAML
+/// 1.1 line breaks too; this libyaml reads them back raw, and they are checked all the same.
 struct RedTeamOCISeccompSectionTests {
     /// The config's `linux.seccomp`, one rule whose comment and second name carry `s` (written
     /// as a JSON escape in the config, as an engine writes it).
