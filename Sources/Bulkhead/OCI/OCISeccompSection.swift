@@ -58,7 +58,7 @@ enum OCISeccompSection {
         case .int(let i): out += String(i)
         case .uint(let u): out += String(u)
         case .double(let d): out += d.isFinite ? d.description : "null"
-        case .string(let s): JSONText.quote(s, into: &out)
+        case .string(let s): quote(s, into: &out)
         case .array(let items):
             out += "["
             for (i, item) in items.enumerated() {
@@ -70,11 +70,45 @@ enum OCISeccompSection {
             out += "{"
             for (i, (k, value)) in entries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if i > 0 { out += "," }
-                JSONText.quote(k, into: &out)
+                quote(k, into: &out)
                 out += ":"
                 write(value, into: &out)
             }
             out += "}"
+        }
+    }
+
+    /// `s` as a JSON string that the engine's reader (`ConfigNode`: libyaml, YAML 1.1) reads back
+    /// as the same scalars: `JSONText.quote`, and as a `\uXXXX` escape every character JSON takes
+    /// raw but YAML does not. A raw U+0085, U+2028 or U+2029 is a line break to YAML (folded
+    /// into a space inside a quoted scalar), and a raw DEL, C1 control, U+FEFF, U+FFFE or U+FFFF
+    /// is refused by libyaml's reader (`RedTeamOCISeccompSectionTests`).
+    static func quote(_ s: String, into out: inout String) {
+        guard s.unicodeScalars.contains(where: notRawInYAML) else { JSONText.quote(s, into: &out); return }
+        out += "\""
+        var run = ""
+        func flush() {
+            guard !run.isEmpty else { return }
+            var quoted = ""
+            JSONText.quote(run, into: &quoted)
+            out += quoted.dropFirst().dropLast()
+            run = ""
+        }
+        for u in s.unicodeScalars {
+            guard notRawInYAML(u) else { run.unicodeScalars.append(u); continue }
+            flush()
+            let hex = String(u.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.utf8.count) + hex
+        }
+        flush()
+        out += "\""
+    }
+
+    /// Characters a JSON string may hold raw that YAML 1.1 does not read back as themselves.
+    static func notRawInYAML(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x7F...0x9F, 0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF: return true
+        default: return false
         }
     }
 }
