@@ -29,9 +29,13 @@ struct BinaryIdentityTests {
         if flippingBuildID {
             // Elf64_Nhdr {namesz 4, descsz N, type 3 = NT_GNU_BUILD_ID} and "GNU\0", then the id.
             let name: [UInt8] = [3, 0, 0, 0, 0x47, 0x4e, 0x55, 0]
-            let at = try #require((8..<(bytes.count - name.count - 1)).first { i in
-                bytes[i] == 3 && bytes[i - 8] == 4 && Array(bytes[i..<(i + name.count)]) == name
-            }, "no build-id note in \(from)")
+            var found: Int?
+            var i = 8
+            while found == nil && i < bytes.count - name.count - 1 {
+                if bytes[i] == 3 && bytes[i - 8] == 4 && Array(bytes[i..<(i + name.count)]) == name { found = i }
+                i += 1
+            }
+            let at = try #require(found, "no build-id note in \(from)")
             bytes[at + name.count] ^= 0xff
         }
         let dst = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o700)

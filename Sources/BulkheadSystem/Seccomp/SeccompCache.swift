@@ -64,8 +64,8 @@ public struct SeccompCache: Sendable {
     }
 
     /// The key: everything that decides the compiled program and its warnings. `binary` is this
-    /// build (`ProfileLayerCache.binaryIdentity`: dev, inode, size, mtime, ctime of
-    /// /proc/self/exe): the version string does not change with the build's system-call tables
+    /// build (`ProfileLayerCache.binaryIdentity`: its GNU build-id, and for the launch pair both
+    /// builds; a file's dev, inode, size and times where there is no build-id): the version string does not change with the build's system-call tables
     /// (which names are unknown and skipped), its reading of a policy or its compiler, so an
     /// entry another build wrote is never loaded (`RedTeamSeccompCacheTests`).
     /// `embedded`: `policyText` is, byte for byte, this one of bulkhead's own policies
