@@ -294,7 +294,7 @@ static double pct(const double *s, long n, int q) {
  * 4 KiB overwrite of a preallocated file + fdatasync: the data and a cache flush, no metadata),
  * "dread" (O_DIRECT 4 KiB reads at spread offsets of a preallocated 8 MiB file: the device
  * queue only, no page cache, no metadata, no flush). */
-static int mode_fsyncwin(const char *file, double t0, double w, double gap, char *keys, const char *kind) {
+static int mode_fsyncwin(const char *file, const char *start, double w, double gap, char *keys, const char *kind) {
     char *key[MAXWIN];
     int nk = split_keys(keys, key);
     int direct = strcmp(kind, "fsync") != 0, rd = !strcmp(kind, "dread");
@@ -313,6 +313,11 @@ static int mode_fsyncwin(const char *file, double t0, double w, double gap, char
         fd = open(file, O_RDWR | O_DIRECT);
         if (fd < 0) { say("hog: fsyncwin O_DIRECT open failed: %s", ename(errno)); unlink(file); return 1; }
     }
+    /* The schedule's start is read once the file is prefilled: "hog: ready" says so, and a
+     * start in a gate file (@FILE) is waited for only now. Under TCG on a capped disk the
+     * prefill took up to 8 s, and a start read before it began every window of round 0 late. */
+    say("hog: ready");
+    double t0 = start_time(start);
     static double lat[200000];
     for (int i = 0; i < nk; i++) {
         if (!strncmp(key[i], "idle", 4)) continue;
@@ -457,7 +462,7 @@ int main(int argc, char **argv) {
     if (argc >= 7 && !strcmp(argv[1], "fsyncwin")) {
         const char *kind = argc >= 8 ? argv[7] : "fsync";
         if (strcmp(kind, "fsync") && strcmp(kind, "dsync") && strcmp(kind, "dread")) { say("hog: fsyncwin KIND is fsync, dsync or dread"); return 2; }
-        return mode_fsyncwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], kind);
+        return mode_fsyncwin(argv[2], argv[3], atof(argv[4]), atof(argv[5]), argv[6], kind);
     }
     if (argc >= 10 && !strcmp(argv[1], "writewin")) return mode_writewin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6], argv[7], atol(argv[8]), atoi(argv[9]), argc >= 11 && !strcmp(argv[10], "direct"));
     if (argc >= 7 && !strcmp(argv[1], "psiwin")) return mode_psiwin(argv[2], start_time(argv[3]), atof(argv[4]), atof(argv[5]), argv[6]);

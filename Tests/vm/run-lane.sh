@@ -17,6 +17,8 @@
 #   BULKHEAD_VM_BENCH      ROUNDS:SECONDS of the bench scenarios' windows (34-bench-io-max;
 #                          `bulkhead bench --vm` passes its --rounds and --duration)
 #   BULKHEAD_VM_TIMEOUT    hard limit for the VM in seconds (default 600)
+#   BULKHEAD_VM_DISK_BPS   the VM disk's cap in bytes/s (default 16777216; 0: none)
+#   BULKHEAD_VM_DISK_READ_IOPS  its cap in read requests/s (default 100; 0: none)
 #   BULKHEAD_VM_ACCEL      auto (default: KVM where the host has vmx/svm and /dev/kvm, else TCG),
 #                          kvm (fail without it) or tcg
 #   BULKHEAD_VM_OFFLINE    1: install and download nothing (`bulkhead bench --vm` sets it): a
@@ -179,10 +181,26 @@ fi
 # cache=unsafe: the guest's flushes end in the image's page cache, so a guest fsync measures
 # the guest's own block layer and queue (where io.max acts: 34-bench-io-max), not a host disk,
 # whose latency whatever else runs on the host sets.
+# The disk is a provisioned volume, as a cloud disk is: qemu's block throttling caps it at
+# BULKHEAD_VM_DISK_BPS bytes/s (reads and writes together) and BULKHEAD_VM_DISK_READ_IOPS read
+# requests/s (0: no cap). A cap on all requests made a writer's 1 MiB write (several requests)
+# delay the reads after it by 10 ms each even under io.max (the victim's p90 up by half). Without a cap an image in the host's page cache has no bandwidth to share: every
+# request is served as fast as the emulated CPU submits it, so under TCG the victim's service
+# was the host's load (docs/bench.md, io.max measured in the VM), and writers slowed it only by
+# the CPU their requests took. With the cap the device's budget is what writers take from a
+# neighbour, and what io.max gives back, whatever the emulation's speed (as long as the guest can
+# submit more than the cap: about 400 4 KiB reads/s alone under TCG at load average 24).
+disk_bps=${BULKHEAD_VM_DISK_BPS:-16777216}; disk_iops=${BULKHEAD_VM_DISK_READ_IOPS:-100}
+[[ $disk_bps =~ ^[0-9]{1,12}$ && $disk_iops =~ ^[0-9]{1,7}$ ]] || die "BULKHEAD_VM_DISK_BPS and BULKHEAD_VM_DISK_READ_IOPS must be whole numbers (0: no cap), not '$disk_bps' and '$disk_iops'"
+throttle=""
+[ "$disk_bps" = 0 ] || throttle="$throttle,throttling.bps-total=$disk_bps"
+[ "$disk_iops" = 0 ] || throttle="$throttle,throttling.iops-read=$disk_iops"
+append="$append bhlane.disk=$disk_bps:$disk_iops bhlane.accel=$accel"
+echo "lane: disk capped at $disk_bps B/s and $disk_iops reads/s (qemu block throttling: bytes of reads and writes together, read requests; 0: none)"
 set +e
 timeout "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot \
     -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
-    -drive file="$disk",if=virtio,format=raw,cache=unsafe \
+    -drive file="$disk",if=virtio,format=raw,cache=unsafe$throttle \
     </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
 qrc=${PIPESTATUS[0]}
 set -e
