@@ -60,15 +60,30 @@ struct BenchCellMeasure {
             if placed == .inCellRun {
                 // The cell's own verdict was decided: its note says that the control's was not
                 // (combine's would say the cell's verdict was inconclusive).
-                let why = "measured again with \(more) rounds: with \(rounds) its control (\(first.control)) was inconclusive (\(first.keyFigure): \(first.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
-                r = BenchRemeasure.combine(first: r, firstRounds: rounds, again: cell(more), rounds: more)
-                r.evidence[0] = why
+                let why = "its control (\(first.control)) was inconclusive (\(first.keyFigure): \(first.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
+                r = BenchRemeasure.combine(first: r, firstRounds: rounds, again: cell(more), rounds: more, because: why)
             }
             m = control(more)
             m?.evidence.insert("measured again with \(more) rounds: with \(rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
         }
         r.mitigation = m
         return r
+    }
+}
+
+extension BenchOutcome {
+    /// The outcome as a cell's or a control's result records it (`BenchExperiment.run`,
+    /// `Mitigations.run`): a ratio verdict resting on one round of several is inconclusive
+    /// (`BenchVerdict.requiringInterval`), and the launch failures of the run (`failures`, each
+    /// a process's status and stderr) join the evidence of a run that observed nothing, also
+    /// when that not-observed then became inconclusive: a round without a ratio is often a
+    /// launch that failed, and the failure is what a reader needs to see why.
+    func concluded(asked: Int, failures: [String]) -> BenchOutcome {
+        var o = self
+        let observedNothing = o.verdict.kind == .notObserved
+        o.verdict = o.verdict.requiringInterval(o.ratio, asked: asked)
+        if observedNothing { o.evidence += failures }
+        return o
     }
 }
 

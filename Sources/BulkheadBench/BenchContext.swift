@@ -34,6 +34,8 @@ public final class BenchContext: @unchecked Sendable {
     var failures: [String] = []
     /// When the current experiment's start gates opened (`openStart`), for its evidence.
     var startNotes: [String] = []
+    /// What other work on the host held of its CPUs over the latest ceiling's run (`withCeiling`).
+    var hostLoad: BenchHostLoad?
     /// PSI samples of the current experiment, taken while its processes run (BenchPressure.swift).
     var pressure: [PressureSample] = []
     /// A mitigation measured in the cell's own run (extra windows on the same schedule, sharing
@@ -77,7 +79,13 @@ public final class BenchContext: @unchecked Sendable {
     func withCeiling<T>(_ body: () throws -> T) throws -> T {
         let c = try BenchCeiling.create()
         ceiling = c
-        defer { c.remove(); ceiling = nil }
+        let before = BenchHostLoad.sample()
+        defer {
+            if let before, let after = BenchHostLoad.sample() {
+                hostLoad = BenchHostLoad.between(before, after, cellMicros: c.cgroup.stats().cpuUsageMicros)
+            }
+            c.remove(); ceiling = nil
+        }
         return try body()
     }
 

@@ -43,6 +43,7 @@ struct BenchExperiment: Sendable {
         ctx.failures = []
         ctx.pressure = []
         ctx.startNotes = []
+        ctx.hostLoad = nil
         ctx.cellMitigation = nil
         ctx.cellBaseline = nil
         do {
@@ -50,10 +51,14 @@ struct BenchExperiment: Sendable {
         } catch {
             o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the experiment could not run: \(error)"), keyFigure: "error")
         }
-        // A ratio judged on one round of several decides nothing (BenchVerdict.requiringInterval).
-        o.verdict = o.verdict.requiringInterval(o.ratio, asked: ctx.rounds)
-        if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+        o = o.concluded(asked: ctx.rounds, failures: ctx.failures)
         o.evidence += ctx.startNotes
+        // The cells the machine's CPU decides (a ratio of a victim's rate, the CPU shares) say
+        // what other work held of it meanwhile (BenchHostLoad: evidence, not a verdict).
+        if let load = ctx.hostLoad, o.ratio != nil || cell.resource == .cpu {
+            o.evidence.append(load.evidence)
+            o.measurements.append(BenchMeasurement("host: other work's CPU over the cell", .evidence, load.otherCPUs, "CPU"))
+        }
         // A figure a workload did not report is absent, not NaN (JSON has no NaN).
         o.measurements = o.measurements.filter(\.value.isFinite)
         return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,

@@ -51,6 +51,16 @@ public enum BenchVM {
         var accel: String? {
             laneLines.last { $0.hasPrefix("lane: accel ") }.map { String($0.dropFirst("lane: accel ".count)) }
         }
+
+        /// The VM disk's cap (`lane: disk capped at B B/s and N reads/s`, run-lane.sh: qemu's
+        /// block throttling, a provisioned volume): bytes (reads and writes) and read requests
+        /// per second, 0 for none.
+        var diskCap: (bytesPerSecond: Int, iops: Int)? {
+            guard let l = laneLines.last(where: { $0.hasPrefix("lane: disk capped at ") }) else { return nil }
+            let f = l.split(separator: " ")
+            guard f.count >= 8, let bps = Int(f[4]), let iops = Int(f[7]) else { return nil }
+            return (bps, iops)
+        }
     }
 
     /// The command `--vm` would run for `cells`, for the cells that say it was not asked for.
@@ -176,10 +186,10 @@ public enum BenchVM {
         env["BULKHEAD_VM_ONLY"] = scenarios.joined(separator: ",")
         env["BULKHEAD_VM_TIMEOUT"] = String(o.timeoutSeconds)
         env["BULKHEAD_VM_OFFLINE"] = "1"
-        // The scenario's windows (5 per round, 34-bench-io-max.sh) must fit the lane's 150 s per
+        // The scenario's windows (5 per round, 0.5 s apart, 34-bench-io-max.sh) must fit the lane's 150 s per
         // scenario with room for its sandboxes to start: at most 100 s of windows.
         let benchWindow = min(4, max(0.25, window))
-        let benchRounds = max(1, min(8, rounds, Int(100 / (5 * (benchWindow + 0.25)))))
+        let benchRounds = max(1, min(8, rounds, Int(100 / (5 * (benchWindow + 0.5)))))
         env["BULKHEAD_VM_BENCH"] = "\(benchRounds):\(String(format: "%.2f", benchWindow))"
         p.environment = env
         p.currentDirectoryURL = URL(fileURLWithPath: "/")

@@ -65,11 +65,12 @@ enum Mitigations {
             } catch {
                 o = BenchOutcome(verdict: BenchVerdict(.notObserved, "the mitigation could not run: \(error)"), keyFigure: "error")
             }
-            if o.verdict.kind == .notObserved { o.evidence += ctx.failures }
+            o = o.concluded(asked: ctx.rounds, failures: ctx.failures)
             seconds = Monotonic.now() - start
         }
-        // As the cell's: a ratio judged on one round of several decides nothing.
-        o.verdict = o.verdict.requiringInterval(o.ratio, asked: ctx.rounds)
+        // As the cell's: a ratio judged on one round of several decides nothing (a control
+        // measured in the cell's run has the cell's launch failures in the cell's evidence).
+        if p.inCellRun { o = o.concluded(asked: ctx.rounds, failures: []) }
         return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
                                measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
                                seconds: seconds ?? 0)
@@ -480,6 +481,17 @@ enum Mitigations {
         return o
     }
 
+    /// What the VM's disk was (run-lane.sh caps it: a provisioned volume) and whether the victim
+    /// alone met its read cap: only then is its service the device's budget, which writers take and
+    /// io.max gives back, rather than the emulated CPU's speed.
+    static func diskCapEvidence(_ cap: (bytesPerSecond: Int, iops: Int)?, alone median: Double?) -> String {
+        guard let cap, cap.bytesPerSecond > 0 || cap.iops > 0 else {
+            return "the VM's disk: no cap (an image in the host's page cache: no bandwidth to share; every request is served as fast as the emulated CPU submits it, so the victim's service follows the host's load)"
+        }
+        let met = cap.iops > 0 ? median.map { $0 >= 0.8 * Double(cap.iops) ? "met" : "not met (the emulated CPU submitted less: the host's load set the baseline)" } : nil
+        return "the VM's disk: a provisioned volume, capped at \(cap.bytesPerSecond > 0 ? "\(cap.bytesPerSecond >> 20) MiB/s of reads and writes" : "no byte rate") and \(cap.iops > 0 ? "\(cap.iops) reads/s" : "no read rate") (qemu block throttling, run-lane.sh), the budget the writers take from the victim and io.max gives back; the victim alone: median \(median.map { BenchPrograms.fmt($0) } ?? "?") reads/s\(met.map { ", the cap \($0)" } ?? "")"
+    }
+
     /// The disk cell's io.max run from the VM lane (34-bench-io-max.sh): its windows with
     /// their rounds, the victim's own cgroup's PSI and the VM kernel's, the io.max line read
     /// back from the writers' cgroup, and the same shape without a limit (the cell's cannot,
@@ -519,7 +531,8 @@ enum Mitigations {
         let loaded = fsyncService(w, .loaded, band: 0.67, side: .atMost, what: what)
         func mib(_ p: String, _ phase: String) -> Int { Int((Double(v["\(p)\(phase)_writer0_mib"] ?? "") ?? 0) + (Double(v["\(p)\(phase)_writer1_mib"] ?? "") ?? 0)) }
         o.evidence += [
-            "the VM's accelerator: \(run.accel ?? "not reported") (under TCG every guest figure, the disk's service included, is emulated CPU time of the qemu process, which the host's other work shares)",
+            "the VM's accelerator: \(run.accel ?? "not reported") (under TCG the guest's CPU is emulated, and the host's other work sets its speed: the victim's latency carries its jitter)",
+            diskCapEvidence(run.diskCap, alone: w.median("victim \(what) rate", .baseline)),
             "in the VM: \(rounds) rounds of \(v["window"] ?? "?") s windows (bench --vm passes --rounds and --duration, bounded to fit the VM's time: at most 8 rounds, 4 s windows, 100 s of windows)",
             "measured in the VM lane's cgroup v2 kernel (Tests/vm/scenarios/34-bench-io-max.sh, \(s.passed ? "PASS" : "FAIL"): \(s.detail)): this host's cgroups are \(hostMode); two sandboxes on the VM's virtio disk, whatever the layer (the control is the writers' own cgroup's io.max)",
             "victim: \(v["victim_io"] == "dread" ? "4 KiB O_DIRECT reads of its own preallocated file (no page cache, no metadata, no cache flush: it shares only the disk's queue)" : "4 KiB write + fsync"); writers: \(v["writers_io"] == "direct" ? "O_DIRECT 1 MiB writes (each bio submitted, and throttled, in the writer's own context)" : "buffered writes, then fsync")",

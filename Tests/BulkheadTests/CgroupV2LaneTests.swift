@@ -216,7 +216,14 @@ struct BenchVMLaneTests {
                 "\(m.evidence)")
         // The mitigated value, in the cell's rounds, with its interval; the verdict agrees.
         let q = try #require(m.ratio, "\(m.verdict.reason)")
-        #expect(q.phase == .contained && q.rounds == 3 && q.low <= q.median && q.median <= q.high, "\(q)")
+        // The rounds and windows the VM ran: the bench's 3 of 1 s, or under TCG at least 8
+        // (34-bench-io-max.sh: one round's jittery p90 moved the range of 3 to 5 across the band).
+        let tcg = m.evidence.contains { $0.hasPrefix("the VM's accelerator: tcg") }
+        let ran = try #require(m.evidence.first { $0.hasPrefix("in the VM: ") }, "\(m.evidence)")
+        let fields = ran.split(separator: " ")
+        let rounds = try #require(Int(fields[3]), "\(ran)"), window = try #require(Double(fields[6]), "\(ran)")
+        #expect(tcg ? rounds == 8 && window == 1 : ran.hasPrefix("in the VM: 3 rounds of 1.00 s windows"), "the bench's rounds and windows went to the VM: \(ran)")
+        #expect(q.phase == .contained && q.rounds >= rounds - 1 && q.low <= q.median && q.median <= q.high, "\(q)")
         // The victim io.max is the tool for: O_DIRECT reads next to O_DIRECT writers (the
         // writers' own bios, throttled in their own context), measured with its own names.
         let windows = m.measurements.filter { $0.name == "victim O_DIRECT read rate" }
@@ -226,24 +233,38 @@ struct BenchVMLaneTests {
         // their own cgroup; without it they write more.
         let wrote = try #require(m.value("writers' MiB written", .contained)), charged = try #require(m.value("writers' MiB charged to their cgroup (io.stat wbytes)", .contained))
         let unlimited = try #require(m.value("writers' MiB written", .loaded))
-        #expect(wrote <= 4 * 3 * 1.4 + 8 && charged <= wrote + 1 && unlimited > wrote, "under io.max \(wrote) MiB written, \(charged) charged; unlimited \(unlimited)")
+        #expect(wrote <= 4 * Double(rounds) * (window + 0.4) + 8 && charged <= wrote + 1 && unlimited > wrote, "under io.max \(wrote) MiB written, \(charged) charged; unlimited \(unlimited)")
         // Writeback attribution needs memory and io delegated at every level down to the leaf.
         let attribution = try #require(m.evidence.first { $0.hasPrefix("writeback attribution: ") }, "\(m.evidence)")
         #expect(attribution.contains("/bulkhead=[") && !attribution.contains("?"), "\(attribution)")
-        // The cell's own fsync victim next to buffered writers, on the same schedule, for the record.
-        #expect(m.evidence.contains { $0.hasPrefix("the cell's fsync victim next to buffered writers, same schedule: unlimited ") }, "\(m.evidence)")
-        #expect(Set(windows.filter { $0.phase == .contained }.compactMap(\.round)).count == 3, "every window with its round: \(windows)")
+        // The cell's own fsync victim next to buffered writers, on the same schedule, for the
+        // record, when its windows fit (not after 8 rounds under TCG).
+        #expect(tcg || m.evidence.contains { $0.hasPrefix("the cell's fsync victim next to buffered writers, same schedule: unlimited ") }, "\(m.evidence)")
+        #expect(Set(windows.filter { $0.phase == .contained }.compactMap(\.round)).count >= rounds - 1, "every window with its round: \(windows)")
         #expect(Set(windows.map(\.phase)) == [.baseline, .loaded, .contained], "alone, the writers unlimited, and under io.max")
-        #expect(m.evidence.contains { $0.hasPrefix("in the VM: 3 rounds of 1.00 s windows") }, "the bench's rounds and windows went to the VM: \(m.evidence)")
-        // Whether io.max gives the victim its service back is the measurement's to say (on a
-        // loaded host the VM's disk is noisy): the verdict follows where the interval lies.
+        // The VM's disk is a provisioned volume (run-lane.sh caps it with qemu's block
+        // throttling), so the victim's service is the device's budget, not the emulated CPU's
+        // speed: the writers without a limit take it (the cell's cannot, in the VM's kernel), and
+        // io.max gives it back (can). Without the cap (BULKHEAD_VM_DISK_BPS=0
+        // BULKHEAD_VM_DISK_IOPS=0) neither decided under TCG on this host: the unlimited writers
+        // left the victim 100% [14–185%] and io.max "can" at 139% [120–157%] of a baseline the
+        // host's load had slowed (docs/bench.md, io.max measured in the VM).
+        #expect(m.evidence.contains { $0.hasPrefix("the VM's disk: a provisioned volume, capped at 16 MiB/s of reads and writes and 100 reads/s") }, "\(m.evidence)")
+        let without = try #require(m.evidence.first { $0.hasPrefix("the same writers without a limit, in the VM: victim at ") }, "the cell's shape without io.max, in the VM: \(m.evidence)")
+        // Per round, the victim's read rate next to the unlimited writers, and under io.max,
+        // over its rate alone: the writers take the device's budget, io.max gives it back.
+        func rate(_ phase: BenchPhase, _ round: Int) -> Double? { windows.first { $0.phase == phase && $0.round == round }?.value }
+        func ratios(_ phase: BenchPhase) -> [Double] { (0..<rounds).compactMap { r in rate(phase, r).flatMap { x in rate(.baseline, r).map { x / $0 } } } }
+        #expect(ratios(.loaded).count >= 2 && ratios(.loaded).allSatisfy { $0 <= 0.67 }, "without a limit the writers take the victim's reads to 67% or less in every round: \(ratios(.loaded)); \(without)")
+        #expect(ratios(.contained).count >= 2 && ratios(.contained).allSatisfy { $0 >= 0.7 }, "under io.max the victim keeps 70% of its reads or more in every round: \(ratios(.contained))")
+        // The verdict (the worse of the read rate and the inverted p90) follows where the
+        // interval lies; the p90 carries the emulated CPU's jitter (docs/bench.md).
         switch m.verdict.kind {
         case .can: #expect(q.low >= 0.7, "\(q.text)")
         case .cannot: #expect(q.high < 0.7, "\(q.text)")
         case .inconclusive: #expect(q.low < 0.7 && q.high >= 0.7, "\(q.text)")
         default: Issue.record("the io.max run decided nothing: \(m.verdict.kind.rawValue): \(m.verdict.reason); \(m.evidence)")
         }
-        #expect(m.evidence.contains { $0.hasPrefix("the same writers without a limit, in the VM: victim at ") }, "the cell's shape without io.max, in the VM: \(m.evidence)")
         // The victim's own cgroup's PSI (cgroup v2) beside the kernel's, for every phase.
         for phase in [BenchPhase.baseline, .contained] {
             #expect(m.value(PressureWindow.name(.io, full: false, scope: .victimCgroup), phase) != nil, "victim-cgroup PSI, \(phase)")

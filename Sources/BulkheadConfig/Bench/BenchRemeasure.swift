@@ -30,10 +30,13 @@ public enum BenchRemeasure {
     }
 
     /// The cell's result after its second run: the second run's verdict, windows and interval,
-    /// its evidence led by what the first run found, and the seconds of both runs.
-    public static func combine(first: BenchResult, firstRounds: Int, again: BenchResult, rounds more: Int) -> BenchResult {
+    /// its evidence led by why it was measured again (`because`, what the first run found:
+    /// by default its inconclusive verdict), and the seconds of both runs.
+    public static func combine(first: BenchResult, firstRounds: Int, again: BenchResult, rounds more: Int,
+                               because: String? = nil) -> BenchResult {
         var r = again
-        r.evidence.insert("measured again with \(more) rounds: with \(firstRounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
+        let why = because ?? "the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))"
+        r.evidence.insert("measured again with \(more) rounds: with \(firstRounds) \(why)", at: 0)
         r.seconds += first.seconds
         return r
     }
