@@ -6,7 +6,7 @@
 # ArgumentParser: fewer page faults at start and a smaller peak RSS (BENCHMARKS.md). A stale list
 # is harmless (names that no longer exist are skipped), only less effective; scripts/check-launch-order.sh
 # (LaunchOrderTests, and every scripts/build-release.sh) says when it has gone stale.
-# Needs valgrind; run as root on a host where `bulkhead run` works.
+# Needs valgrind and a C compiler (scripts/launch-trace.c); run as root on a host where `bulkhead run` works.
 # --add-faults only appends, to the list as it is, the functions and data that real launches of
 # BIN (linked with that list) still fault on: each fault maps a whole 64 to 128 KiB block, so a
 # function reached through a block another hot one brought in is seen only once the list has moved
@@ -29,6 +29,40 @@ for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --re
   "$tmp/bulkhead" $args >/dev/null 2>&1 || true
 done
 : > "$tmp/names"
+# First, and in the order it first runs them: every function the launcher process runs in the
+# launch the RSS goal is measured on (`run -- /bin/true`, `container`), start to exit, from a
+# single-stepped launch (scripts/launch-trace.c; ptrace, the launcher only, not its init). Its
+# peak RSS is its own pages, and each page fault on the binary maps a whole 64 KiB block
+# (fault-around), so what counts is how few blocks these functions fall in: before this pass the
+# list was led by callgrind's names (which stop at clone3) and sampled ones, and the launcher's
+# functions that run after clone3 (supervision, the report, removal) or that callgrind names late
+# lay in blocks of their own, 49 blocks for 0.8 MiB of code (BENCHMARKS.md, session 12). Takes a few
+# million single steps: minutes.
+if [ "$add_faults" = 0 ] && command -v cc >/dev/null && command -v python3 >/dev/null; then
+  cc -O2 -o "$tmp/launch-trace" "$root/scripts/launch-trace.c"
+  nm -n -S --defined-only "$BIN" > "$tmp/nm.trace"
+  # shellcheck disable=SC2046
+  "$tmp/launch-trace" "$tmp/trace.ips" $(readelf -lW "$tmp/bulkhead" | python3 -c '
+import sys
+for l in sys.stdin:
+    f = l.split()
+    if f and f[0] == "LOAD" and "E" in "".join(f[6:-1]):
+        print("%x %x" % (int(f[2], 16), int(f[2], 16) + int(f[5], 16)))
+        break') "$tmp/bulkhead" run -- /bin/true >/dev/null || true
+  python3 - "$tmp/trace.ips" "$tmp/nm.trace" >> "$tmp/names" <<'PY'
+import bisect, sys
+syms = sorted((int(a, 16), int(s, 16), n) for a, s, t, n in (l.split() for l in open(sys.argv[2]) if len(l.split()) == 4)
+              if t in "tTwW" and int(s, 16) > 0)
+starts = [x[0] for x in syms]
+seen = set()
+for line in open(sys.argv[1]):
+    a = int(line, 16)
+    i = bisect.bisect_right(starts, a) - 1
+    if i >= 0 and syms[i][0] <= a < syms[i][0] + syms[i][1] and syms[i][2] not in seen:
+        seen.add(syms[i][2])
+        print(syms[i][2])
+PY
+fi
 i=0
 if [ "$add_faults" = 0 ]; then
 for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --report - -- /bin/true" "run --timeout 10s -e A=1 -- /bin/true"; do
