@@ -6,7 +6,7 @@
 # ArgumentParser: fewer page faults at start and a smaller peak RSS (BENCHMARKS.md). A stale list
 # is harmless (names that no longer exist are skipped), only less effective; scripts/check-launch-order.sh
 # (LaunchOrderTests, and every scripts/build-release.sh) says when it has gone stale.
-# Needs valgrind; run as root on a host where `bulkhead run` works.
+# Needs valgrind and a C compiler (scripts/launch-trace.c); run as root on a host where `bulkhead run` works.
 # --add-faults only appends, to the list as it is, the functions and data that real launches of
 # BIN (linked with that list) still fault on: each fault maps a whole 64 to 128 KiB block, so a
 # function reached through a block another hot one brought in is seen only once the list has moved
@@ -29,6 +29,69 @@ for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --re
   "$tmp/bulkhead" $args >/dev/null 2>&1 || true
 done
 : > "$tmp/names"
+# First, and in the order it first runs them: every function the launcher process runs, start to
+# exit, in the launches the RSS rows measure (`run -- /bin/true`, `container`; then
+# `--profile unconfined`; then a rootless one as nobody, `--limits best-effort`), from
+# single-stepped launches (scripts/launch-trace.c; ptrace, the launcher only, not its init). Its
+# peak RSS is its own pages, and each page fault on the binary maps a whole 64 KiB block
+# (fault-around), so what counts is how few blocks these functions fall in: before this pass the
+# list was led by callgrind's names (which stop at clone3) and sampled ones, and the launcher's
+# functions that run after clone3 (supervision, the report, removal) or that callgrind names late
+# lay in blocks of their own, 49 blocks for 0.8 MiB of code (BENCHMARKS.md, session 12). Takes a few
+# million single steps: minutes.
+if [ "$add_faults" = 0 ] && command -v cc >/dev/null && command -v python3 >/dev/null; then
+  cc -O2 -o "$tmp/launch-trace" "$root/scripts/launch-trace.c"
+  nm -n -S --defined-only "$BIN" > "$tmp/nm.trace"
+  range=$(readelf -lW "$tmp/bulkhead" | python3 -c '
+import sys
+for l in sys.stdin:
+    f = l.split()
+    if f and f[0] == "LOAD" and "E" in "".join(f[6:-1]):
+        print("%x %x" % (int(f[2], 16), int(f[2], 16) + int(f[5], 16)))
+        break')
+  : > "$tmp/trace.ips"
+  # shellcheck disable=SC2086
+  for args in "run -- /bin/true" "run --profile unconfined -- /bin/true"; do
+    "$tmp/launch-trace" "$tmp/trace.one" $range "$tmp/bulkhead" $args >/dev/null || true
+    cat "$tmp/trace.one" >> "$tmp/trace.ips"
+  done
+  # Rootless: the tmp copies must be reachable by nobody (mktemp's directory is 0700).
+  if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    chmod 0755 "$tmp"
+    setpriv --reuid nobody --regid nogroup --clear-groups env HOME=/nonexistent "$tmp/bulkhead" run --limits best-effort -- /bin/true >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    "$tmp/launch-trace" "$tmp/trace.one" $range "$(command -v setpriv)" --reuid nobody --regid nogroup --clear-groups \
+      "$(command -v env)" HOME=/nonexistent "$tmp/bulkhead" run --limits best-effort -- /bin/true >/dev/null || true
+    cat "$tmp/trace.one" >> "$tmp/trace.ips"
+  fi
+  python3 - "$tmp/trace.ips" "$tmp/nm.trace" >> "$tmp/names" <<'PY'
+import bisect, sys
+# Code in no sized symbol (a piece of a function whose symbol has no size) is named by the
+# symbol before it, whose section it lies in.
+syms = []
+for l in open(sys.argv[2]):
+    f = l.split()
+    if len(f) == 4 and f[2] in "tTwW":
+        syms.append((int(f[0], 16), int(f[1], 16), f[3]))
+    elif len(f) == 3 and f[1] in "tTwW":
+        syms.append((int(f[0], 16), 0, f[2]))
+syms.sort()
+starts = [x[0] for x in syms]
+seen = set()
+for line in open(sys.argv[1]):
+    a = int(line, 16)
+    i = bisect.bisect_right(starts, a) - 1
+    if i < 0:
+        continue
+    j = i
+    while j >= 0 and starts[j] == starts[i] and not (syms[j][0] <= a < syms[j][0] + syms[j][1]):
+        j -= 1
+    n = syms[j][2] if j >= 0 and syms[j][0] <= a < syms[j][0] + syms[j][1] else syms[i][2]
+    if n not in seen:
+        seen.add(n)
+        print(n)
+PY
+fi
 i=0
 if [ "$add_faults" = 0 ]; then
 for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --report - -- /bin/true" "run --timeout 10s -e A=1 -- /bin/true"; do
@@ -39,7 +102,7 @@ for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --re
   valgrind -q --tool=callgrind --demangle=no --callgrind-out-file="$tmp/cg.$i" "$tmp/bulkhead" $args >/dev/null 2>&1 || true
 done
 # Function names as callgrind first names them (fn= and cfn= records), first seen first.
-cat "$tmp"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' | sed -E "s/'[0-9]+$//" | grep -v '^0x' > "$tmp/names"
+cat "$tmp"/cg.* | sed -nE 's/^c?fn=\([0-9]+\) (.+)$/\1/p' | sed -E "s/'[0-9]+$//" | grep -v '^0x' >> "$tmp/names"
 # What runs after clone3 (supervision, the report, the init's C code) from samples of real launches.
 if perf record -q -F 20000 -o "$tmp/perf.data" -- sh -c "for i in \$(seq 100); do '$tmp/bulkhead' run -- /bin/true; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
   perf report -i "$tmp/perf.data" --no-demangle --dso bulkhead --sort sym -g none 2>/dev/null | sed -nE 's/^ +[0-9.]+% +\[\.\] ([^ ]+).*$/\1/p' >> "$tmp/names"

@@ -180,4 +180,32 @@ import Testing
         let e = try Bulkhead.run(["run", "--env", "BULKHEAD_LAUNCH_EXEC", "--env", "A=1", "--", "/bin/sh", "-c", "echo \"[${BULKHEAD_LAUNCH_EXEC-unset}]\""])
         #expect(e.status == 0 && e.stdout == "[unset]\n", "\(e.status) \(e.stdout) \(e.stderr)")
     }
+
+    @Test("A loop marker the caller set is refused as the caller's environment, not blamed on bulkhead-cli",
+          .enabled(if: Gate.root, Gate.rootReason), arguments: ["1", "", "0"])
+    func callerSetMarkerBlamesTheEnvironment(value: String) throws {
+        let dir = try Self.installation()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.copy("/bin/echo", to: dir + "/bulkhead-cli", mode: 0o755)
+        let r = try Self.runInstalled(dir, env: ["BULKHEAD_LAUNCH_EXEC": value])
+        #expect(r.status == ExitStatus.launchFailed, "\(r.status) \(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("frobnicate"), "it ran: \(r.stdout)")
+        #expect(r.stderr.contains("BULKHEAD_LAUNCH_EXEC is set in the environment") && r.stderr.contains("env -u BULKHEAD_LAUNCH_EXEC"),
+                "\(r.stderr)")
+        #expect(!r.stderr.contains("started the launch executable again"), "\(r.stderr)")
+    }
+
+    @Test("A `#!` script installed as bulkhead-cli is refused with the reason, not a bare ENOENT",
+          .enabled(if: Gate.root, Gate.rootReason))
+    func scriptAsFullCommandLineNamesTheCause() throws {
+        let dir = try Self.installation()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let cli = dir + "/bulkhead-cli"
+        #expect(FileManager.default.createFile(atPath: cli, contents: Data("#!/bin/sh\necho \"$@\"\n".utf8)))
+        #expect(chmod(cli, 0o755) == 0)
+        let r = try Self.runInstalled(dir)
+        #expect(r.status == ExitStatus.launchFailed, "\(r.status) \(r.stdout) \(r.stderr)")
+        #expect(!r.stdout.contains("frobnicate"), "it ran: \(r.stdout)")
+        #expect(r.stderr.contains(cli) && r.stderr.contains("ENOENT") && r.stderr.contains("`#!` script"), "\(r.stderr)")
+    }
 }

@@ -19,13 +19,15 @@ import Glibc
 /// No loop: the full command line never execs the launch executable, and `loopMarker` in the
 /// exec'd environment (removed by the full command line as it starts, so no workload sees it)
 /// makes a launch executable that finds it refuse: `bulkhead-cli` was then a launch executable
-/// itself (a copy, or a wrapper that runs one).
+/// itself (a copy, or a wrapper that runs one), or the caller set the variable. Its value is the
+/// pid that exec'd (an exec keeps the pid), so the refusal can say which of the two it was.
 package enum FullCLI {
     /// The full command line's file name, next to the launch executable.
     package static let name = "bulkhead-cli"
 
-    /// Set in the environment of the exec'd full command line; its presence at the launch
-    /// executable's start means that the exec led back to a launch executable.
+    /// Set in the environment of the exec'd full command line (to the exec'ing pid); its presence
+    /// at the launch executable's start means that the exec led back to a launch executable, or
+    /// that the caller set it (`refuseLoop` tells the two apart by the pid).
     package static let loopMarker = "BULKHEAD_LAUNCH_EXEC"
 
     /// Where the full command line is: `bulkhead-cli` in the directory of the running binary.
@@ -88,13 +90,20 @@ package enum FullCLI {
             if !s.hasPrefix(loopMarker + "=") { environment.append(s) }
             p += 1
         }
-        environment.append(loopMarker + "=1")
+        environment.append(loopMarker + "=\(getpid())")
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         _ = fexecve(fd, argv, envp)
         let e = Errno.current
         for a in argv { free(a) }
         for v in envp { free(v) }
+        // The file was opened and checked, so ENOENT names something the kernel looked up for it:
+        // a `#!` interpreter cannot open the close-on-exec fd it is handed (/dev/fd/N), or the
+        // interpreter or ELF loader it names is absent.
+        if e == Errno(ENOENT) {
+            return SystemError("execveat \(Self.describe()) (the fd opened and checked): it is a `#!` script, which cannot be run from the "
+                               + "checked fd, or it names an interpreter or loader that is absent; \(fix(Self.describe()))", errno: e)
+        }
         return SystemError("execveat \(Self.describe()) (the fd opened and checked)", errno: e)
     }
 
@@ -107,10 +116,20 @@ package enum FullCLI {
     /// launch executable (it is one, or runs one). Then nothing may be exec'd again.
     package static var reachedAgain: Bool { getenv(loopMarker) != nil }
 
-    /// The refusal `reachedAgain` leads to (status 125).
+    /// The refusal `reachedAgain` leads to (status 125): a loop when the marker names this very
+    /// process (the launch executable exec'd `bulkhead-cli`, which exec'd a launch executable
+    /// again), else the caller's environment (or a `bulkhead-cli` that starts a launch executable
+    /// in a new process, which cannot be told apart from it).
     package static func refuseLoop() -> Int32 {
-        warn("cannot run the full command line: \(describe()) started the launch executable again (it is a launch executable "
-             + "itself, or runs one), so the two would exec each other without end — \(fix(describe()))")
+        let value = getenv(loopMarker).map { String(cString: $0) } ?? ""
+        if value == String(getpid()) {
+            warn("cannot run the full command line: \(describe()) started the launch executable again (it is a launch executable "
+                 + "itself, or execs one), so the two would exec each other without end — \(fix(describe()))")
+        } else {
+            warn("cannot run: \(loopMarker) is set in the environment bulkhead was started with (bulkhead sets it only for the full "
+                 + "command line it execs, which removes it); unset it (env -u \(loopMarker)), or, if \(describe()) starts a launch "
+                 + "executable itself, \(fix(describe()))")
+        }
         return ExitStatus.launchFailed
     }
 
