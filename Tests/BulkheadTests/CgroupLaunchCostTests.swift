@@ -110,43 +110,4 @@ struct CgroupLaunchCostTests {
         let topOnly = SandboxCgroup.v1AncestorCPURate(above: top + "/pod", mountPoint: cpu.mountPoint)
         #expect(topOnly == min(1.5, base ?? .infinity), "\(String(describing: topOnly))")
     }
-
-    /// Where cgroup2 is writable and cpuacct is a v1 hierarchy of its own (a hybrid host), a
-    /// launch makes no cpuacct leaf: cpuacct enforces nothing, and the CPU usage comes from the
-    /// cgroup2 leaf's cpu.stat. Seen from the kernel (the running workload's /proc/PID/cgroup)
-    /// and in the report (its directories, and the usage still there).
-    @Test(.enabled(if: Self.separateCpuacct, "needs a writable cgroup2 tree beside a v1 cpuacct hierarchy of its own (a hybrid host)"))
-    func noCpuacctLeafBesideTheCgroup2Leaf() throws {
-        try CgroupKernelGate.require()
-        let host = try CgroupHost.detect()
-        let acct = try #require(host.v1Target(for: "cpuacct"))
-        let marker = "bh-acct-\(getpid())"
-        let run = try BackgroundRun(["run", "--", "/bin/sh", "-c", "echo ready; sleep 30; : \(marker)"])
-        #expect(run.out.fileHandleForReading.availableLine() == "ready")
-        let leaf = "/c-\(run.process.processIdentifier)-"
-        let workload = try #require(processesWith(marker: marker).first, "the workload runs (else the check below proves nothing)")
-        let lines = (FileIO.read("/proc/\(workload)/cgroup") ?? "").split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("0::") && $0.contains(leaf) }, "the workload is in its cgroup2 leaf: \(lines)")
-        #expect(lines.contains { $0.split(separator: ":")[1].split(separator: ",").contains("memory") && $0.contains(leaf) },
-                "and in its v1 memory leaf (a limit): \(lines)")
-        let acctLine = try #require(lines.first { $0.split(separator: ":", omittingEmptySubsequences: false)[1].split(separator: ",").contains("cpuacct") })
-        #expect(!acctLine.contains(leaf), "no cpuacct leaf: \(acctLine)")
-        kill(run.process.processIdentifier, SIGTERM)
-        _ = try run.finish()
-
-        let r = try Bulkhead.run(["run", "--", "/bin/sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"], report: true)
-        #expect(r.status == 0, "\(r.stderr)")
-        let rep = try JSONDecoder().decode(RunReport.self, from: try #require(r.reportData, "no report: \(r.stderr)"))
-        let dirs = rep.cgroup?.directories ?? []
-        #expect(dirs.contains { $0.hasPrefix(host.unifiedTarget!.mountPoint + "/") }, "a cgroup2 leaf: \(dirs)")
-        #expect(!dirs.contains { $0.hasPrefix(acct.mountPoint + "/") }, "no cpuacct leaf in the report: \(dirs)")
-        let usage = try #require(rep.cgroup?.stats?.cpuUsageMicros, "the CPU usage is still reported")
-        #expect(usage > 0, "usage \(usage) us")
-    }
-
-    static let separateCpuacct: Bool = {
-        guard let host = try? CgroupHost.detect(), let unified = host.unifiedTarget, unified.writable,
-              let acct = host.v1Target(for: "cpuacct") else { return false }
-        return !acct.controllers.contains("cpu")
-    }()
 }

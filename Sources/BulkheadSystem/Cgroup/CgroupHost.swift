@@ -48,7 +48,7 @@ public struct CgroupHost: Sendable, Equatable {
     }
 
     /// The v1 controllers bulkhead uses: limits (cpu, memory, pids, blkio) and statistics
-    /// (cpuacct for CPU usage where it is not co-mounted with cpu and no cgroup2 tree is writable); an OCI container's freezer
+    /// (cpuacct for CPU usage where it is not co-mounted with cpu); an OCI container's freezer
     /// (`pause`), devices and hugetlb cgroups.
     public static let v1ControllersUsed: [String] = ["cpu", "cpuacct", "memory", "pids", "blkio", "cpuset", "freezer", "devices", "hugetlb"]
 

@@ -132,13 +132,11 @@ public final class SandboxCgroup {
         if let unified = host.unifiedTarget, unified.writable { targets.append(unified) }
         var v1Wanted: [String] = []
         for (kind, d) in assignments where d == .v1 { v1Wanted.append(v1Controller(kind.controller)) }
-        // cpuacct enforces nothing: its leaf is only for the CPU usage, which a cgroup2 leaf's
-        // cpu.stat has whatever controllers are enabled (`stats()` reads usage_usec first). On a
-        // hybrid host its separate hierarchy cost a mkdir, the init's join, an emptiness check and
-        // an rmdir per launch for a figure nothing read (BENCHMARKS.md, issue 17, kernel side).
-        let usageFromV2 = targets.contains { $0.hierarchy == "unified" }
+        // cpuacct enforces nothing, but its leaf is kept also beside a cgroup2 leaf: without it the
+        // sandbox's cgroup namespace is rooted at the launcher's cpuacct cgroup, so a workload that
+        // may mount cgroupfs reads every host cgroup's CPU times there (RedTeamNsKernelTests; the
+        // cut saved ~0.1 ms, BENCHMARKS.md "the kernel's side of a launch").
         for c in ["memory", "cpu", "cpuacct", "pids"] where !v2Controllers.contains(c == "cpuacct" ? "cpu" : c) {
-            if c == "cpuacct" && usageFromV2 { continue }
             v1Wanted.append(c)
         }
         for c in v1Wanted {
