@@ -827,9 +827,9 @@ public struct OCIRuntime: Sendable {
             guard n > 0, n <= 64 else { throw OCIError("unknown signal \"\(text)\"") }
             return n
         }
-        var name = text.uppercased()
+        guard var name = ExactName.asciiUppercased(text) else { throw OCIError("unknown signal \"\(text)\"") }
         if !name.hasPrefix("SIG") { name = "SIG" + name }
-        for n in Int32(1)...31 where SignalName.name(n) == name { return n }
+        for n in Int32(1)...31 where ExactName.same(SignalName.name(n), name) { return n }
         throw OCIError("unknown signal \"\(text)\"")
     }
 

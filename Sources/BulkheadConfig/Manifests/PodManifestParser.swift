@@ -170,7 +170,7 @@ public enum PodManifestParser {
                 if s == "Always" {
                     throw r.error("restartPolicy: Always is not supported: bulkhead runs a pod to completion; use Never or OnFailure")
                 }
-                guard let p = PodRestartPolicy(rawValue: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
+                guard let p = PodRestartPolicy(exactly: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
                 pod.restartPolicy = p
             }
         } else {
@@ -510,7 +510,7 @@ public enum PodManifestParser {
                 if let md = em["medium"] {
                     col.attempt { () throws(ConfigError) in
                         let s = try md.isNull ? "" : md.scalarText()
-                        guard let medium = EmptyDirMedium(rawValue: s) else {
+                        guard let medium = EmptyDirMedium(exactly: s) else {
                             throw md.error("unsupported emptyDir medium \"\(s)\"; allowed: \"\" (disk) or Memory (HugePages is not supported)")
                         }
                         vol.medium = medium

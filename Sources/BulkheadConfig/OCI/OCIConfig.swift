@@ -350,7 +350,7 @@ public struct OCIConfig: Sendable, Equatable {
                 let m = try item.mapping(allowed: ["type", "soft", "hard"])
                 let typeNode = try m.require("type")
                 let t = try typeNode.string()
-                guard t.hasPrefix("RLIMIT_"), let res = RlimitResource(rawValue: String(t.dropFirst(7)).lowercased()) else {
+                guard t.hasPrefix("RLIMIT_"), let lower = ExactName.asciiLowercased(String(t.dropFirst(7))), let res = RlimitResource(exactly: lower) else {
                     throw typeNode.error("not an RLIMIT_ name")
                 }
                 let soft = try m.require("soft").uint64(), hard = try m.require("hard").uint64()
@@ -493,7 +493,7 @@ public struct OCIConfig: Sendable, Equatable {
                 let sizeNode = try e.require("pageSize")
                 let size = try sizeNode.string()
                 // The kernel's names: a number and KB, MB or GB (hugetlb.2MB.max).
-                guard size.count <= 8, size.count > 2, ["KB", "MB", "GB"].contains(String(size.suffix(2))),
+                guard size.utf8.count <= 8, size.utf8.count > 2, ["KB", "MB", "GB"].contains(where: { ExactName.same($0, String(decoding: size.utf8.suffix(2), as: UTF8.self)) }),
                       size.dropLast(2).allSatisfy({ $0.isASCII && $0.isNumber }), size.first != "0" else {
                     throw sizeNode.error("a huge page size as the kernel names it (2MB, 1GB, 64KB) is needed")
                 }
@@ -690,10 +690,12 @@ public struct OCIConfig: Sendable, Equatable {
         for o in options where o.hasPrefix("size=") {
             var text = String(o.dropFirst(5))
             var mult: UInt64 = 1
-            switch text.last {
-            case "k", "K": mult = 1 << 10; text.removeLast()
-            case "m", "M": mult = 1 << 20; text.removeLast()
-            case "g", "G": mult = 1 << 30; text.removeLast()
+            // The suffix byte for byte (ExactName): a Character compares by canonical
+            // equivalence, so U+212A (KELVIN SIGN) would be taken for "K".
+            switch text.utf8.last {
+            case UInt8(ascii: "k"), UInt8(ascii: "K"): mult = 1 << 10; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            case UInt8(ascii: "m"), UInt8(ascii: "M"): mult = 1 << 20; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            case UInt8(ascii: "g"), UInt8(ascii: "G"): mult = 1 << 30; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
             default: break
             }
             guard let v = UInt64(text), case let (bytes, over) = v.multipliedReportingOverflow(by: mult), !over, bytes > 0 else {

@@ -115,7 +115,7 @@ public enum FieldRules {
     /// a mapping of the same names to a value or `{soft, hard}`.)
     public static func rlimitSpec(_ text: String) -> Result<(RlimitResource, Rlimit), FieldRefusal> {
         let kv = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard kv.count == 2, let resource = RlimitResource(rawValue: kv[0]) else {
+        guard kv.count == 2, let resource = RlimitResource(exactly: kv[0]) else {
             return refuse("expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
         }
         return rlimitPair(kv[1]).map { (resource, $0) }
@@ -125,7 +125,7 @@ public enum FieldRules {
 
     /// `none` or `host`: a profile's `network.mode`, `--network`.
     public static func networkMode(_ text: String) -> Result<NetworkMode, FieldRefusal> {
-        guard let m = NetworkMode(rawValue: text) else {
+        guard let m = NetworkMode(exactly: text) else {
             return refuse("unknown network mode \"\(text)\"; allowed: \(NetworkMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return .success(m)
@@ -133,14 +133,14 @@ public enum FieldRules {
 
     /// `strict` or `best-effort`: a profile's `resources.enforcement`, `--limits`.
     public static func enforcement(_ text: String) -> Result<LimitEnforcement, FieldRefusal> {
-        guard let m = LimitEnforcement(rawValue: text) else { return refuse("expected strict or best-effort, got \"\(text)\"") }
+        guard let m = LimitEnforcement(exactly: text) else { return refuse("expected strict or best-effort, got \"\(text)\"") }
         return .success(m)
     }
 
     /// A capability to add or drop: `ALL`, or a name of capabilities(7) with or without `CAP_`,
     /// any case: a securityContext's `capabilities` (profiles and Pods), `--cap-add`, `--cap-drop`.
     public static func capabilityName(_ text: String) -> Result<String, FieldRefusal> {
-        guard text.uppercased() == "ALL" || Capability(name: text) != nil else {
+        guard ExactName.sameIgnoringASCIICase(text, "ALL") || Capability(name: text) != nil else {
             var msg = "unknown capability \"\(text)\""
             let candidates = Capability.allCases.map(\.kubernetesName) + Capability.allCases.map(\.name)
             if let s = closestMatch(to: text, in: candidates) { msg += "; did you mean \"\(s)\"?" }
@@ -303,9 +303,9 @@ public enum FieldRules {
 
     /// `--stop-signal SIG`: `SIGTERM`, `TERM`, `term` or `15`, one of `stopSignals`.
     public static func stopSignal(_ text: String) -> Result<Int32, FieldRefusal> {
-        let upper = text.uppercased()
+        let upper = ExactName.asciiUppercased(text) ?? ""
         let name = upper.hasPrefix("SIG") ? upper : "SIG" + upper
-        if let s = stopSignals.first(where: { $0.name == name || String($0.number) == text }) { return .success(s.number) }
+        if let s = stopSignals.first(where: { ExactName.same($0.name, name) || ExactName.same(String($0.number), text) }) { return .success(s.number) }
         return refuse("expected one of \(stopSignals.map(\.name).joined(separator: ", ")) (the signals the sandbox's init passes to the workload), got \"\(text)\"")
     }
 
