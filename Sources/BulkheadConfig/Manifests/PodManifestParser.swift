@@ -588,7 +588,7 @@ public enum PodManifestParser {
                 var setting = value
                 if base == rootfsAnnotation {
                     setting = try ProfileParser.absolutePath(node)
-                    guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
+                    guard setting.hasPrefix(rootfsRoot + "/"), !ExactName.hasDotDot(setting) else {
                         throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
                     }
                 } else if !ProfileParser.isValidProfileName(value) {

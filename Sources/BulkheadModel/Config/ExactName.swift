@@ -32,6 +32,17 @@ public enum ExactName {
         return same(u, n)
     }
 
+    /// `path`'s components as the kernel walks it: split at every `/` byte, empty ones dropped.
+    /// Not `split(separator: "/")`: that splits Characters, and a Prepend scalar (U+0600 ARABIC
+    /// NUMBER SIGN) joins the `/` after it into one Character, so `"x\u{600}/.."` was one
+    /// component there, its `..` unseen, and a walk handed `x\u{600}/..` to openat(2) whole.
+    public static func pathComponents(_ path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether the kernel walks a `..` component of `path` (`pathComponents`).
+    public static func hasDotDot(_ path: String) -> Bool { pathComponents(path).contains { same($0, "..") } }
+
     private static func mapASCII(_ text: String, _ f: (UInt8) -> UInt8) -> String? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)

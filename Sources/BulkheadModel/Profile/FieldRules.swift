@@ -22,11 +22,11 @@ public enum FieldRules {
     /// and destinations, tmpfs and volume mount paths, the root directory, landlock paths.
     public static func absolutePath(_ text: String) -> Result<String, FieldRefusal> {
         guard text.hasPrefix("/") else { return refuse("expected an absolute path, got \"\(text)\"") }
-        guard !text.split(separator: "/").contains("..") else { return refuse("a path may not contain \"..\": \"\(text)\"") }
+        guard !ExactName.hasDotDot(text) else { return refuse("a path may not contain \"..\": \"\(text)\"") }
         guard !text.utf8.contains(0) else { return refuse("a path may not contain NUL") }
         // What the kernel can name (NAME_MAX, PATH_MAX): refused here, not after a launch has
         // made the first components of a mount point on disk.
-        guard !text.split(separator: "/").contains(where: { $0.utf8.count > 255 }) else {
+        guard !ExactName.pathComponents(text).contains(where: { $0.utf8.count > 255 }) else {
             return refuse("a path component may have at most 255 bytes: \"\(text.prefix(80))…\"")
         }
         let path = normalize(text)
@@ -36,7 +36,7 @@ public enum FieldRules {
 
     /// `/a//b/./c/` → `/a/b/c`.
     public static func normalize(_ path: String) -> String {
-        let parts = path.split(separator: "/").filter { $0 != "." }
+        let parts = ExactName.pathComponents(path).filter { !ExactName.same($0, ".") }
         return "/" + parts.joined(separator: "/")
     }
 
@@ -169,11 +169,14 @@ public enum FieldRules {
         return .success(text)
     }
 
-    /// A profile's `hostname`, `--hostname`: 1 to 64 letters, digits, `-` and `.` (sethostname(2)
-    /// takes 64 bytes). A Pod's `hostname` is a DNS label, as in Kubernetes.
+    /// A profile's `hostname`, `--hostname`: 1 to 64 ASCII letters, digits, `-` and `.`
+    /// (sethostname(2) takes 64 bytes). A Pod's `hostname` is a DNS label, as in Kubernetes.
+    /// Byte by byte (`ExactName`): `Character.isLetter` looks at a cluster's first scalar only,
+    /// and U+0D4E (a letter, and Prepend) makes `"\u{D4E};"` one Character, a letter.
     public static func hostname(_ text: String) -> Result<String, FieldRefusal> {
-        guard !text.isEmpty, text.utf8.count <= 64, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
-            return refuse("a hostname is 1 to 64 letters, digits, '-' and '.', got \"\(text.count > 64 ? String(text.prefix(64)) + "…" : text)\"")
+        func allowed(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E }
+        guard !text.isEmpty, text.utf8.count <= 64, text.utf8.allSatisfy(allowed) else {
+            return refuse("a hostname is 1 to 64 ASCII letters, digits, '-' and '.', got \"\(text.count > 64 ? String(text.prefix(64)) + "…" : text)\"")
         }
         return .success(text)
     }
