@@ -84,4 +84,17 @@ import Testing
         """
         #expect(throws: ConfigError.self) { _ = try ManifestSet.parse(pod, file: "p.yaml") }
     }
+
+    /// A Kubernetes object name (DNS-1123: ASCII `a-z0-9-.`) names the exported policy, its
+    /// file on the node (`--name`, metadata.name) and a label key's prefix. `Character` ranges
+    /// let any letter carry combining marks or a ZWJ: "web\u{200D}" looks like "web".
+    @Test func kubernetesNameIsASCII() {
+        for name in ["web\u{200D}", "b\u{301}", "x\u{E0041}y"] {
+            #expect(KubernetesName.problem(name) != nil, "accepted \(Array(name.utf8))")
+            #expect(ExactName.isASCII(KubernetesName.sanitized(name)), "\(Array(KubernetesName.sanitized(name).utf8))")
+        }
+        #expect(KubernetesName.problem("web-1.example") == nil)
+        #expect(KubernetesName.sanitized("My_Web") == "my-web")
+        #expect(KubernetesLabels.keyProblem("b\u{301}.io/x") != nil)
+    }
 }
