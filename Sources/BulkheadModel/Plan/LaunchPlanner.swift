@@ -418,7 +418,7 @@ public enum LaunchPlanner {
         // --device: the host's node (checked by the launcher: a device, no symlink), at the same
         // path in the sandbox's /dev tmpfs, whose parents are created there.
         for d in p.devices where !devices.contains(d) {
-            let parents = d.split(separator: "/").dropLast()
+            let parents = ExactName.pathComponents(d).dropLast()
             for i in parents.indices { s.append(.makeDirectory(nr + "/dev/" + parents[...i].joined(separator: "/"), mode: 0o755)) }
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
