@@ -126,8 +126,8 @@ public struct OCIRuntime: Sendable {
     /// writable by no one else unless sticky; each missing one made 0700 (owned by this euid).
     static func makeParents(of path: String) throws(OCIError) {
         guard path.hasPrefix("/") else { throw OCIError("the state root \(path) must be an absolute path (EINVAL)") }
-        let parts = path.split(separator: "/").map(String.init)
-        guard !parts.contains(where: { $0 == "." || $0 == ".." }) else { throw OCIError("the state root \(path) must not contain . or .. (EINVAL)") }
+        let parts = ExactName.pathComponents(path)
+        guard !parts.contains(where: { ExactName.same($0, ".") || ExactName.same($0, "..") }) else { throw OCIError("the state root \(path) must not contain . or .. (EINVAL)") }
         var fd = open("/", TrustedFile.O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw OCIError(SystemError("open /", errno: .current)) }
         defer { close(fd) }
@@ -827,9 +827,9 @@ public struct OCIRuntime: Sendable {
             guard n > 0, n <= 64 else { throw OCIError("unknown signal \"\(text)\"") }
             return n
         }
-        var name = text.uppercased()
+        guard var name = ExactName.asciiUppercased(text) else { throw OCIError("unknown signal \"\(text)\"") }
         if !name.hasPrefix("SIG") { name = "SIG" + name }
-        for n in Int32(1)...31 where SignalName.name(n) == name { return n }
+        for n in Int32(1)...31 where ExactName.same(SignalName.name(n), name) { return n }
         throw OCIError("unknown signal \"\(text)\"")
     }
 

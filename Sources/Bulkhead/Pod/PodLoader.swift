@@ -145,7 +145,7 @@ public enum PodLoader {
             // the directory and each file.
             let dir = ProfileParser.normalize(tenant.secretsDirectory)
             let own = secretsRoot + "/" + tenant.name
-            guard dir == own || dir.hasPrefix(own + "/"), !tenant.secretsDirectory.split(separator: "/").contains("..") else {
+            guard dir == own || dir.hasPrefix(own + "/"), !ExactName.hasDotDot(tenant.secretsDirectory) else {
                 throw LaunchError(operation: "tenant \(tenant.name): secretsDirectory \(tenant.secretsDirectory) is not the tenant's own \(own)",
                                   hint: "keep each tenant's secrets in \(secretsRoot)/<tenant>, owned by root and writable by no one else")
             }

@@ -83,8 +83,8 @@ public struct BenchCellID: Hashable, Codable, Sendable, Comparable, CustomString
     /// Parses `RESOURCE/LAYER`, or nil.
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let r = BenchResource(rawValue: String(parts[0])),
-              let l = BenchLayer(rawValue: String(parts[1])) else { return nil }
+        guard parts.count == 2, let r = BenchResource(exactly: String(parts[0])),
+              let l = BenchLayer(exactly: String(parts[1])) else { return nil }
         self.init(r, l)
     }
 

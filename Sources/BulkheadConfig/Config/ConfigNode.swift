@@ -114,13 +114,15 @@ public struct ConfigNode {
     public func mapping(allowed: [String]?, problems: inout [ConfigError]) throws(ConfigError) -> ConfigMapping {
         guard case .mapping(let m) = node else { throw error("expected a mapping (key: value), found \(kind)") }
         var entries: [(String, ConfigNode)] = []
-        var seen = Set<String>()
+        // Keys compare byte for byte (ExactName), as Go's and libyaml's readers do: a key
+        // canonically equivalent to an allowed one ("\u{212A}ind" for "Kind") is unknown.
+        var seen = Set<[UInt8]>()
         for (k, v) in m {
             guard case .scalar(let ks) = k else { throw error("mapping keys must be strings") }
             let key = ks.string
             let value = child(v, key: key)
-            if !seen.insert(key).inserted { problems.append(value.error("duplicate key \"\(key)\"")); continue }
-            if let allowed, !allowed.contains(key) {
+            if !seen.insert(Array(key.utf8)).inserted { problems.append(value.error("duplicate key \"\(key)\"")); continue }
+            if let allowed, !allowed.contains(where: { ExactName.same($0, key) }) {
                 var msg = "unknown field \"\(key)\""
                 if let s = closestMatch(to: key, in: allowed) { msg += "; did you mean \"\(s)\"?" }
                 msg += " Allowed here: \(allowed.joined(separator: ", "))"
@@ -250,7 +252,7 @@ public struct ConfigMapping {
     public let entries: [(String, ConfigNode)]
 
     public subscript(_ key: String) -> ConfigNode? {
-        guard let v = entries.first(where: { $0.0 == key })?.1, !v.isNull else { return nil }
+        guard let v = entries.first(where: { ExactName.same($0.0, key) })?.1, !v.isNull else { return nil }
         return v
     }
 

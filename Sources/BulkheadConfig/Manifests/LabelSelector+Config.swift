@@ -14,7 +14,7 @@ extension LabelSelector {
                 if let p = KubernetesLabels.keyProblem(key) { throw keyNode.error("label key \"\(key)\" \(p)") }
                 let opNode = try im.require("operator")
                 let opText = try opNode.string()
-                guard let op = Operator(rawValue: opText) else {
+                guard let op = Operator(exactly: opText) else {
                     var msg = "unknown operator \"\(opText)\""
                     if let s = closestMatch(to: opText, in: Operator.allCases.map(\.rawValue)) { msg += "; did you mean \"\(s)\"?" }
                     throw opNode.error(msg + " Allowed: In, NotIn, Exists, DoesNotExist (Gt and Lt are for node selectors)")

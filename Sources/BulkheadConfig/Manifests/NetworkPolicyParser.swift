@@ -24,7 +24,7 @@ public enum NetworkPolicyParser {
             var types = Set<NetworkPolicyType>()
             for n in try t.sequence() {
                 let s = try n.string()
-                guard let type = NetworkPolicyType(rawValue: s) else { throw n.error("unknown policy type \"\(s)\"; allowed: Ingress, Egress") }
+                guard let type = NetworkPolicyType(exactly: s) else { throw n.error("unknown policy type \"\(s)\"; allowed: Ingress, Egress") }
                 guard types.insert(type).inserted else { throw n.error("\(s) is listed twice") }
             }
             guard !types.isEmpty else { throw t.error("policyTypes may not be empty; leave it out for the default") }
@@ -68,7 +68,7 @@ public enum NetworkPolicyParser {
                 var port = NetworkPolicyPort()
                 if let pr = pm["protocol"] {
                     let s = try pr.string()
-                    guard let p = NetworkProtocol(rawValue: s) else {
+                    guard let p = NetworkProtocol(exactly: s) else {
                         throw pr.error(s == "SCTP" ? "SCTP is not supported; allowed: TCP, UDP" : "unknown protocol \"\(s)\"; allowed: TCP, UDP")
                     }
                     port.protocol = p

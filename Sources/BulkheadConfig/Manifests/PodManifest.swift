@@ -125,7 +125,7 @@ public struct PodVolume: Sendable, Equatable {
 }
 
 /// `emptyDir.medium`: "" (node disk) or "Memory" (a tmpfs).
-public enum EmptyDirMedium: String, Sendable, Equatable {
+public enum EmptyDirMedium: String, Sendable, Equatable, CaseIterable {
     case disk = ""
     case memory = "Memory"
 }

@@ -170,7 +170,7 @@ public enum PodManifestParser {
                 if s == "Always" {
                     throw r.error("restartPolicy: Always is not supported: bulkhead runs a pod to completion; use Never or OnFailure")
                 }
-                guard let p = PodRestartPolicy(rawValue: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
+                guard let p = PodRestartPolicy(exactly: s) else { throw r.error("unknown restartPolicy \"\(s)\"; allowed: Never, OnFailure") }
                 pod.restartPolicy = p
             }
         } else {
@@ -510,7 +510,7 @@ public enum PodManifestParser {
                 if let md = em["medium"] {
                     col.attempt { () throws(ConfigError) in
                         let s = try md.isNull ? "" : md.scalarText()
-                        guard let medium = EmptyDirMedium(rawValue: s) else {
+                        guard let medium = EmptyDirMedium(exactly: s) else {
                             throw md.error("unsupported emptyDir medium \"\(s)\"; allowed: \"\" (disk) or Memory (HugePages is not supported)")
                         }
                         vol.medium = medium
@@ -588,7 +588,7 @@ public enum PodManifestParser {
                 var setting = value
                 if base == rootfsAnnotation {
                     setting = try ProfileParser.absolutePath(node)
-                    guard setting.hasPrefix(rootfsRoot + "/"), !setting.split(separator: "/").contains("..") else {
+                    guard setting.hasPrefix(rootfsRoot + "/"), !ExactName.hasDotDot(setting) else {
                         throw node.error("a pod's root filesystem is a directory under \(rootfsRoot) (the node's image store), with no `..`; a manifest cannot make a host directory its root")
                     }
                 } else if !ProfileParser.isValidProfileName(value) {

@@ -119,7 +119,7 @@ public enum PodSecurityStandards {
 
     static func added(_ c: ContainerLaunchSpec) -> Set<Capability> {
         let add = c.effective.capabilitySpec.add
-        if add.contains(where: { $0.uppercased() == "ALL" }) { return Set(Capability.allCases) }
+        if add.contains(where: { ExactName.sameIgnoringASCIICase($0, "ALL") }) { return Set(Capability.allCases) }
         return Set(add.compactMap { Capability(name: $0) })
     }
 
@@ -140,7 +140,7 @@ public enum PodSecurityStandards {
 
     static func capabilitiesRestricted(_ c: ContainerLaunchSpec) -> String? {
         var problems: [String] = []
-        if !c.effective.capabilitySpec.drop.contains(where: { $0.uppercased() == "ALL" }) {
+        if !c.effective.capabilitySpec.drop.contains(where: { ExactName.sameIgnoringASCIICase($0, "ALL") }) {
             problems.append("must set securityContext.capabilities.drop=[\"ALL\"]")
         }
         let bad = c.effective.capabilities.members.filter { !restrictedAddable.contains($0) }
@@ -254,7 +254,7 @@ public struct PodSecurityPolicy: Sendable, Equatable {
                 throw n.error("\(mode)-version \(v) is not supported: bulkhead evaluates the current standard only (latest)")
             }
             guard let (v, n) = values[mode] else { continue }
-            guard let level = PodSecurityLevel(rawValue: v) else {
+            guard let level = PodSecurityLevel(exactly: v) else {
                 throw n.error("unknown Pod Security Standards level \"\(v)\"; allowed: privileged, baseline, restricted")
             }
             switch mode {

@@ -145,7 +145,7 @@ public struct OCIConfig: Sendable, Equatable {
         let rootNode = try top.require("root")
         let r = try rootNode.mapping(allowed: ["path", "readonly"])
         let rootPath = try r.require("path").string()
-        guard !rootPath.isEmpty, !rootPath.split(separator: "/").contains("..") else {
+        guard !rootPath.isEmpty, !ExactName.hasDotDot(rootPath) else {
             throw try r.require("path").error("a path without \"..\" components is needed")
         }
         c.layer.root = .directory(rootPath.hasPrefix("/") ? rootPath : bundle + "/" + rootPath)
@@ -222,7 +222,7 @@ public struct OCIConfig: Sendable, Equatable {
                     }
                     guard namespaces[ns] == false, !c.joinPaths.contains(where: { $0.namespace == ns }) else { throw typeNode.error("given twice") }
                     if let pathNode = nm["path"], case let path = try pathNode.string(), !path.isEmpty {
-                        guard path.hasPrefix("/"), !path.split(separator: "/").contains(".."), !path.utf8.contains(0) else {
+                        guard path.hasPrefix("/"), !ExactName.hasDotDot(path), !path.utf8.contains(0) else {
                             throw pathNode.error("an absolute path without \"..\" is needed")
                         }
                         guard ns == .network else { throw pathNode.error("joining an existing \(ns.rawValue) namespace is not supported by bulkhead yet (network only)") }
@@ -350,7 +350,7 @@ public struct OCIConfig: Sendable, Equatable {
                 let m = try item.mapping(allowed: ["type", "soft", "hard"])
                 let typeNode = try m.require("type")
                 let t = try typeNode.string()
-                guard t.hasPrefix("RLIMIT_"), let res = RlimitResource(rawValue: String(t.dropFirst(7)).lowercased()) else {
+                guard t.hasPrefix("RLIMIT_"), let lower = ExactName.asciiLowercased(String(t.dropFirst(7))), let res = RlimitResource(exactly: lower) else {
                     throw typeNode.error("not an RLIMIT_ name")
                 }
                 let soft = try m.require("soft").uint64(), hard = try m.require("hard").uint64()
@@ -440,7 +440,7 @@ public struct OCIConfig: Sendable, Equatable {
 
     static func absolutePaths(_ n: ConfigNode) throws(ConfigError) -> [String] {
         let list = try n.stringList()
-        for (i, p) in list.enumerated() where !p.hasPrefix("/") || p.split(separator: "/").contains("..") || p.utf8.contains(0) {
+        for (i, p) in list.enumerated() where !p.hasPrefix("/") || ExactName.hasDotDot(p) || p.utf8.contains(0) {
             throw try n.sequence()[i].error("an absolute path without \"..\" is needed")
         }
         return list
@@ -492,8 +492,9 @@ public struct OCIConfig: Sendable, Equatable {
                 let e = try item.mapping(allowed: ["pageSize", "limit"])
                 let sizeNode = try e.require("pageSize")
                 let size = try sizeNode.string()
-                // The kernel's names: a number and KB, MB or GB (hugetlb.2MB.max).
-                guard size.count <= 8, size.count > 2, ["KB", "MB", "GB"].contains(String(size.suffix(2))),
+                // The kernel's names: a number and KB, MB or GB (hugetlb.2MB.max), ASCII only
+                // (ExactName): a Prepend scalar ("2\u{600}MB") rode on the dropped "M".
+                guard ExactName.isASCII(size), size.utf8.count <= 8, size.utf8.count > 2, ["KB", "MB", "GB"].contains(where: { ExactName.same($0, String(decoding: size.utf8.suffix(2), as: UTF8.self)) }),
                       size.dropLast(2).allSatisfy({ $0.isASCII && $0.isNumber }), size.first != "0" else {
                     throw sizeNode.error("a huge page size as the kernel names it (2MB, 1GB, 64KB) is needed")
                 }
@@ -632,17 +633,17 @@ public struct OCIConfig: Sendable, Equatable {
             if m["uidMappings"] != nil || m["gidMappings"] != nil { throw item.error("idmapped mounts are not supported by bulkhead yet") }
             let destNode = try m.require("destination")
             let dest = try destNode.string()
-            guard dest.hasPrefix("/"), !dest.split(separator: "/").contains(".."), !dest.utf8.contains(0), dest != "/" else {
+            guard dest.hasPrefix("/"), !ExactName.hasDotDot(dest), !dest.utf8.contains(0), dest != "/" else {
                 throw destNode.error("an absolute path without \"..\", not /, is needed")
             }
             let type = try m["type"]?.string() ?? ""
             let source = try m["source"]?.string() ?? ""
             let options = try m["options"]?.stringList() ?? []
             let isBind = type == "bind" || options.contains("bind") || options.contains("rbind")
-            let normalized = dest.split(separator: "/").map(String.init).joined(separator: "/")
+            let normalized = ExactName.pathComponents(dest).joined(separator: "/")
             let path = "/" + normalized
             if isBind {
-                guard source.hasPrefix("/"), !source.split(separator: "/").contains(".."), !source.utf8.contains(0) else {
+                guard source.hasPrefix("/"), !ExactName.hasDotDot(source), !source.utf8.contains(0) else {
                     throw try m.require("source").error("an absolute host path without \"..\" is needed")
                 }
                 var readOnly = false
@@ -690,10 +691,12 @@ public struct OCIConfig: Sendable, Equatable {
         for o in options where o.hasPrefix("size=") {
             var text = String(o.dropFirst(5))
             var mult: UInt64 = 1
-            switch text.last {
-            case "k", "K": mult = 1 << 10; text.removeLast()
-            case "m", "M": mult = 1 << 20; text.removeLast()
-            case "g", "G": mult = 1 << 30; text.removeLast()
+            // The suffix byte for byte (ExactName): a Character compares by canonical
+            // equivalence, so U+212A (KELVIN SIGN) would be taken for "K".
+            switch text.utf8.last {
+            case UInt8(ascii: "k"), UInt8(ascii: "K"): mult = 1 << 10; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            case UInt8(ascii: "m"), UInt8(ascii: "M"): mult = 1 << 20; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
+            case UInt8(ascii: "g"), UInt8(ascii: "G"): mult = 1 << 30; text = String(decoding: text.utf8.dropLast(), as: UTF8.self)
             default: break
             }
             guard let v = UInt64(text), case let (bytes, over) = v.multipliedReportingOverflow(by: mult), !over, bytes > 0 else {

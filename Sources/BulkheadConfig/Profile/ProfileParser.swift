@@ -210,7 +210,7 @@ public enum ProfileParser {
             let lpNode = try sm.require("localhostProfile")
             let path = try lpNode.string()
             guard !path.utf8.contains(0), !path.isEmpty else { throw lpNode.error("expected a file name") }
-            let climbs = path.split(separator: "/").contains("..")
+            let climbs = ExactName.hasDotDot(path)
             if manifest {
                 guard !path.hasPrefix("/") else {
                     throw lpNode.error("must be a path relative to the node's seccomp root (\(ProfileLayer.seccompRootDescription)), as the kubelet's is; an absolute path is not allowed")

@@ -157,10 +157,10 @@ public enum SeccompPolicyParser {
             let known = SeccompArch.allCases.reduce(into: Set<String>()) { $0.formUnion($1.dockerNames) }
             for item in try a.sequence() {
                 let s = try item.string()
-                guard known.contains(s) || SeccompArch(rawValue: s) != nil else {
+                guard known.contains(where: { ExactName.same($0, s) }) || SeccompArch(exactly: s) != nil else {
                     throw item.error(unknownMessage("architecture", s, allowed: known.sorted()))
                 }
-                d.arches.append(SeccompArch(rawValue: s).map { $0.dockerNames.sorted()[0] } ?? s)
+                d.arches.append(SeccompArch(exactly: s).map { $0.dockerNames.sorted()[0] } ?? s)
             }
         }
         if let k = m["minKernel"] {
@@ -185,7 +185,7 @@ public enum SeccompPolicyParser {
         let valueTwo = try m["valueTwo"]?.uint64() ?? 0
         let opNode = try m.require("op")
         let opText = try opNode.string()
-        guard let op = SeccompOp(rawValue: opText) else {
+        guard let op = SeccompOp(exactly: opText) else {
             throw opNode.error(unknownMessage("operator", opText, allowed: SeccompOp.allCases.map(\.rawValue)))
         }
         return SeccompArgCondition(index: UInt32(index), value: value, valueTwo: valueTwo, op: op)
@@ -218,7 +218,7 @@ public enum SeccompPolicyParser {
 
     static func action(_ n: ConfigNode) throws(ConfigError) -> SeccompAction {
         let s = try n.string()
-        guard let a = SeccompAction(rawValue: s) else {
+        guard let a = SeccompAction(exactly: s) else {
             throw n.error(unknownMessage("action", s, allowed: SeccompAction.allCases.map(\.rawValue)))
         }
         return a
@@ -226,7 +226,7 @@ public enum SeccompPolicyParser {
 
     static func arch(_ n: ConfigNode) throws(ConfigError) -> SeccompArch {
         let s = try n.string()
-        guard let a = SeccompArch(rawValue: s) else {
+        guard let a = SeccompArch(exactly: s) else {
             throw n.error(unknownMessage("architecture", s, allowed: SeccompArch.allCases.map(\.rawValue)))
         }
         return a
@@ -244,7 +244,7 @@ public enum SeccompPolicyParser {
         }
         if let name {
             let s = try name.string()
-            guard let v = errnoNumbers[s] else {
+            guard ExactName.isASCII(s), let v = errnoNumbers.first(where: { ExactName.same($0.key, s) })?.value else {
                 throw name.error(unknownMessage("errno name", s, allowed: errnoNumbers.keys.sorted()))
             }
             if let value, value != v {

@@ -234,7 +234,7 @@ public struct ProfileStore: Sendable {
 
     /// A relative path with no `..` component (and not absolute).
     package static func isContainedRelative(_ path: String) -> Bool {
-        !path.hasPrefix("/") && !path.isEmpty && !path.split(separator: "/").contains("..") && !path.utf8.contains(0)
+        !path.hasPrefix("/") && !path.isEmpty && !ExactName.hasDotDot(path) && !path.utf8.contains(0)
     }
 }
 

@@ -384,7 +384,7 @@ public enum Sandbox {
             }
             // Every directory on the way is a real one too (no symlinked /dev/net).
             var dir = ""
-            for c in d.split(separator: "/").dropLast() {
+            for c in ExactName.pathComponents(d).dropLast() {
                 dir += "/" + c
                 guard lstat("/dev" + dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
                     throw ConfigError(file: "<command line>", field: "--device", message: "/dev\(dir) is not a directory (a symlink on the way is refused)")

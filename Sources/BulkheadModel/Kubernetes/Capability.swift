@@ -25,11 +25,12 @@ public enum Capability: Int, CaseIterable, Sendable, Comparable, CustomStringCon
     public var name: String { Self.names[rawValue] }
     public var description: String { name }
 
-    /// Accepts `CAP_SYS_ADMIN`, `SYS_ADMIN` (the Kubernetes spelling) and lower case.
+    /// Accepts `CAP_SYS_ADMIN`, `SYS_ADMIN` (the Kubernetes spelling) and ASCII lower case;
+    /// nothing else (`ExactName`: no Unicode case mapping, no canonical equivalence).
     public init?(name: String) {
-        var n = name.uppercased()
+        guard var n = ExactName.asciiUppercased(name) else { return nil }
         if !n.hasPrefix("CAP_") { n = "CAP_" + n }
-        guard let i = Self.names.firstIndex(of: n) else { return nil }
+        guard let i = Self.names.firstIndex(where: { ExactName.same($0, n) }) else { return nil }
         self.init(rawValue: i)
     }
 

@@ -12,6 +12,8 @@ public enum Quantity {
 
     /// A quantity in thousandths (`500m` → 500, `2` → 2000, `1.5` → 1500). Used for CPU.
     public static func milli(_ text: String) -> UInt64? {
+        // ASCII only (ExactName): `hasSuffix` and Character compare by canonical equivalence.
+        guard ExactName.isASCII(text) else { return nil }
         if text.hasSuffix("m") {
             guard let v = UInt64(text.dropLast()) else { return nil }
             return v
@@ -28,6 +30,8 @@ public enum Quantity {
     /// A quantity in whole units (bytes for memory and storage, a count for pids): `256Mi`,
     /// `1G`, `128`, `1e6`. A fractional result is an error.
     public static func integer(_ text: String) -> UInt64? {
+        // ASCII only (ExactName): "1\u{212A}i" (KELVIN SIGN) has the suffix "Ki" for `hasSuffix`.
+        guard ExactName.isASCII(text) else { return nil }
         var number = Substring(text)
         var multiplier: UInt64 = 1
         if let (s, m) = binary.first(where: { text.hasSuffix($0.0) }) {

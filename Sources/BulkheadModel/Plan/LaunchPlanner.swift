@@ -418,7 +418,7 @@ public enum LaunchPlanner {
         // --device: the host's node (checked by the launcher: a device, no symlink), at the same
         // path in the sandbox's /dev tmpfs, whose parents are created there.
         for d in p.devices where !devices.contains(d) {
-            let parents = d.split(separator: "/").dropLast()
+            let parents = ExactName.pathComponents(d).dropLast()
             for i in parents.indices { s.append(.makeDirectory(nr + "/dev/" + parents[...i].joined(separator: "/"), mode: 0o755)) }
             s.append(.createFile(nr + "/dev/" + d))
             s.append(.mount(source: or + "/dev/" + d, target: nr + "/dev/" + d, fstype: nil, flags: [.bind], data: nil))
@@ -499,7 +499,7 @@ public enum LaunchPlanner {
     /// earlier bind is made in that bind's tree. The C walks it inside the new root without
     /// following symlinks, and covers a read-only parent with a read-only tmpfs copy of it.
     static func mountPoint(_ target: String, directory: Bool) -> PlanStep? {
-        guard target != "/", !target.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else { return nil }
+        guard target != "/", !ExactName.pathComponents(target).contains(where: { ExactName.same($0, "..") || ExactName.same($0, ".") }) else { return nil }
         if noMountPointsUnder.contains(where: { target == $0 || target.hasPrefix($0 + "/") }) { return nil }
         return .makeMountPoint(newRoot + target, directory: directory)
     }

@@ -22,11 +22,11 @@ public enum FieldRules {
     /// and destinations, tmpfs and volume mount paths, the root directory, landlock paths.
     public static func absolutePath(_ text: String) -> Result<String, FieldRefusal> {
         guard text.hasPrefix("/") else { return refuse("expected an absolute path, got \"\(text)\"") }
-        guard !text.split(separator: "/").contains("..") else { return refuse("a path may not contain \"..\": \"\(text)\"") }
+        guard !ExactName.hasDotDot(text) else { return refuse("a path may not contain \"..\": \"\(text)\"") }
         guard !text.utf8.contains(0) else { return refuse("a path may not contain NUL") }
         // What the kernel can name (NAME_MAX, PATH_MAX): refused here, not after a launch has
         // made the first components of a mount point on disk.
-        guard !text.split(separator: "/").contains(where: { $0.utf8.count > 255 }) else {
+        guard !ExactName.pathComponents(text).contains(where: { $0.utf8.count > 255 }) else {
             return refuse("a path component may have at most 255 bytes: \"\(text.prefix(80))…\"")
         }
         let path = normalize(text)
@@ -36,7 +36,7 @@ public enum FieldRules {
 
     /// `/a//b/./c/` → `/a/b/c`.
     public static func normalize(_ path: String) -> String {
-        let parts = path.split(separator: "/").filter { $0 != "." }
+        let parts = ExactName.pathComponents(path).filter { !ExactName.same($0, ".") }
         return "/" + parts.joined(separator: "/")
     }
 
@@ -115,7 +115,7 @@ public enum FieldRules {
     /// a mapping of the same names to a value or `{soft, hard}`.)
     public static func rlimitSpec(_ text: String) -> Result<(RlimitResource, Rlimit), FieldRefusal> {
         let kv = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard kv.count == 2, let resource = RlimitResource(rawValue: kv[0]) else {
+        guard kv.count == 2, let resource = RlimitResource(exactly: kv[0]) else {
             return refuse("expected NAME=SOFT[:HARD] with NAME one of \(RlimitResource.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(text)\"")
         }
         return rlimitPair(kv[1]).map { (resource, $0) }
@@ -125,7 +125,7 @@ public enum FieldRules {
 
     /// `none` or `host`: a profile's `network.mode`, `--network`.
     public static func networkMode(_ text: String) -> Result<NetworkMode, FieldRefusal> {
-        guard let m = NetworkMode(rawValue: text) else {
+        guard let m = NetworkMode(exactly: text) else {
             return refuse("unknown network mode \"\(text)\"; allowed: \(NetworkMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return .success(m)
@@ -133,14 +133,14 @@ public enum FieldRules {
 
     /// `strict` or `best-effort`: a profile's `resources.enforcement`, `--limits`.
     public static func enforcement(_ text: String) -> Result<LimitEnforcement, FieldRefusal> {
-        guard let m = LimitEnforcement(rawValue: text) else { return refuse("expected strict or best-effort, got \"\(text)\"") }
+        guard let m = LimitEnforcement(exactly: text) else { return refuse("expected strict or best-effort, got \"\(text)\"") }
         return .success(m)
     }
 
     /// A capability to add or drop: `ALL`, or a name of capabilities(7) with or without `CAP_`,
     /// any case: a securityContext's `capabilities` (profiles and Pods), `--cap-add`, `--cap-drop`.
     public static func capabilityName(_ text: String) -> Result<String, FieldRefusal> {
-        guard text.uppercased() == "ALL" || Capability(name: text) != nil else {
+        guard ExactName.sameIgnoringASCIICase(text, "ALL") || Capability(name: text) != nil else {
             var msg = "unknown capability \"\(text)\""
             let candidates = Capability.allCases.map(\.kubernetesName) + Capability.allCases.map(\.name)
             if let s = closestMatch(to: text, in: candidates) { msg += "; did you mean \"\(s)\"?" }
@@ -169,11 +169,14 @@ public enum FieldRules {
         return .success(text)
     }
 
-    /// A profile's `hostname`, `--hostname`: 1 to 64 letters, digits, `-` and `.` (sethostname(2)
-    /// takes 64 bytes). A Pod's `hostname` is a DNS label, as in Kubernetes.
+    /// A profile's `hostname`, `--hostname`: 1 to 64 ASCII letters, digits, `-` and `.`
+    /// (sethostname(2) takes 64 bytes). A Pod's `hostname` is a DNS label, as in Kubernetes.
+    /// Byte by byte (`ExactName`): `Character.isLetter` looks at a cluster's first scalar only,
+    /// and U+0D4E (a letter, and Prepend) makes `"\u{D4E};"` one Character, a letter.
     public static func hostname(_ text: String) -> Result<String, FieldRefusal> {
-        guard !text.isEmpty, text.utf8.count <= 64, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
-            return refuse("a hostname is 1 to 64 letters, digits, '-' and '.', got \"\(text.count > 64 ? String(text.prefix(64)) + "…" : text)\"")
+        func allowed(_ b: UInt8) -> Bool { (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D || b == 0x2E }
+        guard !text.isEmpty, text.utf8.count <= 64, text.utf8.allSatisfy(allowed) else {
+            return refuse("a hostname is 1 to 64 ASCII letters, digits, '-' and '.', got \"\(text.count > 64 ? String(text.prefix(64)) + "…" : text)\"")
         }
         return .success(text)
     }
@@ -303,9 +306,9 @@ public enum FieldRules {
 
     /// `--stop-signal SIG`: `SIGTERM`, `TERM`, `term` or `15`, one of `stopSignals`.
     public static func stopSignal(_ text: String) -> Result<Int32, FieldRefusal> {
-        let upper = text.uppercased()
+        let upper = ExactName.asciiUppercased(text) ?? ""
         let name = upper.hasPrefix("SIG") ? upper : "SIG" + upper
-        if let s = stopSignals.first(where: { $0.name == name || String($0.number) == text }) { return .success(s.number) }
+        if let s = stopSignals.first(where: { ExactName.same($0.name, name) || ExactName.same(String($0.number), text) }) { return .success(s.number) }
         return refuse("expected one of \(stopSignals.map(\.name).joined(separator: ", ")) (the signals the sandbox's init passes to the workload), got \"\(text)\"")
     }
 

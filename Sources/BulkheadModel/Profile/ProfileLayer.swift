@@ -191,9 +191,9 @@ public struct CapabilitySpec: Sendable, Equatable {
 
     /// The set a container keeps: (base − drop) ∪ add. Names were validated when parsed.
     public var resolved: CapabilitySet {
-        var set = drop.contains(where: { $0.uppercased() == "ALL" }) ? CapabilitySet() : CapabilitySet(Self.runtimeDefault)
-        for d in drop where d.uppercased() != "ALL" { if let c = Capability(name: d) { set.mask &= ~CapabilitySet([c]).mask } }
-        if add.contains(where: { $0.uppercased() == "ALL" }) { return .all }
+        var set = drop.contains(where: { ExactName.sameIgnoringASCIICase($0, "ALL") }) ? CapabilitySet() : CapabilitySet(Self.runtimeDefault)
+        for d in drop where !ExactName.sameIgnoringASCIICase(d, "ALL") { if let c = Capability(name: d) { set.mask &= ~CapabilitySet([c]).mask } }
+        if add.contains(where: { ExactName.sameIgnoringASCIICase($0, "ALL") }) { return .all }
         for a in add { if let c = Capability(name: a) { set.mask |= CapabilitySet([c]).mask } }
         return set
     }

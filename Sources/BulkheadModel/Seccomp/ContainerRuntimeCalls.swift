@@ -56,7 +56,7 @@ public enum ContainerRuntime: String, CaseIterable, Sendable {
         if text == "none" { return [] }
         var out: [ContainerRuntime] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let r = ContainerRuntime(rawValue: String(part)) else { return nil }
+            guard let r = ContainerRuntime(exactly: String(part)) else { return nil }
             if !out.contains(r) { out.append(r) }
         }
         return out.isEmpty ? nil : out

@@ -187,26 +187,29 @@ public enum KubernetesSeccompInstall {
 
 /// Kubernetes object names (DNS-1123 subdomains, which also makes them safe file names).
 public enum KubernetesName {
-    /// Why `name` is not a valid object name, or nil when it is.
+    /// Why `name` is not a valid object name, or nil when it is. Byte by byte (`ExactName`):
+    /// a Character range (`"a"..."z"`) holds "b\u{301}" and "web\u{200D}" (a letter and its
+    /// combining marks or joiner are one Character), names the API server refuses.
     public static func problem(_ name: String) -> String? {
         if name.isEmpty { return "is empty" }
         if name.utf8.count > 253 { return "is longer than 253 characters" }
-        for label in name.split(separator: ".", omittingEmptySubsequences: false) {
+        for label in name.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
             guard let f = label.first, let l = label.last else { return "has an empty label between dots" }
-            if !label.allSatisfy({ ($0 >= "a" && $0 <= "z") || ($0 >= "0" && $0 <= "9") || $0 == "-" }) {
+            if !label.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }) {
                 return "may contain only lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain)"
             }
-            if f == "-" || l == "-" { return "must start and end each label with a letter or digit" }
+            if f == 0x2D || l == 0x2D { return "must start and end each label with a letter or digit" }
         }
         return nil
     }
 
-    /// A valid name made from `text` (a profile or file name): lower-cased, other characters
-    /// replaced by '-', trimmed; "bulkhead" if nothing is left.
+    /// A valid name made from `text` (a profile or file name): ASCII lower-cased, every other
+    /// scalar replaced by '-', trimmed; "bulkhead" if nothing is left.
     public static func sanitized(_ text: String) -> String {
-        var s = String(text.lowercased().map { c -> Character in
-            (c >= "a" && c <= "z") || (c >= "0" && c <= "9") || c == "-" || c == "." ? c : "-"
-        })
+        var s = String(String.UnicodeScalarView(text.unicodeScalars.map { u -> Unicode.Scalar in
+            let c = u.isASCII && u.value >= 0x41 && u.value <= 0x5A ? Unicode.Scalar(u.value + 0x20)! : u
+            return (c.value >= 0x61 && c.value <= 0x7A) || (c.value >= 0x30 && c.value <= 0x39) || c == "-" || c == "." ? c : "-"
+        }))
         while let f = s.first, f == "-" || f == "." { s.removeFirst() }
         while let l = s.last, l == "-" || l == "." { s.removeLast() }
         if s.count > 253 { s = String(s.prefix(253)) }

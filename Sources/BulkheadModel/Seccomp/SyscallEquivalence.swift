@@ -240,7 +240,9 @@ extension SeccompArch {
     /// The architecture named `text` on a command line: libseccomp's (`SCMP_ARCH_AARCH64`),
     /// the kernel's (`aarch64`, `x86_64`) or Go's (`arm64`, `amd64`) spelling, any case.
     public static func named(_ text: String) -> SeccompArch? {
-        let t = text.lowercased()
-        return allCases.first { $0.rawValue.lowercased() == t || $0.dockerNames.contains(t) }
+        guard let t = ExactName.asciiLowercased(text) else { return nil }
+        return allCases.first { c in
+            ExactName.same(ExactName.asciiLowercased(c.rawValue) ?? "", t) || c.dockerNames.contains { ExactName.same($0, t) }
+        }
     }
 }

@@ -21,7 +21,7 @@ public enum SyscallRecordingReport {
         case "x86_64": return .x86_64
         case "i386", "x86": return .x86
         case "x32": return .x32
-        default: return SeccompArch(rawValue: s)
+        default: return SeccompArch(exactly: s)
         }
     }
 

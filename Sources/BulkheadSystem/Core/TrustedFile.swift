@@ -1,3 +1,4 @@
+import BulkheadModel
 import CShims
 import Glibc
 
@@ -213,7 +214,7 @@ public enum TrustedFile {
             free(cwd)
         }
         // Components still to walk, last first.
-        var remaining: [String] = Array(absolute.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed())
+        var remaining: [String] = Array(ExactName.pathComponents(absolute).reversed())
         let root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)
         guard root >= 0 else { throw SystemError("open /", errno: .current) }
         var stack: [Int32] = [root]
@@ -265,7 +266,7 @@ public enum TrustedFile {
                     while stack.count > 1 { close(stack.removeLast()) }
                     names.removeAll()
                 }
-                remaining += target.split(separator: "/", omittingEmptySubsequences: true).map(String.init).reversed()
+                remaining += ExactName.pathComponents(target).reversed()
             case S_IFDIR:
                 do { try checkOwnerAndMode(st, path: here, what: "directory", sticky: true) } catch {
                     close(fd); closeAll()
