@@ -453,8 +453,10 @@ public enum LaunchPlanner {
         for b in p.binds {
             // A destination below one of the sandbox's own tmpfs mounts gets its mount point
             // created there (the read-only root cannot get new ones).
-            if let t = p.tmpfs.first(where: { b.destination.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }) {
-                let rest = b.destination.dropFirst(t.path.count).split(separator: "/")
+            // Byte for byte (ExactName.pathComponents): a Character split or prefix does not see
+            // a '/' that a Prepend scalar joined to the character before it.
+            if let t = p.tmpfs.first(where: { b.destination.utf8.starts(with: ($0.path == "/" ? "/" : $0.path + "/").utf8) }) {
+                let rest = ExactName.pathComponents(String(decoding: b.destination.utf8.dropFirst(t.path.utf8.count), as: UTF8.self))
                 var path = nr + t.path
                 for component in rest.dropLast() {
                     path += "/" + component
