@@ -1,3 +1,4 @@
+import BulkheadSystem
 import CShimsTesting
 import Foundation
 import Glibc
