@@ -704,6 +704,21 @@ static int workload_exec_fd = -1;
 /* A pooled launch: where the seccomp channel is after the request's fds were installed. */
 static int pool_notify_channel = -1;
 
+/* Whether the seccomp channel is still to be used by a later step: a BH_OP_LOAD_SECCOMP after
+ * BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. A filter loaded earlier (early seccomp, by the init) has
+ * handed its listener over and closed the channel: its number is then free (or another fd's)
+ * and is neither kept nor moved. A function of the plan, not a variable: a pooled workload
+ * shares its init's memory until its execve (start_workload). */
+static int notify_channel_pending(const bh_spawn_config *cfg) {
+    if (cfg->seccomp_notify == NULL) return 0;
+    int after_close = 0;
+    for (uint32_t i = 0; i < cfg->step_count; i++) {
+        if (cfg->steps[i].op == BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS) after_close = 1;
+        else if (after_close && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
+    }
+    return 0;
+}
+
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
      * inherited directory fd is a way out through /proc/self/fd/N). Closed, not only marked
@@ -713,19 +728,20 @@ static int close_fds(const bh_spawn_config *cfg) {
     if (bh_pool_active()) {
         /* A pooled launch: the request's fds become 0 .. count-1 (the exec pipe sits above
          * BH_POOL_MAX_FDS already; the seccomp channel moves if it is in the way). */
-        if (cfg->seccomp_notify != NULL) pool_notify_channel = cfg->seccomp_notify->channel;
+        int pending = notify_channel_pending(cfg);
+        if (pending) pool_notify_channel = cfg->seccomp_notify->channel;
         int *movable[1] = {&pool_notify_channel};
         uint32_t installed = 0;
-        int rc = bh_pool_install_fds(movable, cfg->seccomp_notify != NULL ? 1 : 0, &installed);
+        int rc = bh_pool_install_fds(movable, pending ? 1 : 0, &installed);
         if (rc) return rc;
         for (uint32_t i = 0; i < installed; i++) keep[n++] = (int)i;
         keep[n++] = workload_exec_fd;
-        if (cfg->seccomp_notify != NULL) keep[n++] = pool_notify_channel;
+        if (pending) keep[n++] = pool_notify_channel;
         return close_all_except(keep, n);
     }
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
-    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
+    if (notify_channel_pending(cfg)) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     int rc = close_all_except(keep, n);
@@ -903,8 +919,10 @@ static int mount_cgroups(const struct bh_mount_cgroups_args *a) {
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
     if (cfg->seccomp_notify != NULL && bh_pool_active()) {
+        /* The workload's filter: the channel where its fd hygiene moved it. The init's (early
+         * seccomp, before the fork and the request's fds are installed): where the plan put it. */
         bh_seccomp_notify_config moved = *cfg->seccomp_notify;
-        moved.channel = pool_notify_channel;
+        if (pool_notify_channel >= 0) moved.channel = pool_notify_channel;
         return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, &moved);
     }
     if (cfg->seccomp_notify != NULL)
