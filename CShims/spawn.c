@@ -704,6 +704,21 @@ static int workload_exec_fd = -1;
 /* A pooled launch: where the seccomp channel is after the request's fds were installed. */
 static int pool_notify_channel = -1;
 
+/* Whether the seccomp channel is still to be used by a later step: a BH_OP_LOAD_SECCOMP after
+ * BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. A filter loaded earlier (early seccomp, by the init) has
+ * handed its listener over and closed the channel: its number is then free (or another fd's)
+ * and is neither kept nor moved. A function of the plan, not a variable: a pooled workload
+ * shares its init's memory until its execve (start_workload). */
+static int notify_channel_pending(const bh_spawn_config *cfg) {
+    if (cfg->seccomp_notify == NULL) return 0;
+    int after_close = 0;
+    for (uint32_t i = 0; i < cfg->step_count; i++) {
+        if (cfg->steps[i].op == BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS) after_close = 1;
+        else if (after_close && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
+    }
+    return 0;
+}
+
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
      * inherited directory fd is a way out through /proc/self/fd/N). Closed, not only marked
@@ -713,19 +728,20 @@ static int close_fds(const bh_spawn_config *cfg) {
     if (bh_pool_active()) {
         /* A pooled launch: the request's fds become 0 .. count-1 (the exec pipe sits above
          * BH_POOL_MAX_FDS already; the seccomp channel moves if it is in the way). */
-        if (cfg->seccomp_notify != NULL) pool_notify_channel = cfg->seccomp_notify->channel;
+        int pending = notify_channel_pending(cfg);
+        if (pending) pool_notify_channel = cfg->seccomp_notify->channel;
         int *movable[1] = {&pool_notify_channel};
         uint32_t installed = 0;
-        int rc = bh_pool_install_fds(movable, cfg->seccomp_notify != NULL ? 1 : 0, &installed);
+        int rc = bh_pool_install_fds(movable, pending ? 1 : 0, &installed);
         if (rc) return rc;
         for (uint32_t i = 0; i < installed; i++) keep[n++] = (int)i;
         keep[n++] = workload_exec_fd;
-        if (cfg->seccomp_notify != NULL) keep[n++] = pool_notify_channel;
+        if (pending) keep[n++] = pool_notify_channel;
         return close_all_except(keep, n);
     }
     keep[n++] = 0; keep[n++] = 1; keep[n++] = 2;
     keep[n++] = workload_exec_fd;
-    if (cfg->seccomp_notify != NULL) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
+    if (notify_channel_pending(cfg)) keep[n++] = cfg->seccomp_notify->channel; /* closed at BH_OP_LOAD_SECCOMP */
     if (cfg->preserve_fd_count > BH_KEEP_MAX - n) return EMFILE;
     for (uint32_t i = 0; i < cfg->preserve_fd_count; i++) keep[n++] = cfg->preserve_fds[i];
     int rc = close_all_except(keep, n);
@@ -903,8 +919,10 @@ static int mount_cgroups(const struct bh_mount_cgroups_args *a) {
 static int load_seccomp(const bh_spawn_config *cfg) {
     if (cfg->seccomp_prog == NULL || cfg->seccomp_len == 0) return 0;
     if (cfg->seccomp_notify != NULL && bh_pool_active()) {
+        /* The workload's filter: the channel where its fd hygiene moved it. The init's (early
+         * seccomp, before the fork and the request's fds are installed): where the plan put it. */
         bh_seccomp_notify_config moved = *cfg->seccomp_notify;
-        moved.channel = pool_notify_channel;
+        if (pool_notify_channel >= 0) moved.channel = pool_notify_channel;
         return bh_seccomp_load_notifying(cfg->seccomp_prog, cfg->seccomp_len, (uint32_t)cfg->seccomp_flags, &moved);
     }
     if (cfg->seccomp_notify != NULL)
@@ -1344,6 +1362,91 @@ __attribute__((noreturn)) static void workload_main(const bh_spawn_config *cfg, 
     _exit(127);
 }
 
+/* The workload's process when it shares the init's memory (start_workload). */
+struct workload_start {
+    const bh_spawn_config *cfg;
+    uint32_t from;
+    int exec_pipe[2];
+    int msg_fd;
+    int sync_fd;
+};
+
+static int workload_entry(void *p) {
+    const struct workload_start *w = p;
+    /* Its own fd table: these close the workload's copies only. */
+    close(w->exec_pipe[0]);
+    close(w->msg_fd);
+    close(w->sync_fd);
+    workload_main(w->cfg, w->from, w->exec_pipe[1]);
+}
+
+#define BH_WORKLOAD_STACK (256 * 1024)
+
+/* Starts the workload: 0 and its pid in *pid_out, or an errno (nothing started).
+ *
+ * A pooled init is a copy of the pool process's address space (hundreds of MB mapped, page
+ * tables over 100 KiB); a fork (clone with SIGCHLD alone) copies it once more only for the
+ * workload's execve to tear the copy down, on the client's path. So a pooled launch's workload,
+ * as glibc's posix_spawn does, shares the init's memory until its execve or exit (CLONE_VM |
+ * CLONE_VFORK: the init is suspended until then) on a stack of its own with a guard page below
+ * it. It shares nothing else: its own fd table (no CLONE_FILES), its own signal dispositions
+ * (no CLONE_SIGHAND), its own credentials, seccomp filter and Landlock domain (per task), its
+ * own fs_struct (no CLONE_FS). What sharing the memory asks, and why it holds:
+ * - no handler of the init's runs in it: every signal is blocked (child_main) until
+ *   workload_main has set the dispositions to default; the init's handlers are no-ops anyway;
+ * - what it writes the init does not read as its own: the globals it sets (workload_exec_fd,
+ *   pool_notify_channel, landlock_fd; exec_mode and init_msg_fd are not written by a pooled
+ *   plan's steps) and the mm's dumpable flag (a credential change or BH_OP_SET_DUMPABLE) are
+ *   put back by the init once it resumes; errno (the same TLS) is read after the clone only
+ *   when it failed, so when no workload ran; the request's fds are moved in the workload's own
+ *   table (bh_pool_install_fds leaves request_fds and their count as they were);
+ * - the seccomp hand-over (seccomp_notify.c) is a thread of the workload on the workload's
+ *   stack and has exited before the filter's caller returns, so before the execve;
+ * - its failures reach the init as before: the exec pipe, read once the workload has exec'd
+ *   (end of file) or exited (its record is in the pipe).
+ * Other launches fork as before: record mode's init must run as the tracer while the workload
+ * stops before execve (a suspended vfork parent cannot), and the cold, OCI and pod plans have
+ * steps (hooks, the exec fifo) not vetted for a shared address space. */
+static int start_workload(const bh_spawn_config *cfg, uint32_t from, int exec_pipe[2], int msg_fd, int sync_fd, pid_t *pid_out) {
+    if (cfg->record_table != NULL || !bh_pool_active()) {
+        pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+        if (pid < 0) return errno;
+        if (pid == 0) {
+            close(exec_pipe[0]);
+            close(msg_fd);
+            close(sync_fd);
+            workload_main(cfg, from, exec_pipe[1]);
+        }
+        *pid_out = pid;
+        return 0;
+    }
+    size_t size = BH_WORKLOAD_STACK + 4096;
+    char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return errno;
+    if (mprotect(stack, 4096, PROT_NONE) < 0) { int e = errno; munmap(stack, size); return e; }
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    int saved_exec_fd = workload_exec_fd, saved_notify = pool_notify_channel, saved_landlock = landlock_fd;
+    int saved_mode = exec_mode, saved_msg = init_msg_fd;
+    struct workload_start w = {cfg, from, {exec_pipe[0], exec_pipe[1]}, msg_fd, sync_fd};
+    int pid = clone(workload_entry, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, &w);
+    int e = errno;
+    /* Here only once the workload has exec'd (an address space of its own) or exited. */
+    workload_exec_fd = saved_exec_fd; pool_notify_channel = saved_notify; landlock_fd = saved_landlock;
+    exec_mode = saved_mode; init_msg_fd = saved_msg;
+    munmap(stack, size);
+    if (pid < 0) return e;
+    if (dumpable >= 0 && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable &&
+        prctl(PR_SET_DUMPABLE, (unsigned long)dumpable, 0, 0, 0) < 0) {
+        e = errno;
+        kill(pid, SIGKILL);
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return e;
+    }
+    *pid_out = (pid_t)pid;
+    return 0;
+}
+
 __attribute__((noreturn)) static void init_loop(pid_t workload, int msg_fd) {
     sigset_t all;
     sigfillset(&all);
@@ -1452,16 +1555,11 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
             exec_pipe[i] = high;
         }
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) {
-        send_msg(msg_fd, BH_MSG_STEP_FAILED, at, errno, 0);
+    pid_t pid = 0;
+    int started = start_workload(cfg, (uint32_t)at + 1, exec_pipe, msg_fd, sync_fd, &pid);
+    if (started != 0) {
+        send_msg(msg_fd, BH_MSG_STEP_FAILED, at, started, 0);
         _exit(125);
-    }
-    if (pid == 0) {
-        close(exec_pipe[0]);
-        close(msg_fd);
-        close(sync_fd);
-        workload_main(cfg, (uint32_t)at + 1, exec_pipe[1]);
     }
     close(exec_pipe[1]);
     if (cfg->seccomp_notify != NULL) close(cfg->seccomp_notify->channel); /* the workload's alone */
