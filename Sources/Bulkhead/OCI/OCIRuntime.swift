@@ -419,7 +419,11 @@ public struct OCIRuntime: Sendable {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
             // the engine's seccomp parser and compiler read it as a Localhost policy.
             // Its keys in one order (OCISeccompSection): one cache entry per policy.
-            guard let data = OCISeccompSection.document(ofConfig: text) else {
+            let section: [UInt8]?
+            do { section = try OCISeccompSection.section(ofConfig: text) } catch {
+                throw OCIError("create \(id): config.json: linux.seccomp cannot be read: \(error) (EINVAL)")
+            }
+            guard let data = section else {
                 throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
             }
             try Self.writeAtomically(dir + "/seccomp.json", data, mode: 0o600)
