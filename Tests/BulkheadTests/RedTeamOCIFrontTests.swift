@@ -29,4 +29,17 @@ struct RedTeamOCIFrontTests {
         #expect(r.stderr.contains("UTF-8"), "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: b.stateRoot + "/" + b.id), "a refused create leaves its state directory")
     }
+
+    /// The same for `exec --process`: a process.json that is not UTF-8 runs nothing (it ran, its
+    /// bytes repaired: an argument or variable the file does not hold).
+    @Test func execProcessThatIsNotUTF8IsRefused() throws {
+        let id = "rtof-" + token()
+        let (b, pid) = try OCIExecTests.running(id, userNamespace: false)
+        defer { _ = try? OCIRuntimeTests.rt(["delete", "--force", id], root: b.stateRoot); _ = pid }
+        let process = b.dir + "/process.json"
+        let bytes = Array(#"{"args": ["/bin/sh", "-c", "exit 3", "a"#.utf8) + [0xFF] + Array(#""], "cwd": "/", "user": {"uid": 0, "gid": 0}}"#.utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: process))
+        let r = try OCIRuntimeTests.rt(["exec", "--process", process, id], root: b.stateRoot)
+        #expect(r.status == 1 && r.stderr.contains("UTF-8"), "exit \(r.status): \(r.stderr)")
+    }
 }
