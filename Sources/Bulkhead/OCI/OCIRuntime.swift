@@ -352,11 +352,15 @@ public struct OCIRuntime: Sendable {
         // The bundle: a directory root or the caller owns, reached without another user's links.
         let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
         let bundle = "/" + given.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
-        let text: String
-        do {
-            let c = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20)
-            text = c.text
-        } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
+        let contents: TrustedFile.Contents
+        do { contents = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20) } catch {
+            throw OCIError("create \(id): read the bundle's config.json: \(error)")
+        }
+        // Not repaired: both of its readers (OCIConfig's, and StrictJSON for linux.seccomp) see
+        // the file's own text or nothing.
+        guard let text = contents.utf8Text else {
+            throw OCIError("create \(id): the bundle's config.json is not UTF-8 (RFC 8259 section 8.1); write it as UTF-8 (EINVAL)")
+        }
         var config: OCIConfig
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
         // bulkhead.dev/profile: a layer profile that only tightens the config; what of it bounds
