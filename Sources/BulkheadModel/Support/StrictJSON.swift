@@ -7,8 +7,9 @@
 /// - UTF-8 only, checked (no byte-order mark, no overlong forms, no surrogates encoded in UTF-8);
 ///   a string's escapes checked (`\uD800` without its low half is refused, as is a low half
 ///   alone); a raw control character (below U+0020) in a string is refused.
-/// - A key twice in one object is refused (compared by their Unicode scalars, not by `String`'s
-///   canonical equivalence), as the config's YAML reader refuses it.
+/// - A key twice in one object is refused, keys compared as `String`s (by canonical
+///   equivalence: KELVIN SIGN is "K", a decomposed "é" the precomposed one), as the config's
+///   YAML reader (Yams) compares and refuses them (`RedTeamStrictJSONTests`).
 /// - Numbers: an integer must fit in 64 bits (`Int64`, or `UInt64` above `Int64.max`: a seccomp
 ///   argument is a 64-bit value); one with a fraction or an exponent must be a finite `Double`.
 ///   Leading zeros, `+1`, `.5`, `1.`, `NaN` and `Infinity` are refused (`-0` is the integer 0).
@@ -108,7 +109,7 @@ public enum StrictJSON {
             guard depth <= StrictJSON.maximumDepth else { throw failure("nested deeper than \(StrictJSON.maximumDepth) arrays and objects") }
             at += 1
             var members: [Member] = []
-            var keys = Set<[Unicode.Scalar]>()
+            var keys = Set<String>()
             skipWhitespace()
             if peek == UInt8(ascii: "}") { at += 1; return .object(members) }
             while true {
@@ -116,7 +117,7 @@ public enum StrictJSON {
                 let keyAt = at
                 guard peek == UInt8(ascii: "\"") else { throw failure("a key (a string) expected") }
                 let key = try string()
-                guard keys.insert(Array(key.unicodeScalars)).inserted else { throw failure("a key appears twice in one object", at: keyAt) }
+                guard keys.insert(key).inserted else { throw failure("a key appears twice in one object", at: keyAt) }
                 skipWhitespace()
                 guard peek == UInt8(ascii: ":") else { throw failure("':' expected after a key") }
                 at += 1
