@@ -42,4 +42,26 @@ struct RedTeamOCIFrontTests {
         let r = try OCIRuntimeTests.rt(["exec", "--process", process, id], root: b.stateRoot)
         #expect(r.status == 1 && r.stderr.contains("UTF-8"), "exit \(r.status): \(r.stderr)")
     }
+
+    /// create refuses seccomp user notification (`listenerPath`): OCIConfig checks it on its own
+    /// reading of config.json (Yams), but the policy loaded is StrictJSON's reading. A raw
+    /// U+FEFF in a JSON string is dropped by libyaml's reader and kept by StrictJSON (and
+    /// written as "\ufeff" for the loader): Yams saw an empty listenerPath, the loaded policy
+    /// had one, and SCMP_ACT_NOTIFY rules were loaded with no listener (a workload that
+    /// installs a filter with a listener of its own answers them: the newest filter wins a
+    /// tie). The refusal holds for the policy that is loaded.
+    @Test(arguments: ["\u{FEFF}", "/run/agent.sock"])
+    func listenerPathIsRefusedAsTheLoaderReadsIt(_ listener: String) throws {
+        let b = try OCIRuntimeTests.Bundle(args: ["/bin/true"]) { config in
+            var l = config["linux"] as! [String: Any]
+            l["seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "LISTENER",
+                            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"]]]
+            config["linux"] = l
+        }
+        let path = b.dir + "/config.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "LISTENER", with: listener)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let r = try OCIRuntimeTests.rt(["create", "--bundle", b.dir, b.id], root: b.stateRoot)
+        #expect(r.status != 0 && r.stderr.contains("listenerPath"), "exit \(r.status): \(r.stderr)")
+    }
 }
