@@ -423,13 +423,18 @@ public struct OCIRuntime: Sendable {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
             // the engine's seccomp parser and compiler read it as a Localhost policy.
             // Its keys in one order (OCISeccompSection): one cache entry per policy.
-            let section: [UInt8]?
-            do { section = try OCISeccompSection.section(ofConfig: text) } catch {
+            let section: OCISeccompSection.Value?
+            do { section = try OCISeccompSection.value(ofConfig: text) } catch {
                 throw OCIError("create \(id): config.json: linux.seccomp cannot be read: \(error) (EINVAL)")
             }
-            guard let data = section else {
+            guard let section else {
                 throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
             }
+            // The refusal again on the policy loaded (RedTeamOCIFrontTests).
+            guard !OCISeccompSection.hasListener(section) else {
+                throw OCIError("create \(id): config.json: linux.seccomp.listenerPath: \(OCIConfig.seccompListenerUnsupported) (EINVAL)")
+            }
+            let data = OCISeccompSection.document(section)
             try Self.writeAtomically(dir + "/seccomp.json", data, mode: 0o600)
             layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
         } else if let extra = profileSeccomp {

@@ -17,7 +17,19 @@ enum OCISeccompSection {
     /// `text` is not strict JSON (a config written as YAML cannot carry its policy to the
     /// seccomp loader as JSON). The failure names a byte offset, never the text.
     static func section(ofConfig text: String) throws(StrictJSON.Failure) -> [UInt8]? {
-        guard let seccomp = try StrictJSON.parse(text)["linux"]?["seccomp"], seccomp != .null else { return nil }
+        try value(ofConfig: text).map(document)
+    }
+
+    /// Whether `seccomp` (the section as read here, which is the policy loaded) names a
+    /// listener: OCIConfig refuses one on its own reading of the config (Yams), which can
+    /// differ (libyaml drops a raw U+FEFF inside a string and folds a raw U+0085).
+    static func hasListener(_ seccomp: Value) -> Bool {
+        guard let l = seccomp["listenerPath"] else { return false }
+        return l != .null && l != .string("")
+    }
+
+    /// `seccomp` as the container's seccomp.json.
+    static func document(_ seccomp: Value) -> [UInt8] {
         var out = ""
         write(seccomp, into: &out)
         return Array(out.utf8)
@@ -25,6 +37,12 @@ enum OCISeccompSection {
 
     /// `section`, nil also when `text` is not strict JSON.
     static func document(ofConfig text: String) -> [UInt8]? { (try? section(ofConfig: text)) ?? nil }
+
+    /// linux.seccomp of the config.json `text`, nil when it has none.
+    static func value(ofConfig text: String) throws(StrictJSON.Failure) -> Value? {
+        guard let seccomp = try StrictJSON.parse(text)["linux"]?["seccomp"], seccomp != .null else { return nil }
+        return seccomp
+    }
 
     static func write(_ v: Value, into out: inout String) {
         switch v {
