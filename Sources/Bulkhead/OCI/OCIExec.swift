@@ -239,9 +239,12 @@ extension OCIRuntime {
         if let file = o.processFile {
             let flagsGiven = !o.args.isEmpty || !o.env.isEmpty || o.cwd != nil || o.user != nil || !o.additionalGids.isEmpty || !o.caps.isEmpty || o.noNewPrivs
             guard !flagsGiven else { throw OCIError("exec \(id): --process replaces the whole process: give no command, --env, --cwd, --user, --additional-gids, --cap or --no-new-privs with it") }
-            do { return (try TrustedFile.read(file, what: "exec process", limit: 1 << 20).text, file) } catch {
+            let contents: TrustedFile.Contents
+            do { contents = try TrustedFile.read(file, what: "exec process", limit: 1 << 20) } catch {
                 throw OCIError("exec \(id): read --process \(file): \(error)")
             }
+            guard let text = contents.utf8Text else { throw OCIError("exec \(id): --process \(file) is not UTF-8 (RFC 8259 section 8.1); write it as UTF-8 (EINVAL)") }
+            return (text, file)
         }
         guard !o.args.isEmpty else { throw OCIError("exec \(id): a command is needed (exec [flags] ID COMMAND [ARGS...], or --process FILE)") }
         guard let whole = try? JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any],

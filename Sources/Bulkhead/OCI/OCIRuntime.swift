@@ -352,11 +352,15 @@ public struct OCIRuntime: Sendable {
         // The bundle: a directory root or the caller owns, reached without another user's links.
         let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
         let bundle = "/" + given.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
-        let text: String
-        do {
-            let c = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20)
-            text = c.text
-        } catch { throw OCIError("create \(id): read the bundle's config.json: \(error)") }
+        let contents: TrustedFile.Contents
+        do { contents = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20) } catch {
+            throw OCIError("create \(id): read the bundle's config.json: \(error)")
+        }
+        // Not repaired: both of its readers (OCIConfig's, and StrictJSON for linux.seccomp) see
+        // the file's own text or nothing.
+        guard let text = contents.utf8Text else {
+            throw OCIError("create \(id): the bundle's config.json is not UTF-8 (RFC 8259 section 8.1); write it as UTF-8 (EINVAL)")
+        }
         var config: OCIConfig
         do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
         // bulkhead.dev/profile: a layer profile that only tightens the config; what of it bounds
@@ -419,9 +423,18 @@ public struct OCIRuntime: Sendable {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
             // the engine's seccomp parser and compiler read it as a Localhost policy.
             // Its keys in one order (OCISeccompSection): one cache entry per policy.
-            guard let data = OCISeccompSection.document(ofConfig: text) else {
+            let section: OCISeccompSection.Value?
+            do { section = try OCISeccompSection.value(ofConfig: text) } catch {
+                throw OCIError("create \(id): config.json: linux.seccomp cannot be read: \(error) (EINVAL)")
+            }
+            guard let section else {
                 throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
             }
+            // The refusal again on the policy loaded (RedTeamOCIFrontTests).
+            guard !OCISeccompSection.hasListener(section) else {
+                throw OCIError("create \(id): config.json: linux.seccomp.listenerPath: \(OCIConfig.seccompListenerUnsupported) (EINVAL)")
+            }
+            let data = OCISeccompSection.document(section)
             try Self.writeAtomically(dir + "/seccomp.json", data, mode: 0o600)
             layer.seccomp = .localhost(path: dir + "/seccomp.json", relativeTo: dir)
         } else if let extra = profileSeccomp {

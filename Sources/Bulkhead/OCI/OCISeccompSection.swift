@@ -1,5 +1,4 @@
 import BulkheadModel
-import Foundation
 
 /// `linux.seccomp` of a config.json as a document of its own: the container's seccomp.json,
 /// which `create` loads as a Localhost policy and whose compiled filter is cached by the hash of
@@ -7,48 +6,42 @@ import Foundation
 /// config (compact, every object's keys in the order of their UTF-8 bytes), so that every
 /// container of an engine's default profile hits one cache entry.
 ///
-/// Decoded with JSONDecoder and written here, not re-serialised with JSONSerialization's
-/// `.sortedKeys`: that option orders keys with ICU collation, and loading ICU's collation data
-/// cost every `create` of a config with a seccomp profile (podman's) milliseconds (issue 13,
-/// BENCHMARKS.md "Where bulkhead-runc's share of a podman run goes").
+/// Read with `StrictJSON` (RFC 8259, Foundation-free) and written here. It was a `JSONDecoder`
+/// decode of the whole config into a generic value, a sixth of `create`'s CPU with podman's
+/// config (BENCHMARKS.md, issue 13, session 12); before that, JSONSerialization's `.sortedKeys`,
+/// which loaded ICU's collation data.
 enum OCISeccompSection {
-    /// A JSON value as decoded: integers kept exact (a rule's argument is a 64-bit value).
-    indirect enum Value: Decodable, Equatable {
-        case null
-        case bool(Bool)
-        case int(Int64)
-        case uint(UInt64)
-        case double(Double)
-        case string(String)
-        case array([Value])
-        case object([String: Value])
+    typealias Value = StrictJSON.Value
 
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null }
-            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-            else if let i = try? c.decode(Int64.self) { self = .int(i) }
-            else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-            else if let d = try? c.decode(Double.self) { self = .double(d) }
-            else if let s = try? c.decode(String.self) { self = .string(s) }
-            else if let a = try? c.decode([Value].self) { self = .array(a) }
-            else { self = .object(try c.decode([String: Value].self)) }
-        }
+    /// The text of `linux.seccomp` of the config.json `text`, nil when it has none; throws when
+    /// `text` is not strict JSON (a config written as YAML cannot carry its policy to the
+    /// seccomp loader as JSON). The failure names a byte offset, never the text.
+    static func section(ofConfig text: String) throws(StrictJSON.Failure) -> [UInt8]? {
+        try value(ofConfig: text).map(document)
     }
 
-    private struct Config: Decodable {
-        struct Linux: Decodable { var seccomp: Value? }
-        var linux: Linux?
+    /// Whether `seccomp` (the section as read here, which is the policy loaded) names a
+    /// listener: OCIConfig refuses one on its own reading of the config (Yams), which can
+    /// differ (libyaml drops a raw U+FEFF inside a string and folds a raw U+0085).
+    static func hasListener(_ seccomp: Value) -> Bool {
+        guard let l = seccomp["listenerPath"] else { return false }
+        return l != .null && l != .string("")
     }
 
-    /// The text of `linux.seccomp` of the config.json `text`; nil when it has none or `text` is
-    /// not JSON (a config written as YAML cannot carry its policy to the seccomp loader as JSON).
-    static func document(ofConfig text: String) -> [UInt8]? {
-        guard let config = try? JSONDecoder().decode(Config.self, from: Data(text.utf8)),
-              let seccomp = config.linux?.seccomp else { return nil }
+    /// `seccomp` as the container's seccomp.json.
+    static func document(_ seccomp: Value) -> [UInt8] {
         var out = ""
         write(seccomp, into: &out)
         return Array(out.utf8)
+    }
+
+    /// `section`, nil also when `text` is not strict JSON.
+    static func document(ofConfig text: String) -> [UInt8]? { (try? section(ofConfig: text)) ?? nil }
+
+    /// linux.seccomp of the config.json `text`, nil when it has none.
+    static func value(ofConfig text: String) throws(StrictJSON.Failure) -> Value? {
+        guard let seccomp = try StrictJSON.parse(text)["linux"]?["seccomp"], seccomp != .null else { return nil }
+        return seccomp
     }
 
     static func write(_ v: Value, into out: inout String) {
@@ -66,13 +59,13 @@ enum OCISeccompSection {
                 write(item, into: &out)
             }
             out += "]"
-        case .object(let entries):
+        case .object(let members):
             out += "{"
-            for (i, (k, value)) in entries.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            for (i, m) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
                 if i > 0 { out += "," }
-                quote(k, into: &out)
+                quote(m.key, into: &out)
                 out += ":"
-                write(value, into: &out)
+                write(m.value, into: &out)
             }
             out += "}"
         }

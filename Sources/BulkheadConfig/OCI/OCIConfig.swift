@@ -79,6 +79,9 @@ public struct OCIConfig: Sendable, Equatable {
     }
     /// `linux.seccomp` is present: compiled by the engine from the config's own text.
     public var hasSeccomp = false
+    /// The one refusal of linux.seccomp.listenerPath: here on this reading of config.json, and at
+    /// `create` on the section as the seccomp loader reads it (`OCISeccompSection`).
+    public static let seccompListenerUnsupported = "seccomp user notification (listenerPath) is not supported by bulkhead"
     /// Fields present whose content bulkhead does not apply (each listed in `acceptedWithoutEffect`).
     public var ignored: [String]
     /// `hooks`, in the order the spec runs them within each kind.
@@ -261,7 +264,7 @@ public struct OCIConfig: Sendable, Equatable {
             if let n = m["seccomp"], !n.isNull {
                 let sm = try n.mapping()
                 if let l = sm["listenerPath"], try !l.string().isEmpty {
-                    throw l.error("seccomp user notification (listenerPath) is not supported by bulkhead")
+                    throw l.error(Self.seccompListenerUnsupported)
                 }
                 // The engine's own parser and compiler read it (the runtime writes it to the
                 // state directory and selects it as a Localhost policy).

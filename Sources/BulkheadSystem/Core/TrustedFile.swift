@@ -37,6 +37,10 @@ public enum TrustedFile {
         public var mode: mode_t
         public var owner: uid_t
         public var text: String { String(decoding: bytes, as: UTF8.self) }
+        /// The bytes as text when they are all UTF-8, nil when any is not: never repaired into
+        /// U+FFFD as `text` repairs them (a JSON text that is not UTF-8 is not JSON, RFC 8259
+        /// section 8.1; the OCI runtime's documents are read with this).
+        public var utf8Text: String? { String(validating: bytes, as: UTF8.self) }
     }
 
     /// The uids whose files root trusts: root and the real uid of this process.
