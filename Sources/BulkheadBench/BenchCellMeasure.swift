@@ -3,17 +3,20 @@ import BulkheadModel
 
 /// How often one cell and its control are measured (issue 18's adaptive rounds), apart from
 /// what measuring them is: `BenchCatalogue.run` hands `result` the cell's real runs, and
-/// BulkheadBenchTests synthetic ones. The rules:
-/// - The cell runs with the asked rounds, and once more with twice the rounds when that run
-///   was inconclusive (`BenchRemeasure`: the second run's result, the first verdict in its
-///   evidence; a cell still undecided stays inconclusive).
+/// BulkheadBenchTests synthetic ones. The rules (`BenchRemeasure` holds the pure parts):
+/// - The cell runs with the asked rounds. When that run was inconclusive it runs once more: a
+///   cell judged by a ratio its judgement can take from two runs (`BenchJudge`) with as many
+///   rounds again, its verdict judged on the rounds of both (each run's judgement of the
+///   pooled ratio, with what that run showed); any other with twice the rounds, that run's
+///   result replacing the first's. The first verdict leads the evidence; a cell still undecided
+///   stays inconclusive.
 /// - A "cannot" that runs workloads and has a control here (`Mitigations.plan`) has the
-///   control measured after the cell (one measured in the cell's own run is read from the
-///   cell's latest run). When only the control was inconclusive it is measured once more with
-///   twice the rounds: a control of its own run in a run of its own; one measured in the
-///   cell's run by running the cell again, whose second run is then the cell's result
-///   (`BenchRemeasure.combine`), unless the cell's own re-measure already ran it with more
-///   rounds. Never when the VM lane's figures were read (a second run would read them again).
+///   control measured: after the cell in a run of its own, or read from each run of the cell
+///   when it is measured in the cell's own run (pooled as the cell is). When only the control
+///   was inconclusive it is measured once more the same way: a control of its own run in a
+///   run of its own; one measured in the cell's run by running the cell again, both then
+///   pooled, unless the cell's own re-measure already gave it its second run. Never when the
+///   VM lane's figures were read (a second run would read them again).
 struct BenchCellMeasure {
     /// Where a cell's control is measured (`Mitigations.Plan.inCellRun`).
     enum Control: Equatable {
@@ -44,30 +47,93 @@ struct BenchCellMeasure {
     /// The cell's result with its control's in `mitigation`. `cell(n)` runs the cell with `n`
     /// rounds; `control(n)` measures its control after the cell's latest run, with `n` rounds
     /// (a control measured in the cell's run reads what that run left).
-    func result(cell: (Int) -> BenchResult, control: (Int) -> BenchMitigation?) -> BenchResult {
-        var cellRuns = 0
-        var r = BenchRemeasure.measure(rounds: rounds) { n in
-            cellRuns += 1
-            return cell(n)
+    func result(cell: (Int) -> BenchJudged<BenchResult>, control: (Int) -> BenchJudged<BenchMitigation>?) -> BenchResult {
+        let first = cell(rounds)
+        // A control measured in the cell's run is read after each run of the cell.
+        let inCell = self.control == .inCellRun
+        let firstControl = inCell ? control(rounds) : nil
+        var r = first.result
+        var m = firstControl
+        var cellAgain = false
+        if let more = BenchRemeasure.rounds(for: first.result, after: rounds, pooling: Self.poolable(first)) {
+            let again = cell(more)
+            r = Self.merge(first, firstRounds: rounds, again, more: more, because: nil)
+            cellAgain = true
+            if let a = firstControl, let b = control(more) { m = BenchJudged(result: Self.merge(a, firstRounds: rounds, b, more: more, because: nil), judged: nil) }
         }
         guard let placed = self.control else { return r }
-        var m = control(rounds)
+        if placed == .ownRun { m = control(rounds) }
         // A decided cell whose control measured in its run was inconclusive was otherwise never
         // measured again (CI, session 10: network-bandwidth/namespace's shaping at 82% [71-82%]
         // against an 80% band, the cell cannot at 70% [68-72%]).
-        if let first = m, first.verdict.kind == .inconclusive, !vmLane, placed == .ownRun || cellRuns == 1,
-           let more = BenchRemeasure.extraRounds(after: rounds) {
-            if placed == .inCellRun {
-                // The cell's own verdict was decided: its note says that the control's was not
-                // (combine's would say the cell's verdict was inconclusive).
-                let why = "its control (\(first.control)) was inconclusive (\(first.keyFigure): \(first.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
-                r = BenchRemeasure.combine(first: r, firstRounds: rounds, again: cell(more), rounds: more, because: why)
+        if let c = m, c.result.verdict.kind == .inconclusive, !vmLane, placed == .ownRun || !cellAgain {
+            let pooling = Self.poolable(c) && (placed == .ownRun || Self.poolable(first))
+            if let more = BenchRemeasure.extraRounds(after: rounds, pooling: pooling) {
+                if placed == .inCellRun {
+                    // The cell's own verdict was decided: its note says that the control's was not
+                    // (the default note would say the cell's verdict was inconclusive).
+                    let why = "its control (\(c.result.control)) was inconclusive (\(c.result.keyFigure): \(c.result.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
+                    r = Self.merge(first, firstRounds: rounds, cell(more), more: more, because: why)
+                }
+                if let again = control(more) {
+                    m = BenchJudged(result: Self.merge(c, firstRounds: rounds, again, more: more, because: nil), judged: nil)
+                }
             }
-            m = control(more)
-            m?.evidence.insert("measured again with \(more) rounds: with \(rounds) the verdict was inconclusive (\(first.keyFigure): \(first.verdict.reason))", at: 0)
         }
-        r.mitigation = m
+        r.mitigation = m?.result
         return r
+    }
+
+    /// Whether a run's judgement can take the rounds of a second run with its own.
+    static func poolable<R>(_ run: BenchJudged<R>) -> Bool {
+        run.judged.map { $0.ratio != nil } ?? false
+    }
+
+    /// A run measured again: both runs' rounds judged together where both can be
+    /// (`BenchRemeasure.pooled`: each run's judgement of the pooled ratio, combined by
+    /// `pooledVerdict`; every window of both kept, the second run's rounds after the first's),
+    /// else the second run replacing the first (`combine`). Either way the evidence is led by
+    /// why (`because`, else the first verdict) and the seconds are both runs'.
+    static func merge<R: BenchRemeasured>(_ a: BenchJudged<R>, firstRounds: Int, _ b: BenchJudged<R>, more: Int, because: String?) -> R {
+        var r = b.result
+        guard let ja = a.judged, let jb = b.judged, let q = BenchRemeasure.pooled(ja.ratio, jb.ratio) else {
+            r.evidence.insert(BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, pooled: false, because: because), at: 0)
+            r.runSeconds += a.result.runSeconds
+            return r
+        }
+        let x = ja.judge(q), y = jb.judge(q)
+        r.verdict = BenchRemeasure.pooledVerdict(first: x.verdict, again: y.verdict).requiringInterval(q, asked: firstRounds + more)
+        r.keyFigure = y.keyFigure
+        r.ratio = y.shown
+        r.measurements = BenchRemeasure.pooledMeasurements(a.result.measurements, b.result.measurements, firstRounds: firstRounds)
+        r.evidence.insert(BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, pooled: true, because: because), at: 0)
+        r.runSeconds += a.result.runSeconds
+        return r
+    }
+}
+
+/// What a second run changes of a cell's result or a control's (`BenchCellMeasure.merge`).
+protocol BenchRemeasured {
+    var verdict: BenchVerdict { get set }
+    var keyFigure: String { get set }
+    var measurements: [BenchMeasurement] { get set }
+    var evidence: [String] { get set }
+    var ratio: BenchRatioSummary? { get set }
+    /// The run's wall-clock seconds.
+    var runSeconds: Double { get set }
+}
+
+extension BenchResult: BenchRemeasured {
+    var runSeconds: Double {
+        get { seconds }
+        set { seconds = newValue }
+    }
+}
+
+extension BenchMitigation: BenchRemeasured {
+    var runSeconds: Double {
+        get { seconds ?? 0 }
+        set { seconds = newValue }
     }
 }
 
@@ -93,7 +159,7 @@ extension BenchVerdict {
     /// round is a point, so its can, cannot or not-observed decides nothing. It is inconclusive,
     /// which the bench measures again (`BenchCellMeasure`). One round asked (`--quick`) keeps its
     /// single-sample verdict. Applied where a cell's or a control's outcome becomes its result
-    /// (`BenchExperiment.run`, `Mitigations.run`).
+    /// (`BenchExperiment.run`, `Mitigations.run`) and to the rounds of two runs pooled.
     func requiringInterval(_ ratio: BenchRatioSummary?, asked: Int) -> BenchVerdict {
         guard let q = ratio, asked >= 2, q.rounds < 2, [.can, .cannot, .notObserved].contains(kind) else { return self }
         return BenchVerdict(.inconclusive, "only \(q.rounds) of \(asked) rounds gave a ratio (the others missed a window): one round is no interval; it alone gave \(kind.rawValue): \(reason)")

@@ -12,6 +12,41 @@ struct BenchOutcome {
     var chartMetric: String?
     /// The victim's ratio over the rounds, for a cell judged by a ratio against a band.
     var ratio: BenchRatioSummary?
+    /// How the verdict and key figure follow from the ratio (`BenchJudge`) and the ratio it
+    /// judged, for an outcome whose judgement may be applied to the rounds of two runs pooled
+    /// (`BenchCellMeasure`); nil for one decided otherwise, which a second run replaces.
+    var judged: (ratio: BenchRatioSummary?, judge: BenchJudge)?
+}
+
+/// What a ratio outcome's judgement gives: its verdict, its key figure, and the ratio shown
+/// (the one judged, unless the judgement shows another: a cache cell whose rounds were too
+/// few to judge shows them all).
+struct BenchJudgement {
+    var verdict: BenchVerdict
+    var keyFigure: String
+    var shown: BenchRatioSummary?
+}
+
+/// An experiment's judgement of its victim's ratio, with what its own run showed captured (the
+/// aggressor contained, its preconditions met, the control in place): applied to the rounds of
+/// its own run, and to the rounds of that run and a second one pooled (`BenchCellMeasure`), so
+/// that one function decides both.
+typealias BenchJudge = (BenchRatioSummary?) -> BenchJudgement
+
+extension BenchOutcome {
+    /// The outcome `judge` gives `ratio`, remembering both for a pooled judgement later.
+    init(judging ratio: BenchRatioSummary?, by judge: @escaping BenchJudge, chartMetric: String? = nil) {
+        let j = judge(ratio)
+        self.init(verdict: j.verdict, keyFigure: j.keyFigure, chartMetric: chartMetric, ratio: j.shown)
+        judged = (ratio, judge)
+    }
+}
+
+/// A cell's or a control's result and, where it is judged by a ratio that may be pooled, the
+/// ratio it judged and its judgement (`BenchOutcome.judged`).
+struct BenchJudged<R> {
+    var result: R
+    var judged: (ratio: BenchRatioSummary?, judge: BenchJudge)?
 }
 
 /// One cell's experiment: the claim from LAYERS.md, how it is tested, and the body that runs
@@ -37,7 +72,10 @@ struct BenchExperiment: Sendable {
 
     /// Runs the body in a fresh outer cgroup; a failure of the bench itself is reported as
     /// not observed, never as a pass.
-    func run(_ ctx: BenchContext) -> BenchResult {
+    func run(_ ctx: BenchContext) -> BenchResult { runJudged(ctx).result }
+
+    /// `run`, with the outcome's judgement for a pooled second run (`BenchCellMeasure`).
+    func runJudged(_ ctx: BenchContext) -> BenchJudged<BenchResult> {
         let start = Monotonic.now()
         var o: BenchOutcome
         ctx.failures = []
@@ -61,9 +99,10 @@ struct BenchExperiment: Sendable {
         }
         // A figure a workload did not report is absent, not NaN (JSON has no NaN).
         o.measurements = o.measurements.filter(\.value.isFinite)
-        return BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,
-                           method: method, measurements: o.measurements, evidence: o.evidence, chartMetric: o.chartMetric,
-                           ratio: o.ratio, seconds: Monotonic.now() - start)
+        let r = BenchResult(cell: cell, claim: claim, expected: expected, verdict: o.verdict, keyFigure: o.keyFigure,
+                            method: method, measurements: o.measurements, evidence: o.evidence, chartMetric: o.chartMetric,
+                            ratio: o.ratio, seconds: Monotonic.now() - start)
+        return BenchJudged(result: r, judged: o.judged)
     }
 
     /// A cell whose evidence is elsewhere, or that needs what is not there: no body runs.
@@ -115,8 +154,9 @@ extension BenchContext {
             if !run.problems.isEmpty { problems.append(run.problems) }
         }
         let r = w.summary(metric, .loaded, band: atMost, side: .atMost)
-        var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: what),
-                             keyFigure: "victim \(r?.text ?? "?")", chartMetric: metric, ratio: r)
+        var o = BenchOutcome(judging: r, by: { q in
+            BenchJudgement(verdict: BenchVerdict.judgeSlowdown(summary: q, what: what), keyFigure: "victim \(q?.text ?? "?")", shown: q)
+        }, chartMetric: metric)
         o.measurements = w.measurements
         o.evidence = problems
         return o

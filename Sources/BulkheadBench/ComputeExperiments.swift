@@ -59,18 +59,19 @@ enum ComputeExperiments {
             let r = w.summary("victim work rate", .contained, band: band, side: .atLeast)
             // In the pod the throttling happens in the pod cgroup, not in the containers' own.
             let contained = (podLevel || throttled > 0) && share <= 0.65
-            var o = BenchOutcome(
-                verdict: BenchVerdict.judgeCan(summary: r, contained: contained,
-                                               containment: "the hog got \(BenchFormat.value(share, "CPU")), throttled in \(Int(throttled)) periods"),
-                keyFigure: "victim \(r?.text ?? "?"), hog \(BenchFormat.value(share, "CPU"))",
-                chartMetric: "victim work rate", ratio: r)
             // cpu.max holds a hog only once it reaches the limit: a hog that the machine's other
             // load kept below it (load average 11 to 20 here) tests nothing, and a "can" then
             // would be the other load's, not the limit's. Its own cgroups' usage says.
             let measured = hogNames.contains { number(loaded.containerStats($0), "cpuUsageMicros") != nil }
-            o.verdict = o.verdict.requiring([.init("the hog's own CPU over its windows (cpu.stat usage of its cgroup\(podLevel ? "s" : ""))", measured ? share : nil,
-                                                   atLeast: Self.hogNeed, "CPU")],
-                                            context: "cpu.max bounds a hog only once it reaches its 0.5 CPU; the machine's other load kept it below (load average \(Self.loadAverage()))")
+            let load = Self.loadAverage()
+            var o = BenchOutcome(judging: r, by: { q in
+                let v = BenchVerdict.judgeCan(summary: q, contained: contained,
+                                              containment: "the hog got \(BenchFormat.value(share, "CPU")), throttled in \(Int(throttled)) periods")
+                    .requiring([.init("the hog's own CPU over its windows (cpu.stat usage of its cgroup\(podLevel ? "s" : ""))", measured ? share : nil,
+                                      atLeast: Self.hogNeed, "CPU")],
+                               context: "cpu.max bounds a hog only once it reaches its 0.5 CPU; the machine's other load kept it below (load average \(load))")
+                return BenchJudgement(verdict: v, keyFigure: "victim \(q?.text ?? "?"), hog \(BenchFormat.value(share, "CPU"))", shown: q)
+            }, chartMetric: "victim work rate")
             o.measurements = w.measurements + [
                 BenchMeasurement("hog CPU share", .evidence, share, "CPU"),
                 BenchMeasurement("hog throttled periods (cpu.stat nr_throttled)", .evidence, throttled, ""),
@@ -108,11 +109,11 @@ enum ComputeExperiments {
             let killed = loaded.double("bomb_killed") ?? 0
             let contained = (kills > 0 || exit == 137 || killed > 0) && victimExit == 0
             let r = w.summary("victim sweep rate", .contained, band: band, side: .atLeast)
-            var o = BenchOutcome(
-                verdict: BenchVerdict.judgeCan(summary: r, contained: contained,
-                                               containment: "the bomb was OOM-killed (oom_kill \(Int(kills)), SIGKILLed children \(Int(killed)), exit \(exit.map(String.init) ?? "?"), peak \(Int(peak)) MiB), the victim exited \(victimExit.map(String.init) ?? "?")"),
-                keyFigure: "victim \(r?.text ?? "?"), bomb OOM at \(Int(peak)) MiB",
-                chartMetric: "victim sweep rate", ratio: r)
+            var o = BenchOutcome(judging: r, by: { q in
+                BenchJudgement(verdict: BenchVerdict.judgeCan(summary: q, contained: contained,
+                                                              containment: "the bomb was OOM-killed (oom_kill \(Int(kills)), SIGKILLed children \(Int(killed)), exit \(exit.map(String.init) ?? "?"), peak \(Int(peak)) MiB), the victim exited \(victimExit.map(String.init) ?? "?")"),
+                               keyFigure: "victim \(q?.text ?? "?"), bomb OOM at \(Int(peak)) MiB", shown: q)
+            }, chartMetric: "victim sweep rate")
             o.measurements = w.measurements + [
                 BenchMeasurement("bomb oom kills (memory.events oom_kill)", .evidence, kills, ""),
                 BenchMeasurement("bomb memory peak", .evidence, peak, "MiB"),
@@ -178,20 +179,26 @@ enum ComputeExperiments {
             let sweeper = number(run.containerStats("hog"), "cpuUsageMicros").map { $0 / 1e6 / max(spans, 1e-3) }
             let alone = w.median(BenchCacheRounds.share, .baseline)
             // Fewer than two judged rounds (one with --quick) decide nothing, a cannot included:
-            // the interval of one round is a point.
+            // the interval of one round is a point. A cell with too few shows its ratio over all
+            // rounds (the report's strip and key figure), marked as such; its verdict is
+            // not-measurable. The judgement counts the judged rounds its ratio has (the
+            // run's, or two runs' pooled: BenchCellMeasure).
             let need = min(2, ctx.rounds)
-            let verdict = judged.count < need
-                ? BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(ctx.rounds - judged.count) of \(ctx.rounds) rounds' windows (the victim's CPU share), \(judged.count) judged (needs \(need)); other work shared CPU 0 (load average \(Self.loadAverage())); all rounds gave victim at \(w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)?.text ?? "?") of baseline")
-                : BenchVerdict.judgeSlowdown(summary: r, what: "memory sweep next to a sweeping neighbour")
+            let all = w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost)
+            let load = Self.loadAverage()
+            var o = BenchOutcome(judging: r, by: { q in
+                let count = q?.rounds ?? 0
+                guard count >= need else {
+                    return BenchJudgement(
+                        verdict: BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in the windows of all but \(count) rounds (the victim's CPU share), \(count) judged (needs \(need)); other work shared CPU 0 (load average \(load)); all rounds of the run gave victim at \(all?.text ?? "?") of baseline"),
+                        keyFigure: "victim \(all?.text ?? "?") over all rounds, \(count) judged", shown: all)
+                }
+                let v = BenchVerdict.judgeSlowdown(summary: q, what: "memory sweep next to a sweeping neighbour")
                     .requiring([.init("the aggressor's own CPU over its windows (cgroup usage)", sweeper, atLeast: Self.sweeperNeed, "CPU"),
                                 .init("the victim's CPU alone on CPU 0 (median of its baseline windows)", alone, atLeast: Self.victimAloneNeed, "CPU")],
-                               context: "other work shared CPU 0 (load average \(Self.loadAverage()))")
-            // A cell with too few judged rounds shows its ratio over all rounds (the report's
-            // strip and key figure), marked as such; its verdict is not-measurable.
-            let shown = judged.count < need ? w.summary("victim sweep rate", .loaded, band: 0.9, side: .atMost) : r
-            var o = BenchOutcome(verdict: verdict,
-                                 keyFigure: "victim \(shown?.text ?? "?")\(judged.count < need ? " over all rounds, \(judged.count) of \(ctx.rounds) judged" : "")",
-                                 chartMetric: "victim sweep rate", ratio: shown)
+                               context: "other work shared CPU 0 (load average \(load))")
+                return BenchJudgement(verdict: v, keyFigure: "victim \(q?.text ?? "?")", shown: q)
+            }, chartMetric: "victim sweep rate")
             let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
             o.measurements = w.measurements.filter { $0.phase != .contained } + service.filter { $0.phase != .contained }
                 + [BenchMeasurement("aggressor CPU over its windows (cgroup usage)", .evidence, sweeper ?? .nan, "CPU"),

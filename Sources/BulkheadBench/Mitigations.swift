@@ -48,7 +48,10 @@ enum Mitigations {
 
     /// Runs the mitigation of `cell` in an outer cgroup of its own (as every experiment), or
     /// nil when it has none. A failure of the run is `not-observed`, never a pass.
-    static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? {
+    static func run(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchMitigation? { runJudged(cell, ctx)?.result }
+
+    /// `run`, with the outcome's judgement for a pooled second run (`BenchCellMeasure`).
+    static func runJudged(_ cell: BenchCellID, _ ctx: BenchContext) -> BenchJudged<BenchMitigation>? {
         guard let p = plan(cell) else { return nil }
         let start = Monotonic.now()
         var o: BenchOutcome
@@ -71,9 +74,10 @@ enum Mitigations {
         // As the cell's: a ratio judged on one round of several decides nothing (a control
         // measured in the cell's run has the cell's launch failures in the cell's evidence).
         if p.inCellRun { o = o.concluded(asked: ctx.rounds, failures: []) }
-        return BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
-                               measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
-                               seconds: seconds ?? 0)
+        let m = BenchMitigation(control: p.control, verdict: o.verdict, keyFigure: o.keyFigure, method: p.method,
+                                measurements: o.measurements.filter(\.value.isFinite), evidence: o.evidence, ratio: o.ratio,
+                                seconds: seconds ?? 0)
+        return BenchJudged(result: m, judged: o.judged)
     }
 
     /// A sandbox run's report, as a loose dictionary (nil when none was written).
@@ -140,21 +144,27 @@ enum Mitigations {
         let l3 = FileIO.read("/sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list")?.trimmingCharacters(in: .whitespacesAndNewlines)
         let resctrl = access("/sys/fs/resctrl/info", F_OK) == 0
         let what = "victim on CPU 0, aggressor on CPU 1 (cpuset.cpus written for the aggressor's sandbox: \(pinned ? "yes" : "no"))"
-        let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
-        let verdict: BenchVerdict
-        switch (r?.position, pinned) {
-        case (_, true) where judged.count < min(2, w.rounds.count):
-            verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in \(w.rounds.count - judged.count) of \(w.rounds.count) rounds' windows (load average \(ComputeExperiments.loadAverage())); the judged rounds gave \(fig); \(what)")
-        case (.confirms?, true):
-            verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
-        case (.refutes?, true):
-            verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
-        case (.straddles?, true):
-            verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
-        default:
-            verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
-        }
-        var o = BenchOutcome(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")\(verdict.kind == .notMeasurable ? " (\(judged.count) of \(w.rounds.count) rounds judged)" : "")", ratio: r)
+        let need = min(2, w.rounds.count)
+        let load = ComputeExperiments.loadAverage()
+        var o = BenchOutcome(judging: r, by: { r in
+            let fig = r.map { "victim at \($0.text) of baseline" + ($0.rounds > 1 ? " (median of \($0.rounds) rounds, 95% interval)" : "") } ?? "no victim figure"
+            // The judged rounds its ratio has (the run's, or two runs' pooled: BenchCellMeasure).
+            let count = r?.rounds ?? 0
+            let verdict: BenchVerdict
+            switch (r?.position, pinned) {
+            case (_, true) where count < need:
+                verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in the windows of all but \(count) rounds (load average \(load)); the judged rounds gave \(fig); \(what)")
+            case (.confirms?, true):
+                verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
+            case (.refutes?, true):
+                verdict = BenchVerdict(.cannot, "\(fig) with the aggressor on another CPU, below 90%: pinning separates L1 and L2, not the last-level cache\(l3.map { " (shared by CPUs \($0))" } ?? "") nor the memory bus; \(what)")
+            case (.straddles?, true):
+                verdict = BenchVerdict(.inconclusive, "\(fig): the interval straddles 90%, so the rounds do not decide whether pinning holds; \(what)")
+            default:
+                verdict = BenchVerdict(.notObserved, "pinning was not shown in place or the victim reported nothing: \(what); \(fig)")
+            }
+            return BenchJudgement(verdict: verdict, keyFigure: "victim \(r?.text ?? "?")\(verdict.kind == .notMeasurable ? " (\(count) rounds judged)" : "")", shown: r)
+        })
         o.measurements = w.measurements.filter { $0.phase != .loaded }
         o.evidence += late
         o.evidence += [
@@ -201,8 +211,10 @@ enum Mitigations {
     static func roundsOutcome(_ sched: BenchSchedule, _ run: BenchPods, _ w: BenchWindows, _ service: [BenchMeasurement], band: Double, held: Bool,
                               containment: String, keyFigure: String, evidence: BenchMeasurement) -> BenchOutcome {
         let r = w.summary("victim throughput", .contained, band: band, side: .atLeast)
-        var o = BenchOutcome(verdict: BenchVerdict.judgeCan(summary: r, contained: held, containment: containment),
-                             keyFigure: "victim \(r?.text ?? "?"), \(keyFigure)", ratio: r)
+        var o = BenchOutcome(judging: r, by: { q in
+            BenchJudgement(verdict: BenchVerdict.judgeCan(summary: q, contained: held, containment: containment),
+                           keyFigure: "victim \(q?.text ?? "?"), \(keyFigure)", shown: q)
+        })
         o.measurements = w.measurements.filter { $0.phase != .loaded } + [evidence] + service.filter { $0.phase != .loaded }
         o.evidence += sched.late(run.values, prefix: "v")
         o.evidence.append("measured in the cell's run: its baseline windows are the cell's")
@@ -465,14 +477,16 @@ enum Mitigations {
         let r = fsyncService(w, .contained, band: 0.7, side: .atLeast, what: what)
         let enforced = ioMaxLine.map { $0.split(separator: " ").contains("wbps=\(ioMaxWBPS)") } ?? false
         let containment = "the writers' cgroup's io.max read \(ioMaxLine.map { "'\($0)'" } ?? "nothing") on \(place)"
-        var verdict = BenchVerdict.judgeCan(summary: r, contained: enforced, containment: containment)
-        if verdict.kind == .notObserved, enforced, r?.position == .refutes {
-            verdict = BenchVerdict(.cannot, "the victim's \(what) service fell below 70% although \(containment): victim at \(r?.text ?? "?") of baseline")
-        }
         let b90 = w.median("victim \(what) p90 latency", .baseline), c90 = w.median("victim \(what) p90 latency", .contained)
-        var o = BenchOutcome(verdict: verdict,
-                             keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(c90.map { BenchFormat.value($0, "") } ?? "?") ms",
-                             ratio: r)
+        var o = BenchOutcome(judging: r, by: { r in
+            var verdict = BenchVerdict.judgeCan(summary: r, contained: enforced, containment: containment)
+            if verdict.kind == .notObserved, enforced, r?.position == .refutes {
+                verdict = BenchVerdict(.cannot, "the victim's \(what) service fell below 70% although \(containment): victim at \(r?.text ?? "?") of baseline")
+            }
+            return BenchJudgement(verdict: verdict,
+                                  keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(c90.map { BenchFormat.value($0, "") } ?? "?") ms",
+                                  shown: r)
+        })
         o.measurements = w.measurements
         if let line = ioMaxLine, let bps = line.split(separator: " ").first(where: { $0.hasPrefix("wbps=") }).flatMap({ Double($0.dropFirst(5)) }) {
             o.measurements.append(BenchMeasurement("io.max wbps read back from the writers' cgroup", .evidence, bps, "B/s"))

@@ -25,8 +25,10 @@ enum NetworkExperiments {
                 var w = BenchWindows()
                 sched.collect(run.values, prefix: "v", as: "victim throughput", unit: "Mbit/s", into: &w)
                 let r = w.summary("victim throughput", .loaded, band: 0.75, side: .atMost)
-                var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "throughput next to a flooding sibling on the pod's link"),
-                                     keyFigure: "victim \(r?.text ?? "?")", chartMetric: "victim throughput", ratio: r)
+                var o = BenchOutcome(judging: r, by: { q in
+                    BenchJudgement(verdict: BenchVerdict.judgeSlowdown(summary: q, what: "throughput next to a flooding sibling on the pod's link"),
+                                   keyFigure: "victim \(q?.text ?? "?")", shown: q)
+                }, chartMetric: "victim throughput")
                 let service = ctx.serviceMeasurements(run.values, sched, prefix: "vl")
                 o.measurements = w.measurements.filter { $0.phase != .contained } + [BenchMeasurement("sibling's flood (sender side)", .evidence, run.double("f") ?? .nan, "Mbit/s")]
                     + service.filter { $0.phase != .contained }
@@ -172,12 +174,12 @@ enum NetworkExperiments {
                 let tenantTotal = (run.double("f1") ?? 0) + (run.double("f2") ?? 0)
                 let r = w.summary("victim throughput", .loaded, band: 0.8, side: .atMost)
                 let summary = "tenant B's two pods, each shaped at 4M, sent \(BenchFormat.value(tenantTotal, "Mbit/s")) together (sender side)"
-                let verdict = tenantTotal >= 1.5 * 4
-                    ? BenchVerdict.judgeSlowdown(summary: r, what: summary)
-                    : BenchVerdict(.notObserved, "\(summary): not more than one pod's limit; victim at \(r?.text ?? "?")")
-                var o = BenchOutcome(verdict: verdict,
-                                     keyFigure: "tenant B \(BenchFormat.value(tenantTotal, "Mbit/s")) (2 × 4M), victim \(r?.text ?? "?")",
-                                     chartMetric: "victim throughput", ratio: r)
+                var o = BenchOutcome(judging: r, by: { q in
+                    let verdict = tenantTotal >= 1.5 * 4
+                        ? BenchVerdict.judgeSlowdown(summary: q, what: summary)
+                        : BenchVerdict(.notObserved, "\(summary): not more than one pod's limit; victim at \(q?.text ?? "?")")
+                    return BenchJudgement(verdict: verdict, keyFigure: "tenant B \(BenchFormat.value(tenantTotal, "Mbit/s")) (2 × 4M), victim \(q?.text ?? "?")", shown: q)
+                }, chartMetric: "victim throughput")
                 o.measurements = w.measurements.filter { $0.phase != .contained } + [
                     BenchMeasurement("tenant B's total (two pods at 4M each, sender side)", .evidence, tenantTotal, "Mbit/s"),
                 ] + service.filter { $0.phase != .contained }

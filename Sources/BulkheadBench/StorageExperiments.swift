@@ -35,9 +35,11 @@ enum StorageExperiments {
             let r = BenchRatioSummary(metric: "victim fsync service (the worse of rate and p90 latency)", phase: .loaded,
                                       ratios: service, band: 0.67, side: .atMost)
             let b90 = w.median("victim fsync p90 latency", .baseline), l90 = w.median("victim fsync p90 latency", .loaded)
-            var o = BenchOutcome(verdict: BenchVerdict.judgeSlowdown(summary: r, what: "fsync rate or p90 latency next to a writer"),
-                                 keyFigure: "victim \(r?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(l90.map { BenchFormat.value($0, "") } ?? "?") ms",
-                                 chartMetric: "victim fsync p90 latency", ratio: r)
+            var o = BenchOutcome(judging: r, by: { q in
+                BenchJudgement(verdict: BenchVerdict.judgeSlowdown(summary: q, what: "fsync rate or p90 latency next to a writer"),
+                               keyFigure: "victim \(q?.text ?? "?"), p90 \(b90.map { BenchFormat.value($0, "") } ?? "?") → \(l90.map { BenchFormat.value($0, "") } ?? "?") ms",
+                               shown: q)
+            }, chartMetric: "victim fsync p90 latency")
             o.measurements = w.measurements + [
                 BenchMeasurement("writers' 64 MiB rounds", .evidence, (Double(v["w0_rounds"] ?? "") ?? .nan) + (Double(v["w1_rounds"] ?? "") ?? .nan), ""),
                 // The C writers (BenchDiskPrograms) count MiB instead of files.

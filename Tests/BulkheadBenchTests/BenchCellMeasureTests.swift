@@ -14,9 +14,11 @@ struct BenchCellMeasureTests {
 
     /// A ratio cell's run of `rounds` rounds: per round a baseline window of 100 and a loaded
     /// (a "cannot") or contained (a "can") window of `victim(round)`, every window kept with its
-    /// round, judged against `band` as the experiments judge (judgeSlowdown, judgeCan).
+    /// round, judged against `band` as the experiments judge (judgeSlowdown, judgeCan), with the
+    /// judgement a second run's rounds may be pooled with (`contained`: what this run showed of
+    /// its aggressor; `judged: false`, a cell decided otherwise, which a second run replaces).
     static func cell(_ id: BenchCellID, _ expected: BenchVerdictKind, rounds: Int, band: Double, seconds: Double = 10,
-                     _ victim: (Int) -> Double) -> BenchResult {
+                     contained: Bool = true, judged: Bool = true, _ victim: (Int) -> Double) -> BenchJudged<BenchResult> {
         let phase: BenchPhase = expected == .can ? .contained : .loaded
         var windows: [BenchMeasurement] = []
         for r in 0..<rounds {
@@ -25,32 +27,45 @@ struct BenchCellMeasureTests {
         }
         let q = BenchRatioSummary(metric: "victim rate", phase: phase, ratios: (0..<rounds).map { victim($0) / 100 }, band: band,
                                   side: expected == .can ? .atLeast : .atMost)
-        let verdict = expected == .can ? BenchVerdict.judgeCan(summary: q, contained: true, containment: "the synthetic hog was contained")
-                                       : BenchVerdict.judgeSlowdown(summary: q, what: "synthetic victim next to its aggressor")
-        return BenchResult(cell: id, claim: "synthetic", expected: expected, verdict: verdict, keyFigure: "victim \(q?.text ?? "?")",
-                           method: "synthetic windows", measurements: windows, chartMetric: "victim rate", ratio: q, seconds: seconds)
+        let judge: BenchJudge = { q in
+            let verdict = expected == .can
+                ? BenchVerdict.judgeCan(summary: q, contained: contained,
+                                        containment: contained ? "the synthetic hog was contained" : "the synthetic hog ran past its limit")
+                : BenchVerdict.judgeSlowdown(summary: q, what: "synthetic victim next to its aggressor")
+            return BenchJudgement(verdict: verdict, keyFigure: "victim \(q?.text ?? "?")", shown: q)
+        }
+        let j = judge(q)
+        return BenchJudged(result: BenchResult(cell: id, claim: "synthetic", expected: expected, verdict: j.verdict, keyFigure: j.keyFigure,
+                                               method: "synthetic windows", measurements: windows, chartMetric: "victim rate", ratio: q, seconds: seconds),
+                           judged: judged ? (q, judge) : nil)
     }
 
     /// A control's run of `rounds` rounds: the victim's contained windows over `baseline`'s
     /// baseline windows (the cell's own, for a control measured in its run), holding at `band`
-    /// or above (judgeCan, as Mitigations.roundsOutcome).
-    static func control(rounds: Int, band: Double = 0.8, sharing baseline: BenchResult? = nil, _ victim: (Int) -> Double) -> BenchMitigation {
+    /// or above (judgeCan, as Mitigations.roundsOutcome), with its judgement.
+    static func control(rounds: Int, band: Double = 0.8, sharing baseline: BenchResult? = nil, _ victim: (Int) -> Double) -> BenchJudged<BenchMitigation> {
         let base = baseline.map { $0.measurements.filter { $0.phase == .baseline } }
             ?? (0..<rounds).map { BenchMeasurement("victim rate", .baseline, 100, "ops/s", round: $0) }
         let windows = base + (0..<rounds).map { BenchMeasurement("victim rate", .contained, victim($0), "ops/s", round: $0) }
         let q = BenchRatioSummary(metric: "victim rate", phase: .contained, ratios: (0..<rounds).map { victim($0) / 100 }, band: band, side: .atLeast)
-        return BenchMitigation(control: "synthetic control", verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "the control was in place"),
-                               keyFigure: "victim \(q?.text ?? "?")", method: "synthetic", measurements: windows,
-                               evidence: ["measured in the cell's run: its baseline windows are the cell's"], ratio: q, seconds: 3)
+        let judge: BenchJudge = { q in
+            BenchJudgement(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "the control was in place"),
+                           keyFigure: "victim \(q?.text ?? "?")", shown: q)
+        }
+        let j = judge(q)
+        return BenchJudged(result: BenchMitigation(control: "synthetic control", verdict: j.verdict, keyFigure: j.keyFigure, method: "synthetic",
+                                                   measurements: windows, evidence: ["measured in the cell's run: its baseline windows are the cell's"],
+                                                   ratio: q, seconds: 3),
+                           judged: (q, judge))
     }
 
     /// Rounds of 60%, 80%, 100%, repeated: their interval straddles an 80% band at any count.
     static func undecided(_ round: Int) -> Double { [60, 80, 100][round % 3] }
 
     /// A control whose run did not decide (one round cannot: its interval is a point).
-    static func inconclusiveControl() -> BenchMitigation {
-        BenchMitigation(control: "synthetic control", verdict: BenchVerdict(.inconclusive, "synthetic: the interval straddles its band"),
-                        keyFigure: "victim ?", method: "synthetic")
+    static func inconclusiveControl() -> BenchJudged<BenchMitigation> {
+        BenchJudged(result: BenchMitigation(control: "synthetic control", verdict: BenchVerdict(.inconclusive, "synthetic: the interval straddles its band"),
+                                            keyFigure: "victim ?", method: "synthetic"), judged: nil)
     }
 
     /// The baseline windows, "round:value".
@@ -60,22 +75,61 @@ struct BenchCellMeasureTests {
 
     // MARK: the cell
 
-    @Test("An inconclusive cell is measured again with twice the rounds: the second run's result, both runs' seconds, the first verdict in its evidence")
+    @Test("An inconclusive cell is measured again with as many rounds, judged on the rounds of both runs: every window kept, both runs' seconds, the first verdict in its evidence")
     func inconclusiveCellIsMeasuredAgain() throws {
+        var asked: [Int] = []
+        // 3 rounds of 70%, 95%, 100% straddle an 80% band; three more of 95-97% decide it.
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            asked.append(n)
+            return asked.count == 1 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8, seconds: 8) { [70, 95, 100][$0] }
+                                    : Self.cell(Self.cpu, .can, rounds: n, band: 0.8, seconds: 7) { 95 + Double($0) }
+        }, control: { _ in Issue.record("a can has no control"); return nil })
+        #expect(asked == [3, 3], "one run of 3 rounds, then 3 more: \(asked)")
+        #expect(r.verdict.kind == .can && r.confirmsClaim, "\(r.verdict.reason)")
+        let q = try #require(r.ratio)
+        #expect(q.rounds == 6 && q.ratios == [0.7, 0.95, 1.0, 0.95, 0.96, 0.97], "the interval is both runs' rounds: \(q.ratios)")
+        #expect(r.verdict.reason.contains("median of 6 rounds") && r.keyFigure == "victim \(q.text)", "\(r.verdict.reason); \(r.keyFigure)")
+        // Every window of both runs, the second run's rounds after the first's.
+        #expect(Set(r.measurements.compactMap(\.round)) == Set(0..<6), "\(r.measurements.compactMap(\.round))")
+        #expect(r.measurements.first { $0.round == 3 && $0.phase == .contained }?.value == 95, "round 0 of the second run is round 3")
+        #expect(r.seconds == 15, "both runs' seconds: \(r.seconds)")
+        let note = try #require(r.evidence.first)
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's") && note.contains("straddles the 80% band"), "\(note)")
+        #expect(r.mitigation == nil)
+    }
+
+    @Test("Pooled rounds are a finding only where both runs showed their condition: a hog contained in the first run and not in the second gives no can")
+    func pooledNeedsBothRunsConditions() throws {
+        for secondContained in [true, false] {
+            var runs = 0
+            let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+                runs += 1
+                return runs == 1 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8) { [70, 95, 100][$0] }
+                                 : Self.cell(Self.cpu, .can, rounds: n, band: 0.8, contained: secondContained) { 95 + Double($0) }
+            }, control: { _ in nil })
+            #expect(runs == 2 && r.ratio?.rounds == 6, "the pooled interval is shown either way: \(String(describing: r.ratio))")
+            if secondContained {
+                #expect(r.verdict.kind == .can, "both runs contained: \(r.verdict.reason)")
+            } else {
+                #expect(r.verdict.kind == .notObserved && !r.confirmsClaim && r.verdict.reason.contains("ran past its limit"), "\(r.verdict.reason)")
+            }
+        }
+    }
+
+    @Test("A cell whose judgement cannot take a second run's rounds is measured again with twice the rounds, that run replacing the first")
+    func unjudgedCellIsReplaced() throws {
         var asked: [Int] = []
         let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
             asked.append(n)
-            return n == 3 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8, seconds: 8, Self.undecided)
-                          : Self.cell(Self.cpu, .can, rounds: n, band: 0.8, seconds: 15) { _ in 95 }
-        }, control: { _ in Issue.record("a can has no control"); return nil })
+            return n == 3 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8, seconds: 8, judged: false, Self.undecided)
+                          : Self.cell(Self.cpu, .can, rounds: n, band: 0.8, seconds: 15, judged: false) { _ in 95 }
+        }, control: { _ in nil })
         #expect(asked == [3, 6], "\(asked)")
-        #expect(r.verdict.kind == .can && r.confirmsClaim, "\(r.verdict.reason)")
-        let q = try #require(r.ratio)
-        #expect(q.rounds == 6 && Set(r.measurements.compactMap(\.round)).count == 6, "the second run's interval and windows: \(q.rounds)")
-        #expect(r.seconds == 23, "both runs' seconds: \(r.seconds)")
+        #expect(r.verdict.kind == .can && r.ratio?.rounds == 6 && r.seconds == 23, "\(r.verdict.reason)")
+        #expect(Set(r.measurements.compactMap(\.round)) == Set(0..<6) && r.measurements.filter { $0.round == 0 && $0.phase == .contained }.count == 1,
+                "the second run's windows only")
         let note = try #require(r.evidence.first)
-        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive") && note.contains("straddles the 80% band"), "\(note)")
-        #expect(r.mitigation == nil)
+        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive"), "\(note)")
     }
 
     @Test("A cell inconclusive twice stays inconclusive: no third run, never a pass; a control inconclusive twice stays so too")
@@ -85,7 +139,7 @@ struct BenchCellMeasureTests {
             asked.append(n)
             return Self.cell(Self.cpu, .can, rounds: n, band: 0.8, Self.undecided)
         }, control: { _ in nil })
-        #expect(asked == [3, 6] && can.verdict.kind == .inconclusive && !can.confirmsClaim, "\(asked): \(can.verdict.kind)")
+        #expect(asked == [3, 3] && can.verdict.kind == .inconclusive && !can.confirmsClaim, "\(asked): \(can.verdict.kind)")
         #expect(can.ratio?.rounds == 6)
         // A control of its own run: measured again once, then it stays inconclusive.
         var controlAsked: [Int] = []
@@ -95,14 +149,14 @@ struct BenchCellMeasureTests {
             controlAsked.append(n)
             return Self.control(rounds: n, Self.undecided)
         })
-        #expect(controlAsked == [3, 6], "\(controlAsked)")
+        #expect(controlAsked == [3, 3], "\(controlAsked)")
         let m = try #require(cannot.mitigation)
         #expect(m.verdict.kind == .inconclusive && !m.holds && m.ratio?.rounds == 6, "\(m.verdict.reason)")
     }
 
     // MARK: the control
 
-    @Test("A control of its own run that alone was inconclusive is measured again with twice the rounds; the decided cell is not run again")
+    @Test("A control of its own run that alone was inconclusive is measured again with as many rounds, judged on both runs'; the decided cell is not run again")
     func ownRunControlIsMeasuredAgain() throws {
         var cellAsked: [Int] = [], controlAsked: [Int] = []
         let r = BenchCellMeasure(rounds: 3, control: .ownRun).result(cell: { n in
@@ -110,69 +164,67 @@ struct BenchCellMeasureTests {
             return Self.cell(Self.fds, .cannot, rounds: n, band: 0.8, seconds: 9) { _ in 40 }
         }, control: { n in
             controlAsked.append(n)
-            return n == 3 ? Self.control(rounds: 3, Self.undecided) : Self.control(rounds: n) { _ in 97 }
+            return controlAsked.count == 1 ? Self.control(rounds: 3) { [82, 79, 95][$0] } : Self.control(rounds: n) { 90 + 2 * Double($0) }
         })
-        #expect(cellAsked == [3] && controlAsked == [3, 6], "cell \(cellAsked), control \(controlAsked)")
+        #expect(cellAsked == [3] && controlAsked == [3, 3], "cell \(cellAsked), control \(controlAsked)")
         #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 3 && r.seconds == 9 && r.evidence.isEmpty, "the cell's one run stands")
         let m = try #require(r.mitigation)
-        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
+        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6 && m.seconds == 6, "\(m.verdict.reason)")
         let note = try #require(m.evidence.first)
-        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive") && note.contains("straddles the 80% band"), "\(note)")
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6") && note.contains("straddles the 80% band"), "\(note)")
     }
 
-    @Test("A control measured in the cell's run that alone was inconclusive runs the cell again (f0bd8dd): cell and control both from the second run")
+    @Test("A control measured in the cell's run that alone was inconclusive runs the cell again (f0bd8dd): cell and control each judged on both runs' rounds")
     func inCellControlRunsTheCellAgain() throws {
         var cellAsked: [Int] = [], controlAsked: [Int] = []
-        var left: BenchMitigation?
+        var left: BenchJudged<BenchMitigation>?
         let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
             cellAsked.append(n)
-            // CI, session 10: the cell decided (cannot, 70% [68-72%]), its shaping 82% [71-82%].
-            let first: [Double] = [70, 68, 72], shaped: [Double] = [82, 71, 82]
-            let run = Self.cell(Self.network, .cannot, rounds: n, band: 0.8, seconds: n == 3 ? 19 : 31) { n == 3 ? first[$0] : 60 + Double($0) }
-            if n == 3 {
-                left = Self.control(rounds: 3, sharing: run) { shaped[$0] }
-            } else {
-                left = Self.control(rounds: n, sharing: run) { 90 + Double($0) }
-            }
+            // CI, session 10: the cell decided (cannot, 70% [68-72%]), its shaping undecided.
+            let again = cellAsked.count > 1
+            let first: [Double] = [70, 68, 72], shaped: [Double] = [82, 79, 95]
+            let run = Self.cell(Self.network, .cannot, rounds: n, band: 0.8, seconds: again ? 12 : 19) { again ? 60 + Double($0) : first[$0] }
+            left = again ? Self.control(rounds: n, sharing: run.result) { 90 + 2 * Double($0) } : Self.control(rounds: 3, sharing: run.result) { shaped[$0] }
             return run
         }, control: { n in
             controlAsked.append(n)
             return left
         })
-        #expect(cellAsked == [3, 6], "the cell ran again with 6 rounds: \(cellAsked)")
-        #expect(controlAsked.count == 2, "the control read after each run: \(controlAsked)")
-        // The cell's result is its second run's: verdict, interval, windows; both runs' seconds.
-        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6 && Set(r.measurements.compactMap(\.round)).count == 6, "\(r.verdict.reason)")
-        #expect(r.seconds == 50, "\(r.seconds)")
+        #expect(cellAsked == [3, 3], "the cell ran again with 3 more rounds: \(cellAsked)")
+        #expect(controlAsked == [3, 3], "the control read after each run: \(controlAsked)")
+        // The cell's result: both runs' rounds, windows and seconds.
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6 && Set(r.measurements.compactMap(\.round)) == Set(0..<6), "\(r.verdict.reason)")
+        #expect(r.seconds == 31, "\(r.seconds)")
         // Its note says why it ran again: not its own verdict (decided), its control's.
         let cellNote = try #require(r.evidence.first)
-        #expect(cellNote.hasPrefix("measured again with 6 rounds: with 3 its control (synthetic control) was inconclusive (victim 82% [71–82%]")
+        #expect(cellNote.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's")
+                && cellNote.contains("with 3 its control (synthetic control) was inconclusive (victim 82% [79–95%]")
                 && cellNote.contains("; the cell's own verdict was cannot (victim 70% [68–72%])"), "\(cellNote)")
-        // The control is the second run's, sharing that run's baseline windows, its first verdict kept.
+        // The control: both runs' rounds, sharing the cell's baseline windows, its first verdict kept.
         let m = try #require(r.mitigation)
         #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
         #expect(!Self.baseline(r.measurements).isEmpty && Self.baseline(m.measurements) == Self.baseline(r.measurements),
                 "the control's baseline windows are the reported cell's: \(Self.baseline(m.measurements))")
         let note = try #require(m.evidence.first)
-        #expect(note.hasPrefix("measured again with 6 rounds: with 3 the verdict was inconclusive (victim 82% [71–82%]"), "\(note)")
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's") && note.contains("the verdict was inconclusive (victim 82% [79–95%]"), "\(note)")
     }
 
-    @Test("A control measured in the cell's run is not measured a third time: the cell's own re-measure already ran it with twice the rounds")
+    @Test("A control measured in the cell's run is not measured a third time: the cell's own re-measure already gave it its second run")
     func inCellControlAfterTheCellsOwnRemeasure() throws {
         var cellAsked: [Int] = []
-        var left: BenchMitigation?
+        var left: BenchJudged<BenchMitigation>?
         let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
             cellAsked.append(n)
-            let run = n == 3 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8, Self.undecided)
-                             : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 60 }
-            left = Self.control(rounds: n, sharing: run, Self.undecided)
+            let run = cellAsked.count == 1 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
+                                           : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            left = Self.control(rounds: n, sharing: run.result, Self.undecided)
             return run
         }, control: { _ in left })
-        #expect(cellAsked == [3, 6], "\(cellAsked)")
-        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6)
+        #expect(cellAsked == [3, 3], "\(cellAsked)")
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 6, "\(r.verdict.reason)")
         let m = try #require(r.mitigation)
         #expect(m.verdict.kind == .inconclusive && m.ratio?.rounds == 6 && !m.holds, "\(m.verdict.reason)")
-        #expect(!m.evidence.contains { $0.hasPrefix("measured again") }, "the control's one run with 6 rounds: \(m.evidence)")
+        #expect(m.evidence.filter { $0.hasPrefix("measured again") }.count == 1, "one second run, the cell's: \(m.evidence)")
     }
 
     // MARK: decided the other way, or not to be measured again
@@ -197,7 +249,7 @@ struct BenchCellMeasureTests {
             cellAsked.append(n)
             return Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 50 }
         }, control: { _ in
-            BenchMitigation(control: "synthetic control", verdict: Mitigations.notMeasuredInCell.verdict, method: "synthetic")
+            BenchJudged(result: BenchMitigation(control: "synthetic control", verdict: Mitigations.notMeasuredInCell.verdict, method: "synthetic"), judged: nil)
         })
         #expect(cellAsked == [3] && missing.verdict.kind == .cannot && missing.mitigation?.verdict.kind == .notObserved)
     }
@@ -269,9 +321,9 @@ struct BenchCellMeasureTests {
         var asked: [Int] = []
         let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
             asked.append(n)
-            return ctx.withRounds(n) { exp.run(ctx) }
+            return ctx.withRounds(n) { exp.runJudged(ctx) }
         }, control: { _ in nil })
-        #expect(asked == [3, 6], "\(asked)")
+        #expect(asked == [3, 6], "an outcome without a judgement is measured again with twice the rounds: \(asked)")
         #expect(r.verdict.kind == .can && r.ratio?.rounds == 6, "\(r.verdict.reason)")
         let note = try #require(r.evidence.first)
         #expect(note.contains("the verdict was inconclusive") && note.contains("only 1 of 3 rounds gave a ratio") && note.contains("it alone gave can"), "\(note)")
