@@ -40,6 +40,31 @@ struct RedTeamNsKernelTests {
         #expect(usage < 60_000_000_000, "the root of its cpuacct view counts \(usage) ns of CPU: not its own cgroup's")
     }
 
+    /// docs/security.md, "What bulkhead does not defend against": the cgroup namespace's root
+    /// in a v1 hierarchy where the launch made no leaf is the launcher's cgroup. A workload whose
+    /// profile keeps CAP_SYS_ADMIN in its user namespace and mount(2) (`unconfined`) mounts
+    /// blkio (no limit asks for a leaf there) and lists the launcher's cgroups below it, by
+    /// name; `container` and `restricted` refuse the mount. When either changes, the doc must.
+    @Test func anUnusedV1HierarchyShowsTheLaunchersCgroupsAsDocumented() throws {
+        try CgroupKernelGate.require()
+        let host = try CgroupHost.detect()
+        guard let blkio = host.v1Target(for: "blkio") else { return }  // the doc's claim is about v1
+        let script = "mkdir -p /tmp/c || exit 3; mount -t cgroup -o blkio none /tmp/c || exit 4; ls /tmp/c"
+        let open = try Bulkhead.run(["run", "--profile", "unconfined", "--", "/bin/sh", "-c", script])
+        try #require(open.status == 0, "the unconfined workload mounted blkio: \(open.status) \(open.stderr)")
+        let seen = Set(open.stdout.split(separator: "\n").map(String.init))
+        let launcher = blkio.mountPoint + (blkio.ownPath == "/" ? "" : blkio.ownPath)
+        let hosts = Set(((try? FileManager.default.contentsOfDirectory(atPath: launcher)) ?? []).filter {
+            var st = stat()
+            return lstat(launcher + "/" + $0, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+        })
+        #expect(!hosts.isEmpty && !seen.isDisjoint(with: hosts), "the workload saw \(seen.sorted().prefix(12)) below its namespace's root; the launcher's blkio cgroup \(launcher) holds \(hosts.sorted().prefix(12))")
+        for profile in ["container", "restricted"] {
+            let r = try Bulkhead.run(["run", "--profile", profile, "--", "/bin/sh", "-c", script])
+            #expect(r.status == 4, "\(profile): the mount is refused: \(r.status) \(r.stdout) \(r.stderr)")
+        }
+    }
+
     /// Where no cgroup2 tree is writable (a v1-only host, a rootless launch without a delegated
     /// cgroup2 subtree) the cpuacct leaf is still made and the CPU usage comes from it: the
     /// other host shape the cut promises to leave alone (here: this host with its cgroup2 target
