@@ -57,9 +57,13 @@ struct BenchCellMeasure {
         var cellAgain = false
         if let more = BenchRemeasure.rounds(for: first.result, after: rounds, pooling: Self.poolable(first)) {
             let again = cell(more)
-            r = Self.merge(first, firstRounds: rounds, again, more: more, because: nil)
+            r = Self.merge(first, firstRounds: rounds, again, more: more, because: nil, sharedWindows: inCell)
             cellAgain = true
-            if let a = firstControl, let b = control(more) { m = BenchJudged(result: Self.merge(a, firstRounds: rounds, b, more: more, because: nil), judged: nil) }
+            if let a = firstControl, let b = control(more) {
+                // Measured again because the cell was, whatever its own verdict.
+                let why = "the cell's verdict was inconclusive (\(first.result.keyFigure)); this control's own was \(a.result.verdict.kind.rawValue) (\(a.result.keyFigure): \(a.result.verdict.reason))"
+                m = BenchJudged(result: Self.merge(a, firstRounds: rounds, b, more: more, because: why, sharedWindows: true), judged: nil)
+            }
         }
         guard let placed = self.control else { return r }
         if placed == .ownRun { m = control(rounds) }
@@ -73,10 +77,11 @@ struct BenchCellMeasure {
                     // The cell's own verdict was decided: its note says that the control's was not
                     // (the default note would say the cell's verdict was inconclusive).
                     let why = "its control (\(c.result.control)) was inconclusive (\(c.result.keyFigure): \(c.result.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
-                    r = Self.merge(first, firstRounds: rounds, cell(more), more: more, because: why)
+                    r = Self.merge(first, firstRounds: rounds, cell(more), more: more, because: why, sharedWindows: true)
                 }
                 if let again = control(more) {
-                    m = BenchJudged(result: Self.merge(c, firstRounds: rounds, again, more: more, because: nil), judged: nil)
+                    m = BenchJudged(result: Self.merge(c, firstRounds: rounds, again, more: more, because: nil, sharedWindows: placed == .inCellRun),
+                                    judged: nil)
                 }
             }
         }
@@ -91,22 +96,41 @@ struct BenchCellMeasure {
 
     /// A run measured again: both runs' rounds judged together where both can be
     /// (`BenchRemeasure.pooled`: each run's judgement of the pooled ratio, combined by
-    /// `pooledVerdict`; every window of both kept, the second run's rounds after the first's),
-    /// else the second run replacing the first (`combine`). Either way the evidence is led by
-    /// why (`because`, else the first verdict) and the seconds are both runs'.
-    static func merge<R: BenchRemeasured>(_ a: BenchJudged<R>, firstRounds: Int, _ b: BenchJudged<R>, more: Int, because: String?) -> R {
-        var r = b.result
-        guard let ja = a.judged, let jb = b.judged, let q = BenchRemeasure.pooled(ja.ratio, jb.ratio) else {
-            r.evidence.insert(BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, pooled: false, because: because), at: 0)
+    /// `pooledVerdict`; every window of both kept, the second run's rounds after the first's;
+    /// the first run's evidence kept, marked). Where the second run gave no ratio to pool with
+    /// the first's, the first run's result stands with the second's failure in its evidence.
+    /// Otherwise the second run replaces the first (`combine`: a cell or control without a
+    /// judgement, measured again with twice the rounds). `sharedWindows`: a cell and its
+    /// control measured in its run share their baseline windows, so both runs' windows are
+    /// kept even when the second replaces the first. Either way the evidence is led by why
+    /// (`because`, else the first verdict) and the seconds are both runs'.
+    static func merge<R: BenchRemeasured>(_ a: BenchJudged<R>, firstRounds: Int, _ b: BenchJudged<R>, more: Int, because: String?,
+                                          sharedWindows: Bool = false) -> R {
+        let both = BenchRemeasure.pooledMeasurements(a.result.measurements, b.result.measurements, firstRounds: firstRounds)
+        let firstEvidence = a.result.evidence.map { "first run: " + $0 }
+        if let ja = a.judged, let jb = b.judged, let q = BenchRemeasure.pooled(ja.ratio, jb.ratio) {
+            let x = ja.judge(q), y = jb.judge(q)
+            var r = b.result
+            r.verdict = BenchRemeasure.pooledVerdict(first: x.verdict, again: y.verdict).requiringInterval(q, asked: firstRounds + more)
+            r.keyFigure = y.keyFigure
+            r.ratio = y.shown
+            r.measurements = both
+            r.evidence = [BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, judged: q.rounds, because: because)]
+                + r.evidence + firstEvidence
             r.runSeconds += a.result.runSeconds
             return r
         }
-        let x = ja.judge(q), y = jb.judge(q)
-        r.verdict = BenchRemeasure.pooledVerdict(first: x.verdict, again: y.verdict).requiringInterval(q, asked: firstRounds + more)
-        r.keyFigure = y.keyFigure
-        r.ratio = y.shown
-        r.measurements = BenchRemeasure.pooledMeasurements(a.result.measurements, b.result.measurements, firstRounds: firstRounds)
-        r.evidence.insert(BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, pooled: true, because: because), at: 0)
+        if let ja = a.judged, ja.ratio != nil, b.judged?.ratio == nil {
+            var r = a.result
+            r.measurements = both
+            r.evidence = ["measured again with \(more) more rounds, which gave no ratio (\(b.result.keyFigure): \(b.result.verdict.kind.rawValue): \(b.result.verdict.reason)): the first run's \(firstRounds) rounds stand"]
+                + r.evidence + b.result.evidence.map { "second run: " + $0 }
+            r.runSeconds += b.result.runSeconds
+            return r
+        }
+        var r = b.result
+        if sharedWindows { r.measurements = both }
+        r.evidence.insert(BenchRemeasure.note(a.result.keyFigure, a.result.verdict, firstRounds: firstRounds, more: more, judged: nil, because: because), at: 0)
         r.runSeconds += a.result.runSeconds
         return r
     }

@@ -190,7 +190,7 @@ enum ComputeExperiments {
                 let count = q?.rounds ?? 0
                 guard count >= need else {
                     return BenchJudgement(
-                        verdict: BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in the windows of all but \(count) rounds (the victim's CPU share), \(count) judged (needs \(need)); other work shared CPU 0 (load average \(load)); all rounds of the run gave victim at \(all?.text ?? "?") of baseline"),
+                        verdict: BenchVerdict(.notMeasurable, "the experiment could not test its claim: \(count) rounds judged (needs \(need)): in the others other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in a window (the victim's CPU share); other work shared CPU 0 (load average \(load)); all rounds of the run gave victim at \(all?.text ?? "?") of baseline"),
                         keyFigure: "victim \(all?.text ?? "?") over all rounds, \(count) judged", shown: all)
                 }
                 let v = BenchVerdict.judgeSlowdown(summary: q, what: "memory sweep next to a sweeping neighbour")

@@ -153,7 +153,7 @@ enum Mitigations {
             let verdict: BenchVerdict
             switch (r?.position, pinned) {
             case (_, true) where count < need:
-                verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in the windows of all but \(count) rounds (load average \(load)); the judged rounds gave \(fig); \(what)")
+                verdict = BenchVerdict(.notMeasurable, "the experiment could not test its claim: \(count) rounds judged (needs \(need)): in the others other work held more than \(BenchFormat.percent(BenchCacheRounds.othersAtMost)) of CPU 0 in a window (load average \(load)); the judged rounds gave \(fig); \(what)")
             case (.confirms?, true):
                 verdict = BenchVerdict(.can, "\(fig) with the aggressor on another CPU (holds: at least 90%); \(what)")
             case (.refutes?, true):

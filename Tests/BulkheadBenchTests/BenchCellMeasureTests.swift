@@ -94,7 +94,7 @@ struct BenchCellMeasureTests {
         #expect(r.measurements.first { $0.round == 3 && $0.phase == .contained }?.value == 95, "round 0 of the second run is round 3")
         #expect(r.seconds == 15, "both runs' seconds: \(r.seconds)")
         let note = try #require(r.evidence.first)
-        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's") && note.contains("straddles the 80% band"), "\(note)")
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on the 6 rounds of both runs that gave a ratio") && note.contains("straddles the 80% band"), "\(note)")
         #expect(r.mitigation == nil)
     }
 
@@ -114,6 +114,56 @@ struct BenchCellMeasureTests {
                 #expect(r.verdict.kind == .notObserved && !r.confirmsClaim && r.verdict.reason.contains("ran past its limit"), "\(r.verdict.reason)")
             }
         }
+    }
+
+    @Test("A pooled result keeps the first run's evidence and its figures of the run as a whole, marked as the first run's")
+    func firstRunsEvidenceIsKept() throws {
+        var runs = 0
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            runs += 1
+            var run = runs == 1 ? Self.cell(Self.cpu, .can, rounds: 3, band: 0.8) { [70, 95, 100][$0] }
+                                : Self.cell(Self.cpu, .can, rounds: n, band: 0.8) { 95 + Double($0) }
+            run.result.evidence = ["window v_r1_contained began 0.3 s late (run \(runs))"]
+            run.result.measurements.append(BenchMeasurement("hog CPU share", .evidence, runs == 1 ? 0.41 : 0.5, "CPU"))
+            return run
+        }, control: { _ in nil })
+        #expect(r.evidence.count == 3 && r.evidence[1] == "window v_r1_contained began 0.3 s late (run 2)"
+                && r.evidence[2] == "first run: window v_r1_contained began 0.3 s late (run 1)", "\(r.evidence)")
+        #expect(r.value("hog CPU share", .evidence) == 0.5 && r.value("hog CPU share (first run)", .evidence) == 0.41,
+                "a run's own figure is never a median of two runs': \(r.measurements.filter { $0.round == nil })")
+    }
+
+    @Test("A second run that gives no ratio leaves the first run's rounds and verdict standing, its failure in the evidence")
+    func secondRunWithoutARatio() throws {
+        var runs = 0
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            runs += 1
+            if runs == 1 { return Self.cell(Self.cpu, .can, rounds: 3, band: 0.8, seconds: 8, Self.undecided) }
+            let judge: BenchJudge = { q in BenchJudgement(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "x"), keyFigure: "victim ?", shown: q) }
+            return BenchJudged(result: BenchResult(cell: Self.cpu, claim: "synthetic", expected: .can,
+                                                   verdict: BenchVerdict(.notObserved, "the victim reported no measurement"), keyFigure: "victim ?",
+                                                   method: "synthetic", evidence: ["pod victim exited 1"], seconds: 5),
+                               judged: (nil, judge))
+        }, control: { _ in nil })
+        #expect(runs == 2 && r.verdict.kind == .inconclusive && r.ratio?.rounds == 3 && r.seconds == 13, "\(r.verdict.reason)")
+        #expect(r.evidence.first?.hasPrefix("measured again with 3 more rounds, which gave no ratio (victim ?: not-observed: the victim reported no measurement)") == true
+                && r.evidence.contains("second run: pod victim exited 1"), "\(r.evidence)")
+    }
+
+    @Test("A first run whose hog was not contained is named even when the pooled interval straddles")
+    func firstRunsFailedConditionIsNamed() throws {
+        var runs = 0
+        let r = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            runs += 1
+            guard runs > 1 else {
+                // One round of three gave a ratio (as BenchExperiment.run concludes it: inconclusive).
+                var one = Self.cell(Self.cpu, .can, rounds: 1, band: 0.7, contained: false) { _ in 75 }
+                one.result.verdict = one.result.verdict.requiringInterval(one.result.ratio, asked: 3)
+                return one
+            }
+            return Self.cell(Self.cpu, .can, rounds: n, band: 0.7) { [60, 80, 95][$0] }
+        }, control: { _ in nil })
+        #expect(r.verdict.kind == .notObserved && r.verdict.reason.contains("ran past its limit"), "\(r.verdict.kind): \(r.verdict.reason)")
     }
 
     @Test("A cell whose judgement cannot take a second run's rounds is measured again with twice the rounds, that run replacing the first")
@@ -171,7 +221,7 @@ struct BenchCellMeasureTests {
         let m = try #require(r.mitigation)
         #expect(m.verdict.kind == .can && m.ratio?.rounds == 6 && m.seconds == 6, "\(m.verdict.reason)")
         let note = try #require(m.evidence.first)
-        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6") && note.contains("straddles the 80% band"), "\(note)")
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on the 6 rounds of both runs") && note.contains("straddles the 80% band"), "\(note)")
     }
 
     @Test("A control measured in the cell's run that alone was inconclusive runs the cell again (f0bd8dd): cell and control each judged on both runs' rounds")
@@ -197,7 +247,7 @@ struct BenchCellMeasureTests {
         #expect(r.seconds == 31, "\(r.seconds)")
         // Its note says why it ran again: not its own verdict (decided), its control's.
         let cellNote = try #require(r.evidence.first)
-        #expect(cellNote.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's")
+        #expect(cellNote.hasPrefix("measured again with 3 more rounds, judged on the 6 rounds of both runs that gave a ratio")
                 && cellNote.contains("with 3 its control (synthetic control) was inconclusive (victim 82% [79–95%]")
                 && cellNote.contains("; the cell's own verdict was cannot (victim 70% [68–72%])"), "\(cellNote)")
         // The control: both runs' rounds, sharing the cell's baseline windows, its first verdict kept.
@@ -206,7 +256,7 @@ struct BenchCellMeasureTests {
         #expect(!Self.baseline(r.measurements).isEmpty && Self.baseline(m.measurements) == Self.baseline(r.measurements),
                 "the control's baseline windows are the reported cell's: \(Self.baseline(m.measurements))")
         let note = try #require(m.evidence.first)
-        #expect(note.hasPrefix("measured again with 3 more rounds, judged on all 6 with the first run's") && note.contains("the verdict was inconclusive (victim 82% [79–95%]"), "\(note)")
+        #expect(note.hasPrefix("measured again with 3 more rounds, judged on the 6 rounds of both runs that gave a ratio") && note.contains("the verdict was inconclusive (victim 82% [79–95%]"), "\(note)")
     }
 
     @Test("A control measured in the cell's run is not measured a third time: the cell's own re-measure already gave it its second run")
@@ -225,6 +275,44 @@ struct BenchCellMeasureTests {
         let m = try #require(r.mitigation)
         #expect(m.verdict.kind == .inconclusive && m.ratio?.rounds == 6 && !m.holds, "\(m.verdict.reason)")
         #expect(m.evidence.filter { $0.hasPrefix("measured again") }.count == 1, "one second run, the cell's: \(m.evidence)")
+    }
+
+    @Test("A control decided in the cell's first run, read again after the cell's re-measure, says what it was and why it ran again")
+    func inCellControlDecidedFirstKeepsItsKind() throws {
+        var runs = 0
+        var left: BenchJudged<BenchMitigation>?
+        let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            runs += 1
+            let run = runs == 1 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
+                                : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            left = Self.control(rounds: n, sharing: run.result) { _ in 95 }
+            return run
+        }, control: { _ in left })
+        let m = try #require(r.mitigation)
+        let note = try #require(m.evidence.first)
+        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6)
+        #expect(!note.contains("the verdict was inconclusive") && note.contains("the cell's verdict was inconclusive") && note.contains("own was can"), "\(note)")
+    }
+
+    @Test("An in-cell control whose first run gave no ratio keeps the cell's round numbers: its windows are the second run's, after the first's")
+    func inCellControlWindowsFollowTheCellsRounds() throws {
+        var runs = 0
+        var left: BenchJudged<BenchMitigation>?
+        let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            runs += 1
+            let run = runs == 1 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
+                                : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            let c = Self.control(rounds: n, sharing: run.result) { _ in 95 }
+            left = runs > 1 ? c : BenchJudged(result: BenchMitigation(control: c.result.control, verdict: BenchVerdict(.notMeasurable, "no judged round"),
+                                                                      keyFigure: "victim ?", method: "synthetic",
+                                                                      measurements: c.result.measurements.filter { $0.phase == .baseline }, seconds: 3),
+                                              judged: (nil, c.judged!.judge))
+            return run
+        }, control: { _ in left })
+        let m = try #require(r.mitigation)
+        #expect(r.ratio?.rounds == 6)
+        #expect(Set(m.measurements.filter { $0.phase == .contained }.compactMap(\.round)) == [3, 4, 5], "\(m.measurements.compactMap(\.round))")
+        #expect(Self.baseline(m.measurements) == Self.baseline(r.measurements), "the control's baseline windows are the cell's")
     }
 
     // MARK: decided the other way, or not to be measured again

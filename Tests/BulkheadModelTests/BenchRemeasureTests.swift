@@ -65,13 +65,13 @@ struct BenchRemeasureTests {
 
     @Test("The second run is bounded: as many rounds again when pooled, twice when it replaces the first, at most 12 in all; none after one round or at the bound; only once")
     func bounded() {
-        #expect(BenchRemeasure.extraRounds(after: 1) == nil, "one round has no interval to narrow")
-        #expect(BenchRemeasure.extraRounds(after: 2) == 2 && BenchRemeasure.extraRounds(after: 2, pooling: false) == 4)
-        #expect(BenchRemeasure.extraRounds(after: 3) == 3 && BenchRemeasure.extraRounds(after: 3, pooling: false) == 6)
-        #expect(BenchRemeasure.extraRounds(after: 7) == 5 && BenchRemeasure.extraRounds(after: 7, pooling: false) == 12)
-        #expect(BenchRemeasure.extraRounds(after: 12) == nil && BenchRemeasure.extraRounds(after: 12, pooling: false) == nil)
-        #expect(BenchRemeasure.extraRounds(after: 40) == nil)
-        #expect(BenchRemeasure.extraRounds(after: .max) == nil && BenchRemeasure.extraRounds(after: .min) == nil)
+        #expect(BenchRemeasure.extraRounds(after: 1, pooling: true) == nil, "one round has no interval to narrow")
+        #expect(BenchRemeasure.extraRounds(after: 2, pooling: true) == 2 && BenchRemeasure.extraRounds(after: 2, pooling: false) == 4)
+        #expect(BenchRemeasure.extraRounds(after: 3, pooling: true) == 3 && BenchRemeasure.extraRounds(after: 3, pooling: false) == 6)
+        #expect(BenchRemeasure.extraRounds(after: 7, pooling: true) == 5 && BenchRemeasure.extraRounds(after: 7, pooling: false) == 12)
+        #expect(BenchRemeasure.extraRounds(after: 12, pooling: true) == nil && BenchRemeasure.extraRounds(after: 12, pooling: false) == nil)
+        #expect(BenchRemeasure.extraRounds(after: 40, pooling: true) == nil)
+        #expect(BenchRemeasure.extraRounds(after: .max, pooling: true) == nil && BenchRemeasure.extraRounds(after: .min, pooling: false) == nil)
         // Still inconclusive after the second run: it stays so, and there is no third run.
         var asked: [Int] = []
         let r = BenchRemeasure.measure(rounds: 3) { n in asked.append(n); return Self.run(rounds: n) { [50, 60, 90][$0 % 3] } }
@@ -104,6 +104,7 @@ struct BenchRemeasureTests {
         let b = [BenchMeasurement("v", .baseline, 3, "", round: 0), BenchMeasurement("v", .loaded, 4, "", round: 1), BenchMeasurement("share", .evidence, 0.4, "")]
         let m = BenchRemeasure.pooledMeasurements(a, b, firstRounds: 3)
         #expect(m.map(\.round) == [0, 2, nil, 3, 4, nil] && m.map(\.value) == [1, 2, 0.5, 3, 4, 0.4], "\(m)")
+        #expect(m.map(\.name) == ["v", "v", "share (first run)", "v", "v", "share"], "\(m.map(\.name))")
         // A round number that would overflow is kept as a figure of the run, never wrapped.
         let huge = BenchRemeasure.pooledMeasurements([], [BenchMeasurement("v", .loaded, 1, "", round: .max)], firstRounds: 3)
         #expect(huge.map(\.round) == [nil])
@@ -118,6 +119,9 @@ struct BenchRemeasureTests {
         let first = BenchRemeasure.pooledVerdict(first: short, again: can)
         #expect(first.kind == .notMeasurable && first.reason == "in the first run: the hog got 0.2 CPU", "\(first)")
         #expect(BenchRemeasure.pooledVerdict(first: free, again: short) == short)
+        // A first run's failed condition is named before the second's mere straddle.
+        let named = BenchRemeasure.pooledVerdict(first: free, again: BenchVerdict(.inconclusive, "straddles"))
+        #expect(named.kind == .notObserved && named.reason == "in the first run: the aggressor was not contained", "\(named)")
         let both = BenchRemeasure.pooledVerdict(first: can, again: cannot)
         #expect(both.kind == .inconclusive && both.reason.contains("disagree"), "\(both)")
     }

@@ -134,10 +134,10 @@ struct MatrixTests {
             let windows = result.measurements.filter { $0.round != nil }
             #expect(Set(windows.compactMap(\.round)).count >= 2, "every window is kept with its round")
             // Adaptive rounds: a cell the bench measured again (its first run, or its control's,
-            // inconclusive) reports the second run, with twice the rounds of the report's: its
-            // windows go past the report's rounds (a window begun late gives none, so the count
-            // of rounds with a ratio may be fewer). This only fires when a cell happens to be
-            // undecided: the rules are tested on synthetic runs (BenchCellMeasureTests).
+            // inconclusive) reports both runs' windows, the second run's rounds numbered after
+            // the report's (a window begun late gives none, so the count of rounds with a ratio
+            // may be fewer). This only fires when a cell happens to be undecided: the rules are
+            // tested on synthetic runs (BenchCellMeasureTests).
             if let again = result.evidence.first(where: { $0.hasPrefix("measured again with ") }) {
                 let last = result.measurements.compactMap(\.round).max() ?? -1
                 #expect(again.contains("inconclusive") && last >= report.rounds, "\(cell): windows up to round \(last) after \(again)")
