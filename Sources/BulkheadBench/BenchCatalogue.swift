@@ -105,7 +105,8 @@ public enum BenchCatalogue {
             let launched = context.launches
             var r = BenchCellMeasure(exp, rounds: context.rounds, vmLane: context.vmRun != nil).result(
                 cell: { n in context.withRounds(n) { exp.runJudged(context) } },
-                control: { n in context.withRounds(n) { Mitigations.runJudged(exp.cell, context) } })
+                control: { n in context.withRounds(n) { Mitigations.runJudged(exp.cell, context) } },
+                controlRounds: { n in context.withRounds(n) { context.withPhases([.baseline, .contained]) { exp.runJudged(context) } } })
             r.launches = context.launches - launched
             results.append(r)
             progress(exp.cell, r)

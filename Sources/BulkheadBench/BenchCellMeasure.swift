@@ -46,8 +46,12 @@ struct BenchCellMeasure {
 
     /// The cell's result with its control's in `mitigation`. `cell(n)` runs the cell with `n`
     /// rounds; `control(n)` measures its control after the cell's latest run, with `n` rounds
-    /// (a control measured in the cell's run reads what that run left).
-    func result(cell: (Int) -> BenchJudged<BenchResult>, control: (Int) -> BenchJudged<BenchMitigation>?) -> BenchResult {
+    /// (a control measured in the cell's run reads what that run left). `controlRounds(n)`, for
+    /// a control measured in the cell's run: the cell's run with `n` rounds of only its
+    /// baseline and control windows (its loaded windows, which its decided verdict no longer
+    /// needs, left out); without it the whole cell runs again.
+    func result(cell: (Int) -> BenchJudged<BenchResult>, control: (Int) -> BenchJudged<BenchMitigation>?,
+                controlRounds: ((Int) -> BenchJudged<BenchResult>)? = nil) -> BenchResult {
         let first = cell(rounds)
         // A control measured in the cell's run is read after each run of the cell.
         let inCell = self.control == .inCellRun
@@ -77,7 +81,16 @@ struct BenchCellMeasure {
                     // The cell's own verdict was decided: its note says that the control's was not
                     // (the default note would say the cell's verdict was inconclusive).
                     let why = "its control (\(c.result.control)) was inconclusive (\(c.result.keyFigure): \(c.result.verdict.reason)); the cell's own verdict was \(r.verdict.kind.rawValue) (\(r.keyFigure))"
-                    r = Self.merge(first, firstRounds: rounds, cell(more), more: more, because: why, sharedWindows: true)
+                    if let controlRounds {
+                        // Only the control's rounds: the cell's verdict stands on its first run.
+                        let again = controlRounds(more)
+                        r.measurements = BenchRemeasure.pooledMeasurements(r.measurements, again.result.measurements.filter { $0.round != nil },
+                                                                           firstRounds: rounds)
+                        r.evidence.insert("measured again with \(more) more rounds of its baseline and its control's windows only (in the windows the second run's rounds follow the first's): with \(rounds) \(why); the cell's verdict stands on its first run's rounds", at: 0)
+                        r.seconds += again.result.seconds
+                    } else {
+                        r = Self.merge(first, firstRounds: rounds, cell(more), more: more, because: why, sharedWindows: true)
+                    }
                 }
                 if let again = control(more) {
                     m = BenchJudged(result: Self.merge(c, firstRounds: rounds, again, more: more, because: nil, sharedWindows: placed == .inCellRun),

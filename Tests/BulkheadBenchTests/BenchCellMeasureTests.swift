@@ -59,6 +59,13 @@ struct BenchCellMeasureTests {
                            judged: (q, judge))
     }
 
+    /// The network cell undecided in its first run (40%, 60%, 90% against 80%) and a cannot
+    /// at 40% in every round of its second.
+    static func networkCellUndecidedOnce(run: Int, rounds: Int) -> BenchJudged<BenchResult> {
+        run == 1 ? cell(network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
+                 : cell(network, .cannot, rounds: rounds, band: 0.8) { _ in 40 }
+    }
+
     /// Rounds of 60%, 80%, 100%, repeated: their interval straddles an 80% band at any count.
     static func undecided(_ round: Int) -> Double { [60, 80, 100][round % 3] }
 
@@ -259,6 +266,51 @@ struct BenchCellMeasureTests {
         #expect(note.hasPrefix("measured again with 3 more rounds, judged on the 6 rounds of both runs that gave a ratio") && note.contains("the verdict was inconclusive (victim 82% [79–95%]"), "\(note)")
     }
 
+    @Test("A control measured in the cell's run that alone was inconclusive gets its rounds from a run of the cell's baseline and control windows only: the cell's verdict stands on its first run")
+    func inCellControlRoundsOnly() throws {
+        var cellAsked: [Int] = [], onlyAsked: [Int] = []
+        var left: BenchJudged<BenchMitigation>?
+        let shaped: [Double] = [82, 79, 95]
+        let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
+            cellAsked.append(n)
+            let run = Self.cell(Self.network, .cannot, rounds: n, band: 0.8, seconds: 19) { [70, 68, 72][$0] }
+            left = Self.control(rounds: n, sharing: run.result) { shaped[$0] }
+            return run
+        }, control: { _ in left }, controlRounds: { n in
+            onlyAsked.append(n)
+            // The run without loaded windows: its own cell verdict is meaningless (no loaded
+            // figure) and must not reach the report.
+            var run = Self.cell(Self.network, .cannot, rounds: n, band: 0.8, seconds: 12) { _ in 100 }
+            run.result.measurements.removeAll { $0.phase == .loaded }
+            run.result.measurements.append(BenchMeasurement("sibling's flood (sender side)", .evidence, 0, "Mbit/s"))
+            left = Self.control(rounds: n, sharing: run.result) { 90 + 2 * Double($0) }
+            return run
+        })
+        #expect(cellAsked == [3] && onlyAsked == [3], "cell \(cellAsked), control's rounds \(onlyAsked)")
+        #expect(r.verdict.kind == .cannot && r.ratio?.rounds == 3 && r.keyFigure == "victim 70% [68–72%]", "\(r.verdict.reason)")
+        #expect(r.seconds == 31, "\(r.seconds)")
+        #expect(Set(r.measurements.filter { $0.phase == .baseline }.compactMap(\.round)) == Set(0..<6)
+                && Set(r.measurements.filter { $0.phase == .loaded }.compactMap(\.round)) == Set(0..<3), "\(r.measurements.map { "\($0.phase):\($0.round ?? -1)" })")
+        #expect(!r.measurements.contains { $0.name == "sibling's flood (sender side)" }, "the second run's whole-run figures are not the cell's")
+        let note = try #require(r.evidence.first)
+        #expect(note.hasPrefix("measured again with 3 more rounds of its baseline and its control's windows only") && note.contains("inconclusive"), "\(note)")
+        let m = try #require(r.mitigation)
+        #expect(m.verdict.kind == .can && m.ratio?.rounds == 6, "\(m.verdict.reason)")
+        #expect(Self.baseline(m.measurements) == Self.baseline(r.measurements), "the control's baseline windows are the cell's")
+    }
+
+    @Test("A run limited to some phases schedules only their windows, and only while it runs")
+    func phasesOnly() throws {
+        let ctx = try BenchContext(binary: "/bin/false", phaseSeconds: 1, rounds: 3)
+        defer { ctx.close() }
+        let only = ctx.withPhases([.baseline, .contained]) { BenchSchedule(ctx, [.baseline, .loaded, .contained], gated: false) }
+        #expect(only.windows.map(\.phase) == [.baseline, .contained, .contained, .baseline, .baseline, .contained], "\(only.windows.map(\.phase))")
+        #expect(only.plan.spans(.loaded).isEmpty && !only.plan.spans(.contained).isEmpty)
+        let iperf = ctx.withPhases([.baseline, .contained]) { BenchScheduled.iperfSchedule(ctx, [.baseline, .loaded, .contained]) }
+        #expect(!iperf.windows.contains { $0.phase == .loaded } && iperf.windows.count == 6)
+        #expect(BenchSchedule(ctx, [.baseline, .loaded, .contained], gated: false).windows.count == 9, "all phases again after it")
+    }
+
     @Test("A control measured in the cell's run is not measured a third time: the cell's own re-measure already gave it its second run")
     func inCellControlAfterTheCellsOwnRemeasure() throws {
         var cellAsked: [Int] = []
@@ -283,8 +335,7 @@ struct BenchCellMeasureTests {
         var left: BenchJudged<BenchMitigation>?
         let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
             runs += 1
-            let run = runs == 1 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
-                                : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            let run = Self.networkCellUndecidedOnce(run: runs, rounds: n)
             left = Self.control(rounds: n, sharing: run.result) { _ in 95 }
             return run
         }, control: { _ in left })
@@ -300,8 +351,7 @@ struct BenchCellMeasureTests {
         var left: BenchJudged<BenchMitigation>?
         let r = BenchCellMeasure(rounds: 3, control: .inCellRun).result(cell: { n in
             runs += 1
-            let run = runs == 1 ? Self.cell(Self.network, .cannot, rounds: 3, band: 0.8) { [40, 60, 90][$0] }
-                                : Self.cell(Self.network, .cannot, rounds: n, band: 0.8) { _ in 40 }
+            let run = Self.networkCellUndecidedOnce(run: runs, rounds: n)
             let c = Self.control(rounds: n, sharing: run.result) { _ in 95 }
             left = runs > 1 ? c : BenchJudged(result: BenchMitigation(control: c.result.control, verdict: BenchVerdict(.notMeasurable, "no judged round"),
                                                                       keyFigure: "victim ?", method: "synthetic",
