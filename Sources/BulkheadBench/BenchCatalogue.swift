@@ -98,15 +98,13 @@ public enum BenchCatalogue {
                 exp = .notRun(exp.cell.resource, exp.cell.layer, expect: exp.expected, claim: exp.claim, .skipped, why, keyFigure: "--only \(exp.cell)")
             }
             // Adaptive rounds: a ratio cell whose interval straddles its band is measured once
-            // more, its rounds judged with the first run's, and so is a control that alone did not decide
-            // (BenchCellMeasure: when each is measured again, what the result keeps of the first
-            // run; BulkheadBenchTests). The control that closes a "cannot" is measured beside the
-            // cell's own run (Mitigations), with the same adaptive rounds where it measured here.
+            // more, its rounds judged with the first run's (BenchCellMeasure: what the result
+            // keeps of the first run; BulkheadBenchTests). The control that closes a "cannot" is
+            // measured after the cell or in its run (Mitigations), once.
             let launched = context.launches
-            var r = BenchCellMeasure(exp, rounds: context.rounds, vmLane: context.vmRun != nil).result(
+            var r = BenchCellMeasure(exp, rounds: context.rounds).result(
                 cell: { n in context.withRounds(n) { exp.runJudged(context) } },
-                control: { n in context.withRounds(n) { Mitigations.runJudged(exp.cell, context) } },
-                controlRounds: { n in context.withRounds(n) { context.withPhases([.baseline, .contained]) { exp.runJudged(context) } } })
+                control: { n in context.withRounds(n) { Mitigations.runJudged(exp.cell, context) } })
             r.launches = context.launches - launched
             results.append(r)
             progress(exp.cell, r)

@@ -1,4 +1,3 @@
-import BulkheadConfig
 import BulkheadModel
 import BulkheadSystem
 import Foundation
@@ -74,24 +73,6 @@ public final class BenchContext: @unchecked Sendable {
         rounds = max(1, n)
         defer { rounds = asked }
         return try body()
-    }
-
-    /// The phases a schedule made now measures (`BenchSchedule`): all, unless a run measures
-    /// only some (`withPhases`: a decided cell run again for its control's rounds).
-    private(set) var phasesOnly: Set<BenchPhase>?
-
-    /// Runs `body` with its schedules limited to `phases` (their other phases' aggressors then
-    /// have no span and start nothing), then all again.
-    func withPhases<T>(_ phases: Set<BenchPhase>, _ body: () throws -> T) rethrows -> T {
-        let before = phasesOnly
-        phasesOnly = phases
-        defer { phasesOnly = before }
-        return try body()
-    }
-
-    /// `all`, less the phases this run does not measure (`withPhases`), in their order.
-    func phases(_ all: [BenchPhase]) -> [BenchPhase] {
-        phasesOnly.map { only in all.filter { only.contains($0) } } ?? all
     }
 
     /// Runs `body` inside a fresh outer cgroup, removed afterwards on every path.

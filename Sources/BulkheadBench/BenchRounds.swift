@@ -303,12 +303,11 @@ extension BenchSchedule {
     /// Seconds between windows (the aggressor starts 0.15 s before a window of its phase).
     static let gap = 0.25
 
-    /// `ctx.rounds` rounds of `phases` (those the run measures: `BenchContext.phases`) with
-    /// `ctx.phaseSeconds` windows, starting once the run's
+    /// `ctx.rounds` rounds of `phases` with `ctx.phaseSeconds` windows, starting once the run's
     /// programs are ready (a start gate), or `lead` s from now when `gated` is false (the VM
     /// lane's C disk programs take the start as a number).
     init(_ ctx: BenchContext, _ phases: [BenchPhase], gated: Bool = true) {
-        self.init(rounds: ctx.rounds, phases: ctx.phases(phases), window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead,
+        self.init(rounds: ctx.rounds, phases: phases, window: ctx.phaseSeconds, gap: Self.gap, lead: Self.lead,
                   startGate: gated ? ctx.startGate() : nil)
     }
 
@@ -332,7 +331,7 @@ extension BenchScheduled {
     /// cells had, where several pods start at once next to a running sink, were still late by
     /// up to 1.5 s at load average 20).
     static func iperfSchedule(_ ctx: BenchContext, _ phases: [BenchPhase]) -> BenchSchedule {
-        BenchSchedule(rounds: ctx.rounds, phases: ctx.phases(phases), window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead,
+        BenchSchedule(rounds: ctx.rounds, phases: phases, window: max(1, ctx.phaseSeconds.rounded()), gap: 1.0, lead: BenchSchedule.lead,
                       startGate: ctx.startGate())
     }
 

@@ -63,11 +63,11 @@ struct BenchRemeasureTests {
         #expect(asked == [3] && counted.verdict.kind == .can)
     }
 
-    @Test("The second run is bounded: as many rounds again when pooled, twice when it replaces the first, at most 12 in all; none after one round or at the bound; only once")
+    @Test("The second run is bounded: as many rounds again and one more when pooled (an odd count), twice when it replaces the first, at most 12 in all; none after one round or at the bound; only once")
     func bounded() {
         #expect(BenchRemeasure.extraRounds(after: 1, pooling: true) == nil, "one round has no interval to narrow")
-        #expect(BenchRemeasure.extraRounds(after: 2, pooling: true) == 2 && BenchRemeasure.extraRounds(after: 2, pooling: false) == 4)
-        #expect(BenchRemeasure.extraRounds(after: 3, pooling: true) == 3 && BenchRemeasure.extraRounds(after: 3, pooling: false) == 6)
+        #expect(BenchRemeasure.extraRounds(after: 2, pooling: true) == 3 && BenchRemeasure.extraRounds(after: 2, pooling: false) == 4)
+        #expect(BenchRemeasure.extraRounds(after: 3, pooling: true) == 4 && BenchRemeasure.extraRounds(after: 3, pooling: false) == 6)
         #expect(BenchRemeasure.extraRounds(after: 7, pooling: true) == 5 && BenchRemeasure.extraRounds(after: 7, pooling: false) == 12)
         #expect(BenchRemeasure.extraRounds(after: 12, pooling: true) == nil && BenchRemeasure.extraRounds(after: 12, pooling: false) == nil)
         #expect(BenchRemeasure.extraRounds(after: 40, pooling: true) == nil)
