@@ -116,9 +116,10 @@ public enum BenchDefaults {
     /// Seconds of one measured window.
     public static let windowSeconds = 1.0
     /// Interleaved rounds per ratio cell: 3, the fewest whose interval (the rounds' range)
-    /// means anything. The whole matrix is still over the 3 minutes issue 18 asks on 2 CPUs
-    /// (237 s measured quiet in session 8; its schedule alone, windows, gaps and fixed waits,
-    /// 152.7 s since session 11; docs/bench.md says where the time goes).
+    /// means anything. The whole matrix takes about the 3 minutes issue 18 asks on 2 CPUs:
+    /// 174 and 183 s quiet in session 13 (its schedule alone, windows, gaps and fixed waits,
+    /// 152.7 s since session 11; a cell measured again adds 10 to 18 s; docs/bench.md says
+    /// where the time goes).
     public static let rounds = 3
 }
 
