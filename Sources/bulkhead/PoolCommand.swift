@@ -121,7 +121,7 @@ struct PoolCommand: ParsableCommand {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a pool's sandboxes: ready, preparing, running, served, failed (JSON).")
+        static let configuration = CommandConfiguration(abstract: "Show a pool's sandboxes: ready, preparing, running, served, failed requests, failed sandboxes (JSON).")
         @OptionGroup var pool: PoolSocketOption
         var socket: String { pool.socket }
 

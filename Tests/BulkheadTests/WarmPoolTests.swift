@@ -37,7 +37,7 @@ struct WarmPoolTests {
         deinit { stop() }
     }
 
-    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failed: Int; var cgroup: String?; var lastError: String? }
+    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failedRequests: Int; var failed: Int; var cgroup: String?; var lastError: String? }
 
     /// What the workload sees of its isolation: for each namespace whether it is the host's,
     /// its cgroup line, its seccomp mode and filter count, its environment variable and cwd.
@@ -110,6 +110,20 @@ struct WarmPoolTests {
         #expect(r.status == 125 && r.message.contains("argv[0]"), "\(r)")
         let s = try #require(try Pool.status(pool.socket))
         #expect(s.served == 0 && s.ready == 1, "the empty command took a sandbox: \(s)")
+    }
+
+    @Test("pool status counts a served request whose workload never started as a failed request, not as a failed sandbox (session 12's red team: every request failed while status said failed: 0)")
+    func failedRequestIsCounted() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        let missing = "/nonexistent-\(token())"
+        let r = try Bulkhead.run(["run", "--pool", pool.socket, "--", missing], report: true)
+        #expect(r.status != 0 && r.report?.error != nil, "\(r.status) \(r.stderr)")
+        #expect(try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0)
+        var s = try #require(try Pool.status(pool.socket))
+        var waited = 0
+        while s.served < 2 && waited < 250 { usleep(20_000); waited += 1; s = try #require(try Pool.status(pool.socket)) }
+        #expect(s.served == 2 && s.failedRequests == 1 && s.failed == 0 && s.lastError == nil, "\(s)")
     }
 
     @Test("pool status shows a failed sandbox's message to the pool's uid and root, and only its step and errno to the socket's group")

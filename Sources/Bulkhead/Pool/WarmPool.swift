@@ -184,6 +184,10 @@ public final class WarmPool: @unchecked Sendable {
     private var running: [PoolSlot] = []
     private var live = 0
     private var served = 0
+    /// Requests served whose workload never started (the report's error: a step after the
+    /// hand-over failed, or the command could not be executed). Counted apart from `failed`
+    /// and from the refill's back-off: a client's own mistake is not the pool's failure.
+    private var failedRequests = 0
     private var failed = 0
     private var consecutiveFailures = 0
     /// Why the last sandbox failed before it was ready (`lastErrorText` decides who sees what).
@@ -348,8 +352,8 @@ public final class WarmPool: @unchecked Sendable {
             if slot.statusSent { replyReport(conn, report: report) } else { reply(conn, report: report) }
             close(conn)
         }
-        slotEnded(slot, error: slot.isAssigned ? nil : (report.error ?? LaunchErrorReport(step: nil, operation: "prepare the sandbox", errno: nil,
-                                                                                          message: "the sandbox ended before it was ready")))
+        slotEnded(slot, error: slot.isAssigned ? report.error : (report.error ?? LaunchErrorReport(step: nil, operation: "prepare the sandbox", errno: nil,
+                                                                                                   message: "the sandbox ended before it was ready")))
     }
 
     /// The init waits for its request: into the ready queue, unless the pool stops.
@@ -372,6 +376,7 @@ public final class WarmPool: @unchecked Sendable {
             if let slot, slot.isAssigned {
                 running.removeAll { $0 === slot }
                 served += 1
+                if error != nil { failedRequests += 1 }
             } else if let slot, wasReady {
                 ready.removeAll { $0 === slot } // cancelled while waiting
             } else if !stopping {
@@ -524,7 +529,7 @@ public final class WarmPool: @unchecked Sendable {
         let lastError = lastErrorText(for: peer)
         let s: PoolStatus = lock.withLock {
             PoolStatus(socket: options.socketPath, pid: getpid(), profile: options.profileName, size: options.size, ready: ready.count,
-                       preparing: preparing, running: running.count, served: served, failed: failed, lastError: lastError,
+                       preparing: preparing, running: running.count, served: served, failedRequests: failedRequests, failed: failed, lastError: lastError,
                        cgroup: parentPath.map { "bulkhead/" + $0.joined(separator: "/") })
         }
         let data = (try? JSONEncoder().encode(s)) ?? Data()
@@ -564,7 +569,11 @@ public struct PoolStatus: Codable, Sendable, Equatable {
     public var ready: Int
     public var preparing: Int
     public var running: Int
+    /// Requests handed a sandbox.
     public var served: Int
+    /// Of those, the requests whose workload never started (the client's report says why).
+    public var failedRequests: Int
+    /// Sandboxes that failed before they were ready (`lastError` says why).
     public var failed: Int
     public var lastError: String?
     public var cgroup: String?
