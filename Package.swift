@@ -47,7 +47,11 @@ let package = Package(
             name: "CShims",
             path: "CShims",
             publicHeadersPath: "include",
-            cSettings: [.define("_GNU_SOURCE")],
+            // Stack-clash protection: a frame larger than a page (run_steps, overlay_directory,
+            // open_mount_target between clone3 and execve; the pooled workload's 256 KiB stack
+            // has one guard page) is probed page by page, so it faults on a guard page instead
+            // of stepping over it. StackClashTests reads the probes in the built objects.
+            cSettings: [.define("_GNU_SOURCE"), .unsafeFlags(["-fstack-clash-protection"])],
             linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("cap")]
         ),
         // Pure model: profiles, validation, Kubernetes quantities, capability and syscall
