@@ -80,7 +80,7 @@ struct BenchCellMeasure {
     /// `pooledVerdict`; every window of both kept, the second run's rounds after the first's;
     /// the first run's evidence kept, marked). Where the second run gave no ratio to pool with
     /// the first's, the first run's result stands with the second's failure in its evidence.
-    /// Otherwise the second run replaces the first (`combine`: a cell or control without a
+    /// Otherwise the second run replaces the first (a cell or control without a
     /// judgement, measured again with twice the rounds). `sharedWindows`: a cell and its
     /// control measured in its run share their baseline windows, so both runs' windows are
     /// kept even when the second replaces the first. Either way the evidence is led by why
@@ -102,8 +102,11 @@ struct BenchCellMeasure {
             return r
         }
         if let ja = a.judged, ja.ratio != nil, b.judged?.ratio == nil {
+            // The first run's result, with the second run's windows after its own; the second
+            // run's figures of the run as a whole are not the result's (its evidence says why).
             var r = a.result
-            r.measurements = both
+            r.measurements = a.result.measurements
+                + BenchRemeasure.pooledMeasurements([], b.result.measurements.filter { $0.round != nil }, firstRounds: firstRounds)
             r.evidence = ["measured again with \(more) more rounds, which gave no ratio (\(b.result.keyFigure): \(b.result.verdict.kind.rawValue): \(b.result.verdict.reason)): the first run's \(firstRounds) rounds stand"]
                 + r.evidence + b.result.evidence.map { "second run: " + $0 }
             r.runSeconds += b.result.runSeconds

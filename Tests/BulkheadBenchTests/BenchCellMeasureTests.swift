@@ -158,10 +158,15 @@ struct BenchCellMeasureTests {
             let judge: BenchJudge = { q in BenchJudgement(verdict: BenchVerdict.judgeCan(summary: q, contained: true, containment: "x"), keyFigure: "victim ?", shown: q) }
             return BenchJudged(result: BenchResult(cell: Self.cpu, claim: "synthetic", expected: .can,
                                                    verdict: BenchVerdict(.notObserved, "the victim reported no measurement"), keyFigure: "victim ?",
-                                                   method: "synthetic", evidence: ["pod victim exited 1"], seconds: 5),
+                                                   method: "synthetic",
+                                                   measurements: [BenchMeasurement("victim rate", .baseline, 100, "ops/s", round: 0),
+                                                                  BenchMeasurement("hog CPU share", .evidence, 0.1, "CPU")],
+                                                   evidence: ["pod victim exited 1"], seconds: 5),
                                judged: (nil, judge))
         }, control: { _ in nil })
         #expect(runs == 2 && r.verdict.kind == .inconclusive && r.ratio?.rounds == 3 && r.seconds == 13, "\(r.verdict.reason)")
+        #expect(r.measurements.contains { $0.round == 3 && $0.phase == .baseline } && !r.measurements.contains { $0.name.hasPrefix("hog CPU share") },
+                "the second run's window after the first's; its figure of the run as a whole is not the result's: \(r.measurements.filter { $0.round == nil || $0.round == 3 })")
         #expect(r.evidence.first?.hasPrefix("measured again with 4 more rounds, which gave no ratio (victim ?: not-observed: the victim reported no measurement)") == true
                 && r.evidence.contains("second run: pod victim exited 1"), "\(r.evidence)")
     }
@@ -325,6 +330,15 @@ struct BenchCellMeasureTests {
             return Self.control(rounds: n) { _ in 95 }
         })
         #expect(cellAsked == [3] && controlAsked == [3] && decided.evidence.isEmpty && decided.mitigation?.holds == true)
+        // A cell decided by errnos and counts (no ratio, no judgement) is not measured again.
+        cellAsked = []
+        let counted = BenchCellMeasure(rounds: 3, control: nil).result(cell: { n in
+            cellAsked.append(n)
+            return BenchJudged(result: BenchResult(cell: BenchCellID(.pids, .pod), claim: "synthetic", expected: .can,
+                                                   verdict: BenchVerdict(.can, "EAGAIN after 29 forks"), keyFigure: "EAGAIN", method: "synthetic"),
+                               judged: nil)
+        }, control: { _ in nil })
+        #expect(cellAsked == [3] && counted.verdict.kind == .can && counted.evidence.isEmpty)
         for (measure, why) in [(BenchCellMeasure(rounds: 1, control: .ownRun), "one round")] {
             cellAsked = []; controlAsked = []
             let r = measure.result(cell: { n in

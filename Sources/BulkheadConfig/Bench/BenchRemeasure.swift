@@ -4,9 +4,9 @@ import BulkheadModel
 /// a sequential design. Where the cell's judgement can be applied to rounds of two runs (the
 /// experiments' `BenchJudge`), the second run measures as many rounds again and one more, and
 /// the verdict is judged on the rounds of both (`pooled`); otherwise the second run has twice the rounds and
-/// its result replaces the first's (`combine`). Bounded at `maxRounds`; a decided cell, or a
-/// cell decided by errnos and counts, costs nothing more. `BenchCatalogue.run` applies it
-/// (`BenchCellMeasure`); pure, so that a test can hand it synthetic windows.
+/// its result replaces the first's. Bounded at `maxRounds`; a decided cell, or a
+/// cell decided by errnos and counts, costs nothing more. `BenchCellMeasure` applies it (the one
+/// path, which `BenchCatalogue.run` and its tests call); these are its pure parts.
 ///
 /// Pooling: each round is a baseline and a loaded window side by side (ABBA), a ratio of its
 /// own; a second run's rounds are more rounds of that ratio. The first three are not a fresh
@@ -44,26 +44,6 @@ public enum BenchRemeasure {
     public static func rounds(for first: BenchResult, after rounds: Int, pooling: Bool) -> Int? {
         guard first.verdict.kind == .inconclusive else { return nil }
         return extraRounds(after: rounds, pooling: pooling)
-    }
-
-    /// Runs a cell (`measure(n)`: one run of `n` rounds) with `rounds`, and once more with
-    /// twice the rounds when the first run was inconclusive: the second run's result
-    /// (`combine`). For a cell whose judgement cannot be repeated on the rounds of two runs.
-    public static func measure(rounds: Int, _ measure: (Int) -> BenchResult) -> BenchResult {
-        let first = measure(rounds)
-        guard let more = self.rounds(for: first, after: rounds, pooling: false) else { return first }
-        return combine(first: first, firstRounds: rounds, again: measure(more), rounds: more)
-    }
-
-    /// The cell's result after a second run that replaces the first: the second run's verdict,
-    /// windows and interval, its evidence led by why it was measured again (`because`, what the
-    /// first run found: by default its inconclusive verdict), and the seconds of both runs.
-    public static func combine(first: BenchResult, firstRounds: Int, again: BenchResult, rounds more: Int,
-                               because: String? = nil) -> BenchResult {
-        var r = again
-        r.evidence.insert(note(first.keyFigure, first.verdict, firstRounds: firstRounds, more: more, judged: nil, because: because), at: 0)
-        r.seconds += first.seconds
-        return r
     }
 
     /// The line that leads the evidence of a result measured again. It starts with "measured
