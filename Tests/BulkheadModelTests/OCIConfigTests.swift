@@ -164,5 +164,47 @@ struct OCIConfigTests {
         #expect(throws: ConfigError.self) { try OCIConfig.decode(deep, bundle: "/b") }
         #expect(accepted < 1500, "mutations are refused")
     }
+
+    /// config.json is read once, by `StrictJSON` (issue 13, session 14: the Yams parse was a
+    /// tenth of `create`'s CPU with podman's config, and the seccomp section had a second
+    /// reader). On podman's own config (Tests/Fixtures/oci, captured from `podman run` with
+    /// bulkhead-runc), on this suite's configs and on the seeded mutations of the hostile-input
+    /// test: whatever the JSON reading accepts, the YAML reading it replaced accepted as the same
+    /// OCIConfig; what only YAML accepts is refused, with the line and column of the fault.
+    @Test func oneStrictJSONReadingDecidesAsTheYAMLReadingDid() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/oci/podman-config.json")
+        let podman = try String(contentsOf: url, encoding: .utf8)
+        func yaml(_ text: String) throws -> OCIConfig { try OCIConfig.decode(try ConfigNode.parse(text, file: OCIConfig.file), bundle: "/b") }
+        let p = try OCIConfig.decode(podman, bundle: "/b")
+        #expect(try yaml(podman) == p)
+        #expect(p.hasSeccomp && p.joinPaths.count == 1 && p.cgroupsPath != nil && p.annotations.count == 8, "podman's config as podman sent it")
+        var rng = SplitMix64(seed: 0x15_0C1)
+        let seeds = [podman, Self.minimal, Self.config(process: #""rlimits": [{"type": "RLIMIT_NOFILE", "soft": 1, "hard": 2}]"#,
+                                                       linux: #""resources": {"memory": {"limit": 1}, "cpu": {"quota": 1, "period": 1000}}"#)]
+        var both = 0, yamlOnly = 0
+        for i in 0..<600 {
+            var bytes = Array(seeds[i % seeds.count].utf8)
+            let at = Int(rng.next() % UInt64(bytes.count))
+            switch rng.next() % 3 {
+            case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next() % 0x80)
+            case 1: bytes.remove(at: at)
+            default: bytes.insert(contentsOf: Array([" ", "1", "\"", "-", "{}", ",", "null"][Int(rng.next() % 7)].utf8), at: at)
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            let j = try? OCIConfig.decode(text, bundle: "/b")
+            let y = try? yaml(text)
+            if let j { both += 1; #expect(y == j, "mutation \(i) read differently") } else if y != nil { yamlOnly += 1 }
+        }
+        #expect(both > 50 && yamlOnly > 0, "the mutations reach both outcomes: \(both) accepted by both, \(yamlOnly) by YAML only")
+        do {
+            _ = try OCIConfig.decode("{\"ociVersion\": \"1.0.2\",\n \"root\": {\"path\": \"r\"},\n \"process\": {\"args\": [01]}}", bundle: "/b")
+            Issue.record("a leading zero accepted")
+        } catch {
+            #expect(error.line == 3 && error.column == 23, "\(error)")
+        }
+        #expect(throws: ConfigError.self) { try OCIConfig.decode("ociVersion: 1.0.2\nroot: {path: r}\nprocess: {args: [x]}\n", bundle: "/b") }
+        #expect(throws: ConfigError.self) { try OCIConfig.decode(#"{"ociVersion": "1.0.2", "ociVersion": "1.0.2"}"#, bundle: "/b") }
+    }
 }
 

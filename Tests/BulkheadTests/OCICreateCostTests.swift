@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import Bulkhead
 @testable import BulkheadSystem
+import BulkheadConfig
+import BulkheadModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,6 +48,31 @@ import Glibc
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         #expect(f.string(from: Date(timeIntervalSince1970: Double(seconds) + Double(ms) / 1000 + 0.0004)) == expected)
+    }
+
+    /// state.json without Foundation (session 14): `save` writes `JSONText.encodeCompact`,
+    /// `load` reads with `StrictJSON.decode`. A record written by the Foundation `JSONEncoder`
+    /// an older bulkhead-runc used (`/` escaped, the seccomp program as Base64 `Data`) reads as
+    /// the same record, so `state`, `kill` and `delete` of a container created before an upgrade
+    /// still work; and what is written now reads with `JSONDecoder` as the same record.
+    @Test func stateRecordReadsAcrossTheChangeOfWriter() throws {
+        struct Old: Codable { var id: String; var seccompProgram: Data?; var bundle: String }
+        let program: [UInt8] = (0..<203).map { UInt8(truncatingIfNeeded: $0 &* 37) }
+        var r = OCIContainerRecord(ociVersion: "1.0.2", id: "c1", pid: 42, startTime: 9_000_000_001, bundle: "/srv/b/é \"q\"", rootfs: "/srv/b/rootfs",
+                                   created: "2026-12-07T00:00:00.000Z", annotations: ["io.podman/a": "1", "k": "v\n"],
+                                   cgroupDirectories: ["/sys/fs/cgroup/memory/x"], cgroupsPath: "/x")
+        r.seccompProgram = Base64Bytes(program)
+        r.hooks = [OCIHook(kind: .poststop, path: "/bin/h", args: ["h", "1"], env: ["A=b"], timeout: 3)]
+        r.updatedLimits = [EnforcedLimit(limit: .memoryMax, value: "1048576", driver: .v1, file: "memory.limit_in_bytes")]
+        let old = JSONEncoder()
+        old.outputFormatting = [.sortedKeys]
+        let oldText = String(decoding: try old.encode(r), as: UTF8.self)
+        #expect(oldText.contains(#"\/srv\/b"#), "Foundation escaped the slashes")
+        #expect(try StrictJSON.decode(OCIContainerRecord.self, from: oldText) == r)
+        // The field was a Foundation `Data`: the same Base64 text either way.
+        let asData = try JSONDecoder().decode(Old.self, from: Data(try JSONText.encodeCompact(r).utf8))
+        #expect(asData.seccompProgram.map { [UInt8]($0) } == program)
+        #expect(try JSONDecoder().decode(OCIContainerRecord.self, from: Data(try JSONText.encodeCompact(r).utf8)) == r)
     }
 
     @Test func nowIsNow() throws {

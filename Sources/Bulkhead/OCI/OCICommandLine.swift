@@ -94,10 +94,7 @@ public enum OCICommandLine {
     static func report(_ message: String, _ g: Globals, level: String = "error") {
         let line: String
         if g.logFormat == "json" {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let obj = ["level": level, "msg": message, "time": OCIRuntime.now()]
-            line = (try? enc.encode(obj)).map { String(decoding: $0, as: UTF8.self) } ?? message
+            line = json(["level": level, "msg": message, "time": OCIRuntime.now()], pretty: false)
         } else {
             line = "bulkhead-runc: " + (level == "error" ? "" : level + ": ") + message
         }
@@ -371,10 +368,10 @@ public enum OCICommandLine {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// What runc prints (state, list, ps) and the state a hook reads: `JSONText`, the text
+    /// `JSONEncoder` wrote with sorted keys and unescaped slashes, without Foundation.
     static func json<T: Encodable>(_ v: T, pretty: Bool) -> String {
-        let enc = JSONEncoder()
-        enc.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        return (try? enc.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        (try? pretty ? JSONText.encode(v) : JSONText.encodeCompact(v)) ?? "{}"
     }
 
     static func write(_ fd: Int32, _ text: String) {

@@ -99,7 +99,7 @@ extension OCIRuntime {
         var layer = config.layer
         // The init's own program, as compiled at create (the config's filter and the profile's
         // policy as one); a state without it (an older create) compiles the config's again.
-        let keptProgram = record.seccompProgram.map { [UInt8]($0) }
+        let keptProgram = record.seccompProgram?.bytes
         if keptProgram != nil || record.processCeiling != nil {
             layer.seccomp = .unconfined
         } else if config.hasSeccomp {

@@ -54,7 +54,8 @@ public struct OCIContainerRecord: Codable, Sendable, Equatable {
     var processCeiling: OCIProcessCeiling?
     /// The seccomp program the init loads (the config's filter, the profile's policy, or both
     /// as one), as compiled at `create`: `exec` loads this one (nil: the init has none).
-    var seccompProgram: Data?
+    /// Base64 in the JSON, as the `Data` it was before (a state written then still reads).
+    var seccompProgram: Base64Bytes?
 }
 
 /// The OCI state (runtime-spec "State"), as `state` prints it; runc's keys plus `rootfs`,
@@ -190,17 +191,15 @@ public struct OCIRuntime: Sendable {
         }
         let c: TrustedFile.Contents
         do { c = try TrustedFile.read(dir + "/state.json", what: "container state", limit: 1 << 20) } catch { throw OCIError(error) }
-        guard c.owner == geteuid(), c.mode & 0o077 == 0, let r = try? JSONDecoder().decode(OCIContainerRecord.self, from: Data(c.bytes)), r.id == id else {
+        guard c.owner == geteuid(), c.mode & 0o077 == 0, let text = c.utf8Text, let r = try? StrictJSON.decode(OCIContainerRecord.self, from: text), r.id == id else {
             throw OCIError("container \(id): state.json is damaged or not this runtime's (EINVAL); `delete --force \(id)` removes it")
         }
         return r
     }
 
     func save(_ r: OCIContainerRecord, in dir: String) throws(OCIError) {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        guard let data = try? enc.encode(r) else { throw OCIError("encode the container state") }
-        try Self.writeAtomically(dir + "/state.json", Array(data), mode: 0o600)
+        guard let text = try? JSONText.encodeCompact(r) else { throw OCIError("encode the container state") }
+        try Self.writeAtomically(dir + "/state.json", Array(text.utf8), mode: 0o600)
     }
 
     /// tmp file, rename: a reader sees the old state or the new one, never a part. No fsync (as
@@ -350,19 +349,25 @@ public struct OCIRuntime: Sendable {
             }
         }
         // The bundle: a directory root or the caller owns, reached without another user's links.
-        let given = o.bundle.hasPrefix("/") ? o.bundle : (FileManager.default.currentDirectoryPath + "/" + o.bundle)
+        var given = o.bundle
+        if !given.hasPrefix("/") {
+            guard let cwd = getcwd(nil, 0) else { throw OCIError(SystemError("create \(id): the working directory, for the relative --bundle \(o.bundle): getcwd", errno: .current)) }
+            given = String(cString: cwd) + "/" + given
+            free(cwd)
+        }
         let bundle = "/" + given.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
         let contents: TrustedFile.Contents
         do { contents = try TrustedFile.read(bundle + "/" + OCIConfig.file, what: "OCI config", limit: 4 << 20) } catch {
             throw OCIError("create \(id): read the bundle's config.json: \(error)")
         }
-        // Not repaired: both of its readers (OCIConfig's, and StrictJSON for linux.seccomp) see
+        // Not repaired: its one reader (StrictJSON, for OCIConfig and linux.seccomp alike) sees
         // the file's own text or nothing.
         guard let text = contents.utf8Text else {
             throw OCIError("create \(id): the bundle's config.json is not UTF-8 (RFC 8259 section 8.1); write it as UTF-8 (EINVAL)")
         }
         var config: OCIConfig
-        do { config = try OCIConfig.decode(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
+        let document: StrictJSON.Value
+        do { (config, document) = try OCIConfig.decodeDocument(text, bundle: bundle) } catch { throw OCIError("create \(id): \(error)") }
         // bulkhead.dev/profile: a layer profile that only tightens the config; what of it bounds
         // each process is kept in the state for `exec` (`OCIProcessCeiling`).
         let (profileSeccomp, ceiling) = try Self.applyProfileAnnotation(&config, id: id)
@@ -423,12 +428,8 @@ public struct OCIRuntime: Sendable {
             // linux.seccomp, as its own document, root's (0600 in the 0700 state directory):
             // the engine's seccomp parser and compiler read it as a Localhost policy.
             // Its keys in one order (OCISeccompSection): one cache entry per policy.
-            let section: OCISeccompSection.Value?
-            do { section = try OCISeccompSection.value(ofConfig: text) } catch {
-                throw OCIError("create \(id): config.json: linux.seccomp cannot be read: \(error) (EINVAL)")
-            }
-            guard let section else {
-                throw OCIError("create \(id): config.json: linux.seccomp cannot be read as JSON (EINVAL)")
+            guard let section = OCISeccompSection.value(ofDocument: document) else {
+                throw OCIError("create \(id): config.json: linux.seccomp is not in the document as read (EINVAL)")
             }
             // The refusal again on the policy loaded (RedTeamOCIFrontTests).
             guard !OCISeccompSection.hasListener(section) else {
@@ -595,7 +596,7 @@ public struct OCIRuntime: Sendable {
                                         execPaths: prepared.plan.execPaths,
                                         hooks: config.hooks.filter { $0.kind == .poststart || $0.kind == .poststop })
         record.processCeiling = ceiling
-        record.seccompProgram = prepared.seccomp.map { Data($0.program) }
+        record.seccompProgram = prepared.seccomp.map { Base64Bytes($0.program) }
         record.recorderPid = keeper?.pid
         record.recorderStartTime = keeper?.startTime
         do {
@@ -696,12 +697,13 @@ public struct OCIRuntime: Sendable {
 
     /// Runs `hooks` (one kind) in order, here, with `state` on their stdin. Returns what failed,
     /// one message per hook (the step, the errno, the fix); `failFast` stops at the first.
-    static func runHooks(_ hooks: [OCIHook], state: [UInt8], failFast: Bool) -> [String] {
+    /// `state` is written only when there is a hook to read it.
+    static func runHooks(_ hooks: [OCIHook], state: @autoclosure () -> [UInt8], failFast: Bool) -> [String] {
         guard let kind = hooks.first?.kind else { return [] }
         let fd: Int32
         do { fd = try HookRunner.stateFile() } catch { return ["\(kind.rawValue) hooks: \(error)"] }
         defer { close(fd) }
-        do { try HookRunner.fill(fd, state) } catch { return ["\(kind.rawValue) hooks: \(error)"] }
+        do { try HookRunner.fill(fd, state()) } catch { return ["\(kind.rawValue) hooks: \(error)"] }
         var failures: [String] = []
         for (i, h) in hooks.enumerated() {
             let r = HookRunner.run(step(h, index: i, stateFD: fd))
@@ -830,7 +832,7 @@ public struct OCIRuntime: Sendable {
 
     public func list() throws(OCIError) -> [OCIState] {
         let dir = try rootDirectory()
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        let names = FileIO.listDirectory(dir).sorted()
         return names.compactMap { try? state(id: $0) }
     }
 
@@ -937,7 +939,7 @@ public struct OCIRuntime: Sendable {
                     _ = keeper.waitForExit(seconds: 5)
                 }
             }
-            for d in r.cgroupDirectories where FileManager.default.fileExists(atPath: d) {
+            for d in r.cgroupDirectories where access(d, F_OK) == 0 {
                 throw OCIError("delete \(id): remove the cgroup \(d) (EBUSY): processes are still inside")
             }
         }

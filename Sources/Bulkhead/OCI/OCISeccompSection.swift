@@ -21,8 +21,10 @@ enum OCISeccompSection {
     }
 
     /// Whether `seccomp` (the section as read here, which is the policy loaded) names a
-    /// listener: OCIConfig refuses one on its own reading of the config (Yams), which can
-    /// differ (libyaml drops a raw U+FEFF inside a string and folds a raw U+0085).
+    /// listener: OCIConfig refuses one on its reading of the config; this is the same check on
+    /// the section as written for the loader (`create` reads the config once, with `StrictJSON`,
+    /// since issue 13's session 14; before, OCIConfig read it with Yams, and libyaml drops a raw
+    /// U+FEFF inside a string and folds a raw U+0085).
     static func hasListener(_ seccomp: Value) -> Bool {
         guard let l = seccomp["listenerPath"] else { return false }
         return l != .null && l != .string("")
@@ -40,7 +42,12 @@ enum OCISeccompSection {
 
     /// linux.seccomp of the config.json `text`, nil when it has none.
     static func value(ofConfig text: String) throws(StrictJSON.Failure) -> Value? {
-        guard let seccomp = try StrictJSON.parse(text)["linux"]?["seccomp"], seccomp != .null else { return nil }
+        value(ofDocument: try StrictJSON.parse(text))
+    }
+
+    /// linux.seccomp of a config.json already read (`OCIConfig.decodeDocument`), nil when it has none.
+    static func value(ofDocument document: Value) -> Value? {
+        guard let seccomp = document["linux"]?["seccomp"], seccomp != .null else { return nil }
         return seccomp
     }
 
@@ -77,7 +84,7 @@ enum OCISeccompSection {
     /// into a space inside a quoted scalar), and a raw DEL, C1 control, U+FEFF, U+FFFE or U+FFFF
     /// is refused by libyaml's reader (`RedTeamOCISeccompSectionTests`).
     static func quote(_ s: String, into out: inout String) {
-        guard s.unicodeScalars.contains(where: notRawInYAML) else { JSONText.quote(s, into: &out); return }
+        guard s.utf8.contains(where: { $0 >= 0x7F }), s.unicodeScalars.contains(where: notRawInYAML) else { JSONText.quote(s, into: &out); return }
         out += "\""
         var run = ""
         func flush() {

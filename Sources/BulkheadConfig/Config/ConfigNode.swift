@@ -40,6 +40,56 @@ public struct ConfigNode {
         return ConfigNode(node: root, file: file)
     }
 
+    /// A JSON document (RFC 8259) read by `StrictJSON` alone, as nodes every accessor reads as
+    /// it reads a YAML document's (a string is a double-quoted scalar, a number, `true`, `false`
+    /// and `null` plain ones): the reader of an OCI config.json, whose every reader (this one,
+    /// its `linux.seccomp` section, `exec`) then sees the same document. No YAML: no anchors,
+    /// tags, comments or unquoted keys; a key twice is refused as `StrictJSON` refuses it.
+    /// Errors give the line and column of the byte `StrictJSON` names, never the text; a field's
+    /// error names its path (its node has no mark).
+    public static func parseJSON(_ text: String, file: String) throws(ConfigError) -> (ConfigNode, StrictJSON.Value) {
+        let value: StrictJSON.Value
+        do { value = try StrictJSON.parse(text) } catch {
+            let (line, column) = Self.position(of: error.offset, in: text)
+            throw ConfigError(file: file, field: "", line: line, column: column, message: "not valid JSON (RFC 8259): \(error.problem)")
+        }
+        let tags = TagMaker()
+        return (ConfigNode(node: tags.node(value), file: file), value)
+    }
+
+    /// Line and column (from 1; the column in Unicode scalars, as libyaml counts) of a byte offset.
+    static func position(of offset: Int, in text: String) -> (Int, Int) {
+        var line = 1, column = 1, at = 0
+        for u in text.unicodeScalars {
+            if at >= offset { break }
+            at += UTF8.width(u)
+            if u == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return (line, column)
+    }
+
+    /// Yams nodes of a JSON value, each with its own tag (a `Tag` is a mutable class) made with
+    /// the resolver and constructor `parse` uses (neither builds Yams' default tables).
+    struct TagMaker {
+        let resolver = Resolver.basic
+        let constructor = ConfigNode.textOnlyConstructor()
+
+        func tag() -> Tag { Tag(.implicit, resolver, constructor) }
+
+        func node(_ v: StrictJSON.Value) -> Node {
+            switch v {
+            case .null: return .scalar(.init("null", tag(), .plain))
+            case .bool(let b): return .scalar(.init(b ? "true" : "false", tag(), .plain))
+            case .int(let i): return .scalar(.init(String(i), tag(), .plain))
+            case .uint(let u): return .scalar(.init(String(u), tag(), .plain))
+            case .double(let d): return .scalar(.init(d.description, tag(), .plain))
+            case .string(let s): return .scalar(.init(s, tag(), .doubleQuoted))
+            case .array(let items): return .sequence(.init(items.map { node($0) }, tag(), .flow))
+            case .object(let members): return .mapping(.init(members.map { (Node.scalar(.init($0.key, tag(), .doubleQuoted)), node($0.value)) }, tag(), .flow))
+            }
+        }
+    }
+
     /// The one limit on anchors and aliases, for a file's documents together (`parse`, and
     /// `ManifestSet` for a multi-document file): composing shares an anchored node among its
     /// aliases, but every walk over the document (and a policy stored as JSON) sees each alias

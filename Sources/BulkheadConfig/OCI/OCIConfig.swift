@@ -121,7 +121,17 @@ public struct OCIConfig: Sendable, Equatable {
     /// Decodes `text` (config.json of a bundle whose root filesystem is `rootfs`, already
     /// resolved against the bundle by the caller).
     public static func decode(_ text: String, bundle: String) throws(ConfigError) -> OCIConfig {
-        let root = try ConfigNode.parse(text, file: file)
+        try decodeDocument(text, bundle: bundle).config
+    }
+
+    /// The config and the document it was decoded from (`StrictJSON`, once): the runtime takes
+    /// the `linux.seccomp` section from the same value (`OCISeccompSection`).
+    public static func decodeDocument(_ text: String, bundle: String) throws(ConfigError) -> (config: OCIConfig, document: StrictJSON.Value) {
+        let (root, document) = try ConfigNode.parseJSON(text, file: file)
+        return (try decode(root, bundle: bundle), document)
+    }
+
+    static func decode(_ root: ConfigNode, bundle: String) throws(ConfigError) -> OCIConfig {
         let top = try root.mapping(allowed: ["ociVersion", "process", "root", "mounts", "hostname", "domainname", "hooks", "annotations", "linux"])
         let version = try top.require("ociVersion").string()
         guard version.hasPrefix("1.0") || version.hasPrefix("1.1") || version.hasPrefix("1.2") else {
@@ -386,7 +396,7 @@ public struct OCIConfig: Sendable, Equatable {
         c.layer.rlimits = [:]
         c.layer.allowPrivilegeEscalation = true
         var ignored: [String] = []
-        try Self.decodeProcess(try ConfigNode.parse(text, file: file), into: &c, ignored: &ignored)
+        try Self.decodeProcess(try ConfigNode.parseJSON(text, file: file).0, into: &c, ignored: &ignored)
         c.ignored = ignored
         return c
     }
@@ -455,7 +465,7 @@ public struct OCIConfig: Sendable, Equatable {
     /// document sets; -1 and 0 (unlimited) are refused by name: the update writes values only.
     public static func decodeUpdate(_ text: String) throws(ConfigError) -> CgroupLimits {
         let file = "resources"
-        let node = try ConfigNode.parse(text, file: file)
+        let node = try ConfigNode.parseJSON(text, file: file).0
         var c = OCIConfig(ociVersion: "", layer: ProfileLayer(), args: [], terminal: false, umask: nil, oomScoreAdj: nil,
                           joinPaths: [], annotations: [], cgroupsPath: nil, ignored: [])
         var ignored: [String] = []

@@ -13,7 +13,20 @@ public enum JSONText {
         return out
     }
 
-    static func write(_ node: CompactCoder.Node, indent: Int, into out: inout String) throws {
+    /// The same value on one line, as `JSONEncoder` writes it with `[.sortedKeys,
+    /// .withoutEscapingSlashes]` (no whitespace): the OCI runtime's state.json, its `list` and
+    /// `ps` output and the state its hooks read.
+    public static func encodeCompact<T: Encodable>(_ value: T) throws -> String {
+        let ref = EncRef()
+        try value.encode(to: CompactEncoder(ref: ref, codingPath: []))
+        var out = ""
+        try write(ref.freeze(), indent: nil, into: &out)
+        return out
+    }
+
+    /// `indent` nil: compact.
+    static func write(_ node: CompactCoder.Node, indent: Int?, into out: inout String) throws {
+        guard let indent else { return try writeCompact(node, into: &out) }
         switch node {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -52,11 +65,40 @@ public enum JSONText {
         }
     }
 
+    static func writeCompact(_ node: CompactCoder.Node, into out: inout String) throws {
+        switch node {
+        case .keyed(let entries):
+            out += "{"
+            for (i, (k, v)) in entries.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }).enumerated() {
+                if i > 0 { out += "," }
+                quote(k, into: &out)
+                out += ":"
+                try writeCompact(v, into: &out)
+            }
+            out += "}"
+        case .unkeyed(let items):
+            out += "["
+            for (i, v) in items.enumerated() {
+                if i > 0 { out += "," }
+                try writeCompact(v, into: &out)
+            }
+            out += "]"
+        default:
+            try write(node, indent: 0, into: &out)
+        }
+    }
+
     /// `s` as a JSON string (quotes, the two-character escapes, other control characters as
     /// `\u00XX`, everything else as is): the one JSON string writer of the reports and of
     /// `OCISeccompSection`.
     public static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Nearly every string needs no escape: then it is copied whole.
+        guard s.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) else {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

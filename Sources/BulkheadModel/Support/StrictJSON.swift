@@ -148,25 +148,36 @@ public enum StrictJSON {
             }
         }
 
-        /// A string; `at` is on its opening quote.
+        /// A string; `at` is on its opening quote. Runs of bytes without an escape are checked
+        /// (`utf8Sequence`) and copied as they are; a string without escapes is one copy.
         mutating func string() throws(Failure) -> String {
             at += 1
-            var scalars = String.UnicodeScalarView()
+            var out: [UInt8] = []
+            var run = at
             while true {
                 guard let b = peek else { throw failure("a string is not closed") }
                 switch b {
                 case UInt8(ascii: "\""):
+                    let text: String
+                    if out.isEmpty {
+                        text = String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<at]), as: UTF8.self)
+                    } else {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<at]))
+                        text = String(decoding: out, as: UTF8.self)
+                    }
                     at += 1
-                    return String(scalars)
+                    return text
                 case UInt8(ascii: "\\"):
-                    scalars.append(try escape())
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<at]))
+                    // Never empty after an escape: `out` empty at the end means none was seen.
+                    out.append(contentsOf: String(try escape()).utf8)
+                    run = at
                 case 0x00..<0x20:
                     throw failure("a control character (below U+0020) in a string must be escaped")
                 case 0x20..<0x80:
-                    scalars.append(Unicode.Scalar(b))
                     at += 1
                 default:
-                    scalars.append(try utf8Sequence())
+                    _ = try utf8Sequence()
                 }
             }
         }
