@@ -47,4 +47,23 @@ import Glibc
         #expect(read == r)
         #expect(cpu < 3, "reading the state of \(n) annotations took \(cpu) s of CPU")
     }
+
+    /// The lookup the fix above added (an index for objects of more than 32 members) keeps the
+    /// rule of the search it replaces: a key is found by its exact scalars, never a canonically
+    /// equivalent one (KELVIN SIGN is not "K"), and the first of two equal keys wins (a `Value`
+    /// built in code may hold two; `parse` refuses them). Passes before the fix too: it guards it.
+    @Test func indexedLookupKeepsExactKeys() throws {
+        struct K: Decodable, Equatable { var K: String? }
+        func object(_ extra: [StrictJSON.Member]) -> StrictJSON.Value {
+            .object(extra + (0..<40).map { StrictJSON.Member(key: "f\($0)", value: .string("\($0)")) })
+        }
+        let kelvin = StrictJSON.Member(key: "\u{212A}", value: .string("kelvin"))
+        let plain = StrictJSON.Member(key: "K", value: .string("plain"))
+        #expect(try StrictJSON.decode(K.self, from: object([kelvin])) == K(K: nil))
+        #expect(try StrictJSON.decode(K.self, from: object([kelvin, plain])) == K(K: "plain"))
+        #expect(try StrictJSON.decode(K.self, from: object([plain, kelvin])) == K(K: "plain"))
+        #expect(try StrictJSON.decode(K.self, from: object([plain, StrictJSON.Member(key: "K", value: .string("second"))])) == K(K: "plain"))
+        let map = try StrictJSON.decode([String: String].self, from: object([kelvin]))
+        #expect(map.count == 41 && map["\u{212A}"] == "kelvin" && map["f39"] == "39")
+    }
 }
