@@ -3,6 +3,7 @@ import BulkheadModel
 import Foundation
 import Testing
 @testable import Bulkhead
+@testable import BulkheadConfig
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,5 +66,68 @@ import Glibc
         #expect(try StrictJSON.decode(K.self, from: object([plain, StrictJSON.Member(key: "K", value: .string("second"))])) == K(K: "plain"))
         let map = try StrictJSON.decode([String: String].self, from: object([kelvin]))
         #expect(map.count == 41 && map["\u{212A}"] == "kelvin" && map["f39"] == "39")
+    }
+
+    /// The string reader copies runs of bytes between escapes (89177e4): strings of random
+    /// pieces (escapes of every kind, 2-4 byte UTF-8, U+0085, U+2028, U+FEFF, and bytes that are
+    /// not UTF-8 or a lone surrogate escape) at every run boundary read as the pieces say, or
+    /// are refused when one piece is invalid; `JSONText.quote` (its fast path copies a string
+    /// without escapes whole) writes what `JSONEncoder` writes, and reads back. Held before and
+    /// after this suite's fix: what was tried, kept as a guard.
+    @Test func stringRunsAndEscapesReadAsWritten() throws {
+        // (bytes in the document, the scalars they mean; nil: the string must be refused)
+        let pieces: [([UInt8], String?)] = [
+            (Array("a".utf8), "a"), (Array("é".utf8), "é"), (Array("€".utf8), "€"), (Array("😀".utf8), "😀"),
+            (Array(#"\n"#.utf8), "\n"), (Array(#"\""#.utf8), "\""), (Array(#"\\"#.utf8), "\\"), (Array(#"\/"#.utf8), "/"),
+            (Array(#"\u00e9"#.utf8), "é"), (Array(#"\u0000"#.utf8), "\u{0}"), (Array(#"\ud83d\ude00"#.utf8), "😀"),
+            (Array("\u{85}\u{2028}\u{FEFF}\u{7F}".utf8), "\u{85}\u{2028}\u{FEFF}\u{7F}"), (Array(#"\u2028"#.utf8), "\u{2028}"),
+            ([0xFF], nil), ([0xC0, 0x80], nil), ([0xED, 0xA0, 0x80], nil), ([0xE2, 0x82], nil), ([0xF4, 0x90, 0x80, 0x80], nil),
+            ([0x01], nil), ([0x09], nil), (Array(#"\ud800"#.utf8), nil), (Array(#"\x"#.utf8), nil),
+        ]
+        var state: UInt64 = 0x5EED_0089_177E
+        func next() -> Int { state = state &* 6364136223846793005 &+ 1442695040888963407; return Int(state >> 33) }
+        for _ in 0..<3000 {
+            var bytes: [UInt8] = [0x22]
+            var want: String? = ""
+            for _ in 0..<(next() % 7) {
+                let (b, meaning) = next() % 4 == 0 ? pieces[next() % pieces.count] : pieces[next() % 13]
+                bytes += b
+                if let m = meaning { want? += m } else { want = nil }
+            }
+            bytes.append(0x22)
+            let got = bytes.withUnsafeBufferPointer { try? StrictJSON.parse($0) }
+            if let want {
+                #expect(got == .string(want), "\(bytes)")
+                #expect(got.map { [UInt8]("\($0)".utf8) } != nil)
+                var quoted = ""
+                JSONText.quote(want, into: &quoted)
+                let e = JSONEncoder()
+                e.outputFormatting = [.withoutEscapingSlashes]
+                #expect(quoted == String(decoding: try e.encode(want), as: UTF8.self), "\(Array(want.unicodeScalars))")
+                #expect(try StrictJSON.parse(quoted) == .string(want))
+            } else {
+                #expect(got == nil, "\(bytes) read as \(String(describing: got))")
+            }
+        }
+    }
+
+    /// The commit's promise (OCIConfigTests.oneStrictJSONReadingDecidesAsTheYAMLReadingDid):
+    /// whatever the JSON reading accepts, the YAML reading it replaced accepted as the same
+    /// OCIConfig. Not for a number where a string is expected: a number is now written back
+    /// from its value (`1e2` is "100.0", `1.10` "1.1", `-0` "0"), where libyaml kept its text.
+    /// runc refuses a number there (Go's `[]string`); neither reading does. Not fixed here (the
+    /// number's text is not kept by `StrictJSON.Value`; refusing it is a change of
+    /// `ConfigNode.string()`, which YAML profiles share): a known issue.
+    @Test func aNumberWhereAStringIsExpectedReadsAsYAMLReadIt() throws {
+        for n in ["1e2", "1.10", "-0", "0.5E1"] {
+            let text = #"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "process": {"args": ["/bin/echo", "#
+                + n + #"], "cwd": "/"}, "linux": {"namespaces": [{"type": "mount"}]}}"#
+            let yaml = try OCIConfig.decode(try ConfigNode.parse(text, file: OCIConfig.file), bundle: "/b")
+            #expect(yaml.args == ["/bin/echo", n], "the YAML reading kept the number's text")
+            guard let json = try? OCIConfig.decode(text, bundle: "/b") else { continue }
+            withKnownIssue("a JSON number in a string field is written back from its value (89177e4)") {
+                #expect(json.args == yaml.args, "\(n)")
+            }
+        }
     }
 }
