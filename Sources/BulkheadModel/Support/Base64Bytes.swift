@@ -3,7 +3,8 @@
 /// (the OCI runtime's state.json keeps the compiled seccomp program so; a state written by an
 /// older bulkhead-runc stays readable). Decoding is strict: the standard alphabet, the length a
 /// multiple of four, `=` only as the last one or two characters, and no bits set in the unused
-/// end of the last character (as `Data(base64Encoded:)` refuses with its default options).
+/// end of the last character (which `Data(base64Encoded:)` accepts: "QR==" is [0x41] to it;
+/// no writer sets them, `JSONEncoder` included, so no state it wrote is refused).
 public struct Base64Bytes: Sendable, Equatable, Codable {
     public var bytes: [UInt8]
 
