@@ -69,23 +69,26 @@ public struct ConfigNode {
     }
 
     /// Yams nodes of a JSON value, each with its own tag (a `Tag` is a mutable class) made with
-    /// the resolver and constructor `parse` uses (neither builds Yams' default tables).
+    /// the resolver and constructor `parse` uses (neither builds Yams' default tables). A scalar
+    /// carries its JSON type as its tag (as libyaml tags a quoted scalar `!!str`): `string()`
+    /// refuses a number, a boolean or null where a string is expected, as runc's reader does
+    /// (a number has no text of its own here: `1e2` would read as "100.0").
     struct TagMaker {
         let resolver = Resolver.basic
         let constructor = ConfigNode.textOnlyConstructor()
 
-        func tag() -> Tag { Tag(.implicit, resolver, constructor) }
+        func tag(_ name: Tag.Name = .implicit) -> Tag { Tag(name, resolver, constructor) }
 
         func node(_ v: StrictJSON.Value) -> Node {
             switch v {
-            case .null: return .scalar(.init("null", tag(), .plain))
-            case .bool(let b): return .scalar(.init(b ? "true" : "false", tag(), .plain))
-            case .int(let i): return .scalar(.init(String(i), tag(), .plain))
-            case .uint(let u): return .scalar(.init(String(u), tag(), .plain))
-            case .double(let d): return .scalar(.init(d.description, tag(), .plain))
-            case .string(let s): return .scalar(.init(s, tag(), .doubleQuoted))
+            case .null: return .scalar(.init("null", tag(.null), .plain))
+            case .bool(let b): return .scalar(.init(b ? "true" : "false", tag(.bool), .plain))
+            case .int(let i): return .scalar(.init(String(i), tag(.int), .plain))
+            case .uint(let u): return .scalar(.init(String(u), tag(.int), .plain))
+            case .double(let d): return .scalar(.init(d.description, tag(.float), .plain))
+            case .string(let s): return .scalar(.init(s, tag(.str), .doubleQuoted))
             case .array(let items): return .sequence(.init(items.map { node($0) }, tag(), .flow))
-            case .object(let members): return .mapping(.init(members.map { (Node.scalar(.init($0.key, tag(), .doubleQuoted)), node($0.value)) }, tag(), .flow))
+            case .object(let members): return .mapping(.init(members.map { (Node.scalar(.init($0.key, tag(.str), .doubleQuoted)), node($0.value)) }, tag(), .flow))
             }
         }
     }
@@ -206,7 +209,14 @@ public struct ConfigNode {
 
     public func string() throws(ConfigError) -> String {
         guard case .scalar(let s) = node, !isNull else { throw error("expected a string, found \(kind)") }
-        return s.string
+        // Tagged as another type: a JSON number, boolean or null (`parseJSON`), or a YAML
+        // scalar with that explicit tag. Named by its type, not its text.
+        switch s.tag.description {
+        case Tag.Name.int.rawValue, Tag.Name.float.rawValue: throw error("expected a string, found a number")
+        case Tag.Name.bool.rawValue: throw error("expected a string, found a boolean")
+        case Tag.Name.null.rawValue: throw error("expected a string, found null")
+        default: return s.string
+        }
     }
 
     public func bool() throws(ConfigError) -> Bool {
