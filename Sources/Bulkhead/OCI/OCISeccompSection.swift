@@ -68,7 +68,7 @@ enum OCISeccompSection {
             out += "]"
         case .object(let members):
             out += "{"
-            for (i, m) in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }).enumerated() {
+            for (i, m) in members.sorted(by: { JSONText.keyPrecedes($0.key, $1.key) }).enumerated() {
                 if i > 0 { out += "," }
                 quote(m.key, into: &out)
                 out += ":"

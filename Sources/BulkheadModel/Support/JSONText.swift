@@ -43,10 +43,7 @@ public enum JSONText {
             let pad = String(repeating: " ", count: indent + 2)
             guard !entries.isEmpty else { out += "{\n\n" + String(repeating: " ", count: indent) + "}"; return }
             out += "{\n"
-            // In the order of their UTF-8 bytes (= of their scalars), as Foundation sorts keys:
-            // not String's `<`, which compares canonically equivalent forms (U+1FEB Ύ sorts
-            // as U+038E, before U+038F, for `<`; after it for Foundation).
-            for (i, (k, v)) in entries.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }).enumerated() {
+            for (i, (k, v)) in entries.sorted(by: { keyPrecedes($0.0, $1.0) }).enumerated() {
                 out += i == 0 ? pad : ",\n" + pad
                 quote(k, into: &out)
                 out += " : "
@@ -69,7 +66,7 @@ public enum JSONText {
         switch node {
         case .keyed(let entries):
             out += "{"
-            for (i, (k, v)) in entries.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }).enumerated() {
+            for (i, (k, v)) in entries.sorted(by: { keyPrecedes($0.0, $1.0) }).enumerated() {
                 if i > 0 { out += "," }
                 quote(k, into: &out)
                 out += ":"
@@ -87,6 +84,12 @@ public enum JSONText {
             try write(node, indent: 0, into: &out)
         }
     }
+
+    /// The one order of an object's keys in the JSON bulkhead writes (reports, the OCI state,
+    /// a config's seccomp section): by their UTF-8 bytes (= by their scalars), as Foundation
+    /// sorts keys; not String's `<`, which compares canonically equivalent forms (U+1FEB Ύ
+    /// sorts as U+038E, before U+038F, for `<`; after it for Foundation).
+    public static func keyPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     /// `s` as a JSON string (quotes, the two-character escapes, other control characters as
     /// `\u00XX`, everything else as is): the one JSON string writer of the reports and of
