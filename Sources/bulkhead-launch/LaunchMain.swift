@@ -28,7 +28,11 @@ enum LaunchMain {
         if FullCLI.reachedAgain { exit(FullCLI.refuseLoop()) }
         let arguments = CommandLine.arguments
         let args = arguments.dropFirst()
-        let invokedAs = arguments.first.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? ""
+        // No closure here: one made in `main` (the main actor's) and passed to a function gets
+        // a check of the actor at its entry, which starts the concurrency runtime's executors
+        // and maps two more 64 KiB blocks of the binary at every launch (BENCHMARKS.md, session 15).
+        let argv0 = arguments.first ?? ""
+        let invokedAs = argv0.split(separator: "/").last.map(String.init) ?? argv0
         guard invokedAs != "bulkhead-runc", args.first == "run",
               !(PooledRun.environmentValue() != nil && PooledRun.callerIsRoot) else {
             exit(FullCLI.exec(arguments))
