@@ -108,8 +108,18 @@ declare -A MED=()
   echo
   echo "| configuration | peak RSS |"
   echo "|---|---:|"
+  # Each launcher's executable is measured from pages read from disk, as an installed binary's
+  # are: its pages are dropped from the page cache first (`dd iflag=nocache count=0`), then one
+  # launch, not counted, reads them back. bulkhead's was just written by the linker, and written
+  # pages sit in the cache as large folios that fault-around maps whole: session 15's binary peaks
+  # at 4008 KiB from them and 3604 KiB from pages read back, session 14's at 5032 and 4436
+  # (BENCHMARKS.md, session 15).
   for name in bwrap bulkhead-namespaces bulkhead-container; do
     for i in "${!NAMES[@]}"; do [ "${NAMES[$i]}" = "$name" ] && cmd=${CMDS[$i]}; done
+    exe=$(command -v "${cmd%% *}")
+    sync "$exe"  # dirty pages (a binary just linked) cannot be dropped
+    dd if="$exe" iflag=nocache count=0 status=none
+    $cmd >/dev/null 2>&1 || true
     vals=()
     for _ in $(seq "$RSS_REPS"); do /usr/bin/time -f '%M' -o "$WORK/rss.tmp" $cmd >/dev/null 2>&1 || true; vals+=("$(tail -1 "$WORK/rss.tmp")"); done
     printf '| %s | %.1f |\n' "$name" "$(awk -v x="$(median "${vals[@]}")" 'BEGIN{print x/1024}')"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gen-launch-order.sh [--add-faults] [BIN] - regenerates scripts/launch-order.txt: every function (and datum) the launcher
+# gen-launch-order.sh [--add-faults | --add-traced] [BIN] - regenerates scripts/launch-order.txt: every function (and datum) the launcher
 # executes in a few representative launches, for the linker to place side by side
 # (--symbol-ordering-file, see scripts/build-release.sh). The code a launch runs is then a few
 # contiguous megabytes instead of pages scattered over the runtime, Foundation, Yams and
@@ -11,10 +11,15 @@
 # BIN (linked with that list) still fault on: each fault maps a whole 64 to 128 KiB block, so a
 # function reached through a block another hot one brought in is seen only once the list has moved
 # its neighbours; run it, link again, and repeat until it adds few (BENCHMARKS.md, issue 17).
+# --add-traced appends, to the list as it is, every function the single-stepped launches of BIN
+# run that the list does not name (minutes): after a code change renamed what the optimiser makes
+# (specialisations, outlined copies: their names come and go with the code), without the whole
+# regeneration.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-add_faults=0
+add_faults=0 add_traced=0
 if [ "${1:-}" = "--add-faults" ]; then add_faults=1; shift; fi
+if [ "${1:-}" = "--add-traced" ]; then add_traced=1; shift; fi
 BIN=${1:-$root/.build/release/bulkhead}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # valgrind cannot read the debug info of the static binary (about 80 MB of DWARF): strip it. BIN
@@ -40,6 +45,13 @@ done
 # lay in blocks of their own, 49 blocks for 0.8 MiB of code (BENCHMARKS.md, session 12). Takes a few
 # million single steps: minutes.
 if [ "$add_faults" = 0 ] && command -v cc >/dev/null && command -v python3 >/dev/null; then
+  # A traced launch that execs bulkhead-cli (a cache miss) is not the launch to trace:
+  # launch-trace exits 3, and the list is not made from it.
+  trace() {
+    local rc=0
+    "$tmp/launch-trace" "$@" >/dev/null || rc=$?
+    if [ "$rc" = 3 ]; then echo "gen-launch-order: a traced launch missed the caches; nothing written" >&2; exit 1; fi
+  }
   cc -O2 -o "$tmp/launch-trace" "$root/scripts/launch-trace.c"
   nm -n -S --defined-only "$BIN" > "$tmp/nm.trace"
   range=$(readelf -lW "$tmp/bulkhead" | python3 -c '
@@ -52,7 +64,7 @@ for l in sys.stdin:
   : > "$tmp/trace.ips"
   # shellcheck disable=SC2086
   for args in "run -- /bin/true" "run --profile unconfined -- /bin/true"; do
-    "$tmp/launch-trace" "$tmp/trace.one" $range "$tmp/bulkhead" $args >/dev/null || true
+    trace "$tmp/trace.one" $range "$tmp/bulkhead" $args
     cat "$tmp/trace.one" >> "$tmp/trace.ips"
   done
   # Rootless: the tmp copies must be reachable by nobody (mktemp's directory is 0700).
@@ -60,8 +72,8 @@ for l in sys.stdin:
     chmod 0755 "$tmp"
     setpriv --reuid nobody --regid nogroup --clear-groups env HOME=/nonexistent "$tmp/bulkhead" run --limits best-effort -- /bin/true >/dev/null 2>&1 || true
     # shellcheck disable=SC2086
-    "$tmp/launch-trace" "$tmp/trace.one" $range "$(command -v setpriv)" --reuid nobody --regid nogroup --clear-groups \
-      "$(command -v env)" HOME=/nonexistent "$tmp/bulkhead" run --limits best-effort -- /bin/true >/dev/null || true
+    LAUNCH_TRACE_BINARY=$tmp/bulkhead trace "$tmp/trace.one" $range "$(command -v setpriv)" --reuid nobody --regid nogroup --clear-groups \
+      "$(command -v env)" HOME=/nonexistent "$tmp/bulkhead" run --limits best-effort -- /bin/true
     cat "$tmp/trace.one" >> "$tmp/trace.ips"
   fi
   python3 - "$tmp/trace.ips" "$tmp/nm.trace" >> "$tmp/names" <<'PY'
@@ -71,9 +83,9 @@ import bisect, sys
 syms = []
 for l in open(sys.argv[2]):
     f = l.split()
-    if len(f) == 4 and f[2] in "tTwW":
+    if len(f) == 4 and f[2] in "tTwWi":
         syms.append((int(f[0], 16), int(f[1], 16), f[3]))
-    elif len(f) == 3 and f[1] in "tTwW":
+    elif len(f) == 3 and f[1] in "tTwWi":
         syms.append((int(f[0], 16), 0, f[2]))
 syms.sort()
 starts = [x[0] for x in syms]
@@ -93,7 +105,7 @@ for line in open(sys.argv[1]):
 PY
 fi
 i=0
-if [ "$add_faults" = 0 ]; then
+if [ "$add_faults" = 0 ] && [ "$add_traced" = 0 ]; then
 for args in "run -- /bin/true" "run --profile unconfined -- /bin/true" "run --report - -- /bin/true" "run --timeout 10s -e A=1 -- /bin/true"; do
   i=$((i+1))
   # valgrind cannot emulate clone3 (ENOSYS): each launch stops there and exits 125 after removing
@@ -114,7 +126,16 @@ fi
 # report, cgroup statistics and removal, the init's C code), whose pages then stay scattered. A
 # function reached through a page the linker put next to another hot one does not fault, so a
 # regenerated list can reveal new ones: --add-faults, after a link, adds those.
-if perf record -q -e page-faults -c 1 -d -o "$tmp/faults.data" -- sh -c "for i in \$(seq 5); do '$tmp/bulkhead' run -- /bin/true; '$tmp/bulkhead' run --profile unconfined -- /bin/true; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
+# Before each launch the copy's pages are dropped from the page cache (`dd iflag=nocache count=0`):
+# the copy was just written, and written pages sit in the cache as large folios, which
+# fault-around maps whole, so a launch from them faults a few times where one from pages read from
+# disk faults on every 64 KiB block it touches (and maps what it faults: the RSS row measures the
+# binary read from disk). A fault pass over written pages found none of the functions a build
+# had renamed (issue 17, session 15).
+# Dirty pages cannot be dropped: the copy is written back first.
+sync "$tmp/bulkhead"
+evict="dd if='$tmp/bulkhead' iflag=nocache count=0 status=none"
+if [ "$add_traced" = 0 ] && perf record -q -e page-faults -c 1 -d -o "$tmp/faults.data" -- sh -c "for i in \$(seq 5); do $evict; '$tmp/bulkhead' run -- /bin/true; $evict; '$tmp/bulkhead' run --profile unconfined -- /bin/true; $evict; '$tmp/bulkhead' run --report '$tmp/report.json' -- /bin/true; done" >/dev/null 2>&1; then
   nm -n -S --defined-only "$BIN" > "$tmp/nm.faults" 2>/dev/null || true
   perf script -i "$tmp/faults.data" -F comm,addr,ip,sym --no-demangle 2>/dev/null | python3 -c '
 import bisect, sys
@@ -140,7 +161,7 @@ for line in sys.stdin:
 fi
 # Data: the variables and constants (type metadata, descriptors, caches) a launch reads or
 # writes in the binary's writable segment, from valgrind's memory trace, placed side by side too.
-if [ "$add_faults" = 0 ] && command -v python3 >/dev/null; then
+if [ "$add_faults" = 0 ] && [ "$add_traced" = 0 ] && command -v python3 >/dev/null; then
   valgrind --tool=lackey --trace-mem=yes --log-file="$tmp/trace" "$tmp/bulkhead" run -- /bin/true >/dev/null 2>&1 || true
   nm -n -S --defined-only "$BIN" > "$tmp/nm" 2>/dev/null || true
   readelf -lW "$BIN" > "$tmp/segments"
@@ -170,10 +191,10 @@ for line in open(trace):
         print(syms[i][2])
 PY
 fi
-if [ "$add_faults" = 1 ]; then
+if [ "$add_faults" = 1 ] || [ "$add_traced" = 1 ]; then
   grep -v '^0x' "$tmp/names" | awk 'FILENAME == ARGV[1] { have[$0] = 1; next } !($0 in have) && !seen[$0]++' "$root/scripts/launch-order.txt" - > "$tmp/new" || true
   cat "$tmp/new" >> "$root/scripts/launch-order.txt"
-  echo "$(wc -l < "$tmp/new") symbols that launches of $BIN fault on added to scripts/launch-order.txt"
+  echo "$(wc -l < "$tmp/new") symbols that launches of $BIN $([ "$add_faults" = 1 ] && echo "fault on" || echo "run") added to scripts/launch-order.txt"
   exit 0
 fi
 grep -v '^0x' "$tmp/names" | awk '!seen[$0]++' > "$root/scripts/launch-order.txt"

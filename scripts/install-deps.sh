@@ -18,6 +18,7 @@ packages=(
   slirp4netns uidmap             # rootless podman (newuidmap/newgidmap)
   tmux                           # drives `podman run -it` in a terminal (OCIClientPodmanTests)
   hyperfine                      # the runtime benchmarks of scripts/bench.sh (BENCHMARKS.md)
+  time                           # GNU time: the launcher's peak RSS (LaunchOrderTests, scripts/bench.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

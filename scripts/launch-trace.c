@@ -6,9 +6,14 @@
 // launch: start, preparation, clone3, supervision, the report, removal and exit.
 // Build: cc -O2 -o launch-trace scripts/launch-trace.c. Usage: launch-trace OUT LO HI PROG ARGS...
 // (LO, HI: the executable's text range, hex). A launch takes some million steps: minutes.
+// Only the binary the range belongs to is recorded: PROG itself, or LAUNCH_TRACE_BINARY when PROG
+// execs it (setpriv, env). When that binary execs another (bulkhead-cli, on a cache miss), the
+// launch is not the one to trace: exit 3, so that the list is not made from the wrong path.
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -29,7 +34,10 @@ int main(int argc, char **argv) {
         execv(argv[4], argv + 4);
         _exit(127);
     }
-    int st, sig = 0, started = 0;
+    char target[PATH_MAX];
+    const char *named = getenv("LAUNCH_TRACE_BINARY");
+    if (!realpath(named ? named : argv[4], target)) { perror("launch-trace: realpath"); return 2; }
+    int st, sig = 0, started = 0, inside = 0;
     long steps = 0;
     if (waitpid(pid, &st, 0) < 0) return 1;
     // Stepping starts at the exec (not in this program's own exec path); EXITKILL: never leave a
@@ -39,15 +47,27 @@ int main(int argc, char **argv) {
     for (;;) {
         if (waitpid(pid, &st, 0) < 0 || WIFEXITED(st) || WIFSIGNALED(st)) break;
         sig = 0;
-        if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) started = 1;
-        else if (WSTOPSIG(st) != SIGTRAP) sig = WSTOPSIG(st);  // the launcher's own signals, passed on
-        if (started) {
+        if ((st >> 8) == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+            started = 1;
+            char link[64], exe[PATH_MAX];
+            snprintf(link, sizeof link, "/proc/%d/exe", (int)pid);
+            ssize_t n = readlink(link, exe, sizeof exe - 1);
+            exe[n > 0 ? n : 0] = 0;
+            int now = strcmp(exe, target) == 0;
+            if (inside && !now) {
+                fprintf(stderr, "launch-trace: %s exec'd %s (a cache miss?): not the launch to trace\n", target, exe);
+                kill(pid, SIGKILL);
+                return 3;
+            }
+            inside = now;
+        } else if (WSTOPSIG(st) != SIGTRAP) sig = WSTOPSIG(st);  // the launcher's own signals, passed on
+        if (started && inside) {
             struct user_regs_struct r;
             ptrace(PTRACE_GETREGS, pid, 0, &r);
             if (r.rip >= lo && r.rip < hi && !seen[r.rip - lo]) { seen[r.rip - lo] = 1; fprintf(out, "%llx\n", r.rip); }
             steps++;
         }
-        ptrace(started ? PTRACE_SINGLESTEP : PTRACE_CONT, pid, 0, sig);
+        ptrace(started && inside ? PTRACE_SINGLESTEP : PTRACE_CONT, pid, 0, sig);
     }
     fclose(out);
     fprintf(stderr, "launch-trace: %ld steps, status %d\n", steps, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
