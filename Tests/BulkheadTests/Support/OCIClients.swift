@@ -1,3 +1,4 @@
+import BulkheadSystem
 import Foundation
 import Glibc
 import Testing
@@ -122,8 +123,15 @@ enum OCIShell {
         let args = argv.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { args.forEach { free($0) }; envp.forEach { free($0) } }
+        // No signal blocked or ignored in the child: a thread of this test process may have
+        // blocked the supervisor's signals for an in-process launch, and a tmux server that
+        // inherited SIGCHLD and SIGTERM blocked outlived its `kill-server` (session 15).
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        posix_spawnattr_setflags(&attr, SpawnDefaults.resetSignals(&attr))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, exe, &actions, nil, args, envp)
+        let rc = posix_spawn(&pid, exe, &actions, &attr, args, envp)
         guard rc == 0 else { throw OCIClientError.setup("posix_spawn \(exe): errno \(rc)") }
         return pid
     }
