@@ -14,7 +14,7 @@
 #                             symbol, which no list can name: the launch's merged bodies lay in
 #                             blocks of their own (7 blocks of 64 KiB). Without the merge every
 #                             function keeps its name and its place in the list (BENCHMARKS.md,
-#                             session 15; the binary grows by 0.4 MB)
+#                             session 15; the launch executable grows by 0.4 MB for it)
 # Other arguments go to swift build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
