@@ -166,7 +166,66 @@ static int handover_thread(void *arg) {
     return 0;
 }
 
+/* The hand-over without a thread, when the program lets the workload make both of its calls
+ * itself: sendmsg of the listener on the channel and close of the channel, each checked here
+ * with the very arguments (all six: syscall(2) passes six whatever the call names) it is then
+ * made with, so neither can meet a RET the launcher would have to answer before it has the
+ * listener. The listener itself is close-on-exec (the kernel makes it so: seccomp's
+ * get_unused_fd_flags(O_CLOEXEC)): no call closes it, the workload's execve does, and nothing
+ * but this file's code runs in the workload before that. A thread, its start on another CPU and
+ * the workload's wait for its exit cost more than the filter's load (BENCHMARKS.md, session 16).
+ * 1 when done this way (*err: 0 or the errno that fails the step), 0 when the program does not
+ * allow it (the caller uses the thread). */
+static int load_notifying_inline(const uint8_t *notifying, uint32_t length, uint32_t flags, int channel, int *err) {
+#if defined(SYS_sendmsg) && defined(SYS_close)
+    uint8_t byte = 0;
+    struct iovec iov = {&byte, 1};
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    bh_seccomp_data send_call, close_call;
+    memset(&send_call, 0, sizeof send_call);
+    send_call.nr = SYS_sendmsg;
+    send_call.arch = BH_AUDIT_ARCH_NATIVE;
+    send_call.args[0] = (uint64_t)(int64_t)channel;
+    send_call.args[1] = (uint64_t)(uintptr_t)&msg;
+    send_call.args[2] = MSG_NOSIGNAL;
+    memset(&close_call, 0, sizeof close_call);
+    close_call.nr = SYS_close;
+    close_call.arch = BH_AUDIT_ARCH_NATIVE;
+    close_call.args[0] = (uint64_t)(int64_t)channel;
+    if (bh_bpf_run(notifying, length, &send_call) != SECCOMP_RET_ALLOW || bh_bpf_run(notifying, length, &close_call) != SECCOMP_RET_ALLOW)
+        return 0;
+    int listener = load(notifying, length, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    if (listener < 0) {
+        *err = errno;
+        return 1;
+    }
+    memcpy(CMSG_DATA(c), &listener, sizeof listener);
+    long sent;
+    while ((sent = syscall(SYS_sendmsg, (long)channel, (long)(uintptr_t)&msg, (long)MSG_NOSIGNAL, 0L, 0L, 0L)) < 0 && errno == EINTR) {}
+    /* A failed send fails the step: the workload exits, and its listener with it. */
+    *err = sent < 0 ? errno : (sent == 1 ? 0 : EMSGSIZE);
+    syscall(SYS_close, (long)channel, 0L, 0L, 0L, 0L, 0L);
+    return 1;
+#else
+    (void)notifying; (void)length; (void)flags; (void)channel; (void)err;
+    return 0;
+#endif
+}
+
 int bh_seccomp_load_notifying(const uint8_t *plain, uint32_t plain_length, uint32_t flags, const bh_seccomp_notify_config *n) {
+    int inline_err = 0;
+    if (load_notifying_inline(n->notifying, n->notifying_length, flags, n->channel, &inline_err)) return inline_err;
     struct handover h;
     h.channel = n->channel;
     h.listener = -1;

@@ -38,7 +38,10 @@ typedef struct bh_seccomp_notify_config {
     uint32_t notifying_length;
 } bh_seccomp_notify_config;
 
-/* The workload side, between the last step and execve. A hand-over thread is made first (a
+/* The workload side, between the last step and execve. When the program allows them (run over
+ * the exact six arguments each is made with), the workload makes the hand-over's two calls
+ * itself after the load: sendmsg of the listener on the channel and close of the channel; the
+ * listener is close-on-exec and goes at the execve. Else a hand-over thread is made first (a
  * thread of the workload sharing its memory and fd table, with no filter: filters are per
  * thread); then the workload loads `notifying` with SECCOMP_FILTER_FLAG_NEW_LISTENER; the thread
  * sends the listener over the channel (SCM_RIGHTS), closes it and the channel (the shared

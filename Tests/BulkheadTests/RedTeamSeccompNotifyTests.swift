@@ -176,7 +176,7 @@ struct RedTeamSeccompNotifyTests {
     /// check in bh_seccomp_load_notifying) every one of the five runs reports sched_yield/EPERM.
     /// Code without any yield (before pool-fast) passes it too, rightly: it makes no call.
     @Test func theHandOverWaitMakesNoCallThePolicyRefuses() throws {
-        try Self.expectNoOwnSchedYieldCounted(file: "no-sched-yield.json",
+        try Self.expectNoOwnCallCounted(file: "no-sched-yield.json",
                                               rules: #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}"#)
     }
 
@@ -188,15 +188,29 @@ struct RedTeamSeccompNotifyTests {
         let rules = (0...5).map { i in
             #"{"names": ["sched_yield"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": \#(i), "value": 0, "op": "SCMP_CMP_NE"}]}"#
         }
-        try Self.expectNoOwnSchedYieldCounted(file: "sched-yield-args.json", rules: rules.joined(separator: ",\n  "))
+        try Self.expectNoOwnCallCounted(file: "sched-yield-args.json", rules: rules.joined(separator: ",\n  "))
+    }
+
+    /// The workload hands its listener over itself when the program allows the two calls (session
+    /// 16): sendmsg on the channel and close of the channel, each checked with all six arguments
+    /// it is then made with. A policy refusing sendmsg when one of the arguments sendmsg does not
+    /// take (3 to 5) is not zero must not meet bulkhead's own send: else the send is refused, the
+    /// step fails and /bin/true never runs.
+    @Test func theInlineHandOverSendCarriesTheArgumentsItWasCheckedWith() throws {
+        let rules = (3...5).map { i in
+            #"{"names": ["sendmsg"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": \#(i), "value": 0, "op": "SCMP_CMP_NE"}]}"#
+        }
+        // x86_64 alone: i386 has sendmsg through socketcall, which this libseccomp cannot match.
+        try Self.expectNoOwnCallCounted(file: "sendmsg-args.json", rules: rules.joined(separator: ",\n  "), architectures: #""SCMP_ARCH_X86_64""#)
     }
 
     /// `rules` (JSON syscall rules over an ALLOW default) in `file`; five runs of /bin/true
     /// under it, with reported violations: none may name bulkhead's own hand-over wait.
-    static func expectNoOwnSchedYieldCounted(file: String, rules: String) throws {
+    static func expectNoOwnCallCounted(file: String, rules: String,
+                                       architectures: String = #""SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32""#) throws {
         let path = work + "/" + file
         try """
-        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": [\(architectures)],
          "syscalls": [\(rules)]}
         """.write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o644)
@@ -210,16 +224,29 @@ struct RedTeamSeccompNotifyTests {
     }
 
     /// No thread for the hand-over (the pids limit leaves room for the init and the workload
-    /// only): the plain program is loaded, refused calls are still refused with the policy's errno.
+    /// only) where one is needed (the policy refuses sendmsg, so the workload cannot send its
+    /// listener itself): the plain program is loaded, refused calls are still refused with the
+    /// policy's errno. Where the policy lets the workload send it, no thread is needed (session
+    /// 16) and the refusals are reported under the same pids limit.
     @Test func noRoomForTheHandOverThreadFailsClosed() throws {
         try Self.requireCompiler()
-        let policy = try Self.getppidPolicy()
-        let r = try Bulkhead.run(["run", "--pids-limit", "2", "--seccomp", policy, "--", Self.rt14, "once", Self.getppid],
+        let noSend = Self.work + "/rt14-getppid-sendmsg.json"
+        try """
+        {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+         "syscalls": [{"names": ["getppid", "sendmsg"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}
+        """.write(toFile: noSend, atomically: true, encoding: .utf8)
+        chmod(noSend, 0o644)
+        let r = try Bulkhead.run(["run", "--pids-limit", "2", "--seccomp", noSend, "--", Self.rt14, "once", Self.getppid],
                                  report: true)
         #expect(r.stderr.contains("-1 13"), "\(r.stderr)")
         let report = try #require(r.report)
         #expect(report.controls.seccomp?.violations?.hasPrefix("not reported") == true,
                 "\(report.controls.seccomp?.violations ?? "nil")")
+        let inline = try Bulkhead.run(["run", "--pids-limit", "2", "--seccomp", try Self.getppidPolicy(), "--", Self.rt14, "once", Self.getppid],
+                                      report: true)
+        #expect(inline.stderr.contains("-1 13"), "\(inline.stderr)")
+        #expect(inline.report?.controls.seccomp?.violations == "reported", "\(inline.report?.controls.seccomp?.violations ?? "nil")")
+        #expect(inline.report?.seccompViolations?.map(\.name) == ["getppid"], "\(inline.report?.seccompViolations ?? [])")
     }
 
     /// `seccomp verify` names the executable that made a missing call from `/proc/PID/exe`, a name
