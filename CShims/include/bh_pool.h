@@ -48,8 +48,9 @@ int bh_pool_check(const uint8_t *_Nonnull message, size_t length, uint32_t fds);
  * of a FUSE filesystem: its server answers every close's FLUSH, and the kernel waits for the
  * answer without a timeout: a close by the pool, or by a pooled spawn's helper holding a copy of
  * the pool's fd table, would hang as long as the client's server likes); or -errno. Whether a
- * file is FUSE's is learned without asking its server (statx without sync, the mount's type
- * in /proc/self/mountinfo), before fstat and fstatfs, which a server may delay. */
+ * file is FUSE's is learned without asking its server (statx without sync, the mount's
+ * superblock from statmount, or its type in /proc/self/mountinfo before Linux 6.8), before fstat
+ * and fstatfs, which a server may delay. */
 #define BH_POOL_FD_OK 0
 #define BH_POOL_FD_DIRECTORY 1
 #define BH_POOL_FD_OPATH 2
@@ -72,6 +73,13 @@ int bh_pool_receive(int socket, uint8_t *_Nonnull buf, size_t capacity, size_t *
 int bh_pool_accept(int socket);
 /* pipe2(2) with O_CLOEXEC. 0 or a positive errno. */
 int bh_pool_pipe(int32_t fds[_Nonnull 2]);
+
+/* The pool's refill timer: a timerfd on CLOCK_MONOTONIC, close-on-exec and non-blocking (-1/errno
+ * as the call); armed once for `nanoseconds` from now (0 or a positive errno); its expirations
+ * read and discarded. */
+int bh_pool_timer_create(void);
+int bh_pool_timer_arm(int timer, uint64_t nanoseconds);
+void bh_pool_timer_drain(int timer);
 
 /* SO_PEERCRED of a unix socket: the peer's pid, uid and gid as the kernel recorded them at
  * connect(2) or listen(2). 0 or a positive errno. */

@@ -59,4 +59,43 @@ struct RedTeamPoolFastTests {
         let d = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"], timeout: 50)
         #expect(d.status == 0, "the pool served no one after a client passed a FUSE file (its spawn's helper waits on the file's FLUSH): \(d.stderr)")
     }
+
+    /// A client passes a FUSE file whose server never answers the pool (GETATTR, STATFS and
+    /// FLUSH of the pool's process held): the pool learns that the file is FUSE's without asking
+    /// the server (statx without sync, the mount's superblock from statmount(2), or
+    /// /proc/self/mountinfo before Linux 6.8) and refuses it. The answer comes before the pool
+    /// closes its copy of the file (a close whose FLUSH waits for the server). Shown able to fail
+    /// (session 16): with the mount's type taken from fstatfs (as the check after it does), the
+    /// pool's fstat waits on the server and the client gets no answer.
+    @Test("A client's FUSE file is refused without asking its server, and the answer comes before the pool's close")
+    func aFUSEFileIsRefusedWithoutAskingItsServer() throws {
+        let pool = try WarmPoolTests.Pool(size: 1)
+        let mountpoint = pool.dir + "/fuse-silent"
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        var fuse = bh_testing_fuse()
+        let rc = bh_testing_fuse_start_holding(mountpoint, pool.pid, 1, &fuse)
+        try #require(rc == 0, "mount a FUSE filesystem: errno \(rc)")
+        let file = open(mountpoint + "/f", O_RDONLY | O_CLOEXEC)
+        var conn: Int32 = -1
+        defer {
+            bh_testing_fuse_release(&fuse)
+            if conn >= 0 { close(conn) }
+            if file >= 0 { close(file) }
+            pool.stop()
+            bh_testing_fuse_stop(mountpoint, &fuse)
+        }
+        try #require(file >= 0, "open the FUSE file: errno \(errno)")
+        conn = try WarmPoolTests.sendRequest(pool, fds: [file, 1, 2])
+        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 20_000) == 1, "no answer within 20 s: the pool waits on the FUSE server")
+        guard p.revents & Int16(POLLIN) != 0 else { return }
+        let head = try PoolSocket.receive(conn).bytes
+        try #require(head.count > 4)
+        #expect(head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == ExitStatus.launchFailed)
+        let message = String(decoding: head[4...], as: UTF8.self)
+        #expect(message.contains("a file of a FUSE filesystem"), "\(message)")
+        // Then the pool closes its copy: that close's FLUSH is what the server holds.
+        for _ in 0..<500 where (fuse.held?.pointee ?? 0) == 0 { usleep(10_000) }
+        #expect((fuse.held?.pointee ?? 0) >= 1, "the pool's close of the file reached the server after its answer")
+    }
 }

@@ -37,7 +37,7 @@ struct WarmPoolTests {
         deinit { stop() }
     }
 
-    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var served: Int; var failedRequests: Int; var failed: Int; var cgroup: String?; var lastError: String? }
+    struct PoolStatusView: Decodable { var pid: Int32; var size: Int; var ready: Int; var running: Int; var served: Int; var failedRequests: Int; var failed: Int; var cgroup: String?; var lastError: String? }
 
     /// What the workload sees of its isolation: for each namespace whether it is the host's,
     /// its cgroup line, its seccomp mode and filter count, its environment variable and cwd.
@@ -390,6 +390,34 @@ struct WarmPoolTests {
     }
 
     /// The pool's children (its sandboxes' inits), from every thread's `children`.
+    /// The replacement of a sandbox a request took waits for that request's answer (so that it
+    /// does not take the CPU the request's launch is waiting for) for at most
+    /// `WarmPool.replaceAfterSeconds`: a workload that runs long does not keep the pool short.
+    /// Shown able to fail (session 16): with the refill timer never armed, the pool of one has
+    /// no sandbox ready until the workload ends.
+    @Test("A sandbox taken by a long run is replaced while the run goes on")
+    func aLongRunDoesNotKeepThePoolShort() throws {
+        let pool = try Pool(size: 1)
+        for _ in 0..<250 {
+            if try Pool.status(pool.socket)?.ready == 1 { break }
+            usleep(20_000)
+        }
+        try #require(try Pool.status(pool.socket)?.ready == 1)
+        let c = try PoolSocket.connect(path: pool.socket)
+        defer { close(c) }
+        try PoolSocket.send(c, try PoolRequest(argv: ["/bin/sleep", "8"], environment: [], workingDirectory: "").encode(fdCount: 3), fds: [0, 1, 2])
+        var readyAgain = false
+        for _ in 0..<100 {
+            let s = try Pool.status(pool.socket)
+            if s?.ready == 1 && s?.running == 1 { readyAgain = true; break }
+            usleep(20_000)
+        }
+        var p = pollfd(fd: c, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 0) == 0, "the long run has not answered yet")
+        let last = try Pool.status(pool.socket)
+        #expect(readyAgain, "no sandbox was ready again while the long run went on: \(String(describing: last))")
+    }
+
     static func inits(of pool: Pool) -> Set<Int32> {
         Set(FileIO.listDirectory("/proc/\(pool.pid)/task").flatMap { t in
             (FileIO.read("/proc/\(pool.pid)/task/\(t)/children") ?? "").split(separator: " ").compactMap { Int32($0) }

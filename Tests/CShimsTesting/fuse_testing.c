@@ -56,7 +56,7 @@ static int of_process(pid_t tid, pid_t held) {
     return tgid == held || (tgid > 0 && status_field(tgid, "PPid") == held);
 }
 
-static void serve(int dev, int release, pid_t hold_for, volatile int *held) {
+static void serve(int dev, int release, pid_t hold_for, int hold_attributes, volatile int *held) {
     char *buf = malloc(BUF_SIZE);
     static uint64_t waiting[MAX_HELD];
     int nwaiting = 0, released = 0;
@@ -66,7 +66,9 @@ static void serve(int dev, int release, pid_t hold_for, volatile int *held) {
         if (poll(p, released ? 1 : 2, -1) < 0) { if (errno == EINTR) continue; _exit(1); }
         if (!released && p[1].revents) {
             released = 1;
-            for (int i = 0; i < nwaiting; i++) reply(dev, waiting[i], 0, NULL, 0);
+            /* A held FLUSH is answered with success; a held GETATTR or STATFS with EIO (no reply
+             * body: the requester only needs to stop waiting). */
+            for (int i = 0; i < nwaiting; i++) reply(dev, waiting[i], hold_attributes ? -EIO : 0, NULL, 0);
             nwaiting = 0;
         }
         if (!p[0].revents) continue;
@@ -101,6 +103,11 @@ static void serve(int dev, int release, pid_t hold_for, volatile int *held) {
             break;
         }
         case FUSE_GETATTR: {
+            if (hold_attributes && !released && of_process((pid_t)in->pid, hold_for) && nwaiting < MAX_HELD) {
+                waiting[nwaiting++] = in->unique; /* answered with an error at release */
+                __atomic_add_fetch(held, 1, __ATOMIC_SEQ_CST);
+                break;
+            }
             struct fuse_attr_out a;
             memset(&a, 0, sizeof a);
             fill_attr(&a.attr, in->nodeid);
@@ -115,6 +122,11 @@ static void serve(int dev, int release, pid_t hold_for, volatile int *held) {
             break;
         }
         case FUSE_STATFS: {
+            if (hold_attributes && !released && of_process((pid_t)in->pid, hold_for) && nwaiting < MAX_HELD) {
+                waiting[nwaiting++] = in->unique;
+                __atomic_add_fetch(held, 1, __ATOMIC_SEQ_CST);
+                break;
+            }
             struct fuse_statfs_out s;
             memset(&s, 0, sizeof s);
             s.st.bsize = 4096;
@@ -145,6 +157,10 @@ static void serve(int dev, int release, pid_t hold_for, volatile int *held) {
 }
 
 int bh_testing_fuse_start(const char *mountpoint, pid_t hold_for, bh_testing_fuse *out) {
+    return bh_testing_fuse_start_holding(mountpoint, hold_for, 0, out);
+}
+
+int bh_testing_fuse_start_holding(const char *mountpoint, pid_t hold_for, int hold_attributes, bh_testing_fuse *out) {
     memset(out, 0, sizeof *out);
     out->server = -1;
     out->release_fd = -1;
@@ -168,7 +184,7 @@ int bh_testing_fuse_start(const char *mountpoint, pid_t hold_for, bh_testing_fus
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         close(rel[1]);
-        serve(dev, rel[0], hold_for, held);
+        serve(dev, rel[0], hold_for, hold_attributes, held);
         _exit(0);
     }
     close(dev);

@@ -8,7 +8,9 @@ import Glibc
 /// Its thread runs a `Supervisor` (cgroup, clone3, id maps, release); once the init waits for
 /// its request, `handOver` puts the slot in the pool's ready queue and blocks until the pool
 /// assigns a client's request (or stops). A slot is assigned at most once: the queue hands
-/// each slot out once and `assign` refuses a second request.
+/// each slot out once and `assign` refuses a second request. `assign` sends the request to the
+/// init itself, on the thread that accepted the client: the slot's thread learns of it after,
+/// off the launch's path (one wake-up of another thread fewer before the workload starts).
 final class PoolSlot: PoolHandOver, @unchecked Sendable {
     let serial: Int
     /// The pool's end of the channel to the init (SOCK_SEQPACKET); the init's end is `initEnd`.
@@ -18,6 +20,9 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
 
     private let lock = NSCondition()
     private var assignment: Assignment?
+    /// Whether `assign` got the request to the init (nil: not yet tried), and when.
+    private var sendResult: Bool?
+    private var sentAt = 0.0
     private var cancelled = false
     private var initEndClosed = false
     /// Set at the hand-over: the init (to kill it when the client goes or the pool stops).
@@ -50,14 +55,27 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
         }
     }
 
-    /// The pool gives this slot a client's request (once). False when it was cancelled or has one.
+    /// The pool gives this slot a client's request (once) and sends it to the waiting init, with
+    /// the client's fds (the slot's thread closes the pool's copies). False when the slot was
+    /// cancelled or has a request: the caller still owns the fds then.
     func assign(_ a: Assignment) -> Bool {
-        lock.withLock {
+        let taken: Bool = lock.withLock {
             guard assignment == nil, !cancelled else { return false }
             assignment = a
-            lock.broadcast()
             return true
         }
+        guard taken else { return false }
+        var sent = false
+        if let bytes = try? a.handoff.request.encode(fdCount: a.fds.count), (try? PoolSocket.send(channel, bytes, fds: a.fds)) != nil {
+            sent = true
+        }
+        let at = Monotonic.now()
+        lock.withLock {
+            sendResult = sent
+            sentAt = at
+            lock.broadcast()
+        }
+        return true
     }
 
     /// The pool stops: a slot still waiting gets no request (its init is killed).
@@ -74,21 +92,20 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
         closeInitEnd()
         lock.withLock { self.child = child }
         guard pool.slotReady(self) else { return nil }
-        let a: Assignment? = lock.withLock {
-            while assignment == nil && !cancelled { lock.wait() }
-            return cancelled ? nil : assignment
+        // An assigned request is waited for even when the pool stops meanwhile: its fds are
+        // this thread's to close.
+        let (a, sent, at): (Assignment?, Bool, Double) = lock.withLock {
+            while sendResult == nil && !(cancelled && assignment == nil) { lock.wait() }
+            return (assignment, sendResult ?? false, sentAt)
         }
         guard let a else { return nil }
-        // The request goes to the init with the client's fds; the pool keeps none of them.
-        defer { for fd in a.fds { close(fd) } }
-        do {
-            let bytes = try a.handoff.request.encode(fdCount: a.fds.count)
-            try PoolSocket.send(channel, bytes, fds: a.fds)
-        } catch {
-            return nil
-        }
+        // The init has its copies of the client's fds (or none came through); the pool keeps none.
+        for fd in a.fds { close(fd) }
+        guard sent else { return nil }
         startWatcher(connection: a.connection, child: child)
-        return a.handoff
+        var h = a.handoff
+        h.sentAt = at
+        return h
     }
 
     /// While the workload runs: a signal number the client sends is forwarded to the init
@@ -127,6 +144,8 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
         guard let conn = connection, !statusSent else { return }
         statusSent = true
         pool.replyStatus(conn, report: report)
+        // The served request is answered: its replacement no longer competes with it for a CPU.
+        pool.refill()
     }
 
     /// After the run: the watcher ends before the reply is written.
@@ -195,8 +214,18 @@ public final class WarmPool: @unchecked Sendable {
     private var serial = 0
     private var stopping = false
     private var listenFD: Int32 = -1
+    /// The acceptor: one thread at a time waits for a connection (`acceptOne`); written at
+    /// teardown (never read: it stays readable), it ends the one waiting.
+    private var acceptStop: [Int32] = [-1, -1]
+    /// Threads that poll or accept on `listenFD` (teardown closes it once none does).
+    private var acceptors = 0
     private var socketIdentity: (device: UInt64, inode: UInt64) = (0, 0)
     private var wake: [Int32] = [-1, -1]
+    /// The deferred refill's deadline (a timerfd, CLOCK_MONOTONIC), armed by `take`.
+    private var refillTimer: Int32 = -1
+    private var refillArmed = false
+    /// How long a taken sandbox's replacement waits at most for the request to be answered.
+    static let replaceAfterSeconds = 0.1
     private var stopWaiters: [Int32] = []
 
     /// Prepares the profile once (every check; no sandbox yet). Throws as `run` would.
@@ -232,30 +261,74 @@ public final class WarmPool: @unchecked Sendable {
             removeParentCgroup()
             throw LaunchError("create the pool's socket", wrapping: error)
         }
-        do { wake = try PoolSocket.pipe() } catch {
+        do {
+            wake = try PoolSocket.pipe()
+            acceptStop = try PoolSocket.pipe()
+        } catch {
+            teardown()
+            throw LaunchError(error)
+        }
+        do { refillTimer = try PoolSocket.timer() } catch {
             teardown()
             throw LaunchError(error)
         }
         refill()
+        lock.withLock { acceptors += 1 }
+        Thread.detachNewThread { [self] in acceptOne() }
         onListening()
-        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), signals.pollFD, pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+        var fds = [signals.pollFD, pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0), pollfd(fd: refillTimer, events: Int16(POLLIN), revents: 0)]
         loop: while true {
             for i in fds.indices { fds[i].revents = 0 }
             let n = poll(&fds, nfds_t(fds.count), -1)
             if n < 0 { if errno == EINTR { continue }; break }
-            if fds[1].revents != 0 {
+            if fds[0].revents != 0 {
                 while let sig = signals.next() {
                     if sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT { break loop }
                 }
             }
-            if fds[2].revents != 0 { break loop }
-            if fds[0].revents != 0 {
-                if let conn = PoolSocket.accept(listenFD) {
-                    Thread.detachNewThread { [self] in handle(conn) }
-                }
+            if fds[1].revents != 0 { break loop }
+            if fds[2].revents != 0 {
+                PoolSocket.drain(refillTimer)
+                lock.withLock { refillArmed = false }
+                refill()
             }
         }
         teardown()
+    }
+
+    /// Waits for one connection and serves it on this thread, after starting the next waiter:
+    /// a client's request is read, checked and sent to a waiting init by the thread the kernel
+    /// woke for the connection (`handle`, `PoolSlot.assign`), not handed to another thread on
+    /// the way (each hand-off a wake-up, on a virtual machine often of an idle vCPU: BENCHMARKS.md
+    /// session 16). One thread at a time polls the socket, so a connection wakes one thread.
+    private func acceptOne() {
+        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: acceptStop[0], events: Int16(POLLIN), revents: 0)]
+        var conn: Int32?
+        while conn == nil {
+            fds[0].revents = 0
+            fds[1].revents = 0
+            if poll(&fds, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if fds[1].revents != 0 { break }
+            guard fds[0].revents != 0 else { continue }
+            conn = PoolSocket.accept(listenFD)
+            // An accept that keeps failing (no fd left: EMFILE) must not spin a CPU.
+            if conn == nil { usleep(1000) }
+        }
+        // This thread no longer touches the socket; the next waiter is counted in the same step,
+        // so teardown never sees none while one is about to start.
+        let next: Bool = lock.withLock {
+            acceptors -= 1
+            let again = conn != nil && !stopping
+            if again { acceptors += 1 }
+            lock.broadcast()
+            return again
+        }
+        guard let conn else { return }
+        if next { Thread.detachNewThread { [self] in acceptOne() } }
+        handle(conn)
     }
 
     /// Ends every sandbox (waiting or running), waits for their threads, removes the parent
@@ -267,6 +340,10 @@ public final class WarmPool: @unchecked Sendable {
             return (ready, running)
         }
         for s in waiting + busy { s.cancel() }
+        if acceptStop[1] >= 0 {
+            var one: UInt8 = 1
+            _ = write(acceptStop[1], &one, 1)
+        }
         lock.withLock {
             // Preparing slots find `stopping` when they become ready; every thread ends.
             while live > 0 {
@@ -274,13 +351,20 @@ public final class WarmPool: @unchecked Sendable {
                 lock.wait(until: Date().addingTimeInterval(0.2))
             }
         }
+        // The socket is closed once no thread polls it (its number could be another fd's after).
+        lock.withLock {
+            while acceptors > 0 { lock.wait(until: Date().addingTimeInterval(0.2)) }
+        }
         if listenFD >= 0 {
             PoolSocket.remove(path: options.socketPath, device: socketIdentity.device, inode: socketIdentity.inode)
             close(listenFD)
             listenFD = -1
         }
         removeParentCgroup()
-        for fd in wake where fd >= 0 { close(fd) }
+        for fd in wake + acceptStop where fd >= 0 { close(fd) }
+        lock.withLock {
+            if refillTimer >= 0 { close(refillTimer); refillTimer = -1 }
+        }
         for c in stopWaiters {
             try? PoolSocket.send(c, Array("stopped".utf8))
             close(c)
@@ -312,8 +396,10 @@ public final class WarmPool: @unchecked Sendable {
         parentCgroup = nil
     }
 
-    /// Starts sandboxes until `size` are ready or on their way.
-    private func refill() {
+    /// Starts sandboxes until `size` are ready or on their way. Called when a sandbox ended or
+    /// failed, when a served client got its status, when the refill timer fires and when a
+    /// request finds no sandbox ready (`take`).
+    func refill() {
         var start: [(Int, Int)] = [] // (serial, delay ms)
         lock.withLock {
             while !stopping && ready.count + preparing < options.size {
@@ -391,8 +477,17 @@ public final class WarmPool: @unchecked Sendable {
     }
 
     /// Takes the first ready slot (waiting up to the take timeout); nil when none came.
+    ///
+    /// The slot's replacement is not started here: a refill prepares a whole sandbox (its
+    /// cgroup, clone3, the init's mounts: about 10 ms of CPU), and started beside the request it
+    /// took the CPU the request's own hand-over, workload start and reply were waiting for (on
+    /// 2 cores, 6.4 against 4.1 ms per warm launch, BENCHMARKS.md session 16). It starts once
+    /// a served client got its status (`PoolSlot.sendStatus`) or its sandbox ended, or
+    /// `replaceAfterSeconds` after the take at the latest (a long-running workload must not keep
+    /// the pool short), and at once when a request finds no sandbox ready.
     private func take() -> PoolSlot? {
         let deadline = Date().addingTimeInterval(options.takeTimeoutSeconds)
+        if lock.withLock({ ready.isEmpty }) { refill() }
         let slot: PoolSlot? = lock.withLock {
             while ready.isEmpty && !stopping {
                 if !lock.wait(until: deadline) { break }
@@ -400,9 +495,10 @@ public final class WarmPool: @unchecked Sendable {
             guard !stopping, !ready.isEmpty else { return nil }
             let s = ready.removeFirst()
             running.append(s)
+            if !refillArmed, refillTimer >= 0 { refillArmed = PoolSocket.arm(refillTimer, seconds: Self.replaceAfterSeconds) }
             return s
         }
-        refill()
+        if slot != nil && !lock.withLock({ refillArmed }) { refill() } // no timer: at once, as before
         return slot
     }
 
@@ -518,10 +614,12 @@ public final class WarmPool: @unchecked Sendable {
         }
     }
 
+    /// The answer goes first: a close of a client's fd may wait on its filesystem (a FUSE
+    /// file's FLUSH waits for its server), and the client must not wait for that.
     private func refuse(_ conn: Int32, _ fds: [Int32], _ error: LaunchError) {
-        for fd in fds { close(fd) }
         reply(conn, report: .failedBeforeLaunch(command: [], profile: options.profileName, error: error), message: "cannot start the sandbox: \(error)")
         close(conn)
+        for fd in fds { close(fd) }
     }
 
     /// `pool status`: what the pool holds, as JSON.

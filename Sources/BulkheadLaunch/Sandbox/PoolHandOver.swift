@@ -9,6 +9,8 @@ package struct PoolHandoff {
     package var timeoutSeconds: Double?
     /// When the pool received the request (CLOCK_MONOTONIC): the report's times start here.
     package var receivedAt: Double
+    /// When the request was sent to the init (CLOCK_MONOTONIC): the hand-over phase's end.
+    package var sentAt: Double?
     package var report: PoolRunReport
 
     package init(request: PoolRequest, timeoutSeconds: Double?, receivedAt: Double, report: PoolRunReport) {

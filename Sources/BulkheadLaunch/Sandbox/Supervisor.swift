@@ -522,8 +522,7 @@ package final class Supervisor {
         prepared.plan.execPaths = h.request.execPaths
         prepared.plan.environment = h.request.environment
         start = h.receivedAt
-        marks = []
-        mark("pool hand-over (request checked, sent to the waiting init)")
+        marks = [("pool hand-over (request checked, sent to the waiting init)", h.sentAt ?? Monotonic.now())]
         deadline = h.timeoutSeconds.map { start + $0 }
     }
 

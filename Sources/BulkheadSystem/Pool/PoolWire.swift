@@ -227,6 +227,22 @@ public enum PoolSocket {
         return p
     }
 
+    /// A one-shot timer on CLOCK_MONOTONIC that poll(2) can wait for (timerfd, close-on-exec,
+    /// non-blocking): the warm pool's deferred refill.
+    public static func timer() throws(SystemError) -> Int32 {
+        let t = bh_pool_timer_create()
+        guard t >= 0 else { throw SystemError("timerfd_create (the pool's refill timer)", errno: .current) }
+        return t
+    }
+
+    /// Arms `timer` to expire once, `seconds` from now (at least a nanosecond). False on failure.
+    public static func arm(_ timer: Int32, seconds: Double) -> Bool {
+        bh_pool_timer_arm(timer, UInt64(max(1, (seconds * 1e9).rounded()))) == 0
+    }
+
+    /// Reads `timer`'s expirations (it stops being readable).
+    public static func drain(_ timer: Int32) { bh_pool_timer_drain(timer) }
+
     /// Sends one message with fds. Throws the errno.
     public static func send(_ fd: Int32, _ bytes: [UInt8], fds: [Int32] = []) throws(SystemError) {
         let rc = bytes.withUnsafeBufferPointer { b in fds.withUnsafeBufferPointer { f in

@@ -16,6 +16,10 @@ typedef struct bh_testing_fuse {
  * helper) until release, and answers every other one. 0 or a positive errno. */
 int bh_testing_fuse_start(const char *_Nonnull mountpoint, pid_t hold_for, bh_testing_fuse *_Nonnull out);
 
+/* The same; with `hold_attributes`, the GETATTR and STATFS requests of `hold_for` (or a child)
+ * are held too (a server that never answers: whoever asks waits), answered with EIO at release. */
+int bh_testing_fuse_start_holding(const char *_Nonnull mountpoint, pid_t hold_for, int hold_attributes, bh_testing_fuse *_Nonnull out);
+
 /* Answers every held FLUSH (and every later one). */
 void bh_testing_fuse_release(bh_testing_fuse *_Nonnull f);
 
