@@ -389,7 +389,6 @@ struct WarmPoolTests {
         }
     }
 
-    /// The pool's children (its sandboxes' inits), from every thread's `children`.
     /// The replacement of a sandbox a request took waits for that request's answer (so that it
     /// does not take the CPU the request's launch is waiting for) for at most
     /// `WarmPool.replaceAfterSeconds`: a workload that runs long does not keep the pool short.
@@ -418,6 +417,61 @@ struct WarmPoolTests {
         #expect(readyAgain, "no sandbox was ready again while the long run went on: \(String(describing: last))")
     }
 
+    /// The client's signals reach the workload and its hang-up ends the sandbox, watched by the
+    /// slot's supervisor loop (session 16: no thread of its own per request). SIGTERM to a
+    /// `run --pool` client goes to the pool, the init and the workload, and the report lists
+    /// it; a client that closes its connection while its workload runs leaves no sandbox
+    /// running. Shown able to fail (session 16): with the client's fd left out of the loop's
+    /// poll, the first part times out and the second finds the sandbox still running.
+    @Test("A pooled client's SIGTERM reaches its workload, and its hang-up ends the sandbox")
+    func clientSignalsAndHangUp() throws {
+        let pool = try Pool(size: 1)
+        let report = pool.dir + "/report.json"
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        client.arguments = ["run", "--pool", pool.socket, "--report", report, "--", "/bin/sh", "-c",
+                            "trap 'exit 3' TERM; while :; do sleep 0.05; done"]
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) }; client.waitUntilExit() }
+        var running = false
+        for _ in 0..<250 {
+            if try Pool.status(pool.socket)?.running == 1 { running = true; break }
+            usleep(20_000)
+        }
+        try #require(running, "the pooled workload never ran")
+        usleep(200_000) // the shell has set its trap
+        #expect(kill(client.processIdentifier, SIGTERM) == 0)
+        for _ in 0..<500 where client.isRunning { usleep(10_000) }
+        try #require(!client.isRunning, "the client did not end within 5 s of its SIGTERM")
+        #expect(client.terminationStatus == 3, "the workload's TERM trap ran: \(client.terminationStatus)")
+        let r = try JSONDecoder().decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: report)))
+        #expect(r.signalsForwarded.contains("SIGTERM"), "\(r.signalsForwarded)")
+
+        // Hang-up: a raw client sends its request and closes the connection while the workload runs.
+        for _ in 0..<250 {
+            if try Pool.status(pool.socket)?.ready == 1 { break }
+            usleep(20_000)
+        }
+        let c = try PoolSocket.connect(path: pool.socket)
+        try PoolSocket.send(c, try PoolRequest(argv: ["/bin/sleep", "30"], environment: [], workingDirectory: "").encode(fdCount: 3), fds: [0, 1, 2])
+        running = false
+        for _ in 0..<250 {
+            if try Pool.status(pool.socket)?.running == 1 { running = true; break }
+            usleep(20_000)
+        }
+        close(c)
+        try #require(running, "the second workload never ran")
+        var ended = false
+        for _ in 0..<250 {
+            if try Pool.status(pool.socket)?.running == 0 { ended = true; break }
+            usleep(20_000)
+        }
+        #expect(ended, "the sandbox of a client that hung up still runs: \(String(describing: try? Pool.status(pool.socket)))")
+    }
+
+    /// The pool's children (its sandboxes' inits), from every thread's `children`.
     static func inits(of pool: Pool) -> Set<Int32> {
         Set(FileIO.listDirectory("/proc/\(pool.pid)/task").flatMap { t in
             (FileIO.read("/proc/\(pool.pid)/task/\(t)/children") ?? "").split(separator: " ").compactMap { Int32($0) }

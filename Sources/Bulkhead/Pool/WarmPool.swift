@@ -25,11 +25,8 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
     private var sentAt = 0.0
     private var cancelled = false
     private var initEndClosed = false
-    /// Set at the hand-over: the init (to kill it when the client goes or the pool stops).
+    /// Set at the hand-over: the init (to kill it when the pool stops).
     private(set) var child: SandboxInit?
-    private var watcher: Thread?
-    private var watcherStop: [Int32] = [-1, -1]
-    private var watcherDone = false
     /// The exit status and the message went to the client (`sendStatus`): the reply is then
     /// the report alone.
     private(set) var statusSent = false
@@ -102,40 +99,12 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
         // The init has its copies of the client's fds (or none came through); the pool keeps none.
         for fd in a.fds { close(fd) }
         guard sent else { return nil }
-        startWatcher(connection: a.connection, child: child)
         var h = a.handoff
         h.sentAt = at
+        // The supervisor's loop watches the client from here (the signals it forwards, its
+        // hang-up): no thread of its own, none started on the launch's path.
+        h.connection = a.connection
         return h
-    }
-
-    /// While the workload runs: a signal number the client sends is forwarded to the init
-    /// (as `run` forwards its own); the client's hang-up kills the sandbox.
-    private func startWatcher(connection: Int32, child: SandboxInit) {
-        guard let p = try? PoolSocket.pipe() else { return }
-        watcherStop = p
-        let stop = p[0]
-        let t = Thread(block: {
-            var fds = [pollfd(fd: connection, events: Int16(POLLIN), revents: 0), pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
-            while true {
-                let n = poll(&fds, 2, -1)
-                if n < 0 { if errno == EINTR { continue }; break }
-                if fds[1].revents != 0 { break }
-                if fds[0].revents != 0 {
-                    var sig: Int32 = 0
-                    let got = recv(connection, &sig, 4, Int32(MSG_DONTWAIT))
-                    if got == 4, FieldRules.stopSignals.contains(where: { $0.number == sig }) || sig == SIGWINCH {
-                        try? child.kill(sig)
-                    } else if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) {
-                        // The client is gone: so is its sandbox.
-                        try? child.kill(SIGKILL)
-                        break
-                    }
-                }
-            }
-            self.lock.withLock { self.watcherDone = true; self.lock.broadcast() }
-        })
-        watcher = t
-        t.start()
     }
 
     /// Once the workload was reaped (before the cgroup's statistics and removal and the
@@ -146,16 +115,6 @@ final class PoolSlot: PoolHandOver, @unchecked Sendable {
         pool.replyStatus(conn, report: report)
         // The served request is answered: its replacement no longer competes with it for a CPU.
         pool.refill()
-    }
-
-    /// After the run: the watcher ends before the reply is written.
-    func stopWatcher() {
-        guard watcher != nil else { return }
-        var one: UInt8 = 1
-        _ = write(watcherStop[1], &one, 1)
-        lock.withLock { while !watcherDone { lock.wait() } }
-        close(watcherStop[0]); close(watcherStop[1])
-        watcher = nil
     }
 }
 
@@ -434,7 +393,6 @@ public final class WarmPool: @unchecked Sendable {
         slot.closeInitEnd()
         close(pair[0])
         if let conn = slot.connection {
-            slot.stopWatcher()
             if slot.statusSent { replyReport(conn, report: report) } else { reply(conn, report: report) }
             close(conn)
         }

@@ -11,6 +11,9 @@ package struct PoolHandoff {
     package var receivedAt: Double
     /// When the request was sent to the init (CLOCK_MONOTONIC): the hand-over phase's end.
     package var sentAt: Double?
+    /// The client's connection (the pool's; the supervisor polls it while the workload runs for
+    /// the signals the client forwards and for its hang-up, and does not close it).
+    package var connection: Int32?
     package var report: PoolRunReport
 
     package init(request: PoolRequest, timeoutSeconds: Double?, receivedAt: Double, report: PoolRunReport) {

@@ -25,6 +25,8 @@ package final class Supervisor {
     package private(set) var start: Double
     /// Phase boundaries for the report: (name, end time).
     private var marks: [(String, Double)] = []
+    /// The pooled client's connection, once its request was handed over (`handOver`).
+    private var poolClient: Int32?
 
     /// Called with the init's pid once it is released (`run --name` records it).
     package let onStarted: ((Int32) -> Void)?
@@ -240,13 +242,18 @@ package final class Supervisor {
         var forwarded: [String] = []
         var messagesOpen = true
         var initExited = false
+        // A pooled launch's client (after the hand-over): the signal numbers it forwards, and
+        // its hang-up, which ends the sandbox.
+        var clientOpen = true
 
         while !initExited {
+            let client = clientOpen ? poolClient : nil
             var fds = [
                 child.messagesPollFD(open: messagesOpen),
                 signals?.pollFD ?? pollfd(fd: -1, events: 0, revents: 0), // none in a pod: ignored
                 child.exitPollFD,
-            ] + (notifier?.pollFDs ?? [pollfd(fd: -1, events: 0, revents: 0)]) + (prepared.terminal?.pollFDs ?? [])
+            ] + (notifier?.pollFDs ?? [pollfd(fd: -1, events: 0, revents: 0)])
+              + [pollfd(fd: client ?? -1, events: Int16(POLLIN), revents: 0)] + (prepared.terminal?.pollFDs ?? [])
             var timeoutMs: Int32 = -1
             // The earlier of the deadline and the end of the seccomp answers' CPU-budget pause.
             let wake = [timedOut ? nil : deadline, notifier?.wakeAt].compactMap { $0 }.min()
@@ -302,7 +309,19 @@ package final class Supervisor {
             }
             if fds[2].revents != 0 { initExited = true }
             notifier?.handle(fds[3...3])
-            if let t = prepared.terminal { t.handle(fds[4...]) }
+            if fds[4].revents != 0, let client {
+                switch Self.clientRequest(client) {
+                case .signal(let sig):
+                    try? child.kill(sig)
+                    forwarded.append(SignalName.name(sig))
+                case .gone:
+                    // The client is gone: so is its sandbox.
+                    try? child.kill(SIGKILL)
+                    clientOpen = false
+                case .nothing: break
+                }
+            }
+            if let t = prepared.terminal { t.handle(fds[5...]) }
         }
         prepared.terminal?.drain()
         // The init has exited: whatever it wrote is in the pipe.
@@ -516,6 +535,7 @@ package final class Supervisor {
         r.preparedMs = ((readyAt - start) * 1e6).rounded() / 1000
         r.waitedMs = ((h.receivedAt - readyAt) * 1e6).rounded() / 1000
         poolReport = r
+        poolClient = h.connection
         prepared.request.command = h.request.argv
         prepared.request.timeoutSeconds = h.timeoutSeconds
         prepared.plan.argv = h.request.argv
@@ -524,6 +544,21 @@ package final class Supervisor {
         start = h.receivedAt
         marks = [("pool hand-over (request checked, sent to the waiting init)", h.sentAt ?? Monotonic.now())]
         deadline = h.timeoutSeconds.map { start + $0 }
+    }
+
+    /// What a pooled client sent while its workload runs: a signal number `run` forwards (the stop
+    /// signals and SIGWINCH; any other number is ignored), or its end (the connection closed or
+    /// broken).
+    enum ClientRequest: Equatable { case signal(Int32), gone, nothing }
+
+    static func clientRequest(_ connection: Int32) -> ClientRequest {
+        var sig: Int32 = 0
+        let got = recv(connection, &sig, 4, Int32(MSG_DONTWAIT))
+        if got == 4 {
+            return FieldRules.stopSignals.contains(where: { $0.number == sig }) || sig == SIGWINCH ? .signal(sig) : .nothing
+        }
+        if got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) { return .gone }
+        return .nothing
     }
 
     private func readMessage(_ child: SandboxInit) -> InitMessage? {
