@@ -390,7 +390,11 @@ package final class Supervisor {
     /// follows after the cgroup's statistics and removal. False when not sent.
     private func earlyStatus(_ ws: Int32, notifier: SeccompNotifier?) -> Bool {
         guard let slot = poolSlot, plan.namespaces.contains(.pid), !plan.joinedNamespaces.contains(.pid) else { return false }
-        var report = baseReport(end: Monotonic.now())
+        // Only what the status carries (the exit code, the refused calls for the message): the
+        // whole report, its controls built from the profile, follows after the removal.
+        var report = RunReport(command: prepared.request.command, profile: prepared.profile.name, profileChain: [], exitCode: 0,
+                               signal: nil, reason: .exited, error: nil, wallTimeMs: (Monotonic.now() - start) * 1000, launchTimeMs: nil,
+                               cpuUserMs: nil, cpuSystemMs: nil, maxRssKiB: nil, signalsForwarded: [], controls: .nothingApplied)
         apply(waitStatus: ws, to: &report)
         if let v = notifier?.violations, !v.isEmpty { report.seccompViolations = v }
         slot.sendStatus(report)
