@@ -4,9 +4,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -127,4 +131,62 @@ int bh_seccomp_probe_in_child(const uint8_t *program, size_t len, long nr, uint6
     int rc = in_child(probe_body, program, len, (long)(uintptr_t)&c, &value, signal_out);
     if (*signal_out == 0) *syscall_errno = (int)value;
     return rc;
+}
+
+int bh_testing_seccomp_failed_handover(bh_testing_notifying_loader load, int timeout_ms, int *load_err) {
+#if defined(__x86_64__)
+    *load_err = 0;
+    struct sock_filter plain[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_write, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_filter notifying[sizeof plain / sizeof plain[0]];
+    memcpy(notifying, plain, sizeof plain);
+    notifying[5] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) return errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        return e;
+    }
+    if (pid == 0) {
+        /* Only async-signal-safe calls from here to _exit. */
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) _exit(255);
+        close(sv[1]);
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(254);
+        int e = load(sv[0], (const uint8_t *)plain, (uint32_t)sizeof plain, (const uint8_t *)notifying, (uint32_t)sizeof notifying);
+        int byte = e;
+        (void)!write(out[1], &byte, 1);
+        _exit(e > 0 && e < 250 ? e : 250);
+    }
+    close(out[1]);
+    int status = 0, rc = ETIMEDOUT;
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) { rc = 0; break; }
+        if (got < 0 && errno != EINTR) { rc = errno; break; }
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == ETIMEDOUT) {
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    } else if (rc == 0) {
+        *load_err = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    close(out[0]);
+    return rc;
+#else
+    (void)load; (void)timeout_ms; (void)load_err;
+    return ENOSYS;
+#endif
 }
