@@ -7,8 +7,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/vfs.h>
@@ -56,10 +60,11 @@ int bh_pool_check(const uint8_t *message, size_t length, uint32_t fds) {
     return p == end ? 0 : EBADMSG;
 }
 
-/* 1 when the mount `mnt_id` is a FUSE filesystem's ("fuse", "fuse.NAME", "fuseblk") in this
- * process's /proc/self/mountinfo, 0 when it is another's, -1 when it is not listed (another
- * mount namespace's) or unreadable. Raw reads, a fixed buffer: a line longer than it is skipped. */
-static int mount_is_fuse(uint64_t mnt_id) {
+/* 1 when the mount `mnt_id` (with `by_device`: the first mount of the superblock whose device
+ * is major:minor) is a FUSE filesystem's ("fuse", "fuse.NAME", "fuseblk") in this process's
+ * /proc/self/mountinfo, 0 when it is another's, -1 when it is not listed (another mount
+ * namespace's, a detached one) or unreadable. Raw reads, a fixed buffer: a line longer than it is skipped. */
+static int mount_is_fuse(uint64_t mnt_id, int by_device, unsigned int major, unsigned int minor) {
     int fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     char buf[16384];
@@ -80,7 +85,22 @@ static int mount_is_fuse(uint64_t mnt_id) {
             uint64_t id = 0;
             const char *c = line;
             while (*c >= '0' && *c <= '9') id = id * 10 + (uint64_t)(*c++ - '0');
-            if (c == line || *c != ' ' || id != mnt_id) continue;
+            if (c == line || *c != ' ') continue;
+            if (by_device) {
+                /* The third field, the superblock's device: "ID PARENT MAJOR:MINOR ..." */
+                const char *d = c + 1;
+                while (*d >= '0' && *d <= '9') d++;
+                if (*d++ != ' ') continue;
+                uint64_t ma = 0, mi = 0;
+                const char *m = d;
+                while (*d >= '0' && *d <= '9' && ma <= UINT32_MAX) ma = ma * 10 + (uint64_t)(*d++ - '0');
+                if (d == m || *d++ != ':') continue;
+                m = d;
+                while (*d >= '0' && *d <= '9' && mi <= UINT32_MAX) mi = mi * 10 + (uint64_t)(*d++ - '0');
+                if (d == m || *d != ' ' || ma != major || mi != minor) continue;
+            } else if (id != mnt_id) {
+                continue;
+            }
             const char *sep = strstr(c, " - ");
             if (sep == NULL) continue;
             result = strncmp(sep + 3, "fuse", 4) == 0 && (sep[7] == ' ' || sep[7] == '.' || strncmp(sep + 7, "blk ", 4) == 0) ? 1 : 0;
@@ -112,6 +132,55 @@ static int mount_is_fuse_by_unique_id(uint64_t unique_id) {
     return (sm.sb_magic & 0xffffffffUL) == BH_FUSE_SUPER_MAGIC ? 1 : 0;
 }
 
+/* The superblocks of the kernel's internal mounts, which no mount namespace lists (statmount
+ * answers ENOENT, mountinfo has no line), as a client's pipe, socket, memfd, eventfd, pidfd or
+ * namespace fd is on: learned once from the pool's own such objects (fstat of those asks no
+ * FUSE server). */
+static dev_t internal_devices[6];
+static int internal_device_count;
+static pthread_once_t internal_devices_once = PTHREAD_ONCE_INIT;
+
+static void add_internal_device(int fd) {
+    struct stat st;
+    if (fd < 0) return;
+    if (fstat(fd, &st) == 0 && internal_device_count < (int)(sizeof internal_devices / sizeof internal_devices[0]))
+        internal_devices[internal_device_count++] = st.st_dev;
+    close(fd);
+}
+
+static void learn_internal_devices(void) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) == 0) { add_internal_device(p[0]); close(p[1]); }
+    add_internal_device(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    add_internal_device((int)syscall(SYS_memfd_create, "bh-pool", (unsigned int)MFD_CLOEXEC));
+    add_internal_device(eventfd(0, EFD_CLOEXEC));
+    add_internal_device((int)syscall(SYS_pidfd_open, (long)getpid(), 0L));
+    add_internal_device(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+}
+
+/* A file whose mount this process cannot see: a mount of another mount namespace, or one
+ * detached from every namespace (umount -l, `fusermount -u -z`: any FUSE mount's owner may,
+ * and the open file keeps the superblock and its server alive), or a kernel-internal mount.
+ * Whether it is FUSE's must still be learned without asking (fstat and fstatfs would ask its
+ * server), from what statx without sync gave (`sx`: a FUSE file's cached attributes):
+ * BH_POOL_FD_OK when fstat and fstatfs may be asked (a kernel-internal mount's; a character
+ * device, which only a mount allowing devices lets anyone open, and FUSE mounts an unprivileged
+ * user makes are nodev; a superblock some mount of this namespace shows, not FUSE's), else
+ * the kind that refuses it. */
+static int unseen_mount_kind(int fd, const struct statx *sx) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -errno;
+    if (flags & O_PATH) return BH_POOL_FD_OPATH;
+    if ((sx->stx_mask & STATX_TYPE) && S_ISCHR(sx->stx_mode)) return BH_POOL_FD_OK;
+    dev_t dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+    (void)pthread_once(&internal_devices_once, learn_internal_devices);
+    for (int i = 0; i < internal_device_count; i++)
+        if (internal_devices[i] == dev) return BH_POOL_FD_OK;
+    int shown = mount_is_fuse(0, 1, sx->stx_dev_major, sx->stx_dev_minor);
+    if (shown == 0) return BH_POOL_FD_OK;
+    return shown == 1 ? BH_POOL_FD_USERSPACE_FS : BH_POOL_FD_UNSEEN_MOUNT;
+}
+
 int bh_pool_fd_kind(int fd) {
     /* First, without asking the filesystem: statx without sync (a FUSE file's cached
      * attributes; with an empty mask even a FUSE mount that refuses this process answers) gives
@@ -129,9 +198,13 @@ int bh_pool_fd_kind(int fd) {
     if (fuse == -2) {
         memset(&sx, 0, sizeof sx);
         if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID))
-            fuse = mount_is_fuse(sx.stx_mnt_id);
+            fuse = mount_is_fuse(sx.stx_mnt_id, 0, 0, 0);
     }
     if (fuse == 1) return BH_POOL_FD_USERSPACE_FS;
+    if (fuse == -1) {
+        int hidden = unseen_mount_kind(fd, &sx);
+        if (hidden != BH_POOL_FD_OK) return hidden;
+    }
     struct stat st;
     if (fstat(fd, &st) < 0) return -errno;
     int flags = fcntl(fd, F_GETFL);

@@ -47,7 +47,9 @@ int bh_pool_check(const uint8_t *_Nonnull message, size_t length, uint32_t fds);
  * _HANDLE (pidfd, nsfs, anon inode), _OTHER (a block device ...), _USERSPACE_FS (a regular file
  * of a FUSE filesystem: its server answers every close's FLUSH, and the kernel waits for the
  * answer without a timeout: a close by the pool, or by a pooled spawn's helper holding a copy of
- * the pool's fd table, would hang as long as the client's server likes); or -errno. Whether a
+ * the pool's fd table, would hang as long as the client's server likes), _UNSEEN_MOUNT (a file
+ * of a mount this process cannot see, another namespace's or a detached one, whose superblock
+ * no mount here shows: whether it is FUSE's cannot be learned without asking); or -errno. Whether a
  * file is FUSE's is learned without asking its server (statx without sync, the mount's
  * superblock from statmount, or its type in /proc/self/mountinfo before Linux 6.8), before fstat
  * and fstatfs, which a server may delay. */
@@ -57,6 +59,7 @@ int bh_pool_check(const uint8_t *_Nonnull message, size_t length, uint32_t fds);
 #define BH_POOL_FD_HANDLE 3
 #define BH_POOL_FD_OTHER 4
 #define BH_POOL_FD_USERSPACE_FS 5
+#define BH_POOL_FD_UNSEEN_MOUNT 6
 int bh_pool_fd_kind(int fd);
 
 /* Sends one message with `fd_count` fds (MSG_NOSIGNAL, EINTR retried). 0 or a positive errno. */

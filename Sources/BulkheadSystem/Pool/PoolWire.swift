@@ -206,6 +206,9 @@ public enum PoolSocket {
             case BH_POOL_FD_USERSPACE_FS:
                 throw SystemError("the request's fd \(i) is a file of a FUSE filesystem, whose server answers each close: the pool takes none (a server that never answers would stall it)",
                                   errno: Errno(EBADF), hint: "pass its content through a pipe (`cat FILE | bulkhead run --pool ...`)")
+            case BH_POOL_FD_UNSEEN_MOUNT:
+                throw SystemError("the request's fd \(i) is a file of a mount the pool cannot see (another mount namespace's, or a detached one): whether its filesystem is FUSE's, whose server answers each stat and close, cannot be learned without asking it",
+                                  errno: Errno(EBADF), hint: "pass its content through a pipe (`cat FILE | bulkhead run --pool ...`)")
             default: throw SystemError("fstat the request's fd \(i)", errno: Errno(-kind))
             }
             throw SystemError("the request's fd \(i) is \(why): only files, pipes, sockets and terminals go into a pooled sandbox", errno: Errno(EBADF),
