@@ -205,6 +205,16 @@ static int load_notifying_inline(const uint8_t *notifying, uint32_t length, uint
     close_call.args[0] = (uint64_t)(int64_t)channel;
     if (bh_bpf_run(notifying, length, &send_call) != SECCOMP_RET_ALLOW || bh_bpf_run(notifying, length, &close_call) != SECCOMP_RET_ALLOW)
         return 0;
+    /* A failed send closes the listener, as the thread does: the step's failure report (a write
+     * to the exec pipe) and the exit come after it, and a refused call would wait on a listener
+     * still in this table for an answer no one can give. So that close must be allowed too:
+     * the listener's number is the lowest free one (this process has no other thread), learned
+     * before the load. */
+    int predicted = fcntl(channel, F_DUPFD_CLOEXEC, 0);
+    if (predicted < 0) return 0;
+    close(predicted);
+    close_call.args[0] = (uint64_t)(int64_t)predicted;
+    if (bh_bpf_run(notifying, length, &close_call) != SECCOMP_RET_ALLOW) return 0;
     int listener = load(notifying, length, flags | SECCOMP_FILTER_FLAG_NEW_LISTENER);
     if (listener < 0) {
         *err = errno;
@@ -213,8 +223,13 @@ static int load_notifying_inline(const uint8_t *notifying, uint32_t length, uint
     memcpy(CMSG_DATA(c), &listener, sizeof listener);
     long sent;
     while ((sent = syscall(SYS_sendmsg, (long)channel, (long)(uintptr_t)&msg, (long)MSG_NOSIGNAL, 0L, 0L, 0L)) < 0 && errno == EINTR) {}
-    /* A failed send fails the step: the workload exits, and its listener with it. */
+    /* A failed send fails the step; no listener is left (refused calls get ENOSYS, still refused). */
     *err = sent < 0 ? errno : (sent == 1 ? 0 : EMSGSIZE);
+    if (*err != 0) {
+        close_call.args[0] = (uint64_t)(int64_t)listener;
+        if (listener == predicted || bh_bpf_run(notifying, length, &close_call) == SECCOMP_RET_ALLOW)
+            syscall(SYS_close, (long)listener, 0L, 0L, 0L, 0L, 0L);
+    }
     syscall(SYS_close, (long)channel, 0L, 0L, 0L, 0L, 0L);
     return 1;
 #else
