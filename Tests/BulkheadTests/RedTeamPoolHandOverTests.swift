@@ -46,6 +46,59 @@ struct RedTeamPoolHandOverTests {
         let message = String(decoding: head[4...], as: UTF8.self)
         #expect(message.contains("the request's fd 0"), "\(message)")
     }
+
+    /// The boundary of "a mount the pool cannot see" (bh_pool_fd_kind, asked in this process as
+    /// the pool asks in its own): what lives on the kernel's internal mounts, which no namespace
+    /// lists, is still taken (a pipe, a socket, a memfd) or refused as before (a pidfd: a
+    /// handle); a character device is taken; a file of a detached mount whose superblock a mount
+    /// here still shows is taken (that mount's type decides); a file of a detached tmpfs, which
+    /// no mount here shows, is refused without asking it.
+    @Test("Files of mounts no namespace lists: internal ones and shown superblocks taken, others refused")
+    func unseenMountsBoundary() throws {
+        let p = try PoolSocket.pipe()
+        defer { close(p[0]); close(p[1]) }
+        #expect(bh_pool_fd_kind(p[0]) == BH_POOL_FD_OK, "a pipe")
+        let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        try #require(sock >= 0)
+        defer { close(sock) }
+        #expect(bh_pool_fd_kind(sock) == BH_POOL_FD_OK, "a socket")
+        let memfd = bh_state_memfd()
+        try #require(memfd >= 0)
+        defer { close(memfd) }
+        #expect(bh_pool_fd_kind(memfd) == BH_POOL_FD_OK, "a memfd")
+        let pidfd = bh_pidfd_open(getpid(), 0)
+        try #require(pidfd >= 0)
+        defer { close(pidfd) }
+        #expect(bh_pool_fd_kind(pidfd) == BH_POOL_FD_HANDLE, "a pidfd")
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        try #require(null >= 0)
+        defer { close(null) }
+        #expect(bh_pool_fd_kind(null) == BH_POOL_FD_OK, "/dev/null")
+
+        let dir = "/tmp/bh-rt16-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir + "/bind", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/tmpfs", withIntermediateDirectories: true)
+        try "x".write(toFile: dir + "/file", atomically: false, encoding: .utf8)
+        defer {
+            umount2(dir + "/bind", Int32(MNT_DETACH))
+            umount2(dir + "/tmpfs", Int32(MNT_DETACH))
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        // A bind mount of the directory's own superblock, detached with a file of it open.
+        try #require(mount(dir, dir + "/bind", nil, UInt(MS_BIND), nil) == 0, "bind mount: errno \(errno)")
+        let shown = open(dir + "/bind/file", O_RDONLY | O_CLOEXEC)
+        try #require(shown >= 0)
+        defer { close(shown) }
+        try #require(umount2(dir + "/bind", Int32(MNT_DETACH)) == 0)
+        #expect(bh_pool_fd_kind(shown) == BH_POOL_FD_OK, "a detached bind mount's file, its superblock shown by another mount")
+        // A tmpfs of its own, detached with a file of it open: no mount here shows it.
+        try #require(mount("rt16", dir + "/tmpfs", "tmpfs", 0, "size=64k,mode=0700") == 0, "tmpfs: errno \(errno)")
+        let hidden = open(dir + "/tmpfs/file", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        try #require(hidden >= 0)
+        defer { close(hidden) }
+        try #require(umount2(dir + "/tmpfs", Int32(MNT_DETACH)) == 0)
+        #expect(bh_pool_fd_kind(hidden) == BH_POOL_FD_UNSEEN_MOUNT, "a detached tmpfs's file")
+    }
 }
 
 /// The workload's inline hand-over of its seccomp listener (session 16, `load_notifying_inline`)
