@@ -475,6 +475,41 @@ struct WarmPoolTests {
         #expect(ended, "the sandbox of a client that hung up still runs: \(String(describing: try? Pool.status(pool.socket)))")
     }
 
+    /// Connections that never send hold a serving thread each for up to 10 s; past
+    /// `WarmPool.maxHandlers` at once a connection is answered at once (status 125, a message),
+    /// so the pool's threads stay bounded, and it serves again once they close. Shown able to
+    /// fail (session 16): without the bound, 300 silent connections make 300 threads.
+    @Test("Silent connections past 256 at once are answered at once; the pool's threads stay bounded, and it serves again after")
+    func silentConnectionsAreBounded() throws {
+        let pool = try Pool(size: 1)
+        var conns: [Int32] = []
+        defer { for c in conns { close(c) } }
+        for _ in 0..<300 { conns.append(try PoolSocket.connect(path: pool.socket)) }
+        // The last ones were answered at once; the first ones are still being waited on.
+        var answered = 0
+        for _ in 0..<200 {
+            answered = conns.filter { c in var p = pollfd(fd: c, events: Int16(POLLIN), revents: 0); return poll(&p, 1, 0) == 1 }.count
+            if answered >= 300 - 256 { break }
+            usleep(10_000)
+        }
+        #expect(answered >= 300 - 256, "\(answered) of 300 silent connections answered")
+        let threads = FileIO.listDirectory("/proc/\(pool.pid)/task").count
+        #expect(threads <= 256 + 16, "the pool has \(threads) threads for 300 silent connections")
+        if let c = conns.last {
+            let head = try PoolSocket.receive(c).bytes
+            #expect(head.count > 4 && head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == ExitStatus.launchFailed)
+            #expect(String(decoding: head.dropFirst(4), as: UTF8.self).contains("is serving 256 connections"))
+        }
+        for c in conns { close(c) }
+        conns = []
+        var served = false
+        for _ in 0..<20 {
+            if try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"]).status == 0 { served = true; break }
+            usleep(100_000)
+        }
+        #expect(served, "the pool served no one after the silent connections closed")
+    }
+
     /// The pool's children (its sandboxes' inits), from every thread's `children`.
     static func inits(of pool: Pool) -> Set<Int32> {
         Set(FileIO.listDirectory("/proc/\(pool.pid)/task").flatMap { t in

@@ -173,11 +173,14 @@ public final class WarmPool: @unchecked Sendable {
     private var serial = 0
     private var stopping = false
     private var listenFD: Int32 = -1
-    /// The acceptor: one thread at a time waits for a connection (`acceptOne`); written at
+    /// The acceptor: one thread at a time waits for a connection (`acceptLoop`); written at
     /// teardown (never read: it stays readable), it ends the one waiting.
     private var acceptStop: [Int32] = [-1, -1]
     /// Threads that poll or accept on `listenFD` (teardown closes it once none does).
     private var acceptors = 0
+    /// Connections being served (`handle`), at most `maxHandlers`.
+    private var handlers = 0
+    static let maxHandlers = 256
     private var socketIdentity: (device: UInt64, inode: UInt64) = (0, 0)
     private var wake: [Int32] = [-1, -1]
     /// The deferred refill's deadline (a timerfd, CLOCK_MONOTONIC), armed by `take`.
@@ -233,7 +236,11 @@ public final class WarmPool: @unchecked Sendable {
         }
         refill()
         lock.withLock { acceptors += 1 }
-        Thread.detachNewThread { [self] in acceptOne() }
+        if let e = Self.startThread({ [self] in acceptLoop() }) {
+            lock.withLock { acceptors -= 1 }
+            teardown()
+            throw LaunchError(operation: "start the pool's acceptor thread", errno: e)
+        }
         onListening()
         var fds = [signals.pollFD, pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0), pollfd(fd: refillTimer, events: Int16(POLLIN), revents: 0)]
         loop: while true {
@@ -255,39 +262,95 @@ public final class WarmPool: @unchecked Sendable {
         teardown()
     }
 
-    /// Waits for one connection and serves it on this thread, after starting the next waiter:
-    /// a client's request is read, checked and sent to a waiting init by the thread the kernel
-    /// woke for the connection (`handle`, `PoolSlot.assign`), not handed to another thread on
-    /// the way (each hand-off a wake-up, on a virtual machine often of an idle vCPU: BENCHMARKS.md
-    /// session 16). One thread at a time polls the socket, so a connection wakes one thread.
-    private func acceptOne() {
-        var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: acceptStop[0], events: Int16(POLLIN), revents: 0)]
-        var conn: Int32?
-        while conn == nil {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            if poll(&fds, 2, -1) < 0 {
-                if errno == EINTR { continue }
-                break
+    /// Waits for a connection and serves it on this thread, after starting the next waiter: a
+    /// client's request is read, checked and sent to a waiting init by the thread the kernel woke
+    /// for the connection (`handle`, `PoolSlot.assign`), not handed to another thread on the way
+    /// (each hand-off a wake-up, on a virtual machine often of an idle vCPU: BENCHMARKS.md session
+    /// 16). One thread at a time polls the socket, so a connection wakes one thread. When no
+    /// next waiter can be started (a threads or pids limit), this thread serves the connection and
+    /// goes on waiting: the pool keeps serving, one connection at a time. At most `maxHandlers`
+    /// connections are served at once (a client that connects and never sends holds one for
+    /// up to 10 s): past that a connection gets status 125 and a message at once, so that silent
+    /// connections cannot use up the threads the pool's sandboxes need.
+    private func acceptLoop() {
+        while true {
+            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: acceptStop[0], events: Int16(POLLIN), revents: 0)]
+            var conn: Int32?
+            while conn == nil {
+                fds[0].revents = 0
+                fds[1].revents = 0
+                if poll(&fds, 2, -1) < 0 {
+                    if errno == EINTR { continue }
+                    break
+                }
+                if fds[1].revents != 0 { break }
+                guard fds[0].revents != 0 else { continue }
+                conn = PoolSocket.accept(listenFD)
+                // An accept that keeps failing (no fd left: EMFILE) must not spin a CPU.
+                if conn == nil { usleep(1000) }
             }
-            if fds[1].revents != 0 { break }
-            guard fds[0].revents != 0 else { continue }
-            conn = PoolSocket.accept(listenFD)
-            // An accept that keeps failing (no fd left: EMFILE) must not spin a CPU.
-            if conn == nil { usleep(1000) }
+            guard let conn else {
+                lock.withLock { acceptors -= 1; lock.broadcast() }
+                return
+            }
+            // The next waiter is counted before it starts, so teardown never sees none while one
+            // is about to poll the socket.
+            let (serve, next): (Bool, Bool) = lock.withLock {
+                guard handlers < Self.maxHandlers else { return (false, false) }
+                handlers += 1
+                if !stopping { acceptors += 1; return (true, true) }
+                return (true, false)
+            }
+            guard serve else {
+                // The status alone (one small message, no report to encode), then the end.
+                replyStatus(conn, report: .failedBeforeLaunch(command: [], profile: options.profileName, error: LaunchError(operation: "")),
+                            message: "cannot start the sandbox: the pool at \(options.socketPath) is serving \(Self.maxHandlers) connections; try again")
+                close(conn)
+                continue
+            }
+            if next, Self.startThread({ [self] in acceptLoop() }) == nil {
+                lock.withLock { acceptors -= 1; lock.broadcast() } // this thread no longer polls the socket
+                handle(conn)
+                lock.withLock { handlers -= 1 }
+                return
+            }
+            // No next waiter (the pool stops, or no thread could be started): this thread serves
+            // the connection and, unless the pool stops, waits for the next one itself.
+            if next { lock.withLock { acceptors -= 1 } }
+            handle(conn)
+            let stop: Bool = lock.withLock {
+                handlers -= 1
+                if stopping { acceptors -= 1; lock.broadcast() }
+                return stopping
+            }
+            if stop { return }
         }
-        // This thread no longer touches the socket; the next waiter is counted in the same step,
-        // so teardown never sees none while one is about to start.
-        let next: Bool = lock.withLock {
-            acceptors -= 1
-            let again = conn != nil && !stopping
-            if again { acceptors += 1 }
-            lock.broadcast()
-            return again
+    }
+
+    /// Starts `body` on a detached thread of its own: nil, or the errno when none could be made
+    /// (a threads or pids limit: EAGAIN). Foundation's `Thread` gives no such answer, and a thread
+    /// that never started would leave the pool's counts (its acceptor, a preparing sandbox)
+    /// waiting for it forever, `pool stop` included.
+    static func startThread(_ body: @escaping @Sendable () -> Void) -> Errno? {
+        final class Body: @unchecked Sendable {
+            let run: @Sendable () -> Void
+            init(_ run: @escaping @Sendable () -> Void) { self.run = run }
         }
-        guard let conn else { return }
-        if next { Thread.detachNewThread { [self] in acceptOne() } }
-        handle(conn)
+        let box = Unmanaged.passRetained(Body(body))
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, &attr, { p in
+            Unmanaged<Body>.fromOpaque(p!).takeRetainedValue().run()
+            return nil
+        }, box.toOpaque())
+        guard rc == 0 else {
+            box.release()
+            return Errno(rc)
+        }
+        return nil
     }
 
     /// Ends every sandbox (waiting or running), waits for their threads, removes the parent
@@ -371,9 +434,23 @@ public final class WarmPool: @unchecked Sendable {
             }
         }
         for (n, delay) in start {
-            Thread.detachNewThread { [self] in
+            guard let e = Self.startThread({ [self] in
                 if delay > 0 { usleep(UInt32(delay) * 1000) }
                 runSlot(serial: n)
+            }) else { continue }
+            // No thread for it (a threads or pids limit): not preparing after all; a failure, and
+            // the refill timer tries again after the back-off.
+            lock.withLock {
+                preparing -= 1
+                live -= 1
+                failed += 1
+                consecutiveFailures += 1
+                lastError = LaunchErrorReport(step: nil, operation: "start a thread for the sandbox", errno: e.name,
+                                              message: "start a thread for the sandbox: \(e)")
+                if refillTimer >= 0, !stopping {
+                    refillArmed = PoolSocket.arm(refillTimer, seconds: Double(min(2000, 100 << min(consecutiveFailures, 5))) / 1000)
+                }
+                lock.broadcast()
             }
         }
     }
