@@ -99,6 +99,70 @@ struct RedTeamPoolHandOverTests {
         try #require(umount2(dir + "/tmpfs", Int32(MNT_DETACH)) == 0)
         #expect(bh_pool_fd_kind(hidden) == BH_POOL_FD_UNSEEN_MOUNT, "a detached tmpfs's file")
     }
+    /// One thread at a time accepts (WarmPool.acceptOne, session 16): it counts and starts the
+    /// next acceptor, then serves its connection. A thread that cannot be made (the pool's pids
+    /// or threads limit reached, e.g. by many connections that send nothing: each holds its
+    /// thread for the request's 10 s) must not end the accepting for good: Foundation's
+    /// Thread.detachNewThread fails silently, and then no thread ever polls the socket again and
+    /// teardown waits for the acceptor it counted. Shown with the pool process in a pids cgroup
+    /// whose limit is its thread count while one connection is accepted, then moved back.
+    @Test("A connection accepted when no thread can be made does not end the pool's accepting")
+    func acceptingSurvivesAThreadThatCouldNotStart() throws {
+        let v1 = "/sys/fs/cgroup/pids"
+        let root = FileManager.default.fileExists(atPath: v1 + "/cgroup.procs") ? v1 : "/sys/fs/cgroup"
+        let pool = try WarmPoolTests.Pool(size: 1)
+        let line = try #require(FileIO.read("/proc/\(pool.pid)/cgroup")?.split(separator: "\n").first {
+            root == v1 ? $0.contains(":pids:") : $0.hasPrefix("0::")
+        }, "the pool's pids cgroup")
+        let home = root + String(line.split(separator: ":", maxSplits: 2)[2])
+        let cage = root + "/bh-rt16-\(getpid())"
+        try #require(mkdir(cage, 0o755) == 0, "mkdir \(cage): errno \(errno)")
+        var caged = true
+        func release() {
+            guard caged else { return }
+            try? FileIO.write("\(pool.pid)", to: home + "/cgroup.procs")
+            for _ in 0..<100 where rmdir(cage) != 0 { usleep(10_000) }
+            caged = false
+        }
+        var served = false
+        defer {
+            release()
+            if !served { Self.killPool(pool.pid) }
+            pool.stop()
+        }
+        try FileIO.write("\(pool.pid)", to: cage + "/cgroup.procs")
+        try FileIO.write("\(FileIO.listDirectory("/proc/\(pool.pid)/task").count)", to: cage + "/pids.max")
+        // A status request: accepted, served (its answer comes), but the next acceptor cannot start.
+        let c = try PoolSocket.connect(path: pool.socket)
+        defer { close(c) }
+        try PoolSocket.send(c, Array("status".utf8))
+        var p = pollfd(fd: c, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&p, 1, 20_000) == 1, "the status request in the cage got no answer")
+        release()
+        // Threads can be made again: the pool must still accept.
+        let r = try Bulkhead.run(["pool", "status", "--socket", pool.socket], timeout: 20)
+        served = r.status == 0
+        #expect(served, "the pool no longer accepts after a thread could not start: \(r.stderr)")
+    }
+
+    /// A pool that can no longer be stopped: SIGKILL, then its sandboxes' cgroups (c-PID-...).
+    static func killPool(_ pid: Int32) {
+        kill(pid, SIGKILL)
+        usleep(200_000)
+        for h in [""] + FileIO.listDirectory("/sys/fs/cgroup").map({ "/" + $0 }) {
+            let dir = "/sys/fs/cgroup\(h)/bulkhead/pool"
+            for parent in FileIO.listDirectory(dir) where parent.hasPrefix("c-\(pid)-") {
+                let leaves = FileIO.listDirectory(dir + "/" + parent).filter { $0.hasPrefix("c-\(pid)-") }
+                for leaf in leaves {
+                    let path = dir + "/" + parent + "/" + leaf
+                    try? FileIO.write("1", to: path + "/cgroup.kill")
+                    for t in (FileIO.read(path + "/cgroup.procs") ?? "").split(separator: "\n") { if let n = Int32(t) { kill(n, SIGKILL) } }
+                    for _ in 0..<100 where rmdir(path) != 0 { usleep(10_000) }
+                }
+                for _ in 0..<100 where rmdir(dir + "/" + parent) != 0 { usleep(10_000) }
+            }
+        }
+    }
 }
 
 /// The workload's inline hand-over of its seccomp listener (session 16, `load_notifying_inline`)
