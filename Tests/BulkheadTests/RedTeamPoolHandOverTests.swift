@@ -99,7 +99,7 @@ struct RedTeamPoolHandOverTests {
         try #require(umount2(dir + "/tmpfs", Int32(MNT_DETACH)) == 0)
         #expect(bh_pool_fd_kind(hidden) == BH_POOL_FD_UNSEEN_MOUNT, "a detached tmpfs's file")
     }
-    /// One thread at a time accepts (WarmPool.acceptOne, session 16): it counts and starts the
+    /// One thread at a time accepts (WarmPool.acceptLoop, session 16): it counts and starts the
     /// next acceptor, then serves its connection. A thread that cannot be made (the pool's pids
     /// or threads limit reached, e.g. by many connections that send nothing: each holds its
     /// thread for the request's 10 s) must not end the accepting for good: Foundation's
