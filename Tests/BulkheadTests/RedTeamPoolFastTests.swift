@@ -69,8 +69,22 @@ struct RedTeamPoolFastTests {
     /// pool's fstat waits on the server and the client gets no answer.
     @Test("A client's FUSE file is refused without asking its server, and the answer comes before the pool's close")
     func aFUSEFileIsRefusedWithoutAskingItsServer() throws {
+        try Self.silentFUSEFileRequest("fuse-silent") { message, fuse in
+            #expect(message.contains("a file of a FUSE filesystem"), "\(message)")
+            // Then the pool closes its copy: that close's FLUSH is what the server holds.
+            for _ in 0..<500 where (fuse.held?.pointee ?? 0) == 0 { usleep(10_000) }
+            #expect((fuse.held?.pointee ?? 0) >= 1, "the pool's close of the file reached the server after its answer")
+        }
+    }
+
+    /// A pool of one, and a file of a FUSE mount at `name` whose server answers the pool nothing
+    /// (its GETATTR, STATFS and FLUSH held until the end): `prepare` runs with the file open
+    /// (given the mount point), then the file goes to the pool as a client's fd 0. The answer must
+    /// come within 20 s with status 125; `check` gets its message and the server's state.
+    static func silentFUSEFileRequest(_ name: String, prepare: (String) throws -> Void = { _ in },
+                                      check: (String, bh_testing_fuse) throws -> Void) throws {
         let pool = try WarmPoolTests.Pool(size: 1)
-        let mountpoint = pool.dir + "/fuse-silent"
+        let mountpoint = pool.dir + "/" + name
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
         var fuse = bh_testing_fuse()
         let rc = bh_testing_fuse_start_holding(mountpoint, pool.pid, 1, &fuse)
@@ -85,17 +99,14 @@ struct RedTeamPoolFastTests {
             bh_testing_fuse_stop(mountpoint, &fuse)
         }
         try #require(file >= 0, "open the FUSE file: errno \(errno)")
+        try prepare(mountpoint)
         conn = try WarmPoolTests.sendRequest(pool, fds: [file, 1, 2])
         var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
-        #expect(poll(&p, 1, 20_000) == 1, "no answer within 20 s: the pool waits on the FUSE server")
+        #expect(poll(&p, 1, 20_000) == 1, "no answer within 20 s: the pool asked the FUSE server (fstat, fstatfs) and waits")
         guard p.revents & Int16(POLLIN) != 0 else { return }
         let head = try PoolSocket.receive(conn).bytes
         try #require(head.count > 4)
         #expect(head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == ExitStatus.launchFailed)
-        let message = String(decoding: head[4...], as: UTF8.self)
-        #expect(message.contains("a file of a FUSE filesystem"), "\(message)")
-        // Then the pool closes its copy: that close's FLUSH is what the server holds.
-        for _ in 0..<500 where (fuse.held?.pointee ?? 0) == 0 { usleep(10_000) }
-        #expect((fuse.held?.pointee ?? 0) >= 1, "the pool's close of the file reached the server after its answer")
+        try check(String(decoding: head[4...], as: UTF8.self), fuse)
     }
 }

@@ -19,32 +19,11 @@ struct RedTeamPoolHandOverTests {
     /// client's own mount namespace (`unshare -Urm` and a FUSE mount in it).
     @Test("A file of a detached FUSE mount is refused without asking its server")
     func aDetachedFUSEMountsFileIsRefusedWithoutAskingItsServer() throws {
-        let pool = try WarmPoolTests.Pool(size: 1)
-        let mountpoint = pool.dir + "/fuse-detached"
-        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
-        var fuse = bh_testing_fuse()
-        let rc = bh_testing_fuse_start_holding(mountpoint, pool.pid, 1, &fuse)
-        try #require(rc == 0, "mount a FUSE filesystem: errno \(rc)")
-        let file = open(mountpoint + "/f", O_RDONLY | O_CLOEXEC)
-        var conn: Int32 = -1
-        defer {
-            bh_testing_fuse_release(&fuse)
-            if conn >= 0 { close(conn) }
-            if file >= 0 { close(file) }
-            pool.stop()
-            bh_testing_fuse_stop(mountpoint, &fuse)
+        try RedTeamPoolFastTests.silentFUSEFileRequest("fuse-detached", prepare: { mountpoint in
+            try #require(umount2(mountpoint, Int32(MNT_DETACH)) == 0, "detach the FUSE mount: errno \(errno)")
+        }) { message, _ in
+            #expect(message.contains("the request's fd 0"), "\(message)")
         }
-        try #require(file >= 0, "open the FUSE file: errno \(errno)")
-        try #require(umount2(mountpoint, Int32(MNT_DETACH)) == 0, "detach the FUSE mount: errno \(errno)")
-        conn = try WarmPoolTests.sendRequest(pool, fds: [file, 1, 2])
-        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
-        #expect(poll(&p, 1, 20_000) == 1, "no answer within 20 s: the pool asked the FUSE server of a detached mount (fstat/fstatfs) and waits")
-        guard p.revents & Int16(POLLIN) != 0 else { return }
-        let head = try PoolSocket.receive(conn).bytes
-        try #require(head.count > 4)
-        #expect(head.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } == ExitStatus.launchFailed)
-        let message = String(decoding: head[4...], as: UTF8.self)
-        #expect(message.contains("the request's fd 0"), "\(message)")
     }
 
     /// The boundary of "a mount the pool cannot see" (bh_pool_fd_kind, asked in this process as
