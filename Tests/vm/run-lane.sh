@@ -197,13 +197,41 @@ throttle=""
 [ "$disk_iops" = 0 ] || throttle="$throttle,throttling.iops-read=$disk_iops"
 append="$append bhlane.disk=$disk_bps:$disk_iops bhlane.accel=$accel"
 echo "lane: disk capped at $disk_bps B/s and $disk_iops reads/s (qemu block throttling: bytes of reads and writes together, read requests; 0: none)"
-set +e
-timeout "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot \
-    -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
-    -drive file="$disk",if=virtio,format=raw,cache=unsafe$throttle \
-    </dev/null 2>&1 | tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
-qrc=${PIPESTATUS[0]}
-set -e
+# A boot that never reaches the lane's init is killed after BULKHEAD_VM_BOOT_TIMEOUT seconds and
+# the VM booted once more: once, under TCG, the guest stopped after SeaBIOS's "Booting from ROM"
+# with both vCPUs busy, and qemu, not reading its SIGTERM there, outlived `timeout` (so the kill
+# after it: -k). The console is written line by line, for the watchdog to read.
+boot_timeout=${BULKHEAD_VM_BOOT_TIMEOUT:-180}
+[[ $boot_timeout =~ ^[0-9]{1,4}$ ]] || die "BULKHEAD_VM_BOOT_TIMEOUT must be whole seconds, not '$boot_timeout'"
+boot_vm() {
+    rm -f "$out/boot-hung" "$out/vm-ended"
+    (
+        for _ in $(seq "$boot_timeout"); do
+            sleep 1
+            grep -aq 'BHLANE BOOT' "$log" 2>/dev/null && exit 0
+            [ -e "$out/vm-ended" ] && exit 0
+        done
+        touch "$out/boot-hung"
+        pkill -KILL -f -- "file=$disk," || true
+    ) &
+    local watchdog=$!
+    set +e
+    timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -nographic -no-reboot \
+        -kernel "$vmlinuz" -initrd "$out/initramfs.gz" -append "$append" \
+        -drive file="$disk",if=virtio,format=raw,cache=unsafe$throttle \
+        </dev/null 2>&1 | stdbuf -oL tr -d '\r' | tee "$log" | grep -a --line-buffered -o 'BHLANE .*'
+    qrc=${PIPESTATUS[0]}
+    set -e
+    touch "$out/vm-ended"
+    wait "$watchdog" 2>/dev/null || true
+    rm -f "$out/vm-ended"
+}
+boot_vm
+if [ -e "$out/boot-hung" ]; then
+    echo "lane: the VM did not reach the lane's init within $boot_timeout s (console ends: $(tail -c 120 "$log" | tr -c '[:print:]' ' ')); booting once more"
+    boot_vm
+    [ -e "$out/boot-hung" ] && echo "lane: the second boot did not reach the lane's init either"
+fi
 end boot
 
 echo "lane: console log $log"
