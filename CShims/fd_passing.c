@@ -9,7 +9,10 @@
 _Static_assert(BH_FD_PASSING_MAX <= BH_POOL_MAX_FDS, "bh_pool_send carries BH_FD_PASSING_MAX fds");
 
 int bh_send_fds(int channel, char byte, const int32_t *fds, uint32_t count) {
-    /* One byte with the fds: the warm pool's sender (bh_pool.h), the one sendmsg of the shims. */
+    /* One byte with the fds: the warm pool's sender (bh_pool.h). The shims' one other sendmsg is
+     * the seccomp listener's inline send (seccomp_notify.c, load_notifying_inline), which builds
+     * its message itself: its arguments, the message's address included, are checked against the
+     * filter before it is loaded, so the call cannot go through a helper that builds its own. */
     if (count > BH_FD_PASSING_MAX) return EINVAL;
     const uint8_t b = (uint8_t)byte;
     return bh_pool_send(channel, &b, 1, fds, count);
