@@ -170,9 +170,9 @@ static int handover_thread(void *arg) {
  * itself: sendmsg of the listener on the channel and close of the channel, each checked here
  * with the very arguments (all six: syscall(2) passes six whatever the call names) it is then
  * made with, so neither can meet a RET the launcher would have to answer before it has the
- * listener. The listener itself is close-on-exec (the kernel makes it so: seccomp's
- * get_unused_fd_flags(O_CLOEXEC)): no call closes it, the workload's execve does, and nothing
- * but this file's code runs in the workload before that. A thread, its start on another CPU and
+ * listener. The listener is closed after the send (the kernel also makes it close-on-exec:
+ * seccomp's get_unused_fd_flags(O_CLOEXEC), for a close the program refuses at another number
+ * than the one predicted). A thread, its start on another CPU and
  * the workload's wait for its exit cost more than the filter's load (BENCHMARKS.md, session 16).
  * 1 when done this way (*err: 0 or the errno that fails the step), 0 when the program does not
  * allow it (the caller uses the thread). */
@@ -223,13 +223,15 @@ static int load_notifying_inline(const uint8_t *notifying, uint32_t length, uint
     memcpy(CMSG_DATA(c), &listener, sizeof listener);
     long sent;
     while ((sent = syscall(SYS_sendmsg, (long)channel, (long)(uintptr_t)&msg, (long)MSG_NOSIGNAL, 0L, 0L, 0L)) < 0 && errno == EINTR) {}
-    /* A failed send fails the step; no listener is left (refused calls get ENOSYS, still refused). */
+    /* A failed send fails the step; no listener is left (refused calls get ENOSYS, still refused).
+     * A sent one is closed here too: the launcher has its copy, and a loader that does not exec
+     * (a pooled init loads the filter before its request, SeccompBeforePoolRequest) must not keep
+     * one for the sandbox's life, where the workload could reach it through /proc/1/fd and
+     * answer its own refused calls. */
     *err = sent < 0 ? errno : (sent == 1 ? 0 : EMSGSIZE);
-    if (*err != 0) {
-        close_call.args[0] = (uint64_t)(int64_t)listener;
-        if (listener == predicted || bh_bpf_run(notifying, length, &close_call) == SECCOMP_RET_ALLOW)
-            syscall(SYS_close, (long)listener, 0L, 0L, 0L, 0L, 0L);
-    }
+    close_call.args[0] = (uint64_t)(int64_t)listener;
+    if (listener == predicted || bh_bpf_run(notifying, length, &close_call) == SECCOMP_RET_ALLOW)
+        syscall(SYS_close, (long)listener, 0L, 0L, 0L, 0L, 0L);
     syscall(SYS_close, (long)channel, 0L, 0L, 0L, 0L, 0L);
     return 1;
 #else

@@ -719,6 +719,20 @@ static int notify_channel_pending(const bh_spawn_config *cfg) {
     return 0;
 }
 
+/* Whether the init still holds the seccomp channel once it has forked: the workload loads the
+ * filter (a BH_OP_LOAD_SECCOMP after BH_OP_FORK_WORKLOAD) and the init closes its copy. A filter
+ * the init loaded (early seccomp, or a pooled sandbox's filter loaded before its request) has
+ * closed the channel already, and its number may be another fd's by then (the exec pipe). */
+static int notify_channel_in_init(const bh_spawn_config *cfg) {
+    if (cfg->seccomp_notify == NULL) return 0;
+    int forked = 0;
+    for (uint32_t i = 0; i < cfg->step_count; i++) {
+        if (cfg->steps[i].op == BH_OP_FORK_WORKLOAD) forked = 1;
+        else if (forked && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
+    }
+    return 0;
+}
+
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
      * inherited directory fd is a way out through /proc/self/fd/N). Closed, not only marked
@@ -1562,7 +1576,7 @@ __attribute__((noreturn)) static void child_main(const bh_spawn_config *cfg, int
         _exit(125);
     }
     close(exec_pipe[1]);
-    if (cfg->seccomp_notify != NULL) close(cfg->seccomp_notify->channel); /* the workload's alone */
+    if (notify_channel_in_init(cfg)) close(cfg->seccomp_notify->channel); /* the workload's alone */
     if (bh_pool_active()) bh_pool_close_request_fds(); /* the workload's alone, on 0 .. n-1 */
     /* Record mode: the init traces the workload instead of waiting on the exec pipe (the
      * workload stops before execve until the tracer resumes it). */

@@ -277,6 +277,10 @@ public enum Sandbox {
             context.cgroupMountReadOnly = ociCgroupMountReadOnly
             context.capabilitySets = ociCapabilitySets
             context.poolRequestFD = poolRequestFD
+            if poolRequestFD != nil, let program = seccomp?.program, let arch = SeccompCompiler.nativeArchitecture,
+               let token = SeccompCompiler.token(of: arch) {
+                context.seccompBeforePoolRequest = SeccompBeforePoolRequest.unproven(program: program, arch: arch, auditArch: token) == nil
+            }
             context.createContainerHooks = ociHooks.createContainer
             context.startContainerHooks = ociHooks.startContainer
             if let fd = ociTerminal { context.terminalFD = fd }

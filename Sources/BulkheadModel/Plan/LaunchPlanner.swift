@@ -55,6 +55,10 @@ public struct LaunchContext: Sendable, Equatable {
     /// The warm pool: the init waits on this socket for its request (`PlanStep.waitPoolRequest`)
     /// before it forks the workload.
     public var poolRequestFD: Int32?
+    /// The warm pool: the seccomp program allows every call the init and the workload make after
+    /// a load before the wait (`SeccompBeforePoolRequest.unproven` found none): the init loads it
+    /// while the sandbox is prepared.
+    public var seccompBeforePoolRequest = false
     /// OCI: /proc, /dev and /sys are made in the root filesystem when it lacks them (as runc
     /// does for an imported image), inside the root, without following symlinks.
     public var makeKernelMountPoints = false
@@ -259,10 +263,18 @@ public enum LaunchPlanner {
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }
         let earlySeccomp = insertEarlySeccomp(&s, p, c)
+        var seccompLoaded = earlySeccomp
         if let fd = c.poolRequestFD {
-            // The warm pool: before the filter (the wait's recvmsg must not meet it) and before
-            // the fork, so the workload is born with the request in hand.
+            // The warm pool: before the fork, so the workload is born with the request in hand.
+            // Before an early filter (loaded with CAP_SYS_ADMIN: the wait's recvmsg must not meet
+            // it). After the filter when it provably lets the init's and the workload's remaining
+            // calls run (SeccompBeforePoolRequest): loaded while the sandbox is prepared, off the
+            // client's path. Not with Landlock, whose steps come between the fork and execve.
             let seccompAt = earlySeccomp ? s.firstIndex(of: .loadSeccomp) : nil
+            if seccompAt == nil && c.hasSeccomp && c.seccompBeforePoolRequest && p.landlock == nil && c.terminalFD == nil {
+                s.append(.loadSeccomp)
+                seccompLoaded = true
+            }
             s.insert(.waitPoolRequest(fd: fd), at: seccompAt ?? s.endIndex)
         }
         if let fd = c.execFifoFD {
@@ -276,7 +288,7 @@ public enum LaunchPlanner {
         } else {
             s.append(.forkWorkload)
         }
-        try appendWorkloadTail(&s, p, c, earlySeccomp: earlySeccomp, fail: fail)
+        try appendWorkloadTail(&s, p, c, earlySeccomp: seccompLoaded, fail: fail)
 
         let (env, execPaths) = workloadEnvironment(p, argv0: argv0, context: c)
 
