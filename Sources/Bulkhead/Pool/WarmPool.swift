@@ -262,9 +262,11 @@ public final class WarmPool: @unchecked Sendable {
         teardown()
     }
 
-    /// Waits for a connection and serves it on this thread, after starting the next waiter: a
-    /// client's request is read, checked and sent to a waiting init by the thread the kernel woke
-    /// for the connection (`handle`, `PoolSlot.assign`), not handed to another thread on the way
+    /// Waits for a connection and serves it on this thread: a client's request is read, checked
+    /// and sent to a waiting init by the thread the kernel woke for the connection (`handle`,
+    /// `PoolSlot.assign`). When the request is there and a sandbox ready, nothing waits and this
+    /// thread goes back to the socket after the hand-over; else it starts the next waiter first
+    /// and then serves what may wait. The request is not handed to another thread on the way
     /// (each hand-off a wake-up, on a virtual machine often of an idle vCPU: BENCHMARKS.md session
     /// 16). One thread at a time polls the socket, so a connection wakes one thread. When no
     /// next waiter can be started (a threads or pids limit), this thread serves the connection and
@@ -293,13 +295,10 @@ public final class WarmPool: @unchecked Sendable {
                 lock.withLock { acceptors -= 1; lock.broadcast() }
                 return
             }
-            // The next waiter is counted before it starts, so teardown never sees none while one
-            // is about to poll the socket.
-            let (serve, next): (Bool, Bool) = lock.withLock {
-                guard handlers < Self.maxHandlers else { return (false, false) }
+            let serve: Bool = lock.withLock {
+                guard handlers < Self.maxHandlers else { return false }
                 handlers += 1
-                if !stopping { acceptors += 1; return (true, true) }
-                return (true, false)
+                return true
             }
             guard serve else {
                 // The status alone (one small message, no report to encode), then the end.
@@ -308,16 +307,38 @@ public final class WarmPool: @unchecked Sendable {
                 close(conn)
                 continue
             }
+            // The common case first: the request came right after the connection and a sandbox
+            // is ready. Nothing of that waits (no poll of the client, no wait for a sandbox, no
+            // control word, whose `stop` waits for the acceptors), so this thread serves it and
+            // goes back to the socket: no thread is started on the client's path.
+            let started: WaitingRequest?
+            switch handle(conn, quick: true) {
+            case .done:
+                let stop: Bool = lock.withLock {
+                    handlers -= 1
+                    if stopping { acceptors -= 1; lock.broadcast() }
+                    return stopping
+                }
+                if stop { return }
+                continue
+            case .waiting(let request): started = request
+            }
+            // The next waiter is counted before it starts, so teardown never sees none while one
+            // is about to poll the socket.
+            let next: Bool = lock.withLock {
+                if !stopping { acceptors += 1; return true }
+                return false
+            }
             if next, Self.startThread({ [self] in acceptLoop() }) == nil {
                 lock.withLock { acceptors -= 1; lock.broadcast() } // this thread no longer polls the socket
-                handle(conn)
+                _ = handle(conn, quick: false, received: started)
                 lock.withLock { handlers -= 1 }
                 return
             }
             // No next waiter (the pool stops, or no thread could be started): this thread serves
             // the connection and, unless the pool stops, waits for the next one itself.
             if next { lock.withLock { acceptors -= 1 } }
-            handle(conn)
+            _ = handle(conn, quick: false, received: started)
             let stop: Bool = lock.withLock {
                 handlers -= 1
                 if stopping { acceptors -= 1; lock.broadcast() }
@@ -520,11 +541,12 @@ public final class WarmPool: @unchecked Sendable {
     /// a served client got its status (`PoolSlot.sendStatus`) or its sandbox ended, or
     /// `replaceAfterSeconds` after the take at the latest (a long-running workload must not keep
     /// the pool short), and at once when a request finds no sandbox ready.
-    private func take() -> PoolSlot? {
+    /// A ready sandbox, waited for up to the take timeout (`wait`), else only when one is ready now.
+    private func take(wait: Bool = true) -> PoolSlot? {
         let deadline = Date().addingTimeInterval(options.takeTimeoutSeconds)
-        if lock.withLock({ ready.isEmpty }) { refill() }
+        if wait, lock.withLock({ ready.isEmpty }) { refill() }
         let slot: PoolSlot? = lock.withLock {
-            while ready.isEmpty && !stopping {
+            while wait && ready.isEmpty && !stopping {
                 if !lock.wait(until: deadline) { break }
             }
             guard !stopping, !ready.isEmpty else { return nil }
@@ -544,25 +566,47 @@ public final class WarmPool: @unchecked Sendable {
         peer.uid == 0 || peer.uid == getuid() || (options.group.map { $0 == peer.gid } ?? false)
     }
 
-    private func handle(_ conn: Int32) {
-        let receivedAt = Monotonic.now()
+    /// A request read by a quick `handle` that would then have had to wait.
+    struct WaitingRequest {
+        var bytes: [UInt8]
+        var fds: [Int32]
+        var receivedAt: Double
+    }
+
+    enum Handled {
+        case done
+        /// `quick` only: nothing was answered; the request, when it was read already.
+        case waiting(WaitingRequest?)
+    }
+
+    /// Serves one connection: answers it, or hands it to a sandbox's slot. `quick`: only when
+    /// nothing would wait (the request is there, a sandbox is ready, it is not a control word);
+    /// else `.waiting` with what was read, for a call that may wait (`received`).
+    private func handle(_ conn: Int32, quick: Bool, received: WaitingRequest? = nil) -> Handled {
+        let receivedAt = received?.receivedAt ?? Monotonic.now()
         guard let peer = PoolSocket.peer(conn), allowed(peer) else {
             let uid = PoolSocket.peer(conn).map { String($0.uid) } ?? "?"
-            refuse(conn, [], LaunchError(operation: "the pool at \(options.socketPath) serves only uid \(getuid())\(options.group.map { " and gid \($0)" } ?? "") (and root); uid \(uid) was refused",
-                                         errno: Errno(EACCES)))
-            return
+            refuse(conn, received?.fds ?? [], LaunchError(operation: "the pool at \(options.socketPath) serves only uid \(getuid())\(options.group.map { " and gid \($0)" } ?? "") (and root); uid \(uid) was refused",
+                                                        errno: Errno(EACCES)))
+            return .done
         }
-        // The request: one message, within 10 s, bounded (bh_pool_receive refuses more).
-        var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
-        while poll(&p, 1, 10_000) < 0 && errno == EINTR {}
         let message: (bytes: [UInt8], fds: [Int32])
-        do { message = try PoolSocket.receive(conn, nonblocking: true) } catch {
-            refuse(conn, [], LaunchError("read the request", wrapping: error))
-            return
+        if let received {
+            message = (received.bytes, received.fds)
+        } else {
+            // The request: one message, within 10 s, bounded (bh_pool_receive refuses more).
+            var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
+            while poll(&p, 1, quick ? 0 : 10_000) < 0 && errno == EINTR {}
+            if quick && p.revents == 0 { return .waiting(nil) }
+            do { message = try PoolSocket.receive(conn, nonblocking: true) } catch {
+                refuse(conn, [], LaunchError("read the request", wrapping: error))
+                return .done
+            }
         }
         if message.fds.isEmpty, let control = String(bytes: message.bytes, encoding: .utf8), ["status", "stop"].contains(control) {
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt)) }
             control == "status" ? status(conn, peer: peer) : stop(conn, peer: peer)
-            return
+            return .done
         }
         let handoff: PoolHandoff
         do throws(LaunchError) {
@@ -573,12 +617,13 @@ public final class WarmPool: @unchecked Sendable {
                                   report: PoolRunReport(socket: options.socketPath, sandbox: 0, poolPID: getpid()))
         } catch {
             refuse(conn, message.fds, error)
-            return
+            return .done
         }
-        guard let slot = take() else {
+        guard let slot = take(wait: !quick) else {
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt)) }
             let why = lastErrorText(for: peer).map { "; the last sandbox failed: \($0)" } ?? ""
             refuse(conn, message.fds, LaunchError(operation: "no sandbox of the pool was ready within \(Int(options.takeTimeoutSeconds)) s\(why)", errno: Errno(EAGAIN)))
-            return
+            return .done
         }
         var h = handoff
         h.report.sandbox = slot.serial
@@ -586,6 +631,7 @@ public final class WarmPool: @unchecked Sendable {
             refuse(conn, message.fds, LaunchError(operation: "the pool is stopping", errno: Errno(ESHUTDOWN)))
         }
         // From here the slot's thread owns the connection and replies with the report.
+        return .done
     }
 
     /// The profile's rules over a client's request: each variable a valid name (FieldRules),
