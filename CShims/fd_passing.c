@@ -23,7 +23,10 @@ int bh_send_fd(int channel, int fd) {
     return bh_send_fds(channel, 0, &one, 1);
 }
 
-int bh_receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
+/* keep: nothing is closed here: on EMSGSIZE the fds that came (up to BH_FD_PASSING_MAX + 1: fds
+ * has room for max + 1) are left in fds[0..*count) for the caller, which closes them where a
+ * close may block (a FUSE file's close waits for its server's FLUSH answer). */
+static int receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count, int keep) {
     *length = 0;
     *count = 0;
     if (max > BH_FD_PASSING_MAX) return EINVAL;
@@ -49,18 +52,28 @@ int bh_receive_message(int channel, int flags, uint8_t *buf, size_t capacity, si
         for (size_t i = 0; i < k; i++) {
             int one;
             memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
-            if (got < max) fds[got++] = one;
+            if (got < max || (keep && got <= max)) fds[got++] = one;
             else { close(one); over = 1; }
+            if (got > max) over = 1;
         }
     }
     if (n == 0 && got == 0) return EPIPE;
     if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
+        if (keep) { *count = got; return EMSGSIZE; }
         for (uint32_t i = 0; i < got; i++) close(fds[i]);
         return EMSGSIZE;
     }
     *length = (size_t)n;
     *count = got;
     return 0;
+}
+
+int bh_receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
+    return receive_message(channel, flags, buf, capacity, length, fds, max, count, 0);
+}
+
+int bh_receive_message_keeping(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
+    return receive_message(channel, flags, buf, capacity, length, fds, max, count, 1);
 }
 
 int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t max, uint32_t *count) {

@@ -261,6 +261,15 @@ int bh_pool_receive(int socket, uint8_t *buf, size_t capacity, size_t *length, i
     return rc;
 }
 
+int bh_pool_receive_keeping(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count) {
+    int rc = bh_receive_message_keeping(socket, MSG_DONTWAIT, buf, capacity, length, fds, BH_POOL_MAX_FDS, fd_count);
+    if (rc == 0 && *length >= capacity) {
+        *length = 0;
+        return EMSGSIZE;
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------ the sandbox's side */
 
 static uint8_t request_buf[BH_POOL_MAX_BYTES + 1];

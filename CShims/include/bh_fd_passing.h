@@ -26,6 +26,11 @@ int bh_send_fd(int channel, int fd);
  * when non-blocking and nothing is there, EINVAL for max over BH_FD_PASSING_MAX. */
 int bh_receive_message(int channel, int flags, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
                        int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
+/* The same, closing nothing: on EMSGSIZE the fds that came are left in fds[0..*count) (fds has
+ * room for max + 1) for the caller to close on a thread where a close may block (a FUSE file's
+ * close waits for its server). */
+int bh_receive_message_keeping(int channel, int flags, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
+                               int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
 
 /* Receives one message (recvmsg `flags`, e.g. MSG_DONTWAIT; EINTR retried when blocking): its
  * byte, and its fds (close-on-exec) in fds[0..*count). 0, or a positive errno: EPIPE when the

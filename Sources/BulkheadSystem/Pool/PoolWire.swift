@@ -256,6 +256,23 @@ public enum PoolSocket {
 
     /// Receives one message (at most `BH_POOL_MAX_BYTES`) and the fds that came with it
     /// (close-on-exec; the caller owns them). EMSGSIZE for more (every fd closed), EPIPE at the end.
+    /// `receive` without blocking and closing nothing: what came, and the error if the message
+    /// is refused (its fds are then the caller's to close, on a thread where a close may block:
+    /// a FUSE file's close waits for its server). `bytes` is empty on an error.
+    public static func receiveKeeping(_ fd: Int32) -> (bytes: [UInt8], fds: [Int32], error: SystemError?) {
+        var fds = [Int32](repeating: -1, count: PoolRequest.maxFDs + 1)
+        var count: UInt32 = 0
+        var rc: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: PoolRequest.maxBytes + 1) { b, initialized in
+            var length = 0
+            rc = fds.withUnsafeMutableBufferPointer { f in bh_pool_receive_keeping(fd, b.baseAddress!, b.count, &length, f.baseAddress!, &count) }
+            initialized = rc == 0 ? length : 0
+        }
+        let taken = Array(fds[0..<min(Int(count), fds.count)])
+        guard rc == 0 else { return ([], taken, SystemError("receive from the pool socket", errno: Errno(rc))) }
+        return (bytes, taken, nil)
+    }
+
     public static func receive(_ fd: Int32, nonblocking: Bool = false) throws(SystemError) -> (bytes: [UInt8], fds: [Int32]) {
         // Neither buffer is zeroed first (128 KiB, three messages a run: a third of a pooled
         // client's instructions): each keeps only what the kernel wrote.
