@@ -660,4 +660,27 @@ struct WarmPoolTests {
             pool.stop()
         }
     }
+
+    @Test("A pool killed with SIGKILL (no teardown) leaves its cgroups to `bulkhead gc`, which removes them: the parent's name is the dead pool's")
+    func aKilledPoolsCgroupsAreCollected() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        let cgroup = try #require(try Pool.status(pool.socket)?.cgroup, "the container profile has limits: the pool has a parent cgroup")
+        let dirs = ([""] + FileIO.listDirectory("/sys/fs/cgroup").map { "/" + $0 }).map { "/sys/fs/cgroup\($0)/\(cgroup)" }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        try #require(!dirs.isEmpty, "no directory of \(cgroup)")
+        #expect(kill(pool.pid, SIGKILL) == 0)
+        // Its inits die with it (PR_SET_PDEATHSIG); their cgroups stay.
+        for _ in 0..<500 where FileManager.default.fileExists(atPath: "/proc/\(pool.pid)/cmdline") && FileIO.read("/proc/\(pool.pid)/cmdline") != "" { usleep(10_000) }
+        for d in dirs {
+            for _ in 0..<500 where !(FileIO.read(d + "/cgroup.procs") ?? "").isEmpty { usleep(10_000) }
+        }
+        #expect(dirs.allSatisfy { FileManager.default.fileExists(atPath: $0) }, "a SIGKILLed pool removed its cgroups: nothing to show")
+        let gc = try Bulkhead.run(["gc"])
+        #expect(gc.status == 0, "\(gc.stderr)")
+        for d in dirs {
+            #expect(!FileManager.default.fileExists(atPath: d), "gc left \(d)")
+            #expect(gc.stdout.contains(d), "gc did not say it removed \(d): \(gc.stdout)")
+        }
+    }
 }
