@@ -23,16 +23,14 @@ int bh_send_fd(int channel, int fd) {
     return bh_send_fds(channel, 0, &one, 1);
 }
 
-/* keep: nothing is closed here: on EMSGSIZE the fds that came (up to BH_FD_PASSING_MAX + 1: fds
- * has room for max + 1) are left in fds[0..*count) for the caller, which closes them where a
- * close may block (a FUSE file's close waits for its server's FLUSH answer). */
-static int receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count, int keep) {
+int bh_receive_message_keeping(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
     *length = 0;
     *count = 0;
     if (max > BH_FD_PASSING_MAX) return EINVAL;
     struct iovec iov = {buf, capacity};
-    /* Room for one fd more than any caller takes: more than `max` is seen, not cut silently. */
-    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * (BH_FD_PASSING_MAX + 1))]; } ctl;
+    /* Room for every fd a message can carry: more than `max` is seen, and none is dropped by the
+     * kernel (a dropped file's last reference is put by this thread, which may wait too). */
+    union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int) * BH_FD_PASSING_ALL)]; } ctl;
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     memset(&ctl, 0, sizeof ctl);
@@ -43,37 +41,36 @@ static int receive_message(int channel, int flags, uint8_t *buf, size_t capacity
     ssize_t n;
     while ((n = recvmsg(channel, &msg, flags | MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR && !(flags & MSG_DONTWAIT)) {}
     if (n < 0) return errno;
-    /* Every fd that came is taken: kept up to max, the rest closed. Control data other than
-     * SCM_RIGHTS (credentials nobody asked for) counts as too much. */
+    /* Every fd that came is taken. More than max, or control data other than SCM_RIGHTS
+     * (credentials nobody asked for), counts as too much. */
     uint32_t got = 0, over = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) { over = 1; continue; }
         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int one;
-            memcpy(&one, CMSG_DATA(c) + i * sizeof(int), sizeof one);
-            if (got < max || (keep && got <= max)) fds[got++] = one;
-            else { close(one); over = 1; }
-            if (got > max) over = 1;
+        for (size_t i = 0; i < k && got < BH_FD_PASSING_ALL; i++) {
+            memcpy(&fds[got++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
         }
+        if (got > max) over = 1;
     }
-    if (n == 0 && got == 0) return EPIPE;
-    if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) {
-        if (keep) { *count = got; return EMSGSIZE; }
-        for (uint32_t i = 0; i < got; i++) close(fds[i]);
-        return EMSGSIZE;
-    }
-    *length = (size_t)n;
     *count = got;
+    if (n == 0 && got == 0) return EPIPE;
+    if (over || (msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC))) return EMSGSIZE;
+    *length = (size_t)n;
     return 0;
 }
 
 int bh_receive_message(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
-    return receive_message(channel, flags, buf, capacity, length, fds, max, count, 0);
-}
-
-int bh_receive_message_keeping(int channel, int flags, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t max, uint32_t *count) {
-    return receive_message(channel, flags, buf, capacity, length, fds, max, count, 1);
+    int32_t all[BH_FD_PASSING_ALL];
+    uint32_t got = 0;
+    int rc = bh_receive_message_keeping(channel, flags, buf, capacity, length, all, max, &got);
+    *count = 0;
+    if (rc != 0) {
+        for (uint32_t i = 0; i < got; i++) close(all[i]);
+        return rc;
+    }
+    memcpy(fds, all, sizeof(int32_t) * got);
+    *count = got;
+    return 0;
 }
 
 int bh_receive_fds(int channel, int flags, char *byte, int32_t *fds, uint32_t max, uint32_t *count) {

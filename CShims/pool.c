@@ -249,25 +249,29 @@ int bh_pool_send(int socket, const uint8_t *message, size_t length, const int32_
 
 _Static_assert(BH_POOL_MAX_FDS <= BH_FD_PASSING_MAX, "bh_pool_receive takes BH_POOL_MAX_FDS through bh_receive_message");
 
-int bh_pool_receive(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count, int nonblocking) {
+int bh_pool_receive_keeping(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count, int nonblocking) {
     /* The one receiver (bh_fd_passing.h); a message that fills the buffer is over the bound. */
-    int rc = bh_receive_message(socket, nonblocking ? MSG_DONTWAIT : 0, buf, capacity, length, fds, BH_POOL_MAX_FDS, fd_count);
+    int rc = bh_receive_message_keeping(socket, nonblocking ? MSG_DONTWAIT : 0, buf, capacity, length, fds, BH_POOL_MAX_FDS, fd_count);
     if (rc == 0 && *length >= capacity) {
-        for (uint32_t i = 0; i < *fd_count; i++) close(fds[i]);
         *length = 0;
-        *fd_count = 0;
         return EMSGSIZE;
     }
     return rc;
 }
 
-int bh_pool_receive_keeping(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count) {
-    int rc = bh_receive_message_keeping(socket, MSG_DONTWAIT, buf, capacity, length, fds, BH_POOL_MAX_FDS, fd_count);
-    if (rc == 0 && *length >= capacity) {
+int bh_pool_receive(int socket, uint8_t *buf, size_t capacity, size_t *length, int32_t *fds, uint32_t *fd_count, int nonblocking) {
+    int32_t all[BH_FD_PASSING_ALL];
+    uint32_t got = 0;
+    int rc = bh_pool_receive_keeping(socket, buf, capacity, length, all, &got, nonblocking);
+    *fd_count = 0;
+    if (rc != 0) {
+        for (uint32_t i = 0; i < got; i++) close(all[i]);
         *length = 0;
-        return EMSGSIZE;
+        return rc;
     }
-    return rc;
+    memcpy(fds, all, sizeof(int32_t) * got);
+    *fd_count = got;
+    return 0;
 }
 
 /* ------------------------------------------------------------ the sandbox's side */

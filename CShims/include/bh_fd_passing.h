@@ -26,9 +26,14 @@ int bh_send_fd(int channel, int fd);
  * when non-blocking and nothing is there, EINVAL for max over BH_FD_PASSING_MAX. */
 int bh_receive_message(int channel, int flags, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
                        int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
-/* The same, closing nothing: on EMSGSIZE the fds that came are left in fds[0..*count) (fds has
- * room for max + 1) for the caller to close on a thread where a close may block (a FUSE file's
- * close waits for its server). */
+
+/* The most fds one unix socket message can carry (the kernel's SCM_MAX_FD). */
+#define BH_FD_PASSING_ALL 253
+
+/* bh_receive_message, closing nothing: fds (capacity BH_FD_PASSING_ALL) gets every fd that
+ * came, *count how many, whatever the answer (the kernel truncates nothing, so it drops none
+ * either); the caller closes them. For a receiver that must not wait on a close (a FUSE file's
+ * FLUSH waits for its server, a socket's SO_LINGER for its peer): the warm pool's acceptor. */
 int bh_receive_message_keeping(int channel, int flags, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
                                int32_t *_Nonnull fds, uint32_t max, uint32_t *_Nonnull count);
 

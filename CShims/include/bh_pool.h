@@ -71,11 +71,11 @@ int bh_pool_send(int socket, const uint8_t *_Nonnull message, size_t length, con
  * closed), or the call's errno. Blocks unless `nonblocking`. */
 int bh_pool_receive(int socket, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
                     int32_t *_Nonnull fds, uint32_t *_Nonnull fd_count, int nonblocking);
-/* The same without blocking, closing nothing: on EMSGSIZE the fds that came are left in
- * fds[0..*fd_count) (capacity BH_POOL_MAX_FDS + 1) for the caller to close where a close may
- * block (the pool's acceptor must not: a FUSE file's close waits for its server). */
+
+/* bh_pool_receive, closing nothing: fds (capacity BH_FD_PASSING_ALL) gets every fd that came,
+ * *fd_count how many, whatever the answer; the caller closes them (bh_receive_message_keeping). */
 int bh_pool_receive_keeping(int socket, uint8_t *_Nonnull buf, size_t capacity, size_t *_Nonnull length,
-                            int32_t *_Nonnull fds, uint32_t *_Nonnull fd_count);
+                            int32_t *_Nonnull fds, uint32_t *_Nonnull fd_count, int nonblocking);
 
 /* accept4(2) with SOCK_CLOEXEC (EINTR retried): -1/errno, as the call. */
 int bh_pool_accept(int socket);

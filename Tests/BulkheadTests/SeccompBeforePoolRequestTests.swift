@@ -191,6 +191,32 @@ struct SeccompBeforePoolRequestTests {
         }
     }
 
+    @Test("A cold launch whose init loads the filter (allowPrivilegeEscalation: true, loaded before the capability drop) keeps no listener in the init for the sandbox's life (session 16's build kept it, close-on-exec, in an init that never execs)")
+    func theColdInitKeepsNoListener() throws {
+        let profile = NSTemporaryDirectory() + "bh-escalation-\(token()).yaml"
+        try "extends: container\nsecurityContext:\n  allowPrivilegeEscalation: true\n".write(toFile: profile, atomically: true, encoding: .utf8)
+        defer { unlink(profile) }
+        let launcher = Process()
+        launcher.executableURL = URL(fileURLWithPath: Bulkhead.binary)
+        launcher.arguments = ["run", "--profile", profile, "--", "sleep", "5"]
+        try launcher.run()
+        defer { if launcher.isRunning { launcher.terminate() }; launcher.waitUntilExit() }
+        let pid = launcher.processIdentifier
+        var initPID: Int32?
+        for _ in 0..<500 {
+            initPID = FileIO.listDirectory("/proc/\(pid)/task").flatMap { t in
+                (FileIO.read("/proc/\(pid)/task/\(t)/children") ?? "").split(separator: " ").compactMap { Int32($0) }
+            }.first { FileIO.read("/proc/\($0)/status")?.contains("Seccomp:\t2") == true }
+            // The init has its filter and has forked the workload (sleep) by now.
+            if let i = initPID, !(FileIO.read("/proc/\(i)/task/\(i)/children") ?? "").isEmpty { break }
+            usleep(10_000)
+        }
+        let i = try #require(initPID, "no init with a filter under the launcher")
+        #expect(Self.statusField(i, "NoNewPrivs") == "0", "the profile did not keep no_new_privs off: the filter was not the init's")
+        let targets = WarmPoolTests.fdTargets(i)
+        #expect(!targets.isEmpty && !targets.contains { $0.contains("seccomp") }, "the init keeps a seccomp listener: \(targets)")
+    }
+
     @Test("With Landlock, whose steps come between the fork and execve, the workload loads the filter as in a cold launch; the pooled run has it")
     func landlockKeepsTheLoadInTheWorkload() throws {
         let profile = try LandlockTests.profile(LandlockTests.fsRules)

@@ -309,8 +309,9 @@ public final class WarmPool: @unchecked Sendable {
             }
             // The common case first: the request came right after the connection and a sandbox
             // is ready. Nothing of that waits (no poll of the client, no wait for a sandbox, no
-            // control word, whose `stop` waits for the acceptors), so this thread serves it and
-            // goes back to the socket: no thread is started on the client's path.
+            // control word, whose `stop` waits for the acceptors, no refusal, whose closes of the
+            // client's fds may wait on them), so this thread serves it and goes back to the
+            // socket: no thread is started on the client's path.
             let started: WaitingRequest?
             switch handle(conn, quick: true) {
             case .done:
@@ -566,14 +567,15 @@ public final class WarmPool: @unchecked Sendable {
         peer.uid == 0 || peer.uid == getuid() || (options.group.map { $0 == peer.gid } ?? false)
     }
 
-    /// A request read by a quick `handle` that would then have had to wait, or to close the
-    /// client's fds (a refusal: a FUSE file's close waits for its server).
+    /// A request read by a quick `handle` that would then have had to wait, or be refused.
     struct WaitingRequest {
         var bytes: [UInt8]
         var fds: [Int32]
         var receivedAt: Double
-        /// The message could not be taken (too big, too many fds): refused with this.
-        var error: SystemError?
+        /// Why it is refused, when the quick `handle` found out: the refusal closes the client's
+        /// fds and connection, and a close may wait (a FUSE file's FLUSH waits for its server,
+        /// a socket's SO_LINGER for its peer), so it is never made on the acceptor.
+        var refusal: LaunchError? = nil
     }
 
     enum Handled {
@@ -583,12 +585,18 @@ public final class WarmPool: @unchecked Sendable {
     }
 
     /// Serves one connection: answers it, or hands it to a sandbox's slot. `quick`: only when
-    /// nothing would wait (the request is there, a sandbox is ready, it is not a control word)
-    /// and no client fd is closed (a refusal closes them, and a FUSE file's close waits for its
-    /// server); else `.waiting` with what was read, for a call that may wait (`received`).
+    /// nothing would wait (the request is there, a sandbox is ready, it is not a control word,
+    /// it is not refused: a refusal closes what the client sent, and a close may wait); else
+    /// `.waiting` with what was read, for a call that may wait (`received`).
     private func handle(_ conn: Int32, quick: Bool, received: WaitingRequest? = nil) -> Handled {
         let receivedAt = received?.receivedAt ?? Monotonic.now()
+        if let received, let refusal = received.refusal {
+            refuse(conn, received.fds, refusal)
+            return .done
+        }
         guard let peer = PoolSocket.peer(conn), allowed(peer) else {
+            // Closing the connection drops what it still carries (fds in unread messages).
+            if quick { return .waiting(nil) }
             let uid = PoolSocket.peer(conn).map { String($0.uid) } ?? "?"
             refuse(conn, received?.fds ?? [], LaunchError(operation: "the pool at \(options.socketPath) serves only uid \(getuid())\(options.group.map { " and gid \($0)" } ?? "") (and root); uid \(uid) was refused",
                                                         errno: Errno(EACCES)))
@@ -596,31 +604,24 @@ public final class WarmPool: @unchecked Sendable {
         }
         let message: (bytes: [UInt8], fds: [Int32])
         if let received {
-            if let error = received.error {
-                refuse(conn, received.fds, LaunchError("read the request", wrapping: error))
-                return .done
-            }
             message = (received.bytes, received.fds)
-        } else if quick {
-            var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
-            while poll(&p, 1, 0) < 0 && errno == EINTR {}
-            if p.revents == 0 { return .waiting(nil) }
-            let m = PoolSocket.receiveKeeping(conn)
-            let got = WaitingRequest(bytes: m.bytes, fds: m.fds, receivedAt: receivedAt, error: m.error)
-            if m.error != nil { return m.error?.errno?.rawValue == EAGAIN ? .waiting(nil) : .waiting(got) }
-            message = (m.bytes, m.fds)
         } else {
             // The request: one message, within 10 s, bounded (bh_pool_receive refuses more).
             var p = pollfd(fd: conn, events: Int16(POLLIN), revents: 0)
-            while poll(&p, 1, 10_000) < 0 && errno == EINTR {}
-            do { message = try PoolSocket.receive(conn, nonblocking: true) } catch {
-                refuse(conn, [], LaunchError("read the request", wrapping: error))
+            while poll(&p, 1, quick ? 0 : 10_000) < 0 && errno == EINTR {}
+            if quick && p.revents == 0 { return .waiting(nil) }
+            // A refused message's fds are closed after the answer, off the acceptor (`refuse`).
+            switch PoolSocket.receiveKeeping(conn, nonblocking: true) {
+            case .success(let m): message = m
+            case .failure(let refused):
+                let refusal = LaunchError("read the request", wrapping: refused.error)
+                if quick { return .waiting(WaitingRequest(bytes: [], fds: refused.fds, receivedAt: receivedAt, refusal: refusal)) }
+                refuse(conn, refused.fds, refusal)
                 return .done
             }
         }
-        let waiting = WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt)
         if message.fds.isEmpty, let control = String(bytes: message.bytes, encoding: .utf8), ["status", "stop"].contains(control) {
-            if quick { return .waiting(waiting) }
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt)) }
             control == "status" ? status(conn, peer: peer) : stop(conn, peer: peer)
             return .done
         }
@@ -632,12 +633,12 @@ public final class WarmPool: @unchecked Sendable {
             handoff = PoolHandoff(request: try checked(asked), timeoutSeconds: nil, receivedAt: receivedAt,
                                   report: PoolRunReport(socket: options.socketPath, sandbox: 0, poolPID: getpid()))
         } catch {
-            if quick { return .waiting(waiting) }
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt, refusal: error)) }
             refuse(conn, message.fds, error)
             return .done
         }
         guard let slot = take(wait: !quick) else {
-            if quick { return .waiting(waiting) }
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt)) }
             let why = lastErrorText(for: peer).map { "; the last sandbox failed: \($0)" } ?? ""
             refuse(conn, message.fds, LaunchError(operation: "no sandbox of the pool was ready within \(Int(options.takeTimeoutSeconds)) s\(why)", errno: Errno(EAGAIN)))
             return .done
@@ -645,9 +646,9 @@ public final class WarmPool: @unchecked Sendable {
         var h = handoff
         h.report.sandbox = slot.serial
         if !slot.assign(PoolSlot.Assignment(handoff: h, fds: message.fds, connection: conn)) {
-            // Stopping: the slow path's take answers it (a thread of its own when one can start).
-            if quick { return .waiting(waiting) }
-            refuse(conn, message.fds, LaunchError(operation: "the pool is stopping", errno: Errno(ESHUTDOWN)))
+            let refusal = LaunchError(operation: "the pool is stopping", errno: Errno(ESHUTDOWN))
+            if quick { return .waiting(WaitingRequest(bytes: message.bytes, fds: message.fds, receivedAt: receivedAt, refusal: refusal)) }
+            refuse(conn, message.fds, refusal)
         }
         // From here the slot's thread owns the connection and replies with the report.
         return .done

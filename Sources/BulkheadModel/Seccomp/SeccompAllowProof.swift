@@ -7,7 +7,8 @@
 /// both. So `allows` is true only when no value of the unknown fields could lead elsewhere: a
 /// program that looks at an unknown argument on the way to its answer is not proven, even if
 /// every value would have been allowed. An instruction the kernel's checker would refuse, a
-/// return of A that is not known, a division by zero (the kernel returns 0: kill) or more than
+/// return of A that is not known, a division by zero or by an X not known (the kernel returns 0:
+/// kill), a shift by 32 or more (the kernel's is by X & 31), or more than
 /// `budget` instructions walked in all (classic BPF only jumps forward, so the walk ends; the
 /// budget bounds its branching) answer false.
 public enum SeccompAllowProof {
@@ -70,9 +71,14 @@ public enum SeccompAllowProof {
                     let op = code & 0xf0
                     if op == 0x80 { s.a = s.a.map { 0 &- $0 }; break }             // NEG
                     let operand: UInt32? = code & 0x08 == 0 ? k : s.x
-                    if operand == 0 && (op == 0x30 || op == 0x90) { return false }   // DIV, MOD by zero
+                    // A divisor that is zero or may be (an unknown X): the kernel's filter then
+                    // returns 0, kill (bpf_convert_filter). MOD: seccomp's checker refuses it.
+                    if op == 0x90 || (op == 0x30 && (operand ?? 0) == 0) { return false }
+                    // A shift by 32 or more: the checker refuses it by K; by X the kernel shifts
+                    // by X & 31 (a 32-bit shift), which is no shift C or Swift spells: not proven.
+                    if (op == 0x60 || op == 0x70), let b = operand, b >= 32 { return false }
                     guard let a = s.a, let b = operand else {
-                        guard [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90, 0xa0].contains(op) else { return false }
+                        guard [0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0].contains(op) else { return false }
                         s.a = nil
                         break
                     }
@@ -83,9 +89,8 @@ public enum SeccompAllowProof {
                     case 0x30: s.a = a / b
                     case 0x40: s.a = a | b
                     case 0x50: s.a = a & b
-                    case 0x60: s.a = b >= 32 ? 0 : a << b
-                    case 0x70: s.a = b >= 32 ? 0 : a >> b
-                    case 0x90: s.a = a % b
+                    case 0x60: s.a = a << b
+                    case 0x70: s.a = a >> b
                     case 0xa0: s.a = a ^ b
                     default: return false
                     }

@@ -256,37 +256,39 @@ public enum PoolSocket {
 
     /// Receives one message (at most `BH_POOL_MAX_BYTES`) and the fds that came with it
     /// (close-on-exec; the caller owns them). EMSGSIZE for more (every fd closed), EPIPE at the end.
-    /// `receive` without blocking and closing nothing: what came, and the error if the message
-    /// is refused (its fds are then the caller's to close, on a thread where a close may block:
-    /// a FUSE file's close waits for its server). `bytes` is empty on an error.
-    public static func receiveKeeping(_ fd: Int32) -> (bytes: [UInt8], fds: [Int32], error: SystemError?) {
-        var fds = [Int32](repeating: -1, count: PoolRequest.maxFDs + 1)
-        var count: UInt32 = 0
-        var rc: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: PoolRequest.maxBytes + 1) { b, initialized in
-            var length = 0
-            rc = fds.withUnsafeMutableBufferPointer { f in bh_pool_receive_keeping(fd, b.baseAddress!, b.count, &length, f.baseAddress!, &count) }
-            initialized = rc == 0 ? length : 0
+    public static func receive(_ fd: Int32, nonblocking: Bool = false) throws(SystemError) -> (bytes: [UInt8], fds: [Int32]) {
+        switch receiveKeeping(fd, nonblocking: nonblocking) {
+        case .success(let message): return message
+        case .failure(let refused):
+            for fd in refused.fds { close(fd) }
+            throw refused.error
         }
-        let taken = Array(fds[0..<min(Int(count), fds.count)])
-        guard rc == 0 else { return ([], taken, SystemError("receive from the pool socket", errno: Errno(rc))) }
-        return (bytes, taken, nil)
     }
 
-    public static func receive(_ fd: Int32, nonblocking: Bool = false) throws(SystemError) -> (bytes: [UInt8], fds: [Int32]) {
+    /// A message `receiveKeeping` refused, and the fds that came with it (the caller's to close).
+    public struct RefusedMessage: Error {
+        public let error: SystemError
+        public let fds: [Int32]
+    }
+
+    /// `receive`, closing nothing: a refused message's fds come back with the error, for a
+    /// caller that must not wait on their close (a FUSE file's FLUSH waits for its server, a
+    /// socket's SO_LINGER for its peer) and closes them after its answer, or elsewhere.
+    public static func receiveKeeping(_ fd: Int32, nonblocking: Bool = false) -> Result<(bytes: [UInt8], fds: [Int32]), RefusedMessage> {
         // Neither buffer is zeroed first (128 KiB, three messages a run: a third of a pooled
         // client's instructions): each keeps only what the kernel wrote.
-        var fds = [Int32](repeating: -1, count: PoolRequest.maxFDs)
+        var fds = [Int32](repeating: -1, count: Int(BH_FD_PASSING_ALL))
         var count: UInt32 = 0
         var rc: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: PoolRequest.maxBytes + 1) { b, initialized in
             var length = 0
             rc = fds.withUnsafeMutableBufferPointer { f in
-                bh_pool_receive(fd, b.baseAddress!, b.count, &length, f.baseAddress!, &count, nonblocking ? 1 : 0)
+                bh_pool_receive_keeping(fd, b.baseAddress!, b.count, &length, f.baseAddress!, &count, nonblocking ? 1 : 0)
             }
             initialized = rc == 0 ? length : 0
         }
-        guard rc == 0 else { throw SystemError("receive from the pool socket", errno: Errno(rc)) }
-        return (bytes, Array(fds[0..<Int(count)]))
+        let came = Array(fds[0..<Int(min(count, UInt32(BH_FD_PASSING_ALL)))])
+        guard rc == 0 else { return .failure(RefusedMessage(error: SystemError("receive from the pool socket", errno: Errno(rc)), fds: came)) }
+        return .success((bytes, came))
     }
 }
