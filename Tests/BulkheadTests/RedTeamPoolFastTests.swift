@@ -60,69 +60,6 @@ struct RedTeamPoolFastTests {
         #expect(d.status == 0, "the pool served no one after a client passed a FUSE file (its spawn's helper waits on the file's FLUSH): \(d.stderr)")
     }
 
-    /// The thread that accepts connections serves a request itself only when nothing waits
-    /// (session 17); a request it refuses closes the client's fds, and a FUSE file's close waits
-    /// for its server. Two requests the receive itself refuses (over the size bound; one fd over
-    /// the count bound) carry a FUSE file whose server answers no FLUSH of the pool: the pool
-    /// still accepts and serves the next client (failed with c9708b8, whose receive closed
-    /// them on the accepting thread).
-    @Test("Requests refused on receipt that carry a FUSE file whose close never returns do not stop the pool from accepting")
-    func refusedOnReceiptWithABlockingFile() throws {
-        let pool = try WarmPoolTests.Pool(size: 1)
-        let mountpoint = pool.dir + "/fuse"
-        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
-        var fuse = bh_testing_fuse()
-        let rc = bh_testing_fuse_start(mountpoint, pool.pid, &fuse)
-        try #require(rc == 0, "mount a FUSE filesystem: errno \(rc)")
-        let file = open(mountpoint + "/f", O_RDONLY | O_CLOEXEC)
-        var conns: [Int32] = []
-        defer {
-            bh_testing_fuse_release(&fuse)
-            for c in conns { close(c) }
-            if file >= 0 { close(file) }
-            pool.stop()
-            bh_testing_fuse_stop(mountpoint, &fuse)
-        }
-        try #require(file >= 0, "open the FUSE file: errno \(errno)")
-        // Over the size bound, the file with it.
-        let big = try PoolSocket.connect(path: pool.socket)
-        conns.append(big)
-        try PoolSocket.send(big, [UInt8](repeating: 0x41, count: PoolRequest.maxBytes + 16), fds: [file, 1, 2])
-        // One fd over the count bound (sent by hand: PoolSocket.send carries at most the bound).
-        let many = try PoolSocket.connect(path: pool.socket)
-        conns.append(many)
-        let fds = [file] + [Int32](repeating: 1, count: PoolRequest.maxFDs)
-        let request = try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: 3)
-        let sent = Self.send(many, request, fds: fds)
-        try #require(sent == 0, "send \(fds.count) fds: errno \(sent)")
-        usleep(200_000)
-        let d = try Bulkhead.run(["run", "--pool", pool.socket, "--", "/bin/true"], timeout: 50)
-        #expect(d.status == 0, "the pool served no one after refusing requests that carried a FUSE file: \(d.stderr)")
-    }
-
-    /// One message with any number of fds (one SCM_RIGHTS): 0 or the errno.
-    static func send(_ socket: Int32, _ bytes: [UInt8], fds: [Int32]) -> Int32 {
-        // struct cmsghdr on 64-bit Linux: cmsg_len (size_t), cmsg_level, cmsg_type (int), then the data.
-        let data = fds.count * 4
-        var control = [UInt8](repeating: 0, count: 16 + ((data + 7) & ~7))
-        control.withUnsafeMutableBytes { c in
-            c.storeBytes(of: UInt64(16 + data), toByteOffset: 0, as: UInt64.self)
-            c.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 8, as: Int32.self)
-            c.storeBytes(of: Int32(1), toByteOffset: 12, as: Int32.self) // SCM_RIGHTS
-            for (i, fd) in fds.enumerated() { c.storeBytes(of: fd, toByteOffset: 16 + 4 * i, as: Int32.self) }
-        }
-        var payload = bytes
-        return payload.withUnsafeMutableBytes { p in
-            control.withUnsafeMutableBytes { c in
-                var iov = iovec(iov_base: p.baseAddress, iov_len: p.count)
-                return withUnsafeMutablePointer(to: &iov) { v in
-                    var msg = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: v, msg_iovlen: 1, msg_control: c.baseAddress, msg_controllen: c.count, msg_flags: 0)
-                    return sendmsg(socket, &msg, Int32(MSG_NOSIGNAL)) < 0 ? errno : 0
-                }
-            }
-        }
-    }
-
     /// A client passes a FUSE file whose server never answers the pool (GETATTR, STATFS and
     /// FLUSH of the pool's process held): the pool learns that the file is FUSE's without asking
     /// the server (statx without sync, the mount's superblock from statmount(2), or

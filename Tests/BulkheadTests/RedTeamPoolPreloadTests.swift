@@ -36,6 +36,42 @@ struct RedTeamPoolPreloadTests {
         }
     }
 
+    /// The same for a request with one fd over BH_POOL_MAX_FDS (the file first): the receive
+    /// refuses it and its fds are closed after the answer, off the acceptor.
+    @Test("A request with one fd over the bound, a FUSE file whose close never returns among them, does not leave the pool without an acceptor")
+    func tooManyFDsOnTheQuickPathDoNotHoldTheAcceptor() throws {
+        try Self.refusedWithHeldFile("fuse-fds") { pool, file in
+            let c = try PoolSocket.connect(path: pool.socket)
+            let request = try PoolRequest(argv: ["/bin/true"], environment: [], workingDirectory: "").encode(fdCount: 3)
+            let rc = Self.send(c, request, fds: [file] + [Int32](repeating: 1, count: PoolRequest.maxFDs))
+            if rc != 0 { close(c); throw SystemError("send \(PoolRequest.maxFDs + 1) fds", errno: Errno(rc)) }
+            return c
+        }
+    }
+
+    /// One message with any number of fds (one SCM_RIGHTS): 0 or the errno.
+    static func send(_ socket: Int32, _ bytes: [UInt8], fds: [Int32]) -> Int32 {
+        // struct cmsghdr on 64-bit Linux: cmsg_len (size_t), cmsg_level, cmsg_type (int), then the data.
+        let data = fds.count * 4
+        var control = [UInt8](repeating: 0, count: 16 + ((data + 7) & ~7))
+        control.withUnsafeMutableBytes { c in
+            c.storeBytes(of: UInt64(16 + data), toByteOffset: 0, as: UInt64.self)
+            c.storeBytes(of: Int32(SOL_SOCKET), toByteOffset: 8, as: Int32.self)
+            c.storeBytes(of: Int32(1), toByteOffset: 12, as: Int32.self) // SCM_RIGHTS
+            for (i, fd) in fds.enumerated() { c.storeBytes(of: fd, toByteOffset: 16 + 4 * i, as: Int32.self) }
+        }
+        var payload = bytes
+        return payload.withUnsafeMutableBytes { p in
+            control.withUnsafeMutableBytes { c in
+                var iov = iovec(iov_base: p.baseAddress, iov_len: p.count)
+                return withUnsafeMutablePointer(to: &iov) { v in
+                    var msg = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: v, msg_iovlen: 1, msg_control: c.baseAddress, msg_controllen: c.count, msg_flags: 0)
+                    return sendmsg(socket, &msg, Int32(MSG_NOSIGNAL)) < 0 ? errno : 0
+                }
+            }
+        }
+    }
+
     /// A pool of one and a FUSE file whose server holds the pool's FLUSH: `send` sends a request
     /// the pool refuses, with the file, while the pool is stopped (SIGSTOP), so that the request
     /// is there when the pool accepts it (the quick path, every time). Once the pool's close
