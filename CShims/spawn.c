@@ -704,34 +704,28 @@ static int workload_exec_fd = -1;
 /* A pooled launch: where the seccomp channel is after the request's fds were installed. */
 static int pool_notify_channel = -1;
 
-/* Whether the seccomp channel is still to be used by a later step: a BH_OP_LOAD_SECCOMP after
- * BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS. A filter loaded earlier (early seccomp, by the init) has
- * handed its listener over and closed the channel: its number is then free (or another fd's)
- * and is neither kept nor moved. A function of the plan, not a variable: a pooled workload
+/* Whether the plan has a notifying filter loaded by a step after the first `op`: the seccomp
+ * channel is open until that load. A filter loaded earlier (early seccomp, or a pooled
+ * sandbox's filter loaded by its init before the request) has handed its listener over and
+ * closed the channel: its number is then free (or another fd's, the exec pipe's) and is neither
+ * kept, moved nor closed again. A function of the plan, not a variable: a pooled workload
  * shares its init's memory until its execve (start_workload). */
-static int notify_channel_pending(const bh_spawn_config *cfg) {
+static int notify_load_after(const bh_spawn_config *cfg, uint32_t op) {
     if (cfg->seccomp_notify == NULL) return 0;
-    int after_close = 0;
+    int seen = 0;
     for (uint32_t i = 0; i < cfg->step_count; i++) {
-        if (cfg->steps[i].op == BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS) after_close = 1;
-        else if (after_close && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
+        if (cfg->steps[i].op == op) seen = 1;
+        else if (seen && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
     }
     return 0;
 }
 
-/* Whether the init still holds the seccomp channel once it has forked: the workload loads the
- * filter (a BH_OP_LOAD_SECCOMP after BH_OP_FORK_WORKLOAD) and the init closes its copy. A filter
- * the init loaded (early seccomp, or a pooled sandbox's filter loaded before its request) has
- * closed the channel already, and its number may be another fd's by then (the exec pipe). */
-static int notify_channel_in_init(const bh_spawn_config *cfg) {
-    if (cfg->seccomp_notify == NULL) return 0;
-    int forked = 0;
-    for (uint32_t i = 0; i < cfg->step_count; i++) {
-        if (cfg->steps[i].op == BH_OP_FORK_WORKLOAD) forked = 1;
-        else if (forked && cfg->steps[i].op == BH_OP_LOAD_SECCOMP) return 1;
-    }
-    return 0;
-}
+/* The channel is still to be used after the fd hygiene (kept, or moved out of the request's
+ * fds' way). */
+static int notify_channel_pending(const bh_spawn_config *cfg) { return notify_load_after(cfg, BH_OP_CLOSE_STRAY_FILE_DESCRIPTORS); }
+
+/* The workload loads the filter: the init closes its copy of the channel once it has forked. */
+static int notify_channel_in_init(const bh_spawn_config *cfg) { return notify_load_after(cfg, BH_OP_FORK_WORKLOAD); }
 
 static int close_fds(const bh_spawn_config *cfg) {
     /* Only 0, 1, 2 and the fds the user asked to pass reach the workload (CVE-2024-21626: an
