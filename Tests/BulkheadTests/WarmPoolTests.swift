@@ -683,4 +683,32 @@ struct WarmPoolTests {
             #expect(gc.stdout.contains(d), "gc did not say it removed \(d): \(gc.stdout)")
         }
     }
+
+    @Test("Twelve `pool stop` at once: none waits forever; each is told the pool stopped, or finds no pool left; the pool is gone")
+    func concurrentStopsAreAllAnswered() throws {
+        let pool = try Pool(size: 1)
+        defer { pool.stop() }
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var items: [String] = []
+            func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+        }
+        let results = Lines()
+        let group = DispatchGroup()
+        let socket = pool.socket
+        for _ in 0..<12 {
+            DispatchQueue.global().async(group: group) {
+                let r = try? Bulkhead.run(["pool", "stop", "--socket", socket], timeout: 30)
+                guard let r else { results.add("timeout"); return }
+                results.add(r.status == 0 && r.stdout.contains("pool stopped") ? "stopped" : "gone \(r.status) \(r.stderr)")
+            }
+        }
+        group.wait()
+        let lines = results.items
+        #expect(lines.count == 12, "\(lines)")
+        #expect(lines.contains("stopped"), "no stop was answered: \(lines)")
+        #expect(!lines.contains("timeout"), "a stop waited past 30 s: \(lines)")
+        for _ in 0..<500 where FileManager.default.fileExists(atPath: "/proc/\(pool.pid)/cmdline") && FileIO.read("/proc/\(pool.pid)/cmdline") != "" { usleep(10_000) }
+        #expect(FileIO.read("/proc/\(pool.pid)/cmdline") ?? "" == "", "the pool process is still there")
+    }
 }

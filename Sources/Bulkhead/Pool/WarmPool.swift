@@ -189,6 +189,8 @@ public final class WarmPool: @unchecked Sendable {
     /// How long a taken sandbox's replacement waits at most for the request to be answered.
     static let replaceAfterSeconds = 0.1
     private var stopWaiters: [Int32] = []
+    /// Set by teardown (under `lock`) when it closes the wake pipe and answers `stopWaiters`.
+    private var wakeClosed = false
 
     /// Prepares the profile once (every check; no sandbox yet). Throws as `run` would.
     public init(_ options: Options, encode: @escaping @Sendable (RunReport) -> String) throws(LaunchError) {
@@ -226,6 +228,8 @@ public final class WarmPool: @unchecked Sendable {
         do {
             wake = try PoolSocket.pipe()
             acceptStop = try PoolSocket.pipe()
+            // `stop` writes a byte under the pool's lock: never blocked by a full pipe.
+            _ = fcntl(wake[1], F_SETFL, fcntl(wake[1], F_GETFL) | O_NONBLOCK)
         } catch {
             teardown()
             throw LaunchError(error)
@@ -405,15 +409,22 @@ public final class WarmPool: @unchecked Sendable {
             listenFD = -1
         }
         removeParentCgroup()
-        for fd in wake + acceptStop where fd >= 0 { close(fd) }
-        lock.withLock {
+        // A `stop` served from here on (a handler thread still reading its request) answers at
+        // once (everything is torn down) instead of writing to a wake pipe that is closed, whose
+        // number could be another fd's by then, or waiting in a list no one answers.
+        let waiters: [Int32] = lock.withLock {
+            wakeClosed = true
+            for fd in wake + acceptStop where fd >= 0 { close(fd) }
+            wake = [-1, -1]
+            acceptStop = [-1, -1]
             if refillTimer >= 0 { close(refillTimer); refillTimer = -1 }
+            defer { stopWaiters = [] }
+            return stopWaiters
         }
-        for c in stopWaiters {
+        for c in waiters {
             try? PoolSocket.send(c, Array("stopped".utf8))
             close(c)
         }
-        stopWaiters = []
     }
 
     private func makeParentCgroup() throws(LaunchError) {
@@ -753,9 +764,18 @@ public final class WarmPool: @unchecked Sendable {
             close(conn)
             return
         }
-        lock.withLock { stopWaiters.append(conn) }
-        var one: UInt8 = 1
-        _ = write(wake[1], &one, 1)
+        // Under the lock teardown closes the wake pipe with: queued and woken, or answered now.
+        let queued: Bool = lock.withLock {
+            guard !wakeClosed else { return false }
+            stopWaiters.append(conn)
+            var one: UInt8 = 1
+            _ = write(wake[1], &one, 1) // non-blocking: a full pipe already wakes the main loop
+            return true
+        }
+        if !queued {
+            try? PoolSocket.send(conn, Array("stopped".utf8))
+            close(conn)
+        }
     }
 }
 
