@@ -191,6 +191,20 @@ struct SeccompBeforePoolRequestTests {
         }
     }
 
+    @Test("A pooled workload's refused call is still reported when the init loaded the filter before the request: its listener reached the pool while the sandbox was prepared")
+    func refusedCallsOfAPreloadedSandboxAreReported() throws {
+        let pool = try WarmPoolTests.Pool(size: 1)
+        defer { pool.stop() }
+        let initPID = try Self.readyInit(pool)
+        try #require(Self.statusField(initPID, "Seccomp") == "2", "the init did not load the filter before its request")
+        let r = try Bulkhead.sh("unshare -U true; echo rc=$?", ["--pool", pool.socket], report: true)
+        #expect(r.status == 0 && r.stdout.contains("rc=1"), "\(r.stdout) \(r.stderr)")
+        #expect(r.stderr.contains("seccomp: unshare (") && r.stderr.contains("refused 1 time with EPERM"), "\(r.stderr)")
+        let v = try #require(r.report?.seccompViolations, "the pooled report names no refused call")
+        #expect(v.contains { $0.name == "unshare" && $0.count == 1 }, "\(v)")
+        #expect(r.report?.controls.seccomp?.violations == "reported")
+    }
+
     @Test("A cold launch whose init loads the filter (allowPrivilegeEscalation: true, loaded before the capability drop) keeps no listener in the init for the sandbox's life (session 16's build kept it, close-on-exec, in an init that never execs)")
     func theColdInitKeepsNoListener() throws {
         let profile = NSTemporaryDirectory() + "bh-escalation-\(token()).yaml"
