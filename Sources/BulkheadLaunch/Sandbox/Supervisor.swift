@@ -582,8 +582,8 @@ package final class Supervisor {
         let shared = Namespace.allCases.filter { !plan.namespaces.contains($0) && !prepared.request.joinNamespaces.contains($0) }
         var controls = AppliedControls(
             namespaces: plan.namespaces.sorted().map(\.rawValue),
-            uidMap: plan.uidMap.isEmpty ? nil : plan.uidMap.map { $0.line.dropLast() }.joined(separator: "; "),
-            gidMap: plan.gidMap.isEmpty ? nil : plan.gidMap.map { $0.line.dropLast() }.joined(separator: "; "),
+            uidMap: IDMapEntry.reportText(plan.uidMap),
+            gidMap: IDMapEntry.reportText(plan.gidMap),
             runAsUser: p.runAsUser, runAsGroup: p.runAsGroup,
             capabilities: p.capabilities.members.map(\.name),
             noNewPrivs: p.noNewPrivs,

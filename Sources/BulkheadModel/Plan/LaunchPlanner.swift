@@ -5,6 +5,25 @@ public struct IDMapEntry: Sendable, Equatable {
     public var count: UInt32
     public init(inside: UInt32, outside: UInt32, count: UInt32) { self.inside = inside; self.outside = outside; self.count = count }
     public var line: String { "\(inside) \(outside) \(count)\n" }
+    /// The entries as /proc/PID/uid_map takes them: their lines, in one write. Joined by hand, as
+    /// `reportText` is.
+    public static func fileText(_ entries: [IDMapEntry]) -> String {
+        var text = ""
+        for e in entries { text += e.line }
+        return text
+    }
+    /// The entries as the report shows them: `0 2000000000 65536; …`, nil for none. Joined by
+    /// hand: the standard library's `joined(separator:)` runs unspecialised here and looks its
+    /// types up by name at every launch (BENCHMARKS.md, session 18).
+    public static func reportText(_ entries: [IDMapEntry]) -> String? {
+        guard !entries.isEmpty else { return nil }
+        var text = ""
+        for e in entries {
+            if !text.isEmpty { text += "; " }
+            text += "\(e.inside) \(e.outside) \(e.count)"
+        }
+        return text
+    }
 }
 
 /// A host id range that other sandboxes use, and what it is (for errors).

@@ -36,8 +36,14 @@ public enum FieldRules {
 
     /// `/a//b/./c/` → `/a/b/c`.
     public static func normalize(_ path: String) -> String {
-        let parts = ExactName.pathComponents(path).filter { !ExactName.same($0, ".") }
-        return "/" + parts.joined(separator: "/")
+        // Joined by hand: `joined(separator:)` runs unspecialised here, looking its types up by
+        // name on every launch (BENCHMARKS.md, session 18).
+        var out = ""
+        for part in ExactName.pathComponents(path) where !ExactName.same(part, ".") {
+            out += "/"
+            out += part
+        }
+        return out.isEmpty ? "/" : out
     }
 
     /// The root filesystem: `host`, or a directory as an absolute path (`/`, however spelled, is

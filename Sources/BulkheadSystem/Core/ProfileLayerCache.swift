@@ -45,7 +45,8 @@ public struct ProfileLayerCache: Sendable {
         case truncated, badMagic, badLength, checksumMismatch, undecodable
     }
 
-    static let magic: [UInt8] = Array("BHLAYER\(ProfileLayerBinary.version)".utf8)
+    static let magicText = "BHLAYER\(ProfileLayerBinary.version)"
+    static let magic: [UInt8] = Array(magicText.utf8)
     static let headerSize = 8 + 4 + 32
     static let sizeLimit = 1 << 20
 
@@ -108,7 +109,7 @@ public struct ProfileLayerCache: Sendable {
 
     public static func key(text: String, file: String, binary: String = binaryIdentity) -> [UInt8] {
         var h = SHA256()
-        h.update("\(String(decoding: magic, as: UTF8.self))\nbulkhead \(BulkheadVersion.string)\nexe \(binary)\nfile \(file.utf8.count) \(file)\n")
+        h.update("\(magicText)\nbulkhead \(BulkheadVersion.string)\nexe \(binary)\nfile \(file.utf8.count) \(file)\n")
         h.update(text)
         return h.finalize()
     }

@@ -12,17 +12,17 @@ public enum IDMapWriter {
         if denySetgroups {
             do { try FileIO.write("deny", to: "\(base)/setgroups") } catch { throw SystemError("write \(base)/setgroups", errno: error.errno, hint: hint) }
         }
-        do { try FileIO.write(gidMap.map(\.line).joined(), to: "\(base)/gid_map") } catch {
+        do { try FileIO.write(IDMapEntry.fileText(gidMap), to: "\(base)/gid_map") } catch {
             throw SystemError("write gid_map \"\(shown(gidMap))\"", errno: error.errno, hint: hint)
         }
-        do { try FileIO.write(uidMap.map(\.line).joined(), to: "\(base)/uid_map") } catch {
+        do { try FileIO.write(IDMapEntry.fileText(uidMap), to: "\(base)/uid_map") } catch {
             throw SystemError("write uid_map \"\(shown(uidMap))\"", errno: error.errno, hint: hint)
         }
     }
 
     /// A map as an error shows it: its first lines, and how many there are.
     static func shown(_ map: [IDMapEntry]) -> String {
-        let head = map.prefix(3).map { $0.line.dropLast() }.joined(separator: "; ")
+        let head = IDMapEntry.reportText(Array(map.prefix(3))) ?? ""
         return map.count > 3 ? head + "; … (\(map.count) lines)" : head
     }
 }
