@@ -153,13 +153,13 @@ package enum OutputFile {
             return .failure(Refusal("open \(target)", errno: e))
         }
         guard fstat(fd, &st) == 0 else { let e = errno; close(fd); return .failure(Refusal("fstat", errno: e)) }
-        let mode = "0" + String(st.st_mode & 0o7777, radix: 8)
+        func mode() -> String { "0" + String(st.st_mode & 0o7777, radix: 8) }  // for an error only
         switch st.st_mode & S_IFMT {
         case S_IFREG:
             guard created || (st.st_uid == caller && st.st_nlink == 1) else {
                 close(fd)
                 if st.st_uid != caller {
-                    return .failure(Refusal("an existing file owned by uid \(st.st_uid) (mode \(mode)), not by the caller (uid \(caller)): refused; remove it or choose another path"))
+                    return .failure(Refusal("an existing file owned by uid \(st.st_uid) (mode \(mode())), not by the caller (uid \(caller)): refused; remove it or choose another path"))
                 }
                 return .failure(Refusal("an existing file with \(st.st_nlink) hard links: refused (one may be someone else's file); remove it or choose another path"))
             }
@@ -176,7 +176,7 @@ package enum OutputFile {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         default:
             close(fd)
-            return .failure(Refusal("not a regular file, FIFO or character device (mode \(mode))"))
+            return .failure(Refusal("not a regular file, FIFO or character device (mode \(mode()))"))
         }
         return .success(fd)
     }

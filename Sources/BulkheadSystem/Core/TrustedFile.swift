@@ -86,14 +86,14 @@ public enum TrustedFile {
         guard fd >= 0 else { throw SystemError("open \(what) \(shownPath)", errno: .current, hint: hint) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { let e = Errno.current; close(fd); throw SystemError("fstat \(what) \(shownPath)", errno: e) }
-        let octal = "0" + String(st.st_mode & 0o7777, radix: 8)
+        func octal() -> String { "0" + String(st.st_mode & 0o7777, radix: 8) }  // for an error only
         let owners = alsoOwnedBy.map { $0 == 0 ? "root" : "root or uid \($0)" } ?? "root"
         let problem: String? =
             st.st_mode & S_IFMT == S_IFLNK ? "is a symbolic link"
             : st.st_mode & S_IFMT != S_IFREG ? "is \(typeName(st.st_mode)), not a regular file"
-            : st.st_uid != 0 && st.st_uid != (alsoOwnedBy ?? 0) ? "is owned by uid \(st.st_uid) (mode \(octal)), not by \(owners)"
-            : st.st_mode & 0o022 != 0 ? "is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(octal))"
-            : st.st_mode & 0o100 == 0 ? "is not executable (mode \(octal))"
+            : st.st_uid != 0 && st.st_uid != (alsoOwnedBy ?? 0) ? "is owned by uid \(st.st_uid) (mode \(octal())), not by \(owners)"
+            : st.st_mode & 0o022 != 0 ? "is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (mode \(octal()))"
+            : st.st_mode & 0o100 == 0 ? "is not executable (mode \(octal()))"
             : nil
         if let problem {
             close(fd)
@@ -291,14 +291,15 @@ public enum TrustedFile {
 
     /// Owned by root or the caller; not writable by group or others (a sticky directory may be).
     static func checkOwnerAndMode(_ st: stat, path: String, what: String, sticky: Bool) throws(SystemError) {
-        let mode = st.st_mode & 0o7777
-        let octal = "0" + String(mode, radix: 8)
+        // Formatted only for an error: this runs for every component of every path a launch
+        // checks, and String(_:radix:) runs unspecialised (BENCHMARKS.md, session 18).
+        func octal() -> String { "0" + String(st.st_mode & 0o7777, radix: 8) }
         guard trustedOwners.contains(st.st_uid) else {
-            throw SystemError("\(what) \(path) is owned by uid \(st.st_uid) (mode \(octal)), not by \(ownersText)", errno: nil,
+            throw SystemError("\(what) \(path) is owned by uid \(st.st_uid) (mode \(octal())), not by \(ownersText)", errno: nil,
                               hint: "root uses only files and directories that root (or the caller) owns: chown root \(path), or use another path")
         }
         if st.st_mode & 0o022 != 0 && !(sticky && st.st_mode & S_IFMT == S_IFDIR && st.st_mode & S_ISVTX != 0) {
-            throw SystemError("\(what) \(path) is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (owner uid \(st.st_uid), mode \(octal))",
+            throw SystemError("\(what) \(path) is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "others") (owner uid \(st.st_uid), mode \(octal()))",
                               errno: nil, hint: "chmod go-w \(path)")
         }
     }
