@@ -80,6 +80,37 @@ struct RedTeamCgroupCollectionTests {
     /// nothing (on this branch before the fix: the member outlived its teardown and the v1
     /// cgroups stayed). Root does not make leaves in a base another user owns or may write:
     /// the hierarchy is not writable for it, a launch needing it fails before anything runs.
+    /// `checkWritable`'s rule, case by case, on plain directories (it looks at owners, modes
+    /// and types only): a missing base under a trusted parent is writable; a base that is a
+    /// symbolic link (to a trusted directory, or dangling, which the six-call check of session
+    /// 17 took for a missing base and called writable), another user's, or under a parent
+    /// others may write, is not.
+    @Test func checkWritableRefusesWhatIsNotATrustedDirectory() throws {
+        try #require(geteuid() == 0, "the rule is root's")
+        let parent = "/tmp/bhtest-cw-\(getpid())"
+        try #require(mkdir(parent, 0o755) == 0, "mkdir \(parent): errno \(errno)")
+        let base = parent + "/bulkhead", target = parent + "/elsewhere"
+        defer {
+            _ = unlink(base); _ = rmdir(base); _ = rmdir(target); _ = rmdir(parent)
+            #expect(access(parent, F_OK) != 0, "left behind: \(parent)")
+        }
+        #expect(CgroupTarget.checkWritable(base), "a missing base under root's 0755 parent")
+        try #require(symlink(target, base) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a dangling symbolic link as the base")
+        try #require(mkdir(target, 0o755) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a symbolic link to a trusted directory as the base")
+        try #require(unlink(base) == 0 && mkdir(base, 0o755) == 0)
+        #expect(CgroupTarget.checkWritable(base), "root's own 0755 base")
+        try #require(chown(base, 65534, 65534) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a base nobody owns")
+        try #require(chown(base, 0, 0) == 0 && chmod(base, 0o775) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a base its group may write")
+        try #require(chmod(base, 0o755) == 0 && chmod(parent, 0o777) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a base under a parent others may write")
+        try #require(rmdir(base) == 0)
+        #expect(!CgroupTarget.checkWritable(base), "a missing base under a parent others may write")
+    }
+
     @Test func rootMakesNoLeafInABaseAnotherUserOwns() throws {
         try CgroupKernelGate.require()
         try #require(geteuid() == 0, "the attack is on a root launch")

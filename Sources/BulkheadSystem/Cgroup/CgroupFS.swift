@@ -78,8 +78,12 @@ enum CgroupFS {
     /// directory may be (or already is), and every directory the stale collection walks.
     static func isTrustedDirectory(_ path: String) -> Bool {
         var st = stat()
-        guard lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
-        return (st.st_uid == geteuid() || st.st_uid == 0) && (st.st_mode & 0o022) == 0
+        return lstat(path, &st) == 0 && isTrustedDirectory(st, euid: geteuid())
+    }
+
+    /// The same rule for what lstat(2) gave, with the caller's effective uid.
+    static func isTrustedDirectory(_ st: stat, euid: uid_t) -> Bool {
+        (st.st_mode & S_IFMT) == S_IFDIR && (st.st_uid == euid || st.st_uid == 0) && (st.st_mode & 0o022) == 0
     }
 
     /// The names of the subdirectories of `path` (opendir(3)/readdir(3)); empty on error.

@@ -71,8 +71,8 @@ public struct CgroupHost: Sendable, Equatable {
             throw CgroupError(code: .hostDetection, operation: "read own cgroups", path: "/proc/self/cgroup",
                               errno: e, fix: "mount /proc; the kernel needs CONFIG_CGROUPS")
         }
-        let layout = CgroupLayout.resolve(mounts: MountInfoEntry.parse(mountinfo),
-                                          membership: ProcCgroupEntry.parse(procCgroup))
+        let membership = ProcCgroupEntry.parse(procCgroup)
+        let layout = CgroupLayout.resolve(mounts: MountInfoEntry.parse(mountinfo), membership: membership)
         guard let mode = layout.mode else {
             throw CgroupError(code: .hostDetection, operation: "find a cgroup file system", path: "/proc/self/mountinfo",
                               fix: "mount cgroup2 at /sys/fs/cgroup (mount -t cgroup2 none /sys/fs/cgroup)")
@@ -104,7 +104,7 @@ public struct CgroupHost: Sendable, Equatable {
                                         writable: CgroupTarget.checkWritable(v1.ownDirectory + "/" + subtreeName)))
         }
         var own: [String: String] = [:]
-        for entry in ProcCgroupEntry.parse(procCgroup) {
+        for entry in membership {
             if entry.isUnified { own["unified"] = entry.path }
             for c in entry.controllers { own[c] = entry.path }
         }
@@ -172,11 +172,17 @@ public struct CgroupTarget: Sendable, Equatable {
     static func checkWritable(_ baseDirectory: String) -> Bool {
         let cut = String(baseDirectory[..<(baseDirectory.lastIndex(of: "/") ?? baseDirectory.endIndex)])
         let parent = cut.isEmpty ? "/" : cut
-        guard CgroupFS.isTrustedDirectory(parent) else { return false }
-        if CgroupFS.exists(baseDirectory) {
-            return CgroupFS.isWritable(baseDirectory) && CgroupFS.isTrustedDirectory(baseDirectory)
+        // Four system calls (of six before): it runs for every hierarchy at every launch
+        // (BENCHMARKS.md, session 18). A base that is there but not a trusted directory (a
+        // symbolic link, dangling or not, included) is refused; one that cannot be looked up for
+        // another reason than ENOENT is not written either.
+        let euid = geteuid()
+        var st = stat()
+        guard lstat(parent, &st) == 0, CgroupFS.isTrustedDirectory(st, euid: euid) else { return false }
+        if lstat(baseDirectory, &st) == 0 {
+            return CgroupFS.isTrustedDirectory(st, euid: euid) && CgroupFS.isWritable(baseDirectory)
         }
-        return CgroupFS.isWritable(parent)
+        return errno == ENOENT && CgroupFS.isWritable(parent)
     }
 }
 
