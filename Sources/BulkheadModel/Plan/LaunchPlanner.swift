@@ -263,7 +263,6 @@ public enum LaunchPlanner {
         if let fd = c.terminalFD { s.append(.openTerminal(fd: fd, uid: p.runAsUser, gid: p.runAsGroup)) }
         if p.namespaces.contains(.uts) { s.append(.setHostname(p.hostname)) }
         if p.namespaces.contains(.network) && !c.joinedNamespaces.contains(.network) { s.append(.loopbackUp) }
-        for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
         // The init joins its cgroup v1 hierarchies itself, by writing "0" to `tasks` files the
         // launcher opened: a thread moving itself skips the kernel's global threadgroup lock, whose
         // write side waits for an RCU grace period (milliseconds) when the launcher moves it by pid.
@@ -279,6 +278,10 @@ public enum LaunchPlanner {
             // are filled in by the launcher once they exist); before the capability drop.
             s.append(.mountCgroups(hierarchies: [], readOnly: ro, temporaryNamespace: !p.namespaces.contains(.cgroup)))
         }
+        // The workload's rlimits, after the init's own set-up: a low RLIMIT_NOFILE before
+        // `.joinCgroups` truncates the message carrying the cgroup files (MSG_CTRUNC: the launch
+        // failed with EBADMSG; RedTeamCgroupAfterCloneTests). Still before the fork and the identity.
+        for (r, l) in p.rlimits.sorted(by: { $0.key < $1.key }) { s.append(.setRlimit(r, l)) }
         appendIdentity(&s, p, c)
         if p.noNewPrivs { s.append(.noNewPrivileges) }
         let earlySeccomp = insertEarlySeccomp(&s, p, c)
