@@ -93,20 +93,6 @@ package struct CgroupSetup {
         return setup
     }
 
-    /// Whether the launch's whole cgroup set-up waits until after clone3 (`Supervisor.run`): the
-    /// host detection (about 0.5 ms: the mount table, /proc/self/cgroup, every hierarchy's base
-    /// checked), the cgroup2 leaf, the v1 leaves and every limit, made while the init mounts, and
-    /// every leaf joined by the init itself (`.joinCgroups`, before it forks). Only where the
-    /// cgroup2 leaf would carry no limit: a host whose /sys/fs/cgroup is not cgroup2 (hybrid, or
-    /// v1 only), whose controllers, limits and all, are v1's, already joined so. On a cgroup2
-    /// host the leaf with the limits is made first and the init is born in it
-    /// (CLONE_INTO_CGROUP). False when the launch makes no cgroup at all (no limit asked, not a
-    /// pod's container or a pooled sandbox): the init then waits for nothing.
-    package static func setsUpAfterClone(_ prepared: PreparedLaunch, inPod: Bool) -> Bool {
-        guard inPod || !prepared.cgroupLimits.requested.isEmpty else { return false }
-        return !CgroupHost.isUnifiedAtStandardMount
-    }
-
     /// How many cgroup v1 `tasks` files the child will be sent (`ChildSpawner.spawn(cgroupJoinCount:)`).
     package var deferredV1Count: Int { cgroup?.deferredV1Count ?? 0 }
 

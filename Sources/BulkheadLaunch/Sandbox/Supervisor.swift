@@ -66,17 +66,22 @@ package final class Supervisor {
         }
         defer { signals?.close() }
 
-        // On a cgroup2 host the leaf exists before the child: it is born inside it, limits and
-        // all (CLONE_INTO_CGROUP), and only v1 leaves come after clone3 (`joinCgroups`). Where
-        // the cgroup2 leaf carries no limit (`CgroupSetup.setsUpAfterClone`: hybrid, v1) the
-        // whole set-up comes after clone3, while the init mounts, and the init joins every leaf.
-        let afterClone = CgroupSetup.setsUpAfterClone(prepared, inPod: (pod?.cgroupPath ?? cgroupParent) != nil)
-        var cgroup = CgroupSetup(cgroup: nil, limits: nil, note: nil)
-        if !afterClone {
-            do throws(LaunchError) { cgroup = try createCgroup() } catch { return failure(error) }
-            mark("cgroup create and limits")
+        // The cgroup2 leaf exists before the child: it is born inside it (CLONE_INTO_CGROUP).
+        // The v1 leaves come after clone3 (`joinCgroupsV1`).
+        var cgroup: CgroupSetup
+        do throws(LaunchError) {
+            if prepared.request.injectFault == .cgroupCreate {
+                throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
+            }
+            // The stale-leaf collection waits until the init is released (`launch`): the launcher
+            // has nothing else to do while the init mounts.
+            cgroup = try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? cgroupParent, deferV1: true,
+                                            deferStaleCollection: true)
+        } catch {
+            return failure(error)
         }
-        var report = launch(signals: signals, cgroup: &cgroup, cgroupAfterClone: afterClone)
+        mark("cgroup create and limits")
+        var report = launch(signals: signals, cgroup: &cgroup)
         // A pooled launch: the client has its exit status now (a client without --report
         // exits on it); the cgroup's statistics and removal and the report follow. Only when the
         // sandbox's init was PID 1 of a namespace of its own: its reaping ended every process
@@ -102,43 +107,30 @@ package final class Supervisor {
         return report
     }
 
-    /// The sandbox's cgroup: host detection, the cgroup2 leaf and its limits; the v1 leaves
-    /// are `joinCgroups`'s. The stale-leaf collection waits until the init is released
-    /// (`launch`): the launcher has nothing else to do while the init mounts.
-    private func createCgroup() throws(LaunchError) -> CgroupSetup {
-        if prepared.request.injectFault == .cgroupCreate {
-            throw LaunchError(operation: "set up the sandbox's cgroup", errno: Errno(ECANCELED), hint: "fault injected for testing")
-        }
-        return try CgroupSetup.create(prepared, pod: pod?.cgroupPath ?? cgroupParent, deferV1: true, deferStaleCollection: true)
-    }
-
-    /// The files through which the init joins its leaves itself, before it forks the workload:
-    /// every v1 leaf's `tasks`, and with `unified` (an init not cloned into its cgroup2 leaf)
-    /// the cgroup2 leaf's cgroup.procs.
-    private func cgroupJoinFiles(_ cgroup: CgroupSetup, unified: Bool) throws(LaunchError) -> [Int32] {
-        guard let cg = cgroup.cgroup, unified || cg.needsAttach else { return [] }
+    /// cgroup v1 (cgroup v2 needs nothing: the child is born in its cgroup): the `tasks` files
+    /// through which the init joins the v1 hierarchies itself, before it forks the workload.
+    private func cgroupJoinFiles(_ cgroup: CgroupSetup) throws(LaunchError) -> [Int32] {
+        guard let cg = cgroup.cgroup, cg.needsAttach else { return [] }
         do throws(CgroupError) {
             if prepared.request.injectFault == .cgroupAttach {
                 throw CgroupError(code: .attachFailed, operation: "attach (fault injected for testing)", path: "tasks", errno: Errno(ECANCELED), fix: "")
             }
-            return try cg.openJoinFiles(unified: unified)
+            return try cg.openJoinFiles()
         } catch {
             throw LaunchError("move the sandbox into its cgroups", wrapping: error)
         }
     }
 
     /// After clone3 and the release, while the kernel has built the namespaces and the init
-    /// mounts: the cgroup v1 leaves, their limits, then the join files sent to the init, which
-    /// waits for them at its `.joinCgroups` step (before it forks the workload) and moves
-    /// itself in. `everyLeaf` (`CgroupSetup.setsUpAfterClone`): the init was told to wait for
-    /// one message whatever comes, so one is sent even with no file (a best-effort launch that
-    /// got no cgroup). On a throw the caller kills the init (it never passes that step) and
+    /// mounts: the cgroup v1 leaves, their limits, then their `tasks` files sent to the init,
+    /// which waits for them at its `.joinCgroups` step (before it forks the workload) and moves
+    /// itself in. On a throw the caller kills the init (it never passes that step) and
     /// `CgroupSetup.finish()` removes every leaf. An init that already failed a step (EPIPE on
     /// the send) is not an error here: its own message says why.
-    private func joinCgroups(_ child: SandboxInit, _ cgroup: inout CgroupSetup, everyLeaf: Bool) throws(LaunchError) {
-        guard everyLeaf || cgroup.deferredV1Count > 0 else { return }
+    private func joinCgroupsV1(_ child: SandboxInit, _ cgroup: inout CgroupSetup) throws(LaunchError) {
+        guard cgroup.deferredV1Count > 0 else { return }
         try cgroup.createDeferredV1(fault: prepared.request.injectFault)
-        let fds = try cgroupJoinFiles(cgroup, unified: everyLeaf)
+        let fds = try cgroupJoinFiles(cgroup)
         defer { for fd in fds { close(fd) } }
         do { try child.sendCgroupJoinFiles(fds) } catch {
             if error.errno?.rawValue == EPIPE { return }
@@ -146,7 +138,7 @@ package final class Supervisor {
         }
     }
 
-    private func launch(signals: SignalFD?, cgroup: inout CgroupSetup, cgroupAfterClone: Bool) -> RunReport {
+    private func launch(signals: SignalFD?, cgroup: inout CgroupSetup) -> RunReport {
         // Which call was refused: a listener for the refusing RETs (SeccompNotifier), not in
         // record mode (the recorder traces every call itself).
         // Only in a PID namespace of the sandbox's own: its init is PID 1, and its exit ends every
@@ -174,8 +166,7 @@ package final class Supervisor {
             child = try ChildSpawner.spawn(plan: plan, seccompProgram: prepared.seccomp?.program,
                                            cgroupFD: cgroup.cgroup?.cloneIntoFD, fault: prepared.request.injectFault,
                                            recordTable: prepared.recorder, join: pod?.join ?? [],
-                                           cgroupJoinCount: cgroupAfterClone ? ChildSpawner.maxCgroupJoinFiles : cgroup.deferredV1Count,
-                                           seccompNotifier: notifier)
+                                           cgroupJoinCount: cgroup.deferredV1Count, seccompNotifier: notifier)
         } catch {
             return failure(LaunchError(error))
         }
@@ -205,18 +196,9 @@ package final class Supervisor {
             return failure(error)
         }
         mark("id maps")
-        // The cgroup (`cgroupAfterClone`) and the v1 leaves, while the init mounts; the init
-        // waits for them before it forks.
-        if cgroupAfterClone {
-            do throws(LaunchError) { cgroup = try createCgroup() } catch {
-                child.abandon()
-                mark("cgroup create and limits")
-                return failure(error)
-            }
-            mark("cgroup create and limits")
-        }
+        // The v1 leaves, while the init mounts; the init waits for them before it forks.
         let hasV1 = cgroup.deferredV1Count > 0
-        do throws(LaunchError) { try joinCgroups(child, &cgroup, everyLeaf: cgroupAfterClone) } catch {
+        do throws(LaunchError) { try joinCgroupsV1(child, &cgroup) } catch {
             child.abandon()
             mark("cgroup v1 leaves and limits")
             return failure(error)
@@ -518,7 +500,7 @@ package final class Supervisor {
             child.close()
             return fail(error)
         }
-        do throws(LaunchError) { try joinCgroups(child, &cgroup, everyLeaf: false) } catch {
+        do throws(LaunchError) { try joinCgroupsV1(child, &cgroup) } catch {
             child.abandon(); child.close()
             return fail(error)
         }

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import CShims
 
 /// How this host's cgroups are laid out, and where bulkhead would put its subtree in
 /// each hierarchy. Built from /proc/self/mountinfo, /proc/self/cgroup and the cgroup
@@ -112,17 +111,6 @@ public struct CgroupHost: Sendable, Equatable {
         return CgroupHost(mode: mode, unifiedMountPoint: layout.unified?.mountPoint,
                           v1MountPoints: layout.v1MountPoints, v2AvailableControllers: available,
                           v2EnabledControllers: enabled, ownCgroups: own, targets: targets)
-    }
-
-    /// Whether /sys/fs/cgroup is itself cgroup2 (a unified host), from one fstatfs: what a launch
-    /// decides before clone3 without the whole detection (`CgroupSetup.setsUpAfterClone`). False
-    /// where it is missing or not cgroup2 (hybrid, v1 only).
-    public static var isUnifiedAtStandardMount: Bool {
-        let fd = open("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var type = 0
-        return bh_fstatfs_type(fd, &type) == 0 && type == CgroupDeviceProgram.cgroup2Magic
     }
 
     /// The target for the unified hierarchy, if cgroup2 is mounted.

@@ -733,18 +733,14 @@ public final class SandboxCgroup {
     /// takes and whose write side waits for an RCU grace period, milliseconds on a busy host. The
     /// kernel checks the write against the credentials of this open (cgroup-v1.c), so a child in
     /// a user namespace may use them. The caller owns the fds. Empty on a pure cgroup v2 host.
-    public func openJoinFiles(unified: Bool = false) throws(CgroupError) -> [Int32] {
+    public func openJoinFiles() throws(CgroupError) -> [Int32] {
         guard !removed else {
             throw CgroupError(code: .alreadyRemoved, operation: "open the cgroup's tasks files", path: path.joined(separator: "/"),
                               fix: "create a new SandboxCgroup")
         }
         var fds: [Int32] = []
-        // `unified`: the cgroup2 leaf's cgroup.procs as well, for an init that was not cloned
-        // into it (the whole set-up after clone3, `CgroupSetup.setUpAfterClone`). Writing "0"
-        // there moves the writer's whole process; the kernel checks the move against the
-        // credentials and cgroup namespace of whoever opened the file: the launcher.
-        for leaf in leaves where unified || !leaf.isUnified {
-            let file = leaf.directory + (leaf.isUnified ? "/cgroup.procs" : "/tasks")
+        for leaf in leaves where !leaf.isUnified {
+            let file = leaf.directory + "/tasks"
             let fd = open(file, O_WRONLY | O_CLOEXEC)
             if fd < 0 {
                 let e = errno

@@ -22,8 +22,6 @@ extension Namespace {
 public enum ChildSpawner {
     /// The most `--preserve-fd` descriptors a launch passes (the init's keep-list is a fixed array).
     public static let maxPreservedFDs = 64
-    /// The most cgroup join files (`cgroupJoinCount`) the init takes in its one message.
-    public static let maxCgroupJoinFiles = Int(BH_CGROUP_JOIN_MAX)
 
     /// Creates the init with clone3. The C data is copied into the child's address space by
     /// clone itself; the parent frees its copy when this returns.
