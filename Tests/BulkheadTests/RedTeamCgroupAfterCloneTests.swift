@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 import Testing
 
-/// Red team, session 18 (040754f: on a host whose /sys/fs/cgroup is not cgroup2 the whole cgroup
+/// Red team, session 18 (040754f, reverted in 2b87f93 (slower): on a host whose /sys/fs/cgroup is not cgroup2 the whole cgroup
 /// set-up comes after clone3, and the init joins every leaf itself, the cgroup2 leaf's
 /// cgroup.procs included, from one SCM_RIGHTS message received at `.joinCgroups`).
 ///
